@@ -1,0 +1,83 @@
+import type { RunState } from '../model/states.ts';
+
+/** What a task's code receives as its first argument. */
+export interface TaskContext<P = Record<string, any>> {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  /** Index of this mapped task instance; null when the task is not mapped. */
+  readonly mapIndex: number | null;
+  /** 1 on the first try. */
+  readonly tryNumber: number;
+  /** Tries allowed in all: retries + 1. */
+  readonly maxTries: number;
+  readonly logicalDate: Date;
+  readonly runType: RunType;
+  /** The DAG's params: defaults overridden by the conf given at trigger, validated. */
+  readonly params: P;
+  /** The conf the run was triggered with. */
+  readonly conf: Readonly<Record<string, unknown>>;
+  /** Fires when the task's executionTimeout passes or the run is stopped. */
+  readonly signal: AbortSignal;
+  readonly log: TaskLogger;
+  /** The result (or another XCom key) of a task in this run. */
+  xcomPull<T = unknown>(taskId: string, options?: { mapIndex?: number | null; key?: string }): Promise<T | undefined>;
+  /** Store a value under a key other than the return value. */
+  xcomPush(key: string, value: unknown): Promise<void>;
+  /** Domain state that stages hand each other, shared with the DAG runs this run triggers. */
+  readonly pipeline: PipelineContextApi;
+  /** Inside `.iterate()`: which item this call handles. */
+  readonly item: { readonly index: number; readonly tryNumber: number } | null;
+}
+
+export type RunType = 'manual' | 'scheduled' | 'backfill' | 'triggered';
+
+export interface TaskLogger {
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+export interface PipelineSave {
+  stage: string;
+  /** ISO-8601 instant of the save. */
+  time: string;
+  data: unknown;
+  dagId: string;
+  runId: string;
+  taskId: string;
+}
+
+export interface PipelineState {
+  /** The latest data saved by each stage. */
+  stages: Record<string, unknown>;
+  /** Every save, oldest first. */
+  history: PipelineSave[];
+}
+
+export interface PipelineContextApi {
+  load(): Promise<PipelineState>;
+  save(stage: string, data: unknown): Promise<void>;
+}
+
+/** What run-level callbacks receive. */
+export interface DagRunInfo {
+  dagId: string;
+  runId: string;
+  state: RunState;
+  conf: Record<string, unknown>;
+  logicalDate: Date;
+}
+
+/** What task callbacks receive. */
+export interface TaskCallbackContext {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number | null;
+  tryNumber: number;
+  error: string | null;
+}
+
+export type TaskCallback = (ctx: TaskCallbackContext) => void | Promise<void>;
+export type DagRunCallback = (run: DagRunInfo) => void | Promise<void>;

@@ -1,0 +1,95 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { DagDefinitionError, ParamValidationError, type ErrorLocation } from '../errors.ts';
+import type { ParamSchema } from '../model/spec.ts';
+
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
+const cache = new WeakMap<object, ValidateFunction>();
+
+function validatorFor(schema: ParamSchema, loc: ErrorLocation): ValidateFunction {
+  let v = cache.get(schema);
+  if (!v) {
+    try {
+      v = ajv.compile(schema);
+    } catch (e) {
+      throw new DagDefinitionError(`invalid JSON Schema: ${(e as Error).message}`, loc);
+    }
+    cache.set(schema, v);
+  }
+  return v;
+}
+
+function describe(errors: ErrorObject[] | null | undefined): string {
+  return (errors ?? []).map((e) => `${e.instancePath || 'value'} ${e.message ?? 'is invalid'}`.trim()).join('; ');
+}
+
+/** Check every param's schema compiles and its default satisfies it (import time). */
+export function checkParamSchemas(params: Record<string, ParamSchema>, loc: ErrorLocation): void {
+  for (const [name, schema] of Object.entries(params)) {
+    const at = { ...loc, field: `params.${name}` };
+    if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+      throw new DagDefinitionError(`expected a JSON Schema object with a default`, at);
+    }
+    const v = validatorFor(schema, at);
+    if ('default' in schema && !v(schema.default)) {
+      throw new DagDefinitionError(`default ${JSON.stringify(schema.default)} fails its own schema: ${describe(v.errors)}`, at);
+    }
+  }
+}
+
+/**
+ * The params a run sees: each param's default, overridden by the conf given at trigger, each value
+ * validated against its schema. Conf keys that are not params are refused (a typo would otherwise be lost).
+ */
+export function resolveParams(
+  params: Record<string, ParamSchema>,
+  conf: Record<string, unknown>,
+  loc: ErrorLocation,
+): Record<string, unknown> {
+  if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) {
+    throw new ParamValidationError(`conf must be a JSON object, got ${Array.isArray(conf) ? 'an array' : typeof conf}`, loc);
+  }
+  const unknown = Object.keys(conf).filter((k) => !(k in params));
+  if (unknown.length) {
+    const known = Object.keys(params);
+    throw new ParamValidationError(
+      `conf key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a param of this DAG (params: ${known.length ? known.join(', ') : 'none'})`,
+      { ...loc, field: `conf.${unknown[0]}` },
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(params)) {
+    const at = { ...loc, field: `params.${name}` };
+    const given = name in conf;
+    if (!given && !('default' in schema)) throw new ParamValidationError(`param '${name}' has no default and was not given in conf`, at);
+    const value = given ? conf[name] : structuredClone(schema.default);
+    const v = validatorFor(schema, at);
+    if (!v(value)) {
+      throw new ParamValidationError(`param '${name}' = ${JSON.stringify(value)} is invalid: ${describe(v.errors)}`, at);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The TypeScript type a param schema describes (best effort from its `type` / `enum`). */
+export type ParamValue<S> = S extends { enum: readonly (infer E)[] }
+  ? E
+  : S extends { type: 'integer' | 'number' }
+    ? number
+    : S extends { type: 'string' }
+      ? string
+      : S extends { type: 'boolean' }
+        ? boolean
+        : S extends { type: 'array'; items: infer It }
+          ? ParamValue<It>[]
+          : S extends { type: 'array' }
+            ? unknown[]
+            : S extends { type: 'object' }
+              ? Record<string, unknown>
+              : S extends { type: 'null' }
+                ? null
+                : S extends { default: infer D }
+                  ? D
+                  : unknown;
+
+export type ParamValues<PS> = { readonly [K in keyof PS]: ParamValue<PS[K]> };

@@ -1,0 +1,108 @@
+/**
+ * Typed errors with stable `name`s. Every error that reaches a user names what was wrong:
+ * the file, the DAG, the task and the field, as far as they are known.
+ */
+
+export interface ErrorLocation {
+  file?: string;
+  dagId?: string;
+  taskId?: string;
+  field?: string;
+}
+
+function where(loc: ErrorLocation): string {
+  const parts: string[] = [];
+  if (loc.file !== undefined) parts.push(`file ${loc.file}`);
+  if (loc.dagId !== undefined) parts.push(`DAG '${loc.dagId}'`);
+  if (loc.taskId !== undefined) parts.push(`task '${loc.taskId}'`);
+  if (loc.field !== undefined) parts.push(`field '${loc.field}'`);
+  return parts.length ? `${parts.join(', ')}: ` : '';
+}
+
+/** Base class for every error airless raises itself. */
+export class AirlessError extends Error {
+  override name = 'AirlessError';
+  readonly location: ErrorLocation;
+  readonly detail: string;
+  constructor(detail: string, location: ErrorLocation = {}, options?: { cause?: unknown }) {
+    super(`${where(location)}${detail}`, options);
+    this.detail = detail;
+    this.location = location;
+  }
+}
+
+/** A DAG definition is invalid (cycle, duplicate id, bad option, bad schedule, bad param default...). */
+export class DagDefinitionError extends AirlessError {
+  override name = 'DagDefinitionError';
+}
+
+/** A DAG file could not be imported (syntax error, missing module, or a DagDefinitionError inside). */
+export class DagImportError extends AirlessError {
+  override name = 'DagImportError';
+}
+
+/** A cycle in the task graph; `cycle` lists the task ids, first repeated at the end. */
+export class DagCycleError extends DagDefinitionError {
+  override name = 'DagCycleError';
+  constructor(readonly cycle: string[], location: ErrorLocation) {
+    super(`cycle detected: ${cycle.join(' -> ')}`, location);
+  }
+}
+
+/** Conf given at trigger time does not satisfy the DAG's params. */
+export class ParamValidationError extends AirlessError {
+  override name = 'ParamValidationError';
+}
+
+/** No DAG with that id in the DAG bag. */
+export class DagNotFoundError extends AirlessError {
+  override name = 'DagNotFoundError';
+}
+
+/** Thrown by task code: fail this task now, with no further tries. */
+export class NonRetriableError extends Error {
+  override name = 'NonRetriableError';
+}
+
+/** Thrown by task code: mark this task instance skipped. */
+export class SkipTask extends Error {
+  override name = 'SkipTask';
+  constructor(message = 'task skipped') {
+    super(message);
+  }
+}
+
+/** The task ran past its executionTimeout; its AbortSignal fired. Retryable. */
+export class TaskTimeoutError extends Error {
+  override name = 'TaskTimeoutError';
+}
+
+/** A sensor did not succeed within its timeout. Not retried (as in Airflow). */
+export class SensorTimeoutError extends Error {
+  override name = 'SensorTimeoutError';
+}
+
+/** A task's result could not be stored as XCom (not JSON-serialisable). */
+export class XComSerializationError extends Error {
+  override name = 'XComSerializationError';
+}
+
+/** Dynamic task mapping got something other than a list (or object) at run time. */
+export class MappingError extends Error {
+  override name = 'MappingError';
+}
+
+/** The triggered DAG run ended in one of the failed states. */
+export class TriggeredRunFailedError extends Error {
+  override name = 'TriggeredRunFailedError';
+}
+
+/** Message of any thrown value, never losing it. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  try {
+    return `non-Error thrown: ${JSON.stringify(e)}`;
+  } catch {
+    return `non-Error thrown: ${String(e)}`;
+  }
+}

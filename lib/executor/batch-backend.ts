@@ -1,0 +1,31 @@
+import type { TiKey } from '../store/records.ts';
+
+/** A Batch job as the task runner submits it. */
+export interface BatchSubmission {
+  jobName: string;
+  jobQueue: string | null;
+  jobDefinition: string | null;
+  command: string[] | null;
+  environment: Record<string, string>;
+  containerOverrides: Record<string, unknown> | null;
+  arraySize: number | null;
+  local: { mode: 'process' } | { mode: 'simulate'; durationMs: number; durationJitterMs: number; exitCode: number };
+}
+
+export interface BatchJobStatus {
+  jobId: string;
+  jobName: string;
+  status: 'SUBMITTED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  exitCode: number | null;
+  reason: string | null;
+  childExitCodes: (number | null)[] | null;
+  /** Captured output (local jobs). */
+  output: string;
+}
+
+/** Where Batch jobs run: locally a child process or a simulation; deployed, AWS Batch. */
+export interface BatchBackend {
+  /** Submit (idempotent on jobName): the same name returns the same job. */
+  submit(job: BatchSubmission, owner: { key: TiKey; tryNumber: number }): Promise<string>;
+  describe(jobId: string): Promise<BatchJobStatus | undefined>;
+}

@@ -1,0 +1,393 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Dag } from '../authoring/dag.ts';
+import type { PipelineState, TaskContext, TaskLogger } from '../authoring/context.ts';
+import {
+  errorMessage,
+  NonRetriableError,
+  ParamValidationError,
+  DagNotFoundError,
+  SensorTimeoutError,
+  SkipTask,
+  TaskTimeoutError,
+  TriggeredRunFailedError,
+} from '../errors.ts';
+import type { TaskSpec } from '../model/spec.ts';
+import type { DagResolver, TryResult } from '../scheduler/host.ts';
+import type { TriggerRequest } from '../scheduler/scheduler.ts';
+import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { StateStore } from '../store/state-store.ts';
+import type { BatchBackend, BatchSubmission } from './batch-backend.ts';
+import { checkJson } from './json-value.ts';
+import { mappingItem, mappingLength, type InputResolver } from './resolve.ts';
+
+export interface RunnerServices {
+  now(): number;
+  triggerRun(req: TriggerRequest): Promise<DagRunRecord>;
+  batch: BatchBackend;
+  /** Each log line as it is written (for live output). */
+  onLog?(key: TiKey, tryNumber: number, line: LogLine): void;
+}
+
+/** The log buffer of the try running in the current async context (console output lands here). */
+export const currentTryLog = new AsyncLocalStorage<(level: LogLine['level'], message: string) => void>();
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function formatArgs(message: string, args: unknown[]): string {
+  if (!args.length) return message;
+  return [message, ...args.map((a) => (typeof a === 'string' ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })()))].join(' ');
+}
+
+/**
+ * Runs one try of one task instance: marks it running, resolves its input, runs the task's code (or
+ * submits its Batch job, pokes its sensor, triggers its DAG), stores the result as XCom and the log of
+ * the try, and says how the try ended. The local runner calls it in-process; deployed, the task Lambda.
+ */
+export class TaskRunner {
+  constructor(
+    readonly store: StateStore,
+    readonly dags: DagResolver,
+    readonly services: RunnerServices,
+    readonly resolver: InputResolver,
+  ) {}
+
+  /** Returns null when the instance was not queued for this try (a duplicate start): nothing ran. */
+  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal): Promise<TryResult | null> {
+    const before = await this.store.getTaskInstance(key);
+    if (!before || before.state !== 'queued' || before.tryNumber !== tryNumber) return null;
+    const now = this.services.now();
+    // A resumed try (after a poke or a deferral) keeps the start of its try.
+    const ti = await this.store.updateTaskInstance(key, { states: ['queued'], tryNumber }, { state: 'running', startDate: before.startDate ?? iso(now) });
+    if (!ti) return null;
+    const run = await this.store.getRun(key.runId);
+    const dag = run ? this.dags.getDag(run.dagId) : undefined;
+    const lines: LogLine[] = [];
+    const write = (level: LogLine['level'], message: string) => {
+      const line = { time: iso(this.services.now()), level, message };
+      lines.push(line);
+      this.services.onLog?.(key, tryNumber, line);
+    };
+    let result: TryResult;
+    try {
+      if (!run || !dag) throw new NonRetriableError(`DAG run '${key.runId}' or its DAG is not available`);
+      const spec = dag.task(key.taskId);
+      if (ti.externalId === null && ti.pokeCount === 0) write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
+      result = await currentTryLog.run(write, () => this.execute(dag, run, spec, ti, write, cancel));
+    } catch (e) {
+      result = this.failure(e);
+    }
+    if (result.kind === 'failure') write('error', result.error);
+    else if (result.kind === 'skip') write('info', `skipped: ${result.reason}`);
+    else if (result.kind === 'success') write('info', 'done: success');
+    if (lines.length) await this.store.appendLog(key, tryNumber, lines);
+    return result;
+  }
+
+  private failure(e: unknown): TryResult {
+    if (e instanceof SkipTask) return { kind: 'skip', reason: e.message };
+    const retriable = !(e instanceof NonRetriableError || e instanceof SensorTimeoutError || e instanceof ParamValidationError || e instanceof DagNotFoundError || (e instanceof Error && e.name === 'XComSerializationError'));
+    return { kind: 'failure', error: errorMessage(e), retriable };
+  }
+
+  private context(dag: Dag, run: DagRunRecord, ti: TaskInstanceRecord, signal: AbortSignal, write: (l: LogLine['level'], m: string) => void, item: TaskContext['item']): TaskContext {
+    const log: TaskLogger = {
+      info: (m, ...a) => write('info', formatArgs(m, a)),
+      warn: (m, ...a) => write('warn', formatArgs(m, a)),
+      error: (m, ...a) => write('error', formatArgs(m, a)),
+    };
+    const store = this.store;
+    const services = this.services;
+    return {
+      dagId: dag.dagId,
+      runId: run.runId,
+      taskId: ti.taskId,
+      mapIndex: ti.mapIndex < 0 ? null : ti.mapIndex,
+      tryNumber: ti.tryNumber,
+      maxTries: ti.maxTries,
+      logicalDate: new Date(run.logicalDate),
+      runType: run.runType,
+      params: run.params,
+      conf: run.conf,
+      signal,
+      log,
+      item,
+      async xcomPull<T>(taskId: string, options?: { mapIndex?: number | null; key?: string }): Promise<T | undefined> {
+        const key = options?.key ?? 'return_value';
+        const up = dag.taskIndex.get(taskId);
+        if (!up) throw new Error(`xcomPull: no task '${taskId}' in DAG '${dag.dagId}'`);
+        if (up.mapping && (options?.mapIndex === undefined || options.mapIndex === null)) {
+          return (await store.listXComs(run.runId, taskId, key)).map((x) => x.value) as T;
+        }
+        return (await store.getXCom(run.runId, taskId, options?.mapIndex ?? -1, key))?.value as T | undefined;
+      },
+      async xcomPush(key: string, value: unknown): Promise<void> {
+        if (key === 'return_value') throw new Error(`xcomPush: 'return_value' is reserved for the task's result`);
+        checkJson(value, `xcomPush('${key}')`);
+        await store.putXCom({ runId: run.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key, value });
+      },
+      pipeline: {
+        async load(): Promise<PipelineState> {
+          const history = await store.listPipelineSaves(run.pipelineScope);
+          const stages: Record<string, unknown> = {};
+          for (const h of history) stages[h.stage] = h.data;
+          return { stages, history };
+        },
+        async save(stage: string, data: unknown): Promise<void> {
+          if (typeof stage !== 'string' || !stage) throw new Error('pipeline.save: stage must be a non-empty string');
+          checkJson(data, `pipeline.save('${stage}')`);
+          await store.appendPipelineSave(run.pipelineScope, { stage, time: iso(services.now()), data, dagId: dag.dagId, runId: run.runId, taskId: ti.taskId });
+        },
+      },
+    };
+  }
+
+  /** Run `fn` under the task's executionTimeout: the signal fires and the try fails when it passes. */
+  private async withTimeout<T>(spec: TaskSpec, cancel: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    const onCancel = () => ac.abort(cancel?.reason ?? new NonRetriableError('the run was stopped'));
+    if (cancel) {
+      if (cancel.aborted) onCancel();
+      else cancel.addEventListener('abort', onCancel, { once: true });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
+    });
+    aborted.catch(() => undefined);
+    if (spec.executionTimeoutMs !== null) {
+      const ms = spec.executionTimeoutMs;
+      timer = setTimeout(() => ac.abort(new TaskTimeoutError(`execution timeout: the try ran longer than ${ms} ms`)), ms);
+    }
+    try {
+      return await Promise.race([fn(ac.signal), aborted]);
+    } finally {
+      if (timer) clearTimeout(timer);
+      cancel?.removeEventListener('abort', onCancel);
+    }
+  }
+
+  private async storeResult(ti: TaskInstanceRecord, value: unknown): Promise<void> {
+    const v = value === undefined ? null : value;
+    checkJson(v);
+    await this.store.putXCom({ runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v });
+  }
+
+  private async input(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<unknown> {
+    if (spec.mapping) {
+      const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.mapping);
+      if (ti.mapIndex < 0 || ti.mapIndex >= mappingLength(r)) throw new NonRetriableError(`map index ${ti.mapIndex} is out of range`);
+      return mappingItem(r, ti.mapIndex);
+    }
+    return spec.input === null ? undefined : this.resolver.resolve(dag, run.runId, spec.input);
+  }
+
+  private async execute(
+    dag: Dag,
+    run: DagRunRecord,
+    spec: TaskSpec,
+    ti: TaskInstanceRecord,
+    write: (l: LogLine['level'], m: string) => void,
+    cancel: AbortSignal | undefined,
+  ): Promise<TryResult> {
+    const fn = dag.runtime.get(spec.taskId)?.callable ?? null;
+    switch (spec.kind) {
+      case 'task': {
+        if (spec.iterate) return this.iterate(dag, run, spec, ti, write, cancel);
+        const input = await this.input(dag, run, spec, ti);
+        const value = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)));
+        await this.storeResult(ti, value);
+        return { kind: 'success' };
+      }
+      case 'branch': {
+        const input = await this.input(dag, run, spec, ti);
+        const chosen = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)));
+        const follow = chosen === null || chosen === undefined ? [] : Array.isArray(chosen) ? chosen : [chosen];
+        for (const id of follow) {
+          if (typeof id !== 'string' || !spec.downstream.includes(id)) {
+            throw new NonRetriableError(`branch returned ${JSON.stringify(id)}, which is not a direct downstream task (downstream: ${spec.downstream.join(', ') || 'none'})`);
+          }
+        }
+        write('info', `following: ${follow.join(', ') || '(none)'}`);
+        await this.storeResult(ti, follow);
+        return { kind: 'success', follow: follow as string[] };
+      }
+      case 'short_circuit': {
+        const input = await this.input(dag, run, spec, ti);
+        const v = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)));
+        const go = Boolean(v);
+        if (!go) write('info', 'condition is falsy: skipping downstream tasks');
+        await this.storeResult(ti, go);
+        return { kind: 'success', shortCircuit: go };
+      }
+      case 'sensor':
+        return this.poke(dag, run, spec, ti, write, cancel);
+      case 'trigger_dag':
+        return this.trigger(dag, run, spec, ti, write);
+      case 'batch':
+        return this.batch(dag, run, spec, ti, write);
+      case 'empty':
+        return { kind: 'success' };
+    }
+  }
+
+  private async poke(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined): Promise<TryResult> {
+    const s = spec.sensor!;
+    const now = this.services.now();
+    const first = ti.firstPokeAt ? Date.parse(ti.firstPokeAt) : now;
+    const pokeCount = ti.pokeCount + 1;
+    await this.store.updateTaskInstance(ti, { states: ['running'], tryNumber: ti.tryNumber }, { firstPokeAt: iso(first), pokeCount });
+    const input = await this.input(dag, run, spec, ti);
+    const fn = dag.runtime.get(spec.taskId)!.callable!;
+    const r = (await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, null), input)))) as unknown;
+    const done = r === true || (typeof r === 'object' && r !== null && (r as { isDone?: unknown }).isDone === true);
+    if (done) {
+      const value = typeof r === 'object' && r !== null ? ((r as { xcomValue?: unknown }).xcomValue ?? null) : null;
+      write('info', `poke ${pokeCount}: condition met`);
+      await this.storeResult(ti, value);
+      return { kind: 'success' };
+    }
+    const elapsed = this.services.now() - first;
+    if (elapsed >= s.timeoutMs) {
+      const msg = `sensor timed out after ${elapsed} ms (timeout ${s.timeoutMs} ms, ${pokeCount} pokes)`;
+      if (s.softFail) return { kind: 'skip', reason: msg };
+      throw new SensorTimeoutError(msg);
+    }
+    const interval = s.exponentialBackoff ? Math.min(s.pokeIntervalMs * 2 ** (pokeCount - 1), 86_400_000) : s.pokeIntervalMs;
+    const until = Math.min(this.services.now() + interval, first + s.timeoutMs);
+    write('info', `poke ${pokeCount}: not yet; next poke in ${until - this.services.now()} ms`);
+    return { kind: 'defer', until };
+  }
+
+  private async trigger(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void): Promise<TryResult> {
+    const t = spec.triggerDag!;
+    if (ti.externalId) {
+      const child = await this.store.getRun(ti.externalId);
+      if (!child) throw new NonRetriableError(`triggered run '${ti.externalId}' is gone`);
+      if (t.allowedStates.includes(child.state)) {
+        write('info', `triggered run ${child.runId} of '${child.dagId}' ended ${child.state}`);
+        await this.storeResult(ti, { runId: child.runId, dagId: child.dagId, state: child.state });
+        return { kind: 'success' };
+      }
+      if (t.failedStates.includes(child.state)) {
+        throw new TriggeredRunFailedError(`triggered run ${child.runId} of '${child.dagId}' ended ${child.state}${child.note ? ` (${child.note})` : ''}`);
+      }
+      return { kind: 'defer', until: null, externalId: child.runId };
+    }
+    const conf = ((await this.resolver.resolve(dag, run.runId, t.conf)) ?? {}) as Record<string, unknown>;
+    const extra = await this.input(dag, run, spec, ti);
+    if (extra !== undefined && extra !== null) {
+      if (typeof extra !== 'object' || Array.isArray(extra)) throw new NonRetriableError(`triggerDag input must be an object of conf fields`);
+      Object.assign(conf, extra);
+    }
+    const suffix = ti.mapIndex >= 0 ? `.${ti.mapIndex}` : '';
+    const child = await this.services.triggerRun({
+      dagId: t.triggerDagId,
+      conf,
+      runId: `triggered__${run.runId}__${spec.taskId}${suffix}__try${ti.tryNumber}`,
+      logicalDate: new Date(this.services.now()),
+      runType: 'triggered',
+      parent: { dagId: dag.dagId, runId: run.runId, taskId: spec.taskId, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber },
+      pipelineScope: run.pipelineScope,
+    });
+    write('info', `triggered '${t.triggerDagId}' run ${child.runId} with conf ${JSON.stringify(conf)}`);
+    if (!t.waitForCompletion) {
+      await this.storeResult(ti, { runId: child.runId, dagId: child.dagId, state: child.state });
+      return { kind: 'success' };
+    }
+    return { kind: 'defer', until: null, externalId: child.runId };
+  }
+
+  private async batch(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void): Promise<TryResult> {
+    const b = spec.batch!;
+    if (ti.externalId) {
+      const st = await this.services.batch.describe(ti.externalId);
+      if (!st) throw new Error(`Batch job ${ti.externalId} is unknown to the Batch backend`);
+      if (st.status === 'SUCCEEDED' || st.status === 'FAILED') {
+        if (st.output) for (const line of st.output.split('\n')) if (line) write('info', line);
+        if (st.status === 'FAILED') throw new Error(`Batch job ${st.jobName} (${st.jobId}) failed: ${st.reason ?? `exit code ${st.exitCode}`}`);
+        write('info', `Batch job ${st.jobName} (${st.jobId}) succeeded`);
+        await this.storeResult(ti, { jobId: st.jobId, jobName: st.jobName, status: st.status, exitCode: st.exitCode, childExitCodes: st.childExitCodes });
+        return { kind: 'success' };
+      }
+      return { kind: 'defer', until: null, externalId: st.jobId };
+    }
+    const r = (k: unknown) => this.resolver.resolve(dag, run.runId, k);
+    const input = ((await this.input(dag, run, spec, ti)) ?? {}) as Record<string, unknown>;
+    if (typeof input !== 'object' || Array.isArray(input)) throw new NonRetriableError(`batchJob input must be an object of job fields`);
+    const name = `${dag.dagId}-${spec.taskId}-${ti.mapIndex >= 0 ? `${ti.mapIndex}-` : ''}${run.runId}-try${ti.tryNumber}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
+    const job: BatchSubmission = {
+      jobName: (input['jobName'] as string | undefined) ?? b.jobName ?? name,
+      jobQueue: (input['jobQueue'] as string | undefined) ?? b.jobQueue,
+      jobDefinition: (input['jobDefinition'] as string | undefined) ?? b.jobDefinition,
+      command: ((input['command'] as string[] | undefined) ?? (await r(b.command)) ?? null) as string[] | null,
+      environment: { ...(((await r(b.environment)) ?? {}) as Record<string, string>), ...((input['environment'] as Record<string, string> | undefined) ?? {}) },
+      containerOverrides: ((input['containerOverrides'] as Record<string, unknown> | undefined) ?? (await r(b.containerOverrides)) ?? null) as Record<string, unknown> | null,
+      arraySize: (input['arraySize'] as number | undefined) ?? b.arraySize,
+      local: b.local,
+    };
+    const jobId = await this.services.batch.submit(job, { key: { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber: ti.tryNumber });
+    write('info', `submitted Batch job ${job.jobName} (${jobId})${job.command ? `: ${job.command.join(' ')}` : ''}`);
+    return { kind: 'defer', until: null, externalId: jobId };
+  }
+
+  /** Dynamic task iteration: every item inside this one instance; items done in earlier tries are kept. */
+  private async iterate(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined): Promise<TryResult> {
+    const it = spec.iterate!;
+    const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, it.mapping);
+    const n = mappingLength(r);
+    const done = await this.store.listItemResults(ti);
+    const todo: number[] = [];
+    for (let i = 0; i < n; i++) if (!done.has(i)) todo.push(i);
+    write('info', `iterating over ${n} items (${done.size} kept from earlier tries, ${todo.length} to run, concurrency ${it.concurrency})`);
+    const fn = dag.runtime.get(spec.taskId)!.callable!;
+    const failures: { index: number; error: string }[] = [];
+    let fatal: unknown = null;
+    let next = 0;
+    await this.withTimeout(spec, cancel, async (signal) => {
+      const worker = async () => {
+        while (next < todo.length && fatal === null && !signal.aborted) {
+          const index = todo[next++]!;
+          const item = mappingItem(r, index);
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const v = await fn(this.context(dag, run, ti, signal, write, { index, tryNumber: attempt }), item);
+              const value = v === undefined ? null : v;
+              checkJson(value, `item ${index} result`);
+              await this.store.putItemResult(ti, index, value);
+              done.set(index, value);
+              break;
+            } catch (e) {
+              if (e instanceof SkipTask) {
+                await this.store.putItemResult(ti, index, null);
+                done.set(index, null);
+                break;
+              }
+              if (e instanceof NonRetriableError) {
+                fatal = e;
+                failures.push({ index, error: errorMessage(e) });
+                break;
+              }
+              if (attempt > it.itemRetries) {
+                failures.push({ index, error: errorMessage(e) });
+                break;
+              }
+              write('warn', `item ${index} try ${attempt} failed: ${errorMessage(e)}; retrying`);
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(it.concurrency, todo.length) }, worker));
+    });
+    if (failures.length) {
+      failures.sort((a, b) => a.index - b.index);
+      for (const f of failures) write('error', `item ${f.index} failed: ${f.error}`);
+      const msg = `${failures.length} of ${n} items failed (first: item ${failures[0]!.index}: ${failures[0]!.error}); ${done.size} done are kept for the next try`;
+      if (fatal) throw new NonRetriableError(msg);
+      throw new Error(msg);
+    }
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = done.get(i);
+    await this.storeResult(ti, out);
+    return { kind: 'success' };
+  }
+}

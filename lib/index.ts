@@ -1,0 +1,55 @@
+// The public entry point of airless: authoring, errors, and the local runner.
+export { dag, isDag, Dag, type DagOptions, type DagApi } from './authoring/dag.ts';
+export {
+  task,
+  branch,
+  shortCircuit,
+  sensor,
+  triggerDag,
+  batchJob,
+  empty,
+  type TaskFunction,
+  type SensorOptions,
+  type ShortCircuitOptions,
+  type TriggerDagOptions,
+  type TriggerDagResult,
+  type BatchJobOptions,
+  type BatchJobInput,
+  type BatchJobResult,
+  type PokeResult,
+} from './authoring/operators.ts';
+export { taskGroup, chain, type TaskGroupOptions, type TaskGroupHandle } from './authoring/group.ts';
+export type { TaskHandle, TaskNode, IterateOptions, DependencyTarget } from './authoring/builder.ts';
+export type { XComArg, Resolvable } from './authoring/xcom-arg.ts';
+export type { TaskOptions } from './authoring/options.ts';
+export type {
+  TaskContext,
+  TaskLogger,
+  PipelineContextApi,
+  PipelineState,
+  PipelineSave,
+  TaskCallback,
+  TaskCallbackContext,
+  DagRunCallback,
+  DagRunInfo,
+  RunType,
+} from './authoring/context.ts';
+export type { Duration } from './model/duration.ts';
+export type { Schedule } from './model/schedule.ts';
+export type { DagSpec, TaskSpec, ParamSchema } from './model/spec.ts';
+export type { RunState, TiState, TriggerRule } from './model/states.ts';
+export {
+  AirlessError,
+  DagDefinitionError,
+  DagImportError,
+  DagCycleError,
+  DagNotFoundError,
+  ParamValidationError,
+  NonRetriableError,
+  SkipTask,
+  TaskTimeoutError,
+  SensorTimeoutError,
+  XComSerializationError,
+  MappingError,
+  TriggeredRunFailedError,
+} from './errors.ts';

@@ -1,0 +1,138 @@
+import type { RunState, TriggerRule } from './states.ts';
+
+/**
+ * The serialisable form of a DAG: what a DAG file compiles to. Its content hash is the DAG version.
+ * Task callables are not part of it; they stay in the {@link Dag} object that holds the spec.
+ */
+export interface DagSpec {
+  dagId: string;
+  /** The file the DAG was defined in, relative to the DAGs folder when loaded from one. */
+  fileloc: string | null;
+  description: string | null;
+  schedule: ScheduleSpec | null;
+  /** ISO-8601 instant. */
+  startDate: string | null;
+  endDate: string | null;
+  catchup: boolean;
+  params: Record<string, ParamSchema>;
+  maxActiveRuns: number;
+  maxActiveTasks: number;
+  dagrunTimeoutMs: number | null;
+  tags: string[];
+  docs: string | null;
+  /** Tasks in definition order. */
+  tasks: TaskSpec[];
+  groups: TaskGroupSpec[];
+  /** sha256 of the canonical JSON of everything above. */
+  version: string;
+}
+
+export type ScheduleSpec =
+  | { kind: 'cron'; expression: string; timezone: string }
+  | { kind: 'rate'; everyMs: number; expression: string }
+  | { kind: 'once' };
+
+/** A JSON Schema for one param, with its default. */
+export interface ParamSchema {
+  type?: 'string' | 'number' | 'integer' | 'boolean' | 'array' | 'object' | 'null' | readonly string[];
+  default?: unknown;
+  description?: string;
+  enum?: readonly unknown[];
+  [keyword: string]: unknown;
+}
+
+export type TaskKind = 'task' | 'branch' | 'short_circuit' | 'sensor' | 'batch' | 'trigger_dag' | 'empty';
+
+/**
+ * An input template: JSON where references to upstream results are `{"$xcom": {taskId, key}}`.
+ * A literal object that itself has a `$xcom` key is wrapped as `{"$literal": value}`.
+ */
+export type InputTemplate = unknown;
+
+export interface XComRefSpec {
+  taskId: string;
+  key: string;
+}
+
+export type MappingSpec =
+  /** `.expand(list)`: each item is the whole input. */
+  | { mode: 'single'; source: InputTemplate; partial: null }
+  /** `.expand({a: list, b: list})`: cross product; input = {...partial, a, b}. */
+  | { mode: 'product'; expand: Record<string, InputTemplate>; partial: Record<string, InputTemplate> | null }
+  /** `.expandKwargs(listOfObjects)`: input = {...partial, ...item}. */
+  | { mode: 'kwargs'; source: InputTemplate; partial: Record<string, InputTemplate> | null };
+
+export interface IterateSpec {
+  mapping: MappingSpec;
+  /** Items run at once inside the one task instance. */
+  concurrency: number;
+  /** Extra tries per item within one try of the task. */
+  itemRetries: number;
+}
+
+export interface TaskSpec {
+  taskId: string;
+  kind: TaskKind;
+  groupId: string | null;
+  upstream: string[];
+  downstream: string[];
+  triggerRule: TriggerRule;
+  retries: number;
+  retryDelayMs: number;
+  retryExponentialBackoff: boolean;
+  maxRetryDelayMs: number | null;
+  executionTimeoutMs: number | null;
+  pool: string;
+  poolSlots: number;
+  maxActiveTisPerDag: number | null;
+  /** The task's single input (unmapped). */
+  input: InputTemplate | null;
+  /** Dynamic task mapping: one task instance per item. */
+  mapping: MappingSpec | null;
+  /** Dynamic task iteration: every item inside one task instance. */
+  iterate: IterateSpec | null;
+  sensor: SensorSpec | null;
+  triggerDag: TriggerDagSpec | null;
+  batch: BatchSpec | null;
+  shortCircuit: { ignoreDownstreamTriggerRules: boolean } | null;
+  doc: string | null;
+}
+
+export interface TaskGroupSpec {
+  groupId: string;
+  parentGroupId: string | null;
+  tooltip: string | null;
+  taskIds: string[];
+}
+
+export interface SensorSpec {
+  pokeIntervalMs: number;
+  timeoutMs: number;
+  softFail: boolean;
+  exponentialBackoff: boolean;
+}
+
+export interface TriggerDagSpec {
+  triggerDagId: string;
+  conf: InputTemplate;
+  waitForCompletion: boolean;
+  allowedStates: RunState[];
+  failedStates: RunState[];
+}
+
+/** The static part of a Batch job; fields given as input at run time override these. */
+export interface BatchSpec {
+  jobName: string | null;
+  jobQueue: string | null;
+  jobDefinition: string | null;
+  command: InputTemplate;
+  environment: InputTemplate;
+  containerOverrides: InputTemplate;
+  arraySize: number | null;
+  /** How the local runner runs the job. */
+  local: BatchLocalSpec;
+}
+
+export type BatchLocalSpec =
+  | { mode: 'process' }
+  | { mode: 'simulate'; durationMs: number; durationJitterMs: number; exitCode: number };

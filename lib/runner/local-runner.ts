@@ -1,0 +1,313 @@
+import type { Dag } from '../authoring/dag.ts';
+import { isDag } from '../authoring/dag.ts';
+import { errorMessage } from '../errors.ts';
+import { isTerminalRunState } from '../model/states.ts';
+import type { RunState, TiState } from '../model/states.ts';
+import { LocalBatch } from '../executor/local-batch.ts';
+import { InputResolver } from '../executor/resolve.ts';
+import { currentTryLog, TaskRunner } from '../executor/task-runner.ts';
+import type { DagResolver, SchedulerEvent, SchedulerHost, TimerEvent } from '../scheduler/host.ts';
+import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
+import { MemoryStateStore } from '../store/memory-store.ts';
+import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { StateStore } from '../store/state-store.ts';
+import { FakeClock, RealClock, type Clock } from './clock.ts';
+
+export type RunnerEvent = SchedulerEvent | { type: 'log'; key: TiKey; tryNumber: number; line: LogLine };
+
+export interface LocalRunnerOptions {
+  /** The DAGs this runner knows (triggered DAGs must be among them). */
+  dags: readonly Dag[] | DagResolver;
+  /** Default: a new in-memory store. */
+  store?: StateStore;
+  /** Default: the real clock. A FakeClock skips ahead whenever nothing is running. */
+  clock?: Clock;
+  /** Pools by name: slots. 'default_pool' has 128 unless given. */
+  pools?: Record<string, number>;
+  /** Route console output of task code into the try's log. Default true. */
+  captureConsole?: boolean;
+  onEvent?(e: RunnerEvent): void;
+}
+
+export interface TaskReport {
+  taskId: string;
+  mapIndex: number | null;
+  state: TiState | null;
+  tryNumber: number;
+}
+
+export interface RunReport {
+  dagId: string;
+  runId: string;
+  state: RunState;
+  tasks: TaskReport[];
+  triggeredRuns?: RunReport[];
+}
+
+class DagList implements DagResolver {
+  private readonly byId = new Map<string, Dag>();
+  constructor(dags: readonly Dag[]) {
+    for (const d of dags) {
+      if (!isDag(d)) throw new TypeError('LocalRunner: dags must be Dag objects made by dag()');
+      this.byId.set(d.dagId, d);
+    }
+  }
+  getDag(dagId: string): Dag | undefined {
+    return this.byId.get(dagId);
+  }
+}
+
+let consolePatched = false;
+function patchConsole(): void {
+  if (consolePatched) return;
+  consolePatched = true;
+  const levels = { log: 'info', info: 'info', debug: 'info', warn: 'warn', error: 'error' } as const;
+  for (const [method, level] of Object.entries(levels)) {
+    const original = (console as unknown as Record<string, (...a: unknown[]) => void>)[method]!.bind(console);
+    (console as unknown as Record<string, (...a: unknown[]) => void>)[method] = (...args: unknown[]) => {
+      const write = currentTryLog.getStore();
+      if (!write) return original(...args);
+      write(level, args.map((a) => (typeof a === 'string' ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })())).join(' '));
+    };
+  }
+}
+
+/**
+ * Runs DAGs in this process: task code runs here (so breakpoints work), sensors, retry delays and Batch
+ * jobs wait on timers, triggered DAGs run in the same runner. The scheduler is the one the Lambda
+ * handlers use; this class is only its host.
+ */
+export class LocalRunner {
+  readonly store: StateStore;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly taskRunner: TaskRunner;
+  readonly batch: LocalBatch;
+  private readonly dags: DagResolver;
+  private inflight = 0;
+  private idleCheck = false;
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly runWaiters = new Map<string, ((r: DagRunRecord) => void)[]>();
+  private readonly children = new Map<string, string[]>();
+  private readonly timers = new Map<string, Set<() => void>>();
+  private readonly cancels = new Map<string, AbortController>();
+  private readonly listeners: ((e: RunnerEvent) => void)[] = [];
+  /** Internal errors (a bug or a store failure), kept so that none is swallowed. */
+  readonly errors: { runId: string | null; where: string; error: string }[] = [];
+
+  constructor(options: LocalRunnerOptions) {
+    this.dags = Array.isArray(options.dags) ? new DagList(options.dags) : (options.dags as DagResolver);
+    this.store = options.store ?? new MemoryStateStore();
+    this.clock = options.clock ?? new RealClock();
+    if (options.onEvent) this.listeners.push(options.onEvent);
+    if (options.captureConsole ?? true) patchConsole();
+    const resolver = new InputResolver(this.store);
+    const host: SchedulerHost = {
+      now: () => this.clock.now(),
+      dispatch: (ti) => this.dispatch(ti),
+      setTimer: (at, event) => this.setTimer(at, event),
+      cancelRun: (runId) => this.cancels.get(runId)?.abort(new Error('the run was stopped: dagrun timeout')),
+      externalDone: async (_kind, id) => this.batch.isDone(id),
+      emit: (e) => this.emit(e),
+    };
+    this.scheduler = new Scheduler(this.store, this.dags, host, resolver);
+    this.batch = new LocalBatch({
+      now: () => this.clock.now(),
+      setTimer: (at, fn) => void this.clock.setTimer(at, () => void this.track(null, 'batch job end', async () => fn())),
+      onDone: (owner) => void this.track(owner.key.runId, 'batch job end', () => this.scheduler.resumeDeferred(owner.key, owner.tryNumber)),
+      track: (p) => this.track(null, 'batch process', () => p),
+    });
+    this.taskRunner = new TaskRunner(
+      this.store,
+      this.dags,
+      {
+        now: () => this.clock.now(),
+        triggerRun: (req) => this.scheduler.triggerRun(req),
+        batch: this.batch,
+        onLog: (key, tryNumber, line) => this.emit({ type: 'log', key, tryNumber, line }),
+      },
+      resolver,
+    );
+    this.poolsReady = this.setPools(options.pools ?? {});
+  }
+
+  private readonly poolsReady: Promise<void>;
+  private async setPools(pools: Record<string, number>): Promise<void> {
+    for (const [name, slots] of Object.entries(pools)) {
+      if (!Number.isInteger(slots) || slots < 1) throw new Error(`pool '${name}': slots must be an integer >= 1, got ${slots}`);
+      await this.store.putPool({ name, slots, description: '' });
+    }
+  }
+
+  on(listener: (e: RunnerEvent) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  private emit(e: RunnerEvent): void {
+    if (e.type === 'run') {
+      if (e.run.parent) {
+        const list = this.children.get(e.run.parent.runId) ?? [];
+        if (!list.includes(e.run.runId)) list.push(e.run.runId);
+        this.children.set(e.run.parent.runId, list);
+      }
+      if (isTerminalRunState(e.run.state)) {
+        for (const cancel of this.timers.get(e.run.runId) ?? []) cancel();
+        this.timers.delete(e.run.runId);
+        this.cancels.delete(e.run.runId);
+        const w = this.runWaiters.get(e.run.runId) ?? [];
+        this.runWaiters.delete(e.run.runId);
+        for (const f of w) f(e.run);
+      }
+    }
+    if (e.type === 'error') this.errors.push({ runId: e.runId, where: e.where, error: errorMessage(e.error) });
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Run work, counting it in flight; an error in it is reported and fails its run, never lost. */
+  private track<T>(runId: string | null, where: string, work: () => Promise<T>): Promise<T | undefined> {
+    this.inflight++;
+    return work()
+      .catch(async (e: unknown) => {
+        this.emit({ type: 'error', runId, error: e, where });
+        if (runId) {
+          const run = await this.store.getRun(runId).catch(() => undefined);
+          if (run && !isTerminalRunState(run.state)) {
+            const ended = await this.store.updateRun(runId, ['running', 'queued'], {
+              state: 'failed',
+              endDate: new Date(this.clock.now()).toISOString(),
+              note: `internal error in ${where}: ${errorMessage(e)}`,
+            });
+            if (ended) this.emit({ type: 'run', run: ended });
+          }
+        }
+        return undefined;
+      })
+      .finally(() => {
+        this.inflight--;
+        if (this.inflight === 0) this.scheduleIdleCheck();
+      });
+  }
+
+  private scheduleIdleCheck(): void {
+    if (this.idleCheck) return;
+    this.idleCheck = true;
+    setImmediate(() => {
+      this.idleCheck = false;
+      if (this.inflight > 0) return;
+      if (this.clock instanceof FakeClock && this.clock.advanceToNext()) {
+        if (this.inflight === 0) this.scheduleIdleCheck();
+        return;
+      }
+      if (this.clock.pendingTimers === 0) {
+        const w = this.idleWaiters.splice(0);
+        for (const f of w) f();
+      }
+    });
+  }
+
+  private dispatch(ti: TaskInstanceRecord): void {
+    const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+    let ac = this.cancels.get(ti.runId);
+    if (!ac) this.cancels.set(ti.runId, (ac = new AbortController()));
+    const signal = ac.signal;
+    void this.track(ti.runId, `task '${ti.taskId}'`, async () => {
+      await new Promise<void>((r) => setImmediate(r));
+      const result = await this.taskRunner.run(key, ti.tryNumber, signal);
+      if (result) await this.scheduler.handleTryResult(key, ti.tryNumber, result);
+    });
+  }
+
+  private setTimer(at: number, event: TimerEvent): void {
+    const runId = event.type === 'run_timeout' ? event.runId : event.key.runId;
+    let set = this.timers.get(runId);
+    if (!set) this.timers.set(runId, (set = new Set()));
+    const s = set;
+    const cancel = this.clock.setTimer(at, () => {
+      s.delete(cancel);
+      void this.track(runId, `timer ${event.type}`, () => this.scheduler.onTimer(event));
+    });
+    s.add(cancel);
+  }
+
+  /** Create a run (validating conf against params) and start it when maxActiveRuns allows. */
+  async trigger(req: TriggerRequest): Promise<DagRunRecord> {
+    await this.poolsReady;
+    this.inflight++;
+    try {
+      return await this.scheduler.triggerRun(req);
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0) this.scheduleIdleCheck();
+    }
+  }
+
+  /** Resolves when the run has ended. */
+  waitForRun(runId: string): Promise<DagRunRecord> {
+    return new Promise((resolve, reject) => {
+      this.store.getRun(runId).then((r) => {
+        if (!r) return reject(new Error(`no run '${runId}'`));
+        if (isTerminalRunState(r.state)) return resolve(r);
+        const list = this.runWaiters.get(runId) ?? [];
+        list.push(resolve);
+        this.runWaiters.set(runId, list);
+        this.scheduleIdleCheck();
+      }, reject);
+    });
+  }
+
+  /** Resolves when nothing is in flight and no timer is pending. */
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.scheduleIdleCheck();
+    });
+  }
+
+  /** Wait for a run and every run it triggered (recursively). */
+  async waitForRunTree(runId: string): Promise<void> {
+    await this.waitForRun(runId);
+    for (const child of this.children.get(runId) ?? []) await this.waitForRunTree(child);
+  }
+
+  /** Trigger a DAG and wait for it and everything it triggered; returns the report. */
+  async run(req: TriggerRequest): Promise<RunReport> {
+    const run = await this.trigger(req);
+    await this.waitForRunTree(run.runId);
+    return this.report(run.runId);
+  }
+
+  /** Task instance states of a run (every task, in definition order) and of the runs it triggered. */
+  async report(runId: string): Promise<RunReport> {
+    const run = await this.store.getRun(runId);
+    if (!run) throw new Error(`no run '${runId}'`);
+    const dag = this.dags.getDag(run.dagId);
+    const tis = await this.store.listTaskInstances(runId);
+    const byTask = new Map<string, TaskInstanceRecord[]>();
+    for (const ti of tis) {
+      const l = byTask.get(ti.taskId) ?? [];
+      l.push(ti);
+      byTask.set(ti.taskId, l);
+    }
+    const tasks: TaskReport[] = [];
+    for (const t of dag?.spec.tasks ?? []) {
+      const list = byTask.get(t.taskId);
+      if (!list) tasks.push({ taskId: t.taskId, mapIndex: null, state: null, tryNumber: 0 });
+      else for (const ti of list) tasks.push({ taskId: ti.taskId, mapIndex: ti.mapIndex < 0 ? null : ti.mapIndex, state: ti.state, tryNumber: ti.tryNumber });
+    }
+    const report: RunReport = { dagId: run.dagId, runId, state: run.state, tasks };
+    const kids = this.children.get(runId);
+    if (kids?.length) report.triggeredRuns = await Promise.all(kids.map((k) => this.report(k)));
+    return report;
+  }
+
+  /** Stop timers of unfinished runs so the process can exit. */
+  close(): void {
+    for (const set of this.timers.values()) for (const cancel of set) cancel();
+    this.timers.clear();
+    for (const ac of this.cancels.values()) ac.abort(new Error('runner closed'));
+  }
+}

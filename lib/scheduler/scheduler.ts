@@ -1,0 +1,555 @@
+import type { Dag } from '../authoring/dag.ts';
+import type { RunType } from '../authoring/context.ts';
+import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
+import { DagNotFoundError, errorMessage, MappingError } from '../errors.ts';
+import { resolveParams } from '../core/params.ts';
+import { decideAfterFailure } from '../core/retry.ts';
+import { runOutcome } from '../core/run-outcome.ts';
+import { evaluateTriggerRule, type UpstreamCounts } from '../core/trigger-rules.ts';
+import type { TaskSpec } from '../model/spec.ts';
+import type { TerminalTiState } from '../model/states.ts';
+import { InputResolver, mappingLength } from '../executor/resolve.ts';
+import type { DagRunRecord, ParentRef, TaskInstanceRecord, TaskStateRecord, TiKey } from '../store/records.ts';
+import type { StateStore } from '../store/state-store.ts';
+import { tiKeyOf, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
+
+export interface TriggerRequest {
+  dagId: string;
+  conf?: Record<string, unknown>;
+  runId?: string;
+  /** ISO-8601 or Date; default now. */
+  logicalDate?: string | Date;
+  runType?: RunType;
+  parent?: ParentRef | null;
+  pipelineScope?: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
+interface StaticUpstream {
+  known: number;
+  mappedTasks: number;
+}
+
+/**
+ * The scheduling engine: the same code runs in the local runner and in the Lambda handlers. Every
+ * decision comes from the pure rules in `core/`; every change is a conditional write in the store, so
+ * every entry point can be called twice, late or out of order and change nothing the second time.
+ */
+export class Scheduler {
+  readonly resolver: InputResolver;
+  private readonly staticUpstream = new WeakMap<TaskSpec, StaticUpstream>();
+  private readonly leaves = new WeakMap<Dag, string[]>();
+
+  constructor(
+    readonly store: StateStore,
+    readonly dags: DagResolver,
+    readonly host: SchedulerHost,
+    resolver?: InputResolver,
+  ) {
+    this.resolver = resolver ?? new InputResolver(store);
+  }
+
+  private dag(dagId: string): Dag {
+    const d = this.dags.getDag(dagId);
+    if (!d) throw new DagNotFoundError(`no DAG '${dagId}' is loaded`, { dagId });
+    return d;
+  }
+
+  private emitTi(ti: TaskInstanceRecord | undefined): void {
+    if (ti) this.host.emit?.({ type: 'ti', ti });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Runs
+
+  /**
+   * Create a run (queued), validating conf against the DAG's params, then start it if maxActiveRuns
+   * allows. Creating a run whose id exists returns the existing run (idempotent trigger).
+   */
+  async triggerRun(req: TriggerRequest): Promise<DagRunRecord> {
+    const dag = this.dag(req.dagId);
+    const conf = req.conf ?? {};
+    const params = resolveParams(dag.spec.params, conf, { dagId: dag.dagId });
+    const now = this.host.now();
+    const logical = req.logicalDate === undefined ? iso(now) : new Date(req.logicalDate).toISOString();
+    const runType = req.runType ?? 'manual';
+    const runId = req.runId ?? `${runType}__${logical}`;
+    const run: DagRunRecord = {
+      dagId: dag.dagId,
+      runId,
+      state: 'queued',
+      runType,
+      conf,
+      params,
+      logicalDate: logical,
+      queuedAt: iso(now),
+      startDate: null,
+      endDate: null,
+      dagVersion: dag.spec.version,
+      pending: dag.spec.tasks.length,
+      parent: req.parent ?? null,
+      pipelineScope: req.pipelineScope ?? runId,
+      note: null,
+    };
+    if (!(await this.store.createRun(run))) return (await this.store.getRun(runId))!;
+    this.host.emit?.({ type: 'run', run });
+    await this.startQueuedRuns(dag.dagId);
+    return (await this.store.getRun(runId))!;
+  }
+
+  /** Start queued runs of a DAG, oldest first, while fewer than maxActiveRuns are running. */
+  async startQueuedRuns(dagId: string): Promise<void> {
+    const dag = this.dag(dagId);
+    const running = await this.store.listRuns({ dagId, states: ['running'] });
+    let free = dag.spec.maxActiveRuns - running.length;
+    if (free <= 0) return;
+    for (const q of await this.store.listRuns({ dagId, states: ['queued'] })) {
+      if (free-- <= 0) break;
+      await this.startRun(q.runId);
+    }
+  }
+
+  private async startRun(runId: string): Promise<void> {
+    const now = this.host.now();
+    const run = await this.store.updateRun(runId, ['queued'], { state: 'running', startDate: iso(now) });
+    if (!run) return;
+    this.host.emit?.({ type: 'run', run });
+    const dag = this.dag(run.dagId);
+    if (dag.spec.dagrunTimeoutMs !== null) this.host.setTimer(now + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', runId });
+    if (dag.spec.tasks.length === 0) {
+      await this.finalizeRun(runId);
+      return;
+    }
+    for (const t of dag.spec.tasks) if (t.upstream.length === 0) await this.decide(dag, run, t, undefined);
+  }
+
+  private async finalizeRun(runId: string): Promise<void> {
+    const run = await this.store.getRun(runId);
+    if (!run || run.state !== 'running') return;
+    const dag = this.dag(run.dagId);
+    let leaves = this.leaves.get(dag);
+    if (!leaves) this.leaves.set(dag, (leaves = dag.spec.tasks.filter((t) => t.downstream.length === 0).map((t) => t.taskId)));
+    const states = await this.store.getTaskStates(runId, leaves);
+    const state = runOutcome(states.map((s) => s?.self ?? { failed: 0, upstream_failed: 0 }));
+    await this.endRun(run, state, null);
+  }
+
+  private async endRun(run: DagRunRecord, state: 'success' | 'failed', note: string | null): Promise<void> {
+    const ended = await this.store.updateRun(run.runId, ['running', 'queued'], { state, endDate: iso(this.host.now()), note });
+    if (!ended) return;
+    this.resolver.forget(run.runId);
+    this.host.emit?.({ type: 'run', run: ended });
+    const dag = this.dag(run.dagId);
+    const cb = state === 'success' ? dag.callbacks.onSuccess : dag.callbacks.onFailure;
+    if (cb) {
+      try {
+        await cb({ dagId: ended.dagId, runId: ended.runId, state, conf: ended.conf, logicalDate: new Date(ended.logicalDate) });
+      } catch (e) {
+        this.host.emit?.({ type: 'error', runId: run.runId, error: e, where: `DAG '${dag.dagId}' ${state === 'success' ? 'onSuccess' : 'onFailure'} callback` });
+      }
+    }
+    if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
+    await this.startQueuedRuns(run.dagId);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Deciding what runs
+
+  private staticShape(dag: Dag, t: TaskSpec): StaticUpstream {
+    let s = this.staticUpstream.get(t);
+    if (!s) {
+      s = { known: 0, mappedTasks: 0 };
+      for (const u of t.upstream) {
+        if (dag.task(u).mapping) s.mappedTasks++;
+        else s.known++;
+      }
+      this.staticUpstream.set(t, s);
+    }
+    return s;
+  }
+
+  private counts(dag: Dag, t: TaskSpec, rec: TaskStateRecord | undefined): UpstreamCounts {
+    const s = this.staticShape(dag, t);
+    const u = rec?.upstream;
+    return {
+      success: u?.success ?? 0,
+      failed: u?.failed ?? 0,
+      skipped: u?.skipped ?? 0,
+      upstream_failed: u?.upstream_failed ?? 0,
+      removed: u?.removed ?? 0,
+      total: s.known + (rec?.upstreamAddedTotal ?? 0),
+      unknownTasks: s.mappedTasks - (rec?.upstreamExpanded ?? 0),
+    };
+  }
+
+  /** Evaluate a task's trigger rule and settle it (once) if the rule says so. */
+  private async decide(dag: Dag, run: DagRunRecord, t: TaskSpec, rec: TaskStateRecord | undefined): Promise<void> {
+    if (rec?.decision) return;
+    const verdict = evaluateTriggerRule(t.triggerRule, this.counts(dag, t, rec), t.upstream.length);
+    if (verdict === 'wait') return;
+    if (verdict !== 'run') return this.settleTerminal(dag, run, t, verdict, null);
+    if (t.mapping) return this.expand(dag, run, t);
+    if (!(await this.store.claimDecision(run.runId, t.taskId, 'scheduled'))) return;
+    const ti = this.newTi(dag, run, t, -1);
+    await this.store.createTaskInstances([ti]);
+    this.emitTi(ti);
+    await this.queueOrRun(dag, ti);
+  }
+
+  private newTi(dag: Dag, run: DagRunRecord, t: TaskSpec, mapIndex: number): TaskInstanceRecord {
+    return {
+      dagId: dag.dagId,
+      runId: run.runId,
+      taskId: t.taskId,
+      mapIndex,
+      state: 'scheduled',
+      tryNumber: 0,
+      maxTries: t.retries + 1,
+      queuedAt: null,
+      startDate: null,
+      endDate: null,
+      nextAt: null,
+      firstPokeAt: null,
+      pokeCount: 0,
+      durationMs: null,
+      error: null,
+      externalId: null,
+      resume: false,
+    };
+  }
+
+  private async expand(dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
+    let n: number;
+    try {
+      n = mappingLength(await this.resolver.mappingLists(dag, run.runId, t.taskId, t.mapping!));
+    } catch (e) {
+      const msg = e instanceof MappingError ? errorMessage(e) : `MappingError: could not resolve the lists to map over: ${errorMessage(e)}`;
+      return this.settleTerminal(dag, run, t, 'failed', msg);
+    }
+    if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list');
+    if (!(await this.store.claimExpansion(run.runId, t.taskId, n, t.downstream))) return;
+    const tis: TaskInstanceRecord[] = new Array(n);
+    for (let i = 0; i < n; i++) tis[i] = this.newTi(dag, run, t, i);
+    await this.store.createTaskInstances(tis);
+    for (const ti of tis) {
+      this.emitTi(ti);
+      await this.queueOrRun(dag, ti);
+    }
+  }
+
+  /** Settle a task without running it: one instance (map index -1) in a terminal state. */
+  private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null): Promise<void> {
+    if (!(await this.store.claimDecision(run.runId, t.taskId, state))) return;
+    const now = iso(this.host.now());
+    const ti = { ...this.newTi(dag, run, t, -1), startDate: now, endDate: now, error };
+    await this.finish(dag, ti, 'absent', state, { endDate: now, error }, ti);
+  }
+
+  /** Move an instance to a terminal state and let its downstream tasks decide. */
+  private async finish(
+    dag: Dag,
+    key: TiKey,
+    expect: { states: TaskInstanceRecord['state'][]; tryNumber: number } | 'absent',
+    state: TerminalTiState,
+    patch: Partial<TaskInstanceRecord>,
+    create?: TaskInstanceRecord,
+  ): Promise<boolean> {
+    const t = dag.task(key.taskId);
+    const res = await this.store.finishTaskInstance({
+      key: tiKeyOf(key),
+      expect,
+      ...(create ? { create } : {}),
+      state,
+      patch,
+      downstream: t.downstream,
+    });
+    if (!res) return false;
+    this.emitTi(res.ti);
+    const run = await this.store.getRun(key.runId);
+    if (!run || run.state !== 'running') return true;
+    for (let i = 0; i < t.downstream.length; i++) {
+      await this.decide(dag, run, dag.task(t.downstream[i]!), res.downstream[i]);
+    }
+    if (res.pending === 0) await this.finalizeRun(run.runId);
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Slots: pools, maxActiveTasks, maxActiveTisPerDag
+
+  private async limits(dag: Dag, t: TaskSpec): Promise<{ name: string; n: number; limit: number }[] | string> {
+    let pool = await this.store.getPool(t.pool);
+    if (!pool && t.pool === DEFAULT_POOL) {
+      pool = { name: DEFAULT_POOL, slots: DEFAULT_POOL_SLOTS, description: 'Default pool' };
+      await this.store.putPool(pool);
+    }
+    if (!pool) return `pool '${t.pool}' does not exist (define it with the runner's pools option or 'airless pools set')`;
+    if (t.poolSlots > pool.slots) return `task needs ${t.poolSlots} slots but pool '${pool.name}' has only ${pool.slots}`;
+    const out = [
+      { name: `dag:${dag.dagId}`, n: 1, limit: dag.spec.maxActiveTasks },
+      { name: `pool:${pool.name}`, n: t.poolSlots, limit: pool.slots },
+    ];
+    if (t.maxActiveTisPerDag !== null) out.push({ name: `task:${dag.dagId}:${t.taskId}`, n: 1, limit: t.maxActiveTisPerDag });
+    return out;
+  }
+
+  /** Take slots and queue the instance for its try; or leave it scheduled, waiting for a slot. */
+  private async queueOrRun(dag: Dag, ti: TaskInstanceRecord): Promise<void> {
+    const t = dag.task(ti.taskId);
+    if (t.kind === 'empty') {
+      const now = iso(this.host.now());
+      await this.finish(dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'success', {
+        tryNumber: 1,
+        startDate: now,
+        endDate: now,
+        durationMs: 0,
+      });
+      return;
+    }
+    const limits = await this.limits(dag, t);
+    if (typeof limits === 'string') {
+      await this.finish(dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'failed', {
+        error: `PoolError: ${limits}`,
+        endDate: iso(this.host.now()),
+      });
+      return;
+    }
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const taken: typeof limits = [];
+      let blocked: string | null = null;
+      for (const l of limits) {
+        if (await this.store.tryAcquire(l.name, l.n, l.limit)) taken.push(l);
+        else {
+          blocked = l.name;
+          break;
+        }
+      }
+      if (blocked === null) {
+        const queued = await this.store.updateTaskInstance(
+          ti,
+          { states: ['scheduled'], tryNumber: ti.tryNumber },
+          ti.resume
+            ? { state: 'queued', resume: false, queuedAt: iso(this.host.now()) }
+            : {
+                state: 'queued',
+                tryNumber: ti.tryNumber + 1,
+                queuedAt: iso(this.host.now()),
+                startDate: null,
+                endDate: null,
+                externalId: null,
+                firstPokeAt: null,
+                pokeCount: 0,
+              },
+        );
+        if (!queued) {
+          for (const l of taken) await this.store.release(l.name, l.n);
+          return;
+        }
+        this.emitTi(queued);
+        this.host.dispatch(queued, dag);
+        return;
+      }
+      for (const l of taken) await this.store.release(l.name, l.n);
+      // Wait on the limit that refused; try once more in case it was released meanwhile.
+      if (attempt === 0) await this.store.enqueueWaiter(blocked, tiKeyOf(ti));
+    }
+  }
+
+  private async releaseSlots(dag: Dag, t: TaskSpec): Promise<void> {
+    const limits = await this.limits(dag, t);
+    if (typeof limits === 'string') return;
+    for (const l of limits) await this.store.release(l.name, l.n);
+    for (const l of limits) await this.wakeWaiters(l.name);
+  }
+
+  private async wakeWaiters(name: string): Promise<void> {
+    for (;;) {
+      const key = await this.store.dequeueWaiter(name);
+      if (!key) return;
+      const ti = await this.store.getTaskInstance(key);
+      if (!ti || ti.state !== 'scheduled') continue; // stale entry
+      const run = await this.store.getRun(ti.runId);
+      if (!run || run.state !== 'running') continue;
+      const dag = this.dag(ti.dagId);
+      await this.queueOrRun(dag, ti);
+      const after = await this.store.getTaskInstance(key);
+      if (after?.state === 'scheduled') return; // still no room
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Results of tries, timers, external events
+
+  /** A try ended. Idempotent: only the first report for (instance, try) while it runs counts. */
+  async handleTryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
+    const run = await this.store.getRun(key.runId);
+    if (!run) return;
+    const dag = this.dag(run.dagId);
+    const t = dag.task(key.taskId);
+    const now = this.host.now();
+    const expect = { states: ['running' as const], tryNumber };
+    const current = await this.store.getTaskInstance(key);
+    if (!current || current.state !== 'running' || current.tryNumber !== tryNumber) return;
+    const durationMs = current.startDate ? now - Date.parse(current.startDate) : null;
+    switch (result.kind) {
+      case 'success': {
+        if (result.follow) await this.skipNotFollowed(dag, run, t, result.follow);
+        if (result.shortCircuit === false) await this.skipForShortCircuit(dag, run, t);
+        if (await this.finish(dag, key, expect, 'success', { endDate: iso(now), durationMs, error: null })) {
+          await this.releaseSlots(dag, t);
+          await this.callback(dag, t, 'onSuccess', key, tryNumber, null);
+        }
+        return;
+      }
+      case 'skip': {
+        if (await this.finish(dag, key, expect, 'skipped', { endDate: iso(now), durationMs, error: result.reason })) {
+          await this.releaseSlots(dag, t);
+        }
+        return;
+      }
+      case 'failure': {
+        const d = decideAfterFailure(t, tryNumber, result.retriable, `${dag.dagId}#${key.taskId}#${key.mapIndex}#${run.logicalDate}`);
+        if (d.next === 'retry') {
+          const at = now + d.delayMs;
+          const ti = await this.store.updateTaskInstance(key, expect, {
+            state: 'up_for_retry',
+            endDate: iso(now),
+            durationMs,
+            error: result.error,
+            nextAt: iso(at),
+          });
+          if (!ti) return;
+          this.emitTi(ti);
+          await this.releaseSlots(dag, t);
+          await this.callback(dag, t, 'onRetry', key, tryNumber, result.error);
+          this.host.setTimer(at, { type: 'retry', key: tiKeyOf(key), tryNumber });
+          return;
+        }
+        if (await this.finish(dag, key, expect, 'failed', { endDate: iso(now), durationMs, error: result.error })) {
+          await this.releaseSlots(dag, t);
+          await this.callback(dag, t, 'onFailure', key, tryNumber, result.error);
+        }
+        return;
+      }
+      case 'defer': {
+        const ti = await this.store.updateTaskInstance(key, expect, {
+          state: 'deferred',
+          nextAt: result.until === null ? null : iso(result.until),
+          ...(result.externalId !== undefined ? { externalId: result.externalId } : {}),
+        });
+        if (!ti) return;
+        this.emitTi(ti);
+        await this.releaseSlots(dag, t);
+        if (result.until !== null) this.host.setTimer(result.until, { type: 'resume', key: tiKeyOf(key), tryNumber });
+        else if (t.kind === 'trigger_dag' && result.externalId) {
+          // The triggered run may have ended before we deferred: then nobody else will wake us.
+          const child = await this.store.getRun(result.externalId);
+          if (child && (child.state === 'success' || child.state === 'failed')) await this.resumeDeferred(key, tryNumber);
+        } else if (t.kind === 'batch' && result.externalId && (await this.host.externalDone?.('batch', result.externalId))) {
+          await this.resumeDeferred(key, tryNumber);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Put a deferred instance back in the queue to continue its try (a poke, a finished job or run). */
+  async resumeDeferred(key: TiKey, tryNumber: number): Promise<void> {
+    const ti = await this.store.updateTaskInstance(key, { states: ['deferred'], tryNumber }, { state: 'scheduled', resume: true, nextAt: null });
+    if (!ti) return;
+    this.emitTi(ti);
+    await this.queueOrRun(this.dag(ti.dagId), ti);
+  }
+
+  async onTimer(event: TimerEvent): Promise<void> {
+    switch (event.type) {
+      case 'retry': {
+        const ti = await this.store.updateTaskInstance(event.key, { states: ['up_for_retry'], tryNumber: event.tryNumber }, { state: 'scheduled', nextAt: null });
+        if (!ti) return;
+        this.emitTi(ti);
+        const run = await this.store.getRun(ti.runId);
+        if (run?.state !== 'running') return;
+        await this.queueOrRun(this.dag(ti.dagId), ti);
+        return;
+      }
+      case 'resume':
+        return this.resumeDeferred(event.key, event.tryNumber);
+      case 'run_timeout':
+        return this.timeoutRun(event.runId);
+    }
+  }
+
+  /** A run past its dagrunTimeout: fail it; unfinished instances are skipped (as in Airflow). */
+  private async timeoutRun(runId: string): Promise<void> {
+    const run = await this.store.getRun(runId);
+    if (!run || run.state !== 'running') return;
+    const dag = this.dag(run.dagId);
+    const ended = await this.store.updateRun(runId, ['running'], {
+      state: 'failed',
+      endDate: iso(this.host.now()),
+      note: `dagrun timeout: the run took longer than ${dag.spec.dagrunTimeoutMs} ms`,
+    });
+    if (!ended) return;
+    this.host.cancelRun?.(runId);
+    for (const ti of await this.store.listTaskInstances(runId)) {
+      if (['success', 'failed', 'skipped', 'upstream_failed', 'removed'].includes(ti.state)) continue;
+      const held = ti.state === 'queued' || ti.state === 'running';
+      const done = await this.store.updateTaskInstance(ti, { states: [ti.state], tryNumber: ti.tryNumber }, { state: 'skipped', endDate: iso(this.host.now()) });
+      this.emitTi(done);
+      if (done && held) await this.releaseSlots(dag, dag.task(ti.taskId));
+    }
+    this.host.emit?.({ type: 'run', run: ended });
+    this.resolver.forget(runId);
+    const cb = dag.callbacks.onFailure;
+    if (cb) {
+      try {
+        await cb({ dagId: ended.dagId, runId, state: 'failed', conf: ended.conf, logicalDate: new Date(ended.logicalDate) });
+      } catch (e) {
+        this.host.emit?.({ type: 'error', runId, error: e, where: `DAG '${dag.dagId}' onFailure callback` });
+      }
+    }
+    if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
+    await this.startQueuedRuns(run.dagId);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Branching and short-circuit
+
+  private async skipNotFollowed(dag: Dag, run: DagRunRecord, t: TaskSpec, follow: string[]): Promise<void> {
+    for (const d of t.downstream) {
+      if (!follow.includes(d)) await this.settleTerminal(dag, run, dag.task(d), 'skipped', `not chosen by branch '${t.taskId}'`);
+    }
+  }
+
+  private async skipForShortCircuit(dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
+    const direct = t.downstream;
+    if (!t.shortCircuit?.ignoreDownstreamTriggerRules) {
+      for (const d of direct) await this.settleTerminal(dag, run, dag.task(d), 'skipped', `short-circuited by '${t.taskId}'`);
+      return;
+    }
+    // Every task downstream, in definition order (which is a topological order of what can be skipped).
+    const all = new Set<string>();
+    const stack = [...direct];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (all.has(id)) continue;
+      all.add(id);
+      stack.push(...dag.task(id).downstream);
+    }
+    for (const spec of dag.spec.tasks) {
+      if (all.has(spec.taskId)) await this.settleTerminal(dag, run, spec, 'skipped', `short-circuited by '${t.taskId}'`);
+    }
+  }
+
+  private async callback(dag: Dag, t: TaskSpec, which: 'onSuccess' | 'onFailure' | 'onRetry', key: TiKey, tryNumber: number, error: string | null): Promise<void> {
+    const cb = dag.runtime.get(t.taskId)?.[which];
+    if (!cb) return;
+    try {
+      await cb({ dagId: dag.dagId, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex < 0 ? null : key.mapIndex, tryNumber, error });
+    } catch (e) {
+      this.host.emit?.({ type: 'error', runId: key.runId, error: e, where: `task '${t.taskId}' ${which} callback` });
+    }
+  }
+}

@@ -1,0 +1,294 @@
+import type { RunState } from '../model/states.ts';
+import { emptyTally, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import type { FinishRequest, FinishResult, StateStore, TiExpectation } from './state-store.ts';
+
+function taskState(runId: string, taskId: string): TaskStateRecord {
+  return { runId, taskId, upstream: emptyTally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: emptyTally(), decision: null, mapCount: null };
+}
+
+function copyTaskState(s: TaskStateRecord): TaskStateRecord {
+  return { ...s, upstream: { ...s.upstream }, self: { ...s.self } };
+}
+
+const tiId = (k: TiKey) => `${k.taskId}\u0000${k.mapIndex}`;
+
+/** A run's items, as one DynamoDB partition would hold them. */
+interface RunPartition {
+  run: DagRunRecord;
+  tis: Map<string, TaskInstanceRecord>;
+  /** Instances by task, by map index. */
+  byTask: Map<string, Map<number, TaskInstanceRecord>>;
+  taskStates: Map<string, TaskStateRecord>;
+  xcoms: Map<string, string>;
+  items: Map<string, Map<number, string>>;
+  logs: Map<string, LogLine[]>;
+}
+
+function matches(ti: TaskInstanceRecord, e: TiExpectation): boolean {
+  return e.states.includes(ti.state) && (e.tryNumber === undefined || e.tryNumber === ti.tryNumber);
+}
+
+/**
+ * The embedded default store: everything in memory, each method atomic (JavaScript runs one method
+ * body at a time), values copied in and out so callers never share a record with the store.
+ */
+export class MemoryStateStore implements StateStore {
+  private readonly runs = new Map<string, RunPartition>();
+  private readonly runsByDag = new Map<string, Set<string>>();
+  private readonly pipeline = new Map<string, PipelineSave[]>();
+  private readonly pools = new Map<string, PoolRecord>();
+  private readonly semaphores = new Map<string, number>();
+  private readonly waiters = new Map<string, { q: TiKey[]; head: number }>();
+
+  private part(runId: string): RunPartition {
+    const p = this.runs.get(runId);
+    if (!p) throw new Error(`no run '${runId}' in the store`);
+    return p;
+  }
+
+  private ts(p: RunPartition, taskId: string): TaskStateRecord {
+    let s = p.taskStates.get(taskId);
+    if (!s) p.taskStates.set(taskId, (s = taskState(p.run.runId, taskId)));
+    return s;
+  }
+
+  async createRun(run: DagRunRecord): Promise<boolean> {
+    if (this.runs.has(run.runId)) return false;
+    this.runs.set(run.runId, {
+      run: structuredClone(run),
+      tis: new Map(),
+      byTask: new Map(),
+      taskStates: new Map(),
+      xcoms: new Map(),
+      items: new Map(),
+      logs: new Map(),
+    });
+    let set = this.runsByDag.get(run.dagId);
+    if (!set) this.runsByDag.set(run.dagId, (set = new Set()));
+    set.add(run.runId);
+    return true;
+  }
+
+  async getRun(runId: string): Promise<DagRunRecord | undefined> {
+    const p = this.runs.get(runId);
+    return p ? { ...p.run } : undefined;
+  }
+
+  async updateRun(runId: string, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
+    const p = this.runs.get(runId);
+    if (!p || (expect && !expect.includes(p.run.state))) return undefined;
+    Object.assign(p.run, patch);
+    return { ...p.run };
+  }
+
+  async listRuns(query: { dagId: string; states?: readonly RunState[] }): Promise<DagRunRecord[]> {
+    const ids = this.runsByDag.get(query.dagId) ?? new Set<string>();
+    const out: DagRunRecord[] = [];
+    for (const id of ids) {
+      const r = this.runs.get(id)!.run;
+      if (!query.states || query.states.includes(r.state)) out.push({ ...r });
+    }
+    return out.sort((a, b) => a.logicalDate.localeCompare(b.logicalDate) || a.queuedAt.localeCompare(b.queuedAt));
+  }
+
+  async listRunsByState(state: RunState): Promise<DagRunRecord[]> {
+    const out: DagRunRecord[] = [];
+    for (const p of this.runs.values()) if (p.run.state === state) out.push({ ...p.run });
+    return out.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
+  }
+
+  async getTaskStates(runId: string, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]> {
+    const p = this.part(runId);
+    return taskIds.map((id) => {
+      const s = p.taskStates.get(id);
+      return s ? copyTaskState(s) : undefined;
+    });
+  }
+
+  async claimDecision(runId: string, taskId: string, decision: TaskStateRecord['decision'] & string): Promise<boolean> {
+    const s = this.ts(this.part(runId), taskId);
+    if (s.decision !== null) return false;
+    s.decision = decision;
+    return true;
+  }
+
+  async claimExpansion(runId: string, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
+    const p = this.part(runId);
+    const s = this.ts(p, taskId);
+    if (s.decision !== null) return false;
+    s.decision = 'expanded';
+    s.mapCount = count;
+    for (const d of downstream) {
+      const ds = this.ts(p, d);
+      ds.upstreamAddedTotal += count;
+      ds.upstreamExpanded += 1;
+    }
+    p.run.pending += count - 1;
+    return true;
+  }
+
+  async createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void> {
+    for (const ti of tis) {
+      const p = this.part(ti.runId);
+      const id = tiId(ti);
+      if (p.tis.has(id)) continue;
+      const rec = { ...ti };
+      p.tis.set(id, rec);
+      let m = p.byTask.get(ti.taskId);
+      if (!m) p.byTask.set(ti.taskId, (m = new Map()));
+      m.set(ti.mapIndex, rec);
+    }
+  }
+
+  async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
+    const ti = this.runs.get(key.runId)?.tis.get(tiId(key));
+    return ti ? { ...ti } : undefined;
+  }
+
+  async listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]> {
+    const p = this.runs.get(runId);
+    if (!p) return [];
+    const tasks = taskId === undefined ? [...p.byTask.keys()].sort() : [taskId];
+    const out: TaskInstanceRecord[] = [];
+    for (const t of tasks) {
+      const m = p.byTask.get(t);
+      if (!m) continue;
+      for (const ti of [...m.values()].sort((a, b) => a.mapIndex - b.mapIndex)) out.push({ ...ti });
+    }
+    return out;
+  }
+
+  async updateTaskInstance(key: TiKey, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): Promise<TaskInstanceRecord | undefined> {
+    const ti = this.runs.get(key.runId)?.tis.get(tiId(key));
+    if (!ti || !matches(ti, expect)) return undefined;
+    Object.assign(ti, patch);
+    return { ...ti };
+  }
+
+  async finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined> {
+    const p = this.part(req.key.runId);
+    const id = tiId(req.key);
+    let ti = p.tis.get(id);
+    if (req.expect === 'absent') {
+      if (ti || !req.create) return undefined;
+      ti = { ...req.create, state: req.state };
+      p.tis.set(id, ti);
+      let m = p.byTask.get(ti.taskId);
+      if (!m) p.byTask.set(ti.taskId, (m = new Map()));
+      m.set(ti.mapIndex, ti);
+    } else if (!ti || !matches(ti, req.expect)) {
+      return undefined;
+    }
+    Object.assign(ti, req.patch, { state: req.state });
+    this.ts(p, req.key.taskId).self[req.state] += 1;
+    const downstream: TaskStateRecord[] = [];
+    for (const d of req.downstream) {
+      const s = this.ts(p, d);
+      s.upstream[req.state] += 1;
+      downstream.push(copyTaskState(s));
+    }
+    p.run.pending -= 1;
+    return { ti: { ...ti }, pending: p.run.pending, downstream };
+  }
+
+  async putXCom(x: XComRecord): Promise<void> {
+    this.part(x.runId).xcoms.set(`${x.taskId}\u0000${x.mapIndex}\u0000${x.key}`, JSON.stringify(x.value));
+  }
+
+  async getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
+    const v = this.runs.get(runId)?.xcoms.get(`${taskId}\u0000${mapIndex}\u0000${key}`);
+    return v === undefined ? undefined : { runId, taskId, mapIndex, key, value: JSON.parse(v) };
+  }
+
+  async listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]> {
+    const p = this.runs.get(runId);
+    const m = p?.byTask.get(taskId);
+    if (!p || !m) return [];
+    const out: XComRecord[] = [];
+    const indexes = [...m.keys()].sort((a, b) => a - b);
+    for (const i of indexes) {
+      const v = p.xcoms.get(`${taskId}\u0000${i}\u0000${key}`);
+      if (v !== undefined) out.push({ runId, taskId, mapIndex: i, key, value: JSON.parse(v) });
+    }
+    return out;
+  }
+
+  async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {
+    const p = this.part(key.runId);
+    const id = tiId(key);
+    let m = p.items.get(id);
+    if (!m) p.items.set(id, (m = new Map()));
+    m.set(index, JSON.stringify(value));
+  }
+
+  async listItemResults(key: TiKey): Promise<Map<number, unknown>> {
+    const m = this.runs.get(key.runId)?.items.get(tiId(key));
+    const out = new Map<number, unknown>();
+    if (m) for (const [i, v] of m) out.set(i, JSON.parse(v));
+    return out;
+  }
+
+  async appendPipelineSave(scope: string, save: PipelineSave): Promise<void> {
+    let list = this.pipeline.get(scope);
+    if (!list) this.pipeline.set(scope, (list = []));
+    list.push(structuredClone(save));
+  }
+
+  async listPipelineSaves(scope: string): Promise<PipelineSave[]> {
+    return structuredClone(this.pipeline.get(scope) ?? []);
+  }
+
+  async appendLog(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Promise<void> {
+    const p = this.runs.get(key.runId);
+    if (!p) return;
+    const id = `${tiId(key)}\u0000${tryNumber}`;
+    let l = p.logs.get(id);
+    if (!l) p.logs.set(id, (l = []));
+    l.push(...lines.map((x) => ({ ...x })));
+  }
+
+  async getLog(key: TiKey, tryNumber: number): Promise<LogLine[]> {
+    return (this.runs.get(key.runId)?.logs.get(`${tiId(key)}\u0000${tryNumber}`) ?? []).map((x) => ({ ...x }));
+  }
+
+  async putPool(pool: PoolRecord): Promise<void> {
+    this.pools.set(pool.name, { ...pool });
+  }
+
+  async getPool(name: string): Promise<PoolRecord | undefined> {
+    const p = this.pools.get(name);
+    return p ? { ...p } : undefined;
+  }
+
+  async listPools(): Promise<PoolRecord[]> {
+    return [...this.pools.values()].map((p) => ({ ...p }));
+  }
+
+  async tryAcquire(name: string, n: number, limit: number): Promise<boolean> {
+    const used = this.semaphores.get(name) ?? 0;
+    if (used + n > limit) return false;
+    this.semaphores.set(name, used + n);
+    return true;
+  }
+
+  async release(name: string, n: number): Promise<void> {
+    this.semaphores.set(name, Math.max(0, (this.semaphores.get(name) ?? 0) - n));
+  }
+
+  async enqueueWaiter(name: string, key: TiKey): Promise<void> {
+    let w = this.waiters.get(name);
+    if (!w) this.waiters.set(name, (w = { q: [], head: 0 }));
+    w.q.push({ ...key });
+  }
+
+  async dequeueWaiter(name: string): Promise<TiKey | undefined> {
+    const w = this.waiters.get(name);
+    if (!w || w.head >= w.q.length) return undefined;
+    const k = w.q[w.head++];
+    if (w.head > 1024 && w.head * 2 > w.q.length) {
+      w.q = w.q.slice(w.head);
+      w.head = 0;
+    }
+    return k;
+  }
+}

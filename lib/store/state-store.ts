@@ -1,0 +1,107 @@
+import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
+import type {
+  DagRunRecord,
+  LogLine,
+  PipelineSave,
+  PoolRecord,
+  TaskInstanceRecord,
+  TaskStateRecord,
+  TiKey,
+  XComRecord,
+} from './records.ts';
+
+/** Condition on a task instance for a transition: its current state (and try) must match. */
+export interface TiExpectation {
+  states: readonly TiState[];
+  tryNumber?: number;
+}
+
+export interface FinishRequest {
+  /** The instance to finish. If `create` is set, it must not exist yet and is created in `state`. */
+  key: TiKey;
+  expect: TiExpectation | 'absent';
+  create?: Omit<TaskInstanceRecord, 'state'>;
+  state: TerminalTiState;
+  patch: Partial<TaskInstanceRecord>;
+  /** Direct downstream task ids whose upstream tally this outcome counts in. */
+  downstream: readonly string[];
+}
+
+export interface FinishResult {
+  ti: TaskInstanceRecord;
+  /** The run's pending count after this instance finished (0: every instance has finished). */
+  pending: number;
+  /** Downstream task states after the tally was updated, in the order of `downstream`. */
+  downstream: TaskStateRecord[];
+}
+
+/**
+ * Where run state lives. Shaped for DynamoDB: every method is one item read, one query by key, one
+ * conditional write, or one small transaction; nothing on the hot path scans. Each method that changes a
+ * task instance is conditional on its current state and try, so a replayed event changes nothing.
+ */
+export interface StateStore {
+  // Runs -------------------------------------------------------------------------------------------
+  /** Create a run; false if one with that id exists. */
+  createRun(run: DagRunRecord): Promise<boolean>;
+  getRun(runId: string): Promise<DagRunRecord | undefined>;
+  /** Conditional update: applies only while the run is in one of `expect` (or always when null). */
+  updateRun(runId: string, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined>;
+  /** Runs of a DAG (a query on dagId), optionally only in some states, oldest logical date first. */
+  listRuns(query: { dagId: string; states?: readonly RunState[] }): Promise<DagRunRecord[]>;
+  /** Runs waiting in a state for any DAG, e.g. queued (a query on a state index). */
+  listRunsByState(state: RunState): Promise<DagRunRecord[]>;
+
+  // Task state (per run and task) --------------------------------------------------------------------
+  getTaskStates(runId: string, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]>;
+  /** Settle a task's decision exactly once; false if it was already settled. */
+  claimDecision(runId: string, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean>;
+  /**
+   * Settle a mapped task as expanded into `count` (>= 1) instances, exactly once: announce them to the
+   * downstream tallies and add `count - 1` to the run's pending count. False if already settled.
+   */
+  claimExpansion(runId: string, taskId: string, count: number, downstream: readonly string[]): Promise<boolean>;
+
+  // Task instances -----------------------------------------------------------------------------------
+  /** Create instances that do not exist yet (existing ones are left as they are). */
+  createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void>;
+  getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined>;
+  /** Instances of a run (a query on the run), optionally of one task, by task then map index. */
+  listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]>;
+  /** Conditional transition between non-terminal states; undefined if the condition failed. */
+  updateTaskInstance(key: TiKey, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): Promise<TaskInstanceRecord | undefined>;
+  /**
+   * Atomically: move an instance to a terminal state, count it in its own task's tally and in each
+   * downstream task's upstream tally, and decrement the run's pending count. Undefined (and nothing
+   * changed) if the condition failed: a replay or a late event.
+   */
+  finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined>;
+
+  // XCom and iteration results ----------------------------------------------------------------------
+  putXCom(x: XComRecord): Promise<void>;
+  getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined>;
+  /** Every map index's value of a task under a key, in map-index order. */
+  listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]>;
+  putItemResult(key: TiKey, index: number, value: unknown): Promise<void>;
+  listItemResults(key: TiKey): Promise<Map<number, unknown>>;
+
+  // Pipeline context ---------------------------------------------------------------------------------
+  appendPipelineSave(scope: string, save: PipelineSave): Promise<void>;
+  listPipelineSaves(scope: string): Promise<PipelineSave[]>;
+
+  // Logs -----------------------------------------------------------------------------------------------
+  appendLog(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Promise<void>;
+  getLog(key: TiKey, tryNumber: number): Promise<LogLine[]>;
+
+  // Pools and concurrency limits ---------------------------------------------------------------------
+  putPool(pool: PoolRecord): Promise<void>;
+  getPool(name: string): Promise<PoolRecord | undefined>;
+  listPools(): Promise<PoolRecord[]>;
+  /** Take `n` units of a counting semaphore if `limit` allows; false otherwise. */
+  tryAcquire(name: string, n: number, limit: number): Promise<boolean>;
+  release(name: string, n: number): Promise<void>;
+  /** Queue a task instance waiting on a semaphore (FIFO). */
+  enqueueWaiter(name: string, key: TiKey): Promise<void>;
+  /** Take the next waiter of a semaphore, if any. */
+  dequeueWaiter(name: string): Promise<TiKey | undefined>;
+}
