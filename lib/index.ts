@@ -53,3 +53,8 @@ export {
   MappingError,
   TriggeredRunFailedError,
 } from './errors.ts';
+export { LocalRunner, type LocalRunnerOptions, type RunReport, type TaskReport, type RunnerEvent, type TaskTestResult } from './runner/local-runner.ts';
+export { FakeClock, RealClock, type Clock } from './runner/clock.ts';
+export { MemoryStateStore } from './store/memory-store.ts';
+export type { StateStore } from './store/state-store.ts';
+export type { DagRunRecord, TaskInstanceRecord, LogLine } from './store/records.ts';

@@ -1,12 +1,13 @@
 import type { Dag } from '../authoring/dag.ts';
 import { isDag } from '../authoring/dag.ts';
-import { errorMessage } from '../errors.ts';
+import { DagNotFoundError, errorMessage } from '../errors.ts';
+import { resolveParams } from '../core/params.ts';
 import { isTerminalRunState } from '../model/states.ts';
 import type { RunState, TiState } from '../model/states.ts';
 import { LocalBatch } from '../executor/local-batch.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { currentTryLog, TaskRunner } from '../executor/task-runner.ts';
-import type { DagResolver, SchedulerEvent, SchedulerHost, TimerEvent } from '../scheduler/host.ts';
+import type { DagResolver, SchedulerEvent, SchedulerHost, TimerEvent, TryResult } from '../scheduler/host.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
 import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/records.ts';
@@ -34,6 +35,13 @@ export interface TaskReport {
   mapIndex: number | null;
   state: TiState | null;
   tryNumber: number;
+}
+
+export interface TaskTestResult {
+  outcome: TryResult;
+  /** The task's result (XCom return value), null if none. */
+  value: unknown;
+  log: LogLine[];
 }
 
 export interface RunReport {
@@ -302,6 +310,48 @@ export class LocalRunner {
     const kids = this.children.get(runId);
     if (kids?.length) report.triggeredRuns = await Promise.all(kids.map((k) => this.report(k)));
     return report;
+  }
+
+  /**
+   * Run one task instance alone, as Airflow's `tasks test`: no dependency checks, upstream results read
+   * from this runner's store if present. A sensor is poked on the runner's clock until done. Returns the
+   * try's outcome, its result and its log.
+   */
+  async testTask(req: { dagId: string; taskId: string; conf?: Record<string, unknown>; mapIndex?: number }): Promise<TaskTestResult> {
+    const dag = this.dags.getDag(req.dagId);
+    if (!dag) throw new DagNotFoundError(`no DAG '${req.dagId}'`, { dagId: req.dagId });
+    const spec = dag.task(req.taskId);
+    const now = this.clock.now();
+    const params = resolveParams(dag.spec.params, req.conf ?? {}, { dagId: dag.dagId });
+    const runId = `test__${new Date(now).toISOString()}__${spec.taskId}`;
+    await this.store.createRun({
+      dagId: dag.dagId, runId, state: 'running', runType: 'manual', conf: req.conf ?? {}, params,
+      logicalDate: new Date(now).toISOString(), queuedAt: new Date(now).toISOString(), startDate: new Date(now).toISOString(),
+      endDate: null, dagVersion: dag.spec.version, pending: Number.MAX_SAFE_INTEGER, parent: null, pipelineScope: runId, note: null,
+    });
+    const key = { runId, taskId: spec.taskId, mapIndex: spec.mapping ? (req.mapIndex ?? 0) : -1 };
+    await this.store.createTaskInstances([{
+      ...key, dagId: dag.dagId, state: 'queued', tryNumber: 1, maxTries: 1, queuedAt: new Date(now).toISOString(), startDate: null,
+      endDate: null, nextAt: null, firstPokeAt: null, pokeCount: 0, durationMs: null, error: null, externalId: null, resume: false,
+    }]);
+    let result = await this.taskRunner.run(key, 1);
+    while (result?.kind === 'defer') {
+      await this.store.updateTaskInstance(key, { states: ['running'], tryNumber: 1 }, { state: 'queued', ...(result.externalId ? { externalId: result.externalId } : {}) });
+      if (result.until !== null) {
+        const until = result.until;
+        await new Promise<void>((r) => this.clock.setTimer(until, r));
+      } else if (spec.kind === 'batch' && result.externalId) {
+        const id = result.externalId;
+        while (!this.batch.isDone(id)) await new Promise<void>((r) => this.clock.setTimer(this.clock.now() + 100, r));
+      } else if (spec.kind === 'trigger_dag' && result.externalId) {
+        await this.waitForRunTree(result.externalId);
+      }
+      result = await this.taskRunner.run(key, 1);
+    }
+    const xcom = await this.store.getXCom(runId, spec.taskId, key.mapIndex, 'return_value');
+    const log = await this.store.getLog(key, 1);
+    await this.store.updateRun(runId, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
+    return { outcome: result ?? { kind: 'failure', error: 'the task did not start', retriable: false }, value: xcom?.value ?? null, log };
   }
 
   /** Stop timers of unfinished runs so the process can exit. */
