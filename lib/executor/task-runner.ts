@@ -24,6 +24,8 @@ export interface RunnerServices {
   now(): number;
   triggerRun(req: TriggerRequest): Promise<DagRunRecord>;
   batch: BatchBackend;
+  /** An instance changed state here (queued -> running). */
+  onState?(ti: TaskInstanceRecord): void;
   /** Each log line as it is written (for live output). */
   onLog?(key: TiKey, tryNumber: number, line: LogLine): void;
 }
@@ -59,6 +61,7 @@ export class TaskRunner {
     // A resumed try (after a poke or a deferral) keeps the start of its try.
     const ti = await this.store.updateTaskInstance(key, { states: ['queued'], tryNumber }, { state: 'running', startDate: before.startDate ?? iso(now) });
     if (!ti) return null;
+    this.services.onState?.(ti);
     const run = await this.store.getRun(key.runId);
     const dag = run ? this.dags.getDag(run.dagId) : undefined;
     const lines: LogLine[] = [];

@@ -132,6 +132,7 @@ export class LocalRunner {
         now: () => this.clock.now(),
         triggerRun: (req) => this.scheduler.triggerRun(req),
         batch: this.batch,
+        onState: (ti) => this.emit({ type: 'ti', ti }),
         onLog: (key, tryNumber, line) => this.emit({ type: 'log', key, tryNumber, line }),
       },
       resolver,

@@ -397,9 +397,10 @@ export class Scheduler {
       case 'success': {
         if (result.follow) await this.skipNotFollowed(dag, run, t, result.follow);
         if (result.shortCircuit === false) await this.skipForShortCircuit(dag, run, t);
+        // Callbacks run before the state is committed, so they have run when the run is seen to end.
+        await this.callback(dag, t, 'onSuccess', key, tryNumber, null);
         if (await this.finish(dag, key, expect, 'success', { endDate: iso(now), durationMs, error: null })) {
           await this.releaseSlots(dag, t);
-          await this.callback(dag, t, 'onSuccess', key, tryNumber, null);
         }
         return;
       }
@@ -427,9 +428,9 @@ export class Scheduler {
           this.host.setTimer(at, { type: 'retry', key: tiKeyOf(key), tryNumber });
           return;
         }
+        await this.callback(dag, t, 'onFailure', key, tryNumber, result.error);
         if (await this.finish(dag, key, expect, 'failed', { endDate: iso(now), durationMs, error: result.error })) {
           await this.releaseSlots(dag, t);
-          await this.callback(dag, t, 'onFailure', key, tryNumber, result.error);
         }
         return;
       }

@@ -1,0 +1,26 @@
+import { FakeClock } from '../lib/runner/clock.ts';
+import { LocalRunner, type LocalRunnerOptions, type RunReport } from '../lib/runner/local-runner.ts';
+import type { Dag } from '../lib/authoring/dag.ts';
+
+/** A runner on a time-skipping fake clock, with generous pools unless told otherwise. */
+export function fakeRunner(dags: Dag[], options: Partial<LocalRunnerOptions> = {}): LocalRunner & { clock: FakeClock } {
+  return new LocalRunner({
+    dags,
+    clock: new FakeClock(Date.UTC(2026, 0, 1)),
+    pools: { default_pool: 1_000_000, ...(options.pools ?? {}) },
+    ...options,
+  }) as LocalRunner & { clock: FakeClock };
+}
+
+/** State of each task instance by "taskId" or "taskId[i]". */
+export function states(r: RunReport): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const t of r.tasks) out[t.mapIndex === null ? t.taskId : `${t.taskId}[${t.mapIndex}]`] = t.state;
+  return out;
+}
+
+export function tries(r: RunReport): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of r.tasks) out[t.mapIndex === null ? t.taskId : `${t.taskId}[${t.mapIndex}]`] = t.tryNumber;
+  return out;
+}
