@@ -242,6 +242,11 @@ export class Scheduler {
   /** Settle a task without running it: one instance (map index -1) in a terminal state. */
   private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null): Promise<void> {
     if (!(await this.store.claimDecision(run.runId, t.taskId, state))) return;
+    await this.finishSettled(dag, run, t, state, error);
+  }
+
+  /** Create the terminal instance of a task whose decision this caller has claimed. */
+  private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null): Promise<void> {
     const now = iso(this.host.now());
     const ti = { ...this.newTi(dag, run, t, -1), startDate: now, endDate: now, error };
     await this.finish(dag, ti, 'absent', state, { endDate: now, error }, ti);
@@ -539,9 +544,12 @@ export class Scheduler {
       all.add(id);
       stack.push(...dag.task(id).downstream);
     }
+    // Claim every decision first, so that no skipped task lets a downstream's trigger rule run it.
+    const claimed: TaskSpec[] = [];
     for (const spec of dag.spec.tasks) {
-      if (all.has(spec.taskId)) await this.settleTerminal(dag, run, spec, 'skipped', `short-circuited by '${t.taskId}'`);
+      if (all.has(spec.taskId) && (await this.store.claimDecision(run.runId, spec.taskId, 'skipped'))) claimed.push(spec);
     }
+    for (const spec of claimed) await this.finishSettled(dag, run, spec, 'skipped', `short-circuited by '${t.taskId}'`);
   }
 
   private async callback(dag: Dag, t: TaskSpec, which: 'onSuccess' | 'onFailure' | 'onRetry', key: TiKey, tryNumber: number, error: string | null): Promise<void> {
