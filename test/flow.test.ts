@@ -187,7 +187,7 @@ describe('pools and concurrency limits', () => {
     };
     const d = dag({ dagId: 'pooled', maxActiveTasks: 100 }, () => {
       for (let i = 0; i < 6; i++) task(`t${i}`, () => slow(() => running, (n) => (running = n), (n) => (max = Math.max(max, n))), { pool: 'api' });
-      task('m', () => slow(() => runningM, (n) => (runningM = n), (n) => (maxM = Math.max(maxM, n))), { maxActiveTisPerDag: 3 }).expand([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      task('m', (_c, _x: number) => slow(() => runningM, (n) => (runningM = n), (n) => (maxM = Math.max(maxM, n))), { maxActiveTisPerDag: 3 }).expand([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     });
     const r = fakeRunner([d], { pools: { api: 2 } });
     const report = await r.run({ dagId: 'pooled' });

@@ -138,7 +138,7 @@ describe('dynamic task iteration', () => {
         if (x === 1 && ctx.item!.tryNumber === 1) throw new Error('once');
         return x;
       }).iterate([0, 1, 2], { itemRetries: 1 });
-      task('fatal', () => {
+      task('fatal', (_c, _x: number) => {
         n++;
         throw new NonRetriableError('never');
       }).iterate([0], {});

@@ -5,7 +5,7 @@ import type { BatchLocalSpec } from '../model/spec.ts';
 import { currentBuilder, makeHandle, type TaskDraft, type TaskHandle } from './builder.ts';
 import type { TaskContext } from './context.ts';
 import { TASK_OPTION_KEYS, type TaskOptions } from './options.ts';
-import type { Resolvable } from './xcom-arg.ts';
+import type { Resolvable, XComArg } from './xcom-arg.ts';
 
 /** `task('id', fn)` or `task({ taskId: 'id', ...options }, fn)`. */
 export type TaskIdOrOptions = string | (TaskOptions & { taskId: string });
@@ -160,7 +160,7 @@ export interface TriggerDagOptions extends TaskOptions {
   /** The DAG to trigger. */
   triggerDagId: string;
   /** Conf for the triggered run; may hold upstream results. Default {}. */
-  conf?: Resolvable<Record<string, unknown>>;
+  conf?: Resolvable<Record<string, unknown>> | XComArg<object>;
   /** Wait (deferred, holding nothing) until the triggered run ends. Default false. */
   waitForCompletion?: boolean;
   /** Triggered-run states that make this task succeed. Default ['success']. */

@@ -25,7 +25,7 @@ export interface BatchJobStatus {
 
 /** Where Batch jobs run: locally a child process or a simulation; deployed, AWS Batch. */
 export interface BatchBackend {
-  /** Submit (idempotent on jobName): the same name returns the same job. */
+  /** Submit, idempotent per owner try: the same (run, task, map index, try) returns the same job. */
   submit(job: BatchSubmission, owner: { key: TiKey; tryNumber: number }): Promise<string>;
   describe(jobId: string): Promise<BatchJobStatus | undefined>;
 }

@@ -22,15 +22,17 @@ export interface LocalBatchOptions {
 /**
  * Batch jobs on a laptop: `command` runs as a child process (array jobs: one process per child, with
  * AWS_BATCH_JOB_ARRAY_INDEX set), or a simulated job ends after its duration on the runner's clock.
- * Submission is idempotent on the job name, as the deployed submitter is.
+ * Submission is idempotent per try of a task instance: submitting the same try again returns its job.
  */
 export class LocalBatch implements BatchBackend {
   private readonly jobs = new Map<string, Job>();
-  private readonly byName = new Map<string, string>();
+  /** Submissions by owner (run, task, map index, try): a resubmitted try gets its job back, a new try a new job. */
+  private readonly byOwner = new Map<string, string>();
   constructor(private readonly o: LocalBatchOptions) {}
 
   async submit(job: BatchSubmission, owner: { key: TiKey; tryNumber: number }): Promise<string> {
-    const existing = this.byName.get(job.jobName);
+    const ownerKey = `${owner.key.runId}\u0000${owner.key.taskId}\u0000${owner.key.mapIndex}\u0000${owner.tryNumber}`;
+    const existing = this.byOwner.get(ownerKey);
     if (existing) return existing;
     const jobId = randomUUID();
     const rec: Job = {
@@ -38,7 +40,7 @@ export class LocalBatch implements BatchBackend {
       owner,
     };
     this.jobs.set(jobId, rec);
-    this.byName.set(job.jobName, jobId);
+    this.byOwner.set(ownerKey, jobId);
     if (job.local.mode === 'simulate') {
       const sim = job.local;
       const h = createHash('sha1').update(job.jobName).digest();

@@ -1,0 +1,440 @@
+// The example DAGs in dags/, run end to end on the local runner with a time-skipping fake clock (retry
+// delays and simulated Batch jobs take no wall time). Every assertion is on exact states and values.
+import { describe, expect, it } from 'vitest';
+import { FakeClock, LocalRunner, type Dag, type PipelineSave, type RunReport } from 'airless';
+import { batchFanout, type FanoutSummary } from '../dags/batch_fanout.ts';
+import { branchingJoin, type RestoredImage } from '../dags/branching_join.ts';
+import { exampleWorkflow, type WorkflowSummary } from '../dags/example_workflow.ts';
+import { iterationVsMapping, type NoiseEstimate } from '../dags/iteration_vs_mapping.ts';
+import { solver, type CubeQa } from '../dags/solver.ts';
+import { stageCalibration, type CalibrationQa } from '../dags/stage_calibration.ts';
+import { stageImaging, type ImagingQa } from '../dags/stage_imaging.ts';
+import { stageImportPrep, type ImportPrepQa } from '../dags/stage_import_prep.ts';
+import type { SolverResult } from '../dags/_deconvolution.ts';
+
+const ALL_DAGS: Dag[] = [exampleWorkflow, stageImportPrep, stageCalibration, stageImaging, solver, batchFanout, iterationVsMapping, branchingJoin];
+
+function newRunner(): { runner: LocalRunner; clock: FakeClock } {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  return { runner: new LocalRunner({ dags: ALL_DAGS, clock }), clock };
+}
+
+/** "state/tryNumber" of every task instance, by "taskId" or "taskId[mapIndex]". */
+function states(r: RunReport): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of r.tasks) out[t.mapIndex === null ? t.taskId : `${t.taskId}[${t.mapIndex}]`] = `${t.state}/${t.tryNumber}`;
+  return out;
+}
+
+/** The same state for `count` map indexes of a task. */
+function mapped(taskId: string, count: number, state: string): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`${taskId}[${i}]`, state]));
+}
+
+async function xcom<T>(runner: LocalRunner, runId: string, taskId: string, mapIndex = -1): Promise<T> {
+  const x = await runner.store.getXCom(runId, taskId, mapIndex, 'return_value');
+  if (!x) throw new Error(`no XCom for ${taskId}[${mapIndex}] in ${runId}`);
+  return x.value as T;
+}
+
+function child(r: RunReport, dagId: string): RunReport {
+  const c = r.triggeredRuns?.find((t) => t.dagId === dagId);
+  if (!c) throw new Error(`run ${r.runId} triggered no run of ${dagId}`);
+  return c;
+}
+
+/** Saves without their time, which follows the clock. */
+const withoutTime = (saves: PipelineSave[]) => saves.map(({ time: _time, ...rest }) => rest);
+
+const NCHAN_DEFAULT = 16;
+const STAGE_CONF_DEFAULT = { simulate_failures: false, failure_rate: 0.1 };
+
+describe('example_workflow', () => {
+  it('runs every stage DAG in order with default params and succeeds, with exact task states', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'example_workflow' });
+
+    expect(report.state).toBe('success');
+    expect(states(report)).toEqual({
+      plan_stages: 'success/1',
+      run_import_prep: 'success/1',
+      run_calibration: 'success/1',
+      run_imaging: 'success/1',
+      pipeline_summary: 'success/1',
+    });
+    expect(report.triggeredRuns?.map((r) => [r.dagId, r.state])).toEqual([
+      ['stage_import_prep', 'success'],
+      ['stage_calibration', 'success'],
+      ['stage_imaging', 'success'],
+    ]);
+    expect(states(child(report, 'stage_import_prep'))).toEqual({
+      import_ms: 'success/1',
+      flag_data: 'success/1',
+      qa_import_prep: 'success/1',
+    });
+    expect(states(child(report, 'stage_calibration'))).toEqual({
+      check_import_qa: 'success/1',
+      'calibrate.set_flux_model': 'success/1',
+      'calibrate.solve_bandpass': 'success/1',
+      'calibrate.solve_gains': 'success/1',
+      'calibrate.apply_calibration': 'success/1',
+      qa_calibration: 'success/1',
+    });
+    const imaging = child(report, 'stage_imaging');
+    expect(states(imaging)).toEqual({
+      check_calibration_qa: 'success/1',
+      plan_cube: 'success/1',
+      solve_cube: 'success/1',
+      qa_imaging: 'success/1',
+    });
+    const solverRun = child(imaging, 'solver');
+    expect(solverRun.state).toBe('success');
+    expect(states(solverRun)).toEqual({
+      generate_process_list: 'success/1',
+      ...mapped('execute_single_solver', NCHAN_DEFAULT, 'success/1'),
+      collect: 'success/1',
+    });
+    expect(solverRun.triggeredRuns).toBeUndefined();
+    // With no conf, the defaults of example_workflow's params go down to every stage.
+    for (const r of [...(report.triggeredRuns ?? []), solverRun]) {
+      const { nchan: _nchan, ...failureParams } = (await runner.store.getRun(r.runId))?.params ?? {};
+      expect(failureParams).toEqual(STAGE_CONF_DEFAULT);
+    }
+    expect((await runner.store.getRun(solverRun.runId))?.params['nchan']).toBe(NCHAN_DEFAULT);
+  });
+
+  it('passes its params down as conf: every triggered run sees the same failure settings, imaging and solver the cube size', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'example_workflow', conf: { nchan: 5, failure_rate: 0.25 } });
+    expect(report.state).toBe('success');
+    const stageConf = { simulate_failures: false, failure_rate: 0.25 };
+    const imaging = child(report, 'stage_imaging');
+    const solverRun = child(imaging, 'solver');
+    expect((await runner.store.getRun(child(report, 'stage_import_prep').runId))?.params).toEqual(stageConf);
+    expect((await runner.store.getRun(child(report, 'stage_calibration').runId))?.params).toEqual(stageConf);
+    expect((await runner.store.getRun(imaging.runId))?.params).toEqual({ ...stageConf, nchan: 5 });
+    expect((await runner.store.getRun(solverRun.runId))?.params).toEqual({ ...stageConf, nchan: 5 });
+    expect(states(solverRun)).toEqual({
+      generate_process_list: 'success/1',
+      ...mapped('execute_single_solver', 5, 'success/1'),
+      collect: 'success/1',
+    });
+  });
+
+  it('lists the runs it triggered in report.triggeredRuns, each a triggered run whose parent is the trigger task', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'example_workflow' });
+    const tree = (r: RunReport): unknown => ({ dagId: r.dagId, state: r.state, triggered: (r.triggeredRuns ?? []).map(tree) });
+    expect(tree(report)).toEqual({
+      dagId: 'example_workflow',
+      state: 'success',
+      triggered: [
+        { dagId: 'stage_import_prep', state: 'success', triggered: [] },
+        { dagId: 'stage_calibration', state: 'success', triggered: [] },
+        { dagId: 'stage_imaging', state: 'success', triggered: [{ dagId: 'solver', state: 'success', triggered: [] }] },
+      ],
+    });
+    const imaging = child(report, 'stage_imaging');
+    const expectedParents: [RunReport, string, string][] = [
+      [child(report, 'stage_import_prep'), report.runId, 'run_import_prep'],
+      [child(report, 'stage_calibration'), report.runId, 'run_calibration'],
+      [imaging, report.runId, 'run_imaging'],
+      [child(imaging, 'solver'), imaging.runId, 'solve_cube'],
+    ];
+    for (const [run, parentRunId, taskId] of expectedParents) {
+      const rec = await runner.store.getRun(run.runId);
+      expect(rec?.runType).toBe('triggered');
+      expect(rec?.parent).toMatchObject({ runId: parentRunId, taskId, mapIndex: -1, tryNumber: 1 });
+      // Every triggered run, however deep, shares the top-level run's pipeline context.
+      expect(rec?.pipelineScope).toBe(report.runId);
+      // The trigger task's result names the run it triggered and how it ended.
+      expect(await xcom(runner, parentRunId, taskId)).toEqual({ runId: run.runId, dagId: run.dagId, state: 'success' });
+    }
+  });
+
+  it('keeps each stage QA save in the pipeline context of the top-level run, in stage order, each read by the next stage', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'example_workflow' });
+    const imaging = child(report, 'stage_imaging');
+    const saves = await runner.store.listPipelineSaves(report.runId);
+
+    expect(saves.map((s) => [s.stage, s.dagId, s.taskId, s.runId])).toEqual([
+      ['import_prep', 'stage_import_prep', 'qa_import_prep', child(report, 'stage_import_prep').runId],
+      ['calibration', 'stage_calibration', 'qa_calibration', child(report, 'stage_calibration').runId],
+      ['solver', 'solver', 'collect', child(imaging, 'solver').runId],
+      ['imaging', 'stage_imaging', 'qa_imaging', imaging.runId],
+    ]);
+    const times = saves.map((s) => Date.parse(s.time));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    // Triggered runs save into the shared scope, never into one of their own.
+    for (const r of [...(report.triggeredRuns ?? []), child(imaging, 'solver')]) expect(await runner.store.listPipelineSaves(r.runId)).toEqual([]);
+
+    const [importPrep, calibration, cube, image] = saves.map((s) => s.data) as [ImportPrepQa, CalibrationQa, CubeQa, ImagingQa];
+    for (const qa of [importPrep, calibration, cube, image]) {
+      expect(qa.qaScore).toBeGreaterThanOrEqual(0);
+      expect(qa.qaScore).toBeLessThanOrEqual(1);
+    }
+    expect(importPrep).toMatchObject({ ms: '1548939342_sdp_l0.ms', antennas: 64, channels: 4096 });
+    // Each stage read the one before it from the pipeline context.
+    expect(calibration.importQa).toBe(importPrep.qaScore);
+    expect(image.calibrationQa).toBe(calibration.qaScore);
+    expect(image.solverQa).toBe(cube.qaScore);
+    expect(cube).toMatchObject({ nchan: NCHAN_DEFAULT, convergedChannels: NCHAN_DEFAULT });
+    expect(image).toMatchObject({ nchan: NCHAN_DEFAULT, convergedChannels: NCHAN_DEFAULT });
+
+    const summary = await xcom<WorkflowSummary>(runner, report.runId, 'pipeline_summary');
+    expect(summary.stages.map((s) => [s.stage, s.qaScore])).toEqual(saves.map((s) => [s.stage, (s.data as { qaScore: number }).qaScore]));
+    expect(summary.overallQa).toBe(Math.min(importPrep.qaScore, calibration.qaScore, cube.qaScore, image.qaScore));
+  });
+
+  it('is deterministic with default params: two runs save the same QA data', async () => {
+    const a = newRunner();
+    const b = newRunner();
+    const ra = await a.runner.run({ dagId: 'example_workflow' });
+    const rb = await b.runner.run({ dagId: 'example_workflow' });
+    const savesA = await a.runner.store.listPipelineSaves(ra.runId);
+    const savesB = await b.runner.store.listPipelineSaves(rb.runId);
+    expect(savesA.map((s) => s.data)).toEqual(savesB.map((s) => s.data));
+    expect(withoutTime(savesA).map((s) => s.stage)).toEqual(['import_prep', 'calibration', 'solver', 'imaging']);
+  });
+
+  it('with simulate_failures and failure_rate 1 ends failed: the first task fails on every try, everything after is upstream_failed', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'example_workflow', conf: { simulate_failures: true, failure_rate: 1 } });
+
+    expect(report.state).toBe('failed');
+    // The trigger tasks do not retry (the stage retries its own tasks): one try, failed with the stage.
+    expect(exampleWorkflow.task('run_import_prep').retries).toBe(0);
+    expect(states(report)).toEqual({
+      plan_stages: 'success/1',
+      run_import_prep: 'failed/1',
+      run_calibration: 'upstream_failed/0',
+      run_imaging: 'upstream_failed/0',
+      pipeline_summary: 'upstream_failed/0',
+    });
+    const runImportPrep = await runner.store.getTaskInstance({ runId: report.runId, taskId: 'run_import_prep', mapIndex: -1 });
+    expect(runImportPrep?.error).toMatch(/^TriggeredRunFailedError: triggered run .* of 'stage_import_prep' ended failed/);
+
+    // Only the first stage ran; its first task used every try it had.
+    expect(report.triggeredRuns?.map((r) => [r.dagId, r.state])).toEqual([['stage_import_prep', 'failed']]);
+    const stage = child(report, 'stage_import_prep');
+    const retries = stageImportPrep.task('import_ms').retries;
+    expect(retries).toBe(2);
+    expect(states(stage)).toEqual({
+      import_ms: `failed/${retries + 1}`,
+      flag_data: 'upstream_failed/0',
+      qa_import_prep: 'upstream_failed/0',
+    });
+    const key = { runId: stage.runId, taskId: 'import_ms', mapIndex: -1 };
+    const ti = await runner.store.getTaskInstance(key);
+    expect(ti).toMatchObject({ state: 'failed', tryNumber: 3, maxTries: 3 });
+    expect(ti?.error).toBe('Error: simulated failure in import_ms (try 3 of 3, failure_rate 1)');
+    for (const tryNumber of [1, 2, 3]) {
+      const log = await runner.store.getLog(key, tryNumber);
+      expect(log.at(-1)).toMatchObject({ level: 'error', message: `Error: simulated failure in import_ms (try ${tryNumber} of 3, failure_rate 1)` });
+    }
+    expect(await runner.store.listPipelineSaves(report.runId)).toEqual([]);
+  });
+
+  it('refuses conf that breaks a param schema', async () => {
+    const { runner } = newRunner();
+    await expect(runner.run({ dagId: 'example_workflow', conf: { failure_rate: 1.5 } })).rejects.toThrow(
+      "DAG 'example_workflow', field 'params.failure_rate': param 'failure_rate' = 1.5 is invalid: value must be <= 1",
+    );
+  });
+});
+
+describe('stage DAGs on their own', () => {
+  it('stage_import_prep saves its QA in its own pipeline context', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'stage_import_prep' });
+    expect(report.state).toBe('success');
+    expect(states(report)).toEqual({ import_ms: 'success/1', flag_data: 'success/1', qa_import_prep: 'success/1' });
+    const saves = await runner.store.listPipelineSaves(report.runId);
+    expect(saves.map((s) => s.stage)).toEqual(['import_prep']);
+    expect(saves[0]?.data).toEqual(await xcom<ImportPrepQa>(runner, report.runId, 'qa_import_prep'));
+  });
+
+  it('stage_calibration without an import QA warns and calibrates anyway', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'stage_calibration' });
+    expect(report.state).toBe('success');
+    expect(await xcom(runner, report.runId, 'check_import_qa')).toBeNull();
+    expect((await xcom<CalibrationQa>(runner, report.runId, 'qa_calibration')).importQa).toBeNull();
+    const log = await runner.store.getLog({ runId: report.runId, taskId: 'check_import_qa', mapIndex: -1 }, 1);
+    expect(log.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+      'no import_prep QA in the pipeline context (stage run on its own?): calibrating anyway',
+    ]);
+  });
+
+  it('stage_imaging refuses a red calibration QA without retrying and triggers no solver', async () => {
+    const { runner } = newRunner();
+    const scope = 'pipeline-with-bad-calibration';
+    await runner.store.appendPipelineSave(scope, {
+      stage: 'calibration',
+      time: '2026-01-01T00:00:00.000Z',
+      data: { qaScore: 0.2 },
+      dagId: 'stage_calibration',
+      runId: 'earlier',
+      taskId: 'qa_calibration',
+    });
+    const report = await runner.run({ dagId: 'stage_imaging', pipelineScope: scope });
+    expect(report.state).toBe('failed');
+    expect(states(report)).toEqual({
+      check_calibration_qa: 'failed/1',
+      plan_cube: 'upstream_failed/0',
+      solve_cube: 'upstream_failed/0',
+      qa_imaging: 'upstream_failed/0',
+    });
+    const ti = await runner.store.getTaskInstance({ runId: report.runId, taskId: 'check_calibration_qa', mapIndex: -1 });
+    expect(ti?.error).toBe('NonRetriableError: calibration QA 0.2 is below 0.33: not imaging');
+    expect(report.triggeredRuns).toBeUndefined();
+  });
+});
+
+describe('solver', () => {
+  it('maps one solver per channel; each runs several major cycles down to its threshold; collect gets them in channel order', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'solver', conf: { nchan: 8 } });
+    expect(report.state).toBe('success');
+    expect(states(report)).toEqual({
+      generate_process_list: 'success/1',
+      ...mapped('execute_single_solver', 8, 'success/1'),
+      collect: 'success/1',
+    });
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => xcom<SolverResult>(runner, report.runId, 'execute_single_solver', i)));
+    expect(results.map((r) => r.channel)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const r of results) {
+      expect(r.converged).toBe(true);
+      expect(r.majorCycles).toBeGreaterThanOrEqual(2);
+      expect(r.minorPerMajor).toHaveLength(r.majorCycles);
+      expect(r.minorCycles).toBe(r.minorPerMajor.reduce((a, b) => a + b, 0));
+      // Every major cycle lowers the peak residual, and the last is below the threshold.
+      for (let i = 1; i < r.residualHistory.length; i++) expect(r.residualHistory[i]).toBeLessThan(r.residualHistory[i - 1]!);
+      expect(r.peakResidualJy).toBeLessThan(r.thresholdJy);
+    }
+    const qa = await xcom<CubeQa>(runner, report.runId, 'collect');
+    expect(qa).toMatchObject({
+      nchan: 8,
+      convergedChannels: 8,
+      majorCycles: results.reduce((s, r) => s + r.majorCycles, 0),
+      minorCycles: results.reduce((s, r) => s + r.minorCycles, 0),
+      spectrumJy: results.map((r) => r.modelFluxJy),
+    });
+    // Steep-spectrum sources: the cube's flux falls with frequency.
+    for (let i = 1; i < qa.spectrumJy.length; i++) expect(qa.spectrumJy[i]).toBeLessThan(qa.spectrumJy[i - 1]!);
+  });
+});
+
+describe('batch_fanout', () => {
+  it('launches 1000 simulated Batch jobs, one per mapped instance, and waits for all of them', async () => {
+    const { runner, clock } = newRunner();
+    const start = clock.now();
+    const report = await runner.run({ dagId: 'batch_fanout' });
+    expect(report.state).toBe('success');
+    expect(states(report)).toEqual({
+      plan_jobs: 'success/1',
+      ...mapped('run_job', 1000, 'success/1'),
+      summarise: 'success/1',
+    });
+    expect(await xcom<FanoutSummary>(runner, report.runId, 'summarise')).toEqual({ jobs: 1000, succeeded: 1000, distinctJobIds: 1000 });
+    expect(await xcom(runner, report.runId, 'run_job', 999)).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, childExitCodes: null });
+    // The jobs ran side by side: on the fake clock the run took one job's duration (1 s + up to 500 ms
+    // of jitter), not 1000 of them.
+    const elapsed = clock.now() - start;
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+    expect(elapsed).toBeLessThanOrEqual(1500);
+  });
+
+  it('gives each job the command and environment of its input', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'batch_fanout', conf: { n: 3 } });
+    expect(states(report)).toEqual({ plan_jobs: 'success/1', ...mapped('run_job', 3, 'success/1'), summarise: 'success/1' });
+    const log = await runner.store.getLog({ runId: report.runId, taskId: 'run_job', mapIndex: 2 }, 1);
+    expect(log.map((l) => l.message)).toContainEqual(
+      expect.stringMatching(new RegExp(`^submitted Batch job .*: python -m reduce_tile --tile 2 --out s3://survey-products/${report.runId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tile-2$`)),
+    );
+  });
+});
+
+describe('iteration_vs_mapping', () => {
+  it('gives the same results with .iterate() in one task instance as with .expand() over one instance per item', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'iteration_vs_mapping' });
+    expect(report.state).toBe('success');
+    expect(states(report)).toEqual({
+      list_pointings: 'success/1',
+      // One instance for all 12 pointings; the flaky pointing was retried inside it.
+      estimate_noise_iterated: 'success/1',
+      // One instance per pointing; the flaky one (3) needed a second try of its own.
+      ...mapped('estimate_noise_mapped', 12, 'success/1'),
+      'estimate_noise_mapped[3]': 'success/2',
+      compare: 'success/1',
+    });
+    const iterated = await xcom<NoiseEstimate[]>(runner, report.runId, 'estimate_noise_iterated');
+    const mappedResults = await Promise.all(Array.from({ length: 12 }, (_, i) => xcom<NoiseEstimate>(runner, report.runId, 'estimate_noise_mapped', i)));
+    expect(iterated).toEqual(mappedResults);
+    expect(iterated.map((e) => e.field)).toEqual(Array.from({ length: 12 }, (_, i) => `NGC253-p${String(i + 1).padStart(2, '0')}`));
+    for (const e of iterated) {
+      expect(e.rmsMicroJy).toBeGreaterThan(1);
+      expect(e.rmsMicroJy).toBeLessThan(5);
+    }
+    expect(await xcom(runner, report.runId, 'compare')).toMatchObject({ pointings: 12, identical: true });
+
+    const iterLog = await runner.store.getLog({ runId: report.runId, taskId: 'estimate_noise_iterated', mapIndex: -1 }, 1);
+    expect(iterLog.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+      'item 3 try 1 failed: Error: sky-model lookup for NGC253-p04 timed out (simulated); retrying',
+    ]);
+    const mappedLog = await runner.store.getLog({ runId: report.runId, taskId: 'estimate_noise_mapped', mapIndex: 3 }, 1);
+    expect(mappedLog.at(-1)).toMatchObject({ level: 'error', message: 'Error: sky-model lookup for NGC253-p04 timed out (simulated)' });
+  });
+});
+
+describe('branching_join', () => {
+  it('follows the default deconvolver, skips the other paths, joins, and short-circuits archiving', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'branching_join' });
+    expect(report.state).toBe('success');
+    expect(states(report)).toEqual({
+      choose_deconvolver: 'success/1',
+      clean_hogbom: 'skipped/0',
+      clean_multiscale: 'success/1',
+      clean_mtmfs: 'skipped/0',
+      dirty_only: 'skipped/0',
+      restore_image: 'success/1',
+      should_archive: 'success/1',
+      archive_products: 'skipped/0',
+    });
+    expect(await xcom(runner, report.runId, 'choose_deconvolver')).toEqual(['clean_multiscale']);
+    expect(await xcom(runner, report.runId, 'should_archive')).toBe(false);
+    expect(await xcom<RestoredImage>(runner, report.runId, 'restore_image')).toEqual({
+      image: 'NGC253.multiscale.image.fits',
+      deconvolver: 'multiscale',
+      peakResidualMicroJy: 18.2,
+    });
+  });
+
+  it.each([
+    ['hogbom', 'clean_hogbom'],
+    ['mtmfs', 'clean_mtmfs'],
+    ['none', 'dirty_only'],
+  ] as const)('with deconvolver %s follows %s only, and archives when asked', async (deconvolver, chosen) => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'branching_join', conf: { deconvolver, archive: true } });
+    expect(report.state).toBe('success');
+    const paths = ['clean_hogbom', 'clean_multiscale', 'clean_mtmfs', 'dirty_only'];
+    expect(states(report)).toEqual({
+      choose_deconvolver: 'success/1',
+      ...Object.fromEntries(paths.map((p) => [p, p === chosen ? 'success/1' : 'skipped/0'])),
+      restore_image: 'success/1',
+      should_archive: 'success/1',
+      archive_products: 'success/1',
+    });
+    const image = await xcom<RestoredImage>(runner, report.runId, 'restore_image');
+    expect(image.deconvolver).toBe(deconvolver === 'none' ? null : deconvolver);
+    expect(await xcom(runner, report.runId, 'archive_products')).toEqual({
+      archived: [image.image],
+      location: `s3://archive/NGC253/${report.runId}/`,
+    });
+  });
+});
