@@ -38,6 +38,8 @@ export interface TaskReport {
 }
 
 export interface TaskTestResult {
+  /** The throwaway run the task ran in. */
+  runId: string;
   outcome: TryResult;
   /** The task's result (XCom return value), null if none. */
   value: unknown;
@@ -173,7 +175,17 @@ export class LocalRunner {
       }
     }
     if (e.type === 'error') this.errors.push({ runId: e.runId, where: e.where, error: errorMessage(e.error) });
-    for (const l of this.listeners) l(e);
+    // Listeners run outside the task's log context (their console output is theirs), and a listener
+    // that throws cannot fail a task or the scheduler: its error goes to stderr.
+    for (const l of this.listeners) {
+      currentTryLog.exit(() => {
+        try {
+          l(e);
+        } catch (err) {
+          process.stderr.write(`airless: an event listener threw: ${errorMessage(err)}\n`);
+        }
+      });
+    }
   }
 
   /** Run work, counting it in flight; an error in it is reported and fails its run, never lost. */
@@ -352,7 +364,7 @@ export class LocalRunner {
     const xcom = await this.store.getXCom(runId, spec.taskId, key.mapIndex, 'return_value');
     const log = await this.store.getLog(key, 1);
     await this.store.updateRun(runId, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
-    return { outcome: result ?? { kind: 'failure', error: 'the task did not start', retriable: false }, value: xcom?.value ?? null, log };
+    return { runId, outcome: result ?? { kind: 'failure', error: 'the task did not start', retriable: false }, value: xcom?.value ?? null, log };
   }
 
   /** Stop timers of unfinished runs so the process can exit. */

@@ -1,0 +1,107 @@
+// Runs one benchmark scenario in this process and sends its figures to the parent (bench/run.ts).
+// Usage: node --import tsx --expose-gc bench/scenario.ts <name>
+// Alone (no IPC channel) it prints the figures as JSON on stdout. With AIRLESS_BENCH_CPU_PROF=<dir>,
+// it writes a V8 CPU profile of the timed span only (trigger to run end) into <dir>. Exits non-zero, with the reason on
+// stderr, if the run did not end 'success' with exactly the expected task instances.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { LocalRunner, RealClock } from '../lib/index.ts';
+import type { ScenarioResult } from './result.ts';
+import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+/** A CPU profile of the timed span only (not module loading, DAG construction or the report). */
+async function startProfile(name: string): Promise<(() => Promise<void>) | null> {
+  const dir = process.env['AIRLESS_BENCH_CPU_PROF'];
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    const file = join(dir, `${name}-${Date.now()}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    process.stderr.write(`bench: CPU profile of the run: ${file}\n`);
+  };
+}
+
+async function main(name: string): Promise<ScenarioResult> {
+  const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
+  if (!gc) process.stderr.write('bench: warning: run with --expose-gc so that each phase starts from a collected heap\n');
+
+  gc?.();
+  const b0 = performance.now();
+  const { dag, check } = scenario.build();
+  const buildMs = performance.now() - b0;
+
+  const runner = new LocalRunner({ dags: [dag], clock: new RealClock(), pools: { default_pool: DEFAULT_POOL_SLOTS } });
+  gc?.();
+  const stopProfile = await startProfile(name);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const started = await runner.trigger({ dagId: dag.dagId });
+  const ended = await runner.waitForRun(started.runId);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const heapUsedMb = process.memoryUsage().heapUsed / 2 ** 20;
+  await stopProfile?.();
+
+  const r0 = performance.now();
+  const report = await runner.report(started.runId);
+  const reportMs = performance.now() - r0;
+
+  // A benchmark of a broken run measures nothing: check everything before reporting a figure.
+  const where = `scenario '${name}'`;
+  if (ended.state !== 'success' || report.state !== 'success') {
+    const bad = report.tasks.filter((t) => t.state !== 'success').slice(0, 5);
+    fail(`${where}: the run ended '${report.state}'${ended.note ? ` (${ended.note})` : ''}; first unsuccessful instances: ${JSON.stringify(bad)}`);
+  }
+  if (report.tasks.length !== scenario.taskInstances) {
+    fail(`${where}: the report lists ${report.tasks.length} task instances, expected ${scenario.taskInstances}`);
+  }
+  const notSuccess = report.tasks.filter((t) => t.state !== 'success');
+  if (notSuccess.length) fail(`${where}: ${notSuccess.length} task instances did not succeed, e.g. ${JSON.stringify(notSuccess.slice(0, 5))}`);
+  const retried = report.tasks.filter((t) => t.tryNumber !== 1);
+  if (retried.length) fail(`${where}: ${retried.length} task instances did not run exactly one try, e.g. ${JSON.stringify(retried.slice(0, 5))}`);
+  if (runner.errors.length) fail(`${where}: the runner reported internal errors: ${JSON.stringify(runner.errors.slice(0, 5))}`);
+  await check.verify(async (taskId) => (await runner.store.getXCom(started.runId, taskId, -1, 'return_value'))?.value);
+  runner.close();
+
+  const ms = (x: number) => Math.round(x * 10) / 10;
+  return {
+    name,
+    taskInstances: report.tasks.length,
+    wallMs: ms(wallMs),
+    cpuMs: ms((cpu.user + cpu.system) / 1000),
+    perTaskUs: ms((wallMs * 1000) / report.tasks.length),
+    peakRssMb: ms(process.resourceUsage().maxRSS / 1024),
+    buildMs: ms(buildMs),
+    reportMs: ms(reportMs),
+    heapUsedMb: ms(heapUsedMb),
+    ...(check.extra?.() ?? {}),
+  };
+}
+
+const name = process.argv[2];
+main(name ?? fail('usage: bench/scenario.ts <scenario>')).then(
+  (result) => {
+    if (process.send) process.send(result, () => process.exit(0));
+    else {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.exit(0);
+    }
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

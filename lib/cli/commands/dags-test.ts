@@ -1,0 +1,123 @@
+import type { Dag } from '../../authoring/dag.ts';
+import type { DagBag } from '../../dagbag/dag-bag.ts';
+import { errorMessage } from '../../errors.ts';
+import { LocalRunner, type RunReport } from '../../runner/local-runner.ts';
+import { palette, useColor } from '../ansi.ts';
+import { parseConf } from '../conf.ts';
+import { loadBag, requireDag, type GlobalOptions } from '../dag-lookup.ts';
+import { LiveView } from '../live-view.ts';
+import { airlessHome, LogFileWriter, runLogDir } from '../log-files.ts';
+import { RunTracker } from '../run-tracker.ts';
+import { displayPath } from '../format.ts';
+import { renderRunSummary } from '../run-summary.ts';
+import { stateChangeLine } from '../state-lines.ts';
+import type { Terminal } from '../terminal.ts';
+import { EXIT, UsageError } from '../usage-error.ts';
+
+export interface DagsTestOptions extends GlobalOptions {
+  /** The run's conf, as JSON. Default '{}'. */
+  conf?: string;
+  /** Print only the run report, as one JSON document. Default false. */
+  json?: boolean;
+}
+
+/** A ParamValidationError, even from another copy of the library. */
+function isParamError(e: unknown): e is Error {
+  return e instanceof Error && e.name === 'ParamValidationError';
+}
+
+/** Warnings for DAGs that the DAG triggers (directly or through the DAGs it triggers) and that are not loaded. */
+function missingTriggered(bag: DagBag, dag: Dag): string[] {
+  const warnings: string[] = [];
+  const seen = new Set([dag.dagId]);
+  const queue = [dag];
+  while (queue.length) {
+    const d = queue.shift()!;
+    for (const t of d.spec.tasks) {
+      const target = t.triggerDag?.triggerDagId;
+      if (target === undefined || seen.has(target)) continue;
+      seen.add(target);
+      const found = bag.getDag(target);
+      if (found) {
+        queue.push(found);
+        continue;
+      }
+      const errors = bag.importErrorsFor(target);
+      warnings.push(
+        `warning: task '${t.taskId}' of DAG '${d.dagId}' triggers DAG '${target}', which is not loaded${errors.length ? `:\n${errors.map((e) => `  ${e.error}`).join('\n')}` : ''}`,
+      );
+    }
+  }
+  return warnings;
+}
+
+function runTree(r: RunReport): RunReport[] {
+  return [r, ...(r.triggeredRuns ?? []).flatMap(runTree)];
+}
+
+/**
+ * `airless dags test <dagId>`: run the DAG in this process (breakpoints work), with the runs it
+ * triggers; show task states live; end with a summary, the log tails of failed tries and where the log
+ * files are. Exit 0 when the run succeeded, 1 when it failed.
+ */
+export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions): Promise<number> {
+  const json = o.json === true;
+  if (json) term.reserveStdout();
+  const conf = parseConf(o.conf);
+  const bag = await loadBag(term, o);
+  const dag = requireDag(bag, dagId);
+  for (const w of missingTriggered(bag, dag)) await term.err(`${w}\n`);
+
+  const home = airlessHome();
+  const p = palette(!json && useColor(term.stdout));
+  const tracker = new RunTracker();
+  const logs = new LogFileWriter(home, (runId) => tracker.dagIdOf(runId));
+  const view = !json && term.interactive ? new LiveView(tracker, bag, term.stdout, p) : null;
+  const deferredErrors: string[] = [];
+  const runner = new LocalRunner({ dags: bag });
+  // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
+  runner.on((e) => {
+    const change = tracker.handle(e);
+    if (e.type === 'log') logs.add(e.key, e.tryNumber, e.line);
+    if (e.type === 'error') {
+      const msg = `internal error in ${e.where}${e.runId ? ` (run ${e.runId})` : ''}: ${errorMessage(e.error)}`;
+      if (view) deferredErrors.push(msg);
+      else term.stderr.write(`${msg}\n`);
+    }
+    if (view) view.changed();
+    else if (change && !json) term.stdout.write(`${stateChangeLine(change, p)}\n`);
+  });
+
+  const onSigint = () => {
+    view?.stop();
+    runner.close();
+    logs.close();
+    const dirs = [...tracker.runs.values()].map((r) => displayPath(runLogDir(home, r.dagId, r.runId)));
+    term.stderr.write(`\ninterrupted${dirs.length ? `; logs so far: ${dirs.join(', ')}` : ''}\n`, () => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+  view?.start();
+  let report: RunReport;
+  try {
+    report = await runner.run({ dagId, conf });
+  } catch (e) {
+    if (isParamError(e)) throw new UsageError(`invalid --conf: ${errorMessage(e)}`);
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    view?.stop();
+    runner.close();
+    logs.close();
+  }
+
+  for (const msg of deferredErrors) await term.err(`${msg}\n`);
+  for (const msg of logs.errors) await term.err(`warning: ${msg}\n`);
+  if (json) {
+    await term.out(`${JSON.stringify(report)}\n`);
+  } else {
+    const summary = await renderRunSummary({ store: runner.store, dags: bag, home, p }, report);
+    const dirs = runTree(report).map((r) => `  ${displayPath(runLogDir(home, r.dagId, r.runId))}`);
+    await term.out(`\n${summary}\n\nLogs (one file per try):\n${dirs.join('\n')}\n`);
+  }
+  return report.state === 'success' ? EXIT.ok : EXIT.failed;
+}

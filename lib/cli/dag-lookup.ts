@@ -1,0 +1,47 @@
+import type { Dag } from '../authoring/dag.ts';
+import { loadDagBag, type DagBag } from '../dagbag/dag-bag.ts';
+import { resolveDagsFolder } from '../dagbag/dags-folder.ts';
+import { displayPath } from './format.ts';
+import type { Terminal } from './terminal.ts';
+import { UsageError } from './usage-error.ts';
+
+/** Options every command takes. */
+export interface GlobalOptions {
+  dagsFolder?: string;
+}
+
+/** Load the DAG bag of `--dags-folder`, `AIRLESS_DAGS_FOLDER` or `./dags`; what DAG files print goes to stderr. */
+export function loadBag(term: Terminal, options: GlobalOptions): Promise<DagBag> {
+  return term.divertStdout(() => loadDagBag(resolveDagsFolder(options.dagsFolder)));
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
+/**
+ * The DAG `dagId` of the bag, or a UsageError that says why not: its file failed to import (the error
+ * is shown), another file defines the same dagId, or no file defines it (the DAGs are listed, and the
+ * files that failed to import, since one of them may be the one).
+ */
+export function requireDag(bag: DagBag, dagId: string): Dag {
+  const dag = bag.getDag(dagId);
+  const own = bag.importErrorsFor(dagId);
+  if (dag && !own.length) return dag;
+  if (own.length) {
+    const what = dag ? `DAG '${dagId}' is defined more than once` : `DAG '${dagId}' failed to import`;
+    throw new UsageError(`${what}:\n${own.map((e) => indent(e.error)).join('\n')}`);
+  }
+  const folder = displayPath(bag.folder) || '.';
+  const known = bag.dagIds.length ? `DAGs: ${bag.dagIds.join(', ')}` : 'it has no DAGs';
+  let msg = `no DAG '${dagId}' in ${folder} (${known})`;
+  if (bag.importErrors.length) {
+    const n = bag.importErrors.length;
+    const firstLines = bag.importErrors.map((e) => indent(e.error.split('\n')[0] ?? ''));
+    msg += `\n${n} file${n > 1 ? 's' : ''} failed to import (one may define it; see airless dags list-import-errors):\n${firstLines.join('\n')}`;
+  }
+  throw new UsageError(msg);
+}

@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isDag, type Dag } from '../authoring/dag.ts';
+import { DagImportError } from '../errors.ts';
+import type { DagResolver } from '../scheduler/host.ts';
+import { checkDagsFolder } from './dags-folder.ts';
+import { dagIdOf, describeImportError, type DagFileImportError } from './import-error.ts';
+import { findDagFiles } from './scan.ts';
+
+/**
+ * The DAGs of a folder, as `loadDagBag` found them, and the files that failed to import. A DagBag is a
+ * {@link DagResolver}: give it to `new LocalRunner({ dags: bag })`.
+ */
+export class DagBag implements DagResolver {
+  private readonly byId: ReadonlyMap<string, Dag>;
+  constructor(
+    /** The DAGs folder (absolute). */
+    readonly folder: string,
+    /** Every DAG loaded, sorted by dagId; each one's `spec.fileloc` is its file relative to the folder. */
+    readonly dags: readonly Dag[],
+    /** One entry per file (or per duplicated DAG) that failed, in file order. */
+    readonly importErrors: readonly DagFileImportError[],
+    /** The DAG files found, relative to the folder, sorted. */
+    readonly files: readonly string[] = [],
+    private readonly errorDagIds: ReadonlyMap<DagFileImportError, string> = new Map(),
+  ) {
+    this.byId = new Map(dags.map((d) => [d.dagId, d]));
+  }
+
+  getDag(dagId: string): Dag | undefined {
+    return this.byId.get(dagId);
+  }
+
+  /** The DAG ids, sorted. */
+  get dagIds(): string[] {
+    return this.dags.map((d) => d.dagId);
+  }
+
+  /**
+   * Import errors known to concern `dagId`: its file failed with an error that names it (a
+   * DagDefinitionError), or another file defines it again. A file that failed for another reason (a
+   * syntax error, a missing module) names no DAG; see {@link importErrors}.
+   */
+  importErrorsFor(dagId: string): DagFileImportError[] {
+    return this.importErrors.filter((e) => this.errorDagIds.get(e) === dagId);
+  }
+}
+
+/** The values of a module that may be DAGs: every export, the items of exported arrays, and (for a CommonJS module) the fields of `module.exports`. */
+function candidates(ns: Record<string, unknown>): { name: string; value: unknown }[] {
+  const out: { name: string; value: unknown }[] = [];
+  const add = (name: string, value: unknown, depth: number) => {
+    if (isDag(value)) out.push({ name, value });
+    else if (Array.isArray(value)) value.forEach((v, i) => isDag(v) && out.push({ name: `${name}[${i}]`, value: v }));
+    else if (depth === 0 && name === 'default' && typeof value === 'object' && value !== null) {
+      for (const [k, v] of Object.entries(value)) add(k, v, 1);
+    }
+  };
+  for (const [name, value] of Object.entries(ns)) add(name, value, 0);
+  return out;
+}
+
+/**
+ * Load the DAGs of a folder. Every DAG file under it (recursively: `*.ts`, `*.mts`, `*.js`, `*.mjs`;
+ * not `node_modules`, dot-directories, `*.d.ts`, `*.test.*`, `*.spec.*`, nor helper files whose name
+ * starts with `_`) is imported on its own with `import()`. Every exported value that is a DAG (a default
+ * export too, and the items of an exported array of DAGs) joins the bag, with its file as `fileloc`.
+ *
+ * Nothing a file does hides another file: a syntax error, a missing module, an error thrown at import
+ * (a DagDefinitionError for a cycle, a duplicate task id, a bad schedule...) is recorded for that file
+ * in `importErrors`, with a message that names the file (and the DAG, task and field when known). A dagId
+ * defined by two files is kept from the first (in sorted path order); the second gets the error.
+ *
+ * Importing TypeScript needs a loader: the `airless` CLI registers tsx, vitest transforms on its own.
+ * Throws a DagsFolderError when the folder does not exist.
+ */
+export async function loadDagBag(folder: string): Promise<DagBag> {
+  const root = path.resolve(folder);
+  checkDagsFolder(root);
+  const files = findDagFiles(root);
+  const dags: Dag[] = [];
+  const errors: DagFileImportError[] = [];
+  const errorDagIds = new Map<DagFileImportError, string>();
+  const owner = new Map<string, { file: string; dag: Dag }>();
+  for (const file of files) {
+    const abs = path.join(root, ...file.split('/'));
+    let found: { name: string; value: unknown }[];
+    try {
+      const ns = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+      // Inside the try: reading an export can throw too (a binding not initialised, in an import cycle).
+      found = candidates(ns);
+    } catch (e) {
+      const err = describeImportError(e, file, abs, root);
+      errors.push(err);
+      const dagId = dagIdOf(e);
+      if (dagId !== null) errorDagIds.set(err, dagId);
+      continue;
+    }
+    const seen = new Map<Dag, string>();
+    for (const { name, value } of found) {
+      const dag = value as Dag;
+      if (seen.has(dag)) continue; // the same DAG exported under two names
+      const first = owner.get(dag.dagId);
+      if (first && first.dag === dag) continue; // a DAG another file defines, imported and re-exported here
+      seen.set(dag, name);
+      if (first) {
+        const where = first.file === file ? `by export '${[...seen].find(([d]) => d === first.dag)?.[1] ?? '?'}' of this file` : `in file ${first.file}`;
+        const err: DagFileImportError = {
+          file,
+          error: new DagImportError(
+            `already defined ${where}; this file's export '${name}' is ignored (dagIds must be unique in the DAGs folder)`,
+            { file, dagId: dag.dagId },
+          ).message,
+        };
+        errors.push(err);
+        errorDagIds.set(err, dag.dagId);
+        continue;
+      }
+      const located = dag.withFileloc(file);
+      owner.set(dag.dagId, { file, dag });
+      dags.push(located);
+    }
+  }
+  dags.sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
+  return new DagBag(root, dags, errors, files, errorDagIds);
+}
