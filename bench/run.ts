@@ -17,7 +17,7 @@ import type { ScenarioResult } from './result.ts';
 import { SCENARIOS } from './scenarios.ts';
 import { evaluateTargets, type TargetResult } from './targets.ts';
 
-const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repeat N] [--timeout SECONDS] [--cpu-prof DIR]
+const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repeat N] [--timeout SECONDS] [--cpu-prof DIR] [--node-arg FLAG]...
   --json          print one JSON document on stdout ({"scenarios":[...],"targets":[...]});
                   npm itself prints a banner on stdout first unless run as 'npm run -s bench'
   --out FILE      also write the JSON document to FILE
@@ -25,7 +25,9 @@ const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repe
   --repeat N      run each scenario N times (fresh process each) and keep the run with the median wallMs
   --timeout S     kill a scenario that runs longer than S seconds (default 600)
   --cpu-prof DIR  write a V8 CPU profile of each scenario's timed span (trigger to run end) into DIR
-                  (open it in Chrome DevTools; profiling slows the run, so its figures are not comparable)`;
+                  (open it in Chrome DevTools; profiling slows the run, so its figures are not comparable)
+  --node-arg FLAG a Node option for the scenario processes, repeatable
+                  (e.g. --node-arg=--experimental-async-context-frame)`;
 
 interface Failure {
   name: string;
@@ -48,6 +50,7 @@ function options() {
         repeat: { type: 'string', default: '1' },
         timeout: { type: 'string', default: '600' },
         'cpu-prof': { type: 'string' },
+        'node-arg': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -75,14 +78,21 @@ function options() {
     repeat,
     timeoutMs: timeoutS * 1000,
     cpuProf,
+    nodeArgs: parsed['node-arg'] ?? [],
   };
 }
 
 const CHILD = fileURLToPath(new URL('./scenario.ts', import.meta.url));
 
 /** Run one scenario in a fresh Node process; resolves with its figures or rejects with why it failed. */
-function runChild(name: string, timeoutMs: number, cpuProf: string | null): Promise<ScenarioResult> {
-  const args = ['--import', 'tsx', '--expose-gc', CHILD, name];
+/**
+ * The flags the airless CLI runs with (bin/airless.js): async context frames, so that AsyncLocalStorage
+ * (console capture per try) puts no hook on every promise on Node 22/23.
+ */
+const RUNTIME_FLAGS = process.allowedNodeEnvironmentFlags.has('--experimental-async-context-frame') && Number(process.versions.node.split('.')[0]) < 24 ? ['--experimental-async-context-frame'] : [];
+
+function runChild(name: string, timeoutMs: number, cpuProf: string | null, nodeArgs: readonly string[]): Promise<ScenarioResult> {
+  const args = [...RUNTIME_FLAGS, ...nodeArgs, '--import', 'tsx', '--expose-gc', CHILD, name];
   const env = { ...process.env };
   if (cpuProf) env['AIRLESS_BENCH_CPU_PROF'] = cpuProf;
   else delete env['AIRLESS_BENCH_CPU_PROF'];
@@ -164,7 +174,7 @@ async function main(): Promise<number> {
       for (let i = 0; i < o.repeat; i++) {
         const label = `${name}${o.repeat > 1 ? ` (${i + 1}/${o.repeat})` : ''}`;
         process.stderr.write(`bench: ${label}: running\n`);
-        const r = await runChild(name, o.timeoutMs, o.cpuProf);
+        const r = await runChild(name, o.timeoutMs, o.cpuProf, o.nodeArgs);
         process.stderr.write(`bench: ${label}: ${fmt(r.wallMs)} ms, ${fmt(r.perTaskUs)} us/task, ${fmt(r.peakRssMb)} MB peak RSS\n`);
         runs.push(r);
       }
@@ -176,7 +186,13 @@ async function main(): Promise<number> {
     }
   }
   const targets = evaluateTargets(results);
-  const doc = { scenarios: results, targets, ...(failures.length ? { failures } : {}) };
+  const doc = {
+    scenarios: results,
+    targets,
+    node: process.version,
+    nodeArgs: [...RUNTIME_FLAGS, ...o.nodeArgs],
+    ...(failures.length ? { failures } : {}),
+  };
   const json = `${JSON.stringify(doc, null, 2)}\n`;
   if (o.out) writeFileSync(o.out, json);
   if (o.json) {

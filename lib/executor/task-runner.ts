@@ -12,6 +12,7 @@ import {
   TriggeredRunFailedError,
 } from '../errors.ts';
 import type { TaskSpec } from '../model/spec.ts';
+import { iso } from '../model/time.ts';
 import type { DagResolver, TryResult } from '../scheduler/host.ts';
 import type { TriggerRequest } from '../scheduler/scheduler.ts';
 import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/records.ts';
@@ -33,7 +34,6 @@ export interface RunnerServices {
 /** The log buffer of the try running in the current async context (console output lands here). */
 export const currentTryLog = new AsyncLocalStorage<(level: LogLine['level'], message: string) => void>();
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function formatArgs(message: string, args: unknown[]): string {
   if (!args.length) return message;
@@ -146,6 +146,9 @@ export class TaskRunner {
 
   /** Run `fn` under the task's executionTimeout: the signal fires and the try fails when it passes. */
   private async withTimeout<T>(spec: TaskSpec, cancel: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    // No timeout: the task gets the run's own signal, and nothing is set up per try. (A task that ignores
+    // a cancelled run's signal keeps running, but its late result is discarded: it is no longer running.)
+    if (spec.executionTimeoutMs === null && cancel && !cancel.aborted) return fn(cancel);
     const ac = new AbortController();
     const onCancel = () => ac.abort(cancel?.reason ?? new NonRetriableError('the run was stopped'));
     if (cancel) {

@@ -7,6 +7,7 @@ import { decideAfterFailure } from '../core/retry.ts';
 import { runOutcome } from '../core/run-outcome.ts';
 import { evaluateTriggerRule, type UpstreamCounts } from '../core/trigger-rules.ts';
 import type { TaskSpec } from '../model/spec.ts';
+import { iso } from '../model/time.ts';
 import type { TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
 import type { DagRunRecord, ParentRef, TaskInstanceRecord, TaskStateRecord, TiKey } from '../store/records.ts';
@@ -24,7 +25,6 @@ export interface TriggerRequest {
   pipelineScope?: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
 interface StaticUpstream {
