@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Dag } from '../authoring/dag.ts';
-import type { PipelineState, TaskContext, TaskLogger } from '../authoring/context.ts';
+import type { TaskContext } from '../authoring/context.ts';
 import {
   errorMessage,
   NonRetriableError,
@@ -19,6 +19,7 @@ import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/
 import type { StateStore } from '../store/state-store.ts';
 import type { BatchBackend, BatchSubmission } from './batch-backend.ts';
 import { checkJson } from './json-value.ts';
+import { TaskContextImpl, type LogWriter } from './task-context.ts';
 import { mappingItem, mappingLength, type InputResolver } from './resolve.ts';
 
 export interface RunnerServices {
@@ -35,10 +36,6 @@ export interface RunnerServices {
 export const currentTryLog = new AsyncLocalStorage<(level: LogLine['level'], message: string) => void>();
 
 
-function formatArgs(message: string, args: unknown[]): string {
-  if (!args.length) return message;
-  return [message, ...args.map((a) => (typeof a === 'string' ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })()))].join(' ');
-}
 
 /**
  * Runs one try of one task instance: marks it running, resolves its input, runs the task's code (or
@@ -92,56 +89,8 @@ export class TaskRunner {
     return { kind: 'failure', error: errorMessage(e), retriable };
   }
 
-  private context(dag: Dag, run: DagRunRecord, ti: TaskInstanceRecord, signal: AbortSignal, write: (l: LogLine['level'], m: string) => void, item: TaskContext['item']): TaskContext {
-    const log: TaskLogger = {
-      info: (m, ...a) => write('info', formatArgs(m, a)),
-      warn: (m, ...a) => write('warn', formatArgs(m, a)),
-      error: (m, ...a) => write('error', formatArgs(m, a)),
-    };
-    const store = this.store;
-    const services = this.services;
-    return {
-      dagId: dag.dagId,
-      runId: run.runId,
-      taskId: ti.taskId,
-      mapIndex: ti.mapIndex < 0 ? null : ti.mapIndex,
-      tryNumber: ti.tryNumber,
-      maxTries: ti.maxTries,
-      logicalDate: new Date(run.logicalDate),
-      runType: run.runType,
-      params: run.params,
-      conf: run.conf,
-      signal,
-      log,
-      item,
-      async xcomPull<T>(taskId: string, options?: { mapIndex?: number | null; key?: string }): Promise<T | undefined> {
-        const key = options?.key ?? 'return_value';
-        const up = dag.taskIndex.get(taskId);
-        if (!up) throw new Error(`xcomPull: no task '${taskId}' in DAG '${dag.dagId}'`);
-        if (up.mapping && (options?.mapIndex === undefined || options.mapIndex === null)) {
-          return (await store.listXComs(run.runId, taskId, key)).map((x) => x.value) as T;
-        }
-        return (await store.getXCom(run.runId, taskId, options?.mapIndex ?? -1, key))?.value as T | undefined;
-      },
-      async xcomPush(key: string, value: unknown): Promise<void> {
-        if (key === 'return_value') throw new Error(`xcomPush: 'return_value' is reserved for the task's result`);
-        checkJson(value, `xcomPush('${key}')`);
-        await store.putXCom({ runId: run.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key, value });
-      },
-      pipeline: {
-        async load(): Promise<PipelineState> {
-          const history = await store.listPipelineSaves(run.pipelineScope);
-          const stages: Record<string, unknown> = {};
-          for (const h of history) stages[h.stage] = h.data;
-          return { stages, history };
-        },
-        async save(stage: string, data: unknown): Promise<void> {
-          if (typeof stage !== 'string' || !stage) throw new Error('pipeline.save: stage must be a non-empty string');
-          checkJson(data, `pipeline.save('${stage}')`);
-          await store.appendPipelineSave(run.pipelineScope, { stage, time: iso(services.now()), data, dagId: dag.dagId, runId: run.runId, taskId: ti.taskId });
-        },
-      },
-    };
+  private context(dag: Dag, run: DagRunRecord, ti: TaskInstanceRecord, signal: AbortSignal, write: LogWriter, item: TaskContext['item']): TaskContext {
+    return new TaskContextImpl(this.store, () => this.services.now(), dag, run, ti, signal, write, item);
   }
 
   /** Run `fn` under the task's executionTimeout: the signal fires and the try fails when it passes. */

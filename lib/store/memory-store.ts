@@ -24,13 +24,23 @@ interface RunPartition {
   logs: Map<string, LogLine[]>;
 }
 
+/** Store a task instance record (replacing any previous version) in both indexes of its partition. */
+function putTi(p: RunPartition, ti: TaskInstanceRecord): void {
+  p.tis.set(tiId(ti), ti);
+  let m = p.byTask.get(ti.taskId);
+  if (!m) p.byTask.set(ti.taskId, (m = new Map()));
+  m.set(ti.mapIndex, ti);
+}
+
 function matches(ti: TaskInstanceRecord, e: TiExpectation): boolean {
   return e.states.includes(ti.state) && (e.tryNumber === undefined || e.tryNumber === ti.tryNumber);
 }
 
 /**
  * The embedded default store: everything in memory, each method atomic (JavaScript runs one method
- * body at a time), values copied in and out so callers never share a record with the store.
+ * body at a time). Callers never share a mutable record with the store: run and task-state records and
+ * values are copied in and out; task instance records are immutable versions (an update stores a new
+ * object), so the version a caller holds never changes under it.
  */
 export class MemoryStateStore implements StateStore {
   private readonly runs = new Map<string, RunPartition>();
@@ -130,19 +140,14 @@ export class MemoryStateStore implements StateStore {
   async createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void> {
     for (const ti of tis) {
       const p = this.part(ti.runId);
-      const id = tiId(ti);
-      if (p.tis.has(id)) continue;
-      const rec = { ...ti };
-      p.tis.set(id, rec);
-      let m = p.byTask.get(ti.taskId);
-      if (!m) p.byTask.set(ti.taskId, (m = new Map()));
-      m.set(ti.mapIndex, rec);
+      if (p.tis.has(tiId(ti))) continue;
+      putTi(p, Object.freeze({ ...ti }));
     }
   }
 
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
     const ti = this.runs.get(key.runId)?.tis.get(tiId(key));
-    return ti ? { ...ti } : undefined;
+    return ti;
   }
 
   async listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]> {
@@ -153,33 +158,32 @@ export class MemoryStateStore implements StateStore {
     for (const t of tasks) {
       const m = p.byTask.get(t);
       if (!m) continue;
-      for (const ti of [...m.values()].sort((a, b) => a.mapIndex - b.mapIndex)) out.push({ ...ti });
+      for (const ti of [...m.values()].sort((a, b) => a.mapIndex - b.mapIndex)) out.push(ti);
     }
     return out;
   }
 
   async updateTaskInstance(key: TiKey, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): Promise<TaskInstanceRecord | undefined> {
-    const ti = this.runs.get(key.runId)?.tis.get(tiId(key));
-    if (!ti || !matches(ti, expect)) return undefined;
-    Object.assign(ti, patch);
-    return { ...ti };
+    const p = this.runs.get(key.runId);
+    const ti = p?.tis.get(tiId(key));
+    if (!p || !ti || !matches(ti, expect)) return undefined;
+    const next = Object.freeze({ ...ti, ...patch });
+    putTi(p, next);
+    return next;
   }
 
   async finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined> {
     const p = this.part(req.key.runId);
-    const id = tiId(req.key);
-    let ti = p.tis.get(id);
+    const prev = p.tis.get(tiId(req.key));
+    let base: Omit<TaskInstanceRecord, 'state'>;
     if (req.expect === 'absent') {
-      if (ti || !req.create) return undefined;
-      ti = { ...req.create, state: req.state };
-      p.tis.set(id, ti);
-      let m = p.byTask.get(ti.taskId);
-      if (!m) p.byTask.set(ti.taskId, (m = new Map()));
-      m.set(ti.mapIndex, ti);
-    } else if (!ti || !matches(ti, req.expect)) {
+      if (prev || !req.create) return undefined;
+      base = req.create;
+    } else if (!prev || !matches(prev, req.expect)) {
       return undefined;
-    }
-    Object.assign(ti, req.patch, { state: req.state });
+    } else base = prev;
+    const ti: TaskInstanceRecord = Object.freeze({ ...base, ...req.patch, state: req.state });
+    putTi(p, ti);
     this.ts(p, req.key.taskId).self[req.state] += 1;
     const downstream: TaskStateRecord[] = [];
     for (const d of req.downstream) {
@@ -188,7 +192,7 @@ export class MemoryStateStore implements StateStore {
       downstream.push(copyTaskState(s));
     }
     p.run.pending -= 1;
-    return { ti: { ...ti }, pending: p.run.pending, downstream };
+    return { ti, pending: p.run.pending, downstream };
   }
 
   async putXCom(x: XComRecord): Promise<void> {

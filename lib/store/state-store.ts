@@ -65,6 +65,7 @@ export interface StateStore {
   // Task instances -----------------------------------------------------------------------------------
   /** Create instances that do not exist yet (existing ones are left as they are). */
   createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void>;
+  /** Records returned are the caller's to read, never to change: they may be shared (and frozen). */
   getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined>;
   /** Instances of a run (a query on the run), optionally of one task, by task then map index. */
   listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]>;

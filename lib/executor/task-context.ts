@@ -1,0 +1,109 @@
+import type { Dag } from '../authoring/dag.ts';
+import type { PipelineContextApi, PipelineState, RunType, TaskContext, TaskLogger } from '../authoring/context.ts';
+import { iso } from '../model/time.ts';
+import type { DagRunRecord, LogLine, TaskInstanceRecord } from '../store/records.ts';
+import type { StateStore } from '../store/state-store.ts';
+import { checkJson } from './json-value.ts';
+
+export type LogWriter = (level: LogLine['level'], message: string) => void;
+
+export function formatArgs(message: string, args: unknown[]): string {
+  if (!args.length) return message;
+  const parts = [message];
+  for (const a of args) {
+    if (typeof a === 'string') parts.push(a);
+    else {
+      try {
+        parts.push(JSON.stringify(a));
+      } catch {
+        parts.push(String(a));
+      }
+    }
+  }
+  return parts.join(' ');
+}
+
+/**
+ * The context a task's code receives. A class, so that a try costs one object: the logger, the pipeline
+ * API and the logical date are made only when the code asks for them.
+ */
+export class TaskContextImpl implements TaskContext {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly mapIndex: number | null;
+  readonly tryNumber: number;
+  readonly maxTries: number;
+  readonly runType: RunType;
+  readonly params: Record<string, any>;
+  readonly conf: Readonly<Record<string, unknown>>;
+  private logger: TaskLogger | null = null;
+  private pipelineApi: PipelineContextApi | null = null;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly now: () => number,
+    private readonly dag: Dag,
+    private readonly run: DagRunRecord,
+    private readonly ti: TaskInstanceRecord,
+    readonly signal: AbortSignal,
+    private readonly write: LogWriter,
+    readonly item: TaskContext['item'],
+  ) {
+    this.dagId = dag.dagId;
+    this.runId = run.runId;
+    this.taskId = ti.taskId;
+    this.mapIndex = ti.mapIndex < 0 ? null : ti.mapIndex;
+    this.tryNumber = ti.tryNumber;
+    this.maxTries = ti.maxTries;
+    this.runType = run.runType;
+    this.params = run.params;
+    this.conf = run.conf;
+  }
+
+  get logicalDate(): Date {
+    return new Date(this.run.logicalDate);
+  }
+
+  get log(): TaskLogger {
+    const w = this.write;
+    return (this.logger ??= {
+      info: (m, ...a) => w('info', formatArgs(m, a)),
+      warn: (m, ...a) => w('warn', formatArgs(m, a)),
+      error: (m, ...a) => w('error', formatArgs(m, a)),
+    });
+  }
+
+  get pipeline(): PipelineContextApi {
+    const { store, run, dag, ti, now } = this;
+    return (this.pipelineApi ??= {
+      async load(): Promise<PipelineState> {
+        const history = await store.listPipelineSaves(run.pipelineScope);
+        const stages: Record<string, unknown> = {};
+        for (const h of history) stages[h.stage] = h.data;
+        return { stages, history };
+      },
+      async save(stage: string, data: unknown): Promise<void> {
+        if (typeof stage !== 'string' || !stage) throw new Error('pipeline.save: stage must be a non-empty string');
+        checkJson(data, `pipeline.save('${stage}')`);
+        await store.appendPipelineSave(run.pipelineScope, { stage, time: iso(now()), data, dagId: dag.dagId, runId: run.runId, taskId: ti.taskId });
+      },
+    });
+  }
+
+  async xcomPull<T>(taskId: string, options?: { mapIndex?: number | null; key?: string }): Promise<T | undefined> {
+    const key = options?.key ?? 'return_value';
+    const up = this.dag.taskIndex.get(taskId);
+    if (!up) throw new Error(`xcomPull: no task '${taskId}' in DAG '${this.dag.dagId}'`);
+    if (up.mapping && (options?.mapIndex === undefined || options.mapIndex === null)) {
+      return (await this.store.listXComs(this.run.runId, taskId, key)).map((x) => x.value) as T;
+    }
+    return (await this.store.getXCom(this.run.runId, taskId, options?.mapIndex ?? -1, key))?.value as T | undefined;
+  }
+
+  async xcomPush(key: string, value: unknown): Promise<void> {
+    if (key === 'return_value') throw new Error(`xcomPush: 'return_value' is reserved for the task's result`);
+    checkJson(value, `xcomPush('${key}')`);
+    await this.store.putXCom({ runId: this.run.runId, taskId: this.ti.taskId, mapIndex: this.ti.mapIndex, key, value });
+  }
+}
