@@ -17,7 +17,7 @@ import type { DagResolver, TryResult } from '../scheduler/host.ts';
 import type { TriggerRequest } from '../scheduler/scheduler.ts';
 import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
-import type { BatchBackend, BatchSubmission } from './batch-backend.ts';
+import type { BatchBackend, BatchJobStatus, BatchSubmission } from './batch-backend.ts';
 import { checkJson } from './json-value.ts';
 import { TaskContextImpl, type LogWriter } from './task-context.ts';
 import { mappingItem, mappingLength, type InputResolver } from './resolve.ts';
@@ -30,6 +30,15 @@ export interface RunnerServices {
   onState?(ti: TaskInstanceRecord): void;
   /** Each log line as it is written (for live output). */
   onLog?(key: TiKey, tryNumber: number, line: LogLine): void;
+}
+
+interface Step {
+  ti: TaskInstanceRecord;
+  run: DagRunRecord | null;
+  dag: Dag | null;
+  spec: TaskSpec | null;
+  write: LogWriter;
+  close(result: TryResult | null): Promise<void>;
 }
 
 /** The log buffer of the try running in the current async context (console output lands here). */
@@ -50,15 +59,22 @@ export class TaskRunner {
     readonly resolver: InputResolver,
   ) {}
 
-  /** Returns null when the instance was not queued for this try (a duplicate start): nothing ran. */
-  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal): Promise<TryResult | null> {
+  /**
+   * Open a step of a try: with `start`, move the instance queued -> running (a resumed try keeps its start
+   * time); otherwise check it is running this try. Loads the run, the DAG and the task, and opens the
+   * try's log (written to the store by `close`). Null when the instance is not in that state: a duplicate.
+   */
+  private async begin(key: TiKey, tryNumber: number, start: boolean | 'or-running'): Promise<Step | null> {
     const before = await this.store.getTaskInstance(key);
-    if (!before || before.state !== 'queued' || before.tryNumber !== tryNumber) return null;
-    const now = this.services.now();
-    // A resumed try (after a poke or a deferral) keeps the start of its try.
-    const ti = await this.store.updateTaskInstance(key, { states: ['queued'], tryNumber }, { state: 'running', startDate: before.startDate ?? iso(now) });
-    if (!ti) return null;
-    this.services.onState?.(ti);
+    if (!before || before.tryNumber !== tryNumber) return null;
+    let ti: TaskInstanceRecord | undefined = before;
+    if (before.state === 'queued' && start) {
+      ti = await this.store.updateTaskInstance(key, { states: ['queued'], tryNumber }, { state: 'running', startDate: before.startDate ?? iso(this.services.now()) });
+      if (!ti) return null;
+      this.services.onState?.(ti);
+    } else if (before.state !== 'running' || start === true) {
+      return null;
+    }
     const run = await this.store.getRun(key.runId);
     const dag = run ? this.dags.getDag(run.dagId) : undefined;
     const lines: LogLine[] = [];
@@ -67,19 +83,149 @@ export class TaskRunner {
       lines.push(line);
       this.services.onLog?.(key, tryNumber, line);
     };
+    const close = async (result: TryResult | null) => {
+      if (result?.kind === 'failure') write('error', result.error);
+      else if (result?.kind === 'skip') write('info', `skipped: ${result.reason}`);
+      else if (result?.kind === 'success') write('info', 'done: success');
+      if (lines.length) await this.store.appendLog(key, tryNumber, lines.splice(0));
+    };
+    if (!run || !dag || !dag.taskIndex.has(key.taskId)) {
+      return { ti, run: null, dag: null, spec: null, write, close };
+    }
+    return { ti, run, dag, spec: dag.task(key.taskId), write, close };
+  }
+
+  /** Returns null when the instance was not queued for this try (a duplicate start): nothing ran. */
+  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal): Promise<TryResult | null> {
+    const step = await this.begin(key, tryNumber, true);
+    if (!step) return null;
+    const { ti, run, dag, spec, write } = step;
     let result: TryResult;
     try {
-      if (!run || !dag) throw new NonRetriableError(`DAG run '${key.runId}' or its DAG is not available`);
-      const spec = dag.task(key.taskId);
+      if (!run || !dag || !spec) throw new NonRetriableError(`DAG run '${key.runId}' or its DAG is not available`);
       if (ti.externalId === null && ti.pokeCount === 0) write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
       result = await currentTryLog.run(write, () => this.execute(dag, run, spec, ti, write, cancel));
     } catch (e) {
       result = this.failure(e);
     }
-    if (result.kind === 'failure') write('error', result.error);
-    else if (result.kind === 'skip') write('info', `skipped: ${result.reason}`);
-    else if (result.kind === 'success') write('info', 'done: success');
-    if (lines.length) await this.store.appendLog(key, tryNumber, lines);
+    await step.close(result);
+    return result;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Steps of the deployed lifecycles, where Step Functions does the waiting between them: a Batch job
+  // (prepare, then `batch:submitJob.sync`, then complete) and an iteration (prepare, a Map state running
+  // each item, then complete). Each is idempotent for its try.
+
+  /** Start a Batch try: resolve the job to submit. Calling it again for the same try returns the same job. */
+  async prepareBatchJob(key: TiKey, tryNumber: number): Promise<{ submission: BatchSubmission } | { result: TryResult } | null> {
+    const step = await this.begin(key, tryNumber, 'or-running');
+    if (!step) return null;
+    const { ti, run, dag, spec, write } = step;
+    try {
+      if (!run || !dag || !spec?.batch) throw new NonRetriableError(`task '${key.taskId}' is not a Batch job of an available DAG run`);
+      write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
+      const submission = await this.batchSubmission(dag, run, spec, ti);
+      write('info', `submitting Batch job ${submission.jobName}${submission.command ? `: ${submission.command.join(' ')}` : ''}`);
+      await step.close(null);
+      return { submission };
+    } catch (e) {
+      const result = this.failure(e);
+      await step.close(result);
+      return { result };
+    }
+  }
+
+  /** End a Batch try with what Batch said (or the error submitting or watching it). */
+  async completeBatchJob(key: TiKey, tryNumber: number, job: BatchJobStatus | { error: string }): Promise<TryResult | null> {
+    const step = await this.begin(key, tryNumber, false);
+    if (!step) return null;
+    let result: TryResult;
+    try {
+      result = await this.batchOutcome(step.ti, job, step.write);
+    } catch (e) {
+      result = this.failure(e);
+    }
+    await step.close(result);
+    return result;
+  }
+
+  /** Start an iteration try: the item indexes still to run (items done in earlier tries are kept). */
+  async prepareIteration(key: TiKey, tryNumber: number): Promise<{ items: number[] } | { result: TryResult } | null> {
+    const step = await this.begin(key, tryNumber, 'or-running');
+    if (!step) return null;
+    const { ti, run, dag, spec, write } = step;
+    try {
+      if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
+      const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);
+      const n = mappingLength(r);
+      const done = await this.store.listItemResults(ti);
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) if (!done.has(i)) items.push(i);
+      write('info', `starting try ${tryNumber} of ${ti.maxTries}: ${n} items, ${done.size} kept from earlier tries, ${items.length} to run`);
+      await step.close(null);
+      return { items };
+    } catch (e) {
+      const result = this.failure(e);
+      await step.close(result);
+      return { result };
+    }
+  }
+
+  /**
+   * Run one item of an iteration (deployed: one iteration of the Map state). Throws when the item fails,
+   * so that the Map state's Retry (itemRetries) applies; a NonRetriableError keeps its name.
+   */
+  async runItem(key: TiKey, tryNumber: number, index: number, itemTry: number, cancel?: AbortSignal): Promise<void> {
+    const step = await this.begin(key, tryNumber, false);
+    if (!step) throw new NonRetriableError(`task instance ${key.taskId}[${key.mapIndex}] is not running try ${tryNumber}`);
+    const { ti, run, dag, spec, write } = step;
+    try {
+      if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
+      const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);
+      const fn = dag.runtime.get(spec.taskId)!.callable!;
+      const value = await currentTryLog.run(write, () =>
+        this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, { index, tryNumber: itemTry }), mappingItem(r, index)))),
+      );
+      const v = value === undefined ? null : value;
+      checkJson(v, `item ${index} result`);
+      await this.store.putItemResult(ti, index, v);
+      await step.close(null);
+    } catch (e) {
+      if (e instanceof SkipTask) {
+        await this.store.putItemResult(ti, index, null);
+        await step.close(null);
+        return;
+      }
+      write('warn', `item ${index} try ${itemTry} failed: ${errorMessage(e)}`);
+      await step.close(null);
+      throw e;
+    }
+  }
+
+  /** End an iteration try: success with every item's result in order, or a failure naming the missing items. */
+  async completeIteration(key: TiKey, tryNumber: number): Promise<TryResult | null> {
+    const step = await this.begin(key, tryNumber, false);
+    if (!step) return null;
+    const { ti, run, dag, spec } = step;
+    let result: TryResult;
+    try {
+      if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
+      const n = mappingLength(await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping));
+      const done = await this.store.listItemResults(ti);
+      const missing: number[] = [];
+      for (let i = 0; i < n; i++) if (!done.has(i)) missing.push(i);
+      if (missing.length) {
+        throw new Error(`${missing.length} of ${n} items failed (items ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}); ${done.size} done are kept for the next try`);
+      }
+      const out = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) out[i] = done.get(i);
+      await this.storeResult(ti, out);
+      result = { kind: 'success' };
+    } catch (e) {
+      result = this.failure(e);
+    }
+    await step.close(result);
     return result;
   }
 
@@ -252,25 +398,28 @@ export class TaskRunner {
     return { kind: 'defer', until: null, externalId: child.runId };
   }
 
-  private async batch(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void): Promise<TryResult> {
-    const b = spec.batch!;
+  private async batch(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: LogWriter): Promise<TryResult> {
     if (ti.externalId) {
       const st = await this.services.batch.describe(ti.externalId);
       if (!st) throw new Error(`Batch job ${ti.externalId} is unknown to the Batch backend`);
-      if (st.status === 'SUCCEEDED' || st.status === 'FAILED') {
-        if (st.output) for (const line of st.output.split('\n')) if (line) write('info', line);
-        if (st.status === 'FAILED') throw new Error(`Batch job ${st.jobName} (${st.jobId}) failed: ${st.reason ?? `exit code ${st.exitCode}`}`);
-        write('info', `Batch job ${st.jobName} (${st.jobId}) succeeded`);
-        await this.storeResult(ti, { jobId: st.jobId, jobName: st.jobName, status: st.status, exitCode: st.exitCode, childExitCodes: st.childExitCodes });
-        return { kind: 'success' };
-      }
+      if (st.status === 'SUCCEEDED' || st.status === 'FAILED') return this.batchOutcome(ti, st, write);
       return { kind: 'defer', until: null, externalId: st.jobId };
     }
+    const job = await this.batchSubmission(dag, run, spec, ti);
+    const jobId = await this.services.batch.submit(job, { key: { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber: ti.tryNumber });
+    write('info', `submitted Batch job ${job.jobName} (${jobId})${job.command ? `: ${job.command.join(' ')}` : ''}`);
+    return { kind: 'defer', until: null, externalId: jobId };
+  }
+
+  /** The job a Batch task instance submits: its static fields, overridden by its input (e.g. per map index). */
+  private async batchSubmission(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<BatchSubmission> {
+    const b = spec.batch!;
     const r = (k: unknown) => this.resolver.resolve(dag, run.runId, k);
     const input = ((await this.input(dag, run, spec, ti)) ?? {}) as Record<string, unknown>;
     if (typeof input !== 'object' || Array.isArray(input)) throw new NonRetriableError(`batchJob input must be an object of job fields`);
+    // Deterministic per try: a resubmission after a lost response finds the same job.
     const name = `${dag.dagId}-${spec.taskId}-${ti.mapIndex >= 0 ? `${ti.mapIndex}-` : ''}${run.runId}-try${ti.tryNumber}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
-    const job: BatchSubmission = {
+    return {
       jobName: (input['jobName'] as string | undefined) ?? b.jobName ?? name,
       jobQueue: (input['jobQueue'] as string | undefined) ?? b.jobQueue,
       jobDefinition: (input['jobDefinition'] as string | undefined) ?? b.jobDefinition,
@@ -280,9 +429,16 @@ export class TaskRunner {
       arraySize: (input['arraySize'] as number | undefined) ?? b.arraySize,
       local: b.local,
     };
-    const jobId = await this.services.batch.submit(job, { key: { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber: ti.tryNumber });
-    write('info', `submitted Batch job ${job.jobName} (${jobId})${job.command ? `: ${job.command.join(' ')}` : ''}`);
-    return { kind: 'defer', until: null, externalId: jobId };
+  }
+
+  /** The outcome of a finished Batch job (or of an error submitting or watching it). */
+  private async batchOutcome(ti: TaskInstanceRecord, job: BatchJobStatus | { error: string }, write: LogWriter): Promise<TryResult> {
+    if ('error' in job) throw new Error(`Batch job could not be run: ${job.error}`);
+    if (job.output) for (const line of job.output.split('\n')) if (line) write('info', line);
+    if (job.status !== 'SUCCEEDED') throw new Error(`Batch job ${job.jobName} (${job.jobId}) failed: ${job.reason ?? `exit code ${job.exitCode}`}`);
+    write('info', `Batch job ${job.jobName} (${job.jobId}) succeeded`);
+    await this.storeResult(ti, { jobId: job.jobId, jobName: job.jobName, status: job.status, exitCode: job.exitCode, childExitCodes: job.childExitCodes });
+    return { kind: 'success' };
   }
 
   /** Dynamic task iteration: every item inside this one instance; items done in earlier tries are kept. */

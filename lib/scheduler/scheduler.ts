@@ -26,6 +26,17 @@ export interface TriggerRequest {
 }
 
 
+/** What a reconcile pass found and repaired. */
+export interface ReconcileReport {
+  runId: string;
+  redispatched: number;
+  timersDelivered: number;
+  resumed: number;
+  evaluated: number;
+  failedStopped: number;
+  finalized: boolean;
+}
+
 /** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
 interface StaticUpstream {
   known: number;
@@ -518,6 +529,73 @@ export class Scheduler {
     }
     if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
     await this.startQueuedRuns(run.dagId);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Reconcile: repair what a lost event left behind
+
+  /**
+   * Bring a run back in line with its state, as if every event had arrived: start it if it may start,
+   * finish it if nothing is pending, settle tasks whose upstreams are done, re-dispatch instances queued
+   * longer than `staleMs` (dispatch is idempotent), deliver retry and poke timers that are past due,
+   * resume deferred instances whose triggered run has ended, and report instances whose try stopped
+   * without a result (`tryStopped` says so, e.g. their lifecycle execution ended). Safe to call any time,
+   * any number of times: every step is a conditional write.
+   */
+  async reconcileRun(runId: string, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
+    const report: ReconcileReport = { runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, finalized: false };
+    let run = await this.store.getRun(runId);
+    if (!run) return report;
+    if (run.state === 'queued') {
+      await this.startQueuedRuns(run.dagId);
+      return report;
+    }
+    if (run.state !== 'running') return report;
+    const dag = this.dag(run.dagId);
+    const now = this.host.now();
+    const specs = dag.spec.tasks;
+    const states = await this.store.getTaskStates(runId, specs.map((t) => t.taskId));
+    for (let i = 0; i < specs.length; i++) {
+      if (states[i]?.decision) continue;
+      await this.decide(dag, run, specs[i]!, states[i]);
+      report.evaluated++;
+    }
+    for (const ti of await this.store.listTaskInstances(runId)) {
+      const due = ti.nextAt !== null && Date.parse(ti.nextAt) <= now;
+      const stale = ti.queuedAt !== null && now - Date.parse(ti.queuedAt) >= options.staleMs;
+      if (ti.state === 'scheduled') {
+        await this.queueOrRun(dag, ti);
+      } else if (ti.state === 'queued' && stale) {
+        this.host.dispatch(ti, dag);
+        report.redispatched++;
+      } else if (ti.state === 'up_for_retry' && due) {
+        await this.onTimer({ type: 'retry', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+        report.timersDelivered++;
+      } else if (ti.state === 'deferred') {
+        if (due) {
+          await this.resumeDeferred(ti, ti.tryNumber);
+          report.timersDelivered++;
+        } else if (ti.nextAt === null && ti.externalId && dag.task(ti.taskId).kind === 'trigger_dag') {
+          const child = await this.store.getRun(ti.externalId);
+          if (child && (child.state === 'success' || child.state === 'failed')) {
+            await this.resumeDeferred(ti, ti.tryNumber);
+            report.resumed++;
+          }
+        }
+      } else if (ti.state === 'running' && stale && options.tryStopped) {
+        const why = await options.tryStopped(ti);
+        if (why !== null) {
+          await this.handleTryResult(ti, ti.tryNumber, { kind: 'failure', error: `LostTryError: ${why}`, retriable: true });
+          report.failedStopped++;
+        }
+      }
+    }
+    run = await this.store.getRun(runId);
+    if (run?.state === 'running' && run.pending === 0) {
+      await this.finalizeRun(runId);
+      report.finalized = true;
+    }
+    return report;
   }
 
   // ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+import type { Dag } from '../authoring/dag.ts';
+import { iso } from '../model/time.ts';
+import type { SchedulerEvent, SchedulerHost, TimerEvent } from '../scheduler/host.ts';
+import type { TaskInstanceRecord, TiKey } from '../store/records.ts';
+import { sameTi, type LifecycleNext } from './lifecycle.ts';
+
+/** Starts work outside this invocation: a task's lifecycle execution, or a timer execution. */
+export interface Dispatcher {
+  /** Start the lifecycle state machine of a queued instance (idempotent for the same queued version). */
+  startLifecycle(ti: TaskInstanceRecord, dag: Dag): Promise<void>;
+  /** Deliver `event` to the scheduler at `at` (a small Wait-then-invoke state machine). */
+  startTimer(at: number, event: TimerEvent): Promise<void>;
+}
+
+/**
+ * The scheduler's host for one Lambda invocation. What the scheduler asks for is collected while it
+ * runs and carried out by `flush()`: work for the lifecycle that called (the `current` instance) is
+ * returned to its state machine as the next action; anything else starts new executions.
+ */
+export class InvocationHost implements SchedulerHost {
+  private readonly starts: { ti: TaskInstanceRecord; dag: Dag }[] = [];
+  private readonly timers: { at: number; event: TimerEvent }[] = [];
+  private next: LifecycleNext | null = null;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly current: TiKey | null,
+    readonly now: () => number = Date.now,
+    private readonly onEvent?: (e: SchedulerEvent) => void,
+  ) {}
+
+  dispatch(ti: TaskInstanceRecord, dag: Dag): void {
+    if (this.current && this.next === null && sameTi(ti, this.current)) this.next = { action: 'run', tryNumber: ti.tryNumber };
+    else this.starts.push({ ti, dag });
+  }
+
+  setTimer(at: number, event: TimerEvent): void {
+    if (this.current && this.next === null && event.type !== 'run_timeout' && sameTi(event.key, this.current)) {
+      this.next = { action: 'wait', at: iso(at), event };
+    } else this.timers.push({ at, event });
+  }
+
+  emit(e: SchedulerEvent): void {
+    this.onEvent?.(e);
+  }
+
+  /** Start what was asked for; returns the next action of the calling lifecycle. */
+  async flush(): Promise<LifecycleNext> {
+    const starts = this.starts.splice(0);
+    const timers = this.timers.splice(0);
+    await Promise.all([
+      ...starts.map(({ ti, dag }) => this.dispatcher.startLifecycle(ti, dag)),
+      ...timers.map(({ at, event }) => this.dispatcher.startTimer(at, event)),
+    ]);
+    return this.next ?? { action: 'done' };
+  }
+}
