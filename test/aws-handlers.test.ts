@@ -4,6 +4,7 @@ import type { Dag } from '../lib/authoring/dag.ts';
 import { handleSchedulerRequest, handleTaskRunnerRequest, handleTrigger, type AwsServices } from '../lib/aws/handlers.ts';
 import type { Dispatcher } from '../lib/aws/invocation-host.ts';
 import type { LifecycleNext } from '../lib/aws/lifecycle.ts';
+import type { BatchJobOutcome, BatchPrepareOutput, IteratePrepareOutput, SubmitJobParameters } from '../lib/compiler/contract.ts';
 import { LocalBatch } from '../lib/executor/local-batch.ts';
 import type { TimerEvent, TryResult } from '../lib/scheduler/host.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
@@ -39,7 +40,7 @@ function world(dags: Dag[]) {
     batch: new LocalBatch({ now: () => now, setTimer: () => undefined, onDone: () => undefined }),
     now: () => now,
   };
-  const sync = new Map<string, (job: Record<string, unknown>) => unknown>();
+  const sync = new Map<string, (job: SubmitJobParameters) => BatchJobOutcome>();
 
   /** One lifecycle execution, as the compiled state machine runs it. */
   async function lifecycle(ti: TaskInstanceRecord): Promise<void> {
@@ -50,12 +51,14 @@ function world(dags: Dag[]) {
     for (let guard = 0; guard < 100; guard++) {
       let result: TryResult;
       if (spec.kind === 'batch') {
-        const params = (await handleTaskRunnerRequest({ mode: 'batch_prepare', key, tryNumber }, svc)) as Record<string, unknown>;
-        const job = sync.get(spec.taskId)!(params);
-        result = (await handleTaskRunnerRequest({ mode: 'batch_complete', key, tryNumber, job }, svc)) as TryResult;
+        const prep = (await handleTaskRunnerRequest({ mode: 'batch_prepare', key, tryNumber }, svc)) as BatchPrepareOutput;
+        if (prep.submit) {
+          const job = sync.get(spec.taskId)!(prep.submit);
+          result = (await handleTaskRunnerRequest({ mode: 'batch_complete', key, tryNumber, job }, svc)) as TryResult;
+        } else result = prep.result!;
       } else if (spec.iterate) {
-        const prep = (await handleTaskRunnerRequest({ mode: 'iterate_prepare', key, tryNumber }, svc)) as { items: number[] };
-        for (const index of prep.items) {
+        const prep = (await handleTaskRunnerRequest({ mode: 'iterate_prepare', key, tryNumber }, svc)) as IteratePrepareOutput;
+        for (const index of prep.items ?? []) {
           for (let itemTry = 1; itemTry <= spec.iterate.itemRetries + 1; itemTry++) {
             const ok = await handleTaskRunnerRequest({ mode: 'item', key, tryNumber, index, itemTry }, svc).then(() => true, () => false);
             if (ok) break;
@@ -120,10 +123,10 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
       triggerDag('child', { triggerDagId: 'child_aws', conf: { n: a }, waitForCompletion: true }).after(it);
     });
     const w = world([d, child]);
-    const submitted: Record<string, unknown>[] = [];
+    const submitted: SubmitJobParameters[] = [];
     w.sync.set('job', (params) => {
       submitted.push(params);
-      return { JobId: 'job-1', JobName: params['JobName'], Status: 'SUCCEEDED', Container: { ExitCode: 0 } };
+      return { JobId: 'job-1', JobName: params.JobName, Status: 'SUCCEEDED', Container: { ExitCode: 0 } };
     });
     const run = await handleTrigger({ dagId: 'aws_shape', runId: 'r1' }, w.svc);
     expect(run.state).toBe('running');
@@ -142,6 +145,7 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
         JobQueue: 'q',
         JobDefinition: 'jd',
         ContainerOverrides: { Command: ['solve', '--n'], Environment: [{ Name: 'MODE', Value: 'fast' }] },
+        ArrayProperties: {},
       },
     ]);
     expect(Object.fromEntries(itemCalls)).toEqual({ 0: 1, 1: 1, 2: 2, 3: 1 });
@@ -157,8 +161,8 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     const w = world([d]);
     const names: unknown[] = [];
     w.sync.set('job', (p) => {
-      names.push(p['JobName']);
-      return { Error: 'States.TaskFailed', Cause: JSON.stringify({ JobId: 'j', JobName: p['JobName'], Status: 'FAILED', StatusReason: 'Essential container in task exited', Container: { ExitCode: 2 } }) };
+      names.push(p.JobName);
+      return { Error: 'States.TaskFailed', Cause: JSON.stringify({ JobId: 'j', JobName: p.JobName, Status: 'FAILED', StatusReason: 'Essential container in task exited', Container: { ExitCode: 2 } }) };
     });
     await handleTrigger({ dagId: 'batch_fail', runId: 'r2' }, w.svc);
     await w.drain();
@@ -217,5 +221,30 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     const ti2 = await w.svc.store.getTaskInstance({ runId: 'r4', taskId: 'a', mapIndex: -1 });
     expect(ti2?.error).toBeNull();
     expect((await w.svc.store.getRun('r4'))?.state).toBe('success');
+  });
+
+  it('a replayed try_finished or timer gets the same reply as the first delivery', async () => {
+    const d = dag({ dagId: 'replayed', defaultArgs: { retries: 1, retryDelay: '90s' } }, () => {
+      task('a', (ctx) => {
+        if (ctx.tryNumber === 1) throw new Error('once');
+        return 1;
+      });
+    });
+    const w = world([d]);
+    await handleTrigger({ dagId: 'replayed', runId: 'r5' }, w.svc);
+    const ti = w.started.shift()!;
+    const result = (await handleTaskRunnerRequest({ mode: 'run', key: ti, tryNumber: 1 }, w.svc)) as TryResult;
+    const first = await handleSchedulerRequest({ type: 'try_finished', key: ti, tryNumber: 1, result }, w.svc);
+    expect(first).toEqual({ action: 'wait', at: '2026-01-01T00:01:30Z', event: { type: 'retry', key: { runId: 'r5', taskId: 'a', mapIndex: -1 }, tryNumber: 1 } });
+    expect(await handleSchedulerRequest({ type: 'try_finished', key: ti, tryNumber: 1, result }, w.svc)).toEqual(first);
+    // A duplicate start of the same try runs nothing and reports null.
+    expect(await handleTaskRunnerRequest({ mode: 'run', key: ti, tryNumber: 1 }, w.svc)).toBeNull();
+    w.advance(90_000);
+    const event = (first as { event: TimerEvent }).event;
+    const second = await handleSchedulerRequest({ type: 'timer', event }, w.svc);
+    expect(second).toEqual({ action: 'run', tryNumber: 2 });
+    expect(await handleSchedulerRequest({ type: 'timer', event }, w.svc)).toEqual(second);
+    expect(await tiStates(w.svc, 'r5')).toEqual({ a: 'queued/2' });
+    expect(w.started).toHaveLength(0);
   });
 });

@@ -1,5 +1,4 @@
 import type { RunType } from '../authoring/context.ts';
-import { errorMessage } from '../errors.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
@@ -9,6 +8,17 @@ import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.t
 import type { StateStore } from '../store/state-store.ts';
 import { InvocationHost, type Dispatcher } from './invocation-host.ts';
 import type { LifecycleNext } from './lifecycle.ts';
+import {
+  aslTimestamp,
+  batchJobDetail,
+  type BatchJobOutcome,
+  type BatchPrepareOutput,
+  type IteratePrepareOutput,
+  type SchedulerRequest as ContractSchedulerRequest,
+  type SensorPokeRequest,
+  type SubmitJobParameters,
+  type TaskRunnerRequest as ContractTaskRunnerRequest,
+} from '../compiler/contract.ts';
 
 /** What every handler needs: built once per Lambda container from the environment. */
 export interface AwsServices {
@@ -33,10 +43,26 @@ function scheduler(svc: AwsServices, current: TiKey | null): { scheduler: Schedu
 // The scheduler function
 
 export type SchedulerRequest =
-  | { type: 'try_finished'; key: TiKey; tryNumber: number; result: TryResult }
-  /** From a lifecycle's Wait (the next action concerns it), or `standalone` from a timer execution. */
-  | { type: 'timer'; event: TimerEvent; standalone?: boolean }
+  | ContractSchedulerRequest
+  /** From a timer execution rather than a lifecycle: whatever the scheduler starts, it starts anew. */
+  | { type: 'timer'; event: TimerEvent; standalone: true }
   | { type: 'reconcile'; runIds?: string[]; staleMs?: number };
+
+/**
+ * The next action of a lifecycle, read from its instance's state: what a replayed event must get back
+ * when the first delivery already moved the instance (the reply depends on the state, not on whether this
+ * call changed it).
+ */
+async function nextFromState(store: StateStore, key: TiKey): Promise<LifecycleNext> {
+  const ti = await store.getTaskInstance(key);
+  if (!ti) return { action: 'done' };
+  const k = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+  if (ti.state === 'up_for_retry' && ti.nextAt) return { action: 'wait', at: aslTimestamp(Date.parse(ti.nextAt)), event: { type: 'retry', key: k, tryNumber: ti.tryNumber } };
+  if (ti.state === 'deferred' && ti.nextAt) return { action: 'wait', at: aslTimestamp(Date.parse(ti.nextAt)), event: { type: 'resume', key: k, tryNumber: ti.tryNumber } };
+  // Queued again by the first delivery: run it here (a second start elsewhere finds it running and does nothing).
+  if (ti.state === 'queued') return { action: 'run', tryNumber: ti.tryNumber };
+  return { action: 'done' };
+}
 
 /**
  * The scheduler function: a try ended, a timer fired, or the periodic reconcile. Returns the next action
@@ -46,14 +72,19 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
   switch (req.type) {
     case 'try_finished': {
       const { scheduler: s, host } = scheduler(svc, req.key);
-      await s.handleTryResult(req.key, req.tryNumber, req.result);
-      return host.flush();
+      if (req.result) await s.handleTryResult(req.key, req.tryNumber, req.result);
+      const decided = host.decided;
+      const next = await host.flush();
+      return decided ? next : nextFromState(svc.store, req.key);
     }
     case 'timer': {
-      const current = req.standalone || req.event.type === 'run_timeout' ? null : req.event.key;
+      const standalone = 'standalone' in req && req.standalone;
+      const current = standalone || req.event.type === 'run_timeout' ? null : req.event.key;
       const { scheduler: s, host } = scheduler(svc, current);
       await s.onTimer(req.event);
-      return host.flush();
+      const decided = host.decided;
+      const next = await host.flush();
+      return decided || current === null ? next : nextFromState(svc.store, current);
     }
     case 'reconcile': {
       const { scheduler: s, host } = scheduler(svc, null);
@@ -97,20 +128,13 @@ export async function handleTrigger(ev: TriggerEvent, svc: AwsServices): Promise
 // ---------------------------------------------------------------------------------------------------
 // The task runner function
 
-export type TaskRunnerRequest =
-  | { mode: 'run'; key: TiKey; tryNumber: number }
-  | { mode: 'batch_prepare'; key: TiKey; tryNumber: number }
-  | { mode: 'batch_complete'; key: TiKey; tryNumber: number; job: unknown }
-  | { mode: 'iterate_prepare'; key: TiKey; tryNumber: number }
-  | { mode: 'item'; key: TiKey; tryNumber: number; index: number; itemTry?: number }
-  | { mode: 'iterate_complete'; key: TiKey; tryNumber: number };
+export type TaskRunnerRequest = ContractTaskRunnerRequest | SensorPokeRequest | { mode: 'item'; key: TiKey; tryNumber: number; index: number; itemTry?: number };
 
-const DUPLICATE_MESSAGE = 'DuplicateInvocation: this try is not queued or running any more';
-/** A duplicate invocation (the try is not in the expected state): nothing ran; the scheduler ignores it. */
-const DUPLICATE: TryResult = { kind: 'failure', error: DUPLICATE_MESSAGE, retriable: false };
-
-/** The task runner function: one step of a try. `signal` fires before the Lambda's own timeout. */
-export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsServices, signal?: AbortSignal): Promise<unknown> {
+/**
+ * The task runner function (and the sensor-poke function, `mode: 'poke'`): one step of a try, answering
+ * as lib/compiler/contract.ts says. `signal` fires before the Lambda's own timeout.
+ */
+export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsServices, signal?: AbortSignal): Promise<TryResult | BatchPrepareOutput | IteratePrepareOutput | { index: number } | null> {
   const { scheduler: s, host } = scheduler(svc, null);
   const runner = new TaskRunner(
     svc.store,
@@ -121,73 +145,62 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
   try {
     switch (req.mode) {
       case 'run':
-        return (await runner.run(req.key, req.tryNumber, signal)) ?? DUPLICATE;
+      case 'poke':
+        return await runner.run(req.key, req.tryNumber, signal);
       case 'batch_prepare': {
         const r = await runner.prepareBatchJob(req.key, req.tryNumber);
-        if (r === null) throw Object.assign(new Error(DUPLICATE_MESSAGE), { name: 'DuplicateInvocation' });
-        if ('result' in r) throw Object.assign(new Error(r.result.kind === 'failure' ? r.result.error : 'prepare failed'), { name: 'PrepareFailed' });
-        return submitJobParameters(r.submission);
+        if (r === null) return { submit: null, result: null };
+        if ('result' in r) return { submit: null, result: r.result };
+        return { submit: submitJobParameters(r.submission), result: null };
       }
       case 'batch_complete':
-        return (await runner.completeBatchJob(req.key, req.tryNumber, batchJobStatusOf(req.job))) ?? DUPLICATE;
+        return await runner.completeBatchJob(req.key, req.tryNumber, batchJobStatusOf(req.job));
       case 'iterate_prepare': {
         const r = await runner.prepareIteration(req.key, req.tryNumber);
-        if (r === null) return { items: [] };
-        if ('result' in r) return { items: [], result: r.result };
-        return r;
+        if (r === null) return { items: null, result: null };
+        if ('result' in r) return { items: null, result: r.result };
+        return { items: r.items, result: null };
       }
       case 'item':
-        await runner.runItem(req.key, req.tryNumber, req.index, req.itemTry ?? 1, signal);
-        return { index: req.index, ok: true };
+        await runner.runItem(req.key, req.tryNumber, req.index, ('itemTry' in req ? req.itemTry : undefined) ?? 1, signal);
+        return { index: req.index };
       case 'iterate_complete':
-        return (await runner.completeIteration(req.key, req.tryNumber)) ?? DUPLICATE;
+        return await runner.completeIteration(req.key, req.tryNumber);
     }
   } finally {
     await host.flush();
   }
 }
 
-/** SubmitJob parameters (as `batch:submitJob.sync` takes them) for a prepared job. */
-export function submitJobParameters(j: BatchSubmission): Record<string, unknown> {
-  const overrides: Record<string, unknown> = { ...(j.containerOverrides ?? {}) };
-  if (j.command) overrides['Command'] = j.command;
+/** SubmitJob parameters (as `batch:submitJob.sync` takes them) for a prepared job: every field present. */
+export function submitJobParameters(j: BatchSubmission): SubmitJobParameters {
+  const overrides: SubmitJobParameters['ContainerOverrides'] = { ...(j.containerOverrides ?? {}) };
+  if (j.command) overrides.Command = j.command;
   const env = Object.entries(j.environment);
-  if (env.length) overrides['Environment'] = env.map(([Name, Value]) => ({ Name, Value }));
-  const out: Record<string, unknown> = { JobName: j.jobName, JobQueue: j.jobQueue, JobDefinition: j.jobDefinition };
-  if (Object.keys(overrides).length) out['ContainerOverrides'] = overrides;
-  if (j.arraySize) out['ArrayProperties'] = { Size: j.arraySize };
-  return out;
-}
-
-/**
- * What `batch:submitJob.sync` returned (DescribeJobs' job shape) or the error it failed with
- * (`{ Error, Cause }` from a Catch), as the task runner reads it.
- */
-export function batchJobStatusOf(job: unknown): BatchJobStatus | { error: string } {
-  const j = (job ?? {}) as Record<string, unknown>;
-  if (typeof j['Error'] === 'string') {
-    // A failed .sync job comes back as States.TaskFailed with the job description in Cause.
-    let cause: unknown = j['Cause'];
-    try {
-      cause = typeof cause === 'string' ? JSON.parse(cause) : cause;
-    } catch {
-      /* Cause is plain text */
-    }
-    if (cause && typeof cause === 'object' && 'JobId' in cause) return describeJob(cause as Record<string, unknown>);
-    return { error: `${j['Error']}: ${typeof j['Cause'] === 'string' ? j['Cause'] : errorMessage(j['Cause'])}` };
-  }
-  return describeJob(j);
-}
-
-function describeJob(j: Record<string, unknown>): BatchJobStatus {
-  const container = (j['Container'] ?? {}) as Record<string, unknown>;
-  const status = String(j['Status'] ?? 'FAILED');
+  if (env.length) overrides.Environment = env.map(([Name, Value]) => ({ Name, Value }));
   return {
-    jobId: String(j['JobId'] ?? ''),
-    jobName: String(j['JobName'] ?? ''),
+    JobName: j.jobName,
+    JobQueue: j.jobQueue ?? '',
+    JobDefinition: j.jobDefinition ?? '',
+    ContainerOverrides: overrides,
+    ArrayProperties: j.arraySize ? { Size: j.arraySize } : {},
+  };
+}
+
+/** What `batch:submitJob.sync` returned (or the error that ended it), as the task runner reads it. */
+export function batchJobStatusOf(job: BatchJobOutcome): BatchJobStatus | { error: string } {
+  const detail = batchJobDetail(job);
+  if (detail === null) {
+    const e = job as { Error?: string; Cause?: string };
+    return { error: `${e.Error ?? 'Error'}: ${e.Cause ?? ''}` };
+  }
+  const status = detail.Status;
+  return {
+    jobId: detail.JobId,
+    jobName: detail.JobName,
     status: status === 'SUCCEEDED' ? 'SUCCEEDED' : status === 'FAILED' ? 'FAILED' : 'RUNNING',
-    exitCode: typeof container['ExitCode'] === 'number' ? container['ExitCode'] : null,
-    reason: typeof j['StatusReason'] === 'string' ? j['StatusReason'] : typeof container['Reason'] === 'string' ? container['Reason'] : null,
+    exitCode: typeof detail.Container?.ExitCode === 'number' ? detail.Container.ExitCode : null,
+    reason: detail.StatusReason ?? detail.Container?.Reason ?? null,
     childExitCodes: null,
     output: '',
   };

@@ -1,5 +1,5 @@
 import type { Dag } from '../authoring/dag.ts';
-import { iso } from '../model/time.ts';
+import { aslTimestamp } from '../compiler/contract.ts';
 import type { SchedulerEvent, SchedulerHost, TimerEvent } from '../scheduler/host.ts';
 import type { TaskInstanceRecord, TiKey } from '../store/records.ts';
 import { sameTi, type LifecycleNext } from './lifecycle.ts';
@@ -36,12 +36,17 @@ export class InvocationHost implements SchedulerHost {
 
   setTimer(at: number, event: TimerEvent): void {
     if (this.current && this.next === null && event.type !== 'run_timeout' && sameTi(event.key, this.current)) {
-      this.next = { action: 'wait', at: iso(at), event };
+      this.next = { action: 'wait', at: aslTimestamp(at), event };
     } else this.timers.push({ at, event });
   }
 
   emit(e: SchedulerEvent): void {
     this.onEvent?.(e);
+  }
+
+  /** Whether the scheduler decided something for the calling lifecycle in this invocation. */
+  get decided(): boolean {
+    return this.next !== null;
   }
 
   /** Start what was asked for; returns the next action of the calling lifecycle. */

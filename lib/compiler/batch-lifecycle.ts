@@ -1,0 +1,63 @@
+import type { TaskSpec } from '../model/spec.ts';
+import { BATCH_SUBMIT_JOB_SYNC, invokeLambda, submitJobParameters } from './integrations.ts';
+import { addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
+import type { StateGraph } from './state-graph.ts';
+import { choiceState, taskState } from './states.ts';
+
+/**
+ * A Batch try with `.sync`: `Prepare` (task runner `batch_prepare` → the SubmitJob parameters, or a
+ * result without submitting) → `CheckPrepared` → `Submit` (`batch:submitJob.sync`: Step Functions waits
+ * for the job, no Lambda does; any error is carried to `Complete` in `$.job`) → `Complete` (task runner
+ * `batch_complete` → the TryResult) → `Report` and the scheduler loop, whose `run` starts at `Prepare`.
+ * executionTimeout bounds the job's wait (`TimeoutSeconds` on `Submit`). Returns the first state's id.
+ */
+export function buildBatchLifecycle(graph: StateGraph, spec: TaskSpec, taskRunnerArn: string, schedulerArn: string): string {
+  const timeout = timeoutSeconds(spec.executionTimeoutMs);
+  graph.add(
+    STATE.prepare,
+    invokeLambda({
+      comment: 'Resolve the job to submit for this try',
+      functionName: taskRunnerArn,
+      payload: { mode: 'batch_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
+      resultSelector: { 'submit.$': '$.Payload.submit', 'result.$': '$.Payload.result' },
+      resultPath: '$.try',
+      catch: tryCatchers(null),
+      next: STATE.checkPrepared,
+    }),
+  );
+  graph.add(
+    STATE.checkPrepared,
+    choiceState({
+      comment: 'Nothing to submit: report the result the runner gave',
+      choices: [{ Variable: '$.try.submit', IsNull: true, Next: STATE.report }],
+      default: STATE.submit,
+    }),
+  );
+  graph.add(
+    STATE.submit,
+    taskState({
+      comment: 'Submit the job and wait for it to end',
+      resource: BATCH_SUBMIT_JOB_SYNC,
+      parameters: submitJobParameters('$.try.submit'),
+      timeoutSeconds: timeout,
+      resultPath: '$.job',
+      catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: STATE.complete }],
+      next: STATE.complete,
+    }),
+  );
+  graph.add(
+    STATE.complete,
+    invokeLambda({
+      comment: 'Turn what Batch said into the try result',
+      functionName: taskRunnerArn,
+      payload: { mode: 'batch_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'job.$': '$.job' },
+      resultSelector: { 'result.$': '$.Payload' },
+      resultPath: '$.try',
+      catch: tryCatchers(null),
+      next: STATE.report,
+    }),
+  );
+  addTryFailureStates(graph, null);
+  addSchedulerLoop(graph, schedulerArn, STATE.prepare);
+  return STATE.prepare;
+}

@@ -1,0 +1,217 @@
+/**
+ * The contract between the compiled state machines and the Lambda handlers they invoke. The state
+ * machines hold no scheduling logic: the scheduler decides (retry or not, when, the next poke) and replies
+ * with a {@link NextAction}; the state machine only invokes, waits until a timestamp it is given, and loops.
+ *
+ * ## A task lifecycle execution
+ *
+ * Input ({@link LifecycleInput}): `{ "key": {runId, taskId, mapIndex}, "dagId", "tryNumber" }`, started by the
+ * scheduler when it dispatches a queued task instance.
+ *
+ * Its state data (JSONPath), which the handlers never see whole:
+ * - `$.key`, `$.dagId`, `$.tryNumber`: the input; `$.tryNumber` is replaced by each `run` action.
+ * - `$.try.result`: the {@link TryResult} of the current try (`null` when the runner did nothing), from the
+ *   runner, or built by the `TryFailed`/`TryTimedOut` states when the invocation itself failed.
+ * - `$.try.submit` / `$.try.items`: what a prepare step returned (Batch / iteration).
+ * - `$.job`: a Batch job's `.sync` output, or the error that ended the wait for it.
+ * - `$.error`: the last caught error, `{ "Error", "Cause" }`.
+ * - `$.scheduler.next`: the scheduler's last reply.
+ *
+ * ## Idempotency the handlers must provide
+ * Step Functions retries an invocation after a Lambda service error (the function may have run), and a
+ * Task that timed out may still be running. So every mode is idempotent per (key, tryNumber): a repeated
+ * call returns the same answer and changes nothing. In particular the scheduler's reply is a function of
+ * the task instance's state after handling the event, not of whether this call changed it (a replayed
+ * `try_finished` for a try now `up_for_retry` replies the same `wait`).
+ */
+import type { TimerEvent, TryResult } from '../scheduler/host.ts';
+import type { TiKey } from '../store/records.ts';
+
+export type { TryResult, TimerEvent, TiKey };
+
+/** Input of every task lifecycle execution. */
+export interface LifecycleInput {
+  key: TiKey;
+  dagId: string;
+  /** The try this execution starts (a resumed deferred try keeps its number). */
+  tryNumber: number;
+}
+
+/**
+ * The scheduler's reply: what the execution does next.
+ * - `run`: start try `tryNumber` now (a new try after a retry delay, or the same try resumed after a poke
+ *   interval) in this execution.
+ * - `wait`: wait until `at` (a Wait state's `TimestampPath`), then deliver `event` back as a `timer`
+ *   request. The state machine never looks inside `event`. Format `at` with {@link aslTimestamp}.
+ * - `done`: end this execution. The instance is terminal, or it continues elsewhere: deferred until an
+ *   external event (a triggered run, a watched Batch job), waiting for a pool slot (whoever frees the slot
+ *   dispatches a new execution), or continued as new (see {@link MAX_LOOPS_PER_EXECUTION}).
+ */
+export type NextAction = { action: 'run'; tryNumber: number } | { action: 'wait'; at: string; event: TimerEvent } | { action: 'done' };
+
+/** Requests to the scheduler function; each returns a {@link NextAction}. */
+export type SchedulerRequest =
+  /** A try ended (or the runner did nothing: `result: null`). */
+  | { type: 'try_finished'; key: TiKey; tryNumber: number; result: TryResult | null }
+  /** A `wait` action's time has come. */
+  | { type: 'timer'; event: TimerEvent };
+
+/**
+ * Requests to the task-runner function.
+ * - `run` → `TryResult | null`: one try of a Lambda task (task, branch, short_circuit, trigger_dag; a
+ *   Batch task in poll mode submits its job and defers). `null` when this try is not running here.
+ * - `batch_prepare` → {@link BatchPrepareOutput}.
+ * - `batch_complete` → `TryResult | null`, from the job's `.sync` output or the caught error.
+ * - `iterate_prepare` → {@link IteratePrepareOutput}.
+ * - `item` → any JSON (discarded): runs item `index`. Throws when the item fails, so that the Map state's
+ *   `Retry` (itemRetries) applies; an error named `NonRetriableError` is not retried.
+ * - `iterate_complete` → `TryResult | null`: success with every item's result, or a failure naming the
+ *   items without one.
+ */
+export type TaskRunnerRequest =
+  | { mode: 'run'; key: TiKey; tryNumber: number }
+  | { mode: 'batch_prepare'; key: TiKey; tryNumber: number }
+  | { mode: 'batch_complete'; key: TiKey; tryNumber: number; job: BatchJobOutcome }
+  | { mode: 'iterate_prepare'; key: TiKey; tryNumber: number }
+  | { mode: 'item'; key: TiKey; tryNumber: number; index: number }
+  | { mode: 'iterate_complete'; key: TiKey; tryNumber: number };
+
+/** Request to the sensor-poke function: one poke; returns `TryResult | null` (not yet → `defer`). */
+export interface SensorPokeRequest {
+  mode: 'poke';
+  key: TiKey;
+  tryNumber: number;
+}
+
+/**
+ * The parameters of `batch:submitJob.sync`, as Step Functions names them (PascalCase at every depth).
+ * Every field is required, because a JSONPath to a missing field fails the execution: give
+ * `ContainerOverrides: {}` and `ArrayProperties: {}` when there are none.
+ */
+export interface SubmitJobParameters {
+  JobName: string;
+  JobQueue: string;
+  JobDefinition: string;
+  ContainerOverrides: {
+    Command?: string[];
+    Environment?: { Name: string; Value: string }[];
+    ResourceRequirements?: { Type: 'VCPU' | 'MEMORY' | 'GPU'; Value: string }[];
+    [field: string]: unknown;
+  };
+  /** `{ Size: n }` (2 to 10,000) for an array job, else `{}`. */
+  ArrayProperties: { Size?: number };
+}
+
+/**
+ * What `batch_prepare` returns: the job to submit, or the try's result without submitting (the try failed
+ * while resolving its input, or `result: null` when the try is not running here). Both fields are always
+ * present, one of them null.
+ */
+export type BatchPrepareOutput = { submit: SubmitJobParameters; result: null } | { submit: null; result: TryResult | null };
+
+/** What `iterate_prepare` returns: the item indexes still to run, or the try's result. Both fields present. */
+export type IteratePrepareOutput = { items: number[]; result: null } | { items: null; result: TryResult | null };
+
+/** An error as a `Catch` delivers it. */
+export interface CaughtError {
+  Error: string;
+  Cause: string;
+}
+
+/** DescribeJobs' job detail, as `batch:submitJob.sync` returns it on success (PascalCase fields). */
+export interface BatchJobDetail {
+  JobId: string;
+  JobName: string;
+  Status: string;
+  StatusReason?: string;
+  Container?: { ExitCode?: number; Reason?: string; LogStreamName?: string; [field: string]: unknown };
+  ArrayProperties?: { Size?: number; StatusSummary?: Record<string, number>; [field: string]: unknown };
+  [field: string]: unknown;
+}
+
+/**
+ * What `batch_complete` receives as `job`: the job detail when it succeeded, or the caught error. A job
+ * that ran and failed arrives as `{ Error: "States.TaskFailed", Cause: "<the job detail as JSON>" }`; an
+ * error submitting it as `{ Error: "Batch.<Code>", Cause }`; the try's timeout as `States.Timeout`
+ * (terminate the job then: the handler should not rely on Step Functions to stop it).
+ */
+export type BatchJobOutcome = BatchJobDetail | CaughtError;
+
+/** Whether a `job` is an error rather than a job detail. */
+export function isCaughtError(job: BatchJobOutcome): job is CaughtError {
+  return typeof (job as Partial<CaughtError>).Error === 'string' && (job as Partial<BatchJobDetail>).JobId === undefined;
+}
+
+/**
+ * The job detail carried by a Batch outcome: the success output itself, or the detail that a failed job's
+ * `States.TaskFailed` cause holds as JSON. `null` for other errors (submission refused, timeout).
+ */
+export function batchJobDetail(job: BatchJobOutcome): BatchJobDetail | null {
+  if (!isCaughtError(job)) return job;
+  if (job.Error !== 'States.TaskFailed') return null;
+  try {
+    const detail = JSON.parse(job.Cause) as unknown;
+    if (detail !== null && typeof detail === 'object' && typeof (detail as Partial<BatchJobDetail>).JobId === 'string') return detail as BatchJobDetail;
+  } catch {
+    // Not a job detail: an error of the integration itself.
+  }
+  return null;
+}
+
+// -----------------------------------------------------------------------------------------------------
+// The Batch watcher (poll mode)
+
+/** DescribeJobs takes at most this many job ids: one watcher execution watches at most this many jobs. */
+export const WATCHER_MAX_JOB_IDS = 100;
+
+/** Input of a Batch watcher execution. */
+export interface BatchWatcherInput {
+  /** 1 to {@link WATCHER_MAX_JOB_IDS} job ids. */
+  jobIds: string[];
+  /** Seconds between two DescribeJobs calls. */
+  intervalSeconds: number;
+}
+
+/** Request to the describe-jobs function: ONE DescribeJobs call for all `jobIds`. */
+export interface DescribeJobsRequest {
+  jobIds: string[];
+  intervalSeconds: number;
+  /** `$$.Execution.StartTime`: with the interval it bounds the rounds this execution has made. */
+  startedAt: string;
+}
+
+/**
+ * What the describe-jobs function returns. It delivers each finished job to the scheduler itself (the
+ * deferred instance waiting on it resumes) before returning; `finished` is there for the history.
+ */
+export interface DescribeJobsOutput {
+  /** Jobs not yet SUCCEEDED or FAILED: the next round's `jobIds`. Empty ends the execution. */
+  pending: string[];
+  finished: { jobId: string; status: 'SUCCEEDED' | 'FAILED' }[];
+  /** Seconds before the next round (the request's interval, or longer). */
+  intervalSeconds: number;
+  /**
+   * Start a fresh watcher execution for `pending` and end this one: set it when this execution nears
+   * the 25,000-event history limit (a round is about 9 events: say after 2,500 rounds).
+   */
+  continueAsNew: boolean;
+}
+
+// -----------------------------------------------------------------------------------------------------
+// Timestamps
+
+/**
+ * A time as a Wait state's `TimestampPath` wants it: RFC 3339 with `T` and `Z` and no fraction of a
+ * second. Step Functions truncates milliseconds, which would wake a timer early: this rounds up instead.
+ */
+export function aslTimestamp(ms: number): string {
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * Loops (a retry or a poke: about 23 history events each) after which the scheduler should continue a
+ * lifecycle as new, keeping a Standard execution under its 25,000-event history limit: when it would
+ * reply `run` to a `timer` past this many loops in the current execution, it dispatches a fresh
+ * execution for the same try instead (whose first state runs it) and replies `done`.
+ */
+export const MAX_LOOPS_PER_EXECUTION = 1000;

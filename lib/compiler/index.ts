@@ -1,0 +1,16 @@
+// The compiler from task specs to Amazon States Language: what the CDK constructs embed.
+export { compileTaskLifecycle, compileDag, type CompiledLifecycle } from './compile.ts';
+export { compileBatchWatcher, type BatchWatcherOptions, type CompiledBatchWatcher } from './batch-watcher.ts';
+export type { CompileOptions } from './compile-options.ts';
+export { lifecycleOf, type LifecycleKind } from './lifecycle-kind.ts';
+export {
+  chooseWorkflowType,
+  estimateHistoryEvents,
+  HISTORY_EVENT_LIMIT,
+  EXPRESS_MAX_TRY_SECONDS,
+  type WorkflowTypeChoice,
+} from './workflow-type.ts';
+export { AslCompileError } from './compile-error.ts';
+export { StateGraph } from './state-graph.ts';
+export type { AslState, StateMachineDefinition } from './asl-types.ts';
+export * from './contract.ts';

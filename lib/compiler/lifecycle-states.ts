@@ -1,0 +1,150 @@
+/**
+ * The states every task lifecycle shares: turning a failed invocation into a failed try, reporting the
+ * try to the scheduler, and carrying out the scheduler's reply (run / wait then timer / done).
+ */
+import type { Catcher } from './asl-types.ts';
+import { idempotentHandlerRetry, invokeLambda } from './integrations.ts';
+import type { StateGraph } from './state-graph.ts';
+import { choiceState, failState, passState, succeedState, waitState } from './states.ts';
+
+/** State ids, shared by the lifecycles so that every compiled machine reads the same way. */
+export const STATE = {
+  runTry: 'RunTry',
+  prepare: 'Prepare',
+  checkPrepared: 'CheckPrepared',
+  submit: 'Submit',
+  items: 'Items',
+  runItem: 'RunItem',
+  itemFailed: 'ItemFailed',
+  complete: 'Complete',
+  tryFailed: 'TryFailed',
+  tryTimedOut: 'TryTimedOut',
+  report: 'Report',
+  decide: 'Decide',
+  nextTry: 'NextTry',
+  waitUntil: 'WaitUntil',
+  timer: 'Timer',
+  done: 'Done',
+  unknownAction: 'UnknownAction',
+} as const;
+
+/** The error name of the Fail state reached when the scheduler replies with an unknown action. */
+export const CONTRACT_ERROR = 'AirlessContractError';
+
+/** Seconds for a Task's `TimeoutSeconds` from an executionTimeout in ms (null: no timeout). */
+export function timeoutSeconds(executionTimeoutMs: number | null): number | null {
+  return executionTimeoutMs === null ? null : Math.max(1, Math.ceil(executionTimeoutMs / 1000));
+}
+
+/**
+ * Catchers of a step of a try: a timeout becomes `TryTimedOut` (only when the step has a timeout), any
+ * other error `TryFailed`. The error lands at `$.error`.
+ */
+export function tryCatchers(timeout: number | null): Catcher[] {
+  return [
+    ...(timeout !== null ? [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: STATE.tryTimedOut }] : []),
+    { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.tryFailed },
+  ];
+}
+
+/**
+ * `TryFailed` (and `TryTimedOut` when the try has a timeout): a Pass that writes a failed TryResult at
+ * `$.try.result`, retriable (the scheduler still applies the task's retries), then reports it.
+ */
+export function addTryFailureStates(graph: StateGraph, timeout: number | null): void {
+  graph.add(
+    STATE.tryFailed,
+    passState({
+      comment: 'The invocation failed: the try failed with "<Error>: <Cause>"',
+      parameters: {
+        result: {
+          kind: 'failure',
+          'error.$': "States.Format('{}: {}', $.error.Error, $.error.Cause)",
+          retriable: true,
+        },
+      },
+      resultPath: '$.try',
+      next: STATE.report,
+    }),
+  );
+  if (timeout !== null) {
+    graph.add(
+      STATE.tryTimedOut,
+      passState({
+        comment: 'TimeoutSeconds elapsed: the try failed with a TaskTimeoutError',
+        parameters: {
+          result: {
+            kind: 'failure',
+            error: `TaskTimeoutError: execution timeout: the try ran longer than ${timeout} s (States.Timeout)`,
+            retriable: true,
+          },
+        },
+        resultPath: '$.try',
+        next: STATE.report,
+      }),
+    );
+  }
+}
+
+/**
+ * `Report` → `Decide` and what follows: `run` sets `$.tryNumber` and goes to `runState` (the first state
+ * of a try); `wait` waits until `$.scheduler.next.at`, sends the event back (`Timer`) and decides again;
+ * `done` succeeds; anything else fails with {@link CONTRACT_ERROR}.
+ */
+export function addSchedulerLoop(graph: StateGraph, schedulerArn: string, runState: string): void {
+  const reply = { 'next.$': '$.Payload' };
+  graph.add(
+    STATE.report,
+    invokeLambda({
+      comment: 'Tell the scheduler how the try ended; it replies what to do next',
+      functionName: schedulerArn,
+      payload: { type: 'try_finished', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'result.$': '$.try.result' },
+      resultSelector: reply,
+      resultPath: '$.scheduler',
+      retry: [idempotentHandlerRetry()],
+      next: STATE.decide,
+    }),
+  );
+  graph.add(
+    STATE.decide,
+    choiceState({
+      comment: "Carry out the scheduler's reply",
+      choices: [
+        { Variable: '$.scheduler.next.action', StringEquals: 'run', Next: STATE.nextTry },
+        { Variable: '$.scheduler.next.action', StringEquals: 'wait', Next: STATE.waitUntil },
+        { Variable: '$.scheduler.next.action', StringEquals: 'done', Next: STATE.done },
+      ],
+      default: STATE.unknownAction,
+    }),
+  );
+  graph.add(
+    STATE.nextTry,
+    passState({
+      comment: 'Run the try the scheduler named',
+      inputPath: '$.scheduler.next.tryNumber',
+      resultPath: '$.tryNumber',
+      next: runState,
+    }),
+  );
+  graph.add(
+    STATE.waitUntil,
+    waitState({ comment: 'Wait until the time the scheduler computed', for: { timestampPath: '$.scheduler.next.at' }, next: STATE.timer }),
+  );
+  graph.add(
+    STATE.timer,
+    invokeLambda({
+      comment: 'The time has come: hand the event back to the scheduler',
+      functionName: schedulerArn,
+      payload: { type: 'timer', 'event.$': '$.scheduler.next.event' },
+      resultSelector: reply,
+      resultPath: '$.scheduler',
+      retry: [idempotentHandlerRetry()],
+      next: STATE.decide,
+    }),
+  );
+  graph.add(STATE.done, succeedState());
+  graph.add(
+    STATE.unknownAction,
+    failState({ error: CONTRACT_ERROR, cause: "the scheduler's reply has no action run, wait or done" }),
+  );
+}
