@@ -106,34 +106,45 @@ export class Scheduler {
     };
     if (!(await this.store.createRun(run))) return (await this.store.getRun(runId))!;
     this.host.emit?.({ type: 'run', run });
-    await this.startQueuedRuns(dag.dagId);
+    await this.startQueuedRuns(dag.dagId, runId);
     return (await this.store.getRun(runId))!;
   }
 
-  /** Start queued runs of a DAG, oldest first, while fewer than maxActiveRuns are running. */
-  async startQueuedRuns(dagId: string): Promise<void> {
+  /**
+   * Start queued runs of a DAG while maxActiveRuns allows: the run just created when given (no index
+   * read, which may lag), else the queued runs oldest first. Each running run holds one unit of the
+   * `runs:<dagId>` semaphore, so the limit holds however many schedulers run at once.
+   */
+  async startQueuedRuns(dagId: string, justCreated?: string): Promise<void> {
     const dag = this.dag(dagId);
-    const running = await this.store.listRuns({ dagId, states: ['running'] });
-    let free = dag.spec.maxActiveRuns - running.length;
-    if (free <= 0) return;
-    for (const q of await this.store.listRuns({ dagId, states: ['queued'] })) {
-      if (free-- <= 0) break;
-      await this.startRun(q.runId);
+    const sem = `runs:${dagId}`;
+    const candidates = justCreated ? [justCreated] : (await this.store.listRuns({ dagId, states: ['queued'] })).map((r) => r.runId);
+    for (const runId of candidates) {
+      if (!(await this.store.tryAcquire(sem, 1, dag.spec.maxActiveRuns))) return;
+      if (!(await this.startRun(runId))) await this.store.release(sem, 1);
     }
   }
 
-  private async startRun(runId: string): Promise<void> {
+  /** Let the run's data expire after the store's retention, and give its maxActiveRuns unit to a queued run. */
+  private async afterRunEnded(run: DagRunRecord): Promise<void> {
+    if (run.endDate) await this.store.expireRun?.(run.runId, run.endDate);
+    if (run.startDate !== null) await this.store.release(`runs:${run.dagId}`, 1);
+    await this.startQueuedRuns(run.dagId);
+  }
+
+  private async startRun(runId: string): Promise<boolean> {
     const now = this.host.now();
     const run = await this.store.updateRun(runId, ['queued'], { state: 'running', startDate: iso(now) });
-    if (!run) return;
+    if (!run) return false;
     this.host.emit?.({ type: 'run', run });
     const dag = this.dag(run.dagId);
     if (dag.spec.dagrunTimeoutMs !== null) this.host.setTimer(now + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', runId });
     if (dag.spec.tasks.length === 0) {
       await this.finalizeRun(runId);
-      return;
+      return true;
     }
     for (const t of dag.spec.tasks) if (t.upstream.length === 0) await this.decide(dag, run, t, undefined);
+    return true;
   }
 
   private async finalizeRun(runId: string): Promise<void> {
@@ -162,7 +173,7 @@ export class Scheduler {
       }
     }
     if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
-    await this.startQueuedRuns(run.dagId);
+    await this.afterRunEnded(ended);
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -528,7 +539,7 @@ export class Scheduler {
       }
     }
     if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
-    await this.startQueuedRuns(run.dagId);
+    await this.afterRunEnded(ended);
   }
 
   // ---------------------------------------------------------------------------------------------------

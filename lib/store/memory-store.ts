@@ -24,6 +24,15 @@ interface RunPartition {
   logs: Map<string, LogLine[]>;
 }
 
+/** Freeze a record and everything in it: the store hands out its versions, never copies. */
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
 /** Store a task instance record (replacing any previous version) in both indexes of its partition. */
 function putTi(p: RunPartition, ti: TaskInstanceRecord): void {
   p.tis.set(tiId(ti), ti);
@@ -38,8 +47,8 @@ function matches(ti: TaskInstanceRecord, e: TiExpectation): boolean {
 
 /**
  * The embedded default store: everything in memory, each method atomic (JavaScript runs one method
- * body at a time). Callers never share a mutable record with the store: run and task-state records and
- * values are copied in and out; task instance records are immutable versions (an update stores a new
+ * body at a time). Callers never share a mutable record with the store: task-state records and values
+ * are copied in and out; run and task instance records are frozen versions (an update stores a new
  * object), so the version a caller holds never changes under it.
  */
 export class MemoryStateStore implements StateStore {
@@ -65,7 +74,7 @@ export class MemoryStateStore implements StateStore {
   async createRun(run: DagRunRecord): Promise<boolean> {
     if (this.runs.has(run.runId)) return false;
     this.runs.set(run.runId, {
-      run: structuredClone(run),
+      run: deepFreeze(structuredClone(run)),
       tis: new Map(),
       byTask: new Map(),
       taskStates: new Map(),
@@ -81,14 +90,14 @@ export class MemoryStateStore implements StateStore {
 
   async getRun(runId: string): Promise<DagRunRecord | undefined> {
     const p = this.runs.get(runId);
-    return p ? { ...p.run } : undefined;
+    return p?.run;
   }
 
   async updateRun(runId: string, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
     const p = this.runs.get(runId);
     if (!p || (expect && !expect.includes(p.run.state))) return undefined;
-    Object.assign(p.run, patch);
-    return { ...p.run };
+    p.run = deepFreeze({ ...p.run, ...structuredClone(patch) });
+    return p.run;
   }
 
   async listRuns(query: { dagId: string; states?: readonly RunState[] }): Promise<DagRunRecord[]> {
@@ -96,14 +105,14 @@ export class MemoryStateStore implements StateStore {
     const out: DagRunRecord[] = [];
     for (const id of ids) {
       const r = this.runs.get(id)!.run;
-      if (!query.states || query.states.includes(r.state)) out.push({ ...r });
+      if (!query.states || query.states.includes(r.state)) out.push(r);
     }
     return out.sort((a, b) => a.logicalDate.localeCompare(b.logicalDate) || a.queuedAt.localeCompare(b.queuedAt));
   }
 
   async listRunsByState(state: RunState): Promise<DagRunRecord[]> {
     const out: DagRunRecord[] = [];
-    for (const p of this.runs.values()) if (p.run.state === state) out.push({ ...p.run });
+    for (const p of this.runs.values()) if (p.run.state === state) out.push(p.run);
     return out.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
   }
 
@@ -133,7 +142,7 @@ export class MemoryStateStore implements StateStore {
       ds.upstreamAddedTotal += count;
       ds.upstreamExpanded += 1;
     }
-    p.run.pending += count - 1;
+    p.run = Object.freeze({ ...p.run, pending: p.run.pending + count - 1 });
     return true;
   }
 
@@ -191,7 +200,7 @@ export class MemoryStateStore implements StateStore {
       s.upstream[req.state] += 1;
       downstream.push(copyTaskState(s));
     }
-    p.run.pending -= 1;
+    p.run = Object.freeze({ ...p.run, pending: p.run.pending - 1 });
     return { ti, pending: p.run.pending, downstream };
   }
 

@@ -51,6 +51,11 @@ export interface StateStore {
   listRuns(query: { dagId: string; states?: readonly RunState[] }): Promise<DagRunRecord[]>;
   /** Runs waiting in a state for any DAG, e.g. queued (a query on a state index). */
   listRunsByState(state: RunState): Promise<DagRunRecord[]>;
+  /**
+   * A run ended: let its XCom, item results and logs expire after the store's retention (DynamoDB TTL;
+   * large values in S3 by lifecycle). Optional: a store without retention keeps everything.
+   */
+  expireRun?(runId: string, endedAt: string): Promise<unknown>;
 
   // Task state (per run and task) --------------------------------------------------------------------
   getTaskStates(runId: string, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]>;

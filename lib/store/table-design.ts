@@ -1,0 +1,133 @@
+/**
+ * The single DynamoDB table that holds all run state, as one source for the store, the test harness and
+ * the CDK stack. No AWS SDK import here: deploy-time code can read these constants without the client.
+ *
+ * Keys (all strings; `#` separates parts: DAG and task ids are `[A-Za-z0-9_.-]+`, which sort after `#`,
+ * so a task's items sort before a longer task id that starts with it; free-form parts are URI-encoded):
+ *
+ * | entity          | PK                     | SK                                               | GSI1 (runs by DAG + state)             | GSI2 (runs by state)          |
+ * |-----------------|------------------------|--------------------------------------------------|----------------------------------------|-------------------------------|
+ * | run             | `RUN#<runId>`          | `RUN`                                            | `DAG#<dagId>#<state>` / `<logicalDate>#<queuedAt>#<runId>` | `STATE#<state>` / `<queuedAt>#<runId>` |
+ * | task state      | `RUN#<runId>`          | `TS#<taskId>`                                    |                                        |                               |
+ * | task instance   | `RUN#<runId>`          | `TI#<taskId>#<mapIndex>`                         |                                        |                               |
+ * | XCom            | `RUN#<runId>`          | `XC#<taskId>#<key>#<mapIndex>`                   |                                        |                               |
+ * | item result     | `RUN#<runId>`          | `IT#<taskId>#<mapIndex>#<index>`                 |                                        |                               |
+ * | log chunk       | `RUN#<runId>`          | `LOG#<taskId>#<mapIndex>#<try>#<time>#<seq>`      |                                        |                               |
+ * | pipeline save   | `PIPE#<scope>`         | `<time>#<seq>`                                   |                                        |                               |
+ * | pool            | `POOLS`                | `POOL#<name>`                                    |                                        |                               |
+ * | semaphore       | `SEM#<name>`           | `SEM`                                            |                                        |                               |
+ * | semaphore waiter| `WAIT#<name>`          | `<epoch ms>#<seq>`                               |                                        |                               |
+ *
+ * Map indexes, item indexes and try numbers are zero-padded (`-` for map index -1, which sorts first),
+ * so a Query on a prefix returns them in numeric order. Every item also carries `type`. Items of a
+ * finished run's XComs, item results and logs get `expiresAt` (epoch seconds, the table's TTL attribute).
+ */
+
+/** Attribute names of the table's keys. */
+export const PK = 'PK';
+export const SK = 'SK';
+export const GSI1_PK = 'GSI1PK';
+export const GSI1_SK = 'GSI1SK';
+export const GSI2_PK = 'GSI2PK';
+export const GSI2_SK = 'GSI2SK';
+/** The TTL attribute (epoch seconds). */
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+/** Runs of a DAG in one state, oldest logical date first. */
+export const GSI_RUNS_BY_DAG_STATE = 'runsByDagState';
+/** Runs of any DAG in one state, oldest queuedAt first. */
+export const GSI_RUNS_BY_STATE = 'runsByState';
+
+/** Key schema of the table (CloudFormation / SDK shape). */
+export const TABLE_KEY_SCHEMA = [
+  { AttributeName: PK, KeyType: 'HASH' },
+  { AttributeName: SK, KeyType: 'RANGE' },
+] as const;
+
+/** Every key attribute of the table and its indexes (all strings). */
+export const TABLE_ATTRIBUTE_DEFINITIONS = [PK, SK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK].map((AttributeName) => ({ AttributeName, AttributeType: 'S' as const }));
+
+/** Global secondary indexes (both project every attribute: a listing returns whole run records). */
+export const TABLE_GLOBAL_SECONDARY_INDEXES = [
+  {
+    IndexName: GSI_RUNS_BY_DAG_STATE,
+    KeySchema: [
+      { AttributeName: GSI1_PK, KeyType: 'HASH' },
+      { AttributeName: GSI1_SK, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'ALL' },
+  },
+  {
+    IndexName: GSI_RUNS_BY_STATE,
+    KeySchema: [
+      { AttributeName: GSI2_PK, KeyType: 'HASH' },
+      { AttributeName: GSI2_SK, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'ALL' },
+  },
+] as const;
+
+/** On-demand billing. */
+export const TABLE_BILLING_MODE = 'PAY_PER_REQUEST';
+
+// Key builders ----------------------------------------------------------------------------------------
+
+/** Largest map/item index the padded encodings keep in order. */
+export const MAX_INDEX = 9_999_999_999;
+
+/** A map index as a sort-key part: `-` for -1 (not mapped), else ten digits. */
+export function mapIndexPart(mapIndex: number): string {
+  if (mapIndex === -1) return '-';
+  return indexPart(mapIndex, 'map index');
+}
+
+/** A non-negative integer as ten digits. */
+export function indexPart(n: number, what = 'index'): string {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_INDEX) throw new RangeError(`${what} must be an integer from 0 to ${MAX_INDEX}, got ${n}`);
+  return String(n).padStart(10, '0');
+}
+
+/** A free-form string as a key part that contains no `#`. */
+export function freePart(s: string): string {
+  return encodeURIComponent(s);
+}
+
+export const keys = {
+  run: (runId: string) => ({ [PK]: `RUN#${runId}`, [SK]: 'RUN' }),
+  taskState: (runId: string, taskId: string) => ({ [PK]: `RUN#${runId}`, [SK]: `TS#${taskId}` }),
+  taskInstance: (runId: string, taskId: string, mapIndex: number) => ({ [PK]: `RUN#${runId}`, [SK]: `TI#${taskId}#${mapIndexPart(mapIndex)}` }),
+  xcom: (runId: string, taskId: string, key: string, mapIndex: number) => ({
+    [PK]: `RUN#${runId}`,
+    [SK]: `XC#${taskId}#${freePart(key)}#${mapIndexPart(mapIndex)}`,
+  }),
+  itemResult: (runId: string, taskId: string, mapIndex: number, index: number) => ({
+    [PK]: `RUN#${runId}`,
+    [SK]: `IT#${taskId}#${mapIndexPart(mapIndex)}#${indexPart(index, 'item index')}`,
+  }),
+  pool: (name: string) => ({ [PK]: 'POOLS', [SK]: `POOL#${name}` }),
+  semaphore: (name: string) => ({ [PK]: `SEM#${name}`, [SK]: 'SEM' }),
+} as const;
+
+/** Sort-key prefixes for queries inside a partition. */
+export const prefixes = {
+  runPartition: (runId: string) => `RUN#${runId}`,
+  taskInstances: (taskId?: string) => (taskId === undefined ? 'TI#' : `TI#${taskId}#`),
+  xcoms: (taskId: string, key: string) => `XC#${taskId}#${freePart(key)}#`,
+  itemResults: (taskId: string, mapIndex: number) => `IT#${taskId}#${mapIndexPart(mapIndex)}#`,
+  log: (taskId: string, mapIndex: number, tryNumber: number) => `LOG#${taskId}#${mapIndexPart(mapIndex)}#${String(tryNumber).padStart(5, '0')}#`,
+  pipelinePartition: (scope: string) => `PIPE#${scope}`,
+  waiterPartition: (name: string) => `WAIT#${name}`,
+  poolPartition: 'POOLS',
+  /** Prefixes of the items that expire after a run ends. */
+  expiring: ['XC#', 'IT#', 'LOG#'] as const,
+} as const;
+
+/** GSI keys of a run in a state. */
+export function runIndexKeys(run: { dagId: string; runId: string; state: string; logicalDate: string; queuedAt: string }): Record<string, string> {
+  return {
+    [GSI1_PK]: `DAG#${run.dagId}#${run.state}`,
+    [GSI1_SK]: `${run.logicalDate}#${run.queuedAt}#${run.runId}`,
+    [GSI2_PK]: `STATE#${run.state}`,
+    [GSI2_SK]: `${run.queuedAt}#${run.runId}`,
+  };
+}

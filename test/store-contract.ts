@@ -1,0 +1,765 @@
+import { describe, expect, it } from 'vitest';
+import { dag, task } from '../lib/index.ts';
+import { FakeClock } from '../lib/runner/clock.ts';
+import { LocalRunner, type RunReport } from '../lib/runner/local-runner.ts';
+import { MemoryStateStore } from '../lib/store/memory-store.ts';
+import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../lib/store/records.ts';
+import type { FinishRequest, StateStore } from '../lib/store/state-store.ts';
+import type { TerminalTiState } from '../lib/model/states.ts';
+
+/**
+ * The behaviour every StateStore must have, as one suite: `describeStoreContract(name, makeStore)` runs it
+ * against a store; `makeStore` gives a fresh (empty) store for each test.
+ */
+
+let seq = 0;
+/** Ids unique across tests and files (stores may share a table). */
+const uid = (p: string) => `${p}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
+
+const T0 = Date.UTC(2026, 0, 1);
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+function makeRun(over: Partial<DagRunRecord> = {}): DagRunRecord {
+  const runId = over.runId ?? uid('run');
+  return {
+    dagId: 'contract_dag',
+    runId,
+    state: 'running',
+    runType: 'manual',
+    conf: { a: 1, nested: { list: [1, 'two', null] } },
+    params: { p: 'x' },
+    logicalDate: at(0),
+    queuedAt: at(0),
+    startDate: at(0),
+    endDate: null,
+    dagVersion: 'v1',
+    pending: 10,
+    parent: null,
+    pipelineScope: runId,
+    note: null,
+    ...over,
+  };
+}
+
+function makeTi(runId: string, taskId: string, mapIndex = -1, over: Partial<TaskInstanceRecord> = {}): TaskInstanceRecord {
+  return {
+    dagId: 'contract_dag',
+    runId,
+    taskId,
+    mapIndex,
+    state: 'scheduled',
+    tryNumber: 0,
+    maxTries: 2,
+    queuedAt: null,
+    startDate: null,
+    endDate: null,
+    nextAt: null,
+    firstPokeAt: null,
+    pokeCount: 0,
+    durationMs: null,
+    error: null,
+    externalId: null,
+    resume: false,
+    ...over,
+  };
+}
+
+const key = (runId: string, taskId: string, mapIndex = -1): TiKey => ({ runId, taskId, mapIndex });
+const plain = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+
+/** A run in the store with a running instance of `taskId` at try 1. */
+async function runWithRunning(s: StateStore, taskId = 't', pending = 10, mapIndex = -1): Promise<DagRunRecord> {
+  const run = makeRun({ pending });
+  expect(await s.createRun(run)).toBe(true);
+  await s.createTaskInstances([makeTi(run.runId, taskId, mapIndex, { state: 'running', tryNumber: 1 })]);
+  return run;
+}
+
+function finishReq(runId: string, taskId: string, downstream: string[], over: Partial<FinishRequest> = {}): FinishRequest {
+  return {
+    key: key(runId, taskId),
+    expect: { states: ['running'], tryNumber: 1 },
+    state: 'success',
+    patch: { endDate: at(5), durationMs: 300_000, error: null },
+    downstream,
+    ...over,
+  };
+}
+
+/** A large JSON value of about `bytes` bytes. */
+function bigValue(bytes: number): { rows: { i: number; s: string }[] } {
+  const rows: { i: number; s: string }[] = [];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const s = `row ${i} ` + 'x'.repeat(90);
+    rows.push({ i, s });
+    size += s.length + 16;
+  }
+  return { rows };
+}
+
+// The small DAG of the end-to-end check: a mapped task (12 instances, through a 2-slot pool) feeding a
+// join, a task that fails its first try and is retried, an iterated task, XCom, logs, pipeline context.
+function e2eDags() {
+  return [
+    dag({ dagId: 'store_contract_e2e', defaultArgs: { retries: 2, retryDelay: '30s' } }, () => {
+      const make = task('make', () => Array.from({ length: 12 }, (_, i) => i));
+      const square = task(
+        'square',
+        (ctx, x: number) => {
+          ctx.log.info(`squaring ${x}`);
+          return x * x;
+        },
+        { pool: 'narrow' },
+      ).expand(make);
+      const flaky = task('flaky', async (ctx) => {
+        if (ctx.tryNumber === 1) throw new Error('first try fails');
+        await ctx.pipeline.save('flaky', { recoveredOnTry: ctx.tryNumber });
+        await ctx.xcomPush('extra', { note: 'pushed' });
+        return 'recovered';
+      });
+      const iter = task('iter', (_c, x: number) => x + 100).iterate([1, 2, 3], { concurrency: 2 });
+      const join = task('join', async (ctx, v: { xs: number[]; f: string; it: number[] }) => {
+        const saved = await ctx.pipeline.load();
+        return { xs: v.xs, f: v.f, it: v.it, stages: saved.stages, extra: await ctx.xcomPull('flaky', { key: 'extra' }) };
+      })({ xs: square, f: flaky, it: iter });
+      task('only_if_failed', () => 'never', { triggerRule: 'all_failed' }).after(join);
+    }),
+  ];
+}
+
+function taskStates(r: RunReport): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const t of r.tasks) out[t.mapIndex === null ? t.taskId : `${t.taskId}[${t.mapIndex}]`] = `${t.state}/${t.tryNumber}`;
+  return out;
+}
+
+async function runE2e(store: StateStore): Promise<{ report: RunReport; join: unknown; errors: unknown[] }> {
+  const runner = new LocalRunner({ dags: e2eDags(), store, clock: new FakeClock(T0), pools: { narrow: 2 }, captureConsole: false });
+  try {
+    const report = await runner.run({ dagId: 'store_contract_e2e', runId: uid('e2e') });
+    const join = (await store.getXCom(report.runId, 'join', -1, 'return_value'))?.value;
+    return { report, join, errors: runner.errors };
+  } finally {
+    runner.close();
+  }
+}
+
+export function describeStoreContract(name: string, makeStore: () => Promise<StateStore> | StateStore): void {
+  describe(`StateStore contract: ${name}`, () => {
+    // ---------------------------------------------------------------------------------------------
+    describe('runs', () => {
+      it('createRun is conditional: a replay returns false and changes nothing', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        expect(await s.createRun(run)).toBe(true);
+        expect(await s.createRun({ ...run, state: 'failed', pending: 99, conf: { other: true } })).toBe(false);
+        expect(await s.getRun(run.runId)).toEqual(run);
+        expect(await s.getRun(uid('missing'))).toBeUndefined();
+      });
+
+      // Top-level fields only: MemoryStateStore copies the record shallowly (conf is shared).
+      it('changing what getRun returned never changes the store (a copy, or a frozen version)', async () => {
+        const s = await makeStore();
+        const run = makeRun({ parent: { dagId: 'p', runId: 'pr', taskId: 'pt', mapIndex: 3, tryNumber: 2 } });
+        await s.createRun(run);
+        const got = (await s.getRun(run.runId))!;
+        const attempt = (f: () => void) => {
+          try {
+            f();
+          } catch (e) {
+            expect(e).toBeInstanceOf(TypeError); // frozen
+          }
+        };
+        attempt(() => (got.state = 'failed'));
+        attempt(() => (got.pending = -1));
+        attempt(() => ((got.parent as { mapIndex: number }).mapIndex = 99));
+        expect(await s.getRun(run.runId)).toEqual(run);
+      });
+
+      it('updateRun applies only in the expected states, returns the whole record, null expects nothing', async () => {
+        const s = await makeStore();
+        const run = makeRun({ state: 'queued', startDate: null });
+        await s.createRun(run);
+        const started = await s.updateRun(run.runId, ['queued'], { state: 'running', startDate: at(1) });
+        expect(started).toEqual({ ...run, state: 'running', startDate: at(1) });
+        // A replay of the same transition finds the run no longer queued.
+        expect(await s.updateRun(run.runId, ['queued'], { state: 'running', startDate: at(2) })).toBeUndefined();
+        expect(await s.updateRun(run.runId, ['success', 'failed'], { note: 'nope' })).toBeUndefined();
+        expect(await s.getRun(run.runId)).toEqual(started);
+        const noted = await s.updateRun(run.runId, null, { note: 'anything goes' });
+        expect(noted?.note).toBe('anything goes');
+        expect(noted?.state).toBe('running');
+        expect(await s.updateRun(uid('missing'), null, { note: 'x' })).toBeUndefined();
+      });
+
+      it('listRuns: a DAG’s runs, oldest logical date first, optionally by state; states move with updates', async () => {
+        const s = await makeStore();
+        const dagId = uid('dag');
+        const mk = (min: number, state: DagRunRecord['state']) => makeRun({ dagId, logicalDate: at(min), queuedAt: at(100 - min), state });
+        const r3 = mk(3, 'queued');
+        const r1 = mk(1, 'success');
+        const r2 = mk(2, 'running');
+        const r4 = mk(4, 'queued');
+        for (const r of [r3, r1, r4, r2]) await s.createRun(r);
+        await s.createRun(makeRun({ dagId: uid('other'), logicalDate: at(0), state: 'queued' }));
+        const ids = (rs: DagRunRecord[]) => rs.map((r) => r.runId);
+        expect(ids(await s.listRuns({ dagId }))).toEqual([r1.runId, r2.runId, r3.runId, r4.runId]);
+        expect(ids(await s.listRuns({ dagId, states: ['queued'] }))).toEqual([r3.runId, r4.runId]);
+        expect(ids(await s.listRuns({ dagId, states: ['queued', 'running'] }))).toEqual([r2.runId, r3.runId, r4.runId]);
+        expect(await s.listRuns({ dagId, states: ['failed'] })).toEqual([]);
+        expect(await s.listRuns({ dagId: uid('nothing') })).toEqual([]);
+        await s.updateRun(r3.runId, ['queued'], { state: 'running' });
+        expect(ids(await s.listRuns({ dagId, states: ['queued'] }))).toEqual([r4.runId]);
+        expect(ids(await s.listRuns({ dagId, states: ['running'] }))).toEqual([r2.runId, r3.runId]);
+        const listed = await s.listRuns({ dagId, states: ['success'] });
+        expect(listed).toEqual([r1]);
+      });
+
+      it('listRunsByState: runs of every DAG in a state, oldest queuedAt first', async () => {
+        const s = await makeStore();
+        const a = makeRun({ dagId: uid('a'), state: 'queued', queuedAt: at(30) });
+        const b = makeRun({ dagId: uid('b'), state: 'queued', queuedAt: at(10) });
+        const c = makeRun({ dagId: uid('c'), state: 'queued', queuedAt: at(20) });
+        const d = makeRun({ dagId: uid('d'), state: 'running', queuedAt: at(5) });
+        for (const r of [a, b, c, d]) await s.createRun(r);
+        const mine = new Set([a, b, c, d].map((r) => r.runId));
+        const ids = async (state: DagRunRecord['state']) => (await s.listRunsByState(state)).filter((r) => mine.has(r.runId)).map((r) => r.runId);
+        expect(await ids('queued')).toEqual([b.runId, c.runId, a.runId]);
+        expect(await ids('running')).toEqual([d.runId]);
+        await s.updateRun(c.runId, ['queued'], { state: 'running' });
+        expect(await ids('queued')).toEqual([b.runId, a.runId]);
+        expect(await ids('running')).toEqual([d.runId, c.runId]);
+        expect((await s.listRunsByState('running')).find((r) => r.runId === c.runId)).toEqual({ ...c, state: 'running' });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('task states', () => {
+      it('claimDecision settles once; getTaskStates is undefined before, in request order', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        expect(await s.getTaskStates(run.runId, ['a', 'b'])).toEqual([undefined, undefined]);
+        expect(await s.claimDecision(run.runId, 'a', 'scheduled')).toBe(true);
+        expect(await s.claimDecision(run.runId, 'a', 'skipped')).toBe(false);
+        expect(await s.claimDecision(run.runId, 'a', 'scheduled')).toBe(false);
+        const [b, a] = await s.getTaskStates(run.runId, ['b', 'a']);
+        expect(b).toBeUndefined();
+        expect(a).toEqual({
+          runId: run.runId,
+          taskId: 'a',
+          upstream: { success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0 },
+          upstreamAddedTotal: 0,
+          upstreamExpanded: 0,
+          self: { success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0 },
+          decision: 'scheduled',
+          mapCount: null,
+        });
+      });
+
+      it('concurrent claimDecision: exactly one wins', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const wins = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claimDecision(run.runId, 'x', i % 2 ? 'scheduled' : 'skipped')));
+        expect(wins.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('claimExpansion settles once: downstream tallies learn the count, the run pending grows by count - 1', async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 4 });
+        await s.createRun(run);
+        expect(await s.claimExpansion(run.runId, 'm', 12, ['j1', 'j2'])).toBe(true);
+        const check = async () => {
+          const [m, j1, j2] = await s.getTaskStates(run.runId, ['m', 'j1', 'j2']);
+          expect(m?.decision).toBe('expanded');
+          expect(m?.mapCount).toBe(12);
+          for (const j of [j1, j2]) {
+            expect(j?.upstreamAddedTotal).toBe(12);
+            expect(j?.upstreamExpanded).toBe(1);
+            expect(j?.decision).toBeNull();
+          }
+          expect((await s.getRun(run.runId))?.pending).toBe(4 + 11);
+        };
+        await check();
+        // Replays (and a different count) change nothing; nor can the decision be claimed again.
+        expect(await s.claimExpansion(run.runId, 'm', 12, ['j1', 'j2'])).toBe(false);
+        expect(await s.claimExpansion(run.runId, 'm', 3, ['j1', 'j2'])).toBe(false);
+        expect(await s.claimDecision(run.runId, 'm', 'skipped')).toBe(false);
+        await check();
+        // A second mapped upstream of j1 adds to it.
+        expect(await s.claimExpansion(run.runId, 'm2', 1, ['j1'])).toBe(true);
+        const [j1] = await s.getTaskStates(run.runId, ['j1']);
+        expect(j1?.upstreamAddedTotal).toBe(13);
+        expect(j1?.upstreamExpanded).toBe(2);
+        expect((await s.getRun(run.runId))?.pending).toBe(15);
+      });
+
+      it('claimExpansion is refused after claimDecision', async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 4 });
+        await s.createRun(run);
+        expect(await s.claimDecision(run.runId, 'm', 'skipped')).toBe(true);
+        expect(await s.claimExpansion(run.runId, 'm', 5, ['j'])).toBe(false);
+        expect(await s.getTaskStates(run.runId, ['j'])).toEqual([undefined]);
+        expect((await s.getRun(run.runId))?.pending).toBe(4);
+      });
+
+      it('claimExpansion into 150 downstream tasks applies to each exactly once', async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 200 });
+        await s.createRun(run);
+        const ds = Array.from({ length: 150 }, (_, i) => `d${i}`);
+        expect(await s.claimExpansion(run.runId, 'm', 7, ds)).toBe(true);
+        expect(await s.claimExpansion(run.runId, 'm', 7, ds)).toBe(false);
+        const states = await s.getTaskStates(run.runId, ds);
+        expect(states.map((x) => [x?.upstreamAddedTotal, x?.upstreamExpanded])).toEqual(ds.map(() => [7, 1]));
+        expect((await s.getRun(run.runId))?.pending).toBe(206);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('task instances', () => {
+      it('createTaskInstances creates only what is missing; get returns the record', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const a = makeTi(run.runId, 'a');
+        await s.createTaskInstances([a]);
+        await s.createTaskInstances([{ ...a, state: 'failed', tryNumber: 5 }, makeTi(run.runId, 'b')]);
+        expect(await s.getTaskInstance(key(run.runId, 'a'))).toEqual(a);
+        expect((await s.getTaskInstance(key(run.runId, 'b')))?.state).toBe('scheduled');
+        expect(await s.getTaskInstance(key(run.runId, 'c'))).toBeUndefined();
+        expect(await s.getTaskInstance(key(run.runId, 'a', 0))).toBeUndefined();
+      });
+
+      it('listTaskInstances: by task id then map index (past 9, 10, 100); one task alone, not its namesakes', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const idx = [100, 10, 2, 9, 0, 11, 1, 101];
+        await s.createTaskInstances([
+          ...idx.map((i) => makeTi(run.runId, 'm', i)),
+          makeTi(run.runId, 'm.sub'),
+          makeTi(run.runId, 'b'),
+          makeTi(run.runId, 'm_z'),
+          makeTi(run.runId, 'a-1'),
+        ]);
+        const all = await s.listTaskInstances(run.runId);
+        expect(all.map((t) => `${t.taskId}[${t.mapIndex}]`)).toEqual([
+          'a-1[-1]',
+          'b[-1]',
+          ...[0, 1, 2, 9, 10, 11, 100, 101].map((i) => `m[${i}]`),
+          'm.sub[-1]',
+          'm_z[-1]',
+        ]);
+        expect((await s.listTaskInstances(run.runId, 'm')).map((t) => t.mapIndex)).toEqual([0, 1, 2, 9, 10, 11, 100, 101]);
+        expect(await s.listTaskInstances(run.runId, 'zzz')).toEqual([]);
+        expect(await s.listTaskInstances(uid('no-run'))).toEqual([]);
+      });
+
+      it('updateTaskInstance is conditional on state and try; a replay changes nothing', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const k = key(run.runId, 't');
+        await s.createTaskInstances([makeTi(run.runId, 't')]);
+        expect(await s.updateTaskInstance(k, { states: ['queued'] }, { state: 'running' })).toBeUndefined();
+        expect(await s.updateTaskInstance(k, { states: ['scheduled'], tryNumber: 3 }, { state: 'queued' })).toBeUndefined();
+        const queued = await s.updateTaskInstance(k, { states: ['scheduled', 'up_for_retry'], tryNumber: 0 }, { state: 'queued', tryNumber: 1, queuedAt: at(1) });
+        expect(queued).toEqual({ ...makeTi(run.runId, 't'), state: 'queued', tryNumber: 1, queuedAt: at(1) });
+        // The same transition again (a duplicate event): refused, nothing moves.
+        expect(await s.updateTaskInstance(k, { states: ['scheduled', 'up_for_retry'], tryNumber: 0 }, { state: 'queued', tryNumber: 1, queuedAt: at(2) })).toBeUndefined();
+        expect(await s.getTaskInstance(k)).toEqual(queued);
+        const running = await s.updateTaskInstance(k, { states: ['queued'], tryNumber: 1 }, { state: 'running', startDate: at(3), externalId: 'job-1' });
+        expect(running?.state).toBe('running');
+        expect(running?.externalId).toBe('job-1');
+        expect(running?.queuedAt).toBe(at(1));
+        expect(await s.updateTaskInstance(key(run.runId, 'missing'), { states: ['scheduled'] }, { state: 'queued' })).toBeUndefined();
+        expect(await s.getTaskInstance(key(run.runId, 'missing'))).toBeUndefined();
+      });
+
+      it('concurrent transitions of one instance: exactly one wins', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const k = key(run.runId, 't');
+        await s.createTaskInstances([makeTi(run.runId, 't', -1, { state: 'queued', tryNumber: 1 })]);
+        const res = await Promise.all(Array.from({ length: 6 }, () => s.updateTaskInstance(k, { states: ['queued'], tryNumber: 1 }, { state: 'running' })));
+        expect(res.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('finishTaskInstance', () => {
+      it('moves the instance, counts it in its own and each downstream tally, decrements pending', async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 't', 5);
+        const res = await s.finishTaskInstance(finishReq(run.runId, 't', ['d1', 'd2']));
+        expect(res).toBeDefined();
+        expect(res!.ti).toEqual({
+          ...makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 1 }),
+          state: 'success',
+          endDate: at(5),
+          durationMs: 300_000,
+          error: null,
+        });
+        expect(res!.pending).toBe(4);
+        expect(res!.downstream.map((d) => [d.taskId, d.upstream.success, d.upstream.failed])).toEqual([
+          ['d1', 1, 0],
+          ['d2', 1, 0],
+        ]);
+        const [own] = await s.getTaskStates(run.runId, ['t']);
+        expect(own?.self.success).toBe(1);
+        expect((await s.getRun(run.runId))?.pending).toBe(4);
+        expect(await s.getTaskInstance(key(run.runId, 't'))).toEqual(res!.ti);
+      });
+
+      it('a replay, a wrong try or a wrong state changes nothing', async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 't', 5);
+        const req = finishReq(run.runId, 't', ['d1'], { state: 'failed', patch: { error: 'Error: boom' } });
+        const wrongTry = { ...req, expect: { states: ['running' as const], tryNumber: 2 } };
+        const wrongState = { ...req, expect: { states: ['queued' as const], tryNumber: 1 } };
+        expect(await s.finishTaskInstance(wrongTry)).toBeUndefined();
+        expect(await s.finishTaskInstance(wrongState)).toBeUndefined();
+        expect((await s.getTaskInstance(key(run.runId, 't')))?.state).toBe('running');
+        expect(await s.getTaskStates(run.runId, ['t', 'd1'])).toEqual([undefined, undefined]);
+        expect((await s.getRun(run.runId))?.pending).toBe(5);
+        const first = await s.finishTaskInstance(req);
+        expect(first?.ti.state).toBe('failed');
+        expect(first?.ti.error).toBe('Error: boom');
+        const snapshot = async () => ({
+          run: await s.getRun(run.runId),
+          ti: await s.getTaskInstance(key(run.runId, 't')),
+          states: await s.getTaskStates(run.runId, ['t', 'd1']),
+        });
+        const before = await snapshot();
+        expect(await s.finishTaskInstance(req)).toBeUndefined();
+        expect(await s.finishTaskInstance({ ...req, state: 'success' })).toBeUndefined();
+        expect(await snapshot()).toEqual(before);
+        expect(before.states[0]?.self.failed).toBe(1);
+        expect(before.states[1]?.upstream.failed).toBe(1);
+        expect(before.run?.pending).toBe(4);
+      });
+
+      it("expect 'absent' creates the instance in its terminal state, once", async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 3 });
+        await s.createRun(run);
+        const create = makeTi(run.runId, 'skipme', -1, { startDate: at(1), endDate: at(1) });
+        const req: FinishRequest = { key: key(run.runId, 'skipme'), expect: 'absent', create, state: 'skipped', patch: { error: 'not chosen' }, downstream: ['after'] };
+        const res = await s.finishTaskInstance(req);
+        expect(res?.ti).toEqual({ ...create, state: 'skipped', error: 'not chosen' });
+        expect(res?.pending).toBe(2);
+        expect(res?.downstream[0]?.upstream.skipped).toBe(1);
+        expect(await s.finishTaskInstance(req)).toBeUndefined();
+        expect(await s.finishTaskInstance({ ...req, create: undefined as unknown as TaskInstanceRecord })).toBeUndefined();
+        expect((await s.getRun(run.runId))?.pending).toBe(2);
+        const [own, after] = await s.getTaskStates(run.runId, ['skipme', 'after']);
+        expect(own?.self.skipped).toBe(1);
+        expect(after?.upstream.skipped).toBe(1);
+        // 'absent' is refused when the instance exists.
+        await s.createTaskInstances([makeTi(run.runId, 'exists')]);
+        expect(await s.finishTaskInstance({ ...req, key: key(run.runId, 'exists'), create: makeTi(run.runId, 'exists') })).toBeUndefined();
+        expect((await s.getTaskInstance(key(run.runId, 'exists')))?.state).toBe('scheduled');
+      });
+
+      it('the same finish sent twice at once counts once', async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 't', 5);
+        const req = finishReq(run.runId, 't', ['d1', 'd2', 'd3']);
+        const res = await Promise.all([s.finishTaskInstance(req), s.finishTaskInstance(req), s.finishTaskInstance(req)]);
+        expect(res.filter(Boolean)).toHaveLength(1);
+        expect((await s.getTaskStates(run.runId, ['d1', 'd2', 'd3'])).map((x) => x?.upstream.success)).toEqual([1, 1, 1]);
+        expect((await s.getRun(run.runId))?.pending).toBe(4);
+      });
+
+      it('mapped instances finishing at once into one join: every one counted, pending reaches 0 once', async () => {
+        const s = await makeStore();
+        const n = 12;
+        const run = makeRun({ pending: n });
+        await s.createRun(run);
+        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run.runId, 'm', i, { state: 'running', tryNumber: 1 })));
+        const states: TerminalTiState[] = ['success', 'failed', 'skipped'];
+        const res = await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            s.finishTaskInstance({ ...finishReq(run.runId, 'm', ['join']), key: key(run.runId, 'm', i), state: states[i % 3]! }),
+          ),
+        );
+        expect(res.every(Boolean)).toBe(true);
+        expect(Math.min(...res.map((r) => r!.pending))).toBe(0);
+        const [m, join] = await s.getTaskStates(run.runId, ['m', 'join']);
+        expect(m?.self).toEqual({ success: 4, failed: 4, skipped: 4, upstream_failed: 0, removed: 0 });
+        expect(join?.upstream).toEqual({ success: 4, failed: 4, skipped: 4, upstream_failed: 0, removed: 0 });
+        expect((await s.getRun(run.runId))?.pending).toBe(0);
+      });
+
+      it('250 downstream tasks: every tally once, pending once, result in downstream order; a replay changes nothing', async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 'wide', 300);
+        const ds = Array.from({ length: 250 }, (_, i) => `down_${String(249 - i).padStart(3, '0')}`);
+        const res = await s.finishTaskInstance(finishReq(run.runId, 'wide', ds, { state: 'upstream_failed' }));
+        expect(res?.ti.state).toBe('upstream_failed');
+        expect(res?.pending).toBe(299);
+        expect(res?.downstream.map((d) => d.taskId)).toEqual(ds);
+        expect(res?.downstream.every((d) => d.upstream.upstream_failed === 1 && d.upstream.success === 0)).toBe(true);
+        const snapshot = async () => ({ run: await s.getRun(run.runId), states: await s.getTaskStates(run.runId, ['wide', ...ds]) });
+        const before = await snapshot();
+        expect(before.states[0]?.self.upstream_failed).toBe(1);
+        expect(before.states.slice(1).map((x) => x?.upstream.upstream_failed)).toEqual(ds.map(() => 1));
+        expect(await s.finishTaskInstance(finishReq(run.runId, 'wide', ds, { state: 'upstream_failed' }))).toBeUndefined();
+        expect(await snapshot()).toEqual(before);
+      });
+
+      it('250 downstream tasks, the same finish sent three times at once: counted once', async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 'wide', 300);
+        const ds = Array.from({ length: 250 }, (_, i) => `d${i}`);
+        const req = finishReq(run.runId, 'wide', ds);
+        const res = await Promise.all([s.finishTaskInstance(req), s.finishTaskInstance(req), s.finishTaskInstance(req)]);
+        expect(res.filter(Boolean)).toHaveLength(1);
+        expect((await s.getTaskStates(run.runId, ds)).map((x) => x?.upstream.success)).toEqual(ds.map(() => 1));
+        expect((await s.getRun(run.runId))?.pending).toBe(299);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('XCom and item results', () => {
+      it('put, get, overwrite; values are copied in and out', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        await s.createTaskInstances([makeTi(run.runId, 't')]);
+        const value = { n: 1.5, big: 12345678901234, s: 'é ✓ "quoted"', list: [1, null, { deep: [true, false] }], empty: '', zero: 0 };
+        await s.putXCom({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value });
+        value.n = 99;
+        const got = await s.getXCom(run.runId, 't', -1, 'return_value');
+        expect(got).toEqual({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: { ...value, n: 1.5 } });
+        (got!.value as { n: number }).n = 7;
+        expect((await s.getXCom(run.runId, 't', -1, 'return_value'))?.value).toEqual({ ...value, n: 1.5 });
+        await s.putXCom({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 'replaced' });
+        expect((await s.getXCom(run.runId, 't', -1, 'return_value'))?.value).toBe('replaced');
+        await s.putXCom({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'nothing', value: null });
+        expect(await s.getXCom(run.runId, 't', -1, 'nothing')).toEqual({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'nothing', value: null });
+        expect(await s.getXCom(run.runId, 't', -1, 'other')).toBeUndefined();
+        expect(await s.getXCom(run.runId, 't', 0, 'return_value')).toBeUndefined();
+      });
+
+      it('listXComs: map-index order past 9, 10 and 100; one key only, even with look-alike keys', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const idx = [100, 9, 10, 0, 1, 11, 2, 101, 99];
+        await s.createTaskInstances(idx.map((i) => makeTi(run.runId, 'm', i)));
+        for (const i of idx) {
+          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } });
+          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value#x', value: 'hash' });
+          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return', value: 'prefix' });
+        }
+        await s.createTaskInstances([makeTi(run.runId, 'm.sub', 0)]);
+        await s.putXCom({ runId: run.runId, taskId: 'm.sub', mapIndex: 0, key: 'return_value', value: 'other task' });
+        const list = await s.listXComs(run.runId, 'm', 'return_value');
+        const sorted = [...idx].sort((a, b) => a - b);
+        expect(list.map((x) => x.mapIndex)).toEqual(sorted);
+        expect(list.map((x) => x.value)).toEqual(sorted.map((i) => ({ i })));
+        expect(list.every((x) => x.runId === run.runId && x.taskId === 'm' && x.key === 'return_value')).toBe(true);
+        expect((await s.listXComs(run.runId, 'm', 'return_value#x')).map((x) => x.value)).toEqual(sorted.map(() => 'hash'));
+        expect(await s.listXComs(run.runId, 'm', 'absent')).toEqual([]);
+      });
+
+      it('a 1 MB XCom value round-trips', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        await s.createTaskInstances([makeTi(run.runId, 'big', 0), makeTi(run.runId, 'big', 1)]);
+        const value = bigValue(1_000_000);
+        expect(JSON.stringify(value).length).toBeGreaterThan(1_000_000);
+        await s.putXCom({ runId: run.runId, taskId: 'big', mapIndex: 1, key: 'return_value', value });
+        await s.putXCom({ runId: run.runId, taskId: 'big', mapIndex: 0, key: 'return_value', value: 'small' });
+        expect((await s.getXCom(run.runId, 'big', 1, 'return_value'))?.value).toEqual(value);
+        expect((await s.listXComs(run.runId, 'big', 'return_value')).map((x) => x.value)).toEqual(['small', value]);
+      });
+
+      it('item results: per instance, by index (past 9, 10, 100), overwritten, large ones too', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const k = key(run.runId, 'it');
+        const idx = [10, 0, 100, 9, 1];
+        for (const i of idx) await s.putItemResult(k, i, { item: i });
+        await s.putItemResult(k, 9, 'nine again');
+        await s.putItemResult(key(run.runId, 'it', 0), 0, 'another instance');
+        await s.putItemResult(key(run.runId, 'it.x'), 0, 'another task');
+        const big = bigValue(600_000);
+        await s.putItemResult(k, 5, big);
+        const got = await s.listItemResults(k);
+        expect([...got.keys()].sort((a, b) => a - b)).toEqual([0, 1, 5, 9, 10, 100]);
+        expect(got.get(9)).toBe('nine again');
+        expect(got.get(100)).toEqual({ item: 100 });
+        expect(got.get(5)).toEqual(big);
+        expect([...(await s.listItemResults(key(run.runId, 'it', 0))).entries()]).toEqual([[0, 'another instance']]);
+        expect((await s.listItemResults(key(run.runId, 'nothing'))).size).toBe(0);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('pipeline context and logs', () => {
+      it('pipeline saves come back in order (ties in time keep append order), per scope, large data too', async () => {
+        const s = await makeStore();
+        const scope = uid('scope');
+        const save = (stage: string, minute: number, data: unknown) => ({ stage, time: at(minute), data, dagId: 'd', runId: scope, taskId: `t_${stage}` });
+        const big = bigValue(500_000);
+        const saves = [save('calibrate', 1, { qa: 0.9 }), save('image', 2, big), save('image', 2, { qa: 0.7, again: true }), save('qa', 3, [1, 2, 3])];
+        for (const x of saves) await s.appendPipelineSave(scope, x);
+        await s.appendPipelineSave(uid('other'), save('elsewhere', 0, 1));
+        expect(await s.listPipelineSaves(scope)).toEqual(plain(saves));
+        expect(await s.listPipelineSaves(uid('empty'))).toEqual([]);
+      });
+
+      it('logs: appended per try, read back in order', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const k = key(run.runId, 't', 3);
+        const line = (m: number, message: string, level: LogLine['level'] = 'info'): LogLine => ({ time: at(m), level, message });
+        const first = [line(1, 'start'), line(1, 'same time'), line(2, 'warned', 'warn')];
+        const second = [line(3, 'later'), line(3, 'x'.repeat(1000), 'error')];
+        await s.appendLog(k, 1, first);
+        await s.appendLog(k, 1, second);
+        await s.appendLog(k, 2, [line(10, 'try two')]);
+        await s.appendLog(key(run.runId, 't', 30), 1, [line(0, 'other instance')]);
+        await s.appendLog(k, 1, []);
+        expect(await s.getLog(k, 1)).toEqual([...first, ...second]);
+        expect(await s.getLog(k, 2)).toEqual([line(10, 'try two')]);
+        expect(await s.getLog(k, 3)).toEqual([]);
+        expect(await s.getLog(key(run.runId, 't', 30), 1)).toEqual([line(0, 'other instance')]);
+      });
+
+      it('a log of many lines (over 1 MB) reads back whole and in order', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const k = key(run.runId, 'chatty');
+        const lines: LogLine[] = Array.from({ length: 3000 }, (_, i) => ({ time: at(0), level: 'info', message: `line ${i} ${'.'.repeat(400)}` }));
+        await s.appendLog(k, 1, lines);
+        const got = await s.getLog(k, 1);
+        expect(got).toHaveLength(3000);
+        expect(got.map((l) => l.message)).toEqual(lines.map((l) => l.message));
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('pools, semaphores and waiters', () => {
+      it('pools: put, get, overwrite, list', async () => {
+        const s = await makeStore();
+        const a = uid('pool_a');
+        const b = uid('pool_b');
+        await s.putPool({ name: a, slots: 2, description: 'two' });
+        await s.putPool({ name: b, slots: 5, description: '' });
+        await s.putPool({ name: a, slots: 3, description: 'three' });
+        expect(await s.getPool(a)).toEqual({ name: a, slots: 3, description: 'three' });
+        expect(await s.getPool(uid('none'))).toBeUndefined();
+        const listed = (await s.listPools()).filter((p) => p.name === a || p.name === b).sort((x, y) => x.name.localeCompare(y.name));
+        expect(listed).toEqual([
+          { name: a, slots: 3, description: 'three' },
+          { name: b, slots: 5, description: '' },
+        ]);
+      });
+
+      it('tryAcquire takes units up to the limit; release gives them back, never below 0', async () => {
+        const s = await makeStore();
+        const sem = uid('pool:x');
+        expect(await s.tryAcquire(sem, 4, 3)).toBe(false);
+        expect(await s.tryAcquire(sem, 2, 3)).toBe(true);
+        expect(await s.tryAcquire(sem, 2, 3)).toBe(false);
+        expect(await s.tryAcquire(sem, 1, 3)).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 3)).toBe(false);
+        // A larger limit (the pool grew) lets more in.
+        expect(await s.tryAcquire(sem, 1, 4)).toBe(true);
+        await s.release(sem, 2);
+        expect(await s.tryAcquire(sem, 2, 4)).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 4)).toBe(false);
+        await s.release(sem, 10);
+        expect(await s.tryAcquire(sem, 4, 4)).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 4)).toBe(false);
+        await s.release(uid('never-used'), 1);
+        // Semaphores are independent.
+        expect(await s.tryAcquire(uid('pool:y'), 4, 4)).toBe(true);
+      });
+
+      it('concurrent tryAcquire never exceeds the limit', async () => {
+        const s = await makeStore();
+        const sem = uid('dag:c');
+        const got = await Promise.all(Array.from({ length: 10 }, () => s.tryAcquire(sem, 1, 3)));
+        expect(got.filter(Boolean)).toHaveLength(3);
+        await Promise.all([s.release(sem, 1), s.release(sem, 1)]);
+        const again = await Promise.all(Array.from({ length: 5 }, () => s.tryAcquire(sem, 1, 3)));
+        expect(again.filter(Boolean)).toHaveLength(2);
+      });
+
+      it('waiters come out first in, first out, per semaphore', async () => {
+        const s = await makeStore();
+        const sem = uid('task:d:t');
+        const other = uid('pool:other');
+        expect(await s.dequeueWaiter(sem)).toBeUndefined();
+        const runId = uid('run');
+        const ks = Array.from({ length: 12 }, (_, i) => key(runId, i % 2 ? 'odd' : 'even', i));
+        for (const k of ks) await s.enqueueWaiter(sem, k);
+        await s.enqueueWaiter(other, key(runId, 'elsewhere'));
+        const out: (TiKey | undefined)[] = [];
+        for (let i = 0; i < 5; i++) out.push(await s.dequeueWaiter(sem));
+        await s.enqueueWaiter(sem, key(runId, 'late'));
+        for (let i = 0; i < 9; i++) out.push(await s.dequeueWaiter(sem));
+        expect(out).toEqual([...ks, key(runId, 'late'), undefined]);
+        expect(await s.dequeueWaiter(other)).toEqual(key(runId, 'elsewhere'));
+        expect(await s.dequeueWaiter(other)).toBeUndefined();
+      });
+
+      it('concurrent dequeues each take a different waiter', async () => {
+        const s = await makeStore();
+        const sem = uid('pool:c');
+        const runId = uid('run');
+        for (let i = 0; i < 6; i++) await s.enqueueWaiter(sem, key(runId, 't', i));
+        const got = await Promise.all(Array.from({ length: 8 }, () => s.dequeueWaiter(sem)));
+        const taken = got.filter((k): k is TiKey => k !== undefined).map((k) => k.mapIndex);
+        expect(taken.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+        expect(got.filter((k) => k === undefined)).toHaveLength(2);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('end to end with the local runner', () => {
+      it('a mapped task into a join, a retried task, iteration and a pool end as with the memory store', async () => {
+        const s = await makeStore();
+        const [reference, got] = [await runE2e(new MemoryStateStore()), await runE2e(s)];
+        expect(got.errors).toEqual([]);
+        expect(reference.errors).toEqual([]);
+        const expected: Record<string, string> = { make: 'success/1', flaky: 'success/2', iter: 'success/1', join: 'success/1', only_if_failed: 'skipped/0' };
+        for (let i = 0; i < 12; i++) expected[`square[${i}]`] = 'success/1';
+        expect(taskStates(reference.report)).toEqual(expected);
+        expect(taskStates(got.report)).toEqual(taskStates(reference.report));
+        expect(got.report.state).toBe('success');
+        const joined = {
+          xs: Array.from({ length: 12 }, (_, i) => i * i),
+          f: 'recovered',
+          it: [101, 102, 103],
+          stages: { flaky: { recoveredOnTry: 2 } },
+          extra: { note: 'pushed' },
+        };
+        expect(reference.join).toEqual(joined);
+        expect(got.join).toEqual(joined);
+        const runId = got.report.runId;
+        expect((await s.getRun(runId))?.pending).toBe(0);
+        const log = await s.getLog(key(runId, 'square', 10), 1);
+        expect(log.map((l) => l.message)).toContain('squaring 10');
+        const flakyLog = await s.getLog(key(runId, 'flaky'), 1);
+        expect(flakyLog.at(-1)?.message).toContain('first try fails');
+        expect(await s.dequeueWaiter('pool:narrow')).toBeUndefined();
+        // Every unit of the pool was given back.
+        expect(await s.tryAcquire('pool:narrow', 2, 2)).toBe(true);
+      });
+    });
+  });
+}

@@ -1,0 +1,291 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetObjectCommand, GetObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { dynamoDbDocumentClient, endpointFromEnv, regionFromEnv, s3Client } from '../lib/aws/clients.ts';
+import { createTable } from '../lib/store/create-table.ts';
+import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../lib/store/dynamodb-store.ts';
+import { planChunks } from '../lib/store/dynamodb-fanout.ts';
+import { EXPIRED_TAG, S3LargeValueStore } from '../lib/store/large-values.ts';
+import type { DagRunRecord, TaskInstanceRecord } from '../lib/store/records.ts';
+import type { FinishRequest } from '../lib/store/state-store.ts';
+import { keys, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './support/dynamodb-local.ts';
+import { S3RVER_CREDENTIALS, startS3Local, type S3Local } from './support/s3-local.ts';
+import { describeStoreContract } from './store-contract.ts';
+
+const BUCKET = 'airless-test-values';
+
+let ddb: DynamoDbLocal;
+let s3: S3Local;
+/** The document client every store in this file uses; it records which DynamoDB operations were sent. */
+let doc: DynamoDBDocumentClient;
+const operations = new Set<string>();
+let tables = 0;
+
+beforeAll(async () => {
+  [ddb, s3] = await Promise.all([startDynamoDbLocal(), startS3Local([BUCKET])]);
+  const base = new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  base.middlewareStack.add(
+    (next, context) => async (args) => {
+      operations.add(String(context.commandName));
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordOperations' },
+  );
+  doc = dynamoDbDocumentClient(base);
+}, 120_000);
+
+afterAll(async () => {
+  doc?.destroy();
+  await Promise.all([ddb?.stop(), s3?.stop()]);
+});
+
+/** A store on a new, empty table (tables are cheap on DynamoDB Local in memory). */
+async function newStore(options: Partial<DynamoDbStateStoreOptions> = {}): Promise<DynamoDbStateStore> {
+  const tableName = `airless-test-${tables++}`;
+  await createTable(ddb.client, tableName);
+  return new DynamoDbStateStore({
+    tableName,
+    client: doc,
+    largeValues: new S3LargeValueStore({ bucket: BUCKET, prefix: `values/${tableName}`, client: s3.client }),
+    ...options,
+  });
+}
+
+describeStoreContract('DynamoDbStateStore on DynamoDB Local', () => newStore());
+
+const T0 = '2026-01-01T00:00:00.000Z';
+function run(runId: string, pending = 10): DagRunRecord {
+  return {
+    dagId: 'd', runId, state: 'running', runType: 'manual', conf: {}, params: {}, logicalDate: T0, queuedAt: T0, startDate: T0,
+    endDate: null, dagVersion: 'v', pending, parent: null, pipelineScope: runId, note: null,
+  };
+}
+function ti(runId: string, taskId: string, mapIndex = -1, over: Partial<TaskInstanceRecord> = {}): TaskInstanceRecord {
+  return {
+    dagId: 'd', runId, taskId, mapIndex, state: 'running', tryNumber: 1, maxTries: 1, queuedAt: null, startDate: null, endDate: null,
+    nextAt: null, firstPokeAt: null, pokeCount: 0, durationMs: null, error: null, externalId: null, resume: false, ...over,
+  };
+}
+
+/** A document client whose `fail` hook may throw instead of sending (a crash, a conflict): AWS mocked at the SDK boundary. */
+function interceptingClient(fail: (cmd: unknown) => Error | undefined): DynamoDBDocumentClient {
+  const c = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+  const send = c.send.bind(c) as (cmd: unknown) => Promise<unknown>;
+  (c as unknown as { send: (cmd: unknown) => Promise<unknown> }).send = async (cmd: unknown) => {
+    const e = fail(cmd);
+    if (e) throw e;
+    return send(cmd);
+  };
+  return c;
+}
+
+/** A document client that fails (as a crashed caller would) on its `failOn`-th transaction. */
+function crashingClient(failOn: number): DynamoDBDocumentClient {
+  let transactions = 0;
+  return interceptingClient((cmd) => (cmd instanceof TransactWriteCommand && ++transactions === failOn ? new Error('simulated crash: the caller died here') : undefined));
+}
+
+async function rawItem(store: DynamoDbStateStore, key: Record<string, string>): Promise<Record<string, unknown> | undefined> {
+  return (await doc.send(new GetCommand({ TableName: store.tableName, Key: key, ConsistentRead: true }))).Item;
+}
+
+describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
+  it('large values go to S3: the item holds only a pointer, reads follow it', async () => {
+    const store = await newStore();
+    const r = run('large-1');
+    await store.createRun(r);
+    const big = { text: 'é'.repeat(500_000) }; // 1 MB of UTF-8
+    await store.putXCom({ runId: r.runId, taskId: 'big', mapIndex: 3, key: 'return_value', value: big });
+    await store.putXCom({ runId: r.runId, taskId: 'small', mapIndex: -1, key: 'return_value', value: { ok: true } });
+    const item = await rawItem(store, keys.xcom(r.runId, 'big', 'return_value', 3));
+    expect(item?.v).toBeUndefined();
+    expect(item?.ref).toBe(`s3://${BUCKET}/values/${store.tableName}/large-1/xcom/big/0000000003/return_value.json`);
+    expect(JSON.stringify(item).length).toBeLessThan(1000);
+    const obj = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: String(item?.ref).slice(`s3://${BUCKET}/`.length) }));
+    expect(JSON.parse(await obj.Body!.transformToString())).toEqual(big);
+    expect((await store.getXCom(r.runId, 'big', 3, 'return_value'))?.value).toEqual(big);
+    const small = await rawItem(store, keys.xcom(r.runId, 'small', 'return_value', -1));
+    expect(small?.v).toBe('{"ok":true}');
+    expect(small?.ref).toBeUndefined();
+    // Item results and pipeline saves too.
+    await store.putItemResult({ runId: r.runId, taskId: 'it', mapIndex: -1 }, 4, big);
+    expect(String((await rawItem(store, keys.itemResult(r.runId, 'it', -1, 4)))?.ref)).toMatch(/^s3:\/\/.*\/large-1\/items\/it\/-\/0000000004\.json$/);
+    await store.appendPipelineSave(r.runId, { stage: 's', time: T0, data: big, dagId: 'd', runId: r.runId, taskId: 't' });
+    const saves = await doc.send(new QueryCommand({ TableName: store.tableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': `PIPE#${r.runId}` } }));
+    expect(saves.Items?.[0]?.ref).toMatch(/^s3:\/\/.*\/large-1\/pipeline\//);
+    expect((await store.listPipelineSaves(r.runId))[0]?.data).toEqual(big);
+  });
+
+  it('the threshold is configurable; without a large-value store an oversized value is refused with a message', async () => {
+    const tiny = await newStore({ largeValueThresholdBytes: 10 });
+    await tiny.createRun(run('thr'));
+    await tiny.putXCom({ runId: 'thr', taskId: 't', mapIndex: -1, key: 'k', value: 'more than ten bytes' });
+    expect((await rawItem(tiny, keys.xcom('thr', 't', 'k', -1)))?.ref).toMatch(/^s3:\/\//);
+    const none = await newStore();
+    const noS3 = new DynamoDbStateStore({ tableName: none.tableName, client: doc });
+    await noS3.createRun(run('nos3'));
+    await noS3.putXCom({ runId: 'nos3', taskId: 't', mapIndex: -1, key: 'k', value: 'x'.repeat(350_000) });
+    expect(((await noS3.getXCom('nos3', 't', -1, 'k'))?.value as string).length).toBe(350_000);
+    await expect(noS3.putXCom({ runId: 'nos3', taskId: 't', mapIndex: -1, key: 'k', value: 'x'.repeat(500_000) })).rejects.toThrow(
+      /XCom 'k' of t\[-1\] in run 'nos3' is 500002 bytes of JSON, more than a DynamoDB item holds/,
+    );
+  });
+
+  it('a fan-out interrupted after its first transaction is completed by the replay, exactly once', async () => {
+    const store = await newStore();
+    const r = run('crash-1', 300);
+    await store.createRun(r);
+    await store.createTaskInstances([ti(r.runId, 'wide')]);
+    const ds = Array.from({ length: 250 }, (_, i) => `d${i}`);
+    const req: FinishRequest = { key: { runId: r.runId, taskId: 'wide', mapIndex: -1 }, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ds };
+    expect(planChunks(250, 1, 1).map((c) => c.to - c.from)).toEqual([98, 99, 53]);
+    const dying = new DynamoDbStateStore({ tableName: store.tableName, client: crashingClient(2) });
+    await expect(dying.finishTaskInstance(req)).rejects.toThrow(/simulated crash/);
+    // Half-way: the instance moved and the first 98 tallies counted; the run's pending not yet.
+    expect((await store.getTaskInstance(req.key))?.state).toBe('success');
+    const mid = await store.getTaskStates(r.runId, ds);
+    expect(mid.filter((s) => s?.upstream.success === 1)).toHaveLength(98);
+    expect((await store.getRun(r.runId))?.pending).toBe(300);
+    // A replay with another outcome does not touch it; the same event completes it.
+    expect(await store.finishTaskInstance({ ...req, state: 'failed' })).toBeUndefined();
+    const res = await store.finishTaskInstance(req);
+    expect(res?.pending).toBe(299);
+    expect(res?.downstream.map((d) => d.upstream.success)).toEqual(ds.map(() => 1));
+    expect(await store.finishTaskInstance(req)).toBeUndefined();
+    expect((await store.getTaskStates(r.runId, ds)).map((s) => s?.upstream.success)).toEqual(ds.map(() => 1));
+    expect((await store.getRun(r.runId))?.pending).toBe(299);
+    expect((await store.getTaskStates(r.runId, ['wide']))[0]?.self.success).toBe(1);
+  });
+
+  it('an expansion interrupted half-way is completed by the replay, exactly once', async () => {
+    const store = await newStore();
+    const r = run('crash-2', 10);
+    await store.createRun(r);
+    const ds = Array.from({ length: 120 }, (_, i) => `d${i}`);
+    const dying = new DynamoDbStateStore({ tableName: store.tableName, client: crashingClient(2) });
+    await expect(dying.claimExpansion(r.runId, 'm', 5, ds)).rejects.toThrow(/simulated crash/);
+    expect((await store.getRun(r.runId))?.pending).toBe(10);
+    expect(await store.claimExpansion(r.runId, 'm', 5, ds)).toBe(true);
+    expect(await store.claimExpansion(r.runId, 'm', 5, ds)).toBe(false);
+    expect((await store.getTaskStates(r.runId, ds)).map((s) => s?.upstreamAddedTotal)).toEqual(ds.map(() => 5));
+    expect((await store.getRun(r.runId))?.pending).toBe(14);
+  });
+
+  it('writes refused for a conflicting transaction (TransactionConflict) are retried', async () => {
+    const store = await newStore();
+    const r = run('conflict-1', 5);
+    await store.createRun(r);
+    await store.createTaskInstances([ti(r.runId, 't')]);
+    let updates = 0;
+    let transactions = 0;
+    const conflicted = new DynamoDbStateStore({
+      tableName: store.tableName,
+      client: interceptingClient((cmd) => {
+        if (cmd instanceof UpdateCommand && ++updates <= 2) return Object.assign(new Error('Transaction is ongoing for the item'), { name: 'TransactionConflictException' });
+        if (cmd instanceof TransactWriteCommand && ++transactions <= 2) {
+          return Object.assign(new Error('Transaction cancelled'), { name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }, { Code: 'None' }] });
+        }
+        return undefined;
+      }),
+    });
+    expect(await conflicted.claimDecision(r.runId, 'd', 'scheduled')).toBe(true);
+    expect(updates).toBe(3);
+    const res = await conflicted.finishTaskInstance({ key: { runId: r.runId, taskId: 't', mapIndex: -1 }, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['d'] });
+    expect(transactions).toBe(3);
+    expect(res?.pending).toBe(4);
+    expect(res?.downstream[0]?.upstream.success).toBe(1);
+  });
+
+  it('expireRun sets the TTL on the run’s XComs, item results and logs (not on its state) and tags S3 values', async () => {
+    const store = await newStore({ xcomTtlSeconds: 3600 });
+    const r = run('expire-1');
+    await store.createRun(r);
+    await store.createTaskInstances([ti(r.runId, 't')]);
+    await store.claimDecision(r.runId, 't', 'scheduled');
+    await store.putXCom({ runId: r.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 1 });
+    await store.putXCom({ runId: r.runId, taskId: 't', mapIndex: -1, key: 'big', value: 'x'.repeat(400_000) });
+    await store.putItemResult({ runId: r.runId, taskId: 't', mapIndex: -1 }, 0, 'item');
+    await store.appendLog({ runId: r.runId, taskId: 't', mapIndex: -1 }, 1, [{ time: T0, level: 'info', message: 'hello' }]);
+    const endedAt = Date.parse('2026-01-02T00:00:00.000Z');
+    expect(await store.expireRun(r.runId, new Date(endedAt))).toBe(4);
+    const want = endedAt / 1000 + 3600;
+    expect((await rawItem(store, keys.xcom(r.runId, 't', 'return_value', -1)))?.[TTL_ATTRIBUTE]).toBe(want);
+    const big = await rawItem(store, keys.xcom(r.runId, 't', 'big', -1));
+    expect(big?.[TTL_ATTRIBUTE]).toBe(want);
+    expect((await rawItem(store, keys.itemResult(r.runId, 't', -1, 0)))?.[TTL_ATTRIBUTE]).toBe(want);
+    const logs = await doc.send(new QueryCommand({ TableName: store.tableName, KeyConditionExpression: 'PK = :pk AND begins_with(SK, :p)', ExpressionAttributeValues: { ':pk': 'RUN#expire-1', ':p': 'LOG#' } }));
+    expect(logs.Items?.map((i) => i[TTL_ATTRIBUTE])).toEqual([want]);
+    for (const k of [keys.run(r.runId), keys.taskInstance(r.runId, 't', -1), keys.taskState(r.runId, 't')]) {
+      expect((await rawItem(store, k))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    }
+    const tags = await s3.client.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: String(big?.ref).slice(`s3://${BUCKET}/`.length) }));
+    expect(tags.TagSet).toEqual([EXPIRED_TAG]);
+    expect(await store.getXCom(r.runId, 't', -1, 'return_value')).toBeDefined();
+    // Without a retention, nothing expires.
+    const keep = new DynamoDbStateStore({ tableName: store.tableName, client: doc });
+    expect(await keep.expireRun(r.runId, endedAt)).toBe(0);
+  });
+
+  it('createTable makes the table with both indexes and TTL, and is idempotent', async () => {
+    const name = `airless-create-${tables++}`;
+    await createTable(ddb.client, name);
+    await createTable(ddb.client, name);
+    const t = (await ddb.client.send(new DescribeTableCommand({ TableName: name }))).Table;
+    expect(t?.GlobalSecondaryIndexes?.map((g) => g.IndexName).sort()).toEqual(TABLE_GLOBAL_SECONDARY_INDEXES.map((g) => g.IndexName).sort());
+    expect(t?.BillingModeSummary?.BillingMode ?? 'PAY_PER_REQUEST').toBe('PAY_PER_REQUEST');
+    const ttl = await ddb.client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+    expect(ttl.TimeToLiveDescription?.AttributeName).toBe(TTL_ATTRIBUTE);
+  });
+});
+
+describe('AWS client factories', () => {
+  it('pick the service endpoint before the general one, and default the region', () => {
+    const env = { AWS_ENDPOINT_URL: 'http://general:1', AWS_ENDPOINT_URL_DYNAMODB: 'http://ddb:2' };
+    expect(endpointFromEnv('DynamoDB', env)).toBe('http://ddb:2');
+    expect(endpointFromEnv('S3', env)).toBe('http://general:1');
+    expect(endpointFromEnv('S3', { ...env, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' })).toBeUndefined();
+    expect(endpointFromEnv('S3', {})).toBeUndefined();
+    expect(regionFromEnv({})).toBe('us-east-1');
+    expect(regionFromEnv({ AWS_REGION: 'eu-west-1' })).toBe('eu-west-1');
+  });
+
+  it('the installed SDK routes clients by AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL (S3 path-style)', async () => {
+    const saved = { ...process.env };
+    try {
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = ddb.endpoint;
+      process.env.AWS_ENDPOINT_URL = s3.endpoint;
+      process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
+      delete process.env.AWS_REGION;
+      delete process.env.AWS_PROFILE;
+      const table = `airless-env-${tables++}`;
+      await createTable(ddb.client, table);
+      const s3c = s3Client();
+      expect(await s3c.config.region()).toBe('us-east-1');
+      expect(s3c.config.forcePathStyle).toBe(true);
+      // No endpoint and no client given: everything comes from the environment.
+      const store = new DynamoDbStateStore({ tableName: table, largeValues: new S3LargeValueStore({ bucket: BUCKET, client: s3c }) });
+      expect(await store.createRun(run('env-1'))).toBe(true);
+      expect((await store.getRun('env-1'))?.runId).toBe('env-1');
+      const big = 'y'.repeat(400_000);
+      await store.putXCom({ runId: 'env-1', taskId: 't', mapIndex: -1, key: 'k', value: big });
+      expect((await store.getXCom('env-1', 't', -1, 'k'))?.value).toBe(big);
+      expect(String((await rawItem(store, keys.xcom('env-1', 't', 'k', -1)))?.ref)).toBe(`s3://${BUCKET}/airless/env-1/xcom/t/-/k.json`);
+      store.doc.destroy();
+      s3c.destroy();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+});
+
+describe('DynamoDB operations used', () => {
+  it('are key reads, queries, conditional writes and transactions only: no Scan', () => {
+    const allowed = ['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand'];
+    for (const used of ['TransactWriteItemsCommand', 'BatchGetItemCommand', 'QueryCommand', 'UpdateItemCommand', 'DeleteItemCommand']) expect(operations).toContain(used);
+    expect([...operations].filter((o) => !allowed.includes(o))).toEqual([]);
+  });
+});
