@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.airless/**', 'scratch/**', 'eslint.config.js', 'bin/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', '.airless/**', 'scratch/**', 'cdk.out/**', 'eslint.config.js', 'bin/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -1,0 +1,492 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { NagSuppressions } from 'cdk-nag';
+import type { Construct, IConstruct } from 'constructs';
+import type { Dag } from '../lib/authoring/dag.ts';
+import { ENV } from '../lib/aws/services.ts';
+import { namePrefix, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
+import { compileBatchWatcher } from '../lib/compiler/batch-watcher.ts';
+import { compileDag, type CompiledLifecycle } from '../lib/compiler/compile.ts';
+import type { LifecycleKind } from '../lib/compiler/lifecycle-kind.ts';
+import { EXPIRED_TAG } from '../lib/store/large-values.ts';
+import { PK, SK, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
+import { BatchResources, type AirlessBatchProps } from './batch-resources.ts';
+import { eventBridgeSchedule } from './schedule-expression.ts';
+import { compileTimer } from './timer-definition.ts';
+
+/** What the store does to the table (lib/store/dynamodb-store.ts): no Scan, no streams, no table management. */
+export const TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+];
+/** The key prefix of large values in the bucket (S3LargeValueStore's default). */
+export const LARGE_VALUE_PREFIX = 'airless';
+
+/** IAM5 findings of Batch grants (any partition, region and account). */
+/** A partition, region or account in an ARN as cdk-nag prints it: a pseudo parameter or a literal. */
+const ARN_PART = '(<AWS::[A-Za-z]+>|[^:<>]+)';
+const BATCH_WILDCARDS = [
+  { regex: `/^Resource::arn:${ARN_PART}:batch:${ARN_PART}:${ARN_PART}:job\\/\\*$/g` },
+  { regex: `/^Resource::arn:${ARN_PART}:batch:${ARN_PART}:${ARN_PART}:job-definition\\/[A-Za-z0-9_-]+:\\*$/g` },
+];
+
+/** IAM5 findings of grants on the stack's state machines (by name prefix) and their executions. */
+function stateMachineWildcard(prefix: string): { regex: string } {
+  return { regex: `/^Resource::arn:${ARN_PART}:states:${ARN_PART}:${ARN_PART}:(stateMachine|execution):${prefix}-\\*(:\\*)?$/g` };
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The functions of the stack, by the file of `functions/` that is each one's entry. */
+export const FUNCTION_FILES = {
+  scheduler: 'scheduler',
+  trigger: 'trigger',
+  taskRunner: 'task-runner',
+  sensorPoke: 'sensor-poke',
+  describeJobs: 'describe-jobs',
+} as const;
+export type FunctionName = keyof typeof FUNCTION_FILES;
+
+/** The runtime of every function: Node.js 22, the Node the project and its tests run on. */
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
+
+export interface AirlessFunctionOptions {
+  /** Default: task runner and sensor poke 1,024 MB, the others 512 MB. */
+  memorySize?: number;
+  /** Default: task runner 15 minutes, sensor poke and scheduler and trigger 5 minutes, describe-jobs 1 minute. */
+  timeout?: Duration;
+}
+
+export interface AirlessStackProps extends StackProps {
+  /** The DAGs to deploy (a DagBag's `dags`, loaded without import errors). */
+  dags: readonly Dag[];
+  /**
+   * The `airless-dags` module (cdk/dags-module.ts `writeDagsModule`) the functions' bundles import the
+   * DAGs from.
+   */
+  dagsModule: string;
+  /** Prefix of the state machines' names. Default: the stack name (letters, digits and '-', 24 at most). */
+  namePrefix?: string;
+  /** How Batch tasks wait for their job: `sync` (default, `batch:submitJob.sync`) or `poll` (a Batch watcher). */
+  batchWatch?: 'sync' | 'poll';
+  /** How iterations run their items: `inline` (default) or `distributed` (a Distributed Map). */
+  iterateMode?: 'inline' | 'distributed';
+  /** Where Batch jobs run. Default `{ mode: 'existing' }`: the queues and definitions the DAGs name. */
+  batch?: AirlessBatchProps;
+  /** Days a finished run's XComs, item results and logs are kept (table TTL; large values in the bucket too). Default 30. */
+  xcomRetentionDays?: number;
+  /** What happens to the table and the bucket when the stack is deleted. Default RETAIN. */
+  removalPolicy?: RemovalPolicy;
+  /** Retention of the functions' and Express state machines' logs. Default one month. */
+  logRetention?: logs.RetentionDays;
+  /** How often the scheduler's reconcile repairs what lost events left behind. Default 5 minutes. */
+  reconcileInterval?: Duration;
+  /** X-Ray tracing of functions and state machines. Default false (tracing is billed per trace). */
+  tracing?: boolean;
+  /** Seconds between two DescribeJobs rounds of a Batch watcher. Default 30. */
+  batchWatchIntervalSeconds?: number;
+  functions?: Partial<Record<FunctionName, AirlessFunctionOptions>>;
+}
+
+const FUNCTION_DEFAULTS: Record<FunctionName, { memorySize: number; timeout: Duration }> = {
+  scheduler: { memorySize: 512, timeout: Duration.minutes(5) },
+  trigger: { memorySize: 512, timeout: Duration.minutes(5) },
+  taskRunner: { memorySize: 1024, timeout: Duration.minutes(15) },
+  sensorPoke: { memorySize: 1024, timeout: Duration.minutes(5) },
+  describeJobs: { memorySize: 512, timeout: Duration.minutes(1) },
+};
+
+/**
+ * The deployed shape of airless for a folder of DAGs: the table (run state), the bucket (large values),
+ * the functions (thin handlers over lib/, the DAGs bundled in), one state machine per task lifecycle (as
+ * lib/compiler compiles it), the timer and the Batch watcher state machines, one EventBridge Scheduler
+ * schedule per scheduled DAG, the periodic reconcile, and least-privilege IAM between them.
+ */
+export class AirlessStack extends Stack {
+  readonly table: dynamodb.Table;
+  readonly bucket: s3.Bucket;
+  readonly functions: Record<FunctionName, NodejsFunction>;
+  /** Lifecycle state machines by `<dagId>/<taskId>`. */
+  readonly lifecycles = new Map<string, { machine: sfn.StateMachine; compiled: CompiledLifecycle }>();
+  readonly timer: sfn.StateMachine;
+  readonly batchWatcher: sfn.StateMachine;
+  readonly schedules = new Map<string, scheduler.Schedule>();
+  readonly naming: StateMachineNaming;
+  readonly batch: BatchResources;
+
+  constructor(scope: Construct, id: string, props: AirlessStackProps) {
+    super(scope, id, props);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const retentionDays = props.xcomRetentionDays ?? 30;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const batchWatch = props.batchWatch ?? 'sync';
+    const iterateMode = props.iterateMode ?? 'inline';
+    this.naming = new StateMachineNaming(props.namePrefix ?? namePrefix(this.stackName));
+    const specs = props.dags.map((d) => d.spec);
+
+    // --- Storage ------------------------------------------------------------------------------------
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: PK, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: SK, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy,
+    });
+    const attr = (name: string) => ({ name, type: dynamodb.AttributeType.STRING });
+    for (const g of TABLE_GLOBAL_SECONDARY_INDEXES) {
+      const [pk, sk] = g.KeySchema;
+      this.table.addGlobalSecondaryIndex({ indexName: g.IndexName, partitionKey: attr(pk.AttributeName), sortKey: attr(sk.AttributeName), projectionType: dynamodb.ProjectionType.ALL });
+    }
+
+    this.bucket = new s3.Bucket(this, 'LargeValues', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+      lifecycleRules: [
+        // The store tags a finished run's values (S3LargeValueStore.expire): they go after the retention.
+        { id: 'expire-finished-runs', tagFilters: { [EXPIRED_TAG.Key]: EXPIRED_TAG.Value }, expiration: Duration.days(retentionDays) },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+    NagSuppressions.addResourceSuppressions(this.bucket, [
+      {
+        id: 'AwsSolutions-S1',
+        reason: 'The bucket holds task values written and read only by the stack\'s functions (under IAM, SSL only); CloudTrail data events audit it if needed, server access logs would need a second bucket for every stack.',
+      },
+    ]);
+
+    // --- Functions ----------------------------------------------------------------------------------
+    this.batch = new BatchResources(this, 'Batch', { dags: specs, batch: props.batch ?? { mode: 'existing' } });
+    const environment: Record<string, string> = {
+      [ENV.tableName]: this.table.tableName,
+      [ENV.bucketName]: this.bucket.bucketName,
+      [ENV.xcomTtlSeconds]: String(retentionDays * 86_400),
+      [ENV.stateMachineArnPrefix]: `arn:${this.partition}:states:${this.region}:${this.account}:stateMachine:`,
+      [ENV.stateMachineNamePrefix]: this.naming.prefix,
+      [ENV.batchWatcher]: 'true',
+      [ENV.batchWatchIntervalSeconds]: String(props.batchWatchIntervalSeconds ?? 30),
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const makeFunction = (name: FunctionName, description: string): NodejsFunction => {
+      const file = FUNCTION_FILES[name];
+      const o = { ...FUNCTION_DEFAULTS[name], ...(props.functions?.[name] ?? {}) };
+      const logGroup = new logs.LogGroup(this, `${capitalize(name)}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+      const fn = new NodejsFunction(this, capitalize(name), {
+        description,
+        entry: path.join(REPO_ROOT, 'functions', `${file}.ts`),
+        handler: 'handler',
+        runtime: FUNCTION_RUNTIME,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: o.memorySize,
+        timeout: o.timeout,
+        logGroup,
+        tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+        projectRoot: REPO_ROOT,
+        depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+        environment: { ...environment, POWERTOOLS_SERVICE_NAME: `airless-${file}` },
+        bundling: {
+          format: OutputFormat.ESM,
+          target: 'node22',
+          mainFields: ['module', 'main'],
+          minify: true,
+          sourceMap: true,
+          sourcesContent: false,
+          // The AWS SDK is bundled: the versions tested are the versions deployed.
+          bundleAwsSDK: true,
+          externalModules: [],
+          tsconfig: path.join(REPO_ROOT, 'tsconfig.json'),
+          banner: "import { createRequire as __airlessRequire } from 'node:module'; const require = __airlessRequire(import.meta.url);",
+          // The DAGs: the functions import 'airless-dags', which is this stack's generated module.
+          esbuildArgs: { '--alias:airless-dags': props.dagsModule },
+        },
+      });
+      NagSuppressions.addResourceSuppressions(
+        fn,
+        [
+          { id: 'AwsSolutions-L1', reason: 'Pinned to Node.js 22, the Node the project runs its tests on locally (what is tested is what deploys).' },
+          {
+            id: 'AwsSolutions-IAM4',
+            reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
+            appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+          },
+        ],
+        true,
+      );
+      return fn;
+    };
+    this.functions = {
+      scheduler: makeFunction('scheduler', 'airless scheduler: try finished, timers, periodic reconcile'),
+      trigger: makeFunction('trigger', 'airless trigger: creates DAG runs (EventBridge Scheduler target)'),
+      taskRunner: makeFunction('taskRunner', 'airless task runner: one step of a try of a task'),
+      sensorPoke: makeFunction('sensorPoke', 'airless sensor poke: one poke of a sensor'),
+      describeJobs: makeFunction('describeJobs', 'airless Batch watcher: one DescribeJobs call for up to 100 jobs'),
+    };
+    const f = this.functions;
+
+    // --- IAM of the functions -------------------------------------------------------------------------
+    const lifecycleArns = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.naming.lifecyclePattern, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const timerArn = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.naming.timer, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const watcherArn = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.naming.batchWatcher, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const lifecycleExecutions = this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.naming.lifecyclePattern}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const startExecution = (fn: NodejsFunction, resources: string[]) =>
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources }));
+
+    // Everything that moves run state reads and writes the table: items, queries, conditional writes and
+    // transactions (authorized per item action). Never a scan, and no streams.
+    const tableAccess = new iam.PolicyStatement({
+      actions: TABLE_ACTIONS,
+      resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
+    });
+    for (const fn of [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs]) fn.addToRolePolicy(tableAccess);
+    // XCom and pipeline-context values too large for an item, under the store's prefix (S3LargeValueStore).
+    const values = this.bucket.arnForObjects(`${LARGE_VALUE_PREFIX}/*`);
+    for (const fn of [f.scheduler, f.taskRunner, f.sensorPoke]) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [values] }));
+    }
+    f.trigger.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [values] }));
+    // Starting runs and finishing tries dispatches lifecycles and timers.
+    for (const fn of [f.scheduler, f.trigger, f.describeJobs]) startExecution(fn, [lifecycleArns, timerArn]);
+    // The reconcile asks whether a running try's lifecycle execution has ended.
+    f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
+    // A replayed dispatch of a Standard lifecycle checks the execution it finds.
+    for (const fn of [f.trigger, f.describeJobs]) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
+    // The task runner starts lifecycles only when a task triggers a DAG (the triggered run's first
+    // tasks start from there) or submits a Batch job in poll mode (its watcher starts).
+    const triggersDags = specs.some((d) => d.tasks.some((t) => t.kind === 'trigger_dag'));
+    const pollsBatch = batchWatch === 'poll' && this.batch.tasks > 0;
+    const taskRunnerStarts = [...(triggersDags ? [lifecycleArns, timerArn] : []), ...(pollsBatch ? [watcherArn] : [])];
+    if (taskRunnerStarts.length) {
+      startExecution(f.taskRunner, taskRunnerStarts);
+      if (triggersDags) f.taskRunner.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
+    }
+    if (pollsBatch && this.batch.enabled) this.batch.grantSubmitAndDescribe(f.taskRunner);
+    f.describeJobs.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
+
+    const stackWildcards = {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'Wildcards scoped to this stack: its table\'s indexes (<table>/index/*), its bucket\'s objects under the store\'s prefix (<bucket>/airless/*), its state machines by their name prefix (names follow a rule, so the functions need no list of ARNs: such a list would also be a dependency cycle, the state machines invoking the functions) and their executions.',
+      appliesTo: [
+        { regex: '/^Resource::<Table[0-9A-F]+\\.Arn>\\/index\\/\\*$/g' },
+        { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/\\*$/g' },
+        stateMachineWildcard(this.naming.prefix),
+      ],
+    };
+    const batchWildcards = {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'batch:DescribeJobs and batch:ListJobs support no resource-level permission (*); jobs get their ids when SubmitJob creates them, so tagging them names job/*; a job definition named without a revision is submitted at its latest (job-definition/<name>:*).',
+      appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
+    };
+    for (const fn of [f.scheduler, f.trigger, f.sensorPoke]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
+    if (props.tracing) for (const fn of Object.values(f)) suppressXRay(fn);
+    for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [{ ...stackWildcards, appliesTo: [...stackWildcards.appliesTo, ...batchWildcards.appliesTo], reason: `${stackWildcards.reason} ${batchWildcards.reason}` }], true);
+
+    // --- State machines -------------------------------------------------------------------------------
+    const substitutions = {
+      TaskRunnerArn: f.taskRunner.functionArn,
+      SchedulerArn: f.scheduler.functionArn,
+      SensorPokeArn: f.sensorPoke.functionArn,
+      DescribeJobsArn: f.describeJobs.functionArn,
+    };
+    let expressLogGroup: logs.LogGroup | undefined;
+    const expressLogs = () =>
+      (expressLogGroup ??= new logs.LogGroup(this, 'ExpressLifecycleLogs', {
+        logGroupName: `/aws/vendedlogs/states/${this.naming.prefix}-express`,
+        retention: logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }));
+    const roles = new Map<Exclude<LifecycleKind, 'none'>, iam.Role>();
+    const lifecycleRole = (kind: Exclude<LifecycleKind, 'none'>): iam.Role => {
+      let role = roles.get(kind);
+      if (role) return role;
+      role = new iam.Role(this, `LifecycleRole-${kind}`, {
+        assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
+        description: `airless ${kind} task lifecycles: invoke their functions only`,
+      });
+      allowInvoke(role, f.scheduler, kind === 'sensor' ? f.sensorPoke : f.taskRunner);
+      if (kind === 'batch') this.batch.grantSubmitJobSync(role);
+      if (kind === 'iterate' && iterateMode === 'distributed') {
+        // A Distributed Map runs its items as child executions of the same state machine.
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [lifecycleArns] }));
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [lifecycleExecutions] }));
+      }
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (ids not known in advance: job/*); a job definition named without a revision is submitted at its latest (job-definition/<name>:*); Express logging needs the log-delivery actions, which take no resource (*); a Distributed Map starts and describes executions of the stack\'s lifecycles (by name prefix).',
+            appliesTo: [
+              'Resource::*',
+              ...BATCH_WILDCARDS,
+              stateMachineWildcard(this.naming.prefix),
+            ],
+          },
+        ],
+        true,
+      );
+      roles.set(kind, role);
+      return role;
+    };
+    for (const dag of props.dags) {
+      const compiled = compileDag(dag.spec, {
+        taskRunnerArn: '${TaskRunnerArn}',
+        schedulerArn: '${SchedulerArn}',
+        sensorPokeArn: '${SensorPokeArn}',
+        batchWatch,
+        iterateMode,
+      });
+      for (const c of compiled) {
+        const express = c.workflowType.type === 'EXPRESS';
+        const machine = new sfn.StateMachine(this, `Lifecycle-${dag.dagId}-${c.taskId}`, {
+          stateMachineName: this.naming.lifecycle(dag.dagId, c.taskId),
+          stateMachineType: express ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
+          definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(c.definition)),
+          definitionSubstitutions: substitutions,
+          role: lifecycleRole(c.lifecycle),
+          tracingEnabled: props.tracing ?? false,
+          // Express executions keep no history: their events go to CloudWatch Logs instead.
+          ...(express ? { logs: { destination: expressLogs(), level: sfn.LogLevel.ALL, includeExecutionData: true } } : {}),
+        });
+        suppressStateMachine(machine, express, props.tracing ?? false);
+        this.lifecycles.set(`${dag.dagId}/${c.taskId}`, { machine, compiled: c });
+      }
+    }
+
+    const timerRole = new iam.Role(this, 'TimerRole', { assumedBy: new iam.ServicePrincipal('states.amazonaws.com'), description: 'airless timers: invoke the scheduler only' });
+    allowInvoke(timerRole, f.scheduler);
+    this.timer = new sfn.StateMachine(this, 'Timer', {
+      stateMachineName: this.naming.timer,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(compileTimer({ schedulerArn: '${SchedulerArn}' }))),
+      definitionSubstitutions: substitutions,
+      role: timerRole,
+      tracingEnabled: props.tracing ?? false,
+    });
+    suppressStateMachine(this.timer, false, props.tracing ?? false);
+    if (props.tracing) suppressXRay(timerRole);
+
+    const watcher = compileBatchWatcher({ describeJobsArn: '${DescribeJobsArn}' });
+    const watcherRole = new iam.Role(this, 'BatchWatcherRole', { assumedBy: new iam.ServicePrincipal('states.amazonaws.com'), description: 'airless Batch watcher: invoke describe-jobs, continue as new' });
+    allowInvoke(watcherRole, f.describeJobs);
+    watcherRole.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [watcherArn] }));
+    this.batchWatcher = new sfn.StateMachine(this, 'BatchWatcher', {
+      stateMachineName: this.naming.batchWatcher,
+      stateMachineType: watcher.workflowType.type === 'EXPRESS' ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(watcher.definition)),
+      definitionSubstitutions: substitutions,
+      role: watcherRole,
+      tracingEnabled: props.tracing ?? false,
+    });
+    suppressStateMachine(this.batchWatcher, false, props.tracing ?? false);
+    if (props.tracing) suppressXRay(watcherRole);
+
+    // --- Schedules and the reconcile ----------------------------------------------------------------
+    for (const dag of props.dags) {
+      const s = eventBridgeSchedule(dag.spec);
+      if (s.kind === 'none') {
+        if (dag.spec.schedule !== null) Annotations.of(this).addWarningV2(`airless:schedule:${dag.dagId}`, `DAG '${dag.dagId}' gets no schedule: ${s.reason}`);
+        continue;
+      }
+      const schedule = new scheduler.Schedule(this, `Schedule-${dag.dagId}`, {
+        description: `airless: triggers DAG '${dag.dagId}' (${dag.spec.schedule?.kind === 'cron' ? `${dag.spec.schedule.expression} ${dag.spec.schedule.timezone}` : s.expression})`.slice(0, 512),
+        schedule: scheduler.ScheduleExpression.expression(s.expression, TimeZone.of(s.timezone)),
+        timeWindow: scheduler.TimeWindow.off(),
+        target: new schedulerTargets.LambdaInvoke(f.trigger, {
+          role: this.scheduleRole(),
+          input: scheduler.ScheduleTargetInput.fromObject({ dagId: dag.dagId, logicalDate: scheduler.ContextAttribute.scheduledTime, runType: 'scheduled' }),
+          retryAttempts: 10,
+          maxEventAge: Duration.hours(1),
+        }),
+      });
+      this.schedules.set(dag.dagId, schedule);
+    }
+
+    new events.Rule(this, 'Reconcile', {
+      description: 'airless: the scheduler repairs what lost events left behind',
+      schedule: events.Schedule.rate(props.reconcileInterval ?? Duration.minutes(5)),
+      targets: [new eventsTargets.LambdaFunction(f.scheduler, { event: events.RuleTargetInput.fromObject({ type: 'reconcile' }), retryAttempts: 2 })],
+    });
+  }
+
+  private scheduleRoleInstance: iam.Role | undefined;
+
+  /** The role EventBridge Scheduler assumes to invoke the trigger function (shared by the schedules). */
+  private scheduleRole(): iam.Role {
+    if (this.scheduleRoleInstance) return this.scheduleRoleInstance;
+    const role = new iam.Role(this, 'ScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
+      description: 'airless schedules: invoke the trigger function only',
+    });
+    // The same grant the schedule's target adds, made here so that the suppression below finds its policy.
+    this.functions.trigger.grantInvoke(role);
+    NagSuppressions.addResourceSuppressions(
+      role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'The scheduler target grants lambda:InvokeFunction on the trigger function and its versions (<trigger>:*): the stack\'s own function only.',
+          appliesTo: [{ regex: '/^Resource::<Trigger[0-9A-F]+\\.Arn>:\\*$/g' }],
+        },
+      ],
+      true,
+    );
+    return (this.scheduleRoleInstance = role);
+  }
+}
+
+/** `lambda:InvokeFunction` on the functions themselves (the definitions name them unqualified: no `:*`). */
+function allowInvoke(role: iam.Role, ...fns: lambda.IFunction[]): void {
+  role.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: fns.map((fn) => fn.functionArn) }));
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function suppressXRay(scope: IConstruct): void {
+  NagSuppressions.addResourceSuppressions(
+    scope,
+    [{ id: 'AwsSolutions-IAM5', reason: 'X-Ray tracing (the stack prop `tracing`) needs xray:PutTraceSegments and the like, which take no resource.', appliesTo: ['Resource::*'] }],
+    true,
+  );
+}
+
+function suppressStateMachine(machine: sfn.StateMachine, express: boolean, tracing: boolean): void {
+  NagSuppressions.addResourceSuppressions(machine, [
+    ...(express
+      ? []
+      : [
+          {
+            id: 'AwsSolutions-SF1',
+            reason: 'A Standard execution keeps its full event history in Step Functions; logging every event to CloudWatch as well would add a cost per transition. Express executions, which keep none, log ALL.',
+          },
+        ]),
+    ...(tracing ? [] : [{ id: 'AwsSolutions-SF2', reason: 'X-Ray tracing is billed per trace: off by default, on with the stack prop `tracing`.' }]),
+  ]);
+}

@@ -1,0 +1,148 @@
+import { isDag, type Dag } from '../authoring/dag.ts';
+import { DagImportError } from '../errors.ts';
+import type { BatchBackend } from '../executor/batch-backend.ts';
+import type { DagResolver, SchedulerEvent } from '../scheduler/host.ts';
+import { DynamoDbStateStore } from '../store/dynamodb-store.ts';
+import { S3LargeValueStore } from '../store/large-values.ts';
+import type { StateStore } from '../store/state-store.ts';
+import { AwsBatchBackend, batchClient, type BatchJobDescriber } from './batch-client.ts';
+import type { Env } from './clients.ts';
+import type { AwsServices } from './handlers.ts';
+import type { Dispatcher } from './invocation-host.ts';
+import { SfnDispatcher, sfnClient, StateMachineNaming } from './sfn-dispatcher.ts';
+
+/**
+ * The environment variables the functions read (the CDK stack sets them). Only `TABLE_NAME` and the
+ * state machine variables are required.
+ */
+export const ENV = {
+  /** The DynamoDB table (single-table design, lib/store/table-design.ts). */
+  tableName: 'TABLE_NAME',
+  /** The S3 bucket for values too large for an item. Default: none (large values are refused). */
+  bucketName: 'BUCKET_NAME',
+  /** Size in bytes above which a value goes to the bucket. Default 307,200. */
+  largeValueThresholdBytes: 'LARGE_VALUE_THRESHOLD_BYTES',
+  /** Seconds a finished run's XComs, item results and logs are kept (table TTL). Default: kept. */
+  xcomTtlSeconds: 'XCOM_TTL_SECONDS',
+  /** `arn:<partition>:states:<region>:<account>:stateMachine:` */
+  stateMachineArnPrefix: 'STATE_MACHINE_ARN_PREFIX',
+  /** The stack's state machine name prefix ({@link StateMachineNaming}). */
+  stateMachineNamePrefix: 'STATE_MACHINE_NAME_PREFIX',
+  /** `true` when the stack deploys the Batch watcher (Batch tasks in poll mode). Default false. */
+  batchWatcher: 'BATCH_WATCHER',
+  /** Seconds between two DescribeJobs rounds of a Batch watcher. Default 30. */
+  batchWatchIntervalSeconds: 'BATCH_WATCH_INTERVAL_SECONDS',
+} as const;
+
+/** Default seconds between two rounds of a Batch watcher. */
+export const DEFAULT_BATCH_WATCH_INTERVAL_SECONDS = 30;
+
+/** The services of a function: the handler cores' {@link AwsServices}, with a Batch backend that describes many jobs at once. */
+export type FunctionServices = AwsServices & { batch: BatchBackend & BatchJobDescriber };
+
+/** What a caller may give instead of building it from the environment (tests, the local harness). */
+export interface ServiceOverrides {
+  store?: StateStore;
+  dispatcher?: Dispatcher;
+  batch?: BatchBackend & BatchJobDescriber;
+  now?: () => number;
+  onEvent?: (e: SchedulerEvent) => void;
+}
+
+function required(env: Env, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+function optionalNumber(env: Env, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`environment variable ${name} must be a non-negative number, got '${v}'`);
+  return n;
+}
+
+/**
+ * Build the services of a function from its environment ({@link ENV}): the DynamoDB store (with the S3
+ * bucket for large values), the Step Functions dispatcher (state machine ARNs by the naming rule, so it
+ * also answers the reconcile's `tryStopped`), and AWS Batch. Every client honours `AWS_ENDPOINT_URL` /
+ * `AWS_ENDPOINT_URL_<SERVICE>`. Call once per container.
+ */
+export function servicesFromEnv(dags: DagResolver, env: Env = process.env, overrides: ServiceOverrides = {}): FunctionServices {
+  const store =
+    overrides.store ??
+    (() => {
+      const bucket = env[ENV.bucketName];
+      const threshold = optionalNumber(env, ENV.largeValueThresholdBytes);
+      const ttl = optionalNumber(env, ENV.xcomTtlSeconds);
+      return new DynamoDbStateStore({
+        tableName: required(env, ENV.tableName),
+        ...(bucket ? { largeValues: new S3LargeValueStore({ bucket }) } : {}),
+        ...(threshold !== undefined ? { largeValueThresholdBytes: threshold } : {}),
+        ...(ttl !== undefined ? { xcomTtlSeconds: ttl } : {}),
+      });
+    })();
+  const watcher = env[ENV.batchWatcher] === 'true';
+  let sfn: SfnDispatcher | undefined;
+  const sfnDispatcher = () =>
+    (sfn ??= new SfnDispatcher({
+      client: sfnClient({}, env),
+      dags,
+      naming: new StateMachineNaming(required(env, ENV.stateMachineNamePrefix)),
+      stateMachineArnPrefix: required(env, ENV.stateMachineArnPrefix),
+      batchWatcher: watcher,
+      ...(overrides.now ? { now: overrides.now } : {}),
+    }));
+  const dispatcher = overrides.dispatcher ?? sfnDispatcher();
+  const interval = optionalNumber(env, ENV.batchWatchIntervalSeconds) ?? DEFAULT_BATCH_WATCH_INTERVAL_SECONDS;
+  const batch =
+    overrides.batch ??
+    new AwsBatchBackend({
+      client: batchClient({}, env),
+      // Poll mode: each submitted job gets a watcher (idempotent per job).
+      ...(watcher ? { onSubmitted: (jobId: string) => sfnDispatcher().startBatchWatcher([jobId], interval) } : {}),
+    });
+  return {
+    store,
+    dags,
+    dispatcher,
+    batch,
+    ...(overrides.now ? { now: overrides.now } : {}),
+    ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
+    // Only the Step Functions dispatcher can tell whether a lifecycle execution has ended.
+    ...(dispatcher instanceof SfnDispatcher ? { tryStopped: (ti) => dispatcher.tryStopped(ti) } : {}),
+  };
+}
+
+/** One module of the DAGs folder, as the generated `airless-dags` module lists them. */
+export interface DagModule {
+  /** The file, relative to the DAGs folder. */
+  file: string;
+  exports: Record<string, unknown>;
+}
+
+/**
+ * The DAGs exported by the modules of a DAGs folder (as `loadDagBag` finds them: every export that is a
+ * DAG, the items of exported arrays of DAGs, the fields of a default-exported object), each with its
+ * file as `fileloc`. Throws a DagImportError when two modules define the same dagId.
+ */
+export function dagResolverFromModules(modules: readonly DagModule[]): DagResolver & { dags: Dag[] } {
+  const byId = new Map<string, Dag>();
+  const add = (file: string, v: unknown) => {
+    if (!isDag(v)) return;
+    const seen = byId.get(v.dagId);
+    if (seen && seen.runtime === v.runtime) return;
+    if (seen) throw new DagImportError(`already defined in file ${seen.spec.fileloc ?? '?'}`, { file, dagId: v.dagId });
+    byId.set(v.dagId, v.withFileloc(file));
+  };
+  for (const m of modules) {
+    for (const [name, v] of Object.entries(m.exports)) {
+      if (Array.isArray(v)) for (const item of v) add(m.file, item);
+      else if (name === 'default' && v !== null && typeof v === 'object' && !isDag(v)) for (const item of Object.values(v)) add(m.file, item);
+      else add(m.file, v);
+    }
+  }
+  const dags = [...byId.values()].sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
+  return { dags, getDag: (id) => byId.get(id) };
+}

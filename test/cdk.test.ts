@@ -1,0 +1,375 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createAirlessApp, DagBagImportErrors } from '../cdk/airless-app.ts';
+import type { AirlessStack } from '../cdk/airless-stack.ts';
+import { compileTimer } from '../cdk/timer-definition.ts';
+import { loadDagBag } from '../lib/dagbag/dag-bag.ts';
+import { createTable } from '../lib/store/create-table.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './support/dynamodb-local.ts';
+import { GSI_RUNS_BY_DAG_STATE, GSI_RUNS_BY_STATE, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
+
+/**
+ * The stack, as `cdk synth` builds it, checked with CDK's template assertions and cdk-nag's AwsSolutions
+ * pack (applied by createAirlessApp, as in the app). Two stacks in all: the repo's dags/ (bundled: the
+ * function code is checked too) and a fixture folder with a scheduled DAG (bundling skipped).
+ */
+
+/**
+ * The Step Functions API as far as the functions use it (StartExecution), over HTTP: the bundled SDK
+ * client talks to it through AWS_ENDPOINT_URL_SFN.
+ */
+async function startFakeStepFunctions(): Promise<{ endpoint: string; started: { stateMachineArn: string; name: string; input: string }[]; stop: () => Promise<void> }> {
+  const started: { stateMachineArn: string; name: string; input: string }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      res.setHeader('content-type', 'application/x-amz-json-1.0');
+      if (target !== 'AWSStepFunctions.StartExecution') {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ __type: 'UnknownOperationException', message: target }));
+        return;
+      }
+      const input = JSON.parse(body) as { stateMachineArn: string; name: string; input: string };
+      started.push(input);
+      res.end(JSON.stringify({ executionArn: `${input.stateMachineArn.replace(':stateMachine:', ':execution:')}:${input.name}`, startDate: Date.now() / 1000 }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://127.0.0.1:${port}`, started, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const resourcesOf = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
+
+/** Every statement of the policies attached to a role (by its construct path in the stack, e.g. `TaskRunner/ServiceRole`). */
+function statementsOf(template: Template, stack: AirlessStack, rolePath: string): Statement[] {
+  const role = rolePath.split('/').reduce<IConstruct>((c, id) => c.node.findChild(id), stack);
+  const roleId = stack.getLogicalId(role.node.defaultChild as CfnElement);
+  const out: Statement[] = [];
+  for (const p of Object.values(template.findResources('AWS::IAM::Policy'))) {
+    const props = (p as { Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } } }).Properties;
+    if (props.Roles.some((r) => r.Ref === roleId)) out.push(...props.PolicyDocument.Statement);
+  }
+  if (out.length === 0) throw new Error(`no policy of the role at ${rolePath} (${roleId})`);
+  return out;
+}
+
+const allows = (statements: Statement[], action: string) => statements.filter((s) => s.Effect === 'Allow' && actionsOf(s).includes(action));
+const text = (v: unknown) => JSON.stringify(v);
+
+function nagErrors(stack: AirlessStack) {
+  return Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+}
+
+describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
+  let stack: AirlessStack;
+  let template: Template;
+  let outdir: string;
+
+  beforeAll(async () => {
+    outdir = mkdtempSync(path.join(tmpdir(), 'airless-cdk-test-'));
+    ({ stack } = await createAirlessApp({ dagsFolder: 'dags', app: new App({ outdir }) }));
+    template = Template.fromStack(stack);
+  }, 180_000);
+
+  it('has the single table: keys, both GSIs, on-demand billing, PITR, TTL, encryption', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'PK', KeyType: 'HASH' },
+        { AttributeName: 'SK', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+      GlobalSecondaryIndexes: [
+        { IndexName: GSI_RUNS_BY_DAG_STATE, KeySchema: [{ AttributeName: 'GSI1PK', KeyType: 'HASH' }, { AttributeName: 'GSI1SK', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        { IndexName: GSI_RUNS_BY_STATE, KeySchema: [{ AttributeName: 'GSI2PK', KeyType: 'HASH' }, { AttributeName: 'GSI2SK', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+      ],
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+  });
+
+  it('has the bucket for large values: no public access, SSL only, encrypted, expiring finished runs', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ TagFilters: [{ Key: 'airless-expired', Value: 'true' }], ExpirationInDays: 30, Status: 'Enabled' })]),
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('has the five functions on Node.js 22, arm64, with their environment', () => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(fns)).toHaveLength(5);
+    for (const fn of Object.values(fns)) {
+      const p = (fn as { Properties: Record<string, any> }).Properties;
+      expect(p.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
+      expect(p.Architectures).toEqual(['arm64']);
+      expect(p.Handler).toBe('index.handler');
+      expect(Object.keys(p.Environment.Variables)).toEqual(expect.arrayContaining(['TABLE_NAME', 'BUCKET_NAME', 'STATE_MACHINE_ARN_PREFIX', 'STATE_MACHINE_NAME_PREFIX', 'XCOM_TTL_SECONDS']));
+    }
+  });
+
+  it('bundles the DAGs into every function, and never aws-cdk-lib', async () => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(fns)) {
+      const key = (fn as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key;
+      const bundle = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
+      expect(existsSync(bundle), bundle).toBe(true);
+      const code = readFileSync(bundle, 'utf8');
+      expect(code).not.toContain('aws-cdk-lib');
+      for (const dagId of ['example_workflow', 'stage_imaging', 'batch_fanout']) expect(code).toContain(dagId);
+      const mod = (await import(pathToFileURL(bundle).href)) as { handler?: unknown };
+      expect(typeof mod.handler).toBe('function');
+    }
+  });
+
+  it('the bundled trigger function runs: it creates a run in DynamoDB (Local) and starts its first lifecycles through the Step Functions API', async () => {
+    const ddb = await startDynamoDbLocal();
+    const sfn = await startFakeStepFunctions();
+    try {
+      await createTable(ddb.client, 'airless-bundle-test');
+      Object.assign(process.env, {
+        TABLE_NAME: 'airless-bundle-test',
+        AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+        AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_REGION: LOCAL_REGION,
+        STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:`,
+        STATE_MACHINE_NAME_PREFIX: stack.naming.prefix,
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      });
+      const trigger = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => (f as { Properties: { Description: string } }).Properties.Description.startsWith('airless trigger'));
+      const key = (trigger as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key.replace(/\.zip$/, '');
+      const { handler } = (await import(pathToFileURL(path.join(outdir, `asset.${key}`, 'index.mjs')).href)) as { handler: (e: unknown, c: unknown) => Promise<{ runs: { runId: string; state: string }[] }> };
+      const context = { functionName: 'trigger', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:trigger', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 60_000 };
+      const out = await handler({ dagId: 'branching_join', runId: 'bundle-run-1' }, context);
+      expect(out.runs.map((r) => [r.runId, r.state])).toEqual([['bundle-run-1', 'running']]);
+      const bag = await loadDagBag('dags');
+      const roots = bag.getDag('branching_join')!.spec.tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId);
+      expect(sfn.started.map((s) => s.stateMachineArn).sort()).toEqual(roots.map((t) => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('branching_join', t)}`).sort());
+      expect(sfn.started.map((s) => JSON.parse(s.input) as unknown)).toContainEqual({ key: { runId: 'bundle-run-1', taskId: roots[0], mapIndex: -1 }, dagId: 'branching_join', tryNumber: 1 });
+    } finally {
+      await sfn.stop();
+      await ddb.stop();
+    }
+  }, 60_000);
+
+  it('has one state machine per task that runs anything, plus the timer and the Batch watcher', async () => {
+    const bag = await loadDagBag('dags');
+    const expected = bag.dags.flatMap((d) => d.spec.tasks.filter((t) => t.kind !== 'empty').map((t) => `${d.dagId}/${t.taskId}`));
+    expect(expected.length).toBeGreaterThan(10);
+    expect([...stack.lifecycles.keys()].sort()).toEqual(expected.sort());
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', expected.length + 2);
+    // The definition is the compiler's, with the functions' ARNs substituted in.
+    const { machine, compiled } = stack.lifecycles.get('example_workflow/plan_stages')!;
+    const id = stack.getLogicalId(machine.node.defaultChild as never);
+    const sm = template.toJSON().Resources[id].Properties;
+    expect(sm.StateMachineName).toBe(stack.naming.lifecycle('example_workflow', 'plan_stages'));
+    expect(JSON.parse(sm.DefinitionString)).toStrictEqual(compiled.definition);
+    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['DescribeJobsArn', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
+  });
+
+  it('has no schedule for DAGs without one, and the reconcile rule every 5 minutes', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Input: JSON.stringify({ type: 'reconcile' }) })],
+    });
+  });
+
+  it('lets the task runner start lifecycles only because a DAG triggers DAGs', () => {
+    const starts = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution');
+    expect(starts).toHaveLength(1);
+    expect(text(starts[0]!.Resource)).toContain(`:stateMachine:${stack.naming.prefix}-*`);
+  });
+
+  it('has no unsuppressed cdk-nag AwsSolutions error', () => {
+    expect(nagErrors(stack)).toEqual([]);
+  });
+});
+
+describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () => {
+  let stack: AirlessStack;
+  let template: Template;
+
+  beforeAll(async () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    ({ stack } = await createAirlessApp({
+      dagsFolder: 'test/fixtures/cdk',
+      app,
+      stackName: 'AirlessFixture',
+      props: { batch: { mode: 'fargate', spot: true } },
+    }));
+    template = Template.fromStack(stack);
+  }, 120_000);
+
+  it('deploys one state machine per non-empty task (the empty one has none), Express where chooseWorkflowType says so', () => {
+    expect([...stack.lifecycles.keys()].sort()).toEqual([
+      'every_fifteen/tick',
+      'nightly_report/items',
+      'nightly_report/quick',
+      'nightly_report/reduce',
+      'nightly_report/wait_for_input',
+      'on_demand/work',
+    ]);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 6 + 2);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: stack.naming.lifecycle('nightly_report', 'quick'),
+      StateMachineType: 'EXPRESS',
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+    });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: stack.naming.lifecycle('nightly_report', 'reduce'),
+      StateMachineType: 'STANDARD',
+    });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: stack.naming.timer,
+      DefinitionString: JSON.stringify(compileTimer({ schedulerArn: '${SchedulerArn}' })),
+    });
+  });
+
+  it('schedules the cron DAG in its timezone and the rate DAG, and not the unscheduled one', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(30 2 ? * 2,3,4,5,6 *)',
+      ScheduleExpressionTimezone: 'Europe/Paris',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: Match.objectLike({
+        Input: JSON.stringify({ dagId: 'nightly_report', logicalDate: '<aws.scheduler.scheduled-time>', runType: 'scheduled' }),
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Trigger'), 'Arn'] },
+      }),
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(15 minutes)', ScheduleExpressionTimezone: 'UTC' });
+    const inputs = Object.values(template.findResources('AWS::Scheduler::Schedule')).map((s) => text(s));
+    expect(inputs.some((i) => i.includes('on_demand'))).toBe(false);
+  });
+
+  it('gives the task runner the table but no states:StartExecution (no DAG here triggers another)', () => {
+    const st = statementsOf(template, stack, 'TaskRunner/ServiceRole');
+    const table = allows(st, 'dynamodb:PutItem');
+    expect(table).toHaveLength(1);
+    expect(actionsOf(table[0]!)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']));
+    expect(actionsOf(table[0]!)).not.toContain('dynamodb:Scan');
+    expect(text(table[0]!.Resource)).toContain('Table');
+    expect(allows(st, 'states:StartExecution')).toEqual([]);
+    expect(st.some((s) => actionsOf(s).some((a) => a.startsWith('states:')))).toBe(false);
+  });
+
+  it('lets the scheduler start executions only on the stack\'s state machines', () => {
+    const starts = allows(statementsOf(template, stack, 'Scheduler/ServiceRole'), 'states:StartExecution');
+    expect(starts).toHaveLength(1);
+    const resources = resourcesOf(starts[0]!).map(text);
+    expect(resources).toHaveLength(2);
+    expect(resources[0]).toContain(`:stateMachine:${stack.naming.prefix}-*`);
+    expect(resources[1]).toContain(`:stateMachine:${stack.naming.timer}`);
+    for (const r of resources) expect(r).not.toBe('"*"');
+  });
+
+  it('lets each lifecycle role invoke only its own functions', () => {
+    const invoked = (role: string) => allows(statementsOf(template, stack, role), 'lambda:InvokeFunction').flatMap((s) => resourcesOf(s).map(text)).join(' ');
+    const lambdaRole = invoked('LifecycleRole-lambda');
+    expect(lambdaRole).toContain('TaskRunner');
+    expect(lambdaRole).toContain('Scheduler');
+    expect(lambdaRole).not.toContain('SensorPoke');
+    const sensorRole = invoked('LifecycleRole-sensor');
+    expect(sensorRole).toContain('SensorPoke');
+    expect(sensorRole).not.toContain('TaskRunner');
+    expect(invoked('TimerRole')).not.toContain('TaskRunner');
+  });
+
+  it('gives the Batch lifecycle role SubmitJob on the created queue, DescribeJobs, TerminateJob and the events rule of .sync', () => {
+    const st = statementsOf(template, stack, 'LifecycleRole-batch');
+    const submit = allows(st, 'batch:SubmitJob');
+    expect(submit).toHaveLength(1);
+    expect(text(submit[0]!.Resource)).toMatch(/JobQueue|job-queue/i);
+    expect(text(submit[0]!.Resource)).toContain('job-definition/reduce');
+    expect(allows(st, 'batch:DescribeJobs')).toHaveLength(1);
+    expect(allows(st, 'batch:TerminateJob')).toHaveLength(1);
+    const rule = allows(st, 'events:PutRule');
+    expect(actionsOf(rule[0]!)).toEqual(expect.arrayContaining(['events:PutTargets', 'events:PutRule', 'events:DescribeRule']));
+    expect(text(rule[0]!.Resource)).toContain('rule/StepFunctionsGetEventsForBatchJobsRule');
+    // Only the Batch lifecycles submit jobs (sync mode): the task runner does not.
+    expect(allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'batch:SubmitJob')).toEqual([]);
+  });
+
+  it('creates the Fargate compute environment and one queue per queue name the DAGs use', () => {
+    template.hasResourceProperties('AWS::Batch::ComputeEnvironment', { ComputeResources: Match.objectLike({ Type: 'FARGATE_SPOT' }) });
+    template.hasResourceProperties('AWS::Batch::JobQueue', { JobQueueName: 'nightly-queue' });
+  });
+
+  it('has no unsuppressed cdk-nag AwsSolutions error', () => {
+    expect(nagErrors(stack)).toEqual([]);
+  });
+});
+
+describe('the CDK app', () => {
+  it('refuses to synthesize a DAGs folder with broken files, naming each file', async () => {
+    const err = await createAirlessApp({ dagsFolder: 'test/fixtures/dagbag', app: new App() }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DagBagImportErrors);
+    const message = (err as Error).message;
+    expect(message).toMatch(/failed to import; nothing was synthesized/);
+    for (const file of ['bad-cycle.ts', 'bad-missing-module.ts', 'bad-throws.ts']) expect(message).toContain(file);
+  });
+
+});
+
+describe('the CDK stack in an account and region, with Batch in poll mode, existing queues, a Distributed Map and tracing (bundling skipped)', () => {
+  let stack: AirlessStack;
+  let template: Template;
+
+  beforeAll(async () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    ({ stack } = await createAirlessApp({
+      dagsFolder: 'test/fixtures/cdk',
+      app,
+      stackName: 'AirlessPoll',
+      props: { env: { account: '123456789012', region: 'eu-west-1' }, batchWatch: 'poll', iterateMode: 'distributed', tracing: true, batch: { mode: 'existing', jobQueues: ['arn:aws:batch:eu-west-1:111122223333:job-queue/other'] } },
+    }));
+    template = Template.fromStack(stack);
+  }, 120_000);
+
+  it('lets the task runner submit to the named queues and start only the Batch watcher', () => {
+    const st = statementsOf(template, stack, 'TaskRunner/ServiceRole');
+    const submit = allows(st, 'batch:SubmitJob');
+    expect(submit).toHaveLength(1);
+    expect(text(submit[0]!.Resource)).toContain('job-queue/nightly-queue');
+    expect(text(submit[0]!.Resource)).toContain('arn:aws:batch:eu-west-1:111122223333:job-queue/other');
+    expect(allows(st, 'batch:TagResource')).toHaveLength(1);
+    const starts = allows(st, 'states:StartExecution');
+    expect(starts).toHaveLength(1);
+    expect(resourcesOf(starts[0]!).map(text)).toEqual([expect.stringContaining(`:stateMachine:${stack.naming.batchWatcher}`)]);
+    template.resourceCountIs('AWS::Batch::JobQueue', 0);
+    // Poll mode: the Batch task's lifecycle is the Lambda one, its role submits nothing.
+    expect(() => statementsOf(template, stack, 'LifecycleRole-batch')).toThrow();
+  });
+
+  it('traces functions and state machines, and has no unsuppressed cdk-nag AwsSolutions error', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' } });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: true } });
+    expect(nagErrors(stack)).toEqual([]);
+  });
+});
