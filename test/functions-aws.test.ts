@@ -271,6 +271,21 @@ describe('the trigger function\'s core (handleTriggerEvent)', () => {
     expect(late).toMatchObject({ runs: [], skipped: expect.stringMatching(/after the DAG's endDate/) });
   });
 
+  it('honours the paused flag: a paused DAG gets no scheduled run; unpaused, it does; the registry keeps the version', async () => {
+    const d = dag({ dagId: 'pausable', schedule: '@hourly', startDate: '2026-01-01T00:00:00Z' }, ({ task }) => {
+      task('t', () => 1);
+    });
+    const svc = services(d);
+    await svc.store.setDagPaused('pausable', true, '2026-01-01T00:00:00.000Z');
+    const paused = await handleTriggerEvent({ dagId: 'pausable', logicalDate: '2026-01-01T01:00:00Z', runType: 'scheduled' }, svc);
+    expect(paused).toEqual({ runs: [], skipped: "DAG 'pausable' is paused" });
+    expect(await svc.store.listRuns({ dagId: 'pausable' })).toEqual([]);
+    await svc.store.setDagPaused('pausable', false, '2026-01-01T01:30:00.000Z');
+    const resumed = await handleTriggerEvent({ dagId: 'pausable', logicalDate: '2026-01-01T02:00:00Z', runType: 'scheduled' }, svc);
+    expect(resumed.runs.map((r) => r.runId)).toEqual(['scheduled__2026-01-01T02:00:00.000Z']);
+    expect(await svc.store.getDagRecord('pausable')).toMatchObject({ paused: false, version: d.spec.version });
+  });
+
   it('without catchup creates only the run of the time it fired; a manual event is a manual run', async () => {
     const d = dag({ dagId: 'hourly', schedule: '@hourly', startDate: '2026-01-01T00:00:00Z' }, ({ task }) => {
       task('t', () => 1);

@@ -651,6 +651,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
     });
 
     // ---------------------------------------------------------------------------------------------
+    describe('DAG registry', () => {
+      it('registers versions, keeps the paused flag across versions, and pauses an unknown DAG', async () => {
+        const s = await makeStore();
+        expect(await s.getDagRecord('reg')).toBeUndefined();
+        expect(await s.registerDagVersion('reg', 'v1', 'reg.ts', at(1))).toEqual({ dagId: 'reg', version: 'v1', paused: false, fileloc: 'reg.ts', updatedAt: at(1) });
+        expect(await s.setDagPaused('reg', true, at(2))).toEqual({ dagId: 'reg', version: 'v1', paused: true, fileloc: 'reg.ts', updatedAt: at(2) });
+        expect(await s.registerDagVersion('reg', 'v2', 'reg.ts', at(3))).toEqual({ dagId: 'reg', version: 'v2', paused: true, fileloc: 'reg.ts', updatedAt: at(3) });
+        expect(await s.getDagRecord('reg')).toEqual({ dagId: 'reg', version: 'v2', paused: true, fileloc: 'reg.ts', updatedAt: at(3) });
+        expect(await s.setDagPaused('other', true, at(4))).toEqual({ dagId: 'other', version: '', paused: true, fileloc: null, updatedAt: at(4) });
+      });
+    });
+
     describe('pools, semaphores and waiters', () => {
       it('pools: put, get, overwrite, list', async () => {
         const s = await makeStore();

@@ -30,6 +30,7 @@ export async function handleTriggerEvent(ev: TriggerEvent, svc: AwsServices): Pr
   if (!dag) throw new DagNotFoundError(`no DAG '${ev.dagId}' is loaded`, { dagId: ev.dagId });
   const spec = dag.spec;
   const now = svc.now ?? Date.now;
+  if ((await svc.store.getDagRecord(spec.dagId))?.paused) return { runs: [], skipped: `DAG '${spec.dagId}' is paused` };
   const start = spec.startDate ? new Date(spec.startDate) : null;
   let logical = new Date(ev.logicalDate ?? now());
   if (Number.isNaN(logical.getTime())) throw new TypeError(`logicalDate '${ev.logicalDate}' is not a date`);

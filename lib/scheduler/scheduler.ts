@@ -105,6 +105,9 @@ export class Scheduler {
       note: null,
     };
     if (!(await this.store.createRun(run))) return (await this.store.getRun(runId))!;
+    // Keep the DAG registry's version current (the paused flag lives there too).
+    const registered = await this.store.getDagRecord(dag.dagId);
+    if (registered?.version !== dag.spec.version) await this.store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, iso(now));
     this.host.emit?.({ type: 'run', run });
     await this.startQueuedRuns(dag.dagId, runId);
     return (await this.store.getRun(runId))!;

@@ -14,6 +14,7 @@ export const ItemType = {
   log: 'log',
   pipeline: 'pipeline',
   pool: 'pool',
+  dag: 'dag',
   semaphore: 'sem',
   waiter: 'waiter',
 } as const;

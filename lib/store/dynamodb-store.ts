@@ -31,7 +31,7 @@ import {
 } from './dynamodb-items.ts';
 import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, Transactor, type TxItem } from './dynamodb-fanout.ts';
 import type { LargeValueStore } from './large-values.ts';
-import type { DagRunRecord, LogLine, PipelineSave, PoolRecord, TaskInstanceRecord, TaskStateRecord, TiKey, XComRecord } from './records.ts';
+import type { DagRecord, DagRunRecord, LogLine, PipelineSave, PoolRecord, TaskInstanceRecord, TaskStateRecord, TiKey, XComRecord } from './records.ts';
 import type { FinishRequest, FinishResult, StateStore, TiExpectation } from './state-store.ts';
 import {
   freePart,
@@ -695,6 +695,53 @@ export class DynamoDbStateStore implements StateStore {
 
   // ---------------------------------------------------------------------------------------------------
   // Pools and concurrency limits
+
+  // ---------------------------------------------------------------------------------------------------
+  // DAG registry
+
+  private dagRecordOf(item: Item): DagRecord {
+    return {
+      dagId: String(item.dagId),
+      version: String(item.version ?? ''),
+      paused: item.paused === true,
+      fileloc: typeof item.fileloc === 'string' ? item.fileloc : null,
+      updatedAt: String(item.updatedAt ?? ''),
+    };
+  }
+
+  async getDagRecord(dagId: string): Promise<DagRecord | undefined> {
+    const item = await this.get(keys.dag(dagId));
+    return item ? this.dagRecordOf(item) : undefined;
+  }
+
+  /** One UpdateItem: sets the version, keeps `paused` (false when the record is new). */
+  async registerDagVersion(dagId: string, version: string, fileloc: string | null, at: string): Promise<DagRecord> {
+    const attrs = await this.write(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.dag(dagId),
+        UpdateExpression: 'SET #type = :type, dagId = :dagId, version = :version, fileloc = :fileloc, updatedAt = :at, paused = if_not_exists(paused, :false)',
+        ExpressionAttributeNames: { '#type': 'type' },
+        ExpressionAttributeValues: { ':type': ItemType.dag, ':dagId': dagId, ':version': version, ':fileloc': fileloc, ':at': at, ':false': false },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return this.dagRecordOf(attrs!);
+  }
+
+  async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {
+    const attrs = await this.write(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.dag(dagId),
+        UpdateExpression: 'SET #type = :type, dagId = :dagId, paused = :paused, updatedAt = :at, version = if_not_exists(version, :empty)',
+        ExpressionAttributeNames: { '#type': 'type' },
+        ExpressionAttributeValues: { ':type': ItemType.dag, ':dagId': dagId, ':paused': paused, ':at': at, ':empty': '' },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return this.dagRecordOf(attrs!);
+  }
 
   async putPool(pool: PoolRecord): Promise<void> {
     await this.write(

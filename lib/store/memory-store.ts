@@ -1,5 +1,5 @@
 import type { RunState } from '../model/states.ts';
-import { emptyTally, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import { emptyTally, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import type { FinishRequest, FinishResult, StateStore, TiExpectation } from './state-store.ts';
 
 function taskState(runId: string, taskId: string): TaskStateRecord {
@@ -56,6 +56,7 @@ export class MemoryStateStore implements StateStore {
   private readonly runsByDag = new Map<string, Set<string>>();
   private readonly pipeline = new Map<string, PipelineSave[]>();
   private readonly pools = new Map<string, PoolRecord>();
+  private readonly dagRecords = new Map<string, DagRecord>();
   private readonly semaphores = new Map<string, number>();
   private readonly waiters = new Map<string, { q: TiKey[]; head: number }>();
 
@@ -262,6 +263,25 @@ export class MemoryStateStore implements StateStore {
 
   async getLog(key: TiKey, tryNumber: number): Promise<LogLine[]> {
     return (this.runs.get(key.runId)?.logs.get(`${tiId(key)}\u0000${tryNumber}`) ?? []).map((x) => ({ ...x }));
+  }
+
+  async getDagRecord(dagId: string): Promise<DagRecord | undefined> {
+    const r = this.dagRecords.get(dagId);
+    return r ? { ...r } : undefined;
+  }
+
+  async registerDagVersion(dagId: string, version: string, fileloc: string | null, at: string): Promise<DagRecord> {
+    const prev = this.dagRecords.get(dagId);
+    const next = { dagId, version, paused: prev?.paused ?? false, fileloc, updatedAt: at };
+    this.dagRecords.set(dagId, next);
+    return { ...next };
+  }
+
+  async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {
+    const prev = this.dagRecords.get(dagId);
+    const next = { dagId, version: prev?.version ?? '', fileloc: prev?.fileloc ?? null, paused, updatedAt: at };
+    this.dagRecords.set(dagId, next);
+    return { ...next };
   }
 
   async putPool(pool: PoolRecord): Promise<void> {

@@ -113,6 +113,17 @@ export interface LogLine {
   message: string;
 }
 
+/** A DAG as the deployment knows it: its current version and whether it is paused. */
+export interface DagRecord {
+  dagId: string;
+  /** The spec's content hash last seen. */
+  version: string;
+  paused: boolean;
+  fileloc: string | null;
+  /** ISO-8601 of the last change. */
+  updatedAt: string;
+}
+
 export interface PoolRecord {
   name: string;
   slots: number;

@@ -1,5 +1,6 @@
 import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
 import type {
+  DagRecord,
   DagRunRecord,
   LogLine,
   PipelineSave,
@@ -98,6 +99,13 @@ export interface StateStore {
   // Logs -----------------------------------------------------------------------------------------------
   appendLog(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Promise<void>;
   getLog(key: TiKey, tryNumber: number): Promise<LogLine[]>;
+
+  // DAG registry ------------------------------------------------------------------------------------
+  getDagRecord(dagId: string): Promise<DagRecord | undefined>;
+  /** Record the DAG's current version (created unpaused if new; the paused flag is kept otherwise). */
+  registerDagVersion(dagId: string, version: string, fileloc: string | null, at: string): Promise<DagRecord>;
+  /** Pause or unpause a DAG (creating its record if needed). */
+  setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord>;
 
   // Pools and concurrency limits ---------------------------------------------------------------------
   putPool(pool: PoolRecord): Promise<void>;

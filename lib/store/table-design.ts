@@ -105,6 +105,7 @@ export const keys = {
     [SK]: `IT#${taskId}#${mapIndexPart(mapIndex)}#${indexPart(index, 'item index')}`,
   }),
   pool: (name: string) => ({ [PK]: 'POOLS', [SK]: `POOL#${name}` }),
+  dag: (dagId: string) => ({ [PK]: `DAG#${dagId}`, [SK]: 'META' }),
   semaphore: (name: string) => ({ [PK]: `SEM#${name}`, [SK]: 'SEM' }),
 } as const;
 
