@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { CostScenario } from '../e2e/cost.ts';
 import type { ScenarioResult } from './result.ts';
 import { SCENARIOS } from './scenarios.ts';
 import { evaluateTargets, type TargetResult } from './targets.ts';
@@ -63,7 +64,8 @@ function options() {
     process.stdout.write(`${HELP}\n`);
     process.exit(0);
   }
-  const known = new Set(SCENARIOS.map((s) => s.name));
+  // 'cost' (the deployed shape's cost per task, e2e/cost.ts) runs only when named with --only.
+  const known = new Set([...SCENARIOS.map((s) => s.name), 'cost']);
   const only = parsed.only === undefined ? null : parsed.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of only ?? []) if (!known.has(n)) usage(`unknown scenario '${n}'`);
   const repeat = Number(parsed.repeat);
@@ -74,7 +76,7 @@ function options() {
   return {
     json: parsed.json,
     out: parsed.out === undefined ? null : resolve(parsed.out),
-    names: SCENARIOS.map((s) => s.name).filter((n) => only === null || only.includes(n)),
+    names: [...SCENARIOS.map((s) => s.name), 'cost'].filter((n) => (only === null ? n !== 'cost' : only.includes(n))),
     repeat,
     timeoutMs: timeoutS * 1000,
     cpuProf,
@@ -91,7 +93,7 @@ const CHILD = fileURLToPath(new URL('./scenario.ts', import.meta.url));
  */
 const RUNTIME_FLAGS = process.allowedNodeEnvironmentFlags.has('--experimental-async-context-frame') && Number(process.versions.node.split('.')[0]) < 24 ? ['--experimental-async-context-frame'] : [];
 
-function runChild(name: string, timeoutMs: number, cpuProf: string | null, nodeArgs: readonly string[]): Promise<ScenarioResult> {
+function runChild(name: string, timeoutMs: number, cpuProf: string | null, nodeArgs: readonly string[]): Promise<ScenarioResult | CostScenario> {
   const args = [...RUNTIME_FLAGS, ...nodeArgs, '--import', 'tsx', '--expose-gc', CHILD, name];
   const env = { ...process.env };
   if (cpuProf) env['AIRLESS_BENCH_CPU_PROF'] = cpuProf;
@@ -100,14 +102,14 @@ function runChild(name: string, timeoutMs: number, cpuProf: string | null, nodeA
     // stdout of the child (task output, if any) goes to our stderr: our stdout carries only the result.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env });
     child.stdout?.pipe(process.stderr, { end: false });
-    let result: ScenarioResult | null = null;
+    let result: ScenarioResult | CostScenario | null = null;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
     child.on('message', (m) => {
-      result = m as ScenarioResult;
+      result = m as ScenarioResult | CostScenario;
     });
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -167,14 +169,25 @@ async function main(): Promise<number> {
   const o = options();
   if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
   const results: ScenarioResult[] = [];
+  const costs: CostScenario[] = [];
   const failures: Failure[] = [];
   for (const name of o.names) {
     const runs: ScenarioResult[] = [];
+    if (name === 'cost') {
+      try {
+        process.stderr.write('bench: cost: running\n');
+        costs.push((await runChild(name, o.timeoutMs, null, o.nodeArgs)) as CostScenario);
+      } catch (e) {
+        process.stderr.write(`bench: cost: FAILED: ${(e as Error).message}\n`);
+        failures.push({ name, error: (e as Error).message });
+      }
+      continue;
+    }
     try {
       for (let i = 0; i < o.repeat; i++) {
         const label = `${name}${o.repeat > 1 ? ` (${i + 1}/${o.repeat})` : ''}`;
         process.stderr.write(`bench: ${label}: running\n`);
-        const r = await runChild(name, o.timeoutMs, o.cpuProf, o.nodeArgs);
+        const r = (await runChild(name, o.timeoutMs, o.cpuProf, o.nodeArgs)) as ScenarioResult;
         process.stderr.write(`bench: ${label}: ${fmt(r.wallMs)} ms, ${fmt(r.perTaskUs)} us/task, ${fmt(r.peakRssMb)} MB peak RSS\n`);
         runs.push(r);
       }
@@ -187,7 +200,7 @@ async function main(): Promise<number> {
   }
   const targets = evaluateTargets(results);
   const doc = {
-    scenarios: results,
+    scenarios: [...results, ...costs],
     targets,
     node: process.version,
     nodeArgs: [...RUNTIME_FLAGS, ...o.nodeArgs],
@@ -199,6 +212,10 @@ async function main(): Promise<number> {
     process.stdout.write(json);
   } else {
     process.stdout.write(table(results, targets, failures));
+    for (const c of costs) {
+      process.stdout.write('\ncost per task instance (deployed shape, local cloud):\n');
+      for (const p of c.perTask) process.stdout.write(`  ${p.kind.padEnd(6)}  DynamoDB reads ${p.ddbReads}, writes ${p.ddbWrites}; Lambda invocations ${p.lambdaInvocations}; transitions ${p.transitions}; Batch calls ${p.batchCalls}; $${p.usdPer1k} per 1,000\n`);
+    }
   }
   if (o.cpuProf) process.stderr.write(`bench: CPU profiles written to ${o.cpuProf}\n`);
   return failures.length ? 1 : 0;

@@ -162,7 +162,7 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
         return { items: r.items, result: null };
       }
       case 'item':
-        await runner.runItem(req.key, req.tryNumber, req.index, ('itemTry' in req ? req.itemTry : undefined) ?? 1, signal);
+        await runner.runItem(req.key, req.tryNumber, req.index, ('itemTry' in req ? req.itemTry : undefined) ?? null, signal);
         return { index: req.index };
       case 'iterate_complete':
         return await runner.completeIteration(req.key, req.tryNumber);

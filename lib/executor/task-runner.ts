@@ -176,10 +176,12 @@ export class TaskRunner {
    * Run one item of an iteration (deployed: one iteration of the Map state). Throws when the item fails,
    * so that the Map state's Retry (itemRetries) applies; a NonRetriableError keeps its name.
    */
-  async runItem(key: TiKey, tryNumber: number, index: number, itemTry: number, cancel?: AbortSignal): Promise<void> {
+  async runItem(key: TiKey, tryNumber: number, index: number, itemTry: number | null, cancel?: AbortSignal): Promise<void> {
     const step = await this.begin(key, tryNumber, false);
     if (!step) throw new NonRetriableError(`task instance ${key.taskId}[${key.mapIndex}] is not running try ${tryNumber}`);
     const { ti, run, dag, spec, write } = step;
+    // The Map state's Retry resends the same payload: count this item's attempts in the store.
+    itemTry ??= await this.store.countUp(`item:${key.runId}:${key.taskId}:${key.mapIndex}:${tryNumber}:${index}`);
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
       const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);

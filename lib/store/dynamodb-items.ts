@@ -15,6 +15,7 @@ export const ItemType = {
   pipeline: 'pipeline',
   pool: 'pool',
   dag: 'dag',
+  counter: 'counter',
   semaphore: 'sem',
   waiter: 'waiter',
 } as const;

@@ -783,6 +783,21 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
+  /** One UpdateItem ADD returning the new value. */
+  async countUp(name: string): Promise<number> {
+    const attrs = await this.write(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.counter(name),
+        UpdateExpression: 'ADD #n :one SET #type = :type',
+        ExpressionAttributeNames: { '#n': 'n', '#type': 'type' },
+        ExpressionAttributeValues: { ':one': 1, ':type': ItemType.counter },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(attrs?.n);
+  }
+
   /** Give back `n` units (never below 0). */
   async release(name: string, n: number): Promise<void> {
     for (let attempt = 0; attempt < 100; attempt++) {

@@ -58,6 +58,7 @@ export class MemoryStateStore implements StateStore {
   private readonly pools = new Map<string, PoolRecord>();
   private readonly dagRecords = new Map<string, DagRecord>();
   private readonly semaphores = new Map<string, number>();
+  private readonly counters = new Map<string, number>();
   private readonly waiters = new Map<string, { q: TiKey[]; head: number }>();
 
   private part(runId: string): RunPartition {
@@ -306,6 +307,12 @@ export class MemoryStateStore implements StateStore {
 
   async release(name: string, n: number): Promise<void> {
     this.semaphores.set(name, Math.max(0, (this.semaphores.get(name) ?? 0) - n));
+  }
+
+  async countUp(name: string): Promise<number> {
+    const n = (this.counters.get(name) ?? 0) + 1;
+    this.counters.set(name, n);
+    return n;
   }
 
   async enqueueWaiter(name: string, key: TiKey): Promise<void> {

@@ -114,6 +114,8 @@ export interface StateStore {
   /** Take `n` units of a counting semaphore if `limit` allows; false otherwise. */
   tryAcquire(name: string, n: number, limit: number): Promise<boolean>;
   release(name: string, n: number): Promise<void>;
+  /** Add 1 to a named counter and return its new value (1 the first time): an attempt counter. */
+  countUp(name: string): Promise<number>;
   /** Queue a task instance waiting on a semaphore (FIFO). */
   enqueueWaiter(name: string, key: TiKey): Promise<void>;
   /** Take the next waiter of a semaphore, if any. */

@@ -107,6 +107,7 @@ export const keys = {
   pool: (name: string) => ({ [PK]: 'POOLS', [SK]: `POOL#${name}` }),
   dag: (dagId: string) => ({ [PK]: `DAG#${dagId}`, [SK]: 'META' }),
   semaphore: (name: string) => ({ [PK]: `SEM#${name}`, [SK]: 'SEM' }),
+  counter: (name: string) => ({ [PK]: `CNT#${name}`, [SK]: 'CNT' }),
 } as const;
 
 /** Sort-key prefixes for queries inside a partition. */

@@ -1,0 +1,18 @@
+/** What the harness's parts need of a clock: the {@link SkippingClock}, or real time. */
+export interface HarnessClock {
+  now(): number;
+  /** Resolve at `at`; `holding`: the caller holds the clock and lets go while it sleeps. */
+  sleepUntil(at: number, holding?: boolean): Promise<void>;
+  /** Hold the clock while work is in flight; call the returned function when it is done. */
+  hold(): () => void;
+  /** Run `fn` holding the clock. */
+  track<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** Real time: waits are real waits. */
+export const REAL_TIME: HarnessClock = {
+  now: () => Date.now(),
+  sleepUntil: (at) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now()))),
+  hold: () => () => undefined,
+  track: (fn) => fn(),
+};

@@ -1,0 +1,225 @@
+/**
+ * The local cloud: the deployed shape of airless, run in this process.
+ *
+ * - Step Functions: every task lifecycle compiled from the DAGs (`compileDag`, as the CDK stack embeds
+ *   them), the timer and the Batch watcher, on aws-local-stepfunctions behind a local Step Functions
+ *   API (local-sfn.ts); Lambda invocations of the Task states go to the real handlers (handlers.ts),
+ *   `batch:submitJob.sync` to the harness's `.sync` (batch-sync.ts).
+ * - Dispatching: the real `SfnDispatcher` with the real `@aws-sdk/client-sfn`, pointed at the local API.
+ * - State: the `DynamoDbStateStore` on DynamoDB Local (or LocalStack), large values in s3rver (or
+ *   LocalStack's S3) through `S3LargeValueStore`.
+ * - Batch: a local Batch API (batch-api.ts) that the real `@aws-sdk/client-batch` talks to.
+ * - Time: a skipping clock (clock.ts): waits take no real time, handlers see the time they would have.
+ * - Cost: a meter (meter.ts) counts DynamoDB requests, invocations, transitions and Batch calls per task
+ *   instance.
+ */
+import { BatchClient } from '@aws-sdk/client-batch';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { compileTimer } from '../cdk/timer-definition.ts';
+import { AwsBatchBackend } from '../lib/aws/batch-client.ts';
+import type { TriggerEvent } from '../lib/aws/handlers.ts';
+import { dagResolverFromModules, DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type ServiceOverrides } from '../lib/aws/services.ts';
+import { SfnDispatcher, sfnClient, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
+import type { Dag } from '../lib/authoring/dag.ts';
+import { compileBatchWatcher, compileDag, type CompileOptions } from '../lib/compiler/index.ts';
+import type { DagRunRecord, TaskInstanceRecord } from '../lib/store/records.ts';
+import { DynamoDbStateStore } from '../lib/store/dynamodb-store.ts';
+import { S3LargeValueStore } from '../lib/store/large-values.ts';
+import type { SchedulerEvent } from '../lib/scheduler/host.ts';
+import { dagModules } from './airless-dags.ts';
+import { openBackends, targetFromEnv, type Backends, type EmulatorEndpoints, type Target } from './backends.ts';
+import { LocalBatchApi, type BatchApiOptions } from './batch-api.ts';
+import { submitJobSync, SYNC_POLL_SECONDS } from './batch-sync.ts';
+import { SkippingClock } from './clock.ts';
+import { coreFunctions, loadFunctions, type HandlerMode } from './handlers.ts';
+import { LocalLambda, type Invocation } from './local-lambda.ts';
+import { LocalStepFunctions } from './local-sfn.ts';
+import { Meter } from './meter.ts';
+
+/** Credentials for the harness's own endpoints (they check no signature). */
+const LOCAL_KEYS = { accessKeyId: 'e2e', secretAccessKey: 'e2e' };
+
+/** The names the harness deploys its functions under. */
+export const FUNCTION_NAMES = {
+  scheduler: 'airless-e2e-scheduler',
+  taskRunner: 'airless-e2e-task-runner',
+  sensorPoke: 'airless-e2e-sensor-poke',
+  trigger: 'airless-e2e-trigger',
+  describeJobs: 'airless-e2e-describe-jobs',
+} as const;
+
+/** The state machine name prefix (`StateMachineNaming`). */
+export const NAME_PREFIX = 'airless-e2e';
+
+export interface HarnessOptions {
+  /** `functions` (default): the middy handlers of functions/; `core`: the lib/aws cores they wrap. */
+  handlers?: HandlerMode;
+  /** How Batch tasks wait for their job (the compiler's `batchWatch`). Default `sync`. */
+  batchWatch?: 'sync' | 'poll';
+  /** How the local Batch API runs jobs. */
+  batch?: Omit<BatchApiOptions, 'clock'>;
+  /** Emulators already running (the e2e global setup's); default: start them (local target). */
+  emulators?: EmulatorEndpoints;
+  /** Default: `AIRLESS_E2E_TARGET` (`local` unless set). */
+  target?: Target;
+}
+
+export interface Harness {
+  readonly target: Target;
+  readonly handlerMode: HandlerMode;
+  readonly clock: SkippingClock;
+  readonly meter: Meter;
+  readonly lambda: LocalLambda;
+  readonly sfn: LocalStepFunctions;
+  readonly batchApi: LocalBatchApi;
+  readonly store: DynamoDbStateStore;
+  /** Where large values go (s3rver, or LocalStack's S3). */
+  readonly s3: { client: S3Client; bucket: string; prefix: string };
+  readonly dags: { getDag(id: string): Dag | undefined; dags: Dag[] };
+  readonly naming: StateMachineNaming;
+  /** Every invocation, in order. */
+  readonly invocations: Invocation[];
+  /** Scheduler events of type `error` (none is expected). */
+  readonly errors: { where: string; runId: string | null; error: string }[];
+  /** Every task instance change the scheduler reported, in order. */
+  readonly tiEvents: TaskInstanceRecord[];
+  /** Invoke the trigger function: create a run and start it. */
+  trigger(ev: TriggerEvent): Promise<DagRunRecord>;
+  /** Invoke the scheduler function with a reconcile request. */
+  reconcile(req?: { runIds?: string[]; staleMs?: number }): Promise<unknown>;
+  /** Resolves when every execution has ended and nothing waits. */
+  settle(): Promise<void>;
+  /** Trigger, settle, and return the run as it ended (or stopped). */
+  run(ev: TriggerEvent & { runId: string }): Promise<DagRunRecord>;
+  close(): Promise<void>;
+}
+
+/** Start the local cloud. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const target = options.target ?? targetFromEnv();
+  const handlerMode = options.handlers ?? 'functions';
+  const batchWatch = options.batchWatch ?? 'sync';
+  const clock = new SkippingClock();
+  const meter = new Meter();
+  const backends: Backends = await openBackends(target, options.emulators);
+  meter.instrumentDynamoDb(backends.dynamodb);
+  const store = new DynamoDbStateStore({
+    tableName: backends.tableName,
+    client: backends.dynamodb,
+    largeValues: new S3LargeValueStore({ bucket: backends.bucket, prefix: `values/${backends.tableName}/`, client: backends.s3 }),
+  });
+  const dags = dagResolverFromModules(dagModules);
+
+  // AWS Batch.
+  const batchApi = new LocalBatchApi({ ...options.batch, clock, region: backends.region });
+  const batchEndpoint = await batchApi.listen();
+  const newBatchClient = () => {
+    const c = new BatchClient({ endpoint: batchEndpoint, region: backends.region, credentials: LOCAL_KEYS });
+    meter.instrumentBatch(c);
+    return c;
+  };
+  const syncClient = newBatchClient();
+  const handlerBatchClient = newBatchClient();
+
+  // Lambda and Step Functions.
+  const lambda = new LocalLambda({ meter, clock, region: backends.region });
+  const sfn = new LocalStepFunctions({
+    clock,
+    meter,
+    lambda,
+    region: backends.region,
+    submitJobSync: (p) => submitJobSync(p, { client: syncClient, clock, pollSeconds: SYNC_POLL_SECONDS }),
+  });
+  const sfnEndpoint = await sfn.listen();
+  const naming = new StateMachineNaming(NAME_PREFIX);
+  const dispatcher = new SfnDispatcher({
+    client: sfnClient({ endpoint: sfnEndpoint, region: backends.region, credentials: LOCAL_KEYS }),
+    dags,
+    naming,
+    stateMachineArnPrefix: sfn.arnPrefix,
+    batchWatcher: true,
+    now: () => clock.now(),
+  });
+
+  const errors: Harness['errors'] = [];
+  const tiEvents: TaskInstanceRecord[] = [];
+  const onEvent = (e: SchedulerEvent) => {
+    if (e.type === 'error') errors.push({ where: e.where, runId: e.runId, error: e.error instanceof Error ? `${e.error.name}: ${e.error.message}` : String(e.error) });
+    else if (e.type === 'ti') tiEvents.push({ ...e.ti });
+  };
+  const overrides: ServiceOverrides = {
+    store,
+    dispatcher,
+    batch: new AwsBatchBackend({
+      client: handlerBatchClient,
+      ...(batchWatch === 'poll' ? { onSubmitted: (jobId: string) => dispatcher.startBatchWatcher([jobId], DEFAULT_BATCH_WATCH_INTERVAL_SECONDS) } : {}),
+    }),
+    now: () => clock.now(),
+    onEvent,
+  };
+  const fns = handlerMode === 'functions' ? await loadFunctions(overrides) : coreFunctions(dags, overrides);
+  const arns = {
+    scheduler: lambda.register(FUNCTION_NAMES.scheduler, fns.scheduler),
+    taskRunner: lambda.register(FUNCTION_NAMES.taskRunner, fns.taskRunner),
+    sensorPoke: lambda.register(FUNCTION_NAMES.sensorPoke, fns.sensorPoke),
+    trigger: lambda.register(FUNCTION_NAMES.trigger, fns.trigger),
+    describeJobs: lambda.register(FUNCTION_NAMES.describeJobs, fns.describeJobs),
+  };
+  const invocations: Invocation[] = [];
+  const record = lambda.invoke.bind(lambda);
+  lambda.invoke = (functionName, payload) => {
+    invocations.push({ functionName: lambda.nameOf(functionName), payload: JSON.parse(JSON.stringify(payload ?? null)) as unknown });
+    return record(functionName, payload);
+  };
+
+  // The state machines the stack deploys.
+  const compileOptions: CompileOptions = { taskRunnerArn: arns.taskRunner, schedulerArn: arns.scheduler, sensorPokeArn: arns.sensorPoke, batchWatch };
+  for (const dag of dags.dags) {
+    for (const c of compileDag(dag.spec, compileOptions)) sfn.register(naming.lifecycle(dag.dagId, c.taskId), c.definition, c.workflowType.type);
+  }
+  sfn.register(naming.timer, compileTimer({ schedulerArn: arns.scheduler }), 'STANDARD');
+  const watcher = compileBatchWatcher({ describeJobsArn: arns.describeJobs });
+  sfn.register(naming.batchWatcher, watcher.definition, watcher.workflowType.type);
+
+  const harness: Harness = {
+    target,
+    handlerMode,
+    clock,
+    meter,
+    lambda,
+    sfn,
+    batchApi,
+    store,
+    s3: { client: backends.s3, bucket: backends.bucket, prefix: `values/${backends.tableName}/` },
+    dags,
+    naming,
+    invocations,
+    errors,
+    tiEvents,
+    async trigger(ev) {
+      const out = (await lambda.invoke(FUNCTION_NAMES.trigger, ev)) as { runs: DagRunRecord[]; skipped: string | null };
+      const run = out.runs[0];
+      if (!run) throw new Error(`the trigger function created no run: ${out.skipped ?? '?'}`);
+      return run;
+    },
+    reconcile(req = {}) {
+      return lambda.invoke(FUNCTION_NAMES.scheduler, { type: 'reconcile', ...req });
+    },
+    settle: () => clock.idle(),
+    async run(ev) {
+      await harness.trigger(ev);
+      await harness.settle();
+      const run = await store.getRun(ev.runId);
+      if (!run) throw new Error(`no run '${ev.runId}' after triggering it`);
+      return run;
+    },
+    async close() {
+      await clock.idle();
+      await Promise.all([sfn.close(), batchApi.close()]);
+      syncClient.destroy();
+      handlerBatchClient.destroy();
+      await backends.close();
+    },
+  };
+  return harness;
+}

@@ -1,0 +1,91 @@
+// At-least-once delivery: every try_finished event delivered twice to the scheduler function (each
+// Report state's invocation is made twice; Step Functions gets the first reply, and the second must be
+// the same) changes nothing: the whole store state of the run, and of the runs it triggered, equals a
+// run where each event came once.
+import { isDeepStrictEqual } from 'node:util';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { snapshotRun } from '../../e2e/run-report.ts';
+import { FUNCTION_NAMES } from '../../e2e/harness.ts';
+import { useHarness } from './use-harness.ts';
+
+// e2e_replay's Batch job fails its first job in each run (its name without the try is the key).
+const h = useHarness({ batch: { failOnce: (job) => job.jobName.replace(/-try\d+$/, '') } });
+
+/** Deliver every try_finished twice while `fn` runs; returns the deliveries and the replies that differed. */
+async function deliveringTwice<T>(fn: () => Promise<T>): Promise<{ result: T; doubled: number; mismatches: unknown[] }> {
+  let doubled = 0;
+  const mismatches: unknown[] = [];
+  h().lambda.interceptor = async (call, invoke) => {
+    if (call.functionName !== FUNCTION_NAMES.scheduler || (call.payload as { type?: string }).type !== 'try_finished') return invoke();
+    const first = await invoke();
+    const second = await invoke();
+    doubled++;
+    if (!isDeepStrictEqual(first, second)) mismatches.push({ payload: call.payload, first, second });
+    return first;
+  };
+  try {
+    return { result: await fn(), doubled, mismatches };
+  } finally {
+    h().lambda.interceptor = null;
+  }
+}
+
+describe('every task-finished event delivered twice', () => {
+  for (const [dagId, state] of [
+    ['e2e_replay', 'success'],
+    ['example_workflow', 'success'],
+  ] as const) {
+    it(`changes nothing: ${dagId}`, async () => {
+      const once = await h().run({ dagId, runId: `once__${dagId}` });
+      const twice = await deliveringTwice(() => h().run({ dagId, runId: `twice__${dagId}` }));
+
+      expect([once.state, twice.result.state]).toStrictEqual([state, state]);
+      expect(twice.mismatches).toStrictEqual([]);
+      const reports = (runPrefix: string) =>
+        h().invocations.filter((c) => (c.payload as { type?: string; key?: { runId: string } }).type === 'try_finished' && c.payload !== null && (c.payload as { key: { runId: string } }).key.runId.includes(runPrefix)).length;
+      // Both runs made as many Report invocations; each of the second run's (its triggered runs' too)
+      // was delivered to the scheduler function twice.
+      expect(twice.doubled).toBeGreaterThan(0);
+      expect(reports(`twice__${dagId}`)).toBe(twice.doubled);
+      expect(reports(`once__${dagId}`)).toBe(twice.doubled);
+
+      const a = await snapshotRun(h().store, h().dags, `once__${dagId}`);
+      const b = await snapshotRun(h().store, h().dags, `twice__${dagId}`);
+      expect(b).toStrictEqual(a);
+      expect(h().errors).toStrictEqual([]);
+    });
+  }
+
+  it('compared runs that exercised retries, mapping, a branch, Batch, a triggered run and a value in S3', async () => {
+    const tis = await h().store.listTaskInstances('twice__e2e_replay');
+    expect(tis.map((t) => [t.taskId, t.mapIndex, t.state, t.tryNumber])).toStrictEqual([
+      ['big_value', -1, 'success', 1],
+      ['even_path', -1, 'skipped', 0],
+      ['measure', -1, 'success', 1],
+      ['odd_path', -1, 'success', 1],
+      ['pick', -1, 'success', 1],
+      ['reduce', -1, 'success', 2],
+      ['run_child', -1, 'success', 1],
+      ['square', 0, 'success', 1],
+      ['square', 1, 'success', 1],
+      ['square', 2, 'success', 1],
+      ['square', 3, 'success', 1],
+      ['start', -1, 'success', 2],
+      ['summary', -1, 'success', 1],
+    ]);
+    expect((await h().store.getXCom('twice__e2e_replay', 'summary', -1, 'return_value'))?.value).toStrictEqual({
+      squares: [1, 4, 9, 16],
+      size: 400 * 1024,
+      jobStatus: 'SUCCEEDED',
+      stages: ['start', 'child'],
+    });
+    // big_value's 400 KiB result is an S3 object (one per run), not a DynamoDB item.
+    const { client, bucket, prefix } = h().s3;
+    const objects = (await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? [];
+    expect(objects.map((o) => [o.Key!.includes('once__e2e_replay') ? 'once' : o.Key!.includes('twice__e2e_replay') ? 'twice' : o.Key, o.Size! > 400 * 1024]).sort()).toStrictEqual([
+      ['once', true],
+      ['twice', true],
+    ]);
+  });
+});

@@ -1,0 +1,53 @@
+// A lost event: the StartExecution of one task's lifecycle never happens (the scheduler was told it
+// started). The run stalls with the task queued; the scheduler's periodic reconcile
+// (`{type: 'reconcile', staleMs: 0}`) re-dispatches it, and the run ends success.
+import { describe, expect, it } from 'vitest';
+import { outcome, reportFromStore } from '../../e2e/run-report.ts';
+import { useHarness } from './use-harness.ts';
+
+const h = useHarness();
+
+describe('a lost StartExecution is repaired by the reconcile', () => {
+  it('stalls the run with the task queued, then the reconcile re-dispatches it and the run succeeds', async () => {
+    const runId = 'e2e__lost_event';
+    const transform = h().naming.lifecycle('e2e_chain', 'transform');
+    let lost = false;
+    h().sfn.onStartExecution = (req) => {
+      if (req.stateMachineName !== transform || lost) return;
+      lost = true;
+      return 'drop';
+    };
+
+    const stalled = await h().run({ dagId: 'e2e_chain', runId });
+    expect(stalled.state).toBe('running');
+    expect((await h().store.listTaskInstances(runId)).map((t) => [t.taskId, t.state, t.tryNumber])).toStrictEqual([
+      ['extract', 'success', 1],
+      ['transform', 'queued', 1],
+    ]);
+    expect(h().sfn.dropped.map((d) => d.stateMachineName)).toStrictEqual([transform]);
+    expect(h().sfn.executionsOf(transform)).toStrictEqual([]);
+
+    const reply = await h().reconcile({ staleMs: 0 });
+    await h().settle();
+
+    expect(reply).toStrictEqual({
+      reconciled: [{ runId, redispatched: 1, timersDelivered: 0, resumed: 0, evaluated: 1, failedStopped: 0, finalized: false }],
+    });
+    const run = await h().store.getRun(runId);
+    expect(run?.state).toBe('success');
+    expect(outcome(await reportFromStore(h().store, h().dags, runId), h().dags)).toStrictEqual({
+      dagId: 'e2e_chain',
+      state: 'success',
+      tasks: [
+        { taskId: 'extract', mapIndex: null, state: 'success', tryNumber: 1 },
+        { taskId: 'transform', mapIndex: null, state: 'success', tryNumber: 1 },
+        { taskId: 'load', mapIndex: null, state: 'success', tryNumber: 1 },
+      ],
+      triggeredRuns: [],
+    });
+    expect((await h().store.getXCom(runId, 'load', -1, 'return_value'))?.value).toStrictEqual({ loaded: 3 });
+    // The re-dispatch started the execution the lost request would have: same deterministic name.
+    expect(h().sfn.executionsOf(transform).map((e) => [e.name, e.status])).toStrictEqual([[h().sfn.dropped[0]!.name, 'SUCCEEDED']]);
+    expect(h().errors).toStrictEqual([]);
+  });
+});
