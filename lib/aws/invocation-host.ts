@@ -1,5 +1,5 @@
 import type { Dag } from '../authoring/dag.ts';
-import { aslTimestamp } from '../compiler/contract.ts';
+import { aslTimestamp, MAX_LOOPS_PER_EXECUTION } from '../compiler/contract.ts';
 import type { SchedulerEvent, SchedulerHost, TimerEvent } from '../scheduler/host.ts';
 import type { TaskInstanceRecord, TiKey } from '../store/records.ts';
 import { sameTi, type LifecycleNext } from './lifecycle.ts';
@@ -30,7 +30,10 @@ export class InvocationHost implements SchedulerHost {
   ) {}
 
   dispatch(ti: TaskInstanceRecord, dag: Dag): void {
-    if (this.current && this.next === null && sameTi(ti, this.current)) this.next = { action: 'run', tryNumber: ti.tryNumber };
+    // A lifecycle that has looped MAX_LOOPS_PER_EXECUTION times (a long-poking sensor) continues as new:
+    // a fresh execution (its name comes from the new queued time) keeps each one under the history limit.
+    const continueAsNew = ti.pokeCount > 0 && ti.pokeCount % MAX_LOOPS_PER_EXECUTION === 0;
+    if (this.current && this.next === null && sameTi(ti, this.current) && !continueAsNew) this.next = { action: 'run', tryNumber: ti.tryNumber };
     else this.starts.push({ ti, dag });
   }
 
