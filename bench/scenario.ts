@@ -8,7 +8,7 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { LocalRunner, RealClock } from '../lib/index.ts';
 import type { ScenarioResult } from './result.ts';
-import { runCostScenario, type CostScenario } from '../e2e/cost.ts';
+import type { CostScenario } from '../e2e/cost.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -37,7 +37,8 @@ async function startProfile(name: string): Promise<(() => Promise<void>) | null>
 
 async function main(name: string): Promise<ScenarioResult | CostScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
-  if (name === 'cost') return runCostScenario();
+  // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
+  if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   if (!gc) process.stderr.write('bench: warning: run with --expose-gc so that each phase starts from a collected heap\n');
 
