@@ -1,8 +1,8 @@
 import type { TaskSpec } from '../model/spec.ts';
 import { BATCH_SUBMIT_JOB_SYNC, invokeLambda, submitJobParameters } from './integrations.ts';
-import { addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
+import { addPrepareStates, addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
-import { choiceState, taskState } from './states.ts';
+import { taskState } from './states.ts';
 
 /**
  * A Batch try with `.sync`: `Prepare` (task runner `batch_prepare` → the SubmitJob parameters, or a
@@ -13,26 +13,14 @@ import { choiceState, taskState } from './states.ts';
  */
 export function buildBatchLifecycle(graph: StateGraph, spec: TaskSpec, taskRunnerArn: string, schedulerArn: string): string {
   const timeout = timeoutSeconds(spec.executionTimeoutMs);
-  graph.add(
-    STATE.prepare,
-    invokeLambda({
-      comment: 'Resolve the job to submit for this try',
-      functionName: taskRunnerArn,
-      payload: { mode: 'batch_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
-      resultSelector: { 'submit.$': '$.Payload.submit', 'result.$': '$.Payload.result' },
-      resultPath: '$.try',
-      catch: tryCatchers(null),
-      next: STATE.checkPrepared,
-    }),
-  );
-  graph.add(
-    STATE.checkPrepared,
-    choiceState({
-      comment: 'Nothing to submit: report the result the runner gave',
-      choices: [{ Variable: '$.try.submit', IsNull: true, Next: STATE.report }],
-      default: STATE.submit,
-    }),
-  );
+  addPrepareStates(graph, {
+    taskRunnerArn,
+    mode: 'batch_prepare',
+    field: 'submit',
+    prepareComment: 'Resolve the job to submit for this try',
+    checkComment: 'Nothing to submit: report the result the runner gave',
+    next: STATE.submit,
+  });
   graph.add(
     STATE.submit,
     taskState({

@@ -1,9 +1,9 @@
 import type { IterateSpec, TaskSpec } from '../model/spec.ts';
 import type { ProcessorConfig } from './asl-types.ts';
 import { invokeLambda } from './integrations.ts';
-import { addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
+import { addPrepareStates, addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
-import { choiceState, mapState, passState } from './states.ts';
+import { mapState, passState } from './states.ts';
 
 /** Seconds before an item's first retry; each further retry waits twice as long, at most a minute. */
 export const ITEM_RETRY_INTERVAL_SECONDS = 1;
@@ -60,26 +60,15 @@ export function buildIterateLifecycle(
   );
   const processorConfig: ProcessorConfig = mode === 'inline' ? { Mode: 'INLINE' } : { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' };
 
-  graph.add(
-    STATE.prepare,
-    invokeLambda({
-      comment: 'List the items this try still has to run',
-      functionName: taskRunnerArn,
-      payload: { mode: 'iterate_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
-      resultSelector: { 'items.$': '$.Payload.items', 'result.$': '$.Payload.result' },
-      resultPath: '$.try',
-      catch: tryCatchers(null),
-      next: STATE.checkPrepared,
-    }),
-  );
-  graph.add(
-    STATE.checkPrepared,
-    choiceState({
-      comment: 'No items to run: report the result the runner gave',
-      choices: [{ Variable: '$.try.items', IsNull: true, Next: STATE.report }],
-      default: STATE.items,
-    }),
-  );
+  addPrepareStates(graph, {
+    taskRunnerArn,
+    mode: 'iterate_prepare',
+    field: 'items',
+    prepareComment: 'List the items this try still has to run',
+    checkComment: 'No items to run: report the result the runner gave',
+    next: STATE.items,
+  });
+
   graph.add(
     STATE.items,
     mapState({

@@ -148,3 +148,35 @@ export function addSchedulerLoop(graph: StateGraph, schedulerArn: string, runSta
     failState({ error: CONTRACT_ERROR, cause: "the scheduler's reply has no action run, wait or done" }),
   );
 }
+
+/**
+ * The two states that open a Batch or an iteration try: `Prepare` (the task runner's `mode`, whose reply
+ * `{ <field>, result }` goes to `$.try`) and `CheckPrepared`, which reports the runner's result when
+ * there is nothing to do (`<field>` null) and goes on to `next` otherwise.
+ */
+export function addPrepareStates(
+  graph: StateGraph,
+  o: { taskRunnerArn: string; mode: 'batch_prepare' | 'iterate_prepare'; field: 'submit' | 'items'; prepareComment: string; checkComment: string; next: string },
+): void {
+  graph.add(
+    STATE.prepare,
+    invokeLambda({
+      comment: o.prepareComment,
+      functionName: o.taskRunnerArn,
+      payload: { mode: o.mode, 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
+      resultSelector: { [`${o.field}.$`]: `$.Payload.${o.field}`, 'result.$': '$.Payload.result' },
+      resultPath: '$.try',
+      catch: tryCatchers(null),
+      next: STATE.checkPrepared,
+    }),
+  );
+  graph.add(
+    STATE.checkPrepared,
+    choiceState({
+      comment: o.checkComment,
+      choices: [{ Variable: `$.try.${o.field}`, IsNull: true, Next: STATE.report }],
+      default: o.next,
+    }),
+  );
+}
+
