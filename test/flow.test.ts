@@ -264,3 +264,28 @@ describe('runs', () => {
     expect(d.task('end').upstream).toEqual(['cal.bandpass']);
   });
 });
+
+describe('internal errors', () => {
+  it('an internal error fails its run with a note, is reported, and frees its maxActiveRuns unit', async () => {
+    const { MemoryStateStore } = await import('../lib/store/memory-store.ts');
+    // Fault injection: the store fails to write the logs of run 'a'.
+    class FlakyStore extends MemoryStateStore {
+      override async appendLog(...args: Parameters<MemoryStateStore['appendLog']>): Promise<void> {
+        if (args[0].runId === 'a') throw new Error('disk full');
+        return super.appendLog(...args);
+      }
+    }
+    const d = dag({ dagId: 'one_run', maxActiveRuns: 1 }, () => {
+      task('t', () => 1);
+    });
+    const r = fakeRunner([d], { store: new FlakyStore() });
+    await r.trigger({ dagId: 'one_run', runId: 'a' });
+    const b = await r.trigger({ dagId: 'one_run', runId: 'b' });
+    expect(b.state).toBe('queued');
+    const a = await r.waitForRun('a');
+    expect(a.state).toBe('failed');
+    expect(a.note).toBe("internal error in task 't': Error: disk full");
+    expect(r.errors).toEqual([{ runId: 'a', where: "task 't'", error: 'Error: disk full' }]);
+    expect((await r.waitForRun('b')).state).toBe('success');
+  });
+});

@@ -195,15 +195,10 @@ export class LocalRunner {
       .catch(async (e: unknown) => {
         this.emit({ type: 'error', runId, error: e, where });
         if (runId) {
-          const run = await this.store.getRun(runId).catch(() => undefined);
-          if (run && !isTerminalRunState(run.state)) {
-            const ended = await this.store.updateRun(runId, ['running', 'queued'], {
-              state: 'failed',
-              endDate: new Date(this.clock.now()).toISOString(),
-              note: `internal error in ${where}: ${errorMessage(e)}`,
-            });
-            if (ended) this.emit({ type: 'run', run: ended });
-          }
+          // Fail the run as any run ends (callbacks, parent, maxActiveRuns unit); if even that fails, say so.
+          await this.scheduler.failRun(runId, `internal error in ${where}: ${errorMessage(e)}`).catch((e2: unknown) => {
+            this.emit({ type: 'error', runId, error: e2, where: `failing run ${runId} after an internal error` });
+          });
         }
         return undefined;
       })

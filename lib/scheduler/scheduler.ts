@@ -161,6 +161,12 @@ export class Scheduler {
     await this.endRun(run, state, null);
   }
 
+  /** Fail a run that cannot go on (e.g. its host hit an internal error): as any run end, exactly once. */
+  async failRun(runId: string, note: string): Promise<void> {
+    const run = await this.store.getRun(runId);
+    if (run && (run.state === 'running' || run.state === 'queued')) await this.endRun(run, 'failed', note);
+  }
+
   private async endRun(run: DagRunRecord, state: 'success' | 'failed', note: string | null): Promise<void> {
     const ended = await this.store.updateRun(run.runId, ['running', 'queued'], { state, endDate: iso(this.host.now()), note });
     if (!ended) return;
