@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { branch, dag, empty, sensor, shortCircuit, task, taskGroup, triggerDag, chain } from '../lib/index.ts';
+import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
 const out = async (r: ReturnType<typeof fakeRunner>, runId: string, taskId: string, mapIndex = -1) =>
@@ -267,7 +268,6 @@ describe('runs', () => {
 
 describe('internal errors', () => {
   it('an internal error fails its run with a note, is reported, and frees its maxActiveRuns unit', async () => {
-    const { MemoryStateStore } = await import('../lib/store/memory-store.ts');
     // Fault injection: the store fails to write the logs of run 'a'.
     class FlakyStore extends MemoryStateStore {
       override async appendLog(...args: Parameters<MemoryStateStore['appendLog']>): Promise<void> {
