@@ -11,9 +11,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { REAL_TIME, type HarnessClock } from './harness-clock.ts';
+import { listenOnLoopback } from './loopback-server.ts';
 
 /** A job as submitted (the SDK's SubmitJob input, camelCase). */
 export interface SubmittedJob {
@@ -105,16 +105,10 @@ export class LocalBatchApi {
 
   /** Listen on a free port of 127.0.0.1; resolves with the endpoint (http://127.0.0.1:port). */
   async listen(): Promise<string> {
-    const server = createServer((req, res) => void this.serve(req, res));
-    // Never close an idle keep-alive connection: a client reusing it as it closes would see ECONNRESET.
-    server.keepAliveTimeout = 0;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', resolve);
-    });
+    const { server, endpoint } = await listenOnLoopback((req, res) => this.serve(req, res));
     this.server = server;
-    this.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return this.endpoint;
+    this.endpoint = endpoint;
+    return endpoint;
   }
 
   async close(): Promise<void> {

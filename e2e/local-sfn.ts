@@ -21,14 +21,14 @@
  *   event log).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { StateMachineDefinition } from '../lib/compiler/asl-types.ts';
 import type { TiKey } from '../lib/store/records.ts';
 import type { HarnessClock } from './harness-clock.ts';
 import type { LocalLambda } from './local-lambda.ts';
 import { keyOfPayload, type Meter } from './meter.ts';
+import { listenOnLoopback } from './loopback-server.ts';
 
 export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
@@ -341,16 +341,10 @@ export class LocalStepFunctions {
 
   /** Listen on a free port of 127.0.0.1 (the Step Functions API, awsJson1_0). */
   async listen(): Promise<string> {
-    const server = createServer((req, res) => void this.serve(req, res));
-    // Never close an idle keep-alive connection: a client reusing it as it closes would see ECONNRESET.
-    server.keepAliveTimeout = 0;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', resolve);
-    });
+    const { server, endpoint } = await listenOnLoopback((req, res) => this.serve(req, res));
     this.server = server;
-    this.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return this.endpoint;
+    this.endpoint = endpoint;
+    return endpoint;
   }
 
   /** Stop listening; executions still running are left to end (nothing new can start them). */
