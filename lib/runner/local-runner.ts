@@ -10,7 +10,7 @@ import { currentTryLog, TaskRunner } from '../executor/task-runner.ts';
 import type { DagResolver, SchedulerEvent, SchedulerHost, TimerEvent, TryResult } from '../scheduler/host.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
-import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import { newTaskInstance, type DagRunRecord, type LogLine, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { FakeClock, RealClock, type Clock } from './clock.ts';
 
@@ -338,10 +338,9 @@ export class LocalRunner {
       endDate: null, dagVersion: dag.spec.version, pending: Number.MAX_SAFE_INTEGER, parent: null, pipelineScope: runId, note: null,
     });
     const key = { runId, taskId: spec.taskId, mapIndex: spec.mapping ? (req.mapIndex ?? 0) : -1 };
-    await this.store.createTaskInstances([{
-      ...key, dagId: dag.dagId, state: 'queued', tryNumber: 1, maxTries: 1, queuedAt: new Date(now).toISOString(), startDate: null,
-      endDate: null, nextAt: null, firstPokeAt: null, pokeCount: 0, durationMs: null, error: null, externalId: null, resume: false,
-    }]);
+    await this.store.createTaskInstances([
+      newTaskInstance({ ...key, dagId: dag.dagId, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: new Date(now).toISOString() }),
+    ]);
     let result = await this.taskRunner.run(key, 1);
     while (result?.kind === 'defer') {
       await this.store.updateTaskInstance(key, { states: ['running'], tryNumber: 1 }, { state: 'queued', ...(result.externalId ? { externalId: result.externalId } : {}) });

@@ -10,7 +10,7 @@ import type { TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
 import type { TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
-import type { DagRunRecord, ParentRef, TaskInstanceRecord, TaskStateRecord, TiKey } from '../store/records.ts';
+import { newTaskInstance, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { tiKeyOf, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
 
@@ -230,25 +230,7 @@ export class Scheduler {
   }
 
   private newTi(dag: Dag, run: DagRunRecord, t: TaskSpec, mapIndex: number): TaskInstanceRecord {
-    return {
-      dagId: dag.dagId,
-      runId: run.runId,
-      taskId: t.taskId,
-      mapIndex,
-      state: 'scheduled',
-      tryNumber: 0,
-      maxTries: t.retries + 1,
-      queuedAt: null,
-      startDate: null,
-      endDate: null,
-      nextAt: null,
-      firstPokeAt: null,
-      pokeCount: 0,
-      durationMs: null,
-      error: null,
-      externalId: null,
-      resume: false,
-    };
+    return newTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: t.taskId, mapIndex, maxTries: t.retries + 1 });
   }
 
   private async expand(dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {

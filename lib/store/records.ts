@@ -64,6 +64,27 @@ export interface TaskInstanceRecord extends TiKey {
   resume: boolean;
 }
 
+/** A task instance that has not started: scheduled, before its first try (fields given override). */
+export function newTaskInstance(
+  fields: TiKey & Pick<TaskInstanceRecord, 'dagId' | 'maxTries'> & Partial<TaskInstanceRecord>,
+): TaskInstanceRecord {
+  return {
+    state: 'scheduled',
+    tryNumber: 0,
+    queuedAt: null,
+    startDate: null,
+    endDate: null,
+    nextAt: null,
+    firstPokeAt: null,
+    pokeCount: 0,
+    durationMs: null,
+    error: null,
+    externalId: null,
+    resume: false,
+    ...fields,
+  };
+}
+
 /** Terminal-state tally. */
 export interface StateTally {
   success: number;
