@@ -388,7 +388,7 @@ const batchTask = taskSpec({
   taskId: 'reduce',
   kind: 'batch',
   executionTimeoutMs: 3_600_000,
-  batch: { jobName: 'reduce', jobQueue: 'q', jobDefinition: 'd', command: null, environment: null, containerOverrides: null, arraySize: null, local: { mode: 'process' } },
+  batch: { jobName: 'reduce', jobQueue: 'q', jobDefinition: 'd', command: null, environment: null, containerOverrides: null, arraySize: null, array: true, runnableTimeoutMs: null, local: { mode: 'process' } },
 });
 const iterated = taskSpec({
   taskId: 'solve_channels',

@@ -220,8 +220,20 @@ export interface BatchJobOptions extends TaskOptions, Omit<BatchJobInput, 'comma
    * `{ simulate: { duration, jitter?, exitCode? } }` pretends, for tests and benchmarks.
    */
   local?: 'process' | { simulate: { duration: Duration; jitter?: Duration; exitCode?: number } };
+  /**
+   * Mapped (`expand`): submit the map indexes as AWS Batch array jobs, at most 10,000 children each
+   * (default true). Each child's outcome is its map index's outcome; a retry resubmits only the failed
+   * children. The job reads its item through `AIRLESS_ARRAY_MANIFEST` (see the README); false submits one
+   * job per map index.
+   */
+  array?: boolean;
+  /**
+   * Fail a job (or array child) still RUNNABLE this long after it was submitted, e.g. because no compute
+   * environment can place it: it is terminated with a reason that says so. Default: wait forever.
+   */
+  runnableTimeout?: Duration;
 }
-const BATCH_KEYS = [...TASK_OPTION_KEYS, 'jobName', 'jobQueue', 'jobDefinition', 'command', 'environment', 'containerOverrides', 'arraySize', 'local'];
+const BATCH_KEYS = [...TASK_OPTION_KEYS, 'jobName', 'jobQueue', 'jobDefinition', 'command', 'environment', 'containerOverrides', 'arraySize', 'local', 'array', 'runnableTimeout'];
 
 export interface BatchJobResult {
   jobId: string;
@@ -240,7 +252,7 @@ export function batchJob(taskId: string, options: BatchJobOptions): TaskHandle<B
   const b = currentBuilder('batchJob()');
   if (typeof options !== 'object' || options === null) b.fail(`batchJob '${taskId}' needs options`, taskId);
   checkKeys(taskId, 'batchJob()', options, BATCH_KEYS);
-  const { jobName, jobQueue, jobDefinition, command, environment, containerOverrides, arraySize, local = 'process', ...o } = options;
+  const { jobName, jobQueue, jobDefinition, command, environment, containerOverrides, arraySize, local = 'process', array = true, runnableTimeout, ...o } = options;
   const loc = { dagId: b.dagId, taskId };
   let localSpec: BatchLocalSpec;
   if (local === 'process') localSpec = { mode: 'process' };
@@ -252,6 +264,7 @@ export function batchJob(taskId: string, options: BatchJobOptions): TaskHandle<B
       exitCode: local.simulate.exitCode ?? 0,
     };
   } else return b.fail(`local must be 'process' or { simulate: { duration } }`, taskId);
+  if (typeof array !== 'boolean') b.fail(`array must be true or false, got ${JSON.stringify(array)}`, taskId);
   if (arraySize !== undefined && (!Number.isInteger(arraySize) || arraySize < 2 || arraySize > 10_000)) {
     b.fail(`arraySize must be an integer from 2 to 10000, got ${arraySize}`, taskId);
   }
@@ -264,6 +277,8 @@ export function batchJob(taskId: string, options: BatchJobOptions): TaskHandle<B
       environment: null,
       containerOverrides: null,
       arraySize: arraySize ?? null,
+      array: array !== false,
+      runnableTimeoutMs: runnableTimeout === undefined ? null : toMs(runnableTimeout, { ...loc, field: 'runnableTimeout' }),
       local: localSpec,
     },
   });

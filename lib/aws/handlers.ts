@@ -2,7 +2,7 @@ import type { RunType } from '../authoring/context.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
-import type { DagResolver, SchedulerEvent, TimerEvent, TryResult } from '../scheduler/host.ts';
+import { timerTiKey, type DagResolver, type SchedulerEvent, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type ReconcileReport } from '../scheduler/scheduler.ts';
 import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
@@ -79,13 +79,15 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
     }
     case 'timer': {
       const standalone = 'standalone' in req && req.standalone;
-      const current = standalone || req.event.type === 'run_timeout' ? null : req.event.key;
+      const current = standalone ? null : timerTiKey(req.event);
       const { scheduler: s, host } = scheduler(svc, current);
       await s.onTimer(req.event);
       const decided = host.decided;
       const next = await host.flush();
       return decided || current === null ? next : nextFromState(svc.store, current);
     }
+    case 'array_finished':
+      throw new Error('TODO(array): array_finished');
     case 'reconcile': {
       const { scheduler: s, host } = scheduler(svc, null);
       const runIds = req.runIds ?? [...(await svc.store.listRunsByState('running')), ...(await svc.store.listRunsByState('queued'))].map((r) => r.runId);
@@ -166,6 +168,8 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
         return { index: req.index };
       case 'iterate_complete':
         return await runner.completeIteration(req.key, req.tryNumber);
+      case 'array_prepare':
+        throw new Error('TODO(array): array_prepare');
     }
   } finally {
     await host.flush();

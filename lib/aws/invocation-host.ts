@@ -1,6 +1,6 @@
 import type { Dag } from '../authoring/dag.ts';
 import { aslTimestamp, MAX_LOOPS_PER_EXECUTION } from '../compiler/contract.ts';
-import type { SchedulerEvent, SchedulerHost, TimerEvent } from '../scheduler/host.ts';
+import { timerTiKey, type SchedulerEvent, type SchedulerHost, type TimerEvent } from '../scheduler/host.ts';
 import type { TaskInstanceRecord, TiKey } from '../store/records.ts';
 import { sameTi, type LifecycleNext } from './lifecycle.ts';
 
@@ -38,7 +38,8 @@ export class InvocationHost implements SchedulerHost {
   }
 
   setTimer(at: number, event: TimerEvent): void {
-    if (this.current && this.next === null && event.type !== 'run_timeout' && sameTi(event.key, this.current)) {
+    const key = timerTiKey(event);
+    if (this.current && this.next === null && key && sameTi(key, this.current)) {
       this.next = { action: 'wait', at: aslTimestamp(at), event };
     } else this.timers.push({ at, event });
   }

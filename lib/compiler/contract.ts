@@ -24,10 +24,11 @@
  * the task instance's state after handling the event, not of whether this call changed it (a replayed
  * `try_finished` for a try now `up_for_retry` replies the same `wait`).
  */
+import type { ArrayRef } from '../core/arrays.ts';
 import type { TimerEvent, TryResult } from '../scheduler/host.ts';
 import type { TiKey } from '../store/records.ts';
 
-export type { TryResult, TimerEvent, TiKey };
+export type { TryResult, TimerEvent, TiKey, ArrayRef };
 
 /** Input of every task lifecycle execution. */
 export interface LifecycleInput {
@@ -49,10 +50,57 @@ export interface LifecycleInput {
  */
 export type NextAction = { action: 'run'; tryNumber: number } | { action: 'wait'; at: string; event: TimerEvent } | { action: 'done' };
 
+/**
+ * Input of an array group's lifecycle execution (a mapped Batch task submitted as array jobs; see
+ * lib/core/arrays.ts): one execution per group, started by the scheduler for its first wave. Each wave
+ * runs `Prepare` (`array_prepare`) → `Submit` (`batch:submitJob.sync` of the array) → `Report`
+ * (`array_finished`), then the scheduler's reply: `wait` (the failed children's retry delay) then `timer`
+ * (`array_retry`), `run` (the next wave: `tryNumber` is its try), or `done`.
+ */
+export interface ArrayLifecycleInput {
+  array: ArrayRef;
+  dagId: string;
+  /** The try of the wave this execution starts with. */
+  tryNumber: number;
+}
+
+/**
+ * What `array_prepare` returns: the array job to submit for the wave's queued instances (marking them
+ * running), or `submit: null` when the wave has no instance left to submit (a replay after they were
+ * submitted and finished, or an instance whose input could not be resolved: it failed). `size` is the
+ * number of children (1: a plain job). The children's items are in S3, named by the job's
+ * `AIRLESS_ARRAY_MANIFEST` environment variable ({@link ArrayManifest}).
+ */
+export type ArrayPrepareOutput = { submit: SubmitJobParameters; size: number } | { submit: null; size: 0 };
+
+/** Environment variable of an array job's children: the `s3://` URI of its {@link ArrayManifest}. */
+export const ARRAY_MANIFEST_ENV = 'AIRLESS_ARRAY_MANIFEST';
+
+/**
+ * The items of an array job, in S3: child `i` (`AWS_BATCH_JOB_ARRAY_INDEX`) runs `items[i]`, the input of
+ * map index `mapIndexes[i]`. A child reads its own entry (its command and environment; fields all
+ * children share are also in the job's container overrides).
+ */
+export interface ArrayManifest {
+  version: 1;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  mapIndexes: number[];
+  items: { command: string[] | null; environment: Record<string, string> }[];
+}
+
 /** Requests to the scheduler function; each returns a {@link NextAction}. */
 export type SchedulerRequest =
   /** A try ended (or the runner did nothing: `result: null`). */
   | { type: 'try_finished'; key: TiKey; tryNumber: number; result: TryResult | null }
+  /**
+   * An array wave ended: `job` is the `.sync` output of its array job, the caught error, or `null` when
+   * `array_prepare` had nothing to submit. The scheduler function asks Batch which children failed (one
+   * ListJobs page per 100 failed children, one DescribeJobs per 100 of them) and settles every child.
+   */
+  | { type: 'array_finished'; array: ArrayRef; tryNumber: number; job: BatchJobOutcome | null }
   /** A `wait` action's time has come. */
   | { type: 'timer'; event: TimerEvent };
 
@@ -62,6 +110,7 @@ export type SchedulerRequest =
  *   Batch task in poll mode submits its job and defers). `null` when this try is not running here.
  * - `batch_prepare` → {@link BatchPrepareOutput}.
  * - `batch_complete` → `TryResult | null`, from the job's `.sync` output or the caught error.
+ * - `array_prepare` → {@link ArrayPrepareOutput}.
  * - `iterate_prepare` → {@link IteratePrepareOutput}.
  * - `item` → any JSON (discarded): runs item `index`. Throws when the item fails, so that the Map state's
  *   `Retry` (itemRetries) applies; an error named `NonRetriableError` is not retried.
@@ -72,6 +121,7 @@ export type TaskRunnerRequest =
   | { mode: 'run'; key: TiKey; tryNumber: number }
   | { mode: 'batch_prepare'; key: TiKey; tryNumber: number }
   | { mode: 'batch_complete'; key: TiKey; tryNumber: number; job: BatchJobOutcome }
+  | { mode: 'array_prepare'; array: ArrayRef; tryNumber: number }
   | { mode: 'iterate_prepare'; key: TiKey; tryNumber: number }
   | { mode: 'item'; key: TiKey; tryNumber: number; index: number }
   | { mode: 'iterate_complete'; key: TiKey; tryNumber: number };

@@ -129,9 +129,20 @@ export interface BatchSpec {
   environment: InputTemplate;
   containerOverrides: InputTemplate;
   arraySize: number | null;
+  /**
+   * Mapped over many items: submit the map indexes as AWS Batch array jobs (at most
+   * {@link ARRAY_MAX_CHILDREN} children each), child i of an array being the i-th map index of its wave.
+   * False: one job per map index. Ignored for an unmapped task.
+   */
+  array: boolean;
+  /** Fail a job (or an array child) that is still waiting to start (RUNNABLE) this long after submission. */
+  runnableTimeoutMs: number | null;
   /** How the local runner runs the job. */
   local: BatchLocalSpec;
 }
+
+/** AWS Batch's largest array job. */
+export const ARRAY_MAX_CHILDREN = 10_000;
 
 export type BatchLocalSpec =
   | { mode: 'process' }

@@ -7,7 +7,7 @@ import type { RunState, TiState } from '../model/states.ts';
 import { LocalBatch } from '../executor/local-batch.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { currentTryLog, TaskRunner } from '../executor/task-runner.ts';
-import type { DagResolver, SchedulerEvent, SchedulerHost, TimerEvent, TryResult } from '../scheduler/host.ts';
+import { timerRunId, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
 import { newTaskInstance, type DagRunRecord, type LogLine, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
@@ -238,7 +238,7 @@ export class LocalRunner {
   }
 
   private setTimer(at: number, event: TimerEvent): void {
-    const runId = event.type === 'run_timeout' ? event.runId : event.key.runId;
+    const runId = timerRunId(event);
     let set = this.timers.get(runId);
     if (!set) this.timers.set(runId, (set = new Set()));
     const s = set;

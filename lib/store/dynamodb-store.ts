@@ -32,7 +32,7 @@ import {
 import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, Transactor, type TxItem } from './dynamodb-fanout.ts';
 import type { LargeValueStore } from './large-values.ts';
 import type { DagRecord, DagRunRecord, LogLine, PipelineSave, PoolRecord, TaskInstanceRecord, TaskStateRecord, TiKey, XComRecord } from './records.ts';
-import type { FinishRequest, FinishResult, StateStore, TiExpectation } from './state-store.ts';
+import type { BulkFinishResult, TiUpdate, FinishRequest, FinishResult, StateStore, TiExpectation } from './state-store.ts';
 import {
   freePart,
   GSI_RUNS_BY_DAG_STATE,
@@ -563,6 +563,27 @@ export class DynamoDbStateStore implements StateStore {
 
   // ---------------------------------------------------------------------------------------------------
   // XCom and iteration results
+
+  async listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
+    return (await this.listTaskInstances(runId, taskId)).filter((ti) => ti.mapIndex >= from && ti.mapIndex < to);
+  }
+
+  async updateTaskInstances(updates: readonly TiUpdate[]): Promise<boolean[]> {
+    return this.map(updates, async (u) => (await this.updateTaskInstance(u.key, u.expect, u.patch)) !== undefined);
+  }
+
+  async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
+    const first = reqs[0];
+    if (!first) throw new Error('finishTaskInstances: no requests');
+    const applied = await this.map(reqs, async (r) => (await this.finishTaskInstance(r)) !== undefined);
+    const run = await this.getRun(first.key.runId);
+    const downstream = (await this.getTaskStates(first.key.runId, first.downstream)).map((d, i) => d ?? itemToTaskState({ runId: first.key.runId, taskId: first.downstream[i]! }));
+    return { applied, pending: run?.pending ?? 0, downstream };
+  }
+
+  async putXComs(xs: readonly XComRecord[]): Promise<void> {
+    await this.each(xs, (x) => this.putXCom(x));
+  }
 
   async putXCom(x: XComRecord): Promise<void> {
     const value = await this.encodeValue(

@@ -1,6 +1,6 @@
 import type { RunState } from '../model/states.ts';
 import { emptyTally, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
-import type { FinishRequest, FinishResult, StateStore, TiExpectation } from './state-store.ts';
+import type { BulkFinishResult, FinishRequest, FinishResult, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
 function taskState(runId: string, taskId: string): TaskStateRecord {
   return { runId, taskId, upstream: emptyTally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: emptyTally(), decision: null, mapCount: null };
@@ -204,6 +204,45 @@ export class MemoryStateStore implements StateStore {
     }
     p.run = Object.freeze({ ...p.run, pending: p.run.pending - 1 });
     return { ti, pending: p.run.pending, downstream };
+  }
+
+  async listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
+    const m = this.runs.get(runId)?.byTask.get(taskId);
+    if (!m) return [];
+    const out: TaskInstanceRecord[] = [];
+    if (to - from <= m.size) {
+      for (let i = from; i < to; i++) {
+        const ti = m.get(i);
+        if (ti) out.push(ti);
+      }
+      return out;
+    }
+    for (const ti of m.values()) if (ti.mapIndex >= from && ti.mapIndex < to) out.push(ti);
+    return out.sort((a, b) => a.mapIndex - b.mapIndex);
+  }
+
+  async updateTaskInstances(updates: readonly TiUpdate[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const u of updates) out.push((await this.updateTaskInstance(u.key, u.expect, u.patch)) !== undefined);
+    return out;
+  }
+
+  async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
+    const first = reqs[0];
+    if (!first) throw new Error('finishTaskInstances: no requests');
+    const { runId, taskId } = first.key;
+    const applied: boolean[] = [];
+    for (const r of reqs) {
+      if (r.key.runId !== runId || r.key.taskId !== taskId) throw new Error(`finishTaskInstances: every request must be of task '${taskId}' of run '${runId}'`);
+      if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
+      applied.push((await this.finishTaskInstance(r)) !== undefined);
+    }
+    const p = this.part(runId);
+    return { applied, pending: p.run.pending, downstream: first.downstream.map((d) => copyTaskState(this.ts(p, d))) };
+  }
+
+  async putXComs(xs: readonly XComRecord[]): Promise<void> {
+    for (const x of xs) await this.putXCom(x);
   }
 
   async putXCom(x: XComRecord): Promise<void> {

@@ -36,6 +36,23 @@ export interface FinishResult {
   downstream: TaskStateRecord[];
 }
 
+/** One conditional transition of many (see {@link StateStore.updateTaskInstances}). */
+export interface TiUpdate {
+  key: TiKey;
+  expect: TiExpectation;
+  patch: Partial<TaskInstanceRecord>;
+}
+
+/** What finishing many instances of one task did. */
+export interface BulkFinishResult {
+  /** Per request, in order: whether it applied (false: its condition failed, nothing changed for it). */
+  applied: boolean[];
+  /** The run's pending count after them all. */
+  pending: number;
+  /** The task's downstream task states after them all, in the order of the requests' `downstream`. */
+  downstream: TaskStateRecord[];
+}
+
 /**
  * Where run state lives. Shaped for DynamoDB: every method is one item read, one query by key, one
  * conditional write, or one small transaction; nothing on the hot path scans. Each method that changes a
@@ -83,6 +100,20 @@ export interface StateStore {
    * changed) if the condition failed: a replay or a late event.
    */
   finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined>;
+
+  // Many instances at once (an array job's children): the same guarantees as one by one, in fewer requests.
+  /** Instances of one task with map indexes `from` to `to - 1` (one key range), by map index. */
+  listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]>;
+  /** Many conditional transitions, each as `updateTaskInstance`: each applies or not on its own condition. */
+  updateTaskInstances(updates: readonly TiUpdate[]): Promise<boolean[]>;
+  /**
+   * `finishTaskInstance` for many instances of ONE task of one run (the same `downstream`; `expect` never
+   * 'absent'): each applies or not on its own condition, exactly once, with the tallies and the run's
+   * pending count changed by what applied.
+   */
+  finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult>;
+  /** Put many XComs (overwriting: an XCom is a function of its try). */
+  putXComs(xs: readonly XComRecord[]): Promise<void>;
 
   // XCom and iteration results ----------------------------------------------------------------------
   putXCom(x: XComRecord): Promise<void>;
