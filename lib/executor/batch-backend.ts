@@ -1,3 +1,4 @@
+import type { WaveResult } from '../core/arrays.ts';
 import type { TiKey } from '../store/records.ts';
 
 /** A Batch job as the task runner submits it. */
@@ -28,4 +29,15 @@ export interface BatchBackend {
   /** Submit, idempotent per owner try: the same (run, task, map index, try) returns the same job. */
   submit(job: BatchSubmission, owner: { key: TiKey; tryNumber: number }): Promise<string>;
   describe(jobId: string): Promise<BatchJobStatus | undefined>;
+  /**
+   * Which children of a finished job failed (an array job: by child index; a plain job, `size` 1: child
+   * 0), with their exit codes and reasons. Deployed: one ListJobs page per 100 failed children and one
+   * DescribeJobs per 100 of them; nothing per succeeded child.
+   */
+  waveResult?(jobId: string, size: number): Promise<WaveResult>;
+  /**
+   * Terminate what is still RUNNABLE (not yet started) of the job named `jobName` in `jobQueue`: the job,
+   * or each RUNNABLE child of an array job, with `reason` as the status reason. Returns how many it stopped.
+   */
+  stopRunnable?(jobQueue: string | null, jobName: string, reason: string): Promise<number>;
 }
