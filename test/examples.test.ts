@@ -352,8 +352,13 @@ describe('batch_fanout', () => {
     expect(states(report)).toEqual({ plan_jobs: 'success/1', ...mapped('run_job', 3, 'success/1'), summarise: 'success/1' });
     const log = await runner.store.getLog({ runId: report.runId, taskId: 'run_job', mapIndex: 2 }, 1);
     expect(log.map((l) => l.message)).toContainEqual(
-      expect.stringMatching(new RegExp(`^submitted Batch job .*: python -m reduce_tile --tile 2 --out s3://survey-products/${report.runId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tile-2$`)),
+      expect.stringMatching(new RegExp(`^starting try 1 of 2 as child 2 of Batch array job .* \\(3 children\\): python -m reduce_tile --tile 2 --out s3://survey-products/${report.runId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tile-2$`)),
     );
+    // One array job for the three instances: child i is map index i.
+    const results = await Promise.all([0, 1, 2].map((i) => runner.store.getXCom(report.runId, 'run_job', i, 'return_value')));
+    const ids = results.map((x) => (x?.value as { jobId: string }).jobId);
+    expect(ids.map((id) => id.replace(/^.*:/, ''))).toEqual(['0', '1', '2']);
+    expect(new Set(ids.map((id) => id.replace(/:\d+$/, ''))).size).toBe(1);
   });
 });
 

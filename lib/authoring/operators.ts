@@ -219,7 +219,7 @@ export interface BatchJobOptions extends TaskOptions, Omit<BatchJobInput, 'comma
    * How `dags test` runs the job on a laptop: 'process' runs `command` as a child process (default);
    * `{ simulate: { duration, jitter?, exitCode? } }` pretends, for tests and benchmarks.
    */
-  local?: 'process' | { simulate: { duration: Duration; jitter?: Duration; exitCode?: number } };
+  local?: 'process' | { simulate: { duration: Duration; jitter?: Duration; exitCode?: number; runnable?: Duration } };
   /**
    * Mapped (`expand`): submit the map indexes as AWS Batch array jobs, at most 10,000 children each
    * (default true). Each child's outcome is its map index's outcome; a retry resubmits only the failed
@@ -262,6 +262,7 @@ export function batchJob(taskId: string, options: BatchJobOptions): TaskHandle<B
       durationMs: toMs(local.simulate.duration, { ...loc, field: 'local.simulate.duration' }),
       durationJitterMs: toMs(local.simulate.jitter ?? 0, { ...loc, field: 'local.simulate.jitter' }),
       exitCode: local.simulate.exitCode ?? 0,
+      ...(local.simulate.runnable !== undefined ? { runnableMs: toMs(local.simulate.runnable, { ...loc, field: 'local.simulate.runnable' }) } : {}),
     };
   } else return b.fail(`local must be 'process' or { simulate: { duration } }`, taskId);
   if (typeof array !== 'boolean') b.fail(`array must be true or false, got ${JSON.stringify(array)}`, taskId);

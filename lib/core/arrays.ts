@@ -9,6 +9,7 @@
  * increasing order), and only the failed children of a wave come back, as the next wave, for their
  * retry. A wave of one instance is submitted as a plain job (Batch arrays have 2 to 10,000 children).
  */
+import { sha256 } from '../model/hash.ts';
 import { ARRAY_MAX_CHILDREN } from '../model/spec.ts';
 
 export { ARRAY_MAX_CHILDREN };
@@ -121,8 +122,13 @@ export function childOutcomes(mapIndexes: readonly number[], result: WaveResult)
  * The name of the array job of a wave: deterministic, so that a retried submission finds the job a lost
  * response created instead of starting it twice. At most 128 characters of `[A-Za-z0-9_-]`.
  */
-export function waveJobName(dagId: string, a: ArrayRef, tryNumber: number, runHash: string): string {
+export function waveJobName(dagId: string, a: ArrayRef, tryNumber: number): string {
   const base = `${dagId}-${a.taskId}`.replace(/[^A-Za-z0-9_-]/g, '_');
-  const tail = `-${runHash}-g${a.group}-try${tryNumber}`;
+  const tail = `-${sha256(a.runId).slice(0, 12)}-g${a.group}-try${tryNumber}`;
   return base.slice(0, 128 - tail.length) + tail;
+}
+
+/** The name of a plain Batch job of a task instance's try: deterministic, as {@link waveJobName}. */
+export function batchJobName(dagId: string, taskId: string, mapIndex: number, runId: string, tryNumber: number): string {
+  return `${dagId}-${taskId}-${mapIndex >= 0 ? `${mapIndex}-` : ''}${runId}-try${tryNumber}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
 }

@@ -1,4 +1,5 @@
-import type { WaveResult } from '../core/arrays.ts';
+import type { ArrayRef, WaveResult } from '../core/arrays.ts';
+import type { BatchLocalSpec } from '../model/spec.ts';
 import type { TiKey } from '../store/records.ts';
 
 /** A Batch job as the task runner submits it. */
@@ -10,7 +11,12 @@ export interface BatchSubmission {
   environment: Record<string, string>;
   containerOverrides: Record<string, unknown> | null;
   arraySize: number | null;
-  local: { mode: 'process' } | { mode: 'simulate'; durationMs: number; durationJitterMs: number; exitCode: number };
+  /**
+   * Each child's own command and environment (an array wave of a mapped task: child i runs map index
+   * `mapIndexes[i]`). Locally each child runs its own; deployed, the children read it from the manifest.
+   */
+  children?: { command: string[] | null; environment: Record<string, string> }[];
+  local: BatchLocalSpec;
 }
 
 export interface BatchJobStatus {
@@ -24,10 +30,17 @@ export interface BatchJobStatus {
   output: string;
 }
 
+/** Who a job is for: a task instance's try, or an array wave (its group and the map index of each child). */
+export interface BatchOwner {
+  key: TiKey;
+  tryNumber: number;
+  wave?: { array: ArrayRef; mapIndexes: number[] };
+}
+
 /** Where Batch jobs run: locally a child process or a simulation; deployed, AWS Batch. */
 export interface BatchBackend {
   /** Submit, idempotent per owner try: the same (run, task, map index, try) returns the same job. */
-  submit(job: BatchSubmission, owner: { key: TiKey; tryNumber: number }): Promise<string>;
+  submit(job: BatchSubmission, owner: BatchOwner): Promise<string>;
   describe(jobId: string): Promise<BatchJobStatus | undefined>;
   /**
    * Which children of a finished job failed (an array job: by child index; a plain job, `size` 1: child

@@ -1,75 +1,105 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import type { TiKey } from '../store/records.ts';
-import type { BatchBackend, BatchJobStatus, BatchSubmission } from './batch-backend.ts';
+import type { WaveResult } from '../core/arrays.ts';
+import type { BatchBackend, BatchJobStatus, BatchOwner, BatchSubmission } from './batch-backend.ts';
 
 interface Job {
   status: BatchJobStatus;
-  owner: { key: TiKey; tryNumber: number };
+  owner: BatchOwner;
+  queue: string | null;
+  /** Still waiting to start (RUNNABLE): `stopRunnable` may end it. */
+  waiting: boolean;
 }
 
 export interface LocalBatchOptions {
   now(): number;
   setTimer(at: number, fn: () => void): void;
-  /** A job ended: wake the task waiting on it. */
-  onDone(owner: { key: TiKey; tryNumber: number }, status: BatchJobStatus): void;
+  /** A job ended: wake the task (or the array wave) waiting on it. */
+  onDone(owner: BatchOwner, status: BatchJobStatus): void;
   /** Track work in flight (child processes) so a fake clock does not skip past it. */
   track?(p: Promise<unknown>): unknown;
   /** Keep at most this many bytes of a job's output. Default 64 KiB. */
   maxOutputBytes?: number;
 }
 
+function fraction(text: string): number {
+  return createHash('sha1').update(text).digest().readUInt32BE(0) / 0x1_0000_0000;
+}
+
 /**
  * Batch jobs on a laptop: `command` runs as a child process (array jobs: one process per child, with
- * AWS_BATCH_JOB_ARRAY_INDEX set), or a simulated job ends after its duration on the runner's clock.
- * Submission is idempotent per try of a task instance: submitting the same try again returns its job.
+ * AWS_BATCH_JOB_ARRAY_INDEX set and the child's own command and environment when it has one), or a
+ * simulated job ends after its duration on the runner's clock (each child its own, from its name's hash).
+ * Submission is idempotent per owner: the same try of a task instance, or the same wave of an array
+ * group, gets its job back.
  */
 export class LocalBatch implements BatchBackend {
   private readonly jobs = new Map<string, Job>();
-  /** Submissions by owner (run, task, map index, try): a resubmitted try gets its job back, a new try a new job. */
+  /** Submissions by owner: a resubmitted try gets its job back, a new try a new job. */
   private readonly byOwner = new Map<string, string>();
   constructor(private readonly o: LocalBatchOptions) {}
 
-  async submit(job: BatchSubmission, owner: { key: TiKey; tryNumber: number }): Promise<string> {
-    const ownerKey = `${owner.key.runId}\u0000${owner.key.taskId}\u0000${owner.key.mapIndex}\u0000${owner.tryNumber}`;
+  async submit(job: BatchSubmission, owner: BatchOwner): Promise<string> {
+    const who = owner.wave ? `g${owner.wave.array.group}` : String(owner.key.mapIndex);
+    const ownerKey = `${owner.key.runId}\u0000${owner.key.taskId}\u0000${who}\u0000${owner.tryNumber}`;
     const existing = this.byOwner.get(ownerKey);
     if (existing) return existing;
     const jobId = randomUUID();
+    const runnableMs = job.local.mode === 'simulate' ? (job.local.runnableMs ?? 0) : 0;
     const rec: Job = {
-      status: { jobId, jobName: job.jobName, status: 'RUNNING', exitCode: null, reason: null, childExitCodes: null, output: '' },
+      status: { jobId, jobName: job.jobName, status: runnableMs > 0 ? 'SUBMITTED' : 'RUNNING', exitCode: null, reason: null, childExitCodes: null, output: '' },
       owner,
+      queue: job.jobQueue,
+      waiting: runnableMs > 0,
     };
     this.jobs.set(jobId, rec);
     this.byOwner.set(ownerKey, jobId);
-    if (job.local.mode === 'simulate') {
-      const sim = job.local;
-      const h = createHash('sha1').update(job.jobName).digest();
-      const jitter = sim.durationJitterMs > 0 ? h.readUInt32BE(0) % (sim.durationJitterMs + 1) : 0;
-      this.o.setTimer(this.o.now() + sim.durationMs + jitter, () => {
-        const codes = job.arraySize ? Array.from({ length: job.arraySize }, () => sim.exitCode) : null;
-        this.end(rec, sim.exitCode, codes, sim.exitCode === 0 ? null : `simulated exit code ${sim.exitCode}`);
-      });
-    } else {
-      if (!job.command || job.command.length === 0) {
-        this.end(rec, null, null, `job ${job.jobName} has no command to run locally (give 'command', or local: { simulate })`);
-        return jobId;
-      }
-      const children = job.arraySize ?? 1;
-      const runs = Array.from({ length: children }, (_, i) => this.runProcess(job, jobId, job.arraySize ? i : null, rec));
-      const all = Promise.all(runs).then((codes) => {
-        const failed = codes.find((c) => c !== 0);
-        this.end(rec, failed ?? 0, job.arraySize ? codes : null, failed === undefined ? null : `Essential container in task exited (exit code ${failed})`);
-      });
-      void (this.o.track ? this.o.track(all) : all);
-    }
+    const start = () => {
+      if (!rec.waiting) return; // stopped while RUNNABLE
+      rec.waiting = false;
+      rec.status = { ...rec.status, status: 'RUNNING' };
+      this.start(job, jobId, rec);
+    };
+    if (runnableMs > 0) this.o.setTimer(this.o.now() + runnableMs, start);
+    else this.start(job, jobId, rec);
     return jobId;
   }
 
-  private runProcess(job: BatchSubmission, jobId: string, index: number | null, rec: Job): Promise<number | null> {
+  private start(job: BatchSubmission, jobId: string, rec: Job): void {
+    if (job.local.mode === 'simulate') {
+      const sim = job.local;
+      const children = job.arraySize ?? 1;
+      let longest = 0;
+      for (let i = 0; i < children; i++) {
+        const jitter = sim.durationJitterMs > 0 ? Math.floor(fraction(job.arraySize ? `${job.jobName}:${i}` : job.jobName) * (sim.durationJitterMs + 1)) : 0;
+        longest = Math.max(longest, jitter);
+      }
+      this.o.setTimer(this.o.now() + sim.durationMs + longest, () => {
+        const codes = job.arraySize ? Array.from({ length: job.arraySize }, () => sim.exitCode) : null;
+        this.end(rec, sim.exitCode, codes, sim.exitCode === 0 ? null : `simulated exit code ${sim.exitCode}`);
+      });
+      return;
+    }
+    const children = job.arraySize ?? 1;
+    const commandOf = (i: number) => job.children?.[i]?.command ?? job.command;
+    if (Array.from({ length: children }, (_, i) => commandOf(i)).some((c) => !c || c.length === 0)) {
+      this.end(rec, null, null, `job ${job.jobName} has no command to run locally (give 'command', or local: { simulate })`);
+      return;
+    }
+    const runs = Array.from({ length: children }, (_, i) => this.runProcess(job, jobId, job.arraySize ? i : null, commandOf(i)!, rec));
+    const all = Promise.all(runs).then((codes) => {
+      const failed = codes.find((c) => c !== 0);
+      this.end(rec, failed ?? 0, job.arraySize ? codes : null, failed === undefined ? null : `Essential container in task exited (exit code ${failed})`);
+    });
+    void (this.o.track ? this.o.track(all) : all);
+  }
+
+  private runProcess(job: BatchSubmission, jobId: string, index: number | null, command: string[], rec: Job): Promise<number | null> {
     const max = this.o.maxOutputBytes ?? 65_536;
     return new Promise((resolve) => {
-      const [cmd, ...args] = job.command!;
-      const env: NodeJS.ProcessEnv = { ...process.env, ...job.environment, AWS_BATCH_JOB_ID: index === null ? jobId : `${jobId}:${index}` };
+      const [cmd, ...args] = command;
+      const own = job.children?.[index ?? 0]?.environment ?? {};
+      const env: NodeJS.ProcessEnv = { ...process.env, ...job.environment, ...own, AWS_BATCH_JOB_ID: index === null ? jobId : `${jobId}:${index}` };
       if (index !== null) env['AWS_BATCH_JOB_ARRAY_INDEX'] = String(index);
       const child = spawn(cmd!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const add = (b: Buffer) => {
@@ -86,6 +116,7 @@ export class LocalBatch implements BatchBackend {
   }
 
   private end(rec: Job, exitCode: number | null, childExitCodes: (number | null)[] | null, reason: string | null): void {
+    rec.waiting = false;
     rec.status = { ...rec.status, status: reason === null ? 'SUCCEEDED' : 'FAILED', exitCode, childExitCodes, reason };
     this.o.onDone(rec.owner, rec.status);
   }
@@ -93,6 +124,33 @@ export class LocalBatch implements BatchBackend {
   async describe(jobId: string): Promise<BatchJobStatus | undefined> {
     const j = this.jobs.get(jobId);
     return j ? { ...j.status } : undefined;
+  }
+
+  async waveResult(jobId: string, size: number): Promise<WaveResult> {
+    const j = this.jobs.get(jobId);
+    if (!j) throw new Error(`Batch job ${jobId} is unknown to the local Batch backend`);
+    const s = j.status;
+    if (s.status !== 'SUCCEEDED' && s.status !== 'FAILED') throw new Error(`Batch job ${jobId} has not finished (${s.status})`);
+    const failed = new Map<number, { exitCode: number | null; reason: string | null }>();
+    const exitCodes = new Map<number, number | null>();
+    if (s.childExitCodes && size > 1) {
+      s.childExitCodes.forEach((code, i) => {
+        exitCodes.set(i, code);
+        if (code !== 0) failed.set(i, { exitCode: code, reason: code === null ? s.reason : `Essential container in task exited (exit code ${code})` });
+      });
+    } else if (s.status === 'FAILED') failed.set(0, { exitCode: s.exitCode, reason: s.reason });
+    return { jobId, jobName: s.jobName, status: s.status, failed, reason: s.reason, exitCodes };
+  }
+
+  async stopRunnable(jobQueue: string | null, jobName: string, reason: string): Promise<number> {
+    let stopped = 0;
+    for (const j of this.jobs.values()) {
+      if (!j.waiting || j.status.jobName !== jobName || j.queue !== jobQueue) continue;
+      const size = j.owner.wave?.mapIndexes.length ?? 1;
+      this.end(j, null, size > 1 ? Array.from({ length: size }, () => null) : null, reason);
+      stopped += size;
+    }
+    return stopped;
   }
 
   isDone(jobId: string): boolean {

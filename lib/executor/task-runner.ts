@@ -11,6 +11,7 @@ import {
   TaskTimeoutError,
   TriggeredRunFailedError,
 } from '../errors.ts';
+import { arraySizeFor, batchJobName, groupBounds, waveJobName, type ArrayRef } from '../core/arrays.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
 import type { DagResolver, TryResult } from '../scheduler/host.ts';
@@ -39,6 +40,14 @@ interface Step {
   spec: TaskSpec | null;
   write: LogWriter;
   close(result: TryResult | null): Promise<void>;
+}
+
+/** A wave ready to submit: child i is `mapIndexes[i]`. */
+export type PreparedWave = { mapIndexes: number[]; submission: BatchSubmission } | { mapIndexes: number[]; error: string };
+
+function sameStrings(a: string[] | null, b: string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** The log buffer of the try running in the current async context (console output lands here). */
@@ -148,6 +157,94 @@ export class TaskRunner {
     }
     await step.close(result);
     return result;
+  }
+
+  /**
+   * Start a wave of an array group: its instances queued for `tryNumber` become running, and each gets
+   * its item (command and environment) resolved. Calling it again for the same wave returns the same
+   * wave (the instances already running at `tryNumber`). Null when the wave has no instance left.
+   * `error`: the items could not be resolved (every child fails with it).
+   */
+  async prepareArrayWave(array: ArrayRef, tryNumber: number): Promise<PreparedWave | null> {
+    const { from, to } = groupBounds(array.group);
+    const tis = (await this.store.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter(
+      (ti) => ti.tryNumber === tryNumber && (ti.state === 'queued' || ti.state === 'running'),
+    );
+    if (tis.length === 0) return null;
+    const queued = tis.filter((ti) => ti.state === 'queued');
+    if (queued.length) {
+      const now = iso(this.services.now());
+      const applied = await this.store.updateTaskInstances(queued.map((ti) => ({ key: ti, expect: { states: ['queued'], tryNumber }, patch: { state: 'running', startDate: now } })));
+      queued.forEach((ti, i) => {
+        if (applied[i]) this.services.onState?.({ ...ti, state: 'running', startDate: now });
+      });
+    }
+    const members = (await this.store.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter((ti) => ti.tryNumber === tryNumber && ti.state === 'running');
+    if (members.length === 0) return null;
+    const mapIndexes = members.map((ti) => ti.mapIndex);
+    const run = await this.store.getRun(array.runId);
+    const dag = run ? this.dags.getDag(run.dagId) : undefined;
+    const spec = dag?.taskIndex.has(array.taskId) ? dag.task(array.taskId) : undefined;
+    if (!run || !dag || !spec?.batch || !spec.mapping) return { mapIndexes, error: `task '${array.taskId}' is not a mapped Batch job of an available DAG run` };
+    let submission: BatchSubmission;
+    try {
+      submission = await this.waveSubmission(dag, run, spec, array, tryNumber, mapIndexes);
+    } catch (e) {
+      return { mapIndexes, error: errorMessage(e) };
+    }
+    // Each instance started here gets its own log line: which child it is and what it runs.
+    const started = new Set(queued.map((ti) => ti.mapIndex));
+    const time = iso(this.services.now());
+    const size = mapIndexes.length;
+    const entries = members.flatMap((ti, i) => {
+      if (!started.has(ti.mapIndex)) return [];
+      const c = submission.children![i]!;
+      const what = size === 1 ? `Batch job ${submission.jobName}` : `child ${i} of Batch array job ${submission.jobName} (${size} children)`;
+      const line = { time, level: 'info' as const, message: `starting try ${tryNumber} of ${ti.maxTries} as ${what}${c.command ? `: ${c.command.join(' ')}` : ''}` };
+      this.services.onLog?.(ti, tryNumber, line);
+      return [{ key: { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber, lines: [line] }];
+    });
+    if (entries.length) await this.store.appendLogs(entries);
+    return { mapIndexes, submission };
+  }
+
+  /** The array job of a wave: the static fields, each child's item, and what every child shares. */
+  private async waveSubmission(dag: Dag, run: DagRunRecord, spec: TaskSpec, array: ArrayRef, tryNumber: number, mapIndexes: number[]): Promise<BatchSubmission> {
+    const b = spec.batch!;
+    const r = (k: unknown) => this.resolver.resolve(dag, run.runId, k);
+    const lists = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.mapping!);
+    const n = mappingLength(lists);
+    const staticCommand = ((await r(b.command)) ?? null) as string[] | null;
+    const staticEnv = ((await r(b.environment)) ?? {}) as Record<string, string>;
+    const children = mapIndexes.map((mapIndex) => {
+      if (mapIndex >= n) throw new NonRetriableError(`map index ${mapIndex} is out of range (${n} items)`);
+      const input = (mappingItem(lists, mapIndex) ?? {}) as Record<string, unknown>;
+      if (typeof input !== 'object' || Array.isArray(input)) throw new NonRetriableError(`batchJob input of map index ${mapIndex} must be an object of job fields`);
+      for (const f of ['jobName', 'jobQueue', 'jobDefinition', 'arraySize', 'containerOverrides'] as const) {
+        if (input[f] !== undefined) throw new NonRetriableError(`map index ${mapIndex} sets '${f}', which an array job cannot vary per child: set it in batchJob()'s options, or use array: false`);
+      }
+      return {
+        command: ((input['command'] as string[] | undefined) ?? staticCommand) as string[] | null,
+        environment: { ...staticEnv, ...((input['environment'] as Record<string, string> | undefined) ?? {}) },
+      };
+    });
+    const size = arraySizeFor(children.length);
+    // What every child shares goes in the job's own overrides; the rest only in the manifest.
+    const first = children[0]!;
+    const sameCommand = children.every((c) => sameStrings(c.command, first.command));
+    const shared: Record<string, string> = {};
+    for (const [k, v] of Object.entries(first.environment)) if (children.every((c) => c.environment[k] === v)) shared[k] = v;
+    return {
+      jobName: waveJobName(dag.dagId, array, tryNumber),
+      jobQueue: b.jobQueue,
+      jobDefinition: b.jobDefinition,
+      command: sameCommand ? first.command : null,
+      environment: shared,
+      containerOverrides: ((await r(b.containerOverrides)) ?? null) as Record<string, unknown> | null,
+      arraySize: size,
+      children,
+      local: b.local,
+    };
   }
 
   /** Start an iteration try: the item indexes still to run (items done in earlier tries are kept). */
@@ -420,7 +517,7 @@ export class TaskRunner {
     const input = ((await this.input(dag, run, spec, ti)) ?? {}) as Record<string, unknown>;
     if (typeof input !== 'object' || Array.isArray(input)) throw new NonRetriableError(`batchJob input must be an object of job fields`);
     // Deterministic per try: a resubmission after a lost response finds the same job.
-    const name = `${dag.dagId}-${spec.taskId}-${ti.mapIndex >= 0 ? `${ti.mapIndex}-` : ''}${run.runId}-try${ti.tryNumber}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
+    const name = batchJobName(dag.dagId, spec.taskId, ti.mapIndex, run.runId, ti.tryNumber);
     return {
       jobName: (input['jobName'] as string | undefined) ?? b.jobName ?? name,
       jobQueue: (input['jobQueue'] as string | undefined) ?? b.jobQueue,

@@ -146,4 +146,5 @@ export const ARRAY_MAX_CHILDREN = 10_000;
 
 export type BatchLocalSpec =
   | { mode: 'process' }
-  | { mode: 'simulate'; durationMs: number; durationJitterMs: number; exitCode: number };
+  /** `runnableMs`: how long the job waits RUNNABLE (for capacity) before it starts; default 0. */
+  | { mode: 'simulate'; durationMs: number; durationJitterMs: number; exitCode: number; runnableMs?: number };

@@ -2,12 +2,13 @@ import type { Dag } from '../authoring/dag.ts';
 import { isDag } from '../authoring/dag.ts';
 import { DagNotFoundError, errorMessage } from '../errors.ts';
 import { resolveParams } from '../core/params.ts';
+import { childOutcomes } from '../core/arrays.ts';
 import { isTerminalRunState } from '../model/states.ts';
 import type { RunState, TiState } from '../model/states.ts';
 import { LocalBatch } from '../executor/local-batch.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { currentTryLog, TaskRunner } from '../executor/task-runner.ts';
-import { timerRunId, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
+import { timerRunId, type ArrayWave, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
 import { newTaskInstance, type DagRunRecord, type LogLine, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
@@ -115,6 +116,8 @@ export class LocalRunner {
     const host: SchedulerHost = {
       now: () => this.clock.now(),
       dispatch: (ti) => this.dispatch(ti),
+      dispatchArray: (wave) => this.dispatchArray(wave),
+      stopRunnable: (queue, name, reason) => this.batch.stopRunnable(queue, name, reason),
       setTimer: (at, event) => this.setTimer(at, event),
       cancelRun: (runId) => this.cancels.get(runId)?.abort(new Error('the run was stopped: dagrun timeout')),
       externalDone: async (_kind, id) => this.batch.isDone(id),
@@ -124,7 +127,12 @@ export class LocalRunner {
     this.batch = new LocalBatch({
       now: () => this.clock.now(),
       setTimer: (at, fn) => void this.clock.setTimer(at, () => void this.track(null, 'batch job end', async () => fn())),
-      onDone: (owner) => void this.track(owner.key.runId, 'batch job end', () => this.scheduler.resumeDeferred(owner.key, owner.tryNumber)),
+      onDone: (owner, status) =>
+        void this.track(owner.key.runId, 'batch job end', async () => {
+          if (!owner.wave) return this.scheduler.resumeDeferred(owner.key, owner.tryNumber);
+          const result = await this.batch.waveResult(status.jobId, owner.wave.mapIndexes.length);
+          await this.scheduler.handleArrayResult(owner.wave.array, owner.tryNumber, childOutcomes(owner.wave.mapIndexes, result));
+        }),
       track: (p) => this.track(null, 'batch process', () => p),
     });
     this.taskRunner = new TaskRunner(
@@ -234,6 +242,24 @@ export class LocalRunner {
       await new Promise<void>((r) => setImmediate(r));
       const result = await this.taskRunner.run(key, ti.tryNumber, signal);
       if (result) await this.scheduler.handleTryResult(key, ti.tryNumber, result);
+    });
+  }
+
+  /** Start an array wave: submit its instances as one local array job; its end settles each child. */
+  private dispatchArray(wave: ArrayWave): void {
+    const { array, tryNumber } = wave;
+    void this.track(array.runId, `task '${array.taskId}' (array group ${array.group})`, async () => {
+      await new Promise<void>((r) => setImmediate(r));
+      const prepared = await this.taskRunner.prepareArrayWave(array, tryNumber);
+      if (!prepared) return;
+      const key = { runId: array.runId, taskId: array.taskId, mapIndex: prepared.mapIndexes[0]! };
+      if ('error' in prepared) {
+        const failed = new Map(prepared.mapIndexes.map((_, i) => [i, { exitCode: null, reason: prepared.error }]));
+        const result = { jobId: '', jobName: '', status: 'FAILED' as const, failed, reason: prepared.error };
+        await this.scheduler.handleArrayResult(array, tryNumber, childOutcomes(prepared.mapIndexes, result));
+        return;
+      }
+      await this.batch.submit(prepared.submission, { key, tryNumber, wave: { array, mapIndexes: prepared.mapIndexes } });
     });
   }
 

@@ -4,6 +4,7 @@ import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
 import { DagNotFoundError, errorMessage, MappingError } from '../errors.ts';
 import { resolveParams } from '../core/params.ts';
 import { decideAfterFailure } from '../core/retry.ts';
+import { arrayGroups, batchJobName, groupBounds, groupOf, waveJobName, type ArrayRef, type ChildOutcome } from '../core/arrays.ts';
 import { runOutcome } from '../core/run-outcome.ts';
 import { evaluateTriggerRule, type UpstreamCounts } from '../core/trigger-rules.ts';
 import type { TaskSpec } from '../model/spec.ts';
@@ -11,8 +12,8 @@ import { iso } from '../model/time.ts';
 import type { TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
 import { newTaskInstance, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey } from '../store/records.ts';
-import type { StateStore } from '../store/state-store.ts';
-import { tiKeyOf, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
+import type { BulkFinishResult, FinishRequest, StateStore, TiUpdate } from '../store/state-store.ts';
+import { tiKeyOf, timerRunId, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
 
 export interface TriggerRequest {
   dagId: string;
@@ -246,10 +247,12 @@ export class Scheduler {
     const tis: TaskInstanceRecord[] = new Array(n);
     for (let i = 0; i < n; i++) tis[i] = this.newTi(dag, run, t, i);
     await this.store.createTaskInstances(tis);
-    for (const ti of tis) {
-      this.emitTi(ti);
-      await this.queueOrRun(dag, ti);
+    for (const ti of tis) this.emitTi(ti);
+    if (this.isArrayTask(t)) {
+      for (const g of arrayGroups(n)) await this.queueWave(dag, t, { runId: run.runId, taskId: t.taskId, group: g.group }, tis.slice(g.first, g.first + g.count));
+      return;
     }
+    for (const ti of tis) await this.queueOrRun(dag, ti);
   }
 
   /** Settle a task without running it: one instance (map index -1) in a terminal state. */
@@ -316,6 +319,9 @@ export class Scheduler {
   /** Take slots and queue the instance for its try; or leave it scheduled, waiting for a slot. */
   private async queueOrRun(dag: Dag, ti: TaskInstanceRecord): Promise<void> {
     const t = dag.task(ti.taskId);
+    if (this.isArrayTask(t) && ti.mapIndex >= 0) {
+      return this.queueWave(dag, t, { runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) });
+    }
     if (t.kind === 'empty') {
       const now = iso(this.host.now());
       await this.finish(dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'success', {
@@ -367,12 +373,36 @@ export class Scheduler {
         }
         this.emitTi(queued);
         this.host.dispatch(queued, dag);
+        if (t.kind === 'batch' && t.batch!.runnableTimeoutMs !== null && !ti.resume) {
+          this.host.setTimer(this.host.now() + t.batch!.runnableTimeoutMs, {
+            type: 'runnable_check',
+            key: tiKeyOf(queued),
+            tryNumber: queued.tryNumber,
+            jobName: t.batch!.jobName ?? batchJobName(dag.dagId, t.taskId, queued.mapIndex, queued.runId, queued.tryNumber),
+            jobQueue: t.batch!.jobQueue,
+          });
+        }
         return;
       }
       for (const l of taken) await this.store.release(l.name, l.n);
       // Wait on the limit that refused; try once more in case it was released meanwhile.
       if (attempt === 0) await this.store.enqueueWaiter(blocked, tiKeyOf(ti));
     }
+  }
+
+  /** Take the slots of one unit of work (an instance's try, or an array wave), or say what refused. */
+  private async takeSlots(dag: Dag, t: TaskSpec): Promise<{ taken: true } | { taken: false; blocked: string | null; error: string | null }> {
+    const limits = await this.limits(dag, t);
+    if (typeof limits === 'string') return { taken: false, blocked: null, error: limits };
+    const taken: typeof limits = [];
+    for (const l of limits) {
+      if (await this.store.tryAcquire(l.name, l.n, l.limit)) taken.push(l);
+      else {
+        for (const x of taken) await this.store.release(x.name, x.n);
+        return { taken: false, blocked: l.name, error: null };
+      }
+    }
+    return { taken: true };
   }
 
   private async releaseSlots(dag: Dag, t: TaskSpec): Promise<void> {
@@ -497,6 +527,10 @@ export class Scheduler {
         return this.resumeDeferred(event.key, event.tryNumber);
       case 'run_timeout':
         return this.timeoutRun(event.runId);
+      case 'array_retry':
+        return this.retryWave(event.array, event.tryNumber);
+      case 'runnable_check':
+        return this.checkRunnable(event);
     }
   }
 
@@ -598,6 +632,219 @@ export class Scheduler {
       report.finalized = true;
     }
     return report;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Array jobs: a mapped Batch task's instances, submitted in waves of one AWS Batch array job per group
+  // (lib/core/arrays.ts). A wave holds one unit of each slot limit (it is one submission), whatever its
+  // size; its instances move together, in bulk, and each child's outcome settles its own instance.
+
+  /** Whether a task's map indexes go to Batch as array jobs (the host must be able to start waves). */
+  isArrayTask(t: TaskSpec): boolean {
+    return t.kind === 'batch' && t.mapping !== null && t.batch?.array === true && this.host.dispatchArray !== undefined;
+  }
+
+  /**
+   * Queue the scheduled instances of a group as waves (one per try number: normally one) and start them.
+   * `known`: the group's instances when the caller has them (just created), saving a read.
+   */
+  private async queueWave(dag: Dag, t: TaskSpec, array: ArrayRef, known?: readonly TaskInstanceRecord[]): Promise<void> {
+    const members = (known ?? (await this.groupInstances(array))).filter((ti) => ti.state === 'scheduled');
+    if (members.length === 0) return;
+    const byTry = new Map<number, TaskInstanceRecord[]>();
+    for (const ti of members) {
+      const list = byTry.get(ti.tryNumber);
+      if (list) list.push(ti);
+      else byTry.set(ti.tryNumber, [ti]);
+    }
+    for (const [prevTry, wave] of [...byTry].sort((a, b) => a[0] - b[0])) {
+      const slots = await this.takeSlots(dag, t);
+      if (!slots.taken) {
+        if (slots.error !== null) {
+          const now = iso(this.host.now());
+          await this.finishMany(dag, t, wave, 'failed', () => ({ error: `PoolError: ${slots.error}`, endDate: now }), { states: ['scheduled'] });
+          continue;
+        }
+        // Wait on the limit that refused; whoever releases it wakes the group through its first instance.
+        await this.store.enqueueWaiter(slots.blocked!, tiKeyOf(wave[0]!));
+        return;
+      }
+      const tryNumber = prevTry + 1;
+      const now = iso(this.host.now());
+      const patch: Partial<TaskInstanceRecord> = { state: 'queued', tryNumber, queuedAt: now, startDate: null, endDate: null, externalId: null, nextAt: null };
+      const applied = await this.store.updateTaskInstances(wave.map((ti) => ({ key: tiKeyOf(ti), expect: { states: ['scheduled'], tryNumber: prevTry }, patch })));
+      const queued = wave.filter((_, i) => applied[i]);
+      if (queued.length === 0) {
+        await this.releaseSlots(dag, t);
+        continue;
+      }
+      for (const ti of queued) this.emitTi({ ...ti, ...patch });
+      this.host.dispatchArray!({ array, dagId: dag.dagId, tryNumber, size: queued.length }, dag);
+      if (t.batch!.runnableTimeoutMs !== null) {
+        this.host.setTimer(this.host.now() + t.batch!.runnableTimeoutMs, {
+          type: 'runnable_check',
+          array,
+          tryNumber,
+          jobName: waveJobName(dag.dagId, array, tryNumber),
+          jobQueue: t.batch!.jobQueue,
+        });
+      }
+    }
+  }
+
+  private async groupInstances(array: ArrayRef): Promise<TaskInstanceRecord[]> {
+    const { from, to } = groupBounds(array.group);
+    return this.store.listTaskInstanceRange(array.runId, array.taskId, from, to);
+  }
+
+  /**
+   * Move many instances of one task to a terminal state (each on its own condition) and let the
+   * downstream tasks decide once. Returns the instances that moved.
+   */
+  private async finishMany(
+    dag: Dag,
+    t: TaskSpec,
+    tis: readonly TaskInstanceRecord[],
+    state: TerminalTiState,
+    patch: (ti: TaskInstanceRecord) => Partial<TaskInstanceRecord>,
+    expect: { states: TaskInstanceRecord['state'][] },
+  ): Promise<{ moved: TaskInstanceRecord[]; result: BulkFinishResult | null }> {
+    if (tis.length === 0) return { moved: [], result: null };
+    const reqs: FinishRequest[] = tis.map((ti) => ({ key: tiKeyOf(ti), expect: { states: expect.states, tryNumber: ti.tryNumber }, state, patch: patch(ti), downstream: t.downstream }));
+    const result = await this.store.finishTaskInstances(reqs);
+    const moved: TaskInstanceRecord[] = [];
+    tis.forEach((ti, i) => {
+      if (!result.applied[i]) return;
+      const done = { ...ti, ...reqs[i]!.patch, state };
+      moved.push(done);
+      this.emitTi(done);
+    });
+    return { moved, result };
+  }
+
+  /** After instances of `t` finished in bulk: let its downstream tasks decide, and end the run if nothing is pending. */
+  private async afterBulkFinish(dag: Dag, runId: string, t: TaskSpec, result: BulkFinishResult): Promise<void> {
+    const run = await this.store.getRun(runId);
+    if (!run || run.state !== 'running') return;
+    for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), result.downstream[i]);
+    if (result.pending === 0) await this.finalizeRun(runId);
+  }
+
+  /**
+   * A wave of an array group ended: settle each child's instance (running at `tryNumber`) with its
+   * outcome. Succeeded children finish with their job as XCom; failed ones go up for retry (together:
+   * the group's next wave, after the latest of their retry delays) or fail. Idempotent: instances that
+   * are no longer running at `tryNumber` are left alone.
+   */
+  async handleArrayResult(array: ArrayRef, tryNumber: number, outcomes: readonly ChildOutcome[]): Promise<void> {
+    const run = await this.store.getRun(array.runId);
+    if (!run) return;
+    const dag = this.dag(run.dagId);
+    const t = dag.task(array.taskId);
+    const byIndex = new Map(outcomes.map((o) => [o.mapIndex, o]));
+    const running = (await this.groupInstances(array)).filter((ti) => ti.state === 'running' && ti.tryNumber === tryNumber);
+    if (running.length === 0) return;
+    const now = this.host.now();
+    const nowIso = iso(now);
+    const jobName = waveJobName(dag.dagId, array, tryNumber);
+    const ok: TaskInstanceRecord[] = [];
+    const retry: { ti: TaskInstanceRecord; at: number; error: string }[] = [];
+    const failed: { ti: TaskInstanceRecord; error: string }[] = [];
+    for (const ti of running) {
+      const o = byIndex.get(ti.mapIndex) ?? { mapIndex: ti.mapIndex, jobId: '', status: 'FAILED' as const, exitCode: null, reason: 'the array job reported no outcome for this child' };
+      if (o.status === 'SUCCEEDED') {
+        ok.push({ ...ti, externalId: o.jobId });
+        continue;
+      }
+      const error = `Batch job ${jobName} child ${o.jobId || '?'} failed: ${o.reason ?? `exit code ${o.exitCode}`}`;
+      const d = decideAfterFailure(t, tryNumber, true, `${dag.dagId}#${t.taskId}#${ti.mapIndex}#${run.logicalDate}`);
+      if (d.next === 'retry') retry.push({ ti: { ...ti, externalId: o.jobId || ti.externalId }, at: now + d.delayMs, error });
+      else failed.push({ ti: { ...ti, externalId: o.jobId || ti.externalId }, error });
+    }
+    const duration = (ti: TaskInstanceRecord) => (ti.startDate ? now - Date.parse(ti.startDate) : null);
+    // Results first: an instance seen succeeded has its XCom.
+    if (ok.length) {
+      await this.store.putXComs(
+        ok.map((ti) => ({
+          runId: ti.runId,
+          taskId: ti.taskId,
+          mapIndex: ti.mapIndex,
+          key: 'return_value',
+          value: { jobId: ti.externalId, jobName, status: 'SUCCEEDED', exitCode: byIndex.get(ti.mapIndex)?.exitCode ?? 0, childExitCodes: null },
+        })),
+      );
+      for (const ti of ok) await this.callback(dag, t, 'onSuccess', ti, tryNumber, null);
+    }
+    for (const f of failed) await this.callback(dag, t, 'onFailure', f.ti, tryNumber, f.error);
+    let last: BulkFinishResult | null = null;
+    let moved = 0;
+    const running1 = { states: ['running' as const] };
+    const a = await this.finishMany(dag, t, ok, 'success', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: null, externalId: ti.externalId }), running1);
+    moved += a.moved.length;
+    last = a.result ?? last;
+    const errors = new Map(failed.map((f) => [f.ti.mapIndex, f.error]));
+    const b = await this.finishMany(dag, t, failed.map((f) => f.ti), 'failed', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: errors.get(ti.mapIndex)!, externalId: ti.externalId }), running1);
+    moved += b.moved.length;
+    last = b.result ?? last;
+    let retryAt = 0;
+    if (retry.length) {
+      const updates: TiUpdate[] = retry.map((r) => ({
+        key: tiKeyOf(r.ti),
+        expect: { states: ['running'], tryNumber },
+        patch: { state: 'up_for_retry', endDate: nowIso, durationMs: duration(r.ti), error: r.error, nextAt: iso(r.at), externalId: r.ti.externalId },
+      }));
+      const applied = await this.store.updateTaskInstances(updates);
+      retry.forEach((r, i) => {
+        if (!applied[i]) return;
+        moved++;
+        retryAt = Math.max(retryAt, r.at);
+        this.emitTi({ ...r.ti, ...updates[i]!.patch });
+      });
+      for (const r of retry) await this.callback(dag, t, 'onRetry', r.ti, tryNumber, r.error);
+    }
+    if (moved === 0) return; // a replay: the first delivery did all of this
+    const logs = [
+      ...ok.map((ti) => ({ ti, level: 'info' as const, message: `Batch job ${ti.externalId} succeeded` })),
+      ...retry.map((r) => ({ ti: r.ti, level: 'error' as const, message: `${r.error} (up for retry)` })),
+      ...failed.map((f) => ({ ti: f.ti, level: 'error' as const, message: f.error })),
+    ];
+    await this.store.appendLogs(logs.map((l) => ({ key: tiKeyOf(l.ti), tryNumber, lines: [{ time: nowIso, level: l.level, message: l.message }] })));
+    await this.releaseSlots(dag, t);
+    if (retryAt > 0) this.host.setTimer(retryAt, { type: 'array_retry', array, tryNumber });
+    if (last) await this.afterBulkFinish(dag, array.runId, t, last);
+  }
+
+  /** The failed children of a wave are due: queue them as the group's next wave. */
+  private async retryWave(array: ArrayRef, tryNumber: number): Promise<void> {
+    const run = await this.store.getRun(array.runId);
+    if (!run || run.state !== 'running') return;
+    const dag = this.dag(run.dagId);
+    const t = dag.task(array.taskId);
+    const waiting = (await this.groupInstances(array)).filter((ti) => ti.state === 'up_for_retry' && ti.tryNumber === tryNumber);
+    if (waiting.length === 0) return;
+    const patch: Partial<TaskInstanceRecord> = { state: 'scheduled', nextAt: null };
+    const applied = await this.store.updateTaskInstances(waiting.map((ti) => ({ key: tiKeyOf(ti), expect: { states: ['up_for_retry'], tryNumber }, patch })));
+    const scheduled = waiting.filter((_, i) => applied[i]).map((ti) => ({ ...ti, ...patch }));
+    for (const ti of scheduled) this.emitTi(ti);
+    await this.queueWave(dag, t, array, scheduled);
+  }
+
+  /** A wave's runnableTimeout has passed: stop what has not started (its children then fail as any do). */
+  private async checkRunnable(event: Extract<TimerEvent, { type: 'runnable_check' }>): Promise<void> {
+    const run = await this.store.getRun(timerRunId(event));
+    if (!run || run.state !== 'running') return;
+    const dag = this.dag(run.dagId);
+    let stillRunning: boolean;
+    if (event.array) stillRunning = (await this.groupInstances(event.array)).some((ti) => ti.state === 'running' && ti.tryNumber === event.tryNumber);
+    else {
+      const ti = event.key ? await this.store.getTaskInstance(event.key) : undefined;
+      stillRunning = !!ti && (ti.state === 'running' || ti.state === 'deferred') && ti.tryNumber === event.tryNumber;
+    }
+    if (!stillRunning || !this.host.stopRunnable) return;
+    const t = dag.task((event.array ?? event.key)!.taskId);
+    const limitS = Math.round((t.batch?.runnableTimeoutMs ?? 0) / 1000);
+    const reason = `RunnableTimeoutError: still RUNNABLE ${limitS} s after submission (runnableTimeout): no compute environment of queue '${event.jobQueue ?? '?'}' could place it; check its vCPU limits, instance types and subnets`;
+    await this.host.stopRunnable(event.jobQueue, event.jobName, reason);
   }
 
   // ---------------------------------------------------------------------------------------------------

@@ -292,6 +292,10 @@ export class MemoryStateStore implements StateStore {
     return structuredClone(this.pipeline.get(scope) ?? []);
   }
 
+  async appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void> {
+    for (const e of entries) await this.appendLog(e.key, e.tryNumber, e.lines);
+  }
+
   async appendLog(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Promise<void> {
     const p = this.runs.get(key.runId);
     if (!p) return;

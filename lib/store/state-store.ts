@@ -114,6 +114,8 @@ export interface StateStore {
   finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult>;
   /** Put many XComs (overwriting: an XCom is a function of its try). */
   putXComs(xs: readonly XComRecord[]): Promise<void>;
+  /** Append to the logs of many tries at once (short logs: an array job's children). */
+  appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void>;
 
   // XCom and iteration results ----------------------------------------------------------------------
   putXCom(x: XComRecord): Promise<void>;
