@@ -6,7 +6,7 @@ import type { Dispatcher } from '../lib/aws/invocation-host.ts';
 import type { LifecycleNext } from '../lib/aws/lifecycle.ts';
 import type { BatchJobOutcome, BatchPrepareOutput, IteratePrepareOutput, SubmitJobParameters } from '../lib/compiler/contract.ts';
 import { LocalBatch } from '../lib/executor/local-batch.ts';
-import type { TimerEvent, TryResult } from '../lib/scheduler/host.ts';
+import type { ArrayWave, TimerEvent, TryResult } from '../lib/scheduler/host.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import type { TaskInstanceRecord } from '../lib/store/records.ts';
 
@@ -19,6 +19,7 @@ function world(dags: Dag[]) {
   let now = Date.UTC(2026, 0, 1);
   const started: TaskInstanceRecord[] = [];
   const timers: { at: number; event: TimerEvent }[] = [];
+  const waves: ArrayWave[] = [];
   let dropNextStart = false;
   const dispatcher: Dispatcher = {
     async startLifecycle(ti) {
@@ -30,6 +31,9 @@ function world(dags: Dag[]) {
     },
     async startTimer(at, event) {
       timers.push({ at, event });
+    },
+    async startArrayWaves(w) {
+      waves.push(...w);
     },
   };
   const byId = new Map(dags.map((d) => [d.dagId, d]));

@@ -250,7 +250,7 @@ describe('AwsBatchBackend', () => {
 });
 
 describe('the trigger function\'s core (handleTriggerEvent)', () => {
-  const noDispatch: Dispatcher = { startLifecycle: async () => undefined, startTimer: async () => undefined };
+  const noDispatch: Dispatcher = { startLifecycle: async () => undefined, startTimer: async () => undefined, startArrayWaves: async () => undefined };
   const services = (d: Dag) => ({
     store: new MemoryStateStore(),
     dags: { getDag: (id: string) => (id === d.dagId ? d : undefined) },

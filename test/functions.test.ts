@@ -53,6 +53,9 @@ const dispatcher: Dispatcher = {
   async startTimer(at, event) {
     timers.push({ at, event });
   },
+  async startArrayWaves() {
+    throw new Error('no array waves in these tests');
+  },
 };
 const takeStarted = () => started.splice(0).map((t) => `${t.taskId}#${t.tryNumber}`);
 

@@ -23,6 +23,7 @@ function recording(): Dispatcher & { started: string[]; timers: number[] } {
     timers,
     startLifecycle: async (t) => void started.push(`${t.taskId}:${t.pokeCount}`),
     startTimer: async (at) => void timers.push(at),
+    startArrayWaves: async (waves) => void started.push(...waves.map((w) => `array:${w.array.taskId}:g${w.array.group}:t${w.tryNumber}`)),
   };
 }
 

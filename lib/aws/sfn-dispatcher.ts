@@ -6,10 +6,10 @@ import {
   type SFNClientConfig,
 } from '@aws-sdk/client-sfn';
 import type { Dag } from '../authoring/dag.ts';
-import { aslTimestamp, type BatchWatcherInput, type LifecycleInput } from '../compiler/contract.ts';
+import { aslTimestamp, type ArrayFanoutInput, type BatchWatcherInput, type LifecycleInput } from '../compiler/contract.ts';
 import { chooseWorkflowType, EXPRESS_MAX_DURATION_SECONDS } from '../compiler/workflow-type.ts';
 import { canonicalJson, sha256 } from '../model/hash.ts';
-import type { DagResolver, TimerEvent } from '../scheduler/host.ts';
+import type { ArrayWave, DagResolver, TimerEvent } from '../scheduler/host.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
 import { baseClientConfig, type Env } from './clients.ts';
 import type { Dispatcher } from './invocation-host.ts';
@@ -88,6 +88,15 @@ export function lifecycleExecutionName(ti: Pick<TaskInstanceRecord, 'runId' | 't
   const suffix = redispatch > 0 ? `-r${redispatch}` : '';
   const readable = `${clean(ti.taskId)}${ti.mapIndex >= 0 ? `_${ti.mapIndex}` : ''}-t${ti.tryNumber}`;
   return `${readable.slice(0, SFN_NAME_MAX - h.length - 1 - 4)}-${h}${suffix}`;
+}
+
+/** The execution name of a dispatch of array waves of one task (the same waves: the same name). */
+export function arrayExecutionName(waves: readonly ArrayWave[]): string {
+  const w = [...waves].sort((a, b) => a.array.group - b.array.group);
+  const first = w[0]!;
+  const h = hash(w.map((x) => [x.array.runId, x.array.taskId, x.array.group, x.tryNumber]), 16);
+  const readable = `${clean(first.array.taskId)}-g${first.array.group}${w.length > 1 ? `+${w.length - 1}` : ''}-t${first.tryNumber}`;
+  return `${readable.slice(0, SFN_NAME_MAX - h.length - 1)}-${h}`;
 }
 
 /** The execution name of a timer: the same for the same event at the same time. */
@@ -191,6 +200,17 @@ export class SfnDispatcher implements Dispatcher {
       }
     }
     throw new Error(`task instance ${ti.runId}/${ti.taskId}[${ti.mapIndex}] try ${ti.tryNumber}: ${MAX_REDISPATCHES} lifecycle executions ended without running it`);
+  }
+
+  /**
+   * Start waves of array groups of one task: one execution of the task's array fan-out machine, whose
+   * Distributed Map runs each wave's group lifecycle (later waves of a group run inside it).
+   */
+  async startArrayWaves(waves: readonly ArrayWave[], dag: Dag): Promise<void> {
+    if (waves.length === 0) return;
+    const taskId = waves[0]!.array.taskId;
+    const input: ArrayFanoutInput = { waves: waves.map((w) => ({ array: w.array, dagId: dag.dagId, tryNumber: w.tryNumber })) };
+    await this.startOnce(this.lifecycleArn(dag.dagId, taskId), arrayExecutionName(waves), input);
   }
 
   /** Start a timer execution: wait until `at`, then `{type: 'timer', event, standalone: true}` to the scheduler. */

@@ -171,19 +171,23 @@ export class TaskRunner {
       (ti) => ti.tryNumber === tryNumber && (ti.state === 'queued' || ti.state === 'running'),
     );
     if (tis.length === 0) return null;
-    const queued = tis.filter((ti) => ti.state === 'queued');
+    const run = await this.store.getRun(array.runId);
+    const dag = run ? this.dags.getDag(run.dagId) : undefined;
+    const jobName = waveJobName(run?.dagId ?? '', array, tryNumber);
+    // Child i is the wave's i-th instance by map index; each records its number (`<job name>#<i>`).
+    const queued = tis.map((ti, i) => ({ ti, i })).filter(({ ti }) => ti.state === 'queued');
     if (queued.length) {
       const now = iso(this.services.now());
-      const applied = await this.store.updateTaskInstances(queued.map((ti) => ({ key: ti, expect: { states: ['queued'], tryNumber }, patch: { state: 'running', startDate: now } })));
-      queued.forEach((ti, i) => {
-        if (applied[i]) this.services.onState?.({ ...ti, state: 'running', startDate: now });
+      const applied = await this.store.updateTaskInstances(
+        queued.map(({ ti, i }) => ({ key: ti, expect: { states: ['queued'], tryNumber }, patch: { state: 'running', startDate: now, externalId: `${jobName}#${i}` } })),
+      );
+      queued.forEach(({ ti, i }, n) => {
+        if (applied[n]) this.services.onState?.({ ...ti, state: 'running', startDate: now, externalId: `${jobName}#${i}` });
       });
     }
     const members = (await this.store.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter((ti) => ti.tryNumber === tryNumber && ti.state === 'running');
     if (members.length === 0) return null;
     const mapIndexes = members.map((ti) => ti.mapIndex);
-    const run = await this.store.getRun(array.runId);
-    const dag = run ? this.dags.getDag(run.dagId) : undefined;
     const spec = dag?.taskIndex.has(array.taskId) ? dag.task(array.taskId) : undefined;
     if (!run || !dag || !spec?.batch || !spec.mapping) return { mapIndexes, error: `task '${array.taskId}' is not a mapped Batch job of an available DAG run` };
     let submission: BatchSubmission;
@@ -193,7 +197,7 @@ export class TaskRunner {
       return { mapIndexes, error: errorMessage(e) };
     }
     // Each instance started here gets its own log line: which child it is and what it runs.
-    const started = new Set(queued.map((ti) => ti.mapIndex));
+    const started = new Set(queued.map(({ ti }) => ti.mapIndex));
     const time = iso(this.services.now());
     const size = mapIndexes.length;
     const entries = members.flatMap((ti, i) => {
