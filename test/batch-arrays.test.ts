@@ -190,6 +190,47 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     expect(starts.sort((x, y) => x - y)).toEqual([0, 10 * 60_000, 20 * 60_000]);
   });
 
+  it('a dagrun timeout skips a running wave and gives back its one slot, once', async () => {
+    const d = dag({ dagId: 'slow', dagrunTimeout: '10m' }, () => {
+      const items = task('items', () => [0, 1, 2, 3, 4].map((i) => ({ environment: { ITEM: String(i) } })));
+      batchJob('job', { jobQueue: 'q', jobDefinition: 'jd', pool: 'p', local: { simulate: { duration: '1h' } } }).expandKwargs(items);
+    });
+    const r = fakeRunner([d], { pools: { p: 1 } });
+    const report = await r.run({ dagId: 'slow' });
+    expect(report.state).toBe('failed');
+    expect(states(report)).toMatchObject({ 'job[0]': 'skipped', 'job[4]': 'skipped' });
+    // The wave held one unit of the pool; it is free again, and not more than free.
+    expect(await r.store.tryAcquire('pool:p', 1, 1)).toBe(true);
+    expect(await r.store.tryAcquire('pool:p', 1, 1)).toBe(false);
+  });
+
+  it('the reconcile finds a lost wave and starts it again, once per group', async () => {
+    const d = dag({ dagId: 'lost' }, () => {
+      const items = task('items', () => [0, 1, 2].map((i) => ({ environment: { ITEM: String(i) } })));
+      batchJob('job', { jobQueue: 'q', jobDefinition: 'jd', local: { simulate: { duration: '1m' } } }).expandKwargs(items);
+    });
+    const r = fakeRunner([d]);
+    const waves: string[] = [];
+    const host = (r.scheduler as unknown as { host: { dispatchArray: (w: { array: { group: number }; tryNumber: number; size: number }) => void } }).host;
+    const real = host.dispatchArray.bind(host);
+    let drop = true;
+    host.dispatchArray = (w) => {
+      waves.push(`g${w.array.group} t${w.tryNumber} x${w.size}`);
+      if (drop) return; // the first dispatch is lost
+      real(w);
+    };
+    const run = await r.trigger({ dagId: 'lost' });
+    await r.idle();
+    expect((await r.store.listTaskInstances(run.runId, 'job')).map((ti) => ti.state)).toEqual(['queued', 'queued', 'queued']);
+    drop = false;
+    r.clock.advance(10 * 60_000);
+    const rep = await r.scheduler.reconcileRun(run.runId, { staleMs: 5 * 60_000 });
+    expect(rep.redispatched).toBe(1);
+    const done = await r.waitForRun(run.runId);
+    expect(done.state).toBe('success');
+    expect(waves).toEqual(['g0 t1 x3', 'g0 t1 x3']);
+  });
+
   it('array: false keeps one job per map index', async () => {
     const d = dag({ dagId: 'plain' }, () => {
       const items = task('items', () => [0, 1, 2].map((i) => ({ environment: { ITEM: String(i) } })));

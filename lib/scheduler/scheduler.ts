@@ -546,12 +546,21 @@ export class Scheduler {
     });
     if (!ended) return;
     this.host.cancelRun?.(runId);
+    const wavesReleased = new Set<string>();
     for (const ti of await this.store.listTaskInstances(runId)) {
       if (['success', 'failed', 'skipped', 'upstream_failed', 'removed'].includes(ti.state)) continue;
       const held = ti.state === 'queued' || ti.state === 'running';
       const done = await this.store.updateTaskInstance(ti, { states: [ti.state], tryNumber: ti.tryNumber }, { state: 'skipped', endDate: iso(this.host.now()) });
       this.emitTi(done);
-      if (done && held) await this.releaseSlots(dag, dag.task(ti.taskId));
+      if (!done || !held) continue;
+      const t = dag.task(ti.taskId);
+      // An array wave holds one unit for all its instances.
+      if (this.isArrayTask(t)) {
+        const wave = `${ti.taskId}\u0000${groupOf(ti.mapIndex)}\u0000${ti.tryNumber}`;
+        if (wavesReleased.has(wave)) continue;
+        wavesReleased.add(wave);
+      }
+      await this.releaseSlots(dag, t);
     }
     this.host.emit?.({ type: 'run', run: ended });
     this.resolver.forget(runId);
@@ -596,9 +605,31 @@ export class Scheduler {
       await this.decide(dag, run, specs[i]!, states[i]);
       report.evaluated++;
     }
+    const waves = new Set<string>();
     for (const ti of await this.store.listTaskInstances(runId)) {
       const due = ti.nextAt !== null && Date.parse(ti.nextAt) <= now;
       const stale = ti.queuedAt !== null && now - Date.parse(ti.queuedAt) >= options.staleMs;
+      const t = dag.task(ti.taskId);
+      if (this.isArrayTask(t) && ti.mapIndex >= 0) {
+        // Array instances move by wave: act once per group, state and try.
+        const array = { runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
+        const id = `${ti.taskId}\u0000${array.group}\u0000${ti.state}\u0000${ti.tryNumber}`;
+        if (waves.has(id)) continue;
+        if (ti.state === 'scheduled') {
+          waves.add(id);
+          await this.queueWave(dag, t, array);
+        } else if (ti.state === 'queued' && stale) {
+          waves.add(id);
+          const size = (await this.groupInstances(array)).filter((x) => x.state === 'queued' && x.tryNumber === ti.tryNumber).length;
+          this.host.dispatchArray!({ array, dagId: dag.dagId, tryNumber: ti.tryNumber, size }, dag);
+          report.redispatched++;
+        } else if (ti.state === 'up_for_retry' && due) {
+          waves.add(id);
+          await this.retryWave(array, ti.tryNumber);
+          report.timersDelivered++;
+        }
+        continue;
+      }
       if (ti.state === 'scheduled') {
         await this.queueOrRun(dag, ti);
       } else if (ti.state === 'queued' && stale) {
