@@ -1,15 +1,19 @@
 import {
   BatchClient,
   DescribeJobsCommand,
-  ListJobsCommand,
-  SubmitJobCommand,
+  paginateListJobs,
+  TerminateJobCommand,
   type BatchClientConfig,
   type ContainerOverrides,
   type JobDetail,
+  type JobStatus,
+  type JobSummary,
   type SubmitJobCommandInput,
 } from '@aws-sdk/client-batch';
+import { childIndexOf, type WaveResult } from '../core/arrays.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
 import type { TiKey } from '../store/records.ts';
+import { submitIdempotent, type SubmitIdempotentOptions } from './batch-submit.ts';
 import { baseClientConfig, type Env } from './clients.ts';
 
 /** DescribeJobs takes at most this many job ids. */
@@ -114,39 +118,151 @@ export interface AwsBatchBackendOptions {
   client: BatchClient;
   /** Called after a job is submitted (or found submitted): poll mode starts a Batch watcher for it. */
   onSubmitted?: (jobId: string) => Promise<void>;
+  /** How SubmitJob is throttled and retried (default: the process's shared limiter; see batch-submit.ts). */
+  submit?: Omit<SubmitIdempotentOptions, 'findExisting'>;
+  /** TerminateJob calls `stopRunnable` has in flight at once. Default 10. */
+  terminateConcurrency?: number;
 }
+
+/** Statuses of a job that has not started yet. */
+const NOT_STARTED: readonly JobStatus[] = ['SUBMITTED', 'PENDING', 'RUNNABLE'];
 
 /**
  * AWS Batch as the task runner's {@link BatchBackend} (Batch tasks in poll mode: the runner submits and
  * defers, a watcher polls) and as the watcher's {@link BatchJobDescriber}. Submitting is idempotent per
  * owner try: the job carries its owner in tags, and a job of the same name and owner already in the
- * queue is returned instead of submitting another (ListJobs, then DescribeJobs of the candidates).
+ * queue is returned instead of submitting another (ListJobs, then DescribeJobs of the candidates); the
+ * submission itself is throttled and never sent twice for one job ({@link submitIdempotent}).
  */
 export class AwsBatchBackend implements BatchBackend, BatchJobDescriber {
   readonly client: BatchClient;
   private readonly onSubmitted: ((jobId: string) => Promise<void>) | undefined;
+  private readonly submitOptions: Omit<SubmitIdempotentOptions, 'findExisting'>;
+  private readonly terminateConcurrency: number;
 
   constructor(options: AwsBatchBackendOptions) {
     this.client = options.client;
     this.onSubmitted = options.onSubmitted;
+    this.submitOptions = options.submit ?? {};
+    this.terminateConcurrency = Math.max(1, options.terminateConcurrency ?? 10);
   }
 
   async submit(job: BatchSubmission, owner: JobOwner): Promise<string> {
     const input = submitJobInput(job, owner);
-    const jobId = (await this.findSubmitted(input, owner)) ?? (await this.client.send(new SubmitJobCommand(input))).jobId;
-    if (!jobId) throw new Error(`SubmitJob returned no jobId for '${input.jobName}'`);
+    const findExisting = () => this.findSubmitted(input, owner);
+    const jobId = (await findExisting()) ?? (await submitIdempotent(this.client, input, { ...this.submitOptions, findExisting })).jobId;
     await this.onSubmitted?.(jobId);
     return jobId;
   }
 
   /** A job of this name submitted for this owner try, if one is in the queue. */
   private async findSubmitted(input: SubmitJobCommandInput, owner: JobOwner): Promise<string | undefined> {
-    const listed = await this.client.send(new ListJobsCommand({ jobQueue: input.jobQueue, filters: [{ name: 'JOB_NAME', values: [input.jobName!] }] }));
-    const ids = (listed.jobSummaryList ?? []).map((j) => j.jobId).filter((id): id is string => typeof id === 'string').slice(0, DESCRIBE_JOBS_MAX);
-    if (ids.length === 0) return undefined;
+    const ids: string[] = [];
+    for await (const page of paginateListJobs({ client: this.client }, { jobQueue: input.jobQueue, filters: [{ name: 'JOB_NAME', values: [input.jobName!] }] })) {
+      for (const j of page.jobSummaryList ?? []) if (j.jobId && j.jobName === input.jobName) ids.push(j.jobId);
+    }
     const same = (o: JobOwner | null) => o !== null && o.tryNumber === owner.tryNumber && o.key.runId === owner.key.runId && o.key.taskId === owner.key.taskId && o.key.mapIndex === owner.key.mapIndex;
-    for (const [id, d] of await this.describeJobs(ids)) if (same(d.owner)) return id;
+    for (let i = 0; i < ids.length; i += DESCRIBE_JOBS_MAX) {
+      for (const [id, d] of await this.describeJobs(ids.slice(i, i + DESCRIBE_JOBS_MAX))) if (same(d.owner)) return id;
+    }
     return undefined;
+  }
+
+  /**
+   * How a finished wave ended. A plain job (`size` 1): one DescribeJobs. An array job: DescribeJobs of
+   * the parent; when it FAILED, ListJobs of its FAILED children (pages of 100) and DescribeJobs of each
+   * page for their exit codes and reasons. Nothing is asked per succeeded child. Throws when the job is
+   * unknown, not finished, or when the listing finds fewer failed children than the parent's status
+   * summary counts (a lagging listing: ask again later).
+   */
+  async waveResult(jobId: string, size: number): Promise<WaveResult> {
+    const parent = (await this.client.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.find((j) => j.jobId === jobId);
+    if (!parent) throw new Error(`Batch job ${jobId} is unknown to Batch`);
+    const status = parent.status;
+    if (status !== 'SUCCEEDED' && status !== 'FAILED') throw new Error(`Batch job ${jobId} has not finished (${status ?? 'no status'})`);
+    const own = jobStatusOf(parent);
+    const base = { jobId, jobName: parent.jobName ?? '', status } as const;
+    if (size === 1) {
+      if (status === 'SUCCEEDED') return { ...base, failed: new Map(), reason: null, exitCodes: new Map([[0, own.exitCode]]) };
+      return { ...base, failed: new Map([[0, { exitCode: own.exitCode, reason: own.reason }]]), reason: own.reason };
+    }
+    const actualSize = parent.arrayProperties?.size;
+    if (actualSize !== size) throw new Error(`Batch job ${jobId} is ${actualSize === undefined ? 'not an array job' : `an array of ${actualSize}`}, not of ${size}`);
+    if (status === 'SUCCEEDED') return { ...base, failed: new Map(), reason: null };
+
+    const failed = new Map<number, { exitCode: number | null; reason: string | null }>();
+    const pages = paginateListJobs({ client: this.client, pageSize: DESCRIBE_JOBS_MAX }, { arrayJobId: jobId, jobStatus: 'FAILED' });
+    for await (const page of pages) {
+      const ids = (page.jobSummaryList ?? []).map((j) => j.jobId).filter((id): id is string => typeof id === 'string');
+      for (let i = 0; i < ids.length; i += DESCRIBE_JOBS_MAX) {
+        const res = await this.client.send(new DescribeJobsCommand({ jobs: ids.slice(i, i + DESCRIBE_JOBS_MAX) }));
+        for (const child of res.jobs ?? []) {
+          const index = child.arrayProperties?.index ?? (child.jobId ? childIndexOf(child.jobId) : null);
+          if (index === null || index === undefined || child.status !== 'FAILED') continue;
+          const s = jobStatusOf(child);
+          failed.set(index, { exitCode: s.exitCode, reason: s.reason });
+        }
+      }
+    }
+    const counted = parent.arrayProperties?.statusSummary?.['FAILED'] ?? 0;
+    if (failed.size < counted) throw new Error(`Batch array job ${jobId}: its status summary counts ${counted} failed children, ListJobs/DescribeJobs found ${failed.size}; ask again later`);
+    return { ...base, failed, reason: own.reason };
+  }
+
+  /**
+   * Terminate what has not started yet (SUBMITTED, PENDING, RUNNABLE) of the job named `jobName` in
+   * `jobQueue`, with `reason`: a plain job; an array job as a whole (one TerminateJob of the parent) when
+   * none of its unfinished children has started, else each of its children not started yet (ListJobs by
+   * status, then one TerminateJob each). Returns how many jobs or children it stopped.
+   *
+   * A child that starts between the listing and its TerminateJob is terminated while it runs.
+   */
+  async stopRunnable(jobQueue: string | null, jobName: string, reason: string): Promise<number> {
+    if (!jobQueue) throw new Error(`stopRunnable of '${jobName}' needs the job queue`);
+    const jobs: JobSummary[] = [];
+    for await (const page of paginateListJobs({ client: this.client }, { jobQueue, filters: [{ name: 'JOB_NAME', values: [jobName] }] })) {
+      for (const j of page.jobSummaryList ?? []) if (j.jobId && j.jobName === jobName) jobs.push(j);
+    }
+    let stopped = 0;
+    for (const job of jobs) {
+      const jobId = job.jobId!;
+      if (job.status === 'SUCCEEDED' || job.status === 'FAILED') continue;
+      const size = job.arrayProperties?.size;
+      if (!size) {
+        if (job.status && NOT_STARTED.includes(job.status)) {
+          await this.client.send(new TerminateJobCommand({ jobId, reason }));
+          stopped++;
+        }
+        continue;
+      }
+      const summary = job.arrayProperties?.statusSummary ?? (await this.client.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0]?.arrayProperties?.statusSummary;
+      if (summary) {
+        const waiting = NOT_STARTED.reduce((n, s) => n + (summary[s] ?? 0), 0);
+        const started = (summary['STARTING'] ?? 0) + (summary['RUNNING'] ?? 0);
+        if (waiting === 0) continue;
+        if (started === 0) {
+          await this.client.send(new TerminateJobCommand({ jobId, reason }));
+          stopped += waiting;
+          continue;
+        }
+      }
+      const children: string[] = [];
+      for (const jobStatus of NOT_STARTED) {
+        for await (const page of paginateListJobs({ client: this.client, pageSize: 1000 }, { arrayJobId: jobId, jobStatus })) {
+          for (const c of page.jobSummaryList ?? []) if (c.jobId) children.push(c.jobId);
+        }
+      }
+      let next = 0;
+      const worker = async () => {
+        while (next < children.length) {
+          const id = children[next++]!;
+          await this.client.send(new TerminateJobCommand({ jobId: id, reason }));
+          stopped++;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.terminateConcurrency, children.length) }, worker));
+    }
+    return stopped;
   }
 
   async describe(jobId: string): Promise<BatchJobStatus | undefined> {
