@@ -4,7 +4,7 @@ import { FakeClock } from '../lib/runner/clock.ts';
 import { LocalRunner, type RunReport } from '../lib/runner/local-runner.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../lib/store/records.ts';
-import type { FinishRequest, StateStore } from '../lib/store/state-store.ts';
+import type { FinishRequest, StateStore, TiUpdate } from '../lib/store/state-store.ts';
 import type { TerminalTiState } from '../lib/model/states.ts';
 
 /**
@@ -526,6 +526,241 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
     });
 
     // ---------------------------------------------------------------------------------------------
+    describe('many task instances at once (array jobs)', () => {
+      /** `n` instances of `taskId` (map indexes 0..n-1) in a new run, in `state` at `tryNumber`. */
+      async function mappedRun(s: StateStore, taskId: string, n: number, over: Partial<TaskInstanceRecord> = {}, pending = n + 50): Promise<DagRunRecord> {
+        const run = makeRun({ pending });
+        expect(await s.createRun(run)).toBe(true);
+        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run.runId, taskId, i, over)));
+        return run;
+      }
+      const indexes = (tis: TaskInstanceRecord[]) => tis.map((t) => t.mapIndex);
+      const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+      const tally = (over: Partial<Record<TerminalTiState, number>> = {}) => ({ success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0, ...over });
+
+      it('listTaskInstanceRange: one task’s map indexes from..to-1 in order, -1 only when asked, never another task', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const idx = [101, 0, 5, 9, 10, 11, 1, 2, 100, 12, 99, 3, 1000];
+        await s.createTaskInstances([
+          ...idx.map((i) => makeTi(run.runId, 'm', i, { externalId: `job:${i}` })),
+          makeTi(run.runId, 'm', -1),
+          ...[0, 1, 2, 3].map((i) => makeTi(run.runId, 'm.sub', i)),
+          makeTi(run.runId, 'm_z', 1),
+          makeTi(run.runId, 'l', 2),
+          makeTi(run.runId, 'ma', 3),
+          makeTi(run.runId, 'm-1', 0),
+        ]);
+        const got = (from: number, to: number) => s.listTaskInstanceRange(run.runId, 'm', from, to);
+        expect(indexes(await got(0, 10))).toEqual([0, 1, 2, 3, 5, 9]);
+        expect(indexes(await got(2, 12))).toEqual([2, 3, 5, 9, 10, 11]);
+        expect(indexes(await got(9, 101))).toEqual([9, 10, 11, 12, 99, 100]);
+        expect(indexes(await got(11, 1001))).toEqual([11, 12, 99, 100, 101, 1000]);
+        expect(indexes(await got(0, 1_000_000))).toEqual([0, 1, 2, 3, 5, 9, 10, 11, 12, 99, 100, 101, 1000]);
+        expect(indexes(await got(-1, 2))).toEqual([-1, 0, 1]);
+        expect(indexes(await got(-1, 0))).toEqual([-1]);
+        expect(indexes(await got(0, 1))).toEqual([0]);
+        expect(await got(4, 5)).toEqual([]);
+        expect(await got(6, 6)).toEqual([]);
+        expect(await got(12, 3)).toEqual([]);
+        expect(await got(1001, 2000)).toEqual([]);
+        // Whole records, as created.
+        expect(await got(99, 101)).toEqual([makeTi(run.runId, 'm', 99, { externalId: 'job:99' }), makeTi(run.runId, 'm', 100, { externalId: 'job:100' })]);
+        expect(indexes(await s.listTaskInstanceRange(run.runId, 'm.sub', 1, 3))).toEqual([1, 2]);
+        expect(await s.listTaskInstanceRange(run.runId, 'n', 0, 10)).toEqual([]);
+        expect(await s.listTaskInstanceRange(uid('no-run'), 'm', 0, 10)).toEqual([]);
+      });
+
+      it('listTaskInstanceRange over 1200 instances (more than a page of a query)', async () => {
+        const s = await makeStore();
+        const run = await mappedRun(s, 'm', 1200, { error: 'e'.repeat(1000) });
+        const all = await s.listTaskInstanceRange(run.runId, 'm', 0, 1200);
+        expect(indexes(all)).toEqual(range(0, 1200));
+        expect(indexes(await s.listTaskInstanceRange(run.runId, 'm', 333, 1111))).toEqual(range(333, 1111));
+      });
+
+      it('createTaskInstances of 250 where some exist: the missing ones are created, the existing ones left as they are', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const existing = range(0, 250).filter((i) => i % 10 === 3);
+        await s.createTaskInstances(existing.map((i) => makeTi(run.runId, 'm', i, { state: 'running', tryNumber: 3 })));
+        // Index 7 twice: the first wins, as one by one.
+        await s.createTaskInstances([...range(0, 250).map((i) => makeTi(run.runId, 'm', i)), makeTi(run.runId, 'm', 7, { state: 'failed' })]);
+        const all = await s.listTaskInstanceRange(run.runId, 'm', 0, 250);
+        expect(indexes(all)).toEqual(range(0, 250));
+        for (const ti of all) {
+          expect(ti).toEqual(ti.mapIndex % 10 === 3 ? makeTi(run.runId, 'm', ti.mapIndex, { state: 'running', tryNumber: 3 }) : makeTi(run.runId, 'm', ti.mapIndex));
+        }
+        await s.createTaskInstances([]);
+      });
+
+      it('updateTaskInstances over 250: exactly those whose condition fails are false, the others applied, in order', async () => {
+        const s = await makeStore();
+        const run = await mappedRun(s, 'm', 250);
+        // Some moved on already (a replayed wave), some asked at a wrong try, one missing, one that can never hold.
+        const moved = new Set(range(0, 250).filter((i) => i % 7 === 0));
+        const wrongTry = new Set(range(0, 250).filter((i) => i % 11 === 5));
+        for (const i of moved) await s.updateTaskInstance(key(run.runId, 'm', i), { states: ['scheduled'] }, { state: 'queued', tryNumber: 1 });
+        const patch: Partial<TaskInstanceRecord> = { state: 'queued', tryNumber: 1, queuedAt: at(1), externalId: 'array-job:7' };
+        const updates: TiUpdate[] = range(0, 250).map((i) => ({ key: key(run.runId, 'm', i), expect: { states: ['scheduled' as const, 'up_for_retry' as const], tryNumber: wrongTry.has(i) ? 4 : 0 }, patch }));
+        updates.push({ key: key(run.runId, 'm', 5000), expect: { states: ['scheduled'], tryNumber: 0 }, patch });
+        updates.push({ key: key(run.runId, 'm', 1), expect: { states: [], tryNumber: 0 }, patch });
+        // The same instance again later in the list: it sees the earlier update applied.
+        updates.push({ key: key(run.runId, 'm', 1), expect: { states: ['queued'], tryNumber: 1 }, patch: { ...patch, state: 'running', startDate: at(2) } });
+        updates.push({ key: key(run.runId, 'm', 2), expect: { states: ['scheduled'], tryNumber: 0 }, patch });
+        const res = await s.updateTaskInstances(updates);
+        const expected = [...range(0, 250).map((i) => !moved.has(i) && !wrongTry.has(i)), false, false, true, false];
+        expect(res).toEqual(expected);
+        const all = await s.listTaskInstanceRange(run.runId, 'm', 0, 250);
+        for (const ti of all) {
+          const i = ti.mapIndex;
+          if (i === 1) expect(ti).toEqual({ ...makeTi(run.runId, 'm', 1), ...patch, state: 'running', startDate: at(2) });
+          else if (moved.has(i)) expect(ti).toEqual(makeTi(run.runId, 'm', i, { state: 'queued', tryNumber: 1 }));
+          else if (wrongTry.has(i)) expect(ti).toEqual(makeTi(run.runId, 'm', i));
+          else expect(ti).toEqual({ ...makeTi(run.runId, 'm', i), ...patch });
+        }
+        expect(await s.getTaskInstance(key(run.runId, 'm', 5000))).toBeUndefined();
+        // A replay of the whole call: nothing applies.
+        expect(await s.updateTaskInstances(updates.slice(0, 250))).toEqual(range(0, 250).map(() => false));
+        expect(await s.updateTaskInstances([])).toEqual([]);
+      });
+
+      it('finishTaskInstances over 250: the applied ones counted once in the own, downstream and run counts; a replay applies nothing', async () => {
+        const s = await makeStore();
+        const run = await mappedRun(s, 'm', 250, { state: 'running', tryNumber: 1 }, 300);
+        const stale = new Set(range(0, 250).filter((i) => i % 17 === 4)); // finishing an earlier try: refused
+        const failed = (i: number) => i % 5 === 0;
+        const reqs: FinishRequest[] = range(0, 250).map((i) => ({
+          key: key(run.runId, 'm', i),
+          expect: { states: ['running', 'queued'], tryNumber: stale.has(i) ? 0 : 1 },
+          state: failed(i) ? 'failed' : 'success',
+          patch: failed(i) ? { endDate: at(5), error: `Error: child ${i} failed` } : { endDate: at(5), durationMs: 1000 + i },
+          downstream: ['join', 'report'],
+        }));
+        const res = await s.finishTaskInstances(reqs);
+        expect(res.applied).toEqual(range(0, 250).map((i) => !stale.has(i)));
+        const done = range(0, 250).filter((i) => !stale.has(i));
+        const want = tally({ success: done.filter((i) => !failed(i)).length, failed: done.filter(failed).length });
+        expect(want.success + want.failed).toBe(250 - stale.size);
+        expect(res.pending).toBe(300 - done.length);
+        expect(res.downstream.map((d) => [d.taskId, d.upstream])).toEqual([
+          ['join', want],
+          ['report', want],
+        ]);
+        const [m, join, report] = await s.getTaskStates(run.runId, ['m', 'join', 'report']);
+        expect(m?.self).toEqual(want);
+        expect(m?.upstream).toEqual(tally());
+        expect(join?.upstream).toEqual(want);
+        expect(report?.upstream).toEqual(want);
+        expect(join?.self).toEqual(tally());
+        expect((await s.getRun(run.runId))?.pending).toBe(300 - done.length);
+        // Each record exactly as finishing it alone would leave it.
+        for (const ti of await s.listTaskInstanceRange(run.runId, 'm', 0, 250)) {
+          const i = ti.mapIndex;
+          const base = makeTi(run.runId, 'm', i, { state: 'running', tryNumber: 1 });
+          expect(ti).toEqual(stale.has(i) ? base : { ...base, ...reqs[i]!.patch, state: reqs[i]!.state });
+        }
+        // The same call again: nothing applies, nothing moves.
+        const snapshot = async () => ({ run: await s.getRun(run.runId), states: await s.getTaskStates(run.runId, ['m', 'join', 'report']), tis: await s.listTaskInstances(run.runId, 'm') });
+        const before = await snapshot();
+        const again = await s.finishTaskInstances(reqs);
+        expect(again.applied).toEqual(range(0, 250).map(() => false));
+        expect(again.pending).toBe(300 - done.length);
+        expect(again.downstream.map((d) => d.upstream)).toEqual([want, want]);
+        expect(await snapshot()).toEqual(before);
+        // The stale ones, now at the right try, mixed with the finished ones: only they apply.
+        const mixed = reqs.map((r, i) => ({ ...r, expect: { states: ['running' as const], tryNumber: 1 }, state: (i % 2 ? 'success' : 'skipped') as TerminalTiState }));
+        const last = await s.finishTaskInstances(mixed);
+        expect(last.applied).toEqual(range(0, 250).map((i) => stale.has(i)));
+        const late = [...stale];
+        const want2 = { ...want, success: want.success + late.filter((i) => i % 2).length, skipped: late.filter((i) => i % 2 === 0).length };
+        expect(last.pending).toBe(50);
+        expect(last.downstream.map((d) => d.upstream)).toEqual([want2, want2]);
+        expect((await s.getTaskStates(run.runId, ['m']))[0]?.self).toEqual(want2);
+        expect((await s.getRun(run.runId))?.pending).toBe(50);
+      });
+
+      it('finishTaskInstances: a downstream task listed twice counts twice; no downstream at all; a task with many downstream tasks', async () => {
+        const s = await makeStore();
+        const run = await mappedRun(s, 'm', 120, { state: 'running', tryNumber: 1 }, 200);
+        const reqsOf = (from: number, to: number, downstream: string[]) => range(from, to).map((i) => finishReq(run.runId, 'm', downstream, { key: key(run.runId, 'm', i) }));
+        const twice = await s.finishTaskInstances(reqsOf(0, 10, ['j', 'k', 'j']));
+        expect(twice.applied.every(Boolean)).toBe(true);
+        expect(twice.downstream.map((d) => [d.taskId, d.upstream.success])).toEqual([
+          ['j', 20],
+          ['k', 10],
+          ['j', 20],
+        ]);
+        const none = await s.finishTaskInstances(reqsOf(10, 20, []));
+        expect(none).toEqual({ applied: range(10, 20).map(() => true), pending: 180, downstream: [] });
+        // 60 downstream tasks (fewer instances per transaction), then 120 (more than a transaction holds).
+        const ds60 = Array.from({ length: 60 }, (_, i) => `d60_${i}`);
+        const r60 = await s.finishTaskInstances(reqsOf(20, 110, ds60));
+        expect(r60.applied.every(Boolean)).toBe(true);
+        expect(r60.downstream.map((d) => d.upstream.success)).toEqual(ds60.map(() => 90));
+        const ds120 = Array.from({ length: 120 }, (_, i) => `d120_${i}`);
+        const reqs120 = reqsOf(110, 120, ds120).map((r, i) => (i === 3 ? { ...r, expect: { states: ['queued' as const], tryNumber: 1 } } : r));
+        const r120 = await s.finishTaskInstances(reqs120);
+        expect(r120.applied).toEqual(range(0, 10).map((i) => i !== 3));
+        expect(r120.pending).toBe(200 - 119);
+        expect(r120.downstream.map((d) => d.upstream.success)).toEqual(ds120.map(() => 9));
+        expect((await s.finishTaskInstances(reqs120)).applied).toEqual(range(0, 10).map(() => false));
+        expect((await s.getTaskStates(run.runId, ['m']))[0]?.self.success).toBe(119);
+        expect((await s.getTaskStates(run.runId, ds120)).map((d) => d?.upstream.success)).toEqual(ds120.map(() => 9));
+        expect((await s.getRun(run.runId))?.pending).toBe(81);
+      });
+
+      it('the same bulk finish sent twice at once: each instance counted once', async () => {
+        const s = await makeStore();
+        const run = await mappedRun(s, 'm', 150, { state: 'running', tryNumber: 1 }, 150);
+        const reqs = range(0, 150).map((i) => finishReq(run.runId, 'm', ['join'], { key: key(run.runId, 'm', i), state: i % 3 ? 'success' : 'failed' }));
+        const [a, b] = await Promise.all([s.finishTaskInstances(reqs), s.finishTaskInstances(reqs.slice(50).concat(reqs.slice(0, 50)))]);
+        const bInOrder = [...b.applied.slice(100), ...b.applied.slice(0, 100)];
+        expect(a.applied.map((x, i) => Number(x) + Number(bInOrder[i]))).toEqual(reqs.map(() => 1));
+        expect(Math.min(a.pending, b.pending)).toBe(0);
+        const [m, join] = await s.getTaskStates(run.runId, ['m', 'join']);
+        expect(m?.self).toEqual(tally({ success: 100, failed: 50 }));
+        expect(join?.upstream).toEqual(tally({ success: 100, failed: 50 }));
+        expect((await s.getRun(run.runId))?.pending).toBe(0);
+      });
+
+      it('finishTaskInstances refuses requests of several tasks and creations', async () => {
+        const s = await makeStore();
+        const run = await mappedRun(s, 'm', 3, { state: 'running', tryNumber: 1 });
+        await expect(s.finishTaskInstances([])).rejects.toThrow(/no requests/);
+        await expect(s.finishTaskInstances([finishReq(run.runId, 'm', [], { key: key(run.runId, 'other', 0) }), finishReq(run.runId, 'm', [], { key: key(run.runId, 'm', 0) })])).rejects.toThrow(
+          /every request must be of task 'other'/,
+        );
+        await expect(
+          s.finishTaskInstances([{ key: key(run.runId, 'm', 9), expect: 'absent', create: makeTi(run.runId, 'm', 9), state: 'skipped', patch: {}, downstream: [] }]),
+        ).rejects.toThrow(/not supported in bulk/);
+        expect(await s.getTaskInstance(key(run.runId, 'm', 9))).toBeUndefined();
+      });
+
+      it('putXComs: 60 values (one over the inline limit, one key put twice) read back through getXCom and listXComs', async () => {
+        const s = await makeStore();
+        const run = await mappedRun(s, 'm', 60);
+        const big = bigValue(450_000);
+        const xs = range(0, 60).map((i) => ({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i === 17 ? big : { i, s: 'é'.repeat(i) } }));
+        xs.push({ runId: run.runId, taskId: 'm', mapIndex: 3, key: 'return_value', value: 'last wins' as unknown as { i: number; s: string } });
+        xs.push({ runId: run.runId, taskId: 'm', mapIndex: 3, key: 'other', value: { i: -3, s: '' } });
+        await s.putXComs(xs);
+        const want = range(0, 60).map((i) => (i === 17 ? big : i === 3 ? 'last wins' : { i, s: 'é'.repeat(i) }));
+        const list = await s.listXComs(run.runId, 'm', 'return_value');
+        expect(list.map((x) => x.mapIndex)).toEqual(range(0, 60));
+        expect(list.map((x) => x.value)).toEqual(want);
+        expect((await s.getXCom(run.runId, 'm', 17, 'return_value'))?.value).toEqual(big);
+        expect(await s.getXCom(run.runId, 'm', 3, 'other')).toEqual({ runId: run.runId, taskId: 'm', mapIndex: 3, key: 'other', value: { i: -3, s: '' } });
+        // Overwriting in bulk.
+        await s.putXComs(range(0, 60).map((i) => ({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
+        expect((await s.listXComs(run.runId, 'm', 'return_value')).map((x) => x.value)).toEqual(range(0, 60));
+        await s.putXComs([]);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
     describe('XCom and item results', () => {
       it('put, get, overwrite; values are copied in and out', async () => {
         const s = await makeStore();
@@ -635,6 +870,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.getLog(k, 2)).toEqual([line(10, 'try two')]);
         expect(await s.getLog(k, 3)).toEqual([]);
         expect(await s.getLog(key(run.runId, 't', 30), 1)).toEqual([line(0, 'other instance')]);
+      });
+
+      it('logs of many tries at once (appendLogs): each reads back as if appended alone', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const line = (m: number, message: string): LogLine => ({ time: at(m), level: 'info', message });
+        const entries = Array.from({ length: 60 }, (_, i) => ({ key: key(run.runId, 'wave', i), tryNumber: 1 + (i % 2), lines: [line(1, `child ${i}`), line(2, `done ${i}`)] }));
+        entries.push({ key: key(run.runId, 'wave', 0), tryNumber: 1, lines: [line(3, 'y'.repeat(20_000))] });
+        await s.appendLogs(entries);
+        await s.appendLogs([]);
+        expect(await s.getLog(key(run.runId, 'wave', 0), 1)).toEqual([line(1, 'child 0'), line(2, 'done 0'), ...(await s.getLog(key(run.runId, 'wave', 0), 1)).slice(2)]);
+        expect((await s.getLog(key(run.runId, 'wave', 0), 1)).slice(2).map((l) => l.message.length)).toEqual([20_000]);
+        expect(await s.getLog(key(run.runId, 'wave', 59), 2)).toEqual([line(1, 'child 59'), line(2, 'done 59')]);
+        expect(await s.getLog(key(run.runId, 'wave', 59), 1)).toEqual([]);
       });
 
       it('a log of many lines (over 1 MB) reads back whole and in order', async () => {

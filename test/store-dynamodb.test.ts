@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { dynamoDbDocumentClient, endpointFromEnv, regionFromEnv, s3Client } from '../lib/aws/clients.ts';
 import { createTable } from '../lib/store/create-table.ts';
@@ -8,7 +8,7 @@ import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../lib/store
 import { planChunks } from '../lib/store/dynamodb-fanout.ts';
 import { EXPIRED_TAG, S3LargeValueStore } from '../lib/store/large-values.ts';
 import type { DagRunRecord, TaskInstanceRecord } from '../lib/store/records.ts';
-import type { FinishRequest } from '../lib/store/state-store.ts';
+import type { FinishRequest, TiUpdate } from '../lib/store/state-store.ts';
 import { keys, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './support/dynamodb-local.ts';
 import { S3RVER_CREDENTIALS, startS3Local, type S3Local } from './support/s3-local.ts';
@@ -21,6 +21,8 @@ let s3: S3Local;
 /** The document client every store in this file uses; it records which DynamoDB operations were sent. */
 let doc: DynamoDBDocumentClient;
 const operations = new Set<string>();
+/** Requests `doc` sent, by operation (counted once per send, not per SDK retry). */
+const requests = new Map<string, number>();
 let tables = 0;
 
 beforeAll(async () => {
@@ -28,7 +30,9 @@ beforeAll(async () => {
   const base = new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   base.middlewareStack.add(
     (next, context) => async (args) => {
-      operations.add(String(context.commandName));
+      const op = String(context.commandName);
+      operations.add(op);
+      requests.set(op, (requests.get(op) ?? 0) + 1);
       return next(args);
     },
     { step: 'initialize', name: 'recordOperations' },
@@ -85,6 +89,15 @@ function interceptingClient(fail: (cmd: unknown) => Error | undefined): DynamoDB
 function crashingClient(failOn: number): DynamoDBDocumentClient {
   let transactions = 0;
   return interceptingClient((cmd) => (cmd instanceof TransactWriteCommand && ++transactions === failOn ? new Error('simulated crash: the caller died here') : undefined));
+}
+
+/** What `f` sent through `doc`, by operation without the `Command` suffix (tests in a file run one at a time). */
+async function counted<T>(f: () => Promise<T>): Promise<{ result: T; sent: Record<string, number> }> {
+  const before = new Map(requests);
+  const result = await f();
+  const sent: Record<string, number> = {};
+  for (const [op, n] of requests) if (n !== (before.get(op) ?? 0)) sent[op.replace(/Command$/, '')] = n - (before.get(op) ?? 0);
+  return { result, sent };
 }
 
 async function rawItem(store: DynamoDbStateStore, key: Record<string, string>): Promise<Record<string, unknown> | undefined> {
@@ -240,6 +253,169 @@ describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
   });
 });
 
+describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () => {
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const finishAll = (runId: string, n: number, downstream: string[], over: (i: number) => Partial<FinishRequest> = () => ({})): FinishRequest[] =>
+    range(n).map((i) => ({
+      key: { runId, taskId: 'm', mapIndex: i },
+      expect: { states: ['running'], tryNumber: 1 },
+      state: i % 4 ? 'success' : 'failed',
+      patch: { endDate: T0, durationMs: i },
+      downstream,
+      ...over(i),
+    }));
+
+  it('are bulk: few requests for 250 instances', async () => {
+    const store = await newStore();
+    const r = run('bulk-count', 600);
+    await store.createRun(r);
+    const tis = range(250).map((i) => ti(r.runId, 'm', i, { state: 'queued' }));
+    const counts: Record<string, Record<string, number>> = {};
+    const measure = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+      const { result, sent } = await counted(f);
+      counts[what] = sent;
+      return result;
+    };
+    await measure('createTaskInstances 250', () => store.createTaskInstances(tis));
+    await measure('createTaskInstances 250, all existing', () => store.createTaskInstances(tis));
+    expect((await measure('listTaskInstanceRange 250', () => store.listTaskInstanceRange(r.runId, 'm', 0, 250))).length).toBe(250);
+    const toRunning: TiUpdate[] = range(250).map((i) => ({ key: { runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['queued'], tryNumber: 1 }, patch: { state: 'running', startDate: T0 } }));
+    expect((await measure('updateTaskInstances 250', () => store.updateTaskInstances(toRunning))).every(Boolean)).toBe(true);
+    // 25 of them refused (spread over every transaction): each transaction is sent again once without them.
+    const some: TiUpdate[] = range(250).map((i) => ({ ...toRunning[i]!, expect: { states: ['running'], tryNumber: i % 10 ? 1 : 2 }, patch: { externalId: `job:${i}` } }));
+    expect((await measure('updateTaskInstances 250, 25 refused', () => store.updateTaskInstances(some))).filter(Boolean)).toHaveLength(225);
+    const reqs = finishAll(r.runId, 250, ['join', 'report'], (i) => (i % 25 === 7 ? { expect: { states: ['running'], tryNumber: 2 } } : {}));
+    const res = await measure('finishTaskInstances 250 (2 downstream), 10 refused', () => store.finishTaskInstances(reqs));
+    expect(res.applied.filter(Boolean)).toHaveLength(240);
+    expect(res.pending).toBe(360);
+    await measure('finishTaskInstances 250 again (a replay)', () => store.finishTaskInstances(reqs));
+    await measure('putXComs 250', () => store.putXComs(range(250).map((i) => ({ runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } }))));
+    console.log('requests of bulk calls on 250 instances:', counts);
+    expect(counts).toEqual({
+      'createTaskInstances 250': { TransactWriteItems: 3 },
+      // DynamoDB Local reports every failed condition of a cancelled transaction (as DynamoDB does).
+      'createTaskInstances 250, all existing': { TransactWriteItems: 3 },
+      'listTaskInstanceRange 250': { Query: 1 },
+      'updateTaskInstances 250': { TransactWriteItems: 3 },
+      'updateTaskInstances 250, 25 refused': { TransactWriteItems: 6 },
+      'finishTaskInstances 250 (2 downstream), 10 refused': { TransactWriteItems: 6, BatchGetItem: 1 },
+      'finishTaskInstances 250 again (a replay)': { TransactWriteItems: 3, BatchGetItem: 1 },
+      'putXComs 250': { BatchWriteItem: 10 },
+    });
+    const [m, join] = await store.getTaskStates(r.runId, ['m', 'join']);
+    expect((m?.self.success ?? 0) + (m?.self.failed ?? 0)).toBe(240);
+    expect(join?.upstream).toEqual(m?.self);
+  });
+
+  it('a bulk finish leaves the same items as finishing one by one (an old fan-out cursor removed)', async () => {
+    const store = await newStore();
+    const single = run('shape-single', 5);
+    const bulk = run('shape-bulk', 5);
+    const patch = { endDate: T0, durationMs: 1234, error: 'Error: boom', externalId: 'job-1' };
+    for (const r of [single, bulk]) {
+      await store.createRun(r);
+      await store.createTaskInstances([ti(r.runId, 'm', 3)]);
+      // A cursor left on the instance by an earlier try's fan-out.
+      await doc.send(new UpdateCommand({ TableName: store.tableName, Key: keys.taskInstance(r.runId, 'm', 3), UpdateExpression: 'SET fanDone = :d, fanChunks = :c, fanTargets = :t', ExpressionAttributeValues: { ':d': 3, ':c': 3, ':t': 250 } }));
+    }
+    const req = (runId: string): FinishRequest => ({ key: { runId, taskId: 'm', mapIndex: 3 }, expect: { states: ['running'], tryNumber: 1 }, state: 'failed', patch, downstream: ['j', 'k'] });
+    const one = await store.finishTaskInstance(req(single.runId));
+    const many = await store.finishTaskInstances([req(bulk.runId)]);
+    expect(many).toEqual({ applied: [true], pending: one?.pending, downstream: one?.downstream.map((d) => ({ ...d, runId: bulk.runId })) });
+    const raw = async (runId: string, k: Record<string, string>) => {
+      const item = await rawItem(store, k);
+      return JSON.parse(JSON.stringify(item ?? null).replaceAll(runId, '<run>')) as unknown;
+    };
+    for (const k of [(id: string) => keys.taskInstance(id, 'm', 3), (id: string) => keys.taskState(id, 'm'), (id: string) => keys.taskState(id, 'j'), (id: string) => keys.run(id)]) {
+      expect(await raw(bulk.runId, k(bulk.runId))).toEqual(await raw(single.runId, k(single.runId)));
+    }
+    expect(await rawItem(store, keys.taskInstance(bulk.runId, 'm', 3))).not.toHaveProperty('fanDone');
+  });
+
+  it('finishTaskInstances refuses requests with different downstream tasks before writing anything', async () => {
+    const store = await newStore();
+    const r = run('bulk-ds', 5);
+    await store.createRun(r);
+    await store.createTaskInstances([ti(r.runId, 'm', 0), ti(r.runId, 'm', 1)]);
+    const reqs = finishAll(r.runId, 2, ['a', 'b']);
+    reqs[1] = { ...reqs[1]!, downstream: ['b', 'a'] };
+    await expect(store.finishTaskInstances(reqs)).rejects.toThrow(/every request of task 'm' must have the same downstream tasks/);
+    expect((await store.listTaskInstanceRange(r.runId, 'm', 0, 2)).map((t) => t.state)).toEqual(['running', 'running']);
+  });
+
+  it('large patches are cut into transactions of at most 4 MB', async () => {
+    const store = await newStore();
+    const r = run('bulk-size', 200);
+    await store.createRun(r);
+    await store.createTaskInstances(range(90).map((i) => ti(r.runId, 'm', i)));
+    // 90 updates of 48 KB each: 4.3 MB, more than one transaction takes.
+    const error = `Error: ${'x'.repeat(48_000)}`;
+    const { result, sent } = await counted(() =>
+      store.updateTaskInstances(range(90).map((i) => ({ key: { runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['running'] }, patch: { error } }))),
+    );
+    expect(result.every(Boolean)).toBe(true);
+    expect(sent).toEqual({ TransactWriteItems: 2 });
+    expect((await store.listTaskInstanceRange(r.runId, 'm', 0, 90)).every((t) => t.error === error)).toBe(true);
+  });
+
+  it('bulk transactions cancelled for a conflict are sent again; other cancellations are errors', async () => {
+    const store = await newStore();
+    const r = run('bulk-conflict', 100);
+    await store.createRun(r);
+    await store.createTaskInstances(range(40).map((i) => ti(r.runId, 'm', i)));
+    let transactions = 0;
+    let cancel = (_n: number): string | undefined => undefined;
+    const conflicted = new DynamoDbStateStore({
+      tableName: store.tableName,
+      client: interceptingClient((cmd) => {
+        if (!(cmd instanceof TransactWriteCommand)) return undefined;
+        const code = cancel(++transactions);
+        if (!code) return undefined;
+        const reasons = (cmd.input.TransactItems ?? []).map((_, i) => ({ Code: i === 1 ? code : 'None' }));
+        return Object.assign(new Error('Transaction cancelled'), { name: 'TransactionCanceledException', CancellationReasons: reasons });
+      }),
+    });
+    cancel = (n) => (n <= 2 ? 'TransactionConflict' : undefined);
+    const updates: TiUpdate[] = range(20).map((i) => ({ key: { runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['running'], tryNumber: 1 }, patch: { pokeCount: 1 } }));
+    expect(await conflicted.updateTaskInstances(updates)).toEqual(range(20).map(() => true));
+    expect(transactions).toBe(3);
+    transactions = 0;
+    cancel = (n) => (n === 1 ? 'ThrottlingError' : undefined);
+    const res = await conflicted.finishTaskInstances(finishAll(r.runId, 40, ['j']));
+    expect(transactions).toBe(2);
+    expect(res.applied).toEqual(range(40).map(() => true));
+    expect(res.pending).toBe(60);
+    expect((await store.getTaskStates(r.runId, ['m']))[0]?.self).toEqual({ success: 30, failed: 10, skipped: 0, upstream_failed: 0, removed: 0 });
+    cancel = () => 'ValidationError';
+    await expect(conflicted.updateTaskInstances(updates)).rejects.toThrow(/Transaction cancelled/);
+    conflicted.doc.destroy();
+  });
+
+  it('putXComs sends unprocessed items again', async () => {
+    const store = await newStore();
+    const r = run('bulk-unprocessed');
+    await store.createRun(r);
+    await store.createTaskInstances(range(60).map((i) => ti(r.runId, 'm', i)));
+    const c = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+    const send = c.send.bind(c) as (cmd: unknown) => Promise<unknown>;
+    let batches = 0;
+    (c as unknown as { send: (cmd: unknown) => Promise<unknown> }).send = async (cmd: unknown) => {
+      if (!(cmd instanceof BatchWriteCommand)) return send(cmd);
+      // Every first request of a chunk writes only its first 10 items and leaves the rest unprocessed.
+      const all = cmd.input.RequestItems![store.tableName]!;
+      batches++;
+      if (all.length <= 10) return send(cmd);
+      await send(new BatchWriteCommand({ RequestItems: { [store.tableName]: all.slice(0, 10) } }));
+      return { UnprocessedItems: { [store.tableName]: all.slice(10) } } satisfies Partial<BatchWriteCommandOutput>;
+    };
+    const flaky = new DynamoDbStateStore({ tableName: store.tableName, client: c, largeValues: store.largeValues! });
+    await flaky.putXComs(range(60).map((i) => ({ runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
+    expect((await store.listXComs(r.runId, 'm', 'return_value')).map((x) => x.value)).toEqual(range(60));
+    expect(batches).toBeGreaterThan(3);
+    c.destroy();
+  });
+});
+
 describe('AWS client factories', () => {
   it('pick the service endpoint before the general one, and default the region', () => {
     const env = { AWS_ENDPOINT_URL: 'http://general:1', AWS_ENDPOINT_URL_DYNAMODB: 'http://ddb:2' };
@@ -284,8 +460,8 @@ describe('AWS client factories', () => {
 
 describe('DynamoDB operations used', () => {
   it('are key reads, queries, conditional writes and transactions only: no Scan', () => {
-    const allowed = ['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand'];
-    for (const used of ['TransactWriteItemsCommand', 'BatchGetItemCommand', 'QueryCommand', 'UpdateItemCommand', 'DeleteItemCommand']) expect(operations).toContain(used);
+    const allowed = ['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand', 'BatchWriteItemCommand'];
+    for (const used of ['TransactWriteItemsCommand', 'BatchGetItemCommand', 'QueryCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchWriteItemCommand']) expect(operations).toContain(used);
     expect([...operations].filter((o) => !allowed.includes(o))).toEqual([]);
   });
 });

@@ -113,6 +113,30 @@ export class Transactor {
     }
   }
 
+  /**
+   * One transaction of independently conditional items (a bulk write): conflicts and throttling are
+   * retried as in `write`; when conditions fail, the indexes of every item DynamoDB reported as
+   * `ConditionalCheckFailed` (nothing was applied: the caller drops them and sends the rest again).
+   */
+  async writeEach(items: TxItem[]): Promise<{ ok: true } | { ok: false; failed: number[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return { ok: true };
+      } catch (e) {
+        const codes = cancellationCodes(e);
+        if (!codes) throw e;
+        const failed: number[] = [];
+        codes.forEach((c, i) => {
+          if (c === 'ConditionalCheckFailed') failed.push(i);
+        });
+        if (failed.length) return { ok: false, failed };
+        if (!codes.some((c) => c !== undefined && RETRYABLE_CODES.has(c)) || attempt >= this.maxAttempts) throw e;
+        await sleep(Math.random() * Math.min(1000, 5 * 2 ** attempt));
+      }
+    }
+  }
+
   /** Apply a fan-out. True when this caller applied its last transaction (it finished the fan-out). */
   async fanOut(f: FanOut): Promise<boolean> {
     const plan = planChunks(f.targets.length, f.first.length, f.last.length);

@@ -1,12 +1,14 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
+  type BatchWriteCommandInput,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { dynamoDbDocumentClient } from '../aws/clients.ts';
@@ -29,7 +31,7 @@ import {
   upstreamAttr,
   type Item,
 } from './dynamodb-items.ts';
-import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, Transactor, type TxItem } from './dynamodb-fanout.ts';
+import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, MAX_TRANSACTION_ITEMS, Transactor, type TxItem } from './dynamodb-fanout.ts';
 import type { LargeValueStore } from './large-values.ts';
 import type { DagRecord, DagRunRecord, LogLine, PipelineSave, PoolRecord, TaskInstanceRecord, TaskStateRecord, TiKey, XComRecord } from './records.ts';
 import type { BulkFinishResult, TiUpdate, FinishRequest, FinishResult, StateStore, TiExpectation } from './state-store.ts';
@@ -41,6 +43,7 @@ import {
   GSI2_PK,
   indexPart,
   keys,
+  MAX_INDEX,
   mapIndexPart,
   PK,
   prefixes,
@@ -102,10 +105,68 @@ function satisfiable(expect: TiExpectation): boolean {
   return expect.states.length > 0;
 }
 
+/** Items in one BatchWriteItem. */
+const MAX_BATCH_WRITE_ITEMS = 25;
+/** BatchWriteItem requests for one chunk before its unprocessed items are given up (with an error). */
+const BATCH_ATTEMPTS = 40;
+/**
+ * JSON bytes of the items of one transaction: DynamoDB takes at most 4 MB of items in one
+ * TransactWriteItems. Task instance writes are small, unless their patches carry long texts.
+ */
+const MAX_TRANSACTION_BYTES = 3 * 1024 * 1024;
+/** Allowance for one tally or run update of a bulk finish. */
+const AGGREGATE_BYTES = 512;
+/**
+ * Fewest instances one bulk-finish transaction must hold (with the task's tally items and the run's),
+ * or finishing them one by one is used instead (a task with about 97 downstream tasks or more).
+ */
+const MIN_BULK_FINISH = 2;
+
+/** One conditional write of a bulk operation: `index` is its request's position, `id` its item's key. */
+interface TxWrite {
+  index: number;
+  id: string;
+  item: TxItem;
+  bytes: number;
+}
+
+function txWrite(index: number, key: Item, item: TxItem): TxWrite {
+  return { index, id: keyId(key), item, bytes: Buffer.byteLength(JSON.stringify(item), 'utf8') };
+}
+
+/**
+ * Cut writes, in order, into transactions of at most `max` items and `MAX_TRANSACTION_BYTES` (less
+ * `reserved` bytes for other items); an item already in the current transaction starts the next one.
+ * `repeats`: some item is written more than once (the transactions must then be applied in order).
+ */
+function chunkWrites(writes: readonly TxWrite[], max: number, reserved: number): { chunks: TxWrite[][]; repeats: boolean } {
+  const chunks: TxWrite[][] = [];
+  const seen = new Set<string>();
+  let repeats = false;
+  let cur: TxWrite[] = [];
+  let ids = new Set<string>();
+  let bytes = reserved;
+  for (const w of writes) {
+    if (cur.length && (cur.length >= max || bytes + w.bytes > MAX_TRANSACTION_BYTES || ids.has(w.id))) {
+      chunks.push(cur);
+      cur = [];
+      ids = new Set();
+      bytes = reserved;
+    }
+    if (seen.has(w.id)) repeats = true;
+    seen.add(w.id);
+    ids.add(w.id);
+    cur.push(w);
+    bytes += w.bytes;
+  }
+  if (cur.length) chunks.push(cur);
+  return { chunks, repeats };
+}
+
 /**
  * The state store on one DynamoDB table (single-table design, see `table-design.ts`). Every method is a
  * GetItem, a BatchGetItem, a Query on a key or an index, a conditional PutItem/UpdateItem/DeleteItem or a
- * TransactWriteItems; nothing scans. Transitions are conditional on the instance's state and try, and
+ * TransactWriteItems (and, for many XComs at once, BatchWriteItem of plain puts); nothing scans. Transitions are conditional on the instance's state and try, and
  * creations on absence, so a replayed event changes nothing. Reads are strongly consistent except the
  * run listings, which read global secondary indexes (eventually consistent).
  *
@@ -114,6 +175,11 @@ function satisfiable(expect: TiExpectation): boolean {
  * the downstream task states and the run's pending count are read back (consistently) after the write:
  * they may already include concurrent finishes, and so more than one caller can see `pending` reach 0
  * (finalising a run is itself conditional).
+ *
+ * The bulk methods (an array job's children) write many instances per request: `createTaskInstances`,
+ * `updateTaskInstances` and `finishTaskInstances` send transactions of up to 100 conditional items (a
+ * transaction refused for some items' conditions is sent again without them), `putXComs` BatchWriteItem
+ * of 25, and `listTaskInstanceRange` one key-range Query.
  */
 export class DynamoDbStateStore implements StateStore {
   readonly tableName: string;
@@ -451,21 +517,26 @@ export class DynamoDbStateStore implements StateStore {
   // ---------------------------------------------------------------------------------------------------
   // Task instances
 
+  /** TransactWriteItems of up to 100 puts conditional on absence; those that exist are left out and the rest sent again. */
   async createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void> {
-    await this.each(tis, async (ti) => {
-      try {
-        await this.write(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { ...keys.taskInstance(ti.runId, ti.taskId, ti.mapIndex), type: ItemType.taskInstance, ...tiAttributes(ti) },
-            ConditionExpression: 'attribute_not_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': PK },
-          }),
-        );
-      } catch (e) {
-        if (!isConditionFailed(e)) throw e;
-      }
+    // The first of a key twice wins (the second would find it existing); a transaction holds a key once.
+    const seen = new Set<string>();
+    const writes: TxWrite[] = [];
+    tis.forEach((ti, index) => {
+      const key = keys.taskInstance(ti.runId, ti.taskId, ti.mapIndex);
+      const w = txWrite(index, key, {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...key, type: ItemType.taskInstance, ...tiAttributes(ti) },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        },
+      });
+      if (seen.has(w.id)) return;
+      seen.add(w.id);
+      writes.push(w);
     });
+    await this.writeChunks(writes, MAX_TRANSACTION_ITEMS, []);
   }
 
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
@@ -509,45 +580,9 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined> {
+    if (!(await this.finishOne(req))) return undefined;
     const { runId, taskId, mapIndex } = req.key;
-    if (req.expect === 'absent' ? !req.create : !satisfiable(req.expect)) return undefined;
     const tiKey = keys.taskInstance(runId, taskId, mapIndex);
-    const expect = req.expect;
-    const claim = (cursor: Item | null): TxItem => {
-      if (expect === 'absent') {
-        const ti = { ...req.create!, ...req.patch, runId, taskId, mapIndex, state: req.state } as TaskInstanceRecord;
-        return {
-          Put: {
-            TableName: this.tableName,
-            Item: { ...tiKey, type: ItemType.taskInstance, ...tiAttributes(ti), ...(cursor ?? {}) },
-            ConditionExpression: 'attribute_not_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': PK },
-          },
-        };
-      }
-      const e = new Expr();
-      return {
-        Update: {
-          TableName: this.tableName,
-          Key: tiKey,
-          UpdateExpression: updateExpression({
-            set: e.set({ ...tiPatchAttributes(req.patch), state: req.state, ...(cursor ?? {}) }),
-            remove: cursor ? [] : [FAN_DONE, FAN_CHUNKS, FAN_TARGETS].map((a) => e.name(a)),
-          }),
-          ConditionExpression: this.expectation(e, expect),
-          ...e.params(),
-        },
-      };
-    };
-    const done = await this.tx.fanOut({
-      anchorKey: tiKey,
-      claim,
-      first: [this.taskStateAdd(runId, taskId, (e) => [`${e.name(selfAttr(req.state))} ${e.value(1)}`])],
-      last: [this.runPendingAdd(runId, -1)],
-      targets: this.countedTargets(runId, req.downstream, (e, n) => [`${e.name(upstreamAttr(req.state))} ${e.value(n)}`]),
-      sameOutcome: (a) => a.state === req.state,
-    });
-    if (!done) return undefined;
     const runKey = keys.run(runId);
     const dsKeys = req.downstream.map((d) => keys.taskState(runId, d));
     const found = await this.batchGet([tiKey, runKey, ...dsKeys]);
@@ -561,42 +596,255 @@ export class DynamoDbStateStore implements StateStore {
     };
   }
 
+  /** `finishTaskInstance` without reading the result back: whether this call applied the finish. */
+  private async finishOne(req: FinishRequest): Promise<boolean> {
+    const { runId, taskId } = req.key;
+    if (req.expect === 'absent' ? !req.create : !satisfiable(req.expect)) return false;
+    return this.tx.fanOut({
+      anchorKey: keys.taskInstance(runId, taskId, req.key.mapIndex),
+      claim: (cursor) => this.finishClaim(req, cursor),
+      first: [this.taskStateAdd(runId, taskId, (e) => [`${e.name(selfAttr(req.state))} ${e.value(1)}`])],
+      last: [this.runPendingAdd(runId, -1)],
+      targets: this.countedTargets(runId, req.downstream, (e, n) => [`${e.name(upstreamAttr(req.state))} ${e.value(n)}`]),
+      sameOutcome: (a) => a.state === req.state,
+    });
+  }
+
+  /**
+   * The instance's side of a finish: its conditional move to the terminal state (or its creation in it),
+   * carrying a fan-out cursor when not null; without one, a cursor left by an earlier try is removed.
+   */
+  private finishClaim(req: FinishRequest, cursor: Item | null): TxItem {
+    const { runId, taskId, mapIndex } = req.key;
+    const tiKey = keys.taskInstance(runId, taskId, mapIndex);
+    const expect = req.expect;
+    if (expect === 'absent') {
+      const ti = { ...req.create!, ...req.patch, runId, taskId, mapIndex, state: req.state } as TaskInstanceRecord;
+      return {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...tiKey, type: ItemType.taskInstance, ...tiAttributes(ti), ...(cursor ?? {}) },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        },
+      };
+    }
+    const e = new Expr();
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: tiKey,
+        UpdateExpression: updateExpression({
+          set: e.set({ ...tiPatchAttributes(req.patch), state: req.state, ...(cursor ?? {}) }),
+          remove: cursor ? [] : [FAN_DONE, FAN_CHUNKS, FAN_TARGETS].map((a) => e.name(a)),
+        }),
+        ConditionExpression: this.expectation(e, expect),
+        ...e.params(),
+      },
+    };
+  }
+
   // ---------------------------------------------------------------------------------------------------
-  // XCom and iteration results
+  // Many task instances at once (array jobs)
 
+  /** One Query (paged): `SK BETWEEN TI#<task>#<from> AND TI#<task>#<to - 1>`, in map-index order. */
   async listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
-    return (await this.listTaskInstances(runId, taskId)).filter((ti) => ti.mapIndex >= from && ti.mapIndex < to);
+    const lo = Math.max(-1, Math.ceil(from));
+    const hi = Math.min(MAX_INDEX, Math.ceil(to) - 1);
+    if (!(lo <= hi)) return [];
+    const items = await this.query({
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lo AND :hi',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: {
+        ':pk': prefixes.runPartition(runId),
+        ':lo': keys.taskInstance(runId, taskId, lo)[SK],
+        ':hi': keys.taskInstance(runId, taskId, hi)[SK],
+      },
+      ConsistentRead: true,
+    });
+    return items.map(itemToTi);
   }
 
+  /** TransactWriteItems of up to 100 conditional updates each (independent chunks run concurrently). */
   async updateTaskInstances(updates: readonly TiUpdate[]): Promise<boolean[]> {
-    return this.map(updates, async (u) => (await this.updateTaskInstance(u.key, u.expect, u.patch)) !== undefined);
+    const applied = new Array<boolean>(updates.length).fill(false);
+    const writes: TxWrite[] = [];
+    updates.forEach((u, index) => {
+      if (!satisfiable(u.expect)) return;
+      const e = new Expr();
+      const set = e.set(tiPatchAttributes(u.patch));
+      if (!set.length) set.push(`${e.name('type')} = ${e.value(ItemType.taskInstance)}`);
+      const key = keys.taskInstance(u.key.runId, u.key.taskId, u.key.mapIndex);
+      writes.push(
+        txWrite(index, key, {
+          Update: { TableName: this.tableName, Key: key, UpdateExpression: updateExpression({ set }), ConditionExpression: this.expectation(e, u.expect), ...e.params() },
+        }),
+      );
+    });
+    await this.writeChunks(writes, MAX_TRANSACTION_ITEMS, applied);
+    return applied;
   }
 
+  /**
+   * Transactions of the instances' conditional moves plus, aggregated over each transaction, the task's
+   * own tally, its downstream tallies and the run's pending count: one transaction per
+   * `100 - 2 - downstream` instances, applied one after another (they share the tally and run items).
+   * A transaction refused for some instances' conditions is sent again without them and with the
+   * aggregates recomputed, so each applied instance is counted exactly once. When fewer than
+   * `MIN_BULK_FINISH` instances would fit (97 distinct downstream tasks or more): one `finishTaskInstance`
+   * after another (each its own fan-out), then one read of the result.
+   */
   async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
     const first = reqs[0];
     if (!first) throw new Error('finishTaskInstances: no requests');
-    const applied = await this.map(reqs, async (r) => (await this.finishTaskInstance(r)) !== undefined);
-    const run = await this.getRun(first.key.runId);
-    const downstream = (await this.getTaskStates(first.key.runId, first.downstream)).map((d, i) => d ?? itemToTaskState({ runId: first.key.runId, taskId: first.downstream[i]! }));
-    return { applied, pending: run?.pending ?? 0, downstream };
+    const { runId, taskId } = first.key;
+    const downstream = first.downstream;
+    for (const r of reqs) {
+      if (r.key.runId !== runId || r.key.taskId !== taskId) {
+        throw new Error(`finishTaskInstances: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
+      }
+      if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
+      if (r.downstream !== downstream && (r.downstream.length !== downstream.length || r.downstream.some((d, i) => d !== downstream[i]))) {
+        throw new Error(`finishTaskInstances: every request of task '${taskId}' must have the same downstream tasks`);
+      }
+    }
+    const applied = new Array<boolean>(reqs.length).fill(false);
+    // Tally items a transaction updates besides the instances: the task's own and each downstream one.
+    const tallies = new Set([taskId, ...downstream]).size;
+    const room = MAX_TRANSACTION_ITEMS - 1 - tallies;
+    if (room < MIN_BULK_FINISH) {
+      for (let i = 0; i < reqs.length; i++) applied[i] = await this.finishOne(reqs[i]!);
+    } else {
+      const writes: TxWrite[] = [];
+      const states: TerminalTiState[] = [];
+      reqs.forEach((r, index) => {
+        if (r.expect === 'absent' || !satisfiable(r.expect)) return;
+        writes.push(txWrite(index, keys.taskInstance(runId, taskId, r.key.mapIndex), this.finishClaim(r, null)));
+        states[index] = r.state;
+      });
+      const aggregates = (live: readonly TxWrite[]) => this.finishAggregates(runId, taskId, downstream, live.map((w) => states[w.index]!));
+      for (const chunk of chunkWrites(writes, room, AGGREGATE_BYTES * (tallies + 1)).chunks) await this.writeChunk(chunk, applied, aggregates);
+    }
+    const runKey = keys.run(runId);
+    const dsKeys = downstream.map((d) => keys.taskState(runId, d));
+    const found = await this.batchGet([runKey, ...dsKeys]);
+    const run = found.get(keyId(runKey));
+    if (!run) throw new Error(`DynamoDB store: no run '${runId}' in the table`);
+    return {
+      applied,
+      pending: Number(run.pending),
+      downstream: downstream.map((d, i) => itemToTaskState(found.get(keyId(dsKeys[i]!)) ?? { runId, taskId: d })),
+    };
   }
 
+  /**
+   * The tally and run updates of finishing instances in `states` (one each) at once: per terminal
+   * state, ADD its count to the task's own tally and to each downstream task's upstream tally (a task
+   * listed twice counts twice, as `countedTargets`), and the run's pending count minus the number.
+   */
+  private finishAggregates(runId: string, taskId: string, downstream: readonly string[], states: readonly TerminalTiState[]): TxItem[] {
+    const byState = new Map<TerminalTiState, number>();
+    for (const s of states) byState.set(s, (byState.get(s) ?? 0) + 1);
+    const adds = new Map<string, Map<string, number>>();
+    const add = (task: string, attr: string, n: number) => {
+      let m = adds.get(task);
+      if (!m) adds.set(task, (m = new Map()));
+      m.set(attr, (m.get(attr) ?? 0) + n);
+    };
+    for (const [s, n] of byState) {
+      add(taskId, selfAttr(s), n);
+      for (const d of downstream) add(d, upstreamAttr(s), n);
+    }
+    const items = [...adds].map(([task, m]) => this.taskStateAdd(runId, task, (e) => [...m].map(([attr, n]) => `${e.name(attr)} ${e.value(n)}`)));
+    items.push(this.runPendingAdd(runId, -states.length));
+    return items;
+  }
+
+  /**
+   * Apply conditional writes in transactions of at most `max` items: each reports in `applied` whether it
+   * applied. Chunks run concurrently unless an item is written twice (then in order, one after another).
+   */
+  private async writeChunks(writes: readonly TxWrite[], max: number, applied: boolean[]): Promise<void> {
+    const { chunks, repeats } = chunkWrites(writes, max, 0);
+    if (repeats) for (const c of chunks) await this.writeChunk(c, applied);
+    else await this.each(chunks, (c) => this.writeChunk(c, applied));
+  }
+
+  /**
+   * One transaction of conditional writes (and `extra` items computed from those still in it). When it
+   * is refused because some conditions failed, those report false and it is sent again without them.
+   */
+  private async writeChunk(writes: readonly TxWrite[], applied: boolean[], extra?: (live: readonly TxWrite[]) => TxItem[]): Promise<void> {
+    let live = writes;
+    while (live.length) {
+      const only = live.length === 1 && !extra ? live[0]!.item : undefined;
+      if (only?.Put || only?.Update) {
+        // One conditional write alone: a plain PutItem/UpdateItem (half the write units of a transaction).
+        try {
+          await this.write(only.Put ? new PutCommand(only.Put) : new UpdateCommand(only.Update!));
+          applied[live[0]!.index] = true;
+        } catch (e) {
+          if (!isConditionFailed(e)) throw e;
+        }
+        return;
+      }
+      const res = await this.tx.writeEach([...live.map((w) => w.item), ...(extra ? extra(live) : [])]);
+      if (res.ok) {
+        for (const w of live) applied[w.index] = true;
+        return;
+      }
+      const failed = new Set(res.failed);
+      if (res.failed.some((i) => i >= live.length)) throw new Error('DynamoDB store: the condition on the run failed in a bulk finish (is the run missing from the table?)');
+      live = live.filter((_, i) => !failed.has(i));
+    }
+  }
+
+  /** BatchWriteItem in chunks of 25 (unprocessed items sent again with backoff); values as `putXCom`. */
   async putXComs(xs: readonly XComRecord[]): Promise<void> {
-    await this.each(xs, (x) => this.putXCom(x));
+    // The last put of a key wins (BatchWriteItem refuses a key twice in one request).
+    const byKey = new Map<string, XComRecord>();
+    for (const x of xs) {
+      const id = keyId(keys.xcom(x.runId, x.taskId, x.key, x.mapIndex));
+      byKey.delete(id);
+      byKey.set(id, x);
+    }
+    const items = await this.map([...byKey.values()], (x) => this.xcomItem(x));
+    const chunks: Item[][] = [];
+    for (let i = 0; i < items.length; i += MAX_BATCH_WRITE_ITEMS) chunks.push(items.slice(i, i + MAX_BATCH_WRITE_ITEMS));
+    await this.each(chunks, (chunk) => this.batchPut(chunk));
   }
 
-  async putXCom(x: XComRecord): Promise<void> {
+  /** One BatchWriteItem of puts, with its unprocessed items sent again after a pause until none is left. */
+  private async batchPut(items: readonly Item[]): Promise<void> {
+    let request: NonNullable<BatchWriteCommandInput['RequestItems']>[string] = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 1; request.length; attempt++) {
+      try {
+        const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: request } }));
+        request = res.UnprocessedItems?.[this.tableName] ?? [];
+      } catch (e) {
+        if (!(e instanceof Error && e.name === 'TransactionConflictException') || attempt >= BATCH_ATTEMPTS) throw e;
+      }
+      if (!request.length) return;
+      if (attempt >= BATCH_ATTEMPTS) throw new Error(`DynamoDB store: ${request.length} items were still unprocessed after ${attempt} BatchWriteItem requests`);
+      await sleep(Math.random() * Math.min(1000, 10 * 2 ** attempt));
+    }
+  }
+
+  /** An XCom's item, its value encoded (a large one put in the large-value store). */
+  private async xcomItem(x: XComRecord): Promise<Item> {
     const value = await this.encodeValue(
       x.value,
       () => `${x.runId}/xcom/${x.taskId}/${mapIndexPart(x.mapIndex)}/${freePart(x.key)}.json`,
       () => `XCom '${x.key}' of ${x.taskId}[${x.mapIndex}] in run '${x.runId}'`,
     );
-    await this.write(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...keys.xcom(x.runId, x.taskId, x.key, x.mapIndex), type: ItemType.xcom, runId: x.runId, taskId: x.taskId, mapIndex: x.mapIndex, key: x.key, ...value },
-      }),
-    );
+    return { ...keys.xcom(x.runId, x.taskId, x.key, x.mapIndex), type: ItemType.xcom, runId: x.runId, taskId: x.taskId, mapIndex: x.mapIndex, key: x.key, ...value };
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // XCom and iteration results
+
+  async putXCom(x: XComRecord): Promise<void> {
+    await this.write(new PutCommand({ TableName: this.tableName, Item: await this.xcomItem(x) }));
   }
 
   async getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
@@ -674,9 +922,23 @@ export class DynamoDbStateStore implements StateStore {
   // ---------------------------------------------------------------------------------------------------
   // Logs
 
+  /** Many short logs (an array wave's children): their items in BatchWriteItem requests of 25. */
+  async appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void> {
+    const items = entries.flatMap((e) => this.logItems(e.key, e.tryNumber, e.lines));
+    const chunks: Item[][] = [];
+    for (let i = 0; i < items.length; i += MAX_BATCH_WRITE_ITEMS) chunks.push(items.slice(i, i + MAX_BATCH_WRITE_ITEMS));
+    await this.each(chunks, (chunk) => this.batchPut(chunk));
+  }
+
   async appendLog(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Promise<void> {
-    if (!lines.length) return;
-    // Items of at most LOG_CHUNK_BYTES; all of one append share its first line's time, then keep order.
+    await this.each(this.logItems(key, tryNumber, lines), async (Item) => {
+      await this.write(new PutCommand({ TableName: this.tableName, Item }));
+    });
+  }
+
+  /** The items of one append: chunks of at most LOG_CHUNK_BYTES, sharing the first line's time, in order. */
+  private logItems(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Item[] {
+    if (!lines.length) return [];
     const chunks: LogLine[][] = [];
     let cur: LogLine[] = [];
     let size = 0;
@@ -698,15 +960,7 @@ export class DynamoDbStateStore implements StateStore {
     }
     if (cur.length) chunks.push(cur);
     const prefix = prefixes.log(key.taskId, key.mapIndex, tryNumber) + `${lines[0]!.time}#`;
-    const sks = chunks.map(() => prefix + uniqueSuffix());
-    await this.each(chunks, async (chunk, i) => {
-      await this.write(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { [PK]: prefixes.runPartition(key.runId), [SK]: sks[i], type: ItemType.log, lines: JSON.stringify(chunk) },
-        }),
-      );
-    });
+    return chunks.map((chunk) => ({ [PK]: prefixes.runPartition(key.runId), [SK]: prefix + uniqueSuffix(), type: ItemType.log, lines: JSON.stringify(chunk) }));
   }
 
   async getLog(key: TiKey, tryNumber: number): Promise<LogLine[]> {
