@@ -15,10 +15,12 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct, IConstruct } from 'constructs';
 import type { Dag } from '../lib/authoring/dag.ts';
-import { ENV } from '../lib/aws/services.ts';
+import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, ENV } from '../lib/aws/services.ts';
 import { namePrefix, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import { compileBatchWatcher } from '../lib/compiler/batch-watcher.ts';
 import { compileDag, type CompiledLifecycle } from '../lib/compiler/compile.ts';
+import type { AslState, StateMachineDefinition } from '../lib/compiler/asl-types.ts';
+import { ITEM_LISTS_FOLDER } from '../lib/compiler/contract.ts';
 import type { LifecycleKind } from '../lib/compiler/lifecycle-kind.ts';
 import { EXPIRED_TAG } from '../lib/store/large-values.ts';
 import { PK, SK, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
@@ -51,6 +53,26 @@ const BATCH_WILDCARDS = [
 /** IAM5 findings of grants on the stack's state machines (by name prefix) and their executions. */
 function stateMachineWildcard(prefix: string): { regex: string } {
   return { regex: `/^Resource::arn:${ARN_PART}:states:${ARN_PART}:${ARN_PART}:(stateMachine|execution):${prefix}-\\*(:\\*)?$/g` };
+}
+
+/** IAM5 findings of a grant on one state machine's executions (`<name>:*`) and its Distributed Map's child executions (`<name>/*`). */
+function ownExecutionsWildcard(name: string): { regex: string } {
+  return { regex: `/^Resource::arn:${ARN_PART}:states:${ARN_PART}:${ARN_PART}:execution:${name.replace(/[^A-Za-z0-9_]/g, (c) => `\\${c}`)}(:|\\/)\\*$/g` };
+}
+
+/** Whether a definition has a Distributed Map (whose child executions its role must be able to start). */
+function distributedMapsOf(definition: StateMachineDefinition): { any: boolean; s3: boolean } {
+  const out = { any: false, s3: false };
+  const walk = (states: Record<string, AslState>) => {
+    for (const st of Object.values(states)) {
+      if (st.Type !== 'Map') continue;
+      if (st.ItemProcessor.ProcessorConfig.Mode === 'DISTRIBUTED') out.any = true;
+      if (st.ItemReader !== undefined || st.ResultWriter !== undefined) out.s3 = true;
+      walk(st.ItemProcessor.States);
+    }
+  };
+  walk(definition.States);
+  return out;
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -138,6 +160,7 @@ export class AirlessStack extends Stack {
     const retentionDays = props.xcomRetentionDays ?? 30;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const batchWatch = props.batchWatch ?? 'sync';
+    const batchWatchIntervalSeconds = props.batchWatchIntervalSeconds ?? DEFAULT_BATCH_WATCH_INTERVAL_SECONDS;
     const iterateMode = props.iterateMode ?? 'inline';
     this.naming = new StateMachineNaming(props.namePrefix ?? namePrefix(this.stackName));
     const specs = props.dags.map((d) => d.spec);
@@ -167,6 +190,8 @@ export class AirlessStack extends Stack {
       lifecycleRules: [
         // The store tags a finished run's values (S3LargeValueStore.expire): they go after the retention.
         { id: 'expire-finished-runs', tagFilters: { [EXPIRED_TAG.Key]: EXPIRED_TAG.Value }, expiration: Duration.days(retentionDays) },
+        // Iterations' item lists and their Distributed Maps' results (contract.ts ITEM_LISTS_FOLDER): a try's only.
+        { id: 'expire-item-lists', prefix: `${LARGE_VALUE_PREFIX}/${ITEM_LISTS_FOLDER}/`, expiration: Duration.days(retentionDays) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
@@ -186,7 +211,7 @@ export class AirlessStack extends Stack {
       [ENV.stateMachineArnPrefix]: `arn:${this.partition}:states:${this.region}:${this.account}:stateMachine:`,
       [ENV.stateMachineNamePrefix]: this.naming.prefix,
       [ENV.batchWatcher]: 'true',
-      [ENV.batchWatchIntervalSeconds]: String(props.batchWatchIntervalSeconds ?? 30),
+      [ENV.batchWatchIntervalSeconds]: String(batchWatchIntervalSeconds),
       POWERTOOLS_LOG_LEVEL: 'INFO',
       NODE_OPTIONS: '--enable-source-maps',
     };
@@ -284,6 +309,13 @@ export class AirlessStack extends Stack {
     }
     if (pollsBatch && this.batch.enabled) this.batch.grantSubmitAndDescribe(f.taskRunner);
     f.describeJobs.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
+    // Array jobs: the scheduler settles a wave's children (`array_finished` lists the failed ones: ListJobs,
+    // DescribeJobs) and stops what is still RUNNABLE past a runnableTimeout (TerminateJob).
+    const arrayTasks = specs.some((d) => d.tasks.some((t) => t.kind === 'batch' && t.mapping !== null && t.batch?.array === true));
+    if (arrayTasks) {
+      f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
+      f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
+    }
 
     const stackWildcards = {
       id: 'AwsSolutions-IAM5',
@@ -301,9 +333,11 @@ export class AirlessStack extends Stack {
         'batch:DescribeJobs and batch:ListJobs support no resource-level permission (*); jobs get their ids when SubmitJob creates them, so tagging them names job/*; a job definition named without a revision is submitted at its latest (job-definition/<name>:*).',
       appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
     };
-    for (const fn of [f.scheduler, f.trigger, f.sensorPoke]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
+    const stackAndBatchWildcards = { ...stackWildcards, appliesTo: [...stackWildcards.appliesTo, ...batchWildcards.appliesTo], reason: `${stackWildcards.reason} ${batchWildcards.reason}` };
+    for (const fn of [f.trigger, f.sensorPoke]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
+    NagSuppressions.addResourceSuppressions(f.scheduler, [arrayTasks ? stackAndBatchWildcards : stackWildcards], true);
     if (props.tracing) for (const fn of Object.values(f)) suppressXRay(fn);
-    for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [{ ...stackWildcards, appliesTo: [...stackWildcards.appliesTo, ...batchWildcards.appliesTo], reason: `${stackWildcards.reason} ${batchWildcards.reason}` }], true);
+    for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [stackAndBatchWildcards], true);
 
     // --- State machines -------------------------------------------------------------------------------
     const substitutions = {
@@ -329,28 +363,63 @@ export class AirlessStack extends Stack {
       });
       allowInvoke(role, f.scheduler, kind === 'sensor' ? f.sensorPoke : f.taskRunner);
       if (kind === 'batch') this.batch.grantSubmitJobSync(role);
-      if (kind === 'iterate' && iterateMode === 'distributed') {
-        // A Distributed Map runs its items as child executions of the same state machine.
-        role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [lifecycleArns] }));
-        role.addToPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [lifecycleExecutions] }));
-      }
       NagSuppressions.addResourceSuppressions(
         role,
         [
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              'Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (ids not known in advance: job/*); a job definition named without a revision is submitted at its latest (job-definition/<name>:*); Express logging needs the log-delivery actions, which take no resource (*); a Distributed Map starts and describes executions of the stack\'s lifecycles (by name prefix).',
-            appliesTo: [
-              'Resource::*',
-              ...BATCH_WILDCARDS,
-              stateMachineWildcard(this.naming.prefix),
-            ],
+              'Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (ids not known in advance: job/*); a job definition named without a revision is submitted at its latest (job-definition/<name>:*); Express logging needs the log-delivery actions, which take no resource (*).',
+            appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
           },
         ],
         true,
       );
       roles.set(kind, role);
+      return role;
+    };
+    /**
+     * The role of a lifecycle with a Distributed Map (an array fan-out; an iteration, whose item list may
+     * be in S3), of its own: a Distributed Map starts its child executions as executions of its own
+     * state machine, so the role may start that one state machine (by its name: its ARN would be a
+     * dependency cycle) and describe and stop its executions and its Map Runs' child executions; the
+     * fan-out in sync mode submits and watches Batch jobs (.sync); an ItemReader reads the item list
+     * and a ResultWriter writes the results, under the store's prefix of the large-value bucket.
+     */
+    const distributedMapRole = (dagId: string, c: CompiledLifecycle, maps: { s3: boolean }): iam.Role => {
+      const name = this.naming.lifecycle(dagId, c.taskId);
+      const role = new iam.Role(this, `LifecycleRole-${dagId}-${c.taskId}`, {
+        assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
+        description: `airless ${c.lifecycle} lifecycle of ${dagId}.${c.taskId}: its functions, its Distributed Map's child executions`.slice(0, 1000),
+      });
+      allowInvoke(role, f.scheduler, f.taskRunner);
+      if (c.lifecycle === 'batch_array' && batchWatch === 'sync') this.batch.grantSubmitJobSync(role);
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['states:StartExecution'],
+          resources: [this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [`${name}:*`, `${name}/*`].map((resourceName) => this.formatArn({ service: 'states', resource: 'execution', resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+        }),
+      );
+      // ItemReader: s3:GetObject; ResultWriter: s3:PutObject, and what a multipart upload of a large result file needs.
+      if (maps.s3) role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [values] }));
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'A Distributed Map describes and stops the executions of its own state machine and its Map Runs\' child executions (<name>:* and <name>/*: their ids are made at run time); an ItemReader/ResultWriter reads and writes objects under the store\'s prefix of the stack\'s bucket (<bucket>/airless/*), whose keys name runs; Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (job/*), and submits a job definition named without a revision at its latest (job-definition/<name>:*); X-Ray tracing, when on, takes no resource (*).',
+            appliesTo: ['Resource::*', ...BATCH_WILDCARDS, ownExecutionsWildcard(name), { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/\\*$/g' }],
+          },
+        ],
+        true,
+      );
       return role;
     };
     for (const dag of props.dags) {
@@ -359,16 +428,18 @@ export class AirlessStack extends Stack {
         schedulerArn: '${SchedulerArn}',
         sensorPokeArn: '${SensorPokeArn}',
         batchWatch,
+        batchWatchIntervalSeconds,
         iterateMode,
       });
       for (const c of compiled) {
         const express = c.workflowType.type === 'EXPRESS';
+        const maps = distributedMapsOf(c.definition);
         const machine = new sfn.StateMachine(this, `Lifecycle-${dag.dagId}-${c.taskId}`, {
           stateMachineName: this.naming.lifecycle(dag.dagId, c.taskId),
           stateMachineType: express ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
           definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(c.definition)),
           definitionSubstitutions: substitutions,
-          role: lifecycleRole(c.lifecycle),
+          role: maps.any ? distributedMapRole(dag.dagId, c, maps) : lifecycleRole(c.lifecycle),
           tracingEnabled: props.tracing ?? false,
           // Express executions keep no history: their events go to CloudWatch Logs instead.
           ...(express ? { logs: { destination: expressLogs(), level: sfn.LogLevel.ALL, includeExecutionData: true } } : {}),

@@ -9,6 +9,12 @@ export interface HarnessClock {
   track<T>(fn: () => Promise<T>): Promise<T>;
 }
 
+/** A harness clock that can also say when nothing is in flight: what the harness's `settle()` waits for. */
+export interface SettlingClock extends HarnessClock {
+  /** Resolves when nothing holds the clock and nothing sleeps on it: every execution has ended. */
+  idle(): Promise<void>;
+}
+
 /** Real time: waits are real waits. */
 export const REAL_TIME: HarnessClock = {
   now: () => Date.now(),

@@ -4,12 +4,14 @@
  * - Step Functions: every task lifecycle compiled from the DAGs (`compileDag`, as the CDK stack embeds
  *   them), the timer and the Batch watcher, on aws-local-stepfunctions behind a local Step Functions
  *   API (local-sfn.ts); Lambda invocations of the Task states go to the real handlers (handlers.ts),
- *   `batch:submitJob.sync` to the harness's `.sync` (batch-sync.ts).
+ *   `batch:submitJob.sync` to the harness's `.sync` (batch-sync.ts); Distributed Maps run their children
+ *   as executions of the local Step Functions, reading and writing S3 for their ItemReader/ResultWriter.
  * - Dispatching: the real `SfnDispatcher` with the real `@aws-sdk/client-sfn`, pointed at the local API.
  * - State: the `DynamoDbStateStore` on DynamoDB Local (or LocalStack), large values in s3rver (or
  *   LocalStack's S3) through `S3LargeValueStore`.
  * - Batch: a local Batch API (batch-api.ts) that the real `@aws-sdk/client-batch` talks to.
- * - Time: a skipping clock (clock.ts): waits take no real time, handlers see the time they would have.
+ * - Time: a skipping clock (clock.ts): waits take no real time, handlers see the time they would have;
+ *   or the clock given (e.g. the benchmark's scaled clock, scaled-clock.ts).
  * - Cost: a meter (meter.ts) counts DynamoDB requests, invocations, transitions and Batch calls per task
  *   instance.
  */
@@ -18,7 +20,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { compileTimer } from '../cdk/timer-definition.ts';
 import { AwsBatchBackend } from '../lib/aws/batch-client.ts';
 import type { TriggerEvent } from '../lib/aws/handlers.ts';
-import { dagResolverFromModules, DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type ServiceOverrides } from '../lib/aws/services.ts';
+import { blobStoreOn, dagResolverFromModules, DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type ServiceOverrides } from '../lib/aws/services.ts';
 import { SfnDispatcher, sfnClient, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { compileBatchWatcher, compileDag, type CompileOptions } from '../lib/compiler/index.ts';
@@ -31,6 +33,7 @@ import { openBackends, targetFromEnv, type Backends, type EmulatorEndpoints, typ
 import { LocalBatchApi, type BatchApiOptions } from './batch-api.ts';
 import { submitJobSync, SYNC_POLL_SECONDS } from './batch-sync.ts';
 import { SkippingClock } from './clock.ts';
+import type { SettlingClock } from './harness-clock.ts';
 import { coreFunctions, loadFunctions, type HandlerMode } from './handlers.ts';
 import { LocalLambda, type Invocation } from './local-lambda.ts';
 import { LocalStepFunctions } from './local-sfn.ts';
@@ -58,16 +61,28 @@ export interface HarnessOptions {
   batchWatch?: 'sync' | 'poll';
   /** How the local Batch API runs jobs. */
   batch?: Omit<BatchApiOptions, 'clock'>;
+  /**
+   * A Batch API already listening elsewhere (e.g. in another process): the harness's clients talk to it
+   * and no local Batch API is started (`batch` is then ignored, and `batchApi` throws).
+   */
+  batchEndpoint?: string;
+  /** Default: a new {@link SkippingClock}. */
+  clock?: SettlingClock;
   /** Emulators already running (the e2e global setup's); default: start them (local target). */
   emulators?: EmulatorEndpoints;
   /** Default: `AIRLESS_E2E_TARGET` (`local` unless set). */
   target?: Target;
+  /**
+   * Item lists of iterations whose JSON is longer than this go to S3 and run in a Distributed Map with
+   * an ItemReader (the functions' `blobs`). Default: the handler's `ITEMS_INLINE_MAX_BYTES`.
+   */
+  itemsInlineMaxBytes?: number;
 }
 
 export interface Harness {
   readonly target: Target;
   readonly handlerMode: HandlerMode;
-  readonly clock: SkippingClock;
+  readonly clock: SettlingClock;
   readonly meter: Meter;
   readonly lambda: LocalLambda;
   readonly sfn: LocalStepFunctions;
@@ -99,20 +114,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const target = options.target ?? targetFromEnv();
   const handlerMode = options.handlers ?? 'functions';
   const batchWatch = options.batchWatch ?? 'sync';
-  const clock = new SkippingClock();
+  const clock = options.clock ?? new SkippingClock();
   const meter = new Meter();
   const backends: Backends = await openBackends(target, options.emulators);
   meter.instrumentDynamoDb(backends.dynamodb);
-  const store = new DynamoDbStateStore({
-    tableName: backends.tableName,
-    client: backends.dynamodb,
-    largeValues: new S3LargeValueStore({ bucket: backends.bucket, prefix: `values/${backends.tableName}/`, client: backends.s3 }),
-  });
+  const largeValues = new S3LargeValueStore({ bucket: backends.bucket, prefix: `values/${backends.tableName}/`, client: backends.s3 });
+  const store = new DynamoDbStateStore({ tableName: backends.tableName, client: backends.dynamodb, largeValues });
   const dags = dagResolverFromModules(dagModules);
 
   // AWS Batch.
-  const batchApi = new LocalBatchApi({ ...options.batch, clock, region: backends.region });
-  const batchEndpoint = await batchApi.listen();
+  const batchApi = options.batchEndpoint === undefined ? new LocalBatchApi({ ...options.batch, clock, region: backends.region }) : null;
+  const batchEndpoint = batchApi ? await batchApi.listen() : options.batchEndpoint!;
   const newBatchClient = () => {
     const c = new BatchClient({ endpoint: batchEndpoint, region: backends.region, credentials: LOCAL_KEYS });
     meter.instrumentBatch(c);
@@ -129,6 +141,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     lambda,
     region: backends.region,
     submitJobSync: (p) => submitJobSync(p, { client: syncClient, clock, pollSeconds: SYNC_POLL_SECONDS }),
+    s3: backends.s3,
   });
   const sfnEndpoint = await sfn.listen();
   const naming = new StateMachineNaming(NAME_PREFIX);
@@ -156,6 +169,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     }),
     now: () => clock.now(),
     onEvent,
+    // Item lists too long for the state: in the large-value bucket, read by the Distributed Map's ItemReader.
+    blobs: blobStoreOn(largeValues, options.itemsInlineMaxBytes),
   };
   const fns = handlerMode === 'functions' ? await loadFunctions(overrides) : coreFunctions(dags, overrides);
   const arns = {
@@ -188,7 +203,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     meter,
     lambda,
     sfn,
-    batchApi,
+    get batchApi(): LocalBatchApi {
+      if (!batchApi) throw new Error(`the harness's Batch API runs elsewhere (${batchEndpoint})`);
+      return batchApi;
+    },
     store,
     s3: { client: backends.s3, bucket: backends.bucket, prefix: `values/${backends.tableName}/` },
     dags,
@@ -215,7 +233,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await clock.idle();
-      await Promise.all([sfn.close(), batchApi.close()]);
+      await Promise.all([sfn.close(), batchApi?.close()]);
       syncClient.destroy();
       handlerBatchClient.destroy();
       await backends.close();

@@ -12,7 +12,30 @@
  *   happens on the harness's skipping clock (clock.ts), at the start of the Task that follows the Wait:
  *   that Task runs once the clock has reached the Wait's time (which it jumps to when nothing else is in
  *   flight). So executions, handlers and jobs all see the time a real wait would have taken. (Waits
- *   inside Map iterations are not supported: the lifecycles have none.)
+ *   inside the iterations of an INLINE Map are not supported: the lifecycles have none. A Distributed
+ *   Map's children are executions of their own, below, where Waits work.)
+ * - Distributed Map (`ItemProcessor.ProcessorConfig.Mode: DISTRIBUTED`), which aws-local-stepfunctions
+ *   would run inline without its `ItemReader` and `ResultWriter`: before a definition runs, each such Map
+ *   state is rewritten into a Task state of the same name (the same `InputPath`, `ResultSelector`,
+ *   `ResultPath`, `OutputPath`, `Retry`, `Catch` and transition) whose local resource
+ *   ({@link DISTRIBUTED_MAP}) does what Step Functions does:
+ *   - the items: `ItemsPath` of the Map's input (default `$`), or the `ItemReader`'s S3 object
+ *     (`s3:getObject` of its evaluated `Parameters` with the harness's S3 client, `InputType: JSON`: a
+ *     JSON array), `States.ItemReaderFailed` when it cannot be read;
+ *   - each item becomes a child execution of the ItemProcessor (registered as the state machine
+ *     `<machine>/<state>`, of the processor's `ExecutionType`), its input the item or the `ItemSelector`
+ *     evaluated on the Map's input with `$$.Map.Item.Value` / `$$.Map.Item.Index` (paths only: an
+ *     intrinsic function there is refused), `MaxConcurrency` at a time (0: all);
+ *   - failed children beyond `ToleratedFailurePercentage` / `ToleratedFailureCount` (default 0) fail the
+ *     state with `States.ExceedToleratedFailureThreshold` (Step Functions would also stop the children
+ *     still running; the harness starts no new one and lets those end);
+ *   - without a `ResultWriter` the output is the children's outputs in item order; with one, the
+ *     children's results go to S3 as Step Functions writes them (`<Prefix>/<map run id>/manifest.json`,
+ *     `SUCCEEDED_0.json`, `FAILED_0.json`: Transformation NONE) and the output is `{ MapRunArn,
+ *     ResultWriterDetails: { Bucket, Key } }` (the manifest), `States.ResultWriterFailed` on error.
+ *   While the children run, the parent execution lets go of the clock (each child holds it while it
+ *   runs), so the children's Waits and `.sync` jobs skip time as any execution's do. The registered
+ *   definition (what `describe`/tests read) stays the compiled ASL, exactly as deployed.
  * - Retriers wait 0 ms (`retryIntervalOverrides`).
  * - StartExecution follows Step Functions' rules: a Standard execution's name is unique (a running one
  *   with the same input is returned again; otherwise ExecutionAlreadyExists); Express names are not
@@ -22,17 +45,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { StateMachineDefinition } from '../lib/compiler/asl-types.ts';
 import type { TiKey } from '../lib/store/records.ts';
 import type { HarnessClock } from './harness-clock.ts';
 import type { LocalLambda } from './local-lambda.ts';
+import { StatesError } from './batch-sync.ts';
 import { keyOfPayload, type Meter } from './meter.ts';
 import { listenOnLoopback } from './loopback-server.ts';
 
 export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
 export const START_EXECUTION = 'arn:aws:states:::states:startExecution';
+/** The local resource a Distributed Map state is rewritten into (see the file header). */
+export const DISTRIBUTED_MAP = 'harness:distributed-map';
+const S3_GET_OBJECT = 'arn:aws:states:::s3:getObject';
+const S3_PUT_OBJECT = 'arn:aws:states:::s3:putObject';
 
 export type WorkflowType = 'STANDARD' | 'EXPRESS';
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
@@ -71,11 +100,28 @@ export class SfnServiceError extends Error {
   }
 }
 
+/** A Distributed Map state, as the harness runs it (see the file header). */
+interface DistributedMapRun {
+  /** The ItemProcessor, registered as a state machine of its own. */
+  child: Registered;
+  readFromS3: boolean;
+  itemSelector: Record<string, unknown> | null;
+  maxConcurrency: number;
+  toleratedPercentage: number;
+  toleratedCount: number;
+  writeToS3: boolean;
+}
+
 interface Registered {
   arn: string;
   name: string;
   type: WorkflowType;
+  /** The definition as registered (the compiled ASL). */
   definition: StateMachineDefinition;
+  /** What runs on aws-local-stepfunctions: the definition with its Distributed Maps rewritten. */
+  runnable: Record<string, unknown>;
+  /** The Distributed Map states, by name. */
+  maps: Map<string, DistributedMapRun>;
   /** Built at the first execution (validating the ASL costs about 0.1 s per distinct definition). */
   machine: StateMachine | null;
   /** Wait states by name. */
@@ -92,6 +138,8 @@ export interface LocalStepFunctionsOptions {
   lambda: LocalLambda;
   /** `batch:submitJob.sync` with a Task state's evaluated parameters. */
   submitJobSync(parameters: unknown): Promise<unknown>;
+  /** S3, for Distributed Maps' `ItemReader` and `ResultWriter`. */
+  s3?: S3Client;
   region?: string;
   accountId?: string;
 }
@@ -119,12 +167,24 @@ export class LocalStepFunctions {
 
   /** Register (or replace) a state machine; returns its ARN. */
   register(name: string, definition: StateMachineDefinition, type: WorkflowType = 'STANDARD'): string {
+    return this.registerLocal(name, definition, type).arn;
+  }
+
+  private registerLocal(name: string, definition: StateMachineDefinition, type: WorkflowType): Registered {
     const arn = this.arnPrefix + name;
+    const maps = new Map<string, DistributedMapRun>();
+    const runnable = structuredClone(definition) as unknown as Record<string, any>;
     const waits = new Map<string, Record<string, unknown>>();
     const tasks = new Map<string, string>();
     const retried: string[] = [];
     const walk = (states: Record<string, any>) => {
-      for (const [stateName, s] of Object.entries(states)) {
+      for (const [stateName, original] of Object.entries(states)) {
+        if (original.Type === 'Map' && original.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
+          const { state, run } = this.rewriteDistributedMap(name, stateName, original);
+          states[stateName] = state;
+          maps.set(stateName, run);
+        }
+        const s = states[stateName];
         if (s.Type === 'Wait') waits.set(stateName, s as Record<string, unknown>);
         if (s.Type === 'Task') tasks.set(stateName, String(s.Resource));
         if (Array.isArray(s.Retry) && s.Retry.length) retried.push(stateName);
@@ -133,9 +193,63 @@ export class LocalStepFunctions {
         for (const b of s.Branches ?? []) walk(b.States);
       }
     };
-    walk(definition.States as Record<string, unknown>);
-    this.machines.set(arn, { arn, name, type, definition, machine: null, waits, tasks, retried });
-    return arn;
+    walk(runnable['States'] as Record<string, unknown>);
+    const sm: Registered = { arn, name, type, definition, runnable, maps, machine: null, waits, tasks, retried };
+    this.machines.set(arn, sm);
+    return sm;
+  }
+
+  /**
+   * A Distributed Map state as the Task state that runs it here (see the file header), and what that
+   * Task needs: its ItemProcessor registered as `<machine>/<state>`.
+   */
+  private rewriteDistributedMap(machineName: string, stateName: string, map: Record<string, any>): { state: Record<string, unknown>; run: DistributedMapRun } {
+    const where = `harness: Distributed Map '${stateName}' of ${machineName}`;
+    for (const field of ['ItemBatcher', 'MaxConcurrencyPath', 'ToleratedFailurePercentagePath', 'ToleratedFailureCountPath', 'Parameters', 'Label']) {
+      if (map[field] !== undefined) throw new Error(`${where}: ${field} is not supported by the local Step Functions`);
+    }
+    const reader = map['ItemReader'] as { Resource?: string; ReaderConfig?: Record<string, unknown>; Parameters?: unknown } | undefined;
+    if (reader) {
+      if (reader.Resource !== S3_GET_OBJECT) throw new Error(`${where}: ItemReader resource ${reader.Resource} is not supported (only ${S3_GET_OBJECT})`);
+      if (reader.ReaderConfig?.['InputType'] !== 'JSON' || Object.keys(reader.ReaderConfig).length !== 1) {
+        throw new Error(`${where}: ItemReader ReaderConfig ${JSON.stringify(reader.ReaderConfig)} is not supported (only { InputType: JSON })`);
+      }
+      if (map['ItemsPath'] !== undefined) throw new Error(`${where}: ItemsPath and ItemReader together are not supported`);
+    }
+    const writer = map['ResultWriter'] as { Resource?: string; Parameters?: unknown; WriterConfig?: unknown } | undefined;
+    if (writer && (writer.Resource !== S3_PUT_OBJECT || writer.WriterConfig !== undefined)) {
+      throw new Error(`${where}: only a ResultWriter with Resource ${S3_PUT_OBJECT} and Parameters is supported`);
+    }
+    const processor = map['ItemProcessor'] as { ProcessorConfig: { ExecutionType?: WorkflowType }; StartAt: string; States: Record<string, unknown> };
+    const child = this.registerLocal(
+      `${machineName}/${stateName}`,
+      { Comment: `${where}: child executions`, StartAt: processor.StartAt, States: processor.States } as StateMachineDefinition,
+      processor.ProcessorConfig.ExecutionType ?? 'STANDARD',
+    );
+    const pick = (...fields: string[]) => Object.fromEntries(fields.filter((f) => map[f] !== undefined).map((f) => [f, map[f]]));
+    const state = {
+      Type: 'Task',
+      ...pick('Comment', 'InputPath'),
+      Resource: DISTRIBUTED_MAP,
+      Parameters: {
+        'input.$': '$',
+        ...(reader ? { reader: reader.Parameters } : { 'items.$': (map['ItemsPath'] as string | undefined) ?? '$' }),
+        ...(writer ? { writer: writer.Parameters } : {}),
+      },
+      ...pick('ResultSelector', 'ResultPath', 'OutputPath', 'Retry', 'Catch', 'Next', 'End'),
+    };
+    return {
+      state,
+      run: {
+        child,
+        readFromS3: reader !== undefined,
+        itemSelector: (map['ItemSelector'] as Record<string, unknown> | undefined) ?? null,
+        maxConcurrency: Number(map['MaxConcurrency'] ?? 0),
+        toleratedPercentage: Number(map['ToleratedFailurePercentage'] ?? 0),
+        toleratedCount: Number(map['ToleratedFailureCount'] ?? 0),
+        writeToS3: writer !== undefined,
+      },
+    };
   }
 
   /** ASL already validated (definitions without their Comment): a definition is validated once. */
@@ -143,9 +257,9 @@ export class LocalStepFunctions {
 
   private machineOf(sm: Registered): StateMachine {
     if (sm.machine) return sm.machine;
-    const shape = JSON.stringify({ ...sm.definition, Comment: null });
+    const shape = JSON.stringify({ ...sm.runnable, Comment: null });
     const noValidate = this.validated.has(shape);
-    sm.machine = new StateMachine(structuredClone(sm.definition) as unknown as LocalDefinition, { validationOptions: noValidate ? { noValidate: true } : { checkArn: false } });
+    sm.machine = new StateMachine(structuredClone(sm.runnable) as unknown as LocalDefinition, { validationOptions: noValidate ? { noValidate: true } : { checkArn: false } });
     this.validated.add(shape);
     return sm.machine;
   }
@@ -210,7 +324,16 @@ export class LocalStepFunctions {
     const meter = this.o.meter;
     // Built (and its ASL validated) before anything holds the clock: an invalid definition fails StartExecution.
     const machine = this.machineOf(sm);
-    const release = clock.hold();
+    let release = clock.hold();
+    // While the children of a Distributed Map run, the execution lets go of the clock (they hold it).
+    const releasedWhile = async <T>(fn: () => Promise<T>): Promise<T> => {
+      release();
+      try {
+        return await fn();
+      } finally {
+        release = clock.hold();
+      }
+    };
     const key = keyOfPayload(input);
     const startDate = clock.now();
     let settle!: () => void;
@@ -259,10 +382,17 @@ export class LocalStepFunctions {
       await clock.sleepUntil(at, true);
     };
 
+    const context = {
+      Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: new Date(startDate).toISOString(), RoleArn: 'arn:aws:iam::000000000000:role/airless-e2e' },
+      StateMachine: { Id: sm.arn, Name: sm.name },
+    };
     const handlers: Record<string, (i: any) => Promise<any>> = {};
     for (const [stateName, resource] of sm.tasks) {
       handlers[stateName] = async (parameters: any) => {
         await afterWait();
+        if (resource === DISTRIBUTED_MAP) {
+          return meter.run(key, () => this.distributedMap(sm, stateName, parameters, { ...context, State: { Name: stateName } }, releasedWhile));
+        }
         return meter.run(key, () => this.integration(resource, stateName, parameters, executionArn));
       };
     }
@@ -271,10 +401,7 @@ export class LocalStepFunctions {
     try {
       execution = machine.run(input as never, {
         overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides, retryIntervalOverrides },
-        context: {
-          Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: new Date(startDate).toISOString(), RoleArn: 'arn:aws:iam::000000000000:role/airless-e2e' },
-          StateMachine: { Id: sm.arn, Name: sm.name },
-        },
+        context,
       });
     } catch (e) {
       Object.assign(rec, { status: 'FAILED', error: e instanceof Error ? e.name : 'Error', cause: String(e), stopDate: clock.now() });
@@ -319,6 +446,130 @@ export class LocalStepFunctions {
         settle();
       });
     return { executionArn, startDate };
+  }
+
+  /**
+   * Run a Distributed Map state (rewritten into a Task, see the file header): `p` is the Task's evaluated
+   * parameters (`input`, and `items` or `reader`, and `writer`), `context` the execution's context object.
+   */
+  private async distributedMap(
+    sm: Registered,
+    stateName: string,
+    p: { input: unknown; items?: unknown; reader?: { Bucket?: unknown; Key?: unknown }; writer?: { Bucket?: unknown; Prefix?: unknown } },
+    context: Record<string, unknown>,
+    releasedWhile: <T>(fn: () => Promise<T>) => Promise<T>,
+  ): Promise<unknown> {
+    const run = sm.maps.get(stateName);
+    if (!run) throw new Error(`harness: no Distributed Map '${stateName}' in ${sm.name}`);
+    let items: unknown = p.items;
+    if (run.readFromS3) {
+      const { Bucket, Key } = p.reader ?? {};
+      try {
+        const res = await this.s3().send(new GetObjectCommand({ Bucket: String(Bucket), Key: String(Key) }));
+        items = JSON.parse((await res.Body?.transformToString('utf-8')) ?? 'null');
+      } catch (e) {
+        throw new StatesError('States.ItemReaderFailed', `s3://${String(Bucket)}/${String(Key)}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (!Array.isArray(items)) throw new StatesError('States.ItemReaderFailed', `s3://${String(Bucket)}/${String(Key)} does not hold a JSON array`);
+    }
+    if (!Array.isArray(items)) throw new StatesError('States.Runtime', `the items of Map state '${stateName}' are not an array`);
+    const inputs = items.map((value, index) =>
+      run.itemSelector ? evaluateTemplate(run.itemSelector, p.input, { ...context, Map: { Item: { Index: index, Value: value } } }, stateName) : value,
+    );
+    const mapRunId = randomUUID();
+    const mapRunArn = `${sm.arn.replace(':stateMachine:', ':mapRun:')}/${stateName}:${mapRunId}`;
+
+    // The children, MaxConcurrency at a time; once failures pass the threshold, none starts.
+    const tolerated = (failed: number) => failed <= run.toleratedCount || (inputs.length > 0 && (failed / inputs.length) * 100 <= run.toleratedPercentage);
+    const children: (ExecutionRecord | null)[] = inputs.map(() => null);
+    let failed = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < inputs.length && tolerated(failed)) {
+        const i = next++;
+        const rec = await this.startChild(run.child, inputs[i]);
+        children[i] = rec;
+        if (rec.status !== 'SUCCEEDED') failed++;
+      }
+    };
+    const width = run.maxConcurrency > 0 ? Math.min(run.maxConcurrency, inputs.length) : inputs.length;
+    await releasedWhile(() => Promise.all(Array.from({ length: width }, worker)));
+
+    const ran = children.filter((c): c is ExecutionRecord => c !== null);
+    let output: unknown = children.map((c) => (c?.output != null ? (JSON.parse(c.output) as unknown) : null));
+    const pending = inputs.filter((_, i) => children[i] === null);
+    if (run.writeToS3) output = await this.writeResults(p.writer ?? {}, mapRunArn, mapRunId, ran, pending);
+    if (!tolerated(failed)) {
+      const first = ran.find((c) => c.status !== 'SUCCEEDED');
+      throw new StatesError(
+        'States.ExceedToleratedFailureThreshold',
+        `Map state '${stateName}': ${failed} of ${inputs.length} child executions failed (first: ${first?.error ?? '?'}: ${first?.cause ?? ''})`,
+      );
+    }
+    return output;
+  }
+
+  /** Start a child execution of a Distributed Map and wait for its end. */
+  private async startChild(child: Registered, input: unknown): Promise<ExecutionRecord> {
+    const name = randomUUID();
+    const executionArn = `${child.arn.replace(':stateMachine:', child.type === 'EXPRESS' ? ':express:' : ':execution:')}:${name}`;
+    try {
+      this.run(child, executionArn, name, JSON.stringify(input), input);
+    } catch (e) {
+      // Failed as it started: its record says how; without one (an invalid definition), the Map fails.
+      if (!this.executions.has(executionArn)) throw e;
+    }
+    const rec = this.executions.get(executionArn)!;
+    await rec.done;
+    return rec;
+  }
+
+  /** A ResultWriter's export (Transformation NONE, OutputType JSON): the result files, the manifest, and the state's output. */
+  private async writeResults(writer: { Bucket?: unknown; Prefix?: unknown }, mapRunArn: string, mapRunId: string, ran: ExecutionRecord[], pending: unknown[]): Promise<unknown> {
+    const bucket = String(writer.Bucket);
+    const prefix = typeof writer.Prefix === 'string' && writer.Prefix !== '' ? `${writer.Prefix.replace(/\/+$/, '')}/` : '';
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    const entry = (c: ExecutionRecord) => ({
+      ExecutionArn: c.executionArn,
+      Input: c.input,
+      InputDetails: { Included: true },
+      Name: c.name,
+      ...(c.status === 'SUCCEEDED' ? { Output: c.output, OutputDetails: { Included: true } } : { Error: c.error, Cause: c.cause }),
+      RedriveCount: 0,
+      RedriveStatus: 'NOT_REDRIVABLE',
+      StartDate: iso(c.startDate),
+      StateMachineArn: c.stateMachineArn,
+      Status: c.status,
+      StopDate: iso(c.stopDate),
+    });
+    const files: Record<'SUCCEEDED' | 'FAILED' | 'PENDING', { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
+    const put = async (key: string, body: string) => {
+      try {
+        await this.s3().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+      } catch (e) {
+        throw new StatesError('States.ResultWriterFailed', `s3://${bucket}/${key}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      return Buffer.byteLength(body, 'utf8');
+    };
+    for (const status of ['SUCCEEDED', 'FAILED'] as const) {
+      const list = ran.filter((c) => (status === 'SUCCEEDED') === (c.status === 'SUCCEEDED')).map(entry);
+      if (list.length === 0) continue;
+      const key = `${prefix}${mapRunId}/${status}_0.json`;
+      files[status].push({ Key: key, Size: await put(key, JSON.stringify(list)) });
+    }
+    if (pending.length > 0) {
+      // Children never started (the Map Run failed first): Step Functions lists them as PENDING.
+      const key = `${prefix}${mapRunId}/PENDING_0.json`;
+      files.PENDING.push({ Key: key, Size: await put(key, JSON.stringify(pending.map((i) => ({ Input: JSON.stringify(i), InputDetails: { Included: true }, Status: 'PENDING' })))) });
+    }
+    const manifestKey = `${prefix}${mapRunId}/manifest.json`;
+    await put(manifestKey, JSON.stringify({ DestinationBucket: bucket, MapRunArn: mapRunArn, ResultFiles: files }));
+    return { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: bucket, Key: manifestKey } };
+  }
+
+  private s3(): S3Client {
+    if (!this.o.s3) throw new Error('harness: a Distributed Map reads or writes S3, and the local Step Functions was given no S3 client');
+    return this.o.s3;
   }
 
   private async integration(resource: string, stateName: string, p: any, executionArn: string): Promise<unknown> {
@@ -396,6 +647,28 @@ function pathValue(input: unknown, path: string): unknown {
     v = part.startsWith('[') ? (v as unknown[])[Number(part.slice(1, -1))] : (v as Record<string, unknown>)[part.slice(1)];
   }
   return v;
+}
+
+/**
+ * A payload template (a Distributed Map's ItemSelector) evaluated on `input` and the context object:
+ * `<key>.$` fields take a path (`$.a.b`, or `$$.Map.Item.Value` and the like on the context). Intrinsic
+ * functions are refused (the lifecycles use none there).
+ */
+function evaluateTemplate(template: unknown, input: unknown, context: unknown, stateName: string): unknown {
+  if (Array.isArray(template)) return template.map((t) => evaluateTemplate(t, input, context, stateName));
+  if (template === null || typeof template !== 'object') return template;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(template)) {
+    if (!k.endsWith('.$')) {
+      out[k] = evaluateTemplate(v, input, context, stateName);
+      continue;
+    }
+    if (typeof v !== 'string' || !v.startsWith('$')) throw new Error(`harness: ItemSelector field '${k}' of '${stateName}': only paths are supported, got ${JSON.stringify(v)}`);
+    const value = v.startsWith('$$') ? pathValue(context, v.slice(1)) : pathValue(input, v);
+    if (value === undefined) throw new StatesError('States.Runtime', `ItemSelector of '${stateName}': the path '${v}' matches nothing`);
+    out[k.slice(0, -2)] = value;
+  }
+  return out;
 }
 
 /** When a Wait state entered at `now` with `input` ends. */

@@ -109,7 +109,11 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       LifecycleConfiguration: {
-        Rules: Match.arrayWith([Match.objectLike({ TagFilters: [{ Key: 'airless-expired', Value: 'true' }], ExpirationInDays: 30, Status: 'Enabled' })]),
+        Rules: Match.arrayWith([
+          Match.objectLike({ TagFilters: [{ Key: 'airless-expired', Value: 'true' }], ExpirationInDays: 30, Status: 'Enabled' }),
+          // Iterations' item lists in S3 and their Distributed Maps' results: a try's only.
+          Match.objectLike({ Prefix: 'airless/_item-lists/', ExpirationInDays: 30, Status: 'Enabled' }),
+        ]),
       },
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
@@ -202,6 +206,81 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     const starts = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution');
     expect(starts).toHaveLength(1);
     expect(text(starts[0]!.Resource)).toContain(`:stateMachine:${stack.naming.prefix}-*`);
+  });
+
+  it('gives the array fan-out (batch_fanout.run_job) a role of its own: its own child executions and Batch .sync', () => {
+    const name = stack.naming.lifecycle('batch_fanout', 'run_job');
+    expect(stack.lifecycles.get('batch_fanout/run_job')!.compiled.lifecycle).toBe('batch_array');
+    const st = statementsOf(template, stack, 'LifecycleRole-batch_fanout-run_job');
+    const starts = allows(st, 'states:StartExecution');
+    expect(starts).toHaveLength(1);
+    expect(resourcesOf(starts[0]!).map(text)).toEqual([expect.stringContaining(`:stateMachine:${name}"`)]);
+    const describes = allows(st, 'states:DescribeExecution');
+    expect(describes).toHaveLength(1);
+    expect(actionsOf(describes[0]!).sort()).toEqual(['states:DescribeExecution', 'states:StopExecution']);
+    expect(resourcesOf(describes[0]!).map(text)).toEqual([expect.stringContaining(`:execution:${name}:*"`), expect.stringContaining(`:execution:${name}/*"`)]);
+    // Sync mode: the children submit with batch:submitJob.sync.
+    expect(allows(st, 'batch:SubmitJob')).toHaveLength(1);
+    expect(allows(st, 'batch:DescribeJobs')).toHaveLength(1);
+    expect(allows(st, 'batch:TerminateJob')).toHaveLength(1);
+    expect(text(allows(st, 'events:PutRule')[0]!.Resource)).toContain('rule/StepFunctionsGetEventsForBatchJobsRule');
+    // No item list in S3 for a fan-out.
+    expect(allows(st, 's3:GetObject')).toEqual([]);
+    const invoked = allows(st, 'lambda:InvokeFunction').flatMap((s) => resourcesOf(s).map(text)).join(' ');
+    expect(invoked).toContain('TaskRunner');
+    expect(invoked).toContain('Scheduler');
+  });
+
+  it('gives an iteration a role of its own: its Distributed Map over an S3 item list reads and writes only the store\'s prefix', () => {
+    const name = stack.naming.lifecycle('iteration_vs_mapping', 'estimate_noise_iterated');
+    const st = statementsOf(template, stack, 'LifecycleRole-iteration_vs_mapping-estimate_noise_iterated');
+    expect(resourcesOf(allows(st, 'states:StartExecution')[0]!).map(text)).toEqual([expect.stringContaining(`:stateMachine:${name}"`)]);
+    const s3 = allows(st, 's3:GetObject');
+    expect(s3).toHaveLength(1);
+    expect(actionsOf(s3[0]!).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject']);
+    expect(text(s3[0]!.Resource)).toMatch(/LargeValues.*\/airless\/\*/);
+    expect(allows(st, 'batch:SubmitJob')).toEqual([]);
+    // Only lifecycles with a Distributed Map get one: the Lambda ones share theirs, which starts nothing.
+    expect(allows(statementsOf(template, stack, 'LifecycleRole-lambda'), 'states:StartExecution')).toEqual([]);
+  });
+
+  it('lets the scheduler settle array waves: ListJobs, DescribeJobs, TerminateJob', () => {
+    const st = statementsOf(template, stack, 'Scheduler/ServiceRole');
+    expect(text(allows(st, 'batch:ListJobs')[0]!.Resource)).toBe('"*"');
+    expect(actionsOf(allows(st, 'batch:ListJobs')[0]!)).toContain('batch:DescribeJobs');
+    expect(text(allows(st, 'batch:TerminateJob')[0]!.Resource)).toContain(':job/*');
+    expect(allows(st, 'batch:SubmitJob')).toEqual([]);
+  });
+
+  it('has no unsuppressed cdk-nag AwsSolutions error', () => {
+    expect(nagErrors(stack)).toEqual([]);
+  });
+});
+
+describe('the CDK stack of the repo\'s dags/ with Batch in poll mode (bundling skipped)', () => {
+  let stack: AirlessStack;
+  let template: Template;
+
+  beforeAll(async () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    ({ stack } = await createAirlessApp({ dagsFolder: 'dags', app, stackName: 'AirlessArraysPoll', props: { batchWatch: 'poll', batchWatchIntervalSeconds: 45 } }));
+    template = Template.fromStack(stack);
+  }, 120_000);
+
+  it('the fan-out polls (WaitPoll of the stack\'s interval); its role starts its own children and submits nothing; the task runner submits and describes', () => {
+    const { machine, compiled } = stack.lifecycles.get('batch_fanout/run_job')!;
+    expect(compiled.lifecycle).toBe('batch_array');
+    const id = stack.getLogicalId(machine.node.defaultChild as never);
+    const definition = JSON.parse(template.toJSON().Resources[id].Properties.DefinitionString) as { States: { Groups: { ItemProcessor: { States: Record<string, unknown> } } } };
+    expect(definition).toStrictEqual(compiled.definition);
+    expect(definition.States.Groups.ItemProcessor.States['WaitPoll']).toMatchObject({ Type: 'Wait', Seconds: 45 });
+    const st = statementsOf(template, stack, 'LifecycleRole-batch_fanout-run_job');
+    expect(allows(st, 'states:StartExecution')).toHaveLength(1);
+    expect(allows(st, 'batch:SubmitJob')).toEqual([]);
+    expect(allows(st, 'events:PutRule')).toEqual([]);
+    const runner = statementsOf(template, stack, 'TaskRunner/ServiceRole');
+    expect(allows(runner, 'batch:SubmitJob')).toHaveLength(1);
+    expect(actionsOf(allows(runner, 'batch:DescribeJobs')[0]!)).toEqual(['batch:ListJobs', 'batch:DescribeJobs']);
   });
 
   it('has no unsuppressed cdk-nag AwsSolutions error', () => {

@@ -257,6 +257,38 @@ const BATCH_EXPECTED = {
   },
 };
 
+/** The states of one item of an iteration's Map: `run` (the item) and `failed` (recorded for good). */
+function itemProcessor(mode: 'INLINE' | 'DISTRIBUTED', run: string, failed: string) {
+  return {
+    ProcessorConfig: mode === 'INLINE' ? { Mode: 'INLINE' } : { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+    StartAt: run,
+    States: {
+      [run]: {
+        Type: 'Task',
+        Comment: 'Run one item; throws when it fails',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { FunctionName: RUNNER, Payload: { mode: 'item', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$.index' } },
+        TimeoutSeconds: 60,
+        ResultPath: null,
+        OutputPath: '$.index',
+        Retry: [
+          LAMBDA_SERVICE_RETRY,
+          { ErrorEquals: ['NonRetriableError'], MaxAttempts: 0 },
+          { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, MaxDelaySeconds: 60 },
+        ],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failed }],
+        End: true,
+      },
+      [failed]: {
+        Type: 'Pass',
+        Comment: 'The item failed for good: record it and let the other items run',
+        Parameters: { 'index.$': '$.index', 'error.$': '$.error.Error' },
+        End: true,
+      },
+    },
+  };
+}
+
 const ITERATE_EXPECTED = {
   Comment: "airless task 'solve_channels' (task): iterate lifecycle",
   StartAt: 'Prepare',
@@ -266,7 +298,7 @@ const ITERATE_EXPECTED = {
       Comment: 'List the items this try still has to run',
       Resource: 'arn:aws:states:::lambda:invoke',
       Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
-      ResultSelector: { 'items.$': '$.Payload.items', 'result.$': '$.Payload.result' },
+      ResultSelector: { 'items.$': '$.Payload.items', 'itemsObject.$': '$.Payload.itemsObject', 'result.$': '$.Payload.result' },
       ResultPath: '$.try',
       Retry: [LAMBDA_SERVICE_RETRY],
       Catch: [CATCH_ALL_TO_TRY_FAILED],
@@ -274,9 +306,12 @@ const ITERATE_EXPECTED = {
     },
     CheckPrepared: {
       Type: 'Choice',
-      Comment: 'No items to run: report the result the runner gave',
-      Choices: [{ Variable: '$.try.items', IsNull: true, Next: 'Report' }],
-      Default: 'Items',
+      Comment: 'Run the items listed inline, or those listed in S3; none: report the result the runner gave',
+      Choices: [
+        { Not: { Variable: '$.try.items', IsNull: true }, Next: 'Items' },
+        { Not: { Variable: '$.try.itemsObject', IsNull: true }, Next: 'ItemsFromS3' },
+      ],
+      Default: 'Report',
     },
     Items: {
       Type: 'Map',
@@ -284,35 +319,28 @@ const ITERATE_EXPECTED = {
       ItemsPath: '$.try.items',
       ItemSelector: { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' },
       MaxConcurrency: 8,
-      ItemProcessor: {
-        ProcessorConfig: { Mode: 'INLINE' },
-        StartAt: 'RunItem',
-        States: {
-          RunItem: {
-            Type: 'Task',
-            Comment: 'Run one item; throws when it fails',
-            Resource: 'arn:aws:states:::lambda:invoke',
-            Parameters: { FunctionName: RUNNER, Payload: { mode: 'item', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$.index' } },
-            TimeoutSeconds: 60,
-            ResultPath: null,
-            OutputPath: '$.index',
-            Retry: [
-              LAMBDA_SERVICE_RETRY,
-              { ErrorEquals: ['NonRetriableError'], MaxAttempts: 0 },
-              { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, MaxDelaySeconds: 60 },
-            ],
-            Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ItemFailed' }],
-            End: true,
-          },
-          ItemFailed: {
-            Type: 'Pass',
-            Comment: 'The item failed for good: record it and let the other items run',
-            Parameters: { 'index.$': '$.index', 'error.$': '$.error.Error' },
-            End: true,
-          },
-        },
-      },
+      ItemProcessor: itemProcessor('INLINE', 'RunItem', 'ItemFailed'),
       ResultPath: null,
+      Catch: [CATCH_ALL_TO_TRY_FAILED],
+      Next: 'Complete',
+    },
+    ItemsFromS3: {
+      Type: 'Map',
+      Comment: 'Run the items listed in S3 (too many for the state) as child executions, at most `concurrency` at once',
+      ItemReader: {
+        Resource: 'arn:aws:states:::s3:getObject',
+        ReaderConfig: { InputType: 'JSON' },
+        Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Key.$': '$.try.itemsObject.Key' },
+      },
+      ItemSelector: { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' },
+      MaxConcurrency: 8,
+      ItemProcessor: itemProcessor('DISTRIBUTED', 'RunS3Item', 'S3ItemFailed'),
+      ResultWriter: {
+        Resource: 'arn:aws:states:::s3:putObject',
+        Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Prefix.$': '$.try.itemsObject.ResultsPrefix' },
+      },
+      ResultSelector: { 'manifest.$': '$.ResultWriterDetails' },
+      ResultPath: '$.try.results',
       Catch: [CATCH_ALL_TO_TRY_FAILED],
       Next: 'Complete',
     },
@@ -565,7 +593,8 @@ describe('asl-validator', () => {
       }
     }
     expect(count).toBeGreaterThan(40);
-    expect([...seen].sort()).toStrictEqual(['batch', 'batch_poll', 'iterate', 'lambda']);
+    // dags/ has one Batch task, batch_fanout's run_job: mapped, submitted as array jobs in both watch modes.
+    expect([...seen].sort()).toStrictEqual(['batch_array', 'iterate', 'lambda']);
   });
 });
 
@@ -821,7 +850,7 @@ describe('compiled lifecycles run on aws-local-stepfunctions', () => {
       definition,
       { key: { ...KEY, taskId: 'solve_channels' }, dagId: 'etl', tryNumber: 1 },
       {
-        Prepare: () => ({ Payload: { items: [0, 1, 2, 3], result: null } }),
+        Prepare: () => ({ Payload: { items: [0, 1, 2, 3], itemsObject: null, result: null } }),
         RunItem: (p) => {
           const n = (attempts.get(p.index) ?? 0) + 1;
           attempts.set(p.index, n);

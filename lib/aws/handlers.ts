@@ -4,15 +4,25 @@ import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
 import { timerTiKey, type DagResolver, type SchedulerEvent, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type ReconcileReport } from '../scheduler/scheduler.ts';
+import { childOutcomes, groupBounds, type ArrayRef } from '../core/arrays.ts';
 import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { InvocationHost, type Dispatcher } from './invocation-host.ts';
 import type { LifecycleNext } from './lifecycle.ts';
+import type { BlobServices } from './services.ts';
 import {
   aslTimestamp,
   batchJobDetail,
+  ARRAY_MANIFEST_ENV,
+  type ArrayManifest,
+  type ArrayPrepareOutput,
+  type ArraySubmitOutput,
+  type ArrayPollOutput,
+  type BatchJobDetail,
   type BatchJobOutcome,
   type BatchPrepareOutput,
+  ITEM_LISTS_FOLDER,
+  ITEMS_INLINE_MAX_BYTES,
   type IteratePrepareOutput,
   type SchedulerRequest as ContractSchedulerRequest,
   type SensorPokeRequest,
@@ -34,8 +44,12 @@ export interface AwsServices {
   tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null>;
 }
 
-function scheduler(svc: AwsServices, current: TiKey | null): { scheduler: Scheduler; host: InvocationHost } {
-  const host = new InvocationHost(svc.dispatcher, current, svc.now ?? Date.now, svc.onEvent);
+function scheduler(svc: AwsServices, current: TiKey | null, currentArray: ArrayRef | null = null): { scheduler: Scheduler; host: InvocationHost } {
+  const batch = svc.batch;
+  const host = new InvocationHost(svc.dispatcher, current, svc.now ?? Date.now, svc.onEvent, {
+    currentArray,
+    ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
+  });
   return { scheduler: new Scheduler(svc.store, svc.dags, host, new InputResolver(svc.store)), host };
 }
 
@@ -80,14 +94,22 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
     case 'timer': {
       const standalone = 'standalone' in req && req.standalone;
       const current = standalone ? null : timerTiKey(req.event);
-      const { scheduler: s, host } = scheduler(svc, current);
+      const currentArray = !standalone && req.event.type === 'array_retry' ? req.event.array : null;
+      const { scheduler: s, host } = scheduler(svc, current, currentArray);
       await s.onTimer(req.event);
       const decided = host.decided;
       const next = await host.flush();
-      return decided || current === null ? next : nextFromState(svc.store, current);
+      if (decided) return next;
+      if (currentArray && req.event.type === 'array_retry') return nextFromArrayState(svc.store, currentArray, req.event.tryNumber);
+      return current === null ? next : nextFromState(svc.store, current);
     }
-    case 'array_finished':
-      throw new Error('TODO(array): array_finished');
+    case 'array_finished': {
+      const { scheduler: s, host } = scheduler(svc, null, req.array);
+      await settleWave(s, svc, req.array, req.tryNumber, req.job);
+      const decided = host.decided;
+      const next = await host.flush();
+      return decided ? next : nextFromArrayState(svc.store, req.array, req.tryNumber);
+    }
     case 'reconcile': {
       const { scheduler: s, host } = scheduler(svc, null);
       const runIds = req.runIds ?? [...(await svc.store.listRunsByState('running')), ...(await svc.store.listRunsByState('queued'))].map((r) => r.runId);
@@ -136,7 +158,7 @@ export type TaskRunnerRequest = ContractTaskRunnerRequest | SensorPokeRequest | 
  * The task runner function (and the sensor-poke function, `mode: 'poke'`): one step of a try, answering
  * as lib/compiler/contract.ts says. `signal` fires before the Lambda's own timeout.
  */
-export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsServices, signal?: AbortSignal): Promise<TryResult | BatchPrepareOutput | IteratePrepareOutput | { index: number } | null> {
+export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsServices, signal?: AbortSignal): Promise<TryResult | BatchPrepareOutput | IteratePrepareOutput | ArrayPrepareOutput | ArraySubmitOutput | ArrayPollOutput | { index: number } | null> {
   const { scheduler: s, host } = scheduler(svc, null);
   const runner = new TaskRunner(
     svc.store,
@@ -159,9 +181,20 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
         return await runner.completeBatchJob(req.key, req.tryNumber, batchJobStatusOf(req.job));
       case 'iterate_prepare': {
         const r = await runner.prepareIteration(req.key, req.tryNumber);
-        if (r === null) return { items: null, result: null };
-        if ('result' in r) return { items: null, result: r.result };
-        return { items: r.items, result: null };
+        if (r === null) return { items: null, itemsObject: null, result: null };
+        if ('result' in r) return { items: null, itemsObject: null, result: r.result };
+        // A list too long for the state goes to S3, where the Distributed Map's ItemReader reads it.
+        const list = JSON.stringify(r.items);
+        const blobs = (svc as AwsServices & BlobServices).blobs;
+        const inlineMax = blobs?.itemsInlineMaxBytes ?? ITEMS_INLINE_MAX_BYTES;
+        const bytes = Buffer.byteLength(list, 'utf8');
+        if (bytes <= inlineMax) return { items: r.items, itemsObject: null, result: null };
+        if (!blobs) {
+          throw new Error(`${r.items.length} items (${bytes} bytes of JSON) are too many for the state (at most ${inlineMax} bytes inline) and no bucket is configured for them (BUCKET_NAME)`);
+        }
+        const dir = `${ITEM_LISTS_FOLDER}/${req.key.runId}/${req.key.taskId}/${req.key.mapIndex}/try-${req.tryNumber}`;
+        const at = await blobs.put(`${dir}/items.json`, list);
+        return { items: null, itemsObject: { Bucket: at.Bucket, Key: at.Key, ResultsPrefix: `${at.Key.slice(0, -'items.json'.length)}results` }, result: null };
       }
       case 'item':
         await runner.runItem(req.key, req.tryNumber, req.index, ('itemTry' in req ? req.itemTry : undefined) ?? null, signal);
@@ -169,7 +202,19 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
       case 'iterate_complete':
         return await runner.completeIteration(req.key, req.tryNumber);
       case 'array_prepare':
-        throw new Error('TODO(array): array_prepare');
+        return await prepareWave(runner, s, svc, req.array, req.tryNumber);
+      case 'array_submit': {
+        const sub = submissionOf(req.submit);
+        const jobId = await svc.batch.submit(sub, { key: { runId: req.array.runId, taskId: req.array.taskId, mapIndex: -1 }, tryNumber: req.tryNumber });
+        return { jobId };
+      }
+      case 'array_poll': {
+        const st = await svc.batch.describe(req.jobId);
+        if (!st) throw new Error(`Batch job ${req.jobId} is unknown to Batch`);
+        if (st.status !== 'SUCCEEDED' && st.status !== 'FAILED') return { done: false, job: null };
+        const detail: BatchJobDetail = { JobId: st.jobId, JobName: st.jobName, Status: st.status, ...(st.reason ? { StatusReason: st.reason } : {}) };
+        return { done: true, job: st.status === 'SUCCEEDED' ? detail : { Error: 'States.TaskFailed', Cause: JSON.stringify(detail) } };
+      }
     }
   } finally {
     await host.flush();
@@ -207,5 +252,113 @@ export function batchJobStatusOf(job: BatchJobOutcome): BatchJobStatus | { error
     reason: detail.StatusReason ?? detail.Container?.Reason ?? null,
     childExitCodes: null,
     output: '',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Array waves (a mapped Batch task as array jobs: lib/core/arrays.ts)
+
+/** The next action of an array group's wave loop, read from its instances (a replay gets the same). */
+async function nextFromArrayState(store: StateStore, array: ArrayRef, tryNumber: number): Promise<LifecycleNext> {
+  const { from, to } = groupBounds(array.group);
+  const tis = await store.listTaskInstanceRange(array.runId, array.taskId, from, to);
+  let nextTry = Infinity;
+  let retryAt = 0;
+  for (const ti of tis) {
+    if (ti.state === 'queued' && ti.tryNumber > tryNumber) nextTry = Math.min(nextTry, ti.tryNumber);
+    if (ti.state === 'up_for_retry' && ti.tryNumber === tryNumber && ti.nextAt) retryAt = Math.max(retryAt, Date.parse(ti.nextAt));
+  }
+  if (nextTry !== Infinity) return { action: 'run', tryNumber: nextTry };
+  if (retryAt > 0) return { action: 'wait', at: aslTimestamp(retryAt), event: { type: 'array_retry', array, tryNumber } };
+  return { action: 'done' };
+}
+
+/** Where a wave's manifest goes (one object per wave). */
+function manifestKey(array: ArrayRef, tryNumber: number): string {
+  return `${array.runId}/arrays/${array.taskId}/g${array.group}/try-${tryNumber}/manifest.json`;
+}
+
+/** Fail every child of a wave with `error` (its items could not be prepared). */
+async function failWave(s: Scheduler, array: ArrayRef, tryNumber: number, mapIndexes: number[], error: string): Promise<void> {
+  const failed = new Map(mapIndexes.map((_, i) => [i, { exitCode: null, reason: error }]));
+  await s.handleArrayResult(array, tryNumber, childOutcomes(mapIndexes, { jobId: '', jobName: '', status: 'FAILED', failed, reason: error }));
+}
+
+/** `array_prepare`: the wave's instances become running; its manifest goes to S3; the job to submit comes back. */
+async function prepareWave(runner: TaskRunner, s: Scheduler, svc: AwsServices, array: ArrayRef, tryNumber: number): Promise<ArrayPrepareOutput> {
+  const p = await runner.prepareArrayWave(array, tryNumber);
+  if (!p) return { submit: null, size: 0 };
+  if ('error' in p) {
+    await failWave(s, array, tryNumber, p.mapIndexes, p.error);
+    return { submit: null, size: 0 };
+  }
+  const sub = p.submission;
+  const size = p.mapIndexes.length;
+  const blobs = (svc as AwsServices & BlobServices).blobs;
+  if (!blobs) {
+    await failWave(s, array, tryNumber, p.mapIndexes, `ConfigurationError: array job ${sub.jobName} needs a bucket for its manifest (BUCKET_NAME is not set)`);
+    return { submit: null, size: 0 };
+  }
+  const run = await svc.store.getRun(array.runId);
+  const manifest: ArrayManifest = {
+    version: 1,
+    dagId: run?.dagId ?? '',
+    runId: array.runId,
+    taskId: array.taskId,
+    tryNumber,
+    mapIndexes: p.mapIndexes,
+    items: sub.children!,
+  };
+  const at = await blobs.put(manifestKey(array, tryNumber), JSON.stringify(manifest));
+  const only = size === 1 ? sub.children![0]! : null;
+  const job: BatchSubmission = {
+    ...sub,
+    command: only ? only.command : sub.command,
+    environment: { ...(only ? only.environment : sub.environment), [ARRAY_MANIFEST_ENV]: `s3://${at.Bucket}/${at.Key}` },
+  };
+  return { submit: submitJobParameters(job), size };
+}
+
+/** The child index of each running member of a wave, from what `array_prepare` recorded on it. */
+function childIndexOfMember(ti: TaskInstanceRecord): number | null {
+  const m = /#(\d+)$/.exec(ti.externalId ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/** `array_finished`: ask Batch which children failed and settle every child of the wave. */
+async function settleWave(s: Scheduler, svc: AwsServices, array: ArrayRef, tryNumber: number, job: BatchJobOutcome | null): Promise<void> {
+  if (job === null) return;
+  const { from, to } = groupBounds(array.group);
+  const members = (await svc.store.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter((ti) => ti.state === 'running' && ti.tryNumber === tryNumber);
+  if (members.length === 0) return;
+  // Child i is the member array_prepare numbered i (a member without a number: its place by map index).
+  const mapIndexes: number[] = new Array<number>(members.length);
+  members.forEach((ti, i) => {
+    const c = childIndexOfMember(ti);
+    mapIndexes[c !== null && c < members.length ? c : i] = ti.mapIndex;
+  });
+  for (let i = 0; i < mapIndexes.length; i++) if (mapIndexes[i] === undefined) throw new Error(`array wave ${array.taskId} group ${array.group} try ${tryNumber}: child ${i} has no instance`);
+  const detail = batchJobDetail(job);
+  if (detail === null) {
+    const e = job as { Error?: string; Cause?: string };
+    return failWave(s, array, tryNumber, mapIndexes, `Batch job could not be run: ${e.Error ?? 'Error'}: ${e.Cause ?? ''}`);
+  }
+  if (!svc.batch.waveResult) throw new Error('the Batch backend cannot list the children of an array job (waveResult)');
+  const result = await svc.batch.waveResult(detail.JobId, mapIndexes.length);
+  await s.handleArrayResult(array, tryNumber, childOutcomes(mapIndexes, result));
+}
+
+/** A job to submit, back from SubmitJob parameters (poll mode submits what `array_prepare` returned). */
+function submissionOf(p: SubmitJobParameters): BatchSubmission {
+  const { Command, Environment, ...rest } = p.ContainerOverrides;
+  return {
+    jobName: p.JobName,
+    jobQueue: p.JobQueue || null,
+    jobDefinition: p.JobDefinition || null,
+    command: Command ?? null,
+    environment: Object.fromEntries((Environment ?? []).map((e) => [e.Name, e.Value])),
+    containerOverrides: Object.keys(rest).length ? rest : null,
+    arraySize: p.ArrayProperties.Size ?? null,
+    local: { mode: 'process' },
   };
 }

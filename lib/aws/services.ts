@@ -3,7 +3,7 @@ import { DagImportError } from '../errors.ts';
 import type { BatchBackend } from '../executor/batch-backend.ts';
 import type { DagResolver, SchedulerEvent } from '../scheduler/host.ts';
 import { DynamoDbStateStore } from '../store/dynamodb-store.ts';
-import { S3LargeValueStore } from '../store/large-values.ts';
+import { parseS3Uri, S3LargeValueStore } from '../store/large-values.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { AwsBatchBackend, batchClient, type BatchJobDescriber } from './batch-client.ts';
 import type { Env } from './clients.ts';
@@ -37,8 +37,38 @@ export const ENV = {
 /** Default seconds between two rounds of a Batch watcher. */
 export const DEFAULT_BATCH_WATCH_INTERVAL_SECONDS = 30;
 
+/**
+ * Objects the state machines read: JSON text put in the large-value bucket (under the store's key
+ * prefix) for a Distributed Map's `ItemReader` (an iteration's item list too long for the state).
+ */
+export interface BlobStore {
+  /** Store `body` under `key` (relative to the store's prefix); returns the object's bucket and full key. */
+  put(key: string, body: string): Promise<{ Bucket: string; Key: string }>;
+  /** An item list whose JSON is longer than this many bytes goes to S3. Default `ITEMS_INLINE_MAX_BYTES` (contract.ts). */
+  itemsInlineMaxBytes?: number;
+}
+
+/**
+ * The blobs capability of the services (kept out of `AwsServices` itself, which the handlers declare): a
+ * function has it when a bucket is configured (`BUCKET_NAME`) or given as an override.
+ */
+export interface BlobServices {
+  blobs?: BlobStore;
+}
+
+/** A {@link BlobStore} on the store's large-value bucket. */
+export function blobStoreOn(values: S3LargeValueStore, itemsInlineMaxBytes?: number): BlobStore {
+  return {
+    async put(key, body) {
+      const { bucket, key: full } = parseS3Uri(await values.put(key, body));
+      return { Bucket: bucket, Key: full };
+    },
+    ...(itemsInlineMaxBytes !== undefined ? { itemsInlineMaxBytes } : {}),
+  };
+}
+
 /** The services of a function: the handler cores' {@link AwsServices}, with a Batch backend that describes many jobs at once. */
-export type FunctionServices = AwsServices & { batch: BatchBackend & BatchJobDescriber };
+export type FunctionServices = AwsServices & BlobServices & { batch: BatchBackend & BatchJobDescriber };
 
 /** What a caller may give instead of building it from the environment (tests, the local harness). */
 export interface ServiceOverrides {
@@ -47,6 +77,8 @@ export interface ServiceOverrides {
   batch?: BatchBackend & BatchJobDescriber;
   now?: () => number;
   onEvent?: (e: SchedulerEvent) => void;
+  /** Objects for the state machines (default: on the `BUCKET_NAME` bucket, when set). */
+  blobs?: BlobStore;
 }
 
 function required(env: Env, name: string): string {
@@ -70,15 +102,17 @@ function optionalNumber(env: Env, name: string): number | undefined {
  * `AWS_ENDPOINT_URL_<SERVICE>`. Call once per container.
  */
 export function servicesFromEnv(dags: DagResolver, env: Env = process.env, overrides: ServiceOverrides = {}): FunctionServices {
+  const bucket = env[ENV.bucketName];
+  const largeValues = bucket ? new S3LargeValueStore({ bucket }) : undefined;
+  const blobs = overrides.blobs ?? (largeValues ? blobStoreOn(largeValues) : undefined);
   const store =
     overrides.store ??
     (() => {
-      const bucket = env[ENV.bucketName];
       const threshold = optionalNumber(env, ENV.largeValueThresholdBytes);
       const ttl = optionalNumber(env, ENV.xcomTtlSeconds);
       return new DynamoDbStateStore({
         tableName: required(env, ENV.tableName),
-        ...(bucket ? { largeValues: new S3LargeValueStore({ bucket }) } : {}),
+        ...(largeValues ? { largeValues } : {}),
         ...(threshold !== undefined ? { largeValueThresholdBytes: threshold } : {}),
         ...(ttl !== undefined ? { xcomTtlSeconds: ttl } : {}),
       });
@@ -110,6 +144,7 @@ export function servicesFromEnv(dags: DagResolver, env: Env = process.env, overr
     batch,
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
+    ...(blobs ? { blobs } : {}),
     // Only the Step Functions dispatcher can tell whether a lifecycle execution has ended.
     ...(dispatcher instanceof SfnDispatcher ? { tryStopped: (ti) => dispatcher.tryStopped(ti) } : {}),
   };

@@ -95,22 +95,53 @@ export interface ItemProcessor {
   States: Record<string, AslState>;
 }
 
-export type MapState = Transition & {
-  Type: 'Map';
-  Comment?: string;
-  ItemsPath: string;
-  ItemSelector?: PayloadTemplate;
-  /** Iterations running at once; 0 means as many as Step Functions allows. */
-  MaxConcurrency: number;
-  ItemProcessor: ItemProcessor;
-  ResultPath?: string | null;
-  Retry?: Retrier[];
-  Catch?: Catcher[];
-};
+/**
+ * Where a Distributed Map reads its items: a JSON file in S3 holding an array (`ReaderConfig.InputType:
+ * JSON`) read with `s3:getObject`; `Parameters` name the object (`Bucket`, `Key`, or `Bucket.$`/`Key.$`
+ * paths into the Map state's input).
+ */
+export interface ItemReader {
+  Resource: string;
+  ReaderConfig: { InputType: 'JSON' };
+  Parameters: PayloadTemplate;
+}
+
+/**
+ * Where a Distributed Map writes its child executions' results (`s3:putObject` under `Parameters.Bucket`
+ * / `Parameters.Prefix`): the Map's output is then `{ MapRunArn, ResultWriterDetails: { Bucket, Key } }`,
+ * the key of the run's `manifest.json`, instead of the results themselves.
+ */
+export interface ResultWriter {
+  Resource: string;
+  Parameters: PayloadTemplate;
+}
+
+/** Where a Map state's items come from: a path into its input, or (Distributed Map) an S3 object. */
+export type MapItemSource = { ItemsPath: string; ItemReader?: never } | { ItemReader: ItemReader; ItemsPath?: never };
+
+export type MapState = Transition &
+  MapItemSource & {
+    Type: 'Map';
+    Comment?: string;
+    ItemSelector?: PayloadTemplate;
+    /** Iterations running at once; 0 means as many as Step Functions allows (10,000 child executions for a Distributed Map). */
+    MaxConcurrency: number;
+    /** Distributed Map: the percentage of child executions that may fail before the Map Run fails (default 0). */
+    ToleratedFailurePercentage?: number;
+    ItemProcessor: ItemProcessor;
+    /** Distributed Map only. */
+    ResultWriter?: ResultWriter;
+    ResultSelector?: PayloadTemplate;
+    ResultPath?: string | null;
+    Retry?: Retrier[];
+    Catch?: Catcher[];
+  };
 
 export interface SucceedState {
   Type: 'Succeed';
   Comment?: string;
+  /** The part of the state that becomes the output (of the execution, or of a Map iteration). */
+  OutputPath?: string;
 }
 
 export interface FailState {

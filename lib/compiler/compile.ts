@@ -1,5 +1,6 @@
 import type { ErrorLocation } from '../errors.ts';
 import type { DagSpec, TaskKind, TaskSpec } from '../model/spec.ts';
+import { buildArrayFanout } from './array-lifecycle.ts';
 import type { StateMachineDefinition } from './asl-types.ts';
 import { buildBatchLifecycle } from './batch-lifecycle.ts';
 import { AslCompileError } from './compile-error.ts';
@@ -48,6 +49,14 @@ function compile(spec: TaskSpec, options: CompileOptions, location: ErrorLocatio
       break;
     case 'batch':
       startAt = buildBatchLifecycle(graph, spec, options.taskRunnerArn, options.schedulerArn);
+      break;
+    case 'batch_array':
+      startAt = buildArrayFanout(graph, spec, {
+        taskRunnerArn: options.taskRunnerArn,
+        schedulerArn: options.schedulerArn,
+        batchWatch: options.batchWatch ?? 'sync',
+        ...(options.batchWatchIntervalSeconds !== undefined ? { batchWatchIntervalSeconds: options.batchWatchIntervalSeconds } : {}),
+      });
       break;
     case 'iterate':
       startAt = buildIterateLifecycle(graph, { ...spec, iterate: spec.iterate! }, options.taskRunnerArn, options.schedulerArn, options.iterateMode ?? 'inline');

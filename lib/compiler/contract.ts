@@ -12,9 +12,21 @@
  * - `$.key`, `$.dagId`, `$.tryNumber`: the input; `$.tryNumber` is replaced by each `run` action.
  * - `$.try.result`: the {@link TryResult} of the current try (`null` when the runner did nothing), from the
  *   runner, or built by the `TryFailed`/`TryTimedOut` states when the invocation itself failed.
- * - `$.try.submit` / `$.try.items`: what a prepare step returned (Batch / iteration).
+ * - `$.try.submit` / `$.try.items` / `$.try.itemsObject`: what a prepare step returned (Batch /
+ *   iteration); `$.try.results`: the `ResultWriter` manifest of an iteration whose items were in S3.
  * - `$.job`: a Batch job's `.sync` output, or the error that ended the wait for it.
  * - `$.error`: the last caught error, `{ "Error", "Cause" }`.
+ * - `$.scheduler.next`: the scheduler's last reply.
+ *
+ * ## A mapped Batch task's array fan-out execution
+ *
+ * Input ({@link ArrayFanoutInput}): `{ "waves": [ArrayLifecycleInput, ...] }`, one entry per group that
+ * has a wave to start (right after expansion: every group). A Distributed Map runs each entry as a child
+ * execution (the wave loop of its group), whose state data is:
+ * - `$.array`, `$.dagId`, `$.tryNumber`: the entry; `$.tryNumber` is replaced by each `run` action.
+ * - `$.wave`: what `array_prepare` returned ({@link ArrayPrepareOutput}).
+ * - `$.submitted` (poll mode): `array_submit`'s reply; `$.poll`: the last `array_poll` reply.
+ * - `$.job`: what `array_finished` receives as `job`.
  * - `$.scheduler.next`: the scheduler's last reply.
  *
  * ## Idempotency the handlers must provide
@@ -51,17 +63,31 @@ export interface LifecycleInput {
 export type NextAction = { action: 'run'; tryNumber: number } | { action: 'wait'; at: string; event: TimerEvent } | { action: 'done' };
 
 /**
- * Input of an array group's lifecycle execution (a mapped Batch task submitted as array jobs; see
- * lib/core/arrays.ts): one execution per group, started by the scheduler for its first wave. Each wave
- * runs `Prepare` (`array_prepare`) → `Submit` (`batch:submitJob.sync` of the array) → `Report`
- * (`array_finished`), then the scheduler's reply: `wait` (the failed children's retry delay) then `timer`
- * (`array_retry`), `run` (the next wave: `tryNumber` is its try), or `done`.
+ * Input of an array group's wave loop (a mapped Batch task submitted as array jobs; see
+ * lib/core/arrays.ts): one child execution of the fan-out ({@link ArrayFanoutInput}) per group, started
+ * for its first wave. Each wave runs `Prepare` (`array_prepare`) → `Submit` (sync: `batch:submitJob.sync`
+ * of the array; poll: `array_submit`, then `array_poll` every `batchWatchIntervalSeconds` until done) →
+ * `Report` (`array_finished`), then the scheduler's reply: `wait` (the failed children's retry delay)
+ * then `timer` (`array_retry`), `run` (the next wave: `tryNumber` is its try), or `done`.
  */
 export interface ArrayLifecycleInput {
   array: ArrayRef;
   dagId: string;
   /** The try of the wave this execution starts with. */
   tryNumber: number;
+}
+
+/**
+ * Input of a mapped Batch task's array fan-out execution (lifecycle `batch_array`): the waves to start,
+ * at most one per group. Its Distributed Map runs each as a child execution with the wave loop of
+ * {@link ArrayLifecycleInput} (the child's input is the entry itself), `MaxConcurrency` groups at once
+ * (the task's `maxActiveTisPerDag`, else unbounded); the execution ends when every group's loop is done.
+ * The list is small (one entry per group of up to 10,000 map indexes: 10 entries for 100,000), so it
+ * travels in the input, not in S3. A child execution fails only on a broken contract (an unknown
+ * action) or an unreachable scheduler, and that fails the fan-out (`ToleratedFailurePercentage: 0`).
+ */
+export interface ArrayFanoutInput {
+  waves: ArrayLifecycleInput[];
 }
 
 /**
@@ -72,6 +98,21 @@ export interface ArrayLifecycleInput {
  * `AIRLESS_ARRAY_MANIFEST` environment variable ({@link ArrayManifest}).
  */
 export type ArrayPrepareOutput = { submit: SubmitJobParameters; size: number } | { submit: null; size: 0 };
+
+/** What `array_submit` returns (poll mode): the id of the wave's array job (the existing one on a replay). */
+export interface ArraySubmitOutput {
+  jobId: string;
+}
+
+/**
+ * What `array_poll` returns (poll mode): `done: false, job: null` while the array job runs; once it has
+ * ended, `done: true` and `job` as `batch:submitJob.sync` would have delivered it (the job detail when
+ * it SUCCEEDED; `{ Error: "States.TaskFailed", Cause: <the detail as JSON> }` when it FAILED), so that
+ * `array_finished` reads one shape in both watch modes. The state machine has no timeout around its
+ * poll loop: past the task's executionTimeout (counted from the job's `createdAt`), the handler ends the
+ * wait with `done: true, job: { Error: "States.Timeout", Cause }`, as `.sync`'s `TimeoutSeconds` would.
+ */
+export type ArrayPollOutput = { done: false; job: null } | { done: true; job: BatchJobOutcome };
 
 /** Environment variable of an array job's children: the `s3://` URI of its {@link ArrayManifest}. */
 export const ARRAY_MANIFEST_ENV = 'AIRLESS_ARRAY_MANIFEST';
@@ -111,6 +152,10 @@ export type SchedulerRequest =
  * - `batch_prepare` → {@link BatchPrepareOutput}.
  * - `batch_complete` → `TryResult | null`, from the job's `.sync` output or the caught error.
  * - `array_prepare` → {@link ArrayPrepareOutput}.
+ * - `array_submit` → {@link ArraySubmitOutput} (poll mode): submit `submit` as the wave's array job, once:
+ *   a replay (a retried invocation) finds the job by its deterministic name and returns its id.
+ * - `array_poll` → {@link ArrayPollOutput} (poll mode): ONE DescribeJobs call, for the array's parent job
+ *   (never one per child; the children are counted in its `ArrayProperties.StatusSummary`).
  * - `iterate_prepare` → {@link IteratePrepareOutput}.
  * - `item` → any JSON (discarded): runs item `index`. Throws when the item fails, so that the Map state's
  *   `Retry` (itemRetries) applies; an error named `NonRetriableError` is not retried.
@@ -122,6 +167,8 @@ export type TaskRunnerRequest =
   | { mode: 'batch_prepare'; key: TiKey; tryNumber: number }
   | { mode: 'batch_complete'; key: TiKey; tryNumber: number; job: BatchJobOutcome }
   | { mode: 'array_prepare'; array: ArrayRef; tryNumber: number }
+  | { mode: 'array_submit'; array: ArrayRef; tryNumber: number; submit: SubmitJobParameters }
+  | { mode: 'array_poll'; array: ArrayRef; tryNumber: number; jobId: string }
   | { mode: 'iterate_prepare'; key: TiKey; tryNumber: number }
   | { mode: 'item'; key: TiKey; tryNumber: number; index: number }
   | { mode: 'iterate_complete'; key: TiKey; tryNumber: number };
@@ -159,8 +206,42 @@ export interface SubmitJobParameters {
  */
 export type BatchPrepareOutput = { submit: SubmitJobParameters; result: null } | { submit: null; result: TryResult | null };
 
-/** What `iterate_prepare` returns: the item indexes still to run, or the try's result. Both fields present. */
-export type IteratePrepareOutput = { items: number[]; result: null } | { items: null; result: TryResult | null };
+/**
+ * An S3 object a state machine reads: a Distributed Map's `ItemReader` reads `Bucket`/`Key`, a JSON
+ * array of item indexes; its `ResultWriter` writes the child executions' results under
+ * `ResultsPrefix` in the same bucket (`<ResultsPrefix>/<map run id>/manifest.json` and result files).
+ */
+export interface ItemsObject {
+  Bucket: string;
+  Key: string;
+  ResultsPrefix: string;
+}
+
+/**
+ * The folder of the large-value bucket (under the store's key prefix) where `iterate_prepare` puts item
+ * lists, and their Distributed Map writes its results: `<folder>/<runId>/<taskId>/<mapIndex>/try-<n>/`
+ * (`items.json`, `results/`). Only a try needs them: the stack expires the folder by prefix after the
+ * XCom retention.
+ */
+export const ITEM_LISTS_FOLDER = '_item-lists';
+
+/**
+ * Largest item list (bytes of its JSON) that `iterate_prepare` returns inline. A state's input and
+ * output are capped at 256 KB: 200 KB leaves room for the rest of the execution's state (key, try,
+ * scheduler reply). A longer list goes to S3 as `itemsObject` and runs in a Distributed Map whose
+ * `ItemReader` reads it (at about 6 bytes an index, from some 30,000 items on).
+ */
+export const ITEMS_INLINE_MAX_BYTES = 200 * 1024;
+
+/**
+ * What `iterate_prepare` returns: the item indexes still to run (inline in `items`, or as a JSON array in
+ * the S3 object `itemsObject` when their JSON is over {@link ITEMS_INLINE_MAX_BYTES}), or the try's
+ * result. All three fields present, two of them null.
+ */
+export type IteratePrepareOutput =
+  | { items: number[]; itemsObject: null; result: null }
+  | { items: null; itemsObject: ItemsObject; result: null }
+  | { items: null; itemsObject: null; result: TryResult | null };
 
 /** An error as a `Catch` delivers it. */
 export interface CaughtError {

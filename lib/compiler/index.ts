@@ -1,7 +1,8 @@
 // The compiler from task specs to Amazon States Language: what the CDK constructs embed.
 export { compileTaskLifecycle, compileDag, type CompiledLifecycle } from './compile.ts';
 export { compileBatchWatcher, type BatchWatcherOptions, type CompiledBatchWatcher } from './batch-watcher.ts';
-export type { CompileOptions } from './compile-options.ts';
+export { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type CompileOptions } from './compile-options.ts';
+export { ARRAY_FINISHED_REPORT, arrayMaxConcurrency, DISTRIBUTED_MAP_MAX_CONCURRENCY } from './array-lifecycle.ts';
 export { lifecycleOf, type LifecycleKind } from './lifecycle-kind.ts';
 export {
   chooseWorkflowType,

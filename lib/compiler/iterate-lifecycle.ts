@@ -1,6 +1,6 @@
 import type { IterateSpec, TaskSpec } from '../model/spec.ts';
 import type { ProcessorConfig } from './asl-types.ts';
-import { invokeLambda } from './integrations.ts';
+import { invokeLambda, S3_GET_OBJECT, S3_PUT_OBJECT } from './integrations.ts';
 import { addPrepareStates, addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
 import { mapState, passState } from './states.ts';
@@ -10,25 +10,15 @@ export const ITEM_RETRY_INTERVAL_SECONDS = 1;
 export const ITEM_RETRY_MAX_DELAY_SECONDS = 60;
 
 /**
- * An iteration try: `Prepare` (task runner `iterate_prepare` → the item indexes still to run, or a result)
- * → `CheckPrepared` → `Items` (a Map state over `$.try.items`, `MaxConcurrency` = concurrency; each
- * iteration invokes the task runner `item` with a Retry of `itemRetries` on `States.TaskFailed`, not on
- * `NonRetriableError`, and a Catch that records the failure instead of failing the Map) → `Complete`
- * (task runner `iterate_complete` → the TryResult: the items without a result fail the try) → `Report`
- * and the scheduler loop, whose `run` starts at `Prepare` (items done in earlier tries are not rerun).
- * executionTimeout bounds each item (`TimeoutSeconds` on `RunItem`). Returns the first state's id.
+ * The states of one item (an iteration of a Map): `run` invokes the task runner `item` with a Retry of
+ * `itemRetries` on `States.TaskFailed`, not on `NonRetriableError`, and a Catch that records the failure
+ * (`failed`) instead of failing the Map.
  */
-export function buildIterateLifecycle(
-  graph: StateGraph,
-  spec: TaskSpec & { iterate: IterateSpec },
-  taskRunnerArn: string,
-  schedulerArn: string,
-  mode: 'inline' | 'distributed',
-): string {
+function itemStates(graph: StateGraph, spec: TaskSpec & { iterate: IterateSpec }, taskRunnerArn: string, ids: { run: string; failed: string }): StateGraph {
   const timeout = timeoutSeconds(spec.executionTimeoutMs);
   const item = graph.nested();
   item.add(
-    STATE.runItem,
+    ids.run,
     invokeLambda({
       comment: 'Run one item; throws when it fails',
       functionName: taskRunnerArn,
@@ -46,38 +36,94 @@ export function buildIterateLifecycle(
           MaxDelaySeconds: ITEM_RETRY_MAX_DELAY_SECONDS,
         },
       ],
-      catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.itemFailed }],
+      catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: ids.failed }],
       next: null,
     }),
   );
   item.add(
-    STATE.itemFailed,
+    ids.failed,
     passState({
       comment: 'The item failed for good: record it and let the other items run',
       parameters: { 'index.$': '$.index', 'error.$': '$.error.Error' },
       next: null,
     }),
   );
-  const processorConfig: ProcessorConfig = mode === 'inline' ? { Mode: 'INLINE' } : { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' };
+  return item;
+}
+
+/** An item's input: the instance, the try and the item index (the Map item's value). */
+const ITEM_SELECTOR = { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' };
+
+/**
+ * An iteration try: `Prepare` (task runner `iterate_prepare` → the item indexes still to run, inline or
+ * in S3, or a result) → `CheckPrepared` → `Items` (a Map state over `$.try.items`, `MaxConcurrency` =
+ * concurrency; each iteration invokes the task runner `item` with a Retry of `itemRetries` on
+ * `States.TaskFailed`, not on `NonRetriableError`, and a Catch that records the failure instead of
+ * failing the Map) → `Complete` (task runner `iterate_complete` → the TryResult: the items without a
+ * result fail the try) → `Report` and the scheduler loop, whose `run` starts at `Prepare` (items done in
+ * earlier tries are not rerun). executionTimeout bounds each item (`TimeoutSeconds` on `RunItem`).
+ *
+ * A list of indexes too long for the state (`itemsObject`: a JSON array in S3, see
+ * `ITEMS_INLINE_MAX_BYTES`) goes to `ItemsFromS3` instead: a Distributed Map whose `ItemReader` reads the
+ * list, running the same item states (`RunS3Item`, `S3ItemFailed`) as child Standard executions with
+ * the same `ItemSelector` and `MaxConcurrency`, and whose `ResultWriter` writes the children's outputs
+ * under `itemsObject.ResultsPrefix` in S3: the Map's result is only the manifest's location (kept at
+ * `$.try.results`), never the item outputs (each item's result is stored by the `item` handler anyway).
+ * Returns the first state's id.
+ */
+export function buildIterateLifecycle(
+  graph: StateGraph,
+  spec: TaskSpec & { iterate: IterateSpec },
+  taskRunnerArn: string,
+  schedulerArn: string,
+  mode: 'inline' | 'distributed',
+): string {
+  const item = itemStates(graph, spec, taskRunnerArn, { run: STATE.runItem, failed: STATE.itemFailed });
+  const s3Item = itemStates(graph, spec, taskRunnerArn, { run: STATE.runS3Item, failed: STATE.s3ItemFailed });
+  const distributed: ProcessorConfig = { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' };
+  const processorConfig: ProcessorConfig = mode === 'inline' ? { Mode: 'INLINE' } : distributed;
 
   addPrepareStates(graph, {
     taskRunnerArn,
     mode: 'iterate_prepare',
-    field: 'items',
     prepareComment: 'List the items this try still has to run',
-    checkComment: 'No items to run: report the result the runner gave',
-    next: STATE.items,
+    checkComment: 'Run the items listed inline, or those listed in S3; none: report the result the runner gave',
+    routes: [
+      { field: 'items', next: STATE.items },
+      { field: 'itemsObject', next: STATE.itemsFromS3 },
+    ],
   });
 
   graph.add(
     STATE.items,
     mapState({
       comment: 'Run the items, at most `concurrency` at once',
-      itemsPath: '$.try.items',
-      itemSelector: { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' },
+      items: { path: '$.try.items' },
+      itemSelector: ITEM_SELECTOR,
       maxConcurrency: spec.iterate.concurrency,
       itemProcessor: { ProcessorConfig: processorConfig, ...item.render(STATE.runItem) },
       resultPath: null,
+      catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.tryFailed }],
+      next: STATE.complete,
+    }),
+  );
+  graph.add(
+    STATE.itemsFromS3,
+    mapState({
+      comment: 'Run the items listed in S3 (too many for the state) as child executions, at most `concurrency` at once',
+      items: {
+        reader: {
+          Resource: S3_GET_OBJECT,
+          ReaderConfig: { InputType: 'JSON' },
+          Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Key.$': '$.try.itemsObject.Key' },
+        },
+      },
+      itemSelector: ITEM_SELECTOR,
+      maxConcurrency: spec.iterate.concurrency,
+      itemProcessor: { ProcessorConfig: distributed, ...s3Item.render(STATE.runS3Item) },
+      resultWriter: { Resource: S3_PUT_OBJECT, Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Prefix.$': '$.try.itemsObject.ResultsPrefix' } },
+      resultSelector: { 'manifest.$': '$.ResultWriterDetails' },
+      resultPath: '$.try.results',
       catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.tryFailed }],
       next: STATE.complete,
     }),

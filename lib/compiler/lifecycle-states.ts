@@ -2,7 +2,7 @@
  * The states every task lifecycle shares: turning a failed invocation into a failed try, reporting the
  * try to the scheduler, and carrying out the scheduler's reply (run / wait then timer / done).
  */
-import type { Catcher } from './asl-types.ts';
+import type { Catcher, PayloadTemplate } from './asl-types.ts';
 import { idempotentHandlerRetry, invokeLambda } from './integrations.ts';
 import type { StateGraph } from './state-graph.ts';
 import { choiceState, failState, passState, succeedState, waitState } from './states.ts';
@@ -16,6 +16,15 @@ export const STATE = {
   items: 'Items',
   runItem: 'RunItem',
   itemFailed: 'ItemFailed',
+  itemsFromS3: 'ItemsFromS3',
+  runS3Item: 'RunS3Item',
+  s3ItemFailed: 'S3ItemFailed',
+  groups: 'Groups',
+  noJob: 'NoJob',
+  waitPoll: 'WaitPoll',
+  poll: 'Poll',
+  pollDone: 'PollDone',
+  polled: 'Polled',
   complete: 'Complete',
   tryFailed: 'TryFailed',
   tryTimedOut: 'TryTimedOut',
@@ -86,19 +95,38 @@ export function addTryFailureStates(graph: StateGraph, timeout: number | null): 
   }
 }
 
+/** What `Report` tells the scheduler: a try's result (every task lifecycle), or an array wave's job. */
+export interface SchedulerReport {
+  comment: string;
+  payload: PayloadTemplate;
+}
+
+/** The `try_finished` report of a task lifecycle: the try's result at `$.try.result`. */
+export const TRY_FINISHED_REPORT: SchedulerReport = {
+  comment: 'Tell the scheduler how the try ended; it replies what to do next',
+  payload: { type: 'try_finished', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'result.$': '$.try.result' },
+};
+
 /**
  * `Report` → `Decide` and what follows: `run` sets `$.tryNumber` and goes to `runState` (the first state
  * of a try); `wait` waits until `$.scheduler.next.at`, sends the event back (`Timer`) and decides again;
- * `done` succeeds; anything else fails with {@link CONTRACT_ERROR}.
+ * `done` succeeds (with `doneOutputPath` as the output, when given); anything else fails with
+ * {@link CONTRACT_ERROR}. `report` is what `Report` sends (default: a task's `try_finished`).
  */
-export function addSchedulerLoop(graph: StateGraph, schedulerArn: string, runState: string): void {
+export function addSchedulerLoop(
+  graph: StateGraph,
+  schedulerArn: string,
+  runState: string,
+  options: { report?: SchedulerReport; doneOutputPath?: string } = {},
+): void {
   const reply = { 'next.$': '$.Payload' };
+  const report = options.report ?? TRY_FINISHED_REPORT;
   graph.add(
     STATE.report,
     invokeLambda({
-      comment: 'Tell the scheduler how the try ended; it replies what to do next',
+      comment: report.comment,
       functionName: schedulerArn,
-      payload: { type: 'try_finished', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'result.$': '$.try.result' },
+      payload: report.payload,
       resultSelector: reply,
       resultPath: '$.scheduler',
       retry: [idempotentHandlerRetry()],
@@ -142,7 +170,7 @@ export function addSchedulerLoop(graph: StateGraph, schedulerArn: string, runSta
       next: STATE.decide,
     }),
   );
-  graph.add(STATE.done, succeedState());
+  graph.add(STATE.done, succeedState(options.doneOutputPath !== undefined ? { outputPath: options.doneOutputPath } : {}));
   graph.add(
     STATE.unknownAction,
     failState({ error: CONTRACT_ERROR, cause: "the scheduler's reply has no action run, wait or done" }),
@@ -151,20 +179,25 @@ export function addSchedulerLoop(graph: StateGraph, schedulerArn: string, runSta
 
 /**
  * The two states that open a Batch or an iteration try: `Prepare` (the task runner's `mode`, whose reply
- * `{ <field>, result }` goes to `$.try`) and `CheckPrepared`, which reports the runner's result when
- * there is nothing to do (`<field>` null) and goes on to `next` otherwise.
+ * `{ <field>..., result }` goes to `$.try`) and `CheckPrepared`. With one field, `CheckPrepared` reports
+ * the runner's result when there is nothing to do (the field null) and goes on to `next` otherwise.
+ * With several (`routes`), it goes to the first route whose field is not null, and reports otherwise.
  */
 export function addPrepareStates(
   graph: StateGraph,
-  o: { taskRunnerArn: string; mode: 'batch_prepare' | 'iterate_prepare'; field: 'submit' | 'items'; prepareComment: string; checkComment: string; next: string },
+  o: { taskRunnerArn: string; mode: 'batch_prepare' | 'iterate_prepare'; prepareComment: string; checkComment: string } & (
+    | { field: 'submit' | 'items'; next: string }
+    | { routes: { field: 'items' | 'itemsObject'; next: string }[] }
+  ),
 ): void {
+  const fields = 'routes' in o ? o.routes.map((r) => r.field) : [o.field];
   graph.add(
     STATE.prepare,
     invokeLambda({
       comment: o.prepareComment,
       functionName: o.taskRunnerArn,
       payload: { mode: o.mode, 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
-      resultSelector: { [`${o.field}.$`]: `$.Payload.${o.field}`, 'result.$': '$.Payload.result' },
+      resultSelector: { ...Object.fromEntries(fields.map((f) => [`${f}.$`, `$.Payload.${f}`])), 'result.$': '$.Payload.result' },
       resultPath: '$.try',
       catch: tryCatchers(null),
       next: STATE.checkPrepared,
@@ -172,11 +205,18 @@ export function addPrepareStates(
   );
   graph.add(
     STATE.checkPrepared,
-    choiceState({
-      comment: o.checkComment,
-      choices: [{ Variable: `$.try.${o.field}`, IsNull: true, Next: STATE.report }],
-      default: o.next,
-    }),
+    'routes' in o
+      ? choiceState({
+          comment: o.checkComment,
+          // `Not IsNull` rather than `IsNull: false`, which aws-local-stepfunctions never matches.
+          choices: o.routes.map((r) => ({ Not: { Variable: `$.try.${r.field}`, IsNull: true }, Next: r.next })),
+          default: STATE.report,
+        })
+      : choiceState({
+          comment: o.checkComment,
+          choices: [{ Variable: `$.try.${o.field}`, IsNull: true, Next: STATE.report }],
+          default: o.next,
+        }),
   );
 }
 

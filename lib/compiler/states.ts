@@ -9,11 +9,13 @@ import type {
   ChoiceState,
   FailState,
   ItemProcessor,
+  ItemReader,
   JsonValue,
   MapState,
   PassState,
   PayloadTemplate,
   Retrier,
+  ResultWriter,
   SucceedState,
   TaskState,
   Transition,
@@ -104,10 +106,14 @@ export function choiceState(p: { comment?: string; choices: ChoiceRule[]; defaul
 
 export interface MapProps {
   comment?: string;
-  itemsPath: string;
+  /** The items: a path into the input, or (Distributed Map) an S3 object. */
+  items: { path: string } | { reader: ItemReader };
   itemSelector?: PayloadTemplate;
   maxConcurrency: number;
+  toleratedFailurePercentage?: number;
   itemProcessor: ItemProcessor;
+  resultWriter?: ResultWriter;
+  resultSelector?: PayloadTemplate;
   resultPath?: string | null;
   retry?: Retrier[];
   catch?: Catcher[];
@@ -118,19 +124,22 @@ export function mapState(p: MapProps): MapState {
   return {
     Type: 'Map',
     ...(p.comment !== undefined ? { Comment: p.comment } : {}),
-    ItemsPath: p.itemsPath,
+    ...('path' in p.items ? { ItemsPath: p.items.path } : { ItemReader: p.items.reader }),
     ...(p.itemSelector !== undefined ? { ItemSelector: p.itemSelector } : {}),
     MaxConcurrency: p.maxConcurrency,
+    ...(p.toleratedFailurePercentage !== undefined ? { ToleratedFailurePercentage: p.toleratedFailurePercentage } : {}),
     ItemProcessor: p.itemProcessor,
+    ...(p.resultWriter !== undefined ? { ResultWriter: p.resultWriter } : {}),
+    ...(p.resultSelector !== undefined ? { ResultSelector: p.resultSelector } : {}),
     ...(p.resultPath !== undefined ? { ResultPath: p.resultPath } : {}),
     ...(p.retry?.length ? { Retry: p.retry } : {}),
     ...(p.catch?.length ? { Catch: p.catch } : {}),
     ...transition(p.next),
-  };
+  } as MapState;
 }
 
-export function succeedState(p: { comment?: string } = {}): SucceedState {
-  return { Type: 'Succeed', ...(p.comment !== undefined ? { Comment: p.comment } : {}) };
+export function succeedState(p: { comment?: string; outputPath?: string } = {}): SucceedState {
+  return { Type: 'Succeed', ...(p.comment !== undefined ? { Comment: p.comment } : {}), ...(p.outputPath !== undefined ? { OutputPath: p.outputPath } : {}) };
 }
 
 export function failState(p: { comment?: string; error: string; cause: string }): FailState {

@@ -38,6 +38,8 @@ export const HISTORY_EVENTS = {
  *   NextTry, RunTry, Report, Decide per loop): the limit is reached after about 1,086 loops.
  * - batch: 29 + 36 per loop.
  * - iterate: 27 + 7 per item, and per loop 34 + 7 per item: keep a try under about 3,000 items inline.
+ * - batch_array: one group's child execution in sync mode (the fan-out's own execution has a few events
+ *   whatever the number of groups): 24 + 31 per loop (a wave, after a retry delay).
  */
 export function estimateHistoryEvents(lifecycle: LifecycleKind, counts: { loops?: number; items?: number } = {}): number {
   const loops = counts.loops ?? 0;
@@ -56,6 +58,10 @@ export function estimateHistoryEvents(lifecycle: LifecycleKind, counts: { loops?
     }
     case 'batch': {
       const tryEvents = e.task + e.flow + e.syncTask + e.task + tail;
+      return e.execution + tryEvents + e.flow + loops * (wake + tryEvents);
+    }
+    case 'batch_array': {
+      const tryEvents = e.task + e.flow + e.syncTask + tail;
       return e.execution + tryEvents + e.flow + loops * (wake + tryEvents);
     }
     case 'iterate': {

@@ -1,27 +1,99 @@
 // Dynamic task iteration in the deployed shape: a Map state over the items still to run, the Map's
 // Retry for itemRetries (the handler counts each item's attempts in the store), the results in order.
+// Twice: with the item list inline in the state (a Map), and with it in S3 (the task runner's threshold
+// forced down to one byte), where a Distributed Map reads it with its ItemReader, runs each item as a
+// child execution and writes the children's results with its ResultWriter.
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { ITEM_LISTS_FOLDER } from '../../lib/compiler/contract.ts';
 import { FakeClock, LocalRunner } from '../../lib/index.ts';
+import type { Harness } from '../../e2e/harness.ts';
 import { outcome, reportFromStore } from '../../e2e/run-report.ts';
 import { useHarness } from './use-harness.ts';
 
-const h = useHarness();
+const DAG = 'iteration_vs_mapping';
+const ITERATED = 'estimate_noise_iterated';
+
+/** How LocalRunner.run ends the DAG (the reference), and the `compare` task's result. */
+async function reference(dags: Harness['dags']) {
+  const local = new LocalRunner({ dags: dags.dags, clock: new FakeClock(), captureConsole: false });
+  const expected = await local.run({ dagId: DAG, runId: 'local__iter' });
+  const compare = (await local.store.getXCom('local__iter', 'compare', -1, 'return_value'))?.value;
+  const iterated = (await local.store.getXCom('local__iter', ITERATED, -1, 'return_value'))?.value;
+  local.close();
+  expect(expected.state).toBe('success');
+  return { outcome: outcome(expected, dags), compare, iterated };
+}
 
 describe('iteration_vs_mapping on the local cloud', () => {
+  const h = useHarness();
+
   it('ends as LocalRunner.run ends it, with the same item results', async () => {
     const { dags, store } = h();
-    const local = new LocalRunner({ dags: dags.dags, clock: new FakeClock(), captureConsole: false });
-    const expected = await local.run({ dagId: 'iteration_vs_mapping', runId: 'local__iter' });
-    const expectedCompare = (await local.store.getXCom('local__iter', 'compare', -1, 'return_value'))?.value;
-    local.close();
-    expect(expected.state).toBe('success');
+    const expected = await reference(dags);
 
     const runId = 'e2e__iter';
-    const run = await h().run({ dagId: 'iteration_vs_mapping', runId });
+    const run = await h().run({ dagId: DAG, runId });
     const got = await reportFromStore(store, dags, runId);
     expect(run.state).toBe('success');
-    expect(outcome(got, dags)).toStrictEqual(outcome(expected, dags));
-    expect((await store.getXCom(runId, 'compare', -1, 'return_value'))?.value).toStrictEqual(expectedCompare);
+    expect(outcome(got, dags)).toStrictEqual(expected.outcome);
+    expect((await store.getXCom(runId, 'compare', -1, 'return_value'))?.value).toStrictEqual(expected.compare);
+    // The items ran in the inline Map: no child execution.
+    const lifecycle = h().naming.lifecycle(DAG, ITERATED);
+    expect(h().sfn.executionsOf(`${lifecycle}/ItemsFromS3`)).toStrictEqual([]);
+    expect(h().errors).toStrictEqual([]);
+  });
+});
+
+describe('iteration_vs_mapping on the local cloud, its item list in S3 (Distributed Map, ItemReader, ResultWriter)', () => {
+  const h = useHarness({ itemsInlineMaxBytes: 1 });
+
+  it('ends as LocalRunner.run ends it, with the same item results, each item a child execution', async () => {
+    const { dags, store, sfn, s3 } = h();
+    const expected = await reference(dags);
+
+    const runId = 'e2e__iter_s3';
+    const run = await h().run({ dagId: DAG, runId });
+    const got = await reportFromStore(store, dags, runId);
+    expect(run.state).toBe('success');
+    expect(outcome(got, dags)).toStrictEqual(expected.outcome);
+    expect((await store.getXCom(runId, 'compare', -1, 'return_value'))?.value).toStrictEqual(expected.compare);
+    expect((await store.getXCom(runId, ITERATED, -1, 'return_value'))?.value).toStrictEqual(expected.iterated);
+
+    // The try read its items from S3: Prepare → CheckPrepared → ItemsFromS3 → Complete.
+    const lifecycle = h().naming.lifecycle(DAG, ITERATED);
+    const [execution, ...others] = sfn.executionsOf(lifecycle);
+    expect(others).toStrictEqual([]);
+    expect(execution!.path).toStrictEqual(['Prepare', 'CheckPrepared', 'ItemsFromS3', 'Complete', 'Report', 'Decide', 'Done']);
+    const prepared = h().invocations.filter((i) => (i.payload as { mode?: string }).mode === 'iterate_prepare');
+    expect(prepared).toHaveLength(1);
+
+    // One child execution per item (12 pointings), each running the item (the flaky one twice).
+    const children = sfn.executionsOf(`${lifecycle}/ItemsFromS3`);
+    expect(children).toHaveLength(12);
+    expect(children.every((c) => c.status === 'SUCCEEDED')).toBe(true);
+    const indexes = children.map((c) => (JSON.parse(c.input) as { index: number }).index).sort((a, b) => a - b);
+    expect(indexes).toStrictEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(children.map((c) => JSON.parse(c.input) as unknown)).toContainEqual({ key: { runId, taskId: ITERATED, mapIndex: -1 }, tryNumber: 1, index: 3 });
+    const flaky = children.find((c) => (JSON.parse(c.input) as { index: number }).index === 3)!;
+    expect(flaky.path).toStrictEqual(['RunS3Item']);
+    expect(h().invocations.filter((i) => (i.payload as { mode?: string; index?: number }).mode === 'item' && (i.payload as { index?: number }).index === 3)).toHaveLength(2);
+
+    // What the ItemReader read, and what the ResultWriter wrote under the results prefix: the manifest
+    // (whose key was the Map's result, at `$.try.results` until Complete replaced `$.try`) and the results.
+    const read = async (Bucket: string, Key: string) => JSON.parse(await (await s3.client.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToString()) as unknown;
+    const tryDir = `${s3.prefix.replace(/\/+$/, '')}/${ITEM_LISTS_FOLDER}/${runId}/${ITERATED}/-1/try-1`;
+    expect(await read(s3.bucket, `${tryDir}/items.json`)).toStrictEqual(Array.from({ length: 12 }, (_, i) => i));
+    const written = (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${tryDir}/results/` }))).Contents ?? [];
+    const manifestKey = written.map((o) => o.Key!).find((k) => k.endsWith('/manifest.json'))!;
+    expect(manifestKey).toMatch(new RegExp(`^${tryDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/results/[0-9a-f-]{36}/manifest\\.json$`));
+    const manifest = (await read(s3.bucket, manifestKey)) as { DestinationBucket: string; MapRunArn: string; ResultFiles: Record<string, { Key: string; Size: number }[]> };
+    expect(manifest.DestinationBucket).toBe(s3.bucket);
+    expect(manifest.ResultFiles['FAILED']).toStrictEqual([]);
+    expect(manifest.ResultFiles['SUCCEEDED']).toHaveLength(1);
+    const succeeded = (await read(s3.bucket, manifest.ResultFiles['SUCCEEDED']![0]!.Key)) as { Status: string; Output: string }[];
+    expect(succeeded.map((r) => r.Status)).toStrictEqual(Array.from({ length: 12 }, () => 'SUCCEEDED'));
+    expect(succeeded.map((r) => Number(r.Output)).sort((a, b) => a - b)).toStrictEqual(indexes);
     expect(h().errors).toStrictEqual([]);
   });
 });

@@ -1,0 +1,676 @@
+// The compiler's Distributed Maps: a mapped Batch task's array fan-out (one child execution per group of
+// up to 10,000 map indexes, running its waves: `.sync` or polled) and an iteration whose item list is in
+// S3 (ItemReader, ResultWriter). The full expected definitions are written out here, not derived from
+// the compiler; asl-validator checks them; the fan-out's wave loop runs on aws-local-stepfunctions.
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
+import { dag } from '../lib/index.ts';
+import type { TaskSpec } from '../lib/model/spec.ts';
+import {
+  compileDag,
+  compileTaskLifecycle,
+  estimateHistoryEvents,
+  lifecycleOf,
+  type ArrayFanoutInput,
+  type CompileOptions,
+  type StateMachineDefinition,
+} from '../lib/compiler/index.ts';
+
+type AslValidator = (definition: unknown) => { isValid: boolean; errorsText: (separator?: string) => string };
+const aslValidator = createRequire(import.meta.url)('asl-validator') as AslValidator;
+
+/** asl-validator's verdict, with its errors when invalid (it mutates what it is given: pass a copy). */
+function validate(definition: unknown): string {
+  const r = aslValidator(structuredClone(definition));
+  return r.isValid ? 'valid' : `invalid:\n${r.errorsText('\n')}`;
+}
+
+const RUNNER = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-task-runner';
+const SCHEDULER = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-scheduler';
+const POKE = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-sensor-poke';
+const OPTIONS: CompileOptions = { taskRunnerArn: RUNNER, schedulerArn: SCHEDULER, sensorPokeArn: POKE };
+
+function taskSpec(spec: Partial<TaskSpec> & Pick<TaskSpec, 'taskId' | 'kind'>): TaskSpec {
+  return {
+    groupId: null,
+    upstream: [],
+    downstream: [],
+    triggerRule: 'all_success',
+    retries: 0,
+    retryDelayMs: 300_000,
+    retryExponentialBackoff: false,
+    maxRetryDelayMs: null,
+    executionTimeoutMs: null,
+    pool: 'default_pool',
+    poolSlots: 1,
+    maxActiveTisPerDag: null,
+    input: null,
+    mapping: null,
+    iterate: null,
+    sensor: null,
+    triggerDag: null,
+    batch: null,
+    shortCircuit: null,
+    doc: null,
+    ...spec,
+  };
+}
+
+/** A mapped Batch task submitted as array jobs (`batch.array`, the default of `batchJob().expand()`). */
+const arrayTask = taskSpec({
+  taskId: 'reduce_tiles',
+  kind: 'batch',
+  retries: 1,
+  executionTimeoutMs: 3_600_000,
+  mapping: { mode: 'kwargs', source: { $xcom: { taskId: 'plan', key: 'return_value' } }, partial: null },
+  batch: {
+    jobName: null,
+    jobQueue: 'survey-spot',
+    jobDefinition: 'reduce-tile:3',
+    command: null,
+    environment: null,
+    containerOverrides: null,
+    arraySize: null,
+    array: true,
+    runnableTimeoutMs: null,
+    local: { mode: 'process' },
+  },
+});
+
+const iterated = taskSpec({
+  taskId: 'solve_channels',
+  kind: 'task',
+  retries: 1,
+  executionTimeoutMs: 59_001,
+  iterate: { mapping: { mode: 'single', source: [1, 2, 3], partial: null }, concurrency: 8, itemRetries: 3 },
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Expected ASL, written out.
+
+const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+
+const LAMBDA_SERVICE_RETRY = {
+  ErrorEquals: [
+    'Lambda.ClientExecutionTimeoutException',
+    'Lambda.ServiceException',
+    'Lambda.AWSLambdaException',
+    'Lambda.SdkClientException',
+    'Lambda.TooManyRequestsException',
+  ],
+  IntervalSeconds: 2,
+  MaxAttempts: 6,
+  BackoffRate: 2,
+  JitterStrategy: 'FULL',
+};
+
+const HANDLER_RETRY = { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' };
+
+/** Batch throttled SubmitJob: the job was not created, so submitting again is safe. */
+const BATCH_THROTTLING_RETRY = {
+  ErrorEquals: ['Batch.TooManyRequestsException', 'Batch.AWSBatchException'],
+  IntervalSeconds: 5,
+  MaxAttempts: 8,
+  BackoffRate: 2,
+  MaxDelaySeconds: 120,
+  JitterStrategy: 'FULL',
+};
+
+/** A wave step's error goes to the scheduler as the wave's job. */
+const CATCH_TO_REPORT = { ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'Report' };
+
+/** The shared scheduler loop, with the array report and a child output of `$.array` only. */
+function waveLoop() {
+  return {
+    Report: {
+      Type: 'Task',
+      Comment: 'Tell the scheduler how the wave ended; it settles each child and replies what to do next',
+      Resource: LAMBDA_INVOKE,
+      Parameters: {
+        FunctionName: SCHEDULER,
+        Payload: { type: 'array_finished', 'array.$': '$.array', 'tryNumber.$': '$.tryNumber', 'job.$': '$.job' },
+      },
+      ResultSelector: { 'next.$': '$.Payload' },
+      ResultPath: '$.scheduler',
+      Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
+      Next: 'Decide',
+    },
+    Decide: {
+      Type: 'Choice',
+      Comment: "Carry out the scheduler's reply",
+      Choices: [
+        { Variable: '$.scheduler.next.action', StringEquals: 'run', Next: 'NextTry' },
+        { Variable: '$.scheduler.next.action', StringEquals: 'wait', Next: 'WaitUntil' },
+        { Variable: '$.scheduler.next.action', StringEquals: 'done', Next: 'Done' },
+      ],
+      Default: 'UnknownAction',
+    },
+    NextTry: {
+      Type: 'Pass',
+      Comment: 'Run the try the scheduler named',
+      InputPath: '$.scheduler.next.tryNumber',
+      ResultPath: '$.tryNumber',
+      Next: 'Prepare',
+    },
+    WaitUntil: { Type: 'Wait', Comment: 'Wait until the time the scheduler computed', TimestampPath: '$.scheduler.next.at', Next: 'Timer' },
+    Timer: {
+      Type: 'Task',
+      Comment: 'The time has come: hand the event back to the scheduler',
+      Resource: LAMBDA_INVOKE,
+      Parameters: { FunctionName: SCHEDULER, Payload: { type: 'timer', 'event.$': '$.scheduler.next.event' } },
+      ResultSelector: { 'next.$': '$.Payload' },
+      ResultPath: '$.scheduler',
+      Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
+      Next: 'Decide',
+    },
+    Done: { Type: 'Succeed', OutputPath: '$.array' },
+    UnknownAction: { Type: 'Fail', Error: 'AirlessContractError', Cause: "the scheduler's reply has no action run, wait or done" },
+  };
+}
+
+/** Prepare, CheckPrepared, NoJob: the opening of every wave, in both watch modes. */
+const WAVE_OPENING = {
+  Prepare: {
+    Type: 'Task',
+    Comment: "List the wave's instances and the array job to submit for them",
+    Resource: LAMBDA_INVOKE,
+    Parameters: { FunctionName: RUNNER, Payload: { mode: 'array_prepare', 'array.$': '$.array', 'tryNumber.$': '$.tryNumber' } },
+    ResultSelector: { 'submit.$': '$.Payload.submit', 'size.$': '$.Payload.size' },
+    ResultPath: '$.wave',
+    Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
+    Catch: [CATCH_TO_REPORT],
+    Next: 'CheckPrepared',
+  },
+  CheckPrepared: {
+    Type: 'Choice',
+    Comment: 'Nothing to submit: report the wave without a job',
+    Choices: [{ Variable: '$.wave.submit', IsNull: true, Next: 'NoJob' }],
+    Default: 'Submit',
+  },
+  NoJob: { Type: 'Pass', Comment: 'The wave had no job: report null', InputPath: '$.wave.submit', ResultPath: '$.job', Next: 'Report' },
+};
+
+/** The fan-out around a wave loop. */
+function fanout(waveStates: Record<string, unknown>, maxConcurrency: number) {
+  return {
+    Comment: "airless task 'reduce_tiles' (batch): batch_array lifecycle",
+    StartAt: 'Groups',
+    States: {
+      Groups: {
+        Type: 'Map',
+        Comment: 'One child execution per group of up to 10,000 map indexes: its waves, one Batch array job each',
+        ItemsPath: '$.waves',
+        MaxConcurrency: maxConcurrency,
+        ToleratedFailurePercentage: 0,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+          StartAt: 'Prepare',
+          States: waveStates,
+        },
+        ResultPath: null,
+        End: true,
+      },
+    },
+  };
+}
+
+const FANOUT_SYNC_EXPECTED = fanout(
+  {
+    ...WAVE_OPENING,
+    Submit: {
+      Type: 'Task',
+      Comment: 'Submit the array job and wait for it to end',
+      Resource: 'arn:aws:states:::batch:submitJob.sync',
+      Parameters: {
+        'JobName.$': '$.wave.submit.JobName',
+        'JobQueue.$': '$.wave.submit.JobQueue',
+        'JobDefinition.$': '$.wave.submit.JobDefinition',
+        'ContainerOverrides.$': '$.wave.submit.ContainerOverrides',
+        'ArrayProperties.$': '$.wave.submit.ArrayProperties',
+      },
+      TimeoutSeconds: 3600,
+      ResultPath: '$.job',
+      Retry: [BATCH_THROTTLING_RETRY],
+      Catch: [CATCH_TO_REPORT],
+      Next: 'Report',
+    },
+    ...waveLoop(),
+  },
+  0,
+);
+
+const FANOUT_POLL_EXPECTED = fanout(
+  {
+    ...WAVE_OPENING,
+    Submit: {
+      Type: 'Task',
+      Comment: 'Submit the array job (once per wave)',
+      Resource: LAMBDA_INVOKE,
+      Parameters: {
+        FunctionName: RUNNER,
+        Payload: { mode: 'array_submit', 'array.$': '$.array', 'tryNumber.$': '$.tryNumber', 'submit.$': '$.wave.submit' },
+      },
+      ResultSelector: { 'jobId.$': '$.Payload.jobId' },
+      ResultPath: '$.submitted',
+      Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
+      Catch: [CATCH_TO_REPORT],
+      Next: 'WaitPoll',
+    },
+    WaitPoll: { Type: 'Wait', Comment: 'Wait before asking Batch again', Seconds: 45, Next: 'Poll' },
+    Poll: {
+      Type: 'Task',
+      Comment: "One DescribeJobs call for the array's parent job",
+      Resource: LAMBDA_INVOKE,
+      Parameters: {
+        FunctionName: RUNNER,
+        Payload: { mode: 'array_poll', 'array.$': '$.array', 'tryNumber.$': '$.tryNumber', 'jobId.$': '$.submitted.jobId' },
+      },
+      ResultSelector: { 'done.$': '$.Payload.done', 'job.$': '$.Payload.job' },
+      ResultPath: '$.poll',
+      Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
+      Catch: [CATCH_TO_REPORT],
+      Next: 'PollDone',
+    },
+    PollDone: {
+      Type: 'Choice',
+      Comment: 'The array job has ended: report it; else poll again',
+      Choices: [{ Variable: '$.poll.done', BooleanEquals: true, Next: 'Polled' }],
+      Default: 'WaitPoll',
+    },
+    Polled: { Type: 'Pass', Comment: 'The job as .sync would have given it', InputPath: '$.poll.job', ResultPath: '$.job', Next: 'Report' },
+    ...waveLoop(),
+  },
+  4,
+);
+
+const TRY_FAILED = {
+  Type: 'Pass',
+  Comment: 'The invocation failed: the try failed with "<Error>: <Cause>"',
+  Parameters: { result: { kind: 'failure', 'error.$': "States.Format('{}: {}', $.error.Error, $.error.Cause)", retriable: true } },
+  ResultPath: '$.try',
+  Next: 'Report',
+};
+
+const CATCH_ALL_TO_TRY_FAILED = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TryFailed' };
+
+/** One item of an iteration (in the inline Map or in the Distributed Map over the S3 list). */
+function itemProcessor(mode: 'INLINE' | 'DISTRIBUTED', run: string, failed: string) {
+  return {
+    ProcessorConfig: mode === 'INLINE' ? { Mode: 'INLINE' } : { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+    StartAt: run,
+    States: {
+      [run]: {
+        Type: 'Task',
+        Comment: 'Run one item; throws when it fails',
+        Resource: LAMBDA_INVOKE,
+        Parameters: { FunctionName: RUNNER, Payload: { mode: 'item', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$.index' } },
+        TimeoutSeconds: 60,
+        ResultPath: null,
+        OutputPath: '$.index',
+        Retry: [
+          LAMBDA_SERVICE_RETRY,
+          { ErrorEquals: ['NonRetriableError'], MaxAttempts: 0 },
+          { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, MaxDelaySeconds: 60 },
+        ],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failed }],
+        End: true,
+      },
+      [failed]: {
+        Type: 'Pass',
+        Comment: 'The item failed for good: record it and let the other items run',
+        Parameters: { 'index.$': '$.index', 'error.$': '$.error.Error' },
+        End: true,
+      },
+    },
+  };
+}
+
+const ITEM_SELECTOR = { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' };
+
+const ITERATE_S3_EXPECTED = {
+  Comment: "airless task 'solve_channels' (task): iterate lifecycle",
+  StartAt: 'Prepare',
+  States: {
+    Prepare: {
+      Type: 'Task',
+      Comment: 'List the items this try still has to run',
+      Resource: LAMBDA_INVOKE,
+      Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
+      ResultSelector: { 'items.$': '$.Payload.items', 'itemsObject.$': '$.Payload.itemsObject', 'result.$': '$.Payload.result' },
+      ResultPath: '$.try',
+      Retry: [LAMBDA_SERVICE_RETRY],
+      Catch: [CATCH_ALL_TO_TRY_FAILED],
+      Next: 'CheckPrepared',
+    },
+    CheckPrepared: {
+      Type: 'Choice',
+      Comment: 'Run the items listed inline, or those listed in S3; none: report the result the runner gave',
+      Choices: [
+        { Not: { Variable: '$.try.items', IsNull: true }, Next: 'Items' },
+        { Not: { Variable: '$.try.itemsObject', IsNull: true }, Next: 'ItemsFromS3' },
+      ],
+      Default: 'Report',
+    },
+    Items: {
+      Type: 'Map',
+      Comment: 'Run the items, at most `concurrency` at once',
+      ItemsPath: '$.try.items',
+      ItemSelector: ITEM_SELECTOR,
+      MaxConcurrency: 8,
+      ItemProcessor: itemProcessor('INLINE', 'RunItem', 'ItemFailed'),
+      ResultPath: null,
+      Catch: [CATCH_ALL_TO_TRY_FAILED],
+      Next: 'Complete',
+    },
+    ItemsFromS3: {
+      Type: 'Map',
+      Comment: 'Run the items listed in S3 (too many for the state) as child executions, at most `concurrency` at once',
+      ItemReader: {
+        Resource: 'arn:aws:states:::s3:getObject',
+        ReaderConfig: { InputType: 'JSON' },
+        Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Key.$': '$.try.itemsObject.Key' },
+      },
+      ItemSelector: ITEM_SELECTOR,
+      MaxConcurrency: 8,
+      ItemProcessor: itemProcessor('DISTRIBUTED', 'RunS3Item', 'S3ItemFailed'),
+      ResultWriter: {
+        Resource: 'arn:aws:states:::s3:putObject',
+        Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Prefix.$': '$.try.itemsObject.ResultsPrefix' },
+      },
+      ResultSelector: { 'manifest.$': '$.ResultWriterDetails' },
+      ResultPath: '$.try.results',
+      Catch: [CATCH_ALL_TO_TRY_FAILED],
+      Next: 'Complete',
+    },
+    Complete: {
+      Type: 'Task',
+      Comment: 'Collect the items: the try succeeds when every item has a result',
+      Resource: LAMBDA_INVOKE,
+      Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
+      ResultSelector: { 'result.$': '$.Payload' },
+      ResultPath: '$.try',
+      Retry: [LAMBDA_SERVICE_RETRY],
+      Catch: [CATCH_ALL_TO_TRY_FAILED],
+      Next: 'Report',
+    },
+    TryFailed: TRY_FAILED,
+    Report: {
+      Type: 'Task',
+      Comment: 'Tell the scheduler how the try ended; it replies what to do next',
+      Resource: LAMBDA_INVOKE,
+      Parameters: {
+        FunctionName: SCHEDULER,
+        Payload: { type: 'try_finished', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'result.$': '$.try.result' },
+      },
+      ResultSelector: { 'next.$': '$.Payload' },
+      ResultPath: '$.scheduler',
+      Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
+      Next: 'Decide',
+    },
+    Decide: {
+      Type: 'Choice',
+      Comment: "Carry out the scheduler's reply",
+      Choices: [
+        { Variable: '$.scheduler.next.action', StringEquals: 'run', Next: 'NextTry' },
+        { Variable: '$.scheduler.next.action', StringEquals: 'wait', Next: 'WaitUntil' },
+        { Variable: '$.scheduler.next.action', StringEquals: 'done', Next: 'Done' },
+      ],
+      Default: 'UnknownAction',
+    },
+    NextTry: { Type: 'Pass', Comment: 'Run the try the scheduler named', InputPath: '$.scheduler.next.tryNumber', ResultPath: '$.tryNumber', Next: 'Prepare' },
+    WaitUntil: { Type: 'Wait', Comment: 'Wait until the time the scheduler computed', TimestampPath: '$.scheduler.next.at', Next: 'Timer' },
+    Timer: {
+      Type: 'Task',
+      Comment: 'The time has come: hand the event back to the scheduler',
+      Resource: LAMBDA_INVOKE,
+      Parameters: { FunctionName: SCHEDULER, Payload: { type: 'timer', 'event.$': '$.scheduler.next.event' } },
+      ResultSelector: { 'next.$': '$.Payload' },
+      ResultPath: '$.scheduler',
+      Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
+      Next: 'Decide',
+    },
+    Done: { Type: 'Succeed' },
+    UnknownAction: { Type: 'Fail', Error: 'AirlessContractError', Cause: "the scheduler's reply has no action run, wait or done" },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------
+
+describe('a mapped Batch task submitted as array jobs: the fan-out', () => {
+  it('sync: a Distributed Map over the waves, each group Prepare → CheckPrepared → Submit (.sync) → Report and the loop', () => {
+    const c = compileTaskLifecycle(arrayTask, OPTIONS);
+    expect(c.lifecycle).toBe('batch_array');
+    expect(c.definition).toStrictEqual(FANOUT_SYNC_EXPECTED);
+    // The same text, not only the same content: a stable key order.
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(FANOUT_SYNC_EXPECTED));
+    expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'a Batch job is waited for with .sync or a watcher, which Express does not support' });
+    expect(validate(c.definition)).toBe('valid');
+  });
+
+  it('poll: the task runner submits once, then one DescribeJobs of the array per interval until it has ended', () => {
+    const c = compileTaskLifecycle({ ...arrayTask, maxActiveTisPerDag: 4 }, { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: 45 });
+    expect(c.lifecycle).toBe('batch_array');
+    expect(c.definition).toStrictEqual(FANOUT_POLL_EXPECTED);
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(FANOUT_POLL_EXPECTED));
+    expect(validate(c.definition)).toBe('valid');
+  });
+
+  it('poll: WaitPoll waits the default 30 s without the option; an interval that is not a whole number of seconds is refused', () => {
+    const waitPoll = (o: CompileOptions) => {
+      const groups = compileTaskLifecycle(arrayTask, o).definition.States['Groups'];
+      if (groups?.Type !== 'Map') throw new Error('no Groups map');
+      return groups.ItemProcessor.States['WaitPoll'];
+    };
+    expect(waitPoll({ ...OPTIONS, batchWatch: 'poll' })).toStrictEqual({ Type: 'Wait', Comment: 'Wait before asking Batch again', Seconds: 30, Next: 'Poll' });
+    expect(waitPoll({ ...OPTIONS, batchWatchIntervalSeconds: 45 })).toBeUndefined();
+    for (const bad of [0, 1.5, 86_401]) {
+      expect(() => compileTaskLifecycle(arrayTask, { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: bad })).toThrow(
+        `task 'reduce_tiles': option 'batchWatchIntervalSeconds' must be a whole number of seconds from 1 to 86400, got ${bad}`,
+      );
+    }
+  });
+
+  it('MaxConcurrency: maxActiveTisPerDag when set (a wave holds one unit), at most 10,000; else 0 (unbounded)', () => {
+    const max = (m: number | null) => {
+      const groups = compileTaskLifecycle({ ...arrayTask, maxActiveTisPerDag: m }, OPTIONS).definition.States['Groups'];
+      return groups?.Type === 'Map' ? groups.MaxConcurrency : 'not a map';
+    };
+    expect(max(null)).toBe(0);
+    expect(max(1)).toBe(1);
+    expect(max(16)).toBe(16);
+    expect(max(50_000)).toBe(10_000);
+  });
+
+  it('lifecycleOf: batch_array for a mapped array task in both watch modes; a plain or unmapped Batch task keeps its lifecycle', () => {
+    expect(lifecycleOf(arrayTask)).toBe('batch_array');
+    expect(lifecycleOf(arrayTask, { batchWatch: 'poll' })).toBe('batch_array');
+    const perInstance = { ...arrayTask, batch: { ...arrayTask.batch!, array: false } };
+    expect(lifecycleOf(perInstance)).toBe('batch');
+    expect(lifecycleOf(perInstance, { batchWatch: 'poll' })).toBe('batch_poll');
+    expect(lifecycleOf({ ...arrayTask, mapping: null })).toBe('batch');
+  });
+
+  it('a DAG whose mapped batchJob has array: false compiles to the per-instance Batch lifecycle (one job per map index)', () => {
+    const d = dag({ dagId: 'array_off' }, ({ task, batchJob }) => {
+      const inputs = task('plan', () => [{ command: ['run', '0'] }, { command: ['run', '1'] }]);
+      batchJob('run_job', { jobQueue: 'q', jobDefinition: 'd:1', array: false }).expandKwargs(inputs);
+      batchJob('run_arrays', { jobQueue: 'q', jobDefinition: 'd:1' }).expandKwargs(inputs);
+    });
+    for (const batchWatch of ['sync', 'poll'] as const) {
+      const compiled = compileDag(d.spec, { ...OPTIONS, batchWatch });
+      const runJob = compiled.find((c) => c.taskId === 'run_job')!;
+      const arrays = compiled.find((c) => c.taskId === 'run_arrays')!;
+      expect(runJob.lifecycle).toBe(batchWatch === 'sync' ? 'batch' : 'batch_poll');
+      expect(arrays.lifecycle).toBe('batch_array');
+      // The per-instance machine is the one an unmapped Batch task gets, as it always was.
+      const unmapped = compileTaskLifecycle({ ...d.spec.tasks.find((t) => t.taskId === 'run_job')!, mapping: null }, { ...OPTIONS, batchWatch });
+      expect(runJob.definition.States).toStrictEqual(unmapped.definition.States);
+      expect(Object.keys(runJob.definition.States)).toStrictEqual(
+        batchWatch === 'sync'
+          ? ['Prepare', 'CheckPrepared', 'Submit', 'Complete', 'TryFailed', 'Report', 'Decide', 'NextTry', 'WaitUntil', 'Timer', 'Done', 'UnknownAction']
+          : ['RunTry', 'TryFailed', 'Report', 'Decide', 'NextTry', 'WaitUntil', 'Timer', 'Done', 'UnknownAction'],
+      );
+      for (const c of compiled) expect(`${c.taskId}: ${validate(c.definition)}`).toBe(`${c.taskId}: valid`);
+    }
+  });
+
+  it('history: a group child execution holds 24 events and 31 per wave after a retry delay', () => {
+    expect(estimateHistoryEvents('batch_array')).toBe(24);
+    expect(estimateHistoryEvents('batch_array', { loops: 1 })).toBe(55);
+  });
+});
+
+describe('an iteration whose items are listed in S3: a Distributed Map with ItemReader and ResultWriter', () => {
+  it('the full ASL: CheckPrepared routes inline items to Items and an S3 list to ItemsFromS3', () => {
+    const c = compileTaskLifecycle(iterated, OPTIONS);
+    expect(c.lifecycle).toBe('iterate');
+    expect(c.definition).toStrictEqual(ITERATE_S3_EXPECTED);
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(ITERATE_S3_EXPECTED));
+    expect(validate(c.definition)).toBe('valid');
+  });
+
+  it('in distributed mode only the inline Map changes: both Maps run child executions', () => {
+    const c = compileTaskLifecycle(iterated, { ...OPTIONS, iterateMode: 'distributed' });
+    const items = ITERATE_S3_EXPECTED.States.Items;
+    expect(c.definition).toStrictEqual({
+      ...ITERATE_S3_EXPECTED,
+      States: { ...ITERATE_S3_EXPECTED.States, Items: { ...items, ItemProcessor: itemProcessor('DISTRIBUTED', 'RunItem', 'ItemFailed') } },
+    });
+    expect(validate(c.definition)).toBe('valid');
+  });
+});
+
+describe('asl-validator on the Distributed Map fields', () => {
+  it('rejects what Step Functions would (so that "valid" above means something)', () => {
+    const fan = compileTaskLifecycle(arrayTask, OPTIONS).definition;
+    const groups = fan.States['Groups'] as unknown as Record<string, unknown>;
+    const broken = (patch: Record<string, unknown>) => ({ ...fan, States: { Groups: { ...groups, ...patch } } });
+    expect(validate(broken({ ToleratedFailurePercentage: 101 }))).toMatch(/^invalid:/);
+    expect(validate(broken({ ItemProcessor: { ...(groups['ItemProcessor'] as object), ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'SOMETIMES' } } }))).toMatch(/^invalid:/);
+    const it3 = compileTaskLifecycle(iterated, OPTIONS).definition;
+    const fromS3 = it3.States['ItemsFromS3'] as unknown as Record<string, unknown>;
+    const { Resource: _r, ...readerWithoutResource } = fromS3['ItemReader'] as Record<string, unknown>;
+    const { Resource: _w, ...writerWithoutResource } = fromS3['ResultWriter'] as Record<string, unknown>;
+    expect(validate({ ...it3, States: { ...it3.States, ItemsFromS3: { ...fromS3, ItemReader: readerWithoutResource } } })).toMatch(/^invalid:/);
+    expect(validate({ ...it3, States: { ...it3.States, ItemsFromS3: { ...fromS3, ResultWriter: writerWithoutResource } } })).toMatch(/^invalid:/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The fan-out on aws-local-stepfunctions (which runs a Distributed Map's children inline): its Task
+// states call local functions that answer as the handlers would.
+
+type Handler = (input: any) => unknown;
+
+async function runLocally(definition: StateMachineDefinition, input: unknown, handlers: Record<string, Handler>) {
+  const calls: { state: string; payload: any }[] = [];
+  const local: Record<string, (input: any) => Promise<any>> = {};
+  for (const [state, h] of Object.entries(handlers)) {
+    local[state] = async (i: any) => {
+      calls.push({ state, payload: i.Payload ?? i });
+      return h(i.Payload ?? i);
+    };
+  }
+  const sm = new StateMachine(definition as unknown as LocalDefinition, { validationOptions: { checkArn: false } });
+  const ex = sm.run(input as never, { overrides: { taskResourceLocalHandlers: local, waitTimeOverrides: { WaitUntil: 0, WaitPoll: 0 }, retryIntervalOverrides: { Prepare: 0, Submit: 0, Poll: 0, Report: 0, Timer: 0 } } });
+  const path: string[] = [];
+  const events = (async () => {
+    for await (const e of ex.eventLogs) if (e.type === 'StateEntered') path.push(e.index === undefined ? e.state.name : `${e.state.name}#${e.index}`);
+  })();
+  const output = await ex.result;
+  await events;
+  return { output, path, calls };
+}
+
+const RUN = 'manual__2026-01-01T00:00:00+00:00';
+const group = (g: number) => ({ runId: RUN, taskId: 'reduce_tiles', group: g });
+const SUBMIT = { JobName: 'job', JobQueue: 'survey-spot', JobDefinition: 'reduce-tile:3', ContainerOverrides: {}, ArrayProperties: { Size: 3 } };
+const INPUT: ArrayFanoutInput = {
+  waves: [
+    { array: group(0), dagId: 'survey', tryNumber: 1 },
+    { array: group(1), dagId: 'survey', tryNumber: 1 },
+  ],
+};
+
+describe('the fan-out runs on aws-local-stepfunctions', () => {
+  it('sync: each group submits its array; a throttled submission is retried; a failed job is reported and its retry wave runs', async () => {
+    const { definition } = compileTaskLifecycle(arrayTask, OPTIONS);
+    const submits: string[] = [];
+    const run = await runLocally(definition, INPUT, {
+      // Group 1's second wave finds nothing left to submit (a replay): it reports job null.
+      Prepare: (p) => ({ Payload: p.array.group === 1 && p.tryNumber === 2 ? { submit: null, size: 0 } : { submit: { ...SUBMIT, JobName: `g${p.array.group}-try${p.tryNumber}` }, size: 3 } }),
+      Submit: (p) => {
+        submits.push(p.JobName);
+        if (p.JobName === 'g0-try1' && submits.filter((n) => n === 'g0-try1').length === 1) {
+          throw Object.assign(new Error('Too Many Requests (Service: AWSBatch; Status Code: 429; Error Code: TooManyRequestsException)'), { name: 'Batch.AWSBatchException' });
+        }
+        if (p.JobName === 'g1-try1') throw Object.assign(new Error(JSON.stringify({ JobId: 'j-g1', JobName: p.JobName, Status: 'FAILED' })), { name: 'States.TaskFailed' });
+        return { JobId: `j-${p.JobName}`, JobName: p.JobName, Status: 'SUCCEEDED' };
+      },
+      Report: (p) =>
+        p.job !== null && 'Error' in p.job
+          ? { Payload: { action: 'wait', at: '2026-01-01T00:05:00Z', event: { type: 'array_retry', array: p.array, tryNumber: p.tryNumber } } }
+          : { Payload: { action: 'done' } },
+      Timer: (p) => ({ Payload: { action: 'run', tryNumber: p.event.tryNumber + 1 } }),
+    });
+    // Each child's output is its group (Done's OutputPath); the Map's result is dropped (ResultPath null).
+    expect(run.output).toStrictEqual(INPUT);
+    expect(submits.sort()).toStrictEqual(['g0-try1', 'g0-try1', 'g1-try1']);
+    const reports = run.calls.filter((c) => c.state === 'Report').map((c) => c.payload);
+    expect(reports).toHaveLength(3);
+    expect(reports).toContainEqual({ type: 'array_finished', array: group(0), tryNumber: 1, job: { JobId: 'j-g0-try1', JobName: 'g0-try1', Status: 'SUCCEEDED' } });
+    expect(reports).toContainEqual({
+      type: 'array_finished',
+      array: group(1),
+      tryNumber: 1,
+      job: { Error: 'States.TaskFailed', Cause: JSON.stringify({ JobId: 'j-g1', JobName: 'g1-try1', Status: 'FAILED' }) },
+    });
+    expect(reports).toContainEqual({ type: 'array_finished', array: group(1), tryNumber: 2, job: null });
+    const prepares = run.calls.filter((c) => c.state === 'Prepare').map((c) => c.payload);
+    expect(prepares).toContainEqual({ mode: 'array_prepare', array: group(1), tryNumber: 2 });
+    // Group 1: a wave, the retry delay, then a wave with nothing to submit.
+    const g1 = run.path.filter((s) => s.endsWith('#1')).map((s) => s.slice(0, -2));
+    expect(g1).toStrictEqual([
+      'Prepare', 'CheckPrepared', 'Submit', 'Report', 'Decide', 'WaitUntil', 'Timer', 'Decide', 'NextTry',
+      'Prepare', 'CheckPrepared', 'NoJob', 'Report', 'Decide', 'Done',
+    ]);
+  });
+
+  it('poll: submit once, poll until done, report the job as .sync would have; a failed Prepare is reported, not fatal', async () => {
+    const { definition } = compileTaskLifecycle(arrayTask, { ...OPTIONS, batchWatch: 'poll' });
+    let polls = 0;
+    const run = await runLocally(definition, INPUT, {
+      Prepare: (p) => {
+        if (p.array.group === 1) throw Object.assign(new Error('ProvisionedThroughputExceededException'), { name: 'Error' });
+        return { Payload: { submit: SUBMIT, size: 3 } };
+      },
+      Submit: (p) => ({ Payload: { jobId: `job-${p.array.group}-${p.tryNumber}` } }),
+      Poll: (p) => (++polls < 3 ? { Payload: { done: false, job: null } } : { Payload: { done: true, job: { JobId: p.jobId, JobName: 'job', Status: 'SUCCEEDED' } } }),
+      Report: () => ({ Payload: { action: 'done' } }),
+    });
+    expect(run.output).toStrictEqual(INPUT);
+    expect(run.path.filter((s) => s.endsWith('#0')).map((s) => s.slice(0, -2))).toStrictEqual([
+      'Prepare', 'CheckPrepared', 'Submit', 'WaitPoll', 'Poll', 'PollDone', 'WaitPoll', 'Poll', 'PollDone', 'WaitPoll', 'Poll', 'PollDone', 'Polled', 'Report', 'Decide', 'Done',
+    ]);
+    const submit = run.calls.find((c) => c.state === 'Submit')?.payload;
+    expect(submit).toStrictEqual({ mode: 'array_submit', array: group(0), tryNumber: 1, submit: SUBMIT });
+    expect(run.calls.filter((c) => c.state === 'Poll').map((c) => c.payload)).toStrictEqual(
+      Array.from({ length: 3 }, () => ({ mode: 'array_poll', array: group(0), tryNumber: 1, jobId: 'job-0-1' })),
+    );
+    const reports = run.calls.filter((c) => c.state === 'Report').map((c) => c.payload);
+    expect(reports).toContainEqual({ type: 'array_finished', array: group(0), tryNumber: 1, job: { JobId: 'job-0-1', JobName: 'job', Status: 'SUCCEEDED' } });
+    // Prepare's error (after its retries) is the wave's job: the scheduler decides.
+    expect(reports).toContainEqual({ type: 'array_finished', array: group(1), tryNumber: 1, job: { Error: 'Error', Cause: 'ProvisionedThroughputExceededException' } });
+  });
+
+  it('an unknown action fails the child, and so the fan-out (no tolerated failure)', async () => {
+    const { definition } = compileTaskLifecycle(arrayTask, OPTIONS);
+    await expect(
+      runLocally(definition, INPUT, {
+        Prepare: () => ({ Payload: { submit: null, size: 0 } }),
+        Report: (p) => ({ Payload: p.array.group === 1 ? { action: 'dance' } : { action: 'done' } }),
+      }),
+    ).rejects.toThrow();
+  });
+});
