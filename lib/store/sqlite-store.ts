@@ -1,0 +1,929 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type * as sqlite from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
+import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
+import type {
+  DagRecord,
+  DagRunRecord,
+  LogLine,
+  ParentRef,
+  PipelineSave,
+  PoolRecord,
+  StateTally,
+  TaskDecision,
+  TaskInstanceRecord,
+  TaskStateRecord,
+  TiKey,
+  XComRecord,
+} from './records.ts';
+import type { BulkFinishResult, FinishRequest, FinishResult, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
+
+/**
+ * The durable local store of `airless standalone`: every record in one SQLite database file
+ * (`<AIRLESS_HOME>/airless.db`), on `node:sqlite` (built into Node 22.5+; no native package).
+ *
+ * - One table per entity (runs, task states, task instances, XComs, item results, log lines, pipeline
+ *   saves, DAGs, pools, semaphores, waiters, counters), keyed and indexed for the queries of
+ *   {@link StateStore}; values (XCom, item results, conf, params, pipeline data) are JSON text.
+ * - WAL journal: readers never block the writer nor the writer them, and several store instances (or
+ *   processes: the scheduler, the API server, a CLI) can share the file.
+ * - `synchronous = NORMAL`: in WAL mode a commit is atomic and survives the process crashing (killed,
+ *   out of memory, an uncaught error) as soon as COMMIT returns; only a power cut or an OS crash can lose
+ *   the last transactions before the next checkpoint, never half of one, and the database is never
+ *   corrupted. `FULL` would fsync the WAL on every commit, i.e. on every task transition, which costs
+ *   milliseconds each on a laptop disk. The scheduler is built for at-least-once delivery (reconcile
+ *   repairs lost events), so losing the last instants before a power cut is acceptable; a torn state
+ *   is not, and cannot happen.
+ * - Every method that writes more than one row is one transaction (`BEGIN IMMEDIATE`: the write lock is
+ *   taken up front, so two writers queue on the busy timeout instead of failing on a stale snapshot),
+ *   and every conditional write (state and try of an instance, a task's decision, a semaphore's units)
+ *   is checked inside it, so a race between two instances or processes on the same file applies once.
+ *   A transaction that throws midway is rolled back: nothing half-written is ever committed.
+ * - Records returned are new objects on every call (rows are decoded per call), the caller's to keep.
+ *
+ * `node:sqlite` is loaded when the first store is constructed (not when this module is imported), so
+ * importing airless does not load it: Node prints its ExperimentalWarning then, once per process (the
+ * CLI passes `--disable-warning=ExperimentalWarning`).
+ */
+
+/** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
+export const SQLITE_SCHEMA_VERSION = 1;
+
+/** The database file's name in the airless home folder. */
+export const SQLITE_DATABASE_FILE = 'airless.db';
+
+/** The airless home folder: `AIRLESS_HOME` (resolved against `cwd`) or `<cwd>/.airless`. */
+export function defaultAirlessHome(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  const home = env.AIRLESS_HOME;
+  return home ? resolve(cwd, home) : join(cwd, '.airless');
+}
+
+/** The database file of an airless home folder. */
+export function sqliteDatabasePath(home: string = defaultAirlessHome()): string {
+  return join(home, SQLITE_DATABASE_FILE);
+}
+
+export interface SqliteStateStoreOptions {
+  /** The database file (its folders are created as needed), or `:memory:` for a private in-memory database. */
+  path: string;
+  /** How long a write waits for another connection's transaction to end before failing (ms). Default 10 s. */
+  busyTimeoutMs?: number;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Schema
+
+const SCHEMA = `
+CREATE TABLE schema_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+-- A rowid table: the rowid is the creation order, the last tie-breaker of the run listings.
+CREATE TABLE runs (
+  run_id TEXT NOT NULL PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  run_type TEXT NOT NULL,
+  conf TEXT NOT NULL,
+  params TEXT NOT NULL,
+  logical_date TEXT NOT NULL,
+  queued_at TEXT NOT NULL,
+  start_date TEXT,
+  end_date TEXT,
+  dag_version TEXT NOT NULL,
+  pending INTEGER NOT NULL,
+  parent TEXT,
+  pipeline_scope TEXT NOT NULL,
+  note TEXT
+);
+CREATE INDEX runs_by_dag ON runs (dag_id, logical_date, queued_at);
+CREATE INDEX runs_by_state ON runs (state, queued_at);
+
+CREATE TABLE task_states (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  up_success INTEGER NOT NULL DEFAULT 0,
+  up_failed INTEGER NOT NULL DEFAULT 0,
+  up_skipped INTEGER NOT NULL DEFAULT 0,
+  up_upstream_failed INTEGER NOT NULL DEFAULT 0,
+  up_removed INTEGER NOT NULL DEFAULT 0,
+  upstream_added_total INTEGER NOT NULL DEFAULT 0,
+  upstream_expanded INTEGER NOT NULL DEFAULT 0,
+  self_success INTEGER NOT NULL DEFAULT 0,
+  self_failed INTEGER NOT NULL DEFAULT 0,
+  self_skipped INTEGER NOT NULL DEFAULT 0,
+  self_upstream_failed INTEGER NOT NULL DEFAULT 0,
+  self_removed INTEGER NOT NULL DEFAULT 0,
+  decision TEXT,
+  map_count INTEGER,
+  PRIMARY KEY (run_id, task_id)
+) WITHOUT ROWID;
+
+CREATE TABLE task_instances (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  dag_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  max_tries INTEGER NOT NULL,
+  queued_at TEXT,
+  start_date TEXT,
+  end_date TEXT,
+  next_at TEXT,
+  first_poke_at TEXT,
+  poke_count INTEGER NOT NULL,
+  duration_ms REAL,
+  error TEXT,
+  external_id TEXT,
+  resume INTEGER NOT NULL,
+  PRIMARY KEY (run_id, task_id, map_index)
+) WITHOUT ROWID;
+
+CREATE TABLE xcoms (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id, key, map_index)
+);
+
+CREATE TABLE item_results (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  item_index INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id, map_index, item_index)
+);
+
+CREATE TABLE log_lines (
+  seq INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  try_number INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  level TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX log_lines_by_try ON log_lines (run_id, task_id, map_index, try_number, seq);
+
+CREATE TABLE pipeline_saves (
+  seq INTEGER PRIMARY KEY,
+  scope TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  time TEXT NOT NULL,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX pipeline_saves_by_scope ON pipeline_saves (scope, seq);
+
+CREATE TABLE dags (
+  dag_id TEXT NOT NULL PRIMARY KEY,
+  version TEXT NOT NULL,
+  paused INTEGER NOT NULL,
+  fileloc TEXT,
+  updated_at TEXT NOT NULL
+);
+
+-- A rowid table: listPools returns pools in the order they were first put.
+CREATE TABLE pools (
+  name TEXT NOT NULL PRIMARY KEY,
+  slots INTEGER NOT NULL,
+  description TEXT NOT NULL
+);
+
+CREATE TABLE semaphores (
+  name TEXT NOT NULL PRIMARY KEY,
+  used INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE counters (
+  name TEXT NOT NULL PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- seq (the rowid) only grows: a new row gets max + 1, so per name it is the order of arrival (FIFO).
+CREATE TABLE waiters (
+  seq INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL
+);
+CREATE INDEX waiters_by_name ON waiters (name, seq);
+`;
+
+/** Every airless table: a database holding other tables and none of these is not ours to write in. */
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'counters', 'waiters'];
+
+// -------------------------------------------------------------------------------------------------
+// Rows <-> records
+
+type Row = Record<string, SQLOutputValue>;
+
+/** Columns of the task instance table, per field (a field added to the record must be given a column). */
+const TI_COLUMNS: { readonly [K in keyof TaskInstanceRecord]-?: string } = {
+  runId: 'run_id',
+  taskId: 'task_id',
+  mapIndex: 'map_index',
+  dagId: 'dag_id',
+  state: 'state',
+  tryNumber: 'try_number',
+  maxTries: 'max_tries',
+  queuedAt: 'queued_at',
+  startDate: 'start_date',
+  endDate: 'end_date',
+  nextAt: 'next_at',
+  firstPokeAt: 'first_poke_at',
+  pokeCount: 'poke_count',
+  durationMs: 'duration_ms',
+  error: 'error',
+  externalId: 'external_id',
+  resume: 'resume',
+};
+const TI_KEY_FIELDS = ['runId', 'taskId', 'mapIndex'] as const;
+const TI_FIELDS = Object.keys(TI_COLUMNS) as (keyof TaskInstanceRecord)[];
+const TI_VALUE_FIELDS = TI_FIELDS.filter((f) => !(TI_KEY_FIELDS as readonly string[]).includes(f));
+
+/** Columns of the run table, per field; `json` ones hold JSON text. */
+const RUN_COLUMNS: { readonly [K in keyof DagRunRecord]-?: readonly [column: string, json?: 'json'] } = {
+  runId: ['run_id'],
+  dagId: ['dag_id'],
+  state: ['state'],
+  runType: ['run_type'],
+  conf: ['conf', 'json'],
+  params: ['params', 'json'],
+  logicalDate: ['logical_date'],
+  queuedAt: ['queued_at'],
+  startDate: ['start_date'],
+  endDate: ['end_date'],
+  dagVersion: ['dag_version'],
+  pending: ['pending'],
+  parent: ['parent', 'json'],
+  pipelineScope: ['pipeline_scope'],
+  note: ['note'],
+};
+const RUN_FIELDS = Object.keys(RUN_COLUMNS) as (keyof DagRunRecord)[];
+const RUN_VALUE_FIELDS = RUN_FIELDS.filter((f) => f !== 'runId');
+
+/** Tally columns per terminal state (a new terminal state needs new columns: a schema migration). */
+const TALLY_STATES: readonly (keyof StateTally)[] = ['success', 'failed', 'skipped', 'upstream_failed', 'removed'] satisfies readonly TerminalTiState[];
+
+function corrupt(column: string, value: unknown): Error {
+  return new Error(`SQLite store: unexpected value ${JSON.stringify(value)} in column '${column}'`);
+}
+
+function str(row: Row, column: string): string {
+  const v = row[column];
+  if (typeof v !== 'string') throw corrupt(column, v);
+  return v;
+}
+
+function strOrNull(row: Row, column: string): string | null {
+  const v = row[column];
+  if (v === null) return null;
+  if (typeof v !== 'string') throw corrupt(column, v);
+  return v;
+}
+
+function num(row: Row, column: string): number {
+  const v = row[column];
+  if (typeof v !== 'number') throw corrupt(column, v);
+  return v;
+}
+
+function numOrNull(row: Row, column: string): number | null {
+  const v = row[column];
+  if (v === null) return null;
+  if (typeof v !== 'number') throw corrupt(column, v);
+  return v;
+}
+
+/** JSON text of a value (undefined is stored as null, as JSON has no undefined). */
+function json(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
+
+function sqlValue(v: unknown): SQLInputValue {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') return v;
+  throw new Error(`SQLite store: cannot store ${typeof v} ${JSON.stringify(v)} in a column`);
+}
+
+/** The fields of a patch that are given (an undefined field changes nothing, as it cannot be stored). */
+function given<T extends object>(patch: Partial<T>): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(patch)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+function tiFromRow(row: Row): TaskInstanceRecord {
+  return {
+    runId: str(row, 'run_id'),
+    taskId: str(row, 'task_id'),
+    mapIndex: num(row, 'map_index'),
+    dagId: str(row, 'dag_id'),
+    state: str(row, 'state') as TiState,
+    tryNumber: num(row, 'try_number'),
+    maxTries: num(row, 'max_tries'),
+    queuedAt: strOrNull(row, 'queued_at'),
+    startDate: strOrNull(row, 'start_date'),
+    endDate: strOrNull(row, 'end_date'),
+    nextAt: strOrNull(row, 'next_at'),
+    firstPokeAt: strOrNull(row, 'first_poke_at'),
+    pokeCount: num(row, 'poke_count'),
+    durationMs: numOrNull(row, 'duration_ms'),
+    error: strOrNull(row, 'error'),
+    externalId: strOrNull(row, 'external_id'),
+    resume: num(row, 'resume') !== 0,
+  };
+}
+
+/** INSERT parameters of an instance (every column, in TI_FIELDS order). */
+function tiInsertParams(ti: TaskInstanceRecord): SQLInputValue[] {
+  return TI_FIELDS.map((f) => sqlValue(ti[f]));
+}
+
+/** UPDATE parameters of an instance: the value columns, then the key. */
+function tiUpdateParams(ti: TaskInstanceRecord): SQLInputValue[] {
+  const out = TI_VALUE_FIELDS.map((f) => sqlValue(ti[f]));
+  out.push(ti.runId, ti.taskId, ti.mapIndex);
+  return out;
+}
+
+function runFromRow(row: Row): DagRunRecord {
+  const parent = strOrNull(row, 'parent');
+  return {
+    dagId: str(row, 'dag_id'),
+    runId: str(row, 'run_id'),
+    state: str(row, 'state') as RunState,
+    runType: str(row, 'run_type') as DagRunRecord['runType'],
+    conf: JSON.parse(str(row, 'conf')) as Record<string, unknown>,
+    params: JSON.parse(str(row, 'params')) as Record<string, unknown>,
+    logicalDate: str(row, 'logical_date'),
+    queuedAt: str(row, 'queued_at'),
+    startDate: strOrNull(row, 'start_date'),
+    endDate: strOrNull(row, 'end_date'),
+    dagVersion: str(row, 'dag_version'),
+    pending: num(row, 'pending'),
+    parent: parent === null ? null : (JSON.parse(parent) as ParentRef | null),
+    pipelineScope: str(row, 'pipeline_scope'),
+    note: strOrNull(row, 'note'),
+  };
+}
+
+function runValue(run: DagRunRecord, f: keyof DagRunRecord): SQLInputValue {
+  const v = run[f];
+  if (RUN_COLUMNS[f][1] === 'json') return v === null && f === 'parent' ? null : json(v);
+  return sqlValue(v);
+}
+
+function tally(row: Row, prefix: 'up_' | 'self_'): StateTally {
+  return {
+    success: num(row, `${prefix}success`),
+    failed: num(row, `${prefix}failed`),
+    skipped: num(row, `${prefix}skipped`),
+    upstream_failed: num(row, `${prefix}upstream_failed`),
+    removed: num(row, `${prefix}removed`),
+  };
+}
+
+function taskStateFromRow(row: Row): TaskStateRecord {
+  return {
+    runId: str(row, 'run_id'),
+    taskId: str(row, 'task_id'),
+    upstream: tally(row, 'up_'),
+    upstreamAddedTotal: num(row, 'upstream_added_total'),
+    upstreamExpanded: num(row, 'upstream_expanded'),
+    self: tally(row, 'self_'),
+    decision: strOrNull(row, 'decision') as TaskDecision | null,
+    mapCount: numOrNull(row, 'map_count'),
+  };
+}
+
+function dagFromRow(row: Row): DagRecord {
+  return { dagId: str(row, 'dag_id'), version: str(row, 'version'), paused: num(row, 'paused') !== 0, fileloc: strOrNull(row, 'fileloc'), updatedAt: str(row, 'updated_at') };
+}
+
+function poolFromRow(row: Row): PoolRecord {
+  return { name: str(row, 'name'), slots: num(row, 'slots'), description: str(row, 'description') };
+}
+
+function matches(ti: TaskInstanceRecord, e: TiExpectation): boolean {
+  return e.states.includes(ti.state) && (e.tryNumber === undefined || e.tryNumber === ti.tryNumber);
+}
+
+const zeroTally = (): StateTally => ({ success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0 });
+const tallyParams = (t: StateTally): number[] => TALLY_STATES.map((s) => t[s]);
+const oneOf = (state: TerminalTiState): number[] => TALLY_STATES.map((s) => (s === state ? 1 : 0));
+
+// -------------------------------------------------------------------------------------------------
+// Statements
+
+function statements(db: DatabaseSync) {
+  const p = (sql: string) => db.prepare(sql);
+  const tiCols = TI_FIELDS.map((f) => TI_COLUMNS[f]);
+  const tiSet = TI_VALUE_FIELDS.map((f) => `${TI_COLUMNS[f]} = ?`).join(', ');
+  const runCols = RUN_FIELDS.map((f) => RUN_COLUMNS[f][0]);
+  const runSet = RUN_VALUE_FIELDS.map((f) => `${RUN_COLUMNS[f][0]} = ?`).join(', ');
+  const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+  const upCols = TALLY_STATES.map((s) => `up_${s}`);
+  const selfCols = TALLY_STATES.map((s) => `self_${s}`);
+  const addTally = (cols: string[]) =>
+    `INSERT INTO task_states (run_id, task_id, ${cols.join(', ')}) VALUES (?, ?, ${marks(cols.length)})
+     ON CONFLICT (run_id, task_id) DO UPDATE SET ${cols.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')} RETURNING *`;
+  return {
+    begin: p('BEGIN IMMEDIATE'),
+    commit: p('COMMIT'),
+    rollback: p('ROLLBACK'),
+
+    runExists: p('SELECT 1 AS one FROM runs WHERE run_id = ?'),
+    insertRun: p(`INSERT INTO runs (${runCols.join(', ')}) VALUES (${marks(runCols.length)}) ON CONFLICT (run_id) DO NOTHING`),
+    getRun: p('SELECT * FROM runs WHERE run_id = ?'),
+    updateRun: p(`UPDATE runs SET ${runSet} WHERE run_id = ? RETURNING *`),
+    addPending: p('UPDATE runs SET pending = pending + ? WHERE run_id = ? RETURNING pending'),
+    getPending: p('SELECT pending FROM runs WHERE run_id = ?'),
+    listRuns: p('SELECT * FROM runs WHERE dag_id = ? ORDER BY logical_date, queued_at, rowid'),
+    listRunsIn: p('SELECT * FROM runs WHERE dag_id = ? AND state IN (SELECT value FROM json_each(?)) ORDER BY logical_date, queued_at, rowid'),
+    listRunsByState: p('SELECT * FROM runs WHERE state = ? ORDER BY queued_at, rowid'),
+
+    getTaskStates: p(
+      'SELECT s.* FROM json_each(?) AS j LEFT JOIN task_states AS s ON s.run_id = ? AND s.task_id = j.value ORDER BY j.key',
+    ),
+    claimDecision: p(
+      `INSERT INTO task_states (run_id, task_id, decision) VALUES (?, ?, ?)
+       ON CONFLICT (run_id, task_id) DO UPDATE SET decision = excluded.decision WHERE decision IS NULL`,
+    ),
+    claimExpansion: p(
+      `INSERT INTO task_states (run_id, task_id, decision, map_count) VALUES (?, ?, 'expanded', ?)
+       ON CONFLICT (run_id, task_id) DO UPDATE SET decision = 'expanded', map_count = excluded.map_count WHERE decision IS NULL`,
+    ),
+    announceExpansion: p(
+      `INSERT INTO task_states (run_id, task_id, upstream_added_total, upstream_expanded) VALUES (?, ?, ?, 1)
+       ON CONFLICT (run_id, task_id) DO UPDATE SET upstream_added_total = upstream_added_total + excluded.upstream_added_total,
+         upstream_expanded = upstream_expanded + 1`,
+    ),
+    addUpstream: p(addTally(upCols)),
+    addSelf: p(addTally(selfCols)),
+
+    insertTi: p(`INSERT INTO task_instances (${tiCols.join(', ')}) VALUES (${marks(tiCols.length)}) ON CONFLICT DO NOTHING`),
+    getTi: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? AND map_index = ?'),
+    updateTi: p(`UPDATE task_instances SET ${tiSet} WHERE run_id = ? AND task_id = ? AND map_index = ?`),
+    listTis: p('SELECT * FROM task_instances WHERE run_id = ? ORDER BY task_id, map_index'),
+    listTisOfTask: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? ORDER BY map_index'),
+    listTiRange: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? AND map_index >= ? AND map_index < ? ORDER BY map_index'),
+
+    putXCom: p('INSERT INTO xcoms (run_id, task_id, key, map_index, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value'),
+    getXCom: p('SELECT value FROM xcoms WHERE run_id = ? AND task_id = ? AND key = ? AND map_index = ?'),
+    listXComs: p('SELECT map_index, value FROM xcoms WHERE run_id = ? AND task_id = ? AND key = ? ORDER BY map_index'),
+    putItem: p(
+      'INSERT INTO item_results (run_id, task_id, map_index, item_index, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
+    ),
+    listItems: p('SELECT item_index, value FROM item_results WHERE run_id = ? AND task_id = ? AND map_index = ? ORDER BY item_index'),
+
+    appendSave: p('INSERT INTO pipeline_saves (scope, stage, time, dag_id, run_id, task_id, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    listSaves: p('SELECT * FROM pipeline_saves WHERE scope = ? ORDER BY seq'),
+
+    appendLog: p('INSERT INTO log_lines (run_id, task_id, map_index, try_number, time, level, message) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    getLog: p('SELECT time, level, message FROM log_lines WHERE run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? ORDER BY seq'),
+
+    getDag: p('SELECT * FROM dags WHERE dag_id = ?'),
+    registerDag: p(
+      `INSERT INTO dags (dag_id, version, paused, fileloc, updated_at) VALUES (?, ?, 0, ?, ?)
+       ON CONFLICT (dag_id) DO UPDATE SET version = excluded.version, fileloc = excluded.fileloc, updated_at = excluded.updated_at RETURNING *`,
+    ),
+    pauseDag: p(
+      `INSERT INTO dags (dag_id, version, paused, fileloc, updated_at) VALUES (?, '', ?, NULL, ?)
+       ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at RETURNING *`,
+    ),
+
+    putPool: p('INSERT INTO pools (name, slots, description) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, description = excluded.description'),
+    getPool: p('SELECT * FROM pools WHERE name = ?'),
+    listPools: p('SELECT * FROM pools ORDER BY rowid'),
+
+    semaphoreUsed: p('SELECT used FROM semaphores WHERE name = ?'),
+    setSemaphore: p('INSERT INTO semaphores (name, used) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET used = excluded.used'),
+    release: p('UPDATE semaphores SET used = max(0, used - ?) WHERE name = ?'),
+    countUp: p('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value'),
+    enqueue: p('INSERT INTO waiters (name, run_id, task_id, map_index) VALUES (?, ?, ?, ?)'),
+    dequeue: p('DELETE FROM waiters WHERE seq = (SELECT seq FROM waiters WHERE name = ? ORDER BY seq LIMIT 1) RETURNING run_id, task_id, map_index'),
+  } satisfies Record<string, StatementSync>;
+}
+
+type Statements = ReturnType<typeof statements>;
+
+function loadSqlite(): typeof sqlite {
+  const mod = process.getBuiltinModule?.('node:sqlite') as typeof sqlite | undefined;
+  if (!mod) throw new Error(`the SQLite store needs node:sqlite, built into Node 22.5 and later (this is Node ${process.versions.node})`);
+  return mod;
+}
+
+// -------------------------------------------------------------------------------------------------
+// The store
+
+export class SqliteStateStore implements StateStore {
+  /** The database file (or `:memory:`). */
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly q: Statements;
+
+  constructor(options: SqliteStateStoreOptions) {
+    this.path = options.path;
+    const inMemory = options.path === ':memory:' || options.path === '';
+    if (!inMemory) mkdirSync(dirname(resolve(options.path)), { recursive: true });
+    const { DatabaseSync } = loadSqlite();
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 10_000 });
+      const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode;
+      if (!inMemory && mode !== 'wal') throw new Error(`the file system refused WAL mode (journal_mode is '${String(mode)}'): keep the airless home on a local disk`);
+      db.exec('PRAGMA synchronous = NORMAL');
+      openSchema(db, options.path);
+      this.q = statements(db);
+    } catch (e) {
+      if (db?.isOpen) db.close();
+      const message = e instanceof Error ? e.message : String(e);
+      throw new Error(`cannot open the airless store at ${options.path}: ${message}`, { cause: e });
+    }
+    this.db = db;
+  }
+
+  /** Close the database (idempotent). Any call after this fails. */
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  /** Run `fn` in one write transaction: all of it commits, or (it threw) none of it. */
+  private tx<T>(fn: () => T): T {
+    this.q.begin.run();
+    try {
+      const out = fn();
+      this.q.commit.run();
+      return out;
+    } catch (e) {
+      if (this.db.isTransaction) this.q.rollback.run();
+      throw e;
+    }
+  }
+
+  private requireRun(runId: string): void {
+    if (!this.q.runExists.get(runId)) throw new Error(`no run '${runId}' in the store`);
+  }
+
+  private ti(key: TiKey): TaskInstanceRecord | undefined {
+    const row = this.q.getTi.get(key.runId, key.taskId, key.mapIndex);
+    return row ? tiFromRow(row) : undefined;
+  }
+
+  // Runs -------------------------------------------------------------------------------------------
+
+  async createRun(run: DagRunRecord): Promise<boolean> {
+    return Number(this.q.insertRun.run(...RUN_FIELDS.map((f) => runValue(run, f))).changes) === 1;
+  }
+
+  async getRun(runId: string): Promise<DagRunRecord | undefined> {
+    const row = this.q.getRun.get(runId);
+    return row ? runFromRow(row) : undefined;
+  }
+
+  async updateRun(runId: string, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
+    return this.tx(() => {
+      const row = this.q.getRun.get(runId);
+      if (!row) return undefined;
+      const prev = runFromRow(row);
+      if (expect && !expect.includes(prev.state)) return undefined;
+      const next: DagRunRecord = { ...prev, ...given(patch), runId };
+      const updated = this.q.updateRun.get(...RUN_VALUE_FIELDS.map((f) => runValue(next, f)), runId);
+      return updated ? runFromRow(updated) : undefined;
+    });
+  }
+
+  async listRuns(query: { dagId: string; states?: readonly RunState[] }): Promise<DagRunRecord[]> {
+    const rows = query.states ? this.q.listRunsIn.all(query.dagId, JSON.stringify(query.states)) : this.q.listRuns.all(query.dagId);
+    return rows.map(runFromRow);
+  }
+
+  async listRunsByState(state: RunState): Promise<DagRunRecord[]> {
+    return this.q.listRunsByState.all(state).map(runFromRow);
+  }
+
+  // Task state ---------------------------------------------------------------------------------------
+
+  async getTaskStates(runId: string, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]> {
+    this.requireRun(runId);
+    if (taskIds.length === 0) return [];
+    return this.q.getTaskStates.all(JSON.stringify(taskIds), runId).map((row) => (row.run_id === null ? undefined : taskStateFromRow(row)));
+  }
+
+  async claimDecision(runId: string, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean> {
+    return this.tx(() => {
+      this.requireRun(runId);
+      return Number(this.q.claimDecision.run(runId, taskId, decision).changes) === 1;
+    });
+  }
+
+  async claimExpansion(runId: string, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
+    return this.tx(() => {
+      this.requireRun(runId);
+      if (Number(this.q.claimExpansion.run(runId, taskId, count).changes) !== 1) return false;
+      for (const d of downstream) this.q.announceExpansion.run(runId, d, count);
+      this.q.addPending.get(count - 1, runId);
+      return true;
+    });
+  }
+
+  // Task instances -----------------------------------------------------------------------------------
+
+  async createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void> {
+    if (tis.length === 0) return;
+    this.tx(() => {
+      for (const runId of new Set(tis.map((t) => t.runId))) this.requireRun(runId);
+      for (const ti of tis) this.q.insertTi.run(...tiInsertParams(ti));
+    });
+  }
+
+  async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
+    return this.ti(key);
+  }
+
+  async listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]> {
+    const rows = taskId === undefined ? this.q.listTis.all(runId) : this.q.listTisOfTask.all(runId, taskId);
+    return rows.map(tiFromRow);
+  }
+
+  /** The transition of one instance, inside a transaction: the new record, or undefined (condition failed). */
+  private transition(key: TiKey, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): TaskInstanceRecord | undefined {
+    const prev = this.ti(key);
+    if (!prev || !matches(prev, expect)) return undefined;
+    const next: TaskInstanceRecord = { ...prev, ...given(patch), runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex };
+    this.q.updateTi.run(...tiUpdateParams(next));
+    return next;
+  }
+
+  async updateTaskInstance(key: TiKey, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): Promise<TaskInstanceRecord | undefined> {
+    return this.tx(() => this.transition(key, expect, patch));
+  }
+
+  /** Move one instance to its terminal state, inside a transaction (no tallies): the new record, or undefined. */
+  private finishOne(req: FinishRequest): TaskInstanceRecord | undefined {
+    const { key } = req;
+    if (req.expect === 'absent') {
+      if (!req.create || this.ti(key)) return undefined;
+      const ti: TaskInstanceRecord = { ...req.create, ...given(req.patch), state: req.state, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex };
+      this.q.insertTi.run(...tiInsertParams(ti));
+      return ti;
+    }
+    return this.transition(key, req.expect, { ...given(req.patch), state: req.state });
+  }
+
+  async finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined> {
+    const { runId, taskId } = req.key;
+    return this.tx(() => {
+      this.requireRun(runId);
+      const ti = this.finishOne(req);
+      if (!ti) return undefined;
+      const one = oneOf(req.state);
+      this.q.addSelf.run(runId, taskId, ...one);
+      // One by one, as the memory store: a downstream task listed twice shows 1 then 2.
+      const downstream = req.downstream.map((d) => taskStateFromRow(this.q.addUpstream.get(runId, d, ...one)!));
+      const pending = num(this.q.addPending.get(-1, runId)!, 'pending');
+      return { ti, pending, downstream };
+    });
+  }
+
+  // Many instances at once ---------------------------------------------------------------------------
+
+  async listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
+    if (to <= from) return [];
+    return this.q.listTiRange.all(runId, taskId, from, to).map(tiFromRow);
+  }
+
+  async updateTaskInstances(updates: readonly TiUpdate[]): Promise<boolean[]> {
+    if (updates.length === 0) return [];
+    return this.tx(() => updates.map((u) => this.transition(u.key, u.expect, u.patch) !== undefined));
+  }
+
+  async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
+    const first = reqs[0];
+    if (!first) throw new Error('finishTaskInstances: no requests');
+    const { runId, taskId } = first.key;
+    for (const r of reqs) {
+      if (r.key.runId !== runId || r.key.taskId !== taskId) {
+        throw new Error(`finishTaskInstances: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
+      }
+      if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
+    }
+    return this.tx(() => {
+      this.requireRun(runId);
+      const self = zeroTally();
+      // What the applied requests add to each downstream task (every task of the result is touched, as
+      // the memory store creates their records even when nothing applied).
+      const down = new Map<string, StateTally>(first.downstream.map((d) => [d, zeroTally()]));
+      let count = 0;
+      const applied = reqs.map((r) => {
+        if (!this.finishOne(r)) return false;
+        count++;
+        self[r.state] += 1;
+        for (const d of r.downstream) {
+          let t = down.get(d);
+          if (!t) down.set(d, (t = zeroTally()));
+          t[r.state] += 1;
+        }
+        return true;
+      });
+      if (count > 0) this.q.addSelf.run(runId, taskId, ...tallyParams(self));
+      const after = new Map<string, TaskStateRecord>();
+      for (const [d, t] of down) after.set(d, taskStateFromRow(this.q.addUpstream.get(runId, d, ...tallyParams(t))!));
+      const pendingRow = count > 0 ? this.q.addPending.get(-count, runId) : this.q.getPending.get(runId);
+      return { applied, pending: num(pendingRow!, 'pending'), downstream: first.downstream.map((d) => structuredClone(after.get(d)!)) };
+    });
+  }
+
+  async putXComs(xs: readonly XComRecord[]): Promise<void> {
+    if (xs.length === 0) return;
+    this.tx(() => {
+      for (const runId of new Set(xs.map((x) => x.runId))) this.requireRun(runId);
+      for (const x of xs) this.q.putXCom.run(x.runId, x.taskId, x.key, x.mapIndex, json(x.value));
+    });
+  }
+
+  async appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void> {
+    if (entries.length === 0) return;
+    this.tx(() => {
+      const runs = new Map<string, boolean>();
+      for (const e of entries) {
+        let exists = runs.get(e.key.runId);
+        if (exists === undefined) runs.set(e.key.runId, (exists = this.q.runExists.get(e.key.runId) !== undefined));
+        if (exists) this.appendLines(e.key, e.tryNumber, e.lines);
+      }
+    });
+  }
+
+  // XCom and iteration results ----------------------------------------------------------------------
+
+  async putXCom(x: XComRecord): Promise<void> {
+    await this.putXComs([x]);
+  }
+
+  async getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
+    const row = this.q.getXCom.get(runId, taskId, key, mapIndex);
+    return row ? { runId, taskId, mapIndex, key, value: JSON.parse(str(row, 'value')) } : undefined;
+  }
+
+  async listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]> {
+    return this.q.listXComs.all(runId, taskId, key).map((row) => ({ runId, taskId, mapIndex: num(row, 'map_index'), key, value: JSON.parse(str(row, 'value')) }));
+  }
+
+  async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {
+    this.tx(() => {
+      this.requireRun(key.runId);
+      this.q.putItem.run(key.runId, key.taskId, key.mapIndex, index, json(value));
+    });
+  }
+
+  async listItemResults(key: TiKey): Promise<Map<number, unknown>> {
+    const out = new Map<number, unknown>();
+    for (const row of this.q.listItems.all(key.runId, key.taskId, key.mapIndex)) out.set(num(row, 'item_index'), JSON.parse(str(row, 'value')));
+    return out;
+  }
+
+  // Pipeline context ---------------------------------------------------------------------------------
+
+  async appendPipelineSave(scope: string, save: PipelineSave): Promise<void> {
+    this.q.appendSave.run(scope, save.stage, save.time, save.dagId, save.runId, save.taskId, json(save.data));
+  }
+
+  async listPipelineSaves(scope: string): Promise<PipelineSave[]> {
+    return this.q.listSaves.all(scope).map((row) => ({
+      stage: str(row, 'stage'),
+      time: str(row, 'time'),
+      data: JSON.parse(str(row, 'data')),
+      dagId: str(row, 'dag_id'),
+      runId: str(row, 'run_id'),
+      taskId: str(row, 'task_id'),
+    }));
+  }
+
+  // Logs -----------------------------------------------------------------------------------------------
+
+  /** Append lines of one try of an existing run, inside a transaction. */
+  private appendLines(key: TiKey, tryNumber: number, lines: readonly LogLine[]): void {
+    for (const l of lines) this.q.appendLog.run(key.runId, key.taskId, key.mapIndex, tryNumber, l.time, l.level, l.message);
+  }
+
+  async appendLog(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    this.tx(() => {
+      // Lines of a run that does not exist are dropped, as the memory store does.
+      if (this.q.runExists.get(key.runId)) this.appendLines(key, tryNumber, lines);
+    });
+  }
+
+  async getLog(key: TiKey, tryNumber: number): Promise<LogLine[]> {
+    return this.q.getLog
+      .all(key.runId, key.taskId, key.mapIndex, tryNumber)
+      .map((row) => ({ time: str(row, 'time'), level: str(row, 'level') as LogLine['level'], message: str(row, 'message') }));
+  }
+
+  // DAG registry ------------------------------------------------------------------------------------
+
+  async getDagRecord(dagId: string): Promise<DagRecord | undefined> {
+    const row = this.q.getDag.get(dagId);
+    return row ? dagFromRow(row) : undefined;
+  }
+
+  async registerDagVersion(dagId: string, version: string, fileloc: string | null, at: string): Promise<DagRecord> {
+    return dagFromRow(this.q.registerDag.get(dagId, version, fileloc, at)!);
+  }
+
+  async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {
+    return dagFromRow(this.q.pauseDag.get(dagId, paused ? 1 : 0, at)!);
+  }
+
+  // Pools and concurrency limits ---------------------------------------------------------------------
+
+  async putPool(pool: PoolRecord): Promise<void> {
+    this.q.putPool.run(pool.name, pool.slots, pool.description);
+  }
+
+  async getPool(name: string): Promise<PoolRecord | undefined> {
+    const row = this.q.getPool.get(name);
+    return row ? poolFromRow(row) : undefined;
+  }
+
+  async listPools(): Promise<PoolRecord[]> {
+    return this.q.listPools.all().map(poolFromRow);
+  }
+
+  async tryAcquire(name: string, n: number, limit: number): Promise<boolean> {
+    return this.tx(() => {
+      const row = this.q.semaphoreUsed.get(name);
+      const used = row ? num(row, 'used') : 0;
+      if (used + n > limit) return false;
+      this.q.setSemaphore.run(name, used + n);
+      return true;
+    });
+  }
+
+  async release(name: string, n: number): Promise<void> {
+    this.q.release.run(n, name);
+  }
+
+  async countUp(name: string): Promise<number> {
+    return num(this.q.countUp.get(name)!, 'value');
+  }
+
+  async enqueueWaiter(name: string, key: TiKey): Promise<void> {
+    this.q.enqueue.run(name, key.runId, key.taskId, key.mapIndex);
+  }
+
+  async dequeueWaiter(name: string): Promise<TiKey | undefined> {
+    const row = this.q.dequeue.get(name);
+    return row ? { runId: str(row, 'run_id'), taskId: str(row, 'task_id'), mapIndex: num(row, 'map_index') } : undefined;
+  }
+}
+
+/** Create the schema in a new database, or check the version of an existing one (one transaction). */
+function openSchema(db: DatabaseSync, path: string): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const tables = new Set(
+      db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .all()
+        .map((r) => String(r.name)),
+    );
+    if (!tables.has('schema_version')) {
+      if (tables.size > 0) {
+        throw new Error(`${path} is a SQLite database, but not an airless store (it has tables ${[...tables].sort().join(', ')} and no schema_version)`);
+      }
+      db.exec(SCHEMA);
+      db.prepare('INSERT INTO schema_version (id, version, updated_at) VALUES (1, ?, ?)').run(SQLITE_SCHEMA_VERSION, new Date().toISOString());
+    } else {
+      const row = db.prepare('SELECT version FROM schema_version WHERE id = 1').get();
+      const version = typeof row?.version === 'number' ? row.version : NaN;
+      if (!Number.isInteger(version)) throw new Error(`${path} has no valid schema version`);
+      if (version > SQLITE_SCHEMA_VERSION) {
+        throw new Error(
+          `${path} was written by a newer airless (store schema version ${version}; this airless knows versions up to ${SQLITE_SCHEMA_VERSION}): upgrade airless, or use another AIRLESS_HOME`,
+        );
+      }
+      // Migrations from older versions go here (version < SQLITE_SCHEMA_VERSION); there are none yet.
+      const missing = TABLES.filter((t) => !tables.has(t));
+      if (missing.length > 0) throw new Error(`${path} is an airless store of schema version ${version} with tables missing: ${missing.join(', ')}`);
+    }
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw e;
+  }
+}

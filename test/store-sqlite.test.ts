@@ -1,0 +1,575 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultAirlessHome, SQLITE_SCHEMA_VERSION, SqliteStateStore, sqliteDatabasePath } from '../lib/store/sqlite-store.ts';
+import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../lib/store/records.ts';
+import { MemoryStateStore } from '../lib/store/memory-store.ts';
+import type { FinishRequest, StateStore } from '../lib/store/state-store.ts';
+import { describeStoreContract } from './store-contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'airless-sqlite-'));
+const opened: SqliteStateStore[] = [];
+let files = 0;
+
+/** A new database file in this test's temp folder (a subfolder: the store creates folders). */
+const newPath = () => join(dir, `db${files++}`, 'airless.db');
+
+function open(path: string = newPath()): SqliteStateStore {
+  const s = new SqliteStateStore({ path });
+  opened.push(s);
+  return s;
+}
+
+afterAll(() => {
+  for (const s of opened) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describeStoreContract('SqliteStateStore on a file', () => open());
+
+// -------------------------------------------------------------------------------------------------
+
+const T0 = Date.UTC(2026, 0, 1);
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+const key = (runId: string, taskId: string, mapIndex = -1): TiKey => ({ runId, taskId, mapIndex });
+
+function makeRun(runId: string, over: Partial<DagRunRecord> = {}): DagRunRecord {
+  return {
+    dagId: 'sqlite_dag',
+    runId,
+    state: 'running',
+    runType: 'manual',
+    conf: { a: 1, nested: { list: [1, 'two', null] } },
+    params: { p: 'x' },
+    logicalDate: at(0),
+    queuedAt: at(0),
+    startDate: at(0),
+    endDate: null,
+    dagVersion: 'v1',
+    pending: 10,
+    parent: { dagId: 'up', runId: 'up-run', taskId: 'trigger', mapIndex: -1, tryNumber: 1 },
+    pipelineScope: runId,
+    note: null,
+    ...over,
+  };
+}
+
+function makeTi(runId: string, taskId: string, mapIndex = -1, over: Partial<TaskInstanceRecord> = {}): TaskInstanceRecord {
+  return {
+    dagId: 'sqlite_dag',
+    runId,
+    taskId,
+    mapIndex,
+    state: 'scheduled',
+    tryNumber: 0,
+    maxTries: 2,
+    queuedAt: null,
+    startDate: null,
+    endDate: null,
+    nextAt: null,
+    firstPokeAt: null,
+    pokeCount: 0,
+    durationMs: null,
+    error: null,
+    externalId: null,
+    resume: false,
+    ...over,
+  };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** `n` running instances (try 1) of task `m` in a new run of pending `n + 10`. */
+async function mappedRun(s: SqliteStateStore, runId: string, n: number): Promise<void> {
+  expect(await s.createRun(makeRun(runId, { pending: n + 10 }))).toBe(true);
+  await s.createTaskInstances(range(0, n).map((i) => makeTi(runId, 'm', i, { state: 'running', tryNumber: 1, queuedAt: at(1), startDate: at(1) })));
+}
+
+const bulkFinish = (runId: string, n: number): FinishRequest[] =>
+  range(0, n).map((i) => ({
+    key: key(runId, 'm', i),
+    expect: { states: ['running'], tryNumber: 1 },
+    state: i % 10 === 0 ? 'failed' : 'success',
+    patch: { endDate: at(2), durationMs: 60_000 + i },
+    downstream: ['join', 'report'],
+  }));
+
+// -------------------------------------------------------------------------------------------------
+
+describe('SqliteStateStore: opening', () => {
+  it('defaultAirlessHome: AIRLESS_HOME (resolved against cwd) or <cwd>/.airless', () => {
+    expect(defaultAirlessHome({}, '/work/project')).toBe('/work/project/.airless');
+    expect(defaultAirlessHome({ AIRLESS_HOME: '' }, '/work/project')).toBe('/work/project/.airless');
+    expect(defaultAirlessHome({ AIRLESS_HOME: '/var/airless' }, '/work/project')).toBe('/var/airless');
+    expect(defaultAirlessHome({ AIRLESS_HOME: 'state' }, '/work/project')).toBe('/work/project/state');
+    expect(sqliteDatabasePath('/var/airless')).toBe('/var/airless/airless.db');
+  });
+
+  it('creates the folders, puts the file in WAL mode, records the schema version', () => {
+    const path = join(dir, 'deep', 'er', 'home', 'airless.db');
+    open(path).close();
+    expect(existsSync(path)).toBe(true);
+    const raw = new DatabaseSync(path);
+    try {
+      expect(raw.prepare('PRAGMA journal_mode').get()?.journal_mode).toBe('wal');
+      expect(raw.prepare('SELECT version FROM schema_version').get()?.version).toBe(SQLITE_SCHEMA_VERSION);
+    } finally {
+      raw.close();
+    }
+    expect(open(path).path).toBe(path);
+  });
+
+  it(':memory: works (a private database per store)', async () => {
+    const a = open(':memory:');
+    const b = open(':memory:');
+    expect(await a.createRun(makeRun('mem'))).toBe(true);
+    expect(await a.getRun('mem')).toEqual(makeRun('mem'));
+    expect(await b.getRun('mem')).toBeUndefined();
+  });
+
+  it('refuses a file written by a newer schema, a foreign database and a file that is not a database, with a clear error', () => {
+    const newer = newPath();
+    open(newer).close();
+    const raw = new DatabaseSync(newer);
+    raw.exec(`UPDATE schema_version SET version = ${SQLITE_SCHEMA_VERSION + 1}`);
+    raw.close();
+    expect(() => open(newer)).toThrow(new RegExp(`written by a newer airless \\(store schema version ${SQLITE_SCHEMA_VERSION + 1}; this airless knows versions up to ${SQLITE_SCHEMA_VERSION}\\)`));
+
+    const foreign = join(dir, 'foreign.db');
+    const other = new DatabaseSync(foreign);
+    other.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)');
+    other.close();
+    expect(() => open(foreign)).toThrow(/not an airless store \(it has tables notes and no schema_version\)/);
+
+    const garbage = join(dir, 'garbage.db');
+    writeFileSync(garbage, 'this is not a database, just some text that is long enough to have a header '.repeat(20));
+    expect(() => open(garbage)).toThrow(/cannot open the airless store at .*garbage\.db: .*not a database/);
+  });
+
+  it('a closed store refuses calls; close is idempotent', async () => {
+    const s = open();
+    s.close();
+    s.close();
+    await expect(s.getRun('x')).rejects.toThrow(/not open|finalized/);
+  });
+
+  it('records are fresh objects: changing one changes neither the store nor the next one returned', async () => {
+    const s = open();
+    await s.createRun(makeRun('fresh'));
+    await s.createTaskInstances([makeTi('fresh', 't')]);
+    const a = (await s.getTaskInstance(key('fresh', 't')))!;
+    const b = (await s.getTaskInstance(key('fresh', 't')))!;
+    expect(a).not.toBe(b);
+    a.state = 'failed';
+    const run = (await s.getRun('fresh'))!;
+    (run.conf as { a: number }).a = 99;
+    expect((await s.getTaskInstance(key('fresh', 't')))?.state).toBe('scheduled');
+    expect((await s.getRun('fresh'))?.conf).toEqual(makeRun('fresh').conf);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+
+describe('SqliteStateStore: durability', () => {
+  it('everything written through one instance is there after close, in a new instance on the same file', async () => {
+    const path = newPath();
+    const runId = 'durable-run';
+    const s = open(path);
+    const run = makeRun(runId, { pending: 5 });
+    await s.createRun(run);
+    await s.updateRun(runId, ['running'], { note: 'noted' });
+    await s.createRun(makeRun('durable-queued', { state: 'queued', queuedAt: at(3) }));
+    await s.createTaskInstances([makeTi(runId, 'a', -1, { state: 'running', tryNumber: 1 }), ...range(0, 3).map((i) => makeTi(runId, 'm', i))]);
+    await s.updateTaskInstance(key(runId, 'm', 1), { states: ['scheduled'] }, { state: 'queued', tryNumber: 1, queuedAt: at(1), resume: true, durationMs: 1.5 });
+    const finished = await s.finishTaskInstance({ key: key(runId, 'a'), expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: { endDate: at(2) }, downstream: ['m'] });
+    expect(finished?.pending).toBe(4);
+    expect(await s.claimDecision(runId, 'a', 'scheduled')).toBe(true);
+    expect(await s.claimExpansion(runId, 'm', 3, ['join'])).toBe(true);
+    await s.putXCom({ runId, taskId: 'a', mapIndex: -1, key: 'return_value', value: { big: 'é'.repeat(10_000), n: [1, 2.5, null] } });
+    await s.putXComs(range(0, 3).map((i) => ({ runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i * 10 })));
+    await s.putItemResult(key(runId, 'it'), 4, { item: 4 });
+    const lines: LogLine[] = [
+      { time: at(1), level: 'info', message: 'hello' },
+      { time: at(1), level: 'error', message: 'boom' },
+    ];
+    await s.appendLog(key(runId, 'a'), 1, lines);
+    await s.appendLogs([{ key: key(runId, 'm', 2), tryNumber: 1, lines: [lines[0]!] }]);
+    await s.appendPipelineSave(runId, { stage: 's1', time: at(1), data: { qa: 0.9 }, dagId: 'sqlite_dag', runId, taskId: 'a' });
+    await s.registerDagVersion('sqlite_dag', 'v7', 'dags/sqlite_dag.ts', at(1));
+    await s.setDagPaused('sqlite_dag', true, at(2));
+    await s.putPool({ name: 'narrow', slots: 2, description: 'two at a time' });
+    await s.putPool({ name: 'default_pool', slots: 128, description: '' });
+    expect(await s.tryAcquire('pool:narrow', 2, 2)).toBe(true);
+    expect(await s.countUp('attempts')).toBe(1);
+    expect(await s.countUp('attempts')).toBe(2);
+    await s.enqueueWaiter('pool:narrow', key(runId, 'm', 2));
+    await s.enqueueWaiter('pool:narrow', key(runId, 'm', 0));
+
+    const snapshot = async (x: SqliteStateStore) => ({
+      run: await x.getRun(runId),
+      queued: await x.listRunsByState('queued'),
+      runs: await x.listRuns({ dagId: 'sqlite_dag' }),
+      tis: await x.listTaskInstances(runId),
+      states: await x.getTaskStates(runId, ['a', 'm', 'join']),
+      xcomA: await x.getXCom(runId, 'a', -1, 'return_value'),
+      xcomM: await x.listXComs(runId, 'm', 'return_value'),
+      items: [...(await x.listItemResults(key(runId, 'it'))).entries()],
+      logA: await x.getLog(key(runId, 'a'), 1),
+      logM: await x.getLog(key(runId, 'm', 2), 1),
+      saves: await x.listPipelineSaves(runId),
+      dag: await x.getDagRecord('sqlite_dag'),
+      pools: await x.listPools(),
+    });
+    const before = await snapshot(s);
+    expect(before.tis).toHaveLength(4);
+    expect(before.tis.find((t) => t.mapIndex === 1)).toMatchObject({ resume: true, durationMs: 1.5, state: 'queued' });
+    expect(before.states[0]?.self.success).toBe(1);
+    expect(before.states[2]?.upstreamAddedTotal).toBe(3);
+    expect(before.run?.pending).toBe(6);
+    s.close();
+
+    const t = open(path);
+    expect(await snapshot(t)).toEqual(before);
+    // Semaphores, counters and waiters carry on where they were.
+    expect(await t.tryAcquire('pool:narrow', 1, 2)).toBe(false);
+    await t.release('pool:narrow', 1);
+    expect(await t.tryAcquire('pool:narrow', 1, 2)).toBe(true);
+    expect(await t.countUp('attempts')).toBe(3);
+    expect(await t.dequeueWaiter('pool:narrow')).toEqual(key(runId, 'm', 2));
+    expect(await t.dequeueWaiter('pool:narrow')).toEqual(key(runId, 'm', 0));
+    expect(await t.dequeueWaiter('pool:narrow')).toBeUndefined();
+    // The decisions stay settled.
+    expect(await t.claimDecision(runId, 'a', 'skipped')).toBe(false);
+    expect(await t.claimExpansion(runId, 'm', 3, ['join'])).toBe(false);
+    expect(await t.createRun(run)).toBe(false);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+
+describe('SqliteStateStore: crash safety', () => {
+  /** Add a trigger failing a statement (an error between the statements of a store transaction). */
+  function inject(path: string, name: string, sql: string): () => void {
+    const raw = new DatabaseSync(path);
+    raw.exec(`CREATE TRIGGER ${name} ${sql} BEGIN SELECT RAISE(ABORT, 'injected fault'); END`);
+    return () => {
+      raw.exec(`DROP TRIGGER ${name}`);
+      raw.close();
+    };
+  }
+
+  it('a bulk finish failing midway (after 5,000 of 10,000 instances, or at the run counter) leaves nothing written', async () => {
+    const path = newPath();
+    const runId = 'crash-run';
+    const n = 10_000;
+    const s = open(path);
+    await mappedRun(s, runId, n);
+    const reqs = bulkFinish(runId, n);
+    const state = async (x: SqliteStateStore) => ({
+      run: await x.getRun(runId),
+      states: await x.getTaskStates(runId, ['m', 'join', 'report']),
+      running: (await x.listTaskInstanceRange(runId, 'm', 0, n)).filter((t) => t.state === 'running' && t.endDate === null).length,
+    });
+    const before = await state(s);
+    expect(before).toEqual({ run: makeRun(runId, { pending: n + 10 }), states: [undefined, undefined, undefined], running: n });
+
+    // Midway through the instances.
+    const heal1 = inject(path, 'fail_midway', 'BEFORE UPDATE ON task_instances WHEN NEW.map_index = 5000');
+    await expect(s.finishTaskInstances(reqs)).rejects.toThrow(/injected fault/);
+    // After every instance and tally, at the run's pending count (the last statement).
+    const heal2 = inject(path, 'fail_at_run', 'BEFORE UPDATE OF pending ON runs');
+    heal1();
+    await expect(s.finishTaskInstances(reqs)).rejects.toThrow(/injected fault/);
+    await expect(s.finishTaskInstance({ ...reqs[0]!, downstream: ['join'] })).rejects.toThrow(/injected fault/);
+    expect(await state(s)).toEqual(before);
+    // A new instance on the file sees the same: nothing was committed.
+    expect(await state(open(path))).toEqual(before);
+    heal2();
+
+    // The store that saw the errors is not stuck in a transaction: the same call now applies, once.
+    const res = await s.finishTaskInstances(reqs);
+    expect(res.applied.every(Boolean)).toBe(true);
+    expect(res.pending).toBe(10);
+    const after = await state(open(path));
+    expect(after.running).toBe(0);
+    expect(after.states[0]?.self).toEqual({ success: 9000, failed: 1000, skipped: 0, upstream_failed: 0, removed: 0 });
+    expect(after.states[1]?.upstream).toEqual(after.states[0]?.self);
+  });
+
+  it('a process killed (SIGKILL) during a bulk finish leaves all of it or none of it', async () => {
+    const path = newPath();
+    const runId = 'killed-run';
+    const n = 50_000;
+    const s = open(path);
+    await mappedRun(s, runId, n);
+    s.close();
+    const child = spawnChild(`
+      const s = new SqliteStateStore({ path: args.path });
+      const reqs = Array.from({ length: args.n }, (_, i) => ({
+        key: { runId: args.runId, taskId: 'm', mapIndex: i },
+        expect: { states: ['running'], tryNumber: 1 },
+        state: 'success',
+        patch: { endDate: 'x' },
+        downstream: ['join'],
+      }));
+      process.stdout.write('begin\\n');
+      await new Promise((r) => setTimeout(r, 20));
+      await s.finishTaskInstances(reqs);
+      process.stdout.write('committed\\n');
+      await new Promise((r) => setTimeout(r, 60_000));
+    `, { path, runId, n });
+    await child.line('begin');
+    await new Promise((r) => setTimeout(r, 120));
+    const out = await child.kill();
+    const t = open(path);
+    const tis = await t.listTaskInstanceRange(runId, 'm', 0, n);
+    const done = tis.filter((x) => x.state === 'success').length;
+    const [m, joined] = await t.getTaskStates(runId, ['m', 'join']);
+    const pending = (await t.getRun(runId))?.pending;
+    console.log(`SIGKILL during a bulk finish of ${n}: ${out.includes('committed') ? 'after the commit' : 'before the commit'}; ${done} instances finished`);
+    if (done === 0) {
+      expect([m, joined]).toEqual([undefined, undefined]);
+      expect(pending).toBe(n + 10);
+    } else {
+      expect(done).toBe(n);
+      expect(m?.self.success).toBe(n);
+      expect(joined?.upstream.success).toBe(n);
+      expect(pending).toBe(10);
+    }
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+
+const storeModule = pathToFileURL(fileURLToPath(new URL('../lib/store/sqlite-store.ts', import.meta.url))).href;
+
+/** A node process (with tsx) running `body` with `SqliteStateStore` and `args` in scope. */
+function spawnChild(body: string, args: unknown) {
+  const script = join(dir, `child-${files++}.mjs`);
+  writeFileSync(script, `import { SqliteStateStore } from ${JSON.stringify(storeModule)};\nconst args = JSON.parse(process.argv[2]);\n${body}\n`);
+  const proc = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=ExperimentalWarning', script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiting: { text: string; resolve: () => void }[] = [];
+  proc.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiting) if (out.includes(w.text)) w.resolve();
+  });
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return {
+    line: (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        if (out.includes(text)) return resolve();
+        waiting.push({ text, resolve });
+        void exited.then(() => (out.includes(text) ? resolve() : reject(new Error(`child exited before '${text}': ${err}`))));
+      }),
+    kill: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+      return out;
+    },
+    done: async () => {
+      const code = await exited;
+      if (code !== 0) throw new Error(`child exited with ${code}: ${err}`);
+      return out;
+    },
+  };
+}
+
+// -------------------------------------------------------------------------------------------------
+
+describe('SqliteStateStore: two stores on one file', () => {
+  it('in one process: each sees the other’s writes; a raced conditional transition applies once', async () => {
+    const path = newPath();
+    const a = open(path);
+    const b = open(path);
+    await a.createRun(makeRun('shared', { pending: 3 }));
+    expect(await b.getRun('shared')).toEqual(makeRun('shared', { pending: 3 }));
+    await b.createTaskInstances([makeTi('shared', 't', -1, { state: 'queued', tryNumber: 1 })]);
+    const moved = await Promise.all([a, b, a, b].map((s) => s.updateTaskInstance(key('shared', 't'), { states: ['queued'], tryNumber: 1 }, { state: 'running' })));
+    expect(moved.filter(Boolean)).toHaveLength(1);
+    const req: FinishRequest = { key: key('shared', 't'), expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['d'] };
+    const finished = await Promise.all([a.finishTaskInstance(req), b.finishTaskInstance(req)]);
+    expect(finished.filter(Boolean)).toHaveLength(1);
+    expect((await a.getTaskStates('shared', ['d']))[0]?.upstream.success).toBe(1);
+    expect((await b.getRun('shared'))?.pending).toBe(2);
+  });
+
+  it('four processes racing the same transitions, claims, semaphore, counter and queue: each applies exactly once', async () => {
+    const path = newPath();
+    const runId = 'raced';
+    const n = 300;
+    const s = open(path);
+    await s.createRun(makeRun(runId, { pending: n + 10 }));
+    await s.createTaskInstances(range(0, n).map((i) => makeTi(runId, 'm', i, { state: 'queued', tryNumber: 1 })));
+    for (let i = 0; i < 100; i++) await s.enqueueWaiter('queue', key(runId, 'w', i));
+    // Every process opens its store, says so, and waits for the go file: they start together.
+    const go = join(dir, `go-${files++}`);
+    const body = `
+      const { existsSync } = await import('node:fs');
+      const s = new SqliteStateStore({ path: args.path });
+      process.stdout.write('ready\\n');
+      while (!existsSync(args.go)) await new Promise((r) => setTimeout(r, 1));
+      const out = { started: 0, finished: 0, claims: 0, acquired: 0, counts: [], taken: [] };
+      for (let i = 0; i < args.n; i++) {
+        const k = { runId: args.runId, taskId: 'm', mapIndex: i };
+        if (await s.updateTaskInstance(k, { states: ['queued'], tryNumber: 1 }, { state: 'running' })) out.started++;
+        const f = await s.finishTaskInstance({ key: k, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['join'] });
+        if (f) out.finished++;
+        if (i % 6 === 0 && (await s.claimDecision(args.runId, 'c' + i, 'scheduled'))) out.claims++;
+        if (i % 6 === 1 && (await s.tryAcquire('sem', 1, 25))) out.acquired++;
+        if (i % 6 === 2) out.counts.push(await s.countUp('ctr'));
+        if (i % 6 === 3) { const w = await s.dequeueWaiter('queue'); if (w) out.taken.push(w.mapIndex); }
+      }
+      s.close();
+      process.stdout.write('result ' + JSON.stringify(out));
+    `;
+    const children = Array.from({ length: 4 }, () => spawnChild(body, { path, runId, n, go }));
+    await Promise.all(children.map((c) => c.line('ready')));
+    writeFileSync(go, '');
+    const results = (await Promise.all(children.map((c) => c.done()))).map(
+      (o) => JSON.parse(o.slice(o.indexOf('result ') + 7)) as { started: number; finished: number; claims: number; acquired: number; counts: number[]; taken: number[] },
+    );
+    const sum = (f: (r: (typeof results)[number]) => number) => results.reduce((acc, r) => acc + f(r), 0);
+    expect(sum((r) => r.started)).toBe(n);
+    expect(sum((r) => r.finished)).toBe(n);
+    expect(sum((r) => r.claims)).toBe(n / 6);
+    expect(sum((r) => r.acquired)).toBe(25);
+    expect(results.flatMap((r) => r.counts).sort((x, y) => x - y)).toEqual(range(1, 4 * (n / 6) + 1));
+    // Every waiter taken once, and each process took them in queue order.
+    expect(results.flatMap((r) => r.taken).sort((x, y) => x - y)).toEqual(range(0, 100));
+    for (const r of results) expect(r.taken).toEqual([...r.taken].sort((x, y) => x - y));
+    const [m, joined] = await s.getTaskStates(runId, ['m', 'join']);
+    expect(m?.self.success).toBe(n);
+    expect(joined?.upstream.success).toBe(n);
+    expect((await s.getRun(runId))?.pending).toBe(10);
+    console.log(`4 processes, ${n} instances: started ${results.map((r) => r.started).join('/')}, finished ${results.map((r) => r.finished).join('/')}`);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+
+describe('SqliteStateStore: timing', () => {
+  it('10,000 instances created, moved and finished in bulk (printed, not asserted)', async () => {
+    const s = open();
+    const runId = 'timed';
+    const n = 10_000;
+    await s.createRun(makeRun(runId, { pending: n + 10 }));
+    const time = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      const out = await f();
+      console.log(`SqliteStateStore (file): ${what}: ${(performance.now() - t0).toFixed(1)} ms`);
+      return out;
+    };
+    await time(`createTaskInstances of ${n}`, () => s.createTaskInstances(range(0, n).map((i) => makeTi(runId, 'm', i, { state: 'queued', tryNumber: 1 }))));
+    const moved = await time(`updateTaskInstances of ${n}`, () =>
+      s.updateTaskInstances(range(0, n).map((i) => ({ key: key(runId, 'm', i), expect: { states: ['queued'], tryNumber: 1 }, patch: { state: 'running', startDate: at(1) } }))),
+    );
+    expect(moved.every(Boolean)).toBe(true);
+    const res = await time(`finishTaskInstances of ${n} (2 downstream tasks)`, () => s.finishTaskInstances(bulkFinish(runId, n)));
+    expect(res.applied.every(Boolean)).toBe(true);
+    expect(res.pending).toBe(10);
+    await time(`putXComs of ${n}`, () => s.putXComs(range(0, n).map((i) => ({ runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } }))));
+    await time(`appendLogs of ${n} (2 lines each)`, () =>
+      s.appendLogs(range(0, n).map((i) => ({ key: key(runId, 'm', i), tryNumber: 1, lines: [{ time: at(1), level: 'info', message: `child ${i} started` }, { time: at(2), level: 'info', message: 'done' }] }))),
+    );
+    const all = await time(`listTaskInstanceRange of ${n}`, () => s.listTaskInstanceRange(runId, 'm', 0, n));
+    expect(all).toHaveLength(n);
+    await time(`finishTaskInstances of ${n} again (a replay: nothing applies)`, () => s.finishTaskInstances(bulkFinish(runId, n)));
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+
+describe('SqliteStateStore: the same answers as MemoryStateStore on edge cases', () => {
+  /** Apply `script` to a store and record every answer (or error message) as JSON. */
+  async function answers(s: StateStore): Promise<unknown[]> {
+    const out: unknown[] = [];
+    const rec = async (f: () => Promise<unknown>) => {
+      try {
+        const v = await f();
+        // A Map's order is not part of the contract (memory: first put; DynamoDB and this store: by index).
+        out.push(v instanceof Map ? { map: [...v.entries()].sort((x, y) => Number(x[0]) - Number(y[0])) } : v === undefined ? '(undefined)' : JSON.parse(JSON.stringify(v)));
+      } catch (e) {
+        out.push({ error: (e as Error).message });
+      }
+    };
+    // Ties in the run listings keep creation order.
+    for (const id of ['r2', 'r1', 'r3']) await rec(() => s.createRun(makeRun(id, { pending: 4, state: 'queued', dagId: 'parity' })));
+    await rec(() => s.listRuns({ dagId: 'parity' }));
+    await rec(() => s.listRunsByState('queued'));
+    await rec(() => s.updateRun('r1', null, { conf: { replaced: [1, { x: null }] }, note: 'n' }));
+    await rec(() => s.updateRun('r1', ['queued'], { state: 'running', parent: null }));
+    // A run that does not exist: writes refuse it (logs are dropped), reads find nothing.
+    await rec(() => s.claimDecision('nope', 't', 'scheduled'));
+    await rec(() => s.claimExpansion('nope', 't', 2, ['d']));
+    await rec(() => s.getTaskStates('nope', ['t']));
+    await rec(() => s.createTaskInstances([makeTi('nope', 't')]));
+    await rec(() => s.finishTaskInstance({ key: key('nope', 't'), expect: { states: ['running'] }, state: 'success', patch: {}, downstream: [] }));
+    await rec(() => s.putXCom({ runId: 'nope', taskId: 't', mapIndex: -1, key: 'k', value: 1 }));
+    await rec(() => s.putItemResult(key('nope', 't'), 0, 1));
+    await rec(() => s.appendLog(key('nope', 't'), 1, [{ time: at(0), level: 'info', message: 'lost' }]));
+    await rec(() => s.getLog(key('nope', 't'), 1));
+    await rec(() => s.listTaskInstances('nope'));
+    await rec(() => s.getXCom('nope', 't', -1, 'k'));
+    // One finish with a downstream task listed twice: the result shows the tally after each count.
+    await rec(() => s.createTaskInstances([makeTi('r1', 'a', -1, { state: 'running', tryNumber: 1 }), makeTi('r1', 'b', -1, { state: 'running', tryNumber: 1 })]));
+    await rec(() => s.finishTaskInstance({ key: key('r1', 'a'), expect: { states: ['running'], tryNumber: 1 }, state: 'failed', patch: { state: 'success', error: 'E: x' }, downstream: ['j', 'k', 'j'] }));
+    // A bulk finish that applies nothing still answers with (new, empty) downstream records.
+    await rec(() => s.finishTaskInstances([{ key: key('r1', 'b'), expect: { states: ['queued'] }, state: 'success', patch: {}, downstream: ['fresh', 'j'] }]));
+    await rec(() => s.getTaskStates('r1', ['fresh', 'b', 'a', 'j', 'k']));
+    await rec(() => s.finishTaskInstances([{ key: key('r1', 'b'), expect: { states: ['running'] }, state: 'skipped', patch: { endDate: at(3) }, downstream: ['j'] }]));
+    await rec(() => s.getTaskStates('r1', ['b', 'j']));
+    await rec(() => s.listTaskInstances('r1'));
+    await rec(() => s.getRun('r1'));
+    // The same instance twice in one bulk update: the second sees the first.
+    await rec(() => s.createTaskInstances([makeTi('r2', 'm', 0), makeTi('r2', 'm', 1)]));
+    await rec(() =>
+      s.updateTaskInstances([
+        { key: key('r2', 'm', 0), expect: { states: ['scheduled'] }, patch: { state: 'queued', tryNumber: 1 } },
+        { key: key('r2', 'm', 0), expect: { states: ['queued'], tryNumber: 1 }, patch: { state: 'running', externalId: 'job' } },
+        { key: key('r2', 'm', 1), expect: { states: ['queued'] }, patch: { state: 'running' } },
+      ]),
+    );
+    await rec(() => s.listTaskInstanceRange('r2', 'm', -5, 5));
+    // Item results by index (an undefined value is left out here: the memory store then fails to read
+    // the instance's results, "undefined" is not valid JSON; this store keeps it as null, as DynamoDB).
+    await rec(() => s.putItemResult(key('r2', 'm', 0), 3, null));
+    await rec(() => s.putItemResult(key('r2', 'm', 0), 1, 'one'));
+    await rec(() => s.listItemResults(key('r2', 'm', 0)));
+    // Pools keep the order they were first put in; DAG records.
+    for (const p of [{ name: 'z', slots: 1, description: '' }, { name: 'a', slots: 2, description: 'x' }, { name: 'z', slots: 3, description: 'again' }]) await rec(() => s.putPool(p));
+    await rec(() => s.listPools());
+    await rec(() => s.setDagPaused('fresh_dag', true, at(1)));
+    await rec(() => s.registerDagVersion('fresh_dag', 'v1', null, at(2)));
+    await rec(() => s.setDagPaused('fresh_dag', false, at(3)));
+    // Semaphores, counters and waiters of several names, interleaved.
+    await rec(() => s.tryAcquire('x', 3, 2));
+    await rec(() => s.release('x', 1));
+    await rec(() => s.tryAcquire('x', 2, 2));
+    for (const [name, i] of [['q1', 0], ['q2', 1], ['q1', 2], ['q2', 3], ['q1', 4]] as const) await rec(() => s.enqueueWaiter(name, key('r3', 'w', i)));
+    for (const name of ['q1', 'q2', 'q1', 'q1', 'q2', 'q2', 'q1']) await rec(() => s.dequeueWaiter(name));
+    for (const name of ['c1', 'c2', 'c1']) await rec(() => s.countUp(name));
+    return out;
+  }
+
+  it('answers every call of an edge-case script as the memory store does', async () => {
+    const want = await answers(new MemoryStateStore());
+    const got = await answers(open());
+    expect(got).toEqual(want);
+  });
+});
+
+it('SqliteStateStore: an undefined value is stored as null (JSON has no undefined)', async () => {
+  const s = open();
+  await s.createRun(makeRun('undef'));
+  await s.putItemResult(key('undef', 'it'), 0, undefined);
+  await s.putXCom({ runId: 'undef', taskId: 't', mapIndex: -1, key: 'k', value: undefined });
+  expect([...(await s.listItemResults(key('undef', 'it'))).entries()]).toEqual([[0, null]]);
+  expect((await s.getXCom('undef', 't', -1, 'k'))?.value).toBeNull();
+});
