@@ -13,6 +13,7 @@ import * as stageCalibration from '../dags/stage_calibration.ts';
 import * as stageImaging from '../dags/stage_imaging.ts';
 import * as stageImportPrep from '../dags/stage_import_prep.ts';
 import * as cost from './dags/cost.ts';
+import * as e2eArrays from './dags/e2e_arrays.ts';
 import * as e2eChain from './dags/e2e_chain.ts';
 import * as e2eReplay from './dags/e2e_replay.ts';
 import * as e2eRetry from './dags/e2e_retry.ts';
@@ -27,6 +28,7 @@ export const dagModules: readonly { file: string; exports: Record<string, unknow
   { file: 'stage_imaging.ts', exports: stageImaging },
   { file: 'stage_import_prep.ts', exports: stageImportPrep },
   { file: 'e2e/cost.ts', exports: cost },
+  { file: 'e2e/e2e_arrays.ts', exports: e2eArrays },
   { file: 'e2e/e2e_chain.ts', exports: e2eChain },
   { file: 'e2e/e2e_replay.ts', exports: e2eReplay },
   { file: 'e2e/e2e_retry.ts', exports: e2eRetry },

@@ -30,7 +30,7 @@ import { S3LargeValueStore } from '../lib/store/large-values.ts';
 import type { SchedulerEvent } from '../lib/scheduler/host.ts';
 import { dagModules } from './airless-dags.ts';
 import { openBackends, targetFromEnv, type Backends, type EmulatorEndpoints, type Target } from './backends.ts';
-import { LocalBatchApi, type BatchApiOptions } from './batch-api.ts';
+import { LocalBatchApi, manifestChildItem, type BatchApiOptions } from './batch-api.ts';
 import { submitJobSync, SYNC_POLL_SECONDS } from './batch-sync.ts';
 import { SkippingClock } from './clock.ts';
 import type { SettlingClock } from './harness-clock.ts';
@@ -123,7 +123,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dags = dagResolverFromModules(dagModules);
 
   // AWS Batch.
-  const batchApi = options.batchEndpoint === undefined ? new LocalBatchApi({ ...options.batch, clock, region: backends.region }) : null;
+  // Array children run their own item of the wave's manifest in S3, as a real child reads it.
+  const batchApi =
+    options.batchEndpoint === undefined ? new LocalBatchApi({ childItem: manifestChildItem(backends.s3), ...options.batch, clock, region: backends.region }) : null;
   const batchEndpoint = batchApi ? await batchApi.listen() : options.batchEndpoint!;
   const newBatchClient = () => {
     const c = new BatchClient({ endpoint: batchEndpoint, region: backends.region, credentials: LOCAL_KEYS });

@@ -36,7 +36,7 @@
  *   While the children run, the parent execution lets go of the clock (each child holds it while it
  *   runs), so the children's Waits and `.sync` jobs skip time as any execution's do. The registered
  *   definition (what `describe`/tests read) stays the compiled ASL, exactly as deployed.
- * - Retriers wait 0 ms (`retryIntervalOverrides`).
+ * - Retriers: the engine waits 0 ms (`retryIntervalOverrides`); the harness sleeps on its clock, before the next attempt, the interval Step Functions would wait (backoff, MaxDelaySeconds, full jitter).
  * - StartExecution follows Step Functions' rules: a Standard execution's name is unique (a running one
  *   with the same input is returned again; otherwise ExecutionAlreadyExists); Express names are not
  *   checked, and Express executions cannot be described.
@@ -128,8 +128,17 @@ interface Registered {
   waits: Map<string, Record<string, unknown>>;
   /** Task states by name: their Resource. */
   tasks: Map<string, string>;
-  /** States with a Retry field. */
-  retried: string[];
+  /** States with a Retry field: their retriers. */
+  retried: Map<string, Retrier[]>;
+}
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: 'FULL' | 'NONE';
 }
 
 export interface LocalStepFunctionsOptions {
@@ -176,7 +185,7 @@ export class LocalStepFunctions {
     const runnable = structuredClone(definition) as unknown as Record<string, any>;
     const waits = new Map<string, Record<string, unknown>>();
     const tasks = new Map<string, string>();
-    const retried: string[] = [];
+    const retried = new Map<string, Retrier[]>();
     const walk = (states: Record<string, any>) => {
       for (const [stateName, original] of Object.entries(states)) {
         if (original.Type === 'Map' && original.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
@@ -187,7 +196,7 @@ export class LocalStepFunctions {
         const s = states[stateName];
         if (s.Type === 'Wait') waits.set(stateName, s as Record<string, unknown>);
         if (s.Type === 'Task') tasks.set(stateName, String(s.Resource));
-        if (Array.isArray(s.Retry) && s.Retry.length) retried.push(stateName);
+        if (Array.isArray(s.Retry) && s.Retry.length) retried.set(stateName, s.Retry as Retrier[]);
         const nested = s.ItemProcessor ?? s.Iterator;
         if (nested?.States) walk(nested.States);
         for (const b of s.Branches ?? []) walk(b.States);
@@ -387,16 +396,42 @@ export class LocalStepFunctions {
       StateMachine: { Id: sm.arn, Name: sm.name },
     };
     const handlers: Record<string, (i: any) => Promise<any>> = {};
+    // A Retry's wait passes on the harness clock (the engine itself is told to wait 0 ms): before a state's
+    // next attempt, sleep the interval Step Functions would (backoff, MaxDelaySeconds, full jitter).
+    const retrying = new Map<string, { error: string; attempts: number[] }>();
+    const retryWait = (stateName: string, error: string, attempts: number[]): number => {
+      const retriers = sm.retried.get(stateName) ?? [];
+      const i = retriers.findIndex((r) => r.ErrorEquals.includes(error) || r.ErrorEquals.includes('States.ALL') || (r.ErrorEquals.includes('States.TaskFailed') && error !== 'States.Timeout'));
+      if (i < 0) return 0;
+      const r = retriers[i]!;
+      const n = attempts[i] ?? 0;
+      attempts[i] = n + 1;
+      let ms = Math.min((r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** n, r.MaxDelaySeconds ?? Infinity) * 1000;
+      if ((r.JitterStrategy ?? 'NONE') === 'FULL') ms = Math.random() * ms;
+      return ms;
+    };
     for (const [stateName, resource] of sm.tasks) {
       handlers[stateName] = async (parameters: any) => {
         await afterWait();
-        if (resource === DISTRIBUTED_MAP) {
-          return meter.run(key, () => this.distributedMap(sm, stateName, parameters, { ...context, State: { Name: stateName } }, releasedWhile));
+        const pending = retrying.get(stateName);
+        if (pending && pending.error !== '') {
+          const ms = retryWait(stateName, pending.error, pending.attempts);
+          if (ms > 0) await clock.sleepUntil(clock.now() + ms, true);
         }
-        return meter.run(key, () => this.integration(resource, stateName, parameters, executionArn));
+        try {
+          const out =
+            resource === DISTRIBUTED_MAP
+              ? await meter.run(key, () => this.distributedMap(sm, stateName, parameters, { ...context, State: { Name: stateName } }, releasedWhile))
+              : await meter.run(key, () => this.integration(resource, stateName, parameters, executionArn));
+          retrying.delete(stateName);
+          return out;
+        } catch (e) {
+          if (sm.retried.has(stateName)) retrying.set(stateName, { error: e instanceof Error ? e.name : 'Error', attempts: pending?.attempts ?? [] });
+          throw e;
+        }
       };
     }
-    const retryIntervalOverrides = Object.fromEntries(sm.retried.map((s) => [s, 0]));
+    const retryIntervalOverrides = Object.fromEntries([...sm.retried.keys()].map((s) => [s, 0]));
     let execution: ReturnType<StateMachine['run']>;
     try {
       execution = machine.run(input as never, {

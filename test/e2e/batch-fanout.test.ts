@@ -1,20 +1,26 @@
-// A DAG of 100 AWS Batch jobs (batch_fanout: a mapped batchJob) in the deployed shape: each instance's
-// lifecycle submits its job with batch:submitJob.sync (the harness's, through the real
-// @aws-sdk/client-batch to the local Batch API), and each job's outcome comes back to its map index.
-// Two tiles fail their first job and are retried (after batch_fanout's 1-minute retry delay).
+// A DAG of 100 AWS Batch jobs (batch_fanout: a mapped batchJob) in the deployed shape: the mapped task's
+// 100 instances are ONE array job of 100 children, submitted by the task's fan-out execution (a
+// Distributed Map whose child execution runs the group's waves) with batch:submitJob.sync (the
+// harness's, through the real @aws-sdk/client-batch to the local Batch API). Each child reads its item
+// from the wave's manifest in S3 and its outcome comes back to its map index. Two tiles fail their first
+// job; after batch_fanout's 1-minute retry delay, only they are resubmitted, as an array of 2.
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import type { ArrayManifest } from '../../lib/compiler/contract.ts';
 import type { BatchJobResult } from '../../lib/index.ts';
 import { useHarness } from './use-harness.ts';
 
 const FAIL_ONCE = new Set(['7', '42']);
 const h = useHarness({
   batch: {
+    // Children see their own item's environment (the manifest's): tiles 7 and 42 fail the first time.
     failOnce: (job) => (job.environment['TILE'] !== undefined && FAIL_ONCE.has(job.environment['TILE']) ? `tile-${job.environment['TILE']}` : null),
+    startKey: (job) => `tile-${job.environment['TILE'] ?? '?'}:${job.jobName}`,
   },
 });
 
 describe('batch_fanout: 100 Batch jobs on the local cloud', () => {
-  it('succeeds, with every job outcome at its map index and the failed tiles retried once', async () => {
+  it('runs one array job, maps every child back to its map index, and resubmits only the failed children', async () => {
     const runId = 'e2e__batch_fanout';
     const run = await h().run({ dagId: 'batch_fanout', runId, conf: { n: 100 } });
     expect(run.state).toBe('success');
@@ -29,41 +35,51 @@ describe('batch_fanout: 100 Batch jobs on the local cloud', () => {
       Array.from({ length: 100 }, (_, i) => [i, 'success', FAIL_ONCE.has(String(i)) ? 2 : 1]),
     );
 
-    // 102 jobs submitted: one per tile, and a second one for each tile that failed.
+    // Two submissions: an array of 100 children, then an array of the 2 that failed (map indexes 7, 42).
     const submitted = h().batchApi.submitted;
-    expect(submitted.length).toBe(102);
+    expect(submitted.map((j) => [j.arraySize, j.jobQueue, j.jobDefinition])).toStrictEqual([
+      [100, 'survey-spot', 'reduce-tile:3'],
+      [2, 'survey-spot', 'reduce-tile:3'],
+    ]);
+    const [first, retry] = submitted as [(typeof submitted)[0], (typeof submitted)[0]];
+    expect(first.jobName).toMatch(/^batch_fanout-run_job-[0-9a-f]{12}-g0-try1$/);
+    expect(retry.jobName).toMatch(/^batch_fanout-run_job-[0-9a-f]{12}-g0-try2$/);
+    // Items differ in command: the job carries only what all share (TILES), the rest is in the manifest.
+    expect(first.command).toBeNull();
+    expect(first.environment['TILES']).toBe('100');
+    const manifestOf = async (uri: string) => {
+      const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri)!;
+      const o = await h().s3.client.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }));
+      return JSON.parse(await o.Body!.transformToString()) as ArrayManifest;
+    };
+    const m1 = await manifestOf(first.environment['AIRLESS_ARRAY_MANIFEST']!);
+    const m2 = await manifestOf(retry.environment['AIRLESS_ARRAY_MANIFEST']!);
+    expect(m1.mapIndexes).toStrictEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(m2.mapIndexes).toStrictEqual([7, 42]);
+    expect(m2.items.map((it) => it.command)).toStrictEqual(
+      [7, 42].map((i) => ['python', '-m', 'reduce_tile', '--tile', String(i), '--out', `s3://survey-products/${runId}/tile-${i}`]),
+    );
+    expect(m2.items.map((it) => it.environment['TILE'])).toStrictEqual(['7', '42']);
+
+    // Every child ran exactly once per wave: 100 + 2 starts, none twice.
+    expect(h().batchApi.maxStarts()).toBe(1);
+    expect([...h().batchApi.starts.values()].reduce((a, b) => a + b, 0)).toBe(102);
+
     for (let i = 0; i < 100; i++) {
-      const mine = submitted.filter((j) => j.environment['TILE'] === String(i));
-      expect(mine.map((j) => [j.jobQueue, j.jobDefinition, j.command, j.environment['TILES']])).toStrictEqual(
-        mine.map(() => ['survey-spot', 'reduce-tile:3', ['python', '-m', 'reduce_tile', '--tile', String(i), '--out', `s3://survey-products/${runId}/tile-${i}`], '100']),
-      );
-      expect(mine.map((j) => h().batchApi.status(j.jobId)?.status)).toStrictEqual(FAIL_ONCE.has(String(i)) ? ['FAILED', 'SUCCEEDED'] : ['SUCCEEDED']);
-      // The instance's result is the outcome of its tile's last job.
-      const last = mine.at(-1)!;
       const result = (await h().store.getXCom(runId, 'run_job', i, 'return_value'))?.value as BatchJobResult;
-      expect(result).toStrictEqual({ jobId: last.jobId, jobName: last.jobName, status: 'SUCCEEDED', exitCode: 0, childExitCodes: null });
-      expect(last.jobName).toBe(`batch_fanout-run_job-${i}-${runId}-try${FAIL_ONCE.has(String(i)) ? 2 : 1}`);
+      const wave = FAIL_ONCE.has(String(i)) ? retry : first;
+      const child = FAIL_ONCE.has(String(i)) ? m2.mapIndexes.indexOf(i) : i;
+      expect(result).toStrictEqual({ jobId: `${wave.jobId}:${child}`, jobName: wave.jobName, status: 'SUCCEEDED', exitCode: 0, childExitCodes: null });
     }
     expect((await h().store.getXCom(runId, 'summarise', -1, 'return_value'))?.value).toStrictEqual({ jobs: 100, succeeded: 100, distinctJobIds: 100 });
+    const failedTry = await h().store.getLog({ runId, taskId: 'run_job', mapIndex: 42 }, 1);
+    expect(failedTry.map((l) => l.message)).toContainEqual(expect.stringMatching(/child 42 of Batch array job .* \(100 children\)/));
+    expect(failedTry.map((l) => l.message)).toContainEqual(expect.stringMatching(new RegExp(`child ${first.jobId}:42 failed: .*\\(up for retry\\)$`)));
 
-    // Each instance's lifecycle ran once per try, in Standard executions that all succeeded. A retried
-    // instance waited for its retry delay in its execution; when the delay ended with all 16 of the DAG's
-    // task slots taken (maxActiveTasks), it queued for a slot and its execution ended: whoever freed the
-    // slot started a new execution for the second try.
-    const lifecycles = h().sfn.executionsOf(h().naming.lifecycle('batch_fanout', 'run_job'));
-    expect(lifecycles.filter((e) => e.status !== 'SUCCEEDED')).toStrictEqual([]);
-    const aTry = ['Prepare', 'CheckPrepared', 'Submit', 'Complete', 'Report', 'Decide'];
-    for (let i = 0; i < 100; i++) {
-      const mine = lifecycles.filter((e) => e.key?.mapIndex === i);
-      if (!FAIL_ONCE.has(String(i))) {
-        expect(mine.map((e) => e.path)).toStrictEqual([[...aTry, 'Done']]);
-        continue;
-      }
-      const wait = [...aTry, 'WaitUntil', 'Timer', 'Decide'];
-      expect(mine.map((e) => e.path)).toStrictEqual(
-        mine.length === 1 ? [[...wait, 'NextTry', ...aTry, 'Done']] : [[...wait, 'Done'], [...aTry, 'Done']],
-      );
-    }
+    // One fan-out execution for the task, whose one group ran both waves in its own child execution:
+    // the retry delay was a Wait state there, not a new execution.
+    const fanouts = h().sfn.executionsOf(h().naming.lifecycle('batch_fanout', 'run_job'));
+    expect(fanouts.map((e) => e.status)).toStrictEqual(['SUCCEEDED']);
     expect(h().errors).toStrictEqual([]);
   });
 });
