@@ -173,6 +173,23 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     expect(r.clock.now() - t0).toBeGreaterThanOrEqual(65 * 60_000);
   });
 
+  it("executionTimeout is each child's own (Batch's attempt timeout), not the array's", async () => {
+    const d = dag({ dagId: 'timed' }, () => {
+      const items = task('items', () => Array.from({ length: 40 }, (_, i) => ({ environment: { ITEM: String(i) } })));
+      batchJob('job', { jobQueue: 'q', jobDefinition: 'jd', executionTimeout: '15m', local: { simulate: { duration: '10m', jitter: '10m' } } }).expandKwargs(items);
+    });
+    const r = fakeRunner([d]);
+    const report = await r.run({ dagId: 'timed' });
+    const tis = await r.store.listTaskInstances(report.runId, 'job');
+    const late = tis.filter((t) => t.state === 'failed');
+    const onTime = tis.filter((t) => t.state === 'success');
+    // The jitter spreads the children over 10-20 minutes: some pass 15, most do not.
+    expect(late.length).toBeGreaterThan(0);
+    expect(onTime.length).toBeGreaterThan(0);
+    expect(late.length + onTime.length).toBe(40);
+    for (const t of late) expect(t.error).toMatch(/failed: Job attempt duration exceeded timeout \(900 s\)$/);
+  });
+
   it('a pool caps concurrent array submissions: it is an API-throttle semaphore', async () => {
     const d = dag({ dagId: 'throttled' }, () => {
       const items = task('items', () => [0, 1, 2].map((i) => ({ environment: { ITEM: String(i) } })));

@@ -228,8 +228,8 @@ const FANOUT_SYNC_EXPECTED = fanout(
         'JobDefinition.$': '$.wave.submit.JobDefinition',
         'ContainerOverrides.$': '$.wave.submit.ContainerOverrides',
         'ArrayProperties.$': '$.wave.submit.ArrayProperties',
+        'Timeout.$': '$.wave.submit.Timeout',
       },
-      TimeoutSeconds: 3600,
       ResultPath: '$.job',
       Retry: [BATCH_THROTTLING_RETRY],
       Catch: [CATCH_TO_REPORT],
@@ -585,7 +585,7 @@ async function runLocally(definition: StateMachineDefinition, input: unknown, ha
 
 const RUN = 'manual__2026-01-01T00:00:00+00:00';
 const group = (g: number) => ({ runId: RUN, taskId: 'reduce_tiles', group: g });
-const SUBMIT = { JobName: 'job', JobQueue: 'survey-spot', JobDefinition: 'reduce-tile:3', ContainerOverrides: {}, ArrayProperties: { Size: 3 } };
+const SUBMIT = { JobName: 'job', JobQueue: 'survey-spot', JobDefinition: 'reduce-tile:3', ContainerOverrides: {}, ArrayProperties: { Size: 3 }, Timeout: { AttemptDurationSeconds: 3600 } };
 const INPUT: ArrayFanoutInput = {
   waves: [
     { array: group(0), dagId: 'survey', tryNumber: 1 },

@@ -110,6 +110,7 @@ export function submitJobInput(job: BatchSubmission, owner: JobOwner): SubmitJob
     jobDefinition: job.jobDefinition,
     containerOverrides: overrides,
     ...(job.arraySize ? { arrayProperties: { size: job.arraySize } } : {}),
+    ...(job.attemptDurationSeconds ? { timeout: { attemptDurationSeconds: job.attemptDurationSeconds } } : {}),
     tags: ownerTags(owner),
   };
 }

@@ -16,6 +16,7 @@ import {
   ARRAY_MANIFEST_ENV,
   type ArrayManifest,
   type ArrayPrepareOutput,
+  type ArraySubmitParameters,
   type ArraySubmitOutput,
   type ArrayPollOutput,
   type BatchJobDetail,
@@ -316,7 +317,7 @@ async function prepareWave(runner: TaskRunner, s: Scheduler, svc: AwsServices, a
     command: only ? only.command : sub.command,
     environment: { ...(only ? only.environment : sub.environment), [ARRAY_MANIFEST_ENV]: `s3://${at.Bucket}/${at.Key}` },
   };
-  return { submit: submitJobParameters(job), size };
+  return { submit: { ...submitJobParameters(job), Timeout: sub.attemptDurationSeconds ? { AttemptDurationSeconds: sub.attemptDurationSeconds } : {} }, size };
 }
 
 /** The child index of each running member of a wave, from what `array_prepare` recorded on it. */
@@ -349,7 +350,7 @@ async function settleWave(s: Scheduler, svc: AwsServices, array: ArrayRef, tryNu
 }
 
 /** A job to submit, back from SubmitJob parameters (poll mode submits what `array_prepare` returned). */
-function submissionOf(p: SubmitJobParameters): BatchSubmission {
+function submissionOf(p: ArraySubmitParameters): BatchSubmission {
   const { Command, Environment, ...rest } = p.ContainerOverrides;
   return {
     jobName: p.JobName,
@@ -359,6 +360,7 @@ function submissionOf(p: SubmitJobParameters): BatchSubmission {
     environment: Object.fromEntries((Environment ?? []).map((e) => [e.Name, e.Value])),
     containerOverrides: Object.keys(rest).length ? rest : null,
     arraySize: p.ArrayProperties.Size ?? null,
+    attemptDurationSeconds: p.Timeout.AttemptDurationSeconds ?? null,
     local: { mode: 'process' },
   };
 }

@@ -4,7 +4,7 @@ import type { PayloadTemplate } from './asl-types.ts';
 import { AslCompileError } from './compile-error.ts';
 import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS } from './compile-options.ts';
 import { BATCH_SUBMIT_JOB_SYNC, batchThrottlingRetry, idempotentHandlerRetry, invokeLambda, submitJobParameters } from './integrations.ts';
-import { addSchedulerLoop, STATE, timeoutSeconds, type SchedulerReport } from './lifecycle-states.ts';
+import { addSchedulerLoop, STATE, type SchedulerReport } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
 import { choiceState, mapState, passState, taskState, waitState } from './states.ts';
 
@@ -57,7 +57,8 @@ const CATCH_TO_REPORT = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Nex
  * - `Prepare`: task runner `array_prepare` → `$.wave` (`{ submit, size }`), retried as an idempotent
  *   handler; an error is caught into `$.job` and reported. `CheckPrepared`: nothing to submit →
  *   `NoJob` (`$.job` = null) → `Report`.
- * - sync: `Submit` = `batch:submitJob.sync` of `$.wave.submit` (executionTimeout as `TimeoutSeconds`),
+ * - sync: `Submit` = `batch:submitJob.sync` of `$.wave.submit` (the executionTimeout is each child's:
+ *   the job's `Timeout.AttemptDurationSeconds`, no `TimeoutSeconds` on the state),
  *   retried only on Batch throttling (the job was not created; full jitter, so that groups submitted
  *   together spread out), its output or caught error → `$.job` → `Report`.
  * - poll: `Submit` = task runner `array_submit` → `$.submitted.jobId` (the handler submits once per wave),
@@ -80,7 +81,6 @@ export function buildArrayFanout(
   if (!Number.isInteger(interval) || interval < 1 || interval > 86_400) {
     throw new AslCompileError(`option 'batchWatchIntervalSeconds' must be a whole number of seconds from 1 to 86400, got ${interval}`, { taskId: spec.taskId });
   }
-  const timeout = timeoutSeconds(spec.executionTimeoutMs);
   const wave = graph.nested();
   wave.add(
     STATE.prepare,
@@ -115,8 +115,8 @@ export function buildArrayFanout(
       taskState({
         comment: 'Submit the array job and wait for it to end',
         resource: BATCH_SUBMIT_JOB_SYNC,
-        parameters: submitJobParameters('$.wave.submit'),
-        timeoutSeconds: timeout,
+        // No TimeoutSeconds: the executionTimeout is each child's (the job's Timeout), not the array's.
+        parameters: { ...submitJobParameters('$.wave.submit'), 'Timeout.$': '$.wave.submit.Timeout' },
         resultPath: '$.job',
         retry: [batchThrottlingRetry()],
         catch: CATCH_TO_REPORT,

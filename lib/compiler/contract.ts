@@ -97,7 +97,13 @@ export interface ArrayFanoutInput {
  * number of children (1: a plain job). The children's items are in S3, named by the job's
  * `AIRLESS_ARRAY_MANIFEST` environment variable ({@link ArrayManifest}).
  */
-export type ArrayPrepareOutput = { submit: SubmitJobParameters; size: number } | { submit: null; size: 0 };
+export type ArrayPrepareOutput = { submit: ArraySubmitParameters; size: number } | { submit: null; size: 0 };
+
+/**
+ * The SubmitJob parameters of an array wave: {@link SubmitJobParameters} and the per-child timeout
+ * (`{ AttemptDurationSeconds }` from the task's executionTimeout, at least Batch's 60 s; `{}` when none).
+ */
+export type ArraySubmitParameters = SubmitJobParameters & { Timeout: { AttemptDurationSeconds?: number } };
 
 /** What `array_submit` returns (poll mode): the id of the wave's array job (the existing one on a replay). */
 export interface ArraySubmitOutput {
@@ -108,9 +114,10 @@ export interface ArraySubmitOutput {
  * What `array_poll` returns (poll mode): `done: false, job: null` while the array job runs; once it has
  * ended, `done: true` and `job` as `batch:submitJob.sync` would have delivered it (the job detail when
  * it SUCCEEDED; `{ Error: "States.TaskFailed", Cause: <the detail as JSON> }` when it FAILED), so that
- * `array_finished` reads one shape in both watch modes. The state machine has no timeout around its
- * poll loop: past the task's executionTimeout (counted from the job's `createdAt`), the handler ends the
- * wait with `done: true, job: { Error: "States.Timeout", Cause }`, as `.sync`'s `TimeoutSeconds` would.
+ * `array_finished` reads one shape in both watch modes. Neither watch mode has a timeout around the
+ * wait: an array can queue for hours while its children each run minutes, so the task's
+ * executionTimeout is each child's own (`Timeout.AttemptDurationSeconds` of the SubmitJob, which Batch
+ * applies to every child), and a child past it fails as any child does.
  */
 export type ArrayPollOutput = { done: false; job: null } | { done: true; job: BatchJobOutcome };
 
@@ -167,7 +174,7 @@ export type TaskRunnerRequest =
   | { mode: 'batch_prepare'; key: TiKey; tryNumber: number }
   | { mode: 'batch_complete'; key: TiKey; tryNumber: number; job: BatchJobOutcome }
   | { mode: 'array_prepare'; array: ArrayRef; tryNumber: number }
-  | { mode: 'array_submit'; array: ArrayRef; tryNumber: number; submit: SubmitJobParameters }
+  | { mode: 'array_submit'; array: ArrayRef; tryNumber: number; submit: ArraySubmitParameters }
   | { mode: 'array_poll'; array: ArrayRef; tryNumber: number; jobId: string }
   | { mode: 'iterate_prepare'; key: TiKey; tryNumber: number }
   | { mode: 'item'; key: TiKey; tryNumber: number; index: number }

@@ -16,6 +16,8 @@ export interface BatchSubmission {
    * `mapIndexes[i]`). Locally each child runs its own; deployed, the children read it from the manifest.
    */
   children?: { command: string[] | null; environment: Record<string, string> }[];
+  /** Batch's per-attempt timeout (each child of an array its own), from the task's executionTimeout. */
+  attemptDurationSeconds?: number | null;
   local: BatchLocalSpec;
 }
 

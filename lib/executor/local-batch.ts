@@ -37,6 +37,8 @@ export class LocalBatch implements BatchBackend {
   private readonly jobs = new Map<string, Job>();
   /** Submissions by owner: a resubmitted try gets its job back, a new try a new job. */
   private readonly byOwner = new Map<string, string>();
+  /** Why each failed child of a job failed, when not its exit code (a timeout). */
+  private readonly childReasons = new Map<string, Map<number, string>>();
   constructor(private readonly o: LocalBatchOptions) {}
 
   async submit(job: BatchSubmission, owner: BatchOwner): Promise<string> {
@@ -66,17 +68,25 @@ export class LocalBatch implements BatchBackend {
   }
 
   private start(job: BatchSubmission, jobId: string, rec: Job): void {
+    const limitMs = job.attemptDurationSeconds ? job.attemptDurationSeconds * 1000 : Infinity;
+    const timedOut = `Job attempt duration exceeded timeout (${job.attemptDurationSeconds ?? 0} s)`;
     if (job.local.mode === 'simulate') {
       const sim = job.local;
       const children = job.arraySize ?? 1;
       let longest = 0;
+      const late = new Map<number, string>();
       for (let i = 0; i < children; i++) {
         const jitter = sim.durationJitterMs > 0 ? Math.floor(fraction(job.arraySize ? `${job.jobName}:${i}` : job.jobName) * (sim.durationJitterMs + 1)) : 0;
-        longest = Math.max(longest, jitter);
+        const d = sim.durationMs + jitter;
+        if (d > limitMs) late.set(i, timedOut);
+        longest = Math.max(longest, Math.min(d, limitMs));
       }
-      this.o.setTimer(this.o.now() + sim.durationMs + longest, () => {
-        const codes = job.arraySize ? Array.from({ length: job.arraySize }, () => sim.exitCode) : null;
-        this.end(rec, sim.exitCode, codes, sim.exitCode === 0 ? null : `simulated exit code ${sim.exitCode}`);
+      if (late.size) this.childReasons.set(jobId, late);
+      this.o.setTimer(this.o.now() + longest, () => {
+        const codes = job.arraySize ? Array.from({ length: job.arraySize }, (_, i) => (late.has(i) ? null : sim.exitCode)) : null;
+        const failed = sim.exitCode !== 0 || late.size > 0;
+        const reason = !failed ? null : job.arraySize === null && late.size ? timedOut : sim.exitCode !== 0 ? `simulated exit code ${sim.exitCode}` : timedOut;
+        this.end(rec, late.size && !job.arraySize ? null : sim.exitCode, codes, reason);
       });
       return;
     }
@@ -86,15 +96,22 @@ export class LocalBatch implements BatchBackend {
       this.end(rec, null, null, `job ${job.jobName} has no command to run locally (give 'command', or local: { simulate })`);
       return;
     }
-    const runs = Array.from({ length: children }, (_, i) => this.runProcess(job, jobId, job.arraySize ? i : null, commandOf(i)!, rec));
+    const runs = Array.from({ length: children }, (_, i) =>
+      this.runProcess(job, jobId, job.arraySize ? i : null, commandOf(i)!, rec, limitMs, () => {
+        let m = this.childReasons.get(jobId);
+        if (!m) this.childReasons.set(jobId, (m = new Map()));
+        m.set(i, timedOut);
+      }),
+    );
     const all = Promise.all(runs).then((codes) => {
       const failed = codes.find((c) => c !== 0);
-      this.end(rec, failed ?? 0, job.arraySize ? codes : null, failed === undefined ? null : `Essential container in task exited (exit code ${failed})`);
+      const reason = failed === undefined ? null : failed === null ? timedOut : `Essential container in task exited (exit code ${failed})`;
+      this.end(rec, failed ?? 0, job.arraySize ? codes : null, reason);
     });
     void (this.o.track ? this.o.track(all) : all);
   }
 
-  private runProcess(job: BatchSubmission, jobId: string, index: number | null, command: string[], rec: Job): Promise<number | null> {
+  private runProcess(job: BatchSubmission, jobId: string, index: number | null, command: string[], rec: Job, limitMs: number, onTimeout: () => void): Promise<number | null> {
     const max = this.o.maxOutputBytes ?? 65_536;
     return new Promise((resolve) => {
       const [cmd, ...args] = command;
@@ -111,7 +128,18 @@ export class LocalBatch implements BatchBackend {
         add(Buffer.from(`could not start '${cmd}': ${e.message}\n`));
         resolve(127);
       });
-      child.on('close', (code) => resolve(code));
+      let killed = false;
+      const timer = Number.isFinite(limitMs)
+        ? setTimeout(() => {
+            killed = true;
+            onTimeout();
+            child.kill('SIGKILL');
+          }, limitMs)
+        : null;
+      child.on('close', (code) => {
+        if (timer) clearTimeout(timer);
+        resolve(killed ? null : code);
+      });
     });
   }
 
@@ -133,10 +161,11 @@ export class LocalBatch implements BatchBackend {
     if (s.status !== 'SUCCEEDED' && s.status !== 'FAILED') throw new Error(`Batch job ${jobId} has not finished (${s.status})`);
     const failed = new Map<number, { exitCode: number | null; reason: string | null }>();
     const exitCodes = new Map<number, number | null>();
+    const why = this.childReasons.get(jobId);
     if (s.childExitCodes && size > 1) {
       s.childExitCodes.forEach((code, i) => {
         exitCodes.set(i, code);
-        if (code !== 0) failed.set(i, { exitCode: code, reason: code === null ? s.reason : `Essential container in task exited (exit code ${code})` });
+        if (code !== 0) failed.set(i, { exitCode: code, reason: why?.get(i) ?? (code === null ? s.reason : `Essential container in task exited (exit code ${code})`) });
       });
     } else if (s.status === 'FAILED') failed.set(0, { exitCode: s.exitCode, reason: s.reason });
     return { jobId, jobName: s.jobName, status: s.status, failed, reason: s.reason, exitCodes };

@@ -247,6 +247,8 @@ export class TaskRunner {
       containerOverrides: ((await r(b.containerOverrides)) ?? null) as Record<string, unknown> | null,
       arraySize: size,
       children,
+      // The executionTimeout is each child's: Batch applies an array job's Timeout to every child.
+      attemptDurationSeconds: spec.executionTimeoutMs === null ? null : Math.max(60, Math.ceil(spec.executionTimeoutMs / 1000)),
       local: b.local,
     };
   }
