@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { dag, task } from '../lib/index.ts';
 import { FakeClock } from '../lib/runner/clock.ts';
 import { LocalRunner, type RunReport } from '../lib/runner/local-runner.ts';
+import { clearTaskInstances } from '../lib/scheduler/operations.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../lib/store/records.ts';
-import type { FinishRequest, StateStore, TiUpdate } from '../lib/store/state-store.ts';
+import type { BackfillRecord, DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../lib/store/records.ts';
+import type { FinishRequest, ResetRequest, StateStore, TiUpdate } from '../lib/store/state-store.ts';
 import type { TerminalTiState } from '../lib/model/states.ts';
 
 /**
@@ -65,6 +66,23 @@ function makeTi(runId: string, taskId: string, mapIndex = -1, over: Partial<Task
 }
 
 const key = (runId: string, taskId: string, mapIndex = -1): TiKey => ({ runId, taskId, mapIndex });
+
+function backfill(dagId: string, backfillId: string, over: Partial<BackfillRecord> = {}): BackfillRecord {
+  return {
+    backfillId,
+    dagId,
+    fromDate: at(0),
+    toDate: at(60 * 24 * 4),
+    reprocessBehavior: 'failed',
+    maxActiveRuns: 2,
+    conf: { a: [1, { b: null }] },
+    state: 'running',
+    createdAt: at(1),
+    completedAt: null,
+    counts: { dates: 5, created: 4, cleared: 1, skipped: 0 },
+    ...over,
+  };
+}
 const plain = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
 /** A run in the store with a running instance of `taskId` at try 1. */
@@ -992,6 +1010,295 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
     });
 
     // ---------------------------------------------------------------------------------------------
+    // ---------------------------------------------------------------------------------------------
+    describe('clearing: finishes undone', () => {
+      const tally = (over: Partial<Record<TerminalTiState, number>> = {}) => ({ success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0, ...over });
+      const rerun: Partial<TaskInstanceRecord> = { state: 'scheduled', tryNumber: 1, maxTries: 3, endDate: null, error: null, durationMs: null, startDate: null, queuedAt: null };
+      const resetReq = (runId: string, taskId: string, mapIndex: number, state: TerminalTiState, tryNumber: number, to: ResetRequest['to'], downstream: string[], undecide?: { priorTries: number }): ResetRequest => ({
+        key: key(runId, taskId, mapIndex),
+        expect: { state, tryNumber },
+        to,
+        downstream,
+        ...(undecide ? { undecide } : {}),
+      });
+
+      it('resetTaskInstances moves a finished instance back, takes its state out of every tally and adds 1 pending; a replay or a wrong try changes nothing', async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 't', 5);
+        await s.finishTaskInstance(finishReq(run.runId, 't', ['d1', 'd2'], { state: 'failed', patch: { error: 'Error: boom', endDate: at(5) } }));
+        expect((await s.getRun(run.runId))?.pending).toBe(4);
+        const req = resetReq(run.runId, 't', -1, 'failed', 1, rerun, ['d1', 'd2']);
+        expect(await s.resetTaskInstances([{ ...req, expect: { state: 'failed', tryNumber: 2 } }])).toEqual({ applied: [false], pending: 4 });
+        expect(await s.resetTaskInstances([{ ...req, expect: { state: 'success', tryNumber: 1 } }])).toEqual({ applied: [false], pending: 4 });
+        expect(await s.resetTaskInstances([req])).toEqual({ applied: [true], pending: 5 });
+        const snapshot = async () => ({
+          run: await s.getRun(run.runId),
+          ti: await s.getTaskInstance(key(run.runId, 't')),
+          states: await s.getTaskStates(run.runId, ['t', 'd1', 'd2']),
+        });
+        const after = await snapshot();
+        expect(after.ti).toEqual({ ...makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 1 }), ...rerun });
+        expect(after.states.map((x) => [x?.self, x?.upstream])).toEqual([
+          [tally(), tally()],
+          [tally(), tally()],
+          [tally(), tally()],
+        ]);
+        expect(after.run?.pending).toBe(5);
+        expect(await s.resetTaskInstances([req])).toEqual({ applied: [false], pending: 5 });
+        expect(await snapshot()).toEqual(after);
+        // It can finish again, and counts once.
+        await s.updateTaskInstance(key(run.runId, 't'), { states: ['scheduled'] }, { state: 'running', tryNumber: 2 });
+        const again = await s.finishTaskInstance(finishReq(run.runId, 't', ['d1', 'd2'], { expect: { states: ['running'], tryNumber: 2 } }));
+        expect(again?.downstream.map((d) => d.upstream)).toEqual([tally({ success: 1 }), tally({ success: 1 })]);
+        expect(again?.pending).toBe(4);
+      });
+
+      it("resetTaskInstances to 'absent' with undecide: the instance is gone and its task undecided, its tries kept; it can be decided and created again", async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 't', 5);
+        expect(await s.claimDecision(run.runId, 't', 'scheduled')).toBe(true);
+        await s.finishTaskInstance(finishReq(run.runId, 't', ['d']));
+        const req = resetReq(run.runId, 't', -1, 'success', 1, 'absent', ['d'], { priorTries: 1 });
+        expect(await s.resetTaskInstances([req])).toEqual({ applied: [true], pending: 5 });
+        expect(await s.getTaskInstance(key(run.runId, 't'))).toBeUndefined();
+        expect(await s.listTaskInstances(run.runId)).toEqual([]);
+        const [t, d] = await s.getTaskStates(run.runId, ['t', 'd']);
+        expect(t).toMatchObject({ decision: null, mapCount: null, priorTries: 1, self: tally() });
+        expect(d?.upstream).toEqual(tally());
+        expect(await s.resetTaskInstances([req])).toEqual({ applied: [false], pending: 5 });
+        expect(await s.claimDecision(run.runId, 't', 'scheduled')).toBe(true);
+        await s.createTaskInstances([makeTi(run.runId, 't', -1, { tryNumber: 1, maxTries: 3 })]);
+        expect(await s.getTaskInstance(key(run.runId, 't'))).toMatchObject({ state: 'scheduled', tryNumber: 1 });
+        // A task settled without running (decision upstream_failed, try 0) undecides the same way.
+        await s.finishTaskInstance({ key: key(run.runId, 'u'), expect: 'absent', create: makeTi(run.runId, 'u'), state: 'upstream_failed', patch: {}, downstream: [] });
+        await s.claimDecision(run.runId, 'u', 'upstream_failed');
+        expect((await s.resetTaskInstances([resetReq(run.runId, 'u', -1, 'upstream_failed', 0, 'absent', [], { priorTries: 0 })])).applied).toEqual([true]);
+        const [u] = await s.getTaskStates(run.runId, ['u']);
+        expect([u?.decision, u?.self, u?.priorTries ?? 0]).toEqual([null, tally(), 0]);
+      });
+
+      it('resetTaskInstances over 250 instances of one task: those whose condition holds apply, counted once; a replay applies nothing', async () => {
+        const s = await makeStore();
+        const n = 250;
+        const run = makeRun({ pending: n + 5 });
+        await s.createRun(run);
+        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run.runId, 'm', i, { state: 'running', tryNumber: 1 })));
+        const state = (i: number): TerminalTiState => (i % 5 === 0 ? 'failed' : 'success');
+        const fin = await s.finishTaskInstances(Array.from({ length: n }, (_, i) => ({ ...finishReq(run.runId, 'm', ['join']), key: key(run.runId, 'm', i), state: state(i) })));
+        expect(fin.pending).toBe(5);
+        // Every fourth is asked with a wrong try; the others go back: odd ones to scheduled, even ones away.
+        const reqs = Array.from({ length: n }, (_, i) => resetReq(run.runId, 'm', i, state(i), i % 4 === 3 ? 2 : 1, i % 2 ? rerun : 'absent', ['join']));
+        const res = await s.resetTaskInstances(reqs);
+        const expected = reqs.map((_, i) => i % 4 !== 3);
+        expect(res.applied).toEqual(expected);
+        const applied = expected.filter(Boolean).length;
+        expect(res.pending).toBe(5 + applied);
+        const left = { success: 0, failed: 0 };
+        for (let i = 0; i < n; i++) if (i % 4 === 3) left[state(i) as 'success' | 'failed']++;
+        const [m, join] = await s.getTaskStates(run.runId, ['m', 'join']);
+        expect(m?.self).toEqual(tally(left));
+        expect(join?.upstream).toEqual(tally(left));
+        const tis = await s.listTaskInstanceRange(run.runId, 'm', 0, n);
+        expect(tis.map((t) => t.mapIndex)).toEqual(Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === 1 || i % 4 === 3));
+        expect(tis.filter((t) => t.state === 'scheduled').length).toBe(Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === 1 && i % 4 !== 3).length);
+        const again = await s.resetTaskInstances(reqs);
+        expect(again.applied.some(Boolean)).toBe(false);
+        expect(again.pending).toBe(5 + applied);
+      });
+
+      it('resetTaskInstances with 150 downstream tasks (more than one transaction holds): every tally once; a replay changes nothing', async () => {
+        const s = await makeStore();
+        const ds = Array.from({ length: 150 }, (_, i) => `d${i}`);
+        const run = makeRun({ pending: 10 });
+        await s.createRun(run);
+        await s.createTaskInstances([makeTi(run.runId, 'wide', -1, { state: 'running', tryNumber: 1 }), makeTi(run.runId, 'wm', 0, { state: 'running', tryNumber: 1 })]);
+        await s.claimDecision(run.runId, 'wide', 'scheduled');
+        await s.finishTaskInstance(finishReq(run.runId, 'wide', ds));
+        await s.finishTaskInstance({ ...finishReq(run.runId, 'wm', ds, { state: 'failed' }), key: key(run.runId, 'wm', 0) });
+        expect((await s.getTaskStates(run.runId, ds)).every((x) => x?.upstream.success === 1 && x.upstream.failed === 1)).toBe(true);
+        const away = resetReq(run.runId, 'wide', -1, 'success', 1, 'absent', ds, { priorTries: 1 });
+        const back = resetReq(run.runId, 'wm', 0, 'failed', 1, rerun, ds);
+        expect((await s.resetTaskInstances([away])).applied).toEqual([true]);
+        expect((await s.resetTaskInstances([back])).applied).toEqual([true]);
+        const check = async () => {
+          expect((await s.getTaskStates(run.runId, ds)).map((x) => x?.upstream)).toEqual(ds.map(() => tally()));
+          const [wide, wm] = await s.getTaskStates(run.runId, ['wide', 'wm']);
+          expect([wide?.decision, wide?.priorTries, wide?.self]).toEqual([null, 1, tally()]);
+          expect(wm?.self).toEqual(tally());
+          expect(await s.getTaskInstance(key(run.runId, 'wide'))).toBeUndefined();
+          expect((await s.getTaskInstance(key(run.runId, 'wm', 0)))?.state).toBe('scheduled');
+          expect((await s.getRun(run.runId))?.pending).toBe(10);
+        };
+        await check();
+        expect((await s.resetTaskInstances([away])).applied).toEqual([false]);
+        expect((await s.resetTaskInstances([back])).applied).toEqual([false]);
+        await check();
+      });
+
+      it('withdrawExpansion undoes claimExpansion once the instances are reset away; refused while one is counted, for another count, or twice', async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 10 });
+        await s.createRun(run);
+        expect(await s.claimExpansion(run.runId, 'm', 3, ['j1', 'j2'])).toBe(true);
+        await s.createTaskInstances([0, 1, 2].map((i) => makeTi(run.runId, 'm', i, { state: 'running', tryNumber: i === 2 ? 2 : 1 })));
+        const fin = await s.finishTaskInstances([0, 1, 2].map((i) => ({ ...finishReq(run.runId, 'm', ['j1', 'j2']), key: key(run.runId, 'm', i), expect: { states: ['running' as const], tryNumber: i === 2 ? 2 : 1 } })));
+        expect(fin.pending).toBe(12 - 3);
+        // Two of three reset away: refused (one still counted).
+        await s.resetTaskInstances([0, 1].map((i) => resetReq(run.runId, 'm', i, 'success', 1, 'absent', ['j1', 'j2'])));
+        expect(await s.withdrawExpansion(run.runId, 'm', 3, ['j1', 'j2'], 2)).toBe(false);
+        await s.resetTaskInstances([resetReq(run.runId, 'm', 2, 'success', 2, 'absent', ['j1', 'j2'])]);
+        expect(await s.withdrawExpansion(run.runId, 'm', 4, ['j1', 'j2'], 2)).toBe(false);
+        expect((await s.getRun(run.runId))?.pending).toBe(12);
+        expect(await s.withdrawExpansion(run.runId, 'm', 3, ['j1', 'j2'], 2)).toBe(true);
+        const check = async () => {
+          const [m, j1, j2] = await s.getTaskStates(run.runId, ['m', 'j1', 'j2']);
+          expect([m?.decision, m?.mapCount, m?.priorTries, m?.self]).toEqual([null, null, 2, tally()]);
+          for (const j of [j1, j2]) expect([j?.upstream, j?.upstreamAddedTotal, j?.upstreamExpanded]).toEqual([tally(), 0, 0]);
+          // Back to one undecided task.
+          expect((await s.getRun(run.runId))?.pending).toBe(10);
+        };
+        await check();
+        expect(await s.withdrawExpansion(run.runId, 'm', 3, ['j1', 'j2'], 2)).toBe(false);
+        await check();
+        // It expands again, into another count.
+        expect(await s.claimExpansion(run.runId, 'm', 5, ['j1', 'j2'])).toBe(true);
+        expect((await s.getTaskStates(run.runId, ['j1']))[0]?.upstreamAddedTotal).toBe(5);
+        expect((await s.getRun(run.runId))?.pending).toBe(14);
+      });
+
+      it('withdrawExpansion into 150 downstream tasks applies to each exactly once', async () => {
+        const s = await makeStore();
+        const ds = Array.from({ length: 150 }, (_, i) => `d${i}`);
+        const run = makeRun({ pending: 200 });
+        await s.createRun(run);
+        expect(await s.claimExpansion(run.runId, 'm', 7, ds)).toBe(true);
+        expect(await s.withdrawExpansion(run.runId, 'm', 7, ds, 1)).toBe(true);
+        expect(await s.withdrawExpansion(run.runId, 'm', 7, ds, 1)).toBe(false);
+        expect((await s.getTaskStates(run.runId, ds)).map((x) => [x?.upstreamAddedTotal, x?.upstreamExpanded])).toEqual(ds.map(() => [0, 0]));
+        expect((await s.getRun(run.runId))?.pending).toBe(200);
+      });
+
+      it('deleteTaskResults deletes the XComs (every key) and item results of those instances only', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        await s.createTaskInstances([0, 1, 2].map((i) => makeTi(run.runId, 'm', i)));
+        await s.createTaskInstances([makeTi(run.runId, 'mm', 0)]);
+        for (const i of [0, 1, 2]) {
+          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i });
+          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'extra', value: { big: bigValue(i === 1 ? 400_000 : 10) } });
+          await s.putItemResult(key(run.runId, 'm', i), 0, `item ${i}`);
+        }
+        await s.putXCom({ runId: run.runId, taskId: 'mm', mapIndex: 0, key: 'return_value', value: 'other task' });
+        await s.deleteTaskResults([key(run.runId, 'm', 1), key(run.runId, 'm', 2)]);
+        expect((await s.listXComs(run.runId, 'm', 'return_value')).map((x) => x.value)).toEqual([0]);
+        expect((await s.listXComs(run.runId, 'm', 'extra')).map((x) => x.mapIndex)).toEqual([0]);
+        expect(await s.getXCom(run.runId, 'm', 1, 'extra')).toBeUndefined();
+        expect([...(await s.listItemResults(key(run.runId, 'm', 0))).values()]).toEqual(['item 0']);
+        expect((await s.listItemResults(key(run.runId, 'm', 1))).size).toBe(0);
+        expect((await s.getXCom(run.runId, 'mm', 0, 'return_value'))?.value).toBe('other task');
+        await s.deleteTaskResults([key(run.runId, 'm', 1)]);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('deleting, and backfills', () => {
+      it('deleteRun deletes the run and everything in it, and its own pipeline scope, and nothing else', async () => {
+        const s = await makeStore();
+        const run = makeRun({ dagId: 'gone' });
+        const child = makeRun({ dagId: 'gone', pipelineScope: run.runId });
+        const other = makeRun({ dagId: 'gone' });
+        for (const r of [run, child, other]) await s.createRun(r);
+        for (const r of [run, other]) {
+          await s.createTaskInstances([makeTi(r.runId, 'a'), makeTi(r.runId, 'm', 0), makeTi(r.runId, 'm', 1)]);
+          await s.claimDecision(r.runId, 'a', 'scheduled');
+          await s.putXCom({ runId: r.runId, taskId: 'a', mapIndex: -1, key: 'return_value', value: bigValue(400_000) });
+          await s.putXComs([0, 1].map((i) => ({ runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
+          await s.putItemResult(key(r.runId, 'a'), 3, 'x');
+          await s.appendLog(key(r.runId, 'a'), 1, [{ time: at(1), level: 'info', message: 'one' }]);
+          await s.appendLog(key(r.runId, 'a'), 2, [{ time: at(2), level: 'info', message: 'two' }, { time: at(2), level: 'info', message: 'three' }]);
+          await s.appendLog(key(r.runId, 'm', 1), 1, [{ time: at(2), level: 'info', message: 'm' }]);
+          await s.appendPipelineSave(r.runId, { stage: 's', time: at(1), data: { r: r.runId }, dagId: 'gone', runId: r.runId, taskId: 'a' });
+        }
+        await s.appendPipelineSave(run.runId, { stage: 'child', time: at(2), data: 1, dagId: 'gone', runId: child.runId, taskId: 'c' });
+        expect(await s.deleteRun(child.runId)).toEqual({ runId: child.runId, taskInstances: 0, xcoms: 0, itemResults: 0, logs: 0, pipelineSaves: 0 });
+        expect(await s.listPipelineSaves(run.runId)).toHaveLength(2);
+        expect(await s.deleteRun(run.runId)).toEqual({ runId: run.runId, taskInstances: 3, xcoms: 3, itemResults: 1, logs: 3, pipelineSaves: 2 });
+        expect(await s.deleteRun(run.runId)).toBeUndefined();
+        expect(await s.getRun(run.runId)).toBeUndefined();
+        expect((await s.listRuns({ dagId: 'gone' })).map((r) => r.runId)).toEqual([other.runId]);
+        expect(await s.listTaskInstances(run.runId)).toEqual([]);
+        expect(await s.getXCom(run.runId, 'a', -1, 'return_value')).toBeUndefined();
+        expect(await s.listXComs(run.runId, 'm', 'return_value')).toEqual([]);
+        expect((await s.listItemResults(key(run.runId, 'a'))).size).toBe(0);
+        expect(await s.getLog(key(run.runId, 'a'), 2)).toEqual([]);
+        expect(await s.listPipelineSaves(run.runId)).toEqual([]);
+        // The other run is whole.
+        expect(await s.listTaskInstances(other.runId)).toHaveLength(3);
+        expect((await s.getXCom(other.runId, 'a', -1, 'return_value'))?.value).toEqual(bigValue(400_000));
+        expect(await s.getLog(key(other.runId, 'a'), 2)).toHaveLength(2);
+        expect(await s.listPipelineSaves(other.runId)).toHaveLength(1);
+        // A run of the same id can be created again, from nothing.
+        expect(await s.createRun(run)).toBe(true);
+        expect(await s.getTaskStates(run.runId, ['a'])).toEqual([undefined]);
+      });
+
+      it('deleteDagRecord deletes the DAG record and its backfills; deleteSemaphores resets counters and drops waiters', async () => {
+        const s = await makeStore();
+        const dagId = uid('dag');
+        await s.registerDagVersion(dagId, 'v1', null, at(0));
+        await s.registerDagVersion(`${dagId}_other`, 'v1', null, at(0));
+        for (const id of ['1', '2']) expect(await s.createBackfill(backfill(dagId, id))).toBe(true);
+        expect(await s.createBackfill(backfill(`${dagId}_other`, '3'))).toBe(true);
+        expect(await s.deleteDagRecord(dagId)).toEqual({ dagRecord: true, backfills: 2 });
+        expect(await s.getDagRecord(dagId)).toBeUndefined();
+        expect(await s.listBackfills(dagId)).toEqual([]);
+        expect(await s.deleteDagRecord(dagId)).toEqual({ dagRecord: false, backfills: 0 });
+        expect(await s.getDagRecord(`${dagId}_other`)).toBeDefined();
+        expect(await s.listBackfills(`${dagId}_other`)).toHaveLength(1);
+
+        const sem = uid('sem');
+        expect(await s.tryAcquire(sem, 4, 5)).toBe(true);
+        await s.enqueueWaiter(sem, key('r', 't'));
+        await s.deleteSemaphores([sem, uid('never')]);
+        expect(await s.tryAcquire(sem, 5, 5)).toBe(true);
+        expect(await s.dequeueWaiter(sem)).toBeUndefined();
+      });
+
+      it('backfills: created once, read, updated under a state condition, listed oldest first per DAG', async () => {
+        const s = await makeStore();
+        const dagId = uid('dag');
+        const b2 = backfill(dagId, '10', { createdAt: at(2) });
+        const b1 = backfill(dagId, '9', { createdAt: at(1) });
+        expect(await s.createBackfill(b2)).toBe(true);
+        expect(await s.createBackfill(b1)).toBe(true);
+        expect(await s.createBackfill({ ...b1, maxActiveRuns: 99 })).toBe(false);
+        expect(await s.getBackfill(dagId, '9')).toEqual(b1);
+        expect(await s.getBackfill(dagId, 'nope')).toBeUndefined();
+        expect(await s.listBackfills(dagId)).toEqual([b1, b2]);
+        const done = await s.updateBackfill(dagId, '9', ['running'], { state: 'completed', completedAt: at(3), counts: { dates: 3, created: 1, cleared: 1, skipped: 1 } });
+        expect(done).toEqual({ ...b1, state: 'completed', completedAt: at(3), counts: { dates: 3, created: 1, cleared: 1, skipped: 1 } });
+        expect(await s.updateBackfill(dagId, '9', ['running'], { state: 'running' })).toBeUndefined();
+        expect(await s.getBackfill(dagId, '9')).toEqual(done);
+        expect(await s.updateBackfill(dagId, 'nope', null, { state: 'completed' })).toBeUndefined();
+        expect(await s.listBackfills(uid('dag'))).toEqual([]);
+      });
+
+      it('runs keep their backfill id and clear count; a run without them has neither', async () => {
+        const s = await makeStore();
+        const plain = makeRun();
+        const bf = makeRun({ backfillId: '7', runType: 'backfill' });
+        await s.createRun(plain);
+        await s.createRun(bf);
+        expect(await s.getRun(plain.runId)).toEqual(plain);
+        expect(await s.getRun(bf.runId)).toEqual(bf);
+        const updated = await s.updateRun(plain.runId, null, { clearNumber: 2, backfillId: '8' });
+        expect(updated).toMatchObject({ clearNumber: 2, backfillId: '8' });
+        expect(await s.getRun(plain.runId)).toEqual(updated);
+        expect((await s.listRuns({ dagId: plain.dagId })).find((r) => r.runId === bf.runId)?.backfillId).toBe('7');
+      });
+    });
+
     describe('end to end with the local runner', () => {
       it('a mapped task into a join, a retried task, iteration and a pool end as with the memory store', async () => {
         const s = await makeStore();
@@ -1021,6 +1328,34 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.dequeueWaiter('pool:narrow')).toBeUndefined();
         // Every unit of the pool was given back.
         expect(await s.tryAcquire('pool:narrow', 2, 2)).toBe(true);
+      });
+
+      it('clearing reruns what it cleared, counted once: a map index alone, then a mapped task expanded again', async () => {
+        const s = await makeStore();
+        const runner = new LocalRunner({ dags: e2eDags(), store: s, clock: new FakeClock(T0), pools: { narrow: 2 }, captureConsole: false });
+        try {
+          const dagId = 'store_contract_e2e';
+          const { runId } = await runner.run({ dagId, runId: uid('e2e') });
+          const one = await clearTaskInstances(runner.scheduler, { dagId, runId, taskIds: ['square'], mapIndexes: [3], downstream: true });
+          expect(one.cleared.map((c) => `${c.taskId}[${c.mapIndex}]:${c.mode}`)).toEqual(['square[3]:rerun', 'join[-1]:redecide', 'only_if_failed[-1]:redecide']);
+          expect((await runner.waitForRun(runId)).state).toBe('success');
+          const all = await clearTaskInstances(runner.scheduler, { dagId, runId, taskIds: ['make'], downstream: true });
+          expect(all.cleared).toHaveLength(1 + 12 + 2);
+          const ended = await runner.waitForRun(runId);
+          expect(ended).toMatchObject({ state: 'success', pending: 0 });
+          const expected: Record<string, string> = { make: 'success/2', flaky: 'success/2', iter: 'success/1', join: 'success/3', only_if_failed: 'skipped/0' };
+          // The map indexes expanded again continue from the highest try of the old ones (square[3]: 2).
+          for (let i = 0; i < 12; i++) expected[`square[${i}]`] = 'success/3';
+          expect(taskStates(await runner.report(runId))).toEqual(expected);
+          const [square, join] = await s.getTaskStates(runId, ['square', 'join']);
+          expect(square?.self.success).toBe(12);
+          expect([join?.upstream.success, join?.upstreamAddedTotal, join?.upstreamExpanded]).toEqual([14, 12, 1]);
+          expect((await s.getXCom(runId, 'join', -1, 'return_value'))?.value).toMatchObject({ xs: Array.from({ length: 12 }, (_, i) => i * i), f: 'recovered' });
+          expect(runner.errors).toEqual([]);
+          expect(await s.tryAcquire('pool:narrow', 2, 2)).toBe(true);
+        } finally {
+          runner.close();
+        }
       });
     });
   });

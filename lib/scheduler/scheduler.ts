@@ -9,9 +9,9 @@ import { runOutcome } from '../core/run-outcome.ts';
 import { evaluateTriggerRule, type UpstreamCounts } from '../core/trigger-rules.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
-import type { TerminalTiState } from '../model/states.ts';
+import { isTerminalTiState, type TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
-import { newTaskInstance, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey } from '../store/records.ts';
+import { newTaskInstance, type BackfillRecord, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey } from '../store/records.ts';
 import type { BulkFinishResult, FinishRequest, StateStore, TiUpdate } from '../store/state-store.ts';
 import { tiKeyOf, timerRunId, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
 
@@ -38,6 +38,14 @@ export interface ReconcileReport {
   finalized: boolean;
 }
 
+/** Runs of a backfill that may run at once when its record does not say (Airflow's default). */
+export const DEFAULT_BACKFILL_MAX_ACTIVE_RUNS = 10;
+
+/** The counting semaphore a running run holds a unit of: its backfill's, or its DAG's (maxActiveRuns). */
+export function runSemaphore(dagId: string, backfillId: string | null): string {
+  return backfillId === null ? `runs:${dagId}` : `backfill:${backfillId}`;
+}
+
 /** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
 interface StaticUpstream {
   known: number;
@@ -53,6 +61,7 @@ export class Scheduler {
   readonly resolver: InputResolver;
   private readonly staticUpstream = new WeakMap<TaskSpec, StaticUpstream>();
   private readonly leaves = new WeakMap<Dag, string[]>();
+  private readonly topo = new WeakMap<Dag, TaskSpec[]>();
 
   constructor(
     readonly store: StateStore,
@@ -117,14 +126,33 @@ export class Scheduler {
   /**
    * Start queued runs of a DAG while maxActiveRuns allows: the run just created when given (no index
    * read, which may lag), else the queued runs oldest first. Each running run holds one unit of the
-   * `runs:<dagId>` semaphore, so the limit holds however many schedulers run at once.
+   * `runs:<dagId>` semaphore, so the limit holds however many schedulers run at once. A run of a
+   * backfill holds a unit of `backfill:<id>` instead (the backfill's maxActiveRuns, applied independently
+   * of the DAG's, as in Airflow), and does not start while its DAG is paused.
    */
   async startQueuedRuns(dagId: string, justCreated?: string): Promise<void> {
     const dag = this.dag(dagId);
-    const sem = `runs:${dagId}`;
-    const candidates = justCreated ? [justCreated] : (await this.store.listRuns({ dagId, states: ['queued'] })).map((r) => r.runId);
-    for (const runId of candidates) {
-      if (!(await this.store.tryAcquire(sem, 1, dag.spec.maxActiveRuns))) return;
+    const candidates: { runId: string; backfillId: string | null }[] = justCreated
+      ? [{ runId: justCreated, backfillId: null }]
+      : (await this.store.listRuns({ dagId, states: ['queued'] })).map((r) => ({ runId: r.runId, backfillId: r.backfillId ?? null }));
+    const refused = new Set<string>();
+    const backfillLimits = new Map<string, number>();
+    let paused: boolean | undefined;
+    for (const { runId, backfillId } of candidates) {
+      const sem = runSemaphore(dagId, backfillId);
+      if (refused.has(sem)) continue;
+      let limit = dag.spec.maxActiveRuns;
+      if (backfillId !== null) {
+        paused ??= (await this.store.getDagRecord(dagId))?.paused ?? false;
+        if (paused) continue;
+        let l = backfillLimits.get(backfillId);
+        if (l === undefined) backfillLimits.set(backfillId, (l = (await this.store.getBackfill(dagId, backfillId))?.maxActiveRuns ?? DEFAULT_BACKFILL_MAX_ACTIVE_RUNS));
+        limit = l;
+      }
+      if (!(await this.store.tryAcquire(sem, 1, limit))) {
+        refused.add(sem);
+        continue;
+      }
       if (!(await this.startRun(runId))) await this.store.release(sem, 1);
     }
   }
@@ -132,8 +160,25 @@ export class Scheduler {
   /** Let the run's data expire after the store's retention, and give its maxActiveRuns unit to a queued run. */
   private async afterRunEnded(run: DagRunRecord): Promise<void> {
     if (run.endDate) await this.store.expireRun?.(run.runId, run.endDate);
-    if (run.startDate !== null) await this.store.release(`runs:${run.dagId}`, 1);
+    if (run.startDate !== null) await this.store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1);
     await this.startQueuedRuns(run.dagId);
+    if (run.backfillId) await this.checkBackfill(run.dagId, run.backfillId);
+  }
+
+  /**
+   * Mark a backfill completed once none of its runs is queued or running (called when one of them ends).
+   * Returns the backfill as it is now.
+   */
+  async checkBackfill(dagId: string, backfillId: string): Promise<BackfillRecord | undefined> {
+    const b = await this.store.getBackfill(dagId, backfillId);
+    if (!b || b.state !== 'running') return b;
+    // The run listing reads an index that may lag: confirm each candidate with a consistent read.
+    for (const r of await this.store.listRuns({ dagId, states: ['queued', 'running'] })) {
+      if (r.backfillId !== backfillId) continue;
+      const now = await this.store.getRun(r.runId);
+      if (now && (now.state === 'queued' || now.state === 'running') && now.backfillId === backfillId) return b;
+    }
+    return (await this.store.updateBackfill(dagId, backfillId, ['running'], { state: 'completed', completedAt: iso(this.host.now()) })) ?? (await this.store.getBackfill(dagId, backfillId));
   }
 
   private async startRun(runId: string): Promise<boolean> {
@@ -147,13 +192,25 @@ export class Scheduler {
       await this.finalizeRun(runId);
       return true;
     }
+    if ((run.clearNumber ?? 0) > 0) {
+      // A cleared run starting again: its cleared tasks are decided anew and its rerun instances queued.
+      await this.resumeTasks(dag, run);
+      await this.finalizeIfDone(runId);
+      return true;
+    }
     for (const t of dag.spec.tasks) if (t.upstream.length === 0) await this.decide(dag, run, t, undefined);
     return true;
   }
 
+  private async finalizeIfDone(runId: string): Promise<void> {
+    const run = await this.store.getRun(runId);
+    if (run?.state === 'running' && run.pending === 0) await this.finalizeRun(runId);
+  }
+
   private async finalizeRun(runId: string): Promise<void> {
     const run = await this.store.getRun(runId);
-    if (!run || run.state !== 'running') return;
+    // pending > 0: instances were cleared after the caller saw it reach 0; the run goes on.
+    if (!run || run.state !== 'running' || run.pending > 0) return;
     const dag = this.dag(run.dagId);
     let leaves = this.leaves.get(dag);
     if (!leaves) this.leaves.set(dag, (leaves = dag.spec.tasks.filter((t) => t.downstream.length === 0).map((t) => t.taskId)));
@@ -221,31 +278,56 @@ export class Scheduler {
     if (rec?.decision) return;
     const verdict = evaluateTriggerRule(t.triggerRule, this.counts(dag, t, rec), t.upstream.length);
     if (verdict === 'wait') return;
-    if (verdict !== 'run') return this.settleTerminal(dag, run, t, verdict, null);
-    if (t.mapping) return this.expand(dag, run, t);
+    const priorTries = rec?.priorTries ?? 0;
+    if (verdict !== 'run') return this.settleTerminal(dag, run, t, verdict, null, priorTries);
+    if ((run.clearNumber ?? 0) > 0) {
+      // A cleared task whose branch (or short-circuit) upstream did not run again: skipped again if that
+      // upstream skipped it (Airflow's NotPreviouslySkippedDep).
+      const why = await this.skippedByUpstream(dag, run, t);
+      if (why !== null) return this.settleTerminal(dag, run, t, 'skipped', why, priorTries);
+    }
+    if (t.mapping) return this.expand(dag, run, t, priorTries);
     if (!(await this.store.claimDecision(run.runId, t.taskId, 'scheduled'))) return;
-    const ti = this.newTi(dag, run, t, -1);
+    const ti = this.newTi(dag, run, t, -1, priorTries);
     await this.store.createTaskInstances([ti]);
     this.emitTi(ti);
     await this.queueOrRun(dag, ti);
   }
 
-  private newTi(dag: Dag, run: DagRunRecord, t: TaskSpec, mapIndex: number): TaskInstanceRecord {
-    return newTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: t.taskId, mapIndex, maxTries: t.retries + 1 });
+  /** Why a direct branch or short-circuit upstream, done, skipped `t` (its recorded result), or null. */
+  private async skippedByUpstream(dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<string | null> {
+    for (const u of t.upstream) {
+      const kind = dag.task(u).kind;
+      if (kind !== 'branch' && kind !== 'short_circuit') continue;
+      const ti = await this.store.getTaskInstance({ runId: run.runId, taskId: u, mapIndex: -1 });
+      if (ti?.state !== 'success') continue;
+      const chosen = (await this.store.getXCom(run.runId, u, -1, 'return_value'))?.value;
+      if (kind === 'branch' && Array.isArray(chosen) && !chosen.includes(t.taskId)) return `not chosen by branch '${u}'`;
+      if (kind === 'short_circuit' && chosen === false) return `short-circuited by '${u}'`;
+    }
+    return null;
   }
 
-  private async expand(dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
+  /**
+   * A new instance, before its first try; `priorTries`: a cleared task's earlier tries, which its next
+   * try continues from (with its retries counted again from there, as Airflow's max_tries).
+   */
+  private newTi(dag: Dag, run: DagRunRecord, t: TaskSpec, mapIndex: number, priorTries = 0): TaskInstanceRecord {
+    return newTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: t.taskId, mapIndex, maxTries: priorTries + t.retries + 1, tryNumber: priorTries });
+  }
+
+  private async expand(dag: Dag, run: DagRunRecord, t: TaskSpec, priorTries = 0): Promise<void> {
     let n: number;
     try {
       n = mappingLength(await this.resolver.mappingLists(dag, run.runId, t.taskId, t.mapping!));
     } catch (e) {
       const msg = e instanceof MappingError ? errorMessage(e) : `MappingError: could not resolve the lists to map over: ${errorMessage(e)}`;
-      return this.settleTerminal(dag, run, t, 'failed', msg);
+      return this.settleTerminal(dag, run, t, 'failed', msg, priorTries);
     }
-    if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list');
+    if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list', priorTries);
     if (!(await this.store.claimExpansion(run.runId, t.taskId, n, t.downstream))) return;
     const tis: TaskInstanceRecord[] = new Array(n);
-    for (let i = 0; i < n; i++) tis[i] = this.newTi(dag, run, t, i);
+    for (let i = 0; i < n; i++) tis[i] = this.newTi(dag, run, t, i, priorTries);
     await this.store.createTaskInstances(tis);
     for (const ti of tis) this.emitTi(ti);
     if (this.isArrayTask(t)) {
@@ -255,16 +337,20 @@ export class Scheduler {
     for (const ti of tis) await this.queueOrRun(dag, ti);
   }
 
-  /** Settle a task without running it: one instance (map index -1) in a terminal state. */
-  private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null): Promise<void> {
+  /**
+   * Settle a task without running it: one instance (map index -1) in a terminal state. `priorTries`
+   * when the caller knows it (a cleared task's earlier tries); else read when the run was ever cleared.
+   */
+  private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number): Promise<void> {
     if (!(await this.store.claimDecision(run.runId, t.taskId, state))) return;
-    await this.finishSettled(dag, run, t, state, error);
+    await this.finishSettled(dag, run, t, state, error, priorTries);
   }
 
   /** Create the terminal instance of a task whose decision this caller has claimed. */
-  private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null): Promise<void> {
+  private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number): Promise<void> {
     const now = iso(this.host.now());
-    const ti = { ...this.newTi(dag, run, t, -1), startDate: now, endDate: now, error };
+    if (priorTries === undefined) priorTries = (run.clearNumber ?? 0) > 0 ? ((await this.store.getTaskStates(run.runId, [t.taskId]))[0]?.priorTries ?? 0) : 0;
+    const ti = { ...this.newTi(dag, run, t, -1, priorTries), startDate: now, endDate: now, error };
     await this.finish(dag, ti, 'absent', state, { endDate: now, error }, ti);
   }
 
@@ -325,7 +411,7 @@ export class Scheduler {
     if (t.kind === 'empty') {
       const now = iso(this.host.now());
       await this.finish(dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'success', {
-        tryNumber: 1,
+        tryNumber: ti.tryNumber + 1,
         startDate: now,
         endDate: now,
         durationMs: 0,
@@ -459,7 +545,8 @@ export class Scheduler {
         return;
       }
       case 'failure': {
-        const d = decideAfterFailure(t, tryNumber, result.retriable, `${dag.dagId}#${key.taskId}#${key.mapIndex}#${run.logicalDate}`);
+        // Tries left by the instance's maxTries (its task's retries, counted again from a clear).
+        const d = decideAfterFailure({ ...t, retries: current.maxTries - 1 }, tryNumber, result.retriable, `${dag.dagId}#${key.taskId}#${key.mapIndex}#${run.logicalDate}`);
         if (d.next === 'retry') {
           const at = now + d.delayMs;
           const ti = await this.store.updateTaskInstance(key, expect, {
@@ -539,28 +626,57 @@ export class Scheduler {
     const run = await this.store.getRun(runId);
     if (!run || run.state !== 'running') return;
     const dag = this.dag(run.dagId);
-    const ended = await this.store.updateRun(runId, ['running'], {
-      state: 'failed',
-      endDate: iso(this.host.now()),
-      note: `dagrun timeout: the run took longer than ${dag.spec.dagrunTimeoutMs} ms`,
-    });
+    // A timer of an earlier start (the run was cleared and started again since) is not this start's.
+    const limit = dag.spec.dagrunTimeoutMs;
+    if (limit !== null && run.startDate !== null && this.host.now() - Date.parse(run.startDate) < limit) return;
+    await this.stopRunning(run, `dagrun timeout: the run took longer than ${limit} ms`);
+  }
+
+  /**
+   * Stop a run now (e.g. its DAG is being deleted): it fails with `note`; its unfinished instances are
+   * skipped and give back their slots, as at a dagrun timeout. A queued run simply fails.
+   */
+  async stopRun(runId: string, note: string): Promise<void> {
+    const run = await this.store.getRun(runId);
+    if (run?.state === 'queued') await this.failRun(runId, note);
+    else if (run?.state === 'running') await this.stopRunning(run, note);
+  }
+
+  private async stopRunning(run: DagRunRecord, note: string): Promise<void> {
+    const runId = run.runId;
+    const dag = this.dag(run.dagId);
+    const ended = await this.store.updateRun(runId, ['running'], { state: 'failed', endDate: iso(this.host.now()), note });
     if (!ended) return;
     this.host.cancelRun?.(runId);
     const wavesReleased = new Set<string>();
+    // Unfinished instances are skipped, counted in the tallies and the pending count as any finish (so
+    // that clearing them later takes back exactly what was counted), one bulk call per task.
+    const unfinished = new Map<string, TaskInstanceRecord[]>();
     for (const ti of await this.store.listTaskInstances(runId)) {
-      if (['success', 'failed', 'skipped', 'upstream_failed', 'removed'].includes(ti.state)) continue;
-      const held = ti.state === 'queued' || ti.state === 'running';
-      const done = await this.store.updateTaskInstance(ti, { states: [ti.state], tryNumber: ti.tryNumber }, { state: 'skipped', endDate: iso(this.host.now()) });
-      this.emitTi(done);
-      if (!done || !held) continue;
-      const t = dag.task(ti.taskId);
-      // An array wave holds one unit for all its instances.
-      if (this.isArrayTask(t)) {
-        const wave = `${ti.taskId}\u0000${groupOf(ti.mapIndex)}\u0000${ti.tryNumber}`;
-        if (wavesReleased.has(wave)) continue;
-        wavesReleased.add(wave);
+      if (isTerminalTiState(ti.state)) continue;
+      const list = unfinished.get(ti.taskId);
+      if (list) list.push(ti);
+      else unfinished.set(ti.taskId, [ti]);
+    }
+    const endDate = iso(this.host.now());
+    for (const [taskId, tis] of unfinished) {
+      const t = dag.task(taskId);
+      const res = await this.store.finishTaskInstances(
+        tis.map((ti) => ({ key: tiKeyOf(ti), expect: { states: [ti.state], tryNumber: ti.tryNumber }, state: 'skipped', patch: { endDate }, downstream: t.downstream })),
+      );
+      for (let i = 0; i < tis.length; i++) {
+        const ti = tis[i]!;
+        if (!res.applied[i]) continue;
+        this.emitTi({ ...ti, state: 'skipped', endDate });
+        if (ti.state !== 'queued' && ti.state !== 'running') continue;
+        // An array wave holds one unit for all its instances.
+        if (this.isArrayTask(t)) {
+          const wave = `${ti.taskId}\u0000${groupOf(ti.mapIndex)}\u0000${ti.tryNumber}`;
+          if (wavesReleased.has(wave)) continue;
+          wavesReleased.add(wave);
+        }
+        await this.releaseSlots(dag, t);
       }
-      await this.releaseSlots(dag, t);
     }
     this.host.emit?.({ type: 'run', run: ended });
     this.resolver.forget(runId);
@@ -574,6 +690,81 @@ export class Scheduler {
     }
     if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
     await this.afterRunEnded(ended);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Clearing (lib/scheduler/operations.ts resets the instances; these carry the run on)
+
+  /** The DAG's tasks in an order where every task comes after its upstream tasks. */
+  topologicalOrder(dag: Dag): TaskSpec[] {
+    let order = this.topo.get(dag);
+    if (order) return order;
+    const indegree = new Map(dag.spec.tasks.map((t) => [t.taskId, t.upstream.length]));
+    const ready = dag.spec.tasks.filter((t) => t.upstream.length === 0);
+    order = [];
+    for (let i = 0; i < ready.length; i++) {
+      const t = ready[i]!;
+      order.push(t);
+      for (const d of t.downstream) {
+        const n = indegree.get(d)! - 1;
+        indegree.set(d, n);
+        if (n === 0) ready.push(dag.task(d));
+      }
+    }
+    this.topo.set(dag, order);
+    return order;
+  }
+
+  /**
+   * A finished run whose instances were cleared runs again: back to queued (its end date cleared), then
+   * started when maxActiveRuns allows (unless `start` is false). `patch` is applied with it (a backfill
+   * adopting the run). Undefined if the run was not finished.
+   */
+  async reopenRun(runId: string, patch: Partial<DagRunRecord> = {}, options: { start?: boolean } = {}): Promise<DagRunRecord | undefined> {
+    const now = iso(this.host.now());
+    const current = await this.store.getRun(runId);
+    if (!current) return undefined;
+    // It runs the DAG's current code: its version is the current one.
+    const dagVersion = this.dag(current.dagId).spec.version;
+    const run = await this.store.updateRun(runId, ['success', 'failed'], { ...patch, dagVersion, state: 'queued', queuedAt: now, startDate: null, endDate: null, note: null });
+    if (!run) return undefined;
+    await this.store.reviveRun?.(runId);
+    this.host.emit?.({ type: 'run', run });
+    if (options.start ?? true) await this.startQueuedRuns(run.dagId);
+    return (await this.store.getRun(runId)) ?? run;
+  }
+
+  /**
+   * Carry on a running run after instances of it were cleared: decide its undecided tasks (the cleared
+   * ones whose upstreams are done run, or settle, now; the others wait for their upstreams as in a fresh
+   * run) and queue its scheduled instances (cleared map indexes; an array task's as a new wave of their
+   * group). Ends the run if nothing is pending.
+   */
+  async resumeRun(runId: string): Promise<void> {
+    const run = await this.store.getRun(runId);
+    if (run?.state !== 'running') return;
+    await this.resumeTasks(this.dag(run.dagId), run);
+    await this.finalizeIfDone(runId);
+  }
+
+  private async resumeTasks(dag: Dag, run: DagRunRecord): Promise<void> {
+    const specs = this.topologicalOrder(dag);
+    const states = await this.store.getTaskStates(run.runId, specs.map((t) => t.taskId));
+    for (let i = 0; i < specs.length; i++) if (!states[i]?.decision) await this.decide(dag, run, specs[i]!, states[i]);
+    const waves = new Set<string>();
+    for (const ti of await this.store.listTaskInstances(run.runId)) {
+      if (ti.state !== 'scheduled') continue;
+      const t = dag.task(ti.taskId);
+      if (this.isArrayTask(t) && ti.mapIndex >= 0) {
+        const array = { runId: run.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
+        const id = `${ti.taskId}\u0000${array.group}`;
+        if (waves.has(id)) continue;
+        waves.add(id);
+        await this.queueWave(dag, t, array);
+      } else {
+        await this.queueOrRun(dag, ti);
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -788,7 +979,7 @@ export class Scheduler {
         continue;
       }
       const error = `Batch job ${jobName} child ${o.jobId || '?'} failed: ${o.reason ?? `exit code ${o.exitCode}`}`;
-      const d = decideAfterFailure(t, tryNumber, true, `${dag.dagId}#${t.taskId}#${ti.mapIndex}#${run.logicalDate}`);
+      const d = decideAfterFailure({ ...t, retries: ti.maxTries - 1 }, tryNumber, true, `${dag.dagId}#${t.taskId}#${ti.mapIndex}#${run.logicalDate}`);
       if (d.next === 'retry') retry.push({ ti: { ...ti, externalId: o.jobId || ti.externalId }, at: now + d.delayMs, error });
       else failed.push({ ti: { ...ti, externalId: o.jobId || ti.externalId }, error });
     }

@@ -18,6 +18,7 @@ export const ItemType = {
   counter: 'counter',
   semaphore: 'sem',
   waiter: 'waiter',
+  backfill: 'backfill',
 } as const;
 
 // Task instances -------------------------------------------------------------------------------------
@@ -85,7 +86,11 @@ const RUN_FIELD_SET: Record<keyof DagRunRecord, true> = {
   parent: true,
   pipelineScope: true,
   note: true,
+  backfillId: true,
+  clearNumber: true,
 };
+/** Optional run fields: left out of the record when null (or 0), as a run that never had them. */
+const OPTIONAL_RUN_FIELDS = new Set<keyof DagRunRecord>(['backfillId', 'clearNumber']);
 export const RUN_FIELDS = Object.keys(RUN_FIELD_SET) as (keyof DagRunRecord)[];
 /** conf and params are kept as JSON text: any JSON survives (DynamoDB numbers and maps do not take all). */
 const JSON_RUN_FIELDS = new Set<keyof DagRunRecord>(['conf', 'params', 'parent']);
@@ -100,6 +105,7 @@ export function itemToRun(item: Item): DagRunRecord {
   const out: Record<string, unknown> = {};
   for (const f of RUN_FIELDS) {
     const v = item[f] ?? null;
+    if (OPTIONAL_RUN_FIELDS.has(f) && (v === null || v === 0)) continue;
     out[f] = JSON_RUN_FIELDS.has(f) && typeof v === 'string' ? JSON.parse(v) : v;
   }
   return out as unknown as DagRunRecord;
@@ -116,6 +122,7 @@ export const ADDED_TOTAL = 'addedTotal';
 export const EXPANDED_COUNT = 'expandedCount';
 export const DECISION = 'decision';
 export const MAP_COUNT = 'mapCount';
+export const PRIOR_TRIES = 'priorTries';
 
 function tally(item: Item, attr: (s: TerminalTiState) => string): StateTally {
   const t = {} as StateTally;
@@ -133,6 +140,7 @@ export function itemToTaskState(item: Item): TaskStateRecord {
     self: tally(item, selfAttr),
     decision: (item[DECISION] as TaskStateRecord['decision']) ?? null,
     mapCount: (item[MAP_COUNT] as number | undefined) ?? null,
+    ...(Number(item[PRIOR_TRIES] ?? 0) > 0 ? { priorTries: Number(item[PRIOR_TRIES]) } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ import {
   itemToTaskState,
   itemToTi,
   MAP_COUNT,
+  PRIOR_TRIES,
   runAttributes,
   selfAttr,
   tiAttributes,
@@ -33,8 +34,8 @@ import {
 } from './dynamodb-items.ts';
 import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, MAX_TRANSACTION_ITEMS, Transactor, type TxItem } from './dynamodb-fanout.ts';
 import type { LargeValueStore } from './large-values.ts';
-import type { DagRecord, DagRunRecord, LogLine, PipelineSave, PoolRecord, TaskInstanceRecord, TaskStateRecord, TiKey, XComRecord } from './records.ts';
-import type { BulkFinishResult, TiUpdate, FinishRequest, FinishResult, StateStore, TiExpectation } from './state-store.ts';
+import { backfillOrder, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
   freePart,
   GSI_RUNS_BY_DAG_STATE,
@@ -121,6 +122,8 @@ const AGGREGATE_BYTES = 512;
  * or finishing them one by one is used instead (a task with about 97 downstream tasks or more).
  */
 const MIN_BULK_FINISH = 2;
+/** Attribute of an instance being reset away by a fan-out (deleted once the fan-out is complete). */
+const CLEARING = 'clearing';
 
 /** One conditional write of a bulk operation: `index` is its request's position, `id` its item's key. */
 interface TxWrite {
@@ -799,6 +802,344 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
+  // ---------------------------------------------------------------------------------------------------
+  // Clearing (finishes undone)
+
+  /**
+   * Transactions of the instances' conditional moves back (an UpdateItem to the patch, or a DeleteItem)
+   * plus, aggregated over each transaction, the tallies taken back (the task's own, its downstream ones)
+   * and the run's pending count, as `finishTaskInstances` does forwards; a transaction refused for some
+   * instances' conditions is sent again without them. With 97 distinct downstream tasks or more, each
+   * instance is its own fan-out (`Transactor.fanOut`, the instance as the anchor, the run's pending count
+   * in the first transaction); one that goes away is first marked (`clearing`) and deleted, with its
+   * task's decision reset when asked, in one last transaction.
+   */
+  async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
+    const first = reqs[0];
+    if (!first) throw new Error('resetTaskInstances: no requests');
+    const { runId, taskId } = first.key;
+    const downstream = first.downstream;
+    for (const r of reqs) {
+      if (r.key.runId !== runId || r.key.taskId !== taskId) {
+        throw new Error(`resetTaskInstances: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
+      }
+      if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
+      if (r.downstream !== downstream && (r.downstream.length !== downstream.length || r.downstream.some((d, i) => d !== downstream[i]))) {
+        throw new Error(`resetTaskInstances: every request of task '${taskId}' must have the same downstream tasks`);
+      }
+    }
+    const applied = new Array<boolean>(reqs.length).fill(false);
+    const tallies = new Set([taskId, ...downstream]).size;
+    const room = MAX_TRANSACTION_ITEMS - 1 - tallies;
+    if (room < MIN_BULK_FINISH) {
+      for (let i = 0; i < reqs.length; i++) applied[i] = await this.resetOne(reqs[i]!);
+    } else {
+      const writes = reqs.map((r, index) => txWrite(index, keys.taskInstance(runId, taskId, r.key.mapIndex), this.resetClaim(r, null)));
+      const aggregates = (live: readonly TxWrite[]) => this.resetAggregates(runId, taskId, downstream, live.map((w) => reqs[w.index]!));
+      for (const chunk of chunkWrites(writes, room, AGGREGATE_BYTES * (tallies + 1)).chunks) await this.writeChunk(chunk, applied, aggregates);
+    }
+    const run = await this.get(keys.run(runId));
+    if (!run) throw new Error(`DynamoDB store: no run '${runId}' in the table`);
+    return { applied, pending: Number(run.pending) };
+  }
+
+  /** The instance's side of a reset: its conditional move back (patch or delete), a fan-out cursor when not null. */
+  private resetClaim(r: ResetRequest, cursor: Item | null, mark = false): TxItem {
+    const { runId, taskId, mapIndex } = r.key;
+    const e = new Expr();
+    const cond = `attribute_exists(${e.name(PK)}) AND ${e.name('state')} = ${e.value(r.expect.state)} AND ${e.name('tryNumber')} = ${e.value(r.expect.tryNumber)}`;
+    const Key = keys.taskInstance(runId, taskId, mapIndex);
+    if (r.to === 'absent' && !mark) return { Delete: { TableName: this.tableName, Key, ConditionExpression: cond, ...e.params() } };
+    const set = r.to === 'absent' ? e.set({ [CLEARING]: true, ...(cursor ?? {}) }) : e.set({ ...tiPatchAttributes(r.to), ...(cursor ?? {}) });
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key,
+        UpdateExpression: updateExpression({ set, remove: cursor ? [] : [FAN_DONE, FAN_CHUNKS, FAN_TARGETS].map((a) => e.name(a)) }),
+        ConditionExpression: mark ? `${cond} AND attribute_not_exists(${e.name(CLEARING)})` : cond,
+        ...e.params(),
+      },
+    };
+  }
+
+  /**
+   * What resets of one task's instances take back, at once: per state, the task's own tally and each
+   * downstream task's upstream tally (a task listed twice counts twice), the task's decision when a
+   * request undecides it, and the run's pending count plus their number.
+   */
+  private resetAggregates(runId: string, taskId: string, downstream: readonly string[], reqs: readonly ResetRequest[]): TxItem[] {
+    const adds = new Map<string, Map<string, number>>();
+    const add = (task: string, attr: string, n: number) => {
+      let m = adds.get(task);
+      if (!m) adds.set(task, (m = new Map()));
+      m.set(attr, (m.get(attr) ?? 0) + n);
+    };
+    for (const r of reqs) {
+      add(taskId, selfAttr(r.expect.state), -1);
+      for (const d of downstream) add(d, upstreamAttr(r.expect.state), -1);
+    }
+    const undecide = reqs.find((r) => r.undecide)?.undecide;
+    const items = [...adds].map(([task, m]): TxItem => {
+      const e = new Expr();
+      const clauses = { set: e.set({ runId, taskId: task, type: ItemType.taskState }), add: [...m].map(([attr, n]) => `${e.name(attr)} ${e.value(n)}`), remove: [] as string[] };
+      if (task === taskId && undecide) {
+        clauses.set.push(...e.set({ [PRIOR_TRIES]: undecide.priorTries }));
+        clauses.remove.push(e.name(DECISION), e.name(MAP_COUNT));
+      }
+      return { Update: { TableName: this.tableName, Key: keys.taskState(runId, task), UpdateExpression: updateExpression(clauses), ...e.params() } };
+    });
+    items.push(this.runPendingAdd(runId, reqs.length));
+    return items;
+  }
+
+  /**
+   * One reset as its own fan-out (a task with very many downstream tasks): the claim on the instance, the
+   * task's own tally and the run's pending count first, then the downstream tallies in chunks. An instance
+   * that goes away is marked (`clearing`) by the claim and deleted, with its task undecided when asked,
+   * once the fan-out is complete (by whoever finds it so: a replay completes a reset cut short).
+   */
+  private async resetOne(r: ResetRequest): Promise<boolean> {
+    const { runId, taskId, mapIndex } = r.key;
+    const anchorKey = keys.taskInstance(runId, taskId, mapIndex);
+    const own = this.taskStateAdd(runId, taskId, (e) => [`${e.name(selfAttr(r.expect.state))} ${e.value(-1)}`]);
+    const applied = await this.tx.fanOut({
+      anchorKey,
+      claim: (cursor) => this.resetClaim(r, cursor, r.to === 'absent'),
+      first: [own, this.runPendingAdd(runId, 1)],
+      last: [],
+      targets: this.countedTargets(runId, r.downstream, (e, n) => [`${e.name(upstreamAttr(r.expect.state))} ${e.value(-n)}`]),
+      sameOutcome: (a) =>
+        r.to === 'absent'
+          ? a[CLEARING] === true && a.tryNumber === r.expect.tryNumber
+          : a.state === (r.to.state ?? r.expect.state) && a.tryNumber === (r.to.tryNumber ?? r.expect.tryNumber),
+    });
+    if (r.to !== 'absent') return applied;
+    // The instance goes away once its fan-out is complete, and its task is undecided in the same step.
+    const ti = await this.get(anchorKey);
+    if (!ti || ti[CLEARING] !== true) return applied;
+    const e = new Expr();
+    const complete = `(attribute_not_exists(${e.name(FAN_CHUNKS)}) OR ${e.name(FAN_DONE)} >= ${e.name(FAN_CHUNKS)})`;
+    const items: TxItem[] = [{ Delete: { TableName: this.tableName, Key: anchorKey, ConditionExpression: `${e.name(CLEARING)} = ${e.value(true)} AND ${complete}`, ...e.params() } }];
+    if (r.undecide) {
+      const u = new Expr();
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: keys.taskState(runId, taskId),
+          UpdateExpression: updateExpression({ set: u.set({ [PRIOR_TRIES]: r.undecide.priorTries }), remove: [u.name(DECISION), u.name(MAP_COUNT)] }),
+          ...u.params(),
+        },
+      });
+    }
+    await this.tx.writeEach(items);
+    return applied;
+  }
+
+  /**
+   * The un-expansion as one fan-out on the task's state (as `claimExpansion`): the claim removes the
+   * decision under its condition, the run's pending count drops first, the downstream announcements are
+   * taken back in chunks.
+   */
+  async withdrawExpansion(runId: string, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
+    const anchorKey = keys.taskState(runId, taskId);
+    return this.tx.fanOut({
+      anchorKey,
+      claim: (cursor) => {
+        const e = new Expr();
+        const zero = (['success', 'failed', 'skipped', 'upstream_failed', 'removed'] as const).map((st) => `(attribute_not_exists(${e.name(selfAttr(st))}) OR ${e.name(selfAttr(st))} = ${e.value(0)})`);
+        return {
+          Update: {
+            TableName: this.tableName,
+            Key: anchorKey,
+            UpdateExpression: updateExpression({
+              set: e.set({ [PRIOR_TRIES]: priorTries, ...(cursor ?? {}) }),
+              remove: [DECISION, MAP_COUNT, ...(cursor ? [] : [FAN_DONE, FAN_CHUNKS, FAN_TARGETS])].map((a) => e.name(a)),
+            }),
+            ConditionExpression: [`${e.name(DECISION)} = ${e.value('expanded')}`, `${e.name(MAP_COUNT)} = ${e.value(count)}`, ...zero].join(' AND '),
+            ...e.params(),
+          },
+        };
+      },
+      first: count === 1 ? [] : [this.runPendingAdd(runId, -(count - 1))],
+      last: [],
+      targets: this.countedTargets(runId, downstream, (e, n) => [`${e.name(ADDED_TOTAL)} ${e.value(-count * n)}`, `${e.name(EXPANDED_COUNT)} ${e.value(-n)}`]),
+      sameOutcome: (a) => a[DECISION] === undefined && a[PRIOR_TRIES] === priorTries,
+    });
+  }
+
+  /** One Query per task (its XCom items and, per instance, its item results), then BatchWriteItem deletes. */
+  async deleteTaskResults(tiKeys: readonly TiKey[]): Promise<void> {
+    const byTask = new Map<string, { runId: string; taskId: string; indexes: Set<number> }>();
+    for (const k of tiKeys) {
+      const id = `${k.runId}\u0000${k.taskId}`;
+      let g = byTask.get(id);
+      if (!g) byTask.set(id, (g = { runId: k.runId, taskId: k.taskId, indexes: new Set() }));
+      g.indexes.add(k.mapIndex);
+    }
+    const doomed: Item[] = [];
+    const refs: string[] = [];
+    const projection = { ProjectionExpression: '#k1, #k2, #ref, #mi', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#ref': 'ref', '#mi': 'mapIndex' } };
+    await this.each([...byTask.values()], async (g) => {
+      const xcoms = await this.queryPrefix(prefixes.runPartition(g.runId), `XC#${g.taskId}#`, projection);
+      const found = xcoms.filter((x) => g.indexes.has(Number(x.mapIndex)));
+      for (const i of g.indexes) found.push(...(await this.queryPrefix(prefixes.runPartition(g.runId), prefixes.itemResults(g.taskId, i), projection)));
+      for (const x of found) {
+        doomed.push({ [PK]: x[PK], [SK]: x[SK] });
+        if (typeof x.ref === 'string') refs.push(x.ref);
+      }
+    });
+    await this.batchDelete(doomed);
+    if (refs.length && this.largeValues?.expire) await this.largeValues.expire(refs);
+  }
+
+  /** Remove the TTL that `expireRun` put on the run's XComs, item results and logs. */
+  async reviveRun(runId: string): Promise<number> {
+    const projection = { ProjectionExpression: '#k1, #k2, #ttl', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#ttl': TTL_ATTRIBUTE } };
+    const lists = await Promise.all(prefixes.expiring.map((p) => this.queryPrefix(prefixes.runPartition(runId), p, projection)));
+    const items = lists.flat().filter((i) => i[TTL_ATTRIBUTE] !== undefined);
+    await this.each(items, async (item) => {
+      try {
+        await this.write(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { [PK]: item[PK], [SK]: item[SK] },
+            UpdateExpression: 'REMOVE #ttl',
+            ConditionExpression: 'attribute_exists(#pk)',
+            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE, '#pk': PK },
+          }),
+        );
+      } catch (e) {
+        if (!isConditionFailed(e)) throw e;
+      }
+    });
+    return items.length;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Deleting
+
+  /** BatchWriteItem deletes in chunks of 25 (unprocessed ones sent again with backoff). */
+  private async batchDelete(itemKeys: readonly Item[]): Promise<void> {
+    const unique = new Map<string, Item>();
+    for (const k of itemKeys) unique.set(keyId(k), k);
+    const all = [...unique.values()];
+    const chunks: Item[][] = [];
+    for (let i = 0; i < all.length; i += MAX_BATCH_WRITE_ITEMS) chunks.push(all.slice(i, i + MAX_BATCH_WRITE_ITEMS));
+    await this.each(chunks, (chunk) => this.batchWrite(chunk.map((Key) => ({ DeleteRequest: { Key } }))));
+  }
+
+  /**
+   * One Query of the run's partition (keys only) and BatchWriteItem deletes of every item in it, then
+   * of its pipeline scope's partition when the run owns it; the run item goes last, so a delete cut short
+   * is finished by the next one. Large values are marked expired in the large-value store.
+   */
+  async deleteRun(runId: string): Promise<DeletedRun | undefined> {
+    const runItem = await this.get(keys.run(runId));
+    if (!runItem) return undefined;
+    const run = itemToRun(runItem);
+    const projection = { ProjectionExpression: '#k1, #k2, #ref', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#ref': 'ref' } };
+    const items = await this.queryPrefix(prefixes.runPartition(runId), null, projection);
+    const out: DeletedRun = { runId, taskInstances: 0, xcoms: 0, itemResults: 0, logs: 0, pipelineSaves: 0 };
+    const logs = new Set<string>();
+    const refs: string[] = [];
+    const doomed: Item[] = [];
+    for (const i of items) {
+      const sk = String(i[SK]);
+      if (sk === keys.run(runId)[SK]) continue;
+      doomed.push({ [PK]: i[PK], [SK]: i[SK] });
+      if (typeof i.ref === 'string') refs.push(i.ref);
+      if (sk.startsWith('TI#')) out.taskInstances++;
+      else if (sk.startsWith('XC#')) out.xcoms++;
+      else if (sk.startsWith('IT#')) out.itemResults++;
+      else if (sk.startsWith('LOG#')) logs.add(sk.split('#').slice(0, 4).join('#'));
+    }
+    out.logs = logs.size;
+    if (run.pipelineScope === runId) {
+      const saves = await this.queryPrefix(prefixes.pipelinePartition(runId), null, projection);
+      out.pipelineSaves = saves.length;
+      for (const i of saves) {
+        doomed.push({ [PK]: i[PK], [SK]: i[SK] });
+        if (typeof i.ref === 'string') refs.push(i.ref);
+      }
+    }
+    await this.batchDelete(doomed);
+    await this.write(new DeleteCommand({ TableName: this.tableName, Key: keys.run(runId) }));
+    if (refs.length && this.largeValues?.expire) await this.largeValues.expire(refs);
+    return out;
+  }
+
+  /** One Query of the DAG's partition (its record and its backfills) and BatchWriteItem deletes. */
+  async deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }> {
+    const items = await this.queryPrefix(prefixes.dagPartition(dagId), null, { ProjectionExpression: '#k1, #k2', ExpressionAttributeNames: { '#k1': PK, '#k2': SK } });
+    await this.batchDelete(items.map((i) => ({ [PK]: i[PK], [SK]: i[SK] })));
+    return { dagRecord: items.some((i) => i[SK] === keys.dag(dagId)[SK]), backfills: items.filter((i) => String(i[SK]).startsWith(prefixes.backfills)).length };
+  }
+
+  async deleteSemaphores(names: readonly string[]): Promise<void> {
+    await this.each(names, async (name) => {
+      const waiters = await this.queryPrefix(prefixes.waiterPartition(name), null, { ProjectionExpression: '#k1, #k2', ExpressionAttributeNames: { '#k1': PK, '#k2': SK } });
+      await this.batchDelete([keys.semaphore(name), ...waiters.map((i) => ({ [PK]: i[PK], [SK]: i[SK] }))]);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Backfills: items in the DAG's partition, the record as JSON text
+
+  async createBackfill(b: BackfillRecord): Promise<boolean> {
+    try {
+      await this.write(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.backfill(b.dagId, b.backfillId), type: ItemType.backfill, state: b.state, record: JSON.stringify(b), ver: 0 },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw e;
+    }
+  }
+
+  async getBackfill(dagId: string, backfillId: string): Promise<BackfillRecord | undefined> {
+    const item = await this.get(keys.backfill(dagId, backfillId));
+    return item ? (JSON.parse(String(item.record)) as BackfillRecord) : undefined;
+  }
+
+  /** Read, check `expect`, write under the condition that the item's version did not move (retried if it did). */
+  async updateBackfill(dagId: string, backfillId: string, expect: readonly BackfillRecord['state'][] | null, patch: Partial<BackfillRecord>): Promise<BackfillRecord | undefined> {
+    const key = keys.backfill(dagId, backfillId);
+    for (let attempt = 0; ; attempt++) {
+      const item = await this.get(key);
+      if (!item) return undefined;
+      const cur = JSON.parse(String(item.record)) as BackfillRecord;
+      if (expect && !expect.includes(cur.state)) return undefined;
+      const next: BackfillRecord = { ...cur, ...patch, dagId, backfillId };
+      const ver = Number(item.ver ?? 0);
+      try {
+        await this.write(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET #record = :record, #state = :state, #ver = :next',
+            ConditionExpression: '#ver = :ver',
+            ExpressionAttributeNames: { '#record': 'record', '#state': 'state', '#ver': 'ver' },
+            ExpressionAttributeValues: { ':record': JSON.stringify(next), ':state': next.state, ':next': ver + 1, ':ver': ver },
+          }),
+        );
+        return next;
+      } catch (e) {
+        if (!isConditionFailed(e) || attempt > 50) throw e;
+      }
+    }
+  }
+
+  async listBackfills(dagId: string): Promise<BackfillRecord[]> {
+    const items = await this.queryPrefix(prefixes.dagPartition(dagId), prefixes.backfills);
+    return items.map((i) => JSON.parse(String(i.record)) as BackfillRecord).sort(backfillOrder);
+  }
+
   /** BatchWriteItem in chunks of 25 (unprocessed items sent again with backoff); values as `putXCom`. */
   async putXComs(xs: readonly XComRecord[]): Promise<void> {
     // The last put of a key wins (BatchWriteItem refuses a key twice in one request).
@@ -816,7 +1157,12 @@ export class DynamoDbStateStore implements StateStore {
 
   /** One BatchWriteItem of puts, with its unprocessed items sent again after a pause until none is left. */
   private async batchPut(items: readonly Item[]): Promise<void> {
-    let request: NonNullable<BatchWriteCommandInput['RequestItems']>[string] = items.map((Item) => ({ PutRequest: { Item } }));
+    await this.batchWrite(items.map((Item) => ({ PutRequest: { Item } })));
+  }
+
+  /** One BatchWriteItem (puts or deletes), with its unprocessed items sent again after a pause until none is left. */
+  private async batchWrite(requests: NonNullable<BatchWriteCommandInput['RequestItems']>[string]): Promise<void> {
+    let request = requests;
     for (let attempt = 1; request.length; attempt++) {
       try {
         const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: request } }));

@@ -1,6 +1,6 @@
 import type { RunState } from '../model/states.ts';
-import { emptyTally, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
-import type { BulkFinishResult, FinishRequest, FinishResult, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
+import { backfillOrder, emptyTally, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
 function taskState(runId: string, taskId: string): TaskStateRecord {
   return { runId, taskId, upstream: emptyTally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: emptyTally(), decision: null, mapCount: null };
@@ -60,6 +60,8 @@ export class MemoryStateStore implements StateStore {
   private readonly semaphores = new Map<string, number>();
   private readonly counters = new Map<string, number>();
   private readonly waiters = new Map<string, { q: TiKey[]; head: number }>();
+  /** Backfills by DAG, by id. */
+  private readonly backfills = new Map<string, Map<string, BackfillRecord>>();
 
   private part(runId: string): RunPartition {
     const p = this.runs.get(runId);
@@ -239,6 +241,125 @@ export class MemoryStateStore implements StateStore {
     }
     const p = this.part(runId);
     return { applied, pending: p.run.pending, downstream: first.downstream.map((d) => copyTaskState(this.ts(p, d))) };
+  }
+
+  // Clearing ----------------------------------------------------------------------------------------
+
+  async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
+    const first = reqs[0];
+    if (!first) throw new Error('resetTaskInstances: no requests');
+    const { runId, taskId } = first.key;
+    for (const r of reqs) {
+      if (r.key.runId !== runId || r.key.taskId !== taskId) throw new Error(`resetTaskInstances: every request must be of task '${taskId}' of run '${runId}'`);
+      if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
+    }
+    const p = this.part(runId);
+    const applied = reqs.map((r) => {
+      const prev = p.tis.get(tiId(r.key));
+      if (!prev || prev.state !== r.expect.state || prev.tryNumber !== r.expect.tryNumber) return false;
+      if (r.to === 'absent') {
+        p.tis.delete(tiId(r.key));
+        p.byTask.get(r.key.taskId)?.delete(r.key.mapIndex);
+      } else {
+        putTi(p, Object.freeze({ ...prev, ...r.to, runId: prev.runId, taskId: prev.taskId, mapIndex: prev.mapIndex }));
+      }
+      const own = this.ts(p, taskId);
+      own.self[r.expect.state] -= 1;
+      if (r.undecide) {
+        own.decision = null;
+        own.mapCount = null;
+        own.priorTries = r.undecide.priorTries;
+      }
+      for (const d of r.downstream) this.ts(p, d).upstream[r.expect.state] -= 1;
+      p.run = Object.freeze({ ...p.run, pending: p.run.pending + 1 });
+      return true;
+    });
+    return { applied, pending: p.run.pending };
+  }
+
+  async withdrawExpansion(runId: string, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
+    const p = this.part(runId);
+    const s = p.taskStates.get(taskId);
+    if (!s || s.decision !== 'expanded' || s.mapCount !== count || Object.values(s.self).some((n) => n !== 0)) return false;
+    s.decision = null;
+    s.mapCount = null;
+    s.priorTries = priorTries;
+    for (const d of downstream) {
+      const ds = this.ts(p, d);
+      ds.upstreamAddedTotal -= count;
+      ds.upstreamExpanded -= 1;
+    }
+    p.run = Object.freeze({ ...p.run, pending: p.run.pending - (count - 1) });
+    return true;
+  }
+
+  async deleteTaskResults(keys: readonly TiKey[]): Promise<void> {
+    for (const k of keys) {
+      const p = this.runs.get(k.runId);
+      if (!p) continue;
+      const prefix = `${k.taskId}\u0000${k.mapIndex}\u0000`;
+      for (const id of [...p.xcoms.keys()]) if (id.startsWith(prefix)) p.xcoms.delete(id);
+      p.items.delete(tiId(k));
+    }
+  }
+
+  // Deleting ----------------------------------------------------------------------------------------
+
+  async deleteRun(runId: string): Promise<DeletedRun | undefined> {
+    const p = this.runs.get(runId);
+    if (!p) return undefined;
+    let itemResults = 0;
+    for (const m of p.items.values()) itemResults += m.size;
+    let pipelineSaves = 0;
+    if (p.run.pipelineScope === runId) {
+      pipelineSaves = this.pipeline.get(runId)?.length ?? 0;
+      this.pipeline.delete(runId);
+    }
+    this.runs.delete(runId);
+    this.runsByDag.get(p.run.dagId)?.delete(runId);
+    return { runId, taskInstances: p.tis.size, xcoms: p.xcoms.size, itemResults, logs: p.logs.size, pipelineSaves };
+  }
+
+  async deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }> {
+    const dagRecord = this.dagRecords.delete(dagId);
+    const backfills = this.backfills.get(dagId)?.size ?? 0;
+    this.backfills.delete(dagId);
+    return { dagRecord, backfills };
+  }
+
+  async deleteSemaphores(names: readonly string[]): Promise<void> {
+    for (const n of names) {
+      this.semaphores.delete(n);
+      this.waiters.delete(n);
+    }
+  }
+
+  // Backfills ---------------------------------------------------------------------------------------
+
+  async createBackfill(b: BackfillRecord): Promise<boolean> {
+    let m = this.backfills.get(b.dagId);
+    if (!m) this.backfills.set(b.dagId, (m = new Map()));
+    if (m.has(b.backfillId)) return false;
+    m.set(b.backfillId, structuredClone(b));
+    return true;
+  }
+
+  async getBackfill(dagId: string, backfillId: string): Promise<BackfillRecord | undefined> {
+    const b = this.backfills.get(dagId)?.get(backfillId);
+    return b ? structuredClone(b) : undefined;
+  }
+
+  async updateBackfill(dagId: string, backfillId: string, expect: readonly BackfillRecord['state'][] | null, patch: Partial<BackfillRecord>): Promise<BackfillRecord | undefined> {
+    const m = this.backfills.get(dagId);
+    const b = m?.get(backfillId);
+    if (!m || !b || (expect && !expect.includes(b.state))) return undefined;
+    const next = { ...b, ...structuredClone(patch), dagId, backfillId };
+    m.set(backfillId, next);
+    return structuredClone(next);
+  }
+
+  async listBackfills(dagId: string): Promise<BackfillRecord[]> {
+    return [...(this.backfills.get(dagId)?.values() ?? [])].map((b) => structuredClone(b)).sort(backfillOrder);
   }
 
   async putXComs(xs: readonly XComRecord[]): Promise<void> {

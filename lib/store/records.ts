@@ -24,6 +24,16 @@ export interface DagRunRecord {
   pipelineScope: string;
   /** Why the run failed, when not a task (e.g. dagrun timeout). */
   note: string | null;
+  /**
+   * The backfill this run belongs to (its `backfill:<id>` semaphore, not the DAG's `runs:<dagId>`, limits
+   * it, as in Airflow). Absent (or null) for any other run.
+   */
+  backfillId?: string | null;
+  /**
+   * How many times task instances of this run were cleared (absent: never). A cleared run re-decides its
+   * undecided tasks when it starts again, and re-checks branch and short-circuit skips.
+   */
+  clearNumber?: number;
 }
 
 export interface ParentRef {
@@ -115,6 +125,11 @@ export interface TaskStateRecord {
   decision: TaskDecision | null;
   /** Instances of a mapped task (null until expanded, or when not mapped). */
   mapCount: number | null;
+  /**
+   * Set when the task was cleared back to undecided: the try number its instances had (the highest, for a
+   * mapped task), so that the next instances continue counting from it. Absent (0) otherwise.
+   */
+  priorTries?: number;
 }
 
 export type TaskDecision = 'scheduled' | 'expanded' | TerminalTiState;
@@ -143,6 +158,33 @@ export interface DagRecord {
   fileloc: string | null;
   /** ISO-8601 of the last change. */
   updatedAt: string;
+}
+
+/** What a backfill does with a logical date that already has a run (Airflow's reprocess behaviour). */
+export type ReprocessBehavior = 'none' | 'failed' | 'completed';
+
+/** A backfill: runs of type `backfill` over the logical dates of a DAG's schedule in a range. */
+export interface BackfillRecord {
+  backfillId: string;
+  dagId: string;
+  /** ISO-8601: the range of logical dates, both ends included. */
+  fromDate: string;
+  toDate: string;
+  reprocessBehavior: ReprocessBehavior;
+  /** Runs of this backfill that may run at once (its `backfill:<id>` semaphore). */
+  maxActiveRuns: number;
+  conf: Record<string, unknown>;
+  /** `running` while any of its runs is queued or running; `completed` once they have all ended. */
+  state: 'running' | 'completed';
+  createdAt: string;
+  completedAt: string | null;
+  /** Logical dates in the range, and what the backfill did with each. */
+  counts: { dates: number; created: number; cleared: number; skipped: number };
+}
+
+/** Backfills oldest first (ids are numbers as text: by number when they are). */
+export function backfillOrder(a: BackfillRecord, b: BackfillRecord): number {
+  return a.createdAt.localeCompare(b.createdAt) || Number(a.backfillId) - Number(b.backfillId) || a.backfillId.localeCompare(b.backfillId);
 }
 
 export interface PoolRecord {

@@ -3,21 +3,33 @@ import { dirname, join, resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
 import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
-import type {
-  DagRecord,
-  DagRunRecord,
-  LogLine,
-  ParentRef,
-  PipelineSave,
-  PoolRecord,
-  StateTally,
-  TaskDecision,
-  TaskInstanceRecord,
-  TaskStateRecord,
-  TiKey,
-  XComRecord,
+import {
+  backfillOrder,
+  type BackfillRecord,
+  type DagRecord,
+  type DagRunRecord,
+  type LogLine,
+  type ParentRef,
+  type PipelineSave,
+  type PoolRecord,
+  type StateTally,
+  type TaskDecision,
+  type TaskInstanceRecord,
+  type TaskStateRecord,
+  type TiKey,
+  type XComRecord,
 } from './records.ts';
-import type { BulkFinishResult, FinishRequest, FinishResult, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
+import type {
+  BulkFinishResult,
+  BulkResetResult,
+  DeletedRun,
+  FinishRequest,
+  FinishResult,
+  ResetRequest,
+  StateStore,
+  TiExpectation,
+  TiUpdate,
+} from './state-store.ts';
 
 /**
  * The durable local store of `airless standalone`: every record in one SQLite database file
@@ -48,7 +60,7 @@ import type { BulkFinishResult, FinishRequest, FinishResult, StateStore, TiExpec
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -74,6 +86,23 @@ export interface SqliteStateStoreOptions {
 // -------------------------------------------------------------------------------------------------
 // Schema
 
+/** Backfills (schema version 2): the record as JSON, keyed by DAG and id. */
+const BACKFILLS_TABLE = `CREATE TABLE backfills (
+  dag_id TEXT NOT NULL,
+  backfill_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (dag_id, backfill_id)
+) WITHOUT ROWID;`;
+
+/** From schema version 1 to 2: runs of backfills and cleared runs, tries kept across a clear, backfills. */
+const MIGRATE_1_TO_2 = `
+ALTER TABLE runs ADD COLUMN backfill_id TEXT;
+ALTER TABLE runs ADD COLUMN clear_number INTEGER;
+ALTER TABLE task_states ADD COLUMN prior_tries INTEGER NOT NULL DEFAULT 0;
+${BACKFILLS_TABLE}
+`;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -97,7 +126,9 @@ CREATE TABLE runs (
   pending INTEGER NOT NULL,
   parent TEXT,
   pipeline_scope TEXT NOT NULL,
-  note TEXT
+  note TEXT,
+  backfill_id TEXT,
+  clear_number INTEGER
 );
 CREATE INDEX runs_by_dag ON runs (dag_id, logical_date, queued_at);
 CREATE INDEX runs_by_state ON runs (state, queued_at);
@@ -119,6 +150,7 @@ CREATE TABLE task_states (
   self_removed INTEGER NOT NULL DEFAULT 0,
   decision TEXT,
   map_count INTEGER,
+  prior_tries INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (run_id, task_id)
 ) WITHOUT ROWID;
 
@@ -210,6 +242,8 @@ CREATE TABLE counters (
   value INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+${BACKFILLS_TABLE}
+
 -- seq (the rowid) only grows: a new row gets max + 1, so per name it is the order of arrival (FIFO).
 CREATE TABLE waiters (
   seq INTEGER PRIMARY KEY,
@@ -222,7 +256,7 @@ CREATE INDEX waiters_by_name ON waiters (name, seq);
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'counters', 'waiters'];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'counters', 'waiters', 'backfills'];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -270,6 +304,8 @@ const RUN_COLUMNS: { readonly [K in keyof DagRunRecord]-?: readonly [column: str
   parent: ['parent', 'json'],
   pipelineScope: ['pipeline_scope'],
   note: ['note'],
+  backfillId: ['backfill_id'],
+  clearNumber: ['clear_number'],
 };
 const RUN_FIELDS = Object.keys(RUN_COLUMNS) as (keyof DagRunRecord)[];
 const RUN_VALUE_FIELDS = RUN_FIELDS.filter((f) => f !== 'runId');
@@ -360,6 +396,11 @@ function tiUpdateParams(ti: TaskInstanceRecord): SQLInputValue[] {
   return out;
 }
 
+/** `{ [key]: value }`, or nothing when the value is null (for optional record fields). */
+function optional<K extends string, V>(key: K, value: V | null): { [P in K]?: V } {
+  return (value === null ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
 function runFromRow(row: Row): DagRunRecord {
   const parent = strOrNull(row, 'parent');
   return {
@@ -378,6 +419,9 @@ function runFromRow(row: Row): DagRunRecord {
     parent: parent === null ? null : (JSON.parse(parent) as ParentRef | null),
     pipelineScope: str(row, 'pipeline_scope'),
     note: strOrNull(row, 'note'),
+    // Optional fields: absent rather than null/0 (a run record of a plain run has neither).
+    ...optional('backfillId', strOrNull(row, 'backfill_id')),
+    ...optional('clearNumber', numOrNull(row, 'clear_number') || null),
   };
 }
 
@@ -407,6 +451,7 @@ function taskStateFromRow(row: Row): TaskStateRecord {
     self: tally(row, 'self_'),
     decision: strOrNull(row, 'decision') as TaskDecision | null,
     mapCount: numOrNull(row, 'map_count'),
+    ...optional('priorTries', num(row, 'prior_tries') || null),
   };
 }
 
@@ -474,12 +519,20 @@ function statements(db: DatabaseSync) {
     ),
     addUpstream: p(addTally(upCols)),
     addSelf: p(addTally(selfCols)),
+    getTaskState: p('SELECT * FROM task_states WHERE run_id = ? AND task_id = ?'),
+    undecide: p('UPDATE task_states SET decision = NULL, map_count = NULL, prior_tries = ? WHERE run_id = ? AND task_id = ?'),
+    withdrawAnnounced: p(
+      `INSERT INTO task_states (run_id, task_id, upstream_added_total, upstream_expanded) VALUES (?, ?, ?, -1)
+       ON CONFLICT (run_id, task_id) DO UPDATE SET upstream_added_total = upstream_added_total + excluded.upstream_added_total,
+         upstream_expanded = upstream_expanded - 1`,
+    ),
 
     insertTi: p(`INSERT INTO task_instances (${tiCols.join(', ')}) VALUES (${marks(tiCols.length)}) ON CONFLICT DO NOTHING`),
     getTi: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? AND map_index = ?'),
     updateTi: p(`UPDATE task_instances SET ${tiSet} WHERE run_id = ? AND task_id = ? AND map_index = ?`),
     listTis: p('SELECT * FROM task_instances WHERE run_id = ? ORDER BY task_id, map_index'),
     listTisOfTask: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? ORDER BY map_index'),
+    deleteTi: p('DELETE FROM task_instances WHERE run_id = ? AND task_id = ? AND map_index = ?'),
     listTiRange: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? AND map_index >= ? AND map_index < ? ORDER BY map_index'),
 
     putXCom: p('INSERT INTO xcoms (run_id, task_id, key, map_index, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value'),
@@ -488,6 +541,22 @@ function statements(db: DatabaseSync) {
     putItem: p(
       'INSERT INTO item_results (run_id, task_id, map_index, item_index, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
     ),
+    deleteXComsOf: p('DELETE FROM xcoms WHERE run_id = ? AND task_id = ? AND map_index = ?'),
+    deleteItemsOf: p('DELETE FROM item_results WHERE run_id = ? AND task_id = ? AND map_index = ?'),
+    countTis: p('SELECT COUNT(*) AS n FROM task_instances WHERE run_id = ?'),
+    countXComs: p('SELECT COUNT(*) AS n FROM xcoms WHERE run_id = ?'),
+    countItems: p('SELECT COUNT(*) AS n FROM item_results WHERE run_id = ?'),
+    countLogs: p('SELECT COUNT(*) AS n FROM (SELECT DISTINCT task_id, map_index, try_number FROM log_lines WHERE run_id = ?)'),
+    countSaves: p('SELECT COUNT(*) AS n FROM pipeline_saves WHERE scope = ?'),
+    deleteRunRows: [
+      'DELETE FROM task_states WHERE run_id = ?',
+      'DELETE FROM task_instances WHERE run_id = ?',
+      'DELETE FROM xcoms WHERE run_id = ?',
+      'DELETE FROM item_results WHERE run_id = ?',
+      'DELETE FROM log_lines WHERE run_id = ?',
+      'DELETE FROM runs WHERE run_id = ?',
+    ].map(p),
+    deleteSaves: p('DELETE FROM pipeline_saves WHERE scope = ?'),
     listItems: p('SELECT item_index, value FROM item_results WHERE run_id = ? AND task_id = ? AND map_index = ? ORDER BY item_index'),
 
     appendSave: p('INSERT INTO pipeline_saves (scope, stage, time, dag_id, run_id, task_id, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -510,13 +579,21 @@ function statements(db: DatabaseSync) {
     getPool: p('SELECT * FROM pools WHERE name = ?'),
     listPools: p('SELECT * FROM pools ORDER BY rowid'),
 
+    deleteDag: p('DELETE FROM dags WHERE dag_id = ?'),
+    deleteBackfills: p('DELETE FROM backfills WHERE dag_id = ?'),
+    insertBackfill: p('INSERT INTO backfills (dag_id, backfill_id, created_at, record) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+    getBackfill: p('SELECT record FROM backfills WHERE dag_id = ? AND backfill_id = ?'),
+    putBackfill: p('UPDATE backfills SET record = ? WHERE dag_id = ? AND backfill_id = ?'),
+    listBackfills: p('SELECT record FROM backfills WHERE dag_id = ?'),
+    deleteSemaphore: p('DELETE FROM semaphores WHERE name = ?'),
+    deleteWaiters: p('DELETE FROM waiters WHERE name = ?'),
     semaphoreUsed: p('SELECT used FROM semaphores WHERE name = ?'),
     setSemaphore: p('INSERT INTO semaphores (name, used) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET used = excluded.used'),
     release: p('UPDATE semaphores SET used = max(0, used - ?) WHERE name = ?'),
     countUp: p('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value'),
     enqueue: p('INSERT INTO waiters (name, run_id, task_id, map_index) VALUES (?, ?, ?, ?)'),
     dequeue: p('DELETE FROM waiters WHERE seq = (SELECT seq FROM waiters WHERE name = ? ORDER BY seq LIMIT 1) RETURNING run_id, task_id, map_index'),
-  } satisfies Record<string, StatementSync>;
+  } satisfies Record<string, StatementSync | StatementSync[]>;
 }
 
 type Statements = ReturnType<typeof statements>;
@@ -748,6 +825,140 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
+  // Clearing -----------------------------------------------------------------------------------------
+
+  async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
+    const first = reqs[0];
+    if (!first) throw new Error('resetTaskInstances: no requests');
+    const { runId, taskId } = first.key;
+    for (const r of reqs) {
+      if (r.key.runId !== runId || r.key.taskId !== taskId) {
+        throw new Error(`resetTaskInstances: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
+      }
+      if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
+    }
+    return this.tx(() => {
+      this.requireRun(runId);
+      const self = zeroTally();
+      const down = new Map<string, StateTally>(first.downstream.map((d) => [d, zeroTally()]));
+      let count = 0;
+      let undecide: { priorTries: number } | undefined;
+      const applied = reqs.map((r) => {
+        const prev = this.ti(r.key);
+        if (!prev || prev.state !== r.expect.state || prev.tryNumber !== r.expect.tryNumber) return false;
+        if (r.to === 'absent') this.q.deleteTi.run(runId, taskId, r.key.mapIndex);
+        else this.q.updateTi.run(...tiUpdateParams({ ...prev, ...given(r.to), runId, taskId, mapIndex: r.key.mapIndex }));
+        if (r.undecide) undecide = r.undecide;
+        count++;
+        self[r.expect.state] -= 1;
+        for (const d of r.downstream) {
+          let t = down.get(d);
+          if (!t) down.set(d, (t = zeroTally()));
+          t[r.expect.state] -= 1;
+        }
+        return true;
+      });
+      if (count === 0) return { applied, pending: num(this.q.getPending.get(runId)!, 'pending') };
+      this.q.addSelf.run(runId, taskId, ...tallyParams(self));
+      if (undecide) this.q.undecide.run(undecide.priorTries, runId, taskId);
+      for (const [d, t] of down) this.q.addUpstream.get(runId, d, ...tallyParams(t));
+      return { applied, pending: num(this.q.addPending.get(count, runId)!, 'pending') };
+    });
+  }
+
+  async withdrawExpansion(runId: string, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
+    return this.tx(() => {
+      this.requireRun(runId);
+      const row = this.q.getTaskState.get(runId, taskId);
+      if (!row) return false;
+      const s = taskStateFromRow(row);
+      if (s.decision !== 'expanded' || s.mapCount !== count || Object.values(s.self).some((n) => n !== 0)) return false;
+      this.q.undecide.run(priorTries, runId, taskId);
+      for (const d of downstream) this.q.withdrawAnnounced.run(runId, d, -count);
+      this.q.addPending.get(-(count - 1), runId);
+      return true;
+    });
+  }
+
+  async deleteTaskResults(keys: readonly TiKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    this.tx(() => {
+      for (const k of keys) {
+        this.q.deleteXComsOf.run(k.runId, k.taskId, k.mapIndex);
+        this.q.deleteItemsOf.run(k.runId, k.taskId, k.mapIndex);
+      }
+    });
+  }
+
+  // Deleting ------------------------------------------------------------------------------------------
+
+  async deleteRun(runId: string): Promise<DeletedRun | undefined> {
+    return this.tx(() => {
+      const row = this.q.getRun.get(runId);
+      if (!row) return undefined;
+      const run = runFromRow(row);
+      const n = (st: StatementSync, arg: string) => num(st.get(arg)!, 'n');
+      const out: DeletedRun = {
+        runId,
+        taskInstances: n(this.q.countTis, runId),
+        xcoms: n(this.q.countXComs, runId),
+        itemResults: n(this.q.countItems, runId),
+        logs: n(this.q.countLogs, runId),
+        pipelineSaves: run.pipelineScope === runId ? n(this.q.countSaves, runId) : 0,
+      };
+      for (const st of this.q.deleteRunRows) st.run(runId);
+      if (run.pipelineScope === runId) this.q.deleteSaves.run(runId);
+      return out;
+    });
+  }
+
+  async deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }> {
+    return this.tx(() => ({
+      dagRecord: Number(this.q.deleteDag.run(dagId).changes) > 0,
+      backfills: Number(this.q.deleteBackfills.run(dagId).changes),
+    }));
+  }
+
+  async deleteSemaphores(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    this.tx(() => {
+      for (const name of names) {
+        this.q.deleteSemaphore.run(name);
+        this.q.deleteWaiters.run(name);
+      }
+    });
+  }
+
+  // Backfills ------------------------------------------------------------------------------------------
+
+  async createBackfill(b: BackfillRecord): Promise<boolean> {
+    return Number(this.q.insertBackfill.run(b.dagId, b.backfillId, b.createdAt, json(b)).changes) === 1;
+  }
+
+  async getBackfill(dagId: string, backfillId: string): Promise<BackfillRecord | undefined> {
+    const row = this.q.getBackfill.get(dagId, backfillId);
+    return row ? (JSON.parse(str(row, 'record')) as BackfillRecord) : undefined;
+  }
+
+  async updateBackfill(dagId: string, backfillId: string, expect: readonly BackfillRecord['state'][] | null, patch: Partial<BackfillRecord>): Promise<BackfillRecord | undefined> {
+    return this.tx(() => {
+      const row = this.q.getBackfill.get(dagId, backfillId);
+      if (!row) return undefined;
+      const prev = JSON.parse(str(row, 'record')) as BackfillRecord;
+      if (expect && !expect.includes(prev.state)) return undefined;
+      const next: BackfillRecord = { ...prev, ...given(patch), dagId, backfillId };
+      this.q.putBackfill.run(json(next), dagId, backfillId);
+      return next;
+    });
+  }
+
+  async listBackfills(dagId: string): Promise<BackfillRecord[]> {
+    return this.q.listBackfills
+      .all(dagId)
+      .map((row) => JSON.parse(str(row, 'record')) as BackfillRecord)
+      .sort(backfillOrder);
+  }
+
   async putXComs(xs: readonly XComRecord[]): Promise<void> {
     if (xs.length === 0) return;
     this.tx(() => {
@@ -917,7 +1128,12 @@ function openSchema(db: DatabaseSync, path: string): void {
           `${path} was written by a newer airless (store schema version ${version}; this airless knows versions up to ${SQLITE_SCHEMA_VERSION}): upgrade airless, or use another AIRLESS_HOME`,
         );
       }
-      // Migrations from older versions go here (version < SQLITE_SCHEMA_VERSION); there are none yet.
+      // Migrations from older versions (version < SQLITE_SCHEMA_VERSION), one version at a time.
+      if (version < 2) {
+        db.exec(MIGRATE_1_TO_2);
+        db.prepare('UPDATE schema_version SET version = 2, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+        tables.add('backfills');
+      }
       const missing = TABLES.filter((t) => !tables.has(t));
       if (missing.length > 0) throw new Error(`${path} is an airless store of schema version ${version} with tables missing: ${missing.join(', ')}`);
     }

@@ -1,5 +1,6 @@
 import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
 import type {
+  BackfillRecord,
   DagRecord,
   DagRunRecord,
   LogLine,
@@ -51,6 +52,49 @@ export interface BulkFinishResult {
   pending: number;
   /** The task's downstream task states after them all, in the order of the requests' `downstream`. */
   downstream: TaskStateRecord[];
+}
+
+/**
+ * Undo what finishing an instance did (clearing it): one of {@link StateStore.resetTaskInstances}.
+ * The instance must still be in `expect.state` at `expect.tryNumber`; the reset uncounts that state from
+ * its own task's tally and from each downstream task's upstream tally, and adds 1 to the run's pending
+ * count.
+ */
+export interface ResetRequest {
+  key: TiKey;
+  expect: { state: TerminalTiState; tryNumber: number };
+  /**
+   * Where the instance goes: a patch moving it back to `scheduled` (it runs again; its task stays
+   * decided), or 'absent': it is deleted (its task is decided again, or a mapped task expands again).
+   */
+  to: Partial<TaskInstanceRecord> | 'absent';
+  /**
+   * With `to: 'absent'`, for the one instance of a task that is not expanded: the task becomes
+   * undecided again in the same step, its next instance continuing from try `priorTries`.
+   */
+  undecide?: { priorTries: number };
+  /** Direct downstream task ids whose upstream tally counted this instance. */
+  downstream: readonly string[];
+}
+
+/** What resetting instances of one task did. */
+export interface BulkResetResult {
+  /** Per request, in order: whether it applied (false: its condition failed, nothing changed for it). */
+  applied: boolean[];
+  /** The run's pending count after them all. */
+  pending: number;
+}
+
+/** What deleting a run removed (counts of records). */
+export interface DeletedRun {
+  runId: string;
+  taskInstances: number;
+  xcoms: number;
+  itemResults: number;
+  /** Logs of tries (one per instance and try that logged). */
+  logs: number;
+  /** Pipeline-context saves of the scope this run owned (a top-level run). */
+  pipelineSaves: number;
 }
 
 /**
@@ -116,6 +160,49 @@ export interface StateStore {
   putXComs(xs: readonly XComRecord[]): Promise<void>;
   /** Append to the logs of many tries at once (short logs: an array job's children). */
   appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void>;
+
+  // Clearing (undoing finishes) ----------------------------------------------------------------------
+  /**
+   * `finishTaskInstance` undone, for many instances of ONE task of one run (the same `downstream`): each
+   * applies or not on its own condition (its state and try), exactly once, and the tallies and the run's
+   * pending count change by what applied. A request with `undecide` settles its task as undecided in
+   * the same step.
+   */
+  resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult>;
+  /**
+   * `claimExpansion` undone, once every instance of the mapped task has been reset away: the task is
+   * undecided again (its next instances continuing from try `priorTries`), its downstream tallies forget
+   * the `count` instances it announced, and the run's pending count drops by `count - 1`. Conditional on
+   * the task being expanded into `count` with no instance counted in its own tally; false otherwise.
+   */
+  withdrawExpansion(runId: string, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean>;
+  /** Delete what the tries of these instances produced: their XComs (every key) and item results. */
+  deleteTaskResults(keys: readonly TiKey[]): Promise<void>;
+  /**
+   * A finished run runs again: undo `expireRun` (its XCom, item results and logs no longer expire).
+   * Optional, as `expireRun`.
+   */
+  reviveRun?(runId: string): Promise<unknown>;
+
+  // Deleting ----------------------------------------------------------------------------------------------
+  /**
+   * Delete a run and everything of it: its task states and instances, XComs, item results, logs, and the
+   * pipeline-context saves of the scope it owns (a top-level run). Undefined if there is no such run.
+   */
+  deleteRun(runId: string): Promise<DeletedRun | undefined>;
+  /** Delete a DAG's registry record and its backfill records. */
+  deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }>;
+  /** Delete counting semaphores (and their waiter queues) outright, whatever units they hold. */
+  deleteSemaphores(names: readonly string[]): Promise<void>;
+
+  // Backfills ----------------------------------------------------------------------------------------------
+  /** Create a backfill record; false if one with that id exists for the DAG. */
+  createBackfill(b: BackfillRecord): Promise<boolean>;
+  getBackfill(dagId: string, backfillId: string): Promise<BackfillRecord | undefined>;
+  /** Conditional update: applies only while the backfill is in one of `expect` (or always when null). */
+  updateBackfill(dagId: string, backfillId: string, expect: readonly BackfillRecord['state'][] | null, patch: Partial<BackfillRecord>): Promise<BackfillRecord | undefined>;
+  /** A DAG's backfills, oldest first. */
+  listBackfills(dagId: string): Promise<BackfillRecord[]>;
 
   // XCom and iteration results ----------------------------------------------------------------------
   putXCom(x: XComRecord): Promise<void>;

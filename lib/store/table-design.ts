@@ -17,6 +17,8 @@
  * | pool            | `POOLS`                | `POOL#<name>`                                    |                                        |                               |
  * | semaphore       | `SEM#<name>`           | `SEM`                                            |                                        |                               |
  * | semaphore waiter| `WAIT#<name>`          | `<epoch ms>#<seq>`                               |                                        |                               |
+ * | DAG record      | `DAG#<dagId>`          | `META`                                           |                                        |                               |
+ * | backfill        | `DAG#<dagId>`          | `BACKFILL#<backfillId>`                          |                                        |                               |
  *
  * Map indexes, item indexes and try numbers are zero-padded (`-` for map index -1, which sorts first),
  * so a Query on a prefix returns them in numeric order. Every item also carries `type`. Items of a
@@ -106,6 +108,7 @@ export const keys = {
   }),
   pool: (name: string) => ({ [PK]: 'POOLS', [SK]: `POOL#${name}` }),
   dag: (dagId: string) => ({ [PK]: `DAG#${dagId}`, [SK]: 'META' }),
+  backfill: (dagId: string, backfillId: string) => ({ [PK]: `DAG#${dagId}`, [SK]: `BACKFILL#${freePart(backfillId)}` }),
   semaphore: (name: string) => ({ [PK]: `SEM#${name}`, [SK]: 'SEM' }),
   counter: (name: string) => ({ [PK]: `CNT#${name}`, [SK]: 'CNT' }),
 } as const;
@@ -120,6 +123,8 @@ export const prefixes = {
   pipelinePartition: (scope: string) => `PIPE#${scope}`,
   waiterPartition: (name: string) => `WAIT#${name}`,
   poolPartition: 'POOLS',
+  dagPartition: (dagId: string) => `DAG#${dagId}`,
+  backfills: 'BACKFILL#',
   /** Prefixes of the items that expire after a run ends. */
   expiring: ['XC#', 'IT#', 'LOG#'] as const,
 } as const;
