@@ -5,6 +5,7 @@
 //   npm run bench -- --json               one JSON document on stdout; progress goes to stderr
 //   npm run bench -- --only fanout-1k,chain-10k --repeat 3
 //   npm run bench -- --only fanout-100k --cpu-prof .airless/prof   (V8 CPU profile of each timed span)
+//   npm run -s bench -- --json --only batch-10k   (airless vs two Airflow models on 10,000 Batch jobs)
 //
 // Exits 1 if a scenario failed (its run did not succeed, or crashed, or timed out); the document then
 // lists it under "failures". Targets missed do not change the exit code: they are figures, not tests.
@@ -14,17 +15,27 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CostScenario } from '../e2e/cost.ts';
+import { placement } from './batch/affinity.ts';
+import { BATCH_SYSTEMS, type BatchScenarioResult, type BatchSystem } from './batch/result.ts';
+import { BATCH_SCENARIOS, batchScenarioByName, defaultScale, parseScales } from './batch/scenarios.ts';
 import type { ScenarioResult } from './result.ts';
 import { SCENARIOS } from './scenarios.ts';
-import { evaluateTargets, type TargetResult } from './targets.ts';
+import { evaluateBatchTargets, evaluateTargets, type TargetResult } from './targets.ts';
 
 const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repeat N] [--timeout SECONDS] [--cpu-prof DIR] [--node-arg FLAG]...
-  --json          print one JSON document on stdout ({"scenarios":[...],"targets":[...]});
+                                [--scale N|system=N,...] [--systems a,b] [--items N]
+  --json          print one JSON document on stdout ({"scenarios":[...],"targets":[...]}), one line per scenario;
                   npm itself prints a banner on stdout first unless run as 'npm run -s bench'
   --out FILE      also write the JSON document to FILE
-  --only a,b      run only these scenarios (${SCENARIOS.map((s) => s.name).join(', ')})
+  --only a,b      run only these scenarios (${SCENARIOS.map((s) => s.name).join(', ')};
+                  only when named: cost, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
   --repeat N      run each scenario N times (fresh process each) and keep the run with the median wallMs
-  --timeout S     kill a scenario that runs longer than S seconds (default 600)
+  --timeout S     kill a scenario that runs longer than S seconds (default 600; 3600 per system of a batch scenario)
+  --scale X       batch scenarios: job time per real time, for every system (a number) or per system
+                  (airless=1,blocking=60); default: blocking 60 per 10,000 jobs (at most 300),
+                  deferrable 5, airless 1
+  --systems a,b   batch scenarios: run only these systems (${BATCH_SYSTEMS.join(', ')})
+  --items N       batch scenarios: N items instead of the scenario's (development; the name stays)
   --cpu-prof DIR  write a V8 CPU profile of each scenario's timed span (trigger to run end) into DIR
                   (open it in Chrome DevTools; profiling slows the run, so its figures are not comparable)
   --node-arg FLAG a Node option for the scenario processes, repeatable
@@ -49,7 +60,10 @@ function options() {
         out: { type: 'string' },
         only: { type: 'string' },
         repeat: { type: 'string', default: '1' },
-        timeout: { type: 'string', default: '600' },
+        timeout: { type: 'string' },
+        scale: { type: 'string' },
+        systems: { type: 'string' },
+        items: { type: 'string' },
         'cpu-prof': { type: 'string' },
         'node-arg': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h', default: false },
@@ -64,21 +78,33 @@ function options() {
     process.stdout.write(`${HELP}\n`);
     process.exit(0);
   }
-  // 'cost' (the deployed shape's cost per task, e2e/cost.ts) runs only when named with --only.
-  const known = new Set([...SCENARIOS.map((s) => s.name), 'cost']);
+  // 'cost' (the deployed shape's cost per task, e2e/cost.ts) and the batch scenarios (minutes each) run
+  // only when named with --only.
+  const optIn = ['cost', ...BATCH_SCENARIOS.map((s) => s.name)];
+  const known = new Set([...SCENARIOS.map((s) => s.name), ...optIn]);
   const only = parsed.only === undefined ? null : parsed.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of only ?? []) if (!known.has(n)) usage(`unknown scenario '${n}'`);
   const repeat = Number(parsed.repeat);
   if (!Number.isInteger(repeat) || repeat < 1) usage(`--repeat must be an integer >= 1, got '${parsed.repeat}'`);
-  const timeoutS = Number(parsed.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) usage(`--timeout must be a number of seconds > 0, got '${parsed.timeout}'`);
+  const timeoutS = parsed.timeout === undefined ? null : Number(parsed.timeout);
+  if (timeoutS !== null && (!Number.isFinite(timeoutS) || timeoutS <= 0)) usage(`--timeout must be a number of seconds > 0, got '${parsed.timeout}'`);
+  const scales = parseScales(parsed.scale);
+  if (typeof scales === 'string') usage(scales);
+  const systems = parsed.systems === undefined ? BATCH_SYSTEMS : parsed.systems.split(',').map((x) => x.trim());
+  for (const x of systems) if (!BATCH_SYSTEMS.includes(x as BatchSystem)) usage(`unknown system '${x}' (known: ${BATCH_SYSTEMS.join(', ')})`);
+  const items = parsed.items === undefined ? null : Number(parsed.items);
+  if (items !== null && !(Number.isInteger(items) && items >= 1 && items <= 100_000)) usage(`--items must be an integer from 1 to 100000, got '${parsed.items}'`);
   const cpuProf = parsed['cpu-prof'] === undefined ? null : resolve(parsed['cpu-prof']);
   return {
     json: parsed.json,
     out: parsed.out === undefined ? null : resolve(parsed.out),
-    names: [...SCENARIOS.map((s) => s.name), 'cost'].filter((n) => (only === null ? n !== 'cost' : only.includes(n))),
+    names: [...SCENARIOS.map((s) => s.name), ...optIn].filter((n) => (only === null ? !optIn.includes(n) : only.includes(n))),
     repeat,
-    timeoutMs: timeoutS * 1000,
+    timeoutMs: (timeoutS ?? 600) * 1000,
+    batchTimeoutMs: (timeoutS ?? 3600) * 1000,
+    scales,
+    systems: systems as BatchSystem[],
+    items,
     cpuProf,
     nodeArgs: parsed['node-arg'] ?? [],
   };
@@ -94,22 +120,49 @@ const CHILD = fileURLToPath(new URL('./scenario.ts', import.meta.url));
 const RUNTIME_FLAGS = process.allowedNodeEnvironmentFlags.has('--experimental-async-context-frame') && Number(process.versions.node.split('.')[0]) < 24 ? ['--experimental-async-context-frame'] : [];
 
 function runChild(name: string, timeoutMs: number, cpuProf: string | null, nodeArgs: readonly string[]): Promise<ScenarioResult | CostScenario> {
-  const args = [...RUNTIME_FLAGS, ...nodeArgs, '--import', 'tsx', '--expose-gc', CHILD, name];
   const env = { ...process.env };
   if (cpuProf) env['AIRLESS_BENCH_CPU_PROF'] = cpuProf;
   else delete env['AIRLESS_BENCH_CPU_PROF'];
+  return runProcess([process.execPath, ...RUNTIME_FLAGS, ...nodeArgs, '--import', 'tsx', '--expose-gc', CHILD, name], env, timeoutMs) as Promise<ScenarioResult | CostScenario>;
+}
+
+const BATCH_CHILD = fileURLToPath(new URL('./batch/orchestrate.ts', import.meta.url));
+
+/**
+ * Run one system of a batch scenario: its orchestrating process pinned to CPU 0 with taskset (the
+ * simulated AWS, which it starts, on the other CPUs), or unpinned when taskset is missing.
+ */
+function runBatchChild(name: string, system: BatchSystem, items: number, scale: number, timeoutMs: number, cpuProf: string | null, nodeArgs: readonly string[]): Promise<BatchScenarioResult> {
+  const where = placement();
+  const env = { ...process.env };
+  if (cpuProf) env['AIRLESS_BENCH_CPU_PROF'] = cpuProf;
+  else delete env['AIRLESS_BENCH_CPU_PROF'];
+  if (where) {
+    env['AIRLESS_BENCH_PINNED'] = '1';
+    env['AIRLESS_BENCH_CLOUD_CPUS'] = where.cloud;
+  } else {
+    delete env['AIRLESS_BENCH_PINNED'];
+    delete env['AIRLESS_BENCH_CLOUD_CPUS'];
+  }
+  const node = [process.execPath, ...RUNTIME_FLAGS, ...nodeArgs, '--import', 'tsx', '--expose-gc', BATCH_CHILD, name, system, String(items), String(scale)];
+  return runProcess(where ? ['taskset', '-c', where.orchestrator, ...node] : node, env, timeoutMs) as Promise<BatchScenarioResult>;
+}
+
+/** Run a command whose Node process reports one result over IPC; resolves with it or rejects with why it failed. */
+function runProcess(command: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ScenarioResult | CostScenario | BatchScenarioResult> {
+  const [cmd, ...args] = command;
   return new Promise((resolvePromise, reject) => {
     // stdout of the child (task output, if any) goes to our stderr: our stdout carries only the result.
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env });
+    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env });
     child.stdout?.pipe(process.stderr, { end: false });
-    let result: ScenarioResult | CostScenario | null = null;
+    let result: ScenarioResult | CostScenario | BatchScenarioResult | null = null;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
     child.on('message', (m) => {
-      result = m as ScenarioResult | CostScenario;
+      result = m as ScenarioResult | CostScenario | BatchScenarioResult;
     });
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -155,14 +208,64 @@ function table(results: ScenarioResult[], targets: TargetResult[], failures: Fai
     if (typeof r['pokes'] === 'number') out.push(`${r.name}: ${r['pokes'].toLocaleString('en-US')} pokes`);
     if (typeof r['repeats'] === 'number') out.push(`${r.name}: median of ${r['repeats']} runs (wall ms ${fmt(r['wallMsMin'] as number)} .. ${fmt(r['wallMsMax'] as number)})`);
   }
-  out.push('', 'targets:');
-  for (const t of targets) {
-    const verdict = t.pass === null ? 'NOT RUN' : t.pass ? 'PASS' : 'FAIL';
-    const value = t.value === null ? '-' : `${fmt(t.value, t.unit === 'x' ? 2 : 1)} ${t.unit}`;
-    out.push(`  ${verdict.padEnd(7)}  ${t.description.padEnd(50)}  measured ${value} (limit ${t.limit} ${t.unit})`);
-  }
+  out.push('', 'targets:', ...targetLines(targets));
   for (const f of failures) out.push(`FAILED  ${f.name}: ${f.error}`);
   return `${out.join('\n')}\n`;
+}
+
+function targetLines(targets: readonly TargetResult[]): string[] {
+  return targets.map((t) => {
+    const verdict = t.pass === null ? 'NOT RUN' : t.pass ? 'PASS' : 'FAIL';
+    const value = t.value === null ? '-' : `${fmt(t.value, t.unit === 'x' ? 2 : 1)} ${t.unit}`;
+    return `  ${verdict.padEnd(7)}  ${t.description.padEnd(50)}  measured ${value} (limit ${t.limit} ${t.unit})`;
+  });
+}
+
+/** The batch scenarios' table: one row per system, job-time seconds, CPU in real ms. */
+function batchTable(results: readonly BatchScenarioResult[], targets: readonly TargetResult[], failures: readonly Failure[]): string {
+  const head = ['scenario', 'system', 'jobs', 'finished', 'lost', 'dup', 'wall s', 'longest job s', 'critical path s', 'cpu ms/job', 'submit/job', 'describe/job', 'ddb req/job', 'transitions/job', 'peak RSS MB', '$/1k jobs', 'scale', 'busy'];
+  const n = (x: number | null, d = 1) => fmt(x, d);
+  const rows = results.map((r) => [
+    r.name,
+    r.system,
+    r.jobs.toLocaleString('en-US'),
+    r.finished.toLocaleString('en-US'),
+    String(r.lost),
+    String(r.duplicated),
+    n(r.wallS),
+    n(r.longestJobS),
+    n(r.criticalPathS),
+    n(r.cpuMsPerJob, 3),
+    n(r.submitCallsPerJob, 3),
+    n(r.describeCallsPerJob, 3),
+    n(r.ddbRequestsPerJob, 2),
+    n(r.transitionsPerJob, 3),
+    n(r.peakRssMb),
+    n(r.usdPer1kJobs, 4),
+    String(r.scale),
+    n(r.busy, 2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), ''];
+  const first = results[0];
+  if (first) {
+    out.push(
+      `times in seconds of job time (the scaled clock; 'scale' is job time per real second); CPU in real ms of the orchestrating`,
+      `process (CPUs ${first.cpuAffinity}; the simulated AWS on CPUs ${first.cloudAffinity}); 'busy' = its CPU / real wall time.`,
+    );
+  }
+  out.push('', 'targets (batch):', ...targetLines(targets));
+  for (const f of failures) out.push(`FAILED  ${f.name}: ${f.error}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** The JSON document, each scenario on one line (so that `grep` finds one line per scenario or system). */
+function documentJson(doc: { scenarios: readonly unknown[] } & Record<string, unknown>): string {
+  const { scenarios, ...rest } = doc;
+  const lines = scenarios.map((x) => `    ${JSON.stringify(x)}`).join(',\n');
+  const tail = JSON.stringify(rest, null, 2).slice(1).trimStart();
+  return `{\n  "scenarios": [${lines ? `\n${lines}\n  ` : ''}]${tail.startsWith('}') ? '\n' : ',\n  '}${tail}\n`;
 }
 
 async function main(): Promise<number> {
@@ -170,9 +273,28 @@ async function main(): Promise<number> {
   if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
   const results: ScenarioResult[] = [];
   const costs: CostScenario[] = [];
+  const batch: BatchScenarioResult[] = [];
   const failures: Failure[] = [];
   for (const name of o.names) {
     const runs: ScenarioResult[] = [];
+    const b = batchScenarioByName(name);
+    if (b) {
+      const items = o.items ?? b.items;
+      for (const system of o.systems) {
+        const scale = o.scales[system] ?? defaultScale(system, items);
+        try {
+          process.stderr.write(`bench: ${name} ${system}: running (${items.toLocaleString('en-US')} jobs, scale ${scale})\n`);
+          const r = await runBatchChild(name, system, items, scale, o.batchTimeoutMs, o.cpuProf, o.nodeArgs);
+          process.stderr.write(`bench: ${name} ${system}: wall ${fmt(r.wallS)} s (job time; ${fmt(r.realWallS)} s real), ${fmt(r.cpuMsPerJob, 3)} ms CPU/job, ${fmt(r.peakRssMb)} MB peak RSS\n`);
+          batch.push(r);
+        } catch (e) {
+          const error = (e as Error).message;
+          process.stderr.write(`bench: ${name} ${system}: FAILED: ${error}\n`);
+          failures.push({ name: `${name}/${system}`, error });
+        }
+      }
+      continue;
+    }
     if (name === 'cost') {
       try {
         process.stderr.write('bench: cost: running\n');
@@ -198,20 +320,23 @@ async function main(): Promise<number> {
       failures.push({ name, error });
     }
   }
-  const targets = evaluateTargets(results);
+  const onlyBatch = results.length === 0 && costs.length === 0 && o.names.every((n) => batchScenarioByName(n));
+  const standardTargets = onlyBatch ? [] : evaluateTargets(results);
+  const batchTargets = evaluateBatchTargets(batch);
   const doc = {
-    scenarios: [...results, ...costs],
-    targets,
+    scenarios: [...results, ...costs, ...batch],
+    targets: [...standardTargets, ...batchTargets],
     node: process.version,
     nodeArgs: [...RUNTIME_FLAGS, ...o.nodeArgs],
     ...(failures.length ? { failures } : {}),
   };
-  const json = `${JSON.stringify(doc, null, 2)}\n`;
+  const json = documentJson(doc);
   if (o.out) writeFileSync(o.out, json);
   if (o.json) {
     process.stdout.write(json);
   } else {
-    process.stdout.write(table(results, targets, failures));
+    if (!onlyBatch) process.stdout.write(table(results, standardTargets, batch.length ? failures.filter((f) => !batchScenarioByName(f.name.split('/')[0]!)) : failures));
+    if (batch.length || onlyBatch) process.stdout.write(`${onlyBatch ? '' : '\n'}${batchTable(batch, batchTargets, failures.filter((f) => batchScenarioByName(f.name.split('/')[0]!)))}`);
     for (const c of costs) {
       process.stdout.write('\ncost per task instance (deployed shape, local cloud):\n');
       for (const p of c.perTask) process.stdout.write(`  ${p.kind.padEnd(6)}  DynamoDB reads ${p.ddbReads}, writes ${p.ddbWrites}; Lambda invocations ${p.lambdaInvocations}; transitions ${p.transitions}; Batch calls ${p.batchCalls}; $${p.usdPer1k} per 1,000\n`);

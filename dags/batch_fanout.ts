@@ -11,7 +11,8 @@
  * (maxActiveTasks bounds submissions in flight, not running jobs). On a laptop (`airless dags test`)
  * the jobs are simulated: each "runs" for 1 s plus up to 500 ms of jitter, on the runner's clock, so a
  * test with a FakeClock finishes at once. Replace `local` with `'process'` to run each `command` as a
- * child process instead.
+ * child process instead. (The benchmark's batch scenarios, `npm run bench -- --only batch-10k`, simulate
+ * the jobs in their local Batch API instead: 5 to 30 s of job time per tile, 2% failing once.)
  *
  * Try it: npx airless dags test batch_fanout --conf '{"n": 50}'
  */
@@ -29,7 +30,8 @@ export const batchFanout = dag(
     dagId: 'batch_fanout',
     description: 'Launch n AWS Batch jobs, one per tile, and wait for all of them',
     params: {
-      n: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000, description: 'Batch jobs to launch (one per survey tile).' },
+      // Up to 100,000: the benchmark's batch-100k scenario (bench/batch/) runs it with n = 100,000.
+      n: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000, description: 'Batch jobs to launch (one per survey tile).' },
     },
     // A job that fails (e.g. its Spot instance was reclaimed) is resubmitted once, a minute later.
     defaultArgs: { retries: 1, retryDelay: '1m' },

@@ -53,6 +53,35 @@ export const ASSUMED_LAMBDA_MS = 100;
 /** Memory an Express execution is billed for (its smallest step). */
 export const EXPRESS_MEMORY_GB = 64 / 1024;
 
+// The Airflow baselines of the batch benchmark (bench/batch/): what their workers and triggerers cost
+// while the run lasts. Assumptions, stated:
+// - Airflow runs on EC2 On-Demand m7g.large instances (2 vCPU Graviton3, 8 GiB), Linux, us-east-1.
+// - A Celery worker runs `worker_concurrency` = 16 task processes (Airflow's default), so the 32 worker
+//   slots of `[core] parallelism` = 32 take two instances; a triggerer holds `[triggerer] capacity` =
+//   1,000 triggers (Airflow's default), so the deferrable model needs ceil(peak deferred jobs / 1,000)
+//   triggerer instances (each on its own instance).
+// - Billed for the wall time of the run only (as if the instances started with the run and stopped at
+//   its end), per second. Not counted, in the baselines' favour: the scheduler, the webserver/API
+//   server, the metadata database, the Celery broker, and idle time between runs. Not counted for any
+//   system: the Batch jobs' own compute (the same for all).
+
+/** EC2 On-Demand m7g.large, Linux, us-east-1, per hour. Source: https://aws.amazon.com/ec2/pricing/on-demand/ (recorded 2026-11-22). */
+export const EC2_M7G_LARGE_USD_PER_HOUR = 0.0816;
+/** Airflow's `[celery] worker_concurrency` default: task processes per worker instance. */
+export const AIRFLOW_WORKER_CONCURRENCY = 16;
+/** Airflow's `[triggerer] capacity` default: triggers one triggerer runs. */
+export const AIRFLOW_TRIGGERER_CAPACITY = 1000;
+
+/**
+ * Dollars per 1,000 jobs of an Airflow baseline: `workerSlots` worker slots (instances of
+ * {@link AIRFLOW_WORKER_CONCURRENCY} slots) plus `triggerers` triggerer instances, for `wallS` seconds,
+ * spread over `jobs` jobs.
+ */
+export function airflowUsdPer1k(o: { workerSlots: number; triggerers: number; wallS: number; jobs: number }): number {
+  const instances = Math.ceil(o.workerSlots / AIRFLOW_WORKER_CONCURRENCY) + o.triggerers;
+  return ((instances * (o.wallS / 3600) * EC2_M7G_LARGE_USD_PER_HOUR) / o.jobs) * 1000;
+}
+
 export interface CostFigures {
   kind: 'lambda' | 'batch';
   ddbReads: number;
