@@ -3,10 +3,8 @@
 // Alone (no IPC channel) it prints the figures as JSON on stdout. With AIRLESS_BENCH_CPU_PROF=<dir>,
 // it writes a V8 CPU profile of the timed span only (trigger to run end) into <dir>. Exits non-zero, with the reason on
 // stderr, if the run did not end 'success' with exactly the expected task instances.
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
 import { LocalRunner, RealClock } from '../lib/index.ts';
+import { startProfile } from './profile.ts';
 import type { ScenarioResult } from './result.ts';
 import type { CostScenario } from '../e2e/cost.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
@@ -17,23 +15,6 @@ function fail(message: string): never {
   throw new Error(message);
 }
 
-/** A CPU profile of the timed span only (not module loading, DAG construction or the report). */
-async function startProfile(name: string): Promise<(() => Promise<void>) | null> {
-  const dir = process.env['AIRLESS_BENCH_CPU_PROF'];
-  if (!dir) return null;
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
-  await session.post('Profiler.start');
-  return async () => {
-    const { profile } = await session.post('Profiler.stop');
-    session.disconnect();
-    const file = join(dir, `${name}-${Date.now()}.cpuprofile`);
-    writeFileSync(file, JSON.stringify(profile));
-    process.stderr.write(`bench: CPU profile of the run: ${file}\n`);
-  };
-}
 
 async function main(name: string): Promise<ScenarioResult | CostScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
@@ -49,7 +30,7 @@ async function main(name: string): Promise<ScenarioResult | CostScenario> {
 
   const runner = new LocalRunner({ dags: [dag], clock: new RealClock(), pools: { default_pool: DEFAULT_POOL_SLOTS } });
   gc?.();
-  const stopProfile = await startProfile(name);
+  const stopProfile = await startProfile(name, 200);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const started = await runner.trigger({ dagId: dag.dagId });

@@ -9,13 +9,11 @@
 // parent over IPC (or prints it as JSON when alone). Exits non-zero, with the reason on stderr, if the
 // system did not finish every item exactly once.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { airflowUsdPer1k, usdPer1k } from '../../e2e/cost.ts';
 import { realNowMs, ScaledClock } from '../../e2e/scaled-clock.ts';
+import { startProfile } from '../profile.ts';
 import { setUpAirless } from './airless.ts';
 import { baselineClient, warmUp } from './baseline-common.ts';
 import { BLOCKING_WORKERS, runBlocking } from './blocking.ts';
@@ -76,23 +74,6 @@ async function startCloud(config: CloudConfig, cpus: string | null): Promise<{ c
   };
 }
 
-/** With AIRLESS_BENCH_CPU_PROF=<dir>: a V8 CPU profile of the timed span only (as bench/scenario.ts). */
-async function startProfile(label: string): Promise<(() => Promise<void>) | null> {
-  const dir = process.env['AIRLESS_BENCH_CPU_PROF'];
-  if (!dir) return null;
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 500 });
-  await session.post('Profiler.start');
-  return async () => {
-    const { profile } = await session.post('Profiler.stop');
-    session.disconnect();
-    const file = join(dir, `${label}-${Date.now()}.cpuprofile`);
-    writeFileSync(file, JSON.stringify(profile));
-    process.stderr.write(`bench: CPU profile of the timed span: ${file}\n`);
-  };
-}
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -119,7 +100,7 @@ async function main(name: string, system: BatchSystem, items: number, scale: num
     const warm = process.cpuUsage(w0);
     await cloud.reset();
     gc?.();
-    const stopProfile = await startProfile(`${name}-${system}`);
+    const stopProfile = await startProfile(`${name}-${system}`, 500);
     const load0 = loadavg()[0]!;
     const cpu0 = process.cpuUsage();
     const real0 = realNowMs();
