@@ -167,6 +167,26 @@ function chunkWrites(writes: readonly TxWrite[], max: number, reserved: number):
 }
 
 /**
+ * The run, task and downstream tasks that every request of a bulk call shares; throws, naming `what`,
+ * before anything is written when they do not (or when there is no request).
+ */
+function oneTaskOf(what: string, reqs: readonly { key: TiKey; downstream: readonly string[] }[]): { runId: string; taskId: string; downstream: readonly string[] } {
+  const first = reqs[0];
+  if (!first) throw new Error(`${what}: no requests`);
+  const { runId, taskId } = first.key;
+  const downstream = first.downstream;
+  for (const r of reqs) {
+    if (r.key.runId !== runId || r.key.taskId !== taskId) {
+      throw new Error(`${what}: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
+    }
+    if (r.downstream !== downstream && (r.downstream.length !== downstream.length || r.downstream.some((d, i) => d !== downstream[i]))) {
+      throw new Error(`${what}: every request of task '${taskId}' must have the same downstream tasks`);
+    }
+  }
+  return { runId, taskId, downstream };
+}
+
+/**
  * The state store on one DynamoDB table (single-table design, see `table-design.ts`). Every method is a
  * GetItem, a BatchGetItem, a Query on a key or an index, a conditional PutItem/UpdateItem/DeleteItem or a
  * TransactWriteItems (and, for many XComs at once, BatchWriteItem of plain puts); nothing scans. Transitions are conditional on the instance's state and try, and
@@ -698,19 +718,8 @@ export class DynamoDbStateStore implements StateStore {
    * after another (each its own fan-out), then one read of the result.
    */
   async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
-    const first = reqs[0];
-    if (!first) throw new Error('finishTaskInstances: no requests');
-    const { runId, taskId } = first.key;
-    const downstream = first.downstream;
-    for (const r of reqs) {
-      if (r.key.runId !== runId || r.key.taskId !== taskId) {
-        throw new Error(`finishTaskInstances: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
-      }
-      if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
-      if (r.downstream !== downstream && (r.downstream.length !== downstream.length || r.downstream.some((d, i) => d !== downstream[i]))) {
-        throw new Error(`finishTaskInstances: every request of task '${taskId}' must have the same downstream tasks`);
-      }
-    }
+    const { runId, taskId, downstream } = oneTaskOf('finishTaskInstances', reqs);
+    for (const r of reqs) if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
     const applied = new Array<boolean>(reqs.length).fill(false);
     // Tally items a transaction updates besides the instances: the task's own and each downstream one.
     const tallies = new Set([taskId, ...downstream]).size;
@@ -815,19 +824,8 @@ export class DynamoDbStateStore implements StateStore {
    * task's decision reset when asked, in one last transaction.
    */
   async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
-    const first = reqs[0];
-    if (!first) throw new Error('resetTaskInstances: no requests');
-    const { runId, taskId } = first.key;
-    const downstream = first.downstream;
-    for (const r of reqs) {
-      if (r.key.runId !== runId || r.key.taskId !== taskId) {
-        throw new Error(`resetTaskInstances: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
-      }
-      if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
-      if (r.downstream !== downstream && (r.downstream.length !== downstream.length || r.downstream.some((d, i) => d !== downstream[i]))) {
-        throw new Error(`resetTaskInstances: every request of task '${taskId}' must have the same downstream tasks`);
-      }
-    }
+    const { runId, taskId, downstream } = oneTaskOf('resetTaskInstances', reqs);
+    for (const r of reqs) if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
     const applied = new Array<boolean>(reqs.length).fill(false);
     const tallies = new Set([taskId, ...downstream]).size;
     const room = MAX_TRANSACTION_ITEMS - 1 - tallies;
