@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { endpointFromEnv, regionFromEnv } from '../lib/aws/clients.ts';
+import { endpointFromEnv, regionFromEnv, SDK_LOGGER } from '../lib/aws/clients.ts';
 import { createTable } from '../lib/store/create-table.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../test/support/dynamodb-local.ts';
 import { S3RVER_CREDENTIALS, startS3Local } from '../test/support/s3-local.ts';
@@ -67,8 +67,8 @@ export async function openBackends(target: Target, emulators?: EmulatorEndpoints
     const region = regionFromEnv();
     const credentials = process.env['AWS_ACCESS_KEY_ID'] ? undefined : { accessKeyId: 'test', secretAccessKey: 'test' };
     // No endpoint option: the SDK reads AWS_ENDPOINT_URL(_<SERVICE>) as the deployed functions' clients do.
-    const dynamodb = new DynamoDBClient({ region, ...(credentials ? { credentials } : {}) });
-    const s3 = new S3Client({ region, forcePathStyle: true, ...(credentials ? { credentials } : {}) });
+    const dynamodb = new DynamoDBClient({ region, logger: SDK_LOGGER, ...(credentials ? { credentials } : {}) });
+    const s3 = new S3Client({ region, forcePathStyle: true, logger: SDK_LOGGER, ...(credentials ? { credentials } : {}) });
     const ownTable = !process.env['AIRLESS_E2E_TABLE'];
     const tableName = process.env['AIRLESS_E2E_TABLE'] || `airless-e2e-${id}`;
     if (ownTable) await createTable(dynamodb, tableName);
@@ -97,8 +97,8 @@ export async function openBackends(target: Target, emulators?: EmulatorEndpoints
   }
   let own: Awaited<ReturnType<typeof startEmulators>> | null = null;
   const endpoints = emulators ?? (own = await startEmulators());
-  const dynamodb = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const s3 = new S3Client({ endpoint: endpoints.s3, region: LOCAL_REGION, credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
+  const dynamodb = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, logger: SDK_LOGGER });
+  const s3 = new S3Client({ endpoint: endpoints.s3, region: LOCAL_REGION, credentials: S3RVER_CREDENTIALS, forcePathStyle: true, logger: SDK_LOGGER });
   const tableName = `airless-e2e-${id}`;
   await createTable(dynamodb, tableName);
   return {

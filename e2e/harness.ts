@@ -19,6 +19,7 @@ import { BatchClient } from '@aws-sdk/client-batch';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { compileTimer } from '../cdk/timer-definition.ts';
 import { AwsBatchBackend } from '../lib/aws/batch-client.ts';
+import { SDK_LOGGER } from '../lib/aws/clients.ts';
 import type { TriggerEvent } from '../lib/aws/handlers.ts';
 import { blobStoreOn, dagResolverFromModules, DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type ServiceOverrides } from '../lib/aws/services.ts';
 import { SfnDispatcher, sfnClient, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
@@ -128,7 +129,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     options.batchEndpoint === undefined ? new LocalBatchApi({ childItem: manifestChildItem(backends.s3), ...options.batch, clock, region: backends.region }) : null;
   const batchEndpoint = batchApi ? await batchApi.listen() : options.batchEndpoint!;
   const newBatchClient = () => {
-    const c = new BatchClient({ endpoint: batchEndpoint, region: backends.region, credentials: LOCAL_KEYS });
+    const c = new BatchClient({ endpoint: batchEndpoint, region: backends.region, credentials: LOCAL_KEYS, logger: SDK_LOGGER });
     meter.instrumentBatch(c);
     return c;
   };

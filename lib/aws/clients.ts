@@ -1,6 +1,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { Logger } from '@smithy/types';
 
 /**
  * Factories for the AWS clients airless uses. Every client honours `AWS_ENDPOINT_URL` and
@@ -33,9 +34,21 @@ export function regionFromEnv(env: Env = process.env): string {
 }
 
 /** Config every airless client starts from (a default region). Explicit options win. */
-export function baseClientConfig(env: Env = process.env): { region: string } {
-  return { region: regionFromEnv(env) };
+export function baseClientConfig(env: Env = process.env): { region: string; logger: Logger } {
+  return { region: regionFromEnv(env), logger: SDK_LOGGER };
 }
+
+/**
+ * The SDK clients' logger: warnings and errors to the console, and no `info`. The SDK's logger
+ * middleware builds an `info` entry for every request (filtering the whole input and output of the
+ * call for sensitive fields) whenever the logger has an `info` method, as its default no-op logger
+ * does: with thousands of items per request, that was about a tenth of the orchestration's CPU.
+ */
+export const SDK_LOGGER = {
+  debug: () => undefined,
+  warn: (...a: unknown[]) => console.warn(...a),
+  error: (...a: unknown[]) => console.error(...a),
+} as unknown as Logger;
 
 /** A DynamoDB client (endpoint from `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` unless given). */
 export function dynamoDbClient(config: DynamoDBClientConfig = {}, env: Env = process.env): DynamoDBClient {
