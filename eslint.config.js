@@ -2,10 +2,10 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.airless/**', 'scratch/**', 'cdk.out/**', 'eslint.config.js', 'bin/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', '.airless/**', 'scratch/**', 'cdk.out/**', 'eslint.config.js', 'bin/**', 'ui/dist/**', 'test/browser/screenshots/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

@@ -1,0 +1,134 @@
+/**
+ * What the browser tests share: a real standalone server (`node bin/airless.js standalone --port 0`, a fresh
+ * AIRLESS_HOME, the DAGs folder given), Debian's Chromium driven by playwright-core, and screenshots.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const REPO = path.resolve(import.meta.dirname, '../..');
+export const CHROMIUM = '/usr/bin/chromium';
+export const SCREENSHOTS = path.join(import.meta.dirname, 'screenshots');
+
+/** The flags Chromium needs here: headless, no sandbox (containers), nothing that phones home. */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface Standalone {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** The printed link, with `?token=`. */
+  link: string;
+  token: string;
+  home: string;
+  /** Everything the server printed so far (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `airless standalone --port 0` on a fresh home and waits for the link it prints. */
+export async function startStandalone(options: { dagsFolder?: string } = {}): Promise<Standalone> {
+  const home = mkdtempSync(path.join(tmpdir(), 'airless-browser-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AIRLESS_HOME: home,
+    AIRLESS_DAGS_FOLDER: options.dagsFolder ?? path.join(REPO, 'dags'),
+    NO_COLOR: '1',
+  };
+  delete env['AIRLESS_API_TOKEN']; // the server makes its own token and prints it
+  const child = spawn(process.execPath, [path.join(REPO, 'bin/airless.js'), 'standalone', '--port', '0'], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const link = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /(https?:\/\/[^\s'"]+[?&]token=[^\s'"&]+)/.exec(out);
+      if (m?.[1] !== undefined) resolve(m[1]);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code, signal) => reject(new Error(`airless standalone exited (${code ?? signal}) before printing its ?token= link:\n${out}`)));
+    child.on('error', reject);
+  });
+  const parsed = new URL(link);
+  const token = parsed.searchParams.get('token') ?? '';
+  return {
+    url: parsed.origin,
+    link,
+    token,
+    home,
+    output: () => out,
+    stop: () => stopChild(child).finally(() => rmSync(home, { recursive: true, force: true })),
+  };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGINT');
+  });
+}
+
+export interface Browser {
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Launches Debian's Chromium with a fresh profile. Fails (never skips) when it is not installed. */
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: the browser tests need it. Install it with \`apt-get install -y chromium\`.`);
+  }
+  const profile = mkdtempSync(path.join(tmpdir(), 'airless-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 900 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Saves numbered screenshots of one test file under test/browser/screenshots/. */
+export function screenshots(prefix: string): (page: Page, step: string) => Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  let n = 0;
+  return async (page, step) => {
+    n += 1;
+    await page.screenshot({ path: path.join(SCREENSHOTS, `${prefix}-${String(n).padStart(2, '0')}-${step}.png`), fullPage: true });
+  };
+}
+
+/** A direct API call with the server's token (what the UI does, without the UI). */
+export async function api(server: Standalone, method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${server.url}${route}`, {
+    method,
+    headers: { Authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text === '' ? null : JSON.parse(text) };
+}

@@ -1,0 +1,87 @@
+/**
+ * The shell: the token prompt until a token is known, then the pages under a header. Hash routing (#/dags/…)
+ * so that any static server, the Lambda Function URL included, serves every page from index.html.
+ */
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { createHashRouter, NavLink, Outlet, RouterProvider, type RouteObject } from 'react-router';
+import { DagList } from './pages/dag-list.tsx';
+import { DagPage } from './pages/dag-page.tsx';
+import { GridPanel } from './pages/grid-panel.tsx';
+import { GraphPanel } from './pages/graph-panel.tsx';
+import { ImportErrors } from './pages/import-errors.tsx';
+import { RunDetails } from './pages/run-details.tsx';
+import { TaskInstanceDetails } from './pages/task-instance-details.tsx';
+import { TokenPrompt } from './pages/token-prompt.tsx';
+import { TriggerForm } from './pages/trigger-form.tsx';
+import { getToken, onTokenChange, setToken } from './token.ts';
+
+function Layout() {
+  return (
+    <>
+      <header className="top-bar">
+        <NavLink to="/" className="brand">
+          airless
+        </NavLink>
+        <nav>
+          <NavLink to="/" end data-testid="nav-dags">
+            DAGs
+          </NavLink>
+          <NavLink to="/import-errors" data-testid="nav-import-errors">
+            Import errors
+          </NavLink>
+        </nav>
+        <button type="button" className="link-button" onClick={() => setToken(null)} data-testid="sign-out">
+          Forget token
+        </button>
+      </header>
+      <main>
+        <Outlet />
+      </main>
+    </>
+  );
+}
+
+/** The side panel beside the grid or the graph: trigger form, run details, task instance details. */
+function detailRoutes(): RouteObject[] {
+  return [
+    { index: true, element: null },
+    { path: 'trigger', element: <TriggerForm /> },
+    { path: 'runs/:runId', element: <RunDetails /> },
+    { path: 'runs/:runId/tasks/:taskId/:mapIndex', element: <TaskInstanceDetails /> },
+  ];
+}
+
+const router = createHashRouter([
+  {
+    path: '/',
+    element: <Layout />,
+    children: [
+      { index: true, element: <DagList /> },
+      { path: 'import-errors', element: <ImportErrors /> },
+      {
+        path: 'dags/:dagId',
+        element: <DagPage />,
+        children: [
+          { element: <GridPanel />, children: detailRoutes() },
+          { path: 'graph', element: <GraphPanel />, children: detailRoutes() },
+        ],
+      },
+    ],
+  },
+]);
+
+export function App() {
+  const [token, setTokenState] = useState(getToken);
+  const queryClient = useQueryClient();
+  useEffect(
+    () =>
+      onTokenChange((next) => {
+        setTokenState(next);
+        if (next === null) queryClient.clear();
+      }),
+    [queryClient],
+  );
+  if (token === null) return <TokenPrompt />;
+  return <RouterProvider router={router} />;
+}

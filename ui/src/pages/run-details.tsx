@@ -1,0 +1,98 @@
+import { Link, useParams } from 'react-router';
+import { ClearButton } from '../components/clear-dialog.tsx';
+import { ErrorBox } from '../components/error-box.tsx';
+import { PipelineContextView } from '../components/pipeline-context.tsx';
+import { StateBadge } from '../components/state-badge.tsx';
+import { tiPath, useDagId, useViewBase } from '../dag-view.ts';
+import { durationBetween, formatDate, formatDuration, json } from '../format.ts';
+import { useRun, useTaskInstances } from '../queries.ts';
+
+/** A run: its state, dates, conf and note, its task instances, its pipeline context. */
+export function RunDetails() {
+  const dagId = useDagId();
+  const base = useViewBase();
+  const runId = useParams()['runId'] ?? '';
+  const run = useRun(dagId, runId);
+  const tis = useTaskInstances(dagId, runId, run.data?.state);
+  if (run.error) return <ErrorBox error={run.error} />;
+  const r = run.data;
+  if (r === undefined) return <p className="muted">Loading…</p>;
+  const failed = (tis.data?.task_instances ?? []).filter((ti) => ti.state === 'failed' || ti.state === 'upstream_failed');
+  return (
+    <div className="panel" data-testid="run-details" data-run-id={r.dag_run_id} data-state={r.state}>
+      <div className="panel-head">
+        <h2>Run</h2>
+        <Link to={base} className="close" aria-label="close">
+          ×
+        </Link>
+      </div>
+      <dl className="facts">
+        <dt>Run id</dt>
+        <dd className="mono" data-testid="run-id">{r.dag_run_id}</dd>
+        <dt>State</dt>
+        <dd>
+          <StateBadge state={r.state} testId="run-state" />
+        </dd>
+        <dt>Run type</dt>
+        <dd>{r.run_type}</dd>
+        <dt>Logical date</dt>
+        <dd>{formatDate(r.logical_date)}</dd>
+        <dt>Queued / started / ended</dt>
+        <dd>
+          {formatDate(r.queued_at)} / {formatDate(r.start_date)} / {formatDate(r.end_date)}
+        </dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(durationBetween(r.start_date, r.end_date))}</dd>
+        {r.triggered_by_parent && (
+          <>
+            <dt>Triggered by</dt>
+            <dd>
+              <Link to={`/dags/${encodeURIComponent(r.triggered_by_parent.dag_id)}/runs/${encodeURIComponent(r.triggered_by_parent.dag_run_id)}`}>
+                {r.triggered_by_parent.dag_id}.{r.triggered_by_parent.task_id}
+              </Link>
+            </dd>
+          </>
+        )}
+        {r.note !== null && r.note !== '' && (
+          <>
+            <dt>Note</dt>
+            <dd>{r.note}</dd>
+          </>
+        )}
+      </dl>
+      <h3>Conf</h3>
+      <pre className="json" data-testid="run-conf">{json(r.conf)}</pre>
+      {failed.length > 0 && <ClearButton dagId={dagId} runId={r.dag_run_id} label="Clear failed tasks" onlyFailedDefault />}
+      <h3>Task instances</h3>
+      <ErrorBox error={tis.error} />
+      <table className="table compact" data-testid="run-task-instances">
+        <thead>
+          <tr>
+            <th>Task</th>
+            <th>State</th>
+            <th>Try</th>
+            <th>Duration</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tis.data?.task_instances.map((ti) => (
+            <tr key={`${ti.task_id}[${ti.map_index}]`}>
+              <td>
+                <Link to={tiPath(base, r.dag_run_id, ti.task_id, ti.map_index)}>
+                  {ti.task_id}
+                  {ti.map_index >= 0 ? `[${ti.map_index}]` : ''}
+                </Link>
+              </td>
+              <td>
+                <StateBadge state={ti.state} />
+              </td>
+              <td>{ti.try_number}</td>
+              <td>{formatDuration(ti.duration)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <PipelineContextView dagId={dagId} runId={r.dag_run_id} runState={r.state} />
+    </div>
+  );
+}

@@ -1,0 +1,157 @@
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Link, useParams } from 'react-router';
+import { call, client } from '../api.ts';
+import { ClearButton } from '../components/clear-dialog.tsx';
+import { ErrorBox } from '../components/error-box.tsx';
+import { StateBadge } from '../components/state-badge.tsx';
+import { runPath, useDagId, useViewBase } from '../dag-view.ts';
+import { formatDate, formatDuration, json } from '../format.ts';
+import { isLive, LIVE_REFRESH_MS } from '../states.ts';
+
+function LogView({ path, tryNumber, live }: { path: { dag_id: string; dag_run_id: string; task_id: string }; tryNumber: number; live: boolean }) {
+  const mapIndex = useParams()['mapIndex'] ?? '-1';
+  const log = useQuery({
+    queryKey: ['ti', path.dag_id, path.dag_run_id, path.task_id, mapIndex, 'log', tryNumber],
+    queryFn: () =>
+      call(
+        client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}', {
+          params: { path: { ...path, try_number: tryNumber }, query: { map_index: Number(mapIndex) } },
+        }),
+      ),
+    refetchInterval: live ? LIVE_REFRESH_MS : false,
+  });
+  return (
+    <>
+      <ErrorBox error={log.error} />
+      <pre className="log" data-testid="ti-log" data-try-number={tryNumber}>
+        {log.data?.content.length === 0 && <span className="muted">(no log lines)</span>}
+        {log.data?.content.map((line, i) => (
+          <div key={i} className={`log-line level-${line.level}`}>
+            <span className="muted">{line.timestamp}</span> <span className="level">{line.level.toUpperCase()}</span> {line.event}
+          </div>
+        ))}
+      </pre>
+    </>
+  );
+}
+
+/** A task instance: state, tries, duration, the log of each try, its XCom entries, and Clear. */
+export function TaskInstanceDetails() {
+  const dagId = useDagId();
+  const base = useViewBase();
+  const params = useParams();
+  const runId = params['runId'] ?? '';
+  const taskId = params['taskId'] ?? '';
+  const mapIndex = Number(params['mapIndex'] ?? '-1');
+  const path = { dag_id: dagId, dag_run_id: runId, task_id: taskId };
+  const ti = useQuery({
+    queryKey: ['ti', dagId, runId, taskId, String(mapIndex)],
+    queryFn: () =>
+      call(
+        client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}', {
+          params: { path: { ...path, map_index: mapIndex } },
+        }),
+      ),
+    refetchInterval: (q) => (q.state.data === undefined || isLive(q.state.data.state) ? LIVE_REFRESH_MS : false),
+  });
+  const live = isLive(ti.data?.state);
+  const xcom = useQuery({
+    queryKey: ['ti', dagId, runId, taskId, String(mapIndex), 'xcom'],
+    queryFn: () =>
+      call(
+        client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries', {
+          params: { path, query: { map_index: mapIndex } },
+        }),
+      ),
+    refetchInterval: live ? LIVE_REFRESH_MS : false,
+  });
+  const [chosenTry, setChosenTry] = useState<number | null>(null);
+  if (ti.error) return <ErrorBox error={ti.error} />;
+  const t = ti.data;
+  if (t === undefined) return <p className="muted">Loading…</p>;
+  const tries = t.tries.length > 0 ? t.tries : t.try_number > 0 ? [{ try_number: t.try_number, state: t.state, start_date: t.start_date, end_date: t.end_date }] : [];
+  const shownTry = chosenTry ?? tries.at(-1)?.try_number ?? null;
+  const label = `${taskId}${mapIndex >= 0 ? `[${mapIndex}]` : ''}`;
+  return (
+    <div className="panel" data-testid="ti-details" data-task-id={taskId} data-map-index={mapIndex} data-state={t.state ?? 'none'} data-try-number={t.try_number}>
+      <div className="panel-head">
+        <h2 className="mono">{label}</h2>
+        <Link to={runPath(base, runId)} className="close" aria-label="back to the run">
+          ×
+        </Link>
+      </div>
+      <dl className="facts">
+        <dt>State</dt>
+        <dd>
+          <StateBadge state={t.state} testId="ti-state" />
+        </dd>
+        <dt>Try</dt>
+        <dd data-testid="ti-try-number">
+          {t.try_number} of {t.max_tries + 1}
+        </dd>
+        <dt>Operator</dt>
+        <dd>{t.operator_name}</dd>
+        <dt>Started / ended</dt>
+        <dd>
+          {formatDate(t.start_date)} / {formatDate(t.end_date)}
+        </dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(t.duration)}</dd>
+        <dt>Run</dt>
+        <dd className="mono">
+          <Link to={runPath(base, runId)}>{runId}</Link>
+        </dd>
+        {t.external_id !== null && t.external_id !== undefined && (
+          <>
+            <dt>External id</dt>
+            <dd className="mono">{t.external_id}</dd>
+          </>
+        )}
+        {t.note !== null && t.note !== '' && (
+          <>
+            <dt>Note</dt>
+            <dd className="note" data-testid="ti-note">
+              {t.note}
+            </dd>
+          </>
+        )}
+      </dl>
+      {!live && <ClearButton dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} label="Clear task instance" />}
+      <h3>Log</h3>
+      <div className="tabs small" role="tablist" data-testid="ti-tries">
+        {tries.map((tr) => (
+          <button
+            key={tr.try_number}
+            type="button"
+            role="tab"
+            aria-selected={tr.try_number === shownTry}
+            className={tr.try_number === shownTry ? 'active' : ''}
+            onClick={() => setChosenTry(tr.try_number)}
+            data-testid="ti-try"
+            data-try-number={tr.try_number}
+            data-state={tr.state ?? 'none'}
+          >
+            Try {tr.try_number} <StateBadge state={tr.state} />
+          </button>
+        ))}
+      </div>
+      {shownTry === null ? <p className="muted">Not run yet.</p> : <LogView path={path} tryNumber={shownTry} live={live} />}
+      <h3>XCom</h3>
+      <ErrorBox error={xcom.error} />
+      {xcom.data?.total_entries === 0 && <p className="muted">No XCom.</p>}
+      <table className="table compact" data-testid="ti-xcom">
+        <tbody>
+          {xcom.data?.xcom_entries.map((x) => (
+            <tr key={`${x.key}[${x.map_index}]`} data-testid="xcom-entry" data-key={x.key}>
+              <th className="mono">{x.key}</th>
+              <td>
+                <pre className="json">{json(x.value)}</pre>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,83 @@
+/**
+ * The queries the pages share, with their keys in one place so a mutation (trigger, clear, pause) can
+ * invalidate what it changed. Run and task-instance queries refresh every ~2 s while a shown run is live.
+ */
+import { useQuery } from '@tanstack/react-query';
+import { call, client, type DagRun, type TaskInstance } from './api.ts';
+import { isLive, LIVE_REFRESH_MS } from './states.ts';
+
+export const keys = {
+  dags: ['dags'] as const,
+  dag: (dagId: string) => ['dag', dagId] as const,
+  tasks: (dagId: string) => ['tasks', dagId] as const,
+  runs: (dagId: string) => ['runs', dagId] as const,
+  run: (dagId: string, runId: string) => ['runs', dagId, runId] as const,
+  tis: (dagId: string, runId: string) => ['tis', dagId, runId] as const,
+  importErrors: ['importErrors'] as const,
+};
+
+export function useDags() {
+  return useQuery({
+    queryKey: keys.dags,
+    queryFn: () => call(client.GET('/api/v2/dags', { params: { query: { limit: 1000 } } })),
+  });
+}
+
+export function useDag(dagId: string) {
+  return useQuery({
+    queryKey: keys.dag(dagId),
+    queryFn: () => call(client.GET('/api/v2/dags/{dag_id}', { params: { path: { dag_id: dagId } } })),
+  });
+}
+
+export function useTasks(dagId: string) {
+  return useQuery({
+    queryKey: keys.tasks(dagId),
+    queryFn: () => call(client.GET('/api/v2/dags/{dag_id}/tasks', { params: { path: { dag_id: dagId } } })),
+  });
+}
+
+/** The DAG's latest runs, newest first; refreshed while one of them is live. */
+export function useRuns(dagId: string, limit = 25) {
+  return useQuery({
+    queryKey: [...keys.runs(dagId), limit],
+    queryFn: () => call(client.GET('/api/v2/dags/{dag_id}/dagRuns', { params: { path: { dag_id: dagId }, query: { limit } } })),
+    refetchInterval: (q) => (q.state.data?.dag_runs.some((r: DagRun) => isLive(r.state)) === true ? LIVE_REFRESH_MS : false),
+  });
+}
+
+export function useRun(dagId: string, runId: string) {
+  return useQuery({
+    queryKey: keys.run(dagId, runId),
+    queryFn: () =>
+      call(client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}', { params: { path: { dag_id: dagId, dag_run_id: runId } } })),
+    refetchInterval: (q) => (isLive(q.state.data?.state) ? LIVE_REFRESH_MS : false),
+  });
+}
+
+/** Every task instance of a run (mapped ones by index); refreshed while the run or any instance is live. */
+export function taskInstancesQuery(dagId: string, runId: string, runState: string | null | undefined) {
+  return {
+    queryKey: keys.tis(dagId, runId),
+    queryFn: () =>
+      call(
+        client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances', {
+          params: { path: { dag_id: dagId, dag_run_id: runId } },
+        }),
+      ),
+    enabled: runId !== '',
+    refetchInterval: (q: { state: { data?: { task_instances: TaskInstance[] } | undefined } }) =>
+      isLive(runState) || q.state.data?.task_instances.some((ti) => isLive(ti.state)) === true ? LIVE_REFRESH_MS : false,
+  };
+}
+
+export function useTaskInstances(dagId: string, runId: string, runState: string | null | undefined) {
+  return useQuery(taskInstancesQuery(dagId, runId, runState));
+}
+
+export function useImportErrors() {
+  return useQuery({
+    queryKey: keys.importErrors,
+    queryFn: () => call(client.GET('/api/v2/importErrors')),
+  });
+}
