@@ -1,0 +1,78 @@
+import type { Dag } from '../authoring/dag.ts';
+import type { ApiBackend, ApiDags } from '../api/backend.ts';
+import { InputResolver } from '../executor/resolve.ts';
+import { nextScheduleTime } from '../model/schedule.ts';
+import type { DagSpec } from '../model/spec.ts';
+import { Scheduler } from '../scheduler/scheduler.ts';
+import type { AwsServices } from './handlers.ts';
+import { InvocationHost } from './invocation-host.ts';
+
+/**
+ * The next logical date EventBridge Scheduler fires a DAG's schedule at, after `now` (null: no schedule,
+ * past its endDate, `@once` done or its startDate passed, as the stack then deploys no schedule). A
+ * rate's instants are the DAG's grid from its startDate: the trigger aligns each firing to that grid.
+ */
+export function nextScheduledLogicalDate(spec: DagSpec, now: Date, hasScheduledRun: boolean): Date | null {
+  const schedule = spec.schedule;
+  if (!schedule) return null;
+  const start = spec.startDate ? new Date(spec.startDate) : null;
+  if (schedule.kind === 'once') return !hasScheduledRun && start !== null && start > now ? start : null;
+  const after = start !== null && start.getTime() - 1 > now.getTime() ? new Date(start.getTime() - 1) : now;
+  const next = nextScheduleTime(schedule, after, start);
+  if (next === null || (spec.endDate && next > new Date(spec.endDate))) return null;
+  return next;
+}
+
+/** The DAGs bundled into a function, as the API serves them: a deployed stack has no import errors (synth refuses a broken DAG file). */
+export function bundledApiDags(bundled: { dags: readonly Dag[]; getDag(dagId: string): Dag | undefined }): ApiDags {
+  return {
+    dags: bundled.dags,
+    dagIds: bundled.dags.map((d) => d.dagId),
+    importErrors: [],
+    getDag: (id) => bundled.getDag(id),
+  };
+}
+
+/**
+ * The API's backend in the deployed shape: the function's store (DynamoDB), the DAGs bundled into it,
+ * and a scheduler per call whose host is an {@link InvocationHost} on the function's dispatcher (Step
+ * Functions): what the scheduler dispatches or times while `fn` runs starts lifecycle and timer
+ * executions when `fn` ends, as the trigger function does.
+ */
+export function deployedApiBackend(svc: AwsServices, bundled: { dags: readonly Dag[]; getDag(dagId: string): Dag | undefined }): ApiBackend {
+  const now = svc.now ?? Date.now;
+  const batch = svc.batch;
+  const dags = bundledApiDags(bundled);
+  return {
+    store: svc.store,
+    dags,
+    async withScheduler(fn) {
+      const host = new InvocationHost(svc.dispatcher, null, now, svc.onEvent, {
+        ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
+      });
+      const scheduler = new Scheduler(svc.store, svc.dags, host, new InputResolver(svc.store));
+      let result: Awaited<ReturnType<typeof fn>>;
+      try {
+        result = await fn(scheduler);
+      } catch (error) {
+        // What was decided before the failure still starts (the store has it queued); the reconcile
+        // would otherwise find it only minutes later.
+        try {
+          await host.flush();
+        } catch (flushError) {
+          throw new AggregateError([error, flushError], `${error instanceof Error ? error.message : String(error)} (and starting what it dispatched failed too)`);
+        }
+        throw error;
+      }
+      await host.flush();
+      return result;
+    },
+    async nextRun(dagId) {
+      const dag = bundled.getDag(dagId);
+      if (!dag?.spec.schedule) return null;
+      const hasScheduledRun = dag.spec.schedule.kind === 'once' && (await svc.store.listRuns({ dagId })).some((r) => r.runType === 'scheduled');
+      return nextScheduledLogicalDate(dag.spec, new Date(now()), hasScheduledRun)?.toISOString() ?? null;
+    },
+    now: () => new Date(now()),
+  };
+}
