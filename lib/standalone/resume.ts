@@ -1,0 +1,108 @@
+import { groupOf, type ChildOutcome } from '../core/arrays.ts';
+import type { LocalRunner } from '../runner/local-runner.ts';
+import { tiKeyOf } from '../scheduler/host.ts';
+import type { ReconcileReport } from '../scheduler/scheduler.ts';
+import type { DagResolver } from '../scheduler/host.ts';
+import type { TaskInstanceRecord } from '../store/records.ts';
+
+/** The error a try gets when the standalone server stopped (or was killed) while it ran. */
+export class StandaloneInterruptedError extends Error {
+  override readonly name = 'StandaloneInterruptedError';
+}
+
+/** A try that was running when the server stopped. */
+export const INTERRUPTED_TRY = 'the standalone server stopped while this try was running';
+/** A local Batch job (a child process or a simulation) does not outlive the server that ran it. */
+export const INTERRUPTED_BATCH = 'the standalone server stopped while the Batch job of this try was running';
+
+/** What {@link resumeRuns} did. */
+export interface ResumeReport {
+  /** Runs looked at (queued or running). */
+  runs: number;
+  /** Tries reported failed with StandaloneInterruptedError (they retry if they have retries left). */
+  interrupted: number;
+  /** Timers of the previous process armed again (retry delays, sensor pokes, dagrun timeouts). */
+  rearmed: number;
+  /** What `Scheduler.reconcileRun` did per run. */
+  reconciled: ReconcileReport[];
+}
+
+function errorText(message: string): string {
+  const e = new StandaloneInterruptedError(message);
+  return `${e.name}: ${e.message}`;
+}
+
+/**
+ * Resume, in a new process, every run the store has queued or running (what a previous server left):
+ * - a try that was `running` (its process is gone) fails with a StandaloneInterruptedError, so it
+ *   retries if it has retries left, else fails and the run goes on; so does a try waiting on a local
+ *   Batch job (the job died with the process), an array wave's children included;
+ * - timers are armed again on the runner: retries (`up_for_retry`), sensor pokes (`deferred` until a
+ *   time), array retries, dagrun timeouts; a past-due one is delivered now;
+ * - then `Scheduler.reconcileRun` settles the rest: queued runs start, undecided tasks are decided,
+ *   instances queued before this process are dispatched, a trigger-DAG task whose run has ended
+ *   resumes, a run with nothing pending is finalised.
+ *
+ * Call it once at start, before anything else uses the runner. `startedAt` (the runner clock's time
+ * when this process started) tells the previous process's queued instances from this one's.
+ */
+export async function resumeRuns(runner: LocalRunner, dags: DagResolver, startedAt: number): Promise<ResumeReport> {
+  const { store, scheduler } = runner;
+  const host = scheduler.host;
+  const report: ResumeReport = { runs: 0, interrupted: 0, rearmed: 0, reconciled: [] };
+  const runs = [...(await store.listRunsByState('running')), ...(await store.listRunsByState('queued'))];
+  for (const run of runs) {
+    report.runs++;
+    const dag = dags.getDag(run.dagId);
+    if (!dag) {
+      // Its DAG file is gone or fails to import: nothing can run it. Say so on the run, never drop it.
+      await scheduler.failRun(run.runId, `StandaloneResumeError: DAG '${run.dagId}' is not loaded (its file is missing or fails to import), so run '${run.runId}' cannot resume`);
+      continue;
+    }
+    if (run.state === 'running') {
+      if (dag.spec.dagrunTimeoutMs !== null && run.startDate !== null) {
+        host.setTimer(Date.parse(run.startDate) + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', runId: run.runId });
+        report.rearmed++;
+      }
+      const tis = await store.listTaskInstances(run.runId);
+      const lostWaves = new Map<string, { taskId: string; group: number; tryNumber: number; children: TaskInstanceRecord[] }>();
+      for (const ti of tis) {
+        const t = dag.task(ti.taskId);
+        const isArray = scheduler.isArrayTask(t) && ti.mapIndex >= 0;
+        const future = ti.nextAt !== null && Date.parse(ti.nextAt) > runner.clock.now();
+        if (ti.state === 'up_for_retry' && future) {
+          if (isArray) host.setTimer(Date.parse(ti.nextAt!), { type: 'array_retry', array: { runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, tryNumber: ti.tryNumber });
+          else host.setTimer(Date.parse(ti.nextAt!), { type: 'retry', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+          report.rearmed++;
+        } else if (ti.state === 'deferred' && future) {
+          host.setTimer(Date.parse(ti.nextAt!), { type: 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+          report.rearmed++;
+        } else if (isArray && (ti.state === 'running' || ti.state === 'deferred')) {
+          const id = `${ti.taskId}\u0000${groupOf(ti.mapIndex)}\u0000${ti.tryNumber}`;
+          const wave = lostWaves.get(id) ?? { taskId: ti.taskId, group: groupOf(ti.mapIndex), tryNumber: ti.tryNumber, children: [] };
+          wave.children.push(ti);
+          lostWaves.set(id, wave);
+        } else if (ti.state === 'running') {
+          await scheduler.handleTryResult(tiKeyOf(ti), ti.tryNumber, { kind: 'failure', error: errorText(INTERRUPTED_TRY), retriable: true });
+          report.interrupted++;
+        } else if (ti.state === 'deferred' && ti.nextAt === null && t.kind === 'batch') {
+          // Back to running for this try, so that its failure is reported as any try's.
+          const moved = await store.updateTaskInstance(tiKeyOf(ti), { states: ['deferred'], tryNumber: ti.tryNumber }, { state: 'running' });
+          if (moved) {
+            await scheduler.handleTryResult(tiKeyOf(ti), ti.tryNumber, { kind: 'failure', error: errorText(INTERRUPTED_BATCH), retriable: true });
+            report.interrupted++;
+          }
+        }
+      }
+      for (const wave of lostWaves.values()) {
+        const outcomes: ChildOutcome[] = wave.children.map((c) => ({ mapIndex: c.mapIndex, jobId: c.externalId ?? '', status: 'FAILED', exitCode: null, reason: errorText(INTERRUPTED_BATCH) }));
+        await scheduler.handleArrayResult({ runId: run.runId, taskId: wave.taskId, group: wave.group }, wave.tryNumber, outcomes);
+        report.interrupted += outcomes.length;
+      }
+    }
+    // Instances queued by the previous process (before startedAt) are dispatched again; this one's are not.
+    const staleMs = Math.max(0, runner.clock.now() - startedAt) + 1;
+    report.reconciled.push(await scheduler.reconcileRun(run.runId, { staleMs }));
+  }
+  return report;
+}

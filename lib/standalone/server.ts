@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { createApiApp } from '../api/app.ts';
+import type { DagBag } from '../dagbag/dag-bag.ts';
+import { AirlessError, errorMessage } from '../errors.ts';
+import { LogFileWriter } from '../cli/log-files.ts';
+import { LocalRunner } from '../runner/local-runner.ts';
+import { sqliteDatabasePath, SqliteStateStore } from '../store/sqlite-store.ts';
+import type { StateStore } from '../store/state-store.ts';
+import { resumeRuns, type ResumeReport } from './resume.ts';
+import { ScheduleLoop } from './schedule-loop.ts';
+
+/** The environment variable whose value, when set, is the API token (instead of `<home>/api-token`). */
+export const API_TOKEN_ENV = 'AIRLESS_API_TOKEN';
+/** The token file in the home folder (mode 0600), created on first start. */
+export const API_TOKEN_FILE = 'api-token';
+/** The file a running standalone server writes in its home folder: `{ url, pid, startedAt }` (mode 0600). */
+export const STANDALONE_FILE = 'standalone.json';
+/** What `<home>/standalone.json` holds while a server runs. */
+export interface StandaloneInfo {
+  url: string;
+  pid: number;
+  /** ISO-8601. */
+  startedAt: string;
+}
+
+/** The server cannot start: another one runs on the same home, or the port is taken. Exit code 2. */
+export class StandaloneStartError extends AirlessError {
+  override name = 'StandaloneStartError';
+}
+
+export interface StandaloneOptions {
+  /** The loaded DAGs folder. */
+  bag: DagBag;
+  /** The airless home folder (absolute): database, token, logs, standalone.json. */
+  home: string;
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Interface to listen on. Default '127.0.0.1'. */
+  host?: string;
+  /** Environment (for AIRLESS_API_TOKEN). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Folder of the built UI. Default `<package>/ui/dist` if it exists, else none. */
+  uiDir?: string | null;
+  /** How long tries get to end after their AbortSignal fired, at stop (ms). Default 5000. */
+  graceMs?: number;
+  /** Lines for the user (errors of the scheduler, of log files). Default: stderr. */
+  warn?(line: string): void;
+}
+
+/** A running standalone server. */
+export interface StandaloneServer {
+  /** `http://host:port` (the real port). */
+  readonly url: string;
+  readonly token: string;
+  readonly home: string;
+  readonly runner: LocalRunner;
+  readonly loop: ScheduleLoop;
+  readonly app: FastifyInstance;
+  /** What was resumed at start. */
+  readonly resumed: ResumeReport;
+  /**
+   * Stop cleanly: no more requests, no more schedule firings, running tries aborted (their AbortSignal)
+   * and given `graceMs` to end; a try still running then stays `running` in the store and is reported
+   * failed (StandaloneInterruptedError) by the next start. Logs flushed, store closed, standalone.json
+   * removed. Calling it again returns the same promise.
+   */
+  stop(): Promise<void>;
+}
+
+/** `<package>/ui/dist` when it has been built, else null. */
+export function defaultUiDir(): string | null {
+  const dir = fileURLToPath(new URL('../../ui/dist/', import.meta.url));
+  return existsSync(path.join(dir, 'index.html')) ? dir : null;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, owned by someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The standalone server of a home folder, if one runs (a stale file of a dead process is ignored). */
+export function runningStandalone(home: string): StandaloneInfo | null {
+  const file = path.join(home, STANDALONE_FILE);
+  let info: StandaloneInfo;
+  try {
+    info = JSON.parse(readFileSync(file, 'utf8')) as StandaloneInfo;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new StandaloneStartError(`cannot read ${file}: ${errorMessage(e)} (remove it if no standalone server runs)`);
+  }
+  return typeof info.pid === 'number' && info.pid !== process.pid && pidAlive(info.pid) ? info : null;
+}
+
+/** The API token: `AIRLESS_API_TOKEN` if set, else `<home>/api-token`, created (32 random bytes, base64url, mode 0600) if missing. */
+export function apiToken(home: string, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env[API_TOKEN_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const file = path.join(home, API_TOKEN_FILE);
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token !== '') return token;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/** The store as the API sees it: a change of a DAG's paused flag (or its deletion) re-arms its schedule. */
+function observedStore(store: StateStore, loop: ScheduleLoop): StateStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if ((prop === 'setDagPaused' || prop === 'deleteDagRecord') && typeof value === 'function') {
+        return async (dagId: string, ...rest: unknown[]) => {
+          const result = (await (value as (...a: unknown[]) => Promise<unknown>).call(target, dagId, ...rest)) as unknown;
+          await loop.refresh(dagId);
+          return result;
+        };
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * `airless standalone`: in one process, the scheduler (the schedule loop and a LocalRunner on the
+ * SQLite store of the home folder), the REST API and the web UI. Runs left queued or running by a
+ * previous process are resumed first (see `resumeRuns`). Resolves once listening.
+ */
+export async function startStandalone(options: StandaloneOptions): Promise<StandaloneServer> {
+  const { bag, home } = options;
+  const warn = options.warn ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  mkdirSync(home, { recursive: true });
+  const other = runningStandalone(home);
+  if (other) throw new StandaloneStartError(`a standalone server already runs on ${home} (pid ${other.pid}, ${other.url}); stop it first`);
+  const token = apiToken(home, options.env);
+
+  const store = new SqliteStateStore({ path: sqliteDatabasePath(home) });
+  const dagOfRun = new Map<string, string>();
+  const logs = new LogFileWriter(home, (runId) => dagOfRun.get(runId));
+  const running = new Set<string>();
+  const runner = new LocalRunner({ dags: bag, store });
+  const startedAt = runner.clock.now();
+  // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
+  runner.on((e) => {
+    if (e.type === 'run') dagOfRun.set(e.run.runId, e.run.dagId);
+    else if (e.type === 'ti') {
+      dagOfRun.set(e.ti.runId, e.ti.dagId);
+      const id = `${e.ti.runId}\u0000${e.ti.taskId}\u0000${e.ti.mapIndex}`;
+      if (e.ti.state === 'running') running.add(id);
+      else running.delete(id);
+    } else if (e.type === 'log') logs.add(e.key, e.tryNumber, e.line);
+    else warn(`airless standalone: internal error in ${e.where}${e.runId ? ` (run ${e.runId})` : ''}: ${errorMessage(e.error)}`);
+  });
+
+  let app: FastifyInstance | null = null;
+  let loop: ScheduleLoop | null = null;
+  const release = () => {
+    runner.close();
+    logs.close();
+    store.close();
+  };
+  try {
+    const at = new Date(startedAt).toISOString();
+    for (const dag of bag.dags) await store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, at);
+    const resumed = await resumeRuns(runner, bag, startedAt);
+    const schedule = new ScheduleLoop({
+      store,
+      dags: bag.dags,
+      clock: runner.clock,
+      trigger: (req) => runner.trigger(req),
+      onError: (dagId, err) => warn(`airless standalone: scheduling DAG '${dagId}' failed: ${errorMessage(err)}`),
+    });
+    loop = schedule;
+    const api = await createApiApp({
+      backend: {
+        store: observedStore(store, schedule),
+        dags: bag,
+        withScheduler: (fn) => fn(runner.scheduler),
+        nextRun: (dagId) => schedule.nextRun(dagId),
+      },
+      auth: { mode: 'token', token },
+      uiDir: options.uiDir === undefined ? defaultUiDir() : options.uiDir,
+    });
+    app = api;
+    const host = options.host ?? '127.0.0.1';
+    try {
+      await api.listen({ port: options.port ?? 8080, host });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new StandaloneStartError(`port ${options.port} of ${host} is already in use (choose another with --port)`);
+      if (code === 'EADDRNOTAVAIL') throw new StandaloneStartError(`cannot listen on ${host}: no such local address (--host)`);
+      throw e;
+    }
+    const address = api.server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const infoFile = path.join(home, STANDALONE_FILE);
+    const info: StandaloneInfo = { url, pid: process.pid, startedAt: new Date().toISOString() };
+    writeFileSync(infoFile, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    await schedule.start();
+
+    let stopping: Promise<void> | null = null;
+    const graceMs = options.graceMs ?? 5000;
+    const stop = async () => {
+      await api.close();
+      await schedule.stop();
+      runner.close();
+      // Tries whose code honours the AbortSignal end now; wait for them (at most graceMs).
+      const deadline = Date.now() + graceMs;
+      while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // What they set off meanwhile (a retry timer, a downstream try) stops too; let the reports settle.
+      runner.close();
+      await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, Math.max(100, deadline - Date.now())).unref())]);
+      logs.close();
+      for (const msg of logs.errors) warn(`warning: ${msg}`);
+      store.close();
+      rmSync(infoFile, { force: true });
+    };
+    return {
+      url,
+      token,
+      home,
+      runner,
+      loop: schedule,
+      app: api,
+      resumed,
+      stop: () => (stopping ??= stop()),
+    };
+  } catch (e) {
+    await app?.close();
+    await loop?.stop();
+    release();
+    throw e;
+  }
+}
