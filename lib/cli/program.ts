@@ -1,12 +1,23 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../errors.ts';
 import { DAGS_FOLDER_ENV } from '../dagbag/dags-folder.ts';
+import { backfillCreate, REPROCESS_BEHAVIORS, type BackfillCreateOptions } from './commands/backfill-create.ts';
+import { dagsDelete, type DeleteOptions } from './commands/dags-delete.ts';
 import { dagsList, dagsListImportErrors, type ListOptions } from './commands/dags-list.ts';
+import { dagsListRuns, type ListRunsOptions } from './commands/dags-list-runs.ts';
+import { dagsSetPaused, type PauseOptions } from './commands/dags-pause.ts';
+import { parsePort, standalone, type StandaloneCommandOptions } from './commands/standalone.ts';
 import { dagsShow } from './commands/dags-show.ts';
 import { dagsTest, type DagsTestOptions } from './commands/dags-test.ts';
+import { dagsTrigger, type TriggerOptions } from './commands/dags-trigger.ts';
+import { tasksClear, type TasksClearOptions } from './commands/tasks-clear.ts';
+import { tasksList, type TasksListOptions } from './commands/tasks-list.ts';
+import { tasksStatesForDagRun, type StatesForDagRunOptions } from './commands/tasks-states-for-dag-run.ts';
 import { tasksTest, type TasksTestOptions } from './commands/tasks-test.ts';
 import { parseIndex } from './conf.ts';
+import { ApiError } from '../api/client.ts';
+import { API_TOKEN_ENV } from './remote.ts';
 import { AIRLESS_HOME_ENV } from './log-files.ts';
 import { Terminal } from './terminal.ts';
 import { EXIT } from './usage-error.ts';
@@ -21,14 +32,22 @@ function packageVersion(): string {
   }
 }
 
+/** Parse an integer option value >= 1 (commander calls this; its error becomes exit code 2). */
+function parsePositive(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected an integer >= 1.');
+  return Number(value);
+}
+
 /** Errors that are the user's input, not a bug: exit code 2, message only. */
-const USAGE_ERRORS = new Set(['UsageError', 'DagsFolderError', 'ParamValidationError', 'DagNotFoundError']);
+const USAGE_ERRORS = new Set(['UsageError', 'DagsFolderError', 'ParamValidationError', 'DagNotFoundError', 'StackEndpointError']);
 
 /** The `airless` command line; each command's action reports its exit code through `setExit`. */
 export function buildProgram(term: Terminal, setExit: (code: number) => void): Command {
   const program = new Command('airless')
     .description('Airflow-style DAGs in TypeScript, run locally (and deployed to AWS)')
     .addOption(new Option('--dags-folder <dir>', `the DAGs folder (default: $${DAGS_FOLDER_ENV}, else ./dags)`))
+    .addOption(new Option('--endpoint <url>', 'the airless API to talk to, e.g. http://127.0.0.1:8080 (default: the running standalone)').conflicts('stack'))
+    .addOption(new Option('--stack <name>', "a deployed stack: its API (CloudFormation output ApiUrl), requests signed with the AWS credentials"))
     .version(packageVersion(), '-V, --version')
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
@@ -39,7 +58,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     })
     .addHelpText(
       'after',
-      `\nEnvironment:\n  ${DAGS_FOLDER_ENV}  the DAGs folder\n  ${AIRLESS_HOME_ENV}         where logs go (default ./.airless)\n\nExit codes: 0 success, 1 the run or task failed, 2 usage error (bad arguments or --conf, unknown DAG, DAG import error).`,
+      `\nServer: the commands that act on runs talk to the airless API: --endpoint URL, --stack NAME, else the\nstandalone server this ${AIRLESS_HOME_ENV} started (\`npx airless standalone\`). dags list, list-import-errors, show\nand tasks list ask it when there is one, and read the DAGs folder otherwise.\n\nEnvironment:\n  ${DAGS_FOLDER_ENV}  the DAGs folder\n  ${AIRLESS_HOME_ENV}         where logs, the standalone's state and its api-token are (default ./.airless)\n  ${API_TOKEN_ENV}    the API's bearer token (default: the token in ${AIRLESS_HOME_ENV}/api-token)\n\nExit codes: 0 success, 1 the run or task failed (or the server failed), 2 usage error (bad arguments or --conf, unknown DAG,\nDAG import error, no server, the server refused the request).`,
     );
   const global = (cmd: Command) => cmd.optsWithGlobals<ListOptions>();
 
@@ -66,6 +85,42 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .description("print the DAG's graph as Mermaid (flowchart LR; task groups as subgraphs; mapped tasks marked [ ])")
     .argument('<dagId>')
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsShow(term, dagId, global(cmd))));
+  dags
+    .command('list-runs')
+    .description("list the DAG's runs on the server, newest first")
+    .argument('<dagId>')
+    .addOption(new Option('--state <state>', 'only runs in this state').choices(['queued', 'running', 'success', 'failed']))
+    .option('--limit <n>', 'at most this many runs (default 100)', parsePositive)
+    .option('--json', 'print a JSON array of the API\'s DAGRun objects')
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsListRuns(term, dagId, cmd.optsWithGlobals<ListRunsOptions>())));
+  dags
+    .command('trigger')
+    .description('create a run on the server (--wait: follow it and exit 0 if it succeeded, 1 if it failed)')
+    .argument('<dagId>')
+    .option('--conf <json>', "the run's conf: a JSON object checked against the DAG's params")
+    .option('--run-id <id>', "the run's id (default manual__<logical date>)")
+    .option('--logical-date <date>', "the run's logical date, ISO-8601 (default now)")
+    .option('--wait', 'follow the run until it ends and exit with its outcome')
+    .option('--json', "print the API's DAGRun object (with --wait, the finished run)")
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsTrigger(term, dagId, cmd.optsWithGlobals<TriggerOptions>())));
+  dags
+    .command('pause')
+    .description("pause the DAG: its schedule creates no runs (triggering still works)")
+    .argument('<dagId>')
+    .option('--json', "print the API's DAG object")
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsSetPaused(term, dagId, true, cmd.optsWithGlobals<PauseOptions>())));
+  dags
+    .command('unpause')
+    .description('unpause the DAG: its schedule creates runs again')
+    .argument('<dagId>')
+    .option('--json', "print the API's DAG object")
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsSetPaused(term, dagId, false, cmd.optsWithGlobals<PauseOptions>())));
+  dags
+    .command('delete')
+    .description("delete the DAG's runs, task instances, XComs and logs on the server (its file stays)")
+    .argument('<dagId>')
+    .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsDelete(term, dagId, cmd.optsWithGlobals<DeleteOptions>())));
 
   const tasks = program.command('tasks').description('work with tasks');
   tasks
@@ -79,6 +134,55 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .action(async (dagId: string, taskId: string, _o: unknown, cmd: Command) =>
       setExit(await tasksTest(term, dagId, taskId, cmd.optsWithGlobals<TasksTestOptions>())),
     );
+  tasks
+    .command('list')
+    .description("list the DAG's tasks: operator, trigger rule, retries, downstream tasks")
+    .argument('<dagId>')
+    .option('--json', "print a JSON array of the API's Task objects")
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await tasksList(term, dagId, cmd.optsWithGlobals<TasksListOptions>())));
+  tasks
+    .command('states-for-dag-run')
+    .description('list the task instances of a run on the server: state, try, times, last error')
+    .argument('<dagId>')
+    .argument('<runId>')
+    .option('--json', "print a JSON array of the API's TaskInstance objects")
+    .action(async (dagId: string, runId: string, _o: unknown, cmd: Command) =>
+      setExit(await tasksStatesForDagRun(term, dagId, runId, cmd.optsWithGlobals<StatesForDagRunOptions>())),
+    );
+  tasks
+    .command('clear')
+    .description("clear task instances of a run so that they run again (tries continue; retries count again)")
+    .argument('<dagId>')
+    .requiredOption('--run-id <id>', 'the run')
+    .addOption(new Option('--task-regex <regex>', 'the tasks whose id matches (default: every task)').conflicts('taskIds'))
+    .option('-t, --task-ids <ids>', 'these tasks, comma-separated (default: every task)')
+    .option('--only-failed', 'only failed and upstream_failed instances')
+    .option('--downstream', 'also the tasks downstream of those chosen')
+    .option('--upstream', 'also the tasks upstream of those chosen')
+    .option('--dry-run', 'show what would be cleared; change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
+    .option('--json', "print the API's clear result")
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await tasksClear(term, dagId, cmd.optsWithGlobals<TasksClearOptions>())));
+
+  const backfill = program.command('backfill').description('runs for past logical dates of a DAG\'s schedule');
+  backfill
+    .command('create')
+    .description("create a backfill on the server: a run per logical date of the schedule in [from, to]")
+    .requiredOption('--dag-id <dagId>', 'the DAG')
+    .requiredOption('--from-date <date>', 'the first logical date (ISO-8601; a date alone is midnight UTC)')
+    .requiredOption('--to-date <date>', 'the last logical date (ISO-8601; a date alone is midnight UTC)')
+    .addOption(new Option('--reprocess-behavior <behavior>', 'dates that have a run: none (skip), failed (rerun failed), completed (rerun finished)').choices(REPROCESS_BEHAVIORS).default('none'))
+    .option('--max-active-runs <n>', "runs of the backfill at once (default the server's, 10)", parsePositive)
+    .option('--conf <json>', "every run's conf: a JSON object checked against the DAG's params")
+    .option('--dry-run', 'list the logical dates and what would happen to each; create nothing')
+    .option('--json', "print the API's Backfill object (with --dry-run, the dates)")
+    .action(async (_o: unknown, cmd: Command) => setExit(await backfillCreate(term, cmd.optsWithGlobals<BackfillCreateOptions>())));
+  program
+    .command('standalone')
+    .description('run the scheduler, the REST API and the web UI in this process (state in $AIRLESS_HOME/airless.db); Ctrl-C stops')
+    .option('--port <port>', 'TCP port (0: a free one)', parsePort, 8080)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .action(async (_o: unknown, cmd: Command) => setExit(await standalone(term, cmd.optsWithGlobals<StandaloneCommandOptions>())));
   return program;
 }
 
@@ -95,6 +199,11 @@ export async function runCli(argv: readonly string[], term: Terminal = new Termi
     if (e instanceof CommanderError) {
       // --help, `help <command>` and --version exit 0; everything else commander stops at is a usage error.
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof ApiError) {
+      // 4xx: the request was wrong (bad conf, unknown DAG, refused token...); anything else: the server failed.
+      await term.err(`error: ${e.detail}${e.status >= 500 ? ` (HTTP ${e.status})` : ''}\n`);
+      return e.status >= 400 && e.status < 500 ? EXIT.usage : EXIT.failed;
     }
     if (e instanceof Error && USAGE_ERRORS.has(e.name)) {
       await term.err(`error: ${e.name === 'UsageError' ? e.message : errorMessage(e)}\n`);

@@ -1,0 +1,79 @@
+import { errorMessage } from '../../errors.ts';
+import { defaultAirlessHome } from '../../store/sqlite-store.ts';
+import { startStandalone } from '../../standalone/server.ts';
+import { loadBag, type GlobalOptions } from '../dag-lookup.ts';
+import { displayPath } from '../format.ts';
+import type { Terminal } from '../terminal.ts';
+import { EXIT, UsageError } from '../usage-error.ts';
+
+export interface StandaloneCommandOptions extends GlobalOptions {
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  host?: string;
+}
+
+/** The `--port` value: an integer in 0..65535. */
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`--port: expected an integer from 0 to 65535, got '${value}'`);
+  return n;
+}
+
+/**
+ * `airless standalone`: the scheduler, the REST API and the web UI in this process, state in the home
+ * folder's SQLite database. Prints where it listens (a line `airless standalone: listening on <url>`),
+ * the UI's URL with the token, the token, the home folder, the DAGs and import errors; runs until
+ * SIGINT/SIGTERM, then stops cleanly and exits 0 (a second signal exits at once; the next start
+ * resumes). Exit 2 when another server runs on the same home or the port is taken.
+ */
+export async function standalone(term: Terminal, o: StandaloneCommandOptions): Promise<number> {
+  const bag = await loadBag(term, o);
+  const home = defaultAirlessHome();
+  let server;
+  try {
+    server = await startStandalone({ bag, home, port: o.port ?? 8080, host: o.host ?? '127.0.0.1', warn: (line) => void term.stderr.write(`${line}\n`) });
+  } catch (e) {
+    if (e instanceof Error && e.name === 'StandaloneStartError') throw new UsageError(errorMessage(e));
+    throw e;
+  }
+  const { resumed } = server;
+  const lines = [
+    `airless standalone: listening on ${server.url}`,
+    `  web UI:      ${server.url}/?token=${encodeURIComponent(server.token)}`,
+    `  API:         ${server.url}/api/v2 (Authorization: Bearer <token>)`,
+    `  token:       ${server.token}`,
+    `  home:        ${displayPath(home) || '.'}`,
+    `  DAGs:        ${bag.dags.length} from ${displayPath(bag.folder) || '.'} (${server.loop.dagIds.length} scheduled)`,
+    `  import errors: ${bag.importErrors.length}${bag.importErrors.length ? ' (airless dags list-import-errors)' : ''}`,
+  ];
+  if (resumed.runs) lines.push(`  resumed:     ${resumed.runs} run(s) left by the previous server (${resumed.interrupted} interrupted tr${resumed.interrupted === 1 ? 'y' : 'ies'} reported failed)`);
+  lines.push('Press Ctrl-C to stop.');
+  await term.out(`${lines.join('\n')}\n`);
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        term.stderr.write(`\nairless standalone: ${sig} again, exiting now (the next start resumes the runs)\n`, () => process.exit(130));
+        return;
+      }
+      term.stderr.write(`\nairless standalone: stopping (${sig}); ${sig} again to exit at once\n`);
+      server.stop().then(
+        async () => {
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+          await term.err('airless standalone: stopped\n');
+          resolve(EXIT.ok);
+        },
+        async (e: unknown) => {
+          await term.err(`airless standalone: error while stopping: ${errorMessage(e)}\n`);
+          resolve(EXIT.failed);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
