@@ -17,7 +17,9 @@ const reexec =
   process.env.AIRLESS_NO_REEXEC === undefined;
 
 if (reexec) {
-  const child = spawn(process.execPath, [...process.execArgv, FLAG, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  // node:sqlite (the standalone server's store) warns that it is experimental on every start.
+  const quiet = process.execArgv.some((a) => a.startsWith('--disable-warning')) ? [] : ['--disable-warning=ExperimentalWarning'];
+  const child = spawn(process.execPath, [...process.execArgv, FLAG, ...quiet, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
   // The terminal sends Ctrl-C to both processes; the child decides what it means.
