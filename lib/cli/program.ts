@@ -8,7 +8,6 @@ import { dagsList, dagsListImportErrors, type ListOptions } from './commands/dag
 import { dagsListRuns, type ListRunsOptions } from './commands/dags-list-runs.ts';
 import { dagsSetPaused, type PauseOptions } from './commands/dags-pause.ts';
 import { parsePort, standalone, type StandaloneCommandOptions } from './commands/standalone.ts';
-import { parsePort, standalone, type StandaloneCommandOptions } from './commands/standalone.ts';
 import { dagsShow } from './commands/dags-show.ts';
 import { dagsTest, type DagsTestOptions } from './commands/dags-test.ts';
 import { dagsTrigger, type TriggerOptions } from './commands/dags-trigger.ts';
@@ -178,12 +177,6 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--dry-run', 'list the logical dates and what would happen to each; create nothing')
     .option('--json', "print the API's Backfill object (with --dry-run, the dates)")
     .action(async (_o: unknown, cmd: Command) => setExit(await backfillCreate(term, cmd.optsWithGlobals<BackfillCreateOptions>())));
-  program
-    .command('standalone')
-    .description('run the scheduler, the REST API and the web UI in this process (state in $AIRLESS_HOME/airless.db); Ctrl-C stops')
-    .option('--port <port>', 'TCP port (0: a free one)', parsePort, 8080)
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .action(async (_o: unknown, cmd: Command) => setExit(await standalone(term, cmd.optsWithGlobals<StandaloneCommandOptions>())));
   program
     .command('standalone')
     .description('run the scheduler, the REST API and the web UI in this process (state in $AIRLESS_HOME/airless.db); Ctrl-C stops')
