@@ -1,0 +1,85 @@
+/**
+ * The REST API (Airflow's `/api/v2` names) as a Fastify app: the same app serves the standalone server,
+ * the deployed Lambda (through @fastify/aws-lambda) and the tests (`app.inject`).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { authHook, needsAuth } from './auth.ts';
+import type { ApiOptions } from './backend.ts';
+import { errorHandler } from './error-handler.ts';
+import { dagRunRoutes } from './routes/dag-runs.ts';
+import { dagRoutes } from './routes/dags.ts';
+import { operationRoutes } from './routes/operations.ts';
+import { taskInstanceRoutes } from './routes/task-instances.ts';
+import { R, responses, SHARED_SCHEMAS } from './schemas.ts';
+
+export type { ApiAuth, ApiBackend, ApiDags, ApiOptions } from './backend.ts';
+
+/** The version the OpenAPI document states. */
+export const API_VERSION = '2.0.0';
+
+function ajv(options: AjvOptions): Ajv {
+  const a = new Ajv({ strict: false, allErrors: false, useDefaults: true, removeAdditional: false, ...options });
+  addFormats.default(a);
+  return a;
+}
+
+/**
+ * Build the API app (not listening: call `listen`, hand it to @fastify/aws-lambda, or `inject`).
+ * Request bodies are validated strictly (no type coercion, unknown fields refused); query strings and path
+ * parameters are coerced from text (`limit=5` is a number, a repeated `state` an array).
+ */
+export async function createApiApp(options: ApiOptions): Promise<FastifyInstance> {
+  const { backend, auth } = options;
+  const app = Fastify({ logger: options.logger ?? false });
+
+  const bodyAjv = ajv({ coerceTypes: false });
+  const textAjv = ajv({ coerceTypes: 'array' });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+  app.setErrorHandler(errorHandler(!(options.logger ?? false)));
+  app.addHook('onRequest', authHook(auth));
+
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'airless REST API', version: API_VERSION, description: "Airflow's /api/v2 where it fits: DAGs, runs, task instances, logs, XCom, clear, import errors, backfills and the pipeline context." },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The API token (standalone); deployed, requests are signed with SigV4 instead.' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+
+  app.get(
+    '/api/v2/monitor/health',
+    { schema: { summary: 'Health (no auth)', tags: ['Monitor'], operationId: 'get_health', security: [], response: { 200: R.health } } },
+    async () => ({ status: 'healthy' as const }),
+  );
+  const ctx = { app, backend };
+  dagRoutes(ctx);
+  dagRunRoutes(ctx);
+  taskInstanceRoutes(ctx);
+  operationRoutes(ctx);
+
+  const openapi = async () => app.swagger();
+  const docSchema = { hide: true, response: responses({ type: 'object', additionalProperties: true }) };
+  app.get('/openapi.json', { schema: docSchema }, openapi);
+  app.get('/api/v2/openapi.json', { schema: docSchema }, openapi);
+
+  const uiDir = options.uiDir ?? null;
+  const index = uiDir === null ? null : path.join(uiDir, 'index.html');
+  if (uiDir !== null) await app.register(fastifyStatic, { root: path.resolve(uiDir), prefix: '/', wildcard: true });
+  app.setNotFoundHandler(async (request, reply) => {
+    const url = request.url.split('?', 1)[0]!;
+    if (index !== null && (request.method === 'GET' || request.method === 'HEAD') && !needsAuth(url) && existsSync(index)) {
+      return reply.type('text/html; charset=utf-8').sendFile('index.html', path.resolve(uiDir!));
+    }
+    return reply.code(404).send({ detail: `no route ${request.method} ${url}`, field: null });
+  });
+  return app;
+}

@@ -1,0 +1,46 @@
+import type { Dag } from '../authoring/dag.ts';
+import type { DagFileImportError } from '../dagbag/import-error.ts';
+import type { DagResolver } from '../scheduler/host.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { StateStore } from '../store/state-store.ts';
+
+/** The DAGs the API serves: a DagBag fits. */
+export type ApiDags = DagResolver & {
+  dagIds: string[];
+  importErrors: readonly DagFileImportError[];
+  dags: readonly Dag[];
+  /** Import errors known to concern a DAG (DagBag has it); absent: none are attributed. */
+  importErrorsFor?(dagId: string): readonly DagFileImportError[];
+};
+
+/** What the API's routes act on: the same for the standalone server and the deployed function. */
+export interface ApiBackend {
+  store: StateStore;
+  dags: ApiDags;
+  /**
+   * Run fn with a Scheduler whose host can start work (the LocalRunner's scheduler locally; deployed, one
+   * bound to an InvocationHost and an SfnDispatcher flushed after fn).
+   */
+  withScheduler<T>(fn: (scheduler: Scheduler) => Promise<T>): Promise<T>;
+  /** The next scheduled run's logical date of a DAG (null if none), as the schedule loop will fire it. Absent: always null. */
+  nextRun?(dagId: string): Promise<string | null>;
+  /** The time (default: the system clock). */
+  now?(): Date;
+}
+
+/** Who may call the API. */
+export type ApiAuth =
+  /** Every route but health needs `Authorization: Bearer <token>`. */
+  | { mode: 'token'; token: string }
+  /** AWS checked SigV4 before the request arrived (a Function URL with AuthType AWS_IAM): no check here. */
+  | { mode: 'iam' };
+
+export interface ApiOptions {
+  /** What the routes act on. */
+  backend: ApiBackend;
+  auth: ApiAuth;
+  /** Folder of the built UI, served at '/' (with index.html for other non-API GET paths). Default: none. */
+  uiDir?: string | null;
+  /** Fastify's request logging. Default false (errors answered 500 are still written to stderr). */
+  logger?: boolean;
+}

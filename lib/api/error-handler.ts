@@ -1,0 +1,108 @@
+/**
+ * Every error becomes `{ detail, field }` JSON with its status: request validation 400 naming the field,
+ * airless's typed errors by meaning, anything else 500 with a generic message (the error is logged, never
+ * sent to the client).
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AirlessError, DagNotFoundError, errorMessage, ParamValidationError } from '../errors.ts';
+import { OperationError } from '../scheduler/operations.ts';
+import { HttpError } from './http-error.ts';
+
+export interface ErrorBody {
+  detail: string;
+  field: string | null;
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+const CONTEXT: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
+
+/** `/conf/a/0` → `.conf.a[0]`. */
+function jsonPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('');
+}
+
+/** The field and message of the first ajv error of a request part. */
+export function describeValidation(context: string, errors: readonly AjvError[]): ErrorBody {
+  const part = CONTEXT[context] ?? context;
+  const e = errors[0];
+  if (!e) return { detail: `${part} is invalid`, field: part };
+  const at = `${part}${jsonPath(e.instancePath)}`;
+  switch (e.keyword) {
+    case 'required': {
+      const field = `${at}.${String(e.params.missingProperty)}`;
+      return { detail: `${field} is required`, field };
+    }
+    case 'additionalProperties': {
+      const field = `${at}.${String(e.params.additionalProperty)}`;
+      return { detail: `${field} is not a known field`, field };
+    }
+    case 'enum':
+      return { detail: `${at} must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`, field: at };
+    default:
+      return { detail: `${at} ${e.message ?? 'is invalid'}`, field: at };
+  }
+}
+
+/** Where a request gave its dag_id (for a DAG that is not found). */
+function dagIdField(request: FastifyRequest): string {
+  const has = (o: unknown) => typeof o === 'object' && o !== null && 'dag_id' in o;
+  if (has(request.params)) return 'params.dag_id';
+  if (has(request.body)) return 'body.dag_id';
+  return 'query.dag_id';
+}
+
+/** A ParamValidationError's field (`params.n`, `conf.n`) as the request path of the conf it came from. */
+function paramField(request: FastifyRequest, field: string | undefined): string {
+  const confAt = request.url.startsWith('/api/v2/backfills') ? 'body.dag_run_conf' : 'body.conf';
+  if (field === undefined) return confAt;
+  return `${confAt}.${field.replace(/^(params|conf)\./, '')}`;
+}
+
+const OPERATION_FIELDS: Record<string, string> = {
+  fromDate: 'body.from_date',
+  toDate: 'body.to_date',
+  reprocessBehavior: 'body.reprocess_behavior',
+  maxActiveRuns: 'body.max_active_runs',
+};
+
+export function toErrorResponse(error: unknown, request: FastifyRequest): { status: number; body: ErrorBody } {
+  const fe = error as Partial<FastifyError> & { validation?: AjvError[]; validationContext?: string };
+  if (fe.validation) return { status: 400, body: describeValidation(fe.validationContext ?? 'request', fe.validation) };
+  if (error instanceof HttpError) return { status: error.statusCode, body: { detail: error.detail, field: error.field } };
+  if (error instanceof ParamValidationError) return { status: 400, body: { detail: error.message, field: paramField(request, error.location.field) } };
+  if (error instanceof DagNotFoundError) return { status: 404, body: { detail: error.message, field: dagIdField(request) } };
+  if (error instanceof OperationError) {
+    const f = error.location.field;
+    return { status: 400, body: { detail: error.message, field: f === undefined ? null : (OPERATION_FIELDS[f] ?? null) } };
+  }
+  if (error instanceof AirlessError) return { status: 400, body: { detail: error.message, field: null } };
+  // Fastify's own client errors (malformed JSON, wrong content type, body too large...).
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 && typeof fe.code === 'string' && fe.code.startsWith('FST_')) {
+    return { status: fe.statusCode, body: { detail: fe.message ?? fe.code, field: fe.code.startsWith('FST_ERR_CTP') ? 'body' : null } };
+  }
+  if (error instanceof SyntaxError && fe.statusCode === 400) return { status: 400, body: { detail: `body is not valid JSON: ${error.message}`, field: 'body' } };
+  return { status: 500, body: { detail: 'internal server error (the server logged it)', field: null } };
+}
+
+/** Fastify's error handler: answer the error as JSON; log what is answered 500. */
+export function errorHandler(logToStderr: boolean) {
+  return async (error: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const { status, body } = toErrorResponse(error, request);
+    if (status >= 500) {
+      request.log.error({ err: error }, `${request.method} ${request.url} failed`);
+      if (logToStderr) process.stderr.write(`airless api: ${request.method} ${request.url} failed: ${error instanceof Error ? (error.stack ?? errorMessage(error)) : errorMessage(error)}\n`);
+    }
+    await reply.code(status).send(body);
+  };
+}

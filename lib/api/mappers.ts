@@ -1,0 +1,257 @@
+/** Records of the library and the store → the REST API's response objects (Airflow's snake_case names). */
+import type { Dag } from '../authoring/dag.ts';
+import type { PipelineSave } from '../authoring/context.ts';
+import type { ParamSchema, ScheduleSpec, TaskKind, TaskSpec } from '../model/spec.ts';
+import type { RunState, TiState } from '../model/states.ts';
+import type { BackfillDate, ClearResult } from '../scheduler/operations.ts';
+import type { BackfillRecord, DagRecord, DagRunRecord, LogLine, TaskInstanceRecord, XComRecord } from '../store/records.ts';
+
+export interface DagResponse {
+  dag_id: string;
+  dag_display_name: string;
+  description: string | null;
+  fileloc: string | null;
+  is_paused: boolean;
+  tags: string[];
+  timetable_summary: string | null;
+  timetable_description: string | null;
+  max_active_runs: number;
+  max_active_tasks: number;
+  has_import_errors: boolean;
+  next_dagrun_logical_date: string | null;
+  last_parsed_time: string | null;
+  dag_version: string;
+}
+
+/** The schedule as written ('0 2 * * *', 'rate(5 minutes)', '@once'; a cron's timezone when not UTC), null when triggered only. */
+export function scheduleSummary(s: ScheduleSpec | null): string | null {
+  if (s === null) return null;
+  switch (s.kind) {
+    case 'once':
+      return '@once';
+    case 'rate':
+      return s.expression;
+    case 'cron':
+      return s.timezone === 'UTC' ? s.expression : `${s.expression} (${s.timezone})`;
+  }
+}
+
+/** How a schedule reads in words. */
+export function scheduleDescription(s: ScheduleSpec | null): string | null {
+  if (s === null) return null;
+  switch (s.kind) {
+    case 'once':
+      return 'Once, at the start date';
+    case 'rate':
+      return `Every ${s.expression.replace(/^rate\((.*)\)$/, '$1')}`;
+    case 'cron':
+      return `Cron '${s.expression}' (${s.timezone})`;
+  }
+}
+
+export interface DagState {
+  record: DagRecord | undefined;
+  hasImportErrors: boolean;
+  nextRun: string | null;
+}
+
+export function toDag(dag: Dag, state: DagState): DagResponse {
+  const s = dag.spec;
+  return {
+    dag_id: s.dagId,
+    dag_display_name: s.dagId,
+    description: s.description,
+    fileloc: s.fileloc,
+    is_paused: state.record?.paused ?? false,
+    tags: s.tags,
+    timetable_summary: scheduleSummary(s.schedule),
+    timetable_description: scheduleDescription(s.schedule),
+    max_active_runs: s.maxActiveRuns,
+    max_active_tasks: s.maxActiveTasks,
+    has_import_errors: state.hasImportErrors,
+    next_dagrun_logical_date: state.nextRun,
+    last_parsed_time: null,
+    dag_version: s.version,
+  };
+}
+
+/** The DAG's params as one JSON Schema object: what a run's conf must satisfy. */
+export function paramsSchema(params: Record<string, ParamSchema>): Record<string, unknown> {
+  const required = Object.entries(params).filter(([, p]) => !('default' in p)).map(([name]) => name);
+  return { type: 'object', properties: params, ...(required.length ? { required } : {}), additionalProperties: false };
+}
+
+export function toDagDetail(dag: Dag, state: DagState) {
+  const s = dag.spec;
+  return {
+    ...toDag(dag, state),
+    params: s.params,
+    params_schema: paramsSchema(s.params),
+    catchup: s.catchup,
+    start_date: s.startDate,
+    end_date: s.endDate,
+    doc_md: s.docs,
+    owners: [] as string[],
+  };
+}
+
+/** The authoring function that declared a task. */
+export type OperatorName = 'task' | 'branch' | 'shortCircuit' | 'sensor' | 'batchJob' | 'triggerDag' | 'empty';
+
+const OPERATOR: Record<TaskKind, OperatorName> = {
+  task: 'task',
+  branch: 'branch',
+  short_circuit: 'shortCircuit',
+  sensor: 'sensor',
+  batch: 'batchJob',
+  trigger_dag: 'triggerDag',
+  empty: 'empty',
+};
+
+export function operatorName(t: TaskSpec): OperatorName {
+  return OPERATOR[t.kind];
+}
+
+export function toTask(t: TaskSpec) {
+  return {
+    task_id: t.taskId,
+    task_display_name: t.taskId,
+    operator_name: operatorName(t),
+    trigger_rule: t.triggerRule,
+    retries: t.retries,
+    downstream_task_ids: t.downstream,
+    upstream_task_ids: t.upstream,
+    is_mapped: t.mapping !== null,
+    group_id: t.groupId,
+    pool: t.pool,
+    doc_md: t.doc,
+  };
+}
+
+export function toDagRun(r: DagRunRecord) {
+  return {
+    dag_run_id: r.runId,
+    dag_id: r.dagId,
+    logical_date: r.logicalDate,
+    queued_at: r.queuedAt,
+    start_date: r.startDate,
+    end_date: r.endDate,
+    state: r.state,
+    run_type: r.runType,
+    conf: r.conf,
+    note: r.note,
+    backfill_id: r.backfillId ?? null,
+    triggered_by_parent: r.parent ? { dag_id: r.parent.dagId, dag_run_id: r.parent.runId, task_id: r.parent.taskId } : null,
+  };
+}
+
+export interface TaskInstanceResponse {
+  task_id: string;
+  dag_id: string;
+  dag_run_id: string;
+  map_index: number;
+  state: TiState | null;
+  try_number: number;
+  max_tries: number;
+  start_date: string | null;
+  end_date: string | null;
+  queued_when: string | null;
+  duration: number | null;
+  operator_name: OperatorName;
+  pool: string;
+  note: string | null;
+  next_at: string | null;
+  external_id: string | null;
+}
+
+export function toTaskInstance(ti: TaskInstanceRecord, t: TaskSpec): TaskInstanceResponse {
+  return {
+    task_id: ti.taskId,
+    dag_id: ti.dagId,
+    dag_run_id: ti.runId,
+    map_index: ti.mapIndex,
+    state: ti.state,
+    try_number: ti.tryNumber,
+    max_tries: ti.maxTries,
+    start_date: ti.startDate,
+    end_date: ti.endDate,
+    queued_when: ti.queuedAt,
+    duration: ti.durationMs === null ? null : ti.durationMs / 1000,
+    operator_name: operatorName(t),
+    pool: t.pool,
+    note: ti.error,
+    next_at: ti.nextAt,
+    external_id: ti.externalId,
+  };
+}
+
+/** A task of the run with no instance yet: no state. */
+export function noInstance(run: DagRunRecord, t: TaskSpec): TaskInstanceResponse {
+  return {
+    task_id: t.taskId,
+    dag_id: run.dagId,
+    dag_run_id: run.runId,
+    map_index: -1,
+    state: null,
+    try_number: 0,
+    max_tries: t.retries + 1,
+    start_date: null,
+    end_date: null,
+    queued_when: null,
+    duration: null,
+    operator_name: operatorName(t),
+    pool: t.pool,
+    note: null,
+    next_at: null,
+    external_id: null,
+  };
+}
+
+/** The tries of an instance, 1..try_number; the state and dates are known for the current try only. */
+export function triesOf(ti: TaskInstanceResponse) {
+  return Array.from({ length: ti.try_number }, (_, i) => {
+    const n = i + 1;
+    const current = n === ti.try_number;
+    return { try_number: n, state: current ? ti.state : null, start_date: current ? ti.start_date : null, end_date: current ? ti.end_date : null };
+  });
+}
+
+export function toLog(lines: readonly LogLine[]) {
+  return { content: lines.map((l) => ({ timestamp: l.time, level: l.level, event: l.message })), continuation_token: null };
+}
+
+export function toXCom(x: XComRecord, dagId: string) {
+  return { key: x.key, timestamp: null, map_index: x.mapIndex, task_id: x.taskId, dag_id: dagId, run_id: x.runId, value: x.value };
+}
+
+export function toClearResult(r: ClearResult) {
+  return {
+    task_instances: r.cleared.map((c) => ({ task_id: c.taskId, map_index: c.mapIndex, state: c.state, try_number: c.tryNumber, next_try: c.nextTry, mode: c.mode })),
+    skipped: r.skipped.map((s) => ({ task_id: s.taskId, map_index: s.mapIndex, state: s.state, reason: s.reason })),
+    dag_run_state: r.runState.after satisfies RunState,
+  };
+}
+
+export function toBackfill(b: BackfillRecord) {
+  return {
+    id: b.backfillId,
+    dag_id: b.dagId,
+    from_date: b.fromDate,
+    to_date: b.toDate,
+    reprocess_behavior: b.reprocessBehavior,
+    max_active_runs: b.maxActiveRuns,
+    dag_run_conf: b.conf,
+    state: b.state,
+    created_at: b.createdAt,
+    completed_at: b.completedAt,
+    counts: b.counts,
+  };
+}
+
+export function toBackfillDate(d: BackfillDate) {
+  return { logical_date: d.logicalDate, action: d.action, dag_run_id: d.runId, existing_state: d.existingState, reason: d.reason };
+}
+
+export function toPipelineSave(s: PipelineSave) {
+  return { stage: s.stage, dag_id: s.dagId, run_id: s.runId, task_id: s.taskId, saved_at: s.time, data: s.data };
+}

@@ -1,0 +1,121 @@
+/** DAG runs: list (of a DAG, or of every DAG with `~`), trigger, get; a run's pipeline context. */
+import { resolveParams } from '../../core/params.ts';
+import type { RunState } from '../../model/states.ts';
+import { iso } from '../../model/time.ts';
+import type { DagRunRecord } from '../../store/records.ts';
+import { HttpError } from '../http-error.ts';
+import { findDag, findRun } from '../lookup.ts';
+import { toDagRun, toPipelineSave } from '../mappers.ts';
+import { B, P, Q, R, responses, type RUN_ORDER } from '../schemas.ts';
+import { paginate, type Page, type RouteContext } from './context.ts';
+
+type RunOrder = (typeof RUN_ORDER)[number];
+
+const ORDER_FIELD = {
+  logical_date: (r: DagRunRecord) => r.logicalDate,
+  queued_at: (r: DagRunRecord) => r.queuedAt,
+  start_date: (r: DagRunRecord) => r.startDate ?? '',
+  end_date: (r: DagRunRecord) => r.endDate ?? '',
+  dag_run_id: (r: DagRunRecord) => r.runId,
+};
+
+/** Sort runs by `order` ('-' first: descending), then by queued time and run id in the same direction. */
+export function sortRuns(runs: DagRunRecord[], order: RunOrder): DagRunRecord[] {
+  const desc = order.startsWith('-');
+  const key = ORDER_FIELD[order.replace(/^-/, '') as keyof typeof ORDER_FIELD];
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return runs.sort((a, b) => {
+    const c = cmp(key(a), key(b)) || cmp(a.queuedAt, b.queuedAt) || cmp(a.runId, b.runId);
+    return desc ? -c : c;
+  });
+}
+
+interface TriggerBody {
+  dag_run_id?: string;
+  logical_date?: string | null;
+  conf?: Record<string, unknown>;
+  note?: string | null;
+}
+
+export function dagRunRoutes({ app, backend }: RouteContext): void {
+  app.get<{ Params: { dag_id: string }; Querystring: Page & { state?: RunState[]; order_by: RunOrder } }>(
+    '/api/v2/dags/:dag_id/dagRuns',
+    {
+      schema: {
+        summary: 'List DAG runs',
+        description: "Runs of a DAG, or of every DAG with dag_id '~'; newest logical date first by default.",
+        tags: ['DagRun'],
+        operationId: 'get_dag_runs',
+        params: P.dag,
+        querystring: Q.dagRuns,
+        response: responses(R.dagRuns),
+      },
+    },
+    async (request) => {
+      const { dag_id } = request.params;
+      const q = request.query;
+      const dagIds = dag_id === '~' ? backend.dags.dagIds : [findDag(backend, dag_id).dagId];
+      const runs: DagRunRecord[] = [];
+      for (const id of dagIds) runs.push(...(await backend.store.listRuns({ dagId: id, ...(q.state?.length ? { states: q.state } : {}) })));
+      const { items, total } = paginate(sortRuns(runs, q.order_by), q);
+      return { dag_runs: items.map(toDagRun), total_entries: total };
+    },
+  );
+
+  app.post<{ Params: { dag_id: string }; Body: TriggerBody }>(
+    '/api/v2/dags/:dag_id/dagRuns',
+    {
+      schema: {
+        summary: 'Trigger a DAG run',
+        description: "conf is validated against the DAG's params (400 naming the param); 409 if dag_run_id exists.",
+        tags: ['DagRun'],
+        operationId: 'trigger_dag_run',
+        params: P.dag,
+        body: B.triggerRun,
+        response: responses(R.dagRun),
+      },
+    },
+    async (request) => {
+      const dag = findDag(backend, request.params.dag_id);
+      const body = request.body;
+      // Conf first: a bad conf is refused whatever the run id.
+      resolveParams(dag.spec.params, body.conf ?? {}, { dagId: dag.dagId });
+      const run = await backend.withScheduler(async (scheduler) => {
+        const logicalDate = body.logical_date ?? iso(scheduler.host.now());
+        const runId = body.dag_run_id ?? `manual__${new Date(logicalDate).toISOString()}`;
+        const existing = await backend.store.getRun(runId);
+        if (existing) {
+          throw new HttpError(409, `DAG run '${runId}' already exists (DAG '${existing.dagId}', ${existing.state})`, body.dag_run_id === undefined ? null : 'body.dag_run_id', { dagId: dag.dagId });
+        }
+        return scheduler.triggerRun({ dagId: dag.dagId, runId, logicalDate, conf: body.conf ?? {}, runType: 'manual' });
+      });
+      if (body.note !== undefined && body.note !== null) return toDagRun((await backend.store.updateRun(run.runId, null, { note: body.note })) ?? run);
+      return toDagRun(run);
+    },
+  );
+
+  app.get<{ Params: { dag_id: string; dag_run_id: string } }>(
+    '/api/v2/dags/:dag_id/dagRuns/:dag_run_id',
+    { schema: { summary: 'Get a DAG run', tags: ['DagRun'], operationId: 'get_dag_run', params: P.run, response: responses(R.dagRun) } },
+    async (request) => toDagRun(await findRun(backend, findDag(backend, request.params.dag_id), request.params.dag_run_id)),
+  );
+
+  app.get<{ Params: { dag_id: string; dag_run_id: string } }>(
+    '/api/v2/dags/:dag_id/dagRuns/:dag_run_id/pipelineContext',
+    {
+      schema: {
+        summary: "A run's pipeline context",
+        description: "The saves of the run's pipeline scope (shared by a top-level run and the runs it triggered), oldest first.",
+        tags: ['DagRun'],
+        operationId: 'get_pipeline_context',
+        params: P.run,
+        response: responses(R.pipelineContext),
+      },
+    },
+    async (request) => {
+      const run = await findRun(backend, findDag(backend, request.params.dag_id), request.params.dag_run_id);
+      const saves = await backend.store.listPipelineSaves(run.pipelineScope);
+      return { scope: run.pipelineScope, saves: saves.map(toPipelineSave) };
+    },
+  );
+}

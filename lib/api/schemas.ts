@@ -1,0 +1,289 @@
+/**
+ * The JSON Schemas of the REST API: request parts (params, query, body) validated by Fastify's ajv, and
+ * responses (serialised by them, and published in the OpenAPI document, from which the client's types are
+ * generated). Field names follow Airflow's `/api/v2` (snake_case).
+ */
+import { RUN_STATES, TI_STATES, TRIGGER_RULES } from '../model/states.ts';
+
+const str = { type: 'string' } as const;
+const int = { type: 'integer' } as const;
+const bool = { type: 'boolean' } as const;
+const nullableStr = { type: ['string', 'null'] } as const;
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+/** Any JSON value. */
+const anyJson = {} as const;
+const jsonObject = { type: 'object', additionalProperties: true } as const;
+
+function object(properties: Record<string, unknown>, options: { optional?: readonly string[]; id?: string; description?: string } = {}) {
+  const optional = new Set(options.optional ?? []);
+  return {
+    ...(options.id !== undefined ? { $id: options.id } : {}),
+    ...(options.description !== undefined ? { description: options.description } : {}),
+    type: 'object',
+    properties,
+    required: Object.keys(properties).filter((k) => !optional.has(k)),
+    additionalProperties: false,
+  } as const;
+}
+
+const ref = (id: string) => ({ $ref: `${id}#` }) as const;
+const list = (key: string, item: unknown) => object({ [key]: { type: 'array', items: item }, total_entries: int });
+
+// Shared (components) -----------------------------------------------------------------------------------
+
+const operatorName = { type: 'string', enum: ['task', 'branch', 'shortCircuit', 'sensor', 'batchJob', 'triggerDag', 'empty'], description: 'The authoring function that declared the task.' } as const;
+
+const dagProperties = {
+  dag_id: str,
+  dag_display_name: str,
+  description: nullableStr,
+  fileloc: nullableStr,
+  is_paused: bool,
+  tags: { type: 'array', items: str },
+  timetable_summary: { ...nullableStr, description: "The schedule as written ('0 2 * * *', 'rate(5 minutes)', '@once'); null when triggered only." },
+  timetable_description: nullableStr,
+  max_active_runs: int,
+  max_active_tasks: int,
+  has_import_errors: bool,
+  next_dagrun_logical_date: nullableDateTime,
+  last_parsed_time: nullableDateTime,
+  dag_version: str,
+};
+
+const httpError = object(
+  { detail: { ...str, description: 'What was wrong, naming the field, DAG, run or task.' }, field: { ...nullableStr, description: "The offending input's path, e.g. 'body.conf.nchan' or 'query.limit'; null when no field is at fault." } },
+  { id: 'HTTPError' },
+);
+
+const dag = object(dagProperties, { id: 'DAG' });
+
+const dagDetail = object(
+  {
+    ...dagProperties,
+    params: { type: 'object', additionalProperties: jsonObject, description: "Each param's JSON Schema, with its default." },
+    params_schema: { ...jsonObject, description: 'The params as one JSON Schema object (type object, properties, required, additionalProperties false): what conf must satisfy.' },
+    catchup: bool,
+    start_date: nullableDateTime,
+    end_date: nullableDateTime,
+    doc_md: nullableStr,
+    owners: { type: 'array', items: str },
+  },
+  { id: 'DAGDetail' },
+);
+
+const task = object(
+  {
+    task_id: str,
+    task_display_name: str,
+    operator_name: operatorName,
+    trigger_rule: { type: 'string', enum: TRIGGER_RULES },
+    retries: int,
+    downstream_task_ids: { type: 'array', items: str },
+    upstream_task_ids: { type: 'array', items: str },
+    is_mapped: bool,
+    group_id: nullableStr,
+    pool: str,
+    doc_md: nullableStr,
+  },
+  { id: 'Task' },
+);
+
+const parentRef = object({ dag_id: str, dag_run_id: str, task_id: str });
+
+const dagRun = object(
+  {
+    dag_run_id: str,
+    dag_id: str,
+    logical_date: dateTime,
+    queued_at: dateTime,
+    start_date: nullableDateTime,
+    end_date: nullableDateTime,
+    state: { type: 'string', enum: RUN_STATES },
+    run_type: { type: 'string', enum: ['manual', 'scheduled', 'backfill', 'triggered'] },
+    conf: jsonObject,
+    note: nullableStr,
+    backfill_id: nullableStr,
+    triggered_by_parent: { anyOf: [parentRef, { type: 'null' }] },
+  },
+  { id: 'DAGRun' },
+);
+
+const tiState = { type: ['string', 'null'], enum: [...TI_STATES, null] } as const;
+
+const tiProperties = {
+  task_id: str,
+  dag_id: str,
+  dag_run_id: str,
+  map_index: { ...int, description: '-1 for a task that is not mapped.' },
+  state: { ...tiState, description: 'null: the task has no instance yet (no state).' },
+  try_number: int,
+  max_tries: int,
+  start_date: nullableDateTime,
+  end_date: nullableDateTime,
+  queued_when: nullableDateTime,
+  duration: { type: ['number', 'null'], description: 'Seconds.' },
+  operator_name: operatorName,
+  pool: str,
+  note: { ...nullableStr, description: 'The last error, "Name: message".' },
+  next_at: { ...nullableDateTime, description: 'When an up_for_retry or deferred instance is due.' },
+  external_id: { ...nullableStr, description: "A triggered run's id or a Batch job's id." },
+};
+
+const taskInstance = object(tiProperties, { id: 'TaskInstance' });
+
+const tryInfo = object({ try_number: int, state: tiState, start_date: nullableDateTime, end_date: nullableDateTime });
+const taskInstanceDetail = object({ ...tiProperties, tries: { type: 'array', items: tryInfo } }, { id: 'TaskInstanceDetail' });
+
+const xcomEntry = object(
+  { key: str, timestamp: nullableDateTime, map_index: int, task_id: str, dag_id: str, run_id: str, value: anyJson },
+  { id: 'XComEntry' },
+);
+
+const backfillBody = object(
+  {
+    dag_id: { ...str, minLength: 1 },
+    from_date: dateTime,
+    to_date: dateTime,
+    reprocess_behavior: { type: 'string', enum: ['none', 'failed', 'completed'], default: 'none' },
+    max_active_runs: { type: 'integer', minimum: 1, default: 10 },
+    dag_run_conf: jsonObject,
+  },
+  { optional: ['reprocess_behavior', 'max_active_runs', 'dag_run_conf'] },
+);
+
+const backfill = object(
+  {
+    id: str,
+    dag_id: str,
+    from_date: dateTime,
+    to_date: dateTime,
+    reprocess_behavior: { type: 'string', enum: ['none', 'failed', 'completed'] },
+    max_active_runs: int,
+    dag_run_conf: jsonObject,
+    state: { type: 'string', enum: ['running', 'completed'] },
+    created_at: dateTime,
+    completed_at: nullableDateTime,
+    counts: object({ dates: int, created: int, cleared: int, skipped: int }),
+  },
+  { id: 'Backfill' },
+);
+
+/** Schemas added to the app with `addSchema` (the document's components), referenced as `<$id>#`. */
+export const SHARED_SCHEMAS = [httpError, dag, dagDetail, task, dagRun, taskInstance, taskInstanceDetail, xcomEntry, backfill];
+
+// Responses ---------------------------------------------------------------------------------------------
+
+const errors = { 400: ref('HTTPError'), 401: ref('HTTPError'), 404: ref('HTTPError'), 409: ref('HTTPError'), 500: ref('HTTPError') };
+
+/** A route's `response` schema: `ok` for 200 (or `status`), plus the error format for every error status. */
+export function responses(ok: unknown, status = 200): Record<number, unknown> {
+  return { [status]: ok, ...errors };
+}
+
+export const noContent = { type: 'null', description: 'No content.' } as const;
+
+// Params ------------------------------------------------------------------------------------------------
+
+const idParam = { type: 'string', minLength: 1 } as const;
+const params = (...names: string[]) => object(Object.fromEntries(names.map((n) => [n, n === 'map_index' || n === 'try_number' ? (n === 'map_index' ? { type: 'integer', minimum: -1 } : { type: 'integer', minimum: 1 }) : idParam])));
+
+export const P = {
+  dag: params('dag_id'),
+  task: params('dag_id', 'task_id'),
+  run: params('dag_id', 'dag_run_id'),
+  ti: params('dag_id', 'dag_run_id', 'task_id'),
+  tiMapped: params('dag_id', 'dag_run_id', 'task_id', 'map_index'),
+  log: params('dag_id', 'dag_run_id', 'task_id', 'try_number'),
+  xcom: params('dag_id', 'dag_run_id', 'task_id', 'xcom_key'),
+  backfill: params('backfill_id'),
+};
+
+// Queries -----------------------------------------------------------------------------------------------
+
+const page = {
+  limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  offset: { type: 'integer', minimum: 0, default: 0 },
+};
+const query = (properties: Record<string, unknown>) => ({ type: 'object', properties, additionalProperties: false }) as const;
+const mapIndexQuery = { map_index: { type: 'integer', minimum: -1, default: -1 } };
+
+export const RUN_ORDER = ['logical_date', '-logical_date', 'queued_at', '-queued_at', 'start_date', '-start_date', 'end_date', '-end_date', 'dag_run_id', '-dag_run_id'] as const;
+
+export const Q = {
+  dags: query({
+    ...page,
+    paused: bool,
+    dag_id_pattern: { type: 'string', description: "Part of the dag_id; '%' matches any text and '_' one character (SQL LIKE, as Airflow)." },
+    tags: { type: 'array', items: str, description: 'DAGs with any of these tags.' },
+  }),
+  dagRuns: query({
+    ...page,
+    state: { type: 'array', items: { type: 'string', enum: RUN_STATES } },
+    order_by: { type: 'string', enum: RUN_ORDER, default: '-logical_date' },
+  }),
+  page: query(page),
+  mapIndex: query(mapIndexQuery),
+  xcomList: query({ map_index: { type: 'integer', minimum: -1, description: 'Only this map index (default: every map index).' } }),
+  backfills: query({ dag_id: { ...str, minLength: 1 }, ...page }),
+  backfill: query({ dag_id: { ...str, minLength: 1 } }),
+};
+export const REQUIRED_DAG_ID_QUERY = { ...Q.backfill, required: ['dag_id'] } as const;
+
+// Bodies ------------------------------------------------------------------------------------------------
+
+export const B = {
+  patchDag: object({ is_paused: bool }),
+  triggerRun: object(
+    {
+      dag_run_id: { type: 'string', minLength: 1, maxLength: 250, pattern: '^[A-Za-z0-9_.:+~-]+$' },
+      logical_date: nullableDateTime,
+      conf: { ...jsonObject, description: "Values of the DAG's params (validated against their JSON Schemas)." },
+      note: nullableStr,
+    },
+    { optional: ['dag_run_id', 'logical_date', 'conf', 'note'] },
+  ),
+  clear: object(
+    {
+      dag_run_id: { ...str, minLength: 1 },
+      task_ids: { type: 'array', items: { ...str, minLength: 1 } },
+      map_indexes: { type: 'array', items: { type: 'integer', minimum: -1 } },
+      only_failed: bool,
+      include_downstream: bool,
+      include_upstream: bool,
+      dry_run: { type: 'boolean', default: true },
+    },
+    { optional: ['task_ids', 'map_indexes', 'only_failed', 'include_downstream', 'include_upstream', 'dry_run'] },
+  ),
+  backfill: backfillBody,
+};
+
+// Response bodies ---------------------------------------------------------------------------------------
+
+const clearedInstance = object({ task_id: str, map_index: int, state: str, try_number: int, next_try: int, mode: { type: 'string', enum: ['rerun', 'redecide'] } });
+const skippedInstance = object({ task_id: str, map_index: int, state: str, reason: str });
+
+export const R = {
+  health: object({ status: { type: 'string', enum: ['healthy'] } }),
+  dags: list('dags', ref('DAG')),
+  dag: ref('DAG'),
+  dagDetail: ref('DAGDetail'),
+  tasks: list('tasks', ref('Task')),
+  task: ref('Task'),
+  dagRuns: list('dag_runs', ref('DAGRun')),
+  dagRun: ref('DAGRun'),
+  taskInstances: list('task_instances', ref('TaskInstance')),
+  taskInstance: ref('TaskInstanceDetail'),
+  log: object({ content: { type: 'array', items: object({ timestamp: dateTime, level: { type: 'string', enum: ['info', 'warn', 'error'] }, event: str }) }, continuation_token: { type: 'null' } }),
+  xcomEntries: list('xcom_entries', ref('XComEntry')),
+  xcomEntry: ref('XComEntry'),
+  clear: object({ task_instances: { type: 'array', items: clearedInstance }, skipped: { type: 'array', items: skippedInstance }, dag_run_state: { type: 'string', enum: RUN_STATES } }),
+  importErrors: list('import_errors', object({ import_error_id: int, filename: str, stack_trace: str, timestamp: nullableDateTime })),
+  backfills: list('backfills', ref('Backfill')),
+  backfill: ref('Backfill'),
+  backfillDryRun: list(
+    'backfills',
+    object({ logical_date: dateTime, action: { type: 'string', enum: ['create', 'clear', 'skip'] }, dag_run_id: nullableStr, existing_state: { type: ['string', 'null'], enum: [...RUN_STATES, null] }, reason: nullableStr }),
+  ),
+  pipelineContext: object({ scope: str, saves: { type: 'array', items: object({ stage: str, dag_id: str, run_id: str, task_id: str, saved_at: dateTime, data: anyJson }) } }),
+};
