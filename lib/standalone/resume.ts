@@ -55,8 +55,10 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
     report.runs++;
     const dag = dags.getDag(run.dagId);
     if (!dag) {
-      // Its DAG file is gone or fails to import: nothing can run it. Say so on the run, never drop it.
-      await scheduler.failRun(run.runId, `StandaloneResumeError: DAG '${run.dagId}' is not loaded (its file is missing or fails to import), so run '${run.runId}' cannot resume`);
+      // Its DAG file is gone or fails to import: nothing can run it (the scheduler needs the DAG even to
+      // fail it). Say so on the run, never drop it; it stays in the store, as do its task instances.
+      const note = `StandaloneResumeError: DAG '${run.dagId}' is not loaded (its file is missing or fails to import), so run '${run.runId}' cannot resume`;
+      await store.updateRun(run.runId, [run.state], { state: 'failed', note, endDate: new Date(runner.clock.now()).toISOString() });
       continue;
     }
     if (run.state === 'running') {
