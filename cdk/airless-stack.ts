@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
@@ -16,6 +16,7 @@ import { NagSuppressions } from 'cdk-nag';
 import type { Construct, IConstruct } from 'constructs';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, ENV } from '../lib/aws/services.ts';
+import { API_URL_OUTPUT } from '../lib/cli/stack-endpoint.ts';
 import { namePrefix, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import { compileBatchWatcher } from '../lib/compiler/batch-watcher.ts';
 import { compileDag, type CompiledLifecycle } from '../lib/compiler/compile.ts';
@@ -84,6 +85,7 @@ export const FUNCTION_FILES = {
   taskRunner: 'task-runner',
   sensorPoke: 'sensor-poke',
   describeJobs: 'describe-jobs',
+  api: 'api',
 } as const;
 export type FunctionName = keyof typeof FUNCTION_FILES;
 
@@ -93,7 +95,7 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
 export interface AirlessFunctionOptions {
   /** Default: task runner and sensor poke 1,024 MB, the others 512 MB. */
   memorySize?: number;
-  /** Default: task runner 15 minutes, sensor poke and scheduler and trigger 5 minutes, describe-jobs 1 minute. */
+  /** Default: task runner 15 minutes, sensor poke and scheduler and trigger 5 minutes, describe-jobs and api 1 minute. */
   timeout?: Duration;
 }
 
@@ -134,6 +136,7 @@ const FUNCTION_DEFAULTS: Record<FunctionName, { memorySize: number; timeout: Dur
   taskRunner: { memorySize: 1024, timeout: Duration.minutes(15) },
   sensorPoke: { memorySize: 1024, timeout: Duration.minutes(5) },
   describeJobs: { memorySize: 512, timeout: Duration.minutes(1) },
+  api: { memorySize: 512, timeout: Duration.minutes(1) },
 };
 
 /**
@@ -146,6 +149,8 @@ export class AirlessStack extends Stack {
   readonly table: dynamodb.Table;
   readonly bucket: s3.Bucket;
   readonly functions: Record<FunctionName, NodejsFunction>;
+  /** The REST API's Function URL (AuthType AWS_IAM: callers sign with SigV4 and need lambda:InvokeFunctionUrl on it). */
+  readonly apiUrl: lambda.FunctionUrl;
   /** Lifecycle state machines by `<dagId>/<taskId>`. */
   readonly lifecycles = new Map<string, { machine: sfn.StateMachine; compiled: CompiledLifecycle }>();
   readonly timer: sfn.StateMachine;
@@ -268,6 +273,7 @@ export class AirlessStack extends Stack {
       taskRunner: makeFunction('taskRunner', 'airless task runner: one step of a try of a task'),
       sensorPoke: makeFunction('sensorPoke', 'airless sensor poke: one poke of a sensor'),
       describeJobs: makeFunction('describeJobs', 'airless Batch watcher: one DescribeJobs call for up to 100 jobs'),
+      api: makeFunction('api', 'airless REST API (/api/v2) behind a Function URL with IAM auth'),
     };
     const f = this.functions;
 
@@ -285,19 +291,20 @@ export class AirlessStack extends Stack {
       actions: TABLE_ACTIONS,
       resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
     });
-    for (const fn of [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs]) fn.addToRolePolicy(tableAccess);
+    for (const fn of [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api]) fn.addToRolePolicy(tableAccess);
     // XCom and pipeline-context values too large for an item, under the store's prefix (S3LargeValueStore).
     const values = this.bucket.arnForObjects(`${LARGE_VALUE_PREFIX}/*`);
-    for (const fn of [f.scheduler, f.taskRunner, f.sensorPoke]) {
+    // The API too: a large conf is put there, a clear or a delete tags the values it removes to expire.
+    for (const fn of [f.scheduler, f.taskRunner, f.sensorPoke, f.api]) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [values] }));
     }
     f.trigger.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [values] }));
-    // Starting runs and finishing tries dispatches lifecycles and timers.
-    for (const fn of [f.scheduler, f.trigger, f.describeJobs]) startExecution(fn, [lifecycleArns, timerArn]);
+    // Starting runs and finishing tries dispatches lifecycles and timers (the API: triggering, clearing, backfilling).
+    for (const fn of [f.scheduler, f.trigger, f.describeJobs, f.api]) startExecution(fn, [lifecycleArns, timerArn]);
     // The reconcile asks whether a running try's lifecycle execution has ended.
     f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
     // A replayed dispatch of a Standard lifecycle checks the execution it finds.
-    for (const fn of [f.trigger, f.describeJobs]) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
+    for (const fn of [f.trigger, f.describeJobs, f.api]) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
     // The task runner starts lifecycles only when a task triggers a DAG (the triggered run's first
     // tasks start from there) or submits a Batch job in poll mode (its watcher starts).
     const triggersDags = specs.some((d) => d.tasks.some((t) => t.kind === 'trigger_dag'));
@@ -334,10 +341,19 @@ export class AirlessStack extends Stack {
       appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
     };
     const stackAndBatchWildcards = { ...stackWildcards, appliesTo: [...stackWildcards.appliesTo, ...batchWildcards.appliesTo], reason: `${stackWildcards.reason} ${batchWildcards.reason}` };
-    for (const fn of [f.trigger, f.sensorPoke]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
+    for (const fn of [f.trigger, f.sensorPoke, f.api]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
     NagSuppressions.addResourceSuppressions(f.scheduler, [arrayTasks ? stackAndBatchWildcards : stackWildcards], true);
     if (props.tracing) for (const fn of Object.values(f)) suppressXRay(fn);
     for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [stackAndBatchWildcards], true);
+
+    // --- The REST API ---------------------------------------------------------------------------------
+    // A Function URL that AWS guards with IAM: every request is signed with SigV4 by a principal allowed
+    // lambda:InvokeFunctionUrl on this function (never NONE: the API triggers, clears and deletes runs).
+    this.apiUrl = f.api.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    new CfnOutput(this, API_URL_OUTPUT, {
+      value: this.apiUrl.url,
+      description: 'airless REST API (/api/v2): sign requests with SigV4 for service lambda (airless ... --stack <name>)',
+    });
 
     // --- State machines -------------------------------------------------------------------------------
     const substitutions = {

@@ -121,9 +121,9 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     });
   });
 
-  it('has the five functions on Node.js 22, arm64, with their environment', () => {
+  it('has the six functions on Node.js 22, arm64, with their environment', () => {
     const fns = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(fns)).toHaveLength(5);
+    expect(Object.keys(fns)).toHaveLength(6);
     for (const fn of Object.values(fns)) {
       const p = (fn as { Properties: Record<string, any> }).Properties;
       expect(p.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
@@ -250,6 +250,44 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(actionsOf(allows(st, 'batch:ListJobs')[0]!)).toContain('batch:DescribeJobs');
     expect(text(allows(st, 'batch:TerminateJob')[0]!.Resource)).toContain(':job/*');
     expect(allows(st, 'batch:SubmitJob')).toEqual([]);
+  });
+
+  it('serves the API from a Function URL with AuthType AWS_IAM (never NONE), its URL in the ApiUrl output', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    const apiId = stack.getLogicalId(stack.functions.api.node.defaultChild as CfnElement);
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': [apiId, 'Arn'] } });
+    const urlId = stack.getLogicalId(stack.apiUrl.node.defaultChild as CfnElement);
+    template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
+    // No resource policy opens the URL (or the function) to anyone: callers need IAM permission of their own.
+    for (const p of Object.values(template.findResources('AWS::Lambda::Permission'))) {
+      const props = (p as { Properties: { FunctionName: unknown; Principal: string; FunctionUrlAuthType?: string } }).Properties;
+      expect(props.FunctionUrlAuthType).not.toBe('NONE');
+      if (text(props.FunctionName).includes(apiId)) expect(props.Principal).not.toBe('*');
+    }
+  });
+
+  it('gives the API function the table, the bucket\'s values and StartExecution on the lifecycles and the timer only', () => {
+    const st = statementsOf(template, stack, 'Api/ServiceRole');
+    const table = allows(st, 'dynamodb:PutItem');
+    expect(table).toHaveLength(1);
+    expect(actionsOf(table[0]!).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(text(table[0]!.Resource)).toContain('Table');
+    const s3 = allows(st, 's3:GetObject');
+    expect(s3).toHaveLength(1);
+    expect(actionsOf(s3[0]!).sort()).toEqual(['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
+    expect(text(s3[0]!.Resource)).toMatch(/LargeValues.*\/airless\/\*/);
+    const starts = allows(st, 'states:StartExecution');
+    expect(starts).toHaveLength(1);
+    const resources = resourcesOf(starts[0]!).map(text);
+    expect(resources).toHaveLength(2);
+    expect(resources[0]).toContain(`:stateMachine:${stack.naming.prefix}-*`);
+    expect(resources[1]).toContain(`:stateMachine:${stack.naming.timer}`);
+    expect(text(allows(st, 'states:DescribeExecution')[0]!.Resource)).toContain(`:execution:${stack.naming.prefix}-*:*`);
+    // Nothing else: no Batch, no other service, no wildcard resource.
+    const actions = st.flatMap(actionsOf);
+    expect(actions.filter((a) => !/^(dynamodb|s3|states):/.test(a))).toEqual([]);
+    expect(actions.filter((a) => a.startsWith('states:')).sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
+    for (const s of st) expect(resourcesOf(s).map(text)).not.toContain('"*"');
   });
 
   it('has no unsuppressed cdk-nag AwsSolutions error', () => {
