@@ -3,7 +3,7 @@
  * AIRLESS_HOME, the DAGs folder given), Debian's Chromium driven by playwright-core, and screenshots.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -115,6 +115,7 @@ export async function launchBrowser(): Promise<Browser> {
 /** Saves numbered screenshots of one test file under test/browser/screenshots/. */
 export function screenshots(prefix: string): (page: Page, step: string) => Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  for (const f of readdirSync(SCREENSHOTS)) if (f.startsWith(`${prefix}-`)) rmSync(path.join(SCREENSHOTS, f)); // a previous run's
   let n = 0;
   return async (page, step) => {
     n += 1;

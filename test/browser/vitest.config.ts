@@ -7,6 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/browser/**/*.test.ts'],
+    globalSetup: ['test/browser/build-ui.ts'],
     testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',

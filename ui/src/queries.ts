@@ -58,7 +58,9 @@ export function useRun(dagId: string, runId: string) {
 /** Every task instance of a run (mapped ones by index); refreshed while the run or any instance is live. */
 export function taskInstancesQuery(dagId: string, runId: string, runState: string | null | undefined) {
   return {
-    queryKey: keys.tis(dagId, runId),
+    // The run's state is part of the key: when the run ends, its instances are fetched once more (the
+    // last refresh may predate the end), then no more.
+    queryKey: [...keys.tis(dagId, runId), runState ?? null],
     queryFn: () =>
       call(
         client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances', {

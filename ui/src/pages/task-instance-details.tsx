@@ -88,7 +88,7 @@ export function TaskInstanceDetails() {
         </dd>
         <dt>Try</dt>
         <dd data-testid="ti-try-number">
-          {t.try_number} of {t.max_tries + 1}
+          {t.try_number} of {t.max_tries}
         </dd>
         <dt>Operator</dt>
         <dd>{t.operator_name}</dd>
