@@ -1904,7 +1904,10 @@ export interface operations {
                             state: string;
                             reason: string;
                         }[];
-                        /** @enum {string} */
+                        /**
+                         * @description The run's state after the clear (a finished run with instances cleared goes back to queued); in a dry run, what it would be.
+                         * @enum {string}
+                         */
                         dag_run_state: "queued" | "running" | "success" | "failed";
                     };
                 };

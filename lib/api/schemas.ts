@@ -277,7 +277,7 @@ export const R = {
   log: object({ content: { type: 'array', items: object({ timestamp: dateTime, level: { type: 'string', enum: ['info', 'warn', 'error'] }, event: str }) }, continuation_token: { type: 'null' } }),
   xcomEntries: list('xcom_entries', ref('XComEntry')),
   xcomEntry: ref('XComEntry'),
-  clear: object({ task_instances: { type: 'array', items: clearedInstance }, skipped: { type: 'array', items: skippedInstance }, dag_run_state: { type: 'string', enum: RUN_STATES } }),
+  clear: object({ task_instances: { type: 'array', items: clearedInstance }, skipped: { type: 'array', items: skippedInstance }, dag_run_state: { type: 'string', enum: RUN_STATES, description: "The run's state after the clear (a finished run with instances cleared goes back to queued); in a dry run, what it would be." } }),
   importErrors: list('import_errors', object({ import_error_id: int, filename: str, stack_trace: str, timestamp: nullableDateTime })),
   backfills: list('backfills', ref('Backfill')),
   backfill: ref('Backfill'),

@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { harness, type Harness } from './harness.ts';
+
+let h: Harness;
+const FLOW = '/api/v2/dags/api_flow/dagRuns/flow_run';
+const FLAKY = '/api/v2/dags/api_flaky/dagRuns/flaky_run';
+
+beforeAll(async () => {
+  h = await harness();
+  expect((await h.call('POST', '/api/v2/dags/api_flow/dagRuns', { dag_run_id: 'flow_run', conf: { n: 3 } })).status).toBe(200);
+  expect((await h.call('POST', '/api/v2/dags/api_flaky/dagRuns', { dag_run_id: 'flaky_run' })).status).toBe(200);
+  await h.idle();
+});
+afterAll(async () => {
+  await h.app.close();
+});
+
+describe('taskInstances', () => {
+  it('lists every task of the run, each map index of a mapped one', async () => {
+    const r = await h.call('GET', `${FLOW}/taskInstances`);
+    expect(r.status).toBe(200);
+    expect(r.json.total_entries).toBe(5);
+    expect(r.json.task_instances.map((t: any) => [t.task_id, t.map_index, t.state])).toEqual([
+      ['make_list', -1, 'success'],
+      ['square', 0, 'success'],
+      ['square', 1, 'success'],
+      ['square', 2, 'success'],
+      ['total', -1, 'success'],
+    ]);
+    expect(r.json.task_instances[0]).toStrictEqual({
+      task_id: 'make_list',
+      dag_id: 'api_flow',
+      dag_run_id: 'flow_run',
+      map_index: -1,
+      state: 'success',
+      try_number: 1,
+      max_tries: 1,
+      start_date: '2026-01-01T00:00:00.000Z',
+      end_date: '2026-01-01T00:00:00.000Z',
+      queued_when: '2026-01-01T00:00:00.000Z',
+      duration: 0,
+      operator_name: 'task',
+      pool: 'default_pool',
+      note: null,
+      next_at: null,
+      external_id: null,
+    });
+  });
+
+  it('shows a task with no instance yet as state null, map index -1', async () => {
+    const r = await h.call('GET', `${FLAKY}/taskInstances`);
+    expect(r.json.task_instances.map((t: any) => [t.task_id, t.map_index, t.state, t.try_number])).toEqual([
+      ['solve', -1, 'failed', 2],
+      ['report', -1, 'upstream_failed', 0],
+    ]);
+    expect(r.json.task_instances[0].note).toBe('Error: calibration diverged');
+  });
+
+  it('gets an instance with its tries, and a mapped one by map index', async () => {
+    const r = await h.call('GET', `${FLAKY}/taskInstances/solve`);
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ task_id: 'solve', state: 'failed', try_number: 2, max_tries: 2 });
+    expect(r.json.tries).toStrictEqual([
+      { try_number: 1, state: null, start_date: null, end_date: null },
+      { try_number: 2, state: 'failed', start_date: r.json.start_date, end_date: r.json.end_date },
+    ]);
+    const mapped = await h.call('GET', `${FLOW}/taskInstances/square/2`);
+    expect(mapped.json).toMatchObject({ task_id: 'square', map_index: 2, state: 'success', tries: [{ try_number: 1, state: 'success' }] });
+  });
+
+  it('answers 404 naming a missing task, map index or run', async () => {
+    expect(await h.call('GET', `${FLOW}/taskInstances/square`)).toMatchObject({ status: 404, json: { field: 'params.task_id' } });
+    expect(await h.call('GET', `${FLOW}/taskInstances/square/7`)).toStrictEqual({
+      status: 404,
+      json: { detail: "task instance 'square' [map index 7] of DAG run 'flow_run' (DAG 'api_flow') not found", field: 'params.map_index' },
+    });
+    expect(await h.call('GET', `${FLOW}/taskInstances/nope`)).toMatchObject({ status: 404, json: { field: 'params.task_id' } });
+    expect(await h.call('GET', '/api/v2/dags/api_flow/dagRuns/nope/taskInstances')).toMatchObject({ status: 404, json: { field: 'params.dag_run_id' } });
+    expect(await h.call('GET', `${FLOW}/taskInstances/square/x`)).toStrictEqual({ status: 400, json: { detail: 'params.map_index must be integer', field: 'params.map_index' } });
+  });
+
+  it('lists the instances of a mapped task', async () => {
+    const r = await h.call('GET', `${FLOW}/taskInstances/square/listMapped`);
+    expect(r.json.total_entries).toBe(3);
+    expect(r.json.task_instances.map((t: any) => t.map_index)).toEqual([0, 1, 2]);
+    expect((await h.call('GET', `${FLOW}/taskInstances/make_list/listMapped`)).json).toStrictEqual({ task_instances: [], total_entries: 0 });
+  });
+});
+
+describe('logs', () => {
+  it("gives each try's log", async () => {
+    const one = await h.call('GET', `${FLAKY}/taskInstances/solve/logs/1`);
+    expect(one.status).toBe(200);
+    expect(one.json.continuation_token).toBeNull();
+    expect(one.json.content.map((l: any) => [l.level, l.event])).toContainEqual(['warn', 'attempt 1']);
+    expect(one.json.content.some((l: any) => l.event.includes('attempt 2'))).toBe(false);
+    const two = await h.call('GET', `${FLAKY}/taskInstances/solve/logs/2?map_index=-1`);
+    expect(two.json.content.map((l: any) => l.event)).toContainEqual('attempt 2');
+    expect(two.json.content.every((l: any) => typeof l.timestamp === 'string')).toBe(true);
+  });
+
+  it('answers 404 for a try that did not happen, 400 for a bad try number', async () => {
+    expect(await h.call('GET', `${FLAKY}/taskInstances/solve/logs/3`)).toStrictEqual({
+      status: 404,
+      json: { detail: "task instance 'solve' [map index -1] of DAG run 'flaky_run' has no try 3 (tries so far: 2)", field: 'params.try_number' },
+    });
+    expect((await h.call('GET', `${FLAKY}/taskInstances/solve/logs/0`)).json.field).toBe('params.try_number');
+    expect((await h.call('GET', `${FLAKY}/taskInstances/solve/logs/1?map_index=a`)).json.field).toBe('query.map_index');
+    expect((await h.call('GET', `${FLAKY}/taskInstances/report/logs/1`)).status).toBe(404);
+  });
+});
+
+describe('xcomEntries', () => {
+  it("lists a task's results, every map index or one", async () => {
+    const r = await h.call('GET', `${FLOW}/taskInstances/square/xcomEntries`);
+    expect(r.status).toBe(200);
+    expect(r.json.total_entries).toBe(3);
+    expect(r.json.xcom_entries[1]).toStrictEqual({ key: 'return_value', timestamp: null, map_index: 1, task_id: 'square', dag_id: 'api_flow', run_id: 'flow_run', value: 4 });
+    expect((await h.call('GET', `${FLOW}/taskInstances/square/xcomEntries?map_index=2`)).json.xcom_entries.map((x: any) => x.value)).toEqual([9]);
+    expect((await h.call('GET', `${FLOW}/taskInstances/make_list/xcomEntries`)).json.xcom_entries[0].value).toEqual([1, 2, 3]);
+  });
+
+  it('gets one entry, or 404 naming the key', async () => {
+    expect((await h.call('GET', `${FLOW}/taskInstances/total/xcomEntries/return_value`)).json).toMatchObject({ key: 'return_value', map_index: -1, value: 14 });
+    expect((await h.call('GET', `${FLOW}/taskInstances/square/xcomEntries/return_value?map_index=0`)).json.value).toBe(1);
+    expect(await h.call('GET', `${FLOW}/taskInstances/total/xcomEntries/other`)).toMatchObject({ status: 404, json: { field: 'params.xcom_key' } });
+    expect((await h.call('GET', `${FLOW}/taskInstances/nope/xcomEntries`)).status).toBe(404);
+  });
+});
+
+describe('clearTaskInstances', () => {
+  it('says what a dry run would clear (the default), then clears, and the task reruns', async () => {
+    const dry = await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { dag_run_id: 'flaky_run', task_ids: ['solve'], include_downstream: true, only_failed: true });
+    expect(dry.status).toBe(200);
+    expect(dry.json).toStrictEqual({
+      task_instances: [
+        { task_id: 'solve', map_index: -1, state: 'failed', try_number: 2, next_try: 3, mode: 'redecide' },
+        { task_id: 'report', map_index: -1, state: 'upstream_failed', try_number: 0, next_try: 1, mode: 'redecide' },
+      ],
+      skipped: [],
+      // What the run's state would become; a dry run changes nothing.
+      dag_run_state: 'queued',
+    });
+    expect((await h.call('GET', FLAKY)).json.state).toBe('failed');
+
+    const real = await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { dag_run_id: 'flaky_run', task_ids: ['solve'], include_downstream: true, dry_run: false });
+    expect(real.status).toBe(200);
+    expect(real.json.task_instances.map((t: any) => t.task_id)).toEqual(['solve', 'report']);
+    expect(['queued', 'running']).toContain(real.json.dag_run_state);
+    await h.idle();
+    expect((await h.call('GET', FLAKY)).json.state).toBe('success');
+    const solve = (await h.call('GET', `${FLAKY}/taskInstances/solve`)).json;
+    expect(solve).toMatchObject({ state: 'success', try_number: 3 });
+    expect(solve.tries.map((t: any) => t.try_number)).toEqual([1, 2, 3]);
+    expect((await h.call('GET', `${FLAKY}/taskInstances/solve/logs/3`)).json.content.map((l: any) => l.event)).toContainEqual('attempt 3');
+    // The logs of the earlier tries stay.
+    expect((await h.call('GET', `${FLAKY}/taskInstances/solve/logs/1`)).json.content.map((l: any) => l.event)).toContainEqual('attempt 1');
+  });
+
+  it('refuses unknown runs, tasks and fields, naming them', async () => {
+    expect(await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { dag_run_id: 'nope' })).toMatchObject({ status: 404, json: { field: 'body.dag_run_id' } });
+    expect(await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { dag_run_id: 'flaky_run', task_ids: ['solve', 'nope'] })).toMatchObject({ status: 404, json: { field: 'body.task_ids[1]' } });
+    expect(await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { task_ids: ['solve'] })).toStrictEqual({ status: 400, json: { detail: 'body.dag_run_id is required', field: 'body.dag_run_id' } });
+    expect((await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { dag_run_id: 'flaky_run', dry_run: 'no' })).json.field).toBe('body.dry_run');
+    expect((await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { dag_run_id: 'flaky_run', map_indexes: [-2] })).json.field).toBe('body.map_indexes[0]');
+    expect((await h.call('POST', '/api/v2/dags/nope/clearTaskInstances', { dag_run_id: 'flaky_run' })).status).toBe(404);
+  });
+});
