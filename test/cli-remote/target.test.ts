@@ -93,6 +93,20 @@ describe('--endpoint', () => {
   });
 });
 
+describe('--stack', () => {
+  it('a stack that CloudFormation cannot describe is a usage error naming the stack (exit 2)', async () => {
+    const port = await closedPort();
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    vi.stubEnv('AWS_ENDPOINT_URL', `http://127.0.0.1:${port}`);
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
+    const r = await cli(['dags', 'list', '--stack', 'prod']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: StackEndpointError: stack 'prod': DescribeStacks failed: .*ECONNREFUSED/);
+  });
+});
+
 describe('no server', () => {
   it('a command that needs one: exit 2, saying what was tried and how to start one', async () => {
     for (const args of [['dags', 'trigger', 'remote_greet'], ['dags', 'list-runs', 'remote_greet'], ['tasks', 'states-for-dag-run', 'remote_greet', 'r'], ['dags', 'pause', 'remote_greet'], ['backfill', 'create', '--dag-id', 'remote_daily', '--from-date', '2026-01-01', '--to-date', '2026-01-02']]) {
