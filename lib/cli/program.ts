@@ -72,8 +72,8 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsTest(term, dagId, cmd.optsWithGlobals<DagsTestOptions>())));
   dags
     .command('list')
-    .description('list the DAGs: id, file, schedule, tags, number of tasks')
-    .option('--json', 'print a JSON array')
+    .description('list the DAGs: id, file, schedule, tags, number of tasks, paused (from the server, else the DAGs folder)')
+    .option('--json', 'print a JSON array of {dagId, file, schedule, tags, tasks, paused} (paused null without a server)')
     .action(async (_o: unknown, cmd: Command) => setExit(await dagsList(term, global(cmd))));
   dags
     .command('list-import-errors')
