@@ -20,9 +20,10 @@ let proxy: Promise<Proxy> | undefined;
 
 async function buildProxy(): Promise<Proxy> {
   const app = await createApiApp({ backend: deployedApiBackend(functionServices(), dags), auth: { mode: 'iam' }, uiDir: null });
-  await app.ready();
   // Repeated query parameters arrive joined with ',' (`state=queued,running`): split back into arrays.
-  return awsLambdaFastify<LambdaFunctionURLEventWithIAMAuthorizer>(app, { parseCommaSeparatedQueryParams: true, callbackWaitsForEmptyEventLoop: false }) as Proxy;
+  const proxy = awsLambdaFastify<LambdaFunctionURLEventWithIAMAuthorizer>(app, { parseCommaSeparatedQueryParams: true, decorateRequest: false }) as Proxy;
+  await app.ready();
+  return proxy;
 }
 
 export const handler = middy(async (event: LambdaFunctionURLEventWithIAMAuthorizer, context: Context): Promise<ApiResponse> => {
