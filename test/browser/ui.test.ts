@@ -98,6 +98,23 @@ describe('web UI on a standalone server', () => {
     await shot(page, 'task-instance-xcom');
   });
 
+  it('shows a mapped task with its count of map indexes, expanding to each index', async () => {
+    // stage_imaging triggered solver with nchan 3: execute_single_solver is mapped over 3 channels.
+    await page.goto(`${server.url}/#/dags/solver`);
+    const expand = page.locator('[data-testid="grid-expand"][data-task-id="execute_single_solver"]');
+    await expand.getByText('[3]').waitFor();
+    await expand.click();
+    const rows = page.locator('[data-testid="grid-row"][data-task-id="execute_single_solver"][data-map-index]');
+    await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-map-index')))).toEqual(['0', '1', '2']);
+    const cell = page.locator('[data-testid="grid-cell"][data-task-id="execute_single_solver"][data-map-index="2"]');
+    expect(await cell.getAttribute('data-state')).toBe('success');
+    await shot(page, 'mapped-expanded');
+    await cell.click();
+    await page.locator('[data-testid="ti-details"][data-map-index="2"][data-state="success"]').waitFor();
+    await page.goto(`${server.url}/#/dags/example_workflow/runs/${encodeURIComponent(greenRunId)}`);
+    await page.getByTestId('run-details').waitFor();
+  });
+
   it('draws the graph view coloured by the run', async () => {
     await page.getByTestId('tab-graph').click();
     const nodes = page.getByTestId('graph-node');

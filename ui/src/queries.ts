@@ -2,7 +2,7 @@
  * The queries the pages share, with their keys in one place so a mutation (trigger, clear, pause) can
  * invalidate what it changed. Run and task-instance queries refresh every ~2 s while a shown run is live.
  */
-import { useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { call, client, type DagRun, type TaskInstance } from './api.ts';
 import { isLive, LIVE_REFRESH_MS } from './states.ts';
 
@@ -68,6 +68,7 @@ export function taskInstancesQuery(dagId: string, runId: string, runState: strin
         }),
       ),
     enabled: runId !== '',
+    placeholderData: keepPreviousData,
     refetchInterval: (q: { state: { data?: { task_instances: TaskInstance[] } | undefined } }) =>
       isLive(runState) || q.state.data?.task_instances.some((ti) => isLive(ti.state)) === true ? LIVE_REFRESH_MS : false,
   };

@@ -1,4 +1,4 @@
-import { useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { call, client } from '../api.ts';
 import { formatDate, json } from '../format.ts';
 import { isLive, LIVE_REFRESH_MS } from '../states.ts';
@@ -7,13 +7,15 @@ import { ErrorBox } from './error-box.tsx';
 /** The run's pipeline context: every stage's save in its scope, in order, with the data saved. */
 export function PipelineContextView({ dagId, runId, runState }: { dagId: string; runId: string; runState: string | null }) {
   const context = useQuery({
-    queryKey: ['pipelineContext', dagId, runId],
+    // The run's state in the key: one more fetch when it ends (the last refresh may predate the last save).
+    queryKey: ['pipelineContext', dagId, runId, runState],
     queryFn: () =>
       call(
         client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/pipelineContext', {
           params: { path: { dag_id: dagId, dag_run_id: runId } },
         }),
       ),
+    placeholderData: keepPreviousData,
     refetchInterval: isLive(runState) ? LIVE_REFRESH_MS : false,
   });
   return (

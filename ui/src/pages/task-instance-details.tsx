@@ -1,4 +1,4 @@
-import { useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { call, client } from '../api.ts';
@@ -9,16 +9,18 @@ import { runPath, useDagId, useViewBase } from '../dag-view.ts';
 import { formatDate, formatDuration, json } from '../format.ts';
 import { isLive, LIVE_REFRESH_MS } from '../states.ts';
 
-function LogView({ path, tryNumber, live }: { path: { dag_id: string; dag_run_id: string; task_id: string }; tryNumber: number; live: boolean }) {
+function LogView({ path, tryNumber, live, state }: { path: { dag_id: string; dag_run_id: string; task_id: string }; tryNumber: number; live: boolean; state: string | null }) {
   const mapIndex = useParams()['mapIndex'] ?? '-1';
   const log = useQuery({
-    queryKey: ['ti', path.dag_id, path.dag_run_id, path.task_id, mapIndex, 'log', tryNumber],
+    // The instance's state in the key: fetched once more when it changes (the end of a try writes its last lines).
+    queryKey: ['ti', path.dag_id, path.dag_run_id, path.task_id, mapIndex, 'log', tryNumber, state],
     queryFn: () =>
       call(
         client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}', {
           params: { path: { ...path, try_number: tryNumber }, query: { map_index: Number(mapIndex) } },
         }),
       ),
+    placeholderData: keepPreviousData,
     refetchInterval: live ? LIVE_REFRESH_MS : false,
   });
   return (
@@ -57,13 +59,14 @@ export function TaskInstanceDetails() {
   });
   const live = isLive(ti.data?.state);
   const xcom = useQuery({
-    queryKey: ['ti', dagId, runId, taskId, String(mapIndex), 'xcom'],
+    queryKey: ['ti', dagId, runId, taskId, String(mapIndex), 'xcom', ti.data?.state ?? null],
     queryFn: () =>
       call(
         client.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries', {
           params: { path, query: { map_index: mapIndex } },
         }),
       ),
+    placeholderData: keepPreviousData,
     refetchInterval: live ? LIVE_REFRESH_MS : false,
   });
   const [chosenTry, setChosenTry] = useState<number | null>(null);
@@ -136,7 +139,7 @@ export function TaskInstanceDetails() {
           </button>
         ))}
       </div>
-      {shownTry === null ? <p className="muted">Not run yet.</p> : <LogView path={path} tryNumber={shownTry} live={live} />}
+      {shownTry === null ? <p className="muted">Not run yet.</p> : <LogView path={path} tryNumber={shownTry} live={live} state={t.state} />}
       <h3>XCom</h3>
       <ErrorBox error={xcom.error} />
       {xcom.data?.total_entries === 0 && <p className="muted">No XCom.</p>}
