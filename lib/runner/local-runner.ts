@@ -96,6 +96,8 @@ export class LocalRunner {
   readonly batch: LocalBatch;
   private readonly dags: DagResolver;
   private inflight = 0;
+  /** Set by {@link close}: nothing more starts. */
+  private closed = false;
   private idleCheck = false;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly runWaiters = new Map<string, ((r: DagRunRecord) => void)[]>();
@@ -234,6 +236,7 @@ export class LocalRunner {
   }
 
   private dispatch(ti: TaskInstanceRecord): void {
+    if (this.closed) return;
     const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
     let ac = this.cancels.get(ti.runId);
     if (!ac) this.cancels.set(ti.runId, (ac = new AbortController()));
@@ -247,6 +250,7 @@ export class LocalRunner {
 
   /** Start an array wave: submit its instances as one local array job; its end settles each child. */
   private dispatchArray(wave: ArrayWave): void {
+    if (this.closed) return;
     const { array, tryNumber } = wave;
     void this.track(array.runId, `task '${array.taskId}' (array group ${array.group})`, async () => {
       await new Promise<void>((r) => setImmediate(r));
@@ -264,6 +268,7 @@ export class LocalRunner {
   }
 
   private setTimer(at: number, event: TimerEvent): void {
+    if (this.closed) return;
     const runId = timerRunId(event);
     let set = this.timers.get(runId);
     if (!set) this.timers.set(runId, (set = new Set()));
@@ -387,10 +392,16 @@ export class LocalRunner {
     return { runId, outcome: result ?? { kind: 'failure', error: 'the task did not start', retriable: false }, value: xcom?.value ?? null, log };
   }
 
-  /** Stop timers of unfinished runs so the process can exit. */
-  close(): void {
+  /**
+   * Stop: cancel the timers of unfinished runs, abort running tries with `reason` (their `ctx.signal`
+   * fires; default `Error('runner closed')`), and start nothing more: from here on a dispatch or a timer
+   * leaves its instance as the store has it (queued, up_for_retry, deferred), for whoever resumes the
+   * store next (the standalone server's resume at its next start). The process can then exit.
+   */
+  close(reason: unknown = new Error('runner closed')): void {
+    this.closed = true;
     for (const set of this.timers.values()) for (const cancel of set) cancel();
     this.timers.clear();
-    for (const ac of this.cancels.values()) ac.abort(new Error('runner closed'));
+    for (const ac of this.cancels.values()) ac.abort(reason);
   }
 }

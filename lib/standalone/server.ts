@@ -10,7 +10,7 @@ import { LogFileWriter } from '../cli/log-files.ts';
 import { LocalRunner } from '../runner/local-runner.ts';
 import { sqliteDatabasePath, SqliteStateStore } from '../store/sqlite-store.ts';
 import type { StateStore } from '../store/state-store.ts';
-import { resumeRuns, type ResumeReport } from './resume.ts';
+import { INTERRUPTED_TRY, resumeRuns, StandaloneInterruptedError, type ResumeReport } from './resume.ts';
 import { ScheduleLoop } from './schedule-loop.ts';
 
 /** The environment variable whose value, when set, is the API token (instead of `<home>/api-token`). */
@@ -216,12 +216,11 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     const stop = async () => {
       await api.close();
       await schedule.stop();
-      runner.close();
+      runner.close(new StandaloneInterruptedError(INTERRUPTED_TRY));
       // Tries whose code honours the AbortSignal end now; wait for them (at most graceMs).
       const deadline = Date.now() + graceMs;
       while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      // What they set off meanwhile (a retry timer, a downstream try) stops too; let the reports settle.
-      runner.close();
+      // Nothing they set off meanwhile starts (the runner is closed); let their reports settle.
       await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, Math.max(100, deadline - Date.now())).unref())]);
       logs.close();
       for (const msg of logs.errors) warn(`warning: ${msg}`);
