@@ -1,4 +1,5 @@
-// The client side of the deployed API: the SigV4-signing fetch (checked by a verifier that signs the
+// The deployed API's backend (a scheduler whose dispatches start executions when the call ends; the
+// next scheduled run as EventBridge Scheduler fires it) and its client side: the SigV4-signing fetch (checked by a verifier that signs the
 // received request again with the same secret key), and the stack's API URL from CloudFormation
 // (a local server speaking DescribeStacks' query protocol, reached through AWS_ENDPOINT_URL_CLOUDFORMATION).
 import type { IncomingMessage, Server } from 'node:http';
@@ -6,7 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receive, verifySigV4, type ReceivedRequest } from '../e2e/function-url.ts';
 import { listenOnLoopback } from '../e2e/loopback-server.ts';
 import { functionUrlRegion, signingFetch } from '../lib/api/sigv4.ts';
+import { deployedApiBackend, nextScheduledLogicalDate } from '../lib/aws/api-backend.ts';
+import type { AwsServices } from '../lib/aws/handlers.ts';
+import type { Dispatcher } from '../lib/aws/invocation-host.ts';
 import { resolveStackEndpoint, StackEndpointError } from '../lib/cli/stack-endpoint.ts';
+import { dag } from '../lib/index.ts';
+import { MemoryStateStore } from '../lib/store/memory-store.ts';
 
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const REGION = 'eu-west-1';
@@ -198,5 +204,123 @@ describe('resolveStackEndpoint (CloudFormation DescribeStacks, query protocol)',
     const err = await resolveStackEndpoint('OldAirless').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StackEndpointError);
     expect((err as Error).message).toBe(`stack 'OldAirless': the stack has no 'ApiUrl' output (outputs: TableName): deploy it with a version of airless that has the API`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The deployed backend
+
+/** The Step Functions side of the dispatcher, recorded (the AWS boundary). */
+function recordingDispatcher(): Dispatcher & { started: string[]; timers: number[] } {
+  const started: string[] = [];
+  const timers: number[] = [];
+  return {
+    started,
+    timers,
+    startLifecycle: async (ti) => void started.push(`${ti.runId}/${ti.taskId}`),
+    startTimer: async (at) => void timers.push(at),
+    startArrayWaves: async (waves) => void started.push(...waves.map((w) => `${w.array.runId}/${w.array.taskId}#g${w.array.group}`)),
+  };
+}
+
+describe('deployedApiBackend', () => {
+  const pair = dag({ dagId: 'pair', description: 'a -> b' }, ({ task }) => {
+    const a = task('a', () => 1);
+    task('b', (_ctx, x: number) => x + 1)(a);
+  });
+  const bundled = { dags: [pair], getDag: (id: string) => (id === 'pair' ? pair : undefined) };
+  const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
+  const services = (dispatcher: Dispatcher): AwsServices => ({
+    store: new MemoryStateStore(),
+    dags: bundled,
+    dispatcher,
+    batch: {
+      submit: () => Promise.reject(new Error('no Batch here')),
+      describe: () => Promise.reject(new Error('no Batch here')),
+    } as unknown as AwsServices['batch'],
+    now: () => T0,
+  });
+
+  it('serves the bundled DAGs with no import errors, and the function\'s time', () => {
+    const backend = deployedApiBackend(services(recordingDispatcher()), bundled);
+    expect(backend.dags.dagIds).toStrictEqual(['pair']);
+    expect(backend.dags.importErrors).toStrictEqual([]);
+    expect(backend.dags.getDag('pair')).toBe(pair);
+    expect(backend.now?.().toISOString()).toBe(new Date(T0).toISOString());
+  });
+
+  it('starts what the scheduler dispatched (the first task\'s lifecycle) when the call ends, not before', async () => {
+    const dispatcher = recordingDispatcher();
+    const backend = deployedApiBackend(services(dispatcher), bundled);
+    const run = await backend.withScheduler(async (s) => {
+      const r = await s.triggerRun({ dagId: 'pair', runId: 'r1' });
+      expect(dispatcher.started).toStrictEqual([]);
+      return r;
+    });
+    expect(run.state).toBe('running');
+    expect(dispatcher.started).toStrictEqual(['r1/a']);
+    expect((await backend.store.getTaskInstance({ runId: 'r1', taskId: 'a', mapIndex: -1 }))?.state).toBe('queued');
+  });
+
+  it('still starts what was dispatched when the call fails after it, and throws the call\'s error', async () => {
+    const dispatcher = recordingDispatcher();
+    const backend = deployedApiBackend(services(dispatcher), bundled);
+    const failure = new Error('the route failed after triggering');
+    await expect(
+      backend.withScheduler(async (s) => {
+        await s.triggerRun({ dagId: 'pair', runId: 'r2' });
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(dispatcher.started).toStrictEqual(['r2/a']);
+  });
+
+  it('reports both errors when starting the executions fails too', async () => {
+    const dispatcher: Dispatcher = { ...recordingDispatcher(), startLifecycle: () => Promise.reject(new Error('StartExecution: throttled')) };
+    const backend = deployedApiBackend(services(dispatcher), bundled);
+    const err = await backend
+      .withScheduler(async (s) => {
+        await s.triggerRun({ dagId: 'pair', runId: 'r3' });
+        throw new Error('the route failed');
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AggregateError);
+    expect((err as AggregateError).errors.map((e: Error) => e.message)).toStrictEqual(['the route failed', 'StartExecution: throttled']);
+  });
+
+  it('gives the next scheduled logical date (null without a schedule)', async () => {
+    const backend = deployedApiBackend(services(recordingDispatcher()), bundled);
+    expect(await backend.nextRun?.('pair')).toBeNull();
+    expect(await backend.nextRun?.('unknown')).toBeNull();
+    const daily = dag({ dagId: 'daily', schedule: '0 2 * * *', startDate: '2026-01-01T00:00:00Z' }, ({ task }) => void task('t', () => 1));
+    const svc = { ...services(recordingDispatcher()), dags: { getDag: () => daily } };
+    expect(await deployedApiBackend(svc, { dags: [daily], getDag: () => daily }).nextRun?.('daily')).toBe('2026-06-02T02:00:00.000Z');
+  });
+});
+
+describe('nextScheduledLogicalDate (when EventBridge Scheduler fires next)', () => {
+  const now = new Date('2026-06-01T12:00:00.000Z');
+  const spec = (options: Parameters<typeof dag>[0]) => dag(options, ({ task }) => void task('t', () => 1)).spec;
+
+  it('a cron: its next fire time, in its timezone', () => {
+    expect(nextScheduledLogicalDate(spec({ dagId: 'c', schedule: '30 14 * * *', startDate: '2026-01-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-01T14:30:00.000Z');
+    expect(nextScheduledLogicalDate(spec({ dagId: 'c', schedule: { cron: '0 9 * * *', timezone: 'Europe/Paris' }, startDate: '2026-01-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-02T07:00:00.000Z');
+  });
+
+  it('a rate: the next instant of the DAG\'s grid from its startDate', () => {
+    expect(nextScheduledLogicalDate(spec({ dagId: 'r', schedule: 'rate(7 minutes)', startDate: '2026-06-01T11:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-01T12:03:00.000Z');
+  });
+
+  it('not before the startDate, nothing after the endDate, and none without a schedule', () => {
+    expect(nextScheduledLogicalDate(spec({ dagId: 's', schedule: '@daily', startDate: '2026-07-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-07-01T00:00:00.000Z');
+    expect(nextScheduledLogicalDate(spec({ dagId: 'e', schedule: '@daily', startDate: '2026-01-01T00:00:00Z', endDate: '2026-06-01T18:00:00Z' }), now, false)).toBeNull();
+    expect(nextScheduledLogicalDate(spec({ dagId: 'n' }), now, false)).toBeNull();
+  });
+
+  it('@once: its startDate while it is ahead and has not run', () => {
+    const once = spec({ dagId: 'o', schedule: '@once', startDate: '2026-06-02T00:00:00Z' });
+    expect(nextScheduledLogicalDate(once, now, false)?.toISOString()).toBe('2026-06-02T00:00:00.000Z');
+    expect(nextScheduledLogicalDate(once, now, true)).toBeNull();
+    expect(nextScheduledLogicalDate(once, new Date('2026-06-03T00:00:00Z'), false)).toBeNull();
   });
 });
