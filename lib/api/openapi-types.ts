@@ -644,7 +644,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -656,7 +656,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -665,7 +665,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -674,7 +674,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -683,7 +683,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -692,7 +692,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -714,7 +714,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -723,7 +723,7 @@ export interface operations {
                     "application/json": components["schemas"]["DAGDetail"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -732,7 +732,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -741,7 +741,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -750,7 +750,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -759,7 +759,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -781,14 +781,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description No content. */
+            /** @description Deleted. */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -797,7 +797,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -806,7 +806,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -815,7 +815,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -824,7 +824,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -852,7 +852,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -861,7 +861,7 @@ export interface operations {
                     "application/json": components["schemas"]["DAG"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -870,7 +870,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -879,7 +879,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -888,7 +888,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -897,7 +897,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -919,7 +919,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -931,7 +931,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -940,7 +940,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -949,7 +949,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -958,7 +958,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -967,7 +967,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -990,7 +990,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -999,7 +999,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1008,7 +1008,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1017,7 +1017,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1026,7 +1026,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1035,7 +1035,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1062,7 +1062,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1074,7 +1074,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1083,7 +1083,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1092,7 +1092,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1101,7 +1101,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1110,7 +1110,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1145,7 +1145,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1154,7 +1154,7 @@ export interface operations {
                     "application/json": components["schemas"]["DAGRun"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1163,7 +1163,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1172,7 +1172,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1181,7 +1181,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1190,7 +1190,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1213,7 +1213,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1222,7 +1222,7 @@ export interface operations {
                     "application/json": components["schemas"]["DAGRun"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1231,7 +1231,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1240,7 +1240,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1249,7 +1249,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1258,7 +1258,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1281,7 +1281,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1301,7 +1301,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1310,7 +1310,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1319,7 +1319,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1328,7 +1328,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1337,7 +1337,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1360,7 +1360,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1372,7 +1372,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1381,7 +1381,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1390,7 +1390,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1399,7 +1399,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1408,7 +1408,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1432,7 +1432,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1441,7 +1441,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskInstanceDetail"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1450,7 +1450,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1459,7 +1459,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1468,7 +1468,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1477,7 +1477,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1501,7 +1501,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1513,7 +1513,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1522,7 +1522,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1531,7 +1531,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1540,7 +1540,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1549,7 +1549,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1574,7 +1574,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1583,7 +1583,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskInstanceDetail"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1592,7 +1592,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1601,7 +1601,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1610,7 +1610,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1619,7 +1619,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1646,7 +1646,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1664,7 +1664,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1673,7 +1673,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1682,7 +1682,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1691,7 +1691,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1700,7 +1700,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1727,7 +1727,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1739,7 +1739,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1748,7 +1748,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1757,7 +1757,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1766,7 +1766,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1775,7 +1775,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1802,7 +1802,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1811,7 +1811,7 @@ export interface operations {
                     "application/json": components["schemas"]["XComEntry"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1820,7 +1820,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1829,7 +1829,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1838,7 +1838,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1847,7 +1847,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1882,7 +1882,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1912,7 +1912,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1921,7 +1921,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1930,7 +1930,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1939,7 +1939,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1948,7 +1948,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1971,7 +1971,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1989,7 +1989,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1998,7 +1998,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2007,7 +2007,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2016,7 +2016,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2025,7 +2025,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2049,7 +2049,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2061,7 +2061,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2070,7 +2070,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2079,7 +2079,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2088,7 +2088,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2097,7 +2097,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2137,7 +2137,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2146,7 +2146,7 @@ export interface operations {
                     "application/json": components["schemas"]["Backfill"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2155,7 +2155,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2164,7 +2164,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2173,7 +2173,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2182,7 +2182,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2222,7 +2222,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2243,7 +2243,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2252,7 +2252,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2261,7 +2261,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2270,7 +2270,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2279,7 +2279,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2303,7 +2303,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2312,7 +2312,7 @@ export interface operations {
                     "application/json": components["schemas"]["Backfill"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2321,7 +2321,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2330,7 +2330,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2339,7 +2339,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2348,7 +2348,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description Default Response */
+            /** @description Internal error (logged by the server; no detail is sent). */
             500: {
                 headers: {
                     [name: string]: unknown;

@@ -174,14 +174,21 @@ export const SHARED_SCHEMAS = [httpError, dag, dagDetail, task, dagRun, taskInst
 
 // Responses ---------------------------------------------------------------------------------------------
 
-const errors = { 400: ref('HTTPError'), 401: ref('HTTPError'), 404: ref('HTTPError'), 409: ref('HTTPError'), 500: ref('HTTPError') };
+const error = (description: string) => ({ description, ...ref('HTTPError') });
+const errors = {
+  400: error('Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit).'),
+  401: error('Missing or wrong bearer token.'),
+  404: error('The DAG, run, task instance, try, XCom or backfill named does not exist.'),
+  409: error('Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running.'),
+  500: error('Internal error (logged by the server; no detail is sent).'),
+};
 
 /** A route's `response` schema: `ok` for 200 (or `status`), plus the error format for every error status. */
-export function responses(ok: unknown, status = 200): Record<number, unknown> {
-  return { [status]: ok, ...errors };
+export function responses(ok: object, status = 200, description = 'Success.'): Record<number, unknown> {
+  return { [status]: { description, ...ok }, ...errors };
 }
 
-export const noContent = { type: 'null', description: 'No content.' } as const;
+export const noContent = { type: 'null' } as const;
 
 // Params ------------------------------------------------------------------------------------------------
 

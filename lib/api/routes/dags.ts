@@ -61,7 +61,7 @@ export function dagRoutes({ app, backend }: RouteContext): void {
         tags: ['DAG'],
         operationId: 'delete_dag',
         params: P.dag,
-        response: responses(noContent, 204),
+        response: responses(noContent, 204, 'Deleted.'),
       },
     },
     async (request, reply) => {
