@@ -143,6 +143,27 @@ describe('web UI on a standalone server', () => {
     expect(asText.json.detail).toContain('nchan');
   });
 
+  it("shows the API's refusal under the field it names: a conf the server refuses, a run id that exists", async () => {
+    // The form checks the same schema as the server, so to see the server's answer in the form, change the
+    // conf on its way out (the real server still answers).
+    await page.route('**/api/v2/dags/example_workflow/dagRuns', async (route) => {
+      const body = route.request().postDataJSON() as { conf: Record<string, unknown> };
+      await route.continue({ postData: JSON.stringify({ ...body, conf: { ...body.conf, nchan: 0 } }) });
+    });
+    await page.locator('#root_nchan').fill('5');
+    await page.getByTestId('trigger-submit').click();
+    const nchanGroup = page.locator('.form-group', { has: page.locator('#root_nchan') });
+    await nchanGroup.locator('.error-detail').getByText("param 'nchan' = 0 is invalid").waitFor();
+    await page.unroute('**/api/v2/dags/example_workflow/dagRuns');
+    await shot(page, 'api-400-under-field');
+
+    await page.getByTestId('trigger-run-id').fill(greenRunId);
+    await page.getByTestId('trigger-submit').click();
+    await page.getByTestId('trigger-run-id-error').getByText('already exists').waitFor();
+    await shot(page, 'run-id-exists');
+    await page.getByTestId('trigger-run-id').fill('');
+  });
+
   it('triggers a run with failure_rate 1, which fails; the failed task shows the error in its log', async () => {
     await page.locator('#root_nchan').fill('2');
     await page.locator('#root_simulate_failures').check();

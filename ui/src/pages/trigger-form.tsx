@@ -45,6 +45,7 @@ export function TriggerForm() {
   });
   const apiError = trigger.error instanceof ApiError ? trigger.error : null;
   const fieldErrors = apiError === null ? null : errorSchemaFor(apiError);
+  const runIdError = apiError !== null && apiError.field === 'body.dag_run_id' ? apiError.detail : null;
 
   if (dag.error) return <ErrorBox error={dag.error} />;
   if (dag.data === undefined) return <p className="muted">Loading…</p>;
@@ -60,7 +61,21 @@ export function TriggerForm() {
       <div className="trigger-extra">
         <label>
           Run id <span className="muted small">(optional)</span>
-          <input value={runId} onChange={(e) => setRunId(e.target.value)} placeholder="manual__<now>" data-testid="trigger-run-id" />
+          <input
+            value={runId}
+            onChange={(e) => {
+              setRunId(e.target.value);
+              if (trigger.isError) trigger.reset();
+            }}
+            placeholder="manual__<now>"
+            aria-invalid={runIdError !== null}
+            data-testid="trigger-run-id"
+          />
+          {runIdError !== null && (
+            <span className="field-error" role="alert" data-testid="trigger-run-id-error">
+              {runIdError}
+            </span>
+          )}
         </label>
         <label>
           Note <span className="muted small">(optional)</span>
@@ -94,12 +109,7 @@ export function TriggerForm() {
           </button>
         </Form>
       </div>
-      {trigger.error && fieldErrors === null && <ErrorBox error={trigger.error} />}
-      {apiError !== null && fieldErrors !== null && (
-        <div className="error-box" role="alert" data-testid="trigger-api-error">
-          {apiError.detail}
-        </div>
-      )}
+      {trigger.error && fieldErrors === null && runIdError === null && <ErrorBox error={trigger.error} />}
     </div>
   );
 }
