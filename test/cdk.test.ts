@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirlessApp, DagBagImportErrors } from '../cdk/airless-app.ts';
 import type { AirlessStack } from '../cdk/airless-stack.ts';
 import { compileTimer } from '../cdk/timer-definition.ts';
+import { functionUrlEvent } from '../e2e/function-url.ts';
 import { loadDagBag } from '../lib/dagbag/dag-bag.ts';
 import { createTable } from '../lib/store/create-table.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './support/dynamodb-local.ts';
@@ -173,6 +174,51 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
       const roots = bag.getDag('branching_join')!.spec.tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId);
       expect(sfn.started.map((s) => s.stateMachineArn).sort()).toEqual(roots.map((t) => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('branching_join', t)}`).sort());
       expect(sfn.started.map((s) => JSON.parse(s.input) as unknown)).toContainEqual({ key: { runId: 'bundle-run-1', taskId: roots[0], mapIndex: -1 }, dagId: 'branching_join', tryNumber: 1 });
+    } finally {
+      await sfn.stop();
+      await ddb.stop();
+    }
+  }, 60_000);
+
+  it('the bundled API function runs: it answers Function URL events from DynamoDB (Local) and a trigger starts the first lifecycles', async () => {
+    const ddb = await startDynamoDbLocal();
+    const sfn = await startFakeStepFunctions();
+    try {
+      await createTable(ddb.client, 'airless-bundle-api-test');
+      Object.assign(process.env, {
+        TABLE_NAME: 'airless-bundle-api-test',
+        AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+        AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_REGION: LOCAL_REGION,
+        STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:`,
+        STATE_MACHINE_NAME_PREFIX: stack.naming.prefix,
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      });
+      const key = (template.toJSON().Resources[stack.getLogicalId(stack.functions.api.node.defaultChild as CfnElement)] as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key.replace(/\.zip$/, '');
+      const { handler } = (await import(pathToFileURL(path.join(outdir, `asset.${key}`, 'index.mjs')).href)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
+      const context = { functionName: 'api', awsRequestId: 'req-api', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:api', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 60_000 };
+      const call = async (method: string, url: string, body?: unknown) => {
+        const bytes = body === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(body));
+        const received = { method, url, headers: { host: 'abc.lambda-url.us-east-1.on.aws', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: bytes };
+        const res = await handler(functionUrlEvent(received, { region: LOCAL_REGION, accountId: '123456789012', accessKeyId: 'AKIDBUNDLE', sourceIp: '127.0.0.1' }), context);
+        return { status: res.statusCode, json: JSON.parse(res.body) as Record<string, any> };
+      };
+      expect(await call('GET', '/api/v2/monitor/health')).toStrictEqual({ status: 200, json: { status: 'healthy' } });
+      const dags = await call('GET', '/api/v2/dags?limit=100');
+      expect(dags.status).toBe(200);
+      expect(dags.json.dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(expect.arrayContaining(['example_workflow', 'branching_join', 'batch_fanout']));
+      const run = await call('POST', '/api/v2/dags/branching_join/dagRuns', { dag_run_id: 'bundle-api-1' });
+      expect(run.status).toBe(200);
+      expect(run.json).toMatchObject({ dag_run_id: 'bundle-api-1', dag_id: 'branching_join', state: 'running' });
+      const bag = await loadDagBag('dags');
+      const roots = bag.getDag('branching_join')!.spec.tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId);
+      expect(sfn.started.map((s) => s.stateMachineArn).sort()).toEqual(roots.map((t) => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('branching_join', t)}`).sort());
+      // A malformed body is a 400 naming the field, through the bundle's validator too.
+      const bad = await call('PATCH', '/api/v2/dags/branching_join', { is_paused: 'yes' });
+      expect(bad.status).toBe(400);
+      expect(bad.json.field).toContain('is_paused');
     } finally {
       await sfn.stop();
       await ddb.stop();
