@@ -70,7 +70,7 @@ describe('createApiClient', () => {
         return new Request(request, { headers });
       },
     });
-    expect(unwrap(await signed.GET('/api/v2/importErrors')).total_entries).toBe(1);
+    expect(unwrap(await signed.GET('/api/v2/importErrors')).total_entries).toBe(2);
   });
 });
 

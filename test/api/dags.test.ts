@@ -27,7 +27,8 @@ describe('GET /api/v2/dags', () => {
       timetable_description: "Cron '0 2 * * *' (UTC)",
       max_active_runs: 16,
       max_active_tasks: 16,
-      has_import_errors: false,
+      // duplicate-daily.ts defines api_daily again: an import error naming it.
+      has_import_errors: true,
       next_dagrun_logical_date: null,
       last_parsed_time: null,
       dag_version: expect.any(String),
@@ -131,8 +132,12 @@ describe('GET /api/v2/importErrors', () => {
   it('lists the files that failed to import', async () => {
     const r = await h.call('GET', '/api/v2/importErrors');
     expect(r.status).toBe(200);
-    expect(r.json.total_entries).toBe(1);
+    expect(r.json.total_entries).toBe(2);
     expect(r.json.import_errors[0]).toMatchObject({ import_error_id: 1, filename: 'broken.ts', timestamp: null });
     expect(r.json.import_errors[0].stack_trace).toContain("DAG 'api_broken': cycle detected: a -> b -> a");
+    expect(r.json.import_errors[1]).toMatchObject({ import_error_id: 2, filename: 'duplicate-daily.ts' });
+    expect(r.json.import_errors[1].stack_trace).toContain("DAG 'api_daily': already defined in file daily.ts");
+    expect((await h.call('GET', '/api/v2/importErrors?limit=1&offset=1')).json).toMatchObject({ total_entries: 2, import_errors: [{ import_error_id: 2 }] });
+    expect((await h.call('GET', '/api/v2/dags/api_flow')).json.has_import_errors).toBe(false);
   });
 });
