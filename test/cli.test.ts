@@ -181,10 +181,10 @@ describe('airless dags list, list-import-errors, show', () => {
     const r = await airless(['dags', 'list', '--json'], { AIRLESS_DAGS_FOLDER: FIXTURES });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toStrictEqual([
-      { dagId: 'cli_basic', file: 'basic.ts', schedule: null, tags: ['fixture', 'cli'], tasks: 3 },
-      { dagId: 'cli_child', file: 'parent.ts', schedule: null, tags: [], tasks: 1 },
-      { dagId: 'cli_failing', file: 'failing.ts', schedule: '0 2 * * *', tags: [], tasks: 2 },
-      { dagId: 'cli_parent', file: 'parent.ts', schedule: null, tags: [], tasks: 2 },
+      { dagId: 'cli_basic', file: 'basic.ts', schedule: null, tags: ['fixture', 'cli'], tasks: 3, paused: null },
+      { dagId: 'cli_child', file: 'parent.ts', schedule: null, tags: [], tasks: 1, paused: null },
+      { dagId: 'cli_failing', file: 'failing.ts', schedule: '0 2 * * *', tags: [], tasks: 2, paused: null },
+      { dagId: 'cli_parent', file: 'parent.ts', schedule: null, tags: [], tasks: 2, paused: null },
     ]);
     expect(r.stderr).toContain('1 file failed to import; see: airless dags list-import-errors');
   });
@@ -193,9 +193,9 @@ describe('airless dags list, list-import-errors, show', () => {
     const r = await withFixtures('dags', 'list');
     expect(r.code).toBe(0);
     // What a DAG file prints at import is a diagnostic: stderr, never in the command's output.
-    expect(r.stdout).toMatch(/^dag_id +file +schedule +tags +tasks\n/);
+    expect(r.stdout).toMatch(/^dag_id +file +schedule +tags +tasks +paused\n/);
     expect(r.stderr).toContain('basic.ts imported');
-    expect(r.stdout).toMatch(/\ncli_failing +failing\.ts +0 2 \* \* \* +2\n/);
+    expect(r.stdout).toMatch(/\ncli_failing +failing\.ts +0 2 \* \* \* +2 +-\n/);
   });
 
   it('dags list-import-errors --json: each {file, error}, exit 0', async () => {

@@ -67,6 +67,24 @@ describe('short-circuit', () => {
   });
 });
 
+describe('run ids across DAGs', () => {
+  it("a run id another DAG's run holds gets `__<dagId>` appended, and a repeated trigger finds that run", async () => {
+    const a = dag({ dagId: 'ids_a' }, () => void task('t', () => 'a'));
+    const b = dag({ dagId: 'ids_b' }, () => void task('t', () => 'b'));
+    const runner = fakeRunner([a, b]);
+    const runA = await runner.trigger({ dagId: 'ids_a', runId: 'scheduled__2026-01-01T00:00:00.000Z', runType: 'scheduled' });
+    const runB = await runner.trigger({ dagId: 'ids_b', runId: 'scheduled__2026-01-01T00:00:00.000Z', runType: 'scheduled' });
+    expect([runA.dagId, runA.runId]).toStrictEqual(['ids_a', 'scheduled__2026-01-01T00:00:00.000Z']);
+    expect([runB.dagId, runB.runId]).toStrictEqual(['ids_b', 'scheduled__2026-01-01T00:00:00.000Z__ids_b']);
+    expect(runB.pipelineScope).toBe(runB.runId);
+    const again = await runner.trigger({ dagId: 'ids_b', runId: 'scheduled__2026-01-01T00:00:00.000Z', runType: 'scheduled' });
+    expect(again.runId).toBe(runB.runId);
+    expect((await runner.waitForRun(runB.runId)).state).toBe('success');
+    expect((await runner.store.getXCom(runB.runId, 't', -1, 'return_value'))?.value).toBe('b');
+    expect((await runner.store.listRuns({ dagId: 'ids_b' })).map((r) => r.runId)).toStrictEqual([runB.runId]);
+  });
+});
+
 describe('triggerDag', () => {
   const child = dag(
     { dagId: 'child', params: { n: { type: 'integer', default: 1 }, fail: { type: 'boolean', default: false } } },

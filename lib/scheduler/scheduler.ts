@@ -87,16 +87,28 @@ export class Scheduler {
 
   /**
    * Create a run (queued), validating conf against the DAG's params, then start it if maxActiveRuns
-   * allows. Creating a run whose id exists returns the existing run (idempotent trigger).
+   * allows. Creating a run whose id exists returns the existing run (idempotent trigger). Run ids are
+   * unique across DAGs: when another DAG's run holds the id (two DAGs on one schedule both want
+   * `scheduled__<logicalDate>`), this DAG's run is `<runId>__<dagId>`, deterministically, so a repeated
+   * trigger finds it too.
    */
   async triggerRun(req: TriggerRequest): Promise<DagRunRecord> {
     const dag = this.dag(req.dagId);
+    const run = await this.createRunOf(dag, req, req.runId);
+    if (run.dagId === dag.dagId) return run;
+    const own = await this.createRunOf(dag, req, `${run.runId}__${dag.dagId}`);
+    if (own.dagId !== dag.dagId) throw new Error(`run ids '${run.runId}' and '${own.runId}' both belong to other DAGs than '${dag.dagId}'`);
+    return own;
+  }
+
+  /** {@link triggerRun} with the run id given (default `<runType>__<logicalDate>`): the run created, or the one found with that id (of any DAG). */
+  private async createRunOf(dag: Dag, req: TriggerRequest, id: string | undefined): Promise<DagRunRecord> {
     const conf = req.conf ?? {};
     const params = resolveParams(dag.spec.params, conf, { dagId: dag.dagId });
     const now = this.host.now();
     const logical = req.logicalDate === undefined ? iso(now) : new Date(req.logicalDate).toISOString();
     const runType = req.runType ?? 'manual';
-    const runId = req.runId ?? `${runType}__${logical}`;
+    const runId = id ?? `${runType}__${logical}`;
     const run: DagRunRecord = {
       dagId: dag.dagId,
       runId,

@@ -182,15 +182,11 @@ export class ScheduleLoop {
   }
 
   /**
-   * Create the scheduled run of a logical date: run id `scheduled__<logicalDate>`, as deployed. Run ids
-   * are unique in the store across DAGs, so when another DAG's run has that id (two DAGs on the same
-   * schedule), the run id is `scheduled__<logicalDate>__<dagId>` (deterministic: firing again finds it).
+   * Create the scheduled run of a logical date: run id `scheduled__<logicalDate>`, as deployed (when
+   * another DAG's run holds that id, `Scheduler.triggerRun` makes it `scheduled__<logicalDate>__<dagId>`).
    */
-  private async triggerScheduled(dagId: string, logicalDate: string): Promise<DagRunRecord> {
-    const req = { dagId, logicalDate, runType: 'scheduled' as const };
-    const run = await this.options.trigger({ ...req, runId: `scheduled__${logicalDate}` });
-    if (run.dagId === dagId) return run;
-    return this.options.trigger({ ...req, runId: `scheduled__${logicalDate}__${dagId}` });
+  private triggerScheduled(dagId: string, logicalDate: string): Promise<DagRunRecord> {
+    return this.options.trigger({ dagId, logicalDate, runType: 'scheduled', runId: `scheduled__${logicalDate}` });
   }
 
   private arm(slot: DagSlot): void {
