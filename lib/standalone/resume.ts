@@ -1,7 +1,7 @@
 import { groupOf, type ChildOutcome } from '../core/arrays.ts';
 import type { LocalRunner } from '../runner/local-runner.ts';
 import { tiKeyOf } from '../scheduler/host.ts';
-import type { ReconcileReport } from '../scheduler/scheduler.ts';
+import { runSemaphore, type ReconcileReport } from '../scheduler/scheduler.ts';
 import type { DagResolver } from '../scheduler/host.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
 
@@ -58,7 +58,9 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
       // Its DAG file is gone or fails to import: nothing can run it (the scheduler needs the DAG even to
       // fail it). Say so on the run, never drop it; it stays in the store, as do its task instances.
       const note = `StandaloneResumeError: DAG '${run.dagId}' is not loaded (its file is missing or fails to import), so run '${run.runId}' cannot resume`;
-      await store.updateRun(run.runId, [run.state], { state: 'failed', note, endDate: new Date(runner.clock.now()).toISOString() });
+      const failed = await store.updateRun(run.runId, [run.state], { state: 'failed', note, endDate: new Date(runner.clock.now()).toISOString() });
+      // A running run held a unit of its maxActiveRuns semaphore: give it back, or the DAG, once loaded again, could run one run fewer.
+      if (failed && run.state === 'running') await store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1);
       continue;
     }
     if (run.state === 'running') {

@@ -144,6 +144,12 @@ describe('standalone resume', () => {
       queuedAt: new Date(T0).toISOString(), startDate: null, endDate: null, dagVersion: other.spec.version, pending: 1, parent: null,
       pipelineScope: 'orphan', note: null,
     });
+    await a.store.createRun({
+      dagId: 'gone', runId: 'orphan2', state: 'running', runType: 'manual', conf: {}, params: {}, logicalDate: new Date(T0).toISOString(),
+      queuedAt: new Date(T0).toISOString(), startDate: new Date(T0).toISOString(), endDate: null, dagVersion: other.spec.version, pending: 1, parent: null,
+      pipelineScope: 'orphan2', note: null,
+    });
+    expect(await a.store.tryAcquire('runs:gone', 1, 1)).toBe(true);
     const b = open(dir, [d], T0 + 1000);
     const started = when(b.runner, (ti) => ti.runId === 'queued1' && ti.state === 'running');
     await resumeRuns(b.runner, { getDag: (id) => (id === 'hang' ? d : undefined) }, b.runner.clock.now());
@@ -151,5 +157,8 @@ describe('standalone resume', () => {
     const orphan = await b.store.getRun('orphan');
     expect(orphan?.state).toBe('failed');
     expect(orphan?.note).toMatch(/DAG 'gone' is not loaded/);
+    expect((await b.store.getRun('orphan2'))?.state).toBe('failed');
+    // The running orphan's unit of maxActiveRuns (1) was given back.
+    expect(await b.store.tryAcquire('runs:gone', 1, 1)).toBe(true);
   });
 });
