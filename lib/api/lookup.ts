@@ -39,7 +39,3 @@ export async function dagState(backend: ApiBackend, dag: Dag): Promise<DagState>
   return { record, nextRun, hasImportErrors: (backend.dags.importErrorsFor?.(dag.dagId).length ?? 0) > 0 };
 }
 
-/** The current time of the backend. */
-export function nowOf(backend: ApiBackend): Date {
-  return backend.now ? backend.now() : new Date();
-}
