@@ -128,6 +128,12 @@ export interface AirlessStackProps extends StackProps {
   /** Seconds between two DescribeJobs rounds of a Batch watcher. Default 30. */
   batchWatchIntervalSeconds?: number;
   functions?: Partial<Record<FunctionName, AirlessFunctionOptions>>;
+  /**
+   * Principals allowed to call the REST API (its Function URL checks IAM: they get lambda:InvokeFunctionUrl
+   * and lambda:InvokeFunction on the API function). Default: none here; give your users' roles those two
+   * actions on the `ApiFunctionArn` output instead.
+   */
+  apiCallers?: iam.IGrantable[];
 }
 
 const FUNCTION_DEFAULTS: Record<FunctionName, { memorySize: number; timeout: Duration }> = {
@@ -354,6 +360,11 @@ export class AirlessStack extends Stack {
       value: this.apiUrl.url,
       description: 'airless REST API (/api/v2): sign requests with SigV4 for service lambda (airless ... --stack <name>)',
     });
+    new CfnOutput(this, 'ApiFunctionArn', {
+      value: f.api.functionArn,
+      description: 'The API function: its callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction on it',
+    });
+    for (const caller of props.apiCallers ?? []) this.apiUrl.grantInvokeUrl(caller);
 
     // --- State machines -------------------------------------------------------------------------------
     const substitutions = {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirlessApp, DagBagImportErrors } from '../cdk/airless-app.ts';
@@ -510,7 +511,14 @@ describe('the CDK stack in an account and region, with Batch in poll mode, exist
       dagsFolder: 'test/fixtures/cdk',
       app,
       stackName: 'AirlessPoll',
-      props: { env: { account: '123456789012', region: 'eu-west-1' }, batchWatch: 'poll', iterateMode: 'distributed', tracing: true, batch: { mode: 'existing', jobQueues: ['arn:aws:batch:eu-west-1:111122223333:job-queue/other'] } },
+      props: {
+        env: { account: '123456789012', region: 'eu-west-1' },
+        batchWatch: 'poll',
+        iterateMode: 'distributed',
+        tracing: true,
+        batch: { mode: 'existing', jobQueues: ['arn:aws:batch:eu-west-1:111122223333:job-queue/other'] },
+        apiCallers: [new iam.ArnPrincipal('arn:aws:iam::123456789012:role/airless-operators')],
+      },
     }));
     template = Template.fromStack(stack);
   }, 120_000);
@@ -528,6 +536,17 @@ describe('the CDK stack in an account and region, with Batch in poll mode, exist
     template.resourceCountIs('AWS::Batch::JobQueue', 0);
     // Poll mode: the Batch task's lifecycle is the Lambda one, its role submits nothing.
     expect(() => statementsOf(template, stack, 'LifecycleRole-batch')).toThrow();
+  });
+
+  it('lets the given API callers invoke the Function URL (both permissions, IAM auth only), and outputs the API function', () => {
+    const apiId = stack.getLogicalId(stack.functions.api.node.defaultChild as CfnElement);
+    const perms = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((p) => (p as { Properties: { Action: string; FunctionName: unknown; Principal: string; FunctionUrlAuthType?: string } }).Properties)
+      .filter((p) => text(p.FunctionName).includes(apiId));
+    expect(perms.map((p) => p.Action).sort()).toStrictEqual(['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']);
+    for (const p of perms) expect(p.Principal).toBe('arn:aws:iam::123456789012:role/airless-operators');
+    expect(perms.find((p) => p.Action === 'lambda:InvokeFunctionUrl')!.FunctionUrlAuthType).toBe('AWS_IAM');
+    template.hasOutput('ApiFunctionArn', { Value: { 'Fn::GetAtt': [apiId, 'Arn'] } });
   });
 
   it('traces functions and state machines, and has no unsuppressed cdk-nag AwsSolutions error', () => {
