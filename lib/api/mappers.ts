@@ -2,6 +2,7 @@
 import type { Dag } from '../authoring/dag.ts';
 import type { PipelineSave } from '../authoring/context.ts';
 import type { ParamSchema, ScheduleSpec, TaskKind, TaskSpec } from '../model/spec.ts';
+import { scheduleText } from '../model/schedule.ts';
 import type { RunState, TiState } from '../model/states.ts';
 import type { BackfillDate, ClearResult } from '../scheduler/operations.ts';
 import type { BackfillRecord, DagRecord, DagRunRecord, LogLine, TaskInstanceRecord, XComRecord } from '../store/records.ts';
@@ -21,19 +22,6 @@ export interface DagResponse {
   next_dagrun_logical_date: string | null;
   last_parsed_time: string | null;
   dag_version: string;
-}
-
-/** The schedule as written ('0 2 * * *', 'rate(5 minutes)', '@once'; a cron's timezone when not UTC), null when triggered only. */
-export function scheduleSummary(s: ScheduleSpec | null): string | null {
-  if (s === null) return null;
-  switch (s.kind) {
-    case 'once':
-      return '@once';
-    case 'rate':
-      return s.expression;
-    case 'cron':
-      return s.timezone === 'UTC' ? s.expression : `${s.expression} (${s.timezone})`;
-  }
 }
 
 /** How a schedule reads in words. */
@@ -64,7 +52,7 @@ export function toDag(dag: Dag, state: DagState): DagResponse {
     fileloc: s.fileloc,
     is_paused: state.record?.paused ?? false,
     tags: s.tags,
-    timetable_summary: scheduleSummary(s.schedule),
+    timetable_summary: scheduleText(s.schedule),
     timetable_description: scheduleDescription(s.schedule),
     max_active_runs: s.maxActiveRuns,
     max_active_tasks: s.maxActiveTasks,

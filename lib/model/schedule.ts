@@ -92,3 +92,16 @@ export function nextScheduleTime(spec: ScheduleSpec, after: Date, startDate: Dat
       return new Cron(spec.expression, { timezone: spec.timezone, paused: true }).nextRun(after) ?? null;
   }
 }
+
+/** The schedule as written ('0 2 * * *', 'rate(5 minutes)', '@once'; a cron's timezone when not UTC), null when triggered only. */
+export function scheduleText(s: ScheduleSpec | null): string | null {
+  if (s === null) return null;
+  switch (s.kind) {
+    case 'once':
+      return '@once';
+    case 'rate':
+      return s.expression;
+    case 'cron':
+      return s.timezone === 'UTC' ? s.expression : `${s.expression} (${s.timezone})`;
+  }
+}

@@ -1,4 +1,4 @@
-import type { ScheduleSpec } from '../../model/spec.ts';
+import { scheduleText } from '../../model/schedule.ts';
 import { palette, useColor } from '../ansi.ts';
 import { loadBag } from '../dag-lookup.ts';
 import { displayPath } from '../format.ts';
@@ -26,18 +26,6 @@ export interface DagListEntry {
 
 /** Items per page when the CLI reads a whole listing. */
 const PAGE = 100;
-
-export function scheduleText(s: ScheduleSpec | null): string | null {
-  if (s === null) return null;
-  switch (s.kind) {
-    case 'once':
-      return '@once';
-    case 'rate':
-      return s.expression;
-    case 'cron':
-      return s.timezone === 'UTC' ? s.expression : `${s.expression} (${s.timezone})`;
-  }
-}
 
 async function importErrorsHint(term: Terminal, n: number): Promise<void> {
   if (n) await term.err(`${n} file${n > 1 ? 's' : ''} failed to import; see: airless dags list-import-errors\n`);
