@@ -202,10 +202,11 @@ describe('web UI on a standalone server', () => {
     await shot(page, 'clear-dry-run');
     await page.getByTestId('clear-confirm').click();
     await page.getByTestId('ti-details').and(page.locator('[data-try-number="2"]')).waitFor({ timeout: RUN_ENDS });
-    await page.locator('[data-testid="ti-try"][data-try-number="2"]').waitFor();
+    await page.locator('[data-testid="ti-try"][data-try-number="2"][aria-selected="true"]').waitFor();
     // Same conf, so the rerun fails again: on its second try this time.
     await page.getByTestId('ti-details').and(page.locator('[data-state="failed"][data-try-number="2"]')).waitFor({ timeout: RUN_ENDS });
     await gridRun(failedRunId).and(page.locator('[data-state="failed"]')).waitFor({ timeout: RUN_ENDS });
+    await page.getByTestId('ti-log').getByText('starting try 2 of 2').waitFor();
     await shot(page, 'cleared-rerun');
   });
 

@@ -5,6 +5,7 @@ import type { DagRun, TaskInstance } from '../api.ts';
 import { ErrorBox } from '../components/error-box.tsx';
 import { StateSquare } from '../components/state-badge.tsx';
 import { runPath, tiPath, topologicalOrder, useDagId, useSelection, useViewBase } from '../dag-view.ts';
+import { durationBetween, formatDuration } from '../format.ts';
 import { stateColor, summaryState } from '../states.ts';
 import { taskInstancesQuery, useRuns, useTasks } from '../queries.ts';
 
@@ -59,6 +60,9 @@ export function GridPanel() {
   const tiQueries = useQueries({ queries: columns.map((r) => taskInstancesQuery(dagId, r.dag_run_id, r.state)) });
   const tisByRun = new Map(columns.map((r, i) => [r.dag_run_id, tiQueries[i]?.data?.task_instances]));
   const ordered = topologicalOrder(tasks.data?.tasks ?? []);
+  // Run bars are as tall as the run is long, relative to the longest shown (as Airflow's grid).
+  const durations = columns.map((r) => durationBetween(r.start_date, r.end_date) ?? 0);
+  const longest = Math.max(1e-3, ...durations);
 
   const toggle = (taskId: string) => {
     const next = new Set(expanded);
@@ -76,17 +80,17 @@ export function GridPanel() {
           <thead>
             <tr>
               <th className="grid-task-head">Task</th>
-              {columns.map((r) => (
+              {columns.map((r, i) => (
                 <th key={r.dag_run_id} className={`grid-run${selection.runId === r.dag_run_id ? ' selected' : ''}`}>
                   <Link
                     to={runPath(base, r.dag_run_id)}
                     data-testid="grid-run"
                     data-run-id={r.dag_run_id}
                     data-state={r.state}
-                    title={`${r.dag_run_id}\n${r.state}`}
+                    title={`${r.dag_run_id}\n${r.state} · ${formatDuration(durations[i])}`}
                     aria-label={`run ${r.dag_run_id}: ${r.state}`}
                   >
-                    <span className="run-bar" style={{ background: stateColor(r.state) }} />
+                    <span className="run-bar" style={{ background: stateColor(r.state), height: `${Math.max(6, Math.round((40 * (durations[i] ?? 0)) / longest))}px` }} />
                   </Link>
                 </th>
               ))}

@@ -69,7 +69,10 @@ export function TaskInstanceDetails() {
     placeholderData: keepPreviousData,
     refetchInterval: live ? LIVE_REFRESH_MS : false,
   });
-  const [chosenTry, setChosenTry] = useState<number | null>(null);
+  // The try picked in the log tabs, for this instance only (the page stays mounted from one instance to the next).
+  const tiKey = `${dagId}/${runId}/${taskId}/${mapIndex}`;
+  const [picked, setPicked] = useState<{ tiKey: string; tryNumber: number } | null>(null);
+  const chosenTry = picked !== null && picked.tiKey === tiKey ? picked.tryNumber : null;
   if (ti.error) return <ErrorBox error={ti.error} />;
   const t = ti.data;
   if (t === undefined) return <p className="muted">Loading…</p>;
@@ -130,7 +133,7 @@ export function TaskInstanceDetails() {
             role="tab"
             aria-selected={tr.try_number === shownTry}
             className={tr.try_number === shownTry ? 'active' : ''}
-            onClick={() => setChosenTry(tr.try_number)}
+            onClick={() => setPicked({ tiKey, tryNumber: tr.try_number })}
             data-testid="ti-try"
             data-try-number={tr.try_number}
             data-state={tr.state ?? 'none'}
