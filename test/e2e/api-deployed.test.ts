@@ -3,9 +3,11 @@
 // local Step Functions) behind a local Function URL that checks SigV4 as AWS_IAM does, called through
 // the typed client with the signing fetch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFunctionUrl, type FunctionUrlHandler, type LocalFunctionUrl } from '../../e2e/function-url.ts';
+import { receive, startFunctionUrl, type FunctionUrlHandler, type LocalFunctionUrl } from '../../e2e/function-url.ts';
+import { listenOnLoopback } from '../../e2e/loopback-server.ts';
 import { createApiClient, unwrap, type ApiClient } from '../../lib/api/client.ts';
 import { signingFetch } from '../../lib/api/sigv4.ts';
+import { resolveStackEndpoint } from '../../lib/cli/stack-endpoint.ts';
 import { useHarness } from './use-harness.ts';
 
 const h = useHarness();
@@ -142,5 +144,24 @@ describe('the API function behind a Function URL with AuthType AWS_IAM, on the l
     const bad = await api.PATCH('/api/v2/dags/{dag_id}', { params: { path: { dag_id: 'e2e_chain' } }, body: { is_paused: 'yes' } as unknown as { is_paused: boolean } });
     expect(bad.response.status).toBe(400);
     expect(bad.error).toMatchObject({ field: expect.stringContaining('is_paused') });
+  });
+
+  it('is found from the stack\'s ApiUrl output (CloudFormation DescribeStacks), as `--stack NAME` does', async () => {
+    const { server, endpoint } = await listenOnLoopback(async (req, res) => {
+      const form = new URLSearchParams(Buffer.from((await receive(req)).body).toString());
+      res.setHeader('content-type', 'text/xml');
+      res.end(
+        `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${form.get('StackName')}</StackName><StackStatus>UPDATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs><member><OutputKey>ApiUrl</OutputKey><OutputValue>${url.url}</OutputValue></member></Outputs></member></Stacks></DescribeStacksResult></DescribeStacksResponse>`,
+      );
+    });
+    try {
+      const target = await resolveStackEndpoint('AirlessE2e', { client: { endpoint, credentials: CALLER }, signing: { credentials: CALLER, region: REGION } });
+      expect(target.baseUrl).toBe(url.url.replace(/\/$/, ''));
+      const client = createApiClient({ baseUrl: target.baseUrl, fetch: target.fetch });
+      const dag = unwrap(await client.GET('/api/v2/dags/{dag_id}', { params: { path: { dag_id: 'e2e_chain' } } }));
+      expect(dag).toMatchObject({ dag_id: 'e2e_chain', description: 'extract -> transform -> load', fileloc: 'e2e/e2e_chain.ts' });
+    } finally {
+      await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+    }
   });
 });
