@@ -10,7 +10,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
-import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import type { LambdaFunctionURLEventWithIAMAuthorizer as LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { queryOf } from '../lib/api/sigv4.ts';
 import { listenOnLoopback } from './loopback-server.ts';
 
@@ -176,7 +176,8 @@ export function functionUrlEvent(req: ReceivedRequest, o: { region: string; acco
     },
     ...(text.length > 0 ? { body: isText ? text.toString('utf8') : text.toString('base64') } : {}),
     isBase64Encoded: !isText,
-  } as LambdaFunctionURLEvent;
+    // AWS sends null for an absent principalOrgId, which @types/aws-lambda types as a string.
+  } as unknown as LambdaFunctionURLEvent;
 }
 
 function lambdaContext(functionName: string, region: string, accountId: string) {

@@ -36,8 +36,3 @@ export const handler = middy(async (event: LambdaFunctionURLEventWithIAMAuthoriz
   logger.info('request', { method: event.requestContext.http.method, path: event.rawPath, status: response.statusCode, caller: event.requestContext.authorizer.iam.userArn });
   return response;
 }).use(injectLambdaContext(logger, { resetKeys: true }));
-
-/** Forget the built app (tests that change the services between cases). */
-export function resetApiFunction(): void {
-  proxy = undefined;
-}
