@@ -822,6 +822,30 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.listXComs(run.runId, 'm', 'absent')).toEqual([]);
       });
 
+      it('listTaskXComs: every key of one task (not of a look-alike task), by key then map index', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        await s.createTaskInstances([10, 2, 0].map((i) => makeTi(run.runId, 'm', i)));
+        for (const i of [10, 2, 0]) {
+          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i });
+          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'extra#1', value: { pushed: i } });
+        }
+        await s.createTaskInstances([makeTi(run.runId, 'm.sub', 0)]);
+        await s.putXCom({ runId: run.runId, taskId: 'm.sub', mapIndex: 0, key: 'return_value', value: 'other task' });
+        const list = await s.listTaskXComs(run.runId, 'm');
+        expect(list.map((x) => [x.key, x.mapIndex, x.value])).toEqual([
+          ['extra#1', 0, { pushed: 0 }],
+          ['extra#1', 2, { pushed: 2 }],
+          ['extra#1', 10, { pushed: 10 }],
+          ['return_value', 0, 0],
+          ['return_value', 2, 2],
+          ['return_value', 10, 10],
+        ]);
+        expect(list.every((x) => x.runId === run.runId && x.taskId === 'm')).toBe(true);
+        expect(await s.listTaskXComs(run.runId, 'absent')).toEqual([]);
+      });
+
       it('a 1 MB XCom value round-trips', async () => {
         const s = await makeStore();
         const run = makeRun();

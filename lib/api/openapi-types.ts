@@ -250,7 +250,7 @@ export interface paths {
         };
         /**
          * A task's XCom entries
-         * @description The task's results (key return_value) of every map index, or of the one given.
+         * @description The task's XComs, every key (its result is key return_value; others were pushed with xcomPush), of every map index or of the one given; by key, then map index.
          */
         get: operations["get_xcom_entries"];
         put?: never;

@@ -1201,6 +1201,12 @@ export class DynamoDbStateStore implements StateStore {
     return this.map(items, async (item) => ({ runId, taskId, mapIndex: Number(item.mapIndex), key, value: await this.decodeValue(item) }));
   }
 
+  async listTaskXComs(runId: string, taskId: string): Promise<XComRecord[]> {
+    const items = await this.queryPrefix(prefixes.runPartition(runId), prefixes.taskXComs(taskId));
+    const out = await this.map(items, async (item) => ({ runId, taskId, mapIndex: Number(item.mapIndex), key: String(item.key), value: await this.decodeValue(item) }));
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.mapIndex - b.mapIndex));
+  }
+
   async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {
     const enc = await this.encodeValue(
       value,

@@ -388,6 +388,17 @@ export class MemoryStateStore implements StateStore {
     return out;
   }
 
+  async listTaskXComs(runId: string, taskId: string): Promise<XComRecord[]> {
+    const p = this.runs.get(runId);
+    if (!p) return [];
+    const out: XComRecord[] = [];
+    for (const [id, v] of p.xcoms) {
+      const [t, i, key] = id.split('\u0000') as [string, string, string];
+      if (t === taskId) out.push({ runId, taskId, mapIndex: Number(i), key, value: JSON.parse(v) });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.mapIndex - b.mapIndex));
+  }
+
   async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {
     const p = this.part(key.runId);
     const id = tiId(key);

@@ -538,6 +538,7 @@ function statements(db: DatabaseSync) {
     putXCom: p('INSERT INTO xcoms (run_id, task_id, key, map_index, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value'),
     getXCom: p('SELECT value FROM xcoms WHERE run_id = ? AND task_id = ? AND key = ? AND map_index = ?'),
     listXComs: p('SELECT map_index, value FROM xcoms WHERE run_id = ? AND task_id = ? AND key = ? ORDER BY map_index'),
+    listTaskXComs: p('SELECT key, map_index, value FROM xcoms WHERE run_id = ? AND task_id = ? ORDER BY key, map_index'),
     putItem: p(
       'INSERT INTO item_results (run_id, task_id, map_index, item_index, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
     ),
@@ -992,6 +993,10 @@ export class SqliteStateStore implements StateStore {
 
   async listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]> {
     return this.q.listXComs.all(runId, taskId, key).map((row) => ({ runId, taskId, mapIndex: num(row, 'map_index'), key, value: JSON.parse(str(row, 'value')) }));
+  }
+
+  async listTaskXComs(runId: string, taskId: string): Promise<XComRecord[]> {
+    return this.q.listTaskXComs.all(runId, taskId).map((row) => ({ runId, taskId, mapIndex: num(row, 'map_index'), key: str(row, 'key'), value: JSON.parse(str(row, 'value')) }));
   }
 
   async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {

@@ -209,6 +209,8 @@ export interface StateStore {
   getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined>;
   /** Every map index's value of a task under a key, in map-index order. */
   listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]>;
+  /** Every XCom of a task in a run, whatever its key: by key, then map index. */
+  listTaskXComs(runId: string, taskId: string): Promise<XComRecord[]>;
   putItemResult(key: TiKey, index: number, value: unknown): Promise<void>;
   listItemResults(key: TiKey): Promise<Map<number, unknown>>;
 

@@ -118,6 +118,7 @@ export const prefixes = {
   runPartition: (runId: string) => `RUN#${runId}`,
   taskInstances: (taskId?: string) => (taskId === undefined ? 'TI#' : `TI#${taskId}#`),
   xcoms: (taskId: string, key: string) => `XC#${taskId}#${freePart(key)}#`,
+  taskXComs: (taskId: string) => `XC#${taskId}#`,
   itemResults: (taskId: string, mapIndex: number) => `IT#${taskId}#${mapIndexPart(mapIndex)}#`,
   log: (taskId: string, mapIndex: number, tryNumber: number) => `LOG#${taskId}#${mapIndexPart(mapIndex)}#${String(tryNumber).padStart(5, '0')}#`,
   pipelinePartition: (scope: string) => `PIPE#${scope}`,

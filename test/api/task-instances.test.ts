@@ -120,6 +120,16 @@ describe('xcomEntries', () => {
     expect((await h.call('GET', `${FLOW}/taskInstances/make_list/xcomEntries`)).json.xcom_entries[0].value).toEqual([1, 2, 3]);
   });
 
+  it('lists pushed keys beside the result, by key', async () => {
+    const r = await h.call('GET', `${FLOW}/taskInstances/total/xcomEntries`);
+    expect(r.json.xcom_entries.map((x: any) => [x.key, x.map_index, x.value])).toStrictEqual([
+      ['count', -1, 3],
+      ['return_value', -1, 14],
+    ]);
+    expect(r.json.total_entries).toBe(2);
+    expect((await h.call('GET', `${FLOW}/taskInstances/total/xcomEntries/count`)).json.value).toBe(3);
+  });
+
   it('gets one entry, or 404 naming the key', async () => {
     expect((await h.call('GET', `${FLOW}/taskInstances/total/xcomEntries/return_value`)).json).toMatchObject({ key: 'return_value', map_index: -1, value: 14 });
     expect((await h.call('GET', `${FLOW}/taskInstances/square/xcomEntries/return_value?map_index=0`)).json.value).toBe(1);

@@ -1,16 +1,13 @@
 /** Task instances of a run: list, get (with tries), mapped instances, logs by try, XCom entries. */
 import type { Dag } from '../../authoring/dag.ts';
 import type { TaskSpec } from '../../model/spec.ts';
-import type { DagRunRecord, TaskInstanceRecord, XComRecord } from '../../store/records.ts';
+import type { DagRunRecord, TaskInstanceRecord } from '../../store/records.ts';
 import type { ApiBackend } from '../backend.ts';
 import { HttpError } from '../http-error.ts';
 import { findDag, findRun, findTask, findTaskInstance } from '../lookup.ts';
 import { noInstance, toLog, toTaskInstance, toXCom, triesOf, type TaskInstanceResponse } from '../mappers.ts';
 import { P, Q, R, responses } from '../schemas.ts';
 import type { RouteContext } from './context.ts';
-
-/** The XCom key of a task's result: the one key the store lists per task (pushed keys are read by name). */
-const RETURN_VALUE = 'return_value';
 
 interface RunParams {
   dag_id: string;
@@ -113,7 +110,7 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
     {
       schema: {
         summary: "A task's XCom entries",
-        description: "The task's results (key return_value) of every map index, or of the one given.",
+        description: "The task's XComs, every key (its result is key return_value; others were pushed with xcomPush), of every map index or of the one given; by key, then map index.",
         tags: ['XCom'],
         operationId: 'get_xcom_entries',
         params: P.ti,
@@ -125,12 +122,8 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
       const { dag, run } = await runOf(backend, request.params);
       const t = findTask(dag, request.params.task_id);
       const mi = request.query.map_index;
-      let xs: XComRecord[];
-      if (mi === undefined) xs = await backend.store.listXComs(run.runId, t.taskId, RETURN_VALUE);
-      else {
-        const x = await backend.store.getXCom(run.runId, t.taskId, mi, RETURN_VALUE);
-        xs = x ? [x] : [];
-      }
+      const all = await backend.store.listTaskXComs(run.runId, t.taskId);
+      const xs = mi === undefined ? all : all.filter((x) => x.mapIndex === mi);
       return { xcom_entries: xs.map((x) => toXCom(x, dag.dagId)), total_entries: xs.length };
     },
   );
