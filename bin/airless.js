@@ -8,6 +8,11 @@ import { fileURLToPath } from 'node:url';
 // costs about a fifth of the scheduler's time: re-run this script once with them on.
 const FLAG = '--experimental-async-context-frame';
 const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  // The project's own Node 22 (the `node` dev dependency) is what `npx airless` and `npm run` use.
+  process.stderr.write(`airless needs Node.js 22 or later (this is ${process.version}): run it as \`npx airless ...\`, which uses the project's Node 22\n`);
+  process.exit(2);
+}
 const reexec =
   (major === 22 || major === 23) &&
   process.allowedNodeEnvironmentFlags.has(FLAG) &&
@@ -22,8 +27,9 @@ if (reexec) {
   const child = spawn(process.execPath, [...process.execArgv, FLAG, ...quiet, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
-  // The terminal sends Ctrl-C to both processes; the child decides what it means.
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig === 'SIGINT' ? undefined : sig));
+  // Signals go on to the child, which decides what they mean. (A Ctrl-C on a terminal reaches both
+  // processes, so the child can get it twice within milliseconds: `airless standalone` counts that once.)
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => {
     if (signal) process.kill(process.pid, signal);
     else process.exit(code ?? 1);

@@ -20,6 +20,9 @@ export function parsePort(value: string): number {
   return n;
 }
 
+/** Signals this close to the first are the same Ctrl-C delivered twice, not a second one. */
+const DUPLICATE_SIGNAL_MS = 1000;
+
 /**
  * `airless standalone`: the scheduler, the REST API and the web UI in this process, state in the home
  * folder's SQLite database. Prints where it listens (a line `airless standalone: listening on <url>`),
@@ -52,13 +55,16 @@ export async function standalone(term: Terminal, o: StandaloneCommandOptions): P
   await term.out(`${lines.join('\n')}\n`);
 
   return new Promise<number>((resolve) => {
-    let signals = 0;
+    let first = 0;
     const onSignal = (sig: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
+      // One Ctrl-C can arrive twice within milliseconds: from the terminal (to the whole process group)
+      // and forwarded by bin/airless.js's parent process. Only a signal a second or more later insists.
+      if (first !== 0 && Date.now() - first < DUPLICATE_SIGNAL_MS) return;
+      if (first !== 0) {
         term.stderr.write(`\nairless standalone: ${sig} again, exiting now (the next start resumes the runs)\n`, () => process.exit(130));
         return;
       }
+      first = Date.now();
       term.stderr.write(`\nairless standalone: stopping (${sig}); ${sig} again to exit at once\n`);
       server.stop().then(
         async () => {
