@@ -398,6 +398,36 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.getTaskInstance(key(run.runId, 'missing'))).toBeUndefined();
       });
 
+      it("an instance's history round-trips through create, update and finish; none is absent; what is returned is the caller's", async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 5 });
+        await s.createRun(run);
+        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000.5, error: 'Error: first ünïcode "quoted"' };
+        const plainTi = makeTi(run.runId, 'plain');
+        const ti = makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 2, history: [try1] });
+        await s.createTaskInstances([plainTi, ti]);
+        const got = await s.getTaskInstance(key(run.runId, 'plain'));
+        expect(got).toEqual(plainTi);
+        expect(got && 'history' in got).toBe(false);
+        expect(await s.getTaskInstance(key(run.runId, 't'))).toEqual(ti);
+        ti.history!.push({ ...try1, tryNumber: 9 }); // the caller's array, not the store's
+        expect((await s.getTaskInstance(key(run.runId, 't')))?.history).toEqual([try1]);
+        const try2 = { tryNumber: 2, state: 'failed' as const, startDate: null, endDate: at(3), durationMs: null, error: null };
+        const updated = await s.updateTaskInstance(key(run.runId, 't'), { states: ['running'], tryNumber: 2 }, { state: 'up_for_retry', history: [try1, try2] });
+        expect(updated?.history).toEqual([try1, try2]);
+        await s.updateTaskInstance(key(run.runId, 't'), { states: ['up_for_retry'], tryNumber: 2 }, { state: 'running', tryNumber: 3 });
+        const fin = await s.finishTaskInstance(finishReq(run.runId, 't', [], { expect: { states: ['running'], tryNumber: 3 } }));
+        expect(fin?.ti.history).toEqual([try1, try2]);
+        const listed = await s.listTaskInstances(run.runId, 't');
+        expect(listed[0]?.history).toEqual([try1, try2]);
+        try {
+          listed[0]!.history![0]!.state = 'success';
+        } catch (e) {
+          expect(e).toBeInstanceOf(TypeError); // frozen
+        }
+        expect((await s.getTaskInstance(key(run.runId, 't')))?.history).toEqual([try1, try2]);
+      });
+
       it('concurrent transitions of one instance: exactly one wins', async () => {
         const s = await makeStore();
         const run = makeRun();
@@ -1061,7 +1091,12 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           states: await s.getTaskStates(run.runId, ['t', 'd1', 'd2']),
         });
         const after = await snapshot();
-        expect(after.ti).toEqual({ ...makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 1 }), ...rerun });
+        // The try it had reached, with the state it ended in, goes into its history.
+        expect(after.ti).toEqual({
+          ...makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 1 }),
+          ...rerun,
+          history: [{ tryNumber: 1, state: 'failed', startDate: null, endDate: at(5), durationMs: null, error: 'Error: boom' }],
+        });
         expect(after.states.map((x) => [x?.self, x?.upstream])).toEqual([
           [tally(), tally()],
           [tally(), tally()],
@@ -1099,6 +1134,54 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect((await s.resetTaskInstances([resetReq(run.runId, 'u', -1, 'upstream_failed', 0, 'absent', [], { priorTries: 0 })])).applied).toEqual([true]);
         const [u] = await s.getTaskStates(run.runId, ['u']);
         expect([u?.decision, u?.self, u?.priorTries ?? 0]).toEqual([null, tally(), 0]);
+      });
+
+      it('resets append to the history: after the tries already there, the cleared try once, bounded to the latest 100', async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 5 });
+        await s.createRun(run);
+        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: 'Error: first' };
+        await s.createTaskInstances([makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 2, startDate: at(3), history: [try1] })]);
+        await s.finishTaskInstance(finishReq(run.runId, 't', [], { expect: { states: ['running'], tryNumber: 2 } }));
+        expect((await s.resetTaskInstances([resetReq(run.runId, 't', -1, 'success', 2, { ...rerun, tryNumber: 2 }, [])])).applied).toEqual([true]);
+        const try2 = { tryNumber: 2, state: 'success', startDate: at(3), endDate: at(5), durationMs: 300_000, error: null };
+        expect((await s.getTaskInstance(key(run.runId, 't')))?.history).toEqual([try1, try2]);
+
+        // A task settled without running at the try it had reached (already in its history) adds nothing.
+        const settled = makeTi(run.runId, 'u', -1, { tryNumber: 2, history: [try1, { ...try2, state: 'failed' as const }] });
+        await s.finishTaskInstance({ key: key(run.runId, 'u'), expect: 'absent', create: settled, state: 'skipped', patch: {}, downstream: [] });
+        expect((await s.resetTaskInstances([resetReq(run.runId, 'u', -1, 'skipped', 2, rerun, [])])).applied).toEqual([true]);
+        expect((await s.getTaskInstance(key(run.runId, 'u')))?.history).toEqual(settled.history);
+
+        // 100 tries kept: the oldest goes.
+        const many = Array.from({ length: 100 }, (_, i) => ({ ...try1, tryNumber: i + 1 }));
+        await s.createTaskInstances([makeTi(run.runId, 'v', -1, { state: 'running', tryNumber: 101, history: many })]);
+        await s.finishTaskInstance(finishReq(run.runId, 'v', [], { expect: { states: ['running'], tryNumber: 101 }, state: 'failed', patch: { error: 'E: '.padEnd(5000, 'x') } }));
+        expect((await s.resetTaskInstances([resetReq(run.runId, 'v', -1, 'failed', 101, { ...rerun, tryNumber: 101 }, [])])).applied).toEqual([true]);
+        const h = (await s.getTaskInstance(key(run.runId, 'v')))?.history ?? [];
+        expect(h.map((x) => x.tryNumber)).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
+        expect(h[99]).toMatchObject({ tryNumber: 101, state: 'failed' });
+        expect(h[99]?.error?.length).toBe(1000);
+      });
+
+      it("a reset to 'absent' with undecide keeps the instance's history on its task state (priorHistory); a try-0 instance has none", async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 't', 5);
+        expect(await s.claimDecision(run.runId, 't', 'scheduled')).toBe(true);
+        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: null, endDate: at(2), durationMs: null, error: 'Error: first' };
+        await s.updateTaskInstance(key(run.runId, 't'), { states: ['running'], tryNumber: 1 }, { tryNumber: 2, startDate: at(3), history: [try1] });
+        await s.finishTaskInstance(finishReq(run.runId, 't', ['d'], { expect: { states: ['running'], tryNumber: 2 }, state: 'failed', patch: { endDate: at(4), durationMs: 60_000, error: 'Error: second' } }));
+        expect((await s.resetTaskInstances([resetReq(run.runId, 't', -1, 'failed', 2, 'absent', ['d'], { priorTries: 2 })])).applied).toEqual([true]);
+        const [t] = await s.getTaskStates(run.runId, ['t']);
+        expect(t).toMatchObject({ decision: null, priorTries: 2 });
+        expect(t?.priorHistory).toEqual([try1, { tryNumber: 2, state: 'failed', startDate: at(3), endDate: at(4), durationMs: 60_000, error: 'Error: second' }]);
+        // Decided and cleared again at try 0 (settled without running): the state's history goes with it.
+        expect(await s.claimDecision(run.runId, 't', 'upstream_failed')).toBe(true);
+        await s.finishTaskInstance({ key: key(run.runId, 't'), expect: 'absent', create: makeTi(run.runId, 't'), state: 'upstream_failed', patch: {}, downstream: ['d'] });
+        expect((await s.resetTaskInstances([resetReq(run.runId, 't', -1, 'upstream_failed', 0, 'absent', ['d'], { priorTries: 0 })])).applied).toEqual([true]);
+        const [again] = await s.getTaskStates(run.runId, ['t']);
+        expect(again?.priorHistory).toBeUndefined();
+        expect(again?.priorTries ?? 0).toBe(0);
       });
 
       it('resetTaskInstances over 250 instances of one task: those whose condition holds apply, counted once; a replay applies nothing', async () => {

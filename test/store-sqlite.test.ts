@@ -150,6 +150,40 @@ describe('SqliteStateStore: opening', () => {
     expect(() => open(garbage)).toThrow(/cannot open the airless store at .*garbage\.db: .*not a database/);
   });
 
+  it('migrates a schema version 2 file: its instances and task states read back without history, and take one', async () => {
+    const path = newPath();
+    const s0 = open(path);
+    await s0.createRun(makeRun('old'));
+    await s0.createTaskInstances([makeTi('old', 't', -1, { state: 'running', tryNumber: 1, startDate: at(1) })]);
+    expect(await s0.claimDecision('old', 't', 'scheduled')).toBe(true);
+    s0.close();
+    // The file as schema version 2 wrote it: no history columns.
+    const raw = new DatabaseSync(path);
+    raw.exec(`ALTER TABLE task_instances DROP COLUMN history;
+      ALTER TABLE task_states DROP COLUMN prior_history;
+      UPDATE schema_version SET version = 2;`);
+    raw.close();
+
+    const s = open(path);
+    const check = new DatabaseSync(path);
+    try {
+      expect(check.prepare('SELECT version FROM schema_version').get()?.version).toBe(SQLITE_SCHEMA_VERSION);
+      expect(check.prepare("SELECT name FROM pragma_table_info('task_instances') WHERE name = 'history'").get()?.name).toBe('history');
+      expect(check.prepare("SELECT name FROM pragma_table_info('task_states') WHERE name = 'prior_history'").get()?.name).toBe('prior_history');
+    } finally {
+      check.close();
+    }
+    const ti = await s.getTaskInstance(key('old', 't'));
+    expect(ti).toEqual(makeTi('old', 't', -1, { state: 'running', tryNumber: 1, startDate: at(1) }));
+    expect(ti && 'history' in ti).toBe(false);
+    expect((await s.getTaskStates('old', ['t']))[0]?.priorHistory).toBeUndefined();
+    const history = [{ tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: 'Error: boom' }];
+    await s.updateTaskInstance(key('old', 't'), { states: ['running'], tryNumber: 1 }, { state: 'up_for_retry', endDate: at(2), history });
+    expect((await s.getTaskInstance(key('old', 't')))?.history).toEqual(history);
+    s.close();
+    expect((await open(path).getTaskInstance(key('old', 't')))?.history).toEqual(history);
+  });
+
   it('a closed store refuses calls; close is idempotent', async () => {
     const s = open();
     s.close();

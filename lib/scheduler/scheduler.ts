@@ -11,7 +11,7 @@ import type { TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
 import { isTerminalTiState, type TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
-import { newTaskInstance, type BackfillRecord, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey } from '../store/records.ts';
+import { historyWithCurrentTry, newTaskInstance, type BackfillRecord, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
 import type { BulkFinishResult, FinishRequest, StateStore, TiUpdate } from '../store/state-store.ts';
 import { tiKeyOf, timerRunId, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
 
@@ -291,16 +291,17 @@ export class Scheduler {
     const verdict = evaluateTriggerRule(t.triggerRule, this.counts(dag, t, rec), t.upstream.length);
     if (verdict === 'wait') return;
     const priorTries = rec?.priorTries ?? 0;
-    if (verdict !== 'run') return this.settleTerminal(dag, run, t, verdict, null, priorTries);
+    const priorHistory = rec?.priorHistory;
+    if (verdict !== 'run') return this.settleTerminal(dag, run, t, verdict, null, priorTries, priorHistory);
     if ((run.clearNumber ?? 0) > 0) {
       // A cleared task whose branch (or short-circuit) upstream did not run again: skipped again if that
       // upstream skipped it (Airflow's NotPreviouslySkippedDep).
       const why = await this.skippedByUpstream(dag, run, t);
-      if (why !== null) return this.settleTerminal(dag, run, t, 'skipped', why, priorTries);
+      if (why !== null) return this.settleTerminal(dag, run, t, 'skipped', why, priorTries, priorHistory);
     }
-    if (t.mapping) return this.expand(dag, run, t, priorTries);
+    if (t.mapping) return this.expand(dag, run, t, priorTries, priorHistory);
     if (!(await this.store.claimDecision(run.runId, t.taskId, 'scheduled'))) return;
-    const ti = this.newTi(dag, run, t, -1, priorTries);
+    const ti = this.newTi(dag, run, t, -1, priorTries, priorHistory);
     await this.store.createTaskInstances([ti]);
     this.emitTi(ti);
     await this.queueOrRun(dag, ti);
@@ -322,21 +323,22 @@ export class Scheduler {
 
   /**
    * A new instance, before its first try; `priorTries`: a cleared task's earlier tries, which its next
-   * try continues from (with its retries counted again from there, as Airflow's max_tries).
+   * try continues from (with its retries counted again from there, as Airflow's max_tries), and
+   * `priorHistory`: those tries' summaries (a cleared unmapped task's), which it carries on.
    */
-  private newTi(dag: Dag, run: DagRunRecord, t: TaskSpec, mapIndex: number, priorTries = 0): TaskInstanceRecord {
-    return newTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: t.taskId, mapIndex, maxTries: priorTries + t.retries + 1, tryNumber: priorTries });
+  private newTi(dag: Dag, run: DagRunRecord, t: TaskSpec, mapIndex: number, priorTries = 0, priorHistory?: TrySummary[]): TaskInstanceRecord {
+    return newTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: t.taskId, mapIndex, maxTries: priorTries + t.retries + 1, tryNumber: priorTries, ...(priorHistory?.length ? { history: priorHistory } : {}) });
   }
 
-  private async expand(dag: Dag, run: DagRunRecord, t: TaskSpec, priorTries = 0): Promise<void> {
+  private async expand(dag: Dag, run: DagRunRecord, t: TaskSpec, priorTries = 0, priorHistory?: TrySummary[]): Promise<void> {
     let n: number;
     try {
       n = mappingLength(await this.resolver.mappingLists(dag, run.runId, t.taskId, t.mapping!));
     } catch (e) {
       const msg = e instanceof MappingError ? errorMessage(e) : `MappingError: could not resolve the lists to map over: ${errorMessage(e)}`;
-      return this.settleTerminal(dag, run, t, 'failed', msg, priorTries);
+      return this.settleTerminal(dag, run, t, 'failed', msg, priorTries, priorHistory);
     }
-    if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list', priorTries);
+    if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list', priorTries, priorHistory);
     if (!(await this.store.claimExpansion(run.runId, t.taskId, n, t.downstream))) return;
     const tis: TaskInstanceRecord[] = new Array(n);
     for (let i = 0; i < n; i++) tis[i] = this.newTi(dag, run, t, i, priorTries);
@@ -353,16 +355,20 @@ export class Scheduler {
    * Settle a task without running it: one instance (map index -1) in a terminal state. `priorTries`
    * when the caller knows it (a cleared task's earlier tries); else read when the run was ever cleared.
    */
-  private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number): Promise<void> {
+  private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
     if (!(await this.store.claimDecision(run.runId, t.taskId, state))) return;
-    await this.finishSettled(dag, run, t, state, error, priorTries);
+    await this.finishSettled(dag, run, t, state, error, priorTries, priorHistory);
   }
 
   /** Create the terminal instance of a task whose decision this caller has claimed. */
-  private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number): Promise<void> {
+  private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
     const now = iso(this.host.now());
-    if (priorTries === undefined) priorTries = (run.clearNumber ?? 0) > 0 ? ((await this.store.getTaskStates(run.runId, [t.taskId]))[0]?.priorTries ?? 0) : 0;
-    const ti = { ...this.newTi(dag, run, t, -1, priorTries), startDate: now, endDate: now, error };
+    if (priorTries === undefined && (run.clearNumber ?? 0) > 0) {
+      const rec = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
+      priorTries = rec?.priorTries ?? 0;
+      priorHistory = rec?.priorHistory;
+    }
+    const ti = { ...this.newTi(dag, run, t, -1, priorTries ?? 0, priorHistory), startDate: now, endDate: now, error };
     await this.finish(dag, ti, 'absent', state, { endDate: now, error }, ti);
   }
 
@@ -561,12 +567,14 @@ export class Scheduler {
         const d = decideAfterFailure({ ...t, retries: current.maxTries - 1 }, tryNumber, result.retriable, `${dag.dagId}#${key.taskId}#${key.mapIndex}#${run.logicalDate}`);
         if (d.next === 'retry') {
           const at = now + d.delayMs;
+          const ended = { endDate: iso(now), durationMs, error: result.error };
+          // The patch is conditional on this try running, so the history read with it is the one it replaces.
+          const history = historyWithCurrentTry({ ...current, ...ended }, 'failed');
           const ti = await this.store.updateTaskInstance(key, expect, {
             state: 'up_for_retry',
-            endDate: iso(now),
-            durationMs,
-            error: result.error,
+            ...ended,
             nextAt: iso(at),
+            ...(history ? { history } : {}),
           });
           if (!ti) return;
           this.emitTi(ti);
@@ -1022,11 +1030,15 @@ export class Scheduler {
     last = b.result ?? last;
     let retryAt = 0;
     if (retry.length) {
-      const updates: TiUpdate[] = retry.map((r) => ({
-        key: tiKeyOf(r.ti),
-        expect: { states: ['running'], tryNumber },
-        patch: { state: 'up_for_retry', endDate: nowIso, durationMs: duration(r.ti), error: r.error, nextAt: iso(r.at), externalId: r.ti.externalId },
-      }));
+      const updates: TiUpdate[] = retry.map((r) => {
+        const ended = { endDate: nowIso, durationMs: duration(r.ti), error: r.error, externalId: r.ti.externalId };
+        const history = historyWithCurrentTry({ ...r.ti, ...ended }, 'failed');
+        return {
+          key: tiKeyOf(r.ti),
+          expect: { states: ['running'], tryNumber },
+          patch: { state: 'up_for_retry', ...ended, nextAt: iso(r.at), ...(history ? { history } : {}) },
+        };
+      });
       const applied = await this.store.updateTaskInstances(updates);
       retry.forEach((r, i) => {
         if (!applied[i]) return;

@@ -1,4 +1,4 @@
-import type { DagRunRecord, StateTally, TaskInstanceRecord, TaskStateRecord } from './records.ts';
+import type { DagRunRecord, StateTally, TaskInstanceRecord, TaskStateRecord, TrySummary } from './records.ts';
 import type { TerminalTiState } from '../model/states.ts';
 
 /** A DynamoDB item as the document client gives it. */
@@ -42,14 +42,21 @@ const TI_FIELD_SET: Record<keyof TaskInstanceRecord, true> = {
   error: true,
   externalId: true,
   resume: true,
+  history: true,
 };
+/** Optional instance fields: an attribute only when given (a list of maps), absent from the record otherwise. */
+const OPTIONAL_TI_FIELDS = new Set<keyof TaskInstanceRecord>(['history']);
 export const TI_FIELDS = Object.keys(TI_FIELD_SET) as (keyof TaskInstanceRecord)[];
 /** Fields a transition may change (the identity stays). */
 export const TI_MUTABLE_FIELDS = TI_FIELDS.filter((f) => f !== 'runId' && f !== 'taskId' && f !== 'mapIndex');
 
 export function tiAttributes(ti: TaskInstanceRecord): Item {
   const out: Item = {};
-  for (const f of TI_FIELDS) out[f] = ti[f] ?? null;
+  for (const f of TI_FIELDS) {
+    const v = ti[f];
+    if (v === undefined && OPTIONAL_TI_FIELDS.has(f)) continue;
+    out[f] = v ?? null;
+  }
   return out;
 }
 
@@ -64,7 +71,11 @@ export function tiPatchAttributes(patch: Partial<TaskInstanceRecord>): Item {
 
 export function itemToTi(item: Item): TaskInstanceRecord {
   const out: Record<string, unknown> = {};
-  for (const f of TI_FIELDS) out[f] = item[f] ?? null;
+  for (const f of TI_FIELDS) {
+    const v = item[f] ?? null;
+    if (v === null && OPTIONAL_TI_FIELDS.has(f)) continue;
+    out[f] = v;
+  }
   return Object.freeze(out) as unknown as TaskInstanceRecord;
 }
 
@@ -123,6 +134,7 @@ export const EXPANDED_COUNT = 'expandedCount';
 export const DECISION = 'decision';
 export const MAP_COUNT = 'mapCount';
 export const PRIOR_TRIES = 'priorTries';
+export const PRIOR_HISTORY = 'priorHistory';
 
 function tally(item: Item, attr: (s: TerminalTiState) => string): StateTally {
   const t = {} as StateTally;
@@ -141,6 +153,7 @@ export function itemToTaskState(item: Item): TaskStateRecord {
     decision: (item[DECISION] as TaskStateRecord['decision']) ?? null,
     mapCount: (item[MAP_COUNT] as number | undefined) ?? null,
     ...(Number(item[PRIOR_TRIES] ?? 0) > 0 ? { priorTries: Number(item[PRIOR_TRIES]) } : {}),
+    ...(Array.isArray(item[PRIOR_HISTORY]) ? { priorHistory: item[PRIOR_HISTORY] as TrySummary[] } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ import {
   itemToTaskState,
   itemToTi,
   MAP_COUNT,
+  PRIOR_HISTORY,
   PRIOR_TRIES,
   runAttributes,
   selfAttr,
@@ -34,7 +35,7 @@ import {
 } from './dynamodb-items.ts';
 import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, MAX_TRANSACTION_ITEMS, Transactor, type TxItem } from './dynamodb-fanout.ts';
 import type { LargeValueStore } from './large-values.ts';
-import { backfillOrder, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import { backfillOrder, historyWithCurrentTry, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
   freePart,
@@ -126,6 +127,9 @@ const MIN_BULK_FINISH = 2;
 const CLEARING = 'clearing';
 
 /** One conditional write of a bulk operation: `index` is its request's position, `id` its item's key. */
+/** A reset with the history its instance's task state takes when the instance goes (`to: 'absent'` with `undecide`). */
+type ResetWrite = ResetRequest & { history?: TrySummary[] };
+
 interface TxWrite {
   index: number;
   id: string;
@@ -827,18 +831,36 @@ export class DynamoDbStateStore implements StateStore {
     const { runId, taskId, downstream } = oneTaskOf('resetTaskInstances', reqs);
     for (const r of reqs) if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
     const applied = new Array<boolean>(reqs.length).fill(false);
+    const resets = await this.withHistories(runId, taskId, reqs);
     const tallies = new Set([taskId, ...downstream]).size;
     const room = MAX_TRANSACTION_ITEMS - 1 - tallies;
     if (room < MIN_BULK_FINISH) {
-      for (let i = 0; i < reqs.length; i++) applied[i] = await this.resetOne(reqs[i]!);
+      for (let i = 0; i < resets.length; i++) applied[i] = await this.resetOne(resets[i]!);
     } else {
-      const writes = reqs.map((r, index) => txWrite(index, keys.taskInstance(runId, taskId, r.key.mapIndex), this.resetClaim(r, null)));
-      const aggregates = (live: readonly TxWrite[]) => this.resetAggregates(runId, taskId, downstream, live.map((w) => reqs[w.index]!));
+      const writes = resets.map((r, index) => txWrite(index, keys.taskInstance(runId, taskId, r.key.mapIndex), this.resetClaim(r, null)));
+      const aggregates = (live: readonly TxWrite[]) => this.resetAggregates(runId, taskId, downstream, live.map((w) => resets[w.index]!));
       for (const chunk of chunkWrites(writes, room, AGGREGATE_BYTES * (tallies + 1)).chunks) await this.writeChunk(chunk, applied, aggregates);
     }
     const run = await this.get(keys.run(runId));
     if (!run) throw new Error(`DynamoDB store: no run '${runId}' in the table`);
     return { applied, pending: Number(run.pending) };
+  }
+
+  /**
+   * The resets with each instance's history, the try it is at appended (read first: while the instance
+   * is in `expect.state` at `expect.tryNumber`, which each write is conditional on, its history cannot
+   * change): in the patch of an instance that stays, in `history` for the task state of one that goes.
+   */
+  private async withHistories(runId: string, taskId: string, reqs: readonly ResetRequest[]): Promise<ResetWrite[]> {
+    const found = await this.batchGet(reqs.map((r) => keys.taskInstance(runId, taskId, r.key.mapIndex)));
+    return reqs.map((r) => {
+      const item = found.get(keyId(keys.taskInstance(runId, taskId, r.key.mapIndex)));
+      const ti = item ? itemToTi(item) : undefined;
+      if (!ti || ti.state !== r.expect.state || ti.tryNumber !== r.expect.tryNumber) return r;
+      const history = historyWithCurrentTry(ti, r.expect.state);
+      if (!history) return r;
+      return r.to === 'absent' ? { ...r, history } : { ...r, to: { ...r.to, history } };
+    });
   }
 
   /** The instance's side of a reset: its conditional move back (patch or delete), a fan-out cursor when not null. */
@@ -865,7 +887,7 @@ export class DynamoDbStateStore implements StateStore {
    * downstream task's upstream tally (a task listed twice counts twice), the task's decision when a
    * request undecides it, and the run's pending count plus their number.
    */
-  private resetAggregates(runId: string, taskId: string, downstream: readonly string[], reqs: readonly ResetRequest[]): TxItem[] {
+  private resetAggregates(runId: string, taskId: string, downstream: readonly string[], reqs: readonly ResetWrite[]): TxItem[] {
     const adds = new Map<string, Map<string, number>>();
     const add = (task: string, attr: string, n: number) => {
       let m = adds.get(task);
@@ -876,13 +898,13 @@ export class DynamoDbStateStore implements StateStore {
       add(taskId, selfAttr(r.expect.state), -1);
       for (const d of downstream) add(d, upstreamAttr(r.expect.state), -1);
     }
-    const undecide = reqs.find((r) => r.undecide)?.undecide;
+    const undecided = reqs.find((r) => r.undecide);
     const items = [...adds].map(([task, m]): TxItem => {
       const e = new Expr();
       const clauses = { set: e.set({ runId, taskId: task, type: ItemType.taskState }), add: [...m].map(([attr, n]) => `${e.name(attr)} ${e.value(n)}`), remove: [] as string[] };
-      if (task === taskId && undecide) {
-        clauses.set.push(...e.set({ [PRIOR_TRIES]: undecide.priorTries }));
-        clauses.remove.push(e.name(DECISION), e.name(MAP_COUNT));
+      if (task === taskId && undecided?.undecide) {
+        clauses.set.push(...e.set({ [PRIOR_TRIES]: undecided.undecide.priorTries, ...(undecided.history ? { [PRIOR_HISTORY]: undecided.history } : {}) }));
+        clauses.remove.push(e.name(DECISION), e.name(MAP_COUNT), ...(undecided.history ? [] : [e.name(PRIOR_HISTORY)]));
       }
       return { Update: { TableName: this.tableName, Key: keys.taskState(runId, task), UpdateExpression: updateExpression(clauses), ...e.params() } };
     });
@@ -896,7 +918,7 @@ export class DynamoDbStateStore implements StateStore {
    * that goes away is marked (`clearing`) by the claim and deleted, with its task undecided when asked,
    * once the fan-out is complete (by whoever finds it so: a replay completes a reset cut short).
    */
-  private async resetOne(r: ResetRequest): Promise<boolean> {
+  private async resetOne(r: ResetWrite): Promise<boolean> {
     const { runId, taskId, mapIndex } = r.key;
     const anchorKey = keys.taskInstance(runId, taskId, mapIndex);
     const own = this.taskStateAdd(runId, taskId, (e) => [`${e.name(selfAttr(r.expect.state))} ${e.value(-1)}`]);
@@ -924,7 +946,10 @@ export class DynamoDbStateStore implements StateStore {
         Update: {
           TableName: this.tableName,
           Key: keys.taskState(runId, taskId),
-          UpdateExpression: updateExpression({ set: u.set({ [PRIOR_TRIES]: r.undecide.priorTries }), remove: [u.name(DECISION), u.name(MAP_COUNT)] }),
+          UpdateExpression: updateExpression({
+            set: u.set({ [PRIOR_TRIES]: r.undecide.priorTries, ...(r.history ? { [PRIOR_HISTORY]: r.history } : {}) }),
+            remove: [u.name(DECISION), u.name(MAP_COUNT), ...(r.history ? [] : [u.name(PRIOR_HISTORY)])],
+          }),
           ...u.params(),
         },
       });

@@ -1,5 +1,5 @@
 import type { RunState } from '../model/states.ts';
-import { backfillOrder, emptyTally, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import { backfillOrder, emptyTally, historyWithCurrentTry, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
 function taskState(runId: string, taskId: string): TaskStateRecord {
@@ -7,7 +7,7 @@ function taskState(runId: string, taskId: string): TaskStateRecord {
 }
 
 function copyTaskState(s: TaskStateRecord): TaskStateRecord {
-  return { ...s, upstream: { ...s.upstream }, self: { ...s.self } };
+  return { ...s, upstream: { ...s.upstream }, self: { ...s.self }, ...(s.priorHistory ? { priorHistory: structuredClone(s.priorHistory) } : {}) };
 }
 
 const tiId = (k: TiKey) => `${k.taskId}\u0000${k.mapIndex}`;
@@ -31,6 +31,12 @@ function deepFreeze<T>(v: T): T {
     for (const x of Object.values(v)) deepFreeze(x);
   }
   return v;
+}
+
+/** A frozen version of a task instance record, its history copied (the caller's array stays the caller's). */
+function frozenTi(ti: TaskInstanceRecord): TaskInstanceRecord {
+  const { history, ...rest } = ti;
+  return Object.freeze(history === undefined ? rest : { ...rest, history: deepFreeze(structuredClone(history)) });
 }
 
 /** Store a task instance record (replacing any previous version) in both indexes of its partition. */
@@ -154,7 +160,7 @@ export class MemoryStateStore implements StateStore {
     for (const ti of tis) {
       const p = this.part(ti.runId);
       if (p.tis.has(tiId(ti))) continue;
-      putTi(p, Object.freeze({ ...ti }));
+      putTi(p, frozenTi(ti));
     }
   }
 
@@ -180,7 +186,7 @@ export class MemoryStateStore implements StateStore {
     const p = this.runs.get(key.runId);
     const ti = p?.tis.get(tiId(key));
     if (!p || !ti || !matches(ti, expect)) return undefined;
-    const next = Object.freeze({ ...ti, ...patch });
+    const next = frozenTi({ ...ti, ...patch });
     putTi(p, next);
     return next;
   }
@@ -195,7 +201,7 @@ export class MemoryStateStore implements StateStore {
     } else if (!prev || !matches(prev, req.expect)) {
       return undefined;
     } else base = prev;
-    const ti: TaskInstanceRecord = Object.freeze({ ...base, ...req.patch, state: req.state });
+    const ti: TaskInstanceRecord = frozenTi({ ...base, ...req.patch, state: req.state });
     putTi(p, ti);
     this.ts(p, req.key.taskId).self[req.state] += 1;
     const downstream: TaskStateRecord[] = [];
@@ -257,11 +263,12 @@ export class MemoryStateStore implements StateStore {
     const applied = reqs.map((r) => {
       const prev = p.tis.get(tiId(r.key));
       if (!prev || prev.state !== r.expect.state || prev.tryNumber !== r.expect.tryNumber) return false;
+      const history = historyWithCurrentTry(prev, r.expect.state);
       if (r.to === 'absent') {
         p.tis.delete(tiId(r.key));
         p.byTask.get(r.key.taskId)?.delete(r.key.mapIndex);
       } else {
-        putTi(p, Object.freeze({ ...prev, ...r.to, runId: prev.runId, taskId: prev.taskId, mapIndex: prev.mapIndex }));
+        putTi(p, frozenTi({ ...prev, ...r.to, runId: prev.runId, taskId: prev.taskId, mapIndex: prev.mapIndex, ...(history ? { history } : {}) }));
       }
       const own = this.ts(p, taskId);
       own.self[r.expect.state] -= 1;
@@ -269,6 +276,8 @@ export class MemoryStateStore implements StateStore {
         own.decision = null;
         own.mapCount = null;
         own.priorTries = r.undecide.priorTries;
+        if (history) own.priorHistory = structuredClone(history);
+        else delete own.priorHistory;
       }
       for (const d of r.downstream) this.ts(p, d).upstream[r.expect.state] -= 1;
       p.run = Object.freeze({ ...p.run, pending: p.run.pending + 1 });

@@ -72,6 +72,46 @@ export interface TaskInstanceRecord extends TiKey {
   externalId: string | null;
   /** Set when a deferred instance is put back in the queue: its next start continues the same try. */
   resume: boolean;
+  /**
+   * The tries before the current one, oldest first: appended when a try goes up for retry and when a
+   * clear resets the instance; at most {@link TRY_HISTORY_MAX} (the latest). Absent: none.
+   */
+  history?: TrySummary[];
+}
+
+/** How one earlier try of a task instance ended. */
+export interface TrySummary {
+  tryNumber: number;
+  /** The terminal state it ended in (`failed` for a try that went up for retry). */
+  state: TerminalTiState;
+  startDate: string | null;
+  endDate: string | null;
+  durationMs: number | null;
+  /** Its error, "Name: message" (the first {@link TRY_ERROR_MAX} characters; the try's log has it all). */
+  error: string | null;
+}
+
+/** Tries kept in a task instance's history (the latest ones). */
+export const TRY_HISTORY_MAX = 100;
+/** Characters of a try's error kept in its summary, so a history stays well inside a DynamoDB item. */
+export const TRY_ERROR_MAX = 1000;
+
+/** The summary of the try `ti` is at, ended in `state`. */
+export function trySummary(ti: TaskInstanceRecord, state: TerminalTiState): TrySummary {
+  const error = ti.error !== null && ti.error.length > TRY_ERROR_MAX ? `${ti.error.slice(0, TRY_ERROR_MAX - 1)}…` : ti.error;
+  return { tryNumber: ti.tryNumber, state, startDate: ti.startDate, endDate: ti.endDate, durationMs: ti.durationMs, error };
+}
+
+/**
+ * `ti`'s history with the try it is at appended as ended in `state` (bounded to the latest
+ * {@link TRY_HISTORY_MAX}); unchanged when it has not run a try (try 0) or that try is already there
+ * (a task settled without running after a clear keeps the try number of the try before).
+ */
+export function historyWithCurrentTry(ti: TaskInstanceRecord, state: TerminalTiState): TrySummary[] | undefined {
+  const history = ti.history;
+  const last = history?.[history.length - 1];
+  if (ti.tryNumber <= 0 || (last && last.tryNumber >= ti.tryNumber)) return history;
+  return [...(history ?? []), trySummary(ti, state)].slice(-TRY_HISTORY_MAX);
 }
 
 /** A task instance that has not started: scheduled, before its first try (fields given override). */
@@ -130,6 +170,11 @@ export interface TaskStateRecord {
    * mapped task), so that the next instances continue counting from it. Absent (0) otherwise.
    */
   priorTries?: number;
+  /**
+   * Set with `priorTries` when an unmapped task was cleared back to undecided: its instance's history,
+   * the cleared try included, which its next instance carries on. Absent: none.
+   */
+  priorHistory?: TrySummary[];
 }
 
 export type TaskDecision = 'scheduled' | 'expanded' | TerminalTiState;

@@ -5,6 +5,7 @@ import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 
 import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
 import {
   backfillOrder,
+  historyWithCurrentTry,
   type BackfillRecord,
   type DagRecord,
   type DagRunRecord,
@@ -17,6 +18,7 @@ import {
   type TaskInstanceRecord,
   type TaskStateRecord,
   type TiKey,
+  type TrySummary,
   type XComRecord,
 } from './records.ts';
 import type {
@@ -60,7 +62,7 @@ import type {
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -101,6 +103,12 @@ ALTER TABLE runs ADD COLUMN backfill_id TEXT;
 ALTER TABLE runs ADD COLUMN clear_number INTEGER;
 ALTER TABLE task_states ADD COLUMN prior_tries INTEGER NOT NULL DEFAULT 0;
 ${BACKFILLS_TABLE}
+`;
+
+/** From schema version 2 to 3: the earlier tries of a task instance, and of a task cleared back to undecided. */
+const MIGRATE_2_TO_3 = `
+ALTER TABLE task_instances ADD COLUMN history TEXT;
+ALTER TABLE task_states ADD COLUMN prior_history TEXT;
 `;
 
 const SCHEMA = `
@@ -151,6 +159,7 @@ CREATE TABLE task_states (
   decision TEXT,
   map_count INTEGER,
   prior_tries INTEGER NOT NULL DEFAULT 0,
+  prior_history TEXT,
   PRIMARY KEY (run_id, task_id)
 ) WITHOUT ROWID;
 
@@ -172,6 +181,7 @@ CREATE TABLE task_instances (
   error TEXT,
   external_id TEXT,
   resume INTEGER NOT NULL,
+  history TEXT,
   PRIMARY KEY (run_id, task_id, map_index)
 ) WITHOUT ROWID;
 
@@ -282,6 +292,7 @@ const TI_COLUMNS: { readonly [K in keyof TaskInstanceRecord]-?: string } = {
   error: 'error',
   externalId: 'external_id',
   resume: 'resume',
+  history: 'history',
 };
 const TI_KEY_FIELDS = ['runId', 'taskId', 'mapIndex'] as const;
 const TI_FIELDS = Object.keys(TI_COLUMNS) as (keyof TaskInstanceRecord)[];
@@ -381,17 +392,37 @@ function tiFromRow(row: Row): TaskInstanceRecord {
     error: strOrNull(row, 'error'),
     externalId: strOrNull(row, 'external_id'),
     resume: num(row, 'resume') !== 0,
+    ...optional('history', historyFromColumn(row, 'history')),
   };
+}
+
+/** A history column (JSON text of the tries, or NULL for none). */
+function historyFromColumn(row: Row, column: string): TrySummary[] | null {
+  const text = strOrNull(row, column);
+  if (text === null) return null;
+  const v: unknown = JSON.parse(text);
+  if (!Array.isArray(v)) throw corrupt(column, v);
+  return v as TrySummary[];
+}
+
+/** A history as column text: JSON, or NULL for none. */
+function historyColumn(history: readonly TrySummary[] | undefined): string | null {
+  return history?.length ? json(history) : null;
+}
+
+/** An instance's field as its column's value. */
+function tiValue(ti: TaskInstanceRecord, f: keyof TaskInstanceRecord): SQLInputValue {
+  return f === 'history' ? historyColumn(ti.history) : sqlValue(ti[f]);
 }
 
 /** INSERT parameters of an instance (every column, in TI_FIELDS order). */
 function tiInsertParams(ti: TaskInstanceRecord): SQLInputValue[] {
-  return TI_FIELDS.map((f) => sqlValue(ti[f]));
+  return TI_FIELDS.map((f) => tiValue(ti, f));
 }
 
 /** UPDATE parameters of an instance: the value columns, then the key. */
 function tiUpdateParams(ti: TaskInstanceRecord): SQLInputValue[] {
-  const out = TI_VALUE_FIELDS.map((f) => sqlValue(ti[f]));
+  const out = TI_VALUE_FIELDS.map((f) => tiValue(ti, f));
   out.push(ti.runId, ti.taskId, ti.mapIndex);
   return out;
 }
@@ -452,6 +483,7 @@ function taskStateFromRow(row: Row): TaskStateRecord {
     decision: strOrNull(row, 'decision') as TaskDecision | null,
     mapCount: numOrNull(row, 'map_count'),
     ...optional('priorTries', num(row, 'prior_tries') || null),
+    ...optional('priorHistory', historyFromColumn(row, 'prior_history')),
   };
 }
 
@@ -521,6 +553,7 @@ function statements(db: DatabaseSync) {
     addSelf: p(addTally(selfCols)),
     getTaskState: p('SELECT * FROM task_states WHERE run_id = ? AND task_id = ?'),
     undecide: p('UPDATE task_states SET decision = NULL, map_count = NULL, prior_tries = ? WHERE run_id = ? AND task_id = ?'),
+    undecideWithHistory: p('UPDATE task_states SET decision = NULL, map_count = NULL, prior_tries = ?, prior_history = ? WHERE run_id = ? AND task_id = ?'),
     withdrawAnnounced: p(
       `INSERT INTO task_states (run_id, task_id, upstream_added_total, upstream_expanded) VALUES (?, ?, ?, -1)
        ON CONFLICT (run_id, task_id) DO UPDATE SET upstream_added_total = upstream_added_total + excluded.upstream_added_total,
@@ -843,13 +876,14 @@ export class SqliteStateStore implements StateStore {
       const self = zeroTally();
       const down = new Map<string, StateTally>(first.downstream.map((d) => [d, zeroTally()]));
       let count = 0;
-      let undecide: { priorTries: number } | undefined;
+      let undecide: { priorTries: number; history: TrySummary[] | undefined } | undefined;
       const applied = reqs.map((r) => {
         const prev = this.ti(r.key);
         if (!prev || prev.state !== r.expect.state || prev.tryNumber !== r.expect.tryNumber) return false;
+        const history = historyWithCurrentTry(prev, r.expect.state);
         if (r.to === 'absent') this.q.deleteTi.run(runId, taskId, r.key.mapIndex);
-        else this.q.updateTi.run(...tiUpdateParams({ ...prev, ...given(r.to), runId, taskId, mapIndex: r.key.mapIndex }));
-        if (r.undecide) undecide = r.undecide;
+        else this.q.updateTi.run(...tiUpdateParams({ ...prev, ...given(r.to), runId, taskId, mapIndex: r.key.mapIndex, ...(history ? { history } : {}) }));
+        if (r.undecide) undecide = { priorTries: r.undecide.priorTries, history };
         count++;
         self[r.expect.state] -= 1;
         for (const d of r.downstream) {
@@ -861,7 +895,7 @@ export class SqliteStateStore implements StateStore {
       });
       if (count === 0) return { applied, pending: num(this.q.getPending.get(runId)!, 'pending') };
       this.q.addSelf.run(runId, taskId, ...tallyParams(self));
-      if (undecide) this.q.undecide.run(undecide.priorTries, runId, taskId);
+      if (undecide) this.q.undecideWithHistory.run(undecide.priorTries, historyColumn(undecide.history), runId, taskId);
       for (const [d, t] of down) this.q.addUpstream.get(runId, d, ...tallyParams(t));
       return { applied, pending: num(this.q.addPending.get(count, runId)!, 'pending') };
     });
@@ -1138,6 +1172,10 @@ function openSchema(db: DatabaseSync, path: string): void {
         db.exec(MIGRATE_1_TO_2);
         db.prepare('UPDATE schema_version SET version = 2, updated_at = ? WHERE id = 1').run(new Date().toISOString());
         tables.add('backfills');
+      }
+      if (version < 3) {
+        db.exec(MIGRATE_2_TO_3);
+        db.prepare('UPDATE schema_version SET version = 3, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
       const missing = TABLES.filter((t) => !tables.has(t));
       if (missing.length > 0) throw new Error(`${path} is an airless store of schema version ${version} with tables missing: ${missing.join(', ')}`);
