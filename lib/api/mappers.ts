@@ -113,6 +113,7 @@ export function toTask(t: TaskSpec) {
     group_id: t.groupId,
     pool: t.pool,
     doc_md: t.doc,
+    trigger_dag_id: t.triggerDag?.triggerDagId ?? null,
   };
 }
 
@@ -195,12 +196,31 @@ export function noInstance(run: DagRunRecord, t: TaskSpec): TaskInstanceResponse
   };
 }
 
-/** The tries of an instance, 1..try_number; the state and dates are known for the current try only. */
-export function triesOf(ti: TaskInstanceResponse) {
-  return Array.from({ length: ti.try_number }, (_, i) => {
+/** One try of a task instance, as the API gives it. */
+export interface TryResponse {
+  try_number: number;
+  state: TiState | null;
+  start_date: string | null;
+  end_date: string | null;
+  duration: number | null;
+  note: string | null;
+}
+
+/**
+ * The tries of an instance, 1..try_number: an earlier try from the instance's history (how it ended), the
+ * current one from the instance; a try the history no longer holds (past its last 100), or a number an
+ * array task skipped, has no state. A try in the history is shown as it ended even while the instance
+ * waits on it (up for retry, or queued again after a clear before its next try starts).
+ */
+export function triesOf(ti: TaskInstanceRecord): TryResponse[] {
+  const earlier = new Map((ti.history ?? []).map((h) => [h.tryNumber, h]));
+  const seconds = (ms: number | null) => (ms === null ? null : ms / 1000);
+  return Array.from({ length: ti.tryNumber }, (_, i): TryResponse => {
     const n = i + 1;
-    const current = n === ti.try_number;
-    return { try_number: n, state: current ? ti.state : null, start_date: current ? ti.start_date : null, end_date: current ? ti.end_date : null };
+    const h = earlier.get(n);
+    if (h) return { try_number: n, state: h.state, start_date: h.startDate, end_date: h.endDate, duration: seconds(h.durationMs), note: h.error };
+    if (n === ti.tryNumber) return { try_number: n, state: ti.state, start_date: ti.startDate, end_date: ti.endDate, duration: seconds(ti.durationMs), note: ti.error };
+    return { try_number: n, state: null, start_date: null, end_date: null, duration: null, note: null };
   });
 }
 

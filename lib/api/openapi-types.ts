@@ -449,6 +449,8 @@ export interface components {
             group_id: string | null;
             pool: string;
             doc_md: string | null;
+            /** @description The DAG a triggerDag task triggers (its instance's external_id is the triggered run's id); null for any other task. */
+            trigger_dag_id: string | null;
         };
         DAGRun: {
             dag_run_id: string;
@@ -551,12 +553,19 @@ export interface components {
             external_id: string | null;
             tries: {
                 try_number: number;
-                /** @enum {string|null} */
+                /**
+                 * @description How the try ended (failed for a try that went up for retry), or the current try's state; null when not known.
+                 * @enum {string|null}
+                 */
                 state: "scheduled" | "queued" | "running" | "success" | "failed" | "skipped" | "upstream_failed" | "up_for_retry" | "deferred" | "removed" | null;
                 /** Format: date-time */
                 start_date: string | null;
                 /** Format: date-time */
                 end_date: string | null;
+                /** @description Seconds. */
+                duration: number | null;
+                /** @description The try's error, "Name: message". */
+                note: string | null;
             }[];
         };
         XComEntry: {

@@ -85,6 +85,7 @@ const task = object(
     group_id: nullableStr,
     pool: str,
     doc_md: nullableStr,
+    trigger_dag_id: { ...nullableStr, description: 'The DAG a triggerDag task triggers (its instance\'s external_id is the triggered run\'s id); null for any other task.' },
   },
   { id: 'Task' },
 );
@@ -132,7 +133,14 @@ const tiProperties = {
 
 const taskInstance = object(tiProperties, { id: 'TaskInstance' });
 
-const tryInfo = object({ try_number: int, state: tiState, start_date: nullableDateTime, end_date: nullableDateTime });
+const tryInfo = object({
+  try_number: int,
+  state: { ...tiState, description: 'How the try ended (failed for a try that went up for retry), or the current try\'s state; null when not known.' },
+  start_date: nullableDateTime,
+  end_date: nullableDateTime,
+  duration: { type: ['number', 'null'], description: 'Seconds.' },
+  note: { ...nullableStr, description: 'The try\'s error, "Name: message".' },
+});
 const taskInstanceDetail = object({ ...tiProperties, tries: { type: 'array', items: tryInfo } }, { id: 'TaskInstanceDetail' });
 
 const xcomEntry = object(

@@ -115,6 +115,7 @@ describe('tasks', () => {
       group_id: null,
       pool: 'default_pool',
       doc_md: null,
+      trigger_dag_id: null,
     });
   });
 

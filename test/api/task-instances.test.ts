@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dag, task, triggerDag } from '../../lib/index.ts';
 import { harness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -60,10 +61,12 @@ describe('taskInstances', () => {
     const r = await h.call('GET', `${FLAKY}/taskInstances/solve`);
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ task_id: 'solve', state: 'failed', try_number: 2, max_tries: 2 });
+    // Try 1 went up for retry: it ended failed, with its own dates and error.
     expect(r.json.tries).toStrictEqual([
-      { try_number: 1, state: null, start_date: null, end_date: null },
-      { try_number: 2, state: 'failed', start_date: r.json.start_date, end_date: r.json.end_date },
+      { try_number: 1, state: 'failed', start_date: expect.any(String), end_date: expect.any(String), duration: expect.any(Number), note: 'Error: calibration diverged' },
+      { try_number: 2, state: 'failed', start_date: r.json.start_date, end_date: r.json.end_date, duration: r.json.duration, note: 'Error: calibration diverged' },
     ]);
+    expect(Date.parse(r.json.tries[0].end_date)).toBeLessThan(Date.parse(r.json.tries[1].start_date));
     const mapped = await h.call('GET', `${FLOW}/taskInstances/square/2`);
     expect(mapped.json).toMatchObject({ task_id: 'square', map_index: 2, state: 'success', tries: [{ try_number: 1, state: 'success' }] });
   });
@@ -161,7 +164,15 @@ describe('clearTaskInstances', () => {
     expect((await h.call('GET', FLAKY)).json.state).toBe('success');
     const solve = (await h.call('GET', `${FLAKY}/taskInstances/solve`)).json;
     expect(solve).toMatchObject({ state: 'success', try_number: 3 });
-    expect(solve.tries.map((t: any) => t.try_number)).toEqual([1, 2, 3]);
+    // The tries before the clear keep how they ended: try 1 up for retry (failed), try 2 failed.
+    expect(solve.tries.map((t: any) => [t.try_number, t.state, t.note])).toEqual([
+      [1, 'failed', 'Error: calibration diverged'],
+      [2, 'failed', 'Error: calibration diverged'],
+      [3, 'success', null],
+    ]);
+    expect(solve.tries.every((t: any) => t.start_date !== null && t.end_date !== null)).toBe(true);
+    // report had not run (upstream_failed, try 0): it has just its new try.
+    expect((await h.call('GET', `${FLAKY}/taskInstances/report`)).json.tries.map((t: any) => [t.try_number, t.state])).toEqual([[1, 'success']]);
     expect((await h.call('GET', `${FLAKY}/taskInstances/solve/logs/3`)).json.content.map((l: any) => l.event)).toContainEqual('attempt 3');
     // The logs of the earlier tries stay.
     expect((await h.call('GET', `${FLAKY}/taskInstances/solve/logs/1`)).json.content.map((l: any) => l.event)).toContainEqual('attempt 1');
@@ -174,5 +185,39 @@ describe('clearTaskInstances', () => {
     expect((await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { dag_run_id: 'flaky_run', dry_run: 'no' })).json.field).toBe('body.dry_run');
     expect((await h.call('POST', '/api/v2/dags/api_flaky/clearTaskInstances', { dag_run_id: 'flaky_run', map_indexes: [-2] })).json.field).toBe('body.map_indexes[0]');
     expect((await h.call('POST', '/api/v2/dags/nope/clearTaskInstances', { dag_run_id: 'flaky_run' })).status).toBe(404);
+  });
+});
+
+describe('triggerDag tasks', () => {
+  const child = dag({ dagId: 'api_child' }, () => {
+    task('work', () => 'done');
+  });
+  const parent = dag({ dagId: 'api_parent' }, () => {
+    triggerDag('run_child', { triggerDagId: 'api_child', conf: {}, waitForCompletion: true });
+    task('after', () => 'after');
+  });
+  let t: Harness;
+  beforeAll(async () => {
+    t = await harness([child, parent]);
+  });
+  afterAll(async () => {
+    await t.app.close();
+  });
+
+  it("a triggerDag task names the DAG it triggers; its instance's external_id is the triggered run, of that DAG", async () => {
+    const tasks = (await t.call('GET', '/api/v2/dags/api_parent/tasks')).json.tasks;
+    expect(tasks.map((x: any) => [x.task_id, x.operator_name, x.trigger_dag_id])).toEqual([
+      ['run_child', 'triggerDag', 'api_child'],
+      ['after', 'task', null],
+    ]);
+    expect((await t.call('GET', '/api/v2/dags/api_parent/tasks/run_child')).json.trigger_dag_id).toBe('api_child');
+    expect((await t.call('POST', '/api/v2/dags/api_parent/dagRuns', { dag_run_id: 'parent_run' })).status).toBe(200);
+    await t.idle();
+    const ti = (await t.call('GET', '/api/v2/dags/api_parent/dagRuns/parent_run/taskInstances/run_child')).json;
+    expect(ti).toMatchObject({ state: 'success', operator_name: 'triggerDag' });
+    expect(ti.external_id).toEqual(expect.any(String));
+    const triggered = await t.call('GET', `/api/v2/dags/api_child/dagRuns/${encodeURIComponent(ti.external_id)}`);
+    expect(triggered.status).toBe(200);
+    expect(triggered.json).toMatchObject({ dag_id: 'api_child', state: 'success', triggered_by_parent: { dag_id: 'api_parent', dag_run_id: 'parent_run', task_id: 'run_child' } });
   });
 });

@@ -28,8 +28,8 @@ async function tiOf(backend: ApiBackend, p: TiParams, mapIndex: number): Promise
   return { dag, run, t, ti: await findTaskInstance(backend, run, t, mapIndex) };
 }
 
-function detail(ti: TaskInstanceResponse) {
-  return { ...ti, tries: triesOf(ti) };
+function detail(ti: TaskInstanceRecord, t: TaskSpec) {
+  return { ...toTaskInstance(ti, t), tries: triesOf(ti) };
 }
 
 export function taskInstanceRoutes({ app, backend }: RouteContext): void {
@@ -68,7 +68,7 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
     { schema: { summary: 'Get a task instance (not mapped) with its tries', tags: ['TaskInstance'], operationId: 'get_task_instance', params: P.ti, response: responses(R.taskInstance) } },
     async (request) => {
       const { t, ti } = await tiOf(backend, request.params, -1);
-      return detail(toTaskInstance(ti, t));
+      return detail(ti, t);
     },
   );
 
@@ -88,7 +88,7 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
     { schema: { summary: 'Get a task instance by map index, with its tries', tags: ['TaskInstance'], operationId: 'get_mapped_task_instance', params: P.tiMapped, response: responses(R.taskInstance) } },
     async (request) => {
       const { t, ti } = await tiOf(backend, request.params, request.params.map_index);
-      return detail(toTaskInstance(ti, t));
+      return detail(ti, t);
     },
   );
 
