@@ -98,6 +98,22 @@ describe('web UI on a standalone server', () => {
     await shot(page, 'task-instance-xcom');
   });
 
+  it("links a triggerDag task's instance to the run it triggered, in that DAG", async () => {
+    await page.goto(`${server.url}/#/dags/example_workflow/runs/${encodeURIComponent(greenRunId)}/tasks/run_import_prep/-1`);
+    await page.getByTestId('ti-details').and(page.locator('[data-state="success"]')).waitFor();
+    const link = page.getByTestId('ti-triggered-run');
+    expect(await link.getAttribute('data-dag-id')).toBe('stage_import_prep');
+    const ti = (await api(server, 'GET', `/api/v2/dags/example_workflow/dagRuns/${encodeURIComponent(greenRunId)}/taskInstances/run_import_prep`)).json;
+    expect(ti.external_id).toEqual(expect.any(String));
+    expect(await link.getAttribute('href')).toBe(`#/dags/stage_import_prep/runs/${encodeURIComponent(ti.external_id)}`);
+    await shot(page, 'triggered-run-link');
+    await link.click();
+    await page.locator(`[data-testid="run-details"][data-run-id="${ti.external_id}"]`).waitFor();
+    expect(page.url()).toContain('#/dags/stage_import_prep/runs/');
+    await page.goto(`${server.url}/#/dags/example_workflow/runs/${encodeURIComponent(greenRunId)}`);
+    await page.getByTestId('run-details').waitFor();
+  });
+
   it('shows a mapped task with its count of map indexes, expanding to each index', async () => {
     // stage_imaging triggered solver with nchan 3: execute_single_solver is mapped over 3 channels.
     await page.goto(`${server.url}/#/dags/solver`);
@@ -203,6 +219,8 @@ describe('web UI on a standalone server', () => {
     await page.getByTestId('clear-confirm').click();
     await page.getByTestId('ti-details').and(page.locator('[data-try-number="2"]')).waitFor({ timeout: RUN_ENDS });
     await page.locator('[data-testid="ti-try"][data-try-number="2"][aria-selected="true"]').waitFor();
+    // The try before the clear keeps how it ended.
+    await page.locator('[data-testid="ti-try"][data-try-number="1"][data-state="failed"]').waitFor();
     // Same conf, so the rerun fails again: on its second try this time.
     await page.getByTestId('ti-details').and(page.locator('[data-state="failed"][data-try-number="2"]')).waitFor({ timeout: RUN_ENDS });
     await gridRun(failedRunId).and(page.locator('[data-state="failed"]')).waitFor({ timeout: RUN_ENDS });

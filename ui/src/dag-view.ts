@@ -27,6 +27,12 @@ export function useSelection(): { runId: string | null; taskId: string | null; m
   };
 }
 
+/** The base path of a DAG's grid or graph view (a link to another DAG keeps the view it is shown in). */
+export function dagViewBase(dagId: string, graph: boolean): string {
+  const base = `/dags/${encodeURIComponent(dagId)}`;
+  return graph ? `${base}/graph` : base;
+}
+
 export function runPath(base: string, runId: string): string {
   return `${base}/runs/${encodeURIComponent(runId)}`;
 }

@@ -5,8 +5,9 @@ import { call, client } from '../api.ts';
 import { ClearButton } from '../components/clear-dialog.tsx';
 import { ErrorBox } from '../components/error-box.tsx';
 import { StateBadge } from '../components/state-badge.tsx';
-import { runPath, useDagId, useViewBase } from '../dag-view.ts';
+import { dagViewBase, runPath, useDagId, useViewBase } from '../dag-view.ts';
 import { formatDate, formatDuration, json } from '../format.ts';
+import { useTasks } from '../queries.ts';
 import { isLive, LIVE_REFRESH_MS } from '../states.ts';
 
 function LogView({ path, tryNumber, live, state }: { path: { dag_id: string; dag_run_id: string; task_id: string }; tryNumber: number; live: boolean; state: string | null }) {
@@ -36,6 +37,13 @@ function LogView({ path, tryNumber, live, state }: { path: { dag_id: string; dag
       </pre>
     </>
   );
+}
+
+/** A try's tab tooltip: when it ran, how long, and its error. */
+function tryTitle(tr: { start_date: string | null; end_date: string | null; duration: number | null; note: string | null }): string {
+  const lines = [`${formatDate(tr.start_date)} / ${formatDate(tr.end_date)}`, formatDuration(tr.duration)];
+  if (tr.note) lines.push(tr.note);
+  return lines.join('\n');
 }
 
 /** A task instance: state, tries, duration, the log of each try, its XCom entries, and Clear. */
@@ -73,10 +81,14 @@ export function TaskInstanceDetails() {
   const tiKey = `${dagId}/${runId}/${taskId}/${mapIndex}`;
   const [picked, setPicked] = useState<{ tiKey: string; tryNumber: number } | null>(null);
   const chosenTry = picked !== null && picked.tiKey === tiKey ? picked.tryNumber : null;
+  // A triggerDag task's external id is a run of the DAG it triggers: linked in the same view.
+  const tasks = useTasks(dagId);
+  const triggerDagId = tasks.data?.tasks.find((x) => x.task_id === taskId)?.trigger_dag_id ?? null;
+  const graph = base !== dagViewBase(dagId, false);
   if (ti.error) return <ErrorBox error={ti.error} />;
   const t = ti.data;
   if (t === undefined) return <p className="muted">Loading…</p>;
-  const tries = t.tries.length > 0 ? t.tries : t.try_number > 0 ? [{ try_number: t.try_number, state: t.state, start_date: t.start_date, end_date: t.end_date }] : [];
+  const tries = t.tries.length > 0 ? t.tries : t.try_number > 0 ? [{ try_number: t.try_number, state: t.state, start_date: t.start_date, end_date: t.end_date, duration: t.duration, note: t.note }] : [];
   const shownTry = chosenTry ?? tries.at(-1)?.try_number ?? null;
   const label = `${taskId}${mapIndex >= 0 ? `[${mapIndex}]` : ''}`;
   return (
@@ -108,7 +120,17 @@ export function TaskInstanceDetails() {
         <dd className="mono">
           <Link to={runPath(base, runId)}>{runId}</Link>
         </dd>
-        {t.external_id !== null && t.external_id !== undefined && (
+        {t.external_id !== null && t.external_id !== undefined && triggerDagId !== null && (
+          <>
+            <dt>Triggered run</dt>
+            <dd className="mono">
+              <Link to={runPath(dagViewBase(triggerDagId, graph), t.external_id)} data-testid="ti-triggered-run" data-dag-id={triggerDagId}>
+                {triggerDagId} / {t.external_id}
+              </Link>
+            </dd>
+          </>
+        )}
+        {t.external_id !== null && t.external_id !== undefined && triggerDagId === null && (
           <>
             <dt>External id</dt>
             <dd className="mono">{t.external_id}</dd>
@@ -137,6 +159,7 @@ export function TaskInstanceDetails() {
             data-testid="ti-try"
             data-try-number={tr.try_number}
             data-state={tr.state ?? 'none'}
+            title={tryTitle(tr)}
           >
             Try {tr.try_number} <StateBadge state={tr.state} />
           </button>
