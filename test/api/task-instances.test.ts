@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dag, task, triggerDag } from '../../lib/index.ts';
+import { batchJob, dag, task, triggerDag } from '../../lib/index.ts';
 import { harness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -219,5 +219,35 @@ describe('triggerDag tasks', () => {
     const triggered = await t.call('GET', `/api/v2/dags/api_child/dagRuns/${encodeURIComponent(ti.external_id)}`);
     expect(triggered.status).toBe(200);
     expect(triggered.json).toMatchObject({ dag_id: 'api_child', state: 'success', triggered_by_parent: { dag_id: 'api_parent', dag_run_id: 'parent_run', task_id: 'run_child' } });
+  });
+});
+
+describe('tries of array children', () => {
+  // Child 1 fails every try: its first try goes up for retry with the wave, its second fails.
+  const arrays = dag({ dagId: 'api_arrays', defaultArgs: { retries: 1, retryDelay: '10s' } }, () => {
+    const items = task('items', () => [0, 1, 2].map((i) => ({ environment: { ITEM: String(i) } })));
+    batchJob('job', { command: ['sh', '-c', '[ "$ITEM" != 1 ] || exit 7'] }).expandKwargs(items);
+  });
+  let t: Harness;
+  beforeAll(async () => {
+    t = await harness([arrays]);
+  });
+  afterAll(async () => {
+    await t.app.close();
+  });
+
+  it('a child that went up for retry with its wave has that try failed, with its error; one that passed has one try', async () => {
+    expect((await t.call('POST', '/api/v2/dags/api_arrays/dagRuns', { dag_run_id: 'arrays_run' })).status).toBe(200);
+    await t.idle();
+    const base = '/api/v2/dags/api_arrays/dagRuns/arrays_run/taskInstances/job';
+    const failed = (await t.call('GET', `${base}/1`)).json;
+    expect(failed).toMatchObject({ state: 'failed', try_number: 2 });
+    expect(failed.tries.map((x: any) => [x.try_number, x.state])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+    ]);
+    expect(failed.tries[0].note).toMatch(/^Batch job api_arrays-job-[0-9a-f]{12}-g0-try1 child .* failed: .*exit code 7/);
+    expect(failed.tries[0].end_date).toEqual(expect.any(String));
+    expect((await t.call('GET', `${base}/0`)).json.tries.map((x: any) => [x.try_number, x.state])).toEqual([[1, 'success']]);
   });
 });
