@@ -99,9 +99,9 @@ describe('the API function behind a Function URL with AuthType AWS_IAM, on the l
     expect(unwrap(await api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}', { params: { path: { ...path, dag_run_id: runId } } })).state).toBe('success');
     const transform = unwrap(await api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', { params: { path: { ...path, dag_run_id: runId, task_id: 'transform' } } }));
     expect(transform).toMatchObject({ state: 'success', try_number: 2 });
-    // The store keeps the state of the current try only.
+    // Try 1 keeps how it ended.
     expect(transform.tries.map((t) => [t.try_number, t.state])).toStrictEqual([
-      [1, null],
+      [1, 'success'],
       [2, 'success'],
     ]);
     const extract = unwrap(await api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', { params: { path: { ...path, dag_run_id: runId, task_id: 'extract' } } }));
