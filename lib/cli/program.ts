@@ -15,6 +15,7 @@ import { tasksClear, type TasksClearOptions } from './commands/tasks-clear.ts';
 import { tasksList, type TasksListOptions } from './commands/tasks-list.ts';
 import { tasksStatesForDagRun, type StatesForDagRunOptions } from './commands/tasks-states-for-dag-run.ts';
 import { tasksTest, type TasksTestOptions } from './commands/tasks-test.ts';
+import { ui, type UiCommandOptions } from './commands/ui.ts';
 import { parseIndex } from './conf.ts';
 import { ApiError } from '../api/client.ts';
 import { API_TOKEN_ENV } from './remote.ts';
@@ -183,6 +184,14 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--port <port>', 'TCP port (0: a free one)', parsePort, 8080)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .action(async (_o: unknown, cmd: Command) => setExit(await standalone(term, cmd.optsWithGlobals<StandaloneCommandOptions>())));
+  program
+    .command('ui')
+    .description('serve the web UI on this machine in front of a deployed stack (--stack NAME) or an API (--endpoint URL), forwarding its requests signed with your AWS credentials; Ctrl-C stops')
+    .option('--port <port>', 'TCP port (0: a free one)', parsePort, 8080)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--sigv4', 'sign the requests to --endpoint with SigV4 (implied for a Lambda Function URL)')
+    .option('--token <token>', "the local token the browser must send (default: a new random one at each start)")
+    .action(async (_o: unknown, cmd: Command) => setExit(await ui(term, cmd.optsWithGlobals<UiCommandOptions>())));
   return program;
 }
 

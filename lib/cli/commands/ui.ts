@@ -1,0 +1,111 @@
+import { errorMessage } from '../../errors.ts';
+import { startUiServer, type ProxyTarget, type UiServer } from '../../ui-server/server.ts';
+import { airlessHome } from '../log-files.ts';
+import { apiToken, checkHealth, type RemoteOptions } from '../remote.ts';
+import type { Terminal } from '../terminal.ts';
+import { EXIT, UsageError } from '../usage-error.ts';
+
+export interface UiCommandOptions extends RemoteOptions {
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  host?: string;
+  /** Sign the requests to `--endpoint` with SigV4 even when its host is not a Function URL's. Default false. */
+  sigv4?: boolean;
+  /** The local token the browser must send. Default: a new random one at each start. */
+  token?: string;
+}
+
+/** Signals this close to the first are the same Ctrl-C delivered twice, not a second one. */
+const DUPLICATE_SIGNAL_MS = 1000;
+
+/** The API to forward to, and how its requests are authorised, from `--stack` or `--endpoint` (and `--sigv4`). */
+export async function uiTarget(o: UiCommandOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ target: ProxyTarget; auth: string }> {
+  if (o.stack !== undefined && o.endpoint !== undefined) throw new UsageError('give --endpoint or --stack, not both');
+  if (o.stack !== undefined) {
+    // Loaded only when asked for: it brings the AWS SDK.
+    const { resolveStackEndpoint } = await import('../stack-endpoint.ts');
+    const { baseUrl, fetch } = await resolveStackEndpoint(o.stack);
+    return { target: { baseUrl, fetch, description: `stack ${o.stack} (${baseUrl})` }, auth: 'signed with SigV4 (your AWS credentials)' };
+  }
+  if (o.endpoint === undefined) throw new UsageError('airless ui needs the API to stand in front of: --stack NAME (a deployed stack) or --endpoint URL');
+  let url: URL;
+  try {
+    url = new URL(o.endpoint);
+  } catch {
+    throw new UsageError(`--endpoint must be a URL such as https://<id>.lambda-url.<region>.on.aws, got '${o.endpoint}'`);
+  }
+  const baseUrl = url.href.replace(/\/+$/, '').replace(/\/api\/v2$/, '');
+  const description = `--endpoint ${baseUrl}`;
+  // Loaded only when asked for: it brings the AWS SDK.
+  const { functionUrlRegion, signingFetch } = await import('../../api/sigv4.ts');
+  if (o.sigv4 === true || functionUrlRegion(url.hostname) !== null) {
+    return { target: { baseUrl, description, fetch: signingFetch({ env }) }, auth: 'signed with SigV4 (your AWS credentials)' };
+  }
+  const token = apiToken(airlessHome(env), env);
+  return token === undefined
+    ? { target: { baseUrl, description }, auth: 'sent without credentials (no AIRLESS_API_TOKEN; add --sigv4 to sign them)' }
+    : { target: { baseUrl, description, token }, auth: 'sent with the bearer token of AIRLESS_API_TOKEN' };
+}
+
+/**
+ * `airless ui`: the web UI on this machine, in front of a deployed stack's API (`--stack NAME`) or any
+ * API (`--endpoint URL`). Prints `airless ui: listening on <url>`, the UI's URL with the local token,
+ * the target and whether it answers health; runs until SIGINT/SIGTERM, then stops and exits 0 (a second
+ * signal exits at once). Exit 2 when the UI is not built, the stack is not found or the port is taken.
+ */
+export async function ui(term: Terminal, o: UiCommandOptions): Promise<number> {
+  const { target, auth } = await uiTarget(o);
+  let server: UiServer;
+  try {
+    server = await startUiServer({
+      target,
+      port: o.port ?? 8080,
+      host: o.host ?? '127.0.0.1',
+      ...(o.token !== undefined ? { token: o.token } : {}),
+      warn: (line) => void term.stderr.write(`${line}\n`),
+    });
+  } catch (e) {
+    if (e instanceof Error && e.name === 'UiServerStartError') throw new UsageError(errorMessage(e));
+    throw e;
+  }
+  const unhealthy = await checkHealth(target.baseUrl, 10_000, target.fetch);
+  const lines = [
+    `airless ui: listening on ${server.url}`,
+    `  web UI:  ${server.url}/?token=${encodeURIComponent(server.token)}`,
+    `  target:  ${target.description}, requests ${auth}`,
+    `  health:  ${unhealthy === null ? 'the target answers' : `warning: ${unhealthy}`}`,
+    `  token:   ${server.token} (this server's own; the API's ${server.url}/api/v2 needs it as Authorization: Bearer <token>)`,
+    'Press Ctrl-C to stop.',
+  ];
+  await term.out(`${lines.join('\n')}\n`);
+
+  return new Promise<number>((resolve) => {
+    let first = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      // One Ctrl-C can arrive twice within milliseconds: from the terminal (to the whole process group)
+      // and forwarded by bin/airless.js's parent process. Only a signal a second or more later insists.
+      if (first !== 0 && Date.now() - first < DUPLICATE_SIGNAL_MS) return;
+      if (first !== 0) {
+        term.stderr.write(`\nairless ui: ${sig} again, exiting now\n`, () => process.exit(130));
+        return;
+      }
+      first = Date.now();
+      term.stderr.write(`\nairless ui: stopping (${sig}); ${sig} again to exit at once\n`);
+      server.stop().then(
+        async () => {
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+          await term.err('airless ui: stopped\n');
+          resolve(EXIT.ok);
+        },
+        async (e: unknown) => {
+          await term.err(`airless ui: error while stopping: ${errorMessage(e)}\n`);
+          resolve(EXIT.failed);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
