@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { receive, verifySigV4, type ReceivedRequest } from '../e2e/function-url.ts';
 import { listenOnLoopback } from '../e2e/loopback-server.ts';
 import { signingFetch } from '../lib/api/sigv4.ts';
+import { uiTarget } from '../lib/cli/commands/ui.ts';
 import { forwardUrl } from '../lib/ui-server/proxy.ts';
 import { startUiServer, UiServerStartError, type ProxyTarget, type UiServer } from '../lib/ui-server/server.ts';
 
@@ -258,5 +259,29 @@ describe('the UI server', () => {
     expect(a.token).not.toBe(b.token);
     expect((await fetch(`${a.url}/api/v2/dags`, { headers: { authorization: `Bearer ${b.token}` } })).status).toBe(401);
     expect((await fetch(`${a.url}/api/v2/dags`, { headers: { authorization: `Bearer ${a.token}` } })).status).toBe(200);
+  });
+});
+
+describe('airless ui: the target of --endpoint', () => {
+  const env = { AIRLESS_HOME: uiDir };
+
+  it('signs for a Lambda Function URL or with --sigv4, else sends AIRLESS_API_TOKEN', async () => {
+    const fn = await uiTarget({ endpoint: 'https://abc123.lambda-url.eu-west-1.on.aws/' }, env);
+    expect(fn.target).toMatchObject({ baseUrl: 'https://abc123.lambda-url.eu-west-1.on.aws', description: '--endpoint https://abc123.lambda-url.eu-west-1.on.aws' });
+    expect(fn.target.fetch).toBeTypeOf('function');
+    expect(fn.target.token).toBeUndefined();
+    const forced = await uiTarget({ endpoint: 'https://api.example.com/api/v2', sigv4: true }, env);
+    expect(forced.target.baseUrl).toBe('https://api.example.com');
+    expect(forced.target.fetch).toBeTypeOf('function');
+    const bearer = await uiTarget({ endpoint: 'http://10.0.0.5:8080' }, { ...env, AIRLESS_API_TOKEN: 'api-token' });
+    expect(bearer.target).toStrictEqual({ baseUrl: 'http://10.0.0.5:8080', description: '--endpoint http://10.0.0.5:8080', token: 'api-token' });
+    const bare = await uiTarget({ endpoint: 'http://10.0.0.5:8080' }, env);
+    expect(bare.target).toStrictEqual({ baseUrl: 'http://10.0.0.5:8080', description: '--endpoint http://10.0.0.5:8080' });
+  });
+
+  it('is a usage error without --stack or --endpoint, with both, or with an endpoint that is not a URL', async () => {
+    await expect(uiTarget({}, env)).rejects.toThrow('airless ui needs the API to stand in front of: --stack NAME (a deployed stack) or --endpoint URL');
+    await expect(uiTarget({ endpoint: 'http://x', stack: 's' }, env)).rejects.toThrow('give --endpoint or --stack, not both');
+    await expect(uiTarget({ endpoint: 'nope' }, env)).rejects.toThrow("--endpoint must be a URL");
   });
 });

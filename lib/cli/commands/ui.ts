@@ -44,8 +44,8 @@ export async function uiTarget(o: UiCommandOptions, env: NodeJS.ProcessEnv = pro
   }
   const token = apiToken(airlessHome(env), env);
   return token === undefined
-    ? { target: { baseUrl, description }, auth: 'sent without credentials (no AIRLESS_API_TOKEN; add --sigv4 to sign them)' }
-    : { target: { baseUrl, description, token }, auth: 'sent with the bearer token of AIRLESS_API_TOKEN' };
+    ? { target: { baseUrl, description }, auth: 'sent without credentials (no AIRLESS_API_TOKEN nor $AIRLESS_HOME/api-token; --sigv4 signs them)' }
+    : { target: { baseUrl, description, token }, auth: 'sent with the API token (AIRLESS_API_TOKEN, else $AIRLESS_HOME/api-token)' };
 }
 
 /**
