@@ -4,7 +4,8 @@ import { startStandalone } from '../../standalone/server.ts';
 import { loadBag, type GlobalOptions } from '../dag-lookup.ts';
 import { displayPath } from '../format.ts';
 import type { Terminal } from '../terminal.ts';
-import { EXIT, UsageError } from '../usage-error.ts';
+import { UsageError } from '../usage-error.ts';
+import { stopOnSignal } from '../stop-on-signal.ts';
 
 export interface StandaloneCommandOptions extends GlobalOptions {
   /** TCP port; 0 picks a free one. Default 8080. */
@@ -19,9 +20,6 @@ export function parsePort(value: string): number {
   if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`--port: expected an integer from 0 to 65535, got '${value}'`);
   return n;
 }
-
-/** Signals this close to the first are the same Ctrl-C delivered twice, not a second one. */
-const DUPLICATE_SIGNAL_MS = 1000;
 
 /**
  * `airless standalone`: the scheduler, the REST API and the web UI in this process, state in the home
@@ -54,32 +52,5 @@ export async function standalone(term: Terminal, o: StandaloneCommandOptions): P
   lines.push('Press Ctrl-C to stop.');
   await term.out(`${lines.join('\n')}\n`);
 
-  return new Promise<number>((resolve) => {
-    let first = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-      // One Ctrl-C can arrive twice within milliseconds: from the terminal (to the whole process group)
-      // and forwarded by bin/airless.js's parent process. Only a signal a second or more later insists.
-      if (first !== 0 && Date.now() - first < DUPLICATE_SIGNAL_MS) return;
-      if (first !== 0) {
-        term.stderr.write(`\nairless standalone: ${sig} again, exiting now (the next start resumes the runs)\n`, () => process.exit(130));
-        return;
-      }
-      first = Date.now();
-      term.stderr.write(`\nairless standalone: stopping (${sig}); ${sig} again to exit at once\n`);
-      server.stop().then(
-        async () => {
-          process.removeListener('SIGINT', onSignal);
-          process.removeListener('SIGTERM', onSignal);
-          await term.err('airless standalone: stopped\n');
-          resolve(EXIT.ok);
-        },
-        async (e: unknown) => {
-          await term.err(`airless standalone: error while stopping: ${errorMessage(e)}\n`);
-          resolve(EXIT.failed);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  return stopOnSignal(term, 'airless standalone', () => server.stop(), ' (the next start resumes the runs)');
 }

@@ -3,7 +3,8 @@ import { startUiServer, type ProxyTarget, type UiServer } from '../../ui-server/
 import { airlessHome } from '../log-files.ts';
 import { apiToken, checkHealth, type RemoteOptions } from '../remote.ts';
 import type { Terminal } from '../terminal.ts';
-import { EXIT, UsageError } from '../usage-error.ts';
+import { UsageError } from '../usage-error.ts';
+import { stopOnSignal } from '../stop-on-signal.ts';
 
 export interface UiCommandOptions extends RemoteOptions {
   /** TCP port; 0 picks a free one. Default 8080. */
@@ -15,9 +16,6 @@ export interface UiCommandOptions extends RemoteOptions {
   /** The local token the browser must send. Default: a new random one at each start. */
   token?: string;
 }
-
-/** Signals this close to the first are the same Ctrl-C delivered twice, not a second one. */
-const DUPLICATE_SIGNAL_MS = 1000;
 
 /** The API to forward to, and how its requests are authorised, from `--stack` or `--endpoint` (and `--sigv4`). */
 export async function uiTarget(o: UiCommandOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ target: ProxyTarget; auth: string }> {
@@ -80,32 +78,5 @@ export async function ui(term: Terminal, o: UiCommandOptions): Promise<number> {
   ];
   await term.out(`${lines.join('\n')}\n`);
 
-  return new Promise<number>((resolve) => {
-    let first = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-      // One Ctrl-C can arrive twice within milliseconds: from the terminal (to the whole process group)
-      // and forwarded by bin/airless.js's parent process. Only a signal a second or more later insists.
-      if (first !== 0 && Date.now() - first < DUPLICATE_SIGNAL_MS) return;
-      if (first !== 0) {
-        term.stderr.write(`\nairless ui: ${sig} again, exiting now\n`, () => process.exit(130));
-        return;
-      }
-      first = Date.now();
-      term.stderr.write(`\nairless ui: stopping (${sig}); ${sig} again to exit at once\n`);
-      server.stop().then(
-        async () => {
-          process.removeListener('SIGINT', onSignal);
-          process.removeListener('SIGTERM', onSignal);
-          await term.err('airless ui: stopped\n');
-          resolve(EXIT.ok);
-        },
-        async (e: unknown) => {
-          await term.err(`airless ui: error while stopping: ${errorMessage(e)}\n`);
-          resolve(EXIT.failed);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  return stopOnSignal(term, 'airless ui', () => server.stop());
 }
