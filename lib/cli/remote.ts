@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { ApiError, createApiClient, toApiError, type ApiClient } from '../api/client.ts';
 import type { components, paths } from '../api/openapi-types.ts';
 import type { GlobalOptions } from './dag-lookup.ts';
@@ -7,15 +6,15 @@ import { displayPath } from './format.ts';
 import { airlessHome } from './log-files.ts';
 import type { Terminal } from './terminal.ts';
 import { UsageError } from './usage-error.ts';
+import { API_TOKEN_ENV, pidAlive, readApiToken, standaloneFile } from '../standalone/home-files.ts';
+
+export { API_TOKEN_ENV, standaloneFile } from '../standalone/home-files.ts';
 
 /** The API's objects (DAG, DAGRun, Task, TaskInstance, Backfill, ...), as generated from its OpenAPI document. */
 export type Schemas = components['schemas'];
 
 /** The JSON body of a 200 answer of `method` on `route`. */
 export type Answer<Route extends keyof paths, Method extends keyof paths[Route]> = paths[Route][Method] extends { responses: { 200: { content: { 'application/json': infer T } } } } ? T : never;
-
-/** Name of the environment variable holding the API token (else `<AIRLESS_HOME>/api-token`). */
-export const API_TOKEN_ENV = 'AIRLESS_API_TOKEN';
 
 /** How to start a server, for messages. */
 export const START_HINT = 'start one with `npx airless standalone` (or name one with --endpoint URL or --stack NAME)';
@@ -45,30 +44,8 @@ export interface NoTarget {
   tried: string;
 }
 
-/** The `{url, pid}` file a running standalone writes under AIRLESS_HOME. */
-export function standaloneFile(home: string): string {
-  return path.join(home, 'standalone.json');
-}
-
 /** The token: `AIRLESS_API_TOKEN`, else `<home>/api-token`, else none. */
-export function apiToken(home: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const fromEnv = env[API_TOKEN_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const file = path.join(home, 'api-token');
-  if (!existsSync(file)) return undefined;
-  const token = readFileSync(file, 'utf8').trim();
-  return token === '' ? undefined : token;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export const apiToken = readApiToken;
 
 /** Whether `GET <url>/api/v2/monitor/health` answers 200 within `timeoutMs`; else why not. */
 export async function checkHealth(baseUrl: string, timeoutMs = 3000, fetchFn: typeof fetch = fetch): Promise<string | null> {

@@ -12,20 +12,9 @@ import { sqliteDatabasePath, SqliteStateStore } from '../store/sqlite-store.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { INTERRUPTED_TRY, resumeRuns, StandaloneInterruptedError, type ResumeReport } from './resume.ts';
 import { ScheduleLoop } from './schedule-loop.ts';
+import { API_TOKEN_FILE, pidAlive, readApiToken, STANDALONE_FILE, type StandaloneInfo } from './home-files.ts';
 
-/** The environment variable whose value, when set, is the API token (instead of `<home>/api-token`). */
-export const API_TOKEN_ENV = 'AIRLESS_API_TOKEN';
-/** The token file in the home folder (mode 0600), created on first start. */
-export const API_TOKEN_FILE = 'api-token';
-/** The file a running standalone server writes in its home folder: `{ url, pid, startedAt }` (mode 0600). */
-export const STANDALONE_FILE = 'standalone.json';
-/** What `<home>/standalone.json` holds while a server runs. */
-export interface StandaloneInfo {
-  url: string;
-  pid: number;
-  /** ISO-8601. */
-  startedAt: string;
-}
+export { API_TOKEN_ENV, API_TOKEN_FILE, STANDALONE_FILE, type StandaloneInfo } from './home-files.ts';
 
 /** The server cannot start: another one runs on the same home, or the port is taken. Exit code 2. */
 export class StandaloneStartError extends AirlessError {
@@ -77,16 +66,6 @@ export function defaultUiDir(): string | null {
   return existsSync(path.join(dir, 'index.html')) ? dir : null;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, owned by someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The standalone server of a home folder, if one runs (a stale file of a dead process is ignored). */
 export function runningStandalone(home: string): StandaloneInfo | null {
   const file = path.join(home, STANDALONE_FILE);
@@ -102,17 +81,10 @@ export function runningStandalone(home: string): StandaloneInfo | null {
 
 /** The API token: `AIRLESS_API_TOKEN` if set, else `<home>/api-token`, created (32 random bytes, base64url, mode 0600) if missing. */
 export function apiToken(home: string, env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env[API_TOKEN_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const file = path.join(home, API_TOKEN_FILE);
-  try {
-    const token = readFileSync(file, 'utf8').trim();
-    if (token !== '') return token;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  const existing = readApiToken(home, env);
+  if (existing !== undefined) return existing;
   const token = randomBytes(32).toString('base64url');
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  writeFileSync(path.join(home, API_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
   return token;
 }
 

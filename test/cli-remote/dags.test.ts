@@ -1,28 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { cli, startStandalone, type Standalone } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { cli, useStandalone } from './harness.ts';
 
 // `airless dags ...` against a real standalone process, pointed at with --endpoint and AIRLESS_API_TOKEN.
-let server: Standalone;
-let emptyHome: string;
-const remote = (...args: string[]) => cli([...args, '--endpoint', server.url]);
-
-beforeAll(async () => {
-  server = await startStandalone();
-  emptyHome = mkdtempSync(path.join(os.tmpdir(), 'airless-cli-empty-'));
-});
-afterAll(async () => {
-  await server?.stop();
-  rmSync(emptyHome, { recursive: true, force: true });
-});
-beforeEach(() => {
-  vi.stubEnv('AIRLESS_HOME', emptyHome);
-  vi.stubEnv('AIRLESS_API_TOKEN', server.token);
-  vi.stubEnv('NO_COLOR', '1');
-  vi.stubEnv('FORCE_COLOR', undefined);
-});
+const suite = useStandalone();
+const remote = (...args: string[]) => cli([...args, '--endpoint', suite.server().url]);
 
 interface Run {
   dag_run_id: string;
@@ -124,7 +105,7 @@ describe('dags trigger', () => {
   });
 
   it('--wait on a terminal draws the live view of dags test', async () => {
-    const r = await cli(['dags', 'trigger', 'remote_greet', '--run-id', 'greet_tty', '--wait', '--endpoint', server.url], { tty: true });
+    const r = await cli(['dags', 'trigger', 'remote_greet', '--run-id', 'greet_tty', '--wait', '--endpoint', suite.server().url], { tty: true });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('\x1b[?25l'); // the cursor hidden while the view redraws
     expect(r.stdout).toMatch(/✓ remote_greet {2}success .* greet_tty/);

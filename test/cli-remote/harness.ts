@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
 import { runCli } from '../../lib/cli/program.ts';
 import { Terminal } from '../../lib/cli/terminal.ts';
 
@@ -84,3 +85,30 @@ export async function cli(argv: readonly string[], options: { tty?: boolean } = 
   await new Promise((resolve) => setImmediate(resolve));
   return { code, stdout: out.text(), stderr: err.text() };
 }
+
+/**
+ * The suite's server: a standalone started before the file's tests and stopped after them, and an empty
+ * AIRLESS_HOME for the CLI (so nothing is found unless pointed at). Each test starts with
+ * `AIRLESS_API_TOKEN` set to the server's token (`withToken`, the default) or unset, and without colours.
+ */
+export function useStandalone(options: { withToken?: boolean; env?: Record<string, string> } = {}): { server: () => Standalone; emptyHome: () => string } {
+  let server: Standalone | undefined;
+  let emptyHome: string | undefined;
+  beforeAll(async () => {
+    server = await startStandalone();
+    emptyHome = mkdtempSync(path.join(os.tmpdir(), 'airless-cli-empty-'));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (emptyHome !== undefined) rmSync(emptyHome, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    vi.stubEnv('AIRLESS_HOME', emptyHome!);
+    vi.stubEnv('AIRLESS_API_TOKEN', options.withToken === false ? undefined : server!.token);
+    for (const [k, v] of Object.entries(options.env ?? {})) vi.stubEnv(k, v);
+    vi.stubEnv('NO_COLOR', '1');
+    vi.stubEnv('FORCE_COLOR', undefined);
+  });
+  return { server: () => server!, emptyHome: () => emptyHome! };
+}
+

@@ -2,39 +2,22 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { cli, DAGS, startStandalone, type Standalone } from './harness.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { cli, DAGS, useStandalone } from './harness.ts';
 
 // How the CLI finds its server: the running standalone of AIRLESS_HOME (standalone.json + api-token),
 // --endpoint with AIRLESS_API_TOKEN, or none (the listings then read the DAGs folder).
 const ROOT = path.resolve(import.meta.dirname, '../..');
-let server: Standalone;
-let emptyHome: string;
-
-beforeAll(async () => {
-  server = await startStandalone();
-  emptyHome = mkdtempSync(path.join(os.tmpdir(), 'airless-cli-empty-'));
-});
-afterAll(async () => {
-  await server?.stop();
-  rmSync(emptyHome, { recursive: true, force: true });
-});
-beforeEach(() => {
-  vi.stubEnv('AIRLESS_HOME', emptyHome);
-  vi.stubEnv('AIRLESS_API_TOKEN', undefined);
-  vi.stubEnv('AIRLESS_DAGS_FOLDER', DAGS);
-  vi.stubEnv('NO_COLOR', '1');
-  vi.stubEnv('FORCE_COLOR', undefined);
-});
+const suite = useStandalone({ withToken: false, env: { AIRLESS_DAGS_FOLDER: DAGS } });
 
 const HINT = 'start one with `npx airless standalone` (or name one with --endpoint URL or --stack NAME)';
 
 describe('the running standalone of AIRLESS_HOME', () => {
   it('is found through standalone.json, with the token of <home>/api-token', async () => {
-    vi.stubEnv('AIRLESS_HOME', server.home);
+    vi.stubEnv('AIRLESS_HOME', suite.server().home);
     const trigger = await cli(['dags', 'trigger', 'remote_greet', '--run-id', 'found', '--wait']);
     expect(trigger.code).toBe(0);
-    expect(trigger.stdout).toContain(`following it on the standalone at ${server.url}`);
+    expect(trigger.stdout).toContain(`following it on the standalone at ${suite.server().url}`);
     const list = await cli(['dags', 'list', '--json']);
     expect(list.code).toBe(0);
     // From the server: paused is known, and nothing says the answer is the folder's.
@@ -43,7 +26,7 @@ describe('the running standalone of AIRLESS_HOME', () => {
   });
 
   it('is found by the CLI as users run it (bin/airless.js in its own process)', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, AIRLESS_HOME: server.home, NO_COLOR: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, AIRLESS_HOME: suite.server().home, NO_COLOR: '1' };
     delete env['AIRLESS_API_TOKEN'];
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(path.join(ROOT, 'node_modules/.bin/node'), ['bin/airless.js', 'dags', 'list-runs', 'remote_greet', '--json'], { cwd: ROOT, env, timeout: 30_000 }, (error, stdout, stderr) =>
@@ -55,7 +38,7 @@ describe('the running standalone of AIRLESS_HOME', () => {
   });
 
   it('AIRLESS_API_TOKEN wins over <home>/api-token: a wrong one is a 401, explained (exit 2)', async () => {
-    vi.stubEnv('AIRLESS_HOME', server.home);
+    vi.stubEnv('AIRLESS_HOME', suite.server().home);
     vi.stubEnv('AIRLESS_API_TOKEN', 'not-the-token');
     const r = await cli(['dags', 'list-runs', 'remote_greet']);
     expect(r.code).toBe(2);
@@ -66,14 +49,14 @@ describe('the running standalone of AIRLESS_HOME', () => {
 
 describe('--endpoint', () => {
   it('with AIRLESS_API_TOKEN talks to that server', async () => {
-    vi.stubEnv('AIRLESS_API_TOKEN', server.token);
-    const r = await cli(['dags', 'list-runs', 'remote_greet', '--json', '--endpoint', `${server.url}/api/v2/`]);
+    vi.stubEnv('AIRLESS_API_TOKEN', suite.server().token);
+    const r = await cli(['dags', 'list-runs', 'remote_greet', '--json', '--endpoint', `${suite.server().url}/api/v2/`]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toBeInstanceOf(Array);
   });
 
   it('without a token: 401 (exit 2); a listing does not fall back to the folder', async () => {
-    const r = await cli(['dags', 'list', '--endpoint', server.url]);
+    const r = await cli(['dags', 'list', '--endpoint', suite.server().url]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('the API token was refused');
   });
@@ -87,7 +70,7 @@ describe('--endpoint', () => {
 
   it('not a URL, or with --stack: usage errors', async () => {
     expect((await cli(['dags', 'list', '--endpoint', 'nowhere'])).stderr).toBe("error: --endpoint must be a URL such as http://127.0.0.1:8080, got 'nowhere'\n");
-    const both = await cli(['dags', 'list', '--endpoint', server.url, '--stack', 'prod']);
+    const both = await cli(['dags', 'list', '--endpoint', suite.server().url, '--stack', 'prod']);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain("option '--endpoint <url>' cannot be used with option '--stack <name>'");
   });
@@ -112,7 +95,7 @@ describe('no server', () => {
     for (const args of [['dags', 'trigger', 'remote_greet'], ['dags', 'list-runs', 'remote_greet'], ['tasks', 'states-for-dag-run', 'remote_greet', 'r'], ['dags', 'pause', 'remote_greet'], ['backfill', 'create', '--dag-id', 'remote_daily', '--from-date', '2026-01-01', '--to-date', '2026-01-02']]) {
       const r = await cli(args);
       expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr, args.join(' ')).toBe(`error: no airless server to talk to: ${path.join(emptyHome, 'standalone.json')} does not exist (no standalone has started with this AIRLESS_HOME); ${HINT}\n`);
+      expect(r.stderr, args.join(' ')).toBe(`error: no airless server to talk to: ${path.join(suite.emptyHome(), 'standalone.json')} does not exist (no standalone has started with this AIRLESS_HOME); ${HINT}\n`);
     }
   });
 
@@ -131,7 +114,7 @@ describe('no server', () => {
   });
 
   it('the listings answer from the DAGs folder, in the same shapes, and say so on stderr', async () => {
-    const note = `no airless server found (${path.join(emptyHome, 'standalone.json')} does not exist (no standalone has started with this AIRLESS_HOME)); answering from the DAGs folder\n`;
+    const note = `no airless server found (${path.join(suite.emptyHome(), 'standalone.json')} does not exist (no standalone has started with this AIRLESS_HOME)); answering from the DAGs folder\n`;
     const list = await cli(['dags', 'list', '--json']);
     expect(list.code).toBe(0);
     expect(JSON.parse(list.stdout)).toStrictEqual([
@@ -153,8 +136,8 @@ describe('no server', () => {
     expect(show.stdout).toBe(['flowchart LR', '  t_solve["solve"]', '  t_report["report"]', '  t_solve --> t_report', ''].join('\n'));
 
     // The same Task objects as the API's.
-    vi.stubEnv('AIRLESS_API_TOKEN', server.token);
-    const fromServer = await cli(['tasks', 'list', 'remote_greet', '--json', '--endpoint', server.url]);
+    vi.stubEnv('AIRLESS_API_TOKEN', suite.server().token);
+    const fromServer = await cli(['tasks', 'list', 'remote_greet', '--json', '--endpoint', suite.server().url]);
     vi.stubEnv('AIRLESS_API_TOKEN', undefined);
     const fromFolder = await cli(['tasks', 'list', 'remote_greet', '--json']);
     expect(fromFolder.code).toBe(0);

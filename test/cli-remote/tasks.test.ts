@@ -1,28 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { cli, startStandalone, type Standalone } from './harness.ts';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { cli, useStandalone } from './harness.ts';
 
 // `airless tasks ...` and `airless backfill create` against a real standalone process.
-let server: Standalone;
-let emptyHome: string;
-const remote = (...args: string[]) => cli([...args, '--endpoint', server.url]);
-
-beforeAll(async () => {
-  server = await startStandalone();
-  emptyHome = mkdtempSync(path.join(os.tmpdir(), 'airless-cli-empty-'));
-});
-afterAll(async () => {
-  await server?.stop();
-  rmSync(emptyHome, { recursive: true, force: true });
-});
-beforeEach(() => {
-  vi.stubEnv('AIRLESS_HOME', emptyHome);
-  vi.stubEnv('AIRLESS_API_TOKEN', server.token);
-  vi.stubEnv('NO_COLOR', '1');
-  vi.stubEnv('FORCE_COLOR', undefined);
-});
+const suite = useStandalone();
+const remote = (...args: string[]) => cli([...args, '--endpoint', suite.server().url]);
 
 interface Ti {
   task_id: string;
@@ -59,10 +40,10 @@ describe('tasks list', () => {
 
 describe('tasks states-for-dag-run, clear', () => {
   beforeAll(async () => {
-    vi.stubEnv('AIRLESS_API_TOKEN', server.token);
-    const r = await cli(['dags', 'trigger', 'remote_flaky', '--run-id', 'flaky_1', '--wait', '--endpoint', server.url]);
+    vi.stubEnv('AIRLESS_API_TOKEN', suite.server().token);
+    const r = await cli(['dags', 'trigger', 'remote_flaky', '--run-id', 'flaky_1', '--wait', '--endpoint', suite.server().url]);
     expect(r.code).toBe(1);
-    await cli(['dags', 'trigger', 'remote_flaky', '--run-id', 'flaky_2', '--wait', '--endpoint', server.url]);
+    await cli(['dags', 'trigger', 'remote_flaky', '--run-id', 'flaky_2', '--wait', '--endpoint', suite.server().url]);
   });
 
   it('states-for-dag-run --json: every task instance of the run; a table with the error otherwise', async () => {
