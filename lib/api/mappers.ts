@@ -3,26 +3,17 @@ import type { Dag } from '../authoring/dag.ts';
 import type { PipelineSave } from '../authoring/context.ts';
 import type { ParamSchema, ScheduleSpec, TaskKind, TaskSpec } from '../model/spec.ts';
 import { scheduleText } from '../model/schedule.ts';
-import type { RunState, TiState } from '../model/states.ts';
+import type { RunState } from '../model/states.ts';
 import type { BackfillDate, ClearResult } from '../scheduler/operations.ts';
+import type { components } from './openapi-types.ts';
 import type { BackfillRecord, DagRecord, DagRunRecord, LogLine, TaskInstanceRecord, XComRecord } from '../store/records.ts';
 
-export interface DagResponse {
-  dag_id: string;
-  dag_display_name: string;
-  description: string | null;
-  fileloc: string | null;
-  is_paused: boolean;
-  tags: string[];
-  timetable_summary: string | null;
-  timetable_description: string | null;
-  max_active_runs: number;
-  max_active_tasks: number;
-  has_import_errors: boolean;
-  next_dagrun_logical_date: string | null;
-  last_parsed_time: string | null;
-  dag_version: string;
-}
+/** The API's objects, generated from its OpenAPI document: the mappers below must produce them. */
+type Schemas = components['schemas'];
+export type DagResponse = Schemas['DAG'];
+export type TaskInstanceResponse = Schemas['TaskInstance'];
+/** One try of a task instance, as the API gives it. */
+export type TryResponse = Schemas['TaskInstanceDetail']['tries'][number];
 
 /** How a schedule reads in words. */
 export function scheduleDescription(s: ScheduleSpec | null): string | null {
@@ -134,25 +125,6 @@ export function toDagRun(r: DagRunRecord) {
   };
 }
 
-export interface TaskInstanceResponse {
-  task_id: string;
-  dag_id: string;
-  dag_run_id: string;
-  map_index: number;
-  state: TiState | null;
-  try_number: number;
-  max_tries: number;
-  start_date: string | null;
-  end_date: string | null;
-  queued_when: string | null;
-  duration: number | null;
-  operator_name: OperatorName;
-  pool: string;
-  note: string | null;
-  next_at: string | null;
-  external_id: string | null;
-}
-
 export function toTaskInstance(ti: TaskInstanceRecord, t: TaskSpec): TaskInstanceResponse {
   return {
     task_id: ti.taskId,
@@ -194,16 +166,6 @@ export function noInstance(run: DagRunRecord, t: TaskSpec): TaskInstanceResponse
     next_at: null,
     external_id: null,
   };
-}
-
-/** One try of a task instance, as the API gives it. */
-export interface TryResponse {
-  try_number: number;
-  state: TiState | null;
-  start_date: string | null;
-  end_date: string | null;
-  duration: number | null;
-  note: string | null;
 }
 
 /**
