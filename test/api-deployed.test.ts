@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receive, verifySigV4, type ReceivedRequest } from '../e2e/function-url.ts';
 import { listenOnLoopback } from '../e2e/loopback-server.ts';
 import { functionUrlRegion, signingFetch } from '../lib/api/sigv4.ts';
-import { deployedApiBackend, nextScheduledLogicalDate } from '../lib/aws/api-backend.ts';
+import { deployedApiBackend } from '../lib/aws/api-backend.ts';
+import { nextScheduledInstant } from '../lib/core/schedule-dates.ts';
 import type { AwsServices } from '../lib/aws/handlers.ts';
 import type { Dispatcher } from '../lib/aws/invocation-host.ts';
 import { resolveStackEndpoint, StackEndpointError } from '../lib/cli/stack-endpoint.ts';
@@ -298,29 +299,29 @@ describe('deployedApiBackend', () => {
   });
 });
 
-describe('nextScheduledLogicalDate (when EventBridge Scheduler fires next)', () => {
+describe('nextScheduledInstant (when the schedule fires next, deployed or standalone)', () => {
   const now = new Date('2026-06-01T12:00:00.000Z');
   const spec = (options: Parameters<typeof dag>[0]) => dag(options, ({ task }) => void task('t', () => 1)).spec;
 
   it('a cron: its next fire time, in its timezone', () => {
-    expect(nextScheduledLogicalDate(spec({ dagId: 'c', schedule: '30 14 * * *', startDate: '2026-01-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-01T14:30:00.000Z');
-    expect(nextScheduledLogicalDate(spec({ dagId: 'c', schedule: { cron: '0 9 * * *', timezone: 'Europe/Paris' }, startDate: '2026-01-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-02T07:00:00.000Z');
+    expect(nextScheduledInstant(spec({ dagId: 'c', schedule: '30 14 * * *', startDate: '2026-01-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-01T14:30:00.000Z');
+    expect(nextScheduledInstant(spec({ dagId: 'c', schedule: { cron: '0 9 * * *', timezone: 'Europe/Paris' }, startDate: '2026-01-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-02T07:00:00.000Z');
   });
 
   it('a rate: the next instant of the DAG\'s grid from its startDate', () => {
-    expect(nextScheduledLogicalDate(spec({ dagId: 'r', schedule: 'rate(7 minutes)', startDate: '2026-06-01T11:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-01T12:03:00.000Z');
+    expect(nextScheduledInstant(spec({ dagId: 'r', schedule: 'rate(7 minutes)', startDate: '2026-06-01T11:00:00Z' }), now, false)?.toISOString()).toBe('2026-06-01T12:03:00.000Z');
   });
 
   it('not before the startDate, nothing after the endDate, and none without a schedule', () => {
-    expect(nextScheduledLogicalDate(spec({ dagId: 's', schedule: '@daily', startDate: '2026-07-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-07-01T00:00:00.000Z');
-    expect(nextScheduledLogicalDate(spec({ dagId: 'e', schedule: '@daily', startDate: '2026-01-01T00:00:00Z', endDate: '2026-06-01T18:00:00Z' }), now, false)).toBeNull();
-    expect(nextScheduledLogicalDate(spec({ dagId: 'n' }), now, false)).toBeNull();
+    expect(nextScheduledInstant(spec({ dagId: 's', schedule: '@daily', startDate: '2026-07-01T00:00:00Z' }), now, false)?.toISOString()).toBe('2026-07-01T00:00:00.000Z');
+    expect(nextScheduledInstant(spec({ dagId: 'e', schedule: '@daily', startDate: '2026-01-01T00:00:00Z', endDate: '2026-06-01T18:00:00Z' }), now, false)).toBeNull();
+    expect(nextScheduledInstant(spec({ dagId: 'n' }), now, false)).toBeNull();
   });
 
   it('@once: its startDate while it is ahead and has not run', () => {
     const once = spec({ dagId: 'o', schedule: '@once', startDate: '2026-06-02T00:00:00Z' });
-    expect(nextScheduledLogicalDate(once, now, false)?.toISOString()).toBe('2026-06-02T00:00:00.000Z');
-    expect(nextScheduledLogicalDate(once, now, true)).toBeNull();
-    expect(nextScheduledLogicalDate(once, new Date('2026-06-03T00:00:00Z'), false)).toBeNull();
+    expect(nextScheduledInstant(once, now, false)?.toISOString()).toBe('2026-06-02T00:00:00.000Z');
+    expect(nextScheduledInstant(once, now, true)).toBeNull();
+    expect(nextScheduledInstant(once, new Date('2026-06-03T00:00:00Z'), false)).toBeNull();
   });
 });

@@ -1,27 +1,10 @@
 import type { Dag } from '../authoring/dag.ts';
 import type { ApiBackend, ApiDags } from '../api/backend.ts';
 import { InputResolver } from '../executor/resolve.ts';
-import { nextScheduleTime } from '../model/schedule.ts';
-import type { DagSpec } from '../model/spec.ts';
+import { nextScheduledInstant } from '../core/schedule-dates.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';
 import type { AwsServices } from './handlers.ts';
 import { InvocationHost } from './invocation-host.ts';
-
-/**
- * The next logical date EventBridge Scheduler fires a DAG's schedule at, after `now` (null: no schedule,
- * past its endDate, `@once` done or its startDate passed, as the stack then deploys no schedule). A
- * rate's instants are the DAG's grid from its startDate: the trigger aligns each firing to that grid.
- */
-export function nextScheduledLogicalDate(spec: DagSpec, now: Date, hasScheduledRun: boolean): Date | null {
-  const schedule = spec.schedule;
-  if (!schedule) return null;
-  const start = spec.startDate ? new Date(spec.startDate) : null;
-  if (schedule.kind === 'once') return !hasScheduledRun && start !== null && start > now ? start : null;
-  const after = start !== null && start.getTime() - 1 > now.getTime() ? new Date(start.getTime() - 1) : now;
-  const next = nextScheduleTime(schedule, after, start);
-  if (next === null || (spec.endDate && next > new Date(spec.endDate))) return null;
-  return next;
-}
 
 /** The DAGs bundled into a function, as the API serves them: a deployed stack has no import errors (synth refuses a broken DAG file). */
 export function bundledApiDags(bundled: { dags: readonly Dag[]; getDag(dagId: string): Dag | undefined }): ApiDags {
@@ -71,7 +54,7 @@ export function deployedApiBackend(svc: AwsServices, bundled: { dags: readonly D
       const dag = bundled.getDag(dagId);
       if (!dag?.spec.schedule) return null;
       const hasScheduledRun = dag.spec.schedule.kind === 'once' && (await svc.store.listRuns({ dagId })).some((r) => r.runType === 'scheduled');
-      return nextScheduledLogicalDate(dag.spec, new Date(now()), hasScheduledRun)?.toISOString() ?? null;
+      return nextScheduledInstant(dag.spec, new Date(now()), hasScheduledRun)?.toISOString() ?? null;
     },
     now: () => new Date(now()),
   };

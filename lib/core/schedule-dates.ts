@@ -86,3 +86,20 @@ export function scheduledRunDates(
   if (dates.length < max) dates.push(logical);
   return { dates, skipped: null };
 }
+
+/**
+ * The first instant of the DAG's schedule strictly after `now` within its startDate/endDate, or null:
+ * when the standalone's schedule loop fires it next, and (a rate's instants being the DAG's grid from its
+ * startDate, to which the trigger aligns each firing) the logical date EventBridge Scheduler fires next.
+ * `@once`: its startDate, unless it has a scheduled run already (`hasScheduledRun`) or that has passed.
+ */
+export function nextScheduledInstant(spec: ScheduleFields, now: Date, hasScheduledRun: boolean): Date | null {
+  const schedule = spec.schedule;
+  if (!schedule) return null;
+  const start = spec.startDate ? new Date(spec.startDate) : null;
+  if (schedule.kind === 'once') return !hasScheduledRun && start !== null && start > now ? start : null;
+  const after = start !== null && start.getTime() - 1 > now.getTime() ? new Date(start.getTime() - 1) : now;
+  const t = nextScheduleTime(schedule, after, start);
+  if (t === null || (spec.endDate && t > new Date(spec.endDate))) return null;
+  return t;
+}

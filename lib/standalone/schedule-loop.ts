@@ -1,7 +1,6 @@
 import type { Dag } from '../authoring/dag.ts';
-import { latestScheduledBefore, latestScheduleTime, MAX_CATCHUP_RUNS, scheduledRunDates } from '../core/schedule-dates.ts';
+import { latestScheduledBefore, latestScheduleTime, MAX_CATCHUP_RUNS, nextScheduledInstant, scheduledRunDates } from '../core/schedule-dates.ts';
 import { errorMessage } from '../errors.ts';
-import { nextScheduleTime } from '../model/schedule.ts';
 import type { DagSpec } from '../model/spec.ts';
 import type { Clock } from '../runner/clock.ts';
 import type { TriggerRequest } from '../scheduler/scheduler.ts';
@@ -55,21 +54,6 @@ export function latestDueInstant(spec: DagSpec, now: Date, hasScheduledRun: bool
   const end = spec.endDate ? new Date(spec.endDate) : null;
   const t = latestScheduleTime(schedule, end !== null && end < now ? end : now, start);
   if (t === null || (start !== null && t < start)) return null;
-  return t;
-}
-
-/**
- * The first instant of the DAG's schedule strictly after `now` within its startDate/endDate, or null:
- * when the loop fires it next.
- */
-export function nextInstant(spec: DagSpec, now: Date, hasScheduledRun: boolean): Date | null {
-  const schedule = spec.schedule;
-  if (!schedule) return null;
-  const start = spec.startDate ? new Date(spec.startDate) : null;
-  if (schedule.kind === 'once') return !hasScheduledRun && start !== null && start > now ? start : null;
-  const after = start !== null && start.getTime() - 1 > now.getTime() ? new Date(start.getTime() - 1) : now;
-  const t = nextScheduleTime(schedule, after, start);
-  if (t === null || (spec.endDate && t > new Date(spec.endDate))) return null;
   return t;
 }
 
@@ -138,7 +122,7 @@ export class ScheduleLoop {
     if (!slot) return null;
     if (slot.armed) return slot.armed.toISOString();
     const runs = await this.options.store.listRuns({ dagId });
-    const next = nextInstant(slot.dag.spec, new Date(this.options.clock.now()), latestScheduled(runs) !== null);
+    const next = nextScheduledInstant(slot.dag.spec, new Date(this.options.clock.now()), latestScheduled(runs) !== null);
     return next?.toISOString() ?? null;
   }
 
@@ -194,7 +178,7 @@ export class ScheduleLoop {
     const { dag } = slot;
     const now = new Date(this.options.clock.now());
     // `@once` has fired (or cannot) once something is due or done: nothing to arm past that.
-    const next = dag.spec.schedule?.kind === 'once' ? nextInstant(dag.spec, now, latestDueInstant(dag.spec, now, false) !== null) : nextInstant(dag.spec, now, false);
+    const next = dag.spec.schedule?.kind === 'once' ? nextScheduledInstant(dag.spec, now, latestDueInstant(dag.spec, now, false) !== null) : nextScheduledInstant(dag.spec, now, false);
     if (next === null) return;
     slot.armed = next;
     slot.cancel = this.options.clock.setTimer(next.getTime(), () => {
