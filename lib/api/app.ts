@@ -2,20 +2,18 @@
  * The REST API (Airflow's `/api/v2` names) as a Fastify app: the same app serves the standalone server,
  * the deployed Lambda (through @fastify/aws-lambda) and the tests (`app.inject`).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { authHook, needsAuth } from './auth.ts';
+import { authHook } from './auth.ts';
 import type { ApiOptions } from './backend.ts';
 import { errorHandler } from './error-handler.ts';
 import { dagRunRoutes } from './routes/dag-runs.ts';
 import { dagRoutes } from './routes/dags.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { taskInstanceRoutes } from './routes/task-instances.ts';
+import { serveUi } from './serve-ui.ts';
 import { R, responses, SHARED_SCHEMAS } from './schemas.ts';
 
 export type { ApiAuth, ApiBackend, ApiDags, ApiOptions } from './backend.ts';
@@ -71,15 +69,6 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   app.get('/openapi.json', { schema: docSchema }, openapi);
   app.get('/api/v2/openapi.json', { schema: docSchema }, openapi);
 
-  const uiDir = options.uiDir ?? null;
-  const index = uiDir === null ? null : path.join(uiDir, 'index.html');
-  if (uiDir !== null) await app.register(fastifyStatic, { root: path.resolve(uiDir), prefix: '/', wildcard: true });
-  app.setNotFoundHandler(async (request, reply) => {
-    const url = request.url.split('?', 1)[0]!;
-    if (index !== null && (request.method === 'GET' || request.method === 'HEAD') && !needsAuth(url) && existsSync(index)) {
-      return reply.type('text/html; charset=utf-8').sendFile('index.html', path.resolve(uiDir!));
-    }
-    return reply.code(404).send({ detail: `no route ${request.method} ${url}`, field: null });
-  });
+  await serveUi(app, options.uiDir ?? null);
   return app;
 }

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { authHook, needsAuth } from '../api/auth.ts';
+import { authHook } from '../api/auth.ts';
+import { serveUi } from '../api/serve-ui.ts';
 import { AirlessError } from '../errors.ts';
 import { proxyHandler, type ProxyTarget } from './proxy.ts';
 
@@ -78,15 +78,7 @@ export async function createUiServerApp(options: { target: ProxyTarget; token: s
   app.all('/api/v2/*', forward);
   app.all('/openapi.json', forward);
 
-  const root = options.uiDir;
-  await app.register(fastifyStatic, { root, prefix: '/', wildcard: true });
-  app.setNotFoundHandler(async (request, reply) => {
-    const url = request.url.split('?', 1)[0]!;
-    if ((request.method === 'GET' || request.method === 'HEAD') && !needsAuth(url) && existsSync(path.join(root, 'index.html'))) {
-      return reply.type('text/html; charset=utf-8').sendFile('index.html', root);
-    }
-    return reply.code(404).send({ detail: `no route ${request.method} ${url}`, field: null });
-  });
+  await serveUi(app, options.uiDir);
   return app;
 }
 
