@@ -1,8 +1,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { needsAuth } from './auth.ts';
+
+/** The package's built web UI, `<package>/ui/dist` (`npm run build:ui`), when it has an index.html; else null. */
+export function builtUiDir(): string | null {
+  const dir = path.resolve(fileURLToPath(new URL('../../ui/dist/', import.meta.url)));
+  return existsSync(path.join(dir, 'index.html')) ? dir : null;
+}
 
 /**
  * Serve the built web UI of `uiDir` at `/` (no token: the files carry no data), with the single-page

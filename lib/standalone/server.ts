@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { createApiApp } from '../api/app.ts';
+import { builtUiDir } from '../api/serve-ui.ts';
 import type { DagBag } from '../dagbag/dag-bag.ts';
 import { AirlessError, errorMessage } from '../errors.ts';
 import { LogFileWriter } from '../cli/log-files.ts';
@@ -60,11 +60,6 @@ export interface StandaloneServer {
   stop(): Promise<void>;
 }
 
-/** `<package>/ui/dist` when it has been built, else null. */
-export function defaultUiDir(): string | null {
-  const dir = fileURLToPath(new URL('../../ui/dist/', import.meta.url));
-  return existsSync(path.join(dir, 'index.html')) ? dir : null;
-}
 
 /** The standalone server of a home folder, if one runs (a stale file of a dead process is ignored). */
 export function runningStandalone(home: string): StandaloneInfo | null {
@@ -163,7 +158,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         nextRun: (dagId) => schedule.nextRun(dagId),
       },
       auth: { mode: 'token', token },
-      uiDir: options.uiDir === undefined ? defaultUiDir() : options.uiDir,
+      uiDir: options.uiDir === undefined ? builtUiDir() : options.uiDir,
     });
     app = api;
     const host = options.host ?? '127.0.0.1';

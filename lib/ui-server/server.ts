@@ -7,10 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { authHook } from '../api/auth.ts';
-import { serveUi } from '../api/serve-ui.ts';
+import { builtUiDir, serveUi } from '../api/serve-ui.ts';
 import { AirlessError } from '../errors.ts';
 import { proxyHandler, type ProxyTarget } from './proxy.ts';
 
@@ -53,9 +52,9 @@ const NOT_BUILT = 'run `npm run build:ui` to build it';
 /** The built UI's folder: `dir` (or `<package>/ui/dist`) when it has an index.html, else a {@link UiServerStartError}. */
 export function requireUiDir(dir?: string): string {
   if (dir === undefined) {
-    const found = fileURLToPath(new URL('../../ui/dist/', import.meta.url));
-    if (!existsSync(path.join(found, 'index.html'))) throw new UiServerStartError(`the web UI is not built (no ui/dist/index.html in the airless package): ${NOT_BUILT}`);
-    return path.resolve(found);
+    const found = builtUiDir();
+    if (found === null) throw new UiServerStartError(`the web UI is not built (no ui/dist/index.html in the airless package): ${NOT_BUILT}`);
+    return found;
   }
   if (!existsSync(path.join(dir, 'index.html'))) throw new UiServerStartError(`the web UI is not built (no index.html in ${dir}): ${NOT_BUILT}`);
   return path.resolve(dir);
