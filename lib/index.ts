@@ -61,3 +61,17 @@ export type { DagRunRecord, TaskInstanceRecord, LogLine } from './store/records.
 export { loadDagBag, DagBag } from './dagbag/dag-bag.ts';
 export type { DagFileImportError } from './dagbag/import-error.ts';
 export { resolveDagsFolder, DagsFolderError } from './dagbag/dags-folder.ts';
+export { SqliteStateStore } from './store/sqlite-store.ts';
+export {
+  clearTaskInstances,
+  createBackfill,
+  deleteDag,
+  setDagPaused,
+  listBackfills,
+  OperationError,
+  type ClearOptions,
+  type ClearResult,
+  type BackfillOptions,
+  type BackfillResult,
+} from './scheduler/operations.ts';
+export { createApiClient, ApiError, type ApiClient } from './api/client.ts';
