@@ -60,10 +60,21 @@ function candidates(ns: Record<string, unknown>): { name: string; value: unknown
   return out;
 }
 
+export interface LoadDagBagOptions {
+  /**
+   * Imports one DAG file, given its `file:` URL, and returns its module namespace. Default: `import()`,
+   * whose module cache returns a file already imported unchanged; the standalone server passes one that
+   * reads the files again (see `lib/standalone/fresh-import.ts`).
+   */
+  importModule?: (fileUrl: string) => Promise<Record<string, unknown>>;
+}
+
+const defaultImport = async (fileUrl: string): Promise<Record<string, unknown>> => (await import(fileUrl)) as Record<string, unknown>;
+
 /**
  * Load the DAGs of a folder. Every DAG file under it (recursively: `*.ts`, `*.mts`, `*.js`, `*.mjs`;
  * not `node_modules`, dot-directories, `*.d.ts`, `*.test.*`, `*.spec.*`, nor helper files whose name
- * starts with `_`) is imported on its own with `import()`. Every exported value that is a DAG (a default
+ * starts with `_`) is imported on its own with `options.importModule` (default `import()`). Every exported value that is a DAG (a default
  * export too, and the items of an exported array of DAGs) joins the bag, with its file as `fileloc`.
  *
  * Nothing a file does hides another file: a syntax error, a missing module, an error thrown at import
@@ -74,7 +85,8 @@ function candidates(ns: Record<string, unknown>): { name: string; value: unknown
  * Importing TypeScript needs a loader: the `airless` CLI registers tsx, vitest transforms on its own.
  * Throws a DagsFolderError when the folder does not exist.
  */
-export async function loadDagBag(folder: string): Promise<DagBag> {
+export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}): Promise<DagBag> {
+  const importModule = options.importModule ?? defaultImport;
   const root = path.resolve(folder);
   checkDagsFolder(root);
   const files = findDagFiles(root);
@@ -86,7 +98,7 @@ export async function loadDagBag(folder: string): Promise<DagBag> {
     const abs = path.join(root, ...file.split('/'));
     let found: { name: string; value: unknown }[];
     try {
-      const ns = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+      const ns = await importModule(pathToFileURL(abs).href);
       // Inside the try: reading an export can throw too (a binding not initialised, in an import cycle).
       found = candidates(ns);
     } catch (e) {

@@ -85,7 +85,7 @@ export class TaskRunner {
       return null;
     }
     const run = await this.store.getRun(key.runId);
-    const dag = run ? this.dags.getDag(run.dagId) : undefined;
+    const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
     const lines: LogLine[] = [];
     const write = (level: LogLine['level'], message: string) => {
       const line = { time: iso(this.services.now()), level, message };
@@ -172,7 +172,7 @@ export class TaskRunner {
     );
     if (tis.length === 0) return null;
     const run = await this.store.getRun(array.runId);
-    const dag = run ? this.dags.getDag(run.dagId) : undefined;
+    const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
     const jobName = waveJobName(run?.dagId ?? '', array, tryNumber);
     // Child i is the wave's i-th instance by map index; each records its number (`<job name>#<i>`).
     const queued = tis.map((ti, i) => ({ ti, i })).filter(({ ti }) => ti.state === 'queued');

@@ -331,7 +331,7 @@ export class LocalRunner {
   async report(runId: string): Promise<RunReport> {
     const run = await this.store.getRun(runId);
     if (!run) throw new Error(`no run '${runId}'`);
-    const dag = this.dags.getDag(run.dagId);
+    const dag = this.dags.getDag(run.dagId, run.dagVersion);
     const tis = await this.store.listTaskInstances(runId);
     const byTask = new Map<string, TaskInstanceRecord[]>();
     for (const ti of tis) {

@@ -62,7 +62,12 @@ export interface SchedulerHost {
 
 /** Finds DAGs by id. */
 export interface DagResolver {
-  getDag(dagId: string): Dag | undefined;
+  /**
+   * The DAG `dagId`. `version` (a run's `dagVersion`) asks for the DAG as that run started it: a resolver
+   * that keeps older versions (the standalone server's, whose DAGs folder is reloaded) returns it when
+   * it has it; any resolver may ignore it and return the DAG it has.
+   */
+  getDag(dagId: string, version?: string): Dag | undefined;
 }
 
 /** How a try ended, as reported by the task runner. */

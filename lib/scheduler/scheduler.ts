@@ -72,8 +72,9 @@ export class Scheduler {
     this.resolver = resolver ?? new InputResolver(store);
   }
 
-  private dag(dagId: string): Dag {
-    const d = this.dags.getDag(dagId);
+  /** The DAG `dagId`; `version` (a run's dagVersion): as the run started it, if the resolver keeps it. */
+  private dag(dagId: string, version?: string): Dag {
+    const d = this.dags.getDag(dagId, version);
     if (!d) throw new DagNotFoundError(`no DAG '${dagId}' is loaded`, { dagId });
     return d;
   }
@@ -198,7 +199,7 @@ export class Scheduler {
     const run = await this.store.updateRun(runId, ['queued'], { state: 'running', startDate: iso(now) });
     if (!run) return false;
     this.host.emit?.({ type: 'run', run });
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     if (dag.spec.dagrunTimeoutMs !== null) this.host.setTimer(now + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', runId });
     if (dag.spec.tasks.length === 0) {
       await this.finalizeRun(runId);
@@ -223,7 +224,7 @@ export class Scheduler {
     const run = await this.store.getRun(runId);
     // pending > 0: instances were cleared after the caller saw it reach 0; the run goes on.
     if (!run || run.state !== 'running' || run.pending > 0) return;
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     let leaves = this.leaves.get(dag);
     if (!leaves) this.leaves.set(dag, (leaves = dag.spec.tasks.filter((t) => t.downstream.length === 0).map((t) => t.taskId)));
     const states = await this.store.getTaskStates(runId, leaves);
@@ -242,7 +243,7 @@ export class Scheduler {
     if (!ended) return;
     this.resolver.forget(run.runId);
     this.host.emit?.({ type: 'run', run: ended });
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     const cb = state === 'success' ? dag.callbacks.onSuccess : dag.callbacks.onFailure;
     if (cb) {
       try {
@@ -524,7 +525,7 @@ export class Scheduler {
       if (!ti || ti.state !== 'scheduled') continue; // stale entry
       const run = await this.store.getRun(ti.runId);
       if (!run || run.state !== 'running') continue;
-      const dag = this.dag(ti.dagId);
+      const dag = this.dag(run.dagId, run.dagVersion);
       await this.queueOrRun(dag, ti);
       const after = await this.store.getTaskInstance(key);
       if (after?.state === 'scheduled') return; // still no room
@@ -538,7 +539,7 @@ export class Scheduler {
   async handleTryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
     const run = await this.store.getRun(key.runId);
     if (!run) return;
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(key.taskId);
     const now = this.host.now();
     const expect = { states: ['running' as const], tryNumber };
@@ -627,7 +628,7 @@ export class Scheduler {
         this.emitTi(ti);
         const run = await this.store.getRun(ti.runId);
         if (run?.state !== 'running') return;
-        await this.queueOrRun(this.dag(ti.dagId), ti);
+        await this.queueOrRun(this.dag(run.dagId, run.dagVersion), ti);
         return;
       }
       case 'resume':
@@ -645,7 +646,7 @@ export class Scheduler {
   private async timeoutRun(runId: string): Promise<void> {
     const run = await this.store.getRun(runId);
     if (!run || run.state !== 'running') return;
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     // A timer of an earlier start (the run was cleared and started again since) is not this start's.
     const limit = dag.spec.dagrunTimeoutMs;
     if (limit !== null && run.startDate !== null && this.host.now() - Date.parse(run.startDate) < limit) return;
@@ -664,7 +665,7 @@ export class Scheduler {
 
   private async stopRunning(run: DagRunRecord, note: string): Promise<void> {
     const runId = run.runId;
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     const ended = await this.store.updateRun(runId, ['running'], { state: 'failed', endDate: iso(this.host.now()), note });
     if (!ended) return;
     this.host.cancelRun?.(runId);
@@ -763,7 +764,7 @@ export class Scheduler {
   async resumeRun(runId: string): Promise<void> {
     const run = await this.store.getRun(runId);
     if (run?.state !== 'running') return;
-    await this.resumeTasks(this.dag(run.dagId), run);
+    await this.resumeTasks(this.dag(run.dagId, run.dagVersion), run);
     await this.finalizeIfDone(runId);
   }
 
@@ -807,7 +808,7 @@ export class Scheduler {
       return report;
     }
     if (run.state !== 'running') return report;
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     const now = this.host.now();
     const specs = dag.spec.tasks;
     const states = await this.store.getTaskStates(runId, specs.map((t) => t.taskId));
@@ -981,7 +982,7 @@ export class Scheduler {
   async handleArrayResult(array: ArrayRef, tryNumber: number, outcomes: readonly ChildOutcome[]): Promise<void> {
     const run = await this.store.getRun(array.runId);
     if (!run) return;
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(array.taskId);
     const byIndex = new Map(outcomes.map((o) => [o.mapIndex, o]));
     const running = (await this.groupInstances(array)).filter((ti) => ti.state === 'running' && ti.tryNumber === tryNumber);
@@ -1064,7 +1065,7 @@ export class Scheduler {
   private async retryWave(array: ArrayRef, tryNumber: number): Promise<void> {
     const run = await this.store.getRun(array.runId);
     if (!run || run.state !== 'running') return;
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(array.taskId);
     const waiting = (await this.groupInstances(array)).filter((ti) => ti.state === 'up_for_retry' && ti.tryNumber === tryNumber);
     if (waiting.length === 0) return;
@@ -1079,7 +1080,7 @@ export class Scheduler {
   private async checkRunnable(event: Extract<TimerEvent, { type: 'runnable_check' }>): Promise<void> {
     const run = await this.store.getRun(timerRunId(event));
     if (!run || run.state !== 'running') return;
-    const dag = this.dag(run.dagId);
+    const dag = this.dag(run.dagId, run.dagVersion);
     let stillRunning: boolean;
     if (event.array) stillRunning = (await this.groupInstances(event.array)).some((ti) => ti.state === 'running' && ti.tryNumber === event.tryNumber);
     else {

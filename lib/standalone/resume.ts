@@ -53,7 +53,7 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
   const runs = [...(await store.listRunsByState('running')), ...(await store.listRunsByState('queued'))];
   for (const run of runs) {
     report.runs++;
-    const dag = dags.getDag(run.dagId);
+    const dag = dags.getDag(run.dagId, run.dagVersion);
     if (!dag) {
       // Its DAG file is gone or fails to import: nothing can run it (the scheduler needs the DAG even to
       // fail it). Say so on the run, never drop it; it stays in the store, as do its task instances.
