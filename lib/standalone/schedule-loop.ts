@@ -31,6 +31,8 @@ interface DagSlot {
   armed: Date | null;
   /** The refreshes of this DAG, one after the other. */
   chain: Promise<void>;
+  /** The DAG left the loop (its file was removed, or it lost its schedule): nothing arms it again. */
+  removed: boolean;
 }
 
 /** The latest logical date of the scheduled runs among `runs`, or null if none. */
@@ -76,8 +78,35 @@ export class ScheduleLoop {
 
   constructor(private readonly options: ScheduleLoopOptions) {
     for (const dag of options.dags) {
-      if (dag.spec.schedule) this.slots.set(dag.dagId, { dag, cancel: null, armed: null, chain: Promise.resolve() });
+      if (dag.spec.schedule) this.slots.set(dag.dagId, { dag, cancel: null, armed: null, chain: Promise.resolve(), removed: false });
     }
+  }
+
+  /**
+   * The DAGs were loaded again: a DAG gone (or without a schedule now) stops firing, a new scheduled one
+   * starts (what is due fires now), one whose version changed is armed again on its new schedule; the
+   * others keep their timer and fire the new definition. Resolves once the refreshes have ended.
+   */
+  async setDags(dags: readonly Dag[]): Promise<void> {
+    const next = new Map(dags.filter((d) => d.spec.schedule).map((d) => [d.dagId, d]));
+    const refresh: string[] = [];
+    for (const [dagId, slot] of this.slots) {
+      if (next.has(dagId)) continue;
+      slot.removed = true;
+      this.disarm(slot);
+      this.slots.delete(dagId);
+    }
+    for (const [dagId, dag] of next) {
+      const slot = this.slots.get(dagId);
+      if (!slot) {
+        this.slots.set(dagId, { dag, cancel: null, armed: null, chain: Promise.resolve(), removed: false });
+        refresh.push(dagId);
+      } else {
+        if (slot.dag.spec.version !== dag.spec.version) refresh.push(dagId);
+        slot.dag = dag;
+      }
+    }
+    if (this.started) await Promise.all(refresh.map((id) => this.refresh(id)));
   }
 
   /** The DAG ids the loop fires. */
@@ -142,7 +171,7 @@ export class ScheduleLoop {
   private async update(slot: DagSlot): Promise<void> {
     const { dag } = slot;
     this.disarm(slot);
-    if (this.stopped) return;
+    if (this.stopped || slot.removed) return;
     try {
       if ((await this.options.store.getDagRecord(dag.dagId))?.paused) return;
       // Fire until caught up: a firing creates at most MAX_CATCHUP_RUNS runs.
@@ -174,7 +203,7 @@ export class ScheduleLoop {
   }
 
   private arm(slot: DagSlot): void {
-    if (this.stopped) return;
+    if (this.stopped || slot.removed) return;
     const { dag } = slot;
     const now = new Date(this.options.clock.now());
     // `@once` has fired (or cannot) once something is due or done: nothing to arm past that.

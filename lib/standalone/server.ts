@@ -11,6 +11,7 @@ import { LocalRunner } from '../runner/local-runner.ts';
 import { sqliteDatabasePath, SqliteStateStore } from '../store/sqlite-store.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { INTERRUPTED_TRY, resumeRuns, StandaloneInterruptedError, type ResumeReport } from './resume.ts';
+import { DagReloader, VersionedDags } from './dag-reloader.ts';
 import { ScheduleLoop } from './schedule-loop.ts';
 import { API_TOKEN_FILE, pidAlive, readApiToken, STANDALONE_FILE, type StandaloneInfo } from './home-files.ts';
 
@@ -36,7 +37,14 @@ export interface StandaloneOptions {
   uiDir?: string | null;
   /** How long tries get to end after their AbortSignal fired, at stop (ms). Default 5000. */
   graceMs?: number;
-  /** Lines for the user (errors of the scheduler, of log files). Default: stderr. */
+  /**
+   * Load the DAGs folder again when a file under it changes (added, edited, removed): new runs use the new
+   * DAGs, runs under way keep the version they started with. Default true.
+   */
+  watch?: boolean;
+  /** How long the DAGs folder must stay quiet after a change before it is loaded again (ms). Default 300. */
+  reloadDebounceMs?: number;
+  /** Lines for the user (errors of the scheduler, of log files, reloads of the DAGs folder). Default: stderr. */
   warn?(line: string): void;
 }
 
@@ -48,6 +56,10 @@ export interface StandaloneServer {
   readonly home: string;
   readonly runner: LocalRunner;
   readonly loop: ScheduleLoop;
+  /** The DAGs: the latest load of the folder, and the versions runs under way started with. */
+  readonly dags: VersionedDags;
+  /** Loads the DAGs folder again (null when `watch` is false). */
+  readonly reloader: DagReloader | null;
   readonly app: FastifyInstance;
   /** What was resumed at start. */
   readonly resumed: ResumeReport;
@@ -117,7 +129,8 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   const dagOfRun = new Map<string, string>();
   const logs = new LogFileWriter(home, (runId) => dagOfRun.get(runId));
   const running = new Set<string>();
-  const runner = new LocalRunner({ dags: bag, store });
+  const dags = new VersionedDags(bag);
+  const runner = new LocalRunner({ dags, store });
   const startedAt = runner.clock.now();
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {
@@ -133,6 +146,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
 
   let app: FastifyInstance | null = null;
   let loop: ScheduleLoop | null = null;
+  let reloader: DagReloader | null = null;
   const release = () => {
     runner.close();
     logs.close();
@@ -141,7 +155,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   try {
     const at = new Date(startedAt).toISOString();
     for (const dag of bag.dags) await store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, at);
-    const resumed = await resumeRuns(runner, bag, startedAt);
+    const resumed = await resumeRuns(runner, dags, startedAt);
     const schedule = new ScheduleLoop({
       store,
       dags: bag.dags,
@@ -153,7 +167,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     const api = await createApiApp({
       backend: {
         store: observedStore(store, schedule),
-        dags: bag,
+        dags,
         withScheduler: (fn) => fn(runner.scheduler),
         nextRun: (dagId) => schedule.nextRun(dagId),
       },
@@ -177,10 +191,23 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     const info: StandaloneInfo = { url, pid: process.pid, startedAt: new Date().toISOString() };
     writeFileSync(infoFile, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
     await schedule.start();
+    if (options.watch ?? true) {
+      reloader = new DagReloader({
+        dags,
+        store,
+        loop: schedule,
+        now: () => runner.clock.now(),
+        warn,
+        ...(options.reloadDebounceMs === undefined ? {} : { debounceMs: options.reloadDebounceMs }),
+      });
+      reloader.start();
+    }
+    const watching = reloader;
 
     let stopping: Promise<void> | null = null;
     const graceMs = options.graceMs ?? 5000;
     const stop = async () => {
+      await watching?.stop();
       await api.close();
       await schedule.stop();
       runner.close(new StandaloneInterruptedError(INTERRUPTED_TRY));
@@ -200,11 +227,14 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       home,
       runner,
       loop: schedule,
+      dags,
+      reloader: watching,
       app: api,
       resumed,
       stop: () => (stopping ??= stop()),
     };
   } catch (e) {
+    await reloader?.stop();
     await app?.close();
     await loop?.stop();
     release();
