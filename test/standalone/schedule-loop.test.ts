@@ -185,4 +185,39 @@ describe('ScheduleLoop', () => {
     await advance(HOUR);
     expect(errors).toHaveLength(2);
   });
+
+  it('takes the DAGs of a reload: a new DAG starts firing, a changed schedule re-arms, a removed DAG stops', async () => {
+    const hourly = scheduled('a', { schedule: '@hourly', startDate: '2026-01-01T00:00:00Z' });
+    const daily = scheduled('a', { schedule: '@daily', startDate: '2026-01-01T00:00:00Z' });
+    const b = scheduled('b', { schedule: '@hourly', startDate: '2026-01-01T00:00:00Z' });
+    const { loop: first } = setup([hourly]);
+    await first.stop();
+    // The runner knows the reloaded definitions (as the standalone's VersionedDags does); the loop starts with the first.
+    const { runner, clock, runIds, errors } = setup([daily, b]);
+    const loop = new ScheduleLoop({ store: runner.store, dags: [hourly], clock, trigger: (req) => runner.trigger(req), onError: (dagId, e) => errors.push(`${dagId}: ${String(e)}`) });
+    loops.push(loop);
+    const advance = async (ms: number) => {
+      const end = clock.now() + ms;
+      await loop.settled();
+      while (clock.now() < end) {
+        clock.advance(Math.min(60_000, end - clock.now()));
+        await loop.settled();
+      }
+    };
+    await loop.start();
+    expect(await loop.nextRun('a')).toBe('2026-01-10T11:00:00.000Z');
+
+    await loop.setDags([daily, b]);
+    expect(loop.dagIds.sort()).toEqual(['a', 'b']);
+    expect(await loop.nextRun('a')).toBe('2026-01-11T00:00:00.000Z');
+    expect(await runIds('b')).toEqual(['scheduled__2026-01-10T10:00:00.000Z__b']); // 'a' holds the plain id
+
+    await loop.setDags([b]);
+    expect(loop.dagIds).toEqual(['b']);
+    expect(await loop.nextRun('a')).toBeNull();
+    await advance(24 * HOUR);
+    expect(await runIds('a')).toEqual(['scheduled__2026-01-10T10:00:00.000Z']);
+    expect((await runIds('b')).length).toBe(25);
+    expect(errors).toEqual([]);
+  });
 });
