@@ -17,9 +17,11 @@ interface TiParams extends RunParams {
   task_id: string;
 }
 
+/** The run, and its DAG as the run knows it: the version it runs (a reloaded DAG may have tasks it does not), else the latest. */
 async function runOf(backend: ApiBackend, p: RunParams): Promise<{ dag: Dag; run: DagRunRecord }> {
-  const dag = findDag(backend, p.dag_id);
-  return { dag, run: await findRun(backend, dag, p.dag_run_id) };
+  const latest = findDag(backend, p.dag_id);
+  const run = await findRun(backend, latest, p.dag_run_id);
+  return { dag: backend.dags.getDag(run.dagId, run.dagVersion) ?? latest, run };
 }
 
 async function tiOf(backend: ApiBackend, p: TiParams, mapIndex: number): Promise<{ dag: Dag; run: DagRunRecord; t: TaskSpec; ti: TaskInstanceRecord }> {
