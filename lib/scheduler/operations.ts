@@ -47,6 +47,7 @@ import type { TaskSpec } from '../model/spec.ts';
 import { isTerminalRunState, isTerminalTiState, type RunState, type TerminalTiState, type TiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import type { BackfillRecord, DagRecord, DagRunRecord, ReprocessBehavior, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import { notStarted } from '../store/records.ts';
 import type { DeletedRun, ResetRequest, StateStore } from '../store/state-store.ts';
 import { DEFAULT_BACKFILL_MAX_ACTIVE_RUNS, runSemaphore, type Scheduler } from './scheduler.ts';
 
@@ -321,21 +322,7 @@ function planClear(scheduler: Scheduler, dag: Dag, tis: readonly TaskInstanceRec
 
 /** An instance back to scheduled, its next try `from + 1` with the task's retries counted from there. */
 function rerunPatch(t: TaskSpec, from: number): Partial<TaskInstanceRecord> {
-  return {
-    state: 'scheduled',
-    tryNumber: from,
-    maxTries: from + t.retries + 1,
-    queuedAt: null,
-    startDate: null,
-    endDate: null,
-    nextAt: null,
-    firstPokeAt: null,
-    pokeCount: 0,
-    durationMs: null,
-    error: null,
-    externalId: null,
-    resume: false,
-  };
+  return { state: 'scheduled', tryNumber: from, maxTries: from + t.retries + 1, ...notStarted() };
 }
 
 // -------------------------------------------------------------------------------------------------------

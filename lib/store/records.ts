@@ -114,25 +114,16 @@ export function historyWithCurrentTry(ti: TaskInstanceRecord, state: TerminalTiS
   return [...(history ?? []), trySummary(ti, state)].slice(-TRY_HISTORY_MAX);
 }
 
+/** What a task instance's try fields are before a try starts (a new instance, or one cleared to run again). */
+export function notStarted(): Pick<TaskInstanceRecord, 'queuedAt' | 'startDate' | 'endDate' | 'nextAt' | 'firstPokeAt' | 'pokeCount' | 'durationMs' | 'error' | 'externalId' | 'resume'> {
+  return { queuedAt: null, startDate: null, endDate: null, nextAt: null, firstPokeAt: null, pokeCount: 0, durationMs: null, error: null, externalId: null, resume: false };
+}
+
 /** A task instance that has not started: scheduled, before its first try (fields given override). */
 export function newTaskInstance(
   fields: TiKey & Pick<TaskInstanceRecord, 'dagId' | 'maxTries'> & Partial<TaskInstanceRecord>,
 ): TaskInstanceRecord {
-  return {
-    state: 'scheduled',
-    tryNumber: 0,
-    queuedAt: null,
-    startDate: null,
-    endDate: null,
-    nextAt: null,
-    firstPokeAt: null,
-    pokeCount: 0,
-    durationMs: null,
-    error: null,
-    externalId: null,
-    resume: false,
-    ...fields,
-  };
+  return { state: 'scheduled', tryNumber: 0, ...notStarted(), ...fields };
 }
 
 /** Terminal-state tally. */
