@@ -54,6 +54,11 @@ export class ParamValidationError extends AirlessError {
   override name = 'ParamValidationError';
 }
 
+/** A run with that id exists already, and the trigger asked for a new one (`exclusive`). */
+export class RunExistsError extends AirlessError {
+  override name = 'RunExistsError';
+}
+
 /** No DAG with that id in the DAG bag. */
 export class DagNotFoundError extends AirlessError {
   override name = 'DagNotFoundError';

@@ -44,6 +44,7 @@ export {
   DagImportError,
   DagCycleError,
   DagNotFoundError,
+  RunExistsError,
   ParamValidationError,
   NonRetriableError,
   SkipTask,

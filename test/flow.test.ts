@@ -85,6 +85,20 @@ describe('run ids across DAGs', () => {
   });
 });
 
+describe('triggerRun exclusive', () => {
+  it('refuses a run id that exists with a RunExistsError naming it; without exclusive the trigger is idempotent', async () => {
+    const a = dag({ dagId: 'excl_a' }, () => void task('t', () => 'a'));
+    const runner = fakeRunner([a]);
+    const first = await runner.trigger({ dagId: 'excl_a', runId: 'r1' });
+    expect((await runner.trigger({ dagId: 'excl_a', runId: 'r1' })).queuedAt).toBe(first.queuedAt);
+    await expect(runner.trigger({ dagId: 'excl_a', runId: 'r1', exclusive: true })).rejects.toMatchObject({
+      name: 'RunExistsError',
+      message: expect.stringContaining("run 'r1' exists already (DAG 'excl_a'"),
+    });
+    expect((await runner.store.listRuns({ dagId: 'excl_a' })).map((r) => r.runId)).toStrictEqual(['r1']);
+  });
+});
+
 describe('triggerDag', () => {
   const child = dag(
     { dagId: 'child', params: { n: { type: 'integer', default: 1 }, fail: { type: 'boolean', default: false } } },

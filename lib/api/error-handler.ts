@@ -4,7 +4,7 @@
  * sent to the client).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AirlessError, DagNotFoundError, errorMessage, ParamValidationError } from '../errors.ts';
+import { AirlessError, DagNotFoundError, errorMessage, ParamValidationError, RunExistsError } from '../errors.ts';
 import { OperationError } from '../scheduler/operations.ts';
 import { HttpError } from './http-error.ts';
 
@@ -81,6 +81,10 @@ export function toErrorResponse(error: unknown, request: FastifyRequest): { stat
   if (fe.validation) return { status: 400, body: describeValidation(fe.validationContext ?? 'request', fe.validation) };
   if (error instanceof HttpError) return { status: error.statusCode, body: { detail: error.detail, field: error.field } };
   if (error instanceof ParamValidationError) return { status: 400, body: { detail: error.message, field: paramField(request, error.location.field) } };
+  if (error instanceof RunExistsError) {
+    const body = request.body as { dag_run_id?: unknown } | undefined;
+    return { status: 409, body: { detail: error.message, field: body?.dag_run_id === undefined ? null : 'body.dag_run_id' } };
+  }
   if (error instanceof DagNotFoundError) return { status: 404, body: { detail: error.message, field: dagIdField(request) } };
   if (error instanceof OperationError) {
     const f = error.location.field;

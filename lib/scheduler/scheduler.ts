@@ -1,7 +1,7 @@
 import type { Dag } from '../authoring/dag.ts';
 import type { RunType } from '../authoring/context.ts';
 import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
-import { DagNotFoundError, errorMessage, MappingError } from '../errors.ts';
+import { DagNotFoundError, errorMessage, MappingError, RunExistsError } from '../errors.ts';
 import { resolveParams } from '../core/params.ts';
 import { decideAfterFailure } from '../core/retry.ts';
 import { arrayGroups, batchJobName, groupBounds, groupOf, waveJobName, type ArrayRef, type ChildOutcome } from '../core/arrays.ts';
@@ -24,6 +24,8 @@ export interface TriggerRequest {
   runType?: RunType;
   parent?: ParentRef | null;
   pipelineScope?: string;
+  /** Refuse with a RunExistsError when a run with this id exists, instead of returning it. Default false (idempotent). */
+  exclusive?: boolean;
 }
 
 
@@ -127,7 +129,11 @@ export class Scheduler {
       pipelineScope: req.pipelineScope ?? runId,
       note: null,
     };
-    if (!(await this.store.createRun(run))) return (await this.store.getRun(runId))!;
+    if (!(await this.store.createRun(run))) {
+      const existing = (await this.store.getRun(runId))!;
+      if (req.exclusive) throw new RunExistsError(`run '${runId}' exists already (DAG '${existing.dagId}', ${existing.state})`, { dagId: dag.dagId });
+      return existing;
+    }
     // Keep the DAG registry's version current (the paused flag lives there too).
     const registered = await this.store.getDagRecord(dag.dagId);
     if (registered?.version !== dag.spec.version) await this.store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, iso(now));

@@ -151,3 +151,16 @@ describe('DELETE /api/v2/dags/{dag_id}', () => {
     expect(await h.call('DELETE', '/api/v2/dags/nope')).toMatchObject({ status: 404, json: { field: 'params.dag_id' } });
   });
 });
+
+// Last: it adds a run that the listings above do not expect.
+describe('POST dagRuns, concurrently', () => {
+  it('two triggers of one new run id at once: one 200, one 409 naming the id', async () => {
+    const both = await Promise.all([1, 2].map(() => h.call('POST', '/api/v2/dags/api_flow/dagRuns', { dag_run_id: 'raced' })));
+    expect(both.map((r) => r.status).sort()).toStrictEqual([200, 409]);
+    const refused = both.find((r) => r.status === 409)!;
+    expect(refused.json.field).toBe('body.dag_run_id');
+    expect(refused.json.detail).toContain("'raced'");
+    expect((await h.call('GET', '/api/v2/dags/api_flow/dagRuns/raced')).status).toBe(200);
+    await h.idle();
+  });
+});

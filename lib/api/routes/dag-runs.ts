@@ -87,7 +87,8 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
         if (existing) {
           throw new HttpError(409, `DAG run '${runId}' already exists (DAG '${existing.dagId}', ${existing.state})`, body.dag_run_id === undefined ? null : 'body.dag_run_id', { dagId: dag.dagId });
         }
-        return scheduler.triggerRun({ dagId: dag.dagId, runId, logicalDate, conf: body.conf ?? {}, runType: 'manual' });
+        // exclusive: a run created with this id since the check above (a concurrent trigger) is a 409 too.
+        return scheduler.triggerRun({ dagId: dag.dagId, runId, logicalDate, conf: body.conf ?? {}, runType: 'manual', exclusive: true });
       });
       if (body.note !== undefined && body.note !== null) return toDagRun((await backend.store.updateRun(run.runId, null, { note: body.note })) ?? run);
       return toDagRun(run);
