@@ -22,6 +22,8 @@ export interface ApiBackend {
    * bound to an InvocationHost and an SfnDispatcher flushed after fn).
    */
   withScheduler<T>(fn: (scheduler: Scheduler) => Promise<T>): Promise<T>;
+  /** Called after the API paused, unpaused or deleted a DAG (the standalone re-arms its schedule). Absent: nothing. */
+  dagChanged?(dagId: string): Promise<void>;
   /** The next scheduled run's logical date of a DAG (null if none), as the schedule loop will fire it. Absent: always null. */
   nextRun?(dagId: string): Promise<string | null>;
   /** The time (default: the system clock). */

@@ -9,7 +9,6 @@ import { AirlessError, errorMessage } from '../errors.ts';
 import { LogFileWriter } from '../cli/log-files.ts';
 import { LocalRunner } from '../runner/local-runner.ts';
 import { sqliteDatabasePath, SqliteStateStore } from '../store/sqlite-store.ts';
-import type { StateStore } from '../store/state-store.ts';
 import { INTERRUPTED_TRY, resumeRuns, StandaloneInterruptedError, type ResumeReport } from './resume.ts';
 import { DagReloader, VersionedDags } from './dag-reloader.ts';
 import { ScheduleLoop } from './schedule-loop.ts';
@@ -95,23 +94,6 @@ export function apiToken(home: string, env: NodeJS.ProcessEnv = process.env): st
   return token;
 }
 
-/** The store as the API sees it: a change of a DAG's paused flag (or its deletion) re-arms its schedule. */
-function observedStore(store: StateStore, loop: ScheduleLoop): StateStore {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if ((prop === 'setDagPaused' || prop === 'deleteDagRecord') && typeof value === 'function') {
-        return async (dagId: string, ...rest: unknown[]) => {
-          const result = (await (value as (...a: unknown[]) => Promise<unknown>).call(target, dagId, ...rest)) as unknown;
-          await loop.refresh(dagId);
-          return result;
-        };
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
 /**
  * `airless standalone`: in one process, the scheduler (the schedule loop and a LocalRunner on the
  * SQLite store of the home folder), the REST API and the web UI. Runs left queued or running by a
@@ -166,7 +148,8 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     loop = schedule;
     const api = await createApiApp({
       backend: {
-        store: observedStore(store, schedule),
+        store,
+        dagChanged: (dagId) => schedule.refresh(dagId),
         dags,
         withScheduler: (fn) => fn(runner.scheduler),
         nextRun: (dagId) => schedule.nextRun(dagId),

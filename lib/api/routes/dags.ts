@@ -48,6 +48,7 @@ export function dagRoutes({ app, backend }: RouteContext): void {
     async (request) => {
       const dag = findDag(backend, request.params.dag_id);
       await backend.withScheduler((scheduler) => setDagPaused(scheduler, dag.dagId, request.body.is_paused));
+      await backend.dagChanged?.(dag.dagId);
       return toDag(dag, await dagState(backend, dag));
     },
   );
@@ -74,6 +75,7 @@ export function dagRoutes({ app, backend }: RouteContext): void {
         // A loaded DAG with nothing in the store yet: nothing to delete, which is not an error.
         if (!(known && e instanceof DagNotFoundError)) throw e;
       }
+      await backend.dagChanged?.(dagId);
       return reply.code(204).send();
     },
   );
