@@ -22,6 +22,7 @@ describe('dags list, list-import-errors, show (from the server)', () => {
       { dagId: 'remote_daily', file: 'daily.ts', schedule: '0 0 * * *', tags: [], tasks: 1, paused: false },
       { dagId: 'remote_flaky', file: 'flaky.ts', schedule: null, tags: ['fixture'], tasks: 2, paused: false },
       { dagId: 'remote_greet', file: 'greet.ts', schedule: null, tags: ['fixture', 'remote'], tasks: 2, paused: false },
+      { dagId: 'remote_parent', file: 'parent.ts', schedule: null, tags: [], tasks: 1, paused: false },
       { dagId: 'remote_scratch', file: 'scratch.ts', schedule: null, tags: [], tasks: 1, paused: false },
     ]);
     expect(r.stderr).toBe('1 file failed to import; see: airless dags list-import-errors\n');
@@ -102,6 +103,17 @@ describe('dags trigger', () => {
     expect(r.stdout).toMatch(/\n\S+ {2}remote_greet {2}repeat {2}success {2}try 1\/1\n/);
     expect(r.stdout).toMatch(/\nDAG remote_greet {2}run greet_wait {2}success/);
     expect(r.stdout).toMatch(/\nhello +success +1 +\S+\nrepeat +success +1 +\S+\n$/);
+  });
+
+  it('--wait follows the runs its triggerDag tasks start, and their tasks', async () => {
+    const r = await remote('dags', 'trigger', 'remote_parent', '--run-id', 'parent_wait', '--wait');
+    expect(r.code).toBe(0);
+    // The child run's own tasks, as they change, between the parent's lines.
+    expect(r.stdout).toMatch(/\n\S+ {2}remote_greet {2}hello {2}success {2}try 1\/1\n/);
+    expect(r.stdout).toMatch(/\n\S+ {2}remote_greet {2}repeat {2}success {2}try 1\/1\n/);
+    expect(r.stdout).toMatch(/\n\S+ {2}remote_parent {2}greet_child {2}success {2}try 1\/1\n/);
+    expect(r.stdout.indexOf('remote_greet  repeat  success')).toBeLessThan(r.stdout.indexOf('remote_parent  greet_child  success'));
+    expect(r.stdout).toMatch(/\nDAG remote_parent {2}run parent_wait {2}success/);
   });
 
   it('--wait on a terminal draws the live view of dags test', async () => {

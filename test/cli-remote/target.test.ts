@@ -121,6 +121,7 @@ describe('no server', () => {
       { dagId: 'remote_daily', file: 'daily.ts', schedule: '0 0 * * *', tags: [], tasks: 1, paused: null },
       { dagId: 'remote_flaky', file: 'flaky.ts', schedule: null, tags: ['fixture'], tasks: 2, paused: null },
       { dagId: 'remote_greet', file: 'greet.ts', schedule: null, tags: ['fixture', 'remote'], tasks: 2, paused: null },
+      { dagId: 'remote_parent', file: 'parent.ts', schedule: null, tags: [], tasks: 1, paused: null },
       { dagId: 'remote_scratch', file: 'scratch.ts', schedule: null, tags: [], tasks: 1, paused: null },
     ]);
     expect(list.stderr.startsWith(note)).toBe(true);

@@ -74,10 +74,26 @@ async function poll(remote: Remote, dagId: string, runId: string): Promise<Watch
   return { run, tis: tis.task_instances };
 }
 
+/** The DAG each `triggerDag` task of a DAG triggers, by task id (asked once per DAG). */
+function triggerTargets(remote: Remote): (dagId: string) => Promise<Map<string, string>> {
+  const cache = new Map<string, Promise<Map<string, string>>>();
+  return (dagId) => {
+    let targets = cache.get(dagId);
+    if (!targets) {
+      targets = ok(remote, remote.api.GET('/api/v2/dags/{dag_id}/tasks', { params: { path: { dag_id: dagId } } })).then(
+        (r) => new Map(r.tasks.flatMap((t) => (t.trigger_dag_id ? [[t.task_id, t.trigger_dag_id] as const] : []))),
+      );
+      cache.set(dagId, targets);
+    }
+    return targets;
+  };
+}
+
 /**
- * Follow a run on the server until it ends: on a terminal, the live view of `dags test` (redrawn in
- * place); otherwise one line per state change; nothing when `quiet`. Resolves with the final run and
- * its task instances.
+ * Follow a run on the server until it ends, with the runs its `triggerDag` tasks start (and theirs): on
+ * a terminal, the live view of `dags test` (redrawn in place, triggered runs nested under their task);
+ * otherwise one line per state change; nothing when `quiet`. A triggered run is asked for until it has
+ * ended. Resolves with the final run and its task instances.
  */
 export async function watchRun(term: Terminal, remote: Remote, dagId: string, runId: string, p: Palette, quiet: boolean): Promise<WatchResult> {
   const tracker = new RunTracker();
@@ -88,17 +104,29 @@ export async function watchRun(term: Terminal, remote: Remote, dagId: string, ru
   };
   process.once('SIGINT', onSigint);
   view?.start();
+  const targetsOf = triggerTargets(remote);
+  const ended = new Set<string>();
   try {
     for (;;) {
-      const now = await poll(remote, dagId, runId);
-      const changes = [tracker.handle({ type: 'run', run: runRecord(now.run) })];
-      for (const ti of now.tis) {
-        const rec = tiRecord(ti);
-        if (rec) changes.push(tracker.handle({ type: 'ti', ti: rec }));
+      let root: WatchResult | undefined;
+      const changes = [];
+      const queue = [{ dagId, runId }];
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const now = await poll(remote, next.dagId, next.runId);
+        root ??= now;
+        if (now.run.state === 'success' || now.run.state === 'failed') ended.add(now.run.dag_run_id);
+        changes.push(tracker.handle({ type: 'run', run: runRecord(now.run) }));
+        const targets = await targetsOf(next.dagId);
+        for (const ti of now.tis) {
+          const rec = tiRecord(ti);
+          if (rec) changes.push(tracker.handle({ type: 'ti', ti: rec }));
+          const child = targets.get(ti.task_id);
+          if (child !== undefined && ti.external_id !== null && !ended.has(ti.external_id)) queue.push({ dagId: child, runId: ti.external_id });
+        }
       }
       if (view) view.changed();
       else if (!quiet) for (const c of changes) if (c) await term.out(`${stateChangeLine(c, p)}\n`);
-      if (now.run.state === 'success' || now.run.state === 'failed') return now;
+      if (root!.run.state === 'success' || root!.run.state === 'failed') return root!;
       await sleep(POLL_INTERVAL_MS);
     }
   } finally {
