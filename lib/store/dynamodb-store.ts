@@ -425,28 +425,8 @@ export class DynamoDbStateStore implements StateStore {
     const ms = endedAt instanceof Date ? endedAt.getTime() : typeof endedAt === 'string' ? Date.parse(endedAt) : endedAt;
     if (!Number.isFinite(ms)) throw new RangeError(`expireRun: not a time: ${String(endedAt)}`);
     const at = Math.floor(ms / 1000) + this.xcomTtlSeconds;
-    const lists = await Promise.all(
-      prefixes.expiring.map((p) =>
-        this.queryPrefix(prefixes.runPartition(runId), p, { ProjectionExpression: '#k1, #k2, #ref', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#ref': 'ref' } }),
-      ),
-    );
-    const items = lists.flat();
-    await this.each(items, async (item) => {
-      try {
-        await this.write(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { [PK]: item[PK], [SK]: item[SK] },
-            UpdateExpression: 'SET #ttl = :at',
-            ConditionExpression: 'attribute_exists(#pk)',
-            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE, '#pk': PK },
-            ExpressionAttributeValues: { ':at': at },
-          }),
-        );
-      } catch (e) {
-        if (!isConditionFailed(e)) throw e;
-      }
-    });
+    const items = await this.expiringItems(runId, 'ref');
+    await this.setTtl(items, at);
     const refs = items.map((i) => i.ref).filter((r): r is string => typeof r === 'string');
     if (refs.length && this.largeValues?.expire) await this.largeValues.expire(refs);
     return items.length;
@@ -1015,26 +995,37 @@ export class DynamoDbStateStore implements StateStore {
     if (refs.length && this.largeValues?.expire) await this.largeValues.expire(refs);
   }
 
-  /** Remove the TTL that `expireRun` put on the run's XComs, item results and logs. */
-  async reviveRun(runId: string): Promise<number> {
-    const projection = { ProjectionExpression: '#k1, #k2, #ttl', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#ttl': TTL_ATTRIBUTE } };
+  /** The run's items retention applies to (XComs, item results, logs): their keys and `attribute`. */
+  private async expiringItems(runId: string, attribute: string): Promise<Item[]> {
+    const projection = { ProjectionExpression: '#k1, #k2, #a', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#a': attribute } };
     const lists = await Promise.all(prefixes.expiring.map((p) => this.queryPrefix(prefixes.runPartition(runId), p, projection)));
-    const items = lists.flat().filter((i) => i[TTL_ATTRIBUTE] !== undefined);
+    return lists.flat();
+  }
+
+  /** Set the TTL attribute of each item that still exists to `at` (epoch seconds), or remove it (null). */
+  private async setTtl(items: readonly Item[], at: number | null): Promise<void> {
     await this.each(items, async (item) => {
       try {
         await this.write(
           new UpdateCommand({
             TableName: this.tableName,
             Key: { [PK]: item[PK], [SK]: item[SK] },
-            UpdateExpression: 'REMOVE #ttl',
+            UpdateExpression: at === null ? 'REMOVE #ttl' : 'SET #ttl = :at',
             ConditionExpression: 'attribute_exists(#pk)',
             ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE, '#pk': PK },
+            ...(at === null ? {} : { ExpressionAttributeValues: { ':at': at } }),
           }),
         );
       } catch (e) {
         if (!isConditionFailed(e)) throw e;
       }
     });
+  }
+
+  /** Remove the TTL that `expireRun` put on the run's XComs, item results and logs. */
+  async reviveRun(runId: string): Promise<number> {
+    const items = (await this.expiringItems(runId, TTL_ATTRIBUTE)).filter((i) => i[TTL_ATTRIBUTE] !== undefined);
+    await this.setTtl(items, null);
     return items.length;
   }
 
