@@ -239,6 +239,12 @@ describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
     // Without a retention, nothing expires.
     const keep = new DynamoDbStateStore({ tableName: store.tableName, client: doc });
     expect(await keep.expireRun(r.runId, endedAt)).toBe(0);
+    // A run cleared to run again keeps its results: reviveRun removes the TTL from every item it was set on.
+    expect(await store.reviveRun(r.runId)).toBe(4);
+    expect((await rawItem(store, keys.xcom(r.runId, 't', 'return_value', -1)))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect((await rawItem(store, keys.xcom(r.runId, 't', 'big', -1)))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect((await rawItem(store, keys.itemResult(r.runId, 't', -1, 0)))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect(await store.reviveRun(r.runId)).toBe(0);
   });
 
   it('createTable makes the table with both indexes and TTL, and is idempotent', async () => {
