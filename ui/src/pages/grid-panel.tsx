@@ -103,6 +103,19 @@ export function GridPanel() {
               const latest = columns.at(-1);
               const latestCount = latest === undefined ? 0 : instancesOf(tisByRun.get(latest.dag_run_id), task.task_id).filter((ti) => ti.map_index >= 0).length;
               const isOpen = expanded.has(task.task_id);
+              // The task's cells in every run: all its instances (mapIndex null), or one map index's.
+              const cells = (mapIndex: number | null) =>
+                columns.map((r) => (
+                  <Cell
+                    key={r.dag_run_id}
+                    run={r}
+                    taskId={task.task_id}
+                    instances={instancesOf(tisByRun.get(r.dag_run_id), task.task_id)}
+                    mapIndex={mapIndex}
+                    base={base}
+                    selected={selection.runId === r.dag_run_id && selection.taskId === task.task_id && (mapIndex === null || selection.mapIndex === mapIndex)}
+                  />
+                ));
               const rows = [
                 <tr key={task.task_id} data-testid="grid-row" data-task-id={task.task_id}>
                   <th className="grid-task">
@@ -114,17 +127,7 @@ export function GridPanel() {
                       task.task_display_name
                     )}
                   </th>
-                  {columns.map((r) => (
-                    <Cell
-                      key={r.dag_run_id}
-                      run={r}
-                      taskId={task.task_id}
-                      instances={instancesOf(tisByRun.get(r.dag_run_id), task.task_id)}
-                      mapIndex={null}
-                      base={base}
-                      selected={selection.runId === r.dag_run_id && selection.taskId === task.task_id}
-                    />
-                  ))}
+                  {cells(null)}
                 </tr>,
               ];
               if (isOpen) {
@@ -132,17 +135,7 @@ export function GridPanel() {
                   rows.push(
                     <tr key={`${task.task_id}[${mi}]`} className="grid-subrow" data-testid="grid-row" data-task-id={task.task_id} data-map-index={mi}>
                       <th className="grid-task mono small">[{mi}]</th>
-                      {columns.map((r) => (
-                        <Cell
-                          key={r.dag_run_id}
-                          run={r}
-                          taskId={task.task_id}
-                          instances={instancesOf(tisByRun.get(r.dag_run_id), task.task_id)}
-                          mapIndex={mi}
-                          base={base}
-                          selected={selection.runId === r.dag_run_id && selection.taskId === task.task_id && selection.mapIndex === mi}
-                        />
-                      ))}
+                      {cells(mi)}
                     </tr>,
                   );
                 }
