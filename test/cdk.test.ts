@@ -149,22 +149,27 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     }
   });
 
+  /** The environment a bundled function reads, pointed at DynamoDB Local (a new table) and the fake Step Functions. */
+  async function bundleEnvironment(ddb: Awaited<ReturnType<typeof startDynamoDbLocal>>, sfn: Awaited<ReturnType<typeof startFakeStepFunctions>>, table: string): Promise<void> {
+    await createTable(ddb.client, table);
+    Object.assign(process.env, {
+      TABLE_NAME: table,
+      AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+      AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_REGION: LOCAL_REGION,
+      STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:`,
+      STATE_MACHINE_NAME_PREFIX: stack.naming.prefix,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    });
+  }
+
   it('the bundled trigger function runs: it creates a run in DynamoDB (Local) and starts its first lifecycles through the Step Functions API', async () => {
     const ddb = await startDynamoDbLocal();
     const sfn = await startFakeStepFunctions();
     try {
-      await createTable(ddb.client, 'airless-bundle-test');
-      Object.assign(process.env, {
-        TABLE_NAME: 'airless-bundle-test',
-        AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
-        AWS_ENDPOINT_URL_SFN: sfn.endpoint,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        AWS_REGION: LOCAL_REGION,
-        STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:`,
-        STATE_MACHINE_NAME_PREFIX: stack.naming.prefix,
-        POWERTOOLS_LOG_LEVEL: 'SILENT',
-      });
+      await bundleEnvironment(ddb, sfn, 'airless-bundle-test');
       const trigger = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => (f as { Properties: { Description: string } }).Properties.Description.startsWith('airless trigger'));
       const key = (trigger as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key.replace(/\.zip$/, '');
       const { handler } = (await import(pathToFileURL(path.join(outdir, `asset.${key}`, 'index.mjs')).href)) as { handler: (e: unknown, c: unknown) => Promise<{ runs: { runId: string; state: string }[] }> };
@@ -185,18 +190,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     const ddb = await startDynamoDbLocal();
     const sfn = await startFakeStepFunctions();
     try {
-      await createTable(ddb.client, 'airless-bundle-api-test');
-      Object.assign(process.env, {
-        TABLE_NAME: 'airless-bundle-api-test',
-        AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
-        AWS_ENDPOINT_URL_SFN: sfn.endpoint,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        AWS_REGION: LOCAL_REGION,
-        STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:`,
-        STATE_MACHINE_NAME_PREFIX: stack.naming.prefix,
-        POWERTOOLS_LOG_LEVEL: 'SILENT',
-      });
+      await bundleEnvironment(ddb, sfn, 'airless-bundle-api-test');
       const key = (template.toJSON().Resources[stack.getLogicalId(stack.functions.api.node.defaultChild as CfnElement)] as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key.replace(/\.zip$/, '');
       const { handler } = (await import(pathToFileURL(path.join(outdir, `asset.${key}`, 'index.mjs')).href)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
       const context = { functionName: 'api', awsRequestId: 'req-api', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:api', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 60_000 };
