@@ -36,6 +36,7 @@ import {
 import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, MAX_TRANSACTION_ITEMS, Transactor, type TxItem } from './dynamodb-fanout.ts';
 import type { LargeValueStore } from './large-values.ts';
 import { backfillOrder, historyWithCurrentTry, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
+import { oneTaskOf } from './bulk-requests.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
   freePart,
@@ -170,25 +171,6 @@ function chunkWrites(writes: readonly TxWrite[], max: number, reserved: number):
   return { chunks, repeats };
 }
 
-/**
- * The run, task and downstream tasks that every request of a bulk call shares; throws, naming `what`,
- * before anything is written when they do not (or when there is no request).
- */
-function oneTaskOf(what: string, reqs: readonly { key: TiKey; downstream: readonly string[] }[]): { runId: string; taskId: string; downstream: readonly string[] } {
-  const first = reqs[0];
-  if (!first) throw new Error(`${what}: no requests`);
-  const { runId, taskId } = first.key;
-  const downstream = first.downstream;
-  for (const r of reqs) {
-    if (r.key.runId !== runId || r.key.taskId !== taskId) {
-      throw new Error(`${what}: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
-    }
-    if (r.downstream !== downstream && (r.downstream.length !== downstream.length || r.downstream.some((d, i) => d !== downstream[i]))) {
-      throw new Error(`${what}: every request of task '${taskId}' must have the same downstream tasks`);
-    }
-  }
-  return { runId, taskId, downstream };
-}
 
 /**
  * The state store on one DynamoDB table (single-table design, see `table-design.ts`). Every method is a
@@ -702,7 +684,7 @@ export class DynamoDbStateStore implements StateStore {
    * after another (each its own fan-out), then one read of the result.
    */
   async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
-    const { runId, taskId, downstream } = oneTaskOf('finishTaskInstances', reqs);
+    const { runId, taskId, first: { downstream } } = oneTaskOf('finishTaskInstances', reqs, { sameDownstream: true });
     for (const r of reqs) if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
     const applied = new Array<boolean>(reqs.length).fill(false);
     // Tally items a transaction updates besides the instances: the task's own and each downstream one.
@@ -808,7 +790,7 @@ export class DynamoDbStateStore implements StateStore {
    * task's decision reset when asked, in one last transaction.
    */
   async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
-    const { runId, taskId, downstream } = oneTaskOf('resetTaskInstances', reqs);
+    const { runId, taskId, first: { downstream } } = oneTaskOf('resetTaskInstances', reqs, { sameDownstream: true });
     for (const r of reqs) if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
     const applied = new Array<boolean>(reqs.length).fill(false);
     const resets = await this.withHistories(runId, taskId, reqs);

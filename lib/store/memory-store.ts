@@ -1,5 +1,6 @@
 import type { RunState } from '../model/states.ts';
 import { backfillOrder, emptyTally, historyWithCurrentTry, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import { oneTaskOf } from './bulk-requests.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
 function taskState(runId: string, taskId: string): TaskStateRecord {
@@ -236,15 +237,9 @@ export class MemoryStateStore implements StateStore {
   }
 
   async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
-    const first = reqs[0];
-    if (!first) throw new Error('finishTaskInstances: no requests');
-    const { runId, taskId } = first.key;
+    const { runId, first } = oneTaskOf('finishTaskInstances', reqs, { refuse: (r) => (r.expect === 'absent' ? 'creating instances is not supported in bulk' : null) });
     const applied: boolean[] = [];
-    for (const r of reqs) {
-      if (r.key.runId !== runId || r.key.taskId !== taskId) throw new Error(`finishTaskInstances: every request must be of task '${taskId}' of run '${runId}'`);
-      if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
-      applied.push((await this.finishTaskInstance(r)) !== undefined);
-    }
+    for (const r of reqs) applied.push((await this.finishTaskInstance(r)) !== undefined);
     const p = this.part(runId);
     return { applied, pending: p.run.pending, downstream: first.downstream.map((d) => copyTaskState(this.ts(p, d))) };
   }
@@ -252,13 +247,7 @@ export class MemoryStateStore implements StateStore {
   // Clearing ----------------------------------------------------------------------------------------
 
   async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
-    const first = reqs[0];
-    if (!first) throw new Error('resetTaskInstances: no requests');
-    const { runId, taskId } = first.key;
-    for (const r of reqs) {
-      if (r.key.runId !== runId || r.key.taskId !== taskId) throw new Error(`resetTaskInstances: every request must be of task '${taskId}' of run '${runId}'`);
-      if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
-    }
+    const { runId, taskId } = oneTaskOf('resetTaskInstances', reqs, { refuse: (r) => (r.undecide && r.to !== 'absent' ? "'undecide' needs to: 'absent'" : null) });
     const p = this.part(runId);
     const applied = reqs.map((r) => {
       const prev = p.tis.get(tiId(r.key));

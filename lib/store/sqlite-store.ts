@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
 import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
+import { oneTaskOf } from './bulk-requests.ts';
 import {
   backfillOrder,
   historyWithCurrentTry,
@@ -824,15 +825,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
-    const first = reqs[0];
-    if (!first) throw new Error('finishTaskInstances: no requests');
-    const { runId, taskId } = first.key;
-    for (const r of reqs) {
-      if (r.key.runId !== runId || r.key.taskId !== taskId) {
-        throw new Error(`finishTaskInstances: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
-      }
-      if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
-    }
+    const { runId, taskId, first } = oneTaskOf('finishTaskInstances', reqs, { refuse: (r) => (r.expect === 'absent' ? 'creating instances is not supported in bulk' : null) });
     return this.tx(() => {
       this.requireRun(runId);
       const self = zeroTally();
@@ -862,15 +855,7 @@ export class SqliteStateStore implements StateStore {
   // Clearing -----------------------------------------------------------------------------------------
 
   async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
-    const first = reqs[0];
-    if (!first) throw new Error('resetTaskInstances: no requests');
-    const { runId, taskId } = first.key;
-    for (const r of reqs) {
-      if (r.key.runId !== runId || r.key.taskId !== taskId) {
-        throw new Error(`resetTaskInstances: every request must be of task '${taskId}' of run '${runId}', got ${r.key.taskId}[${r.key.mapIndex}] of run '${r.key.runId}'`);
-      }
-      if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
-    }
+    const { runId, taskId, first } = oneTaskOf('resetTaskInstances', reqs, { refuse: (r) => (r.undecide && r.to !== 'absent' ? "'undecide' needs to: 'absent'" : null) });
     return this.tx(() => {
       this.requireRun(runId);
       const self = zeroTally();
