@@ -313,21 +313,19 @@ export class DynamoDbStateStore implements StateStore {
   // ---------------------------------------------------------------------------------------------------
   // Runs
 
-  async createRun(run: DagRunRecord): Promise<boolean> {
+  /** Put an item unless one with its key exists: true if it was put. */
+  private async putIfAbsent(item: Item): Promise<boolean> {
     try {
-      await this.write(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...keys.run(run.runId), type: ItemType.run, ...runAttributes(run), ...runIndexKeys(run), ver: 0 },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
+      await this.write(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PK } }));
       return true;
     } catch (e) {
       if (isConditionFailed(e)) return false;
       throw e;
     }
+  }
+
+  async createRun(run: DagRunRecord): Promise<boolean> {
+    return this.putIfAbsent({ ...keys.run(run.runId), type: ItemType.run, ...runAttributes(run), ...runIndexKeys(run), ver: 0 });
   }
 
   async getRun(runId: string): Promise<DagRunRecord | undefined> {
@@ -1082,20 +1080,7 @@ export class DynamoDbStateStore implements StateStore {
   // Backfills: items in the DAG's partition, the record as JSON text
 
   async createBackfill(b: BackfillRecord): Promise<boolean> {
-    try {
-      await this.write(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...keys.backfill(b.dagId, b.backfillId), type: ItemType.backfill, state: b.state, record: JSON.stringify(b), ver: 0 },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw e;
-    }
+    return this.putIfAbsent({ ...keys.backfill(b.dagId, b.backfillId), type: ItemType.backfill, state: b.state, record: JSON.stringify(b), ver: 0 });
   }
 
   async getBackfill(dagId: string, backfillId: string): Promise<BackfillRecord | undefined> {
