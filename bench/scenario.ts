@@ -3,6 +3,7 @@
 // Alone (no IPC channel) it prints the figures as JSON on stdout. With AIRLESS_BENCH_CPU_PROF=<dir>,
 // it writes a V8 CPU profile of the timed span only (trigger to run end) into <dir>. Exits non-zero, with the reason on
 // stderr, if the run did not end 'success' with exactly the expected task instances.
+import { fail, reportResult } from './child.ts';
 import { LocalRunner, RealClock } from '../lib/index.ts';
 import { startProfile } from './profile.ts';
 import type { ScenarioResult } from './result.ts';
@@ -10,10 +11,6 @@ import type { CostScenario } from '../e2e/cost.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
-
-function fail(message: string): never {
-  throw new Error(message);
-}
 
 
 async function main(name: string): Promise<ScenarioResult | CostScenario> {
@@ -77,16 +74,4 @@ async function main(name: string): Promise<ScenarioResult | CostScenario> {
 }
 
 const name = process.argv[2];
-main(name ?? fail('usage: bench/scenario.ts <scenario>')).then(
-  (result) => {
-    if (process.send) process.send(result, () => process.exit(0));
-    else {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-      process.exit(0);
-    }
-  },
-  (e: unknown) => {
-    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exit(1);
-  },
-);
+reportResult(main(name ?? fail('usage: bench/scenario.ts <scenario>')));

@@ -8,6 +8,7 @@
 // AIRLESS_BENCH_PINNED=1: this process was started under taskset. Sends its BatchScenarioResult to the
 // parent over IPC (or prints it as JSON when alone). Exits non-zero, with the reason on stderr, if the
 // system did not finish every item exactly once.
+import { fail, reportResult } from '../child.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -25,10 +26,6 @@ import { BATCH_SYSTEMS, type BatchScenarioResult, type BatchSystem, type SystemR
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const CLOUD = fileURLToPath(new URL('./cloud.ts', import.meta.url));
-
-function fail(message: string): never {
-  throw new Error(message);
-}
 
 /** Start the cloud process (on `cpus` via taskset when given) and wait until it listens. */
 async function startCloud(config: CloudConfig, cpus: string | null): Promise<{ child: ChildProcess; ready: CloudReady; stats(): Promise<CloudStats>; reset(): Promise<void>; stop(): Promise<void> }> {
@@ -187,16 +184,4 @@ const [name, system, items, scale] = process.argv.slice(2);
 if (!name || !BATCH_SYSTEMS.includes(system as BatchSystem) || !(Number(items) > 0) || !(Number(scale) >= 1)) {
   fail(`usage: bench/batch/orchestrate.ts <name> <${BATCH_SYSTEMS.join('|')}> <items> <scale>`);
 }
-main(name, system as BatchSystem, Number(items), Number(scale)).then(
-  (result) => {
-    if (process.send) process.send(result, () => process.exit(0));
-    else {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-      process.exit(0);
-    }
-  },
-  (e: unknown) => {
-    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exit(1);
-  },
-);
+reportResult(main(name, system as BatchSystem, Number(items), Number(scale)));
