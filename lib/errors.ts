@@ -64,6 +64,22 @@ export class DagNotFoundError extends AirlessError {
   override name = 'DagNotFoundError';
 }
 
+/**
+ * The state store could not be reached or refused for a while (a lock held by another process, throttling,
+ * a network error): an infrastructure failure, never a task's. `retryable` errors are retried with backoff
+ * by the store's callers; the API answers 503 with `Retry-After` when one reaches it.
+ */
+export class StoreUnavailableError extends AirlessError {
+  override name = 'StoreUnavailableError';
+  readonly retryable = true;
+  /** How long to wait before trying again, when the store knows (ms). */
+  readonly retryAfterMs: number | undefined;
+  constructor(detail: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(detail, {}, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
 /** Thrown by task code: fail this task now, with no further tries. */
 export class NonRetriableError extends Error {
   override name = 'NonRetriableError';
