@@ -217,8 +217,8 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     expect(report.state).toBe('failed');
     expect(states(report)).toMatchObject({ 'job[0]': 'skipped', 'job[4]': 'skipped' });
     // The wave held one unit of the pool; it is free again, and not more than free.
-    expect(await r.store.tryAcquire('pool:p', 1, 1)).toBe(true);
-    expect(await r.store.tryAcquire('pool:p', 1, 1)).toBe(false);
+    expect(await r.store.tryAcquire('pool:p', 1, 1, 'check-1')).toBe(true);
+    expect(await r.store.tryAcquire('pool:p', 1, 1, 'check-2')).toBe(false);
   });
 
   it('the reconcile finds a lost wave and starts it again, once per group', async () => {

@@ -511,7 +511,7 @@ describe.each(STORES)('deleting a DAG (%s)', (_name, makeStore) => {
     expect(await r.store.listRuns({ dagId: 'del_busy' })).toEqual([]);
     expect(r.errors).toEqual([]);
     // Every slot is free again: two at once fit the 2-slot pool.
-    expect(await r.store.tryAcquire('pool:default_pool', 2, 2)).toBe(true);
+    expect(await r.store.tryAcquire('pool:default_pool', 2, 2, 'check')).toBe(true);
   });
 });
 

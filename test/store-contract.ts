@@ -1002,34 +1002,56 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         ]);
       });
 
-      it('tryAcquire takes units up to the limit; release gives them back, never below 0', async () => {
+      it('tryAcquire takes units per holder up to the limit; release gives back what a holder holds', async () => {
         const s = await makeStore();
         const sem = uid('pool:x');
-        expect(await s.tryAcquire(sem, 4, 3)).toBe(false);
-        expect(await s.tryAcquire(sem, 2, 3)).toBe(true);
-        expect(await s.tryAcquire(sem, 2, 3)).toBe(false);
-        expect(await s.tryAcquire(sem, 1, 3)).toBe(true);
-        expect(await s.tryAcquire(sem, 1, 3)).toBe(false);
+        expect(await s.tryAcquire(sem, 4, 3, 'a')).toBe(false);
+        expect(await s.tryAcquire(sem, 2, 3, 'a')).toBe(true);
+        expect(await s.tryAcquire(sem, 2, 3, 'b')).toBe(false);
+        expect(await s.tryAcquire(sem, 1, 3, 'b')).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 3, 'c')).toBe(false);
         // A larger limit (the pool grew) lets more in.
-        expect(await s.tryAcquire(sem, 1, 4)).toBe(true);
-        await s.release(sem, 2);
-        expect(await s.tryAcquire(sem, 2, 4)).toBe(true);
-        expect(await s.tryAcquire(sem, 1, 4)).toBe(false);
-        await s.release(sem, 10);
-        expect(await s.tryAcquire(sem, 4, 4)).toBe(true);
-        expect(await s.tryAcquire(sem, 1, 4)).toBe(false);
-        await s.release(uid('never-used'), 1);
+        expect(await s.tryAcquire(sem, 1, 4, 'c')).toBe(true);
+        expect(Object.fromEntries(await s.semaphoreHolders(sem))).toEqual({ a: 2, b: 1, c: 1 });
+        await s.release(sem, 2, 'a');
+        expect(await s.tryAcquire(sem, 2, 4, 'd')).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 4, 'e')).toBe(false);
+        // Releasing what a holder does not hold (again, or another count) changes nothing.
+        await s.release(sem, 2, 'a');
+        await s.release(sem, 5, 'b');
+        expect(await s.tryAcquire(sem, 1, 4, 'e')).toBe(false);
+        for (const [h, n] of await s.semaphoreHolders(sem)) await s.release(sem, n, h);
+        expect((await s.semaphoreHolders(sem)).size).toBe(0);
+        expect(await s.tryAcquire(sem, 4, 4, 'f')).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 4, 'g')).toBe(false);
+        await s.release(uid('never-used'), 1, 'h');
         // Semaphores are independent.
-        expect(await s.tryAcquire(uid('pool:y'), 4, 4)).toBe(true);
+        expect(await s.tryAcquire(uid('pool:y'), 4, 4, 'a')).toBe(true);
+      });
+
+      it('tryAcquire is idempotent per holder: a retried call takes nothing more', async () => {
+        const s = await makeStore();
+        const sem = uid('pool:idem');
+        expect(await s.tryAcquire(sem, 2, 3, 'a')).toBe(true);
+        // The same holder again (its first call applied, its answer was lost): true, still 2 used.
+        expect(await s.tryAcquire(sem, 2, 3, 'a')).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 3, 'b')).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 3, 'c')).toBe(false);
+        await s.release(sem, 2, 'a');
+        await s.release(sem, 2, 'a');
+        expect(Object.fromEntries(await s.semaphoreHolders(sem))).toEqual({ b: 1 });
+        expect(await s.tryAcquire(sem, 2, 3, 'c')).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 3, 'd')).toBe(false);
       });
 
       it('concurrent tryAcquire never exceeds the limit', async () => {
         const s = await makeStore();
         const sem = uid('dag:c');
-        const got = await Promise.all(Array.from({ length: 10 }, () => s.tryAcquire(sem, 1, 3)));
+        const got = await Promise.all(Array.from({ length: 10 }, (_, i) => s.tryAcquire(sem, 1, 3, `h${i}`)));
         expect(got.filter(Boolean)).toHaveLength(3);
-        await Promise.all([s.release(sem, 1), s.release(sem, 1)]);
-        const again = await Promise.all(Array.from({ length: 5 }, () => s.tryAcquire(sem, 1, 3)));
+        const holders = [...(await s.semaphoreHolders(sem)).keys()];
+        await Promise.all([s.release(sem, 1, holders[0]!), s.release(sem, 1, holders[1]!)]);
+        const again = await Promise.all(Array.from({ length: 5 }, (_, i) => s.tryAcquire(sem, 1, 3, `k${i}`)));
         expect(again.filter(Boolean)).toHaveLength(2);
       });
 
@@ -1365,10 +1387,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.listBackfills(`${dagId}_other`)).toHaveLength(1);
 
         const sem = uid('sem');
-        expect(await s.tryAcquire(sem, 4, 5)).toBe(true);
+        expect(await s.tryAcquire(sem, 4, 5, 'a')).toBe(true);
         await s.enqueueWaiter(sem, key('r', 't'));
         await s.deleteSemaphores([sem, uid('never')]);
-        expect(await s.tryAcquire(sem, 5, 5)).toBe(true);
+        expect(await s.tryAcquire(sem, 5, 5, 'b')).toBe(true);
         expect(await s.dequeueWaiter(sem)).toBeUndefined();
       });
 
@@ -1434,7 +1456,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(flakyLog.at(-1)?.message).toContain('first try fails');
         expect(await s.dequeueWaiter('pool:narrow')).toBeUndefined();
         // Every unit of the pool was given back.
-        expect(await s.tryAcquire('pool:narrow', 2, 2)).toBe(true);
+        expect(await s.tryAcquire('pool:narrow', 2, 2, 'check')).toBe(true);
       });
 
       it('clearing reruns what it cleared, counted once: a map index alone, then a mapped task expanded again', async () => {
@@ -1459,7 +1481,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           expect([join?.upstream.success, join?.upstreamAddedTotal, join?.upstreamExpanded]).toEqual([14, 12, 1]);
           expect((await s.getXCom(runId, 'join', -1, 'return_value'))?.value).toMatchObject({ xs: Array.from({ length: 12 }, (_, i) => i * i), f: 'recovered' });
           expect(runner.errors).toEqual([]);
-          expect(await s.tryAcquire('pool:narrow', 2, 2)).toBe(true);
+          expect(await s.tryAcquire('pool:narrow', 2, 2, 'check')).toBe(true);
         } finally {
           runner.close();
         }

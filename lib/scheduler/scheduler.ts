@@ -37,6 +37,8 @@ export interface ReconcileReport {
   resumed: number;
   evaluated: number;
   failedStopped: number;
+  /** Slots given back that instances of the run no longer queued or running still held. */
+  slotsFreed: number;
   finalized: boolean;
 }
 
@@ -46,6 +48,21 @@ export const DEFAULT_BACKFILL_MAX_ACTIVE_RUNS = 10;
 /** The counting semaphore a running run holds a unit of: its backfill's, or its DAG's (maxActiveRuns). */
 export function runSemaphore(dagId: string, backfillId: string | null): string {
   return backfillId === null ? `runs:${dagId}` : `backfill:${backfillId}`;
+}
+
+/** The holder of a run's unit of its maxActiveRuns (or backfill) semaphore. */
+export function runHolder(run: Pick<DagRunRecord, 'dagId' | 'runId'>): string {
+  return `run/${run.dagId}/${run.runId}`;
+}
+
+/** The holder of the slots one try of an instance takes. */
+export function tiHolder(key: TiKey, tryNumber: number): string {
+  return `ti/${key.runId}/${key.taskId}/${key.mapIndex}/${tryNumber}`;
+}
+
+/** The holder of the slots an array wave takes (one unit of each limit for the whole wave). */
+export function waveHolder(array: ArrayRef, tryNumber: number): string {
+  return `wave/${array.runId}/${array.taskId}/${array.group}/${tryNumber}`;
 }
 
 /** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
@@ -154,6 +171,7 @@ export class Scheduler {
     const candidates: { runId: string; backfillId: string | null }[] = justCreated
       ? [{ runId: justCreated, backfillId: null }]
       : (await this.store.listRuns({ dagId, states: ['queued'] })).map((r) => ({ runId: r.runId, backfillId: r.backfillId ?? null }));
+    const freed = new Set<string>();
     const refused = new Set<string>();
     const backfillLimits = new Map<string, number>();
     let paused: boolean | undefined;
@@ -168,18 +186,44 @@ export class Scheduler {
         if (l === undefined) backfillLimits.set(backfillId, (l = (await this.store.getBackfill(dagId, backfillId))?.maxActiveRuns ?? DEFAULT_BACKFILL_MAX_ACTIVE_RUNS));
         limit = l;
       }
-      if (!(await this.store.tryAcquire(sem, 1, limit))) {
+      const holder = runHolder({ dagId, runId });
+      let acquired = await this.store.tryAcquire(sem, 1, limit, holder);
+      // Refused: first give back units held by runs that are no longer running (a run that ended while
+      // its release was lost), then try once more.
+      if (!acquired && !freed.has(sem)) {
+        freed.add(sem);
+        if ((await this.freeEndedRunHolders(sem)) > 0) acquired = await this.store.tryAcquire(sem, 1, limit, holder);
+      }
+      if (!acquired) {
         refused.add(sem);
         continue;
       }
-      if (!(await this.startRun(runId))) await this.store.release(sem, 1);
+      if (!(await this.startRun(runId))) {
+        // Not started by this call: keep the unit only if the run is running (it was started, by this
+        // call's write that reported an error, or by a concurrent one with the same holder).
+        if ((await this.store.getRun(runId))?.state !== 'running') await this.store.release(sem, 1, holder);
+      }
     }
+  }
+
+  /** Units of a runs semaphore held by runs that are no longer running: given back. Returns how many. */
+  private async freeEndedRunHolders(sem: string): Promise<number> {
+    let freed = 0;
+    for (const [holder, n] of await this.store.semaphoreHolders(sem)) {
+      const m = /^run\/([^/]+)\/(.+)$/.exec(holder);
+      if (!m) continue;
+      const run = await this.store.getRun(m[2]!);
+      if (run?.state === 'running' && run.dagId === m[1]) continue;
+      await this.store.release(sem, n, holder);
+      freed++;
+    }
+    return freed;
   }
 
   /** Let the run's data expire after the store's retention, and give its maxActiveRuns unit to a queued run. */
   private async afterRunEnded(run: DagRunRecord): Promise<void> {
     if (run.endDate) await this.store.expireRun?.(run.runId, run.endDate);
-    if (run.startDate !== null) await this.store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1);
+    await this.store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
     await this.startQueuedRuns(run.dagId);
     if (run.backfillId) await this.checkBackfill(run.dagId, run.backfillId);
   }
@@ -246,7 +290,16 @@ export class Scheduler {
 
   private async endRun(run: DagRunRecord, state: 'success' | 'failed', note: string | null): Promise<void> {
     const ended = await this.store.updateRun(run.runId, ['running', 'queued'], { state, endDate: iso(this.host.now()), note });
-    if (!ended) return;
+    if (!ended) {
+      // Ended already (a replay, or this call's write reported an error after it applied): finish what
+      // follows an end, each step idempotent.
+      const now = await this.store.getRun(run.runId);
+      if (now && (now.state === 'success' || now.state === 'failed')) {
+        if (now.parent) await this.resumeDeferred(now.parent, now.parent.tryNumber);
+        await this.afterRunEnded(now);
+      }
+      return;
+    }
     this.resolver.forget(run.runId);
     this.host.emit?.({ type: 'run', run: ended });
     const dag = this.dag(run.dagId, run.dagVersion);
@@ -307,11 +360,55 @@ export class Scheduler {
       if (why !== null) return this.settleTerminal(dag, run, t, 'skipped', why, priorTries, priorHistory);
     }
     if (t.mapping) return this.expand(dag, run, t, priorTries, priorHistory);
-    if (!(await this.store.claimDecision(run.runId, t.taskId, 'scheduled'))) return;
+    if (!(await this.store.claimDecision(run.runId, t.taskId, 'scheduled'))) {
+      // Settled already: by a concurrent call, or by this one whose instance was then not created (a
+      // lost write, a process that died): finish what the decision started.
+      const now = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
+      if (now?.decision === 'scheduled' && !(await this.store.getTaskInstance({ runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) await this.completeDecision(dag, run, t, now);
+      return;
+    }
     const ti = this.newTi(dag, run, t, -1, priorTries, priorHistory);
     await this.store.createTaskInstances([ti]);
     this.emitTi(ti);
     await this.queueOrRun(dag, ti);
+  }
+
+  /**
+   * A task whose decision is settled but whose instances were not all created (the write that creates
+   * them was lost, or the process died between the two): create what is missing and queue it. The
+   * instances are those the decision would have created; creating is create-if-absent.
+   */
+  private async completeDecision(dag: Dag, run: DagRunRecord, t: TaskSpec, rec: TaskStateRecord, existing?: readonly TaskInstanceRecord[]): Promise<number> {
+    const priorTries = rec.priorTries ?? 0;
+    if (rec.decision === 'scheduled') {
+      const ti = this.newTi(dag, run, t, -1, priorTries, rec.priorHistory);
+      await this.store.createTaskInstances([ti]);
+      const now = await this.store.getTaskInstance(ti);
+      if (now) this.emitTi(now);
+      if (now?.state === 'scheduled') await this.queueOrRun(dag, now);
+      return 1;
+    }
+    if (rec.decision === 'expanded' && rec.mapCount !== null) {
+      const have = new Set((existing ?? (await this.store.listTaskInstances(run.runId, t.taskId))).map((ti) => ti.mapIndex));
+      const missing: TaskInstanceRecord[] = [];
+      for (let i = 0; i < rec.mapCount; i++) if (!have.has(i)) missing.push(this.newTi(dag, run, t, i, priorTries));
+      if (missing.length === 0) return 0;
+      await this.store.createTaskInstances(missing);
+      for (const ti of missing) this.emitTi(ti);
+      if (this.isArrayTask(t)) {
+        const groups = new Set(missing.map((ti) => groupOf(ti.mapIndex)));
+        for (const group of groups) await this.queueWave(dag, t, { runId: run.runId, taskId: t.taskId, group });
+      } else {
+        for (const ti of missing) await this.queueOrRun(dag, ti);
+      }
+      return missing.length;
+    }
+    if (rec.decision !== null && rec.decision !== 'expanded') {
+      // Settled terminal without its instance: create it now (the reason it was settled for is not kept).
+      await this.finishSettled(dag, run, t, rec.decision, `settled ${rec.decision}; its instance was created again after a lost write`, priorTries, rec.priorHistory);
+      return 1;
+    }
+    return 0;
   }
 
   /** Why a direct branch or short-circuit upstream, done, skipped `t` (its recorded result), or null. */
@@ -346,7 +443,11 @@ export class Scheduler {
       return this.settleTerminal(dag, run, t, 'failed', msg, priorTries, priorHistory);
     }
     if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list', priorTries, priorHistory);
-    if (!(await this.store.claimExpansion(run.runId, t.taskId, n, t.downstream))) return;
+    if (!(await this.store.claimExpansion(run.runId, t.taskId, n, t.downstream))) {
+      const now = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
+      if (now?.decision === 'expanded') await this.completeDecision(dag, run, t, now);
+      return;
+    }
     const tis: TaskInstanceRecord[] = new Array(n);
     for (let i = 0; i < n; i++) tis[i] = this.newTi(dag, run, t, i, priorTries);
     await this.store.createTaskInstances(tis);
@@ -363,7 +464,14 @@ export class Scheduler {
    * when the caller knows it (a cleared task's earlier tries); else read when the run was ever cleared.
    */
   private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
-    if (!(await this.store.claimDecision(run.runId, t.taskId, state))) return;
+    if (!(await this.store.claimDecision(run.runId, t.taskId, state))) {
+      // Settled already as this: finish it when its instance is missing (creating it is conditional on absence).
+      const now = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
+      if (now?.decision === state && !(await this.store.getTaskInstance({ runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) {
+        await this.finishSettled(dag, run, t, state, error, priorTries ?? now.priorTries ?? 0, priorHistory ?? now.priorHistory);
+      }
+      return;
+    }
     await this.finishSettled(dag, run, t, state, error, priorTries, priorHistory);
   }
 
@@ -451,25 +559,19 @@ export class Scheduler {
       });
       return;
     }
+    const nextTry = ti.resume ? ti.tryNumber : ti.tryNumber + 1;
+    const holder = tiHolder(ti, nextTry);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const taken: typeof limits = [];
-      let blocked: string | null = null;
-      for (const l of limits) {
-        if (await this.store.tryAcquire(l.name, l.n, l.limit)) taken.push(l);
-        else {
-          blocked = l.name;
-          break;
-        }
-      }
+      const blocked = await this.acquireAll(limits, holder);
       if (blocked === null) {
-        const queued = await this.store.updateTaskInstance(
+        let queued = await this.store.updateTaskInstance(
           ti,
           { states: ['scheduled'], tryNumber: ti.tryNumber },
           ti.resume
             ? { state: 'queued', resume: false, queuedAt: iso(this.host.now()) }
             : {
                 state: 'queued',
-                tryNumber: ti.tryNumber + 1,
+                tryNumber: nextTry,
                 queuedAt: iso(this.host.now()),
                 startDate: null,
                 endDate: null,
@@ -479,8 +581,15 @@ export class Scheduler {
               },
         );
         if (!queued) {
-          for (const l of taken) await this.store.release(l.name, l.n);
-          return;
+          // Queued already for this try (by a concurrent call holding the same slots, or by this call's
+          // write that reported an error after it applied): it keeps the slots, and a dispatch is
+          // idempotent. Otherwise the slots go back.
+          const now = await this.store.getTaskInstance(ti);
+          if (now?.state !== 'queued' || now.tryNumber !== nextTry) {
+            if (now?.state !== 'running' || now.tryNumber !== nextTry) await this.releaseSlots(dag, t, holder);
+            return;
+          }
+          queued = now;
         }
         this.emitTi(queued);
         this.host.dispatch(queued, dag);
@@ -495,31 +604,41 @@ export class Scheduler {
         }
         return;
       }
-      for (const l of taken) await this.store.release(l.name, l.n);
       // Wait on the limit that refused; try once more in case it was released meanwhile.
       if (attempt === 0) await this.store.enqueueWaiter(blocked, tiKeyOf(ti));
     }
   }
 
-  /** Take the slots of one unit of work (an instance's try, or an array wave), or say what refused. */
-  private async takeSlots(dag: Dag, t: TaskSpec): Promise<{ taken: true } | { taken: false; blocked: string | null; error: string | null }> {
-    const limits = await this.limits(dag, t);
-    if (typeof limits === 'string') return { taken: false, blocked: null, error: limits };
-    const taken: typeof limits = [];
+  /**
+   * Take one holder's units of every limit, in order; on a refusal, give back what this call took and
+   * return the name of the limit that refused (null: all taken).
+   */
+  private async acquireAll(limits: readonly { name: string; n: number; limit: number }[], holder: string): Promise<string | null> {
+    const taken: { name: string; n: number }[] = [];
     for (const l of limits) {
-      if (await this.store.tryAcquire(l.name, l.n, l.limit)) taken.push(l);
-      else {
-        for (const x of taken) await this.store.release(x.name, x.n);
-        return { taken: false, blocked: l.name, error: null };
+      if (await this.store.tryAcquire(l.name, l.n, l.limit, holder)) {
+        taken.push(l);
+        continue;
       }
+      for (const x of taken) await this.store.release(x.name, x.n, holder);
+      return l.name;
     }
-    return { taken: true };
+    return null;
   }
 
-  private async releaseSlots(dag: Dag, t: TaskSpec): Promise<void> {
+  /** Take the slots of one unit of work (an instance's try, or an array wave), or say what refused. */
+  private async takeSlots(dag: Dag, t: TaskSpec, holder: string): Promise<{ taken: true } | { taken: false; blocked: string | null; error: string | null }> {
+    const limits = await this.limits(dag, t);
+    if (typeof limits === 'string') return { taken: false, blocked: null, error: limits };
+    const blocked = await this.acquireAll(limits, holder);
+    return blocked === null ? { taken: true } : { taken: false, blocked, error: null };
+  }
+
+  /** Give back what `holder` holds of the task's limits (nothing if it holds none) and wake their waiters. */
+  private async releaseSlots(dag: Dag, t: TaskSpec, holder: string): Promise<void> {
     const limits = await this.limits(dag, t);
     if (typeof limits === 'string') return;
-    for (const l of limits) await this.store.release(l.name, l.n);
+    for (const l of limits) await this.store.release(l.name, l.n, holder);
     for (const l of limits) await this.wakeWaiters(l.name);
   }
 
@@ -541,7 +660,12 @@ export class Scheduler {
   // ---------------------------------------------------------------------------------------------------
   // Results of tries, timers, external events
 
-  /** A try ended. Idempotent: only the first report for (instance, try) while it runs counts. */
+  /**
+   * A try ended. Idempotent: only the first report for (instance, try) while it runs moves it; a report
+   * that finds the try already moved (a replay, or a first delivery whose process died or whose write
+   * reported an error after it applied) finishes what follows that move: slots given back, downstream
+   * tasks decided, the run finalised, a retry timer armed. Each of those steps is idempotent.
+   */
   async handleTryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
     const run = await this.store.getRun(key.runId);
     if (!run) return;
@@ -549,8 +673,10 @@ export class Scheduler {
     const t = dag.task(key.taskId);
     const now = this.host.now();
     const expect = { states: ['running' as const], tryNumber };
+    const holder = tiHolder(key, tryNumber);
     const current = await this.store.getTaskInstance(key);
-    if (!current || current.state !== 'running' || current.tryNumber !== tryNumber) return;
+    if (!current || current.tryNumber !== tryNumber) return;
+    if (current.state !== 'running') return this.afterTryMoved(dag, run, t, current);
     const durationMs = current.startDate ? now - Date.parse(current.startDate) : null;
     switch (result.kind) {
       case 'success': {
@@ -558,15 +684,11 @@ export class Scheduler {
         if (result.shortCircuit === false) await this.skipForShortCircuit(dag, run, t);
         // Callbacks run before the state is committed, so they have run when the run is seen to end.
         await this.callback(dag, t, 'onSuccess', key, tryNumber, null);
-        if (await this.finish(dag, key, expect, 'success', { endDate: iso(now), durationMs, error: null })) {
-          await this.releaseSlots(dag, t);
-        }
+        await this.finishTry(dag, t, key, expect, 'success', { endDate: iso(now), durationMs, error: null }, holder);
         return;
       }
       case 'skip': {
-        if (await this.finish(dag, key, expect, 'skipped', { endDate: iso(now), durationMs, error: result.reason })) {
-          await this.releaseSlots(dag, t);
-        }
+        await this.finishTry(dag, t, key, expect, 'skipped', { endDate: iso(now), durationMs, error: result.reason }, holder);
         return;
       }
       case 'failure': {
@@ -583,17 +705,15 @@ export class Scheduler {
             nextAt: iso(at),
             ...(history ? { history } : {}),
           });
-          if (!ti) return;
+          if (!ti) return this.afterTryMovedByOther(dag, run, t, key, tryNumber);
           this.emitTi(ti);
-          await this.releaseSlots(dag, t);
+          await this.releaseSlots(dag, t, holder);
           await this.callback(dag, t, 'onRetry', key, tryNumber, result.error);
           this.host.setTimer(at, { type: 'retry', key: tiKeyOf(key), tryNumber });
           return;
         }
         await this.callback(dag, t, 'onFailure', key, tryNumber, result.error);
-        if (await this.finish(dag, key, expect, 'failed', { endDate: iso(now), durationMs, error: result.error })) {
-          await this.releaseSlots(dag, t);
-        }
+        await this.finishTry(dag, t, key, expect, 'failed', { endDate: iso(now), durationMs, error: result.error }, holder);
         return;
       }
       case 'defer': {
@@ -602,19 +722,72 @@ export class Scheduler {
           nextAt: result.until === null ? null : iso(result.until),
           ...(result.externalId !== undefined ? { externalId: result.externalId } : {}),
         });
-        if (!ti) return;
+        if (!ti) return this.afterTryMovedByOther(dag, run, t, key, tryNumber);
         this.emitTi(ti);
-        await this.releaseSlots(dag, t);
+        await this.releaseSlots(dag, t, holder);
         if (result.until !== null) this.host.setTimer(result.until, { type: 'resume', key: tiKeyOf(key), tryNumber });
-        else if (t.kind === 'trigger_dag' && result.externalId) {
-          // The triggered run may have ended before we deferred: then nobody else will wake us.
-          const child = await this.store.getRun(result.externalId);
-          if (child && (child.state === 'success' || child.state === 'failed')) await this.resumeDeferred(key, tryNumber);
-        } else if (t.kind === 'batch' && result.externalId && (await this.host.externalDone?.('batch', result.externalId))) {
-          await this.resumeDeferred(key, tryNumber);
-        }
+        else await this.resumeIfExternalDone(dag, t, ti);
         return;
       }
+    }
+  }
+
+  /** Finish a running try in a terminal state; then (or when it finished already) what follows. */
+  private async finishTry(dag: Dag, t: TaskSpec, key: TiKey, expect: { states: TaskInstanceRecord['state'][]; tryNumber: number }, state: TerminalTiState, patch: Partial<TaskInstanceRecord>, holder: string): Promise<void> {
+    if (await this.finish(dag, key, expect, state, patch)) {
+      await this.releaseSlots(dag, t, holder);
+      return;
+    }
+    const run = await this.store.getRun(key.runId);
+    if (run) await this.afterTryMovedByOther(dag, run, t, key, expect.tryNumber);
+  }
+
+  private async afterTryMovedByOther(dag: Dag, run: DagRunRecord, t: TaskSpec, key: TiKey, tryNumber: number): Promise<void> {
+    const now = await this.store.getTaskInstance(key);
+    if (now && now.tryNumber === tryNumber && now.state !== 'running') await this.afterTryMoved(dag, run, t, now);
+  }
+
+  /**
+   * What follows a try's move out of running, done again for an instance found already moved (a report
+   * delivered again, or one whose first delivery stopped part way): idempotent steps only.
+   */
+  private async afterTryMoved(dag: Dag, run: DagRunRecord, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
+    if (this.isArrayTask(t) && ti.mapIndex >= 0) return; // array children move by wave (handleArrayResult)
+    const holder = tiHolder(ti, ti.tryNumber);
+    switch (ti.state) {
+      case 'success':
+      case 'failed':
+      case 'skipped':
+      case 'upstream_failed': {
+        await this.releaseSlots(dag, t, holder);
+        if (run.state !== 'running') return;
+        const states = await this.store.getTaskStates(run.runId, t.downstream);
+        for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), states[i]);
+        await this.finalizeIfDone(run.runId);
+        return;
+      }
+      case 'up_for_retry':
+        await this.releaseSlots(dag, t, holder);
+        if (ti.nextAt !== null) this.host.setTimer(Date.parse(ti.nextAt), { type: 'retry', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+        return;
+      case 'deferred':
+        await this.releaseSlots(dag, t, holder);
+        if (ti.nextAt !== null) this.host.setTimer(Date.parse(ti.nextAt), { type: 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+        else await this.resumeIfExternalDone(dag, t, ti);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** A deferred instance waiting on an external end that may have happened before it deferred: resume it then. */
+  private async resumeIfExternalDone(_dag: Dag, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
+    if (t.kind === 'trigger_dag' && ti.externalId) {
+      // The triggered run may have ended before we deferred: then nobody else will wake us.
+      const child = await this.store.getRun(ti.externalId);
+      if (child && (child.state === 'success' || child.state === 'failed')) await this.resumeDeferred(ti, ti.tryNumber);
+    } else if (t.kind === 'batch' && ti.externalId && (await this.host.externalDone?.('batch', ti.externalId))) {
+      await this.resumeDeferred(ti, ti.tryNumber);
     }
   }
 
@@ -701,8 +874,10 @@ export class Scheduler {
           const wave = `${ti.taskId}\u0000${groupOf(ti.mapIndex)}\u0000${ti.tryNumber}`;
           if (wavesReleased.has(wave)) continue;
           wavesReleased.add(wave);
+          await this.releaseSlots(dag, t, waveHolder({ runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, ti.tryNumber));
+          continue;
         }
-        await this.releaseSlots(dag, t);
+        await this.releaseSlots(dag, t, tiHolder(ti, ti.tryNumber));
       }
     }
     this.host.emit?.({ type: 'run', run: ended });
@@ -806,7 +981,7 @@ export class Scheduler {
    * any number of times: every step is a conditional write.
    */
   async reconcileRun(runId: string, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
-    const report: ReconcileReport = { runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, finalized: false };
+    const report: ReconcileReport = { runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false };
     let run = await this.store.getRun(runId);
     if (!run) return report;
     if (run.state === 'queued') {
@@ -823,8 +998,24 @@ export class Scheduler {
       await this.decide(dag, run, specs[i]!, states[i]);
       report.evaluated++;
     }
+    const instances = await this.store.listTaskInstances(runId);
+    // Decisions whose instances were not created (a lost write, a process that died between the two).
+    const byTask = new Map<string, TaskInstanceRecord[]>();
+    for (const ti of instances) {
+      const list = byTask.get(ti.taskId);
+      if (list) list.push(ti);
+      else byTask.set(ti.taskId, [ti]);
+    }
+    for (let i = 0; i < specs.length; i++) {
+      const rec = states[i];
+      if (!rec?.decision) continue;
+      const have = byTask.get(specs[i]!.taskId) ?? [];
+      const expected = rec.decision === 'expanded' ? (rec.mapCount ?? 0) : 1;
+      if (have.length < expected) report.evaluated += await this.completeDecision(dag, run, specs[i]!, rec, have);
+    }
+    report.slotsFreed = await this.freeLostSlots(dag, runId);
     const waves = new Set<string>();
-    for (const ti of await this.store.listTaskInstances(runId)) {
+    for (const ti of instances) {
       const due = ti.nextAt !== null && Date.parse(ti.nextAt) <= now;
       const stale = ti.queuedAt !== null && now - Date.parse(ti.queuedAt) >= options.staleMs;
       const t = dag.task(ti.taskId);
@@ -883,6 +1074,40 @@ export class Scheduler {
     return report;
   }
 
+  /**
+   * Give back the slots that instances (and array waves) of a run hold although they are no longer
+   * queued or running at that try: a release lost with a write, or a process that died before it.
+   * Reads the holders of the DAG's limits (its maxActiveTasks, its tasks' pools and per-task limits).
+   */
+  async freeLostSlots(dag: Dag, runId: string): Promise<number> {
+    const names = new Set<string>([`dag:${dag.dagId}`]);
+    for (const t of dag.spec.tasks) {
+      names.add(`pool:${t.pool}`);
+      if (t.maxActiveTisPerDag !== null) names.add(`task:${dag.dagId}:${t.taskId}`);
+    }
+    let freed = 0;
+    for (const name of names) {
+      let any = false;
+      for (const [holder, n] of await this.store.semaphoreHolders(name)) {
+        const kind = holder.startsWith(`ti/${runId}/`) ? 'ti' : holder.startsWith(`wave/${runId}/`) ? 'wave' : null;
+        if (kind === null) continue;
+        const [taskId, index, tryText] = holder.slice(kind.length + runId.length + 2).split('/');
+        const tryNumber = Number(tryText);
+        if (taskId === undefined || index === undefined || !Number.isInteger(tryNumber)) continue;
+        // A scheduled instance about to be queued for that try holds its slots too (taken just before the move).
+        const holds = (ti: TaskInstanceRecord | undefined) =>
+          !!ti && (((ti.state === 'queued' || ti.state === 'running') && ti.tryNumber === tryNumber) || (ti.state === 'scheduled' && ti.tryNumber === (ti.resume ? tryNumber : tryNumber - 1)));
+        const live = kind === 'ti' ? holds(await this.store.getTaskInstance({ runId, taskId, mapIndex: Number(index) })) : (await this.groupInstances({ runId, taskId, group: Number(index) })).some(holds);
+        if (live) continue;
+        await this.store.release(name, n, holder);
+        any = true;
+        freed++;
+      }
+      if (any) await this.wakeWaiters(name);
+    }
+    return freed;
+  }
+
   // ---------------------------------------------------------------------------------------------------
   // Array jobs: a mapped Batch task's instances, submitted in waves of one AWS Batch array job per group
   // (lib/core/arrays.ts). A wave holds one unit of each slot limit (it is one submission), whatever its
@@ -907,7 +1132,8 @@ export class Scheduler {
       else byTry.set(ti.tryNumber, [ti]);
     }
     for (const [prevTry, wave] of [...byTry].sort((a, b) => a[0] - b[0])) {
-      const slots = await this.takeSlots(dag, t);
+      const holder = waveHolder(array, prevTry + 1);
+      const slots = await this.takeSlots(dag, t, holder);
       if (!slots.taken) {
         if (slots.error !== null) {
           const now = iso(this.host.now());
@@ -924,7 +1150,9 @@ export class Scheduler {
       const applied = await this.store.updateTaskInstances(wave.map((ti) => ({ key: tiKeyOf(ti), expect: { states: ['scheduled'], tryNumber: prevTry }, patch })));
       const queued = wave.filter((_, i) => applied[i]);
       if (queued.length === 0) {
-        await this.releaseSlots(dag, t);
+        // Queued by a concurrent call with the same holder: the slots are that wave's.
+        const taken = (await this.groupInstances(array)).some((x) => (x.state === 'queued' || x.state === 'running') && x.tryNumber === tryNumber);
+        if (!taken) await this.releaseSlots(dag, t, holder);
         continue;
       }
       for (const ti of queued) this.emitTi({ ...ti, ...patch });
@@ -991,8 +1219,9 @@ export class Scheduler {
     const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(array.taskId);
     const byIndex = new Map(outcomes.map((o) => [o.mapIndex, o]));
-    const running = (await this.groupInstances(array)).filter((ti) => ti.state === 'running' && ti.tryNumber === tryNumber);
-    if (running.length === 0) return;
+    const group = await this.groupInstances(array);
+    const running = group.filter((ti) => ti.state === 'running' && ti.tryNumber === tryNumber);
+    if (running.length === 0) return this.afterWave(dag, run, t, array, tryNumber, group);
     const now = this.host.now();
     const nowIso = iso(now);
     const jobName = waveJobName(dag.dagId, array, tryNumber);
@@ -1062,9 +1291,27 @@ export class Scheduler {
       ...failed.map((f) => ({ ti: f.ti, level: 'error' as const, message: f.error })),
     ];
     await this.store.appendLogs(logs.map((l) => ({ key: tiKeyOf(l.ti), tryNumber, lines: [{ time: nowIso, level: l.level, message: l.message }] })));
-    await this.releaseSlots(dag, t);
+    await this.releaseSlots(dag, t, waveHolder(array, tryNumber));
     if (retryAt > 0) this.host.setTimer(retryAt, { type: 'array_retry', array, tryNumber });
     if (last) await this.afterBulkFinish(dag, array.runId, t, last);
+  }
+
+  /**
+   * What follows a wave's end, done again when a report finds none of its children running (a replay,
+   * or a first delivery that stopped part way): its slots back, the retry timer of children up for
+   * retry, the downstream decisions and the run's end. Idempotent steps only.
+   */
+  private async afterWave(dag: Dag, run: DagRunRecord, t: TaskSpec, array: ArrayRef, tryNumber: number, group: readonly TaskInstanceRecord[]): Promise<void> {
+    const ofWave = group.filter((ti) => ti.tryNumber === tryNumber);
+    if (ofWave.length === 0 || ofWave.some((ti) => ti.state === 'queued')) return;
+    await this.releaseSlots(dag, t, waveHolder(array, tryNumber));
+    let retryAt = 0;
+    for (const ti of ofWave) if (ti.state === 'up_for_retry' && ti.nextAt !== null) retryAt = Math.max(retryAt, Date.parse(ti.nextAt));
+    if (retryAt > 0) this.host.setTimer(retryAt, { type: 'array_retry', array, tryNumber });
+    if (run.state !== 'running') return;
+    const states = await this.store.getTaskStates(run.runId, t.downstream);
+    for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), states[i]);
+    await this.finalizeIfDone(run.runId);
   }
 
   /** The failed children of a wave are due: queue them as the group's next wave. */

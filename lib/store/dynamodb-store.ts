@@ -1370,25 +1370,57 @@ export class DynamoDbStateStore implements StateStore {
     return items.map((item) => ({ name: String(item.name), slots: Number(item.slots), description: String(item.description ?? '') }));
   }
 
-  /** One conditional ADD: `used + n <= limit`. */
-  async tryAcquire(name: string, n: number, limit: number): Promise<boolean> {
+  /**
+   * One conditional update: `used + n <= limit` and `holder` not in the item's `holders` map, adding
+   * `n` to `used` and `holder: n` to the map. A refusal because `holder` is there already is a success
+   * (a retried call whose first attempt applied). The first acquire of a semaphore creates its map.
+   */
+  async tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean> {
     if (limit - n < 0) return false;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.write(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.semaphore(name),
+            UpdateExpression: 'ADD #used :n SET #type = :type, #holders.#h = :n',
+            ConditionExpression: '(attribute_not_exists(#used) OR #used <= :max) AND attribute_not_exists(#holders.#h)',
+            ExpressionAttributeNames: { '#used': 'used', '#type': 'type', '#holders': 'holders', '#h': holder },
+            ExpressionAttributeValues: { ':n': n, ':max': limit - n, ':type': ItemType.semaphore },
+          }),
+        );
+        return true;
+      } catch (e) {
+        if (isConditionFailed(e)) return (await this.semaphoreHolders(name)).has(holder);
+        // The item has no holders map yet (a new semaphore): create the map, then try again.
+        if (!(e instanceof Error && e.name === 'ValidationException')) throw e;
+        await this.ensureHoldersMap(name);
+      }
+    }
+    throw new Error(`tryAcquire('${name}'): could not create the semaphore's holders map`);
+  }
+
+  private async ensureHoldersMap(name: string): Promise<void> {
     try {
       await this.write(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.semaphore(name),
-          UpdateExpression: 'ADD #used :n SET #type = :type',
-          ConditionExpression: 'attribute_not_exists(#used) OR #used <= :max',
-          ExpressionAttributeNames: { '#used': 'used', '#type': 'type' },
-          ExpressionAttributeValues: { ':n': n, ':max': limit - n, ':type': ItemType.semaphore },
+          UpdateExpression: 'SET #holders = :empty, #type = :type',
+          ConditionExpression: 'attribute_not_exists(#holders)',
+          ExpressionAttributeNames: { '#holders': 'holders', '#type': 'type' },
+          ExpressionAttributeValues: { ':empty': {}, ':type': ItemType.semaphore },
         }),
       );
-      return true;
     } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw e;
+      if (!isConditionFailed(e)) throw e;
     }
+  }
+
+  async semaphoreHolders(name: string): Promise<Map<string, number>> {
+    const item = await this.get(keys.semaphore(name));
+    const holders = (item?.holders ?? {}) as Record<string, unknown>;
+    return new Map(Object.entries(holders).map(([h, n]) => [h, Number(n)]));
   }
 
   /** One UpdateItem ADD returning the new value. */
@@ -1406,42 +1438,22 @@ export class DynamoDbStateStore implements StateStore {
     return Number(attrs?.n);
   }
 
-  /** Give back `n` units (never below 0). */
-  async release(name: string, n: number): Promise<void> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      try {
-        await this.write(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keys.semaphore(name),
-            UpdateExpression: 'ADD #used :minus',
-            ConditionExpression: '#used >= :n',
-            ExpressionAttributeNames: { '#used': 'used' },
-            ExpressionAttributeValues: { ':minus': -n, ':n': n },
-          }),
-        );
-        return;
-      } catch (e) {
-        if (!isConditionFailed(e)) throw e;
-      }
-      // Fewer than n units are held: floor at 0 (unless someone took units meanwhile: then try again).
-      try {
-        await this.write(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keys.semaphore(name),
-            UpdateExpression: 'SET #used = :zero, #type = :type',
-            ConditionExpression: 'attribute_not_exists(#used) OR #used < :n',
-            ExpressionAttributeNames: { '#used': 'used', '#type': 'type' },
-            ExpressionAttributeValues: { ':zero': 0, ':n': n, ':type': ItemType.semaphore },
-          }),
-        );
-        return;
-      } catch (e) {
-        if (!isConditionFailed(e)) throw e;
-      }
+  /** Give back the `n` units `holder` holds: one conditional update (`holders.<holder> = n`); nothing when it holds none. */
+  async release(name: string, n: number, holder: string): Promise<void> {
+    try {
+      await this.write(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.semaphore(name),
+          UpdateExpression: 'ADD #used :minus REMOVE #holders.#h',
+          ConditionExpression: '#holders.#h = :n',
+          ExpressionAttributeNames: { '#used': 'used', '#holders': 'holders', '#h': holder },
+          ExpressionAttributeValues: { ':minus': -n, ':n': n },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailed(e)) throw e;
     }
-    throw new Error(`release('${name}', ${n}): the semaphore kept changing`);
   }
 
   /** A waiter item sorted by enqueue time (ms) then a per-process sequence. */

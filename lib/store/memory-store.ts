@@ -64,7 +64,8 @@ export class MemoryStateStore implements StateStore {
   private readonly pipeline = new Map<string, PipelineSave[]>();
   private readonly pools = new Map<string, PoolRecord>();
   private readonly dagRecords = new Map<string, DagRecord>();
-  private readonly semaphores = new Map<string, number>();
+  /** Semaphores: units held, by holder. */
+  private readonly semaphores = new Map<string, { used: number; holders: Map<string, number> }>();
   private readonly counters = new Map<string, number>();
   private readonly waiters = new Map<string, { q: TiKey[]; head: number }>();
   /** Backfills by DAG, by id. */
@@ -471,15 +472,26 @@ export class MemoryStateStore implements StateStore {
     return [...this.pools.values()].map((p) => ({ ...p }));
   }
 
-  async tryAcquire(name: string, n: number, limit: number): Promise<boolean> {
-    const used = this.semaphores.get(name) ?? 0;
-    if (used + n > limit) return false;
-    this.semaphores.set(name, used + n);
+  async tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean> {
+    let sem = this.semaphores.get(name);
+    if (sem?.holders.has(holder)) return true;
+    if ((sem?.used ?? 0) + n > limit) return false;
+    if (!sem) this.semaphores.set(name, (sem = { used: 0, holders: new Map() }));
+    sem.holders.set(holder, n);
+    sem.used += n;
     return true;
   }
 
-  async release(name: string, n: number): Promise<void> {
-    this.semaphores.set(name, Math.max(0, (this.semaphores.get(name) ?? 0) - n));
+  async release(name: string, n: number, holder: string): Promise<void> {
+    const sem = this.semaphores.get(name);
+    if (sem?.holders.get(holder) !== n) return;
+    sem.holders.delete(holder);
+    sem.used -= n;
+    if (sem.holders.size === 0) this.semaphores.delete(name);
+  }
+
+  async semaphoreHolders(name: string): Promise<Map<string, number>> {
+    return new Map(this.semaphores.get(name)?.holders ?? []);
   }
 
   async countUp(name: string): Promise<number> {

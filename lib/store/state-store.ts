@@ -233,9 +233,16 @@ export interface StateStore {
   putPool(pool: PoolRecord): Promise<void>;
   getPool(name: string): Promise<PoolRecord | undefined>;
   listPools(): Promise<PoolRecord[]>;
-  /** Take `n` units of a counting semaphore if `limit` allows; false otherwise. */
-  tryAcquire(name: string, n: number, limit: number): Promise<boolean>;
-  release(name: string, n: number): Promise<void>;
+  /**
+   * Take `n` units of a counting semaphore for `holder` if `limit` allows; false otherwise. Idempotent per
+   * holder: true, and nothing more taken, when `holder` holds units of it already (a retried call whose
+   * first attempt applied).
+   */
+  tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean>;
+  /** Give back the `n` units `holder` holds; nothing when it holds none (idempotent). */
+  release(name: string, n: number, holder: string): Promise<void>;
+  /** Who holds units of a semaphore, and how many each (the reconcile frees a holder that is gone). */
+  semaphoreHolders(name: string): Promise<Map<string, number>>;
   /** Add 1 to a named counter and return its new value (1 the first time): an attempt counter. */
   countUp(name: string): Promise<number>;
   /** Queue a task instance waiting on a semaphore (FIFO). */

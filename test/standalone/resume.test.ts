@@ -149,7 +149,7 @@ describe('standalone resume', () => {
       queuedAt: new Date(T0).toISOString(), startDate: new Date(T0).toISOString(), endDate: null, dagVersion: other.spec.version, pending: 1, parent: null,
       pipelineScope: 'orphan2', note: null,
     });
-    expect(await a.store.tryAcquire('runs:gone', 1, 1)).toBe(true);
+    expect(await a.store.tryAcquire('runs:gone', 1, 1, 'run/gone/orphan2')).toBe(true);
     const b = open(dir, [d], T0 + 1000);
     const started = when(b.runner, (ti) => ti.runId === 'queued1' && ti.state === 'running');
     await resumeRuns(b.runner, { getDag: (id) => (id === 'hang' ? d : undefined) }, b.runner.clock.now());
@@ -159,6 +159,6 @@ describe('standalone resume', () => {
     expect(orphan?.note).toMatch(/DAG 'gone' is not loaded/);
     expect((await b.store.getRun('orphan2'))?.state).toBe('failed');
     // The running orphan's unit of maxActiveRuns (1) was given back.
-    expect(await b.store.tryAcquire('runs:gone', 1, 1)).toBe(true);
+    expect(await b.store.tryAcquire('runs:gone', 1, 1, 'check')).toBe(true);
   });
 });
