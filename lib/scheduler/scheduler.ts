@@ -13,6 +13,7 @@ import { isTerminalTiState, type TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
 import { historyWithCurrentTry, newTaskInstance, type BackfillRecord, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
 import type { BulkFinishResult, FinishRequest, StateStore, TiUpdate } from '../store/state-store.ts';
+import { ResilientStateStore } from '../store/resilient-store.ts';
 import { tiKeyOf, timerRunId, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
 
 export interface TriggerRequest {
@@ -82,13 +83,17 @@ export class Scheduler {
   private readonly leaves = new WeakMap<Dag, string[]>();
   private readonly topo = new WeakMap<Dag, TaskSpec[]>();
 
+  /** The store, its calls retried on transient failures (see {@link ResilientStateStore}). */
+  readonly store: StateStore;
+
   constructor(
-    readonly store: StateStore,
+    store: StateStore,
     readonly dags: DagResolver,
     readonly host: SchedulerHost,
     resolver?: InputResolver,
   ) {
-    this.resolver = resolver ?? new InputResolver(store);
+    this.store = ResilientStateStore.wrap(store);
+    this.resolver = resolver ?? new InputResolver(this.store);
   }
 
   /** The DAG `dagId`; `version` (a run's dagVersion): as the run started it, if the resolver keeps it. */
@@ -495,6 +500,7 @@ export class Scheduler {
     state: TerminalTiState,
     patch: Partial<TaskInstanceRecord>,
     create?: TaskInstanceRecord,
+    holder?: string,
   ): Promise<boolean> {
     const t = dag.task(key.taskId);
     const res = await this.store.finishTaskInstance({
@@ -507,6 +513,9 @@ export class Scheduler {
     });
     if (!res) return false;
     this.emitTi(res.ti);
+    // Slots go back first: before the successors queue (so they can take them), and before the run can
+    // end (a process that dies after the run's end leaves no slot held).
+    if (holder !== undefined) await this.releaseSlots(dag, t, holder);
     const run = await this.store.getRun(key.runId);
     if (!run || run.state !== 'running') return true;
     for (let i = 0; i < t.downstream.length; i++) {
@@ -734,10 +743,7 @@ export class Scheduler {
 
   /** Finish a running try in a terminal state; then (or when it finished already) what follows. */
   private async finishTry(dag: Dag, t: TaskSpec, key: TiKey, expect: { states: TaskInstanceRecord['state'][]; tryNumber: number }, state: TerminalTiState, patch: Partial<TaskInstanceRecord>, holder: string): Promise<void> {
-    if (await this.finish(dag, key, expect, state, patch)) {
-      await this.releaseSlots(dag, t, holder);
-      return;
-    }
+    if (await this.finish(dag, key, expect, state, patch, undefined, holder)) return;
     const run = await this.store.getRun(key.runId);
     if (run) await this.afterTryMovedByOther(dag, run, t, key, expect.tryNumber);
   }

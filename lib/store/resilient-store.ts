@@ -1,0 +1,163 @@
+import type { DagRunRecord, TaskInstanceRecord, TaskStateRecord, TiKey } from './records.ts';
+import { isTransientStoreError, retryTransient, type RetryOptions } from './retry.ts';
+import type { BulkFinishResult, BulkResetResult, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
+
+/**
+ * A state store whose calls survive transient failures: each call that fails with a retryable error
+ * (a lock held by another process, throttling, a dropped connection) is made again after a backoff.
+ *
+ * A write that failed that way may have applied before its answer was lost. Its retry then finds its
+ * own condition false and would report "someone else did it", and the caller would skip what follows
+ * (the instance a decision creates, the slots a finished try gives back). So after a transient failure,
+ * a conditional write whose retry reports its condition false is checked against what the store holds:
+ * when the item already is what the write makes it, the write is reported applied, as it was. Writes
+ * that are idempotent by their nature (puts, create-if-absent, per-holder semaphores) need no check.
+ */
+export class ResilientStateStore {
+  /** The store that is wrapped. */
+  readonly inner: StateStore;
+
+  private constructor(inner: StateStore) {
+    this.inner = inner;
+  }
+
+  /** `store` wrapped (a store wrapped already is returned as it is). */
+  static wrap(store: StateStore, options: RetryOptions = {}): StateStore {
+    if ((store as { [RESILIENT]?: true })[RESILIENT]) return store;
+    const self = new ResilientStateStore(store);
+    const recover = self.recoveries();
+    return new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === RESILIENT) return true;
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        const method = value as (...args: unknown[]) => Promise<unknown>;
+        const check = recover[prop as keyof typeof recover] as ((args: unknown[], result: unknown) => Promise<unknown>) | undefined;
+        return async (...args: unknown[]) => {
+          let failed = false;
+          const result = await retryTransient(async () => {
+            try {
+              return await method.apply(target, args);
+            } catch (e) {
+              if (isTransientStoreError(e)) failed = true;
+              throw e;
+            }
+          }, options);
+          return failed && check ? check(args, result) : result;
+        };
+      },
+    });
+  }
+
+  /** Per conditional write: after a transient failure, the result to report given what the store holds. */
+  private recoveries() {
+    const s = this.inner;
+    const ti = (key: TiKey) => s.getTaskInstance(key);
+    return {
+      createRun: async ([run]: unknown[], created: unknown) => {
+        if (created) return created;
+        const r = run as DagRunRecord;
+        const now = await s.getRun(r.runId);
+        return !!now && now.dagId === r.dagId && now.queuedAt === r.queuedAt && JSON.stringify(now.conf) === JSON.stringify(r.conf);
+      },
+      updateRun: async ([runId, , patch]: unknown[], updated: unknown) => {
+        if (updated) return updated;
+        const now = await s.getRun(runId as string);
+        return now && matches(now, patch as Partial<DagRunRecord>) ? now : undefined;
+      },
+      claimDecision: async ([runId, taskId, decision]: unknown[], claimed: unknown) => {
+        if (claimed) return claimed;
+        const [now] = await s.getTaskStates(runId as string, [taskId as string]);
+        return now?.decision === decision;
+      },
+      claimExpansion: async ([runId, taskId, count]: unknown[], claimed: unknown) => {
+        if (claimed) return claimed;
+        const [now] = await s.getTaskStates(runId as string, [taskId as string]);
+        return now?.decision === 'expanded' && now.mapCount === count;
+      },
+      updateTaskInstance: async ([key, expect, patch]: unknown[], updated: unknown) => {
+        if (updated) return updated;
+        const now = await ti(key as TiKey);
+        return now && applied(now, expect as TiExpectation, patch as Partial<TaskInstanceRecord>) ? now : undefined;
+      },
+      updateTaskInstances: async ([updates]: unknown[], result: unknown) => {
+        const list = updates as readonly TiUpdate[];
+        const flags = [...(result as boolean[])];
+        for (let i = 0; i < list.length; i++) {
+          if (flags[i]) continue;
+          const u = list[i]!;
+          const now = await ti(u.key);
+          flags[i] = !!now && applied(now, u.expect, u.patch);
+        }
+        return flags;
+      },
+      finishTaskInstance: async ([req]: unknown[], result: unknown) => {
+        if (result) return result;
+        const r = req as FinishRequest;
+        const now = await ti(r.key);
+        if (!now || now.state !== r.state || !matches(now, r.patch)) return undefined;
+        const run = await s.getRun(r.key.runId);
+        const downstream = await s.getTaskStates(r.key.runId, r.downstream);
+        return { ti: now, pending: run?.pending ?? 0, downstream: downstream.map((d, i) => d ?? emptyState(r.key.runId, r.downstream[i]!)) } satisfies FinishResult;
+      },
+      finishTaskInstances: async ([reqs]: unknown[], result: unknown) => {
+        const list = reqs as readonly FinishRequest[];
+        const res = result as BulkFinishResult;
+        const flags = [...res.applied];
+        let changed = false;
+        for (let i = 0; i < list.length; i++) {
+          if (flags[i]) continue;
+          const r = list[i]!;
+          const now = await ti(r.key);
+          if (now && now.state === r.state && matches(now, r.patch)) flags[i] = changed = true;
+        }
+        if (!changed || list.length === 0) return res;
+        const first = list[0]!;
+        const run = await s.getRun(first.key.runId);
+        const downstream = await s.getTaskStates(first.key.runId, first.downstream);
+        return { applied: flags, pending: run?.pending ?? res.pending, downstream: downstream.map((d, i) => d ?? emptyState(first.key.runId, first.downstream[i]!)) } satisfies BulkFinishResult;
+      },
+      resetTaskInstances: async ([reqs]: unknown[], result: unknown) => {
+        const list = reqs as readonly ResetRequest[];
+        const res = result as BulkResetResult;
+        const flags = [...res.applied];
+        let changed = false;
+        for (let i = 0; i < list.length; i++) {
+          if (flags[i]) continue;
+          const r = list[i]!;
+          const now = await ti(r.key);
+          const done = r.to === 'absent' ? now === undefined : !!now && matches(now, r.to);
+          if (done) flags[i] = changed = true;
+        }
+        if (!changed || list.length === 0) return res;
+        const run = await s.getRun(list[0]!.key.runId);
+        return { applied: flags, pending: run?.pending ?? res.pending } satisfies BulkResetResult;
+      },
+    };
+  }
+}
+
+const RESILIENT = Symbol.for('airless.resilientStore');
+
+function emptyState(runId: string, taskId: string): TaskStateRecord {
+  const tally = () => ({ success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0 });
+  return { runId, taskId, upstream: tally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: tally(), decision: null, mapCount: null };
+}
+
+/** Whether every field of `patch` has its value in `record` (compared as JSON). */
+function matches<T extends object>(record: T, patch: Partial<T>): boolean {
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    if (JSON.stringify((record as Record<string, unknown>)[k]) !== JSON.stringify(v)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a conditional instance update applied: the instance holds the patch, at the try the patch
+ * sets (or the try expected when the patch keeps it).
+ */
+function applied(now: TaskInstanceRecord, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): boolean {
+  if (patch.tryNumber === undefined && expect.tryNumber !== undefined && now.tryNumber !== expect.tryNumber) return false;
+  return matches(now, patch);
+}
