@@ -81,6 +81,20 @@ function rawRequest(url: string, headers: Record<string, string>): Promise<{ sta
   });
 }
 
+/** A request whose target is sent exactly as given (absolute-form, dot-segments, escapes: no client normalises it). */
+function rawTarget(server: UiServer, method: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const { port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path: target, agent: false, headers }, (res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => (body += b.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('the UI server', () => {
   it('refuses the proxied routes without the local token (401 as the API answers), but not health or the UI', async () => {
     const s = await start();
@@ -99,6 +113,27 @@ describe('the UI server', () => {
     expect(health.status).toBe(200);
     expect(received.map((r) => r.url)).toStrictEqual(['/api/v2/monitor/health']);
     expect((await fetch(`${s.url}/`)).status).toBe(200);
+  });
+
+  it('refuses every spelling of a proxied path without the local token (the route that matched decides), and forwards none', async () => {
+    const s = await start();
+    const MISSING = JSON.stringify({ detail: 'missing Authorization header: send Authorization: Bearer <token>', field: null });
+    const spellings = ['/api/v2/dags', '/%61pi/v2/dags', '/api/%76%32/dags', '/%2561pi/v2/dags', '/x/../api/v2/dags', '/x/%2e%2e/api/v2/dags', '/api/./v2/dags', '//api/v2/dags', '/API/v2/dags', 'http://api.example/api/v2/dags', 'http://api.example/%61pi/v2/dags', 'HTTP://api.example/api/v2/dags', '/%6Fpenapi.json', 'http://api.example/openapi.json'];
+    const wrong: string[] = [];
+    for (const target of spellings) {
+      for (const method of ['GET', 'POST', 'DELETE', 'PATCH']) {
+        const r = await rawTarget(s, method, target);
+        // 401; or a 404 (a path matching no route), a 403 (@fastify/static: a path leaving the UI's folder), or for a GET the UI's page: none carries data.
+        const ok = r.status === 401 ? r.body === MISSING : r.status === 404 ? JSON.parse(r.body).field === null : r.status === 403 || (method === 'GET' && r.status === 200 && r.body === INDEX);
+        if (!ok || (target === '/api/v2/dags' && r.status !== 401)) wrong.push(`${method} ${target}: ${r.status} ${r.body.slice(0, 100)}`);
+      }
+    }
+    expect(wrong).toStrictEqual([]);
+    expect(received).toStrictEqual([]);
+    // With the token, the spellings that are the route are forwarded as sent.
+    // With the token, an absolute-form target is forwarded by its path (the API's host is the target's).
+    expect(await rawTarget(s, 'GET', 'http://api.example/api/v2/dags?limit=1', AUTH)).toStrictEqual({ status: 200, body: JSON.stringify({ method: 'GET', url: '/api/v2/dags?limit=1' }) });
+    expect(received.map((r) => [r.url, r.headers.host])).toStrictEqual([['/api/v2/dags?limit=1', new URL(upstream.endpoint).host]]);
   });
 
   it('forwards method, path and query string as sent, and passes status, body and content-type back', async () => {
@@ -222,6 +257,7 @@ describe('the UI server', () => {
     expect(received).toStrictEqual([]);
     expect(forwardUrl('https://h.example/prefix/', '/api/v2/dags?x=1')?.href).toBe('https://h.example/prefix/api/v2/dags?x=1');
     expect(forwardUrl('https://h.example/prefix', '/api/v2/%2e%2e/%2e%2e/x')).toBeNull();
+    expect(forwardUrl('https://h.example/prefix', 'http://elsewhere.example/api/v2/dags?x=1')?.href).toBe('https://h.example/prefix/api/v2/dags?x=1');
   });
 
   it('serves the built UI and falls back to its index.html for any other page', async () => {

@@ -3,28 +3,65 @@
  * the deployed Lambda (through @fastify/aws-lambda) and the tests (`app.inject`).
  */
 import fastifySwagger from '@fastify/swagger';
-import { Ajv, type Options as AjvOptions } from 'ajv';
+import { Ajv, type Options as AjvOptions, type SchemaValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { authHook } from './auth.ts';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { authHook, PUBLIC_ROUTE } from './auth.ts';
 import type { ApiOptions } from './backend.ts';
-import { errorHandler } from './error-handler.ts';
+import { errorHandler, frameworkErrorHandler } from './error-handler.ts';
+import { logSerializers, REDACTED, REDACTED_LOG_PATHS } from './redact.ts';
 import { dagRunRoutes } from './routes/dag-runs.ts';
 import { dagRoutes } from './routes/dags.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { taskInstanceRoutes } from './routes/task-instances.ts';
 import { serveUi } from './serve-ui.ts';
-import { R, responses, SHARED_SCHEMAS } from './schemas.ts';
+import { ID_MAX_LENGTH, MAX_DEPTH_KEYWORD, R, responses, SHARED_SCHEMAS } from './schemas.ts';
 
 export type { ApiAuth, ApiBackend, ApiDags, ApiOptions } from './backend.ts';
 
 /** The version the OpenAPI document states. */
 export const API_VERSION = '2.0.0';
 
+const rfc3339 = fullFormats['date-time'] as { validate: (s: string) => boolean; compare: (a: string, b: string) => number | undefined };
+
+/** Whether a JSON value nests more than `max` objects or arrays deep (the value itself is level 1), checked without recursion. */
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function ajv(options: AjvOptions): Ajv {
   const a = new Ajv({ strict: false, allErrors: false, useDefaults: true, removeAdditional: false, ...options });
   addFormats.default(a);
+  // RFC 3339 as ajv-formats has it, and a time Date can represent: a leap second (23:59:60) or an
+  // offset without minutes (+01) is refused here rather than failing later in new Date().toISOString().
+  a.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && !Number.isNaN(Date.parse(s)), compare: rfc3339.compare });
+  // Free-form values (conf) are bounded in depth before anything recursive (JSON.stringify,
+  // structuredClone, the params' validation, the stores) touches them.
+  const maxDepth: SchemaValidateFunction = (max: number, data: unknown) => {
+    if (!depthExceeds(data, max)) return true;
+    maxDepth.errors = [{ keyword: MAX_DEPTH_KEYWORD, message: `must not be nested more than ${max} levels deep`, params: { limit: max } }];
+    return false;
+  };
+  a.addKeyword({ keyword: MAX_DEPTH_KEYWORD, schemaType: 'number', errors: true, validate: maxDepth });
   return a;
+}
+
+/** Fastify's logger: pino with the request's URL and errors redacted, and Authorization headers censored. */
+function loggerOptions(logger: ApiOptions['logger']): NonNullable<FastifyServerOptions['logger']> {
+  if (logger === undefined || logger === false) return false;
+  return {
+    serializers: logSerializers,
+    redact: { paths: REDACTED_LOG_PATHS, censor: REDACTED },
+    ...(logger === true ? {} : { stream: logger.stream }),
+  };
 }
 
 /**
@@ -34,7 +71,13 @@ function ajv(options: AjvOptions): Ajv {
  */
 export async function createApiApp(options: ApiOptions): Promise<FastifyInstance> {
   const { backend, auth } = options;
-  const app = Fastify({ logger: options.logger ?? false });
+  const app = Fastify({
+    logger: loggerOptions(options.logger),
+    // Every id the API names fits in a path parameter (Fastify's default, 100, left longer ones unreachable).
+    routerOptions: { maxParamLength: ID_MAX_LENGTH },
+    // The router's own refusals (a malformed escape, a too long id) in the API's { detail, field } shape.
+    frameworkErrors: frameworkErrorHandler,
+  });
 
   const bodyAjv = ajv({ coerceTypes: false });
   const textAjv = ajv({ coerceTypes: 'array' });
@@ -55,7 +98,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
 
   app.get(
     '/api/v2/monitor/health',
-    { schema: { summary: 'Health (no auth)', tags: ['Monitor'], operationId: 'get_health', security: [], response: { 200: R.health } } },
+    { config: PUBLIC_ROUTE, schema: { summary: 'Health (no auth)', tags: ['Monitor'], operationId: 'get_health', security: [], response: { 200: R.health } } },
     async () => ({ status: 'healthy' as const }),
   );
   const ctx = { app, backend };

@@ -43,6 +43,9 @@ export interface ApiOptions {
   auth: ApiAuth;
   /** Folder of the built UI, served at '/' (with index.html for other non-API GET paths). Default: none. */
   uiDir?: string | null;
-  /** Fastify's request logging. Default false (errors answered 500 are still written to stderr). */
-  logger?: boolean;
+  /**
+   * Fastify's request logging (pino lines on stdout, or on `stream`), secrets redacted. Default false (errors
+   * answered 500 are still written to stderr, redacted too).
+   */
+  logger?: boolean | { stream: { write(line: string): void } };
 }

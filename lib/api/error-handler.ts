@@ -7,6 +7,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AirlessError, DagNotFoundError, errorMessage, ParamValidationError, RunExistsError } from '../errors.ts';
 import { OperationError } from '../scheduler/operations.ts';
 import { HttpError } from './http-error.ts';
+import { redactText, redactUrl } from './redact.ts';
 
 export interface ErrorBody {
   detail: string;
@@ -64,7 +65,7 @@ function dagIdField(request: FastifyRequest): string {
 
 /** A ParamValidationError's field (`params.n`, `conf.n`) as the request path of the conf it came from. */
 function paramField(request: FastifyRequest, field: string | undefined): string {
-  const confAt = request.url.startsWith('/api/v2/backfills') ? 'body.dag_run_conf' : 'body.conf';
+  const confAt = request.routeOptions.url?.startsWith('/api/v2/backfills') ? 'body.dag_run_conf' : 'body.conf';
   if (field === undefined) return confAt;
   return `${confAt}.${field.replace(/^(params|conf)\./, '')}`;
 }
@@ -99,14 +100,24 @@ export function toErrorResponse(error: unknown, request: FastifyRequest): { stat
   return { status: 500, body: { detail: 'internal server error (the server logged it)', field: null } };
 }
 
-/** Fastify's error handler: answer the error as JSON; log what is answered 500. */
+/**
+ * Fastify's error handler: answer the error as JSON; log what is answered 500 (its URL and text with
+ * secrets redacted: a `?token=` or a password in a connection string never reaches the log).
+ */
 export function errorHandler(logToStderr: boolean) {
   return async (error: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const { status, body } = toErrorResponse(error, request);
     if (status >= 500) {
-      request.log.error({ err: error }, `${request.method} ${request.url} failed`);
-      if (logToStderr) process.stderr.write(`airless api: ${request.method} ${request.url} failed: ${error instanceof Error ? (error.stack ?? errorMessage(error)) : errorMessage(error)}\n`);
+      const what = `${request.method} ${redactUrl(request.url)} failed`;
+      request.log.error({ err: error }, what);
+      if (logToStderr) process.stderr.write(`airless api: ${what}: ${redactText(error instanceof Error ? (error.stack ?? errorMessage(error)) : errorMessage(error))}\n`);
     }
     await reply.code(status).send(body);
   };
+}
+
+/** Fastify's `frameworkErrors`: the router's refusals (a malformed percent-escape 400, a too long path parameter 414) as `{ detail, field }`. */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, body } = toErrorResponse(error, request);
+  void reply.code(status).send(body);
 }

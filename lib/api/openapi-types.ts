@@ -642,7 +642,7 @@ export interface operations {
                 limit?: number;
                 offset?: number;
                 paused?: boolean;
-                /** @description Part of the dag_id; '%' matches any text and '_' one character (SQL LIKE, as Airflow). */
+                /** @description Part of the dag_id; '%' matches any text and '_' one character (SQL LIKE, as Airflow), case-insensitively. */
                 dag_id_pattern?: string;
                 /** @description DAGs with any of these tags. */
                 tags?: string[];
@@ -2139,6 +2139,7 @@ export interface operations {
                     reprocess_behavior?: "none" | "failed" | "completed";
                     /** @default 10 */
                     max_active_runs?: number;
+                    /** @description Values of the DAG's params for every run (validated against their JSON Schemas). */
                     dag_run_conf?: {
                         [key: string]: unknown;
                     };
@@ -2224,6 +2225,7 @@ export interface operations {
                     reprocess_behavior?: "none" | "failed" | "completed";
                     /** @default 10 */
                     max_active_runs?: number;
+                    /** @description Values of the DAG's params for every run (validated against their JSON Schemas). */
                     dag_run_conf?: {
                         [key: string]: unknown;
                     };

@@ -5,6 +5,20 @@
  */
 import { RUN_STATES, TI_STATES, TRIGGER_RULES } from '../model/states.ts';
 
+/** The longest dag_run_id a trigger may choose, and the longest dag_id_pattern (Airflow's ID_LEN). */
+export const ID_LEN = 250;
+/**
+ * The longest id a request may name (dag_id, dag_run_id, task_id, xcom_key, backfill_id; in a path, a
+ * query or a body), and the router's maxParamLength: the ids the scheduler derives nest (a triggered run's
+ * is `triggered__<parent run id>__<task id>...__try<n>`, another DAG's `<run id>__<dag id>`), so it is well
+ * above ID_LEN.
+ */
+export const ID_MAX_LENGTH = 2048;
+/** The keyword bounding the nesting of a free-form value (app.ts gives ajv its validation). */
+export const MAX_DEPTH_KEYWORD = 'x-max-depth';
+/** How deeply a conf may nest (the conf object itself is level 1). */
+export const CONF_MAX_DEPTH = 64;
+
 const str = { type: 'string' } as const;
 const int = { type: 'integer' } as const;
 const bool = { type: 'boolean' } as const;
@@ -14,6 +28,10 @@ const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as co
 /** Any JSON value. */
 const anyJson = {} as const;
 const jsonObject = { type: 'object', additionalProperties: true } as const;
+/** A conf given in a request: a JSON object nested at most CONF_MAX_DEPTH levels. */
+const confObject = { ...jsonObject, [MAX_DEPTH_KEYWORD]: CONF_MAX_DEPTH } as const;
+/** An id a request names. */
+const namedId = { type: 'string', minLength: 1, maxLength: ID_MAX_LENGTH } as const;
 
 function object(properties: Record<string, unknown>, options: { optional?: readonly string[]; id?: string; description?: string } = {}) {
   const optional = new Set(options.optional ?? []);
@@ -150,12 +168,12 @@ const xcomEntry = object(
 
 const backfillBody = object(
   {
-    dag_id: { ...str, minLength: 1 },
+    dag_id: namedId,
     from_date: dateTime,
     to_date: dateTime,
     reprocess_behavior: { type: 'string', enum: ['none', 'failed', 'completed'], default: 'none' },
     max_active_runs: { type: 'integer', minimum: 1, default: 10 },
-    dag_run_conf: jsonObject,
+    dag_run_conf: { ...confObject, description: "Values of the DAG's params for every run (validated against their JSON Schemas)." },
   },
   { optional: ['reprocess_behavior', 'max_active_runs', 'dag_run_conf'] },
 );
@@ -200,8 +218,7 @@ export const noContent = { type: 'null' } as const;
 
 // Params ------------------------------------------------------------------------------------------------
 
-const idParam = { type: 'string', minLength: 1 } as const;
-const params = (...names: string[]) => object(Object.fromEntries(names.map((n) => [n, n === 'map_index' || n === 'try_number' ? (n === 'map_index' ? { type: 'integer', minimum: -1 } : { type: 'integer', minimum: 1 }) : idParam])));
+const params = (...names: string[]) => object(Object.fromEntries(names.map((n) => [n, n === 'map_index' || n === 'try_number' ? (n === 'map_index' ? { type: 'integer', minimum: -1 } : { type: 'integer', minimum: 1 }) : namedId])));
 
 export const P = {
   dag: params('dag_id'),
@@ -229,7 +246,7 @@ export const Q = {
   dags: query({
     ...page,
     paused: bool,
-    dag_id_pattern: { type: 'string', description: "Part of the dag_id; '%' matches any text and '_' one character (SQL LIKE, as Airflow)." },
+    dag_id_pattern: { type: 'string', maxLength: ID_LEN, description: "Part of the dag_id; '%' matches any text and '_' one character (SQL LIKE, as Airflow), case-insensitively." },
     tags: { type: 'array', items: str, description: 'DAGs with any of these tags.' },
   }),
   dagRuns: query({
@@ -240,8 +257,8 @@ export const Q = {
   page: query(page),
   mapIndex: query(mapIndexQuery),
   xcomList: query({ map_index: { type: 'integer', minimum: -1, description: 'Only this map index (default: every map index).' } }),
-  backfills: query({ dag_id: { ...str, minLength: 1 }, ...page }),
-  backfill: query({ dag_id: { ...str, minLength: 1 } }),
+  backfills: query({ dag_id: namedId, ...page }),
+  backfill: query({ dag_id: namedId }),
 };
 export const REQUIRED_DAG_ID_QUERY = { ...Q.backfill, required: ['dag_id'] } as const;
 
@@ -251,17 +268,17 @@ export const B = {
   patchDag: object({ is_paused: bool }),
   triggerRun: object(
     {
-      dag_run_id: { type: 'string', minLength: 1, maxLength: 250, pattern: '^[A-Za-z0-9_.:+~-]+$' },
+      dag_run_id: { type: 'string', minLength: 1, maxLength: ID_LEN, pattern: '^[A-Za-z0-9_.:+~-]+$' },
       logical_date: nullableDateTime,
-      conf: { ...jsonObject, description: "Values of the DAG's params (validated against their JSON Schemas)." },
+      conf: { ...confObject, description: "Values of the DAG's params (validated against their JSON Schemas)." },
       note: nullableStr,
     },
     { optional: ['dag_run_id', 'logical_date', 'conf', 'note'] },
   ),
   clear: object(
     {
-      dag_run_id: { ...str, minLength: 1 },
-      task_ids: { type: 'array', items: { ...str, minLength: 1 } },
+      dag_run_id: namedId,
+      task_ids: { type: 'array', items: namedId },
       map_indexes: { type: 'array', items: { type: 'integer', minimum: -1 } },
       only_failed: bool,
       include_downstream: bool,

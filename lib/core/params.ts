@@ -30,7 +30,7 @@ export function checkParamSchemas(params: Record<string, ParamSchema>, loc: Erro
       throw new DagDefinitionError(`expected a JSON Schema object with a default`, at);
     }
     const v = validatorFor(schema, at);
-    if ('default' in schema && !v(schema.default)) {
+    if (Object.hasOwn(schema, 'default') && !v(schema.default)) {
       throw new DagDefinitionError(`default ${JSON.stringify(schema.default)} fails its own schema: ${describe(v.errors)}`, at);
     }
   }
@@ -48,7 +48,8 @@ export function resolveParams(
   if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) {
     throw new ParamValidationError(`conf must be a JSON object, got ${Array.isArray(conf) ? 'an array' : typeof conf}`, loc);
   }
-  const unknown = Object.keys(conf).filter((k) => !(k in params));
+  // Own keys only: a conf key named like an Object.prototype member ('toString') is no param.
+  const unknown = Object.keys(conf).filter((k) => !Object.hasOwn(params, k));
   if (unknown.length) {
     const known = Object.keys(params);
     throw new ParamValidationError(
@@ -56,19 +57,20 @@ export function resolveParams(
       { ...loc, field: `conf.${unknown[0]}` },
     );
   }
-  const out: Record<string, unknown> = {};
+  const out: [string, unknown][] = [];
   for (const [name, schema] of Object.entries(params)) {
     const at = { ...loc, field: `params.${name}` };
-    const given = name in conf;
-    if (!given && !('default' in schema)) throw new ParamValidationError(`param '${name}' has no default and was not given in conf`, at);
+    const given = Object.hasOwn(conf, name);
+    if (!given && !Object.hasOwn(schema, 'default')) throw new ParamValidationError(`param '${name}' has no default and was not given in conf`, at);
     const value = given ? conf[name] : structuredClone(schema.default);
     const v = validatorFor(schema, at);
     if (!v(value)) {
       throw new ParamValidationError(`param '${name}' = ${JSON.stringify(value)} is invalid: ${describe(v.errors)}`, at);
     }
-    out[name] = value;
+    out.push([name, value]);
   }
-  return out;
+  // Own properties whatever the names (a param named '__proto__' is a key, not the prototype).
+  return Object.fromEntries(out);
 }
 
 /** The TypeScript type a param schema describes (best effort from its `type` / `enum`). */

@@ -54,14 +54,27 @@ export function forwardedHeaders(incoming: FastifyRequest['headers']): Headers {
   return out;
 }
 
+/** The path and query of a request target, of an absolute-form one (`http://host/api/v2/...`) too; null if it is no URL. */
+function originForm(requestUrl: string): string | null {
+  if (requestUrl.startsWith('/')) return requestUrl;
+  try {
+    const u = new URL(requestUrl);
+    return `${u.pathname}${u.search}`;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The URL a request is forwarded to: the target's base URL and the request's path and query string as
  * sent. Null when the path, once resolved (`..`, `%2e%2e`), leaves the proxied routes.
  */
 export function forwardUrl(baseUrl: string, requestUrl: string): URL | null {
+  const target = originForm(requestUrl);
+  if (target === null) return null;
   const base = new URL(baseUrl);
   const basePath = base.pathname.replace(/\/+$/, '');
-  const url = new URL(`${base.origin}${basePath}${requestUrl}`);
+  const url = new URL(`${base.origin}${basePath}${target}`);
   const rest = url.pathname.slice(basePath.length);
   if (!url.pathname.startsWith(basePath) || !(rest.startsWith('/api/v2/') || rest === '/openapi.json')) return null;
   return url;

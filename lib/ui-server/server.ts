@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { authHook } from '../api/auth.ts';
+import { authHook, PUBLIC_ROUTE } from '../api/auth.ts';
 import { builtUiDir, serveUi } from '../api/serve-ui.ts';
 import { AirlessError } from '../errors.ts';
 import { proxyHandler, type ProxyTarget } from './proxy.ts';
@@ -63,7 +63,8 @@ export function requireUiDir(dir?: string): string {
 /**
  * The UI server's app (not listening): the UI's static files and its SPA fallback (no token needed:
  * they carry no data), and every `/api/v2/*` and `/openapi.json` request forwarded to the target once
- * the local token is checked (all but `/api/v2/monitor/health`; 401 `{ detail, field: null }` as the API's).
+ * the local token is checked (every route but GET `/api/v2/monitor/health`, which is declared public;
+ * 401 `{ detail, field: null }` as the API's).
  */
 export async function createUiServerApp(options: { target: ProxyTarget; token: string; uiDir: string; warn?(line: string): void }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
@@ -76,6 +77,8 @@ export async function createUiServerApp(options: { target: ProxyTarget; token: s
   const forward = proxyHandler(options.target, warn);
   app.all('/api/v2/*', forward);
   app.all('/openapi.json', forward);
+  // The API's health check needs no token there: none here either.
+  app.get('/api/v2/monitor/health', { config: PUBLIC_ROUTE }, forward);
 
   await serveUi(app, options.uiDir);
   return app;

@@ -2,16 +2,12 @@
 import { DagNotFoundError } from '../../errors.ts';
 import { deleteDag, OperationError, setDagPaused } from '../../scheduler/operations.ts';
 import { HttpError } from '../http-error.ts';
+import { likeMatches } from '../like.ts';
 import { dagState, findDag, findTask } from '../lookup.ts';
 import { toDag, toDagDetail, toTask } from '../mappers.ts';
 import { B, noContent, P, Q, R, responses } from '../schemas.ts';
 import { paginate, type Page, type RouteContext } from './context.ts';
 
-/** Airflow's dag_id_pattern: SQL LIKE ('%' any text, '_' one character), matched anywhere in the id. */
-function likePattern(pattern: string): RegExp {
-  const body = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
-  return new RegExp(body, 'i');
-}
 
 export function dagRoutes({ app, backend }: RouteContext): void {
   app.get<{ Querystring: Page & { paused?: boolean; dag_id_pattern?: string; tags?: string[] } }>(
@@ -19,10 +15,10 @@ export function dagRoutes({ app, backend }: RouteContext): void {
     { schema: { summary: 'List DAGs', tags: ['DAG'], operationId: 'get_dags', querystring: Q.dags, response: responses(R.dags) } },
     async (request) => {
       const q = request.query;
-      const re = q.dag_id_pattern === undefined ? null : likePattern(q.dag_id_pattern);
+      const pattern = q.dag_id_pattern;
       const dags = [];
       for (const dag of backend.dags.dags) {
-        if (re && !re.test(dag.dagId)) continue;
+        if (pattern !== undefined && !likeMatches(pattern, dag.dagId)) continue;
         if (q.tags?.length && !dag.spec.tags.some((t) => q.tags!.includes(t))) continue;
         const d = toDag(dag, await dagState(backend, dag));
         if (q.paused !== undefined && d.is_paused !== q.paused) continue;
