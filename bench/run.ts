@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CostScenario } from '../e2e/cost.ts';
+import type { FaultsScenario } from '../e2e/faults/bench.ts';
 import { placement } from './batch/affinity.ts';
 import { BATCH_SYSTEMS, type BatchScenarioResult, type BatchSystem } from './batch/result.ts';
 import { BATCH_SCENARIOS, batchScenarioByName, defaultScale, parseScales } from './batch/scenarios.ts';
@@ -80,7 +81,7 @@ function options() {
   }
   // 'cost' (the deployed shape's cost per task, e2e/cost.ts) and the batch scenarios (minutes each) run
   // only when named with --only.
-  const optIn = ['cost', ...BATCH_SCENARIOS.map((s) => s.name)];
+  const optIn = ['cost', 'faults', ...BATCH_SCENARIOS.map((s) => s.name)];
   const known = new Set([...SCENARIOS.map((s) => s.name), ...optIn]);
   const only = parsed.only === undefined ? null : parsed.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of only ?? []) if (!known.has(n)) usage(`unknown scenario '${n}'`);
@@ -273,6 +274,7 @@ async function main(): Promise<number> {
   if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
   const results: ScenarioResult[] = [];
   const costs: CostScenario[] = [];
+  const faults: FaultsScenario[] = [];
   const batch: BatchScenarioResult[] = [];
   const failures: Failure[] = [];
   for (const name of o.names) {
@@ -292,6 +294,16 @@ async function main(): Promise<number> {
           process.stderr.write(`bench: ${name} ${system}: FAILED: ${error}\n`);
           failures.push({ name: `${name}/${system}`, error });
         }
+      }
+      continue;
+    }
+    if (name === 'faults') {
+      try {
+        process.stderr.write('bench: faults: running (one fault at every store write of every sweep DAG, in every mode, per store)\n');
+        faults.push((await runChild(name, o.timeoutMs, null, o.nodeArgs)) as unknown as FaultsScenario);
+      } catch (e) {
+        process.stderr.write(`bench: faults: FAILED: ${(e as Error).message}\n`);
+        failures.push({ name, error: (e as Error).message });
       }
       continue;
     }
@@ -320,11 +332,11 @@ async function main(): Promise<number> {
       failures.push({ name, error });
     }
   }
-  const onlyBatch = results.length === 0 && costs.length === 0 && o.names.every((n) => batchScenarioByName(n));
+  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && o.names.every((n) => batchScenarioByName(n));
   const standardTargets = onlyBatch ? [] : evaluateTargets(results);
   const batchTargets = evaluateBatchTargets(batch);
   const doc = {
-    scenarios: [...results, ...costs, ...batch],
+    scenarios: [...results, ...costs, ...faults, ...batch],
     targets: [...standardTargets, ...batchTargets],
     node: process.version,
     nodeArgs: [...RUNTIME_FLAGS, ...o.nodeArgs],
@@ -337,6 +349,10 @@ async function main(): Promise<number> {
   } else {
     if (!onlyBatch) process.stdout.write(table(results, standardTargets, batch.length ? failures.filter((f) => !batchScenarioByName(f.name.split('/')[0]!)) : failures));
     if (batch.length || onlyBatch) process.stdout.write(`${onlyBatch ? '' : '\n'}${batchTable(batch, batchTargets, failures.filter((f) => batchScenarioByName(f.name.split('/')[0]!)))}`);
+    for (const f of faults) {
+      process.stdout.write('\nfault injection (one fault per case):\n');
+      for (const st of f.stores) process.stdout.write(`  ${st.store.padEnd(7)} faults ${st.faults}, correct ${st.correct}, stuck ${st.stuck}, doubled ${st.doubled}, wrongState ${st.wrongState}, negative ${st.negative}, leaked ${st.leaked} (${fmt(st.wallMs)} ms)\n`);
+    }
     for (const c of costs) {
       process.stdout.write('\ncost per task instance (deployed shape, local cloud):\n');
       for (const p of c.perTask) process.stdout.write(`  ${p.kind.padEnd(6)}  DynamoDB reads ${p.ddbReads}, writes ${p.ddbWrites}; Lambda invocations ${p.lambdaInvocations}; transitions ${p.transitions}; Batch calls ${p.batchCalls}; $${p.usdPer1k} per 1,000\n`);

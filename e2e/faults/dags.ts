@@ -2,13 +2,19 @@
 // (a chain, a fan-out and fan-in, a mapped task, a triggered child run, a sensor, a Batch array with a
 // child that fails once). Each try of task code writes a line to the ledger, so the sweep can check
 // that no try's code ran twice.
+import { appendFileSync } from 'node:fs';
 import { dag, type Dag } from '../../lib/index.ts';
 
 /** (run, task, map index, try) of every try whose code started, in the order they started. */
 export const ledger: string[] = [];
 
-function note(ctx: { runId: string; taskId: string; mapIndex: number | null; tryNumber: number }): void {
-  ledger.push(`${ctx.runId}|${ctx.taskId}|${ctx.mapIndex ?? -1}|${ctx.tryNumber}`);
+/** With AIRLESS_FAULT_LEDGER set, the ledger is also appended to that file (a case run by real processes). */
+const ledgerFile = process.env.AIRLESS_FAULT_LEDGER;
+
+function note(ctx: { runId: string; taskId: string; mapIndex: number | null; tryNumber: number }, poke?: number): void {
+  const line = `${ctx.runId}|${ctx.taskId}|${ctx.mapIndex ?? -1}|${ctx.tryNumber}${poke === undefined ? '' : `|poke ${poke}`}`;
+  ledger.push(line);
+  if (ledgerFile) appendFileSync(ledgerFile, `${line}\n`);
 }
 
 const defaultArgs = { retries: 2, retryDelay: '10s' } as const;
@@ -43,10 +49,10 @@ export const faultDags: Dag[] = [
     const wait = sensor(
       'wait',
       (ctx) => {
-        note(ctx);
         const k = `${ctx.runId}|${ctx.tryNumber}`;
         const n = (pokes.get(k) ?? 0) + 1;
         pokes.set(k, n);
+        note(ctx, n);
         return n >= 3;
       },
       { pokeInterval: '30s' },

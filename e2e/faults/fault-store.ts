@@ -63,18 +63,51 @@ export class FaultInjector {
         return async (...args: unknown[]) => {
           if (this.dead) throw new ProcessDiedError(`the process died at write ${this.plan.at}`);
           if (!isWrite) return method.apply(target, args);
-          const n = ++this.writes;
-          if (n !== this.plan.at || this.injected) return method.apply(target, args);
-          this.injected = true;
-          const what = `injected fault (${this.plan.mode}) at write ${n}: ${String(prop)}`;
-          if (this.plan.mode === 'before') throw new InjectedStoreFault(what);
-          const result = await method.apply(target, args);
-          if (this.plan.mode === 'after') throw new InjectedStoreFault(what);
-          this.dead = true;
-          this.onDie();
-          throw new ProcessDiedError(what);
+          return this.around(String(prop), () => method.apply(target, args));
         };
       },
     });
   }
+
+  /** Count one write (`what`), and inject the fault around `write` if it is the planned one. */
+  async around<T>(what: string, write: () => Promise<T>): Promise<T> {
+    const n = ++this.writes;
+    if (n !== this.plan.at || this.injected) return write();
+    this.injected = true;
+    const detail = `injected fault (${this.plan.mode}) at write ${n}: ${what}`;
+    if (this.plan.mode === 'before') throw new InjectedStoreFault(detail);
+    await write();
+    if (this.plan.mode === 'after') throw new InjectedStoreFault(detail);
+    this.dead = true;
+    this.onDie();
+    throw new ProcessDiedError(detail);
+  }
+}
+
+/** DynamoDB operations that write (the points where the middleware injects a fault). */
+export const DYNAMODB_WRITE_COMMANDS: ReadonlySet<string> = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand', 'BatchWriteItemCommand']);
+
+/** The part of an AWS SDK client's middleware stack the injector uses. */
+export interface MiddlewareStackLike {
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+    options: { step: 'initialize'; name: string },
+  ): void;
+}
+
+/**
+ * Inject `injector`'s fault into a DynamoDB client: a middleware at the start of the stack (above the
+ * SDK's own retries) that counts write requests and fails, or lets apply and then fails, or lets apply
+ * and then "dies", at write number `plan.at`. After a death every request of this client fails.
+ */
+export function injectIntoDynamoDbClient(injector: FaultInjector, stack: MiddlewareStackLike): void {
+  stack.add(
+    (next, context) => async (args) => {
+      if (injector.dead) throw new ProcessDiedError(`the process died at write ${injector.plan.at}`);
+      const name = String(context.commandName);
+      if (!DYNAMODB_WRITE_COMMANDS.has(name)) return next(args);
+      return injector.around(name, () => next(args));
+    },
+    { step: 'initialize', name: 'airlessFaultInjection' },
+  );
 }

@@ -15,7 +15,7 @@ import { isTerminalRunState } from '../../lib/model/states.ts';
 import { FAULT_MODES, FaultInjector, type FaultMode, type FaultPlan } from './fault-store.ts';
 import { faultDags, ledger } from './dags.ts';
 
-export type Verdict = 'correct' | 'stuck' | 'doubled' | 'wrongState' | 'negative' | 'leaked';
+export type Verdict = 'correct' | 'stuck' | 'doubled' | 'wrongState' | 'negative' | 'leaked' | 'error';
 
 export interface CaseResult {
   dagId: string;
@@ -32,14 +32,111 @@ export interface Figures {
   wrongState: number;
   negative: number;
   leaked: number;
+  /** Cases where the host reported an internal error (other than the injected death itself). */
+  error: number;
 }
 
 export function emptyFigures(): Figures {
-  return { faults: 0, correct: 0, stuck: 0, doubled: 0, wrongState: 0, negative: 0, leaked: 0 };
+  return { faults: 0, correct: 0, stuck: 0, doubled: 0, wrongState: 0, negative: 0, leaked: 0, error: 0 };
 }
 
-const T0 = Date.parse('2026-01-01T00:00:00Z');
-const RUN_ID = 'fault_run';
+export const T0 = Date.parse('2026-01-01T00:00:00Z');
+export const RUN_ID = 'fault_run';
+
+/** Where a case runs: how a process ("incarnation") with an injector sees the store, and the store to inspect. */
+export interface CaseTarget {
+  /** The store as a process whose writes go through `injector` sees it. */
+  incarnation(injector: FaultInjector): StateStore;
+  /** The store the end state is read from (no faults). */
+  check: StateStore;
+}
+
+/** A target on one store, faults injected by a proxy around it. */
+export function proxyTarget(store: StateStore): CaseTarget {
+  return { incarnation: (injector) => injector.wrap(store), check: store };
+}
+
+export function faultDagResolver(dags: readonly Dag[] = faultDags): DagResolver {
+  const byId = new Map(dags.map((d) => [d.dagId, d]));
+  return { getDag: (id) => byId.get(id) };
+}
+
+/** What driving a case did. */
+export interface Drive {
+  /** Store writes made (by every incarnation). */
+  writes: number;
+  /** What recovery did (restarts, retried triggers, reconcile passes). */
+  recovered: string[];
+  /** Internal errors the hosts reported (a dead process's own are not counted). */
+  errors: string[];
+}
+
+/**
+ * Drive a case to its end in this process: trigger; if the process "died" (the injector marked it
+ * dead), start a new incarnation on the same store that resumes what was left and sends the trigger
+ * again; then, while a run of the tree is not finished, reconcile it (the deployed stack's periodic
+ * reconcile), at most 3 passes. `resume: true` starts with the resume (a new real process after a kill).
+ */
+export async function driveCase(target: CaseTarget, dagId: string, plan: FaultPlan, options: { resume?: boolean; onDie?: () => void } = {}): Promise<Drive> {
+  const dags = faultDagResolver();
+  const recovered: string[] = [];
+  const errors: string[] = [];
+  const collect = (runner: LocalRunner) => {
+    for (const e of runner.errors) if (!/ProcessDiedError/.test(e.error)) errors.push(`${e.where}: ${e.error}`);
+  };
+  let clockNow = T0;
+  let writes = 0;
+  const start = (p: FaultPlan) => {
+    const injector = new FaultInjector(p, options.onDie);
+    const runner = new LocalRunner({ dags, store: target.incarnation(injector), clock: new FakeClock(clockNow), captureConsole: false });
+    return { runner, injector };
+  };
+  let inc = start(plan);
+  const trigger = async () => {
+    try {
+      await inc.runner.trigger({ dagId, runId: RUN_ID, logicalDate: new Date(T0) });
+    } catch (e) {
+      // A trigger that failed is sent again by its caller (it is idempotent by run id).
+      if (!inc.injector.dead) recovered.push(`trigger failed: ${String(e)}`);
+    }
+  };
+  const resume = async () => {
+    recovered.push('restarted');
+    await resumeRuns(inc.runner, dags, inc.runner.clock.now(), { dagIds: faultDags.map((d) => d.dagId) });
+  };
+  if (options.resume) await resume();
+  await trigger();
+  await inc.runner.idle();
+  if (inc.injector.dead) {
+    // The process died: a new one starts on the same store, resumes what was left, and the caller's
+    // trigger (which may never have been answered) is sent again.
+    writes += inc.injector.writes;
+    clockNow = inc.runner.clock.now();
+    collect(inc.runner);
+    inc.runner.close();
+    inc = start({ at: 0, mode: plan.mode });
+    await resume();
+    await trigger();
+    await inc.runner.idle();
+  } else if (!(await target.check.getRun(RUN_ID))) {
+    await trigger();
+    await inc.runner.idle();
+  }
+  // Whatever is still running after the host went idle: a reconcile pass (the deployed stack runs one
+  // periodically), then idle again.
+  for (let pass = 0; pass < 3; pass++) {
+    const open: string[] = [];
+    for (const id of await runTree(target.check, RUN_ID)) if (!isTerminalRunState((await target.check.getRun(id))?.state ?? 'success')) open.push(id);
+    if (open.length === 0) break;
+    recovered.push(`reconcile ${open.join(',')}`);
+    for (const id of open) await inc.runner.scheduler.reconcileRun(id, { staleMs: 0 });
+    await inc.runner.idle();
+  }
+  writes += inc.injector.writes;
+  collect(inc.runner);
+  inc.runner.close();
+  return { writes, recovered, errors };
+}
 
 /** What a run ended as: its state and every task instance's final state, of it and the runs it triggered. */
 async function outcome(store: StateStore, runId: string): Promise<Record<string, string>> {
@@ -63,92 +160,39 @@ async function runTree(store: StateStore, runId: string): Promise<string[]> {
   return ids;
 }
 
-interface Incarnation {
-  runner: LocalRunner;
-  injector: FaultInjector;
-}
-
-function resolver(dags: readonly Dag[]): DagResolver {
-  const byId = new Map(dags.map((d) => [d.dagId, d]));
-  return { getDag: (id) => byId.get(id) };
-}
-
-/** Runs one case on `base` (a fresh store): returns its outcome, the writes it made and the checks. */
-export async function runCase(base: StateStore, dagId: string, plan: FaultPlan): Promise<{ outcome: Record<string, string>; writes: number; problems: { verdict: Verdict; detail: string }[]; recovered: string[] }> {
-  const dags = resolver(faultDags);
-  ledger.length = 0;
-  const recovered: string[] = [];
-  let clockNow = T0;
-  let writes = 0;
-  const start = (p: FaultPlan): Incarnation => {
-    const injector = new FaultInjector(p);
-    const runner = new LocalRunner({ dags, store: injector.wrap(base), clock: new FakeClock(clockNow), captureConsole: false });
-    return { runner, injector };
-  };
-  let inc = start(plan);
-  const trigger = async () => {
-    try {
-      await inc.runner.trigger({ dagId, runId: RUN_ID, logicalDate: new Date(T0) });
-    } catch (e) {
-      // A trigger that failed is sent again by its caller (it is idempotent by run id).
-      if (!inc.injector.dead) recovered.push(`trigger failed: ${String(e)}`);
-    }
-  };
-  await trigger();
-  await inc.runner.idle();
-  if (inc.injector.dead) {
-    // The process died: a new one starts on the same store, resumes what was left, and the caller's
-    // trigger (which may never have been answered) is sent again.
-    writes += inc.injector.writes;
-    clockNow = inc.runner.clock.now();
-    inc.runner.close();
-    inc = start({ at: 0, mode: plan.mode });
-    recovered.push('restarted');
-    await resumeRuns(inc.runner, dags, inc.runner.clock.now());
-    await trigger();
-    await inc.runner.idle();
-  } else if (!(await base.getRun(RUN_ID))) {
-    await trigger();
-    await inc.runner.idle();
-  }
-  // Whatever is still running after the host went idle: a reconcile pass (the deployed stack runs one
-  // periodically; the standalone at start), then idle again.
-  for (let pass = 0; pass < 3; pass++) {
-    const ids = await runTree(base, RUN_ID);
-    const open = [];
-    for (const id of ids) if (!isTerminalRunState((await base.getRun(id))?.state ?? 'success')) open.push(id);
-    if (open.length === 0) break;
-    recovered.push(`reconcile ${open.join(',')}`);
-    for (const id of open) await inc.runner.scheduler.reconcileRun(id, { staleMs: 0 });
-    await inc.runner.idle();
-  }
-  writes += inc.injector.writes;
-  inc.runner.close();
-
+/** The end state of a case and what is wrong with it. `lines`: the ledger of tries whose code started. */
+export async function inspectCase(store: StateStore, lines: readonly string[]): Promise<{ outcome: Record<string, string>; problems: { verdict: Verdict; detail: string }[] }> {
+  const dags = faultDagResolver();
   const problems: { verdict: Verdict; detail: string }[] = [];
-  const ids = await runTree(base, RUN_ID);
-  for (const id of ids) {
-    const run = await base.getRun(id);
+  for (const id of await runTree(store, RUN_ID)) {
+    const run = await store.getRun(id);
     if (!run || !isTerminalRunState(run.state)) problems.push({ verdict: 'stuck', detail: `run ${id} is ${run?.state ?? 'missing'}` });
     if (run && run.pending < 0) problems.push({ verdict: 'negative', detail: `run ${id} pending ${run.pending}` });
     const dag = dags.getDag(run?.dagId ?? '');
     if (!dag) continue;
-    for (const ts of await base.getTaskStates(id, dag.spec.tasks.map((t) => t.taskId))) {
+    for (const ts of await store.getTaskStates(id, dag.spec.tasks.map((t) => t.taskId))) {
       if (!ts) continue;
       for (const [k, v] of [...Object.entries(ts.upstream), ...Object.entries(ts.self)]) if (v < 0) problems.push({ verdict: 'negative', detail: `${id}/${ts.taskId} tally ${k} = ${v}` });
     }
     const sems = new Set([`dag:${dag.dagId}`, `runs:${dag.dagId}`, ...dag.spec.tasks.map((t) => `pool:${t.pool}`)]);
     for (const name of sems) {
-      const held = [...(await base.semaphoreHolders(name))].filter(([h]) => h.includes(`/${id}/`) || h.endsWith(`/${id}`));
+      const held = [...(await store.semaphoreHolders(name))].filter(([h]) => h.includes(`/${id}/`) || h.endsWith(`/${id}`));
       if (held.length) problems.push({ verdict: 'leaked', detail: `${name} still held by ${held.map(([h]) => h).join(', ')}` });
     }
   }
   const seen = new Set<string>();
-  for (const line of ledger) {
+  for (const line of lines) {
     if (seen.has(line)) problems.push({ verdict: 'doubled', detail: `try ran twice: ${line}` });
     seen.add(line);
   }
-  return { outcome: await outcome(base, RUN_ID), writes, problems, recovered };
+  return { outcome: await outcome(store, RUN_ID), problems };
+}
+
+/** One case in this process: drive it, then inspect it. */
+export async function runCase(target: CaseTarget, dagId: string, plan: FaultPlan): Promise<Drive & Awaited<ReturnType<typeof inspectCase>>> {
+  ledger.length = 0;
+  const drive = await driveCase(target, dagId, plan);
+  return { ...drive, ...(await inspectCase(target.check, ledger)) };
 }
 
 function same(a: Record<string, string>, b: Record<string, string>): string | null {
@@ -157,14 +201,18 @@ function same(a: Record<string, string>, b: Record<string, string>): string | nu
   return null;
 }
 
+/** Runs one case wherever it runs (this process, or real processes): what a sweep needs of it. */
+export type CaseRunner = (dagId: string, plan: FaultPlan) => Promise<Drive & Awaited<ReturnType<typeof inspectCase>>>;
+
 export interface SweepOptions {
   /** DAG ids to sweep. */
   dagIds: readonly string[];
   modes?: readonly FaultMode[];
-  /** Inject at every `stride`-th write only (1: every write). */
+  /** Inject at every `stride`-th write only (1: every write), starting at `offset` (default 1). */
   stride?: number;
-  /** A fresh store per case. Default: a new MemoryStateStore. */
-  makeStore?: () => Promise<StateStore> | StateStore;
+  offset?: number;
+  /** Runs a case. Default: in this process, on a new MemoryStateStore per case. */
+  runCase?: CaseRunner;
   /** Told of each case as it ends. */
   onCase?(r: CaseResult): void;
 }
@@ -173,17 +221,17 @@ export interface SweepOptions {
 export async function sweep(options: SweepOptions): Promise<{ figures: Figures; failures: CaseResult[] }> {
   const figures = emptyFigures();
   const failures: CaseResult[] = [];
-  const makeStore = options.makeStore ?? (() => new MemoryStateStore());
+  const run: CaseRunner = options.runCase ?? ((dagId, plan) => runCase(proxyTarget(new MemoryStateStore()), dagId, plan));
   for (const dagId of options.dagIds) {
-    const clean = await runCase(await makeStore(), dagId, { at: 0, mode: 'before' });
-    if (clean.problems.length) throw new Error(`${dagId} fails without faults: ${clean.problems.map((p) => p.detail).join('; ')}`);
+    const clean = await run(dagId, { at: 0, mode: 'before' });
+    if (clean.problems.length || clean.errors.length) throw new Error(`${dagId} fails without faults: ${[...clean.problems.map((p) => p.detail), ...clean.errors].join('; ')}`);
     for (const mode of options.modes ?? FAULT_MODES) {
-      for (let at = 1; at <= clean.writes; at += options.stride ?? 1) {
+      for (let at = options.offset ?? 1; at <= clean.writes; at += options.stride ?? 1) {
         const plan = { at, mode };
-        const r = await runCase(await makeStore(), dagId, plan);
+        const r = await run(dagId, plan);
         figures.faults++;
         const diff = same(clean.outcome, r.outcome);
-        const problem = r.problems[0] ?? (diff ? { verdict: 'wrongState' as const, detail: diff } : null);
+        const problem = r.problems[0] ?? (diff ? { verdict: 'wrongState' as const, detail: diff } : r.errors.length ? { verdict: 'error' as const, detail: r.errors.join('; ') } : null);
         const result: CaseResult = { dagId, plan, verdict: problem?.verdict ?? 'correct', detail: problem ? `${problem.detail} [${r.recovered.join('; ')}]` : '' };
         figures[result.verdict]++;
         if (problem) failures.push(result);

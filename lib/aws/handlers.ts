@@ -115,6 +115,9 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
       const { scheduler: s, host } = scheduler(svc, null);
       const runIds = req.runIds ?? [...(await svc.store.listRunsByState('running')), ...(await svc.store.listRunsByState('queued'))].map((r) => r.runId);
       const reconciled: ReconcileReport[] = [];
+      // Units of maxActiveRuns that ended runs kept (their release lost): given back, queued runs started.
+      const listed = (svc.dags as { dags?: readonly { dagId: string }[] }).dags;
+      if (!req.runIds) for (const dag of listed ?? []) await s.recoverRunSlots(dag.dagId);
       for (const runId of runIds) {
         reconciled.push(await s.reconcileRun(runId, { staleMs: req.staleMs ?? 5 * 60_000, ...(svc.tryStopped ? { tryStopped: svc.tryStopped } : {}) }));
       }

@@ -169,24 +169,23 @@ export class Scheduler {
    * read, which may lag), else the queued runs oldest first. Each running run holds one unit of the
    * `runs:<dagId>` semaphore, so the limit holds however many schedulers run at once. A run of a
    * backfill holds a unit of `backfill:<id>` instead (the backfill's maxActiveRuns, applied independently
-   * of the DAG's, as in Airflow), and does not start while its DAG is paused.
+   * of the DAG's, as in Airflow). No run starts while its DAG is paused (as in Airflow, a manual or
+   * triggered run of a paused DAG stays queued until it is unpaused: unpausing starts them).
    */
   async startQueuedRuns(dagId: string, justCreated?: string): Promise<void> {
     const dag = this.dag(dagId);
     const candidates: { runId: string; backfillId: string | null }[] = justCreated
       ? [{ runId: justCreated, backfillId: null }]
       : (await this.store.listRuns({ dagId, states: ['queued'] })).map((r) => ({ runId: r.runId, backfillId: r.backfillId ?? null }));
+    if (candidates.length === 0 || (await this.store.getDagRecord(dagId))?.paused) return;
     const freed = new Set<string>();
     const refused = new Set<string>();
     const backfillLimits = new Map<string, number>();
-    let paused: boolean | undefined;
     for (const { runId, backfillId } of candidates) {
       const sem = runSemaphore(dagId, backfillId);
       if (refused.has(sem)) continue;
       let limit = dag.spec.maxActiveRuns;
       if (backfillId !== null) {
-        paused ??= (await this.store.getDagRecord(dagId))?.paused ?? false;
-        if (paused) continue;
         let l = backfillLimits.get(backfillId);
         if (l === undefined) backfillLimits.set(backfillId, (l = (await this.store.getBackfill(dagId, backfillId))?.maxActiveRuns ?? DEFAULT_BACKFILL_MAX_ACTIVE_RUNS));
         limit = l;
@@ -209,6 +208,17 @@ export class Scheduler {
         if ((await this.store.getRun(runId))?.state !== 'running') await this.store.release(sem, 1, holder);
       }
     }
+  }
+
+  /**
+   * Give back the maxActiveRuns units of a DAG's runs that ended without giving theirs back (a process
+   * that died between a run's end and its release), then start queued runs that now fit. The resume at
+   * start and the periodic reconcile call it; a refused start does the same for its semaphore.
+   */
+  async recoverRunSlots(dagId: string): Promise<number> {
+    const freed = await this.freeEndedRunHolders(runSemaphore(dagId, null));
+    if (freed > 0) await this.startQueuedRuns(dagId);
+    return freed;
   }
 
   /** Units of a runs semaphore held by runs that are no longer running: given back. Returns how many. */

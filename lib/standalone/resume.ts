@@ -1,7 +1,7 @@
 import { groupOf, type ChildOutcome } from '../core/arrays.ts';
 import type { LocalRunner } from '../runner/local-runner.ts';
 import { tiKeyOf } from '../scheduler/host.ts';
-import { runSemaphore, type ReconcileReport } from '../scheduler/scheduler.ts';
+import { runHolder, runSemaphore, type ReconcileReport } from '../scheduler/scheduler.ts';
 import type { DagResolver } from '../scheduler/host.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
 
@@ -46,10 +46,12 @@ function errorText(message: string): string {
  * Call it once at start, before anything else uses the runner. `startedAt` (the runner clock's time
  * when this process started) tells the previous process's queued instances from this one's.
  */
-export async function resumeRuns(runner: LocalRunner, dags: DagResolver, startedAt: number): Promise<ResumeReport> {
+export async function resumeRuns(runner: LocalRunner, dags: DagResolver, startedAt: number, options: { dagIds?: readonly string[] } = {}): Promise<ResumeReport> {
   const { store, scheduler } = runner;
   const host = scheduler.host;
   const report: ResumeReport = { runs: 0, interrupted: 0, rearmed: 0, reconciled: [] };
+  // Units of maxActiveRuns that runs kept when the previous process died between their end and their release.
+  for (const dagId of options.dagIds ?? []) if (dags.getDag(dagId)) await scheduler.recoverRunSlots(dagId);
   const runs = [...(await store.listRunsByState('running')), ...(await store.listRunsByState('queued'))];
   for (const run of runs) {
     report.runs++;
@@ -60,7 +62,7 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
       const note = `StandaloneResumeError: DAG '${run.dagId}' is not loaded (its file is missing or fails to import), so run '${run.runId}' cannot resume`;
       const failed = await store.updateRun(run.runId, [run.state], { state: 'failed', note, endDate: new Date(runner.clock.now()).toISOString() });
       // A running run held a unit of its maxActiveRuns semaphore: give it back, or the DAG, once loaded again, could run one run fewer.
-      if (failed && run.state === 'running') await store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1);
+      if (failed && run.state === 'running') await store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
       continue;
     }
     if (run.state === 'running') {
