@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../lib/errors.ts';
+import { isTransientStoreError, retryTransient } from '../lib/store/retry.ts';
 import { defaultAirlessHome, SQLITE_SCHEMA_VERSION, SqliteStateStore, sqliteDatabasePath } from '../lib/store/sqlite-store.ts';
 import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../lib/store/records.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
@@ -606,4 +608,139 @@ it('SqliteStateStore: an undefined value is stored as null (JSON has no undefine
   await s.putXCom({ runId: 'undef', taskId: 't', mapIndex: -1, key: 'k', value: undefined });
   expect([...(await s.listItemResults(key('undef', 'it'))).entries()]).toEqual([[0, null]]);
   expect((await s.getXCom('undef', 't', -1, 'k'))?.value).toBeNull();
+});
+
+// -------------------------------------------------------------------------------------------------
+
+describe('SqliteStateStore: a database locked by another connection', () => {
+  /** Another connection on the file, holding its write lock (as another process's transaction would). */
+  function holdLock(path: string): DatabaseSync {
+    const other = new DatabaseSync(path, { timeout: 0 });
+    other.exec('BEGIN IMMEDIATE');
+    return other;
+  }
+
+  it('a call waits for the lock on timers (the event loop goes on), then completes', async () => {
+    const path = newPath();
+    const s = open(path);
+    await s.createRun(makeRun('before'));
+    const other = holdLock(path);
+    const events: string[] = [];
+    // The store call starts while the lock is held: it cannot complete until the lock is released.
+    const created = s.createRun(makeRun('locked')).then((ok) => events.push(`created ${ok}`));
+    const read = s.getRun('before').then((r) => events.push(`read ${r?.runId}`));
+    // These run only if the store call did not block the event loop.
+    await new Promise((r) => setImmediate(r));
+    events.push('immediate');
+    await new Promise((r) => setTimeout(r, 30));
+    events.push('timer; lock released');
+    other.exec('COMMIT');
+    other.close();
+    await Promise.all([created, read]);
+    // A read does not need the write lock (WAL): it completed at once.
+    expect(events).toStrictEqual(['read before', 'immediate', 'timer; lock released', 'created true']);
+    expect((await s.getRun('locked'))?.runId).toBe('locked');
+  });
+
+  it('a lock held longer than the retries last fails with StoreUnavailableError (retryAfterMs set); nothing is written', async () => {
+    const path = newPath();
+    const s = new SqliteStateStore({ path, busyRetry: { attempts: 4, baseMs: 2, maxMs: 10 } });
+    opened.push(s);
+    await s.createRun(makeRun('r', { state: 'queued' }));
+    const other = holdLock(path);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    try {
+      const err = await s.updateRun('r', ['queued'], { state: 'running' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      const e = err as StoreUnavailableError;
+      expect(e.name).toBe('StoreUnavailableError');
+      expect(e.retryable).toBe(true);
+      expect(e.retryAfterMs).toBeGreaterThan(0);
+      expect(e.message).toContain(path);
+      expect(e.message).toContain('updateRun gave up after 4 attempts');
+      expect((e.cause as { errcode?: number }).errcode).toBe(5);
+      // A putXCom calls putXComs: the retries are not multiplied, and the same error comes out.
+      const nested = await s.putXCom({ runId: 'r', taskId: 't', mapIndex: -1, key: 'k', value: 1 }).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(nested).toBeInstanceOf(StoreUnavailableError);
+      expect((nested as Error).message).toContain('putXComs gave up after 4 attempts');
+    } finally {
+      clearInterval(ticker);
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    // The timers went on while the calls waited.
+    expect(ticks).toBeGreaterThan(0);
+    expect((await s.getRun('r'))?.state).toBe('queued');
+    expect(await s.updateRun('r', ['queued'], { state: 'running' })).toMatchObject({ state: 'running' });
+  });
+
+  it('a database file and its -wal and -shm files are created 0600, its folder 0700, whatever the umask', async () => {
+    const previous = process.umask(0o000);
+    try {
+      const path = newPath();
+      const s = open(path);
+      await s.createRun(makeRun('m'));
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) expect((statSync(f).mode & 0o777).toString(8)).toBe('600');
+      expect((statSync(dirname(path)).mode & 0o777).toString(8)).toBe('700');
+    } finally {
+      process.umask(previous);
+    }
+  });
+});
+
+describe('retryTransient', () => {
+  const transient = () => new StoreUnavailableError('busy');
+
+  it('retries a transient error until the call succeeds, waiting a random time under the doubling cap', async () => {
+    const waits: number[] = [];
+    let calls = 0;
+    const out = await retryTransient(
+      async () => {
+        if (++calls < 4) throw transient();
+        return 'ok';
+      },
+      { attempts: 5, baseMs: 10, maxMs: 25, random: () => 0.5, sleep: async (ms) => void waits.push(ms) },
+    );
+    expect(out).toBe('ok');
+    expect(calls).toBe(4);
+    expect(waits).toStrictEqual([5, 10, 12]);
+  });
+
+  it('gives up after `attempts` calls with the last error, and never retries another error', async () => {
+    let calls = 0;
+    const last = new StoreUnavailableError('still busy');
+    await expect(
+      retryTransient(
+        async () => {
+          calls++;
+          throw calls < 3 ? transient() : last;
+        },
+        { attempts: 3, baseMs: 1, maxMs: 1, sleep: async () => undefined },
+      ),
+    ).rejects.toBe(last);
+    expect(calls).toBe(3);
+    calls = 0;
+    const plain = new Error('no such run');
+    await expect(
+      retryTransient(
+        async () => {
+          calls++;
+          throw plain;
+        },
+        { attempts: 3, sleep: async () => undefined },
+      ),
+    ).rejects.toBe(plain);
+    expect(calls).toBe(1);
+    // `retryable: true` and the name are what count (an error from another copy of the library).
+    expect(isTransientStoreError({ retryable: true })).toBe(true);
+    expect(isTransientStoreError(Object.assign(new Error('x'), { name: 'StoreUnavailableError' }))).toBe(true);
+    expect(isTransientStoreError(new Error('x'))).toBe(false);
+  });
 });

@@ -1,9 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
+import { StoreUnavailableError } from '../errors.ts';
 import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
 import { oneTaskOf } from './bulk-requests.ts';
+import { retryTransient, type RetryOptions } from './retry.ts';
 import {
   backfillOrder,
   historyWithCurrentTry,
@@ -51,11 +53,18 @@ import type {
  *   repairs lost events), so losing the last instants before a power cut is acceptable; a torn state
  *   is not, and cannot happen.
  * - Every method that writes more than one row is one transaction (`BEGIN IMMEDIATE`: the write lock is
- *   taken up front, so two writers queue on the busy timeout instead of failing on a stale snapshot),
+ *   taken up front, so two writers queue for it instead of failing on a stale snapshot),
  *   and every conditional write (state and try of an instance, a task's decision, a semaphore's units)
  *   is checked inside it, so a race between two instances or processes on the same file applies once.
  *   A transaction that throws midway is rolled back: nothing half-written is ever committed.
  * - Records returned are new objects on every call (rows are decoded per call), the caller's to keep.
+ * - A database locked by another connection never blocks the event loop: once open, SQLite's busy
+ *   timeout is 0, so a statement that needs the lock fails at once (SQLITE_BUSY), and the method is
+ *   called again on timers (`retryTransient`, full-jitter backoff; {@link SQLITE_BUSY_RETRY}). A lock
+ *   still held after that becomes a `StoreUnavailableError` (`retryAfterMs` set), which the API answers
+ *   with 503. Retrying a whole method is safe: what failed to get the lock wrote nothing.
+ * - The database file is created owner-only (0600; SQLite gives its `-wal` and `-shm` files the same
+ *   mode), its folders 0700.
  *
  * `node:sqlite` is loaded when the first store is constructed (not when this module is imported), so
  * importing airless does not load it: Node prints its ExperimentalWarning then, once per process (the
@@ -82,8 +91,43 @@ export function sqliteDatabasePath(home: string = defaultAirlessHome()): string 
 export interface SqliteStateStoreOptions {
   /** The database file (its folders are created as needed), or `:memory:` for a private in-memory database. */
   path: string;
-  /** How long a write waits for another connection's transaction to end before failing (ms). Default 10 s. */
+  /**
+   * How long opening the database (the schema check, a migration) waits for another connection's
+   * transaction to end (ms), blocking: it happens once, before the store serves anything. Default 10 s.
+   */
+  openTimeoutMs?: number;
+  /**
+   * How long a statement waits for another connection's lock once the store is open (ms), blocking the
+   * event loop meanwhile. Default 0: it fails at once, and the call is retried on timers (`busyRetry`).
+   */
   busyTimeoutMs?: number;
+  /** How a call that found the database locked is retried (on timers) before it fails with a StoreUnavailableError. Default {@link SQLITE_BUSY_RETRY}. */
+  busyRetry?: RetryOptions;
+}
+
+/**
+ * The retries of a call that found the database locked by another connection: up to 30 calls, waits of
+ * up to 5 ms doubling to 250 ms (about 6 s in all at most).
+ */
+export const SQLITE_BUSY_RETRY: Readonly<Required<Pick<RetryOptions, 'attempts' | 'baseMs' | 'maxMs'>>> = { attempts: 30, baseMs: 5, maxMs: 250 };
+
+/** Create a database file owner-only (0600), and its folders (0700), unless it exists. */
+function createPrivateFile(file: string): void {
+  mkdirSync(dirname(resolve(file)), { recursive: true, mode: 0o700 });
+  let fd: number;
+  try {
+    // O_EXCL: an existing file is not opened (closing a descriptor of a file would drop this process's
+    // SQLite locks on it).
+    fd = openSync(file, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw e;
+  }
+  try {
+    fchmodSync(fd, 0o600); // whatever the umask
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -645,21 +689,25 @@ function loadSqlite(): typeof sqlite {
 export class SqliteStateStore implements StateStore {
   /** The database file (or `:memory:`). */
   readonly path: string;
+  /** How a call that found the database locked is retried (see {@link SqliteStateStoreOptions.busyRetry}). */
+  readonly busyRetry: RetryOptions;
   private readonly db: DatabaseSync;
   private readonly q: Statements;
 
   constructor(options: SqliteStateStoreOptions) {
     this.path = options.path;
+    this.busyRetry = { ...SQLITE_BUSY_RETRY, ...options.busyRetry };
     const inMemory = options.path === ':memory:' || options.path === '';
-    if (!inMemory) mkdirSync(dirname(resolve(options.path)), { recursive: true });
+    if (!inMemory) createPrivateFile(options.path);
     const { DatabaseSync } = loadSqlite();
     let db: DatabaseSync | undefined;
     try {
-      db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 10_000 });
+      db = new DatabaseSync(options.path, { timeout: options.openTimeoutMs ?? 10_000 });
       const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode;
       if (!inMemory && mode !== 'wal') throw new Error(`the file system refused WAL mode (journal_mode is '${String(mode)}'): keep the airless home on a local disk`);
       db.exec('PRAGMA synchronous = NORMAL');
       openSchema(db, options.path);
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 0))}`);
       this.q = statements(db);
     } catch (e) {
       if (db?.isOpen) db.close();
@@ -1125,6 +1173,60 @@ export class SqliteStateStore implements StateStore {
     const row = this.q.dequeue.get(name);
     return row ? { runId: str(row, 'run_id'), taskId: str(row, 'task_id'), mapIndex: num(row, 'map_index') } : undefined;
   }
+}
+
+// -------------------------------------------------------------------------------------------------
+// A locked database
+
+/** SQLITE_BUSY (another connection holds the lock) or SQLITE_LOCKED, with their extended codes. */
+function isSqliteBusy(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const { code, errcode } = e as { code?: unknown; errcode?: unknown };
+  return code === 'ERR_SQLITE_ERROR' && typeof errcode === 'number' && ((errcode & 0xff) === 5 || (errcode & 0xff) === 6);
+}
+
+/** The StoreUnavailableErrors a call gave up with: a call reaching one (a method calling another) does not retry it again. */
+const gaveUp = new WeakSet<object>();
+
+/** Carries a given-up error through an outer call's retries (it is not transient, so it is not retried). */
+class GaveUp {
+  constructor(readonly error: unknown) {}
+}
+
+/** `method`, called again on timers while the database is locked; then a StoreUnavailableError. */
+function retriedWhileLocked<A extends unknown[], R>(name: string, method: (this: SqliteStateStore, ...args: A) => Promise<R>) {
+  const retried = async function (this: SqliteStateStore, ...args: A): Promise<R> {
+    const call = async (): Promise<R> => {
+      try {
+        return await method.apply(this, args);
+      } catch (e) {
+        if (isSqliteBusy(e)) throw new StoreUnavailableError(`the SQLite store ${this.path} is locked by another connection (${(e as Error).message})`, { cause: e });
+        if (typeof e === 'object' && e !== null && gaveUp.has(e)) throw new GaveUp(e);
+        throw e;
+      }
+    };
+    try {
+      return await retryTransient(call, this.busyRetry);
+    } catch (e) {
+      if (e instanceof GaveUp) throw e.error;
+      if (!(e instanceof StoreUnavailableError) || !isSqliteBusy(e.cause)) throw e;
+      const attempts = this.busyRetry.attempts ?? SQLITE_BUSY_RETRY.attempts;
+      const retryAfterMs = Math.max(1000, this.busyRetry.maxMs ?? SQLITE_BUSY_RETRY.maxMs);
+      const out = new StoreUnavailableError(`${e.detail}; ${name} gave up after ${attempts} attempts`, { cause: e.cause, retryAfterMs });
+      gaveUp.add(out);
+      throw out;
+    }
+  };
+  Object.defineProperty(retried, 'name', { value: name });
+  return retried;
+}
+
+// Every async method (each method of the StateStore interface, and any added later) is retried while the
+// database is locked; the synchronous helpers (tx, transition...) run inside them.
+for (const name of Object.getOwnPropertyNames(SqliteStateStore.prototype)) {
+  const d = Object.getOwnPropertyDescriptor(SqliteStateStore.prototype, name);
+  if (typeof d?.value !== 'function' || Object.prototype.toString.call(d.value) !== '[object AsyncFunction]') continue;
+  Object.defineProperty(SqliteStateStore.prototype, name, { ...d, value: retriedWhileLocked(name, d.value as (this: SqliteStateStore, ...args: unknown[]) => Promise<unknown>) });
 }
 
 /** Create the schema in a new database, or check the version of an existing one (one transaction). */
