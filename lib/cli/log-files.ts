@@ -1,5 +1,6 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
+import { mkdirPrivate, PRIVATE_FILE_MODE } from '../standalone/home-files.ts';
 import type { LogLine, TiKey } from '../store/records.ts';
 
 /** Name of the environment variable that sets where airless keeps local files (logs). */
@@ -33,65 +34,155 @@ export function formatLogLine(line: LogLine): string {
   return `[${line.time}] ${line.level.toUpperCase().padEnd(5)} - ${line.message}`;
 }
 
+/** A try's log file: the lines not written yet, and where they go once known. */
+interface TryLog {
+  key: TiKey;
+  tryNumber: number;
+  /** The run's DAG, once known. */
+  dagId: string | undefined;
+  /** The file, once its folder exists. */
+  file: string | undefined;
+  lines: string[];
+  /** The last write error reported for this file (reported again only when it changes). */
+  failing: string | undefined;
+  /** Lines dropped because the file could not be written for too long (not yet reported). */
+  dropped: number;
+  /** The try has ended ({@link LogFileWriter.endTry}): forgotten once its lines are written. */
+  ended: boolean;
+}
+
+export interface LogFileWriterOptions {
+  /** How long lines wait in the buffer before they are written (ms). Default 200. */
+  flushMs?: number;
+  /** Told at once of a file that cannot be written (and of lines given up on): one line each. Default: nothing (see `errors`). */
+  warn?(message: string): void;
+  /** Lines kept per file while it cannot be written; beyond that the oldest are dropped (and reported). Default 100 000. */
+  maxBufferedLines?: number;
+}
+
 /**
- * Writes every try's log lines to its file as they come, buffered and flushed every `flushMs` (and on
- * `flush()`), so that `tail -f` follows a running task. Lines of a run whose DAG is not known yet wait
- * in the buffer.
+ * Writes every try's log lines to its file (mode 0600, folders 0700) as they come, buffered and
+ * flushed every `flushMs` (and on `flush()`), so that `tail -f` follows a running task. Lines are
+ * written in the order they came; lines of a run whose DAG is not known yet wait in the buffer, and so
+ * do lines whose write failed (a full disk): they are written again at the next flush, after the
+ * failure was reported through `warn`. {@link endTry} forgets a try once its lines are written.
  */
 export class LogFileWriter {
-  private readonly pending = new Map<string, { runId: string; key: TiKey; tryNumber: number; lines: string[] }>();
+  private readonly logs = new Map<string, TryLog>();
   private timer: NodeJS.Timeout | null = null;
-  /** Every file written, in the order first written. */
-  readonly files = new Set<string>();
+  private readonly flushMs: number;
+  private readonly warn: (message: string) => void;
+  private readonly maxBufferedLines: number;
   /** Write errors (a full disk, a read-only folder), each reported once. */
   readonly errors: string[] = [];
 
   constructor(
     readonly home: string,
     private readonly dagIdOf: (runId: string) => string | undefined,
-    private readonly flushMs = 200,
-  ) {}
-
-  add(key: TiKey, tryNumber: number, line: LogLine): void {
-    const id = `${key.runId}\0${key.taskId}\0${key.mapIndex}\0${tryNumber}`;
-    let p = this.pending.get(id);
-    if (!p) this.pending.set(id, (p = { runId: key.runId, key: { runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex }, tryNumber, lines: [] }));
-    p.lines.push(formatLogLine(line));
-    if (this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.flush();
-      }, this.flushMs);
-      this.timer.unref();
-    }
+    options: LogFileWriterOptions | number = {},
+  ) {
+    const o = typeof options === 'number' ? { flushMs: options } : options;
+    this.flushMs = o.flushMs ?? 200;
+    this.warn = o.warn ?? (() => undefined);
+    this.maxBufferedLines = o.maxBufferedLines ?? 100_000;
   }
 
-  /** Write what is buffered; returns the lines still waiting for their run's DAG id. */
-  flush(): number {
-    let waiting = 0;
-    for (const [id, p] of this.pending) {
-      const dagId = this.dagIdOf(p.runId);
-      if (dagId === undefined) {
-        waiting += p.lines.length;
-        continue;
+  private id(key: TiKey, tryNumber: number): string {
+    return `${key.runId}\0${key.taskId}\0${key.mapIndex}\0${tryNumber}`;
+  }
+
+  add(key: TiKey, tryNumber: number, line: LogLine): void {
+    const id = this.id(key, tryNumber);
+    let log = this.logs.get(id);
+    if (!log) this.logs.set(id, (log = { key: { runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex }, tryNumber, dagId: undefined, file: undefined, lines: [], failing: undefined, dropped: 0, ended: false }));
+    log.ended = false;
+    log.lines.push(formatLogLine(line));
+    if (log.lines.length > this.maxBufferedLines) {
+      const n = log.lines.length - this.maxBufferedLines;
+      log.lines.splice(0, n);
+      log.dropped += n;
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, this.flushMs);
+    this.timer.unref();
+  }
+
+  private report(message: string): void {
+    if (!this.errors.includes(message)) this.errors.push(message);
+    this.warn(message);
+  }
+
+  /** Write one try's buffered lines; false if some are still waiting (DAG unknown, or the write failed). */
+  private write(id: string, log: TryLog): boolean {
+    if (log.lines.length > 0) {
+      log.dagId ??= this.dagIdOf(log.key.runId);
+      if (log.dagId === undefined) return false;
+      const file = tryLogPath(this.home, log.dagId, log.key, log.tryNumber);
+      if (log.dropped > 0) {
+        this.report(`log file ${file}: ${log.dropped} line(s) dropped, as it could not be written for ${this.maxBufferedLines} lines`);
+        log.dropped = 0;
       }
-      this.pending.delete(id);
-      const file = tryLogPath(this.home, dagId, p.key, p.tryNumber);
       try {
-        mkdirSync(path.dirname(file), { recursive: true });
-        appendFileSync(file, p.lines.join('\n') + '\n');
-        this.files.add(file);
+        const first = log.file === undefined;
+        if (first) mkdirPrivate(path.dirname(file));
+        appendFileSync(file, log.lines.join('\n') + '\n', { mode: PRIVATE_FILE_MODE });
+        if (first) chmodSync(file, PRIVATE_FILE_MODE); // whatever the umask
+        log.file = file;
+        log.lines = [];
+        log.failing = undefined;
       } catch (e) {
+        log.file = undefined; // its folder is made again at the next attempt (it may have been removed)
         const msg = `cannot write log file ${file}: ${(e as Error).message}`;
-        if (!this.errors.includes(msg)) this.errors.push(msg);
+        if (log.failing !== msg) this.report(`${msg} (its lines are kept and written again)`);
+        log.failing = msg;
+        return false;
       }
     }
+    if (log.ended) this.logs.delete(id);
+    return true;
+  }
+
+  /** Write what is buffered; returns the lines still waiting (for their run's DAG id, or after a failed write). */
+  flush(): number {
+    let waiting = 0;
+    for (const [id, log] of this.logs) if (!this.write(id, log)) waiting += log.lines.length;
+    if (waiting > 0) this.schedule();
     return waiting;
   }
 
+  /** A try's log is complete (the try ended): write its lines now, and forget it once they are written. */
+  endTry(key: TiKey, tryNumber: number): void {
+    const id = this.id(key, tryNumber);
+    const log = this.logs.get(id);
+    if (!log) return;
+    log.ended = true;
+    this.write(id, log);
+  }
+
+  /** Tries whose lines are kept (written or not yet): what the writer remembers. */
+  get size(): number {
+    return this.logs.size;
+  }
+
+  /** Write what is buffered, then forget every try; lines that still cannot be written are reported lost. */
   close(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.flush();
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    for (const log of this.logs.values()) {
+      if (log.lines.length === 0) continue;
+      const what = `try ${log.tryNumber} of task '${log.key.taskId}'${log.key.mapIndex >= 0 ? ` [${log.key.mapIndex}]` : ''} of run '${log.key.runId}'`;
+      this.report(`${log.lines.length} log line(s) of ${what} not written to a file: ${log.failing ?? 'the run\'s DAG is not known'}`);
+    }
+    this.logs.clear();
   }
 }

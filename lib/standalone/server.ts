@@ -1,20 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createApiApp } from '../api/app.ts';
 import { builtUiDir } from '../api/serve-ui.ts';
 import type { DagBag } from '../dagbag/dag-bag.ts';
 import { AirlessError, errorMessage } from '../errors.ts';
+import { isTerminalRunState } from '../model/states.ts';
 import { LogFileWriter } from '../cli/log-files.ts';
 import { LocalRunner } from '../runner/local-runner.ts';
 import { sqliteDatabasePath, SqliteStateStore } from '../store/sqlite-store.ts';
 import { INTERRUPTED_TRY, resumeRuns, StandaloneInterruptedError, type ResumeReport } from './resume.ts';
 import { DagReloader, VersionedDags } from './dag-reloader.ts';
 import { ScheduleLoop } from './schedule-loop.ts';
-import { API_TOKEN_FILE, pidAlive, readApiToken, STANDALONE_FILE, type StandaloneInfo } from './home-files.ts';
+import { API_TOKEN_FILE, mkdirPrivate, pidAlive, readApiToken, securePrivateTree, STANDALONE_FILE, writePrivateFile, type StandaloneInfo } from './home-files.ts';
+import { LOCK_FILE, lockHome, type HomeLock } from './home-lock.ts';
 
 export { API_TOKEN_ENV, API_TOKEN_FILE, STANDALONE_FILE, type StandaloneInfo } from './home-files.ts';
+export { LOCK_FILE } from './home-lock.ts';
 
 /** The server cannot start: another one runs on the same home, or the port is taken. Exit code 2. */
 export class StandaloneStartError extends AirlessError {
@@ -62,6 +65,8 @@ export interface StandaloneServer {
   readonly app: FastifyInstance;
   /** What was resumed at start. */
   readonly resumed: ResumeReport;
+  /** What it keeps in memory: the runs under way it knows the DAG of, the tries whose log file is open. Both are forgotten as they end. */
+  readonly tracked: { readonly runs: number; readonly tryLogs: number };
   /**
    * Stop cleanly: no more requests, no more schedule firings, running tries aborted (their AbortSignal)
    * and given `graceMs` to end; a try still running then stays `running` in the store and is reported
@@ -72,17 +77,43 @@ export interface StandaloneServer {
 }
 
 
-/** The standalone server of a home folder, if one runs (a stale file of a dead process is ignored). */
-export function runningStandalone(home: string): StandaloneInfo | null {
-  const file = path.join(home, STANDALONE_FILE);
+/** What `<home>/standalone.json` says, when it names a live process (this one included); else null. */
+function standaloneInfo(home: string): StandaloneInfo | null {
   let info: StandaloneInfo;
   try {
-    info = JSON.parse(readFileSync(file, 'utf8')) as StandaloneInfo;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new StandaloneStartError(`cannot read ${file}: ${errorMessage(e)} (remove it if no standalone server runs)`);
+    info = JSON.parse(readFileSync(path.join(home, STANDALONE_FILE), 'utf8')) as StandaloneInfo;
+  } catch {
+    return null; // none, or being written
   }
-  return typeof info.pid === 'number' && info.pid !== process.pid && pidAlive(info.pid) ? info : null;
+  return typeof info.pid === 'number' && (info.pid === process.pid || pidAlive(info.pid)) ? info : null;
+}
+
+/** The standalone server of a home folder, if another process runs one (a stale file of a dead process is ignored). */
+export function runningStandalone(home: string): StandaloneInfo | null {
+  const info = standaloneInfo(home);
+  return info && info.pid !== process.pid ? info : null;
+}
+
+/** How long a start that found the home locked waits for the holder to say where it listens (ms). */
+const HOLDER_WAIT_MS = 15_000;
+
+/**
+ * Take the home folder's lock (`<home>/standalone.lock`). When another server holds it, fail naming it
+ * (its `standalone.json`); one that is still starting is waited for, until it writes that file, or lets
+ * the lock go (it stopped, or failed to start: then the lock is taken).
+ */
+async function lockOrFail(home: string): Promise<HomeLock> {
+  const deadline = Date.now() + HOLDER_WAIT_MS;
+  for (;;) {
+    const lock = lockHome(home);
+    if (lock) return lock;
+    const holder = standaloneInfo(home);
+    if (holder) throw new StandaloneStartError(`a standalone server already runs on ${home} (pid ${holder.pid}, ${holder.url}); stop it first`);
+    if (Date.now() >= deadline) {
+      throw new StandaloneStartError(`a standalone server is starting on ${home} (it holds ${path.join(home, LOCK_FILE)}, and has not written ${STANDALONE_FILE} yet); stop it first`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** The API token: `AIRLESS_API_TOKEN` if set, else `<home>/api-token`, created (32 random bytes, base64url, mode 0600) if missing. */
@@ -90,7 +121,7 @@ export function apiToken(home: string, env: NodeJS.ProcessEnv = process.env): st
   const existing = readApiToken(home, env);
   if (existing !== undefined) return existing;
   const token = randomBytes(32).toString('base64url');
-  writeFileSync(path.join(home, API_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
+  writePrivateFile(path.join(home, API_TOKEN_FILE), `${token}\n`);
   return token;
 }
 
@@ -98,30 +129,48 @@ export function apiToken(home: string, env: NodeJS.ProcessEnv = process.env): st
  * `airless standalone`: in one process, the scheduler (the schedule loop and a LocalRunner on the
  * SQLite store of the home folder), the REST API and the web UI. Runs left queued or running by a
  * previous process are resumed first (see `resumeRuns`). Resolves once listening.
+ *
+ * The home folder is the owner's only (folders 0700, files 0600, existing ones made so at start), and
+ * one server at a time has it: the first takes `<home>/standalone.lock` (an OS lock, gone with its
+ * process however it ends); another start fails with a StandaloneStartError naming it.
  */
 export async function startStandalone(options: StandaloneOptions): Promise<StandaloneServer> {
   const { bag, home } = options;
   const warn = options.warn ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  mkdirSync(home, { recursive: true });
-  const other = runningStandalone(home);
-  if (other) throw new StandaloneStartError(`a standalone server already runs on ${home} (pid ${other.pid}, ${other.url}); stop it first`);
-  const token = apiToken(home, options.env);
-
-  const store = new SqliteStateStore({ path: sqliteDatabasePath(home) });
+  mkdirPrivate(home);
+  const lock = await lockOrFail(home);
+  let store: SqliteStateStore;
+  let token: string;
+  try {
+    for (const problem of securePrivateTree(home)) warn(`airless standalone: warning: ${problem}`);
+    token = apiToken(home, options.env);
+    store = new SqliteStateStore({ path: sqliteDatabasePath(home) });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const dagOfRun = new Map<string, string>();
-  const logs = new LogFileWriter(home, (runId) => dagOfRun.get(runId));
+  const logs = new LogFileWriter(home, (runId) => dagOfRun.get(runId), { warn: (msg) => warn(`airless standalone: warning: ${msg}`) });
   const running = new Set<string>();
   const dags = new VersionedDags(bag);
   const runner = new LocalRunner({ dags, store });
   const startedAt = runner.clock.now();
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {
-    if (e.type === 'run') dagOfRun.set(e.run.runId, e.run.dagId);
-    else if (e.type === 'ti') {
-      dagOfRun.set(e.ti.runId, e.ti.dagId);
+    if (e.type === 'run') {
+      if (!isTerminalRunState(e.run.state)) dagOfRun.set(e.run.runId, e.run.dagId);
+      else {
+        // Its tries' buffered lines are written now, while its DAG id is known; then the run is forgotten.
+        logs.flush();
+        dagOfRun.delete(e.run.runId);
+      }
+    } else if (e.type === 'ti') {
+      // A running try is what writes log lines; its run is running (it is forgotten when the run ends).
       const id = `${e.ti.runId}\u0000${e.ti.taskId}\u0000${e.ti.mapIndex}`;
-      if (e.ti.state === 'running') running.add(id);
-      else running.delete(id);
+      if (e.ti.state === 'running') {
+        running.add(id);
+        dagOfRun.set(e.ti.runId, e.ti.dagId);
+      } else if (running.delete(id)) logs.endTry(e.ti, e.ti.tryNumber);
     } else if (e.type === 'log') logs.add(e.key, e.tryNumber, e.line);
     else warn(`airless standalone: internal error in ${e.where}${e.runId ? ` (run ${e.runId})` : ''}: ${errorMessage(e.error)}`);
   });
@@ -133,6 +182,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     runner.close();
     logs.close();
     store.close();
+    lock.release();
   };
   try {
     const at = new Date(startedAt).toISOString();
@@ -172,7 +222,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const infoFile = path.join(home, STANDALONE_FILE);
     const info: StandaloneInfo = { url, pid: process.pid, startedAt: new Date().toISOString() };
-    writeFileSync(infoFile, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    writePrivateFile(infoFile, `${JSON.stringify(info, null, 2)}\n`);
     await schedule.start();
     if (options.watch ?? true) {
       reloader = new DagReloader({
@@ -199,10 +249,10 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       // Nothing they set off meanwhile starts (the runner is closed); let their reports settle.
       await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, Math.max(100, deadline - Date.now())).unref())]);
-      logs.close();
-      for (const msg of logs.errors) warn(`warning: ${msg}`);
+      logs.close(); // a log file that cannot be written was reported when it happened
       store.close();
       rmSync(infoFile, { force: true });
+      lock.release();
     };
     return {
       url,
@@ -214,6 +264,14 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       reloader: watching,
       app: api,
       resumed,
+      tracked: {
+        get runs() {
+          return dagOfRun.size;
+        },
+        get tryLogs() {
+          return logs.size;
+        },
+      },
       stop: () => (stopping ??= stop()),
     };
   } catch (e) {

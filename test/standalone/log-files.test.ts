@@ -1,0 +1,75 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LogFileWriter, tryLogPath } from '../../lib/cli/log-files.ts';
+import type { LogLine, TiKey } from '../../lib/store/records.ts';
+
+const ROOT = mkdtempSync(path.join(tmpdir(), 'airless-log-files-'));
+let homes = 0;
+afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
+
+const KEY: TiKey = { runId: 'r1', taskId: 't', mapIndex: -1 };
+const line = (message: string): LogLine => ({ time: '2026-01-01T00:00:00.000Z', level: 'info', message });
+const messages = (file: string) => readFileSync(file, 'utf8').replace(/\n$/, '').split('\n').map((l) => l.replace(/^.* - /, ''));
+
+/** A writer on a new home that never flushes on its own (the test calls flush). */
+function writer(dagIdOf: (runId: string) => string | undefined = () => 'd') {
+  const home = path.join(ROOT, `home${homes++}`);
+  const warned: string[] = [];
+  const w = new LogFileWriter(home, dagIdOf, { flushMs: 3_600_000, warn: (m) => warned.push(m) });
+  return { home, w, warned, file: tryLogPath(home, 'd', KEY, 1) };
+}
+
+describe('LogFileWriter', () => {
+  it('reports a failed write when it happens, keeps the lines, and writes them in order once it can', () => {
+    const { home, w, warned, file } = writer();
+    // The home is a file: no log folder can be made in it (a full disk, a read-only folder, for root too).
+    writeFileSync(home, '');
+    w.add(KEY, 1, line('a'));
+    w.add(KEY, 1, line('b'));
+    expect(w.flush()).toBe(2);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toContain(`cannot write log file ${file}: `);
+    expect(warned[0]).toContain('(its lines are kept and written again)');
+    w.add(KEY, 1, line('c'));
+    expect(w.flush()).toBe(3);
+    expect(warned).toHaveLength(1); // the same failure, reported once
+    rmSync(home);
+    expect(w.flush()).toBe(0);
+    expect(messages(file)).toStrictEqual(['a', 'b', 'c']);
+    expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+    expect((statSync(path.dirname(file)).mode & 0o777).toString(8)).toBe('700');
+    expect(w.errors).toStrictEqual(warned);
+  });
+
+  it('forgets a try once it ended and its lines are written; a late line is appended', () => {
+    const { w, file } = writer();
+    w.add(KEY, 1, line('a'));
+    w.add({ ...KEY, taskId: 'u' }, 2, line('x'));
+    expect(w.size).toBe(2);
+    w.endTry(KEY, 1);
+    expect(w.size).toBe(1);
+    expect(messages(file)).toStrictEqual(['a']);
+    w.add(KEY, 1, line('late'));
+    w.endTry(KEY, 1);
+    expect(messages(file)).toStrictEqual(['a', 'late']);
+    w.close();
+    expect(w.size).toBe(0);
+  });
+
+  it('keeps the lines of a run whose DAG is not known yet; at close, says how many could not be written', () => {
+    let dagId: string | undefined;
+    const { w, warned, file } = writer(() => dagId);
+    w.add(KEY, 1, line('a'));
+    expect(w.flush()).toBe(1);
+    dagId = 'd';
+    w.add(KEY, 1, line('b'));
+    expect(w.flush()).toBe(0);
+    expect(messages(file)).toStrictEqual(['a', 'b']);
+    dagId = undefined;
+    w.add({ ...KEY, runId: 'r2' }, 1, line('lost'));
+    w.close();
+    expect(warned).toStrictEqual(["1 log line(s) of try 1 of task 't' of run 'r2' not written to a file: the run's DAG is not known"]);
+  });
+});
