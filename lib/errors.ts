@@ -59,6 +59,14 @@ export class RunExistsError extends AirlessError {
   override name = 'RunExistsError';
 }
 
+/**
+ * A run's DAG version is not loaded (its DAG file changed, or is gone, since the run started), so the
+ * run cannot go on: it fails with this message as its note.
+ */
+export class DagVersionUnavailableError extends AirlessError {
+  override name = 'DagVersionUnavailableError';
+}
+
 /** No DAG with that id in the DAG bag. */
 export class DagNotFoundError extends AirlessError {
   override name = 'DagNotFoundError';

@@ -199,7 +199,7 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     expect(await tiStates(w.svc, 'r3')).toEqual({ a: 'success/1', b: 'success/1' });
     expect((await w.svc.store.getRun('r3'))?.state).toBe('success');
     const again = (await handleSchedulerRequest({ type: 'reconcile', runIds: ['r3'] }, w.svc)) as { reconciled: { redispatched: number; finalized: boolean }[] };
-    expect(again.reconciled).toEqual([{ runId: 'r3', redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, finalized: false }]);
+    expect(again.reconciled).toEqual([{ runId: 'r3', redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false }]);
     expect(w.started).toHaveLength(0);
   });
 

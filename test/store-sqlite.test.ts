@@ -239,7 +239,7 @@ describe('SqliteStateStore: durability', () => {
     await s.setDagPaused('sqlite_dag', true, at(2));
     await s.putPool({ name: 'narrow', slots: 2, description: 'two at a time' });
     await s.putPool({ name: 'default_pool', slots: 128, description: '' });
-    expect(await s.tryAcquire('pool:narrow', 2, 2)).toBe(true);
+    expect(await s.tryAcquire('pool:narrow', 2, 2, 'h1')).toBe(true);
     expect(await s.countUp('attempts')).toBe(1);
     expect(await s.countUp('attempts')).toBe(2);
     await s.enqueueWaiter('pool:narrow', key(runId, 'm', 2));
@@ -271,9 +271,10 @@ describe('SqliteStateStore: durability', () => {
     const t = open(path);
     expect(await snapshot(t)).toEqual(before);
     // Semaphores, counters and waiters carry on where they were.
-    expect(await t.tryAcquire('pool:narrow', 1, 2)).toBe(false);
-    await t.release('pool:narrow', 1);
-    expect(await t.tryAcquire('pool:narrow', 1, 2)).toBe(true);
+    expect(await t.tryAcquire('pool:narrow', 1, 2, 'h2')).toBe(false);
+    expect(Object.fromEntries(await t.semaphoreHolders('pool:narrow'))).toEqual({ h1: 2 });
+    await t.release('pool:narrow', 2, 'h1');
+    expect(await t.tryAcquire('pool:narrow', 1, 2, 'h2')).toBe(true);
     expect(await t.countUp('attempts')).toBe(3);
     expect(await t.dequeueWaiter('pool:narrow')).toEqual(key(runId, 'm', 2));
     expect(await t.dequeueWaiter('pool:narrow')).toEqual(key(runId, 'm', 0));
@@ -458,7 +459,7 @@ describe('SqliteStateStore: two stores on one file', () => {
         const f = await s.finishTaskInstance({ key: k, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['join'] });
         if (f) out.finished++;
         if (i % 6 === 0 && (await s.claimDecision(args.runId, 'c' + i, 'scheduled'))) out.claims++;
-        if (i % 6 === 1 && (await s.tryAcquire('sem', 1, 25))) out.acquired++;
+        if (i % 6 === 1 && (await s.tryAcquire('sem', 1, 25, 'h' + i + '-' + process.pid))) out.acquired++;
         if (i % 6 === 2) out.counts.push(await s.countUp('ctr'));
         if (i % 6 === 3) { const w = await s.dequeueWaiter('queue'); if (w) out.taken.push(w.mapIndex); }
       }
@@ -585,9 +586,10 @@ describe('SqliteStateStore: the same answers as MemoryStateStore on edge cases',
     await rec(() => s.registerDagVersion('fresh_dag', 'v1', null, at(2)));
     await rec(() => s.setDagPaused('fresh_dag', false, at(3)));
     // Semaphores, counters and waiters of several names, interleaved.
-    await rec(() => s.tryAcquire('x', 3, 2));
-    await rec(() => s.release('x', 1));
-    await rec(() => s.tryAcquire('x', 2, 2));
+    await rec(() => s.tryAcquire('x', 3, 2, 'h'));
+    await rec(() => s.tryAcquire('x', 1, 2, 'h'));
+    await rec(() => s.release('x', 1, 'h'));
+    await rec(() => s.tryAcquire('x', 2, 2, 'h'));
     for (const [name, i] of [['q1', 0], ['q2', 1], ['q1', 2], ['q2', 3], ['q1', 4]] as const) await rec(() => s.enqueueWaiter(name, key('r3', 'w', i)));
     for (const name of ['q1', 'q2', 'q1', 'q1', 'q2', 'q2', 'q1']) await rec(() => s.dequeueWaiter(name));
     for (const name of ['c1', 'c2', 'c1']) await rec(() => s.countUp(name));

@@ -1,7 +1,7 @@
 import type { Dag } from '../authoring/dag.ts';
 import type { RunType } from '../authoring/context.ts';
 import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
-import { DagNotFoundError, errorMessage, MappingError, RunExistsError } from '../errors.ts';
+import { DagNotFoundError, DagVersionUnavailableError, errorMessage, MappingError, RunExistsError } from '../errors.ts';
 import { resolveParams } from '../core/params.ts';
 import { decideAfterFailure } from '../core/retry.ts';
 import { arrayGroups, batchJobName, groupBounds, groupOf, waveJobName, type ArrayRef, type ChildOutcome } from '../core/arrays.ts';
@@ -96,11 +96,42 @@ export class Scheduler {
     this.resolver = resolver ?? new InputResolver(this.store);
   }
 
-  /** The DAG `dagId`; `version` (a run's dagVersion): as the run started it, if the resolver keeps it. */
+  /**
+   * The DAG `dagId`; with `version` (a run's dagVersion), exactly that version: a DagVersionUnavailableError
+   * when the resolver does not have it (the DAG file changed, or is gone, since the run started), which
+   * the entry points turn into the run's failure with a note ({@link guarded}).
+   */
   private dag(dagId: string, version?: string): Dag {
     const d = this.dags.getDag(dagId, version);
+    if (version !== undefined && d?.spec.version !== version) {
+      const now = d ? `it is now version ${d.spec.version}` : 'no version of it is loaded now';
+      throw new DagVersionUnavailableError(`the run's DAG version ${version} is not loaded (the DAG file changed or failed to load since the run started; ${now}), so the run cannot go on`, { dagId });
+    }
     if (!d) throw new DagNotFoundError(`no DAG '${dagId}' is loaded`, { dagId });
     return d;
+  }
+
+  /**
+   * Run `work` for a run; if the run's DAG version cannot be had, fail the run with a note saying so
+   * (its instances and counters are left as they are), give back its maxActiveRuns unit and wake its parent.
+   */
+  private async guarded<T>(runId: string, work: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      if (!(e instanceof DagVersionUnavailableError)) throw e;
+      const ended = await this.store.updateRun(runId, ['running', 'queued'], { state: 'failed', endDate: iso(this.host.now()), note: `${e.name}: ${e.message}` });
+      if (ended) {
+        this.resolver.forget(runId);
+        this.host.emit?.({ type: 'run', run: ended });
+        this.host.cancelRun?.(runId);
+        if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
+        if (ended.endDate) await this.store.expireRun?.(runId, ended.endDate);
+        await this.store.release(runSemaphore(ended.dagId, ended.backfillId ?? null), 1, runHolder(ended));
+        if (this.dags.getDag(ended.dagId)) await this.startQueuedRuns(ended.dagId);
+      }
+      return fallback;
+    }
   }
 
   private emitTi(ti: TaskInstanceRecord | undefined): void {
@@ -202,7 +233,7 @@ export class Scheduler {
         refused.add(sem);
         continue;
       }
-      if (!(await this.startRun(runId))) {
+      if (!(await this.guarded(runId, () => this.startRun(runId), true))) {
         // Not started by this call: keep the unit only if the run is running (it was started, by this
         // call's write that reported an error, or by a concurrent one with the same holder).
         if ((await this.store.getRun(runId))?.state !== 'running') await this.store.release(sem, 1, holder);
@@ -317,8 +348,10 @@ export class Scheduler {
     }
     this.resolver.forget(run.runId);
     this.host.emit?.({ type: 'run', run: ended });
-    const dag = this.dag(run.dagId, run.dagVersion);
-    const cb = state === 'success' ? dag.callbacks.onSuccess : dag.callbacks.onFailure;
+    // The DAG's callbacks, when the run's version is loaded (a run failed because it is not has none to call).
+    const found = this.dags.getDag(run.dagId, run.dagVersion);
+    const dag = found?.spec.version === run.dagVersion ? found : undefined;
+    const cb = dag && (state === 'success' ? dag.callbacks.onSuccess : dag.callbacks.onFailure);
     if (cb) {
       try {
         await cb({ dagId: ended.dagId, runId: ended.runId, state, conf: ended.conf, logicalDate: new Date(ended.logicalDate) });
@@ -686,6 +719,10 @@ export class Scheduler {
    * tasks decided, the run finalised, a retry timer armed. Each of those steps is idempotent.
    */
   async handleTryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
+    return this.guarded(key.runId, () => this.tryResult(key, tryNumber, result), undefined);
+  }
+
+  private async tryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
     const run = await this.store.getRun(key.runId);
     if (!run) return;
     const dag = this.dag(run.dagId, run.dagVersion);
@@ -809,13 +846,22 @@ export class Scheduler {
 
   /** Put a deferred instance back in the queue to continue its try (a poke, a finished job or run). */
   async resumeDeferred(key: TiKey, tryNumber: number): Promise<void> {
-    const ti = await this.store.updateTaskInstance(key, { states: ['deferred'], tryNumber }, { state: 'scheduled', resume: true, nextAt: null });
-    if (!ti) return;
-    this.emitTi(ti);
-    await this.queueOrRun(this.dag(ti.dagId), ti);
+    return this.guarded(key.runId, async () => {
+      const run = await this.store.getRun(key.runId);
+      if (!run) return;
+      const dag = this.dag(run.dagId, run.dagVersion);
+      const ti = await this.store.updateTaskInstance(key, { states: ['deferred'], tryNumber }, { state: 'scheduled', resume: true, nextAt: null });
+      if (!ti) return;
+      this.emitTi(ti);
+      await this.queueOrRun(dag, ti);
+    }, undefined);
   }
 
   async onTimer(event: TimerEvent): Promise<void> {
+    return this.guarded(timerRunId(event), () => this.timer(event), undefined);
+  }
+
+  private async timer(event: TimerEvent): Promise<void> {
     switch (event.type) {
       case 'retry': {
         const ti = await this.store.updateTaskInstance(event.key, { states: ['up_for_retry'], tryNumber: event.tryNumber }, { state: 'scheduled', nextAt: null });
@@ -855,7 +901,7 @@ export class Scheduler {
   async stopRun(runId: string, note: string): Promise<void> {
     const run = await this.store.getRun(runId);
     if (run?.state === 'queued') await this.failRun(runId, note);
-    else if (run?.state === 'running') await this.stopRunning(run, note);
+    else if (run?.state === 'running') await this.guarded(runId, () => this.stopRunning(run, note), undefined);
   }
 
   private async stopRunning(run: DagRunRecord, note: string): Promise<void> {
@@ -959,6 +1005,10 @@ export class Scheduler {
    * group). Ends the run if nothing is pending.
    */
   async resumeRun(runId: string): Promise<void> {
+    return this.guarded(runId, () => this.resumeRunOf(runId), undefined);
+  }
+
+  private async resumeRunOf(runId: string): Promise<void> {
     const run = await this.store.getRun(runId);
     if (run?.state !== 'running') return;
     await this.resumeTasks(this.dag(run.dagId, run.dagVersion), run);
@@ -997,6 +1047,11 @@ export class Scheduler {
    * any number of times: every step is a conditional write.
    */
   async reconcileRun(runId: string, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
+    const none: ReconcileReport = { runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false };
+    return this.guarded(runId, () => this.reconcile(runId, options), none);
+  }
+
+  private async reconcile(runId: string, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
     const report: ReconcileReport = { runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false };
     let run = await this.store.getRun(runId);
     if (!run) return report;
@@ -1230,6 +1285,10 @@ export class Scheduler {
    * are no longer running at `tryNumber` are left alone.
    */
   async handleArrayResult(array: ArrayRef, tryNumber: number, outcomes: readonly ChildOutcome[]): Promise<void> {
+    return this.guarded(array.runId, () => this.arrayResult(array, tryNumber, outcomes), undefined);
+  }
+
+  private async arrayResult(array: ArrayRef, tryNumber: number, outcomes: readonly ChildOutcome[]): Promise<void> {
     const run = await this.store.getRun(array.runId);
     if (!run) return;
     const dag = this.dag(run.dagId, run.dagVersion);

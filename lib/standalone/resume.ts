@@ -55,7 +55,14 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
   const runs = [...(await store.listRunsByState('running')), ...(await store.listRunsByState('queued'))];
   for (const run of runs) {
     report.runs++;
-    const dag = dags.getDag(run.dagId, run.dagVersion);
+    const found = dags.getDag(run.dagId, run.dagVersion);
+    if (found && found.spec.version !== run.dagVersion) {
+      // Its DAG file changed since the run started (tasks added, removed or renamed): the scheduler fails
+      // it with a note naming the version it needs (DagVersionUnavailableError), counters untouched.
+      report.reconciled.push(await scheduler.reconcileRun(run.runId, { staleMs: 0 }));
+      continue;
+    }
+    const dag = found;
     if (!dag) {
       // Its DAG file is gone or fails to import: nothing can run it (the scheduler needs the DAG even to
       // fail it). Say so on the run, never drop it; it stays in the store, as do its task instances.

@@ -134,6 +134,17 @@ function createPrivateFile(file: string): void {
 // Schema
 
 /** Backfills (schema version 2): the record as JSON, keyed by DAG and id. */
+/**
+ * Who holds units of a semaphore (`semaphores.used` is their sum): taking and giving back are idempotent
+ * per holder. Created when missing at every open, so a file of an earlier airless gets it too.
+ */
+const SEMAPHORE_HOLDERS_TABLE = `CREATE TABLE IF NOT EXISTS semaphore_holders (
+  name TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (name, holder)
+) WITHOUT ROWID;`;
+
 const BACKFILLS_TABLE = `CREATE TABLE backfills (
   dag_id TEXT NOT NULL,
   backfill_id TEXT NOT NULL,
@@ -292,6 +303,8 @@ CREATE TABLE semaphores (
   used INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+${SEMAPHORE_HOLDERS_TABLE}
+
 CREATE TABLE counters (
   name TEXT NOT NULL PRIMARY KEY,
   value INTEGER NOT NULL
@@ -311,7 +324,7 @@ CREATE INDEX waiters_by_name ON waiters (name, seq);
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'counters', 'waiters', 'backfills'];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills'];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -669,6 +682,11 @@ function statements(db: DatabaseSync) {
     semaphoreUsed: p('SELECT used FROM semaphores WHERE name = ?'),
     setSemaphore: p('INSERT INTO semaphores (name, used) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET used = excluded.used'),
     release: p('UPDATE semaphores SET used = max(0, used - ?) WHERE name = ?'),
+    holderUnits: p('SELECT n FROM semaphore_holders WHERE name = ? AND holder = ?'),
+    addHolder: p('INSERT INTO semaphore_holders (name, holder, n) VALUES (?, ?, ?)'),
+    removeHolder: p('DELETE FROM semaphore_holders WHERE name = ? AND holder = ? AND n = ?'),
+    listHolders: p('SELECT holder, n FROM semaphore_holders WHERE name = ? ORDER BY holder'),
+    deleteHolders: p('DELETE FROM semaphore_holders WHERE name = ?'),
     countUp: p('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value'),
     enqueue: p('INSERT INTO waiters (name, run_id, task_id, map_index) VALUES (?, ?, ?, ?)'),
     dequeue: p('DELETE FROM waiters WHERE seq = (SELECT seq FROM waiters WHERE name = ? ORDER BY seq LIMIT 1) RETURNING run_id, task_id, map_index'),
@@ -992,6 +1010,7 @@ export class SqliteStateStore implements StateStore {
     this.tx(() => {
       for (const name of names) {
         this.q.deleteSemaphore.run(name);
+        this.q.deleteHolders.run(name);
         this.q.deleteWaiters.run(name);
       }
     });
@@ -1147,18 +1166,26 @@ export class SqliteStateStore implements StateStore {
     return this.q.listPools.all().map(poolFromRow);
   }
 
-  async tryAcquire(name: string, n: number, limit: number): Promise<boolean> {
+  async tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean> {
     return this.tx(() => {
+      if (this.q.holderUnits.get(name, holder)) return true;
       const row = this.q.semaphoreUsed.get(name);
       const used = row ? num(row, 'used') : 0;
       if (used + n > limit) return false;
       this.q.setSemaphore.run(name, used + n);
+      this.q.addHolder.run(name, holder, n);
       return true;
     });
   }
 
-  async release(name: string, n: number): Promise<void> {
-    this.q.release.run(n, name);
+  async release(name: string, n: number, holder: string): Promise<void> {
+    this.tx(() => {
+      if (Number(this.q.removeHolder.run(name, holder, n).changes) > 0) this.q.release.run(n, name);
+    });
+  }
+
+  async semaphoreHolders(name: string): Promise<Map<string, number>> {
+    return new Map(this.q.listHolders.all(name).map((r) => [String(r.holder), num(r, 'n')]));
   }
 
   async countUp(name: string): Promise<number> {
@@ -1264,6 +1291,9 @@ function openSchema(db: DatabaseSync, path: string): void {
         db.exec(MIGRATE_2_TO_3);
         db.prepare('UPDATE schema_version SET version = 3, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
+      // Added without a version of its own (created if missing): a file of an earlier airless gets it here.
+      db.exec(SEMAPHORE_HOLDERS_TABLE);
+      tables.add('semaphore_holders');
       const missing = TABLES.filter((t) => !tables.has(t));
       if (missing.length > 0) throw new Error(`${path} is an airless store of schema version ${version} with tables missing: ${missing.join(', ')}`);
     }

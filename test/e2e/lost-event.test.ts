@@ -31,7 +31,7 @@ describe('a lost StartExecution is repaired by the reconcile', () => {
     await h().settle();
 
     expect(reply).toStrictEqual({
-      reconciled: [{ runId, redispatched: 1, timersDelivered: 0, resumed: 0, evaluated: 1, failedStopped: 0, finalized: false }],
+      reconciled: [{ runId, redispatched: 1, timersDelivered: 0, resumed: 0, evaluated: 1, failedStopped: 0, slotsFreed: 0, finalized: false }],
     });
     const run = await h().store.getRun(runId);
     expect(run?.state).toBe('success');
