@@ -79,12 +79,14 @@ export class DagNotFoundError extends AirlessError {
  */
 export class StoreUnavailableError extends AirlessError {
   override name = 'StoreUnavailableError';
-  readonly retryable = true;
+  /** False once the store has retried it for as long as it allows (`final`): callers do not retry it again. */
+  readonly retryable: boolean;
   /** How long to wait before trying again, when the store knows (ms). */
   readonly retryAfterMs: number | undefined;
-  constructor(detail: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(detail: string, options?: { cause?: unknown; retryAfterMs?: number; final?: boolean }) {
     super(detail, {}, options);
     this.retryAfterMs = options?.retryAfterMs;
+    this.retryable = !options?.final;
   }
 }
 

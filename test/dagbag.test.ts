@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,5 +190,19 @@ describe('the DAGs folder', () => {
     const missing = path.join(os.tmpdir(), 'airless-no-such-folder');
     await expect(loadDagBag(missing)).rejects.toThrow(DagsFolderError);
     await expect(loadDagBag(missing)).rejects.toThrow(`DAGs folder '${missing}' does not exist`);
+  });
+});
+
+describe('loadDagBag on a folder with a link that cannot be followed', () => {
+  it('reports it as an import error naming it, and loads the rest', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'airless-bag-links-'));
+    try {
+      symlinkSync('loop', path.join(folder, 'loop'));
+      const bag = await loadDagBag(folder, { importModule: async () => ({}) });
+      expect(bag.importErrors.map((e) => e.file)).toStrictEqual(['loop']);
+      expect(bag.importErrors[0]!.error).toMatch(/^file loop: cannot follow this link \(what it points to is not loaded\): ELOOP: /);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

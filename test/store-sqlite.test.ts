@@ -660,7 +660,8 @@ describe('SqliteStateStore: a database locked by another connection', () => {
       expect(err).toBeInstanceOf(StoreUnavailableError);
       const e = err as StoreUnavailableError;
       expect(e.name).toBe('StoreUnavailableError');
-      expect(e.retryable).toBe(true);
+      // Retried as long as the store allows: its callers do not retry it again (the API answers 503).
+      expect(e.retryable).toBe(false);
       expect(e.retryAfterMs).toBeGreaterThan(0);
       expect(e.message).toContain(path);
       expect(e.message).toContain('updateRun gave up after 4 attempts');

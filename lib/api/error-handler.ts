@@ -4,7 +4,7 @@
  * sent to the client).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AirlessError, DagNotFoundError, errorMessage, ParamValidationError, RunExistsError } from '../errors.ts';
+import { AirlessError, DagNotFoundError, errorMessage, ParamValidationError, RunExistsError, StoreUnavailableError } from '../errors.ts';
 import { OperationError } from '../scheduler/operations.ts';
 import { HttpError } from './http-error.ts';
 import { redactText, redactUrl } from './redact.ts';
@@ -77,8 +77,18 @@ const OPERATION_FIELDS: Record<string, string> = {
   maxActiveRuns: 'body.max_active_runs',
 };
 
-export function toErrorResponse(error: unknown, request: FastifyRequest): { status: number; body: ErrorBody } {
+/** Seconds a client should wait before sending again a request the store could not serve. */
+function retryAfterSeconds(error: unknown): number {
+  const ms = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return Math.max(1, Math.ceil((typeof ms === 'number' ? ms : 1000) / 1000));
+}
+
+export function toErrorResponse(error: unknown, request: FastifyRequest): { status: number; body: ErrorBody; headers?: Record<string, string> } {
   const fe = error as Partial<FastifyError> & { validation?: AjvError[]; validationContext?: string };
+  // The store could not be had for a while (a lock another process holds, throttling): try again later.
+  if (error instanceof StoreUnavailableError || (error as { name?: unknown } | null)?.name === 'StoreUnavailableError') {
+    return { status: 503, body: { detail: 'the state store is busy (another process holds it, or it is throttled): try again later', field: null }, headers: { 'retry-after': String(retryAfterSeconds(error)) } };
+  }
   if (fe.validation) return { status: 400, body: describeValidation(fe.validationContext ?? 'request', fe.validation) };
   if (error instanceof HttpError) return { status: error.statusCode, body: { detail: error.detail, field: error.field } };
   if (error instanceof ParamValidationError) return { status: 400, body: { detail: error.message, field: paramField(request, error.location.field) } };
@@ -106,8 +116,14 @@ export function toErrorResponse(error: unknown, request: FastifyRequest): { stat
  */
 export function errorHandler(logToStderr: boolean) {
   return async (error: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const { status, body } = toErrorResponse(error, request);
-    if (status >= 500) {
+    const { status, body, headers } = toErrorResponse(error, request);
+    if (headers) void reply.headers(headers);
+    if (status === 503) {
+      // Expected under contention: one line, no stack.
+      const what = `${request.method} ${redactUrl(request.url)}: 503 ${redactText(errorMessage(error))}`;
+      request.log.warn(what);
+      if (logToStderr) process.stderr.write(`airless api: ${what}\n`);
+    } else if (status >= 500) {
       const what = `${request.method} ${redactUrl(request.url)} failed`;
       request.log.error({ err: error }, what);
       if (logToStderr) process.stderr.write(`airless api: ${what}: ${redactText(error instanceof Error ? (error.stack ?? errorMessage(error)) : errorMessage(error))}\n`);

@@ -5,7 +5,7 @@ import { DagImportError } from '../errors.ts';
 import type { DagResolver } from '../scheduler/host.ts';
 import { checkDagsFolder } from './dags-folder.ts';
 import { dagIdOf, describeImportError, type DagFileImportError } from './import-error.ts';
-import { findDagFiles } from './scan.ts';
+import { scanDagsFolder } from './scan.ts';
 
 /**
  * The DAGs of a folder, as `loadDagBag` found them, and the files that failed to import. A DagBag is a
@@ -89,9 +89,9 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
   const importModule = options.importModule ?? defaultImport;
   const root = path.resolve(folder);
   checkDagsFolder(root);
-  const files = findDagFiles(root);
+  const { files, errors: unreadable } = scanDagsFolder(root);
   const dags: Dag[] = [];
-  const errors: DagFileImportError[] = [];
+  const errors: DagFileImportError[] = [...unreadable];
   const errorDagIds = new Map<DagFileImportError, string>();
   const owner = new Map<string, { file: string; dag: Dag }>();
   for (const file of files) {

@@ -187,7 +187,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   try {
     const at = new Date(startedAt).toISOString();
     for (const dag of bag.dags) await store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, at);
-    const resumed = await resumeRuns(runner, dags, startedAt);
+    const resumed = await resumeRuns(runner, dags, startedAt, { dagIds: dags.current.dags.map((d) => d.dagId) });
     const schedule = new ScheduleLoop({
       store,
       dags: bag.dags,

@@ -17,10 +17,11 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-/** True for an error that says a later attempt may succeed (`retryable: true`, or a StoreUnavailableError). */
+/** True for an error that says a later attempt may succeed (`retryable: true`, or a StoreUnavailableError not marked `retryable: false`). */
 export function isTransientStoreError(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
   const err = e as { retryable?: unknown; name?: unknown; $retryable?: unknown };
+  if (err.retryable === false) return false;
   return err.retryable === true || err.name === 'StoreUnavailableError' || (typeof err.$retryable === 'object' && err.$retryable !== null);
 }
 

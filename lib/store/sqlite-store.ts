@@ -1239,7 +1239,7 @@ function retriedWhileLocked<A extends unknown[], R>(name: string, method: (this:
       if (!(e instanceof StoreUnavailableError) || !isSqliteBusy(e.cause)) throw e;
       const attempts = this.busyRetry.attempts ?? SQLITE_BUSY_RETRY.attempts;
       const retryAfterMs = Math.max(1000, this.busyRetry.maxMs ?? SQLITE_BUSY_RETRY.maxMs);
-      const out = new StoreUnavailableError(`${e.detail}; ${name} gave up after ${attempts} attempts`, { cause: e.cause, retryAfterMs });
+      const out = new StoreUnavailableError(`${e.detail}; ${name} gave up after ${attempts} attempts`, { cause: e.cause, retryAfterMs, final: true });
       gaveUp.add(out);
       throw out;
     }
