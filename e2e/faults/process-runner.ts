@@ -2,12 +2,12 @@
 // its own database file; a 'die' fault SIGKILLs that process right after the faulted write committed,
 // and a second process resumes on the same file, as a restarted standalone server does.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStateStore } from '../../lib/store/sqlite-store.ts';
 import type { FaultPlan } from './fault-store.ts';
-import { inspectCase, type CaseRunner, type Drive } from './sweep.ts';
+import { inspectCase, proxyTarget, runCase, type CaseRunner, type Drive } from './sweep.ts';
 
 const SCRIPT = fileURLToPath(new URL('./process-case.ts', import.meta.url));
 
@@ -31,12 +31,25 @@ function child(args: object, ledgerFile: string): Promise<{ killed: boolean; dri
   });
 }
 
-/** A CaseRunner whose cases run in real processes on SQLite files under `dir`. */
-export function sqliteProcessCases(dir: string): CaseRunner {
+/**
+ * A CaseRunner on SQLite files under `dir`, one per case. A 'die' case runs in real processes (killed
+ * right after the faulted write committed, then a new process resumes); the others run in this
+ * process, on a store of their own file (a fault that does not kill needs no process of its own).
+ */
+export function sqliteProcessCases(parent: string): CaseRunner {
+  const dir = mkdtempSync(path.join(parent, 'sqlite-cases-'));
   let n = 0;
   return async (dagId: string, plan: FaultPlan) => {
     const id = n++;
     const db = path.join(dir, `case-${id}.db`);
+    if (plan.mode !== 'die') {
+      const store = new SqliteStateStore({ path: db });
+      try {
+        return await runCase(proxyTarget(store), dagId, plan);
+      } finally {
+        store.close();
+      }
+    }
     const ledgerFile = path.join(dir, `case-${id}.ledger`);
     const first = await child({ db, dagId, plan }, ledgerFile);
     let drive = first.drive;
