@@ -16,6 +16,7 @@
  *   instance.
  */
 import { BatchClient } from '@aws-sdk/client-batch';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { compileTimer } from '../cdk/timer-definition.ts';
 import { AwsBatchBackend } from '../lib/aws/batch-client.ts';
@@ -78,6 +79,10 @@ export interface HarnessOptions {
    * an ItemReader (the functions' `blobs`). Default: the handler's `ITEMS_INLINE_MAX_BYTES`.
    */
   itemsInlineMaxBytes?: number;
+  /** The DAGs deployed (handlers `core` only; `functions` bundle the `airless-dags` module). Default: that module's. */
+  dags?: readonly Dag[];
+  /** Called with the DynamoDB client of the table before anything uses it (e.g. to add a middleware). */
+  instrumentDynamoDb?(client: DynamoDBClient): void;
 }
 
 export interface Harness {
@@ -119,9 +124,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const meter = new Meter();
   const backends: Backends = await openBackends(target, options.emulators);
   meter.instrumentDynamoDb(backends.dynamodb);
+  options.instrumentDynamoDb?.(backends.dynamodb);
   const largeValues = new S3LargeValueStore({ bucket: backends.bucket, prefix: `values/${backends.tableName}/`, client: backends.s3 });
   const store = new DynamoDbStateStore({ tableName: backends.tableName, client: backends.dynamodb, largeValues });
-  const dags = dagResolverFromModules(dagModules);
+  if (options.dags && handlerMode !== 'core') throw new Error("the harness's dags option needs handlers: 'core' (the functions bundle the airless-dags module)");
+  const dags = options.dags ? dagResolverFromModules([{ file: 'faults.ts', exports: Object.fromEntries(options.dags.map((d) => [d.dagId, d])) }]) : dagResolverFromModules(dagModules);
 
   // AWS Batch.
   // Array children run their own item of the wave's manifest in S3, as a real child reads it.

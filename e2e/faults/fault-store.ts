@@ -91,23 +91,27 @@ export const DYNAMODB_WRITE_COMMANDS: ReadonlySet<string> = new Set(['PutItemCom
 export interface MiddlewareStackLike {
   add(
     middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
-    options: { step: 'initialize'; name: string },
+    options: { step: 'initialize'; name: string; priority?: 'high' | 'normal' | 'low' },
   ): void;
 }
 
 /**
  * Inject `injector`'s fault into a DynamoDB client: a middleware at the start of the stack (above the
  * SDK's own retries) that counts write requests and fails, or lets apply and then fails, or lets apply
- * and then "dies", at write number `plan.at`. After a death every request of this client fails.
+ * and then "dies", at write number `plan.at`. After a death every request of this client fails, unless
+ * `dieStopsClient` is false: deployed, a death ends one Lambda invocation (the client's other users are
+ * other invocations, which go on).
  */
-export function injectIntoDynamoDbClient(injector: FaultInjector, stack: MiddlewareStackLike): void {
+export function injectIntoDynamoDbClient(injector: FaultInjector, stack: MiddlewareStackLike, options: { dieStopsClient?: boolean } = {}): void {
+  const dieStopsClient = options.dieStopsClient ?? true;
   stack.add(
     (next, context) => async (args) => {
-      if (injector.dead) throw new ProcessDiedError(`the process died at write ${injector.plan.at}`);
+      if (injector.dead && dieStopsClient) throw new ProcessDiedError(`the process died at write ${injector.plan.at}`);
       const name = String(context.commandName);
       if (!DYNAMODB_WRITE_COMMANDS.has(name)) return next(args);
       return injector.around(name, () => next(args));
     },
-    { step: 'initialize', name: 'airlessFaultInjection' },
+    // Outermost (high priority): the SDK's own logger middleware does not log the injected errors.
+    { step: 'initialize', name: 'airlessFaultInjection', priority: 'high' },
   );
 }

@@ -99,6 +99,9 @@ let lastWaiterMs = 0;
 const keyId = (k: Item) => `${String(k[PK])}\u0000${String(k[SK])}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A semaphore item's attribute naming a holder of units: `h:<holder>`, its value the units held. */
+const HOLDER_PREFIX = 'h:';
+
 function isConditionFailed(e: unknown): boolean {
   return e instanceof Error && e.name === 'ConditionalCheckFailedException';
 }
@@ -1371,56 +1374,36 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /**
-   * One conditional update: `used + n <= limit` and `holder` not in the item's `holders` map, adding
-   * `n` to `used` and `holder: n` to the map. A refusal because `holder` is there already is a success
-   * (a retried call whose first attempt applied). The first acquire of a semaphore creates its map.
+   * One conditional update: `used + n <= limit` and no attribute `h:<holder>` yet, adding `n` to `used`
+   * and setting `h:<holder>` to `n` (a holder is an attribute of the semaphore's item, so the first
+   * acquire needs no map created first). A refusal because the holder is there already is a success (a
+   * retried call whose first attempt applied): the item read back says which.
    */
   async tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean> {
     if (limit - n < 0) return false;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await this.write(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keys.semaphore(name),
-            UpdateExpression: 'ADD #used :n SET #type = :type, #holders.#h = :n',
-            ConditionExpression: '(attribute_not_exists(#used) OR #used <= :max) AND attribute_not_exists(#holders.#h)',
-            ExpressionAttributeNames: { '#used': 'used', '#type': 'type', '#holders': 'holders', '#h': holder },
-            ExpressionAttributeValues: { ':n': n, ':max': limit - n, ':type': ItemType.semaphore },
-          }),
-        );
-        return true;
-      } catch (e) {
-        if (isConditionFailed(e)) return (await this.semaphoreHolders(name)).has(holder);
-        // The item has no holders map yet (a new semaphore): create the map, then try again.
-        if (!(e instanceof Error && e.name === 'ValidationException')) throw e;
-        await this.ensureHoldersMap(name);
-      }
-    }
-    throw new Error(`tryAcquire('${name}'): could not create the semaphore's holders map`);
-  }
-
-  private async ensureHoldersMap(name: string): Promise<void> {
     try {
       await this.write(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.semaphore(name),
-          UpdateExpression: 'SET #holders = :empty, #type = :type',
-          ConditionExpression: 'attribute_not_exists(#holders)',
-          ExpressionAttributeNames: { '#holders': 'holders', '#type': 'type' },
-          ExpressionAttributeValues: { ':empty': {}, ':type': ItemType.semaphore },
+          UpdateExpression: 'ADD #used :n SET #type = :type, #h = :n',
+          ConditionExpression: '(attribute_not_exists(#used) OR #used <= :max) AND attribute_not_exists(#h)',
+          ExpressionAttributeNames: { '#used': 'used', '#type': 'type', '#h': `${HOLDER_PREFIX}${holder}` },
+          ExpressionAttributeValues: { ':n': n, ':max': limit - n, ':type': ItemType.semaphore },
         }),
       );
+      return true;
     } catch (e) {
-      if (!isConditionFailed(e)) throw e;
+      if (isConditionFailed(e)) return (await this.semaphoreHolders(name)).has(holder);
+      throw e;
     }
   }
 
   async semaphoreHolders(name: string): Promise<Map<string, number>> {
     const item = await this.get(keys.semaphore(name));
-    const holders = (item?.holders ?? {}) as Record<string, unknown>;
-    return new Map(Object.entries(holders).map(([h, n]) => [h, Number(n)]));
+    const out = new Map<string, number>();
+    for (const [k, v] of Object.entries(item ?? {})) if (k.startsWith(HOLDER_PREFIX)) out.set(k.slice(HOLDER_PREFIX.length), Number(v));
+    return out;
   }
 
   /** One UpdateItem ADD returning the new value. */
@@ -1438,16 +1421,16 @@ export class DynamoDbStateStore implements StateStore {
     return Number(attrs?.n);
   }
 
-  /** Give back the `n` units `holder` holds: one conditional update (`holders.<holder> = n`); nothing when it holds none. */
+  /** Give back the `n` units `holder` holds: one conditional update (`h:<holder> = n`); nothing when it holds none. */
   async release(name: string, n: number, holder: string): Promise<void> {
     try {
       await this.write(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.semaphore(name),
-          UpdateExpression: 'ADD #used :minus REMOVE #holders.#h',
-          ConditionExpression: '#holders.#h = :n',
-          ExpressionAttributeNames: { '#used': 'used', '#holders': 'holders', '#h': holder },
+          UpdateExpression: 'ADD #used :minus REMOVE #h',
+          ConditionExpression: '#h = :n',
+          ExpressionAttributeNames: { '#used': 'used', '#h': `${HOLDER_PREFIX}${holder}` },
           ExpressionAttributeValues: { ':minus': -n, ':n': n },
         }),
       );
