@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CostScenario } from '../e2e/cost.ts';
 import type { FaultsScenario } from '../e2e/faults/bench.ts';
+import type { ApiLoadScenario } from './load/api-load.ts';
 import { placement } from './batch/affinity.ts';
 import { BATCH_SYSTEMS, type BatchScenarioResult, type BatchSystem } from './batch/result.ts';
 import { BATCH_SCENARIOS, batchScenarioByName, defaultScale, parseScales } from './batch/scenarios.ts';
@@ -29,7 +30,7 @@ const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repe
                   npm itself prints a banner on stdout first unless run as 'npm run -s bench'
   --out FILE      also write the JSON document to FILE
   --only a,b      run only these scenarios (${SCENARIOS.map((s) => s.name).join(', ')};
-                  only when named: cost, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
+                  only when named: cost, faults, api-load, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
   --repeat N      run each scenario N times (fresh process each) and keep the run with the median wallMs
   --timeout S     kill a scenario that runs longer than S seconds (default 600; 3600 per system of a batch scenario)
   --scale X       batch scenarios: job time per real time, for every system (a number) or per system
@@ -81,7 +82,7 @@ function options() {
   }
   // 'cost' (the deployed shape's cost per task, e2e/cost.ts) and the batch scenarios (minutes each) run
   // only when named with --only.
-  const optIn = ['cost', 'faults', ...BATCH_SCENARIOS.map((s) => s.name)];
+  const optIn = ['cost', 'faults', 'api-load', ...BATCH_SCENARIOS.map((s) => s.name)];
   const known = new Set([...SCENARIOS.map((s) => s.name), ...optIn]);
   const only = parsed.only === undefined ? null : parsed.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of only ?? []) if (!known.has(n)) usage(`unknown scenario '${n}'`);
@@ -275,6 +276,7 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   const costs: CostScenario[] = [];
   const faults: FaultsScenario[] = [];
+  const loads: ApiLoadScenario[] = [];
   const batch: BatchScenarioResult[] = [];
   const failures: Failure[] = [];
   for (const name of o.names) {
@@ -294,6 +296,16 @@ async function main(): Promise<number> {
           process.stderr.write(`bench: ${name} ${system}: FAILED: ${error}\n`);
           failures.push({ name: `${name}/${system}`, error });
         }
+      }
+      continue;
+    }
+    if (name === 'api-load') {
+      try {
+        process.stderr.write('bench: api-load: running (concurrent triggers against a standalone server)\n');
+        loads.push((await runChild(name, o.timeoutMs, null, o.nodeArgs)) as unknown as ApiLoadScenario);
+      } catch (e) {
+        process.stderr.write(`bench: api-load: FAILED: ${(e as Error).message}\n`);
+        failures.push({ name, error: (e as Error).message });
       }
       continue;
     }
@@ -332,11 +344,11 @@ async function main(): Promise<number> {
       failures.push({ name, error });
     }
   }
-  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && o.names.every((n) => batchScenarioByName(n));
+  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && loads.length === 0 && o.names.every((n) => batchScenarioByName(n));
   const standardTargets = onlyBatch ? [] : evaluateTargets(results);
   const batchTargets = evaluateBatchTargets(batch);
   const doc = {
-    scenarios: [...results, ...costs, ...faults, ...batch],
+    scenarios: [...results, ...costs, ...faults, ...loads, ...batch],
     targets: [...standardTargets, ...batchTargets],
     node: process.version,
     nodeArgs: [...RUNTIME_FLAGS, ...o.nodeArgs],
@@ -349,6 +361,9 @@ async function main(): Promise<number> {
   } else {
     if (!onlyBatch) process.stdout.write(table(results, standardTargets, batch.length ? failures.filter((f) => !batchScenarioByName(f.name.split('/')[0]!)) : failures));
     if (batch.length || onlyBatch) process.stdout.write(`${onlyBatch ? '' : '\n'}${batchTable(batch, batchTargets, failures.filter((f) => batchScenarioByName(f.name.split('/')[0]!)))}`);
+    for (const l of loads) {
+      process.stdout.write(`\napi load: ${l.triggers} concurrent triggers: statuses ${JSON.stringify(l.statuses)}, 5xx ${l.serverErrors}, lost ${l.lost}, collisions ${l.collisions}, unfinished ${l.unfinished}; answered in ${fmt(l.answerMs)} ms, runs ended in ${fmt(l.finishMs)} ms\n`);
+    }
     for (const f of faults) {
       process.stdout.write('\nfault injection (one fault per case):\n');
       for (const st of f.stores) process.stdout.write(`  ${st.store.padEnd(7)} faults ${st.faults}, correct ${st.correct}, stuck ${st.stuck}, doubled ${st.doubled}, wrongState ${st.wrongState}, negative ${st.negative}, leaked ${st.leaked} (${fmt(st.wallMs)} ms)\n`);

@@ -9,17 +9,20 @@ import { startProfile } from './profile.ts';
 import type { ScenarioResult } from './result.ts';
 import type { CostScenario } from '../e2e/cost.ts';
 import type { FaultsScenario } from '../e2e/faults/bench.ts';
+import type { ApiLoadScenario } from './load/api-load.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 
-async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario> {
+async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
   // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
   if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
   // The fault-injection sweep (e2e/faults/): figures per store, not timings.
   if (name === 'faults') return (await import('../e2e/faults/bench.ts')).runFaultsScenario();
+  // The API under load: concurrent triggers against a real standalone server.
+  if (name === 'api-load') return (await import('./load/api-load.ts')).runApiLoadScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   if (!gc) process.stderr.write('bench: warning: run with --expose-gc so that each phase starts from a collected heap\n');
 
