@@ -72,19 +72,20 @@ export interface Drive {
 }
 
 /**
- * Drive a case to its end in this process: trigger; if the process "died" (the injector marked it
- * dead), start a new incarnation on the same store that resumes what was left and sends the trigger
- * again; then, while a run of the tree is not finished, reconcile it (the deployed stack's periodic
- * reconcile), at most 3 passes. `resume: true` starts with the resume (a new real process after a kill).
+ * Drive a case to its end in this process, as a standalone server would: trigger; if the process
+ * "died" (the injector marked it dead), start a new incarnation on the same store that resumes what was
+ * left (`resumeRuns`, as a standalone does at start) and sends the trigger again. Nothing else repairs
+ * (a standalone runs no periodic reconcile): a run not ended once the host is idle is stuck.
+ * `resume: true` starts with the resume (a new real process after a kill).
  */
-export async function driveCase(target: CaseTarget, dagId: string, plan: FaultPlan, options: { resume?: boolean; onDie?: () => void } = {}): Promise<Drive> {
+export async function driveCase(target: CaseTarget, dagId: string, plan: FaultPlan, options: { resume?: boolean; onDie?: () => void; clockStart?: number } = {}): Promise<Drive> {
   const dags = faultDagResolver();
   const recovered: string[] = [];
   const errors: string[] = [];
   const collect = (runner: LocalRunner) => {
     for (const e of runner.errors) if (!/ProcessDiedError/.test(e.error)) errors.push(`${e.where}: ${e.error}`);
   };
-  let clockNow = T0;
+  let clockNow = options.clockStart ?? T0;
   let writes = 0;
   const start = (p: FaultPlan) => {
     const injector = new FaultInjector(p, options.onDie);
@@ -111,7 +112,8 @@ export async function driveCase(target: CaseTarget, dagId: string, plan: FaultPl
     // The process died: a new one starts on the same store, resumes what was left, and the caller's
     // trigger (which may never have been answered) is sent again.
     writes += inc.injector.writes;
-    clockNow = inc.runner.clock.now();
+    // A restart takes a moment: the new process's clock starts a second later.
+    clockNow = inc.runner.clock.now() + 1000;
     collect(inc.runner);
     inc.runner.close();
     inc = start({ at: 0, mode: plan.mode });
@@ -120,16 +122,6 @@ export async function driveCase(target: CaseTarget, dagId: string, plan: FaultPl
     await inc.runner.idle();
   } else if (!(await target.check.getRun(RUN_ID))) {
     await trigger();
-    await inc.runner.idle();
-  }
-  // Whatever is still running after the host went idle: a reconcile pass (the deployed stack runs one
-  // periodically), then idle again.
-  for (let pass = 0; pass < 3; pass++) {
-    const open: string[] = [];
-    for (const id of await runTree(target.check, RUN_ID)) if (!isTerminalRunState((await target.check.getRun(id))?.state ?? 'success')) open.push(id);
-    if (open.length === 0) break;
-    recovered.push(`reconcile ${open.join(',')}`);
-    for (const id of open) await inc.runner.scheduler.reconcileRun(id, { staleMs: 0 });
     await inc.runner.idle();
   }
   writes += inc.injector.writes;
