@@ -182,6 +182,25 @@ export class LocalBatch implements BatchBackend {
     return stopped;
   }
 
+  /** Jobs kept (each until its run ends: see {@link forgetRun}). */
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  /**
+   * A run ended: forget its jobs that have ended (a job still running is forgotten when this is called
+   * again after it ends). Its tries are over, so nothing asks for them again (a cleared instance's next
+   * try is a new owner, with a new job).
+   */
+  forgetRun(runId: string): void {
+    for (const [jobId, j] of this.jobs) {
+      if (j.owner.key.runId !== runId || !this.isDone(jobId)) continue;
+      this.jobs.delete(jobId);
+      this.childReasons.delete(jobId);
+    }
+    for (const [owner, jobId] of this.byOwner) if (!this.jobs.has(jobId)) this.byOwner.delete(owner);
+  }
+
   isDone(jobId: string): boolean {
     const s = this.jobs.get(jobId)?.status.status;
     return s === 'SUCCEEDED' || s === 'FAILED';

@@ -2,6 +2,7 @@ import { resolveTemplate, templateRefs } from '../authoring/xcom-arg.ts';
 import type { Dag } from '../authoring/dag.ts';
 import { MappingError } from '../errors.ts';
 import type { InputTemplate, MappingSpec, XComRefSpec } from '../model/spec.ts';
+import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { StateStore } from '../store/state-store.ts';
 
 /**
@@ -10,7 +11,11 @@ import type { StateStore } from '../store/state-store.ts';
  */
 export class InputResolver {
   private readonly cache = new Map<string, Map<string, Promise<unknown>>>();
-  constructor(private readonly store: StateStore) {}
+  constructor(
+    private readonly store: StateStore,
+    /** XCom reads are retried while the store fails transiently (`retryTransient`). */
+    private readonly retry?: RetryOptions,
+  ) {}
 
   /** Forget a run's cached values (when it ends, or when task instances are cleared). */
   forget(runId: string): void {
@@ -33,8 +38,8 @@ export class InputResolver {
 
   private async fetch(dag: Dag, runId: string, ref: XComRefSpec): Promise<unknown> {
     const up = dag.taskIndex.get(ref.taskId);
-    if (up?.mapping) return (await this.store.listXComs(runId, ref.taskId, ref.key)).map((x) => x.value);
-    return (await this.store.getXCom(runId, ref.taskId, -1, ref.key))?.value ?? null;
+    if (up?.mapping) return (await retryTransient(() => this.store.listXComs(runId, ref.taskId, ref.key), this.retry)).map((x) => x.value);
+    return (await retryTransient(() => this.store.getXCom(runId, ref.taskId, -1, ref.key), this.retry))?.value ?? null;
   }
 
   async resolve(dag: Dag, runId: string, t: InputTemplate): Promise<unknown> {

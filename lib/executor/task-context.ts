@@ -2,6 +2,7 @@ import type { Dag } from '../authoring/dag.ts';
 import type { PipelineContextApi, PipelineState, RunType, TaskContext, TaskLogger } from '../authoring/context.ts';
 import { iso } from '../model/time.ts';
 import type { DagRunRecord, LogLine, TaskInstanceRecord } from '../store/records.ts';
+import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { checkJson } from './json-value.ts';
 
@@ -49,6 +50,8 @@ export class TaskContextImpl implements TaskContext {
     readonly signal: AbortSignal,
     private readonly write: LogWriter,
     readonly item: TaskContext['item'],
+    /** Store calls made for the task's code are retried while the store fails transiently; what is left is the code's error. */
+    private readonly retry?: RetryOptions,
   ) {
     this.dagId = dag.dagId;
     this.runId = run.runId;
@@ -75,10 +78,10 @@ export class TaskContextImpl implements TaskContext {
   }
 
   get pipeline(): PipelineContextApi {
-    const { store, run, dag, ti, now } = this;
+    const { store, run, dag, ti, now, retry } = this;
     return (this.pipelineApi ??= {
       async load(): Promise<PipelineState> {
-        const history = await store.listPipelineSaves(run.pipelineScope);
+        const history = await retryTransient(() => store.listPipelineSaves(run.pipelineScope), retry);
         const stages: Record<string, unknown> = {};
         for (const h of history) stages[h.stage] = h.data;
         return { stages, history };
@@ -86,7 +89,8 @@ export class TaskContextImpl implements TaskContext {
       async save(stage: string, data: unknown): Promise<void> {
         if (typeof stage !== 'string' || !stage) throw new Error('pipeline.save: stage must be a non-empty string');
         checkJson(data, `pipeline.save('${stage}')`);
-        await store.appendPipelineSave(run.pipelineScope, { stage, time: iso(now()), data, dagId: dag.dagId, runId: run.runId, taskId: ti.taskId });
+        const save = { stage, time: iso(now()), data, dagId: dag.dagId, runId: run.runId, taskId: ti.taskId };
+        await retryTransient(() => store.appendPipelineSave(run.pipelineScope, save), retry);
       },
     });
   }
@@ -96,14 +100,15 @@ export class TaskContextImpl implements TaskContext {
     const up = this.dag.taskIndex.get(taskId);
     if (!up) throw new Error(`xcomPull: no task '${taskId}' in DAG '${this.dag.dagId}'`);
     if (up.mapping && (options?.mapIndex === undefined || options.mapIndex === null)) {
-      return (await this.store.listXComs(this.run.runId, taskId, key)).map((x) => x.value) as T;
+      return (await retryTransient(() => this.store.listXComs(this.run.runId, taskId, key), this.retry)).map((x) => x.value) as T;
     }
-    return (await this.store.getXCom(this.run.runId, taskId, options?.mapIndex ?? -1, key))?.value as T | undefined;
+    return (await retryTransient(() => this.store.getXCom(this.run.runId, taskId, options?.mapIndex ?? -1, key), this.retry))?.value as T | undefined;
   }
 
   async xcomPush(key: string, value: unknown): Promise<void> {
     if (key === 'return_value') throw new Error(`xcomPush: 'return_value' is reserved for the task's result`);
     checkJson(value, `xcomPush('${key}')`);
-    await this.store.putXCom({ runId: this.run.runId, taskId: this.ti.taskId, mapIndex: this.ti.mapIndex, key, value });
+    const x = { runId: this.run.runId, taskId: this.ti.taskId, mapIndex: this.ti.mapIndex, key, value };
+    await retryTransient(() => this.store.putXCom(x), this.retry);
   }
 }

@@ -3,6 +3,7 @@ import type { Dag } from '../authoring/dag.ts';
 import type { TaskContext } from '../authoring/context.ts';
 import {
   errorMessage,
+  MappingError,
   NonRetriableError,
   ParamValidationError,
   DagNotFoundError,
@@ -18,10 +19,12 @@ import type { DagResolver, TryResult } from '../scheduler/host.ts';
 import type { TriggerRequest } from '../scheduler/scheduler.ts';
 import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
+import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from './batch-backend.ts';
+import { infrastructureStore, throughInfrastructure, TryInfrastructureError } from './infrastructure.ts';
 import { checkJson } from './json-value.ts';
 import { TaskContextImpl, type LogWriter } from './task-context.ts';
-import { mappingItem, mappingLength, type InputResolver } from './resolve.ts';
+import { mappingItem, mappingLength, type InputResolver, type ResolvedMapping } from './resolve.ts';
 
 export interface RunnerServices {
   now(): number;
@@ -31,6 +34,53 @@ export interface RunnerServices {
   onState?(ti: TaskInstanceRecord): void;
   /** Each log line as it is written (for live output). */
   onLog?(key: TiKey, tryNumber: number, line: LogLine): void;
+  /** How store calls made outside task code (and task code's own, through its context) are retried. */
+  retry?: RetryOptions;
+  /**
+   * Awaited after task code returned, before its result counts: a host that turns a crash of task code
+   * (an unhandled rejection, an uncaught exception) into the abort of its try's signal lets the process
+   * report what the code left behind (one turn of the event loop), so that `void Promise.reject(e)`
+   * followed by a return fails the try with `e`. With it, the try's signal is always raced.
+   */
+  settle?(): Promise<void>;
+  /** Runs the code of tries elsewhere (a worker thread per try); without it, in this process. */
+  isolation?: TryIsolation;
+}
+
+/** How far a try got (set as it goes): whether any of its task's code has been called. */
+export interface TryProgress {
+  codeStarted: boolean;
+}
+
+/** A try whose code is to run in isolation: what the runner read and marked for it. */
+export interface IsolatedTry {
+  dag: Dag;
+  run: DagRunRecord;
+  spec: TaskSpec;
+  ti: TaskInstanceRecord;
+}
+
+/** Where the code of a try runs when not in this process (see `lib/runner/worker-isolation.ts`). */
+export interface TryIsolation {
+  /**
+   * Run the code part of a try (what {@link TaskRunner.runCode} does) elsewhere and return how it ended,
+   * or null when this try cannot be isolated (it then runs in this process; the isolation has said why in
+   * the try's log). Log lines go to `write`; `cancel` aborting stops it; `progress.codeStarted` is set
+   * when its code may have run. A store failure there is thrown as a {@link TryInfrastructureError}.
+   */
+  execute(t: IsolatedTry, write: LogWriter, cancel: AbortSignal | undefined, progress: TryProgress): Promise<TryResult | null>;
+}
+
+/** Whether a task kind runs user code in its try (what isolation is for): tasks, branches, short-circuits, sensors. */
+export function runsTaskCode(spec: TaskSpec): boolean {
+  return spec.kind === 'task' || spec.kind === 'branch' || spec.kind === 'short_circuit' || spec.kind === 'sensor';
+}
+
+/** How a try ends for an error thrown by (or on behalf of) its code: skip, or a failure, retriable or not. */
+export function tryFailure(e: unknown): TryResult {
+  if (e instanceof SkipTask) return { kind: 'skip', reason: e.message };
+  const retriable = !(e instanceof NonRetriableError || e instanceof SensorTimeoutError || e instanceof ParamValidationError || e instanceof DagNotFoundError || (e instanceof Error && e.name === 'XComSerializationError'));
+  return { kind: 'failure', error: errorMessage(e), retriable };
 }
 
 interface Step {
@@ -50,8 +100,24 @@ function sameStrings(a: string[] | null, b: string[] | null): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** The log buffer of the try running in the current async context (console output lands here). */
-export const currentTryLog = new AsyncLocalStorage<(level: LogLine['level'], message: string) => void>();
+/** What the current async context knows of the try it runs for. */
+export interface TryScope {
+  /** The try's log (console output of its code lands here); absent outside its code. */
+  write?: LogWriter;
+  /** The host's handle of the try (a LocalRunner's, to blame a crash of its code on it). */
+  owner?: unknown;
+}
+
+/**
+ * The try running in the current async context. One AsyncLocalStorage for everything a try's context
+ * carries: on Node 22 each instance costs a store propagated on every promise the process makes.
+ */
+export const currentTry = new AsyncLocalStorage<TryScope>();
+
+/** Run `fn` as the code part of a try whose log is `write` (keeping the host's handle of the try). */
+function inTry<T>(write: LogWriter, fn: () => Promise<T>): Promise<T> {
+  return currentTry.run({ write, owner: currentTry.getStore()?.owner }, fn);
+}
 
 
 
@@ -61,31 +127,44 @@ export const currentTryLog = new AsyncLocalStorage<(level: LogLine['level'], mes
  * the try, and says how the try ended. The local runner calls it in-process; deployed, the task Lambda.
  */
 export class TaskRunner {
+  /**
+   * The store as the runner itself uses it (never task code): each call retried while it fails
+   * transiently, and a failure that is left thrown as a {@link TryInfrastructureError}.
+   */
+  private readonly io: StateStore;
+
   constructor(
     readonly store: StateStore,
     readonly dags: DagResolver,
     readonly services: RunnerServices,
     readonly resolver: InputResolver,
-  ) {}
+  ) {
+    this.io = infrastructureStore(store, services.retry);
+  }
 
   /**
    * Open a step of a try: with `start`, move the instance queued -> running (a resumed try keeps its start
    * time); otherwise check it is running this try. Loads the run, the DAG and the task, and opens the
    * try's log (written to the store by `close`). Null when the instance is not in that state: a duplicate.
+   * `onMarked` is called once the instance is running because of this call.
    */
-  private async begin(key: TiKey, tryNumber: number, start: boolean | 'or-running'): Promise<Step | null> {
-    const before = await this.store.getTaskInstance(key);
+  private async begin(key: TiKey, tryNumber: number, start: boolean | 'or-running', onMarked?: (before: TaskInstanceRecord) => void): Promise<Step | null> {
+    const before = await this.io.getTaskInstance(key);
     if (!before || before.tryNumber !== tryNumber) return null;
-    let ti: TaskInstanceRecord | undefined = before;
-    if (before.state === 'queued' && start) {
-      ti = await this.store.updateTaskInstance(key, { states: ['queued'], tryNumber }, { state: 'running', startDate: before.startDate ?? iso(this.services.now()) });
-      if (!ti) return null;
-      this.services.onState?.(ti);
-    } else if (before.state !== 'running' || start === true) {
-      return null;
-    }
-    const run = await this.store.getRun(key.runId);
+    const mark = before.state === 'queued' && start !== false;
+    if (!mark && (before.state !== 'running' || start === true)) return null;
+    // Everything is read before the instance is marked running, so that fewer store calls can fail
+    // between marking it and running its code.
+    const run = await this.io.getRun(key.runId);
     const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
+    let ti: TaskInstanceRecord = before;
+    if (mark) {
+      const marked = await this.markRunning(key, tryNumber, before, start === 'or-running');
+      if (!marked) return null;
+      ti = marked;
+      onMarked?.(before);
+      this.services.onState?.(ti);
+    }
     const lines: LogLine[] = [];
     const write = (level: LogLine['level'], message: string) => {
       const line = { time: iso(this.services.now()), level, message };
@@ -96,7 +175,11 @@ export class TaskRunner {
       if (result?.kind === 'failure') write('error', result.error);
       else if (result?.kind === 'skip') write('info', `skipped: ${result.reason}`);
       else if (result?.kind === 'success') write('info', 'done: success');
-      if (lines.length) await this.store.appendLog(key, tryNumber, lines.splice(0));
+      // Kept until written: a close that failed and is called again writes them then.
+      if (lines.length) {
+        await this.io.appendLog(key, tryNumber, lines);
+        lines.length = 0;
+      }
     };
     if (!run || !dag || !dag.taskIndex.has(key.taskId)) {
       return { ti, run: null, dag: null, spec: null, write, close };
@@ -104,21 +187,99 @@ export class TaskRunner {
     return { ti, run, dag, spec: dag.task(key.taskId), write, close };
   }
 
-  /** Returns null when the instance was not queued for this try (a duplicate start): nothing ran. */
-  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal): Promise<TryResult | null> {
-    const step = await this.begin(key, tryNumber, true);
-    if (!step) return null;
-    const { ti, run, dag, spec, write } = step;
-    let result: TryResult;
+  /**
+   * queued -> running, conditional on (queued, try number), retried while the store fails transiently.
+   * Undefined when the instance is not queued for this try (a duplicate delivery: nothing runs). When an
+   * attempt failed, it may have applied all the same: if a later attempt then finds the instance running
+   * this try, nobody can tell whether this delivery or another one started it, so the code does not run
+   * (at most once per try number) and a {@link TryInfrastructureError} with `started` says the host must
+   * settle the try instead of delivering it again. (A step that may continue a running try, `orRunning`,
+   * just continues it.)
+   */
+  private async markRunning(key: TiKey, tryNumber: number, before: TaskInstanceRecord, orRunning: boolean): Promise<TaskInstanceRecord | undefined> {
+    const what = 'store.updateTaskInstance (marking the try running)';
+    let failed: { error: unknown } | null = null;
+    let ti: TaskInstanceRecord | undefined;
     try {
-      if (!run || !dag || !spec) throw new NonRetriableError(`DAG run '${key.runId}' or its DAG is not available`);
-      if (ti.externalId === null && ti.pokeCount === 0) write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
-      result = await currentTryLog.run(write, () => this.execute(dag, run, spec, ti, write, cancel));
+      ti = await retryTransient(async () => {
+        try {
+          return await this.store.updateTaskInstance(key, { states: ['queued'], tryNumber }, { state: 'running', startDate: before.startDate ?? iso(this.services.now()) });
+        } catch (e) {
+          failed = { error: e };
+          throw e;
+        }
+      }, this.services.retry);
     } catch (e) {
-      result = this.failure(e);
+      throw new TryInfrastructureError(what, e, true);
     }
-    await step.close(result);
-    return result;
+    if (ti || failed === null) return ti;
+    const now = await this.io.getTaskInstance(key);
+    if (now?.state !== 'running' || now.tryNumber !== tryNumber) return undefined;
+    if (orRunning) return now;
+    throw new TryInfrastructureError(what, (failed as { error: unknown }).error, true);
+  }
+
+  /**
+   * Returns null when the instance was not queued for this try (a duplicate start): nothing ran. An error
+   * of the task's code (or of its input, its result) ends the try as a failure; a store failure that
+   * outlasts its retries is thrown as a {@link TryInfrastructureError} instead (the task is not at fault).
+   */
+  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal): Promise<TryResult | null> {
+    let before: TaskInstanceRecord | null = null;
+    const progress: TryProgress = { codeStarted: false };
+    try {
+      const step = await this.begin(key, tryNumber, true, (b) => (before = b));
+      if (!step) return null;
+      const { ti, run, dag, spec, write } = step;
+      let result: TryResult;
+      if (!run || !dag || !spec) {
+        result = tryFailure(new NonRetriableError(`DAG run '${key.runId}' or its DAG is not available`));
+      } else {
+        if (ti.externalId === null && ti.pokeCount === 0) write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
+        const isolation = runsTaskCode(spec) ? this.services.isolation : undefined;
+        const isolated = isolation ? await isolation.execute({ dag, run, spec, ti }, write, cancel, progress) : null;
+        result = isolated ?? (await this.runCode(dag, run, spec, ti, write, cancel, progress));
+      }
+      await step.close(result);
+      return result;
+    } catch (e) {
+      if (e instanceof TryInfrastructureError) throw await this.afterInfrastructureFailure(e, key, tryNumber, before, progress);
+      throw e;
+    }
+  }
+
+  /**
+   * A try of `before` (null: not marked running by this call) failed for an infrastructure reason. If it
+   * was marked running here and none of its task's code ran, it goes back to queued (as before it was
+   * marked), so that delivering it again runs it; otherwise the host must settle it (`started`).
+   */
+  private async afterInfrastructureFailure(e: TryInfrastructureError, key: TiKey, tryNumber: number, before: TaskInstanceRecord | null, progress: TryProgress): Promise<TryInfrastructureError> {
+    if (before === null) return e;
+    if (progress.codeStarted) return e.withStarted(true);
+    try {
+      const back = await this.io.updateTaskInstance(key, { states: ['running'], tryNumber }, { state: 'queued', startDate: before.startDate });
+      if (back) {
+        this.services.onState?.(back);
+        return e.withStarted(false);
+      }
+    } catch {
+      // The store still fails: the try stays running, for the host to settle.
+    }
+    return e.withStarted(true);
+  }
+
+  /**
+   * The code part of a try whose instance is running: resolve the input, run the task's code (or poke,
+   * trigger, submit), store its result. Returns how the try ended; throws only a
+   * {@link TryInfrastructureError}. The worker of an isolated try calls this.
+   */
+  async runCode(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: LogWriter, cancel: AbortSignal | undefined, progress: TryProgress = { codeStarted: false }): Promise<TryResult> {
+    try {
+      return await inTry(write, () => this.execute(dag, run, spec, ti, write, cancel, progress));
+    } catch (e) {
+      if (e instanceof TryInfrastructureError) throw e;
+      return tryFailure(e);
+    }
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -167,25 +328,25 @@ export class TaskRunner {
    */
   async prepareArrayWave(array: ArrayRef, tryNumber: number): Promise<PreparedWave | null> {
     const { from, to } = groupBounds(array.group);
-    const tis = (await this.store.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter(
+    const tis = (await this.io.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter(
       (ti) => ti.tryNumber === tryNumber && (ti.state === 'queued' || ti.state === 'running'),
     );
     if (tis.length === 0) return null;
-    const run = await this.store.getRun(array.runId);
+    const run = await this.io.getRun(array.runId);
     const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
     const jobName = waveJobName(run?.dagId ?? '', array, tryNumber);
     // Child i is the wave's i-th instance by map index; each records its number (`<job name>#<i>`).
     const queued = tis.map((ti, i) => ({ ti, i })).filter(({ ti }) => ti.state === 'queued');
     if (queued.length) {
       const now = iso(this.services.now());
-      const applied = await this.store.updateTaskInstances(
+      const applied = await this.io.updateTaskInstances(
         queued.map(({ ti, i }) => ({ key: ti, expect: { states: ['queued'], tryNumber }, patch: { state: 'running', startDate: now, externalId: `${jobName}#${i}` } })),
       );
       queued.forEach(({ ti, i }, n) => {
         if (applied[n]) this.services.onState?.({ ...ti, state: 'running', startDate: now, externalId: `${jobName}#${i}` });
       });
     }
-    const members = (await this.store.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter((ti) => ti.tryNumber === tryNumber && ti.state === 'running');
+    const members = (await this.io.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter((ti) => ti.tryNumber === tryNumber && ti.state === 'running');
     if (members.length === 0) return null;
     const mapIndexes = members.map((ti) => ti.mapIndex);
     const spec = dag?.taskIndex.has(array.taskId) ? dag.task(array.taskId) : undefined;
@@ -194,6 +355,7 @@ export class TaskRunner {
     try {
       submission = await this.waveSubmission(dag, run, spec, array, tryNumber, mapIndexes);
     } catch (e) {
+      if (e instanceof TryInfrastructureError) throw e;
       return { mapIndexes, error: errorMessage(e) };
     }
     // Each instance started here gets its own log line: which child it is and what it runs.
@@ -208,15 +370,15 @@ export class TaskRunner {
       this.services.onLog?.(ti, tryNumber, line);
       return [{ key: { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber, lines: [line] }];
     });
-    if (entries.length) await this.store.appendLogs(entries);
+    if (entries.length) await this.io.appendLogs(entries);
     return { mapIndexes, submission };
   }
 
   /** The array job of a wave: the static fields, each child's item, and what every child shares. */
   private async waveSubmission(dag: Dag, run: DagRunRecord, spec: TaskSpec, array: ArrayRef, tryNumber: number, mapIndexes: number[]): Promise<BatchSubmission> {
     const b = spec.batch!;
-    const r = (k: unknown) => this.resolver.resolve(dag, run.runId, k);
-    const lists = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.mapping!);
+    const r = (k: unknown) => this.resolveInput(dag, run.runId, k);
+    const lists = await this.mappingLists(dag, run.runId, spec.taskId, spec.mapping!);
     const n = mappingLength(lists);
     const staticCommand = ((await r(b.command)) ?? null) as string[] | null;
     const staticEnv = ((await r(b.environment)) ?? {}) as Record<string, string>;
@@ -260,9 +422,9 @@ export class TaskRunner {
     const { ti, run, dag, spec, write } = step;
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);
+      const r = await this.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);
       const n = mappingLength(r);
-      const done = await this.store.listItemResults(ti);
+      const done = await this.io.listItemResults(ti);
       const items: number[] = [];
       for (let i = 0; i < n; i++) if (!done.has(i)) items.push(i);
       write('info', `starting try ${tryNumber} of ${ti.maxTries}: ${n} items, ${done.size} kept from earlier tries, ${items.length} to run`);
@@ -284,21 +446,22 @@ export class TaskRunner {
     if (!step) throw new NonRetriableError(`task instance ${key.taskId}[${key.mapIndex}] is not running try ${tryNumber}`);
     const { ti, run, dag, spec, write } = step;
     // The Map state's Retry resends the same payload: count this item's attempts in the store.
-    itemTry ??= await this.store.countUp(`item:${key.runId}:${key.taskId}:${key.mapIndex}:${tryNumber}:${index}`);
+    itemTry ??= await this.io.countUp(`item:${key.runId}:${key.taskId}:${key.mapIndex}:${tryNumber}:${index}`);
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);
+      const r = await this.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);
       const fn = dag.runtime.get(spec.taskId)!.callable!;
-      const value = await currentTryLog.run(write, () =>
+      const value = await inTry(write, () =>
         this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, { index, tryNumber: itemTry }), mappingItem(r, index)))),
       );
       const v = value === undefined ? null : value;
       checkJson(v, `item ${index} result`);
-      await this.store.putItemResult(ti, index, v);
+      await this.io.putItemResult(ti, index, v);
       await step.close(null);
     } catch (e) {
+      if (e instanceof TryInfrastructureError) throw e;
       if (e instanceof SkipTask) {
-        await this.store.putItemResult(ti, index, null);
+        await this.io.putItemResult(ti, index, null);
         await step.close(null);
         return;
       }
@@ -316,8 +479,8 @@ export class TaskRunner {
     let result: TryResult;
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const n = mappingLength(await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping));
-      const done = await this.store.listItemResults(ti);
+      const n = mappingLength(await this.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping));
+      const done = await this.io.listItemResults(ti);
       const missing: number[] = [];
       for (let i = 0; i < n; i++) if (!done.has(i)) missing.push(i);
       if (missing.length) {
@@ -334,21 +497,73 @@ export class TaskRunner {
     return result;
   }
 
+  /** How a step ends for an error: the task's failure (or skip); an infrastructure failure is thrown on. */
   private failure(e: unknown): TryResult {
-    if (e instanceof SkipTask) return { kind: 'skip', reason: e.message };
-    const retriable = !(e instanceof NonRetriableError || e instanceof SensorTimeoutError || e instanceof ParamValidationError || e instanceof DagNotFoundError || (e instanceof Error && e.name === 'XComSerializationError'));
-    return { kind: 'failure', error: errorMessage(e), retriable };
+    if (e instanceof TryInfrastructureError) throw e;
+    return tryFailure(e);
+  }
+
+  /**
+   * Input templates and mapping lists, resolved from XCom. The resolver retries the store while it fails
+   * transiently; an error it throws is either the input's fault (a MappingError: the task's failure) or
+   * the store's (an infrastructure failure).
+   */
+  private async resolveInput(dag: Dag, runId: string, t: unknown): Promise<unknown> {
+    try {
+      return await this.resolver.resolve(dag, runId, t as Parameters<InputResolver['resolve']>[2]);
+    } catch (e) {
+      throw this.resolverError(e);
+    }
+  }
+
+  private async mappingLists(dag: Dag, runId: string, taskId: string, m: Parameters<InputResolver['mappingLists']>[3]): Promise<ResolvedMapping> {
+    try {
+      return await this.resolver.mappingLists(dag, runId, taskId, m);
+    } catch (e) {
+      throw this.resolverError(e);
+    }
+  }
+
+  private resolverError(e: unknown): unknown {
+    if (e instanceof MappingError || e instanceof TryInfrastructureError) return e;
+    return new TryInfrastructureError('reading XCom (the input)', e, false);
   }
 
   private context(dag: Dag, run: DagRunRecord, ti: TaskInstanceRecord, signal: AbortSignal, write: LogWriter, item: TaskContext['item']): TaskContext {
-    return new TaskContextImpl(this.store, () => this.services.now(), dag, run, ti, signal, write, item);
+    return new TaskContextImpl(this.store, () => this.services.now(), dag, run, ti, signal, write, item, this.services.retry);
   }
 
-  /** Run `fn` under the task's executionTimeout: the signal fires and the try fails when it passes. */
-  private async withTimeout<T>(spec: TaskSpec, cancel: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    // No timeout: the task gets the run's own signal, and nothing is set up per try. (A task that ignores
-    // a cancelled run's signal keeps running, but its late result is discarded: it is no longer running.)
-    if (spec.executionTimeoutMs === null && cancel && !cancel.aborted) return fn(cancel);
+  /**
+   * Run `fn` (which calls the task's code) under the task's executionTimeout: the signal fires and the try
+   * fails when it passes, or when `cancel` fires (the run stopped, the runner closed, the task's code
+   * crashed: its reason is the try's error). Marks `progress.codeStarted`. With a `settle` service, the
+   * value counts only once what the code left behind has been reported (a crash then fails the try).
+   */
+  private async withTimeout<T>(spec: TaskSpec, cancel: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>, progress?: TryProgress): Promise<T> {
+    const settle = this.services.settle;
+    if (!settle) return this.underTimeout(spec, cancel, fn, progress);
+    const value = await this.underTimeout(spec, cancel, fn, progress);
+    // Outside underTimeout, whose timer and listeners are gone by now: a try waiting here holds little.
+    await settle();
+    if (cancel?.aborted) throw cancel.reason;
+    return value;
+  }
+
+  private async underTimeout<T>(spec: TaskSpec, cancel: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>, progress?: TryProgress): Promise<T> {
+    if (spec.executionTimeoutMs === null && cancel && !cancel.aborted) {
+      if (progress) progress.codeStarted = true;
+      // No timeout: the task gets the run's own signal, and nothing is set up per try. (A task that ignores
+      // a cancelled run's signal keeps running, but its late result is discarded: it is no longer running.)
+      if (!this.services.settle) return fn(cancel);
+      // A host that aborts a try whose code crashed: the try ends then, whatever its code is waiting for.
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_, reject) => cancel.addEventListener('abort', (onAbort = () => reject(cancel.reason)), { once: true }));
+      try {
+        return await Promise.race([fn(cancel), aborted]);
+      } finally {
+        cancel.removeEventListener('abort', onAbort!);
+      }
+    }
     const ac = new AbortController();
     const onCancel = () => ac.abort(cancel?.reason ?? new NonRetriableError('the run was stopped'));
     if (cancel) {
@@ -357,7 +572,8 @@ export class TaskRunner {
     }
     let timer: NodeJS.Timeout | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
+      if (ac.signal.aborted) reject(ac.signal.reason);
+      else ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
     });
     aborted.catch(() => undefined);
     if (spec.executionTimeoutMs !== null) {
@@ -365,6 +581,8 @@ export class TaskRunner {
       timer = setTimeout(() => ac.abort(new TaskTimeoutError(`execution timeout: the try ran longer than ${ms} ms`)), ms);
     }
     try {
+      if (ac.signal.aborted) throw ac.signal.reason;
+      if (progress) progress.codeStarted = true;
       return await Promise.race([fn(ac.signal), aborted]);
     } finally {
       if (timer) clearTimeout(timer);
@@ -375,16 +593,16 @@ export class TaskRunner {
   private async storeResult(ti: TaskInstanceRecord, value: unknown): Promise<void> {
     const v = value === undefined ? null : value;
     checkJson(v);
-    await this.store.putXCom({ runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v });
+    await this.io.putXCom({ runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v });
   }
 
   private async input(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<unknown> {
     if (spec.mapping) {
-      const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, spec.mapping);
+      const r = await this.mappingLists(dag, run.runId, spec.taskId, spec.mapping);
       if (ti.mapIndex < 0 || ti.mapIndex >= mappingLength(r)) throw new NonRetriableError(`map index ${ti.mapIndex} is out of range`);
       return mappingItem(r, ti.mapIndex);
     }
-    return spec.input === null ? undefined : this.resolver.resolve(dag, run.runId, spec.input);
+    return spec.input === null ? undefined : this.resolveInput(dag, run.runId, spec.input);
   }
 
   private async execute(
@@ -394,19 +612,20 @@ export class TaskRunner {
     ti: TaskInstanceRecord,
     write: (l: LogLine['level'], m: string) => void,
     cancel: AbortSignal | undefined,
+    progress: TryProgress,
   ): Promise<TryResult> {
     const fn = dag.runtime.get(spec.taskId)?.callable ?? null;
     switch (spec.kind) {
       case 'task': {
-        if (spec.iterate) return this.iterate(dag, run, spec, ti, write, cancel);
+        if (spec.iterate) return this.iterate(dag, run, spec, ti, write, cancel, progress);
         const input = await this.input(dag, run, spec, ti);
-        const value = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)));
+        const value = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)), progress);
         await this.storeResult(ti, value);
         return { kind: 'success' };
       }
       case 'branch': {
         const input = await this.input(dag, run, spec, ti);
-        const chosen = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)));
+        const chosen = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)), progress);
         const follow = chosen === null || chosen === undefined ? [] : Array.isArray(chosen) ? chosen : [chosen];
         for (const id of follow) {
           if (typeof id !== 'string' || !spec.downstream.includes(id)) {
@@ -419,14 +638,14 @@ export class TaskRunner {
       }
       case 'short_circuit': {
         const input = await this.input(dag, run, spec, ti);
-        const v = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)));
+        const v = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)), progress);
         const go = Boolean(v);
         if (!go) write('info', 'condition is falsy: skipping downstream tasks');
         await this.storeResult(ti, go);
         return { kind: 'success', shortCircuit: go };
       }
       case 'sensor':
-        return this.poke(dag, run, spec, ti, write, cancel);
+        return this.poke(dag, run, spec, ti, write, cancel, progress);
       case 'trigger_dag':
         return this.trigger(dag, run, spec, ti, write);
       case 'batch':
@@ -436,15 +655,15 @@ export class TaskRunner {
     }
   }
 
-  private async poke(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined): Promise<TryResult> {
+  private async poke(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined, progress: TryProgress): Promise<TryResult> {
     const s = spec.sensor!;
     const now = this.services.now();
     const first = ti.firstPokeAt ? Date.parse(ti.firstPokeAt) : now;
     const pokeCount = ti.pokeCount + 1;
-    await this.store.updateTaskInstance(ti, { states: ['running'], tryNumber: ti.tryNumber }, { firstPokeAt: iso(first), pokeCount });
+    await this.io.updateTaskInstance(ti, { states: ['running'], tryNumber: ti.tryNumber }, { firstPokeAt: iso(first), pokeCount });
     const input = await this.input(dag, run, spec, ti);
     const fn = dag.runtime.get(spec.taskId)!.callable!;
-    const r = (await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, null), input)))) as unknown;
+    const r = (await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, null), input)), progress)) as unknown;
     const done = r === true || (typeof r === 'object' && r !== null && (r as { isDone?: unknown }).isDone === true);
     if (done) {
       const value = typeof r === 'object' && r !== null ? ((r as { xcomValue?: unknown }).xcomValue ?? null) : null;
@@ -467,7 +686,7 @@ export class TaskRunner {
   private async trigger(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void): Promise<TryResult> {
     const t = spec.triggerDag!;
     if (ti.externalId) {
-      const child = await this.store.getRun(ti.externalId);
+      const child = await this.io.getRun(ti.externalId);
       if (!child) throw new NonRetriableError(`triggered run '${ti.externalId}' is gone`);
       if (t.allowedStates.includes(child.state)) {
         write('info', `triggered run ${child.runId} of '${child.dagId}' ended ${child.state}`);
@@ -479,14 +698,14 @@ export class TaskRunner {
       }
       return { kind: 'defer', until: null, externalId: child.runId };
     }
-    const conf = ((await this.resolver.resolve(dag, run.runId, t.conf)) ?? {}) as Record<string, unknown>;
+    const conf = ((await this.resolveInput(dag, run.runId, t.conf)) ?? {}) as Record<string, unknown>;
     const extra = await this.input(dag, run, spec, ti);
     if (extra !== undefined && extra !== null) {
       if (typeof extra !== 'object' || Array.isArray(extra)) throw new NonRetriableError(`triggerDag input must be an object of conf fields`);
       Object.assign(conf, extra);
     }
     const suffix = ti.mapIndex >= 0 ? `.${ti.mapIndex}` : '';
-    const child = await this.services.triggerRun({
+    const child = await throughInfrastructure('triggering the DAG run', () => this.services.triggerRun({
       dagId: t.triggerDagId,
       conf,
       runId: `triggered__${run.runId}__${spec.taskId}${suffix}__try${ti.tryNumber}`,
@@ -494,7 +713,7 @@ export class TaskRunner {
       runType: 'triggered',
       parent: { dagId: dag.dagId, runId: run.runId, taskId: spec.taskId, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber },
       pipelineScope: run.pipelineScope,
-    });
+    }), this.services.retry);
     write('info', `triggered '${t.triggerDagId}' run ${child.runId} with conf ${JSON.stringify(conf)}`);
     if (!t.waitForCompletion) {
       await this.storeResult(ti, { runId: child.runId, dagId: child.dagId, state: child.state });
@@ -519,7 +738,7 @@ export class TaskRunner {
   /** The job a Batch task instance submits: its static fields, overridden by its input (e.g. per map index). */
   private async batchSubmission(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<BatchSubmission> {
     const b = spec.batch!;
-    const r = (k: unknown) => this.resolver.resolve(dag, run.runId, k);
+    const r = (k: unknown) => this.resolveInput(dag, run.runId, k);
     const input = ((await this.input(dag, run, spec, ti)) ?? {}) as Record<string, unknown>;
     if (typeof input !== 'object' || Array.isArray(input)) throw new NonRetriableError(`batchJob input must be an object of job fields`);
     // Deterministic per try: a resubmission after a lost response finds the same job.
@@ -547,53 +766,64 @@ export class TaskRunner {
   }
 
   /** Dynamic task iteration: every item inside this one instance; items done in earlier tries are kept. */
-  private async iterate(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined): Promise<TryResult> {
+  private async iterate(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined, progress: TryProgress): Promise<TryResult> {
     const it = spec.iterate!;
-    const r = await this.resolver.mappingLists(dag, run.runId, spec.taskId, it.mapping);
+    const r = await this.mappingLists(dag, run.runId, spec.taskId, it.mapping);
     const n = mappingLength(r);
-    const done = await this.store.listItemResults(ti);
+    const done = await this.io.listItemResults(ti);
     const todo: number[] = [];
     for (let i = 0; i < n; i++) if (!done.has(i)) todo.push(i);
     write('info', `iterating over ${n} items (${done.size} kept from earlier tries, ${todo.length} to run, concurrency ${it.concurrency})`);
     const fn = dag.runtime.get(spec.taskId)!.callable!;
     const failures: { index: number; error: string }[] = [];
     let fatal: unknown = null;
+    let broken: TryInfrastructureError | null = null;
     let next = 0;
-    await this.withTimeout(spec, cancel, async (signal) => {
-      const worker = async () => {
-        while (next < todo.length && fatal === null && !signal.aborted) {
-          const index = todo[next++]!;
-          const item = mappingItem(r, index);
-          for (let attempt = 1; ; attempt++) {
-            try {
-              const v = await fn(this.context(dag, run, ti, signal, write, { index, tryNumber: attempt }), item);
-              const value = v === undefined ? null : v;
-              checkJson(value, `item ${index} result`);
-              await this.store.putItemResult(ti, index, value);
+    await this.withTimeout(
+      spec,
+      cancel,
+      async (signal) => {
+        const worker = async () => {
+          while (next < todo.length && fatal === null && broken === null && !signal.aborted) {
+            const index = todo[next++]!;
+            const item = mappingItem(r, index);
+            for (let attempt = 1; ; attempt++) {
+              let value: unknown;
+              try {
+                const v = await fn(this.context(dag, run, ti, signal, write, { index, tryNumber: attempt }), item);
+                value = v === undefined ? null : v;
+                checkJson(value, `item ${index} result`);
+              } catch (e) {
+                if (e instanceof SkipTask) {
+                  value = null;
+                } else if (e instanceof NonRetriableError) {
+                  fatal = e;
+                  failures.push({ index, error: errorMessage(e) });
+                  break;
+                } else if (attempt > it.itemRetries) {
+                  failures.push({ index, error: errorMessage(e) });
+                  break;
+                } else {
+                  write('warn', `item ${index} try ${attempt} failed: ${errorMessage(e)}; retrying`);
+                  continue;
+                }
+              }
+              // Outside the item's code: a store failure here is the infrastructure's, not the item's.
+              try {
+                await this.io.putItemResult(ti, index, value);
+              } catch (e) {
+                broken ??= e as TryInfrastructureError;
+                throw e;
+              }
               done.set(index, value);
               break;
-            } catch (e) {
-              if (e instanceof SkipTask) {
-                await this.store.putItemResult(ti, index, null);
-                done.set(index, null);
-                break;
-              }
-              if (e instanceof NonRetriableError) {
-                fatal = e;
-                failures.push({ index, error: errorMessage(e) });
-                break;
-              }
-              if (attempt > it.itemRetries) {
-                failures.push({ index, error: errorMessage(e) });
-                break;
-              }
-              write('warn', `item ${index} try ${attempt} failed: ${errorMessage(e)}; retrying`);
             }
           }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(it.concurrency, todo.length) }, worker));
-    });
+        };
+        await Promise.all(Array.from({ length: Math.min(it.concurrency, todo.length) }, worker));
+      },
+      progress,
+    );
     if (failures.length) {
       failures.sort((a, b) => a.index - b.index);
       for (const f of failures) write('error', `item ${f.index} failed: ${f.error}`);

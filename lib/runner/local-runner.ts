@@ -5,15 +5,19 @@ import { resolveParams } from '../core/params.ts';
 import { childOutcomes } from '../core/arrays.ts';
 import { isTerminalRunState } from '../model/states.ts';
 import type { RunState, TiState } from '../model/states.ts';
+import { storeUnavailable, TryInfrastructureError } from '../executor/infrastructure.ts';
 import { LocalBatch } from '../executor/local-batch.ts';
 import { InputResolver } from '../executor/resolve.ts';
-import { currentTryLog, TaskRunner } from '../executor/task-runner.ts';
+import { currentTry, TaskRunner } from '../executor/task-runner.ts';
 import { timerRunId, type ArrayWave, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
 import { newTaskInstance, type DagRunRecord, type LogLine, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
+import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { FakeClock, RealClock, type Clock } from './clock.ts';
+import { GuardedTry, guardTries } from './crash-guard.ts';
+import { WorkerIsolation, type WorkerIsolationOptions } from './worker-isolation.ts';
 
 export type RunnerEvent = SchedulerEvent | { type: 'log'; key: TiKey; tryNumber: number; line: LogLine };
 
@@ -28,7 +32,60 @@ export interface LocalRunnerOptions {
   pools?: Record<string, number>;
   /** Route console output of task code into the try's log. Default true. */
   captureConsole?: boolean;
+  /**
+   * Where the code of a try runs. `'in-process'` (the default; `dags test`, tests): in this process, so
+   * breakpoints work. `'worker'` (the standalone server), or its options: each try of a task, branch,
+   * short-circuit or sensor in a worker thread of its own with a heap limit, so that a crash, a hang past
+   * its executionTimeout or a blown heap fails that try and nothing else (see WorkerIsolation).
+   */
+  isolation?: 'in-process' | 'worker' | ({ mode: 'worker' } & WorkerIsolationOptions);
+  /**
+   * While the runner is open (until `close`), an uncaught exception or unhandled rejection of task code
+   * running in this process fails the try that caused it instead of ending the process (see
+   * lib/runner/crash-guard.ts). Default true.
+   */
+  guardCrashes?: boolean;
+  /** How store calls of tries are retried while the store fails transiently (`retryTransient`'s options). */
+  storeRetry?: RetryOptions;
   onEvent?(e: RunnerEvent): void;
+}
+
+/** Sizes of what a runner keeps per run and per try: all 0 once nothing is running or waited for. */
+export interface RunnerBookkeeping {
+  /** Runs seen queued or running (not yet ended). */
+  liveRuns: number;
+  /** Triggered runs recorded under their parent, kept until their whole tree has ended and nobody waits for it. */
+  runTrees: number;
+  /** Callers of `waitForRun` waiting. */
+  runWaiters: number;
+  /** Runs with timers set. */
+  timers: number;
+  /** Tries running (in process or isolated). */
+  tries: number;
+  /** Worker threads of isolated tries. */
+  workers: number;
+  /** Local Batch jobs kept (until their run ends). */
+  batchJobs: number;
+}
+
+/** Internal errors kept in {@link LocalRunner.errors} (the latest). */
+export const RUNNER_ERRORS_KEPT = 1000;
+
+/** A try failed for an infrastructure reason: how many times it is dispatched again (or settled) before the runner gives up on it. */
+const RECOVERY_ATTEMPTS = 10;
+/** Backoff of those attempts: 1 s, 2 s, 4 s... at most 60 s. */
+const recoveryDelayMs = (attempt: number) => Math.min(60_000, 1000 * 2 ** attempt);
+
+/** A try running here, with what the runner needs to abort it, blame it, or tell it is in flight. */
+class RunningTry extends GuardedTry {
+  constructor(
+    readonly key: TiKey,
+    readonly tryNumber: number,
+    readonly controller: AbortController,
+    onLate: (e: unknown) => void,
+  ) {
+    super(`task '${key.taskId}'${key.mapIndex >= 0 ? `[${key.mapIndex}]` : ''} try ${tryNumber} of run ${key.runId}`, key.runId, (e) => controller.abort(e), onLate);
+  }
 }
 
 export interface TaskReport {
@@ -76,7 +133,7 @@ function patchConsole(): void {
   for (const [method, level] of Object.entries(levels)) {
     const original = (console as unknown as Record<string, (...a: unknown[]) => void>)[method]!.bind(console);
     (console as unknown as Record<string, (...a: unknown[]) => void>)[method] = (...args: unknown[]) => {
-      const write = currentTryLog.getStore();
+      const write = currentTry.getStore()?.write;
       if (!write) return original(...args);
       write(level, args.map((a) => (typeof a === 'string' ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })())).join(' '));
     };
@@ -84,9 +141,9 @@ function patchConsole(): void {
 }
 
 /**
- * Runs DAGs in this process: task code runs here (so breakpoints work), sensors, retry delays and Batch
- * jobs wait on timers, triggered DAGs run in the same runner. The scheduler is the one the Lambda
- * handlers use; this class is only its host.
+ * Runs DAGs in this process: task code runs here (so breakpoints work), or each try in a worker thread of
+ * its own (`isolation: 'worker'`); sensors, retry delays and Batch jobs wait on timers, triggered DAGs run
+ * in the same runner. The scheduler is the one the Lambda handlers use; this class is only its host.
  */
 export class LocalRunner {
   readonly store: StateStore;
@@ -94,34 +151,73 @@ export class LocalRunner {
   readonly scheduler: Scheduler;
   readonly taskRunner: TaskRunner;
   readonly batch: LocalBatch;
+  /** Where tries' code runs. */
+  readonly isolation: 'in-process' | 'worker';
   private readonly dags: DagResolver;
+  private readonly workers: WorkerIsolation | null;
+  private readonly retry: RetryOptions | undefined;
   private inflight = 0;
   /** Set by {@link close}: nothing more starts. */
   private closed = false;
   private idleCheck = false;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly runWaiters = new Map<string, ((r: DagRunRecord) => void)[]>();
+  /** Runs seen queued or running (by their events). */
+  private readonly liveRuns = new Set<string>();
+  /** Triggered runs under their parent, and back; a tree goes once it has ended and nobody follows it. */
   private readonly children = new Map<string, string[]>();
+  private readonly parents = new Map<string, string>();
+  /** Run trees someone waits for (`run`, `waitForRunTree`): kept until they are done with them. */
+  private readonly follows = new Map<string, number>();
   private readonly timers = new Map<string, Set<() => void>>();
-  private readonly cancels = new Map<string, AbortController>();
+  /** Tries running now. */
+  private readonly tries = new Set<RunningTry>();
   private readonly listeners: ((e: RunnerEvent) => void)[] = [];
-  /** Internal errors (a bug or a store failure), kept so that none is swallowed. */
+  private unguard: (() => void) | null = null;
+  /** Internal errors (a bug or a store failure), kept so that none is swallowed: the latest {@link RUNNER_ERRORS_KEPT}. */
   readonly errors: { runId: string | null; where: string; error: string }[] = [];
 
   constructor(options: LocalRunnerOptions) {
     this.dags = Array.isArray(options.dags) ? new DagList(options.dags) : (options.dags as DagResolver);
     this.store = options.store ?? new MemoryStateStore();
     this.clock = options.clock ?? new RealClock();
+    this.retry = options.storeRetry;
     if (options.onEvent) this.listeners.push(options.onEvent);
-    if (options.captureConsole ?? true) patchConsole();
-    const resolver = new InputResolver(this.store);
+    const captureConsole = options.captureConsole ?? true;
+    if (captureConsole) patchConsole();
+    const iso = options.isolation ?? 'in-process';
+    if (iso !== 'in-process' && iso !== 'worker' && (typeof iso !== 'object' || iso === null || iso.mode !== 'worker')) {
+      throw new TypeError(`LocalRunner: isolation must be 'in-process', 'worker' or { mode: 'worker', ... }, got ${JSON.stringify(iso)}`);
+    }
+    this.isolation = iso === 'in-process' ? 'in-process' : 'worker';
+    const { sleep: _sleep, random: _random, ...retryNumbers } = this.retry ?? {};
+    this.workers =
+      this.isolation === 'worker'
+        ? new WorkerIsolation(
+            {
+              store: this.store,
+              now: () => this.clock.now(),
+              realClock: this.clock instanceof RealClock,
+              captureConsole,
+              retry: retryNumbers,
+              dagsFolder: () => {
+                const folder = (this.dags as { folder?: unknown }).folder;
+                return typeof folder === 'string' ? folder : undefined;
+              },
+            },
+            typeof iso === 'object' ? iso : {},
+          )
+        : null;
+    const guard = options.guardCrashes ?? true;
+    if (guard) this.unguard = guardTries({ running: () => this.tries });
+    const resolver = new InputResolver(this.store, this.retry);
     const host: SchedulerHost = {
       now: () => this.clock.now(),
       dispatch: (ti) => this.dispatch(ti),
       dispatchArray: (wave) => this.dispatchArray(wave),
       stopRunnable: (queue, name, reason) => this.batch.stopRunnable(queue, name, reason),
       setTimer: (at, event) => this.setTimer(at, event),
-      cancelRun: (runId) => this.cancels.get(runId)?.abort(new Error('the run was stopped: dagrun timeout')),
+      cancelRun: (runId) => this.abortTries(new Error('the run was stopped: dagrun timeout'), runId),
       externalDone: async (_kind, id) => this.batch.isDone(id),
       emit: (e) => this.emit(e),
     };
@@ -131,9 +227,15 @@ export class LocalRunner {
       setTimer: (at, fn) => void this.clock.setTimer(at, () => void this.track(null, 'batch job end', async () => fn())),
       onDone: (owner, status) =>
         void this.track(owner.key.runId, 'batch job end', async () => {
-          if (!owner.wave) return this.scheduler.resumeDeferred(owner.key, owner.tryNumber);
-          const result = await this.batch.waveResult(status.jobId, owner.wave.mapIndexes.length);
-          await this.scheduler.handleArrayResult(owner.wave.array, owner.tryNumber, childOutcomes(owner.wave.mapIndexes, result));
+          try {
+            if (!owner.wave) return await this.scheduler.resumeDeferred(owner.key, owner.tryNumber);
+            const result = await this.batch.waveResult(status.jobId, owner.wave.mapIndexes.length);
+            await this.scheduler.handleArrayResult(owner.wave.array, owner.tryNumber, childOutcomes(owner.wave.mapIndexes, result));
+          } finally {
+            // A job that ended after its run did is forgotten now (the run's end forgot the others).
+            const run = await this.store.getRun(owner.key.runId).catch(() => undefined);
+            if (run && isTerminalRunState(run.state)) this.batch.forgetRun(run.runId);
+          }
         }),
       track: (p) => this.track(null, 'batch process', () => p),
     });
@@ -146,6 +248,10 @@ export class LocalRunner {
         batch: this.batch,
         onState: (ti) => this.emit({ type: 'ti', ti }),
         onLog: (key, tryNumber, line) => this.emit({ type: 'log', key, tryNumber, line }),
+        ...(this.retry ? { retry: this.retry } : {}),
+        // With crashes guarded, what task code leaves unhandled is reported before its result counts.
+        ...(guard ? { settle: () => new Promise<void>((r) => setImmediate(r)) } : {}),
+        ...(this.workers ? { isolation: this.workers } : {}),
       },
       resolver,
     );
@@ -168,27 +274,29 @@ export class LocalRunner {
     };
   }
 
+  /** What the runner keeps per run and per try, by size (each back to 0 once its runs have ended). */
+  get bookkeeping(): RunnerBookkeeping {
+    return {
+      liveRuns: this.liveRuns.size,
+      runTrees: this.children.size + this.parents.size + this.follows.size,
+      runWaiters: this.runWaiters.size,
+      timers: this.timers.size,
+      tries: this.tries.size,
+      workers: this.workers?.size ?? 0,
+      batchJobs: this.batch.size,
+    };
+  }
+
   private emit(e: RunnerEvent): void {
-    if (e.type === 'run') {
-      if (e.run.parent) {
-        const list = this.children.get(e.run.parent.runId) ?? [];
-        if (!list.includes(e.run.runId)) list.push(e.run.runId);
-        this.children.set(e.run.parent.runId, list);
-      }
-      if (isTerminalRunState(e.run.state)) {
-        for (const cancel of this.timers.get(e.run.runId) ?? []) cancel();
-        this.timers.delete(e.run.runId);
-        this.cancels.delete(e.run.runId);
-        const w = this.runWaiters.get(e.run.runId) ?? [];
-        this.runWaiters.delete(e.run.runId);
-        for (const f of w) f(e.run);
-      }
+    if (e.type === 'run') this.runChanged(e.run);
+    if (e.type === 'error') {
+      this.errors.push({ runId: e.runId, where: e.where, error: errorMessage(e.error) });
+      if (this.errors.length > RUNNER_ERRORS_KEPT) this.errors.splice(0, this.errors.length - RUNNER_ERRORS_KEPT);
     }
-    if (e.type === 'error') this.errors.push({ runId: e.runId, where: e.where, error: errorMessage(e.error) });
     // Listeners run outside the task's log context (their console output is theirs), and a listener
     // that throws cannot fail a task or the scheduler: its error goes to stderr.
     for (const l of this.listeners) {
-      currentTryLog.exit(() => {
+      currentTry.exit(() => {
         try {
           l(e);
         } catch (err) {
@@ -198,10 +306,80 @@ export class LocalRunner {
     }
   }
 
+  /** A run changed state: record it under its parent; when it ended, drop what was kept for it. */
+  private runChanged(run: DagRunRecord): void {
+    const { runId } = run;
+    if (run.parent) {
+      const parent = run.parent.runId;
+      const list = this.children.get(parent) ?? [];
+      if (!list.includes(runId)) list.push(runId);
+      this.children.set(parent, list);
+      this.parents.set(runId, parent);
+    }
+    if (!isTerminalRunState(run.state)) {
+      this.liveRuns.add(runId);
+      return;
+    }
+    this.liveRuns.delete(runId);
+    for (const cancel of this.timers.get(runId) ?? []) cancel();
+    this.timers.delete(runId);
+    this.batch.forgetRun(runId);
+    const w = this.runWaiters.get(runId) ?? [];
+    this.runWaiters.delete(runId);
+    for (const f of w) f(run);
+    this.pruneTree(runId);
+  }
+
+  /** Forget the tree of triggered runs `runId` belongs to once every run of it has ended and nobody follows it. */
+  private pruneTree(runId: string): void {
+    let root = runId;
+    for (let p = this.parents.get(root); p !== undefined; p = this.parents.get(root)) root = p;
+    const members: string[] = [];
+    for (const stack = [root]; stack.length; ) {
+      const id = stack.pop()!;
+      members.push(id);
+      stack.push(...(this.children.get(id) ?? []));
+    }
+    if (members.some((m) => this.liveRuns.has(m) || this.follows.has(m))) return;
+    for (const m of members) {
+      this.children.delete(m);
+      this.parents.delete(m);
+    }
+  }
+
+  private follow(runId: string): void {
+    this.follows.set(runId, (this.follows.get(runId) ?? 0) + 1);
+  }
+
+  private unfollow(runId: string): void {
+    const n = (this.follows.get(runId) ?? 1) - 1;
+    if (n > 0) this.follows.set(runId, n);
+    else {
+      this.follows.delete(runId);
+      this.pruneTree(runId);
+    }
+  }
+
+  /** The runs `runId` triggered, in the order they were created (from the store when this runner no longer keeps them). */
+  private async childrenOf(runId: string): Promise<string[]> {
+    const kept = this.children.get(runId);
+    if (kept || this.liveRuns.has(runId) || this.parents.has(runId)) return kept ?? [];
+    const run = await this.store.getRun(runId);
+    const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
+    if (!dag) return [];
+    const targets = new Set(dag.spec.tasks.flatMap((t) => (t.triggerDag ? [t.triggerDag.triggerDagId] : [])));
+    const found: DagRunRecord[] = [];
+    for (const dagId of targets) for (const r of await this.store.listRuns({ dagId })) if (r.parent?.runId === runId) found.push(r);
+    found.sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : a.runId < b.runId ? -1 : 1));
+    return found.map((r) => r.runId);
+  }
+
   /** Run work, counting it in flight; an error in it is reported and fails its run, never lost. */
   private track<T>(runId: string | null, where: string, work: () => Promise<T>): Promise<T | undefined> {
     this.inflight++;
-    return work()
+    // Outside any try's context: a crash in the runner's own work is not a task's.
+    return currentTry
+      .exit(work)
       .catch(async (e: unknown) => {
         this.emit({ type: 'error', runId, error: e, where });
         if (runId) {
@@ -235,32 +413,129 @@ export class LocalRunner {
     });
   }
 
-  private dispatch(ti: TaskInstanceRecord): void {
+  /**
+   * Run one try here, as a try this runner knows is running: its own AbortController (fired by a stop of
+   * its run, by `close`, or by a crash of its code), and the async context that blames crashes on it.
+   */
+  private async runTry(key: TiKey, tryNumber: number): Promise<TryResult | null> {
+    const t = new RunningTry(key, tryNumber, new AbortController(), (e) =>
+      this.emit({ type: 'error', runId: key.runId, error: e, where: `task '${key.taskId}' (its code, after try ${tryNumber} ended)` }),
+    );
+    this.tries.add(t);
+    try {
+      return await currentTry.run({ owner: t }, () => this.taskRunner.run(key, tryNumber, t.controller.signal));
+    } finally {
+      t.active = false;
+      this.tries.delete(t);
+      if (this.closed && this.tries.size === 0) this.release();
+    }
+  }
+
+  /** Abort the running tries (of one run, or all) with `reason`: their signal fires, and each fails with it. */
+  private abortTries(reason: unknown, runId?: string): void {
+    for (const t of this.tries) if (runId === undefined || t.runId === runId) t.controller.abort(reason);
+  }
+
+  private tryRunning(key: TiKey, tryNumber: number): boolean {
+    for (const t of this.tries) if (t.tryNumber === tryNumber && t.key.runId === key.runId && t.key.taskId === key.taskId && t.key.mapIndex === key.mapIndex) return true;
+    return false;
+  }
+
+  /** `attempt`: how many times this try was dispatched again after an infrastructure failure. */
+  private dispatch(ti: TaskInstanceRecord, attempt = 0): void {
     if (this.closed) return;
     const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
-    let ac = this.cancels.get(ti.runId);
-    if (!ac) this.cancels.set(ti.runId, (ac = new AbortController()));
-    const signal = ac.signal;
     void this.track(ti.runId, `task '${ti.taskId}'`, async () => {
       await new Promise<void>((r) => setImmediate(r));
-      const result = await this.taskRunner.run(key, ti.tryNumber, signal);
-      if (result) await this.scheduler.handleTryResult(key, ti.tryNumber, result);
+      if (this.closed) return;
+      let result: TryResult | null;
+      try {
+        result = await this.runTry(key, ti.tryNumber);
+      } catch (e) {
+        if (!(e instanceof TryInfrastructureError)) throw e;
+        // A store that fails for a reason waiting does not cure: an internal error (the run fails, with it).
+        if (!e.recoverable) throw e.cause;
+        this.recoverTry(ti, e, attempt);
+        return;
+      }
+      if (result) await this.reportTry(key, ti.tryNumber, result);
+    });
+  }
+
+  /**
+   * Report a try's result to the scheduler. Reporting is idempotent (conditional on the try running), so
+   * while the store is unavailable it is done again after a backoff: the result is not lost, nor is the
+   * run failed for it.
+   */
+  private async reportTry(key: TiKey, tryNumber: number, result: TryResult, attempt = 0): Promise<void> {
+    try {
+      await retryTransient(() => this.scheduler.handleTryResult(key, tryNumber, result), this.retry);
+    } catch (e) {
+      if (!storeUnavailable(e) || attempt >= RECOVERY_ATTEMPTS) throw e;
+      const where = `task '${key.taskId}' (reporting try ${tryNumber})`;
+      if (attempt === 0) this.emit({ type: 'error', runId: key.runId, error: e, where });
+      this.later(key.runId, this.clock.now() + recoveryDelayMs(attempt), where, () => this.reportTry(key, tryNumber, result, attempt + 1));
+    }
+  }
+
+  /**
+   * A try failed for an infrastructure reason (the store, past its retries): not the task's failure. Once
+   * the store answers again (after a backoff), the instance says what to do: still queued at this try
+   * (nothing of its code ran), it is dispatched again; running at this try with no delivery of it running
+   * here (its code may have run: it must not run twice), it is settled as the deployed reconcile settles a
+   * try that stopped without reporting: failed with a `LostTryError` (retriable). Otherwise someone else
+   * moved it on. After RECOVERY_ATTEMPTS it is left for the next start (`resumeRuns`).
+   */
+  private recoverTry(ti: TaskInstanceRecord, error: TryInfrastructureError, attempt: number): void {
+    const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+    const where = `task '${ti.taskId}'`;
+    if (attempt === 0) this.emit({ type: 'error', runId: ti.runId, error, where });
+    if (attempt >= RECOVERY_ATTEMPTS) {
+      this.emit({ type: 'error', runId: ti.runId, error: new Error(`gave up on try ${ti.tryNumber} after ${attempt} attempts: ${errorMessage(error)}; it is left ${error.started ? 'running' : 'queued'} for the next start`), where });
+      return;
+    }
+    this.later(ti.runId, this.clock.now() + recoveryDelayMs(attempt), `recovering ${where}`, async () => {
+      try {
+        const now = await retryTransient(() => this.store.getTaskInstance(key), this.retry);
+        if (!now || now.tryNumber !== ti.tryNumber) return;
+        if (now.state === 'queued') {
+          this.dispatch(now, attempt + 1);
+        } else if (now.state === 'running' && !this.tryRunning(key, ti.tryNumber)) {
+          const why = `try ${ti.tryNumber} stopped without a result: ${error.message}`;
+          await retryTransient(() => this.scheduler.handleTryResult(key, ti.tryNumber, { kind: 'failure', error: `LostTryError: ${why}`, retriable: true }), this.retry);
+        }
+      } catch (e) {
+        if (!storeUnavailable(e)) throw e;
+        this.recoverTry(ti, error, attempt + 1);
+      }
     });
   }
 
   /** Start an array wave: submit its instances as one local array job; its end settles each child. */
-  private dispatchArray(wave: ArrayWave): void {
+  private dispatchArray(wave: ArrayWave, attempt = 0): void {
     if (this.closed) return;
     const { array, tryNumber } = wave;
-    void this.track(array.runId, `task '${array.taskId}' (array group ${array.group})`, async () => {
+    const where = `task '${array.taskId}' (array group ${array.group})`;
+    void this.track(array.runId, where, async () => {
       await new Promise<void>((r) => setImmediate(r));
-      const prepared = await this.taskRunner.prepareArrayWave(array, tryNumber);
+      if (this.closed) return;
+      let prepared: Awaited<ReturnType<TaskRunner['prepareArrayWave']>>;
+      try {
+        prepared = await this.taskRunner.prepareArrayWave(array, tryNumber);
+      } catch (e) {
+        if (!(e instanceof TryInfrastructureError)) throw e;
+        if (!e.recoverable || attempt >= RECOVERY_ATTEMPTS) throw e.cause;
+        // Preparing a wave is idempotent (the same wave again, the same job by its owner): do it again later.
+        if (attempt === 0) this.emit({ type: 'error', runId: array.runId, error: e, where });
+        this.later(array.runId, this.clock.now() + recoveryDelayMs(attempt), `recovering ${where}`, async () => this.dispatchArray(wave, attempt + 1));
+        return;
+      }
       if (!prepared) return;
       const key = { runId: array.runId, taskId: array.taskId, mapIndex: prepared.mapIndexes[0]! };
       if ('error' in prepared) {
         const failed = new Map(prepared.mapIndexes.map((_, i) => [i, { exitCode: null, reason: prepared.error }]));
         const result = { jobId: '', jobName: '', status: 'FAILED' as const, failed, reason: prepared.error };
-        await this.scheduler.handleArrayResult(array, tryNumber, childOutcomes(prepared.mapIndexes, result));
+        await retryTransient(() => this.scheduler.handleArrayResult(array, tryNumber, childOutcomes(prepared.mapIndexes, result)), this.retry);
         return;
       }
       await this.batch.submit(prepared.submission, { key, tryNumber, wave: { array, mapIndexes: prepared.mapIndexes } });
@@ -268,14 +543,20 @@ export class LocalRunner {
   }
 
   private setTimer(at: number, event: TimerEvent): void {
-    if (this.closed) return;
     const runId = timerRunId(event);
+    this.later(runId, at, `timer ${event.type}`, () => this.scheduler.onTimer(event));
+  }
+
+  /** Do `work` at time `at` on the clock, as work of run `runId` (its timers go when it ends). */
+  private later(runId: string, at: number, where: string, work: () => Promise<unknown>): void {
+    if (this.closed) return;
     let set = this.timers.get(runId);
     if (!set) this.timers.set(runId, (set = new Set()));
     const s = set;
     const cancel = this.clock.setTimer(at, () => {
       s.delete(cancel);
-      void this.track(runId, `timer ${event.type}`, () => this.scheduler.onTimer(event));
+      if (s.size === 0 && this.timers.get(runId) === s) this.timers.delete(runId);
+      void this.track(runId, where, work);
     });
     s.add(cancel);
   }
@@ -316,15 +597,25 @@ export class LocalRunner {
 
   /** Wait for a run and every run it triggered (recursively). */
   async waitForRunTree(runId: string): Promise<void> {
-    await this.waitForRun(runId);
-    for (const child of this.children.get(runId) ?? []) await this.waitForRunTree(child);
+    this.follow(runId);
+    try {
+      await this.waitForRun(runId);
+      for (const child of await this.childrenOf(runId)) await this.waitForRunTree(child);
+    } finally {
+      this.unfollow(runId);
+    }
   }
 
   /** Trigger a DAG and wait for it and everything it triggered; returns the report. */
   async run(req: TriggerRequest): Promise<RunReport> {
     const run = await this.trigger(req);
-    await this.waitForRunTree(run.runId);
-    return this.report(run.runId);
+    this.follow(run.runId);
+    try {
+      await this.waitForRunTree(run.runId);
+      return await this.report(run.runId);
+    } finally {
+      this.unfollow(run.runId);
+    }
   }
 
   /** Task instance states of a run (every task, in definition order) and of the runs it triggered. */
@@ -346,8 +637,8 @@ export class LocalRunner {
       else for (const ti of list) tasks.push({ taskId: ti.taskId, mapIndex: ti.mapIndex < 0 ? null : ti.mapIndex, state: ti.state, tryNumber: ti.tryNumber });
     }
     const report: RunReport = { dagId: run.dagId, runId, state: run.state, tasks };
-    const kids = this.children.get(runId);
-    if (kids?.length) report.triggeredRuns = await Promise.all(kids.map((k) => this.report(k)));
+    const kids = await this.childrenOf(runId);
+    if (kids.length) report.triggeredRuns = await Promise.all(kids.map((k) => this.report(k)));
     return report;
   }
 
@@ -372,7 +663,7 @@ export class LocalRunner {
     await this.store.createTaskInstances([
       newTaskInstance({ ...key, dagId: dag.dagId, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: new Date(now).toISOString() }),
     ]);
-    let result = await this.taskRunner.run(key, 1);
+    let result = await this.runTry(key, 1);
     while (result?.kind === 'defer') {
       await this.store.updateTaskInstance(key, { states: ['running'], tryNumber: 1 }, { state: 'queued', ...(result.externalId ? { externalId: result.externalId } : {}) });
       if (result.until !== null) {
@@ -384,24 +675,34 @@ export class LocalRunner {
       } else if (spec.kind === 'trigger_dag' && result.externalId) {
         await this.waitForRunTree(result.externalId);
       }
-      result = await this.taskRunner.run(key, 1);
+      result = await this.runTry(key, 1);
     }
     const xcom = await this.store.getXCom(runId, spec.taskId, key.mapIndex, 'return_value');
     const log = await this.store.getLog(key, 1);
     await this.store.updateRun(runId, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
+    this.scheduler.resolver.forget(runId);
+    this.batch.forgetRun(runId);
     return { runId, outcome: result ?? { kind: 'failure', error: 'the task did not start', retriable: false }, value: xcom?.value ?? null, log };
   }
 
   /**
    * Stop: cancel the timers of unfinished runs, abort running tries with `reason` (their `ctx.signal`
-   * fires; default `Error('runner closed')`), and start nothing more: from here on a dispatch or a timer
-   * leaves its instance as the store has it (queued, up_for_retry, deferred), for whoever resumes the
-   * store next (the standalone server's resume at its next start). The process can then exit.
+   * fires; default `Error('runner closed')`; an isolated try's worker is terminated if it has not ended
+   * within its grace), and start nothing more: from here on a dispatch or a timer leaves its instance as
+   * the store has it (queued, up_for_retry, deferred), for whoever resumes the store next (the standalone
+   * server's resume at its next start). The crash guard goes once the tries running have ended. The
+   * process can then exit.
    */
   close(reason: unknown = new Error('runner closed')): void {
     this.closed = true;
     for (const set of this.timers.values()) for (const cancel of set) cancel();
     this.timers.clear();
-    for (const ac of this.cancels.values()) ac.abort(reason);
+    this.abortTries(reason);
+    if (this.tries.size === 0) this.release();
+  }
+
+  private release(): void {
+    this.unguard?.();
+    this.unguard = null;
   }
 }
