@@ -83,7 +83,9 @@ export async function driveCase(target: CaseTarget, dagId: string, plan: FaultPl
   const recovered: string[] = [];
   const errors: string[] = [];
   const collect = (runner: LocalRunner) => {
-    for (const e of runner.errors) if (!/ProcessDiedError/.test(e.error)) errors.push(`${e.where}: ${e.error}`);
+    // The injected fault itself, reported as the host recovers from it, is not an error of the case (its
+    // outcome is judged by the end state); anything else the host reports is.
+    for (const e of runner.errors) if (!/ProcessDiedError|InjectedStoreFault/.test(e.error)) errors.push(`${e.where}: ${e.error}`);
   };
   let clockNow = options.clockStart ?? T0;
   let writes = 0;

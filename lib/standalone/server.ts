@@ -153,7 +153,9 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   const logs = new LogFileWriter(home, (runId) => dagOfRun.get(runId), { warn: (msg) => warn(`airless standalone: warning: ${msg}`) });
   const running = new Set<string>();
   const dags = new VersionedDags(bag);
-  const runner = new LocalRunner({ dags, store });
+  // Each try of task code runs in a worker thread of its own: a crash, a hang past its timeout or a heap
+  // blow-up fails that try, and the server goes on serving.
+  const runner = new LocalRunner({ dags, store, isolation: 'worker' });
   const startedAt = runner.clock.now();
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {

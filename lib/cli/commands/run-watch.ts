@@ -109,23 +109,28 @@ export async function watchRun(term: Terminal, remote: Remote, dagId: string, ru
   try {
     for (;;) {
       let root: WatchResult | undefined;
-      const changes = [];
+      // Changes seen in one poll, printed in the order they happened (a child run's last task before the
+      // parent's task that waited on it), whichever run they were read from first.
+      const changes: { at: string; change: ReturnType<RunTracker['handle']> }[] = [];
       const queue = [{ dagId, runId }];
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
         const now = await poll(remote, next.dagId, next.runId);
         root ??= now;
         if (now.run.state === 'success' || now.run.state === 'failed') ended.add(now.run.dag_run_id);
-        changes.push(tracker.handle({ type: 'run', run: runRecord(now.run) }));
+        changes.push({ at: now.run.end_date ?? now.run.start_date ?? now.run.queued_at ?? '', change: tracker.handle({ type: 'run', run: runRecord(now.run) }) });
         const targets = await targetsOf(next.dagId);
         for (const ti of now.tis) {
           const rec = tiRecord(ti);
-          if (rec) changes.push(tracker.handle({ type: 'ti', ti: rec }));
+          if (rec) changes.push({ at: ti.end_date ?? ti.start_date ?? ti.queued_when ?? '', change: tracker.handle({ type: 'ti', ti: rec }) });
           const child = targets.get(ti.task_id);
           if (child !== undefined && ti.external_id !== null && !ended.has(ti.external_id)) queue.push({ dagId: child, runId: ti.external_id });
         }
       }
       if (view) view.changed();
-      else if (!quiet) for (const c of changes) if (c) await term.out(`${stateChangeLine(c, p)}\n`);
+      else if (!quiet) {
+        changes.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+        for (const { change } of changes) if (change) await term.out(`${stateChangeLine(change, p)}\n`);
+      }
       if (root!.run.state === 'success' || root!.run.state === 'failed') return root!;
       await sleep(POLL_INTERVAL_MS);
     }
