@@ -22,8 +22,8 @@ export function runLogDir(home: string, dagId: string, runId: string): string {
 }
 
 /** `<run dir>/task_id=<t>/[map_index=<i>/]attempt=<n>.log`: the log file of one try. */
-export function tryLogPath(home: string, dagId: string, key: TiKey, tryNumber: number): string {
-  const parts = [runLogDir(home, dagId, key.runId), `task_id=${segment(key.taskId)}`];
+export function tryLogPath(home: string, key: TiKey, tryNumber: number): string {
+  const parts = [runLogDir(home, key.dagId, key.runId), `task_id=${segment(key.taskId)}`];
   if (key.mapIndex >= 0) parts.push(`map_index=${key.mapIndex}`);
   return path.join(...parts, `attempt=${tryNumber}.log`);
 }
@@ -35,11 +35,10 @@ export function formatLogLine(line: LogLine): string {
 
 /**
  * Writes every try's log lines to its file as they come, buffered and flushed every `flushMs` (and on
- * `flush()`), so that `tail -f` follows a running task. Lines of a run whose DAG is not known yet wait
- * in the buffer.
+ * `flush()`), so that `tail -f` follows a running task.
  */
 export class LogFileWriter {
-  private readonly pending = new Map<string, { runId: string; key: TiKey; tryNumber: number; lines: string[] }>();
+  private readonly pending = new Map<string, { key: TiKey; tryNumber: number; lines: string[] }>();
   private timer: NodeJS.Timeout | null = null;
   /** Every file written, in the order first written. */
   readonly files = new Set<string>();
@@ -48,14 +47,13 @@ export class LogFileWriter {
 
   constructor(
     readonly home: string,
-    private readonly dagIdOf: (runId: string) => string | undefined,
     private readonly flushMs = 200,
   ) {}
 
   add(key: TiKey, tryNumber: number, line: LogLine): void {
-    const id = `${key.runId}\0${key.taskId}\0${key.mapIndex}\0${tryNumber}`;
+    const id = `${key.dagId}\0${key.runId}\0${key.taskId}\0${key.mapIndex}\0${tryNumber}`;
     let p = this.pending.get(id);
-    if (!p) this.pending.set(id, (p = { runId: key.runId, key: { runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex }, tryNumber, lines: [] }));
+    if (!p) this.pending.set(id, (p = { key: { dagId: key.dagId, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex }, tryNumber, lines: [] }));
     p.lines.push(formatLogLine(line));
     if (this.timer === null) {
       this.timer = setTimeout(() => {
@@ -66,17 +64,11 @@ export class LogFileWriter {
     }
   }
 
-  /** Write what is buffered; returns the lines still waiting for their run's DAG id. */
-  flush(): number {
-    let waiting = 0;
+  /** Write what is buffered. */
+  flush(): void {
     for (const [id, p] of this.pending) {
-      const dagId = this.dagIdOf(p.runId);
-      if (dagId === undefined) {
-        waiting += p.lines.length;
-        continue;
-      }
       this.pending.delete(id);
-      const file = tryLogPath(this.home, dagId, p.key, p.tryNumber);
+      const file = tryLogPath(this.home, p.key, p.tryNumber);
       try {
         mkdirSync(path.dirname(file), { recursive: true });
         appendFileSync(file, p.lines.join('\n') + '\n');
@@ -86,7 +78,6 @@ export class LogFileWriter {
         if (!this.errors.includes(msg)) this.errors.push(msg);
       }
     }
-    return waiting;
   }
 
   close(): void {

@@ -43,7 +43,7 @@ export class LocalBatch implements BatchBackend {
 
   async submit(job: BatchSubmission, owner: BatchOwner): Promise<string> {
     const who = owner.wave ? `g${owner.wave.array.group}` : String(owner.key.mapIndex);
-    const ownerKey = `${owner.key.runId}\u0000${owner.key.taskId}\u0000${who}\u0000${owner.tryNumber}`;
+    const ownerKey = `${owner.key.dagId}\u0000${owner.key.runId}\u0000${owner.key.taskId}\u0000${who}\u0000${owner.tryNumber}`;
     const existing = this.byOwner.get(ownerKey);
     if (existing) return existing;
     const jobId = randomUUID();

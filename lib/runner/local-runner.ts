@@ -8,10 +8,10 @@ import type { RunState, TiState } from '../model/states.ts';
 import { LocalBatch } from '../executor/local-batch.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { currentTryLog, TaskRunner } from '../executor/task-runner.ts';
-import { timerRunId, type ArrayWave, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
+import { timerRun, type ArrayWave, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
-import { newTaskInstance, type DagRunRecord, type LogLine, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
+import { newTaskInstance, pipelineScopeOf, runKeyText, runRefOf, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { FakeClock, RealClock, type Clock } from './clock.ts';
 
@@ -100,13 +100,14 @@ export class LocalRunner {
   private closed = false;
   private idleCheck = false;
   private readonly idleWaiters: (() => void)[] = [];
+  // By run (`runKeyText`): waiters, the runs it triggered, its timers, its tries' abort controller.
   private readonly runWaiters = new Map<string, ((r: DagRunRecord) => void)[]>();
-  private readonly children = new Map<string, string[]>();
+  private readonly children = new Map<string, RunRef[]>();
   private readonly timers = new Map<string, Set<() => void>>();
   private readonly cancels = new Map<string, AbortController>();
   private readonly listeners: ((e: RunnerEvent) => void)[] = [];
   /** Internal errors (a bug or a store failure), kept so that none is swallowed. */
-  readonly errors: { runId: string | null; where: string; error: string }[] = [];
+  readonly errors: { run: RunRef | null; where: string; error: string }[] = [];
 
   constructor(options: LocalRunnerOptions) {
     this.dags = Array.isArray(options.dags) ? new DagList(options.dags) : (options.dags as DagResolver);
@@ -121,7 +122,7 @@ export class LocalRunner {
       dispatchArray: (wave) => this.dispatchArray(wave),
       stopRunnable: (queue, name, reason) => this.batch.stopRunnable(queue, name, reason),
       setTimer: (at, event) => this.setTimer(at, event),
-      cancelRun: (runId) => this.cancels.get(runId)?.abort(new Error('the run was stopped: dagrun timeout')),
+      cancelRun: (run) => this.cancels.get(runKeyText(run))?.abort(new Error('the run was stopped: dagrun timeout')),
       externalDone: async (_kind, id) => this.batch.isDone(id),
       emit: (e) => this.emit(e),
     };
@@ -130,7 +131,7 @@ export class LocalRunner {
       now: () => this.clock.now(),
       setTimer: (at, fn) => void this.clock.setTimer(at, () => void this.track(null, 'batch job end', async () => fn())),
       onDone: (owner, status) =>
-        void this.track(owner.key.runId, 'batch job end', async () => {
+        void this.track(runRefOf(owner.key), 'batch job end', async () => {
           if (!owner.wave) return this.scheduler.resumeDeferred(owner.key, owner.tryNumber);
           const result = await this.batch.waveResult(status.jobId, owner.wave.mapIndexes.length);
           await this.scheduler.handleArrayResult(owner.wave.array, owner.tryNumber, childOutcomes(owner.wave.mapIndexes, result));
@@ -170,21 +171,23 @@ export class LocalRunner {
 
   private emit(e: RunnerEvent): void {
     if (e.type === 'run') {
+      const id = runKeyText(e.run);
       if (e.run.parent) {
-        const list = this.children.get(e.run.parent.runId) ?? [];
-        if (!list.includes(e.run.runId)) list.push(e.run.runId);
-        this.children.set(e.run.parent.runId, list);
+        const parent = runKeyText(e.run.parent);
+        const list = this.children.get(parent) ?? [];
+        if (!list.some((c) => runKeyText(c) === id)) list.push(runRefOf(e.run));
+        this.children.set(parent, list);
       }
       if (isTerminalRunState(e.run.state)) {
-        for (const cancel of this.timers.get(e.run.runId) ?? []) cancel();
-        this.timers.delete(e.run.runId);
-        this.cancels.delete(e.run.runId);
-        const w = this.runWaiters.get(e.run.runId) ?? [];
-        this.runWaiters.delete(e.run.runId);
+        for (const cancel of this.timers.get(id) ?? []) cancel();
+        this.timers.delete(id);
+        this.cancels.delete(id);
+        const w = this.runWaiters.get(id) ?? [];
+        this.runWaiters.delete(id);
         for (const f of w) f(e.run);
       }
     }
-    if (e.type === 'error') this.errors.push({ runId: e.runId, where: e.where, error: errorMessage(e.error) });
+    if (e.type === 'error') this.errors.push({ run: e.run, where: e.where, error: errorMessage(e.error) });
     // Listeners run outside the task's log context (their console output is theirs), and a listener
     // that throws cannot fail a task or the scheduler: its error goes to stderr.
     for (const l of this.listeners) {
@@ -199,15 +202,15 @@ export class LocalRunner {
   }
 
   /** Run work, counting it in flight; an error in it is reported and fails its run, never lost. */
-  private track<T>(runId: string | null, where: string, work: () => Promise<T>): Promise<T | undefined> {
+  private track<T>(run: RunRef | null, where: string, work: () => Promise<T>): Promise<T | undefined> {
     this.inflight++;
     return work()
       .catch(async (e: unknown) => {
-        this.emit({ type: 'error', runId, error: e, where });
-        if (runId) {
+        this.emit({ type: 'error', run, error: e, where });
+        if (run) {
           // Fail the run as any run ends (callbacks, parent, maxActiveRuns unit); if even that fails, say so.
-          await this.scheduler.failRun(runId, `internal error in ${where}: ${errorMessage(e)}`).catch((e2: unknown) => {
-            this.emit({ type: 'error', runId, error: e2, where: `failing run ${runId} after an internal error` });
+          await this.scheduler.failRun(run, `internal error in ${where}: ${errorMessage(e)}`).catch((e2: unknown) => {
+            this.emit({ type: 'error', run, error: e2, where: `failing run ${run.runId} of DAG '${run.dagId}' after an internal error` });
           });
         }
         return undefined;
@@ -237,11 +240,12 @@ export class LocalRunner {
 
   private dispatch(ti: TaskInstanceRecord): void {
     if (this.closed) return;
-    const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
-    let ac = this.cancels.get(ti.runId);
-    if (!ac) this.cancels.set(ti.runId, (ac = new AbortController()));
+    const key = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+    const run = runRefOf(ti);
+    let ac = this.cancels.get(runKeyText(run));
+    if (!ac) this.cancels.set(runKeyText(run), (ac = new AbortController()));
     const signal = ac.signal;
-    void this.track(ti.runId, `task '${ti.taskId}'`, async () => {
+    void this.track(run, `task '${ti.taskId}'`, async () => {
       await new Promise<void>((r) => setImmediate(r));
       const result = await this.taskRunner.run(key, ti.tryNumber, signal);
       if (result) await this.scheduler.handleTryResult(key, ti.tryNumber, result);
@@ -252,11 +256,11 @@ export class LocalRunner {
   private dispatchArray(wave: ArrayWave): void {
     if (this.closed) return;
     const { array, tryNumber } = wave;
-    void this.track(array.runId, `task '${array.taskId}' (array group ${array.group})`, async () => {
+    void this.track(runRefOf(array), `task '${array.taskId}' (array group ${array.group})`, async () => {
       await new Promise<void>((r) => setImmediate(r));
       const prepared = await this.taskRunner.prepareArrayWave(array, tryNumber);
       if (!prepared) return;
-      const key = { runId: array.runId, taskId: array.taskId, mapIndex: prepared.mapIndexes[0]! };
+      const key = { dagId: array.dagId, runId: array.runId, taskId: array.taskId, mapIndex: prepared.mapIndexes[0]! };
       if ('error' in prepared) {
         const failed = new Map(prepared.mapIndexes.map((_, i) => [i, { exitCode: null, reason: prepared.error }]));
         const result = { jobId: '', jobName: '', status: 'FAILED' as const, failed, reason: prepared.error };
@@ -269,13 +273,13 @@ export class LocalRunner {
 
   private setTimer(at: number, event: TimerEvent): void {
     if (this.closed) return;
-    const runId = timerRunId(event);
-    let set = this.timers.get(runId);
-    if (!set) this.timers.set(runId, (set = new Set()));
+    const run = timerRun(event);
+    let set = this.timers.get(runKeyText(run));
+    if (!set) this.timers.set(runKeyText(run), (set = new Set()));
     const s = set;
     const cancel = this.clock.setTimer(at, () => {
       s.delete(cancel);
-      void this.track(runId, `timer ${event.type}`, () => this.scheduler.onTimer(event));
+      void this.track(run, `timer ${event.type}`, () => this.scheduler.onTimer(event));
     });
     s.add(cancel);
   }
@@ -293,14 +297,15 @@ export class LocalRunner {
   }
 
   /** Resolves when the run has ended. */
-  waitForRun(runId: string): Promise<DagRunRecord> {
+  waitForRun(run: RunRef): Promise<DagRunRecord> {
+    const ref = runRefOf(run);
     return new Promise((resolve, reject) => {
-      this.store.getRun(runId).then((r) => {
-        if (!r) return reject(new Error(`no run '${runId}'`));
+      this.store.getRun(ref).then((r) => {
+        if (!r) return reject(new Error(`no run '${ref.runId}' of DAG '${ref.dagId}'`));
         if (isTerminalRunState(r.state)) return resolve(r);
-        const list = this.runWaiters.get(runId) ?? [];
+        const list = this.runWaiters.get(runKeyText(ref)) ?? [];
         list.push(resolve);
-        this.runWaiters.set(runId, list);
+        this.runWaiters.set(runKeyText(ref), list);
         this.scheduleIdleCheck();
       }, reject);
     });
@@ -315,24 +320,25 @@ export class LocalRunner {
   }
 
   /** Wait for a run and every run it triggered (recursively). */
-  async waitForRunTree(runId: string): Promise<void> {
-    await this.waitForRun(runId);
-    for (const child of this.children.get(runId) ?? []) await this.waitForRunTree(child);
+  async waitForRunTree(run: RunRef): Promise<void> {
+    await this.waitForRun(run);
+    for (const child of this.children.get(runKeyText(run)) ?? []) await this.waitForRunTree(child);
   }
 
   /** Trigger a DAG and wait for it and everything it triggered; returns the report. */
   async run(req: TriggerRequest): Promise<RunReport> {
     const run = await this.trigger(req);
-    await this.waitForRunTree(run.runId);
-    return this.report(run.runId);
+    await this.waitForRunTree(run);
+    return this.report(run);
   }
 
   /** Task instance states of a run (every task, in definition order) and of the runs it triggered. */
-  async report(runId: string): Promise<RunReport> {
-    const run = await this.store.getRun(runId);
-    if (!run) throw new Error(`no run '${runId}'`);
+  async report(ref: RunRef): Promise<RunReport> {
+    const run = await this.store.getRun(runRefOf(ref));
+    if (!run) throw new Error(`no run '${ref.runId}' of DAG '${ref.dagId}'`);
+    const { runId } = run;
     const dag = this.dags.getDag(run.dagId, run.dagVersion);
-    const tis = await this.store.listTaskInstances(runId);
+    const tis = await this.store.listTaskInstances(run);
     const byTask = new Map<string, TaskInstanceRecord[]>();
     for (const ti of tis) {
       const l = byTask.get(ti.taskId) ?? [];
@@ -346,7 +352,7 @@ export class LocalRunner {
       else for (const ti of list) tasks.push({ taskId: ti.taskId, mapIndex: ti.mapIndex < 0 ? null : ti.mapIndex, state: ti.state, tryNumber: ti.tryNumber });
     }
     const report: RunReport = { dagId: run.dagId, runId, state: run.state, tasks };
-    const kids = this.children.get(runId);
+    const kids = this.children.get(runKeyText(run));
     if (kids?.length) report.triggeredRuns = await Promise.all(kids.map((k) => this.report(k)));
     return report;
   }
@@ -363,14 +369,15 @@ export class LocalRunner {
     const now = this.clock.now();
     const params = resolveParams(dag.spec.params, req.conf ?? {}, { dagId: dag.dagId });
     const runId = `test__${new Date(now).toISOString()}__${spec.taskId}`;
+    const run = { dagId: dag.dagId, runId };
     await this.store.createRun({
       dagId: dag.dagId, runId, state: 'running', runType: 'manual', conf: req.conf ?? {}, params,
       logicalDate: new Date(now).toISOString(), queuedAt: new Date(now).toISOString(), startDate: new Date(now).toISOString(),
-      endDate: null, dagVersion: dag.spec.version, pending: Number.MAX_SAFE_INTEGER, parent: null, pipelineScope: runId, note: null,
+      endDate: null, dagVersion: dag.spec.version, pending: Number.MAX_SAFE_INTEGER, parent: null, pipelineScope: pipelineScopeOf(run), note: null,
     });
-    const key = { runId, taskId: spec.taskId, mapIndex: spec.mapping ? (req.mapIndex ?? 0) : -1 };
+    const key = { dagId: dag.dagId, runId, taskId: spec.taskId, mapIndex: spec.mapping ? (req.mapIndex ?? 0) : -1 };
     await this.store.createTaskInstances([
-      newTaskInstance({ ...key, dagId: dag.dagId, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: new Date(now).toISOString() }),
+      newTaskInstance({ ...key, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: new Date(now).toISOString() }),
     ]);
     let result = await this.taskRunner.run(key, 1);
     while (result?.kind === 'defer') {
@@ -382,13 +389,13 @@ export class LocalRunner {
         const id = result.externalId;
         while (!this.batch.isDone(id)) await new Promise<void>((r) => this.clock.setTimer(this.clock.now() + 100, r));
       } else if (spec.kind === 'trigger_dag' && result.externalId) {
-        await this.waitForRunTree(result.externalId);
+        await this.waitForRunTree({ dagId: spec.triggerDag!.triggerDagId, runId: result.externalId });
       }
       result = await this.taskRunner.run(key, 1);
     }
-    const xcom = await this.store.getXCom(runId, spec.taskId, key.mapIndex, 'return_value');
+    const xcom = await this.store.getXCom(run, spec.taskId, key.mapIndex, 'return_value');
     const log = await this.store.getLog(key, 1);
-    await this.store.updateRun(runId, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
+    await this.store.updateRun(run, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
     return { runId, outcome: result ?? { kind: 'failure', error: 'the task did not start', retriable: false }, value: xcom?.value ?? null, log };
   }
 

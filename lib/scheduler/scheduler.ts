@@ -11,26 +11,29 @@ import type { TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
 import { isTerminalTiState, type TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
-import { historyWithCurrentTry, newTaskInstance, type BackfillRecord, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
+import { historyWithCurrentTry, newTaskInstance, pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type ParentRef, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
 import type { BulkFinishResult, FinishRequest, StateStore, TiUpdate } from '../store/state-store.ts';
-import { tiKeyOf, timerRunId, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
+import { tiKeyOf, timerRun, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
 
 export interface TriggerRequest {
   dagId: string;
   conf?: Record<string, unknown>;
+  /** The run's id (unique in its DAG). Default: `<runType>__<logicalDate>`. */
   runId?: string;
   /** ISO-8601 or Date; default now. */
   logicalDate?: string | Date;
   runType?: RunType;
   parent?: ParentRef | null;
+  /** The pipeline-context scope to share (a triggered run: its parent's). Default: the run's own, `pipelineScopeOf(run)`. */
   pipelineScope?: string;
-  /** Refuse with a RunExistsError when a run with this id exists, instead of returning it. Default false (idempotent). */
+  /** Refuse with a RunExistsError when the DAG has a run with this id, instead of returning it. Default false (idempotent). */
   exclusive?: boolean;
 }
 
 
 /** What a reconcile pass found and repaired. */
 export interface ReconcileReport {
+  dagId: string;
   runId: string;
   redispatched: number;
   timersDelivered: number;
@@ -90,21 +93,15 @@ export class Scheduler {
 
   /**
    * Create a run (queued), validating conf against the DAG's params, then start it if maxActiveRuns
-   * allows. Creating a run whose id exists returns the existing run (idempotent trigger). Run ids are
-   * unique across DAGs: when another DAG's run holds the id (two DAGs on one schedule both want
-   * `scheduled__<logicalDate>`), this DAG's run is `<runId>__<dagId>`, deterministically, so a repeated
-   * trigger finds it too.
+   * allows. Run ids are unique per DAG (as in Airflow: two DAGs on one schedule each have their
+   * `scheduled__<logicalDate>`). Creating a run whose id the DAG has returns the existing run
+   * (idempotent trigger; `exclusive` refuses with a RunExistsError instead).
    */
   async triggerRun(req: TriggerRequest): Promise<DagRunRecord> {
-    const dag = this.dag(req.dagId);
-    const run = await this.createRunOf(dag, req, req.runId);
-    if (run.dagId === dag.dagId) return run;
-    const own = await this.createRunOf(dag, req, `${run.runId}__${dag.dagId}`);
-    if (own.dagId !== dag.dagId) throw new Error(`run ids '${run.runId}' and '${own.runId}' both belong to other DAGs than '${dag.dagId}'`);
-    return own;
+    return this.createRunOf(this.dag(req.dagId), req, req.runId);
   }
 
-  /** {@link triggerRun} with the run id given (default `<runType>__<logicalDate>`): the run created, or the one found with that id (of any DAG). */
+  /** {@link triggerRun} with the run id given (default `<runType>__<logicalDate>`): the run created, or the DAG's run found with that id. */
   private async createRunOf(dag: Dag, req: TriggerRequest, id: string | undefined): Promise<DagRunRecord> {
     const conf = req.conf ?? {};
     const params = resolveParams(dag.spec.params, conf, { dagId: dag.dagId });
@@ -126,12 +123,12 @@ export class Scheduler {
       dagVersion: dag.spec.version,
       pending: dag.spec.tasks.length,
       parent: req.parent ?? null,
-      pipelineScope: req.pipelineScope ?? runId,
+      pipelineScope: req.pipelineScope ?? pipelineScopeOf({ dagId: dag.dagId, runId }),
       note: null,
     };
     if (!(await this.store.createRun(run))) {
-      const existing = (await this.store.getRun(runId))!;
-      if (req.exclusive) throw new RunExistsError(`run '${runId}' exists already (DAG '${existing.dagId}', ${existing.state})`, { dagId: dag.dagId });
+      const existing = (await this.store.getRun(run))!;
+      if (req.exclusive) throw new RunExistsError(`run '${runId}' of DAG '${dag.dagId}' exists already (${existing.state})`, { dagId: dag.dagId });
       return existing;
     }
     // Keep the DAG registry's version current (the paused flag lives there too).
@@ -139,7 +136,7 @@ export class Scheduler {
     if (registered?.version !== dag.spec.version) await this.store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, iso(now));
     this.host.emit?.({ type: 'run', run });
     await this.startQueuedRuns(dag.dagId, runId);
-    return (await this.store.getRun(runId))!;
+    return (await this.store.getRun(run))!;
   }
 
   /**
@@ -172,13 +169,13 @@ export class Scheduler {
         refused.add(sem);
         continue;
       }
-      if (!(await this.startRun(runId))) await this.store.release(sem, 1);
+      if (!(await this.startRun({ dagId, runId }))) await this.store.release(sem, 1);
     }
   }
 
   /** Let the run's data expire after the store's retention, and give its maxActiveRuns unit to a queued run. */
   private async afterRunEnded(run: DagRunRecord): Promise<void> {
-    if (run.endDate) await this.store.expireRun?.(run.runId, run.endDate);
+    if (run.endDate) await this.store.expireRun?.(runRefOf(run), run.endDate);
     if (run.startDate !== null) await this.store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1);
     await this.startQueuedRuns(run.dagId);
     if (run.backfillId) await this.checkBackfill(run.dagId, run.backfillId);
@@ -194,60 +191,60 @@ export class Scheduler {
     // The run listing reads an index that may lag: confirm each candidate with a consistent read.
     for (const r of await this.store.listRuns({ dagId, states: ['queued', 'running'] })) {
       if (r.backfillId !== backfillId) continue;
-      const now = await this.store.getRun(r.runId);
+      const now = await this.store.getRun(r);
       if (now && (now.state === 'queued' || now.state === 'running') && now.backfillId === backfillId) return b;
     }
     return (await this.store.updateBackfill(dagId, backfillId, ['running'], { state: 'completed', completedAt: iso(this.host.now()) })) ?? (await this.store.getBackfill(dagId, backfillId));
   }
 
-  private async startRun(runId: string): Promise<boolean> {
+  private async startRun(ref: RunRef): Promise<boolean> {
     const now = this.host.now();
-    const run = await this.store.updateRun(runId, ['queued'], { state: 'running', startDate: iso(now) });
+    const run = await this.store.updateRun(ref, ['queued'], { state: 'running', startDate: iso(now) });
     if (!run) return false;
     this.host.emit?.({ type: 'run', run });
     const dag = this.dag(run.dagId, run.dagVersion);
-    if (dag.spec.dagrunTimeoutMs !== null) this.host.setTimer(now + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', runId });
+    if (dag.spec.dagrunTimeoutMs !== null) this.host.setTimer(now + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', ...runRefOf(run) });
     if (dag.spec.tasks.length === 0) {
-      await this.finalizeRun(runId);
+      await this.finalizeRun(run);
       return true;
     }
     if ((run.clearNumber ?? 0) > 0) {
       // A cleared run starting again: its cleared tasks are decided anew and its rerun instances queued.
       await this.resumeTasks(dag, run);
-      await this.finalizeIfDone(runId);
+      await this.finalizeIfDone(run);
       return true;
     }
     for (const t of dag.spec.tasks) if (t.upstream.length === 0) await this.decide(dag, run, t, undefined);
     return true;
   }
 
-  private async finalizeIfDone(runId: string): Promise<void> {
-    const run = await this.store.getRun(runId);
-    if (run?.state === 'running' && run.pending === 0) await this.finalizeRun(runId);
+  private async finalizeIfDone(ref: RunRef): Promise<void> {
+    const run = await this.store.getRun(ref);
+    if (run?.state === 'running' && run.pending === 0) await this.finalizeRun(run);
   }
 
-  private async finalizeRun(runId: string): Promise<void> {
-    const run = await this.store.getRun(runId);
+  private async finalizeRun(ref: RunRef): Promise<void> {
+    const run = await this.store.getRun(ref);
     // pending > 0: instances were cleared after the caller saw it reach 0; the run goes on.
     if (!run || run.state !== 'running' || run.pending > 0) return;
     const dag = this.dag(run.dagId, run.dagVersion);
     let leaves = this.leaves.get(dag);
     if (!leaves) this.leaves.set(dag, (leaves = dag.spec.tasks.filter((t) => t.downstream.length === 0).map((t) => t.taskId)));
-    const states = await this.store.getTaskStates(runId, leaves);
+    const states = await this.store.getTaskStates(run, leaves);
     const state = runOutcome(states.map((s) => s?.self ?? { failed: 0, upstream_failed: 0 }));
     await this.endRun(run, state, null);
   }
 
   /** Fail a run that cannot go on (e.g. its host hit an internal error): as any run end, exactly once. */
-  async failRun(runId: string, note: string): Promise<void> {
-    const run = await this.store.getRun(runId);
+  async failRun(ref: RunRef, note: string): Promise<void> {
+    const run = await this.store.getRun(ref);
     if (run && (run.state === 'running' || run.state === 'queued')) await this.endRun(run, 'failed', note);
   }
 
   private async endRun(run: DagRunRecord, state: 'success' | 'failed', note: string | null): Promise<void> {
-    const ended = await this.store.updateRun(run.runId, ['running', 'queued'], { state, endDate: iso(this.host.now()), note });
+    const ended = await this.store.updateRun(run, ['running', 'queued'], { state, endDate: iso(this.host.now()), note });
     if (!ended) return;
-    this.resolver.forget(run.runId);
+    this.resolver.forget(run);
     this.host.emit?.({ type: 'run', run: ended });
     const dag = this.dag(run.dagId, run.dagVersion);
     const cb = state === 'success' ? dag.callbacks.onSuccess : dag.callbacks.onFailure;
@@ -255,7 +252,7 @@ export class Scheduler {
       try {
         await cb({ dagId: ended.dagId, runId: ended.runId, state, conf: ended.conf, logicalDate: new Date(ended.logicalDate) });
       } catch (e) {
-        this.host.emit?.({ type: 'error', runId: run.runId, error: e, where: `DAG '${dag.dagId}' ${state === 'success' ? 'onSuccess' : 'onFailure'} callback` });
+        this.host.emit?.({ type: 'error', run: runRefOf(run), error: e, where: `DAG '${dag.dagId}' ${state === 'success' ? 'onSuccess' : 'onFailure'} callback` });
       }
     }
     if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
@@ -307,7 +304,7 @@ export class Scheduler {
       if (why !== null) return this.settleTerminal(dag, run, t, 'skipped', why, priorTries, priorHistory);
     }
     if (t.mapping) return this.expand(dag, run, t, priorTries, priorHistory);
-    if (!(await this.store.claimDecision(run.runId, t.taskId, 'scheduled'))) return;
+    if (!(await this.store.claimDecision(run, t.taskId, 'scheduled'))) return;
     const ti = this.newTi(dag, run, t, -1, priorTries, priorHistory);
     await this.store.createTaskInstances([ti]);
     this.emitTi(ti);
@@ -319,9 +316,9 @@ export class Scheduler {
     for (const u of t.upstream) {
       const kind = dag.task(u).kind;
       if (kind !== 'branch' && kind !== 'short_circuit') continue;
-      const ti = await this.store.getTaskInstance({ runId: run.runId, taskId: u, mapIndex: -1 });
+      const ti = await this.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: u, mapIndex: -1 });
       if (ti?.state !== 'success') continue;
-      const chosen = (await this.store.getXCom(run.runId, u, -1, 'return_value'))?.value;
+      const chosen = (await this.store.getXCom(run, u, -1, 'return_value'))?.value;
       if (kind === 'branch' && Array.isArray(chosen) && !chosen.includes(t.taskId)) return `not chosen by branch '${u}'`;
       if (kind === 'short_circuit' && chosen === false) return `short-circuited by '${u}'`;
     }
@@ -340,19 +337,19 @@ export class Scheduler {
   private async expand(dag: Dag, run: DagRunRecord, t: TaskSpec, priorTries = 0, priorHistory?: TrySummary[]): Promise<void> {
     let n: number;
     try {
-      n = mappingLength(await this.resolver.mappingLists(dag, run.runId, t.taskId, t.mapping!));
+      n = mappingLength(await this.resolver.mappingLists(dag, run, t.taskId, t.mapping!));
     } catch (e) {
       const msg = e instanceof MappingError ? errorMessage(e) : `MappingError: could not resolve the lists to map over: ${errorMessage(e)}`;
       return this.settleTerminal(dag, run, t, 'failed', msg, priorTries, priorHistory);
     }
     if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list', priorTries, priorHistory);
-    if (!(await this.store.claimExpansion(run.runId, t.taskId, n, t.downstream))) return;
+    if (!(await this.store.claimExpansion(run, t.taskId, n, t.downstream))) return;
     const tis: TaskInstanceRecord[] = new Array(n);
     for (let i = 0; i < n; i++) tis[i] = this.newTi(dag, run, t, i, priorTries);
     await this.store.createTaskInstances(tis);
     for (const ti of tis) this.emitTi(ti);
     if (this.isArrayTask(t)) {
-      for (const g of arrayGroups(n)) await this.queueWave(dag, t, { runId: run.runId, taskId: t.taskId, group: g.group }, tis.slice(g.first, g.first + g.count));
+      for (const g of arrayGroups(n)) await this.queueWave(dag, t, { dagId: run.dagId, runId: run.runId, taskId: t.taskId, group: g.group }, tis.slice(g.first, g.first + g.count));
       return;
     }
     for (const ti of tis) await this.queueOrRun(dag, ti);
@@ -363,7 +360,7 @@ export class Scheduler {
    * when the caller knows it (a cleared task's earlier tries); else read when the run was ever cleared.
    */
   private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
-    if (!(await this.store.claimDecision(run.runId, t.taskId, state))) return;
+    if (!(await this.store.claimDecision(run, t.taskId, state))) return;
     await this.finishSettled(dag, run, t, state, error, priorTries, priorHistory);
   }
 
@@ -371,7 +368,7 @@ export class Scheduler {
   private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
     const now = iso(this.host.now());
     if (priorTries === undefined && (run.clearNumber ?? 0) > 0) {
-      const rec = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
+      const rec = (await this.store.getTaskStates(run, [t.taskId]))[0];
       priorTries = rec?.priorTries ?? 0;
       priorHistory = rec?.priorHistory;
     }
@@ -399,12 +396,12 @@ export class Scheduler {
     });
     if (!res) return false;
     this.emitTi(res.ti);
-    const run = await this.store.getRun(key.runId);
+    const run = await this.store.getRun(key);
     if (!run || run.state !== 'running') return true;
     for (let i = 0; i < t.downstream.length; i++) {
       await this.decide(dag, run, dag.task(t.downstream[i]!), res.downstream[i]);
     }
-    if (res.pending === 0) await this.finalizeRun(run.runId);
+    if (res.pending === 0) await this.finalizeRun(run);
     return true;
   }
 
@@ -431,7 +428,7 @@ export class Scheduler {
   private async queueOrRun(dag: Dag, ti: TaskInstanceRecord): Promise<void> {
     const t = dag.task(ti.taskId);
     if (this.isArrayTask(t) && ti.mapIndex >= 0) {
-      return this.queueWave(dag, t, { runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) });
+      return this.queueWave(dag, t, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) });
     }
     if (t.kind === 'empty') {
       const now = iso(this.host.now());
@@ -529,7 +526,7 @@ export class Scheduler {
       if (!key) return;
       const ti = await this.store.getTaskInstance(key);
       if (!ti || ti.state !== 'scheduled') continue; // stale entry
-      const run = await this.store.getRun(ti.runId);
+      const run = await this.store.getRun(ti);
       if (!run || run.state !== 'running') continue;
       const dag = this.dag(run.dagId, run.dagVersion);
       await this.queueOrRun(dag, ti);
@@ -543,7 +540,7 @@ export class Scheduler {
 
   /** A try ended. Idempotent: only the first report for (instance, try) while it runs counts. */
   async handleTryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
-    const run = await this.store.getRun(key.runId);
+    const run = await this.store.getRun(key);
     if (!run) return;
     const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(key.taskId);
@@ -608,7 +605,7 @@ export class Scheduler {
         if (result.until !== null) this.host.setTimer(result.until, { type: 'resume', key: tiKeyOf(key), tryNumber });
         else if (t.kind === 'trigger_dag' && result.externalId) {
           // The triggered run may have ended before we deferred: then nobody else will wake us.
-          const child = await this.store.getRun(result.externalId);
+          const child = await this.store.getRun({ dagId: t.triggerDag!.triggerDagId, runId: result.externalId });
           if (child && (child.state === 'success' || child.state === 'failed')) await this.resumeDeferred(key, tryNumber);
         } else if (t.kind === 'batch' && result.externalId && (await this.host.externalDone?.('batch', result.externalId))) {
           await this.resumeDeferred(key, tryNumber);
@@ -632,7 +629,7 @@ export class Scheduler {
         const ti = await this.store.updateTaskInstance(event.key, { states: ['up_for_retry'], tryNumber: event.tryNumber }, { state: 'scheduled', nextAt: null });
         if (!ti) return;
         this.emitTi(ti);
-        const run = await this.store.getRun(ti.runId);
+        const run = await this.store.getRun(ti);
         if (run?.state !== 'running') return;
         await this.queueOrRun(this.dag(run.dagId, run.dagVersion), ti);
         return;
@@ -640,7 +637,7 @@ export class Scheduler {
       case 'resume':
         return this.resumeDeferred(event.key, event.tryNumber);
       case 'run_timeout':
-        return this.timeoutRun(event.runId);
+        return this.timeoutRun(event);
       case 'array_retry':
         return this.retryWave(event.array, event.tryNumber);
       case 'runnable_check':
@@ -649,8 +646,8 @@ export class Scheduler {
   }
 
   /** A run past its dagrunTimeout: fail it; unfinished instances are skipped (as in Airflow). */
-  private async timeoutRun(runId: string): Promise<void> {
-    const run = await this.store.getRun(runId);
+  private async timeoutRun(ref: RunRef): Promise<void> {
+    const run = await this.store.getRun({ dagId: ref.dagId, runId: ref.runId });
     if (!run || run.state !== 'running') return;
     const dag = this.dag(run.dagId, run.dagVersion);
     // A timer of an earlier start (the run was cleared and started again since) is not this start's.
@@ -663,23 +660,24 @@ export class Scheduler {
    * Stop a run now (e.g. its DAG is being deleted): it fails with `note`; its unfinished instances are
    * skipped and give back their slots, as at a dagrun timeout. A queued run simply fails.
    */
-  async stopRun(runId: string, note: string): Promise<void> {
-    const run = await this.store.getRun(runId);
-    if (run?.state === 'queued') await this.failRun(runId, note);
+  async stopRun(ref: RunRef, note: string): Promise<void> {
+    const run = await this.store.getRun(ref);
+    if (run?.state === 'queued') await this.failRun(run, note);
     else if (run?.state === 'running') await this.stopRunning(run, note);
   }
 
   private async stopRunning(run: DagRunRecord, note: string): Promise<void> {
     const runId = run.runId;
+    const ref = runRefOf(run);
     const dag = this.dag(run.dagId, run.dagVersion);
-    const ended = await this.store.updateRun(runId, ['running'], { state: 'failed', endDate: iso(this.host.now()), note });
+    const ended = await this.store.updateRun(ref, ['running'], { state: 'failed', endDate: iso(this.host.now()), note });
     if (!ended) return;
-    this.host.cancelRun?.(runId);
+    this.host.cancelRun?.(ref);
     const wavesReleased = new Set<string>();
     // Unfinished instances are skipped, counted in the tallies and the pending count as any finish (so
     // that clearing them later takes back exactly what was counted), one bulk call per task.
     const unfinished = new Map<string, TaskInstanceRecord[]>();
-    for (const ti of await this.store.listTaskInstances(runId)) {
+    for (const ti of await this.store.listTaskInstances(ref)) {
       if (isTerminalTiState(ti.state)) continue;
       const list = unfinished.get(ti.taskId);
       if (list) list.push(ti);
@@ -706,13 +704,13 @@ export class Scheduler {
       }
     }
     this.host.emit?.({ type: 'run', run: ended });
-    this.resolver.forget(runId);
+    this.resolver.forget(ref);
     const cb = dag.callbacks.onFailure;
     if (cb) {
       try {
         await cb({ dagId: ended.dagId, runId, state: 'failed', conf: ended.conf, logicalDate: new Date(ended.logicalDate) });
       } catch (e) {
-        this.host.emit?.({ type: 'error', runId, error: e, where: `DAG '${dag.dagId}' onFailure callback` });
+        this.host.emit?.({ type: 'error', run: ref, error: e, where: `DAG '${dag.dagId}' onFailure callback` });
       }
     }
     if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
@@ -747,18 +745,18 @@ export class Scheduler {
    * started when maxActiveRuns allows (unless `start` is false). `patch` is applied with it (a backfill
    * adopting the run). Undefined if the run was not finished.
    */
-  async reopenRun(runId: string, patch: Partial<DagRunRecord> = {}, options: { start?: boolean } = {}): Promise<DagRunRecord | undefined> {
+  async reopenRun(ref: RunRef, patch: Partial<DagRunRecord> = {}, options: { start?: boolean } = {}): Promise<DagRunRecord | undefined> {
     const now = iso(this.host.now());
-    const current = await this.store.getRun(runId);
+    const current = await this.store.getRun(ref);
     if (!current) return undefined;
     // It runs the DAG's current code: its version is the current one.
     const dagVersion = this.dag(current.dagId).spec.version;
-    const run = await this.store.updateRun(runId, ['success', 'failed'], { ...patch, dagVersion, state: 'queued', queuedAt: now, startDate: null, endDate: null, note: null });
+    const run = await this.store.updateRun(current, ['success', 'failed'], { ...patch, dagVersion, state: 'queued', queuedAt: now, startDate: null, endDate: null, note: null });
     if (!run) return undefined;
-    await this.store.reviveRun?.(runId);
+    await this.store.reviveRun?.(runRefOf(run));
     this.host.emit?.({ type: 'run', run });
     if (options.start ?? true) await this.startQueuedRuns(run.dagId);
-    return (await this.store.getRun(runId)) ?? run;
+    return (await this.store.getRun(run)) ?? run;
   }
 
   /**
@@ -767,23 +765,23 @@ export class Scheduler {
    * run) and queue its scheduled instances (cleared map indexes; an array task's as a new wave of their
    * group). Ends the run if nothing is pending.
    */
-  async resumeRun(runId: string): Promise<void> {
-    const run = await this.store.getRun(runId);
+  async resumeRun(ref: RunRef): Promise<void> {
+    const run = await this.store.getRun(ref);
     if (run?.state !== 'running') return;
     await this.resumeTasks(this.dag(run.dagId, run.dagVersion), run);
-    await this.finalizeIfDone(runId);
+    await this.finalizeIfDone(run);
   }
 
   private async resumeTasks(dag: Dag, run: DagRunRecord): Promise<void> {
     const specs = this.topologicalOrder(dag);
-    const states = await this.store.getTaskStates(run.runId, specs.map((t) => t.taskId));
+    const states = await this.store.getTaskStates(run, specs.map((t) => t.taskId));
     for (let i = 0; i < specs.length; i++) if (!states[i]?.decision) await this.decide(dag, run, specs[i]!, states[i]);
     const waves = new Set<string>();
-    for (const ti of await this.store.listTaskInstances(run.runId)) {
+    for (const ti of await this.store.listTaskInstances(run)) {
       if (ti.state !== 'scheduled') continue;
       const t = dag.task(ti.taskId);
       if (this.isArrayTask(t) && ti.mapIndex >= 0) {
-        const array = { runId: run.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
+        const array = { dagId: run.dagId, runId: run.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
         const id = `${ti.taskId}\u0000${array.group}`;
         if (waves.has(id)) continue;
         waves.add(id);
@@ -805,9 +803,10 @@ export class Scheduler {
    * without a result (`tryStopped` says so, e.g. their lifecycle execution ended). Safe to call any time,
    * any number of times: every step is a conditional write.
    */
-  async reconcileRun(runId: string, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
-    const report: ReconcileReport = { runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, finalized: false };
-    let run = await this.store.getRun(runId);
+  async reconcileRun(ref: RunRef, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
+    const { dagId, runId } = ref;
+    const report: ReconcileReport = { dagId, runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, finalized: false };
+    let run = await this.store.getRun({ dagId, runId });
     if (!run) return report;
     if (run.state === 'queued') {
       await this.startQueuedRuns(run.dagId);
@@ -817,20 +816,20 @@ export class Scheduler {
     const dag = this.dag(run.dagId, run.dagVersion);
     const now = this.host.now();
     const specs = dag.spec.tasks;
-    const states = await this.store.getTaskStates(runId, specs.map((t) => t.taskId));
+    const states = await this.store.getTaskStates(run, specs.map((t) => t.taskId));
     for (let i = 0; i < specs.length; i++) {
       if (states[i]?.decision) continue;
       await this.decide(dag, run, specs[i]!, states[i]);
       report.evaluated++;
     }
     const waves = new Set<string>();
-    for (const ti of await this.store.listTaskInstances(runId)) {
+    for (const ti of await this.store.listTaskInstances(run)) {
       const due = ti.nextAt !== null && Date.parse(ti.nextAt) <= now;
       const stale = ti.queuedAt !== null && now - Date.parse(ti.queuedAt) >= options.staleMs;
       const t = dag.task(ti.taskId);
       if (this.isArrayTask(t) && ti.mapIndex >= 0) {
         // Array instances move by wave: act once per group, state and try.
-        const array = { runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
+        const array = { dagId, runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
         const id = `${ti.taskId}\u0000${array.group}\u0000${ti.state}\u0000${ti.tryNumber}`;
         if (waves.has(id)) continue;
         if (ti.state === 'scheduled') {
@@ -861,7 +860,7 @@ export class Scheduler {
           await this.resumeDeferred(ti, ti.tryNumber);
           report.timersDelivered++;
         } else if (ti.nextAt === null && ti.externalId && dag.task(ti.taskId).kind === 'trigger_dag') {
-          const child = await this.store.getRun(ti.externalId);
+          const child = await this.store.getRun({ dagId: dag.task(ti.taskId).triggerDag!.triggerDagId, runId: ti.externalId });
           if (child && (child.state === 'success' || child.state === 'failed')) {
             await this.resumeDeferred(ti, ti.tryNumber);
             report.resumed++;
@@ -875,9 +874,9 @@ export class Scheduler {
         }
       }
     }
-    run = await this.store.getRun(runId);
+    run = await this.store.getRun(run);
     if (run?.state === 'running' && run.pending === 0) {
-      await this.finalizeRun(runId);
+      await this.finalizeRun(run);
       report.finalized = true;
     }
     return report;
@@ -943,7 +942,7 @@ export class Scheduler {
 
   private async groupInstances(array: ArrayRef): Promise<TaskInstanceRecord[]> {
     const { from, to } = groupBounds(array.group);
-    return this.store.listTaskInstanceRange(array.runId, array.taskId, from, to);
+    return this.store.listTaskInstanceRange(array, array.taskId, from, to);
   }
 
   /**
@@ -972,11 +971,11 @@ export class Scheduler {
   }
 
   /** After instances of `t` finished in bulk: let its downstream tasks decide, and end the run if nothing is pending. */
-  private async afterBulkFinish(dag: Dag, runId: string, t: TaskSpec, result: BulkFinishResult): Promise<void> {
-    const run = await this.store.getRun(runId);
+  private async afterBulkFinish(dag: Dag, ref: RunRef, t: TaskSpec, result: BulkFinishResult): Promise<void> {
+    const run = await this.store.getRun(ref);
     if (!run || run.state !== 'running') return;
     for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), result.downstream[i]);
-    if (result.pending === 0) await this.finalizeRun(runId);
+    if (result.pending === 0) await this.finalizeRun(run);
   }
 
   /**
@@ -986,7 +985,7 @@ export class Scheduler {
    * are no longer running at `tryNumber` are left alone.
    */
   async handleArrayResult(array: ArrayRef, tryNumber: number, outcomes: readonly ChildOutcome[]): Promise<void> {
-    const run = await this.store.getRun(array.runId);
+    const run = await this.store.getRun(array);
     if (!run) return;
     const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(array.taskId);
@@ -1015,6 +1014,7 @@ export class Scheduler {
     if (ok.length) {
       await this.store.putXComs(
         ok.map((ti) => ({
+          dagId: ti.dagId,
           runId: ti.runId,
           taskId: ti.taskId,
           mapIndex: ti.mapIndex,
@@ -1064,12 +1064,12 @@ export class Scheduler {
     await this.store.appendLogs(logs.map((l) => ({ key: tiKeyOf(l.ti), tryNumber, lines: [{ time: nowIso, level: l.level, message: l.message }] })));
     await this.releaseSlots(dag, t);
     if (retryAt > 0) this.host.setTimer(retryAt, { type: 'array_retry', array, tryNumber });
-    if (last) await this.afterBulkFinish(dag, array.runId, t, last);
+    if (last) await this.afterBulkFinish(dag, array, t, last);
   }
 
   /** The failed children of a wave are due: queue them as the group's next wave. */
   private async retryWave(array: ArrayRef, tryNumber: number): Promise<void> {
-    const run = await this.store.getRun(array.runId);
+    const run = await this.store.getRun(array);
     if (!run || run.state !== 'running') return;
     const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(array.taskId);
@@ -1084,7 +1084,7 @@ export class Scheduler {
 
   /** A wave's runnableTimeout has passed: stop what has not started (its children then fail as any do). */
   private async checkRunnable(event: Extract<TimerEvent, { type: 'runnable_check' }>): Promise<void> {
-    const run = await this.store.getRun(timerRunId(event));
+    const run = await this.store.getRun(timerRun(event));
     if (!run || run.state !== 'running') return;
     const dag = this.dag(run.dagId, run.dagVersion);
     let stillRunning: boolean;
@@ -1127,7 +1127,7 @@ export class Scheduler {
     // Claim every decision first, so that no skipped task lets a downstream's trigger rule run it.
     const claimed: TaskSpec[] = [];
     for (const spec of dag.spec.tasks) {
-      if (all.has(spec.taskId) && (await this.store.claimDecision(run.runId, spec.taskId, 'skipped'))) claimed.push(spec);
+      if (all.has(spec.taskId) && (await this.store.claimDecision(run, spec.taskId, 'skipped'))) claimed.push(spec);
     }
     for (const spec of claimed) await this.finishSettled(dag, run, spec, 'skipped', `short-circuited by '${t.taskId}'`);
   }
@@ -1138,7 +1138,7 @@ export class Scheduler {
     try {
       await cb({ dagId: dag.dagId, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex < 0 ? null : key.mapIndex, tryNumber, error });
     } catch (e) {
-      this.host.emit?.({ type: 'error', runId: key.runId, error: e, where: `task '${t.taskId}' ${which} callback` });
+      this.host.emit?.({ type: 'error', run: runRefOf(key), error: e, where: `task '${t.taskId}' ${which} callback` });
     }
   }
 }

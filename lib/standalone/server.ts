@@ -108,22 +108,19 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   const token = apiToken(home, options.env);
 
   const store = new SqliteStateStore({ path: sqliteDatabasePath(home) });
-  const dagOfRun = new Map<string, string>();
-  const logs = new LogFileWriter(home, (runId) => dagOfRun.get(runId));
+  const logs = new LogFileWriter(home);
   const running = new Set<string>();
   const dags = new VersionedDags(bag);
   const runner = new LocalRunner({ dags, store });
   const startedAt = runner.clock.now();
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {
-    if (e.type === 'run') dagOfRun.set(e.run.runId, e.run.dagId);
-    else if (e.type === 'ti') {
-      dagOfRun.set(e.ti.runId, e.ti.dagId);
-      const id = `${e.ti.runId}\u0000${e.ti.taskId}\u0000${e.ti.mapIndex}`;
+    if (e.type === 'ti') {
+      const id = `${e.ti.dagId}\u0000${e.ti.runId}\u0000${e.ti.taskId}\u0000${e.ti.mapIndex}`;
       if (e.ti.state === 'running') running.add(id);
       else running.delete(id);
     } else if (e.type === 'log') logs.add(e.key, e.tryNumber, e.line);
-    else warn(`airless standalone: internal error in ${e.where}${e.runId ? ` (run ${e.runId})` : ''}: ${errorMessage(e.error)}`);
+    else if (e.type === 'error') warn(`airless standalone: internal error in ${e.where}${e.run ? ` (run ${e.run.runId} of DAG ${e.run.dagId})` : ''}: ${errorMessage(e.error)}`);
   });
 
   let app: FastifyInstance | null = null;

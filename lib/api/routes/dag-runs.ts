@@ -83,14 +83,14 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
       const run = await backend.withScheduler(async (scheduler) => {
         const logicalDate = body.logical_date ?? iso(scheduler.host.now());
         const runId = body.dag_run_id ?? `manual__${new Date(logicalDate).toISOString()}`;
-        const existing = await backend.store.getRun(runId);
+        const existing = await backend.store.getRun({ dagId: dag.dagId, runId });
         if (existing) {
-          throw new HttpError(409, `DAG run '${runId}' already exists (DAG '${existing.dagId}', ${existing.state})`, body.dag_run_id === undefined ? null : 'body.dag_run_id', { dagId: dag.dagId });
+          throw new HttpError(409, `DAG run '${runId}' of DAG '${dag.dagId}' already exists (${existing.state})`, body.dag_run_id === undefined ? null : 'body.dag_run_id', { dagId: dag.dagId });
         }
         // exclusive: a run created with this id since the check above (a concurrent trigger) is a 409 too.
         return scheduler.triggerRun({ dagId: dag.dagId, runId, logicalDate, conf: body.conf ?? {}, runType: 'manual', exclusive: true });
       });
-      if (body.note !== undefined && body.note !== null) return toDagRun((await backend.store.updateRun(run.runId, null, { note: body.note })) ?? run);
+      if (body.note !== undefined && body.note !== null) return toDagRun((await backend.store.updateRun(run, null, { note: body.note })) ?? run);
       return toDagRun(run);
     },
   );
