@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { branch, dag, empty, sensor, shortCircuit, task, taskGroup, triggerDag, chain } from '../lib/index.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Scheduler } from '../lib/scheduler/scheduler.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import type { RunRef } from '../lib/store/records.ts';
+import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
+import type { StateStore } from '../lib/store/state-store.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
 const out = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex = -1) =>
@@ -89,6 +95,41 @@ describe('run ids are per DAG', () => {
     expect((await runner.store.listRuns({ dagId: 'ids_a' })).map((r) => r.runId)).toStrictEqual([id]);
     expect((await runner.store.listRuns({ dagId: 'ids_b' })).map((r) => r.runId)).toStrictEqual([id]);
     expect(runner.errors).toEqual([]);
+  });
+
+  it('a trigger without a run id or a logical date gets `manual__<time>_<8 letters and digits>`; with a logical date, `manual__<logical date>`', async () => {
+    const d = dag({ dagId: 'ids_gen' }, () => void task('t', () => 1));
+    const runner = fakeRunner([d]);
+    const generated = await runner.trigger({ dagId: 'ids_gen' });
+    expect(generated.runId).toMatch(/^manual__2026-01-01T00:00:00\.000Z_[A-Za-z0-9]{8}$/);
+    expect(generated.logicalDate).toBe('2026-01-01T00:00:00.000Z');
+    const dated = await runner.trigger({ dagId: 'ids_gen', logicalDate: '2025-12-31T00:00:00.000Z' });
+    expect(dated.runId).toBe('manual__2025-12-31T00:00:00.000Z');
+    expect((await runner.trigger({ dagId: 'ids_gen', logicalDate: '2025-12-31T00:00:00.000Z' })).queuedAt).toBe(dated.queuedAt);
+    await runner.idle();
+    expect((await runner.store.listRuns({ dagId: 'ids_gen' })).length).toBe(2);
+  });
+
+  const STORES: [string, () => StateStore][] = [
+    ['memory store', () => new MemoryStateStore()],
+    ['SQLite store', () => new SqliteStateStore({ path: join(mkdtempSync(join(tmpdir(), 'airless-ids-')), 'airless.db') })],
+  ];
+  it.each(STORES)('1,000 concurrent triggers of one DAG in the same millisecond, without a run id, make 1,000 runs (%s)', async (_name, makeStore) => {
+    const d = dag({ dagId: 'ids_many' }, () => void task('t', () => 1));
+    const store = makeStore();
+    const now = Date.UTC(2026, 0, 1);
+    // A host whose clock stands still (every trigger in one millisecond) and which starts nothing.
+    const scheduler = new Scheduler(store, { getDag: (id) => (id === d.dagId ? d : undefined) }, { now: () => now, dispatch: () => {}, setTimer: () => {} });
+    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => scheduler.triggerRun({ dagId: 'ids_many' })));
+    const errors = results.filter((r) => r.status === 'rejected');
+    expect(errors).toEqual([]);
+    const ids = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.runId] : []));
+    expect(new Set(ids).size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(/^manual__2026-01-01T00:00:00\.000Z_[A-Za-z0-9]{8}$/);
+    const runs = await store.listRuns({ dagId: 'ids_many' });
+    expect(runs.length).toBe(1000);
+    expect(new Set(runs.map((r) => r.pipelineScope)).size).toBe(1000);
+    if (store instanceof SqliteStateStore) store.close();
   });
 });
 

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Dag } from '../authoring/dag.ts';
 import type { RunType } from '../authoring/context.ts';
 import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
@@ -18,7 +19,10 @@ import { tiKeyOf, timerRun, type DagResolver, type SchedulerHost, type TimerEven
 export interface TriggerRequest {
   dagId: string;
   conf?: Record<string, unknown>;
-  /** The run's id (unique in its DAG). Default: `<runType>__<logicalDate>`. */
+  /**
+   * The run's id (unique in its DAG). Default: `<runType>__<logicalDate>` when a logical date is given
+   * (deterministic: a repeated trigger finds the run), else a new id (see {@link generateRunId}).
+   */
   runId?: string;
   /** ISO-8601 or Date; default now. */
   logicalDate?: string | Date;
@@ -28,6 +32,20 @@ export interface TriggerRequest {
   pipelineScope?: string;
   /** Refuse with a RunExistsError when the DAG has a run with this id, instead of returning it. Default false (idempotent). */
   exclusive?: boolean;
+}
+
+/** Letters and digits of a generated run id's suffix (Airflow's `get_random_string`). */
+const RUN_ID_SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A new run id for a trigger that names neither a run id nor a logical date, in Airflow 3's shape:
+ * `<runType>__<ISO time>_<8 random letters and digits>` (62^8, about 2·10^14, per millisecond), so two
+ * triggers of a DAG in the same millisecond make two runs.
+ */
+export function generateRunId(runType: RunType, at: string): string {
+  let suffix = '';
+  for (let i = 0; i < 8; i++) suffix += RUN_ID_SUFFIX_CHARS[randomInt(RUN_ID_SUFFIX_CHARS.length)];
+  return `${runType}__${at}_${suffix}`;
 }
 
 
@@ -94,11 +112,23 @@ export class Scheduler {
   /**
    * Create a run (queued), validating conf against the DAG's params, then start it if maxActiveRuns
    * allows. Run ids are unique per DAG (as in Airflow: two DAGs on one schedule each have their
-   * `scheduled__<logicalDate>`). Creating a run whose id the DAG has returns the existing run
-   * (idempotent trigger; `exclusive` refuses with a RunExistsError instead).
+   * `scheduled__<logicalDate>`). A trigger that names its run (a run id, or a logical date: the id is then
+   * `<runType>__<logicalDate>`) finds the DAG's run with that id if there is one and returns it
+   * (idempotent; `exclusive` refuses with a RunExistsError instead). A trigger that names neither gets a
+   * new run with a new id ({@link generateRunId}).
    */
   async triggerRun(req: TriggerRequest): Promise<DagRunRecord> {
-    return this.createRunOf(this.dag(req.dagId), req, req.runId);
+    const dag = this.dag(req.dagId);
+    if (req.runId !== undefined || req.logicalDate !== undefined) return this.createRunOf(dag, req, req.runId);
+    // Named by neither: a new id, drawn again in the (about 1 in 10^14) case another trigger drew it too.
+    const logicalDate = iso(this.host.now());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createRunOf(dag, { ...req, logicalDate, exclusive: true }, generateRunId(req.runType ?? 'manual', logicalDate));
+      } catch (e) {
+        if (!(e instanceof RunExistsError) || attempt >= 5) throw e;
+      }
+    }
   }
 
   /** {@link triggerRun} with the run id given (default `<runType>__<logicalDate>`): the run created, or the DAG's run found with that id. */

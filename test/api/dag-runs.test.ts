@@ -189,4 +189,17 @@ describe('run ids are per DAG', () => {
       field: 'body.dag_run_id',
     });
   });
+
+  it('triggers without a run id or a logical date in the same instant make distinct runs, manual__<now>_<8 letters and digits>', async () => {
+    const both = await Promise.all([1, 2].map(() => h.call('POST', '/api/v2/dags/api_flow/dagRuns', {})));
+    expect(both.map((r) => r.status)).toStrictEqual([200, 200]);
+    const ids = both.map((r) => r.json.dag_run_id as string);
+    expect(ids[0]).not.toBe(ids[1]);
+    for (const r of both) {
+      expect(r.json.dag_run_id).toMatch(/^manual__2026-01-01T00:00:00\.000Z_[A-Za-z0-9]{8}$/);
+      expect(r.json.logical_date).toBe('2026-01-01T00:00:00.000Z');
+      expect((await h.call('GET', `/api/v2/dags/api_flow/dagRuns/${r.json.dag_run_id}`)).status).toBe(200);
+    }
+    await h.idle();
+  });
 });
