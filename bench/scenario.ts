@@ -37,14 +37,14 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const started = await runner.trigger({ dagId: dag.dagId });
-  const ended = await runner.waitForRun(started.runId);
+  const ended = await runner.waitForRun(started);
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const heapUsedMb = process.memoryUsage().heapUsed / 2 ** 20;
   await stopProfile?.();
 
   const r0 = performance.now();
-  const report = await runner.report(started.runId);
+  const report = await runner.report(started);
   const reportMs = performance.now() - r0;
 
   // A benchmark of a broken run measures nothing: check everything before reporting a figure.
@@ -61,7 +61,7 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   const retried = report.tasks.filter((t) => t.tryNumber !== 1);
   if (retried.length) fail(`${where}: ${retried.length} task instances did not run exactly one try, e.g. ${JSON.stringify(retried.slice(0, 5))}`);
   if (runner.errors.length) fail(`${where}: the runner reported internal errors: ${JSON.stringify(runner.errors.slice(0, 5))}`);
-  await check.verify(async (taskId) => (await runner.store.getXCom(started.runId, taskId, -1, 'return_value'))?.value);
+  await check.verify(async (taskId) => (await runner.store.getXCom(started, taskId, -1, 'return_value'))?.value);
   runner.close();
 
   const ms = (x: number) => Math.round(x * 10) / 10;

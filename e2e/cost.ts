@@ -159,7 +159,7 @@ export async function measureCost(options: Pick<HarnessOptions, 'handlers' | 'em
       h.meter.reset();
       const runId = `cost__${dagId}`;
       const run = await h.run({ dagId, runId });
-      const tis = await h.store.listTaskInstances(runId);
+      const tis = await h.store.listTaskInstances(run);
       const bad = tis.filter((t) => t.state !== 'success' || t.tryNumber !== 1);
       if (run.state !== 'success' || tis.length !== COST_TASKS || bad.length || h.errors.length) {
         throw new Error(`cost run of ${dagId} ended ${run.state} with ${tis.length} instances (${bad.length} not successful in one try); errors: ${JSON.stringify(h.errors.slice(0, 3))}`);

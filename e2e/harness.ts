@@ -26,7 +26,7 @@ import { blobStoreOn, dagResolverFromModules, DEFAULT_BATCH_WATCH_INTERVAL_SECON
 import { SfnDispatcher, sfnClient, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { compileBatchWatcher, compileDag, type CompileOptions } from '../lib/compiler/index.ts';
-import type { DagRunRecord, TaskInstanceRecord } from '../lib/store/records.ts';
+import type { DagRunRecord, RunRef, TaskInstanceRecord } from '../lib/store/records.ts';
 import { DynamoDbStateStore } from '../lib/store/dynamodb-store.ts';
 import { S3LargeValueStore } from '../lib/store/large-values.ts';
 import type { SchedulerEvent } from '../lib/scheduler/host.ts';
@@ -101,13 +101,13 @@ export interface Harness {
   /** Every invocation, in order. */
   readonly invocations: Invocation[];
   /** Scheduler events of type `error` (none is expected). */
-  readonly errors: { where: string; runId: string | null; error: string }[];
+  readonly errors: { where: string; run: RunRef | null; error: string }[];
   /** Every task instance change the scheduler reported, in order. */
   readonly tiEvents: TaskInstanceRecord[];
   /** Invoke the trigger function: create a run and start it. */
   trigger(ev: TriggerEvent): Promise<DagRunRecord>;
   /** Invoke the scheduler function with a reconcile request. */
-  reconcile(req?: { runIds?: string[]; staleMs?: number }): Promise<unknown>;
+  reconcile(req?: { runs?: RunRef[]; staleMs?: number }): Promise<unknown>;
   /** Resolves when every execution has ended and nothing waits. */
   settle(): Promise<void>;
   /** Trigger, settle, and return the run as it ended (or stopped). */
@@ -167,7 +167,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const errors: Harness['errors'] = [];
   const tiEvents: TaskInstanceRecord[] = [];
   const onEvent = (e: SchedulerEvent) => {
-    if (e.type === 'error') errors.push({ where: e.where, runId: e.runId, error: e.error instanceof Error ? `${e.error.name}: ${e.error.message}` : String(e.error) });
+    if (e.type === 'error') errors.push({ where: e.where, run: e.run, error: e.error instanceof Error ? `${e.error.name}: ${e.error.message}` : String(e.error) });
     else if (e.type === 'ti') tiEvents.push({ ...e.ti });
   };
   const overrides: ServiceOverrides = {
@@ -237,8 +237,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async run(ev) {
       await harness.trigger(ev);
       await harness.settle();
-      const run = await store.getRun(ev.runId);
-      if (!run) throw new Error(`no run '${ev.runId}' after triggering it`);
+      const run = await store.getRun({ dagId: ev.dagId, runId: ev.runId });
+      if (!run) throw new Error(`no run '${ev.runId}' of DAG '${ev.dagId}' after triggering it`);
       return run;
     },
     async close() {

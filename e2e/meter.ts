@@ -76,14 +76,14 @@ export function addCounts(into: Counts, c: Counts): Counts {
 
 /** The meter's key of a task instance. */
 export function meterKey(k: TiKey): string {
-  return `${k.runId}\u0000${k.taskId}\u0000${k.mapIndex}`;
+  return `${k.dagId}\u0000${k.runId}\u0000${k.taskId}\u0000${k.mapIndex}`;
 }
 
 /** A task instance from a meter key ({@link RUN_LEVEL} gives null). */
 export function parseMeterKey(key: string): TiKey | null {
   if (key === RUN_LEVEL) return null;
-  const [runId, taskId, mapIndex] = key.split('\u0000');
-  return { runId: runId!, taskId: taskId!, mapIndex: Number(mapIndex) };
+  const [dagId, runId, taskId, mapIndex] = key.split('\u0000');
+  return { dagId: dagId!, runId: runId!, taskId: taskId!, mapIndex: Number(mapIndex) };
 }
 
 /** The task instance a handler payload is about, if any (`key`, or a timer event's `key`). */
@@ -97,7 +97,7 @@ export function keyOfPayload(payload: unknown): TiKey | null {
 function isTiKey(v: unknown): v is TiKey {
   if (v === null || typeof v !== 'object') return false;
   const k = v as Partial<TiKey>;
-  return typeof k.runId === 'string' && typeof k.taskId === 'string' && typeof k.mapIndex === 'number';
+  return typeof k.dagId === 'string' && typeof k.runId === 'string' && typeof k.taskId === 'string' && typeof k.mapIndex === 'number';
 }
 
 const DDB_READS: Record<string, (input: any, output: any) => number> = {

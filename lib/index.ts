@@ -58,7 +58,7 @@ export { LocalRunner, type LocalRunnerOptions, type RunReport, type TaskReport, 
 export { FakeClock, RealClock, type Clock } from './runner/clock.ts';
 export { MemoryStateStore } from './store/memory-store.ts';
 export type { StateStore } from './store/state-store.ts';
-export type { DagRunRecord, TaskInstanceRecord, LogLine } from './store/records.ts';
+export type { DagRunRecord, TaskInstanceRecord, LogLine, RunRef, TiKey } from './store/records.ts';
 export { loadDagBag, DagBag } from './dagbag/dag-bag.ts';
 export type { DagFileImportError } from './dagbag/import-error.ts';
 export { resolveDagsFolder, DagsFolderError } from './dagbag/dags-folder.ts';

@@ -260,7 +260,7 @@ describe('deployedApiBackend', () => {
     });
     expect(run.state).toBe('running');
     expect(dispatcher.started).toStrictEqual(['r1/a']);
-    expect((await backend.store.getTaskInstance({ runId: 'r1', taskId: 'a', mapIndex: -1 }))?.state).toBe('queued');
+    expect((await backend.store.getTaskInstance({ dagId: 'pair', runId: 'r1', taskId: 'a', mapIndex: -1 }))?.state).toBe('queued');
   });
 
   it('still starts what was dispatched when the call fails after it, and throws the call\'s error', async () => {

@@ -8,7 +8,7 @@ import type { BatchJobOutcome, BatchPrepareOutput, IteratePrepareOutput, SubmitJ
 import { LocalBatch } from '../lib/executor/local-batch.ts';
 import type { ArrayWave, TimerEvent, TryResult } from '../lib/scheduler/host.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import type { TaskInstanceRecord } from '../lib/store/records.ts';
+import type { RunRef, TaskInstanceRecord } from '../lib/store/records.ts';
 
 /**
  * Drives the real handler code the way the compiled lifecycle state machines do (the contract in
@@ -51,7 +51,7 @@ function world(dags: Dag[]) {
     const dag = byId.get(ti.dagId)!;
     const spec = dag.task(ti.taskId);
     let tryNumber = ti.tryNumber;
-    const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+    const key = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
     for (let guard = 0; guard < 100; guard++) {
       let result: TryResult;
       if (spec.kind === 'batch') {
@@ -100,8 +100,8 @@ function world(dags: Dag[]) {
   return { svc, started, timers, sync, drain, dropNextStart: () => (dropNextStart = true), advance: (ms: number) => (now += ms) };
 }
 
-const tiStates = async (svc: AwsServices, runId: string) =>
-  Object.fromEntries((await svc.store.listTaskInstances(runId)).map((t) => [t.mapIndex < 0 ? t.taskId : `${t.taskId}[${t.mapIndex}]`, `${t.state}/${t.tryNumber}`]));
+const tiStates = async (svc: AwsServices, run: RunRef) =>
+  Object.fromEntries((await svc.store.listTaskInstances(run)).map((t) => [t.mapIndex < 0 ? t.taskId : `${t.taskId}[${t.mapIndex}]`, `${t.state}/${t.tryNumber}`]));
 
 describe('the deployed handlers, driven as the lifecycle state machines drive them', () => {
   it('a retried Lambda task, a sensor, a Batch job (.sync), an iteration with partial retry, a triggered DAG', async () => {
@@ -135,8 +135,8 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     const run = await handleTrigger({ dagId: 'aws_shape', runId: 'r1' }, w.svc);
     expect(run.state).toBe('running');
     await w.drain();
-    expect((await w.svc.store.getRun('r1'))?.state).toBe('success');
-    expect(await tiStates(w.svc, 'r1')).toEqual({
+    expect((await w.svc.store.getRun({ dagId: 'aws_shape', runId: 'r1' }))?.state).toBe('success');
+    expect(await tiStates(w.svc, { dagId: 'aws_shape', runId: 'r1' })).toEqual({
       flaky: 'success/2',
       wait: 'success/1',
       job: 'success/1',
@@ -153,9 +153,9 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
       },
     ]);
     expect(Object.fromEntries(itemCalls)).toEqual({ 0: 1, 1: 1, 2: 2, 3: 1 });
-    expect((await w.svc.store.getXCom('r1', 'items', -1, 'return_value'))?.value).toEqual([0, 10, 20, 30]);
+    expect((await w.svc.store.getXCom({ dagId: 'aws_shape', runId: 'r1' }, 'items', -1, 'return_value'))?.value).toEqual([0, 10, 20, 30]);
     const childRun = (await w.svc.store.listRuns({ dagId: 'child_aws' }))[0]!;
-    expect((await w.svc.store.getXCom(childRun.runId, 'double', -1, 'return_value'))?.value).toBe(10);
+    expect((await w.svc.store.getXCom(childRun, 'double', -1, 'return_value'))?.value).toBe(10);
   });
 
   it('a failed Batch job is retried as a new submission, then fails the task', async () => {
@@ -170,9 +170,9 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     });
     await handleTrigger({ dagId: 'batch_fail', runId: 'r2' }, w.svc);
     await w.drain();
-    expect(await tiStates(w.svc, 'r2')).toEqual({ job: 'failed/2' });
+    expect(await tiStates(w.svc, { dagId: 'batch_fail', runId: 'r2' })).toEqual({ job: 'failed/2' });
     expect(names).toEqual(['batch_fail-job-r2-try1', 'batch_fail-job-r2-try2']);
-    const ti = await w.svc.store.getTaskInstance({ runId: 'r2', taskId: 'job', mapIndex: -1 });
+    const ti = await w.svc.store.getTaskInstance({ dagId: 'batch_fail', runId: 'r2', taskId: 'job', mapIndex: -1 });
     expect(ti?.error).toBe('Error: Batch job batch_fail-job-r2-try2 (j) failed: Essential container in task exited');
   });
 
@@ -191,15 +191,15 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
       await handleSchedulerRequest({ type: 'try_finished', key: first, tryNumber: 1, result }, w.svc);
     })();
     expect(w.started).toHaveLength(0);
-    expect(await tiStates(w.svc, 'r3')).toEqual({ a: 'success/1', b: 'queued/1' });
+    expect(await tiStates(w.svc, { dagId: 'lost', runId: 'r3' })).toEqual({ a: 'success/1', b: 'queued/1' });
     w.advance(10 * 60_000);
     const rec = (await handleSchedulerRequest({ type: 'reconcile' }, w.svc)) as { reconciled: { redispatched: number }[] };
     expect(rec.reconciled.map((r) => r.redispatched)).toEqual([1]);
     await w.drain();
-    expect(await tiStates(w.svc, 'r3')).toEqual({ a: 'success/1', b: 'success/1' });
-    expect((await w.svc.store.getRun('r3'))?.state).toBe('success');
-    const again = (await handleSchedulerRequest({ type: 'reconcile', runIds: ['r3'] }, w.svc)) as { reconciled: { redispatched: number; finalized: boolean }[] };
-    expect(again.reconciled).toEqual([{ runId: 'r3', redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false }]);
+    expect(await tiStates(w.svc, { dagId: 'lost', runId: 'r3' })).toEqual({ a: 'success/1', b: 'success/1' });
+    expect((await w.svc.store.getRun({ dagId: 'lost', runId: 'r3' }))?.state).toBe('success');
+    const again = (await handleSchedulerRequest({ type: 'reconcile', runs: [{ dagId: 'lost', runId: 'r3' }] }, w.svc)) as { reconciled: { redispatched: number; finalized: boolean }[] };
+    expect(again.reconciled).toEqual([{ dagId: 'lost', runId: 'r3', redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false }]);
     expect(w.started).toHaveLength(0);
   });
 
@@ -220,11 +220,11 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     w.advance(10 * 60_000);
     await handleSchedulerRequest({ type: 'reconcile' }, w.svc);
     await w.drain();
-    expect(await tiStates(w.svc, 'r4')).toEqual({ a: 'success/2' });
+    expect(await tiStates(w.svc, { dagId: 'stopped', runId: 'r4' })).toEqual({ a: 'success/2' });
     expect(retried).toEqual(['LostTryError: lifecycle execution TIMED_OUT']);
-    const ti2 = await w.svc.store.getTaskInstance({ runId: 'r4', taskId: 'a', mapIndex: -1 });
+    const ti2 = await w.svc.store.getTaskInstance({ dagId: 'stopped', runId: 'r4', taskId: 'a', mapIndex: -1 });
     expect(ti2?.error).toBeNull();
-    expect((await w.svc.store.getRun('r4'))?.state).toBe('success');
+    expect((await w.svc.store.getRun({ dagId: 'stopped', runId: 'r4' }))?.state).toBe('success');
   });
 
   it('a replayed try_finished or timer gets the same reply as the first delivery', async () => {
@@ -239,7 +239,7 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     const ti = w.started.shift()!;
     const result = (await handleTaskRunnerRequest({ mode: 'run', key: ti, tryNumber: 1 }, w.svc)) as TryResult;
     const first = await handleSchedulerRequest({ type: 'try_finished', key: ti, tryNumber: 1, result }, w.svc);
-    expect(first).toEqual({ action: 'wait', at: '2026-01-01T00:01:30Z', event: { type: 'retry', key: { runId: 'r5', taskId: 'a', mapIndex: -1 }, tryNumber: 1 } });
+    expect(first).toEqual({ action: 'wait', at: '2026-01-01T00:01:30Z', event: { type: 'retry', key: { dagId: 'replayed', runId: 'r5', taskId: 'a', mapIndex: -1 }, tryNumber: 1 } });
     expect(await handleSchedulerRequest({ type: 'try_finished', key: ti, tryNumber: 1, result }, w.svc)).toEqual(first);
     // A duplicate start of the same try runs nothing and reports null.
     expect(await handleTaskRunnerRequest({ mode: 'run', key: ti, tryNumber: 1 }, w.svc)).toBeNull();
@@ -248,7 +248,7 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     const second = await handleSchedulerRequest({ type: 'timer', event }, w.svc);
     expect(second).toEqual({ action: 'run', tryNumber: 2 });
     expect(await handleSchedulerRequest({ type: 'timer', event }, w.svc)).toEqual(second);
-    expect(await tiStates(w.svc, 'r5')).toEqual({ a: 'queued/2' });
+    expect(await tiStates(w.svc, { dagId: 'replayed', runId: 'r5' })).toEqual({ a: 'queued/2' });
     expect(w.started).toHaveLength(0);
   });
 });

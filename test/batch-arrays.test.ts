@@ -5,12 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ARRAY_MAX_CHILDREN, arrayGroups, arraySizeFor, childIndexOf, childOutcomes, groupBounds, groupOf, waveJobName } from '../lib/core/arrays.ts';
 import { batchJob, dag, task } from '../lib/index.ts';
 import type { BatchJobResult } from '../lib/authoring/operators.ts';
+import type { RunRef } from '../lib/store/records.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
-const xcom = async (r: ReturnType<typeof fakeRunner>, runId: string, taskId: string, i: number) =>
-  (await r.store.getXCom(runId, taskId, i, 'return_value'))?.value as BatchJobResult | undefined;
-const logOf = async (r: ReturnType<typeof fakeRunner>, runId: string, taskId: string, i: number, t: number) =>
-  (await r.store.getLog({ runId, taskId, mapIndex: i }, t)).map((l) => l.message);
+const xcom = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, i: number) =>
+  (await r.store.getXCom(run, taskId, i, 'return_value'))?.value as BatchJobResult | undefined;
+const logOf = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, i: number, t: number) =>
+  (await r.store.getLog({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: i }, t)).map((l) => l.message);
 
 describe('splitting map indexes into arrays', () => {
   it('cuts at 10,000 children: 10,000 is one array, 10,001 is an array and a plain job', () => {
@@ -40,7 +41,7 @@ describe('splitting map indexes into arrays', () => {
   });
 
   it('names each wave deterministically (a retried submission finds its job), within 128 characters', () => {
-    const a = { runId: 'manual__2026-01-01T00:00:00.000Z', taskId: 'run_job', group: 3 };
+    const a = { dagId: 'batch_fanout', runId: 'manual__2026-01-01T00:00:00.000Z', taskId: 'run_job', group: 3 };
     expect(waveJobName('batch_fanout', a, 2)).toBe(waveJobName('batch_fanout', a, 2));
     expect(waveJobName('batch_fanout', a, 2)).not.toBe(waveJobName('batch_fanout', a, 3));
     expect(waveJobName('batch_fanout', a, 2)).not.toBe(waveJobName('batch_fanout', { ...a, runId: 'other' }, 2));
@@ -91,19 +92,19 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'split' });
     expect(report.state).toBe('success');
-    expect((await r.store.getXCom(report.runId, 'count', -1, 'return_value'))?.value).toBe(10_001);
-    const first = (await xcom(r, report.runId, 'job', 0))!;
+    expect((await r.store.getXCom(report, 'count', -1, 'return_value'))?.value).toBe(10_001);
+    const first = (await xcom(r, report, 'job', 0))!;
     const arrayId = first.jobId.replace(/:0$/, '');
     for (const i of [0, 1, 4_999, 9_999]) {
-      const x = (await xcom(r, report.runId, 'job', i))!;
+      const x = (await xcom(r, report, 'job', i))!;
       expect(x.jobId).toBe(`${arrayId}:${i}`);
       expect(x.status).toBe('SUCCEEDED');
     }
-    const last = (await xcom(r, report.runId, 'job', 10_000))!;
+    const last = (await xcom(r, report, 'job', 10_000))!;
     expect(last.jobId).not.toContain(':');
     expect(last.jobId).not.toBe(arrayId);
-    expect(await logOf(r, report.runId, 'job', 9_999, 1)).toContainEqual(expect.stringMatching(/^starting try 1 of 1 as child 9999 of Batch array job split-job-[0-9a-f]{12}-g0-try1 \(10000 children\)$/));
-    expect(await logOf(r, report.runId, 'job', 10_000, 1)).toContainEqual(expect.stringMatching(/^starting try 1 of 1 as Batch job split-job-[0-9a-f]{12}-g1-try1$/));
+    expect(await logOf(r, report, 'job', 9_999, 1)).toContainEqual(expect.stringMatching(/^starting try 1 of 1 as child 9999 of Batch array job split-job-[0-9a-f]{12}-g0-try1 \(10000 children\)$/));
+    expect(await logOf(r, report, 'job', 10_000, 1)).toContainEqual(expect.stringMatching(/^starting try 1 of 1 as Batch job split-job-[0-9a-f]{12}-g1-try1$/));
   });
 
   it('a retry resubmits only the failed children, as a new array whose children are their map indexes', async () => {
@@ -121,16 +122,16 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     const report = await r.run({ dagId: 'flaky' });
     expect(report.state).toBe('success');
     expect(tries(report)).toMatchObject({ 'job[0]': 1, 'job[1]': 2, 'job[2]': 1, 'job[3]': 1, 'job[4]': 2, 'job[5]': 1 });
-    const ids = (await r.store.getXCom(report.runId, 'sum', -1, 'return_value'))?.value as string[];
+    const ids = (await r.store.getXCom(report, 'sum', -1, 'return_value'))?.value as string[];
     const firstArray = ids[0]!.replace(/:\d+$/, '');
     const retryArray = ids[1]!.replace(/:\d+$/, '');
     expect(retryArray).not.toBe(firstArray);
     // The retry wave is an array of exactly the two failed children: child 0 = map index 1, child 1 = map index 4.
     expect(ids).toEqual([`${firstArray}:0`, `${retryArray}:0`, `${firstArray}:2`, `${firstArray}:3`, `${retryArray}:1`, `${firstArray}:5`]);
-    expect(await logOf(r, report.runId, 'job', 4, 1)).toContainEqual(expect.stringMatching(/child [0-9a-f-]+:4 failed: Essential container in task exited \(exit code 3\) \(up for retry\)$/));
-    expect(await logOf(r, report.runId, 'job', 4, 2)).toContainEqual(expect.stringMatching(/^starting try 2 of 3 as child 1 of Batch array job flaky-job-[0-9a-f]{12}-g0-try2 \(2 children\): sh -c/));
+    expect(await logOf(r, report, 'job', 4, 1)).toContainEqual(expect.stringMatching(/child [0-9a-f-]+:4 failed: Essential container in task exited \(exit code 3\) \(up for retry\)$/));
+    expect(await logOf(r, report, 'job', 4, 2)).toContainEqual(expect.stringMatching(/^starting try 2 of 3 as child 1 of Batch array job flaky-job-[0-9a-f]{12}-g0-try2 \(2 children\): sh -c/));
     // Succeeded children were not run again: no log of a second try.
-    expect(await logOf(r, report.runId, 'job', 0, 2)).toEqual([]);
+    expect(await logOf(r, report, 'job', 0, 2)).toEqual([]);
     // The retry waited its delay (1 minute, with Airflow's jitter below it).
     expect(r.clock.now() - t0).toBeGreaterThanOrEqual(30_000);
   });
@@ -146,7 +147,7 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     expect(report.state).toBe('failed');
     expect(states(report)).toEqual({ items: 'success', 'job[0]': 'success', 'job[1]': 'failed', 'job[2]': 'success', after: 'upstream_failed' });
     expect(tries(report)).toMatchObject({ 'job[0]': 1, 'job[1]': 2, 'job[2]': 1 });
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'job', mapIndex: 1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'job', mapIndex: 1 });
     // The second try was a wave of one: a plain job.
     expect(ti?.error).toMatch(/^Batch job bad-job-[0-9a-f]{12}-g0-try2 child [0-9a-f-]+ failed: Essential container in task exited \(exit code 7\)$/);
   });
@@ -163,11 +164,11 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     const report = await r.run({ dagId: 'stuck' });
     expect(states(report)).toMatchObject({ 'job[0]': 'failed', 'job[3]': 'failed', single: 'failed', starts: 'success' });
     for (const i of [0, 3]) {
-      const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'job', mapIndex: i });
+      const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'job', mapIndex: i });
       expect(ti?.error).toMatch(/RunnableTimeoutError: still RUNNABLE 1800 s after submission \(runnableTimeout\): no compute environment of queue 'gpu-queue' could place it/);
       expect(Date.parse(ti!.endDate!) - t0).toBe(30 * 60_000);
     }
-    const single = await r.store.getTaskInstance({ runId: report.runId, taskId: 'single', mapIndex: -1 });
+    const single = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'single', mapIndex: -1 });
     expect(single?.error).toMatch(/RunnableTimeoutError: still RUNNABLE 600 s/);
     // A job that started in time is not touched: it ran its hour.
     expect(r.clock.now() - t0).toBeGreaterThanOrEqual(65 * 60_000);
@@ -180,7 +181,7 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     });
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'timed' });
-    const tis = await r.store.listTaskInstances(report.runId, 'job');
+    const tis = await r.store.listTaskInstances(report, 'job');
     const late = tis.filter((t) => t.state === 'failed');
     const onTime = tis.filter((t) => t.state === 'success');
     // The jitter spreads the children over 10-20 minutes: some pass 15, most do not.
@@ -203,7 +204,7 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     expect(report.state).toBe('success');
     // One slot: the three arrays ran one after the other, 10 minutes each.
     expect(r.clock.now() - t0).toBe(30 * 60_000);
-    const starts = await Promise.all(['a', 'b', 'c'].map(async (id) => Date.parse((await r.store.getTaskInstance({ runId: report.runId, taskId: id, mapIndex: 0 }))!.startDate!) - t0));
+    const starts = await Promise.all(['a', 'b', 'c'].map(async (id) => Date.parse((await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: id, mapIndex: 0 }))!.startDate!) - t0));
     expect(starts.sort((x, y) => x - y)).toEqual([0, 10 * 60_000, 20 * 60_000]);
   });
 
@@ -238,12 +239,12 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     };
     const run = await r.trigger({ dagId: 'lost' });
     await r.idle();
-    expect((await r.store.listTaskInstances(run.runId, 'job')).map((ti) => ti.state)).toEqual(['queued', 'queued', 'queued']);
+    expect((await r.store.listTaskInstances(run, 'job')).map((ti) => ti.state)).toEqual(['queued', 'queued', 'queued']);
     drop = false;
     r.clock.advance(10 * 60_000);
-    const rep = await r.scheduler.reconcileRun(run.runId, { staleMs: 5 * 60_000 });
+    const rep = await r.scheduler.reconcileRun(run, { staleMs: 5 * 60_000 });
     expect(rep.redispatched).toBe(1);
-    const done = await r.waitForRun(run.runId);
+    const done = await r.waitForRun(run);
     expect(done.state).toBe('success');
     expect(waves).toEqual(['g0 t1 x3', 'g0 t1 x3']);
   });
@@ -255,7 +256,7 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     });
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'plain' });
-    const ids = await Promise.all([0, 1, 2].map(async (i) => (await xcom(r, report.runId, 'job', i))!.jobId));
+    const ids = await Promise.all([0, 1, 2].map(async (i) => (await xcom(r, report, 'job', i))!.jobId));
     expect(new Set(ids).size).toBe(3);
     for (const id of ids) expect(id).not.toContain(':');
   });
@@ -268,7 +269,7 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'vary' });
     expect(report.state).toBe('failed');
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'job', mapIndex: 1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'job', mapIndex: 1 });
     expect(ti?.error).toMatch(/map index 0 sets 'jobQueue', which an array job cannot vary per child: set it in batchJob\(\)'s options, or use array: false/);
   });
 });

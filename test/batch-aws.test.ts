@@ -100,7 +100,7 @@ describe('submitIdempotent against the local Batch API', () => {
       arraySize: 3,
       local: { mode: 'process' },
     };
-    const owner = { key: { runId: 'r1', taskId: 'load', mapIndex: -1 }, tryNumber: 1 };
+    const owner = { key: { dagId: 'd', runId: 'r1', taskId: 'load', mapIndex: -1 }, tryNumber: 1 };
     api.dropResponseOnce((op) => op === 'SubmitJob');
     const jobId = await clock.track(() => backend.submit(job, owner));
     expect(api.submitted.map((j) => [j.jobId, j.arraySize])).toStrictEqual([[jobId, 3]]);

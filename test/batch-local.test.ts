@@ -13,14 +13,14 @@ describe('batchJob on a laptop', () => {
     const r = new LocalRunner({ dags: [d] });
     const report = await r.run({ dagId: 'proc' });
     expect(states(report)).toEqual({ echo: 'success', arr: 'success', fails: 'failed' });
-    const echo = (await r.store.getXCom(report.runId, 'echo', -1, 'return_value'))?.value as Record<string, unknown>;
+    const echo = (await r.store.getXCom(report, 'echo', -1, 'return_value'))?.value as Record<string, unknown>;
     expect(echo).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, childExitCodes: null });
-    const log = (await r.store.getLog({ runId: report.runId, taskId: 'echo', mapIndex: -1 }, 1)).map((l) => l.message);
+    const log = (await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'echo', mapIndex: -1 }, 1)).map((l) => l.message);
     expect(log).toContain('hello world');
-    const arrLog = (await r.store.getLog({ runId: report.runId, taskId: 'arr', mapIndex: -1 }, 1)).map((l) => l.message).join('\n');
+    const arrLog = (await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'arr', mapIndex: -1 }, 1)).map((l) => l.message).join('\n');
     for (const i of [0, 1, 2]) expect(arrLog).toContain(`[${i}] child ${i}`);
-    expect(((await r.store.getXCom(report.runId, 'arr', -1, 'return_value'))?.value as Record<string, unknown>)['childExitCodes']).toEqual([0, 0, 0]);
-    const failed = await r.store.getTaskInstance({ runId: report.runId, taskId: 'fails', mapIndex: -1 });
+    expect(((await r.store.getXCom(report, 'arr', -1, 'return_value'))?.value as Record<string, unknown>)['childExitCodes']).toEqual([0, 0, 0]);
+    const failed = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'fails', mapIndex: -1 });
     expect(failed?.error).toMatch(/failed: Essential container in task exited \(exit code 3\)$/);
   });
 
@@ -35,7 +35,7 @@ describe('batchJob on a laptop', () => {
     const report = await r.run({ dagId: 'sim' });
     expect(report.state).toBe('success');
     expect(Object.values(states(report)).filter((s) => s === 'success')).toHaveLength(1002);
-    expect((await r.store.getXCom(report.runId, 'count', -1, 'return_value'))?.value).toBe(1000);
+    expect((await r.store.getXCom(report, 'count', -1, 'return_value'))?.value).toBe(1000);
     // 1,000 jobs of 30-40 s with only 16 slots finish in about one job's time: waiting holds no slot.
     expect(r.clock.now() - t0).toBeLessThanOrEqual(40_000);
     expect(Object.values(tries(report)).every((n) => n === 1)).toBe(true);
@@ -49,7 +49,7 @@ describe('batchJob on a laptop', () => {
     const report = await r.run({ dagId: 'simfail' });
     expect(states(report)).toEqual({ job: 'failed' });
     expect(tries(report)).toEqual({ job: 2 });
-    const logs = await Promise.all([1, 2].map((n) => r.store.getLog({ runId: report.runId, taskId: 'job', mapIndex: -1 }, n)));
+    const logs = await Promise.all([1, 2].map((n) => r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'job', mapIndex: -1 }, n)));
     const submitted = logs.map((l) => l.find((x) => x.message.startsWith('submitted'))?.message);
     expect(submitted[0]).toMatch(/try1/);
     expect(submitted[1]).toMatch(/try2/);

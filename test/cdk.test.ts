@@ -179,7 +179,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
       const bag = await loadDagBag('dags');
       const roots = bag.getDag('branching_join')!.spec.tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId);
       expect(sfn.started.map((s) => s.stateMachineArn).sort()).toEqual(roots.map((t) => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('branching_join', t)}`).sort());
-      expect(sfn.started.map((s) => JSON.parse(s.input) as unknown)).toContainEqual({ key: { runId: 'bundle-run-1', taskId: roots[0], mapIndex: -1 }, dagId: 'branching_join', tryNumber: 1 });
+      expect(sfn.started.map((s) => JSON.parse(s.input) as unknown)).toContainEqual({ key: { dagId: 'branching_join', runId: 'bundle-run-1', taskId: roots[0], mapIndex: -1 }, dagId: 'branching_join', tryNumber: 1 });
     } finally {
       await sfn.stop();
       await ddb.stop();

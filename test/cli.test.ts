@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { triggeredRunId } from '../lib/executor/task-runner.ts';
 
 // The real CLI, as users run it: bin/airless.js under the Node 22 of the `node` devDependency.
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -91,7 +92,7 @@ describe('airless dags test --json', () => {
       triggeredRuns: [
         {
           dagId: 'cli_child',
-          runId: `triggered__${doc.runId}__run_child__try1`,
+          runId: triggeredRunId({ dagId: 'cli_parent', runId: doc.runId, taskId: 'run_child', mapIndex: -1, tryNumber: 1 }),
           state: 'success',
           tasks: [{ taskId: 'image', mapIndex: null, state: 'success', tryNumber: 1 }],
         },

@@ -584,7 +584,7 @@ async function runLocally(definition: StateMachineDefinition, input: unknown, ha
 }
 
 const RUN = 'manual__2026-01-01T00:00:00+00:00';
-const group = (g: number) => ({ runId: RUN, taskId: 'reduce_tiles', group: g });
+const group = (g: number) => ({ dagId: 'survey', runId: RUN, taskId: 'reduce_tiles', group: g });
 const SUBMIT = { JobName: 'job', JobQueue: 'survey-spot', JobDefinition: 'reduce-tile:3', ContainerOverrides: {}, ArrayProperties: { Size: 3 }, Timeout: { AttemptDurationSeconds: 3600 } };
 const INPUT: ArrayFanoutInput = {
   waves: [

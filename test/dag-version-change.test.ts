@@ -49,8 +49,8 @@ describe('a DAG edited under a run in flight, then a restart', () => {
     const a = new LocalRunner({ dags: [v1], store: storeA, clock: new FakeClock(T0), captureConsole: false });
     await a.trigger({ dagId: 'edited', runId: 'old' });
     // t1 and t4 done, t2 running (it waits forever): the process stops here.
-    for (let i = 0; i < 50 && (await storeA.getTaskInstance({ runId: 'old', taskId: 't4', mapIndex: -1 }))?.state !== 'success'; i++) await new Promise((r) => setTimeout(r, 10));
-    expect((await storeA.getTaskInstance({ runId: 'old', taskId: 't2', mapIndex: -1 }))?.state).toBe('running');
+    for (let i = 0; i < 50 && (await storeA.getTaskInstance({ dagId: 'edited', runId: 'old', taskId: 't4', mapIndex: -1 }))?.state !== 'success'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await storeA.getTaskInstance({ dagId: 'edited', runId: 'old', taskId: 't2', mapIndex: -1 }))?.state).toBe('running');
     a.close();
     storeA.close();
 
@@ -59,7 +59,7 @@ describe('a DAG edited under a run in flight, then a restart', () => {
     try {
       const report = await resumeRuns(b, resolverOf(v2), b.clock.now(), { dagIds: ['edited'] });
       expect(report.runs).toBe(1);
-      const old = await storeB.getRun('old');
+      const old = await storeB.getRun({ dagId: 'edited', runId: 'old' });
       expect(old?.state).toBe('failed');
       expect(old?.note).toBe(
         `DagVersionUnavailableError: DAG 'edited': the run's DAG version ${v1.spec.version} is not loaded (the DAG file changed or failed to load since the run started; it is now version ${v2.spec.version}), so the run cannot go on`,
@@ -82,15 +82,15 @@ describe('a DAG edited under a run in flight, then a restart', () => {
     const { v1, v2 } = versions(new Promise<void>(() => undefined));
     const a = new LocalRunner({ dags: [v1], clock: new FakeClock(T0), captureConsole: false });
     await a.trigger({ dagId: 'edited', runId: 'old' });
-    for (let i = 0; i < 50 && (await a.store.getTaskInstance({ runId: 'old', taskId: 't2', mapIndex: -1 }))?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 50 && (await a.store.getTaskInstance({ dagId: 'edited', runId: 'old', taskId: 't2', mapIndex: -1 }))?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 10));
     a.close();
     const b = new LocalRunner({ dags: [v2], store: a.store, clock: new FakeClock(T0 + 1000), captureConsole: false });
-    await b.scheduler.handleTryResult({ runId: 'old', taskId: 't2', mapIndex: -1 }, 1, { kind: 'success' });
-    const old = await b.store.getRun('old');
+    await b.scheduler.handleTryResult({ dagId: 'edited', runId: 'old', taskId: 't2', mapIndex: -1 }, 1, { kind: 'success' });
+    const old = await b.store.getRun({ dagId: 'edited', runId: 'old' });
     expect(old?.state).toBe('failed');
     expect(old?.note).toMatch(/^DagVersionUnavailableError: .*version .* is not loaded/);
     // Nothing of v2 was decided in the v1 run.
-    expect((await b.store.listTaskInstances('old')).map((ti) => ti.taskId).sort()).toEqual(['t1', 't2', 't4']);
+    expect((await b.store.listTaskInstances({ dagId: 'edited', runId: 'old' })).map((ti) => ti.taskId).sort()).toEqual(['t1', 't2', 't4']);
     b.close();
   });
 });

@@ -120,7 +120,7 @@ describe('loadDagBag on a folder of good and bad DAG files', () => {
       'math.double[2]=success',
       'math.sum[null]=success',
     ]);
-    expect((await runner.store.getXCom(report.runId, 'math.sum', -1, 'return_value'))?.value).toBe(12);
+    expect((await runner.store.getXCom(report, 'math.sum', -1, 'return_value'))?.value).toBe(12);
   });
 });
 

@@ -20,9 +20,9 @@ describe('params', () => {
   it('defaults apply and conf overrides them', async () => {
     const r = fakeRunner([solver]);
     const a = await r.run({ dagId: 'params_dag' });
-    expect((await r.store.getXCom(a.runId, 'show', -1, 'return_value'))?.value).toEqual({ nchan: 10, rate: 0.1, mode: 'fast' });
+    expect((await r.store.getXCom(a, 'show', -1, 'return_value'))?.value).toEqual({ nchan: 10, rate: 0.1, mode: 'fast' });
     const b = await r.run({ dagId: 'params_dag', runId: 'b', conf: { nchan: 3, mode: 'accurate' } });
-    expect((await r.store.getXCom(b.runId, 'show', -1, 'return_value'))?.value).toEqual({ nchan: 3, rate: 0.1, mode: 'accurate' });
+    expect((await r.store.getXCom(b, 'show', -1, 'return_value'))?.value).toEqual({ nchan: 3, rate: 0.1, mode: 'accurate' });
   });
 
   it.each([
@@ -36,7 +36,7 @@ describe('params', () => {
     const err = await r.trigger({ dagId: 'params_dag', conf, runId: 'x' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ParamValidationError);
     expect((err as Error).message).toBe(message);
-    expect(await r.store.getRun('x')).toBeUndefined();
+    expect(await r.store.getRun({ dagId: 'params_dag', runId: 'x' })).toBeUndefined();
   });
 
   it('a param default that fails its own schema is a definition error', () => {

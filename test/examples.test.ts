@@ -1,7 +1,7 @@
 // The example DAGs in dags/, run end to end on the local runner with a time-skipping fake clock (retry
 // delays and simulated Batch jobs take no wall time). Every assertion is on exact states and values.
 import { describe, expect, it } from 'vitest';
-import { FakeClock, LocalRunner, type Dag, type PipelineSave, type RunReport } from 'airless';
+import { FakeClock, LocalRunner, type Dag, type PipelineSave, type RunRef, type RunReport } from 'airless';
 import { batchFanout, type FanoutSummary } from '../dags/batch_fanout.ts';
 import { branchingJoin, type RestoredImage } from '../dags/branching_join.ts';
 import { exampleWorkflow, type WorkflowSummary } from '../dags/example_workflow.ts';
@@ -31,9 +31,9 @@ function mapped(taskId: string, count: number, state: string): Record<string, st
   return Object.fromEntries(Array.from({ length: count }, (_, i) => [`${taskId}[${i}]`, state]));
 }
 
-async function xcom<T>(runner: LocalRunner, runId: string, taskId: string, mapIndex = -1): Promise<T> {
-  const x = await runner.store.getXCom(runId, taskId, mapIndex, 'return_value');
-  if (!x) throw new Error(`no XCom for ${taskId}[${mapIndex}] in ${runId}`);
+async function xcom<T>(runner: LocalRunner, run: RunRef, taskId: string, mapIndex = -1): Promise<T> {
+  const x = await runner.store.getXCom(run, taskId, mapIndex, 'return_value');
+  if (!x) throw new Error(`no XCom for ${taskId}[${mapIndex}] in ${run.runId} of ${run.dagId}`);
   return x.value as T;
 }
 
@@ -97,10 +97,10 @@ describe('example_workflow', () => {
     expect(solverRun.triggeredRuns).toBeUndefined();
     // With no conf, the defaults of example_workflow's params go down to every stage.
     for (const r of [...(report.triggeredRuns ?? []), solverRun]) {
-      const { nchan: _nchan, ...failureParams } = (await runner.store.getRun(r.runId))?.params ?? {};
+      const { nchan: _nchan, ...failureParams } = (await runner.store.getRun(r))?.params ?? {};
       expect(failureParams).toEqual(STAGE_CONF_DEFAULT);
     }
-    expect((await runner.store.getRun(solverRun.runId))?.params['nchan']).toBe(NCHAN_DEFAULT);
+    expect((await runner.store.getRun(solverRun))?.params['nchan']).toBe(NCHAN_DEFAULT);
   });
 
   it('passes its params down as conf: every triggered run sees the same failure settings, imaging and solver the cube size', async () => {
@@ -110,10 +110,10 @@ describe('example_workflow', () => {
     const stageConf = { simulate_failures: false, failure_rate: 0.25 };
     const imaging = child(report, 'stage_imaging');
     const solverRun = child(imaging, 'solver');
-    expect((await runner.store.getRun(child(report, 'stage_import_prep').runId))?.params).toEqual(stageConf);
-    expect((await runner.store.getRun(child(report, 'stage_calibration').runId))?.params).toEqual(stageConf);
-    expect((await runner.store.getRun(imaging.runId))?.params).toEqual({ ...stageConf, nchan: 5 });
-    expect((await runner.store.getRun(solverRun.runId))?.params).toEqual({ ...stageConf, nchan: 5 });
+    expect((await runner.store.getRun(child(report, 'stage_import_prep')))?.params).toEqual(stageConf);
+    expect((await runner.store.getRun(child(report, 'stage_calibration')))?.params).toEqual(stageConf);
+    expect((await runner.store.getRun(imaging))?.params).toEqual({ ...stageConf, nchan: 5 });
+    expect((await runner.store.getRun(solverRun))?.params).toEqual({ ...stageConf, nchan: 5 });
     expect(states(solverRun)).toEqual({
       generate_process_list: 'success/1',
       ...mapped('execute_single_solver', 5, 'success/1'),
@@ -135,20 +135,20 @@ describe('example_workflow', () => {
       ],
     });
     const imaging = child(report, 'stage_imaging');
-    const expectedParents: [RunReport, string, string][] = [
-      [child(report, 'stage_import_prep'), report.runId, 'run_import_prep'],
-      [child(report, 'stage_calibration'), report.runId, 'run_calibration'],
-      [imaging, report.runId, 'run_imaging'],
-      [child(imaging, 'solver'), imaging.runId, 'solve_cube'],
+    const expectedParents: [RunReport, RunReport, string][] = [
+      [child(report, 'stage_import_prep'), report, 'run_import_prep'],
+      [child(report, 'stage_calibration'), report, 'run_calibration'],
+      [imaging, report, 'run_imaging'],
+      [child(imaging, 'solver'), imaging, 'solve_cube'],
     ];
-    for (const [run, parentRunId, taskId] of expectedParents) {
-      const rec = await runner.store.getRun(run.runId);
+    for (const [run, parent, taskId] of expectedParents) {
+      const rec = await runner.store.getRun(run);
       expect(rec?.runType).toBe('triggered');
-      expect(rec?.parent).toMatchObject({ runId: parentRunId, taskId, mapIndex: -1, tryNumber: 1 });
+      expect(rec?.parent).toMatchObject({ dagId: parent.dagId, runId: parent.runId, taskId, mapIndex: -1, tryNumber: 1 });
       // Every triggered run, however deep, shares the top-level run's pipeline context.
-      expect(rec?.pipelineScope).toBe(report.runId);
+      expect(rec?.pipelineScope).toBe(`example_workflow/${report.runId}`);
       // The trigger task's result names the run it triggered and how it ended.
-      expect(await xcom(runner, parentRunId, taskId)).toEqual({ runId: run.runId, dagId: run.dagId, state: 'success' });
+      expect(await xcom(runner, parent, taskId)).toEqual({ runId: run.runId, dagId: run.dagId, state: 'success' });
     }
   });
 
@@ -156,7 +156,7 @@ describe('example_workflow', () => {
     const { runner } = newRunner();
     const report = await runner.run({ dagId: 'example_workflow' });
     const imaging = child(report, 'stage_imaging');
-    const saves = await runner.store.listPipelineSaves(report.runId);
+    const saves = await runner.store.listPipelineSaves(`${report.dagId}/${report.runId}`);
 
     expect(saves.map((s) => [s.stage, s.dagId, s.taskId, s.runId])).toEqual([
       ['import_prep', 'stage_import_prep', 'qa_import_prep', child(report, 'stage_import_prep').runId],
@@ -167,7 +167,7 @@ describe('example_workflow', () => {
     const times = saves.map((s) => Date.parse(s.time));
     expect([...times].sort((a, b) => a - b)).toEqual(times);
     // Triggered runs save into the shared scope, never into one of their own.
-    for (const r of [...(report.triggeredRuns ?? []), child(imaging, 'solver')]) expect(await runner.store.listPipelineSaves(r.runId)).toEqual([]);
+    for (const r of [...(report.triggeredRuns ?? []), child(imaging, 'solver')]) expect(await runner.store.listPipelineSaves(`${r.dagId}/${r.runId}`)).toEqual([]);
 
     const [importPrep, calibration, cube, image] = saves.map((s) => s.data) as [ImportPrepQa, CalibrationQa, CubeQa, ImagingQa];
     for (const qa of [importPrep, calibration, cube, image]) {
@@ -182,7 +182,7 @@ describe('example_workflow', () => {
     expect(cube).toMatchObject({ nchan: NCHAN_DEFAULT, convergedChannels: NCHAN_DEFAULT });
     expect(image).toMatchObject({ nchan: NCHAN_DEFAULT, convergedChannels: NCHAN_DEFAULT });
 
-    const summary = await xcom<WorkflowSummary>(runner, report.runId, 'pipeline_summary');
+    const summary = await xcom<WorkflowSummary>(runner, report, 'pipeline_summary');
     expect(summary.stages.map((s) => [s.stage, s.qaScore])).toEqual(saves.map((s) => [s.stage, (s.data as { qaScore: number }).qaScore]));
     expect(summary.overallQa).toBe(Math.min(importPrep.qaScore, calibration.qaScore, cube.qaScore, image.qaScore));
   });
@@ -192,8 +192,8 @@ describe('example_workflow', () => {
     const b = newRunner();
     const ra = await a.runner.run({ dagId: 'example_workflow' });
     const rb = await b.runner.run({ dagId: 'example_workflow' });
-    const savesA = await a.runner.store.listPipelineSaves(ra.runId);
-    const savesB = await b.runner.store.listPipelineSaves(rb.runId);
+    const savesA = await a.runner.store.listPipelineSaves(`${ra.dagId}/${ra.runId}`);
+    const savesB = await b.runner.store.listPipelineSaves(`${rb.dagId}/${rb.runId}`);
     expect(savesA.map((s) => s.data)).toEqual(savesB.map((s) => s.data));
     expect(withoutTime(savesA).map((s) => s.stage)).toEqual(['import_prep', 'calibration', 'solver', 'imaging']);
   });
@@ -212,7 +212,7 @@ describe('example_workflow', () => {
       run_imaging: 'upstream_failed/0',
       pipeline_summary: 'upstream_failed/0',
     });
-    const runImportPrep = await runner.store.getTaskInstance({ runId: report.runId, taskId: 'run_import_prep', mapIndex: -1 });
+    const runImportPrep = await runner.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'run_import_prep', mapIndex: -1 });
     expect(runImportPrep?.error).toMatch(/^TriggeredRunFailedError: triggered run .* of 'stage_import_prep' ended failed/);
 
     // Only the first stage ran; its first task used every try it had.
@@ -225,7 +225,7 @@ describe('example_workflow', () => {
       flag_data: 'upstream_failed/0',
       qa_import_prep: 'upstream_failed/0',
     });
-    const key = { runId: stage.runId, taskId: 'import_ms', mapIndex: -1 };
+    const key = { dagId: stage.dagId, runId: stage.runId, taskId: 'import_ms', mapIndex: -1 };
     const ti = await runner.store.getTaskInstance(key);
     expect(ti).toMatchObject({ state: 'failed', tryNumber: 3, maxTries: 3 });
     expect(ti?.error).toBe('Error: simulated failure in import_ms (try 3 of 3, failure_rate 1)');
@@ -233,7 +233,7 @@ describe('example_workflow', () => {
       const log = await runner.store.getLog(key, tryNumber);
       expect(log.at(-1)).toMatchObject({ level: 'error', message: `Error: simulated failure in import_ms (try ${tryNumber} of 3, failure_rate 1)` });
     }
-    expect(await runner.store.listPipelineSaves(report.runId)).toEqual([]);
+    expect(await runner.store.listPipelineSaves(`${report.dagId}/${report.runId}`)).toEqual([]);
   });
 
   it('refuses conf that breaks a param schema', async () => {
@@ -250,18 +250,18 @@ describe('stage DAGs on their own', () => {
     const report = await runner.run({ dagId: 'stage_import_prep' });
     expect(report.state).toBe('success');
     expect(states(report)).toEqual({ import_ms: 'success/1', flag_data: 'success/1', qa_import_prep: 'success/1' });
-    const saves = await runner.store.listPipelineSaves(report.runId);
+    const saves = await runner.store.listPipelineSaves(`${report.dagId}/${report.runId}`);
     expect(saves.map((s) => s.stage)).toEqual(['import_prep']);
-    expect(saves[0]?.data).toEqual(await xcom<ImportPrepQa>(runner, report.runId, 'qa_import_prep'));
+    expect(saves[0]?.data).toEqual(await xcom<ImportPrepQa>(runner, report, 'qa_import_prep'));
   });
 
   it('stage_calibration without an import QA warns and calibrates anyway', async () => {
     const { runner } = newRunner();
     const report = await runner.run({ dagId: 'stage_calibration' });
     expect(report.state).toBe('success');
-    expect(await xcom(runner, report.runId, 'check_import_qa')).toBeNull();
-    expect((await xcom<CalibrationQa>(runner, report.runId, 'qa_calibration')).importQa).toBeNull();
-    const log = await runner.store.getLog({ runId: report.runId, taskId: 'check_import_qa', mapIndex: -1 }, 1);
+    expect(await xcom(runner, report, 'check_import_qa')).toBeNull();
+    expect((await xcom<CalibrationQa>(runner, report, 'qa_calibration')).importQa).toBeNull();
+    const log = await runner.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'check_import_qa', mapIndex: -1 }, 1);
     expect(log.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
       'no import_prep QA in the pipeline context (stage run on its own?): calibrating anyway',
     ]);
@@ -286,7 +286,7 @@ describe('stage DAGs on their own', () => {
       solve_cube: 'upstream_failed/0',
       qa_imaging: 'upstream_failed/0',
     });
-    const ti = await runner.store.getTaskInstance({ runId: report.runId, taskId: 'check_calibration_qa', mapIndex: -1 });
+    const ti = await runner.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'check_calibration_qa', mapIndex: -1 });
     expect(ti?.error).toBe('NonRetriableError: calibration QA 0.2 is below 0.33: not imaging');
     expect(report.triggeredRuns).toBeUndefined();
   });
@@ -302,7 +302,7 @@ describe('solver', () => {
       ...mapped('execute_single_solver', 8, 'success/1'),
       collect: 'success/1',
     });
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => xcom<SolverResult>(runner, report.runId, 'execute_single_solver', i)));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => xcom<SolverResult>(runner, report, 'execute_single_solver', i)));
     expect(results.map((r) => r.channel)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     for (const r of results) {
       expect(r.converged).toBe(true);
@@ -313,7 +313,7 @@ describe('solver', () => {
       for (let i = 1; i < r.residualHistory.length; i++) expect(r.residualHistory[i]).toBeLessThan(r.residualHistory[i - 1]!);
       expect(r.peakResidualJy).toBeLessThan(r.thresholdJy);
     }
-    const qa = await xcom<CubeQa>(runner, report.runId, 'collect');
+    const qa = await xcom<CubeQa>(runner, report, 'collect');
     expect(qa).toMatchObject({
       nchan: 8,
       convergedChannels: 8,
@@ -337,8 +337,8 @@ describe('batch_fanout', () => {
       ...mapped('run_job', 1000, 'success/1'),
       summarise: 'success/1',
     });
-    expect(await xcom<FanoutSummary>(runner, report.runId, 'summarise')).toEqual({ jobs: 1000, succeeded: 1000, distinctJobIds: 1000 });
-    expect(await xcom(runner, report.runId, 'run_job', 999)).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, childExitCodes: null });
+    expect(await xcom<FanoutSummary>(runner, report, 'summarise')).toEqual({ jobs: 1000, succeeded: 1000, distinctJobIds: 1000 });
+    expect(await xcom(runner, report, 'run_job', 999)).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, childExitCodes: null });
     // The jobs ran side by side: on the fake clock the run took one job's duration (1 s + up to 500 ms
     // of jitter), not 1000 of them.
     const elapsed = clock.now() - start;
@@ -350,12 +350,12 @@ describe('batch_fanout', () => {
     const { runner } = newRunner();
     const report = await runner.run({ dagId: 'batch_fanout', conf: { n: 3 } });
     expect(states(report)).toEqual({ plan_jobs: 'success/1', ...mapped('run_job', 3, 'success/1'), summarise: 'success/1' });
-    const log = await runner.store.getLog({ runId: report.runId, taskId: 'run_job', mapIndex: 2 }, 1);
+    const log = await runner.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'run_job', mapIndex: 2 }, 1);
     expect(log.map((l) => l.message)).toContainEqual(
       expect.stringMatching(new RegExp(`^starting try 1 of 2 as child 2 of Batch array job .* \\(3 children\\): python -m reduce_tile --tile 2 --out s3://survey-products/${report.runId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tile-2$`)),
     );
     // One array job for the three instances: child i is map index i.
-    const results = await Promise.all([0, 1, 2].map((i) => runner.store.getXCom(report.runId, 'run_job', i, 'return_value')));
+    const results = await Promise.all([0, 1, 2].map((i) => runner.store.getXCom(report, 'run_job', i, 'return_value')));
     const ids = results.map((x) => (x?.value as { jobId: string }).jobId);
     expect(ids.map((id) => id.replace(/^.*:/, ''))).toEqual(['0', '1', '2']);
     expect(new Set(ids.map((id) => id.replace(/:\d+$/, ''))).size).toBe(1);
@@ -376,21 +376,21 @@ describe('iteration_vs_mapping', () => {
       'estimate_noise_mapped[3]': 'success/2',
       compare: 'success/1',
     });
-    const iterated = await xcom<NoiseEstimate[]>(runner, report.runId, 'estimate_noise_iterated');
-    const mappedResults = await Promise.all(Array.from({ length: 12 }, (_, i) => xcom<NoiseEstimate>(runner, report.runId, 'estimate_noise_mapped', i)));
+    const iterated = await xcom<NoiseEstimate[]>(runner, report, 'estimate_noise_iterated');
+    const mappedResults = await Promise.all(Array.from({ length: 12 }, (_, i) => xcom<NoiseEstimate>(runner, report, 'estimate_noise_mapped', i)));
     expect(iterated).toEqual(mappedResults);
     expect(iterated.map((e) => e.field)).toEqual(Array.from({ length: 12 }, (_, i) => `NGC253-p${String(i + 1).padStart(2, '0')}`));
     for (const e of iterated) {
       expect(e.rmsMicroJy).toBeGreaterThan(1);
       expect(e.rmsMicroJy).toBeLessThan(5);
     }
-    expect(await xcom(runner, report.runId, 'compare')).toMatchObject({ pointings: 12, identical: true });
+    expect(await xcom(runner, report, 'compare')).toMatchObject({ pointings: 12, identical: true });
 
-    const iterLog = await runner.store.getLog({ runId: report.runId, taskId: 'estimate_noise_iterated', mapIndex: -1 }, 1);
+    const iterLog = await runner.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'estimate_noise_iterated', mapIndex: -1 }, 1);
     expect(iterLog.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
       'item 3 try 1 failed: Error: sky-model lookup for NGC253-p04 timed out (simulated); retrying',
     ]);
-    const mappedLog = await runner.store.getLog({ runId: report.runId, taskId: 'estimate_noise_mapped', mapIndex: 3 }, 1);
+    const mappedLog = await runner.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'estimate_noise_mapped', mapIndex: 3 }, 1);
     expect(mappedLog.at(-1)).toMatchObject({ level: 'error', message: 'Error: sky-model lookup for NGC253-p04 timed out (simulated)' });
   });
 });
@@ -410,9 +410,9 @@ describe('branching_join', () => {
       should_archive: 'success/1',
       archive_products: 'skipped/0',
     });
-    expect(await xcom(runner, report.runId, 'choose_deconvolver')).toEqual(['clean_multiscale']);
-    expect(await xcom(runner, report.runId, 'should_archive')).toBe(false);
-    expect(await xcom<RestoredImage>(runner, report.runId, 'restore_image')).toEqual({
+    expect(await xcom(runner, report, 'choose_deconvolver')).toEqual(['clean_multiscale']);
+    expect(await xcom(runner, report, 'should_archive')).toBe(false);
+    expect(await xcom<RestoredImage>(runner, report, 'restore_image')).toEqual({
       image: 'NGC253.multiscale.image.fits',
       deconvolver: 'multiscale',
       peakResidualMicroJy: 18.2,
@@ -435,9 +435,9 @@ describe('branching_join', () => {
       should_archive: 'success/1',
       archive_products: 'success/1',
     });
-    const image = await xcom<RestoredImage>(runner, report.runId, 'restore_image');
+    const image = await xcom<RestoredImage>(runner, report, 'restore_image');
     expect(image.deconvolver).toBe(deconvolver === 'none' ? null : deconvolver);
-    expect(await xcom(runner, report.runId, 'archive_products')).toEqual({
+    expect(await xcom(runner, report, 'archive_products')).toEqual({
       archived: [image.image],
       location: `s3://archive/NGC253/${report.runId}/`,
     });

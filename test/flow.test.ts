@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { branch, dag, empty, sensor, shortCircuit, task, taskGroup, triggerDag, chain } from '../lib/index.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Scheduler } from '../lib/scheduler/scheduler.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
+import type { RunRef } from '../lib/store/records.ts';
+import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
+import type { StateStore } from '../lib/store/state-store.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
-const out = async (r: ReturnType<typeof fakeRunner>, runId: string, taskId: string, mapIndex = -1) =>
-  (await r.store.getXCom(runId, taskId, mapIndex, 'return_value'))?.value;
+const out = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex = -1) =>
+  (await r.store.getXCom(run, taskId, mapIndex, 'return_value'))?.value;
 
 describe('branching', () => {
   const d = dag({ dagId: 'branchy', params: { path: { type: 'string', enum: ['a', 'b', 'none'], default: 'a' } } }, ({ branch }) => {
@@ -19,7 +26,7 @@ describe('branching', () => {
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'branchy', conf: { path: 'b' } });
     expect(states(report)).toEqual({ pick: 'success', path_a: 'skipped', after_a: 'skipped', path_b: 'success', join: 'success' });
-    expect(await out(r, report.runId, 'pick')).toEqual(['path_b']);
+    expect(await out(r, report, 'pick')).toEqual(['path_b']);
     expect(report.state).toBe('success');
   });
   it('returning null skips every branch, and the join is skipped', async () => {
@@ -34,7 +41,7 @@ describe('branching', () => {
     const r = fakeRunner([bad]);
     const report = await r.run({ dagId: 'badbranch' });
     expect(states(report)).toEqual({ pick: 'failed', x: 'upstream_failed' });
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'pick', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'pick', mapIndex: -1 });
     expect(ti?.error).toBe('NonRetriableError: branch returned "nowhere", which is not a direct downstream task (downstream: x)');
   });
 });
@@ -51,7 +58,7 @@ describe('short-circuit', () => {
     const r = fakeRunner([build(true)]);
     const report = await r.run({ dagId: 'sc_true' });
     expect(states(report)).toEqual({ gate: 'success', x: 'skipped', y: 'skipped', z: 'skipped' });
-    expect(await out(r, report.runId, 'gate')).toBe(false);
+    expect(await out(r, report, 'gate')).toBe(false);
   });
   it('with ignoreDownstreamTriggerRules false, only direct downstream tasks; the rest follow their rules', async () => {
     const r = fakeRunner([build(false)]);
@@ -67,21 +74,62 @@ describe('short-circuit', () => {
   });
 });
 
-describe('run ids across DAGs', () => {
-  it("a run id another DAG's run holds gets `__<dagId>` appended, and a repeated trigger finds that run", async () => {
+describe('run ids are per DAG', () => {
+  it('two DAGs each have their run `scheduled__<date>`, with separate state; a repeated trigger finds its own DAG’s', async () => {
     const a = dag({ dagId: 'ids_a' }, () => void task('t', () => 'a'));
     const b = dag({ dagId: 'ids_b' }, () => void task('t', () => 'b'));
     const runner = fakeRunner([a, b]);
-    const runA = await runner.trigger({ dagId: 'ids_a', runId: 'scheduled__2026-01-01T00:00:00.000Z', runType: 'scheduled' });
-    const runB = await runner.trigger({ dagId: 'ids_b', runId: 'scheduled__2026-01-01T00:00:00.000Z', runType: 'scheduled' });
-    expect([runA.dagId, runA.runId]).toStrictEqual(['ids_a', 'scheduled__2026-01-01T00:00:00.000Z']);
-    expect([runB.dagId, runB.runId]).toStrictEqual(['ids_b', 'scheduled__2026-01-01T00:00:00.000Z__ids_b']);
-    expect(runB.pipelineScope).toBe(runB.runId);
-    const again = await runner.trigger({ dagId: 'ids_b', runId: 'scheduled__2026-01-01T00:00:00.000Z', runType: 'scheduled' });
-    expect(again.runId).toBe(runB.runId);
-    expect((await runner.waitForRun(runB.runId)).state).toBe('success');
-    expect((await runner.store.getXCom(runB.runId, 't', -1, 'return_value'))?.value).toBe('b');
-    expect((await runner.store.listRuns({ dagId: 'ids_b' })).map((r) => r.runId)).toStrictEqual([runB.runId]);
+    const id = 'scheduled__2026-01-01T00:00:00.000Z';
+    const runA = await runner.trigger({ dagId: 'ids_a', runId: id, runType: 'scheduled' });
+    const runB = await runner.trigger({ dagId: 'ids_b', runId: id, runType: 'scheduled' });
+    expect([runA.dagId, runA.runId]).toStrictEqual(['ids_a', id]);
+    expect([runB.dagId, runB.runId]).toStrictEqual(['ids_b', id]);
+    // Each top-level run owns a pipeline scope of its own.
+    expect([runA.pipelineScope, runB.pipelineScope]).toStrictEqual([`ids_a/${id}`, `ids_b/${id}`]);
+    const again = await runner.trigger({ dagId: 'ids_b', runId: id, runType: 'scheduled' });
+    expect([again.dagId, again.runId, again.queuedAt]).toStrictEqual(['ids_b', id, runB.queuedAt]);
+    expect((await runner.waitForRun(runA)).state).toBe('success');
+    expect((await runner.waitForRun(runB)).state).toBe('success');
+    expect((await runner.store.getXCom(runA, 't', -1, 'return_value'))?.value).toBe('a');
+    expect((await runner.store.getXCom(runB, 't', -1, 'return_value'))?.value).toBe('b');
+    expect((await runner.store.listRuns({ dagId: 'ids_a' })).map((r) => r.runId)).toStrictEqual([id]);
+    expect((await runner.store.listRuns({ dagId: 'ids_b' })).map((r) => r.runId)).toStrictEqual([id]);
+    expect(runner.errors).toEqual([]);
+  });
+
+  it('a trigger without a run id or a logical date gets `manual__<time>_<8 letters and digits>`; with a logical date, `manual__<logical date>`', async () => {
+    const d = dag({ dagId: 'ids_gen' }, () => void task('t', () => 1));
+    const runner = fakeRunner([d]);
+    const generated = await runner.trigger({ dagId: 'ids_gen' });
+    expect(generated.runId).toMatch(/^manual__2026-01-01T00:00:00\.000Z_[A-Za-z0-9]{8}$/);
+    expect(generated.logicalDate).toBe('2026-01-01T00:00:00.000Z');
+    const dated = await runner.trigger({ dagId: 'ids_gen', logicalDate: '2025-12-31T00:00:00.000Z' });
+    expect(dated.runId).toBe('manual__2025-12-31T00:00:00.000Z');
+    expect((await runner.trigger({ dagId: 'ids_gen', logicalDate: '2025-12-31T00:00:00.000Z' })).queuedAt).toBe(dated.queuedAt);
+    await runner.idle();
+    expect((await runner.store.listRuns({ dagId: 'ids_gen' })).length).toBe(2);
+  });
+
+  const STORES: [string, () => StateStore][] = [
+    ['memory store', () => new MemoryStateStore()],
+    ['SQLite store', () => new SqliteStateStore({ path: join(mkdtempSync(join(tmpdir(), 'airless-ids-')), 'airless.db') })],
+  ];
+  it.each(STORES)('1,000 concurrent triggers of one DAG in the same millisecond, without a run id, make 1,000 runs (%s)', async (_name, makeStore) => {
+    const d = dag({ dagId: 'ids_many' }, () => void task('t', () => 1));
+    const store = makeStore();
+    const now = Date.UTC(2026, 0, 1);
+    // A host whose clock stands still (every trigger in one millisecond) and which starts nothing.
+    const scheduler = new Scheduler(store, { getDag: (id) => (id === d.dagId ? d : undefined) }, { now: () => now, dispatch: () => {}, setTimer: () => {} });
+    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => scheduler.triggerRun({ dagId: 'ids_many' })));
+    const errors = results.filter((r) => r.status === 'rejected');
+    expect(errors).toEqual([]);
+    const ids = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.runId] : []));
+    expect(new Set(ids).size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(/^manual__2026-01-01T00:00:00\.000Z_[A-Za-z0-9]{8}$/);
+    const runs = await store.listRuns({ dagId: 'ids_many' });
+    expect(runs.length).toBe(1000);
+    expect(new Set(runs.map((r) => r.pipelineScope)).size).toBe(1000);
+    if (store instanceof SqliteStateStore) store.close();
   });
 });
 
@@ -93,7 +141,7 @@ describe('triggerRun exclusive', () => {
     expect((await runner.trigger({ dagId: 'excl_a', runId: 'r1' })).queuedAt).toBe(first.queuedAt);
     await expect(runner.trigger({ dagId: 'excl_a', runId: 'r1', exclusive: true })).rejects.toMatchObject({
       name: 'RunExistsError',
-      message: expect.stringContaining("run 'r1' exists already (DAG 'excl_a'"),
+      message: expect.stringContaining("run 'r1' of DAG 'excl_a' exists already"),
     });
     expect((await runner.store.listRuns({ dagId: 'excl_a' })).map((r) => r.runId)).toStrictEqual(['r1']);
   });
@@ -130,10 +178,10 @@ describe('triggerDag', () => {
     expect(report.triggeredRuns).toHaveLength(1);
     const c = report.triggeredRuns![0]!;
     expect(c).toMatchObject({ dagId: 'child', state: 'success', tasks: [{ taskId: 'work', mapIndex: null, state: 'success', tryNumber: 1 }] });
-    expect(await out(r, c.runId, 'work')).toBe(42);
-    expect(await out(r, report.runId, 'run_child')).toEqual({ runId: c.runId, dagId: 'child', state: 'success' });
-    expect(await out(r, report.runId, 'after')).toEqual(['parent', 'child']);
-    const saves = await r.store.listPipelineSaves(report.runId);
+    expect(await out(r, c, 'work')).toBe(42);
+    expect(await out(r, report, 'run_child')).toEqual({ runId: c.runId, dagId: 'child', state: 'success' });
+    expect(await out(r, report, 'after')).toEqual(['parent', 'child']);
+    const saves = await r.store.listPipelineSaves(`${p.dagId}/${report.runId}`);
     expect(saves.map((s) => [s.stage, s.dagId, s.data])).toEqual([
       ['parent', p.dagId, { qa: 0.9 }],
       ['child', 'child', { n: 21, sawParent: { qa: 0.9 } }],
@@ -146,7 +194,7 @@ describe('triggerDag', () => {
     const report = await r.run({ dagId: p.dagId });
     expect(states(report)).toEqual({ prep: 'success', run_child: 'failed', after: 'upstream_failed' });
     expect(report.triggeredRuns?.[0]?.state).toBe('failed');
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'run_child', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'run_child', mapIndex: -1 });
     expect(ti?.error).toMatch(/^TriggeredRunFailedError: triggered run .* of 'child' ended failed$/);
   });
 
@@ -165,7 +213,7 @@ describe('triggerDag', () => {
     const r = fakeRunner([bad, child]);
     const report = await r.run({ dagId: 'bad_trigger' });
     expect(states(report)).toEqual({ t: 'failed' });
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 't', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 't', mapIndex: -1 });
     expect(ti?.error).toBe(`ParamValidationError: DAG 'child', field 'params.n': param 'n' = "many" is invalid: value must be integer`);
   });
 });
@@ -200,9 +248,9 @@ describe('sensors (deferrable)', () => {
     const report = await r.run({ dagId: 'sense_to' });
     expect(states(report)).toEqual({ hard: 'failed', soft: 'skipped', valued: 'success' });
     expect(tries(report).hard).toBe(1);
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'hard', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'hard', mapIndex: -1 });
     expect(ti?.error).toBe('SensorTimeoutError: sensor timed out after 300000 ms (timeout 300000 ms, 6 pokes)');
-    expect(await out(r, report.runId, 'valued')).toEqual({ path: 's3://b/k' });
+    expect(await out(r, report, 'valued')).toEqual({ path: 's3://b/k' });
   });
 });
 
@@ -235,7 +283,7 @@ describe('pools and concurrency limits', () => {
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'nopool' });
     expect(states(report)).toEqual({ t: 'failed' });
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 't', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 't', mapIndex: -1 });
     expect(ti?.error).toMatch(/^PoolError: pool 'gpu' does not exist/);
   });
 });
@@ -250,8 +298,8 @@ describe('runs', () => {
     const b = await r.trigger({ dagId: 'one_at_a_time', runId: 'b' });
     expect(a.state).toBe('running');
     expect(b.state).toBe('queued');
-    await r.waitForRun('a');
-    expect((await r.waitForRun('b')).state).toBe('success');
+    await r.waitForRun({ dagId: 'one_at_a_time', runId: 'a' });
+    expect((await r.waitForRun({ dagId: 'one_at_a_time', runId: 'b' })).state).toBe('success');
   });
   it('dagrunTimeout fails the run and skips what had not finished', async () => {
     const d = dag({ dagId: 'too_long', dagrunTimeout: '10m' }, () => {
@@ -262,7 +310,7 @@ describe('runs', () => {
     const report = await r.run({ dagId: 'too_long' });
     expect(report.state).toBe('failed');
     expect(states(report)).toEqual({ never: 'skipped', after: null });
-    expect((await r.store.getRun(report.runId))?.note).toBe('dagrun timeout: the run took longer than 600000 ms');
+    expect((await r.store.getRun(report))?.note).toBe('dagrun timeout: the run took longer than 600000 ms');
   });
   it('the run outcome follows the leaves: a failed middle task with an all_done leaf that succeeds', async () => {
     const d = dag({ dagId: 'leafrule' }, () => {
@@ -314,10 +362,10 @@ describe('internal errors', () => {
     await r.trigger({ dagId: 'one_run', runId: 'a' });
     const b = await r.trigger({ dagId: 'one_run', runId: 'b' });
     expect(b.state).toBe('queued');
-    const a = await r.waitForRun('a');
+    const a = await r.waitForRun({ dagId: 'one_run', runId: 'a' });
     expect(a.state).toBe('failed');
     expect(a.note).toBe("internal error in task 't': Error: disk full");
-    expect(r.errors).toEqual([{ runId: 'a', where: "task 't'", error: 'Error: disk full' }]);
-    expect((await r.waitForRun('b')).state).toBe('success');
+    expect(r.errors).toEqual([{ run: { dagId: 'one_run', runId: 'a' }, where: "task 't'", error: 'Error: disk full' }]);
+    expect((await r.waitForRun({ dagId: 'one_run', runId: 'b' })).state).toBe('success');
   });
 });

@@ -116,7 +116,7 @@ describe('state machine and execution names', () => {
     expect(lifecycleExecutionName(ti({ mapIndex: 3 }))).toMatch(/^extract_3-t1-/);
     expect(lifecycleExecutionName(ti(), 2)).toBe(`${a}-r2`);
     expect(lifecycleExecutionName(ti({ taskId: 'x'.repeat(200) }), MAX_REDISPATCHES)).toMatch(SAFE);
-    const event = { type: 'retry' as const, key: { runId: 'r', taskId: 't', mapIndex: -1 }, tryNumber: 1 };
+    const event = { type: 'retry' as const, key: { dagId: 'etl', runId: 'r', taskId: 't', mapIndex: -1 }, tryNumber: 1 };
     expect(timerExecutionName(Date.parse('2026-01-01T00:05:00.200Z'), event)).toMatch(/^retry-20260101T000501Z-[0-9a-f]{24}$/);
   });
 });
@@ -127,7 +127,7 @@ describe('SfnDispatcher', () => {
     await w.dispatcher.startLifecycle(ti(), etl);
     const sent = vi.mocked(w.client.send).mock.calls[0]![0] as StartExecutionCommand;
     expect(sent.input.stateMachineArn).toBe(`${ARN_PREFIX}${w.naming.lifecycle('etl', 'extract')}`);
-    expect(JSON.parse(sent.input.input!)).toStrictEqual({ key: { runId: 'manual__2026-01-01T00:00:00.000Z', taskId: 'extract', mapIndex: -1 }, dagId: 'etl', tryNumber: 1 });
+    expect(JSON.parse(sent.input.input!)).toStrictEqual({ key: { dagId: 'etl', runId: 'manual__2026-01-01T00:00:00.000Z', taskId: 'extract', mapIndex: -1 }, dagId: 'etl', tryNumber: 1 });
     await w.dispatcher.startLifecycle(ti(), etl);
     const name = lifecycleExecutionName(ti());
     expect(w.calls).toEqual([`start ${w.naming.lifecycle('etl', 'extract')} ${name}`, `start ${w.naming.lifecycle('etl', 'extract')} ${name}`, `describe ${name}`]);
@@ -151,7 +151,7 @@ describe('SfnDispatcher', () => {
 
   it('starts a timer once per (time, event), and lets other errors through', async () => {
     const w = sfnWorld();
-    const event = { type: 'retry' as const, key: { runId: 'r', taskId: 'extract', mapIndex: -1 }, tryNumber: 1 };
+    const event = { type: 'retry' as const, key: { dagId: 'etl', runId: 'r', taskId: 'extract', mapIndex: -1 }, tryNumber: 1 };
     await w.dispatcher.startTimer(Date.parse('2026-01-01T00:05:00Z'), event);
     await w.dispatcher.startTimer(Date.parse('2026-01-01T00:05:00Z'), event);
     expect(w.calls).toHaveLength(2);
@@ -194,7 +194,7 @@ describe('AwsBatchBackend', () => {
     arraySize: null,
     local: { mode: 'process' },
   };
-  const owner = { key: { runId: 'r'.repeat(300), taskId: 'extract', mapIndex: 4 }, tryNumber: 2 };
+  const owner = { key: { dagId: 'etl', runId: 'r'.repeat(300), taskId: 'extract', mapIndex: 4 }, tryNumber: 2 };
 
   it('carries the owner try in tags (split past 256 characters) and the SDK\'s field names', () => {
     const tags = ownerTags(owner);

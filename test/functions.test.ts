@@ -139,7 +139,10 @@ afterAll(async () => {
   await ddb?.stop();
 });
 
-const key = (runId: string, taskId: string, mapIndex = -1): TiKey => ({ runId, taskId, mapIndex });
+/** The DAG of each run these tests trigger (run ids are per DAG). */
+const DAG_OF: Record<string, string> = { 'basic-1': 'fn_basic', 'waits-1': 'fn_waits', 'slow-1': 'fn_slow' };
+const run = (runId: string) => ({ dagId: DAG_OF[runId]!, runId });
+const key = (runId: string, taskId: string, mapIndex = -1): TiKey => ({ ...run(runId), taskId, mapIndex });
 const stateOf = async (k: TiKey) => {
   const ti = await store.getTaskInstance(k);
   return ti ? `${ti.state}#${ti.tryNumber}` : 'none';
@@ -162,8 +165,8 @@ describe('the functions, invoked as Lambda invokes them', () => {
     const rb = (await taskRunner({ mode: 'run', key: key('basic-1', 'b'), tryNumber: 1 }, lambdaContext('task-runner'))) as TryResult;
     expect(rb).toEqual({ kind: 'success' });
     await scheduler({ type: 'try_finished', key: key('basic-1', 'b'), tryNumber: 1, result: rb }, lambdaContext('scheduler'));
-    expect((await store.getXCom('basic-1', 'b', -1, 'return_value'))?.value).toBe(21);
-    expect((await store.getRun('basic-1'))?.state).toBe('success');
+    expect((await store.getXCom(run('basic-1'), 'b', -1, 'return_value'))?.value).toBe(21);
+    expect((await store.getRun(run('basic-1')))?.state).toBe('success');
   });
 
   it('trigger, from a schedule with catchup, creates the missed runs, one running at a time (maxActiveRuns 1)', async () => {
@@ -229,8 +232,8 @@ describe('the functions, invoked as Lambda invokes them', () => {
     const r2 = (await taskRunner({ mode: 'run', key: k, tryNumber: 1 }, lambdaContext('task-runner'))) as TryResult;
     expect(r2).toEqual({ kind: 'success' });
     await scheduler({ type: 'try_finished', key: k, tryNumber: 1, result: r2 }, lambdaContext('scheduler'));
-    expect((await store.getXCom('waits-1', 'job', -1, 'return_value'))?.value).toMatchObject({ jobId: 'job-1', status: 'SUCCEEDED' });
-    expect((await store.getRun('waits-1'))?.state).toBe('success');
+    expect((await store.getXCom(run('waits-1'), 'job', -1, 'return_value'))?.value).toMatchObject({ jobId: 'job-1', status: 'SUCCEEDED' });
+    expect((await store.getRun(run('waits-1')))?.state).toBe('success');
   });
 
   it('the try\'s signal fires before the Lambda timeout: a task that stops reports a TaskTimeoutError, one that does not is cut off', async () => {

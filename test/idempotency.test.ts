@@ -7,7 +7,7 @@ import { LocalBatch } from '../lib/executor/local-batch.ts';
 import type { SchedulerHost, TimerEvent, TryResult } from '../lib/scheduler/host.ts';
 import { Scheduler } from '../lib/scheduler/scheduler.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import type { TaskInstanceRecord } from '../lib/store/records.ts';
+import type { RunRef, TaskInstanceRecord } from '../lib/store/records.ts';
 
 /**
  * Drives the real scheduler and task runner by hand, one event at a time, so that events can be
@@ -36,10 +36,10 @@ function harness(dags: Dag[]) {
     dispatched,
     timers,
     advance: (ms: number) => (now += ms),
-    snapshot: async (runId: string) => ({
-      run: await store.getRun(runId),
-      tis: (await store.listTaskInstances(runId)).map((t) => [t.taskId, t.mapIndex, t.state, t.tryNumber]),
-      xcoms: await Promise.all(['a', 'b', 'c', 'd'].map((id) => store.listXComs(runId, id, 'return_value'))),
+    snapshot: async (run: RunRef) => ({
+      run: await store.getRun(run),
+      tis: (await store.listTaskInstances(run)).map((t) => [t.taskId, t.mapIndex, t.state, t.tryNumber]),
+      xcoms: await Promise.all(['a', 'b', 'c', 'd'].map((id) => store.listXComs(run, id, 'return_value'))),
     }),
   };
 }
@@ -82,21 +82,21 @@ describe('replaying events changes nothing', () => {
         // A duplicate start of the same try runs nothing.
         expect(await h.runner.run(ti, ti.tryNumber)).toBeNull();
         await h.scheduler.handleTryResult(ti, ti.tryNumber, result!);
-        const before = await h.snapshot(run.runId);
+        const before = await h.snapshot(run);
         await h.scheduler.handleTryResult(ti, ti.tryNumber, result!);
-        expect(await h.snapshot(run.runId)).toEqual(before);
+        expect(await h.snapshot(run)).toEqual(before);
         results.push({ ti, result: result! });
       }
       const t = h.timers.shift();
       if (t) {
         h.advance(t.at - Date.UTC(2026, 0, 1));
         await h.scheduler.onTimer(t.event);
-        const before = await h.snapshot(run.runId);
+        const before = await h.snapshot(run);
         await h.scheduler.onTimer(t.event);
-        expect(await h.snapshot(run.runId)).toEqual(before);
+        expect(await h.snapshot(run)).toEqual(before);
       }
     }
-    const final = await h.snapshot(run.runId);
+    const final = await h.snapshot(run);
     expect(final.run?.state).toBe('success');
     expect(final.run?.pending).toBe(0);
     expect(final.tis).toEqual([
@@ -111,9 +111,9 @@ describe('replaying events changes nothing', () => {
     // A late report of c's failed first try, after c succeeded on its second, changes nothing.
     const late = results.find((r) => r.ti.taskId === 'c' && r.ti.tryNumber === 1)!;
     await h.scheduler.handleTryResult(late.ti, 1, late.result);
-    expect(await h.snapshot(run.runId)).toEqual(final);
+    expect(await h.snapshot(run)).toEqual(final);
     // Triggering the same run id again returns the existing run.
     expect((await h.scheduler.triggerRun({ dagId: 'replay', runId: 'r1' })).state).toBe('success');
-    expect(await h.snapshot(run.runId)).toEqual(final);
+    expect(await h.snapshot(run)).toEqual(final);
   });
 });

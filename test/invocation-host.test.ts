@@ -28,13 +28,13 @@ function recording(): Dispatcher & { started: string[]; timers: number[] } {
 }
 
 describe('InvocationHost', () => {
-  const key = { runId: 'r', taskId: 's', mapIndex: -1 };
+  const key = { dagId: 'd', runId: 'r', taskId: 's', mapIndex: -1 };
   it('work for the calling lifecycle becomes its next action; other work starts executions', async () => {
     const rec = recording();
     const host = new InvocationHost(rec, key, () => 0);
     host.dispatch(ti(3), d);
     host.dispatch(ti(0, 'other'), d);
-    host.setTimer(Date.UTC(2026, 0, 1, 0, 0, 0, 1), { type: 'run_timeout', runId: 'r' });
+    host.setTimer(Date.UTC(2026, 0, 1, 0, 0, 0, 1), { type: 'run_timeout', dagId: 'd', runId: 'r' });
     expect(host.decided).toBe(true);
     expect(await host.flush()).toEqual({ action: 'run', tryNumber: 1 });
     expect(rec.started).toEqual(['other:0']);

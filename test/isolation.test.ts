@@ -13,7 +13,7 @@ import { loadDagBag, type DagBag } from '../lib/dagbag/dag-bag.ts';
 import { FakeClock } from '../lib/runner/clock.ts';
 import { guardInstalled } from '../lib/runner/crash-guard.ts';
 import { LocalRunner, type LocalRunnerOptions, type RunReport } from '../lib/runner/local-runner.ts';
-import type { LogLine, TaskInstanceRecord } from '../lib/store/records.ts';
+import { pipelineScopeOf, type LogLine, type RunRef, type TaskInstanceRecord } from '../lib/store/records.ts';
 import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 
@@ -60,8 +60,8 @@ function inProcess(options: LocalRunnerOptions): LocalRunner {
   return r;
 }
 
-async function ti(store: StateStore, runId: string, taskId: string, mapIndex = -1): Promise<TaskInstanceRecord> {
-  const t = await store.getTaskInstance({ runId, taskId, mapIndex });
+async function ti(store: StateStore, run: RunRef, taskId: string, mapIndex = -1): Promise<TaskInstanceRecord> {
+  const t = await store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId, mapIndex });
   if (!t) throw new Error(`no instance ${taskId}`);
   return t;
 }
@@ -70,9 +70,10 @@ async function ti(store: StateStore, runId: string, taskId: string, mapIndex = -
 async function outcome(r: LocalRunner, report: RunReport): Promise<Record<string, { state: string | null; errors: (string | null)[]; value: unknown }>> {
   const out: Record<string, { state: string | null; errors: (string | null)[]; value: unknown }> = {};
   for (const t of report.tasks) {
-    const rec = await ti(r.store, report.runId, t.taskId);
+    const run = { dagId: report.dagId, runId: report.runId };
+    const rec = await ti(r.store, run, t.taskId);
     const errors = [...(rec.history ?? []).map((h) => h.error), ...(rec.state === 'failed' ? [rec.error] : [])];
-    out[t.taskId] = { state: t.state, errors, value: (await r.store.getXCom(report.runId, t.taskId, -1, 'return_value'))?.value ?? null };
+    out[t.taskId] = { state: t.state, errors, value: (await r.store.getXCom(run, t.taskId, -1, 'return_value'))?.value ?? null };
   }
   return out;
 }
@@ -113,7 +114,7 @@ describe("worker isolation: a try's crash, hang or heap is its own", () => {
       steady: { state: 'success', errors: [], value: 'steady' },
       after: { state: 'success', errors: [], value: 'steady!' },
     });
-    expect(messages(await r.store.getLog({ runId: report.runId, taskId: 'rejects', mapIndex: -1 }, 2))).toEqual(['info starting try 2 of 2', 'error Error: x']);
+    expect(messages(await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'rejects', mapIndex: -1 }, 2))).toEqual(['info starting try 2 of 2', 'error Error: x']);
     expect(r.errors).toEqual([]);
     expect(r.bookkeeping).toEqual(zero);
   });
@@ -183,9 +184,9 @@ export const stuck = dag({ dagId: 'iso_stuck' }, () => {
     const run = await r.trigger({ dagId: 'iso_stuck', runId: 'stuck' });
     await bothRunning;
     r.close(new Error('the runner was stopped'));
-    const ended = await r.waitForRun(run.runId);
+    const ended = await r.waitForRun({ dagId: run.dagId, runId: run.runId });
     expect(ended.state).toBe('failed');
-    for (const taskId of ['ignores', 'blocks']) expect(await ti(r.store, run.runId, taskId)).toMatchObject({ state: 'failed', error: 'Error: the runner was stopped' });
+    for (const taskId of ['ignores', 'blocks']) expect(await ti(r.store, run, taskId)).toMatchObject({ state: 'failed', error: 'Error: the runner was stopped' });
     expect(r.bookkeeping).toEqual(zero);
   });
 
@@ -230,8 +231,8 @@ export const features = dag({ dagId: 'iso_features', params: { n: { type: 'integ
       const r = isolated(bag, { isolation: mode });
       const report = await r.run({ dagId: 'iso_features', runId: 'features', conf: { flag: path.join(TMP, `flag-${mode}`) } });
       const logs: Record<string, string[]> = {};
-      for (const t of report.tasks) logs[t.taskId] = messages(await r.store.getLog({ runId: 'features', taskId: t.taskId, mapIndex: -1 }, t.tryNumber));
-      const saves = (await r.store.listPipelineSaves('features')).map(({ time: _t, ...s }) => s);
+      for (const t of report.tasks) logs[t.taskId] = messages(await r.store.getLog({ dagId: 'iso_features', runId: 'features', taskId: t.taskId, mapIndex: -1 }, t.tryNumber));
+      const saves = (await r.store.listPipelineSaves(pipelineScopeOf({ dagId: 'iso_features', runId: 'features' }))).map(({ time: _t, ...s }) => s);
       results.push({ report, out: await outcome(r, report), logs, saves });
       expect(r.bookkeeping).toEqual(zero);
     }
@@ -273,7 +274,7 @@ export const edited = dag({ dagId: 'iso_edited' }, () => {
       t2: { state: 'success', errors: [], value: 'v1 then v1' },
     });
     const file = path.join(bag.folder, 'edited.ts');
-    const log = async (taskId: string) => messages(await r.store.getLog({ runId: 'edited', taskId, mapIndex: -1 }, 1));
+    const log = async (taskId: string) => messages(await r.store.getLog({ dagId: 'iso_edited', runId: 'edited', taskId, mapIndex: -1 }, 1));
     expect(await log('t1')).toEqual([
       'info starting try 1 of 1',
       expect.stringMatching(new RegExp(`^warn this try runs in the runner's process, not isolated: its DAG file ${file} now defines version \\w+ of DAG 'iso_edited', and this run uses version ${version}$`)),
@@ -349,8 +350,8 @@ describe("in process: a crash of task code fails the try whose code caused it (t
       const report = await r.run({ dagId: 'inproc_late' });
       expect(report.state).toBe('success');
       await reported;
-      expect(r.errors).toEqual([{ runId: report.runId, where: "task 'leaves_a_timer' (its code, after try 1 ended)", error: 'Error: late' }]);
-      expect((await r.store.getRun(report.runId))?.state).toBe('success');
+      expect(r.errors).toEqual([{ run: { dagId: 'inproc_late', runId: report.runId }, where: "task 'leaves_a_timer' (its code, after try 1 ended)", error: 'Error: late' }]);
+      expect((await r.store.getRun({ dagId: 'inproc_late', runId: report.runId }))?.state).toBe('success');
       r.close();
     });
   });
@@ -390,7 +391,7 @@ describe('the runner keeps nothing per run or per try once its runs have ended',
         expect(r.bookkeeping).toEqual(zero);
       }
       // The report of an ended run still lists the runs it triggered (from the store).
-      expect((await r.report('one')).triggeredRuns?.map((c) => c.dagId)).toEqual(['kept_child']);
+      expect((await r.report({ dagId: 'kept_parent', runId: 'one' })).triggeredRuns?.map((c) => c.dagId)).toEqual(['kept_child']);
       expect(peak.tries).toBeGreaterThan(0);
       expect(peak.runTrees).toBeGreaterThan(0);
       expect(peak.batchJobs).toBeGreaterThan(0);
@@ -405,7 +406,7 @@ describe('the runner keeps nothing per run or per try once its runs have ended',
     });
     const r = inProcess({ dags: [d] });
     const emit = (r as unknown as { emit(e: unknown): void }).emit.bind(r);
-    for (let i = 0; i < 1005; i++) emit({ type: 'error', runId: null, where: 'test', error: new Error(`e${i}`) });
+    for (let i = 0; i < 1005; i++) emit({ type: 'error', run: null, where: 'test', error: new Error(`e${i}`) });
     expect(r.errors).toHaveLength(1000);
     expect(r.errors[0]!.error).toBe('Error: e5');
   });

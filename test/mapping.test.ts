@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { dag, task, NonRetriableError } from '../lib/index.ts';
+import type { RunRef } from '../lib/store/records.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
-const out = async (r: ReturnType<typeof fakeRunner>, runId: string, taskId: string, mapIndex = -1) =>
-  (await r.store.getXCom(runId, taskId, mapIndex, 'return_value'))?.value;
+const out = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex = -1) =>
+  (await r.store.getXCom(run, taskId, mapIndex, 'return_value'))?.value;
 
 describe('dynamic task mapping', () => {
   it('an empty list skips the mapped task and its all_success downstream', async () => {
@@ -26,7 +27,7 @@ describe('dynamic task mapping', () => {
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'map_one' });
     expect(states(report)).toEqual({ 'double[0]': 'success', collect: 'success' });
-    expect(await out(r, report.runId, 'collect')).toEqual([42]);
+    expect(await out(r, report, 'collect')).toEqual([42]);
   });
 
   it('100,000 items: every instance runs and the downstream gets the results in map-index order', async () => {
@@ -44,7 +45,7 @@ describe('dynamic task mapping', () => {
     const report = await r.run({ dagId: 'map_100k' });
     expect(report.state).toBe('success');
     expect(report.tasks.filter((t) => t.taskId === 'square' && t.state === 'success')).toHaveLength(N);
-    expect(await out(r, report.runId, 'check')).toEqual({ n: N, ok: true });
+    expect(await out(r, report, 'check')).toEqual({ n: N, ok: true });
   }, 120_000);
 
   it('a mapped task feeding a mapped task, partial + cross product, expandKwargs', async () => {
@@ -60,7 +61,7 @@ describe('dynamic task mapping', () => {
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'map_chain' });
     expect(report.state).toBe('success');
-    expect(await out(r, report.runId, 'all')).toEqual({
+    expect(await out(r, report, 'all')).toEqual({
       b: [20, 30, 40],
       c: ['7:1a', '7:1b', '7:1c', '7:2a', '7:2b', '7:2c'],
       k: [3, 15],
@@ -78,7 +79,7 @@ describe('dynamic task mapping', () => {
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'map_bad' });
     expect(states(report)).toEqual({ not_list: 'success', m: 'failed', after_m: 'upstream_failed', independent: 'success' });
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'm', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'm', mapIndex: -1 });
     expect(ti?.error).toBe("MappingError: task 'm' cannot map over its input: expected a list, got an object");
   });
 
@@ -96,7 +97,7 @@ describe('dynamic task mapping', () => {
     });
     const r = fakeRunner([d]);
     const report = await r.run({ dagId: 'xcoms' });
-    expect(await out(r, report.runId, 'pull')).toEqual({ one: 12, all: [10, 12], extra: { x: 5 } });
+    expect(await out(r, report, 'pull')).toEqual({ one: 12, all: [10, 12], extra: { x: 5 } });
   });
 });
 
@@ -126,8 +127,8 @@ describe('dynamic task iteration', () => {
     expect(maxRunning).toBe(4);
     // Items 3, 10, 17 failed on try 1 and ran again; the 17 others ran once.
     for (let x = 0; x < 20; x++) expect([x, calls.get(x)]).toEqual([x, x % 7 === 3 ? 2 : 1]);
-    expect(await out(r, report.runId, 'sum')).toEqual(Array.from({ length: 20 }, (_, i) => i * 3));
-    const log1 = await r.store.getLog({ runId: report.runId, taskId: 'work', mapIndex: -1 }, 1);
+    expect(await out(r, report, 'sum')).toEqual(Array.from({ length: 20 }, (_, i) => i * 3));
+    const log1 = await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'work', mapIndex: -1 }, 1);
     expect(log1.at(-1)?.message).toBe('Error: 3 of 20 items failed (first: item 3: Error: item 3 flaked); 17 done are kept for the next try');
   });
 
@@ -148,6 +149,6 @@ describe('dynamic task iteration', () => {
     expect(states(report)).toEqual({ ok: 'success', fatal: 'failed' });
     expect(tries(report)).toEqual({ ok: 1, fatal: 1 });
     expect(n).toBe(1);
-    expect(await out(r, report.runId, 'ok')).toEqual([0, 1, 2]);
+    expect(await out(r, report, 'ok')).toEqual([0, 1, 2]);
   });
 });

@@ -6,6 +6,7 @@ import type { RunnerEvent } from '../lib/runner/local-runner.ts';
 import { clearTaskInstances, createBackfill, deleteDag, listBackfillRuns, listBackfills, OperationError, setDagPaused, type ClearResult, type DeleteDagResult } from '../lib/scheduler/operations.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
+import type { RunRef } from '../lib/store/records.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
@@ -33,9 +34,9 @@ function runner(makeStore: () => StateStore, dags: Dag[], options: { pools?: Rec
   return Object.assign(r, { runEvents, ends: (runId: string) => runEvents.filter((e) => e.runId === runId && (e.state === 'success' || e.state === 'failed')).length });
 }
 
-const xcom = async (r: ReturnType<typeof fakeRunner>, runId: string, taskId: string, mapIndex = -1) => (await r.store.getXCom(runId, taskId, mapIndex, 'return_value'))?.value;
-const logOf = async (r: ReturnType<typeof fakeRunner>, runId: string, taskId: string, mapIndex: number, tryNumber: number) =>
-  (await r.store.getLog({ runId, taskId, mapIndex }, tryNumber)).map((l) => l.message);
+const xcom = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex = -1) => (await r.store.getXCom(run, taskId, mapIndex, 'return_value'))?.value;
+const logOf = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex: number, tryNumber: number) =>
+  (await r.store.getLog({ dagId: run.dagId, runId: run.runId, taskId, mapIndex }, tryNumber)).map((l) => l.message);
 const tally = (over: Partial<Record<'success' | 'failed' | 'skipped' | 'upstream_failed' | 'removed', number>>) => ({ success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0, ...over });
 
 describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
@@ -54,7 +55,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect(first.state).toBe('failed');
     expect(states(first)).toEqual({ a: 'success', b: 'failed', c: 'upstream_failed' });
     const runId = first.runId;
-    const endedBefore = (await r.store.getRun(runId))!.endDate;
+    const endedBefore = (await r.store.getRun(first))!.endDate;
     expect(endedBefore).not.toBeNull();
 
     failB = false;
@@ -66,19 +67,19 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect(res.skipped).toEqual([]);
     // The finished run went back to queued and started again at once (maxActiveRuns allows).
     expect(res.runState).toEqual({ before: 'failed', after: 'running' });
-    expect((await r.store.getRun(runId))?.endDate).toBeNull();
+    expect((await r.store.getRun(first))?.endDate).toBeNull();
 
-    const ended = await r.waitForRun(runId);
+    const ended = await r.waitForRun(first);
     expect(ended.state).toBe('success');
     expect(ended.endDate).not.toBeNull();
     expect(ended.pending).toBe(0);
-    const report = await r.report(runId);
+    const report = await r.report(first);
     expect(states(report)).toEqual({ a: 'success', b: 'success', c: 'success' });
     expect(tries(report)).toEqual({ a: 1, b: 2, c: 1 });
-    expect(await xcom(r, runId, 'c')).toBe(20);
-    expect(await logOf(r, runId, 'b', -1, 2)).toContain('starting try 2 of 2');
+    expect(await xcom(r, first, 'c')).toBe(20);
+    expect(await logOf(r, first, 'b', -1, 2)).toContain('starting try 2 of 2');
     // The first try's log is still there.
-    expect((await logOf(r, runId, 'b', -1, 1)).join('\n')).toMatch(/b fails/);
+    expect((await logOf(r, first, 'b', -1, 1)).join('\n')).toMatch(/b fails/);
     expect(r.ends(runId)).toBe(2);
     expect(r.errors).toEqual([]);
   });
@@ -102,12 +103,12 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect(tries(first)).toEqual({ flaky: 2 });
     const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_retries', runId: first.runId });
     expect(res.cleared.map((c) => [c.taskId, c.tryNumber, c.nextTry])).toEqual([['flaky', 2, 3]]);
-    const ended = await r.waitForRun(first.runId);
+    const ended = await r.waitForRun(first);
     expect(ended.state).toBe('success');
-    const ti = await r.store.getTaskInstance({ runId: first.runId, taskId: 'flaky', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: first.dagId, runId: first.runId, taskId: 'flaky', mapIndex: -1 });
     // Try 3 failed and was retried (try 4 of 4): the retry counted from the clear.
     expect(ti).toMatchObject({ state: 'success', tryNumber: 4, maxTries: 4 });
-    expect(await logOf(r, first.runId, 'flaky', -1, 3)).toContain('starting try 3 of 4');
+    expect(await logOf(r, first, 'flaky', -1, 3)).toContain('starting try 3 of 4');
   });
 
   it('with downstream after a success: everything downstream reruns, the join counts exactly its upstreams, the run ends again once', async () => {
@@ -126,14 +127,14 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
 
     const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_down', runId, taskIds: ['a'], downstream: true });
     expect(res.cleared.map((c) => c.taskId)).toEqual(['a', 'join', 'd']);
-    const ended = await r.waitForRun(runId);
+    const ended = await r.waitForRun(first);
     expect(ended.state).toBe('success');
     // a reran first; the join waited for it as in a fresh run; b did not rerun.
     expect(ran).toEqual(['a', 'join', 'd']);
-    expect(tries(await r.report(runId))).toEqual({ a: 2, b: 1, join: 2, d: 2 });
-    expect(await xcom(r, runId, 'd')).toBe('AB!');
+    expect(tries(await r.report(first))).toEqual({ a: 2, b: 1, join: 2, d: 2 });
+    expect(await xcom(r, first, 'd')).toBe('AB!');
     // No double counting: every tally holds each finished instance once.
-    const [sa, sb, sj, sd] = await r.store.getTaskStates(runId, ['a', 'b', 'join', 'd']);
+    const [sa, sb, sj, sd] = await r.store.getTaskStates(first, ['a', 'b', 'join', 'd']);
     expect(sa?.self).toEqual(tally({ success: 1 }));
     expect(sb?.self).toEqual(tally({ success: 1 }));
     expect(sj?.upstream).toEqual(tally({ success: 2 }));
@@ -163,8 +164,8 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
       ['b', 'failed'],
       ['c', 'upstream_failed'],
     ]);
-    expect((await r.waitForRun(first.runId)).state).toBe('success');
-    expect(tries(await r.report(first.runId))).toEqual({ a: 1, b: 2, c: 1, x: 1 });
+    expect((await r.waitForRun(first)).state).toBe('success');
+    expect(tries(await r.report(first))).toEqual({ a: 1, b: 2, c: 1, x: 1 });
   });
 
   it('a failed map index reruns alone (its siblings keep their try); the join sees every index once', async () => {
@@ -186,11 +187,11 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
       ['m', 2, 'rerun', 2],
       ['join', -1, 'redecide', 1],
     ]);
-    expect((await r.waitForRun(first.runId)).state).toBe('success');
-    const report = await r.report(first.runId);
+    expect((await r.waitForRun(first)).state).toBe('success');
+    const report = await r.report(first);
     expect(tries(report)).toEqual({ items: 1, 'm[0]': 1, 'm[1]': 1, 'm[2]': 2, 'm[3]': 1, join: 1 });
-    expect(await xcom(r, first.runId, 'join')).toBe(0 + 1 + 4 + 9);
-    const [m, join] = await r.store.getTaskStates(first.runId, ['m', 'join']);
+    expect(await xcom(r, first, 'join')).toBe(0 + 1 + 4 + 9);
+    const [m, join] = await r.store.getTaskStates(first, ['m', 'join']);
     expect(m?.self).toEqual(tally({ success: 4 }));
     expect(join?.upstream).toEqual(tally({ success: 4 }));
     expect(join?.upstreamAddedTotal).toBe(4);
@@ -206,27 +207,27 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const r = runner(makeStore, [d]);
     const first = await r.run({ dagId: 'clr_reexpand' });
     const runId = first.runId;
-    expect(await xcom(r, runId, 'join')).toEqual([10, 20, 30]);
+    expect(await xcom(r, first, 'join')).toEqual([10, 20, 30]);
 
     n = 5;
     const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_reexpand', runId, taskIds: ['items'], downstream: true });
     expect(res.cleared.map((c) => `${c.taskId}[${c.mapIndex}]:${c.mode}`)).toEqual(['items[-1]:redecide', 'm[0]:redecide', 'm[1]:redecide', 'm[2]:redecide', 'join[-1]:redecide']);
-    expect((await r.waitForRun(runId)).state).toBe('success');
-    expect(await xcom(r, runId, 'join')).toEqual([10, 20, 30, 40, 50]);
+    expect((await r.waitForRun(first)).state).toBe('success');
+    expect(await xcom(r, first, 'join')).toEqual([10, 20, 30, 40, 50]);
     // The new instances continue from the old ones' tries.
-    expect(tries(await r.report(runId))).toEqual({ items: 2, 'm[0]': 2, 'm[1]': 2, 'm[2]': 2, 'm[3]': 2, 'm[4]': 2, join: 2 });
-    let [m, join] = await r.store.getTaskStates(runId, ['m', 'join']);
+    expect(tries(await r.report(first))).toEqual({ items: 2, 'm[0]': 2, 'm[1]': 2, 'm[2]': 2, 'm[3]': 2, 'm[4]': 2, join: 2 });
+    let [m, join] = await r.store.getTaskStates(first, ['m', 'join']);
     expect([m?.decision, m?.mapCount, m?.self]).toEqual(['expanded', 5, tally({ success: 5 })]);
     expect([join?.upstream, join?.upstreamAddedTotal, join?.upstreamExpanded]).toEqual([tally({ success: 5 }), 5, 1]);
 
     n = 2;
     await clearTaskInstances(r.scheduler, { dagId: 'clr_reexpand', runId, taskIds: ['items'], downstream: true });
-    const ended = await r.waitForRun(runId);
+    const ended = await r.waitForRun(first);
     expect(ended.state).toBe('success');
     expect(ended.pending).toBe(0);
-    expect(await xcom(r, runId, 'join')).toEqual([10, 20]);
-    expect((await r.store.listXComs(runId, 'm', 'return_value')).map((x) => x.mapIndex)).toEqual([0, 1]);
-    [m, join] = await r.store.getTaskStates(runId, ['m', 'join']);
+    expect(await xcom(r, first, 'join')).toEqual([10, 20]);
+    expect((await r.store.listXComs(first, 'm', 'return_value')).map((x) => x.mapIndex)).toEqual([0, 1]);
+    [m, join] = await r.store.getTaskStates(first, ['m', 'join']);
     expect([m?.mapCount, m?.self]).toEqual([2, tally({ success: 2 })]);
     expect([join?.upstream, join?.upstreamAddedTotal, join?.upstreamExpanded]).toEqual([tally({ success: 2 }), 2, 1]);
     expect(r.ends(runId)).toBe(3);
@@ -242,7 +243,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const first = await r.run({ dagId: 'clr_array' });
     expect(first.state).toBe('success');
     const runId = first.runId;
-    const before = (await xcom(r, runId, 'ids')) as string[];
+    const before = (await xcom(r, first, 'ids')) as string[];
     expect(before).toHaveLength(3);
 
     const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_array', runId, taskIds: ['job'], mapIndexes: [1], downstream: true });
@@ -250,11 +251,11 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
       ['job', 1, 'rerun', 2],
       ['ids', -1, 'redecide', 2],
     ]);
-    expect((await r.waitForRun(runId)).state).toBe('success');
-    expect(tries(await r.report(runId))).toEqual({ items: 1, 'job[0]': 1, 'job[1]': 2, 'job[2]': 1, ids: 2 });
+    expect((await r.waitForRun(first)).state).toBe('success');
+    expect(tries(await r.report(first))).toEqual({ items: 1, 'job[0]': 1, 'job[1]': 2, 'job[2]': 1, ids: 2 });
     // A wave of one is a plain job; its name is the group's and the new try's.
-    expect(await logOf(r, runId, 'job', 1, 2)).toContainEqual(expect.stringMatching(/^starting try 2 of 2 as Batch job clr_array-job-[0-9a-f]{12}-g0-try2$/));
-    const after = (await xcom(r, runId, 'ids')) as string[];
+    expect(await logOf(r, first, 'job', 1, 2)).toContainEqual(expect.stringMatching(/^starting try 2 of 2 as Batch job clr_array-job-[0-9a-f]{12}-g0-try2$/));
+    const after = (await xcom(r, first, 'ids')) as string[];
     expect(after[0]).toBe(before[0]);
     expect(after[1]).not.toBe(before[1]);
 
@@ -265,10 +266,10 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
       [0, 1, 3],
       [2, 1, 3],
     ]);
-    expect((await r.waitForRun(runId)).state).toBe('success');
-    expect(await logOf(r, runId, 'job', 0, 3)).toContainEqual(expect.stringMatching(/^starting try 3 of 3 as child 0 of Batch array job clr_array-job-[0-9a-f]{12}-g0-try3 \(2 children\)$/));
-    expect(await logOf(r, runId, 'job', 2, 3)).toContainEqual(expect.stringMatching(/^starting try 3 of 3 as child 1 of Batch array job clr_array-job-[0-9a-f]{12}-g0-try3 \(2 children\)$/));
-    expect(tries(await r.report(runId))).toEqual({ items: 1, 'job[0]': 3, 'job[1]': 2, 'job[2]': 3, ids: 2 });
+    expect((await r.waitForRun(first)).state).toBe('success');
+    expect(await logOf(r, first, 'job', 0, 3)).toContainEqual(expect.stringMatching(/^starting try 3 of 3 as child 0 of Batch array job clr_array-job-[0-9a-f]{12}-g0-try3 \(2 children\)$/));
+    expect(await logOf(r, first, 'job', 2, 3)).toContainEqual(expect.stringMatching(/^starting try 3 of 3 as child 1 of Batch array job clr_array-job-[0-9a-f]{12}-g0-try3 \(2 children\)$/));
+    expect(tries(await r.report(first))).toEqual({ items: 1, 'job[0]': 3, 'job[1]': 2, 'job[2]': 3, ids: 2 });
     expect(r.errors).toEqual([]);
   });
 
@@ -301,7 +302,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect(cleared).toMatchObject({ runState: { before: 'running', after: 'running' }, cleared: [{ taskId: 'a', state: 'failed', nextTry: 2 }] });
     expect(tries(report)).toEqual({ a: 2, wait: 1 });
     expect(r.ends(report.runId)).toBe(1);
-    expect((await r.store.getRun(report.runId))?.pending).toBe(0);
+    expect((await r.store.getRun(report))?.pending).toBe(0);
   });
 
   it('instances that have not finished are left alone and reported', async () => {
@@ -337,12 +338,12 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_max_runs', runId: 'first' });
     expect(res.runState).toEqual({ before: 'success', after: 'queued' });
     hold = false;
-    expect((await r.waitForRun('second')).state).toBe('success');
-    const first = await r.waitForRun('first');
+    expect((await r.waitForRun({ dagId: 'clr_max_runs', runId: 'second' })).state).toBe('success');
+    const first = await r.waitForRun({ dagId: 'clr_max_runs', runId: 'first' });
     expect(first.state).toBe('success');
     // It started again only after the other run had ended.
-    expect(Date.parse(first.startDate!)).toBeGreaterThanOrEqual(Date.parse((await r.store.getRun('second'))!.endDate!));
-    expect(tries(await r.report('first'))).toEqual({ gate: 2 });
+    expect(Date.parse(first.startDate!)).toBeGreaterThanOrEqual(Date.parse((await r.store.getRun({ dagId: 'clr_max_runs', runId: 'second' }))!.endDate!));
+    expect(tries(await r.report({ dagId: 'clr_max_runs', runId: 'first' }))).toEqual({ gate: 2 });
   });
 
   it('a task a branch skipped stays skipped when cleared alone; cleared with the branch, it follows the branch again', async () => {
@@ -360,16 +361,16 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     ran.length = 0;
     const alone = await clearTaskInstances(r.scheduler, { dagId: 'clr_branch', runId: first.runId, taskIds: ['path_a'] });
     expect(alone.cleared.map((c) => c.taskId)).toEqual(['path_a']);
-    await r.waitForRun(first.runId);
-    expect(states(await r.report(first.runId))).toEqual({ pick: 'success', path_a: 'skipped', path_b: 'success', join: 'success' });
-    expect((await r.store.getTaskInstance({ runId: first.runId, taskId: 'path_a', mapIndex: -1 }))?.error).toBe("not chosen by branch 'pick'");
+    await r.waitForRun(first);
+    expect(states(await r.report(first))).toEqual({ pick: 'success', path_a: 'skipped', path_b: 'success', join: 'success' });
+    expect((await r.store.getTaskInstance({ dagId: first.dagId, runId: first.runId, taskId: 'path_a', mapIndex: -1 }))?.error).toBe("not chosen by branch 'pick'");
     expect(ran).toEqual([]);
 
     await clearTaskInstances(r.scheduler, { dagId: 'clr_branch', runId: first.runId, taskIds: ['pick'], downstream: true });
-    expect((await r.waitForRun(first.runId)).state).toBe('success');
-    expect(states(await r.report(first.runId))).toEqual({ pick: 'success', path_a: 'skipped', path_b: 'success', join: 'success' });
+    expect((await r.waitForRun(first)).state).toBe('success');
+    expect(states(await r.report(first))).toEqual({ pick: 'success', path_a: 'skipped', path_b: 'success', join: 'success' });
     expect(ran).toEqual(['b', 'join']);
-    expect(tries(await r.report(first.runId))).toEqual({ pick: 2, path_a: 0, path_b: 2, join: 2 });
+    expect(tries(await r.report(first))).toEqual({ pick: 2, path_a: 0, path_b: 2, join: 2 });
   });
 
   it('a run failed by its dagrun timeout runs again when cleared; a timer of its earlier start does not stop it', async () => {
@@ -386,10 +387,10 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_timeout', runId: first.runId });
     expect(res.cleared.map((c) => [c.taskId, c.state])).toEqual([['gate', 'skipped']]);
     // The earlier start's timeout event, delivered late, is not this start's.
-    await r.scheduler.onTimer({ type: 'run_timeout', runId: first.runId });
-    const ended = await r.waitForRun(first.runId);
+    await r.scheduler.onTimer({ type: 'run_timeout', dagId: first.dagId, runId: first.runId });
+    const ended = await r.waitForRun(first);
     expect(ended).toMatchObject({ state: 'success', pending: 0, note: null });
-    expect(states(await r.report(first.runId))).toEqual({ gate: 'success', after: 'success' });
+    expect(states(await r.report(first))).toEqual({ gate: 'success', after: 'success' });
   });
 
   it('a dry run says what would be cleared and changes nothing', async () => {
@@ -403,10 +404,10 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const first = await r.run({ dagId: 'clr_dry' });
     const runId = first.runId;
     const snapshot = async () => ({
-      run: await r.store.getRun(runId),
-      tis: await r.store.listTaskInstances(runId),
-      states: await r.store.getTaskStates(runId, ['a', 'b']),
-      xcom: await r.store.getXCom(runId, 'a', -1, 'return_value'),
+      run: await r.store.getRun(first),
+      tis: await r.store.listTaskInstances(first),
+      states: await r.store.getTaskStates(first, ['a', 'b']),
+      xcom: await r.store.getXCom(first, 'a', -1, 'return_value'),
     });
     const before = await snapshot();
     const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_dry', runId, dryRun: true });
@@ -433,7 +434,8 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const r = runner(makeStore, [d, other]);
     const first = await r.run({ dagId: 'clr_refuse' });
     await expect(clearTaskInstances(r.scheduler, { dagId: 'clr_refuse', runId: first.runId, taskIds: ['nope'] })).rejects.toThrow(OperationError);
-    await expect(clearTaskInstances(r.scheduler, { dagId: 'clr_other', runId: first.runId })).rejects.toThrow(/is a run of DAG 'clr_refuse'/);
+    // Run ids are per DAG: the other DAG has no run of that id.
+    await expect(clearTaskInstances(r.scheduler, { dagId: 'clr_other', runId: first.runId })).rejects.toThrow(new RegExp(`no run '${first.runId}' of DAG 'clr_other'`));
   });
 });
 
@@ -466,7 +468,7 @@ describe.each(STORES)('deleting a DAG (%s)', (_name, makeStore) => {
     const running = await r.trigger({ dagId: 'del_me', runId: 'three' });
     await expect(deleteDag(r.store, 'del_me')).rejects.toThrow(/1 run\(s\) are queued or running: three \(running\)/);
     setHold(false);
-    await r.waitForRun(running.runId);
+    await r.waitForRun(running);
     await r.idle();
 
     const res = await deleteDag(r.store, 'del_me');
@@ -474,12 +476,12 @@ describe.each(STORES)('deleting a DAG (%s)', (_name, makeStore) => {
     expect(res.runs.map((x) => x.runId).sort()).toEqual(['one', 'three', 'two']);
     expect(res).toMatchObject({ dagRecord: true, backfills: 0, stopped: [], warnings: [] });
     expect(await r.store.listRuns({ dagId: 'del_me' })).toEqual([]);
-    expect(await r.store.getRun('one')).toBeUndefined();
-    expect(await r.store.listTaskInstances('one')).toEqual([]);
-    expect(await r.store.getXCom('one', 'items', -1, 'return_value')).toBeUndefined();
-    expect(await r.store.getLog({ runId: 'one', taskId: 'm', mapIndex: 0 }, 1)).toEqual([]);
-    expect(await r.store.listPipelineSaves('one')).toEqual([]);
-    expect((await r.store.listItemResults({ runId: 'one', taskId: 'it', mapIndex: -1 })).size).toBe(0);
+    expect(await r.store.getRun({ dagId: 'del_me', runId: 'one' })).toBeUndefined();
+    expect(await r.store.listTaskInstances({ dagId: 'del_me', runId: 'one' })).toEqual([]);
+    expect(await r.store.getXCom({ dagId: 'del_me', runId: 'one' }, 'items', -1, 'return_value')).toBeUndefined();
+    expect(await r.store.getLog({ dagId: 'del_me', runId: 'one', taskId: 'm', mapIndex: 0 }, 1)).toEqual([]);
+    expect(await r.store.listPipelineSaves('del_me/one')).toEqual([]);
+    expect((await r.store.listItemResults({ dagId: 'del_me', runId: 'one', taskId: 'it', mapIndex: -1 })).size).toBe(0);
     expect(await r.store.getDagRecord('del_me')).toBeUndefined();
     await expect(deleteDag(r.store, 'del_me')).rejects.toThrow(/nothing of DAG 'del_me' is in the store/);
 
@@ -507,7 +509,7 @@ describe.each(STORES)('deleting a DAG (%s)', (_name, makeStore) => {
     const run = await r.trigger({ dagId: 'del_busy', runId: 'busy' });
     await r.idle();
     expect(result).toMatchObject({ stopped: [run.runId], totals: { runs: 1, taskInstances: 2 }, warnings: [] });
-    expect(await r.store.getRun('busy')).toBeUndefined();
+    expect(await r.store.getRun({ dagId: 'del_busy', runId: 'busy' })).toBeUndefined();
     expect(await r.store.listRuns({ dagId: 'del_busy' })).toEqual([]);
     expect(r.errors).toEqual([]);
     // Every slot is free again: two at once fit the 2-slot pool.
@@ -570,7 +572,7 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
     expect(seen.max).toBe(2);
     const runs = await listBackfillRuns(r.store, 'bf_daily', res.backfill!.backfillId);
     expect(runs.map((x) => [x.logicalDate, x.state, x.runType])).toEqual([10, 11, 12, 13, 14].map((n) => [day(n), 'success', 'backfill']));
-    expect(await xcom(r, `backfill__${day(12)}`, 'work')).toBe(day(12));
+    expect(await xcom(r, { dagId: 'bf_daily', runId: `backfill__${day(12)}` }, 'work')).toBe(day(12));
     const [b] = await listBackfills(r.store, 'bf_daily');
     expect(b).toMatchObject({ backfillId: res.backfill!.backfillId, state: 'completed', fromDate: day(10), toDate: day(14) });
     expect(b!.completedAt).not.toBeNull();
@@ -595,7 +597,7 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
       [day(13), 'create', null],
     ]);
     await r.idle();
-    expect((await r.store.getRun(`scheduled__${day(11)}`))?.state).toBe('failed');
+    expect((await r.store.getRun({ dagId: 'bf_daily', runId: `scheduled__${day(11)}` }))?.state).toBe('failed');
     expect((await listBackfills(r.store, 'bf_daily'))[0]).toMatchObject({ state: 'completed', counts: { dates: 4, created: 2, cleared: 0, skipped: 2 } });
   });
 
@@ -608,9 +610,9 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
       [day(12), 'skip', `scheduled__${day(12)}`, 'success'],
     ]);
     await r.idle();
-    const rerun = (await r.store.getRun(`scheduled__${day(11)}`))!;
+    const rerun = (await r.store.getRun({ dagId: 'bf_daily', runId: `scheduled__${day(11)}` }))!;
     expect(rerun).toMatchObject({ state: 'success', runType: 'backfill', backfillId: res.backfill!.backfillId, conf: { fail: false } });
-    expect(tries(await r.report(rerun.runId))).toEqual({ wait: 2, work: 2 });
+    expect(tries(await r.report(rerun))).toEqual({ wait: 2, work: 2 });
     expect((await listBackfills(r.store, 'bf_daily'))[0]).toMatchObject({ state: 'completed', counts: { created: 0, cleared: 1, skipped: 1 } });
   });
 
@@ -627,9 +629,9 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
       [day(14), 'create', null],
     ]);
     await r.idle();
-    for (const n of [11, 12]) expect(await r.store.getRun(`scheduled__${day(n)}`)).toMatchObject({ state: 'success', runType: 'backfill' });
-    expect(await r.store.getRun(inFlight.runId)).toMatchObject({ state: 'success', runType: 'scheduled' });
-    expect(tries(await r.report(`scheduled__${day(12)}`))).toEqual({ wait: 2, work: 2 });
+    for (const n of [11, 12]) expect(await r.store.getRun({ dagId: 'bf_daily', runId: `scheduled__${day(n)}` })).toMatchObject({ state: 'success', runType: 'backfill' });
+    expect(await r.store.getRun(inFlight)).toMatchObject({ state: 'success', runType: 'scheduled' });
+    expect(tries(await r.report({ dagId: 'bf_daily', runId: `scheduled__${day(12)}` }))).toEqual({ wait: 2, work: 2 });
     expect((await listBackfills(r.store, 'bf_daily'))[0]).toMatchObject({ state: 'completed', counts: { dates: 4, created: 1, cleared: 2, skipped: 1 } });
   });
 

@@ -60,7 +60,7 @@ describe('retries on a fake clock', () => {
       expect(next - ended).toBeLessThan(2 * min);
       expect(Date.parse(retryAt[i]!.nextAt!) - ended).toBe(next - ended);
     }
-    const log1 = await r.store.getLog({ runId: report.runId, taskId: 'flaky', mapIndex: -1 }, 1);
+    const log1 = await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'flaky', mapIndex: -1 }, 1);
     expect(log1.map((l) => l.message)).toContain('Error: boom 1');
   });
 
@@ -102,7 +102,7 @@ describe('retries on a fake clock', () => {
     const report = await r.run({ dagId: 'nonretry' });
     expect(states(report)).toEqual({ hard: 'failed', skipper: 'skipped' });
     expect(tries(report)).toEqual({ hard: 1, skipper: 1 });
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'hard', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'hard', mapIndex: -1 });
     expect(ti?.error).toBe('NonRetriableError: bad input');
     expect(report.state).toBe('failed');
   });
@@ -120,7 +120,7 @@ describe('retries on a fake clock', () => {
     expect(states(report)).toEqual({ slow: 'failed' });
     expect(tries(report)).toEqual({ slow: 2 });
     expect(aborted).toEqual(['TaskTimeoutError', 'TaskTimeoutError']);
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'slow', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'slow', mapIndex: -1 });
     expect(ti?.error).toMatch(/^TaskTimeoutError: execution timeout: the try ran longer than 50 ms/);
   });
 
@@ -132,7 +132,7 @@ describe('retries on a fake clock', () => {
     const report = await r.run({ dagId: 'badxcom' });
     expect(states(report)).toEqual({ bad: 'failed' });
     expect(tries(report)).toEqual({ bad: 1 });
-    const ti = await r.store.getTaskInstance({ runId: report.runId, taskId: 'bad', mapIndex: -1 });
+    const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'bad', mapIndex: -1 });
     expect(ti?.error).toBe('XComSerializationError: result.rows[1] is a Map, which is not plain JSON (use Object.fromEntries(map))');
   });
 });

@@ -4,7 +4,7 @@ import { FakeClock } from '../lib/runner/clock.ts';
 import { LocalRunner, type RunReport } from '../lib/runner/local-runner.ts';
 import { clearTaskInstances } from '../lib/scheduler/operations.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import type { BackfillRecord, DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../lib/store/records.ts';
+import { pipelineScopeOf, type BackfillRecord, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
 import type { FinishRequest, ResetRequest, StateStore, TiUpdate } from '../lib/store/state-store.ts';
 import type { TerminalTiState } from '../lib/model/states.ts';
 
@@ -22,8 +22,9 @@ const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 
 function makeRun(over: Partial<DagRunRecord> = {}): DagRunRecord {
   const runId = over.runId ?? uid('run');
+  const dagId = over.dagId ?? 'contract_dag';
   return {
-    dagId: 'contract_dag',
+    dagId,
     runId,
     state: 'running',
     runType: 'manual',
@@ -36,16 +37,15 @@ function makeRun(over: Partial<DagRunRecord> = {}): DagRunRecord {
     dagVersion: 'v1',
     pending: 10,
     parent: null,
-    pipelineScope: runId,
+    pipelineScope: pipelineScopeOf({ dagId, runId }),
     note: null,
     ...over,
   };
 }
 
-function makeTi(runId: string, taskId: string, mapIndex = -1, over: Partial<TaskInstanceRecord> = {}): TaskInstanceRecord {
+function makeTi(run: string | RunRef, taskId: string, mapIndex = -1, over: Partial<TaskInstanceRecord> = {}): TaskInstanceRecord {
   return {
-    dagId: 'contract_dag',
-    runId,
+    ...runOf(run),
     taskId,
     mapIndex,
     state: 'scheduled',
@@ -65,7 +65,11 @@ function makeTi(runId: string, taskId: string, mapIndex = -1, over: Partial<Task
   };
 }
 
-const key = (runId: string, taskId: string, mapIndex = -1): TiKey => ({ runId, taskId, mapIndex });
+/** A run by id (of the contract's DAG) or by its identity. */
+const runOf = (run: string | RunRef): RunRef => (typeof run === 'string' ? { dagId: 'contract_dag', runId: run } : { dagId: run.dagId, runId: run.runId });
+const key = (run: string | RunRef, taskId: string, mapIndex = -1): TiKey => ({ ...runOf(run), taskId, mapIndex });
+/** A run of the contract's DAG (or of `dagId`) by id. */
+const ref = (runId: string, dagId = 'contract_dag'): RunRef => ({ dagId, runId });
 
 function backfill(dagId: string, backfillId: string, over: Partial<BackfillRecord> = {}): BackfillRecord {
   return {
@@ -89,7 +93,7 @@ const plain = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 async function runWithRunning(s: StateStore, taskId = 't', pending = 10, mapIndex = -1): Promise<DagRunRecord> {
   const run = makeRun({ pending });
   expect(await s.createRun(run)).toBe(true);
-  await s.createTaskInstances([makeTi(run.runId, taskId, mapIndex, { state: 'running', tryNumber: 1 })]);
+  await s.createTaskInstances([makeTi(run, taskId, mapIndex, { state: 'running', tryNumber: 1 })]);
   return run;
 }
 
@@ -156,7 +160,7 @@ async function runE2e(store: StateStore): Promise<{ report: RunReport; join: unk
   const runner = new LocalRunner({ dags: e2eDags(), store, clock: new FakeClock(T0), pools: { narrow: 2 }, captureConsole: false });
   try {
     const report = await runner.run({ dagId: 'store_contract_e2e', runId: uid('e2e') });
-    const join = (await store.getXCom(report.runId, 'join', -1, 'return_value'))?.value;
+    const join = (await store.getXCom(report, 'join', -1, 'return_value'))?.value;
     return { report, join, errors: runner.errors };
   } finally {
     runner.close();
@@ -172,8 +176,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const run = makeRun();
         expect(await s.createRun(run)).toBe(true);
         expect(await s.createRun({ ...run, state: 'failed', pending: 99, conf: { other: true } })).toBe(false);
-        expect(await s.getRun(run.runId)).toEqual(run);
-        expect(await s.getRun(uid('missing'))).toBeUndefined();
+        expect(await s.getRun(run)).toEqual(run);
+        expect(await s.getRun(ref(uid('missing')))).toBeUndefined();
       });
 
       // Top-level fields only: MemoryStateStore copies the record shallowly (conf is shared).
@@ -181,7 +185,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun({ parent: { dagId: 'p', runId: 'pr', taskId: 'pt', mapIndex: 3, tryNumber: 2 } });
         await s.createRun(run);
-        const got = (await s.getRun(run.runId))!;
+        const got = (await s.getRun(run))!;
         const attempt = (f: () => void) => {
           try {
             f();
@@ -192,23 +196,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         attempt(() => (got.state = 'failed'));
         attempt(() => (got.pending = -1));
         attempt(() => ((got.parent as { mapIndex: number }).mapIndex = 99));
-        expect(await s.getRun(run.runId)).toEqual(run);
+        expect(await s.getRun(run)).toEqual(run);
       });
 
       it('updateRun applies only in the expected states, returns the whole record, null expects nothing', async () => {
         const s = await makeStore();
         const run = makeRun({ state: 'queued', startDate: null });
         await s.createRun(run);
-        const started = await s.updateRun(run.runId, ['queued'], { state: 'running', startDate: at(1) });
+        const started = await s.updateRun(run, ['queued'], { state: 'running', startDate: at(1) });
         expect(started).toEqual({ ...run, state: 'running', startDate: at(1) });
         // A replay of the same transition finds the run no longer queued.
-        expect(await s.updateRun(run.runId, ['queued'], { state: 'running', startDate: at(2) })).toBeUndefined();
-        expect(await s.updateRun(run.runId, ['success', 'failed'], { note: 'nope' })).toBeUndefined();
-        expect(await s.getRun(run.runId)).toEqual(started);
-        const noted = await s.updateRun(run.runId, null, { note: 'anything goes' });
+        expect(await s.updateRun(run, ['queued'], { state: 'running', startDate: at(2) })).toBeUndefined();
+        expect(await s.updateRun(run, ['success', 'failed'], { note: 'nope' })).toBeUndefined();
+        expect(await s.getRun(run)).toEqual(started);
+        const noted = await s.updateRun(run, null, { note: 'anything goes' });
         expect(noted?.note).toBe('anything goes');
         expect(noted?.state).toBe('running');
-        expect(await s.updateRun(uid('missing'), null, { note: 'x' })).toBeUndefined();
+        expect(await s.updateRun(ref(uid('missing')), null, { note: 'x' })).toBeUndefined();
       });
 
       it('listRuns: a DAG’s runs, oldest logical date first, optionally by state; states move with updates', async () => {
@@ -227,7 +231,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(ids(await s.listRuns({ dagId, states: ['queued', 'running'] }))).toEqual([r2.runId, r3.runId, r4.runId]);
         expect(await s.listRuns({ dagId, states: ['failed'] })).toEqual([]);
         expect(await s.listRuns({ dagId: uid('nothing') })).toEqual([]);
-        await s.updateRun(r3.runId, ['queued'], { state: 'running' });
+        await s.updateRun(r3, ['queued'], { state: 'running' });
         expect(ids(await s.listRuns({ dagId, states: ['queued'] }))).toEqual([r4.runId]);
         expect(ids(await s.listRuns({ dagId, states: ['running'] }))).toEqual([r2.runId, r3.runId]);
         const listed = await s.listRuns({ dagId, states: ['success'] });
@@ -245,10 +249,108 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const ids = async (state: DagRunRecord['state']) => (await s.listRunsByState(state)).filter((r) => mine.has(r.runId)).map((r) => r.runId);
         expect(await ids('queued')).toEqual([b.runId, c.runId, a.runId]);
         expect(await ids('running')).toEqual([d.runId]);
-        await s.updateRun(c.runId, ['queued'], { state: 'running' });
+        await s.updateRun(c, ['queued'], { state: 'running' });
         expect(await ids('queued')).toEqual([b.runId, a.runId]);
         expect(await ids('running')).toEqual([d.runId, c.runId]);
         expect((await s.listRunsByState('running')).find((r) => r.runId === c.runId)).toEqual({ ...c, state: 'running' });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('run ids are per DAG', () => {
+      it('two DAGs each have a run of the same id, with separate state in every record kind', async () => {
+        const s = await makeStore();
+        const runId = uid('scheduled__2026-01-01T00:00:00.000Z');
+        const a = makeRun({ dagId: uid('dag_a'), runId, pending: 3, state: 'queued', startDate: null });
+        const b = makeRun({ dagId: uid('dag_b'), runId, pending: 5, state: 'queued', startDate: null });
+        expect(await s.createRun(a)).toBe(true);
+        expect(await s.createRun(b)).toBe(true);
+        // Each DAG's id is taken in that DAG only.
+        expect(await s.createRun({ ...b, pending: 99 })).toBe(false);
+        expect(await s.getRun(a)).toEqual(a);
+        expect(await s.getRun(b)).toEqual(b);
+        expect(await s.getRun({ dagId: uid('dag_c'), runId })).toBeUndefined();
+        expect(a.pipelineScope).not.toBe(b.pipelineScope);
+
+        // Runs: a transition of one leaves the other as it was.
+        expect(await s.updateRun(a, ['queued'], { state: 'running', startDate: at(1) })).toMatchObject({ dagId: a.dagId, runId, state: 'running' });
+        expect(await s.getRun(b)).toEqual(b);
+        expect((await s.listRuns({ dagId: a.dagId })).map((r) => [r.dagId, r.runId, r.state])).toEqual([[a.dagId, runId, 'running']]);
+        expect((await s.listRuns({ dagId: b.dagId, states: ['queued'] })).map((r) => [r.dagId, r.runId])).toEqual([[b.dagId, runId]]);
+        await s.updateRun(b, ['queued'], { state: 'running', startDate: at(1) });
+        const running = (await s.listRunsByState('running')).filter((r) => r.runId === runId);
+        expect(running.map((r) => r.dagId).sort()).toEqual([a.dagId, b.dagId].sort());
+
+        // Task states and decisions.
+        expect(await s.claimDecision(a, 't', 'scheduled')).toBe(true);
+        expect(await s.claimDecision(b, 't', 'skipped')).toBe(true);
+        expect(await s.claimExpansion(b, 'm', 4, ['j'])).toBe(true);
+        expect((await s.getTaskStates(a, ['t', 'm', 'j'])).map((x) => x?.decision ?? null)).toEqual(['scheduled', null, null]);
+        expect((await s.getTaskStates(b, ['t', 'm', 'j'])).map((x) => x?.decision ?? null)).toEqual(['skipped', 'expanded', null]);
+        expect((await s.getTaskStates(b, ['j']))[0]).toMatchObject({ dagId: b.dagId, runId, upstreamAddedTotal: 4 });
+
+        // Task instances, finishes and the pending counts.
+        await s.createTaskInstances([makeTi(a, 't', -1, { state: 'running', tryNumber: 1 }), makeTi(b, 't', -1, { state: 'queued', tryNumber: 1 })]);
+        expect((await s.getTaskInstance(key(a, 't')))?.state).toBe('running');
+        expect((await s.getTaskInstance(key(b, 't')))?.state).toBe('queued');
+        const fin = await s.finishTaskInstance({ key: key(a, 't'), expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: { endDate: at(2) }, downstream: ['j'] });
+        expect(fin).toMatchObject({ ti: { dagId: a.dagId, runId, taskId: 't', state: 'success' }, pending: 2 });
+        expect(await s.finishTaskInstance({ key: key(b, 't'), expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['j'] })).toBeUndefined();
+        expect((await s.getRun(a))?.pending).toBe(2);
+        expect((await s.getRun(b))?.pending).toBe(5 + 3);
+        expect((await s.getTaskStates(a, ['j']))[0]?.upstream.success).toBe(1);
+        expect((await s.getTaskStates(b, ['j']))[0]?.upstream.success).toBe(0);
+        expect((await s.listTaskInstances(a)).map((t) => [t.dagId, t.taskId, t.state])).toEqual([[a.dagId, 't', 'success']]);
+        expect((await s.listTaskInstances(b)).map((t) => [t.dagId, t.taskId, t.state])).toEqual([[b.dagId, 't', 'queued']]);
+        await s.createTaskInstances([0, 1, 2].map((i) => makeTi(b, 'm', i)));
+        expect(await s.listTaskInstanceRange(a, 'm', 0, 3)).toEqual([]);
+        expect((await s.listTaskInstanceRange(b, 'm', 0, 3)).map((t) => t.mapIndex)).toEqual([0, 1, 2]);
+
+        // XComs, item results and logs.
+        await s.putXCom({ dagId: a.dagId, runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 'from a' });
+        await s.putXComs([{ dagId: b.dagId, runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 'from b' }]);
+        expect(await s.getXCom(a, 't', -1, 'return_value')).toEqual({ dagId: a.dagId, runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 'from a' });
+        expect((await s.getXCom(b, 't', -1, 'return_value'))?.value).toBe('from b');
+        expect((await s.listTaskXComs(a, 't')).map((x) => x.value)).toEqual(['from a']);
+        await s.putItemResult(key(a, 't'), 0, 'item a');
+        expect((await s.listItemResults(key(b, 't'))).size).toBe(0);
+        await s.appendLog(key(b, 't'), 1, [{ time: at(1), level: 'info', message: 'b only' }]);
+        expect(await s.getLog(key(a, 't'), 1)).toEqual([]);
+        expect((await s.getLog(key(b, 't'), 1)).map((l) => l.message)).toEqual(['b only']);
+        await s.deleteTaskResults([key(a, 't')]);
+        expect(await s.getXCom(a, 't', -1, 'return_value')).toBeUndefined();
+        expect((await s.getXCom(b, 't', -1, 'return_value'))?.value).toBe('from b');
+
+        // Waiters name the run's DAG.
+        const name = uid('pool');
+        await s.enqueueWaiter(name, key(b, 't'));
+        await s.enqueueWaiter(name, key(a, 't'));
+        expect(await s.dequeueWaiter(name)).toEqual(key(b, 't'));
+        expect(await s.dequeueWaiter(name)).toEqual(key(a, 't'));
+
+        // Deleting one leaves the other whole, its pipeline scope too.
+        await s.appendPipelineSave(a.pipelineScope, { stage: 'x', time: at(1), data: 'a', dagId: a.dagId, runId, taskId: 't' });
+        await s.appendPipelineSave(b.pipelineScope, { stage: 'x', time: at(1), data: 'b', dagId: b.dagId, runId, taskId: 't' });
+        expect(await s.deleteRun(a)).toMatchObject({ dagId: a.dagId, runId, taskInstances: 1, pipelineSaves: 1 });
+        expect(await s.getRun(a)).toBeUndefined();
+        expect((await s.getRun(b))?.pending).toBe(8);
+        expect(await s.listTaskInstances(b)).toHaveLength(4);
+        expect((await s.listPipelineSaves(b.pipelineScope)).map((x) => x.data)).toEqual(['b']);
+        expect((await s.getXCom(b, 't', -1, 'return_value'))?.value).toBe('from b');
+      });
+
+      it('a run id may hold any characters (#, /, :), and ids that share a prefix are separate runs', async () => {
+        const s = await makeStore();
+        const dagId = uid('dag');
+        const base = uid('r');
+        const ids = [base, `${base}#x`, `${base}#x#y`, `${base}/z`, `${base}:${base}`];
+        for (const [i, runId] of ids.entries()) expect(await s.createRun(makeRun({ dagId, runId, pending: i }))).toBe(true);
+        for (const [i, runId] of ids.entries()) {
+          expect((await s.getRun({ dagId, runId }))?.pending).toBe(i);
+          await s.createTaskInstances([makeTi({ dagId, runId }, `t${i}`)]);
+        }
+        for (const [i, runId] of ids.entries()) expect((await s.listTaskInstances({ dagId, runId })).map((t) => t.taskId)).toEqual([`t${i}`]);
+        expect((await s.listRuns({ dagId })).map((r) => r.runId).sort()).toEqual([...ids].sort());
       });
     });
 
@@ -258,13 +360,14 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        expect(await s.getTaskStates(run.runId, ['a', 'b'])).toEqual([undefined, undefined]);
-        expect(await s.claimDecision(run.runId, 'a', 'scheduled')).toBe(true);
-        expect(await s.claimDecision(run.runId, 'a', 'skipped')).toBe(false);
-        expect(await s.claimDecision(run.runId, 'a', 'scheduled')).toBe(false);
-        const [b, a] = await s.getTaskStates(run.runId, ['b', 'a']);
+        expect(await s.getTaskStates(run, ['a', 'b'])).toEqual([undefined, undefined]);
+        expect(await s.claimDecision(run, 'a', 'scheduled')).toBe(true);
+        expect(await s.claimDecision(run, 'a', 'skipped')).toBe(false);
+        expect(await s.claimDecision(run, 'a', 'scheduled')).toBe(false);
+        const [b, a] = await s.getTaskStates(run, ['b', 'a']);
         expect(b).toBeUndefined();
         expect(a).toEqual({
+          dagId: run.dagId,
           runId: run.runId,
           taskId: 'a',
           upstream: { success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0 },
@@ -280,7 +383,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        const wins = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claimDecision(run.runId, 'x', i % 2 ? 'scheduled' : 'skipped')));
+        const wins = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claimDecision(run, 'x', i % 2 ? 'scheduled' : 'skipped')));
         expect(wins.filter(Boolean)).toHaveLength(1);
       });
 
@@ -288,9 +391,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun({ pending: 4 });
         await s.createRun(run);
-        expect(await s.claimExpansion(run.runId, 'm', 12, ['j1', 'j2'])).toBe(true);
+        expect(await s.claimExpansion(run, 'm', 12, ['j1', 'j2'])).toBe(true);
         const check = async () => {
-          const [m, j1, j2] = await s.getTaskStates(run.runId, ['m', 'j1', 'j2']);
+          const [m, j1, j2] = await s.getTaskStates(run, ['m', 'j1', 'j2']);
           expect(m?.decision).toBe('expanded');
           expect(m?.mapCount).toBe(12);
           for (const j of [j1, j2]) {
@@ -298,30 +401,30 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
             expect(j?.upstreamExpanded).toBe(1);
             expect(j?.decision).toBeNull();
           }
-          expect((await s.getRun(run.runId))?.pending).toBe(4 + 11);
+          expect((await s.getRun(run))?.pending).toBe(4 + 11);
         };
         await check();
         // Replays (and a different count) change nothing; nor can the decision be claimed again.
-        expect(await s.claimExpansion(run.runId, 'm', 12, ['j1', 'j2'])).toBe(false);
-        expect(await s.claimExpansion(run.runId, 'm', 3, ['j1', 'j2'])).toBe(false);
-        expect(await s.claimDecision(run.runId, 'm', 'skipped')).toBe(false);
+        expect(await s.claimExpansion(run, 'm', 12, ['j1', 'j2'])).toBe(false);
+        expect(await s.claimExpansion(run, 'm', 3, ['j1', 'j2'])).toBe(false);
+        expect(await s.claimDecision(run, 'm', 'skipped')).toBe(false);
         await check();
         // A second mapped upstream of j1 adds to it.
-        expect(await s.claimExpansion(run.runId, 'm2', 1, ['j1'])).toBe(true);
-        const [j1] = await s.getTaskStates(run.runId, ['j1']);
+        expect(await s.claimExpansion(run, 'm2', 1, ['j1'])).toBe(true);
+        const [j1] = await s.getTaskStates(run, ['j1']);
         expect(j1?.upstreamAddedTotal).toBe(13);
         expect(j1?.upstreamExpanded).toBe(2);
-        expect((await s.getRun(run.runId))?.pending).toBe(15);
+        expect((await s.getRun(run))?.pending).toBe(15);
       });
 
       it('claimExpansion is refused after claimDecision', async () => {
         const s = await makeStore();
         const run = makeRun({ pending: 4 });
         await s.createRun(run);
-        expect(await s.claimDecision(run.runId, 'm', 'skipped')).toBe(true);
-        expect(await s.claimExpansion(run.runId, 'm', 5, ['j'])).toBe(false);
-        expect(await s.getTaskStates(run.runId, ['j'])).toEqual([undefined]);
-        expect((await s.getRun(run.runId))?.pending).toBe(4);
+        expect(await s.claimDecision(run, 'm', 'skipped')).toBe(true);
+        expect(await s.claimExpansion(run, 'm', 5, ['j'])).toBe(false);
+        expect(await s.getTaskStates(run, ['j'])).toEqual([undefined]);
+        expect((await s.getRun(run))?.pending).toBe(4);
       });
 
       it('claimExpansion into 150 downstream tasks applies to each exactly once', async () => {
@@ -329,11 +432,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const run = makeRun({ pending: 200 });
         await s.createRun(run);
         const ds = Array.from({ length: 150 }, (_, i) => `d${i}`);
-        expect(await s.claimExpansion(run.runId, 'm', 7, ds)).toBe(true);
-        expect(await s.claimExpansion(run.runId, 'm', 7, ds)).toBe(false);
-        const states = await s.getTaskStates(run.runId, ds);
+        expect(await s.claimExpansion(run, 'm', 7, ds)).toBe(true);
+        expect(await s.claimExpansion(run, 'm', 7, ds)).toBe(false);
+        const states = await s.getTaskStates(run, ds);
         expect(states.map((x) => [x?.upstreamAddedTotal, x?.upstreamExpanded])).toEqual(ds.map(() => [7, 1]));
-        expect((await s.getRun(run.runId))?.pending).toBe(206);
+        expect((await s.getRun(run))?.pending).toBe(206);
       });
     });
 
@@ -343,13 +446,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        const a = makeTi(run.runId, 'a');
+        const a = makeTi(run, 'a');
         await s.createTaskInstances([a]);
-        await s.createTaskInstances([{ ...a, state: 'failed', tryNumber: 5 }, makeTi(run.runId, 'b')]);
-        expect(await s.getTaskInstance(key(run.runId, 'a'))).toEqual(a);
-        expect((await s.getTaskInstance(key(run.runId, 'b')))?.state).toBe('scheduled');
-        expect(await s.getTaskInstance(key(run.runId, 'c'))).toBeUndefined();
-        expect(await s.getTaskInstance(key(run.runId, 'a', 0))).toBeUndefined();
+        await s.createTaskInstances([{ ...a, state: 'failed', tryNumber: 5 }, makeTi(run, 'b')]);
+        expect(await s.getTaskInstance(key(run, 'a'))).toEqual(a);
+        expect((await s.getTaskInstance(key(run, 'b')))?.state).toBe('scheduled');
+        expect(await s.getTaskInstance(key(run, 'c'))).toBeUndefined();
+        expect(await s.getTaskInstance(key(run, 'a', 0))).toBeUndefined();
       });
 
       it('listTaskInstances: by task id then map index (past 9, 10, 100); one task alone, not its namesakes', async () => {
@@ -358,13 +461,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         await s.createRun(run);
         const idx = [100, 10, 2, 9, 0, 11, 1, 101];
         await s.createTaskInstances([
-          ...idx.map((i) => makeTi(run.runId, 'm', i)),
-          makeTi(run.runId, 'm.sub'),
-          makeTi(run.runId, 'b'),
-          makeTi(run.runId, 'm_z'),
-          makeTi(run.runId, 'a-1'),
+          ...idx.map((i) => makeTi(run, 'm', i)),
+          makeTi(run, 'm.sub'),
+          makeTi(run, 'b'),
+          makeTi(run, 'm_z'),
+          makeTi(run, 'a-1'),
         ]);
-        const all = await s.listTaskInstances(run.runId);
+        const all = await s.listTaskInstances(run);
         expect(all.map((t) => `${t.taskId}[${t.mapIndex}]`)).toEqual([
           'a-1[-1]',
           'b[-1]',
@@ -372,21 +475,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           'm.sub[-1]',
           'm_z[-1]',
         ]);
-        expect((await s.listTaskInstances(run.runId, 'm')).map((t) => t.mapIndex)).toEqual([0, 1, 2, 9, 10, 11, 100, 101]);
-        expect(await s.listTaskInstances(run.runId, 'zzz')).toEqual([]);
-        expect(await s.listTaskInstances(uid('no-run'))).toEqual([]);
+        expect((await s.listTaskInstances(run, 'm')).map((t) => t.mapIndex)).toEqual([0, 1, 2, 9, 10, 11, 100, 101]);
+        expect(await s.listTaskInstances(run, 'zzz')).toEqual([]);
+        expect(await s.listTaskInstances(ref(uid('no-run')))).toEqual([]);
       });
 
       it('updateTaskInstance is conditional on state and try; a replay changes nothing', async () => {
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        const k = key(run.runId, 't');
-        await s.createTaskInstances([makeTi(run.runId, 't')]);
+        const k = key(run, 't');
+        await s.createTaskInstances([makeTi(run, 't')]);
         expect(await s.updateTaskInstance(k, { states: ['queued'] }, { state: 'running' })).toBeUndefined();
         expect(await s.updateTaskInstance(k, { states: ['scheduled'], tryNumber: 3 }, { state: 'queued' })).toBeUndefined();
         const queued = await s.updateTaskInstance(k, { states: ['scheduled', 'up_for_retry'], tryNumber: 0 }, { state: 'queued', tryNumber: 1, queuedAt: at(1) });
-        expect(queued).toEqual({ ...makeTi(run.runId, 't'), state: 'queued', tryNumber: 1, queuedAt: at(1) });
+        expect(queued).toEqual({ ...makeTi(run, 't'), state: 'queued', tryNumber: 1, queuedAt: at(1) });
         // The same transition again (a duplicate event): refused, nothing moves.
         expect(await s.updateTaskInstance(k, { states: ['scheduled', 'up_for_retry'], tryNumber: 0 }, { state: 'queued', tryNumber: 1, queuedAt: at(2) })).toBeUndefined();
         expect(await s.getTaskInstance(k)).toEqual(queued);
@@ -394,8 +497,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(running?.state).toBe('running');
         expect(running?.externalId).toBe('job-1');
         expect(running?.queuedAt).toBe(at(1));
-        expect(await s.updateTaskInstance(key(run.runId, 'missing'), { states: ['scheduled'] }, { state: 'queued' })).toBeUndefined();
-        expect(await s.getTaskInstance(key(run.runId, 'missing'))).toBeUndefined();
+        expect(await s.updateTaskInstance(key(run, 'missing'), { states: ['scheduled'] }, { state: 'queued' })).toBeUndefined();
+        expect(await s.getTaskInstance(key(run, 'missing'))).toBeUndefined();
       });
 
       it("an instance's history round-trips through create, update and finish; none is absent; what is returned is the caller's", async () => {
@@ -403,37 +506,37 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const run = makeRun({ pending: 5 });
         await s.createRun(run);
         const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000.5, error: 'Error: first ünïcode "quoted"' };
-        const plainTi = makeTi(run.runId, 'plain');
-        const ti = makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 2, history: [try1] });
+        const plainTi = makeTi(run, 'plain');
+        const ti = makeTi(run, 't', -1, { state: 'running', tryNumber: 2, history: [try1] });
         await s.createTaskInstances([plainTi, ti]);
-        const got = await s.getTaskInstance(key(run.runId, 'plain'));
+        const got = await s.getTaskInstance(key(run, 'plain'));
         expect(got).toEqual(plainTi);
         expect(got && 'history' in got).toBe(false);
-        expect(await s.getTaskInstance(key(run.runId, 't'))).toEqual(ti);
+        expect(await s.getTaskInstance(key(run, 't'))).toEqual(ti);
         ti.history!.push({ ...try1, tryNumber: 9 }); // the caller's array, not the store's
-        expect((await s.getTaskInstance(key(run.runId, 't')))?.history).toEqual([try1]);
+        expect((await s.getTaskInstance(key(run, 't')))?.history).toEqual([try1]);
         const try2 = { tryNumber: 2, state: 'failed' as const, startDate: null, endDate: at(3), durationMs: null, error: null };
-        const updated = await s.updateTaskInstance(key(run.runId, 't'), { states: ['running'], tryNumber: 2 }, { state: 'up_for_retry', history: [try1, try2] });
+        const updated = await s.updateTaskInstance(key(run, 't'), { states: ['running'], tryNumber: 2 }, { state: 'up_for_retry', history: [try1, try2] });
         expect(updated?.history).toEqual([try1, try2]);
-        await s.updateTaskInstance(key(run.runId, 't'), { states: ['up_for_retry'], tryNumber: 2 }, { state: 'running', tryNumber: 3 });
+        await s.updateTaskInstance(key(run, 't'), { states: ['up_for_retry'], tryNumber: 2 }, { state: 'running', tryNumber: 3 });
         const fin = await s.finishTaskInstance(finishReq(run.runId, 't', [], { expect: { states: ['running'], tryNumber: 3 } }));
         expect(fin?.ti.history).toEqual([try1, try2]);
-        const listed = await s.listTaskInstances(run.runId, 't');
+        const listed = await s.listTaskInstances(run, 't');
         expect(listed[0]?.history).toEqual([try1, try2]);
         try {
           listed[0]!.history![0]!.state = 'success';
         } catch (e) {
           expect(e).toBeInstanceOf(TypeError); // frozen
         }
-        expect((await s.getTaskInstance(key(run.runId, 't')))?.history).toEqual([try1, try2]);
+        expect((await s.getTaskInstance(key(run, 't')))?.history).toEqual([try1, try2]);
       });
 
       it('concurrent transitions of one instance: exactly one wins', async () => {
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        const k = key(run.runId, 't');
-        await s.createTaskInstances([makeTi(run.runId, 't', -1, { state: 'queued', tryNumber: 1 })]);
+        const k = key(run, 't');
+        await s.createTaskInstances([makeTi(run, 't', -1, { state: 'queued', tryNumber: 1 })]);
         const res = await Promise.all(Array.from({ length: 6 }, () => s.updateTaskInstance(k, { states: ['queued'], tryNumber: 1 }, { state: 'running' })));
         expect(res.filter(Boolean)).toHaveLength(1);
       });
@@ -447,7 +550,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const res = await s.finishTaskInstance(finishReq(run.runId, 't', ['d1', 'd2']));
         expect(res).toBeDefined();
         expect(res!.ti).toEqual({
-          ...makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 1 }),
+          ...makeTi(run, 't', -1, { state: 'running', tryNumber: 1 }),
           state: 'success',
           endDate: at(5),
           durationMs: 300_000,
@@ -458,10 +561,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           ['d1', 1, 0],
           ['d2', 1, 0],
         ]);
-        const [own] = await s.getTaskStates(run.runId, ['t']);
+        const [own] = await s.getTaskStates(run, ['t']);
         expect(own?.self.success).toBe(1);
-        expect((await s.getRun(run.runId))?.pending).toBe(4);
-        expect(await s.getTaskInstance(key(run.runId, 't'))).toEqual(res!.ti);
+        expect((await s.getRun(run))?.pending).toBe(4);
+        expect(await s.getTaskInstance(key(run, 't'))).toEqual(res!.ti);
       });
 
       it('a replay, a wrong try or a wrong state changes nothing', async () => {
@@ -472,16 +575,16 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const wrongState = { ...req, expect: { states: ['queued' as const], tryNumber: 1 } };
         expect(await s.finishTaskInstance(wrongTry)).toBeUndefined();
         expect(await s.finishTaskInstance(wrongState)).toBeUndefined();
-        expect((await s.getTaskInstance(key(run.runId, 't')))?.state).toBe('running');
-        expect(await s.getTaskStates(run.runId, ['t', 'd1'])).toEqual([undefined, undefined]);
-        expect((await s.getRun(run.runId))?.pending).toBe(5);
+        expect((await s.getTaskInstance(key(run, 't')))?.state).toBe('running');
+        expect(await s.getTaskStates(run, ['t', 'd1'])).toEqual([undefined, undefined]);
+        expect((await s.getRun(run))?.pending).toBe(5);
         const first = await s.finishTaskInstance(req);
         expect(first?.ti.state).toBe('failed');
         expect(first?.ti.error).toBe('Error: boom');
         const snapshot = async () => ({
-          run: await s.getRun(run.runId),
-          ti: await s.getTaskInstance(key(run.runId, 't')),
-          states: await s.getTaskStates(run.runId, ['t', 'd1']),
+          run: await s.getRun(run),
+          ti: await s.getTaskInstance(key(run, 't')),
+          states: await s.getTaskStates(run, ['t', 'd1']),
         });
         const before = await snapshot();
         expect(await s.finishTaskInstance(req)).toBeUndefined();
@@ -496,22 +599,22 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun({ pending: 3 });
         await s.createRun(run);
-        const create = makeTi(run.runId, 'skipme', -1, { startDate: at(1), endDate: at(1) });
-        const req: FinishRequest = { key: key(run.runId, 'skipme'), expect: 'absent', create, state: 'skipped', patch: { error: 'not chosen' }, downstream: ['after'] };
+        const create = makeTi(run, 'skipme', -1, { startDate: at(1), endDate: at(1) });
+        const req: FinishRequest = { key: key(run, 'skipme'), expect: 'absent', create, state: 'skipped', patch: { error: 'not chosen' }, downstream: ['after'] };
         const res = await s.finishTaskInstance(req);
         expect(res?.ti).toEqual({ ...create, state: 'skipped', error: 'not chosen' });
         expect(res?.pending).toBe(2);
         expect(res?.downstream[0]?.upstream.skipped).toBe(1);
         expect(await s.finishTaskInstance(req)).toBeUndefined();
         expect(await s.finishTaskInstance({ ...req, create: undefined as unknown as TaskInstanceRecord })).toBeUndefined();
-        expect((await s.getRun(run.runId))?.pending).toBe(2);
-        const [own, after] = await s.getTaskStates(run.runId, ['skipme', 'after']);
+        expect((await s.getRun(run))?.pending).toBe(2);
+        const [own, after] = await s.getTaskStates(run, ['skipme', 'after']);
         expect(own?.self.skipped).toBe(1);
         expect(after?.upstream.skipped).toBe(1);
         // 'absent' is refused when the instance exists.
-        await s.createTaskInstances([makeTi(run.runId, 'exists')]);
-        expect(await s.finishTaskInstance({ ...req, key: key(run.runId, 'exists'), create: makeTi(run.runId, 'exists') })).toBeUndefined();
-        expect((await s.getTaskInstance(key(run.runId, 'exists')))?.state).toBe('scheduled');
+        await s.createTaskInstances([makeTi(run, 'exists')]);
+        expect(await s.finishTaskInstance({ ...req, key: key(run, 'exists'), create: makeTi(run, 'exists') })).toBeUndefined();
+        expect((await s.getTaskInstance(key(run, 'exists')))?.state).toBe('scheduled');
       });
 
       it('the same finish sent twice at once counts once', async () => {
@@ -520,8 +623,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const req = finishReq(run.runId, 't', ['d1', 'd2', 'd3']);
         const res = await Promise.all([s.finishTaskInstance(req), s.finishTaskInstance(req), s.finishTaskInstance(req)]);
         expect(res.filter(Boolean)).toHaveLength(1);
-        expect((await s.getTaskStates(run.runId, ['d1', 'd2', 'd3'])).map((x) => x?.upstream.success)).toEqual([1, 1, 1]);
-        expect((await s.getRun(run.runId))?.pending).toBe(4);
+        expect((await s.getTaskStates(run, ['d1', 'd2', 'd3'])).map((x) => x?.upstream.success)).toEqual([1, 1, 1]);
+        expect((await s.getRun(run))?.pending).toBe(4);
       });
 
       it('mapped instances finishing at once into one join: every one counted, pending reaches 0 once', async () => {
@@ -529,19 +632,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const n = 12;
         const run = makeRun({ pending: n });
         await s.createRun(run);
-        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run.runId, 'm', i, { state: 'running', tryNumber: 1 })));
+        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run, 'm', i, { state: 'running', tryNumber: 1 })));
         const states: TerminalTiState[] = ['success', 'failed', 'skipped'];
         const res = await Promise.all(
           Array.from({ length: n }, (_, i) =>
-            s.finishTaskInstance({ ...finishReq(run.runId, 'm', ['join']), key: key(run.runId, 'm', i), state: states[i % 3]! }),
+            s.finishTaskInstance({ ...finishReq(run.runId, 'm', ['join']), key: key(run, 'm', i), state: states[i % 3]! }),
           ),
         );
         expect(res.every(Boolean)).toBe(true);
         expect(Math.min(...res.map((r) => r!.pending))).toBe(0);
-        const [m, join] = await s.getTaskStates(run.runId, ['m', 'join']);
+        const [m, join] = await s.getTaskStates(run, ['m', 'join']);
         expect(m?.self).toEqual({ success: 4, failed: 4, skipped: 4, upstream_failed: 0, removed: 0 });
         expect(join?.upstream).toEqual({ success: 4, failed: 4, skipped: 4, upstream_failed: 0, removed: 0 });
-        expect((await s.getRun(run.runId))?.pending).toBe(0);
+        expect((await s.getRun(run))?.pending).toBe(0);
       });
 
       it('250 downstream tasks: every tally once, pending once, result in downstream order; a replay changes nothing', async () => {
@@ -553,7 +656,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(res?.pending).toBe(299);
         expect(res?.downstream.map((d) => d.taskId)).toEqual(ds);
         expect(res?.downstream.every((d) => d.upstream.upstream_failed === 1 && d.upstream.success === 0)).toBe(true);
-        const snapshot = async () => ({ run: await s.getRun(run.runId), states: await s.getTaskStates(run.runId, ['wide', ...ds]) });
+        const snapshot = async () => ({ run: await s.getRun(run), states: await s.getTaskStates(run, ['wide', ...ds]) });
         const before = await snapshot();
         expect(before.states[0]?.self.upstream_failed).toBe(1);
         expect(before.states.slice(1).map((x) => x?.upstream.upstream_failed)).toEqual(ds.map(() => 1));
@@ -568,8 +671,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const req = finishReq(run.runId, 'wide', ds);
         const res = await Promise.all([s.finishTaskInstance(req), s.finishTaskInstance(req), s.finishTaskInstance(req)]);
         expect(res.filter(Boolean)).toHaveLength(1);
-        expect((await s.getTaskStates(run.runId, ds)).map((x) => x?.upstream.success)).toEqual(ds.map(() => 1));
-        expect((await s.getRun(run.runId))?.pending).toBe(299);
+        expect((await s.getTaskStates(run, ds)).map((x) => x?.upstream.success)).toEqual(ds.map(() => 1));
+        expect((await s.getRun(run))?.pending).toBe(299);
       });
     });
 
@@ -579,7 +682,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       async function mappedRun(s: StateStore, taskId: string, n: number, over: Partial<TaskInstanceRecord> = {}, pending = n + 50): Promise<DagRunRecord> {
         const run = makeRun({ pending });
         expect(await s.createRun(run)).toBe(true);
-        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run.runId, taskId, i, over)));
+        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run, taskId, i, over)));
         return run;
       }
       const indexes = (tis: TaskInstanceRecord[]) => tis.map((t) => t.mapIndex);
@@ -592,15 +695,15 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         await s.createRun(run);
         const idx = [101, 0, 5, 9, 10, 11, 1, 2, 100, 12, 99, 3, 1000];
         await s.createTaskInstances([
-          ...idx.map((i) => makeTi(run.runId, 'm', i, { externalId: `job:${i}` })),
-          makeTi(run.runId, 'm', -1),
-          ...[0, 1, 2, 3].map((i) => makeTi(run.runId, 'm.sub', i)),
-          makeTi(run.runId, 'm_z', 1),
-          makeTi(run.runId, 'l', 2),
-          makeTi(run.runId, 'ma', 3),
-          makeTi(run.runId, 'm-1', 0),
+          ...idx.map((i) => makeTi(run, 'm', i, { externalId: `job:${i}` })),
+          makeTi(run, 'm', -1),
+          ...[0, 1, 2, 3].map((i) => makeTi(run, 'm.sub', i)),
+          makeTi(run, 'm_z', 1),
+          makeTi(run, 'l', 2),
+          makeTi(run, 'ma', 3),
+          makeTi(run, 'm-1', 0),
         ]);
-        const got = (from: number, to: number) => s.listTaskInstanceRange(run.runId, 'm', from, to);
+        const got = (from: number, to: number) => s.listTaskInstanceRange(run, 'm', from, to);
         expect(indexes(await got(0, 10))).toEqual([0, 1, 2, 3, 5, 9]);
         expect(indexes(await got(2, 12))).toEqual([2, 3, 5, 9, 10, 11]);
         expect(indexes(await got(9, 101))).toEqual([9, 10, 11, 12, 99, 100]);
@@ -614,18 +717,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await got(12, 3)).toEqual([]);
         expect(await got(1001, 2000)).toEqual([]);
         // Whole records, as created.
-        expect(await got(99, 101)).toEqual([makeTi(run.runId, 'm', 99, { externalId: 'job:99' }), makeTi(run.runId, 'm', 100, { externalId: 'job:100' })]);
-        expect(indexes(await s.listTaskInstanceRange(run.runId, 'm.sub', 1, 3))).toEqual([1, 2]);
-        expect(await s.listTaskInstanceRange(run.runId, 'n', 0, 10)).toEqual([]);
-        expect(await s.listTaskInstanceRange(uid('no-run'), 'm', 0, 10)).toEqual([]);
+        expect(await got(99, 101)).toEqual([makeTi(run, 'm', 99, { externalId: 'job:99' }), makeTi(run, 'm', 100, { externalId: 'job:100' })]);
+        expect(indexes(await s.listTaskInstanceRange(run, 'm.sub', 1, 3))).toEqual([1, 2]);
+        expect(await s.listTaskInstanceRange(run, 'n', 0, 10)).toEqual([]);
+        expect(await s.listTaskInstanceRange(ref(uid('no-run')), 'm', 0, 10)).toEqual([]);
       });
 
       it('listTaskInstanceRange over 1200 instances (more than a page of a query)', async () => {
         const s = await makeStore();
         const run = await mappedRun(s, 'm', 1200, { error: 'e'.repeat(1000) });
-        const all = await s.listTaskInstanceRange(run.runId, 'm', 0, 1200);
+        const all = await s.listTaskInstanceRange(run, 'm', 0, 1200);
         expect(indexes(all)).toEqual(range(0, 1200));
-        expect(indexes(await s.listTaskInstanceRange(run.runId, 'm', 333, 1111))).toEqual(range(333, 1111));
+        expect(indexes(await s.listTaskInstanceRange(run, 'm', 333, 1111))).toEqual(range(333, 1111));
       });
 
       it('createTaskInstances of 250 where some exist: the missing ones are created, the existing ones left as they are', async () => {
@@ -633,13 +736,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const run = makeRun();
         await s.createRun(run);
         const existing = range(0, 250).filter((i) => i % 10 === 3);
-        await s.createTaskInstances(existing.map((i) => makeTi(run.runId, 'm', i, { state: 'running', tryNumber: 3 })));
+        await s.createTaskInstances(existing.map((i) => makeTi(run, 'm', i, { state: 'running', tryNumber: 3 })));
         // Index 7 twice: the first wins, as one by one.
-        await s.createTaskInstances([...range(0, 250).map((i) => makeTi(run.runId, 'm', i)), makeTi(run.runId, 'm', 7, { state: 'failed' })]);
-        const all = await s.listTaskInstanceRange(run.runId, 'm', 0, 250);
+        await s.createTaskInstances([...range(0, 250).map((i) => makeTi(run, 'm', i)), makeTi(run, 'm', 7, { state: 'failed' })]);
+        const all = await s.listTaskInstanceRange(run, 'm', 0, 250);
         expect(indexes(all)).toEqual(range(0, 250));
         for (const ti of all) {
-          expect(ti).toEqual(ti.mapIndex % 10 === 3 ? makeTi(run.runId, 'm', ti.mapIndex, { state: 'running', tryNumber: 3 }) : makeTi(run.runId, 'm', ti.mapIndex));
+          expect(ti).toEqual(ti.mapIndex % 10 === 3 ? makeTi(run, 'm', ti.mapIndex, { state: 'running', tryNumber: 3 }) : makeTi(run, 'm', ti.mapIndex));
         }
         await s.createTaskInstances([]);
       });
@@ -650,26 +753,26 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         // Some moved on already (a replayed wave), some asked at a wrong try, one missing, one that can never hold.
         const moved = new Set(range(0, 250).filter((i) => i % 7 === 0));
         const wrongTry = new Set(range(0, 250).filter((i) => i % 11 === 5));
-        for (const i of moved) await s.updateTaskInstance(key(run.runId, 'm', i), { states: ['scheduled'] }, { state: 'queued', tryNumber: 1 });
+        for (const i of moved) await s.updateTaskInstance(key(run, 'm', i), { states: ['scheduled'] }, { state: 'queued', tryNumber: 1 });
         const patch: Partial<TaskInstanceRecord> = { state: 'queued', tryNumber: 1, queuedAt: at(1), externalId: 'array-job:7' };
-        const updates: TiUpdate[] = range(0, 250).map((i) => ({ key: key(run.runId, 'm', i), expect: { states: ['scheduled' as const, 'up_for_retry' as const], tryNumber: wrongTry.has(i) ? 4 : 0 }, patch }));
-        updates.push({ key: key(run.runId, 'm', 5000), expect: { states: ['scheduled'], tryNumber: 0 }, patch });
-        updates.push({ key: key(run.runId, 'm', 1), expect: { states: [], tryNumber: 0 }, patch });
+        const updates: TiUpdate[] = range(0, 250).map((i) => ({ key: key(run, 'm', i), expect: { states: ['scheduled' as const, 'up_for_retry' as const], tryNumber: wrongTry.has(i) ? 4 : 0 }, patch }));
+        updates.push({ key: key(run, 'm', 5000), expect: { states: ['scheduled'], tryNumber: 0 }, patch });
+        updates.push({ key: key(run, 'm', 1), expect: { states: [], tryNumber: 0 }, patch });
         // The same instance again later in the list: it sees the earlier update applied.
-        updates.push({ key: key(run.runId, 'm', 1), expect: { states: ['queued'], tryNumber: 1 }, patch: { ...patch, state: 'running', startDate: at(2) } });
-        updates.push({ key: key(run.runId, 'm', 2), expect: { states: ['scheduled'], tryNumber: 0 }, patch });
+        updates.push({ key: key(run, 'm', 1), expect: { states: ['queued'], tryNumber: 1 }, patch: { ...patch, state: 'running', startDate: at(2) } });
+        updates.push({ key: key(run, 'm', 2), expect: { states: ['scheduled'], tryNumber: 0 }, patch });
         const res = await s.updateTaskInstances(updates);
         const expected = [...range(0, 250).map((i) => !moved.has(i) && !wrongTry.has(i)), false, false, true, false];
         expect(res).toEqual(expected);
-        const all = await s.listTaskInstanceRange(run.runId, 'm', 0, 250);
+        const all = await s.listTaskInstanceRange(run, 'm', 0, 250);
         for (const ti of all) {
           const i = ti.mapIndex;
-          if (i === 1) expect(ti).toEqual({ ...makeTi(run.runId, 'm', 1), ...patch, state: 'running', startDate: at(2) });
-          else if (moved.has(i)) expect(ti).toEqual(makeTi(run.runId, 'm', i, { state: 'queued', tryNumber: 1 }));
-          else if (wrongTry.has(i)) expect(ti).toEqual(makeTi(run.runId, 'm', i));
-          else expect(ti).toEqual({ ...makeTi(run.runId, 'm', i), ...patch });
+          if (i === 1) expect(ti).toEqual({ ...makeTi(run, 'm', 1), ...patch, state: 'running', startDate: at(2) });
+          else if (moved.has(i)) expect(ti).toEqual(makeTi(run, 'm', i, { state: 'queued', tryNumber: 1 }));
+          else if (wrongTry.has(i)) expect(ti).toEqual(makeTi(run, 'm', i));
+          else expect(ti).toEqual({ ...makeTi(run, 'm', i), ...patch });
         }
-        expect(await s.getTaskInstance(key(run.runId, 'm', 5000))).toBeUndefined();
+        expect(await s.getTaskInstance(key(run, 'm', 5000))).toBeUndefined();
         // A replay of the whole call: nothing applies.
         expect(await s.updateTaskInstances(updates.slice(0, 250))).toEqual(range(0, 250).map(() => false));
         expect(await s.updateTaskInstances([])).toEqual([]);
@@ -681,7 +784,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const stale = new Set(range(0, 250).filter((i) => i % 17 === 4)); // finishing an earlier try: refused
         const failed = (i: number) => i % 5 === 0;
         const reqs: FinishRequest[] = range(0, 250).map((i) => ({
-          key: key(run.runId, 'm', i),
+          key: key(run, 'm', i),
           expect: { states: ['running', 'queued'], tryNumber: stale.has(i) ? 0 : 1 },
           state: failed(i) ? 'failed' : 'success',
           patch: failed(i) ? { endDate: at(5), error: `Error: child ${i} failed` } : { endDate: at(5), durationMs: 1000 + i },
@@ -697,21 +800,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           ['join', want],
           ['report', want],
         ]);
-        const [m, join, report] = await s.getTaskStates(run.runId, ['m', 'join', 'report']);
+        const [m, join, report] = await s.getTaskStates(run, ['m', 'join', 'report']);
         expect(m?.self).toEqual(want);
         expect(m?.upstream).toEqual(tally());
         expect(join?.upstream).toEqual(want);
         expect(report?.upstream).toEqual(want);
         expect(join?.self).toEqual(tally());
-        expect((await s.getRun(run.runId))?.pending).toBe(300 - done.length);
+        expect((await s.getRun(run))?.pending).toBe(300 - done.length);
         // Each record exactly as finishing it alone would leave it.
-        for (const ti of await s.listTaskInstanceRange(run.runId, 'm', 0, 250)) {
+        for (const ti of await s.listTaskInstanceRange(run, 'm', 0, 250)) {
           const i = ti.mapIndex;
-          const base = makeTi(run.runId, 'm', i, { state: 'running', tryNumber: 1 });
+          const base = makeTi(run, 'm', i, { state: 'running', tryNumber: 1 });
           expect(ti).toEqual(stale.has(i) ? base : { ...base, ...reqs[i]!.patch, state: reqs[i]!.state });
         }
         // The same call again: nothing applies, nothing moves.
-        const snapshot = async () => ({ run: await s.getRun(run.runId), states: await s.getTaskStates(run.runId, ['m', 'join', 'report']), tis: await s.listTaskInstances(run.runId, 'm') });
+        const snapshot = async () => ({ run: await s.getRun(run), states: await s.getTaskStates(run, ['m', 'join', 'report']), tis: await s.listTaskInstances(run, 'm') });
         const before = await snapshot();
         const again = await s.finishTaskInstances(reqs);
         expect(again.applied).toEqual(range(0, 250).map(() => false));
@@ -726,14 +829,14 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const want2 = { ...want, success: want.success + late.filter((i) => i % 2).length, skipped: late.filter((i) => i % 2 === 0).length };
         expect(last.pending).toBe(50);
         expect(last.downstream.map((d) => d.upstream)).toEqual([want2, want2]);
-        expect((await s.getTaskStates(run.runId, ['m']))[0]?.self).toEqual(want2);
-        expect((await s.getRun(run.runId))?.pending).toBe(50);
+        expect((await s.getTaskStates(run, ['m']))[0]?.self).toEqual(want2);
+        expect((await s.getRun(run))?.pending).toBe(50);
       });
 
       it('finishTaskInstances: a downstream task listed twice counts twice; no downstream at all; a task with many downstream tasks', async () => {
         const s = await makeStore();
         const run = await mappedRun(s, 'm', 120, { state: 'running', tryNumber: 1 }, 200);
-        const reqsOf = (from: number, to: number, downstream: string[]) => range(from, to).map((i) => finishReq(run.runId, 'm', downstream, { key: key(run.runId, 'm', i) }));
+        const reqsOf = (from: number, to: number, downstream: string[]) => range(from, to).map((i) => finishReq(run.runId, 'm', downstream, { key: key(run, 'm', i) }));
         const twice = await s.finishTaskInstances(reqsOf(0, 10, ['j', 'k', 'j']));
         expect(twice.applied.every(Boolean)).toBe(true);
         expect(twice.downstream.map((d) => [d.taskId, d.upstream.success])).toEqual([
@@ -755,55 +858,55 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(r120.pending).toBe(200 - 119);
         expect(r120.downstream.map((d) => d.upstream.success)).toEqual(ds120.map(() => 9));
         expect((await s.finishTaskInstances(reqs120)).applied).toEqual(range(0, 10).map(() => false));
-        expect((await s.getTaskStates(run.runId, ['m']))[0]?.self.success).toBe(119);
-        expect((await s.getTaskStates(run.runId, ds120)).map((d) => d?.upstream.success)).toEqual(ds120.map(() => 9));
-        expect((await s.getRun(run.runId))?.pending).toBe(81);
+        expect((await s.getTaskStates(run, ['m']))[0]?.self.success).toBe(119);
+        expect((await s.getTaskStates(run, ds120)).map((d) => d?.upstream.success)).toEqual(ds120.map(() => 9));
+        expect((await s.getRun(run))?.pending).toBe(81);
       });
 
       it('the same bulk finish sent twice at once: each instance counted once', async () => {
         const s = await makeStore();
         const run = await mappedRun(s, 'm', 150, { state: 'running', tryNumber: 1 }, 150);
-        const reqs = range(0, 150).map((i) => finishReq(run.runId, 'm', ['join'], { key: key(run.runId, 'm', i), state: i % 3 ? 'success' : 'failed' }));
+        const reqs = range(0, 150).map((i) => finishReq(run.runId, 'm', ['join'], { key: key(run, 'm', i), state: i % 3 ? 'success' : 'failed' }));
         const [a, b] = await Promise.all([s.finishTaskInstances(reqs), s.finishTaskInstances(reqs.slice(50).concat(reqs.slice(0, 50)))]);
         const bInOrder = [...b.applied.slice(100), ...b.applied.slice(0, 100)];
         expect(a.applied.map((x, i) => Number(x) + Number(bInOrder[i]))).toEqual(reqs.map(() => 1));
         expect(Math.min(a.pending, b.pending)).toBe(0);
-        const [m, join] = await s.getTaskStates(run.runId, ['m', 'join']);
+        const [m, join] = await s.getTaskStates(run, ['m', 'join']);
         expect(m?.self).toEqual(tally({ success: 100, failed: 50 }));
         expect(join?.upstream).toEqual(tally({ success: 100, failed: 50 }));
-        expect((await s.getRun(run.runId))?.pending).toBe(0);
+        expect((await s.getRun(run))?.pending).toBe(0);
       });
 
       it('finishTaskInstances refuses requests of several tasks and creations', async () => {
         const s = await makeStore();
         const run = await mappedRun(s, 'm', 3, { state: 'running', tryNumber: 1 });
         await expect(s.finishTaskInstances([])).rejects.toThrow(/no requests/);
-        await expect(s.finishTaskInstances([finishReq(run.runId, 'm', [], { key: key(run.runId, 'other', 0) }), finishReq(run.runId, 'm', [], { key: key(run.runId, 'm', 0) })])).rejects.toThrow(
+        await expect(s.finishTaskInstances([finishReq(run.runId, 'm', [], { key: key(run, 'other', 0) }), finishReq(run.runId, 'm', [], { key: key(run, 'm', 0) })])).rejects.toThrow(
           /every request must be of task 'other'/,
         );
         await expect(
-          s.finishTaskInstances([{ key: key(run.runId, 'm', 9), expect: 'absent', create: makeTi(run.runId, 'm', 9), state: 'skipped', patch: {}, downstream: [] }]),
+          s.finishTaskInstances([{ key: key(run, 'm', 9), expect: 'absent', create: makeTi(run, 'm', 9), state: 'skipped', patch: {}, downstream: [] }]),
         ).rejects.toThrow(/not supported in bulk/);
-        expect(await s.getTaskInstance(key(run.runId, 'm', 9))).toBeUndefined();
+        expect(await s.getTaskInstance(key(run, 'm', 9))).toBeUndefined();
       });
 
       it('putXComs: 60 values (one over the inline limit, one key put twice) read back through getXCom and listXComs', async () => {
         const s = await makeStore();
         const run = await mappedRun(s, 'm', 60);
         const big = bigValue(450_000);
-        const xs = range(0, 60).map((i) => ({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i === 17 ? big : { i, s: 'é'.repeat(i) } }));
-        xs.push({ runId: run.runId, taskId: 'm', mapIndex: 3, key: 'return_value', value: 'last wins' as unknown as { i: number; s: string } });
-        xs.push({ runId: run.runId, taskId: 'm', mapIndex: 3, key: 'other', value: { i: -3, s: '' } });
+        const xs = range(0, 60).map((i) => ({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i === 17 ? big : { i, s: 'é'.repeat(i) } }));
+        xs.push({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: 3, key: 'return_value', value: 'last wins' as unknown as { i: number; s: string } });
+        xs.push({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: 3, key: 'other', value: { i: -3, s: '' } });
         await s.putXComs(xs);
         const want = range(0, 60).map((i) => (i === 17 ? big : i === 3 ? 'last wins' : { i, s: 'é'.repeat(i) }));
-        const list = await s.listXComs(run.runId, 'm', 'return_value');
+        const list = await s.listXComs(run, 'm', 'return_value');
         expect(list.map((x) => x.mapIndex)).toEqual(range(0, 60));
         expect(list.map((x) => x.value)).toEqual(want);
-        expect((await s.getXCom(run.runId, 'm', 17, 'return_value'))?.value).toEqual(big);
-        expect(await s.getXCom(run.runId, 'm', 3, 'other')).toEqual({ runId: run.runId, taskId: 'm', mapIndex: 3, key: 'other', value: { i: -3, s: '' } });
+        expect((await s.getXCom(run, 'm', 17, 'return_value'))?.value).toEqual(big);
+        expect(await s.getXCom(run, 'm', 3, 'other')).toEqual({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: 3, key: 'other', value: { i: -3, s: '' } });
         // Overwriting in bulk.
-        await s.putXComs(range(0, 60).map((i) => ({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
-        expect((await s.listXComs(run.runId, 'm', 'return_value')).map((x) => x.value)).toEqual(range(0, 60));
+        await s.putXComs(range(0, 60).map((i) => ({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
+        expect((await s.listXComs(run, 'm', 'return_value')).map((x) => x.value)).toEqual(range(0, 60));
         await s.putXComs([]);
       });
     });
@@ -814,20 +917,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        await s.createTaskInstances([makeTi(run.runId, 't')]);
+        await s.createTaskInstances([makeTi(run, 't')]);
         const value = { n: 1.5, big: 12345678901234, s: 'é ✓ "quoted"', list: [1, null, { deep: [true, false] }], empty: '', zero: 0 };
-        await s.putXCom({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value });
+        await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value });
         value.n = 99;
-        const got = await s.getXCom(run.runId, 't', -1, 'return_value');
-        expect(got).toEqual({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: { ...value, n: 1.5 } });
+        const got = await s.getXCom(run, 't', -1, 'return_value');
+        expect(got).toEqual({ dagId: run.dagId, runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: { ...value, n: 1.5 } });
         (got!.value as { n: number }).n = 7;
-        expect((await s.getXCom(run.runId, 't', -1, 'return_value'))?.value).toEqual({ ...value, n: 1.5 });
-        await s.putXCom({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 'replaced' });
-        expect((await s.getXCom(run.runId, 't', -1, 'return_value'))?.value).toBe('replaced');
-        await s.putXCom({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'nothing', value: null });
-        expect(await s.getXCom(run.runId, 't', -1, 'nothing')).toEqual({ runId: run.runId, taskId: 't', mapIndex: -1, key: 'nothing', value: null });
-        expect(await s.getXCom(run.runId, 't', -1, 'other')).toBeUndefined();
-        expect(await s.getXCom(run.runId, 't', 0, 'return_value')).toBeUndefined();
+        expect((await s.getXCom(run, 't', -1, 'return_value'))?.value).toEqual({ ...value, n: 1.5 });
+        await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 'replaced' });
+        expect((await s.getXCom(run, 't', -1, 'return_value'))?.value).toBe('replaced');
+        await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 't', mapIndex: -1, key: 'nothing', value: null });
+        expect(await s.getXCom(run, 't', -1, 'nothing')).toEqual({ dagId: run.dagId, runId: run.runId, taskId: 't', mapIndex: -1, key: 'nothing', value: null });
+        expect(await s.getXCom(run, 't', -1, 'other')).toBeUndefined();
+        expect(await s.getXCom(run, 't', 0, 'return_value')).toBeUndefined();
       });
 
       it('listXComs: map-index order past 9, 10 and 100; one key only, even with look-alike keys', async () => {
@@ -835,35 +938,35 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const run = makeRun();
         await s.createRun(run);
         const idx = [100, 9, 10, 0, 1, 11, 2, 101, 99];
-        await s.createTaskInstances(idx.map((i) => makeTi(run.runId, 'm', i)));
+        await s.createTaskInstances(idx.map((i) => makeTi(run, 'm', i)));
         for (const i of idx) {
-          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } });
-          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value#x', value: 'hash' });
-          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return', value: 'prefix' });
+          await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } });
+          await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value#x', value: 'hash' });
+          await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'return', value: 'prefix' });
         }
-        await s.createTaskInstances([makeTi(run.runId, 'm.sub', 0)]);
-        await s.putXCom({ runId: run.runId, taskId: 'm.sub', mapIndex: 0, key: 'return_value', value: 'other task' });
-        const list = await s.listXComs(run.runId, 'm', 'return_value');
+        await s.createTaskInstances([makeTi(run, 'm.sub', 0)]);
+        await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm.sub', mapIndex: 0, key: 'return_value', value: 'other task' });
+        const list = await s.listXComs(run, 'm', 'return_value');
         const sorted = [...idx].sort((a, b) => a - b);
         expect(list.map((x) => x.mapIndex)).toEqual(sorted);
         expect(list.map((x) => x.value)).toEqual(sorted.map((i) => ({ i })));
         expect(list.every((x) => x.runId === run.runId && x.taskId === 'm' && x.key === 'return_value')).toBe(true);
-        expect((await s.listXComs(run.runId, 'm', 'return_value#x')).map((x) => x.value)).toEqual(sorted.map(() => 'hash'));
-        expect(await s.listXComs(run.runId, 'm', 'absent')).toEqual([]);
+        expect((await s.listXComs(run, 'm', 'return_value#x')).map((x) => x.value)).toEqual(sorted.map(() => 'hash'));
+        expect(await s.listXComs(run, 'm', 'absent')).toEqual([]);
       });
 
       it('listTaskXComs: every key of one task (not of a look-alike task), by key then map index', async () => {
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        await s.createTaskInstances([10, 2, 0].map((i) => makeTi(run.runId, 'm', i)));
+        await s.createTaskInstances([10, 2, 0].map((i) => makeTi(run, 'm', i)));
         for (const i of [10, 2, 0]) {
-          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i });
-          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'extra#1', value: { pushed: i } });
+          await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i });
+          await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'extra#1', value: { pushed: i } });
         }
-        await s.createTaskInstances([makeTi(run.runId, 'm.sub', 0)]);
-        await s.putXCom({ runId: run.runId, taskId: 'm.sub', mapIndex: 0, key: 'return_value', value: 'other task' });
-        const list = await s.listTaskXComs(run.runId, 'm');
+        await s.createTaskInstances([makeTi(run, 'm.sub', 0)]);
+        await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm.sub', mapIndex: 0, key: 'return_value', value: 'other task' });
+        const list = await s.listTaskXComs(run, 'm');
         expect(list.map((x) => [x.key, x.mapIndex, x.value])).toEqual([
           ['extra#1', 0, { pushed: 0 }],
           ['extra#1', 2, { pushed: 2 }],
@@ -873,32 +976,32 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           ['return_value', 10, 10],
         ]);
         expect(list.every((x) => x.runId === run.runId && x.taskId === 'm')).toBe(true);
-        expect(await s.listTaskXComs(run.runId, 'absent')).toEqual([]);
+        expect(await s.listTaskXComs(run, 'absent')).toEqual([]);
       });
 
       it('a 1 MB XCom value round-trips', async () => {
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        await s.createTaskInstances([makeTi(run.runId, 'big', 0), makeTi(run.runId, 'big', 1)]);
+        await s.createTaskInstances([makeTi(run, 'big', 0), makeTi(run, 'big', 1)]);
         const value = bigValue(1_000_000);
         expect(JSON.stringify(value).length).toBeGreaterThan(1_000_000);
-        await s.putXCom({ runId: run.runId, taskId: 'big', mapIndex: 1, key: 'return_value', value });
-        await s.putXCom({ runId: run.runId, taskId: 'big', mapIndex: 0, key: 'return_value', value: 'small' });
-        expect((await s.getXCom(run.runId, 'big', 1, 'return_value'))?.value).toEqual(value);
-        expect((await s.listXComs(run.runId, 'big', 'return_value')).map((x) => x.value)).toEqual(['small', value]);
+        await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'big', mapIndex: 1, key: 'return_value', value });
+        await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'big', mapIndex: 0, key: 'return_value', value: 'small' });
+        expect((await s.getXCom(run, 'big', 1, 'return_value'))?.value).toEqual(value);
+        expect((await s.listXComs(run, 'big', 'return_value')).map((x) => x.value)).toEqual(['small', value]);
       });
 
       it('item results: per instance, by index (past 9, 10, 100), overwritten, large ones too', async () => {
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        const k = key(run.runId, 'it');
+        const k = key(run, 'it');
         const idx = [10, 0, 100, 9, 1];
         for (const i of idx) await s.putItemResult(k, i, { item: i });
         await s.putItemResult(k, 9, 'nine again');
-        await s.putItemResult(key(run.runId, 'it', 0), 0, 'another instance');
-        await s.putItemResult(key(run.runId, 'it.x'), 0, 'another task');
+        await s.putItemResult(key(run, 'it', 0), 0, 'another instance');
+        await s.putItemResult(key(run, 'it.x'), 0, 'another task');
         const big = bigValue(600_000);
         await s.putItemResult(k, 5, big);
         const got = await s.listItemResults(k);
@@ -906,8 +1009,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(got.get(9)).toBe('nine again');
         expect(got.get(100)).toEqual({ item: 100 });
         expect(got.get(5)).toEqual(big);
-        expect([...(await s.listItemResults(key(run.runId, 'it', 0))).entries()]).toEqual([[0, 'another instance']]);
-        expect((await s.listItemResults(key(run.runId, 'nothing'))).size).toBe(0);
+        expect([...(await s.listItemResults(key(run, 'it', 0))).entries()]).toEqual([[0, 'another instance']]);
+        expect((await s.listItemResults(key(run, 'nothing'))).size).toBe(0);
       });
     });
 
@@ -929,19 +1032,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        const k = key(run.runId, 't', 3);
+        const k = key(run, 't', 3);
         const line = (m: number, message: string, level: LogLine['level'] = 'info'): LogLine => ({ time: at(m), level, message });
         const first = [line(1, 'start'), line(1, 'same time'), line(2, 'warned', 'warn')];
         const second = [line(3, 'later'), line(3, 'x'.repeat(1000), 'error')];
         await s.appendLog(k, 1, first);
         await s.appendLog(k, 1, second);
         await s.appendLog(k, 2, [line(10, 'try two')]);
-        await s.appendLog(key(run.runId, 't', 30), 1, [line(0, 'other instance')]);
+        await s.appendLog(key(run, 't', 30), 1, [line(0, 'other instance')]);
         await s.appendLog(k, 1, []);
         expect(await s.getLog(k, 1)).toEqual([...first, ...second]);
         expect(await s.getLog(k, 2)).toEqual([line(10, 'try two')]);
         expect(await s.getLog(k, 3)).toEqual([]);
-        expect(await s.getLog(key(run.runId, 't', 30), 1)).toEqual([line(0, 'other instance')]);
+        expect(await s.getLog(key(run, 't', 30), 1)).toEqual([line(0, 'other instance')]);
       });
 
       it('logs of many tries at once (appendLogs): each reads back as if appended alone', async () => {
@@ -949,21 +1052,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const run = makeRun();
         await s.createRun(run);
         const line = (m: number, message: string): LogLine => ({ time: at(m), level: 'info', message });
-        const entries = Array.from({ length: 60 }, (_, i) => ({ key: key(run.runId, 'wave', i), tryNumber: 1 + (i % 2), lines: [line(1, `child ${i}`), line(2, `done ${i}`)] }));
-        entries.push({ key: key(run.runId, 'wave', 0), tryNumber: 1, lines: [line(3, 'y'.repeat(20_000))] });
+        const entries = Array.from({ length: 60 }, (_, i) => ({ key: key(run, 'wave', i), tryNumber: 1 + (i % 2), lines: [line(1, `child ${i}`), line(2, `done ${i}`)] }));
+        entries.push({ key: key(run, 'wave', 0), tryNumber: 1, lines: [line(3, 'y'.repeat(20_000))] });
         await s.appendLogs(entries);
         await s.appendLogs([]);
-        expect(await s.getLog(key(run.runId, 'wave', 0), 1)).toEqual([line(1, 'child 0'), line(2, 'done 0'), ...(await s.getLog(key(run.runId, 'wave', 0), 1)).slice(2)]);
-        expect((await s.getLog(key(run.runId, 'wave', 0), 1)).slice(2).map((l) => l.message.length)).toEqual([20_000]);
-        expect(await s.getLog(key(run.runId, 'wave', 59), 2)).toEqual([line(1, 'child 59'), line(2, 'done 59')]);
-        expect(await s.getLog(key(run.runId, 'wave', 59), 1)).toEqual([]);
+        expect(await s.getLog(key(run, 'wave', 0), 1)).toEqual([line(1, 'child 0'), line(2, 'done 0'), ...(await s.getLog(key(run, 'wave', 0), 1)).slice(2)]);
+        expect((await s.getLog(key(run, 'wave', 0), 1)).slice(2).map((l) => l.message.length)).toEqual([20_000]);
+        expect(await s.getLog(key(run, 'wave', 59), 2)).toEqual([line(1, 'child 59'), line(2, 'done 59')]);
+        expect(await s.getLog(key(run, 'wave', 59), 1)).toEqual([]);
       });
 
       it('a log of many lines (over 1 MB) reads back whole and in order', async () => {
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        const k = key(run.runId, 'chatty');
+        const k = key(run, 'chatty');
         const lines: LogLine[] = Array.from({ length: 3000 }, (_, i) => ({ time: at(0), level: 'info', message: `line ${i} ${'.'.repeat(400)}` }));
         await s.appendLog(k, 1, lines);
         const got = await s.getLog(k, 1);
@@ -1102,20 +1205,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = await runWithRunning(s, 't', 5);
         await s.finishTaskInstance(finishReq(run.runId, 't', ['d1', 'd2'], { state: 'failed', patch: { error: 'Error: boom', endDate: at(5) } }));
-        expect((await s.getRun(run.runId))?.pending).toBe(4);
+        expect((await s.getRun(run))?.pending).toBe(4);
         const req = resetReq(run.runId, 't', -1, 'failed', 1, rerun, ['d1', 'd2']);
         expect(await s.resetTaskInstances([{ ...req, expect: { state: 'failed', tryNumber: 2 } }])).toEqual({ applied: [false], pending: 4 });
         expect(await s.resetTaskInstances([{ ...req, expect: { state: 'success', tryNumber: 1 } }])).toEqual({ applied: [false], pending: 4 });
         expect(await s.resetTaskInstances([req])).toEqual({ applied: [true], pending: 5 });
         const snapshot = async () => ({
-          run: await s.getRun(run.runId),
-          ti: await s.getTaskInstance(key(run.runId, 't')),
-          states: await s.getTaskStates(run.runId, ['t', 'd1', 'd2']),
+          run: await s.getRun(run),
+          ti: await s.getTaskInstance(key(run, 't')),
+          states: await s.getTaskStates(run, ['t', 'd1', 'd2']),
         });
         const after = await snapshot();
         // The try it had reached, with the state it ended in, goes into its history.
         expect(after.ti).toEqual({
-          ...makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 1 }),
+          ...makeTi(run, 't', -1, { state: 'running', tryNumber: 1 }),
           ...rerun,
           history: [{ tryNumber: 1, state: 'failed', startDate: null, endDate: at(5), durationMs: null, error: 'Error: boom' }],
         });
@@ -1128,7 +1231,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.resetTaskInstances([req])).toEqual({ applied: [false], pending: 5 });
         expect(await snapshot()).toEqual(after);
         // It can finish again, and counts once.
-        await s.updateTaskInstance(key(run.runId, 't'), { states: ['scheduled'] }, { state: 'running', tryNumber: 2 });
+        await s.updateTaskInstance(key(run, 't'), { states: ['scheduled'] }, { state: 'running', tryNumber: 2 });
         const again = await s.finishTaskInstance(finishReq(run.runId, 't', ['d1', 'd2'], { expect: { states: ['running'], tryNumber: 2 } }));
         expect(again?.downstream.map((d) => d.upstream)).toEqual([tally({ success: 1 }), tally({ success: 1 })]);
         expect(again?.pending).toBe(4);
@@ -1137,24 +1240,24 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       it("resetTaskInstances to 'absent' with undecide: the instance is gone and its task undecided, its tries kept; it can be decided and created again", async () => {
         const s = await makeStore();
         const run = await runWithRunning(s, 't', 5);
-        expect(await s.claimDecision(run.runId, 't', 'scheduled')).toBe(true);
+        expect(await s.claimDecision(run, 't', 'scheduled')).toBe(true);
         await s.finishTaskInstance(finishReq(run.runId, 't', ['d']));
         const req = resetReq(run.runId, 't', -1, 'success', 1, 'absent', ['d'], { priorTries: 1 });
         expect(await s.resetTaskInstances([req])).toEqual({ applied: [true], pending: 5 });
-        expect(await s.getTaskInstance(key(run.runId, 't'))).toBeUndefined();
-        expect(await s.listTaskInstances(run.runId)).toEqual([]);
-        const [t, d] = await s.getTaskStates(run.runId, ['t', 'd']);
+        expect(await s.getTaskInstance(key(run, 't'))).toBeUndefined();
+        expect(await s.listTaskInstances(run)).toEqual([]);
+        const [t, d] = await s.getTaskStates(run, ['t', 'd']);
         expect(t).toMatchObject({ decision: null, mapCount: null, priorTries: 1, self: tally() });
         expect(d?.upstream).toEqual(tally());
         expect(await s.resetTaskInstances([req])).toEqual({ applied: [false], pending: 5 });
-        expect(await s.claimDecision(run.runId, 't', 'scheduled')).toBe(true);
-        await s.createTaskInstances([makeTi(run.runId, 't', -1, { tryNumber: 1, maxTries: 3 })]);
-        expect(await s.getTaskInstance(key(run.runId, 't'))).toMatchObject({ state: 'scheduled', tryNumber: 1 });
+        expect(await s.claimDecision(run, 't', 'scheduled')).toBe(true);
+        await s.createTaskInstances([makeTi(run, 't', -1, { tryNumber: 1, maxTries: 3 })]);
+        expect(await s.getTaskInstance(key(run, 't'))).toMatchObject({ state: 'scheduled', tryNumber: 1 });
         // A task settled without running (decision upstream_failed, try 0) undecides the same way.
-        await s.finishTaskInstance({ key: key(run.runId, 'u'), expect: 'absent', create: makeTi(run.runId, 'u'), state: 'upstream_failed', patch: {}, downstream: [] });
-        await s.claimDecision(run.runId, 'u', 'upstream_failed');
+        await s.finishTaskInstance({ key: key(run, 'u'), expect: 'absent', create: makeTi(run, 'u'), state: 'upstream_failed', patch: {}, downstream: [] });
+        await s.claimDecision(run, 'u', 'upstream_failed');
         expect((await s.resetTaskInstances([resetReq(run.runId, 'u', -1, 'upstream_failed', 0, 'absent', [], { priorTries: 0 })])).applied).toEqual([true]);
-        const [u] = await s.getTaskStates(run.runId, ['u']);
+        const [u] = await s.getTaskStates(run, ['u']);
         expect([u?.decision, u?.self, u?.priorTries ?? 0]).toEqual([null, tally(), 0]);
       });
 
@@ -1163,24 +1266,24 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const run = makeRun({ pending: 5 });
         await s.createRun(run);
         const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: 'Error: first' };
-        await s.createTaskInstances([makeTi(run.runId, 't', -1, { state: 'running', tryNumber: 2, startDate: at(3), history: [try1] })]);
+        await s.createTaskInstances([makeTi(run, 't', -1, { state: 'running', tryNumber: 2, startDate: at(3), history: [try1] })]);
         await s.finishTaskInstance(finishReq(run.runId, 't', [], { expect: { states: ['running'], tryNumber: 2 } }));
         expect((await s.resetTaskInstances([resetReq(run.runId, 't', -1, 'success', 2, { ...rerun, tryNumber: 2 }, [])])).applied).toEqual([true]);
         const try2 = { tryNumber: 2, state: 'success', startDate: at(3), endDate: at(5), durationMs: 300_000, error: null };
-        expect((await s.getTaskInstance(key(run.runId, 't')))?.history).toEqual([try1, try2]);
+        expect((await s.getTaskInstance(key(run, 't')))?.history).toEqual([try1, try2]);
 
         // A task settled without running at the try it had reached (already in its history) adds nothing.
-        const settled = makeTi(run.runId, 'u', -1, { tryNumber: 2, history: [try1, { ...try2, state: 'failed' as const }] });
-        await s.finishTaskInstance({ key: key(run.runId, 'u'), expect: 'absent', create: settled, state: 'skipped', patch: {}, downstream: [] });
+        const settled = makeTi(run, 'u', -1, { tryNumber: 2, history: [try1, { ...try2, state: 'failed' as const }] });
+        await s.finishTaskInstance({ key: key(run, 'u'), expect: 'absent', create: settled, state: 'skipped', patch: {}, downstream: [] });
         expect((await s.resetTaskInstances([resetReq(run.runId, 'u', -1, 'skipped', 2, rerun, [])])).applied).toEqual([true]);
-        expect((await s.getTaskInstance(key(run.runId, 'u')))?.history).toEqual(settled.history);
+        expect((await s.getTaskInstance(key(run, 'u')))?.history).toEqual(settled.history);
 
         // 100 tries kept: the oldest goes.
         const many = Array.from({ length: 100 }, (_, i) => ({ ...try1, tryNumber: i + 1 }));
-        await s.createTaskInstances([makeTi(run.runId, 'v', -1, { state: 'running', tryNumber: 101, history: many })]);
+        await s.createTaskInstances([makeTi(run, 'v', -1, { state: 'running', tryNumber: 101, history: many })]);
         await s.finishTaskInstance(finishReq(run.runId, 'v', [], { expect: { states: ['running'], tryNumber: 101 }, state: 'failed', patch: { error: 'E: '.padEnd(5000, 'x') } }));
         expect((await s.resetTaskInstances([resetReq(run.runId, 'v', -1, 'failed', 101, { ...rerun, tryNumber: 101 }, [])])).applied).toEqual([true]);
-        const h = (await s.getTaskInstance(key(run.runId, 'v')))?.history ?? [];
+        const h = (await s.getTaskInstance(key(run, 'v')))?.history ?? [];
         expect(h.map((x) => x.tryNumber)).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
         expect(h[99]).toMatchObject({ tryNumber: 101, state: 'failed' });
         expect(h[99]?.error?.length).toBe(1000);
@@ -1189,19 +1292,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       it("a reset to 'absent' with undecide keeps the instance's history on its task state (priorHistory); a try-0 instance has none", async () => {
         const s = await makeStore();
         const run = await runWithRunning(s, 't', 5);
-        expect(await s.claimDecision(run.runId, 't', 'scheduled')).toBe(true);
+        expect(await s.claimDecision(run, 't', 'scheduled')).toBe(true);
         const try1 = { tryNumber: 1, state: 'failed' as const, startDate: null, endDate: at(2), durationMs: null, error: 'Error: first' };
-        await s.updateTaskInstance(key(run.runId, 't'), { states: ['running'], tryNumber: 1 }, { tryNumber: 2, startDate: at(3), history: [try1] });
+        await s.updateTaskInstance(key(run, 't'), { states: ['running'], tryNumber: 1 }, { tryNumber: 2, startDate: at(3), history: [try1] });
         await s.finishTaskInstance(finishReq(run.runId, 't', ['d'], { expect: { states: ['running'], tryNumber: 2 }, state: 'failed', patch: { endDate: at(4), durationMs: 60_000, error: 'Error: second' } }));
         expect((await s.resetTaskInstances([resetReq(run.runId, 't', -1, 'failed', 2, 'absent', ['d'], { priorTries: 2 })])).applied).toEqual([true]);
-        const [t] = await s.getTaskStates(run.runId, ['t']);
+        const [t] = await s.getTaskStates(run, ['t']);
         expect(t).toMatchObject({ decision: null, priorTries: 2 });
         expect(t?.priorHistory).toEqual([try1, { tryNumber: 2, state: 'failed', startDate: at(3), endDate: at(4), durationMs: 60_000, error: 'Error: second' }]);
         // Decided and cleared again at try 0 (settled without running): the state's history goes with it.
-        expect(await s.claimDecision(run.runId, 't', 'upstream_failed')).toBe(true);
-        await s.finishTaskInstance({ key: key(run.runId, 't'), expect: 'absent', create: makeTi(run.runId, 't'), state: 'upstream_failed', patch: {}, downstream: ['d'] });
+        expect(await s.claimDecision(run, 't', 'upstream_failed')).toBe(true);
+        await s.finishTaskInstance({ key: key(run, 't'), expect: 'absent', create: makeTi(run, 't'), state: 'upstream_failed', patch: {}, downstream: ['d'] });
         expect((await s.resetTaskInstances([resetReq(run.runId, 't', -1, 'upstream_failed', 0, 'absent', ['d'], { priorTries: 0 })])).applied).toEqual([true]);
-        const [again] = await s.getTaskStates(run.runId, ['t']);
+        const [again] = await s.getTaskStates(run, ['t']);
         expect(again?.priorHistory).toBeUndefined();
         expect(again?.priorTries ?? 0).toBe(0);
       });
@@ -1211,9 +1314,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const n = 250;
         const run = makeRun({ pending: n + 5 });
         await s.createRun(run);
-        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run.runId, 'm', i, { state: 'running', tryNumber: 1 })));
+        await s.createTaskInstances(Array.from({ length: n }, (_, i) => makeTi(run, 'm', i, { state: 'running', tryNumber: 1 })));
         const state = (i: number): TerminalTiState => (i % 5 === 0 ? 'failed' : 'success');
-        const fin = await s.finishTaskInstances(Array.from({ length: n }, (_, i) => ({ ...finishReq(run.runId, 'm', ['join']), key: key(run.runId, 'm', i), state: state(i) })));
+        const fin = await s.finishTaskInstances(Array.from({ length: n }, (_, i) => ({ ...finishReq(run.runId, 'm', ['join']), key: key(run, 'm', i), state: state(i) })));
         expect(fin.pending).toBe(5);
         // Every fourth is asked with a wrong try; the others go back: odd ones to scheduled, even ones away.
         const reqs = Array.from({ length: n }, (_, i) => resetReq(run.runId, 'm', i, state(i), i % 4 === 3 ? 2 : 1, i % 2 ? rerun : 'absent', ['join']));
@@ -1224,10 +1327,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(res.pending).toBe(5 + applied);
         const left = { success: 0, failed: 0 };
         for (let i = 0; i < n; i++) if (i % 4 === 3) left[state(i) as 'success' | 'failed']++;
-        const [m, join] = await s.getTaskStates(run.runId, ['m', 'join']);
+        const [m, join] = await s.getTaskStates(run, ['m', 'join']);
         expect(m?.self).toEqual(tally(left));
         expect(join?.upstream).toEqual(tally(left));
-        const tis = await s.listTaskInstanceRange(run.runId, 'm', 0, n);
+        const tis = await s.listTaskInstanceRange(run, 'm', 0, n);
         expect(tis.map((t) => t.mapIndex)).toEqual(Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === 1 || i % 4 === 3));
         expect(tis.filter((t) => t.state === 'scheduled').length).toBe(Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === 1 && i % 4 !== 3).length);
         const again = await s.resetTaskInstances(reqs);
@@ -1240,23 +1343,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const ds = Array.from({ length: 150 }, (_, i) => `d${i}`);
         const run = makeRun({ pending: 10 });
         await s.createRun(run);
-        await s.createTaskInstances([makeTi(run.runId, 'wide', -1, { state: 'running', tryNumber: 1 }), makeTi(run.runId, 'wm', 0, { state: 'running', tryNumber: 1 })]);
-        await s.claimDecision(run.runId, 'wide', 'scheduled');
+        await s.createTaskInstances([makeTi(run, 'wide', -1, { state: 'running', tryNumber: 1 }), makeTi(run, 'wm', 0, { state: 'running', tryNumber: 1 })]);
+        await s.claimDecision(run, 'wide', 'scheduled');
         await s.finishTaskInstance(finishReq(run.runId, 'wide', ds));
-        await s.finishTaskInstance({ ...finishReq(run.runId, 'wm', ds, { state: 'failed' }), key: key(run.runId, 'wm', 0) });
-        expect((await s.getTaskStates(run.runId, ds)).every((x) => x?.upstream.success === 1 && x.upstream.failed === 1)).toBe(true);
+        await s.finishTaskInstance({ ...finishReq(run.runId, 'wm', ds, { state: 'failed' }), key: key(run, 'wm', 0) });
+        expect((await s.getTaskStates(run, ds)).every((x) => x?.upstream.success === 1 && x.upstream.failed === 1)).toBe(true);
         const away = resetReq(run.runId, 'wide', -1, 'success', 1, 'absent', ds, { priorTries: 1 });
         const back = resetReq(run.runId, 'wm', 0, 'failed', 1, rerun, ds);
         expect((await s.resetTaskInstances([away])).applied).toEqual([true]);
         expect((await s.resetTaskInstances([back])).applied).toEqual([true]);
         const check = async () => {
-          expect((await s.getTaskStates(run.runId, ds)).map((x) => x?.upstream)).toEqual(ds.map(() => tally()));
-          const [wide, wm] = await s.getTaskStates(run.runId, ['wide', 'wm']);
+          expect((await s.getTaskStates(run, ds)).map((x) => x?.upstream)).toEqual(ds.map(() => tally()));
+          const [wide, wm] = await s.getTaskStates(run, ['wide', 'wm']);
           expect([wide?.decision, wide?.priorTries, wide?.self]).toEqual([null, 1, tally()]);
           expect(wm?.self).toEqual(tally());
-          expect(await s.getTaskInstance(key(run.runId, 'wide'))).toBeUndefined();
-          expect((await s.getTaskInstance(key(run.runId, 'wm', 0)))?.state).toBe('scheduled');
-          expect((await s.getRun(run.runId))?.pending).toBe(10);
+          expect(await s.getTaskInstance(key(run, 'wide'))).toBeUndefined();
+          expect((await s.getTaskInstance(key(run, 'wm', 0)))?.state).toBe('scheduled');
+          expect((await s.getRun(run))?.pending).toBe(10);
         };
         await check();
         expect((await s.resetTaskInstances([away])).applied).toEqual([false]);
@@ -1268,31 +1371,31 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun({ pending: 10 });
         await s.createRun(run);
-        expect(await s.claimExpansion(run.runId, 'm', 3, ['j1', 'j2'])).toBe(true);
-        await s.createTaskInstances([0, 1, 2].map((i) => makeTi(run.runId, 'm', i, { state: 'running', tryNumber: i === 2 ? 2 : 1 })));
-        const fin = await s.finishTaskInstances([0, 1, 2].map((i) => ({ ...finishReq(run.runId, 'm', ['j1', 'j2']), key: key(run.runId, 'm', i), expect: { states: ['running' as const], tryNumber: i === 2 ? 2 : 1 } })));
+        expect(await s.claimExpansion(run, 'm', 3, ['j1', 'j2'])).toBe(true);
+        await s.createTaskInstances([0, 1, 2].map((i) => makeTi(run, 'm', i, { state: 'running', tryNumber: i === 2 ? 2 : 1 })));
+        const fin = await s.finishTaskInstances([0, 1, 2].map((i) => ({ ...finishReq(run.runId, 'm', ['j1', 'j2']), key: key(run, 'm', i), expect: { states: ['running' as const], tryNumber: i === 2 ? 2 : 1 } })));
         expect(fin.pending).toBe(12 - 3);
         // Two of three reset away: refused (one still counted).
         await s.resetTaskInstances([0, 1].map((i) => resetReq(run.runId, 'm', i, 'success', 1, 'absent', ['j1', 'j2'])));
-        expect(await s.withdrawExpansion(run.runId, 'm', 3, ['j1', 'j2'], 2)).toBe(false);
+        expect(await s.withdrawExpansion(run, 'm', 3, ['j1', 'j2'], 2)).toBe(false);
         await s.resetTaskInstances([resetReq(run.runId, 'm', 2, 'success', 2, 'absent', ['j1', 'j2'])]);
-        expect(await s.withdrawExpansion(run.runId, 'm', 4, ['j1', 'j2'], 2)).toBe(false);
-        expect((await s.getRun(run.runId))?.pending).toBe(12);
-        expect(await s.withdrawExpansion(run.runId, 'm', 3, ['j1', 'j2'], 2)).toBe(true);
+        expect(await s.withdrawExpansion(run, 'm', 4, ['j1', 'j2'], 2)).toBe(false);
+        expect((await s.getRun(run))?.pending).toBe(12);
+        expect(await s.withdrawExpansion(run, 'm', 3, ['j1', 'j2'], 2)).toBe(true);
         const check = async () => {
-          const [m, j1, j2] = await s.getTaskStates(run.runId, ['m', 'j1', 'j2']);
+          const [m, j1, j2] = await s.getTaskStates(run, ['m', 'j1', 'j2']);
           expect([m?.decision, m?.mapCount, m?.priorTries, m?.self]).toEqual([null, null, 2, tally()]);
           for (const j of [j1, j2]) expect([j?.upstream, j?.upstreamAddedTotal, j?.upstreamExpanded]).toEqual([tally(), 0, 0]);
           // Back to one undecided task.
-          expect((await s.getRun(run.runId))?.pending).toBe(10);
+          expect((await s.getRun(run))?.pending).toBe(10);
         };
         await check();
-        expect(await s.withdrawExpansion(run.runId, 'm', 3, ['j1', 'j2'], 2)).toBe(false);
+        expect(await s.withdrawExpansion(run, 'm', 3, ['j1', 'j2'], 2)).toBe(false);
         await check();
         // It expands again, into another count.
-        expect(await s.claimExpansion(run.runId, 'm', 5, ['j1', 'j2'])).toBe(true);
-        expect((await s.getTaskStates(run.runId, ['j1']))[0]?.upstreamAddedTotal).toBe(5);
-        expect((await s.getRun(run.runId))?.pending).toBe(14);
+        expect(await s.claimExpansion(run, 'm', 5, ['j1', 'j2'])).toBe(true);
+        expect((await s.getTaskStates(run, ['j1']))[0]?.upstreamAddedTotal).toBe(5);
+        expect((await s.getRun(run))?.pending).toBe(14);
       });
 
       it('withdrawExpansion into 150 downstream tasks applies to each exactly once', async () => {
@@ -1300,33 +1403,33 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const ds = Array.from({ length: 150 }, (_, i) => `d${i}`);
         const run = makeRun({ pending: 200 });
         await s.createRun(run);
-        expect(await s.claimExpansion(run.runId, 'm', 7, ds)).toBe(true);
-        expect(await s.withdrawExpansion(run.runId, 'm', 7, ds, 1)).toBe(true);
-        expect(await s.withdrawExpansion(run.runId, 'm', 7, ds, 1)).toBe(false);
-        expect((await s.getTaskStates(run.runId, ds)).map((x) => [x?.upstreamAddedTotal, x?.upstreamExpanded])).toEqual(ds.map(() => [0, 0]));
-        expect((await s.getRun(run.runId))?.pending).toBe(200);
+        expect(await s.claimExpansion(run, 'm', 7, ds)).toBe(true);
+        expect(await s.withdrawExpansion(run, 'm', 7, ds, 1)).toBe(true);
+        expect(await s.withdrawExpansion(run, 'm', 7, ds, 1)).toBe(false);
+        expect((await s.getTaskStates(run, ds)).map((x) => [x?.upstreamAddedTotal, x?.upstreamExpanded])).toEqual(ds.map(() => [0, 0]));
+        expect((await s.getRun(run))?.pending).toBe(200);
       });
 
       it('deleteTaskResults deletes the XComs (every key) and item results of those instances only', async () => {
         const s = await makeStore();
         const run = makeRun();
         await s.createRun(run);
-        await s.createTaskInstances([0, 1, 2].map((i) => makeTi(run.runId, 'm', i)));
-        await s.createTaskInstances([makeTi(run.runId, 'mm', 0)]);
+        await s.createTaskInstances([0, 1, 2].map((i) => makeTi(run, 'm', i)));
+        await s.createTaskInstances([makeTi(run, 'mm', 0)]);
         for (const i of [0, 1, 2]) {
-          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i });
-          await s.putXCom({ runId: run.runId, taskId: 'm', mapIndex: i, key: 'extra', value: { big: bigValue(i === 1 ? 400_000 : 10) } });
-          await s.putItemResult(key(run.runId, 'm', i), 0, `item ${i}`);
+          await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i });
+          await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'm', mapIndex: i, key: 'extra', value: { big: bigValue(i === 1 ? 400_000 : 10) } });
+          await s.putItemResult(key(run, 'm', i), 0, `item ${i}`);
         }
-        await s.putXCom({ runId: run.runId, taskId: 'mm', mapIndex: 0, key: 'return_value', value: 'other task' });
-        await s.deleteTaskResults([key(run.runId, 'm', 1), key(run.runId, 'm', 2)]);
-        expect((await s.listXComs(run.runId, 'm', 'return_value')).map((x) => x.value)).toEqual([0]);
-        expect((await s.listXComs(run.runId, 'm', 'extra')).map((x) => x.mapIndex)).toEqual([0]);
-        expect(await s.getXCom(run.runId, 'm', 1, 'extra')).toBeUndefined();
-        expect([...(await s.listItemResults(key(run.runId, 'm', 0))).values()]).toEqual(['item 0']);
-        expect((await s.listItemResults(key(run.runId, 'm', 1))).size).toBe(0);
-        expect((await s.getXCom(run.runId, 'mm', 0, 'return_value'))?.value).toBe('other task');
-        await s.deleteTaskResults([key(run.runId, 'm', 1)]);
+        await s.putXCom({ dagId: run.dagId, runId: run.runId, taskId: 'mm', mapIndex: 0, key: 'return_value', value: 'other task' });
+        await s.deleteTaskResults([key(run, 'm', 1), key(run, 'm', 2)]);
+        expect((await s.listXComs(run, 'm', 'return_value')).map((x) => x.value)).toEqual([0]);
+        expect((await s.listXComs(run, 'm', 'extra')).map((x) => x.mapIndex)).toEqual([0]);
+        expect(await s.getXCom(run, 'm', 1, 'extra')).toBeUndefined();
+        expect([...(await s.listItemResults(key(run, 'm', 0))).values()]).toEqual(['item 0']);
+        expect((await s.listItemResults(key(run, 'm', 1))).size).toBe(0);
+        expect((await s.getXCom(run, 'mm', 0, 'return_value'))?.value).toBe('other task');
+        await s.deleteTaskResults([key(run, 'm', 1)]);
       });
     });
 
@@ -1335,41 +1438,41 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       it('deleteRun deletes the run and everything in it, and its own pipeline scope, and nothing else', async () => {
         const s = await makeStore();
         const run = makeRun({ dagId: 'gone' });
-        const child = makeRun({ dagId: 'gone', pipelineScope: run.runId });
+        const child = makeRun({ dagId: 'gone', pipelineScope: run.pipelineScope });
         const other = makeRun({ dagId: 'gone' });
         for (const r of [run, child, other]) await s.createRun(r);
         for (const r of [run, other]) {
-          await s.createTaskInstances([makeTi(r.runId, 'a'), makeTi(r.runId, 'm', 0), makeTi(r.runId, 'm', 1)]);
-          await s.claimDecision(r.runId, 'a', 'scheduled');
-          await s.putXCom({ runId: r.runId, taskId: 'a', mapIndex: -1, key: 'return_value', value: bigValue(400_000) });
-          await s.putXComs([0, 1].map((i) => ({ runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
-          await s.putItemResult(key(r.runId, 'a'), 3, 'x');
-          await s.appendLog(key(r.runId, 'a'), 1, [{ time: at(1), level: 'info', message: 'one' }]);
-          await s.appendLog(key(r.runId, 'a'), 2, [{ time: at(2), level: 'info', message: 'two' }, { time: at(2), level: 'info', message: 'three' }]);
-          await s.appendLog(key(r.runId, 'm', 1), 1, [{ time: at(2), level: 'info', message: 'm' }]);
-          await s.appendPipelineSave(r.runId, { stage: 's', time: at(1), data: { r: r.runId }, dagId: 'gone', runId: r.runId, taskId: 'a' });
+          await s.createTaskInstances([makeTi(r, 'a'), makeTi(r, 'm', 0), makeTi(r, 'm', 1)]);
+          await s.claimDecision(r, 'a', 'scheduled');
+          await s.putXCom({ dagId: r.dagId, runId: r.runId, taskId: 'a', mapIndex: -1, key: 'return_value', value: bigValue(400_000) });
+          await s.putXComs([0, 1].map((i) => ({ dagId: r.dagId, runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
+          await s.putItemResult(key(r, 'a'), 3, 'x');
+          await s.appendLog(key(r, 'a'), 1, [{ time: at(1), level: 'info', message: 'one' }]);
+          await s.appendLog(key(r, 'a'), 2, [{ time: at(2), level: 'info', message: 'two' }, { time: at(2), level: 'info', message: 'three' }]);
+          await s.appendLog(key(r, 'm', 1), 1, [{ time: at(2), level: 'info', message: 'm' }]);
+          await s.appendPipelineSave(r.pipelineScope, { stage: 's', time: at(1), data: { r: r.runId }, dagId: 'gone', runId: r.runId, taskId: 'a' });
         }
-        await s.appendPipelineSave(run.runId, { stage: 'child', time: at(2), data: 1, dagId: 'gone', runId: child.runId, taskId: 'c' });
-        expect(await s.deleteRun(child.runId)).toEqual({ runId: child.runId, taskInstances: 0, xcoms: 0, itemResults: 0, logs: 0, pipelineSaves: 0 });
-        expect(await s.listPipelineSaves(run.runId)).toHaveLength(2);
-        expect(await s.deleteRun(run.runId)).toEqual({ runId: run.runId, taskInstances: 3, xcoms: 3, itemResults: 1, logs: 3, pipelineSaves: 2 });
-        expect(await s.deleteRun(run.runId)).toBeUndefined();
-        expect(await s.getRun(run.runId)).toBeUndefined();
+        await s.appendPipelineSave(run.pipelineScope, { stage: 'child', time: at(2), data: 1, dagId: 'gone', runId: child.runId, taskId: 'c' });
+        expect(await s.deleteRun(child)).toEqual({ dagId: 'gone', runId: child.runId, taskInstances: 0, xcoms: 0, itemResults: 0, logs: 0, pipelineSaves: 0 });
+        expect(await s.listPipelineSaves(run.pipelineScope)).toHaveLength(2);
+        expect(await s.deleteRun(run)).toEqual({ dagId: 'gone', runId: run.runId, taskInstances: 3, xcoms: 3, itemResults: 1, logs: 3, pipelineSaves: 2 });
+        expect(await s.deleteRun(run)).toBeUndefined();
+        expect(await s.getRun(run)).toBeUndefined();
         expect((await s.listRuns({ dagId: 'gone' })).map((r) => r.runId)).toEqual([other.runId]);
-        expect(await s.listTaskInstances(run.runId)).toEqual([]);
-        expect(await s.getXCom(run.runId, 'a', -1, 'return_value')).toBeUndefined();
-        expect(await s.listXComs(run.runId, 'm', 'return_value')).toEqual([]);
-        expect((await s.listItemResults(key(run.runId, 'a'))).size).toBe(0);
-        expect(await s.getLog(key(run.runId, 'a'), 2)).toEqual([]);
-        expect(await s.listPipelineSaves(run.runId)).toEqual([]);
+        expect(await s.listTaskInstances(run)).toEqual([]);
+        expect(await s.getXCom(run, 'a', -1, 'return_value')).toBeUndefined();
+        expect(await s.listXComs(run, 'm', 'return_value')).toEqual([]);
+        expect((await s.listItemResults(key(run, 'a'))).size).toBe(0);
+        expect(await s.getLog(key(run, 'a'), 2)).toEqual([]);
+        expect(await s.listPipelineSaves(run.pipelineScope)).toEqual([]);
         // The other run is whole.
-        expect(await s.listTaskInstances(other.runId)).toHaveLength(3);
-        expect((await s.getXCom(other.runId, 'a', -1, 'return_value'))?.value).toEqual(bigValue(400_000));
-        expect(await s.getLog(key(other.runId, 'a'), 2)).toHaveLength(2);
-        expect(await s.listPipelineSaves(other.runId)).toHaveLength(1);
+        expect(await s.listTaskInstances(other)).toHaveLength(3);
+        expect((await s.getXCom(other, 'a', -1, 'return_value'))?.value).toEqual(bigValue(400_000));
+        expect(await s.getLog(key(other, 'a'), 2)).toHaveLength(2);
+        expect(await s.listPipelineSaves(other.pipelineScope)).toHaveLength(1);
         // A run of the same id can be created again, from nothing.
         expect(await s.createRun(run)).toBe(true);
-        expect(await s.getTaskStates(run.runId, ['a'])).toEqual([undefined]);
+        expect(await s.getTaskStates(run, ['a'])).toEqual([undefined]);
       });
 
       it('deleteDagRecord deletes the DAG record and its backfills; deleteSemaphores resets counters and drops waiters', async () => {
@@ -1419,11 +1522,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const bf = makeRun({ backfillId: '7', runType: 'backfill' });
         await s.createRun(plain);
         await s.createRun(bf);
-        expect(await s.getRun(plain.runId)).toEqual(plain);
-        expect(await s.getRun(bf.runId)).toEqual(bf);
-        const updated = await s.updateRun(plain.runId, null, { clearNumber: 2, backfillId: '8' });
+        expect(await s.getRun(plain)).toEqual(plain);
+        expect(await s.getRun(bf)).toEqual(bf);
+        const updated = await s.updateRun(plain, null, { clearNumber: 2, backfillId: '8' });
         expect(updated).toMatchObject({ clearNumber: 2, backfillId: '8' });
-        expect(await s.getRun(plain.runId)).toEqual(updated);
+        expect(await s.getRun(plain)).toEqual(updated);
         expect((await s.listRuns({ dagId: plain.dagId })).find((r) => r.runId === bf.runId)?.backfillId).toBe('7');
       });
     });
@@ -1448,11 +1551,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         };
         expect(reference.join).toEqual(joined);
         expect(got.join).toEqual(joined);
-        const runId = got.report.runId;
-        expect((await s.getRun(runId))?.pending).toBe(0);
-        const log = await s.getLog(key(runId, 'square', 10), 1);
+        const run = got.report;
+        expect((await s.getRun(run))?.pending).toBe(0);
+        const log = await s.getLog(key(run, 'square', 10), 1);
         expect(log.map((l) => l.message)).toContain('squaring 10');
-        const flakyLog = await s.getLog(key(runId, 'flaky'), 1);
+        const flakyLog = await s.getLog(key(run, 'flaky'), 1);
         expect(flakyLog.at(-1)?.message).toContain('first try fails');
         expect(await s.dequeueWaiter('pool:narrow')).toBeUndefined();
         // Every unit of the pool was given back.
@@ -1465,21 +1568,22 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         try {
           const dagId = 'store_contract_e2e';
           const { runId } = await runner.run({ dagId, runId: uid('e2e') });
+          const run = { dagId, runId };
           const one = await clearTaskInstances(runner.scheduler, { dagId, runId, taskIds: ['square'], mapIndexes: [3], downstream: true });
           expect(one.cleared.map((c) => `${c.taskId}[${c.mapIndex}]:${c.mode}`)).toEqual(['square[3]:rerun', 'join[-1]:redecide', 'only_if_failed[-1]:redecide']);
-          expect((await runner.waitForRun(runId)).state).toBe('success');
+          expect((await runner.waitForRun(run)).state).toBe('success');
           const all = await clearTaskInstances(runner.scheduler, { dagId, runId, taskIds: ['make'], downstream: true });
           expect(all.cleared).toHaveLength(1 + 12 + 2);
-          const ended = await runner.waitForRun(runId);
+          const ended = await runner.waitForRun(run);
           expect(ended).toMatchObject({ state: 'success', pending: 0 });
           const expected: Record<string, string> = { make: 'success/2', flaky: 'success/2', iter: 'success/1', join: 'success/3', only_if_failed: 'skipped/0' };
           // The map indexes expanded again continue from the highest try of the old ones (square[3]: 2).
           for (let i = 0; i < 12; i++) expected[`square[${i}]`] = 'success/3';
-          expect(taskStates(await runner.report(runId))).toEqual(expected);
-          const [square, join] = await s.getTaskStates(runId, ['square', 'join']);
+          expect(taskStates(await runner.report(run))).toEqual(expected);
+          const [square, join] = await s.getTaskStates(run, ['square', 'join']);
           expect(square?.self.success).toBe(12);
           expect([join?.upstream.success, join?.upstreamAddedTotal, join?.upstreamExpanded]).toEqual([14, 12, 1]);
-          expect((await s.getXCom(runId, 'join', -1, 'return_value'))?.value).toMatchObject({ xs: Array.from({ length: 12 }, (_, i) => i * i), f: 'recovered' });
+          expect((await s.getXCom(run, 'join', -1, 'return_value'))?.value).toMatchObject({ xs: Array.from({ length: 12 }, (_, i) => i * i), f: 'recovered' });
           expect(runner.errors).toEqual([]);
           expect(await s.tryAcquire('pool:narrow', 2, 2, 'check')).toBe(true);
         } finally {

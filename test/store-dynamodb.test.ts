@@ -7,7 +7,7 @@ import { createTable } from '../lib/store/create-table.ts';
 import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../lib/store/dynamodb-store.ts';
 import { planChunks } from '../lib/store/dynamodb-fanout.ts';
 import { EXPIRED_TAG, S3LargeValueStore } from '../lib/store/large-values.ts';
-import type { DagRunRecord, TaskInstanceRecord } from '../lib/store/records.ts';
+import { pipelineScopeOf, type DagRunRecord, type RunRef, type TaskInstanceRecord } from '../lib/store/records.ts';
 import type { FinishRequest, TiUpdate } from '../lib/store/state-store.ts';
 import { keys, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './support/dynamodb-local.ts';
@@ -63,9 +63,11 @@ const T0 = '2026-01-01T00:00:00.000Z';
 function run(runId: string, pending = 10): DagRunRecord {
   return {
     dagId: 'd', runId, state: 'running', runType: 'manual', conf: {}, params: {}, logicalDate: T0, queuedAt: T0, startDate: T0,
-    endDate: null, dagVersion: 'v', pending, parent: null, pipelineScope: runId, note: null,
+    endDate: null, dagVersion: 'v', pending, parent: null, pipelineScope: pipelineScopeOf({ dagId: 'd', runId }), note: null,
   };
 }
+/** A run of the test's DAG by id. */
+const ref = (runId: string): RunRef => ({ dagId: 'd', runId });
 function ti(runId: string, taskId: string, mapIndex = -1, over: Partial<TaskInstanceRecord> = {}): TaskInstanceRecord {
   return {
     dagId: 'd', runId, taskId, mapIndex, state: 'running', tryNumber: 1, maxTries: 1, queuedAt: null, startDate: null, endDate: null,
@@ -105,44 +107,58 @@ async function rawItem(store: DynamoDbStateStore, key: Record<string, string>): 
 }
 
 describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
+  it('keys a run by DAG and run id (RUN#<dagId>#<runId>, runsByState by queuedAt, DAG, run id) and refuses a DAG id with #', async () => {
+    const store = await newStore();
+    const a = { ...run('same#id'), dagId: 'dag_a', pipelineScope: 'dag_a/same#id' };
+    const b = { ...run('same#id'), dagId: 'dag_b', pipelineScope: 'dag_b/same#id' };
+    await store.createRun(a);
+    await store.createRun(b);
+    await store.createTaskInstances([ti(a.runId, 't', -1, { dagId: 'dag_a' }), ti(b.runId, 't', -1, { dagId: 'dag_b' })]);
+    expect(await rawItem(store, { PK: 'RUN#dag_a#same#id', SK: 'RUN' })).toMatchObject({ dagId: 'dag_a', runId: 'same#id', GSI1PK: 'DAG#dag_a#running', GSI2SK: `${T0}#dag_a#same#id` });
+    expect(await rawItem(store, { PK: 'RUN#dag_b#same#id', SK: 'TI#t#-' })).toMatchObject({ dagId: 'dag_b', runId: 'same#id', taskId: 't' });
+    expect(keys.taskState(a, 't')).toEqual({ PK: 'RUN#dag_a#same#id', SK: 'TS#t' });
+    await expect(store.createRun({ ...run('x'), dagId: 'bad#dag' })).rejects.toThrow(/a DAG id must be non-empty and hold no '#', got 'bad#dag'/);
+    await expect(store.getRun({ dagId: 'bad#dag', runId: 'x' })).rejects.toThrow(RangeError);
+  });
+
   it('large values go to S3: the item holds only a pointer, reads follow it', async () => {
     const store = await newStore();
     const r = run('large-1');
     await store.createRun(r);
     const big = { text: 'é'.repeat(500_000) }; // 1 MB of UTF-8
-    await store.putXCom({ runId: r.runId, taskId: 'big', mapIndex: 3, key: 'return_value', value: big });
-    await store.putXCom({ runId: r.runId, taskId: 'small', mapIndex: -1, key: 'return_value', value: { ok: true } });
-    const item = await rawItem(store, keys.xcom(r.runId, 'big', 'return_value', 3));
+    await store.putXCom({ dagId: r.dagId, runId: r.runId, taskId: 'big', mapIndex: 3, key: 'return_value', value: big });
+    await store.putXCom({ dagId: r.dagId, runId: r.runId, taskId: 'small', mapIndex: -1, key: 'return_value', value: { ok: true } });
+    const item = await rawItem(store, keys.xcom(r, 'big', 'return_value', 3));
     expect(item?.v).toBeUndefined();
-    expect(item?.ref).toBe(`s3://${BUCKET}/values/${store.tableName}/large-1/xcom/big/0000000003/return_value.json`);
+    expect(item?.ref).toBe(`s3://${BUCKET}/values/${store.tableName}/d/large-1/xcom/big/0000000003/return_value.json`);
     expect(JSON.stringify(item).length).toBeLessThan(1000);
     const obj = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: String(item?.ref).slice(`s3://${BUCKET}/`.length) }));
     expect(JSON.parse(await obj.Body!.transformToString())).toEqual(big);
-    expect((await store.getXCom(r.runId, 'big', 3, 'return_value'))?.value).toEqual(big);
-    const small = await rawItem(store, keys.xcom(r.runId, 'small', 'return_value', -1));
+    expect((await store.getXCom(r, 'big', 3, 'return_value'))?.value).toEqual(big);
+    const small = await rawItem(store, keys.xcom(r, 'small', 'return_value', -1));
     expect(small?.v).toBe('{"ok":true}');
     expect(small?.ref).toBeUndefined();
     // Item results and pipeline saves too.
-    await store.putItemResult({ runId: r.runId, taskId: 'it', mapIndex: -1 }, 4, big);
-    expect(String((await rawItem(store, keys.itemResult(r.runId, 'it', -1, 4)))?.ref)).toMatch(/^s3:\/\/.*\/large-1\/items\/it\/-\/0000000004\.json$/);
-    await store.appendPipelineSave(r.runId, { stage: 's', time: T0, data: big, dagId: 'd', runId: r.runId, taskId: 't' });
-    const saves = await doc.send(new QueryCommand({ TableName: store.tableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': `PIPE#${r.runId}` } }));
-    expect(saves.Items?.[0]?.ref).toMatch(/^s3:\/\/.*\/large-1\/pipeline\//);
-    expect((await store.listPipelineSaves(r.runId))[0]?.data).toEqual(big);
+    await store.putItemResult({ dagId: r.dagId, runId: r.runId, taskId: 'it', mapIndex: -1 }, 4, big);
+    expect(String((await rawItem(store, keys.itemResult(r, 'it', -1, 4)))?.ref)).toMatch(/^s3:\/\/.*\/d\/large-1\/items\/it\/-\/0000000004\.json$/);
+    await store.appendPipelineSave(r.pipelineScope, { stage: 's', time: T0, data: big, dagId: 'd', runId: r.runId, taskId: 't' });
+    const saves = await doc.send(new QueryCommand({ TableName: store.tableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': `PIPE#${r.pipelineScope}` } }));
+    expect(saves.Items?.[0]?.ref).toMatch(/^s3:\/\/.*\/d\/large-1\/pipeline\//);
+    expect((await store.listPipelineSaves(r.pipelineScope))[0]?.data).toEqual(big);
   });
 
   it('the threshold is configurable; without a large-value store an oversized value is refused with a message', async () => {
     const tiny = await newStore({ largeValueThresholdBytes: 10 });
     await tiny.createRun(run('thr'));
-    await tiny.putXCom({ runId: 'thr', taskId: 't', mapIndex: -1, key: 'k', value: 'more than ten bytes' });
-    expect((await rawItem(tiny, keys.xcom('thr', 't', 'k', -1)))?.ref).toMatch(/^s3:\/\//);
+    await tiny.putXCom({ dagId: 'd', runId: 'thr', taskId: 't', mapIndex: -1, key: 'k', value: 'more than ten bytes' });
+    expect((await rawItem(tiny, keys.xcom(ref('thr'), 't', 'k', -1)))?.ref).toMatch(/^s3:\/\//);
     const none = await newStore();
     const noS3 = new DynamoDbStateStore({ tableName: none.tableName, client: doc });
     await noS3.createRun(run('nos3'));
-    await noS3.putXCom({ runId: 'nos3', taskId: 't', mapIndex: -1, key: 'k', value: 'x'.repeat(350_000) });
-    expect(((await noS3.getXCom('nos3', 't', -1, 'k'))?.value as string).length).toBe(350_000);
-    await expect(noS3.putXCom({ runId: 'nos3', taskId: 't', mapIndex: -1, key: 'k', value: 'x'.repeat(500_000) })).rejects.toThrow(
-      /XCom 'k' of t\[-1\] in run 'nos3' is 500002 bytes of JSON, more than a DynamoDB item holds/,
+    await noS3.putXCom({ dagId: 'd', runId: 'nos3', taskId: 't', mapIndex: -1, key: 'k', value: 'x'.repeat(350_000) });
+    expect(((await noS3.getXCom(ref('nos3'), 't', -1, 'k'))?.value as string).length).toBe(350_000);
+    await expect(noS3.putXCom({ dagId: 'd', runId: 'nos3', taskId: 't', mapIndex: -1, key: 'k', value: 'x'.repeat(500_000) })).rejects.toThrow(
+      /XCom 'k' of t\[-1\] in run 'nos3' of DAG 'd' is 500002 bytes of JSON, more than a DynamoDB item holds/,
     );
   });
 
@@ -152,24 +168,24 @@ describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
     await store.createRun(r);
     await store.createTaskInstances([ti(r.runId, 'wide')]);
     const ds = Array.from({ length: 250 }, (_, i) => `d${i}`);
-    const req: FinishRequest = { key: { runId: r.runId, taskId: 'wide', mapIndex: -1 }, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ds };
+    const req: FinishRequest = { key: { dagId: r.dagId, runId: r.runId, taskId: 'wide', mapIndex: -1 }, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ds };
     expect(planChunks(250, 1, 1).map((c) => c.to - c.from)).toEqual([98, 99, 53]);
     const dying = new DynamoDbStateStore({ tableName: store.tableName, client: crashingClient(2) });
     await expect(dying.finishTaskInstance(req)).rejects.toThrow(/simulated crash/);
     // Half-way: the instance moved and the first 98 tallies counted; the run's pending not yet.
     expect((await store.getTaskInstance(req.key))?.state).toBe('success');
-    const mid = await store.getTaskStates(r.runId, ds);
+    const mid = await store.getTaskStates(r, ds);
     expect(mid.filter((s) => s?.upstream.success === 1)).toHaveLength(98);
-    expect((await store.getRun(r.runId))?.pending).toBe(300);
+    expect((await store.getRun(r))?.pending).toBe(300);
     // A replay with another outcome does not touch it; the same event completes it.
     expect(await store.finishTaskInstance({ ...req, state: 'failed' })).toBeUndefined();
     const res = await store.finishTaskInstance(req);
     expect(res?.pending).toBe(299);
     expect(res?.downstream.map((d) => d.upstream.success)).toEqual(ds.map(() => 1));
     expect(await store.finishTaskInstance(req)).toBeUndefined();
-    expect((await store.getTaskStates(r.runId, ds)).map((s) => s?.upstream.success)).toEqual(ds.map(() => 1));
-    expect((await store.getRun(r.runId))?.pending).toBe(299);
-    expect((await store.getTaskStates(r.runId, ['wide']))[0]?.self.success).toBe(1);
+    expect((await store.getTaskStates(r, ds)).map((s) => s?.upstream.success)).toEqual(ds.map(() => 1));
+    expect((await store.getRun(r))?.pending).toBe(299);
+    expect((await store.getTaskStates(r, ['wide']))[0]?.self.success).toBe(1);
   });
 
   it('an expansion interrupted half-way is completed by the replay, exactly once', async () => {
@@ -178,12 +194,12 @@ describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
     await store.createRun(r);
     const ds = Array.from({ length: 120 }, (_, i) => `d${i}`);
     const dying = new DynamoDbStateStore({ tableName: store.tableName, client: crashingClient(2) });
-    await expect(dying.claimExpansion(r.runId, 'm', 5, ds)).rejects.toThrow(/simulated crash/);
-    expect((await store.getRun(r.runId))?.pending).toBe(10);
-    expect(await store.claimExpansion(r.runId, 'm', 5, ds)).toBe(true);
-    expect(await store.claimExpansion(r.runId, 'm', 5, ds)).toBe(false);
-    expect((await store.getTaskStates(r.runId, ds)).map((s) => s?.upstreamAddedTotal)).toEqual(ds.map(() => 5));
-    expect((await store.getRun(r.runId))?.pending).toBe(14);
+    await expect(dying.claimExpansion(r, 'm', 5, ds)).rejects.toThrow(/simulated crash/);
+    expect((await store.getRun(r))?.pending).toBe(10);
+    expect(await store.claimExpansion(r, 'm', 5, ds)).toBe(true);
+    expect(await store.claimExpansion(r, 'm', 5, ds)).toBe(false);
+    expect((await store.getTaskStates(r, ds)).map((s) => s?.upstreamAddedTotal)).toEqual(ds.map(() => 5));
+    expect((await store.getRun(r))?.pending).toBe(14);
   });
 
   it('writes refused for a conflicting transaction (TransactionConflict) are retried', async () => {
@@ -203,9 +219,9 @@ describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
         return undefined;
       }),
     });
-    expect(await conflicted.claimDecision(r.runId, 'd', 'scheduled')).toBe(true);
+    expect(await conflicted.claimDecision(r, 'd', 'scheduled')).toBe(true);
     expect(updates).toBe(3);
-    const res = await conflicted.finishTaskInstance({ key: { runId: r.runId, taskId: 't', mapIndex: -1 }, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['d'] });
+    const res = await conflicted.finishTaskInstance({ key: { dagId: r.dagId, runId: r.runId, taskId: 't', mapIndex: -1 }, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['d'] });
     expect(transactions).toBe(3);
     expect(res?.pending).toBe(4);
     expect(res?.downstream[0]?.upstream.success).toBe(1);
@@ -216,35 +232,35 @@ describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
     const r = run('expire-1');
     await store.createRun(r);
     await store.createTaskInstances([ti(r.runId, 't')]);
-    await store.claimDecision(r.runId, 't', 'scheduled');
-    await store.putXCom({ runId: r.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 1 });
-    await store.putXCom({ runId: r.runId, taskId: 't', mapIndex: -1, key: 'big', value: 'x'.repeat(400_000) });
-    await store.putItemResult({ runId: r.runId, taskId: 't', mapIndex: -1 }, 0, 'item');
-    await store.appendLog({ runId: r.runId, taskId: 't', mapIndex: -1 }, 1, [{ time: T0, level: 'info', message: 'hello' }]);
+    await store.claimDecision(r, 't', 'scheduled');
+    await store.putXCom({ dagId: r.dagId, runId: r.runId, taskId: 't', mapIndex: -1, key: 'return_value', value: 1 });
+    await store.putXCom({ dagId: r.dagId, runId: r.runId, taskId: 't', mapIndex: -1, key: 'big', value: 'x'.repeat(400_000) });
+    await store.putItemResult({ dagId: r.dagId, runId: r.runId, taskId: 't', mapIndex: -1 }, 0, 'item');
+    await store.appendLog({ dagId: r.dagId, runId: r.runId, taskId: 't', mapIndex: -1 }, 1, [{ time: T0, level: 'info', message: 'hello' }]);
     const endedAt = Date.parse('2026-01-02T00:00:00.000Z');
-    expect(await store.expireRun(r.runId, new Date(endedAt))).toBe(4);
+    expect(await store.expireRun(r, new Date(endedAt))).toBe(4);
     const want = endedAt / 1000 + 3600;
-    expect((await rawItem(store, keys.xcom(r.runId, 't', 'return_value', -1)))?.[TTL_ATTRIBUTE]).toBe(want);
-    const big = await rawItem(store, keys.xcom(r.runId, 't', 'big', -1));
+    expect((await rawItem(store, keys.xcom(r, 't', 'return_value', -1)))?.[TTL_ATTRIBUTE]).toBe(want);
+    const big = await rawItem(store, keys.xcom(r, 't', 'big', -1));
     expect(big?.[TTL_ATTRIBUTE]).toBe(want);
-    expect((await rawItem(store, keys.itemResult(r.runId, 't', -1, 0)))?.[TTL_ATTRIBUTE]).toBe(want);
-    const logs = await doc.send(new QueryCommand({ TableName: store.tableName, KeyConditionExpression: 'PK = :pk AND begins_with(SK, :p)', ExpressionAttributeValues: { ':pk': 'RUN#expire-1', ':p': 'LOG#' } }));
+    expect((await rawItem(store, keys.itemResult(r, 't', -1, 0)))?.[TTL_ATTRIBUTE]).toBe(want);
+    const logs = await doc.send(new QueryCommand({ TableName: store.tableName, KeyConditionExpression: 'PK = :pk AND begins_with(SK, :p)', ExpressionAttributeValues: { ':pk': 'RUN#d#expire-1', ':p': 'LOG#' } }));
     expect(logs.Items?.map((i) => i[TTL_ATTRIBUTE])).toEqual([want]);
-    for (const k of [keys.run(r.runId), keys.taskInstance(r.runId, 't', -1), keys.taskState(r.runId, 't')]) {
+    for (const k of [keys.run(r), keys.taskInstance(r, 't', -1), keys.taskState(r, 't')]) {
       expect((await rawItem(store, k))?.[TTL_ATTRIBUTE]).toBeUndefined();
     }
     const tags = await s3.client.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: String(big?.ref).slice(`s3://${BUCKET}/`.length) }));
     expect(tags.TagSet).toEqual([EXPIRED_TAG]);
-    expect(await store.getXCom(r.runId, 't', -1, 'return_value')).toBeDefined();
+    expect(await store.getXCom(r, 't', -1, 'return_value')).toBeDefined();
     // Without a retention, nothing expires.
     const keep = new DynamoDbStateStore({ tableName: store.tableName, client: doc });
-    expect(await keep.expireRun(r.runId, endedAt)).toBe(0);
+    expect(await keep.expireRun(r, endedAt)).toBe(0);
     // A run cleared to run again keeps its results: reviveRun removes the TTL from every item it was set on.
-    expect(await store.reviveRun(r.runId)).toBe(4);
-    expect((await rawItem(store, keys.xcom(r.runId, 't', 'return_value', -1)))?.[TTL_ATTRIBUTE]).toBeUndefined();
-    expect((await rawItem(store, keys.xcom(r.runId, 't', 'big', -1)))?.[TTL_ATTRIBUTE]).toBeUndefined();
-    expect((await rawItem(store, keys.itemResult(r.runId, 't', -1, 0)))?.[TTL_ATTRIBUTE]).toBeUndefined();
-    expect(await store.reviveRun(r.runId)).toBe(0);
+    expect(await store.reviveRun(r)).toBe(4);
+    expect((await rawItem(store, keys.xcom(r, 't', 'return_value', -1)))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect((await rawItem(store, keys.xcom(r, 't', 'big', -1)))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect((await rawItem(store, keys.itemResult(r, 't', -1, 0)))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect(await store.reviveRun(r)).toBe(0);
   });
 
   it('createTable makes the table with both indexes and TTL, and is idempotent', async () => {
@@ -263,7 +279,7 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const finishAll = (runId: string, n: number, downstream: string[], over: (i: number) => Partial<FinishRequest> = () => ({})): FinishRequest[] =>
     range(n).map((i) => ({
-      key: { runId, taskId: 'm', mapIndex: i },
+      key: { dagId: 'd', runId, taskId: 'm', mapIndex: i },
       expect: { states: ['running'], tryNumber: 1 },
       state: i % 4 ? 'success' : 'failed',
       patch: { endDate: T0, durationMs: i },
@@ -284,8 +300,8 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
     };
     await measure('createTaskInstances 250', () => store.createTaskInstances(tis));
     await measure('createTaskInstances 250, all existing', () => store.createTaskInstances(tis));
-    expect((await measure('listTaskInstanceRange 250', () => store.listTaskInstanceRange(r.runId, 'm', 0, 250))).length).toBe(250);
-    const toRunning: TiUpdate[] = range(250).map((i) => ({ key: { runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['queued'], tryNumber: 1 }, patch: { state: 'running', startDate: T0 } }));
+    expect((await measure('listTaskInstanceRange 250', () => store.listTaskInstanceRange(r, 'm', 0, 250))).length).toBe(250);
+    const toRunning: TiUpdate[] = range(250).map((i) => ({ key: { dagId: r.dagId, runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['queued'], tryNumber: 1 }, patch: { state: 'running', startDate: T0 } }));
     expect((await measure('updateTaskInstances 250', () => store.updateTaskInstances(toRunning))).every(Boolean)).toBe(true);
     // 25 of them refused (spread over every transaction): each transaction is sent again once without them.
     const some: TiUpdate[] = range(250).map((i) => ({ ...toRunning[i]!, expect: { states: ['running'], tryNumber: i % 10 ? 1 : 2 }, patch: { externalId: `job:${i}` } }));
@@ -295,7 +311,7 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
     expect(res.applied.filter(Boolean)).toHaveLength(240);
     expect(res.pending).toBe(360);
     await measure('finishTaskInstances 250 again (a replay)', () => store.finishTaskInstances(reqs));
-    await measure('putXComs 250', () => store.putXComs(range(250).map((i) => ({ runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } }))));
+    await measure('putXComs 250', () => store.putXComs(range(250).map((i) => ({ dagId: r.dagId, runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } }))));
     console.log('requests of bulk calls on 250 instances:', counts);
     expect(counts).toEqual({
       'createTaskInstances 250': { TransactWriteItems: 3 },
@@ -308,7 +324,7 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
       'finishTaskInstances 250 again (a replay)': { TransactWriteItems: 3, BatchGetItem: 1 },
       'putXComs 250': { BatchWriteItem: 10 },
     });
-    const [m, join] = await store.getTaskStates(r.runId, ['m', 'join']);
+    const [m, join] = await store.getTaskStates(r, ['m', 'join']);
     expect((m?.self.success ?? 0) + (m?.self.failed ?? 0)).toBe(240);
     expect(join?.upstream).toEqual(m?.self);
   });
@@ -322,9 +338,9 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
       await store.createRun(r);
       await store.createTaskInstances([ti(r.runId, 'm', 3)]);
       // A cursor left on the instance by an earlier try's fan-out.
-      await doc.send(new UpdateCommand({ TableName: store.tableName, Key: keys.taskInstance(r.runId, 'm', 3), UpdateExpression: 'SET fanDone = :d, fanChunks = :c, fanTargets = :t', ExpressionAttributeValues: { ':d': 3, ':c': 3, ':t': 250 } }));
+      await doc.send(new UpdateCommand({ TableName: store.tableName, Key: keys.taskInstance(r, 'm', 3), UpdateExpression: 'SET fanDone = :d, fanChunks = :c, fanTargets = :t', ExpressionAttributeValues: { ':d': 3, ':c': 3, ':t': 250 } }));
     }
-    const req = (runId: string): FinishRequest => ({ key: { runId, taskId: 'm', mapIndex: 3 }, expect: { states: ['running'], tryNumber: 1 }, state: 'failed', patch, downstream: ['j', 'k'] });
+    const req = (runId: string): FinishRequest => ({ key: { dagId: 'd', runId, taskId: 'm', mapIndex: 3 }, expect: { states: ['running'], tryNumber: 1 }, state: 'failed', patch, downstream: ['j', 'k'] });
     const one = await store.finishTaskInstance(req(single.runId));
     const many = await store.finishTaskInstances([req(bulk.runId)]);
     expect(many).toEqual({ applied: [true], pending: one?.pending, downstream: one?.downstream.map((d) => ({ ...d, runId: bulk.runId })) });
@@ -332,10 +348,10 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
       const item = await rawItem(store, k);
       return JSON.parse(JSON.stringify(item ?? null).replaceAll(runId, '<run>')) as unknown;
     };
-    for (const k of [(id: string) => keys.taskInstance(id, 'm', 3), (id: string) => keys.taskState(id, 'm'), (id: string) => keys.taskState(id, 'j'), (id: string) => keys.run(id)]) {
+    for (const k of [(id: string) => keys.taskInstance(ref(id), 'm', 3), (id: string) => keys.taskState(ref(id), 'm'), (id: string) => keys.taskState(ref(id), 'j'), (id: string) => keys.run(ref(id))]) {
       expect(await raw(bulk.runId, k(bulk.runId))).toEqual(await raw(single.runId, k(single.runId)));
     }
-    expect(await rawItem(store, keys.taskInstance(bulk.runId, 'm', 3))).not.toHaveProperty('fanDone');
+    expect(await rawItem(store, keys.taskInstance(ref(bulk.runId), 'm', 3))).not.toHaveProperty('fanDone');
   });
 
   it('finishTaskInstances refuses requests with different downstream tasks before writing anything', async () => {
@@ -346,7 +362,7 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
     const reqs = finishAll(r.runId, 2, ['a', 'b']);
     reqs[1] = { ...reqs[1]!, downstream: ['b', 'a'] };
     await expect(store.finishTaskInstances(reqs)).rejects.toThrow(/every request of task 'm' must have the same downstream tasks/);
-    expect((await store.listTaskInstanceRange(r.runId, 'm', 0, 2)).map((t) => t.state)).toEqual(['running', 'running']);
+    expect((await store.listTaskInstanceRange(r, 'm', 0, 2)).map((t) => t.state)).toEqual(['running', 'running']);
   });
 
   it('large patches are cut into transactions of at most 4 MB', async () => {
@@ -357,11 +373,11 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
     // 90 updates of 48 KB each: 4.3 MB, more than one transaction takes.
     const error = `Error: ${'x'.repeat(48_000)}`;
     const { result, sent } = await counted(() =>
-      store.updateTaskInstances(range(90).map((i) => ({ key: { runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['running'] }, patch: { error } }))),
+      store.updateTaskInstances(range(90).map((i) => ({ key: { dagId: r.dagId, runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['running'] }, patch: { error } }))),
     );
     expect(result.every(Boolean)).toBe(true);
     expect(sent).toEqual({ TransactWriteItems: 2 });
-    expect((await store.listTaskInstanceRange(r.runId, 'm', 0, 90)).every((t) => t.error === error)).toBe(true);
+    expect((await store.listTaskInstanceRange(r, 'm', 0, 90)).every((t) => t.error === error)).toBe(true);
   });
 
   it('bulk transactions cancelled for a conflict are sent again; other cancellations are errors', async () => {
@@ -382,7 +398,7 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
       }),
     });
     cancel = (n) => (n <= 2 ? 'TransactionConflict' : undefined);
-    const updates: TiUpdate[] = range(20).map((i) => ({ key: { runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['running'], tryNumber: 1 }, patch: { pokeCount: 1 } }));
+    const updates: TiUpdate[] = range(20).map((i) => ({ key: { dagId: r.dagId, runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['running'], tryNumber: 1 }, patch: { pokeCount: 1 } }));
     expect(await conflicted.updateTaskInstances(updates)).toEqual(range(20).map(() => true));
     expect(transactions).toBe(3);
     transactions = 0;
@@ -391,7 +407,7 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
     expect(transactions).toBe(2);
     expect(res.applied).toEqual(range(40).map(() => true));
     expect(res.pending).toBe(60);
-    expect((await store.getTaskStates(r.runId, ['m']))[0]?.self).toEqual({ success: 30, failed: 10, skipped: 0, upstream_failed: 0, removed: 0 });
+    expect((await store.getTaskStates(r, ['m']))[0]?.self).toEqual({ success: 30, failed: 10, skipped: 0, upstream_failed: 0, removed: 0 });
     cancel = () => 'ValidationError';
     await expect(conflicted.updateTaskInstances(updates)).rejects.toThrow(/Transaction cancelled/);
     conflicted.doc.destroy();
@@ -415,8 +431,8 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
       return { UnprocessedItems: { [store.tableName]: all.slice(10) } } satisfies Partial<BatchWriteCommandOutput>;
     };
     const flaky = new DynamoDbStateStore({ tableName: store.tableName, client: c, largeValues: store.largeValues! });
-    await flaky.putXComs(range(60).map((i) => ({ runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
-    expect((await store.listXComs(r.runId, 'm', 'return_value')).map((x) => x.value)).toEqual(range(60));
+    await flaky.putXComs(range(60).map((i) => ({ dagId: r.dagId, runId: r.runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i })));
+    expect((await store.listXComs(r, 'm', 'return_value')).map((x) => x.value)).toEqual(range(60));
     expect(batches).toBeGreaterThan(3);
     c.destroy();
   });
@@ -450,11 +466,11 @@ describe('AWS client factories', () => {
       // No endpoint and no client given: everything comes from the environment.
       const store = new DynamoDbStateStore({ tableName: table, largeValues: new S3LargeValueStore({ bucket: BUCKET, client: s3c }) });
       expect(await store.createRun(run('env-1'))).toBe(true);
-      expect((await store.getRun('env-1'))?.runId).toBe('env-1');
+      expect((await store.getRun(ref('env-1')))?.runId).toBe('env-1');
       const big = 'y'.repeat(400_000);
-      await store.putXCom({ runId: 'env-1', taskId: 't', mapIndex: -1, key: 'k', value: big });
-      expect((await store.getXCom('env-1', 't', -1, 'k'))?.value).toBe(big);
-      expect(String((await rawItem(store, keys.xcom('env-1', 't', 'k', -1)))?.ref)).toBe(`s3://${BUCKET}/airless/env-1/xcom/t/-/k.json`);
+      await store.putXCom({ dagId: 'd', runId: 'env-1', taskId: 't', mapIndex: -1, key: 'k', value: big });
+      expect((await store.getXCom(ref('env-1'), 't', -1, 'k'))?.value).toBe(big);
+      expect(String((await rawItem(store, keys.xcom(ref('env-1'), 't', 'k', -1)))?.ref)).toBe(`s3://${BUCKET}/airless/d/env-1/xcom/t/-/k.json`);
       store.doc.destroy();
       s3c.destroy();
     } finally {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../lib/errors.ts';
 import { isTransientStoreError, retryTransient } from '../lib/store/retry.ts';
 import { defaultAirlessHome, SQLITE_SCHEMA_VERSION, SqliteStateStore, sqliteDatabasePath } from '../lib/store/sqlite-store.ts';
-import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../lib/store/records.ts';
+import { pipelineScopeOf, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import type { FinishRequest, StateStore } from '../lib/store/state-store.ts';
 import { describeStoreContract } from './store-contract.ts';
@@ -37,7 +37,9 @@ describeStoreContract('SqliteStateStore on a file', () => open());
 
 const T0 = Date.UTC(2026, 0, 1);
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
-const key = (runId: string, taskId: string, mapIndex = -1): TiKey => ({ runId, taskId, mapIndex });
+const key = (runId: string, taskId: string, mapIndex = -1): TiKey => ({ dagId: 'sqlite_dag', runId, taskId, mapIndex });
+/** A run of the test's DAG by id. */
+const ref = (runId: string): RunRef => ({ dagId: 'sqlite_dag', runId });
 
 function makeRun(runId: string, over: Partial<DagRunRecord> = {}): DagRunRecord {
   return {
@@ -54,7 +56,7 @@ function makeRun(runId: string, over: Partial<DagRunRecord> = {}): DagRunRecord 
     dagVersion: 'v1',
     pending: 10,
     parent: { dagId: 'up', runId: 'up-run', taskId: 'trigger', mapIndex: -1, tryNumber: 1 },
-    pipelineScope: runId,
+    pipelineScope: pipelineScopeOf({ dagId: 'sqlite_dag', runId }),
     note: null,
     ...over,
   };
@@ -129,8 +131,8 @@ describe('SqliteStateStore: opening', () => {
     const a = open(':memory:');
     const b = open(':memory:');
     expect(await a.createRun(makeRun('mem'))).toBe(true);
-    expect(await a.getRun('mem')).toEqual(makeRun('mem'));
-    expect(await b.getRun('mem')).toBeUndefined();
+    expect(await a.getRun(ref('mem'))).toEqual(makeRun('mem'));
+    expect(await b.getRun(ref('mem'))).toBeUndefined();
   });
 
   it('refuses a file written by a newer schema, a foreign database and a file that is not a database, with a clear error', () => {
@@ -153,13 +155,14 @@ describe('SqliteStateStore: opening', () => {
   });
 
   it('migrates a schema version 2 file: its instances and task states read back without history, and take one', async () => {
-    const path = newPath();
-    const s0 = open(path);
-    await s0.createRun(makeRun('old'));
-    await s0.createTaskInstances([makeTi('old', 't', -1, { state: 'running', tryNumber: 1, startDate: at(1) })]);
-    expect(await s0.claimDecision('old', 't', 'scheduled')).toBe(true);
-    s0.close();
-    // The file as schema version 2 wrote it: no history columns.
+    // The file as schema version 2 wrote it: version 3's schema without the history columns.
+    const path = v3File(`
+      INSERT INTO runs (run_id, dag_id, state, run_type, conf, params, logical_date, queued_at, start_date, end_date, dag_version, pending, parent, pipeline_scope, note)
+        VALUES ('old', 'sqlite_dag', 'running', 'manual', '{}', '{}', '${at(0)}', '${at(0)}', '${at(0)}', NULL, 'v1', 10, NULL, 'old', NULL);
+      INSERT INTO task_instances (run_id, task_id, map_index, dag_id, state, try_number, max_tries, queued_at, start_date, end_date, next_at, first_poke_at, poke_count, duration_ms, error, external_id, resume)
+        VALUES ('old', 't', -1, 'sqlite_dag', 'running', 1, 2, NULL, '${at(1)}', NULL, NULL, NULL, 0, NULL, NULL, NULL, 0);
+      INSERT INTO task_states (run_id, task_id, decision) VALUES ('old', 't', 'scheduled');
+    `);
     const raw = new DatabaseSync(path);
     raw.exec(`ALTER TABLE task_instances DROP COLUMN history;
       ALTER TABLE task_states DROP COLUMN prior_history;
@@ -178,7 +181,7 @@ describe('SqliteStateStore: opening', () => {
     const ti = await s.getTaskInstance(key('old', 't'));
     expect(ti).toEqual(makeTi('old', 't', -1, { state: 'running', tryNumber: 1, startDate: at(1) }));
     expect(ti && 'history' in ti).toBe(false);
-    expect((await s.getTaskStates('old', ['t']))[0]?.priorHistory).toBeUndefined();
+    expect((await s.getTaskStates(ref('old'), ['t']))[0]?.priorHistory).toBeUndefined();
     const history = [{ tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: 'Error: boom' }];
     await s.updateTaskInstance(key('old', 't'), { states: ['running'], tryNumber: 1 }, { state: 'up_for_retry', endDate: at(2), history });
     expect((await s.getTaskInstance(key('old', 't')))?.history).toEqual(history);
@@ -190,7 +193,7 @@ describe('SqliteStateStore: opening', () => {
     const s = open();
     s.close();
     s.close();
-    await expect(s.getRun('x')).rejects.toThrow(/not open|finalized/);
+    await expect(s.getRun(ref('x'))).rejects.toThrow(/not open|finalized/);
   });
 
   it('records are fresh objects: changing one changes neither the store nor the next one returned', async () => {
@@ -201,10 +204,292 @@ describe('SqliteStateStore: opening', () => {
     const b = (await s.getTaskInstance(key('fresh', 't')))!;
     expect(a).not.toBe(b);
     a.state = 'failed';
-    const run = (await s.getRun('fresh'))!;
+    const run = (await s.getRun(ref('fresh')))!;
     (run.conf as { a: number }).a = 99;
     expect((await s.getTaskInstance(key('fresh', 't')))?.state).toBe('scheduled');
-    expect((await s.getRun('fresh'))?.conf).toEqual(makeRun('fresh').conf);
+    expect((await s.getRun(ref('fresh')))?.conf).toEqual(makeRun('fresh').conf);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * The schema as version 3 wrote it (copied, not derived from the code: the migration must read files
+ * that code no longer creates). Runs were keyed by run id alone, unique across DAGs.
+ */
+const SCHEMA_V3 = `
+CREATE TABLE schema_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+-- A rowid table: the rowid is the creation order, the last tie-breaker of the run listings.
+CREATE TABLE runs (
+  run_id TEXT NOT NULL PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  run_type TEXT NOT NULL,
+  conf TEXT NOT NULL,
+  params TEXT NOT NULL,
+  logical_date TEXT NOT NULL,
+  queued_at TEXT NOT NULL,
+  start_date TEXT,
+  end_date TEXT,
+  dag_version TEXT NOT NULL,
+  pending INTEGER NOT NULL,
+  parent TEXT,
+  pipeline_scope TEXT NOT NULL,
+  note TEXT,
+  backfill_id TEXT,
+  clear_number INTEGER
+);
+CREATE INDEX runs_by_dag ON runs (dag_id, logical_date, queued_at);
+CREATE INDEX runs_by_state ON runs (state, queued_at);
+
+CREATE TABLE task_states (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  up_success INTEGER NOT NULL DEFAULT 0,
+  up_failed INTEGER NOT NULL DEFAULT 0,
+  up_skipped INTEGER NOT NULL DEFAULT 0,
+  up_upstream_failed INTEGER NOT NULL DEFAULT 0,
+  up_removed INTEGER NOT NULL DEFAULT 0,
+  upstream_added_total INTEGER NOT NULL DEFAULT 0,
+  upstream_expanded INTEGER NOT NULL DEFAULT 0,
+  self_success INTEGER NOT NULL DEFAULT 0,
+  self_failed INTEGER NOT NULL DEFAULT 0,
+  self_skipped INTEGER NOT NULL DEFAULT 0,
+  self_upstream_failed INTEGER NOT NULL DEFAULT 0,
+  self_removed INTEGER NOT NULL DEFAULT 0,
+  decision TEXT,
+  map_count INTEGER,
+  prior_tries INTEGER NOT NULL DEFAULT 0,
+  prior_history TEXT,
+  PRIMARY KEY (run_id, task_id)
+) WITHOUT ROWID;
+
+CREATE TABLE task_instances (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  dag_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  max_tries INTEGER NOT NULL,
+  queued_at TEXT,
+  start_date TEXT,
+  end_date TEXT,
+  next_at TEXT,
+  first_poke_at TEXT,
+  poke_count INTEGER NOT NULL,
+  duration_ms REAL,
+  error TEXT,
+  external_id TEXT,
+  resume INTEGER NOT NULL,
+  history TEXT,
+  PRIMARY KEY (run_id, task_id, map_index)
+) WITHOUT ROWID;
+
+CREATE TABLE xcoms (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id, key, map_index)
+);
+
+CREATE TABLE item_results (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  item_index INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id, map_index, item_index)
+);
+
+CREATE TABLE log_lines (
+  seq INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  try_number INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  level TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX log_lines_by_try ON log_lines (run_id, task_id, map_index, try_number, seq);
+
+CREATE TABLE pipeline_saves (
+  seq INTEGER PRIMARY KEY,
+  scope TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  time TEXT NOT NULL,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX pipeline_saves_by_scope ON pipeline_saves (scope, seq);
+
+CREATE TABLE dags (
+  dag_id TEXT NOT NULL PRIMARY KEY,
+  version TEXT NOT NULL,
+  paused INTEGER NOT NULL,
+  fileloc TEXT,
+  updated_at TEXT NOT NULL
+);
+
+-- A rowid table: listPools returns pools in the order they were first put.
+CREATE TABLE pools (
+  name TEXT NOT NULL PRIMARY KEY,
+  slots INTEGER NOT NULL,
+  description TEXT NOT NULL
+);
+
+CREATE TABLE semaphores (
+  name TEXT NOT NULL PRIMARY KEY,
+  used INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE counters (
+  name TEXT NOT NULL PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE backfills (
+  dag_id TEXT NOT NULL,
+  backfill_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (dag_id, backfill_id)
+) WITHOUT ROWID;
+
+-- seq (the rowid) only grows: a new row gets max + 1, so per name it is the order of arrival (FIFO).
+CREATE TABLE waiters (
+  seq INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL
+);
+CREATE INDEX waiters_by_name ON waiters (name, seq);
+`;
+
+/** A file written by schema version 3: its DDL, then `rows` (SQL), at version 3. */
+function v3File(rows: string): string {
+  const path = newPath();
+  mkdirSync(dirname(path), { recursive: true });
+  const raw = new DatabaseSync(path);
+  try {
+    raw.exec('PRAGMA journal_mode = WAL');
+    raw.exec(SCHEMA_V3);
+    raw.exec(`INSERT INTO schema_version (id, version, updated_at) VALUES (1, 3, '2026-01-01T00:00:00.000Z');`);
+    raw.exec(rows);
+  } finally {
+    raw.close();
+  }
+  return path;
+}
+
+/** Two top-level runs of DAG `a`, the run `r1` triggered in DAG `b`, and something of every run-keyed table. */
+const V3_ROWS = `
+  INSERT INTO runs (run_id, dag_id, state, run_type, conf, params, logical_date, queued_at, start_date, end_date, dag_version, pending, parent, pipeline_scope, note, backfill_id, clear_number) VALUES
+    ('r1', 'a', 'running', 'manual', '{"x":1}', '{}', '${at(0)}', '${at(0)}', '${at(0)}', NULL, 'v1', 2, NULL, 'r1', NULL, NULL, NULL),
+    ('c1', 'b', 'success', 'triggered', '{}', '{}', '${at(1)}', '${at(1)}', '${at(1)}', '${at(2)}', 'v1', 0, '{"dagId":"a","runId":"r1","taskId":"t","mapIndex":-1,"tryNumber":1}', 'r1', NULL, NULL, NULL),
+    ('r0', 'a', 'success', 'backfill', '{}', '{}', '${at(-60)}', '${at(5)}', '${at(5)}', '${at(6)}', 'v1', 0, NULL, 'r0', NULL, '7', 2);
+  INSERT INTO task_states (run_id, task_id, up_success, self_success, decision, map_count, prior_tries) VALUES ('r1', 't', 1, 0, 'expanded', 2, 1), ('c1', 'u', 0, 1, 'scheduled', NULL, 0);
+  INSERT INTO task_instances (run_id, task_id, map_index, dag_id, state, try_number, max_tries, queued_at, start_date, end_date, next_at, first_poke_at, poke_count, duration_ms, error, external_id, resume, history) VALUES
+    ('r1', 't', 0, 'a', 'deferred', 1, 2, '${at(0)}', '${at(0)}', NULL, NULL, NULL, 0, NULL, NULL, 'c1', 0, NULL),
+    ('r1', 't', 1, 'a', 'success', 2, 3, NULL, NULL, '${at(3)}', NULL, NULL, 0, 1500, NULL, NULL, 0, '[{"tryNumber":1,"state":"failed","startDate":null,"endDate":null,"durationMs":null,"error":"E: x"}]'),
+    ('c1', 'u', -1, 'b', 'success', 1, 1, NULL, NULL, '${at(2)}', NULL, NULL, 0, 10, NULL, NULL, 0, NULL);
+  INSERT INTO xcoms (run_id, task_id, key, map_index, value) VALUES ('r1', 't', 'return_value', 1, '{"n":1}'), ('c1', 'u', 'return_value', -1, '"done"'), ('deleted', 'z', 'return_value', -1, '0');
+  INSERT INTO item_results (run_id, task_id, map_index, item_index, value) VALUES ('r1', 't', 1, 4, '[4]');
+  INSERT INTO log_lines (run_id, task_id, map_index, try_number, time, level, message) VALUES ('r1', 't', 1, 1, '${at(1)}', 'error', 'first'), ('r1', 't', 1, 2, '${at(2)}', 'info', 'second');
+  INSERT INTO pipeline_saves (scope, stage, time, dag_id, run_id, task_id, data) VALUES ('r1', 'top', '${at(0)}', 'a', 'r1', 't', '{"s":1}'), ('r1', 'child', '${at(2)}', 'b', 'c1', 'u', '2'), ('gone', 'orphan', '${at(0)}', 'x', 'gone', 't', '3');
+  INSERT INTO waiters (name, run_id, task_id, map_index) VALUES ('pool:p', 'r1', 't', 0), ('pool:p', 'c1', 'u', -1);
+  INSERT INTO dags (dag_id, version, paused, fileloc, updated_at) VALUES ('a', 'v1', 1, 'a.ts', '${at(0)}');
+  INSERT INTO semaphores (name, used) VALUES ('runs:a', 1);
+`;
+
+describe('SqliteStateStore: migrating a schema version 3 file (runs keyed by run id alone)', () => {
+  it('keys every run-keyed row by DAG and run id, moves top-level pipeline scopes to <dagId>/<runId>, and keeps the rest', async () => {
+    const path = v3File(V3_ROWS);
+    const s = open(path);
+    const check = new DatabaseSync(path);
+    try {
+      expect(check.prepare('SELECT version FROM schema_version').get()?.version).toBe(SQLITE_SCHEMA_VERSION);
+      const pk = (table: string) => check.prepare(`SELECT name FROM pragma_table_info('${table}') WHERE pk > 0 ORDER BY pk`).all().map((r) => r.name);
+      expect(pk('runs')).toEqual(['dag_id', 'run_id']);
+      expect(pk('task_states')).toEqual(['dag_id', 'run_id', 'task_id']);
+      expect(pk('task_instances')).toEqual(['dag_id', 'run_id', 'task_id', 'map_index']);
+      expect(pk('xcoms')).toEqual(['dag_id', 'run_id', 'task_id', 'key', 'map_index']);
+      expect(pk('item_results')).toEqual(['dag_id', 'run_id', 'task_id', 'map_index', 'item_index']);
+      const tables = check.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => r.name);
+      expect(tables.filter((t) => String(t).endsWith('_v3'))).toEqual([]);
+      // Rows of a run that no longer exists could never be read: they are not carried over.
+      expect(check.prepare("SELECT COUNT(*) AS n FROM xcoms WHERE run_id = 'deleted'").get()?.n).toBe(0);
+    } finally {
+      check.close();
+    }
+    const r1 = { dagId: 'a', runId: 'r1' };
+    const c1 = { dagId: 'b', runId: 'c1' };
+    expect(await s.getRun(r1)).toMatchObject({ ...r1, state: 'running', conf: { x: 1 }, pending: 2, parent: null, pipelineScope: 'a/r1' });
+    expect(await s.getRun(c1)).toMatchObject({ ...c1, parent: { dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1, tryNumber: 1 }, pipelineScope: 'a/r1' });
+    expect(await s.getRun({ dagId: 'b', runId: 'r1' })).toBeUndefined();
+    expect(await s.getRun({ dagId: 'a', runId: 'r0' })).toMatchObject({ backfillId: '7', clearNumber: 2, pipelineScope: 'a/r0' });
+    // Listings as before: by DAG in logical-date order, by state.
+    expect((await s.listRuns({ dagId: 'a' })).map((r) => r.runId)).toEqual(['r0', 'r1']);
+    expect((await s.listRunsByState('success')).map((r) => `${r.dagId}/${r.runId}`)).toEqual(['b/c1', 'a/r0']);
+    const [t] = await s.getTaskStates(r1, ['t']);
+    expect(t).toMatchObject({ ...r1, taskId: 't', decision: 'expanded', mapCount: 2, priorTries: 1, upstream: { success: 1 } });
+    expect((await s.getTaskStates(c1, ['u']))[0]).toMatchObject({ ...c1, decision: 'scheduled', self: { success: 1 } });
+    expect((await s.listTaskInstances(r1)).map((ti) => [ti.dagId, ti.runId, ti.taskId, ti.mapIndex, ti.state])).toEqual([
+      ['a', 'r1', 't', 0, 'deferred'],
+      ['a', 'r1', 't', 1, 'success'],
+    ]);
+    expect((await s.getTaskInstance({ ...r1, taskId: 't', mapIndex: 1 }))?.history).toEqual([{ tryNumber: 1, state: 'failed', startDate: null, endDate: null, durationMs: null, error: 'E: x' }]);
+    expect(await s.getXCom(r1, 't', 1, 'return_value')).toEqual({ ...r1, taskId: 't', mapIndex: 1, key: 'return_value', value: { n: 1 } });
+    expect((await s.getXCom(c1, 'u', -1, 'return_value'))?.value).toBe('done');
+    expect([...(await s.listItemResults({ ...r1, taskId: 't', mapIndex: 1 })).entries()]).toEqual([[4, [4]]]);
+    expect((await s.getLog({ ...r1, taskId: 't', mapIndex: 1 }, 1)).map((l) => l.message)).toEqual(['first']);
+    expect((await s.getLog({ ...r1, taskId: 't', mapIndex: 1 }, 2)).map((l) => l.message)).toEqual(['second']);
+    expect((await s.listPipelineSaves('a/r1')).map((x) => x.stage)).toEqual(['top', 'child']);
+    expect(await s.listPipelineSaves('r1')).toEqual([]);
+    expect((await s.listPipelineSaves('gone')).map((x) => x.stage)).toEqual(['orphan']);
+    // Waiters keep their order and now name their run's DAG.
+    expect(await s.dequeueWaiter('pool:p')).toEqual({ ...r1, taskId: 't', mapIndex: 0 });
+    expect(await s.dequeueWaiter('pool:p')).toEqual({ ...c1, taskId: 'u', mapIndex: -1 });
+    // Tables that are not keyed by run are untouched.
+    expect(await s.getDagRecord('a')).toMatchObject({ version: 'v1', paused: true });
+    expect(await s.tryAcquire('runs:a', 1, 1, 'h')).toBe(false);
+    // Now DAG b can have its own run 'r1', apart from DAG a's; deleting a's removes its scope's saves.
+    expect(await s.createRun(makeRun('r1', { dagId: 'b', pipelineScope: 'b/r1', parent: null }))).toBe(true);
+    expect((await s.getRun({ dagId: 'b', runId: 'r1' }))?.pipelineScope).toBe('b/r1');
+    expect(await s.deleteRun(r1)).toMatchObject({ dagId: 'a', runId: 'r1', taskInstances: 2, xcoms: 1, itemResults: 1, logs: 2, pipelineSaves: 2 });
+    expect(await s.getRun({ dagId: 'b', runId: 'r1' })).toBeDefined();
+    s.close();
+    // Opened again: nothing more to migrate.
+    expect((await open(path).getRun(c1))?.pipelineScope).toBe('a/r1');
+  });
+
+  it('is one transaction: a migration that fails leaves the file as version 3 wrote it', async () => {
+    // A table in the way of the migration's own (as a crash could never leave: the migration is atomic).
+    const path = v3File(`${V3_ROWS}\n  CREATE TABLE task_states_v3 (x INTEGER);`);
+    expect(() => open(path)).toThrow(/cannot open the airless store/);
+    const raw = new DatabaseSync(path);
+    try {
+      expect(raw.prepare('SELECT version FROM schema_version').get()?.version).toBe(3);
+      expect(raw.prepare("SELECT name FROM pragma_table_info('runs') WHERE pk > 0").all().map((r) => r.name)).toEqual(['run_id']);
+      expect(raw.prepare('SELECT pipeline_scope FROM runs WHERE run_id = ?').get('c1')?.pipeline_scope).toBe('r1');
+      expect(raw.prepare('SELECT COUNT(*) AS n FROM task_instances').get()?.n).toBe(3);
+      raw.exec('DROP TABLE task_states_v3');
+    } finally {
+      raw.close();
+    }
+    // With the obstacle gone, it migrates.
+    expect((await open(path).getRun({ dagId: 'b', runId: 'c1' }))?.pipelineScope).toBe('a/r1');
   });
 });
 
@@ -217,16 +502,16 @@ describe('SqliteStateStore: durability', () => {
     const s = open(path);
     const run = makeRun(runId, { pending: 5 });
     await s.createRun(run);
-    await s.updateRun(runId, ['running'], { note: 'noted' });
+    await s.updateRun(ref(runId), ['running'], { note: 'noted' });
     await s.createRun(makeRun('durable-queued', { state: 'queued', queuedAt: at(3) }));
     await s.createTaskInstances([makeTi(runId, 'a', -1, { state: 'running', tryNumber: 1 }), ...range(0, 3).map((i) => makeTi(runId, 'm', i))]);
     await s.updateTaskInstance(key(runId, 'm', 1), { states: ['scheduled'] }, { state: 'queued', tryNumber: 1, queuedAt: at(1), resume: true, durationMs: 1.5 });
     const finished = await s.finishTaskInstance({ key: key(runId, 'a'), expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: { endDate: at(2) }, downstream: ['m'] });
     expect(finished?.pending).toBe(4);
-    expect(await s.claimDecision(runId, 'a', 'scheduled')).toBe(true);
-    expect(await s.claimExpansion(runId, 'm', 3, ['join'])).toBe(true);
-    await s.putXCom({ runId, taskId: 'a', mapIndex: -1, key: 'return_value', value: { big: 'é'.repeat(10_000), n: [1, 2.5, null] } });
-    await s.putXComs(range(0, 3).map((i) => ({ runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i * 10 })));
+    expect(await s.claimDecision(ref(runId), 'a', 'scheduled')).toBe(true);
+    expect(await s.claimExpansion(ref(runId), 'm', 3, ['join'])).toBe(true);
+    await s.putXCom({ dagId: 'sqlite_dag', runId, taskId: 'a', mapIndex: -1, key: 'return_value', value: { big: 'é'.repeat(10_000), n: [1, 2.5, null] } });
+    await s.putXComs(range(0, 3).map((i) => ({ dagId: 'sqlite_dag', runId, taskId: 'm', mapIndex: i, key: 'return_value', value: i * 10 })));
     await s.putItemResult(key(runId, 'it'), 4, { item: 4 });
     const lines: LogLine[] = [
       { time: at(1), level: 'info', message: 'hello' },
@@ -246,13 +531,13 @@ describe('SqliteStateStore: durability', () => {
     await s.enqueueWaiter('pool:narrow', key(runId, 'm', 0));
 
     const snapshot = async (x: SqliteStateStore) => ({
-      run: await x.getRun(runId),
+      run: await x.getRun(ref(runId)),
       queued: await x.listRunsByState('queued'),
       runs: await x.listRuns({ dagId: 'sqlite_dag' }),
-      tis: await x.listTaskInstances(runId),
-      states: await x.getTaskStates(runId, ['a', 'm', 'join']),
-      xcomA: await x.getXCom(runId, 'a', -1, 'return_value'),
-      xcomM: await x.listXComs(runId, 'm', 'return_value'),
+      tis: await x.listTaskInstances(ref(runId)),
+      states: await x.getTaskStates(ref(runId), ['a', 'm', 'join']),
+      xcomA: await x.getXCom(ref(runId), 'a', -1, 'return_value'),
+      xcomM: await x.listXComs(ref(runId), 'm', 'return_value'),
       items: [...(await x.listItemResults(key(runId, 'it'))).entries()],
       logA: await x.getLog(key(runId, 'a'), 1),
       logM: await x.getLog(key(runId, 'm', 2), 1),
@@ -280,8 +565,8 @@ describe('SqliteStateStore: durability', () => {
     expect(await t.dequeueWaiter('pool:narrow')).toEqual(key(runId, 'm', 0));
     expect(await t.dequeueWaiter('pool:narrow')).toBeUndefined();
     // The decisions stay settled.
-    expect(await t.claimDecision(runId, 'a', 'skipped')).toBe(false);
-    expect(await t.claimExpansion(runId, 'm', 3, ['join'])).toBe(false);
+    expect(await t.claimDecision(ref(runId), 'a', 'skipped')).toBe(false);
+    expect(await t.claimExpansion(ref(runId), 'm', 3, ['join'])).toBe(false);
     expect(await t.createRun(run)).toBe(false);
   });
 });
@@ -307,9 +592,9 @@ describe('SqliteStateStore: crash safety', () => {
     await mappedRun(s, runId, n);
     const reqs = bulkFinish(runId, n);
     const state = async (x: SqliteStateStore) => ({
-      run: await x.getRun(runId),
-      states: await x.getTaskStates(runId, ['m', 'join', 'report']),
-      running: (await x.listTaskInstanceRange(runId, 'm', 0, n)).filter((t) => t.state === 'running' && t.endDate === null).length,
+      run: await x.getRun(ref(runId)),
+      states: await x.getTaskStates(ref(runId), ['m', 'join', 'report']),
+      running: (await x.listTaskInstanceRange(ref(runId), 'm', 0, n)).filter((t) => t.state === 'running' && t.endDate === null).length,
     });
     const before = await state(s);
     expect(before).toEqual({ run: makeRun(runId, { pending: n + 10 }), states: [undefined, undefined, undefined], running: n });
@@ -347,7 +632,7 @@ describe('SqliteStateStore: crash safety', () => {
     const child = spawnChild(`
       const s = new SqliteStateStore({ path: args.path });
       const reqs = Array.from({ length: args.n }, (_, i) => ({
-        key: { runId: args.runId, taskId: 'm', mapIndex: i },
+        key: { dagId: 'sqlite_dag', runId: args.runId, taskId: 'm', mapIndex: i },
         expect: { states: ['running'], tryNumber: 1 },
         state: 'success',
         patch: { endDate: 'x' },
@@ -363,10 +648,10 @@ describe('SqliteStateStore: crash safety', () => {
     await new Promise((r) => setTimeout(r, 120));
     const out = await child.kill();
     const t = open(path);
-    const tis = await t.listTaskInstanceRange(runId, 'm', 0, n);
+    const tis = await t.listTaskInstanceRange(ref(runId), 'm', 0, n);
     const done = tis.filter((x) => x.state === 'success').length;
-    const [m, joined] = await t.getTaskStates(runId, ['m', 'join']);
-    const pending = (await t.getRun(runId))?.pending;
+    const [m, joined] = await t.getTaskStates(ref(runId), ['m', 'join']);
+    const pending = (await t.getRun(ref(runId)))?.pending;
     console.log(`SIGKILL during a bulk finish of ${n}: ${out.includes('committed') ? 'after the commit' : 'before the commit'}; ${done} instances finished`);
     if (done === 0) {
       expect([m, joined]).toEqual([undefined, undefined]);
@@ -426,15 +711,15 @@ describe('SqliteStateStore: two stores on one file', () => {
     const a = open(path);
     const b = open(path);
     await a.createRun(makeRun('shared', { pending: 3 }));
-    expect(await b.getRun('shared')).toEqual(makeRun('shared', { pending: 3 }));
+    expect(await b.getRun(ref('shared'))).toEqual(makeRun('shared', { pending: 3 }));
     await b.createTaskInstances([makeTi('shared', 't', -1, { state: 'queued', tryNumber: 1 })]);
     const moved = await Promise.all([a, b, a, b].map((s) => s.updateTaskInstance(key('shared', 't'), { states: ['queued'], tryNumber: 1 }, { state: 'running' })));
     expect(moved.filter(Boolean)).toHaveLength(1);
     const req: FinishRequest = { key: key('shared', 't'), expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['d'] };
     const finished = await Promise.all([a.finishTaskInstance(req), b.finishTaskInstance(req)]);
     expect(finished.filter(Boolean)).toHaveLength(1);
-    expect((await a.getTaskStates('shared', ['d']))[0]?.upstream.success).toBe(1);
-    expect((await b.getRun('shared'))?.pending).toBe(2);
+    expect((await a.getTaskStates(ref('shared'), ['d']))[0]?.upstream.success).toBe(1);
+    expect((await b.getRun(ref('shared')))?.pending).toBe(2);
   });
 
   it('four processes racing the same transitions, claims, semaphore, counter and queue: each applies exactly once', async () => {
@@ -454,11 +739,11 @@ describe('SqliteStateStore: two stores on one file', () => {
       while (!existsSync(args.go)) await new Promise((r) => setTimeout(r, 1));
       const out = { started: 0, finished: 0, claims: 0, acquired: 0, counts: [], taken: [] };
       for (let i = 0; i < args.n; i++) {
-        const k = { runId: args.runId, taskId: 'm', mapIndex: i };
+        const k = { dagId: 'sqlite_dag', runId: args.runId, taskId: 'm', mapIndex: i };
         if (await s.updateTaskInstance(k, { states: ['queued'], tryNumber: 1 }, { state: 'running' })) out.started++;
         const f = await s.finishTaskInstance({ key: k, expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: ['join'] });
         if (f) out.finished++;
-        if (i % 6 === 0 && (await s.claimDecision(args.runId, 'c' + i, 'scheduled'))) out.claims++;
+        if (i % 6 === 0 && (await s.claimDecision({ dagId: 'sqlite_dag', runId: args.runId }, 'c' + i, 'scheduled'))) out.claims++;
         if (i % 6 === 1 && (await s.tryAcquire('sem', 1, 25, 'h' + i + '-' + process.pid))) out.acquired++;
         if (i % 6 === 2) out.counts.push(await s.countUp('ctr'));
         if (i % 6 === 3) { const w = await s.dequeueWaiter('queue'); if (w) out.taken.push(w.mapIndex); }
@@ -481,10 +766,10 @@ describe('SqliteStateStore: two stores on one file', () => {
     // Every waiter taken once, and each process took them in queue order.
     expect(results.flatMap((r) => r.taken).sort((x, y) => x - y)).toEqual(range(0, 100));
     for (const r of results) expect(r.taken).toEqual([...r.taken].sort((x, y) => x - y));
-    const [m, joined] = await s.getTaskStates(runId, ['m', 'join']);
+    const [m, joined] = await s.getTaskStates(ref(runId), ['m', 'join']);
     expect(m?.self.success).toBe(n);
     expect(joined?.upstream.success).toBe(n);
-    expect((await s.getRun(runId))?.pending).toBe(10);
+    expect((await s.getRun(ref(runId)))?.pending).toBe(10);
     console.log(`4 processes, ${n} instances: started ${results.map((r) => r.started).join('/')}, finished ${results.map((r) => r.finished).join('/')}`);
   });
 });
@@ -511,11 +796,11 @@ describe('SqliteStateStore: timing', () => {
     const res = await time(`finishTaskInstances of ${n} (2 downstream tasks)`, () => s.finishTaskInstances(bulkFinish(runId, n)));
     expect(res.applied.every(Boolean)).toBe(true);
     expect(res.pending).toBe(10);
-    await time(`putXComs of ${n}`, () => s.putXComs(range(0, n).map((i) => ({ runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } }))));
+    await time(`putXComs of ${n}`, () => s.putXComs(range(0, n).map((i) => ({ dagId: 'sqlite_dag', runId, taskId: 'm', mapIndex: i, key: 'return_value', value: { i } }))));
     await time(`appendLogs of ${n} (2 lines each)`, () =>
       s.appendLogs(range(0, n).map((i) => ({ key: key(runId, 'm', i), tryNumber: 1, lines: [{ time: at(1), level: 'info', message: `child ${i} started` }, { time: at(2), level: 'info', message: 'done' }] }))),
     );
-    const all = await time(`listTaskInstanceRange of ${n}`, () => s.listTaskInstanceRange(runId, 'm', 0, n));
+    const all = await time(`listTaskInstanceRange of ${n}`, () => s.listTaskInstanceRange(ref(runId), 'm', 0, n));
     expect(all).toHaveLength(n);
     await time(`finishTaskInstances of ${n} again (a replay: nothing applies)`, () => s.finishTaskInstances(bulkFinish(runId, n)));
   });
@@ -540,30 +825,30 @@ describe('SqliteStateStore: the same answers as MemoryStateStore on edge cases',
     for (const id of ['r2', 'r1', 'r3']) await rec(() => s.createRun(makeRun(id, { pending: 4, state: 'queued', dagId: 'parity' })));
     await rec(() => s.listRuns({ dagId: 'parity' }));
     await rec(() => s.listRunsByState('queued'));
-    await rec(() => s.updateRun('r1', null, { conf: { replaced: [1, { x: null }] }, note: 'n' }));
-    await rec(() => s.updateRun('r1', ['queued'], { state: 'running', parent: null }));
+    await rec(() => s.updateRun(ref('r1'), null, { conf: { replaced: [1, { x: null }] }, note: 'n' }));
+    await rec(() => s.updateRun(ref('r1'), ['queued'], { state: 'running', parent: null }));
     // A run that does not exist: writes refuse it (logs are dropped), reads find nothing.
-    await rec(() => s.claimDecision('nope', 't', 'scheduled'));
-    await rec(() => s.claimExpansion('nope', 't', 2, ['d']));
-    await rec(() => s.getTaskStates('nope', ['t']));
+    await rec(() => s.claimDecision(ref('nope'), 't', 'scheduled'));
+    await rec(() => s.claimExpansion(ref('nope'), 't', 2, ['d']));
+    await rec(() => s.getTaskStates(ref('nope'), ['t']));
     await rec(() => s.createTaskInstances([makeTi('nope', 't')]));
     await rec(() => s.finishTaskInstance({ key: key('nope', 't'), expect: { states: ['running'] }, state: 'success', patch: {}, downstream: [] }));
-    await rec(() => s.putXCom({ runId: 'nope', taskId: 't', mapIndex: -1, key: 'k', value: 1 }));
+    await rec(() => s.putXCom({ dagId: 'sqlite_dag', runId: 'nope', taskId: 't', mapIndex: -1, key: 'k', value: 1 }));
     await rec(() => s.putItemResult(key('nope', 't'), 0, 1));
     await rec(() => s.appendLog(key('nope', 't'), 1, [{ time: at(0), level: 'info', message: 'lost' }]));
     await rec(() => s.getLog(key('nope', 't'), 1));
-    await rec(() => s.listTaskInstances('nope'));
-    await rec(() => s.getXCom('nope', 't', -1, 'k'));
+    await rec(() => s.listTaskInstances(ref('nope')));
+    await rec(() => s.getXCom(ref('nope'), 't', -1, 'k'));
     // One finish with a downstream task listed twice: the result shows the tally after each count.
     await rec(() => s.createTaskInstances([makeTi('r1', 'a', -1, { state: 'running', tryNumber: 1 }), makeTi('r1', 'b', -1, { state: 'running', tryNumber: 1 })]));
     await rec(() => s.finishTaskInstance({ key: key('r1', 'a'), expect: { states: ['running'], tryNumber: 1 }, state: 'failed', patch: { state: 'success', error: 'E: x' }, downstream: ['j', 'k', 'j'] }));
     // A bulk finish that applies nothing still answers with (new, empty) downstream records.
     await rec(() => s.finishTaskInstances([{ key: key('r1', 'b'), expect: { states: ['queued'] }, state: 'success', patch: {}, downstream: ['fresh', 'j'] }]));
-    await rec(() => s.getTaskStates('r1', ['fresh', 'b', 'a', 'j', 'k']));
+    await rec(() => s.getTaskStates(ref('r1'), ['fresh', 'b', 'a', 'j', 'k']));
     await rec(() => s.finishTaskInstances([{ key: key('r1', 'b'), expect: { states: ['running'] }, state: 'skipped', patch: { endDate: at(3) }, downstream: ['j'] }]));
-    await rec(() => s.getTaskStates('r1', ['b', 'j']));
-    await rec(() => s.listTaskInstances('r1'));
-    await rec(() => s.getRun('r1'));
+    await rec(() => s.getTaskStates(ref('r1'), ['b', 'j']));
+    await rec(() => s.listTaskInstances(ref('r1')));
+    await rec(() => s.getRun(ref('r1')));
     // The same instance twice in one bulk update: the second sees the first.
     await rec(() => s.createTaskInstances([makeTi('r2', 'm', 0), makeTi('r2', 'm', 1)]));
     await rec(() =>
@@ -573,7 +858,7 @@ describe('SqliteStateStore: the same answers as MemoryStateStore on edge cases',
         { key: key('r2', 'm', 1), expect: { states: ['queued'] }, patch: { state: 'running' } },
       ]),
     );
-    await rec(() => s.listTaskInstanceRange('r2', 'm', -5, 5));
+    await rec(() => s.listTaskInstanceRange(ref('r2'), 'm', -5, 5));
     // Item results by index (an undefined value is left out here: the memory store then fails to read
     // the instance's results, "undefined" is not valid JSON; this store keeps it as null, as DynamoDB).
     await rec(() => s.putItemResult(key('r2', 'm', 0), 3, null));
@@ -607,9 +892,9 @@ it('SqliteStateStore: an undefined value is stored as null (JSON has no undefine
   const s = open();
   await s.createRun(makeRun('undef'));
   await s.putItemResult(key('undef', 'it'), 0, undefined);
-  await s.putXCom({ runId: 'undef', taskId: 't', mapIndex: -1, key: 'k', value: undefined });
+  await s.putXCom({ dagId: 'sqlite_dag', runId: 'undef', taskId: 't', mapIndex: -1, key: 'k', value: undefined });
   expect([...(await s.listItemResults(key('undef', 'it'))).entries()]).toEqual([[0, null]]);
-  expect((await s.getXCom('undef', 't', -1, 'k'))?.value).toBeNull();
+  expect((await s.getXCom(ref('undef'), 't', -1, 'k'))?.value).toBeNull();
 });
 
 // -------------------------------------------------------------------------------------------------
@@ -630,7 +915,7 @@ describe('SqliteStateStore: a database locked by another connection', () => {
     const events: string[] = [];
     // The store call starts while the lock is held: it cannot complete until the lock is released.
     const created = s.createRun(makeRun('locked')).then((ok) => events.push(`created ${ok}`));
-    const read = s.getRun('before').then((r) => events.push(`read ${r?.runId}`));
+    const read = s.getRun(ref('before')).then((r) => events.push(`read ${r?.runId}`));
     // These run only if the store call did not block the event loop.
     await new Promise((r) => setImmediate(r));
     events.push('immediate');
@@ -641,7 +926,7 @@ describe('SqliteStateStore: a database locked by another connection', () => {
     await Promise.all([created, read]);
     // A read does not need the write lock (WAL): it completed at once.
     expect(events).toStrictEqual(['read before', 'immediate', 'timer; lock released', 'created true']);
-    expect((await s.getRun('locked'))?.runId).toBe('locked');
+    expect((await s.getRun(ref('locked')))?.runId).toBe('locked');
   });
 
   it('a lock held longer than the retries last fails with StoreUnavailableError (retryAfterMs set); nothing is written', async () => {
@@ -653,7 +938,7 @@ describe('SqliteStateStore: a database locked by another connection', () => {
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 1);
     try {
-      const err = await s.updateRun('r', ['queued'], { state: 'running' }).then(
+      const err = await s.updateRun(ref('r'), ['queued'], { state: 'running' }).then(
         () => null,
         (e: unknown) => e,
       );
@@ -667,7 +952,7 @@ describe('SqliteStateStore: a database locked by another connection', () => {
       expect(e.message).toContain('updateRun gave up after 4 attempts');
       expect((e.cause as { errcode?: number }).errcode).toBe(5);
       // A putXCom calls putXComs: the retries are not multiplied, and the same error comes out.
-      const nested = await s.putXCom({ runId: 'r', taskId: 't', mapIndex: -1, key: 'k', value: 1 }).then(
+      const nested = await s.putXCom({ dagId: 'sqlite_dag', runId: 'r', taskId: 't', mapIndex: -1, key: 'k', value: 1 }).then(
         () => null,
         (x: unknown) => x,
       );
@@ -680,8 +965,8 @@ describe('SqliteStateStore: a database locked by another connection', () => {
     }
     // The timers went on while the calls waited.
     expect(ticks).toBeGreaterThan(0);
-    expect((await s.getRun('r'))?.state).toBe('queued');
-    expect(await s.updateRun('r', ['queued'], { state: 'running' })).toMatchObject({ state: 'running' });
+    expect((await s.getRun(ref('r')))?.state).toBe('queued');
+    expect(await s.updateRun(ref('r'), ['queued'], { state: 'running' })).toMatchObject({ state: 'running' });
   });
 
   it('a database file and its -wal and -shm files are created 0600, its folder 0700, whatever the umask', async () => {

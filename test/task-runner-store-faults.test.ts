@@ -7,7 +7,7 @@ import { dag, sensor, task } from '../lib/index.ts';
 import { StoreUnavailableError } from '../lib/errors.ts';
 import { TryInfrastructureError } from '../lib/executor/infrastructure.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import { newTaskInstance, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
+import { newTaskInstance, pipelineScopeOf, type RunRef, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
@@ -58,8 +58,8 @@ function chainDag(counter: { t: number }, retries = 0): Dag {
   });
 }
 
-async function xcom(store: StateStore, runId: string, taskId: string): Promise<unknown> {
-  return (await store.getXCom(runId, taskId, -1, 'return_value'))?.value;
+async function xcom(store: StateStore, run: RunRef, taskId: string): Promise<unknown> {
+  return (await store.getXCom({ dagId: run.dagId, runId: run.runId }, taskId, -1, 'return_value'))?.value;
 }
 
 describe('a try retries its own store calls while the store is unavailable', () => {
@@ -78,9 +78,9 @@ describe('a try retries its own store calls while the store is unavailable', () 
     expect(states(report)).toEqual({ up: 'success', t: 'success' });
     expect(tries(report)).toEqual({ up: 1, t: 1 });
     expect(counter.t).toBe(1);
-    expect(await xcom(store, report.runId, 't')).toBe(21);
+    expect(await xcom(store, report, 't')).toBe(21);
     expect(r.errors).toEqual([]);
-    const log = await store.getLog({ runId: report.runId, taskId: 't', mapIndex: -1 }, 1);
+    const log = await store.getLog({ dagId: 'faults', runId: report.runId, taskId: 't', mapIndex: -1 }, 1);
     expect(log.map((l) => l.message)).toEqual(['starting try 1 of 1', 'done: success']);
   });
 
@@ -105,7 +105,7 @@ describe('a try retries its own store calls while the store is unavailable', () 
       [2, 1],
       [3, 1],
     ]);
-    expect(await xcom(store, report.runId, 'sq')).toEqual([1, 4, 9]);
+    expect(await xcom(store, report, 'sq')).toEqual([1, 4, 9]);
     expect(r.errors).toEqual([]);
   });
 
@@ -142,7 +142,7 @@ describe('a try retries its own store calls while the store is unavailable', () 
     expect(brief.failed).toHaveLength(4);
     expect(states(ok)).toEqual({ t: 'success' });
     expect(calls).toBe(1);
-    expect(await xcom(brief.store, ok.runId, 't')).toBe(1);
+    expect(await xcom(brief.store, ok, 't')).toBe(1);
 
     calls = 0;
     const down = faulty([{ method: 'putXCom', times: 1000, match: pushes }]);
@@ -150,7 +150,7 @@ describe('a try retries its own store calls while the store is unavailable', () 
     const failed = await r2.run({ dagId: 'faults_ctx' });
     expect(states(failed)).toEqual({ t: 'failed' });
     expect(tries(failed)).toEqual({ t: 2 });
-    const ti = await down.store.getTaskInstance({ runId: failed.runId, taskId: 't', mapIndex: -1 });
+    const ti = await down.store.getTaskInstance({ dagId: 'faults_ctx', runId: failed.runId, taskId: 't', mapIndex: -1 });
     expect(ti?.error).toBe('StoreUnavailableError: injected: store.putXCom is unavailable');
     expect(r2.errors).toEqual([]);
   });
@@ -163,11 +163,11 @@ describe('a store failure that outlasts the retries is thrown out of the TaskRun
     const runId = 'manual__faults';
     await store.createRun({
       dagId: d.dagId, runId, state: 'running', runType: 'manual', conf: {}, params: {}, logicalDate: now, queuedAt: now, startDate: now,
-      endDate: null, dagVersion: d.spec.version, pending: 2, parent: null, pipelineScope: runId, note: null,
+      endDate: null, dagVersion: d.spec.version, pending: 2, parent: null, pipelineScope: pipelineScopeOf({ dagId: d.dagId, runId }), note: null,
     });
-    await store.putXCom({ runId, taskId: 'up', mapIndex: -1, key: 'return_value', value: 20 });
-    const key = { runId, taskId, mapIndex: -1 };
-    await store.createTaskInstances([newTaskInstance({ ...key, dagId: d.dagId, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: now })]);
+    await store.putXCom({ dagId: d.dagId, runId, taskId: 'up', mapIndex: -1, key: 'return_value', value: 20 });
+    const key: TiKey = { dagId: d.dagId, runId, taskId, mapIndex: -1 };
+    await store.createTaskInstances([newTaskInstance({ ...key, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: now })]);
     return key;
   }
 
@@ -242,7 +242,7 @@ describe('the LocalRunner recovers from a try that failed for an infrastructure 
     expect(counter.t).toBe(1);
     expect(r.errors).toEqual([
       {
-        runId: report.runId,
+        run: { dagId: 'faults', runId: report.runId },
         where: "task 't'",
         error: 'TryInfrastructureError: store.updateTaskInstance (marking the try running) failed: StoreUnavailableError: injected: store.updateTaskInstance is unavailable',
       },
@@ -269,7 +269,7 @@ describe('the LocalRunner recovers from a try that failed for an infrastructure 
     expect(tries(report)).toEqual({ up: 1, t: 2 });
     // Once per try number.
     expect(counter.t).toBe(2);
-    const ti = await store.getTaskInstance({ runId: report.runId, taskId: 't', mapIndex: -1 });
+    const ti = await store.getTaskInstance({ dagId: 'faults', runId: report.runId, taskId: 't', mapIndex: -1 });
     expect(ti?.history?.map((h) => [h.tryNumber, h.state, h.error])).toEqual([
       [1, 'failed', 'LostTryError: try 1 stopped without a result: store.putXCom failed: StoreUnavailableError: injected: store.putXCom is unavailable'],
     ]);
@@ -284,7 +284,7 @@ describe('the LocalRunner recovers from a try that failed for an infrastructure 
     expect(states(report)).toEqual({ up: 'success', t: 'success' });
     expect(tries(report)).toEqual({ up: 1, t: 2 });
     expect(counter.t).toBe(1);
-    const ti = await store.getTaskInstance({ runId: report.runId, taskId: 't', mapIndex: -1 });
+    const ti = await store.getTaskInstance({ dagId: 'faults', runId: report.runId, taskId: 't', mapIndex: -1 });
     expect(ti?.history?.[0]?.error).toBe(
       'LostTryError: try 1 stopped without a result: store.updateTaskInstance (marking the try running) failed: StoreUnavailableError: injected: store.updateTaskInstance is unavailable',
     );

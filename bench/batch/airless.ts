@@ -94,7 +94,7 @@ export async function setUpAirless(o: { items: number; clock: ScaledClock; batch
     for (;;) {
       await new Promise((r) => setTimeout(r, WATCH_MS));
       dropTiEvents();
-      const run = await reader.getRun(id);
+      const run = await reader.getRun({ dagId: 'batch_fanout', runId: id });
       if (run && (run.state === 'success' || run.state === 'failed')) return run;
       if (harness.errors.length) throw new Error(`airless: the scheduler reported errors: ${JSON.stringify(harness.errors.slice(0, 3))}`);
     }
@@ -111,17 +111,17 @@ export async function setUpAirless(o: { items: number; clock: ScaledClock; batch
       return { endAt: run.endDate ? Date.parse(run.endDate) : o.clock.now(), counts: harness.meter.total() };
     },
     async report(ended) {
-      const run = await reader.getRun(runId);
+      const run = await reader.getRun({ dagId: 'batch_fanout', runId });
       if (!run) throw new Error(`airless: no run '${runId}' after triggering it`);
       if (harness.errors.length) throw new Error(`airless: the scheduler reported errors: ${JSON.stringify(harness.errors.slice(0, 3))}`);
-      const tis = await reader.listTaskInstances(runId);
+      const tis = await reader.listTaskInstances(run);
       const jobs = tis.filter((t) => t.taskId === 'run_job');
       const finished = jobs.filter((t) => t.state === 'success').length;
       if (run.state !== 'success') {
         const bad = tis.filter((t) => t.state !== 'success').slice(0, 3);
         throw new Error(`airless: the run ended '${run.state}'${run.note ? ` (${run.note})` : ''}; ${finished} of ${o.items} jobs succeeded; e.g. ${JSON.stringify(bad)}`);
       }
-      const summary = (await reader.getXCom(runId, 'summarise', -1, 'return_value'))?.value as FanoutSummary | undefined;
+      const summary = (await reader.getXCom(run, 'summarise', -1, 'return_value'))?.value as FanoutSummary | undefined;
       if (summary?.jobs !== o.items || summary.succeeded !== o.items) throw new Error(`airless: summarise returned ${JSON.stringify(summary)}, expected ${o.items} jobs all succeeded`);
       const sleeping = o.clock.sleepers();
       return {

@@ -67,7 +67,7 @@ export async function runApiLoadScenario(n = Number(process.env.AIRLESS_LOAD_TRI
     const deadline = Date.now() + 600_000;
     for (const id of unique) {
       for (;;) {
-        const run = await server.runner.store.getRun(id);
+        const run = await server.runner.store.getRun({ dagId: 'load', runId: id });
         if (!run) {
           lost++;
           break;

@@ -43,7 +43,7 @@ export function deployedCases(emulators: EmulatorEndpoints): CaseRunner {
         await h.settle();
       }
       const errors = h.errors.filter((e) => !/InjectedStoreFault|ProcessDiedError/.test(e.error)).map((e) => `${e.where}: ${e.error}`);
-      return { writes: injector.writes, recovered, errors, ...(await inspectCase(h.store, ledger)) };
+      return { writes: injector.writes, recovered, errors, ...(await inspectCase(h.store, ledger, dagId)) };
     } finally {
       await h.close();
     }

@@ -60,7 +60,7 @@ export function sqliteProcessCases(parent: string): CaseRunner {
     const lines = existsSync(ledgerFile) ? readFileSync(ledgerFile, 'utf8').split('\n').filter(Boolean) : [];
     const store = new SqliteStateStore({ path: db });
     try {
-      return { ...drive!, ...(await inspectCase(store, lines)) };
+      return { ...drive!, ...(await inspectCase(store, lines, dagId)) };
     } finally {
       store.close();
     }

@@ -9,6 +9,7 @@ import { FakeClock } from '../../lib/runner/clock.ts';
 import { resumeRuns } from '../../lib/standalone/resume.ts';
 import { MemoryStateStore } from '../../lib/store/memory-store.ts';
 import type { StateStore } from '../../lib/store/state-store.ts';
+import type { RunRef, TaskInstanceRecord } from '../../lib/store/records.ts';
 import type { DagResolver } from '../../lib/scheduler/host.ts';
 import type { Dag } from '../../lib/authoring/dag.ts';
 import { isTerminalRunState } from '../../lib/model/states.ts';
@@ -122,7 +123,7 @@ export async function driveCase(target: CaseTarget, dagId: string, plan: FaultPl
     await resume();
     await trigger();
     await inc.runner.idle();
-  } else if (!(await target.check.getRun(RUN_ID))) {
+  } else if (!(await target.check.getRun({ dagId, runId: RUN_ID }))) {
     await trigger();
     await inc.runner.idle();
   }
@@ -132,45 +133,57 @@ export async function driveCase(target: CaseTarget, dagId: string, plan: FaultPl
   return { writes, recovered, errors };
 }
 
+/** The run a triggerDag instance started, if any (its DAG is the task's target). */
+function childOf(ti: TaskInstanceRecord): RunRef | null {
+  const target = faultDagResolver().getDag(ti.dagId)?.task(ti.taskId).triggerDag?.triggerDagId;
+  return target && ti.externalId ? { dagId: target, runId: ti.externalId } : null;
+}
+
 /** What a run ended as: its state and every task instance's final state, of it and the runs it triggered. */
-async function outcome(store: StateStore, runId: string): Promise<Record<string, string>> {
+async function outcome(store: StateStore, root: RunRef): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  const visit = async (id: string, prefix: string) => {
-    const run = await store.getRun(id);
+  const visit = async (ref: RunRef, prefix: string) => {
+    const run = await store.getRun(ref);
     out[`${prefix}run`] = run?.state ?? 'missing';
-    for (const ti of await store.listTaskInstances(id)) {
+    for (const ti of await store.listTaskInstances(ref)) {
       out[`${prefix}${ti.taskId}[${ti.mapIndex}]`] = ti.state;
-      if (ti.externalId && (await store.getRun(ti.externalId))) await visit(ti.externalId, `${prefix}${ti.taskId}>`);
+      const child = childOf(ti);
+      if (child && (await store.getRun(child))) await visit(child, `${prefix}${ti.taskId}>`);
     }
   };
-  await visit(runId, '');
+  await visit(root, '');
   return out;
 }
 
-/** Run ids of a run and the runs it triggered. */
-async function runTree(store: StateStore, runId: string): Promise<string[]> {
-  const ids = [runId];
-  for (const ti of await store.listTaskInstances(runId)) if (ti.externalId && (await store.getRun(ti.externalId))) ids.push(...(await runTree(store, ti.externalId)));
-  return ids;
+/** A run and the runs it triggered. */
+async function runTree(store: StateStore, root: RunRef): Promise<RunRef[]> {
+  const refs = [root];
+  for (const ti of await store.listTaskInstances(root)) {
+    const child = childOf(ti);
+    if (child && (await store.getRun(child))) refs.push(...(await runTree(store, child)));
+  }
+  return refs;
 }
 
 /** The end state of a case and what is wrong with it. `lines`: the ledger of tries whose code started. */
-export async function inspectCase(store: StateStore, lines: readonly string[]): Promise<{ outcome: Record<string, string>; problems: { verdict: Verdict; detail: string }[] }> {
+export async function inspectCase(store: StateStore, lines: readonly string[], dagId: string): Promise<{ outcome: Record<string, string>; problems: { verdict: Verdict; detail: string }[] }> {
   const dags = faultDagResolver();
   const problems: { verdict: Verdict; detail: string }[] = [];
-  for (const id of await runTree(store, RUN_ID)) {
-    const run = await store.getRun(id);
+  const root = { dagId, runId: RUN_ID };
+  for (const ref of await runTree(store, root)) {
+    const id = ref.runId;
+    const run = await store.getRun(ref);
     if (!run || !isTerminalRunState(run.state)) problems.push({ verdict: 'stuck', detail: `run ${id} is ${run?.state ?? 'missing'}` });
     if (run && run.pending < 0) problems.push({ verdict: 'negative', detail: `run ${id} pending ${run.pending}` });
-    const dag = dags.getDag(run?.dagId ?? '');
+    const dag = dags.getDag(ref.dagId);
     if (!dag) continue;
-    for (const ts of await store.getTaskStates(id, dag.spec.tasks.map((t) => t.taskId))) {
+    for (const ts of await store.getTaskStates(ref, dag.spec.tasks.map((t) => t.taskId))) {
       if (!ts) continue;
       for (const [k, v] of [...Object.entries(ts.upstream), ...Object.entries(ts.self)]) if (v < 0) problems.push({ verdict: 'negative', detail: `${id}/${ts.taskId} tally ${k} = ${v}` });
     }
     const sems = new Set([`dag:${dag.dagId}`, `runs:${dag.dagId}`, ...dag.spec.tasks.map((t) => `pool:${t.pool}`)]);
     for (const name of sems) {
-      const held = [...(await store.semaphoreHolders(name))].filter(([h]) => h.includes(`/${id}/`) || h.endsWith(`/${id}`));
+      const held = [...(await store.semaphoreHolders(name))].filter(([h]) => h.includes(`/${ref.dagId}/${id}/`) || h.endsWith(`/${ref.dagId}/${id}`));
       if (held.length) problems.push({ verdict: 'leaked', detail: `${name} still held by ${held.map(([h]) => h).join(', ')}` });
     }
   }
@@ -179,14 +192,14 @@ export async function inspectCase(store: StateStore, lines: readonly string[]): 
     if (seen.has(line)) problems.push({ verdict: 'doubled', detail: `try ran twice: ${line}` });
     seen.add(line);
   }
-  return { outcome: await outcome(store, RUN_ID), problems };
+  return { outcome: await outcome(store, root), problems };
 }
 
 /** One case in this process: drive it, then inspect it. */
 export async function runCase(target: CaseTarget, dagId: string, plan: FaultPlan): Promise<Drive & Awaited<ReturnType<typeof inspectCase>>> {
   ledger.length = 0;
   const drive = await driveCase(target, dagId, plan);
-  return { ...drive, ...(await inspectCase(target.check, ledger)) };
+  return { ...drive, ...(await inspectCase(target.check, ledger, dagId)) };
 }
 
 function same(a: Record<string, string>, b: Record<string, string>): string | null {

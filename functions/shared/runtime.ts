@@ -15,7 +15,7 @@ export const dags = dagResolverFromModules(dagModules);
 function logEvent(e: SchedulerEvent): void {
   switch (e.type) {
     case 'error':
-      logger.error(`error in ${e.where}`, { runId: e.runId, error: e.error instanceof Error ? e.error : String(e.error) });
+      logger.error(`error in ${e.where}`, { dagId: e.run?.dagId, runId: e.run?.runId, error: e.error instanceof Error ? e.error : String(e.error) });
       return;
     case 'run':
       logger.debug('run', { runId: e.run.runId, dagId: e.run.dagId, state: e.run.state });

@@ -19,13 +19,13 @@ export function findTask(dag: Dag, taskId: string): TaskSpec {
 }
 
 export async function findRun(backend: ApiBackend, dag: Dag, runId: string): Promise<DagRunRecord> {
-  const run = await backend.store.getRun(runId);
-  if (!run || run.dagId !== dag.dagId) throw new HttpError(404, `DAG run '${runId}' of DAG '${dag.dagId}' not found`, 'params.dag_run_id', { dagId: dag.dagId });
+  const run = await backend.store.getRun({ dagId: dag.dagId, runId });
+  if (!run) throw new HttpError(404, `DAG run '${runId}' of DAG '${dag.dagId}' not found`, 'params.dag_run_id', { dagId: dag.dagId });
   return run;
 }
 
 export async function findTaskInstance(backend: ApiBackend, run: DagRunRecord, t: TaskSpec, mapIndex: number): Promise<TaskInstanceRecord> {
-  const ti = await backend.store.getTaskInstance({ runId: run.runId, taskId: t.taskId, mapIndex });
+  const ti = await backend.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: t.taskId, mapIndex });
   if (!ti) {
     const field = mapIndex === -1 ? 'params.task_id' : 'params.map_index';
     throw new HttpError(404, `task instance '${t.taskId}' [map index ${mapIndex}] of DAG run '${run.runId}' (DAG '${run.dagId}') not found`, field, { dagId: run.dagId, taskId: t.taskId });

@@ -49,7 +49,7 @@ const TAG_VALUE_MAX = 256;
 
 /** The tags that record a job's owner (tag values allow base64url's alphabet). */
 export function ownerTags(owner: JobOwner): Record<string, string> {
-  const text = Buffer.from(JSON.stringify([owner.key.runId, owner.key.taskId, owner.key.mapIndex, owner.tryNumber]), 'utf8').toString('base64url');
+  const text = Buffer.from(JSON.stringify([owner.key.dagId, owner.key.runId, owner.key.taskId, owner.key.mapIndex, owner.tryNumber]), 'utf8').toString('base64url');
   const tags: Record<string, string> = {};
   for (let i = 0; i * TAG_VALUE_MAX < text.length; i++) tags[`${OWNER_TAG_PREFIX}${i}`] = text.slice(i * TAG_VALUE_MAX, (i + 1) * TAG_VALUE_MAX);
   return tags;
@@ -63,10 +63,10 @@ export function ownerFromTags(tags: Record<string, string> | undefined): JobOwne
   if (!text) return null;
   try {
     const v = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
-    if (!Array.isArray(v) || v.length !== 4) return null;
-    const [runId, taskId, mapIndex, tryNumber] = v as unknown[];
-    if (typeof runId !== 'string' || typeof taskId !== 'string' || typeof mapIndex !== 'number' || typeof tryNumber !== 'number') return null;
-    return { key: { runId, taskId, mapIndex }, tryNumber };
+    if (!Array.isArray(v) || v.length !== 5) return null;
+    const [dagId, runId, taskId, mapIndex, tryNumber] = v as unknown[];
+    if (typeof dagId !== 'string' || typeof runId !== 'string' || typeof taskId !== 'string' || typeof mapIndex !== 'number' || typeof tryNumber !== 'number') return null;
+    return { key: { dagId, runId, taskId, mapIndex }, tryNumber };
   } catch {
     return null;
   }
@@ -162,7 +162,7 @@ export class AwsBatchBackend implements BatchBackend, BatchJobDescriber {
     for await (const page of paginateListJobs({ client: this.client }, { jobQueue: input.jobQueue, filters: [{ name: 'JOB_NAME', values: [input.jobName!] }] })) {
       for (const j of page.jobSummaryList ?? []) if (j.jobId && j.jobName === input.jobName) ids.push(j.jobId);
     }
-    const same = (o: JobOwner | null) => o !== null && o.tryNumber === owner.tryNumber && o.key.runId === owner.key.runId && o.key.taskId === owner.key.taskId && o.key.mapIndex === owner.key.mapIndex;
+    const same = (o: JobOwner | null) => o !== null && o.tryNumber === owner.tryNumber && o.key.dagId === owner.key.dagId && o.key.runId === owner.key.runId && o.key.taskId === owner.key.taskId && o.key.mapIndex === owner.key.mapIndex;
     for (let i = 0; i < ids.length; i += DESCRIBE_JOBS_MAX) {
       for (const [id, d] of await this.describeJobs(ids.slice(i, i + DESCRIBE_JOBS_MAX))) if (same(d.owner)) return id;
     }

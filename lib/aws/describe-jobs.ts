@@ -34,7 +34,7 @@ export async function handleDescribeJobs(req: DescribeJobsRequest, svc: AwsServi
   for (const jobId of jobIds) {
     const job = jobs.get(jobId);
     if (!job) {
-      svc.onEvent?.({ type: 'error', runId: null, error: new Error(`Batch job ${jobId} is unknown to Batch: no longer watched`), where: 'Batch watcher' });
+      svc.onEvent?.({ type: 'error', run: null, error: new Error(`Batch job ${jobId} is unknown to Batch: no longer watched`), where: 'Batch watcher' });
       continue;
     }
     const { status, owner } = job;

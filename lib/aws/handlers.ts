@@ -5,7 +5,7 @@ import { TaskRunner } from '../executor/task-runner.ts';
 import { timerTiKey, type DagResolver, type SchedulerEvent, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type ReconcileReport } from '../scheduler/scheduler.ts';
 import { childOutcomes, groupBounds, type ArrayRef } from '../core/arrays.ts';
-import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import { runRefOf, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { InvocationHost, type Dispatcher } from './invocation-host.ts';
 import type { LifecycleNext } from './lifecycle.ts';
@@ -61,7 +61,8 @@ export type SchedulerRequest =
   | ContractSchedulerRequest
   /** From a timer execution rather than a lifecycle: whatever the scheduler starts, it starts anew. */
   | { type: 'timer'; event: TimerEvent; standalone: true }
-  | { type: 'reconcile'; runIds?: string[]; staleMs?: number };
+  /** `runs`: the runs to reconcile (default: every queued or running run). */
+  | { type: 'reconcile'; runs?: RunRef[]; staleMs?: number };
 
 /**
  * The next action of a lifecycle, read from its instance's state: what a replayed event must get back
@@ -71,7 +72,7 @@ export type SchedulerRequest =
 async function nextFromState(store: StateStore, key: TiKey): Promise<LifecycleNext> {
   const ti = await store.getTaskInstance(key);
   if (!ti) return { action: 'done' };
-  const k = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+  const k = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
   if (ti.state === 'up_for_retry' && ti.nextAt) return { action: 'wait', at: aslTimestamp(Date.parse(ti.nextAt)), event: { type: 'retry', key: k, tryNumber: ti.tryNumber } };
   if (ti.state === 'deferred' && ti.nextAt) return { action: 'wait', at: aslTimestamp(Date.parse(ti.nextAt)), event: { type: 'resume', key: k, tryNumber: ti.tryNumber } };
   // Queued again by the first delivery: run it here (a second start elsewhere finds it running and does nothing).
@@ -113,13 +114,13 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
     }
     case 'reconcile': {
       const { scheduler: s, host } = scheduler(svc, null);
-      const runIds = req.runIds ?? [...(await svc.store.listRunsByState('running')), ...(await svc.store.listRunsByState('queued'))].map((r) => r.runId);
+      const runs = req.runs ?? [...(await svc.store.listRunsByState('running')), ...(await svc.store.listRunsByState('queued'))].map(runRefOf);
       const reconciled: ReconcileReport[] = [];
       // Units of maxActiveRuns that ended runs kept (their release lost): given back, queued runs started.
       const listed = (svc.dags as { dags?: readonly { dagId: string }[] }).dags;
-      if (!req.runIds) for (const dag of listed ?? []) await s.recoverRunSlots(dag.dagId);
-      for (const runId of runIds) {
-        reconciled.push(await s.reconcileRun(runId, { staleMs: req.staleMs ?? 5 * 60_000, ...(svc.tryStopped ? { tryStopped: svc.tryStopped } : {}) }));
+      if (!req.runs) for (const dag of listed ?? []) await s.recoverRunSlots(dag.dagId);
+      for (const run of runs) {
+        reconciled.push(await s.reconcileRun(run, { staleMs: req.staleMs ?? 5 * 60_000, ...(svc.tryStopped ? { tryStopped: svc.tryStopped } : {}) }));
       }
       await host.flush();
       return { reconciled };
@@ -196,7 +197,7 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
         if (!blobs) {
           throw new Error(`${r.items.length} items (${bytes} bytes of JSON) are too many for the state (at most ${inlineMax} bytes inline) and no bucket is configured for them (BUCKET_NAME)`);
         }
-        const dir = `${ITEM_LISTS_FOLDER}/${req.key.runId}/${req.key.taskId}/${req.key.mapIndex}/try-${req.tryNumber}`;
+        const dir = `${ITEM_LISTS_FOLDER}/${req.key.dagId}/${req.key.runId}/${req.key.taskId}/${req.key.mapIndex}/try-${req.tryNumber}`;
         const at = await blobs.put(`${dir}/items.json`, list);
         return { items: null, itemsObject: { Bucket: at.Bucket, Key: at.Key, ResultsPrefix: `${at.Key.slice(0, -'items.json'.length)}results` }, result: null };
       }
@@ -209,7 +210,7 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
         return await prepareWave(runner, s, svc, req.array, req.tryNumber);
       case 'array_submit': {
         const sub = submissionOf(req.submit);
-        const jobId = await svc.batch.submit(sub, { key: { runId: req.array.runId, taskId: req.array.taskId, mapIndex: -1 }, tryNumber: req.tryNumber });
+        const jobId = await svc.batch.submit(sub, { key: { dagId: req.array.dagId, runId: req.array.runId, taskId: req.array.taskId, mapIndex: -1 }, tryNumber: req.tryNumber });
         return { jobId };
       }
       case 'array_poll': {
@@ -265,7 +266,7 @@ export function batchJobStatusOf(job: BatchJobOutcome): BatchJobStatus | { error
 /** The next action of an array group's wave loop, read from its instances (a replay gets the same). */
 async function nextFromArrayState(store: StateStore, array: ArrayRef, tryNumber: number): Promise<LifecycleNext> {
   const { from, to } = groupBounds(array.group);
-  const tis = await store.listTaskInstanceRange(array.runId, array.taskId, from, to);
+  const tis = await store.listTaskInstanceRange(array, array.taskId, from, to);
   let nextTry = Infinity;
   let retryAt = 0;
   for (const ti of tis) {
@@ -279,7 +280,7 @@ async function nextFromArrayState(store: StateStore, array: ArrayRef, tryNumber:
 
 /** Where a wave's manifest goes (one object per wave). */
 function manifestKey(array: ArrayRef, tryNumber: number): string {
-  return `${array.runId}/arrays/${array.taskId}/g${array.group}/try-${tryNumber}/manifest.json`;
+  return `${array.dagId}/${array.runId}/arrays/${array.taskId}/g${array.group}/try-${tryNumber}/manifest.json`;
 }
 
 /** Fail every child of a wave with `error` (its items could not be prepared). */
@@ -303,10 +304,9 @@ async function prepareWave(runner: TaskRunner, s: Scheduler, svc: AwsServices, a
     await failWave(s, array, tryNumber, p.mapIndexes, `ConfigurationError: array job ${sub.jobName} needs a bucket for its manifest (BUCKET_NAME is not set)`);
     return { submit: null, size: 0 };
   }
-  const run = await svc.store.getRun(array.runId);
   const manifest: ArrayManifest = {
     version: 1,
-    dagId: run?.dagId ?? '',
+    dagId: array.dagId,
     runId: array.runId,
     taskId: array.taskId,
     tryNumber,
@@ -333,7 +333,7 @@ function childIndexOfMember(ti: TaskInstanceRecord): number | null {
 async function settleWave(s: Scheduler, svc: AwsServices, array: ArrayRef, tryNumber: number, job: BatchJobOutcome | null): Promise<void> {
   if (job === null) return;
   const { from, to } = groupBounds(array.group);
-  const members = (await svc.store.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter((ti) => ti.state === 'running' && ti.tryNumber === tryNumber);
+  const members = (await svc.store.listTaskInstanceRange(array, array.taskId, from, to)).filter((ti) => ti.state === 'running' && ti.tryNumber === tryNumber);
   if (members.length === 0) return;
   // Child i is the member array_prepare numbered i (a member without a number: its place by map index).
   const mapIndexes: number[] = new Array<number>(members.length);

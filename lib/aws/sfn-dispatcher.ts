@@ -182,7 +182,7 @@ export class SfnDispatcher implements Dispatcher {
    */
   async startLifecycle(ti: TaskInstanceRecord, dag: Dag): Promise<void> {
     const stateMachineArn = this.lifecycleArn(dag.dagId, ti.taskId);
-    const input: LifecycleInput = { key: { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, dagId: dag.dagId, tryNumber: ti.tryNumber };
+    const input: LifecycleInput = { key: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, dagId: dag.dagId, tryNumber: ti.tryNumber };
     const express = chooseWorkflowType(dag.task(ti.taskId)).type === 'EXPRESS';
     for (let n = 0; n <= MAX_REDISPATCHES; n++) {
       const name = lifecycleExecutionName(ti, n);
@@ -199,7 +199,7 @@ export class SfnDispatcher implements Dispatcher {
         // Ended, and the instance was still queued when this dispatch was asked for: start another.
       }
     }
-    throw new Error(`task instance ${ti.runId}/${ti.taskId}[${ti.mapIndex}] try ${ti.tryNumber}: ${MAX_REDISPATCHES} lifecycle executions ended without running it`);
+    throw new Error(`task instance ${ti.dagId}/${ti.runId}/${ti.taskId}[${ti.mapIndex}] try ${ti.tryNumber}: ${MAX_REDISPATCHES} lifecycle executions ended without running it`);
   }
 
   /**

@@ -109,7 +109,7 @@ export class LiveView {
       out.push({ run, depth });
       for (const child of runs) if (child.parent?.runId === run.runId) visit(child, depth + 1);
     };
-    for (const r of runs) if (!r.parent || !this.tracker.runs.has(r.parent.runId)) visit(r, 0);
+    for (const r of runs) if (!r.parent || !this.tracker.get(r.parent)) visit(r, 0);
     return out;
   }
 

@@ -23,8 +23,8 @@ export function runLogDir(home: string, dagId: string, runId: string): string {
 }
 
 /** `<run dir>/task_id=<t>/[map_index=<i>/]attempt=<n>.log`: the log file of one try. */
-export function tryLogPath(home: string, dagId: string, key: TiKey, tryNumber: number): string {
-  const parts = [runLogDir(home, dagId, key.runId), `task_id=${segment(key.taskId)}`];
+export function tryLogPath(home: string, key: TiKey, tryNumber: number): string {
+  const parts = [runLogDir(home, key.dagId, key.runId), `task_id=${segment(key.taskId)}`];
   if (key.mapIndex >= 0) parts.push(`map_index=${key.mapIndex}`);
   return path.join(...parts, `attempt=${tryNumber}.log`);
 }
@@ -38,8 +38,6 @@ export function formatLogLine(line: LogLine): string {
 interface TryLog {
   key: TiKey;
   tryNumber: number;
-  /** The run's DAG, once known. */
-  dagId: string | undefined;
   /** The file, once its folder exists. */
   file: string | undefined;
   lines: string[];
@@ -63,9 +61,8 @@ export interface LogFileWriterOptions {
 /**
  * Writes every try's log lines to its file (mode 0600, folders 0700) as they come, buffered and
  * flushed every `flushMs` (and on `flush()`), so that `tail -f` follows a running task. Lines are
- * written in the order they came; lines of a run whose DAG is not known yet wait in the buffer, and so
- * do lines whose write failed (a full disk): they are written again at the next flush, after the
- * failure was reported through `warn`. {@link endTry} forgets a try once its lines are written.
+ * written in the order they came; lines whose write failed (a full disk) wait in the buffer and are
+ * written again at the next flush, after the failure was reported through `warn`. {@link endTry} forgets a try once its lines are written.
  */
 export class LogFileWriter {
   private readonly logs = new Map<string, TryLog>();
@@ -78,7 +75,6 @@ export class LogFileWriter {
 
   constructor(
     readonly home: string,
-    private readonly dagIdOf: (runId: string) => string | undefined,
     options: LogFileWriterOptions | number = {},
   ) {
     const o = typeof options === 'number' ? { flushMs: options } : options;
@@ -88,13 +84,13 @@ export class LogFileWriter {
   }
 
   private id(key: TiKey, tryNumber: number): string {
-    return `${key.runId}\0${key.taskId}\0${key.mapIndex}\0${tryNumber}`;
+    return `${key.dagId}\0${key.runId}\0${key.taskId}\0${key.mapIndex}\0${tryNumber}`;
   }
 
   add(key: TiKey, tryNumber: number, line: LogLine): void {
     const id = this.id(key, tryNumber);
     let log = this.logs.get(id);
-    if (!log) this.logs.set(id, (log = { key: { runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex }, tryNumber, dagId: undefined, file: undefined, lines: [], failing: undefined, dropped: 0, ended: false }));
+    if (!log) this.logs.set(id, (log = { key: { dagId: key.dagId, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex }, tryNumber, file: undefined, lines: [], failing: undefined, dropped: 0, ended: false }));
     log.ended = false;
     log.lines.push(formatLogLine(line));
     if (log.lines.length > this.maxBufferedLines) {
@@ -122,9 +118,7 @@ export class LogFileWriter {
   /** Write one try's buffered lines; false if some are still waiting (DAG unknown, or the write failed). */
   private write(id: string, log: TryLog): boolean {
     if (log.lines.length > 0) {
-      log.dagId ??= this.dagIdOf(log.key.runId);
-      if (log.dagId === undefined) return false;
-      const file = tryLogPath(this.home, log.dagId, log.key, log.tryNumber);
+      const file = tryLogPath(this.home, log.key, log.tryNumber);
       if (log.dropped > 0) {
         this.report(`log file ${file}: ${log.dropped} line(s) dropped, as it could not be written for ${this.maxBufferedLines} lines`);
         log.dropped = 0;
@@ -149,7 +143,7 @@ export class LogFileWriter {
     return true;
   }
 
-  /** Write what is buffered; returns the lines still waiting (for their run's DAG id, or after a failed write). */
+  /** Write what is buffered; returns the lines still waiting (after a failed write). */
   flush(): number {
     let waiting = 0;
     for (const [id, log] of this.logs) if (!this.write(id, log)) waiting += log.lines.length;
@@ -180,8 +174,8 @@ export class LogFileWriter {
     this.timer = null;
     for (const log of this.logs.values()) {
       if (log.lines.length === 0) continue;
-      const what = `try ${log.tryNumber} of task '${log.key.taskId}'${log.key.mapIndex >= 0 ? ` [${log.key.mapIndex}]` : ''} of run '${log.key.runId}'`;
-      this.report(`${log.lines.length} log line(s) of ${what} not written to a file: ${log.failing ?? 'the run\'s DAG is not known'}`);
+      const what = `try ${log.tryNumber} of task '${log.key.taskId}'${log.key.mapIndex >= 0 ? ` [${log.key.mapIndex}]` : ''} of run '${log.key.runId}' of DAG '${log.key.dagId}'`;
+      this.report(`${log.lines.length} log line(s) of ${what} not written to a file: ${log.failing ?? 'not written yet'}`);
     }
     this.logs.clear();
   }

@@ -99,7 +99,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .description('create a run on the server (--wait: follow it and exit 0 if it succeeded, 1 if it failed)')
     .argument('<dagId>')
     .option('--conf <json>', "the run's conf: a JSON object checked against the DAG's params")
-    .option('--run-id <id>', "the run's id (default manual__<logical date>)")
+    .option('--run-id <id>', "the run's id, unique in the DAG (default manual__<logical date> with --logical-date, else manual__<now>_<8 random letters and digits>)")
     .option('--logical-date <date>', "the run's logical date, ISO-8601 (default now)")
     .option('--wait', 'follow the run until it ends and exit with its outcome')
     .option('--json', "print the API's DAGRun object (with --wait, the finished run)")

@@ -83,8 +83,8 @@ export async function renderRunSummary(ctx: SummaryContext, report: RunReport): 
 
 async function renderOneRun(ctx: SummaryContext, report: RunReport): Promise<string> {
   const { store, p } = ctx;
-  const run = await store.getRun(report.runId);
-  const tis = await store.listTaskInstances(report.runId);
+  const run = await store.getRun(report);
+  const tis = await store.listTaskInstances(report);
   const taskIds = ctx.dags.getDag(report.dagId)?.spec.tasks.map((t) => t.taskId) ?? [...new Set(tis.map((t) => t.taskId))];
   const elapsed = run?.startDate && run.endDate ? Date.parse(run.endDate) - Date.parse(run.startDate) : null;
   const by = run?.parent ? `  (triggered by ${run.parent.dagId}.${run.parent.taskId}${run.parent.mapIndex >= 0 ? `[${run.parent.mapIndex}]` : ''})` : '';
@@ -101,10 +101,10 @@ async function renderOneRun(ctx: SummaryContext, report: RunReport): Promise<str
   const failed = tis.filter((t) => t.state === 'failed');
   const max = ctx.maxFailedLogs ?? 5;
   for (const ti of failed.slice(0, max)) {
-    const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+    const key = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
     const log = await store.getLog(key, ti.tryNumber);
     const n = ctx.tailLines ?? 20;
-    const file = displayPath(tryLogPath(ctx.home, report.dagId, key, ti.tryNumber));
+    const file = displayPath(tryLogPath(ctx.home, key, ti.tryNumber));
     const id = ti.mapIndex >= 0 ? `${ti.taskId}[${ti.mapIndex}]` : ti.taskId;
     lines.push('');
     lines.push(p.red(`${id} failed on try ${ti.tryNumber}/${ti.maxTries}; ${log.length > n ? `last ${n} of ${log.length} lines` : 'its log'} (${file}):`));

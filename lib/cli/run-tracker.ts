@@ -1,6 +1,6 @@
 import type { RunnerEvent } from '../runner/local-runner.ts';
 import type { RunState } from '../model/states.ts';
-import type { DagRunRecord, LogLine, ParentRef, TaskInstanceRecord } from '../store/records.ts';
+import { runKeyText, type DagRunRecord, type LogLine, type ParentRef, type RunRef, type TaskInstanceRecord } from '../store/records.ts';
 
 /** What the CLI knows of a run from the runner's events. */
 export interface TrackedRun {
@@ -27,19 +27,21 @@ export type TrackedChange =
  * is delivered inside the task's try, where console output is captured into the try's log.
  */
 export class RunTracker {
+  /** By run (`runKeyText`: DAG and run id). */
   readonly runs = new Map<string, TrackedRun>();
   /** Internal errors the runner reported. */
-  readonly errors: { runId: string | null; where: string; error: unknown }[] = [];
+  readonly errors: { run: RunRef | null; where: string; error: unknown }[] = [];
 
-  dagIdOf(runId: string): string | undefined {
-    return this.runs.get(runId)?.dagId;
+  /** The run `ref` names, if an event told of it. */
+  get(ref: RunRef): TrackedRun | undefined {
+    return this.runs.get(runKeyText(ref));
   }
 
   private runOf(rec: DagRunRecord): TrackedRun {
-    let run = this.runs.get(rec.runId);
+    let run = this.get(rec);
     if (!run) {
       run = { dagId: rec.dagId, runId: rec.runId, state: rec.state, parent: rec.parent, startDate: rec.startDate, endDate: rec.endDate, tis: new Map(), lastLog: new Map() };
-      this.runs.set(rec.runId, run);
+      this.runs.set(runKeyText(rec), run);
     }
     return run;
   }
@@ -48,7 +50,7 @@ export class RunTracker {
   handle(e: RunnerEvent): TrackedChange | null {
     switch (e.type) {
       case 'run': {
-        const known = this.runs.get(e.run.runId);
+        const known = this.get(e.run);
         const run = this.runOf(e.run);
         const changed = !known || known.state !== e.run.state;
         run.state = e.run.state;
@@ -57,7 +59,7 @@ export class RunTracker {
         return changed ? { kind: 'run', run } : null;
       }
       case 'ti': {
-        const run = this.runs.get(e.ti.runId);
+        const run = this.get(e.ti);
         if (!run) return null;
         let byIndex = run.tis.get(e.ti.taskId);
         if (!byIndex) run.tis.set(e.ti.taskId, (byIndex = new Map()));
@@ -67,11 +69,11 @@ export class RunTracker {
         return { kind: 'ti', run, ti: e.ti, previous };
       }
       case 'log': {
-        this.runs.get(e.key.runId)?.lastLog.set(e.key.taskId, e.line);
+        this.get(e.key)?.lastLog.set(e.key.taskId, e.line);
         return null;
       }
       case 'error':
-        this.errors.push({ runId: e.runId, where: e.where, error: e.error });
+        this.errors.push({ run: e.run, where: e.where, error: e.error });
         return null;
     }
   }

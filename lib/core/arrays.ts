@@ -16,6 +16,8 @@ export { ARRAY_MAX_CHILDREN };
 
 /** One group of a mapped Batch task: at most {@link ARRAY_MAX_CHILDREN} map indexes, submitted together. */
 export interface ArrayRef {
+  /** The run's DAG and run id (run ids are unique per DAG). */
+  dagId: string;
   runId: string;
   taskId: string;
   group: number;

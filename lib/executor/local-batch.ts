@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import type { WaveResult } from '../core/arrays.ts';
 import type { BatchBackend, BatchJobStatus, BatchOwner, BatchSubmission } from './batch-backend.ts';
+import type { RunRef } from '../store/records.ts';
 
 interface Job {
   status: BatchJobStatus;
@@ -43,7 +44,7 @@ export class LocalBatch implements BatchBackend {
 
   async submit(job: BatchSubmission, owner: BatchOwner): Promise<string> {
     const who = owner.wave ? `g${owner.wave.array.group}` : String(owner.key.mapIndex);
-    const ownerKey = `${owner.key.runId}\u0000${owner.key.taskId}\u0000${who}\u0000${owner.tryNumber}`;
+    const ownerKey = `${owner.key.dagId}\u0000${owner.key.runId}\u0000${owner.key.taskId}\u0000${who}\u0000${owner.tryNumber}`;
     const existing = this.byOwner.get(ownerKey);
     if (existing) return existing;
     const jobId = randomUUID();
@@ -192,9 +193,9 @@ export class LocalBatch implements BatchBackend {
    * again after it ends). Its tries are over, so nothing asks for them again (a cleared instance's next
    * try is a new owner, with a new job).
    */
-  forgetRun(runId: string): void {
+  forgetRun(run: RunRef): void {
     for (const [jobId, j] of this.jobs) {
-      if (j.owner.key.runId !== runId || !this.isDone(jobId)) continue;
+      if (j.owner.key.runId !== run.runId || j.owner.key.dagId !== run.dagId || !this.isDone(jobId)) continue;
       this.jobs.delete(jobId);
       this.childReasons.delete(jobId);
     }

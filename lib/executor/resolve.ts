@@ -2,6 +2,7 @@ import { resolveTemplate, templateRefs } from '../authoring/xcom-arg.ts';
 import type { Dag } from '../authoring/dag.ts';
 import { MappingError } from '../errors.ts';
 import type { InputTemplate, MappingSpec, XComRefSpec } from '../model/spec.ts';
+import { runKeyText, type RunRef } from '../store/records.ts';
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { StateStore } from '../store/state-store.ts';
 
@@ -18,40 +19,41 @@ export class InputResolver {
   ) {}
 
   /** Forget a run's cached values (when it ends, or when task instances are cleared). */
-  forget(runId: string): void {
-    this.cache.delete(runId);
+  forget(run: RunRef): void {
+    this.cache.delete(runKeyText(run));
   }
 
   /** The value a reference stands for: a mapped task's results in map-index order, else its value. */
-  value(dag: Dag, runId: string, ref: XComRefSpec): Promise<unknown> {
-    let m = this.cache.get(runId);
-    if (!m) this.cache.set(runId, (m = new Map()));
+  value(dag: Dag, run: RunRef, ref: XComRefSpec): Promise<unknown> {
+    const id = runKeyText(run);
+    let m = this.cache.get(id);
+    if (!m) this.cache.set(id, (m = new Map()));
     const k = `${ref.taskId}\u0000${ref.key}`;
     let v = m.get(k);
     if (!v) {
-      v = this.fetch(dag, runId, ref);
+      v = this.fetch(dag, { dagId: run.dagId, runId: run.runId }, ref);
       m.set(k, v);
       v.catch(() => m.delete(k));
     }
     return v;
   }
 
-  private async fetch(dag: Dag, runId: string, ref: XComRefSpec): Promise<unknown> {
+  private async fetch(dag: Dag, run: RunRef, ref: XComRefSpec): Promise<unknown> {
     const up = dag.taskIndex.get(ref.taskId);
-    if (up?.mapping) return (await retryTransient(() => this.store.listXComs(runId, ref.taskId, ref.key), this.retry)).map((x) => x.value);
-    return (await retryTransient(() => this.store.getXCom(runId, ref.taskId, -1, ref.key), this.retry))?.value ?? null;
+    if (up?.mapping) return (await retryTransient(() => this.store.listXComs(run, ref.taskId, ref.key), this.retry)).map((x) => x.value);
+    return (await retryTransient(() => this.store.getXCom(run, ref.taskId, -1, ref.key), this.retry))?.value ?? null;
   }
 
-  async resolve(dag: Dag, runId: string, t: InputTemplate): Promise<unknown> {
+  async resolve(dag: Dag, run: RunRef, t: InputTemplate): Promise<unknown> {
     const refs = templateRefs(t);
     if (refs.length === 0) return t === null ? undefined : resolveTemplate(t, () => null);
     const values = new Map<string, unknown>();
-    for (const r of refs) values.set(`${r.taskId}\u0000${r.key}`, await this.value(dag, runId, r));
+    for (const r of refs) values.set(`${r.taskId}\u0000${r.key}`, await this.value(dag, run, r));
     return resolveTemplate(t, (r) => values.get(`${r.taskId}\u0000${r.key}`));
   }
 
   /** Resolve the lists a mapping runs over; throws MappingError naming the task and the culprit. */
-  async mappingLists(dag: Dag, runId: string, taskId: string, m: MappingSpec): Promise<ResolvedMapping> {
+  async mappingLists(dag: Dag, run: RunRef, taskId: string, m: MappingSpec): Promise<ResolvedMapping> {
     const list = (v: unknown, what: string): unknown[] => {
       if (!Array.isArray(v)) {
         const got = v === null ? 'null' : typeof v === 'object' ? 'an object' : `a ${typeof v} (${JSON.stringify(v)})`;
@@ -59,10 +61,10 @@ export class InputResolver {
       }
       return v;
     };
-    const partial = m.partial === null ? {} : ((await this.resolve(dag, runId, m.partial)) as Record<string, unknown>);
-    if (m.mode === 'single') return { mode: 'single', lists: [list(await this.resolve(dag, runId, m.source), 'its input')], keys: [], partial };
+    const partial = m.partial === null ? {} : ((await this.resolve(dag, run, m.partial)) as Record<string, unknown>);
+    if (m.mode === 'single') return { mode: 'single', lists: [list(await this.resolve(dag, run, m.source), 'its input')], keys: [], partial };
     if (m.mode === 'kwargs') {
-      const items = list(await this.resolve(dag, runId, m.source), 'its kwargs');
+      const items = list(await this.resolve(dag, run, m.source), 'its kwargs');
       items.forEach((it, i) => {
         if (typeof it !== 'object' || it === null || Array.isArray(it)) {
           throw new MappingError(`task '${taskId}' expandKwargs item ${i} is not an object: ${JSON.stringify(it)}`);
@@ -72,7 +74,7 @@ export class InputResolver {
     }
     const keys = Object.keys(m.expand);
     const lists: unknown[][] = [];
-    for (const k of keys) lists.push(list(await this.resolve(dag, runId, m.expand[k]), `'${k}'`));
+    for (const k of keys) lists.push(list(await this.resolve(dag, run, m.expand[k]), `'${k}'`));
     return { mode: 'product', lists, keys, partial };
   }
 }

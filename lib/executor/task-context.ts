@@ -100,15 +100,15 @@ export class TaskContextImpl implements TaskContext {
     const up = this.dag.taskIndex.get(taskId);
     if (!up) throw new Error(`xcomPull: no task '${taskId}' in DAG '${this.dag.dagId}'`);
     if (up.mapping && (options?.mapIndex === undefined || options.mapIndex === null)) {
-      return (await retryTransient(() => this.store.listXComs(this.run.runId, taskId, key), this.retry)).map((x) => x.value) as T;
+      return (await retryTransient(() => this.store.listXComs(this.run, taskId, key), this.retry)).map((x) => x.value) as T;
     }
-    return (await retryTransient(() => this.store.getXCom(this.run.runId, taskId, options?.mapIndex ?? -1, key), this.retry))?.value as T | undefined;
+    return (await retryTransient(() => this.store.getXCom(this.run, taskId, options?.mapIndex ?? -1, key), this.retry))?.value as T | undefined;
   }
 
   async xcomPush(key: string, value: unknown): Promise<void> {
     if (key === 'return_value') throw new Error(`xcomPush: 'return_value' is reserved for the task's result`);
     checkJson(value, `xcomPush('${key}')`);
-    const x = { runId: this.run.runId, taskId: this.ti.taskId, mapIndex: this.ti.mapIndex, key, value };
+    const x = { dagId: this.run.dagId, runId: this.run.runId, taskId: this.ti.taskId, mapIndex: this.ti.mapIndex, key, value };
     await retryTransient(() => this.store.putXCom(x), this.retry);
   }
 }

@@ -14,10 +14,11 @@ import {
 } from '../errors.ts';
 import { arraySizeFor, batchJobName, groupBounds, waveJobName, type ArrayRef } from '../core/arrays.ts';
 import type { TaskSpec } from '../model/spec.ts';
+import { sha256 } from '../model/hash.ts';
 import { iso } from '../model/time.ts';
 import type { DagResolver, TryResult } from '../scheduler/host.ts';
 import type { TriggerRequest } from '../scheduler/scheduler.ts';
-import type { DagRunRecord, LogLine, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { DagRunRecord, LogLine, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from './batch-backend.ts';
@@ -95,6 +96,18 @@ interface Step {
 /** A wave ready to submit: child i is `mapIndexes[i]`. */
 export type PreparedWave = { mapIndexes: number[]; submission: BatchSubmission } | { mapIndexes: number[]; error: string };
 
+/**
+ * The id of the run a triggerDag instance's try starts: deterministic (a repeated try start finds the
+ * run), unique in the triggered DAG whichever DAG and run trigger it, and of a bounded length however
+ * deep the triggers nest: `triggered__<parent DAG>.<task>[.<map index>]__try<n>__<h>`, `h` 16 hex digits
+ * of a hash of the parent instance (DAG, run, task, map index; the parent itself is the run's `parent`).
+ */
+export function triggeredRunId(parent: Pick<TaskInstanceRecord, 'dagId' | 'runId' | 'taskId' | 'mapIndex' | 'tryNumber'>): string {
+  const index = parent.mapIndex >= 0 ? `.${parent.mapIndex}` : '';
+  const h = sha256(JSON.stringify([parent.dagId, parent.runId, parent.taskId, parent.mapIndex])).slice(0, 16);
+  return `triggered__${parent.dagId}.${parent.taskId}${index}__try${parent.tryNumber}__${h}`;
+}
+
 function sameStrings(a: string[] | null, b: string[] | null): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -155,7 +168,7 @@ export class TaskRunner {
     if (!mark && (before.state !== 'running' || start === true)) return null;
     // Everything is read before the instance is marked running, so that fewer store calls can fail
     // between marking it and running its code.
-    const run = await this.io.getRun(key.runId);
+    const run = await this.io.getRun(key);
     const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
     let ti: TaskInstanceRecord = before;
     if (mark) {
@@ -233,7 +246,7 @@ export class TaskRunner {
       const { ti, run, dag, spec, write } = step;
       let result: TryResult;
       if (!run || !dag || !spec) {
-        result = tryFailure(new NonRetriableError(`DAG run '${key.runId}' or its DAG is not available`));
+        result = tryFailure(new NonRetriableError(`DAG run '${key.runId}' of DAG '${key.dagId}' or its DAG is not available`));
       } else {
         if (ti.externalId === null && ti.pokeCount === 0) write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
         const isolation = runsTaskCode(spec) ? this.services.isolation : undefined;
@@ -328,11 +341,11 @@ export class TaskRunner {
    */
   async prepareArrayWave(array: ArrayRef, tryNumber: number): Promise<PreparedWave | null> {
     const { from, to } = groupBounds(array.group);
-    const tis = (await this.io.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter(
+    const tis = (await this.io.listTaskInstanceRange(array, array.taskId, from, to)).filter(
       (ti) => ti.tryNumber === tryNumber && (ti.state === 'queued' || ti.state === 'running'),
     );
     if (tis.length === 0) return null;
-    const run = await this.io.getRun(array.runId);
+    const run = await this.io.getRun(array);
     const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
     const jobName = waveJobName(run?.dagId ?? '', array, tryNumber);
     // Child i is the wave's i-th instance by map index; each records its number (`<job name>#<i>`).
@@ -346,7 +359,7 @@ export class TaskRunner {
         if (applied[n]) this.services.onState?.({ ...ti, state: 'running', startDate: now, externalId: `${jobName}#${i}` });
       });
     }
-    const members = (await this.io.listTaskInstanceRange(array.runId, array.taskId, from, to)).filter((ti) => ti.tryNumber === tryNumber && ti.state === 'running');
+    const members = (await this.io.listTaskInstanceRange(array, array.taskId, from, to)).filter((ti) => ti.tryNumber === tryNumber && ti.state === 'running');
     if (members.length === 0) return null;
     const mapIndexes = members.map((ti) => ti.mapIndex);
     const spec = dag?.taskIndex.has(array.taskId) ? dag.task(array.taskId) : undefined;
@@ -368,7 +381,7 @@ export class TaskRunner {
       const what = size === 1 ? `Batch job ${submission.jobName}` : `child ${i} of Batch array job ${submission.jobName} (${size} children)`;
       const line = { time, level: 'info' as const, message: `starting try ${tryNumber} of ${ti.maxTries} as ${what}${c.command ? `: ${c.command.join(' ')}` : ''}` };
       this.services.onLog?.(ti, tryNumber, line);
-      return [{ key: { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber, lines: [line] }];
+      return [{ key: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber, lines: [line] }];
     });
     if (entries.length) await this.io.appendLogs(entries);
     return { mapIndexes, submission };
@@ -377,8 +390,8 @@ export class TaskRunner {
   /** The array job of a wave: the static fields, each child's item, and what every child shares. */
   private async waveSubmission(dag: Dag, run: DagRunRecord, spec: TaskSpec, array: ArrayRef, tryNumber: number, mapIndexes: number[]): Promise<BatchSubmission> {
     const b = spec.batch!;
-    const r = (k: unknown) => this.resolveInput(dag, run.runId, k);
-    const lists = await this.mappingLists(dag, run.runId, spec.taskId, spec.mapping!);
+    const r = (k: unknown) => this.resolveInput(dag, run, k);
+    const lists = await this.mappingLists(dag, run, spec.taskId, spec.mapping!);
     const n = mappingLength(lists);
     const staticCommand = ((await r(b.command)) ?? null) as string[] | null;
     const staticEnv = ((await r(b.environment)) ?? {}) as Record<string, string>;
@@ -422,7 +435,7 @@ export class TaskRunner {
     const { ti, run, dag, spec, write } = step;
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const r = await this.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);
+      const r = await this.mappingLists(dag, run, spec.taskId, spec.iterate.mapping);
       const n = mappingLength(r);
       const done = await this.io.listItemResults(ti);
       const items: number[] = [];
@@ -446,10 +459,10 @@ export class TaskRunner {
     if (!step) throw new NonRetriableError(`task instance ${key.taskId}[${key.mapIndex}] is not running try ${tryNumber}`);
     const { ti, run, dag, spec, write } = step;
     // The Map state's Retry resends the same payload: count this item's attempts in the store.
-    itemTry ??= await this.io.countUp(`item:${key.runId}:${key.taskId}:${key.mapIndex}:${tryNumber}:${index}`);
+    itemTry ??= await this.io.countUp(`item:${key.dagId}:${key.runId}:${key.taskId}:${key.mapIndex}:${tryNumber}:${index}`);
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const r = await this.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping);
+      const r = await this.mappingLists(dag, run, spec.taskId, spec.iterate.mapping);
       const fn = dag.runtime.get(spec.taskId)!.callable!;
       const value = await inTry(write, () =>
         this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, { index, tryNumber: itemTry }), mappingItem(r, index)))),
@@ -479,7 +492,7 @@ export class TaskRunner {
     let result: TryResult;
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const n = mappingLength(await this.mappingLists(dag, run.runId, spec.taskId, spec.iterate.mapping));
+      const n = mappingLength(await this.mappingLists(dag, run, spec.taskId, spec.iterate.mapping));
       const done = await this.io.listItemResults(ti);
       const missing: number[] = [];
       for (let i = 0; i < n; i++) if (!done.has(i)) missing.push(i);
@@ -508,17 +521,17 @@ export class TaskRunner {
    * transiently; an error it throws is either the input's fault (a MappingError: the task's failure) or
    * the store's (an infrastructure failure).
    */
-  private async resolveInput(dag: Dag, runId: string, t: unknown): Promise<unknown> {
+  private async resolveInput(dag: Dag, run: RunRef, t: unknown): Promise<unknown> {
     try {
-      return await this.resolver.resolve(dag, runId, t as Parameters<InputResolver['resolve']>[2]);
+      return await this.resolver.resolve(dag, run, t as Parameters<InputResolver['resolve']>[2]);
     } catch (e) {
       throw this.resolverError(e);
     }
   }
 
-  private async mappingLists(dag: Dag, runId: string, taskId: string, m: Parameters<InputResolver['mappingLists']>[3]): Promise<ResolvedMapping> {
+  private async mappingLists(dag: Dag, run: RunRef, taskId: string, m: Parameters<InputResolver['mappingLists']>[3]): Promise<ResolvedMapping> {
     try {
-      return await this.resolver.mappingLists(dag, runId, taskId, m);
+      return await this.resolver.mappingLists(dag, run, taskId, m);
     } catch (e) {
       throw this.resolverError(e);
     }
@@ -593,16 +606,16 @@ export class TaskRunner {
   private async storeResult(ti: TaskInstanceRecord, value: unknown): Promise<void> {
     const v = value === undefined ? null : value;
     checkJson(v);
-    await this.io.putXCom({ runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v });
+    await this.io.putXCom({ dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v });
   }
 
   private async input(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<unknown> {
     if (spec.mapping) {
-      const r = await this.mappingLists(dag, run.runId, spec.taskId, spec.mapping);
+      const r = await this.mappingLists(dag, run, spec.taskId, spec.mapping);
       if (ti.mapIndex < 0 || ti.mapIndex >= mappingLength(r)) throw new NonRetriableError(`map index ${ti.mapIndex} is out of range`);
       return mappingItem(r, ti.mapIndex);
     }
-    return spec.input === null ? undefined : this.resolveInput(dag, run.runId, spec.input);
+    return spec.input === null ? undefined : this.resolveInput(dag, run, spec.input);
   }
 
   private async execute(
@@ -686,7 +699,7 @@ export class TaskRunner {
   private async trigger(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void): Promise<TryResult> {
     const t = spec.triggerDag!;
     if (ti.externalId) {
-      const child = await this.io.getRun(ti.externalId);
+      const child = await this.io.getRun({ dagId: t.triggerDagId, runId: ti.externalId });
       if (!child) throw new NonRetriableError(`triggered run '${ti.externalId}' is gone`);
       if (t.allowedStates.includes(child.state)) {
         write('info', `triggered run ${child.runId} of '${child.dagId}' ended ${child.state}`);
@@ -698,17 +711,16 @@ export class TaskRunner {
       }
       return { kind: 'defer', until: null, externalId: child.runId };
     }
-    const conf = ((await this.resolveInput(dag, run.runId, t.conf)) ?? {}) as Record<string, unknown>;
+    const conf = ((await this.resolveInput(dag, run, t.conf)) ?? {}) as Record<string, unknown>;
     const extra = await this.input(dag, run, spec, ti);
     if (extra !== undefined && extra !== null) {
       if (typeof extra !== 'object' || Array.isArray(extra)) throw new NonRetriableError(`triggerDag input must be an object of conf fields`);
       Object.assign(conf, extra);
     }
-    const suffix = ti.mapIndex >= 0 ? `.${ti.mapIndex}` : '';
     const child = await throughInfrastructure('triggering the DAG run', () => this.services.triggerRun({
       dagId: t.triggerDagId,
       conf,
-      runId: `triggered__${run.runId}__${spec.taskId}${suffix}__try${ti.tryNumber}`,
+      runId: triggeredRunId(ti),
       logicalDate: new Date(this.services.now()),
       runType: 'triggered',
       parent: { dagId: dag.dagId, runId: run.runId, taskId: spec.taskId, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber },
@@ -730,7 +742,7 @@ export class TaskRunner {
       return { kind: 'defer', until: null, externalId: st.jobId };
     }
     const job = await this.batchSubmission(dag, run, spec, ti);
-    const jobId = await this.services.batch.submit(job, { key: { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber: ti.tryNumber });
+    const jobId = await this.services.batch.submit(job, { key: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber: ti.tryNumber });
     write('info', `submitted Batch job ${job.jobName} (${jobId})${job.command ? `: ${job.command.join(' ')}` : ''}`);
     return { kind: 'defer', until: null, externalId: jobId };
   }
@@ -738,7 +750,7 @@ export class TaskRunner {
   /** The job a Batch task instance submits: its static fields, overridden by its input (e.g. per map index). */
   private async batchSubmission(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<BatchSubmission> {
     const b = spec.batch!;
-    const r = (k: unknown) => this.resolveInput(dag, run.runId, k);
+    const r = (k: unknown) => this.resolveInput(dag, run, k);
     const input = ((await this.input(dag, run, spec, ti)) ?? {}) as Record<string, unknown>;
     if (typeof input !== 'object' || Array.isArray(input)) throw new NonRetriableError(`batchJob input must be an object of job fields`);
     // Deterministic per try: a resubmission after a lost response finds the same job.
@@ -768,7 +780,7 @@ export class TaskRunner {
   /** Dynamic task iteration: every item inside this one instance; items done in earlier tries are kept. */
   private async iterate(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined, progress: TryProgress): Promise<TryResult> {
     const it = spec.iterate!;
-    const r = await this.mappingLists(dag, run.runId, spec.taskId, it.mapping);
+    const r = await this.mappingLists(dag, run, spec.taskId, it.mapping);
     const n = mappingLength(r);
     const done = await this.io.listItemResults(ti);
     const todo: number[] = [];

@@ -9,10 +9,10 @@ import { storeUnavailable, TryInfrastructureError } from '../executor/infrastruc
 import { LocalBatch } from '../executor/local-batch.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { currentTry, TaskRunner } from '../executor/task-runner.ts';
-import { timerRunId, type ArrayWave, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
+import { timerRun, type ArrayWave, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
-import { newTaskInstance, type DagRunRecord, type LogLine, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
+import { newTaskInstance, pipelineScopeOf, runKeyText, runRefOf, sameRun, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { FakeClock, RealClock, type Clock } from './clock.ts';
@@ -84,7 +84,7 @@ class RunningTry extends GuardedTry {
     readonly controller: AbortController,
     onLate: (e: unknown) => void,
   ) {
-    super(`task '${key.taskId}'${key.mapIndex >= 0 ? `[${key.mapIndex}]` : ''} try ${tryNumber} of run ${key.runId}`, key.runId, (e) => controller.abort(e), onLate);
+    super(`task '${key.taskId}'${key.mapIndex >= 0 ? `[${key.mapIndex}]` : ''} try ${tryNumber} of run ${key.runId} of DAG '${key.dagId}'`, key.runId, (e) => controller.abort(e), onLate);
   }
 }
 
@@ -161,12 +161,13 @@ export class LocalRunner {
   private closed = false;
   private idleCheck = false;
   private readonly idleWaiters: (() => void)[] = [];
+  // By run (`runKeyText`): waiters, the runs it triggered (and its parent), its timers, who follows it.
   private readonly runWaiters = new Map<string, ((r: DagRunRecord) => void)[]>();
   /** Runs seen queued or running (by their events). */
   private readonly liveRuns = new Set<string>();
   /** Triggered runs under their parent, and back; a tree goes once it has ended and nobody follows it. */
-  private readonly children = new Map<string, string[]>();
-  private readonly parents = new Map<string, string>();
+  private readonly children = new Map<string, RunRef[]>();
+  private readonly parents = new Map<string, RunRef>();
   /** Run trees someone waits for (`run`, `waitForRunTree`): kept until they are done with them. */
   private readonly follows = new Map<string, number>();
   private readonly timers = new Map<string, Set<() => void>>();
@@ -175,7 +176,7 @@ export class LocalRunner {
   private readonly listeners: ((e: RunnerEvent) => void)[] = [];
   private unguard: (() => void) | null = null;
   /** Internal errors (a bug or a store failure), kept so that none is swallowed: the latest {@link RUNNER_ERRORS_KEPT}. */
-  readonly errors: { runId: string | null; where: string; error: string }[] = [];
+  readonly errors: { run: RunRef | null; where: string; error: string }[] = [];
 
   constructor(options: LocalRunnerOptions) {
     this.dags = Array.isArray(options.dags) ? new DagList(options.dags) : (options.dags as DagResolver);
@@ -217,7 +218,7 @@ export class LocalRunner {
       dispatchArray: (wave) => this.dispatchArray(wave),
       stopRunnable: (queue, name, reason) => this.batch.stopRunnable(queue, name, reason),
       setTimer: (at, event) => this.setTimer(at, event),
-      cancelRun: (runId) => this.abortTries(new Error('the run was stopped: dagrun timeout'), runId),
+      cancelRun: (run) => this.abortTries(new Error('the run was stopped: dagrun timeout'), run),
       externalDone: async (_kind, id) => this.batch.isDone(id),
       emit: (e) => this.emit(e),
     };
@@ -226,15 +227,15 @@ export class LocalRunner {
       now: () => this.clock.now(),
       setTimer: (at, fn) => void this.clock.setTimer(at, () => void this.track(null, 'batch job end', async () => fn())),
       onDone: (owner, status) =>
-        void this.track(owner.key.runId, 'batch job end', async () => {
+        void this.track(runRefOf(owner.key), 'batch job end', async () => {
           try {
             if (!owner.wave) return await this.scheduler.resumeDeferred(owner.key, owner.tryNumber);
             const result = await this.batch.waveResult(status.jobId, owner.wave.mapIndexes.length);
             await this.scheduler.handleArrayResult(owner.wave.array, owner.tryNumber, childOutcomes(owner.wave.mapIndexes, result));
           } finally {
             // A job that ended after its run did is forgotten now (the run's end forgot the others).
-            const run = await this.store.getRun(owner.key.runId).catch(() => undefined);
-            if (run && isTerminalRunState(run.state)) this.batch.forgetRun(run.runId);
+            const run = await this.store.getRun(runRefOf(owner.key)).catch(() => undefined);
+            if (run && isTerminalRunState(run.state)) this.batch.forgetRun(run);
           }
         }),
       track: (p) => this.track(null, 'batch process', () => p),
@@ -290,7 +291,7 @@ export class LocalRunner {
   private emit(e: RunnerEvent): void {
     if (e.type === 'run') this.runChanged(e.run);
     if (e.type === 'error') {
-      this.errors.push({ runId: e.runId, where: e.where, error: errorMessage(e.error) });
+      this.errors.push({ run: e.run, where: e.where, error: errorMessage(e.error) });
       if (this.errors.length > RUNNER_ERRORS_KEPT) this.errors.splice(0, this.errors.length - RUNNER_ERRORS_KEPT);
     }
     // Listeners run outside the task's log context (their console output is theirs), and a listener
@@ -308,35 +309,35 @@ export class LocalRunner {
 
   /** A run changed state: record it under its parent; when it ended, drop what was kept for it. */
   private runChanged(run: DagRunRecord): void {
-    const { runId } = run;
+    const id = runKeyText(run);
     if (run.parent) {
-      const parent = run.parent.runId;
+      const parent = runKeyText(run.parent);
       const list = this.children.get(parent) ?? [];
-      if (!list.includes(runId)) list.push(runId);
+      if (!list.some((c) => runKeyText(c) === id)) list.push(runRefOf(run));
       this.children.set(parent, list);
-      this.parents.set(runId, parent);
+      this.parents.set(id, runRefOf(run.parent));
     }
     if (!isTerminalRunState(run.state)) {
-      this.liveRuns.add(runId);
+      this.liveRuns.add(id);
       return;
     }
-    this.liveRuns.delete(runId);
-    for (const cancel of this.timers.get(runId) ?? []) cancel();
-    this.timers.delete(runId);
-    this.batch.forgetRun(runId);
-    const w = this.runWaiters.get(runId) ?? [];
-    this.runWaiters.delete(runId);
+    this.liveRuns.delete(id);
+    for (const cancel of this.timers.get(id) ?? []) cancel();
+    this.timers.delete(id);
+    this.batch.forgetRun(run);
+    const w = this.runWaiters.get(id) ?? [];
+    this.runWaiters.delete(id);
     for (const f of w) f(run);
-    this.pruneTree(runId);
+    this.pruneTree(run);
   }
 
-  /** Forget the tree of triggered runs `runId` belongs to once every run of it has ended and nobody follows it. */
-  private pruneTree(runId: string): void {
-    let root = runId;
-    for (let p = this.parents.get(root); p !== undefined; p = this.parents.get(root)) root = p;
+  /** Forget the tree of triggered runs `run` belongs to once every run of it has ended and nobody follows it. */
+  private pruneTree(run: RunRef): void {
+    let root = runRefOf(run);
+    for (let p = this.parents.get(runKeyText(root)); p !== undefined; p = this.parents.get(runKeyText(root))) root = p;
     const members: string[] = [];
     for (const stack = [root]; stack.length; ) {
-      const id = stack.pop()!;
+      const id = runKeyText(stack.pop()!);
       members.push(id);
       stack.push(...(this.children.get(id) ?? []));
     }
@@ -347,45 +348,48 @@ export class LocalRunner {
     }
   }
 
-  private follow(runId: string): void {
-    this.follows.set(runId, (this.follows.get(runId) ?? 0) + 1);
+  private follow(run: RunRef): void {
+    const id = runKeyText(run);
+    this.follows.set(id, (this.follows.get(id) ?? 0) + 1);
   }
 
-  private unfollow(runId: string): void {
-    const n = (this.follows.get(runId) ?? 1) - 1;
-    if (n > 0) this.follows.set(runId, n);
+  private unfollow(run: RunRef): void {
+    const id = runKeyText(run);
+    const n = (this.follows.get(id) ?? 1) - 1;
+    if (n > 0) this.follows.set(id, n);
     else {
-      this.follows.delete(runId);
-      this.pruneTree(runId);
+      this.follows.delete(id);
+      this.pruneTree(run);
     }
   }
 
-  /** The runs `runId` triggered, in the order they were created (from the store when this runner no longer keeps them). */
-  private async childrenOf(runId: string): Promise<string[]> {
-    const kept = this.children.get(runId);
-    if (kept || this.liveRuns.has(runId) || this.parents.has(runId)) return kept ?? [];
-    const run = await this.store.getRun(runId);
-    const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
+  /** The runs `run` triggered, in the order they were created (from the store when this runner no longer keeps them). */
+  private async childrenOf(run: RunRef): Promise<RunRef[]> {
+    const id = runKeyText(run);
+    const kept = this.children.get(id);
+    if (kept || this.liveRuns.has(id) || this.parents.has(id)) return kept ?? [];
+    const rec = await this.store.getRun(runRefOf(run));
+    const dag = rec ? this.dags.getDag(rec.dagId, rec.dagVersion) : undefined;
     if (!dag) return [];
     const targets = new Set(dag.spec.tasks.flatMap((t) => (t.triggerDag ? [t.triggerDag.triggerDagId] : [])));
     const found: DagRunRecord[] = [];
-    for (const dagId of targets) for (const r of await this.store.listRuns({ dagId })) if (r.parent?.runId === runId) found.push(r);
-    found.sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : a.runId < b.runId ? -1 : 1));
-    return found.map((r) => r.runId);
+    for (const dagId of targets) for (const r of await this.store.listRuns({ dagId })) if (r.parent && sameRun(r.parent, run)) found.push(r);
+    found.sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : a.dagId < b.dagId ? -1 : 1));
+    return found.map(runRefOf);
   }
 
   /** Run work, counting it in flight; an error in it is reported and fails its run, never lost. */
-  private track<T>(runId: string | null, where: string, work: () => Promise<T>): Promise<T | undefined> {
+  private track<T>(run: RunRef | null, where: string, work: () => Promise<T>): Promise<T | undefined> {
     this.inflight++;
     // Outside any try's context: a crash in the runner's own work is not a task's.
     return currentTry
       .exit(work)
       .catch(async (e: unknown) => {
-        this.emit({ type: 'error', runId, error: e, where });
-        if (runId) {
+        this.emit({ type: 'error', run, error: e, where });
+        if (run) {
           // Fail the run as any run ends (callbacks, parent, maxActiveRuns unit); if even that fails, say so.
-          await this.scheduler.failRun(runId, `internal error in ${where}: ${errorMessage(e)}`).catch((e2: unknown) => {
-            this.emit({ type: 'error', runId, error: e2, where: `failing run ${runId} after an internal error` });
+          await this.scheduler.failRun(run, `internal error in ${where}: ${errorMessage(e)}`).catch((e2: unknown) => {
+            this.emit({ type: 'error', run, error: e2, where: `failing run ${run.runId} of DAG '${run.dagId}' after an internal error` });
           });
         }
         return undefined;
@@ -419,7 +423,7 @@ export class LocalRunner {
    */
   private async runTry(key: TiKey, tryNumber: number): Promise<TryResult | null> {
     const t = new RunningTry(key, tryNumber, new AbortController(), (e) =>
-      this.emit({ type: 'error', runId: key.runId, error: e, where: `task '${key.taskId}' (its code, after try ${tryNumber} ended)` }),
+      this.emit({ type: 'error', run: runRefOf(key), error: e, where: `task '${key.taskId}' (its code, after try ${tryNumber} ended)` }),
     );
     this.tries.add(t);
     try {
@@ -432,20 +436,20 @@ export class LocalRunner {
   }
 
   /** Abort the running tries (of one run, or all) with `reason`: their signal fires, and each fails with it. */
-  private abortTries(reason: unknown, runId?: string): void {
-    for (const t of this.tries) if (runId === undefined || t.runId === runId) t.controller.abort(reason);
+  private abortTries(reason: unknown, run?: RunRef): void {
+    for (const t of this.tries) if (run === undefined || sameRun(t.key, run)) t.controller.abort(reason);
   }
 
   private tryRunning(key: TiKey, tryNumber: number): boolean {
-    for (const t of this.tries) if (t.tryNumber === tryNumber && t.key.runId === key.runId && t.key.taskId === key.taskId && t.key.mapIndex === key.mapIndex) return true;
+    for (const t of this.tries) if (t.tryNumber === tryNumber && sameRun(t.key, key) && t.key.taskId === key.taskId && t.key.mapIndex === key.mapIndex) return true;
     return false;
   }
 
   /** `attempt`: how many times this try was dispatched again after an infrastructure failure. */
   private dispatch(ti: TaskInstanceRecord, attempt = 0): void {
     if (this.closed) return;
-    const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
-    void this.track(ti.runId, `task '${ti.taskId}'`, async () => {
+    const key = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+    void this.track(runRefOf(ti), `task '${ti.taskId}'`, async () => {
       await new Promise<void>((r) => setImmediate(r));
       if (this.closed) return;
       let result: TryResult | null;
@@ -473,8 +477,8 @@ export class LocalRunner {
     } catch (e) {
       if (!storeUnavailable(e) || attempt >= RECOVERY_ATTEMPTS) throw e;
       const where = `task '${key.taskId}' (reporting try ${tryNumber})`;
-      if (attempt === 0) this.emit({ type: 'error', runId: key.runId, error: e, where });
-      this.later(key.runId, this.clock.now() + recoveryDelayMs(attempt), where, () => this.reportTry(key, tryNumber, result, attempt + 1));
+      if (attempt === 0) this.emit({ type: 'error', run: runRefOf(key), error: e, where });
+      this.later(runRefOf(key), this.clock.now() + recoveryDelayMs(attempt), where, () => this.reportTry(key, tryNumber, result, attempt + 1));
     }
   }
 
@@ -487,14 +491,15 @@ export class LocalRunner {
    * moved it on. After RECOVERY_ATTEMPTS it is left for the next start (`resumeRuns`).
    */
   private recoverTry(ti: TaskInstanceRecord, error: TryInfrastructureError, attempt: number): void {
-    const key = { runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+    const key = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
+    const run = runRefOf(ti);
     const where = `task '${ti.taskId}'`;
-    if (attempt === 0) this.emit({ type: 'error', runId: ti.runId, error, where });
+    if (attempt === 0) this.emit({ type: 'error', run, error, where });
     if (attempt >= RECOVERY_ATTEMPTS) {
-      this.emit({ type: 'error', runId: ti.runId, error: new Error(`gave up on try ${ti.tryNumber} after ${attempt} attempts: ${errorMessage(error)}; it is left ${error.started ? 'running' : 'queued'} for the next start`), where });
+      this.emit({ type: 'error', run, error: new Error(`gave up on try ${ti.tryNumber} after ${attempt} attempts: ${errorMessage(error)}; it is left ${error.started ? 'running' : 'queued'} for the next start`), where });
       return;
     }
-    this.later(ti.runId, this.clock.now() + recoveryDelayMs(attempt), `recovering ${where}`, async () => {
+    this.later(run, this.clock.now() + recoveryDelayMs(attempt), `recovering ${where}`, async () => {
       try {
         const now = await retryTransient(() => this.store.getTaskInstance(key), this.retry);
         if (!now || now.tryNumber !== ti.tryNumber) return;
@@ -516,7 +521,7 @@ export class LocalRunner {
     if (this.closed) return;
     const { array, tryNumber } = wave;
     const where = `task '${array.taskId}' (array group ${array.group})`;
-    void this.track(array.runId, where, async () => {
+    void this.track(runRefOf(array), where, async () => {
       await new Promise<void>((r) => setImmediate(r));
       if (this.closed) return;
       let prepared: Awaited<ReturnType<TaskRunner['prepareArrayWave']>>;
@@ -526,12 +531,12 @@ export class LocalRunner {
         if (!(e instanceof TryInfrastructureError)) throw e;
         if (!e.recoverable || attempt >= RECOVERY_ATTEMPTS) throw e.cause;
         // Preparing a wave is idempotent (the same wave again, the same job by its owner): do it again later.
-        if (attempt === 0) this.emit({ type: 'error', runId: array.runId, error: e, where });
-        this.later(array.runId, this.clock.now() + recoveryDelayMs(attempt), `recovering ${where}`, async () => this.dispatchArray(wave, attempt + 1));
+        if (attempt === 0) this.emit({ type: 'error', run: runRefOf(array), error: e, where });
+        this.later(runRefOf(array), this.clock.now() + recoveryDelayMs(attempt), `recovering ${where}`, async () => this.dispatchArray(wave, attempt + 1));
         return;
       }
       if (!prepared) return;
-      const key = { runId: array.runId, taskId: array.taskId, mapIndex: prepared.mapIndexes[0]! };
+      const key = { dagId: array.dagId, runId: array.runId, taskId: array.taskId, mapIndex: prepared.mapIndexes[0]! };
       if ('error' in prepared) {
         const failed = new Map(prepared.mapIndexes.map((_, i) => [i, { exitCode: null, reason: prepared.error }]));
         const result = { jobId: '', jobName: '', status: 'FAILED' as const, failed, reason: prepared.error };
@@ -543,20 +548,21 @@ export class LocalRunner {
   }
 
   private setTimer(at: number, event: TimerEvent): void {
-    const runId = timerRunId(event);
-    this.later(runId, at, `timer ${event.type}`, () => this.scheduler.onTimer(event));
+    this.later(timerRun(event), at, `timer ${event.type}`, () => this.scheduler.onTimer(event));
   }
 
-  /** Do `work` at time `at` on the clock, as work of run `runId` (its timers go when it ends). */
-  private later(runId: string, at: number, where: string, work: () => Promise<unknown>): void {
+  /** Do `work` at time `at` on the clock, as work of run `run` (its timers go when it ends). */
+  private later(run: RunRef, at: number, where: string, work: () => Promise<unknown>): void {
     if (this.closed) return;
-    let set = this.timers.get(runId);
-    if (!set) this.timers.set(runId, (set = new Set()));
+    const ref = runRefOf(run);
+    const id = runKeyText(ref);
+    let set = this.timers.get(id);
+    if (!set) this.timers.set(id, (set = new Set()));
     const s = set;
     const cancel = this.clock.setTimer(at, () => {
       s.delete(cancel);
-      if (s.size === 0 && this.timers.get(runId) === s) this.timers.delete(runId);
-      void this.track(runId, where, work);
+      if (s.size === 0 && this.timers.get(id) === s) this.timers.delete(id);
+      void this.track(ref, where, work);
     });
     s.add(cancel);
   }
@@ -574,14 +580,15 @@ export class LocalRunner {
   }
 
   /** Resolves when the run has ended. */
-  waitForRun(runId: string): Promise<DagRunRecord> {
+  waitForRun(run: RunRef): Promise<DagRunRecord> {
+    const ref = runRefOf(run);
     return new Promise((resolve, reject) => {
-      this.store.getRun(runId).then((r) => {
-        if (!r) return reject(new Error(`no run '${runId}'`));
+      this.store.getRun(ref).then((r) => {
+        if (!r) return reject(new Error(`no run '${ref.runId}' of DAG '${ref.dagId}'`));
         if (isTerminalRunState(r.state)) return resolve(r);
-        const list = this.runWaiters.get(runId) ?? [];
+        const list = this.runWaiters.get(runKeyText(ref)) ?? [];
         list.push(resolve);
-        this.runWaiters.set(runId, list);
+        this.runWaiters.set(runKeyText(ref), list);
         this.scheduleIdleCheck();
       }, reject);
     });
@@ -596,34 +603,35 @@ export class LocalRunner {
   }
 
   /** Wait for a run and every run it triggered (recursively). */
-  async waitForRunTree(runId: string): Promise<void> {
-    this.follow(runId);
+  async waitForRunTree(run: RunRef): Promise<void> {
+    this.follow(run);
     try {
-      await this.waitForRun(runId);
-      for (const child of await this.childrenOf(runId)) await this.waitForRunTree(child);
+      await this.waitForRun(run);
+      for (const child of await this.childrenOf(run)) await this.waitForRunTree(child);
     } finally {
-      this.unfollow(runId);
+      this.unfollow(run);
     }
   }
 
   /** Trigger a DAG and wait for it and everything it triggered; returns the report. */
   async run(req: TriggerRequest): Promise<RunReport> {
     const run = await this.trigger(req);
-    this.follow(run.runId);
+    this.follow(run);
     try {
-      await this.waitForRunTree(run.runId);
-      return await this.report(run.runId);
+      await this.waitForRunTree(run);
+      return await this.report(run);
     } finally {
-      this.unfollow(run.runId);
+      this.unfollow(run);
     }
   }
 
   /** Task instance states of a run (every task, in definition order) and of the runs it triggered. */
-  async report(runId: string): Promise<RunReport> {
-    const run = await this.store.getRun(runId);
-    if (!run) throw new Error(`no run '${runId}'`);
+  async report(ref: RunRef): Promise<RunReport> {
+    const run = await this.store.getRun(runRefOf(ref));
+    if (!run) throw new Error(`no run '${ref.runId}' of DAG '${ref.dagId}'`);
+    const { runId } = run;
     const dag = this.dags.getDag(run.dagId, run.dagVersion);
-    const tis = await this.store.listTaskInstances(runId);
+    const tis = await this.store.listTaskInstances(run);
     const byTask = new Map<string, TaskInstanceRecord[]>();
     for (const ti of tis) {
       const l = byTask.get(ti.taskId) ?? [];
@@ -637,7 +645,7 @@ export class LocalRunner {
       else for (const ti of list) tasks.push({ taskId: ti.taskId, mapIndex: ti.mapIndex < 0 ? null : ti.mapIndex, state: ti.state, tryNumber: ti.tryNumber });
     }
     const report: RunReport = { dagId: run.dagId, runId, state: run.state, tasks };
-    const kids = await this.childrenOf(runId);
+    const kids = await this.childrenOf(run);
     if (kids.length) report.triggeredRuns = await Promise.all(kids.map((k) => this.report(k)));
     return report;
   }
@@ -654,14 +662,15 @@ export class LocalRunner {
     const now = this.clock.now();
     const params = resolveParams(dag.spec.params, req.conf ?? {}, { dagId: dag.dagId });
     const runId = `test__${new Date(now).toISOString()}__${spec.taskId}`;
+    const run = { dagId: dag.dagId, runId };
     await this.store.createRun({
       dagId: dag.dagId, runId, state: 'running', runType: 'manual', conf: req.conf ?? {}, params,
       logicalDate: new Date(now).toISOString(), queuedAt: new Date(now).toISOString(), startDate: new Date(now).toISOString(),
-      endDate: null, dagVersion: dag.spec.version, pending: Number.MAX_SAFE_INTEGER, parent: null, pipelineScope: runId, note: null,
+      endDate: null, dagVersion: dag.spec.version, pending: Number.MAX_SAFE_INTEGER, parent: null, pipelineScope: pipelineScopeOf(run), note: null,
     });
-    const key = { runId, taskId: spec.taskId, mapIndex: spec.mapping ? (req.mapIndex ?? 0) : -1 };
+    const key = { dagId: dag.dagId, runId, taskId: spec.taskId, mapIndex: spec.mapping ? (req.mapIndex ?? 0) : -1 };
     await this.store.createTaskInstances([
-      newTaskInstance({ ...key, dagId: dag.dagId, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: new Date(now).toISOString() }),
+      newTaskInstance({ ...key, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: new Date(now).toISOString() }),
     ]);
     let result = await this.runTry(key, 1);
     while (result?.kind === 'defer') {
@@ -673,15 +682,15 @@ export class LocalRunner {
         const id = result.externalId;
         while (!this.batch.isDone(id)) await new Promise<void>((r) => this.clock.setTimer(this.clock.now() + 100, r));
       } else if (spec.kind === 'trigger_dag' && result.externalId) {
-        await this.waitForRunTree(result.externalId);
+        await this.waitForRunTree({ dagId: spec.triggerDag!.triggerDagId, runId: result.externalId });
       }
       result = await this.runTry(key, 1);
     }
-    const xcom = await this.store.getXCom(runId, spec.taskId, key.mapIndex, 'return_value');
+    const xcom = await this.store.getXCom(run, spec.taskId, key.mapIndex, 'return_value');
     const log = await this.store.getLog(key, 1);
-    await this.store.updateRun(runId, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
-    this.scheduler.resolver.forget(runId);
-    this.batch.forgetRun(runId);
+    await this.store.updateRun(run, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
+    this.scheduler.resolver.forget(run);
+    this.batch.forgetRun(run);
     return { runId, outcome: result ?? { kind: 'failure', error: 'the task did not start', retriable: false }, value: xcom?.value ?? null, log };
   }
 

@@ -58,7 +58,7 @@ const bootUrl = () => (boot ??= new URL('./try-worker-boot.mjs', import.meta.url
 
 function sameTi(k: unknown, ti: TiKey): boolean {
   const x = k as Partial<TiKey> | null;
-  return typeof x === 'object' && x !== null && x.runId === ti.runId && x.taskId === ti.taskId && x.mapIndex === ti.mapIndex;
+  return typeof x === 'object' && x !== null && x.dagId === ti.dagId && x.runId === ti.runId && x.taskId === ti.taskId && x.mapIndex === ti.mapIndex;
 }
 
 /**

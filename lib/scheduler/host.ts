@@ -1,12 +1,12 @@
 import type { Dag } from '../authoring/dag.ts';
 import type { ArrayRef } from '../core/arrays.ts';
-import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { DagRunRecord, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 
 /** Events the scheduler asks its host to deliver back later. */
 export type TimerEvent =
   | { type: 'retry'; key: TiKey; tryNumber: number }
   | { type: 'resume'; key: TiKey; tryNumber: number }
-  | { type: 'run_timeout'; runId: string }
+  | { type: 'run_timeout'; dagId: string; runId: string }
   /** The failed children of an array group's wave `tryNumber` are due for their retry. */
   | { type: 'array_retry'; array: ArrayRef; tryNumber: number }
   /**
@@ -28,7 +28,7 @@ export interface ArrayWave {
 export type SchedulerEvent =
   | { type: 'ti'; ti: TaskInstanceRecord }
   | { type: 'run'; run: DagRunRecord }
-  | { type: 'error'; runId: string | null; error: unknown; where: string };
+  | { type: 'error'; run: RunRef | null; error: unknown; where: string };
 
 /**
  * What a host (the local runner, or the Lambda handlers) provides to the scheduler. The scheduler decides;
@@ -53,7 +53,7 @@ export interface SchedulerHost {
   /** Deliver `event` to `Scheduler.onTimer` at time `at` (locally a timer; deployed a Wait state). */
   setTimer(at: number, event: TimerEvent): void;
   /** Stop work in flight for a run that ended early (dagrun timeout). */
-  cancelRun?(runId: string): void;
+  cancelRun?(run: RunRef): void;
   /** Whether an external job a deferred instance waits on has already ended (closes a race at deferral). */
   externalDone?(kind: 'batch', externalId: string): Promise<boolean>;
   /** Told of every change. */
@@ -79,15 +79,13 @@ export type TryResult =
   | { kind: 'defer'; until: number | null; externalId?: string };
 
 export function tiKeyOf(k: TiKey): TiKey {
-  return { runId: k.runId, taskId: k.taskId, mapIndex: k.mapIndex };
+  return { dagId: k.dagId, runId: k.runId, taskId: k.taskId, mapIndex: k.mapIndex };
 }
 
 /** The run a timer event belongs to. */
-export function timerRunId(e: TimerEvent): string {
-  if (e.type === 'run_timeout') return e.runId;
-  if (e.type === 'array_retry') return e.array.runId;
-  if (e.type === 'runnable_check') return (e.array ?? e.key)!.runId;
-  return e.key.runId;
+export function timerRun(e: TimerEvent): RunRef {
+  const r = e.type === 'run_timeout' ? e : e.type === 'array_retry' ? e.array : e.type === 'runnable_check' ? (e.array ?? e.key)! : e.key;
+  return { dagId: r.dagId, runId: r.runId };
 }
 
 /** The task instance a timer event is for (null: a run's, or an array group's). */

@@ -47,7 +47,7 @@ import type { TaskSpec } from '../model/spec.ts';
 import { isTerminalRunState, isTerminalTiState, type RunState, type TerminalTiState, type TiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import type { BackfillRecord, DagRecord, DagRunRecord, ReprocessBehavior, TaskInstanceRecord, TiKey } from '../store/records.ts';
-import { notStarted } from '../store/records.ts';
+import { notStarted, pipelineScopeOf } from '../store/records.ts';
 import type { DeletedRun, ResetRequest, StateStore } from '../store/state-store.ts';
 import { DEFAULT_BACKFILL_MAX_ACTIVE_RUNS, runSemaphore, type Scheduler } from './scheduler.ts';
 
@@ -56,7 +56,7 @@ export class OperationError extends AirlessError {
   override name = 'OperationError';
 }
 
-const tiKey = (ti: TiKey): TiKey => ({ runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex });
+const tiKey = (ti: TiKey): TiKey => ({ dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex });
 
 function loadedDag(scheduler: Scheduler, dagId: string): Dag {
   const dag = scheduler.dags.getDag(dagId);
@@ -155,13 +155,12 @@ export async function clearTaskInstances(scheduler: Scheduler, options: ClearOpt
 async function clearRun(scheduler: Scheduler, options: ClearOptions, internal: { runPatch?: Partial<DagRunRecord>; start?: boolean }): Promise<ClearResult> {
   const { store } = scheduler;
   const dag = loadedDag(scheduler, options.dagId);
-  const run = await store.getRun(options.runId);
-  if (!run) throw new OperationError(`no run '${options.runId}'`, { dagId: options.dagId });
-  if (run.dagId !== dag.dagId) throw new OperationError(`run '${run.runId}' is a run of DAG '${run.dagId}'`, { dagId: options.dagId });
+  const run = await store.getRun({ dagId: dag.dagId, runId: options.runId });
+  if (!run) throw new OperationError(`no run '${options.runId}' of DAG '${dag.dagId}'`, { dagId: options.dagId });
   const unknown = (options.taskIds ?? []).filter((id) => !dag.spec.tasks.some((t) => t.taskId === id));
   if (unknown.length) throw new OperationError(`no task ${unknown.map((id) => `'${id}'`).join(', ')} in the DAG`, { dagId: dag.dagId });
 
-  const { plans, skipped } = planClear(scheduler, dag, await store.listTaskInstances(run.runId), options);
+  const { plans, skipped } = planClear(scheduler, dag, await store.listTaskInstances(run), options);
   const cleared = plans.flatMap((p) => p.cleared);
   const result: ClearResult = {
     dagId: dag.dagId,
@@ -174,8 +173,8 @@ async function clearRun(scheduler: Scheduler, options: ClearOptions, internal: {
   if (options.dryRun || cleared.length === 0) return result;
 
   // Counted first: a cleared run re-checks branch skips when it decides (see Scheduler.decide).
-  await store.updateRun(run.runId, null, { clearNumber: (run.clearNumber ?? 0) + 1 });
-  await store.deleteTaskResults(cleared.map((c) => ({ runId: run.runId, taskId: c.taskId, mapIndex: c.mapIndex })));
+  await store.updateRun(run, null, { clearNumber: (run.clearNumber ?? 0) + 1 });
+  await store.deleteTaskResults(cleared.map((c) => ({ dagId: run.dagId, runId: run.runId, taskId: c.taskId, mapIndex: c.mapIndex })));
   const done: ClearedInstance[] = [];
   for (const plan of plans) {
     const res = await store.resetTaskInstances(plan.reqs);
@@ -190,28 +189,29 @@ async function clearRun(scheduler: Scheduler, options: ClearOptions, internal: {
     });
   }
   // A mapped task expanding again: once none of its instances is left, withdraw its expansion.
-  const states = await store.getTaskStates(run.runId, plans.map((p) => p.t.taskId));
+  const states = await store.getTaskStates(run, plans.map((p) => p.t.taskId));
   for (let i = 0; i < plans.length; i++) {
     const plan = plans[i]!;
     const s = states[i];
     if (!plan.expanded || s?.decision !== 'expanded' || s.mapCount === null) continue;
-    if ((await store.listTaskInstances(run.runId, plan.t.taskId)).length > 0) continue;
+    if ((await store.listTaskInstances(run, plan.t.taskId)).length > 0) continue;
     const priorTries = plan.cleared.reduce((m, c) => Math.max(m, c.tryNumber), 0);
-    await store.withdrawExpansion(run.runId, plan.t.taskId, s.mapCount, plan.t.downstream, priorTries);
+    await store.withdrawExpansion(run, plan.t.taskId, s.mapCount, plan.t.downstream, priorTries);
   }
   result.cleared = done;
   if (done.length === 0) return result;
 
-  let now = await store.getRun(run.runId);
+  const ref = { dagId: run.dagId, runId: run.runId };
+  let now = await store.getRun(ref);
   if (now && isTerminalRunState(now.state)) {
-    await scheduler.reopenRun(run.runId, internal.runPatch ?? {}, { start: internal.start ?? true });
+    await scheduler.reopenRun(ref, internal.runPatch ?? {}, { start: internal.start ?? true });
   } else if (now?.state === 'running') {
-    await scheduler.resumeRun(run.runId);
+    await scheduler.resumeRun(ref);
     // It ended meanwhile (a finish that saw nothing pending just before these resets): run it again.
-    now = await store.getRun(run.runId);
-    if (now && isTerminalRunState(now.state) && now.pending > 0) await scheduler.reopenRun(run.runId, internal.runPatch ?? {}, { start: internal.start ?? true });
+    now = await store.getRun(ref);
+    if (now && isTerminalRunState(now.state) && now.pending > 0) await scheduler.reopenRun(ref, internal.runPatch ?? {}, { start: internal.start ?? true });
   }
-  result.runState.after = (await store.getRun(run.runId))?.state ?? result.runState.after;
+  result.runState.after = (await store.getRun(ref))?.state ?? result.runState.after;
   return result;
 }
 
@@ -343,7 +343,7 @@ export interface DeleteDagResult {
   /** What was deleted, per run. */
   runs: DeletedRun[];
   /** Sums over the runs. */
-  totals: Omit<DeletedRun, 'runId'> & { runs: number };
+  totals: Omit<DeletedRun, 'dagId' | 'runId'> & { runs: number };
   /** Whether the DAG's registry record (version, paused flag) was deleted. */
   dagRecord: boolean;
   backfills: number;
@@ -382,7 +382,7 @@ export async function deleteDag(store: StateStore, dagId: string, options: Delet
   if (active.length) {
     if (options.scheduler && dag) {
       for (const r of active) {
-        await options.scheduler.stopRun(r.runId, 'the DAG was deleted');
+        await options.scheduler.stopRun(r, 'the DAG was deleted');
         result.stopped.push(r.runId);
       }
     } else {
@@ -392,7 +392,7 @@ export async function deleteDag(store: StateStore, dagId: string, options: Delet
     }
   }
   for (const r of runs) {
-    const d = await store.deleteRun(r.runId);
+    const d = await store.deleteRun(r);
     if (!d) continue;
     result.runs.push(d);
     result.totals.runs++;
@@ -583,7 +583,7 @@ export async function createBackfill(scheduler: Scheduler, options: BackfillOpti
         dagVersion: spec.version,
         pending: spec.tasks.length,
         parent: null,
-        pipelineScope: d.runId!,
+        pipelineScope: pipelineScopeOf({ dagId, runId: d.runId! }),
         note: null,
         backfillId,
       };

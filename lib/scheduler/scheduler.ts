@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Dag } from '../authoring/dag.ts';
 import type { RunType } from '../authoring/context.ts';
 import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
@@ -11,27 +12,47 @@ import type { TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
 import { isTerminalTiState, type TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
-import { historyWithCurrentTry, newTaskInstance, type BackfillRecord, type DagRunRecord, type ParentRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
+import { historyWithCurrentTry, newTaskInstance, pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type ParentRef, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
 import type { BulkFinishResult, FinishRequest, StateStore, TiUpdate } from '../store/state-store.ts';
 import { ResilientStateStore } from '../store/resilient-store.ts';
-import { tiKeyOf, timerRunId, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
+import { tiKeyOf, timerRun, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
 
 export interface TriggerRequest {
   dagId: string;
   conf?: Record<string, unknown>;
+  /**
+   * The run's id (unique in its DAG). Default: `<runType>__<logicalDate>` when a logical date is given
+   * (deterministic: a repeated trigger finds the run), else a new id (see {@link generateRunId}).
+   */
   runId?: string;
   /** ISO-8601 or Date; default now. */
   logicalDate?: string | Date;
   runType?: RunType;
   parent?: ParentRef | null;
+  /** The pipeline-context scope to share (a triggered run: its parent's). Default: the run's own, `pipelineScopeOf(run)`. */
   pipelineScope?: string;
-  /** Refuse with a RunExistsError when a run with this id exists, instead of returning it. Default false (idempotent). */
+  /** Refuse with a RunExistsError when the DAG has a run with this id, instead of returning it. Default false (idempotent). */
   exclusive?: boolean;
+}
+
+/** Letters and digits of a generated run id's suffix (Airflow's `get_random_string`). */
+const RUN_ID_SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A new run id for a trigger that names neither a run id nor a logical date, in Airflow 3's shape:
+ * `<runType>__<ISO time>_<8 random letters and digits>` (62^8, about 2·10^14, per millisecond), so two
+ * triggers of a DAG in the same millisecond make two runs.
+ */
+export function generateRunId(runType: RunType, at: string): string {
+  let suffix = '';
+  for (let i = 0; i < 8; i++) suffix += RUN_ID_SUFFIX_CHARS[randomInt(RUN_ID_SUFFIX_CHARS.length)];
+  return `${runType}__${at}_${suffix}`;
 }
 
 
 /** What a reconcile pass found and repaired. */
 export interface ReconcileReport {
+  dagId: string;
   runId: string;
   redispatched: number;
   timersDelivered: number;
@@ -58,12 +79,12 @@ export function runHolder(run: Pick<DagRunRecord, 'dagId' | 'runId'>): string {
 
 /** The holder of the slots one try of an instance takes. */
 export function tiHolder(key: TiKey, tryNumber: number): string {
-  return `ti/${key.runId}/${key.taskId}/${key.mapIndex}/${tryNumber}`;
+  return `ti/${key.dagId}/${key.runId}/${key.taskId}/${key.mapIndex}/${tryNumber}`;
 }
 
 /** The holder of the slots an array wave takes (one unit of each limit for the whole wave). */
 export function waveHolder(array: ArrayRef, tryNumber: number): string {
-  return `wave/${array.runId}/${array.taskId}/${array.group}/${tryNumber}`;
+  return `wave/${array.dagId}/${array.runId}/${array.taskId}/${array.group}/${tryNumber}`;
 }
 
 /** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
@@ -115,18 +136,18 @@ export class Scheduler {
    * Run `work` for a run; if the run's DAG version cannot be had, fail the run with a note saying so
    * (its instances and counters are left as they are), give back its maxActiveRuns unit and wake its parent.
    */
-  private async guarded<T>(runId: string, work: () => Promise<T>, fallback: T): Promise<T> {
+  private async guarded<T>(ref: RunRef, work: () => Promise<T>, fallback: T): Promise<T> {
     try {
       return await work();
     } catch (e) {
       if (!(e instanceof DagVersionUnavailableError)) throw e;
-      const ended = await this.store.updateRun(runId, ['running', 'queued'], { state: 'failed', endDate: iso(this.host.now()), note: `${e.name}: ${e.message}` });
+      const ended = await this.store.updateRun(runRefOf(ref), ['running', 'queued'], { state: 'failed', endDate: iso(this.host.now()), note: `${e.name}: ${e.message}` });
       if (ended) {
-        this.resolver.forget(runId);
+        this.resolver.forget(ended);
         this.host.emit?.({ type: 'run', run: ended });
-        this.host.cancelRun?.(runId);
+        this.host.cancelRun?.(runRefOf(ended));
         if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
-        if (ended.endDate) await this.store.expireRun?.(runId, ended.endDate);
+        if (ended.endDate) await this.store.expireRun?.(runRefOf(ended), ended.endDate);
         await this.store.release(runSemaphore(ended.dagId, ended.backfillId ?? null), 1, runHolder(ended));
         if (this.dags.getDag(ended.dagId)) await this.startQueuedRuns(ended.dagId);
       }
@@ -143,21 +164,27 @@ export class Scheduler {
 
   /**
    * Create a run (queued), validating conf against the DAG's params, then start it if maxActiveRuns
-   * allows. Creating a run whose id exists returns the existing run (idempotent trigger). Run ids are
-   * unique across DAGs: when another DAG's run holds the id (two DAGs on one schedule both want
-   * `scheduled__<logicalDate>`), this DAG's run is `<runId>__<dagId>`, deterministically, so a repeated
-   * trigger finds it too.
+   * allows. Run ids are unique per DAG (as in Airflow: two DAGs on one schedule each have their
+   * `scheduled__<logicalDate>`). A trigger that names its run (a run id, or a logical date: the id is then
+   * `<runType>__<logicalDate>`) finds the DAG's run with that id if there is one and returns it
+   * (idempotent; `exclusive` refuses with a RunExistsError instead). A trigger that names neither gets a
+   * new run with a new id ({@link generateRunId}).
    */
   async triggerRun(req: TriggerRequest): Promise<DagRunRecord> {
     const dag = this.dag(req.dagId);
-    const run = await this.createRunOf(dag, req, req.runId);
-    if (run.dagId === dag.dagId) return run;
-    const own = await this.createRunOf(dag, req, `${run.runId}__${dag.dagId}`);
-    if (own.dagId !== dag.dagId) throw new Error(`run ids '${run.runId}' and '${own.runId}' both belong to other DAGs than '${dag.dagId}'`);
-    return own;
+    if (req.runId !== undefined || req.logicalDate !== undefined) return this.createRunOf(dag, req, req.runId);
+    // Named by neither: a new id, drawn again in the (about 1 in 10^14) case another trigger drew it too.
+    const logicalDate = iso(this.host.now());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createRunOf(dag, { ...req, logicalDate, exclusive: true }, generateRunId(req.runType ?? 'manual', logicalDate));
+      } catch (e) {
+        if (!(e instanceof RunExistsError) || attempt >= 5) throw e;
+      }
+    }
   }
 
-  /** {@link triggerRun} with the run id given (default `<runType>__<logicalDate>`): the run created, or the one found with that id (of any DAG). */
+  /** {@link triggerRun} with the run id given (default `<runType>__<logicalDate>`): the run created, or the DAG's run found with that id. */
   private async createRunOf(dag: Dag, req: TriggerRequest, id: string | undefined): Promise<DagRunRecord> {
     const conf = req.conf ?? {};
     const params = resolveParams(dag.spec.params, conf, { dagId: dag.dagId });
@@ -179,12 +206,12 @@ export class Scheduler {
       dagVersion: dag.spec.version,
       pending: dag.spec.tasks.length,
       parent: req.parent ?? null,
-      pipelineScope: req.pipelineScope ?? runId,
+      pipelineScope: req.pipelineScope ?? pipelineScopeOf({ dagId: dag.dagId, runId }),
       note: null,
     };
     if (!(await this.store.createRun(run))) {
-      const existing = (await this.store.getRun(runId))!;
-      if (req.exclusive) throw new RunExistsError(`run '${runId}' exists already (DAG '${existing.dagId}', ${existing.state})`, { dagId: dag.dagId });
+      const existing = (await this.store.getRun(run))!;
+      if (req.exclusive) throw new RunExistsError(`run '${runId}' of DAG '${dag.dagId}' exists already (${existing.state})`, { dagId: dag.dagId });
       return existing;
     }
     // Keep the DAG registry's version current (the paused flag lives there too).
@@ -192,7 +219,7 @@ export class Scheduler {
     if (registered?.version !== dag.spec.version) await this.store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, iso(now));
     this.host.emit?.({ type: 'run', run });
     await this.startQueuedRuns(dag.dagId, runId);
-    return (await this.store.getRun(runId))!;
+    return (await this.store.getRun(run))!;
   }
 
   /**
@@ -233,10 +260,11 @@ export class Scheduler {
         refused.add(sem);
         continue;
       }
-      if (!(await this.guarded(runId, () => this.startRun(runId), true))) {
+      const ref = { dagId, runId };
+      if (!(await this.guarded(ref, () => this.startRun(ref), true))) {
         // Not started by this call: keep the unit only if the run is running (it was started, by this
         // call's write that reported an error, or by a concurrent one with the same holder).
-        if ((await this.store.getRun(runId))?.state !== 'running') await this.store.release(sem, 1, holder);
+        if ((await this.store.getRun(ref))?.state !== 'running') await this.store.release(sem, 1, holder);
       }
     }
   }
@@ -258,8 +286,8 @@ export class Scheduler {
     for (const [holder, n] of await this.store.semaphoreHolders(sem)) {
       const m = /^run\/([^/]+)\/(.+)$/.exec(holder);
       if (!m) continue;
-      const run = await this.store.getRun(m[2]!);
-      if (run?.state === 'running' && run.dagId === m[1]) continue;
+      const run = await this.store.getRun({ dagId: m[1]!, runId: m[2]! });
+      if (run?.state === 'running') continue;
       await this.store.release(sem, n, holder);
       freed++;
     }
@@ -268,7 +296,7 @@ export class Scheduler {
 
   /** Let the run's data expire after the store's retention, and give its maxActiveRuns unit to a queued run. */
   private async afterRunEnded(run: DagRunRecord): Promise<void> {
-    if (run.endDate) await this.store.expireRun?.(run.runId, run.endDate);
+    if (run.endDate) await this.store.expireRun?.(runRefOf(run), run.endDate);
     await this.store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
     await this.startQueuedRuns(run.dagId);
     if (run.backfillId) await this.checkBackfill(run.dagId, run.backfillId);
@@ -284,69 +312,69 @@ export class Scheduler {
     // The run listing reads an index that may lag: confirm each candidate with a consistent read.
     for (const r of await this.store.listRuns({ dagId, states: ['queued', 'running'] })) {
       if (r.backfillId !== backfillId) continue;
-      const now = await this.store.getRun(r.runId);
+      const now = await this.store.getRun(r);
       if (now && (now.state === 'queued' || now.state === 'running') && now.backfillId === backfillId) return b;
     }
     return (await this.store.updateBackfill(dagId, backfillId, ['running'], { state: 'completed', completedAt: iso(this.host.now()) })) ?? (await this.store.getBackfill(dagId, backfillId));
   }
 
-  private async startRun(runId: string): Promise<boolean> {
+  private async startRun(ref: RunRef): Promise<boolean> {
     const now = this.host.now();
-    const run = await this.store.updateRun(runId, ['queued'], { state: 'running', startDate: iso(now) });
+    const run = await this.store.updateRun(ref, ['queued'], { state: 'running', startDate: iso(now) });
     if (!run) return false;
     this.host.emit?.({ type: 'run', run });
     const dag = this.dag(run.dagId, run.dagVersion);
-    if (dag.spec.dagrunTimeoutMs !== null) this.host.setTimer(now + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', runId });
+    if (dag.spec.dagrunTimeoutMs !== null) this.host.setTimer(now + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', ...runRefOf(run) });
     if (dag.spec.tasks.length === 0) {
-      await this.finalizeRun(runId);
+      await this.finalizeRun(run);
       return true;
     }
     if ((run.clearNumber ?? 0) > 0) {
       // A cleared run starting again: its cleared tasks are decided anew and its rerun instances queued.
       await this.resumeTasks(dag, run);
-      await this.finalizeIfDone(runId);
+      await this.finalizeIfDone(run);
       return true;
     }
     for (const t of dag.spec.tasks) if (t.upstream.length === 0) await this.decide(dag, run, t, undefined);
     return true;
   }
 
-  private async finalizeIfDone(runId: string): Promise<void> {
-    const run = await this.store.getRun(runId);
-    if (run?.state === 'running' && run.pending === 0) await this.finalizeRun(runId);
+  private async finalizeIfDone(ref: RunRef): Promise<void> {
+    const run = await this.store.getRun(ref);
+    if (run?.state === 'running' && run.pending === 0) await this.finalizeRun(run);
   }
 
-  private async finalizeRun(runId: string): Promise<void> {
-    const run = await this.store.getRun(runId);
+  private async finalizeRun(ref: RunRef): Promise<void> {
+    const run = await this.store.getRun(ref);
     // pending > 0: instances were cleared after the caller saw it reach 0; the run goes on.
     if (!run || run.state !== 'running' || run.pending > 0) return;
     const dag = this.dag(run.dagId, run.dagVersion);
     let leaves = this.leaves.get(dag);
     if (!leaves) this.leaves.set(dag, (leaves = dag.spec.tasks.filter((t) => t.downstream.length === 0).map((t) => t.taskId)));
-    const states = await this.store.getTaskStates(runId, leaves);
+    const states = await this.store.getTaskStates(run, leaves);
     const state = runOutcome(states.map((s) => s?.self ?? { failed: 0, upstream_failed: 0 }));
     await this.endRun(run, state, null);
   }
 
   /** Fail a run that cannot go on (e.g. its host hit an internal error): as any run end, exactly once. */
-  async failRun(runId: string, note: string): Promise<void> {
-    const run = await this.store.getRun(runId);
+  async failRun(ref: RunRef, note: string): Promise<void> {
+    const run = await this.store.getRun(ref);
     if (run && (run.state === 'running' || run.state === 'queued')) await this.endRun(run, 'failed', note);
   }
 
   private async endRun(run: DagRunRecord, state: 'success' | 'failed', note: string | null): Promise<void> {
-    const ended = await this.store.updateRun(run.runId, ['running', 'queued'], { state, endDate: iso(this.host.now()), note });
+    const ended = await this.store.updateRun(runRefOf(run), ['running', 'queued'], { state, endDate: iso(this.host.now()), note });
     if (!ended) {
       // Ended already (a replay, or this call's write reported an error after it applied): finish what
       // follows an end, each step idempotent.
-      const now = await this.store.getRun(run.runId);
+      const now = await this.store.getRun(run);
       if (now && (now.state === 'success' || now.state === 'failed')) {
         if (now.parent) await this.resumeDeferred(now.parent, now.parent.tryNumber);
         await this.afterRunEnded(now);
       }
       return;
     }
-    this.resolver.forget(run.runId);
+    this.resolver.forget(run);
     this.host.emit?.({ type: 'run', run: ended });
     // The DAG's callbacks, when the run's version is loaded (a run failed because it is not has none to call).
     const found = this.dags.getDag(run.dagId, run.dagVersion);
@@ -356,7 +384,7 @@ export class Scheduler {
       try {
         await cb({ dagId: ended.dagId, runId: ended.runId, state, conf: ended.conf, logicalDate: new Date(ended.logicalDate) });
       } catch (e) {
-        this.host.emit?.({ type: 'error', runId: run.runId, error: e, where: `DAG '${dag.dagId}' ${state === 'success' ? 'onSuccess' : 'onFailure'} callback` });
+        this.host.emit?.({ type: 'error', run: runRefOf(run), error: e, where: `DAG '${dag.dagId}' ${state === 'success' ? 'onSuccess' : 'onFailure'} callback` });
       }
     }
     if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
@@ -408,11 +436,11 @@ export class Scheduler {
       if (why !== null) return this.settleTerminal(dag, run, t, 'skipped', why, priorTries, priorHistory);
     }
     if (t.mapping) return this.expand(dag, run, t, priorTries, priorHistory);
-    if (!(await this.store.claimDecision(run.runId, t.taskId, 'scheduled'))) {
+    if (!(await this.store.claimDecision(run, t.taskId, 'scheduled'))) {
       // Settled already: by a concurrent call, or by this one whose instance was then not created (a
       // lost write, a process that died): finish what the decision started.
-      const now = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
-      if (now?.decision === 'scheduled' && !(await this.store.getTaskInstance({ runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) await this.completeDecision(dag, run, t, now);
+      const now = (await this.store.getTaskStates(run, [t.taskId]))[0];
+      if (now?.decision === 'scheduled' && !(await this.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) await this.completeDecision(dag, run, t, now);
       return;
     }
     const ti = this.newTi(dag, run, t, -1, priorTries, priorHistory);
@@ -437,7 +465,7 @@ export class Scheduler {
       return 1;
     }
     if (rec.decision === 'expanded' && rec.mapCount !== null) {
-      const have = new Set((existing ?? (await this.store.listTaskInstances(run.runId, t.taskId))).map((ti) => ti.mapIndex));
+      const have = new Set((existing ?? (await this.store.listTaskInstances(run, t.taskId))).map((ti) => ti.mapIndex));
       const missing: TaskInstanceRecord[] = [];
       for (let i = 0; i < rec.mapCount; i++) if (!have.has(i)) missing.push(this.newTi(dag, run, t, i, priorTries));
       if (missing.length === 0) return 0;
@@ -445,7 +473,7 @@ export class Scheduler {
       for (const ti of missing) this.emitTi(ti);
       if (this.isArrayTask(t)) {
         const groups = new Set(missing.map((ti) => groupOf(ti.mapIndex)));
-        for (const group of groups) await this.queueWave(dag, t, { runId: run.runId, taskId: t.taskId, group });
+        for (const group of groups) await this.queueWave(dag, t, { dagId: run.dagId, runId: run.runId, taskId: t.taskId, group });
       } else {
         for (const ti of missing) await this.queueOrRun(dag, ti);
       }
@@ -464,9 +492,9 @@ export class Scheduler {
     for (const u of t.upstream) {
       const kind = dag.task(u).kind;
       if (kind !== 'branch' && kind !== 'short_circuit') continue;
-      const ti = await this.store.getTaskInstance({ runId: run.runId, taskId: u, mapIndex: -1 });
+      const ti = await this.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: u, mapIndex: -1 });
       if (ti?.state !== 'success') continue;
-      const chosen = (await this.store.getXCom(run.runId, u, -1, 'return_value'))?.value;
+      const chosen = (await this.store.getXCom(run, u, -1, 'return_value'))?.value;
       if (kind === 'branch' && Array.isArray(chosen) && !chosen.includes(t.taskId)) return `not chosen by branch '${u}'`;
       if (kind === 'short_circuit' && chosen === false) return `short-circuited by '${u}'`;
     }
@@ -485,14 +513,14 @@ export class Scheduler {
   private async expand(dag: Dag, run: DagRunRecord, t: TaskSpec, priorTries = 0, priorHistory?: TrySummary[]): Promise<void> {
     let n: number;
     try {
-      n = mappingLength(await this.resolver.mappingLists(dag, run.runId, t.taskId, t.mapping!));
+      n = mappingLength(await this.resolver.mappingLists(dag, run, t.taskId, t.mapping!));
     } catch (e) {
       const msg = e instanceof MappingError ? errorMessage(e) : `MappingError: could not resolve the lists to map over: ${errorMessage(e)}`;
       return this.settleTerminal(dag, run, t, 'failed', msg, priorTries, priorHistory);
     }
     if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list', priorTries, priorHistory);
-    if (!(await this.store.claimExpansion(run.runId, t.taskId, n, t.downstream))) {
-      const now = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
+    if (!(await this.store.claimExpansion(run, t.taskId, n, t.downstream))) {
+      const now = (await this.store.getTaskStates(run, [t.taskId]))[0];
       if (now?.decision === 'expanded') await this.completeDecision(dag, run, t, now);
       return;
     }
@@ -501,7 +529,7 @@ export class Scheduler {
     await this.store.createTaskInstances(tis);
     for (const ti of tis) this.emitTi(ti);
     if (this.isArrayTask(t)) {
-      for (const g of arrayGroups(n)) await this.queueWave(dag, t, { runId: run.runId, taskId: t.taskId, group: g.group }, tis.slice(g.first, g.first + g.count));
+      for (const g of arrayGroups(n)) await this.queueWave(dag, t, { dagId: run.dagId, runId: run.runId, taskId: t.taskId, group: g.group }, tis.slice(g.first, g.first + g.count));
       return;
     }
     for (const ti of tis) await this.queueOrRun(dag, ti);
@@ -512,10 +540,10 @@ export class Scheduler {
    * when the caller knows it (a cleared task's earlier tries); else read when the run was ever cleared.
    */
   private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
-    if (!(await this.store.claimDecision(run.runId, t.taskId, state))) {
+    if (!(await this.store.claimDecision(run, t.taskId, state))) {
       // Settled already as this: finish it when its instance is missing (creating it is conditional on absence).
-      const now = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
-      if (now?.decision === state && !(await this.store.getTaskInstance({ runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) {
+      const now = (await this.store.getTaskStates(run, [t.taskId]))[0];
+      if (now?.decision === state && !(await this.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) {
         await this.finishSettled(dag, run, t, state, error, priorTries ?? now.priorTries ?? 0, priorHistory ?? now.priorHistory);
       }
       return;
@@ -527,7 +555,7 @@ export class Scheduler {
   private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
     const now = iso(this.host.now());
     if (priorTries === undefined && (run.clearNumber ?? 0) > 0) {
-      const rec = (await this.store.getTaskStates(run.runId, [t.taskId]))[0];
+      const rec = (await this.store.getTaskStates(run, [t.taskId]))[0];
       priorTries = rec?.priorTries ?? 0;
       priorHistory = rec?.priorHistory;
     }
@@ -559,12 +587,12 @@ export class Scheduler {
     // Slots go back first: before the successors queue (so they can take them), and before the run can
     // end (a process that dies after the run's end leaves no slot held).
     if (holder !== undefined) await this.releaseSlots(dag, t, holder);
-    const run = await this.store.getRun(key.runId);
+    const run = await this.store.getRun(key);
     if (!run || run.state !== 'running') return true;
     for (let i = 0; i < t.downstream.length; i++) {
       await this.decide(dag, run, dag.task(t.downstream[i]!), res.downstream[i]);
     }
-    if (res.pending === 0) await this.finalizeRun(run.runId);
+    if (res.pending === 0) await this.finalizeRun(run);
     return true;
   }
 
@@ -591,7 +619,7 @@ export class Scheduler {
   private async queueOrRun(dag: Dag, ti: TaskInstanceRecord): Promise<void> {
     const t = dag.task(ti.taskId);
     if (this.isArrayTask(t) && ti.mapIndex >= 0) {
-      return this.queueWave(dag, t, { runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) });
+      return this.queueWave(dag, t, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) });
     }
     if (t.kind === 'empty') {
       const now = iso(this.host.now());
@@ -700,7 +728,7 @@ export class Scheduler {
       if (!key) return;
       const ti = await this.store.getTaskInstance(key);
       if (!ti || ti.state !== 'scheduled') continue; // stale entry
-      const run = await this.store.getRun(ti.runId);
+      const run = await this.store.getRun(ti);
       if (!run || run.state !== 'running') continue;
       const dag = this.dag(run.dagId, run.dagVersion);
       await this.queueOrRun(dag, ti);
@@ -719,11 +747,11 @@ export class Scheduler {
    * tasks decided, the run finalised, a retry timer armed. Each of those steps is idempotent.
    */
   async handleTryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
-    return this.guarded(key.runId, () => this.tryResult(key, tryNumber, result), undefined);
+    return this.guarded(key, () => this.tryResult(key, tryNumber, result), undefined);
   }
 
   private async tryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
-    const run = await this.store.getRun(key.runId);
+    const run = await this.store.getRun(key);
     if (!run) return;
     const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(key.taskId);
@@ -791,7 +819,7 @@ export class Scheduler {
   /** Finish a running try in a terminal state; then (or when it finished already) what follows. */
   private async finishTry(dag: Dag, t: TaskSpec, key: TiKey, expect: { states: TaskInstanceRecord['state'][]; tryNumber: number }, state: TerminalTiState, patch: Partial<TaskInstanceRecord>, holder: string): Promise<void> {
     if (await this.finish(dag, key, expect, state, patch, undefined, holder)) return;
-    const run = await this.store.getRun(key.runId);
+    const run = await this.store.getRun(key);
     if (run) await this.afterTryMovedByOther(dag, run, t, key, expect.tryNumber);
   }
 
@@ -814,9 +842,9 @@ export class Scheduler {
       case 'upstream_failed': {
         await this.releaseSlots(dag, t, holder);
         if (run.state !== 'running') return;
-        const states = await this.store.getTaskStates(run.runId, t.downstream);
+        const states = await this.store.getTaskStates(run, t.downstream);
         for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), states[i]);
-        await this.finalizeIfDone(run.runId);
+        await this.finalizeIfDone(run);
         return;
       }
       case 'up_for_retry':
@@ -837,7 +865,7 @@ export class Scheduler {
   private async resumeIfExternalDone(_dag: Dag, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
     if (t.kind === 'trigger_dag' && ti.externalId) {
       // The triggered run may have ended before we deferred: then nobody else will wake us.
-      const child = await this.store.getRun(ti.externalId);
+      const child = await this.store.getRun({ dagId: t.triggerDag!.triggerDagId, runId: ti.externalId });
       if (child && (child.state === 'success' || child.state === 'failed')) await this.resumeDeferred(ti, ti.tryNumber);
     } else if (t.kind === 'batch' && ti.externalId && (await this.host.externalDone?.('batch', ti.externalId))) {
       await this.resumeDeferred(ti, ti.tryNumber);
@@ -846,8 +874,8 @@ export class Scheduler {
 
   /** Put a deferred instance back in the queue to continue its try (a poke, a finished job or run). */
   async resumeDeferred(key: TiKey, tryNumber: number): Promise<void> {
-    return this.guarded(key.runId, async () => {
-      const run = await this.store.getRun(key.runId);
+    return this.guarded(key, async () => {
+      const run = await this.store.getRun(key);
       if (!run) return;
       const dag = this.dag(run.dagId, run.dagVersion);
       const ti = await this.store.updateTaskInstance(key, { states: ['deferred'], tryNumber }, { state: 'scheduled', resume: true, nextAt: null });
@@ -858,7 +886,7 @@ export class Scheduler {
   }
 
   async onTimer(event: TimerEvent): Promise<void> {
-    return this.guarded(timerRunId(event), () => this.timer(event), undefined);
+    return this.guarded(timerRun(event), () => this.timer(event), undefined);
   }
 
   private async timer(event: TimerEvent): Promise<void> {
@@ -867,7 +895,7 @@ export class Scheduler {
         const ti = await this.store.updateTaskInstance(event.key, { states: ['up_for_retry'], tryNumber: event.tryNumber }, { state: 'scheduled', nextAt: null });
         if (!ti) return;
         this.emitTi(ti);
-        const run = await this.store.getRun(ti.runId);
+        const run = await this.store.getRun(ti);
         if (run?.state !== 'running') return;
         await this.queueOrRun(this.dag(run.dagId, run.dagVersion), ti);
         return;
@@ -875,7 +903,7 @@ export class Scheduler {
       case 'resume':
         return this.resumeDeferred(event.key, event.tryNumber);
       case 'run_timeout':
-        return this.timeoutRun(event.runId);
+        return this.timeoutRun(event);
       case 'array_retry':
         return this.retryWave(event.array, event.tryNumber);
       case 'runnable_check':
@@ -884,8 +912,8 @@ export class Scheduler {
   }
 
   /** A run past its dagrunTimeout: fail it; unfinished instances are skipped (as in Airflow). */
-  private async timeoutRun(runId: string): Promise<void> {
-    const run = await this.store.getRun(runId);
+  private async timeoutRun(ref: RunRef): Promise<void> {
+    const run = await this.store.getRun({ dagId: ref.dagId, runId: ref.runId });
     if (!run || run.state !== 'running') return;
     const dag = this.dag(run.dagId, run.dagVersion);
     // A timer of an earlier start (the run was cleared and started again since) is not this start's.
@@ -898,23 +926,24 @@ export class Scheduler {
    * Stop a run now (e.g. its DAG is being deleted): it fails with `note`; its unfinished instances are
    * skipped and give back their slots, as at a dagrun timeout. A queued run simply fails.
    */
-  async stopRun(runId: string, note: string): Promise<void> {
-    const run = await this.store.getRun(runId);
-    if (run?.state === 'queued') await this.failRun(runId, note);
-    else if (run?.state === 'running') await this.guarded(runId, () => this.stopRunning(run, note), undefined);
+  async stopRun(ref: RunRef, note: string): Promise<void> {
+    const run = await this.store.getRun(ref);
+    if (run?.state === 'queued') await this.failRun(run, note);
+    else if (run?.state === 'running') await this.guarded(run, () => this.stopRunning(run, note), undefined);
   }
 
   private async stopRunning(run: DagRunRecord, note: string): Promise<void> {
     const runId = run.runId;
+    const ref = runRefOf(run);
     const dag = this.dag(run.dagId, run.dagVersion);
-    const ended = await this.store.updateRun(runId, ['running'], { state: 'failed', endDate: iso(this.host.now()), note });
+    const ended = await this.store.updateRun(ref, ['running'], { state: 'failed', endDate: iso(this.host.now()), note });
     if (!ended) return;
-    this.host.cancelRun?.(runId);
+    this.host.cancelRun?.(ref);
     const wavesReleased = new Set<string>();
     // Unfinished instances are skipped, counted in the tallies and the pending count as any finish (so
     // that clearing them later takes back exactly what was counted), one bulk call per task.
     const unfinished = new Map<string, TaskInstanceRecord[]>();
-    for (const ti of await this.store.listTaskInstances(runId)) {
+    for (const ti of await this.store.listTaskInstances(ref)) {
       if (isTerminalTiState(ti.state)) continue;
       const list = unfinished.get(ti.taskId);
       if (list) list.push(ti);
@@ -936,20 +965,20 @@ export class Scheduler {
           const wave = `${ti.taskId}\u0000${groupOf(ti.mapIndex)}\u0000${ti.tryNumber}`;
           if (wavesReleased.has(wave)) continue;
           wavesReleased.add(wave);
-          await this.releaseSlots(dag, t, waveHolder({ runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, ti.tryNumber));
+          await this.releaseSlots(dag, t, waveHolder({ dagId: run.dagId, runId: run.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, ti.tryNumber));
           continue;
         }
         await this.releaseSlots(dag, t, tiHolder(ti, ti.tryNumber));
       }
     }
     this.host.emit?.({ type: 'run', run: ended });
-    this.resolver.forget(runId);
+    this.resolver.forget(ref);
     const cb = dag.callbacks.onFailure;
     if (cb) {
       try {
         await cb({ dagId: ended.dagId, runId, state: 'failed', conf: ended.conf, logicalDate: new Date(ended.logicalDate) });
       } catch (e) {
-        this.host.emit?.({ type: 'error', runId, error: e, where: `DAG '${dag.dagId}' onFailure callback` });
+        this.host.emit?.({ type: 'error', run: ref, error: e, where: `DAG '${dag.dagId}' onFailure callback` });
       }
     }
     if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
@@ -984,18 +1013,18 @@ export class Scheduler {
    * started when maxActiveRuns allows (unless `start` is false). `patch` is applied with it (a backfill
    * adopting the run). Undefined if the run was not finished.
    */
-  async reopenRun(runId: string, patch: Partial<DagRunRecord> = {}, options: { start?: boolean } = {}): Promise<DagRunRecord | undefined> {
+  async reopenRun(ref: RunRef, patch: Partial<DagRunRecord> = {}, options: { start?: boolean } = {}): Promise<DagRunRecord | undefined> {
     const now = iso(this.host.now());
-    const current = await this.store.getRun(runId);
+    const current = await this.store.getRun(ref);
     if (!current) return undefined;
     // It runs the DAG's current code: its version is the current one.
     const dagVersion = this.dag(current.dagId).spec.version;
-    const run = await this.store.updateRun(runId, ['success', 'failed'], { ...patch, dagVersion, state: 'queued', queuedAt: now, startDate: null, endDate: null, note: null });
+    const run = await this.store.updateRun(current, ['success', 'failed'], { ...patch, dagVersion, state: 'queued', queuedAt: now, startDate: null, endDate: null, note: null });
     if (!run) return undefined;
-    await this.store.reviveRun?.(runId);
+    await this.store.reviveRun?.(runRefOf(run));
     this.host.emit?.({ type: 'run', run });
     if (options.start ?? true) await this.startQueuedRuns(run.dagId);
-    return (await this.store.getRun(runId)) ?? run;
+    return (await this.store.getRun(run)) ?? run;
   }
 
   /**
@@ -1004,27 +1033,27 @@ export class Scheduler {
    * run) and queue its scheduled instances (cleared map indexes; an array task's as a new wave of their
    * group). Ends the run if nothing is pending.
    */
-  async resumeRun(runId: string): Promise<void> {
-    return this.guarded(runId, () => this.resumeRunOf(runId), undefined);
+  async resumeRun(ref: RunRef): Promise<void> {
+    return this.guarded(ref, () => this.resumeRunOf(ref), undefined);
   }
 
-  private async resumeRunOf(runId: string): Promise<void> {
-    const run = await this.store.getRun(runId);
+  private async resumeRunOf(ref: RunRef): Promise<void> {
+    const run = await this.store.getRun(ref);
     if (run?.state !== 'running') return;
     await this.resumeTasks(this.dag(run.dagId, run.dagVersion), run);
-    await this.finalizeIfDone(runId);
+    await this.finalizeIfDone(run);
   }
 
   private async resumeTasks(dag: Dag, run: DagRunRecord): Promise<void> {
     const specs = this.topologicalOrder(dag);
-    const states = await this.store.getTaskStates(run.runId, specs.map((t) => t.taskId));
+    const states = await this.store.getTaskStates(run, specs.map((t) => t.taskId));
     for (let i = 0; i < specs.length; i++) if (!states[i]?.decision) await this.decide(dag, run, specs[i]!, states[i]);
     const waves = new Set<string>();
-    for (const ti of await this.store.listTaskInstances(run.runId)) {
+    for (const ti of await this.store.listTaskInstances(run)) {
       if (ti.state !== 'scheduled') continue;
       const t = dag.task(ti.taskId);
       if (this.isArrayTask(t) && ti.mapIndex >= 0) {
-        const array = { runId: run.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
+        const array = { dagId: run.dagId, runId: run.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
         const id = `${ti.taskId}\u0000${array.group}`;
         if (waves.has(id)) continue;
         waves.add(id);
@@ -1046,14 +1075,16 @@ export class Scheduler {
    * without a result (`tryStopped` says so, e.g. their lifecycle execution ended). Safe to call any time,
    * any number of times: every step is a conditional write.
    */
-  async reconcileRun(runId: string, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
-    const none: ReconcileReport = { runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false };
-    return this.guarded(runId, () => this.reconcile(runId, options), none);
+  async reconcileRun(ref: RunRef, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
+    const { dagId, runId } = ref;
+    const none: ReconcileReport = { dagId, runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false };
+    return this.guarded({ dagId, runId }, () => this.reconcile({ dagId, runId }, options), none);
   }
 
-  private async reconcile(runId: string, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
-    const report: ReconcileReport = { runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false };
-    let run = await this.store.getRun(runId);
+  private async reconcile(ref: RunRef, options: { staleMs: number; tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null> }): Promise<ReconcileReport> {
+    const { dagId, runId } = ref;
+    const report: ReconcileReport = { dagId, runId, redispatched: 0, timersDelivered: 0, resumed: 0, evaluated: 0, failedStopped: 0, slotsFreed: 0, finalized: false };
+    let run = await this.store.getRun(ref);
     if (!run) return report;
     if (run.state === 'queued') {
       await this.startQueuedRuns(run.dagId);
@@ -1063,13 +1094,13 @@ export class Scheduler {
     const dag = this.dag(run.dagId, run.dagVersion);
     const now = this.host.now();
     const specs = dag.spec.tasks;
-    const states = await this.store.getTaskStates(runId, specs.map((t) => t.taskId));
+    const states = await this.store.getTaskStates(run, specs.map((t) => t.taskId));
     for (let i = 0; i < specs.length; i++) {
       if (states[i]?.decision) continue;
       await this.decide(dag, run, specs[i]!, states[i]);
       report.evaluated++;
     }
-    const instances = await this.store.listTaskInstances(runId);
+    const instances = await this.store.listTaskInstances(ref);
     // Decisions whose instances were not created (a lost write, a process that died between the two).
     const byTask = new Map<string, TaskInstanceRecord[]>();
     for (const ti of instances) {
@@ -1084,7 +1115,7 @@ export class Scheduler {
       const expected = rec.decision === 'expanded' ? (rec.mapCount ?? 0) : 1;
       if (have.length < expected) report.evaluated += await this.completeDecision(dag, run, specs[i]!, rec, have);
     }
-    report.slotsFreed = await this.freeLostSlots(dag, runId);
+    report.slotsFreed = await this.freeLostSlots(dag, ref);
     const waves = new Set<string>();
     for (const ti of instances) {
       const due = ti.nextAt !== null && Date.parse(ti.nextAt) <= now;
@@ -1092,7 +1123,7 @@ export class Scheduler {
       const t = dag.task(ti.taskId);
       if (this.isArrayTask(t) && ti.mapIndex >= 0) {
         // Array instances move by wave: act once per group, state and try.
-        const array = { runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
+        const array = { dagId, runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
         const id = `${ti.taskId}\u0000${array.group}\u0000${ti.state}\u0000${ti.tryNumber}`;
         if (waves.has(id)) continue;
         if (ti.state === 'scheduled') {
@@ -1123,7 +1154,7 @@ export class Scheduler {
           await this.resumeDeferred(ti, ti.tryNumber);
           report.timersDelivered++;
         } else if (ti.nextAt === null && ti.externalId && dag.task(ti.taskId).kind === 'trigger_dag') {
-          const child = await this.store.getRun(ti.externalId);
+          const child = await this.store.getRun({ dagId: dag.task(ti.taskId).triggerDag!.triggerDagId, runId: ti.externalId });
           if (child && (child.state === 'success' || child.state === 'failed')) {
             await this.resumeDeferred(ti, ti.tryNumber);
             report.resumed++;
@@ -1137,9 +1168,9 @@ export class Scheduler {
         }
       }
     }
-    run = await this.store.getRun(runId);
+    run = await this.store.getRun(run);
     if (run?.state === 'running' && run.pending === 0) {
-      await this.finalizeRun(runId);
+      await this.finalizeRun(run);
       report.finalized = true;
     }
     return report;
@@ -1150,7 +1181,8 @@ export class Scheduler {
    * queued or running at that try: a release lost with a write, or a process that died before it.
    * Reads the holders of the DAG's limits (its maxActiveTasks, its tasks' pools and per-task limits).
    */
-  async freeLostSlots(dag: Dag, runId: string): Promise<number> {
+  async freeLostSlots(dag: Dag, ref: RunRef): Promise<number> {
+    const { dagId, runId } = ref;
     const names = new Set<string>([`dag:${dag.dagId}`]);
     for (const t of dag.spec.tasks) {
       names.add(`pool:${t.pool}`);
@@ -1160,15 +1192,18 @@ export class Scheduler {
     for (const name of names) {
       let any = false;
       for (const [holder, n] of await this.store.semaphoreHolders(name)) {
-        const kind = holder.startsWith(`ti/${runId}/`) ? 'ti' : holder.startsWith(`wave/${runId}/`) ? 'wave' : null;
+        const kind = holder.startsWith(`ti/${dagId}/${runId}/`) ? 'ti' : holder.startsWith(`wave/${dagId}/${runId}/`) ? 'wave' : null;
         if (kind === null) continue;
-        const [taskId, index, tryText] = holder.slice(kind.length + runId.length + 2).split('/');
+        // `<kind>/<dag>/<run>/<task>/<map index or group>/<try>`: the run id may hold '/', the rest does not.
+        const rest = holder.slice(kind.length + dagId.length + runId.length + 3).split('/');
+        if (rest.length !== 3) continue;
+        const [taskId, index, tryText] = rest as [string, string, string];
         const tryNumber = Number(tryText);
-        if (taskId === undefined || index === undefined || !Number.isInteger(tryNumber)) continue;
+        if (!Number.isInteger(tryNumber)) continue;
         // A scheduled instance about to be queued for that try holds its slots too (taken just before the move).
         const holds = (ti: TaskInstanceRecord | undefined) =>
           !!ti && (((ti.state === 'queued' || ti.state === 'running') && ti.tryNumber === tryNumber) || (ti.state === 'scheduled' && ti.tryNumber === (ti.resume ? tryNumber : tryNumber - 1)));
-        const live = kind === 'ti' ? holds(await this.store.getTaskInstance({ runId, taskId, mapIndex: Number(index) })) : (await this.groupInstances({ runId, taskId, group: Number(index) })).some(holds);
+        const live = kind === 'ti' ? holds(await this.store.getTaskInstance({ dagId, runId, taskId, mapIndex: Number(index) })) : (await this.groupInstances({ dagId, runId, taskId, group: Number(index) })).some(holds);
         if (live) continue;
         await this.store.release(name, n, holder);
         any = true;
@@ -1242,7 +1277,7 @@ export class Scheduler {
 
   private async groupInstances(array: ArrayRef): Promise<TaskInstanceRecord[]> {
     const { from, to } = groupBounds(array.group);
-    return this.store.listTaskInstanceRange(array.runId, array.taskId, from, to);
+    return this.store.listTaskInstanceRange(array, array.taskId, from, to);
   }
 
   /**
@@ -1271,11 +1306,11 @@ export class Scheduler {
   }
 
   /** After instances of `t` finished in bulk: let its downstream tasks decide, and end the run if nothing is pending. */
-  private async afterBulkFinish(dag: Dag, runId: string, t: TaskSpec, result: BulkFinishResult): Promise<void> {
-    const run = await this.store.getRun(runId);
+  private async afterBulkFinish(dag: Dag, ref: RunRef, t: TaskSpec, result: BulkFinishResult): Promise<void> {
+    const run = await this.store.getRun(ref);
     if (!run || run.state !== 'running') return;
     for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), result.downstream[i]);
-    if (result.pending === 0) await this.finalizeRun(runId);
+    if (result.pending === 0) await this.finalizeRun(run);
   }
 
   /**
@@ -1285,11 +1320,11 @@ export class Scheduler {
    * are no longer running at `tryNumber` are left alone.
    */
   async handleArrayResult(array: ArrayRef, tryNumber: number, outcomes: readonly ChildOutcome[]): Promise<void> {
-    return this.guarded(array.runId, () => this.arrayResult(array, tryNumber, outcomes), undefined);
+    return this.guarded(array, () => this.arrayResult(array, tryNumber, outcomes), undefined);
   }
 
   private async arrayResult(array: ArrayRef, tryNumber: number, outcomes: readonly ChildOutcome[]): Promise<void> {
-    const run = await this.store.getRun(array.runId);
+    const run = await this.store.getRun(array);
     if (!run) return;
     const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(array.taskId);
@@ -1319,6 +1354,7 @@ export class Scheduler {
     if (ok.length) {
       await this.store.putXComs(
         ok.map((ti) => ({
+          dagId: ti.dagId,
           runId: ti.runId,
           taskId: ti.taskId,
           mapIndex: ti.mapIndex,
@@ -1368,7 +1404,7 @@ export class Scheduler {
     await this.store.appendLogs(logs.map((l) => ({ key: tiKeyOf(l.ti), tryNumber, lines: [{ time: nowIso, level: l.level, message: l.message }] })));
     await this.releaseSlots(dag, t, waveHolder(array, tryNumber));
     if (retryAt > 0) this.host.setTimer(retryAt, { type: 'array_retry', array, tryNumber });
-    if (last) await this.afterBulkFinish(dag, array.runId, t, last);
+    if (last) await this.afterBulkFinish(dag, array, t, last);
   }
 
   /**
@@ -1384,14 +1420,14 @@ export class Scheduler {
     for (const ti of ofWave) if (ti.state === 'up_for_retry' && ti.nextAt !== null) retryAt = Math.max(retryAt, Date.parse(ti.nextAt));
     if (retryAt > 0) this.host.setTimer(retryAt, { type: 'array_retry', array, tryNumber });
     if (run.state !== 'running') return;
-    const states = await this.store.getTaskStates(run.runId, t.downstream);
+    const states = await this.store.getTaskStates(run, t.downstream);
     for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), states[i]);
-    await this.finalizeIfDone(run.runId);
+    await this.finalizeIfDone(run);
   }
 
   /** The failed children of a wave are due: queue them as the group's next wave. */
   private async retryWave(array: ArrayRef, tryNumber: number): Promise<void> {
-    const run = await this.store.getRun(array.runId);
+    const run = await this.store.getRun(array);
     if (!run || run.state !== 'running') return;
     const dag = this.dag(run.dagId, run.dagVersion);
     const t = dag.task(array.taskId);
@@ -1406,7 +1442,7 @@ export class Scheduler {
 
   /** A wave's runnableTimeout has passed: stop what has not started (its children then fail as any do). */
   private async checkRunnable(event: Extract<TimerEvent, { type: 'runnable_check' }>): Promise<void> {
-    const run = await this.store.getRun(timerRunId(event));
+    const run = await this.store.getRun(timerRun(event));
     if (!run || run.state !== 'running') return;
     const dag = this.dag(run.dagId, run.dagVersion);
     let stillRunning: boolean;
@@ -1449,7 +1485,7 @@ export class Scheduler {
     // Claim every decision first, so that no skipped task lets a downstream's trigger rule run it.
     const claimed: TaskSpec[] = [];
     for (const spec of dag.spec.tasks) {
-      if (all.has(spec.taskId) && (await this.store.claimDecision(run.runId, spec.taskId, 'skipped'))) claimed.push(spec);
+      if (all.has(spec.taskId) && (await this.store.claimDecision(run, spec.taskId, 'skipped'))) claimed.push(spec);
     }
     for (const spec of claimed) await this.finishSettled(dag, run, spec, 'skipped', `short-circuited by '${t.taskId}'`);
   }
@@ -1460,7 +1496,7 @@ export class Scheduler {
     try {
       await cb({ dagId: dag.dagId, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex < 0 ? null : key.mapIndex, tryNumber, error });
     } catch (e) {
-      this.host.emit?.({ type: 'error', runId: key.runId, error: e, where: `task '${t.taskId}' ${which} callback` });
+      this.host.emit?.({ type: 'error', run: runRefOf(key), error: e, where: `task '${t.taskId}' ${which} callback` });
     }
   }
 }

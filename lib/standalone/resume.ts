@@ -59,7 +59,7 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
     if (found && found.spec.version !== run.dagVersion) {
       // Its DAG file changed since the run started (tasks added, removed or renamed): the scheduler fails
       // it with a note naming the version it needs (DagVersionUnavailableError), counters untouched.
-      report.reconciled.push(await scheduler.reconcileRun(run.runId, { staleMs: 0 }));
+      report.reconciled.push(await scheduler.reconcileRun(run, { staleMs: 0 }));
       continue;
     }
     const dag = found;
@@ -67,24 +67,24 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
       // Its DAG file is gone or fails to import: nothing can run it (the scheduler needs the DAG even to
       // fail it). Say so on the run, never drop it; it stays in the store, as do its task instances.
       const note = `StandaloneResumeError: DAG '${run.dagId}' is not loaded (its file is missing or fails to import), so run '${run.runId}' cannot resume`;
-      const failed = await store.updateRun(run.runId, [run.state], { state: 'failed', note, endDate: new Date(runner.clock.now()).toISOString() });
+      const failed = await store.updateRun(run, [run.state], { state: 'failed', note, endDate: new Date(runner.clock.now()).toISOString() });
       // A running run held a unit of its maxActiveRuns semaphore: give it back, or the DAG, once loaded again, could run one run fewer.
       if (failed && run.state === 'running') await store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
       continue;
     }
     if (run.state === 'running') {
       if (dag.spec.dagrunTimeoutMs !== null && run.startDate !== null) {
-        host.setTimer(Date.parse(run.startDate) + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', runId: run.runId });
+        host.setTimer(Date.parse(run.startDate) + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', dagId: run.dagId, runId: run.runId });
         report.rearmed++;
       }
-      const tis = await store.listTaskInstances(run.runId);
+      const tis = await store.listTaskInstances(run);
       const lostWaves = new Map<string, { taskId: string; group: number; tryNumber: number; children: TaskInstanceRecord[] }>();
       for (const ti of tis) {
         const t = dag.task(ti.taskId);
         const isArray = scheduler.isArrayTask(t) && ti.mapIndex >= 0;
         const future = ti.nextAt !== null && Date.parse(ti.nextAt) > runner.clock.now();
         if (ti.state === 'up_for_retry' && future) {
-          if (isArray) host.setTimer(Date.parse(ti.nextAt!), { type: 'array_retry', array: { runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, tryNumber: ti.tryNumber });
+          if (isArray) host.setTimer(Date.parse(ti.nextAt!), { type: 'array_retry', array: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, tryNumber: ti.tryNumber });
           else host.setTimer(Date.parse(ti.nextAt!), { type: 'retry', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
           report.rearmed++;
         } else if (ti.state === 'deferred' && future) {
@@ -109,13 +109,13 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
       }
       for (const wave of lostWaves.values()) {
         const outcomes: ChildOutcome[] = wave.children.map((c) => ({ mapIndex: c.mapIndex, jobId: c.externalId ?? '', status: 'FAILED', exitCode: null, reason: errorText(INTERRUPTED_BATCH) }));
-        await scheduler.handleArrayResult({ runId: run.runId, taskId: wave.taskId, group: wave.group }, wave.tryNumber, outcomes);
+        await scheduler.handleArrayResult({ dagId: run.dagId, runId: run.runId, taskId: wave.taskId, group: wave.group }, wave.tryNumber, outcomes);
         report.interrupted += outcomes.length;
       }
     }
     // Instances queued by the previous process (before startedAt) are dispatched again; this one's are not.
     const staleMs = Math.max(0, runner.clock.now() - startedAt) + 1;
-    report.reconciled.push(await scheduler.reconcileRun(run.runId, { staleMs }));
+    report.reconciled.push(await scheduler.reconcileRun(run, { staleMs }));
   }
   return report;
 }

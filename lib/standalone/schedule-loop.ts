@@ -62,7 +62,7 @@ export function latestDueInstant(spec: DagSpec, now: Date, hasScheduledRun: bool
 /**
  * The standalone server's scheduler loop: fires each loaded, unpaused DAG with a schedule at its
  * instants on the clock, with the deployed trigger's semantics (`scheduledRunDates`): run id
- * `scheduled__<logicalDate>` (`__<dagId>` appended if another DAG's run has it), type `scheduled`, startDate/endDate, a rate's grid from the startDate,
+ * `scheduled__<logicalDate>` (run ids are per DAG), type `scheduled`, startDate/endDate, a rate's grid from the startDate,
  * catchup creating the instants missed since the DAG's latest scheduled run (at most
  * `MAX_CATCHUP_RUNS` per firing; the loop fires again until caught up), `@once` once. Without catchup
  * only the latest due instant runs (at start, after a pause, or when the clock jumped).
@@ -195,8 +195,8 @@ export class ScheduleLoop {
   }
 
   /**
-   * Create the scheduled run of a logical date: run id `scheduled__<logicalDate>`, as deployed (when
-   * another DAG's run holds that id, `Scheduler.triggerRun` makes it `scheduled__<logicalDate>__<dagId>`).
+   * Create the scheduled run of a logical date: run id `scheduled__<logicalDate>` in its DAG, as deployed
+   * (a firing delivered again finds the run it made).
    */
   private triggerScheduled(dagId: string, logicalDate: string): Promise<DagRunRecord> {
     return this.options.trigger({ dagId, logicalDate, runType: 'scheduled', runId: `scheduled__${logicalDate}` });

@@ -65,8 +65,8 @@ export interface StandaloneServer {
   readonly app: FastifyInstance;
   /** What was resumed at start. */
   readonly resumed: ResumeReport;
-  /** What it keeps in memory: the runs under way it knows the DAG of, the tries whose log file is open. Both are forgotten as they end. */
-  readonly tracked: { readonly runs: number; readonly tryLogs: number };
+  /** What it keeps in memory: the tries it sees running, the tries whose log file is open. Both are forgotten as they end. */
+  readonly tracked: { readonly runningTries: number; readonly tryLogs: number };
   /**
    * Stop cleanly: no more requests, no more schedule firings, running tries aborted (their AbortSignal)
    * and given `graceMs` to end; a try still running then stays `running` in the store and is reported
@@ -149,8 +149,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     lock.release();
     throw e;
   }
-  const dagOfRun = new Map<string, string>();
-  const logs = new LogFileWriter(home, (runId) => dagOfRun.get(runId), { warn: (msg) => warn(`airless standalone: warning: ${msg}`) });
+  const logs = new LogFileWriter(home, { warn: (msg) => warn(`airless standalone: warning: ${msg}`) });
   const running = new Set<string>();
   const dags = new VersionedDags(bag);
   // Each try of task code runs in a worker thread of its own: a crash, a hang past its timeout or a heap
@@ -160,21 +159,15 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {
     if (e.type === 'run') {
-      if (!isTerminalRunState(e.run.state)) dagOfRun.set(e.run.runId, e.run.dagId);
-      else {
-        // Its tries' buffered lines are written now, while its DAG id is known; then the run is forgotten.
-        logs.flush();
-        dagOfRun.delete(e.run.runId);
-      }
+      // Its tries' buffered lines are written now that it has ended.
+      if (isTerminalRunState(e.run.state)) logs.flush();
     } else if (e.type === 'ti') {
-      // A running try is what writes log lines; its run is running (it is forgotten when the run ends).
-      const id = `${e.ti.runId}\u0000${e.ti.taskId}\u0000${e.ti.mapIndex}`;
-      if (e.ti.state === 'running') {
-        running.add(id);
-        dagOfRun.set(e.ti.runId, e.ti.dagId);
-      } else if (running.delete(id)) logs.endTry(e.ti, e.ti.tryNumber);
+      // A running try is what writes log lines.
+      const id = `${e.ti.dagId}\u0000${e.ti.runId}\u0000${e.ti.taskId}\u0000${e.ti.mapIndex}`;
+      if (e.ti.state === 'running') running.add(id);
+      else if (running.delete(id)) logs.endTry(e.ti, e.ti.tryNumber);
     } else if (e.type === 'log') logs.add(e.key, e.tryNumber, e.line);
-    else warn(`airless standalone: internal error in ${e.where}${e.runId ? ` (run ${e.runId})` : ''}: ${errorMessage(e.error)}`);
+    else if (e.type === 'error') warn(`airless standalone: internal error in ${e.where}${e.run ? ` (run ${e.run.runId} of DAG ${e.run.dagId})` : ''}: ${errorMessage(e.error)}`);
   });
 
   let app: FastifyInstance | null = null;
@@ -267,8 +260,8 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       app: api,
       resumed,
       tracked: {
-        get runs() {
-          return dagOfRun.size;
+        get runningTries() {
+          return running.size;
         },
         get tryLogs() {
           return logs.size;

@@ -48,7 +48,7 @@ const TI_FIELD_SET: Record<keyof TaskInstanceRecord, true> = {
 const OPTIONAL_TI_FIELDS = new Set<keyof TaskInstanceRecord>(['history']);
 export const TI_FIELDS = Object.keys(TI_FIELD_SET) as (keyof TaskInstanceRecord)[];
 /** Fields a transition may change (the identity stays). */
-export const TI_MUTABLE_FIELDS = TI_FIELDS.filter((f) => f !== 'runId' && f !== 'taskId' && f !== 'mapIndex');
+export const TI_MUTABLE_FIELDS = TI_FIELDS.filter((f) => f !== 'dagId' && f !== 'runId' && f !== 'taskId' && f !== 'mapIndex');
 
 export function tiAttributes(ti: TaskInstanceRecord): Item {
   const out: Item = {};
@@ -144,6 +144,7 @@ function tally(item: Item, attr: (s: TerminalTiState) => string): StateTally {
 
 export function itemToTaskState(item: Item): TaskStateRecord {
   return {
+    dagId: String(item.dagId),
     runId: String(item.runId),
     taskId: String(item.taskId),
     upstream: tally(item, upstreamAttr),

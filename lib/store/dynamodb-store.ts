@@ -35,7 +35,7 @@ import {
 } from './dynamodb-items.ts';
 import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, MAX_TRANSACTION_ITEMS, Transactor, type TxItem } from './dynamodb-fanout.ts';
 import type { LargeValueStore } from './large-values.ts';
-import { backfillOrder, historyWithCurrentTry, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
+import { backfillOrder, historyWithCurrentTry, pipelineScopeOf, runKeyText, runRefOf, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
@@ -328,11 +328,11 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async createRun(run: DagRunRecord): Promise<boolean> {
-    return this.putIfAbsent({ ...keys.run(run.runId), type: ItemType.run, ...runAttributes(run), ...runIndexKeys(run), ver: 0 });
+    return this.putIfAbsent({ ...keys.run(run), type: ItemType.run, ...runAttributes(run), ...runIndexKeys(run), ver: 0 });
   }
 
-  async getRun(runId: string): Promise<DagRunRecord | undefined> {
-    const item = await this.get(keys.run(runId));
+  async getRun(run: RunRef): Promise<DagRunRecord | undefined> {
+    const item = await this.get(keys.run(run));
     return item ? itemToRun(item) : undefined;
   }
 
@@ -341,13 +341,13 @@ export class DynamoDbStateStore implements StateStore {
    * item's version did not move meanwhile (retried if it did). `pending` is not rewritten unless patched:
    * transactions change it concurrently with ADD.
    */
-  async updateRun(runId: string, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
+  async updateRun(run: RunRef, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
     for (let attempt = 0; ; attempt++) {
-      const item = await this.get(keys.run(runId));
+      const item = await this.get(keys.run(run));
       if (!item) return undefined;
       const cur = itemToRun(item);
       if (expect && !expect.includes(cur.state)) return undefined;
-      const next: DagRunRecord = { ...cur, ...patch, runId };
+      const next: DagRunRecord = { ...cur, ...patch, dagId: cur.dagId, runId: cur.runId };
       const attrs = runAttributes(next);
       if (!Object.prototype.hasOwnProperty.call(patch, 'pending')) delete attrs.pending;
       const e = new Expr();
@@ -356,7 +356,7 @@ export class DynamoDbStateStore implements StateStore {
         const updated = await this.write(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: keys.run(runId),
+            Key: keys.run(run),
             UpdateExpression: updateExpression({ set: e.set({ ...attrs, ...runIndexKeys(next), ver: ver + 1 }) }),
             ConditionExpression: `${e.name('ver')} = ${e.value(ver)}`,
             ...e.params(),
@@ -403,12 +403,12 @@ export class DynamoDbStateStore implements StateStore {
    * attribute `expiresAt = endedAt + xcomTtlSeconds`, and their large values are marked expired in the
    * large-value store. No-op without `xcomTtlSeconds`. Returns the number of items marked. Idempotent.
    */
-  async expireRun(runId: string, endedAt: Date | string | number): Promise<number> {
+  async expireRun(run: RunRef, endedAt: Date | string | number): Promise<number> {
     if (this.xcomTtlSeconds === undefined) return 0;
     const ms = endedAt instanceof Date ? endedAt.getTime() : typeof endedAt === 'string' ? Date.parse(endedAt) : endedAt;
     if (!Number.isFinite(ms)) throw new RangeError(`expireRun: not a time: ${String(endedAt)}`);
     const at = Math.floor(ms / 1000) + this.xcomTtlSeconds;
-    const items = await this.expiringItems(runId, 'ref');
+    const items = await this.expiringItems(run, 'ref');
     await this.setTtl(items, at);
     const refs = items.map((i) => i.ref).filter((r): r is string => typeof r === 'string');
     if (refs.length && this.largeValues?.expire) await this.largeValues.expire(refs);
@@ -418,22 +418,22 @@ export class DynamoDbStateStore implements StateStore {
   // ---------------------------------------------------------------------------------------------------
   // Task state
 
-  async getTaskStates(runId: string, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]> {
-    const found = await this.batchGet(taskIds.map((t) => keys.taskState(runId, t)));
+  async getTaskStates(run: RunRef, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]> {
+    const found = await this.batchGet(taskIds.map((t) => keys.taskState(run, t)));
     return taskIds.map((t) => {
-      const item = found.get(keyId(keys.taskState(runId, t)));
+      const item = found.get(keyId(keys.taskState(run, t)));
       return item ? itemToTaskState(item) : undefined;
     });
   }
 
-  async claimDecision(runId: string, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean> {
+  async claimDecision(run: RunRef, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean> {
     const e = new Expr();
     try {
       await this.write(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.taskState(runId, taskId),
-          UpdateExpression: updateExpression({ set: e.set({ [DECISION]: decision, runId, taskId, type: ItemType.taskState }) }),
+          Key: keys.taskState(run, taskId),
+          UpdateExpression: updateExpression({ set: e.set({ [DECISION]: decision, dagId: run.dagId, runId: run.runId, taskId, type: ItemType.taskState }) }),
           ConditionExpression: `attribute_not_exists(${e.name(DECISION)})`,
           ...e.params(),
         }),
@@ -445,9 +445,9 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
-  async claimExpansion(runId: string, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
+  async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`claimExpansion: count must be an integer >= 1, got ${count}`);
-    const anchorKey = keys.taskState(runId, taskId);
+    const anchorKey = keys.taskState(run, taskId);
     return this.tx.fanOut({
       anchorKey,
       claim: (cursor) => {
@@ -457,7 +457,7 @@ export class DynamoDbStateStore implements StateStore {
             TableName: this.tableName,
             Key: anchorKey,
             UpdateExpression: updateExpression({
-              set: e.set({ [DECISION]: 'expanded', [MAP_COUNT]: count, runId, taskId, type: ItemType.taskState, ...(cursor ?? {}) }),
+              set: e.set({ [DECISION]: 'expanded', [MAP_COUNT]: count, dagId: run.dagId, runId: run.runId, taskId, type: ItemType.taskState, ...(cursor ?? {}) }),
             }),
             ConditionExpression: `attribute_not_exists(${e.name(DECISION)})`,
             ...e.params(),
@@ -465,37 +465,37 @@ export class DynamoDbStateStore implements StateStore {
         };
       },
       first: [],
-      last: count === 1 ? [] : [this.runPendingAdd(runId, count - 1)],
-      targets: this.countedTargets(runId, downstream, (e, n) => [`${e.name(ADDED_TOTAL)} ${e.value(count * n)}`, `${e.name(EXPANDED_COUNT)} ${e.value(n)}`]),
+      last: count === 1 ? [] : [this.runPendingAdd(run, count - 1)],
+      targets: this.countedTargets(run, downstream, (e, n) => [`${e.name(ADDED_TOTAL)} ${e.value(count * n)}`, `${e.name(EXPANDED_COUNT)} ${e.value(n)}`]),
       sameOutcome: (a) => a[DECISION] === 'expanded' && a[MAP_COUNT] === count,
     });
   }
 
   /** One ADD update per distinct downstream task (a task listed twice counts twice). */
-  private countedTargets(runId: string, downstream: readonly string[], adds: (e: Expr, times: number) => string[]): TxItem[] {
+  private countedTargets(run: RunRef, downstream: readonly string[], adds: (e: Expr, times: number) => string[]): TxItem[] {
     const times = new Map<string, number>();
     for (const d of downstream) times.set(d, (times.get(d) ?? 0) + 1);
-    return [...times].map(([taskId, n]) => this.taskStateAdd(runId, taskId, (e) => adds(e, n)));
+    return [...times].map(([taskId, n]) => this.taskStateAdd(run, taskId, (e) => adds(e, n)));
   }
 
-  private taskStateAdd(runId: string, taskId: string, adds: (e: Expr) => string[]): TxItem {
+  private taskStateAdd(run: RunRef, taskId: string, adds: (e: Expr) => string[]): TxItem {
     const e = new Expr();
     const add = adds(e);
     return {
       Update: {
         TableName: this.tableName,
-        Key: keys.taskState(runId, taskId),
-        UpdateExpression: updateExpression({ set: e.set({ runId, taskId, type: ItemType.taskState }), add }),
+        Key: keys.taskState(run, taskId),
+        UpdateExpression: updateExpression({ set: e.set({ dagId: run.dagId, runId: run.runId, taskId, type: ItemType.taskState }), add }),
         ...e.params(),
       },
     };
   }
 
-  private runPendingAdd(runId: string, delta: number): TxItem {
+  private runPendingAdd(run: RunRef, delta: number): TxItem {
     return {
       Update: {
         TableName: this.tableName,
-        Key: keys.run(runId),
+        Key: keys.run(run),
         UpdateExpression: 'ADD #pending :d',
         ConditionExpression: 'attribute_exists(#pk)',
         ExpressionAttributeNames: { '#pending': 'pending', '#pk': PK },
@@ -513,7 +513,7 @@ export class DynamoDbStateStore implements StateStore {
     const seen = new Set<string>();
     const writes: TxWrite[] = [];
     tis.forEach((ti, index) => {
-      const key = keys.taskInstance(ti.runId, ti.taskId, ti.mapIndex);
+      const key = keys.taskInstance(ti, ti.taskId, ti.mapIndex);
       const w = txWrite(index, key, {
         Put: {
           TableName: this.tableName,
@@ -530,12 +530,12 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
-    const item = await this.get(keys.taskInstance(key.runId, key.taskId, key.mapIndex));
+    const item = await this.get(keys.taskInstance(key, key.taskId, key.mapIndex));
     return item ? itemToTi(item) : undefined;
   }
 
-  async listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]> {
-    return (await this.queryPrefix(prefixes.runPartition(runId), prefixes.taskInstances(taskId))).map(itemToTi);
+  async listTaskInstances(run: RunRef, taskId?: string): Promise<TaskInstanceRecord[]> {
+    return (await this.queryPrefix(prefixes.runPartition(run), prefixes.taskInstances(taskId))).map(itemToTi);
   }
 
   /** The condition of a transition: the instance exists, is in one of the states, at the try. */
@@ -555,7 +555,7 @@ export class DynamoDbStateStore implements StateStore {
       const attrs = await this.write(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.taskInstance(key.runId, key.taskId, key.mapIndex),
+          Key: keys.taskInstance(key, key.taskId, key.mapIndex),
           UpdateExpression: updateExpression({ set }),
           ConditionExpression: this.expectation(e, expect),
           ...e.params(),
@@ -571,31 +571,32 @@ export class DynamoDbStateStore implements StateStore {
 
   async finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined> {
     if (!(await this.finishOne(req))) return undefined;
-    const { runId, taskId, mapIndex } = req.key;
-    const tiKey = keys.taskInstance(runId, taskId, mapIndex);
-    const runKey = keys.run(runId);
-    const dsKeys = req.downstream.map((d) => keys.taskState(runId, d));
+    const { dagId, runId, taskId, mapIndex } = req.key;
+    const tiKey = keys.taskInstance(req.key, taskId, mapIndex);
+    const runKey = keys.run(req.key);
+    const dsKeys = req.downstream.map((d) => keys.taskState(req.key, d));
     const found = await this.batchGet([tiKey, runKey, ...dsKeys]);
     const ti = found.get(keyId(tiKey));
     const run = found.get(keyId(runKey));
-    if (!ti || !run) throw new Error(`DynamoDB store: task instance or run '${runId}' vanished after finishing ${taskId}[${mapIndex}]`);
+    if (!ti || !run) throw new Error(`DynamoDB store: task instance or run '${runId}' of DAG '${dagId}' vanished after finishing ${taskId}[${mapIndex}]`);
     return {
       ti: itemToTi(ti),
       pending: Number(run.pending),
-      downstream: req.downstream.map((d, i) => itemToTaskState(found.get(keyId(dsKeys[i]!)) ?? { runId, taskId: d })),
+      downstream: req.downstream.map((d, i) => itemToTaskState(found.get(keyId(dsKeys[i]!)) ?? { dagId, runId, taskId: d })),
     };
   }
 
   /** `finishTaskInstance` without reading the result back: whether this call applied the finish. */
   private async finishOne(req: FinishRequest): Promise<boolean> {
-    const { runId, taskId } = req.key;
+    const run = req.key;
+    const { taskId } = run;
     if (req.expect === 'absent' ? !req.create : !satisfiable(req.expect)) return false;
     return this.tx.fanOut({
-      anchorKey: keys.taskInstance(runId, taskId, req.key.mapIndex),
+      anchorKey: keys.taskInstance(run, taskId, req.key.mapIndex),
       claim: (cursor) => this.finishClaim(req, cursor),
-      first: [this.taskStateAdd(runId, taskId, (e) => [`${e.name(selfAttr(req.state))} ${e.value(1)}`])],
-      last: [this.runPendingAdd(runId, -1)],
-      targets: this.countedTargets(runId, req.downstream, (e, n) => [`${e.name(upstreamAttr(req.state))} ${e.value(n)}`]),
+      first: [this.taskStateAdd(run, taskId, (e) => [`${e.name(selfAttr(req.state))} ${e.value(1)}`])],
+      last: [this.runPendingAdd(run, -1)],
+      targets: this.countedTargets(run, req.downstream, (e, n) => [`${e.name(upstreamAttr(req.state))} ${e.value(n)}`]),
       sameOutcome: (a) => a.state === req.state,
     });
   }
@@ -605,11 +606,11 @@ export class DynamoDbStateStore implements StateStore {
    * carrying a fan-out cursor when not null; without one, a cursor left by an earlier try is removed.
    */
   private finishClaim(req: FinishRequest, cursor: Item | null): TxItem {
-    const { runId, taskId, mapIndex } = req.key;
-    const tiKey = keys.taskInstance(runId, taskId, mapIndex);
+    const { dagId, runId, taskId, mapIndex } = req.key;
+    const tiKey = keys.taskInstance(req.key, taskId, mapIndex);
     const expect = req.expect;
     if (expect === 'absent') {
-      const ti = { ...req.create!, ...req.patch, runId, taskId, mapIndex, state: req.state } as TaskInstanceRecord;
+      const ti = { ...req.create!, ...req.patch, dagId, runId, taskId, mapIndex, state: req.state } as TaskInstanceRecord;
       return {
         Put: {
           TableName: this.tableName,
@@ -638,7 +639,7 @@ export class DynamoDbStateStore implements StateStore {
   // Many task instances at once (array jobs)
 
   /** One Query (paged): `SK BETWEEN TI#<task>#<from> AND TI#<task>#<to - 1>`, in map-index order. */
-  async listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
+  async listTaskInstanceRange(run: RunRef, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
     const lo = Math.max(-1, Math.ceil(from));
     const hi = Math.min(MAX_INDEX, Math.ceil(to) - 1);
     if (!(lo <= hi)) return [];
@@ -646,9 +647,9 @@ export class DynamoDbStateStore implements StateStore {
       KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lo AND :hi',
       ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
       ExpressionAttributeValues: {
-        ':pk': prefixes.runPartition(runId),
-        ':lo': keys.taskInstance(runId, taskId, lo)[SK],
-        ':hi': keys.taskInstance(runId, taskId, hi)[SK],
+        ':pk': prefixes.runPartition(run),
+        ':lo': keys.taskInstance(run, taskId, lo)[SK],
+        ':hi': keys.taskInstance(run, taskId, hi)[SK],
       },
       ConsistentRead: true,
     });
@@ -664,7 +665,7 @@ export class DynamoDbStateStore implements StateStore {
       const e = new Expr();
       const set = e.set(tiPatchAttributes(u.patch));
       if (!set.length) set.push(`${e.name('type')} = ${e.value(ItemType.taskInstance)}`);
-      const key = keys.taskInstance(u.key.runId, u.key.taskId, u.key.mapIndex);
+      const key = keys.taskInstance(u.key, u.key.taskId, u.key.mapIndex);
       writes.push(
         txWrite(index, key, {
           Update: { TableName: this.tableName, Key: key, UpdateExpression: updateExpression({ set }), ConditionExpression: this.expectation(e, u.expect), ...e.params() },
@@ -685,7 +686,7 @@ export class DynamoDbStateStore implements StateStore {
    * after another (each its own fan-out), then one read of the result.
    */
   async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
-    const { runId, taskId, first: { downstream } } = oneTaskOf('finishTaskInstances', reqs, { sameDownstream: true });
+    const { run, taskId, first: { downstream } } = oneTaskOf('finishTaskInstances', reqs, { sameDownstream: true });
     for (const r of reqs) if (r.expect === 'absent') throw new Error('finishTaskInstances: creating instances is not supported in bulk');
     const applied = new Array<boolean>(reqs.length).fill(false);
     // Tally items a transaction updates besides the instances: the task's own and each downstream one.
@@ -698,21 +699,21 @@ export class DynamoDbStateStore implements StateStore {
       const states: TerminalTiState[] = [];
       reqs.forEach((r, index) => {
         if (r.expect === 'absent' || !satisfiable(r.expect)) return;
-        writes.push(txWrite(index, keys.taskInstance(runId, taskId, r.key.mapIndex), this.finishClaim(r, null)));
+        writes.push(txWrite(index, keys.taskInstance(run, taskId, r.key.mapIndex), this.finishClaim(r, null)));
         states[index] = r.state;
       });
-      const aggregates = (live: readonly TxWrite[]) => this.finishAggregates(runId, taskId, downstream, live.map((w) => states[w.index]!));
+      const aggregates = (live: readonly TxWrite[]) => this.finishAggregates(run, taskId, downstream, live.map((w) => states[w.index]!));
       for (const chunk of chunkWrites(writes, room, AGGREGATE_BYTES * (tallies + 1)).chunks) await this.writeChunk(chunk, applied, aggregates);
     }
-    const runKey = keys.run(runId);
-    const dsKeys = downstream.map((d) => keys.taskState(runId, d));
+    const runKey = keys.run(run);
+    const dsKeys = downstream.map((d) => keys.taskState(run, d));
     const found = await this.batchGet([runKey, ...dsKeys]);
-    const run = found.get(keyId(runKey));
-    if (!run) throw new Error(`DynamoDB store: no run '${runId}' in the table`);
+    const runItem = found.get(keyId(runKey));
+    if (!runItem) throw new Error(`DynamoDB store: no run '${run.runId}' of DAG '${run.dagId}' in the table`);
     return {
       applied,
-      pending: Number(run.pending),
-      downstream: downstream.map((d, i) => itemToTaskState(found.get(keyId(dsKeys[i]!)) ?? { runId, taskId: d })),
+      pending: Number(runItem.pending),
+      downstream: downstream.map((d, i) => itemToTaskState(found.get(keyId(dsKeys[i]!)) ?? { ...run, taskId: d })),
     };
   }
 
@@ -721,7 +722,7 @@ export class DynamoDbStateStore implements StateStore {
    * state, ADD its count to the task's own tally and to each downstream task's upstream tally (a task
    * listed twice counts twice, as `countedTargets`), and the run's pending count minus the number.
    */
-  private finishAggregates(runId: string, taskId: string, downstream: readonly string[], states: readonly TerminalTiState[]): TxItem[] {
+  private finishAggregates(run: RunRef, taskId: string, downstream: readonly string[], states: readonly TerminalTiState[]): TxItem[] {
     const byState = new Map<TerminalTiState, number>();
     for (const s of states) byState.set(s, (byState.get(s) ?? 0) + 1);
     const adds = new Map<string, Map<string, number>>();
@@ -734,8 +735,8 @@ export class DynamoDbStateStore implements StateStore {
       add(taskId, selfAttr(s), n);
       for (const d of downstream) add(d, upstreamAttr(s), n);
     }
-    const items = [...adds].map(([task, m]) => this.taskStateAdd(runId, task, (e) => [...m].map(([attr, n]) => `${e.name(attr)} ${e.value(n)}`)));
-    items.push(this.runPendingAdd(runId, -states.length));
+    const items = [...adds].map(([task, m]) => this.taskStateAdd(run, task, (e) => [...m].map(([attr, n]) => `${e.name(attr)} ${e.value(n)}`)));
+    items.push(this.runPendingAdd(run, -states.length));
     return items;
   }
 
@@ -791,22 +792,22 @@ export class DynamoDbStateStore implements StateStore {
    * task's decision reset when asked, in one last transaction.
    */
   async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
-    const { runId, taskId, first: { downstream } } = oneTaskOf('resetTaskInstances', reqs, { sameDownstream: true });
+    const { run, taskId, first: { downstream } } = oneTaskOf('resetTaskInstances', reqs, { sameDownstream: true });
     for (const r of reqs) if (r.undecide && r.to !== 'absent') throw new Error("resetTaskInstances: 'undecide' needs to: 'absent'");
     const applied = new Array<boolean>(reqs.length).fill(false);
-    const resets = await this.withHistories(runId, taskId, reqs);
+    const resets = await this.withHistories(run, taskId, reqs);
     const tallies = new Set([taskId, ...downstream]).size;
     const room = MAX_TRANSACTION_ITEMS - 1 - tallies;
     if (room < MIN_BULK_FINISH) {
       for (let i = 0; i < resets.length; i++) applied[i] = await this.resetOne(resets[i]!);
     } else {
-      const writes = resets.map((r, index) => txWrite(index, keys.taskInstance(runId, taskId, r.key.mapIndex), this.resetClaim(r, null)));
-      const aggregates = (live: readonly TxWrite[]) => this.resetAggregates(runId, taskId, downstream, live.map((w) => resets[w.index]!));
+      const writes = resets.map((r, index) => txWrite(index, keys.taskInstance(run, taskId, r.key.mapIndex), this.resetClaim(r, null)));
+      const aggregates = (live: readonly TxWrite[]) => this.resetAggregates(run, taskId, downstream, live.map((w) => resets[w.index]!));
       for (const chunk of chunkWrites(writes, room, AGGREGATE_BYTES * (tallies + 1)).chunks) await this.writeChunk(chunk, applied, aggregates);
     }
-    const run = await this.get(keys.run(runId));
-    if (!run) throw new Error(`DynamoDB store: no run '${runId}' in the table`);
-    return { applied, pending: Number(run.pending) };
+    const runItem = await this.get(keys.run(run));
+    if (!runItem) throw new Error(`DynamoDB store: no run '${run.runId}' of DAG '${run.dagId}' in the table`);
+    return { applied, pending: Number(runItem.pending) };
   }
 
   /**
@@ -814,10 +815,10 @@ export class DynamoDbStateStore implements StateStore {
    * is in `expect.state` at `expect.tryNumber`, which each write is conditional on, its history cannot
    * change): in the patch of an instance that stays, in `history` for the task state of one that goes.
    */
-  private async withHistories(runId: string, taskId: string, reqs: readonly ResetRequest[]): Promise<ResetWrite[]> {
-    const found = await this.batchGet(reqs.map((r) => keys.taskInstance(runId, taskId, r.key.mapIndex)));
+  private async withHistories(run: RunRef, taskId: string, reqs: readonly ResetRequest[]): Promise<ResetWrite[]> {
+    const found = await this.batchGet(reqs.map((r) => keys.taskInstance(run, taskId, r.key.mapIndex)));
     return reqs.map((r) => {
-      const item = found.get(keyId(keys.taskInstance(runId, taskId, r.key.mapIndex)));
+      const item = found.get(keyId(keys.taskInstance(run, taskId, r.key.mapIndex)));
       const ti = item ? itemToTi(item) : undefined;
       if (!ti || ti.state !== r.expect.state || ti.tryNumber !== r.expect.tryNumber) return r;
       const history = historyWithCurrentTry(ti, r.expect.state);
@@ -828,10 +829,10 @@ export class DynamoDbStateStore implements StateStore {
 
   /** The instance's side of a reset: its conditional move back (patch or delete), a fan-out cursor when not null. */
   private resetClaim(r: ResetRequest, cursor: Item | null, mark = false): TxItem {
-    const { runId, taskId, mapIndex } = r.key;
+    const { taskId, mapIndex } = r.key;
     const e = new Expr();
     const cond = `attribute_exists(${e.name(PK)}) AND ${e.name('state')} = ${e.value(r.expect.state)} AND ${e.name('tryNumber')} = ${e.value(r.expect.tryNumber)}`;
-    const Key = keys.taskInstance(runId, taskId, mapIndex);
+    const Key = keys.taskInstance(r.key, taskId, mapIndex);
     if (r.to === 'absent' && !mark) return { Delete: { TableName: this.tableName, Key, ConditionExpression: cond, ...e.params() } };
     const set = r.to === 'absent' ? e.set({ [CLEARING]: true, ...(cursor ?? {}) }) : e.set({ ...tiPatchAttributes(r.to), ...(cursor ?? {}) });
     return {
@@ -850,7 +851,7 @@ export class DynamoDbStateStore implements StateStore {
    * downstream task's upstream tally (a task listed twice counts twice), the task's decision when a
    * request undecides it, and the run's pending count plus their number.
    */
-  private resetAggregates(runId: string, taskId: string, downstream: readonly string[], reqs: readonly ResetWrite[]): TxItem[] {
+  private resetAggregates(run: RunRef, taskId: string, downstream: readonly string[], reqs: readonly ResetWrite[]): TxItem[] {
     const adds = new Map<string, Map<string, number>>();
     const add = (task: string, attr: string, n: number) => {
       let m = adds.get(task);
@@ -864,14 +865,14 @@ export class DynamoDbStateStore implements StateStore {
     const undecided = reqs.find((r) => r.undecide);
     const items = [...adds].map(([task, m]): TxItem => {
       const e = new Expr();
-      const clauses = { set: e.set({ runId, taskId: task, type: ItemType.taskState }), add: [...m].map(([attr, n]) => `${e.name(attr)} ${e.value(n)}`), remove: [] as string[] };
+      const clauses = { set: e.set({ dagId: run.dagId, runId: run.runId, taskId: task, type: ItemType.taskState }), add: [...m].map(([attr, n]) => `${e.name(attr)} ${e.value(n)}`), remove: [] as string[] };
       if (task === taskId && undecided?.undecide) {
         clauses.set.push(...e.set({ [PRIOR_TRIES]: undecided.undecide.priorTries, ...(undecided.history ? { [PRIOR_HISTORY]: undecided.history } : {}) }));
         clauses.remove.push(e.name(DECISION), e.name(MAP_COUNT), ...(undecided.history ? [] : [e.name(PRIOR_HISTORY)]));
       }
-      return { Update: { TableName: this.tableName, Key: keys.taskState(runId, task), UpdateExpression: updateExpression(clauses), ...e.params() } };
+      return { Update: { TableName: this.tableName, Key: keys.taskState(run, task), UpdateExpression: updateExpression(clauses), ...e.params() } };
     });
-    items.push(this.runPendingAdd(runId, reqs.length));
+    items.push(this.runPendingAdd(run, reqs.length));
     return items;
   }
 
@@ -882,15 +883,16 @@ export class DynamoDbStateStore implements StateStore {
    * once the fan-out is complete (by whoever finds it so: a replay completes a reset cut short).
    */
   private async resetOne(r: ResetWrite): Promise<boolean> {
-    const { runId, taskId, mapIndex } = r.key;
-    const anchorKey = keys.taskInstance(runId, taskId, mapIndex);
-    const own = this.taskStateAdd(runId, taskId, (e) => [`${e.name(selfAttr(r.expect.state))} ${e.value(-1)}`]);
+    const run = r.key;
+    const { taskId, mapIndex } = r.key;
+    const anchorKey = keys.taskInstance(run, taskId, mapIndex);
+    const own = this.taskStateAdd(run, taskId, (e) => [`${e.name(selfAttr(r.expect.state))} ${e.value(-1)}`]);
     const applied = await this.tx.fanOut({
       anchorKey,
       claim: (cursor) => this.resetClaim(r, cursor, r.to === 'absent'),
-      first: [own, this.runPendingAdd(runId, 1)],
+      first: [own, this.runPendingAdd(run, 1)],
       last: [],
-      targets: this.countedTargets(runId, r.downstream, (e, n) => [`${e.name(upstreamAttr(r.expect.state))} ${e.value(-n)}`]),
+      targets: this.countedTargets(run, r.downstream, (e, n) => [`${e.name(upstreamAttr(r.expect.state))} ${e.value(-n)}`]),
       sameOutcome: (a) =>
         r.to === 'absent'
           ? a[CLEARING] === true && a.tryNumber === r.expect.tryNumber
@@ -908,7 +910,7 @@ export class DynamoDbStateStore implements StateStore {
       items.push({
         Update: {
           TableName: this.tableName,
-          Key: keys.taskState(runId, taskId),
+          Key: keys.taskState(run, taskId),
           UpdateExpression: updateExpression({
             set: u.set({ [PRIOR_TRIES]: r.undecide.priorTries, ...(r.history ? { [PRIOR_HISTORY]: r.history } : {}) }),
             remove: [u.name(DECISION), u.name(MAP_COUNT), ...(r.history ? [] : [u.name(PRIOR_HISTORY)])],
@@ -926,8 +928,8 @@ export class DynamoDbStateStore implements StateStore {
    * decision under its condition, the run's pending count drops first, the downstream announcements are
    * taken back in chunks.
    */
-  async withdrawExpansion(runId: string, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
-    const anchorKey = keys.taskState(runId, taskId);
+  async withdrawExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
+    const anchorKey = keys.taskState(run, taskId);
     return this.tx.fanOut({
       anchorKey,
       claim: (cursor) => {
@@ -946,29 +948,29 @@ export class DynamoDbStateStore implements StateStore {
           },
         };
       },
-      first: count === 1 ? [] : [this.runPendingAdd(runId, -(count - 1))],
+      first: count === 1 ? [] : [this.runPendingAdd(run, -(count - 1))],
       last: [],
-      targets: this.countedTargets(runId, downstream, (e, n) => [`${e.name(ADDED_TOTAL)} ${e.value(-count * n)}`, `${e.name(EXPANDED_COUNT)} ${e.value(-n)}`]),
+      targets: this.countedTargets(run, downstream, (e, n) => [`${e.name(ADDED_TOTAL)} ${e.value(-count * n)}`, `${e.name(EXPANDED_COUNT)} ${e.value(-n)}`]),
       sameOutcome: (a) => a[DECISION] === undefined && a[PRIOR_TRIES] === priorTries,
     });
   }
 
   /** One Query per task (its XCom items and, per instance, its item results), then BatchWriteItem deletes. */
   async deleteTaskResults(tiKeys: readonly TiKey[]): Promise<void> {
-    const byTask = new Map<string, { runId: string; taskId: string; indexes: Set<number> }>();
+    const byTask = new Map<string, { dagId: string; runId: string; taskId: string; indexes: Set<number> }>();
     for (const k of tiKeys) {
-      const id = `${k.runId}\u0000${k.taskId}`;
+      const id = `${runKeyText(k)}\u0000${k.taskId}`;
       let g = byTask.get(id);
-      if (!g) byTask.set(id, (g = { runId: k.runId, taskId: k.taskId, indexes: new Set() }));
+      if (!g) byTask.set(id, (g = { dagId: k.dagId, runId: k.runId, taskId: k.taskId, indexes: new Set() }));
       g.indexes.add(k.mapIndex);
     }
     const doomed: Item[] = [];
     const refs: string[] = [];
     const projection = { ProjectionExpression: '#k1, #k2, #ref, #mi', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#ref': 'ref', '#mi': 'mapIndex' } };
     await this.each([...byTask.values()], async (g) => {
-      const xcoms = await this.queryPrefix(prefixes.runPartition(g.runId), `XC#${g.taskId}#`, projection);
+      const xcoms = await this.queryPrefix(prefixes.runPartition(g), `XC#${g.taskId}#`, projection);
       const found = xcoms.filter((x) => g.indexes.has(Number(x.mapIndex)));
-      for (const i of g.indexes) found.push(...(await this.queryPrefix(prefixes.runPartition(g.runId), prefixes.itemResults(g.taskId, i), projection)));
+      for (const i of g.indexes) found.push(...(await this.queryPrefix(prefixes.runPartition(g), prefixes.itemResults(g.taskId, i), projection)));
       for (const x of found) {
         doomed.push({ [PK]: x[PK], [SK]: x[SK] });
         if (typeof x.ref === 'string') refs.push(x.ref);
@@ -979,9 +981,9 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** The run's items retention applies to (XComs, item results, logs): their keys and `attribute`. */
-  private async expiringItems(runId: string, attribute: string): Promise<Item[]> {
+  private async expiringItems(run: RunRef, attribute: string): Promise<Item[]> {
     const projection = { ProjectionExpression: '#k1, #k2, #a', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#a': attribute } };
-    const lists = await Promise.all(prefixes.expiring.map((p) => this.queryPrefix(prefixes.runPartition(runId), p, projection)));
+    const lists = await Promise.all(prefixes.expiring.map((p) => this.queryPrefix(prefixes.runPartition(run), p, projection)));
     return lists.flat();
   }
 
@@ -1006,8 +1008,8 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** Remove the TTL that `expireRun` put on the run's XComs, item results and logs. */
-  async reviveRun(runId: string): Promise<number> {
-    const items = (await this.expiringItems(runId, TTL_ATTRIBUTE)).filter((i) => i[TTL_ATTRIBUTE] !== undefined);
+  async reviveRun(run: RunRef): Promise<number> {
+    const items = (await this.expiringItems(run, TTL_ATTRIBUTE)).filter((i) => i[TTL_ATTRIBUTE] !== undefined);
     await this.setTtl(items, null);
     return items.length;
   }
@@ -1030,19 +1032,19 @@ export class DynamoDbStateStore implements StateStore {
    * of its pipeline scope's partition when the run owns it; the run item goes last, so a delete cut short
    * is finished by the next one. Large values are marked expired in the large-value store.
    */
-  async deleteRun(runId: string): Promise<DeletedRun | undefined> {
-    const runItem = await this.get(keys.run(runId));
+  async deleteRun(ref: RunRef): Promise<DeletedRun | undefined> {
+    const runItem = await this.get(keys.run(ref));
     if (!runItem) return undefined;
     const run = itemToRun(runItem);
     const projection = { ProjectionExpression: '#k1, #k2, #ref', ExpressionAttributeNames: { '#k1': PK, '#k2': SK, '#ref': 'ref' } };
-    const items = await this.queryPrefix(prefixes.runPartition(runId), null, projection);
-    const out: DeletedRun = { runId, taskInstances: 0, xcoms: 0, itemResults: 0, logs: 0, pipelineSaves: 0 };
+    const items = await this.queryPrefix(prefixes.runPartition(run), null, projection);
+    const out: DeletedRun = { ...runRefOf(run), taskInstances: 0, xcoms: 0, itemResults: 0, logs: 0, pipelineSaves: 0 };
     const logs = new Set<string>();
     const refs: string[] = [];
     const doomed: Item[] = [];
     for (const i of items) {
       const sk = String(i[SK]);
-      if (sk === keys.run(runId)[SK]) continue;
+      if (sk === keys.run(run)[SK]) continue;
       doomed.push({ [PK]: i[PK], [SK]: i[SK] });
       if (typeof i.ref === 'string') refs.push(i.ref);
       if (sk.startsWith('TI#')) out.taskInstances++;
@@ -1051,8 +1053,8 @@ export class DynamoDbStateStore implements StateStore {
       else if (sk.startsWith('LOG#')) logs.add(sk.split('#').slice(0, 4).join('#'));
     }
     out.logs = logs.size;
-    if (run.pipelineScope === runId) {
-      const saves = await this.queryPrefix(prefixes.pipelinePartition(runId), null, projection);
+    if (run.pipelineScope === pipelineScopeOf(run)) {
+      const saves = await this.queryPrefix(prefixes.pipelinePartition(run.pipelineScope), null, projection);
       out.pipelineSaves = saves.length;
       for (const i of saves) {
         doomed.push({ [PK]: i[PK], [SK]: i[SK] });
@@ -1060,7 +1062,7 @@ export class DynamoDbStateStore implements StateStore {
       }
     }
     await this.batchDelete(doomed);
-    await this.write(new DeleteCommand({ TableName: this.tableName, Key: keys.run(runId) }));
+    await this.write(new DeleteCommand({ TableName: this.tableName, Key: keys.run(run) }));
     if (refs.length && this.largeValues?.expire) await this.largeValues.expire(refs);
     return out;
   }
@@ -1129,7 +1131,7 @@ export class DynamoDbStateStore implements StateStore {
     // The last put of a key wins (BatchWriteItem refuses a key twice in one request).
     const byKey = new Map<string, XComRecord>();
     for (const x of xs) {
-      const id = keyId(keys.xcom(x.runId, x.taskId, x.key, x.mapIndex));
+      const id = keyId(keys.xcom(x, x.taskId, x.key, x.mapIndex));
       byKey.delete(id);
       byKey.set(id, x);
     }
@@ -1164,10 +1166,10 @@ export class DynamoDbStateStore implements StateStore {
   private async xcomItem(x: XComRecord): Promise<Item> {
     const value = await this.encodeValue(
       x.value,
-      () => `${x.runId}/xcom/${x.taskId}/${mapIndexPart(x.mapIndex)}/${freePart(x.key)}.json`,
-      () => `XCom '${x.key}' of ${x.taskId}[${x.mapIndex}] in run '${x.runId}'`,
+      () => `${x.dagId}/${x.runId}/xcom/${x.taskId}/${mapIndexPart(x.mapIndex)}/${freePart(x.key)}.json`,
+      () => `XCom '${x.key}' of ${x.taskId}[${x.mapIndex}] in run '${x.runId}' of DAG '${x.dagId}'`,
     );
-    return { ...keys.xcom(x.runId, x.taskId, x.key, x.mapIndex), type: ItemType.xcom, runId: x.runId, taskId: x.taskId, mapIndex: x.mapIndex, key: x.key, ...value };
+    return { ...keys.xcom(x, x.taskId, x.key, x.mapIndex), type: ItemType.xcom, dagId: x.dagId, runId: x.runId, taskId: x.taskId, mapIndex: x.mapIndex, key: x.key, ...value };
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -1177,38 +1179,38 @@ export class DynamoDbStateStore implements StateStore {
     await this.write(new PutCommand({ TableName: this.tableName, Item: await this.xcomItem(x) }));
   }
 
-  async getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
-    const item = await this.get(keys.xcom(runId, taskId, key, mapIndex));
-    return item ? { runId, taskId, mapIndex, key, value: await this.decodeValue(item) } : undefined;
+  async getXCom(run: RunRef, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
+    const item = await this.get(keys.xcom(run, taskId, key, mapIndex));
+    return item ? { ...runRefOf(run), taskId, mapIndex, key, value: await this.decodeValue(item) } : undefined;
   }
 
-  async listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]> {
-    const items = await this.queryPrefix(prefixes.runPartition(runId), prefixes.xcoms(taskId, key));
-    return this.map(items, async (item) => ({ runId, taskId, mapIndex: Number(item.mapIndex), key, value: await this.decodeValue(item) }));
+  async listXComs(run: RunRef, taskId: string, key: string): Promise<XComRecord[]> {
+    const items = await this.queryPrefix(prefixes.runPartition(run), prefixes.xcoms(taskId, key));
+    return this.map(items, async (item) => ({ ...runRefOf(run), taskId, mapIndex: Number(item.mapIndex), key, value: await this.decodeValue(item) }));
   }
 
-  async listTaskXComs(runId: string, taskId: string): Promise<XComRecord[]> {
-    const items = await this.queryPrefix(prefixes.runPartition(runId), prefixes.taskXComs(taskId));
-    const out = await this.map(items, async (item) => ({ runId, taskId, mapIndex: Number(item.mapIndex), key: String(item.key), value: await this.decodeValue(item) }));
+  async listTaskXComs(run: RunRef, taskId: string): Promise<XComRecord[]> {
+    const items = await this.queryPrefix(prefixes.runPartition(run), prefixes.taskXComs(taskId));
+    const out = await this.map(items, async (item) => ({ ...runRefOf(run), taskId, mapIndex: Number(item.mapIndex), key: String(item.key), value: await this.decodeValue(item) }));
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.mapIndex - b.mapIndex));
   }
 
   async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {
     const enc = await this.encodeValue(
       value,
-      () => `${key.runId}/items/${key.taskId}/${mapIndexPart(key.mapIndex)}/${indexPart(index)}.json`,
-      () => `item ${index} result of ${key.taskId}[${key.mapIndex}] in run '${key.runId}'`,
+      () => `${key.dagId}/${key.runId}/items/${key.taskId}/${mapIndexPart(key.mapIndex)}/${indexPart(index)}.json`,
+      () => `item ${index} result of ${key.taskId}[${key.mapIndex}] in run '${key.runId}' of DAG '${key.dagId}'`,
     );
     await this.write(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...keys.itemResult(key.runId, key.taskId, key.mapIndex, index), type: ItemType.itemResult, index, ...enc },
+        Item: { ...keys.itemResult(key, key.taskId, key.mapIndex, index), type: ItemType.itemResult, index, ...enc },
       }),
     );
   }
 
   async listItemResults(key: TiKey): Promise<Map<number, unknown>> {
-    const items = await this.queryPrefix(prefixes.runPartition(key.runId), prefixes.itemResults(key.taskId, key.mapIndex));
+    const items = await this.queryPrefix(prefixes.runPartition(key), prefixes.itemResults(key.taskId, key.mapIndex));
     const values = await this.map(items, (item) => this.decodeValue(item));
     const out = new Map<number, unknown>();
     items.forEach((item, i) => out.set(Number(item.index), values[i]));
@@ -1222,7 +1224,7 @@ export class DynamoDbStateStore implements StateStore {
     const sk = `${save.time}#${uniqueSuffix()}`;
     const value = await this.encodeValue(
       save.data,
-      () => `${save.runId}/pipeline/${freePart(scope)}/${freePart(sk)}.json`,
+      () => `${save.dagId}/${save.runId}/pipeline/${freePart(scope)}/${freePart(sk)}.json`,
       () => `pipeline save '${save.stage}' of run '${save.runId}'`,
     );
     await this.write(
@@ -1296,11 +1298,11 @@ export class DynamoDbStateStore implements StateStore {
     }
     if (cur.length) chunks.push(cur);
     const prefix = prefixes.log(key.taskId, key.mapIndex, tryNumber) + `${lines[0]!.time}#`;
-    return chunks.map((chunk) => ({ [PK]: prefixes.runPartition(key.runId), [SK]: prefix + uniqueSuffix(), type: ItemType.log, lines: JSON.stringify(chunk) }));
+    return chunks.map((chunk) => ({ [PK]: prefixes.runPartition(key), [SK]: prefix + uniqueSuffix(), type: ItemType.log, lines: JSON.stringify(chunk) }));
   }
 
   async getLog(key: TiKey, tryNumber: number): Promise<LogLine[]> {
-    const items = await this.queryPrefix(prefixes.runPartition(key.runId), prefixes.log(key.taskId, key.mapIndex, tryNumber));
+    const items = await this.queryPrefix(prefixes.runPartition(key), prefixes.log(key.taskId, key.mapIndex, tryNumber));
     return items.flatMap((i) => JSON.parse(String(i.lines)) as LogLine[]);
   }
 
@@ -1449,6 +1451,7 @@ export class DynamoDbStateStore implements StateStore {
           [PK]: prefixes.waiterPartition(name),
           [SK]: `${String(ms).padStart(15, '0')}#${uniqueSuffix()}`,
           type: ItemType.waiter,
+          dagId: key.dagId,
           runId: key.runId,
           taskId: key.taskId,
           mapIndex: key.mapIndex,
@@ -1481,7 +1484,7 @@ export class DynamoDbStateStore implements StateStore {
             ExpressionAttributeNames: { '#pk': PK },
           }),
         );
-        return { runId: String(head.runId), taskId: String(head.taskId), mapIndex: Number(head.mapIndex) };
+        return { dagId: String(head.dagId), runId: String(head.runId), taskId: String(head.taskId), mapIndex: Number(head.mapIndex) };
       } catch (e) {
         if (!isConditionFailed(e)) throw e;
       }

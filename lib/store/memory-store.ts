@@ -1,10 +1,10 @@
 import type { RunState } from '../model/states.ts';
-import { backfillOrder, emptyTally, historyWithCurrentTry, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runKeyText, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
-function taskState(runId: string, taskId: string): TaskStateRecord {
-  return { runId, taskId, upstream: emptyTally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: emptyTally(), decision: null, mapCount: null };
+function taskState(run: RunRef, taskId: string): TaskStateRecord {
+  return { dagId: run.dagId, runId: run.runId, taskId, upstream: emptyTally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: emptyTally(), decision: null, mapCount: null };
 }
 
 function copyTaskState(s: TaskStateRecord): TaskStateRecord {
@@ -59,7 +59,9 @@ function matches(ti: TaskInstanceRecord, e: TiExpectation): boolean {
  * object), so the version a caller holds never changes under it.
  */
 export class MemoryStateStore implements StateStore {
+  /** Runs by `runKeyText` (DAG and run id). */
   private readonly runs = new Map<string, RunPartition>();
+  /** Run ids by DAG. */
   private readonly runsByDag = new Map<string, Set<string>>();
   private readonly pipeline = new Map<string, PipelineSave[]>();
   private readonly pools = new Map<string, PoolRecord>();
@@ -71,21 +73,25 @@ export class MemoryStateStore implements StateStore {
   /** Backfills by DAG, by id. */
   private readonly backfills = new Map<string, Map<string, BackfillRecord>>();
 
-  private part(runId: string): RunPartition {
-    const p = this.runs.get(runId);
-    if (!p) throw new Error(`no run '${runId}' in the store`);
+  private find(run: RunRef): RunPartition | undefined {
+    return this.runs.get(runKeyText(run));
+  }
+
+  private part(run: RunRef): RunPartition {
+    const p = this.find(run);
+    if (!p) throw new Error(`no run '${run.runId}' of DAG '${run.dagId}' in the store`);
     return p;
   }
 
   private ts(p: RunPartition, taskId: string): TaskStateRecord {
     let s = p.taskStates.get(taskId);
-    if (!s) p.taskStates.set(taskId, (s = taskState(p.run.runId, taskId)));
+    if (!s) p.taskStates.set(taskId, (s = taskState(p.run, taskId)));
     return s;
   }
 
   async createRun(run: DagRunRecord): Promise<boolean> {
-    if (this.runs.has(run.runId)) return false;
-    this.runs.set(run.runId, {
+    if (this.runs.has(runKeyText(run))) return false;
+    this.runs.set(runKeyText(run), {
       run: deepFreeze(structuredClone(run)),
       tis: new Map(),
       byTask: new Map(),
@@ -100,23 +106,22 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
-  async getRun(runId: string): Promise<DagRunRecord | undefined> {
-    const p = this.runs.get(runId);
-    return p?.run;
+  async getRun(run: RunRef): Promise<DagRunRecord | undefined> {
+    return this.find(run)?.run;
   }
 
-  async updateRun(runId: string, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
-    const p = this.runs.get(runId);
+  async updateRun(run: RunRef, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
+    const p = this.find(run);
     if (!p || (expect && !expect.includes(p.run.state))) return undefined;
-    p.run = deepFreeze({ ...p.run, ...structuredClone(patch) });
+    p.run = deepFreeze({ ...p.run, ...structuredClone(patch), dagId: p.run.dagId, runId: p.run.runId });
     return p.run;
   }
 
   async listRuns(query: { dagId: string; states?: readonly RunState[] }): Promise<DagRunRecord[]> {
     const ids = this.runsByDag.get(query.dagId) ?? new Set<string>();
     const out: DagRunRecord[] = [];
-    for (const id of ids) {
-      const r = this.runs.get(id)!.run;
+    for (const runId of ids) {
+      const r = this.runs.get(runKeyText({ dagId: query.dagId, runId }))!.run;
       if (!query.states || query.states.includes(r.state)) out.push(r);
     }
     return out.sort((a, b) => a.logicalDate.localeCompare(b.logicalDate) || a.queuedAt.localeCompare(b.queuedAt));
@@ -128,23 +133,23 @@ export class MemoryStateStore implements StateStore {
     return out.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
   }
 
-  async getTaskStates(runId: string, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]> {
-    const p = this.part(runId);
+  async getTaskStates(run: RunRef, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]> {
+    const p = this.part(run);
     return taskIds.map((id) => {
       const s = p.taskStates.get(id);
       return s ? copyTaskState(s) : undefined;
     });
   }
 
-  async claimDecision(runId: string, taskId: string, decision: TaskStateRecord['decision'] & string): Promise<boolean> {
-    const s = this.ts(this.part(runId), taskId);
+  async claimDecision(run: RunRef, taskId: string, decision: TaskStateRecord['decision'] & string): Promise<boolean> {
+    const s = this.ts(this.part(run), taskId);
     if (s.decision !== null) return false;
     s.decision = decision;
     return true;
   }
 
-  async claimExpansion(runId: string, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
-    const p = this.part(runId);
+  async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
+    const p = this.part(run);
     const s = this.ts(p, taskId);
     if (s.decision !== null) return false;
     s.decision = 'expanded';
@@ -160,19 +165,18 @@ export class MemoryStateStore implements StateStore {
 
   async createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void> {
     for (const ti of tis) {
-      const p = this.part(ti.runId);
+      const p = this.part(ti);
       if (p.tis.has(tiId(ti))) continue;
       putTi(p, frozenTi(ti));
     }
   }
 
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
-    const ti = this.runs.get(key.runId)?.tis.get(tiId(key));
-    return ti;
+    return this.find(key)?.tis.get(tiId(key));
   }
 
-  async listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]> {
-    const p = this.runs.get(runId);
+  async listTaskInstances(run: RunRef, taskId?: string): Promise<TaskInstanceRecord[]> {
+    const p = this.find(run);
     if (!p) return [];
     const tasks = taskId === undefined ? [...p.byTask.keys()].sort() : [taskId];
     const out: TaskInstanceRecord[] = [];
@@ -185,7 +189,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async updateTaskInstance(key: TiKey, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): Promise<TaskInstanceRecord | undefined> {
-    const p = this.runs.get(key.runId);
+    const p = this.find(key);
     const ti = p?.tis.get(tiId(key));
     if (!p || !ti || !matches(ti, expect)) return undefined;
     const next = frozenTi({ ...ti, ...patch });
@@ -194,7 +198,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined> {
-    const p = this.part(req.key.runId);
+    const p = this.part(req.key);
     const prev = p.tis.get(tiId(req.key));
     let base: Omit<TaskInstanceRecord, 'state'>;
     if (req.expect === 'absent') {
@@ -216,8 +220,8 @@ export class MemoryStateStore implements StateStore {
     return { ti, pending: p.run.pending, downstream };
   }
 
-  async listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
-    const m = this.runs.get(runId)?.byTask.get(taskId);
+  async listTaskInstanceRange(run: RunRef, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
+    const m = this.find(run)?.byTask.get(taskId);
     if (!m) return [];
     const out: TaskInstanceRecord[] = [];
     if (to - from <= m.size) {
@@ -238,18 +242,18 @@ export class MemoryStateStore implements StateStore {
   }
 
   async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
-    const { runId, first } = oneTaskOf('finishTaskInstances', reqs, { refuse: (r) => (r.expect === 'absent' ? 'creating instances is not supported in bulk' : null) });
+    const { run, first } = oneTaskOf('finishTaskInstances', reqs, { refuse: (r) => (r.expect === 'absent' ? 'creating instances is not supported in bulk' : null) });
     const applied: boolean[] = [];
     for (const r of reqs) applied.push((await this.finishTaskInstance(r)) !== undefined);
-    const p = this.part(runId);
+    const p = this.part(run);
     return { applied, pending: p.run.pending, downstream: first.downstream.map((d) => copyTaskState(this.ts(p, d))) };
   }
 
   // Clearing ----------------------------------------------------------------------------------------
 
   async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
-    const { runId, taskId } = oneTaskOf('resetTaskInstances', reqs, { refuse: (r) => (r.undecide && r.to !== 'absent' ? "'undecide' needs to: 'absent'" : null) });
-    const p = this.part(runId);
+    const { run, taskId } = oneTaskOf('resetTaskInstances', reqs, { refuse: (r) => (r.undecide && r.to !== 'absent' ? "'undecide' needs to: 'absent'" : null) });
+    const p = this.part(run);
     const applied = reqs.map((r) => {
       const prev = p.tis.get(tiId(r.key));
       if (!prev || prev.state !== r.expect.state || prev.tryNumber !== r.expect.tryNumber) return false;
@@ -258,7 +262,7 @@ export class MemoryStateStore implements StateStore {
         p.tis.delete(tiId(r.key));
         p.byTask.get(r.key.taskId)?.delete(r.key.mapIndex);
       } else {
-        putTi(p, frozenTi({ ...prev, ...r.to, runId: prev.runId, taskId: prev.taskId, mapIndex: prev.mapIndex, ...(history ? { history } : {}) }));
+        putTi(p, frozenTi({ ...prev, ...r.to, dagId: prev.dagId, runId: prev.runId, taskId: prev.taskId, mapIndex: prev.mapIndex, ...(history ? { history } : {}) }));
       }
       const own = this.ts(p, taskId);
       own.self[r.expect.state] -= 1;
@@ -276,8 +280,8 @@ export class MemoryStateStore implements StateStore {
     return { applied, pending: p.run.pending };
   }
 
-  async withdrawExpansion(runId: string, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
-    const p = this.part(runId);
+  async withdrawExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
+    const p = this.part(run);
     const s = p.taskStates.get(taskId);
     if (!s || s.decision !== 'expanded' || s.mapCount !== count || Object.values(s.self).some((n) => n !== 0)) return false;
     s.decision = null;
@@ -294,7 +298,7 @@ export class MemoryStateStore implements StateStore {
 
   async deleteTaskResults(keys: readonly TiKey[]): Promise<void> {
     for (const k of keys) {
-      const p = this.runs.get(k.runId);
+      const p = this.find(k);
       if (!p) continue;
       const prefix = `${k.taskId}\u0000${k.mapIndex}\u0000`;
       for (const id of [...p.xcoms.keys()]) if (id.startsWith(prefix)) p.xcoms.delete(id);
@@ -304,19 +308,21 @@ export class MemoryStateStore implements StateStore {
 
   // Deleting ----------------------------------------------------------------------------------------
 
-  async deleteRun(runId: string): Promise<DeletedRun | undefined> {
-    const p = this.runs.get(runId);
+  async deleteRun(run: RunRef): Promise<DeletedRun | undefined> {
+    const p = this.find(run);
     if (!p) return undefined;
+    const { dagId, runId } = p.run;
     let itemResults = 0;
     for (const m of p.items.values()) itemResults += m.size;
     let pipelineSaves = 0;
-    if (p.run.pipelineScope === runId) {
-      pipelineSaves = this.pipeline.get(runId)?.length ?? 0;
-      this.pipeline.delete(runId);
+    const scope = pipelineScopeOf(p.run);
+    if (p.run.pipelineScope === scope) {
+      pipelineSaves = this.pipeline.get(scope)?.length ?? 0;
+      this.pipeline.delete(scope);
     }
-    this.runs.delete(runId);
-    this.runsByDag.get(p.run.dagId)?.delete(runId);
-    return { runId, taskInstances: p.tis.size, xcoms: p.xcoms.size, itemResults, logs: p.logs.size, pipelineSaves };
+    this.runs.delete(runKeyText(p.run));
+    this.runsByDag.get(dagId)?.delete(runId);
+    return { dagId, runId, taskInstances: p.tis.size, xcoms: p.xcoms.size, itemResults, logs: p.logs.size, pipelineSaves };
   }
 
   async deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }> {
@@ -366,40 +372,40 @@ export class MemoryStateStore implements StateStore {
   }
 
   async putXCom(x: XComRecord): Promise<void> {
-    this.part(x.runId).xcoms.set(`${x.taskId}\u0000${x.mapIndex}\u0000${x.key}`, JSON.stringify(x.value));
+    this.part(x).xcoms.set(`${x.taskId}\u0000${x.mapIndex}\u0000${x.key}`, JSON.stringify(x.value));
   }
 
-  async getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
-    const v = this.runs.get(runId)?.xcoms.get(`${taskId}\u0000${mapIndex}\u0000${key}`);
-    return v === undefined ? undefined : { runId, taskId, mapIndex, key, value: JSON.parse(v) };
+  async getXCom(run: RunRef, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
+    const v = this.find(run)?.xcoms.get(`${taskId}\u0000${mapIndex}\u0000${key}`);
+    return v === undefined ? undefined : { dagId: run.dagId, runId: run.runId, taskId, mapIndex, key, value: JSON.parse(v) };
   }
 
-  async listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]> {
-    const p = this.runs.get(runId);
+  async listXComs(run: RunRef, taskId: string, key: string): Promise<XComRecord[]> {
+    const p = this.find(run);
     const m = p?.byTask.get(taskId);
     if (!p || !m) return [];
     const out: XComRecord[] = [];
     const indexes = [...m.keys()].sort((a, b) => a - b);
     for (const i of indexes) {
       const v = p.xcoms.get(`${taskId}\u0000${i}\u0000${key}`);
-      if (v !== undefined) out.push({ runId, taskId, mapIndex: i, key, value: JSON.parse(v) });
+      if (v !== undefined) out.push({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: i, key, value: JSON.parse(v) });
     }
     return out;
   }
 
-  async listTaskXComs(runId: string, taskId: string): Promise<XComRecord[]> {
-    const p = this.runs.get(runId);
+  async listTaskXComs(run: RunRef, taskId: string): Promise<XComRecord[]> {
+    const p = this.find(run);
     if (!p) return [];
     const out: XComRecord[] = [];
     for (const [id, v] of p.xcoms) {
       const [t, i, key] = id.split('\u0000') as [string, string, string];
-      if (t === taskId) out.push({ runId, taskId, mapIndex: Number(i), key, value: JSON.parse(v) });
+      if (t === taskId) out.push({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: Number(i), key, value: JSON.parse(v) });
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.mapIndex - b.mapIndex));
   }
 
   async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {
-    const p = this.part(key.runId);
+    const p = this.part(key);
     const id = tiId(key);
     let m = p.items.get(id);
     if (!m) p.items.set(id, (m = new Map()));
@@ -407,7 +413,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async listItemResults(key: TiKey): Promise<Map<number, unknown>> {
-    const m = this.runs.get(key.runId)?.items.get(tiId(key));
+    const m = this.find(key)?.items.get(tiId(key));
     const out = new Map<number, unknown>();
     if (m) for (const [i, v] of m) out.set(i, JSON.parse(v));
     return out;
@@ -428,7 +434,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async appendLog(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Promise<void> {
-    const p = this.runs.get(key.runId);
+    const p = this.find(key);
     if (!p) return;
     const id = `${tiId(key)}\u0000${tryNumber}`;
     let l = p.logs.get(id);
@@ -437,7 +443,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async getLog(key: TiKey, tryNumber: number): Promise<LogLine[]> {
-    return (this.runs.get(key.runId)?.logs.get(`${tiId(key)}\u0000${tryNumber}`) ?? []).map((x) => ({ ...x }));
+    return (this.find(key)?.logs.get(`${tiId(key)}\u0000${tryNumber}`) ?? []).map((x) => ({ ...x }));
   }
 
   async getDagRecord(dagId: string): Promise<DagRecord | undefined> {
@@ -503,7 +509,7 @@ export class MemoryStateStore implements StateStore {
   async enqueueWaiter(name: string, key: TiKey): Promise<void> {
     let w = this.waiters.get(name);
     if (!w) this.waiters.set(name, (w = { q: [], head: 0 }));
-    w.q.push({ ...key });
+    w.q.push({ dagId: key.dagId, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex });
   }
 
   async dequeueWaiter(name: string): Promise<TiKey | undefined> {

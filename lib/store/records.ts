@@ -20,7 +20,10 @@ export interface DagRunRecord {
   pending: number;
   /** The task that triggered this run and waits for it, if any. */
   parent: ParentRef | null;
-  /** The run whose pipeline context this run shares (its own id for a top-level run). */
+  /**
+   * The pipeline-context scope this run shares: a top-level run's own (`pipelineScopeOf(run)`), which the
+   * runs it triggers inherit.
+   */
   pipelineScope: string;
   /** Why the run failed, when not a task (e.g. dagrun timeout). */
   note: string | null;
@@ -36,23 +39,52 @@ export interface DagRunRecord {
   clearNumber?: number;
 }
 
-export interface ParentRef {
+/**
+ * Identity of a run: run ids are unique per DAG (as in Airflow), so a run is named by both. Run and task
+ * instance records are RunRefs themselves.
+ */
+export interface RunRef {
   dagId: string;
   runId: string;
+}
+
+/** The run's identity alone (a record passed as a RunRef carries all its fields). */
+export function runRefOf(r: RunRef): RunRef {
+  return { dagId: r.dagId, runId: r.runId };
+}
+
+/** Whether two refs name the same run. */
+export function sameRun(a: RunRef, b: RunRef): boolean {
+  return a.dagId === b.dagId && a.runId === b.runId;
+}
+
+/** One text per run, for maps and sets keyed by run (DAG ids never contain NUL). */
+export function runKeyText(r: RunRef): string {
+  return `${r.dagId}\u0000${r.runId}`;
+}
+
+/**
+ * The pipeline-context scope a top-level run owns: `<dagId>/<runId>` (DAG ids have no `/`), unique across
+ * DAGs. Runs it triggers share it.
+ */
+export function pipelineScopeOf(r: RunRef): string {
+  return `${r.dagId}/${r.runId}`;
+}
+
+/** The task instance that triggered a run (and waits for it). */
+export interface ParentRef extends RunRef {
   taskId: string;
   mapIndex: number;
   tryNumber: number;
 }
 
 /** Identity of a task instance. mapIndex is -1 for a task that is not mapped (as in Airflow). */
-export interface TiKey {
-  runId: string;
+export interface TiKey extends RunRef {
   taskId: string;
   mapIndex: number;
 }
 
 export interface TaskInstanceRecord extends TiKey {
-  dagId: string;
   state: TiState;
   /** The current (or last) try; 0 before the first try starts. */
   tryNumber: number;
@@ -146,8 +178,7 @@ export function emptyTally(): StateTally {
  * - `self`: this task's own instances that ended, by state (the run outcome reads the leaves').
  * - `decision`: set exactly once, when the trigger rule settled (conditional write).
  */
-export interface TaskStateRecord {
-  runId: string;
+export interface TaskStateRecord extends RunRef {
   taskId: string;
   upstream: StateTally;
   upstreamAddedTotal: number;
@@ -170,8 +201,7 @@ export interface TaskStateRecord {
 
 export type TaskDecision = 'scheduled' | 'expanded' | TerminalTiState;
 
-export interface XComRecord {
-  runId: string;
+export interface XComRecord extends RunRef {
   taskId: string;
   mapIndex: number;
   key: string;

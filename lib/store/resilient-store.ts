@@ -1,4 +1,4 @@
-import type { DagRunRecord, TaskInstanceRecord, TaskStateRecord, TiKey } from './records.ts';
+import type { DagRunRecord, RunRef, TaskInstanceRecord, TaskStateRecord, TiKey } from './records.ts';
 import { isTransientStoreError, retryTransient, type RetryOptions } from './retry.ts';
 import type { BulkFinishResult, BulkResetResult, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
@@ -57,22 +57,22 @@ export class ResilientStateStore {
       createRun: async ([run]: unknown[], created: unknown) => {
         if (created) return created;
         const r = run as DagRunRecord;
-        const now = await s.getRun(r.runId);
+        const now = await s.getRun({ dagId: r.dagId, runId: r.runId });
         return !!now && now.dagId === r.dagId && now.queuedAt === r.queuedAt && JSON.stringify(now.conf) === JSON.stringify(r.conf);
       },
-      updateRun: async ([runId, , patch]: unknown[], updated: unknown) => {
+      updateRun: async ([ref, , patch]: unknown[], updated: unknown) => {
         if (updated) return updated;
-        const now = await s.getRun(runId as string);
+        const now = await s.getRun(ref as RunRef);
         return now && matches(now, patch as Partial<DagRunRecord>) ? now : undefined;
       },
-      claimDecision: async ([runId, taskId, decision]: unknown[], claimed: unknown) => {
+      claimDecision: async ([ref, taskId, decision]: unknown[], claimed: unknown) => {
         if (claimed) return claimed;
-        const [now] = await s.getTaskStates(runId as string, [taskId as string]);
+        const [now] = await s.getTaskStates(ref as RunRef, [taskId as string]);
         return now?.decision === decision;
       },
-      claimExpansion: async ([runId, taskId, count]: unknown[], claimed: unknown) => {
+      claimExpansion: async ([ref, taskId, count]: unknown[], claimed: unknown) => {
         if (claimed) return claimed;
-        const [now] = await s.getTaskStates(runId as string, [taskId as string]);
+        const [now] = await s.getTaskStates(ref as RunRef, [taskId as string]);
         return now?.decision === 'expanded' && now.mapCount === count;
       },
       updateTaskInstance: async ([key, expect, patch]: unknown[], updated: unknown) => {
@@ -96,9 +96,9 @@ export class ResilientStateStore {
         const r = req as FinishRequest;
         const now = await ti(r.key);
         if (!now || now.state !== r.state || !matches(now, r.patch)) return undefined;
-        const run = await s.getRun(r.key.runId);
-        const downstream = await s.getTaskStates(r.key.runId, r.downstream);
-        return { ti: now, pending: run?.pending ?? 0, downstream: downstream.map((d, i) => d ?? emptyState(r.key.runId, r.downstream[i]!)) } satisfies FinishResult;
+        const run = await s.getRun(r.key);
+        const downstream = await s.getTaskStates(r.key, r.downstream);
+        return { ti: now, pending: run?.pending ?? 0, downstream: downstream.map((d, i) => d ?? emptyState(r.key, r.downstream[i]!)) } satisfies FinishResult;
       },
       finishTaskInstances: async ([reqs]: unknown[], result: unknown) => {
         const list = reqs as readonly FinishRequest[];
@@ -113,9 +113,9 @@ export class ResilientStateStore {
         }
         if (!changed || list.length === 0) return res;
         const first = list[0]!;
-        const run = await s.getRun(first.key.runId);
-        const downstream = await s.getTaskStates(first.key.runId, first.downstream);
-        return { applied: flags, pending: run?.pending ?? res.pending, downstream: downstream.map((d, i) => d ?? emptyState(first.key.runId, first.downstream[i]!)) } satisfies BulkFinishResult;
+        const run = await s.getRun(first.key);
+        const downstream = await s.getTaskStates(first.key, first.downstream);
+        return { applied: flags, pending: run?.pending ?? res.pending, downstream: downstream.map((d, i) => d ?? emptyState(first.key, first.downstream[i]!)) } satisfies BulkFinishResult;
       },
       resetTaskInstances: async ([reqs]: unknown[], result: unknown) => {
         const list = reqs as readonly ResetRequest[];
@@ -130,7 +130,7 @@ export class ResilientStateStore {
           if (done) flags[i] = changed = true;
         }
         if (!changed || list.length === 0) return res;
-        const run = await s.getRun(list[0]!.key.runId);
+        const run = await s.getRun(list[0]!.key);
         return { applied: flags, pending: run?.pending ?? res.pending } satisfies BulkResetResult;
       },
     };
@@ -139,9 +139,9 @@ export class ResilientStateStore {
 
 const RESILIENT = Symbol.for('airless.resilientStore');
 
-function emptyState(runId: string, taskId: string): TaskStateRecord {
+function emptyState(run: RunRef, taskId: string): TaskStateRecord {
   const tally = () => ({ success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0 });
-  return { runId, taskId, upstream: tally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: tally(), decision: null, mapCount: null };
+  return { dagId: run.dagId, runId: run.runId, taskId, upstream: tally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: tally(), decision: null, mapCount: null };
 }
 
 /** Whether every field of `patch` has its value in `record` (compared as JSON). */

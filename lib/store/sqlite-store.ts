@@ -13,9 +13,12 @@ import {
   type DagRecord,
   type DagRunRecord,
   type LogLine,
+  pipelineScopeOf,
+  runKeyText,
   type ParentRef,
   type PipelineSave,
   type PoolRecord,
+  type RunRef,
   type StateTally,
   type TaskDecision,
   type TaskInstanceRecord,
@@ -72,7 +75,7 @@ import type {
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 3;
+export const SQLITE_SCHEMA_VERSION = 4;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -167,17 +170,15 @@ ALTER TABLE task_instances ADD COLUMN history TEXT;
 ALTER TABLE task_states ADD COLUMN prior_history TEXT;
 `;
 
-const SCHEMA = `
-CREATE TABLE schema_version (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  version INTEGER NOT NULL,
-  updated_at TEXT NOT NULL
-);
-
+/**
+ * The tables keyed by run, as schema version 4 has them: a run is named by its DAG and run id (run ids
+ * are unique per DAG), so every key starts with `dag_id, run_id`.
+ */
+const RUN_TABLES = `
 -- A rowid table: the rowid is the creation order, the last tie-breaker of the run listings.
 CREATE TABLE runs (
-  run_id TEXT NOT NULL PRIMARY KEY,
   dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
   state TEXT NOT NULL,
   run_type TEXT NOT NULL,
   conf TEXT NOT NULL,
@@ -192,12 +193,14 @@ CREATE TABLE runs (
   pipeline_scope TEXT NOT NULL,
   note TEXT,
   backfill_id TEXT,
-  clear_number INTEGER
+  clear_number INTEGER,
+  PRIMARY KEY (dag_id, run_id)
 );
 CREATE INDEX runs_by_dag ON runs (dag_id, logical_date, queued_at);
 CREATE INDEX runs_by_state ON runs (state, queued_at);
 
 CREATE TABLE task_states (
+  dag_id TEXT NOT NULL,
   run_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
   up_success INTEGER NOT NULL DEFAULT 0,
@@ -216,14 +219,14 @@ CREATE TABLE task_states (
   map_count INTEGER,
   prior_tries INTEGER NOT NULL DEFAULT 0,
   prior_history TEXT,
-  PRIMARY KEY (run_id, task_id)
+  PRIMARY KEY (dag_id, run_id, task_id)
 ) WITHOUT ROWID;
 
 CREATE TABLE task_instances (
+  dag_id TEXT NOT NULL,
   run_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
   map_index INTEGER NOT NULL,
-  dag_id TEXT NOT NULL,
   state TEXT NOT NULL,
   try_number INTEGER NOT NULL,
   max_tries INTEGER NOT NULL,
@@ -238,29 +241,32 @@ CREATE TABLE task_instances (
   external_id TEXT,
   resume INTEGER NOT NULL,
   history TEXT,
-  PRIMARY KEY (run_id, task_id, map_index)
+  PRIMARY KEY (dag_id, run_id, task_id, map_index)
 ) WITHOUT ROWID;
 
 CREATE TABLE xcoms (
+  dag_id TEXT NOT NULL,
   run_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
   key TEXT NOT NULL,
   map_index INTEGER NOT NULL,
   value TEXT NOT NULL,
-  PRIMARY KEY (run_id, task_id, key, map_index)
+  PRIMARY KEY (dag_id, run_id, task_id, key, map_index)
 );
 
 CREATE TABLE item_results (
+  dag_id TEXT NOT NULL,
   run_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
   map_index INTEGER NOT NULL,
   item_index INTEGER NOT NULL,
   value TEXT NOT NULL,
-  PRIMARY KEY (run_id, task_id, map_index, item_index)
+  PRIMARY KEY (dag_id, run_id, task_id, map_index, item_index)
 );
 
 CREATE TABLE log_lines (
   seq INTEGER PRIMARY KEY,
+  dag_id TEXT NOT NULL,
   run_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
   map_index INTEGER NOT NULL,
@@ -269,8 +275,66 @@ CREATE TABLE log_lines (
   level TEXT NOT NULL,
   message TEXT NOT NULL
 );
-CREATE INDEX log_lines_by_try ON log_lines (run_id, task_id, map_index, try_number, seq);
+CREATE INDEX log_lines_by_try ON log_lines (dag_id, run_id, task_id, map_index, try_number, seq);
 
+-- seq (the rowid) only grows: a new row gets max + 1, so per name it is the order of arrival (FIFO).
+CREATE TABLE waiters (
+  seq INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL
+);
+CREATE INDEX waiters_by_name ON waiters (name, seq);
+`;
+
+/**
+ * From schema version 3 to 4: runs keyed by DAG and run id (they were keyed by run id alone, unique
+ * across DAGs). The run-keyed tables are built again with `dag_id` in their keys, each row taking its
+ * run's DAG (rows of runs that no longer exist, which nothing could read, are left behind); a top-level
+ * run's pipeline scope, its run id until now, becomes `<dagId>/<runId>` (`pipelineScopeOf`), in its runs
+ * and its saves. Runs inside the caller's transaction: all of it, or none.
+ */
+function migrate3to4(db: DatabaseSync): void {
+  const old = ['runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'waiters'];
+  for (const t of old) db.exec(`ALTER TABLE ${t} RENAME TO ${t}_v3`);
+  // Indexes move with their table under their names: drop them so the new tables can have theirs.
+  db.exec('DROP INDEX runs_by_dag; DROP INDEX runs_by_state; DROP INDEX log_lines_by_try; DROP INDEX waiters_by_name;');
+  db.exec(RUN_TABLES);
+  db.exec(`
+    INSERT INTO runs (rowid, dag_id, run_id, state, run_type, conf, params, logical_date, queued_at, start_date, end_date, dag_version, pending, parent, pipeline_scope, note, backfill_id, clear_number)
+      SELECT r.rowid, r.dag_id, r.run_id, r.state, r.run_type, r.conf, r.params, r.logical_date, r.queued_at, r.start_date, r.end_date, r.dag_version, r.pending, r.parent,
+        coalesce((SELECT o.dag_id || '/' || o.run_id FROM runs_v3 AS o WHERE o.run_id = r.pipeline_scope), r.pipeline_scope),
+        r.note, r.backfill_id, r.clear_number
+      FROM runs_v3 AS r;
+    UPDATE pipeline_saves SET scope = (SELECT o.dag_id || '/' || o.run_id FROM runs_v3 AS o WHERE o.run_id = pipeline_saves.scope)
+      WHERE EXISTS (SELECT 1 FROM runs_v3 AS o WHERE o.run_id = pipeline_saves.scope);
+    INSERT INTO task_states (dag_id, run_id, task_id, up_success, up_failed, up_skipped, up_upstream_failed, up_removed, upstream_added_total, upstream_expanded, self_success, self_failed, self_skipped, self_upstream_failed, self_removed, decision, map_count, prior_tries, prior_history)
+      SELECT r.dag_id, s.run_id, s.task_id, s.up_success, s.up_failed, s.up_skipped, s.up_upstream_failed, s.up_removed, s.upstream_added_total, s.upstream_expanded, s.self_success, s.self_failed, s.self_skipped, s.self_upstream_failed, s.self_removed, s.decision, s.map_count, s.prior_tries, s.prior_history
+      FROM task_states_v3 AS s JOIN runs_v3 AS r ON r.run_id = s.run_id;
+    INSERT INTO task_instances (dag_id, run_id, task_id, map_index, state, try_number, max_tries, queued_at, start_date, end_date, next_at, first_poke_at, poke_count, duration_ms, error, external_id, resume, history)
+      SELECT r.dag_id, t.run_id, t.task_id, t.map_index, t.state, t.try_number, t.max_tries, t.queued_at, t.start_date, t.end_date, t.next_at, t.first_poke_at, t.poke_count, t.duration_ms, t.error, t.external_id, t.resume, t.history
+      FROM task_instances_v3 AS t JOIN runs_v3 AS r ON r.run_id = t.run_id;
+    INSERT INTO xcoms (dag_id, run_id, task_id, key, map_index, value)
+      SELECT r.dag_id, x.run_id, x.task_id, x.key, x.map_index, x.value FROM xcoms_v3 AS x JOIN runs_v3 AS r ON r.run_id = x.run_id;
+    INSERT INTO item_results (dag_id, run_id, task_id, map_index, item_index, value)
+      SELECT r.dag_id, i.run_id, i.task_id, i.map_index, i.item_index, i.value FROM item_results_v3 AS i JOIN runs_v3 AS r ON r.run_id = i.run_id;
+    INSERT INTO log_lines (seq, dag_id, run_id, task_id, map_index, try_number, time, level, message)
+      SELECT l.seq, r.dag_id, l.run_id, l.task_id, l.map_index, l.try_number, l.time, l.level, l.message FROM log_lines_v3 AS l JOIN runs_v3 AS r ON r.run_id = l.run_id;
+    INSERT INTO waiters (seq, name, dag_id, run_id, task_id, map_index)
+      SELECT w.seq, w.name, r.dag_id, w.run_id, w.task_id, w.map_index FROM waiters_v3 AS w JOIN runs_v3 AS r ON r.run_id = w.run_id;
+  `);
+  for (const t of old) db.exec(`DROP TABLE ${t}_v3`);
+}
+
+const SCHEMA = `
+CREATE TABLE schema_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+${RUN_TABLES}
 CREATE TABLE pipeline_saves (
   seq INTEGER PRIMARY KEY,
   scope TEXT NOT NULL,
@@ -311,16 +375,6 @@ CREATE TABLE counters (
 ) WITHOUT ROWID;
 
 ${BACKFILLS_TABLE}
-
--- seq (the rowid) only grows: a new row gets max + 1, so per name it is the order of arrival (FIFO).
-CREATE TABLE waiters (
-  seq INTEGER PRIMARY KEY,
-  name TEXT NOT NULL,
-  run_id TEXT NOT NULL,
-  task_id TEXT NOT NULL,
-  map_index INTEGER NOT NULL
-);
-CREATE INDEX waiters_by_name ON waiters (name, seq);
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
@@ -333,10 +387,10 @@ type Row = Record<string, SQLOutputValue>;
 
 /** Columns of the task instance table, per field (a field added to the record must be given a column). */
 const TI_COLUMNS: { readonly [K in keyof TaskInstanceRecord]-?: string } = {
+  dagId: 'dag_id',
   runId: 'run_id',
   taskId: 'task_id',
   mapIndex: 'map_index',
-  dagId: 'dag_id',
   state: 'state',
   tryNumber: 'try_number',
   maxTries: 'max_tries',
@@ -352,14 +406,14 @@ const TI_COLUMNS: { readonly [K in keyof TaskInstanceRecord]-?: string } = {
   resume: 'resume',
   history: 'history',
 };
-const TI_KEY_FIELDS = ['runId', 'taskId', 'mapIndex'] as const;
+const TI_KEY_FIELDS = ['dagId', 'runId', 'taskId', 'mapIndex'] as const;
 const TI_FIELDS = Object.keys(TI_COLUMNS) as (keyof TaskInstanceRecord)[];
 const TI_VALUE_FIELDS = TI_FIELDS.filter((f) => !(TI_KEY_FIELDS as readonly string[]).includes(f));
 
 /** Columns of the run table, per field; `json` ones hold JSON text. */
 const RUN_COLUMNS: { readonly [K in keyof DagRunRecord]-?: readonly [column: string, json?: 'json'] } = {
-  runId: ['run_id'],
   dagId: ['dag_id'],
+  runId: ['run_id'],
   state: ['state'],
   runType: ['run_type'],
   conf: ['conf', 'json'],
@@ -377,7 +431,7 @@ const RUN_COLUMNS: { readonly [K in keyof DagRunRecord]-?: readonly [column: str
   clearNumber: ['clear_number'],
 };
 const RUN_FIELDS = Object.keys(RUN_COLUMNS) as (keyof DagRunRecord)[];
-const RUN_VALUE_FIELDS = RUN_FIELDS.filter((f) => f !== 'runId');
+const RUN_VALUE_FIELDS = RUN_FIELDS.filter((f) => f !== 'dagId' && f !== 'runId');
 
 /** Tally columns per terminal state (a new terminal state needs new columns: a schema migration). */
 const TALLY_STATES: readonly (keyof StateTally)[] = ['success', 'failed', 'skipped', 'upstream_failed', 'removed'] satisfies readonly TerminalTiState[];
@@ -433,10 +487,10 @@ function given<T extends object>(patch: Partial<T>): Partial<T> {
 
 function tiFromRow(row: Row): TaskInstanceRecord {
   return {
+    dagId: str(row, 'dag_id'),
     runId: str(row, 'run_id'),
     taskId: str(row, 'task_id'),
     mapIndex: num(row, 'map_index'),
-    dagId: str(row, 'dag_id'),
     state: str(row, 'state') as TiState,
     tryNumber: num(row, 'try_number'),
     maxTries: num(row, 'max_tries'),
@@ -481,7 +535,7 @@ function tiInsertParams(ti: TaskInstanceRecord): SQLInputValue[] {
 /** UPDATE parameters of an instance: the value columns, then the key. */
 function tiUpdateParams(ti: TaskInstanceRecord): SQLInputValue[] {
   const out = TI_VALUE_FIELDS.map((f) => tiValue(ti, f));
-  out.push(ti.runId, ti.taskId, ti.mapIndex);
+  out.push(ti.dagId, ti.runId, ti.taskId, ti.mapIndex);
   return out;
 }
 
@@ -532,6 +586,7 @@ function tally(row: Row, prefix: 'up_' | 'self_'): StateTally {
 
 function taskStateFromRow(row: Row): TaskStateRecord {
   return {
+    dagId: str(row, 'dag_id'),
     runId: str(row, 'run_id'),
     taskId: str(row, 'task_id'),
     upstream: tally(row, 'up_'),
@@ -551,6 +606,13 @@ function dagFromRow(row: Row): DagRecord {
 
 function poolFromRow(row: Row): PoolRecord {
   return { name: str(row, 'name'), slots: num(row, 'slots'), description: str(row, 'description') };
+}
+
+/** The distinct runs of some records, each once. */
+function uniqueRuns(records: readonly RunRef[]): RunRef[] {
+  const out = new Map<string, RunRef>();
+  for (const r of records) out.set(runKeyText(r), { dagId: r.dagId, runId: r.runId });
+  return [...out.values()];
 }
 
 function matches(ti: TaskInstanceRecord, e: TiExpectation): boolean {
@@ -574,88 +636,88 @@ function statements(db: DatabaseSync) {
   const upCols = TALLY_STATES.map((s) => `up_${s}`);
   const selfCols = TALLY_STATES.map((s) => `self_${s}`);
   const addTally = (cols: string[]) =>
-    `INSERT INTO task_states (run_id, task_id, ${cols.join(', ')}) VALUES (?, ?, ${marks(cols.length)})
-     ON CONFLICT (run_id, task_id) DO UPDATE SET ${cols.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')} RETURNING *`;
+    `INSERT INTO task_states (dag_id, run_id, task_id, ${cols.join(', ')}) VALUES (?, ?, ?, ${marks(cols.length)})
+     ON CONFLICT (dag_id, run_id, task_id) DO UPDATE SET ${cols.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')} RETURNING *`;
   return {
     begin: p('BEGIN IMMEDIATE'),
     commit: p('COMMIT'),
     rollback: p('ROLLBACK'),
 
-    runExists: p('SELECT 1 AS one FROM runs WHERE run_id = ?'),
-    insertRun: p(`INSERT INTO runs (${runCols.join(', ')}) VALUES (${marks(runCols.length)}) ON CONFLICT (run_id) DO NOTHING`),
-    getRun: p('SELECT * FROM runs WHERE run_id = ?'),
-    updateRun: p(`UPDATE runs SET ${runSet} WHERE run_id = ? RETURNING *`),
-    addPending: p('UPDATE runs SET pending = pending + ? WHERE run_id = ? RETURNING pending'),
-    getPending: p('SELECT pending FROM runs WHERE run_id = ?'),
+    runExists: p('SELECT 1 AS one FROM runs WHERE dag_id = ? AND run_id = ?'),
+    insertRun: p(`INSERT INTO runs (${runCols.join(', ')}) VALUES (${marks(runCols.length)}) ON CONFLICT (dag_id, run_id) DO NOTHING`),
+    getRun: p('SELECT * FROM runs WHERE dag_id = ? AND run_id = ?'),
+    updateRun: p(`UPDATE runs SET ${runSet} WHERE dag_id = ? AND run_id = ? RETURNING *`),
+    addPending: p('UPDATE runs SET pending = pending + ? WHERE dag_id = ? AND run_id = ? RETURNING pending'),
+    getPending: p('SELECT pending FROM runs WHERE dag_id = ? AND run_id = ?'),
     listRuns: p('SELECT * FROM runs WHERE dag_id = ? ORDER BY logical_date, queued_at, rowid'),
     listRunsIn: p('SELECT * FROM runs WHERE dag_id = ? AND state IN (SELECT value FROM json_each(?)) ORDER BY logical_date, queued_at, rowid'),
     listRunsByState: p('SELECT * FROM runs WHERE state = ? ORDER BY queued_at, rowid'),
 
     getTaskStates: p(
-      'SELECT s.* FROM json_each(?) AS j LEFT JOIN task_states AS s ON s.run_id = ? AND s.task_id = j.value ORDER BY j.key',
+      'SELECT s.* FROM json_each(?) AS j LEFT JOIN task_states AS s ON s.dag_id = ? AND s.run_id = ? AND s.task_id = j.value ORDER BY j.key',
     ),
     claimDecision: p(
-      `INSERT INTO task_states (run_id, task_id, decision) VALUES (?, ?, ?)
-       ON CONFLICT (run_id, task_id) DO UPDATE SET decision = excluded.decision WHERE decision IS NULL`,
+      `INSERT INTO task_states (dag_id, run_id, task_id, decision) VALUES (?, ?, ?, ?)
+       ON CONFLICT (dag_id, run_id, task_id) DO UPDATE SET decision = excluded.decision WHERE decision IS NULL`,
     ),
     claimExpansion: p(
-      `INSERT INTO task_states (run_id, task_id, decision, map_count) VALUES (?, ?, 'expanded', ?)
-       ON CONFLICT (run_id, task_id) DO UPDATE SET decision = 'expanded', map_count = excluded.map_count WHERE decision IS NULL`,
+      `INSERT INTO task_states (dag_id, run_id, task_id, decision, map_count) VALUES (?, ?, ?, 'expanded', ?)
+       ON CONFLICT (dag_id, run_id, task_id) DO UPDATE SET decision = 'expanded', map_count = excluded.map_count WHERE decision IS NULL`,
     ),
     announceExpansion: p(
-      `INSERT INTO task_states (run_id, task_id, upstream_added_total, upstream_expanded) VALUES (?, ?, ?, 1)
-       ON CONFLICT (run_id, task_id) DO UPDATE SET upstream_added_total = upstream_added_total + excluded.upstream_added_total,
+      `INSERT INTO task_states (dag_id, run_id, task_id, upstream_added_total, upstream_expanded) VALUES (?, ?, ?, ?, 1)
+       ON CONFLICT (dag_id, run_id, task_id) DO UPDATE SET upstream_added_total = upstream_added_total + excluded.upstream_added_total,
          upstream_expanded = upstream_expanded + 1`,
     ),
     addUpstream: p(addTally(upCols)),
     addSelf: p(addTally(selfCols)),
-    getTaskState: p('SELECT * FROM task_states WHERE run_id = ? AND task_id = ?'),
-    undecide: p('UPDATE task_states SET decision = NULL, map_count = NULL, prior_tries = ? WHERE run_id = ? AND task_id = ?'),
-    undecideWithHistory: p('UPDATE task_states SET decision = NULL, map_count = NULL, prior_tries = ?, prior_history = ? WHERE run_id = ? AND task_id = ?'),
+    getTaskState: p('SELECT * FROM task_states WHERE dag_id = ? AND run_id = ? AND task_id = ?'),
+    undecide: p('UPDATE task_states SET decision = NULL, map_count = NULL, prior_tries = ? WHERE dag_id = ? AND run_id = ? AND task_id = ?'),
+    undecideWithHistory: p('UPDATE task_states SET decision = NULL, map_count = NULL, prior_tries = ?, prior_history = ? WHERE dag_id = ? AND run_id = ? AND task_id = ?'),
     withdrawAnnounced: p(
-      `INSERT INTO task_states (run_id, task_id, upstream_added_total, upstream_expanded) VALUES (?, ?, ?, -1)
-       ON CONFLICT (run_id, task_id) DO UPDATE SET upstream_added_total = upstream_added_total + excluded.upstream_added_total,
+      `INSERT INTO task_states (dag_id, run_id, task_id, upstream_added_total, upstream_expanded) VALUES (?, ?, ?, ?, -1)
+       ON CONFLICT (dag_id, run_id, task_id) DO UPDATE SET upstream_added_total = upstream_added_total + excluded.upstream_added_total,
          upstream_expanded = upstream_expanded - 1`,
     ),
 
     insertTi: p(`INSERT INTO task_instances (${tiCols.join(', ')}) VALUES (${marks(tiCols.length)}) ON CONFLICT DO NOTHING`),
-    getTi: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? AND map_index = ?'),
-    updateTi: p(`UPDATE task_instances SET ${tiSet} WHERE run_id = ? AND task_id = ? AND map_index = ?`),
-    listTis: p('SELECT * FROM task_instances WHERE run_id = ? ORDER BY task_id, map_index'),
-    listTisOfTask: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? ORDER BY map_index'),
-    deleteTi: p('DELETE FROM task_instances WHERE run_id = ? AND task_id = ? AND map_index = ?'),
-    listTiRange: p('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ? AND map_index >= ? AND map_index < ? ORDER BY map_index'),
+    getTi: p('SELECT * FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?'),
+    updateTi: p(`UPDATE task_instances SET ${tiSet} WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?`),
+    listTis: p('SELECT * FROM task_instances WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index'),
+    listTisOfTask: p('SELECT * FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY map_index'),
+    deleteTi: p('DELETE FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?'),
+    listTiRange: p('SELECT * FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index >= ? AND map_index < ? ORDER BY map_index'),
 
-    putXCom: p('INSERT INTO xcoms (run_id, task_id, key, map_index, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value'),
-    getXCom: p('SELECT value FROM xcoms WHERE run_id = ? AND task_id = ? AND key = ? AND map_index = ?'),
-    listXComs: p('SELECT map_index, value FROM xcoms WHERE run_id = ? AND task_id = ? AND key = ? ORDER BY map_index'),
-    listTaskXComs: p('SELECT key, map_index, value FROM xcoms WHERE run_id = ? AND task_id = ? ORDER BY key, map_index'),
+    putXCom: p('INSERT INTO xcoms (dag_id, run_id, task_id, key, map_index, value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value'),
+    getXCom: p('SELECT value FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ? AND map_index = ?'),
+    listXComs: p('SELECT map_index, value FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ? ORDER BY map_index'),
+    listTaskXComs: p('SELECT key, map_index, value FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY key, map_index'),
     putItem: p(
-      'INSERT INTO item_results (run_id, task_id, map_index, item_index, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
+      'INSERT INTO item_results (dag_id, run_id, task_id, map_index, item_index, value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
     ),
-    deleteXComsOf: p('DELETE FROM xcoms WHERE run_id = ? AND task_id = ? AND map_index = ?'),
-    deleteItemsOf: p('DELETE FROM item_results WHERE run_id = ? AND task_id = ? AND map_index = ?'),
-    countTis: p('SELECT COUNT(*) AS n FROM task_instances WHERE run_id = ?'),
-    countXComs: p('SELECT COUNT(*) AS n FROM xcoms WHERE run_id = ?'),
-    countItems: p('SELECT COUNT(*) AS n FROM item_results WHERE run_id = ?'),
-    countLogs: p('SELECT COUNT(*) AS n FROM (SELECT DISTINCT task_id, map_index, try_number FROM log_lines WHERE run_id = ?)'),
+    deleteXComsOf: p('DELETE FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?'),
+    deleteItemsOf: p('DELETE FROM item_results WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?'),
+    countTis: p('SELECT COUNT(*) AS n FROM task_instances WHERE dag_id = ? AND run_id = ?'),
+    countXComs: p('SELECT COUNT(*) AS n FROM xcoms WHERE dag_id = ? AND run_id = ?'),
+    countItems: p('SELECT COUNT(*) AS n FROM item_results WHERE dag_id = ? AND run_id = ?'),
+    countLogs: p('SELECT COUNT(*) AS n FROM (SELECT DISTINCT task_id, map_index, try_number FROM log_lines WHERE dag_id = ? AND run_id = ?)'),
     countSaves: p('SELECT COUNT(*) AS n FROM pipeline_saves WHERE scope = ?'),
     deleteRunRows: [
-      'DELETE FROM task_states WHERE run_id = ?',
-      'DELETE FROM task_instances WHERE run_id = ?',
-      'DELETE FROM xcoms WHERE run_id = ?',
-      'DELETE FROM item_results WHERE run_id = ?',
-      'DELETE FROM log_lines WHERE run_id = ?',
-      'DELETE FROM runs WHERE run_id = ?',
+      'DELETE FROM task_states WHERE dag_id = ? AND run_id = ?',
+      'DELETE FROM task_instances WHERE dag_id = ? AND run_id = ?',
+      'DELETE FROM xcoms WHERE dag_id = ? AND run_id = ?',
+      'DELETE FROM item_results WHERE dag_id = ? AND run_id = ?',
+      'DELETE FROM log_lines WHERE dag_id = ? AND run_id = ?',
+      'DELETE FROM runs WHERE dag_id = ? AND run_id = ?',
     ].map(p),
     deleteSaves: p('DELETE FROM pipeline_saves WHERE scope = ?'),
-    listItems: p('SELECT item_index, value FROM item_results WHERE run_id = ? AND task_id = ? AND map_index = ? ORDER BY item_index'),
+    listItems: p('SELECT item_index, value FROM item_results WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? ORDER BY item_index'),
 
     appendSave: p('INSERT INTO pipeline_saves (scope, stage, time, dag_id, run_id, task_id, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     listSaves: p('SELECT * FROM pipeline_saves WHERE scope = ? ORDER BY seq'),
 
-    appendLog: p('INSERT INTO log_lines (run_id, task_id, map_index, try_number, time, level, message) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    getLog: p('SELECT time, level, message FROM log_lines WHERE run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? ORDER BY seq'),
+    appendLog: p('INSERT INTO log_lines (dag_id, run_id, task_id, map_index, try_number, time, level, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    getLog: p('SELECT time, level, message FROM log_lines WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? ORDER BY seq'),
 
     getDag: p('SELECT * FROM dags WHERE dag_id = ?'),
     registerDag: p(
@@ -688,8 +750,8 @@ function statements(db: DatabaseSync) {
     listHolders: p('SELECT holder, n FROM semaphore_holders WHERE name = ? ORDER BY holder'),
     deleteHolders: p('DELETE FROM semaphore_holders WHERE name = ?'),
     countUp: p('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value'),
-    enqueue: p('INSERT INTO waiters (name, run_id, task_id, map_index) VALUES (?, ?, ?, ?)'),
-    dequeue: p('DELETE FROM waiters WHERE seq = (SELECT seq FROM waiters WHERE name = ? ORDER BY seq LIMIT 1) RETURNING run_id, task_id, map_index'),
+    enqueue: p('INSERT INTO waiters (name, dag_id, run_id, task_id, map_index) VALUES (?, ?, ?, ?, ?)'),
+    dequeue: p('DELETE FROM waiters WHERE seq = (SELECT seq FROM waiters WHERE name = ? ORDER BY seq LIMIT 1) RETURNING dag_id, run_id, task_id, map_index'),
   } satisfies Record<string, StatementSync | StatementSync[]>;
 }
 
@@ -753,12 +815,12 @@ export class SqliteStateStore implements StateStore {
     }
   }
 
-  private requireRun(runId: string): void {
-    if (!this.q.runExists.get(runId)) throw new Error(`no run '${runId}' in the store`);
+  private requireRun(run: RunRef): void {
+    if (!this.q.runExists.get(run.dagId, run.runId)) throw new Error(`no run '${run.runId}' of DAG '${run.dagId}' in the store`);
   }
 
   private ti(key: TiKey): TaskInstanceRecord | undefined {
-    const row = this.q.getTi.get(key.runId, key.taskId, key.mapIndex);
+    const row = this.q.getTi.get(key.dagId, key.runId, key.taskId, key.mapIndex);
     return row ? tiFromRow(row) : undefined;
   }
 
@@ -768,19 +830,19 @@ export class SqliteStateStore implements StateStore {
     return Number(this.q.insertRun.run(...RUN_FIELDS.map((f) => runValue(run, f))).changes) === 1;
   }
 
-  async getRun(runId: string): Promise<DagRunRecord | undefined> {
-    const row = this.q.getRun.get(runId);
+  async getRun(run: RunRef): Promise<DagRunRecord | undefined> {
+    const row = this.q.getRun.get(run.dagId, run.runId);
     return row ? runFromRow(row) : undefined;
   }
 
-  async updateRun(runId: string, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
+  async updateRun(run: RunRef, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined> {
     return this.tx(() => {
-      const row = this.q.getRun.get(runId);
+      const row = this.q.getRun.get(run.dagId, run.runId);
       if (!row) return undefined;
       const prev = runFromRow(row);
       if (expect && !expect.includes(prev.state)) return undefined;
-      const next: DagRunRecord = { ...prev, ...given(patch), runId };
-      const updated = this.q.updateRun.get(...RUN_VALUE_FIELDS.map((f) => runValue(next, f)), runId);
+      const next: DagRunRecord = { ...prev, ...given(patch), dagId: prev.dagId, runId: prev.runId };
+      const updated = this.q.updateRun.get(...RUN_VALUE_FIELDS.map((f) => runValue(next, f)), run.dagId, run.runId);
       return updated ? runFromRow(updated) : undefined;
     });
   }
@@ -796,25 +858,25 @@ export class SqliteStateStore implements StateStore {
 
   // Task state ---------------------------------------------------------------------------------------
 
-  async getTaskStates(runId: string, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]> {
-    this.requireRun(runId);
+  async getTaskStates(run: RunRef, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]> {
+    this.requireRun(run);
     if (taskIds.length === 0) return [];
-    return this.q.getTaskStates.all(JSON.stringify(taskIds), runId).map((row) => (row.run_id === null ? undefined : taskStateFromRow(row)));
+    return this.q.getTaskStates.all(JSON.stringify(taskIds), run.dagId, run.runId).map((row) => (row.run_id === null ? undefined : taskStateFromRow(row)));
   }
 
-  async claimDecision(runId: string, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean> {
+  async claimDecision(run: RunRef, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean> {
     return this.tx(() => {
-      this.requireRun(runId);
-      return Number(this.q.claimDecision.run(runId, taskId, decision).changes) === 1;
+      this.requireRun(run);
+      return Number(this.q.claimDecision.run(run.dagId, run.runId, taskId, decision).changes) === 1;
     });
   }
 
-  async claimExpansion(runId: string, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
+  async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
     return this.tx(() => {
-      this.requireRun(runId);
-      if (Number(this.q.claimExpansion.run(runId, taskId, count).changes) !== 1) return false;
-      for (const d of downstream) this.q.announceExpansion.run(runId, d, count);
-      this.q.addPending.get(count - 1, runId);
+      this.requireRun(run);
+      if (Number(this.q.claimExpansion.run(run.dagId, run.runId, taskId, count).changes) !== 1) return false;
+      for (const d of downstream) this.q.announceExpansion.run(run.dagId, run.runId, d, count);
+      this.q.addPending.get(count - 1, run.dagId, run.runId);
       return true;
     });
   }
@@ -824,7 +886,7 @@ export class SqliteStateStore implements StateStore {
   async createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void> {
     if (tis.length === 0) return;
     this.tx(() => {
-      for (const runId of new Set(tis.map((t) => t.runId))) this.requireRun(runId);
+      for (const run of uniqueRuns(tis)) this.requireRun(run);
       for (const ti of tis) this.q.insertTi.run(...tiInsertParams(ti));
     });
   }
@@ -833,8 +895,8 @@ export class SqliteStateStore implements StateStore {
     return this.ti(key);
   }
 
-  async listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]> {
-    const rows = taskId === undefined ? this.q.listTis.all(runId) : this.q.listTisOfTask.all(runId, taskId);
+  async listTaskInstances(run: RunRef, taskId?: string): Promise<TaskInstanceRecord[]> {
+    const rows = taskId === undefined ? this.q.listTis.all(run.dagId, run.runId) : this.q.listTisOfTask.all(run.dagId, run.runId, taskId);
     return rows.map(tiFromRow);
   }
 
@@ -842,7 +904,7 @@ export class SqliteStateStore implements StateStore {
   private transition(key: TiKey, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): TaskInstanceRecord | undefined {
     const prev = this.ti(key);
     if (!prev || !matches(prev, expect)) return undefined;
-    const next: TaskInstanceRecord = { ...prev, ...given(patch), runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex };
+    const next: TaskInstanceRecord = { ...prev, ...given(patch), dagId: key.dagId, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex };
     this.q.updateTi.run(...tiUpdateParams(next));
     return next;
   }
@@ -856,7 +918,7 @@ export class SqliteStateStore implements StateStore {
     const { key } = req;
     if (req.expect === 'absent') {
       if (!req.create || this.ti(key)) return undefined;
-      const ti: TaskInstanceRecord = { ...req.create, ...given(req.patch), state: req.state, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex };
+      const ti: TaskInstanceRecord = { ...req.create, ...given(req.patch), state: req.state, dagId: key.dagId, runId: key.runId, taskId: key.taskId, mapIndex: key.mapIndex };
       this.q.insertTi.run(...tiInsertParams(ti));
       return ti;
     }
@@ -864,25 +926,26 @@ export class SqliteStateStore implements StateStore {
   }
 
   async finishTaskInstance(req: FinishRequest): Promise<FinishResult | undefined> {
-    const { runId, taskId } = req.key;
+    const { dagId, runId, taskId } = req.key;
+    const run = { dagId, runId };
     return this.tx(() => {
-      this.requireRun(runId);
+      this.requireRun(run);
       const ti = this.finishOne(req);
       if (!ti) return undefined;
       const one = oneOf(req.state);
-      this.q.addSelf.run(runId, taskId, ...one);
+      this.q.addSelf.run(run.dagId, run.runId, taskId, ...one);
       // One by one, as the memory store: a downstream task listed twice shows 1 then 2.
-      const downstream = req.downstream.map((d) => taskStateFromRow(this.q.addUpstream.get(runId, d, ...one)!));
-      const pending = num(this.q.addPending.get(-1, runId)!, 'pending');
+      const downstream = req.downstream.map((d) => taskStateFromRow(this.q.addUpstream.get(run.dagId, run.runId, d, ...one)!));
+      const pending = num(this.q.addPending.get(-1, run.dagId, run.runId)!, 'pending');
       return { ti, pending, downstream };
     });
   }
 
   // Many instances at once ---------------------------------------------------------------------------
 
-  async listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
+  async listTaskInstanceRange(run: RunRef, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
     if (to <= from) return [];
-    return this.q.listTiRange.all(runId, taskId, from, to).map(tiFromRow);
+    return this.q.listTiRange.all(run.dagId, run.runId, taskId, from, to).map(tiFromRow);
   }
 
   async updateTaskInstances(updates: readonly TiUpdate[]): Promise<boolean[]> {
@@ -891,9 +954,9 @@ export class SqliteStateStore implements StateStore {
   }
 
   async finishTaskInstances(reqs: readonly FinishRequest[]): Promise<BulkFinishResult> {
-    const { runId, taskId, first } = oneTaskOf('finishTaskInstances', reqs, { refuse: (r) => (r.expect === 'absent' ? 'creating instances is not supported in bulk' : null) });
+    const { run, taskId, first } = oneTaskOf('finishTaskInstances', reqs, { refuse: (r) => (r.expect === 'absent' ? 'creating instances is not supported in bulk' : null) });
     return this.tx(() => {
-      this.requireRun(runId);
+      this.requireRun(run);
       const self = zeroTally();
       // What the applied requests add to each downstream task (every task of the result is touched, as
       // the memory store creates their records even when nothing applied).
@@ -910,10 +973,10 @@ export class SqliteStateStore implements StateStore {
         }
         return true;
       });
-      if (count > 0) this.q.addSelf.run(runId, taskId, ...tallyParams(self));
+      if (count > 0) this.q.addSelf.run(run.dagId, run.runId, taskId, ...tallyParams(self));
       const after = new Map<string, TaskStateRecord>();
-      for (const [d, t] of down) after.set(d, taskStateFromRow(this.q.addUpstream.get(runId, d, ...tallyParams(t))!));
-      const pendingRow = count > 0 ? this.q.addPending.get(-count, runId) : this.q.getPending.get(runId);
+      for (const [d, t] of down) after.set(d, taskStateFromRow(this.q.addUpstream.get(run.dagId, run.runId, d, ...tallyParams(t))!));
+      const pendingRow = count > 0 ? this.q.addPending.get(-count, run.dagId, run.runId) : this.q.getPending.get(run.dagId, run.runId);
       return { applied, pending: num(pendingRow!, 'pending'), downstream: first.downstream.map((d) => structuredClone(after.get(d)!)) };
     });
   }
@@ -921,9 +984,9 @@ export class SqliteStateStore implements StateStore {
   // Clearing -----------------------------------------------------------------------------------------
 
   async resetTaskInstances(reqs: readonly ResetRequest[]): Promise<BulkResetResult> {
-    const { runId, taskId, first } = oneTaskOf('resetTaskInstances', reqs, { refuse: (r) => (r.undecide && r.to !== 'absent' ? "'undecide' needs to: 'absent'" : null) });
+    const { run, taskId, first } = oneTaskOf('resetTaskInstances', reqs, { refuse: (r) => (r.undecide && r.to !== 'absent' ? "'undecide' needs to: 'absent'" : null) });
     return this.tx(() => {
-      this.requireRun(runId);
+      this.requireRun(run);
       const self = zeroTally();
       const down = new Map<string, StateTally>(first.downstream.map((d) => [d, zeroTally()]));
       let count = 0;
@@ -932,8 +995,8 @@ export class SqliteStateStore implements StateStore {
         const prev = this.ti(r.key);
         if (!prev || prev.state !== r.expect.state || prev.tryNumber !== r.expect.tryNumber) return false;
         const history = historyWithCurrentTry(prev, r.expect.state);
-        if (r.to === 'absent') this.q.deleteTi.run(runId, taskId, r.key.mapIndex);
-        else this.q.updateTi.run(...tiUpdateParams({ ...prev, ...given(r.to), runId, taskId, mapIndex: r.key.mapIndex, ...(history ? { history } : {}) }));
+        if (r.to === 'absent') this.q.deleteTi.run(run.dagId, run.runId, taskId, r.key.mapIndex);
+        else this.q.updateTi.run(...tiUpdateParams({ ...prev, ...given(r.to), dagId: run.dagId, runId: run.runId, taskId, mapIndex: r.key.mapIndex, ...(history ? { history } : {}) }));
         if (r.undecide) undecide = { priorTries: r.undecide.priorTries, history };
         count++;
         self[r.expect.state] -= 1;
@@ -944,24 +1007,24 @@ export class SqliteStateStore implements StateStore {
         }
         return true;
       });
-      if (count === 0) return { applied, pending: num(this.q.getPending.get(runId)!, 'pending') };
-      this.q.addSelf.run(runId, taskId, ...tallyParams(self));
-      if (undecide) this.q.undecideWithHistory.run(undecide.priorTries, historyColumn(undecide.history), runId, taskId);
-      for (const [d, t] of down) this.q.addUpstream.get(runId, d, ...tallyParams(t));
-      return { applied, pending: num(this.q.addPending.get(count, runId)!, 'pending') };
+      if (count === 0) return { applied, pending: num(this.q.getPending.get(run.dagId, run.runId)!, 'pending') };
+      this.q.addSelf.run(run.dagId, run.runId, taskId, ...tallyParams(self));
+      if (undecide) this.q.undecideWithHistory.run(undecide.priorTries, historyColumn(undecide.history), run.dagId, run.runId, taskId);
+      for (const [d, t] of down) this.q.addUpstream.get(run.dagId, run.runId, d, ...tallyParams(t));
+      return { applied, pending: num(this.q.addPending.get(count, run.dagId, run.runId)!, 'pending') };
     });
   }
 
-  async withdrawExpansion(runId: string, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
+  async withdrawExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean> {
     return this.tx(() => {
-      this.requireRun(runId);
-      const row = this.q.getTaskState.get(runId, taskId);
+      this.requireRun(run);
+      const row = this.q.getTaskState.get(run.dagId, run.runId, taskId);
       if (!row) return false;
       const s = taskStateFromRow(row);
       if (s.decision !== 'expanded' || s.mapCount !== count || Object.values(s.self).some((n) => n !== 0)) return false;
-      this.q.undecide.run(priorTries, runId, taskId);
-      for (const d of downstream) this.q.withdrawAnnounced.run(runId, d, -count);
-      this.q.addPending.get(-(count - 1), runId);
+      this.q.undecide.run(priorTries, run.dagId, run.runId, taskId);
+      for (const d of downstream) this.q.withdrawAnnounced.run(run.dagId, run.runId, d, -count);
+      this.q.addPending.get(-(count - 1), run.dagId, run.runId);
       return true;
     });
   }
@@ -970,30 +1033,34 @@ export class SqliteStateStore implements StateStore {
     if (keys.length === 0) return;
     this.tx(() => {
       for (const k of keys) {
-        this.q.deleteXComsOf.run(k.runId, k.taskId, k.mapIndex);
-        this.q.deleteItemsOf.run(k.runId, k.taskId, k.mapIndex);
+        this.q.deleteXComsOf.run(k.dagId, k.runId, k.taskId, k.mapIndex);
+        this.q.deleteItemsOf.run(k.dagId, k.runId, k.taskId, k.mapIndex);
       }
     });
   }
 
   // Deleting ------------------------------------------------------------------------------------------
 
-  async deleteRun(runId: string): Promise<DeletedRun | undefined> {
+  async deleteRun(ref: RunRef): Promise<DeletedRun | undefined> {
     return this.tx(() => {
-      const row = this.q.getRun.get(runId);
+      const row = this.q.getRun.get(ref.dagId, ref.runId);
       if (!row) return undefined;
       const run = runFromRow(row);
-      const n = (st: StatementSync, arg: string) => num(st.get(arg)!, 'n');
+      const { dagId, runId } = run;
+      const n = (st: StatementSync, ...args: string[]) => num(st.get(...args)!, 'n');
+      const scope = pipelineScopeOf(run);
+      const owned = run.pipelineScope === scope;
       const out: DeletedRun = {
+        dagId,
         runId,
-        taskInstances: n(this.q.countTis, runId),
-        xcoms: n(this.q.countXComs, runId),
-        itemResults: n(this.q.countItems, runId),
-        logs: n(this.q.countLogs, runId),
-        pipelineSaves: run.pipelineScope === runId ? n(this.q.countSaves, runId) : 0,
+        taskInstances: n(this.q.countTis, dagId, runId),
+        xcoms: n(this.q.countXComs, dagId, runId),
+        itemResults: n(this.q.countItems, dagId, runId),
+        logs: n(this.q.countLogs, dagId, runId),
+        pipelineSaves: owned ? n(this.q.countSaves, scope) : 0,
       };
-      for (const st of this.q.deleteRunRows) st.run(runId);
-      if (run.pipelineScope === runId) this.q.deleteSaves.run(runId);
+      for (const st of this.q.deleteRunRows) st.run(dagId, runId);
+      if (owned) this.q.deleteSaves.run(scope);
       return out;
     });
   }
@@ -1049,8 +1116,8 @@ export class SqliteStateStore implements StateStore {
   async putXComs(xs: readonly XComRecord[]): Promise<void> {
     if (xs.length === 0) return;
     this.tx(() => {
-      for (const runId of new Set(xs.map((x) => x.runId))) this.requireRun(runId);
-      for (const x of xs) this.q.putXCom.run(x.runId, x.taskId, x.key, x.mapIndex, json(x.value));
+      for (const run of uniqueRuns(xs)) this.requireRun(run);
+      for (const x of xs) this.q.putXCom.run(x.dagId, x.runId, x.taskId, x.key, x.mapIndex, json(x.value));
     });
   }
 
@@ -1059,8 +1126,8 @@ export class SqliteStateStore implements StateStore {
     this.tx(() => {
       const runs = new Map<string, boolean>();
       for (const e of entries) {
-        let exists = runs.get(e.key.runId);
-        if (exists === undefined) runs.set(e.key.runId, (exists = this.q.runExists.get(e.key.runId) !== undefined));
+        let exists = runs.get(runKeyText(e.key));
+        if (exists === undefined) runs.set(runKeyText(e.key), (exists = this.q.runExists.get(e.key.dagId, e.key.runId) !== undefined));
         if (exists) this.appendLines(e.key, e.tryNumber, e.lines);
       }
     });
@@ -1072,29 +1139,29 @@ export class SqliteStateStore implements StateStore {
     await this.putXComs([x]);
   }
 
-  async getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
-    const row = this.q.getXCom.get(runId, taskId, key, mapIndex);
-    return row ? { runId, taskId, mapIndex, key, value: JSON.parse(str(row, 'value')) } : undefined;
+  async getXCom(run: RunRef, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined> {
+    const row = this.q.getXCom.get(run.dagId, run.runId, taskId, key, mapIndex);
+    return row ? { dagId: run.dagId, runId: run.runId, taskId, mapIndex, key, value: JSON.parse(str(row, 'value')) } : undefined;
   }
 
-  async listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]> {
-    return this.q.listXComs.all(runId, taskId, key).map((row) => ({ runId, taskId, mapIndex: num(row, 'map_index'), key, value: JSON.parse(str(row, 'value')) }));
+  async listXComs(run: RunRef, taskId: string, key: string): Promise<XComRecord[]> {
+    return this.q.listXComs.all(run.dagId, run.runId, taskId, key).map((row) => ({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: num(row, 'map_index'), key, value: JSON.parse(str(row, 'value')) }));
   }
 
-  async listTaskXComs(runId: string, taskId: string): Promise<XComRecord[]> {
-    return this.q.listTaskXComs.all(runId, taskId).map((row) => ({ runId, taskId, mapIndex: num(row, 'map_index'), key: str(row, 'key'), value: JSON.parse(str(row, 'value')) }));
+  async listTaskXComs(run: RunRef, taskId: string): Promise<XComRecord[]> {
+    return this.q.listTaskXComs.all(run.dagId, run.runId, taskId).map((row) => ({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: num(row, 'map_index'), key: str(row, 'key'), value: JSON.parse(str(row, 'value')) }));
   }
 
   async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {
     this.tx(() => {
-      this.requireRun(key.runId);
-      this.q.putItem.run(key.runId, key.taskId, key.mapIndex, index, json(value));
+      this.requireRun(key);
+      this.q.putItem.run(key.dagId, key.runId, key.taskId, key.mapIndex, index, json(value));
     });
   }
 
   async listItemResults(key: TiKey): Promise<Map<number, unknown>> {
     const out = new Map<number, unknown>();
-    for (const row of this.q.listItems.all(key.runId, key.taskId, key.mapIndex)) out.set(num(row, 'item_index'), JSON.parse(str(row, 'value')));
+    for (const row of this.q.listItems.all(key.dagId, key.runId, key.taskId, key.mapIndex)) out.set(num(row, 'item_index'), JSON.parse(str(row, 'value')));
     return out;
   }
 
@@ -1119,20 +1186,20 @@ export class SqliteStateStore implements StateStore {
 
   /** Append lines of one try of an existing run, inside a transaction. */
   private appendLines(key: TiKey, tryNumber: number, lines: readonly LogLine[]): void {
-    for (const l of lines) this.q.appendLog.run(key.runId, key.taskId, key.mapIndex, tryNumber, l.time, l.level, l.message);
+    for (const l of lines) this.q.appendLog.run(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, l.time, l.level, l.message);
   }
 
   async appendLog(key: TiKey, tryNumber: number, lines: readonly LogLine[]): Promise<void> {
     if (lines.length === 0) return;
     this.tx(() => {
       // Lines of a run that does not exist are dropped, as the memory store does.
-      if (this.q.runExists.get(key.runId)) this.appendLines(key, tryNumber, lines);
+      if (this.q.runExists.get(key.dagId, key.runId)) this.appendLines(key, tryNumber, lines);
     });
   }
 
   async getLog(key: TiKey, tryNumber: number): Promise<LogLine[]> {
     return this.q.getLog
-      .all(key.runId, key.taskId, key.mapIndex, tryNumber)
+      .all(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber)
       .map((row) => ({ time: str(row, 'time'), level: str(row, 'level') as LogLine['level'], message: str(row, 'message') }));
   }
 
@@ -1193,12 +1260,12 @@ export class SqliteStateStore implements StateStore {
   }
 
   async enqueueWaiter(name: string, key: TiKey): Promise<void> {
-    this.q.enqueue.run(name, key.runId, key.taskId, key.mapIndex);
+    this.q.enqueue.run(name, key.dagId, key.runId, key.taskId, key.mapIndex);
   }
 
   async dequeueWaiter(name: string): Promise<TiKey | undefined> {
     const row = this.q.dequeue.get(name);
-    return row ? { runId: str(row, 'run_id'), taskId: str(row, 'task_id'), mapIndex: num(row, 'map_index') } : undefined;
+    return row ? { dagId: str(row, 'dag_id'), runId: str(row, 'run_id'), taskId: str(row, 'task_id'), mapIndex: num(row, 'map_index') } : undefined;
   }
 }
 
@@ -1296,6 +1363,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       tables.add('semaphore_holders');
       const missing = TABLES.filter((t) => !tables.has(t));
       if (missing.length > 0) throw new Error(`${path} is an airless store of schema version ${version} with tables missing: ${missing.join(', ')}`);
+      if (version < 4) {
+        migrate3to4(db);
+        db.prepare('UPDATE schema_version SET version = 4, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
     }
     db.exec('COMMIT');
   } catch (e) {

@@ -6,6 +6,7 @@ import type {
   LogLine,
   PipelineSave,
   PoolRecord,
+  RunRef,
   TaskInstanceRecord,
   TaskStateRecord,
   TiKey,
@@ -87,6 +88,7 @@ export interface BulkResetResult {
 
 /** What deleting a run removed (counts of records). */
 export interface DeletedRun {
+  dagId: string;
   runId: string;
   taskInstances: number;
   xcoms: number;
@@ -101,14 +103,18 @@ export interface DeletedRun {
  * Where run state lives. Shaped for DynamoDB: every method is one item read, one query by key, one
  * conditional write, or one small transaction; nothing on the hot path scans. Each method that changes a
  * task instance is conditional on its current state and try, so a replayed event changes nothing.
+ *
+ * A run is named by its DAG and run id (a {@link RunRef}: run ids are unique per DAG, as in Airflow, so
+ * two DAGs can each have a run `scheduled__2026-01-01T00:00:00.000Z`); a task instance by its
+ * {@link TiKey} (the run's identity, task and map index).
  */
 export interface StateStore {
   // Runs -------------------------------------------------------------------------------------------
-  /** Create a run; false if one with that id exists. */
+  /** Create a run; false if its DAG has a run with that id. */
   createRun(run: DagRunRecord): Promise<boolean>;
-  getRun(runId: string): Promise<DagRunRecord | undefined>;
+  getRun(run: RunRef): Promise<DagRunRecord | undefined>;
   /** Conditional update: applies only while the run is in one of `expect` (or always when null). */
-  updateRun(runId: string, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined>;
+  updateRun(run: RunRef, expect: readonly RunState[] | null, patch: Partial<DagRunRecord>): Promise<DagRunRecord | undefined>;
   /** Runs of a DAG (a query on dagId), optionally only in some states, oldest logical date first. */
   listRuns(query: { dagId: string; states?: readonly RunState[] }): Promise<DagRunRecord[]>;
   /** Runs waiting in a state for any DAG, e.g. queued (a query on a state index). */
@@ -117,17 +123,17 @@ export interface StateStore {
    * A run ended: let its XCom, item results and logs expire after the store's retention (DynamoDB TTL;
    * large values in S3 by lifecycle). Optional: a store without retention keeps everything.
    */
-  expireRun?(runId: string, endedAt: string): Promise<unknown>;
+  expireRun?(run: RunRef, endedAt: string): Promise<unknown>;
 
   // Task state (per run and task) --------------------------------------------------------------------
-  getTaskStates(runId: string, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]>;
+  getTaskStates(run: RunRef, taskIds: readonly string[]): Promise<(TaskStateRecord | undefined)[]>;
   /** Settle a task's decision exactly once; false if it was already settled. */
-  claimDecision(runId: string, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean>;
+  claimDecision(run: RunRef, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean>;
   /**
    * Settle a mapped task as expanded into `count` (>= 1) instances, exactly once: announce them to the
    * downstream tallies and add `count - 1` to the run's pending count. False if already settled.
    */
-  claimExpansion(runId: string, taskId: string, count: number, downstream: readonly string[]): Promise<boolean>;
+  claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean>;
 
   // Task instances -----------------------------------------------------------------------------------
   /** Create instances that do not exist yet (existing ones are left as they are). */
@@ -135,7 +141,7 @@ export interface StateStore {
   /** Records returned are the caller's to read, never to change: they may be shared (and frozen). */
   getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined>;
   /** Instances of a run (a query on the run), optionally of one task, by task then map index. */
-  listTaskInstances(runId: string, taskId?: string): Promise<TaskInstanceRecord[]>;
+  listTaskInstances(run: RunRef, taskId?: string): Promise<TaskInstanceRecord[]>;
   /** Conditional transition between non-terminal states; undefined if the condition failed. */
   updateTaskInstance(key: TiKey, expect: TiExpectation, patch: Partial<TaskInstanceRecord>): Promise<TaskInstanceRecord | undefined>;
   /**
@@ -147,7 +153,7 @@ export interface StateStore {
 
   // Many instances at once (an array job's children): the same guarantees as one by one, in fewer requests.
   /** Instances of one task with map indexes `from` to `to - 1` (one key range), by map index. */
-  listTaskInstanceRange(runId: string, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]>;
+  listTaskInstanceRange(run: RunRef, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]>;
   /** Many conditional transitions, each as `updateTaskInstance`: each applies or not on its own condition. */
   updateTaskInstances(updates: readonly TiUpdate[]): Promise<boolean[]>;
   /**
@@ -175,21 +181,21 @@ export interface StateStore {
    * the `count` instances it announced, and the run's pending count drops by `count - 1`. Conditional on
    * the task being expanded into `count` with no instance counted in its own tally; false otherwise.
    */
-  withdrawExpansion(runId: string, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean>;
+  withdrawExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[], priorTries: number): Promise<boolean>;
   /** Delete what the tries of these instances produced: their XComs (every key) and item results. */
   deleteTaskResults(keys: readonly TiKey[]): Promise<void>;
   /**
    * A finished run runs again: undo `expireRun` (its XCom, item results and logs no longer expire).
    * Optional, as `expireRun`.
    */
-  reviveRun?(runId: string): Promise<unknown>;
+  reviveRun?(run: RunRef): Promise<unknown>;
 
   // Deleting ----------------------------------------------------------------------------------------------
   /**
    * Delete a run and everything of it: its task states and instances, XComs, item results, logs, and the
    * pipeline-context saves of the scope it owns (a top-level run). Undefined if there is no such run.
    */
-  deleteRun(runId: string): Promise<DeletedRun | undefined>;
+  deleteRun(run: RunRef): Promise<DeletedRun | undefined>;
   /** Delete a DAG's registry record and its backfill records. */
   deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }>;
   /** Delete counting semaphores (and their waiter queues) outright, whatever units they hold. */
@@ -206,11 +212,11 @@ export interface StateStore {
 
   // XCom and iteration results ----------------------------------------------------------------------
   putXCom(x: XComRecord): Promise<void>;
-  getXCom(runId: string, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined>;
+  getXCom(run: RunRef, taskId: string, mapIndex: number, key: string): Promise<XComRecord | undefined>;
   /** Every map index's value of a task under a key, in map-index order. */
-  listXComs(runId: string, taskId: string, key: string): Promise<XComRecord[]>;
+  listXComs(run: RunRef, taskId: string, key: string): Promise<XComRecord[]>;
   /** Every XCom of a task in a run, whatever its key: by key, then map index. */
-  listTaskXComs(runId: string, taskId: string): Promise<XComRecord[]>;
+  listTaskXComs(run: RunRef, taskId: string): Promise<XComRecord[]>;
   putItemResult(key: TiKey, index: number, value: unknown): Promise<void>;
   listItemResults(key: TiKey): Promise<Map<number, unknown>>;
 

@@ -3,16 +3,19 @@
  * the CDK stack. No AWS SDK import here: deploy-time code can read these constants without the client.
  *
  * Keys (all strings; `#` separates parts: DAG and task ids are `[A-Za-z0-9_.-]+`, which sort after `#`,
- * so a task's items sort before a longer task id that starts with it; free-form parts are URI-encoded):
+ * so a task's items sort before a longer task id that starts with it; free-form parts are URI-encoded).
+ * A run is named by its DAG and run id (run ids are unique per DAG): its partition is
+ * `RUN#<dagId>#<runId>`, where the DAG id (no `#`, checked) ends at the first `#` and the run id is the
+ * rest, whatever it holds:
  *
  * | entity          | PK                     | SK                                               | GSI1 (runs by DAG + state)             | GSI2 (runs by state)          |
  * |-----------------|------------------------|--------------------------------------------------|----------------------------------------|-------------------------------|
- * | run             | `RUN#<runId>`          | `RUN`                                            | `DAG#<dagId>#<state>` / `<logicalDate>#<queuedAt>#<runId>` | `STATE#<state>` / `<queuedAt>#<runId>` |
- * | task state      | `RUN#<runId>`          | `TS#<taskId>`                                    |                                        |                               |
- * | task instance   | `RUN#<runId>`          | `TI#<taskId>#<mapIndex>`                         |                                        |                               |
- * | XCom            | `RUN#<runId>`          | `XC#<taskId>#<key>#<mapIndex>`                   |                                        |                               |
- * | item result     | `RUN#<runId>`          | `IT#<taskId>#<mapIndex>#<index>`                 |                                        |                               |
- * | log chunk       | `RUN#<runId>`          | `LOG#<taskId>#<mapIndex>#<try>#<time>#<seq>`      |                                        |                               |
+ * | run             | `RUN#<dagId>#<runId>`  | `RUN`                                            | `DAG#<dagId>#<state>` / `<logicalDate>#<queuedAt>#<runId>` | `STATE#<state>` / `<queuedAt>#<dagId>#<runId>` |
+ * | task state      | `RUN#<dagId>#<runId>`  | `TS#<taskId>`                                    |                                        |                               |
+ * | task instance   | `RUN#<dagId>#<runId>`  | `TI#<taskId>#<mapIndex>`                         |                                        |                               |
+ * | XCom            | `RUN#<dagId>#<runId>`  | `XC#<taskId>#<key>#<mapIndex>`                   |                                        |                               |
+ * | item result     | `RUN#<dagId>#<runId>`  | `IT#<taskId>#<mapIndex>#<index>`                 |                                        |                               |
+ * | log chunk       | `RUN#<dagId>#<runId>`  | `LOG#<taskId>#<mapIndex>#<try>#<time>#<seq>`      |                                        |                               |
  * | pipeline save   | `PIPE#<scope>`         | `<time>#<seq>`                                   |                                        |                               |
  * | pool            | `POOLS`                | `POOL#<name>`                                    |                                        |                               |
  * | semaphore       | `SEM#<name>`           | `SEM`                                            |                                        |                               |
@@ -94,16 +97,36 @@ export function freePart(s: string): string {
   return encodeURIComponent(s);
 }
 
+/** A run's identity (as `RunRef` in records.ts; no import, so deploy-time code stays light). */
+interface RunIdentity {
+  dagId: string;
+  runId: string;
+}
+
+/**
+ * A DAG id as the first part of a key: refused if it could be mistaken for more than one part (a `#`:
+ * DAG ids are `[A-Za-z0-9_.-]+`, so no valid DAG has one) or is empty.
+ */
+export function dagIdPart(dagId: string): string {
+  if (dagId === '' || dagId.includes('#')) throw new RangeError(`a DAG id must be non-empty and hold no '#', got '${dagId}'`);
+  return dagId;
+}
+
+/** The partition of a run and its items: `RUN#<dagId>#<runId>` (the run id is the rest after the DAG id). */
+export function runPartition(run: RunIdentity): string {
+  return `RUN#${dagIdPart(run.dagId)}#${run.runId}`;
+}
+
 export const keys = {
-  run: (runId: string) => ({ [PK]: `RUN#${runId}`, [SK]: 'RUN' }),
-  taskState: (runId: string, taskId: string) => ({ [PK]: `RUN#${runId}`, [SK]: `TS#${taskId}` }),
-  taskInstance: (runId: string, taskId: string, mapIndex: number) => ({ [PK]: `RUN#${runId}`, [SK]: `TI#${taskId}#${mapIndexPart(mapIndex)}` }),
-  xcom: (runId: string, taskId: string, key: string, mapIndex: number) => ({
-    [PK]: `RUN#${runId}`,
+  run: (run: RunIdentity) => ({ [PK]: runPartition(run), [SK]: 'RUN' }),
+  taskState: (run: RunIdentity, taskId: string) => ({ [PK]: runPartition(run), [SK]: `TS#${taskId}` }),
+  taskInstance: (run: RunIdentity, taskId: string, mapIndex: number) => ({ [PK]: runPartition(run), [SK]: `TI#${taskId}#${mapIndexPart(mapIndex)}` }),
+  xcom: (run: RunIdentity, taskId: string, key: string, mapIndex: number) => ({
+    [PK]: runPartition(run),
     [SK]: `XC#${taskId}#${freePart(key)}#${mapIndexPart(mapIndex)}`,
   }),
-  itemResult: (runId: string, taskId: string, mapIndex: number, index: number) => ({
-    [PK]: `RUN#${runId}`,
+  itemResult: (run: RunIdentity, taskId: string, mapIndex: number, index: number) => ({
+    [PK]: runPartition(run),
     [SK]: `IT#${taskId}#${mapIndexPart(mapIndex)}#${indexPart(index, 'item index')}`,
   }),
   pool: (name: string) => ({ [PK]: 'POOLS', [SK]: `POOL#${name}` }),
@@ -115,7 +138,7 @@ export const keys = {
 
 /** Sort-key prefixes for queries inside a partition. */
 export const prefixes = {
-  runPartition: (runId: string) => `RUN#${runId}`,
+  runPartition,
   taskInstances: (taskId?: string) => (taskId === undefined ? 'TI#' : `TI#${taskId}#`),
   xcoms: (taskId: string, key: string) => `XC#${taskId}#${freePart(key)}#`,
   taskXComs: (taskId: string) => `XC#${taskId}#`,
@@ -133,9 +156,9 @@ export const prefixes = {
 /** GSI keys of a run in a state. */
 export function runIndexKeys(run: { dagId: string; runId: string; state: string; logicalDate: string; queuedAt: string }): Record<string, string> {
   return {
-    [GSI1_PK]: `DAG#${run.dagId}#${run.state}`,
+    [GSI1_PK]: `DAG#${dagIdPart(run.dagId)}#${run.state}`,
     [GSI1_SK]: `${run.logicalDate}#${run.queuedAt}#${run.runId}`,
     [GSI2_PK]: `STATE#${run.state}`,
-    [GSI2_SK]: `${run.queuedAt}#${run.runId}`,
+    [GSI2_SK]: `${run.queuedAt}#${run.dagId}#${run.runId}`,
   };
 }

@@ -50,7 +50,7 @@ describe('POST /api/v2/dags/{dag_id}/dagRuns', () => {
   it('answers 409 when the run id exists', async () => {
     const r = await h.call('POST', '/api/v2/dags/api_flow/dagRuns', { dag_run_id: 'first' });
     expect(r.status).toBe(409);
-    expect(r.json).toStrictEqual({ detail: "DAG run 'first' already exists (DAG 'api_flow', success)", field: 'body.dag_run_id' });
+    expect(r.json).toStrictEqual({ detail: "DAG run 'first' of DAG 'api_flow' already exists (success)", field: 'body.dag_run_id' });
   });
 
   it('refuses a conf that violates a param schema, naming the param', async () => {
@@ -124,7 +124,7 @@ describe('pipelineContext', () => {
     const r = await h.call('GET', '/api/v2/dags/api_flow/dagRuns/first/pipelineContext');
     expect(r).toStrictEqual({
       status: 200,
-      json: { scope: 'first', saves: [{ stage: 'totals', dag_id: 'api_flow', run_id: 'first', task_id: 'total', saved_at: expect.any(String), data: { total: 30, label: 'four' } }] },
+      json: { scope: 'api_flow/first', saves: [{ stage: 'totals', dag_id: 'api_flow', run_id: 'first', task_id: 'total', saved_at: expect.any(String), data: { total: 30, label: 'four' } }] },
     });
     expect((await h.call('GET', '/api/v2/dags/api_flow/dagRuns/nope/pipelineContext')).status).toBe(404);
   });
@@ -161,6 +161,45 @@ describe('POST dagRuns, concurrently', () => {
     expect(refused.json.field).toBe('body.dag_run_id');
     expect(refused.json.detail).toContain("'raced'");
     expect((await h.call('GET', '/api/v2/dags/api_flow/dagRuns/raced')).status).toBe(200);
+    await h.idle();
+  });
+});
+
+describe('run ids are per DAG', () => {
+  it('GET /dags/A/dagRuns/X and /dags/B/dagRuns/X are different runs, each with its own task instances', async () => {
+    const a = await h.call('POST', '/api/v2/dags/api_flow/dagRuns', { dag_run_id: 'shared_id', conf: { n: 2 } });
+    const b = await h.call('POST', '/api/v2/dags/api_daily/dagRuns', { dag_run_id: 'shared_id' });
+    expect([a.status, b.status]).toStrictEqual([200, 200]);
+    await h.idle();
+    const runA = await h.call('GET', '/api/v2/dags/api_flow/dagRuns/shared_id');
+    const runB = await h.call('GET', '/api/v2/dags/api_daily/dagRuns/shared_id');
+    expect(runA).toMatchObject({ status: 200, json: { dag_id: 'api_flow', dag_run_id: 'shared_id', conf: { n: 2 }, state: 'success' } });
+    expect(runB).toMatchObject({ status: 200, json: { dag_id: 'api_daily', dag_run_id: 'shared_id', conf: {}, state: 'success' } });
+    const tis = async (dagId: string) =>
+      ((await h.call('GET', `/api/v2/dags/${dagId}/dagRuns/shared_id/taskInstances`)).json.task_instances as { dag_id: string; task_id: string }[]).map((t) => `${t.dag_id}.${t.task_id}`);
+    const [tisA, tisB] = [await tis('api_flow'), await tis('api_daily')];
+    expect(tisA.length).toBeGreaterThan(0);
+    expect(tisA.every((t) => t.startsWith('api_flow.'))).toBe(true);
+    expect(tisB.every((t) => t.startsWith('api_daily.'))).toBe(true);
+    expect((await h.call('GET', '/api/v2/dags/api_flow/dagRuns/shared_id/pipelineContext')).json.scope).toBe('api_flow/shared_id');
+    expect((await h.call('GET', '/api/v2/dags/api_daily/dagRuns/shared_id/pipelineContext')).json.scope).toBe('api_daily/shared_id');
+    // The id is taken in each DAG, separately.
+    expect((await h.call('POST', '/api/v2/dags/api_daily/dagRuns', { dag_run_id: 'shared_id' })).json).toStrictEqual({
+      detail: "DAG run 'shared_id' of DAG 'api_daily' already exists (success)",
+      field: 'body.dag_run_id',
+    });
+  });
+
+  it('triggers without a run id or a logical date in the same instant make distinct runs, manual__<now>_<8 letters and digits>', async () => {
+    const both = await Promise.all([1, 2].map(() => h.call('POST', '/api/v2/dags/api_flow/dagRuns', {})));
+    expect(both.map((r) => r.status)).toStrictEqual([200, 200]);
+    const ids = both.map((r) => r.json.dag_run_id as string);
+    expect(ids[0]).not.toBe(ids[1]);
+    for (const r of both) {
+      expect(r.json.dag_run_id).toMatch(/^manual__2026-01-01T00:00:00\.000Z_[A-Za-z0-9]{8}$/);
+      expect(r.json.logical_date).toBe('2026-01-01T00:00:00.000Z');
+      expect((await h.call('GET', `/api/v2/dags/api_flow/dagRuns/${r.json.dag_run_id}`)).status).toBe(200);
+    }
     await h.idle();
   });
 });

@@ -9,7 +9,7 @@ describe('SubmitJob throttled (TooManyRequestsException)', () => {
 
   it('retries with jittered backoff until each array is submitted: nothing lost, nothing doubled', async () => {
     const run = await h().run({ dagId: 'e2e_three_arrays', runId: 'e2e__three_arrays', conf: { n: 20 } });
-    const bad = (await h().store.listTaskInstances(run.runId)).filter((t) => t.state !== 'success');
+    const bad = (await h().store.listTaskInstances(run)).filter((t) => t.state !== 'success');
     expect(bad.map((t) => `${t.taskId}[${t.mapIndex}] ${t.state}: ${t.error}`).slice(0, 3)).toStrictEqual([]);
     expect(run.state).toBe('success');
     const api = h().batchApi;
@@ -22,7 +22,7 @@ describe('SubmitJob throttled (TooManyRequestsException)', () => {
     ]);
     expect(api.maxStarts()).toBe(1);
     expect([...api.starts.values()].reduce((a, b) => a + b, 0)).toBe(60);
-    const tis = (await h().store.listTaskInstances(run.runId)).filter((t) => t.taskId !== 'items');
+    const tis = (await h().store.listTaskInstances(run)).filter((t) => t.taskId !== 'items');
     expect(tis.map((t) => `${t.state}/${t.tryNumber}`)).toStrictEqual(Array(60).fill('success/1'));
     expect(h().errors).toStrictEqual([]);
   });
@@ -34,7 +34,7 @@ describe('a queue that never places the job', () => {
   it('fails each child still RUNNABLE after runnableTimeout, saying why', async () => {
     const run = await h().run({ dagId: 'e2e_stuck_array', runId: 'e2e__stuck_array' });
     expect(run.state).toBe('failed');
-    const tis = (await h().store.listTaskInstances(run.runId)).filter((t) => t.taskId === 'gpu_job');
+    const tis = (await h().store.listTaskInstances(run)).filter((t) => t.taskId === 'gpu_job');
     expect(tis.map((t) => t.state)).toStrictEqual(['failed', 'failed', 'failed', 'failed']);
     for (const ti of tis) {
       expect(ti.error).toMatch(/RunnableTimeoutError: still RUNNABLE 1800 s after submission \(runnableTimeout\): no compute environment of queue 'gpu-queue' could place it/);
@@ -59,7 +59,7 @@ describe('poll mode', () => {
     // Jobs of 1-1.5 s, polled every 30 s: a round or two, plus the one that confirms the outcome.
     expect(describes).toBeGreaterThanOrEqual(1);
     expect(describes).toBeLessThanOrEqual(4);
-    expect((await h().store.getXCom(run.runId, 'summarise', -1, 'return_value'))?.value).toStrictEqual({ jobs: 200, succeeded: 200, distinctJobIds: 200 });
+    expect((await h().store.getXCom(run, 'summarise', -1, 'return_value'))?.value).toStrictEqual({ jobs: 200, succeeded: 200, distinctJobIds: 200 });
     expect(h().errors).toStrictEqual([]);
   });
 });

@@ -25,7 +25,7 @@ describe('batch_fanout: 100 Batch jobs on the local cloud', () => {
     const run = await h().run({ dagId: 'batch_fanout', runId, conf: { n: 100 } });
     expect(run.state).toBe('success');
 
-    const tis = await h().store.listTaskInstances(runId);
+    const tis = await h().store.listTaskInstances(run);
     const jobs = tis.filter((t) => t.taskId === 'run_job');
     expect(tis.filter((t) => t.taskId !== 'run_job').map((t) => [t.taskId, t.mapIndex, t.state, t.tryNumber])).toStrictEqual([
       ['plan_jobs', -1, 'success', 1],
@@ -66,13 +66,13 @@ describe('batch_fanout: 100 Batch jobs on the local cloud', () => {
     expect([...h().batchApi.starts.values()].reduce((a, b) => a + b, 0)).toBe(102);
 
     for (let i = 0; i < 100; i++) {
-      const result = (await h().store.getXCom(runId, 'run_job', i, 'return_value'))?.value as BatchJobResult;
+      const result = (await h().store.getXCom(run, 'run_job', i, 'return_value'))?.value as BatchJobResult;
       const wave = FAIL_ONCE.has(String(i)) ? retry : first;
       const child = FAIL_ONCE.has(String(i)) ? m2.mapIndexes.indexOf(i) : i;
       expect(result).toStrictEqual({ jobId: `${wave.jobId}:${child}`, jobName: wave.jobName, status: 'SUCCEEDED', exitCode: 0, childExitCodes: null });
     }
-    expect((await h().store.getXCom(runId, 'summarise', -1, 'return_value'))?.value).toStrictEqual({ jobs: 100, succeeded: 100, distinctJobIds: 100 });
-    const failedTry = await h().store.getLog({ runId, taskId: 'run_job', mapIndex: 42 }, 1);
+    expect((await h().store.getXCom(run, 'summarise', -1, 'return_value'))?.value).toStrictEqual({ jobs: 100, succeeded: 100, distinctJobIds: 100 });
+    const failedTry = await h().store.getLog({ dagId: 'batch_fanout', runId, taskId: 'run_job', mapIndex: 42 }, 1);
     expect(failedTry.map((l) => l.message)).toContainEqual(expect.stringMatching(/child 42 of Batch array job .* \(100 children\)/));
     expect(failedTry.map((l) => l.message)).toContainEqual(expect.stringMatching(new RegExp(`child ${first.jobId}:42 failed: .*\\(up for retry\\)$`)));
 

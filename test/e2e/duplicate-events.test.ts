@@ -5,7 +5,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { snapshotRun } from '../../e2e/run-report.ts';
+import { childRuns, snapshotRun } from '../../e2e/run-report.ts';
+import type { DagRunRecord, RunRef, TiKey } from '../../lib/store/records.ts';
 import { FUNCTION_NAMES } from '../../e2e/harness.ts';
 import { useHarness } from './use-harness.ts';
 
@@ -42,23 +43,35 @@ describe('every task-finished event delivered twice', () => {
 
       expect([once.state, twice.result.state]).toStrictEqual([state, state]);
       expect(twice.mismatches).toStrictEqual([]);
-      const reports = (runPrefix: string) =>
-        h().invocations.filter((c) => (c.payload as { type?: string; key?: { runId: string } }).type === 'try_finished' && c.payload !== null && (c.payload as { key: { runId: string } }).key.runId.includes(runPrefix)).length;
+      // The Report invocations of a run and of the runs it triggered (recursively).
+      const reports = async (root: RunRef) => {
+        const tree = new Set<string>();
+        const visit = async (r: DagRunRecord) => {
+          tree.add(`${r.dagId}\u0000${r.runId}`);
+          for (const c of await childRuns(h().store, h().dags, r)) await visit(c);
+        };
+        await visit((await h().store.getRun(root))!);
+        return h().invocations.filter((c) => {
+          const p = c.payload as { type?: string; key?: TiKey } | null;
+          return p?.type === 'try_finished' && p.key !== undefined && tree.has(`${p.key.dagId}\u0000${p.key.runId}`);
+        }).length;
+      };
       // Both runs made as many Report invocations; each of the second run's (its triggered runs' too)
       // was delivered to the scheduler function twice.
       expect(twice.doubled).toBeGreaterThan(0);
-      expect(reports(`twice__${dagId}`)).toBe(twice.doubled);
-      expect(reports(`once__${dagId}`)).toBe(twice.doubled);
+      expect(await reports(twice.result)).toBe(twice.doubled);
+      expect(await reports(once)).toBe(twice.doubled);
 
-      const a = await snapshotRun(h().store, h().dags, `once__${dagId}`);
-      const b = await snapshotRun(h().store, h().dags, `twice__${dagId}`);
+      const a = await snapshotRun(h().store, h().dags, once);
+      const b = await snapshotRun(h().store, h().dags, twice.result);
       expect(b).toStrictEqual(a);
       expect(h().errors).toStrictEqual([]);
     });
   }
 
   it('compared runs that exercised retries, mapping, a branch, Batch, a triggered run and a value in S3', async () => {
-    const tis = await h().store.listTaskInstances('twice__e2e_replay');
+    const twice = { dagId: 'e2e_replay', runId: 'twice__e2e_replay' };
+    const tis = await h().store.listTaskInstances(twice);
     expect(tis.map((t) => [t.taskId, t.mapIndex, t.state, t.tryNumber])).toStrictEqual([
       ['big_value', -1, 'success', 1],
       ['even_path', -1, 'skipped', 0],
@@ -74,7 +87,7 @@ describe('every task-finished event delivered twice', () => {
       ['start', -1, 'success', 2],
       ['summary', -1, 'success', 1],
     ]);
-    expect((await h().store.getXCom('twice__e2e_replay', 'summary', -1, 'return_value'))?.value).toStrictEqual({
+    expect((await h().store.getXCom(twice, 'summary', -1, 'return_value'))?.value).toStrictEqual({
       squares: [1, 4, 9, 16],
       size: 400 * 1024,
       jobStatus: 'SUCCEEDED',

@@ -12,12 +12,12 @@ describe('example_workflow on the local cloud', () => {
     const { dags, store } = h();
     const local = new LocalRunner({ dags: dags.dags, clock: new FakeClock(), captureConsole: false });
     const expected = await local.run({ dagId: 'example_workflow', runId: 'local__example_workflow' });
-    const expectedSummary = (await local.store.getXCom('local__example_workflow', 'pipeline_summary', -1, 'return_value'))?.value;
+    const expectedSummary = (await local.store.getXCom(expected, 'pipeline_summary', -1, 'return_value'))?.value;
     local.close();
 
     const runId = 'e2e__example_workflow';
     const run = await h().run({ dagId: 'example_workflow', runId });
-    const got = await reportFromStore(store, dags, runId);
+    const got = await reportFromStore(store, dags, run);
 
     expect(outcome(got, dags)).toStrictEqual(outcome(expected, dags));
     expect(run.state).toBe('success');
@@ -27,7 +27,7 @@ describe('example_workflow on the local cloud', () => {
       ['stage_imaging', 'success', ['solver']],
       ['stage_import_prep', 'success', []],
     ]);
-    expect((await store.getXCom(runId, 'pipeline_summary', -1, 'return_value'))?.value).toStrictEqual(expectedSummary);
+    expect((await store.getXCom(run, 'pipeline_summary', -1, 'return_value'))?.value).toStrictEqual(expectedSummary);
     expect(h().errors).toStrictEqual([]);
     expect([...h().sfn.executions.values()].filter((e) => e.status !== 'SUCCEEDED').map((e) => [e.name, e.status, e.error, e.cause])).toStrictEqual([]);
   });

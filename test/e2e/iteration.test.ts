@@ -18,8 +18,8 @@ const ITERATED = 'estimate_noise_iterated';
 async function reference(dags: Harness['dags']) {
   const local = new LocalRunner({ dags: dags.dags, clock: new FakeClock(), captureConsole: false });
   const expected = await local.run({ dagId: DAG, runId: 'local__iter' });
-  const compare = (await local.store.getXCom('local__iter', 'compare', -1, 'return_value'))?.value;
-  const iterated = (await local.store.getXCom('local__iter', ITERATED, -1, 'return_value'))?.value;
+  const compare = (await local.store.getXCom(expected, 'compare', -1, 'return_value'))?.value;
+  const iterated = (await local.store.getXCom(expected, ITERATED, -1, 'return_value'))?.value;
   local.close();
   expect(expected.state).toBe('success');
   return { outcome: outcome(expected, dags), compare, iterated };
@@ -34,10 +34,10 @@ describe('iteration_vs_mapping on the local cloud', () => {
 
     const runId = 'e2e__iter';
     const run = await h().run({ dagId: DAG, runId });
-    const got = await reportFromStore(store, dags, runId);
+    const got = await reportFromStore(store, dags, run);
     expect(run.state).toBe('success');
     expect(outcome(got, dags)).toStrictEqual(expected.outcome);
-    expect((await store.getXCom(runId, 'compare', -1, 'return_value'))?.value).toStrictEqual(expected.compare);
+    expect((await store.getXCom(run, 'compare', -1, 'return_value'))?.value).toStrictEqual(expected.compare);
     // The items ran in the inline Map: no child execution.
     const lifecycle = h().naming.lifecycle(DAG, ITERATED);
     expect(h().sfn.executionsOf(`${lifecycle}/ItemsFromS3`)).toStrictEqual([]);
@@ -54,11 +54,11 @@ describe('iteration_vs_mapping on the local cloud, its item list in S3 (Distribu
 
     const runId = 'e2e__iter_s3';
     const run = await h().run({ dagId: DAG, runId });
-    const got = await reportFromStore(store, dags, runId);
+    const got = await reportFromStore(store, dags, run);
     expect(run.state).toBe('success');
     expect(outcome(got, dags)).toStrictEqual(expected.outcome);
-    expect((await store.getXCom(runId, 'compare', -1, 'return_value'))?.value).toStrictEqual(expected.compare);
-    expect((await store.getXCom(runId, ITERATED, -1, 'return_value'))?.value).toStrictEqual(expected.iterated);
+    expect((await store.getXCom(run, 'compare', -1, 'return_value'))?.value).toStrictEqual(expected.compare);
+    expect((await store.getXCom(run, ITERATED, -1, 'return_value'))?.value).toStrictEqual(expected.iterated);
 
     // The try read its items from S3: Prepare → CheckPrepared → ItemsFromS3 → Complete.
     const lifecycle = h().naming.lifecycle(DAG, ITERATED);
@@ -74,7 +74,7 @@ describe('iteration_vs_mapping on the local cloud, its item list in S3 (Distribu
     expect(children.every((c) => c.status === 'SUCCEEDED')).toBe(true);
     const indexes = children.map((c) => (JSON.parse(c.input) as { index: number }).index).sort((a, b) => a - b);
     expect(indexes).toStrictEqual(Array.from({ length: 12 }, (_, i) => i));
-    expect(children.map((c) => JSON.parse(c.input) as unknown)).toContainEqual({ key: { runId, taskId: ITERATED, mapIndex: -1 }, tryNumber: 1, index: 3 });
+    expect(children.map((c) => JSON.parse(c.input) as unknown)).toContainEqual({ key: { dagId: DAG, runId, taskId: ITERATED, mapIndex: -1 }, tryNumber: 1, index: 3 });
     const flaky = children.find((c) => (JSON.parse(c.input) as { index: number }).index === 3)!;
     expect(flaky.path).toStrictEqual(['RunS3Item']);
     expect(h().invocations.filter((i) => (i.payload as { mode?: string; index?: number }).mode === 'item' && (i.payload as { index?: number }).index === 3)).toHaveLength(2);
@@ -82,7 +82,7 @@ describe('iteration_vs_mapping on the local cloud, its item list in S3 (Distribu
     // What the ItemReader read, and what the ResultWriter wrote under the results prefix: the manifest
     // (whose key was the Map's result, at `$.try.results` until Complete replaced `$.try`) and the results.
     const read = async (Bucket: string, Key: string) => JSON.parse(await (await s3.client.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToString()) as unknown;
-    const tryDir = `${s3.prefix.replace(/\/+$/, '')}/${ITEM_LISTS_FOLDER}/${runId}/${ITERATED}/-1/try-1`;
+    const tryDir = `${s3.prefix.replace(/\/+$/, '')}/${ITEM_LISTS_FOLDER}/${DAG}/${runId}/${ITERATED}/-1/try-1`;
     expect(await read(s3.bucket, `${tryDir}/items.json`)).toStrictEqual(Array.from({ length: 12 }, (_, i) => i));
     const written = (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${tryDir}/results/` }))).Contents ?? [];
     const manifestKey = written.map((o) => o.Key!).find((k) => k.endsWith('/manifest.json'))!;

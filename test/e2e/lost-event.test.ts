@@ -10,6 +10,7 @@ const h = useHarness();
 describe('a lost StartExecution is repaired by the reconcile', () => {
   it('stalls the run with the task queued, then the reconcile re-dispatches it and the run succeeds', async () => {
     const runId = 'e2e__lost_event';
+    const ref = { dagId: 'e2e_chain', runId };
     const transform = h().naming.lifecycle('e2e_chain', 'transform');
     let lost = false;
     h().sfn.onStartExecution = (req) => {
@@ -20,7 +21,7 @@ describe('a lost StartExecution is repaired by the reconcile', () => {
 
     const stalled = await h().run({ dagId: 'e2e_chain', runId });
     expect(stalled.state).toBe('running');
-    expect((await h().store.listTaskInstances(runId)).map((t) => [t.taskId, t.state, t.tryNumber])).toStrictEqual([
+    expect((await h().store.listTaskInstances(ref)).map((t) => [t.taskId, t.state, t.tryNumber])).toStrictEqual([
       ['extract', 'success', 1],
       ['transform', 'queued', 1],
     ]);
@@ -31,11 +32,11 @@ describe('a lost StartExecution is repaired by the reconcile', () => {
     await h().settle();
 
     expect(reply).toStrictEqual({
-      reconciled: [{ runId, redispatched: 1, timersDelivered: 0, resumed: 0, evaluated: 1, failedStopped: 0, slotsFreed: 0, finalized: false }],
+      reconciled: [{ dagId: 'e2e_chain', runId, redispatched: 1, timersDelivered: 0, resumed: 0, evaluated: 1, failedStopped: 0, slotsFreed: 0, finalized: false }],
     });
-    const run = await h().store.getRun(runId);
+    const run = await h().store.getRun(ref);
     expect(run?.state).toBe('success');
-    expect(outcome(await reportFromStore(h().store, h().dags, runId), h().dags)).toStrictEqual({
+    expect(outcome(await reportFromStore(h().store, h().dags, ref), h().dags)).toStrictEqual({
       dagId: 'e2e_chain',
       state: 'success',
       tasks: [
@@ -45,7 +46,7 @@ describe('a lost StartExecution is repaired by the reconcile', () => {
       ],
       triggeredRuns: [],
     });
-    expect((await h().store.getXCom(runId, 'load', -1, 'return_value'))?.value).toStrictEqual({ loaded: 3 });
+    expect((await h().store.getXCom(ref, 'load', -1, 'return_value'))?.value).toStrictEqual({ loaded: 3 });
     // The re-dispatch started the execution the lost request would have: same deterministic name.
     expect(h().sfn.executionsOf(transform).map((e) => [e.name, e.status])).toStrictEqual([[h().sfn.dropped[0]!.name, 'SUCCEEDED']]);
     expect(h().errors).toStrictEqual([]);

@@ -13,10 +13,10 @@ describe('e2e_retry: retried with backoff, then failed', () => {
     const runId = 'e2e__retry';
     const run = await h().run({ dagId: 'e2e_retry', runId });
     const spec = h().dags.getDag('e2e_retry')!.task('always_fails');
-    const key = { runId, taskId: 'always_fails', mapIndex: -1 };
+    const key = { dagId: 'e2e_retry', runId, taskId: 'always_fails', mapIndex: -1 };
 
     expect(run.state).toBe('failed');
-    expect((await h().store.listTaskInstances(runId)).map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries, t.error])).toStrictEqual([
+    expect((await h().store.listTaskInstances(run)).map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries, t.error])).toStrictEqual([
       ['after', 'upstream_failed', 0, 1, null],
       ['always_fails', 'failed', 4, 4, 'Error: the source is unavailable'],
     ]);

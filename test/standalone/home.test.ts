@@ -96,11 +96,11 @@ describe('the standalone home folder', () => {
     expect(next.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it('forgets a run (its DAG id) and its tries’ log files once they end', async () => {
+  it('forgets its running tries and their log files once they end', async () => {
     const server = await start(newHome());
     expect(await runToEnd(server, 'r1')).toBe('success');
     expect(await runToEnd(server, 'r2')).toBe('success');
-    expect({ runs: server.tracked.runs, tryLogs: server.tracked.tryLogs }).toStrictEqual({ runs: 0, tryLogs: 0 });
+    expect({ runningTries: server.tracked.runningTries, tryLogs: server.tracked.tryLogs }).toStrictEqual({ runningTries: 0, tryLogs: 0 });
     const logs = path.join(server.home, 'logs', 'dag_id=home_logging');
     for (const r of ['r1', 'r2']) expect(logLines(path.join(logs, `run_id=${r}`, 'task_id=say', 'attempt=1.log'))).toStrictEqual(SAY_LOG);
   });

@@ -9,16 +9,16 @@ const ROOT = mkdtempSync(path.join(tmpdir(), 'airless-log-files-'));
 let homes = 0;
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
 
-const KEY: TiKey = { runId: 'r1', taskId: 't', mapIndex: -1 };
+const KEY: TiKey = { dagId: 'd', runId: 'r1', taskId: 't', mapIndex: -1 };
 const line = (message: string): LogLine => ({ time: '2026-01-01T00:00:00.000Z', level: 'info', message });
 const messages = (file: string) => readFileSync(file, 'utf8').replace(/\n$/, '').split('\n').map((l) => l.replace(/^.* - /, ''));
 
 /** A writer on a new home that never flushes on its own (the test calls flush). */
-function writer(dagIdOf: (runId: string) => string | undefined = () => 'd') {
+function writer() {
   const home = path.join(ROOT, `home${homes++}`);
   const warned: string[] = [];
-  const w = new LogFileWriter(home, dagIdOf, { flushMs: 3_600_000, warn: (m) => warned.push(m) });
-  return { home, w, warned, file: tryLogPath(home, 'd', KEY, 1) };
+  const w = new LogFileWriter(home, { flushMs: 3_600_000, warn: (m) => warned.push(m) });
+  return { home, w, warned, file: tryLogPath(home, KEY, 1) };
 }
 
 describe('LogFileWriter', () => {
@@ -58,18 +58,25 @@ describe('LogFileWriter', () => {
     expect(w.size).toBe(0);
   });
 
-  it('keeps the lines of a run whose DAG is not known yet; at close, says how many could not be written', () => {
-    let dagId: string | undefined;
-    const { w, warned, file } = writer(() => dagId);
+  it("writes a try's lines under its run's DAG (the key names it); at close, says how many could not be written", () => {
+    const { home, w, warned, file } = writer();
+    // A run of another DAG with the same run id: a file of its own.
+    const other: TiKey = { ...KEY, dagId: 'e' };
     w.add(KEY, 1, line('a'));
-    expect(w.flush()).toBe(1);
-    dagId = 'd';
-    w.add(KEY, 1, line('b'));
+    w.add(other, 1, line('b'));
     expect(w.flush()).toBe(0);
-    expect(messages(file)).toStrictEqual(['a', 'b']);
-    dagId = undefined;
-    w.add({ ...KEY, runId: 'r2' }, 1, line('lost'));
+    expect(messages(file)).toStrictEqual(['a']);
+    expect(messages(tryLogPath(home, other, 1))).toStrictEqual(['b']);
+    expect(warned).toStrictEqual([]);
+    // A DAG whose log folder cannot be made (a file is in its way): its line is kept, and reported lost at close.
+    const blocked: TiKey = { ...KEY, dagId: 'f', runId: 'r2' };
+    writeFileSync(path.join(home, 'logs', 'dag_id=f'), '');
+    w.add(blocked, 1, line('lost'));
+    expect(w.flush()).toBe(1);
     w.close();
-    expect(warned).toStrictEqual(["1 log line(s) of try 1 of task 't' of run 'r2' not written to a file: the run's DAG is not known"]);
+    expect(warned).toHaveLength(2);
+    expect(warned[0]).toContain(`cannot write log file ${tryLogPath(home, blocked, 1)}: `);
+    expect(warned[1]).toMatch(/^1 log line\(s\) of try 1 of task 't' of run 'r2' of DAG '[^']+' not written to a file: cannot write log file /);
+    expect(w.size).toBe(0);
   });
 });

@@ -201,7 +201,7 @@ describe('airless standalone reloads the DAGs folder', () => {
     await exited;
     const store = new SqliteStateStore({ path: sqliteDatabasePath(HOME) });
     try {
-      for (const [runId, version] of versions) expect((await store.getRun(runId))?.dagVersion).toBe(version);
+      for (const [runId, version] of versions) expect((await store.getRun({ dagId: 'reload_slow', runId }))?.dagVersion).toBe(version);
     } finally {
       store.close();
     }

@@ -71,16 +71,16 @@ describe('standalone resume', () => {
     // The process dies here: nothing more is written by it.
 
     const b = open(dir, [d], T0 + 60_000);
-    expect((await b.store.getRun('r1'))?.state).toBe('running');
-    expect((await b.store.getTaskInstance({ runId: 'r1', taskId: 'first', mapIndex: -1 }))?.state).toBe('running');
+    expect((await b.store.getRun({ dagId: 'hang', runId: 'r1' }))?.state).toBe('running');
+    expect((await b.store.getTaskInstance({ dagId: 'hang', runId: 'r1', taskId: 'first', mapIndex: -1 }))?.state).toBe('running');
     const report = await resumeRuns(b.runner, { getDag: (id) => (id === 'hang' ? d : undefined) }, b.runner.clock.now());
     expect(report).toMatchObject({ runs: 1, interrupted: 1 });
-    const done = await b.runner.waitForRun(run.runId);
+    const done = await b.runner.waitForRun(run);
     expect(done.state).toBe('success');
     const retried = b.tis.find((t) => t.taskId === 'first' && t.state === 'up_for_retry');
     expect(retried?.error).toBe('StandaloneInterruptedError: the standalone server stopped while this try was running');
-    expect(await b.store.getTaskInstance({ runId: 'r1', taskId: 'first', mapIndex: -1 })).toMatchObject({ state: 'success', tryNumber: 2 });
-    expect((await b.store.getXCom('r1', 'after', -1, 'return_value'))?.value).toBe('ok!');
+    expect(await b.store.getTaskInstance({ dagId: 'hang', runId: 'r1', taskId: 'first', mapIndex: -1 })).toMatchObject({ state: 'success', tryNumber: 2 });
+    expect((await b.store.getXCom({ dagId: 'hang', runId: 'r1' }, 'after', -1, 'return_value'))?.value).toBe('ok!');
   });
 
   it('fails the try with the clear error when no retry is left, and the run goes on to its end', async () => {
@@ -92,13 +92,13 @@ describe('standalone resume', () => {
 
     const b = open(dir, [d], T0 + 60_000);
     await resumeRuns(b.runner, { getDag: () => d }, b.runner.clock.now());
-    const done = await b.runner.waitForRun('r2');
+    const done = await b.runner.waitForRun({ dagId: 'hang', runId: 'r2' });
     expect(done.state).toBe('failed');
-    expect(await b.store.getTaskInstance({ runId: 'r2', taskId: 'first', mapIndex: -1 })).toMatchObject({
+    expect(await b.store.getTaskInstance({ dagId: 'hang', runId: 'r2', taskId: 'first', mapIndex: -1 })).toMatchObject({
       state: 'failed',
       error: 'StandaloneInterruptedError: the standalone server stopped while this try was running',
     });
-    expect((await b.store.getTaskInstance({ runId: 'r2', taskId: 'after', mapIndex: -1 }))?.state).toBe('upstream_failed');
+    expect((await b.store.getTaskInstance({ dagId: 'hang', runId: 'r2', taskId: 'after', mapIndex: -1 }))?.state).toBe('upstream_failed');
   });
 
   it('re-arms the retry timer of an instance that was waiting for its retry', async () => {
@@ -120,9 +120,9 @@ describe('standalone resume', () => {
     const b = open(dir, [d], T0 + 10 * 60_000);
     const report = await resumeRuns(b.runner, { getDag: () => d }, b.runner.clock.now());
     expect(report).toMatchObject({ runs: 1, interrupted: 0, rearmed: 1 });
-    const done = await b.runner.waitForRun('r3');
+    const done = await b.runner.waitForRun({ dagId: 'flaky', runId: 'r3' });
     expect(done.state).toBe('success');
-    const ti = await b.store.getTaskInstance({ runId: 'r3', taskId: 'flaky', mapIndex: -1 });
+    const ti = await b.store.getTaskInstance({ dagId: 'flaky', runId: 'r3', taskId: 'flaky', mapIndex: -1 });
     expect(ti).toMatchObject({ state: 'success', tryNumber: 2 });
     expect(Date.parse(ti!.startDate!)).toBeGreaterThanOrEqual(Date.parse(waiting.nextAt!));
   });
@@ -137,27 +137,27 @@ describe('standalone resume', () => {
     await a.store.createRun({
       dagId: 'hang', runId: 'queued1', state: 'queued', runType: 'manual', conf: {}, params: {}, logicalDate: new Date(T0).toISOString(),
       queuedAt: new Date(T0).toISOString(), startDate: null, endDate: null, dagVersion: d.spec.version, pending: d.spec.tasks.length, parent: null,
-      pipelineScope: 'queued1', note: null,
+      pipelineScope: 'hang/queued1', note: null,
     });
     await a.store.createRun({
       dagId: 'gone', runId: 'orphan', state: 'queued', runType: 'manual', conf: {}, params: {}, logicalDate: new Date(T0).toISOString(),
       queuedAt: new Date(T0).toISOString(), startDate: null, endDate: null, dagVersion: other.spec.version, pending: 1, parent: null,
-      pipelineScope: 'orphan', note: null,
+      pipelineScope: 'gone/orphan', note: null,
     });
     await a.store.createRun({
       dagId: 'gone', runId: 'orphan2', state: 'running', runType: 'manual', conf: {}, params: {}, logicalDate: new Date(T0).toISOString(),
       queuedAt: new Date(T0).toISOString(), startDate: new Date(T0).toISOString(), endDate: null, dagVersion: other.spec.version, pending: 1, parent: null,
-      pipelineScope: 'orphan2', note: null,
+      pipelineScope: 'gone/orphan2', note: null,
     });
     expect(await a.store.tryAcquire('runs:gone', 1, 1, 'run/gone/orphan2')).toBe(true);
     const b = open(dir, [d], T0 + 1000);
     const started = when(b.runner, (ti) => ti.runId === 'queued1' && ti.state === 'running');
     await resumeRuns(b.runner, { getDag: (id) => (id === 'hang' ? d : undefined) }, b.runner.clock.now());
     await started;
-    const orphan = await b.store.getRun('orphan');
+    const orphan = await b.store.getRun({ dagId: 'gone', runId: 'orphan' });
     expect(orphan?.state).toBe('failed');
     expect(orphan?.note).toMatch(/DAG 'gone' is not loaded/);
-    expect((await b.store.getRun('orphan2'))?.state).toBe('failed');
+    expect((await b.store.getRun({ dagId: 'gone', runId: 'orphan2' }))?.state).toBe('failed');
     // The running orphan's unit of maxActiveRuns (1) was given back.
     expect(await b.store.tryAcquire('runs:gone', 1, 1, 'check')).toBe(true);
   });

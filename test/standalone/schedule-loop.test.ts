@@ -59,7 +59,7 @@ describe('ScheduleLoop', () => {
       'scheduled__2026-01-10T11:00:00.000Z',
       'scheduled__2026-01-10T12:00:00.000Z',
     ]);
-    const run = await runner.store.getRun('scheduled__2026-01-10T11:00:00.000Z');
+    const run = await runner.store.getRun({ dagId: 'hourly', runId: 'scheduled__2026-01-10T11:00:00.000Z' });
     expect(run).toMatchObject({ runType: 'scheduled', logicalDate: '2026-01-10T11:00:00.000Z' });
     expect(await loop.nextRun('hourly')).toBe('2026-01-10T13:00:00.000Z');
     expect(errors).toEqual([]);
@@ -121,15 +121,37 @@ describe('ScheduleLoop', () => {
     await loop.refresh('pn');
     expect(await runIds('pc')).toEqual(['09', '10', '11', '12', '13'].map((h) => `scheduled__2026-01-10T${h}:00:00.000Z`));
     expect(errors).toEqual([]);
-    // Run ids are unique across DAGs: the second DAG's run of the same instant gets its DAG id appended.
-    expect(await runIds('pn')).toEqual(['scheduled__2026-01-10T13:00:00.000Z__pn']);
+    // Run ids are per DAG: both DAGs have their run of the same instant under the same id.
+    expect(await runIds('pn')).toEqual(['scheduled__2026-01-10T13:00:00.000Z']);
     await advance(HOUR);
     expect((await runIds('pc')).at(-1)).toBe('scheduled__2026-01-10T14:00:00.000Z');
-    expect((await runIds('pn')).at(-1)).toBe('scheduled__2026-01-10T14:00:00.000Z__pn');
+    expect((await runIds('pn')).at(-1)).toBe('scheduled__2026-01-10T14:00:00.000Z');
     // Pausing again stops the firing at the next instant.
     await runner.store.setDagPaused('pn', true, at());
     await advance(2 * HOUR);
-    expect((await runIds('pn')).at(-1)).toBe('scheduled__2026-01-10T14:00:00.000Z__pn');
+    expect((await runIds('pn')).at(-1)).toBe('scheduled__2026-01-10T14:00:00.000Z');
+  });
+
+  it('two DAGs on one schedule each have their run of an instant, with the same id and their own state', async () => {
+    const x = dag({ dagId: 'twin_x', schedule: '@hourly', startDate: '2026-01-01T00:00:00Z' }, () => void task('work', () => 'x'));
+    const y = dag({ dagId: 'twin_y', schedule: '@hourly', startDate: '2026-01-01T00:00:00Z' }, () => void task('work', () => 'y'));
+    const { loop, runIds, advance, runner, errors } = setup([x, y]);
+    await loop.start();
+    await advance(HOUR);
+    const ids = ['scheduled__2026-01-10T10:00:00.000Z', 'scheduled__2026-01-10T11:00:00.000Z'];
+    expect(await runIds('twin_x')).toEqual(ids);
+    expect(await runIds('twin_y')).toEqual(ids);
+    await runner.idle();
+    for (const [dagId, value] of [['twin_x', 'x'], ['twin_y', 'y']] as const) {
+      const run = { dagId, runId: ids[1]! };
+      expect(await runner.store.getRun(run)).toMatchObject({ state: 'success', runType: 'scheduled', pipelineScope: `${dagId}/${ids[1]}` });
+      expect((await runner.store.getXCom(run, 'work', -1, 'return_value'))?.value).toBe(value);
+    }
+    // A firing delivered again finds each DAG's own run.
+    const again = await runner.trigger({ dagId: 'twin_y', runId: ids[1]!, logicalDate: '2026-01-10T11:00:00.000Z', runType: 'scheduled' });
+    expect([again.dagId, again.runId, again.state]).toEqual(['twin_y', ids[1], 'success']);
+    expect(await runIds('twin_y')).toEqual(ids);
+    expect(errors).toEqual([]);
   });
 
   it('runs @once once: at its startDate when that comes, or at start when it has passed', async () => {
@@ -210,7 +232,7 @@ describe('ScheduleLoop', () => {
     await loop.setDags([daily, b]);
     expect(loop.dagIds.sort()).toEqual(['a', 'b']);
     expect(await loop.nextRun('a')).toBe('2026-01-11T00:00:00.000Z');
-    expect(await runIds('b')).toEqual(['scheduled__2026-01-10T10:00:00.000Z__b']); // 'a' holds the plain id
+    expect(await runIds('b')).toEqual(['scheduled__2026-01-10T10:00:00.000Z']); // the same id as 'a''s run of that instant
 
     await loop.setDags([b]);
     expect(loop.dagIds).toEqual(['b']);

@@ -1,7 +1,6 @@
 /** DAG runs: list (of a DAG, or of every DAG with `~`), trigger, get; a run's pipeline context. */
 import { resolveParams } from '../../core/params.ts';
 import type { RunState } from '../../model/states.ts';
-import { iso } from '../../model/time.ts';
 import type { DagRunRecord } from '../../store/records.ts';
 import { HttpError } from '../http-error.ts';
 import { findDag, findRun } from '../lookup.ts';
@@ -81,16 +80,20 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
       // Conf first: a bad conf is refused whatever the run id.
       resolveParams(dag.spec.params, body.conf ?? {}, { dagId: dag.dagId });
       const run = await backend.withScheduler(async (scheduler) => {
-        const logicalDate = body.logical_date ?? iso(scheduler.host.now());
-        const runId = body.dag_run_id ?? `manual__${new Date(logicalDate).toISOString()}`;
-        const existing = await backend.store.getRun(runId);
-        if (existing) {
-          throw new HttpError(409, `DAG run '${runId}' already exists (DAG '${existing.dagId}', ${existing.state})`, body.dag_run_id === undefined ? null : 'body.dag_run_id', { dagId: dag.dagId });
+        // Named by the request (its id, or `manual__<logical date>` from its logical date): 409 when the
+        // DAG has a run with that id. Else the scheduler gives the run a new id.
+        const logicalDate = body.logical_date ?? undefined;
+        const runId = body.dag_run_id ?? (logicalDate === undefined ? undefined : `manual__${new Date(logicalDate).toISOString()}`);
+        if (runId !== undefined) {
+          const existing = await backend.store.getRun({ dagId: dag.dagId, runId });
+          if (existing) {
+            throw new HttpError(409, `DAG run '${runId}' of DAG '${dag.dagId}' already exists (${existing.state})`, body.dag_run_id === undefined ? null : 'body.dag_run_id', { dagId: dag.dagId });
+          }
         }
         // exclusive: a run created with this id since the check above (a concurrent trigger) is a 409 too.
-        return scheduler.triggerRun({ dagId: dag.dagId, runId, logicalDate, conf: body.conf ?? {}, runType: 'manual', exclusive: true });
+        return scheduler.triggerRun({ dagId: dag.dagId, ...(runId === undefined ? {} : { runId }), ...(logicalDate === undefined ? {} : { logicalDate }), conf: body.conf ?? {}, runType: 'manual', exclusive: true });
       });
-      if (body.note !== undefined && body.note !== null) return toDagRun((await backend.store.updateRun(run.runId, null, { note: body.note })) ?? run);
+      if (body.note !== undefined && body.note !== null) return toDagRun((await backend.store.updateRun(run, null, { note: body.note })) ?? run);
       return toDagRun(run);
     },
   );

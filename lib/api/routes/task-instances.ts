@@ -50,7 +50,7 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
     async (request) => {
       const { dag, run } = await runOf(backend, request.params);
       const byTask = new Map<string, TaskInstanceRecord[]>();
-      for (const ti of await backend.store.listTaskInstances(run.runId)) {
+      for (const ti of await backend.store.listTaskInstances(run)) {
         const l = byTask.get(ti.taskId) ?? [];
         l.push(ti);
         byTask.set(ti.taskId, l);
@@ -80,7 +80,7 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
     async (request) => {
       const { dag, run } = await runOf(backend, request.params);
       const t = findTask(dag, request.params.task_id);
-      const tis = (await backend.store.listTaskInstances(run.runId, t.taskId)).filter((ti) => ti.mapIndex >= 0);
+      const tis = (await backend.store.listTaskInstances(run, t.taskId)).filter((ti) => ti.mapIndex >= 0);
       return { task_instances: tis.map((ti) => toTaskInstance(ti, t)), total_entries: tis.length };
     },
   );
@@ -103,7 +103,7 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
       if (n > ti.tryNumber) {
         throw new HttpError(404, `task instance '${ti.taskId}' [map index ${ti.mapIndex}] of DAG run '${ti.runId}' has no try ${n} (tries so far: ${ti.tryNumber})`, 'params.try_number', { dagId: ti.dagId, taskId: ti.taskId });
       }
-      return toLog(await backend.store.getLog({ runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, n));
+      return toLog(await backend.store.getLog({ dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, n));
     },
   );
 
@@ -124,7 +124,7 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
       const { dag, run } = await runOf(backend, request.params);
       const t = findTask(dag, request.params.task_id);
       const mi = request.query.map_index;
-      const all = await backend.store.listTaskXComs(run.runId, t.taskId);
+      const all = await backend.store.listTaskXComs(run, t.taskId);
       const xs = mi === undefined ? all : all.filter((x) => x.mapIndex === mi);
       return { xcom_entries: xs.map((x) => toXCom(x, dag.dagId)), total_entries: xs.length };
     },
@@ -138,7 +138,7 @@ export function taskInstanceRoutes({ app, backend }: RouteContext): void {
       const t = findTask(dag, request.params.task_id);
       const { xcom_key } = request.params;
       const mi = request.query.map_index;
-      const x = await backend.store.getXCom(run.runId, t.taskId, mi, xcom_key);
+      const x = await backend.store.getXCom(run, t.taskId, mi, xcom_key);
       if (!x) throw new HttpError(404, `no XCom '${xcom_key}' of task '${t.taskId}' [map index ${mi}] in DAG run '${run.runId}' (DAG '${dag.dagId}')`, 'params.xcom_key', { dagId: dag.dagId, taskId: t.taskId });
       return toXCom(x, dag.dagId);
     },

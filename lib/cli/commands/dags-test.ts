@@ -71,7 +71,7 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   const home = airlessHome();
   const p = palette(!json && useColor(term.stdout));
   const tracker = new RunTracker();
-  const logs = new LogFileWriter(home, (runId) => tracker.dagIdOf(runId));
+  const logs = new LogFileWriter(home);
   const view = !json && term.interactive ? new LiveView(tracker, bag, term.stdout, p) : null;
   const deferredErrors: string[] = [];
   const runner = new LocalRunner({ dags: bag });
@@ -80,7 +80,7 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
     const change = tracker.handle(e);
     if (e.type === 'log') logs.add(e.key, e.tryNumber, e.line);
     if (e.type === 'error') {
-      const msg = `internal error in ${e.where}${e.runId ? ` (run ${e.runId})` : ''}: ${errorMessage(e.error)}`;
+      const msg = `internal error in ${e.where}${e.run ? ` (run ${e.run.runId} of DAG ${e.run.dagId})` : ''}: ${errorMessage(e.error)}`;
       if (view) deferredErrors.push(msg);
       else term.stderr.write(`${msg}\n`);
     }

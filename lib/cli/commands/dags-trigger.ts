@@ -9,7 +9,7 @@ import { failedTasks, renderWatchSummary, watchRun } from './run-watch.ts';
 export interface TriggerOptions extends RemoteOptions {
   /** The run's conf, as JSON (checked by the server against the DAG's params). Default '{}'. */
   conf?: string;
-  /** The run's id. Default: the server's (`manual__<logical date>`). */
+  /** The run's id (unique in its DAG). Default: the server's (`manual__<logical date>` with a logical date, else `manual__<now>_<8 random letters and digits>`). */
   runId?: string;
   /** The run's logical date (ISO-8601). Default: now. */
   logicalDate?: string;

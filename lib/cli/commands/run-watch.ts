@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DagRunRecord, TaskInstanceRecord } from '../../store/records.ts';
+import { pipelineScopeOf, runKeyText, type DagRunRecord, type TaskInstanceRecord } from '../../store/records.ts';
 import type { Palette } from '../ansi.ts';
 import { paintState } from '../format.ts';
 import { LiveView } from '../live-view.ts';
@@ -30,7 +30,7 @@ export function runRecord(r: Schemas['DAGRun']): DagRunRecord {
     dagVersion: '',
     pending: 0,
     parent: r.triggered_by_parent ? { dagId: r.triggered_by_parent.dag_id, runId: r.triggered_by_parent.dag_run_id, taskId: r.triggered_by_parent.task_id, mapIndex: -1, tryNumber: 0 } : null,
-    pipelineScope: r.dag_run_id,
+    pipelineScope: pipelineScopeOf({ dagId: r.dag_id, runId: r.dag_run_id }),
     note: r.note,
     backfillId: r.backfill_id,
   };
@@ -40,10 +40,10 @@ export function runRecord(r: Schemas['DAGRun']): DagRunRecord {
 export function tiRecord(ti: Schemas['TaskInstance']): TaskInstanceRecord | null {
   if (ti.state === null) return null;
   return {
+    dagId: ti.dag_id,
     runId: ti.dag_run_id,
     taskId: ti.task_id,
     mapIndex: ti.map_index,
-    dagId: ti.dag_id,
     state: ti.state,
     tryNumber: ti.try_number,
     maxTries: ti.max_tries,
@@ -116,14 +116,14 @@ export async function watchRun(term: Terminal, remote: Remote, dagId: string, ru
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
         const now = await poll(remote, next.dagId, next.runId);
         root ??= now;
-        if (now.run.state === 'success' || now.run.state === 'failed') ended.add(now.run.dag_run_id);
+        if (now.run.state === 'success' || now.run.state === 'failed') ended.add(runKeyText({ dagId: now.run.dag_id, runId: now.run.dag_run_id }));
         changes.push({ at: now.run.end_date ?? now.run.start_date ?? now.run.queued_at ?? '', change: tracker.handle({ type: 'run', run: runRecord(now.run) }) });
         const targets = await targetsOf(next.dagId);
         for (const ti of now.tis) {
           const rec = tiRecord(ti);
           if (rec) changes.push({ at: ti.end_date ?? ti.start_date ?? ti.queued_when ?? '', change: tracker.handle({ type: 'ti', ti: rec }) });
           const child = targets.get(ti.task_id);
-          if (child !== undefined && ti.external_id !== null && !ended.has(ti.external_id)) queue.push({ dagId: child, runId: ti.external_id });
+          if (child !== undefined && ti.external_id !== null && !ended.has(runKeyText({ dagId: child, runId: ti.external_id }))) queue.push({ dagId: child, runId: ti.external_id });
         }
       }
       if (view) view.changed();

@@ -53,7 +53,7 @@ export async function tasksTest(term: Terminal, dagId: string, taskId: string, o
   const home = airlessHome();
   const p = palette(!json && useColor(term.stdout));
   const tracker = new RunTracker();
-  const logs = new LogFileWriter(home, (runId) => tracker.dagIdOf(runId) ?? dagId);
+  const logs = new LogFileWriter(home);
   const runner = new LocalRunner({ dags: bag });
   let testRunId: string | null = null;
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
@@ -94,7 +94,7 @@ export async function tasksTest(term: Terminal, dagId: string, taskId: string, o
     }
     else if (error !== null) lines.push(`${state === 'failed' ? 'Error' : 'Reason'}: ${error}`);
     const runId = testRunId ?? (await runner.store.listRuns({ dagId })).find((r) => r.runId.startsWith('test__'))?.runId;
-    if (runId) lines.push(`Log: ${displayPath(tryLogPath(home, dagId, { runId, taskId, mapIndex: mapIndex ?? -1 }, 1))}`);
+    if (runId) lines.push(`Log: ${displayPath(tryLogPath(home, { dagId, runId, taskId, mapIndex: mapIndex ?? -1 }, 1))}`);
     await term.out(`\n${lines.join('\n')}\n`);
   }
   return state === 'failed' ? EXIT.failed : EXIT.ok;
