@@ -32,7 +32,8 @@ const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repe
   --only a,b      run only these scenarios (${SCENARIOS.map((s) => s.name).join(', ')};
                   only when named: cost, faults, api-load, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
   --repeat N      run each scenario N times (fresh process each) and keep the run with the median wallMs
-  --timeout S     kill a scenario that runs longer than S seconds (default 600; 3600 per system of a batch scenario)
+  --timeout S     kill a scenario that runs longer than S seconds (default 600; 3600 per system of a batch scenario;
+                  7200 for faults)
   --scale X       batch scenarios: job time per real time, for every system (a number) or per system
                   (airless=1,blocking=60); default: blocking 60 per 10,000 jobs (at most 300),
                   deferrable 5, airless 1
@@ -104,6 +105,8 @@ function options() {
     repeat,
     timeoutMs: (timeoutS ?? 600) * 1000,
     batchTimeoutMs: (timeoutS ?? 3600) * 1000,
+    /** The full fault sweep runs thousands of cases, many in processes of their own. */
+    faultsTimeoutMs: (timeoutS ?? 7200) * 1000,
     scales,
     systems: systems as BatchSystem[],
     items,
@@ -300,16 +303,16 @@ async function main(): Promise<number> {
       continue;
     }
     // The scenarios whose document is figures of their own (not timings): one child each, kept as it reports.
-    const own: Record<string, { what: string; keep(r: unknown): void }> = {
-      cost: { what: '', keep: (r) => costs.push(r as CostScenario) },
-      faults: { what: ' (one fault at every store write of every sweep DAG, in every mode, per store)', keep: (r) => faults.push(r as FaultsScenario) },
-      'api-load': { what: ' (concurrent triggers against a standalone server)', keep: (r) => loads.push(r as ApiLoadScenario) },
+    const own: Record<string, { what: string; timeoutMs: number; keep(r: unknown): void }> = {
+      cost: { what: '', timeoutMs: o.timeoutMs, keep: (r) => costs.push(r as CostScenario) },
+      faults: { what: ' (one fault at every store write of every sweep DAG, in every mode, per store)', timeoutMs: o.faultsTimeoutMs, keep: (r) => faults.push(r as FaultsScenario) },
+      'api-load': { what: ' (concurrent triggers against a standalone server)', timeoutMs: o.timeoutMs, keep: (r) => loads.push(r as ApiLoadScenario) },
     };
     const figures = own[name];
     if (figures) {
       try {
         process.stderr.write(`bench: ${name}: running${figures.what}\n`);
-        figures.keep(await runChild(name, o.timeoutMs, null, o.nodeArgs));
+        figures.keep(await runChild(name, figures.timeoutMs, null, o.nodeArgs));
       } catch (e) {
         process.stderr.write(`bench: ${name}: FAILED: ${(e as Error).message}\n`);
         failures.push({ name, error: (e as Error).message });

@@ -2,14 +2,18 @@
 // (a chain, a fan-out and fan-in, a mapped task, a triggered child run, a sensor, a Batch array with a
 // child that fails once). Each try of task code writes a line to the ledger, so the sweep can check
 // that no try's code ran twice.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dag, type Dag } from '../../lib/index.ts';
 
 /** (run, task, map index, try) of every try whose code started, in the order they started. */
 export const ledger: string[] = [];
 
-/** With AIRLESS_FAULT_LEDGER set, the ledger is also appended to that file (a case run by real processes). */
+/**
+ * With AIRLESS_FAULT_LEDGER set, the ledger is also appended to that file (a case run by real processes),
+ * and a process starts with what earlier processes of the case wrote there.
+ */
 const ledgerFile = process.env.AIRLESS_FAULT_LEDGER;
+if (ledgerFile && existsSync(ledgerFile)) ledger.push(...readFileSync(ledgerFile, 'utf8').split('\n').filter(Boolean));
 
 function note(ctx: { runId: string; taskId: string; mapIndex: number | null; tryNumber: number }, poke?: number): void {
   const line = `${ctx.runId}|${ctx.taskId}|${ctx.mapIndex ?? -1}|${ctx.tryNumber}${poke === undefined ? '' : `|poke ${poke}`}`;
@@ -44,14 +48,13 @@ export const faultDags: Dag[] = [
     task('after', (ctx) => void note(ctx)).after(go);
   }),
   dag({ dagId: 'fault_sensor', defaultArgs }, ({ task, sensor }) => {
-    // Done at its third poke of a try (pokes are counted per try, so a retried try pokes again).
-    const pokes = new Map<string, number>();
+    // Done at its third poke of a try (a retried try pokes again). Its pokes are counted in the ledger,
+    // so a process that resumes the try after a restart counts on from the pokes made before it.
     const wait = sensor(
       'wait',
       (ctx) => {
-        const k = `${ctx.runId}|${ctx.tryNumber}`;
-        const n = (pokes.get(k) ?? 0) + 1;
-        pokes.set(k, n);
+        const prefix = `${ctx.runId}|${ctx.taskId}|${ctx.mapIndex ?? -1}|${ctx.tryNumber}|poke `;
+        const n = ledger.filter((l) => l.startsWith(prefix)).length + 1;
         note(ctx, n);
         return n >= 3;
       },
