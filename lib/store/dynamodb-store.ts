@@ -1392,12 +1392,16 @@ export class DynamoDbStateStore implements StateStore {
           ConditionExpression: '(attribute_not_exists(#used) OR #used <= :max) AND attribute_not_exists(#h)',
           ExpressionAttributeNames: { '#used': 'used', '#type': 'type', '#h': `${HOLDER_PREFIX}${holder}` },
           ExpressionAttributeValues: { ':n': n, ':max': limit - n, ':type': ItemType.semaphore },
+          // A refusal returns the item: whether the holder is in it says which condition failed, with no read.
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return true;
     } catch (e) {
-      if (isConditionFailed(e)) return (await this.semaphoreHolders(name)).has(holder);
-      throw e;
+      if (!isConditionFailed(e)) throw e;
+      const item = (e as { Item?: Record<string, unknown> }).Item;
+      if (item) return `${HOLDER_PREFIX}${holder}` in item;
+      return (await this.semaphoreHolders(name)).has(holder);
     }
   }
 
