@@ -147,9 +147,7 @@ export class Scheduler {
         this.host.emit?.({ type: 'run', run: ended });
         this.host.cancelRun?.(runRefOf(ended));
         if (ended.parent) await this.resumeDeferred(ended.parent, ended.parent.tryNumber);
-        if (ended.endDate) await this.store.expireRun?.(runRefOf(ended), ended.endDate);
-        await this.store.release(runSemaphore(ended.dagId, ended.backfillId ?? null), 1, runHolder(ended));
-        if (this.dags.getDag(ended.dagId)) await this.startQueuedRuns(ended.dagId);
+        await this.afterRunEnded(ended);
       }
       return fallback;
     }
@@ -298,7 +296,8 @@ export class Scheduler {
   private async afterRunEnded(run: DagRunRecord): Promise<void> {
     if (run.endDate) await this.store.expireRun?.(runRefOf(run), run.endDate);
     await this.store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
-    await this.startQueuedRuns(run.dagId);
+    // A run failed because no version of its DAG is loaded any more has no queued runs to start.
+    if (this.dags.getDag(run.dagId)) await this.startQueuedRuns(run.dagId);
     if (run.backfillId) await this.checkBackfill(run.dagId, run.backfillId);
   }
 
@@ -841,10 +840,7 @@ export class Scheduler {
       case 'skipped':
       case 'upstream_failed': {
         await this.releaseSlots(dag, t, holder);
-        if (run.state !== 'running') return;
-        const states = await this.store.getTaskStates(run, t.downstream);
-        for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), states[i]);
-        await this.finalizeIfDone(run);
+        await this.decideDownstream(dag, run, t);
         return;
       }
       case 'up_for_retry':
@@ -1419,6 +1415,11 @@ export class Scheduler {
     let retryAt = 0;
     for (const ti of ofWave) if (ti.state === 'up_for_retry' && ti.nextAt !== null) retryAt = Math.max(retryAt, Date.parse(ti.nextAt));
     if (retryAt > 0) this.host.setTimer(retryAt, { type: 'array_retry', array, tryNumber });
+    await this.decideDownstream(dag, run, t);
+  }
+
+  /** Let `t`'s downstream tasks decide on their tallies as the store has them, then end the run if nothing is pending. */
+  private async decideDownstream(dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
     if (run.state !== 'running') return;
     const states = await this.store.getTaskStates(run, t.downstream);
     for (let i = 0; i < t.downstream.length; i++) await this.decide(dag, run, dag.task(t.downstream[i]!), states[i]);

@@ -103,15 +103,8 @@ export class ResilientStateStore {
       finishTaskInstances: async ([reqs]: unknown[], result: unknown) => {
         const list = reqs as readonly FinishRequest[];
         const res = result as BulkFinishResult;
-        const flags = [...res.applied];
-        let changed = false;
-        for (let i = 0; i < list.length; i++) {
-          if (flags[i]) continue;
-          const r = list[i]!;
-          const now = await ti(r.key);
-          if (now && now.state === r.state && matches(now, r.patch)) flags[i] = changed = true;
-        }
-        if (!changed || list.length === 0) return res;
+        const flags = await recheck(list, res.applied, ti, (now, r) => !!now && now.state === r.state && matches(now, r.patch));
+        if (!flags) return res;
         const first = list[0]!;
         const run = await s.getRun(first.key);
         const downstream = await s.getTaskStates(first.key, first.downstream);
@@ -120,16 +113,8 @@ export class ResilientStateStore {
       resetTaskInstances: async ([reqs]: unknown[], result: unknown) => {
         const list = reqs as readonly ResetRequest[];
         const res = result as BulkResetResult;
-        const flags = [...res.applied];
-        let changed = false;
-        for (let i = 0; i < list.length; i++) {
-          if (flags[i]) continue;
-          const r = list[i]!;
-          const now = await ti(r.key);
-          const done = r.to === 'absent' ? now === undefined : !!now && matches(now, r.to);
-          if (done) flags[i] = changed = true;
-        }
-        if (!changed || list.length === 0) return res;
+        const flags = await recheck(list, res.applied, ti, (now, r) => (r.to === 'absent' ? now === undefined : !!now && matches(now, r.to)));
+        if (!flags) return res;
         const run = await s.getRun(list[0]!.key);
         return { applied: flags, pending: run?.pending ?? res.pending } satisfies BulkResetResult;
       },
@@ -138,6 +123,26 @@ export class ResilientStateStore {
 }
 
 const RESILIENT = Symbol.for('airless.resilientStore');
+
+/**
+ * The `applied` flags of a bulk write re-checked: each request reported not applied whose instance
+ * shows it applied (`done`) is flagged applied. Null when none changed.
+ */
+async function recheck<R extends { key: TiKey }>(
+  list: readonly R[],
+  applied: readonly boolean[],
+  read: (key: TiKey) => Promise<TaskInstanceRecord | undefined>,
+  done: (now: TaskInstanceRecord | undefined, r: R) => boolean,
+): Promise<boolean[] | null> {
+  const flags = [...applied];
+  let changed = false;
+  for (let i = 0; i < list.length; i++) {
+    if (flags[i]) continue;
+    const r = list[i]!;
+    if (done(await read(r.key), r)) flags[i] = changed = true;
+  }
+  return changed ? flags : null;
+}
 
 function emptyState(run: RunRef, taskId: string): TaskStateRecord {
   const tally = () => ({ success: 0, failed: 0, skipped: 0, upstream_failed: 0, removed: 0 });
