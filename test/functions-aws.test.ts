@@ -113,6 +113,11 @@ describe('state machine and execution names', () => {
     expect(lifecycleExecutionName(ti())).toBe(a);
     expect(lifecycleExecutionName(ti({ queuedAt: '2026-01-01T00:07:00.000Z' }))).not.toBe(a);
     expect(lifecycleExecutionName(ti({ tryNumber: 2 }))).not.toBe(a);
+    // The same try queued again in the same millisecond to continue (a deferred try resumed after its
+    // start, a sensor's next poke): a new execution, not the finished one's name.
+    const started = lifecycleExecutionName(ti({ startDate: '2026-01-01T00:05:00.000Z' }));
+    expect(started).not.toBe(a);
+    expect(lifecycleExecutionName(ti({ startDate: '2026-01-01T00:05:00.000Z', pokeCount: 1 }))).not.toBe(started);
     expect(lifecycleExecutionName(ti({ mapIndex: 3 }))).toMatch(/^extract_3-t1-/);
     expect(lifecycleExecutionName(ti(), 2)).toBe(`${a}-r2`);
     expect(lifecycleExecutionName(ti({ taskId: 'x'.repeat(200) }), MAX_REDISPATCHES)).toMatch(SAFE);

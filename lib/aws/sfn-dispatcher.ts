@@ -79,12 +79,13 @@ export function namePrefix(s: string): string {
 
 /**
  * The execution name of a dispatch of `ti`: the same for the same queued version of the instance (run,
- * task, map index, try and the time it was queued), so a replayed dispatch finds the execution it
- * already started. `redispatch` (1, 2...) names a new execution of the same version whose earlier one
- * ended without running it.
+ * task, map index, try, the time it was queued, and how far the try had got: its start and its pokes), so
+ * a replayed dispatch finds the execution it already started, while a try queued again to continue (a
+ * deferred try resumed, a sensor's next poke) gets a new one even in the same millisecond. `redispatch`
+ * (1, 2...) names a new execution of the same version whose earlier one ended without running it.
  */
-export function lifecycleExecutionName(ti: Pick<TaskInstanceRecord, 'runId' | 'taskId' | 'mapIndex' | 'tryNumber' | 'queuedAt'>, redispatch = 0): string {
-  const h = hash([ti.runId, ti.taskId, ti.mapIndex, ti.tryNumber, ti.queuedAt], 16);
+export function lifecycleExecutionName(ti: Pick<TaskInstanceRecord, 'runId' | 'taskId' | 'mapIndex' | 'tryNumber' | 'queuedAt' | 'startDate' | 'pokeCount'>, redispatch = 0): string {
+  const h = hash([ti.runId, ti.taskId, ti.mapIndex, ti.tryNumber, ti.queuedAt, ti.startDate, ti.pokeCount], 16);
   const suffix = redispatch > 0 ? `-r${redispatch}` : '';
   const readable = `${clean(ti.taskId)}${ti.mapIndex >= 0 ? `_${ti.mapIndex}` : ''}-t${ti.tryNumber}`;
   return `${readable.slice(0, SFN_NAME_MAX - h.length - 1 - 4)}-${h}${suffix}`;
