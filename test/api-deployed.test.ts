@@ -253,8 +253,8 @@ describe('deployedApiBackend', () => {
   it('starts what the scheduler dispatched (the first task\'s lifecycle) when the call ends, not before', async () => {
     const dispatcher = recordingDispatcher();
     const backend = deployedApiBackend(services(dispatcher), bundled);
-    const run = await backend.withScheduler(async (s) => {
-      const r = await s.triggerRun({ dagId: 'pair', runId: 'r1' });
+    const run = await backend.withScheduler(async ({ scheduler: s, run: step }) => {
+      const r = await step(s.triggerRun({ dagId: 'pair', runId: 'r1' }));
       expect(dispatcher.started).toStrictEqual([]);
       return r;
     });
@@ -268,8 +268,8 @@ describe('deployedApiBackend', () => {
     const backend = deployedApiBackend(services(dispatcher), bundled);
     const failure = new Error('the route failed after triggering');
     await expect(
-      backend.withScheduler(async (s) => {
-        await s.triggerRun({ dagId: 'pair', runId: 'r2' });
+      backend.withScheduler(async ({ scheduler: s, run: step }) => {
+        await step(s.triggerRun({ dagId: 'pair', runId: 'r2' }));
         throw failure;
       }),
     ).rejects.toBe(failure);
@@ -280,8 +280,8 @@ describe('deployedApiBackend', () => {
     const dispatcher: Dispatcher = { ...recordingDispatcher(), startLifecycle: () => Promise.reject(new Error('StartExecution: throttled')) };
     const backend = deployedApiBackend(services(dispatcher), bundled);
     const err = await backend
-      .withScheduler(async (s) => {
-        await s.triggerRun({ dagId: 'pair', runId: 'r3' });
+      .withScheduler(async ({ scheduler: s, run: step }) => {
+        await step(s.triggerRun({ dagId: 'pair', runId: 'r3' }));
         throw new Error('the route failed');
       })
       .catch((e: unknown) => e);

@@ -85,7 +85,7 @@ describe('a DAG edited under a run in flight, then a restart', () => {
     for (let i = 0; i < 50 && (await a.store.getTaskInstance({ dagId: 'edited', runId: 'old', taskId: 't2', mapIndex: -1 }))?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 10));
     a.close();
     const b = new LocalRunner({ dags: [v2], store: a.store, clock: new FakeClock(T0 + 1000), captureConsole: false });
-    await b.scheduler.handleTryResult({ dagId: 'edited', runId: 'old', taskId: 't2', mapIndex: -1 }, 1, { kind: 'success' });
+    await b.drive((s) => s.handleTryResult({ dagId: 'edited', runId: 'old', taskId: 't2', mapIndex: -1 }, 1, { kind: 'success' }));
     const old = await b.store.getRun({ dagId: 'edited', runId: 'old' });
     expect(old?.state).toBe('failed');
     expect(old?.note).toMatch(/^DagVersionUnavailableError: .*version .* is not loaded/);

@@ -4,7 +4,8 @@ import type { Dag } from '../lib/authoring/dag.ts';
 import { InputResolver } from '../lib/executor/resolve.ts';
 import { TaskRunner } from '../lib/executor/task-runner.ts';
 import { LocalBatch } from '../lib/executor/local-batch.ts';
-import type { SchedulerHost, TimerEvent, TryResult } from '../lib/scheduler/host.ts';
+import type { TimerEvent, TryResult } from '../lib/scheduler/host.ts';
+import { drive, type Effect } from '../lib/scheduler/effects.ts';
 import { Scheduler } from '../lib/scheduler/scheduler.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import type { RunRef, TaskInstanceRecord } from '../lib/store/records.ts';
@@ -17,16 +18,23 @@ function harness(dags: Dag[]) {
   let now = Date.UTC(2026, 0, 1);
   const dispatched: TaskInstanceRecord[] = [];
   const timers: { at: number; event: TimerEvent }[] = [];
-  const host: SchedulerHost = {
-    now: () => now,
-    dispatch: (ti) => void dispatched.push(ti),
-    setTimer: (at, event) => void timers.push({ at, event }),
+  // The host: what the scheduler asks for is recorded, to be delivered by the test (twice, late, ...).
+  const apply = (effects: readonly Effect[]) => {
+    for (const e of effects) {
+      if (e.type === 'dispatch') dispatched.push(e.ti);
+      else if (e.type === 'timer') timers.push({ at: e.at, event: e.event });
+    }
   };
   const store = new MemoryStateStore();
   const resolver = new InputResolver(store);
   const byId = new Map(dags.map((d) => [d.dagId, d]));
   const dagsResolver = { getDag: (id: string) => byId.get(id) };
-  const scheduler = new Scheduler(store, dagsResolver, host, resolver);
+  const core = new Scheduler(store, dagsResolver, { now: () => now, resolver });
+  const scheduler = {
+    triggerRun: (r: Parameters<Scheduler['triggerRun']>[0]) => drive(core.triggerRun(r), apply),
+    handleTryResult: (...a: Parameters<Scheduler['handleTryResult']>) => drive(core.handleTryResult(...a), apply),
+    onTimer: (e: TimerEvent) => drive(core.onTimer(e), apply),
+  };
   const batch = new LocalBatch({ now: () => now, setTimer: () => undefined, onDone: () => undefined });
   const runner = new TaskRunner(store, dagsResolver, { now: () => now, triggerRun: (r) => scheduler.triggerRun(r), batch }, resolver);
   return {

@@ -3,6 +3,10 @@ import { dag, sensor } from '../lib/index.ts';
 import { InvocationHost, type Dispatcher } from '../lib/aws/invocation-host.ts';
 import { MAX_LOOPS_PER_EXECUTION } from '../lib/compiler/contract.ts';
 import type { TaskInstanceRecord } from '../lib/store/records.ts';
+import type { Effect } from '../lib/scheduler/effects.ts';
+
+/** One scheduler step that asked for `effects`. */
+const step = (effects: Effect[]) => Promise.resolve({ value: undefined, effects });
 
 const d = dag({ dagId: 'host' }, () => {
   sensor('s', () => false, { pokeInterval: '1m' });
@@ -31,26 +35,27 @@ describe('InvocationHost', () => {
   const key = { dagId: 'd', runId: 'r', taskId: 's', mapIndex: -1 };
   it('work for the calling lifecycle becomes its next action; other work starts executions', async () => {
     const rec = recording();
-    const host = new InvocationHost(rec, key, () => 0);
-    host.dispatch(ti(3), d);
-    host.dispatch(ti(0, 'other'), d);
-    host.setTimer(Date.UTC(2026, 0, 1, 0, 0, 0, 1), { type: 'run_timeout', dagId: 'd', runId: 'r' });
-    expect(host.decided).toBe(true);
+    const host = new InvocationHost(rec, { instance: key });
+    await host.run(step([
+      { type: 'dispatch', ti: { ...ti(3), dagId: 'd' }, dag: d },
+      { type: 'dispatch', ti: ti(0, 'other'), dag: d },
+      { type: 'timer', at: Date.UTC(2026, 0, 1, 0, 0, 0, 1), event: { type: 'run_timeout', dagId: 'd', runId: 'r' } },
+    ]));
     expect(await host.flush()).toEqual({ action: 'run', tryNumber: 1 });
     expect(rec.started).toEqual(['other:0']);
     expect(rec.timers).toEqual([Date.UTC(2026, 0, 1, 0, 0, 0, 1)]);
   });
   it('a wait for the calling lifecycle is rounded up to the second', async () => {
-    const host = new InvocationHost(recording(), key, () => 0);
-    host.setTimer(Date.UTC(2026, 0, 1, 0, 0, 0, 1), { type: 'resume', key, tryNumber: 1 });
+    const host = new InvocationHost(recording(), { instance: key });
+    await host.run(step([{ type: 'timer', at: Date.UTC(2026, 0, 1, 0, 0, 0, 1), event: { type: 'resume', key, tryNumber: 1 } }]));
     expect(await host.flush()).toEqual({ action: 'wait', at: '2026-01-01T00:00:01Z', event: { type: 'resume', key, tryNumber: 1 } });
   });
   it(`continues as new after ${MAX_LOOPS_PER_EXECUTION} loops, keeping each execution under the history limit`, async () => {
     const rec = recording();
-    const host = new InvocationHost(rec, key, () => 0);
-    host.dispatch(ti(MAX_LOOPS_PER_EXECUTION), d);
-    expect(host.decided).toBe(false);
-    expect(await host.flush()).toEqual({ action: 'done' });
+    const host = new InvocationHost(rec, { instance: key });
+    await host.run(step([{ type: 'dispatch', ti: { ...ti(MAX_LOOPS_PER_EXECUTION), dagId: 'd' }, dag: d }]));
+    // Nothing decided for the caller (null: its state says; the handler then reads it and replies done).
+    expect(await host.flush()).toBeNull();
     expect(rec.started).toEqual([`s:${MAX_LOOPS_PER_EXECUTION}`]);
   });
 });

@@ -59,7 +59,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect(endedBefore).not.toBeNull();
 
     failB = false;
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_failed', runId, taskIds: ['b'], downstream: true });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_failed', runId, taskIds: ['b'], downstream: true }));
     expect(res.cleared.map((c) => [c.taskId, c.state, c.tryNumber, c.nextTry, c.mode])).toEqual([
       ['b', 'failed', 1, 2, 'redecide'],
       ['c', 'upstream_failed', 0, 1, 'redecide'],
@@ -101,7 +101,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const first = await r.run({ dagId: 'clr_retries' });
     expect(states(first)).toEqual({ flaky: 'failed' });
     expect(tries(first)).toEqual({ flaky: 2 });
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_retries', runId: first.runId });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_retries', runId: first.runId }));
     expect(res.cleared.map((c) => [c.taskId, c.tryNumber, c.nextTry])).toEqual([['flaky', 2, 3]]);
     const ended = await r.waitForRun(first);
     expect(ended.state).toBe('success');
@@ -125,7 +125,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const runId = first.runId;
     ran.length = 0;
 
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_down', runId, taskIds: ['a'], downstream: true });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_down', runId, taskIds: ['a'], downstream: true }));
     expect(res.cleared.map((c) => c.taskId)).toEqual(['a', 'join', 'd']);
     const ended = await r.waitForRun(first);
     expect(ended.state).toBe('success');
@@ -159,7 +159,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const first = await r.run({ dagId: 'clr_only_failed' });
     expect(states(first)).toEqual({ a: 'success', b: 'failed', c: 'upstream_failed', x: 'success' });
     fail = false;
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_only_failed', runId: first.runId, onlyFailed: true });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_only_failed', runId: first.runId, onlyFailed: true }));
     expect(res.cleared.map((c) => [c.taskId, c.state])).toEqual([
       ['b', 'failed'],
       ['c', 'upstream_failed'],
@@ -182,7 +182,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const first = await r.run({ dagId: 'clr_mapped' });
     expect(states(first)).toEqual({ items: 'success', 'm[0]': 'success', 'm[1]': 'success', 'm[2]': 'failed', 'm[3]': 'success', join: 'upstream_failed' });
     bad.clear();
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_mapped', runId: first.runId, taskIds: ['m'], mapIndexes: [2], downstream: true });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_mapped', runId: first.runId, taskIds: ['m'], mapIndexes: [2], downstream: true }));
     expect(res.cleared.map((c) => [c.taskId, c.mapIndex, c.mode, c.nextTry])).toEqual([
       ['m', 2, 'rerun', 2],
       ['join', -1, 'redecide', 1],
@@ -210,7 +210,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect(await xcom(r, first, 'join')).toEqual([10, 20, 30]);
 
     n = 5;
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_reexpand', runId, taskIds: ['items'], downstream: true });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_reexpand', runId, taskIds: ['items'], downstream: true }));
     expect(res.cleared.map((c) => `${c.taskId}[${c.mapIndex}]:${c.mode}`)).toEqual(['items[-1]:redecide', 'm[0]:redecide', 'm[1]:redecide', 'm[2]:redecide', 'join[-1]:redecide']);
     expect((await r.waitForRun(first)).state).toBe('success');
     expect(await xcom(r, first, 'join')).toEqual([10, 20, 30, 40, 50]);
@@ -221,7 +221,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect([join?.upstream, join?.upstreamAddedTotal, join?.upstreamExpanded]).toEqual([tally({ success: 5 }), 5, 1]);
 
     n = 2;
-    await clearTaskInstances(r.scheduler, { dagId: 'clr_reexpand', runId, taskIds: ['items'], downstream: true });
+    await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_reexpand', runId, taskIds: ['items'], downstream: true }));
     const ended = await r.waitForRun(first);
     expect(ended.state).toBe('success');
     expect(ended.pending).toBe(0);
@@ -246,7 +246,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const before = (await xcom(r, first, 'ids')) as string[];
     expect(before).toHaveLength(3);
 
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_array', runId, taskIds: ['job'], mapIndexes: [1], downstream: true });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_array', runId, taskIds: ['job'], mapIndexes: [1], downstream: true }));
     expect(res.cleared.map((c) => [c.taskId, c.mapIndex, c.mode, c.nextTry])).toEqual([
       ['job', 1, 'rerun', 2],
       ['ids', -1, 'redecide', 2],
@@ -261,7 +261,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
 
     // Indexes 0 and 2 (at try 1) come back together, one array of two children, after the group's
     // highest try (2): try 3, so that no wave name repeats.
-    const again = await clearTaskInstances(r.scheduler, { dagId: 'clr_array', runId, taskIds: ['job'], mapIndexes: [0, 2] });
+    const again = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_array', runId, taskIds: ['job'], mapIndexes: [0, 2] }));
     expect(again.cleared.map((c) => [c.mapIndex, c.tryNumber, c.nextTry])).toEqual([
       [0, 1, 3],
       [2, 1, 3],
@@ -289,7 +289,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
           if (pokes === 2) {
             // a has failed meanwhile; the run is still running (this sensor is not done).
             aFails = false;
-            cleared = await clearTaskInstances(r.scheduler, { dagId: 'clr_running', runId: ctx.runId, taskIds: ['a'] });
+            cleared = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_running', runId: ctx.runId, taskIds: ['a'] }));
           }
           return pokes >= 3;
         },
@@ -313,7 +313,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
       sensor(
         'wait',
         async (ctx) => {
-          if (++pokes === 2) cleared = await clearTaskInstances(r.scheduler, { dagId: 'clr_inflight', runId: ctx.runId });
+          if (++pokes === 2) cleared = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_inflight', runId: ctx.runId }));
           return pokes >= 2;
         },
         { pokeInterval: '1m' },
@@ -335,7 +335,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect((await r.run({ dagId: 'clr_max_runs', runId: 'first' })).state).toBe('success');
     const second = await r.trigger({ dagId: 'clr_max_runs', runId: 'second' });
     expect(second.state).toBe('running');
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_max_runs', runId: 'first' });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_max_runs', runId: 'first' }));
     expect(res.runState).toEqual({ before: 'success', after: 'queued' });
     hold = false;
     expect((await r.waitForRun({ dagId: 'clr_max_runs', runId: 'second' })).state).toBe('success');
@@ -359,14 +359,14 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     const first = await r.run({ dagId: 'clr_branch' });
     expect(states(first)).toEqual({ pick: 'success', path_a: 'skipped', path_b: 'success', join: 'success' });
     ran.length = 0;
-    const alone = await clearTaskInstances(r.scheduler, { dagId: 'clr_branch', runId: first.runId, taskIds: ['path_a'] });
+    const alone = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_branch', runId: first.runId, taskIds: ['path_a'] }));
     expect(alone.cleared.map((c) => c.taskId)).toEqual(['path_a']);
     await r.waitForRun(first);
     expect(states(await r.report(first))).toEqual({ pick: 'success', path_a: 'skipped', path_b: 'success', join: 'success' });
     expect((await r.store.getTaskInstance({ dagId: first.dagId, runId: first.runId, taskId: 'path_a', mapIndex: -1 }))?.error).toBe("not chosen by branch 'pick'");
     expect(ran).toEqual([]);
 
-    await clearTaskInstances(r.scheduler, { dagId: 'clr_branch', runId: first.runId, taskIds: ['pick'], downstream: true });
+    await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_branch', runId: first.runId, taskIds: ['pick'], downstream: true }));
     expect((await r.waitForRun(first)).state).toBe('success');
     expect(states(await r.report(first))).toEqual({ pick: 'success', path_a: 'skipped', path_b: 'success', join: 'success' });
     expect(ran).toEqual(['b', 'join']);
@@ -384,10 +384,10 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect(first.state).toBe('failed');
     expect(states(first)).toEqual({ gate: 'skipped', after: null });
     slow = false;
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_timeout', runId: first.runId });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_timeout', runId: first.runId }));
     expect(res.cleared.map((c) => [c.taskId, c.state])).toEqual([['gate', 'skipped']]);
     // The earlier start's timeout event, delivered late, is not this start's.
-    await r.scheduler.onTimer({ type: 'run_timeout', dagId: first.dagId, runId: first.runId });
+    await r.drive((s) => s.onTimer({ type: 'run_timeout', dagId: first.dagId, runId: first.runId }));
     const ended = await r.waitForRun(first);
     expect(ended).toMatchObject({ state: 'success', pending: 0, note: null });
     expect(states(await r.report(first))).toEqual({ gate: 'success', after: 'success' });
@@ -410,15 +410,15 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
       xcom: await r.store.getXCom(first, 'a', -1, 'return_value'),
     });
     const before = await snapshot();
-    const res = await clearTaskInstances(r.scheduler, { dagId: 'clr_dry', runId, dryRun: true });
+    const res = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_dry', runId, dryRun: true }));
     expect(res).toMatchObject({ dryRun: true, runState: { before: 'failed', after: 'queued' } });
     expect(res.cleared.map((c) => c.taskId)).toEqual(['a', 'b']);
-    const up = await clearTaskInstances(r.scheduler, { dagId: 'clr_dry', runId, taskIds: ['b'], upstream: true, dryRun: true });
+    const up = await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_dry', runId, taskIds: ['b'], upstream: true, dryRun: true }));
     expect(up.cleared.map((c) => [c.taskId, c.state, c.mode])).toEqual([
       ['a', 'success', 'redecide'],
       ['b', 'failed', 'redecide'],
     ]);
-    expect((await clearTaskInstances(r.scheduler, { dagId: 'clr_dry', runId, taskIds: ['a'], onlyFailed: true, dryRun: true })).cleared).toEqual([]);
+    expect((await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_dry', runId, taskIds: ['a'], onlyFailed: true, dryRun: true }))).cleared).toEqual([]);
     expect(await snapshot()).toEqual(before);
     await r.idle();
     expect(await snapshot()).toEqual(before);
@@ -433,9 +433,9 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     });
     const r = runner(makeStore, [d, other]);
     const first = await r.run({ dagId: 'clr_refuse' });
-    await expect(clearTaskInstances(r.scheduler, { dagId: 'clr_refuse', runId: first.runId, taskIds: ['nope'] })).rejects.toThrow(OperationError);
+    await expect(r.drive((s) => clearTaskInstances(s, { dagId: 'clr_refuse', runId: first.runId, taskIds: ['nope'] }))).rejects.toThrow(OperationError);
     // Run ids are per DAG: the other DAG has no run of that id.
-    await expect(clearTaskInstances(r.scheduler, { dagId: 'clr_other', runId: first.runId })).rejects.toThrow(new RegExp(`no run '${first.runId}' of DAG 'clr_other'`));
+    await expect(r.drive((s) => clearTaskInstances(s, { dagId: 'clr_other', runId: first.runId }))).rejects.toThrow(new RegExp(`no run '${first.runId}' of DAG 'clr_other'`));
   });
 });
 
@@ -471,7 +471,7 @@ describe.each(STORES)('deleting a DAG (%s)', (_name, makeStore) => {
     await r.waitForRun(running);
     await r.idle();
 
-    const res = await deleteDag(r.store, 'del_me');
+    const res = (await deleteDag(r.store, 'del_me')).value;
     expect(res.totals).toEqual({ runs: 3, taskInstances: 3 * 6, xcoms: 3 * 6, itemResults: 3 * 2, logs: 3 * 6, pipelineSaves: 3 * 3 });
     expect(res.runs.map((x) => x.runId).sort()).toEqual(['one', 'three', 'two']);
     expect(res).toMatchObject({ dagRecord: true, backfills: 0, stopped: [], warnings: [] });
@@ -498,7 +498,7 @@ describe.each(STORES)('deleting a DAG (%s)', (_name, makeStore) => {
         'hold',
         async () => {
           // While this run runs (this poke holds a slot), its DAG is deleted with force.
-          if (++pokes === 2) result = await deleteDag(r.store, 'del_busy', { force: true, scheduler: r.scheduler });
+          if (++pokes === 2) result = await r.drive(() => deleteDag(r.store, 'del_busy', { force: true, scheduler: r.scheduler }));
           return false;
         },
         { pokeInterval: '1m' },
@@ -564,7 +564,7 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
   it('five days with maxActiveRuns 2: never more than 2 at once (the DAG\'s maxActiveRuns 1 applies to its other runs), then completed', async () => {
     const r = runner(makeStore, [build(1)]);
     const seen = concurrency(r);
-    const res = await createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: '2025-12-10', toDate: '2025-12-14', maxActiveRuns: 2, reprocessBehavior: 'none' });
+    const res = await r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: '2025-12-10', toDate: '2025-12-14', maxActiveRuns: 2, reprocessBehavior: 'none' }));
     expect(res.dates.map((x) => [x.logicalDate, x.action, x.runId])).toEqual([10, 11, 12, 13, 14].map((n) => [day(n), 'create', `backfill__${day(n)}`]));
     expect(res.backfill).toMatchObject({ dagId: 'bf_daily', state: 'running', maxActiveRuns: 2, reprocessBehavior: 'none', counts: { dates: 5, created: 5, cleared: 0, skipped: 0 } });
     expect((await r.store.listRuns({ dagId: 'bf_daily', states: ['running'] })).length).toBe(2);
@@ -589,7 +589,7 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
   it("reprocess 'none': dates with a run are skipped, whatever its state", async () => {
     const r = runner(makeStore, [build()]);
     await seeded(r);
-    const res = await createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: day(10), toDate: day(13), reprocessBehavior: 'none', conf: { fail: false } });
+    const res = await r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: day(10), toDate: day(13), reprocessBehavior: 'none', conf: { fail: false } }));
     expect(res.dates.map((x) => [x.logicalDate, x.action, x.reason])).toEqual([
       [day(10), 'create', null],
       [day(11), 'skip', 'already exists'],
@@ -604,7 +604,7 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
   it("reprocess 'failed': a failed run is cleared and reruns in the backfill (with its conf); a succeeded one is skipped", async () => {
     const r = runner(makeStore, [build()]);
     await seeded(r);
-    const res = await createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: day(11), toDate: day(12), reprocessBehavior: 'failed', conf: { fail: false } });
+    const res = await r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: day(11), toDate: day(12), reprocessBehavior: 'failed', conf: { fail: false } }));
     expect(res.dates.map((x) => [x.logicalDate, x.action, x.runId, x.existingState])).toEqual([
       [day(11), 'clear', `scheduled__${day(11)}`, 'failed'],
       [day(12), 'skip', `scheduled__${day(12)}`, 'success'],
@@ -621,7 +621,7 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
     await seeded(r);
     // A run of the 13th still running when the backfill is made.
     const inFlight = await r.trigger({ dagId: 'bf_daily', runId: `scheduled__${day(13)}`, logicalDate: day(13), runType: 'scheduled' });
-    const res = await createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: day(11), toDate: day(14), reprocessBehavior: 'completed', conf: { fail: false } });
+    const res = await r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: day(11), toDate: day(14), reprocessBehavior: 'completed', conf: { fail: false } }));
     expect(res.dates.map((x) => [x.logicalDate, x.action, x.reason])).toEqual([
       [day(11), 'clear', null],
       [day(12), 'clear', null],
@@ -639,7 +639,7 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
     const r = runner(makeStore, [build()]);
     await seeded(r);
     const before = await r.store.listRuns({ dagId: 'bf_daily' });
-    const res = await createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: day(10), toDate: day(12), reprocessBehavior: 'failed', dryRun: true });
+    const res = await r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: day(10), toDate: day(12), reprocessBehavior: 'failed', dryRun: true }));
     expect(res).toMatchObject({ dryRun: true, backfill: null, dagPaused: false });
     expect(res.dates.map((x) => [x.logicalDate, x.action])).toEqual([
       [day(10), 'create'],
@@ -653,21 +653,21 @@ describe.each(STORES)('backfill (%s)', (_name, makeStore) => {
 
   it('on a paused DAG the runs wait queued until it is unpaused; one running backfill per DAG; bad requests are refused', async () => {
     const r = runner(makeStore, [build(), dag({ dagId: 'bf_none' }, () => void task('t', () => 1))]);
-    await setDagPaused(r.scheduler, 'bf_daily', true);
-    const res = await createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: day(1), toDate: day(3), maxActiveRuns: 3 });
+    await r.drive((s) => setDagPaused(s, 'bf_daily', true));
+    const res = await r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: day(1), toDate: day(3), maxActiveRuns: 3 }));
     expect(res.dagPaused).toBe(true);
     await r.idle();
     expect((await r.store.listRuns({ dagId: 'bf_daily' })).map((x) => x.state)).toEqual(['queued', 'queued', 'queued']);
-    await expect(createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: day(5), toDate: day(6) })).rejects.toThrow(/there can be only one running backfill per DAG/);
+    await expect(r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: day(5), toDate: day(6) }))).rejects.toThrow(/there can be only one running backfill per DAG/);
 
-    await setDagPaused(r.scheduler, 'bf_daily', false);
+    await r.drive((s) => setDagPaused(s, 'bf_daily', false));
     await r.idle();
     expect((await r.store.listRuns({ dagId: 'bf_daily' })).map((x) => x.state)).toEqual(['success', 'success', 'success']);
     expect((await listBackfills(r.store, 'bf_daily'))[0]?.state).toBe('completed');
 
-    await expect(createBackfill(r.scheduler, { dagId: 'bf_none', fromDate: day(1), toDate: day(3) })).rejects.toThrow(/needs a periodic schedule/);
-    await expect(createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: day(3), toDate: day(1) })).rejects.toThrow(/must not be after/);
-    await expect(createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: '2027-01-01', toDate: '2027-02-01' })).rejects.toThrow(/future dates/);
-    await expect(createBackfill(r.scheduler, { dagId: 'bf_daily', fromDate: day(1), toDate: day(2), conf: { fail: 'yes' } })).rejects.toThrow(/fail/);
+    await expect(r.drive((s) => createBackfill(s, { dagId: 'bf_none', fromDate: day(1), toDate: day(3) }))).rejects.toThrow(/needs a periodic schedule/);
+    await expect(r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: day(3), toDate: day(1) }))).rejects.toThrow(/must not be after/);
+    await expect(r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: '2027-01-01', toDate: '2027-02-01' }))).rejects.toThrow(/future dates/);
+    await expect(r.drive((s) => createBackfill(s, { dagId: 'bf_daily', fromDate: day(1), toDate: day(2), conf: { fail: 'yes' } }))).rejects.toThrow(/fail/);
   });
 });

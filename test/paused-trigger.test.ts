@@ -16,13 +16,13 @@ describe('a trigger of a paused DAG', () => {
 
   it('stays queued, with no task instance, until the DAG is unpaused; then it runs', async () => {
     const r = new LocalRunner({ dags: [target, parent], clock: new FakeClock(T0), captureConsole: false });
-    await setDagPaused(r.scheduler, 'paused_target', true);
+    await r.drive((s) => setDagPaused(s, 'paused_target', true));
     const run = await r.trigger({ dagId: 'paused_target', runId: 'manual_1' });
     expect(run.state).toBe('queued');
     await r.idle();
     expect((await r.store.getRun({ dagId: 'paused_target', runId: 'manual_1' }))?.state).toBe('queued');
     expect(await r.store.listTaskInstances({ dagId: 'paused_target', runId: 'manual_1' })).toEqual([]);
-    await setDagPaused(r.scheduler, 'paused_target', false);
+    await r.drive((s) => setDagPaused(s, 'paused_target', false));
     expect((await r.waitForRun({ dagId: 'paused_target', runId: 'manual_1' })).state).toBe('success');
     expect(r.errors).toEqual([]);
     r.close();
@@ -30,7 +30,7 @@ describe('a trigger of a paused DAG', () => {
 
   it('a run a triggerDag task starts waits too, and its parent with it', async () => {
     const r = new LocalRunner({ dags: [target, parent], clock: new FakeClock(T0), captureConsole: false });
-    await setDagPaused(r.scheduler, 'paused_target', true);
+    await r.drive((s) => setDagPaused(s, 'paused_target', true));
     const p = await r.trigger({ dagId: 'paused_parent', runId: 'parent_1' });
     await r.idle();
     const go = await r.store.getTaskInstance({ dagId: 'paused_parent', runId: p.runId, taskId: 'go', mapIndex: -1 });
@@ -38,7 +38,7 @@ describe('a trigger of a paused DAG', () => {
     const child = await r.store.getRun({ dagId: 'paused_target', runId: go!.externalId! });
     expect(child?.state).toBe('queued');
     expect((await r.store.getRun({ dagId: 'paused_parent', runId: 'parent_1' }))?.state).toBe('running');
-    await setDagPaused(r.scheduler, 'paused_target', false);
+    await r.drive((s) => setDagPaused(s, 'paused_target', false));
     expect((await r.waitForRun({ dagId: 'paused_parent', runId: 'parent_1' })).state).toBe('success');
     expect((await r.store.getRun({ dagId: 'paused_target', runId: child!.runId }))?.state).toBe('success');
     r.close();

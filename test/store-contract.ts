@@ -1569,10 +1569,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           const dagId = 'store_contract_e2e';
           const { runId } = await runner.run({ dagId, runId: uid('e2e') });
           const run = { dagId, runId };
-          const one = await clearTaskInstances(runner.scheduler, { dagId, runId, taskIds: ['square'], mapIndexes: [3], downstream: true });
+          const one = await runner.drive((s) => clearTaskInstances(s, { dagId, runId, taskIds: ['square'], mapIndexes: [3], downstream: true }));
           expect(one.cleared.map((c) => `${c.taskId}[${c.mapIndex}]:${c.mode}`)).toEqual(['square[3]:rerun', 'join[-1]:redecide', 'only_if_failed[-1]:redecide']);
           expect((await runner.waitForRun(run)).state).toBe('success');
-          const all = await clearTaskInstances(runner.scheduler, { dagId, runId, taskIds: ['make'], downstream: true });
+          const all = await runner.drive((s) => clearTaskInstances(s, { dagId, runId, taskIds: ['make'], downstream: true }));
           expect(all.cleared).toHaveLength(1 + 12 + 2);
           const ended = await runner.waitForRun(run);
           expect(ended).toMatchObject({ state: 'success', pending: 0 });

@@ -1,7 +1,7 @@
 import type { Dag } from '../authoring/dag.ts';
 import type { DagFileImportError } from '../dagbag/import-error.ts';
 import type { DagResolver } from '../scheduler/host.ts';
-import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { Driven } from '../scheduler/effects.ts';
 import type { StateStore } from '../store/state-store.ts';
 
 /** The DAGs the API serves: a DagBag fits. */
@@ -18,10 +18,11 @@ export interface ApiBackend {
   store: StateStore;
   dags: ApiDags;
   /**
-   * Run fn with a Scheduler whose host can start work (the LocalRunner's scheduler locally; deployed, one
-   * bound to an InvocationHost and an SfnDispatcher flushed after fn).
+   * Run fn with a scheduler whose steps (`run`) have their effects carried out: locally by the
+   * LocalRunner; deployed, by an InvocationHost whose SfnDispatcher starts executions once fn has ended
+   * (also when it threw).
    */
-  withScheduler<T>(fn: (scheduler: Scheduler) => Promise<T>): Promise<T>;
+  withScheduler<T>(fn: (driven: Driven) => Promise<T>): Promise<T>;
   /** Called after the API paused, unpaused or deleted a DAG (the standalone re-arms its schedule). Absent: nothing. */
   dagChanged?(dagId: string): Promise<void>;
   /** The next scheduled run's logical date of a DAG (null if none), as the schedule loop will fire it. Absent: always null. */

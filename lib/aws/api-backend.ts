@@ -30,13 +30,14 @@ export function deployedApiBackend(svc: AwsServices, bundled: { dags: readonly D
     store: svc.store,
     dags,
     async withScheduler(fn) {
-      const host = new InvocationHost(svc.dispatcher, null, now, svc.onEvent, {
+      const host = new InvocationHost(svc.dispatcher, null, {
+        ...(svc.onEvent ? { onEvent: svc.onEvent } : {}),
         ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
       });
-      const scheduler = new Scheduler(svc.store, svc.dags, host, new InputResolver(svc.store));
+      const scheduler = new Scheduler(svc.store, svc.dags, { now, arrays: true, resolver: new InputResolver(svc.store) });
       let result: Awaited<ReturnType<typeof fn>>;
       try {
-        result = await fn(scheduler);
+        result = await fn({ scheduler, run: (step) => host.run(step) });
       } catch (error) {
         // What was decided before the failure still starts (the store has it queued); the reconcile
         // would otherwise find it only minutes later.

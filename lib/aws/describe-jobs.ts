@@ -27,8 +27,8 @@ export async function handleDescribeJobs(req: DescribeJobsRequest, svc: AwsServi
   const now = svc.now ?? Date.now;
   const interval = Math.min(WATCHER_MAX_INTERVAL_SECONDS, Math.max(WATCHER_MIN_INTERVAL_SECONDS, Math.round(Number(req.intervalSeconds) || WATCHER_MIN_INTERVAL_SECONDS)));
   const jobs = await batch.describeJobs(jobIds);
-  const host = new InvocationHost(svc.dispatcher, null, now, svc.onEvent);
-  const scheduler = new Scheduler(svc.store, svc.dags, host, new InputResolver(svc.store));
+  const host = new InvocationHost(svc.dispatcher, null, svc.onEvent ? { onEvent: svc.onEvent } : {});
+  const scheduler = new Scheduler(svc.store, svc.dags, { now, arrays: true, resolver: new InputResolver(svc.store) });
   const pending: string[] = [];
   const finished: DescribeJobsOutput['finished'] = [];
   for (const jobId of jobIds) {
@@ -50,7 +50,7 @@ export async function handleDescribeJobs(req: DescribeJobsRequest, svc: AwsServi
         continue;
       }
       if (ti && ti.tryNumber === owner.tryNumber && ti.state === 'deferred' && ti.externalId === jobId) {
-        await scheduler.resumeDeferred(owner.key, owner.tryNumber);
+        await host.run(scheduler.resumeDeferred(owner.key, owner.tryNumber));
       }
     }
     finished.push({ jobId, status: status.status });

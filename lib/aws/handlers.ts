@@ -8,10 +8,10 @@ import { childOutcomes, groupBounds, type ArrayRef } from '../core/arrays.ts';
 import { runRefOf, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { InvocationHost, type Dispatcher } from './invocation-host.ts';
+import { nextFromInstance, nextFromWave, type LifecycleCaller } from '../core/lifecycle.ts';
 import type { LifecycleNext } from './lifecycle.ts';
 import type { BlobServices } from './services.ts';
 import {
-  aslTimestamp,
   batchJobDetail,
   ARRAY_MANIFEST_ENV,
   type ArrayManifest,
@@ -45,13 +45,14 @@ export interface AwsServices {
   tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null>;
 }
 
-function scheduler(svc: AwsServices, current: TiKey | null, currentArray: ArrayRef | null = null): { scheduler: Scheduler; host: InvocationHost } {
+/** A scheduler for one invocation, and the host that carries out its effects for the lifecycle that called. */
+function scheduler(svc: AwsServices, caller: LifecycleCaller | null): { scheduler: Scheduler; host: InvocationHost } {
   const batch = svc.batch;
-  const host = new InvocationHost(svc.dispatcher, current, svc.now ?? Date.now, svc.onEvent, {
-    currentArray,
+  const host = new InvocationHost(svc.dispatcher, caller, {
+    ...(svc.onEvent ? { onEvent: svc.onEvent } : {}),
     ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
   });
-  return { scheduler: new Scheduler(svc.store, svc.dags, host, new InputResolver(svc.store)), host };
+  return { scheduler: new Scheduler(svc.store, svc.dags, { now: svc.now ?? Date.now, arrays: true, resolver: new InputResolver(svc.store) }), host };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -64,20 +65,15 @@ export type SchedulerRequest =
   /** `runs`: the runs to reconcile (default: every queued or running run). */
   | { type: 'reconcile'; runs?: RunRef[]; staleMs?: number };
 
-/**
- * The next action of a lifecycle, read from its instance's state: what a replayed event must get back
- * when the first delivery already moved the instance (the reply depends on the state, not on whether this
- * call changed it).
- */
-async function nextFromState(store: StateStore, key: TiKey): Promise<LifecycleNext> {
-  const ti = await store.getTaskInstance(key);
-  if (!ti) return { action: 'done' };
-  const k = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
-  if (ti.state === 'up_for_retry' && ti.nextAt) return { action: 'wait', at: aslTimestamp(Date.parse(ti.nextAt)), event: { type: 'retry', key: k, tryNumber: ti.tryNumber } };
-  if (ti.state === 'deferred' && ti.nextAt) return { action: 'wait', at: aslTimestamp(Date.parse(ti.nextAt)), event: { type: 'resume', key: k, tryNumber: ti.tryNumber } };
-  // Queued again by the first delivery: run it here (a second start elsewhere finds it running and does nothing).
-  if (ti.state === 'queued') return { action: 'run', tryNumber: ti.tryNumber };
-  return { action: 'done' };
+/** The next action of an instance's try loop as its state says (a replayed event gets what the first got). */
+async function nextOfInstance(store: StateStore, key: TiKey): Promise<LifecycleNext> {
+  return nextFromInstance(await store.getTaskInstance(key));
+}
+
+/** The next action of an array group's wave loop after wave `tryNumber`, as its instances say. */
+async function nextOfWave(store: StateStore, array: ArrayRef, tryNumber: number): Promise<LifecycleNext> {
+  const { from, to } = groupBounds(array.group);
+  return nextFromWave(array, tryNumber, await store.listTaskInstanceRange(array, array.taskId, from, to));
 }
 
 /**
@@ -87,30 +83,25 @@ async function nextFromState(store: StateStore, key: TiKey): Promise<LifecycleNe
 export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServices): Promise<LifecycleNext | { reconciled: ReconcileReport[] }> {
   switch (req.type) {
     case 'try_finished': {
-      const { scheduler: s, host } = scheduler(svc, req.key);
-      if (req.result) await s.handleTryResult(req.key, req.tryNumber, req.result);
-      const decided = host.decided;
-      const next = await host.flush();
-      return decided ? next : nextFromState(svc.store, req.key);
+      const { scheduler: s, host } = scheduler(svc, { instance: req.key });
+      if (req.result) await host.run(s.handleTryResult(req.key, req.tryNumber, req.result));
+      return (await host.flush()) ?? nextOfInstance(svc.store, req.key);
     }
     case 'timer': {
       const standalone = 'standalone' in req && req.standalone;
-      const current = standalone ? null : timerTiKey(req.event);
-      const currentArray = !standalone && req.event.type === 'array_retry' ? req.event.array : null;
-      const { scheduler: s, host } = scheduler(svc, current, currentArray);
-      await s.onTimer(req.event);
-      const decided = host.decided;
+      const instance = standalone ? null : timerTiKey(req.event);
+      const wave = !standalone && req.event.type === 'array_retry' ? req.event.array : null;
+      const { scheduler: s, host } = scheduler(svc, instance ? { instance } : wave ? { wave } : null);
+      await host.run(s.onTimer(req.event));
       const next = await host.flush();
-      if (decided) return next;
-      if (currentArray && req.event.type === 'array_retry') return nextFromArrayState(svc.store, currentArray, req.event.tryNumber);
-      return current === null ? next : nextFromState(svc.store, current);
+      if (next) return next;
+      if (wave && req.event.type === 'array_retry') return nextOfWave(svc.store, wave, req.event.tryNumber);
+      return instance === null ? { action: 'done' } : nextOfInstance(svc.store, instance);
     }
     case 'array_finished': {
-      const { scheduler: s, host } = scheduler(svc, null, req.array);
-      await settleWave(s, svc, req.array, req.tryNumber, req.job);
-      const decided = host.decided;
-      const next = await host.flush();
-      return decided ? next : nextFromArrayState(svc.store, req.array, req.tryNumber);
+      const { scheduler: s, host } = scheduler(svc, { wave: req.array });
+      await settleWave(s, host, svc, req.array, req.tryNumber, req.job);
+      return (await host.flush()) ?? nextOfWave(svc.store, req.array, req.tryNumber);
     }
     case 'reconcile': {
       const { scheduler: s, host } = scheduler(svc, null);
@@ -118,9 +109,9 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
       const reconciled: ReconcileReport[] = [];
       // Units of maxActiveRuns that ended runs kept (their release lost): given back, queued runs started.
       const listed = (svc.dags as { dags?: readonly { dagId: string }[] }).dags;
-      if (!req.runs) for (const dag of listed ?? []) await s.recoverRunSlots(dag.dagId);
+      if (!req.runs) for (const dag of listed ?? []) await host.run(s.recoverRunSlots(dag.dagId));
       for (const run of runs) {
-        reconciled.push(await s.reconcileRun(run, { staleMs: req.staleMs ?? 5 * 60_000, ...(svc.tryStopped ? { tryStopped: svc.tryStopped } : {}) }));
+        reconciled.push(await host.run(s.reconcileRun(run, { staleMs: req.staleMs ?? 5 * 60_000, ...(svc.tryStopped ? { tryStopped: svc.tryStopped } : {}) })));
       }
       await host.flush();
       return { reconciled };
@@ -143,13 +134,13 @@ export interface TriggerEvent {
 /** Create a run (validating conf) and start it when maxActiveRuns allows. Idempotent on runId. */
 export async function handleTrigger(ev: TriggerEvent, svc: AwsServices): Promise<DagRunRecord> {
   const { scheduler: s, host } = scheduler(svc, null);
-  const run = await s.triggerRun({
+  const run = await host.run(s.triggerRun({
     dagId: ev.dagId,
     ...(ev.conf ? { conf: ev.conf } : {}),
     ...(ev.runId ? { runId: ev.runId } : {}),
     ...(ev.logicalDate ? { logicalDate: ev.logicalDate } : {}),
     runType: ev.runType ?? 'manual',
-  });
+  }));
   await host.flush();
   return run;
 }
@@ -168,7 +159,7 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
   const runner = new TaskRunner(
     svc.store,
     svc.dags,
-    { now: svc.now ?? Date.now, triggerRun: (r) => s.triggerRun(r), batch: svc.batch },
+    { now: svc.now ?? Date.now, triggerRun: (r) => host.run(s.triggerRun(r)), batch: svc.batch },
     s.resolver,
   );
   try {
@@ -207,7 +198,7 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
       case 'iterate_complete':
         return await runner.completeIteration(req.key, req.tryNumber);
       case 'array_prepare':
-        return await prepareWave(runner, s, svc, req.array, req.tryNumber);
+        return await prepareWave(runner, s, host, svc, req.array, req.tryNumber);
       case 'array_submit': {
         const sub = submissionOf(req.submit);
         const jobId = await svc.batch.submit(sub, { key: { dagId: req.array.dagId, runId: req.array.runId, taskId: req.array.taskId, mapIndex: -1 }, tryNumber: req.tryNumber });
@@ -263,45 +254,30 @@ export function batchJobStatusOf(job: BatchJobOutcome): BatchJobStatus | { error
 // ---------------------------------------------------------------------------------------------------
 // Array waves (a mapped Batch task as array jobs: lib/core/arrays.ts)
 
-/** The next action of an array group's wave loop, read from its instances (a replay gets the same). */
-async function nextFromArrayState(store: StateStore, array: ArrayRef, tryNumber: number): Promise<LifecycleNext> {
-  const { from, to } = groupBounds(array.group);
-  const tis = await store.listTaskInstanceRange(array, array.taskId, from, to);
-  let nextTry = Infinity;
-  let retryAt = 0;
-  for (const ti of tis) {
-    if (ti.state === 'queued' && ti.tryNumber > tryNumber) nextTry = Math.min(nextTry, ti.tryNumber);
-    if (ti.state === 'up_for_retry' && ti.tryNumber === tryNumber && ti.nextAt) retryAt = Math.max(retryAt, Date.parse(ti.nextAt));
-  }
-  if (nextTry !== Infinity) return { action: 'run', tryNumber: nextTry };
-  if (retryAt > 0) return { action: 'wait', at: aslTimestamp(retryAt), event: { type: 'array_retry', array, tryNumber } };
-  return { action: 'done' };
-}
-
 /** Where a wave's manifest goes (one object per wave). */
 function manifestKey(array: ArrayRef, tryNumber: number): string {
   return `${array.dagId}/${array.runId}/arrays/${array.taskId}/g${array.group}/try-${tryNumber}/manifest.json`;
 }
 
 /** Fail every child of a wave with `error` (its items could not be prepared). */
-async function failWave(s: Scheduler, array: ArrayRef, tryNumber: number, mapIndexes: number[], error: string): Promise<void> {
+async function failWave(s: Scheduler, host: InvocationHost, array: ArrayRef, tryNumber: number, mapIndexes: number[], error: string): Promise<void> {
   const failed = new Map(mapIndexes.map((_, i) => [i, { exitCode: null, reason: error }]));
-  await s.handleArrayResult(array, tryNumber, childOutcomes(mapIndexes, { jobId: '', jobName: '', status: 'FAILED', failed, reason: error }));
+  await host.run(s.handleArrayResult(array, tryNumber, childOutcomes(mapIndexes, { jobId: '', jobName: '', status: 'FAILED', failed, reason: error })));
 }
 
 /** `array_prepare`: the wave's instances become running; its manifest goes to S3; the job to submit comes back. */
-async function prepareWave(runner: TaskRunner, s: Scheduler, svc: AwsServices, array: ArrayRef, tryNumber: number): Promise<ArrayPrepareOutput> {
+async function prepareWave(runner: TaskRunner, s: Scheduler, host: InvocationHost, svc: AwsServices, array: ArrayRef, tryNumber: number): Promise<ArrayPrepareOutput> {
   const p = await runner.prepareArrayWave(array, tryNumber);
   if (!p) return { submit: null, size: 0 };
   if ('error' in p) {
-    await failWave(s, array, tryNumber, p.mapIndexes, p.error);
+    await failWave(s, host, array, tryNumber, p.mapIndexes, p.error);
     return { submit: null, size: 0 };
   }
   const sub = p.submission;
   const size = p.mapIndexes.length;
   const blobs = (svc as AwsServices & BlobServices).blobs;
   if (!blobs) {
-    await failWave(s, array, tryNumber, p.mapIndexes, `ConfigurationError: array job ${sub.jobName} needs a bucket for its manifest (BUCKET_NAME is not set)`);
+    await failWave(s, host, array, tryNumber, p.mapIndexes, `ConfigurationError: array job ${sub.jobName} needs a bucket for its manifest (BUCKET_NAME is not set)`);
     return { submit: null, size: 0 };
   }
   const manifest: ArrayManifest = {
@@ -330,7 +306,7 @@ function childIndexOfMember(ti: TaskInstanceRecord): number | null {
 }
 
 /** `array_finished`: ask Batch which children failed and settle every child of the wave. */
-async function settleWave(s: Scheduler, svc: AwsServices, array: ArrayRef, tryNumber: number, job: BatchJobOutcome | null): Promise<void> {
+async function settleWave(s: Scheduler, host: InvocationHost, svc: AwsServices, array: ArrayRef, tryNumber: number, job: BatchJobOutcome | null): Promise<void> {
   if (job === null) return;
   const { from, to } = groupBounds(array.group);
   const members = (await svc.store.listTaskInstanceRange(array, array.taskId, from, to)).filter((ti) => ti.state === 'running' && ti.tryNumber === tryNumber);
@@ -345,11 +321,11 @@ async function settleWave(s: Scheduler, svc: AwsServices, array: ArrayRef, tryNu
   const detail = batchJobDetail(job);
   if (detail === null) {
     const e = job as { Error?: string; Cause?: string };
-    return failWave(s, array, tryNumber, mapIndexes, `Batch job could not be run: ${e.Error ?? 'Error'}: ${e.Cause ?? ''}`);
+    return failWave(s, host, array, tryNumber, mapIndexes, `Batch job could not be run: ${e.Error ?? 'Error'}: ${e.Cause ?? ''}`);
   }
   if (!svc.batch.waveResult) throw new Error('the Batch backend cannot list the children of an array job (waveResult)');
   const result = await svc.batch.waveResult(detail.JobId, mapIndexes.length);
-  await s.handleArrayResult(array, tryNumber, childOutcomes(mapIndexes, result));
+  await host.run(s.handleArrayResult(array, tryNumber, childOutcomes(mapIndexes, result)));
 }
 
 /** A job to submit, back from SubmitJob parameters (poll mode submits what `array_prepare` returned). */

@@ -1,9 +1,9 @@
 import type { Dag } from '../authoring/dag.ts';
-import { aslTimestamp, MAX_LOOPS_PER_EXECUTION } from '../compiler/contract.ts';
-import type { ArrayRef } from '../core/arrays.ts';
-import { timerTiKey, type ArrayWave, type SchedulerEvent, type SchedulerHost, type TimerEvent } from '../scheduler/host.ts';
-import type { TaskInstanceRecord, TiKey } from '../store/records.ts';
-import { sameTi, type LifecycleNext } from './lifecycle.ts';
+import { MAX_LOOPS_PER_EXECUTION } from '../compiler/contract.ts';
+import { lifecycleNext, type LifecycleCaller, type NextAction } from '../core/lifecycle.ts';
+import { drive, type Effect, type Outcome } from '../scheduler/effects.ts';
+import type { ArrayWave, SchedulerEvent, TimerEvent } from '../scheduler/host.ts';
+import type { TaskInstanceRecord } from '../store/records.ts';
 
 /** Starts work outside this invocation: a task's lifecycle execution, or a timer execution. */
 export interface Dispatcher {
@@ -16,88 +16,73 @@ export interface Dispatcher {
 }
 
 export interface InvocationHostOptions {
-  /** The array group whose wave loop called (its next wave or retry wait is the reply). */
-  currentArray?: ArrayRef | null;
-  /** Stop what is still RUNNABLE of a job (the Batch backend's). */
+  /** Told of the scheduler's events (state changes, errors in callbacks): the function's logger. */
+  onEvent?: (e: SchedulerEvent) => void;
+  /** Stop what is still RUNNABLE of a job (the Batch backend's). Absent: such an effect is dropped. */
   stopRunnable?: (jobQueue: string | null, jobName: string, reason: string) => Promise<number>;
 }
 
-function sameArray(a: ArrayRef, b: ArrayRef): boolean {
-  return a.runId === b.runId && a.taskId === b.taskId && a.group === b.group;
-}
-
 /**
- * The scheduler's host for one Lambda invocation. What the scheduler asks for is collected while it
- * runs and carried out by `flush()`: work for the lifecycle that called (the `current` instance) is
- * returned to its state machine as the next action; anything else starts new executions.
+ * The interpreter of the scheduler's effects for one Lambda invocation. The effects of every step run in
+ * the invocation are collected ({@link run}) and carried out by {@link flush}: the calling lifecycle's
+ * own next action (chosen by lib/core/lifecycle.ts, the rule the local runner follows too) is returned
+ * to its state machine; every other dispatch and timer starts a new execution, waves of one task
+ * starting together.
  */
-export class InvocationHost implements SchedulerHost {
-  private readonly starts: { ti: TaskInstanceRecord; dag: Dag }[] = [];
-  private readonly timers: { at: number; event: TimerEvent }[] = [];
-  private readonly waves: { wave: ArrayWave; dag: Dag }[] = [];
-  private readonly currentArray: ArrayRef | null;
-  readonly stopRunnable?: (jobQueue: string | null, jobName: string, reason: string) => Promise<number>;
-  private next: LifecycleNext | null = null;
+export class InvocationHost {
+  private readonly effects: Effect[] = [];
 
   constructor(
     private readonly dispatcher: Dispatcher,
-    private readonly current: TiKey | null,
-    readonly now: () => number = Date.now,
-    private readonly onEvent?: (e: SchedulerEvent) => void,
-    options: InvocationHostOptions = {},
-  ) {
-    this.currentArray = options.currentArray ?? null;
-    if (options.stopRunnable) this.stopRunnable = options.stopRunnable;
+    /** The lifecycle that called (null: a trigger, the API, the reconcile, a timer execution). */
+    private readonly caller: LifecycleCaller | null,
+    private readonly options: InvocationHostOptions = {},
+  ) {}
+
+  /** Run a scheduler step, keeping its effects (and those it left when it threw) for {@link flush}. */
+  run<T>(step: Promise<Outcome<T>>): Promise<T> {
+    return drive(step, (effects) => void this.effects.push(...effects));
   }
 
-  dispatchArray(wave: ArrayWave, dag: Dag): void {
-    if (this.currentArray && this.next === null && sameArray(wave.array, this.currentArray)) this.next = { action: 'run', tryNumber: wave.tryNumber };
-    else this.waves.push({ wave, dag });
-  }
-
-  dispatch(ti: TaskInstanceRecord, dag: Dag): void {
+  /**
+   * Carry out what the steps asked for. Returns the calling lifecycle's next action, or null when no step
+   * decided anything for it (its instance's state then says: `nextFromInstance`, `nextFromWave`).
+   */
+  async flush(): Promise<NextAction | null> {
     // A lifecycle that has looped MAX_LOOPS_PER_EXECUTION times (a long-poking sensor) continues as new:
     // a fresh execution (its name comes from the new queued time) keeps each one under the history limit.
-    const continueAsNew = ti.pokeCount > 0 && ti.pokeCount % MAX_LOOPS_PER_EXECUTION === 0;
-    if (this.current && this.next === null && sameTi(ti, this.current) && !continueAsNew) this.next = { action: 'run', tryNumber: ti.tryNumber };
-    else this.starts.push({ ti, dag });
-  }
-
-  setTimer(at: number, event: TimerEvent): void {
-    const key = timerTiKey(event);
-    if (this.current && this.next === null && key && sameTi(key, this.current)) {
-      this.next = { action: 'wait', at: aslTimestamp(at), event };
-    } else if (this.currentArray && this.next === null && event.type === 'array_retry' && sameArray(event.array, this.currentArray)) {
-      this.next = { action: 'wait', at: aslTimestamp(at), event };
-    } else this.timers.push({ at, event });
-  }
-
-  emit(e: SchedulerEvent): void {
-    this.onEvent?.(e);
-  }
-
-  /** Whether the scheduler decided something for the calling lifecycle in this invocation. */
-  get decided(): boolean {
-    return this.next !== null;
-  }
-
-  /** Start what was asked for; returns the next action of the calling lifecycle. */
-  async flush(): Promise<LifecycleNext> {
-    const starts = this.starts.splice(0);
-    const timers = this.timers.splice(0);
+    const { next, rest } = lifecycleNext(this.caller, this.effects.splice(0), { continueAsNewEvery: MAX_LOOPS_PER_EXECUTION });
+    const starts: Promise<void>[] = [];
     // Waves of one task start together: one fan-out execution per task.
-    const byTask = new Map<string, { waves: ArrayWave[]; dag: Dag }>();
-    for (const { wave, dag } of this.waves.splice(0)) {
-      const k = `${wave.array.runId}\u0000${wave.array.taskId}`;
-      const e = byTask.get(k);
-      if (e) e.waves.push(wave);
-      else byTask.set(k, { waves: [wave], dag });
+    const waves = new Map<string, { waves: ArrayWave[]; dag: Dag }>();
+    for (const e of rest) {
+      switch (e.type) {
+        case 'dispatch':
+          starts.push(this.dispatcher.startLifecycle(e.ti, e.dag));
+          break;
+        case 'dispatchWave': {
+          const k = `${e.wave.array.dagId}\u0000${e.wave.array.runId}\u0000${e.wave.array.taskId}`;
+          const entry = waves.get(k);
+          if (entry) entry.waves.push(e.wave);
+          else waves.set(k, { waves: [e.wave], dag: e.dag });
+          break;
+        }
+        case 'timer':
+          starts.push(this.dispatcher.startTimer(e.at, e.event));
+          break;
+        case 'stopRunnable':
+          if (this.options.stopRunnable) starts.push(this.options.stopRunnable(e.jobQueue, e.jobName, e.reason).then(() => undefined));
+          break;
+        case 'cancelRun':
+          // Deployed, a stopped run's executions find it ended at their next report; nothing to abort here.
+          break;
+        case 'emit':
+          this.options.onEvent?.(e.event);
+          break;
+      }
     }
-    await Promise.all([
-      ...starts.map(({ ti, dag }) => this.dispatcher.startLifecycle(ti, dag)),
-      ...[...byTask.values()].map(({ waves, dag }) => this.dispatcher.startArrayWaves(waves, dag)),
-      ...timers.map(({ at, event }) => this.dispatcher.startTimer(at, event)),
-    ]);
-    return this.next ?? { action: 'done' };
+    for (const { waves: w, dag } of waves.values()) starts.push(this.dispatcher.startArrayWaves(w, dag));
+    await Promise.all(starts);
+    return next;
   }
 }

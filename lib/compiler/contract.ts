@@ -37,7 +37,7 @@
  * `try_finished` for a try now `up_for_retry` replies the same `wait`).
  */
 import type { ArrayRef } from '../core/arrays.ts';
-import type { TimerEvent, TryResult } from '../scheduler/host.ts';
+import type { TimerEvent, TryResult } from '../core/events.ts';
 import type { TiKey } from '../store/records.ts';
 
 export type { TryResult, TimerEvent, TiKey, ArrayRef };
@@ -60,7 +60,7 @@ export interface LifecycleInput {
  *   external event (a triggered run, a watched Batch job), waiting for a pool slot (whoever frees the slot
  *   dispatches a new execution), or continued as new (see {@link MAX_LOOPS_PER_EXECUTION}).
  */
-export type NextAction = { action: 'run'; tryNumber: number } | { action: 'wait'; at: string; event: TimerEvent } | { action: 'done' };
+export type { NextAction } from '../core/lifecycle.ts';
 
 /**
  * Input of an array group's wave loop (a mapped Batch task submitted as array jobs; see
@@ -342,9 +342,7 @@ export interface DescribeJobsOutput {
  * A time as a Wait state's `TimestampPath` wants it: RFC 3339 with `T` and `Z` and no fraction of a
  * second. Step Functions truncates milliseconds, which would wake a timer early: this rounds up instead.
  */
-export function aslTimestamp(ms: number): string {
-  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
+export { aslTimestamp } from '../core/lifecycle.ts';
 
 /**
  * Loops (a retry or a poke: about 23 history events each) after which the scheduler should continue a

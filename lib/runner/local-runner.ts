@@ -9,7 +9,9 @@ import { storeUnavailable, TryInfrastructureError } from '../executor/infrastruc
 import { LocalBatch } from '../executor/local-batch.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { currentTry, TaskRunner } from '../executor/task-runner.ts';
-import { timerRun, type ArrayWave, type DagResolver, type SchedulerEvent, type SchedulerHost, type TimerEvent, type TryResult } from '../scheduler/host.ts';
+import { lifecycleNext, type LifecycleCaller } from '../core/lifecycle.ts';
+import { timerRun, type ArrayWave, type DagResolver, type SchedulerEvent, type TimerEvent, type TryResult } from '../scheduler/host.ts';
+import { drive, effectsLeftBy, type Driven, type Effect, type Outcome } from '../scheduler/effects.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
 import { newTaskInstance, pipelineScopeOf, runKeyText, runRefOf, sameRun, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
@@ -212,26 +214,23 @@ export class LocalRunner {
     const guard = options.guardCrashes ?? true;
     if (guard) this.unguard = guardTries({ running: () => this.tries });
     const resolver = new InputResolver(this.store, this.retry);
-    const host: SchedulerHost = {
+    this.scheduler = new Scheduler(this.store, this.dags, {
       now: () => this.clock.now(),
-      dispatch: (ti) => this.dispatch(ti),
-      dispatchArray: (wave) => this.dispatchArray(wave),
-      stopRunnable: (queue, name, reason) => this.batch.stopRunnable(queue, name, reason),
-      setTimer: (at, event) => this.setTimer(at, event),
-      cancelRun: (run) => this.abortTries(new Error('the run was stopped: dagrun timeout'), run),
+      arrays: true,
       externalDone: async (_kind, id) => this.batch.isDone(id),
-      emit: (e) => this.emit(e),
-    };
-    this.scheduler = new Scheduler(this.store, this.dags, host, resolver);
+      resolver,
+    });
     this.batch = new LocalBatch({
       now: () => this.clock.now(),
       setTimer: (at, fn) => void this.clock.setTimer(at, () => void this.track(null, 'batch job end', async () => fn())),
       onDone: (owner, status) =>
         void this.track(runRefOf(owner.key), 'batch job end', async () => {
           try {
-            if (!owner.wave) return await this.scheduler.resumeDeferred(owner.key, owner.tryNumber);
-            const result = await this.batch.waveResult(status.jobId, owner.wave.mapIndexes.length);
-            await this.scheduler.handleArrayResult(owner.wave.array, owner.tryNumber, childOutcomes(owner.wave.mapIndexes, result));
+            if (!owner.wave) return await this.drive((s) => s.resumeDeferred(owner.key, owner.tryNumber));
+            const wave = owner.wave;
+            const result = await this.batch.waveResult(status.jobId, wave.mapIndexes.length);
+            const out = await this.scheduler.handleArrayResult(wave.array, owner.tryNumber, childOutcomes(wave.mapIndexes, result)).catch(this.leaveEffects);
+            this.continueLifecycle({ wave: wave.array }, out.effects);
           } finally {
             // A job that ended after its run did is forgotten now (the run's end forgot the others).
             const run = await this.store.getRun(runRefOf(owner.key)).catch(() => undefined);
@@ -245,7 +244,7 @@ export class LocalRunner {
       this.dags,
       {
         now: () => this.clock.now(),
-        triggerRun: (req) => this.scheduler.triggerRun(req),
+        triggerRun: (req) => this.drive((s) => s.triggerRun(req)),
         batch: this.batch,
         onState: (ti) => this.emit({ type: 'ti', ti }),
         onLog: (key, tryNumber, line) => this.emit({ type: 'log', key, tryNumber, line }),
@@ -388,7 +387,7 @@ export class LocalRunner {
         this.emit({ type: 'error', run, error: e, where });
         if (run) {
           // Fail the run as any run ends (callbacks, parent, maxActiveRuns unit); if even that fails, say so.
-          await this.scheduler.failRun(run, `internal error in ${where}: ${errorMessage(e)}`).catch((e2: unknown) => {
+          await this.drive((s) => s.failRun(run, `internal error in ${where}: ${errorMessage(e)}`)).catch((e2: unknown) => {
             this.emit({ type: 'error', run, error: e2, where: `failing run ${run.runId} of DAG '${run.dagId}' after an internal error` });
           });
         }
@@ -445,6 +444,70 @@ export class LocalRunner {
     return false;
   }
 
+  /**
+   * Carry out what a scheduler step decided (its effects, in order): the local counterpart of a Lambda
+   * invocation starting executions.
+   */
+  private apply(effects: readonly Effect[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'dispatch':
+          this.dispatch(e.ti);
+          break;
+        case 'dispatchWave':
+          this.dispatchArray(e.wave);
+          break;
+        case 'timer':
+          this.setTimer(e.at, e.event);
+          break;
+        case 'stopRunnable':
+          void this.track(null, `stopping Batch job ${e.jobName}`, () => this.batch.stopRunnable(e.jobQueue, e.jobName, e.reason));
+          break;
+        case 'cancelRun':
+          this.abortTries(new Error('the run was stopped: dagrun timeout'), e.run);
+          break;
+        case 'emit':
+          this.emit(e.event);
+          break;
+      }
+    }
+  }
+
+  /** A step's effects that a throw left behind are carried out; the error goes on. */
+  private readonly leaveEffects = (e: unknown): never => {
+    this.apply(effectsLeftBy(e));
+    throw e;
+  };
+
+  /** The scheduler with this runner as its host: a step run through it has its effects carried out here. */
+  get driven(): Driven {
+    return { scheduler: this.scheduler, run: (step) => drive(step, (effects) => this.apply(effects)) };
+  }
+
+  /** Run a scheduler step and carry out its effects (also those it had decided when it threw); its value. */
+  drive<T>(work: (scheduler: Scheduler) => Promise<Outcome<T>>): Promise<T> {
+    return this.driven.run(work(this.scheduler));
+  }
+
+  /**
+   * Go on with a lifecycle (a try's loop, or an array group's wave loop) after a step it called: its own
+   * next action, picked by the same rule as the deployed state machines follow (lib/core/lifecycle.ts),
+   * is carried on here (the try run again, the retry or poke waited for, the next wave), and the rest
+   * starts elsewhere.
+   */
+  private continueLifecycle(caller: LifecycleCaller, effects: readonly Effect[]): void {
+    const { claimed, rest } = lifecycleNext(caller, effects);
+    this.apply(rest);
+    if (!claimed) return;
+    if (claimed.type === 'timer') {
+      const event = claimed.event;
+      this.later(timerRun(event), claimed.at, `timer ${event.type}`, async () => {
+        const out = await this.scheduler.onTimer(event).catch(this.leaveEffects);
+        this.continueLifecycle(caller, out.effects);
+      });
+    } else this.apply([claimed]);
+  }
+
   /** `attempt`: how many times this try was dispatched again after an infrastructure failure. */
   private dispatch(ti: TaskInstanceRecord, attempt = 0): void {
     if (this.closed) return;
@@ -473,7 +536,8 @@ export class LocalRunner {
    */
   private async reportTry(key: TiKey, tryNumber: number, result: TryResult, attempt = 0): Promise<void> {
     try {
-      await retryTransient(() => this.scheduler.handleTryResult(key, tryNumber, result), this.retry);
+      const out = await retryTransient(() => this.scheduler.handleTryResult(key, tryNumber, result).catch(this.leaveEffects), this.retry);
+      this.continueLifecycle({ instance: key }, out.effects);
     } catch (e) {
       if (!storeUnavailable(e) || attempt >= RECOVERY_ATTEMPTS) throw e;
       const where = `task '${key.taskId}' (reporting try ${tryNumber})`;
@@ -507,7 +571,8 @@ export class LocalRunner {
           this.dispatch(now, attempt + 1);
         } else if (now.state === 'running' && !this.tryRunning(key, ti.tryNumber)) {
           const why = `try ${ti.tryNumber} stopped without a result: ${error.message}`;
-          await retryTransient(() => this.scheduler.handleTryResult(key, ti.tryNumber, { kind: 'failure', error: `LostTryError: ${why}`, retriable: true }), this.retry);
+          const out = await retryTransient(() => this.scheduler.handleTryResult(key, ti.tryNumber, { kind: 'failure', error: `LostTryError: ${why}`, retriable: true }).catch(this.leaveEffects), this.retry);
+          this.continueLifecycle({ instance: key }, out.effects);
         }
       } catch (e) {
         if (!storeUnavailable(e)) throw e;
@@ -540,15 +605,21 @@ export class LocalRunner {
       if ('error' in prepared) {
         const failed = new Map(prepared.mapIndexes.map((_, i) => [i, { exitCode: null, reason: prepared.error }]));
         const result = { jobId: '', jobName: '', status: 'FAILED' as const, failed, reason: prepared.error };
-        await retryTransient(() => this.scheduler.handleArrayResult(array, tryNumber, childOutcomes(prepared.mapIndexes, result)), this.retry);
+        const out = await retryTransient(() => this.scheduler.handleArrayResult(array, tryNumber, childOutcomes(prepared.mapIndexes, result)).catch(this.leaveEffects), this.retry);
+        this.continueLifecycle({ wave: array }, out.effects);
         return;
       }
       await this.batch.submit(prepared.submission, { key, tryNumber, wave: { array, mapIndexes: prepared.mapIndexes } });
     });
   }
 
+  /** Deliver `event` to the scheduler at `at` on the runner's clock (a timer armed again at a resume). */
+  arm(at: number, event: TimerEvent): void {
+    this.setTimer(at, event);
+  }
+
   private setTimer(at: number, event: TimerEvent): void {
-    this.later(timerRun(event), at, `timer ${event.type}`, () => this.scheduler.onTimer(event));
+    this.later(timerRun(event), at, `timer ${event.type}`, () => this.drive((s) => s.onTimer(event)));
   }
 
   /** Do `work` at time `at` on the clock, as work of run `run` (its timers go when it ends). */
@@ -572,7 +643,7 @@ export class LocalRunner {
     await this.poolsReady;
     this.inflight++;
     try {
-      return await this.scheduler.triggerRun(req);
+      return await this.drive((s) => s.triggerRun(req));
     } finally {
       this.inflight--;
       if (this.inflight === 0) this.scheduleIdleCheck();

@@ -48,10 +48,9 @@ function errorText(message: string): string {
  */
 export async function resumeRuns(runner: LocalRunner, dags: DagResolver, startedAt: number, options: { dagIds?: readonly string[] } = {}): Promise<ResumeReport> {
   const { store, scheduler } = runner;
-  const host = scheduler.host;
   const report: ResumeReport = { runs: 0, interrupted: 0, rearmed: 0, reconciled: [] };
   // Units of maxActiveRuns that runs kept when the previous process died between their end and their release.
-  for (const dagId of options.dagIds ?? []) if (dags.getDag(dagId)) await scheduler.recoverRunSlots(dagId);
+  for (const dagId of options.dagIds ?? []) if (dags.getDag(dagId)) await runner.drive((s) => s.recoverRunSlots(dagId));
   const runs = [...(await store.listRunsByState('running')), ...(await store.listRunsByState('queued'))];
   for (const run of runs) {
     report.runs++;
@@ -59,7 +58,7 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
     if (found && found.spec.version !== run.dagVersion) {
       // Its DAG file changed since the run started (tasks added, removed or renamed): the scheduler fails
       // it with a note naming the version it needs (DagVersionUnavailableError), counters untouched.
-      report.reconciled.push(await scheduler.reconcileRun(run, { staleMs: 0 }));
+      report.reconciled.push(await runner.drive((s) => s.reconcileRun(run, { staleMs: 0 })));
       continue;
     }
     const dag = found;
@@ -74,7 +73,7 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
     }
     if (run.state === 'running') {
       if (dag.spec.dagrunTimeoutMs !== null && run.startDate !== null) {
-        host.setTimer(Date.parse(run.startDate) + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', dagId: run.dagId, runId: run.runId });
+        runner.arm(Date.parse(run.startDate) + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', dagId: run.dagId, runId: run.runId });
         report.rearmed++;
       }
       const tis = await store.listTaskInstances(run);
@@ -84,11 +83,11 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
         const isArray = scheduler.isArrayTask(t) && ti.mapIndex >= 0;
         const future = ti.nextAt !== null && Date.parse(ti.nextAt) > runner.clock.now();
         if (ti.state === 'up_for_retry' && future) {
-          if (isArray) host.setTimer(Date.parse(ti.nextAt!), { type: 'array_retry', array: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, tryNumber: ti.tryNumber });
-          else host.setTimer(Date.parse(ti.nextAt!), { type: 'retry', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+          if (isArray) runner.arm(Date.parse(ti.nextAt!), { type: 'array_retry', array: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, tryNumber: ti.tryNumber });
+          else runner.arm(Date.parse(ti.nextAt!), { type: 'retry', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
           report.rearmed++;
         } else if (ti.state === 'deferred' && future) {
-          host.setTimer(Date.parse(ti.nextAt!), { type: 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+          runner.arm(Date.parse(ti.nextAt!), { type: 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
           report.rearmed++;
         } else if (isArray && (ti.state === 'running' || ti.state === 'deferred')) {
           const id = `${ti.taskId}\u0000${groupOf(ti.mapIndex)}\u0000${ti.tryNumber}`;
@@ -96,26 +95,26 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
           wave.children.push(ti);
           lostWaves.set(id, wave);
         } else if (ti.state === 'running') {
-          await scheduler.handleTryResult(tiKeyOf(ti), ti.tryNumber, { kind: 'failure', error: errorText(INTERRUPTED_TRY), retriable: true });
+          await runner.drive((s) => s.handleTryResult(tiKeyOf(ti), ti.tryNumber, { kind: 'failure', error: errorText(INTERRUPTED_TRY), retriable: true }));
           report.interrupted++;
         } else if (ti.state === 'deferred' && ti.nextAt === null && t.kind === 'batch') {
           // Back to running for this try, so that its failure is reported as any try's.
           const moved = await store.updateTaskInstance(tiKeyOf(ti), { states: ['deferred'], tryNumber: ti.tryNumber }, { state: 'running' });
           if (moved) {
-            await scheduler.handleTryResult(tiKeyOf(ti), ti.tryNumber, { kind: 'failure', error: errorText(INTERRUPTED_BATCH), retriable: true });
+            await runner.drive((s) => s.handleTryResult(tiKeyOf(ti), ti.tryNumber, { kind: 'failure', error: errorText(INTERRUPTED_BATCH), retriable: true }));
             report.interrupted++;
           }
         }
       }
       for (const wave of lostWaves.values()) {
         const outcomes: ChildOutcome[] = wave.children.map((c) => ({ mapIndex: c.mapIndex, jobId: c.externalId ?? '', status: 'FAILED', exitCode: null, reason: errorText(INTERRUPTED_BATCH) }));
-        await scheduler.handleArrayResult({ dagId: run.dagId, runId: run.runId, taskId: wave.taskId, group: wave.group }, wave.tryNumber, outcomes);
+        await runner.drive((s) => s.handleArrayResult({ dagId: run.dagId, runId: run.runId, taskId: wave.taskId, group: wave.group }, wave.tryNumber, outcomes));
         report.interrupted += outcomes.length;
       }
     }
     // Instances queued by the previous process (before startedAt) are dispatched again; this one's are not.
     const staleMs = Math.max(0, runner.clock.now() - startedAt) + 1;
-    report.reconciled.push(await scheduler.reconcileRun(run, { staleMs }));
+    report.reconciled.push(await runner.drive((s) => s.reconcileRun(run, { staleMs })));
   }
   return report;
 }

@@ -196,7 +196,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         store,
         dagChanged: (dagId) => schedule.refresh(dagId),
         dags,
-        withScheduler: (fn) => fn(runner.scheduler),
+        withScheduler: (fn) => fn(runner.driven),
         nextRun: (dagId) => schedule.nextRun(dagId),
       },
       auth: { mode: 'token', token },

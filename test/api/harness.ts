@@ -34,7 +34,7 @@ export async function harness(extra: Dag[] = []): Promise<Harness> {
   const backend: ApiBackend = {
     store: runner.store,
     dags: bag,
-    withScheduler: (fn) => fn(runner.scheduler),
+    withScheduler: (fn) => fn(runner.driven),
     now: () => new Date(runner.clock.now()),
   };
   const app = await createApiApp({ backend, auth: { mode: 'token', token: TOKEN } });

@@ -27,7 +27,7 @@ describe('the API on a SQLite store that another process holds locked', () => {
       task('t', () => 1);
     });
     const runner = new LocalRunner({ dags: [d], store, clock: new FakeClock(Date.parse('2026-05-01T00:00:00Z')), captureConsole: false });
-    const backend: ApiBackend = { store, dags: new DagBag(dir, [d], [], []), withScheduler: (fn) => fn(runner.scheduler), now: () => new Date(runner.clock.now()) };
+    const backend: ApiBackend = { store, dags: new DagBag(dir, [d], [], []), withScheduler: (fn) => fn(runner.driven), now: () => new Date(runner.clock.now()) };
     const app = await createApiApp({ backend, auth: { mode: 'token', token: TOKEN } });
     const auth = { authorization: `Bearer ${TOKEN}` };
     try {

@@ -79,7 +79,7 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
       const body = request.body;
       // Conf first: a bad conf is refused whatever the run id.
       resolveParams(dag.spec.params, body.conf ?? {}, { dagId: dag.dagId });
-      const run = await backend.withScheduler(async (scheduler) => {
+      const run = await backend.withScheduler(async ({ scheduler, run: step }) => {
         // Named by the request (its id, or `manual__<logical date>` from its logical date): 409 when the
         // DAG has a run with that id. Else the scheduler gives the run a new id.
         const logicalDate = body.logical_date ?? undefined;
@@ -91,7 +91,7 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
           }
         }
         // exclusive: a run created with this id since the check above (a concurrent trigger) is a 409 too.
-        return scheduler.triggerRun({ dagId: dag.dagId, ...(runId === undefined ? {} : { runId }), ...(logicalDate === undefined ? {} : { logicalDate }), conf: body.conf ?? {}, runType: 'manual', exclusive: true });
+        return step(scheduler.triggerRun({ dagId: dag.dagId, ...(runId === undefined ? {} : { runId }), ...(logicalDate === undefined ? {} : { logicalDate }), conf: body.conf ?? {}, runType: 'manual', exclusive: true }));
       });
       if (body.note !== undefined && body.note !== null) return toDagRun((await backend.store.updateRun(run, null, { note: body.note })) ?? run);
       return toDagRun(run);

@@ -43,7 +43,7 @@ export function dagRoutes({ app, backend }: RouteContext): void {
     { schema: { summary: 'Pause or unpause a DAG', tags: ['DAG'], operationId: 'patch_dag', params: P.dag, body: B.patchDag, response: responses(R.dag) } },
     async (request) => {
       const dag = findDag(backend, request.params.dag_id);
-      await backend.withScheduler((scheduler) => setDagPaused(scheduler, dag.dagId, request.body.is_paused));
+      await backend.withScheduler(({ scheduler, run }) => run(setDagPaused(scheduler, dag.dagId, request.body.is_paused)));
       await backend.dagChanged?.(dag.dagId);
       return toDag(dag, await dagState(backend, dag));
     },

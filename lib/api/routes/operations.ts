@@ -51,8 +51,8 @@ export function operationRoutes({ app, backend }: RouteContext): void {
         const i = b.task_ids!.indexOf(unknown);
         throw new HttpError(404, `task '${unknown}' not found in DAG '${dag.dagId}' (tasks: ${[...dag.taskIndex.keys()].join(', ')})`, `body.task_ids[${i}]`, { dagId: dag.dagId, taskId: unknown });
       }
-      const result = await backend.withScheduler((scheduler) =>
-        clearTaskInstances(scheduler, {
+      const result = await backend.withScheduler(({ scheduler, run: step }) =>
+        step(clearTaskInstances(scheduler, {
           dagId: dag.dagId,
           runId: run.runId,
           ...(b.task_ids ? { taskIds: b.task_ids } : {}),
@@ -61,7 +61,7 @@ export function operationRoutes({ app, backend }: RouteContext): void {
           downstream: b.include_downstream ?? false,
           upstream: b.include_upstream ?? false,
           dryRun: b.dry_run,
-        }),
+        })),
       );
       return toClearResult(result);
     },
@@ -103,7 +103,7 @@ export function operationRoutes({ app, backend }: RouteContext): void {
     async (request) => {
       const dag = findDag(backend, request.body.dag_id, 'body.dag_id');
       const result = await backend
-        .withScheduler((scheduler) => createBackfill(scheduler, backfillOptions(request.body, false)))
+        .withScheduler(({ scheduler, run }) => run(createBackfill(scheduler, backfillOptions(request.body, false))))
         .catch((e: unknown) => {
           // Only one running backfill per DAG: a conflict, not a malformed request.
           if (e instanceof OperationError && /backfill \S+ is running/.test(e.message)) throw new HttpError(409, e.message, null, { dagId: dag.dagId });
@@ -118,7 +118,7 @@ export function operationRoutes({ app, backend }: RouteContext): void {
     { schema: { summary: 'What a backfill would do, per logical date', tags: ['Backfill'], operationId: 'create_backfill_dry_run', body: B.backfill, response: responses(R.backfillDryRun) } },
     async (request) => {
       findDag(backend, request.body.dag_id, 'body.dag_id');
-      const result = await backend.withScheduler((scheduler) => createBackfill(scheduler, backfillOptions(request.body, true)));
+      const result = await backend.withScheduler(({ scheduler, run }) => run(createBackfill(scheduler, backfillOptions(request.body, true))));
       return { backfills: result.dates.map(toBackfillDate), total_entries: result.dates.length };
     },
   );

@@ -1,0 +1,263 @@
+// Deciding what runs: a task's trigger rule over its upstream tally, settled once per run (a conditional
+// write), then its instance (or, mapped, its instances) created and queued, or a terminal state set
+// without running. Finishing an instance lets its downstream tasks decide.
+
+import type { Dag } from '../authoring/dag.ts';
+import { arrayGroups, groupOf } from '../core/arrays.ts';
+import { evaluateTriggerRule, type UpstreamCounts } from '../core/trigger-rules.ts';
+import { errorMessage, MappingError } from '../errors.ts';
+import { mappingLength } from '../executor/resolve.ts';
+import type { TaskSpec } from '../model/spec.ts';
+import type { TerminalTiState } from '../model/states.ts';
+import { iso } from '../model/time.ts';
+import { newTaskInstance, tiKeyOf, type DagRunRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
+import { finalizeIfDone, finalizeRun } from './run-end.ts';
+import { releaseSlots } from './slots.ts';
+import type { Step } from './step.ts';
+import { queueInstance } from './tries.ts';
+import { queueWave } from './waves.ts';
+
+/** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
+interface StaticUpstream {
+  known: number;
+  mappedTasks: number;
+}
+
+const staticShapes = new WeakMap<TaskSpec, StaticUpstream>();
+
+function staticShape(dag: Dag, t: TaskSpec): StaticUpstream {
+  let shape = staticShapes.get(t);
+  if (!shape) {
+    shape = { known: 0, mappedTasks: 0 };
+    for (const u of t.upstream) {
+      if (dag.task(u).mapping) shape.mappedTasks++;
+      else shape.known++;
+    }
+    staticShapes.set(t, shape);
+  }
+  return shape;
+}
+
+function counts(dag: Dag, t: TaskSpec, rec: TaskStateRecord | undefined): UpstreamCounts {
+  const shape = staticShape(dag, t);
+  const u = rec?.upstream;
+  return {
+    success: u?.success ?? 0,
+    failed: u?.failed ?? 0,
+    skipped: u?.skipped ?? 0,
+    upstream_failed: u?.upstream_failed ?? 0,
+    removed: u?.removed ?? 0,
+    total: shape.known + (rec?.upstreamAddedTotal ?? 0),
+    unknownTasks: shape.mappedTasks - (rec?.upstreamExpanded ?? 0),
+  };
+}
+
+/** Evaluate a task's trigger rule and settle it (once) if the rule says so. */
+export async function decide(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, rec: TaskStateRecord | undefined): Promise<void> {
+  if (rec?.decision) return;
+  const verdict = evaluateTriggerRule(t.triggerRule, counts(dag, t, rec), t.upstream.length);
+  if (verdict === 'wait') return;
+  const priorTries = rec?.priorTries ?? 0;
+  const priorHistory = rec?.priorHistory;
+  if (verdict !== 'run') return settleTerminal(s, dag, run, t, verdict, null, priorTries, priorHistory);
+  if ((run.clearNumber ?? 0) > 0) {
+    // A cleared task whose branch (or short-circuit) upstream did not run again: skipped again if that
+    // upstream skipped it (Airflow's NotPreviouslySkippedDep).
+    const why = await skippedByUpstream(s, dag, run, t);
+    if (why !== null) return settleTerminal(s, dag, run, t, 'skipped', why, priorTries, priorHistory);
+  }
+  if (t.mapping) return expand(s, dag, run, t, priorTries, priorHistory);
+  if (!(await s.store.claimDecision(run, t.taskId, 'scheduled'))) {
+    // Settled already: by a concurrent call, or by this one whose instance was then not created (a
+    // lost write, a process that died): finish what the decision started.
+    const now = (await s.store.getTaskStates(run, [t.taskId]))[0];
+    if (now?.decision === 'scheduled' && !(await s.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) await completeDecision(s, dag, run, t, now);
+    return;
+  }
+  const ti = newTi(dag, run, t, -1, priorTries, priorHistory);
+  await s.store.createTaskInstances([ti]);
+  s.emitTi(ti);
+  await queueInstance(s, dag, ti);
+}
+
+/** Let `t`'s downstream tasks decide on their tallies as the store has them, then end the run if nothing is pending. */
+export async function decideDownstream(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
+  if (run.state !== 'running') return;
+  const states = await s.store.getTaskStates(run, t.downstream);
+  for (let i = 0; i < t.downstream.length; i++) await decide(s, dag, run, dag.task(t.downstream[i]!), states[i]);
+  await finalizeIfDone(s, run);
+}
+
+/**
+ * A task whose decision is settled but whose instances were not all created (the write that creates
+ * them was lost, or the process died between the two): create what is missing and queue it. The
+ * instances are those the decision would have created; creating is create-if-absent. Returns how many.
+ */
+export async function completeDecision(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, rec: TaskStateRecord, existing?: readonly TaskInstanceRecord[]): Promise<number> {
+  const priorTries = rec.priorTries ?? 0;
+  if (rec.decision === 'scheduled') {
+    const ti = newTi(dag, run, t, -1, priorTries, rec.priorHistory);
+    await s.store.createTaskInstances([ti]);
+    const now = await s.store.getTaskInstance(ti);
+    s.emitTi(now);
+    if (now?.state === 'scheduled') await queueInstance(s, dag, now);
+    return 1;
+  }
+  if (rec.decision === 'expanded' && rec.mapCount !== null) {
+    const have = new Set((existing ?? (await s.store.listTaskInstances(run, t.taskId))).map((ti) => ti.mapIndex));
+    const missing: TaskInstanceRecord[] = [];
+    for (let i = 0; i < rec.mapCount; i++) if (!have.has(i)) missing.push(newTi(dag, run, t, i, priorTries));
+    if (missing.length === 0) return 0;
+    await s.store.createTaskInstances(missing);
+    for (const ti of missing) s.emitTi(ti);
+    if (s.isArrayTask(t)) {
+      const groups = new Set(missing.map((ti) => groupOf(ti.mapIndex)));
+      for (const group of groups) await queueWave(s, dag, t, { dagId: run.dagId, runId: run.runId, taskId: t.taskId, group });
+    } else {
+      for (const ti of missing) await queueInstance(s, dag, ti);
+    }
+    return missing.length;
+  }
+  if (rec.decision !== null && rec.decision !== 'expanded') {
+    // Settled terminal without its instance: create it now (the reason it was settled for is not kept).
+    await finishSettled(s, dag, run, t, rec.decision, `settled ${rec.decision}; its instance was created again after a lost write`, priorTries, rec.priorHistory);
+    return 1;
+  }
+  return 0;
+}
+
+/** Why a direct branch or short-circuit upstream, done, skipped `t` (its recorded result), or null. */
+async function skippedByUpstream(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<string | null> {
+  for (const u of t.upstream) {
+    const kind = dag.task(u).kind;
+    if (kind !== 'branch' && kind !== 'short_circuit') continue;
+    const ti = await s.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: u, mapIndex: -1 });
+    if (ti?.state !== 'success') continue;
+    const chosen = (await s.store.getXCom(run, u, -1, 'return_value'))?.value;
+    if (kind === 'branch' && Array.isArray(chosen) && !chosen.includes(t.taskId)) return `not chosen by branch '${u}'`;
+    if (kind === 'short_circuit' && chosen === false) return `short-circuited by '${u}'`;
+  }
+  return null;
+}
+
+/**
+ * A new instance, before its first try; `priorTries`: a cleared task's earlier tries, which its next
+ * try continues from (with its retries counted again from there, as Airflow's max_tries), and
+ * `priorHistory`: those tries' summaries (a cleared unmapped task's), which it carries on.
+ */
+function newTi(dag: Dag, run: DagRunRecord, t: TaskSpec, mapIndex: number, priorTries = 0, priorHistory?: TrySummary[]): TaskInstanceRecord {
+  return newTaskInstance({ dagId: dag.dagId, runId: run.runId, taskId: t.taskId, mapIndex, maxTries: priorTries + t.retries + 1, tryNumber: priorTries, ...(priorHistory?.length ? { history: priorHistory } : {}) });
+}
+
+async function expand(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, priorTries = 0, priorHistory?: TrySummary[]): Promise<void> {
+  let n: number;
+  try {
+    n = mappingLength(await s.env.resolver.mappingLists(dag, run, t.taskId, t.mapping!));
+  } catch (e) {
+    const msg = e instanceof MappingError ? errorMessage(e) : `MappingError: could not resolve the lists to map over: ${errorMessage(e)}`;
+    return settleTerminal(s, dag, run, t, 'failed', msg, priorTries, priorHistory);
+  }
+  if (n === 0) return settleTerminal(s, dag, run, t, 'skipped', 'mapped over an empty list', priorTries, priorHistory);
+  if (!(await s.store.claimExpansion(run, t.taskId, n, t.downstream))) {
+    const now = (await s.store.getTaskStates(run, [t.taskId]))[0];
+    if (now?.decision === 'expanded') await completeDecision(s, dag, run, t, now);
+    return;
+  }
+  const tis: TaskInstanceRecord[] = new Array<TaskInstanceRecord>(n);
+  for (let i = 0; i < n; i++) tis[i] = newTi(dag, run, t, i, priorTries);
+  await s.store.createTaskInstances(tis);
+  for (const ti of tis) s.emitTi(ti);
+  if (s.isArrayTask(t)) {
+    for (const g of arrayGroups(n)) await queueWave(s, dag, t, { dagId: run.dagId, runId: run.runId, taskId: t.taskId, group: g.group }, tis.slice(g.first, g.first + g.count));
+    return;
+  }
+  for (const ti of tis) await queueInstance(s, dag, ti);
+}
+
+/**
+ * Settle a task without running it: one instance (map index -1) in a terminal state. `priorTries`
+ * when the caller knows it (a cleared task's earlier tries); else read when the run was ever cleared.
+ */
+export async function settleTerminal(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
+  if (!(await s.store.claimDecision(run, t.taskId, state))) {
+    // Settled already as this: finish it when its instance is missing (creating it is conditional on absence).
+    const now = (await s.store.getTaskStates(run, [t.taskId]))[0];
+    if (now?.decision === state && !(await s.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) {
+      await finishSettled(s, dag, run, t, state, error, priorTries ?? now.priorTries ?? 0, priorHistory ?? now.priorHistory);
+    }
+    return;
+  }
+  await finishSettled(s, dag, run, t, state, error, priorTries, priorHistory);
+}
+
+/** Create the terminal instance of a task whose decision this caller has claimed. */
+async function finishSettled(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
+  const now = iso(s.now());
+  if (priorTries === undefined && (run.clearNumber ?? 0) > 0) {
+    const rec = (await s.store.getTaskStates(run, [t.taskId]))[0];
+    priorTries = rec?.priorTries ?? 0;
+    priorHistory = rec?.priorHistory;
+  }
+  const ti = { ...newTi(dag, run, t, -1, priorTries ?? 0, priorHistory), startDate: now, endDate: now, error };
+  await finish(s, dag, ti, 'absent', state, { endDate: now, error }, ti);
+}
+
+/**
+ * Move an instance to a terminal state and let its downstream tasks decide. Slots go back first: before
+ * the successors queue (so they can take them), and before the run can end (a process that dies after
+ * the run's end leaves no slot held). False when the instance was not as expected.
+ */
+export async function finish(
+  s: Step,
+  dag: Dag,
+  key: TiKey,
+  expect: { states: TaskInstanceRecord['state'][]; tryNumber: number } | 'absent',
+  state: TerminalTiState,
+  patch: Partial<TaskInstanceRecord>,
+  create?: TaskInstanceRecord,
+  holder?: string,
+): Promise<boolean> {
+  const t = dag.task(key.taskId);
+  const res = await s.store.finishTaskInstance({ key: tiKeyOf(key), expect, ...(create ? { create } : {}), state, patch, downstream: t.downstream });
+  if (!res) return false;
+  s.emitTi(res.ti);
+  if (holder !== undefined) await releaseSlots(s, dag, t, holder);
+  const run = await s.store.getRun(key);
+  if (!run || run.state !== 'running') return true;
+  for (let i = 0; i < t.downstream.length; i++) await decide(s, dag, run, dag.task(t.downstream[i]!), res.downstream[i]);
+  // The run as read after the finish: its pending count is final when the finish brought it to 0.
+  if (res.pending === 0) await finalizeRun(s, run);
+  return true;
+}
+
+// Branching and short-circuit: the downstream tasks a branch did not follow, or a short-circuit cut off,
+// are settled skipped.
+
+export async function skipNotFollowed(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, follow: string[]): Promise<void> {
+  for (const d of t.downstream) {
+    if (!follow.includes(d)) await settleTerminal(s, dag, run, dag.task(d), 'skipped', `not chosen by branch '${t.taskId}'`);
+  }
+}
+
+export async function skipForShortCircuit(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
+  const direct = t.downstream;
+  if (!t.shortCircuit?.ignoreDownstreamTriggerRules) {
+    for (const d of direct) await settleTerminal(s, dag, run, dag.task(d), 'skipped', `short-circuited by '${t.taskId}'`);
+    return;
+  }
+  // Every task downstream, in definition order (which is a topological order of what can be skipped).
+  const all = new Set<string>();
+  const stack = [...direct];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (all.has(id)) continue;
+    all.add(id);
+    stack.push(...dag.task(id).downstream);
+  }
+  // Claim every decision first, so that no skipped task lets a downstream's trigger rule run it.
+  const claimed: TaskSpec[] = [];
+  for (const spec of dag.spec.tasks) {
+    if (all.has(spec.taskId) && (await s.store.claimDecision(run, spec.taskId, 'skipped'))) claimed.push(spec);
+  }
+  for (const spec of claimed) await finishSettled(s, dag, run, spec, 'skipped', `short-circuited by '${t.taskId}'`);
+}

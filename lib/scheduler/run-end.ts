@@ -1,0 +1,172 @@
+// How a run ends: finalised by Airflow's leaf rule when nothing is pending, failed (a host's internal
+// error, a DAG version that cannot be had), or stopped (a dagrun timeout, a stop, a deleted DAG) with its
+// unfinished instances skipped. Every way goes through endRun, so what follows an end (callbacks, the
+// parent woken, the maxActiveRuns unit given back, the next queued run started) is written once.
+
+import type { Dag } from '../authoring/dag.ts';
+import { groupOf } from '../core/arrays.ts';
+import { runOutcome } from '../core/run-outcome.ts';
+import { DagVersionUnavailableError } from '../errors.ts';
+import { isTerminalTiState } from '../model/states.ts';
+import { iso } from '../model/time.ts';
+import { runRefOf, tiKeyOf, type DagRunRecord, type RunRef, type TaskInstanceRecord } from '../store/records.ts';
+import { dagCallback } from './callbacks.ts';
+import { checkBackfill, startQueuedRuns } from './runs.ts';
+import { releaseSlots, runHolder, runSemaphore, tiHolder, waveHolder } from './slots.ts';
+import type { Step } from './step.ts';
+import { resumeDeferred } from './tries.ts';
+
+/**
+ * Run `work` for a run; if the run's DAG version cannot be had, fail the run with a note saying so (its
+ * instances and counters are left as they are), give back its maxActiveRuns unit and wake its parent.
+ */
+export async function guarded<T>(s: Step, ref: RunRef, work: () => Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (!(e instanceof DagVersionUnavailableError)) throw e;
+    const run = await s.store.getRun(runRefOf(ref));
+    if (run) await endRun(s, run, 'failed', `${e.name}: ${e.message}`, { cancel: true });
+    return fallback;
+  }
+}
+
+/** End the run if it is running with nothing pending. */
+export async function finalizeIfDone(s: Step, ref: RunRef): Promise<void> {
+  const run = await s.store.getRun(ref);
+  if (run) await finalizeRun(s, run);
+}
+
+/** End `run` (as just read) by Airflow's leaf rule, if it is running with nothing pending. */
+export async function finalizeRun(s: Step, run: DagRunRecord): Promise<void> {
+  // pending > 0: instances were cleared after the caller saw it reach 0; the run goes on.
+  if (run.state !== 'running' || run.pending > 0) return;
+  const dag = s.dagOf(run);
+  const states = await s.store.getTaskStates(run, leavesOf(dag));
+  const state = runOutcome(states.map((x) => x?.self ?? { failed: 0, upstream_failed: 0 }));
+  await endRun(s, run, state, null);
+}
+
+const leaves = new WeakMap<Dag, string[]>();
+
+function leavesOf(dag: Dag): string[] {
+  let l = leaves.get(dag);
+  if (!l) leaves.set(dag, (l = dag.spec.tasks.filter((t) => t.downstream.length === 0).map((t) => t.taskId)));
+  return l;
+}
+
+/** Fail a run that cannot go on (e.g. its host hit an internal error): as any run end, exactly once. */
+export async function failRun(s: Step, ref: RunRef, note: string): Promise<void> {
+  const run = await s.store.getRun(ref);
+  if (run && (run.state === 'running' || run.state === 'queued')) await endRun(s, run, 'failed', note);
+}
+
+/**
+ * Stop a run now (e.g. its DAG is being deleted): it fails with `note`; its unfinished instances are
+ * skipped and give back their slots, as at a dagrun timeout. A queued run simply fails.
+ */
+export function stopRun(s: Step, ref: RunRef, note: string): Promise<void> {
+  return guarded(
+    s,
+    ref,
+    async () => {
+      const run = await s.store.getRun(ref);
+      if (run?.state === 'queued') await failRun(s, run, note);
+      else if (run?.state === 'running') await stopRunning(s, run, note);
+    },
+    undefined,
+  );
+}
+
+/**
+ * Stop a running run now: it fails with `note`, its work in flight is cancelled, and its unfinished instances
+ * are skipped (giving back their slots), as at a dagrun timeout.
+ */
+export function stopRunning(s: Step, run: DagRunRecord, note: string): Promise<void> {
+  return endRun(s, run, 'failed', note, { cancel: true, skipUnfinished: true });
+}
+
+interface EndHow {
+  /** Stop the run's work in flight (the host's `cancelRun`). */
+  cancel?: boolean;
+  /** Skip its unfinished instances (needs the run's DAG version). */
+  skipUnfinished?: boolean;
+}
+
+/**
+ * End a queued or running run in `state`, exactly once; a call that finds it ended already (a replay, or
+ * this call's write that reported an error after it applied) finishes what follows an end, each step
+ * idempotent.
+ */
+async function endRun(s: Step, run: DagRunRecord, state: 'success' | 'failed', note: string | null, how: EndHow = {}): Promise<void> {
+  // The run's DAG when its version is loaded (a run failed because it is not has no callbacks to call).
+  const dag = how.skipUnfinished ? s.dagOf(run) : loadedVersion(s, run);
+  const ended = await s.store.updateRun(runRefOf(run), ['running', 'queued'], { state, endDate: iso(s.now()), note });
+  if (!ended) {
+    const now = await s.store.getRun(run);
+    if (now && (now.state === 'success' || now.state === 'failed')) {
+      if (now.parent) await resumeDeferred(s, now.parent, now.parent.tryNumber);
+      await afterRunEnded(s, now);
+    }
+    return;
+  }
+  if (how.cancel) s.cancelRun(ended);
+  if (how.skipUnfinished && dag) await skipUnfinished(s, dag, ended);
+  s.env.resolver.forget(ended);
+  s.emitRun(ended);
+  if (dag) await dagCallback(s, dag, ended, state);
+  if (ended.parent) await resumeDeferred(s, ended.parent, ended.parent.tryNumber);
+  await afterRunEnded(s, ended);
+}
+
+function loadedVersion(s: Step, run: DagRunRecord): Dag | undefined {
+  const found = s.env.dags.getDag(run.dagId, run.dagVersion);
+  return found?.spec.version === run.dagVersion ? found : undefined;
+}
+
+/**
+ * Skip a stopped run's unfinished instances, counted in the tallies and the pending count as any finish
+ * (so that clearing them later takes back exactly what was counted), one bulk call per task; those that
+ * were queued or running give back their slots (an array wave's once for the wave).
+ */
+async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord): Promise<void> {
+  const unfinished = new Map<string, TaskInstanceRecord[]>();
+  for (const ti of await s.store.listTaskInstances(runRefOf(run))) {
+    if (isTerminalTiState(ti.state)) continue;
+    const list = unfinished.get(ti.taskId);
+    if (list) list.push(ti);
+    else unfinished.set(ti.taskId, [ti]);
+  }
+  const endDate = iso(s.now());
+  const wavesReleased = new Set<string>();
+  for (const [taskId, tis] of unfinished) {
+    const t = dag.task(taskId);
+    const res = await s.store.finishTaskInstances(
+      tis.map((ti) => ({ key: tiKeyOf(ti), expect: { states: [ti.state], tryNumber: ti.tryNumber }, state: 'skipped', patch: { endDate }, downstream: t.downstream })),
+    );
+    for (let i = 0; i < tis.length; i++) {
+      const ti = tis[i]!;
+      if (!res.applied[i]) continue;
+      s.emitTi({ ...ti, state: 'skipped', endDate });
+      if (ti.state !== 'queued' && ti.state !== 'running') continue;
+      if (!s.isArrayTask(t)) {
+        await releaseSlots(s, dag, t, tiHolder(ti, ti.tryNumber));
+        continue;
+      }
+      const array = { dagId: run.dagId, runId: run.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) };
+      const wave = `${ti.taskId}\u0000${array.group}\u0000${ti.tryNumber}`;
+      if (wavesReleased.has(wave)) continue;
+      wavesReleased.add(wave);
+      await releaseSlots(s, dag, t, waveHolder(array, ti.tryNumber));
+    }
+  }
+}
+
+/** Let the run's data expire after the store's retention, and give its maxActiveRuns unit to a queued run. */
+async function afterRunEnded(s: Step, run: DagRunRecord): Promise<void> {
+  if (run.endDate) await s.store.expireRun?.(runRefOf(run), run.endDate);
+  await s.store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
+  // A run failed because no version of its DAG is loaded any more has no queued runs to start.
+  if (s.env.dags.getDag(run.dagId)) await startQueuedRuns(s, run.dagId);
+  if (run.backfillId) await checkBackfill(s, run.dagId, run.backfillId);
+}

@@ -1,0 +1,200 @@
+// Tries: queueing an instance for its try, a try's result, and a deferred try resumed.
+
+import type { Dag } from '../authoring/dag.ts';
+import { batchJobName, groupOf } from '../core/arrays.ts';
+import type { TryResult } from '../core/events.ts';
+import { decideAfterFailure } from '../core/retry.ts';
+import type { TaskSpec } from '../model/spec.ts';
+import type { TerminalTiState } from '../model/states.ts';
+import { iso } from '../model/time.ts';
+import { historyWithCurrentTry, tiKeyOf, type DagRunRecord, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
+import { taskCallback } from './callbacks.ts';
+import { decideDownstream, finish, skipForShortCircuit, skipNotFollowed } from './decisions.ts';
+import { guarded } from './run-end.ts';
+import { releaseSlots, takeSlots, tiHolder } from './slots.ts';
+import type { Step } from './step.ts';
+import { queueWave } from './waves.ts';
+
+/** Take slots and queue the instance for its try; or leave it scheduled, waiting for a slot. */
+export async function queueInstance(s: Step, dag: Dag, ti: TaskInstanceRecord): Promise<void> {
+  const t = dag.task(ti.taskId);
+  if (s.isArrayTask(t) && ti.mapIndex >= 0) {
+    return queueWave(s, dag, t, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) });
+  }
+  if (t.kind === 'empty') {
+    const now = iso(s.now());
+    await finish(s, dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'success', { tryNumber: ti.tryNumber + 1, startDate: now, endDate: now, durationMs: 0 });
+    return;
+  }
+  const nextTry = ti.resume ? ti.tryNumber : ti.tryNumber + 1;
+  const holder = tiHolder(ti, nextTry);
+  const slots = await takeSlots(s, dag, t, holder, ti);
+  if (!slots.taken) {
+    if (slots.error !== null) {
+      await finish(s, dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'failed', { error: `PoolError: ${slots.error}`, endDate: iso(s.now()) });
+    }
+    return;
+  }
+  const queuedAt = iso(s.now());
+  let queued = await s.store.updateTaskInstance(
+    ti,
+    { states: ['scheduled'], tryNumber: ti.tryNumber },
+    ti.resume
+      ? { state: 'queued', resume: false, queuedAt }
+      : { state: 'queued', tryNumber: nextTry, queuedAt, startDate: null, endDate: null, externalId: null, firstPokeAt: null, pokeCount: 0 },
+  );
+  if (!queued) {
+    // Queued already for this try (by a concurrent call holding the same slots, or by this call's write
+    // that reported an error after it applied): it keeps the slots, and a dispatch is idempotent.
+    // Otherwise the slots go back.
+    const now = await s.store.getTaskInstance(ti);
+    if (now?.state !== 'queued' || now.tryNumber !== nextTry) {
+      if (now?.state !== 'running' || now.tryNumber !== nextTry) await releaseSlots(s, dag, t, holder);
+      return;
+    }
+    queued = now;
+  }
+  s.emitTi(queued);
+  s.dispatch(queued, dag);
+  if (t.kind === 'batch' && t.batch!.runnableTimeoutMs !== null && !ti.resume) {
+    s.timer(s.now() + t.batch!.runnableTimeoutMs, {
+      type: 'runnable_check',
+      key: tiKeyOf(queued),
+      tryNumber: queued.tryNumber,
+      jobName: t.batch!.jobName ?? batchJobName(dag.dagId, t.taskId, queued.mapIndex, queued.runId, queued.tryNumber),
+      jobQueue: t.batch!.jobQueue,
+    });
+  }
+}
+
+/**
+ * A try ended. Idempotent: only the first report for (instance, try) while it runs moves it; a report
+ * that finds the try already moved (a replay, or a first delivery whose process died or whose write
+ * reported an error after it applied) finishes what follows that move: slots given back, downstream
+ * tasks decided, the run finalised, a retry timer armed. Each of those steps is idempotent.
+ */
+export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
+  const run = await s.store.getRun(key);
+  if (!run) return;
+  const dag = s.dagOf(run);
+  const t = dag.task(key.taskId);
+  const now = s.now();
+  const expect = { states: ['running' as const], tryNumber };
+  const holder = tiHolder(key, tryNumber);
+  const current = await s.store.getTaskInstance(key);
+  if (!current || current.tryNumber !== tryNumber) return;
+  if (current.state !== 'running') return afterTryMoved(s, dag, run, t, current);
+  const durationMs = current.startDate ? now - Date.parse(current.startDate) : null;
+  switch (result.kind) {
+    case 'success': {
+      if (result.follow) await skipNotFollowed(s, dag, run, t, result.follow);
+      if (result.shortCircuit === false) await skipForShortCircuit(s, dag, run, t);
+      // Callbacks run before the state is committed, so they have run when the run is seen to end.
+      await taskCallback(s, dag, t, 'onSuccess', key, tryNumber, null);
+      return finishTry(s, dag, t, key, expect, 'success', { endDate: iso(now), durationMs, error: null }, holder);
+    }
+    case 'skip':
+      return finishTry(s, dag, t, key, expect, 'skipped', { endDate: iso(now), durationMs, error: result.reason }, holder);
+    case 'failure': {
+      // Tries left by the instance's maxTries (its task's retries, counted again from a clear).
+      const d = decideAfterFailure({ ...t, retries: current.maxTries - 1 }, tryNumber, result.retriable, `${dag.dagId}#${key.taskId}#${key.mapIndex}#${run.logicalDate}`);
+      if (d.next !== 'retry') {
+        await taskCallback(s, dag, t, 'onFailure', key, tryNumber, result.error);
+        return finishTry(s, dag, t, key, expect, 'failed', { endDate: iso(now), durationMs, error: result.error }, holder);
+      }
+      const at = now + d.delayMs;
+      const ended = { endDate: iso(now), durationMs, error: result.error };
+      // The patch is conditional on this try running, so the history read with it is the one it replaces.
+      const history = historyWithCurrentTry({ ...current, ...ended }, 'failed');
+      const ti = await s.store.updateTaskInstance(key, expect, { state: 'up_for_retry', ...ended, nextAt: iso(at), ...(history ? { history } : {}) });
+      if (!ti) return afterTryMovedByOther(s, dag, run, t, key, tryNumber);
+      s.emitTi(ti);
+      await releaseSlots(s, dag, t, holder);
+      await taskCallback(s, dag, t, 'onRetry', key, tryNumber, result.error);
+      s.timer(at, { type: 'retry', key: tiKeyOf(key), tryNumber });
+      return;
+    }
+    case 'defer': {
+      const ti = await s.store.updateTaskInstance(key, expect, {
+        state: 'deferred',
+        nextAt: result.until === null ? null : iso(result.until),
+        ...(result.externalId !== undefined ? { externalId: result.externalId } : {}),
+      });
+      if (!ti) return afterTryMovedByOther(s, dag, run, t, key, tryNumber);
+      s.emitTi(ti);
+      await releaseSlots(s, dag, t, holder);
+      if (result.until !== null) s.timer(result.until, { type: 'resume', key: tiKeyOf(key), tryNumber });
+      else await resumeIfExternalDone(s, t, ti);
+      return;
+    }
+  }
+}
+
+/** Finish a running try in a terminal state; then (or when it finished already) what follows. */
+async function finishTry(s: Step, dag: Dag, t: TaskSpec, key: TiKey, expect: { states: TaskInstanceRecord['state'][]; tryNumber: number }, state: TerminalTiState, patch: Partial<TaskInstanceRecord>, holder: string): Promise<void> {
+  if (await finish(s, dag, key, expect, state, patch, undefined, holder)) return;
+  const run = await s.store.getRun(key);
+  if (run) await afterTryMovedByOther(s, dag, run, t, key, expect.tryNumber);
+}
+
+async function afterTryMovedByOther(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, key: TiKey, tryNumber: number): Promise<void> {
+  const now = await s.store.getTaskInstance(key);
+  if (now && now.tryNumber === tryNumber && now.state !== 'running') await afterTryMoved(s, dag, run, t, now);
+}
+
+/**
+ * What follows a try's move out of running, done again for an instance found already moved (a report
+ * delivered again, or one whose first delivery stopped part way): idempotent steps only.
+ */
+async function afterTryMoved(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
+  if (s.isArrayTask(t) && ti.mapIndex >= 0) return; // array children move by wave (handleArrayResult)
+  const holder = tiHolder(ti, ti.tryNumber);
+  switch (ti.state) {
+    case 'success':
+    case 'failed':
+    case 'skipped':
+    case 'upstream_failed':
+      await releaseSlots(s, dag, t, holder);
+      return decideDownstream(s, dag, run, t);
+    case 'up_for_retry':
+      await releaseSlots(s, dag, t, holder);
+      if (ti.nextAt !== null) s.timer(Date.parse(ti.nextAt), { type: 'retry', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+      return;
+    case 'deferred':
+      await releaseSlots(s, dag, t, holder);
+      if (ti.nextAt !== null) s.timer(Date.parse(ti.nextAt), { type: 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+      else await resumeIfExternalDone(s, t, ti);
+      return;
+    default:
+      return;
+  }
+}
+
+/** A deferred instance waiting on an external end that may have happened before it deferred: resume it then. */
+async function resumeIfExternalDone(s: Step, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
+  if (t.kind === 'trigger_dag' && ti.externalId) {
+    // The triggered run may have ended before we deferred: then nobody else will wake us.
+    const child = await s.store.getRun({ dagId: t.triggerDag!.triggerDagId, runId: ti.externalId });
+    if (child && (child.state === 'success' || child.state === 'failed')) await resumeDeferred(s, ti, ti.tryNumber);
+  } else if (t.kind === 'batch' && ti.externalId && (await s.env.externalDone?.('batch', ti.externalId))) {
+    await resumeDeferred(s, ti, ti.tryNumber);
+  }
+}
+
+/**
+ * Put a deferred instance back in the queue to continue its try (a poke, a finished job or run). Guarded
+ * for the instance's run, which may be another than the caller's (a parent woken by its child's end).
+ */
+export function resumeDeferred(s: Step, key: TiKey, tryNumber: number): Promise<void> {
+  return guarded(s, key, () => resumeDeferredTry(s, key, tryNumber), undefined);
+}
+
+async function resumeDeferredTry(s: Step, key: TiKey, tryNumber: number): Promise<void> {
+  const run = await s.store.getRun(key);
+  if (!run) return;
+  const dag = s.dagOf(run);
+  const ti = await s.store.updateTaskInstance(key, { states: ['deferred'], tryNumber }, { state: 'scheduled', resume: true, nextAt: null });
+  if (!ti) return;
+  s.emitTi(ti);
+  await queueInstance(s, dag, ti);
+}

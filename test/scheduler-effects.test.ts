@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { dag, task } from '../lib/index.ts';
+import type { Dag } from '../lib/authoring/dag.ts';
+import { effectsLeftBy, type Effect } from '../lib/scheduler/effects.ts';
+import { Scheduler } from '../lib/scheduler/scheduler.ts';
+import { MemoryStateStore } from '../lib/store/memory-store.ts';
+import type { TiKey } from '../lib/store/records.ts';
+import type { StateStore } from '../lib/store/state-store.ts';
+
+// The scheduler alone, with no host: every entry point returns what it asks for, as data.
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function setup(d: Dag, store: StateStore = new MemoryStateStore()) {
+  let now = T0;
+  const scheduler = new Scheduler(store, { getDag: (id) => (id === d.dagId ? d : undefined) }, { now: () => now });
+  return { store, scheduler, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+/** The effects that are not emits, in a short form: `dispatch a#1`, `timer retry a@<ms>`, ... */
+function asked(effects: readonly Effect[]): string[] {
+  return effects.flatMap((e) => {
+    switch (e.type) {
+      case 'dispatch':
+        return [`dispatch ${e.ti.taskId}#${e.ti.tryNumber}`];
+      case 'dispatchWave':
+        return [`wave ${e.wave.array.taskId}/${e.wave.array.group}#${e.wave.tryNumber}`];
+      case 'timer':
+        return [`timer ${e.event.type} @${e.at - T0}`];
+      case 'stopRunnable':
+        return [`stop ${e.jobName}`];
+      case 'cancelRun':
+        return [`cancel ${e.run.runId}`];
+      case 'emit':
+        return [];
+    }
+  });
+}
+
+function emitted(effects: readonly Effect[]): string[] {
+  return effects.flatMap((e) => (e.type !== 'emit' ? [] : e.event.type === 'ti' ? [`ti ${e.event.ti.taskId} ${e.event.ti.state}`] : e.event.type === 'run' ? [`run ${e.event.run.state}`] : [`error ${e.event.where}`]));
+}
+
+async function start(store: StateStore, key: TiKey, tryNumber: number, at: number): Promise<void> {
+  await store.updateTaskInstance(key, { states: ['queued'], tryNumber }, { state: 'running', startDate: new Date(at).toISOString() });
+}
+
+const chain = dag({ dagId: 'fx_chain', defaultArgs: { retries: 1, retryDelay: '10s' }, dagrunTimeout: '1h' }, () => {
+  const a = task('a', () => 1);
+  task('b', () => 2).after(a);
+});
+
+describe('the scheduler returns effects', () => {
+  it('a trigger: the run starts, its root is dispatched, its dagrun timeout is set; every change is told', async () => {
+    const { scheduler } = setup(chain);
+    const { value: run, effects } = await scheduler.triggerRun({ dagId: 'fx_chain', runId: 'r' });
+    expect(run.state).toBe('running');
+    expect(asked(effects)).toEqual(['timer run_timeout @3600000', 'dispatch a#1']);
+    expect(emitted(effects)).toEqual(['run queued', 'run running', 'ti a scheduled', 'ti a queued']);
+  });
+
+  it("a try's success dispatches its successor; a failure with retries left asks for a retry timer at its delay", async () => {
+    const { store, scheduler, advance, now } = setup(chain);
+    await scheduler.triggerRun({ dagId: 'fx_chain', runId: 'r' });
+    const a = { dagId: 'fx_chain', runId: 'r', taskId: 'a', mapIndex: -1 };
+    await start(store, a, 1, now());
+    advance(1000);
+    const ok = await scheduler.handleTryResult(a, 1, { kind: 'success' });
+    expect(asked(ok.effects)).toEqual(['dispatch b#1']);
+    expect(emitted(ok.effects)).toEqual(['ti a success', 'ti b scheduled', 'ti b queued']);
+
+    const b = { ...a, taskId: 'b' };
+    await start(store, b, 1, now());
+    const failed = await scheduler.handleTryResult(b, 1, { kind: 'failure', error: 'Error: boom', retriable: true });
+    expect(asked(failed.effects)).toEqual(['timer retry @11000']);
+    // Delivered again, the result changes nothing and asks for the same timer (a replay finishes what the first began).
+    expect(asked((await scheduler.handleTryResult(b, 1, { kind: 'failure', error: 'Error: boom', retriable: true })).effects)).toEqual(['timer retry @11000']);
+
+    advance(10_000);
+    const retried = await scheduler.onTimer({ type: 'retry', key: b, tryNumber: 1 });
+    expect(asked(retried.effects)).toEqual(['dispatch b#2']);
+  });
+
+  it('a dagrun timeout stops the run: its work in flight is cancelled, what is unfinished skipped', async () => {
+    const { scheduler, advance } = setup(chain);
+    await scheduler.triggerRun({ dagId: 'fx_chain', runId: 'r' });
+    advance(3_600_000);
+    const out = await scheduler.onTimer({ type: 'run_timeout', dagId: 'fx_chain', runId: 'r' });
+    expect(asked(out.effects)).toEqual(['cancel r']);
+    expect(emitted(out.effects)).toEqual(['ti a skipped', 'run failed']);
+  });
+
+  it('a callback that throws is told as an error effect, not thrown', async () => {
+    const d = dag({ dagId: 'fx_cb' }, () => {
+      task('a', () => 1, {
+        onSuccess: () => {
+          throw new Error('callback broke');
+        },
+      });
+    });
+    const { store, scheduler, now } = setup(d);
+    await scheduler.triggerRun({ dagId: 'fx_cb', runId: 'r' });
+    const a = { dagId: 'fx_cb', runId: 'r', taskId: 'a', mapIndex: -1 };
+    await start(store, a, 1, now());
+    const out = await scheduler.handleTryResult(a, 1, { kind: 'success' });
+    expect(emitted(out.effects)).toEqual(["error task 'a' onSuccess callback", 'ti a success', 'run success']);
+  });
+
+  it('a step that throws part way leaves what it had decided on the error, for the host to carry out', async () => {
+    const d = dag({ dagId: 'fx_two' }, () => {
+      task('a', () => 1);
+      task('b', () => 2);
+    });
+    const store = new MemoryStateStore();
+    // The second instance cannot be created: a's instance was created and queued before.
+    const broken = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'createTaskInstances') {
+          return async (tis: { taskId: string }[]) => {
+            if (tis.some((ti) => ti.taskId === 'b')) throw new Error('disk full');
+            return target.createTaskInstances(tis as never);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const { scheduler } = setup(d, broken);
+    const error = await scheduler.triggerRun({ dagId: 'fx_two', runId: 'r' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(asked(effectsLeftBy(error))).toEqual(['dispatch a#1']);
+    // Handed out once.
+    expect(effectsLeftBy(error)).toEqual([]);
+  });
+});
