@@ -42,7 +42,7 @@ describe('lifecycleNext: what a lifecycle does next (the one rule of both hosts)
     expect(lifecycleNext({ wave: array }, [dispatch({ ...key, taskId: 'b', mapIndex: 0 })]).next).toBeNull();
   });
   it('continues as new: a loop past the limit leaves its run to a new execution', () => {
-    expect(lifecycleNext({ instance: key }, [dispatch(key, 1, 1000)], { continueAsNewEvery: 1000 }).next).toBeNull();
+    expect(lifecycleNext({ instance: key }, [dispatch(key, 1, 1000)], { continueAsNewEvery: 1000 }).next).toEqual({ action: 'done' });
     expect(lifecycleNext({ instance: key }, [dispatch(key, 1, 999)], { continueAsNewEvery: 1000 }).next).toEqual({ action: 'run', tryNumber: 1 });
     // Locally (no history limit) the loop goes on.
     expect(lifecycleNext({ instance: key }, [dispatch(key, 1, 1000)]).next).toEqual({ action: 'run', tryNumber: 1 });
@@ -67,5 +67,16 @@ describe("a replay's reply, from the instance's state", () => {
       event: { type: 'array_retry', array, tryNumber: 1 },
     });
     expect(nextFromWave(array, 1, [child(0, 'success', 1), child(1, 'failed', 1)])).toEqual({ action: 'done' });
+  });
+});
+
+describe('a try that must start in a new execution', () => {
+  it("decided by a replay (anew): started elsewhere, and the caller is done, whichever reply counts", () => {
+    const effects: LifecycleEffect[] = [{ type: 'dispatch', ti: { ...key, tryNumber: 1, pokeCount: 0 }, anew: true }];
+    expect(lifecycleNext({ instance: key }, effects)).toEqual({ next: { action: 'done' }, claimed: null, rest: effects });
+  });
+  it('past the loops of one execution: the same', () => {
+    const effects = [dispatch(key, 1, 2000)];
+    expect(lifecycleNext({ instance: key }, effects, { continueAsNewEvery: 1000 })).toEqual({ next: { action: 'done' }, claimed: null, rest: effects });
   });
 });

@@ -21,7 +21,7 @@ export type LifecycleCaller = { instance: TiKey } | { wave: ArrayRef };
  * to start, a wave to start, a timer to set. The others never are.
  */
 export type LifecycleEffect =
-  | { type: 'dispatch'; ti: TiKey & { tryNumber: number; pokeCount: number } }
+  | { type: 'dispatch'; ti: TiKey & { tryNumber: number; pokeCount: number }; anew?: boolean }
   | { type: 'dispatchWave'; wave: { array: ArrayRef; tryNumber: number } }
   | { type: 'timer'; at: number; event: TimerEvent }
   | { type: 'stopRunnable' | 'cancelRun' | 'emit' };
@@ -43,13 +43,16 @@ function sameArray(a: ArrayRef, b: ArrayRef): boolean {
   return a.dagId === b.dagId && a.runId === b.runId && a.taskId === b.taskId && a.group === b.group;
 }
 
-/** The next action `effect` asks of `caller`'s lifecycle, or null when it is not the caller's. */
-function claim(caller: LifecycleCaller, effect: LifecycleEffect, options: LifecycleOptions): NextAction | null {
+/**
+ * The next action `effect` asks of `caller`'s lifecycle (`started`: it runs in a new execution instead,
+ * and the caller is done), or null when it is not the caller's.
+ */
+function claim(caller: LifecycleCaller, effect: LifecycleEffect, options: LifecycleOptions): NextAction | 'started' | null {
   switch (effect.type) {
     case 'dispatch': {
       if (!('instance' in caller) || !sameTi(effect.ti, caller.instance)) return null;
       const every = options.continueAsNewEvery;
-      if (every !== undefined && effect.ti.pokeCount > 0 && effect.ti.pokeCount % every === 0) return null;
+      if (effect.anew || (every !== undefined && effect.ti.pokeCount > 0 && effect.ti.pokeCount % every === 0)) return 'started';
       return { action: 'run', tryNumber: effect.ti.tryNumber };
     }
     case 'dispatchWave':
@@ -67,13 +70,17 @@ function claim(caller: LifecycleCaller, effect: LifecycleEffect, options: Lifecy
 /**
  * Split what one scheduler step asked for into the calling lifecycle's next action (the first effect
  * that is its own: its try to run again, its retry or poke to wait for, its next wave) and the rest,
- * which start elsewhere; `claimed` is the effect `next` came from. `next` is null when the step decided nothing for the caller (then its state
- * says: {@link nextFromInstance}, {@link nextFromWave}).
+ * which start elsewhere; `claimed` is the effect `next` came from. A dispatch of the caller's try that
+ * must start in a new execution (`anew`: decided by a replayed event, whose reply may be the one that is
+ * dropped; or past `continueAsNewEvery` loops) stays in the rest, and the caller is `done`. `next` is
+ * null when the step decided nothing for the caller (then its state says: {@link nextFromInstance},
+ * {@link nextFromWave}).
  */
 export function lifecycleNext<E extends LifecycleEffect>(caller: LifecycleCaller | null, effects: readonly E[], options: LifecycleOptions = {}): { next: NextAction | null; claimed: E | null; rest: E[] } {
   if (caller !== null) {
     for (let i = 0; i < effects.length; i++) {
       const next = claim(caller, effects[i]!, options);
+      if (next === 'started') return { next: { action: 'done' }, claimed: null, rest: [...effects] };
       if (next) return { next, claimed: effects[i]!, rest: [...effects.slice(0, i), ...effects.slice(i + 1)] };
     }
   }

@@ -12,8 +12,13 @@ import type { SchedulerEvent } from './host.ts';
 import type { Scheduler } from './scheduler.ts';
 
 export type Effect =
-  /** Start the try of a queued instance (locally in-process; deployed, its lifecycle state machine). */
-  | { type: 'dispatch'; ti: TaskInstanceRecord; dag: Dag }
+  /**
+   * Start the try of a queued instance (locally in-process; deployed, its lifecycle state machine).
+   * `anew`: decided by a replayed event (a report that found its try already moved), so it starts in a
+   * new execution even when it is the calling lifecycle's own try: the reply that would carry it may be
+   * the one that is dropped.
+   */
+  | { type: 'dispatch'; ti: TaskInstanceRecord; dag: Dag; anew?: boolean }
   /**
    * Start a wave of an array group: its queued instances as one Batch array job, each child's outcome
    * reported to `Scheduler.handleArrayResult` (only from a scheduler whose host runs waves: `arrays`).

@@ -28,6 +28,11 @@ export interface SchedulerEnv {
 export class Step {
   /** The effects decided so far, in order. */
   readonly effects: Effect[] = [];
+  /**
+   * Whether this step is a replay: a report that found its try already moved. What it dispatches starts
+   * anew (see the `dispatch` effect).
+   */
+  replaying = false;
   /** Pools read by this step (a finished try and the successors it queues share one read). */
   private readonly pools = new Map<string, PoolRecord | undefined>();
 
@@ -80,7 +85,7 @@ export class Step {
   }
 
   dispatch(ti: TaskInstanceRecord, dag: Dag): void {
-    this.effects.push({ type: 'dispatch', ti, dag });
+    this.effects.push(this.replaying ? { type: 'dispatch', ti, dag, anew: true } : { type: 'dispatch', ti, dag });
   }
 
   dispatchWave(wave: ArrayWave, dag: Dag): void {

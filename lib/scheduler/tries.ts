@@ -147,6 +147,7 @@ async function afterTryMovedByOther(s: Step, dag: Dag, run: DagRunRecord, t: Tas
  * delivered again, or one whose first delivery stopped part way): idempotent steps only.
  */
 async function afterTryMoved(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
+  s.replaying = true;
   if (s.isArrayTask(t) && ti.mapIndex >= 0) return; // array children move by wave (handleArrayResult)
   const holder = tiHolder(ti, ti.tryNumber);
   switch (ti.state) {
