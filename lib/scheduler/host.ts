@@ -1,5 +1,6 @@
 import type { Dag } from '../authoring/dag.ts';
 import type { ArrayRef } from '../core/arrays.ts';
+import type { ErrorInfo } from '../model/error-info.ts';
 import type { DagRunRecord, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 
 /** Events the scheduler asks its host to deliver back later. */
@@ -73,7 +74,7 @@ export interface DagResolver {
 /** How a try ended, as reported by the task runner. */
 export type TryResult =
   | { kind: 'success'; follow?: string[] | null; shortCircuit?: boolean }
-  | { kind: 'failure'; error: string; retriable: boolean }
+  | { kind: 'failure'; error: ErrorInfo; retriable: boolean }
   | { kind: 'skip'; reason: string }
   /** Wait without holding anything, until `until` (a timer) or an external event (until null). */
   | { kind: 'defer'; until: number | null; externalId?: string };

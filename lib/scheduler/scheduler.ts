@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import type { Dag } from '../authoring/dag.ts';
 import type { RunType } from '../authoring/context.ts';
 import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
-import { DagNotFoundError, DagVersionUnavailableError, errorMessage, MappingError, RunExistsError } from '../errors.ts';
+import { BatchJobFailedError, DagNotFoundError, DagVersionUnavailableError, errorMessage, failureInfo, LostTryError, MappingError, PoolError, RunExistsError, RunnableTimeoutError, SchedulerNote, skipInfo } from '../errors.ts';
+import { formatError, type ErrorInfo } from '../model/error-info.ts';
 import { resolveParams } from '../core/params.ts';
 import { decideAfterFailure } from '../core/retry.ts';
 import { arrayGroups, batchJobName, groupBounds, groupOf, waveJobName, type ArrayRef, type ChildOutcome } from '../core/arrays.ts';
@@ -480,7 +481,7 @@ export class Scheduler {
     }
     if (rec.decision !== null && rec.decision !== 'expanded') {
       // Settled terminal without its instance: create it now (the reason it was settled for is not kept).
-      await this.finishSettled(dag, run, t, rec.decision, `settled ${rec.decision}; its instance was created again after a lost write`, priorTries, rec.priorHistory);
+      await this.finishSettled(dag, run, t, rec.decision, failureInfo(new SchedulerNote(`settled ${rec.decision}; its instance was created again after a lost write`)), priorTries, rec.priorHistory);
       return 1;
     }
     return 0;
@@ -514,8 +515,8 @@ export class Scheduler {
     try {
       n = mappingLength(await this.resolver.mappingLists(dag, run, t.taskId, t.mapping!));
     } catch (e) {
-      const msg = e instanceof MappingError ? errorMessage(e) : `MappingError: could not resolve the lists to map over: ${errorMessage(e)}`;
-      return this.settleTerminal(dag, run, t, 'failed', msg, priorTries, priorHistory);
+      const error = failureInfo(e instanceof MappingError ? e : new MappingError(`could not resolve the lists to map over: ${errorMessage(e)}`));
+      return this.settleTerminal(dag, run, t, 'failed', error, priorTries, priorHistory);
     }
     if (n === 0) return this.settleTerminal(dag, run, t, 'skipped', 'mapped over an empty list', priorTries, priorHistory);
     if (!(await this.store.claimExpansion(run, t.taskId, n, t.downstream))) {
@@ -537,8 +538,9 @@ export class Scheduler {
   /**
    * Settle a task without running it: one instance (map index -1) in a terminal state. `priorTries`
    * when the caller knows it (a cleared task's earlier tries); else read when the run was ever cleared.
+   * `error`: the instance's error; text is why it was skipped.
    */
-  private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
+  private async settleTerminal(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: ErrorInfo | string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
     if (!(await this.store.claimDecision(run, t.taskId, state))) {
       // Settled already as this: finish it when its instance is missing (creating it is conditional on absence).
       const now = (await this.store.getTaskStates(run, [t.taskId]))[0];
@@ -551,7 +553,8 @@ export class Scheduler {
   }
 
   /** Create the terminal instance of a task whose decision this caller has claimed. */
-  private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
+  private async finishSettled(dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, reason: ErrorInfo | string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
+    const error = typeof reason === 'string' ? skipInfo(reason) : reason;
     const now = iso(this.host.now());
     if (priorTries === undefined && (run.clearNumber ?? 0) > 0) {
       const rec = (await this.store.getTaskStates(run, [t.taskId]))[0];
@@ -633,7 +636,7 @@ export class Scheduler {
     const limits = await this.limits(dag, t);
     if (typeof limits === 'string') {
       await this.finish(dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'failed', {
-        error: `PoolError: ${limits}`,
+        error: failureInfo(new PoolError(limits)),
         endDate: iso(this.host.now()),
       });
       return;
@@ -771,7 +774,7 @@ export class Scheduler {
         return;
       }
       case 'skip': {
-        await this.finishTry(dag, t, key, expect, 'skipped', { endDate: iso(now), durationMs, error: result.reason }, holder);
+        await this.finishTry(dag, t, key, expect, 'skipped', { endDate: iso(now), durationMs, error: skipInfo(result.reason) }, holder);
         return;
       }
       case 'failure': {
@@ -791,11 +794,11 @@ export class Scheduler {
           if (!ti) return this.afterTryMovedByOther(dag, run, t, key, tryNumber);
           this.emitTi(ti);
           await this.releaseSlots(dag, t, holder);
-          await this.callback(dag, t, 'onRetry', key, tryNumber, result.error);
+          await this.callback(dag, t, 'onRetry', key, tryNumber, formatError(result.error));
           this.host.setTimer(at, { type: 'retry', key: tiKeyOf(key), tryNumber });
           return;
         }
-        await this.callback(dag, t, 'onFailure', key, tryNumber, result.error);
+        await this.callback(dag, t, 'onFailure', key, tryNumber, formatError(result.error));
         await this.finishTry(dag, t, key, expect, 'failed', { endDate: iso(now), durationMs, error: result.error }, holder);
         return;
       }
@@ -1159,7 +1162,7 @@ export class Scheduler {
       } else if (ti.state === 'running' && stale && options.tryStopped) {
         const why = await options.tryStopped(ti);
         if (why !== null) {
-          await this.handleTryResult(ti, ti.tryNumber, { kind: 'failure', error: `LostTryError: ${why}`, retriable: true });
+          await this.handleTryResult(ti, ti.tryNumber, { kind: 'failure', error: failureInfo(new LostTryError(why)), retriable: true });
           report.failedStopped++;
         }
       }
@@ -1239,7 +1242,8 @@ export class Scheduler {
       if (!slots.taken) {
         if (slots.error !== null) {
           const now = iso(this.host.now());
-          await this.finishMany(dag, t, wave, 'failed', () => ({ error: `PoolError: ${slots.error}`, endDate: now }), { states: ['scheduled'] });
+          const error = failureInfo(new PoolError(slots.error));
+          await this.finishMany(dag, t, wave, 'failed', () => ({ error, endDate: now }), { states: ['scheduled'] });
           continue;
         }
         // Wait on the limit that refused; whoever releases it wakes the group through its first instance.
@@ -1368,13 +1372,13 @@ export class Scheduler {
     moved += a.moved.length;
     last = a.result ?? last;
     const errors = new Map(failed.map((f) => [f.ti.mapIndex, f.error]));
-    const b = await this.finishMany(dag, t, failed.map((f) => f.ti), 'failed', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: errors.get(ti.mapIndex)!, externalId: ti.externalId }), running1);
+    const b = await this.finishMany(dag, t, failed.map((f) => f.ti), 'failed', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: failureInfo(new BatchJobFailedError(errors.get(ti.mapIndex)!)), externalId: ti.externalId }), running1);
     moved += b.moved.length;
     last = b.result ?? last;
     let retryAt = 0;
     if (retry.length) {
       const updates: TiUpdate[] = retry.map((r) => {
-        const ended = { endDate: nowIso, durationMs: duration(r.ti), error: r.error, externalId: r.ti.externalId };
+        const ended = { endDate: nowIso, durationMs: duration(r.ti), error: failureInfo(new BatchJobFailedError(r.error)), externalId: r.ti.externalId };
         const history = historyWithCurrentTry({ ...r.ti, ...ended }, 'failed');
         return {
           key: tiKeyOf(r.ti),
@@ -1455,7 +1459,7 @@ export class Scheduler {
     if (!stillRunning || !this.host.stopRunnable) return;
     const t = dag.task((event.array ?? event.key)!.taskId);
     const limitS = Math.round((t.batch?.runnableTimeoutMs ?? 0) / 1000);
-    const reason = `RunnableTimeoutError: still RUNNABLE ${limitS} s after submission (runnableTimeout): no compute environment of queue '${event.jobQueue ?? '?'}' could place it; check its vCPU limits, instance types and subnets`;
+    const reason = errorMessage(new RunnableTimeoutError(`still RUNNABLE ${limitS} s after submission (runnableTimeout): no compute environment of queue '${event.jobQueue ?? '?'}' could place it; check its vCPU limits, instance types and subnets`));
     await this.host.stopRunnable(event.jobQueue, event.jobName, reason);
   }
 
