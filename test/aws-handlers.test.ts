@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatError } from '../lib/model/error-info.ts';
 import { batchJob, dag, sensor, task, triggerDag } from '../lib/index.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { handleSchedulerRequest, handleTaskRunnerRequest, handleTrigger, type AwsServices } from '../lib/aws/handlers.ts';
@@ -211,7 +212,7 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     w.svc.tryStopped = async (ti) => (ti.tryNumber === 1 ? 'lifecycle execution TIMED_OUT' : null);
     const retried: (string | null)[] = [];
     w.svc.onEvent = (e) => {
-      if (e.type === 'ti' && e.ti.state === 'up_for_retry') retried.push(e.ti.error);
+      if (e.type === 'ti' && e.ti.state === 'up_for_retry') retried.push(e.ti.error && formatError(e.ti.error));
     };
     await handleTrigger({ dagId: 'stopped', runId: 'r4' }, w.svc);
     const ti = w.started.shift()!;

@@ -90,7 +90,7 @@ describe('summary rows and tables', () => {
 
   it('a state-change line says the DAG, the instance, the state, the try and the error', () => {
     const run = { dagId: 'd', runId: 'r', state: 'running' as const, parent: null, startDate: null, endDate: null, tis: new Map(), lastLog: new Map() };
-    const failed = { ...ti('solve', 4, 'up_for_retry', 1, 5), error: 'Error: boom\n    at x' };
+    const failed = { ...ti('solve', 4, 'up_for_retry', 1, 5), error: { name: 'Error', message: 'boom\n    at x' } };
     expect(stateChangeLine({ kind: 'ti', run, ti: failed, previous: undefined }, plain, new Date(2026, 0, 1, 12, 0, 1, 250).getTime())).toBe(
       '12:00:01.250  d  solve[4]  up_for_retry  try 1/3  Error: boom',
     );
