@@ -464,7 +464,7 @@ describe('SqliteStateStore: migrating a schema version 3 file (runs keyed by run
       ['a', 'r1', 't', 0, 'deferred'],
       ['a', 'r1', 't', 1, 'success'],
     ]);
-    expect((await s.getTaskInstance({ ...r1, taskId: 't', mapIndex: 1 }))?.history).toEqual([{ tryNumber: 1, state: 'failed', startDate: null, endDate: null, durationMs: null, error: 'E: x' }]);
+    expect((await s.getTaskInstance({ ...r1, taskId: 't', mapIndex: 1 }))?.history).toEqual([{ tryNumber: 1, state: 'failed', startDate: null, endDate: null, durationMs: null, error: { name: 'E', message: 'x' } }]); // its error as this version reads an older one's text
     expect(await s.getXCom(r1, 't', 1, 'return_value')).toEqual({ ...r1, taskId: 't', mapIndex: 1, key: 'return_value', value: { n: 1 } });
     expect((await s.getXCom(c1, 'u', -1, 'return_value'))?.value).toBe('done');
     expect([...(await s.listItemResults({ ...r1, taskId: 't', mapIndex: 1 })).entries()]).toEqual([[4, [4]]]);
