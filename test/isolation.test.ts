@@ -187,7 +187,7 @@ export const stuck = dag({ dagId: 'iso_stuck' }, () => {
     r.close(new Error('the runner was stopped'));
     const ended = await r.waitForRun({ dagId: run.dagId, runId: run.runId });
     expect(ended.state).toBe('failed');
-    for (const taskId of ['ignores', 'blocks']) expect(await ti(r.store, run, taskId)).toMatchObject({ state: 'failed', error: 'Error: the runner was stopped' });
+    for (const taskId of ['ignores', 'blocks']) expect(await ti(r.store, run, taskId)).toMatchObject({ state: 'failed', error: { name: 'Error', message: 'the runner was stopped' } });
     expect(r.bookkeeping).toEqual(zero);
   });
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { aslTimestamp } from '../../lib/compiler/contract.ts';
 import { retryDelayMs } from '../../lib/core/retry.ts';
 import { useHarness } from './use-harness.ts';
+import { errorText } from '../helpers.ts';
 
 const h = useHarness();
 
@@ -16,7 +17,7 @@ describe('e2e_retry: retried with backoff, then failed', () => {
     const key = { dagId: 'e2e_retry', runId, taskId: 'always_fails', mapIndex: -1 };
 
     expect(run.state).toBe('failed');
-    expect((await h().store.listTaskInstances(run)).map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries, t.error])).toStrictEqual([
+    expect((await h().store.listTaskInstances(run)).map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries, errorText(t.error)])).toStrictEqual([
       ['after', 'upstream_failed', 0, 1, null],
       ['always_fails', 'failed', 4, 4, 'Error: the source is unavailable'],
     ]);
