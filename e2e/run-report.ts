@@ -3,6 +3,7 @@
  * instance's state and try, recursively through triggered runs), and a whole-state snapshot (runs,
  * instances, task tallies, XComs, pipeline context, logs) with times and ids taken out.
  */
+import type { ErrorInfo } from '../lib/model/error-info.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import type { RunReport, TaskReport } from '../lib/runner/local-runner.ts';
 import type { DagResolver } from '../lib/scheduler/host.ts';
@@ -63,6 +64,15 @@ export function outcome(r: RunReport, dags: DagResolver): RunOutcome {
   };
 }
 
+/** An error with the stacks of its cause chain left out. */
+function withoutStacks(e: ErrorInfo): ErrorInfo {
+  const data = { ...e.data };
+  delete data.stack;
+  if (data.cause) data.cause = withoutStacks(data.cause);
+  if (data.errors) data.errors = data.errors.map(withoutStacks);
+  return Object.keys(data).length ? { name: e.name, message: e.message, data } : { name: e.name, message: e.message };
+}
+
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g;
 /** The hash of the parent instance at the end of a triggered run's id (`triggeredRunId`). */
@@ -98,7 +108,8 @@ async function snapshotTree(store: StateStore, dags: DagResolver, ref: RunRef): 
       state: ti.state,
       tryNumber: ti.tryNumber,
       maxTries: ti.maxTries,
-      error: ti.error,
+      // Stacks name the process's code paths, not the run's outcome.
+      error: ti.error && withoutStacks(ti.error),
       externalId: ti.externalId,
       pokeCount: ti.pokeCount,
       resume: ti.resume,

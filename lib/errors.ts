@@ -2,6 +2,7 @@
  * Typed errors with stable `name`s. Every error that reaches a user names what was wrong:
  * the file, the DAG, the task and the field, as far as they are known.
  */
+import { formatError, serializeError, type ErrorInfo } from './model/error-info.ts';
 
 export interface ErrorLocation {
   file?: string;
@@ -128,12 +129,89 @@ export class TriggeredRunFailedError extends Error {
   override name = 'TriggeredRunFailedError';
 }
 
-/** Message of any thrown value, never losing it. */
+/** A task's slot limits cannot be met: its pool does not exist, or it asks more slots than the pool has. */
+export class PoolError extends Error {
+  override name = 'PoolError';
+}
+
+/**
+ * A try stopped without reporting how it ended (its process, Lambda invocation or lifecycle execution
+ * ended; its runner gave up on the store): it fails, retriable.
+ */
+export class LostTryError extends Error {
+  override name = 'LostTryError';
+}
+
+/**
+ * A Batch job (or array child) was still RUNNABLE when its task's `runnableTimeout` passed (no compute
+ * environment could place it): it is stopped, with this as its reason.
+ */
+export class RunnableTimeoutError extends Error {
+  override name = 'RunnableTimeoutError';
+}
+
+/** Something the deployment must provide is missing (e.g. the bucket an array job's manifest goes to). */
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+/** A try that was to run did not start: its instance was not queued for it (`airless tasks test`). */
+export class TryNotStartedError extends Error {
+  override name = 'TryNotStartedError';
+}
+
+/** A Batch job (an array job's child) ended FAILED: its message names the job and says why. */
+export class BatchJobFailedError extends Error {
+  override name = 'BatchJobFailedError';
+}
+
+/** The error a try gets when the standalone server stopped (or was killed) while it ran. */
+export class StandaloneInterruptedError extends Error {
+  override name = 'StandaloneInterruptedError';
+}
+
+/** A run the standalone server cannot resume at start (its DAG is not loaded): the run's note. */
+export class StandaloneResumeError extends Error {
+  override name = 'StandaloneResumeError';
+}
+
+/** A try's worker thread reached its heap limit. */
+export class TaskOutOfMemoryError extends Error {
+  override name = 'TaskOutOfMemoryError';
+}
+
+/** A try's worker thread ended without saying how the try ended. */
+export class TaskCrashedError extends Error {
+  override name = 'TaskCrashedError';
+}
+
+/** An error of task code that could not be pinned on one of the tries running at the time. */
+export class UnattributedCrashError extends Error {
+  override name = 'UnattributedCrashError';
+}
+
+/**
+ * Why the scheduler settled a task instance without running it, when that is not a skip (an instance
+ * created again after a lost write): a note on the instance, not a failure of its code.
+ */
+export class SchedulerNote extends Error {
+  override name = 'SchedulerNote';
+}
+
+/**
+ * The structured failure of an error airless makes to describe how a try ended (not one thrown by task
+ * code): name, message and cause chain, without the stack (it would name airless's code).
+ */
+export function failureInfo(e: Error): ErrorInfo {
+  return serializeError(e, { stack: false });
+}
+
+/** Why a task instance was skipped, as its error field holds it: a `SkipTask` with the reason as message. */
+export function skipInfo(reason: string): ErrorInfo {
+  return failureInfo(new SkipTask(reason));
+}
+
+/** `"Name: message"` of any thrown value, never losing it (a value that is no Error: `NonError: <its JSON>`). */
 export function errorMessage(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  try {
-    return `non-Error thrown: ${JSON.stringify(e)}`;
-  } catch {
-    return `non-Error thrown: ${String(e)}`;
-  }
+  return formatError(serializeError(e, { stack: false }));
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatError } from '../lib/model/error-info.ts';
 import { batchJob, dag, sensor, task, triggerDag } from '../lib/index.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { handleSchedulerRequest, handleTaskRunnerRequest, handleTrigger, type AwsServices } from '../lib/aws/handlers.ts';
@@ -9,6 +10,7 @@ import { LocalBatch } from '../lib/executor/local-batch.ts';
 import type { ArrayWave, TimerEvent, TryResult } from '../lib/scheduler/host.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import type { RunRef, TaskInstanceRecord } from '../lib/store/records.ts';
+import { errorText } from './helpers.ts';
 
 /**
  * Drives the real handler code the way the compiled lifecycle state machines do (the contract in
@@ -173,7 +175,7 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     expect(await tiStates(w.svc, { dagId: 'batch_fail', runId: 'r2' })).toEqual({ job: 'failed/2' });
     expect(names).toEqual(['batch_fail-job-r2-try1', 'batch_fail-job-r2-try2']);
     const ti = await w.svc.store.getTaskInstance({ dagId: 'batch_fail', runId: 'r2', taskId: 'job', mapIndex: -1 });
-    expect(ti?.error).toBe('Error: Batch job batch_fail-job-r2-try2 (j) failed: Essential container in task exited');
+    expect(errorText(ti?.error)).toBe('Error: Batch job batch_fail-job-r2-try2 (j) failed: Essential container in task exited');
   });
 
   it('a lost lifecycle start is repaired by the reconcile; reconciling again changes nothing', async () => {
@@ -211,7 +213,7 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     w.svc.tryStopped = async (ti) => (ti.tryNumber === 1 ? 'lifecycle execution TIMED_OUT' : null);
     const retried: (string | null)[] = [];
     w.svc.onEvent = (e) => {
-      if (e.type === 'ti' && e.ti.state === 'up_for_retry') retried.push(e.ti.error);
+      if (e.type === 'ti' && e.ti.state === 'up_for_retry') retried.push(e.ti.error && formatError(e.ti.error));
     };
     await handleTrigger({ dagId: 'stopped', runId: 'r4' }, w.svc);
     const ti = w.started.shift()!;

@@ -6,7 +6,7 @@ import { ARRAY_MAX_CHILDREN, arrayGroups, arraySizeFor, childIndexOf, childOutco
 import { batchJob, dag, task } from '../lib/index.ts';
 import type { BatchJobResult } from '../lib/authoring/operators.ts';
 import type { RunRef } from '../lib/store/records.ts';
-import { fakeRunner, states, tries } from './helpers.ts';
+import { fakeRunner, states, tries, errorText } from './helpers.ts';
 
 const xcom = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, i: number) =>
   (await r.store.getXCom(run, taskId, i, 'return_value'))?.value as BatchJobResult | undefined;
@@ -149,7 +149,8 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     expect(tries(report)).toMatchObject({ 'job[0]': 1, 'job[1]': 2, 'job[2]': 1 });
     const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'job', mapIndex: 1 });
     // The second try was a wave of one: a plain job.
-    expect(ti?.error).toMatch(/^Batch job bad-job-[0-9a-f]{12}-g0-try2 child [0-9a-f-]+ failed: Essential container in task exited \(exit code 7\)$/);
+    expect(ti?.error?.name).toBe('BatchJobFailedError');
+    expect(ti?.error?.message).toMatch(/^Batch job bad-job-[0-9a-f]{12}-g0-try2 child [0-9a-f-]+ failed: Essential container in task exited \(exit code 7\)$/);
   });
 
   it('jobs stuck RUNNABLE past runnableTimeout are stopped and fail with a reason that says so', async () => {
@@ -165,11 +166,11 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     expect(states(report)).toMatchObject({ 'job[0]': 'failed', 'job[3]': 'failed', single: 'failed', starts: 'success' });
     for (const i of [0, 3]) {
       const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'job', mapIndex: i });
-      expect(ti?.error).toMatch(/RunnableTimeoutError: still RUNNABLE 1800 s after submission \(runnableTimeout\): no compute environment of queue 'gpu-queue' could place it/);
+      expect(errorText(ti?.error)).toMatch(/RunnableTimeoutError: still RUNNABLE 1800 s after submission \(runnableTimeout\): no compute environment of queue 'gpu-queue' could place it/);
       expect(Date.parse(ti!.endDate!) - t0).toBe(30 * 60_000);
     }
     const single = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'single', mapIndex: -1 });
-    expect(single?.error).toMatch(/RunnableTimeoutError: still RUNNABLE 600 s/);
+    expect(errorText(single?.error)).toMatch(/RunnableTimeoutError: still RUNNABLE 600 s/);
     // A job that started in time is not touched: it ran its hour.
     expect(r.clock.now() - t0).toBeGreaterThanOrEqual(65 * 60_000);
   });
@@ -188,7 +189,7 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     expect(late.length).toBeGreaterThan(0);
     expect(onTime.length).toBeGreaterThan(0);
     expect(late.length + onTime.length).toBe(40);
-    for (const t of late) expect(t.error).toMatch(/failed: Job attempt duration exceeded timeout \(900 s\)$/);
+    for (const t of late) expect(errorText(t.error)).toMatch(/failed: Job attempt duration exceeded timeout \(900 s\)$/);
   });
 
   it('a pool caps concurrent array submissions: it is an API-throttle semaphore', async () => {
@@ -271,6 +272,6 @@ describe('mapped batchJob as array jobs (local runner)', () => {
     const report = await r.run({ dagId: 'vary' });
     expect(report.state).toBe('failed');
     const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'job', mapIndex: 1 });
-    expect(ti?.error).toMatch(/map index 0 sets 'jobQueue', which an array job cannot vary per child: set it in batchJob\(\)'s options, or use array: false/);
+    expect(errorText(ti?.error)).toMatch(/map index 0 sets 'jobQueue', which an array job cannot vary per child: set it in batchJob\(\)'s options, or use array: false/);
   });
 });

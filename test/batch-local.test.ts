@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { batchJob, dag, task } from '../lib/index.ts';
-import { fakeRunner, states, tries } from './helpers.ts';
+import { fakeRunner, states, tries, errorText } from './helpers.ts';
 import { LocalRunner } from '../lib/runner/local-runner.ts';
 
 describe('batchJob on a laptop', () => {
@@ -21,7 +21,7 @@ describe('batchJob on a laptop', () => {
     for (const i of [0, 1, 2]) expect(arrLog).toContain(`[${i}] child ${i}`);
     expect(((await r.store.getXCom(report, 'arr', -1, 'return_value'))?.value as Record<string, unknown>)['childExitCodes']).toEqual([0, 0, 0]);
     const failed = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'fails', mapIndex: -1 });
-    expect(failed?.error).toMatch(/failed: Essential container in task exited \(exit code 3\)$/);
+    expect(errorText(failed?.error)).toMatch(/failed: Essential container in task exited \(exit code 3\)$/);
   });
 
   it('simulated jobs mapped over 1,000 inputs wait on the clock, holding no slot meanwhile', async () => {

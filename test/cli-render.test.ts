@@ -90,10 +90,22 @@ describe('summary rows and tables', () => {
 
   it('a state-change line says the DAG, the instance, the state, the try and the error', () => {
     const run = { dagId: 'd', runId: 'r', state: 'running' as const, parent: null, startDate: null, endDate: null, tis: new Map(), lastLog: new Map() };
-    const failed = { ...ti('solve', 4, 'up_for_retry', 1, 5), error: 'Error: boom\n    at x' };
+    const failed = { ...ti('solve', 4, 'up_for_retry', 1, 5), error: { name: 'Error', message: 'boom\n    at x' } };
     expect(stateChangeLine({ kind: 'ti', run, ti: failed, previous: undefined }, plain, new Date(2026, 0, 1, 12, 0, 1, 250).getTime())).toBe(
       '12:00:01.250  d  solve[4]  up_for_retry  try 1/3  Error: boom',
     );
+  });
+
+  it("a state-change line shows an error's name apart from its message (bold), and a skip's reason alone", () => {
+    const run = { dagId: 'd', runId: 'r', state: 'running' as const, parent: null, startDate: null, endDate: null, tis: new Map(), lastLog: new Map() };
+    const when = new Date(2026, 0, 1, 12, 0, 1, 250).getTime();
+    const failed = { ...ti('solve', -1, 'failed', 3, 5), error: { name: 'TaskTimeoutError', message: 'execution timeout: the try ran longer than 60 s' } };
+    const colour = palette(true);
+    expect(stateChangeLine({ kind: 'ti', run, ti: failed, previous: undefined }, colour, when)).toContain(
+      `${colour.red(`${colour.bold('TaskTimeoutError')}: execution timeout: the try ran longer than 60 s`)}`,
+    );
+    const skipped = { ...ti('report', -1, 'skipped', 0, 5), error: { name: 'SkipTask', message: "not chosen by branch 'pick'" } };
+    expect(stateChangeLine({ kind: 'ti', run, ti: skipped, previous: undefined }, plain, when)).toBe("12:00:01.250  d  report  skipped  not chosen by branch 'pick'");
   });
 });
 

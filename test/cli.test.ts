@@ -255,6 +255,7 @@ describe('airless tasks test', () => {
       mapIndex: null,
       state: 'failed',
       error: 'Error: calibration diverged',
+      errorInfo: { name: 'Error', message: 'calibration diverged' },
       result: null,
       log: ['info: starting try 1 of 1', 'warn: attempt 1', 'error: Error: calibration diverged'],
     });

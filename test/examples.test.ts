@@ -11,6 +11,7 @@ import { stageCalibration, type CalibrationQa } from '../dags/stage_calibration.
 import { stageImaging, type ImagingQa } from '../dags/stage_imaging.ts';
 import { stageImportPrep, type ImportPrepQa } from '../dags/stage_import_prep.ts';
 import type { SolverResult } from '../dags/_deconvolution.ts';
+import { errorText } from './helpers.ts';
 
 const ALL_DAGS: Dag[] = [exampleWorkflow, stageImportPrep, stageCalibration, stageImaging, solver, batchFanout, iterationVsMapping, branchingJoin];
 
@@ -213,7 +214,7 @@ describe('example_workflow', () => {
       pipeline_summary: 'upstream_failed/0',
     });
     const runImportPrep = await runner.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'run_import_prep', mapIndex: -1 });
-    expect(runImportPrep?.error).toMatch(/^TriggeredRunFailedError: triggered run .* of 'stage_import_prep' ended failed/);
+    expect(errorText(runImportPrep?.error)).toMatch(/^TriggeredRunFailedError: triggered run .* of 'stage_import_prep' ended failed/);
 
     // Only the first stage ran; its first task used every try it had.
     expect(report.triggeredRuns?.map((r) => [r.dagId, r.state])).toEqual([['stage_import_prep', 'failed']]);
@@ -228,7 +229,7 @@ describe('example_workflow', () => {
     const key = { dagId: stage.dagId, runId: stage.runId, taskId: 'import_ms', mapIndex: -1 };
     const ti = await runner.store.getTaskInstance(key);
     expect(ti).toMatchObject({ state: 'failed', tryNumber: 3, maxTries: 3 });
-    expect(ti?.error).toBe('Error: simulated failure in import_ms (try 3 of 3, failure_rate 1)');
+    expect(errorText(ti?.error)).toBe('Error: simulated failure in import_ms (try 3 of 3, failure_rate 1)');
     for (const tryNumber of [1, 2, 3]) {
       const log = await runner.store.getLog(key, tryNumber);
       expect(log.at(-1)).toMatchObject({ level: 'error', message: `Error: simulated failure in import_ms (try ${tryNumber} of 3, failure_rate 1)` });
@@ -287,7 +288,7 @@ describe('stage DAGs on their own', () => {
       qa_imaging: 'upstream_failed/0',
     });
     const ti = await runner.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'check_calibration_qa', mapIndex: -1 });
-    expect(ti?.error).toBe('NonRetriableError: calibration QA 0.2 is below 0.33: not imaging');
+    expect(errorText(ti?.error)).toBe('NonRetriableError: calibration QA 0.2 is below 0.33: not imaging');
     expect(report.triggeredRuns).toBeUndefined();
   });
 });

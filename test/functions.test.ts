@@ -240,7 +240,7 @@ describe('the functions, invoked as Lambda invokes them', () => {
     await trigger({ dagId: 'fn_slow', runId: 'slow-1' }, lambdaContext('trigger'));
     expect(takeStarted().sort()).toEqual(['respectful#1', 'stubborn#1']);
     const respectful = (await taskRunner({ mode: 'run', key: key('slow-1', 'respectful'), tryNumber: 1 }, lambdaContext('task-runner', 2_700))) as TryResult;
-    expect(respectful).toMatchObject({ kind: 'failure', retriable: true, error: expect.stringMatching(/^TaskTimeoutError: the function reached its timeout/) });
+    expect(respectful).toMatchObject({ kind: 'failure', retriable: true, error: { name: 'TaskTimeoutError', message: expect.stringMatching(/^the function reached its timeout/) } });
     expect((await store.getLog(key('slow-1', 'respectful'), 1)).map((l) => l.message).join('\n')).toMatch(/TaskTimeoutError/);
     // Answered with the TaskTimeoutError itself (the lifecycle's Catch fails the try with it) before Lambda would kill it.
     await expect(taskRunner({ mode: 'run', key: key('slow-1', 'stubborn'), tryNumber: 1 }, lambdaContext('task-runner', 2_700))).rejects.toMatchObject({ name: 'TaskTimeoutError' });

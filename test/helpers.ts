@@ -1,6 +1,8 @@
 import { FakeClock } from '../lib/runner/clock.ts';
 import { LocalRunner, type LocalRunnerOptions, type RunReport } from '../lib/runner/local-runner.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
+import type { ErrorInfo } from '../lib/model/error-info.ts';
+import { errorNote } from '../lib/store/records.ts';
 
 /** A runner on a time-skipping fake clock, with generous pools unless told otherwise. */
 export function fakeRunner(dags: Dag[], options: Partial<LocalRunnerOptions> = {}): LocalRunner & { clock: FakeClock } {
@@ -23,4 +25,9 @@ export function tries(r: RunReport): Record<string, number> {
   const out: Record<string, number> = {};
   for (const t of r.tasks) out[t.mapIndex === null ? t.taskId : `${t.taskId}[${t.mapIndex}]`] = t.tryNumber;
   return out;
+}
+
+/** A stored error as the one line it was stored as before errors were structured ("Name: message", a skip's reason). */
+export function errorText(e: ErrorInfo | null | undefined): string | null | undefined {
+  return e === undefined ? undefined : errorNote(e);
 }

@@ -3,6 +3,7 @@
 // blown heap fails that try only; in process (the default: `dags test`, breakpoints), an uncaught
 // exception or unhandled rejection of task code fails the try whose code caused it. Either way the runner
 // keeps nothing per run or per try once its runs have ended.
+import { formatError } from '../lib/model/error-info.ts';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,7 +73,7 @@ async function outcome(r: LocalRunner, report: RunReport): Promise<Record<string
   for (const t of report.tasks) {
     const run = { dagId: report.dagId, runId: report.runId };
     const rec = await ti(r.store, run, t.taskId);
-    const errors = [...(rec.history ?? []).map((h) => h.error), ...(rec.state === 'failed' ? [rec.error] : [])];
+    const errors = [...(rec.history ?? []).map((h) => h.error), ...(rec.state === 'failed' ? [rec.error] : [])].map((e) => e && formatError(e));
     out[t.taskId] = { state: t.state, errors, value: (await r.store.getXCom(run, t.taskId, -1, 'return_value'))?.value ?? null };
   }
   return out;
@@ -186,7 +187,7 @@ export const stuck = dag({ dagId: 'iso_stuck' }, () => {
     r.close(new Error('the runner was stopped'));
     const ended = await r.waitForRun({ dagId: run.dagId, runId: run.runId });
     expect(ended.state).toBe('failed');
-    for (const taskId of ['ignores', 'blocks']) expect(await ti(r.store, run, taskId)).toMatchObject({ state: 'failed', error: 'Error: the runner was stopped' });
+    for (const taskId of ['ignores', 'blocks']) expect(await ti(r.store, run, taskId)).toMatchObject({ state: 'failed', error: { name: 'Error', message: 'the runner was stopped' } });
     expect(r.bookkeeping).toEqual(zero);
   });
 

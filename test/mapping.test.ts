@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dag, task, NonRetriableError } from '../lib/index.ts';
 import type { RunRef } from '../lib/store/records.ts';
+import { formatError } from '../lib/model/error-info.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
 const out = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex = -1) =>
@@ -80,7 +81,7 @@ describe('dynamic task mapping', () => {
     const report = await r.run({ dagId: 'map_bad' });
     expect(states(report)).toEqual({ not_list: 'success', m: 'failed', after_m: 'upstream_failed', independent: 'success' });
     const ti = await r.store.getTaskInstance({ dagId: report.dagId, runId: report.runId, taskId: 'm', mapIndex: -1 });
-    expect(ti?.error).toBe("MappingError: task 'm' cannot map over its input: expected a list, got an object");
+    expect(ti?.error && formatError(ti.error)).toBe("MappingError: task 'm' cannot map over its input: expected a list, got an object");
   });
 
   it('xcomPull by map index and key; xcomPush', async () => {

@@ -363,7 +363,7 @@ describe.each(STORES)('clearing task instances (%s)', (_name, makeStore) => {
     expect(alone.cleared.map((c) => c.taskId)).toEqual(['path_a']);
     await r.waitForRun(first);
     expect(states(await r.report(first))).toEqual({ pick: 'success', path_a: 'skipped', path_b: 'success', join: 'success' });
-    expect((await r.store.getTaskInstance({ dagId: first.dagId, runId: first.runId, taskId: 'path_a', mapIndex: -1 }))?.error).toBe("not chosen by branch 'pick'");
+    expect((await r.store.getTaskInstance({ dagId: first.dagId, runId: first.runId, taskId: 'path_a', mapIndex: -1 }))?.error).toEqual({ name: 'SkipTask', message: "not chosen by branch 'pick'" });
     expect(ran).toEqual([]);
 
     await r.drive((s) => clearTaskInstances(s, { dagId: 'clr_branch', runId: first.runId, taskIds: ['pick'], downstream: true }));

@@ -7,6 +7,8 @@ import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import type { TiKey } from '../lib/store/records.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 
+const boom = { name: 'Error', message: 'boom' };
+
 // The scheduler alone, with no host: every entry point returns what it asks for, as data.
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -71,10 +73,10 @@ describe('the scheduler returns effects', () => {
 
     const b = { ...a, taskId: 'b' };
     await start(store, b, 1, now());
-    const failed = await scheduler.handleTryResult(b, 1, { kind: 'failure', error: 'Error: boom', retriable: true });
+    const failed = await scheduler.handleTryResult(b, 1, { kind: 'failure', error: boom, retriable: true });
     expect(asked(failed.effects)).toEqual(['timer retry @11000']);
     // Delivered again, the result changes nothing and asks for the same timer (a replay finishes what the first began).
-    expect(asked((await scheduler.handleTryResult(b, 1, { kind: 'failure', error: 'Error: boom', retriable: true })).effects)).toEqual(['timer retry @11000']);
+    expect(asked((await scheduler.handleTryResult(b, 1, { kind: 'failure', error: boom, retriable: true })).effects)).toEqual(['timer retry @11000']);
 
     advance(10_000);
     const retried = await scheduler.onTimer({ type: 'retry', key: b, tryNumber: 1 });

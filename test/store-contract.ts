@@ -7,6 +7,8 @@ import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import { pipelineScopeOf, type BackfillRecord, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
 import type { FinishRequest, ResetRequest, StateStore, TiUpdate } from '../lib/store/state-store.ts';
 import type { TerminalTiState } from '../lib/model/states.ts';
+import { cut, parseErrorText as err, serializeError, summarizeError, type ErrorInfo } from '../lib/model/error-info.ts';
+import { NonRetriableError } from '../lib/errors.ts';
 
 /**
  * The behaviour every StateStore must have, as one suite: `describeStoreContract(name, makeStore)` runs it
@@ -167,8 +169,90 @@ async function runE2e(store: StateStore): Promise<{ report: RunReport; join: unk
   }
 }
 
-export function describeStoreContract(name: string, makeStore: () => Promise<StateStore> | StateStore): void {
+/** What a store's suite gives the contract besides fresh stores. */
+export interface ContractOptions {
+  /**
+   * Rewrite an existing instance's error, and the errors of its history's tries, as an older version
+   * stored them: `"Name: message"` text (or a skip's reason). Given by the stores that kept errors as text
+   * (SQLite, DynamoDB); the contract then checks such a record reads back structured.
+   */
+  writeTextErrors?(store: StateStore, key: TiKey, error: string, history: readonly string[]): Promise<void>;
+}
+
+/** A reset of a finished unmapped instance at `tryNumber` back to scheduled (a clear), no downstream. */
+function clearOf(run: RunRef, taskId: string, state: TerminalTiState, tryNumber: number): ResetRequest {
+  return { key: key(run, taskId), expect: { state, tryNumber }, to: { state: 'scheduled', tryNumber, endDate: null, error: null, durationMs: null, startDate: null }, downstream: [] };
+}
+
+/** An error as a try records it: thrown with a cause, serialised with its stack and cause chain. */
+function thrownError(): ErrorInfo {
+  const cause = new TypeError('socket closed', { cause: { code: 'ECONNRESET' } });
+  return serializeError(new NonRetriableError('calibration diverged: "ünïcode"\nsecond line', { cause }));
+}
+
+export function describeStoreContract(name: string, makeStore: () => Promise<StateStore> | StateStore, options: ContractOptions = {}): void {
   describe(`StateStore contract: ${name}`, () => {
+    // ---------------------------------------------------------------------------------------------
+    describe('structured errors', () => {
+      it("an instance's error (name, message, stack, cause chain) and its history's errors come back as written", async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 5 });
+        await s.createRun(run);
+        const error = thrownError();
+        expect(error.data?.stack).toMatch(/^NonRetriableError: calibration diverged/);
+        expect(error.data?.cause).toMatchObject({ name: 'TypeError', message: 'socket closed', data: { cause: { name: 'NonError', message: '{"code":"ECONNRESET"}' } } });
+        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: summarizeError(error, 1000, 500) };
+        await s.createTaskInstances([makeTi(run, 't', -1, { state: 'running', tryNumber: 2, history: [try1] })]);
+        const fin = await s.finishTaskInstance(finishReq(run.runId, 't', [], { expect: { states: ['running'], tryNumber: 2 }, state: 'failed', patch: { error, endDate: at(3) } }));
+        expect(fin?.ti.error).toEqual(error);
+        const got = await s.getTaskInstance(key(run, 't'));
+        expect(got?.error).toEqual(error);
+        expect(got?.history).toEqual([try1]);
+        expect((await s.listTaskInstances(run)).find((t) => t.taskId === 't')?.error).toEqual(error);
+        // The try goes into the history when the instance is cleared: summarised.
+        expect((await s.resetTaskInstances([clearOf(run, 't', 'failed', 2)])).applied).toEqual([true]);
+        const h = (await s.getTaskInstance(key(run, 't')))?.history;
+        expect(h?.[1]?.error).toEqual({ name: 'NonRetriableError', message: error.message, data: { stack: cut(error.data!.stack!, 500) } });
+      });
+
+      it.runIf(options.writeTextErrors)('a record an older version wrote, its errors as text, reads back with name and message apart', async () => {
+        const s = await makeStore();
+        const run = makeRun({ pending: 5 });
+        await s.createRun(run);
+        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: null };
+        const try2 = { ...try1, tryNumber: 2 };
+        const skippedTry = { ...try1, tryNumber: 3, state: 'skipped' as const };
+        await s.createTaskInstances([
+          makeTi(run, 'failed', -1, { state: 'failed', tryNumber: 4, endDate: at(3), history: [try1, try2, skippedTry] }),
+          makeTi(run, 'skipped', -1, { state: 'skipped', endDate: at(3) }),
+          makeTi(run, 'unnamed', -1, { state: 'failed', tryNumber: 1, endDate: at(3) }),
+        ]);
+        const write = options.writeTextErrors!;
+        await write(s, key(run, 'failed'), 'TaskTimeoutError: execution timeout: the try ran longer than 60000 ms', ['Error: first: with a colon', 'States.Timeout: {"cause":1}', 'not chosen by branch \'b\'']);
+        await write(s, key(run, 'skipped'), "not chosen by branch 'pick'", []);
+        await write(s, key(run, 'unnamed'), 'Batch job j-g0-try1 child 7 failed: exit code 7', []);
+        const failed = await s.getTaskInstance(key(run, 'failed'));
+        expect(failed?.error).toEqual({ name: 'TaskTimeoutError', message: 'execution timeout: the try ran longer than 60000 ms' });
+        expect(failed?.history?.map((t) => t.error)).toEqual([
+          { name: 'Error', message: 'first: with a colon' },
+          { name: 'States.Timeout', message: '{"cause":1}' },
+          { name: 'SkipTask', message: "not chosen by branch 'b'" },
+        ]);
+        expect((await s.getTaskInstance(key(run, 'skipped')))?.error).toEqual({ name: 'SkipTask', message: "not chosen by branch 'pick'" });
+        expect((await s.getTaskInstance(key(run, 'unnamed')))?.error).toEqual({ name: 'Error', message: 'Batch job j-g0-try1 child 7 failed: exit code 7' });
+        expect((await s.listTaskInstanceRange(run, 'failed', -1, 0))[0]?.error).toEqual(failed?.error);
+        // Moved on by this version: the old try goes into the history structured, next to the older ones.
+        expect((await s.resetTaskInstances([clearOf(run, 'failed', 'failed', 4)])).applied).toEqual([true]);
+        const moved = await s.getTaskInstance(key(run, 'failed'));
+        expect(moved?.history?.map((t) => [t.tryNumber, t.error])).toEqual([
+          [1, { name: 'Error', message: 'first: with a colon' }],
+          [2, { name: 'States.Timeout', message: '{"cause":1}' }],
+          [3, { name: 'SkipTask', message: "not chosen by branch 'b'" }],
+          [4, { name: 'TaskTimeoutError', message: 'execution timeout: the try ran longer than 60000 ms' }],
+        ]);
+      });
+    });
+
     // ---------------------------------------------------------------------------------------------
     describe('runs', () => {
       it('createRun is conditional: a replay returns false and changes nothing', async () => {
@@ -505,7 +589,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun({ pending: 5 });
         await s.createRun(run);
-        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000.5, error: 'Error: first ünïcode "quoted"' };
+        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000.5, error: err('Error: first ünïcode "quoted"') };
         const plainTi = makeTi(run, 'plain');
         const ti = makeTi(run, 't', -1, { state: 'running', tryNumber: 2, history: [try1] });
         await s.createTaskInstances([plainTi, ti]);
@@ -570,7 +654,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       it('a replay, a wrong try or a wrong state changes nothing', async () => {
         const s = await makeStore();
         const run = await runWithRunning(s, 't', 5);
-        const req = finishReq(run.runId, 't', ['d1'], { state: 'failed', patch: { error: 'Error: boom' } });
+        const req = finishReq(run.runId, 't', ['d1'], { state: 'failed', patch: { error: err('Error: boom') } });
         const wrongTry = { ...req, expect: { states: ['running' as const], tryNumber: 2 } };
         const wrongState = { ...req, expect: { states: ['queued' as const], tryNumber: 1 } };
         expect(await s.finishTaskInstance(wrongTry)).toBeUndefined();
@@ -580,7 +664,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect((await s.getRun(run))?.pending).toBe(5);
         const first = await s.finishTaskInstance(req);
         expect(first?.ti.state).toBe('failed');
-        expect(first?.ti.error).toBe('Error: boom');
+        expect(first?.ti.error).toEqual(err('Error: boom'));
         const snapshot = async () => ({
           run: await s.getRun(run),
           ti: await s.getTaskInstance(key(run, 't')),
@@ -600,9 +684,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const run = makeRun({ pending: 3 });
         await s.createRun(run);
         const create = makeTi(run, 'skipme', -1, { startDate: at(1), endDate: at(1) });
-        const req: FinishRequest = { key: key(run, 'skipme'), expect: 'absent', create, state: 'skipped', patch: { error: 'not chosen' }, downstream: ['after'] };
+        const req: FinishRequest = { key: key(run, 'skipme'), expect: 'absent', create, state: 'skipped', patch: { error: { name: 'SkipTask', message: 'not chosen' } }, downstream: ['after'] };
         const res = await s.finishTaskInstance(req);
-        expect(res?.ti).toEqual({ ...create, state: 'skipped', error: 'not chosen' });
+        expect(res?.ti).toEqual({ ...create, state: 'skipped', error: { name: 'SkipTask', message: 'not chosen' } });
         expect(res?.pending).toBe(2);
         expect(res?.downstream[0]?.upstream.skipped).toBe(1);
         expect(await s.finishTaskInstance(req)).toBeUndefined();
@@ -725,7 +809,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
 
       it('listTaskInstanceRange over 1200 instances (more than a page of a query)', async () => {
         const s = await makeStore();
-        const run = await mappedRun(s, 'm', 1200, { error: 'e'.repeat(1000) });
+        const run = await mappedRun(s, 'm', 1200, { error: err('e'.repeat(1000)) });
         const all = await s.listTaskInstanceRange(run, 'm', 0, 1200);
         expect(indexes(all)).toEqual(range(0, 1200));
         expect(indexes(await s.listTaskInstanceRange(run, 'm', 333, 1111))).toEqual(range(333, 1111));
@@ -787,7 +871,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           key: key(run, 'm', i),
           expect: { states: ['running', 'queued'], tryNumber: stale.has(i) ? 0 : 1 },
           state: failed(i) ? 'failed' : 'success',
-          patch: failed(i) ? { endDate: at(5), error: `Error: child ${i} failed` } : { endDate: at(5), durationMs: 1000 + i },
+          patch: failed(i) ? { endDate: at(5), error: err(`Error: child ${i} failed`) } : { endDate: at(5), durationMs: 1000 + i },
           downstream: ['join', 'report'],
         }));
         const res = await s.finishTaskInstances(reqs);
@@ -1204,7 +1288,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       it('resetTaskInstances moves a finished instance back, takes its state out of every tally and adds 1 pending; a replay or a wrong try changes nothing', async () => {
         const s = await makeStore();
         const run = await runWithRunning(s, 't', 5);
-        await s.finishTaskInstance(finishReq(run.runId, 't', ['d1', 'd2'], { state: 'failed', patch: { error: 'Error: boom', endDate: at(5) } }));
+        await s.finishTaskInstance(finishReq(run.runId, 't', ['d1', 'd2'], { state: 'failed', patch: { error: err('Error: boom'), endDate: at(5) } }));
         expect((await s.getRun(run))?.pending).toBe(4);
         const req = resetReq(run.runId, 't', -1, 'failed', 1, rerun, ['d1', 'd2']);
         expect(await s.resetTaskInstances([{ ...req, expect: { state: 'failed', tryNumber: 2 } }])).toEqual({ applied: [false], pending: 4 });
@@ -1220,7 +1304,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(after.ti).toEqual({
           ...makeTi(run, 't', -1, { state: 'running', tryNumber: 1 }),
           ...rerun,
-          history: [{ tryNumber: 1, state: 'failed', startDate: null, endDate: at(5), durationMs: null, error: 'Error: boom' }],
+          history: [{ tryNumber: 1, state: 'failed', startDate: null, endDate: at(5), durationMs: null, error: err('Error: boom') }],
         });
         expect(after.states.map((x) => [x?.self, x?.upstream])).toEqual([
           [tally(), tally()],
@@ -1265,7 +1349,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         const s = await makeStore();
         const run = makeRun({ pending: 5 });
         await s.createRun(run);
-        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: 'Error: first' };
+        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: err('Error: first') };
         await s.createTaskInstances([makeTi(run, 't', -1, { state: 'running', tryNumber: 2, startDate: at(3), history: [try1] })]);
         await s.finishTaskInstance(finishReq(run.runId, 't', [], { expect: { states: ['running'], tryNumber: 2 } }));
         expect((await s.resetTaskInstances([resetReq(run.runId, 't', -1, 'success', 2, { ...rerun, tryNumber: 2 }, [])])).applied).toEqual([true]);
@@ -1281,25 +1365,25 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         // 100 tries kept: the oldest goes.
         const many = Array.from({ length: 100 }, (_, i) => ({ ...try1, tryNumber: i + 1 }));
         await s.createTaskInstances([makeTi(run, 'v', -1, { state: 'running', tryNumber: 101, history: many })]);
-        await s.finishTaskInstance(finishReq(run.runId, 'v', [], { expect: { states: ['running'], tryNumber: 101 }, state: 'failed', patch: { error: 'E: '.padEnd(5000, 'x') } }));
+        await s.finishTaskInstance(finishReq(run.runId, 'v', [], { expect: { states: ['running'], tryNumber: 101 }, state: 'failed', patch: { error: err('E: '.padEnd(5000, 'x')) } }));
         expect((await s.resetTaskInstances([resetReq(run.runId, 'v', -1, 'failed', 101, { ...rerun, tryNumber: 101 }, [])])).applied).toEqual([true]);
         const h = (await s.getTaskInstance(key(run, 'v')))?.history ?? [];
         expect(h.map((x) => x.tryNumber)).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
         expect(h[99]).toMatchObject({ tryNumber: 101, state: 'failed' });
-        expect(h[99]?.error?.length).toBe(1000);
+        expect(h[99]?.error?.message.length).toBe(1000);
       });
 
       it("a reset to 'absent' with undecide keeps the instance's history on its task state (priorHistory); a try-0 instance has none", async () => {
         const s = await makeStore();
         const run = await runWithRunning(s, 't', 5);
         expect(await s.claimDecision(run, 't', 'scheduled')).toBe(true);
-        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: null, endDate: at(2), durationMs: null, error: 'Error: first' };
+        const try1 = { tryNumber: 1, state: 'failed' as const, startDate: null, endDate: at(2), durationMs: null, error: err('Error: first') };
         await s.updateTaskInstance(key(run, 't'), { states: ['running'], tryNumber: 1 }, { tryNumber: 2, startDate: at(3), history: [try1] });
-        await s.finishTaskInstance(finishReq(run.runId, 't', ['d'], { expect: { states: ['running'], tryNumber: 2 }, state: 'failed', patch: { endDate: at(4), durationMs: 60_000, error: 'Error: second' } }));
+        await s.finishTaskInstance(finishReq(run.runId, 't', ['d'], { expect: { states: ['running'], tryNumber: 2 }, state: 'failed', patch: { endDate: at(4), durationMs: 60_000, error: err('Error: second') } }));
         expect((await s.resetTaskInstances([resetReq(run.runId, 't', -1, 'failed', 2, 'absent', ['d'], { priorTries: 2 })])).applied).toEqual([true]);
         const [t] = await s.getTaskStates(run, ['t']);
         expect(t).toMatchObject({ decision: null, priorTries: 2 });
-        expect(t?.priorHistory).toEqual([try1, { tryNumber: 2, state: 'failed', startDate: at(3), endDate: at(4), durationMs: 60_000, error: 'Error: second' }]);
+        expect(t?.priorHistory).toEqual([try1, { tryNumber: 2, state: 'failed', startDate: at(3), endDate: at(4), durationMs: 60_000, error: err('Error: second') }]);
         // Decided and cleared again at try 0 (settled without running): the state's history goes with it.
         expect(await s.claimDecision(run, 't', 'upstream_failed')).toBe(true);
         await s.finishTaskInstance({ key: key(run, 't'), expect: 'absent', create: makeTi(run, 't'), state: 'upstream_failed', patch: {}, downstream: ['d'] });

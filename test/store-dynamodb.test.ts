@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseErrorText } from '../lib/model/error-info.ts';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, GetObjectTaggingCommand } from '@aws-sdk/client-s3';
@@ -57,7 +58,24 @@ async function newStore(options: Partial<DynamoDbStateStoreOptions> = {}): Promi
   });
 }
 
-describeStoreContract('DynamoDbStateStore on DynamoDB Local', () => newStore());
+describeStoreContract('DynamoDbStateStore on DynamoDB Local', () => newStore(), {
+  // As a version before structured errors wrote them: string attributes, in the item and in its history's maps.
+  async writeTextErrors(store, k, error, history) {
+    const { tableName } = store as DynamoDbStateStore;
+    const Key = keys.taskInstance(k, k.taskId, k.mapIndex);
+    const item = (await doc.send(new GetCommand({ TableName: tableName, Key }))).Item!;
+    const tries = ((item.history as Record<string, unknown>[] | undefined) ?? []).map((t, i) => ({ ...t, error: history[i] ?? null }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key,
+        UpdateExpression: tries.length ? 'SET #e = :e, #h = :h' : 'SET #e = :e',
+        ExpressionAttributeNames: { '#e': 'error', ...(tries.length ? { '#h': 'history' } : {}) },
+        ExpressionAttributeValues: { ':e': error, ...(tries.length ? { ':h': tries } : {}) },
+      }),
+    );
+  },
+});
 
 const T0 = '2026-01-01T00:00:00.000Z';
 function run(runId: string, pending = 10): DagRunRecord {
@@ -333,7 +351,7 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
     const store = await newStore();
     const single = run('shape-single', 5);
     const bulk = run('shape-bulk', 5);
-    const patch = { endDate: T0, durationMs: 1234, error: 'Error: boom', externalId: 'job-1' };
+    const patch = { endDate: T0, durationMs: 1234, error: parseErrorText('Error: boom'), externalId: 'job-1' };
     for (const r of [single, bulk]) {
       await store.createRun(r);
       await store.createTaskInstances([ti(r.runId, 'm', 3)]);
@@ -371,13 +389,13 @@ describe('DynamoDbStateStore on DynamoDB Local: bulk methods (array jobs)', () =
     await store.createRun(r);
     await store.createTaskInstances(range(90).map((i) => ti(r.runId, 'm', i)));
     // 90 updates of 48 KB each: 4.3 MB, more than one transaction takes.
-    const error = `Error: ${'x'.repeat(48_000)}`;
+    const error = parseErrorText(`Error: ${'x'.repeat(48_000)}`);
     const { result, sent } = await counted(() =>
       store.updateTaskInstances(range(90).map((i) => ({ key: { dagId: r.dagId, runId: r.runId, taskId: 'm', mapIndex: i }, expect: { states: ['running'] }, patch: { error } }))),
     );
     expect(result.every(Boolean)).toBe(true);
     expect(sent).toEqual({ TransactWriteItems: 2 });
-    expect((await store.listTaskInstanceRange(r, 'm', 0, 90)).every((t) => t.error === error)).toBe(true);
+    expect((await store.listTaskInstanceRange(r, 'm', 0, 90)).every((t) => t.error?.message === error.message)).toBe(true);
   });
 
   it('bulk transactions cancelled for a conflict are sent again; other cancellations are errors', async () => {

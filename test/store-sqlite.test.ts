@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { parseErrorText } from '../lib/model/error-info.ts';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,7 +32,21 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describeStoreContract('SqliteStateStore on a file', () => open());
+describeStoreContract('SqliteStateStore on a file', () => open(), {
+  // As a version before structured errors wrote them: the text in the error column and in the history's JSON.
+  async writeTextErrors(store, k, error, history) {
+    const raw = new DatabaseSync((store as SqliteStateStore).path);
+    try {
+      const row = raw.prepare('SELECT history FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?').get(k.dagId, k.runId, k.taskId, k.mapIndex) as { history: string | null };
+      const tries = (row.history === null ? [] : (JSON.parse(row.history) as Record<string, unknown>[])).map((t, i) => ({ ...t, error: history[i] ?? null }));
+      raw
+        .prepare('UPDATE task_instances SET error = ?, history = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?')
+        .run(error, tries.length ? JSON.stringify(tries) : null, k.dagId, k.runId, k.taskId, k.mapIndex);
+    } finally {
+      raw.close();
+    }
+  },
+});
 
 // -------------------------------------------------------------------------------------------------
 
@@ -182,7 +197,7 @@ describe('SqliteStateStore: opening', () => {
     expect(ti).toEqual(makeTi('old', 't', -1, { state: 'running', tryNumber: 1, startDate: at(1) }));
     expect(ti && 'history' in ti).toBe(false);
     expect((await s.getTaskStates(ref('old'), ['t']))[0]?.priorHistory).toBeUndefined();
-    const history = [{ tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: 'Error: boom' }];
+    const history = [{ tryNumber: 1, state: 'failed' as const, startDate: at(1), endDate: at(2), durationMs: 60_000, error: parseErrorText('Error: boom') }];
     await s.updateTaskInstance(key('old', 't'), { states: ['running'], tryNumber: 1 }, { state: 'up_for_retry', endDate: at(2), history });
     expect((await s.getTaskInstance(key('old', 't')))?.history).toEqual(history);
     s.close();
@@ -449,7 +464,7 @@ describe('SqliteStateStore: migrating a schema version 3 file (runs keyed by run
       ['a', 'r1', 't', 0, 'deferred'],
       ['a', 'r1', 't', 1, 'success'],
     ]);
-    expect((await s.getTaskInstance({ ...r1, taskId: 't', mapIndex: 1 }))?.history).toEqual([{ tryNumber: 1, state: 'failed', startDate: null, endDate: null, durationMs: null, error: 'E: x' }]);
+    expect((await s.getTaskInstance({ ...r1, taskId: 't', mapIndex: 1 }))?.history).toEqual([{ tryNumber: 1, state: 'failed', startDate: null, endDate: null, durationMs: null, error: { name: 'E', message: 'x' } }]); // its error as this version reads an older one's text
     expect(await s.getXCom(r1, 't', 1, 'return_value')).toEqual({ ...r1, taskId: 't', mapIndex: 1, key: 'return_value', value: { n: 1 } });
     expect((await s.getXCom(c1, 'u', -1, 'return_value'))?.value).toBe('done');
     expect([...(await s.listItemResults({ ...r1, taskId: 't', mapIndex: 1 })).entries()]).toEqual([[4, [4]]]);
@@ -841,7 +856,7 @@ describe('SqliteStateStore: the same answers as MemoryStateStore on edge cases',
     await rec(() => s.getXCom(ref('nope'), 't', -1, 'k'));
     // One finish with a downstream task listed twice: the result shows the tally after each count.
     await rec(() => s.createTaskInstances([makeTi('r1', 'a', -1, { state: 'running', tryNumber: 1 }), makeTi('r1', 'b', -1, { state: 'running', tryNumber: 1 })]));
-    await rec(() => s.finishTaskInstance({ key: key('r1', 'a'), expect: { states: ['running'], tryNumber: 1 }, state: 'failed', patch: { state: 'success', error: 'E: x' }, downstream: ['j', 'k', 'j'] }));
+    await rec(() => s.finishTaskInstance({ key: key('r1', 'a'), expect: { states: ['running'], tryNumber: 1 }, state: 'failed', patch: { state: 'success', error: parseErrorText('E: x') }, downstream: ['j', 'k', 'j'] }));
     // A bulk finish that applies nothing still answers with (new, empty) downstream records.
     await rec(() => s.finishTaskInstances([{ key: key('r1', 'b'), expect: { states: ['queued'] }, state: 'success', patch: {}, downstream: ['fresh', 'j'] }]));
     await rec(() => s.getTaskStates(ref('r1'), ['fresh', 'b', 'a', 'j', 'k']));

@@ -10,7 +10,7 @@ import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import { newTaskInstance, pipelineScopeOf, type RunRef, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
-import { fakeRunner, states, tries } from './helpers.ts';
+import { fakeRunner, states, tries, errorText } from './helpers.ts';
 
 /** A call to fail: the first `times` calls of `method` whose arguments `match`. */
 interface Fault {
@@ -151,7 +151,7 @@ describe('a try retries its own store calls while the store is unavailable', () 
     expect(states(failed)).toEqual({ t: 'failed' });
     expect(tries(failed)).toEqual({ t: 2 });
     const ti = await down.store.getTaskInstance({ dagId: 'faults_ctx', runId: failed.runId, taskId: 't', mapIndex: -1 });
-    expect(ti?.error).toBe('StoreUnavailableError: injected: store.putXCom is unavailable');
+    expect(errorText(ti?.error)).toBe('StoreUnavailableError: injected: store.putXCom is unavailable');
     expect(r2.errors).toEqual([]);
   });
 });
@@ -270,7 +270,7 @@ describe('the LocalRunner recovers from a try that failed for an infrastructure 
     // Once per try number.
     expect(counter.t).toBe(2);
     const ti = await store.getTaskInstance({ dagId: 'faults', runId: report.runId, taskId: 't', mapIndex: -1 });
-    expect(ti?.history?.map((h) => [h.tryNumber, h.state, h.error])).toEqual([
+    expect(ti?.history?.map((h) => [h.tryNumber, h.state, errorText(h.error)])).toEqual([
       [1, 'failed', 'LostTryError: try 1 stopped without a result: store.putXCom failed: StoreUnavailableError: injected: store.putXCom is unavailable'],
     ]);
     expect(r.errors.map((e) => [e.where, e.error])).toEqual([["task 't'", 'TryInfrastructureError: store.putXCom failed: StoreUnavailableError: injected: store.putXCom is unavailable']]);
@@ -285,7 +285,7 @@ describe('the LocalRunner recovers from a try that failed for an infrastructure 
     expect(tries(report)).toEqual({ up: 1, t: 2 });
     expect(counter.t).toBe(1);
     const ti = await store.getTaskInstance({ dagId: 'faults', runId: report.runId, taskId: 't', mapIndex: -1 });
-    expect(ti?.history?.[0]?.error).toBe(
+    expect(errorText(ti?.history?.[0]?.error)).toBe(
       'LostTryError: try 1 stopped without a result: store.updateTaskInstance (marking the try running) failed: StoreUnavailableError: injected: store.updateTaskInstance is unavailable',
     );
   });

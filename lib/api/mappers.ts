@@ -6,7 +6,8 @@ import { scheduleText } from '../model/schedule.ts';
 import type { RunState } from '../model/states.ts';
 import type { BackfillDate, ClearResult } from '../scheduler/operations.ts';
 import type { components } from './openapi-types.ts';
-import type { BackfillRecord, DagRecord, DagRunRecord, LogLine, TaskInstanceRecord, XComRecord } from '../store/records.ts';
+import { errorNote, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type TaskInstanceRecord, type XComRecord } from '../store/records.ts';
+import type { ErrorInfo } from '../model/error-info.ts';
 
 /** The API's objects, generated from its OpenAPI document: the mappers below must produce them. */
 type Schemas = components['schemas'];
@@ -125,6 +126,11 @@ export function toDagRun(r: DagRunRecord) {
   };
 }
 
+/** An instance's (or a try's) error as served: name and message (its stack and causes stay in the store). */
+function taskError(e: ErrorInfo | null): Schemas['TaskError'] | null {
+  return e === null ? null : { name: e.name, message: e.message };
+}
+
 export function toTaskInstance(ti: TaskInstanceRecord, t: TaskSpec): TaskInstanceResponse {
   return {
     task_id: ti.taskId,
@@ -140,7 +146,8 @@ export function toTaskInstance(ti: TaskInstanceRecord, t: TaskSpec): TaskInstanc
     duration: ti.durationMs === null ? null : ti.durationMs / 1000,
     operator_name: operatorName(t),
     pool: t.pool,
-    note: ti.error,
+    note: errorNote(ti.error),
+    error: taskError(ti.error),
     next_at: ti.nextAt,
     external_id: ti.externalId,
   };
@@ -163,6 +170,7 @@ export function noInstance(run: DagRunRecord, t: TaskSpec): TaskInstanceResponse
     operator_name: operatorName(t),
     pool: t.pool,
     note: null,
+    error: null,
     next_at: null,
     external_id: null,
   };
@@ -180,9 +188,9 @@ export function triesOf(ti: TaskInstanceRecord): TryResponse[] {
   return Array.from({ length: ti.tryNumber }, (_, i): TryResponse => {
     const n = i + 1;
     const h = earlier.get(n);
-    if (h) return { try_number: n, state: h.state, start_date: h.startDate, end_date: h.endDate, duration: seconds(h.durationMs), note: h.error };
-    if (n === ti.tryNumber) return { try_number: n, state: ti.state, start_date: ti.startDate, end_date: ti.endDate, duration: seconds(ti.durationMs), note: ti.error };
-    return { try_number: n, state: null, start_date: null, end_date: null, duration: null, note: null };
+    if (h) return { try_number: n, state: h.state, start_date: h.startDate, end_date: h.endDate, duration: seconds(h.durationMs), note: errorNote(h.error), error: taskError(h.error) };
+    if (n === ti.tryNumber) return { try_number: n, state: ti.state, start_date: ti.startDate, end_date: ti.endDate, duration: seconds(ti.durationMs), note: errorNote(ti.error), error: taskError(ti.error) };
+    return { try_number: n, state: null, start_date: null, end_date: null, duration: null, note: null, error: null };
   });
 }
 

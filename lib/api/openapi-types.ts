@@ -478,6 +478,12 @@ export interface components {
                 task_id: string;
             } | null;
         };
+        /** @description How a try ended when not in success: its error, or why it was skipped. */
+        TaskError: {
+            /** @description The error's name, e.g. `NonRetriableError`, `TaskTimeoutError`; `SkipTask` for why a skipped instance was skipped. */
+            name: string;
+            message: string;
+        };
         TaskInstance: {
             task_id: string;
             dag_id: string;
@@ -505,8 +511,10 @@ export interface components {
              */
             operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty";
             pool: string;
-            /** @description The last error, "Name: message". */
+            /** @description The last error as text, "Name: message" (a skipped instance's: why it was skipped). */
             note: string | null;
+            /** @description The last error (or why it was skipped), with its name and message apart. */
+            error: components["schemas"]["TaskError"] | null;
             /**
              * Format: date-time
              * @description When an up_for_retry or deferred instance is due.
@@ -542,8 +550,10 @@ export interface components {
              */
             operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty";
             pool: string;
-            /** @description The last error, "Name: message". */
+            /** @description The last error as text, "Name: message" (a skipped instance's: why it was skipped). */
             note: string | null;
+            /** @description The last error (or why it was skipped), with its name and message apart. */
+            error: components["schemas"]["TaskError"] | null;
             /**
              * Format: date-time
              * @description When an up_for_retry or deferred instance is due.
@@ -564,8 +574,10 @@ export interface components {
                 end_date: string | null;
                 /** @description Seconds. */
                 duration: number | null;
-                /** @description The try's error, "Name: message". */
+                /** @description The try's error as text, "Name: message" (a skipped try's: why it was skipped). */
                 note: string | null;
+                /** @description The try's error (or why it was skipped), with its name and message apart; of an earlier try, the first 1,000 characters of its message. */
+                error: components["schemas"]["TaskError"] | null;
             }[];
         };
         XComEntry: {

@@ -130,6 +130,15 @@ const dagRun = object(
 
 const tiState = { type: ['string', 'null'], enum: [...TI_STATES, null] } as const;
 
+const taskError = object(
+  {
+    name: { ...str, description: "The error's name, e.g. `NonRetriableError`, `TaskTimeoutError`; `SkipTask` for why a skipped instance was skipped." },
+    message: str,
+  },
+  { id: 'TaskError', description: 'How a try ended when not in success: its error, or why it was skipped.' },
+);
+const nullableTaskError = { anyOf: [ref('TaskError'), { type: 'null' }] } as const;
+
 const tiProperties = {
   task_id: str,
   dag_id: str,
@@ -144,7 +153,8 @@ const tiProperties = {
   duration: { type: ['number', 'null'], description: 'Seconds.' },
   operator_name: operatorName,
   pool: str,
-  note: { ...nullableStr, description: 'The last error, "Name: message".' },
+  note: { ...nullableStr, description: 'The last error as text, "Name: message" (a skipped instance\'s: why it was skipped).' },
+  error: { ...nullableTaskError, description: 'The last error (or why it was skipped), with its name and message apart.' },
   next_at: { ...nullableDateTime, description: 'When an up_for_retry or deferred instance is due.' },
   external_id: { ...nullableStr, description: "A triggered run's id or a Batch job's id." },
 };
@@ -157,7 +167,8 @@ const tryInfo = object({
   start_date: nullableDateTime,
   end_date: nullableDateTime,
   duration: { type: ['number', 'null'], description: 'Seconds.' },
-  note: { ...nullableStr, description: 'The try\'s error, "Name: message".' },
+  note: { ...nullableStr, description: 'The try\'s error as text, "Name: message" (a skipped try\'s: why it was skipped).' },
+  error: { ...nullableTaskError, description: 'The try\'s error (or why it was skipped), with its name and message apart; of an earlier try, the first 1,000 characters of its message.' },
 });
 const taskInstanceDetail = object({ ...tiProperties, tries: { type: 'array', items: tryInfo } }, { id: 'TaskInstanceDetail' });
 
@@ -196,7 +207,7 @@ const backfill = object(
 );
 
 /** Schemas added to the app with `addSchema` (the document's components), referenced as `<$id>#`. */
-export const SHARED_SCHEMAS = [httpError, dag, dagDetail, task, dagRun, taskInstance, taskInstanceDetail, xcomEntry, backfill];
+export const SHARED_SCHEMAS = [httpError, dag, dagDetail, task, dagRun, taskError, taskInstance, taskInstanceDetail, xcomEntry, backfill];
 
 // Responses ---------------------------------------------------------------------------------------------
 

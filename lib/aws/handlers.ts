@@ -1,4 +1,6 @@
 import type { RunType } from '../authoring/context.ts';
+import { ConfigurationError, errorMessage } from '../errors.ts';
+import { errorInfoOf } from '../model/error-info.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
@@ -84,7 +86,9 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
   switch (req.type) {
     case 'try_finished': {
       const { scheduler: s, host } = scheduler(svc, { instance: req.key });
-      if (req.result) await host.run(s.handleTryResult(req.key, req.tryNumber, req.result));
+      // The compiled TryFailed and TryTimedOut states write a failure's error as "Error: Cause" text.
+      const result = req.result?.kind === 'failure' ? { ...req.result, error: errorInfoOf(req.result.error) } : req.result;
+      if (result) await host.run(s.handleTryResult(req.key, req.tryNumber, result));
       return (await host.flush()) ?? nextOfInstance(svc.store, req.key);
     }
     case 'timer': {
@@ -277,7 +281,7 @@ async function prepareWave(runner: TaskRunner, s: Scheduler, host: InvocationHos
   const size = p.mapIndexes.length;
   const blobs = (svc as AwsServices & BlobServices).blobs;
   if (!blobs) {
-    await failWave(s, host, array, tryNumber, p.mapIndexes, `ConfigurationError: array job ${sub.jobName} needs a bucket for its manifest (BUCKET_NAME is not set)`);
+    await failWave(s, host, array, tryNumber, p.mapIndexes, errorMessage(new ConfigurationError(`array job ${sub.jobName} needs a bucket for its manifest (BUCKET_NAME is not set)`)));
     return { submit: null, size: 0 };
   }
   const manifest: ArrayManifest = {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { SKIP_NAME } from '../store/records.ts';
 import type { Palette } from './ansi.ts';
 
 /** '12ms', '1.25s', '2m03s', '1h02m'; '-' when unknown. */
@@ -35,6 +36,15 @@ export function formatRange(values: readonly number[]): string {
 /** A task instance state, or 'none' when the task has no instance (Airflow's "no status"). */
 export function stateText(state: string | null): string {
   return state ?? 'none';
+}
+
+/**
+ * An instance's error as text, its name apart (bold): `Name: message`, or a skip's reason alone (name
+ * `SkipTask`). `firstLine`: only the message's first line (a stack or a long message stays in the log).
+ */
+export function paintError(error: { name: string; message: string }, p: Palette, options: { firstLine?: boolean } = {}): string {
+  const message = options.firstLine ? (error.message.split('\n')[0] ?? '') : error.message;
+  return error.name === SKIP_NAME ? message : `${p.bold(error.name)}: ${message}`;
 }
 
 /** The colour of a state. */

@@ -3,7 +3,7 @@ import type { DagResolver } from '../scheduler/host.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import type { Palette } from './ansi.ts';
-import { displayPath, formatDuration, formatIndexes, formatRange, paintState } from './format.ts';
+import { displayPath, formatDuration, formatIndexes, formatRange, paintError, paintState } from './format.ts';
 import { formatLogLine, runLogDir, tryLogPath } from './log-files.ts';
 import { renderTable } from './table.ts';
 
@@ -109,7 +109,7 @@ async function renderOneRun(ctx: SummaryContext, report: RunReport): Promise<str
     lines.push('');
     lines.push(p.red(`${id} failed on try ${ti.tryNumber}/${ti.maxTries}; ${log.length > n ? `last ${n} of ${log.length} lines` : 'its log'} (${file}):`));
     for (const l of log.slice(-n)) for (const part of formatLogLine(l).split('\n')) lines.push(`  ${part}`);
-    if (!log.length && ti.error) lines.push(`  ${ti.error}`);
+    if (!log.length && ti.error) lines.push(`  ${paintError(ti.error, p)}`);
   }
   if (failed.length > max) lines.push('', p.red(`… and ${failed.length - max} more failed instances; their logs are under ${displayPath(runLogDir(ctx.home, report.dagId, report.runId))}`));
   return lines.join('\n');

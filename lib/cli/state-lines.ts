@@ -1,5 +1,5 @@
 import type { Palette } from './ansi.ts';
-import { clockTime, paintState } from './format.ts';
+import { clockTime, paintError, paintState } from './format.ts';
 import type { TrackedChange } from './run-tracker.ts';
 
 /**
@@ -17,7 +17,7 @@ export function stateChangeLine(change: TrackedChange, p: Palette, now: number =
   const id = ti.mapIndex >= 0 ? `${ti.taskId}[${ti.mapIndex}]` : ti.taskId;
   const parts = [time, p.bold(change.run.dagId), id, paintState(ti.state, p)];
   if (ti.tryNumber > 0) parts.push(`try ${ti.tryNumber}/${ti.maxTries}`);
-  if ((ti.state === 'failed' || ti.state === 'up_for_retry') && ti.error) parts.push(p.red(ti.error.split('\n')[0] ?? ''));
-  if (ti.state === 'skipped' && ti.error) parts.push(p.dim(ti.error.split('\n')[0] ?? ''));
+  if ((ti.state === 'failed' || ti.state === 'up_for_retry') && ti.error) parts.push(p.red(paintError(ti.error, p, { firstLine: true })));
+  if (ti.state === 'skipped' && ti.error) parts.push(p.dim(paintError(ti.error, p, { firstLine: true })));
   return parts.join('  ');
 }

@@ -2,6 +2,7 @@
 // Plain data, so the pure rules (lib/core), the compiler's contract and both hosts share one definition.
 
 import type { ArrayRef } from './arrays.ts';
+import type { ErrorInfo } from '../model/error-info.ts';
 import type { RunRef, TiKey } from '../model/keys.ts';
 
 /** Events the scheduler asks its host to deliver back later. */
@@ -29,7 +30,7 @@ export interface ArrayWave {
 /** How a try ended, as reported by the task runner. */
 export type TryResult =
   | { kind: 'success'; follow?: string[] | null; shortCircuit?: boolean }
-  | { kind: 'failure'; error: string; retriable: boolean }
+  | { kind: 'failure'; error: ErrorInfo; retriable: boolean }
   | { kind: 'skip'; reason: string }
   /** Wait without holding anything, until `until` (a timer) or an external event (until null). */
   | { kind: 'defer'; until: number | null; externalId?: string };

@@ -14,6 +14,7 @@ import {
 } from '../errors.ts';
 import { arraySizeFor, batchJobName, groupBounds, waveJobName, type ArrayRef } from '../core/arrays.ts';
 import type { TaskSpec } from '../model/spec.ts';
+import { formatError, serializeError } from '../model/error-info.ts';
 import { sha256 } from '../model/hash.ts';
 import { iso } from '../model/time.ts';
 import type { DagResolver, TryResult } from '../scheduler/host.ts';
@@ -81,7 +82,7 @@ export function runsTaskCode(spec: TaskSpec): boolean {
 export function tryFailure(e: unknown): TryResult {
   if (e instanceof SkipTask) return { kind: 'skip', reason: e.message };
   const retriable = !(e instanceof NonRetriableError || e instanceof SensorTimeoutError || e instanceof ParamValidationError || e instanceof DagNotFoundError || (e instanceof Error && e.name === 'XComSerializationError'));
-  return { kind: 'failure', error: errorMessage(e), retriable };
+  return { kind: 'failure', error: serializeError(e), retriable };
 }
 
 interface Step {
@@ -185,7 +186,7 @@ export class TaskRunner {
       this.services.onLog?.(key, tryNumber, line);
     };
     const close = async (result: TryResult | null) => {
-      if (result?.kind === 'failure') write('error', result.error);
+      if (result?.kind === 'failure') write('error', formatError(result.error));
       else if (result?.kind === 'skip') write('info', `skipped: ${result.reason}`);
       else if (result?.kind === 'success') write('info', 'done: success');
       // Kept until written: a close that failed and is called again writes them then.

@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.ts';
+import { errorMessage, UnattributedCrashError } from '../errors.ts';
 import { currentTry } from '../executor/task-runner.ts';
 
 /**
@@ -11,11 +11,6 @@ import { currentTry } from '../executor/task-runner.ts';
  * names the cause and the tries). A crash that no try can be blamed for is left to Node (the process ends,
  * as without the guard), unless someone else listens for it (a test runner).
  */
-
-/** An error of task code that could not be pinned on one of the tries running at the time. */
-export class UnattributedCrashError extends Error {
-  override name = 'UnattributedCrashError';
-}
 
 /** A try running in this process, as the guard sees it. */
 export class GuardedTry {

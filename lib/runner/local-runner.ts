@@ -1,6 +1,6 @@
 import type { Dag } from '../authoring/dag.ts';
 import { isDag } from '../authoring/dag.ts';
-import { DagNotFoundError, errorMessage } from '../errors.ts';
+import { DagNotFoundError, errorMessage, failureInfo, LostTryError, TryNotStartedError } from '../errors.ts';
 import { resolveParams } from '../core/params.ts';
 import { childOutcomes } from '../core/arrays.ts';
 import { isTerminalRunState } from '../model/states.ts';
@@ -571,7 +571,7 @@ export class LocalRunner {
           this.dispatch(now, attempt + 1);
         } else if (now.state === 'running' && !this.tryRunning(key, ti.tryNumber)) {
           const why = `try ${ti.tryNumber} stopped without a result: ${error.message}`;
-          const out = await retryTransient(() => this.scheduler.handleTryResult(key, ti.tryNumber, { kind: 'failure', error: `LostTryError: ${why}`, retriable: true }).catch(this.leaveEffects), this.retry);
+          const out = await retryTransient(() => this.scheduler.handleTryResult(key, ti.tryNumber, { kind: 'failure', error: failureInfo(new LostTryError(why)), retriable: true }).catch(this.leaveEffects), this.retry);
           this.continueLifecycle({ instance: key }, out.effects);
         }
       } catch (e) {
@@ -762,7 +762,7 @@ export class LocalRunner {
     await this.store.updateRun(run, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
     this.scheduler.resolver.forget(run);
     this.batch.forgetRun(run);
-    return { runId, outcome: result ?? { kind: 'failure', error: 'the task did not start', retriable: false }, value: xcom?.value ?? null, log };
+    return { runId, outcome: result ?? { kind: 'failure', error: failureInfo(new TryNotStartedError('the task did not start')), retriable: false }, value: xcom?.value ?? null, log };
   }
 
   /**

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Dag } from '../authoring/dag.ts';
-import { TaskTimeoutError } from '../errors.ts';
+import { TaskCrashedError, TaskOutOfMemoryError, TaskTimeoutError } from '../errors.ts';
 import { TryInfrastructureError } from '../executor/infrastructure.ts';
 import type { LogWriter } from '../executor/task-context.ts';
 import { currentTry, tryFailure, type IsolatedTry, type TryIsolation, type TryProgress } from '../executor/task-runner.ts';
@@ -10,16 +10,6 @@ import type { TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { GuardedTry } from './crash-guard.ts';
 import { fromWire, ISOLATED_STORE_METHODS, toWire, type FromWorker, type ToWorker, type TryWorkerData } from './isolation-protocol.ts';
-
-/** A try's worker reached its heap limit. */
-export class TaskOutOfMemoryError extends Error {
-  override name = 'TaskOutOfMemoryError';
-}
-
-/** A try's worker ended without saying how the try ended. */
-export class TaskCrashedError extends Error {
-  override name = 'TaskCrashedError';
-}
 
 /** How tries are isolated when `LocalRunner`'s `isolation` is `'worker'` (or these options). */
 export interface WorkerIsolationOptions {

@@ -5,7 +5,8 @@
 import type { Dag } from '../authoring/dag.ts';
 import { arrayGroups, groupOf } from '../core/arrays.ts';
 import { evaluateTriggerRule, type UpstreamCounts } from '../core/trigger-rules.ts';
-import { errorMessage, MappingError } from '../errors.ts';
+import { errorMessage, failureInfo, MappingError, SchedulerNote, skipInfo } from '../errors.ts';
+import type { ErrorInfo } from '../model/error-info.ts';
 import { mappingLength } from '../executor/resolve.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { TerminalTiState } from '../model/states.ts';
@@ -120,7 +121,7 @@ export async function completeDecision(s: Step, dag: Dag, run: DagRunRecord, t: 
   }
   if (rec.decision !== null && rec.decision !== 'expanded') {
     // Settled terminal without its instance: create it now (the reason it was settled for is not kept).
-    await finishSettled(s, dag, run, t, rec.decision, `settled ${rec.decision}; its instance was created again after a lost write`, priorTries, rec.priorHistory);
+    await finishSettled(s, dag, run, t, rec.decision, failureInfo(new SchedulerNote(`settled ${rec.decision}; its instance was created again after a lost write`)), priorTries, rec.priorHistory);
     return 1;
   }
   return 0;
@@ -154,8 +155,8 @@ async function expand(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, priorTr
   try {
     n = mappingLength(await s.env.resolver.mappingLists(dag, run, t.taskId, t.mapping!));
   } catch (e) {
-    const msg = e instanceof MappingError ? errorMessage(e) : `MappingError: could not resolve the lists to map over: ${errorMessage(e)}`;
-    return settleTerminal(s, dag, run, t, 'failed', msg, priorTries, priorHistory);
+    const error = failureInfo(e instanceof MappingError ? e : new MappingError(`could not resolve the lists to map over: ${errorMessage(e)}`));
+    return settleTerminal(s, dag, run, t, 'failed', error, priorTries, priorHistory);
   }
   if (n === 0) return settleTerminal(s, dag, run, t, 'skipped', 'mapped over an empty list', priorTries, priorHistory);
   if (!(await s.store.claimExpansion(run, t.taskId, n, t.downstream))) {
@@ -177,8 +178,9 @@ async function expand(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, priorTr
 /**
  * Settle a task without running it: one instance (map index -1) in a terminal state. `priorTries`
  * when the caller knows it (a cleared task's earlier tries); else read when the run was ever cleared.
+ * `error`: the instance's error; text is why it was skipped.
  */
-export async function settleTerminal(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
+export async function settleTerminal(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: ErrorInfo | string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
   if (!(await s.store.claimDecision(run, t.taskId, state))) {
     // Settled already as this: finish it when its instance is missing (creating it is conditional on absence).
     const now = (await s.store.getTaskStates(run, [t.taskId]))[0];
@@ -191,7 +193,8 @@ export async function settleTerminal(s: Step, dag: Dag, run: DagRunRecord, t: Ta
 }
 
 /** Create the terminal instance of a task whose decision this caller has claimed. */
-async function finishSettled(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, error: string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
+async function finishSettled(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, state: TerminalTiState, reason: ErrorInfo | string | null, priorTries?: number, priorHistory?: TrySummary[]): Promise<void> {
+  const error = typeof reason === 'string' ? skipInfo(reason) : reason;
   const now = iso(s.now());
   if (priorTries === undefined && (run.clearNumber ?? 0) > 0) {
     const rec = (await s.store.getTaskStates(run, [t.taskId]))[0];

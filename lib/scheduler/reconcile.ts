@@ -2,6 +2,7 @@
 
 import type { Dag } from '../authoring/dag.ts';
 import { groupOf } from '../core/arrays.ts';
+import { failureInfo, LostTryError } from '../errors.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import { tiKeyOf, type DagRunRecord, type RunRef, type TaskInstanceRecord } from '../store/records.ts';
 import { completeDecision, decide } from './decisions.ts';
@@ -121,7 +122,7 @@ export async function reconcile(s: Step, ref: RunRef, options: ReconcileOptions)
     } else if (ti.state === 'running' && stale && options.tryStopped) {
       const why = await options.tryStopped(ti);
       if (why !== null) {
-        await tryResult(s, ti, ti.tryNumber, { kind: 'failure', error: `LostTryError: ${why}`, retriable: true });
+        await tryResult(s, ti, ti.tryNumber, { kind: 'failure', error: failureInfo(new LostTryError(why)), retriable: true });
         report.failedStopped++;
       }
     }

@@ -2,6 +2,7 @@
 
 import type { TimerEvent } from '../core/events.ts';
 import { timerRun } from '../core/events.ts';
+import { errorMessage, RunnableTimeoutError } from '../errors.ts';
 import type { RunRef } from '../store/records.ts';
 import { stopRunning } from './run-end.ts';
 import type { Step } from './step.ts';
@@ -54,6 +55,6 @@ async function checkRunnable(s: Step, event: Extract<TimerEvent, { type: 'runnab
   if (!stillRunning) return;
   const t = dag.task((event.array ?? event.key)!.taskId);
   const limitS = Math.round((t.batch?.runnableTimeoutMs ?? 0) / 1000);
-  const reason = `RunnableTimeoutError: still RUNNABLE ${limitS} s after submission (runnableTimeout): no compute environment of queue '${event.jobQueue ?? '?'}' could place it; check its vCPU limits, instance types and subnets`;
+  const reason = errorMessage(new RunnableTimeoutError(`still RUNNABLE ${limitS} s after submission (runnableTimeout): no compute environment of queue '${event.jobQueue ?? '?'}' could place it; check its vCPU limits, instance types and subnets`));
   s.stopRunnable(event.jobQueue, event.jobName, reason);
 }

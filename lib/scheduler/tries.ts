@@ -3,6 +3,8 @@
 import type { Dag } from '../authoring/dag.ts';
 import { batchJobName, groupOf } from '../core/arrays.ts';
 import type { TryResult } from '../core/events.ts';
+import { failureInfo, PoolError, skipInfo } from '../errors.ts';
+import { formatError } from '../model/error-info.ts';
 import { decideAfterFailure } from '../core/retry.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { TerminalTiState } from '../model/states.ts';
@@ -31,7 +33,7 @@ export async function queueInstance(s: Step, dag: Dag, ti: TaskInstanceRecord): 
   const slots = await takeSlots(s, dag, t, holder, ti);
   if (!slots.taken) {
     if (slots.error !== null) {
-      await finish(s, dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'failed', { error: `PoolError: ${slots.error}`, endDate: iso(s.now()) });
+      await finish(s, dag, ti, { states: ['scheduled'], tryNumber: ti.tryNumber }, 'failed', { error: failureInfo(new PoolError(slots.error)), endDate: iso(s.now()) });
     }
     return;
   }
@@ -94,12 +96,12 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
       return finishTry(s, dag, t, key, expect, 'success', { endDate: iso(now), durationMs, error: null }, holder);
     }
     case 'skip':
-      return finishTry(s, dag, t, key, expect, 'skipped', { endDate: iso(now), durationMs, error: result.reason }, holder);
+      return finishTry(s, dag, t, key, expect, 'skipped', { endDate: iso(now), durationMs, error: skipInfo(result.reason) }, holder);
     case 'failure': {
       // Tries left by the instance's maxTries (its task's retries, counted again from a clear).
       const d = decideAfterFailure({ ...t, retries: current.maxTries - 1 }, tryNumber, result.retriable, `${dag.dagId}#${key.taskId}#${key.mapIndex}#${run.logicalDate}`);
       if (d.next !== 'retry') {
-        await taskCallback(s, dag, t, 'onFailure', key, tryNumber, result.error);
+        await taskCallback(s, dag, t, 'onFailure', key, tryNumber, formatError(result.error));
         return finishTry(s, dag, t, key, expect, 'failed', { endDate: iso(now), durationMs, error: result.error }, holder);
       }
       const at = now + d.delayMs;
@@ -110,7 +112,7 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
       if (!ti) return afterTryMovedByOther(s, dag, run, t, key, tryNumber);
       s.emitTi(ti);
       await releaseSlots(s, dag, t, holder);
-      await taskCallback(s, dag, t, 'onRetry', key, tryNumber, result.error);
+      await taskCallback(s, dag, t, 'onRetry', key, tryNumber, formatError(result.error));
       s.timer(at, { type: 'retry', key: tiKeyOf(key), tryNumber });
       return;
     }

@@ -5,6 +5,7 @@
 import type { Dag } from '../authoring/dag.ts';
 import { groupBounds, waveJobName, type ArrayRef, type ChildOutcome } from '../core/arrays.ts';
 import { decideAfterFailure } from '../core/retry.ts';
+import { BatchJobFailedError, failureInfo, PoolError } from '../errors.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { TerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
@@ -43,7 +44,8 @@ export async function queueWave(s: Step, dag: Dag, t: TaskSpec, array: ArrayRef,
     if (!slots.taken) {
       if (slots.error === null) return;
       const now = iso(s.now());
-      await finishMany(s, dag, t, wave, 'failed', () => ({ error: `PoolError: ${slots.error}`, endDate: now }), ['scheduled']);
+      const error = failureInfo(new PoolError(slots.error));
+      await finishMany(s, dag, t, wave, 'failed', () => ({ error, endDate: now }), ['scheduled']);
       continue;
     }
     const patch: Partial<TaskInstanceRecord> = { state: 'queued', tryNumber, queuedAt: iso(s.now()), startDate: null, endDate: null, externalId: null, nextAt: null };
@@ -146,13 +148,13 @@ export async function arrayResult(s: Step, array: ArrayRef, tryNumber: number, o
   moved += a.moved.length;
   last = a.result ?? last;
   const errors = new Map(failed.map((f) => [f.ti.mapIndex, f.error]));
-  const b = await finishMany(s, dag, t, failed.map((f) => f.ti), 'failed', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: errors.get(ti.mapIndex)!, externalId: ti.externalId }), ['running']);
+  const b = await finishMany(s, dag, t, failed.map((f) => f.ti), 'failed', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: failureInfo(new BatchJobFailedError(errors.get(ti.mapIndex)!)), externalId: ti.externalId }), ['running']);
   moved += b.moved.length;
   last = b.result ?? last;
   let retryAt = 0;
   if (retry.length) {
     const updates: TiUpdate[] = retry.map((r) => {
-      const ended = { endDate: nowIso, durationMs: duration(r.ti), error: r.error, externalId: r.ti.externalId };
+      const ended = { endDate: nowIso, durationMs: duration(r.ti), error: failureInfo(new BatchJobFailedError(r.error)), externalId: r.ti.externalId };
       const history = historyWithCurrentTry({ ...r.ti, ...ended }, 'failed');
       return { key: tiKeyOf(r.ti), expect: { states: ['running'], tryNumber }, patch: { state: 'up_for_retry', ...ended, nextAt: iso(r.at), ...(history ? { history } : {}) } };
     });

@@ -1,14 +1,12 @@
 import { groupOf, type ChildOutcome } from '../core/arrays.ts';
 import type { LocalRunner } from '../runner/local-runner.ts';
-import { tiKeyOf } from '../scheduler/host.ts';
+import { errorMessage, failureInfo, StandaloneInterruptedError, StandaloneResumeError } from '../errors.ts';
+import { tiKeyOf, type TryResult } from '../scheduler/host.ts';
 import { runHolder, runSemaphore, type ReconcileReport } from '../scheduler/scheduler.ts';
 import type { DagResolver } from '../scheduler/host.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
 
-/** The error a try gets when the standalone server stopped (or was killed) while it ran. */
-export class StandaloneInterruptedError extends Error {
-  override readonly name = 'StandaloneInterruptedError';
-}
+export { StandaloneInterruptedError };
 
 /** A try that was running when the server stopped. */
 export const INTERRUPTED_TRY = 'the standalone server stopped while this try was running';
@@ -27,9 +25,9 @@ export interface ResumeReport {
   reconciled: ReconcileReport[];
 }
 
-function errorText(message: string): string {
-  const e = new StandaloneInterruptedError(message);
-  return `${e.name}: ${e.message}`;
+/** A try's failure for the server having stopped while it ran. */
+function interrupted(message: string): TryResult {
+  return { kind: 'failure', error: failureInfo(new StandaloneInterruptedError(message)), retriable: true };
 }
 
 /**
@@ -65,7 +63,7 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
     if (!dag) {
       // Its DAG file is gone or fails to import: nothing can run it (the scheduler needs the DAG even to
       // fail it). Say so on the run, never drop it; it stays in the store, as do its task instances.
-      const note = `StandaloneResumeError: DAG '${run.dagId}' is not loaded (its file is missing or fails to import), so run '${run.runId}' cannot resume`;
+      const note = errorMessage(new StandaloneResumeError(`DAG '${run.dagId}' is not loaded (its file is missing or fails to import), so run '${run.runId}' cannot resume`));
       const failed = await store.updateRun(run, [run.state], { state: 'failed', note, endDate: new Date(runner.clock.now()).toISOString() });
       // A running run held a unit of its maxActiveRuns semaphore: give it back, or the DAG, once loaded again, could run one run fewer.
       if (failed && run.state === 'running') await store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
@@ -95,19 +93,19 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
           wave.children.push(ti);
           lostWaves.set(id, wave);
         } else if (ti.state === 'running') {
-          await runner.drive((s) => s.handleTryResult(tiKeyOf(ti), ti.tryNumber, { kind: 'failure', error: errorText(INTERRUPTED_TRY), retriable: true }));
+          await runner.drive((s) => s.handleTryResult(tiKeyOf(ti), ti.tryNumber, interrupted(INTERRUPTED_TRY)));
           report.interrupted++;
         } else if (ti.state === 'deferred' && ti.nextAt === null && t.kind === 'batch') {
           // Back to running for this try, so that its failure is reported as any try's.
           const moved = await store.updateTaskInstance(tiKeyOf(ti), { states: ['deferred'], tryNumber: ti.tryNumber }, { state: 'running' });
           if (moved) {
-            await runner.drive((s) => s.handleTryResult(tiKeyOf(ti), ti.tryNumber, { kind: 'failure', error: errorText(INTERRUPTED_BATCH), retriable: true }));
+            await runner.drive((s) => s.handleTryResult(tiKeyOf(ti), ti.tryNumber, interrupted(INTERRUPTED_BATCH)));
             report.interrupted++;
           }
         }
       }
       for (const wave of lostWaves.values()) {
-        const outcomes: ChildOutcome[] = wave.children.map((c) => ({ mapIndex: c.mapIndex, jobId: c.externalId ?? '', status: 'FAILED', exitCode: null, reason: errorText(INTERRUPTED_BATCH) }));
+        const outcomes: ChildOutcome[] = wave.children.map((c) => ({ mapIndex: c.mapIndex, jobId: c.externalId ?? '', status: 'FAILED', exitCode: null, reason: errorMessage(new StandaloneInterruptedError(INTERRUPTED_BATCH)) }));
         await runner.drive((s) => s.handleArrayResult({ dagId: run.dagId, runId: run.runId, taskId: wave.taskId, group: wave.group }, wave.tryNumber, outcomes));
         report.interrupted += outcomes.length;
       }

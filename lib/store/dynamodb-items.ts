@@ -1,5 +1,5 @@
-import type { DagRunRecord, StateTally, TaskInstanceRecord, TaskStateRecord, TrySummary } from './records.ts';
-import type { TerminalTiState } from '../model/states.ts';
+import { storedError, storedHistory, type DagRunRecord, type StateTally, type TaskInstanceRecord, type TaskStateRecord, type TrySummary } from './records.ts';
+import type { TerminalTiState, TiState } from '../model/states.ts';
 
 /** A DynamoDB item as the document client gives it. */
 export type Item = Record<string, unknown>;
@@ -69,12 +69,18 @@ export function tiPatchAttributes(patch: Partial<TaskInstanceRecord>): Item {
   return out;
 }
 
+/**
+ * The record of a task instance item. Its error is a map; an item an older version wrote holds it as
+ * `"Name: message"` text (so do the tries of its history), read as an ErrorInfo.
+ */
 export function itemToTi(item: Item): TaskInstanceRecord {
   const out: Record<string, unknown> = {};
   for (const f of TI_FIELDS) {
     const v = item[f] ?? null;
     if (v === null && OPTIONAL_TI_FIELDS.has(f)) continue;
-    out[f] = v;
+    if (f === 'error') out[f] = storedError(v, item.state as TiState);
+    else if (f === 'history') out[f] = storedHistory(v as TrySummary[]);
+    else out[f] = v;
   }
   return Object.freeze(out) as unknown as TaskInstanceRecord;
 }
@@ -154,7 +160,7 @@ export function itemToTaskState(item: Item): TaskStateRecord {
     decision: (item[DECISION] as TaskStateRecord['decision']) ?? null,
     mapCount: (item[MAP_COUNT] as number | undefined) ?? null,
     ...(Number(item[PRIOR_TRIES] ?? 0) > 0 ? { priorTries: Number(item[PRIOR_TRIES]) } : {}),
-    ...(Array.isArray(item[PRIOR_HISTORY]) ? { priorHistory: item[PRIOR_HISTORY] as TrySummary[] } : {}),
+    ...(Array.isArray(item[PRIOR_HISTORY]) ? { priorHistory: storedHistory(item[PRIOR_HISTORY] as TrySummary[]) } : {}),
   };
 }
 

@@ -34,10 +34,14 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
-/** A frozen version of a task instance record, its history copied (the caller's array stays the caller's). */
+/**
+ * A frozen version of a task instance record, its error and history copied (the caller's objects stay the
+ * caller's).
+ */
 function frozenTi(ti: TaskInstanceRecord): TaskInstanceRecord {
-  const { history, ...rest } = ti;
-  return Object.freeze(history === undefined ? rest : { ...rest, history: deepFreeze(structuredClone(history)) });
+  const { history, error, ...rest } = ti;
+  const copy = { ...rest, error: error === null ? null : deepFreeze(structuredClone(error)) };
+  return Object.freeze(history === undefined ? copy : { ...copy, history: deepFreeze(structuredClone(history)) });
 }
 
 /** Store a task instance record (replacing any previous version) in both indexes of its partition. */

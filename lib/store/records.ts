@@ -1,4 +1,5 @@
 import type { PipelineSave, RunType } from '../authoring/context.ts';
+import { errorInfoOf, formatError, summarizeError, type ErrorInfo } from '../model/error-info.ts';
 import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
 
 /** A DAG run. */
@@ -56,8 +57,11 @@ export interface TaskInstanceRecord extends TiKey {
   firstPokeAt: string | null;
   pokeCount: number;
   durationMs: number | null;
-  /** The last error, "Name: message". */
-  error: string | null;
+  /**
+   * How the current (or last) try ended, when not in success: its error (failed, up for retry), or why
+   * it was skipped (name `SkipTask`) or settled without running (`SchedulerNote`).
+   */
+  error: ErrorInfo | null;
   /** A triggered run's id or a Batch job's id. */
   externalId: string | null;
   /** Set when a deferred instance is put back in the queue: its next start continues the same try. */
@@ -77,18 +81,51 @@ export interface TrySummary {
   startDate: string | null;
   endDate: string | null;
   durationMs: number | null;
-  /** Its error, "Name: message" (the first {@link TRY_ERROR_MAX} characters; the try's log has it all). */
-  error: string | null;
+  /**
+   * Its error, summarised: name, the first {@link TRY_ERROR_MAX} characters of its message and
+   * {@link TRY_STACK_MAX} of its stack (no cause chain); the try's log has the message whole.
+   */
+  error: ErrorInfo | null;
+}
+
+/** The name of a skipped instance's error: its message is why it was skipped (`SkipTask`'s name). */
+export const SKIP_NAME = 'SkipTask';
+
+/**
+ * A task instance's (or a try summary's) stored error field as an {@link ErrorInfo}: one already, or JSON
+ * text of one (SQLite's column), or the text an older version stored: `"Name: message"`, or for a
+ * skipped instance the reason it was skipped. Refuses anything else (a corrupt record).
+ */
+export function storedError(value: unknown, state: TiState | null): ErrorInfo | null {
+  if (value === null || value === undefined) return null;
+  if (state === 'skipped' && typeof value === 'string' && !value.startsWith('{')) return { name: SKIP_NAME, message: value };
+  return errorInfoOf(value);
+}
+
+/** A history as stored (its summaries' errors possibly in an older version's text) with each error read. */
+export function storedHistory(history: readonly TrySummary[]): TrySummary[] {
+  return history.map((h) => ({ ...h, error: storedError(h.error, h.state) }));
+}
+
+/**
+ * An instance's error as one line of text, as it was shown before errors were structured: `"Name:
+ * message"`, or a skip's reason alone.
+ */
+export function errorNote(error: ErrorInfo | null): string | null {
+  if (error === null) return null;
+  return error.name === SKIP_NAME ? error.message : formatError(error);
 }
 
 /** Tries kept in a task instance's history (the latest ones). */
 export const TRY_HISTORY_MAX = 100;
-/** Characters of a try's error kept in its summary, so a history stays well inside a DynamoDB item. */
+/** Characters of a try's error message kept in its summary, so a history stays well inside a DynamoDB item. */
 export const TRY_ERROR_MAX = 1000;
+/** Characters of a try's error stack kept in its summary. */
+export const TRY_STACK_MAX = 500;
 
 /** The summary of the try `ti` is at, ended in `state`. */
 export function trySummary(ti: TaskInstanceRecord, state: TerminalTiState): TrySummary {
-  const error = ti.error !== null && ti.error.length > TRY_ERROR_MAX ? `${ti.error.slice(0, TRY_ERROR_MAX - 1)}…` : ti.error;
+  const error = ti.error === null ? null : summarizeError(ti.error, TRY_ERROR_MAX, TRY_STACK_MAX);
   return { tryNumber: ti.tryNumber, state, startDate: ti.startDate, endDate: ti.endDate, durationMs: ti.durationMs, error };
 }
 

@@ -1,4 +1,5 @@
 import type { DagRunRecord, RunRef, TaskInstanceRecord, TaskStateRecord, TiKey } from './records.ts';
+import { canonicalJson } from '../model/hash.ts';
 import { isTransientStoreError, retryTransient, type RetryOptions } from './retry.ts';
 import type { BulkFinishResult, BulkResetResult, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
@@ -149,11 +150,14 @@ function emptyState(run: RunRef, taskId: string): TaskStateRecord {
   return { dagId: run.dagId, runId: run.runId, taskId, upstream: tally(), upstreamAddedTotal: 0, upstreamExpanded: 0, self: tally(), decision: null, mapCount: null };
 }
 
-/** Whether every field of `patch` has its value in `record` (compared as JSON). */
+/**
+ * Whether every field of `patch` has its value in `record` (compared as JSON with sorted keys: a store may
+ * give an object field, e.g. an error, back with its keys in another order).
+ */
 function matches<T extends object>(record: T, patch: Partial<T>): boolean {
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue;
-    if (JSON.stringify((record as Record<string, unknown>)[k]) !== JSON.stringify(v)) return false;
+    if (canonicalJson((record as Record<string, unknown>)[k]) !== canonicalJson(v)) return false;
   }
   return true;
 }

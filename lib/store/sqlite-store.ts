@@ -9,6 +9,8 @@ import { retryTransient, type RetryOptions } from './retry.ts';
 import {
   backfillOrder,
   historyWithCurrentTry,
+  storedError,
+  storedHistory,
   type BackfillRecord,
   type DagRecord,
   type DagRunRecord,
@@ -486,12 +488,13 @@ function given<T extends object>(patch: Partial<T>): Partial<T> {
 }
 
 function tiFromRow(row: Row): TaskInstanceRecord {
+  const state = str(row, 'state') as TiState;
   return {
     dagId: str(row, 'dag_id'),
     runId: str(row, 'run_id'),
     taskId: str(row, 'task_id'),
     mapIndex: num(row, 'map_index'),
-    state: str(row, 'state') as TiState,
+    state,
     tryNumber: num(row, 'try_number'),
     maxTries: num(row, 'max_tries'),
     queuedAt: strOrNull(row, 'queued_at'),
@@ -501,7 +504,7 @@ function tiFromRow(row: Row): TaskInstanceRecord {
     firstPokeAt: strOrNull(row, 'first_poke_at'),
     pokeCount: num(row, 'poke_count'),
     durationMs: numOrNull(row, 'duration_ms'),
-    error: strOrNull(row, 'error'),
+    error: storedError(strOrNull(row, 'error'), state),
     externalId: strOrNull(row, 'external_id'),
     resume: num(row, 'resume') !== 0,
     ...optional('history', historyFromColumn(row, 'history')),
@@ -514,7 +517,7 @@ function historyFromColumn(row: Row, column: string): TrySummary[] | null {
   if (text === null) return null;
   const v: unknown = JSON.parse(text);
   if (!Array.isArray(v)) throw corrupt(column, v);
-  return v as TrySummary[];
+  return storedHistory(v as TrySummary[]);
 }
 
 /** A history as column text: JSON, or NULL for none. */
@@ -522,9 +525,11 @@ function historyColumn(history: readonly TrySummary[] | undefined): string | nul
   return history?.length ? json(history) : null;
 }
 
-/** An instance's field as its column's value. */
+/** An instance's field as its column's value (its error as JSON text: an older version's text is told apart by not being JSON). */
 function tiValue(ti: TaskInstanceRecord, f: keyof TaskInstanceRecord): SQLInputValue {
-  return f === 'history' ? historyColumn(ti.history) : sqlValue(ti[f]);
+  if (f === 'history') return historyColumn(ti.history);
+  if (f === 'error') return ti.error === null ? null : json(ti.error);
+  return sqlValue(ti[f]);
 }
 
 /** INSERT parameters of an instance (every column, in TI_FIELDS order). */

@@ -80,7 +80,7 @@ describe('OpenAPI document', () => {
     expect(a.json.openapi).toBe('3.1.0');
     const served = Object.entries(a.json.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     expect(served.sort()).toEqual(ROUTES.map(([m, p]) => `${m} ${p}`).sort());
-    expect(Object.keys(a.json.components.schemas).sort()).toEqual(['Backfill', 'DAG', 'DAGDetail', 'DAGRun', 'HTTPError', 'Task', 'TaskInstance', 'TaskInstanceDetail', 'XComEntry']);
+    expect(Object.keys(a.json.components.schemas).sort()).toEqual(['Backfill', 'DAG', 'DAGDetail', 'DAGRun', 'HTTPError', 'Task', 'TaskError', 'TaskInstance', 'TaskInstanceDetail', 'XComEntry']);
     expect(a.json.paths['/api/v2/monitor/health'].get.security).toEqual([]);
     expect(a.json.security).toEqual([{ bearer: [] }]);
   });

@@ -196,6 +196,12 @@ describe('web UI on a standalone server', () => {
     await gridCell(failedRunId, 'run_import_prep').click();
     await page.getByTestId('ti-details').and(page.locator('[data-state="failed"]')).waitFor();
     await page.getByTestId('ti-log').getByText('TriggeredRunFailedError').waitFor();
+    // The instance's error, shown as an error: its name apart from its message.
+    const tiError = page.getByTestId('ti-error');
+    expect(await tiError.getAttribute('role')).toBe('alert');
+    expect(await page.getByTestId('ti-error-name').textContent()).toBe('TriggeredRunFailedError');
+    expect(await page.getByTestId('ti-error-message').textContent()).toMatch(/^triggered run \S+ of 'stage_import_prep' ended failed/);
+    expect(await page.getByTestId('ti-details').getByText('Note', { exact: true }).count()).toBe(0);
     await shot(page, 'failed-task-log');
 
     // The stage run it triggered failed on its own task, whose log has the simulated error.
@@ -203,8 +209,14 @@ describe('web UI on a standalone server', () => {
     await page.locator('[data-testid="grid-cell"][data-task-id="import_ms"][data-state="failed"]').first().click();
     await page.getByTestId('ti-details').and(page.locator('[data-try-number="3"]')).waitFor();
     await page.getByTestId('ti-log').getByText('simulated failure in import_ms').waitFor();
+    expect(await page.getByTestId('ti-error-name').textContent()).toBe('Error');
+    expect(await page.getByTestId('ti-error-message').textContent()).toMatch(/^simulated failure in import_ms \(try 3 of 3/);
     await page.locator('[data-testid="ti-try"][data-try-number="1"]').click();
     await page.getByTestId('ti-log').getByText('(try 1 of 3').waitFor();
+    // An earlier try's error, with the log of that try: from the instance's history.
+    expect(await page.getByTestId('try-error-name').textContent()).toBe('Error');
+    expect(await page.getByTestId('try-error-message').textContent()).toMatch(/^simulated failure in import_ms \(try 1 of 3/);
+    expect(await page.locator('[data-testid="ti-try"][data-try-number="1"]').getAttribute('title')).toMatch(/\nError: simulated failure in import_ms \(try 1 of 3/);
     await shot(page, 'stage-task-log');
 
     // Clear the failed task of example_workflow (with its downstream): it runs again, as try 2.

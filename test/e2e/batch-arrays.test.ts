@@ -2,6 +2,7 @@
 // TooManyRequestsException, a queue that never places a job (RUNNABLE timeout), and poll mode.
 import { describe, expect, it } from 'vitest';
 import { useHarness } from './use-harness.ts';
+import { errorText } from '../helpers.ts';
 
 describe('SubmitJob throttled (TooManyRequestsException)', () => {
   // One SubmitJob per 10 s of (skipped) time: three arrays submitted at once are throttled.
@@ -10,7 +11,7 @@ describe('SubmitJob throttled (TooManyRequestsException)', () => {
   it('retries with jittered backoff until each array is submitted: nothing lost, nothing doubled', async () => {
     const run = await h().run({ dagId: 'e2e_three_arrays', runId: 'e2e__three_arrays', conf: { n: 20 } });
     const bad = (await h().store.listTaskInstances(run)).filter((t) => t.state !== 'success');
-    expect(bad.map((t) => `${t.taskId}[${t.mapIndex}] ${t.state}: ${t.error}`).slice(0, 3)).toStrictEqual([]);
+    expect(bad.map((t) => `${t.taskId}[${t.mapIndex}] ${t.state}: ${errorText(t.error)}`).slice(0, 3)).toStrictEqual([]);
     expect(run.state).toBe('success');
     const api = h().batchApi;
     expect(api.throttled['SubmitJob']).toBeGreaterThan(0);
@@ -37,7 +38,7 @@ describe('a queue that never places the job', () => {
     const tis = (await h().store.listTaskInstances(run)).filter((t) => t.taskId === 'gpu_job');
     expect(tis.map((t) => t.state)).toStrictEqual(['failed', 'failed', 'failed', 'failed']);
     for (const ti of tis) {
-      expect(ti.error).toMatch(/RunnableTimeoutError: still RUNNABLE 1800 s after submission \(runnableTimeout\): no compute environment of queue 'gpu-queue' could place it/);
+      expect(errorText(ti.error)).toMatch(/RunnableTimeoutError: still RUNNABLE 1800 s after submission \(runnableTimeout\): no compute environment of queue 'gpu-queue' could place it/);
       expect(Date.parse(ti.endDate!) - Date.parse(ti.startDate!)).toBeGreaterThanOrEqual(30 * 60_000);
     }
     // Stopped with TerminateJob: one call for the whole array, whose children had none started.

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { aslTimestamp } from '../../lib/compiler/contract.ts';
 import { retryDelayMs } from '../../lib/core/retry.ts';
 import { useHarness } from './use-harness.ts';
+import { errorText } from '../helpers.ts';
 
 const h = useHarness();
 
@@ -16,14 +17,16 @@ describe('e2e_retry: retried with backoff, then failed', () => {
     const key = { dagId: 'e2e_retry', runId, taskId: 'always_fails', mapIndex: -1 };
 
     expect(run.state).toBe('failed');
-    expect((await h().store.listTaskInstances(run)).map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries, t.error])).toStrictEqual([
+    expect((await h().store.listTaskInstances(run)).map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries, errorText(t.error)])).toStrictEqual([
       ['after', 'upstream_failed', 0, 1, null],
       ['always_fails', 'failed', 4, 4, 'Error: the source is unavailable'],
     ]);
 
     // Every try was reported to the scheduler function, as a failure.
     const reports = h().invocations.filter((c) => (c.payload as { type?: string }).type === 'try_finished').map((c) => c.payload);
-    expect(reports).toStrictEqual([1, 2, 3, 4].map((tryNumber) => ({ type: 'try_finished', key, tryNumber, result: { kind: 'failure', error: 'Error: the source is unavailable', retriable: true } })));
+    // The task runner's result carries the error structured: name, message and the stack of the task's code.
+    const thrown = { name: 'Error', message: 'the source is unavailable', data: { stack: expect.stringMatching(/^Error: the source is unavailable\n {4}at .*e2e_retry\.ts:/) } };
+    expect(reports).toStrictEqual([1, 2, 3, 4].map((tryNumber) => ({ type: 'try_finished', key, tryNumber, result: { kind: 'failure', error: thrown, retriable: true } })));
     // Every try has its log.
     for (const n of [1, 2, 3, 4]) {
       expect((await h().store.getLog(key, n)).map((l) => `${l.level}: ${l.message}`)).toStrictEqual([

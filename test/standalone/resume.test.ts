@@ -78,7 +78,7 @@ describe('standalone resume', () => {
     const done = await b.runner.waitForRun(run);
     expect(done.state).toBe('success');
     const retried = b.tis.find((t) => t.taskId === 'first' && t.state === 'up_for_retry');
-    expect(retried?.error).toBe('StandaloneInterruptedError: the standalone server stopped while this try was running');
+    expect(retried?.error).toEqual({ name: 'StandaloneInterruptedError', message: 'the standalone server stopped while this try was running' });
     expect(await b.store.getTaskInstance({ dagId: 'hang', runId: 'r1', taskId: 'first', mapIndex: -1 })).toMatchObject({ state: 'success', tryNumber: 2 });
     expect((await b.store.getXCom({ dagId: 'hang', runId: 'r1' }, 'after', -1, 'return_value'))?.value).toBe('ok!');
   });
@@ -96,7 +96,7 @@ describe('standalone resume', () => {
     expect(done.state).toBe('failed');
     expect(await b.store.getTaskInstance({ dagId: 'hang', runId: 'r2', taskId: 'first', mapIndex: -1 })).toMatchObject({
       state: 'failed',
-      error: 'StandaloneInterruptedError: the standalone server stopped while this try was running',
+      error: { name: 'StandaloneInterruptedError', message: 'the standalone server stopped while this try was running' },
     });
     expect((await b.store.getTaskInstance({ dagId: 'hang', runId: 'r2', taskId: 'after', mapIndex: -1 }))?.state).toBe('upstream_failed');
   });

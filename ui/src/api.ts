@@ -50,6 +50,8 @@ export type Task = ResponseOf<'/api/v2/dags/{dag_id}/tasks', 'get'>['tasks'][num
 export type DagRun = ResponseOf<'/api/v2/dags/{dag_id}/dagRuns', 'get'>['dag_runs'][number];
 export type TaskInstance = ResponseOf<'/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances', 'get'>['task_instances'][number];
 export type TaskInstanceDetails = ResponseOf<'/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}', 'get'>;
+/** How a try ended when not in success: its error, or why it was skipped (name `SkipTask`). */
+export type TaskError = NonNullable<TaskInstanceDetails['error']>;
 export type LogLine = ResponseOf<'/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}', 'get'>['content'][number];
 export type XcomEntry = ResponseOf<'/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries', 'get'>['xcom_entries'][number];
 export type ClearResult = ResponseOf<'/api/v2/dags/{dag_id}/clearTaskInstances', 'post'>;

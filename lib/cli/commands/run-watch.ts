@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pipelineScopeOf, runKeyText, type DagRunRecord, type TaskInstanceRecord } from '../../store/records.ts';
+import { pipelineScopeOf, runKeyText, storedError, type DagRunRecord, type TaskInstanceRecord } from '../../store/records.ts';
 import type { Palette } from '../ansi.ts';
-import { paintState } from '../format.ts';
+import { paintError, paintState } from '../format.ts';
 import { LiveView } from '../live-view.ts';
 import { formatLogLine } from '../log-files.ts';
 import { ok, type Remote, type Schemas } from '../remote.ts';
@@ -54,7 +54,7 @@ export function tiRecord(ti: Schemas['TaskInstance']): TaskInstanceRecord | null
     firstPokeAt: null,
     pokeCount: 0,
     durationMs: ti.duration === null ? null : Math.round(ti.duration * 1000),
-    error: ti.note,
+    error: ti.error ?? storedError(ti.note, ti.state),
     externalId: ti.external_id,
     resume: false,
   };
@@ -165,7 +165,7 @@ export async function failedTasks(remote: Remote, tis: readonly Schemas['TaskIns
   const failed = tis.filter((t) => t.state === 'failed');
   for (const ti of failed.slice(0, maxFailed)) {
     const id = ti.map_index >= 0 ? `${ti.task_id}[${ti.map_index}]` : ti.task_id;
-    lines.push('', p.red(`${id} failed on try ${ti.try_number}/${ti.max_tries}: ${ti.note ?? 'no error recorded'}`));
+    lines.push('', p.red(`${id} failed on try ${ti.try_number}/${ti.max_tries}: ${ti.error ? paintError(ti.error, p) : (ti.note ?? 'no error recorded')}`));
     if (ti.try_number < 1) continue;
     const log = await ok(
       remote,

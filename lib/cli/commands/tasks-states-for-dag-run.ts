@@ -1,5 +1,5 @@
 import { palette, useColor } from '../ansi.ts';
-import { formatDuration, paintState } from '../format.ts';
+import { formatDuration, paintError, paintState } from '../format.ts';
 import { ok, requireRemote, type RemoteOptions } from '../remote.ts';
 import { renderTable } from '../table.ts';
 import type { Terminal } from '../terminal.ts';
@@ -35,7 +35,7 @@ export async function tasksStatesForDagRun(term: Terminal, dagId: string, runId:
     tableTime(t.start_date),
     tableTime(t.end_date),
     formatDuration(t.duration === null ? null : t.duration * 1000),
-    t.state === 'failed' || t.state === 'up_for_retry' ? p.red((t.note ?? '').split('\n')[0] ?? '') : '',
+    t.state === 'failed' || t.state === 'up_for_retry' ? p.red(t.error ? paintError(t.error, p, { firstLine: true }) : ((t.note ?? '').split('\n')[0] ?? '')) : '',
   ]);
   await term.out(`${renderTable(['task_id', 'map_index', 'state', 'try', 'start_date', 'end_date', 'duration', 'error'], rows, { alignRight: [1, 3, 6] })}\n`);
   return EXIT.ok;

@@ -1,11 +1,12 @@
-import { errorMessage } from '../../errors.ts';
+import { errorMessage, skipInfo } from '../../errors.ts';
 import { LocalRunner, type TaskTestResult } from '../../runner/local-runner.ts';
+import { errorNote } from '../../store/records.ts';
 import { palette, useColor } from '../ansi.ts';
 import { parseConf } from '../conf.ts';
 import { loadBag, requireDag, type GlobalOptions } from '../dag-lookup.ts';
 import { airlessHome, formatLogLine, LogFileWriter, tryLogPath } from '../log-files.ts';
 import { RunTracker } from '../run-tracker.ts';
-import { displayPath, paintState } from '../format.ts';
+import { displayPath, paintError, paintState } from '../format.ts';
 import type { Terminal } from '../terminal.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
@@ -24,8 +25,10 @@ export interface TaskTestDocument {
   taskId: string;
   mapIndex: number | null;
   state: 'success' | 'failed' | 'skipped';
-  /** The failure's message, or the reason of the skip. */
+  /** The failure as text, `"Name: message"`, or the reason of the skip. */
   error: string | null;
+  /** The failure with its name and message apart (a skip's: name `SkipTask`, the reason as message). */
+  errorInfo: { name: string; message: string } | null;
   /** The task's result (its XCom return value), null if none. */
   result: unknown;
   log: TaskTestResult['log'];
@@ -81,9 +84,10 @@ export async function tasksTest(term: Terminal, dagId: string, taskId: string, o
   }
 
   const state = stateOf(result.outcome);
-  const error = result.outcome.kind === 'failure' ? result.outcome.error : result.outcome.kind === 'skip' ? result.outcome.reason : null;
+  const info = result.outcome.kind === 'failure' ? result.outcome.error : result.outcome.kind === 'skip' ? skipInfo(result.outcome.reason) : null;
   if (json) {
-    const doc: TaskTestDocument = { dagId, taskId, mapIndex, state, error, result: result.value, log: result.log };
+    const errorInfo = info === null ? null : { name: info.name, message: info.message };
+    const doc: TaskTestDocument = { dagId, taskId, mapIndex, state, error: errorNote(info), errorInfo, result: result.value, log: result.log };
     await term.out(`${JSON.stringify(doc)}\n`);
   } else {
     const id = mapIndex !== null ? `${taskId}[${mapIndex}]` : taskId;
@@ -92,7 +96,7 @@ export async function tasksTest(term: Terminal, dagId: string, taskId: string, o
       const compact = JSON.stringify(result.value);
       lines.push(`Result: ${compact.length <= 100 ? compact : JSON.stringify(result.value, null, 2)}`);
     }
-    else if (error !== null) lines.push(`${state === 'failed' ? 'Error' : 'Reason'}: ${error}`);
+    else if (info !== null) lines.push(`${state === 'failed' ? 'Error' : 'Reason'}: ${paintError(info, p)}`);
     const runId = testRunId ?? (await runner.store.listRuns({ dagId })).find((r) => r.runId.startsWith('test__'))?.runId;
     if (runId) lines.push(`Log: ${displayPath(tryLogPath(home, { dagId, runId, taskId, mapIndex: mapIndex ?? -1 }, 1))}`);
     await term.out(`\n${lines.join('\n')}\n`);

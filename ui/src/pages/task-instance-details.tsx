@@ -1,10 +1,11 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { call, client } from '../api.ts';
+import { call, client, type TaskError } from '../api.ts';
 import { ClearButton } from '../components/clear-dialog.tsx';
 import { ErrorBox } from '../components/error-box.tsx';
 import { StateBadge } from '../components/state-badge.tsx';
+import { errorText, isSkipReason, TaskErrorView } from '../components/task-error.tsx';
 import { dagViewBase, runPath, useDagId, useViewBase } from '../dag-view.ts';
 import { formatDate, formatDuration, json } from '../format.ts';
 import { useTasks } from '../queries.ts';
@@ -40,9 +41,9 @@ function LogView({ path, tryNumber, live, state }: { path: { dag_id: string; dag
 }
 
 /** A try's tab tooltip: when it ran, how long, and its error. */
-function tryTitle(tr: { start_date: string | null; end_date: string | null; duration: number | null; note: string | null }): string {
+function tryTitle(tr: { start_date: string | null; end_date: string | null; duration: number | null; error: TaskError | null }): string {
   const lines = [`${formatDate(tr.start_date)} / ${formatDate(tr.end_date)}`, formatDuration(tr.duration)];
-  if (tr.note) lines.push(tr.note);
+  if (tr.error) lines.push(errorText(tr.error));
   return lines.join('\n');
 }
 
@@ -88,8 +89,10 @@ export function TaskInstanceDetails() {
   if (ti.error) return <ErrorBox error={ti.error} />;
   const t = ti.data;
   if (t === undefined) return <p className="muted">Loading…</p>;
-  const tries = t.tries.length > 0 ? t.tries : t.try_number > 0 ? [{ try_number: t.try_number, state: t.state, start_date: t.start_date, end_date: t.end_date, duration: t.duration, note: t.note }] : [];
+  const tries = t.tries.length > 0 ? t.tries : t.try_number > 0 ? [{ try_number: t.try_number, state: t.state, start_date: t.start_date, end_date: t.end_date, duration: t.duration, error: t.error }] : [];
   const shownTry = chosenTry ?? tries.at(-1)?.try_number ?? null;
+  // The error of the try whose log is shown, when it is an earlier one (the instance's own is shown above).
+  const shownTryError = shownTry !== null && shownTry !== t.try_number ? (tries.find((tr) => tr.try_number === shownTry)?.error ?? null) : null;
   const label = `${taskId}${mapIndex >= 0 ? `[${mapIndex}]` : ''}`;
   return (
     <div className="panel" data-testid="ti-details" data-task-id={taskId} data-map-index={mapIndex} data-state={t.state ?? 'none'} data-try-number={t.try_number}>
@@ -136,11 +139,11 @@ export function TaskInstanceDetails() {
             <dd className="mono">{t.external_id}</dd>
           </>
         )}
-        {t.note !== null && t.note !== '' && (
+        {t.error !== null && (
           <>
-            <dt>Note</dt>
-            <dd className="note" data-testid="ti-note">
-              {t.note}
+            <dt>{isSkipReason(t.error) ? 'Skipped' : 'Error'}</dt>
+            <dd>
+              <TaskErrorView error={t.error} testId="ti-error" />
             </dd>
           </>
         )}
@@ -165,6 +168,11 @@ export function TaskInstanceDetails() {
           </button>
         ))}
       </div>
+      {shownTryError !== null && (
+        <div className="try-error">
+          <span className="muted">Try {shownTry} ended with</span> <TaskErrorView error={shownTryError} testId="try-error" />
+        </div>
+      )}
       {shownTry === null ? <p className="muted">Not run yet.</p> : <LogView path={path} tryNumber={shownTry} live={live} state={t.state} />}
       <h3>XCom</h3>
       <ErrorBox error={xcom.error} />
