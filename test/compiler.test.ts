@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { DagSpec, TaskSpec } from '../lib/model/spec.ts';
+import { taskSpec } from './support/task-spec.ts';
 import {
   aslTimestamp,
   batchJobDetail,
@@ -44,32 +45,6 @@ const SCHEDULER = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-schedu
 const POKE = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-sensor-poke';
 const DESCRIBE = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-describe-jobs';
 const OPTIONS: CompileOptions = { taskRunnerArn: RUNNER, schedulerArn: SCHEDULER, sensorPokeArn: POKE };
-
-function taskSpec(spec: Partial<TaskSpec> & Pick<TaskSpec, 'taskId' | 'kind'>): TaskSpec {
-  return {
-    groupId: null,
-    upstream: [],
-    downstream: [],
-    triggerRule: 'all_success',
-    retries: 0,
-    retryDelayMs: 300_000,
-    retryExponentialBackoff: false,
-    maxRetryDelayMs: null,
-    executionTimeoutMs: null,
-    pool: 'default_pool',
-    poolSlots: 1,
-    maxActiveTisPerDag: null,
-    input: null,
-    mapping: null,
-    iterate: null,
-    sensor: null,
-    triggerDag: null,
-    batch: null,
-    shortCircuit: null,
-    doc: null,
-    ...spec,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Expected ASL, written out.
@@ -440,8 +415,13 @@ describe('compiled lifecycles: the full ASL of each kind', () => {
   });
 
   it('branch, short_circuit and trigger_dag tasks get the Lambda lifecycle too', () => {
+    const own = {
+      branch: {},
+      short_circuit: { shortCircuit: { ignoreDownstreamTriggerRules: true } },
+      trigger_dag: { triggerDag: { triggerDagId: 'other', conf: {}, waitForCompletion: true, allowedStates: ['success' as const], failedStates: ['failed' as const] } },
+    };
     for (const kind of ['branch', 'short_circuit', 'trigger_dag'] as const) {
-      const c = compileTaskLifecycle({ ...extract, kind }, OPTIONS);
+      const c = compileTaskLifecycle(taskSpec({ ...extract, kind, ...own[kind] }), OPTIONS);
       expect(c.lifecycle).toBe('lambda');
       expect(c.definition).toStrictEqual({ ...LAMBDA_EXPECTED, Comment: `airless task 'extract' (${kind}): lambda lifecycle` });
     }
