@@ -672,13 +672,13 @@ export class Scheduler {
         }
         this.emitTi(queued);
         this.host.dispatch(queued, dag);
-        if (t.kind === 'batch' && t.batch!.runnableTimeoutMs !== null && !ti.resume) {
-          this.host.setTimer(this.host.now() + t.batch!.runnableTimeoutMs, {
+        if (t.kind === 'batch' && t.batch.runnableTimeoutMs !== null && !ti.resume) {
+          this.host.setTimer(this.host.now() + t.batch.runnableTimeoutMs, {
             type: 'runnable_check',
             key: tiKeyOf(queued),
             tryNumber: queued.tryNumber,
-            jobName: t.batch!.jobName ?? batchJobName(dag.dagId, t.taskId, queued.mapIndex, queued.runId, queued.tryNumber),
-            jobQueue: t.batch!.jobQueue,
+            jobName: t.batch.jobName ?? batchJobName(dag.dagId, t.taskId, queued.mapIndex, queued.runId, queued.tryNumber),
+            jobQueue: t.batch.jobQueue,
           });
         }
         return;
@@ -861,7 +861,7 @@ export class Scheduler {
   private async resumeIfExternalDone(_dag: Dag, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
     if (t.kind === 'trigger_dag' && ti.externalId) {
       // The triggered run may have ended before we deferred: then nobody else will wake us.
-      const child = await this.store.getRun({ dagId: t.triggerDag!.triggerDagId, runId: ti.externalId });
+      const child = await this.store.getRun({ dagId: t.triggerDag.triggerDagId, runId: ti.externalId });
       if (child && (child.state === 'success' || child.state === 'failed')) await this.resumeDeferred(ti, ti.tryNumber);
     } else if (t.kind === 'batch' && ti.externalId && (await this.host.externalDone?.('batch', ti.externalId))) {
       await this.resumeDeferred(ti, ti.tryNumber);
