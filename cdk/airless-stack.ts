@@ -314,7 +314,7 @@ export class AirlessStack extends Stack {
     f.describeJobs.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
     // Array jobs: the scheduler settles a wave's children (`array_finished` lists the failed ones: ListJobs,
     // DescribeJobs) and stops what is still RUNNABLE past a runnableTimeout (TerminateJob).
-    const arrayTasks = specs.some((d) => d.tasks.some((t) => t.kind === 'batch' && t.mapping !== null && t.batch?.array === true));
+    const arrayTasks = specs.some((d) => d.tasks.some((t) => t.kind === 'batch' && t.mapping !== null && t.batch.array));
     if (arrayTasks) {
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));

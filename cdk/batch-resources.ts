@@ -39,7 +39,7 @@ export function batchNamesOf(dags: readonly DagSpec[]): { jobQueues: string[]; j
   let tasks = 0;
   for (const d of dags) {
     for (const t of d.tasks) {
-      if (t.kind !== 'batch' || !t.batch) continue;
+      if (t.kind !== 'batch') continue;
       tasks++;
       if (t.batch.jobQueue) queues.add(t.batch.jobQueue);
       if (t.batch.jobDefinition) defs.add(t.batch.jobDefinition);
