@@ -12,7 +12,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { NagSuppressions } from 'cdk-nag';
+import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
 import type { Construct, IConstruct } from 'constructs';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, ENV } from '../lib/aws/services.ts';
@@ -20,14 +20,14 @@ import { API_URL_OUTPUT } from '../lib/cli/stack-endpoint.ts';
 import { namePrefix, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import { compileBatchWatcher } from '../lib/compiler/batch-watcher.ts';
 import { compileDag, type CompiledLifecycle } from '../lib/compiler/compile.ts';
-import type { AslState, StateMachineDefinition } from '../lib/compiler/asl-types.ts';
 import { ITEM_LISTS_FOLDER } from '../lib/compiler/contract.ts';
-import type { LifecycleKind } from '../lib/compiler/lifecycle-kind.ts';
+import { mergeStatements, namesOwnStateMachine, type PolicyStatement } from '../lib/compiler/iam.ts';
 import { EXPIRED_TAG } from '../lib/store/large-values.ts';
 import { PK, SK, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
 import { BatchResources, type AirlessBatchProps } from './batch-resources.ts';
+import { resolveStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
-import { compileTimer } from './timer-definition.ts';
+import { compileTimerMachine } from './timer-definition.ts';
 
 /** What the store does to the table (lib/store/dynamodb-store.ts): no Scan, no streams, no table management. */
 export const TABLE_ACTIONS = [
@@ -59,21 +59,6 @@ function stateMachineWildcard(prefix: string): { regex: string } {
 /** IAM5 findings of a grant on one state machine's executions (`<name>:*`) and its Distributed Map's child executions (`<name>/*`). */
 function ownExecutionsWildcard(name: string): { regex: string } {
   return { regex: `/^Resource::arn:${ARN_PART}:states:${ARN_PART}:${ARN_PART}:execution:${name.replace(/[^A-Za-z0-9_]/g, (c) => `\\${c}`)}(:|\\/)\\*$/g` };
-}
-
-/** Whether a definition has a Distributed Map (whose child executions its role must be able to start). */
-function distributedMapsOf(definition: StateMachineDefinition): { any: boolean; s3: boolean } {
-  const out = { any: false, s3: false };
-  const walk = (states: Record<string, AslState>) => {
-    for (const st of Object.values(states)) {
-      if (st.Type !== 'Map') continue;
-      if (st.ItemProcessor.ProcessorConfig.Mode === 'DISTRIBUTED') out.any = true;
-      if (st.ItemReader !== undefined || st.ResultWriter !== undefined) out.s3 = true;
-      walk(st.ItemProcessor.States);
-    }
-  };
-  walk(definition.States);
-  return out;
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -157,10 +142,15 @@ export class AirlessStack extends Stack {
   readonly functions: Record<FunctionName, NodejsFunction>;
   /** The REST API's Function URL (AuthType AWS_IAM: callers sign with SigV4 and need lambda:InvokeFunctionUrl on it). */
   readonly apiUrl: lambda.FunctionUrl;
-  /** Lifecycle state machines by `<dagId>/<taskId>`. */
-  readonly lifecycles = new Map<string, { machine: sfn.StateMachine; compiled: CompiledLifecycle }>();
+  /** Lifecycle state machines by `<dagId>/<taskId>`, with the role each runs as. */
+  readonly lifecycles = new Map<string, { machine: sfn.StateMachine; compiled: CompiledLifecycle; role: iam.Role }>();
   readonly timer: sfn.StateMachine;
   readonly batchWatcher: sfn.StateMachine;
+  /**
+   * What each state machine role was granted: the statements its state machines' definitions declare
+   * (merged), and how their placeholders resolve in this stack.
+   */
+  readonly declaredStatements: ReadonlyMap<iam.Role, { statements: PolicyStatement[]; context: PolicyContext }>;
   readonly schedules = new Map<string, scheduler.Schedule>();
   readonly naming: StateMachineNaming;
   readonly batch: BatchResources;
@@ -324,7 +314,7 @@ export class AirlessStack extends Stack {
     f.describeJobs.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
     // Array jobs: the scheduler settles a wave's children (`array_finished` lists the failed ones: ListJobs,
     // DescribeJobs) and stops what is still RUNNABLE past a runnableTimeout (TerminateJob).
-    const arrayTasks = specs.some((d) => d.tasks.some((t) => t.kind === 'batch' && t.mapping !== null && t.batch?.array === true));
+    const arrayTasks = specs.some((d) => d.tasks.some((t) => t.kind === 'batch' && t.mapping !== null && t.batch.array));
     if (arrayTasks) {
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
@@ -380,73 +370,67 @@ export class AirlessStack extends Stack {
         retention: logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
       }));
-    const roles = new Map<Exclude<LifecycleKind, 'none'>, iam.Role>();
-    const lifecycleRole = (kind: Exclude<LifecycleKind, 'none'>): iam.Role => {
+    // Each state machine's role gets exactly the statements its compiled definition declares (its
+    // integrations': lib/compiler/iam.ts), with the placeholders resolved here.
+    const policyContext = (stateMachineName: string | null): PolicyContext => ({
+      placeholders: {
+        ...substitutions,
+        'AWS::Partition': this.partition,
+        'AWS::Region': this.region,
+        'AWS::AccountId': this.account,
+        ...(stateMachineName !== null ? { StateMachineName: stateMachineName } : {}),
+      },
+      deployment: { batchJobQueuesAndDefinitions: this.batch.submitResources, largeValueObjects: [values] },
+    });
+    /**
+     * The statements each role's state machines declare, the name of its one machine when they name it,
+     * and its cdk-nag suppressions (added once its policy exists, so that they reach it).
+     */
+    const declared = new Map<iam.Role, { statements: PolicyStatement[]; stateMachineName: string | null; suppressions: NagPackSuppression[] }>();
+    const addDeclared = (role: iam.Role, statements: readonly PolicyStatement[], stateMachineName: string | null, suppressions: NagPackSuppression[] = []) => {
+      const entry = declared.get(role) ?? { statements: [], stateMachineName, suppressions };
+      entry.statements.push(...statements);
+      declared.set(role, entry);
+    };
+    const roles = new Map<CompiledLifecycle['lifecycle'], iam.Role>();
+    /** The role the lifecycles of one shape share when none of their statements names its own state machine. */
+    const lifecycleRole = (kind: CompiledLifecycle['lifecycle']): iam.Role => {
       let role = roles.get(kind);
       if (role) return role;
       role = new iam.Role(this, `LifecycleRole-${kind}`, {
         assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
         description: `airless ${kind} task lifecycles: invoke their functions only`,
       });
-      allowInvoke(role, f.scheduler, kind === 'sensor' ? f.sensorPoke : f.taskRunner);
-      if (kind === 'batch') this.batch.grantSubmitJobSync(role);
-      NagSuppressions.addResourceSuppressions(
-        role,
-        [
-          {
-            id: 'AwsSolutions-IAM5',
-            reason:
-              'Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (ids not known in advance: job/*); a job definition named without a revision is submitted at its latest (job-definition/<name>:*); Express logging needs the log-delivery actions, which take no resource (*).',
-            appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
-          },
-        ],
-        true,
-      );
+      addDeclared(role, [], null, [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (ids not known in advance: job/*); a job definition named without a revision is submitted at its latest (job-definition/<name>:*); Express logging needs the log-delivery actions, which take no resource (*).',
+          appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
+        },
+      ]);
       roles.set(kind, role);
       return role;
     };
     /**
-     * The role of a lifecycle with a Distributed Map (an array fan-out; an iteration, whose item list may
-     * be in S3), of its own: a Distributed Map starts its child executions as executions of its own
-     * state machine, so the role may start that one state machine (by its name: its ARN would be a
-     * dependency cycle) and describe and stop its executions and its Map Runs' child executions; the
-     * fan-out in sync mode submits and watches Batch jobs (.sync); an ItemReader reads the item list
-     * and a ResultWriter writes the results, under the store's prefix of the large-value bucket.
+     * The role of a lifecycle whose statements name its own state machine (a Distributed Map starts its
+     * child executions as executions of its own state machine, by its name: its ARN would be a
+     * dependency cycle), of its own.
      */
-    const distributedMapRole = (dagId: string, c: CompiledLifecycle, maps: { s3: boolean }): iam.Role => {
+    const ownRole = (dagId: string, c: CompiledLifecycle): iam.Role => {
       const name = this.naming.lifecycle(dagId, c.taskId);
       const role = new iam.Role(this, `LifecycleRole-${dagId}-${c.taskId}`, {
         assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
         description: `airless ${c.lifecycle} lifecycle of ${dagId}.${c.taskId}: its functions, its Distributed Map's child executions`.slice(0, 1000),
       });
-      allowInvoke(role, f.scheduler, f.taskRunner);
-      if (c.lifecycle === 'batch_array' && batchWatch === 'sync') this.batch.grantSubmitJobSync(role);
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          actions: ['states:StartExecution'],
-          resources: [this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
-        }),
-      );
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          actions: ['states:DescribeExecution', 'states:StopExecution'],
-          resources: [`${name}:*`, `${name}/*`].map((resourceName) => this.formatArn({ service: 'states', resource: 'execution', resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
-        }),
-      );
-      // ItemReader: s3:GetObject; ResultWriter: s3:PutObject, and what a multipart upload of a large result file needs.
-      if (maps.s3) role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [values] }));
-      NagSuppressions.addResourceSuppressions(
-        role,
-        [
-          {
-            id: 'AwsSolutions-IAM5',
-            reason:
-              'A Distributed Map describes and stops the executions of its own state machine and its Map Runs\' child executions (<name>:* and <name>/*: their ids are made at run time); an ItemReader/ResultWriter reads and writes objects under the store\'s prefix of the stack\'s bucket (<bucket>/airless/*), whose keys name runs; Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (job/*), and submits a job definition named without a revision at its latest (job-definition/<name>:*); X-Ray tracing, when on, takes no resource (*).',
-            appliesTo: ['Resource::*', ...BATCH_WILDCARDS, ownExecutionsWildcard(name), { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/\\*$/g' }],
-          },
-        ],
-        true,
-      );
+      addDeclared(role, [], name, [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'A Distributed Map describes and stops the executions of its own state machine and its Map Runs\' child executions (<name>:* and <name>/*: their ids are made at run time); an ItemReader/ResultWriter reads and writes objects under the store\'s prefix of the stack\'s bucket (<bucket>/airless/*), whose keys name runs; Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (job/*), and submits a job definition named without a revision at its latest (job-definition/<name>:*); X-Ray tracing, when on, takes no resource (*).',
+          appliesTo: ['Resource::*', ...BATCH_WILDCARDS, ownExecutionsWildcard(name), { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/\\*$/g' }],
+        },
+      ]);
       return role;
     };
     for (const dag of props.dags) {
@@ -460,28 +444,32 @@ export class AirlessStack extends Stack {
       });
       for (const c of compiled) {
         const express = c.workflowType.type === 'EXPRESS';
-        const maps = distributedMapsOf(c.definition);
+        const name = this.naming.lifecycle(dag.dagId, c.taskId);
+        const own = c.statements.some(namesOwnStateMachine);
+        const role = own ? ownRole(dag.dagId, c) : lifecycleRole(c.lifecycle);
+        addDeclared(role, c.statements, own ? name : null);
         const machine = new sfn.StateMachine(this, `Lifecycle-${dag.dagId}-${c.taskId}`, {
-          stateMachineName: this.naming.lifecycle(dag.dagId, c.taskId),
+          stateMachineName: name,
           stateMachineType: express ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
           definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(c.definition)),
           definitionSubstitutions: substitutions,
-          role: maps.any ? distributedMapRole(dag.dagId, c, maps) : lifecycleRole(c.lifecycle),
+          role,
           tracingEnabled: props.tracing ?? false,
           // Express executions keep no history: their events go to CloudWatch Logs instead.
           ...(express ? { logs: { destination: expressLogs(), level: sfn.LogLevel.ALL, includeExecutionData: true } } : {}),
         });
         suppressStateMachine(machine, express, props.tracing ?? false);
-        this.lifecycles.set(`${dag.dagId}/${c.taskId}`, { machine, compiled: c });
+        this.lifecycles.set(`${dag.dagId}/${c.taskId}`, { machine, compiled: c, role });
       }
     }
 
+    const timer = compileTimerMachine({ schedulerArn: '${SchedulerArn}' });
     const timerRole = new iam.Role(this, 'TimerRole', { assumedBy: new iam.ServicePrincipal('states.amazonaws.com'), description: 'airless timers: invoke the scheduler only' });
-    allowInvoke(timerRole, f.scheduler);
+    addDeclared(timerRole, timer.statements, this.naming.timer);
     this.timer = new sfn.StateMachine(this, 'Timer', {
       stateMachineName: this.naming.timer,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(compileTimer({ schedulerArn: '${SchedulerArn}' }))),
+      definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(timer.definition)),
       definitionSubstitutions: substitutions,
       role: timerRole,
       tracingEnabled: props.tracing ?? false,
@@ -491,8 +479,7 @@ export class AirlessStack extends Stack {
 
     const watcher = compileBatchWatcher({ describeJobsArn: '${DescribeJobsArn}' });
     const watcherRole = new iam.Role(this, 'BatchWatcherRole', { assumedBy: new iam.ServicePrincipal('states.amazonaws.com'), description: 'airless Batch watcher: invoke describe-jobs, continue as new' });
-    allowInvoke(watcherRole, f.describeJobs);
-    watcherRole.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [watcherArn] }));
+    addDeclared(watcherRole, watcher.statements, this.naming.batchWatcher);
     this.batchWatcher = new sfn.StateMachine(this, 'BatchWatcher', {
       stateMachineName: this.naming.batchWatcher,
       stateMachineType: watcher.workflowType.type === 'EXPRESS' ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
@@ -503,6 +490,12 @@ export class AirlessStack extends Stack {
     });
     suppressStateMachine(this.batchWatcher, false, props.tracing ?? false);
     if (props.tracing) suppressXRay(watcherRole);
+
+    for (const [role, d] of declared) {
+      for (const statement of resolveStatements(mergeStatements(d.statements), policyContext(d.stateMachineName))) role.addToPolicy(statement);
+      if (d.suppressions.length) NagSuppressions.addResourceSuppressions(role, d.suppressions, true);
+    }
+    this.declaredStatements = new Map([...declared].map(([role, d]) => [role, { statements: mergeStatements(d.statements), context: policyContext(d.stateMachineName) }]));
 
     // --- Schedules and the reconcile ----------------------------------------------------------------
     for (const dag of props.dags) {
@@ -556,11 +549,6 @@ export class AirlessStack extends Stack {
     );
     return (this.scheduleRoleInstance = role);
   }
-}
-
-/** `lambda:InvokeFunction` on the functions themselves (the definitions name them unqualified: no `:*`). */
-function allowInvoke(role: iam.Role, ...fns: lambda.IFunction[]): void {
-  role.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: fns.map((fn) => fn.functionArn) }));
 }
 
 function capitalize(s: string): string {

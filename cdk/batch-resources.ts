@@ -39,7 +39,7 @@ export function batchNamesOf(dags: readonly DagSpec[]): { jobQueues: string[]; j
   let tasks = 0;
   for (const d of dags) {
     for (const t of d.tasks) {
-      if (t.kind !== 'batch' || !t.batch) continue;
+      if (t.kind !== 'batch') continue;
       tasks++;
       if (t.batch.jobQueue) queues.add(t.batch.jobQueue);
       if (t.batch.jobDefinition) defs.add(t.batch.jobDefinition);
@@ -49,11 +49,12 @@ export function batchNamesOf(dags: readonly DagSpec[]): { jobQueues: string[]; j
 }
 
 /**
- * The Batch side of the stack: the queues (created or existing), and the IAM statements that submit to
- * them, which the Batch lifecycles' role (`batch:submitJob.sync`) and, in poll mode, the task runner get.
+ * The Batch side of the stack: the queues (created or existing), the ARNs a submission may name (what
+ * the compiled `batch:submitJob.sync` states' `batchJobQueuesAndDefinitions` stands for), and, in poll
+ * mode, the task runner's grant to submit and describe jobs.
  */
 export class BatchResources extends Construct {
-  /** ARNs SubmitJob may name: the job queues and job definitions. */
+  /** ARNs SubmitJob may name: the job queues and job definitions (no job queue or definition known: none). */
   readonly submitResources: string[];
   readonly queues: batch.JobQueue[] = [];
   readonly tasks: number;
@@ -105,22 +106,6 @@ export class BatchResources extends Construct {
   /** Whether anything can be submitted (the DAGs have Batch tasks, or queues are known). */
   get enabled(): boolean {
     return this.tasks > 0 && this.submitResources.length > 0;
-  }
-
-  /** `batch:submitJob.sync`: submit, watch and stop jobs, and the EventBridge rule Step Functions uses to hear of them. */
-  grantSubmitJobSync(grantee: iam.IGrantable): void {
-    const stack = Stack.of(this);
-    if (this.submitResources.length) grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['batch:SubmitJob'], resources: this.submitResources }));
-    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [stack.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }),
-    );
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
-        resources: [stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForBatchJobsRule' })],
-      }),
-    );
   }
 
   /** Poll mode: the task runner submits (tagged with its owner try), finds a job it submitted, and describes jobs. */

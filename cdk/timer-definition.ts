@@ -1,4 +1,5 @@
 import type { StateMachineDefinition } from '../lib/compiler/asl-types.ts';
+import type { PolicyStatement } from '../lib/compiler/iam.ts';
 import { AslCompileError } from '../lib/compiler/compile-error.ts';
 import { idempotentHandlerRetry, invokeLambda } from '../lib/compiler/integrations.ts';
 import { StateGraph } from '../lib/compiler/state-graph.ts';
@@ -20,6 +21,11 @@ export interface TimerInput {
  * lib/compiler; it is here so that the compiler's files stay as they are).
  */
 export function compileTimer(options: { schedulerArn: string }): StateMachineDefinition {
+  return compileTimerMachine(options).definition;
+}
+
+/** The timer's definition and what its role needs (iam.ts): invoking the scheduler. */
+export function compileTimerMachine(options: { schedulerArn: string }): { definition: StateMachineDefinition; statements: PolicyStatement[] } {
   if (typeof options.schedulerArn !== 'string' || options.schedulerArn.length === 0) throw new AslCompileError(`option 'schedulerArn' must be a non-empty string`);
   const graph = new StateGraph({});
   graph.add('WaitUntil', waitState({ comment: 'Wait until the time the scheduler asked for', for: { timestampPath: '$.at' }, next: 'Deliver' }));
@@ -35,5 +41,5 @@ export function compileTimer(options: { schedulerArn: string }): StateMachineDef
     }),
   );
   graph.add('Done', succeedState());
-  return { Comment: 'airless timer: deliver one event to the scheduler at a time', ...graph.render('WaitUntil') };
+  return { definition: { Comment: 'airless timer: deliver one event to the scheduler at a time', ...graph.render('WaitUntil') }, statements: graph.statements() };
 }

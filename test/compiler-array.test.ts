@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import { dag } from '../lib/index.ts';
-import type { TaskSpec } from '../lib/model/spec.ts';
+import { taskSpec } from './support/task-spec.ts';
 import {
   compileDag,
   compileTaskLifecycle,
@@ -30,32 +30,6 @@ const RUNNER = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-task-runn
 const SCHEDULER = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-scheduler';
 const POKE = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-sensor-poke';
 const OPTIONS: CompileOptions = { taskRunnerArn: RUNNER, schedulerArn: SCHEDULER, sensorPokeArn: POKE };
-
-function taskSpec(spec: Partial<TaskSpec> & Pick<TaskSpec, 'taskId' | 'kind'>): TaskSpec {
-  return {
-    groupId: null,
-    upstream: [],
-    downstream: [],
-    triggerRule: 'all_success',
-    retries: 0,
-    retryDelayMs: 300_000,
-    retryExponentialBackoff: false,
-    maxRetryDelayMs: null,
-    executionTimeoutMs: null,
-    pool: 'default_pool',
-    poolSlots: 1,
-    maxActiveTisPerDag: null,
-    input: null,
-    mapping: null,
-    iterate: null,
-    sensor: null,
-    triggerDag: null,
-    batch: null,
-    shortCircuit: null,
-    doc: null,
-    ...spec,
-  };
-}
 
 /** A mapped Batch task submitted as array jobs (`batch.array`, the default of `batchJob().expand()`). */
 const arrayTask = taskSpec({

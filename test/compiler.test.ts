@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { DagSpec, TaskSpec } from '../lib/model/spec.ts';
+import { taskSpec } from './support/task-spec.ts';
 import {
   aslTimestamp,
   batchJobDetail,
@@ -44,32 +45,6 @@ const SCHEDULER = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-schedu
 const POKE = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-sensor-poke';
 const DESCRIBE = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-describe-jobs';
 const OPTIONS: CompileOptions = { taskRunnerArn: RUNNER, schedulerArn: SCHEDULER, sensorPokeArn: POKE };
-
-function taskSpec(spec: Partial<TaskSpec> & Pick<TaskSpec, 'taskId' | 'kind'>): TaskSpec {
-  return {
-    groupId: null,
-    upstream: [],
-    downstream: [],
-    triggerRule: 'all_success',
-    retries: 0,
-    retryDelayMs: 300_000,
-    retryExponentialBackoff: false,
-    maxRetryDelayMs: null,
-    executionTimeoutMs: null,
-    pool: 'default_pool',
-    poolSlots: 1,
-    maxActiveTisPerDag: null,
-    input: null,
-    mapping: null,
-    iterate: null,
-    sensor: null,
-    triggerDag: null,
-    batch: null,
-    shortCircuit: null,
-    doc: null,
-    ...spec,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Expected ASL, written out.
@@ -406,6 +381,12 @@ const WATCHER_EXPECTED = {
   },
 };
 
+/** The own field of the kinds that share the Lambda lifecycle. */
+const OWN_FIELDS = {
+  branch: {},
+  short_circuit: { shortCircuit: { ignoreDownstreamTriggerRules: true } },
+  trigger_dag: { triggerDag: { triggerDagId: 'other', conf: {}, waitForCompletion: true, allowedStates: ['success' as const], failedStates: ['failed' as const] } },
+};
 const extract = taskSpec({ taskId: 'extract', kind: 'task', retries: 2, executionTimeoutMs: 30_000 });
 const sensor = taskSpec({
   taskId: 'wait_for_file',
@@ -441,7 +422,7 @@ describe('compiled lifecycles: the full ASL of each kind', () => {
 
   it('branch, short_circuit and trigger_dag tasks get the Lambda lifecycle too', () => {
     for (const kind of ['branch', 'short_circuit', 'trigger_dag'] as const) {
-      const c = compileTaskLifecycle({ ...extract, kind }, OPTIONS);
+      const c = compileTaskLifecycle(taskSpec({ ...extract, kind, ...OWN_FIELDS[kind] }), OPTIONS);
       expect(c.lifecycle).toBe('lambda');
       expect(c.definition).toStrictEqual({ ...LAMBDA_EXPECTED, Comment: `airless task 'extract' (${kind}): lambda lifecycle` });
     }
@@ -528,7 +509,7 @@ describe('Standard or Express', () => {
   const cases: [string, TaskSpec, string, string][] = [
     ['short, no retries', taskSpec({ taskId: 'a', kind: 'task', executionTimeoutMs: 10_000 }), 'EXPRESS', 'one try of at most 10 s, no retries and no waits'],
     ['at the limit', taskSpec({ taskId: 'a', kind: 'branch', executionTimeoutMs: 120_000 }), 'EXPRESS', 'one try of at most 120 s, no retries and no waits'],
-    ['trigger_dag', taskSpec({ taskId: 'a', kind: 'trigger_dag', executionTimeoutMs: 5_000 }), 'EXPRESS', 'one try of at most 5 s, no retries and no waits'],
+    ['trigger_dag', taskSpec({ taskId: 'a', kind: 'trigger_dag', executionTimeoutMs: 5_000, ...OWN_FIELDS.trigger_dag }), 'EXPRESS', 'one try of at most 5 s, no retries and no waits'],
     [
       'over the limit',
       taskSpec({ taskId: 'a', kind: 'task', executionTimeoutMs: 120_001 }),
@@ -621,7 +602,7 @@ describe('errors', () => {
     ).toThrow("DAG 'etl', task 'extract': state 'A' goes to 'Z' (Default), which is not a defined state");
     expect(() =>
       new StateGraph(at)
-        .add('A', { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Gone' }], End: true })
+        .add('A', { state: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Gone' }], End: true }, statements: [] })
         .render('A'),
     ).toThrow("DAG 'etl', task 'extract': state 'A' goes to 'Gone' (Catch[0].Next), which is not a defined state");
     expect(() => new StateGraph(at).add('A', { Type: 'Succeed' }).render('Start')).toThrow("DAG 'etl', task 'extract': StartAt 'Start' is not a defined state");

@@ -1,20 +1,13 @@
 import { DagDefinitionError } from '../errors.ts';
-import type {
-  BatchSpec,
-  InputTemplate,
-  IterateSpec,
-  MappingSpec,
-  SensorSpec,
-  TaskKind,
-  TriggerDagSpec,
-} from '../model/spec.ts';
+import type { InputTemplate, IterateSpec, MappingSpec, TaskKindFields } from '../model/spec.ts';
 import type { TaskOptions } from './options.ts';
 import { isXComArg, toTemplate, XCOM_ARG, type Resolvable, type XComArg } from './xcom-arg.ts';
 
 /** A task as it is being declared, before the DAG is finished. */
 export interface TaskDraft {
   taskId: string;
-  kind: TaskKind;
+  /** The kind, with the kind's own field (a sensor's `sensor`, a Batch job's `batch`, ...). */
+  own: TaskKindFields;
   groupId: string | null;
   options: TaskOptions;
   upstream: Set<string>;
@@ -23,10 +16,6 @@ export interface TaskDraft {
   bound: boolean;
   mapping: MappingSpec | null;
   iterate: IterateSpec | null;
-  sensor: SensorSpec | null;
-  triggerDag: TriggerDagSpec | null;
-  batch: BatchSpec | null;
-  shortCircuit: { ignoreDownstreamTriggerRules: boolean } | null;
   callable: ((ctx: any, input: any) => unknown) | null;
   /** The callable declares an input parameter, so the task must be given one. */
   expectsInput: boolean;

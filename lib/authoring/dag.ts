@@ -162,8 +162,8 @@ function taskSpec(b: DagBuilder, d: TaskDraft): TaskSpec {
     if (o[cb] !== undefined && typeof o[cb] !== 'function') throw new DagDefinitionError(`expected a function`, loc(cb));
   }
   return {
+    ...d.own,
     taskId: d.taskId,
-    kind: d.kind,
     groupId: d.groupId,
     upstream: [...d.upstream],
     downstream: [...d.downstream],
@@ -179,10 +179,6 @@ function taskSpec(b: DagBuilder, d: TaskDraft): TaskSpec {
     input: d.input,
     mapping: d.mapping,
     iterate: d.iterate,
-    sensor: d.sensor,
-    triggerDag: d.triggerDag,
-    batch: d.batch,
-    shortCircuit: d.shortCircuit,
     doc: o.doc ?? null,
   };
 }

@@ -1,7 +1,7 @@
 import type { Duration } from '../model/duration.ts';
 import { toMs } from '../model/duration.ts';
 import type { RunState } from '../model/states.ts';
-import type { BatchLocalSpec } from '../model/spec.ts';
+import type { BatchLocalSpec, BatchSpec, TaskKindFields, TriggerDagSpec } from '../model/spec.ts';
 import { currentBuilder, makeHandle, type TaskDraft, type TaskHandle } from './builder.ts';
 import type { TaskContext } from './context.ts';
 import { TASK_OPTION_KEYS, type TaskOptions } from './options.ts';
@@ -27,27 +27,18 @@ function checkKeys(draftId: string, what: string, given: object, allowed: readon
   }
 }
 
-function declare(
-  what: string,
-  taskId: string,
-  options: TaskOptions,
-  kind: TaskDraft['kind'],
-  callable: TaskDraft['callable'],
-  extra: Partial<Pick<TaskDraft, 'sensor' | 'triggerDag' | 'batch' | 'shortCircuit'>> = {},
-): TaskDraft {
+/** The kind fields of a kind whose own field is the given one (or none), the others null. */
+const NO_KIND_FIELDS = { sensor: null, triggerDag: null, batch: null, shortCircuit: null } as const;
+
+function declare(what: string, taskId: string, options: TaskOptions, own: TaskKindFields, callable: TaskDraft['callable']): TaskDraft {
   const b = currentBuilder(what);
   const id = b.qualify(taskId);
   return b.addTask({
     taskId: id,
-    kind,
+    own,
     options: b.effectiveOptions(options),
     callable,
     expectsInput: callable !== null && callable.length >= 2,
-    sensor: null,
-    triggerDag: null,
-    batch: null,
-    shortCircuit: null,
-    ...extra,
   });
 }
 
@@ -70,7 +61,7 @@ export function task<R, I = void, P = Record<string, any>>(
   checkKeys(taskId, 'task()', o, TASK_OPTION_KEYS);
   if (typeof fn !== 'function') currentBuilder('task()').fail(`task '${taskId}' needs a function`, taskId);
   const b = currentBuilder('task()');
-  return makeHandle(b, declare('task()', taskId, o, 'task', fn));
+  return makeHandle(b, declare('task()', taskId, o, { ...NO_KIND_FIELDS, kind: 'task' }, fn));
 }
 
 /**
@@ -84,7 +75,7 @@ export function branch<I = void, P = Record<string, any>>(
 ): TaskHandle<I, string[]> {
   const { taskId, options: o } = split(idOrOptions, options, 'branch()');
   checkKeys(taskId, 'branch()', o, TASK_OPTION_KEYS);
-  return makeHandle(currentBuilder('branch()'), declare('branch()', taskId, o, 'branch', fn));
+  return makeHandle(currentBuilder('branch()'), declare('branch()', taskId, o, { ...NO_KIND_FIELDS, kind: 'branch' }, fn));
 }
 
 export interface ShortCircuitOptions extends TaskOptions {
@@ -103,7 +94,7 @@ export function shortCircuit<I = void, P = Record<string, any>>(
   checkKeys(taskId, 'shortCircuit()', o, TASK_OPTION_KEYS);
   return makeHandle(
     currentBuilder('shortCircuit()'),
-    declare('shortCircuit()', taskId, o, 'short_circuit', fn, { shortCircuit: { ignoreDownstreamTriggerRules } }),
+    declare('shortCircuit()', taskId, o, { ...NO_KIND_FIELDS, kind: 'short_circuit', shortCircuit: { ignoreDownstreamTriggerRules } }, fn),
   );
 }
 
@@ -111,7 +102,7 @@ export function shortCircuit<I = void, P = Record<string, any>>(
 export function empty(idOrOptions: TaskIdOrOptions, options?: TaskOptions): TaskHandle<void, null> {
   const { taskId, options: o } = split(idOrOptions, options, 'empty()');
   checkKeys(taskId, 'empty()', o, TASK_OPTION_KEYS);
-  return makeHandle(currentBuilder('empty()'), declare('empty()', taskId, o, 'empty', null));
+  return makeHandle(currentBuilder('empty()'), declare('empty()', taskId, o, { ...NO_KIND_FIELDS, kind: 'empty' }, null));
 }
 
 /** What a sensor's poke returns: done or not, and optionally the value to return (Airflow's PokeReturnValue). */
@@ -145,14 +136,22 @@ export function sensor<R = null, I = void, P = Record<string, any>>(
   const loc = { dagId: b.dagId, taskId };
   return makeHandle(
     b,
-    declare('sensor()', taskId, o, 'sensor', poke, {
-      sensor: {
-        pokeIntervalMs: toMs(pokeInterval, { ...loc, field: 'pokeInterval' }),
-        timeoutMs: toMs(timeout, { ...loc, field: 'timeout' }),
-        softFail,
-        exponentialBackoff,
+    declare(
+      'sensor()',
+      taskId,
+      o,
+      {
+        ...NO_KIND_FIELDS,
+        kind: 'sensor',
+        sensor: {
+          pokeIntervalMs: toMs(pokeInterval, { ...loc, field: 'pokeInterval' }),
+          timeoutMs: toMs(timeout, { ...loc, field: 'timeout' }),
+          softFail,
+          exponentialBackoff,
+        },
       },
-    }),
+      poke,
+    ),
   );
 }
 
@@ -187,10 +186,10 @@ export function triggerDag(taskId: string, options: TriggerDagOptions): TaskHand
   checkKeys(taskId, 'triggerDag()', options, TRIGGER_KEYS);
   const { triggerDagId, conf = {}, waitForCompletion = false, allowedStates = ['success'], failedStates = ['failed'], ...o } = options;
   if (typeof triggerDagId !== 'string' || !triggerDagId) b.fail(`triggerDag '${taskId}' needs a triggerDagId`, taskId);
-  const draft = declare('triggerDag()', taskId, o, 'trigger_dag', null, {
-    triggerDag: { triggerDagId, conf: null, waitForCompletion, allowedStates, failedStates },
-  });
-  draft.triggerDag!.conf = b.template(draft, conf, `${taskId}.conf`);
+  const spec: TriggerDagSpec = { triggerDagId, conf: null, waitForCompletion, allowedStates, failedStates };
+  const draft = declare('triggerDag()', taskId, o, { ...NO_KIND_FIELDS, kind: 'trigger_dag', triggerDag: spec }, null);
+  // The conf's upstream results draw edges to the declared task.
+  spec.conf = b.template(draft, conf, `${taskId}.conf`);
   return makeHandle(b, draft);
 }
 
@@ -269,23 +268,22 @@ export function batchJob(taskId: string, options: BatchJobOptions): TaskHandle<B
   if (arraySize !== undefined && (!Number.isInteger(arraySize) || arraySize < 2 || arraySize > 10_000)) {
     b.fail(`arraySize must be an integer from 2 to 10000, got ${arraySize}`, taskId);
   }
-  const draft = declare('batchJob()', taskId, o, 'batch', null, {
-    batch: {
-      jobName: jobName ?? null,
-      jobQueue: jobQueue ?? null,
-      jobDefinition: jobDefinition ?? null,
-      command: null,
-      environment: null,
-      containerOverrides: null,
-      arraySize: arraySize ?? null,
-      array: array !== false,
-      runnableTimeoutMs: runnableTimeout === undefined ? null : toMs(runnableTimeout, { ...loc, field: 'runnableTimeout' }),
-      local: localSpec,
-    },
-  });
-  draft.batch!.command = command === undefined ? null : b.template(draft, command, `${taskId}.command`);
-  draft.batch!.environment = environment === undefined ? null : b.template(draft, environment, `${taskId}.environment`);
-  draft.batch!.containerOverrides =
-    containerOverrides === undefined ? null : b.template(draft, containerOverrides, `${taskId}.containerOverrides`);
+  const spec: BatchSpec = {
+    jobName: jobName ?? null,
+    jobQueue: jobQueue ?? null,
+    jobDefinition: jobDefinition ?? null,
+    command: null,
+    environment: null,
+    containerOverrides: null,
+    arraySize: arraySize ?? null,
+    array: array !== false,
+    runnableTimeoutMs: runnableTimeout === undefined ? null : toMs(runnableTimeout, { ...loc, field: 'runnableTimeout' }),
+    local: localSpec,
+  };
+  const draft = declare('batchJob()', taskId, o, { ...NO_KIND_FIELDS, kind: 'batch', batch: spec }, null);
+  // Templates with upstream results draw edges to the declared task.
+  spec.command = command === undefined ? null : b.template(draft, command, `${taskId}.command`);
+  spec.environment = environment === undefined ? null : b.template(draft, environment, `${taskId}.environment`);
+  spec.containerOverrides = containerOverrides === undefined ? null : b.template(draft, containerOverrides, `${taskId}.containerOverrides`);
   return makeHandle(b, draft);
 }

@@ -3,10 +3,10 @@ import type { TaskSpec } from '../model/spec.ts';
 import type { PayloadTemplate } from './asl-types.ts';
 import { AslCompileError } from './compile-error.ts';
 import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS } from './compile-options.ts';
-import { BATCH_SUBMIT_JOB_SYNC, batchThrottlingRetry, idempotentHandlerRetry, invokeLambda, submitJobParameters } from './integrations.ts';
+import { batchThrottlingRetry, idempotentHandlerRetry, invokeLambda, mapTask, submitBatchJobSync, submitJobParameters } from './integrations.ts';
 import { addSchedulerLoop, STATE, type SchedulerReport } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
-import { choiceState, mapState, passState, taskState, waitState } from './states.ts';
+import { choiceState, passState, waitState } from './states.ts';
 
 /** A Distributed Map runs at most this many child executions at once. */
 export const DISTRIBUTED_MAP_MAX_CONCURRENCY = 10_000;
@@ -112,9 +112,8 @@ export function buildArrayFanout(
   if (o.batchWatch === 'sync') {
     wave.add(
       STATE.submit,
-      taskState({
+      submitBatchJobSync({
         comment: 'Submit the array job and wait for it to end',
-        resource: BATCH_SUBMIT_JOB_SYNC,
         // No TimeoutSeconds: the executionTimeout is each child's (the job's Timeout), not the array's.
         parameters: { ...submitJobParameters('$.wave.submit'), 'Timeout.$': '$.wave.submit.Timeout' },
         resultPath: '$.job',
@@ -165,7 +164,7 @@ export function buildArrayFanout(
 
   graph.add(
     STATE.groups,
-    mapState({
+    mapTask({
       comment: `One child execution per group of up to ${ARRAY_MAX_CHILDREN.toLocaleString('en-US')} map indexes: its waves, one Batch array job each`,
       items: { path: '$.waves' },
       maxConcurrency: arrayMaxConcurrency(spec),

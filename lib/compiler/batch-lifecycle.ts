@@ -1,8 +1,7 @@
 import type { TaskSpec } from '../model/spec.ts';
-import { BATCH_SUBMIT_JOB_SYNC, invokeLambda, submitJobParameters } from './integrations.ts';
+import { invokeLambda, submitBatchJobSync, submitJobParameters } from './integrations.ts';
 import { addPrepareStates, addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
-import { taskState } from './states.ts';
 
 /**
  * A Batch try with `.sync`: `Prepare` (task runner `batch_prepare` → the SubmitJob parameters, or a
@@ -23,9 +22,8 @@ export function buildBatchLifecycle(graph: StateGraph, spec: TaskSpec, taskRunne
   });
   graph.add(
     STATE.submit,
-    taskState({
+    submitBatchJobSync({
       comment: 'Submit the job and wait for it to end',
-      resource: BATCH_SUBMIT_JOB_SYNC,
       parameters: submitJobParameters('$.try.submit'),
       timeoutSeconds: timeout,
       resultPath: '$.job',

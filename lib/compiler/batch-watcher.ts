@@ -1,11 +1,10 @@
 import type { StateMachineDefinition } from './asl-types.ts';
 import { AslCompileError } from './compile-error.ts';
-import { idempotentHandlerRetry, invokeLambda } from './integrations.ts';
+import { idempotentHandlerRetry, invokeLambda, startOwnExecution } from './integrations.ts';
+import type { PolicyStatement } from './iam.ts';
 import { StateGraph } from './state-graph.ts';
-import { choiceState, succeedState, taskState, waitState } from './states.ts';
+import { choiceState, succeedState, waitState } from './states.ts';
 import type { WorkflowTypeChoice } from './workflow-type.ts';
-
-export const START_EXECUTION = 'arn:aws:states:::states:startExecution';
 
 export interface BatchWatcherOptions {
   /** ARN (or name) of the describe-jobs function: one DescribeJobs call for up to 100 job ids. */
@@ -15,6 +14,8 @@ export interface BatchWatcherOptions {
 export interface CompiledBatchWatcher {
   workflowType: WorkflowTypeChoice;
   definition: StateMachineDefinition;
+  /** What its role needs (iam.ts): invoke describe-jobs, start an execution of itself. */
+  statements: PolicyStatement[];
 }
 
 /**
@@ -62,16 +63,12 @@ export function compileBatchWatcher(options: BatchWatcherOptions): CompiledBatch
   graph.add('Sleep', waitState({ comment: 'Wait before the next round', for: { secondsPath: '$.intervalSeconds' }, next: 'Describe' }));
   graph.add(
     'ContinueAsNew',
-    taskState({
+    startOwnExecution({
       comment: 'Hand the pending jobs to a fresh execution (25,000-event history limit)',
-      resource: START_EXECUTION,
-      parameters: {
-        'StateMachineArn.$': '$$.StateMachine.Id',
-        Input: {
-          'jobIds.$': '$.jobIds',
-          'intervalSeconds.$': '$.intervalSeconds',
-          'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
-        },
+      input: {
+        'jobIds.$': '$.jobIds',
+        'intervalSeconds.$': '$.intervalSeconds',
+        'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
       },
       resultPath: null,
       retry: [idempotentHandlerRetry()],
@@ -85,5 +82,6 @@ export function compileBatchWatcher(options: BatchWatcherOptions): CompiledBatch
       Comment: 'airless Batch watcher: one DescribeJobs call per round for up to 100 jobs',
       ...graph.render('Describe'),
     },
+    statements: graph.statements(),
   };
 }

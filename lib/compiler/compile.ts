@@ -1,13 +1,10 @@
 import type { ErrorLocation } from '../errors.ts';
 import type { DagSpec, TaskKind, TaskSpec } from '../model/spec.ts';
-import { buildArrayFanout } from './array-lifecycle.ts';
 import type { StateMachineDefinition } from './asl-types.ts';
-import { buildBatchLifecycle } from './batch-lifecycle.ts';
 import { AslCompileError } from './compile-error.ts';
 import type { CompileOptions } from './compile-options.ts';
-import { buildIterateLifecycle } from './iterate-lifecycle.ts';
-import { buildInvokeLifecycle } from './lambda-lifecycle.ts';
-import { lifecycleOf, type LifecycleKind } from './lifecycle-kind.ts';
+import type { PolicyStatement } from './iam.ts';
+import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
 import { StateGraph } from './state-graph.ts';
 import { chooseWorkflowType, type WorkflowTypeChoice } from './workflow-type.ts';
 
@@ -19,6 +16,11 @@ export interface CompiledLifecycle {
   workflowType: WorkflowTypeChoice;
   /** Plain JSON: embed it with `DefinitionBody.fromString(JSON.stringify(definition))`. */
   definition: StateMachineDefinition;
+  /**
+   * What the state machine's role needs, as its integrations declare it (iam.ts): the deployment grants
+   * exactly these, its `${...}` placeholders resolved.
+   */
+  statements: PolicyStatement[];
 }
 
 function checkOptions(options: CompileOptions, location: ErrorLocation): void {
@@ -34,40 +36,18 @@ function label(location: ErrorLocation): string {
 
 function compile(spec: TaskSpec, options: CompileOptions, location: ErrorLocation): CompiledLifecycle {
   checkOptions(options, location);
-  const lifecycle = lifecycleOf(spec, options);
+  const compiler = kindCompiler(spec);
+  const lifecycle = compiler.lifecycle(spec, options);
   const graph = new StateGraph(location);
-  let startAt: string;
-  switch (lifecycle) {
-    case 'none':
-      throw new AslCompileError('an empty task has no state machine: the scheduler settles it without running anything', location);
-    case 'lambda':
-    case 'batch_poll':
-      startAt = buildInvokeLifecycle(graph, spec, { functionName: options.taskRunnerArn, mode: 'run' }, options.schedulerArn);
-      break;
-    case 'sensor':
-      startAt = buildInvokeLifecycle(graph, spec, { functionName: options.sensorPokeArn, mode: 'poke' }, options.schedulerArn);
-      break;
-    case 'batch':
-      startAt = buildBatchLifecycle(graph, spec, options.taskRunnerArn, options.schedulerArn);
-      break;
-    case 'batch_array':
-      startAt = buildArrayFanout(graph, spec, {
-        taskRunnerArn: options.taskRunnerArn,
-        schedulerArn: options.schedulerArn,
-        batchWatch: options.batchWatch ?? 'sync',
-        ...(options.batchWatchIntervalSeconds !== undefined ? { batchWatchIntervalSeconds: options.batchWatchIntervalSeconds } : {}),
-      });
-      break;
-    case 'iterate':
-      startAt = buildIterateLifecycle(graph, { ...spec, iterate: spec.iterate! }, options.taskRunnerArn, options.schedulerArn, options.iterateMode ?? 'inline');
-      break;
-  }
+  const startAt = compiler.build(graph, spec, options, location);
+  if (lifecycle === 'none') throw new AslCompileError(`a ${spec.kind} task built states for a lifecycle of none`, location);
   return {
     taskId: spec.taskId,
     kind: spec.kind,
     lifecycle,
     workflowType: chooseWorkflowType(spec),
     definition: { Comment: `airless ${label(location)} (${spec.kind}): ${lifecycle} lifecycle`, ...graph.render(startAt) },
+    statements: graph.statements(),
   };
 }
 

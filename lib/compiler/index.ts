@@ -12,6 +12,8 @@ export {
   type WorkflowTypeChoice,
 } from './workflow-type.ts';
 export { AslCompileError } from './compile-error.ts';
+export { KIND_COMPILERS, kindCompiler, type KindCompiler, type KindCompilers } from './kinds/index.ts';
+export { accountArn, mergeStatements, STATE_MACHINE_NAME, type DeploymentResources, type PolicyResource, type PolicyStatement } from './iam.ts';
 export { StateGraph } from './state-graph.ts';
 export type { AslState, StateMachineDefinition } from './asl-types.ts';
 export * from './contract.ts';

@@ -1,11 +1,14 @@
 /**
- * The service integrations the compiled state machines use, each as a Task state: `lambda:invoke`
- * (request-response) and `batch:submitJob.sync` (run a job), with the retries that belong to the
- * integration itself (infrastructure retries, never task retries); and the S3 actions a Distributed Map
- * reads its items with (`ItemReader`) and writes its results with (`ResultWriter`).
+ * The service integrations the compiled state machines use, each as a Task state with the IAM statements
+ * its role needs (iam.ts): `lambda:invoke` (request-response), `batch:submitJob.sync` (run a job) and
+ * `states:startExecution` (continue as new), with the retries that belong to the integration itself
+ * (infrastructure retries, never task retries); and the Map state, whose Distributed mode starts child
+ * executions and reads its items (`ItemReader`) and writes its results (`ResultWriter`) in S3.
  */
-import type { Catcher, PayloadTemplate, Retrier, TaskState } from './asl-types.ts';
-import { taskState, type Next } from './states.ts';
+import type { Catcher, MapState, PayloadTemplate, Retrier, TaskState } from './asl-types.ts';
+import { AslCompileError } from './compile-error.ts';
+import { accountArn, STATE_MACHINE_NAME, type PolicyStatement, type WithPolicy } from './iam.ts';
+import { mapState, taskState, type MapProps, type Next, type TaskProps } from './states.ts';
 
 export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
@@ -13,6 +16,12 @@ export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
 export const S3_GET_OBJECT = 'arn:aws:states:::s3:getObject';
 /** A Distributed Map's `ResultWriter` resource. */
 export const S3_PUT_OBJECT = 'arn:aws:states:::s3:putObject';
+/** Start an execution (request-response: its ARN comes back, not its result). */
+export const START_EXECUTION = 'arn:aws:states:::states:startExecution';
+
+/** The state machine whose role gets the statement, and its executions (`:<id>`) and Map Runs' child executions (`/<id>`). */
+const OWN_STATE_MACHINE = accountArn('states', `stateMachine:${STATE_MACHINE_NAME}`);
+const OWN_EXECUTIONS = [accountArn('states', `execution:${STATE_MACHINE_NAME}:*`), accountArn('states', `execution:${STATE_MACHINE_NAME}/*`)];
 
 /** Transient errors of the Lambda service (not of the function), as AWS recommends retrying them. */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -80,9 +89,9 @@ export interface InvokeProps {
   next: Next;
 }
 
-/** A `lambda:invoke` Task: `{FunctionName, Payload}`, retried on Lambda service errors. */
-export function invokeLambda(p: InvokeProps): TaskState {
-  return taskState({
+/** A `lambda:invoke` Task: `{FunctionName, Payload}`, retried on Lambda service errors. Needs `lambda:InvokeFunction` on the function. */
+export function invokeLambda(p: InvokeProps): WithPolicy<TaskState> {
+  const state = taskState({
     ...(p.comment !== undefined ? { comment: p.comment } : {}),
     resource: LAMBDA_INVOKE,
     parameters: { FunctionName: p.functionName, Payload: p.payload },
@@ -94,6 +103,57 @@ export function invokeLambda(p: InvokeProps): TaskState {
     ...(p.catch !== undefined ? { catch: p.catch } : {}),
     next: p.next,
   });
+  return { state, statements: [{ actions: ['lambda:InvokeFunction'], resources: [{ arn: p.functionName }] }] };
+}
+
+/**
+ * A `batch:submitJob.sync` Task (its Parameters from {@link submitJobParameters} and the like). Step
+ * Functions submits the job, watches it through an EventBridge rule of its own and stops it when the
+ * state is stopped or times out: SubmitJob on the queues and definitions, DescribeJobs (no resource-level
+ * permission: `*`), TerminateJob on jobs (their ids are made at submission: `job/*`), and the rule.
+ */
+export function submitBatchJobSync(p: Omit<TaskProps, 'resource'>): WithPolicy<TaskState> {
+  return {
+    state: taskState({ ...p, resource: BATCH_SUBMIT_JOB_SYNC }),
+    statements: [
+      { actions: ['batch:SubmitJob'], resources: [{ deployment: 'batchJobQueuesAndDefinitions' }] },
+      { actions: ['batch:DescribeJobs'], resources: [{ arn: '*' }] },
+      { actions: ['batch:TerminateJob'], resources: [accountArn('batch', 'job/*')] },
+      { actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'], resources: [accountArn('events', 'rule/StepFunctionsGetEventsForBatchJobsRule')] },
+    ],
+  };
+}
+
+/** A `states:startExecution` Task that starts an execution of its own state machine (`$$.StateMachine.Id`). */
+export function startOwnExecution(p: Omit<TaskProps, 'resource' | 'parameters'> & { input: PayloadTemplate }): WithPolicy<TaskState> {
+  const { input, ...rest } = p;
+  return {
+    state: taskState({ ...rest, resource: START_EXECUTION, parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', Input: input } }),
+    statements: [{ actions: ['states:StartExecution'], resources: [OWN_STATE_MACHINE] }],
+  };
+}
+
+/**
+ * A Map state. Its item processor's states declare their own statements (they are added to a nested
+ * graph of the same definition). A Distributed Map starts its child executions as executions of its own
+ * state machine and describes and stops them; an `ItemReader` reads its item list (`s3:GetObject`) and a
+ * `ResultWriter` writes the results file (`s3:PutObject`, with what a multipart upload of a large one
+ * needs), both in the large-value bucket.
+ */
+export function mapTask(p: MapProps): WithPolicy<MapState> {
+  const statements: PolicyStatement[] = [];
+  if (p.itemProcessor.ProcessorConfig.Mode === 'DISTRIBUTED') {
+    statements.push({ actions: ['states:StartExecution'], resources: [OWN_STATE_MACHINE] }, { actions: ['states:DescribeExecution', 'states:StopExecution'], resources: OWN_EXECUTIONS });
+  }
+  if ('reader' in p.items) {
+    if (p.items.reader.Resource !== S3_GET_OBJECT) throw new AslCompileError(`an ItemReader of '${p.items.reader.Resource}' has no IAM statements here (only '${S3_GET_OBJECT}')`);
+    statements.push({ actions: ['s3:GetObject'], resources: [{ deployment: 'largeValueObjects' }] });
+  }
+  if (p.resultWriter !== undefined) {
+    if (p.resultWriter.Resource !== S3_PUT_OBJECT) throw new AslCompileError(`a ResultWriter of '${p.resultWriter.Resource}' has no IAM statements here (only '${S3_PUT_OBJECT}')`);
+    statements.push({ actions: ['s3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [{ deployment: 'largeValueObjects' }] });
+  }
+  return { state: mapState(p), statements };
 }
 
 /** The `SubmitJob` parameters a `.sync` Task reads from `from` (a path to a SubmitJobParameters object). */

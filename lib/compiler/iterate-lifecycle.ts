@@ -1,9 +1,9 @@
 import type { IterateSpec, TaskSpec } from '../model/spec.ts';
 import type { ProcessorConfig } from './asl-types.ts';
-import { invokeLambda, S3_GET_OBJECT, S3_PUT_OBJECT } from './integrations.ts';
+import { invokeLambda, mapTask, S3_GET_OBJECT, S3_PUT_OBJECT } from './integrations.ts';
 import { addPrepareStates, addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
-import { mapState, passState } from './states.ts';
+import { passState } from './states.ts';
 
 /** Seconds before an item's first retry; each further retry waits twice as long, at most a minute. */
 export const ITEM_RETRY_INTERVAL_SECONDS = 1;
@@ -96,7 +96,7 @@ export function buildIterateLifecycle(
 
   graph.add(
     STATE.items,
-    mapState({
+    mapTask({
       comment: 'Run the items, at most `concurrency` at once',
       items: { path: '$.try.items' },
       itemSelector: ITEM_SELECTOR,
@@ -109,7 +109,7 @@ export function buildIterateLifecycle(
   );
   graph.add(
     STATE.itemsFromS3,
-    mapState({
+    mapTask({
       comment: 'Run the items listed in S3 (too many for the state) as child executions, at most `concurrency` at once',
       items: {
         reader: {

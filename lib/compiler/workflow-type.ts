@@ -1,5 +1,5 @@
 import type { TaskSpec } from '../model/spec.ts';
-import type { LifecycleKind } from './lifecycle-kind.ts';
+import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
 
 /** Step Functions' limit on a Standard execution's history. */
 export const HISTORY_EVENT_LIMIT = 25_000;
@@ -103,19 +103,8 @@ export interface WorkflowTypeChoice {
  * (a try may run for Lambda's 15 minutes).
  */
 export function chooseWorkflowType(spec: TaskSpec): WorkflowTypeChoice {
-  switch (spec.kind) {
-    case 'empty':
-      return { type: 'STANDARD', reason: 'an empty task has no state machine' };
-    case 'sensor':
-      return { type: 'STANDARD', reason: 'a sensor waits between pokes, up to its timeout' };
-    case 'batch':
-      return { type: 'STANDARD', reason: 'a Batch job is waited for with .sync or a watcher, which Express does not support' };
-    case 'task':
-    case 'branch':
-    case 'short_circuit':
-    case 'trigger_dag':
-      break;
-  }
+  const standardOnly = kindCompiler(spec).standardOnly(spec);
+  if (standardOnly !== null) return { type: 'STANDARD', reason: standardOnly };
   if (spec.iterate) return { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' };
   if (spec.retries > 0) return { type: 'STANDARD', reason: `retries (${spec.retries}) wait for their delay in the execution` };
   if (spec.executionTimeoutMs === null) return { type: 'STANDARD', reason: 'no executionTimeout: a try may outlast an Express execution' };

@@ -10,12 +10,10 @@ import {
   SensorTimeoutError,
   SkipTask,
   TaskTimeoutError,
-  TriggeredRunFailedError,
 } from '../errors.ts';
-import { arraySizeFor, batchJobName, groupBounds, waveJobName, type ArrayRef } from '../core/arrays.ts';
-import type { TaskSpec } from '../model/spec.ts';
+import { arraySizeFor, groupBounds, waveJobName, type ArrayRef } from '../core/arrays.ts';
+import type { BatchTaskSpec, MappingSpec, TaskSpec } from '../model/spec.ts';
 import { formatError, serializeError } from '../model/error-info.ts';
-import { sha256 } from '../model/hash.ts';
 import { iso } from '../model/time.ts';
 import type { DagResolver, TryResult } from '../scheduler/host.ts';
 import type { TriggerRequest } from '../scheduler/scheduler.ts';
@@ -27,6 +25,10 @@ import { infrastructureStore, throughInfrastructure, TryInfrastructureError } fr
 import { checkJson } from './json-value.ts';
 import { TaskContextImpl, type LogWriter } from './task-context.ts';
 import { mappingItem, mappingLength, type InputResolver, type ResolvedMapping } from './resolve.ts';
+import { kindRunner, type TryOf, type TryTools } from './kinds/index.ts';
+import { batchOutcome, batchSubmission } from './kinds/batch.ts';
+
+export { triggeredRunId } from './kinds/trigger-dag.ts';
 
 export interface RunnerServices {
   now(): number;
@@ -75,7 +77,7 @@ export interface TryIsolation {
 
 /** Whether a task kind runs user code in its try (what isolation is for): tasks, branches, short-circuits, sensors. */
 export function runsTaskCode(spec: TaskSpec): boolean {
-  return spec.kind === 'task' || spec.kind === 'branch' || spec.kind === 'short_circuit' || spec.kind === 'sensor';
+  return kindRunner(spec).runsCode;
 }
 
 /** How a try ends for an error thrown by (or on behalf of) its code: skip, or a failure, retriable or not. */
@@ -96,18 +98,6 @@ interface Step {
 
 /** A wave ready to submit: child i is `mapIndexes[i]`. */
 export type PreparedWave = { mapIndexes: number[]; submission: BatchSubmission } | { mapIndexes: number[]; error: string };
-
-/**
- * The id of the run a triggerDag instance's try starts: deterministic (a repeated try start finds the
- * run), unique in the triggered DAG whichever DAG and run trigger it, and of a bounded length however
- * deep the triggers nest: `triggered__<parent DAG>.<task>[.<map index>]__try<n>__<h>`, `h` 16 hex digits
- * of a hash of the parent instance (DAG, run, task, map index; the parent itself is the run's `parent`).
- */
-export function triggeredRunId(parent: Pick<TaskInstanceRecord, 'dagId' | 'runId' | 'taskId' | 'mapIndex' | 'tryNumber'>): string {
-  const index = parent.mapIndex >= 0 ? `.${parent.mapIndex}` : '';
-  const h = sha256(JSON.stringify([parent.dagId, parent.runId, parent.taskId, parent.mapIndex])).slice(0, 16);
-  return `triggered__${parent.dagId}.${parent.taskId}${index}__try${parent.tryNumber}__${h}`;
-}
 
 function sameStrings(a: string[] | null, b: string[] | null): boolean {
   if (a === null || b === null) return a === b;
@@ -307,9 +297,10 @@ export class TaskRunner {
     if (!step) return null;
     const { ti, run, dag, spec, write } = step;
     try {
-      if (!run || !dag || !spec?.batch) throw new NonRetriableError(`task '${key.taskId}' is not a Batch job of an available DAG run`);
+      if (!run || !dag || spec?.kind !== 'batch') throw new NonRetriableError(`task '${key.taskId}' is not a Batch job of an available DAG run`);
       write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
-      const submission = await this.batchSubmission(dag, run, spec, ti);
+      const t = { dag, run, spec, ti };
+      const submission = await batchSubmission(t, this.tools(t, write, undefined));
       write('info', `submitting Batch job ${submission.jobName}${submission.command ? `: ${submission.command.join(' ')}` : ''}`);
       await step.close(null);
       return { submission };
@@ -326,7 +317,7 @@ export class TaskRunner {
     if (!step) return null;
     let result: TryResult;
     try {
-      result = await this.batchOutcome(step.ti, job, step.write);
+      result = await batchOutcome(job, { write: step.write, storeResult: (v) => this.storeResult(step.ti, v) });
     } catch (e) {
       result = this.failure(e);
     }
@@ -364,10 +355,10 @@ export class TaskRunner {
     if (members.length === 0) return null;
     const mapIndexes = members.map((ti) => ti.mapIndex);
     const spec = dag?.taskIndex.has(array.taskId) ? dag.task(array.taskId) : undefined;
-    if (!run || !dag || !spec?.batch || !spec.mapping) return { mapIndexes, error: `task '${array.taskId}' is not a mapped Batch job of an available DAG run` };
+    if (!run || !dag || spec?.kind !== 'batch' || !spec.mapping) return { mapIndexes, error: `task '${array.taskId}' is not a mapped Batch job of an available DAG run` };
     let submission: BatchSubmission;
     try {
-      submission = await this.waveSubmission(dag, run, spec, array, tryNumber, mapIndexes);
+      submission = await this.waveSubmission(dag, run, { ...spec, mapping: spec.mapping }, array, tryNumber, mapIndexes);
     } catch (e) {
       if (e instanceof TryInfrastructureError) throw e;
       return { mapIndexes, error: errorMessage(e) };
@@ -389,10 +380,10 @@ export class TaskRunner {
   }
 
   /** The array job of a wave: the static fields, each child's item, and what every child shares. */
-  private async waveSubmission(dag: Dag, run: DagRunRecord, spec: TaskSpec, array: ArrayRef, tryNumber: number, mapIndexes: number[]): Promise<BatchSubmission> {
-    const b = spec.batch!;
+  private async waveSubmission(dag: Dag, run: DagRunRecord, spec: BatchTaskSpec & { mapping: MappingSpec }, array: ArrayRef, tryNumber: number, mapIndexes: number[]): Promise<BatchSubmission> {
+    const b = spec.batch;
     const r = (k: unknown) => this.resolveInput(dag, run, k);
-    const lists = await this.mappingLists(dag, run, spec.taskId, spec.mapping!);
+    const lists = await this.mappingLists(dag, run, spec.taskId, spec.mapping);
     const n = mappingLength(lists);
     const staticCommand = ((await r(b.command)) ?? null) as string[] | null;
     const staticEnv = ((await r(b.environment)) ?? {}) as Record<string, string>;
@@ -619,234 +610,32 @@ export class TaskRunner {
     return spec.input === null ? undefined : this.resolveInput(dag, run, spec.input);
   }
 
-  private async execute(
-    dag: Dag,
-    run: DagRunRecord,
-    spec: TaskSpec,
-    ti: TaskInstanceRecord,
-    write: (l: LogLine['level'], m: string) => void,
-    cancel: AbortSignal | undefined,
-    progress: TryProgress,
-  ): Promise<TryResult> {
-    const fn = dag.runtime.get(spec.taskId)?.callable ?? null;
-    switch (spec.kind) {
-      case 'task': {
-        if (spec.iterate) return this.iterate(dag, run, spec, ti, write, cancel, progress);
-        const input = await this.input(dag, run, spec, ti);
-        const value = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)), progress);
-        await this.storeResult(ti, value);
-        return { kind: 'success' };
-      }
-      case 'branch': {
-        const input = await this.input(dag, run, spec, ti);
-        const chosen = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)), progress);
-        const follow = chosen === null || chosen === undefined ? [] : Array.isArray(chosen) ? chosen : [chosen];
-        for (const id of follow) {
-          if (typeof id !== 'string' || !spec.downstream.includes(id)) {
-            throw new NonRetriableError(`branch returned ${JSON.stringify(id)}, which is not a direct downstream task (downstream: ${spec.downstream.join(', ') || 'none'})`);
-          }
-        }
-        write('info', `following: ${follow.join(', ') || '(none)'}`);
-        await this.storeResult(ti, follow);
-        return { kind: 'success', follow: follow as string[] };
-      }
-      case 'short_circuit': {
-        const input = await this.input(dag, run, spec, ti);
-        const v = await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn!(this.context(dag, run, ti, signal, write, null), input)), progress);
-        const go = Boolean(v);
-        if (!go) write('info', 'condition is falsy: skipping downstream tasks');
-        await this.storeResult(ti, go);
-        return { kind: 'success', shortCircuit: go };
-      }
-      case 'sensor':
-        return this.poke(dag, run, spec, ti, write, cancel, progress);
-      case 'trigger_dag':
-        return this.trigger(dag, run, spec, ti, write);
-      case 'batch':
-        return this.batch(dag, run, spec, ti, write);
-      case 'empty':
-        return { kind: 'success' };
-    }
-  }
-
-  private async poke(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined, progress: TryProgress): Promise<TryResult> {
-    const s = spec.sensor!;
-    const now = this.services.now();
-    const first = ti.firstPokeAt ? Date.parse(ti.firstPokeAt) : now;
-    const pokeCount = ti.pokeCount + 1;
-    await this.io.updateTaskInstance(ti, { states: ['running'], tryNumber: ti.tryNumber }, { firstPokeAt: iso(first), pokeCount });
-    const input = await this.input(dag, run, spec, ti);
-    const fn = dag.runtime.get(spec.taskId)!.callable!;
-    const r = (await this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, null), input)), progress)) as unknown;
-    const done = r === true || (typeof r === 'object' && r !== null && (r as { isDone?: unknown }).isDone === true);
-    if (done) {
-      const value = typeof r === 'object' && r !== null ? ((r as { xcomValue?: unknown }).xcomValue ?? null) : null;
-      write('info', `poke ${pokeCount}: condition met`);
-      await this.storeResult(ti, value);
-      return { kind: 'success' };
-    }
-    const elapsed = this.services.now() - first;
-    if (elapsed >= s.timeoutMs) {
-      const msg = `sensor timed out after ${elapsed} ms (timeout ${s.timeoutMs} ms, ${pokeCount} pokes)`;
-      if (s.softFail) return { kind: 'skip', reason: msg };
-      throw new SensorTimeoutError(msg);
-    }
-    const interval = s.exponentialBackoff ? Math.min(s.pokeIntervalMs * 2 ** (pokeCount - 1), 86_400_000) : s.pokeIntervalMs;
-    const until = Math.min(this.services.now() + interval, first + s.timeoutMs);
-    write('info', `poke ${pokeCount}: not yet; next poke in ${until - this.services.now()} ms`);
-    return { kind: 'defer', until };
-  }
-
-  private async trigger(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void): Promise<TryResult> {
-    const t = spec.triggerDag!;
-    if (ti.externalId) {
-      const child = await this.io.getRun({ dagId: t.triggerDagId, runId: ti.externalId });
-      if (!child) throw new NonRetriableError(`triggered run '${ti.externalId}' is gone`);
-      if (t.allowedStates.includes(child.state)) {
-        write('info', `triggered run ${child.runId} of '${child.dagId}' ended ${child.state}`);
-        await this.storeResult(ti, { runId: child.runId, dagId: child.dagId, state: child.state });
-        return { kind: 'success' };
-      }
-      if (t.failedStates.includes(child.state)) {
-        throw new TriggeredRunFailedError(`triggered run ${child.runId} of '${child.dagId}' ended ${child.state}${child.note ? ` (${child.note})` : ''}`);
-      }
-      return { kind: 'defer', until: null, externalId: child.runId };
-    }
-    const conf = ((await this.resolveInput(dag, run, t.conf)) ?? {}) as Record<string, unknown>;
-    const extra = await this.input(dag, run, spec, ti);
-    if (extra !== undefined && extra !== null) {
-      if (typeof extra !== 'object' || Array.isArray(extra)) throw new NonRetriableError(`triggerDag input must be an object of conf fields`);
-      Object.assign(conf, extra);
-    }
-    const child = await throughInfrastructure('triggering the DAG run', () => this.services.triggerRun({
-      dagId: t.triggerDagId,
-      conf,
-      runId: triggeredRunId(ti),
-      logicalDate: new Date(this.services.now()),
-      runType: 'triggered',
-      parent: { dagId: dag.dagId, runId: run.runId, taskId: spec.taskId, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber },
-      pipelineScope: run.pipelineScope,
-    }), this.services.retry);
-    write('info', `triggered '${t.triggerDagId}' run ${child.runId} with conf ${JSON.stringify(conf)}`);
-    if (!t.waitForCompletion) {
-      await this.storeResult(ti, { runId: child.runId, dagId: child.dagId, state: child.state });
-      return { kind: 'success' };
-    }
-    return { kind: 'defer', until: null, externalId: child.runId };
-  }
-
-  private async batch(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: LogWriter): Promise<TryResult> {
-    if (ti.externalId) {
-      const st = await this.services.batch.describe(ti.externalId);
-      if (!st) throw new Error(`Batch job ${ti.externalId} is unknown to the Batch backend`);
-      if (st.status === 'SUCCEEDED' || st.status === 'FAILED') return this.batchOutcome(ti, st, write);
-      return { kind: 'defer', until: null, externalId: st.jobId };
-    }
-    const job = await this.batchSubmission(dag, run, spec, ti);
-    const jobId = await this.services.batch.submit(job, { key: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, tryNumber: ti.tryNumber });
-    write('info', `submitted Batch job ${job.jobName} (${jobId})${job.command ? `: ${job.command.join(' ')}` : ''}`);
-    return { kind: 'defer', until: null, externalId: jobId };
-  }
-
-  /** The job a Batch task instance submits: its static fields, overridden by its input (e.g. per map index). */
-  private async batchSubmission(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<BatchSubmission> {
-    const b = spec.batch!;
-    const r = (k: unknown) => this.resolveInput(dag, run, k);
-    const input = ((await this.input(dag, run, spec, ti)) ?? {}) as Record<string, unknown>;
-    if (typeof input !== 'object' || Array.isArray(input)) throw new NonRetriableError(`batchJob input must be an object of job fields`);
-    // Deterministic per try: a resubmission after a lost response finds the same job.
-    const name = batchJobName(dag.dagId, spec.taskId, ti.mapIndex, run.runId, ti.tryNumber);
+  /** The runner's means, as a kind's try uses them (kinds/kind-runner.ts), bound to one try. */
+  private tools(t: TryOf<TaskSpec>, write: LogWriter, cancel: AbortSignal | undefined, progress: TryProgress = { codeStarted: false }): TryTools {
+    const { dag, run, spec, ti } = t;
     return {
-      jobName: (input['jobName'] as string | undefined) ?? b.jobName ?? name,
-      jobQueue: (input['jobQueue'] as string | undefined) ?? b.jobQueue,
-      jobDefinition: (input['jobDefinition'] as string | undefined) ?? b.jobDefinition,
-      command: ((input['command'] as string[] | undefined) ?? (await r(b.command)) ?? null) as string[] | null,
-      environment: { ...(((await r(b.environment)) ?? {}) as Record<string, string>), ...((input['environment'] as Record<string, string> | undefined) ?? {}) },
-      containerOverrides: ((input['containerOverrides'] as Record<string, unknown> | undefined) ?? (await r(b.containerOverrides)) ?? null) as Record<string, unknown> | null,
-      arraySize: (input['arraySize'] as number | undefined) ?? b.arraySize,
-      local: b.local,
+      io: this.io,
+      batch: this.services.batch,
+      now: () => this.services.now(),
+      write,
+      triggerRun: (req) => throughInfrastructure('triggering the DAG run', () => this.services.triggerRun(req), this.services.retry),
+      input: () => this.input(dag, run, spec, ti),
+      resolve: (template) => this.resolveInput(dag, run, template),
+      mappingLists: (mapping) => this.mappingLists(dag, run, spec.taskId, mapping),
+      underTimeout: (fn) => this.withTimeout(spec, cancel, fn, progress),
+      context: (signal, item) => this.context(dag, run, ti, signal, write, item),
+      callable: () => {
+        const fn = dag.runtime.get(spec.taskId)?.callable;
+        if (!fn) throw new Error(`task '${spec.taskId}' of DAG '${dag.dagId}' has no code to run`);
+        return fn;
+      },
+      storeResult: (value) => this.storeResult(ti, value),
     };
   }
 
-  /** The outcome of a finished Batch job (or of an error submitting or watching it). */
-  private async batchOutcome(ti: TaskInstanceRecord, job: BatchJobStatus | { error: string }, write: LogWriter): Promise<TryResult> {
-    if ('error' in job) throw new Error(`Batch job could not be run: ${job.error}`);
-    if (job.output) for (const line of job.output.split('\n')) if (line) write('info', line);
-    if (job.status !== 'SUCCEEDED') throw new Error(`Batch job ${job.jobName} (${job.jobId}) failed: ${job.reason ?? `exit code ${job.exitCode}`}`);
-    write('info', `Batch job ${job.jobName} (${job.jobId}) succeeded`);
-    await this.storeResult(ti, { jobId: job.jobId, jobName: job.jobName, status: job.status, exitCode: job.exitCode, childExitCodes: job.childExitCodes });
-    return { kind: 'success' };
-  }
-
-  /** Dynamic task iteration: every item inside this one instance; items done in earlier tries are kept. */
-  private async iterate(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: (l: LogLine['level'], m: string) => void, cancel: AbortSignal | undefined, progress: TryProgress): Promise<TryResult> {
-    const it = spec.iterate!;
-    const r = await this.mappingLists(dag, run, spec.taskId, it.mapping);
-    const n = mappingLength(r);
-    const done = await this.io.listItemResults(ti);
-    const todo: number[] = [];
-    for (let i = 0; i < n; i++) if (!done.has(i)) todo.push(i);
-    write('info', `iterating over ${n} items (${done.size} kept from earlier tries, ${todo.length} to run, concurrency ${it.concurrency})`);
-    const fn = dag.runtime.get(spec.taskId)!.callable!;
-    const failures: { index: number; error: string }[] = [];
-    let fatal: unknown = null;
-    let broken: TryInfrastructureError | null = null;
-    let next = 0;
-    await this.withTimeout(
-      spec,
-      cancel,
-      async (signal) => {
-        const worker = async () => {
-          while (next < todo.length && fatal === null && broken === null && !signal.aborted) {
-            const index = todo[next++]!;
-            const item = mappingItem(r, index);
-            for (let attempt = 1; ; attempt++) {
-              let value: unknown;
-              try {
-                const v = await fn(this.context(dag, run, ti, signal, write, { index, tryNumber: attempt }), item);
-                value = v === undefined ? null : v;
-                checkJson(value, `item ${index} result`);
-              } catch (e) {
-                if (e instanceof SkipTask) {
-                  value = null;
-                } else if (e instanceof NonRetriableError) {
-                  fatal = e;
-                  failures.push({ index, error: errorMessage(e) });
-                  break;
-                } else if (attempt > it.itemRetries) {
-                  failures.push({ index, error: errorMessage(e) });
-                  break;
-                } else {
-                  write('warn', `item ${index} try ${attempt} failed: ${errorMessage(e)}; retrying`);
-                  continue;
-                }
-              }
-              // Outside the item's code: a store failure here is the infrastructure's, not the item's.
-              try {
-                await this.io.putItemResult(ti, index, value);
-              } catch (e) {
-                broken ??= e as TryInfrastructureError;
-                throw e;
-              }
-              done.set(index, value);
-              break;
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(it.concurrency, todo.length) }, worker));
-      },
-      progress,
-    );
-    if (failures.length) {
-      failures.sort((a, b) => a.index - b.index);
-      for (const f of failures) write('error', `item ${f.index} failed: ${f.error}`);
-      const msg = `${failures.length} of ${n} items failed (first: item ${failures[0]!.index}: ${failures[0]!.error}); ${done.size} done are kept for the next try`;
-      if (fatal) throw new NonRetriableError(msg);
-      throw new Error(msg);
-    }
-    const out = new Array<unknown>(n);
-    for (let i = 0; i < n; i++) out[i] = done.get(i);
-    await this.storeResult(ti, out);
-    return { kind: 'success' };
+  /** A try of the instance's task, as its kind runs it (kinds/). */
+  private async execute(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: LogWriter, cancel: AbortSignal | undefined, progress: TryProgress): Promise<TryResult> {
+    const t = { dag, run, spec, ti };
+    return kindRunner(spec).runTry(t, this.tools(t, write, cancel, progress));
   }
 }

@@ -70,9 +70,9 @@ export interface IterateSpec {
   itemRetries: number;
 }
 
-export interface TaskSpec {
+/** The fields every task spec has, whatever its kind. */
+export interface TaskSpecBase {
   taskId: string;
-  kind: TaskKind;
   groupId: string | null;
   upstream: string[];
   downstream: string[];
@@ -89,14 +89,62 @@ export interface TaskSpec {
   input: InputTemplate | null;
   /** Dynamic task mapping: one task instance per item. */
   mapping: MappingSpec | null;
-  /** Dynamic task iteration: every item inside one task instance. */
+  /** Dynamic task iteration: every item inside one task instance (only a `task` runs its items). */
   iterate: IterateSpec | null;
+  doc: string | null;
+}
+
+/** A short-circuit's option. */
+export interface ShortCircuitSpec {
+  ignoreDownstreamTriggerRules: boolean;
+}
+
+/**
+ * The fields that belong to one kind each. Every spec carries all of them (null but its own kind's),
+ * so the JSON of a spec, whose canonical form is hashed into the DAG version, has one shape.
+ */
+export interface KindFields {
   sensor: SensorSpec | null;
   triggerDag: TriggerDagSpec | null;
   batch: BatchSpec | null;
-  shortCircuit: { ignoreDownstreamTriggerRules: boolean } | null;
-  doc: string | null;
+  shortCircuit: ShortCircuitSpec | null;
 }
+
+export type KindFieldName = keyof KindFields;
+
+/** A spec of kind `K` whose own fields are `Own` (non-null); the other kind fields are null. */
+type KindSpec<K extends string, Own extends Partial<KindFields> = Record<never, never>> = TaskSpecBase & { kind: K } & Own & {
+  [F in Exclude<KindFieldName, keyof Own>]: null;
+};
+
+/** `task()`: TypeScript code, one try per instance (every item of an iteration inside it). */
+export type PlainTaskSpec = KindSpec<'task'>;
+/** `branch()`: code that returns the direct downstream tasks to follow. */
+export type BranchTaskSpec = KindSpec<'branch'>;
+/** `shortCircuit()`: code whose falsy result skips the downstream tasks. */
+export type ShortCircuitTaskSpec = KindSpec<'short_circuit', { shortCircuit: ShortCircuitSpec }>;
+/** `sensor()`: code poked until it says done. */
+export type SensorTaskSpec = KindSpec<'sensor', { sensor: SensorSpec }>;
+/** `batchJob()`: an AWS Batch job. */
+export type BatchTaskSpec = KindSpec<'batch', { batch: BatchSpec }>;
+/** `triggerDag()`: a run of another DAG. */
+export type TriggerDagTaskSpec = KindSpec<'trigger_dag', { triggerDag: TriggerDagSpec }>;
+/** `empty()`: runs nothing. */
+export type EmptyTaskSpec = KindSpec<'empty'>;
+
+/** A task of a DAG, discriminated on `kind`: narrow on it to reach the kind's own field. */
+export type TaskSpec = PlainTaskSpec | BranchTaskSpec | ShortCircuitTaskSpec | SensorTaskSpec | BatchTaskSpec | TriggerDagTaskSpec | EmptyTaskSpec;
+
+/** The spec of one kind of task. */
+export type TaskSpecOf<K extends TaskKind> = Extract<TaskSpec, { kind: K }>;
+
+/** The kind and the kind's own fields of a spec of kind `K` (what the authoring functions declare). */
+export type TaskKindFields<K extends TaskKind = TaskKind> = K extends TaskKind ? Pick<TaskSpecOf<K>, 'kind' | KindFieldName> : never;
+
+/** Every kind has its spec, and every spec's kind is a kind (a type error otherwise). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type AssertTrue<T extends true> = T;
+export type TaskSpecKindsAreTaskKinds = AssertTrue<Same<TaskSpec['kind'], TaskKind>>;
 
 export interface TaskGroupSpec {
   groupId: string;

@@ -753,7 +753,7 @@ export class LocalRunner {
         const id = result.externalId;
         while (!this.batch.isDone(id)) await new Promise<void>((r) => this.clock.setTimer(this.clock.now() + 100, r));
       } else if (spec.kind === 'trigger_dag' && result.externalId) {
-        await this.waitForRunTree({ dagId: spec.triggerDag!.triggerDagId, runId: result.externalId });
+        await this.waitForRunTree({ dagId: spec.triggerDag.triggerDagId, runId: result.externalId });
       }
       result = await this.runTry(key, 1);
     }

@@ -244,7 +244,7 @@ export async function skipNotFollowed(s: Step, dag: Dag, run: DagRunRecord, t: T
 
 export async function skipForShortCircuit(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
   const direct = t.downstream;
-  if (!t.shortCircuit?.ignoreDownstreamTriggerRules) {
+  if (!(t.kind === 'short_circuit' && t.shortCircuit.ignoreDownstreamTriggerRules)) {
     for (const d of direct) await settleTerminal(s, dag, run, dag.task(d), 'skipped', `short-circuited by '${t.taskId}'`);
     return;
   }

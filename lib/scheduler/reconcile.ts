@@ -113,7 +113,7 @@ export async function reconcile(s: Step, ref: RunRef, options: ReconcileOptions)
         await resumeDeferred(s, ti, ti.tryNumber);
         report.timersDelivered++;
       } else if (ti.nextAt === null && ti.externalId && t.kind === 'trigger_dag') {
-        const child = await s.store.getRun({ dagId: t.triggerDag!.triggerDagId, runId: ti.externalId });
+        const child = await s.store.getRun({ dagId: t.triggerDag.triggerDagId, runId: ti.externalId });
         if (child && (child.state === 'success' || child.state === 'failed')) {
           await resumeDeferred(s, ti, ti.tryNumber);
           report.resumed++;

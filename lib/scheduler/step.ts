@@ -120,5 +120,5 @@ export class Step {
 
 /** Whether a task's map indexes go to Batch as array jobs, for a host that runs waves when `arrays`. */
 export function isArrayTask(t: TaskSpec, arrays: boolean): boolean {
-  return arrays && t.kind === 'batch' && t.mapping !== null && t.batch?.array === true;
+  return arrays && t.kind === 'batch' && t.mapping !== null && t.batch.array;
 }

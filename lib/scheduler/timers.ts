@@ -54,7 +54,7 @@ async function checkRunnable(s: Step, event: Extract<TimerEvent, { type: 'runnab
   }
   if (!stillRunning) return;
   const t = dag.task((event.array ?? event.key)!.taskId);
-  const limitS = Math.round((t.batch?.runnableTimeoutMs ?? 0) / 1000);
+  const limitS = Math.round(((t.kind === 'batch' ? t.batch.runnableTimeoutMs : null) ?? 0) / 1000);
   const reason = errorMessage(new RunnableTimeoutError(`still RUNNABLE ${limitS} s after submission (runnableTimeout): no compute environment of queue '${event.jobQueue ?? '?'}' could place it; check its vCPU limits, instance types and subnets`));
   s.stopRunnable(event.jobQueue, event.jobName, reason);
 }

@@ -58,13 +58,13 @@ export async function queueInstance(s: Step, dag: Dag, ti: TaskInstanceRecord): 
   }
   s.emitTi(queued);
   s.dispatch(queued, dag);
-  if (t.kind === 'batch' && t.batch!.runnableTimeoutMs !== null && !ti.resume) {
-    s.timer(s.now() + t.batch!.runnableTimeoutMs, {
+  if (t.kind === 'batch' && t.batch.runnableTimeoutMs !== null && !ti.resume) {
+    s.timer(s.now() + t.batch.runnableTimeoutMs, {
       type: 'runnable_check',
       key: tiKeyOf(queued),
       tryNumber: queued.tryNumber,
-      jobName: t.batch!.jobName ?? batchJobName(dag.dagId, t.taskId, queued.mapIndex, queued.runId, queued.tryNumber),
-      jobQueue: t.batch!.jobQueue,
+      jobName: t.batch.jobName ?? batchJobName(dag.dagId, t.taskId, queued.mapIndex, queued.runId, queued.tryNumber),
+      jobQueue: t.batch.jobQueue,
     });
   }
 }
@@ -177,7 +177,7 @@ async function afterTryMoved(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, 
 async function resumeIfExternalDone(s: Step, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
   if (t.kind === 'trigger_dag' && ti.externalId) {
     // The triggered run may have ended before we deferred: then nobody else will wake us.
-    const child = await s.store.getRun({ dagId: t.triggerDag!.triggerDagId, runId: ti.externalId });
+    const child = await s.store.getRun({ dagId: t.triggerDag.triggerDagId, runId: ti.externalId });
     if (child && (child.state === 'success' || child.state === 'failed')) await resumeDeferred(s, ti, ti.tryNumber);
   } else if (t.kind === 'batch' && ti.externalId && (await s.env.externalDone?.('batch', ti.externalId))) {
     await resumeDeferred(s, ti, ti.tryNumber);

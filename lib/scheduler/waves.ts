@@ -59,8 +59,9 @@ export async function queueWave(s: Step, dag: Dag, t: TaskSpec, array: ArrayRef,
     }
     for (const ti of queued) s.emitTi({ ...ti, ...patch });
     s.dispatchWave({ array, dagId: dag.dagId, tryNumber, size: queued.length }, dag);
-    if (t.batch!.runnableTimeoutMs !== null) {
-      s.timer(s.now() + t.batch!.runnableTimeoutMs, { type: 'runnable_check', array, tryNumber, jobName: waveJobName(dag.dagId, array, tryNumber), jobQueue: t.batch!.jobQueue });
+    const batch = t.kind === 'batch' ? t.batch : null;
+    if (batch?.runnableTimeoutMs != null) {
+      s.timer(s.now() + batch.runnableTimeoutMs, { type: 'runnable_check', array, tryNumber, jobName: waveJobName(dag.dagId, array, tryNumber), jobQueue: batch.jobQueue });
     }
   }
 }

@@ -23,8 +23,9 @@ function graphSpec(dagId: string, tasks: readonly Schemas['Task'][]): DagSpec {
     const parts = t.group_id === null ? [] : t.group_id.split('.');
     for (let i = 1; i <= parts.length; i++) groups.set(parts.slice(0, i).join('.'), i > 1 ? parts.slice(0, i - 1).join('.') : null);
   }
+  // Only what the drawing reads: the kinds' own fields stay null (the API lists none of them).
   const taskSpecs = tasks.map(
-    (t): TaskSpec => ({
+    (t) => ({
       taskId: t.task_id,
       kind: KINDS[t.operator_name],
       groupId: t.group_id,
@@ -47,7 +48,7 @@ function graphSpec(dagId: string, tasks: readonly Schemas['Task'][]): DagSpec {
       batch: null,
       shortCircuit: null,
       doc: t.doc_md,
-    }),
+    }) as TaskSpec,
   );
   return {
     dagId,
