@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aslTimestamp, lifecycleNext, nextFromInstance, nextFromWave, type LifecycleEffect } from '../lib/core/lifecycle.ts';
+import { nextPokeAt, pokeTimedOut } from '../lib/core/pokes.ts';
 
 const key = { dagId: 'd', runId: 'r', taskId: 't', mapIndex: -1 };
 const other = { ...key, taskId: 'u' };
@@ -78,5 +79,22 @@ describe('a try that must start in a new execution', () => {
   it('past the loops of one execution: the same', () => {
     const effects = [dispatch(key, 1, 2000)];
     expect(lifecycleNext({ instance: key }, effects, { continueAsNewEvery: 1000 })).toEqual({ next: { action: 'done' }, claimed: null, rest: effects });
+  });
+});
+
+describe('when a sensor pokes next (lib/core/pokes.ts)', () => {
+  const sensor = { pokeIntervalMs: 60_000, exponentialBackoff: false, timeoutMs: 3_600_000 };
+  it('after its interval, never past its timeout', () => {
+    expect(nextPokeAt(sensor, 0, 3, 120_000)).toBe(180_000);
+    expect(nextPokeAt(sensor, 0, 60, 3_590_000)).toBe(3_600_000);
+  });
+  it('doubling with exponentialBackoff, at most a day', () => {
+    const backoff = { ...sensor, exponentialBackoff: true, timeoutMs: 30 * 86_400_000 };
+    expect([1, 2, 3, 4].map((n) => nextPokeAt(backoff, 0, n, 0))).toEqual([60_000, 120_000, 240_000, 480_000]);
+    expect(nextPokeAt(backoff, 0, 20, 0)).toBe(86_400_000);
+  });
+  it('times out at its timeout', () => {
+    expect(pokeTimedOut(sensor, 1000, 3_600_999)).toBe(false);
+    expect(pokeTimedOut(sensor, 1000, 3_601_000)).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { nextPokeAt, pokeTimedOut } from '../../core/pokes.ts';
 import { SensorTimeoutError } from '../../errors.ts';
 import type { SensorTaskSpec } from '../../model/spec.ts';
 import { iso } from '../../model/time.ts';
@@ -26,13 +27,12 @@ export const sensorRunner: KindRunner<SensorTaskSpec> = {
       return { kind: 'success' };
     }
     const elapsed = tools.now() - first;
-    if (elapsed >= s.timeoutMs) {
+    if (pokeTimedOut(s, first, tools.now())) {
       const msg = `sensor timed out after ${elapsed} ms (timeout ${s.timeoutMs} ms, ${pokeCount} pokes)`;
       if (s.softFail) return { kind: 'skip', reason: msg };
       throw new SensorTimeoutError(msg);
     }
-    const interval = s.exponentialBackoff ? Math.min(s.pokeIntervalMs * 2 ** (pokeCount - 1), 86_400_000) : s.pokeIntervalMs;
-    const until = Math.min(tools.now() + interval, first + s.timeoutMs);
+    const until = nextPokeAt(s, first, pokeCount, tools.now());
     tools.write('info', `poke ${pokeCount}: not yet; next poke in ${until - tools.now()} ms`);
     return { kind: 'defer', until };
   },
