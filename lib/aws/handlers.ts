@@ -6,7 +6,7 @@ import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
 import { timerTiKey, type DagResolver, type SchedulerEvent, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type ReconcileReport } from '../scheduler/scheduler.ts';
-import { childOutcomes, groupBounds, type ArrayRef } from '../core/arrays.ts';
+import { childOutcomes, failedWave, groupBounds, type ArrayRef } from '../core/arrays.ts';
 import { runRefOf, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { InvocationHost, type Dispatcher } from './invocation-host.ts';
@@ -265,8 +265,7 @@ function manifestKey(array: ArrayRef, tryNumber: number): string {
 
 /** Fail every child of a wave with `error` (its items could not be prepared). */
 async function failWave(s: Scheduler, host: InvocationHost, array: ArrayRef, tryNumber: number, mapIndexes: number[], error: string): Promise<void> {
-  const failed = new Map(mapIndexes.map((_, i) => [i, { exitCode: null, reason: error }]));
-  await host.run(s.handleArrayResult(array, tryNumber, childOutcomes(mapIndexes, { jobId: '', jobName: '', status: 'FAILED', failed, reason: error })));
+  await host.run(s.handleArrayResult(array, tryNumber, failedWave(mapIndexes, error)));
 }
 
 /** `array_prepare`: the wave's instances become running; its manifest goes to S3; the job to submit comes back. */

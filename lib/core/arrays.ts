@@ -120,6 +120,12 @@ export function childOutcomes(mapIndexes: readonly number[], result: WaveResult)
   });
 }
 
+/** Every child of a wave failed with `reason` (its items could not be prepared, or it could not be submitted). */
+export function failedWave(mapIndexes: readonly number[], reason: string): ChildOutcome[] {
+  const failed = new Map(mapIndexes.map((_, i) => [i, { exitCode: null, reason }]));
+  return childOutcomes(mapIndexes, { jobId: '', jobName: '', status: 'FAILED', failed, reason });
+}
+
 /**
  * The name of the array job of a wave: deterministic, so that a retried submission finds the job a lost
  * response created instead of starting it twice. At most 128 characters of `[A-Za-z0-9_-]`.

@@ -2,7 +2,7 @@ import type { Dag } from '../authoring/dag.ts';
 import { isDag } from '../authoring/dag.ts';
 import { DagNotFoundError, errorMessage, failureInfo, LostTryError, TryNotStartedError } from '../errors.ts';
 import { resolveParams } from '../core/params.ts';
-import { childOutcomes } from '../core/arrays.ts';
+import { childOutcomes, failedWave } from '../core/arrays.ts';
 import { isTerminalRunState } from '../model/states.ts';
 import type { RunState, TiState } from '../model/states.ts';
 import { storeUnavailable, TryInfrastructureError } from '../executor/infrastructure.ts';
@@ -603,9 +603,7 @@ export class LocalRunner {
       if (!prepared) return;
       const key = { dagId: array.dagId, runId: array.runId, taskId: array.taskId, mapIndex: prepared.mapIndexes[0]! };
       if ('error' in prepared) {
-        const failed = new Map(prepared.mapIndexes.map((_, i) => [i, { exitCode: null, reason: prepared.error }]));
-        const result = { jobId: '', jobName: '', status: 'FAILED' as const, failed, reason: prepared.error };
-        const out = await retryTransient(() => this.scheduler.handleArrayResult(array, tryNumber, childOutcomes(prepared.mapIndexes, result)).catch(this.leaveEffects), this.retry);
+        const out = await retryTransient(() => this.scheduler.handleArrayResult(array, tryNumber, failedWave(prepared.mapIndexes, prepared.error)).catch(this.leaveEffects), this.retry);
         this.continueLifecycle({ wave: array }, out.effects);
         return;
       }
