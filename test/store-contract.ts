@@ -822,7 +822,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(again.downstream.map((d) => d.upstream)).toEqual([want, want]);
         expect(await snapshot()).toEqual(before);
         // The stale ones, now at the right try, mixed with the finished ones: only they apply.
-        const mixed = reqs.map((r, i) => ({ ...r, expect: { states: ['running' as const], tryNumber: 1 }, state: (i % 2 ? 'success' : 'skipped') as TerminalTiState }));
+        const mixed = reqs.map((r, i) => {
+          const state: TerminalTiState = i % 2 ? 'success' : 'skipped';
+          return { ...r, expect: { states: ['running' as const], tryNumber: 1 }, state };
+        });
         const last = await s.finishTaskInstances(mixed);
         expect(last.applied).toEqual(range(0, 250).map((i) => stale.has(i)));
         const late = [...stale];

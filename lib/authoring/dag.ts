@@ -126,7 +126,7 @@ export function dag<const PS extends Record<string, ParamSchema> = Record<string
   const stack = builderStack();
   stack.push(builder);
   try {
-    build(API as unknown as DagApi<ParamValues<PS>>);
+    build(API);
   } finally {
     stack.pop();
   }

@@ -2,6 +2,9 @@ import type { Dag } from '../authoring/dag.ts';
 import type { ArrayRef } from '../core/arrays.ts';
 import type { DagRunRecord, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 
+export type { DagResolver } from '../authoring/dag-resolver.ts';
+export type { TryResult } from '../core/events.ts';
+
 /** Events the scheduler asks its host to deliver back later. */
 export type TimerEvent =
   | { type: 'retry'; key: TiKey; tryNumber: number }
@@ -59,24 +62,6 @@ export interface SchedulerHost {
   /** Told of every change. */
   emit?(event: SchedulerEvent): void;
 }
-
-/** Finds DAGs by id. */
-export interface DagResolver {
-  /**
-   * The DAG `dagId`. `version` (a run's `dagVersion`) asks for the DAG as that run started it: a resolver
-   * that keeps older versions (the standalone server's, whose DAGs folder is reloaded) returns it when
-   * it has it; any resolver may ignore it and return the DAG it has.
-   */
-  getDag(dagId: string, version?: string): Dag | undefined;
-}
-
-/** How a try ended, as reported by the task runner. */
-export type TryResult =
-  | { kind: 'success'; follow?: string[] | null; shortCircuit?: boolean }
-  | { kind: 'failure'; error: string; retriable: boolean }
-  | { kind: 'skip'; reason: string }
-  /** Wait without holding anything, until `until` (a timer) or an external event (until null). */
-  | { kind: 'defer'; until: number | null; externalId?: string };
 
 export function tiKeyOf(k: TiKey): TiKey {
   return { dagId: k.dagId, runId: k.runId, taskId: k.taskId, mapIndex: k.mapIndex };

@@ -185,7 +185,7 @@ async function clearRun(scheduler: Scheduler, options: ClearOptions, internal: {
         return;
       }
       done.push(c);
-      if (r.to !== 'absent') scheduler.host.emit?.({ type: 'ti', ti: { ...plan.tis.get(c.mapIndex)!, ...r.to } as TaskInstanceRecord });
+      if (r.to !== 'absent') scheduler.host.emit?.({ type: 'ti', ti: { ...plan.tis.get(c.mapIndex)!, ...r.to } });
     });
   }
   // A mapped task expanding again: once none of its instances is left, withdraw its expansion.

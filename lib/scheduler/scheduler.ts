@@ -12,28 +12,13 @@ import type { TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
 import { isTerminalTiState, type TerminalTiState } from '../model/states.ts';
 import { InputResolver, mappingLength } from '../executor/resolve.ts';
-import { historyWithCurrentTry, newTaskInstance, pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type ParentRef, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
+import { historyWithCurrentTry, newTaskInstance, pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
 import type { BulkFinishResult, FinishRequest, StateStore, TiUpdate } from '../store/state-store.ts';
 import { ResilientStateStore } from '../store/resilient-store.ts';
 import { tiKeyOf, timerRun, type DagResolver, type SchedulerHost, type TimerEvent, type TryResult } from './host.ts';
+import type { TriggerRequest } from '../executor/trigger-request.ts';
 
-export interface TriggerRequest {
-  dagId: string;
-  conf?: Record<string, unknown>;
-  /**
-   * The run's id (unique in its DAG). Default: `<runType>__<logicalDate>` when a logical date is given
-   * (deterministic: a repeated trigger finds the run), else a new id (see {@link generateRunId}).
-   */
-  runId?: string;
-  /** ISO-8601 or Date; default now. */
-  logicalDate?: string | Date;
-  runType?: RunType;
-  parent?: ParentRef | null;
-  /** The pipeline-context scope to share (a triggered run: its parent's). Default: the run's own, `pipelineScopeOf(run)`. */
-  pipelineScope?: string;
-  /** Refuse with a RunExistsError when the DAG has a run with this id, instead of returning it. Default false (idempotent). */
-  exclusive?: boolean;
-}
+export type { TriggerRequest } from '../executor/trigger-request.ts';
 
 /** Letters and digits of a generated run id's suffix (Airflow's `get_random_string`). */
 const RUN_ID_SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

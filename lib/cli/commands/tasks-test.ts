@@ -3,7 +3,7 @@ import { LocalRunner, type TaskTestResult } from '../../runner/local-runner.ts';
 import { palette, useColor } from '../ansi.ts';
 import { parseConf } from '../conf.ts';
 import { loadBag, requireDag, type GlobalOptions } from '../dag-lookup.ts';
-import { airlessHome, formatLogLine, LogFileWriter, tryLogPath } from '../log-files.ts';
+import { airlessHome, formatLogLine, LogFileWriter, tryLogPath } from '../../standalone/log-files.ts';
 import { RunTracker } from '../run-tracker.ts';
 import { displayPath, paintState } from '../format.ts';
 import type { Terminal } from '../terminal.ts';
