@@ -154,9 +154,15 @@ export interface TaskNode<R> extends XComArg<R> {
 }
 
 export interface IterateOptions {
-  /** Items run at once. Default 16. */
+  /**
+   * Items run at once.
+   * @default 16
+   */
   concurrency?: number;
-  /** Extra tries for a failing item within one try of the task. Default 0. */
+  /**
+   * Extra tries for a failing item within one try of the task.
+   * @default 0
+   */
   itemRetries?: number;
 }
 

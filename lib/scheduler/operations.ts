@@ -70,17 +70,35 @@ function loadedDag(scheduler: Scheduler, dagId: string): Dag {
 export interface ClearOptions {
   dagId: string;
   runId: string;
-  /** Tasks to clear. Default: every task of the DAG. */
+  /**
+   * Tasks to clear.
+   * @default every task of the DAG
+   */
   taskIds?: readonly string[];
-  /** Only these map indexes of the tasks in `taskIds` (-1: a task that is not mapped). Default: all. */
+  /**
+   * Only these map indexes of the tasks in `taskIds` (-1: a task that is not mapped).
+   * @default all
+   */
   mapIndexes?: readonly number[];
-  /** Only instances that failed or are upstream_failed (Airflow's `only_failed`). */
+  /**
+   * Only instances that failed or are upstream_failed (Airflow's `only_failed`).
+   * @default false
+   */
   onlyFailed?: boolean;
-  /** Also every task downstream of them, transitively (Airflow's `include_downstream`). */
+  /**
+   * Also every task downstream of them, transitively (Airflow's `include_downstream`).
+   * @default false
+   */
   downstream?: boolean;
-  /** Also every task upstream of them, transitively (Airflow's `include_upstream`). */
+  /**
+   * Also every task upstream of them, transitively (Airflow's `include_upstream`).
+   * @default false
+   */
   upstream?: boolean;
-  /** Say what would be cleared; change nothing. */
+  /**
+   * Say what would be cleared; change nothing.
+   * @default false
+   */
   dryRun?: boolean;
 }
 
@@ -436,13 +454,25 @@ export interface BackfillOptions {
   /** The first and last logical dates to consider (both included): ISO-8601 or Date. */
   fromDate: string | Date;
   toDate: string | Date;
-  /** What to do with a date that has a run already. Default 'none'. */
+  /**
+   * What to do with a date that has a run already.
+   * @default 'none'
+   */
   reprocessBehavior?: ReprocessBehavior;
-  /** Runs of this backfill running at once. Default 10 (Airflow's). */
+  /**
+   * Runs of this backfill running at once.
+   * @default 10 (Airflow's)
+   */
   maxActiveRuns?: number;
-  /** Conf of the runs (validated against the DAG's params; a reprocessed run takes it too). */
+  /**
+   * Conf of the runs (validated against the DAG's params; a reprocessed run takes it too).
+   * @default {} (a reprocessed run keeps its own)
+   */
   conf?: Record<string, unknown>;
-  /** Say what would happen per date; change nothing. */
+  /**
+   * Say what would happen per date; change nothing.
+   * @default false
+   */
   dryRun?: boolean;
 }
 
