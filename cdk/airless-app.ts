@@ -15,17 +15,35 @@ export class DagBagImportErrors extends AirlessError {
 export type AirlessContext = Pick<AirlessStackProps, 'namePrefix' | 'batchWatch' | 'iterateMode' | 'batch' | 'xcomRetentionDays' | 'tracing' | 'batchWatchIntervalSeconds'>;
 
 export interface AirlessAppOptions {
-  /** Default: `AIRLESS_DAGS_FOLDER`, else `dags/` (from the current directory). */
+  /**
+   * The DAGs folder.
+   * @default `AIRLESS_DAGS_FOLDER`, else `dags/` (from the current directory)
+   */
   dagsFolder?: string;
-  /** Default: a new App. */
+  /**
+   * The CDK app the stack is added to.
+   * @default a new App
+   */
   app?: App;
-  /** Default: the context value `airless:stackName`, else `Airless`. */
+  /**
+   * The stack's name.
+   * @default the context value `airless:stackName`, else `Airless`
+   */
   stackName?: string;
-  /** Where the generated `airless-dags` module goes. Default: the system's temporary folder. */
+  /**
+   * Where the generated `airless-dags` module goes.
+   * @default the system's temporary folder
+   */
   dagsModuleDir?: string;
-  /** Apply cdk-nag's AwsSolutions pack. Default true. */
+  /**
+   * Apply cdk-nag's AwsSolutions pack.
+   * @default true
+   */
   nag?: boolean;
-  /** More stack props (they win over the context's). */
+  /**
+   * More stack props (they win over the context's).
+   * @default the context's (`airless:*` values), else the stack's defaults
+   */
   props?: Partial<Omit<AirlessStackProps, 'dags' | 'dagsModule'>> & StackProps;
 }
 

@@ -78,9 +78,15 @@ export type FunctionName = keyof typeof FUNCTION_FILES;
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
 
 export interface AirlessFunctionOptions {
-  /** Default: task runner and sensor poke 1,024 MB, the others 512 MB. */
+  /**
+   * Memory of the function, in MB.
+   * @default task runner and sensor poke 1,024 MB, the others 512 MB
+   */
   memorySize?: number;
-  /** Default: task runner 15 minutes, sensor poke and scheduler and trigger 5 minutes, describe-jobs and api 1 minute. */
+  /**
+   * Timeout of the function.
+   * @default task runner 15 minutes, sensor poke and scheduler and trigger 5 minutes, describe-jobs and api 1 minute
+   */
   timeout?: Duration;
 }
 
@@ -92,31 +98,66 @@ export interface AirlessStackProps extends StackProps {
    * DAGs from.
    */
   dagsModule: string;
-  /** Prefix of the state machines' names. Default: the stack name (letters, digits and '-', 24 at most). */
+  /**
+   * Prefix of the state machines' names.
+   * @default the stack name (letters, digits and '-', 24 at most)
+   */
   namePrefix?: string;
-  /** How Batch tasks wait for their job: `sync` (default, `batch:submitJob.sync`) or `poll` (a Batch watcher). */
+  /**
+   * How Batch tasks wait for their job: `sync` (`batch:submitJob.sync`) or `poll` (a Batch watcher).
+   * @default 'sync'
+   */
   batchWatch?: 'sync' | 'poll';
-  /** How iterations run their items: `inline` (default) or `distributed` (a Distributed Map). */
+  /**
+   * How iterations run their items: `inline` or `distributed` (a Distributed Map).
+   * @default 'inline'
+   */
   iterateMode?: 'inline' | 'distributed';
-  /** Where Batch jobs run. Default `{ mode: 'existing' }`: the queues and definitions the DAGs name. */
+  /**
+   * Where Batch jobs run.
+   * @default `{ mode: 'existing' }`: the queues and definitions the DAGs name
+   */
   batch?: AirlessBatchProps;
-  /** Days a finished run's XComs, item results and logs are kept (table TTL; large values in the bucket too). Default 30. */
+  /**
+   * Days a finished run's XComs, item results and logs are kept (table TTL; large values in the bucket too).
+   * @default 30
+   */
   xcomRetentionDays?: number;
-  /** What happens to the table and the bucket when the stack is deleted. Default RETAIN. */
+  /**
+   * What happens to the table and the bucket when the stack is deleted.
+   * @default RETAIN
+   */
   removalPolicy?: RemovalPolicy;
-  /** Retention of the functions' and Express state machines' logs. Default one month. */
+  /**
+   * Retention of the functions' and Express state machines' logs.
+   * @default one month
+   */
   logRetention?: logs.RetentionDays;
-  /** How often the scheduler's reconcile repairs what lost events left behind. Default 5 minutes. */
+  /**
+   * How often the scheduler's reconcile repairs what lost events left behind.
+   * @default 5 minutes
+   */
   reconcileInterval?: Duration;
-  /** X-Ray tracing of functions and state machines. Default false (tracing is billed per trace). */
+  /**
+   * X-Ray tracing of functions and state machines.
+   * @default false (tracing is billed per trace)
+   */
   tracing?: boolean;
-  /** Seconds between two DescribeJobs rounds of a Batch watcher. Default 30. */
+  /**
+   * Seconds between two DescribeJobs rounds of a Batch watcher.
+   * @default 30
+   */
   batchWatchIntervalSeconds?: number;
+  /**
+   * Memory and timeout per function.
+   * @default each function's own (see {@link AirlessFunctionOptions})
+   */
   functions?: Partial<Record<FunctionName, AirlessFunctionOptions>>;
   /**
    * Principals allowed to call the REST API (its Function URL checks IAM: they get lambda:InvokeFunctionUrl
-   * and lambda:InvokeFunction on the API function). Default: none here; give your users' roles those two
+   * and lambda:InvokeFunction on the API function). Without them, give your users' roles those two
    * actions on the `ApiFunctionArn` output instead.
+   * @default []
    */
   apiCallers?: iam.IGrantable[];
 }

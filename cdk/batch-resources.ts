@@ -18,17 +18,45 @@ import type { DagSpec } from '../lib/model/spec.ts';
  *   definitions stay yours (the DAGs name them; grant more with `jobDefinitions`).
  */
 export type AirlessBatchProps =
-  | { mode: 'existing'; jobQueues?: readonly string[]; jobDefinitions?: readonly string[] }
+  | {
+      mode: 'existing';
+      /**
+       * More job queues SubmitJob may name (names or ARNs), for queues a task's input gives at run time.
+       * @default [] (the queues the DAGs name)
+       */
+      jobQueues?: readonly string[];
+      /**
+       * More job definitions SubmitJob may name (names or ARNs).
+       * @default [] (the definitions the DAGs name)
+       */
+      jobDefinitions?: readonly string[];
+    }
   | {
       mode: 'fargate';
-      /** Default: a new VPC, 2 AZs, public subnets only. */
+      /**
+       * The VPC of the compute environment.
+       * @default a new VPC, 2 AZs, public subnets only
+       */
       vpc?: ec2.IVpc;
-      /** Default 256. */
+      /**
+       * Most vCPUs the compute environment runs at once.
+       * @default 256
+       */
       maxvCpus?: number;
-      /** Fargate Spot. Default false. */
+      /**
+       * Fargate Spot.
+       * @default false
+       */
       spot?: boolean;
-      /** Default: the queue names the DAGs use, or `airless` when they name none. */
+      /**
+       * The job queues the stack creates.
+       * @default the queue names the DAGs use, or `airless` when they name none
+       */
       jobQueueNames?: readonly string[];
+      /**
+       * More job definitions SubmitJob may name (names or ARNs).
+       * @default [] (the definitions the DAGs name)
+       */
       jobDefinitions?: readonly string[];
     };
 

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { endpointFromEnv, regionFromEnv, SDK_LOGGER } from '../lib/aws/clients.ts';
+import { endpointFromEnv, regionFromEnv, SDK_LOGGER } from '../lib/clients/aws-clients.ts';
 import { createTable } from '../lib/store/create-table.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../test/support/dynamodb-local.ts';
 import { S3RVER_CREDENTIALS, startS3Local } from '../test/support/s3-local.ts';

@@ -20,7 +20,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { compileTimer } from '../cdk/timer-definition.ts';
 import { AwsBatchBackend } from '../lib/aws/batch-client.ts';
-import { SDK_LOGGER } from '../lib/aws/clients.ts';
+import { SDK_LOGGER } from '../lib/clients/aws-clients.ts';
 import type { TriggerEvent } from '../lib/aws/handlers.ts';
 import { blobStoreOn, dagResolverFromModules, DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type ServiceOverrides } from '../lib/aws/services.ts';
 import { SfnDispatcher, sfnClient, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';

@@ -373,7 +373,7 @@ export class LocalStepFunctions {
     // Waits: a Wait state takes 0 ms; the Task after it first sleeps on the clock until the Wait's time.
     let waitsStarted = 0;
     const targets: number[] = [];
-    const waitTimeOverrides = new Proxy({} as Record<string, number>, {
+    const waitTimeOverrides = new Proxy({}, {
       get: (_t, prop) => {
         if (typeof prop !== 'string' || !sm.waits.has(prop)) return undefined;
         waitsStarted++;

@@ -3,7 +3,7 @@
  * instance's state and try, recursively through triggered runs), and a whole-state snapshot (runs,
  * instances, task tallies, XComs, pipeline context, logs) with times and ids taken out.
  */
-import type { ErrorInfo } from '../lib/model/error-info.ts';
+import type { ErrorInfo } from '../lib/error-info.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import type { RunReport, TaskReport } from '../lib/runner/local-runner.ts';
 import type { DagResolver } from '../lib/scheduler/host.ts';

@@ -2,7 +2,7 @@
  * Typed errors with stable `name`s. Every error that reaches a user names what was wrong:
  * the file, the DAG, the task and the field, as far as they are known.
  */
-import { formatError, serializeError, type ErrorInfo } from './model/error-info.ts';
+import { formatError, serializeError, type ErrorInfo } from './error-info.ts';
 
 export interface ErrorLocation {
   file?: string;

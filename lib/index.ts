@@ -67,7 +67,7 @@ export {
   TaskCrashedError,
   UnattributedCrashError,
 } from './errors.ts';
-export { serializeError, formatError, type ErrorInfo } from './model/error-info.ts';
+export { serializeError, formatError, type ErrorInfo } from './error-info.ts';
 export { LocalRunner, type LocalRunnerOptions, type RunReport, type TaskReport, type RunnerEvent, type TaskTestResult } from './runner/local-runner.ts';
 export { FakeClock, RealClock, type Clock } from './runner/clock.ts';
 export { MemoryStateStore } from './store/memory-store.ts';

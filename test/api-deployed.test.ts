@@ -238,7 +238,7 @@ describe('deployedApiBackend', () => {
     batch: {
       submit: () => Promise.reject(new Error('no Batch here')),
       describe: () => Promise.reject(new Error('no Batch here')),
-    } as unknown as AwsServices['batch'],
+    },
     now: () => T0,
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatError } from '../lib/model/error-info.ts';
+import { formatError } from '../lib/error-info.ts';
 import { batchJob, dag, sensor, task, triggerDag } from '../lib/index.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { handleSchedulerRequest, handleTaskRunnerRequest, handleTrigger, type AwsServices } from '../lib/aws/handlers.ts';

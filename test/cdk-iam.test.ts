@@ -48,9 +48,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** What each integration of a definition needs, written out per ASL resource (an unknown one fails the test). */
 function needsOf(definition: StateMachineDefinition, name: string, stack: AirlessStack): Need[] {
-  const functionArn = (fn: string) => {
-    const m = /^\$\{([A-Za-z]+)Arn\}$/.exec(fn);
-    if (!m) throw new Error(`FunctionName ${fn} is not a substitution`);
+  const functionArn = (fn: unknown) => {
+    const m = typeof fn === 'string' ? /^\$\{([A-Za-z]+)Arn\}$/.exec(fn) : null;
+    if (!m) throw new Error(`FunctionName ${JSON.stringify(fn)} is not a substitution`);
     const key = `${m[1]!.charAt(0).toLowerCase()}${m[1]!.slice(1)}` as keyof AirlessStack['functions'];
     return text(stack.resolve(stack.functions[key].functionArn));
   };
@@ -60,7 +60,7 @@ function needsOf(definition: StateMachineDefinition, name: string, stack: Airles
     if (st.Type === 'Task') {
       switch (st.Resource) {
         case 'arn:aws:states:::lambda:invoke':
-          needs.push({ action: 'lambda:InvokeFunction', resource: functionArn(String(st.Parameters?.['FunctionName'])), why: st.Resource });
+          needs.push({ action: 'lambda:InvokeFunction', resource: functionArn(st.Parameters?.['FunctionName']), why: st.Resource });
           break;
         case 'arn:aws:states:::batch:submitJob.sync':
           for (const r of stack.batch.submitResources) needs.push({ action: 'batch:SubmitJob', resource: text(stack.resolve(r)), why: st.Resource });

@@ -87,7 +87,7 @@ describe('the timer state machine', () => {
     const event = { type: 'retry', key: { dagId: 'd', runId: 'r', taskId: 't', mapIndex: -1 }, tryNumber: 1 };
     const calls: unknown[] = [];
     const sm = new StateMachine(definition as unknown as LocalDefinition, { validationOptions: { checkArn: false } });
-    const ex = sm.run({ at: '2026-01-01T00:05:00Z', event } as never, {
+    const ex = sm.run({ at: '2026-01-01T00:05:00Z', event }, {
       overrides: {
         taskResourceLocalHandlers: {
           Deliver: async (input) => {

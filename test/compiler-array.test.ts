@@ -459,7 +459,7 @@ describe('a mapped Batch task submitted as array jobs: the fan-out', () => {
   it('lifecycleOf: batch_array for a mapped array task in both watch modes; a plain or unmapped Batch task keeps its lifecycle', () => {
     expect(lifecycleOf(arrayTask)).toBe('batch_array');
     expect(lifecycleOf(arrayTask, { batchWatch: 'poll' })).toBe('batch_array');
-    const perInstance = { ...arrayTask, batch: { ...arrayTask.batch!, array: false } };
+    const perInstance = { ...arrayTask, batch: { ...arrayTask.batch, array: false } };
     expect(lifecycleOf(perInstance)).toBe('batch');
     expect(lifecycleOf(perInstance, { batchWatch: 'poll' })).toBe('batch_poll');
     expect(lifecycleOf({ ...arrayTask, mapping: null })).toBe('batch');

@@ -15,7 +15,7 @@ import {
   STACK_MAX,
   summarizeError,
   type ErrorInfo,
-} from '../lib/model/error-info.ts';
+} from '../lib/error-info.ts';
 
 /** What a store or the wire does to it: JSON text and back. */
 const throughJson = (info: ErrorInfo): unknown => JSON.parse(JSON.stringify(info));

@@ -68,7 +68,7 @@ const etl = dag({ dagId: 'etl' }, ({ task }) => {
 function sfnWorld(executions = new Map<string, string>()) {
   const client = new SFNClient({ region: 'eu-west-1', credentials });
   const calls: string[] = [];
-  vi.spyOn(client, 'send').mockImplementation((async (command: unknown) => {
+  const send = vi.spyOn(client, 'send').mockImplementation((async (command: unknown) => {
     if (command instanceof StartExecutionCommand) {
       const { stateMachineArn, name } = command.input;
       calls.push(`start ${stateMachineArn!.slice(ARN_PREFIX.length)} ${name}`);
@@ -88,7 +88,7 @@ function sfnWorld(executions = new Map<string, string>()) {
   const naming = new StateMachineNaming('Airless');
   let now = Date.parse('2026-01-01T00:10:00Z');
   const dispatcher = new SfnDispatcher({ client, dags: { getDag: (id) => (id === 'etl' ? etl : undefined) }, naming, stateMachineArnPrefix: ARN_PREFIX, now: () => now });
-  return { client, calls, executions, dispatcher, naming, setNow: (ms: number) => (now = ms) };
+  return { client, send, calls, executions, dispatcher, naming, setNow: (ms: number) => (now = ms) };
 }
 
 describe('state machine and execution names', () => {
@@ -130,7 +130,7 @@ describe('SfnDispatcher', () => {
   it('starts a lifecycle on its task\'s state machine with the contract\'s input; a replay starts nothing more', async () => {
     const w = sfnWorld();
     await w.dispatcher.startLifecycle(ti(), etl);
-    const sent = vi.mocked(w.client.send).mock.calls[0]![0] as StartExecutionCommand;
+    const sent = w.send.mock.calls[0]![0] as StartExecutionCommand;
     expect(sent.input.stateMachineArn).toBe(`${ARN_PREFIX}${w.naming.lifecycle('etl', 'extract')}`);
     expect(JSON.parse(sent.input.input!)).toStrictEqual({ key: { dagId: 'etl', runId: 'manual__2026-01-01T00:00:00.000Z', taskId: 'extract', mapIndex: -1 }, dagId: 'etl', tryNumber: 1 });
     await w.dispatcher.startLifecycle(ti(), etl);
@@ -160,10 +160,10 @@ describe('SfnDispatcher', () => {
     await w.dispatcher.startTimer(Date.parse('2026-01-01T00:05:00Z'), event);
     await w.dispatcher.startTimer(Date.parse('2026-01-01T00:05:00Z'), event);
     expect(w.calls).toHaveLength(2);
-    const sent = vi.mocked(w.client.send).mock.calls[0]![0] as StartExecutionCommand;
+    const sent = w.send.mock.calls[0]![0] as StartExecutionCommand;
     expect(sent.input.stateMachineArn).toBe(`${ARN_PREFIX}Airless_timer`);
     expect(JSON.parse(sent.input.input!)).toStrictEqual({ at: '2026-01-01T00:05:00Z', event });
-    vi.mocked(w.client.send).mockRejectedValueOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }) as never);
+    w.send.mockRejectedValueOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
     await expect(w.dispatcher.startTimer(Date.parse('2026-01-01T00:06:00Z'), event)).rejects.toThrow('denied');
     await expect(w.dispatcher.startBatchWatcher(['j'], 30)).rejects.toThrow(/no Batch watcher/);
   });

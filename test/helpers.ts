@@ -1,7 +1,7 @@
 import { FakeClock } from '../lib/runner/clock.ts';
 import { LocalRunner, type LocalRunnerOptions, type RunReport } from '../lib/runner/local-runner.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
-import type { ErrorInfo } from '../lib/model/error-info.ts';
+import type { ErrorInfo } from '../lib/error-info.ts';
 import { errorNote } from '../lib/store/records.ts';
 
 /** A runner on a time-skipping fake clock, with generous pools unless told otherwise. */

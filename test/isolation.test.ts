@@ -3,7 +3,7 @@
 // blown heap fails that try only; in process (the default: `dags test`, breakpoints), an uncaught
 // exception or unhandled rejection of task code fails the try whose code caused it. Either way the runner
 // keeps nothing per run or per try once its runs have ended.
-import { formatError } from '../lib/model/error-info.ts';
+import { formatError } from '../lib/error-info.ts';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

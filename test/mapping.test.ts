@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dag, task, NonRetriableError } from '../lib/index.ts';
 import type { RunRef } from '../lib/store/records.ts';
-import { formatError } from '../lib/model/error-info.ts';
+import { formatError } from '../lib/error-info.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
 const out = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex = -1) =>

@@ -7,7 +7,7 @@ import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import { pipelineScopeOf, type BackfillRecord, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
 import type { FinishRequest, ResetRequest, StateStore, TiUpdate } from '../lib/store/state-store.ts';
 import type { TerminalTiState } from '../lib/model/states.ts';
-import { cut, parseErrorText as err, serializeError, summarizeError, type ErrorInfo } from '../lib/model/error-info.ts';
+import { cut, parseErrorText as err, serializeError, summarizeError, type ErrorInfo } from '../lib/error-info.ts';
 import { NonRetriableError } from '../lib/errors.ts';
 
 /**
@@ -176,7 +176,7 @@ export interface ContractOptions {
    * stored them: `"Name: message"` text (or a skip's reason). Given by the stores that kept errors as text
    * (SQLite, DynamoDB); the contract then checks such a record reads back structured.
    */
-  writeTextErrors?(store: StateStore, key: TiKey, error: string, history: readonly string[]): Promise<void>;
+  writeTextErrors?: (store: StateStore, key: TiKey, error: string, history: readonly string[]) => Promise<void>;
 }
 
 /** A reset of a finished unmapped instance at `tryNumber` back to scheduled (a clear), no downstream. */
@@ -906,7 +906,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(again.downstream.map((d) => d.upstream)).toEqual([want, want]);
         expect(await snapshot()).toEqual(before);
         // The stale ones, now at the right try, mixed with the finished ones: only they apply.
-        const mixed = reqs.map((r, i) => ({ ...r, expect: { states: ['running' as const], tryNumber: 1 }, state: (i % 2 ? 'success' : 'skipped') as TerminalTiState }));
+        const mixed = reqs.map((r, i) => {
+          const state: TerminalTiState = i % 2 ? 'success' : 'skipped';
+          return { ...r, expect: { states: ['running' as const], tryNumber: 1 }, state };
+        });
         const last = await s.finishTaskInstances(mixed);
         expect(last.applied).toEqual(range(0, 250).map((i) => stale.has(i)));
         const late = [...stale];

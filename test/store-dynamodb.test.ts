@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseErrorText } from '../lib/model/error-info.ts';
+import { parseErrorText } from '../lib/error-info.ts';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, GetObjectTaggingCommand } from '@aws-sdk/client-s3';
-import { dynamoDbDocumentClient, endpointFromEnv, regionFromEnv, s3Client } from '../lib/aws/clients.ts';
+import { dynamoDbDocumentClient, endpointFromEnv, regionFromEnv, s3Client } from '../lib/clients/aws-clients.ts';
 import { createTable } from '../lib/store/create-table.ts';
 import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../lib/store/dynamodb-store.ts';
 import { planChunks } from '../lib/store/dynamodb-fanout.ts';

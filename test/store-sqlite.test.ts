@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { parseErrorText } from '../lib/model/error-info.ts';
+import { parseErrorText } from '../lib/error-info.ts';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

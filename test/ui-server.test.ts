@@ -212,7 +212,7 @@ describe('the UI server', () => {
     const calls: string[] = [];
     const s = await start({
       fetch: async (input, init) => {
-        calls.push(`${init?.method ?? 'GET'} ${String(input)}`);
+        calls.push(`${init?.method ?? 'GET'} ${input instanceof Request ? input.url : String(input)}`);
         return sign(input, init);
       },
     });

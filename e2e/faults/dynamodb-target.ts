@@ -2,7 +2,7 @@
 // DynamoDB client whose middleware injects the fault at the case's write request (PutItem, UpdateItem,
 // DeleteItem, TransactWriteItems, BatchWriteItem), above the SDK's own retries.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoDbDocumentClient } from '../../lib/aws/clients.ts';
+import { dynamoDbDocumentClient } from '../../lib/clients/aws-clients.ts';
 import { createTable } from '../../lib/store/create-table.ts';
 import { DynamoDbStateStore } from '../../lib/store/dynamodb-store.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from '../../test/support/dynamodb-local.ts';

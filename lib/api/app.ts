@@ -39,7 +39,7 @@ function depthExceeds(value: unknown, max: number): boolean {
 
 function ajv(options: AjvOptions): Ajv {
   const a = new Ajv({ strict: false, allErrors: false, useDefaults: true, removeAdditional: false, ...options });
-  addFormats.default(a);
+  addFormats(a);
   // RFC 3339 as ajv-formats has it, and a time Date can represent: a leap second (23:59:60) or an
   // offset without minutes (+01) is refused here rather than failing later in new Date().toISOString().
   a.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && !Number.isNaN(Date.parse(s)), compare: rfc3339.compare });

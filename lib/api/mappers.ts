@@ -7,7 +7,7 @@ import type { RunState } from '../model/states.ts';
 import type { BackfillDate, ClearResult } from '../scheduler/operations.ts';
 import type { components } from './openapi-types.ts';
 import { errorNote, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type TaskInstanceRecord, type XComRecord } from '../store/records.ts';
-import type { ErrorInfo } from '../model/error-info.ts';
+import type { ErrorInfo } from '../error-info.ts';
 
 /** The API's objects, generated from its OpenAPI document: the mappers below must produce them. */
 type Schemas = components['schemas'];

@@ -6,7 +6,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, HttpRequest, QueryParameterBag } from '@smithy/types';
-import { regionFromEnv, type Env } from '../aws/clients.ts';
+import { regionFromEnv, type Env } from '../clients/aws-clients.ts';
 
 /** The signing name of Lambda Function URLs. */
 export const FUNCTION_URL_SERVICE = 'lambda';

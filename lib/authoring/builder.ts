@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { DagDefinitionError } from '../errors.ts';
 import type { InputTemplate, IterateSpec, MappingSpec, TaskKindFields } from '../model/spec.ts';
 import type { TaskOptions } from './options.ts';
@@ -12,7 +13,8 @@ export interface TaskDraft {
   options: TaskOptions;
   upstream: Set<string>;
   downstream: Set<string>;
-  input: InputTemplate | null;
+  /** null when the task has no input. */
+  input: InputTemplate;
   bound: boolean;
   mapping: MappingSpec | null;
   iterate: IterateSpec | null;
@@ -141,9 +143,15 @@ export interface TaskNode<R> extends XComArg<R> {
 }
 
 export interface IterateOptions {
-  /** Items run at once. Default 16. */
+  /**
+   * Items run at once.
+   * @default 16
+   */
   concurrency?: number;
-  /** Extra tries for a failing item within one try of the task. Default 0. */
+  /**
+   * Extra tries for a failing item within one try of the task.
+   * @default 0
+   */
   itemRetries?: number;
 }
 
@@ -183,8 +191,8 @@ export function targetIds(builder: DagBuilder, targets: readonly DependencyTarge
   for (const t of targets) {
     if (Array.isArray(t)) out.push(...targetIds(builder, t, side));
     else if (isXComArg(t)) out.push(t.taskId);
-    else if (typeof t === 'object' && t !== null && 'groupId' in t) out.push(...(t as TaskGroupRef)[side]());
-    else builder.fail(`cannot draw an edge to ${String(t)}: expected a task, a task group or a list of them`);
+    else if (typeof t === 'object' && t !== null && 'groupId' in t) out.push(...t[side]());
+    else builder.fail(`cannot draw an edge to ${inspect(t, { depth: 0 })}: expected a task, a task group or a list of them`);
   }
   return out;
 }

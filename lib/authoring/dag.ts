@@ -15,28 +15,75 @@ import { DEFAULT_POOL, DEFAULT_RETRY_DELAY_MS, TASK_OPTION_KEYS, type TaskOption
 export interface DagOptions<PS extends Record<string, ParamSchema> = Record<string, ParamSchema>> {
   /** Unique id of the DAG: letters, digits, '_', '-', '.'. */
   dagId: string;
+  /**
+   * What the DAG does (shown by the CLI and the UI).
+   * @default none
+   */
   description?: string;
-  /** When runs are created: cron, preset, rate(...), { cron, timezone }, or null. Default null (trigger only). */
+  /**
+   * When runs are created: cron, preset, rate(...), { cron, timezone }, or null.
+   * @default null (trigger only)
+   */
   schedule?: Schedule;
-  /** First logical date a schedule may produce. Required with a schedule. */
+  /**
+   * First logical date a schedule may produce. Required with a schedule.
+   * @default none
+   */
   startDate?: Date | string;
+  /**
+   * Last logical date a schedule may produce.
+   * @default none (no end)
+   */
   endDate?: Date | string;
-  /** Create the runs missed since startDate (or since the last run). Default false. */
+  /**
+   * Create the runs missed since startDate (or since the last run).
+   * @default false
+   */
   catchup?: boolean;
-  /** One JSON Schema per param, each with a default; conf given at trigger overrides and is validated. */
+  /**
+   * One JSON Schema per param, each with a default; conf given at trigger overrides and is validated.
+   * @default {} (no params: conf keys are refused)
+   */
   params?: PS;
-  /** Options applied to every task of the DAG. */
+  /**
+   * Options applied to every task of the DAG (a task's own options win).
+   * @default {}
+   */
   defaultArgs?: TaskOptions;
-  /** Runs of this DAG active at once; more wait queued. Default 16. */
+  /**
+   * Runs of this DAG active at once; more wait queued.
+   * @default 16
+   */
   maxActiveRuns?: number;
-  /** Task instances of this DAG running at once across its runs. Default 16. */
+  /**
+   * Task instances of this DAG running at once across its runs.
+   * @default 16
+   */
   maxActiveTasks?: number;
-  /** Fail a run that takes longer than this. Default: none. */
+  /**
+   * Fail a run that takes longer than this.
+   * @default none
+   */
   dagrunTimeout?: Duration;
+  /**
+   * Labels to filter DAGs by.
+   * @default []
+   */
   tags?: string[];
-  /** Markdown. */
+  /**
+   * Markdown.
+   * @default none
+   */
   docs?: string;
+  /**
+   * Called when a run succeeds.
+   * @default none
+   */
   onSuccess?: DagRunCallback;
+  /**
+   * Called when a run fails.
+   * @default none
+   */
   onFailure?: DagRunCallback;
 }
 
@@ -126,7 +173,7 @@ export function dag<const PS extends Record<string, ParamSchema> = Record<string
   const stack = builderStack();
   stack.push(builder);
   try {
-    build(API as unknown as DagApi<ParamValues<PS>>);
+    build(API);
   } finally {
     stack.pop();
   }

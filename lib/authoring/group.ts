@@ -2,10 +2,20 @@ import { currentBuilder, targetIds, type DependencyTarget, type GroupDraft, type
 import { TASK_OPTION_KEYS, type TaskOptions } from './options.ts';
 
 export interface TaskGroupOptions {
-  /** Prefix the ids of tasks declared inside with `groupId.`. Default true. */
+  /**
+   * Prefix the ids of tasks declared inside with `groupId.`.
+   * @default true
+   */
   prefixGroupId?: boolean;
-  /** Task options for every task inside (over the DAG's defaultArgs). */
+  /**
+   * Task options for every task inside (over the DAG's defaultArgs).
+   * @default {} (the enclosing group's or the DAG's apply)
+   */
   defaultArgs?: TaskOptions;
+  /**
+   * A short description of the group.
+   * @default none
+   */
   tooltip?: string;
 }
 

@@ -79,7 +79,10 @@ export function branch<I = void, P = Record<string, any>>(
 }
 
 export interface ShortCircuitOptions extends TaskOptions {
-  /** Skip every downstream task regardless of its trigger rule (Airflow's default), or only direct ones. Default true. */
+  /**
+   * Skip every downstream task regardless of its trigger rule (Airflow's default), or only direct ones.
+   * @default true
+   */
   ignoreDownstreamTriggerRules?: boolean;
 }
 
@@ -109,13 +112,25 @@ export function empty(idOrOptions: TaskIdOrOptions, options?: TaskOptions): Task
 export type PokeResult<R> = boolean | { isDone: boolean; xcomValue?: R };
 
 export interface SensorOptions extends TaskOptions {
-  /** Time between pokes; nothing is held meanwhile. Default '60s'. */
+  /**
+   * Time between pokes; nothing is held meanwhile.
+   * @default '60s'
+   */
   pokeInterval?: Duration;
-  /** Give up after this long since the first poke. Default '7d'. */
+  /**
+   * Give up after this long since the first poke.
+   * @default '7d'
+   */
   timeout?: Duration;
-  /** On timeout, mark the task skipped instead of failed. Default false. */
+  /**
+   * On timeout, mark the task skipped instead of failed.
+   * @default false
+   */
   softFail?: boolean;
-  /** Grow the interval exponentially between pokes. Default false. */
+  /**
+   * Grow the interval exponentially between pokes.
+   * @default false
+   */
   exponentialBackoff?: boolean;
 }
 const SENSOR_KEYS = [...TASK_OPTION_KEYS, 'pokeInterval', 'timeout', 'softFail', 'exponentialBackoff'];
@@ -158,13 +173,25 @@ export function sensor<R = null, I = void, P = Record<string, any>>(
 export interface TriggerDagOptions extends TaskOptions {
   /** The DAG to trigger. */
   triggerDagId: string;
-  /** Conf for the triggered run; may hold upstream results. Default {}. */
+  /**
+   * Conf for the triggered run; may hold upstream results.
+   * @default {}
+   */
   conf?: Resolvable<Record<string, unknown>> | XComArg<object>;
-  /** Wait (deferred, holding nothing) until the triggered run ends. Default false. */
+  /**
+   * Wait (deferred, holding nothing) until the triggered run ends.
+   * @default false
+   */
   waitForCompletion?: boolean;
-  /** Triggered-run states that make this task succeed. Default ['success']. */
+  /**
+   * Triggered-run states that make this task succeed.
+   * @default ['success']
+   */
   allowedStates?: RunState[];
-  /** Triggered-run states that make this task fail. Default ['failed']. */
+  /**
+   * Triggered-run states that make this task fail.
+   * @default ['failed']
+   */
   failedStates?: RunState[];
 }
 const TRIGGER_KEYS = [...TASK_OPTION_KEYS, 'triggerDagId', 'conf', 'waitForCompletion', 'allowedStates', 'failedStates'];
@@ -195,40 +222,81 @@ export function triggerDag(taskId: string, options: TriggerDagOptions): TaskHand
 
 /** Fields of a Batch job that an input can set per task instance (e.g. per map index). */
 export interface BatchJobInput {
+  /**
+   * The job's name (deterministic per try, so a resubmission after a lost response finds the same job).
+   * @default `<dagId>-<taskId>-[<mapIndex>-]<runId>-try<n>` (other characters as `_`, 128 at most)
+   */
   jobName?: string;
+  /**
+   * The job queue (name or ARN). Deployed, a job submitted without one fails.
+   * @default none
+   */
   jobQueue?: string;
+  /**
+   * The job definition (name or ARN). Deployed, a job submitted without one fails.
+   * @default none
+   */
   jobDefinition?: string;
+  /**
+   * The container's command.
+   * @default the job definition's
+   */
   command?: string[];
+  /**
+   * Environment variables of the container, over the task's static ones.
+   * @default {}
+   */
   environment?: Record<string, string>;
+  /**
+   * Resources of the container.
+   * @default the job definition's
+   */
   containerOverrides?: {
     vcpus?: number;
     memory?: number;
     instanceType?: string;
     resourceRequirements?: { type: 'GPU' | 'VCPU' | 'MEMORY'; value: string }[];
   };
-  /** Run as an array job of this many children (2..10,000). */
+  /**
+   * Run as an array job of this many children (2..10,000).
+   * @default none (a plain job)
+   */
   arraySize?: number;
 }
 
 export interface BatchJobOptions extends TaskOptions, Omit<BatchJobInput, 'command' | 'environment' | 'containerOverrides'> {
+  /**
+   * The container's command; may hold upstream results. An input's `command` wins.
+   * @default the job definition's
+   */
   command?: Resolvable<string[]>;
+  /**
+   * Environment variables of the container; may hold upstream results. An input's are added over them.
+   * @default {}
+   */
   environment?: Resolvable<Record<string, string>>;
+  /**
+   * Resources of the container; may hold upstream results. An input's `containerOverrides` win.
+   * @default the job definition's
+   */
   containerOverrides?: Resolvable<NonNullable<BatchJobInput['containerOverrides']>>;
   /**
-   * How `dags test` runs the job on a laptop: 'process' runs `command` as a child process (default);
+   * How `dags test` runs the job on a laptop: 'process' runs `command` as a child process;
    * `{ simulate: { duration, jitter?, exitCode? } }` pretends, for tests and benchmarks.
+   * @default 'process'
    */
   local?: 'process' | { simulate: { duration: Duration; jitter?: Duration; exitCode?: number; runnable?: Duration } };
   /**
    * Mapped (`expand`): submit the map indexes as AWS Batch array jobs, at most 10,000 children each
-   * (default true). Each child's outcome is its map index's outcome; a retry resubmits only the failed
-   * children. The job reads its item through `AIRLESS_ARRAY_MANIFEST` (see the README); false submits one
-   * job per map index.
+   * Each child's outcome is its map index's outcome; a retry resubmits only the failed children. The job
+   * reads its item through `AIRLESS_ARRAY_MANIFEST` (see the README); false submits one job per map index.
+   * @default true
    */
   array?: boolean;
   /**
    * Fail a job (or array child) still RUNNABLE this long after it was submitted, e.g. because no compute
-   * environment can place it: it is terminated with a reason that says so. Default: wait forever.
+   * environment can place it: it is terminated with a reason that says so.
+   * @default none (wait forever)
    */
   runnableTimeout?: Duration;
 }

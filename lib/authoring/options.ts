@@ -4,28 +4,70 @@ import type { TaskCallback } from './context.ts';
 
 /** Options every task accepts; a DAG's or a task group's `defaultArgs` set them for many tasks at once. */
 export interface TaskOptions {
-  /** Tries after the first. Default 0. */
+  /**
+   * Tries after the first.
+   * @default 0
+   */
   retries?: number;
-  /** Wait before a retry. Default '5m' (Airflow's 300 s). */
+  /**
+   * Wait before a retry (Airflow's 300 s).
+   * @default '5m'
+   */
   retryDelay?: Duration;
-  /** Double the wait on every retry, with Airflow's deterministic jitter. Default false. */
+  /**
+   * Double the wait on every retry, with Airflow's deterministic jitter.
+   * @default false
+   */
   retryExponentialBackoff?: boolean;
-  /** Cap on the wait between tries. Default: none (24 h hard cap). */
+  /**
+   * Cap on the wait between tries.
+   * @default none (Airflow's hard cap of 24 h applies)
+   */
   maxRetryDelay?: Duration;
-  /** Fail the try (and fire its AbortSignal) after this long. Default: none. */
+  /**
+   * Fail the try (and fire its AbortSignal) after this long.
+   * @default none
+   */
   executionTimeout?: Duration;
-  /** When the task runs, given its direct upstreams' states. Default 'all_success'. */
+  /**
+   * When the task runs, given its direct upstreams' states.
+   * @default 'all_success'
+   */
   triggerRule?: TriggerRule;
-  /** Pool whose slots the task takes while it runs. Default 'default_pool' (128 slots). */
+  /**
+   * Pool whose slots the task takes while it runs.
+   * @default 'default_pool' (128 slots)
+   */
   pool?: string;
-  /** Slots taken in the pool. Default 1. */
+  /**
+   * Slots taken in the pool.
+   * @default 1
+   */
   poolSlots?: number;
-  /** Instances of this task running at once across all runs of the DAG. Default: no limit. */
+  /**
+   * Instances of this task running at once across all runs of the DAG.
+   * @default no limit
+   */
   maxActiveTisPerDag?: number;
+  /**
+   * Called when a try fails for good (no retry left).
+   * @default none
+   */
   onFailure?: TaskCallback;
+  /**
+   * Called when a try fails and the task will be retried.
+   * @default none
+   */
   onRetry?: TaskCallback;
+  /**
+   * Called when the task succeeds.
+   * @default none
+   */
   onSuccess?: TaskCallback;
-  /** Markdown shown with the task. */
+  /**
+   * Markdown shown with the task.
+   * @default none
+   */
   doc?: string;
 }
 

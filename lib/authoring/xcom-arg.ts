@@ -29,7 +29,7 @@ export function isXComArg(v: unknown): v is XComArg<unknown> {
 }
 
 export function xcomArg<T>(taskId: string, key = 'return_value'): XComArg<T> {
-  return { [XCOM_ARG]: true, taskId, key } as XComArg<T>;
+  return { [XCOM_ARG]: true, taskId, key };
 }
 
 /** Encode an input value (which may hold XComArgs) as a serialisable template; collect referenced tasks. */

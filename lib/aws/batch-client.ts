@@ -14,7 +14,7 @@ import { childIndexOf, type WaveResult } from '../core/arrays.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
 import type { TiKey } from '../store/records.ts';
 import { submitIdempotent, type SubmitIdempotentOptions } from './batch-submit.ts';
-import { baseClientConfig, type Env } from './clients.ts';
+import { baseClientConfig, type Env } from '../clients/aws-clients.ts';
 
 /** DescribeJobs takes at most this many job ids. */
 export const DESCRIBE_JOBS_MAX = 100;

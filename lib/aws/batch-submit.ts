@@ -21,7 +21,7 @@
 import { paginateListJobs, SubmitJobCommand, type BatchClient, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
 import { isClockSkewError, isThrottlingError, retryMiddlewareOptions } from '@smithy/core/retry';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Env } from './clients.ts';
+import type { Env } from '../clients/aws-clients.ts';
 
 /** SubmitJob calls per second AWS Batch accepts per account (its published quota). */
 export const DEFAULT_SUBMIT_RATE_PER_SECOND = 50;

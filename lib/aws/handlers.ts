@@ -1,18 +1,18 @@
 import type { RunType } from '../authoring/context.ts';
 import { ConfigurationError, errorMessage } from '../errors.ts';
-import { errorInfoOf } from '../model/error-info.ts';
-import type { BatchBackend, BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
+import { errorInfoOf } from '../error-info.ts';
+import type { BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
-import { timerTiKey, type DagResolver, type SchedulerEvent, type TimerEvent, type TryResult } from '../scheduler/host.ts';
+import { timerTiKey, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type ReconcileReport } from '../scheduler/scheduler.ts';
 import { childOutcomes, failedWave, groupBounds, type ArrayRef } from '../core/arrays.ts';
 import { runRefOf, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
-import { InvocationHost, type Dispatcher } from './invocation-host.ts';
+import { InvocationHost } from './invocation-host.ts';
 import { nextFromInstance, nextFromWave, type LifecycleCaller } from '../core/lifecycle.ts';
 import type { LifecycleNext } from './lifecycle.ts';
-import type { BlobServices } from './services.ts';
+import type { AwsServices } from './services.ts';
 import {
   batchJobDetail,
   ARRAY_MANIFEST_ENV,
@@ -33,19 +33,7 @@ import {
   type TaskRunnerRequest as ContractTaskRunnerRequest,
 } from '../compiler/contract.ts';
 
-/** What every handler needs: built once per Lambda container from the environment. */
-export interface AwsServices {
-  store: StateStore;
-  dags: DagResolver;
-  dispatcher: Dispatcher;
-  /** Batch jobs (poll mode, and `.sync` outputs described the same way). */
-  batch: BatchBackend;
-  now?: () => number;
-  /** Scheduler events (errors in callbacks, state changes) for the function's logger. */
-  onEvent?: (e: SchedulerEvent) => void;
-  /** Whether a running instance's try has stopped without a result (its lifecycle execution ended). */
-  tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null>;
-}
+export type { AwsServices } from './services.ts';
 
 /** A scheduler for one invocation, and the host that carries out its effects for the lifecycle that called. */
 function scheduler(svc: AwsServices, caller: LifecycleCaller | null): { scheduler: Scheduler; host: InvocationHost } {
@@ -112,7 +100,7 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
       const runs = req.runs ?? [...(await svc.store.listRunsByState('running')), ...(await svc.store.listRunsByState('queued'))].map(runRefOf);
       const reconciled: ReconcileReport[] = [];
       // Units of maxActiveRuns that ended runs kept (their release lost): given back, queued runs started.
-      const listed = (svc.dags as { dags?: readonly { dagId: string }[] }).dags;
+      const listed = svc.dags.dags;
       if (!req.runs) for (const dag of listed ?? []) await host.run(s.recoverRunSlots(dag.dagId));
       for (const run of runs) {
         reconciled.push(await host.run(s.reconcileRun(run, { staleMs: req.staleMs ?? 5 * 60_000, ...(svc.tryStopped ? { tryStopped: svc.tryStopped } : {}) })));
@@ -185,7 +173,7 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
         if ('result' in r) return { items: null, itemsObject: null, result: r.result };
         // A list too long for the state goes to S3, where the Distributed Map's ItemReader reads it.
         const list = JSON.stringify(r.items);
-        const blobs = (svc as AwsServices & BlobServices).blobs;
+        const blobs = svc.blobs;
         const inlineMax = blobs?.itemsInlineMaxBytes ?? ITEMS_INLINE_MAX_BYTES;
         const bytes = Buffer.byteLength(list, 'utf8');
         if (bytes <= inlineMax) return { items: r.items, itemsObject: null, result: null };
@@ -278,7 +266,7 @@ async function prepareWave(runner: TaskRunner, s: Scheduler, host: InvocationHos
   }
   const sub = p.submission;
   const size = p.mapIndexes.length;
-  const blobs = (svc as AwsServices & BlobServices).blobs;
+  const blobs = svc.blobs;
   if (!blobs) {
     await failWave(s, host, array, tryNumber, p.mapIndexes, errorMessage(new ConfigurationError(`array job ${sub.jobName} needs a bucket for its manifest (BUCKET_NAME is not set)`)));
     return { submit: null, size: 0 };

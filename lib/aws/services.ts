@@ -4,10 +4,10 @@ import type { BatchBackend } from '../executor/batch-backend.ts';
 import type { DagResolver, SchedulerEvent } from '../scheduler/host.ts';
 import { DynamoDbStateStore } from '../store/dynamodb-store.ts';
 import { parseS3Uri, S3LargeValueStore } from '../store/large-values.ts';
+import type { TaskInstanceRecord } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { AwsBatchBackend, batchClient, type BatchJobDescriber } from './batch-client.ts';
-import type { Env } from './clients.ts';
-import type { AwsServices } from './handlers.ts';
+import type { Env } from '../clients/aws-clients.ts';
 import type { Dispatcher } from './invocation-host.ts';
 import { SfnDispatcher, sfnClient, StateMachineNaming } from './sfn-dispatcher.ts';
 
@@ -48,13 +48,6 @@ export interface BlobStore {
   itemsInlineMaxBytes?: number;
 }
 
-/**
- * The blobs capability of the services (kept out of `AwsServices` itself, which the handlers declare): a
- * function has it when a bucket is configured (`BUCKET_NAME`) or given as an override.
- */
-export interface BlobServices {
-  blobs?: BlobStore;
-}
 
 /** A {@link BlobStore} on the store's large-value bucket. */
 export function blobStoreOn(values: S3LargeValueStore, itemsInlineMaxBytes?: number): BlobStore {
@@ -67,8 +60,33 @@ export function blobStoreOn(values: S3LargeValueStore, itemsInlineMaxBytes?: num
   };
 }
 
+/**
+ * A {@link DagResolver} that may also list its DAGs (the DAGs bundled with the functions): the reconcile
+ * then also gives back the maxActiveRuns units that ended runs of those DAGs kept.
+ */
+export type ListingDagResolver = DagResolver & { readonly dags?: readonly Dag[] };
+
+/** What every handler needs: built once per Lambda container from the environment ({@link servicesFromEnv}). */
+export interface AwsServices {
+  store: StateStore;
+  dags: ListingDagResolver;
+  dispatcher: Dispatcher;
+  /** Batch jobs (poll mode, and `.sync` outputs described the same way). */
+  batch: BatchBackend;
+  now?: () => number;
+  /** Scheduler events (errors in callbacks, state changes) for the function's logger. */
+  onEvent?: (e: SchedulerEvent) => void;
+  /** Whether a running instance's try has stopped without a result (its lifecycle execution ended). */
+  tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null>;
+  /**
+   * Objects for the state machines: a function has them when a bucket is configured (`BUCKET_NAME`) or
+   * given as an override. Without them, item lists too long for the state and array manifests are refused.
+   */
+  blobs?: BlobStore;
+}
+
 /** The services of a function: the handler cores' {@link AwsServices}, with a Batch backend that describes many jobs at once. */
-export type FunctionServices = AwsServices & BlobServices & { batch: BatchBackend & BatchJobDescriber };
+export type FunctionServices = AwsServices & { batch: BatchBackend & BatchJobDescriber };
 
 /** What a caller may give instead of building it from the environment (tests, the local harness). */
 export interface ServiceOverrides {

@@ -11,7 +11,7 @@ import { chooseWorkflowType, EXPRESS_MAX_DURATION_SECONDS } from '../compiler/wo
 import { canonicalJson, sha256 } from '../model/hash.ts';
 import type { ArrayWave, DagResolver, TimerEvent } from '../scheduler/host.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
-import { baseClientConfig, type Env } from './clients.ts';
+import { baseClientConfig, type Env } from '../clients/aws-clients.ts';
 import type { Dispatcher } from './invocation-host.ts';
 
 /** Step Functions' limit on state machine and execution names. */

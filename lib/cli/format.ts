@@ -64,6 +64,7 @@ export function paintState(state: string | null, p: Palette): string {
       return p.blue(s);
     case 'deferred':
       return p.magenta(s);
+    case null: // no state yet
     default:
       return p.grey(s);
   }

@@ -29,6 +29,7 @@ export function stateSymbol(state: string | null, p: Palette): string {
     case 'skipped':
     case 'removed':
       return p.grey('-');
+    case null: // no state yet
     default:
       return p.grey('·');
   }

@@ -19,7 +19,7 @@ import { ui, type UiCommandOptions } from './commands/ui.ts';
 import { parseIndex } from './conf.ts';
 import { ApiError } from '../api/client.ts';
 import { API_TOKEN_ENV } from './remote.ts';
-import { AIRLESS_HOME_ENV } from './log-files.ts';
+import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
 import { Terminal } from './terminal.ts';
 import { EXIT } from './usage-error.ts';
 

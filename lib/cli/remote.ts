@@ -3,7 +3,7 @@ import { ApiError, createApiClient, toApiError, type ApiClient } from '../api/cl
 import type { components, paths } from '../api/openapi-types.ts';
 import type { GlobalOptions } from './dag-lookup.ts';
 import { displayPath } from './format.ts';
-import { airlessHome } from './log-files.ts';
+import { airlessHome } from '../standalone/log-files.ts';
 import type { Terminal } from './terminal.ts';
 import { UsageError } from './usage-error.ts';
 import { API_TOKEN_ENV, pidAlive, readApiToken, standaloneFile } from '../standalone/home-files.ts';

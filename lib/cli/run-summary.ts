@@ -4,7 +4,7 @@ import type { TaskInstanceRecord } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import type { Palette } from './ansi.ts';
 import { displayPath, formatDuration, formatIndexes, formatRange, paintError, paintState } from './format.ts';
-import { formatLogLine, runLogDir, tryLogPath } from './log-files.ts';
+import { formatLogLine, runLogDir, tryLogPath } from '../standalone/log-files.ts';
 import { renderTable } from './table.ts';
 
 /** One row of the summary: a task, or the instances of a mapped task that share a state. */

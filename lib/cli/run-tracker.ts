@@ -62,7 +62,7 @@ export class RunTracker {
         const run = this.get(e.ti);
         if (!run) return null;
         let byIndex = run.tis.get(e.ti.taskId);
-        if (!byIndex) run.tis.set(e.ti.taskId, (byIndex = new Map()));
+        if (!byIndex) run.tis.set(e.ti.taskId, (byIndex = new Map<number, TaskInstanceRecord>()));
         const previous = byIndex.get(e.ti.mapIndex);
         byIndex.set(e.ti.mapIndex, e.ti);
         if (previous && previous.state === e.ti.state && previous.tryNumber === e.ti.tryNumber) return null;

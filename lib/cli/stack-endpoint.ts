@@ -4,7 +4,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand, type CloudFormationClientConfig } from '@aws-sdk/client-cloudformation';
 import { signingFetch, type SigningFetchOptions } from '../api/sigv4.ts';
-import { baseClientConfig, type Env } from '../aws/clients.ts';
+import { baseClientConfig, type Env } from '../clients/aws-clients.ts';
 import { AirlessError } from '../errors.ts';
 
 /** The stack output that holds the API's URL (cdk/airless-stack.ts). */

@@ -10,14 +10,16 @@ export class Terminal {
     readonly stdout: NodeJS.WriteStream = process.stdout,
     readonly stderr: NodeJS.WriteStream = process.stderr,
   ) {
-    this.realStdoutWrite = stdout.write.bind(stdout) as typeof process.stdout.write;
+    this.realStdoutWrite = stdout.write.bind(stdout);
   }
 
   /** Send every write to stdout to stderr instead; returns the function that undoes it. */
   private divert(): () => void {
+    // Kept to be put back as the stream's own property, never called unbound.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
     const original = this.stdout.write;
     const err = this.stderr;
-    this.stdout.write = ((chunk: unknown, ...rest: unknown[]) => (err.write as (...a: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
+    this.stdout.write = (chunk: unknown, ...rest: unknown[]) => (err.write as (...a: unknown[]) => boolean)(chunk, ...rest);
     return () => {
       this.stdout.write = original;
     };

@@ -92,7 +92,7 @@ export function waitState(p: { comment?: string; for: WaitFor; next: Next }): Wa
     ...(p.comment !== undefined ? { Comment: p.comment } : {}),
     ...duration,
     ...transition(p.next),
-  } as WaitState;
+  };
 }
 
 export function choiceState(p: { comment?: string; choices: ChoiceRule[]; default?: string }): ChoiceState {
@@ -135,7 +135,7 @@ export function mapState(p: MapProps): MapState {
     ...(p.retry?.length ? { Retry: p.retry } : {}),
     ...(p.catch?.length ? { Catch: p.catch } : {}),
     ...transition(p.next),
-  } as MapState;
+  };
 }
 
 export function succeedState(p: { comment?: string; outputPath?: string } = {}): SucceedState {

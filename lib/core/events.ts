@@ -2,7 +2,7 @@
 // Plain data, so the pure rules (lib/core), the compiler's contract and both hosts share one definition.
 
 import type { ArrayRef } from './arrays.ts';
-import type { ErrorInfo } from '../model/error-info.ts';
+import type { ErrorInfo } from '../error-info.ts';
 import type { RunRef, TiKey } from '../model/keys.ts';
 
 /** Events the scheduler asks its host to deliver back later. */

@@ -62,7 +62,9 @@ function claim(caller: LifecycleCaller, effect: LifecycleEffect, options: Lifecy
       const mine = 'instance' in caller ? (e.type === 'retry' || e.type === 'resume') && sameTi(e.key, caller.instance) : e.type === 'array_retry' && sameArray(e.array, caller.wave);
       return mine ? { action: 'wait', at: aslTimestamp(effect.at), event: e } : null;
     }
-    default:
+    case 'stopRunnable':
+    case 'cancelRun':
+    case 'emit':
       return null;
   }
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isDag, type Dag } from '../authoring/dag.ts';
 import { DagImportError } from '../errors.ts';
-import type { DagResolver } from '../scheduler/host.ts';
+import type { DagResolver } from '../authoring/dag-resolver.ts';
 import { checkDagsFolder } from './dags-folder.ts';
 import { dagIdOf, describeImportError, type DagFileImportError } from './import-error.ts';
 import { scanDagsFolder } from './scan.ts';

@@ -17,9 +17,9 @@ export function checkJson(value: unknown, path = 'result', seen = new Set<object
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) checkJson(value[i], `${path}[${i}]`, seen);
   } else {
-    const proto = Object.getPrototypeOf(value);
+    const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
-      const name = (value as object).constructor?.name ?? 'object';
+      const name = value.constructor?.name ?? 'object';
       const hint = value instanceof Date ? ' (use date.toISOString())' : value instanceof Map ? ' (use Object.fromEntries(map))' : '';
       throw new XComSerializationError(`${path} is a ${name}, which is not plain JSON${hint}`);
     }

@@ -100,7 +100,7 @@ export class LocalBatch implements BatchBackend {
     const runs = Array.from({ length: children }, (_, i) =>
       this.runProcess(job, jobId, job.arraySize ? i : null, commandOf(i)!, rec, limitMs, () => {
         let m = this.childReasons.get(jobId);
-        if (!m) this.childReasons.set(jobId, (m = new Map()));
+        if (!m) this.childReasons.set(jobId, (m = new Map<number, string>()));
         m.set(i, timedOut);
       }),
     );

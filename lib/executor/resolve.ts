@@ -27,7 +27,7 @@ export class InputResolver {
   value(dag: Dag, run: RunRef, ref: XComRefSpec): Promise<unknown> {
     const id = runKeyText(run);
     let m = this.cache.get(id);
-    if (!m) this.cache.set(id, (m = new Map()));
+    if (!m) this.cache.set(id, (m = new Map<string, Promise<unknown>>()));
     const k = `${ref.taskId}\u0000${ref.key}`;
     let v = m.get(k);
     if (!v) {

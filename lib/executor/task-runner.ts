@@ -13,10 +13,11 @@ import {
 } from '../errors.ts';
 import { arraySizeFor, groupBounds, waveJobName, type ArrayRef } from '../core/arrays.ts';
 import type { BatchTaskSpec, MappingSpec, TaskSpec } from '../model/spec.ts';
-import { formatError, serializeError } from '../model/error-info.ts';
+import { formatError, serializeError } from '../error-info.ts';
 import { iso } from '../model/time.ts';
-import type { DagResolver, TryResult } from '../scheduler/host.ts';
-import type { TriggerRequest } from '../scheduler/scheduler.ts';
+import type { DagResolver } from '../authoring/dag-resolver.ts';
+import type { TryResult } from '../core/events.ts';
+import type { TriggerRequest } from './trigger-request.ts';
 import type { DagRunRecord, LogLine, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
@@ -395,7 +396,7 @@ export class TaskRunner {
         if (input[f] !== undefined) throw new NonRetriableError(`map index ${mapIndex} sets '${f}', which an array job cannot vary per child: set it in batchJob()'s options, or use array: false`);
       }
       return {
-        command: ((input['command'] as string[] | undefined) ?? staticCommand) as string[] | null,
+        command: (input['command'] as string[] | undefined) ?? staticCommand,
         environment: { ...staticEnv, ...((input['environment'] as Record<string, string> | undefined) ?? {}) },
       };
     });
@@ -515,7 +516,7 @@ export class TaskRunner {
    */
   private async resolveInput(dag: Dag, run: RunRef, t: unknown): Promise<unknown> {
     try {
-      return await this.resolver.resolve(dag, run, t as Parameters<InputResolver['resolve']>[2]);
+      return await this.resolver.resolve(dag, run, t);
     } catch (e) {
       throw this.resolverError(e);
     }
@@ -545,11 +546,10 @@ export class TaskRunner {
    * value counts only once what the code left behind has been reported (a crash then fails the try).
    */
   private async withTimeout<T>(spec: TaskSpec, cancel: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>, progress?: TryProgress): Promise<T> {
-    const settle = this.services.settle;
-    if (!settle) return this.underTimeout(spec, cancel, fn, progress);
+    if (!this.services.settle) return this.underTimeout(spec, cancel, fn, progress);
     const value = await this.underTimeout(spec, cancel, fn, progress);
     // Outside underTimeout, whose timer and listeners are gone by now: a try waiting here holds little.
-    await settle();
+    await this.services.settle();
     if (cancel?.aborted) throw cancel.reason;
     return value;
   }

@@ -85,8 +85,8 @@ export interface TaskSpecBase {
   pool: string;
   poolSlots: number;
   maxActiveTisPerDag: number | null;
-  /** The task's single input (unmapped). */
-  input: InputTemplate | null;
+  /** The task's single input (unmapped); null when it has none. */
+  input: InputTemplate;
   /** Dynamic task mapping: one task instance per item. */
   mapping: MappingSpec | null;
   /** Dynamic task iteration: every item inside one task instance (only a `task` runs its items). */

@@ -26,30 +26,52 @@ export type RunnerEvent = SchedulerEvent | { type: 'log'; key: TiKey; tryNumber:
 export interface LocalRunnerOptions {
   /** The DAGs this runner knows (triggered DAGs must be among them). */
   dags: readonly Dag[] | DagResolver;
-  /** Default: a new in-memory store. */
+  /**
+   * Where runs, task instances, XComs and logs are kept.
+   * @default a new in-memory store
+   */
   store?: StateStore;
-  /** Default: the real clock. A FakeClock skips ahead whenever nothing is running. */
+  /**
+   * The clock of timers (retry delays, sensor pokes, timeouts). A FakeClock skips ahead whenever nothing
+   * is running.
+   * @default a RealClock
+   */
   clock?: Clock;
-  /** Pools by name: slots. 'default_pool' has 128 unless given. */
+  /**
+   * Pools by name: slots. 'default_pool' has 128 unless given.
+   * @default {} ('default_pool' alone, 128 slots)
+   */
   pools?: Record<string, number>;
-  /** Route console output of task code into the try's log. Default true. */
+  /**
+   * Route console output of task code into the try's log.
+   * @default true
+   */
   captureConsole?: boolean;
   /**
    * Where the code of a try runs. `'in-process'` (the default; `dags test`, tests): in this process, so
    * breakpoints work. `'worker'` (the standalone server), or its options: each try of a task, branch,
    * short-circuit or sensor in a worker thread of its own with a heap limit, so that a crash, a hang past
    * its executionTimeout or a blown heap fails that try and nothing else (see WorkerIsolation).
+   * @default 'in-process'
    */
   isolation?: 'in-process' | 'worker' | ({ mode: 'worker' } & WorkerIsolationOptions);
   /**
    * While the runner is open (until `close`), an uncaught exception or unhandled rejection of task code
    * running in this process fails the try that caused it instead of ending the process (see
-   * lib/runner/crash-guard.ts). Default true.
+   * lib/runner/crash-guard.ts).
+   * @default true
    */
   guardCrashes?: boolean;
-  /** How store calls of tries are retried while the store fails transiently (`retryTransient`'s options). */
+  /**
+   * How store calls of tries are retried while the store fails transiently (`retryTransient`'s options).
+   * @default retryTransient's: 6 attempts, backoff from 20 ms, at most 1 s a wait
+   */
   storeRetry?: RetryOptions;
-  onEvent?(e: RunnerEvent): void;
+  /**
+   * Told of every change of a run or a task instance, log line and internal error.
+   * @default none
+   */
+  onEvent?: (e: RunnerEvent) => void;
 }
 
 /** Sizes of what a runner keeps per run and per try: all 0 once nothing is running or waited for. */

@@ -15,15 +15,20 @@ import { fromWire, ISOLATED_STORE_METHODS, toWire, type FromWorker, type ToWorke
 export interface WorkerIsolationOptions {
   /**
    * Heap limit of each try's worker thread, in MB (V8's old generation: `resourceLimits.maxOldGenerationSizeMb`).
-   * A try that needs more fails with a TaskOutOfMemoryError naming the limit. Default 1024.
+   * A try that needs more fails with a TaskOutOfMemoryError naming the limit.
+   * @default 1024
    */
   maxHeapMb?: number;
   /**
    * How long a try's worker gets to end after its executionTimeout passed, or after its signal fired (its
-   * run stopped, the runner closed), before it is terminated and the try fails (ms). Default 2000.
+   * run stopped, the runner closed), before it is terminated and the try fails (ms).
+   * @default 2000
    */
   graceMs?: number;
-  /** The folder DAG files' `fileloc` is relative to. Default: the runner's DAG resolver's `folder` (a DagBag's, the standalone's). */
+  /**
+   * The folder DAG files' `fileloc` is relative to.
+   * @default the runner's DAG resolver's `folder` (a DagBag's, the standalone's)
+   */
   dagsFolder?: string;
 }
 

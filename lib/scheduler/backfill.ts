@@ -21,13 +21,25 @@ export interface BackfillOptions {
   /** The first and last logical dates to consider (both included): ISO-8601 or Date. */
   fromDate: string | Date;
   toDate: string | Date;
-  /** What to do with a date that has a run already. Default 'none'. */
+  /**
+   * What to do with a date that has a run already.
+   * @default 'none'
+   */
   reprocessBehavior?: ReprocessBehavior;
-  /** Runs of this backfill running at once. Default 10 (Airflow's). */
+  /**
+   * Runs of this backfill running at once.
+   * @default 10 (Airflow's)
+   */
   maxActiveRuns?: number;
-  /** Conf of the runs (validated against the DAG's params; a reprocessed run takes it too). */
+  /**
+   * Conf of the runs (validated against the DAG's params; a reprocessed run takes it too).
+   * @default {} (a reprocessed run keeps its own)
+   */
   conf?: Record<string, unknown>;
-  /** Say what would happen per date; change nothing. */
+  /**
+   * Say what would happen per date; change nothing.
+   * @default false
+   */
   dryRun?: boolean;
 }
 

@@ -21,17 +21,35 @@ const tiKey = (ti: TiKey): TiKey => ({ dagId: ti.dagId, runId: ti.runId, taskId:
 export interface ClearOptions {
   dagId: string;
   runId: string;
-  /** Tasks to clear. Default: every task of the DAG. */
+  /**
+   * Tasks to clear.
+   * @default every task of the DAG
+   */
   taskIds?: readonly string[];
-  /** Only these map indexes of the tasks in `taskIds` (-1: a task that is not mapped). Default: all. */
+  /**
+   * Only these map indexes of the tasks in `taskIds` (-1: a task that is not mapped).
+   * @default all
+   */
   mapIndexes?: readonly number[];
-  /** Only instances that failed or are upstream_failed (Airflow's `only_failed`). */
+  /**
+   * Only instances that failed or are upstream_failed (Airflow's `only_failed`).
+   * @default false
+   */
   onlyFailed?: boolean;
-  /** Also every task downstream of them, transitively (Airflow's `include_downstream`). */
+  /**
+   * Also every task downstream of them, transitively (Airflow's `include_downstream`).
+   * @default false
+   */
   downstream?: boolean;
-  /** Also every task upstream of them, transitively (Airflow's `include_upstream`). */
+  /**
+   * Also every task upstream of them, transitively (Airflow's `include_upstream`).
+   * @default false
+   */
   upstream?: boolean;
-  /** Say what would be cleared; change nothing. */
+  /**
+   * Say what would be cleared; change nothing.
+   * @default false
+   */
   dryRun?: boolean;
 }
 
@@ -136,7 +154,7 @@ export async function clearRun(s: Step, options: ClearOptions, internal: { runPa
         return;
       }
       done.push(c);
-      if (r.to !== 'absent') s.emitTi({ ...plan.tis.get(c.mapIndex)!, ...r.to } as TaskInstanceRecord);
+      if (r.to !== 'absent') s.emitTi({ ...plan.tis.get(c.mapIndex)!, ...r.to });
     });
   }
   // A mapped task expanding again: once none of its instances is left, withdraw its expansion.

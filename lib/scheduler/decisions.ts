@@ -6,7 +6,7 @@ import type { Dag } from '../authoring/dag.ts';
 import { arrayGroups, groupOf } from '../core/arrays.ts';
 import { evaluateTriggerRule, type UpstreamCounts } from '../core/trigger-rules.ts';
 import { errorMessage, failureInfo, MappingError, SchedulerNote, skipInfo } from '../errors.ts';
-import type { ErrorInfo } from '../model/error-info.ts';
+import type { ErrorInfo } from '../error-info.ts';
 import { mappingLength } from '../executor/resolve.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { TerminalTiState } from '../model/states.ts';

@@ -39,7 +39,7 @@ export type Effect =
  */
 export interface Driven {
   scheduler: Scheduler;
-  run<T>(step: Promise<Outcome<T>>): Promise<T>;
+  run: <T>(step: Promise<Outcome<T>>) => Promise<T>;
 }
 
 /** What an entry point returns: its value and the effects of its step. */

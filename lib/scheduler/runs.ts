@@ -7,37 +7,15 @@ import type { RunType } from '../authoring/context.ts';
 import { resolveParams } from '../core/params.ts';
 import { RunExistsError } from '../errors.ts';
 import { iso } from '../model/time.ts';
-import { pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type ParentRef, type RunRef } from '../store/records.ts';
+import type { TriggerRequest } from '../executor/trigger-request.ts';
+import { pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type RunRef } from '../store/records.ts';
 import { decide } from './decisions.ts';
 import { resumeTasks } from './reconcile.ts';
 import { finalizeIfDone, finalizeRun, guarded } from './run-end.ts';
 import { DEFAULT_BACKFILL_MAX_ACTIVE_RUNS, runHolder, runSemaphore } from './slots.ts';
 import type { Step } from './step.ts';
 
-export interface TriggerRequest {
-  dagId: string;
-  conf?: Record<string, unknown>;
-  /**
-   * The run's id (unique in its DAG). Default: `<runType>__<logicalDate>` when a logical date is given
-   * (deterministic: a repeated trigger finds the run), else a new id (see {@link generateRunId}).
-   */
-  runId?: string;
-  /**
-   * ISO-8601 or Date.
-   * @default now
-   */
-  logicalDate?: string | Date;
-  /** @default 'manual' */
-  runType?: RunType;
-  parent?: ParentRef | null;
-  /** The pipeline-context scope to share (a triggered run: its parent's). Default: the run's own, `pipelineScopeOf(run)`. */
-  pipelineScope?: string;
-  /**
-   * Refuse with a RunExistsError when the DAG has a run with this id, instead of returning it.
-   * @default false (idempotent)
-   */
-  exclusive?: boolean;
-}
+export type { TriggerRequest } from '../executor/trigger-request.ts';
 
 /** Letters and digits of a generated run id's suffix (Airflow's `get_random_string`). */
 const RUN_ID_SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

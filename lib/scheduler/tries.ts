@@ -4,7 +4,7 @@ import type { Dag } from '../authoring/dag.ts';
 import { batchJobName, groupOf } from '../core/arrays.ts';
 import type { TryResult } from '../core/events.ts';
 import { failureInfo, PoolError, skipInfo } from '../errors.ts';
-import { formatError } from '../model/error-info.ts';
+import { formatError } from '../error-info.ts';
 import { decideAfterFailure } from '../core/retry.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { TerminalTiState } from '../model/states.ts';
@@ -168,7 +168,11 @@ async function afterTryMoved(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, 
       if (ti.nextAt !== null) s.timer(Date.parse(ti.nextAt), { type: 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
       else await resumeIfExternalDone(s, t, ti);
       return;
-    default:
+    case 'scheduled':
+    case 'queued':
+    case 'running':
+    case 'removed':
+      // Not moved on by a try's end (queued or running again: a later try's; scheduled: waiting for a slot).
       return;
   }
 }

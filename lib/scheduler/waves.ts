@@ -149,7 +149,7 @@ export async function arrayResult(s: Step, array: ArrayRef, tryNumber: number, o
   moved += a.moved.length;
   last = a.result ?? last;
   const errors = new Map(failed.map((f) => [f.ti.mapIndex, f.error]));
-  const b = await finishMany(s, dag, t, failed.map((f) => f.ti), 'failed', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: failureInfo(new BatchJobFailedError(errors.get(ti.mapIndex)!)), externalId: ti.externalId }), ['running']);
+  const b = await finishMany(s, dag, t, failed.map((f) => f.ti), 'failed', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: failureInfo(new BatchJobFailedError(errors.get(ti.mapIndex) ?? 'failed')), externalId: ti.externalId }), ['running']);
   moved += b.moved.length;
   last = b.result ?? last;
   let retryAt = 0;

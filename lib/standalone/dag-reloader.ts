@@ -90,7 +90,7 @@ export class VersionedDags implements DagResolver {
   private remember(bag: DagBag): void {
     for (const dag of bag.dags) {
       let byVersion = this.versions.get(dag.dagId);
-      if (!byVersion) this.versions.set(dag.dagId, (byVersion = new Map()));
+      if (!byVersion) this.versions.set(dag.dagId, (byVersion = new Map<string, Dag>()));
       byVersion.set(dag.spec.version, dag);
     }
   }
@@ -105,7 +105,7 @@ export interface DagReloaderOptions {
   /** The time the versions are registered at (ms since the epoch). */
   now(): number;
   /** One line per change, and reload failures. */
-  warn(line: string): void;
+  warn: (line: string) => void;
   /** How long the folder must stay quiet before it is loaded again (ms). Default 300. */
   debounceMs?: number;
   /** Loads the folder. Default: `loadDagBag` with a {@link freshImporter} per load. */

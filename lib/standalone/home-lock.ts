@@ -1,7 +1,6 @@
 // The lock that makes a standalone server the only one on its home folder.
 import { closeSync, constants, fchmodSync, openSync } from 'node:fs';
 import path from 'node:path';
-import type * as sqlite from 'node:sqlite';
 import { PRIVATE_FILE_MODE } from './home-files.ts';
 
 /** The lock file in the home folder (an empty SQLite database, mode 0600). */
@@ -40,7 +39,7 @@ export function lockHome(home: string): HomeLock | null {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  const { DatabaseSync } = process.getBuiltinModule('node:sqlite') as typeof sqlite;
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
   const db = new DatabaseSync(file, { timeout: 0 });
   try {
     // The rollback journal in memory: no `-journal` file next to the lock.

@@ -7,7 +7,7 @@ import { builtUiDir } from '../api/serve-ui.ts';
 import type { DagBag } from '../dagbag/dag-bag.ts';
 import { AirlessError, errorMessage } from '../errors.ts';
 import { isTerminalRunState } from '../model/states.ts';
-import { LogFileWriter } from '../cli/log-files.ts';
+import { LogFileWriter } from './log-files.ts';
 import { LocalRunner } from '../runner/local-runner.ts';
 import { sqliteDatabasePath, SqliteStateStore } from '../store/sqlite-store.ts';
 import { INTERRUPTED_TRY, resumeRuns, StandaloneInterruptedError, type ResumeReport } from './resume.ts';
@@ -47,7 +47,7 @@ export interface StandaloneOptions {
   /** How long the DAGs folder must stay quiet after a change before it is loaded again (ms). Default 300. */
   reloadDebounceMs?: number;
   /** Lines for the user (errors of the scheduler, of log files, reloads of the DAGs folder). Default: stderr. */
-  warn?(line: string): void;
+  warn?: (line: string) => void;
 }
 
 /** A running standalone server. */

@@ -175,7 +175,7 @@ export class Transactor {
     const a = (await this.doc.send(new GetCommand({ TableName: this.tableName, Key: f.anchorKey, ConsistentRead: true }))).Item;
     if (!a || !f.sameOutcome(a)) return null;
     if (a[FAN_CHUNKS] !== chunks || a[FAN_TARGETS] !== targets) return null;
-    const done = a[FAN_DONE];
+    const done: unknown = a[FAN_DONE];
     if (typeof done !== 'number' || done >= chunks) return null;
     return done;
   }

@@ -11,7 +11,7 @@ import {
   type BatchWriteCommandInput,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { dynamoDbDocumentClient } from '../aws/clients.ts';
+import { dynamoDbDocumentClient } from '../clients/aws-clients.ts';
 import { RUN_STATES, type RunState, type TerminalTiState } from '../model/states.ts';
 import {
   ADDED_TOTAL,
@@ -60,7 +60,7 @@ export interface DynamoDbStateStoreOptions {
   tableName: string;
   /**
    * A document client, a DynamoDB client (wrapped in a document client), or the config of a new client. Default: `dynamoDbDocumentClient()` from
-   * `lib/aws/clients.ts` (region from `AWS_REGION`, endpoint from `AWS_ENDPOINT_URL_DYNAMODB` /
+   * `lib/clients/aws-clients.ts` (region from `AWS_REGION`, endpoint from `AWS_ENDPOINT_URL_DYNAMODB` /
    * `AWS_ENDPOINT_URL`).
    */
   client?: DynamoDBDocumentClient | DynamoDBClient | DynamoDBClientConfig;
@@ -95,6 +95,9 @@ function uniqueSuffix(): string {
   return `${PROCESS_TAG}${(sequence++).toString(36).padStart(10, '0')}`;
 }
 let lastWaiterMs = 0;
+
+/** An optional text attribute: '' when absent. */
+const textOrEmpty = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v));
 
 const keyId = (k: Item) => `${String(k[PK])}\u0000${String(k[SK])}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -728,7 +731,7 @@ export class DynamoDbStateStore implements StateStore {
     const adds = new Map<string, Map<string, number>>();
     const add = (task: string, attr: string, n: number) => {
       let m = adds.get(task);
-      if (!m) adds.set(task, (m = new Map()));
+      if (!m) adds.set(task, (m = new Map<string, number>()));
       m.set(attr, (m.get(attr) ?? 0) + n);
     };
     for (const [s, n] of byState) {
@@ -855,7 +858,7 @@ export class DynamoDbStateStore implements StateStore {
     const adds = new Map<string, Map<string, number>>();
     const add = (task: string, attr: string, n: number) => {
       let m = adds.get(task);
-      if (!m) adds.set(task, (m = new Map()));
+      if (!m) adds.set(task, (m = new Map<string, number>()));
       m.set(attr, (m.get(attr) ?? 0) + n);
     };
     for (const r of reqs) {
@@ -1315,10 +1318,10 @@ export class DynamoDbStateStore implements StateStore {
   private dagRecordOf(item: Item): DagRecord {
     return {
       dagId: String(item.dagId),
-      version: String(item.version ?? ''),
+      version: textOrEmpty(item.version),
       paused: item.paused === true,
       fileloc: typeof item.fileloc === 'string' ? item.fileloc : null,
-      updatedAt: String(item.updatedAt ?? ''),
+      updatedAt: textOrEmpty(item.updatedAt),
     };
   }
 
@@ -1367,12 +1370,12 @@ export class DynamoDbStateStore implements StateStore {
 
   async getPool(name: string): Promise<PoolRecord | undefined> {
     const item = await this.get(keys.pool(name));
-    return item ? { name: String(item.name), slots: Number(item.slots), description: String(item.description ?? '') } : undefined;
+    return item ? { name: String(item.name), slots: Number(item.slots), description: textOrEmpty(item.description) } : undefined;
   }
 
   async listPools(): Promise<PoolRecord[]> {
     const items = await this.queryPrefix(prefixes.poolPartition, 'POOL#');
-    return items.map((item) => ({ name: String(item.name), slots: Number(item.slots), description: String(item.description ?? '') }));
+    return items.map((item) => ({ name: String(item.name), slots: Number(item.slots), description: textOrEmpty(item.description) }));
   }
 
   /**
@@ -1477,7 +1480,7 @@ export class DynamoDbStateStore implements StateStore {
           Limit: 1,
         }),
       );
-      const head = res.Items?.[0];
+      const head: Item | undefined = res.Items?.[0];
       if (!head) return undefined;
       try {
         await this.write(

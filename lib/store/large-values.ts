@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
-import { s3Client } from '../aws/clients.ts';
+import { s3Client } from '../clients/aws-clients.ts';
 
 /**
  * Where values too large for a DynamoDB item go (XCom values, item results, pipeline-context data).
@@ -22,7 +22,7 @@ export interface S3LargeValueStoreOptions {
   bucket: string;
   /** Key prefix inside the bucket. Default `airless`. */
   prefix?: string;
-  /** Default: `s3Client()` from `lib/aws/clients.ts` (honours `AWS_ENDPOINT_URL_S3`). */
+  /** Default: `s3Client()` from `lib/clients/aws-clients.ts` (honours `AWS_ENDPOINT_URL_S3`). */
   client?: S3Client;
 }
 

@@ -48,7 +48,7 @@ function frozenTi(ti: TaskInstanceRecord): TaskInstanceRecord {
 function putTi(p: RunPartition, ti: TaskInstanceRecord): void {
   p.tis.set(tiId(ti), ti);
   let m = p.byTask.get(ti.taskId);
-  if (!m) p.byTask.set(ti.taskId, (m = new Map()));
+  if (!m) p.byTask.set(ti.taskId, (m = new Map<number, TaskInstanceRecord>()));
   m.set(ti.mapIndex, ti);
 }
 
@@ -347,7 +347,7 @@ export class MemoryStateStore implements StateStore {
 
   async createBackfill(b: BackfillRecord): Promise<boolean> {
     let m = this.backfills.get(b.dagId);
-    if (!m) this.backfills.set(b.dagId, (m = new Map()));
+    if (!m) this.backfills.set(b.dagId, (m = new Map<string, BackfillRecord>()));
     if (m.has(b.backfillId)) return false;
     m.set(b.backfillId, structuredClone(b));
     return true;
@@ -412,7 +412,7 @@ export class MemoryStateStore implements StateStore {
     const p = this.part(key);
     const id = tiId(key);
     let m = p.items.get(id);
-    if (!m) p.items.set(id, (m = new Map()));
+    if (!m) p.items.set(id, (m = new Map<number, string>()));
     m.set(index, JSON.stringify(value));
   }
 

@@ -1,5 +1,5 @@
 import type { PipelineSave, RunType } from '../authoring/context.ts';
-import { errorInfoOf, formatError, summarizeError, type ErrorInfo } from '../model/error-info.ts';
+import { errorInfoOf, formatError, summarizeError, type ErrorInfo } from '../error-info.ts';
 import type { RunState, TerminalTiState, TiState } from '../model/states.ts';
 
 /** A DAG run. */

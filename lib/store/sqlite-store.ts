@@ -1150,11 +1150,11 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listXComs(run: RunRef, taskId: string, key: string): Promise<XComRecord[]> {
-    return this.q.listXComs.all(run.dagId, run.runId, taskId, key).map((row) => ({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: num(row, 'map_index'), key, value: JSON.parse(str(row, 'value')) }));
+    return this.q.listXComs.all(run.dagId, run.runId, taskId, key).map((row) => ({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: num(row, 'map_index'), key, value: JSON.parse(str(row, 'value')) as unknown }));
   }
 
   async listTaskXComs(run: RunRef, taskId: string): Promise<XComRecord[]> {
-    return this.q.listTaskXComs.all(run.dagId, run.runId, taskId).map((row) => ({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: num(row, 'map_index'), key: str(row, 'key'), value: JSON.parse(str(row, 'value')) }));
+    return this.q.listTaskXComs.all(run.dagId, run.runId, taskId).map((row) => ({ dagId: run.dagId, runId: run.runId, taskId, mapIndex: num(row, 'map_index'), key: str(row, 'key'), value: JSON.parse(str(row, 'value')) as unknown }));
   }
 
   async putItemResult(key: TiKey, index: number, value: unknown): Promise<void> {
@@ -1180,7 +1180,7 @@ export class SqliteStateStore implements StateStore {
     return this.q.listSaves.all(scope).map((row) => ({
       stage: str(row, 'stage'),
       time: str(row, 'time'),
-      data: JSON.parse(str(row, 'data')),
+      data: JSON.parse(str(row, 'data')) as unknown,
       dagId: str(row, 'dag_id'),
       runId: str(row, 'run_id'),
       taskId: str(row, 'task_id'),
@@ -1288,8 +1288,10 @@ function isSqliteBusy(e: unknown): boolean {
 const gaveUp = new WeakSet<object>();
 
 /** Carries a given-up error through an outer call's retries (it is not transient, so it is not retried). */
-class GaveUp {
-  constructor(readonly error: unknown) {}
+class GaveUp extends Error {
+  constructor(readonly error: unknown) {
+    super('gave up retrying a locked database');
+  }
 }
 
 /** `method`, called again on timers while the database is locked; then a StoreUnavailableError. */

@@ -32,7 +32,7 @@ export interface UiServerOptions {
   /** Interface to listen on. Default '127.0.0.1'. */
   host?: string;
   /** Lines for the user (requests that could not be forwarded). Default: stderr. */
-  warn?(line: string): void;
+  warn?: (line: string) => void;
 }
 
 /** A running UI server. */
@@ -66,7 +66,7 @@ export function requireUiDir(dir?: string): string {
  * the local token is checked (every route but GET `/api/v2/monitor/health`, which is declared public;
  * 401 `{ detail, field: null }` as the API's).
  */
-export async function createUiServerApp(options: { target: ProxyTarget; token: string; uiDir: string; warn?(line: string): void }): Promise<FastifyInstance> {
+export async function createUiServerApp(options: { target: ProxyTarget; token: string; uiDir: string; warn?: (line: string) => void }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   const warn = options.warn ?? ((line: string) => void process.stderr.write(`${line}\n`));
   // Bodies are forwarded as they came: read every content type (or none) as bytes.

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { dag, task } from '../../lib/index.ts';
 import { toTaskInstance, triesOf } from '../../lib/api/mappers.ts';
 import { skipInfo } from '../../lib/errors.ts';
-import { serializeError } from '../../lib/model/error-info.ts';
+import { serializeError } from '../../lib/error-info.ts';
 import { newTaskInstance, trySummary, type TaskInstanceRecord } from '../../lib/store/records.ts';
 
 const d = dag({ dagId: 'api_errors' }, () => {

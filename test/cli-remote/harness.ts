@@ -103,7 +103,7 @@ export function useStandalone(options: { withToken?: boolean; env?: Record<strin
     if (emptyHome !== undefined) rmSync(emptyHome, { recursive: true, force: true });
   });
   beforeEach(() => {
-    vi.stubEnv('AIRLESS_HOME', emptyHome!);
+    vi.stubEnv('AIRLESS_HOME', emptyHome);
     vi.stubEnv('AIRLESS_API_TOKEN', options.withToken === false ? undefined : server!.token);
     for (const [k, v] of Object.entries(options.env ?? {})) vi.stubEnv(k, v);
     vi.stubEnv('NO_COLOR', '1');

@@ -102,7 +102,7 @@ describe('no server', () => {
   it('a standalone.json whose process is gone is named as such', async () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'airless-cli-stale-'));
     try {
-      const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+      const dead = spawnSync(process.execPath, ['-e', '']).pid;
       writeFileSync(path.join(home, 'standalone.json'), JSON.stringify({ url: 'http://127.0.0.1:9', pid: dead, startedAt: new Date().toISOString() }));
       vi.stubEnv('AIRLESS_HOME', home);
       const r = await cli(['dags', 'list-runs', 'remote_greet']);

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LogFileWriter, tryLogPath } from '../../lib/cli/log-files.ts';
+import { LogFileWriter, tryLogPath } from '../../lib/standalone/log-files.ts';
 import type { LogLine, TiKey } from '../../lib/store/records.ts';
 
 const ROOT = mkdtempSync(path.join(tmpdir(), 'airless-log-files-'));

@@ -40,9 +40,9 @@ function launch(home: string): Launched {
   let out = '';
   let err = '';
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
   const listening = new Promise<string | null>((resolve) => {
-    child.stdout!.on('data', (b: Buffer) => {
+    child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /airless standalone: listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]!);

@@ -36,12 +36,12 @@ function start(env: NodeJS.ProcessEnv = {}): Promise<Started> {
   let err = '';
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => {
+    child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /airless standalone: listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve({ child, url: m[1]!, stdout: () => out, stderr: () => err, exit });
     });
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     void exit.then((code) => reject(new Error(`airless standalone exited with ${code} before listening:\n${out}\n${err}`)));
   });
 }

@@ -49,7 +49,8 @@ export async function startDynamoDbLocal(options: { timeoutMs?: number; java?: s
   // Never outlive the test process, even when it ends without calling stop().
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
-  let exited: string | null = null;
+  // Set by the callbacks below (typed by assertion so the checks after awaits are not narrowed to null).
+  let exited = null as string | null;
   const exit = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exited = `exited with ${signal ?? code}`;

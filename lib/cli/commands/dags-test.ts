@@ -6,7 +6,7 @@ import { palette, useColor } from '../ansi.ts';
 import { parseConf } from '../conf.ts';
 import { loadBag, requireDag, type GlobalOptions } from '../dag-lookup.ts';
 import { LiveView } from '../live-view.ts';
-import { airlessHome, LogFileWriter, runLogDir } from '../log-files.ts';
+import { airlessHome, LogFileWriter, runLogDir } from '../../standalone/log-files.ts';
 import { RunTracker } from '../run-tracker.ts';
 import { displayPath } from '../format.ts';
 import { renderRunSummary } from '../run-summary.ts';

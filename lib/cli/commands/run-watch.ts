@@ -3,7 +3,7 @@ import { pipelineScopeOf, runKeyText, storedError, type DagRunRecord, type TaskI
 import type { Palette } from '../ansi.ts';
 import { paintError, paintState } from '../format.ts';
 import { LiveView } from '../live-view.ts';
-import { formatLogLine } from '../log-files.ts';
+import { formatLogLine } from '../../standalone/log-files.ts';
 import { ok, type Remote, type Schemas } from '../remote.ts';
 import { summaryRows } from '../run-summary.ts';
 import { RunTracker } from '../run-tracker.ts';

@@ -4,7 +4,7 @@ import { errorNote } from '../../store/records.ts';
 import { palette, useColor } from '../ansi.ts';
 import { parseConf } from '../conf.ts';
 import { loadBag, requireDag, type GlobalOptions } from '../dag-lookup.ts';
-import { airlessHome, formatLogLine, LogFileWriter, tryLogPath } from '../log-files.ts';
+import { airlessHome, formatLogLine, LogFileWriter, tryLogPath } from '../../standalone/log-files.ts';
 import { RunTracker } from '../run-tracker.ts';
 import { displayPath, paintError, paintState } from '../format.ts';
 import type { Terminal } from '../terminal.ts';

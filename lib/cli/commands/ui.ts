@@ -1,6 +1,6 @@
 import { errorMessage } from '../../errors.ts';
 import { startUiServer, type ProxyTarget, type UiServer } from '../../ui-server/server.ts';
-import { airlessHome } from '../log-files.ts';
+import { airlessHome } from '../../standalone/log-files.ts';
 import { apiToken, checkHealth, type RemoteOptions } from '../remote.ts';
 import type { Terminal } from '../terminal.ts';
 import { UsageError } from '../usage-error.ts';

@@ -1,7 +1,7 @@
 import { batchJobName } from '../../core/arrays.ts';
 import { NonRetriableError } from '../../errors.ts';
 import type { BatchTaskSpec } from '../../model/spec.ts';
-import type { TryResult } from '../../scheduler/host.ts';
+import type { TryResult } from '../../core/events.ts';
 import type { BatchJobStatus, BatchSubmission } from '../batch-backend.ts';
 import type { KindRunner, TryOf, TryTools } from './kind-runner.ts';
 

@@ -1,8 +1,8 @@
 import type { Dag } from '../../authoring/dag.ts';
 import type { TaskContext } from '../../authoring/context.ts';
 import type { InputTemplate, MappingSpec, TaskKind, TaskSpec, TaskSpecOf } from '../../model/spec.ts';
-import type { TryResult } from '../../scheduler/host.ts';
-import type { TriggerRequest } from '../../scheduler/scheduler.ts';
+import type { TryResult } from '../../core/events.ts';
+import type { TriggerRequest } from '../trigger-request.ts';
 import type { DagRunRecord, TaskInstanceRecord } from '../../store/records.ts';
 import type { StateStore } from '../../store/state-store.ts';
 import type { BatchBackend } from '../batch-backend.ts';

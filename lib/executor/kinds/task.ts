@@ -1,6 +1,6 @@
 import { errorMessage, NonRetriableError, SkipTask } from '../../errors.ts';
 import type { IterateSpec, PlainTaskSpec } from '../../model/spec.ts';
-import type { TryResult } from '../../scheduler/host.ts';
+import type { TryResult } from '../../core/events.ts';
 import type { TryInfrastructureError } from '../infrastructure.ts';
 import { checkJson } from '../json-value.ts';
 import { mappingItem, mappingLength } from '../resolve.ts';

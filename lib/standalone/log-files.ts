@@ -1,6 +1,6 @@
 import { appendFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
-import { mkdirPrivate, PRIVATE_FILE_MODE } from '../standalone/home-files.ts';
+import { mkdirPrivate, PRIVATE_FILE_MODE } from './home-files.ts';
 import type { LogLine, TiKey } from '../store/records.ts';
 
 /** Name of the environment variable that sets where airless keeps local files (logs). */
@@ -53,7 +53,7 @@ export interface LogFileWriterOptions {
   /** How long lines wait in the buffer before they are written (ms). Default 200. */
   flushMs?: number;
   /** Told at once of a file that cannot be written (and of lines given up on): one line each. Default: nothing (see `errors`). */
-  warn?(message: string): void;
+  warn?: (message: string) => void;
   /** Lines kept per file while it cannot be written; beyond that the oldest are dropped (and reported). Default 100 000. */
   maxBufferedLines?: number;
 }
