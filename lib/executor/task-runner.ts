@@ -137,6 +137,8 @@ export class TaskRunner {
    * transiently, and a failure that is left thrown as a {@link TryInfrastructureError}.
    */
   private readonly io: StateStore;
+  /** What every try's tools call, made once per runner (a try's tools are then one small object). */
+  private means: RunnerMeans | undefined;
 
   constructor(
     readonly store: StateStore,
@@ -612,30 +614,99 @@ export class TaskRunner {
 
   /** The runner's means, as a kind's try uses them (kinds/kind-runner.ts), bound to one try. */
   private tools(t: TryOf<TaskSpec>, write: LogWriter, cancel: AbortSignal | undefined, progress: TryProgress = { codeStarted: false }): TryTools {
-    const { dag, run, spec, ti } = t;
-    return {
+    this.means ??= {
       io: this.io,
       batch: this.services.batch,
       now: () => this.services.now(),
-      write,
       triggerRun: (req) => throughInfrastructure('triggering the DAG run', () => this.services.triggerRun(req), this.services.retry),
-      input: () => this.input(dag, run, spec, ti),
-      resolve: (template) => this.resolveInput(dag, run, template),
-      mappingLists: (mapping) => this.mappingLists(dag, run, spec.taskId, mapping),
-      underTimeout: (fn) => this.withTimeout(spec, cancel, fn, progress),
-      context: (signal, item) => this.context(dag, run, ti, signal, write, item),
-      callable: () => {
-        const fn = dag.runtime.get(spec.taskId)?.callable;
-        if (!fn) throw new Error(`task '${spec.taskId}' of DAG '${dag.dagId}' has no code to run`);
-        return fn;
-      },
-      storeResult: (value) => this.storeResult(ti, value),
+      input: (x) => this.input(x.dag, x.run, x.spec, x.ti),
+      resolve: (x, template) => this.resolveInput(x.dag, x.run, template),
+      mappingLists: (x, mapping) => this.mappingLists(x.dag, x.run, x.spec.taskId, mapping),
+      underTimeout: (x, c, p, fn) => this.withTimeout(x.spec, c, fn, p),
+      context: (x, w, signal, item) => this.context(x.dag, x.run, x.ti, signal, w, item),
+      storeResult: (x, value) => this.storeResult(x.ti, value),
     };
+    return new BoundTry(this.means, t, write, cancel, progress);
   }
 
   /** A try of the instance's task, as its kind runs it (kinds/). */
   private async execute(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord, write: LogWriter, cancel: AbortSignal | undefined, progress: TryProgress): Promise<TryResult> {
     const t = { dag, run, spec, ti };
     return kindRunner(spec).runTry(t, this.tools(t, write, cancel, progress));
+  }
+}
+
+/** The task runner's means a try's tools call, each taking the try. */
+interface RunnerMeans {
+  io: StateStore;
+  batch: TryTools['batch'];
+  now(): number;
+  triggerRun: TryTools['triggerRun'];
+  input(t: TryOf<TaskSpec>): Promise<unknown>;
+  resolve(t: TryOf<TaskSpec>, template: unknown): Promise<unknown>;
+  mappingLists(t: TryOf<TaskSpec>, mapping: MappingSpec): Promise<ResolvedMapping>;
+  underTimeout<T>(t: TryOf<TaskSpec>, cancel: AbortSignal | undefined, progress: TryProgress, fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  context(t: TryOf<TaskSpec>, write: LogWriter, signal: AbortSignal, item: TaskContext['item']): TaskContext;
+  storeResult(t: TryOf<TaskSpec>, value: unknown): Promise<void>;
+}
+
+/**
+ * The tools of one try: its state in five fields, its methods on the prototype. A local run can have
+ * every instance of a 100,000-wide fan-out in flight at once, so a try's tools must cost little.
+ */
+class BoundTry implements TryTools {
+  constructor(
+    private readonly means: RunnerMeans,
+    private readonly t: TryOf<TaskSpec>,
+    readonly write: LogWriter,
+    private readonly cancel: AbortSignal | undefined,
+    private readonly progress: TryProgress,
+  ) {}
+
+  get io(): StateStore {
+    return this.means.io;
+  }
+
+  get batch(): TryTools['batch'] {
+    return this.means.batch;
+  }
+
+  now(): number {
+    return this.means.now();
+  }
+
+  triggerRun(req: Parameters<TryTools['triggerRun']>[0]): Promise<DagRunRecord> {
+    return this.means.triggerRun(req);
+  }
+
+  input(): Promise<unknown> {
+    return this.means.input(this.t);
+  }
+
+  resolve(template: unknown): Promise<unknown> {
+    return this.means.resolve(this.t, template);
+  }
+
+  mappingLists(mapping: MappingSpec): Promise<ResolvedMapping> {
+    return this.means.mappingLists(this.t, mapping);
+  }
+
+  underTimeout<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.means.underTimeout(this.t, this.cancel, this.progress, fn);
+  }
+
+  context(signal: AbortSignal, item: TaskContext['item']): TaskContext {
+    return this.means.context(this.t, this.write, signal, item);
+  }
+
+  callable(): (ctx: TaskContext, input: unknown) => unknown {
+    const { dag, spec } = this.t;
+    const fn = dag.runtime.get(spec.taskId)?.callable;
+    if (!fn) throw new Error(`task '${spec.taskId}' of DAG '${dag.dagId}' has no code to run`);
+    return fn;
+  }
+
+  storeResult(value: unknown): Promise<void> {
+    return this.means.storeResult(this.t, value);
   }
 }
