@@ -57,4 +57,12 @@ describe('InvocationHost', () => {
     expect(await host.flush()).toEqual({ action: 'done' });
     expect(rec.started).toEqual([`s:${MAX_LOOPS_PER_EXECUTION}`]);
   });
+  it('takes a step of more effects than a call takes arguments (a 200,000-wide fan-out)', async () => {
+    const rec = recording();
+    const host = new InvocationHost(rec, null);
+    const many: Effect[] = Array.from({ length: 200_000 }, (_, i) => ({ type: 'timer', at: i, event: { type: 'run_timeout', dagId: 'd', runId: `r${i}` } }));
+    await host.run(step(many));
+    expect(await host.flush()).toBeNull();
+    expect(rec.timers.length).toBe(200_000);
+  });
 });

@@ -106,7 +106,7 @@ function reachable(dag: Dag, ids: Iterable<string>, next: (t: TaskSpec) => reado
     const id = stack.pop()!;
     if (out.has(id)) continue;
     out.add(id);
-    stack.push(...next(dag.task(id)));
+    for (const d of next(dag.task(id))) stack.push(d);
   }
   return out;
 }

@@ -255,7 +255,7 @@ export async function skipForShortCircuit(s: Step, dag: Dag, run: DagRunRecord, 
     const id = stack.pop()!;
     if (all.has(id)) continue;
     all.add(id);
-    stack.push(...dag.task(id).downstream);
+    for (const d of dag.task(id).downstream) stack.push(d);
   }
   // Claim every decision first, so that no skipped task lets a downstream's trigger rule run it.
   const claimed: TaskSpec[] = [];
