@@ -503,12 +503,14 @@ export class LocalRunner {
 
   /** The scheduler with this runner as its host: a step run through it has its effects carried out here. */
   get driven(): Driven {
-    return { scheduler: this.scheduler, run: (step) => drive(step, (effects) => this.apply(effects)) };
+    return { scheduler: this.scheduler, run: this.runStep };
   }
+
+  private readonly runStep = <T>(step: Promise<Outcome<T>>): Promise<T> => drive(step, (effects) => this.apply(effects));
 
   /** Run a scheduler step and carry out its effects (also those it had decided when it threw); its value. */
   drive<T>(work: (scheduler: Scheduler) => Promise<Outcome<T>>): Promise<T> {
-    return this.driven.run(work(this.scheduler));
+    return this.runStep(work(this.scheduler));
   }
 
   /**

@@ -5,8 +5,8 @@ import type { Dag } from '../authoring/dag.ts';
 import { groupOf } from '../core/arrays.ts';
 import { isTerminalRunState, isTerminalTiState, type RunState, type TerminalTiState, type TiState } from '../model/states.ts';
 import type { TaskSpec } from '../model/spec.ts';
-import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.ts';
-import { notStarted } from '../store/records.ts';
+import type { DagRunRecord, TaskInstanceRecord } from '../store/records.ts';
+import { notStarted, tiKeyOf } from '../store/records.ts';
 import type { ResetRequest } from '../store/state-store.ts';
 import type { Outcome } from './effects.ts';
 import { loadedDag, OperationError } from './operation-error.ts';
@@ -16,7 +16,6 @@ import { reopenRun } from './runs.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { Step } from './step.ts';
 
-const tiKey = (ti: TiKey): TiKey => ({ dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex });
 
 export interface ClearOptions {
   dagId: string;
@@ -257,7 +256,7 @@ function planClear(s: Step, dag: Dag, tis: readonly TaskInstanceRecord[], option
     const plan: TaskPlan & { tis: Map<number, TaskInstanceRecord> } = { t, mode: 'redecide', expanded: false, reqs: [], cleared: [], tis: new Map() };
     const add = (ti: TaskInstanceRecord, to: ResetRequest['to'], nextTry: number, undecide?: { priorTries: number }) => {
       const state = ti.state as TerminalTiState;
-      plan.reqs.push({ key: tiKey(ti), expect: { state, tryNumber: ti.tryNumber }, to, downstream: t.downstream, ...(undecide ? { undecide } : {}) });
+      plan.reqs.push({ key: tiKeyOf(ti), expect: { state, tryNumber: ti.tryNumber }, to, downstream: t.downstream, ...(undecide ? { undecide } : {}) });
       plan.cleared.push({ taskId: t.taskId, mapIndex: ti.mapIndex, state, tryNumber: ti.tryNumber, nextTry, mode: plan.mode });
       plan.tis.set(ti.mapIndex, ti);
     };
