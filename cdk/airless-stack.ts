@@ -19,7 +19,8 @@ import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, ENV } from '../lib/aws/services.t
 import { API_URL_OUTPUT } from '../lib/cli/stack-endpoint.ts';
 import { namePrefix, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import { compileBatchWatcher } from '../lib/compiler/batch-watcher.ts';
-import { compileDag, type CompiledLifecycle } from '../lib/compiler/compile.ts';
+import { compileLifecycleMachines, type CompiledMachine } from '../lib/compiler/compile.ts';
+import { LIFECYCLE_MACHINES, MACHINE_WORKFLOW_TYPE, type LifecycleMachine } from '../lib/compiler/workflow-type.ts';
 import { ITEM_LISTS_FOLDER } from '../lib/compiler/contract.ts';
 import { mergeStatements, namesOwnStateMachine, type PolicyStatement } from '../lib/compiler/iam.ts';
 import { EXPIRED_TAG } from '../lib/store/large-values.ts';
@@ -51,9 +52,9 @@ const BATCH_WILDCARDS = [
   { regex: `/^Resource::arn:${ARN_PART}:batch:${ARN_PART}:${ARN_PART}:job-definition\\/[A-Za-z0-9_-]+:\\*$/g` },
 ];
 
-/** IAM5 findings of grants on the stack's state machines (by name prefix) and their executions. */
+/** IAM5 findings of grants on the executions of the stack's own state machines (`<prefix>-<machine>:*`). */
 function stateMachineWildcard(prefix: string): { regex: string } {
-  return { regex: `/^Resource::arn:${ARN_PART}:states:${ARN_PART}:${ARN_PART}:(stateMachine|execution):${prefix}-\\*(:\\*)?$/g` };
+  return { regex: `/^Resource::arn:${ARN_PART}:states:${ARN_PART}:${ARN_PART}:execution:${prefix}-[a-z-]+:\\*$/g` };
 }
 
 /** IAM5 findings of a grant on one state machine's executions (`<name>:*`) and its Distributed Map's child executions (`<name>/*`). */
@@ -99,8 +100,9 @@ export interface AirlessStackProps extends StackProps {
    */
   dagsModule: string;
   /**
-   * Prefix of the state machines' names.
-   * @default the stack name (letters, digits and '-', 24 at most)
+   * Prefix of the state machines' names (letters, digits and '-', 56 at most).
+   * @default the stack name (its first 32 letters, digits and '-') and a hash of the stack name and the
+   * construct's path: unique to the stack, so stacks never share a state machine or log group name
    */
   namePrefix?: string;
   /**
@@ -183,8 +185,11 @@ export class AirlessStack extends Stack {
   readonly functions: Record<FunctionName, NodejsFunction>;
   /** The REST API's Function URL (AuthType AWS_IAM: callers sign with SigV4 and need lambda:InvokeFunctionUrl on it). */
   readonly apiUrl: lambda.FunctionUrl;
-  /** Lifecycle state machines by `<dagId>/<taskId>`, with the role each runs as. */
-  readonly lifecycles = new Map<string, { machine: sfn.StateMachine; compiled: CompiledLifecycle; role: iam.Role }>();
+  /**
+   * The shared lifecycle state machines (a fixed set, whatever the DAGs: a task's execution carries its
+   * own settings), with the role each runs as.
+   */
+  readonly lifecycles = new Map<LifecycleMachine, { machine: sfn.StateMachine; compiled: CompiledMachine; role: iam.Role }>();
   readonly timer: sfn.StateMachine;
   readonly batchWatcher: sfn.StateMachine;
   /**
@@ -204,7 +209,7 @@ export class AirlessStack extends Stack {
     const batchWatch = props.batchWatch ?? 'sync';
     const batchWatchIntervalSeconds = props.batchWatchIntervalSeconds ?? DEFAULT_BATCH_WATCH_INTERVAL_SECONDS;
     const iterateMode = props.iterateMode ?? 'inline';
-    this.naming = new StateMachineNaming(props.namePrefix ?? namePrefix(this.stackName));
+    this.naming = new StateMachineNaming(props.namePrefix ?? namePrefix(this.stackName, this.node.path));
     const specs = props.dags.map((d) => d.spec);
 
     // --- Storage ------------------------------------------------------------------------------------
@@ -253,7 +258,9 @@ export class AirlessStack extends Stack {
       [ENV.stateMachineArnPrefix]: `arn:${this.partition}:states:${this.region}:${this.account}:stateMachine:`,
       [ENV.stateMachineNamePrefix]: this.naming.prefix,
       [ENV.batchWatcher]: 'true',
+      [ENV.batchWatch]: batchWatch,
       [ENV.batchWatchIntervalSeconds]: String(batchWatchIntervalSeconds),
+      [ENV.taskRunnerTimeoutSeconds]: String((props.functions?.taskRunner?.timeout ?? FUNCTION_DEFAULTS.taskRunner.timeout).toSeconds()),
       POWERTOOLS_LOG_LEVEL: 'INFO',
       NODE_OPTIONS: '--enable-source-maps',
     };
@@ -315,10 +322,14 @@ export class AirlessStack extends Stack {
     const f = this.functions;
 
     // --- IAM of the functions -------------------------------------------------------------------------
-    const lifecycleArns = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.naming.lifecyclePattern, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const timerArn = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.naming.timer, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const watcherArn = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.naming.batchWatcher, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const lifecycleExecutions = this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.naming.lifecyclePattern}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const machineArn = (name: string) => this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const lifecycleArns = LIFECYCLE_MACHINES.map((m) => machineArn(this.naming.lifecycle(m)));
+    const timerArn = machineArn(this.naming.timer);
+    const watcherArn = machineArn(this.naming.batchWatcher);
+    // The executions of the Standard lifecycle machines (the Express one's cannot be described).
+    const lifecycleExecutions = LIFECYCLE_MACHINES.filter((m) => MACHINE_WORKFLOW_TYPE[m].type === 'STANDARD').map((m) =>
+      this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.naming.lifecycle(m)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    );
     const startExecution = (fn: NodejsFunction, resources: string[]) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources }));
 
@@ -336,35 +347,34 @@ export class AirlessStack extends Stack {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [values] }));
     }
     f.trigger.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [values] }));
-    // Starting runs and finishing tries dispatches lifecycles and timers (the API: triggering, clearing, backfilling).
-    for (const fn of [f.scheduler, f.trigger, f.describeJobs, f.api]) startExecution(fn, [lifecycleArns, timerArn]);
-    // The reconcile asks whether a running try's lifecycle execution has ended.
-    f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
-    // A replayed dispatch of a Standard lifecycle checks the execution it finds.
-    for (const fn of [f.trigger, f.describeJobs, f.api]) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
-    // The task runner starts lifecycles only when a task triggers a DAG (the triggered run's first
-    // tasks start from there) or submits a Batch job in poll mode (its watcher starts).
-    const triggersDags = specs.some((d) => d.tasks.some((t) => t.kind === 'trigger_dag'));
-    const pollsBatch = batchWatch === 'poll' && this.batch.tasks > 0;
-    const taskRunnerStarts = [...(triggersDags ? [lifecycleArns, timerArn] : []), ...(pollsBatch ? [watcherArn] : [])];
-    if (taskRunnerStarts.length) {
-      startExecution(f.taskRunner, taskRunnerStarts);
-      if (triggersDags) f.taskRunner.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [lifecycleExecutions] }));
+    // Every function that runs scheduler steps dispatches lifecycles and timers: the task runner and the
+    // sensor poke report their tries themselves (and start what the scheduler decided), the API triggers,
+    // clears and backfills. A replayed dispatch of a Standard lifecycle checks the execution it finds, and
+    // the reconcile asks whether a running try's lifecycle execution has ended.
+    for (const fn of [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api]) {
+      startExecution(fn, [...lifecycleArns, timerArn]);
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: lifecycleExecutions }));
     }
+    // The task runner submits a Batch job in poll mode (its watcher starts).
+    const pollsBatch = batchWatch === 'poll' && this.batch.tasks > 0;
+    if (pollsBatch) startExecution(f.taskRunner, [watcherArn]);
     if (pollsBatch && this.batch.enabled) this.batch.grantSubmitAndDescribe(f.taskRunner);
     f.describeJobs.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
-    // Array jobs: the scheduler settles a wave's children (`array_finished` lists the failed ones: ListJobs,
-    // DescribeJobs) and stops what is still RUNNABLE past a runnableTimeout (TerminateJob).
-    const arrayTasks = specs.some((d) => d.tasks.some((t) => t.kind === 'batch' && t.mapping !== null && t.batch.array));
-    if (arrayTasks) {
-      f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
-      f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
+    // Batch jobs: the scheduler settles a wave's children (`array_finished` lists the failed ones: ListJobs,
+    // DescribeJobs) and stops what is still RUNNABLE past a runnableTimeout, of a single job or an array
+    // (ListJobs, TerminateJob); the functions that report tries run scheduler steps too.
+    const batchTasks = this.batch.tasks > 0;
+    if (batchTasks) {
+      for (const fn of [f.scheduler, f.taskRunner, f.sensorPoke]) {
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
+      }
     }
 
     const stackWildcards = {
       id: 'AwsSolutions-IAM5',
       reason:
-        'Wildcards scoped to this stack: its table\'s indexes (<table>/index/*), its bucket\'s objects under the store\'s prefix (<bucket>/airless/*), its state machines by their name prefix (names follow a rule, so the functions need no list of ARNs: such a list would also be a dependency cycle, the state machines invoking the functions) and their executions.',
+        'Wildcards scoped to this stack: its table\'s indexes (<table>/index/*), its bucket\'s objects under the store\'s prefix (<bucket>/airless/*), and the executions of its own lifecycle state machines (<machine>:*: execution names are made at run time).',
       appliesTo: [
         { regex: '/^Resource::<Table[0-9A-F]+\\.Arn>\\/index\\/\\*$/g' },
         { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/\\*$/g' },
@@ -378,8 +388,8 @@ export class AirlessStack extends Stack {
       appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
     };
     const stackAndBatchWildcards = { ...stackWildcards, appliesTo: [...stackWildcards.appliesTo, ...batchWildcards.appliesTo], reason: `${stackWildcards.reason} ${batchWildcards.reason}` };
-    for (const fn of [f.trigger, f.sensorPoke, f.api]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
-    NagSuppressions.addResourceSuppressions(f.scheduler, [arrayTasks ? stackAndBatchWildcards : stackWildcards], true);
+    for (const fn of [f.trigger, f.api]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
+    for (const fn of [f.scheduler, f.sensorPoke]) NagSuppressions.addResourceSuppressions(fn, [batchTasks ? stackAndBatchWildcards : stackWildcards], true);
     if (props.tracing) for (const fn of Object.values(f)) suppressXRay(fn);
     for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [stackAndBatchWildcards], true);
 
@@ -404,13 +414,13 @@ export class AirlessStack extends Stack {
       SensorPokeArn: f.sensorPoke.functionArn,
       DescribeJobsArn: f.describeJobs.functionArn,
     };
-    let expressLogGroup: logs.LogGroup | undefined;
-    const expressLogs = () =>
-      (expressLogGroup ??= new logs.LogGroup(this, 'ExpressLifecycleLogs', {
-        logGroupName: `/aws/vendedlogs/states/${this.naming.prefix}-express`,
-        retention: logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }));
+    const definitionSubstitutions = { ...substitutions, Partition: this.partition };
+    // Express executions keep no history: their events go to CloudWatch Logs instead (a name unique to the stack).
+    const expressLogs = new logs.LogGroup(this, 'ExpressLifecycleLogs', {
+      logGroupName: `/aws/vendedlogs/states/${this.naming.prefix}-express`,
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     // Each state machine's role gets exactly the statements its compiled definition declares (its
     // integrations': lib/compiler/iam.ts), with the placeholders resolved here.
     const policyContext = (stateMachineName: string | null): PolicyContext => ({
@@ -424,8 +434,8 @@ export class AirlessStack extends Stack {
       deployment: { batchJobQueuesAndDefinitions: this.batch.submitResources, largeValueObjects: [values] },
     });
     /**
-     * The statements each role's state machines declare, the name of its one machine when they name it,
-     * and its cdk-nag suppressions (added once its policy exists, so that they reach it).
+     * The statements each role's state machine declares, the name of that machine, and its cdk-nag
+     * suppressions (added once its policy exists, so that they reach it).
      */
     const declared = new Map<iam.Role, { statements: PolicyStatement[]; stateMachineName: string | null; suppressions: NagPackSuppression[] }>();
     const addDeclared = (role: iam.Role, statements: readonly PolicyStatement[], stateMachineName: string | null, suppressions: NagPackSuppression[] = []) => {
@@ -433,75 +443,42 @@ export class AirlessStack extends Stack {
       entry.statements.push(...statements);
       declared.set(role, entry);
     };
-    const roles = new Map<CompiledLifecycle['lifecycle'], iam.Role>();
-    /** The role the lifecycles of one shape share when none of their statements names its own state machine. */
-    const lifecycleRole = (kind: CompiledLifecycle['lifecycle']): iam.Role => {
-      let role = roles.get(kind);
-      if (role) return role;
-      role = new iam.Role(this, `LifecycleRole-${kind}`, {
+    // The shared lifecycle machines: one per lifecycle shape, whatever the DAGs (a DAG change is a change
+    // of the functions' code, not of the stack's resources). Each has a role of its own.
+    for (const c of compileLifecycleMachines({
+      taskRunnerArn: '${TaskRunnerArn}',
+      schedulerArn: '${SchedulerArn}',
+      sensorPokeArn: '${SensorPokeArn}',
+      batchWatch,
+      batchWatchIntervalSeconds,
+      iterateMode,
+    })) {
+      const express = c.workflowType.type === 'EXPRESS';
+      const name = this.naming.lifecycle(c.machine);
+      const id = pascal(c.machine);
+      const role = new iam.Role(this, `LifecycleRole${id}`, {
         assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
-        description: `airless ${kind} task lifecycles: invoke their functions only`,
+        description: `airless ${c.machine} lifecycle: what its integrations need`,
       });
-      addDeclared(role, [], null, [
+      addDeclared(role, c.statements, c.statements.some(namesOwnStateMachine) ? name : null, [
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (ids not known in advance: job/*); a job definition named without a revision is submitted at its latest (job-definition/<name>:*); Express logging needs the log-delivery actions, which take no resource (*).',
-          appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
-        },
-      ]);
-      roles.set(kind, role);
-      return role;
-    };
-    /**
-     * The role of a lifecycle whose statements name its own state machine (a Distributed Map starts its
-     * child executions as executions of its own state machine, by its name: its ARN would be a
-     * dependency cycle), of its own.
-     */
-    const ownRole = (dagId: string, c: CompiledLifecycle): iam.Role => {
-      const name = this.naming.lifecycle(dagId, c.taskId);
-      const role = new iam.Role(this, `LifecycleRole-${dagId}-${c.taskId}`, {
-        assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
-        description: `airless ${c.lifecycle} lifecycle of ${dagId}.${c.taskId}: its functions, its Distributed Map's child executions`.slice(0, 1000),
-      });
-      addDeclared(role, [], name, [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'A Distributed Map describes and stops the executions of its own state machine and its Map Runs\' child executions (<name>:* and <name>/*: their ids are made at run time); an ItemReader/ResultWriter reads and writes objects under the store\'s prefix of the stack\'s bucket (<bucket>/airless/*), whose keys name runs; Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (job/*), and submits a job definition named without a revision at its latest (job-definition/<name>:*); X-Ray tracing, when on, takes no resource (*).',
+            'A Distributed Map describes and stops the executions of its own state machine and its Map Runs\' child executions (<name>:* and <name>/*: their ids are made at run time); an ItemReader/ResultWriter reads and writes objects under the store\'s prefix of the stack\'s bucket (<bucket>/airless/*), whose keys name runs; Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (job/*), and submits a job definition named without a revision at its latest (job-definition/<name>:*); Express logging and X-Ray tracing take no resource (*).',
           appliesTo: ['Resource::*', ...BATCH_WILDCARDS, ownExecutionsWildcard(name), { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/\\*$/g' }],
         },
       ]);
-      return role;
-    };
-    for (const dag of props.dags) {
-      const compiled = compileDag(dag.spec, {
-        taskRunnerArn: '${TaskRunnerArn}',
-        schedulerArn: '${SchedulerArn}',
-        sensorPokeArn: '${SensorPokeArn}',
-        batchWatch,
-        batchWatchIntervalSeconds,
-        iterateMode,
+      const machine = new sfn.StateMachine(this, `Lifecycle${id}`, {
+        stateMachineName: name,
+        stateMachineType: express ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
+        definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(c.definition)),
+        definitionSubstitutions,
+        role,
+        tracingEnabled: props.tracing ?? false,
+        ...(express ? { logs: { destination: expressLogs, level: sfn.LogLevel.ALL, includeExecutionData: true } } : {}),
       });
-      for (const c of compiled) {
-        const express = c.workflowType.type === 'EXPRESS';
-        const name = this.naming.lifecycle(dag.dagId, c.taskId);
-        const own = c.statements.some(namesOwnStateMachine);
-        const role = own ? ownRole(dag.dagId, c) : lifecycleRole(c.lifecycle);
-        addDeclared(role, c.statements, own ? name : null);
-        const machine = new sfn.StateMachine(this, `Lifecycle-${dag.dagId}-${c.taskId}`, {
-          stateMachineName: name,
-          stateMachineType: express ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
-          definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(c.definition)),
-          definitionSubstitutions: substitutions,
-          role,
-          tracingEnabled: props.tracing ?? false,
-          // Express executions keep no history: their events go to CloudWatch Logs instead.
-          ...(express ? { logs: { destination: expressLogs(), level: sfn.LogLevel.ALL, includeExecutionData: true } } : {}),
-        });
-        suppressStateMachine(machine, express, props.tracing ?? false);
-        this.lifecycles.set(`${dag.dagId}/${c.taskId}`, { machine, compiled: c, role });
-      }
+      suppressStateMachine(machine, express, props.tracing ?? false);
+      this.lifecycles.set(c.machine, { machine, compiled: c, role });
     }
 
     const timer = compileTimerMachine({ schedulerArn: '${SchedulerArn}' });
@@ -511,7 +488,7 @@ export class AirlessStack extends Stack {
       stateMachineName: this.naming.timer,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(timer.definition)),
-      definitionSubstitutions: substitutions,
+      definitionSubstitutions,
       role: timerRole,
       tracingEnabled: props.tracing ?? false,
     });
@@ -525,7 +502,7 @@ export class AirlessStack extends Stack {
       stateMachineName: this.naming.batchWatcher,
       stateMachineType: watcher.workflowType.type === 'EXPRESS' ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(watcher.definition)),
-      definitionSubstitutions: substitutions,
+      definitionSubstitutions,
       role: watcherRole,
       tracingEnabled: props.tracing ?? false,
     });
@@ -590,6 +567,11 @@ export class AirlessStack extends Stack {
     );
     return (this.scheduleRoleInstance = role);
   }
+}
+
+/** `batch_array` → `BatchArray`. */
+function pascal(s: string): string {
+  return s.split('_').map(capitalize).join('');
 }
 
 function capitalize(s: string): string {

@@ -25,7 +25,7 @@ import type { TriggerEvent } from '../lib/aws/handlers.ts';
 import { blobStoreOn, dagResolverFromModules, DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type ServiceOverrides } from '../lib/aws/services.ts';
 import { SfnDispatcher, sfnClient, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
-import { compileBatchWatcher, compileDag, type CompileOptions } from '../lib/compiler/index.ts';
+import { compileBatchWatcher, compileLifecycleMachines, withPartition, type CompileOptions } from '../lib/compiler/index.ts';
 import type { DagRunRecord, RunRef, TaskInstanceRecord } from '../lib/store/records.ts';
 import { DynamoDbStateStore } from '../lib/store/dynamodb-store.ts';
 import { S3LargeValueStore } from '../lib/store/large-values.ts';
@@ -161,6 +161,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     naming,
     stateMachineArnPrefix: sfn.arnPrefix,
     batchWatcher: true,
+    batchWatch,
     now: () => clock.now(),
   });
 
@@ -199,12 +200,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   // The state machines the stack deploys.
   const compileOptions: CompileOptions = { taskRunnerArn: arns.taskRunner, schedulerArn: arns.scheduler, sensorPokeArn: arns.sensorPoke, batchWatch };
-  for (const dag of dags.dags) {
-    for (const c of compileDag(dag.spec, compileOptions)) sfn.register(naming.lifecycle(dag.dagId, c.taskId), c.definition, c.workflowType.type);
-  }
-  sfn.register(naming.timer, compileTimer({ schedulerArn: arns.scheduler }), 'STANDARD');
+  // A fixed set, whatever the DAGs: each task's execution names its machine and carries its settings.
+  for (const c of compileLifecycleMachines(compileOptions)) sfn.register(naming.lifecycle(c.machine), withPartition(c.definition), c.workflowType.type);
+  sfn.register(naming.timer, withPartition(compileTimer({ schedulerArn: arns.scheduler })), 'STANDARD');
   const watcher = compileBatchWatcher({ describeJobsArn: arns.describeJobs });
-  sfn.register(naming.batchWatcher, watcher.definition, watcher.workflowType.type);
+  sfn.register(naming.batchWatcher, withPartition(watcher.definition), watcher.workflowType.type);
 
   const harness: Harness = {
     target,

@@ -107,6 +107,8 @@ interface DistributedMapRun {
   readFromS3: boolean;
   itemSelector: Record<string, unknown> | null;
   maxConcurrency: number;
+  /** `MaxConcurrencyPath`: a path into the Map state's input (instead of `maxConcurrency`). */
+  maxConcurrencyPath: string | null;
   toleratedPercentage: number;
   toleratedCount: number;
   writeToS3: boolean;
@@ -214,7 +216,7 @@ export class LocalStepFunctions {
    */
   private rewriteDistributedMap(machineName: string, stateName: string, map: Record<string, any>): { state: Record<string, unknown>; run: DistributedMapRun } {
     const where = `harness: Distributed Map '${stateName}' of ${machineName}`;
-    for (const field of ['ItemBatcher', 'MaxConcurrencyPath', 'ToleratedFailurePercentagePath', 'ToleratedFailureCountPath', 'Parameters', 'Label']) {
+    for (const field of ['ItemBatcher', 'ToleratedFailurePercentagePath', 'ToleratedFailureCountPath', 'Parameters', 'Label']) {
       if (map[field] !== undefined) throw new Error(`${where}: ${field} is not supported by the local Step Functions`);
     }
     const reader = map['ItemReader'] as { Resource?: string; ReaderConfig?: Record<string, unknown>; Parameters?: unknown } | undefined;
@@ -254,6 +256,7 @@ export class LocalStepFunctions {
         readFromS3: reader !== undefined,
         itemSelector: (map['ItemSelector'] as Record<string, unknown> | undefined) ?? null,
         maxConcurrency: Number(map['MaxConcurrency'] ?? 0),
+        maxConcurrencyPath: typeof map['MaxConcurrencyPath'] === 'string' ? map['MaxConcurrencyPath'] : null,
         toleratedPercentage: Number(map['ToleratedFailurePercentage'] ?? 0),
         toleratedCount: Number(map['ToleratedFailureCount'] ?? 0),
         writeToS3: writer !== undefined,
@@ -527,7 +530,9 @@ export class LocalStepFunctions {
         if (rec.status !== 'SUCCEEDED') failed++;
       }
     };
-    const width = run.maxConcurrency > 0 ? Math.min(run.maxConcurrency, inputs.length) : inputs.length;
+    const maxConcurrency = run.maxConcurrencyPath === null ? run.maxConcurrency : Number((evaluateTemplate({ 'm.$': run.maxConcurrencyPath }, p.input, context, stateName) as { m?: unknown }).m ?? 0);
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) throw new StatesError('States.Runtime', `MaxConcurrencyPath ${run.maxConcurrencyPath ?? ''} of Map state '${stateName}' is not a whole number >= 0`);
+    const width = maxConcurrency > 0 ? Math.min(maxConcurrency, inputs.length) : inputs.length;
     await releasedWhile(() => Promise.all(Array.from({ length: width }, worker)));
 
     const ran = children.filter((c): c is ExecutionRecord => c !== null);

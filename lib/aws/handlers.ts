@@ -73,11 +73,13 @@ async function nextOfWave(store: StateStore, array: ArrayRef, tryNumber: number)
 export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServices): Promise<LifecycleNext | { reconciled: ReconcileReport[] }> {
   switch (req.type) {
     case 'try_finished': {
-      const { scheduler: s, host } = scheduler(svc, { instance: req.key });
+      const { scheduler: s, host } = scheduler(svc, lifecycleCallerOf(svc, req.key));
       // The compiled TryFailed and TryTimedOut states write a failure's error as "Error: Cause" text.
       const result = req.result?.kind === 'failure' ? { ...req.result, error: errorInfoOf(req.result.error) } : req.result;
       if (result) await host.run(s.handleTryResult(req.key, req.tryNumber, result));
-      return (await host.flush()) ?? nextOfInstance(svc.store, req.key);
+      const next = await host.flush();
+      if (next) return next;
+      return lifecycleCallerOf(svc, req.key) ? nextOfInstance(svc.store, req.key) : DONE;
     }
     case 'timer': {
       const standalone = 'standalone' in req && req.standalone;
@@ -142,53 +144,84 @@ export async function handleTrigger(ev: TriggerEvent, svc: AwsServices): Promise
 
 export type TaskRunnerRequest = ContractTaskRunnerRequest | SensorPokeRequest | { mode: 'item'; key: TiKey; tryNumber: number; index: number; itemTry?: number };
 
+/** The reply of a step whose lifecycle does not read it: whatever comes next starts in new executions. */
+const DONE: LifecycleNext = { action: 'done' };
+
+/**
+ * The lifecycle that calls the scheduler about `key`'s try, when its machine reads the scheduler's reply
+ * (a sensor's poke loop waits for its next poke in its execution); null for the machines that end once
+ * the try is reported (try, batch, iterate: a retry's delay is a timer execution, the next try a new
+ * execution), whose next actions all start elsewhere.
+ */
+function lifecycleCallerOf(svc: AwsServices, key: TiKey): LifecycleCaller | null {
+  return svc.dags.getDag(key.dagId)?.taskIndex.get(key.taskId)?.kind === 'sensor' ? { instance: key } : null;
+}
+
 /**
  * The task runner function (and the sensor-poke function, `mode: 'poke'`): one step of a try, answering
- * as lib/compiler/contract.ts says. `signal` fires before the Lambda's own timeout.
+ * as lib/compiler/contract.ts says. A step that ends the try reports it to the scheduler in the same
+ * invocation (no second invocation, no second read of the instance) and returns the lifecycle's next
+ * action. `signal` fires before the Lambda's own timeout.
  */
-export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsServices, signal?: AbortSignal): Promise<TryResult | BatchPrepareOutput | IteratePrepareOutput | ArrayPrepareOutput | ArraySubmitOutput | ArrayPollOutput | { index: number } | null> {
-  const { scheduler: s, host } = scheduler(svc, null);
+export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsServices, signal?: AbortSignal): Promise<LifecycleNext | BatchPrepareOutput | IteratePrepareOutput | ArrayPrepareOutput | ArraySubmitOutput | ArrayPollOutput | { index: number }> {
+  const caller = 'key' in req ? lifecycleCallerOf(svc, req.key) : null;
+  const { scheduler: s, host } = scheduler(svc, caller);
   const runner = new TaskRunner(
     svc.store,
     svc.dags,
     { now: svc.now ?? Date.now, triggerRun: (r) => host.run(s.triggerRun(r)), batch: svc.batch },
     s.resolver,
   );
+  /** Report a try's result (null: nothing ran here) and carry out what the scheduler decided. */
+  const report = async (key: TiKey, tryNumber: number, result: TryResult | null): Promise<LifecycleNext> => {
+    if (result) await host.run(s.handleTryResult(key, tryNumber, result));
+    const next = await host.flush();
+    if (next) return next;
+    return caller ? nextOfInstance(svc.store, key) : DONE;
+  };
   try {
     switch (req.mode) {
       case 'run':
       case 'poke':
-        return await runner.run(req.key, req.tryNumber, signal);
+        return await report(req.key, req.tryNumber, await runner.run(req.key, req.tryNumber, signal));
       case 'batch_prepare': {
         const r = await runner.prepareBatchJob(req.key, req.tryNumber);
-        if (r === null) return { submit: null, result: null };
-        if ('result' in r) return { submit: null, result: r.result };
-        return { submit: submitJobParameters(r.submission), result: null };
+        if (r === null) return { submit: null };
+        if ('result' in r) {
+          await report(req.key, req.tryNumber, r.result);
+          return { submit: null };
+        }
+        // The executionTimeout is the job's own: Batch stops it (at least 60 s, Batch's minimum).
+        const ms = svc.dags.getDag(req.key.dagId)?.taskIndex.get(req.key.taskId)?.executionTimeoutMs ?? null;
+        return { submit: { ...submitJobParameters(r.submission), Timeout: ms === null ? {} : { AttemptDurationSeconds: Math.max(60, Math.ceil(ms / 1000)) } } };
       }
       case 'batch_complete':
-        return await runner.completeBatchJob(req.key, req.tryNumber, batchJobStatusOf(req.job));
+        return await report(req.key, req.tryNumber, await runner.completeBatchJob(req.key, req.tryNumber, batchJobStatusOf(req.job)));
       case 'iterate_prepare': {
         const r = await runner.prepareIteration(req.key, req.tryNumber);
-        if (r === null) return { items: null, itemsObject: null, result: null };
-        if ('result' in r) return { items: null, itemsObject: null, result: r.result };
+        if (r === null) return { items: null, itemsObject: null };
+        if ('result' in r) {
+          await report(req.key, req.tryNumber, r.result);
+          return { items: null, itemsObject: null };
+        }
         // A list too long for the state goes to S3, where the Distributed Map's ItemReader reads it.
         const list = JSON.stringify(r.items);
         const blobs = svc.blobs;
         const inlineMax = blobs?.itemsInlineMaxBytes ?? ITEMS_INLINE_MAX_BYTES;
         const bytes = Buffer.byteLength(list, 'utf8');
-        if (bytes <= inlineMax) return { items: r.items, itemsObject: null, result: null };
+        if (bytes <= inlineMax) return { items: r.items, itemsObject: null };
         if (!blobs) {
           throw new Error(`${r.items.length} items (${bytes} bytes of JSON) are too many for the state (at most ${inlineMax} bytes inline) and no bucket is configured for them (BUCKET_NAME)`);
         }
         const dir = `${ITEM_LISTS_FOLDER}/${req.key.dagId}/${req.key.runId}/${req.key.taskId}/${req.key.mapIndex}/try-${req.tryNumber}`;
         const at = await blobs.put(`${dir}/items.json`, list);
-        return { items: null, itemsObject: { Bucket: at.Bucket, Key: at.Key, ResultsPrefix: `${at.Key.slice(0, -'items.json'.length)}results` }, result: null };
+        return { items: null, itemsObject: { Bucket: at.Bucket, Key: at.Key, ResultsPrefix: `${at.Key.slice(0, -'items.json'.length)}results` } };
       }
       case 'item':
         await runner.runItem(req.key, req.tryNumber, req.index, ('itemTry' in req ? req.itemTry : undefined) ?? null, signal);
         return { index: req.index };
       case 'iterate_complete':
-        return await runner.completeIteration(req.key, req.tryNumber);
+        return await report(req.key, req.tryNumber, await runner.completeIteration(req.key, req.tryNumber));
       case 'array_prepare':
         return await prepareWave(runner, s, host, svc, req.array, req.tryNumber);
       case 'array_submit': {

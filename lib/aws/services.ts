@@ -9,7 +9,7 @@ import type { StateStore } from '../store/state-store.ts';
 import { AwsBatchBackend, batchClient, type BatchJobDescriber } from './batch-client.ts';
 import type { Env } from '../clients/aws-clients.ts';
 import type { Dispatcher } from './invocation-host.ts';
-import { SfnDispatcher, sfnClient, StateMachineNaming } from './sfn-dispatcher.ts';
+import { expressTryLimitSeconds, SfnDispatcher, sfnClient, StateMachineNaming } from './sfn-dispatcher.ts';
 
 /**
  * The environment variables the functions read (the CDK stack sets them). Only `TABLE_NAME` and the
@@ -32,6 +32,10 @@ export const ENV = {
   batchWatcher: 'BATCH_WATCHER',
   /** Seconds between two DescribeJobs rounds of a Batch watcher. Default 30. */
   batchWatchIntervalSeconds: 'BATCH_WATCH_INTERVAL_SECONDS',
+  /** How Batch tasks wait for their job, as the stack compiled them: `sync` or `poll`. Default `sync`. */
+  batchWatch: 'BATCH_WATCH',
+  /** The task runner function's timeout in seconds (how long a try on the Express try machine can run). Default 900. */
+  taskRunnerTimeoutSeconds: 'TASK_RUNNER_TIMEOUT_SECONDS',
 } as const;
 
 /** Default seconds between two rounds of a Batch watcher. */
@@ -99,6 +103,14 @@ export interface ServiceOverrides {
   blobs?: BlobStore;
 }
 
+/** The `BATCH_WATCH` mode. */
+export function batchWatchOf(env: Env): 'sync' | 'poll' {
+  const v = env[ENV.batchWatch];
+  if (v === undefined || v === '' || v === 'sync') return 'sync';
+  if (v === 'poll') return 'poll';
+  throw new Error(`environment variable ${ENV.batchWatch} must be 'sync' or 'poll', got '${v}'`);
+}
+
 function required(env: Env, name: string): string {
   const v = env[name];
   if (v === undefined || v === '') throw new Error(`environment variable ${name} is not set`);
@@ -144,6 +156,8 @@ export function servicesFromEnv(dags: DagResolver, env: Env = process.env, overr
       naming: new StateMachineNaming(required(env, ENV.stateMachineNamePrefix)),
       stateMachineArnPrefix: required(env, ENV.stateMachineArnPrefix),
       batchWatcher: watcher,
+      batchWatch: batchWatchOf(env),
+      expressTryLimitSeconds: expressTryLimitSeconds(optionalNumber(env, ENV.taskRunnerTimeoutSeconds) ?? 900),
       ...(overrides.now ? { now: overrides.now } : {}),
     }));
   const dispatcher = overrides.dispatcher ?? sfnDispatcher();

@@ -7,7 +7,10 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { Dag } from '../authoring/dag.ts';
 import { aslTimestamp, type ArrayFanoutInput, type BatchWatcherInput, type LifecycleInput } from '../compiler/contract.ts';
-import { chooseWorkflowType, EXPRESS_MAX_DURATION_SECONDS } from '../compiler/workflow-type.ts';
+import { taskLifecycle, type TaskLifecycle } from '../compiler/compile.ts';
+import { LAMBDA_SERVICE_RETRY_WORST_SECONDS } from '../compiler/integrations.ts';
+import { LIFECYCLE_MACHINES, type LifecycleMachine } from '../compiler/workflow-type.ts';
+import type { TaskSpec } from '../model/spec.ts';
 import { canonicalJson, sha256 } from '../model/hash.ts';
 import type { ArrayWave, DagResolver, TimerEvent } from '../scheduler/host.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
@@ -18,10 +21,7 @@ import type { Dispatcher } from './invocation-host.ts';
 export const SFN_NAME_MAX = 80;
 /** How many times one queued version of an instance is re-dispatched after its execution ended without running it. */
 export const MAX_REDISPATCHES = 10;
-/**
- * Seconds past an Express execution's 5-minute limit after which a try still `running` on an Express
- * lifecycle is taken as stopped (the Lambda invocation in flight when the execution ended may still finish).
- */
+/** Seconds of margin past the longest an Express try can take before a try still `running` on it is taken as stopped. */
 export const EXPRESS_STOP_SLACK_SECONDS = 60;
 
 const UNSAFE = /[^A-Za-z0-9_-]/g;
@@ -39,42 +39,47 @@ function hash(parts: readonly unknown[], length: number): string {
  * (which start them) follow, so no function needs a list of ARNs in its environment and no state machine
  * ARN has to be passed to the functions it invokes (which would be a dependency cycle).
  *
- * - a task's lifecycle: `<prefix>-<dagId>-<taskId>-<8 hex>` (ids with characters Step Functions refuses
- *   get `_`; the hash of the exact ids keeps names unique; too long a readable part is shortened).
- * - the timer: `<prefix>_timer`; the Batch watcher: `<prefix>_batch-watcher`.
- *
- * The prefix has only letters, digits and `-` (see {@link namePrefix}), so `<prefix>-*` matches every
- * lifecycle of the stack and nothing else of it.
+ * The set is fixed, whatever the DAGs: `<prefix>-<machine>` for each lifecycle machine (`try`, `sensor`,
+ * `batch`, `iterate`, `batch-array`), `<prefix>-timer`, `<prefix>-batch-watcher` and
+ * `<prefix>-reconciler`. The prefix is unique to the stack ({@link namePrefix}: readable, and a hash of
+ * the stack's name and the construct's path), so two stacks never share a name.
  */
 export class StateMachineNaming {
   constructor(readonly prefix: string) {
-    if (!/^[A-Za-z0-9-]{1,32}$/.test(prefix)) throw new Error(`state machine name prefix '${prefix}' must be 1 to 32 letters, digits or '-'`);
+    if (!/^[A-Za-z0-9-]{1,56}$/.test(prefix)) throw new Error(`state machine name prefix '${prefix}' must be 1 to 56 letters, digits or '-'`);
   }
 
-  lifecycle(dagId: string, taskId: string): string {
-    const h = hash([dagId, taskId], 8);
-    const readable = `${this.prefix}-${clean(dagId)}-${clean(taskId)}`;
-    return `${readable.slice(0, SFN_NAME_MAX - h.length - 1)}-${h}`;
+  /** The shared machine of a lifecycle shape. */
+  lifecycle(machine: LifecycleMachine): string {
+    return `${this.prefix}-${machine.replace(/_/g, '-')}`;
   }
 
   get timer(): string {
-    return `${this.prefix}_timer`;
+    return `${this.prefix}-timer`;
   }
 
   get batchWatcher(): string {
-    return `${this.prefix}_batch-watcher`;
+    return `${this.prefix}-batch-watcher`;
   }
 
-  /** A pattern (for IAM) that matches every lifecycle state machine name of the stack. */
-  get lifecyclePattern(): string {
-    return `${this.prefix}-*`;
+  get reconciler(): string {
+    return `${this.prefix}-reconciler`;
+  }
+
+  /** Every state machine name of the stack. */
+  all(): string[] {
+    return [...LIFECYCLE_MACHINES.map((m) => this.lifecycle(m)), this.timer, this.batchWatcher, this.reconciler];
   }
 }
 
-/** A state machine name prefix from any string (e.g. a stack name): letters, digits and '-', at most 24. */
-export function namePrefix(s: string): string {
-  const p = s.replace(/[^A-Za-z0-9-]/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 24).replace(/-$/, '');
-  return p || 'airless';
+/**
+ * A stack's state machine name prefix: a readable part of `name` (letters, digits and '-', at most 32)
+ * and 8 hex of a hash of `name` and `unique` (the construct's path), so that stacks whose names share a
+ * beginning, or two airless stacks of one app, never collide.
+ */
+export function namePrefix(name: string, unique = ''): string {
+  const readable = name.replace(/[^A-Za-z0-9-]/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 32).replace(/-$/, '') || 'airless';
+  return `${readable}-${hash([name, unique], 8)}`;
 }
 
 /**
@@ -134,7 +139,24 @@ export interface SfnDispatcherOptions {
   stateMachineArnPrefix: string;
   /** Whether a Batch watcher state machine is deployed (Batch tasks in poll mode). */
   batchWatcher?: boolean;
+  /** How Batch tasks wait for their job (as the stack compiled them). Default `sync`. */
+  batchWatch?: 'sync' | 'poll';
+  /**
+   * Seconds after a try started on the Express `try` machine past which it cannot still be running: the
+   * task runner's timeout, plus the Lambda service retries before it and a margin. Default
+   * {@link expressTryLimitSeconds} of 900.
+   */
+  expressTryLimitSeconds?: number;
   now?: () => number;
+}
+
+/**
+ * Seconds after which a try on the Express `try` machine has stopped: its invocation may start up to
+ * LAMBDA_SERVICE_RETRY_WORST_SECONDS late and run the task runner's timeout (it reports itself, even past
+ * the execution's 5 minutes), plus {@link EXPRESS_STOP_SLACK_SECONDS}.
+ */
+export function expressTryLimitSeconds(taskRunnerTimeoutSeconds: number): number {
+  return taskRunnerTimeoutSeconds + LAMBDA_SERVICE_RETRY_WORST_SECONDS + EXPRESS_STOP_SLACK_SECONDS;
 }
 
 /**
@@ -150,6 +172,8 @@ export class SfnDispatcher implements Dispatcher {
   private readonly arnPrefix: string;
   private readonly now: () => number;
   private readonly hasWatcher: boolean;
+  private readonly batchWatch: 'sync' | 'poll';
+  private readonly expressLimitMs: number;
 
   constructor(options: SfnDispatcherOptions) {
     this.client = options.client;
@@ -161,10 +185,18 @@ export class SfnDispatcher implements Dispatcher {
     this.arnPrefix = options.stateMachineArnPrefix;
     this.now = options.now ?? Date.now;
     this.hasWatcher = options.batchWatcher ?? false;
+    this.batchWatch = options.batchWatch ?? 'sync';
+    this.expressLimitMs = (options.expressTryLimitSeconds ?? expressTryLimitSeconds(900)) * 1000;
   }
 
-  lifecycleArn(dagId: string, taskId: string): string {
-    return this.arnPrefix + this.naming.lifecycle(dagId, taskId);
+  /** How a task runs: its shared machine and its settings. */
+  lifecycleOf(spec: TaskSpec): TaskLifecycle {
+    return taskLifecycle(spec, { batchWatch: this.batchWatch });
+  }
+
+  /** The ARN of a shared lifecycle machine. */
+  machineArn(machine: LifecycleMachine): string {
+    return this.arnPrefix + this.naming.lifecycle(machine);
   }
 
   get timerArn(): string {
@@ -182,9 +214,10 @@ export class SfnDispatcher implements Dispatcher {
    * named with a `-r<n>` suffix, at most {@link MAX_REDISPATCHES} times.
    */
   async startLifecycle(ti: TaskInstanceRecord, dag: Dag): Promise<void> {
-    const stateMachineArn = this.lifecycleArn(dag.dagId, ti.taskId);
-    const input: LifecycleInput = { key: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, dagId: dag.dagId, tryNumber: ti.tryNumber };
-    const express = chooseWorkflowType(dag.task(ti.taskId)).type === 'EXPRESS';
+    const lifecycle = this.lifecycleOf(dag.task(ti.taskId));
+    const stateMachineArn = this.machineArn(lifecycle.machine);
+    const input: LifecycleInput = { key: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex }, dagId: dag.dagId, tryNumber: ti.tryNumber, settings: lifecycle.settings };
+    const express = lifecycle.workflowType.type === 'EXPRESS';
     for (let n = 0; n <= MAX_REDISPATCHES; n++) {
       const name = lifecycleExecutionName(ti, n);
       try {
@@ -209,9 +242,9 @@ export class SfnDispatcher implements Dispatcher {
    */
   async startArrayWaves(waves: readonly ArrayWave[], dag: Dag): Promise<void> {
     if (waves.length === 0) return;
-    const taskId = waves[0]!.array.taskId;
-    const input: ArrayFanoutInput = { waves: waves.map((w) => ({ array: w.array, dagId: dag.dagId, tryNumber: w.tryNumber })) };
-    await this.startOnce(this.lifecycleArn(dag.dagId, taskId), arrayExecutionName(waves), input);
+    const lifecycle = this.lifecycleOf(dag.task(waves[0]!.array.taskId));
+    const input: ArrayFanoutInput = { waves: waves.map((w) => ({ array: w.array, dagId: dag.dagId, tryNumber: w.tryNumber })), settings: lifecycle.settings };
+    await this.startOnce(this.machineArn(lifecycle.machine), arrayExecutionName(waves), input);
   }
 
   /** Start a timer execution: wait until `at`, then `{type: 'timer', event, standalone: true}` to the scheduler. */
@@ -244,13 +277,15 @@ export class SfnDispatcher implements Dispatcher {
     const dag = this.dags.getDag(ti.dagId);
     const spec = dag?.taskIndex.get(ti.taskId);
     if (!dag || !spec) return null;
-    if (chooseWorkflowType(spec).type === 'EXPRESS') {
+    const lifecycle = this.lifecycleOf(spec);
+    if (lifecycle.workflowType.type === 'EXPRESS') {
       const since = Date.parse(ti.startDate ?? ti.queuedAt ?? '');
       if (Number.isNaN(since)) return null;
-      const limitMs = (EXPRESS_MAX_DURATION_SECONDS + EXPRESS_STOP_SLACK_SECONDS) * 1000;
-      return this.now() - since > limitMs ? `its Express lifecycle execution cannot still be running (started ${new Date(since).toISOString()}, Express executions last at most ${EXPRESS_MAX_DURATION_SECONDS} s)` : null;
+      return this.now() - since > this.expressLimitMs
+        ? `its try cannot still be running (started ${new Date(since).toISOString()} on the Express try machine, whose invocation reports within ${this.expressLimitMs / 1000} s)`
+        : null;
     }
-    const stateMachineArn = this.lifecycleArn(dag.dagId, ti.taskId);
+    const stateMachineArn = this.machineArn(lifecycle.machine);
     let last: DescribeExecutionCommandOutput | undefined;
     for (let n = 0; n <= MAX_REDISPATCHES; n++) {
       try {

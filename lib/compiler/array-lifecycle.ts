@@ -41,7 +41,7 @@ const CATCH_TO_REPORT = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Nex
  * {@link ArrayFanoutInput} (`{ waves: ArrayLifecycleInput[] }`, one entry per group with a wave to start).
  *
  * `Groups` is a Distributed Map over `$.waves` (each entry is a child Standard execution's input;
- * `MaxConcurrency` from {@link arrayMaxConcurrency}). The list holds one small entry per group of up
+ * `MaxConcurrencyPath` the input's `settings.maxConcurrency`, from {@link arrayMaxConcurrency}). The list holds one small entry per group of up
  * to 10,000 map indexes, so it comes in the input (no ItemReader) and the children's outputs come back
  * in the Map's result (each child ends with `OutputPath: $.array`, about 100 bytes), which `ResultPath:
  * null` drops. `ToleratedFailurePercentage: 0` (Step Functions' default, written out): a child catches
@@ -74,12 +74,11 @@ const CATCH_TO_REPORT = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Nex
  */
 export function buildArrayFanout(
   graph: StateGraph,
-  spec: TaskSpec,
   o: { taskRunnerArn: string; schedulerArn: string; batchWatch: 'sync' | 'poll'; batchWatchIntervalSeconds?: number },
 ): string {
   const interval = o.batchWatchIntervalSeconds ?? DEFAULT_BATCH_WATCH_INTERVAL_SECONDS;
   if (!Number.isInteger(interval) || interval < 1 || interval > 86_400) {
-    throw new AslCompileError(`option 'batchWatchIntervalSeconds' must be a whole number of seconds from 1 to 86400, got ${interval}`, { taskId: spec.taskId });
+    throw new AslCompileError(`option 'batchWatchIntervalSeconds' must be a whole number of seconds from 1 to 86400, got ${interval}`);
   }
   const wave = graph.nested();
   wave.add(
@@ -167,7 +166,7 @@ export function buildArrayFanout(
     mapTask({
       comment: `One child execution per group of up to ${ARRAY_MAX_CHILDREN.toLocaleString('en-US')} map indexes: its waves, one Batch array job each`,
       items: { path: '$.waves' },
-      maxConcurrency: arrayMaxConcurrency(spec),
+      maxConcurrency: { path: '$.settings.maxConcurrency' },
       toleratedFailurePercentage: 0,
       itemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, ...wave.render(STATE.prepare) },
       resultPath: null,

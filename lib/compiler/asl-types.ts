@@ -42,6 +42,8 @@ export type TaskState = Transition & {
   Parameters?: PayloadTemplate;
   /** Seconds the task may run before it fails with `States.Timeout`. */
   TimeoutSeconds?: number;
+  /** The same, read from the state's input (a per-task setting of a shared lifecycle machine). */
+  TimeoutSecondsPath?: string;
   ResultSelector?: PayloadTemplate;
   ResultPath?: string | null;
   OutputPath?: string | null;
@@ -73,7 +75,8 @@ export type ChoiceComparison =
   | { Variable: string; StringEquals: string }
   | { Variable: string; BooleanEquals: boolean }
   | { Variable: string; IsNull: boolean }
-  | { Variable: string; IsPresent: boolean };
+  | { Variable: string; IsPresent: boolean }
+  | { Variable: string; NumericLessThanPath: string };
 
 /** A Choice rule: a comparison, or the negation of one. */
 export type ChoiceRule = (ChoiceComparison | { Not: ChoiceComparison }) & { Next: string };
@@ -125,7 +128,9 @@ export type MapState = Transition &
     Comment?: string;
     ItemSelector?: PayloadTemplate;
     /** Iterations running at once; 0 means as many as Step Functions allows (10,000 child executions for a Distributed Map). */
-    MaxConcurrency: number;
+    MaxConcurrency?: number;
+    /** The same, read from the state's input (a per-task setting of a shared lifecycle machine). */
+    MaxConcurrencyPath?: string;
     /** Distributed Map: the percentage of child executions that may fail before the Map Run fails (default 0). */
     ToleratedFailurePercentage?: number;
     ItemProcessor: ItemProcessor;

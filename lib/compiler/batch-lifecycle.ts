@@ -1,31 +1,31 @@
-import type { TaskSpec } from '../model/spec.ts';
 import { invokeLambda, submitBatchJobSync, submitJobParameters } from './integrations.ts';
-import { addPrepareStates, addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
+import { addFinalReport, addPrepareStates, addTryFailureStates, STATE, tryCatchers } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
 
 /**
- * A Batch try with `.sync`: `Prepare` (task runner `batch_prepare` → the SubmitJob parameters, or a
- * result without submitting) → `CheckPrepared` → `Submit` (`batch:submitJob.sync`: Step Functions waits
- * for the job, no Lambda does; any error is carried to `Complete` in `$.job`) → `Complete` (task runner
- * `batch_complete` → the TryResult) → `Report` and the scheduler loop, whose `run` starts at `Prepare`.
- * executionTimeout bounds the job's wait (`TimeoutSeconds` on `Submit`). Returns the first state's id.
+ * The `batch` machine (Standard), shared by every single Batch job waited for with `.sync`: `Prepare`
+ * (task runner `batch_prepare` → the SubmitJob parameters; when there is nothing to submit the runner has
+ * reported the try itself) → `CheckPrepared` → `Submit` (`batch:submitJob.sync`: Step Functions waits for
+ * the job, no Lambda does; the task's executionTimeout is the job's `Timeout`, which Batch enforces; any
+ * error is carried to `Complete` in `$.job`) → `Complete` (task runner `batch_complete`: the try's result from what Batch said,
+ * reported to the scheduler in the same invocation) → end. A retry is a new execution. Returns the first
+ * state's id.
  */
-export function buildBatchLifecycle(graph: StateGraph, spec: TaskSpec, taskRunnerArn: string, schedulerArn: string): string {
-  const timeout = timeoutSeconds(spec.executionTimeoutMs);
+export function buildBatchMachine(graph: StateGraph, taskRunnerArn: string, schedulerArn: string): string {
   addPrepareStates(graph, {
     taskRunnerArn,
     mode: 'batch_prepare',
     field: 'submit',
     prepareComment: 'Resolve the job to submit for this try',
-    checkComment: 'Nothing to submit: report the result the runner gave',
+    checkComment: 'Nothing to submit (the runner reported the try): done',
     next: STATE.submit,
   });
   graph.add(
     STATE.submit,
     submitBatchJobSync({
       comment: 'Submit the job and wait for it to end',
-      parameters: submitJobParameters('$.try.submit'),
-      timeoutSeconds: timeout,
+      // The executionTimeout is the job's own (`Timeout.AttemptDurationSeconds`): Batch stops it.
+      parameters: { ...submitJobParameters('$.try.submit'), 'Timeout.$': '$.try.submit.Timeout' },
       resultPath: '$.job',
       catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: STATE.complete }],
       next: STATE.complete,
@@ -34,16 +34,15 @@ export function buildBatchLifecycle(graph: StateGraph, spec: TaskSpec, taskRunne
   graph.add(
     STATE.complete,
     invokeLambda({
-      comment: 'Turn what Batch said into the try result',
+      comment: 'Turn what Batch said into the try result and report it',
       functionName: taskRunnerArn,
       payload: { mode: 'batch_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'job.$': '$.job' },
-      resultSelector: { 'result.$': '$.Payload' },
-      resultPath: '$.try',
-      catch: tryCatchers(null),
-      next: STATE.report,
+      resultPath: null,
+      catch: tryCatchers(false),
+      next: null,
     }),
   );
-  addTryFailureStates(graph, null);
-  addSchedulerLoop(graph, schedulerArn, STATE.prepare);
+  addTryFailureStates(graph, false);
+  addFinalReport(graph, schedulerArn);
   return STATE.prepare;
 }

@@ -5,8 +5,9 @@
  *
  * ## A task lifecycle execution
  *
- * Input ({@link LifecycleInput}): `{ "key": {runId, taskId, mapIndex}, "dagId", "tryNumber" }`, started by the
- * scheduler when it dispatches a queued task instance.
+ * Input ({@link LifecycleInput}): `{ "key": {runId, taskId, mapIndex}, "dagId", "tryNumber", "settings" }`,
+ * started by the scheduler when it dispatches a queued task instance, on the shared machine of the task's
+ * lifecycle (`try`, `sensor`, `batch`, `iterate`), the task's own settings in `settings`.
  *
  * Its state data (JSONPath), which the handlers never see whole:
  * - `$.key`, `$.dagId`, `$.tryNumber`: the input; `$.tryNumber` is replaced by each `run` action.
@@ -39,6 +40,7 @@
 import type { ArrayRef } from '../core/arrays.ts';
 import type { TimerEvent, TryResult } from '../core/events.ts';
 import type { TiKey } from '../store/records.ts';
+import type { LifecycleSettings } from './compile.ts';
 
 export type { TryResult, TimerEvent, TiKey, ArrayRef };
 
@@ -48,6 +50,8 @@ export interface LifecycleInput {
   dagId: string;
   /** The try this execution starts (a resumed deferred try keeps its number). */
   tryNumber: number;
+  /** The task's own settings (its timeout, an iteration's concurrency and item retries): the machine is shared. */
+  settings: LifecycleSettings;
 }
 
 /**
@@ -88,6 +92,8 @@ export interface ArrayLifecycleInput {
  */
 export interface ArrayFanoutInput {
   waves: ArrayLifecycleInput[];
+  /** The task's settings: `maxConcurrency` bounds the groups at once. */
+  settings: LifecycleSettings;
 }
 
 /**
@@ -153,20 +159,23 @@ export type SchedulerRequest =
   | { type: 'timer'; event: TimerEvent };
 
 /**
- * Requests to the task-runner function.
- * - `run` → `TryResult | null`: one try of a Lambda task (task, branch, short_circuit, trigger_dag; a
- *   Batch task in poll mode submits its job and defers). `null` when this try is not running here.
+ * Requests to the task-runner function. The steps that end a try (`run`, `batch_complete`,
+ * `iterate_complete`, and `batch_prepare` / `iterate_prepare` when they end it without work) report it to
+ * the scheduler in the same invocation, and return the {@link NextAction} of the scheduler's reply (always
+ * `done` for these machines: what comes next starts in new executions).
+ * - `run`: one try of a Lambda task (task, branch, short_circuit, trigger_dag; a Batch task in poll mode
+ *   submits its job and defers), reported.
  * - `batch_prepare` → {@link BatchPrepareOutput}.
- * - `batch_complete` → `TryResult | null`, from the job's `.sync` output or the caught error.
+ * - `batch_complete`: the try's result from the job's `.sync` output or the caught error, reported.
  * - `array_prepare` → {@link ArrayPrepareOutput}.
  * - `array_submit` → {@link ArraySubmitOutput} (poll mode): submit `submit` as the wave's array job, once:
  *   a replay (a retried invocation) finds the job by its deterministic name and returns its id.
  * - `array_poll` → {@link ArrayPollOutput} (poll mode): ONE DescribeJobs call, for the array's parent job
  *   (never one per child; the children are counted in its `ArrayProperties.StatusSummary`).
  * - `iterate_prepare` → {@link IteratePrepareOutput}.
- * - `item` → any JSON (discarded): runs item `index`. Throws when the item fails, so that the Map state's
- *   `Retry` (itemRetries) applies; an error named `NonRetriableError` is not retried.
- * - `iterate_complete` → `TryResult | null`: success with every item's result, or a failure naming the
+ * - `item` → any JSON (discarded): runs item `index`. Throws when the item fails, so that the item's retry
+ *   loop (itemRetries) applies; an error named `NonRetriableError` is not retried.
+ * - `iterate_complete`: success with every item's result, or a failure naming the
  *   items without one.
  */
 export type TaskRunnerRequest =
@@ -180,7 +189,10 @@ export type TaskRunnerRequest =
   | { mode: 'item'; key: TiKey; tryNumber: number; index: number }
   | { mode: 'iterate_complete'; key: TiKey; tryNumber: number };
 
-/** Request to the sensor-poke function: one poke; returns `TryResult | null` (not yet → `defer`). */
+/**
+ * Request to the sensor-poke function: one poke (not yet → `defer`), reported to the scheduler in the same
+ * invocation; returns the scheduler's {@link NextAction} for the sensor's loop.
+ */
 export interface SensorPokeRequest {
   mode: 'poke';
   key: TiKey;
@@ -207,11 +219,13 @@ export interface SubmitJobParameters {
 }
 
 /**
- * What `batch_prepare` returns: the job to submit, or the try's result without submitting (the try failed
- * while resolving its input, or `result: null` when the try is not running here). Both fields are always
- * present, one of them null.
+ * What `batch_prepare` returns: the job to submit, or `submit: null` when there is none (the try failed
+ * while resolving its input, and the runner reported it; or the try is not running here).
  */
-export type BatchPrepareOutput = { submit: SubmitJobParameters; result: null } | { submit: null; result: TryResult | null };
+export interface BatchPrepareOutput {
+  /** With the job's `Timeout` (the task's executionTimeout, at least Batch's 60 s; `{}` when none), which Batch enforces. */
+  submit: (SubmitJobParameters & { Timeout: { AttemptDurationSeconds?: number } }) | null;
+}
 
 /**
  * An S3 object a state machine reads: a Distributed Map's `ItemReader` reads `Bucket`/`Key`, a JSON
@@ -242,13 +256,11 @@ export const ITEMS_INLINE_MAX_BYTES = 200 * 1024;
 
 /**
  * What `iterate_prepare` returns: the item indexes still to run (inline in `items`, or as a JSON array in
- * the S3 object `itemsObject` when their JSON is over {@link ITEMS_INLINE_MAX_BYTES}), or the try's
- * result. All three fields present, two of them null.
+ * the S3 object `itemsObject` when their JSON is over {@link ITEMS_INLINE_MAX_BYTES}), or neither when
+ * there is nothing to run (the runner reported the try's result, or the try is not running here). Both
+ * fields present, at least one of them null.
  */
-export type IteratePrepareOutput =
-  | { items: number[]; itemsObject: null; result: null }
-  | { items: null; itemsObject: ItemsObject; result: null }
-  | { items: null; itemsObject: null; result: TryResult | null };
+export type IteratePrepareOutput = { items: number[]; itemsObject: null } | { items: null; itemsObject: ItemsObject } | { items: null; itemsObject: null };
 
 /** An error as a `Catch` delivers it. */
 export interface CaughtError {

@@ -1,5 +1,14 @@
 // The compiler from task specs to Amazon States Language: what the CDK constructs embed.
-export { compileTaskLifecycle, compileDag, type CompiledLifecycle } from './compile.ts';
+export {
+  compileDag,
+  compileLifecycleMachine,
+  compileLifecycleMachines,
+  lifecycleSettings,
+  taskLifecycle,
+  type CompiledMachine,
+  type LifecycleSettings,
+  type TaskLifecycle,
+} from './compile.ts';
 export { compileBatchWatcher, type BatchWatcherOptions, type CompiledBatchWatcher } from './batch-watcher.ts';
 export { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type CompileOptions } from './compile-options.ts';
 export { ARRAY_FINISHED_REPORT, arrayMaxConcurrency, DISTRIBUTED_MAP_MAX_CONCURRENCY } from './array-lifecycle.ts';
@@ -8,12 +17,16 @@ export {
   chooseWorkflowType,
   estimateHistoryEvents,
   HISTORY_EVENT_LIMIT,
-  EXPRESS_MAX_TRY_SECONDS,
+  LIFECYCLE_MACHINES,
+  MACHINE_WORKFLOW_TYPE,
+  machineOf,
+  type LifecycleMachine,
   type WorkflowTypeChoice,
 } from './workflow-type.ts';
 export { AslCompileError } from './compile-error.ts';
 export { KIND_COMPILERS, kindCompiler, type KindCompiler, type KindCompilers } from './kinds/index.ts';
 export { accountArn, mergeStatements, STATE_MACHINE_NAME, type DeploymentResources, type PolicyResource, type PolicyStatement } from './iam.ts';
+export { PARTITION, withPartition } from './integrations.ts';
 export { StateGraph } from './state-graph.ts';
 export type { AslState, StateMachineDefinition } from './asl-types.ts';
 export * from './contract.ts';

@@ -10,14 +10,26 @@ import { AslCompileError } from './compile-error.ts';
 import { accountArn, STATE_MACHINE_NAME, type PolicyStatement, type WithPolicy } from './iam.ts';
 import { mapState, taskState, type MapProps, type Next, type TaskProps } from './states.ts';
 
-export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
-export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
+/**
+ * The partition in the integrations' ARNs: a definition substitution (`${Partition}`) the deployment
+ * resolves (`aws`, `aws-cn`, `aws-us-gov`), so one compiled definition serves every partition. A local
+ * engine substitutes `aws` ({@link withPartition}).
+ */
+export const PARTITION = '${Partition}';
+
+export const LAMBDA_INVOKE = `arn:${PARTITION}:states:::lambda:invoke`;
+export const BATCH_SUBMIT_JOB_SYNC = `arn:${PARTITION}:states:::batch:submitJob.sync`;
 /** A Distributed Map's `ItemReader` resource: a JSON array in an S3 object. */
-export const S3_GET_OBJECT = 'arn:aws:states:::s3:getObject';
+export const S3_GET_OBJECT = `arn:${PARTITION}:states:::s3:getObject`;
 /** A Distributed Map's `ResultWriter` resource. */
-export const S3_PUT_OBJECT = 'arn:aws:states:::s3:putObject';
+export const S3_PUT_OBJECT = `arn:${PARTITION}:states:::s3:putObject`;
 /** Start an execution (request-response: its ARN comes back, not its result). */
-export const START_EXECUTION = 'arn:aws:states:::states:startExecution';
+export const START_EXECUTION = `arn:${PARTITION}:states:::states:startExecution`;
+
+/** A definition (any JSON) with its `${Partition}` placeholders replaced by `partition`. */
+export function withPartition<T>(definition: T, partition = 'aws'): T {
+  return JSON.parse(JSON.stringify(definition).split(PARTITION).join(partition)) as T;
+}
 
 /** The state machine whose role gets the statement, and its executions (`:<id>`) and Map Runs' child executions (`/<id>`). */
 const OWN_STATE_MACHINE = accountArn('states', `stateMachine:${STATE_MACHINE_NAME}`);
@@ -79,6 +91,8 @@ export interface InvokeProps {
   functionName: string;
   payload: PayloadTemplate;
   timeoutSeconds?: number | null;
+  /** A path to the timeout in the state's input (a per-task setting). */
+  timeoutSecondsPath?: string;
   /** The function's return value lands at `ResultPath` wrapped by this selector (`$.Payload` is the value). */
   resultSelector?: PayloadTemplate;
   resultPath?: string | null;
@@ -96,6 +110,7 @@ export function invokeLambda(p: InvokeProps): WithPolicy<TaskState> {
     resource: LAMBDA_INVOKE,
     parameters: { FunctionName: p.functionName, Payload: p.payload },
     ...(p.timeoutSeconds !== undefined ? { timeoutSeconds: p.timeoutSeconds } : {}),
+    ...(p.timeoutSecondsPath !== undefined ? { timeoutSecondsPath: p.timeoutSecondsPath } : {}),
     ...(p.resultSelector !== undefined ? { resultSelector: p.resultSelector } : {}),
     ...(p.resultPath !== undefined ? { resultPath: p.resultPath } : {}),
     ...(p.outputPath !== undefined ? { outputPath: p.outputPath } : {}),

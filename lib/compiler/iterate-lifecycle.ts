@@ -1,21 +1,35 @@
-import type { IterateSpec, TaskSpec } from '../model/spec.ts';
 import type { ProcessorConfig } from './asl-types.ts';
 import { invokeLambda, mapTask, S3_GET_OBJECT, S3_PUT_OBJECT } from './integrations.ts';
-import { addPrepareStates, addSchedulerLoop, addTryFailureStates, STATE, timeoutSeconds, tryCatchers } from './lifecycle-states.ts';
+import { addFinalReport, addPrepareStates, addTryFailureStates, STATE, tryCatchers } from './lifecycle-states.ts';
 import type { StateGraph } from './state-graph.ts';
-import { passState } from './states.ts';
+import { choiceState, passState, waitState } from './states.ts';
 
 /** Seconds before an item's first retry; each further retry waits twice as long, at most a minute. */
 export const ITEM_RETRY_INTERVAL_SECONDS = 1;
 export const ITEM_RETRY_MAX_DELAY_SECONDS = 60;
 
+/** The exponential backoff of an item's retries: `itemRetries` delays in seconds (1, 2, 4, ... at most 60). */
+export function itemRetryDelays(itemRetries: number): number[] {
+  return Array.from({ length: itemRetries }, (_, i) => Math.min(ITEM_RETRY_INTERVAL_SECONDS * 2 ** i, ITEM_RETRY_MAX_DELAY_SECONDS));
+}
+
+/** Id suffixes of one item's states (the inline Map's and the S3 Map's items have their own ids). */
+interface ItemIds {
+  run: string;
+  failed: string;
+  canRetry: string;
+  nextAttempt: string;
+  waitRetry: string;
+}
+
 /**
- * The states of one item (an iteration of a Map): `run` invokes the task runner `item` with a Retry of
- * `itemRetries` on `States.TaskFailed`, not on `NonRetriableError`, and a Catch that records the failure
- * (`failed`) instead of failing the Map.
+ * The states of one item (an iteration of a Map): `run` invokes the task runner `item`; a failure other
+ * than `NonRetriableError` or the item's timeout is retried while `attempt` is under the task's
+ * `itemRetries` (`canRetry`), after the delay `itemRetryDelays[attempt]` (`nextAttempt` counts the
+ * attempt and picks the delay, `waitRetry` waits it): the retries are data of the item's input, so one
+ * machine serves every iterated task. A failure for good is recorded (`failed`) instead of failing the Map.
  */
-function itemStates(graph: StateGraph, spec: TaskSpec & { iterate: IterateSpec }, taskRunnerArn: string, ids: { run: string; failed: string }): StateGraph {
-  const timeout = timeoutSeconds(spec.executionTimeoutMs);
+function itemStates(graph: StateGraph, taskRunnerArn: string, ids: ItemIds): StateGraph {
   const item = graph.nested();
   item.add(
     ids.run,
@@ -23,23 +37,40 @@ function itemStates(graph: StateGraph, spec: TaskSpec & { iterate: IterateSpec }
       comment: 'Run one item; throws when it fails',
       functionName: taskRunnerArn,
       payload: { mode: 'item', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$.index' },
-      timeoutSeconds: timeout,
       resultPath: null,
       outputPath: '$.index',
-      retry: [
-        { ErrorEquals: ['NonRetriableError'], MaxAttempts: 0 },
-        {
-          ErrorEquals: ['States.TaskFailed'],
-          IntervalSeconds: ITEM_RETRY_INTERVAL_SECONDS,
-          MaxAttempts: spec.iterate.itemRetries,
-          BackoffRate: 2,
-          MaxDelaySeconds: ITEM_RETRY_MAX_DELAY_SECONDS,
-        },
+      catch: [
+        { ErrorEquals: ['NonRetriableError', 'States.Timeout'], ResultPath: '$.error', Next: ids.failed },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: ids.canRetry },
       ],
-      catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: ids.failed }],
       next: null,
     }),
   );
+  item.add(
+    ids.canRetry,
+    choiceState({
+      comment: 'Retry the item while it has retries left',
+      choices: [{ Variable: '$.attempt', NumericLessThanPath: '$.itemRetries', Next: ids.nextAttempt }],
+      default: ids.failed,
+    }),
+  );
+  item.add(
+    ids.nextAttempt,
+    passState({
+      comment: 'Count the attempt and take its delay',
+      parameters: {
+        'key.$': '$.key',
+        'tryNumber.$': '$.tryNumber',
+        'index.$': '$.index',
+        'itemRetries.$': '$.itemRetries',
+        'itemRetryDelays.$': '$.itemRetryDelays',
+        'attempt.$': 'States.MathAdd($.attempt, 1)',
+        'delay.$': 'States.ArrayGetItem($.itemRetryDelays, $.attempt)',
+      },
+      next: ids.waitRetry,
+    }),
+  );
+  item.add(ids.waitRetry, waitState({ comment: "Wait the retry's delay", for: { secondsPath: '$.delay' }, next: ids.run }));
   item.add(
     ids.failed,
     passState({
@@ -51,43 +82,45 @@ function itemStates(graph: StateGraph, spec: TaskSpec & { iterate: IterateSpec }
   return item;
 }
 
-/** An item's input: the instance, the try and the item index (the Map item's value). */
-const ITEM_SELECTOR = { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' };
+/** An item's input: the instance, the try, the item index (the Map item's value) and the task's item settings. */
+const ITEM_SELECTOR = {
+  'key.$': '$.key',
+  'tryNumber.$': '$.tryNumber',
+  'index.$': '$$.Map.Item.Value',
+  'itemRetries.$': '$.settings.itemRetries',
+  'itemRetryDelays.$': '$.settings.itemRetryDelays',
+  attempt: 0,
+};
 
 /**
- * An iteration try: `Prepare` (task runner `iterate_prepare` → the item indexes still to run, inline or
- * in S3, or a result) → `CheckPrepared` → `Items` (a Map state over `$.try.items`, `MaxConcurrency` =
- * concurrency; each iteration invokes the task runner `item` with a Retry of `itemRetries` on
- * `States.TaskFailed`, not on `NonRetriableError`, and a Catch that records the failure instead of
- * failing the Map) → `Complete` (task runner `iterate_complete` → the TryResult: the items without a
- * result fail the try) → `Report` and the scheduler loop, whose `run` starts at `Prepare` (items done in
- * earlier tries are not rerun). executionTimeout bounds each item (`TimeoutSeconds` on `RunItem`).
+ * The `iterate` machine (Standard), shared by every iterated task: `Prepare` (task runner
+ * `iterate_prepare` → the item indexes still to run, inline or in S3; nothing to run: the runner has
+ * reported the try) → `CheckPrepared` → `Items` (a Map state over `$.try.items`, `MaxConcurrencyPath` the
+ * task's concurrency, each iteration the item states above) → `Complete` (task runner
+ * `iterate_complete`: the try's result, the items without a result failing it, reported to the scheduler
+ * in the same invocation) → end. A retry of the try is a new execution (items done in earlier tries are
+ * not rerun). executionTimeout bounds each item (`TimeoutSecondsPath`).
  *
- * A list of indexes too long for the state (`itemsObject`: a JSON array in S3, see
- * `ITEMS_INLINE_MAX_BYTES`) goes to `ItemsFromS3` instead: a Distributed Map whose `ItemReader` reads the
- * list, running the same item states (`RunS3Item`, `S3ItemFailed`) as child Standard executions with
- * the same `ItemSelector` and `MaxConcurrency`, and whose `ResultWriter` writes the children's outputs
- * under `itemsObject.ResultsPrefix` in S3: the Map's result is only the manifest's location (kept at
+ * A list of indexes too long for the state or for the execution's history (`itemsObject`: a JSON array in
+ * S3, see `ITEMS_INLINE_MAX_BYTES`) goes to `ItemsFromS3` instead: a Distributed Map whose `ItemReader`
+ * reads the list, running the same item states as child Standard executions with the same
+ * `ItemSelector` and concurrency, and whose `ResultWriter` writes the children's outputs under
+ * `itemsObject.ResultsPrefix` in S3: the Map's result is only the manifest's location (kept at
  * `$.try.results`), never the item outputs (each item's result is stored by the `item` handler anyway).
  * Returns the first state's id.
  */
-export function buildIterateLifecycle(
-  graph: StateGraph,
-  spec: TaskSpec & { iterate: IterateSpec },
-  taskRunnerArn: string,
-  schedulerArn: string,
-  mode: 'inline' | 'distributed',
-): string {
-  const item = itemStates(graph, spec, taskRunnerArn, { run: STATE.runItem, failed: STATE.itemFailed });
-  const s3Item = itemStates(graph, spec, taskRunnerArn, { run: STATE.runS3Item, failed: STATE.s3ItemFailed });
+export function buildIterateMachine(graph: StateGraph, taskRunnerArn: string, schedulerArn: string, mode: 'inline' | 'distributed'): string {
+  const item = itemStates(graph, taskRunnerArn, { run: STATE.runItem, failed: STATE.itemFailed, canRetry: 'CanRetryItem', nextAttempt: 'NextItemAttempt', waitRetry: 'WaitItemRetry' });
+  const s3Item = itemStates(graph, taskRunnerArn, { run: STATE.runS3Item, failed: STATE.s3ItemFailed, canRetry: 'CanRetryS3Item', nextAttempt: 'NextS3ItemAttempt', waitRetry: 'WaitS3ItemRetry' });
   const distributed: ProcessorConfig = { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' };
   const processorConfig: ProcessorConfig = mode === 'inline' ? { Mode: 'INLINE' } : distributed;
+  const concurrency = { path: '$.settings.concurrency' };
 
   addPrepareStates(graph, {
     taskRunnerArn,
     mode: 'iterate_prepare',
     prepareComment: 'List the items this try still has to run',
-    checkComment: 'Run the items listed inline, or those listed in S3; none: report the result the runner gave',
+    checkComment: 'Run the items listed inline, or those listed in S3; none (the runner reported the try): done',
     routes: [
       { field: 'items', next: STATE.items },
       { field: 'itemsObject', next: STATE.itemsFromS3 },
@@ -100,7 +133,7 @@ export function buildIterateLifecycle(
       comment: 'Run the items, at most `concurrency` at once',
       items: { path: '$.try.items' },
       itemSelector: ITEM_SELECTOR,
-      maxConcurrency: spec.iterate.concurrency,
+      maxConcurrency: concurrency,
       itemProcessor: { ProcessorConfig: processorConfig, ...item.render(STATE.runItem) },
       resultPath: null,
       catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.tryFailed }],
@@ -119,7 +152,7 @@ export function buildIterateLifecycle(
         },
       },
       itemSelector: ITEM_SELECTOR,
-      maxConcurrency: spec.iterate.concurrency,
+      maxConcurrency: concurrency,
       itemProcessor: { ProcessorConfig: distributed, ...s3Item.render(STATE.runS3Item) },
       resultWriter: { Resource: S3_PUT_OBJECT, Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Prefix.$': '$.try.itemsObject.ResultsPrefix' } },
       resultSelector: { 'manifest.$': '$.ResultWriterDetails' },
@@ -131,16 +164,15 @@ export function buildIterateLifecycle(
   graph.add(
     STATE.complete,
     invokeLambda({
-      comment: 'Collect the items: the try succeeds when every item has a result',
+      comment: 'Collect the items and report the try: it succeeds when every item has a result',
       functionName: taskRunnerArn,
       payload: { mode: 'iterate_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
-      resultSelector: { 'result.$': '$.Payload' },
-      resultPath: '$.try',
-      catch: tryCatchers(null),
-      next: STATE.report,
+      resultPath: null,
+      catch: tryCatchers(false),
+      next: null,
     }),
   );
-  addTryFailureStates(graph, null);
-  addSchedulerLoop(graph, schedulerArn, STATE.prepare);
+  addTryFailureStates(graph, false);
+  addFinalReport(graph, schedulerArn);
   return STATE.prepare;
 }

@@ -46,12 +46,12 @@ export function timeoutSeconds(executionTimeoutMs: number | null): number | null
 }
 
 /**
- * Catchers of a step of a try: a timeout becomes `TryTimedOut` (only when the step has a timeout), any
- * other error `TryFailed`. The error lands at `$.error`.
+ * Catchers of a step of a try: a timeout becomes `TryTimedOut` (when the step has a timeout), any other
+ * error `TryFailed`. The error lands at `$.error`.
  */
-export function tryCatchers(timeout: number | null): Catcher[] {
+export function tryCatchers(timeout: boolean): Catcher[] {
   return [
-    ...(timeout !== null ? [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: STATE.tryTimedOut }] : []),
+    ...(timeout ? [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: STATE.tryTimedOut }] : []),
     { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.tryFailed },
   ];
 }
@@ -60,7 +60,7 @@ export function tryCatchers(timeout: number | null): Catcher[] {
  * `TryFailed` (and `TryTimedOut` when the try has a timeout): a Pass that writes a failed TryResult at
  * `$.try.result`, retriable (the scheduler still applies the task's retries), then reports it.
  */
-export function addTryFailureStates(graph: StateGraph, timeout: number | null): void {
+export function addTryFailureStates(graph: StateGraph, timeout: boolean): void {
   graph.add(
     STATE.tryFailed,
     passState({
@@ -76,7 +76,7 @@ export function addTryFailureStates(graph: StateGraph, timeout: number | null): 
       next: STATE.report,
     }),
   );
-  if (timeout !== null) {
+  if (timeout) {
     graph.add(
       STATE.tryTimedOut,
       passState({
@@ -84,7 +84,7 @@ export function addTryFailureStates(graph: StateGraph, timeout: number | null): 
         parameters: {
           result: {
             kind: 'failure',
-            error: `TaskTimeoutError: execution timeout: the try ran longer than ${timeout} s (States.Timeout)`,
+            error: 'TaskTimeoutError: execution timeout: the try ran longer than its TimeoutSeconds (States.Timeout)',
             retriable: true,
           },
         },
@@ -93,6 +93,26 @@ export function addTryFailureStates(graph: StateGraph, timeout: number | null): 
       }),
     );
   }
+}
+
+/**
+ * `Report` alone, ending the execution: for the machines whose steps report their own try in the same
+ * invocation (`run`, `batch_complete`, `iterate_complete`), this reports only a try whose invocation
+ * failed; whatever comes next (a retry after its delay, the next try) starts in a new execution, so the
+ * scheduler's reply is not read.
+ */
+export function addFinalReport(graph: StateGraph, schedulerArn: string): void {
+  graph.add(
+    STATE.report,
+    invokeLambda({
+      comment: 'Tell the scheduler the try failed; whatever comes next starts in a new execution',
+      functionName: schedulerArn,
+      payload: TRY_FINISHED_REPORT.payload,
+      resultPath: null,
+      retry: [idempotentHandlerRetry()],
+      next: null,
+    }),
+  );
 }
 
 /** What `Report` tells the scheduler: a try's result (every task lifecycle), or an array wave's job. */
@@ -190,6 +210,7 @@ export function addPrepareStates(
     | { routes: { field: 'items' | 'itemsObject'; next: string }[] }
   ),
 ): void {
+  // Nothing to do (the runner reported the try's result itself, or the try is not running here): done.
   const fields = 'routes' in o ? o.routes.map((r) => r.field) : [o.field];
   graph.add(
     STATE.prepare,
@@ -197,9 +218,9 @@ export function addPrepareStates(
       comment: o.prepareComment,
       functionName: o.taskRunnerArn,
       payload: { mode: o.mode, 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
-      resultSelector: { ...Object.fromEntries(fields.map((f) => [`${f}.$`, `$.Payload.${f}`])), 'result.$': '$.Payload.result' },
+      resultSelector: Object.fromEntries(fields.map((f) => [`${f}.$`, `$.Payload.${f}`])),
       resultPath: '$.try',
-      catch: tryCatchers(null),
+      catch: tryCatchers(false),
       next: STATE.checkPrepared,
     }),
   );
@@ -210,13 +231,14 @@ export function addPrepareStates(
           comment: o.checkComment,
           // `Not IsNull` rather than `IsNull: false`, which aws-local-stepfunctions never matches.
           choices: o.routes.map((r) => ({ Not: { Variable: `$.try.${r.field}`, IsNull: true }, Next: r.next })),
-          default: STATE.report,
+          default: STATE.done,
         })
       : choiceState({
           comment: o.checkComment,
-          choices: [{ Variable: `$.try.${o.field}`, IsNull: true, Next: STATE.report }],
+          choices: [{ Variable: `$.try.${o.field}`, IsNull: true, Next: STATE.done }],
           default: o.next,
         }),
   );
+  graph.add(STATE.done, succeedState());
 }
 

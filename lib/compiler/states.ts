@@ -34,6 +34,8 @@ export interface TaskProps {
   resource: string;
   parameters?: PayloadTemplate;
   timeoutSeconds?: number | null;
+  /** A path to the timeout in the state's input (instead of `timeoutSeconds`). */
+  timeoutSecondsPath?: string;
   resultSelector?: PayloadTemplate;
   resultPath?: string | null;
   outputPath?: string | null;
@@ -49,6 +51,7 @@ export function taskState(p: TaskProps): TaskState {
     Resource: p.resource,
     ...(p.parameters !== undefined ? { Parameters: p.parameters } : {}),
     ...(p.timeoutSeconds !== undefined && p.timeoutSeconds !== null ? { TimeoutSeconds: p.timeoutSeconds } : {}),
+    ...(p.timeoutSecondsPath !== undefined ? { TimeoutSecondsPath: p.timeoutSecondsPath } : {}),
     ...(p.resultSelector !== undefined ? { ResultSelector: p.resultSelector } : {}),
     ...(p.resultPath !== undefined ? { ResultPath: p.resultPath } : {}),
     ...(p.outputPath !== undefined ? { OutputPath: p.outputPath } : {}),
@@ -109,7 +112,8 @@ export interface MapProps {
   /** The items: a path into the input, or (Distributed Map) an S3 object. */
   items: { path: string } | { reader: ItemReader };
   itemSelector?: PayloadTemplate;
-  maxConcurrency: number;
+  /** Iterations at once: a number, or a path into the state's input. */
+  maxConcurrency: number | { path: string };
   toleratedFailurePercentage?: number;
   itemProcessor: ItemProcessor;
   resultWriter?: ResultWriter;
@@ -126,7 +130,7 @@ export function mapState(p: MapProps): MapState {
     ...(p.comment !== undefined ? { Comment: p.comment } : {}),
     ...('path' in p.items ? { ItemsPath: p.items.path } : { ItemReader: p.items.reader }),
     ...(p.itemSelector !== undefined ? { ItemSelector: p.itemSelector } : {}),
-    MaxConcurrency: p.maxConcurrency,
+    ...(typeof p.maxConcurrency === 'number' ? { MaxConcurrency: p.maxConcurrency } : { MaxConcurrencyPath: p.maxConcurrency.path }),
     ...(p.toleratedFailurePercentage !== undefined ? { ToleratedFailurePercentage: p.toleratedFailurePercentage } : {}),
     ItemProcessor: p.itemProcessor,
     ...(p.resultWriter !== undefined ? { ResultWriter: p.resultWriter } : {}),

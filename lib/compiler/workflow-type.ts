@@ -1,17 +1,20 @@
 import type { TaskSpec } from '../model/spec.ts';
+import type { CompileOptions } from './compile-options.ts';
 import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
+
+/**
+ * The shared lifecycle state machines of a deployment, one per lifecycle shape: every task runs on one of
+ * them (the `try` machine serves `lambda` and `batch_poll` lifecycles), its own settings in the input.
+ */
+export type LifecycleMachine = 'try' | 'sensor' | 'batch' | 'iterate' | 'batch_array';
+
+/** Every lifecycle machine, in the order a deployment declares them. */
+export const LIFECYCLE_MACHINES: readonly LifecycleMachine[] = ['try', 'sensor', 'batch', 'iterate', 'batch_array'];
 
 /** Step Functions' limit on a Standard execution's history. */
 export const HISTORY_EVENT_LIMIT = 25_000;
 /** An Express execution's longest run. */
 export const EXPRESS_MAX_DURATION_SECONDS = 300;
-/**
- * The longest executionTimeout that still gets an Express state machine. Of Express's 300 s, 120 s go
- * to the try and the rest to the scheduler's reply and to Lambda service retries (up to 126 s for one
- * invocation). Should an execution still run out of time, it ends; the instance stays `running` and the
- * scheduler's periodic reconcile repairs it, as for any lost event.
- */
-export const EXPRESS_MAX_TRY_SECONDS = 120;
 
 /** History events of the states the lifecycles use (Standard workflows). */
 export const HISTORY_EVENTS = {
@@ -71,46 +74,56 @@ export function estimateHistoryEvents(lifecycle: LifecycleKind, counts: { loops?
   }
 }
 
-/** Which kind of state machine a task gets, and why. */
+/** Which kind of state machine a lifecycle runs on, and why. */
 export interface WorkflowTypeChoice {
   type: 'STANDARD' | 'EXPRESS';
   reason: string;
 }
 
 /**
- * Standard or Express for a task's state machine.
+ * The workflow type of each shared lifecycle machine (machines.ts), with the reason.
  *
  * **Express** costs $1.00 per million executions plus $0.00001667 per GB-second (64 MB steps): a Lambda
- * task's 4 transitions in a 2 s execution cost about $0.003 per 1,000 tasks, against $0.10 for Standard
- * ($0.025 per 1,000 transitions). But an Express execution lasts at most 5 minutes (a Wait included),
- * supports only request-response integrations (no `.sync`, so no `batch:submitJob.sync`), keeps no
- * execution history (enable CloudWatch Logs on it), and runs at least once (its handlers are idempotent,
- * so a replay changes nothing).
+ * task's execution costs about $0.001 per 1,000 tasks, against $0.025 per 1,000 transitions for Standard.
+ * An Express execution lasts at most 5 minutes, supports only request-response integrations (no `.sync`)
+ * and runs at least once (every handler is idempotent, so a replay changes nothing). The `try` machine
+ * fits: its one invocation runs the try and reports it to the scheduler itself, so a try that outlasts
+ * the execution (up to the task runner's own timeout) still reports; nothing waits in it (a retry's delay
+ * is a timer execution, the next try a new execution).
  *
  * **Standard** lasts up to a year and runs exactly once, billed per transition, with a history capped at
- * 25,000 events ({@link estimateHistoryEvents}). A Lambda try costs 16 events and each wait-then-run loop
- * (a retry, or a sensor's poke) about 23, so one execution holds about 1,000 loops. A retry chain never
- * gets there (retries are few), but a sensor poking every minute for Airflow's default 7-day timeout makes
- * 10,080 pokes: past `MAX_LOOPS_PER_EXECUTION` (contract.ts) loops the scheduler continues as new (it starts a
- * fresh execution for the same try and replies `done`), so no execution nears the limit. An iteration's
- * inline Map adds 7 events per item; past about 3,000 items per try use the distributed mode.
- *
- * So Express only where the task can never wait: a Lambda-shaped task (task, branch, short_circuit,
- * trigger_dag: a triggered run is waited for outside the execution) with no retries and an
- * executionTimeout of at most {@link EXPRESS_MAX_TRY_SECONDS}. Everything else is Standard: sensors
- * (pokes wait), Batch (`.sync`, jobs run for hours), iterations (no bound on the items' total time),
- * tasks with retries (the delay waits in the execution, up to 24 h), tasks without an executionTimeout
- * (a try may run for Lambda's 15 minutes).
+ * 25,000 events ({@link estimateHistoryEvents}): the machines that wait. A sensor waits between pokes (past
+ * `MAX_LOOPS_PER_EXECUTION` loops the scheduler continues it as new); a Batch job is waited for with
+ * `.sync`; an iteration runs its items for as long as they take (an inline Map adds 7 events per item:
+ * `iterate_prepare` sends a list too long for the history to a Distributed Map).
  */
-export function chooseWorkflowType(spec: TaskSpec): WorkflowTypeChoice {
-  const standardOnly = kindCompiler(spec).standardOnly(spec);
-  if (standardOnly !== null) return { type: 'STANDARD', reason: standardOnly };
-  if (spec.iterate) return { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' };
-  if (spec.retries > 0) return { type: 'STANDARD', reason: `retries (${spec.retries}) wait for their delay in the execution` };
-  if (spec.executionTimeoutMs === null) return { type: 'STANDARD', reason: 'no executionTimeout: a try may outlast an Express execution' };
-  const seconds = Math.ceil(spec.executionTimeoutMs / 1000);
-  if (seconds > EXPRESS_MAX_TRY_SECONDS) {
-    return { type: 'STANDARD', reason: `executionTimeout ${seconds} s is over the ${EXPRESS_MAX_TRY_SECONDS} s an Express execution leaves a try` };
+export const MACHINE_WORKFLOW_TYPE: Record<LifecycleMachine, WorkflowTypeChoice> = {
+  try: { type: 'EXPRESS', reason: 'one invocation runs the try and reports it; nothing waits in the execution' },
+  sensor: { type: 'STANDARD', reason: 'a sensor waits between pokes, up to its timeout' },
+  batch: { type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' },
+  iterate: { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' },
+  batch_array: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
+};
+
+/** The shared machine a lifecycle runs on (null: an `empty` task runs nothing). */
+export function machineOf(lifecycle: LifecycleKind): LifecycleMachine | null {
+  switch (lifecycle) {
+    case 'lambda':
+    case 'batch_poll':
+      return 'try';
+    case 'sensor':
+    case 'batch':
+    case 'iterate':
+    case 'batch_array':
+      return lifecycle;
+    case 'none':
+      return null;
   }
-  return { type: 'EXPRESS', reason: `one try of at most ${seconds} s, no retries and no waits` };
+}
+
+/** Standard or Express for a task's lifecycle: its machine's type ({@link MACHINE_WORKFLOW_TYPE}). */
+export function chooseWorkflowType(spec: TaskSpec, options: Pick<CompileOptions, 'batchWatch'> = {}): WorkflowTypeChoice {
+  const machine = machineOf(kindCompiler(spec).lifecycle(spec, options));
+  if (machine === null) return { type: 'EXPRESS', reason: 'an empty task runs no lifecycle' };
+  return MACHINE_WORKFLOW_TYPE[machine];
 }
