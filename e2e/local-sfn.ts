@@ -457,10 +457,13 @@ export class LocalStepFunctions {
           if (sm.type === 'EXPRESS') c.expressTransitions++;
         });
         const wait = sm.waits.get(e.state.name);
-        if (wait && e.index === undefined) {
+        if (wait) {
+          // A Wait inside an inline Map iteration (an item's retry delay) too: the next Task to start after
+          // it (in any iteration) sleeps until the earliest time waited for.
           const at = waitUntil(wait, e.state.input, clock.now());
           targets.push(at);
-          rec.waits.push({ state: e.state.name, until: new Date(at).toISOString() });
+          if (e.index !== undefined) targets.sort((a, b) => a - b);
+          rec.waits.push({ state: e.index === undefined ? e.state.name : `${e.state.name}#${e.index}`, until: new Date(at).toISOString() });
         }
       }
     });

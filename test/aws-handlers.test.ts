@@ -48,33 +48,39 @@ function world(dags: Dag[]) {
   };
   const sync = new Map<string, (job: SubmitJobParameters) => BatchJobOutcome>();
 
-  /** One lifecycle execution, as the compiled state machine runs it. */
+  /**
+   * One lifecycle execution, as the shared machine of its task runs it: the steps that end a try (`run`,
+   * `poke`, `batch_complete`, `iterate_complete`) report it themselves; only a sensor's machine follows the
+   * reply (its next poke in the same execution); the others end, what comes next starting anew.
+   */
   async function lifecycle(ti: TaskInstanceRecord): Promise<void> {
     const dag = byId.get(ti.dagId)!;
     const spec = dag.task(ti.taskId);
     let tryNumber = ti.tryNumber;
     const key = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex };
-    for (let guard = 0; guard < 100; guard++) {
-      let result: TryResult;
-      if (spec.kind === 'batch') {
-        const prep = (await handleTaskRunnerRequest({ mode: 'batch_prepare', key, tryNumber }, svc)) as BatchPrepareOutput;
-        if (prep.submit) {
-          const job = sync.get(spec.taskId)!(prep.submit);
-          result = (await handleTaskRunnerRequest({ mode: 'batch_complete', key, tryNumber, job }, svc)) as TryResult;
-        } else result = prep.result!;
-      } else if (spec.iterate) {
-        const prep = (await handleTaskRunnerRequest({ mode: 'iterate_prepare', key, tryNumber }, svc)) as IteratePrepareOutput;
-        for (const index of prep.items ?? []) {
-          for (let itemTry = 1; itemTry <= spec.iterate.itemRetries + 1; itemTry++) {
-            const ok = await handleTaskRunnerRequest({ mode: 'item', key, tryNumber, index, itemTry }, svc).then(() => true, () => false);
-            if (ok) break;
-          }
+    if (spec.kind === 'batch') {
+      const prep = (await handleTaskRunnerRequest({ mode: 'batch_prepare', key, tryNumber }, svc)) as BatchPrepareOutput;
+      if (prep.submit) await handleTaskRunnerRequest({ mode: 'batch_complete', key, tryNumber, job: sync.get(spec.taskId)!(prep.submit) }, svc);
+      return;
+    }
+    if (spec.kind === 'task' && spec.iterate) {
+      const prep = (await handleTaskRunnerRequest({ mode: 'iterate_prepare', key, tryNumber }, svc)) as IteratePrepareOutput;
+      if (prep.items === null) return;
+      for (const index of prep.items) {
+        for (let itemTry = 1; itemTry <= spec.iterate.itemRetries + 1; itemTry++) {
+          const ok = await handleTaskRunnerRequest({ mode: 'item', key, tryNumber, index, itemTry }, svc).then(() => true, () => false);
+          if (ok) break;
         }
-        result = (await handleTaskRunnerRequest({ mode: 'iterate_complete', key, tryNumber }, svc)) as TryResult;
-      } else {
-        result = (await handleTaskRunnerRequest({ mode: 'run', key, tryNumber }, svc)) as TryResult;
       }
-      let next = (await handleSchedulerRequest({ type: 'try_finished', key, tryNumber, result }, svc)) as LifecycleNext;
+      await handleTaskRunnerRequest({ mode: 'iterate_complete', key, tryNumber }, svc);
+      return;
+    }
+    if (spec.kind !== 'sensor') {
+      expect(await handleTaskRunnerRequest({ mode: 'run', key, tryNumber }, svc)).toStrictEqual({ action: 'done' });
+      return;
+    }
+    for (let guard = 0; guard < 100; guard++) {
+      let next = (await handleTaskRunnerRequest({ mode: 'poke', key, tryNumber }, svc)) as LifecycleNext;
       while (next.action === 'wait') {
         now = Math.max(now, Date.parse(next.at));
         next = (await handleSchedulerRequest({ type: 'timer', event: next.event }, svc)) as LifecycleNext;
@@ -152,6 +158,8 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
         JobDefinition: 'jd',
         ContainerOverrides: { Command: ['solve', '--n'], Environment: [{ Name: 'MODE', Value: 'fast' }] },
         ArrayProperties: {},
+        // No executionTimeout: no Timeout for Batch to enforce.
+        Timeout: {},
       },
     ]);
     expect(Object.fromEntries(itemCalls)).toEqual({ 0: 1, 1: 1, 2: 2, 3: 1 });
@@ -187,11 +195,8 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     await handleTrigger({ dagId: 'lost', runId: 'r3' }, w.svc);
     const first = w.started.shift()!;
     w.dropNextStart();
-    await (async () => {
-      // Run a's lifecycle; the start of b's lifecycle is lost.
-      const result = (await handleTaskRunnerRequest({ mode: 'run', key: first, tryNumber: 1 }, w.svc)) as TryResult;
-      await handleSchedulerRequest({ type: 'try_finished', key: first, tryNumber: 1, result }, w.svc);
-    })();
+    // Run a's try (which reports itself); the start of b's lifecycle is lost.
+    expect(await handleTaskRunnerRequest({ mode: 'run', key: first, tryNumber: 1 }, w.svc)).toStrictEqual({ action: 'done' });
     expect(w.started).toHaveLength(0);
     expect(await tiStates(w.svc, { dagId: 'lost', runId: 'r3' })).toEqual({ a: 'success/1', b: 'queued/1' });
     w.advance(10 * 60_000);
@@ -229,28 +234,44 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     expect((await w.svc.store.getRun({ dagId: 'stopped', runId: 'r4' }))?.state).toBe('success');
   });
 
-  it('a replayed try_finished or timer gets the same reply as the first delivery', async () => {
+  it('a replayed report or timer changes nothing; a duplicate start of a try runs nothing', async () => {
     const d = dag({ dagId: 'replayed', defaultArgs: { retries: 1, retryDelay: '90s' } }, () => {
       task('a', (ctx) => {
         if (ctx.tryNumber === 1) throw new Error('once');
         return 1;
       });
+      let pokes = 0;
+      sensor('s', () => ++pokes >= 2, { pokeInterval: '1m' });
     });
     const w = world([d]);
     await handleTrigger({ dagId: 'replayed', runId: 'r5' }, w.svc);
-    const ti = w.started.shift()!;
-    const result = (await handleTaskRunnerRequest({ mode: 'run', key: ti, tryNumber: 1 }, w.svc)) as TryResult;
-    const first = await handleSchedulerRequest({ type: 'try_finished', key: ti, tryNumber: 1, result }, w.svc);
-    expect(first).toEqual({ action: 'wait', at: '2026-01-01T00:01:30Z', event: { type: 'retry', key: { dagId: 'replayed', runId: 'r5', taskId: 'a', mapIndex: -1 }, tryNumber: 1 } });
-    expect(await handleSchedulerRequest({ type: 'try_finished', key: ti, tryNumber: 1, result }, w.svc)).toEqual(first);
-    // A duplicate start of the same try runs nothing and reports null.
-    expect(await handleTaskRunnerRequest({ mode: 'run', key: ti, tryNumber: 1 }, w.svc)).toBeNull();
+    const ti = w.started.find((t) => t.taskId === 'a')!;
+    const key = { dagId: 'replayed', runId: 'r5', taskId: 'a', mapIndex: -1 };
+    // The try runs and reports itself; its retry waits in a timer execution, not in its lifecycle.
+    expect(await handleTaskRunnerRequest({ mode: 'run', key: ti, tryNumber: 1 }, w.svc)).toStrictEqual({ action: 'done' });
+    expect(w.timers).toEqual([{ at: Date.parse('2026-01-01T00:01:30Z'), event: { type: 'retry', key, tryNumber: 1 } }]);
+    // The invocation failing after its report (say): the machine's Report delivers a failure of the same
+    // try again, which changes nothing.
+    const failure: TryResult = { kind: 'failure', error: { name: 'Error', message: 'Lambda.Unknown' }, retriable: true };
+    expect(await handleSchedulerRequest({ type: 'try_finished', key: ti, tryNumber: 1, result: failure }, w.svc)).toEqual({ action: 'done' });
+    expect(await tiStates(w.svc, { dagId: 'replayed', runId: 'r5' })).toMatchObject({ a: 'up_for_retry/1' });
+    // A duplicate start of the same try runs nothing.
+    expect(await handleTaskRunnerRequest({ mode: 'run', key: ti, tryNumber: 1 }, w.svc)).toStrictEqual({ action: 'done' });
     w.advance(90_000);
-    const event = (first as { event: TimerEvent }).event;
-    const second = await handleSchedulerRequest({ type: 'timer', event }, w.svc);
-    expect(second).toEqual({ action: 'run', tryNumber: 2 });
-    expect(await handleSchedulerRequest({ type: 'timer', event }, w.svc)).toEqual(second);
-    expect(await tiStates(w.svc, { dagId: 'replayed', runId: 'r5' })).toEqual({ a: 'queued/2' });
-    expect(w.started).toHaveLength(0);
+    const event = w.timers.shift()!.event;
+    await handleSchedulerRequest({ type: 'timer', event, standalone: true }, w.svc);
+    await handleSchedulerRequest({ type: 'timer', event, standalone: true }, w.svc);
+    expect(await tiStates(w.svc, { dagId: 'replayed', runId: 'r5' })).toMatchObject({ a: 'queued/2' });
+    expect(w.started.filter((t) => t.taskId === 'a').map((t) => t.tryNumber)).toEqual([1, 2]);
+
+    // A sensor's machine follows the reply: a poke that is not done waits in its execution; a replayed
+    // timer gets the same reply as the first delivery.
+    const sKey = { dagId: 'replayed', runId: 'r5', taskId: 's', mapIndex: -1 };
+    const poke = (await handleTaskRunnerRequest({ mode: 'poke', key: sKey, tryNumber: 1 }, w.svc)) as LifecycleNext;
+    expect(poke).toMatchObject({ action: 'wait', event: { type: 'resume', key: sKey, tryNumber: 1 } });
+    w.advance(60_000);
+    const resumed = await handleSchedulerRequest({ type: 'timer', event: (poke as { event: TimerEvent }).event }, w.svc);
+    expect(resumed).toEqual({ action: 'run', tryNumber: 1 });
+    expect(await handleSchedulerRequest({ type: 'timer', event: (poke as { event: TimerEvent }).event }, w.svc)).toEqual(resumed);
   });
 });

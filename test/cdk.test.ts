@@ -178,8 +178,15 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
       expect(out.runs.map((r) => [r.runId, r.state])).toEqual([['bundle-run-1', 'running']]);
       const bag = await loadDagBag('dags');
       const roots = bag.getDag('branching_join')!.spec.tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId);
-      expect(sfn.started.map((s) => s.stateMachineArn).sort()).toEqual(roots.map((t) => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('branching_join', t)}`).sort());
-      expect(sfn.started.map((s) => JSON.parse(s.input) as unknown)).toContainEqual({ key: { dagId: 'branching_join', runId: 'bundle-run-1', taskId: roots[0], mapIndex: -1 }, dagId: 'branching_join', tryNumber: 1 });
+      // Every root task starts on the shared try machine, its settings in the input.
+      expect(sfn.started.map((s) => s.stateMachineArn)).toEqual(roots.map(() => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('try')}`));
+      expect(sfn.started.map((s) => (JSON.parse(s.input) as { key: { taskId: string } }).key.taskId).sort()).toEqual([...roots].sort());
+      expect(sfn.started.map((s) => JSON.parse(s.input) as unknown)).toContainEqual({
+        key: { dagId: 'branching_join', runId: 'bundle-run-1', taskId: roots[0], mapIndex: -1 },
+        dagId: 'branching_join',
+        tryNumber: 1,
+        settings: { concurrency: 0, itemRetries: 0, itemRetryDelays: [], maxConcurrency: 0 },
+      });
     } finally {
       await sfn.stop();
       await ddb.stop();
@@ -209,7 +216,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
       expect(run.json).toMatchObject({ dag_run_id: 'bundle-api-1', dag_id: 'branching_join', state: 'running' });
       const bag = await loadDagBag('dags');
       const roots = bag.getDag('branching_join')!.spec.tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId);
-      expect(sfn.started.map((s) => s.stateMachineArn).sort()).toEqual(roots.map((t) => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('branching_join', t)}`).sort());
+      expect(sfn.started.map((s) => s.stateMachineArn)).toEqual(roots.map(() => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('try')}`));
       // A malformed body is a 400 naming the field, through the bundle's validator too.
       const bad = await call('PATCH', '/api/v2/dags/branching_join', { is_paused: 'yes' });
       expect(bad.status).toBe(400);
@@ -220,19 +227,25 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     }
   }, 60_000);
 
-  it('has one state machine per task that runs anything, plus the timer and the Batch watcher', async () => {
+  it('has the fixed set of state machines whatever the DAGs: one per lifecycle shape, the timer and the Batch watcher', async () => {
     const bag = await loadDagBag('dags');
-    const expected = bag.dags.flatMap((d) => d.spec.tasks.filter((t) => t.kind !== 'empty').map((t) => `${d.dagId}/${t.taskId}`));
-    expect(expected.length).toBeGreaterThan(10);
-    expect([...stack.lifecycles.keys()].sort()).toEqual(expected.sort());
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', expected.length + 2);
-    // The definition is the compiler's, with the functions' ARNs substituted in.
-    const { machine, compiled } = stack.lifecycles.get('example_workflow/plan_stages')!;
+    expect(bag.dags.flatMap((d) => d.spec.tasks).length).toBeGreaterThan(10);
+    expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'iterate', 'batch_array']);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5 + 2);
+    // The definition is the compiler's, with the functions' ARNs and the partition substituted in.
+    const { machine, compiled } = stack.lifecycles.get('try')!;
     const id = stack.getLogicalId(machine.node.defaultChild as never);
     const sm = template.toJSON().Resources[id].Properties;
-    expect(sm.StateMachineName).toBe(stack.naming.lifecycle('example_workflow', 'plan_stages'));
+    expect(sm.StateMachineName).toBe(stack.naming.lifecycle('try'));
+    expect(sm.StateMachineType).toBe('EXPRESS');
     expect(JSON.parse(sm.DefinitionString)).toStrictEqual(compiled.definition);
-    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['DescribeJobsArn', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
+    expect(sm.DefinitionString).toContain('arn:${Partition}:states:::lambda:invoke');
+    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['DescribeJobsArn', 'Partition', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
+    expect(sm.DefinitionSubstitutions.Partition).toEqual({ Ref: 'AWS::Partition' });
+    for (const m of ['sensor', 'batch', 'iterate', 'batch_array'] as const) {
+      const other = template.toJSON().Resources[stack.getLogicalId(stack.lifecycles.get(m)!.machine.node.defaultChild as never)].Properties;
+      expect([m, other.StateMachineType]).toEqual([m, 'STANDARD']);
+    }
   });
 
   it('has no schedule for DAGs without one, and the reconcile rule every 5 minutes', () => {
@@ -243,16 +256,18 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     });
   });
 
-  it('lets the task runner start lifecycles only because a DAG triggers DAGs', () => {
+  it('lets the task runner start exactly the stack\'s lifecycle machines and the timer (it reports tries itself, dispatching what comes next)', () => {
     const starts = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution');
     expect(starts).toHaveLength(1);
-    expect(text(starts[0]!.Resource)).toContain(`:stateMachine:${stack.naming.prefix}-*`);
+    const names = [...['try', 'sensor', 'batch', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
+    expect(resourcesOf(starts[0]!).map(text)).toEqual(names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)));
+    expect(text(starts[0]!.Resource)).not.toContain('*');
   });
 
-  it('gives the array fan-out (batch_fanout.run_job) a role of its own: its own child executions and Batch .sync', () => {
-    const name = stack.naming.lifecycle('batch_fanout', 'run_job');
-    expect(stack.lifecycles.get('batch_fanout/run_job')!.compiled.lifecycle).toBe('batch_array');
-    const st = statementsOf(template, stack, 'LifecycleRole-batch_fanout-run_job');
+  it('gives the array fan-out machine a role of its own: its own child executions and Batch .sync', () => {
+    const name = stack.naming.lifecycle('batch_array');
+    expect(stack.lifecycles.get('batch_array')!.compiled.workflowType.type).toBe('STANDARD');
+    const st = statementsOf(template, stack, 'LifecycleRoleBatchArray');
     const starts = allows(st, 'states:StartExecution');
     expect(starts).toHaveLength(1);
     expect(resourcesOf(starts[0]!).map(text)).toEqual([expect.stringContaining(`:stateMachine:${name}"`)]);
@@ -272,17 +287,17 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(invoked).toContain('Scheduler');
   });
 
-  it('gives an iteration a role of its own: its Distributed Map over an S3 item list reads and writes only the store\'s prefix', () => {
-    const name = stack.naming.lifecycle('iteration_vs_mapping', 'estimate_noise_iterated');
-    const st = statementsOf(template, stack, 'LifecycleRole-iteration_vs_mapping-estimate_noise_iterated');
+  it('gives the iteration machine a role of its own: its Distributed Map over an S3 item list reads and writes only the store\'s prefix', () => {
+    const name = stack.naming.lifecycle('iterate');
+    const st = statementsOf(template, stack, 'LifecycleRoleIterate');
     expect(resourcesOf(allows(st, 'states:StartExecution')[0]!).map(text)).toEqual([expect.stringContaining(`:stateMachine:${name}"`)]);
     const s3 = allows(st, 's3:GetObject');
     expect(s3).toHaveLength(1);
     expect(actionsOf(s3[0]!).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject']);
     expect(text(s3[0]!.Resource)).toMatch(/LargeValues.*\/airless\/\*/);
     expect(allows(st, 'batch:SubmitJob')).toEqual([]);
-    // Only lifecycles with a Distributed Map get one: the Lambda ones share theirs, which starts nothing.
-    expect(allows(statementsOf(template, stack, 'LifecycleRole-lambda'), 'states:StartExecution')).toEqual([]);
+    // The try machine starts nothing itself: its functions do.
+    expect(allows(statementsOf(template, stack, 'LifecycleRoleTry'), 'states:StartExecution')).toEqual([]);
   });
 
   it('lets the scheduler settle array waves: ListJobs, DescribeJobs, TerminateJob', () => {
@@ -320,10 +335,12 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     const starts = allows(st, 'states:StartExecution');
     expect(starts).toHaveLength(1);
     const resources = resourcesOf(starts[0]!).map(text);
-    expect(resources).toHaveLength(2);
-    expect(resources[0]).toContain(`:stateMachine:${stack.naming.prefix}-*`);
-    expect(resources[1]).toContain(`:stateMachine:${stack.naming.timer}`);
-    expect(text(allows(st, 'states:DescribeExecution')[0]!.Resource)).toContain(`:execution:${stack.naming.prefix}-*:*`);
+    const names = [...['try', 'sensor', 'batch', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
+    expect(resources).toEqual(names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)));
+    // The executions of the Standard lifecycle machines (the Express try machine's cannot be described).
+    expect(resourcesOf(allows(st, 'states:DescribeExecution')[0]!).map(text)).toEqual(
+      ['sensor', 'batch', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.naming.lifecycle(m as never)}:*"`)),
+    );
     // Nothing else: no Batch, no other service, no wildcard resource.
     const actions = st.flatMap(actionsOf);
     expect(actions.filter((a) => !/^(dynamodb|s3|states):/.test(a))).toEqual([]);
@@ -347,13 +364,12 @@ describe('the CDK stack of the repo\'s dags/ with Batch in poll mode (bundling s
   }, 120_000);
 
   it('the fan-out polls (WaitPoll of the stack\'s interval); its role starts its own children and submits nothing; the task runner submits and describes', () => {
-    const { machine, compiled } = stack.lifecycles.get('batch_fanout/run_job')!;
-    expect(compiled.lifecycle).toBe('batch_array');
+    const { machine, compiled } = stack.lifecycles.get('batch_array')!;
     const id = stack.getLogicalId(machine.node.defaultChild as never);
     const definition = JSON.parse(template.toJSON().Resources[id].Properties.DefinitionString) as { States: { Groups: { ItemProcessor: { States: Record<string, unknown> } } } };
     expect(definition).toStrictEqual(compiled.definition);
     expect(definition.States.Groups.ItemProcessor.States['WaitPoll']).toMatchObject({ Type: 'Wait', Seconds: 45 });
-    const st = statementsOf(template, stack, 'LifecycleRole-batch_fanout-run_job');
+    const st = statementsOf(template, stack, 'LifecycleRoleBatchArray');
     expect(allows(st, 'states:StartExecution')).toHaveLength(1);
     expect(allows(st, 'batch:SubmitJob')).toEqual([]);
     expect(allows(st, 'events:PutRule')).toEqual([]);
@@ -382,23 +398,17 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     template = Template.fromStack(stack);
   }, 120_000);
 
-  it('deploys one state machine per non-empty task (the empty one has none), Express where chooseWorkflowType says so', () => {
-    expect([...stack.lifecycles.keys()].sort()).toEqual([
-      'every_fifteen/tick',
-      'nightly_report/items',
-      'nightly_report/quick',
-      'nightly_report/reduce',
-      'nightly_report/wait_for_input',
-      'on_demand/work',
-    ]);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 6 + 2);
+  it('deploys the fixed set of lifecycle machines (the same as for any DAGs), the try machine Express with its logs', () => {
+    expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'iterate', 'batch_array']);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5 + 2);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: stack.naming.lifecycle('nightly_report', 'quick'),
+      StateMachineName: stack.naming.lifecycle('try'),
       StateMachineType: 'EXPRESS',
       LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
     });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/vendedlogs/states/${stack.naming.prefix}-express` });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: stack.naming.lifecycle('nightly_report', 'reduce'),
+      StateMachineName: stack.naming.lifecycle('batch'),
       StateMachineType: 'STANDARD',
     });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -423,41 +433,41 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     expect(inputs.some((i) => i.includes('on_demand'))).toBe(false);
   });
 
-  it('gives the task runner the table but no states:StartExecution (no DAG here triggers another)', () => {
+  it('gives the task runner the table and StartExecution on the stack\'s machines only (it reports tries: what comes next starts from it)', () => {
     const st = statementsOf(template, stack, 'TaskRunner/ServiceRole');
     const table = allows(st, 'dynamodb:PutItem');
     expect(table).toHaveLength(1);
     expect(actionsOf(table[0]!)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']));
     expect(actionsOf(table[0]!)).not.toContain('dynamodb:Scan');
     expect(text(table[0]!.Resource)).toContain('Table');
-    expect(allows(st, 'states:StartExecution')).toEqual([]);
-    expect(st.some((s) => actionsOf(s).some((a) => a.startsWith('states:')))).toBe(false);
+    const starts = allows(st, 'states:StartExecution');
+    expect(starts).toHaveLength(1);
+    for (const r of resourcesOf(starts[0]!).map(text)) expect(r).toMatch(new RegExp(`:stateMachine:${stack.naming.prefix}-[a-z-]+"`));
   });
 
-  it('lets the scheduler start executions only on the stack\'s state machines', () => {
+  it('lets the scheduler start executions only on the stack\'s state machines, each named', () => {
     const starts = allows(statementsOf(template, stack, 'Scheduler/ServiceRole'), 'states:StartExecution');
     expect(starts).toHaveLength(1);
     const resources = resourcesOf(starts[0]!).map(text);
-    expect(resources).toHaveLength(2);
-    expect(resources[0]).toContain(`:stateMachine:${stack.naming.prefix}-*`);
-    expect(resources[1]).toContain(`:stateMachine:${stack.naming.timer}`);
-    for (const r of resources) expect(r).not.toBe('"*"');
+    expect(resources).toHaveLength(6);
+    expect(resources.at(-1)).toContain(`:stateMachine:${stack.naming.timer}"`);
+    for (const r of resources) expect(r).not.toContain('*');
   });
 
   it('lets each lifecycle role invoke only its own functions', () => {
     const invoked = (role: string) => allows(statementsOf(template, stack, role), 'lambda:InvokeFunction').flatMap((s) => resourcesOf(s).map(text)).join(' ');
-    const lambdaRole = invoked('LifecycleRole-lambda');
+    const lambdaRole = invoked('LifecycleRoleTry');
     expect(lambdaRole).toContain('TaskRunner');
     expect(lambdaRole).toContain('Scheduler');
     expect(lambdaRole).not.toContain('SensorPoke');
-    const sensorRole = invoked('LifecycleRole-sensor');
+    const sensorRole = invoked('LifecycleRoleSensor');
     expect(sensorRole).toContain('SensorPoke');
     expect(sensorRole).not.toContain('TaskRunner');
     expect(invoked('TimerRole')).not.toContain('TaskRunner');
   });
 
   it('gives the Batch lifecycle role SubmitJob on the created queue, DescribeJobs, TerminateJob and the events rule of .sync', () => {
-    const st = statementsOf(template, stack, 'LifecycleRole-batch');
+    const st = statementsOf(template, stack, 'LifecycleRoleBatch');
     const submit = allows(st, 'batch:SubmitJob');
     expect(submit).toHaveLength(1);
     expect(text(submit[0]!.Resource)).toMatch(/JobQueue|job-queue/i);
@@ -524,12 +534,10 @@ describe('the CDK stack in an account and region, with Batch in poll mode, exist
     expect(text(submit[0]!.Resource)).toContain('job-queue/nightly-queue');
     expect(text(submit[0]!.Resource)).toContain('arn:aws:batch:eu-west-1:111122223333:job-queue/other');
     expect(allows(st, 'batch:TagResource')).toHaveLength(1);
-    const starts = allows(st, 'states:StartExecution');
-    expect(starts).toHaveLength(1);
-    expect(resourcesOf(starts[0]!).map(text)).toEqual([expect.stringContaining(`:stateMachine:${stack.naming.batchWatcher}`)]);
+    const started = allows(st, 'states:StartExecution').flatMap((s) => resourcesOf(s).map(text));
+    expect(started).toContainEqual(expect.stringContaining(`:stateMachine:${stack.naming.batchWatcher}"`));
+    expect(started).toContainEqual(expect.stringContaining(`:stateMachine:${stack.naming.lifecycle('try')}"`));
     template.resourceCountIs('AWS::Batch::JobQueue', 0);
-    // Poll mode: the Batch task's lifecycle is the Lambda one, its role submits nothing.
-    expect(() => statementsOf(template, stack, 'LifecycleRole-batch')).toThrow();
   });
 
   it('lets the given API callers invoke the Function URL (both permissions, IAM auth only), and outputs the API function', () => {

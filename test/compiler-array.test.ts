@@ -1,7 +1,9 @@
-// The compiler's Distributed Maps: a mapped Batch task's array fan-out (one child execution per group of
-// up to 10,000 map indexes, running its waves: `.sync` or polled) and an iteration whose item list is in
-// S3 (ItemReader, ResultWriter). The full expected definitions are written out here, not derived from
-// the compiler; asl-validator checks them; the fan-out's wave loop runs on aws-local-stepfunctions.
+// The compiler's Distributed Maps: the batch_array machine, a mapped Batch task's array fan-out (one
+// child execution per group of up to 10,000 map indexes, running its waves: `.sync` or polled), shared
+// by every such task (its groups at once are the execution's `settings.maxConcurrency`), and the
+// Distributed Map fields of the iterate machine. The full expected definitions are written out here,
+// not derived from the compiler; asl-validator checks them; the fan-out's wave loop runs on
+// aws-local-stepfunctions.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
@@ -9,9 +11,12 @@ import { dag } from '../lib/index.ts';
 import { taskSpec } from './support/task-spec.ts';
 import {
   compileDag,
-  compileTaskLifecycle,
+  compileLifecycleMachine,
   estimateHistoryEvents,
   lifecycleOf,
+  lifecycleSettings,
+  taskLifecycle,
+  withPartition,
   type ArrayFanoutInput,
   type CompileOptions,
   type StateMachineDefinition,
@@ -52,18 +57,10 @@ const arrayTask = taskSpec({
   },
 });
 
-const iterated = taskSpec({
-  taskId: 'solve_channels',
-  kind: 'task',
-  retries: 1,
-  executionTimeoutMs: 59_001,
-  iterate: { mapping: { mode: 'single', source: [1, 2, 3], partial: null }, concurrency: 8, itemRetries: 3 },
-});
-
 // ---------------------------------------------------------------------------------------------------
-// Expected ASL, written out.
+// Expected ASL, written out. The integrations' ARNs hold the `${Partition}` substitution.
 
-const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+const LAMBDA_INVOKE = 'arn:${Partition}:states:::lambda:invoke';
 
 const LAMBDA_SERVICE_RETRY = {
   ErrorEquals: [
@@ -165,17 +162,17 @@ const WAVE_OPENING = {
   NoJob: { Type: 'Pass', Comment: 'The wave had no job: report null', InputPath: '$.wave.submit', ResultPath: '$.job', Next: 'Report' },
 };
 
-/** The fan-out around a wave loop. */
-function fanout(waveStates: Record<string, unknown>, maxConcurrency: number) {
+/** The fan-out around a wave loop: its groups at once are the execution's settings, not the task's spec. */
+function fanout(waveStates: Record<string, unknown>) {
   return {
-    Comment: "airless task 'reduce_tiles' (batch): batch_array lifecycle",
+    Comment: 'airless Batch array lifecycle: a Distributed Map over the groups of a mapped Batch task, each running its waves',
     StartAt: 'Groups',
     States: {
       Groups: {
         Type: 'Map',
         Comment: 'One child execution per group of up to 10,000 map indexes: its waves, one Batch array job each',
         ItemsPath: '$.waves',
-        MaxConcurrency: maxConcurrency,
+        MaxConcurrencyPath: '$.settings.maxConcurrency',
         ToleratedFailurePercentage: 0,
         ItemProcessor: {
           ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
@@ -189,33 +186,31 @@ function fanout(waveStates: Record<string, unknown>, maxConcurrency: number) {
   };
 }
 
-const FANOUT_SYNC_EXPECTED = fanout(
-  {
-    ...WAVE_OPENING,
-    Submit: {
-      Type: 'Task',
-      Comment: 'Submit the array job and wait for it to end',
-      Resource: 'arn:aws:states:::batch:submitJob.sync',
-      Parameters: {
-        'JobName.$': '$.wave.submit.JobName',
-        'JobQueue.$': '$.wave.submit.JobQueue',
-        'JobDefinition.$': '$.wave.submit.JobDefinition',
-        'ContainerOverrides.$': '$.wave.submit.ContainerOverrides',
-        'ArrayProperties.$': '$.wave.submit.ArrayProperties',
-        'Timeout.$': '$.wave.submit.Timeout',
-      },
-      ResultPath: '$.job',
-      Retry: [BATCH_THROTTLING_RETRY],
-      Catch: [CATCH_TO_REPORT],
-      Next: 'Report',
+const FANOUT_SYNC_EXPECTED = fanout({
+  ...WAVE_OPENING,
+  Submit: {
+    Type: 'Task',
+    Comment: 'Submit the array job and wait for it to end',
+    Resource: 'arn:${Partition}:states:::batch:submitJob.sync',
+    Parameters: {
+      'JobName.$': '$.wave.submit.JobName',
+      'JobQueue.$': '$.wave.submit.JobQueue',
+      'JobDefinition.$': '$.wave.submit.JobDefinition',
+      'ContainerOverrides.$': '$.wave.submit.ContainerOverrides',
+      'ArrayProperties.$': '$.wave.submit.ArrayProperties',
+      'Timeout.$': '$.wave.submit.Timeout',
     },
-    ...waveLoop(),
+    ResultPath: '$.job',
+    Retry: [BATCH_THROTTLING_RETRY],
+    Catch: [CATCH_TO_REPORT],
+    Next: 'Report',
   },
-  0,
-);
+  ...waveLoop(),
+});
 
-const FANOUT_POLL_EXPECTED = fanout(
-  {
+/** Poll mode, `seconds` between two DescribeJobs calls. */
+function fanoutPollExpected(seconds: number) {
+  return fanout({
     ...WAVE_OPENING,
     Submit: {
       Type: 'Task',
@@ -231,7 +226,7 @@ const FANOUT_POLL_EXPECTED = fanout(
       Catch: [CATCH_TO_REPORT],
       Next: 'WaitPoll',
     },
-    WaitPoll: { Type: 'Wait', Comment: 'Wait before asking Batch again', Seconds: 45, Next: 'Poll' },
+    WaitPoll: { Type: 'Wait', Comment: 'Wait before asking Batch again', Seconds: seconds, Next: 'Poll' },
     Poll: {
       Type: 'Task',
       Comment: "One DescribeJobs call for the array's parent job",
@@ -254,206 +249,49 @@ const FANOUT_POLL_EXPECTED = fanout(
     },
     Polled: { Type: 'Pass', Comment: 'The job as .sync would have given it', InputPath: '$.poll.job', ResultPath: '$.job', Next: 'Report' },
     ...waveLoop(),
-  },
-  4,
-);
-
-const TRY_FAILED = {
-  Type: 'Pass',
-  Comment: 'The invocation failed: the try failed with "<Error>: <Cause>"',
-  Parameters: { result: { kind: 'failure', 'error.$': "States.Format('{}: {}', $.error.Error, $.error.Cause)", retriable: true } },
-  ResultPath: '$.try',
-  Next: 'Report',
-};
-
-const CATCH_ALL_TO_TRY_FAILED = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TryFailed' };
-
-/** One item of an iteration (in the inline Map or in the Distributed Map over the S3 list). */
-function itemProcessor(mode: 'INLINE' | 'DISTRIBUTED', run: string, failed: string) {
-  return {
-    ProcessorConfig: mode === 'INLINE' ? { Mode: 'INLINE' } : { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
-    StartAt: run,
-    States: {
-      [run]: {
-        Type: 'Task',
-        Comment: 'Run one item; throws when it fails',
-        Resource: LAMBDA_INVOKE,
-        Parameters: { FunctionName: RUNNER, Payload: { mode: 'item', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$.index' } },
-        TimeoutSeconds: 60,
-        ResultPath: null,
-        OutputPath: '$.index',
-        Retry: [
-          LAMBDA_SERVICE_RETRY,
-          { ErrorEquals: ['NonRetriableError'], MaxAttempts: 0 },
-          { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, MaxDelaySeconds: 60 },
-        ],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failed }],
-        End: true,
-      },
-      [failed]: {
-        Type: 'Pass',
-        Comment: 'The item failed for good: record it and let the other items run',
-        Parameters: { 'index.$': '$.index', 'error.$': '$.error.Error' },
-        End: true,
-      },
-    },
-  };
+  });
 }
-
-const ITEM_SELECTOR = { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' };
-
-const ITERATE_S3_EXPECTED = {
-  Comment: "airless task 'solve_channels' (task): iterate lifecycle",
-  StartAt: 'Prepare',
-  States: {
-    Prepare: {
-      Type: 'Task',
-      Comment: 'List the items this try still has to run',
-      Resource: LAMBDA_INVOKE,
-      Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
-      ResultSelector: { 'items.$': '$.Payload.items', 'itemsObject.$': '$.Payload.itemsObject', 'result.$': '$.Payload.result' },
-      ResultPath: '$.try',
-      Retry: [LAMBDA_SERVICE_RETRY],
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'CheckPrepared',
-    },
-    CheckPrepared: {
-      Type: 'Choice',
-      Comment: 'Run the items listed inline, or those listed in S3; none: report the result the runner gave',
-      Choices: [
-        { Not: { Variable: '$.try.items', IsNull: true }, Next: 'Items' },
-        { Not: { Variable: '$.try.itemsObject', IsNull: true }, Next: 'ItemsFromS3' },
-      ],
-      Default: 'Report',
-    },
-    Items: {
-      Type: 'Map',
-      Comment: 'Run the items, at most `concurrency` at once',
-      ItemsPath: '$.try.items',
-      ItemSelector: ITEM_SELECTOR,
-      MaxConcurrency: 8,
-      ItemProcessor: itemProcessor('INLINE', 'RunItem', 'ItemFailed'),
-      ResultPath: null,
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Complete',
-    },
-    ItemsFromS3: {
-      Type: 'Map',
-      Comment: 'Run the items listed in S3 (too many for the state) as child executions, at most `concurrency` at once',
-      ItemReader: {
-        Resource: 'arn:aws:states:::s3:getObject',
-        ReaderConfig: { InputType: 'JSON' },
-        Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Key.$': '$.try.itemsObject.Key' },
-      },
-      ItemSelector: ITEM_SELECTOR,
-      MaxConcurrency: 8,
-      ItemProcessor: itemProcessor('DISTRIBUTED', 'RunS3Item', 'S3ItemFailed'),
-      ResultWriter: {
-        Resource: 'arn:aws:states:::s3:putObject',
-        Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Prefix.$': '$.try.itemsObject.ResultsPrefix' },
-      },
-      ResultSelector: { 'manifest.$': '$.ResultWriterDetails' },
-      ResultPath: '$.try.results',
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Complete',
-    },
-    Complete: {
-      Type: 'Task',
-      Comment: 'Collect the items: the try succeeds when every item has a result',
-      Resource: LAMBDA_INVOKE,
-      Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
-      ResultSelector: { 'result.$': '$.Payload' },
-      ResultPath: '$.try',
-      Retry: [LAMBDA_SERVICE_RETRY],
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Report',
-    },
-    TryFailed: TRY_FAILED,
-    Report: {
-      Type: 'Task',
-      Comment: 'Tell the scheduler how the try ended; it replies what to do next',
-      Resource: LAMBDA_INVOKE,
-      Parameters: {
-        FunctionName: SCHEDULER,
-        Payload: { type: 'try_finished', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'result.$': '$.try.result' },
-      },
-      ResultSelector: { 'next.$': '$.Payload' },
-      ResultPath: '$.scheduler',
-      Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
-      Next: 'Decide',
-    },
-    Decide: {
-      Type: 'Choice',
-      Comment: "Carry out the scheduler's reply",
-      Choices: [
-        { Variable: '$.scheduler.next.action', StringEquals: 'run', Next: 'NextTry' },
-        { Variable: '$.scheduler.next.action', StringEquals: 'wait', Next: 'WaitUntil' },
-        { Variable: '$.scheduler.next.action', StringEquals: 'done', Next: 'Done' },
-      ],
-      Default: 'UnknownAction',
-    },
-    NextTry: { Type: 'Pass', Comment: 'Run the try the scheduler named', InputPath: '$.scheduler.next.tryNumber', ResultPath: '$.tryNumber', Next: 'Prepare' },
-    WaitUntil: { Type: 'Wait', Comment: 'Wait until the time the scheduler computed', TimestampPath: '$.scheduler.next.at', Next: 'Timer' },
-    Timer: {
-      Type: 'Task',
-      Comment: 'The time has come: hand the event back to the scheduler',
-      Resource: LAMBDA_INVOKE,
-      Parameters: { FunctionName: SCHEDULER, Payload: { type: 'timer', 'event.$': '$.scheduler.next.event' } },
-      ResultSelector: { 'next.$': '$.Payload' },
-      ResultPath: '$.scheduler',
-      Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
-      Next: 'Decide',
-    },
-    Done: { Type: 'Succeed' },
-    UnknownAction: { Type: 'Fail', Error: 'AirlessContractError', Cause: "the scheduler's reply has no action run, wait or done" },
-  },
-};
 
 // ---------------------------------------------------------------------------------------------------
 
-describe('a mapped Batch task submitted as array jobs: the fan-out', () => {
-  it('sync: a Distributed Map over the waves, each group Prepare → CheckPrepared → Submit (.sync) → Report and the loop', () => {
-    const c = compileTaskLifecycle(arrayTask, OPTIONS);
-    expect(c.lifecycle).toBe('batch_array');
+describe('the batch_array machine: a Distributed Map over the groups of a mapped Batch task', () => {
+  it('sync: each group Prepare → CheckPrepared → Submit (.sync, the job\'s Timeout from the wave) → Report and the loop; groups at once from the settings', () => {
+    const c = compileLifecycleMachine('batch_array', OPTIONS);
     expect(c.definition).toStrictEqual(FANOUT_SYNC_EXPECTED);
     // The same text, not only the same content: a stable key order.
     expect(JSON.stringify(c.definition)).toBe(JSON.stringify(FANOUT_SYNC_EXPECTED));
-    expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'a Batch job is waited for with .sync or a watcher, which Express does not support' });
-    expect(validate(c.definition)).toBe('valid');
+    expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' });
+    expect(compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatch: 'sync' }).definition).toStrictEqual(FANOUT_SYNC_EXPECTED);
+    expect(validate(withPartition(c.definition))).toBe('valid');
   });
 
   it('poll: the task runner submits once, then one DescribeJobs of the array per interval until it has ended', () => {
-    const c = compileTaskLifecycle({ ...arrayTask, maxActiveTisPerDag: 4 }, { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: 45 });
-    expect(c.lifecycle).toBe('batch_array');
-    expect(c.definition).toStrictEqual(FANOUT_POLL_EXPECTED);
-    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(FANOUT_POLL_EXPECTED));
-    expect(validate(c.definition)).toBe('valid');
+    const c = compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: 45 });
+    expect(c.definition).toStrictEqual(fanoutPollExpected(45));
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(fanoutPollExpected(45)));
+    expect(validate(withPartition(c.definition))).toBe('valid');
   });
 
-  it('poll: WaitPoll waits the default 30 s without the option; an interval that is not a whole number of seconds is refused', () => {
-    const waitPoll = (o: CompileOptions) => {
-      const groups = compileTaskLifecycle(arrayTask, o).definition.States['Groups'];
-      if (groups?.Type !== 'Map') throw new Error('no Groups map');
-      return groups.ItemProcessor.States['WaitPoll'];
-    };
-    expect(waitPoll({ ...OPTIONS, batchWatch: 'poll' })).toStrictEqual({ Type: 'Wait', Comment: 'Wait before asking Batch again', Seconds: 30, Next: 'Poll' });
-    expect(waitPoll({ ...OPTIONS, batchWatchIntervalSeconds: 45 })).toBeUndefined();
-    for (const bad of [0, 1.5, 86_401]) {
-      expect(() => compileTaskLifecycle(arrayTask, { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: bad })).toThrow(
-        `task 'reduce_tiles': option 'batchWatchIntervalSeconds' must be a whole number of seconds from 1 to 86400, got ${bad}`,
+  it('poll: WaitPoll waits the default 30 s without the option; an interval that is not a whole number of seconds from 1 to 86,400 is refused', () => {
+    expect(compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatch: 'poll' }).definition).toStrictEqual(fanoutPollExpected(30));
+    expect(compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: 1 }).definition).toStrictEqual(fanoutPollExpected(1));
+    expect(compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: 86_400 }).definition).toStrictEqual(fanoutPollExpected(86_400));
+    // Sync mode has no WaitPoll: the interval changes nothing.
+    expect(compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatchIntervalSeconds: 45 }).definition).toStrictEqual(FANOUT_SYNC_EXPECTED);
+    for (const bad of [0, 1.5, 86_401, Number.NaN]) {
+      expect(() => compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: bad })).toThrowError(
+        new RegExp(`^option 'batchWatchIntervalSeconds' must be a whole number of seconds from 1 to 86400, got ${bad}$`),
       );
     }
   });
 
-  it('MaxConcurrency: maxActiveTisPerDag when set (a wave holds one unit), at most 10,000; else 0 (unbounded)', () => {
-    const max = (m: number | null) => {
-      const groups = compileTaskLifecycle({ ...arrayTask, maxActiveTisPerDag: m }, OPTIONS).definition.States['Groups'];
-      return groups?.Type === 'Map' ? groups.MaxConcurrency : 'not a map';
-    };
+  it('the task\'s groups at once reach the execution as settings.maxConcurrency: maxActiveTisPerDag (a wave holds one unit), at most 10,000; else 0 (unbounded)', () => {
+    const max = (m: number | null) => taskLifecycle({ ...arrayTask, maxActiveTisPerDag: m }).settings.maxConcurrency;
     expect(max(null)).toBe(0);
     expect(max(1)).toBe(1);
     expect(max(16)).toBe(16);
     expect(max(50_000)).toBe(10_000);
+    expect(taskLifecycle({ ...arrayTask, maxActiveTisPerDag: 16 }).settings).toStrictEqual({ concurrency: 0, itemRetries: 0, itemRetryDelays: [], maxConcurrency: 16 });
   });
 
   it('lifecycleOf: batch_array for a mapped array task in both watch modes; a plain or unmapped Batch task keeps its lifecycle', () => {
@@ -465,27 +303,22 @@ describe('a mapped Batch task submitted as array jobs: the fan-out', () => {
     expect(lifecycleOf({ ...arrayTask, mapping: null })).toBe('batch');
   });
 
-  it('a DAG whose mapped batchJob has array: false compiles to the per-instance Batch lifecycle (one job per map index)', () => {
+  it('a DAG whose mapped batchJob has array: false runs each map index on the machine an unmapped Batch task gets (one job each)', () => {
     const d = dag({ dagId: 'array_off' }, ({ task, batchJob }) => {
       const inputs = task('plan', () => [{ command: ['run', '0'] }, { command: ['run', '1'] }]);
-      batchJob('run_job', { jobQueue: 'q', jobDefinition: 'd:1', array: false }).expandKwargs(inputs);
-      batchJob('run_arrays', { jobQueue: 'q', jobDefinition: 'd:1' }).expandKwargs(inputs);
+      batchJob('run_job', { jobQueue: 'q', jobDefinition: 'd:1', array: false, maxActiveTisPerDag: 3 }).expandKwargs(inputs);
+      batchJob('run_arrays', { jobQueue: 'q', jobDefinition: 'd:1', maxActiveTisPerDag: 3 }).expandKwargs(inputs);
     });
     for (const batchWatch of ['sync', 'poll'] as const) {
-      const compiled = compileDag(d.spec, { ...OPTIONS, batchWatch });
-      const runJob = compiled.find((c) => c.taskId === 'run_job')!;
-      const arrays = compiled.find((c) => c.taskId === 'run_arrays')!;
-      expect(runJob.lifecycle).toBe(batchWatch === 'sync' ? 'batch' : 'batch_poll');
-      expect(arrays.lifecycle).toBe('batch_array');
-      // The per-instance machine is the one an unmapped Batch task gets, as it always was.
-      const unmapped = compileTaskLifecycle({ ...d.spec.tasks.find((t) => t.taskId === 'run_job')!, mapping: null }, { ...OPTIONS, batchWatch });
-      expect(runJob.definition.States).toStrictEqual(unmapped.definition.States);
-      expect(Object.keys(runJob.definition.States)).toStrictEqual(
-        batchWatch === 'sync'
-          ? ['Prepare', 'CheckPrepared', 'Submit', 'Complete', 'TryFailed', 'Report', 'Decide', 'NextTry', 'WaitUntil', 'Timer', 'Done', 'UnknownAction']
-          : ['RunTry', 'TryFailed', 'Report', 'Decide', 'NextTry', 'WaitUntil', 'Timer', 'Done', 'UnknownAction'],
-      );
-      for (const c of compiled) expect(`${c.taskId}: ${validate(c.definition)}`).toBe(`${c.taskId}: valid`);
+      const compiled = compileDag(d.spec, { batchWatch });
+      expect(compiled.map((c) => [c.taskId, c.lifecycle, c.machine])).toStrictEqual([
+        ['plan', 'lambda', 'try'],
+        ['run_job', batchWatch === 'sync' ? 'batch' : 'batch_poll', batchWatch === 'sync' ? 'batch' : 'try'],
+        ['run_arrays', 'batch_array', 'batch_array'],
+      ]);
+      const unmapped = taskLifecycle({ ...d.task('run_job'), mapping: null }, { batchWatch });
+      expect(compiled[1]?.machine).toBe(unmapped.machine);
+      expect(compiled[2]?.settings.maxConcurrency).toBe(3);
     }
   });
 
@@ -495,37 +328,20 @@ describe('a mapped Batch task submitted as array jobs: the fan-out', () => {
   });
 });
 
-describe('an iteration whose items are listed in S3: a Distributed Map with ItemReader and ResultWriter', () => {
-  it('the full ASL: CheckPrepared routes inline items to Items and an S3 list to ItemsFromS3', () => {
-    const c = compileTaskLifecycle(iterated, OPTIONS);
-    expect(c.lifecycle).toBe('iterate');
-    expect(c.definition).toStrictEqual(ITERATE_S3_EXPECTED);
-    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(ITERATE_S3_EXPECTED));
-    expect(validate(c.definition)).toBe('valid');
-  });
-
-  it('in distributed mode only the inline Map changes: both Maps run child executions', () => {
-    const c = compileTaskLifecycle(iterated, { ...OPTIONS, iterateMode: 'distributed' });
-    const items = ITERATE_S3_EXPECTED.States.Items;
-    expect(c.definition).toStrictEqual({
-      ...ITERATE_S3_EXPECTED,
-      States: { ...ITERATE_S3_EXPECTED.States, Items: { ...items, ItemProcessor: itemProcessor('DISTRIBUTED', 'RunItem', 'ItemFailed') } },
-    });
-    expect(validate(c.definition)).toBe('valid');
-  });
-});
-
 describe('asl-validator on the Distributed Map fields', () => {
-  it('rejects what Step Functions would (so that "valid" above means something)', () => {
-    const fan = compileTaskLifecycle(arrayTask, OPTIONS).definition;
+  it('rejects what Step Functions would (so that "valid" means something)', () => {
+    const fan = withPartition(compileLifecycleMachine('batch_array', OPTIONS).definition);
     const groups = fan.States['Groups'] as unknown as Record<string, unknown>;
     const broken = (patch: Record<string, unknown>) => ({ ...fan, States: { Groups: { ...groups, ...patch } } });
+    expect(validate(fan)).toBe('valid');
     expect(validate(broken({ ToleratedFailurePercentage: 101 }))).toMatch(/^invalid:/);
     expect(validate(broken({ ItemProcessor: { ...(groups['ItemProcessor'] as object), ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'SOMETIMES' } } }))).toMatch(/^invalid:/);
-    const it3 = compileTaskLifecycle(iterated, OPTIONS).definition;
+    expect(validate(broken({ MaxConcurrency: 4 }))).toMatch(/^invalid:/);
+    const it3 = withPartition(compileLifecycleMachine('iterate', OPTIONS).definition);
     const fromS3 = it3.States['ItemsFromS3'] as unknown as Record<string, unknown>;
     const { Resource: _r, ...readerWithoutResource } = fromS3['ItemReader'] as Record<string, unknown>;
     const { Resource: _w, ...writerWithoutResource } = fromS3['ResultWriter'] as Record<string, unknown>;
+    expect(validate(it3)).toBe('valid');
     expect(validate({ ...it3, States: { ...it3.States, ItemsFromS3: { ...fromS3, ItemReader: readerWithoutResource } } })).toMatch(/^invalid:/);
     expect(validate({ ...it3, States: { ...it3.States, ItemsFromS3: { ...fromS3, ResultWriter: writerWithoutResource } } })).toMatch(/^invalid:/);
   });
@@ -546,8 +362,14 @@ async function runLocally(definition: StateMachineDefinition, input: unknown, ha
       return h(i.Payload ?? i);
     };
   }
-  const sm = new StateMachine(definition as unknown as LocalDefinition, { validationOptions: { checkArn: false } });
-  const ex = sm.run(input as never, { overrides: { taskResourceLocalHandlers: local, waitTimeOverrides: { WaitUntil: 0, WaitPoll: 0 }, retryIntervalOverrides: { Prepare: 0, Submit: 0, Poll: 0, Report: 0, Timer: 0 } } });
+  const sm = new StateMachine(withPartition(definition) as unknown as LocalDefinition, { validationOptions: { checkArn: false } });
+  const ex = sm.run(input as never, {
+    overrides: {
+      taskResourceLocalHandlers: local,
+      waitTimeOverrides: { WaitUntil: 0, WaitPoll: 0 },
+      retryIntervalOverrides: { Prepare: 0, Submit: 0, Poll: 0, Report: 0, Timer: 0 },
+    },
+  });
   const path: string[] = [];
   const events = (async () => {
     for await (const e of ex.eventLogs) if (e.type === 'StateEntered') path.push(e.index === undefined ? e.state.name : `${e.state.name}#${e.index}`);
@@ -560,18 +382,21 @@ async function runLocally(definition: StateMachineDefinition, input: unknown, ha
 const RUN = 'manual__2026-01-01T00:00:00+00:00';
 const group = (g: number) => ({ dagId: 'survey', runId: RUN, taskId: 'reduce_tiles', group: g });
 const SUBMIT = { JobName: 'job', JobQueue: 'survey-spot', JobDefinition: 'reduce-tile:3', ContainerOverrides: {}, ArrayProperties: { Size: 3 }, Timeout: { AttemptDurationSeconds: 3600 } };
-const INPUT: ArrayFanoutInput = {
-  waves: [
-    { array: group(0), dagId: 'survey', tryNumber: 1 },
-    { array: group(1), dagId: 'survey', tryNumber: 1 },
-  ],
-};
+
+/** The fan-out's input as the dispatcher starts it: the waves, and the task's settings. */
+function fanoutInput(groups: number, maxActiveTisPerDag: number | null = null): ArrayFanoutInput {
+  return {
+    waves: Array.from({ length: groups }, (_, g) => ({ array: group(g), dagId: 'survey', tryNumber: 1 })),
+    settings: lifecycleSettings({ ...arrayTask, maxActiveTisPerDag }),
+  };
+}
 
 describe('the fan-out runs on aws-local-stepfunctions', () => {
   it('sync: each group submits its array; a throttled submission is retried; a failed job is reported and its retry wave runs', async () => {
-    const { definition } = compileTaskLifecycle(arrayTask, OPTIONS);
+    const { definition } = compileLifecycleMachine('batch_array', OPTIONS);
+    const input = fanoutInput(2);
     const submits: string[] = [];
-    const run = await runLocally(definition, INPUT, {
+    const run = await runLocally(definition, input, {
       // Group 1's second wave finds nothing left to submit (a replay): it reports job null.
       Prepare: (p) => ({ Payload: p.array.group === 1 && p.tryNumber === 2 ? { submit: null, size: 0 } : { submit: { ...SUBMIT, JobName: `g${p.array.group}-try${p.tryNumber}` }, size: 3 } }),
       Submit: (p) => {
@@ -589,8 +414,10 @@ describe('the fan-out runs on aws-local-stepfunctions', () => {
       Timer: (p) => ({ Payload: { action: 'run', tryNumber: p.event.tryNumber + 1 } }),
     });
     // Each child's output is its group (Done's OutputPath); the Map's result is dropped (ResultPath null).
-    expect(run.output).toStrictEqual(INPUT);
+    expect(run.output).toStrictEqual(input);
     expect(submits.sort()).toStrictEqual(['g0-try1', 'g0-try1', 'g1-try1']);
+    // The job's Timeout, from the wave, is submitted with it.
+    expect(run.calls.find((c) => c.state === 'Submit')?.payload).toMatchObject({ Timeout: { AttemptDurationSeconds: 3600 } });
     const reports = run.calls.filter((c) => c.state === 'Report').map((c) => c.payload);
     expect(reports).toHaveLength(3);
     expect(reports).toContainEqual({ type: 'array_finished', array: group(0), tryNumber: 1, job: { JobId: 'j-g0-try1', JobName: 'g0-try1', Status: 'SUCCEEDED' } });
@@ -612,9 +439,10 @@ describe('the fan-out runs on aws-local-stepfunctions', () => {
   });
 
   it('poll: submit once, poll until done, report the job as .sync would have; a failed Prepare is reported, not fatal', async () => {
-    const { definition } = compileTaskLifecycle(arrayTask, { ...OPTIONS, batchWatch: 'poll' });
+    const { definition } = compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatch: 'poll' });
+    const input = fanoutInput(2);
     let polls = 0;
-    const run = await runLocally(definition, INPUT, {
+    const run = await runLocally(definition, input, {
       Prepare: (p) => {
         if (p.array.group === 1) throw Object.assign(new Error('ProvisionedThroughputExceededException'), { name: 'Error' });
         return { Payload: { submit: SUBMIT, size: 3 } };
@@ -623,7 +451,7 @@ describe('the fan-out runs on aws-local-stepfunctions', () => {
       Poll: (p) => (++polls < 3 ? { Payload: { done: false, job: null } } : { Payload: { done: true, job: { JobId: p.jobId, JobName: 'job', Status: 'SUCCEEDED' } } }),
       Report: () => ({ Payload: { action: 'done' } }),
     });
-    expect(run.output).toStrictEqual(INPUT);
+    expect(run.output).toStrictEqual(input);
     expect(run.path.filter((s) => s.endsWith('#0')).map((s) => s.slice(0, -2))).toStrictEqual([
       'Prepare', 'CheckPrepared', 'Submit', 'WaitPoll', 'Poll', 'PollDone', 'WaitPoll', 'Poll', 'PollDone', 'WaitPoll', 'Poll', 'PollDone', 'Polled', 'Report', 'Decide', 'Done',
     ]);
@@ -638,10 +466,32 @@ describe('the fan-out runs on aws-local-stepfunctions', () => {
     expect(reports).toContainEqual({ type: 'array_finished', array: group(1), tryNumber: 1, job: { Error: 'Error', Cause: 'ProvisionedThroughputExceededException' } });
   });
 
+  it("MaxConcurrencyPath: at most the settings' maxConcurrency groups at once (0: all of them)", async () => {
+    const { definition } = compileLifecycleMachine('batch_array', OPTIONS);
+    const widest = async (maxActiveTisPerDag: number | null) => {
+      let running = 0;
+      let most = 0;
+      await runLocally(definition, fanoutInput(4, maxActiveTisPerDag), {
+        Prepare: async () => {
+          most = Math.max(most, ++running);
+          // Let the other groups start while this one prepares.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          running--;
+          return { Payload: { submit: null, size: 0 } };
+        },
+        Report: () => ({ Payload: { action: 'done' } }),
+      });
+      return most;
+    };
+    expect(await widest(1)).toBe(1);
+    expect(await widest(3)).toBe(3);
+    expect(await widest(null)).toBe(4);
+  });
+
   it('an unknown action fails the child, and so the fan-out (no tolerated failure)', async () => {
-    const { definition } = compileTaskLifecycle(arrayTask, OPTIONS);
+    const { definition } = compileLifecycleMachine('batch_array', OPTIONS);
     await expect(
-      runLocally(definition, INPUT, {
+      runLocally(definition, fanoutInput(2), {
         Prepare: () => ({ Payload: { submit: null, size: 0 } }),
         Report: (p) => ({ Payload: p.array.group === 1 ? { action: 'dance' } : { action: 'done' } }),
       }),

@@ -1,34 +1,41 @@
-// The compiler from task specs to Amazon States Language: the full expected definition of every
-// lifecycle kind (written out here, not derived from the compiler), the Standard/Express choice, the
-// graph builder's errors, asl-validator on every compiled definition (every task of every DAG in dags/),
-// and compiled lifecycles run on aws-local-stepfunctions with their Task states overridden by local
-// functions that play the task runner and the scheduler.
+// The compiler to Amazon States Language: the fixed set of shared lifecycle machines (the full expected
+// definition of each, written out here, not derived from the compiler), how each task runs on them
+// (`taskLifecycle`: its machine, workflow type and settings), that nothing of a task or DAG is in a
+// definition, the graph builder's errors, asl-validator on every machine, and the machines run on
+// aws-local-stepfunctions with their Task states overridden by local functions that play the task
+// runner, the sensor-poke function and the scheduler.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { DagSpec, TaskSpec } from '../lib/model/spec.ts';
+import { dag } from '../lib/index.ts';
 import { taskSpec } from './support/task-spec.ts';
 import {
+  AslCompileError,
   aslTimestamp,
   batchJobDetail,
   chooseWorkflowType,
   compileBatchWatcher,
   compileDag,
-  compileTaskLifecycle,
+  compileLifecycleMachine,
+  compileLifecycleMachines,
   estimateHistoryEvents,
+  LIFECYCLE_MACHINES,
   lifecycleOf,
+  lifecycleSettings,
+  MACHINE_WORKFLOW_TYPE,
+  machineOf,
+  PARTITION,
   StateGraph,
+  taskLifecycle,
+  withPartition,
   type CompileOptions,
+  type LifecycleInput,
+  type LifecycleKind,
+  type LifecycleMachine,
+  type LifecycleSettings,
   type StateMachineDefinition,
 } from '../lib/compiler/index.ts';
-import { batchFanout } from '../dags/batch_fanout.ts';
-import { branchingJoin } from '../dags/branching_join.ts';
-import { exampleWorkflow } from '../dags/example_workflow.ts';
-import { iterationVsMapping } from '../dags/iteration_vs_mapping.ts';
-import { solver } from '../dags/solver.ts';
-import { stageCalibration } from '../dags/stage_calibration.ts';
-import { stageImaging } from '../dags/stage_imaging.ts';
-import { stageImportPrep } from '../dags/stage_import_prep.ts';
 
 // asl-validator is CommonJS without types: `validator(definition) → {isValid, errors, errorsText}`.
 type AslValidator = (definition: unknown) => { isValid: boolean; errorsText: (separator?: string) => string };
@@ -40,14 +47,42 @@ function validate(definition: StateMachineDefinition): string {
   return r.isValid ? 'valid' : `invalid:\n${r.errorsText('\n')}`;
 }
 
+/**
+ * The DAGs of dags/, imported when asked: the test that the definitions do not depend on the DAGs
+ * compiles the machines once before any DAG module is loaded.
+ */
+async function exampleDags(): Promise<DagSpec[]> {
+  const modules = await Promise.all([
+    import('../dags/example_workflow.ts').then((m) => m.exampleWorkflow),
+    import('../dags/stage_import_prep.ts').then((m) => m.stageImportPrep),
+    import('../dags/stage_calibration.ts').then((m) => m.stageCalibration),
+    import('../dags/stage_imaging.ts').then((m) => m.stageImaging),
+    import('../dags/solver.ts').then((m) => m.solver),
+    import('../dags/batch_fanout.ts').then((m) => m.batchFanout),
+    import('../dags/iteration_vs_mapping.ts').then((m) => m.iterationVsMapping),
+    import('../dags/branching_join.ts').then((m) => m.branchingJoin),
+  ]);
+  return modules.map((d) => d.spec);
+}
+
 const RUNNER = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-task-runner';
 const SCHEDULER = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-scheduler';
 const POKE = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-sensor-poke';
 const DESCRIBE = 'arn:aws:lambda:eu-west-1:123456789012:function:airless-describe-jobs';
 const OPTIONS: CompileOptions = { taskRunnerArn: RUNNER, schedulerArn: SCHEDULER, sensorPokeArn: POKE };
 
+/** Every combination of the options that change a definition. */
+const EVERY_MODE: CompileOptions[] = [
+  OPTIONS,
+  { ...OPTIONS, batchWatch: 'poll' },
+  { ...OPTIONS, iterateMode: 'distributed' },
+  { ...OPTIONS, batchWatch: 'poll', batchWatchIntervalSeconds: 45, iterateMode: 'distributed' },
+];
+
 // ---------------------------------------------------------------------------------------------------
-// Expected ASL, written out.
+// Expected ASL, written out. The integrations' ARNs hold the `${Partition}` substitution.
+
+const LAMBDA_INVOKE = 'arn:${Partition}:states:::lambda:invoke';
 
 const LAMBDA_SERVICE_RETRY = {
   ErrorEquals: [
@@ -65,6 +100,16 @@ const LAMBDA_SERVICE_RETRY = {
 
 const HANDLER_RETRY = { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' };
 
+/** Batch throttled SubmitJob: the job was not created, so submitting again is safe. */
+const BATCH_THROTTLING_RETRY = {
+  ErrorEquals: ['Batch.TooManyRequestsException', 'Batch.AWSBatchException'],
+  IntervalSeconds: 5,
+  MaxAttempts: 8,
+  BackoffRate: 2,
+  MaxDelaySeconds: 120,
+  JitterStrategy: 'FULL',
+};
+
 const TRY_FAILED = {
   Type: 'Pass',
   Comment: 'The invocation failed: the try failed with "<Error>: <Cause>"',
@@ -75,17 +120,59 @@ const TRY_FAILED = {
 
 const CATCH_ALL_TO_TRY_FAILED = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TryFailed' };
 
-/** Report, Decide and what carries out the reply; `run` goes to `runState`. */
-function schedulerLoop(runState: string) {
-  return {
+const TRY_FINISHED_PAYLOAD = { type: 'try_finished', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'result.$': '$.try.result' };
+
+/** `Report` of the machines whose steps report their own try: it reports a failed invocation and ends. */
+const FINAL_REPORT = {
+  Type: 'Task',
+  Comment: 'Tell the scheduler the try failed; whatever comes next starts in a new execution',
+  Resource: LAMBDA_INVOKE,
+  Parameters: { FunctionName: SCHEDULER, Payload: TRY_FINISHED_PAYLOAD },
+  ResultPath: null,
+  Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
+  End: true,
+};
+
+const TRY_EXPECTED = {
+  Comment: 'airless try lifecycle: one invocation runs a try of a task (task, branch, short_circuit, trigger_dag, a polled Batch job) and reports it',
+  StartAt: 'RunTry',
+  States: {
+    RunTry: {
+      Type: 'Task',
+      Comment: 'Run one try of the task and report it to the scheduler',
+      Resource: LAMBDA_INVOKE,
+      Parameters: { FunctionName: RUNNER, Payload: { mode: 'run', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
+      ResultPath: null,
+      Retry: [LAMBDA_SERVICE_RETRY],
+      Catch: [CATCH_ALL_TO_TRY_FAILED],
+      End: true,
+    },
+    TryFailed: TRY_FAILED,
+    Report: FINAL_REPORT,
+  },
+};
+
+const SENSOR_EXPECTED = {
+  Comment: 'airless sensor lifecycle: poke, wait until the next poke, poke again',
+  StartAt: 'RunTry',
+  States: {
+    RunTry: {
+      Type: 'Task',
+      Comment: 'Poke the sensor once and report the poke; the reply says what comes next',
+      Resource: LAMBDA_INVOKE,
+      Parameters: { FunctionName: POKE, Payload: { mode: 'poke', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
+      ResultSelector: { 'next.$': '$.Payload' },
+      ResultPath: '$.scheduler',
+      Retry: [LAMBDA_SERVICE_RETRY],
+      Catch: [CATCH_ALL_TO_TRY_FAILED],
+      Next: 'Decide',
+    },
+    TryFailed: TRY_FAILED,
     Report: {
       Type: 'Task',
       Comment: 'Tell the scheduler how the try ended; it replies what to do next',
-      Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: {
-        FunctionName: SCHEDULER,
-        Payload: { type: 'try_finished', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'result.$': '$.try.result' },
-      },
+      Resource: LAMBDA_INVOKE,
+      Parameters: { FunctionName: SCHEDULER, Payload: TRY_FINISHED_PAYLOAD },
       ResultSelector: { 'next.$': '$.Payload' },
       ResultPath: '$.scheduler',
       Retry: [LAMBDA_SERVICE_RETRY, HANDLER_RETRY],
@@ -101,23 +188,12 @@ function schedulerLoop(runState: string) {
       ],
       Default: 'UnknownAction',
     },
-    NextTry: {
-      Type: 'Pass',
-      Comment: 'Run the try the scheduler named',
-      InputPath: '$.scheduler.next.tryNumber',
-      ResultPath: '$.tryNumber',
-      Next: runState,
-    },
-    WaitUntil: {
-      Type: 'Wait',
-      Comment: 'Wait until the time the scheduler computed',
-      TimestampPath: '$.scheduler.next.at',
-      Next: 'Timer',
-    },
+    NextTry: { Type: 'Pass', Comment: 'Run the try the scheduler named', InputPath: '$.scheduler.next.tryNumber', ResultPath: '$.tryNumber', Next: 'RunTry' },
+    WaitUntil: { Type: 'Wait', Comment: 'Wait until the time the scheduler computed', TimestampPath: '$.scheduler.next.at', Next: 'Timer' },
     Timer: {
       Type: 'Task',
       Comment: 'The time has come: hand the event back to the scheduler',
-      Resource: 'arn:aws:states:::lambda:invoke',
+      Resource: LAMBDA_INVOKE,
       Parameters: { FunctionName: SCHEDULER, Payload: { type: 'timer', 'event.$': '$.scheduler.next.event' } },
       ResultSelector: { 'next.$': '$.Payload' },
       ResultPath: '$.scheduler',
@@ -126,69 +202,19 @@ function schedulerLoop(runState: string) {
     },
     Done: { Type: 'Succeed' },
     UnknownAction: { Type: 'Fail', Error: 'AirlessContractError', Cause: "the scheduler's reply has no action run, wait or done" },
-  };
-}
-
-const LAMBDA_EXPECTED = {
-  Comment: "airless task 'extract' (task): lambda lifecycle",
-  StartAt: 'RunTry',
-  States: {
-    RunTry: {
-      Type: 'Task',
-      Comment: 'Run one try of the task',
-      Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: { FunctionName: RUNNER, Payload: { mode: 'run', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
-      TimeoutSeconds: 30,
-      ResultSelector: { 'result.$': '$.Payload' },
-      ResultPath: '$.try',
-      Retry: [LAMBDA_SERVICE_RETRY],
-      Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: 'TryTimedOut' }, CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Report',
-    },
-    TryFailed: TRY_FAILED,
-    TryTimedOut: {
-      Type: 'Pass',
-      Comment: 'TimeoutSeconds elapsed: the try failed with a TaskTimeoutError',
-      Parameters: {
-        result: { kind: 'failure', error: 'TaskTimeoutError: execution timeout: the try ran longer than 30 s (States.Timeout)', retriable: true },
-      },
-      ResultPath: '$.try',
-      Next: 'Report',
-    },
-    ...schedulerLoop('RunTry'),
-  },
-};
-
-const SENSOR_EXPECTED = {
-  Comment: "airless task 'wait_for_file' (sensor): sensor lifecycle",
-  StartAt: 'RunTry',
-  States: {
-    RunTry: {
-      Type: 'Task',
-      Comment: 'Poke the sensor once',
-      Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: { FunctionName: POKE, Payload: { mode: 'poke', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
-      ResultSelector: { 'result.$': '$.Payload' },
-      ResultPath: '$.try',
-      Retry: [LAMBDA_SERVICE_RETRY],
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Report',
-    },
-    TryFailed: TRY_FAILED,
-    ...schedulerLoop('RunTry'),
   },
 };
 
 const BATCH_EXPECTED = {
-  Comment: "airless task 'reduce' (batch): batch lifecycle",
+  Comment: 'airless Batch lifecycle: prepare, batch:submitJob.sync, complete',
   StartAt: 'Prepare',
   States: {
     Prepare: {
       Type: 'Task',
       Comment: 'Resolve the job to submit for this try',
-      Resource: 'arn:aws:states:::lambda:invoke',
+      Resource: LAMBDA_INVOKE,
       Parameters: { FunctionName: RUNNER, Payload: { mode: 'batch_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
-      ResultSelector: { 'submit.$': '$.Payload.submit', 'result.$': '$.Payload.result' },
+      ResultSelector: { 'submit.$': '$.Payload.submit' },
       ResultPath: '$.try',
       Retry: [LAMBDA_SERVICE_RETRY],
       Catch: [CATCH_ALL_TO_TRY_FAILED],
@@ -196,65 +222,88 @@ const BATCH_EXPECTED = {
     },
     CheckPrepared: {
       Type: 'Choice',
-      Comment: 'Nothing to submit: report the result the runner gave',
-      Choices: [{ Variable: '$.try.submit', IsNull: true, Next: 'Report' }],
+      Comment: 'Nothing to submit (the runner reported the try): done',
+      Choices: [{ Variable: '$.try.submit', IsNull: true, Next: 'Done' }],
       Default: 'Submit',
     },
+    Done: { Type: 'Succeed' },
     Submit: {
       Type: 'Task',
       Comment: 'Submit the job and wait for it to end',
-      Resource: 'arn:aws:states:::batch:submitJob.sync',
+      Resource: 'arn:${Partition}:states:::batch:submitJob.sync',
       Parameters: {
         'JobName.$': '$.try.submit.JobName',
         'JobQueue.$': '$.try.submit.JobQueue',
         'JobDefinition.$': '$.try.submit.JobDefinition',
         'ContainerOverrides.$': '$.try.submit.ContainerOverrides',
         'ArrayProperties.$': '$.try.submit.ArrayProperties',
+        'Timeout.$': '$.try.submit.Timeout',
       },
-      TimeoutSeconds: 3600,
       ResultPath: '$.job',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'Complete' }],
       Next: 'Complete',
     },
     Complete: {
       Type: 'Task',
-      Comment: 'Turn what Batch said into the try result',
-      Resource: 'arn:aws:states:::lambda:invoke',
+      Comment: 'Turn what Batch said into the try result and report it',
+      Resource: LAMBDA_INVOKE,
       Parameters: { FunctionName: RUNNER, Payload: { mode: 'batch_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'job.$': '$.job' } },
-      ResultSelector: { 'result.$': '$.Payload' },
-      ResultPath: '$.try',
+      ResultPath: null,
       Retry: [LAMBDA_SERVICE_RETRY],
       Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Report',
+      End: true,
     },
     TryFailed: TRY_FAILED,
-    ...schedulerLoop('Prepare'),
+    Report: FINAL_REPORT,
   },
 };
 
-/** The states of one item of an iteration's Map: `run` (the item) and `failed` (recorded for good). */
-function itemProcessor(mode: 'INLINE' | 'DISTRIBUTED', run: string, failed: string) {
+/** The ids of one item's states (the inline Map's and the S3 Map's items have their own). */
+const INLINE_ITEM = { run: 'RunItem', canRetry: 'CanRetryItem', nextAttempt: 'NextItemAttempt', waitRetry: 'WaitItemRetry', failed: 'ItemFailed' };
+const S3_ITEM = { run: 'RunS3Item', canRetry: 'CanRetryS3Item', nextAttempt: 'NextS3ItemAttempt', waitRetry: 'WaitS3ItemRetry', failed: 'S3ItemFailed' };
+
+/** One item of an iteration: run it; retry while `attempt` < `itemRetries`, after `itemRetryDelays[attempt]`; else record it failed. */
+function itemProcessor(mode: 'INLINE' | 'DISTRIBUTED', ids: typeof INLINE_ITEM) {
   return {
     ProcessorConfig: mode === 'INLINE' ? { Mode: 'INLINE' } : { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
-    StartAt: run,
+    StartAt: ids.run,
     States: {
-      [run]: {
+      [ids.run]: {
         Type: 'Task',
         Comment: 'Run one item; throws when it fails',
-        Resource: 'arn:aws:states:::lambda:invoke',
+        Resource: LAMBDA_INVOKE,
         Parameters: { FunctionName: RUNNER, Payload: { mode: 'item', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$.index' } },
-        TimeoutSeconds: 60,
         ResultPath: null,
         OutputPath: '$.index',
-        Retry: [
-          LAMBDA_SERVICE_RETRY,
-          { ErrorEquals: ['NonRetriableError'], MaxAttempts: 0 },
-          { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, MaxDelaySeconds: 60 },
+        Retry: [LAMBDA_SERVICE_RETRY],
+        Catch: [
+          { ErrorEquals: ['NonRetriableError', 'States.Timeout'], ResultPath: '$.error', Next: ids.failed },
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: ids.canRetry },
         ],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failed }],
         End: true,
       },
-      [failed]: {
+      [ids.canRetry]: {
+        Type: 'Choice',
+        Comment: 'Retry the item while it has retries left',
+        Choices: [{ Variable: '$.attempt', NumericLessThanPath: '$.itemRetries', Next: ids.nextAttempt }],
+        Default: ids.failed,
+      },
+      [ids.nextAttempt]: {
+        Type: 'Pass',
+        Comment: 'Count the attempt and take its delay',
+        Parameters: {
+          'key.$': '$.key',
+          'tryNumber.$': '$.tryNumber',
+          'index.$': '$.index',
+          'itemRetries.$': '$.itemRetries',
+          'itemRetryDelays.$': '$.itemRetryDelays',
+          'attempt.$': 'States.MathAdd($.attempt, 1)',
+          'delay.$': 'States.ArrayGetItem($.itemRetryDelays, $.attempt)',
+        },
+        Next: ids.waitRetry,
+      },
+      [ids.waitRetry]: { Type: 'Wait', Comment: "Wait the retry's delay", SecondsPath: '$.delay', Next: ids.run },
+      [ids.failed]: {
         Type: 'Pass',
         Comment: 'The item failed for good: record it and let the other items run',
         Parameters: { 'index.$': '$.index', 'error.$': '$.error.Error' },
@@ -264,76 +313,88 @@ function itemProcessor(mode: 'INLINE' | 'DISTRIBUTED', run: string, failed: stri
   };
 }
 
-const ITERATE_EXPECTED = {
-  Comment: "airless task 'solve_channels' (task): iterate lifecycle",
-  StartAt: 'Prepare',
-  States: {
-    Prepare: {
-      Type: 'Task',
-      Comment: 'List the items this try still has to run',
-      Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
-      ResultSelector: { 'items.$': '$.Payload.items', 'itemsObject.$': '$.Payload.itemsObject', 'result.$': '$.Payload.result' },
-      ResultPath: '$.try',
-      Retry: [LAMBDA_SERVICE_RETRY],
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'CheckPrepared',
-    },
-    CheckPrepared: {
-      Type: 'Choice',
-      Comment: 'Run the items listed inline, or those listed in S3; none: report the result the runner gave',
-      Choices: [
-        { Not: { Variable: '$.try.items', IsNull: true }, Next: 'Items' },
-        { Not: { Variable: '$.try.itemsObject', IsNull: true }, Next: 'ItemsFromS3' },
-      ],
-      Default: 'Report',
-    },
-    Items: {
-      Type: 'Map',
-      Comment: 'Run the items, at most `concurrency` at once',
-      ItemsPath: '$.try.items',
-      ItemSelector: { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' },
-      MaxConcurrency: 8,
-      ItemProcessor: itemProcessor('INLINE', 'RunItem', 'ItemFailed'),
-      ResultPath: null,
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Complete',
-    },
-    ItemsFromS3: {
-      Type: 'Map',
-      Comment: 'Run the items listed in S3 (too many for the state) as child executions, at most `concurrency` at once',
-      ItemReader: {
-        Resource: 'arn:aws:states:::s3:getObject',
-        ReaderConfig: { InputType: 'JSON' },
-        Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Key.$': '$.try.itemsObject.Key' },
-      },
-      ItemSelector: { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$': '$$.Map.Item.Value' },
-      MaxConcurrency: 8,
-      ItemProcessor: itemProcessor('DISTRIBUTED', 'RunS3Item', 'S3ItemFailed'),
-      ResultWriter: {
-        Resource: 'arn:aws:states:::s3:putObject',
-        Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Prefix.$': '$.try.itemsObject.ResultsPrefix' },
-      },
-      ResultSelector: { 'manifest.$': '$.ResultWriterDetails' },
-      ResultPath: '$.try.results',
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Complete',
-    },
-    Complete: {
-      Type: 'Task',
-      Comment: 'Collect the items: the try succeeds when every item has a result',
-      Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
-      ResultSelector: { 'result.$': '$.Payload' },
-      ResultPath: '$.try',
-      Retry: [LAMBDA_SERVICE_RETRY],
-      Catch: [CATCH_ALL_TO_TRY_FAILED],
-      Next: 'Report',
-    },
-    TryFailed: TRY_FAILED,
-    ...schedulerLoop('Prepare'),
-  },
+/** An item's input: the instance, the try, the index, and the task's item settings from the execution's input. */
+const ITEM_SELECTOR = {
+  'key.$': '$.key',
+  'tryNumber.$': '$.tryNumber',
+  'index.$': '$$.Map.Item.Value',
+  'itemRetries.$': '$.settings.itemRetries',
+  'itemRetryDelays.$': '$.settings.itemRetryDelays',
+  attempt: 0,
 };
+
+function iterateExpected(itemsMode: 'INLINE' | 'DISTRIBUTED') {
+  return {
+    Comment: 'airless iteration lifecycle: prepare, a Map over the items, complete',
+    StartAt: 'Prepare',
+    States: {
+      Prepare: {
+        Type: 'Task',
+        Comment: 'List the items this try still has to run',
+        Resource: LAMBDA_INVOKE,
+        Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_prepare', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
+        ResultSelector: { 'items.$': '$.Payload.items', 'itemsObject.$': '$.Payload.itemsObject' },
+        ResultPath: '$.try',
+        Retry: [LAMBDA_SERVICE_RETRY],
+        Catch: [CATCH_ALL_TO_TRY_FAILED],
+        Next: 'CheckPrepared',
+      },
+      CheckPrepared: {
+        Type: 'Choice',
+        Comment: 'Run the items listed inline, or those listed in S3; none (the runner reported the try): done',
+        Choices: [
+          { Not: { Variable: '$.try.items', IsNull: true }, Next: 'Items' },
+          { Not: { Variable: '$.try.itemsObject', IsNull: true }, Next: 'ItemsFromS3' },
+        ],
+        Default: 'Done',
+      },
+      Done: { Type: 'Succeed' },
+      Items: {
+        Type: 'Map',
+        Comment: 'Run the items, at most `concurrency` at once',
+        ItemsPath: '$.try.items',
+        ItemSelector: ITEM_SELECTOR,
+        MaxConcurrencyPath: '$.settings.concurrency',
+        ItemProcessor: itemProcessor(itemsMode, INLINE_ITEM),
+        ResultPath: null,
+        Catch: [CATCH_ALL_TO_TRY_FAILED],
+        Next: 'Complete',
+      },
+      ItemsFromS3: {
+        Type: 'Map',
+        Comment: 'Run the items listed in S3 (too many for the state) as child executions, at most `concurrency` at once',
+        ItemReader: {
+          Resource: 'arn:${Partition}:states:::s3:getObject',
+          ReaderConfig: { InputType: 'JSON' },
+          Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Key.$': '$.try.itemsObject.Key' },
+        },
+        ItemSelector: ITEM_SELECTOR,
+        MaxConcurrencyPath: '$.settings.concurrency',
+        ItemProcessor: itemProcessor('DISTRIBUTED', S3_ITEM),
+        ResultWriter: {
+          Resource: 'arn:${Partition}:states:::s3:putObject',
+          Parameters: { 'Bucket.$': '$.try.itemsObject.Bucket', 'Prefix.$': '$.try.itemsObject.ResultsPrefix' },
+        },
+        ResultSelector: { 'manifest.$': '$.ResultWriterDetails' },
+        ResultPath: '$.try.results',
+        Catch: [CATCH_ALL_TO_TRY_FAILED],
+        Next: 'Complete',
+      },
+      Complete: {
+        Type: 'Task',
+        Comment: 'Collect the items and report the try: it succeeds when every item has a result',
+        Resource: LAMBDA_INVOKE,
+        Parameters: { FunctionName: RUNNER, Payload: { mode: 'iterate_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' } },
+        ResultPath: null,
+        Retry: [LAMBDA_SERVICE_RETRY],
+        Catch: [CATCH_ALL_TO_TRY_FAILED],
+        End: true,
+      },
+      TryFailed: TRY_FAILED,
+      Report: FINAL_REPORT,
+    },
+  };
+}
 
 const WATCHER_EXPECTED = {
   Comment: 'airless Batch watcher: one DescribeJobs call per round for up to 100 jobs',
@@ -342,7 +403,7 @@ const WATCHER_EXPECTED = {
     Describe: {
       Type: 'Task',
       Comment: 'One DescribeJobs call for every job still running',
-      Resource: 'arn:aws:states:::lambda:invoke',
+      Resource: LAMBDA_INVOKE,
       Parameters: {
         FunctionName: DESCRIBE,
         Payload: { 'jobIds.$': '$.jobIds', 'intervalSeconds.$': '$.intervalSeconds', 'startedAt.$': '$$.Execution.StartTime' },
@@ -368,7 +429,7 @@ const WATCHER_EXPECTED = {
     ContinueAsNew: {
       Type: 'Task',
       Comment: 'Hand the pending jobs to a fresh execution (25,000-event history limit)',
-      Resource: 'arn:aws:states:::states:startExecution',
+      Resource: 'arn:${Partition}:states:::states:startExecution',
       Parameters: {
         'StateMachineArn.$': '$$.StateMachine.Id',
         Input: { 'jobIds.$': '$.jobIds', 'intervalSeconds.$': '$.intervalSeconds', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' },
@@ -381,7 +442,10 @@ const WATCHER_EXPECTED = {
   },
 };
 
-/** The own field of the kinds that share the Lambda lifecycle. */
+// ---------------------------------------------------------------------------------------------------
+// Task specs of every kind.
+
+/** The own field of the kinds that run on the try machine besides `task`. */
 const OWN_FIELDS = {
   branch: {},
   short_circuit: { shortCircuit: { ignoreDownstreamTriggerRules: true } },
@@ -399,6 +463,7 @@ const batchTask = taskSpec({
   executionTimeoutMs: 3_600_000,
   batch: { jobName: 'reduce', jobQueue: 'q', jobDefinition: 'd', command: null, environment: null, containerOverrides: null, arraySize: null, array: true, runnableTimeoutMs: null, local: { mode: 'process' } },
 });
+const arrayTask = taskSpec({ ...batchTask, taskId: 'reduce_tiles', maxActiveTisPerDag: 4, mapping: { mode: 'single', source: [1, 2, 3], partial: null } });
 const iterated = taskSpec({
   taskId: 'solve_channels',
   kind: 'task',
@@ -407,58 +472,55 @@ const iterated = taskSpec({
   iterate: { mapping: { mode: 'single', source: [1, 2, 3], partial: null }, concurrency: 8, itemRetries: 3 },
 });
 
+/** The settings of a task that does not iterate and is not an array fan-out: every field present, all zero. */
+const NO_SETTINGS: LifecycleSettings = { concurrency: 0, itemRetries: 0, itemRetryDelays: [], maxConcurrency: 0 };
+
 // ---------------------------------------------------------------------------------------------------
 
-describe('compiled lifecycles: the full ASL of each kind', () => {
-  it('a Lambda task: RunTry with TimeoutSeconds, Catch to TryTimedOut/TryFailed, Report, Decide and the wait loop', () => {
-    const c = compileTaskLifecycle(extract, OPTIONS);
-    expect(c.definition).toStrictEqual(LAMBDA_EXPECTED);
-    expect(c.lifecycle).toBe('lambda');
-    expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'retries (2) wait for their delay in the execution' });
+describe('the shared lifecycle machines: the full ASL of each', () => {
+  it('try (Express): RunTry runs and reports the try and ends the execution; a failed invocation goes TryFailed → Report (End)', () => {
+    const c = compileLifecycleMachine('try', OPTIONS);
+    expect(c.definition).toStrictEqual(TRY_EXPECTED);
     // Stable key order, not only equal content: the JSON text is the same.
-    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(LAMBDA_EXPECTED));
-    expect(JSON.stringify(compileTaskLifecycle(extract, OPTIONS))).toBe(JSON.stringify(c));
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(TRY_EXPECTED));
+    expect(c.machine).toBe('try');
+    expect(c.workflowType).toStrictEqual({ type: 'EXPRESS', reason: 'one invocation runs the try and reports it; nothing waits in the execution' });
   });
 
-  it('branch, short_circuit and trigger_dag tasks get the Lambda lifecycle too', () => {
-    for (const kind of ['branch', 'short_circuit', 'trigger_dag'] as const) {
-      const c = compileTaskLifecycle(taskSpec({ ...extract, kind, ...OWN_FIELDS[kind] }), OPTIONS);
-      expect(c.lifecycle).toBe('lambda');
-      expect(c.definition).toStrictEqual({ ...LAMBDA_EXPECTED, Comment: `airless task 'extract' (${kind}): lambda lifecycle` });
-    }
-  });
-
-  it('a sensor: the same loop invoking the sensor-poke function; no executionTimeout, so no TimeoutSeconds', () => {
-    const c = compileTaskLifecycle(sensor, OPTIONS);
+  it('sensor (Standard): RunTry pokes and reports, its reply at $.scheduler; Decide loops through WaitUntil/Timer/NextTry; TryFailed → Report → Decide', () => {
+    const c = compileLifecycleMachine('sensor', OPTIONS);
     expect(c.definition).toStrictEqual(SENSOR_EXPECTED);
-    expect(c.lifecycle).toBe('sensor');
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(SENSOR_EXPECTED));
     expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'a sensor waits between pokes, up to its timeout' });
   });
 
-  it('a Batch task (.sync): Prepare, CheckPrepared, Submit with TimeoutSeconds, Complete, and the loop back to Prepare', () => {
-    const c = compileTaskLifecycle(batchTask, OPTIONS);
+  it('batch (Standard): Prepare → CheckPrepared (nothing to submit: Done) → Submit (.sync, the job\'s Timeout from the input) → Complete (End)', () => {
+    const c = compileLifecycleMachine('batch', OPTIONS);
     expect(c.definition).toStrictEqual(BATCH_EXPECTED);
-    expect(c.lifecycle).toBe('batch');
-    expect(c.workflowType.type).toBe('STANDARD');
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(BATCH_EXPECTED));
+    expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' });
   });
 
-  it('a Batch task in poll mode: the Lambda lifecycle on the task runner (the runner submits, a watcher polls)', () => {
-    const c = compileTaskLifecycle({ ...batchTask, executionTimeoutMs: 30_000 }, { ...OPTIONS, batchWatch: 'poll' });
-    expect(c.lifecycle).toBe('batch_poll');
-    expect(c.definition).toStrictEqual({ ...LAMBDA_EXPECTED, Comment: "airless task 'reduce' (batch): batch_poll lifecycle" });
+  it('iterate (Standard): Prepare → CheckPrepared → Items or ItemsFromS3 (MaxConcurrencyPath, the item retry loop from the settings) → Complete (End)', () => {
+    const c = compileLifecycleMachine('iterate', OPTIONS);
+    expect(c.definition).toStrictEqual(iterateExpected('INLINE'));
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(iterateExpected('INLINE')));
+    expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' });
   });
 
-  it('an iteration: Prepare, a Map with MaxConcurrency and per-item Retry/Catch, Complete, and the loop', () => {
-    const c = compileTaskLifecycle(iterated, OPTIONS);
-    expect(c.definition).toStrictEqual(ITERATE_EXPECTED);
-    expect(c.lifecycle).toBe('iterate');
+  it('iterate in distributed mode: only the inline Map changes, its items then child Standard executions', () => {
+    expect(compileLifecycleMachine('iterate', { ...OPTIONS, iterateMode: 'distributed' }).definition).toStrictEqual(iterateExpected('DISTRIBUTED'));
   });
 
-  it('an iteration in distributed mode runs each item as a child Standard execution', () => {
-    const c = compileTaskLifecycle(iterated, { ...OPTIONS, iterateMode: 'distributed' });
-    const items = c.definition.States['Items'];
-    expect(items?.Type === 'Map' && items.ItemProcessor.ProcessorConfig).toStrictEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
-    expect(validate(c.definition)).toBe('valid');
+  it('the Batch options change only the batch_array machine, the iteration mode only the iterate machine', () => {
+    const plain = compileLifecycleMachines(OPTIONS);
+    for (const options of EVERY_MODE) {
+      for (const c of compileLifecycleMachines(options)) {
+        if (c.machine === 'batch_array' && options.batchWatch !== undefined) continue;
+        if (c.machine === 'iterate' && options.iterateMode !== undefined) continue;
+        expect(c, `${c.machine} with ${JSON.stringify(options)}`).toStrictEqual(plain.find((p) => p.machine === c.machine));
+      }
+    }
   });
 
   it('the Batch watcher: one Describe per round for all jobs, Sleep on SecondsPath, continue-as-new when asked', () => {
@@ -466,67 +528,283 @@ describe('compiled lifecycles: the full ASL of each kind', () => {
     expect(w.definition).toStrictEqual(WATCHER_EXPECTED);
     expect(w.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'the watcher waits between rounds for as long as its jobs run' });
   });
+
+  it('compileLifecycleMachines: the fixed set, in LIFECYCLE_MACHINES order, each as compileLifecycleMachine gives it', () => {
+    expect(LIFECYCLE_MACHINES).toStrictEqual(['try', 'sensor', 'batch', 'iterate', 'batch_array']);
+    for (const options of EVERY_MODE) {
+      const all = compileLifecycleMachines(options);
+      expect(all.map((c) => c.machine)).toStrictEqual(LIFECYCLE_MACHINES);
+      for (const c of all) expect(c).toStrictEqual(compileLifecycleMachine(c.machine, options));
+    }
+  });
 });
 
-describe('task options in the ASL', () => {
-  it('executionTimeout becomes TimeoutSeconds, rounded up to whole seconds; none without one', () => {
-    const runTry = (ms: number | null) => {
-      const s = compileTaskLifecycle(taskSpec({ taskId: 't', kind: 'task', executionTimeoutMs: ms }), OPTIONS).definition.States['RunTry'];
-      return s?.Type === 'Task' ? s.TimeoutSeconds : 'not a task';
-    };
-    expect(runTry(1500)).toBe(2);
-    expect(runTry(120_000)).toBe(120);
-    expect(runTry(1)).toBe(1);
-    expect(runTry(null)).toBeUndefined();
+describe('the partition', () => {
+  /** Every `Resource` of a definition, nested ones (Map item processors, readers, writers) included. */
+  function resources(value: unknown, out: string[] = []): string[] {
+    if (Array.isArray(value)) for (const v of value) resources(v, out);
+    else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (k === 'Resource' && typeof v === 'string') out.push(v);
+        else resources(v, out);
+      }
+    }
+    return out;
+  }
+
+  it('every integration ARN of every machine and of the watcher is in the `${Partition}` substitution, never a fixed partition', () => {
+    const definitions = [...EVERY_MODE.flatMap((o) => compileLifecycleMachines(o).map((c) => c.definition)), compileBatchWatcher({ describeJobsArn: DESCRIBE }).definition];
+    const all = new Set(definitions.flatMap((d) => resources(d)));
+    expect([...all].sort()).toStrictEqual([
+      'arn:${Partition}:states:::batch:submitJob.sync',
+      'arn:${Partition}:states:::lambda:invoke',
+      'arn:${Partition}:states:::s3:getObject',
+      'arn:${Partition}:states:::s3:putObject',
+      'arn:${Partition}:states:::states:startExecution',
+    ]);
+    expect(PARTITION).toBe('${Partition}');
   });
 
-  it('an iteration: MaxConcurrency is concurrency and the item Retry has MaxAttempts = itemRetries', () => {
-    for (const [concurrency, itemRetries] of [
-      [1, 0],
-      [16, 5],
-    ] as const) {
-      const spec = { ...iterated, iterate: { ...iterated.iterate!, concurrency, itemRetries } };
-      const map = compileTaskLifecycle(spec, OPTIONS).definition.States['Items'];
-      if (map?.Type !== 'Map') throw new Error('no Map state');
-      expect(map.MaxConcurrency).toBe(concurrency);
-      const runItem = map.ItemProcessor.States['RunItem'];
-      if (runItem?.Type !== 'Task') throw new Error('no RunItem task');
-      expect(runItem.Retry?.find((r) => r.ErrorEquals.includes('States.TaskFailed'))?.MaxAttempts).toBe(itemRetries);
+  it('withPartition substitutes every placeholder (aws unless told), and leaves the rest, the function ARNs included, as they were', () => {
+    const c = compileLifecycleMachine('batch', OPTIONS);
+    const aws = withPartition(c.definition);
+    expect(JSON.stringify(aws)).not.toContain('${Partition}');
+    expect(aws).toStrictEqual(JSON.parse(JSON.stringify(BATCH_EXPECTED).replaceAll('arn:${Partition}:', 'arn:aws:')));
+    expect(aws.States['Submit']).toMatchObject({ Resource: 'arn:aws:states:::batch:submitJob.sync' });
+    expect(withPartition(c.definition, 'aws-cn').States['Prepare']).toMatchObject({ Resource: 'arn:aws-cn:states:::lambda:invoke', Parameters: { FunctionName: RUNNER } });
+    // The compiled definition itself is left as it was.
+    expect(c.definition).toStrictEqual(BATCH_EXPECTED);
+  });
+});
+
+describe('nothing of a task or a DAG is in a definition', () => {
+  it('compiling the machines gives the same definitions whatever DAGs exist', async () => {
+    // Before any DAG module is loaded (dags/ is imported only below).
+    const before = EVERY_MODE.map((o) => JSON.stringify(compileLifecycleMachines(o)));
+    const specs = await exampleDags();
+    for (const spec of specs) for (const o of EVERY_MODE) compileDag(spec, o);
+    // A DAG with settings unlike any other: its iteration, its fan-out, its timeouts.
+    const odd = dag({ dagId: 'odd_settings' }, ({ task, batchJob }) => {
+      const plan = task('plan', () => [1, 2], { executionTimeout: '7s', retries: 9 });
+      task('solve', (_ctx, x: number) => x, { executionTimeout: '13s' }).iterate(plan, { concurrency: 3, itemRetries: 11 });
+      const kwargs = task('kwargs', () => [{ command: ['x'] }]);
+      batchJob('tiles', { jobQueue: 'q', jobDefinition: 'd:1', maxActiveTisPerDag: 5, executionTimeout: '17m' }).expandKwargs(kwargs);
+    });
+    for (const o of EVERY_MODE) expect(compileDag(odd.spec, o).map((t) => t.machine)).toStrictEqual(['try', 'iterate', 'try', 'batch_array']);
+    expect(EVERY_MODE.map((o) => JSON.stringify(compileLifecycleMachines(o)))).toStrictEqual(before);
+    // Nor does a definition name any DAG or task.
+    const text = before.join('\n');
+    for (const spec of [...specs, odd.spec]) {
+      for (const id of [spec.dagId, ...spec.tasks.map((t) => t.taskId)]) expect(text, id).not.toContain(`'${id}'`);
+      expect(text).not.toContain(`"${spec.dagId}"`);
     }
   });
 
-  it('lifecycleOf picks the shape from the kind, iterate and the Batch watch mode', () => {
+  /** Every key of a JSON value, at any depth, and every string value. */
+  function walk(value: unknown, keys: Set<string>, strings: Set<string>): void {
+    if (Array.isArray(value)) for (const v of value) walk(v, keys, strings);
+    else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        keys.add(k);
+        walk(v, keys, strings);
+      }
+    } else if (typeof value === 'string') strings.add(value);
+  }
+
+  it('no per-task value is written into a state: no TimeoutSeconds or HeartbeatSeconds, no fixed MaxConcurrency, no retry but the integrations\' own', () => {
+    const keys = new Set<string>();
+    const retriers = new Set<string>();
+    const collect = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(collect);
+      else if (value !== null && typeof value === 'object') {
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'Retry') for (const r of v as unknown[]) retriers.add(JSON.stringify(r));
+          collect(v);
+        }
+      }
+    };
+    for (const o of EVERY_MODE) {
+      for (const c of compileLifecycleMachines(o)) {
+        walk(c.definition, keys, new Set());
+        collect(c.definition);
+      }
+    }
+    for (const fixed of ['TimeoutSeconds', 'TimeoutSecondsPath', 'HeartbeatSeconds', 'HeartbeatSecondsPath', 'MaxConcurrency']) expect(keys.has(fixed), fixed).toBe(false);
+    expect(keys.has('MaxConcurrencyPath')).toBe(true);
+    // A task's retries are the scheduler's: the only Retry fields are those of the Lambda service, of an
+    // idempotent handler and of a throttled Batch submission.
+    expect([...retriers].map((r) => JSON.parse(r))).toStrictEqual([LAMBDA_SERVICE_RETRY, HANDLER_RETRY, BATCH_THROTTLING_RETRY]);
+  });
+
+  it('the settings the machines read ($.settings.<field>) are exactly the fields every task\'s settings have (a path to a missing field fails the execution)', () => {
+    const strings = new Set<string>();
+    for (const o of EVERY_MODE) for (const c of compileLifecycleMachines(o)) walk(c.definition, new Set(), strings);
+    const read = [...strings].filter((s) => s.startsWith('$.settings')).sort();
+    expect(read).toStrictEqual(['$.settings.concurrency', '$.settings.itemRetries', '$.settings.itemRetryDelays', '$.settings.maxConcurrency']);
+    for (const spec of [extract, sensor, batchTask, arrayTask, iterated, taskSpec({ taskId: 'e', kind: 'empty' })]) {
+      expect(Object.keys(lifecycleSettings(spec)).map((f) => `$.settings.${f}`).sort(), spec.taskId).toStrictEqual(read);
+    }
+  });
+});
+
+describe('how a task runs: taskLifecycle and lifecycleSettings', () => {
+  it('a task: the try machine (Express), no settings of its own; its executionTimeout and retries are not in them', () => {
+    expect(taskLifecycle(extract)).toStrictEqual({
+      taskId: 'extract',
+      kind: 'task',
+      lifecycle: 'lambda',
+      machine: 'try',
+      workflowType: MACHINE_WORKFLOW_TYPE.try,
+      settings: NO_SETTINGS,
+    });
+  });
+
+  it('branch, short_circuit and trigger_dag run on the try machine too', () => {
+    for (const kind of ['branch', 'short_circuit', 'trigger_dag'] as const) {
+      const t = taskLifecycle(taskSpec({ ...extract, kind, ...OWN_FIELDS[kind] }));
+      expect(t).toStrictEqual({ taskId: 'extract', kind, lifecycle: 'lambda', machine: 'try', workflowType: MACHINE_WORKFLOW_TYPE.try, settings: NO_SETTINGS });
+    }
+  });
+
+  it('a sensor: the sensor machine (Standard)', () => {
+    expect(taskLifecycle(sensor)).toStrictEqual({
+      taskId: 'wait_for_file',
+      kind: 'sensor',
+      lifecycle: 'sensor',
+      machine: 'sensor',
+      workflowType: MACHINE_WORKFLOW_TYPE.sensor,
+      settings: NO_SETTINGS,
+    });
+  });
+
+  it('a Batch task: the batch machine with .sync; in poll mode the try machine (the runner submits, a watcher polls)', () => {
+    expect(taskLifecycle(batchTask)).toStrictEqual({ taskId: 'reduce', kind: 'batch', lifecycle: 'batch', machine: 'batch', workflowType: MACHINE_WORKFLOW_TYPE.batch, settings: NO_SETTINGS });
+    expect(taskLifecycle(batchTask, { batchWatch: 'sync' }).machine).toBe('batch');
+    expect(taskLifecycle(batchTask, { batchWatch: 'poll' })).toStrictEqual({
+      taskId: 'reduce',
+      kind: 'batch',
+      lifecycle: 'batch_poll',
+      machine: 'try',
+      workflowType: { type: 'EXPRESS', reason: 'one invocation runs the try and reports it; nothing waits in the execution' },
+      settings: NO_SETTINGS,
+    });
+  });
+
+  it('a mapped Batch task submitted as arrays: the batch_array machine in both watch modes, maxConcurrency its maxActiveTisPerDag', () => {
+    for (const batchWatch of ['sync', 'poll'] as const) {
+      expect(taskLifecycle(arrayTask, { batchWatch })).toStrictEqual({
+        taskId: 'reduce_tiles',
+        kind: 'batch',
+        lifecycle: 'batch_array',
+        machine: 'batch_array',
+        workflowType: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
+        settings: { ...NO_SETTINGS, maxConcurrency: 4 },
+      });
+    }
+  });
+
+  it('an iteration: the iterate machine, its concurrency and item retries with their delays in the settings', () => {
+    expect(taskLifecycle(iterated)).toStrictEqual({
+      taskId: 'solve_channels',
+      kind: 'task',
+      lifecycle: 'iterate',
+      machine: 'iterate',
+      workflowType: MACHINE_WORKFLOW_TYPE.iterate,
+      settings: { concurrency: 8, itemRetries: 3, itemRetryDelays: [1, 2, 4], maxConcurrency: 0 },
+    });
+    // The machine does not depend on the iteration mode, only the definition of its machine does.
+    expect(taskLifecycle(iterated, {})).toStrictEqual(taskLifecycle(iterated, { batchWatch: 'poll' }));
+  });
+
+  it('itemRetryDelays: 1 s, doubling, at most 60 s, one per item retry', () => {
+    const delays = (itemRetries: number, concurrency = 0) => lifecycleSettings({ ...iterated, iterate: { ...iterated.iterate!, itemRetries, concurrency } });
+    expect(delays(0).itemRetryDelays).toStrictEqual([]);
+    expect(delays(1).itemRetryDelays).toStrictEqual([1]);
+    expect(delays(6).itemRetryDelays).toStrictEqual([1, 2, 4, 8, 16, 32]);
+    expect(delays(9)).toStrictEqual({ concurrency: 0, itemRetries: 9, itemRetryDelays: [1, 2, 4, 8, 16, 32, 60, 60, 60], maxConcurrency: 0 });
+    expect(delays(40).itemRetryDelays).toHaveLength(40);
+    expect(Math.max(...delays(40).itemRetryDelays)).toBe(60);
+    expect(delays(2, 1)).toStrictEqual({ concurrency: 1, itemRetries: 2, itemRetryDelays: [1, 2], maxConcurrency: 0 });
+  });
+
+  it('an array fan-out\'s maxConcurrency: maxActiveTisPerDag (a wave holds one unit), at most 10,000; else 0 (unbounded)', () => {
+    const max = (m: number | null) => lifecycleSettings({ ...arrayTask, maxActiveTisPerDag: m }).maxConcurrency;
+    expect(max(null)).toBe(0);
+    expect(max(1)).toBe(1);
+    expect(max(16)).toBe(16);
+    expect(max(10_000)).toBe(10_000);
+    expect(max(50_000)).toBe(10_000);
+  });
+
+  it('an empty task has no lifecycle: taskLifecycle refuses it, naming the task (and the DAG when given)', () => {
+    const noop = taskSpec({ taskId: 'noop', kind: 'empty' });
+    expect(() => taskLifecycle(noop)).toThrowError(/^task 'noop': an empty task has no lifecycle: the scheduler settles it without running anything$/);
+    expect(() => taskLifecycle(noop, {}, 'etl')).toThrowError(/^DAG 'etl', task 'noop': an empty task has no lifecycle: the scheduler settles it without running anything$/);
+    try {
+      taskLifecycle(noop, {}, 'etl');
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(AslCompileError);
+      expect((e as AslCompileError).location).toStrictEqual({ dagId: 'etl', taskId: 'noop' });
+      expect((e as AslCompileError).detail).toBe('an empty task has no lifecycle: the scheduler settles it without running anything');
+    }
+  });
+
+  it('lifecycleOf picks the shape from the kind, iterate, mapping and the Batch watch mode; machineOf the machine of each shape', () => {
     expect(lifecycleOf(taskSpec({ taskId: 'e', kind: 'empty' }))).toBe('none');
     expect(lifecycleOf(extract)).toBe('lambda');
     expect(lifecycleOf(iterated)).toBe('iterate');
     expect(lifecycleOf(sensor)).toBe('sensor');
     expect(lifecycleOf(batchTask)).toBe('batch');
     expect(lifecycleOf(batchTask, { batchWatch: 'poll' })).toBe('batch_poll');
+    expect(lifecycleOf(arrayTask, { batchWatch: 'poll' })).toBe('batch_array');
+    const shapes: LifecycleKind[] = ['lambda', 'sensor', 'batch', 'batch_poll', 'batch_array', 'iterate', 'none'];
+    expect(Object.fromEntries(shapes.map((l) => [l, machineOf(l)]))).toStrictEqual({
+      lambda: 'try',
+      sensor: 'sensor',
+      batch: 'batch',
+      batch_poll: 'try',
+      batch_array: 'batch_array',
+      iterate: 'iterate',
+      none: null,
+    });
   });
 });
 
 describe('Standard or Express', () => {
-  const cases: [string, TaskSpec, string, string][] = [
-    ['short, no retries', taskSpec({ taskId: 'a', kind: 'task', executionTimeoutMs: 10_000 }), 'EXPRESS', 'one try of at most 10 s, no retries and no waits'],
-    ['at the limit', taskSpec({ taskId: 'a', kind: 'branch', executionTimeoutMs: 120_000 }), 'EXPRESS', 'one try of at most 120 s, no retries and no waits'],
-    ['trigger_dag', taskSpec({ taskId: 'a', kind: 'trigger_dag', executionTimeoutMs: 5_000, ...OWN_FIELDS.trigger_dag }), 'EXPRESS', 'one try of at most 5 s, no retries and no waits'],
-    [
-      'over the limit',
-      taskSpec({ taskId: 'a', kind: 'task', executionTimeoutMs: 120_001 }),
-      'STANDARD',
-      'executionTimeout 121 s is over the 120 s an Express execution leaves a try',
-    ],
-    ['no executionTimeout', taskSpec({ taskId: 'a', kind: 'task' }), 'STANDARD', 'no executionTimeout: a try may outlast an Express execution'],
-    ['retries', taskSpec({ taskId: 'a', kind: 'task', retries: 1, executionTimeoutMs: 1000 }), 'STANDARD', 'retries (1) wait for their delay in the execution'],
-    ['sensor', { ...sensor, executionTimeoutMs: 1000 }, 'STANDARD', 'a sensor waits between pokes, up to its timeout'],
-    ['batch', { ...batchTask, executionTimeoutMs: 1000 }, 'STANDARD', 'a Batch job is waited for with .sync or a watcher, which Express does not support'],
-    ['iteration', { ...iterated, retries: 0, executionTimeoutMs: 1000 }, 'STANDARD', 'an iteration runs its items for as long as they take'],
-  ];
-  it.each(cases)('%s', (_name, spec, type, reason) => {
-    expect(chooseWorkflowType(spec)).toStrictEqual({ type, reason });
+  it('each machine\'s type, with its reason', () => {
+    expect(MACHINE_WORKFLOW_TYPE).toStrictEqual({
+      try: { type: 'EXPRESS', reason: 'one invocation runs the try and reports it; nothing waits in the execution' },
+      sensor: { type: 'STANDARD', reason: 'a sensor waits between pokes, up to its timeout' },
+      batch: { type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' },
+      iterate: { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' },
+      batch_array: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
+    });
   });
 
-  it('history estimates: 16 events for a Lambda try, 23 per wait-then-run loop; the limit after ~1,086 loops', () => {
+  // A task's type is its machine's: neither its retries nor its timeout change it any more.
+  const cases: [string, TaskSpec, CompileOptions | undefined, LifecycleMachine | null][] = [
+    ['a task with retries and no timeout', taskSpec({ taskId: 'a', kind: 'task', retries: 5 }), undefined, 'try'],
+    ['a task longer than an Express execution', taskSpec({ taskId: 'a', kind: 'task', executionTimeoutMs: 900_000 }), undefined, 'try'],
+    ['a branch', taskSpec({ taskId: 'a', kind: 'branch', retries: 1 }), undefined, 'try'],
+    ['a trigger_dag', taskSpec({ taskId: 'a', kind: 'trigger_dag', ...OWN_FIELDS.trigger_dag }), undefined, 'try'],
+    ['a sensor', sensor, undefined, 'sensor'],
+    ['a Batch task (.sync)', batchTask, undefined, 'batch'],
+    ['a Batch task (poll)', batchTask, { ...OPTIONS, batchWatch: 'poll' }, 'try'],
+    ['a mapped Batch task as arrays', arrayTask, undefined, 'batch_array'],
+    ['an iteration', { ...iterated, retries: 0, executionTimeoutMs: 1000 }, undefined, 'iterate'],
+  ];
+  it.each(cases)('%s', (_name, spec, options, machine) => {
+    expect(chooseWorkflowType(spec, options)).toStrictEqual(MACHINE_WORKFLOW_TYPE[machine!]);
+    expect(chooseWorkflowType(spec, options)).toStrictEqual(taskLifecycle(spec, options).workflowType);
+  });
+
+  it('an empty task runs no lifecycle', () => {
+    expect(chooseWorkflowType(taskSpec({ taskId: 'e', kind: 'empty' }))).toStrictEqual({ type: 'EXPRESS', reason: 'an empty task runs no lifecycle' });
+  });
+
+  it('history estimates: 16 events for a try, 23 per wait-then-run loop; the limit after ~1,086 loops', () => {
+    expect(estimateHistoryEvents('none')).toBe(0);
     expect(estimateHistoryEvents('lambda')).toBe(16);
     expect(estimateHistoryEvents('sensor', { loops: 1 })).toBe(39);
     expect(estimateHistoryEvents('sensor', { loops: 1086 })).toBeLessThanOrEqual(25_000);
@@ -536,46 +814,65 @@ describe('Standard or Express', () => {
   });
 });
 
+describe('compileDag', () => {
+  it('every task of a DAG that runs anything, in definition order: empty tasks are skipped', () => {
+    const d = dag({ dagId: 'mixed' }, ({ task, empty, sensor: sense, batchJob }) => {
+      const start = empty('start');
+      const a = task('a', () => 1);
+      const s = sense('s', () => true, { pokeInterval: '5s' });
+      const b = batchJob('b', { jobQueue: 'q', jobDefinition: 'd', command: ['echo'] });
+      const end = empty('end');
+      start.before(a);
+      a.before(s, b);
+      end.after(s, b);
+    });
+    expect(compileDag(d.spec).map((t) => [t.taskId, t.machine])).toStrictEqual([
+      ['a', 'try'],
+      ['s', 'sensor'],
+      ['b', 'batch'],
+    ]);
+    expect(compileDag(d.spec, { batchWatch: 'poll' }).map((t) => [t.taskId, t.machine])).toStrictEqual([
+      ['a', 'try'],
+      ['s', 'sensor'],
+      ['b', 'try'],
+    ]);
+    expect(compileDag(d.spec)).toStrictEqual(d.spec.tasks.filter((t) => t.kind !== 'empty').map((t) => taskLifecycle(t)));
+  });
+
+  it('every task of every DAG in dags/ runs on one of the machines, with its settings', async () => {
+    const seen = new Set<LifecycleMachine>();
+    let count = 0;
+    for (const spec of await exampleDags()) {
+      for (const options of EVERY_MODE) {
+        const compiled = compileDag(spec, options);
+        expect(compiled.map((c) => c.taskId)).toStrictEqual(spec.tasks.filter((t) => t.kind !== 'empty').map((t) => t.taskId));
+        for (const c of compiled) {
+          const t = spec.tasks.find((x) => x.taskId === c.taskId)!;
+          expect(LIFECYCLE_MACHINES).toContain(c.machine);
+          expect(c.workflowType).toStrictEqual(MACHINE_WORKFLOW_TYPE[c.machine]);
+          expect(c.settings).toStrictEqual(lifecycleSettings(t));
+          seen.add(c.machine);
+          count++;
+        }
+      }
+    }
+    expect(count).toBeGreaterThan(80);
+    // dags/ has one Batch task, batch_fanout's run_job: mapped, submitted as array jobs in both watch modes.
+    expect([...seen].sort()).toStrictEqual(['batch_array', 'iterate', 'try']);
+  });
+});
+
 describe('asl-validator', () => {
   it('rejects a broken definition (so that "valid" below means something)', () => {
     const broken = { Comment: 'x', StartAt: 'A', States: { A: { Type: 'Pass', Next: 'Nowhere' } } } as unknown as StateMachineDefinition;
     expect(validate(broken)).toMatch(/^invalid:/);
   });
 
-  it('accepts every lifecycle kind and the watcher', () => {
-    const defs = [
-      compileTaskLifecycle(extract, OPTIONS),
-      compileTaskLifecycle(sensor, OPTIONS),
-      compileTaskLifecycle(batchTask, OPTIONS),
-      compileTaskLifecycle(batchTask, { ...OPTIONS, batchWatch: 'poll' }),
-      compileTaskLifecycle(iterated, OPTIONS),
-      compileTaskLifecycle(iterated, { ...OPTIONS, iterateMode: 'distributed' }),
-    ].map((c) => [c.taskId, c.definition] as const);
+  it('accepts every machine in every mode, and the watcher, once the partition is substituted', () => {
+    const defs: [string, StateMachineDefinition][] = EVERY_MODE.flatMap((o) => compileLifecycleMachines(o).map((c) => [`${c.machine} ${JSON.stringify(o)}`, c.definition] as [string, StateMachineDefinition]));
     defs.push(['watcher', compileBatchWatcher({ describeJobsArn: DESCRIBE }).definition]);
-    for (const [id, d] of defs) expect(`${id}: ${validate(d)}`).toBe(`${id}: valid`);
-  });
-
-  it('accepts every task of every DAG in dags/, in every mode', () => {
-    const dags: DagSpec[] = [exampleWorkflow, stageImportPrep, stageCalibration, stageImaging, solver, batchFanout, iterationVsMapping, branchingJoin].map(
-      (d) => d.spec,
-    );
-    const seen = new Set<string>();
-    let count = 0;
-    for (const dag of dags) {
-      for (const mode of [OPTIONS, { ...OPTIONS, batchWatch: 'poll' as const, iterateMode: 'distributed' as const }]) {
-        const compiled = compileDag(dag, mode);
-        expect(compiled.map((c) => c.taskId)).toStrictEqual(dag.tasks.filter((t) => t.kind !== 'empty').map((t) => t.taskId));
-        for (const c of compiled) {
-          expect(`${dag.dagId}.${c.taskId}: ${validate(c.definition)}`).toBe(`${dag.dagId}.${c.taskId}: valid`);
-          expect(c.definition.Comment).toBe(`airless DAG '${dag.dagId}', task '${c.taskId}' (${c.kind}): ${c.lifecycle} lifecycle`);
-          seen.add(c.lifecycle);
-          count++;
-        }
-      }
-    }
-    expect(count).toBeGreaterThan(40);
-    // dags/ has one Batch task, batch_fanout's run_job: mapped, submitted as array jobs in both watch modes.
-    expect([...seen].sort()).toStrictEqual(['batch_array', 'iterate', 'lambda']);
+    expect(defs).toHaveLength(21);
+    for (const [id, d] of defs) expect(`${id}: ${validate(withPartition(d))}`).toBe(`${id}: valid`);
   });
 });
 
@@ -624,11 +921,13 @@ describe('errors', () => {
     }
   });
 
-  it('an empty task has no state machine; a missing function ARN is refused', () => {
-    expect(() => compileTaskLifecycle(taskSpec({ taskId: 'noop', kind: 'empty' }), OPTIONS)).toThrow(
-      "task 'noop': an empty task has no state machine: the scheduler settles it without running anything",
-    );
-    expect(() => compileTaskLifecycle(extract, { ...OPTIONS, schedulerArn: '' })).toThrow("task 'extract': option 'schedulerArn' must be a non-empty string");
+  it('a missing function ARN is refused, by name, for every machine', () => {
+    for (const machine of LIFECYCLE_MACHINES) {
+      for (const name of ['taskRunnerArn', 'schedulerArn', 'sensorPokeArn'] as const) {
+        expect(() => compileLifecycleMachine(machine, { ...OPTIONS, [name]: '' })).toThrowError(new RegExp(`^option '${name}' must be a non-empty string$`));
+      }
+    }
+    expect(() => compileLifecycleMachines({ ...OPTIONS, schedulerArn: undefined as unknown as string })).toThrow("option 'schedulerArn' must be a non-empty string");
     expect(() => compileBatchWatcher({ describeJobsArn: '' })).toThrow("option 'describeJobsArn' must be a non-empty string");
   });
 });
@@ -640,7 +939,7 @@ describe('contract helpers', () => {
     expect(aslTimestamp(Date.UTC(2026, 0, 1, 23, 59, 59, 999))).toBe('2026-01-02T00:00:00Z');
   });
 
-  it('batchJobDetail reads the job from a .sync output or from a failed job\'s cause', () => {
+  it("batchJobDetail reads the job from a .sync output or from a failed job's cause", () => {
     const detail = { JobId: 'j-1', JobName: 'reduce', Status: 'FAILED', Container: { ExitCode: 3 } };
     expect(batchJobDetail({ ...detail, Status: 'SUCCEEDED' })).toStrictEqual({ ...detail, Status: 'SUCCEEDED' });
     expect(batchJobDetail({ Error: 'States.TaskFailed', Cause: JSON.stringify(detail) })).toStrictEqual(detail);
@@ -651,8 +950,9 @@ describe('contract helpers', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// Running the compiled ASL: aws-local-stepfunctions executes the definition; its Task states call local
-// functions that answer as the handlers would (a lambda:invoke result is `{ Payload: <return value> }`).
+// Running the machines: aws-local-stepfunctions executes a definition (its partition substituted, as the
+// local engine does); its Task states call local functions that answer as the handlers would (a
+// lambda:invoke result is `{ Payload: <return value> }`).
 
 type Handler = (input: any) => unknown;
 
@@ -660,6 +960,8 @@ interface Run {
   output: unknown;
   /** States entered, in order; `Name#i` inside Map iteration i. */
   path: string[];
+  /** The input of each state entered, in the same order. */
+  inputs: { state: string; input: any }[];
   /** Payloads the Task states sent, by state. */
   calls: { state: string; payload: any }[];
 }
@@ -679,176 +981,256 @@ async function runLocally(
       return h(i.Payload ?? i);
     };
   }
-  const sm = new StateMachine(definition as unknown as LocalDefinition, { validationOptions: { checkArn: false } });
+  const sm = new StateMachine(withPartition(definition) as unknown as LocalDefinition, { validationOptions: { checkArn: false } });
   const ex = sm.run(input as never, { overrides: { taskResourceLocalHandlers: local, ...overrides }, ...(context ? { context } : {}) });
   const path: string[] = [];
+  const inputs: Run['inputs'] = [];
   const events = (async () => {
-    for await (const e of ex.eventLogs) if (e.type === 'StateEntered') path.push(e.index === undefined ? e.state.name : `${e.state.name}#${e.index}`);
+    for await (const e of ex.eventLogs) {
+      if (e.type !== 'StateEntered') continue;
+      const name = e.index === undefined ? e.state.name : `${e.state.name}#${e.index}`;
+      path.push(name);
+      inputs.push({ state: name, input: e.state.input });
+    }
   })();
   const output = await ex.result;
   await events;
-  return { output, path, calls };
+  return { output, path, inputs, calls };
 }
 
-const KEY = { runId: 'manual__2026-01-01T00:00:00+00:00', taskId: 'extract', mapIndex: -1 };
+const KEY = { dagId: 'etl', runId: 'manual__2026-01-01T00:00:00+00:00', taskId: 'extract', mapIndex: -1 };
+
+/** A lifecycle execution's input, as the dispatcher starts it: the task's settings in it. */
+function lifecycleInput(spec: TaskSpec, tryNumber = 1): LifecycleInput {
+  return { key: { ...KEY, taskId: spec.taskId }, dagId: 'etl', tryNumber, settings: lifecycleSettings(spec) };
+}
 
 function lambdaError(name: string, message: string): Error {
   return Object.assign(new Error(message), { name });
 }
 
-describe('compiled lifecycles run on aws-local-stepfunctions', () => {
-  it('a Lambda task: try 1 crashes, the scheduler waits then reruns it as try 2, which succeeds', async () => {
-    const { definition } = compileTaskLifecycle(extract, OPTIONS);
-    const run = await runLocally(
-      definition,
-      { key: KEY, dagId: 'etl', tryNumber: 1 },
-      {
-        RunTry: (p) => {
-          if (p.tryNumber === 1) throw lambdaError('Lambda.Unknown', 'Runtime exited with error: signal: killed');
-          return { Payload: { kind: 'success' } };
-        },
-        Report: (p) =>
-          p.result.kind === 'failure'
-            ? { Payload: { action: 'wait', at: '2026-01-01T00:05:00Z', event: { type: 'retry', key: p.key, tryNumber: p.tryNumber } } }
-            : { Payload: { action: 'done' } },
-        Timer: (p) => ({ Payload: { action: 'run', tryNumber: p.event.tryNumber + 1 } }),
-      },
-      { waitTimeOverrides: { WaitUntil: 0 } },
-    );
-    expect(run.path).toStrictEqual(['RunTry', 'TryFailed', 'Report', 'Decide', 'WaitUntil', 'Timer', 'Decide', 'NextTry', 'RunTry', 'Report', 'Decide', 'Done']);
-    expect(run.calls).toStrictEqual([
-      { state: 'RunTry', payload: { mode: 'run', key: KEY, tryNumber: 1 } },
-      {
-        state: 'Report',
-        payload: {
-          type: 'try_finished',
-          key: KEY,
-          tryNumber: 1,
-          result: { kind: 'failure', error: 'Lambda.Unknown: Runtime exited with error: signal: killed', retriable: true },
-        },
-      },
-      { state: 'Timer', payload: { type: 'timer', event: { type: 'retry', key: KEY, tryNumber: 1 } } },
-      { state: 'RunTry', payload: { mode: 'run', key: KEY, tryNumber: 2 } },
-      { state: 'Report', payload: { type: 'try_finished', key: KEY, tryNumber: 2, result: { kind: 'success' } } },
-    ]);
-    expect(run.output).toMatchObject({ key: KEY, dagId: 'etl', tryNumber: 2, try: { result: { kind: 'success' } }, scheduler: { next: { action: 'done' } } });
+const DONE = { Payload: { action: 'done' } };
+
+/**
+ * aws-local-stepfunctions forwards the events of a Map's iterations to the execution's log
+ * asynchronously, and closes the log when the execution ends: a step after the Map gives them a moment
+ * to arrive, so that the path shows every iteration's states.
+ */
+async function afterMapEvents<T>(value: T): Promise<T> {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return value;
+}
+
+describe('the machines run on aws-local-stepfunctions', () => {
+  it('try: one invocation runs and reports the try; the execution ends with it', async () => {
+    const { definition } = compileLifecycleMachine('try', OPTIONS);
+    const input = lifecycleInput(extract, 2);
+    const run = await runLocally(definition, input, { RunTry: () => DONE });
+    expect(run.path).toStrictEqual(['RunTry']);
+    expect(run.calls).toStrictEqual([{ state: 'RunTry', payload: { mode: 'run', key: input.key, tryNumber: 2 } }]);
+    // ResultPath null: the reply is dropped, the output is the input.
+    expect(run.output).toStrictEqual(input);
   });
 
-  it('a Lambda task past its TimeoutSeconds reports a TaskTimeoutError', async () => {
-    const { definition } = compileTaskLifecycle({ ...extract, executionTimeoutMs: 1000 }, OPTIONS);
-    const run = await runLocally(
-      definition,
-      { key: KEY, dagId: 'etl', tryNumber: 1 },
-      {
-        RunTry: () => new Promise((resolve) => setTimeout(() => resolve({ Payload: { kind: 'success' } }), 5000)),
-        Report: () => ({ Payload: { action: 'done' } }),
+  it('try: a failed invocation (the function crashed) is reported as a retriable failure, and the execution ends', async () => {
+    const { definition } = compileLifecycleMachine('try', OPTIONS);
+    const input = lifecycleInput(extract);
+    const run = await runLocally(definition, input, {
+      RunTry: () => {
+        throw lambdaError('Lambda.Unknown', 'Runtime exited with error: signal: killed');
       },
-    );
-    expect(run.path).toStrictEqual(['RunTry', 'TryTimedOut', 'Report', 'Decide', 'Done']);
-    expect(run.calls[1]?.payload.result).toStrictEqual({
-      kind: 'failure',
-      error: 'TaskTimeoutError: execution timeout: the try ran longer than 1 s (States.Timeout)',
-      retriable: true,
+      Report: () => ({ Payload: { action: 'wait', at: '2026-01-01T00:05:00Z', event: { type: 'retry', key: input.key, tryNumber: 1 } } }),
+    });
+    expect(run.path).toStrictEqual(['RunTry', 'TryFailed', 'Report']);
+    expect(run.calls[1]).toStrictEqual({
+      state: 'Report',
+      payload: {
+        type: 'try_finished',
+        key: input.key,
+        tryNumber: 1,
+        result: { kind: 'failure', error: 'Lambda.Unknown: Runtime exited with error: signal: killed', retriable: true },
+      },
+    });
+    // The scheduler's reply is not read: a retry after its delay starts elsewhere.
+    expect(run.output).toStrictEqual({
+      ...input,
+      error: { Error: 'Lambda.Unknown', Cause: 'Runtime exited with error: signal: killed' },
+      try: { result: { kind: 'failure', error: 'Lambda.Unknown: Runtime exited with error: signal: killed', retriable: true } },
     });
   });
 
-  it('a sensor: pokes until the condition holds, each wait computed by the scheduler (a defer is a wait)', async () => {
-    const { definition } = compileTaskLifecycle(sensor, OPTIONS);
+  it('sensor: pokes until the condition holds, each wait the poke function\'s reply; a failed poke is reported and the loop goes on', async () => {
+    const { definition } = compileLifecycleMachine('sensor', OPTIONS);
+    const input = lifecycleInput(sensor);
     let pokes = 0;
+    const wait = { action: 'wait', at: '2026-01-01T00:01:00Z', event: { type: 'resume', key: input.key, tryNumber: 1 } };
     const run = await runLocally(
       definition,
-      { key: { ...KEY, taskId: 'wait_for_file' }, dagId: 'etl', tryNumber: 1 },
+      input,
       {
-        RunTry: () => (++pokes < 3 ? { Payload: { kind: 'defer', until: 1767225660000 } } : { Payload: { kind: 'success' } }),
-        Report: (p) =>
-          p.result.kind === 'defer'
-            ? { Payload: { action: 'wait', at: '2026-01-01T00:01:00Z', event: { type: 'resume', key: p.key, tryNumber: p.tryNumber } } }
-            : { Payload: { action: 'done' } },
+        RunTry: () => {
+          pokes++;
+          if (pokes === 2) throw lambdaError('Lambda.Unknown', 'Runtime exited with error: signal: killed');
+          return { Payload: pokes < 3 ? wait : { action: 'done' } };
+        },
+        Report: (p) => ({ Payload: { ...wait, event: { ...wait.event, tryNumber: p.tryNumber } } }),
         // The same try resumes: tryNumber stays 1.
         Timer: (p) => ({ Payload: { action: 'run', tryNumber: p.event.tryNumber } }),
       },
       { waitTimeOverrides: { WaitUntil: 0 } },
     );
-    const loop = ['Report', 'Decide', 'WaitUntil', 'Timer', 'Decide', 'NextTry', 'RunTry'];
-    expect(run.path).toStrictEqual(['RunTry', ...loop, ...loop, 'Report', 'Decide', 'Done']);
-    expect(run.calls.filter((c) => c.state === 'RunTry').map((c) => c.payload)).toStrictEqual([
-      { mode: 'poke', key: { ...KEY, taskId: 'wait_for_file' }, tryNumber: 1 },
-      { mode: 'poke', key: { ...KEY, taskId: 'wait_for_file' }, tryNumber: 1 },
-      { mode: 'poke', key: { ...KEY, taskId: 'wait_for_file' }, tryNumber: 1 },
-    ]);
+    expect(pokes).toBe(3);
+    const loop = ['Decide', 'WaitUntil', 'Timer', 'Decide', 'NextTry', 'RunTry'];
+    expect(run.path).toStrictEqual(['RunTry', ...loop, 'TryFailed', 'Report', ...loop, 'Decide', 'Done']);
+    expect(run.calls.filter((c) => c.state === 'RunTry').map((c) => c.payload)).toStrictEqual(Array.from({ length: 3 }, () => ({ mode: 'poke', key: input.key, tryNumber: 1 })));
+    expect(run.calls.find((c) => c.state === 'Report')?.payload).toStrictEqual({
+      type: 'try_finished',
+      key: input.key,
+      tryNumber: 1,
+      result: { kind: 'failure', error: 'Lambda.Unknown: Runtime exited with error: signal: killed', retriable: true },
+    });
   });
 
-  it('a Batch task: a failed job reaches Complete as the caught error; a retry prepares again', async () => {
-    const { definition } = compileTaskLifecycle(batchTask, OPTIONS);
-    const job = { JobName: 'reduce-1', JobQueue: 'q', JobDefinition: 'd', ContainerOverrides: { Command: ['run'] }, ArrayProperties: {} };
-    let submits = 0;
-    const run = await runLocally(
-      definition,
-      { key: { ...KEY, taskId: 'reduce' }, dagId: 'etl', tryNumber: 1 },
-      {
-        Prepare: (p) => ({ Payload: { submit: { ...job, JobName: `reduce-${p.tryNumber}` }, result: null } }),
+  const JOB = { JobName: 'reduce-1', JobQueue: 'q', JobDefinition: 'd', ContainerOverrides: { Command: ['run'] }, ArrayProperties: {}, Timeout: { AttemptDurationSeconds: 3600 } };
+
+  it('batch: the job with its Timeout is submitted and waited for; Complete gets the job (or the caught error) and ends the execution', async () => {
+    const { definition } = compileLifecycleMachine('batch', OPTIONS);
+    const input = lifecycleInput(batchTask);
+    for (const outcome of ['SUCCEEDED', 'FAILED'] as const) {
+      const run = await runLocally(definition, input, {
+        Prepare: () => ({ Payload: { submit: JOB } }),
         Submit: (p) => {
-          if (++submits === 1) throw lambdaError('States.TaskFailed', JSON.stringify({ JobId: 'j-1', JobName: p.JobName, Status: 'FAILED' }));
-          return { JobId: 'j-2', JobName: p.JobName, Status: 'SUCCEEDED' };
+          if (outcome === 'FAILED') throw lambdaError('States.TaskFailed', JSON.stringify({ JobId: 'j-1', JobName: p.JobName, Status: 'FAILED' }));
+          return { JobId: 'j-1', JobName: p.JobName, Status: 'SUCCEEDED' };
         },
-        Complete: (p) => ({ Payload: 'Error' in p.job ? { kind: 'failure', error: 'BatchJobFailed: j-1', retriable: true } : { kind: 'success' } }),
-        Report: (p) => ({ Payload: p.result.kind === 'failure' ? { action: 'wait', at: '2026-01-01T00:05:00Z', event: { type: 'retry', key: p.key, tryNumber: 1 } } : { action: 'done' } }),
-        Timer: () => ({ Payload: { action: 'run', tryNumber: 2 } }),
-      },
-      { waitTimeOverrides: { WaitUntil: 0 } },
-    );
-    const aTry = ['Prepare', 'CheckPrepared', 'Submit', 'Complete', 'Report', 'Decide'];
-    expect(run.path).toStrictEqual([...aTry, 'WaitUntil', 'Timer', 'Decide', 'NextTry', ...aTry, 'Done']);
-    const submitted = run.calls.filter((c) => c.state === 'Submit').map((c) => c.payload);
-    expect(submitted).toStrictEqual([
-      { ...job, JobName: 'reduce-1' },
-      { ...job, JobName: 'reduce-2' },
-    ]);
-    const completes = run.calls.filter((c) => c.state === 'Complete').map((c) => c.payload.job);
-    expect(completes).toStrictEqual([
-      { Error: 'States.TaskFailed', Cause: JSON.stringify({ JobId: 'j-1', JobName: 'reduce-1', Status: 'FAILED' }) },
-      { JobId: 'j-2', JobName: 'reduce-2', Status: 'SUCCEEDED' },
-    ]);
+        Complete: () => DONE,
+      });
+      expect(run.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Submit', 'Complete']);
+      expect(run.calls.map((c) => c.state)).toStrictEqual(['Prepare', 'Submit', 'Complete']);
+      expect(run.calls[0]?.payload).toStrictEqual({ mode: 'batch_prepare', key: input.key, tryNumber: 1 });
+      expect(run.calls[1]?.payload).toStrictEqual(JOB);
+      expect(run.calls[2]?.payload).toStrictEqual({
+        mode: 'batch_complete',
+        key: input.key,
+        tryNumber: 1,
+        job:
+          outcome === 'SUCCEEDED'
+            ? { JobId: 'j-1', JobName: 'reduce-1', Status: 'SUCCEEDED' }
+            : { Error: 'States.TaskFailed', Cause: JSON.stringify({ JobId: 'j-1', JobName: 'reduce-1', Status: 'FAILED' }) },
+      });
+    }
   });
 
-  it('a Batch task whose prepare step fails reports without submitting', async () => {
-    const { definition } = compileTaskLifecycle(batchTask, OPTIONS);
-    const run = await runLocally(
-      definition,
-      { key: { ...KEY, taskId: 'reduce' }, dagId: 'etl', tryNumber: 1 },
-      {
-        Prepare: () => ({ Payload: { submit: null, result: { kind: 'failure', error: 'NonRetriableError: no job queue', retriable: false } } }),
-        Report: () => ({ Payload: { action: 'done' } }),
+  it('batch: nothing to submit (the runner reported the try) ends at Done; a failed Complete invocation is reported', async () => {
+    const { definition } = compileLifecycleMachine('batch', OPTIONS);
+    const input = lifecycleInput(batchTask);
+    const none = await runLocally(definition, input, { Prepare: () => ({ Payload: { submit: null } }) });
+    expect(none.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Done']);
+    const crashed = await runLocally(definition, input, {
+      Prepare: () => ({ Payload: { submit: JOB } }),
+      Submit: () => ({ JobId: 'j-1', JobName: 'reduce-1', Status: 'SUCCEEDED' }),
+      Complete: () => {
+        throw lambdaError('Error', 'store unreachable');
       },
-    );
-    expect(run.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Report', 'Decide', 'Done']);
+      Report: () => DONE,
+    });
+    expect(crashed.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Submit', 'Complete', 'TryFailed', 'Report']);
+    expect(crashed.calls.at(-1)?.payload).toStrictEqual({
+      type: 'try_finished',
+      key: input.key,
+      tryNumber: 1,
+      result: { kind: 'failure', error: 'Error: store unreachable', retriable: true },
+    });
   });
 
-  it('an iteration: items retried up to itemRetries, a NonRetriableError never; failures recorded, the Map completes', async () => {
-    const { definition } = compileTaskLifecycle(iterated, OPTIONS);
+  it("iterate: an item is retried up to the settings' itemRetries after the settings' delays, a NonRetriableError never; failures recorded, the Map completes", async () => {
+    const { definition } = compileLifecycleMachine('iterate', OPTIONS);
+    const input = lifecycleInput(iterated);
     const attempts = new Map<number, number>();
     const run = await runLocally(
       definition,
-      { key: { ...KEY, taskId: 'solve_channels' }, dagId: 'etl', tryNumber: 1 },
+      input,
       {
-        Prepare: () => ({ Payload: { items: [0, 1, 2, 3], itemsObject: null, result: null } }),
+        Prepare: () => ({ Payload: { items: [0, 1, 2, 3], itemsObject: null } }),
         RunItem: (p) => {
           const n = (attempts.get(p.index) ?? 0) + 1;
           attempts.set(p.index, n);
           if (p.index === 1 && n === 1) throw lambdaError('Error', 'flaky');
           if (p.index === 2) throw lambdaError('NonRetriableError', 'bad input');
           if (p.index === 3) throw lambdaError('Error', 'always fails');
-          return { Payload: null };
+          return { Payload: { index: p.index } };
         },
-        Complete: () => ({ Payload: { kind: 'failure', error: 'Error: 2 of 4 items failed', retriable: true } }),
-        Report: () => ({ Payload: { action: 'done' } }),
+        Complete: () => afterMapEvents(DONE),
       },
-      { retryIntervalOverrides: { RunItem: 0 } },
+      { waitTimeOverrides: { WaitItemRetry: 0 } },
     );
+    // itemRetries 3: item 3 runs 4 times; item 1 succeeds on its retry; item 2 is not retried.
     expect(Object.fromEntries(attempts)).toStrictEqual({ 0: 1, 1: 2, 2: 1, 3: 4 });
     expect(run.path.filter((s) => s.startsWith('ItemFailed')).sort()).toStrictEqual(['ItemFailed#2', 'ItemFailed#3']);
-    expect(run.path.filter((s) => !s.includes('#'))).toStrictEqual(['Prepare', 'CheckPrepared', 'Items', 'Complete', 'Report', 'Decide', 'Done']);
-    expect(run.calls.find((c) => c.state === 'RunItem')?.payload).toStrictEqual({ mode: 'item', key: { ...KEY, taskId: 'solve_channels' }, tryNumber: 1, index: 0 });
+    expect(run.path.filter((s) => !s.includes('#'))).toStrictEqual(['Prepare', 'CheckPrepared', 'Items', 'Complete']);
+    // Each retry waits the delay the settings give for that attempt.
+    expect(run.inputs.filter((i) => i.state === 'WaitItemRetry#3').map((i) => [i.input.attempt, i.input.delay])).toStrictEqual([
+      [1, 1],
+      [2, 2],
+      [3, 4],
+    ]);
+    expect(run.inputs.find((i) => i.state === 'RunItem#0')?.input).toStrictEqual({ key: input.key, tryNumber: 1, index: 0, itemRetries: 3, itemRetryDelays: [1, 2, 4], attempt: 0 });
+    expect(run.calls.find((c) => c.state === 'RunItem')?.payload).toStrictEqual({ mode: 'item', key: input.key, tryNumber: 1, index: 0 });
+    expect(run.calls.at(-1)).toStrictEqual({ state: 'Complete', payload: { mode: 'iterate_complete', key: input.key, tryNumber: 1 } });
+  });
+
+  it("iterate: the same machine serves a task without item retries (its settings say 0): a failed item is recorded at once", async () => {
+    const { definition } = compileLifecycleMachine('iterate', OPTIONS);
+    const input = lifecycleInput({ ...iterated, iterate: { ...iterated.iterate!, itemRetries: 0 } });
+    let runs = 0;
+    const run = await runLocally(definition, input, {
+      Prepare: () => ({ Payload: { items: [5], itemsObject: null } }),
+      RunItem: () => {
+        runs++;
+        throw lambdaError('Error', 'always fails');
+      },
+      Complete: () => afterMapEvents(DONE),
+    });
+    expect(runs).toBe(1);
+    expect(run.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Items', 'RunItem#0', 'CanRetryItem#0', 'ItemFailed#0', 'Complete']);
+  });
+
+  it('iterate: MaxConcurrencyPath bounds the items at once by the settings\' concurrency', async () => {
+    const { definition } = compileLifecycleMachine('iterate', OPTIONS);
+    const widest = async (concurrency: number) => {
+      let running = 0;
+      let most = 0;
+      await runLocally(definition, lifecycleInput({ ...iterated, iterate: { ...iterated.iterate!, concurrency } }), {
+        Prepare: () => ({ Payload: { items: [0, 1, 2, 3, 4, 5], itemsObject: null } }),
+        RunItem: async (p) => {
+          most = Math.max(most, ++running);
+          // Let the other iterations start while this one runs.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          running--;
+          return { Payload: p.index };
+        },
+        Complete: () => DONE,
+      });
+      return most;
+    };
+    expect(await widest(1)).toBe(1);
+    expect(await widest(2)).toBe(2);
+    expect(await widest(16)).toBe(6);
+  });
+
+  it('iterate: nothing to run (the runner reported the try) ends at Done; a failed Prepare invocation is reported', async () => {
+    const { definition } = compileLifecycleMachine('iterate', OPTIONS);
+    const input = lifecycleInput(iterated);
+    const none = await runLocally(definition, input, { Prepare: () => ({ Payload: { items: null, itemsObject: null } }) });
+    expect(none.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Done']);
+    const crashed = await runLocally(definition, input, {
+      Prepare: () => {
+        throw lambdaError('Error', 'no such run');
+      },
+      Report: () => DONE,
+    });
+    expect(crashed.path).toStrictEqual(['Prepare', 'TryFailed', 'Report']);
+    expect(crashed.calls.at(-1)?.payload.result).toStrictEqual({ kind: 'failure', error: 'Error: no such run', retriable: true });
   });
 
   it('the Batch watcher: one Describe per round for all pending jobs, until none is left', async () => {
@@ -860,7 +1242,7 @@ describe('compiled lifecycles run on aws-local-stepfunctions', () => {
         Describe: (p) => {
           if (p.jobIds.length === 0) throw new Error('Describe called with no job ids');
           return {
-          Payload: { pending: p.jobIds.slice(1), finished: [{ jobId: p.jobIds[0], status: 'SUCCEEDED' }], intervalSeconds: p.intervalSeconds, continueAsNew: false },
+            Payload: { pending: p.jobIds.slice(1), finished: [{ jobId: p.jobIds[0], status: 'SUCCEEDED' }], intervalSeconds: p.intervalSeconds, continueAsNew: false },
           };
         },
       },

@@ -59,8 +59,9 @@ function ti(over: Partial<TaskInstanceRecord> = {}): TaskInstanceRecord {
   };
 }
 
-const etl = dag({ dagId: 'etl' }, ({ task }) => {
-  task('extract', () => 1, { retries: 2 });
+// `extract` runs on a Standard machine (a sensor's poke loop), `quick` on the Express try machine.
+const etl = dag({ dagId: 'etl' }, ({ task, sensor }) => {
+  sensor('extract', () => true, { retries: 2 });
   task('quick', () => 1, { executionTimeout: '10s' });
 });
 
@@ -92,18 +93,27 @@ function sfnWorld(executions = new Map<string, string>()) {
 }
 
 describe('state machine and execution names', () => {
-  it('names every lifecycle uniquely within Step Functions\' 80 characters, and the stack\'s own machines apart', () => {
-    const n = new StateMachineNaming('Airless');
-    expect(n.lifecycle('etl', 'extract')).toMatch(/^Airless-etl-extract-[0-9a-f]{8}$/);
-    // '-' may be in ids: the hash keeps ('a-b', 'c') and ('a', 'b-c') apart.
-    expect(n.lifecycle('a-b', 'c')).not.toBe(n.lifecycle('a', 'b-c'));
-    expect(n.lifecycle('a.b', 'c')).not.toBe(n.lifecycle('a_b', 'c'));
-    const long = n.lifecycle('d'.repeat(100), 'group.inner_task_with_a_long_name');
-    expect(long).toMatch(SAFE);
-    expect(n.lifecycle('etl', 'grp.t')).toMatch(SAFE);
-    expect([n.timer, n.batchWatcher]).toEqual(['Airless_timer', 'Airless_batch-watcher']);
-    expect(n.lifecyclePattern).toBe('Airless-*');
-    expect(namePrefix('my stack/prod')).toBe('my-stack-prod');
+  it('names the fixed set of machines from a prefix unique to the stack, within Step Functions\' 80 characters', () => {
+    const n = new StateMachineNaming('Airless-1a2b3c4d');
+    expect(n.all()).toEqual([
+      'Airless-1a2b3c4d-try',
+      'Airless-1a2b3c4d-sensor',
+      'Airless-1a2b3c4d-batch',
+      'Airless-1a2b3c4d-iterate',
+      'Airless-1a2b3c4d-batch-array',
+      'Airless-1a2b3c4d-timer',
+      'Airless-1a2b3c4d-batch-watcher',
+      'Airless-1a2b3c4d-reconciler',
+    ]);
+    for (const name of n.all()) expect(name).toMatch(SAFE);
+    // A readable part of the stack's name and a hash of all of it (and of the construct's path): two stacks
+    // whose names share their first 32 characters, or one stack twice in an app, never collide.
+    expect(namePrefix('my stack/prod')).toMatch(/^my-stack-prod-[0-9a-f]{8}$/);
+    const long = 'team-data-pipelines-production-eu-west-1';
+    expect(namePrefix(`${long}-a`)).not.toBe(namePrefix(`${long}-b`));
+    expect(namePrefix(`${long}-a`).startsWith(long.slice(0, 32))).toBe(true);
+    expect(namePrefix('Airless', 'App/Airless')).not.toBe(namePrefix('Airless', 'App/Other'));
+    expect(new StateMachineNaming(namePrefix('x'.repeat(200))).lifecycle('batch_array').length).toBeLessThanOrEqual(80);
     expect(() => new StateMachineNaming('bad_prefix')).toThrow(/letters, digits or '-'/);
   });
 
@@ -131,11 +141,16 @@ describe('SfnDispatcher', () => {
     const w = sfnWorld();
     await w.dispatcher.startLifecycle(ti(), etl);
     const sent = w.send.mock.calls[0]![0] as StartExecutionCommand;
-    expect(sent.input.stateMachineArn).toBe(`${ARN_PREFIX}${w.naming.lifecycle('etl', 'extract')}`);
-    expect(JSON.parse(sent.input.input!)).toStrictEqual({ key: { dagId: 'etl', runId: 'manual__2026-01-01T00:00:00.000Z', taskId: 'extract', mapIndex: -1 }, dagId: 'etl', tryNumber: 1 });
+    expect(sent.input.stateMachineArn).toBe(`${ARN_PREFIX}${w.naming.lifecycle('sensor')}`);
+    expect(JSON.parse(sent.input.input!)).toStrictEqual({
+      key: { dagId: 'etl', runId: 'manual__2026-01-01T00:00:00.000Z', taskId: 'extract', mapIndex: -1 },
+      dagId: 'etl',
+      tryNumber: 1,
+      settings: { concurrency: 0, itemRetries: 0, itemRetryDelays: [], maxConcurrency: 0 },
+    });
     await w.dispatcher.startLifecycle(ti(), etl);
     const name = lifecycleExecutionName(ti());
-    expect(w.calls).toEqual([`start ${w.naming.lifecycle('etl', 'extract')} ${name}`, `start ${w.naming.lifecycle('etl', 'extract')} ${name}`, `describe ${name}`]);
+    expect(w.calls).toEqual([`start ${w.naming.lifecycle('sensor')} ${name}`, `start ${w.naming.lifecycle('sensor')} ${name}`, `describe ${name}`]);
   });
 
   it('re-dispatching an instance whose execution ended without running it starts a new execution', async () => {
@@ -161,7 +176,7 @@ describe('SfnDispatcher', () => {
     await w.dispatcher.startTimer(Date.parse('2026-01-01T00:05:00Z'), event);
     expect(w.calls).toHaveLength(2);
     const sent = w.send.mock.calls[0]![0] as StartExecutionCommand;
-    expect(sent.input.stateMachineArn).toBe(`${ARN_PREFIX}Airless_timer`);
+    expect(sent.input.stateMachineArn).toBe(`${ARN_PREFIX}Airless-timer`);
     expect(JSON.parse(sent.input.input!)).toStrictEqual({ at: '2026-01-01T00:05:00Z', event });
     w.send.mockRejectedValueOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
     await expect(w.dispatcher.startTimer(Date.parse('2026-01-01T00:06:00Z'), event)).rejects.toThrow('denied');
@@ -179,12 +194,16 @@ describe('SfnDispatcher', () => {
     // A re-dispatch of the same version decides: the latest execution counts.
     w.executions.set(lifecycleExecutionName(running, 1), 'RUNNING');
     expect(await w.dispatcher.tryStopped(running)).toBeNull();
-    // Express: stopped once it has run longer than an Express execution can.
+    // The Express try machine: its invocation reports the try itself, even past the execution's 5 minutes;
+    // stopped once it has run longer than the task runner's timeout (900 s), its Lambda retries (126 s)
+    // and a margin (60 s) allow.
     const quick = ti({ taskId: 'quick', state: 'running', startDate: '2026-01-01T00:00:02.000Z' });
-    w.setNow(Date.parse('2026-01-01T00:04:00Z'));
-    expect(await w.dispatcher.tryStopped(quick)).toBeNull();
     w.setNow(Date.parse('2026-01-01T00:07:00Z'));
-    expect(await w.dispatcher.tryStopped(quick)).toMatch(/Express executions last at most 300 s/);
+    expect(await w.dispatcher.tryStopped(quick)).toBeNull();
+    w.setNow(Date.parse('2026-01-01T00:18:00Z'));
+    expect(await w.dispatcher.tryStopped(quick)).toBeNull();
+    w.setNow(Date.parse('2026-01-01T00:18:10Z'));
+    expect(await w.dispatcher.tryStopped(quick)).toMatch(/cannot still be running .* reports within 1086 s/);
   });
 });
 

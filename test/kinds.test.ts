@@ -1,13 +1,15 @@
 // Task kinds as a discriminated union: the spec's shape per kind (its JSON keeps every kind field, so
 // the DAG version is as before), the per-kind tables of the compiler and the task runner (a kind
-// missing from a table does not compile), and the IAM statements the compiler's integrations declare.
+// missing from a table does not compile), the shared lifecycle machine each kind runs on, and the IAM
+// statements the compiler's integrations declare for each machine.
 import { describe, expect, it } from 'vitest';
 import { dag } from '../lib/index.ts';
 import type { KindFields, TaskKind, TaskSpec, TaskSpecOf } from '../lib/model/spec.ts';
 import { KIND_COMPILERS, type KindCompilers } from '../lib/compiler/kinds/index.ts';
 import { KIND_RUNNERS, type KindRunners } from '../lib/executor/kinds/index.ts';
 import { runsTaskCode } from '../lib/executor/task-runner.ts';
-import { compileTaskLifecycle, mergeStatements, type PolicyStatement } from '../lib/compiler/index.ts';
+import { compileBatchWatcher, compileLifecycleMachine, mergeStatements, taskLifecycle, type PolicyStatement } from '../lib/compiler/index.ts';
+import { namesOwnStateMachine } from '../lib/compiler/iam.ts';
 import { mapTask, S3_GET_OBJECT } from '../lib/compiler/integrations.ts';
 import { resolveResource, resolveStatements } from '../cdk/policy-statements.ts';
 import { taskSpec } from './support/task-spec.ts';
@@ -90,41 +92,75 @@ describe('one module per kind', () => {
       empty: 'none',
     });
   });
+
+  it('the shared machine each kind runs on (an empty task runs none)', () => {
+    const running = everyKind.spec.tasks.filter((t) => t.kind !== 'empty');
+    expect(Object.fromEntries(running.map((t) => [t.kind, taskLifecycle(t).machine]))).toStrictEqual({
+      task: 'try',
+      branch: 'try',
+      short_circuit: 'try',
+      sensor: 'sensor',
+      batch: 'batch',
+      trigger_dag: 'try',
+    });
+    expect(taskLifecycle(everyKind.task('batch'), { batchWatch: 'poll' }).machine).toBe('try');
+  });
 });
 
 const OPTIONS = { taskRunnerArn: '${TaskRunnerArn}', schedulerArn: '${SchedulerArn}', sensorPokeArn: '${SensorPokeArn}' };
 const invoke = (...fns: string[]) => ({ actions: ['lambda:InvokeFunction'], resources: fns.map((arn) => ({ arn })) });
 
-describe('IAM declared by the integrations', () => {
-  it('a Lambda lifecycle invokes the task runner and the scheduler; a sensor the sensor-poke function and the scheduler', () => {
-    expect(compileTaskLifecycle(everyKind.task('task'), OPTIONS).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}')]);
-    expect(compileTaskLifecycle(everyKind.task('sensor'), OPTIONS).statements).toStrictEqual([invoke('${SensorPokeArn}', '${SchedulerArn}')]);
+const own = (resource: string) => ({ arn: `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:${resource}` });
+/** A Distributed Map starts, describes and stops executions of its own state machine. */
+const DISTRIBUTED_MAP = [
+  { actions: ['states:StartExecution'], resources: [own('stateMachine:${StateMachineName}')] },
+  { actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [own('execution:${StateMachineName}:*'), own('execution:${StateMachineName}/*')] },
+];
+/** `batch:submitJob.sync`: submit, describe and stop jobs, and keep the EventBridge rule of .sync. */
+const SUBMIT_JOB_SYNC = [
+  { actions: ['batch:SubmitJob'], resources: [{ deployment: 'batchJobQueuesAndDefinitions' }] },
+  { actions: ['batch:DescribeJobs'], resources: [{ arn: '*' }] },
+  { actions: ['batch:TerminateJob'], resources: [{ arn: 'arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*' }] },
+  {
+    actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+    resources: [{ arn: 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForBatchJobsRule' }],
+  },
+];
+
+describe('IAM declared by the integrations, per machine', () => {
+  it('try invokes the task runner and the scheduler; sensor the sensor-poke function and the scheduler', () => {
+    expect(compileLifecycleMachine('try', OPTIONS).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}')]);
+    expect(compileLifecycleMachine('sensor', OPTIONS).statements).toStrictEqual([invoke('${SensorPokeArn}', '${SchedulerArn}')]);
+    // A Batch task in poll mode runs on the try machine: one invocation that submits (the task runner's own permission), nothing of Batch here.
+    expect(compileLifecycleMachine('try', { ...OPTIONS, batchWatch: 'poll' }).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}')]);
   });
 
-  it('a Batch lifecycle (.sync) also submits, describes and stops jobs and keeps the EventBridge rule of .sync', () => {
-    expect(compileTaskLifecycle(everyKind.task('batch'), OPTIONS).statements).toStrictEqual([
-      invoke('${TaskRunnerArn}', '${SchedulerArn}'),
-      { actions: ['batch:SubmitJob'], resources: [{ deployment: 'batchJobQueuesAndDefinitions' }] },
-      { actions: ['batch:DescribeJobs'], resources: [{ arn: '*' }] },
-      { actions: ['batch:TerminateJob'], resources: [{ arn: 'arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*' }] },
-      {
-        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
-        resources: [{ arn: 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForBatchJobsRule' }],
-      },
-    ]);
-    // Poll mode: one invocation that submits (the task runner's own permission), nothing of Batch here.
-    expect(compileTaskLifecycle(everyKind.task('batch'), { ...OPTIONS, batchWatch: 'poll' }).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}')]);
+  it('batch (.sync) also submits, describes and stops jobs and keeps the EventBridge rule of .sync', () => {
+    expect(compileLifecycleMachine('batch', OPTIONS).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}'), ...SUBMIT_JOB_SYNC]);
   });
 
-  it('an iteration: its Distributed Map over an S3 item list starts and watches executions of its own state machine and reads and writes the item objects', () => {
-    const iterated = taskSpec({ taskId: 'it', kind: 'task', iterate: { mapping: { mode: 'single', source: [1], partial: null }, concurrency: 2, itemRetries: 0 } });
-    const own = (resource: string) => ({ arn: `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:${resource}` });
-    expect(compileTaskLifecycle(iterated, OPTIONS).statements).toStrictEqual([
+  it('iterate: its Distributed Map over an S3 item list starts and watches executions of its own state machine and reads and writes the item objects, in both modes', () => {
+    const expected = [
       invoke('${TaskRunnerArn}', '${SchedulerArn}'),
-      { actions: ['states:StartExecution'], resources: [own('stateMachine:${StateMachineName}')] },
-      { actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [own('execution:${StateMachineName}:*'), own('execution:${StateMachineName}/*')] },
+      ...DISTRIBUTED_MAP,
       { actions: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [{ deployment: 'largeValueObjects' }] },
-    ]);
+    ];
+    expect(compileLifecycleMachine('iterate', OPTIONS).statements).toStrictEqual(expected);
+    expect(compileLifecycleMachine('iterate', { ...OPTIONS, iterateMode: 'distributed' }).statements).toStrictEqual(expected);
+  });
+
+  it('batch_array: its groups are child executions; sync submits array jobs with .sync, poll leaves Batch to the task runner', () => {
+    expect(compileLifecycleMachine('batch_array', OPTIONS).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}'), ...SUBMIT_JOB_SYNC, ...DISTRIBUTED_MAP]);
+    expect(compileLifecycleMachine('batch_array', { ...OPTIONS, batchWatch: 'poll' }).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}'), ...DISTRIBUTED_MAP]);
+  });
+
+  it('the Batch watcher invokes the describe-jobs function and starts executions of itself', () => {
+    expect(compileBatchWatcher({ describeJobsArn: '${DescribeJobsArn}' }).statements).toStrictEqual([invoke('${DescribeJobsArn}'), DISTRIBUTED_MAP[0]]);
+  });
+
+  it('the machines whose statements name their own state machine (so their role cannot be shared) are those with a Distributed Map', () => {
+    const naming = (['try', 'sensor', 'batch', 'iterate', 'batch_array'] as const).filter((m) => compileLifecycleMachine(m, OPTIONS).statements.some(namesOwnStateMachine));
+    expect(naming).toStrictEqual(['iterate', 'batch_array']);
   });
 
   it('a Map state refuses an item reader it knows no permission for', () => {

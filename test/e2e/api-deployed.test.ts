@@ -60,7 +60,7 @@ describe('the API function behind a Function URL with AuthType AWS_IAM, on the l
     expect(run).toMatchObject({ dag_run_id: runId, dag_id: 'e2e_chain', run_type: 'manual', note: 'from the API' });
     expect(['queued', 'running']).toContain(run.state);
     // The trigger started the first task's lifecycle on the local Step Functions.
-    expect([...h().sfn.executions.values()].some((e) => e.stateMachineArn.endsWith(h().naming.lifecycle('e2e_chain', 'extract')))).toBe(true);
+    expect([...h().sfn.executions.values()].some((e) => e.stateMachineArn.endsWith(h().naming.lifecycle('try')) && (JSON.parse(e.input) as { key: { taskId: string } }).key.taskId === 'extract')).toBe(true);
     await h().settle();
 
     expect(unwrap(await api.GET('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}', { params: { path: { dag_id: 'e2e_chain', dag_run_id: runId } } })).state).toBe('success');

@@ -78,7 +78,7 @@ describe('batch_fanout: 100 Batch jobs on the local cloud', () => {
 
     // One fan-out execution for the task, whose one group ran both waves in its own child execution:
     // the retry delay was a Wait state there, not a new execution.
-    const fanouts = h().sfn.executionsOf(h().naming.lifecycle('batch_fanout', 'run_job'));
+    const fanouts = h().sfn.executionsOf(h().naming.lifecycle('batch_array'));
     expect(fanouts.map((e) => e.status)).toStrictEqual(['SUCCEEDED']);
     expect(h().errors).toStrictEqual([]);
   });

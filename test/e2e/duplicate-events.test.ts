@@ -1,24 +1,30 @@
-// At-least-once delivery: every try_finished event delivered twice to the scheduler function (each
-// Report state's invocation is made twice; Step Functions gets the first reply, and the second must be
-// the same) changes nothing: the whole store state of the run, and of the runs it triggered, equals a
-// run where each event came once.
+// At-least-once delivery: every event that ends a try delivered twice (each invocation that reports a try
+// is made twice: the task runner's `run`, `batch_complete` and `iterate_complete`, which report in the
+// same invocation, a sensor's `poke`, and the scheduler's `try_finished` and `array_finished`; Step
+// Functions gets the first reply, and the second must be the same) changes nothing: the whole store state
+// of the run, and of the runs it triggered, equals a run where each event came once.
 import { isDeepStrictEqual } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { childRuns, snapshotRun } from '../../e2e/run-report.ts';
 import type { DagRunRecord, RunRef, TiKey } from '../../lib/store/records.ts';
-import { FUNCTION_NAMES } from '../../e2e/harness.ts';
 import { useHarness } from './use-harness.ts';
 
 // e2e_replay's Batch job fails its first job in each run (its name without the try is the key).
 const h = useHarness({ batch: { failOnce: (job) => job.jobName.replace(/-try\d+$/, '') } });
 
-/** Deliver every try_finished twice while `fn` runs; returns the deliveries and the replies that differed. */
+/** Whether an invocation reports a try (the events delivered twice here). */
+function reportsATry(call: { payload: unknown }): boolean {
+  const p = call.payload as { type?: string; mode?: string } | null;
+  return p?.type === 'try_finished' || p?.type === 'array_finished' || ['run', 'poke', 'batch_complete', 'iterate_complete'].includes(p?.mode ?? '');
+}
+
+/** Deliver every event that ends a try twice while `fn` runs; returns the deliveries and the replies that differed. */
 async function deliveringTwice<T>(fn: () => Promise<T>): Promise<{ result: T; doubled: number; mismatches: unknown[] }> {
   let doubled = 0;
   const mismatches: unknown[] = [];
   h().lambda.interceptor = async (call, invoke) => {
-    if (call.functionName !== FUNCTION_NAMES.scheduler || (call.payload as { type?: string }).type !== 'try_finished') return invoke();
+    if (!reportsATry(call)) return invoke();
     const first = await invoke();
     const second = await invoke();
     doubled++;
@@ -43,7 +49,7 @@ describe('every task-finished event delivered twice', () => {
 
       expect([once.state, twice.result.state]).toStrictEqual([state, state]);
       expect(twice.mismatches).toStrictEqual([]);
-      // The Report invocations of a run and of the runs it triggered (recursively).
+      // The reporting invocations of a run and of the runs it triggered (recursively).
       const reports = async (root: RunRef) => {
         const tree = new Set<string>();
         const visit = async (r: DagRunRecord) => {
@@ -52,12 +58,13 @@ describe('every task-finished event delivered twice', () => {
         };
         await visit((await h().store.getRun(root))!);
         return h().invocations.filter((c) => {
-          const p = c.payload as { type?: string; key?: TiKey } | null;
-          return p?.type === 'try_finished' && p.key !== undefined && tree.has(`${p.key.dagId}\u0000${p.key.runId}`);
+          const p = c.payload as { key?: TiKey; array?: TiKey } | null;
+          const k = p?.key ?? p?.array;
+          return reportsATry(c) && k !== undefined && tree.has(`${k.dagId}\u0000${k.runId}`);
         }).length;
       };
-      // Both runs made as many Report invocations; each of the second run's (its triggered runs' too)
-      // was delivered to the scheduler function twice.
+      // Both runs made as many reporting invocations; each of the second run's (its triggered runs' too)
+      // was carried out twice.
       expect(twice.doubled).toBeGreaterThan(0);
       expect(await reports(twice.result)).toBe(twice.doubled);
       expect(await reports(once)).toBe(twice.doubled);

@@ -39,7 +39,7 @@ describe('iteration_vs_mapping on the local cloud', () => {
     expect(outcome(got, dags)).toStrictEqual(expected.outcome);
     expect((await store.getXCom(run, 'compare', -1, 'return_value'))?.value).toStrictEqual(expected.compare);
     // The items ran in the inline Map: no child execution.
-    const lifecycle = h().naming.lifecycle(DAG, ITERATED);
+    const lifecycle = h().naming.lifecycle('iterate');
     expect(h().sfn.executionsOf(`${lifecycle}/ItemsFromS3`)).toStrictEqual([]);
     expect(h().errors).toStrictEqual([]);
   });
@@ -60,11 +60,11 @@ describe('iteration_vs_mapping on the local cloud, its item list in S3 (Distribu
     expect((await store.getXCom(run, 'compare', -1, 'return_value'))?.value).toStrictEqual(expected.compare);
     expect((await store.getXCom(run, ITERATED, -1, 'return_value'))?.value).toStrictEqual(expected.iterated);
 
-    // The try read its items from S3: Prepare → CheckPrepared → ItemsFromS3 → Complete.
-    const lifecycle = h().naming.lifecycle(DAG, ITERATED);
+    // The try read its items from S3: Prepare → CheckPrepared → ItemsFromS3 → Complete (which reports it).
+    const lifecycle = h().naming.lifecycle('iterate');
     const [execution, ...others] = sfn.executionsOf(lifecycle);
     expect(others).toStrictEqual([]);
-    expect(execution!.path).toStrictEqual(['Prepare', 'CheckPrepared', 'ItemsFromS3', 'Complete', 'Report', 'Decide', 'Done']);
+    expect(execution!.path).toStrictEqual(['Prepare', 'CheckPrepared', 'ItemsFromS3', 'Complete']);
     const prepared = h().invocations.filter((i) => (i.payload as { mode?: string }).mode === 'iterate_prepare');
     expect(prepared).toHaveLength(1);
 
@@ -74,9 +74,20 @@ describe('iteration_vs_mapping on the local cloud, its item list in S3 (Distribu
     expect(children.every((c) => c.status === 'SUCCEEDED')).toBe(true);
     const indexes = children.map((c) => (JSON.parse(c.input) as { index: number }).index).sort((a, b) => a - b);
     expect(indexes).toStrictEqual(Array.from({ length: 12 }, (_, i) => i));
-    expect(children.map((c) => JSON.parse(c.input) as unknown)).toContainEqual({ key: { dagId: DAG, runId, taskId: ITERATED, mapIndex: -1 }, tryNumber: 1, index: 3 });
+    // Each child's input: the item, and the task's item retries (data: the machine is shared).
+    const spec = dags.getDag(DAG)!.task(ITERATED);
+    const itemRetries = spec.kind === 'task' ? (spec.iterate?.itemRetries ?? 0) : 0;
+    expect(children.map((c) => JSON.parse(c.input) as unknown)).toContainEqual({
+      key: { dagId: DAG, runId, taskId: ITERATED, mapIndex: -1 },
+      tryNumber: 1,
+      index: 3,
+      itemRetries,
+      itemRetryDelays: Array.from({ length: itemRetries }, (_, i) => Math.min(2 ** i, 60)),
+      attempt: 0,
+    });
+    // The flaky item failed once and was retried after its delay, in its child execution.
     const flaky = children.find((c) => (JSON.parse(c.input) as { index: number }).index === 3)!;
-    expect(flaky.path).toStrictEqual(['RunS3Item']);
+    expect(flaky.path).toStrictEqual(['RunS3Item', 'CanRetryS3Item', 'NextS3ItemAttempt', 'WaitS3ItemRetry', 'RunS3Item']);
     expect(h().invocations.filter((i) => (i.payload as { mode?: string; index?: number }).mode === 'item' && (i.payload as { index?: number }).index === 3)).toHaveLength(2);
 
     // What the ItemReader read, and what the ResultWriter wrote under the results prefix: the manifest
