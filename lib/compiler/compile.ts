@@ -121,10 +121,6 @@ export function compileLifecycleMachines(options: CompileOptions): CompiledMachi
   return LIFECYCLE_MACHINES.map((m) => compileLifecycleMachine(m, options));
 }
 
-function label(dagId: string | undefined, taskId: string): string {
-  return [dagId !== undefined ? `DAG '${dagId}'` : null, `task '${taskId}'`].filter((s) => s !== null).join(', ');
-}
-
 /**
  * How one task runs: its lifecycle shape, its machine and its settings. Throws an
  * {@link AslCompileError} for an `empty` task, which runs nothing.
@@ -133,7 +129,7 @@ export function taskLifecycle(spec: TaskSpec, options: Pick<CompileOptions, 'bat
   const lifecycle = kindCompiler(spec).lifecycle(spec, options);
   const machine = machineOf(lifecycle);
   if (lifecycle === 'none' || machine === null) {
-    throw new AslCompileError(`${label(dagId, spec.taskId)}: an empty task has no lifecycle: the scheduler settles it without running anything`, { ...(dagId !== undefined ? { dagId } : {}), taskId: spec.taskId });
+    throw new AslCompileError('an empty task has no lifecycle: the scheduler settles it without running anything', { ...(dagId !== undefined ? { dagId } : {}), taskId: spec.taskId });
   }
   return { taskId: spec.taskId, kind: spec.kind, lifecycle, machine, workflowType: MACHINE_WORKFLOW_TYPE[machine], settings: lifecycleSettings(spec) };
 }

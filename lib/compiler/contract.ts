@@ -11,8 +11,8 @@
  *
  * Its state data (JSONPath), which the handlers never see whole:
  * - `$.key`, `$.dagId`, `$.tryNumber`: the input; `$.tryNumber` is replaced by each `run` action.
- * - `$.try.result`: the {@link TryResult} of the current try (`null` when the runner did nothing), from the
- *   runner, or built by the `TryFailed`/`TryTimedOut` states when the invocation itself failed.
+ * - `$.try.result`: a failed {@link TryResult} built by the `TryFailed` state when an invocation itself
+ *   failed (a step that ends a try reports its result to the scheduler in its own invocation).
  * - `$.try.submit` / `$.try.items` / `$.try.itemsObject`: what a prepare step returned (Batch /
  *   iteration); `$.try.results`: the `ResultWriter` manifest of an iteration whose items were in S3.
  * - `$.job`: a Batch job's `.sync` output, or the error that ended the wait for it.
@@ -50,7 +50,7 @@ export interface LifecycleInput {
   dagId: string;
   /** The try this execution starts (a resumed deferred try keeps its number). */
   tryNumber: number;
-  /** The task's own settings (its timeout, an iteration's concurrency and item retries): the machine is shared. */
+  /** The task's own settings (an iteration's concurrency and item retries, a fan-out's concurrency): the machine is shared. */
   settings: LifecycleSettings;
 }
 

@@ -99,7 +99,7 @@ const ITEM_SELECTOR = {
  * task's concurrency, each iteration the item states above) → `Complete` (task runner
  * `iterate_complete`: the try's result, the items without a result failing it, reported to the scheduler
  * in the same invocation) → end. A retry of the try is a new execution (items done in earlier tries are
- * not rerun). executionTimeout bounds each item (`TimeoutSecondsPath`).
+ * not rerun). The task runner bounds each item by the task's executionTimeout, in its invocation.
  *
  * A list of indexes too long for the state or for the execution's history (`itemsObject`: a JSON array in
  * S3, see `ITEMS_INLINE_MAX_BYTES`) goes to `ItemsFromS3` instead: a Distributed Map whose `ItemReader`

@@ -81,7 +81,7 @@ export interface WorkflowTypeChoice {
 }
 
 /**
- * The workflow type of each shared lifecycle machine (machines.ts), with the reason.
+ * The workflow type of each shared lifecycle machine (compile.ts), with the reason.
  *
  * **Express** costs $1.00 per million executions plus $0.00001667 per GB-second (64 MB steps): a Lambda
  * task's execution costs about $0.001 per 1,000 tasks, against $0.025 per 1,000 transitions for Standard.

@@ -2,7 +2,7 @@ import type { TaskKind, TaskSpec, TaskSpecOf } from '../../model/spec.ts';
 import type { CompileOptions } from '../compile-options.ts';
 
 /**
- * The shape of a task's lifecycle, which decides the shared state machine that runs it (machines.ts).
+ * The shape of a task's lifecycle, which decides the shared state machine that runs it (compile.ts).
  * - `lambda`: one invocation of the task runner per try (task, branch, short_circuit, trigger_dag).
  * - `sensor`: pokes of the sensor-poke function, the waits between them in the execution.
  * - `batch`: prepare, `batch:submitJob.sync`, complete.
