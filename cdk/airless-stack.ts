@@ -25,7 +25,7 @@ import { mergeStatements, namesOwnStateMachine, type PolicyStatement } from '../
 import { EXPIRED_TAG } from '../lib/store/large-values.ts';
 import { PK, SK, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
 import { BatchResources, type AirlessBatchProps } from './batch-resources.ts';
-import { resolveStatements, type PolicyContext } from './policy-statements.ts';
+import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
 import { compileTimerMachine } from './timer-definition.ts';
 
@@ -331,11 +331,11 @@ export class AirlessStack extends Stack {
     for (const fn of [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api]) fn.addToRolePolicy(tableAccess);
     // XCom and pipeline-context values too large for an item, under the store's prefix (S3LargeValueStore).
     const values = this.bucket.arnForObjects(`${LARGE_VALUE_PREFIX}/*`);
-    // The API too: a large conf is put there, a clear or a delete tags the values it removes to expire.
-    for (const fn of [f.scheduler, f.taskRunner, f.sensorPoke, f.api]) {
+    // Every function holds the store: any of them may put a large value (the trigger and the API a conf
+    // over the item limit), read one, or tag a finished run's values to expire.
+    for (const fn of Object.values(f)) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [values] }));
     }
-    f.trigger.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [values] }));
     // Starting runs and finishing tries dispatches lifecycles and timers (the API: triggering, clearing, backfilling).
     for (const fn of [f.scheduler, f.trigger, f.describeJobs, f.api]) startExecution(fn, [lifecycleArns, timerArn]);
     // The reconcile asks whether a running try's lifecycle execution has ended.
@@ -353,10 +353,11 @@ export class AirlessStack extends Stack {
     }
     if (pollsBatch && this.batch.enabled) this.batch.grantSubmitAndDescribe(f.taskRunner);
     f.describeJobs.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
-    // Array jobs: the scheduler settles a wave's children (`array_finished` lists the failed ones: ListJobs,
-    // DescribeJobs) and stops what is still RUNNABLE past a runnableTimeout (TerminateJob).
-    const arrayTasks = specs.some((d) => d.tasks.some((t) => t.kind === 'batch' && t.mapping !== null && t.batch.array));
-    if (arrayTasks) {
+    // Batch tasks: the scheduler stops a job (single or array) still RUNNABLE past its runnableTimeout
+    // (ListJobs by name, DescribeJobs, TerminateJob) and settles an array wave's children (`array_finished`
+    // lists the failed ones: ListJobs, DescribeJobs).
+    const batchTasks = this.batch.tasks > 0;
+    if (batchTasks) {
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
     }
@@ -379,7 +380,7 @@ export class AirlessStack extends Stack {
     };
     const stackAndBatchWildcards = { ...stackWildcards, appliesTo: [...stackWildcards.appliesTo, ...batchWildcards.appliesTo], reason: `${stackWildcards.reason} ${batchWildcards.reason}` };
     for (const fn of [f.trigger, f.sensorPoke, f.api]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
-    NagSuppressions.addResourceSuppressions(f.scheduler, [arrayTasks ? stackAndBatchWildcards : stackWildcards], true);
+    NagSuppressions.addResourceSuppressions(f.scheduler, [batchTasks ? stackAndBatchWildcards : stackWildcards], true);
     if (props.tracing) for (const fn of Object.values(f)) suppressXRay(fn);
     for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [stackAndBatchWildcards], true);
 
@@ -422,6 +423,8 @@ export class AirlessStack extends Stack {
         ...(stateMachineName !== null ? { StateMachineName: stateMachineName } : {}),
       },
       deployment: { batchJobQueuesAndDefinitions: this.batch.submitResources, largeValueObjects: [values] },
+      // SubmitJob's queues and definitions: shared managed policies, each under IAM's size limit.
+      managed: { batchJobQueuesAndDefinitions: { actions: ['batch:SubmitJob'], attach: (role) => this.batch.grantSubmit(role) } },
     });
     /**
      * The statements each role's state machines declare, the name of its one machine when they name it,
@@ -533,7 +536,7 @@ export class AirlessStack extends Stack {
     if (props.tracing) suppressXRay(watcherRole);
 
     for (const [role, d] of declared) {
-      for (const statement of resolveStatements(mergeStatements(d.statements), policyContext(d.stateMachineName))) role.addToPolicy(statement);
+      applyStatements(role, mergeStatements(d.statements), policyContext(d.stateMachineName));
       if (d.suppressions.length) NagSuppressions.addResourceSuppressions(role, d.suppressions, true);
     }
     this.declaredStatements = new Map([...declared].map(([role, d]) => [role, { statements: mergeStatements(d.statements), context: policyContext(d.stateMachineName) }]));
