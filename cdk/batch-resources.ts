@@ -98,8 +98,9 @@ const SUBMIT_POLICY_OVERHEAD = JSON.stringify({ Version: '2012-10-17', Statement
 export const ROLE_MANAGED_POLICIES_MAX = 10;
 
 /**
- * Split ARNs into chunks whose SubmitJob policy documents stay under {@link SUBMIT_POLICY_MAX_CHARS},
- * given each ARN's largest length once deployed. Order is kept. Throws on one ARN too long for any chunk.
+ * Split ARNs into chunks whose SubmitJob policy documents stay under `budget` characters (default
+ * {@link SUBMIT_POLICY_MAX_CHARS}), given each ARN's largest length once deployed. Order is kept. Throws
+ * on one ARN too long for any chunk.
  */
 export function chunkByPolicySize<T>(items: readonly T[], maxLength: (item: T) => number, budget = SUBMIT_POLICY_MAX_CHARS): T[][] {
   const chunks: T[][] = [];
