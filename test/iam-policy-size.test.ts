@@ -2,12 +2,14 @@
 // policies, counted as IAM counts them once deployed (the longest partition and region, no whitespace),
 // are under the managed-policy, inline-per-role and attached-policies limits, and every queue and
 // definition is still allowed to the role that submits.
-import { App, type CfnElement } from 'aws-cdk-lib';
+import { App, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirlessApp } from '../cdk/airless-app.ts';
 import type { AirlessStack, AirlessStackProps } from '../cdk/airless-stack.ts';
+import { chunkByPolicySize } from '../cdk/batch-resources.ts';
+import { applyStatements, type PolicyContext } from '../cdk/policy-statements.ts';
 import { IAM_LIMITS, limitsBroken, policyChars, rolePolicySizes, type TemplateResources } from './support/policy-size.ts';
 import { allowedResources, roleStatements, type TemplateJson } from './support/sdk-calls.ts';
 
@@ -37,6 +39,51 @@ describe('the characters of a policy as IAM counts them', () => {
       'R: inline policies of 11000 characters in all (IAM allows 10240)',
       'R: 11 managed policies attached (IAM allows 10)',
     ]);
+  });
+});
+
+describe('SubmitJob\'s resources in managed policies', () => {
+  it('chunks ARNs by their longest deployed length under the budget, in order, and refuses one that fits nowhere', () => {
+    const overhead = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'batch:SubmitJob', Resource: [] }] }).length;
+    // Room for exactly two ARNs of 97 characters (each takes 100 with its quotes and comma).
+    expect(chunkByPolicySize(['a', 'b', 'c', 'd', 'e'], () => 97, overhead + 200)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+    expect(() => chunkByPolicySize(['a'], () => 500, overhead + 200)).toThrow('a SubmitJob resource of 500 characters does not fit in one managed policy');
+  });
+
+  function roleAndContext(): { stack: Stack; role: iam.Role; attached: iam.IRole[]; context: PolicyContext } {
+    const stack = new Stack(new App(), 'S');
+    const role = new iam.Role(stack, 'R', { assumedBy: new iam.ServicePrincipal('states.amazonaws.com') });
+    const attached: iam.IRole[] = [];
+    const context: PolicyContext = {
+      placeholders: { 'AWS::Partition': 'aws' },
+      deployment: { batchJobQueuesAndDefinitions: ['arn:aws:batch:eu-west-1:1:job-queue/q'], largeValueObjects: ['arn:aws:s3:::b/airless/*'] },
+      managed: { batchJobQueuesAndDefinitions: { actions: ['batch:SubmitJob'], attach: (r) => attached.push(r) } },
+    };
+    return { stack, role, attached, context };
+  }
+
+  it('attaches the managed policies of a managed set and puts the rest inline', () => {
+    const { stack, role, attached, context } = roleAndContext();
+    applyStatements(
+      role,
+      [
+        { actions: ['batch:SubmitJob'], resources: [{ deployment: 'batchJobQueuesAndDefinitions' }] },
+        { actions: ['s3:GetObject'], resources: [{ deployment: 'largeValueObjects' }, { arn: 'arn:${AWS::Partition}:s3:::other/*' }] },
+      ],
+      context,
+    );
+    expect(attached).toEqual([role]);
+    const statements = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+    expect(Object.values(statements).map((p) => (p as { Properties: { PolicyDocument: unknown } }).Properties.PolicyDocument)).toEqual([
+      { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: ['arn:aws:s3:::b/airless/*', 'arn:aws:s3:::other/*'] }] },
+    ]);
+  });
+
+  it('refuses a statement asking a managed set for an action its policies do not allow', () => {
+    const { role, context } = roleAndContext();
+    expect(() => applyStatements(role, [{ actions: ['batch:SubmitJob', 'batch:TagResource'], resources: [{ deployment: 'batchJobQueuesAndDefinitions' }] }], context)).toThrow(
+      "the statement of batch:SubmitJob, batch:TagResource on 'batchJobQueuesAndDefinitions' asks for batch:TagResource, which its managed policies do not allow (only batch:SubmitJob)",
+    );
   });
 });
 
