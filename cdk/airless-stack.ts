@@ -26,7 +26,7 @@ import { mergeStatements, namesOwnStateMachine, type PolicyStatement } from '../
 import { EXPIRED_TAG } from '../lib/store/large-values.ts';
 import { PK, SK, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
 import { BatchResources, type AirlessBatchProps } from './batch-resources.ts';
-import { resolveStatements, type PolicyContext } from './policy-statements.ts';
+import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
 import { compileTimerMachine } from './timer-definition.ts';
 
@@ -342,11 +342,11 @@ export class AirlessStack extends Stack {
     for (const fn of [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api]) fn.addToRolePolicy(tableAccess);
     // XCom and pipeline-context values too large for an item, under the store's prefix (S3LargeValueStore).
     const values = this.bucket.arnForObjects(`${LARGE_VALUE_PREFIX}/*`);
-    // The API too: a large conf is put there, a clear or a delete tags the values it removes to expire.
-    for (const fn of [f.scheduler, f.taskRunner, f.sensorPoke, f.api]) {
+    // Every function holds the store: any of them may put a large value (the trigger and the API a conf
+    // over the item limit), read one, or tag a finished run's values to expire.
+    for (const fn of Object.values(f)) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [values] }));
     }
-    f.trigger.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [values] }));
     // Every function that runs scheduler steps dispatches lifecycles and timers: the task runner and the
     // sensor poke report their tries themselves (and start what the scheduler decided), the API triggers,
     // clears and backfills. A replayed dispatch of a Standard lifecycle checks the execution it finds, and
@@ -432,6 +432,8 @@ export class AirlessStack extends Stack {
         ...(stateMachineName !== null ? { StateMachineName: stateMachineName } : {}),
       },
       deployment: { batchJobQueuesAndDefinitions: this.batch.submitResources, largeValueObjects: [values] },
+      // SubmitJob's queues and definitions: shared managed policies, each under IAM's size limit.
+      managed: { batchJobQueuesAndDefinitions: { actions: ['batch:SubmitJob'], attach: (role) => this.batch.grantSubmit(role) } },
     });
     /**
      * The statements each role's state machine declares, the name of that machine, and its cdk-nag
@@ -510,7 +512,7 @@ export class AirlessStack extends Stack {
     if (props.tracing) suppressXRay(watcherRole);
 
     for (const [role, d] of declared) {
-      for (const statement of resolveStatements(mergeStatements(d.statements), policyContext(d.stateMachineName))) role.addToPolicy(statement);
+      applyStatements(role, mergeStatements(d.statements), policyContext(d.stateMachineName));
       if (d.suppressions.length) NagSuppressions.addResourceSuppressions(role, d.suppressions, true);
     }
     this.declaredStatements = new Map([...declared].map(([role, d]) => [role, { statements: mergeStatements(d.statements), context: policyContext(d.stateMachineName) }]));

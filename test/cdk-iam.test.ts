@@ -18,9 +18,9 @@ const text = (v: unknown) => JSON.stringify(v);
 /** The statements of the policies attached to a role in the template. */
 function statementsOf(template: Template, stack: AirlessStack, role: iam.Role): Statement[] {
   const roleId = stack.getLogicalId(role.node.defaultChild as CfnElement);
-  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => {
-    const props = (p as { Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } } }).Properties;
-    return props.Roles.some((r) => r.Ref === roleId) ? props.PolicyDocument.Statement : [];
+  return [...Object.values(template.findResources('AWS::IAM::Policy')), ...Object.values(template.findResources('AWS::IAM::ManagedPolicy'))].flatMap((p) => {
+    const props = (p as { Properties: { Roles?: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } } }).Properties;
+    return (props.Roles ?? []).some((r) => r.Ref === roleId) ? props.PolicyDocument.Statement : [];
   });
 }
 

@@ -61,9 +61,9 @@ function statementsOf(template: Template, stack: AirlessStack, rolePath: string)
   const role = rolePath.split('/').reduce<IConstruct>((c, id) => c.node.findChild(id), stack);
   const roleId = stack.getLogicalId(role.node.defaultChild as CfnElement);
   const out: Statement[] = [];
-  for (const p of Object.values(template.findResources('AWS::IAM::Policy'))) {
-    const props = (p as { Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } } }).Properties;
-    if (props.Roles.some((r) => r.Ref === roleId)) out.push(...props.PolicyDocument.Statement);
+  for (const p of [...Object.values(template.findResources('AWS::IAM::Policy')), ...Object.values(template.findResources('AWS::IAM::ManagedPolicy'))]) {
+    const props = (p as { Properties: { Roles?: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } } }).Properties;
+    if ((props.Roles ?? []).some((r) => r.Ref === roleId)) out.push(...props.PolicyDocument.Statement);
   }
   if (out.length === 0) throw new Error(`no policy of the role at ${rolePath} (${roleId})`);
   return out;

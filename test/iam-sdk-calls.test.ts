@@ -1,0 +1,207 @@
+// Every AWS SDK call a function's code can make has a grant in the function's role: each function entry
+// (functions/<name>.ts) is bundled as the stack bundles it (esbuild, the DAGs module aliased), the
+// first-party files its bundle keeps are scanned for `new <X>Command(` and `paginate<X>(` of the AWS SDK,
+// each command is mapped to its IAM action, and the role's policies in the synthesized template must
+// allow it on the stack's own resources. A file-level walk over-approximates (every function reaches the
+// shared services: the store, the dispatcher, the Batch client); what a function can reach but never
+// calls is listed below with the reason, and such an action must then not be granted (least privilege).
+import type { CfnElement } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createAirlessApp } from '../cdk/airless-app.ts';
+import { FUNCTION_FILES, type AirlessStack, type FunctionName } from '../cdk/airless-stack.ts';
+import { writeDagsModule } from '../cdk/dags-module.ts';
+import type { AirlessStackProps } from '../cdk/airless-stack.ts';
+import { loadDagBag } from '../lib/dagbag/dag-bag.ts';
+import {
+  actionsNeeded,
+  describeMissing,
+  iamActionsOf,
+  missingGrants,
+  reachableFiles,
+  roleStatements,
+  sdkCallsIn,
+  sdkCallsOf,
+  type SdkCall,
+  type TemplateJson,
+  type TemplateStatement,
+} from './support/sdk-calls.ts';
+
+const ROOT = process.cwd();
+const FUNCTIONS = Object.keys(FUNCTION_FILES) as FunctionName[];
+
+/** What a stack's DAGs and options make the functions do. */
+interface Facts {
+  batchTasks: boolean;
+  pollsBatch: boolean;
+  triggersDags: boolean;
+}
+
+const BATCH_ALL = ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:DescribeJobs', 'batch:TerminateJob'];
+const STATES_ALL = ['states:StartExecution', 'states:DescribeExecution'];
+
+/**
+ * Actions a function's bundle can reach but the function never calls (the walk is per file: every
+ * function holds the same services). Each must be reachable (else the entry is stale) and, where it
+ * applies, must not be granted.
+ */
+const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => boolean; why: string }[] = [
+  { fn: 'scheduler', actions: ['batch:SubmitJob', 'batch:TagResource'], why: 'the scheduler submits no job: a Batch lifecycle does (.sync), or the task runner (poll mode)' },
+  {
+    fn: 'scheduler',
+    actions: ['batch:ListJobs', 'batch:DescribeJobs', 'batch:TerminateJob'],
+    when: (f) => !f.batchTasks,
+    why: 'without Batch tasks there is no runnableTimeout to enforce (stopRunnable) and no array wave to settle (waveResult)',
+  },
+  { fn: 'trigger', actions: BATCH_ALL, why: 'a trigger creates a run and starts its first lifecycles: its step handles no timer (the only source of stopRunnable) and no Batch outcome' },
+  { fn: 'api', actions: BATCH_ALL, why: 'the API\'s operations (trigger, clear, mark, delete) handle no timer and no Batch outcome' },
+  { fn: 'sensorPoke', actions: BATCH_ALL, why: 'a poke runs a sensor, never a Batch task' },
+  { fn: 'sensorPoke', actions: STATES_ALL, why: 'a poke reports to its lifecycle: it triggers no DAG and starts no watcher' },
+  {
+    fn: 'describeJobs',
+    actions: ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:TerminateJob'],
+    why: 'a watcher round is one DescribeJobs; its step resumes deferred instances (its host has no stopRunnable)',
+  },
+  { fn: 'taskRunner', actions: ['batch:TerminateJob'], why: 'the task runner handles no timer (the only source of stopRunnable)' },
+  {
+    fn: 'taskRunner',
+    actions: ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:DescribeJobs'],
+    when: (f) => !f.pollsBatch,
+    why: 'in sync mode a Batch lifecycle submits (batch:submitJob.sync) and its output carries the job\'s status',
+  },
+  {
+    fn: 'taskRunner',
+    actions: ['states:StartExecution'],
+    when: (f) => !f.triggersDags && !f.pollsBatch,
+    why: 'the task runner starts executions only for a trigger_dag task (the triggered run\'s lifecycles) or a poll-mode submission (its watcher)',
+  },
+  {
+    fn: 'taskRunner',
+    actions: ['states:DescribeExecution'],
+    when: (f) => !f.triggersDags,
+    why: 'only a triggered run\'s Standard lifecycles are described (on a replayed dispatch); a watcher starts once by its name',
+  },
+];
+
+/** What a resource allowing the action must look like: the stack's table, its bucket's values, its state machines. */
+function resourceOf(action: string): RegExp | null {
+  if (action.startsWith('dynamodb:')) return /"Table[0-9A-F]{8}"/;
+  if (action.startsWith('s3:')) return /LargeValues[0-9A-F]{8}.*\/airless\/\*"/;
+  if (action.startsWith('states:')) return /:states:/;
+  return null;
+}
+
+const roleId = (stack: AirlessStack, fn: FunctionName) => stack.getLogicalId(stack.functions[fn].role!.node.defaultChild as CfnElement);
+
+describe('the SDK call walk', () => {
+  it('finds commands, document-client commands and paginators of value imports, not type-only ones', () => {
+    const source = [
+      "import { GetCommand, TransactWriteCommand, type PutCommand } from '@aws-sdk/lib-dynamodb';",
+      "import { paginateListJobs, SubmitJobCommand as Submit } from '@aws-sdk/client-batch';",
+      "import * as s3 from '@aws-sdk/client-s3';",
+      "import type { StartExecutionCommand } from '@aws-sdk/client-sfn';",
+      'async function f(doc, c, p: PutCommand) {',
+      '  await doc.send(new GetCommand({}));',
+      '  await doc.send(new TransactWriteCommand({ TransactItems: [] }));',
+      '  for await (const page of paginateListJobs({ client: c }, {})) void page;',
+      '  await c.send(new Submit({}));',
+      '  await c.send(new s3.PutObjectCommand({}));',
+      '  const x: StartExecutionCommand | undefined = undefined;',
+      '}',
+    ].join('\n');
+    const calls = sdkCallsIn('lib/x.ts', source);
+    expect(calls.map((c) => `${c.command} ${c.at}`)).toEqual(['GetCommand lib/x.ts:6', 'TransactWriteCommand lib/x.ts:7', 'ListJobsCommand lib/x.ts:8', 'SubmitJobCommand lib/x.ts:9', 'PutObjectCommand lib/x.ts:10']);
+    expect(calls.flatMap(iamActionsOf)).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:ConditionCheckItem',
+      'batch:ListJobs',
+      'batch:SubmitJob',
+      'batch:TagResource',
+      's3:PutObject',
+    ]);
+  });
+
+  it('refuses a client or a document command it has no action for, naming the call', () => {
+    expect(() => iamActionsOf({ pkg: '@aws-sdk/client-ecs', command: 'RunTaskCommand', at: 'lib/y.ts:3' })).toThrow(/lib\/y\.ts:3: no IAM service prefix known for @aws-sdk\/client-ecs \(RunTaskCommand\)/);
+    expect(() => iamActionsOf({ pkg: '@aws-sdk/lib-dynamodb', command: 'ExecuteStatementCommand', at: 'lib/y.ts:4' })).toThrow(/document client's ExecuteStatementCommand/);
+  });
+
+  it('reports a needed action a policy lacks, and one allowed only on another resource', () => {
+    const call: SdkCall = { pkg: '@aws-sdk/client-batch', command: 'TerminateJobCommand', at: 'lib/aws/batch-client.ts:234' };
+    const needed = actionsNeeded([call, { pkg: '@aws-sdk/client-s3', command: 'PutObjectCommand', at: 'lib/store/large-values.ts:53' }]);
+    const statements: TemplateStatement[] = [
+      { Effect: 'Allow', Action: ['batch:ListJobs', 'batch:DescribeJobs'], Resource: '*' },
+      { Effect: 'Allow', Action: 's3:Put*', Resource: 'arn:aws:s3:::someone-elses-bucket/*' },
+    ];
+    const missing = missingGrants(needed, statements, resourceOf);
+    expect(missing.map(describeMissing)).toEqual([
+      'batch:TerminateJob (TerminateJobCommand at lib/aws/batch-client.ts:234) is not allowed',
+      's3:PutObject (PutObjectCommand at lib/store/large-values.ts:53) is allowed only on "arn:aws:s3:::someone-elses-bucket/*"',
+    ]);
+    // Granted (wildcards in actions count), nothing is missing.
+    const granted: TemplateStatement[] = [
+      { Effect: 'Allow', Action: 'batch:Terminate*', Resource: 'arn:aws:batch:eu-west-1:123456789012:job/*' },
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['LargeValues0123ABCD', 'Arn'] }, '/airless/*']] } },
+    ];
+    expect(missingGrants(needed, granted, resourceOf)).toEqual([]);
+  });
+});
+
+describe.each<[string, string, string, Partial<AirlessStackProps>]>([
+  ['the repo\'s dags/, sync mode', 'dags', 'IamCallsSync', {}],
+  ['the repo\'s dags/, poll mode', 'dags', 'IamCallsPoll', { batchWatch: 'poll' }],
+  ['a folder with a single Batch job and no array task', 'test/fixtures/cdk', 'IamCallsSingleBatch', { batch: { mode: 'fargate' } }],
+])('the SDK calls of each function are granted (%s)', (_what, folder, stackName, props) => {
+  let stack: AirlessStack;
+  let template: TemplateJson;
+  let facts: Facts;
+  const needed = new Map<FunctionName, Map<string, SdkCall[]>>();
+
+  beforeAll(async () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    ({ stack } = await createAirlessApp({ dagsFolder: folder, app, stackName, props }));
+    template = Template.fromStack(stack).toJSON() as TemplateJson;
+    const bag = await loadDagBag(folder);
+    const tasks = bag.dags.flatMap((d) => d.spec.tasks);
+    const batchTasks = tasks.some((t) => t.kind === 'batch');
+    facts = { batchTasks, pollsBatch: batchTasks && props.batchWatch === 'poll', triggersDags: tasks.some((t) => t.kind === 'trigger_dag') };
+    const dagsModule = writeDagsModule(bag.folder, bag.files);
+    for (const fn of FUNCTIONS) {
+      const files = await reachableFiles(ROOT, `functions/${FUNCTION_FILES[fn]}.ts`, dagsModule);
+      needed.set(fn, actionsNeeded(sdkCallsOf(ROOT, files)));
+    }
+  }, 180_000);
+
+  it('walks each function to the SDK calls of the store, and the functions to the dispatcher\'s and the Batch client\'s', () => {
+    for (const fn of FUNCTIONS) expect([...needed.get(fn)!.keys()], fn).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:ConditionCheckItem', 's3:PutObject', 's3:GetObject']));
+    const all = new Set(FUNCTIONS.flatMap((fn) => [...needed.get(fn)!.keys()]));
+    for (const action of ['states:StartExecution', 'states:DescribeExecution', 'batch:SubmitJob', 'batch:ListJobs', 'batch:TerminateJob']) expect(all.has(action), action).toBe(true);
+  });
+
+  it('grants every call a function makes, on the stack\'s own resources', () => {
+    const problems: string[] = [];
+    for (const fn of FUNCTIONS) {
+      const exempt = new Set(NOT_CALLED.filter((n) => n.fn === fn && (n.when?.(facts) ?? true)).flatMap((n) => n.actions));
+      const required = new Map([...needed.get(fn)!].filter(([action]) => !exempt.has(action)));
+      for (const m of missingGrants(required, roleStatements(template, roleId(stack, fn)), resourceOf)) problems.push(`${fn}: ${describeMissing(m)}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('grants no action a function never calls, and lists none it cannot reach', () => {
+    const problems: string[] = [];
+    for (const n of NOT_CALLED) {
+      const reachable = needed.get(n.fn)!;
+      for (const action of n.actions) if (!reachable.has(action)) problems.push(`${n.fn}: ${action} is listed as not called but its bundle cannot reach it (drop it from NOT_CALLED)`);
+      if (!(n.when?.(facts) ?? true)) continue;
+      const statements = roleStatements(template, roleId(stack, n.fn));
+      const granted = n.actions.filter((a) => missingGrants(new Map([[a, []]]), statements, () => null).length === 0);
+      for (const a of granted) problems.push(`${n.fn}: ${a} is granted but never called (${n.why})`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
