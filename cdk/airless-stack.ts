@@ -19,8 +19,8 @@ import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, ENV } from '../lib/aws/services.t
 import { API_URL_OUTPUT } from '../lib/cli/stack-endpoint.ts';
 import { namePrefix, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import { compileBatchWatcher } from '../lib/compiler/batch-watcher.ts';
-import { compileLifecycleMachines, type CompiledMachine } from '../lib/compiler/compile.ts';
-import { LIFECYCLE_MACHINES, MACHINE_WORKFLOW_TYPE, type LifecycleMachine } from '../lib/compiler/workflow-type.ts';
+import { compileLifecycleMachines, deployedMachines, type CompiledMachine } from '../lib/compiler/compile.ts';
+import { MACHINE_WORKFLOW_TYPE, type LifecycleMachine } from '../lib/compiler/workflow-type.ts';
 import { ITEM_LISTS_FOLDER } from '../lib/compiler/contract.ts';
 import { mergeStatements, namesOwnStateMachine, type PolicyStatement } from '../lib/compiler/iam.ts';
 import { EXPIRED_TAG } from '../lib/store/large-values.ts';
@@ -323,11 +323,12 @@ export class AirlessStack extends Stack {
 
     // --- IAM of the functions -------------------------------------------------------------------------
     const machineArn = (name: string) => this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const lifecycleArns = LIFECYCLE_MACHINES.map((m) => machineArn(this.naming.lifecycle(m)));
+    const machines = deployedMachines({ batchWatch });
+    const lifecycleArns = machines.map((m) => machineArn(this.naming.lifecycle(m)));
     const timerArn = machineArn(this.naming.timer);
     const watcherArn = machineArn(this.naming.batchWatcher);
     // The executions of the Standard lifecycle machines (the Express one's cannot be described).
-    const lifecycleExecutions = LIFECYCLE_MACHINES.filter((m) => MACHINE_WORKFLOW_TYPE[m].type === 'STANDARD').map((m) =>
+    const lifecycleExecutions = machines.filter((m) => MACHINE_WORKFLOW_TYPE[m].type === 'STANDARD').map((m) =>
       this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.naming.lifecycle(m)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
     );
     const startExecution = (fn: NodejsFunction, resources: string[]) =>
@@ -360,15 +361,13 @@ export class AirlessStack extends Stack {
     if (pollsBatch) startExecution(f.taskRunner, [watcherArn]);
     if (pollsBatch && this.batch.enabled) this.batch.grantSubmitAndDescribe(f.taskRunner);
     f.describeJobs.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
-    // Batch jobs: the scheduler settles a wave's children (`array_finished` lists the failed ones: ListJobs,
-    // DescribeJobs) and stops what is still RUNNABLE past a runnableTimeout, of a single job or an array
-    // (ListJobs, TerminateJob); the functions that report tries run scheduler steps too.
+    // Batch tasks: the scheduler stops a job (single or array) still RUNNABLE past its runnableTimeout
+    // (ListJobs by name, DescribeJobs, TerminateJob: a timer's step, which only the scheduler handles) and
+    // settles an array wave's children (`array_finished` lists the failed ones: ListJobs, DescribeJobs).
     const batchTasks = this.batch.tasks > 0;
     if (batchTasks) {
-      for (const fn of [f.scheduler, f.taskRunner, f.sensorPoke]) {
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
-      }
+      f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
+      f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
     }
 
     const stackWildcards = {
@@ -388,8 +387,8 @@ export class AirlessStack extends Stack {
       appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
     };
     const stackAndBatchWildcards = { ...stackWildcards, appliesTo: [...stackWildcards.appliesTo, ...batchWildcards.appliesTo], reason: `${stackWildcards.reason} ${batchWildcards.reason}` };
-    for (const fn of [f.trigger, f.api]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
-    for (const fn of [f.scheduler, f.sensorPoke]) NagSuppressions.addResourceSuppressions(fn, [batchTasks ? stackAndBatchWildcards : stackWildcards], true);
+    for (const fn of [f.trigger, f.sensorPoke, f.api]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
+    NagSuppressions.addResourceSuppressions(f.scheduler, [batchTasks ? stackAndBatchWildcards : stackWildcards], true);
     if (props.tracing) for (const fn of Object.values(f)) suppressXRay(fn);
     for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [stackAndBatchWildcards], true);
 

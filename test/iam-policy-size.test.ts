@@ -87,9 +87,9 @@ describe('SubmitJob\'s resources in managed policies', () => {
   });
 });
 
-describe.each<[string, string, Partial<AirlessStackProps>, (stack: AirlessStack) => iam.IRole]>([
-  ['sync mode: the Batch lifecycle role submits', 'IamSizeSync', {}, (stack) => stack.lifecycles.get('nightly_report/reduce')!.role],
-  ['poll mode: the task runner submits', 'IamSizePoll', { batchWatch: 'poll' }, (stack) => stack.functions.taskRunner.role!],
+describe.each<[string, string, Partial<AirlessStackProps>, (stack: AirlessStack) => iam.IRole[]]>([
+  ['sync mode: the Batch lifecycle roles submit (a single job, an array fan-out)', 'IamSizeSync', {}, (stack) => [stack.lifecycles.get('batch')!.role, stack.lifecycles.get('batch_array')!.role]],
+  ['poll mode: the task runner submits', 'IamSizePoll', { batchWatch: 'poll' }, (stack) => [stack.functions.taskRunner.role!]],
 ])('a stack whose Batch tasks may name 100 job queue / job definition pairs (%s)', (_what, stackName, props, submitter) => {
   let stack: AirlessStack;
   let template: TemplateJson;
@@ -118,16 +118,19 @@ describe.each<[string, string, Partial<AirlessStackProps>, (stack: AirlessStack)
     expect(chars.reduce((a, b) => a + b, 0)).toBeGreaterThan(IAM_LIMITS.managedPolicyChars);
   });
 
-  it('allows the submitting role SubmitJob on every queue and definition, and no other role', () => {
+  it('allows the submitting roles SubmitJob on every queue and definition, and no other role', () => {
     const roleId = (role: iam.IRole) => stack.getLogicalId(role.node.defaultChild as CfnElement);
-    const allowed = allowedResources(roleStatements(template, roleId(submitter(stack))), 'batch:SubmitJob').join(' ');
-    const missing = [
-      ...[...QUEUES, 'nightly-queue'].filter((q) => !allowed.includes(`:job-queue/${q}"`)),
-      ...[...DEFINITIONS, 'reduce'].flatMap((d) => (d.includes(':') ? [d] : [d, `${d}:*`])).filter((d) => !allowed.includes(`:job-definition/${d}"`)),
-    ];
-    expect(missing).toEqual([]);
+    const submitters = submitter(stack).map(roleId);
+    for (const id of submitters) {
+      const allowed = allowedResources(roleStatements(template, id), 'batch:SubmitJob').join(' ');
+      const missing = [
+        ...[...QUEUES, 'nightly-queue'].filter((q) => !allowed.includes(`:job-queue/${q}"`)),
+        ...[...DEFINITIONS, 'reduce'].flatMap((d) => (d.includes(':') ? [d] : [d, `${d}:*`])).filter((d) => !allowed.includes(`:job-definition/${d}"`)),
+      ];
+      expect([id, missing]).toEqual([id, []]);
+    }
     const others = Object.entries(template.Resources)
-      .filter(([id, r]) => r.Type === 'AWS::IAM::Role' && id !== roleId(submitter(stack)))
+      .filter(([id, r]) => r.Type === 'AWS::IAM::Role' && !submitters.includes(id))
       .filter(([id]) => allowedResources(roleStatements(template, id), 'batch:SubmitJob').length > 0)
       .map(([id]) => id);
     expect(others).toEqual([]);

@@ -39,7 +39,6 @@ interface Facts {
 }
 
 const BATCH_ALL = ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:DescribeJobs', 'batch:TerminateJob'];
-const STATES_ALL = ['states:StartExecution', 'states:DescribeExecution'];
 
 /**
  * Actions a function's bundle can reach but the function never calls (the walk is per file: every
@@ -57,7 +56,6 @@ const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => bo
   { fn: 'trigger', actions: BATCH_ALL, why: 'a trigger creates a run and starts its first lifecycles: its step handles no timer (the only source of stopRunnable) and no Batch outcome' },
   { fn: 'api', actions: BATCH_ALL, why: 'the API\'s operations (trigger, clear, mark, delete) handle no timer and no Batch outcome' },
   { fn: 'sensorPoke', actions: BATCH_ALL, why: 'a poke runs a sensor, never a Batch task' },
-  { fn: 'sensorPoke', actions: STATES_ALL, why: 'a poke reports to its lifecycle: it triggers no DAG and starts no watcher' },
   {
     fn: 'describeJobs',
     actions: ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:TerminateJob'],
@@ -69,18 +67,6 @@ const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => bo
     actions: ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:DescribeJobs'],
     when: (f) => !f.pollsBatch,
     why: 'in sync mode a Batch lifecycle submits (batch:submitJob.sync) and its output carries the job\'s status',
-  },
-  {
-    fn: 'taskRunner',
-    actions: ['states:StartExecution'],
-    when: (f) => !f.triggersDags && !f.pollsBatch,
-    why: 'the task runner starts executions only for a trigger_dag task (the triggered run\'s lifecycles) or a poll-mode submission (its watcher)',
-  },
-  {
-    fn: 'taskRunner',
-    actions: ['states:DescribeExecution'],
-    when: (f) => !f.triggersDags,
-    why: 'only a triggered run\'s Standard lifecycles are described (on a replayed dispatch); a watcher starts once by its name',
   },
 ];
 
@@ -180,6 +166,37 @@ describe.each<[string, string, string, Partial<AirlessStackProps>]>([
     for (const fn of FUNCTIONS) expect([...needed.get(fn)!.keys()], fn).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:ConditionCheckItem', 's3:PutObject', 's3:GetObject']));
     const all = new Set(FUNCTIONS.flatMap((fn) => [...needed.get(fn)!.keys()]));
     for (const action of ['states:StartExecution', 'states:DescribeExecution', 'batch:SubmitJob', 'batch:ListJobs', 'batch:TerminateJob']) expect(all.has(action), action).toBe(true);
+  });
+
+  it('grants states: actions only on this stack\'s own state machines, by exact name (a wildcard only after one)', () => {
+    const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+    const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
+    const names = machines.flatMap(([, r]) => (typeof r.Properties?.['StateMachineName'] === 'string' ? [r.Properties['StateMachineName']] : [])).sort((a, b) => b.length - a.length);
+    expect(names.length).toBeGreaterThan(3);
+    /** Template JSON text with each reference to one of the stack's machines (its name, `GetAtt Name`, `Ref`) written `<own>`. */
+    const own = (text: string) => {
+      let t = text;
+      for (const [id] of machines) t = t.replaceAll(JSON.stringify({ 'Fn::GetAtt': [id, 'Name'] }), '"<own>"').replaceAll(JSON.stringify({ Ref: id }), '"stateMachine:<own>"');
+      for (const name of names) t = t.replaceAll(name, '<own>');
+      return t;
+    };
+    const problems: string[] = [];
+    let checked = 0;
+    for (const [id, r] of Object.entries(template.Resources)) {
+      if (r.Type !== 'AWS::IAM::Policy' && r.Type !== 'AWS::IAM::ManagedPolicy') continue;
+      for (const s of (r.Properties!['PolicyDocument'] as { Statement: TemplateStatement[] }).Statement) {
+        if (!list(s.Action).some((a) => a.startsWith('states:'))) continue;
+        for (const resource of list(s.Resource)) {
+          checked++;
+          const t = own(JSON.stringify(resource));
+          // A wildcard only right after an own machine's exact name: its executions (`<name>:*`), a Map Run's child executions (`<name>/*`).
+          if (t.includes('*') && !/^[^*]*<own>"?,?"?[:/]\*"[^*]*$/.test(t)) problems.push(`${id}: ${list(s.Action).join(',')} on ${JSON.stringify(resource)}`);
+          if (!t.includes('<own>')) problems.push(`${id}: ${list(s.Action).join(',')} on ${JSON.stringify(resource)}, not one of the stack's machines`);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
+    expect(problems).toEqual([]);
   });
 
   it('grants every call a function makes, on the stack\'s own resources', () => {

@@ -116,9 +116,18 @@ export function compileLifecycleMachine(machine: LifecycleMachine, options: Comp
   };
 }
 
-/** Every shared lifecycle machine of a deployment: a fixed set, whatever its DAGs. */
+/**
+ * The shared lifecycle machines a deployment has: a fixed set, whatever its DAGs (all of
+ * {@link LIFECYCLE_MACHINES}, but for the `.sync` Batch machine in poll mode, where a single Batch job runs
+ * on the try machine).
+ */
+export function deployedMachines(options: Pick<CompileOptions, 'batchWatch'> = {}): LifecycleMachine[] {
+  return LIFECYCLE_MACHINES.filter((m) => !(m === 'batch' && options.batchWatch === 'poll'));
+}
+
+/** Every shared lifecycle machine of a deployment ({@link deployedMachines}), compiled. */
 export function compileLifecycleMachines(options: CompileOptions): CompiledMachine[] {
-  return LIFECYCLE_MACHINES.map((m) => compileLifecycleMachine(m, options));
+  return deployedMachines(options).map((m) => compileLifecycleMachine(m, options));
 }
 
 /**

@@ -3,6 +3,7 @@ export {
   compileDag,
   compileLifecycleMachine,
   compileLifecycleMachines,
+  deployedMachines,
   lifecycleSettings,
   taskLifecycle,
   type CompiledMachine,
