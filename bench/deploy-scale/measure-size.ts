@@ -21,6 +21,8 @@ import { templateFigures, type TemplateFigures } from './template-figures.ts';
 
 /** CDK's context key of the most resources a stack may have (aws-cdk-lib STACK_RESOURCE_LIMIT_CONTEXT; 0 lifts it). */
 const STACK_RESOURCE_LIMIT_CONTEXT = '@aws-cdk/core:stackResourceLimit';
+/** The start of CDK's error for a stack over its resource limit (TooManyResourcesInStack). */
+const TOO_MANY_RESOURCES = /^Number of resources in stack .* is greater than allowed maximum/;
 
 export interface NagReport {
   /** Unsuppressed AwsSolutions errors (each finding of a granular rule counts). */
@@ -103,8 +105,9 @@ export function measureSize(dagCount: number, tasksPerDag: number): SizeFigures 
       synth = synthesize(dags, false, path.join(outdir, 'default'));
     } catch (e) {
       // Over 500 resources CDK refuses the stack (TooManyResourcesInStack): that is a figure, and the rest
-      // is measured on a synthesis with the limit lifted.
-      synthError = (e as Error).message.replace(/: AWS::.*$/s, '');
+      // is measured on a synthesis with the limit lifted. Any other error fails the size.
+      if (!(e instanceof Error && TOO_MANY_RESOURCES.test(e.message))) throw e;
+      synthError = e.message.replace(/: AWS::.*$/s, '');
       synth = synthesize(dags, true, path.join(outdir, 'lifted'));
     }
     const text = readFileSync(synth.artifact.templateFullPath, 'utf8');

@@ -18,9 +18,9 @@ const label = (s: { dags: number; tasksPerDag: number }) => `${s.dags} × ${s.ta
 
 export function deployScaleTable(r: DeployScaleScenario): string {
   const out: string[] = ['', 'deploy scale (the stack synthesized for generated DAGs, bundling skipped):'];
-  const head = ['DAGs × tasks', 'tasks', 'express', 'resources', 'template KB', 'largest definition B', 'largest IAM policy chars', 'synth s', 'validator errors', 'cdk-nag errors', 'cdk synth'];
+  const head = ['DAGs × tasks', 'tasks', 'express', 'resources', 'template KB', 'largest definition B', 'largest IAM policy chars', 'synth s', 'validate s', 'validator errors', 'cdk-nag errors', 'cdk synth'];
   const rows = r.sizes.map((s) => {
-    if (isFailure(s)) return [label(s), n(s.tasks), '-', '-', '-', '-', '-', '-', '-', '-', `FAILED: ${s.error}`];
+    if (isFailure(s)) return [label(s), n(s.tasks), '-', '-', '-', '-', '-', '-', '-', '-', '-', `FAILED: ${s.error}`];
     return [
       label(s),
       n(s.tasks),
@@ -30,6 +30,7 @@ export function deployScaleTable(r: DeployScaleScenario): string {
       s.template.largestDefinition ? n(s.template.largestDefinition.value) : '-',
       s.template.largestPolicy ? `${n(s.template.largestPolicy.value)} (${s.template.largestPolicy.kind})` : '-',
       s.synthSeconds.toFixed(1),
+      s.validator.seconds.toFixed(1),
       n(s.validator.errors),
       n(s.nag.errors),
       s.synthError ? 'refused (over 500 resources)' : 'ok',
