@@ -6,6 +6,7 @@
 //   npm run bench -- --only fanout-1k,chain-10k --repeat 3
 //   npm run bench -- --only fanout-100k --cpu-prof .airless/prof   (V8 CPU profile of each timed span)
 //   npm run -s bench -- --json --only batch-10k   (airless vs two Airflow models on 10,000 Batch jobs)
+//   npm run -s bench -- --only deploy-scale         (the stack synthesized for generated DAGs, against AWS quotas)
 //
 // Exits 1 if a scenario failed (its run did not succeed, or crashed, or timed out); the document then
 // lists it under "failures". Targets missed do not change the exit code: they are figures, not tests.
@@ -17,6 +18,8 @@ import { parseArgs } from 'node:util';
 import type { CostScenario } from '../e2e/cost.ts';
 import type { FaultsScenario } from '../e2e/faults/bench.ts';
 import type { ApiLoadScenario } from './load/api-load.ts';
+import type { DeployScaleScenario } from './deploy-scale/bench.ts';
+import { deployScaleTable } from './deploy-scale/report.ts';
 import { placement } from './batch/affinity.ts';
 import { BATCH_SYSTEMS, type BatchScenarioResult, type BatchSystem } from './batch/result.ts';
 import { BATCH_SCENARIOS, batchScenarioByName, defaultScale, parseScales } from './batch/scenarios.ts';
@@ -30,10 +33,10 @@ const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repe
                   npm itself prints a banner on stdout first unless run as 'npm run -s bench'
   --out FILE      also write the JSON document to FILE
   --only a,b      run only these scenarios (${SCENARIOS.map((s) => s.name).join(', ')};
-                  only when named: cost, faults, api-load, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
+                  only when named: cost, faults, api-load, deploy-scale, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
   --repeat N      run each scenario N times (fresh process each) and keep the run with the median wallMs
   --timeout S     kill a scenario that runs longer than S seconds (default 600; 3600 per system of a batch scenario;
-                  7200 for faults)
+                  7200 for faults and deploy-scale)
   --scale X       batch scenarios: job time per real time, for every system (a number) or per system
                   (airless=1,blocking=60); default: blocking 60 per 10,000 jobs (at most 300),
                   deferrable 5, airless 1
@@ -83,7 +86,7 @@ function options() {
   }
   // 'cost' (the deployed shape's cost per task, e2e/cost.ts) and the batch scenarios (minutes each) run
   // only when named with --only.
-  const optIn = ['cost', 'faults', 'api-load', ...BATCH_SCENARIOS.map((s) => s.name)];
+  const optIn = ['cost', 'faults', 'api-load', 'deploy-scale', ...BATCH_SCENARIOS.map((s) => s.name)];
   const known = new Set([...SCENARIOS.map((s) => s.name), ...optIn]);
   const only = parsed.only === undefined ? null : parsed.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of only ?? []) if (!known.has(n)) usage(`unknown scenario '${n}'`);
@@ -280,6 +283,7 @@ async function main(): Promise<number> {
   const costs: CostScenario[] = [];
   const faults: FaultsScenario[] = [];
   const loads: ApiLoadScenario[] = [];
+  const scales: DeployScaleScenario[] = [];
   const batch: BatchScenarioResult[] = [];
   const failures: Failure[] = [];
   for (const name of o.names) {
@@ -307,6 +311,7 @@ async function main(): Promise<number> {
       cost: { what: '', timeoutMs: o.timeoutMs, keep: (r) => costs.push(r as CostScenario) },
       faults: { what: ' (one fault at every store write of every sweep DAG, in every mode, per store)', timeoutMs: o.faultsTimeoutMs, keep: (r) => faults.push(r as FaultsScenario) },
       'api-load': { what: ' (concurrent triggers against a standalone server)', timeoutMs: o.timeoutMs, keep: (r) => loads.push(r as ApiLoadScenario) },
+      'deploy-scale': { what: ' (the stack synthesized for generated DAGs, one size at a time)', timeoutMs: o.faultsTimeoutMs, keep: (r) => scales.push(r as DeployScaleScenario) },
     };
     const figures = own[name];
     if (figures) {
@@ -334,11 +339,11 @@ async function main(): Promise<number> {
       failures.push({ name, error });
     }
   }
-  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && loads.length === 0 && o.names.every((n) => batchScenarioByName(n));
+  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && loads.length === 0 && scales.length === 0 && o.names.every((n) => batchScenarioByName(n));
   const standardTargets = onlyBatch ? [] : evaluateTargets(results);
   const batchTargets = evaluateBatchTargets(batch);
   const doc = {
-    scenarios: [...results, ...costs, ...faults, ...loads, ...batch],
+    scenarios: [...results, ...costs, ...faults, ...loads, ...scales, ...batch],
     targets: [...standardTargets, ...batchTargets],
     node: process.version,
     nodeArgs: [...RUNTIME_FLAGS, ...o.nodeArgs],
@@ -358,6 +363,7 @@ async function main(): Promise<number> {
       process.stdout.write('\nfault injection (one fault per case):\n');
       for (const st of f.stores) process.stdout.write(`  ${st.store.padEnd(7)} faults ${st.faults}, correct ${st.correct}, stuck ${st.stuck}, doubled ${st.doubled}, wrongState ${st.wrongState}, negative ${st.negative}, leaked ${st.leaked} (${fmt(st.wallMs)} ms)\n`);
     }
+    for (const d of scales) process.stdout.write(deployScaleTable(d));
     for (const c of costs) {
       process.stdout.write('\ncost per task instance (deployed shape, local cloud):\n');
       for (const p of c.perTask) process.stdout.write(`  ${p.kind.padEnd(6)}  DynamoDB reads ${p.ddbReads}, writes ${p.ddbWrites}; Lambda invocations ${p.lambdaInvocations}; transitions ${p.transitions}; Batch calls ${p.batchCalls}; $${p.usdPer1k} per 1,000\n`);

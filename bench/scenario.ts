@@ -10,12 +10,13 @@ import type { ScenarioResult } from './result.ts';
 import type { CostScenario } from '../e2e/cost.ts';
 import type { FaultsScenario } from '../e2e/faults/bench.ts';
 import type { ApiLoadScenario } from './load/api-load.ts';
+import type { DeployScaleScenario } from './deploy-scale/bench.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 
-async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario> {
+async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
   // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
   if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
@@ -23,6 +24,8 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   if (name === 'faults') return (await import('../e2e/faults/bench.ts')).runFaultsScenario();
   // The API under load: concurrent triggers against a real standalone server.
   if (name === 'api-load') return (await import('./load/api-load.ts')).runApiLoadScenario();
+  // The stack synthesized for generated DAGs at several sizes, against AWS quotas: figures per size.
+  if (name === 'deploy-scale') return (await import('./deploy-scale/bench.ts')).runDeployScaleScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   if (!gc) process.stderr.write('bench: warning: run with --expose-gc so that each phase starts from a collected heap\n');
 
