@@ -10,7 +10,7 @@ import { createAirlessApp } from '../cdk/airless-app.ts';
 import type { AirlessStack, AirlessStackProps } from '../cdk/airless-stack.ts';
 import { chunkByPolicySize } from '../cdk/batch-resources.ts';
 import { applyStatements, type PolicyContext } from '../cdk/policy-statements.ts';
-import { IAM_LIMITS, limitsBroken, policyChars, rolePolicySizes, type TemplateResources } from './support/policy-size.ts';
+import { IAM_LIMITS, limitsBroken, policyChars, rolePolicySizes, type TemplateResources } from '../cdk/policy-size.ts';
 import { allowedResources, roleStatements, type TemplateJson } from './support/sdk-calls.ts';
 
 const pad = (i: number) => String(i).padStart(3, '0');

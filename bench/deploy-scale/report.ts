@@ -57,8 +57,8 @@ export function deployScaleTable(r: DeployScaleScenario): string {
     out.push(...grid(['quota', 'limit', ...measured.map(label)], qrows, 2).map((l) => `  ${l}`));
     out.push(
       '  The CDK CLI uploads a template body over 51,200 bytes to S3 (its limit is then 1 MB). IAM: characters of the',
-      '  policy JSON as the template writes it, nothing resolved (an ARN written with Fn::Join and Ref is longer than',
-      '  the ARN). Lambda environment: bytes of the JSON of its variables, as written.',
+      '  policy JSON without whitespace, each Ref, Fn::GetAtt and Fn::Join resolved to the longest value it can take',
+      '  (the longest partition, region and names). Lambda environment: bytes of the JSON of its variables, as written.',
       'bundles' in r && 'largest' in r.bundles
         ? `  Lambda bundle: the largest function's (${r.bundles.largest.function}) index.mjs and source map, built once with esbuild (${r.bundles.seconds} s).`
         : `  Lambda bundle: not measured${'bundles' in r && 'error' in r.bundles ? ` (${r.bundles.error})` : ''}.`,

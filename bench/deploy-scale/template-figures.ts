@@ -1,5 +1,7 @@
-// Figures of a synthesized CloudFormation template, read from its JSON as CloudFormation receives it
-// (nothing resolved: tokens such as Ref and Fn::GetAtt count as the JSON they are written as).
+// Figures of a synthesized CloudFormation template, read from its JSON as CloudFormation receives it.
+// IAM policies are counted as IAM counts them once deployed: their intrinsics (Ref, Fn::GetAtt, Fn::Join)
+// resolved to the longest value each can take (cdk/policy-size.ts), without whitespace.
+import { policyChars, type TemplateResources } from '../../cdk/policy-size.ts';
 
 interface CfnResource {
   Type: string;
@@ -23,7 +25,7 @@ export interface TemplateFigures {
   stateMachines: number;
   /** The longest state machine definition, in bytes of its DefinitionString (or of its Definition's JSON). */
   largestDefinition: Largest | null;
-  /** The longest IAM policy document (inline or managed), in characters of its JSON. */
+  /** The longest IAM policy document (inline or managed), in characters of its JSON, resolved at its longest. */
   largestPolicy: (Largest & { kind: 'inline' | 'managed' }) | null;
   /** The longest managed policy document, in characters of its JSON. */
   largestManagedPolicy: Largest | null;
@@ -35,7 +37,6 @@ export interface TemplateFigures {
   largestEnvironment: Largest | null;
 }
 
-const chars = (v: unknown) => JSON.stringify(v).length;
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
 function larger(current: Largest | null, value: number, of: string): Largest {
@@ -60,7 +61,7 @@ export function templateFigures(template: CfnTemplate): TemplateFigures {
   const managedPerRole = new Map<string, number>();
   const addTo = (m: Map<string, number>, role: string, n: number) => m.set(role, (m.get(role) ?? 0) + n);
   const policy = (id: string, kind: 'inline' | 'managed', document: unknown) => {
-    const n = chars(document);
+    const n = policyChars(document, template as TemplateResources);
     if (largestPolicy === null || n > largestPolicy.value) largestPolicy = { value: n, of: id, kind };
     return n;
   };
