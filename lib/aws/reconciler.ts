@@ -66,7 +66,7 @@ export interface ReconcilerFlagState {
 }
 
 function stateOf(item: Record<string, unknown> | undefined): ReconcilerFlagState {
-  const n = (k: string) => (typeof item?.[k] === 'number' ? (item[k] as number) : 0);
+  const n = (k: string) => (typeof item?.[k] === 'number' ? item[k] : 0);
   return {
     armed: item?.['armed'] === true,
     epoch: n('epoch'),
