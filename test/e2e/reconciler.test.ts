@@ -1,8 +1,11 @@
 // The reconciler on the local cloud: the functions arm it when a run becomes active (as a deployed stack's
 // do), its loop reconciles every active run each round on the harness's skipping clock, and it ends once no
 // run is left. An idle stack makes no request at all.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFunctionUrl, type FunctionUrlHandler, type LocalFunctionUrl } from '../../e2e/function-url.ts';
 import { RECONCILER_NAME } from '../../e2e/harness.ts';
+import { createApiClient, unwrap, type ApiClient } from '../../lib/api/client.ts';
+import { signingFetch } from '../../lib/api/sigv4.ts';
 import type { ExecutionRecord } from '../../e2e/local-sfn.ts';
 import { reconcilerExecutionName, type ReconcilerInput } from '../../lib/compiler/reconciler.ts';
 import { ReconcilerFlag } from '../../lib/aws/reconciler.ts';
@@ -122,6 +125,45 @@ describe('the reconciler runs only while runs are active', () => {
     expect((JSON.parse(added[0]!.input) as ReconcilerInput).loop.epoch).toBe(3);
     expect(await flag().get()).toMatchObject({ armed: false, epoch: 3, seq: seqBefore + 2 });
 
+    expect(await idleWeek()).toStrictEqual(NOTHING);
+    expect(h().errors).toStrictEqual([]);
+  });
+});
+
+describe('the API arms it when it makes a run active', () => {
+  const REGION = 'eu-west-1';
+  const CALLER = { accessKeyId: 'AKIDRECONCILE', secretAccessKey: 'reconcile-e2e-secret' };
+  let url: LocalFunctionUrl;
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    const { handler } = (await import('../../functions/api.ts')) as unknown as { handler: FunctionUrlHandler };
+    url = await startFunctionUrl({ handler, region: REGION, credentials: { [CALLER.accessKeyId]: CALLER.secretAccessKey } });
+    api = createApiClient({ baseUrl: url.url, fetch: signingFetch({ credentials: CALLER, region: REGION }) });
+  });
+  afterAll(async () => {
+    await url?.close();
+  });
+
+  it('a trigger, then a clear that reopens the finished run: each starts a loop, which ends after the run', async () => {
+    const runId = 'e2e__reconciler_api';
+    const path = { dag_id: 'e2e_chain' };
+    const before = loops().length;
+    const epoch = (await flag().get()).epoch;
+    unwrap(await api.POST('/api/v2/dags/{dag_id}/dagRuns', { params: { path }, body: { dag_run_id: runId } }));
+    await h().settle();
+    expect((await h().store.getRun({ dagId: 'e2e_chain', runId }))?.state).toBe('success');
+    expect(loops().slice(before).map((e) => [(JSON.parse(e.input) as ReconcilerInput).loop.epoch, e.status])).toStrictEqual([[epoch + 1, 'SUCCEEDED']]);
+
+    unwrap(await api.POST('/api/v2/dags/{dag_id}/clearTaskInstances', { params: { path }, body: { dag_run_id: runId, task_ids: ['load'], dry_run: false } }));
+    await h().settle();
+    expect((await h().store.getRun({ dagId: 'e2e_chain', runId }))?.state).toBe('success');
+    expect((await h().store.getTaskInstance({ dagId: 'e2e_chain', runId, taskId: 'load', mapIndex: -1 }))?.tryNumber).toBe(2);
+    expect(loops().slice(before).map((e) => [(JSON.parse(e.input) as ReconcilerInput).loop.epoch, e.status])).toStrictEqual([
+      [epoch + 1, 'SUCCEEDED'],
+      [epoch + 2, 'SUCCEEDED'],
+    ]);
+    expect(await flag().get()).toMatchObject({ armed: false, epoch: epoch + 2 });
     expect(await idleWeek()).toStrictEqual(NOTHING);
     expect(h().errors).toStrictEqual([]);
   });
