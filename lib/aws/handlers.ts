@@ -74,8 +74,9 @@ async function nextOfWave(store: StateStore, array: ArrayRef, tryNumber: number)
 }
 
 /**
- * The scheduler function: a try ended, a timer fired, or the periodic reconcile. Returns the next action
- * of the lifecycle that called (for a reconcile: what it repaired).
+ * The scheduler function: a try ended, a timer fired, or a reconcile. Returns the next action of the
+ * lifecycle that called; for a round of the reconciler (`loop`), whether its loop goes on
+ * (lib/aws/reconciler.ts); for a direct reconcile, what it repaired.
  */
 export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServices): Promise<LifecycleNext | { reconciled: ReconcileReport[] } | ReconcilerReply> {
   switch (req.type) {
