@@ -2,8 +2,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -26,6 +24,7 @@ import { mergeStatements, namesOwnStateMachine, type PolicyStatement } from '../
 import { EXPIRED_TAG } from '../lib/store/large-values.ts';
 import { PK, SK, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
 import { BatchResources, type AirlessBatchProps } from './batch-resources.ts';
+import { AirlessReconciler } from './reconciler.ts';
 import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
 import { compileTimerMachine } from './timer-definition.ts';
@@ -136,7 +135,8 @@ export interface AirlessStackProps extends StackProps {
    */
   logRetention?: logs.RetentionDays;
   /**
-   * How often the scheduler's reconcile repairs what lost events left behind.
+   * Time between two rounds of the reconcile, which repairs what lost events left behind. The reconcile
+   * runs only while runs are active (the first run arms it, it stops once none is left).
    * @default 5 minutes
    */
   reconcileInterval?: Duration;
@@ -198,6 +198,8 @@ export class AirlessStack extends Stack {
    */
   readonly declaredStatements: ReadonlyMap<iam.Role, { statements: PolicyStatement[]; context: PolicyContext }>;
   readonly schedules = new Map<string, scheduler.Schedule>();
+  /** The reconcile loop, armed while runs are active. */
+  readonly reconciler: AirlessReconciler;
   readonly naming: StateMachineNaming;
   readonly batch: BatchResources;
 
@@ -312,7 +314,7 @@ export class AirlessStack extends Stack {
       return fn;
     };
     this.functions = {
-      scheduler: makeFunction('scheduler', 'airless scheduler: try finished, timers, periodic reconcile'),
+      scheduler: makeFunction('scheduler', 'airless scheduler: failed tries, timers, the reconcile while runs are active'),
       trigger: makeFunction('trigger', 'airless trigger: creates DAG runs (EventBridge Scheduler target)'),
       taskRunner: makeFunction('taskRunner', 'airless task runner: one step of a try of a task'),
       sensorPoke: makeFunction('sensorPoke', 'airless sensor poke: one poke of a sensor'),
@@ -537,10 +539,14 @@ export class AirlessStack extends Stack {
       this.schedules.set(dag.dagId, schedule);
     }
 
-    new events.Rule(this, 'Reconcile', {
-      description: 'airless: the scheduler repairs what lost events left behind',
-      schedule: events.Schedule.rate(props.reconcileInterval ?? Duration.minutes(5)),
-      targets: [new eventsTargets.LambdaFunction(f.scheduler, { event: events.RuleTargetInput.fromObject({ type: 'reconcile' }), retryAttempts: 2 })],
+    // The reconcile runs only while runs are active: the first run arms its loop, the last one's end stops
+    // it (cdk/reconciler.ts); an idle stack makes no request. The functions that make runs active arm it.
+    this.reconciler = new AirlessReconciler(this, 'Reconciler', {
+      scheduler: f.scheduler,
+      armers: [f.trigger, f.api, f.taskRunner],
+      stateMachineName: this.naming.reconciler,
+      ...(props.reconcileInterval ? { interval: props.reconcileInterval } : {}),
+      tracing: props.tracing ?? false,
     });
   }
 

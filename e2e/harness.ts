@@ -2,10 +2,11 @@
  * The local cloud: the deployed shape of airless, run in this process.
  *
  * - Step Functions: every task lifecycle compiled from the DAGs (`compileDag`, as the CDK stack embeds
- *   them), the timer and the Batch watcher, on aws-local-stepfunctions behind a local Step Functions
- *   API (local-sfn.ts); Lambda invocations of the Task states go to the real handlers (handlers.ts),
- *   `batch:submitJob.sync` to the harness's `.sync` (batch-sync.ts); Distributed Maps run their children
- *   as executions of the local Step Functions, reading and writing S3 for their ItemReader/ResultWriter.
+ *   them), the timer, the Batch watcher and the reconciler, on aws-local-stepfunctions behind a local
+ *   Step Functions API (local-sfn.ts); Lambda invocations of the Task states go to the real handlers
+ *   (handlers.ts), `batch:submitJob.sync` to the harness's `.sync` (batch-sync.ts); Distributed Maps run
+ *   their children as executions of the local Step Functions, reading and writing S3 for their
+ *   ItemReader/ResultWriter.
  * - Dispatching: the real `SfnDispatcher` with the real `@aws-sdk/client-sfn`, pointed at the local API.
  * - State: the `DynamoDbStateStore` on DynamoDB Local (or LocalStack), large values in s3rver (or
  *   LocalStack's S3) through `S3LargeValueStore`.
@@ -26,6 +27,8 @@ import { blobStoreOn, dagResolverFromModules, DEFAULT_BATCH_WATCH_INTERVAL_SECON
 import { SfnDispatcher, sfnClient, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import { compileBatchWatcher, compileLifecycleMachines, withPartition, type CompileOptions } from '../lib/compiler/index.ts';
+import { compileReconciler } from '../lib/compiler/reconciler.ts';
+import { ReconcilerArming, ReconcilerFlag, sfnReconcilerStarter } from '../lib/aws/reconciler.ts';
 import type { DagRunRecord, RunRef, TaskInstanceRecord } from '../lib/store/records.ts';
 import { DynamoDbStateStore } from '../lib/store/dynamodb-store.ts';
 import { S3LargeValueStore } from '../lib/store/large-values.ts';
@@ -56,6 +59,9 @@ export const FUNCTION_NAMES = {
 /** The state machine name prefix (`StateMachineNaming`). */
 export const NAME_PREFIX = 'airless-e2e';
 
+/** The name the harness deploys the reconciler state machine under. */
+export const RECONCILER_NAME = `${NAME_PREFIX}-reconciler`;
+
 export interface HarnessOptions {
   /** `functions` (default): the middy handlers of functions/; `core`: the lib/aws cores they wrap. */
   handlers?: HandlerMode;
@@ -83,6 +89,15 @@ export interface HarnessOptions {
   dags?: readonly Dag[];
   /** Called with the DynamoDB client of the table before anything uses it (e.g. to add a middleware). */
   instrumentDynamoDb?(client: DynamoDBClient): void;
+  /**
+   * Whether the functions arm the reconciler state machine when a run becomes active, as a deployed
+   * stack's do (cdk/reconciler.ts). Off, the machine is deployed but nothing starts it: `settle()` does not
+   * wait for the loop's last round, and a lost event stays lost until the test reconciles.
+   * @default false
+   */
+  reconciler?: boolean;
+  /** Seconds between two rounds of the reconciler. Default 300. */
+  reconcileIntervalSeconds?: number;
 }
 
 export interface Harness {
@@ -182,6 +197,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     onEvent,
     // Item lists too long for the state: in the large-value bucket, read by the Distributed Map's ItemReader.
     blobs: blobStoreOn(largeValues, options.itemsInlineMaxBytes),
+    ...(options.reconciler
+      ? {
+          reconciler: new ReconcilerArming({
+            flag: new ReconcilerFlag(store.doc, store.tableName),
+            starter: sfnReconcilerStarter(dispatcher.client, sfn.stateMachineArn(RECONCILER_NAME)),
+            ...(options.reconcileIntervalSeconds !== undefined ? { intervalSeconds: options.reconcileIntervalSeconds } : {}),
+            now: () => clock.now(),
+          }),
+        }
+      : {}),
   };
   const fns = handlerMode === 'functions' ? await loadFunctions(overrides) : coreFunctions(dags, overrides);
   const arns = {
@@ -205,6 +230,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   sfn.register(naming.timer, withPartition(compileTimer({ schedulerArn: arns.scheduler })), 'STANDARD');
   const watcher = compileBatchWatcher({ describeJobsArn: arns.describeJobs });
   sfn.register(naming.batchWatcher, withPartition(watcher.definition), watcher.workflowType.type);
+  const reconcilerMachine = compileReconciler({ schedulerArn: arns.scheduler });
+  sfn.register(RECONCILER_NAME, withPartition(reconcilerMachine.definition), reconcilerMachine.workflowType.type);
 
   const harness: Harness = {
     target,

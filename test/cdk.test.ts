@@ -231,7 +231,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     const bag = await loadDagBag('dags');
     expect(bag.dags.flatMap((d) => d.spec.tasks).length).toBeGreaterThan(10);
     expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'iterate', 'batch_array']);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5 + 2);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5 + 3);
     // The definition is the compiler's, with the functions' ARNs and the partition substituted in.
     const { machine, compiled } = stack.lifecycles.get('try')!;
     const id = stack.getLogicalId(machine.node.defaultChild as never);
@@ -248,20 +248,24 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     }
   });
 
-  it('has no schedule for DAGs without one, and the reconcile rule every 5 minutes', () => {
+  it('has no schedule for DAGs without one, and no periodic rule: the reconcile loop runs only while runs are active', () => {
     template.resourceCountIs('AWS::Scheduler::Schedule', 0);
-    template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(5 minutes)',
-      Targets: [Match.objectLike({ Input: JSON.stringify({ type: 'reconcile' }) })],
-    });
+    template.resourceCountIs('AWS::Events::Rule', 0);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: stack.naming.reconciler, StateMachineType: 'STANDARD' });
+    // The functions that make runs active arm it (never the scheduler, which its loop invokes).
+    for (const fn of ['Trigger', 'Api', 'TaskRunner']) {
+      const starts = allows(statementsOf(template, stack, `${fn}/ServiceRole`), 'states:StartExecution').flatMap((st) => resourcesOf(st).map(text));
+      expect([fn, starts.some((r) => r.includes('Reconciler'))]).toEqual([fn, true]);
+    }
+    expect(allows(statementsOf(template, stack, 'Scheduler/ServiceRole'), 'states:StartExecution').flatMap((st) => resourcesOf(st).map(text)).some((r) => r.includes('Reconciler'))).toBe(false);
   });
 
   it('lets the task runner start exactly the stack\'s lifecycle machines and the timer (it reports tries itself, dispatching what comes next)', () => {
-    const starts = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution');
-    expect(starts).toHaveLength(1);
+    const started = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution').flatMap((st) => resourcesOf(st).map(text));
     const names = [...['try', 'sensor', 'batch', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
-    expect(resourcesOf(starts[0]!).map(text)).toEqual(names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)));
-    expect(text(starts[0]!.Resource)).not.toContain('*');
+    // The lifecycle machines and the timer by name, and the reconciler (it arms it: a triggerDag task starts a run).
+    expect(started).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"Reconciler/)]);
+    for (const r of started) expect(r).not.toContain('*');
   });
 
   it('gives the array fan-out machine a role of its own: its own child executions and Batch .sync', () => {
@@ -332,11 +336,9 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(s3).toHaveLength(1);
     expect(actionsOf(s3[0]!).sort()).toEqual(['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
     expect(text(s3[0]!.Resource)).toMatch(/LargeValues.*\/airless\/\*/);
-    const starts = allows(st, 'states:StartExecution');
-    expect(starts).toHaveLength(1);
-    const resources = resourcesOf(starts[0]!).map(text);
+    const resources = allows(st, 'states:StartExecution').flatMap((x) => resourcesOf(x).map(text));
     const names = [...['try', 'sensor', 'batch', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
-    expect(resources).toEqual(names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)));
+    expect(resources).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"Reconciler/)]);
     // The executions of the Standard lifecycle machines (the Express try machine's cannot be described).
     expect(resourcesOf(allows(st, 'states:DescribeExecution')[0]!).map(text)).toEqual(
       ['sensor', 'batch', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.naming.lifecycle(m as never)}:*"`)),
@@ -344,7 +346,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     // Nothing else: no Batch, no other service, no wildcard resource.
     const actions = st.flatMap(actionsOf);
     expect(actions.filter((a) => !/^(dynamodb|s3|states):/.test(a))).toEqual([]);
-    expect(actions.filter((a) => a.startsWith('states:')).sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
+    expect([...new Set(actions.filter((a) => a.startsWith('states:')))].sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
     for (const s of st) expect(resourcesOf(s).map(text)).not.toContain('"*"');
   });
 
@@ -400,7 +402,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
 
   it('deploys the fixed set of lifecycle machines (the same as for any DAGs), the try machine Express with its logs', () => {
     expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'iterate', 'batch_array']);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5 + 2);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5 + 3);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineName: stack.naming.lifecycle('try'),
       StateMachineType: 'EXPRESS',
@@ -440,9 +442,9 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     expect(actionsOf(table[0]!)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']));
     expect(actionsOf(table[0]!)).not.toContain('dynamodb:Scan');
     expect(text(table[0]!.Resource)).toContain('Table');
-    const starts = allows(st, 'states:StartExecution');
-    expect(starts).toHaveLength(1);
-    for (const r of resourcesOf(starts[0]!).map(text)) expect(r).toMatch(new RegExp(`:stateMachine:${stack.naming.prefix}-[a-z-]+"`));
+    const started = allows(st, 'states:StartExecution').flatMap((x) => resourcesOf(x).map(text));
+    expect(started.length).toBeGreaterThan(5);
+    for (const r of started) expect(r).toMatch(new RegExp(`(:stateMachine:${stack.naming.prefix}-[a-z-]+"|^\\{"Ref":"Reconciler)`));
   });
 
   it('lets the scheduler start executions only on the stack\'s state machines, each named', () => {

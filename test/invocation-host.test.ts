@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dag, sensor } from '../lib/index.ts';
 import { InvocationHost, type Dispatcher } from '../lib/aws/invocation-host.ts';
 import { MAX_LOOPS_PER_EXECUTION } from '../lib/compiler/contract.ts';
-import type { TaskInstanceRecord } from '../lib/store/records.ts';
+import type { DagRunRecord, TaskInstanceRecord } from '../lib/store/records.ts';
 import type { Effect } from '../lib/scheduler/effects.ts';
 
 /** One scheduler step that asked for `effects`. */
@@ -64,5 +64,34 @@ describe('InvocationHost', () => {
     await host.run(step(many));
     expect(await host.flush()).toBeNull();
     expect(rec.timers.length).toBe(200_000);
+  });
+
+  it('arms the reconciler once per flush when a step made a run queued (created, reopened) or a run was noted active, and not for other changes', async () => {
+    const run = (state: DagRunRecord['state']): Effect => ({
+      type: 'emit',
+      event: {
+        type: 'run',
+        run: {
+          dagId: 'd', runId: 'r', state, runType: 'manual', conf: {}, params: {}, logicalDate: '2026-01-01T00:00:00.000Z', queuedAt: '2026-01-01T00:00:00.000Z',
+          startDate: null, endDate: null, dagVersion: 'v', pending: 1, parent: null, pipelineScope: 'd/r', note: null,
+        },
+      },
+    });
+    let armed = 0;
+    const host = new InvocationHost(recording(), null, { armReconciler: async () => void armed++ });
+    await host.run(step([run('queued'), run('running')]));
+    await host.run(step([run('queued')]));
+    await host.flush();
+    expect(armed).toBe(1);
+    // A run started, ended, an instance queued: nothing became active.
+    await host.run(step([run('running'), run('success'), { type: 'emit', event: { type: 'ti', ti: ti(0) } }]));
+    await host.flush();
+    expect(armed).toBe(1);
+    // A replayed trigger finds its run (no effect says so): the host is told.
+    host.runActive();
+    await host.flush();
+    expect(armed).toBe(2);
+    await host.flush();
+    expect(armed).toBe(2);
   });
 });

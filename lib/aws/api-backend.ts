@@ -33,6 +33,8 @@ export function deployedApiBackend(svc: AwsServices, bundled: { dags: readonly D
       const host = new InvocationHost(svc.dispatcher, null, {
         ...(svc.onEvent ? { onEvent: svc.onEvent } : {}),
         ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
+        // A trigger, a clear or a backfill that makes a run queued arms the reconciler.
+        ...(svc.reconciler ? { armReconciler: () => svc.reconciler!.arm() } : {}),
       });
       const scheduler = new Scheduler(svc.store, svc.dags, { now, arrays: true, resolver: new InputResolver(svc.store) });
       let result: Awaited<ReturnType<typeof fn>>;

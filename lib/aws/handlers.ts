@@ -10,6 +10,9 @@ import { childOutcomes, failedWave, groupBounds, type ArrayRef } from '../core/a
 import { runRefOf, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { InvocationHost } from './invocation-host.ts';
+import { parseReconcilerLoop, ReconcilerFlag, reconcilerRound } from './reconciler.ts';
+import type { ReconcilerLoop, ReconcilerReply } from '../compiler/reconciler.ts';
+import { DynamoDbStateStore } from '../store/dynamodb-store.ts';
 import { nextFromInstance, nextFromWave, type LifecycleCaller } from '../core/lifecycle.ts';
 import type { LifecycleNext } from './lifecycle.ts';
 import type { AwsServices } from './services.ts';
@@ -41,6 +44,7 @@ function scheduler(svc: AwsServices, caller: LifecycleCaller | null): { schedule
   const host = new InvocationHost(svc.dispatcher, caller, {
     ...(svc.onEvent ? { onEvent: svc.onEvent } : {}),
     ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
+    ...(svc.reconciler ? { armReconciler: () => svc.reconciler!.arm() } : {}),
   });
   return { scheduler: new Scheduler(svc.store, svc.dags, { now: svc.now ?? Date.now, arrays: true, resolver: new InputResolver(svc.store) }), host };
 }
@@ -52,8 +56,11 @@ export type SchedulerRequest =
   | ContractSchedulerRequest
   /** From a timer execution rather than a lifecycle: whatever the scheduler starts, it starts anew. */
   | { type: 'timer'; event: TimerEvent; standalone: true }
-  /** `runs`: the runs to reconcile (default: every queued or running run). */
-  | { type: 'reconcile'; runs?: RunRef[]; staleMs?: number };
+  /**
+   * `runs`: the runs to reconcile (default: every queued or running run). `loop`: a round of the
+   * reconciler state machine (lib/aws/reconciler.ts), which replies whether to go on.
+   */
+  | { type: 'reconcile'; runs?: RunRef[]; staleMs?: number; loop?: ReconcilerLoop };
 
 /** The next action of an instance's try loop as its state says (a replayed event gets what the first got). */
 async function nextOfInstance(store: StateStore, key: TiKey): Promise<LifecycleNext> {
@@ -67,10 +74,11 @@ async function nextOfWave(store: StateStore, array: ArrayRef, tryNumber: number)
 }
 
 /**
- * The scheduler function: a try ended, a timer fired, or the periodic reconcile. Returns the next action
- * of the lifecycle that called (for a reconcile: what it repaired).
+ * The scheduler function: a try ended, a timer fired, or a reconcile. Returns the next action of the
+ * lifecycle that called; for a round of the reconciler (`loop`), whether its loop goes on
+ * (lib/aws/reconciler.ts); for a direct reconcile, what it repaired.
  */
-export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServices): Promise<LifecycleNext | { reconciled: ReconcileReport[] }> {
+export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServices): Promise<LifecycleNext | { reconciled: ReconcileReport[] } | ReconcilerReply> {
   switch (req.type) {
     case 'try_finished': {
       const { scheduler: s, host } = scheduler(svc, lifecycleCallerOf(svc, req.key));
@@ -98,19 +106,35 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
       return (await host.flush()) ?? nextOfWave(svc.store, req.array, req.tryNumber);
     }
     case 'reconcile': {
-      const { scheduler: s, host } = scheduler(svc, null);
-      const runs = req.runs ?? [...(await svc.store.listRunsByState('running')), ...(await svc.store.listRunsByState('queued'))].map(runRefOf);
-      const reconciled: ReconcileReport[] = [];
-      // Units of maxActiveRuns that ended runs kept (their release lost): given back, queued runs started.
-      const listed = svc.dags.dags;
-      if (!req.runs) for (const dag of listed ?? []) await host.run(s.recoverRunSlots(dag.dagId));
-      for (const run of runs) {
-        reconciled.push(await host.run(s.reconcileRun(run, { staleMs: req.staleMs ?? 5 * 60_000, ...(svc.tryStopped ? { tryStopped: svc.tryStopped } : {}) })));
+      if (req.loop !== undefined) {
+        const loop = parseReconcilerLoop(req.loop);
+        return reconcilerRound(reconcilerFlagOf(svc), loop, (svc.now ?? Date.now)(), async () => (await reconcileRuns(req, svc)).length);
       }
-      await host.flush();
-      return { reconciled };
+      return { reconciled: await reconcileRuns(req, svc) };
     }
   }
+}
+
+/** The reconciler's flag: an item of the DynamoDB store's table. */
+function reconcilerFlagOf(svc: AwsServices): ReconcilerFlag {
+  if (svc.reconciler) return svc.reconciler.flag;
+  if (svc.store instanceof DynamoDbStateStore) return new ReconcilerFlag(svc.store.doc, svc.store.tableName);
+  throw new ConfigurationError("a reconciler round needs the DynamoDB store: the reconciler's flag is an item of its table");
+}
+
+/** Reconcile `req.runs`, or every queued or running run (queued listed first: a run starting in between is in one listing). */
+async function reconcileRuns(req: { runs?: RunRef[]; staleMs?: number }, svc: AwsServices): Promise<ReconcileReport[]> {
+  const { scheduler: s, host } = scheduler(svc, null);
+  const runs = req.runs ?? [...(await svc.store.listRunsByState('queued')), ...(await svc.store.listRunsByState('running'))].map(runRefOf);
+  const reconciled: ReconcileReport[] = [];
+  // Units of maxActiveRuns that ended runs kept (their release lost): given back, queued runs started.
+  const listed = svc.dags.dags;
+  if (!req.runs) for (const dag of listed ?? []) await host.run(s.recoverRunSlots(dag.dagId));
+  for (const run of runs) {
+    reconciled.push(await host.run(s.reconcileRun(run, { staleMs: req.staleMs ?? 5 * 60_000, ...(svc.tryStopped ? { tryStopped: svc.tryStopped } : {}) })));
+  }
+  await host.flush();
+  return reconciled;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -135,6 +159,8 @@ export async function handleTrigger(ev: TriggerEvent, svc: AwsServices): Promise
     ...(ev.logicalDate ? { logicalDate: ev.logicalDate } : {}),
     runType: ev.runType ?? 'manual',
   }));
+  // Also when the run was found (a replay whose first delivery may have died before arming).
+  if (run.state === 'queued' || run.state === 'running') host.runActive();
   await host.flush();
   return run;
 }

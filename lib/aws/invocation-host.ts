@@ -20,6 +20,16 @@ export interface InvocationHostOptions {
   onEvent?: (e: SchedulerEvent) => void;
   /** Stop what is still RUNNABLE of a job (the Batch backend's). Absent: such an effect is dropped. */
   stopRunnable?: (jobQueue: string | null, jobName: string, reason: string) => Promise<number>;
+  /**
+   * Arm the reconciler (lib/aws/reconciler.ts): called by {@link InvocationHost.flush} when a step made a
+   * run queued (created or reopened) or {@link InvocationHost.runActive} was called. Absent: nothing to arm.
+   */
+  armReconciler?: () => Promise<unknown>;
+}
+
+/** Whether a step's effects made a run active: every way a run becomes queued (created, reopened) says so. */
+function makesRunActive(effects: readonly Effect[]): boolean {
+  return effects.some((e) => e.type === 'emit' && e.event.type === 'run' && e.event.run.state === 'queued');
 }
 
 /**
@@ -31,6 +41,7 @@ export interface InvocationHostOptions {
  */
 export class InvocationHost {
   private readonly effects: Effect[] = [];
+  private activeRun = false;
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -47,6 +58,11 @@ export class InvocationHost {
     });
   }
 
+  /** Note that a run is active whatever the effects say (a replayed trigger finds its run, emitting nothing): {@link flush} arms the reconciler. */
+  runActive(): void {
+    this.activeRun = true;
+  }
+
   /**
    * Carry out what the steps asked for. Returns the calling lifecycle's next action, or null when no step
    * decided anything for it (its instance's state then says: `nextFromInstance`, `nextFromWave`).
@@ -54,8 +70,12 @@ export class InvocationHost {
   async flush(): Promise<NextAction | null> {
     // A lifecycle that has looped MAX_LOOPS_PER_EXECUTION times (a long-poking sensor) continues as new:
     // a fresh execution (its name comes from the new queued time) keeps each one under the history limit.
-    const { next, rest } = lifecycleNext(this.caller, this.effects.splice(0), { continueAsNewEvery: MAX_LOOPS_PER_EXECUTION });
+    const effects = this.effects.splice(0);
     const starts: Promise<void>[] = [];
+    // A run made active arms the reconciler (after the run's write: see lib/aws/reconciler.ts).
+    if (this.options.armReconciler && (this.activeRun || makesRunActive(effects))) starts.push(this.options.armReconciler().then(() => undefined));
+    this.activeRun = false;
+    const { next, rest } = lifecycleNext(this.caller, effects, { continueAsNewEvery: MAX_LOOPS_PER_EXECUTION });
     // Waves of one task start together: one fan-out execution per task.
     const waves = new Map<string, { waves: ArrayWave[]; dag: Dag }>();
     for (const e of rest) {

@@ -10,6 +10,7 @@ import { AwsBatchBackend, batchClient, type BatchJobDescriber } from './batch-cl
 import type { Env } from '../clients/aws-clients.ts';
 import type { Dispatcher } from './invocation-host.ts';
 import { expressTryLimitSeconds, SfnDispatcher, sfnClient, StateMachineNaming } from './sfn-dispatcher.ts';
+import { ReconcilerArming, ReconcilerFlag, sfnReconcilerStarter } from './reconciler.ts';
 
 /**
  * The environment variables the functions read (the CDK stack sets them). Only `TABLE_NAME` and the
@@ -36,6 +37,13 @@ export const ENV = {
   batchWatch: 'BATCH_WATCH',
   /** The task runner function's timeout in seconds (how long a try on the Express try machine can run). Default 900. */
   taskRunnerTimeoutSeconds: 'TASK_RUNNER_TIMEOUT_SECONDS',
+  /**
+   * The reconciler state machine's ARN (cdk/reconciler.ts): a function that makes runs active (trigger,
+   * API, task runner) arms it. Default: none (nothing is armed).
+   */
+  reconcilerArn: 'RECONCILER_ARN',
+  /** Seconds between two rounds of the reconciler. Default 300. */
+  reconcileIntervalSeconds: 'RECONCILE_INTERVAL_SECONDS',
 } as const;
 
 /** Default seconds between two rounds of a Batch watcher. */
@@ -87,6 +95,8 @@ export interface AwsServices {
    * given as an override. Without them, item lists too long for the state and array manifests are refused.
    */
   blobs?: BlobStore;
+  /** Arms the reconciler when a run becomes active (lib/aws/reconciler.ts). Absent: nothing is armed. */
+  reconciler?: ReconcilerArming;
 }
 
 /** The services of a function: the handler cores' {@link AwsServices}, with a Batch backend that describes many jobs at once. */
@@ -101,6 +111,8 @@ export interface ServiceOverrides {
   onEvent?: (e: SchedulerEvent) => void;
   /** Objects for the state machines (default: on the `BUCKET_NAME` bucket, when set). */
   blobs?: BlobStore;
+  /** Arms the reconciler (default: on `RECONCILER_ARN`, when set). */
+  reconciler?: ReconcilerArming;
 }
 
 /** The `BATCH_WATCH` mode. */
@@ -169,17 +181,33 @@ export function servicesFromEnv(dags: DagResolver, env: Env = process.env, overr
       // Poll mode: each submitted job gets a watcher (idempotent per job).
       ...(watcher ? { onSubmitted: (jobId: string) => sfnDispatcher().startBatchWatcher([jobId], interval) } : {}),
     });
+  const reconciler = overrides.reconciler ?? reconcilerFromEnv(env, store, overrides.now);
   return {
     store,
     dags,
     dispatcher,
     batch,
+    ...(reconciler ? { reconciler } : {}),
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
     ...(blobs ? { blobs } : {}),
     // Only the Step Functions dispatcher can tell whether a lifecycle execution has ended.
     ...(dispatcher instanceof SfnDispatcher ? { tryStopped: (ti) => dispatcher.tryStopped(ti) } : {}),
   };
+}
+
+/** The reconciler's arming from `RECONCILER_ARN` and `RECONCILE_INTERVAL_SECONDS`, on the DynamoDB store's table; none when the ARN is not set. */
+function reconcilerFromEnv(env: Env, store: StateStore, now: (() => number) | undefined): ReconcilerArming | undefined {
+  const arn = env[ENV.reconcilerArn];
+  if (arn === undefined || arn === '') return undefined;
+  if (!(store instanceof DynamoDbStateStore)) throw new Error(`${ENV.reconcilerArn} is set, but the reconciler's flag lives in the DynamoDB table and the store is not the DynamoDB store`);
+  const interval = optionalNumber(env, ENV.reconcileIntervalSeconds);
+  return new ReconcilerArming({
+    flag: new ReconcilerFlag(store.doc, store.tableName),
+    starter: sfnReconcilerStarter(sfnClient({}, env), arn),
+    ...(interval !== undefined ? { intervalSeconds: interval } : {}),
+    ...(now ? { now } : {}),
+  });
 }
 
 /** One module of the DAGs folder, as the generated `airless-dags` module lists them. */

@@ -139,11 +139,14 @@ export function submitBatchJobSync(p: Omit<TaskProps, 'resource'>): WithPolicy<T
   };
 }
 
-/** A `states:startExecution` Task that starts an execution of its own state machine (`$$.StateMachine.Id`). */
-export function startOwnExecution(p: Omit<TaskProps, 'resource' | 'parameters'> & { input: PayloadTemplate }): WithPolicy<TaskState> {
-  const { input, ...rest } = p;
+/**
+ * A `states:startExecution` Task that starts an execution of its own state machine (`$$.StateMachine.Id`).
+ * `namePath`: where the state holds the new execution's name (default: none, Step Functions draws one).
+ */
+export function startOwnExecution(p: Omit<TaskProps, 'resource' | 'parameters'> & { input: PayloadTemplate; namePath?: string }): WithPolicy<TaskState> {
+  const { input, namePath, ...rest } = p;
   return {
-    state: taskState({ ...rest, resource: START_EXECUTION, parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', Input: input } }),
+    state: taskState({ ...rest, resource: START_EXECUTION, parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', ...(namePath !== undefined ? { 'Name.$': namePath } : {}), Input: input } }),
     statements: [{ actions: ['states:StartExecution'], resources: [OWN_STATE_MACHINE] }],
   };
 }
