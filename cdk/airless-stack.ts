@@ -410,6 +410,7 @@ export class AirlessStack extends Stack {
 
     // --- State machines -------------------------------------------------------------------------------
     const substitutions = {
+      BatchJobMachineArn: machineArn(this.naming.lifecycle('batch_job')),
       TaskRunnerArn: f.taskRunner.functionArn,
       SchedulerArn: f.scheduler.functionArn,
       SensorPokeArn: f.sensorPoke.functionArn,

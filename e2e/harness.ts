@@ -224,7 +224,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 
   // The state machines the stack deploys.
-  const compileOptions: CompileOptions = { taskRunnerArn: arns.taskRunner, schedulerArn: arns.scheduler, sensorPokeArn: arns.sensorPoke, batchWatch };
+  const compileOptions: CompileOptions = {
+    taskRunnerArn: arns.taskRunner,
+    schedulerArn: arns.scheduler,
+    sensorPokeArn: arns.sensorPoke,
+    batchJobMachineArn: `${sfn.arnPrefix}${naming.lifecycle('batch_job')}`,
+    batchWatch,
+  };
   // A fixed set, whatever the DAGs: each task's execution names its machine and carries its settings.
   for (const c of compileLifecycleMachines(compileOptions)) sfn.register(naming.lifecycle(c.machine), withPartition(c.definition), c.workflowType.type);
   sfn.register(naming.timer, withPartition(compileTimer({ schedulerArn: arns.scheduler })), 'STANDARD');

@@ -278,6 +278,8 @@ export class SfnDispatcher implements Dispatcher {
     const spec = dag?.taskIndex.get(ti.taskId);
     if (!dag || !spec) return null;
     const lifecycle = this.lifecycleOf(spec);
+    // A Batch job's wait is the batch_job execution its Express start named as itself.
+    if (lifecycle.machine === 'batch') return this.describedStop(ti, 'batch_job', true);
     if (lifecycle.workflowType.type === 'EXPRESS') {
       const since = Date.parse(ti.startDate ?? ti.queuedAt ?? '');
       if (Number.isNaN(since)) return null;
@@ -285,7 +287,16 @@ export class SfnDispatcher implements Dispatcher {
         ? `its try cannot still be running (started ${new Date(since).toISOString()} on the Express try machine, whose invocation reports within ${this.expressLimitMs / 1000} s)`
         : null;
     }
-    const stateMachineArn = this.machineArn(lifecycle.machine);
+    return this.describedStop(ti, lifecycle.machine, false);
+  }
+
+  /**
+   * Whether the last execution of `ti`'s queued version on a Standard `machine` has ended (stopped: why)
+   * or may still report (null). `startedByExpress`: the execution is started by an Express one of the same
+   * name, which may have died first: none at all past the Express limit has stopped too.
+   */
+  private async describedStop(ti: TaskInstanceRecord, machine: LifecycleMachine, startedByExpress: boolean): Promise<string | null> {
+    const stateMachineArn = this.machineArn(machine);
     let last: DescribeExecutionCommandOutput | undefined;
     for (let n = 0; n <= MAX_REDISPATCHES; n++) {
       try {
@@ -294,6 +305,10 @@ export class SfnDispatcher implements Dispatcher {
         if (errorName(e) === 'ExecutionDoesNotExist') break;
         throw e;
       }
+    }
+    if (!last && startedByExpress) {
+      const since = Date.parse(ti.startDate ?? ti.queuedAt ?? '');
+      if (!Number.isNaN(since) && this.now() - since > this.expressLimitMs) return `its lifecycle never started the ${machine} execution that runs it (started ${new Date(since).toISOString()})`;
     }
     if (!last || last.status === 'RUNNING' || last.status === 'PENDING_REDRIVE' || last.status === undefined) return null;
     const detail = [last.error, last.cause].filter((s) => s).join(': ');

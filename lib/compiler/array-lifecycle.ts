@@ -49,7 +49,7 @@ const CATCH_TO_REPORT = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Nex
  * children after their delay, or fail them). So a child fails only when the contract is broken (the
  * scheduler replied an unknown action) or the scheduler stayed unreachable through its retries; the
  * fan-out then fails (and Step Functions stops the other groups' children) rather than succeeding with
- * groups silently abandoned: the failure shows in the execution's status, and the scheduler's periodic
+ * groups silently abandoned: the failure shows in the execution's status, and the scheduler's
  * reconcile repairs the instances whose lifecycle stopped without reporting. Tolerating failures (100%)
  * would hide exactly the errors that need a person.
  *

@@ -7,6 +7,11 @@ export interface CompileOptions {
   /** ARN (or name) of the sensor-poke function. */
   sensorPokeArn: string;
   /**
+   * ARN of the `batch_job` state machine, which the `batch` machine starts.
+   * @default the definition substitution `${BatchJobMachineArn}`
+   */
+  batchJobMachineArn?: string;
+  /**
    * How a Batch task waits for its job. `sync` (default): `batch:submitJob.sync`, Step Functions waits.
    * `poll`: the task runner submits the job and defers; a Batch watcher execution
    * ({@link compileBatchWatcher}) polls DescribeJobs for up to 100 jobs at a time.

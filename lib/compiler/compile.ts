@@ -1,7 +1,7 @@
 import type { DagSpec, TaskKind, TaskSpec } from '../model/spec.ts';
 import { arrayMaxConcurrency, buildArrayFanout } from './array-lifecycle.ts';
 import type { StateMachineDefinition } from './asl-types.ts';
-import { buildBatchMachine } from './batch-lifecycle.ts';
+import { buildBatchJobMachine, buildBatchMachine } from './batch-lifecycle.ts';
 import { AslCompileError } from './compile-error.ts';
 import type { CompileOptions } from './compile-options.ts';
 import type { PolicyStatement } from './iam.ts';
@@ -39,6 +39,12 @@ export function lifecycleSettings(spec: TaskSpec): LifecycleSettings {
   };
 }
 
+/**
+ * The `batch` machine's reference to the `batch_job` machine it starts, as a definition substitution the
+ * deployment resolves (its ARN: `arn:<partition>:states:<region>:<account>:stateMachine:<name>`).
+ */
+export const BATCH_JOB_MACHINE_ARN = '${BatchJobMachineArn}';
+
 /** One shared lifecycle state machine, compiled. */
 export interface CompiledMachine {
   machine: LifecycleMachine;
@@ -72,7 +78,8 @@ function checkOptions(options: CompileOptions): void {
 const MACHINE_COMMENT: Record<LifecycleMachine, string> = {
   try: 'airless try lifecycle: one invocation runs a try of a task (task, branch, short_circuit, trigger_dag, a polled Batch job) and reports it',
   sensor: 'airless sensor lifecycle: poke, wait until the next poke, poke again',
-  batch: 'airless Batch lifecycle: prepare, batch:submitJob.sync, complete',
+  batch: 'airless Batch lifecycle: prepare the job, start the batch_job execution that waits for it',
+  batch_job: 'airless Batch job: batch:submitJob.sync, then complete and report the try',
   iterate: 'airless iteration lifecycle: prepare, a Map over the items, complete',
   batch_array: 'airless Batch array lifecycle: a Distributed Map over the groups of a mapped Batch task, each running its waves',
 };
@@ -94,7 +101,10 @@ export function compileLifecycleMachine(machine: LifecycleMachine, options: Comp
       startAt = buildSensorMachine(graph, options.sensorPokeArn, options.schedulerArn);
       break;
     case 'batch':
-      startAt = buildBatchMachine(graph, options.taskRunnerArn, options.schedulerArn);
+      startAt = buildBatchMachine(graph, options.taskRunnerArn, options.schedulerArn, options.batchJobMachineArn ?? BATCH_JOB_MACHINE_ARN);
+      break;
+    case 'batch_job':
+      startAt = buildBatchJobMachine(graph, options.taskRunnerArn, options.schedulerArn);
       break;
     case 'iterate':
       startAt = buildIterateMachine(graph, options.taskRunnerArn, options.schedulerArn, options.iterateMode ?? 'inline');
@@ -118,11 +128,11 @@ export function compileLifecycleMachine(machine: LifecycleMachine, options: Comp
 
 /**
  * The shared lifecycle machines a deployment has: a fixed set, whatever its DAGs (all of
- * {@link LIFECYCLE_MACHINES}, but for the `.sync` Batch machine in poll mode, where a single Batch job runs
+ * {@link LIFECYCLE_MACHINES}, but for the `.sync` Batch machines in poll mode, where a single Batch job runs
  * on the try machine).
  */
 export function deployedMachines(options: Pick<CompileOptions, 'batchWatch'> = {}): LifecycleMachine[] {
-  return LIFECYCLE_MACHINES.filter((m) => !(m === 'batch' && options.batchWatch === 'poll'));
+  return LIFECYCLE_MACHINES.filter((m) => !((m === 'batch' || m === 'batch_job') && options.batchWatch === 'poll'));
 }
 
 /** Every shared lifecycle machine of a deployment ({@link deployedMachines}), compiled. */

@@ -58,7 +58,7 @@ export const LAMBDA_SERVICE_RETRY_WORST_SECONDS = 126;
 
 /**
  * Retry the scheduler function when it fails (a throttled table, a conflict): its handlers are idempotent,
- * so replaying the event is safe. Three tries over about 7 s, then the execution fails and the periodic
+ * so replaying the event is safe. Three tries over about 7 s, then the execution fails and the
  * reconcile repairs the instance.
  */
 export function idempotentHandlerRetry(): Retrier {
@@ -148,6 +148,19 @@ export function startOwnExecution(p: Omit<TaskProps, 'resource' | 'parameters'> 
   return {
     state: taskState({ ...rest, resource: START_EXECUTION, parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', ...(namePath !== undefined ? { 'Name.$': namePath } : {}), Input: input } }),
     statements: [{ actions: ['states:StartExecution'], resources: [OWN_STATE_MACHINE] }],
+  };
+}
+
+/**
+ * A `states:startExecution` Task that starts an execution of another state machine of the deployment
+ * (request-response: it does not wait for it), named `name` (a path: the same name on a replay is the same
+ * execution, Step Functions starting it once). Needs `states:StartExecution` on that machine.
+ */
+export function startExecution(p: Omit<TaskProps, 'resource' | 'parameters'> & { stateMachineArn: string; namePath: string; input: PayloadTemplate }): WithPolicy<TaskState> {
+  const { input, namePath, stateMachineArn, ...rest } = p;
+  return {
+    state: taskState({ ...rest, resource: START_EXECUTION, parameters: { StateMachineArn: stateMachineArn, 'Name.$': namePath, Input: input } }),
+    statements: [{ actions: ['states:StartExecution'], resources: [{ arn: stateMachineArn }] }],
   };
 }
 

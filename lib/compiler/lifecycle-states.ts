@@ -13,6 +13,7 @@ export const STATE = {
   prepare: 'Prepare',
   checkPrepared: 'CheckPrepared',
   submit: 'Submit',
+  startJob: 'StartJob',
   items: 'Items',
   runItem: 'RunItem',
   itemFailed: 'ItemFailed',

@@ -6,10 +6,10 @@ import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
  * The shared lifecycle state machines of a deployment, one per lifecycle shape: every task runs on one of
  * them (the `try` machine serves `lambda` and `batch_poll` lifecycles), its own settings in the input.
  */
-export type LifecycleMachine = 'try' | 'sensor' | 'batch' | 'iterate' | 'batch_array';
+export type LifecycleMachine = 'try' | 'sensor' | 'batch' | 'batch_job' | 'iterate' | 'batch_array';
 
 /** Every lifecycle machine, in the order a deployment declares them. */
-export const LIFECYCLE_MACHINES: readonly LifecycleMachine[] = ['try', 'sensor', 'batch', 'iterate', 'batch_array'];
+export const LIFECYCLE_MACHINES: readonly LifecycleMachine[] = ['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'];
 
 /** Step Functions' limit on a Standard execution's history. */
 export const HISTORY_EVENT_LIMIT = 25_000;
@@ -89,18 +89,20 @@ export interface WorkflowTypeChoice {
  * and runs at least once (every handler is idempotent, so a replay changes nothing). The `try` machine
  * fits: its one invocation runs the try and reports it to the scheduler itself, so a try that outlasts
  * the execution (up to the task runner's own timeout) still reports; nothing waits in it (a retry's delay
- * is a timer execution, the next try a new execution).
+ * is a timer execution, the next try a new execution). So does the `batch` machine, which prepares a job
+ * and starts the Standard `batch_job` execution that waits for it (two transitions: submit, complete).
  *
  * **Standard** lasts up to a year and runs exactly once, billed per transition, with a history capped at
  * 25,000 events ({@link estimateHistoryEvents}): the machines that wait. A sensor waits between pokes (past
  * `MAX_LOOPS_PER_EXECUTION` loops the scheduler continues it as new); a Batch job is waited for with
- * `.sync`; an iteration runs its items for as long as they take (an inline Map adds 7 events per item:
+ * `.sync` (`batch_job`); an iteration runs its items for as long as they take (an inline Map adds 7 events per item:
  * `iterate_prepare` sends a list too long for the history to a Distributed Map).
  */
 export const MACHINE_WORKFLOW_TYPE: Record<LifecycleMachine, WorkflowTypeChoice> = {
   try: { type: 'EXPRESS', reason: 'one invocation runs the try and reports it; nothing waits in the execution' },
   sensor: { type: 'STANDARD', reason: 'a sensor waits between pokes, up to its timeout' },
-  batch: { type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' },
+  batch: { type: 'EXPRESS', reason: 'it prepares a Batch job and starts the batch_job execution that waits for it: nothing waits here' },
+  batch_job: { type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' },
   iterate: { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' },
   batch_array: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
 };

@@ -116,7 +116,7 @@ export class Scheduler {
   /**
    * Give back the maxActiveRuns units of a DAG's runs that ended without giving theirs back (a process
    * that died between a run's end and its release), then start queued runs that now fit. The resume at
-   * start and the periodic reconcile call it; a refused start does the same for its semaphore.
+   * start and the reconcile call it; a refused start does the same for its semaphore.
    */
   recoverRunSlots(dagId: string): Promise<Outcome<number>> {
     return this.step((s) => recoverRunSlots(s, dagId));

@@ -1,5 +1,5 @@
 // A lost event: the StartExecution of one task's lifecycle never happens (the scheduler was told it
-// started). The run stalls with the task queued; the scheduler's periodic reconcile
+// started). The run stalls with the task queued; the scheduler's reconcile
 // (`{type: 'reconcile', staleMs: 0}`) re-dispatches it, and the run ends success.
 import { describe, expect, it } from 'vitest';
 import { outcome, reportFromStore } from '../../e2e/run-report.ts';
