@@ -73,8 +73,13 @@ function needsOf(definition: StateMachineDefinition, name: string, stack: Airles
           );
           break;
         case 'arn:${Partition}:states:::states:startExecution':
-          expect(st.Parameters?.['StateMachineArn.$']).toBe('$$.StateMachine.Id');
-          needs.push({ action: 'states:StartExecution', resource: own(`stateMachine:${name}`), why: st.Resource });
+          if (st.Parameters?.['StateMachineArn.$'] === '$$.StateMachine.Id') {
+            needs.push({ action: 'states:StartExecution', resource: own(`stateMachine:${name}`), why: st.Resource });
+          } else {
+            // The batch machine starts the batch_job machine, by its ARN.
+            expect(st.Parameters?.['StateMachineArn']).toBe('${BatchJobMachineArn}');
+            needs.push({ action: 'states:StartExecution', resource: own(`stateMachine:${stack.naming.lifecycle('batch_job')}`), why: st.Resource });
+          }
           break;
         default:
           throw new Error(`no expectation written here for the integration ${st.Resource}: add one`);

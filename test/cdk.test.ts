@@ -230,8 +230,8 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
   it('has the fixed set of state machines whatever the DAGs: one per lifecycle shape, the timer and the Batch watcher', async () => {
     const bag = await loadDagBag('dags');
     expect(bag.dags.flatMap((d) => d.spec.tasks).length).toBeGreaterThan(10);
-    expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'iterate', 'batch_array']);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5 + 3);
+    expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 6 + 3);
     // The definition is the compiler's, with the functions' ARNs and the partition substituted in.
     const { machine, compiled } = stack.lifecycles.get('try')!;
     const id = stack.getLogicalId(machine.node.defaultChild as never);
@@ -240,11 +240,11 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(sm.StateMachineType).toBe('EXPRESS');
     expect(JSON.parse(sm.DefinitionString)).toStrictEqual(compiled.definition);
     expect(sm.DefinitionString).toContain('arn:${Partition}:states:::lambda:invoke');
-    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['DescribeJobsArn', 'Partition', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
+    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['BatchJobMachineArn', 'DescribeJobsArn', 'Partition', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
     expect(sm.DefinitionSubstitutions.Partition).toEqual({ Ref: 'AWS::Partition' });
-    for (const m of ['sensor', 'batch', 'iterate', 'batch_array'] as const) {
+    for (const [m, type] of [['sensor', 'STANDARD'], ['batch', 'EXPRESS'], ['batch_job', 'STANDARD'], ['iterate', 'STANDARD'], ['batch_array', 'STANDARD']] as const) {
       const other = template.toJSON().Resources[stack.getLogicalId(stack.lifecycles.get(m)!.machine.node.defaultChild as never)].Properties;
-      expect([m, other.StateMachineType]).toEqual([m, 'STANDARD']);
+      expect([m, other.StateMachineType]).toEqual([m, type]);
     }
   });
 
@@ -262,7 +262,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
 
   it('lets the task runner start exactly the stack\'s lifecycle machines and the timer (it reports tries itself, dispatching what comes next)', () => {
     const started = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution').flatMap((st) => resourcesOf(st).map(text));
-    const names = [...['try', 'sensor', 'batch', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
+    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
     // The lifecycle machines and the timer by name, and the reconciler (it arms it: a triggerDag task starts a run).
     expect(started).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"Reconciler/)]);
     for (const r of started) expect(r).not.toContain('*');
@@ -337,11 +337,11 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(actionsOf(s3[0]!).sort()).toEqual(['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
     expect(text(s3[0]!.Resource)).toMatch(/LargeValues.*\/airless\/\*/);
     const resources = allows(st, 'states:StartExecution').flatMap((x) => resourcesOf(x).map(text));
-    const names = [...['try', 'sensor', 'batch', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
+    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
     expect(resources).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"Reconciler/)]);
     // The executions of the Standard lifecycle machines (the Express try machine's cannot be described).
     expect(resourcesOf(allows(st, 'states:DescribeExecution')[0]!).map(text)).toEqual(
-      ['sensor', 'batch', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.naming.lifecycle(m as never)}:*"`)),
+      ['sensor', 'batch_job', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.naming.lifecycle(m as never)}:*"`)),
     );
     // Nothing else: no Batch, no other service, no wildcard resource.
     const actions = st.flatMap(actionsOf);
@@ -401,8 +401,8 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
   }, 120_000);
 
   it('deploys the fixed set of lifecycle machines (the same as for any DAGs), the try machine Express with its logs', () => {
-    expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'iterate', 'batch_array']);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5 + 3);
+    expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 6 + 3);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineName: stack.naming.lifecycle('try'),
       StateMachineType: 'EXPRESS',
@@ -410,7 +410,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/vendedlogs/states/${stack.naming.prefix}-express` });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: stack.naming.lifecycle('batch'),
+      StateMachineName: stack.naming.lifecycle('batch_job'),
       StateMachineType: 'STANDARD',
     });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -451,7 +451,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     const starts = allows(statementsOf(template, stack, 'Scheduler/ServiceRole'), 'states:StartExecution');
     expect(starts).toHaveLength(1);
     const resources = resourcesOf(starts[0]!).map(text);
-    expect(resources).toHaveLength(6);
+    expect(resources).toHaveLength(7);
     expect(resources.at(-1)).toContain(`:stateMachine:${stack.naming.timer}"`);
     for (const r of resources) expect(r).not.toContain('*');
   });
@@ -469,7 +469,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
   });
 
   it('gives the Batch lifecycle role SubmitJob on the created queue, DescribeJobs, TerminateJob and the events rule of .sync', () => {
-    const st = statementsOf(template, stack, 'LifecycleRoleBatch');
+    const st = statementsOf(template, stack, 'LifecycleRoleBatchJob');
     const submit = allows(st, 'batch:SubmitJob');
     expect(submit).toHaveLength(1);
     expect(text(submit[0]!.Resource)).toMatch(/JobQueue|job-queue/i);

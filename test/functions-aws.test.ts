@@ -99,6 +99,7 @@ describe('state machine and execution names', () => {
       'Airless-1a2b3c4d-try',
       'Airless-1a2b3c4d-sensor',
       'Airless-1a2b3c4d-batch',
+      'Airless-1a2b3c4d-batch-job',
       'Airless-1a2b3c4d-iterate',
       'Airless-1a2b3c4d-batch-array',
       'Airless-1a2b3c4d-timer',

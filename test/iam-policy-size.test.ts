@@ -88,7 +88,7 @@ describe('SubmitJob\'s resources in managed policies', () => {
 });
 
 describe.each<[string, string, Partial<AirlessStackProps>, (stack: AirlessStack) => iam.IRole[]]>([
-  ['sync mode: the Batch lifecycle roles submit (a single job, an array fan-out)', 'IamSizeSync', {}, (stack) => [stack.lifecycles.get('batch')!.role, stack.lifecycles.get('batch_array')!.role]],
+  ['sync mode: the Batch lifecycle roles submit (a single job, an array fan-out)', 'IamSizeSync', {}, (stack) => [stack.lifecycles.get('batch_job')!.role, stack.lifecycles.get('batch_array')!.role]],
   ['poll mode: the task runner submits', 'IamSizePoll', { batchWatch: 'poll' }, (stack) => [stack.functions.taskRunner.role!]],
 ])('a stack whose Batch tasks may name 100 job queue / job definition pairs (%s)', (_what, stackName, props, submitter) => {
   let stack: AirlessStack;
