@@ -13,7 +13,7 @@ import type { TerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import { newTaskInstance, tiKeyOf, type DagRunRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
 import { finalizeIfDone, finalizeRun } from './run-end.ts';
-import { releaseSlots } from './slots.ts';
+import { slotReleases, wakeWaiters } from './slots.ts';
 import type { Step } from './step.ts';
 import { queueInstance } from './tries.ts';
 import { queueWave } from './waves.ts';
@@ -221,11 +221,13 @@ export async function finish(
   holder?: string,
 ): Promise<boolean> {
   const t = dag.task(key.taskId);
-  const res = await s.store.finishTaskInstance({ key: tiKeyOf(key), expect, ...(create ? { create } : {}), state, patch, downstream: t.downstream });
+  // The slots go back with the finish itself (one step of the store).
+  const release = holder === undefined ? undefined : slotReleases(dag, t, holder);
+  const res = await s.store.finishTaskInstance({ key: tiKeyOf(key), expect, ...(create ? { create } : {}), state, patch, downstream: t.downstream, ...(release ? { release } : {}) });
   if (!res) return false;
   s.emitTi(res.ti);
-  if (holder !== undefined) await releaseSlots(s, dag, t, holder);
-  const run = await s.store.getRun(key);
+  if (release) for (const name of res.waiters ?? release.map((r) => r.name)) await wakeWaiters(s, name);
+  const run = res.run ?? (await s.store.getRun(key));
   if (!run || run.state !== 'running') return true;
   for (let i = 0; i < t.downstream.length; i++) await decide(s, dag, run, dag.task(t.downstream[i]!), res.downstream[i]);
   // The run as read after the finish: its pending count is final when the finish brought it to 0.

@@ -7,6 +7,7 @@ import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
 import type { ArrayRef } from '../core/arrays.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { DagRunRecord, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { SlotRelease } from '../store/state-store.ts';
 import type { Step } from './step.ts';
 import { queueInstance } from './tries.ts';
 import { groupInstances } from './waves.ts';
@@ -92,16 +93,28 @@ export async function takeSlots(s: Step, dag: Dag, t: TaskSpec, holder: string, 
   return { taken: false, error: null };
 }
 
+/**
+ * What a holder of the task's limits gives back: the units `limits` takes, named without reading the
+ * pool (a release is conditional on what the holder holds, so one that took nothing gives nothing back).
+ */
+export function slotReleases(dag: Dag, t: TaskSpec, holder: string): SlotRelease[] {
+  const out: SlotRelease[] = [
+    { name: `dag:${dag.dagId}`, n: 1, holder },
+    { name: `pool:${t.pool}`, n: t.poolSlots, holder },
+  ];
+  if (t.maxActiveTisPerDag !== null) out.push({ name: `task:${dag.dagId}:${t.taskId}`, n: 1, holder });
+  return out;
+}
+
 /** Give back what `holder` holds of the task's limits (nothing if it holds none) and wake their waiters. */
 export async function releaseSlots(s: Step, dag: Dag, t: TaskSpec, holder: string): Promise<void> {
-  const all = await limits(s, dag, t);
-  if (typeof all === 'string') return;
-  for (const l of all) await s.store.release(l.name, l.n, holder);
-  for (const l of all) await wakeWaiters(s, l.name);
+  const waited: string[] = [];
+  for (const r of slotReleases(dag, t, holder)) if (await s.store.release(r.name, r.n, r.holder)) waited.push(r.name);
+  for (const name of waited) await wakeWaiters(s, name);
 }
 
 /** Queue the instances waiting on `name` while it has room (entries that no longer wait are dropped). */
-async function wakeWaiters(s: Step, name: string): Promise<void> {
+export async function wakeWaiters(s: Step, name: string): Promise<void> {
   for (;;) {
     const key = await s.store.dequeueWaiter(name);
     if (!key) return;

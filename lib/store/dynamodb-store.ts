@@ -104,6 +104,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A semaphore item's attribute naming a holder of units: `h:<holder>`, its value the units held. */
 const HOLDER_PREFIX = 'h:';
+/** A semaphore item's count of queued waiters (absent: none was ever queued). */
+const WAITING = 'waiting';
+
+/** Whether a semaphore item counts waiters queued. */
+function hasWaiters(item: Item | undefined): boolean {
+  return Number(item?.[WAITING] ?? 0) > 0;
+}
 
 function isConditionFailed(e: unknown): boolean {
   return e instanceof Error && e.name === 'ConditionalCheckFailedException';
@@ -532,6 +539,16 @@ export class DynamoDbStateStore implements StateStore {
     await this.writeChunks(writes, MAX_TRANSACTION_ITEMS, []);
   }
 
+  /** One BatchGetItem of both items. */
+  async getTaskInstanceAndRun(key: TiKey): Promise<{ ti: TaskInstanceRecord | undefined; run: DagRunRecord | undefined }> {
+    const tiKey = keys.taskInstance(key, key.taskId, key.mapIndex);
+    const runKey = keys.run(key);
+    const found = await this.batchGet([tiKey, runKey]);
+    const ti = found.get(keyId(tiKey));
+    const run = found.get(keyId(runKey));
+    return { ti: ti ? itemToTi(ti) : undefined, run: run ? itemToRun(run) : undefined };
+  }
+
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
     const item = await this.get(keys.taskInstance(key, key.taskId, key.mapIndex));
     return item ? itemToTi(item) : undefined;
@@ -578,7 +595,10 @@ export class DynamoDbStateStore implements StateStore {
     const tiKey = keys.taskInstance(req.key, taskId, mapIndex);
     const runKey = keys.run(req.key);
     const dsKeys = req.downstream.map((d) => keys.taskState(req.key, d));
-    const found = await this.batchGet([tiKey, runKey, ...dsKeys]);
+    const releases = req.release ?? [];
+    // The semaphores given back are read with the rest: their waiter counts say whom to wake.
+    const semKeys = releases.map((r) => keys.semaphore(r.name));
+    const found = await this.batchGet([tiKey, runKey, ...dsKeys, ...semKeys]);
     const ti = found.get(keyId(tiKey));
     const run = found.get(keyId(runKey));
     if (!ti || !run) throw new Error(`DynamoDB store: task instance or run '${runId}' of DAG '${dagId}' vanished after finishing ${taskId}[${mapIndex}]`);
@@ -586,6 +606,8 @@ export class DynamoDbStateStore implements StateStore {
       ti: itemToTi(ti),
       pending: Number(run.pending),
       downstream: req.downstream.map((d, i) => itemToTaskState(found.get(keyId(dsKeys[i]!)) ?? { dagId, runId, taskId: d })),
+      run: itemToRun(run),
+      waiters: releases.filter((_, i) => hasWaiters(found.get(keyId(semKeys[i]!)))).map((r) => r.name),
     };
   }
 
@@ -594,14 +616,30 @@ export class DynamoDbStateStore implements StateStore {
     const run = req.key;
     const { taskId } = run;
     if (req.expect === 'absent' ? !req.create : !satisfiable(req.expect)) return false;
+    const releases = (req.release ?? []).map((r) => this.releaseItem(r.name, r.n, r.holder));
     return this.tx.fanOut({
       anchorKey: keys.taskInstance(run, taskId, req.key.mapIndex),
       claim: (cursor) => this.finishClaim(req, cursor),
-      first: [this.taskStateAdd(run, taskId, (e) => [`${e.name(selfAttr(req.state))} ${e.value(1)}`])],
+      first: [this.taskStateAdd(run, taskId, (e) => [`${e.name(selfAttr(req.state))} ${e.value(1)}`]), ...releases],
+      optional: new Set(releases),
       last: [this.runPendingAdd(run, -1)],
       targets: this.countedTargets(run, req.downstream, (e, n) => [`${e.name(upstreamAttr(req.state))} ${e.value(n)}`]),
       sameOutcome: (a) => a.state === req.state,
     });
+  }
+
+  /** A release as a transaction item: conditional on the holder holding `n` units. */
+  private releaseItem(name: string, n: number, holder: string): TxItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.semaphore(name),
+        UpdateExpression: 'ADD #used :minus REMOVE #h',
+        ConditionExpression: '#h = :n',
+        ExpressionAttributeNames: { '#used': 'used', '#h': `${HOLDER_PREFIX}${holder}` },
+        ExpressionAttributeValues: { ':minus': -n, ':n': n },
+      },
+    };
   }
 
   /**
@@ -1430,44 +1468,59 @@ export class DynamoDbStateStore implements StateStore {
     return Number(attrs?.n);
   }
 
-  /** Give back the `n` units `holder` holds: one conditional update (`h:<holder> = n`); nothing when it holds none. */
-  async release(name: string, n: number, holder: string): Promise<void> {
+  /**
+   * Give back the `n` units `holder` holds: one conditional update (`h:<holder> = n`); nothing when it
+   * holds none. The semaphore's waiter count comes back with it (the item as written, or as found).
+   */
+  async release(name: string, n: number, holder: string): Promise<boolean> {
     try {
-      await this.write(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.semaphore(name),
-          UpdateExpression: 'ADD #used :minus REMOVE #h',
-          ConditionExpression: '#h = :n',
-          ExpressionAttributeNames: { '#used': 'used', '#h': `${HOLDER_PREFIX}${holder}` },
-          ExpressionAttributeValues: { ':minus': -n, ':n': n },
-        }),
-      );
+      const item = await this.write(new UpdateCommand({ ...this.releaseItem(name, n, holder).Update!, ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return hasWaiters(item);
     } catch (e) {
       if (!isConditionFailed(e)) throw e;
+      // Refused (the holder holds none): the item as found, if there is one, says whether any wait.
+      return hasWaiters((e as { Item?: Item }).Item);
     }
   }
 
-  /** A waiter item sorted by enqueue time (ms) then a per-process sequence. */
+  /**
+   * A waiter item sorted by enqueue time (ms) then a per-process sequence, put in one transaction with
+   * 1 added to the semaphore's waiter count (`waiting`), which a release reads to know whether to look.
+   */
   async enqueueWaiter(name: string, key: TiKey): Promise<void> {
     const ms = (lastWaiterMs = Math.max(lastWaiterMs, Date.now()));
-    await this.write(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          [PK]: prefixes.waiterPartition(name),
-          [SK]: `${String(ms).padStart(15, '0')}#${uniqueSuffix()}`,
-          type: ItemType.waiter,
-          dagId: key.dagId,
-          runId: key.runId,
-          taskId: key.taskId,
-          mapIndex: key.mapIndex,
-        },
-      }),
-    );
+    const item = {
+      [PK]: prefixes.waiterPartition(name),
+      [SK]: `${String(ms).padStart(15, '0')}#${uniqueSuffix()}`,
+      type: ItemType.waiter,
+      dagId: key.dagId,
+      runId: key.runId,
+      taskId: key.taskId,
+      mapIndex: key.mapIndex,
+    };
+    const res = await this.tx.write([{ Put: { TableName: this.tableName, Item: item } }, this.waitingAdd(name, 1, false)]);
+    if (!res.ok) throw new Error(`DynamoDB store: queueing a waiter of semaphore '${name}' was refused (item ${res.failed})`);
   }
 
-  /** The oldest waiter: Query Limit 1, then a conditional delete (another taker makes us look again). */
+  /** The semaphore's waiter count changed by `delta` (`positive`: only while it is above 0). */
+  private waitingAdd(name: string, delta: number, positive: boolean): TxItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.semaphore(name),
+        UpdateExpression: 'ADD #w :d SET #type = :type',
+        ...(positive ? { ConditionExpression: '#w > :zero' } : {}),
+        ExpressionAttributeNames: { '#w': WAITING, '#type': 'type' },
+        ExpressionAttributeValues: { ':d': delta, ':type': ItemType.semaphore, ...(positive ? { ':zero': 0 } : {}) },
+      },
+    };
+  }
+
+  /**
+   * The oldest waiter: Query Limit 1, then its conditional delete with 1 taken from the semaphore's
+   * waiter count, in one transaction (another taker makes us look again). A count already at 0 (a
+   * waiter queued before counts were kept) is left alone.
+   */
   async dequeueWaiter(name: string): Promise<TiKey | undefined> {
     for (;;) {
       const res = await this.doc.send(
@@ -1482,19 +1535,22 @@ export class DynamoDbStateStore implements StateStore {
       );
       const head: Item | undefined = res.Items?.[0];
       if (!head) return undefined;
-      try {
-        await this.write(
-          new DeleteCommand({
-            TableName: this.tableName,
-            Key: { [PK]: head[PK], [SK]: head[SK] },
-            ConditionExpression: 'attribute_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': PK },
-          }),
-        );
-        return { dagId: String(head.dagId), runId: String(head.runId), taskId: String(head.taskId), mapIndex: Number(head.mapIndex) };
-      } catch (e) {
-        if (!isConditionFailed(e)) throw e;
+      const del = {
+        TableName: this.tableName,
+        Key: { [PK]: head[PK], [SK]: head[SK] },
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+      };
+      let taken = await this.tx.write([{ Delete: del }, this.waitingAdd(name, -1, true)]);
+      if (!taken.ok && taken.failed === 1) {
+        try {
+          await this.write(new DeleteCommand(del));
+          taken = { ok: true };
+        } catch (e) {
+          if (!isConditionFailed(e)) throw e;
+        }
       }
+      if (taken.ok) return { dagId: String(head.dagId), runId: String(head.runId), taskId: String(head.taskId), mapIndex: Number(head.mapIndex) };
     }
   }
 }

@@ -175,6 +175,10 @@ export class MemoryStateStore implements StateStore {
     }
   }
 
+  async getTaskInstanceAndRun(key: TiKey): Promise<{ ti: TaskInstanceRecord | undefined; run: DagRunRecord | undefined }> {
+    return { ti: await this.getTaskInstance(key), run: await this.getRun(key) };
+  }
+
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
     return this.find(key)?.tis.get(tiId(key));
   }
@@ -221,7 +225,9 @@ export class MemoryStateStore implements StateStore {
       downstream.push(copyTaskState(s));
     }
     p.run = Object.freeze({ ...p.run, pending: p.run.pending - 1 });
-    return { ti, pending: p.run.pending, downstream };
+    const waiters: string[] = [];
+    for (const r of req.release ?? []) if (this.releaseNow(r.name, r.n, r.holder)) waiters.push(r.name);
+    return { ti, pending: p.run.pending, downstream, run: p.run, waiters };
   }
 
   async listTaskInstanceRange(run: RunRef, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
@@ -492,12 +498,20 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
-  async release(name: string, n: number, holder: string): Promise<void> {
+  async release(name: string, n: number, holder: string): Promise<boolean> {
+    return this.releaseNow(name, n, holder);
+  }
+
+  /** `release`, synchronously: whether the semaphore has waiters queued. */
+  private releaseNow(name: string, n: number, holder: string): boolean {
     const sem = this.semaphores.get(name);
-    if (sem?.holders.get(holder) !== n) return;
-    sem.holders.delete(holder);
-    sem.used -= n;
-    if (sem.holders.size === 0) this.semaphores.delete(name);
+    if (sem?.holders.get(holder) === n) {
+      sem.holders.delete(holder);
+      sem.used -= n;
+      if (sem.holders.size === 0) this.semaphores.delete(name);
+    }
+    const w = this.waiters.get(name);
+    return !!w && w.head < w.q.length;
   }
 
   async semaphoreHolders(name: string): Promise<Map<string, number>> {

@@ -756,6 +756,7 @@ function statements(db: DatabaseSync) {
     deleteHolders: p('DELETE FROM semaphore_holders WHERE name = ?'),
     countUp: p('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value'),
     enqueue: p('INSERT INTO waiters (name, dag_id, run_id, task_id, map_index) VALUES (?, ?, ?, ?, ?)'),
+    hasWaiter: p('SELECT 1 AS one FROM waiters WHERE name = ? LIMIT 1'),
     dequeue: p('DELETE FROM waiters WHERE seq = (SELECT seq FROM waiters WHERE name = ? ORDER BY seq LIMIT 1) RETURNING dag_id, run_id, task_id, map_index'),
   } satisfies Record<string, StatementSync | StatementSync[]>;
 }
@@ -896,6 +897,10 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
+  async getTaskInstanceAndRun(key: TiKey): Promise<{ ti: TaskInstanceRecord | undefined; run: DagRunRecord | undefined }> {
+    return { ti: await this.getTaskInstance(key), run: await this.getRun(key) };
+  }
+
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
     return this.ti(key);
   }
@@ -942,7 +947,8 @@ export class SqliteStateStore implements StateStore {
       // One by one, as the memory store: a downstream task listed twice shows 1 then 2.
       const downstream = req.downstream.map((d) => taskStateFromRow(this.q.addUpstream.get(run.dagId, run.runId, d, ...one)!));
       const pending = num(this.q.addPending.get(-1, run.dagId, run.runId)!, 'pending');
-      return { ti, pending, downstream };
+      const waiters = (req.release ?? []).filter((r) => this.releaseNow(r.name, r.n, r.holder)).map((r) => r.name);
+      return { ti, pending, downstream, waiters };
     });
   }
 
@@ -1250,10 +1256,14 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
-  async release(name: string, n: number, holder: string): Promise<void> {
-    this.tx(() => {
-      if (Number(this.q.removeHolder.run(name, holder, n).changes) > 0) this.q.release.run(n, name);
-    });
+  async release(name: string, n: number, holder: string): Promise<boolean> {
+    return this.tx(() => this.releaseNow(name, n, holder));
+  }
+
+  /** `release` inside a transaction: whether the semaphore has waiters queued. */
+  private releaseNow(name: string, n: number, holder: string): boolean {
+    if (Number(this.q.removeHolder.run(name, holder, n).changes) > 0) this.q.release.run(n, name);
+    return this.q.hasWaiter.get(name) !== undefined;
   }
 
   async semaphoreHolders(name: string): Promise<Map<string, number>> {
