@@ -13,7 +13,8 @@ describe('fault injection on the memory store', () => {
     it(`one fault (${mode}) at every write of every sweep DAG: every run ends as without faults`, async () => {
       const { figures, failures } = await sweep({ dagIds: SWEEP_DAG_IDS, modes: [mode] });
       expect(failures.map((f) => `${f.dagId} write ${f.plan.at}: ${f.verdict} ${f.detail}`)).toEqual([]);
-      expect(figures.faults).toBeGreaterThan(300);
+      // The sweep reaches every write of the DAGs (282 when the slots went back with the finishing write).
+      expect(figures.faults).toBeGreaterThan(250);
       expect(figures.correct).toBe(figures.faults);
     });
   }

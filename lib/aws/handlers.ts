@@ -77,7 +77,11 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
       // The compiled TryFailed and TryTimedOut states write a failure's error as "Error: Cause" text.
       const result = req.result?.kind === 'failure' ? { ...req.result, error: errorInfoOf(req.result.error) } : req.result;
       if (result) await host.run(s.handleTryResult(req.key, req.tryNumber, result));
-      return (await host.flush()) ?? nextOfInstance(svc.store, req.key);
+      const next = await host.flush();
+      if (next) return next;
+      // The instance as this invocation wrote it, if it did: no read needed.
+      const written = host.callerWritten;
+      return written ? nextFromInstance(written) : nextOfInstance(svc.store, req.key);
     }
     case 'timer': {
       const standalone = 'standalone' in req && req.standalone;

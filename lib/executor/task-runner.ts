@@ -156,13 +156,12 @@ export class TaskRunner {
    * `onMarked` is called once the instance is running because of this call.
    */
   private async begin(key: TiKey, tryNumber: number, start: boolean | 'or-running', onMarked?: (before: TaskInstanceRecord) => void): Promise<Step | null> {
-    const before = await this.io.getTaskInstance(key);
+    // Everything is read before the instance is marked running (in one request), so that fewer store
+    // calls can fail between marking it and running its code.
+    const { ti: before, run } = await this.io.getTaskInstanceAndRun(key);
     if (!before || before.tryNumber !== tryNumber) return null;
     const mark = before.state === 'queued' && start !== false;
     if (!mark && (before.state !== 'running' || start === true)) return null;
-    // Everything is read before the instance is marked running, so that fewer store calls can fail
-    // between marking it and running its code.
-    const run = await this.io.getRun(key);
     const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
     let ti: TaskInstanceRecord = before;
     if (mark) {

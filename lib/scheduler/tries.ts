@@ -76,14 +76,13 @@ export async function queueInstance(s: Step, dag: Dag, ti: TaskInstanceRecord): 
  * tasks decided, the run finalised, a retry timer armed. Each of those steps is idempotent.
  */
 export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
-  const run = await s.store.getRun(key);
+  const { run, ti: current } = await s.store.getTaskInstanceAndRun(key);
   if (!run) return;
   const dag = s.dagOf(run);
   const t = dag.task(key.taskId);
   const now = s.now();
   const expect = { states: ['running' as const], tryNumber };
   const holder = tiHolder(key, tryNumber);
-  const current = await s.store.getTaskInstance(key);
   if (!current || current.tryNumber !== tryNumber) return;
   if (current.state !== 'running') return afterTryMoved(s, dag, run, t, current);
   const durationMs = current.startDate ? now - Date.parse(current.startDate) : null;
