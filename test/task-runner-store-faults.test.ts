@@ -193,10 +193,10 @@ describe('a store failure that outlasts the retries is thrown out of the TaskRun
   it('before the instance is marked running: not started, still queued, nothing ran', async () => {
     const counter = { t: 0 };
     const d = chainDag(counter);
-    const { store } = faulty([{ method: 'getRun', times: 6 }]);
+    const { store } = faulty([{ method: 'getTaskInstanceAndRun', times: 6 }]);
     const r = fakeRunner([d], { store, storeRetry: noWait });
     const key = await queued(store, d, 't');
-    await expect(r.taskRunner.run(key, 1)).rejects.toMatchObject({ name: 'TryInfrastructureError', where: 'store.getRun', started: false });
+    await expect(r.taskRunner.run(key, 1)).rejects.toMatchObject({ name: 'TryInfrastructureError', where: 'store.getTaskInstanceAndRun', started: false });
     expect(counter.t).toBe(0);
     expect(await store.getTaskInstance(key)).toMatchObject({ state: 'queued', tryNumber: 1 });
   });
