@@ -106,6 +106,35 @@ export function slotReleases(dag: Dag, t: TaskSpec, holder: string): SlotRelease
   return out;
 }
 
+/** Holders one conditional update takes units for (an update expression holds at most 4 KB). */
+const HOLDERS_PER_UPDATE = 50;
+
+/**
+ * Take the slots of many instances' next tries at once: per limit, one update for up to
+ * HOLDERS_PER_UPDATE holders, all or nothing. False when a limit refused or a pool cannot be used: then
+ * the caller takes them one by one (`takeSlots`), which finds the units already taken here (a holder's
+ * units are taken once) and gives them back when another limit refuses.
+ */
+export async function takeSlotsMany(s: Step, dag: Dag, tis: readonly TaskInstanceRecord[]): Promise<boolean> {
+  const byName = new Map<string, { limit: number; takes: { holder: string; n: number }[] }>();
+  for (const ti of tis) {
+    const all = await limits(s, dag, dag.task(ti.taskId));
+    if (typeof all === 'string') return false;
+    const holder = tiHolder(ti, ti.tryNumber + 1);
+    for (const l of all) {
+      let e = byName.get(l.name);
+      if (!e) byName.set(l.name, (e = { limit: l.limit, takes: [] }));
+      e.takes.push({ holder, n: l.n });
+    }
+  }
+  for (const [name, { limit, takes }] of byName) {
+    for (let i = 0; i < takes.length; i += HOLDERS_PER_UPDATE) {
+      if (!(await s.store.tryAcquireMany(name, limit, takes.slice(i, i + HOLDERS_PER_UPDATE)))) return false;
+    }
+  }
+  return true;
+}
+
 /** Give back what `holder` holds of the task's limits (nothing if it holds none) and wake their waiters. */
 export async function releaseSlots(s: Step, dag: Dag, t: TaskSpec, holder: string): Promise<void> {
   const waited: string[] = [];

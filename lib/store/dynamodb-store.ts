@@ -455,6 +455,32 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
+  /** Conditional updates in transactions of up to 100 (a lone one: a plain UpdateItem). */
+  async claimDecisions(run: RunRef, taskIds: readonly string[], decision: 'scheduled' | TerminalTiState): Promise<boolean[]> {
+    const applied = new Array<boolean>(taskIds.length).fill(false);
+    const seen = new Set<string>();
+    const writes: TxWrite[] = [];
+    taskIds.forEach((taskId, index) => {
+      if (seen.has(taskId)) return;
+      seen.add(taskId);
+      const e = new Expr();
+      const key = keys.taskState(run, taskId);
+      writes.push(
+        txWrite(index, key, {
+          Update: {
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: updateExpression({ set: e.set({ [DECISION]: decision, dagId: run.dagId, runId: run.runId, taskId, type: ItemType.taskState }) }),
+            ConditionExpression: `attribute_not_exists(${e.name(DECISION)})`,
+            ...e.params(),
+          },
+        }),
+      );
+    });
+    await this.writeChunks(writes, MAX_TRANSACTION_ITEMS, applied);
+    return applied;
+  }
+
   async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`claimExpansion: count must be an integer >= 1, got ${count}`);
     const anchorKey = keys.taskState(run, taskId);
@@ -1443,6 +1469,42 @@ export class DynamoDbStateStore implements StateStore {
       const item = (e as { Item?: Record<string, unknown> }).Item;
       if (item) return `${HOLDER_PREFIX}${holder}` in item;
       return (await this.semaphoreHolders(name)).has(holder);
+    }
+  }
+
+  /**
+   * One conditional update for every holder: `used + total <= limit` and none of the `h:<holder>`
+   * attributes there yet. Callers keep `takes` short (an update expression holds at most 4 KB).
+   */
+  async tryAcquireMany(name: string, limit: number, takes: readonly { holder: string; n: number }[]): Promise<boolean> {
+    const total = takes.reduce((a, t) => a + t.n, 0);
+    if (takes.length === 0) return true;
+    if (limit - total < 0 || new Set(takes.map((t) => t.holder)).size !== takes.length) return false;
+    const names: Record<string, string> = { '#used': 'used', '#type': 'type' };
+    const values: Record<string, unknown> = { ':n': total, ':max': limit - total, ':type': ItemType.semaphore };
+    const sets: string[] = ['#type = :type'];
+    const absent: string[] = [];
+    takes.forEach((t, i) => {
+      names[`#h${i}`] = `${HOLDER_PREFIX}${t.holder}`;
+      values[`:h${i}`] = t.n;
+      sets.push(`#h${i} = :h${i}`);
+      absent.push(`attribute_not_exists(#h${i})`);
+    });
+    try {
+      await this.write(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.semaphore(name),
+          UpdateExpression: `ADD #used :n SET ${sets.join(', ')}`,
+          ConditionExpression: `(attribute_not_exists(#used) OR #used <= :max) AND ${absent.join(' AND ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw e;
     }
   }
 

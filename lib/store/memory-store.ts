@@ -1,4 +1,4 @@
-import type { RunState } from '../model/states.ts';
+import type { RunState, TerminalTiState } from '../model/states.ts';
 import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runKeyText, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
@@ -150,6 +150,12 @@ export class MemoryStateStore implements StateStore {
     if (s.decision !== null) return false;
     s.decision = decision;
     return true;
+  }
+
+  async claimDecisions(run: RunRef, taskIds: readonly string[], decision: 'scheduled' | TerminalTiState): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const t of taskIds) out.push(await this.claimDecision(run, t, decision));
+    return out;
   }
 
   async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
@@ -495,6 +501,15 @@ export class MemoryStateStore implements StateStore {
     if (!sem) this.semaphores.set(name, (sem = { used: 0, holders: new Map() }));
     sem.holders.set(holder, n);
     sem.used += n;
+    return true;
+  }
+
+  async tryAcquireMany(name: string, limit: number, takes: readonly { holder: string; n: number }[]): Promise<boolean> {
+    const sem = this.semaphores.get(name);
+    const total = takes.reduce((a, t) => a + t.n, 0);
+    if ((sem?.used ?? 0) + total > limit || new Set(takes.map((t) => t.holder)).size !== takes.length) return false;
+    if (sem && takes.some((t) => sem.holders.has(t.holder))) return false;
+    for (const t of takes) await this.tryAcquire(name, t.n, limit, t.holder);
     return true;
   }
 

@@ -877,6 +877,13 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
+  async claimDecisions(run: RunRef, taskIds: readonly string[], decision: 'scheduled' | TerminalTiState): Promise<boolean[]> {
+    return this.tx(() => {
+      this.requireRun(run);
+      return taskIds.map((t) => Number(this.q.claimDecision.run(run.dagId, run.runId, t, decision).changes) === 1);
+    });
+  }
+
   async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
     return this.tx(() => {
       this.requireRun(run);
@@ -1252,6 +1259,20 @@ export class SqliteStateStore implements StateStore {
       if (used + n > limit) return false;
       this.q.setSemaphore.run(name, used + n);
       this.q.addHolder.run(name, holder, n);
+      return true;
+    });
+  }
+
+  async tryAcquireMany(name: string, limit: number, takes: readonly { holder: string; n: number }[]): Promise<boolean> {
+    return this.tx(() => {
+      if (new Set(takes.map((t) => t.holder)).size !== takes.length) return false;
+      if (takes.some((t) => this.q.holderUnits.get(name, t.holder))) return false;
+      const row = this.q.semaphoreUsed.get(name);
+      const used = row ? num(row, 'used') : 0;
+      const total = takes.reduce((a, t) => a + t.n, 0);
+      if (used + total > limit) return false;
+      this.q.setSemaphore.run(name, used + total);
+      for (const t of takes) this.q.addHolder.run(name, t.holder, t.n);
       return true;
     });
   }

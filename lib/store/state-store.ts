@@ -149,6 +149,11 @@ export interface StateStore {
   /** Settle a task's decision exactly once; false if it was already settled. */
   claimDecision(run: RunRef, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean>;
   /**
+   * `claimDecision` for many tasks of one run at once (in fewer requests): per task, in order, whether
+   * this call settled it.
+   */
+  claimDecisions(run: RunRef, taskIds: readonly string[], decision: 'scheduled' | TerminalTiState): Promise<boolean[]>;
+  /**
    * Settle a mapped task as expanded into `count` (>= 1) instances, exactly once: announce them to the
    * downstream tallies and add `count - 1` to the run's pending count. False if already settled.
    */
@@ -266,6 +271,12 @@ export interface StateStore {
    * first attempt applied).
    */
   tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean>;
+  /**
+   * `tryAcquire` for many holders at once, all or nothing: their units (`n` each) are taken if `limit`
+   * allows them all and none of them holds units of it yet; false otherwise, and nothing is taken (the
+   * caller then takes them one by one, which finds those that hold units already).
+   */
+  tryAcquireMany(name: string, limit: number, takes: readonly { holder: string; n: number }[]): Promise<boolean>;
   /**
    * Give back the `n` units `holder` holds; nothing when it holds none (idempotent). Returns whether
    * the semaphore may have waiters queued (false only when none was queued as the call applied, so a
