@@ -18,7 +18,7 @@ import { iso } from '../model/time.ts';
 import type { DagResolver } from '../authoring/dag-resolver.ts';
 import type { TryResult } from '../core/events.ts';
 import type { TriggerRequest } from './trigger-request.ts';
-import type { DagRunRecord, LogLine, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { DagRunRecord, LogLine, RunRef, TaskInstanceRecord, TiKey, XComRecord } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from './batch-backend.ts';
@@ -139,6 +139,11 @@ export class TaskRunner {
   private readonly io: StateStore;
   /** What every try's tools call, made once per runner (a try's tools are then one small object). */
   private means: RunnerMeans | undefined;
+  /**
+   * Tries run by `run` whose result XCom is held until the try closes (written with its log, in one
+   * request): by the instance record the try runs with.
+   */
+  private readonly heldResults = new WeakMap<TaskInstanceRecord, { xcom: XComRecord | null }>();
 
   constructor(
     readonly store: StateStore,
@@ -181,10 +186,14 @@ export class TaskRunner {
       if (result?.kind === 'failure') write('error', formatError(result.error));
       else if (result?.kind === 'skip') write('info', `skipped: ${result.reason}`);
       else if (result?.kind === 'success') write('info', 'done: success');
-      // Kept until written: a close that failed and is called again writes them then.
-      if (lines.length) {
-        await this.io.appendLog(key, tryNumber, lines);
+      // Kept until written: a close that failed and is called again writes them then. A result the
+      // try's code stored (held back by `run`) goes with them, in one request.
+      const held = this.heldResults.get(ti);
+      const xcoms = held?.xcom ? [held.xcom] : [];
+      if (lines.length || xcoms.length) {
+        await this.io.putTryOutput({ xcoms, logs: lines.length ? [{ key, tryNumber, lines }] : [] });
         lines.length = 0;
+        if (held) held.xcom = null;
       }
     };
     if (!run || !dag || !dag.taskIndex.has(key.taskId)) {
@@ -237,6 +246,8 @@ export class TaskRunner {
       const step = await this.begin(key, tryNumber, true, (b) => (before = b));
       if (!step) return null;
       const { ti, run, dag, spec, write } = step;
+      // The result the code stores is written when the try closes, with its log.
+      this.heldResults.set(ti, { xcom: null });
       let result: TryResult;
       if (!run || !dag || !spec) {
         result = tryFailure(new NonRetriableError(`DAG run '${key.runId}' of DAG '${key.dagId}' or its DAG is not available`));
@@ -599,7 +610,10 @@ export class TaskRunner {
   private async storeResult(ti: TaskInstanceRecord, value: unknown): Promise<void> {
     const v = value === undefined ? null : value;
     checkJson(v);
-    await this.io.putXCom({ dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v });
+    const x = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v };
+    const held = this.heldResults.get(ti);
+    if (held) held.xcom = x;
+    else await this.io.putXCom(x);
   }
 
   private async input(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<unknown> {

@@ -107,9 +107,14 @@ const HOLDER_PREFIX = 'h:';
 /** A semaphore item's count of queued waiters (absent: none was ever queued). */
 const WAITING = 'waiting';
 
-/** Whether a semaphore item counts waiters queued. */
+/**
+ * Whether a semaphore item counts waiters queued. The item may be as a refused write returns it, not
+ * converted by the document client (`{ N: '2' }`).
+ */
 function hasWaiters(item: Item | undefined): boolean {
-  return Number(item?.[WAITING] ?? 0) > 0;
+  const w = item?.[WAITING];
+  const n = typeof w === 'object' && w !== null && 'N' in w ? (w as { N: unknown }).N : w;
+  return Number(n ?? 0) > 0;
 }
 
 function isConditionFailed(e: unknown): boolean {
@@ -1195,14 +1200,28 @@ export class DynamoDbStateStore implements StateStore {
 
   /** BatchWriteItem in chunks of 25 (unprocessed items sent again with backoff); values as `putXCom`. */
   async putXComs(xs: readonly XComRecord[]): Promise<void> {
-    // The last put of a key wins (BatchWriteItem refuses a key twice in one request).
+    await this.batchPutAll(await this.xcomItems(xs));
+  }
+
+  /** The items of XComs put together: the last put of a key wins (BatchWriteItem refuses a key twice in one request). */
+  private xcomItems(xs: readonly XComRecord[]): Promise<Item[]> {
     const byKey = new Map<string, XComRecord>();
     for (const x of xs) {
       const id = keyId(keys.xcom(x, x.taskId, x.key, x.mapIndex));
       byKey.delete(id);
       byKey.set(id, x);
     }
-    const items = await this.map([...byKey.values()], (x) => this.xcomItem(x));
+    return this.map([...byKey.values()], (x) => this.xcomItem(x));
+  }
+
+  /** The XComs' and the logs' items in BatchWriteItem requests of 25 (a try's result and log: one request). */
+  async putTryOutput(out: { xcoms: readonly XComRecord[]; logs: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[] }): Promise<void> {
+    const items = [...(await this.xcomItems(out.xcoms)), ...out.logs.flatMap((e) => this.logItems(e.key, e.tryNumber, e.lines))];
+    await this.batchPutAll(items);
+  }
+
+  /** Plain puts of `items` (distinct keys) in BatchWriteItem requests of 25, concurrently. */
+  private async batchPutAll(items: Item[]): Promise<void> {
     const chunks: Item[][] = [];
     for (let i = 0; i < items.length; i += MAX_BATCH_WRITE_ITEMS) chunks.push(items.slice(i, i + MAX_BATCH_WRITE_ITEMS));
     await this.each(chunks, (chunk) => this.batchPut(chunk));

@@ -445,6 +445,11 @@ export class MemoryStateStore implements StateStore {
     return structuredClone(this.pipeline.get(scope) ?? []);
   }
 
+  async putTryOutput(out: { xcoms: readonly XComRecord[]; logs: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[] }): Promise<void> {
+    if (out.xcoms.length) await this.putXComs(out.xcoms);
+    if (out.logs.length) await this.appendLogs(out.logs);
+  }
+
   async appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void> {
     for (const e of entries) await this.appendLog(e.key, e.tryNumber, e.lines);
   }

@@ -1139,6 +1139,11 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
+  async putTryOutput(out: { xcoms: readonly XComRecord[]; logs: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[] }): Promise<void> {
+    if (out.xcoms.length) await this.putXComs(out.xcoms);
+    if (out.logs.length) await this.appendLogs(out.logs);
+  }
+
   async appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void> {
     if (entries.length === 0) return;
     this.tx(() => {

@@ -192,6 +192,11 @@ export interface StateStore {
   putXComs(xs: readonly XComRecord[]): Promise<void>;
   /** Append to the logs of many tries at once (short logs: an array job's children). */
   appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void>;
+  /**
+   * What a try leaves when it ends, in as few requests as the store can: `putXComs(xcoms)` and
+   * `appendLogs(logs)` together (neither waits for the other; each is idempotent as those are).
+   */
+  putTryOutput(out: { xcoms: readonly XComRecord[]; logs: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[] }): Promise<void>;
 
   // Clearing (undoing finishes) ----------------------------------------------------------------------
   /**
