@@ -113,7 +113,7 @@ const WAITING = 'waiting';
  */
 function hasWaiters(item: Item | undefined): boolean {
   const w = item?.[WAITING];
-  const n = typeof w === 'object' && w !== null && 'N' in w ? (w as { N: unknown }).N : w;
+  const n = typeof w === 'object' && w !== null && 'N' in w ? w.N : w;
   return Number(n ?? 0) > 0;
 }
 
