@@ -133,6 +133,42 @@ describe('the scheduler returns effects', () => {
     expect([...(await store.semaphoreHolders('dag:fx_five')).keys()].sort()).toEqual(['ti/fx_five/r/b/-1/1', 'ti/fx_five/r/c/-1/1', 'ti/fx_five/r/d/-1/1']);
   });
 
+  it("a report given what its try's runner saw reads neither the instance nor the run again; a stale one is refused by the store, which is then read", async () => {
+    const store = new MemoryStateStore();
+    const reads: string[] = [];
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (prop === 'getTaskInstanceAndRun' || prop === 'getTaskInstance' || prop === 'getRun') reads.push(prop);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const { scheduler } = setup(chain, counting);
+    await scheduler.triggerRun({ dagId: 'fx_chain', runId: 'r' });
+    const k = (taskId: string): TiKey => ({ dagId: 'fx_chain', runId: 'r', taskId, mapIndex: -1 });
+    const seenOf = async (key: TiKey) => ({ ti: (await store.getTaskInstance(key))!, run: (await store.getRun(key))! });
+    await start(store, k('a'), 1, T0);
+    const seenA = await seenOf(k('a'));
+    reads.length = 0;
+    const a = await scheduler.handleTryResult(k('a'), 1, { kind: 'success' }, seenA);
+    expect(reads).toEqual([]);
+    expect(asked(a.effects)).toEqual(['dispatch b#1']);
+    expect((await store.getTaskInstance(k('a')))?.state).toBe('success');
+
+    await start(store, k('b'), 1, T0);
+    const seenB = await seenOf(k('b'));
+    await scheduler.handleTryResult(k('b'), 1, { kind: 'success' });
+    expect((await store.getRun(k('b')))?.state).toBe('success');
+    reads.length = 0;
+    const again = await scheduler.handleTryResult(k('b'), 1, { kind: 'failure', error: boom, retriable: true }, seenB);
+    expect(reads).toEqual(['getTaskInstanceAndRun']);
+    expect(asked(again.effects)).toEqual([]);
+    expect(await store.getTaskInstance(k('b'))).toMatchObject({ state: 'success', tryNumber: 1 });
+  });
+
   it('a step that throws part way leaves what it had decided on the error, for the host to carry out', async () => {
     const d = dag({ dagId: 'fx_two' }, () => {
       task('a', () => 1);

@@ -235,17 +235,20 @@ export class TaskRunner {
   }
 
   /**
-   * Returns null when the instance was not queued for this try (a duplicate start): nothing ran. An error
+   * Returns null when the instance was not queued for this try (a duplicate start): nothing ran. `seen`,
+   * when given, gets the instance as this call marked it running and its run (for the scheduler's
+   * `handleTryResult` in the same process, which then need not read them again). An error
    * of the task's code (or of its input, its result) ends the try as a failure; a store failure that
    * outlasts its retries is thrown as a {@link TryInfrastructureError} instead (the task is not at fault).
    */
-  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal): Promise<TryResult | null> {
+  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal, seen?: { ti?: TaskInstanceRecord; run?: DagRunRecord }): Promise<TryResult | null> {
     let before: TaskInstanceRecord | null = null;
     const progress: TryProgress = { codeStarted: false };
     try {
       const step = await this.begin(key, tryNumber, true, (b) => (before = b));
       if (!step) return null;
       const { ti, run, dag, spec, write } = step;
+      if (seen && run) Object.assign(seen, { ti, run });
       // The result the code stores is written when the try closes, with its log.
       this.heldResults.set(ti, { xcom: null });
       let result: TryResult;

@@ -108,13 +108,25 @@ function dispatchQueued(s: Step, dag: Dag, t: TaskSpec, before: TaskInstanceReco
 }
 
 /**
+ * An instance (running a try) and its run as the try's runner in the same process last read or wrote
+ * them: the report of the try uses them instead of reading them again. Every move it makes is
+ * conditional on the instance's state and try all the same, and a refused move reads both again.
+ */
+export interface TrySeen {
+  ti: TaskInstanceRecord;
+  run: DagRunRecord;
+}
+
+const sameInstance = (a: TiKey, b: TiKey) => a.dagId === b.dagId && a.runId === b.runId && a.taskId === b.taskId && a.mapIndex === b.mapIndex;
+
+/**
  * A try ended. Idempotent: only the first report for (instance, try) while it runs moves it; a report
  * that finds the try already moved (a replay, or a first delivery whose process died or whose write
  * reported an error after it applied) finishes what follows that move: slots given back, downstream
  * tasks decided, the run finalised, a retry timer armed. Each of those steps is idempotent.
  */
-export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
-  const { run, ti: current } = await s.store.getTaskInstanceAndRun(key);
+export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: TryResult, seen?: TrySeen): Promise<void> {
+  const { run, ti: current } = seen && sameInstance(seen.ti, key) ? seen : await s.store.getTaskInstanceAndRun(key);
   if (!run) return;
   const dag = s.dagOf(run);
   const t = dag.task(key.taskId);
@@ -146,7 +158,7 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
       // The patch is conditional on this try running, so the history read with it is the one it replaces.
       const history = historyWithCurrentTry({ ...current, ...ended }, 'failed');
       const ti = await s.store.updateTaskInstance(key, expect, { state: 'up_for_retry', ...ended, nextAt: iso(at), ...(history ? { history } : {}) });
-      if (!ti) return afterTryMovedByOther(s, dag, run, t, key, tryNumber);
+      if (!ti) return afterTryMovedByOther(s, dag, t, key, tryNumber);
       s.emitTi(ti);
       await releaseSlots(s, dag, t, holder);
       await taskCallback(s, dag, t, 'onRetry', key, tryNumber, formatError(result.error));
@@ -159,7 +171,7 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
         nextAt: result.until === null ? null : iso(result.until),
         ...(result.externalId !== undefined ? { externalId: result.externalId } : {}),
       });
-      if (!ti) return afterTryMovedByOther(s, dag, run, t, key, tryNumber);
+      if (!ti) return afterTryMovedByOther(s, dag, t, key, tryNumber);
       s.emitTi(ti);
       await releaseSlots(s, dag, t, holder);
       if (result.until !== null) s.timer(result.until, { type: 'resume', key: tiKeyOf(key), tryNumber });
@@ -172,13 +184,13 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
 /** Finish a running try in a terminal state; then (or when it finished already) what follows. */
 async function finishTry(s: Step, dag: Dag, t: TaskSpec, key: TiKey, expect: { states: TaskInstanceRecord['state'][]; tryNumber: number }, state: TerminalTiState, patch: Partial<TaskInstanceRecord>, holder: string): Promise<void> {
   if (await finish(s, dag, key, expect, state, patch, undefined, holder)) return;
-  const run = await s.store.getRun(key);
-  if (run) await afterTryMovedByOther(s, dag, run, t, key, expect.tryNumber);
+  await afterTryMovedByOther(s, dag, t, key, expect.tryNumber);
 }
 
-async function afterTryMovedByOther(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, key: TiKey, tryNumber: number): Promise<void> {
-  const now = await s.store.getTaskInstance(key);
-  if (now && now.tryNumber === tryNumber && now.state !== 'running') await afterTryMoved(s, dag, run, t, now);
+/** A move of a running try refused: read the instance and its run again, and finish what followed the move. */
+async function afterTryMovedByOther(s: Step, dag: Dag, t: TaskSpec, key: TiKey, tryNumber: number): Promise<void> {
+  const { ti: now, run } = await s.store.getTaskInstanceAndRun(key);
+  if (run && now && now.tryNumber === tryNumber && now.state !== 'running') await afterTryMoved(s, dag, run, t, now);
 }
 
 /**
