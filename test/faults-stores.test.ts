@@ -16,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('fault injection on SQLite (real processes killed and restarted)', () => {
   it.each([
     ['fault_chain', 'die', 5],
-    ['fault_map', 'die', 9],
+    ['fault_map', 'die', 7],
     ['fault_parent', 'after', 3],
     ['fault_array', 'before', 3],
   ] as const)('%s, a fault (%s) at one write in every %i: every run ends as without faults', async (dagId, mode, stride) => {

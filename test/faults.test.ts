@@ -13,7 +13,9 @@ describe('fault injection on the memory store', () => {
     it(`one fault (${mode}) at every write of every sweep DAG: every run ends as without faults`, async () => {
       const { figures, failures } = await sweep({ dagIds: SWEEP_DAG_IDS, modes: [mode] });
       expect(failures.map((f) => `${f.dagId} write ${f.plan.at}: ${f.verdict} ${f.detail}`)).toEqual([]);
-      expect(figures.faults).toBeGreaterThan(300);
+      // The sweep reaches every write of the DAGs (222 since tasks decided together are written together,
+      // and a try's result goes with its log).
+      expect(figures.faults).toBeGreaterThan(200);
       expect(figures.correct).toBe(figures.faults);
     });
   }

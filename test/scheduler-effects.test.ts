@@ -108,13 +108,75 @@ describe('the scheduler returns effects', () => {
     expect(emitted(out.effects)).toEqual(["error task 'a' onSuccess callback", 'ti a success', 'run success']);
   });
 
+  it('root tasks decided together are dispatched once each, holding their slots; past maxActiveTasks the rest wait and are woken one by one', async () => {
+    const wide = dag({ dagId: 'fx_wide', maxActiveTasks: 3 }, () => {
+      for (const id of ['a', 'b']) task(id, () => 1);
+    });
+    const two = setup(wide);
+    const { effects } = await two.scheduler.triggerRun({ dagId: 'fx_wide', runId: 'r' });
+    expect(asked(effects)).toEqual(['dispatch a#1', 'dispatch b#1']);
+    expect(emitted(effects)).toEqual(['run queued', 'run running', 'ti a scheduled', 'ti b scheduled', 'ti a queued', 'ti b queued']);
+    expect([...(await two.store.semaphoreHolders('dag:fx_wide')).keys()].sort()).toEqual(['ti/fx_wide/r/a/-1/1', 'ti/fx_wide/r/b/-1/1']);
+
+    const five = dag({ dagId: 'fx_five', maxActiveTasks: 3 }, () => {
+      for (const id of ['a', 'b', 'c', 'd', 'e']) task(id, () => 1);
+    });
+    const { store, scheduler } = setup(five);
+    const first = await scheduler.triggerRun({ dagId: 'fx_five', runId: 'r' });
+    // Refused together (5 > 3), taken one by one: the first three run, the others wait.
+    expect(asked(first.effects)).toEqual(['dispatch a#1', 'dispatch b#1', 'dispatch c#1']);
+    expect((await store.semaphoreHolders('dag:fx_five')).size).toBe(3);
+    const k = (taskId: string): TiKey => ({ dagId: 'fx_five', runId: 'r', taskId, mapIndex: -1 });
+    await start(store, k('a'), 1, T0);
+    const done = await scheduler.handleTryResult(k('a'), 1, { kind: 'success' });
+    expect(asked(done.effects)).toEqual(['dispatch d#1']);
+    expect([...(await store.semaphoreHolders('dag:fx_five')).keys()].sort()).toEqual(['ti/fx_five/r/b/-1/1', 'ti/fx_five/r/c/-1/1', 'ti/fx_five/r/d/-1/1']);
+  });
+
+  it("a report given what its try's runner saw reads neither the instance nor the run again; a stale one is refused by the store, which is then read", async () => {
+    const store = new MemoryStateStore();
+    const reads: string[] = [];
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (prop === 'getTaskInstanceAndRun' || prop === 'getTaskInstance' || prop === 'getRun') reads.push(prop);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const { scheduler } = setup(chain, counting);
+    await scheduler.triggerRun({ dagId: 'fx_chain', runId: 'r' });
+    const k = (taskId: string): TiKey => ({ dagId: 'fx_chain', runId: 'r', taskId, mapIndex: -1 });
+    const seenOf = async (key: TiKey) => ({ ti: (await store.getTaskInstance(key))!, run: (await store.getRun(key))! });
+    await start(store, k('a'), 1, T0);
+    const seenA = await seenOf(k('a'));
+    reads.length = 0;
+    const a = await scheduler.handleTryResult(k('a'), 1, { kind: 'success' }, seenA);
+    expect(reads).toEqual([]);
+    expect(asked(a.effects)).toEqual(['dispatch b#1']);
+    expect((await store.getTaskInstance(k('a')))?.state).toBe('success');
+
+    await start(store, k('b'), 1, T0);
+    const seenB = await seenOf(k('b'));
+    await scheduler.handleTryResult(k('b'), 1, { kind: 'success' });
+    expect((await store.getRun(k('b')))?.state).toBe('success');
+    reads.length = 0;
+    const again = await scheduler.handleTryResult(k('b'), 1, { kind: 'failure', error: boom, retriable: true }, seenB);
+    expect(reads).toEqual(['getTaskInstanceAndRun']);
+    expect(asked(again.effects)).toEqual([]);
+    expect(await store.getTaskInstance(k('b'))).toMatchObject({ state: 'success', tryNumber: 1 });
+  });
+
   it('a step that throws part way leaves what it had decided on the error, for the host to carry out', async () => {
     const d = dag({ dagId: 'fx_two' }, () => {
       task('a', () => 1);
-      task('b', () => 2);
+      // Mapped, so decided on its own after a (tasks that simply run are created together).
+      task('b', (_c, x: number) => x).expand([2]);
     });
     const store = new MemoryStateStore();
-    // The second instance cannot be created: a's instance was created and queued before.
+    // b's instance cannot be created: a's instance was created and queued before.
     const broken = new Proxy(store, {
       get(target, prop, receiver) {
         if (prop === 'createTaskInstances') {

@@ -471,6 +471,31 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(wins.filter(Boolean)).toHaveLength(1);
       });
 
+      it('claimDecisions settles many at once: per task, in order, whether this call settled it; 150 tasks past one transaction', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        expect(await s.claimDecision(run, 'b', 'skipped')).toBe(true);
+        expect(await s.claimDecisions(run, ['a', 'b', 'c'], 'scheduled')).toEqual([true, false, true]);
+        expect(await s.claimDecisions(run, ['a', 'c'], 'scheduled')).toEqual([false, false]);
+        expect((await s.getTaskStates(run, ['a', 'b', 'c'])).map((t) => t?.decision)).toEqual(['scheduled', 'skipped', 'scheduled']);
+        const many = Array.from({ length: 150 }, (_, i) => `m${i}`);
+        expect(await s.claimDecision(run, 'm7', 'failed')).toBe(true);
+        const got = await s.claimDecisions(run, many, 'scheduled');
+        expect(got.map((g, i) => (g ? null : many[i])).filter((x) => x !== null)).toEqual(['m7']);
+        expect((await s.getTaskStates(run, many)).filter((t) => t?.decision === 'scheduled')).toHaveLength(149);
+        expect(await s.claimDecisions(run, [], 'scheduled')).toEqual([]);
+      });
+
+      it('concurrent claimDecisions and claimDecision: exactly one wins each task', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const ids = ['p', 'q', 'r', 's'];
+        const [a, b, c] = await Promise.all([s.claimDecisions(run, ids, 'scheduled'), s.claimDecisions(run, [...ids].reverse(), 'skipped'), s.claimDecision(run, 'q', 'failed')]);
+        for (const [i, id] of ids.entries()) expect([a[i], b[ids.length - 1 - i], id === 'q' && c].filter(Boolean)).toHaveLength(1);
+      });
+
       it('claimExpansion settles once: downstream tallies learn the count, the run pending grows by count - 1', async () => {
         const s = await makeStore();
         const run = makeRun({ pending: 4 });
@@ -649,6 +674,42 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(own?.self.success).toBe(1);
         expect((await s.getRun(run))?.pending).toBe(4);
         expect(await s.getTaskInstance(key(run, 't'))).toEqual(res!.ti);
+      });
+
+      it('getTaskInstanceAndRun reads both (either may be missing)', async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 't', 5);
+        const both = await s.getTaskInstanceAndRun(key(run, 't'));
+        expect(both.ti).toEqual(await s.getTaskInstance(key(run, 't')));
+        expect(both.run).toEqual(await s.getRun(run));
+        expect(await s.getTaskInstanceAndRun(key(run, 'nothing'))).toEqual({ ti: undefined, run: await s.getRun(run) });
+        expect(await s.getTaskInstanceAndRun(key(uid('no-run'), 't'))).toEqual({ ti: undefined, run: undefined });
+      });
+
+      it('gives back the units of `release` with the finish, a holder holding none included; tells which have waiters; a refused finish gives back nothing', async () => {
+        const s = await makeStore();
+        const run = await runWithRunning(s, 't', 5);
+        const [dagSem, poolSem, idle] = [uid('dag:f'), uid('pool:f'), uid('task:f')];
+        expect(await s.tryAcquire(dagSem, 1, 1, 'h')).toBe(true);
+        expect(await s.tryAcquire(poolSem, 3, 4, 'h')).toBe(true);
+        await s.enqueueWaiter(poolSem, key(run, 'waiting'));
+        const release = [
+          { name: dagSem, n: 1, holder: 'h' },
+          { name: poolSem, n: 3, holder: 'h' },
+          { name: idle, n: 1, holder: 'h' },
+        ];
+        // A refused finish (wrong try) leaves the units where they are.
+        expect(await s.finishTaskInstance(finishReq(run.runId, 't', [], { expect: { states: ['running'], tryNumber: 2 }, release }))).toBeUndefined();
+        expect(Object.fromEntries(await s.semaphoreHolders(poolSem))).toEqual({ h: 3 });
+        const res = await s.finishTaskInstance(finishReq(run.runId, 't', [], { release }));
+        expect(res?.ti.state).toBe('success');
+        expect(res?.pending).toBe(4);
+        if (res?.run) expect(res.run.pending).toBe(4);
+        if (res?.waiters) expect([...res.waiters].sort()).toEqual([poolSem]);
+        expect((await s.semaphoreHolders(dagSem)).size).toBe(0);
+        expect((await s.semaphoreHolders(poolSem)).size).toBe(0);
+        expect(await s.tryAcquire(poolSem, 4, 4, 'k')).toBe(true);
+        expect(await s.tryAcquire(dagSem, 1, 1, 'k')).toBe(true);
       });
 
       it('a replay, a wrong try or a wrong state changes nothing', async () => {
@@ -1149,6 +1210,29 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.getLog(key(run, 'wave', 59), 1)).toEqual([]);
       });
 
+      it("putTryOutput: a try's result and log (a large value too, and more than one request holds) read back as if put and appended alone", async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        const line = (m: number, message: string): LogLine => ({ time: at(m), level: 'info', message });
+        const k = key(run, 't');
+        const big = bigValue(350_000);
+        await s.putTryOutput({ xcoms: [{ ...k, key: 'return_value', value: { n: 21 } }, { ...k, key: 'big', value: big }], logs: [{ key: k, tryNumber: 1, lines: [line(1, 'starting try 1 of 1'), line(2, 'done: success')] }] });
+        expect((await s.getXCom(run, 't', -1, 'return_value'))?.value).toEqual({ n: 21 });
+        expect((await s.getXCom(run, 't', -1, 'big'))?.value).toEqual(big);
+        expect(await s.getLog(k, 1)).toEqual([line(1, 'starting try 1 of 1'), line(2, 'done: success')]);
+        // Only a log, only an XCom, nothing; 30 of each (more than one BatchWriteItem holds).
+        await s.putTryOutput({ xcoms: [], logs: [{ key: k, tryNumber: 2, lines: [line(3, 'try two')] }] });
+        await s.putTryOutput({ xcoms: [{ ...k, key: 'return_value', value: 22 }], logs: [] });
+        await s.putTryOutput({ xcoms: [], logs: [] });
+        expect(await s.getLog(k, 2)).toEqual([line(3, 'try two')]);
+        expect((await s.getXCom(run, 't', -1, 'return_value'))?.value).toBe(22);
+        const many = Array.from({ length: 30 }, (_, i) => key(run, 'm', i));
+        await s.putTryOutput({ xcoms: many.map((m, i) => ({ ...m, key: 'return_value', value: i })), logs: many.map((m, i) => ({ key: m, tryNumber: 1, lines: [line(4, `m ${i}`)] })) });
+        for (const i of [0, 24, 25, 29]) expect((await s.getXCom(run, 'm', i, 'return_value'))?.value).toBe(i);
+        expect(await s.getLog(many[29]!, 1)).toEqual([line(4, 'm 29')]);
+      });
+
       it('a log of many lines (over 1 MB) reads back whole and in order', async () => {
         const s = await makeStore();
         const run = makeRun();
@@ -1217,6 +1301,46 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         await s.release(uid('never-used'), 1, 'h');
         // Semaphores are independent.
         expect(await s.tryAcquire(uid('pool:y'), 4, 4, 'a')).toBe(true);
+      });
+
+      it('tryAcquireMany takes every holder’s units or none: refused over the limit or when one of them holds units already', async () => {
+        const s = await makeStore();
+        const sem = uid('pool:many');
+        expect(await s.tryAcquire(sem, 2, 10, 'x')).toBe(true);
+        expect(await s.tryAcquireMany(sem, 10, [{ holder: 'a', n: 3 }, { holder: 'b', n: 3 }, { holder: 'c', n: 3 }])).toBe(false);
+        expect(Object.fromEntries(await s.semaphoreHolders(sem))).toEqual({ x: 2 });
+        expect(await s.tryAcquireMany(sem, 10, [{ holder: 'a', n: 3 }, { holder: 'x', n: 2 }])).toBe(false);
+        expect(Object.fromEntries(await s.semaphoreHolders(sem))).toEqual({ x: 2 });
+        expect(await s.tryAcquireMany(sem, 10, [{ holder: 'a', n: 3 }, { holder: 'b', n: 5 }])).toBe(true);
+        expect(Object.fromEntries(await s.semaphoreHolders(sem))).toEqual({ x: 2, a: 3, b: 5 });
+        // Full: one more unit is refused; a holder that holds already is taken one by one (idempotent).
+        expect(await s.tryAcquire(sem, 1, 10, 'c')).toBe(false);
+        expect(await s.tryAcquireMany(sem, 10, [{ holder: 'a', n: 3 }])).toBe(false);
+        expect(await s.tryAcquire(sem, 3, 10, 'a')).toBe(true);
+        expect(await s.release(sem, 5, 'b')).toBe(false);
+        const fifty = Array.from({ length: 50 }, (_, i) => ({ holder: `ti/d/r/t_${i}/-1/1`, n: 1 }));
+        expect(await s.tryAcquireMany(sem, 55, fifty)).toBe(true);
+        expect((await s.semaphoreHolders(sem)).size).toBe(52);
+        expect(await s.tryAcquire(sem, 1, 55, 'last')).toBe(false);
+      });
+
+      it('release tells whether waiters are queued on the semaphore, whether or not the holder held units', async () => {
+        const s = await makeStore();
+        const sem = uid('pool:w');
+        const runId = uid('run');
+        expect(await s.tryAcquire(sem, 1, 2, 'a')).toBe(true);
+        expect(await s.tryAcquire(sem, 1, 2, 'b')).toBe(true);
+        expect(await s.release(sem, 1, 'a')).toBe(false);
+        await s.enqueueWaiter(sem, key(runId, 'w1'));
+        await s.enqueueWaiter(sem, key(runId, 'w2'));
+        expect(await s.release(sem, 1, 'b')).toBe(true);
+        expect(await s.release(sem, 1, 'b')).toBe(true);
+        expect(await s.dequeueWaiter(sem)).toEqual(key(runId, 'w1'));
+        expect(await s.release(sem, 1, 'nobody')).toBe(true);
+        expect(await s.dequeueWaiter(sem)).toEqual(key(runId, 'w2'));
+        expect(await s.release(sem, 1, 'nobody')).toBe(false);
+        expect(await s.dequeueWaiter(sem)).toBeUndefined();
+        expect(await s.release(uid('never-used'), 1, 'h')).toBe(false);
       });
 
       it('tryAcquire is idempotent per holder: a retried call takes nothing more', async () => {

@@ -45,6 +45,8 @@ function faulty(faults: Fault[]): { store: StateStore; failed: string[] } {
 
 const noWait = { sleep: () => Promise.resolve() };
 const ofTask = (taskId: string) => (args: any[]) => (args[0] as TiKey).taskId === taskId;
+/** A try's output (its result XCom and log, `putTryOutput`) of `taskId`. */
+const outputOf = (taskId: string) => (args: any[]) => (args[0] as { logs: { key: TiKey }[] }).logs.some((l) => l.key.taskId === taskId);
 const markingRunning = (taskId: string) => (args: any[]) => ofTask(taskId)(args) && (args[2] as Partial<TaskInstanceRecord>).state === 'running';
 
 /** up → t: t gets up's result as its input and counts its calls. */
@@ -66,8 +68,7 @@ describe('a try retries its own store calls while the store is unavailable', () 
   const cases: [string, Fault][] = [
     ['marking the instance running', { method: 'updateTaskInstance', times: 2, match: markingRunning('t') }],
     ['reading the upstream XCom (its input)', { method: 'getXCom', times: 2, match: (a) => a[1] === 'up' }],
-    ['writing the result XCom', { method: 'putXCom', times: 2, match: (a) => a[0].taskId === 't' }],
-    ["writing the try's log", { method: 'appendLog', times: 2, match: ofTask('t') }],
+    ["writing the result XCom with the try's log", { method: 'putTryOutput', times: 2, match: outputOf('t') }],
   ];
   it.each(cases)('%s: the try succeeds, its code run once', async (_what, fault) => {
     const counter = { t: 0 };
@@ -174,7 +175,7 @@ describe('a store failure that outlasts the retries is thrown out of the TaskRun
   it('after the code ran (the result XCom): started, the instance left running, no failure recorded', async () => {
     const counter = { t: 0 };
     const d = chainDag(counter);
-    const { store, failed } = faulty([{ method: 'putXCom', times: 6, match: (a) => a[0].taskId === 't' }]);
+    const { store, failed } = faulty([{ method: 'putTryOutput', times: 6, match: outputOf('t') }]);
     const r = fakeRunner([d], { store, storeRetry: noWait });
     const key = await queued(store, d, 't');
     const err = await r.taskRunner.run(key, 1).then(
@@ -183,8 +184,8 @@ describe('a store failure that outlasts the retries is thrown out of the TaskRun
     );
     expect(failed).toHaveLength(6);
     expect(err).toBeInstanceOf(TryInfrastructureError);
-    expect(err).toMatchObject({ name: 'TryInfrastructureError', where: 'store.putXCom', started: true, recoverable: true });
-    expect((err as Error).message).toBe('store.putXCom failed: StoreUnavailableError: injected: store.putXCom is unavailable');
+    expect(err).toMatchObject({ name: 'TryInfrastructureError', where: 'store.putTryOutput', started: true, recoverable: true });
+    expect((err as Error).message).toBe('store.putTryOutput failed: StoreUnavailableError: injected: store.putTryOutput is unavailable');
     expect(counter.t).toBe(1);
     const ti = await store.getTaskInstance(key);
     expect(ti).toMatchObject({ state: 'running', tryNumber: 1, error: null });
@@ -193,10 +194,10 @@ describe('a store failure that outlasts the retries is thrown out of the TaskRun
   it('before the instance is marked running: not started, still queued, nothing ran', async () => {
     const counter = { t: 0 };
     const d = chainDag(counter);
-    const { store } = faulty([{ method: 'getRun', times: 6 }]);
+    const { store } = faulty([{ method: 'getTaskInstanceAndRun', times: 6 }]);
     const r = fakeRunner([d], { store, storeRetry: noWait });
     const key = await queued(store, d, 't');
-    await expect(r.taskRunner.run(key, 1)).rejects.toMatchObject({ name: 'TryInfrastructureError', where: 'store.getRun', started: false });
+    await expect(r.taskRunner.run(key, 1)).rejects.toMatchObject({ name: 'TryInfrastructureError', where: 'store.getTaskInstanceAndRun', started: false });
     expect(counter.t).toBe(0);
     expect(await store.getTaskInstance(key)).toMatchObject({ state: 'queued', tryNumber: 1 });
   });
@@ -262,7 +263,7 @@ describe('the LocalRunner recovers from a try that failed for an infrastructure 
 
   it('started (its result could not be stored): settled as a lost try, not as the task failing with the store error; the retry succeeds', async () => {
     const counter = { t: 0 };
-    const { store } = faulty([{ method: 'putXCom', times: 6, match: (a) => a[0].taskId === 't' }]);
+    const { store } = faulty([{ method: 'putTryOutput', times: 6, match: outputOf('t') }]);
     const r = fakeRunner([chainDag(counter, 1)], { store, storeRetry: noWait });
     const report = await r.run({ dagId: 'faults' });
     expect(states(report)).toEqual({ up: 'success', t: 'success' });
@@ -271,9 +272,9 @@ describe('the LocalRunner recovers from a try that failed for an infrastructure 
     expect(counter.t).toBe(2);
     const ti = await store.getTaskInstance({ dagId: 'faults', runId: report.runId, taskId: 't', mapIndex: -1 });
     expect(ti?.history?.map((h) => [h.tryNumber, h.state, errorText(h.error)])).toEqual([
-      [1, 'failed', 'LostTryError: try 1 stopped without a result: store.putXCom failed: StoreUnavailableError: injected: store.putXCom is unavailable'],
+      [1, 'failed', 'LostTryError: try 1 stopped without a result: store.putTryOutput failed: StoreUnavailableError: injected: store.putTryOutput is unavailable'],
     ]);
-    expect(r.errors.map((e) => [e.where, e.error])).toEqual([["task 't'", 'TryInfrastructureError: store.putXCom failed: StoreUnavailableError: injected: store.putXCom is unavailable']]);
+    expect(r.errors.map((e) => [e.where, e.error])).toEqual([["task 't'", 'TryInfrastructureError: store.putTryOutput failed: StoreUnavailableError: injected: store.putTryOutput is unavailable']]);
   });
 
   it('a mark-running that applied but whose answer was lost: its code never runs twice for one try number', async () => {

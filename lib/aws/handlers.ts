@@ -5,7 +5,7 @@ import type { BatchJobStatus, BatchSubmission } from '../executor/batch-backend.
 import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
 import { timerTiKey, type TimerEvent, type TryResult } from '../scheduler/host.ts';
-import { Scheduler, type ReconcileReport } from '../scheduler/scheduler.ts';
+import { Scheduler, type ReconcileReport, type TrySeen } from '../scheduler/scheduler.ts';
 import { childOutcomes, failedWave, groupBounds, type ArrayRef } from '../core/arrays.ts';
 import { runRefOf, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
@@ -87,7 +87,10 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
       if (result) await host.run(s.handleTryResult(req.key, req.tryNumber, result));
       const next = await host.flush();
       if (next) return next;
-      return lifecycleCallerOf(svc, req.key) ? nextOfInstance(svc.store, req.key) : DONE;
+      if (!lifecycleCallerOf(svc, req.key)) return DONE;
+      // The instance as this invocation wrote it, if it did: no read needed.
+      const written = host.callerWritten;
+      return written ? nextFromInstance(written) : nextOfInstance(svc.store, req.key);
     }
     case 'timer': {
       const standalone = 'standalone' in req && req.standalone;
@@ -199,8 +202,8 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
     s.resolver,
   );
   /** Report a try's result (null: nothing ran here) and carry out what the scheduler decided. */
-  const report = async (key: TiKey, tryNumber: number, result: TryResult | null): Promise<LifecycleNext> => {
-    if (result) await host.run(s.handleTryResult(key, tryNumber, result));
+  const report = async (key: TiKey, tryNumber: number, result: TryResult | null, seen?: TrySeen): Promise<LifecycleNext> => {
+    if (result) await host.run(s.handleTryResult(key, tryNumber, result, seen));
     const next = await host.flush();
     if (next) return next;
     return caller ? nextOfInstance(svc.store, key) : DONE;
@@ -208,8 +211,12 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
   try {
     switch (req.mode) {
       case 'run':
-      case 'poke':
-        return await report(req.key, req.tryNumber, await runner.run(req.key, req.tryNumber, signal));
+      case 'poke': {
+        // The instance and run the try read as it started: its report in this invocation reads neither again.
+        const seen: Partial<TrySeen> = {};
+        const result = await runner.run(req.key, req.tryNumber, signal, seen);
+        return await report(req.key, req.tryNumber, result, seen.ti && seen.run ? { ti: seen.ti, run: seen.run } : undefined);
+      }
       case 'batch_prepare': {
         const r = await runner.prepareBatchJob(req.key, req.tryNumber);
         if (r === null) return { submit: null };

@@ -3,7 +3,9 @@ import { MAX_LOOPS_PER_EXECUTION } from '../compiler/contract.ts';
 import { lifecycleNext, type LifecycleCaller, type NextAction } from '../core/lifecycle.ts';
 import { drive, type Effect, type Outcome } from '../scheduler/effects.ts';
 import type { ArrayWave, SchedulerEvent, TimerEvent } from '../scheduler/host.ts';
-import type { TaskInstanceRecord } from '../store/records.ts';
+import type { TaskInstanceRecord, TiKey } from '../store/records.ts';
+
+const sameInstance = (a: TiKey, b: TiKey) => a.dagId === b.dagId && a.runId === b.runId && a.taskId === b.taskId && a.mapIndex === b.mapIndex;
 
 /** Starts work outside this invocation: a task's lifecycle execution, or a timer execution. */
 export interface Dispatcher {
@@ -42,6 +44,7 @@ function makesRunActive(effects: readonly Effect[]): boolean {
 export class InvocationHost {
   private readonly effects: Effect[] = [];
   private activeRun = false;
+  private written: TaskInstanceRecord | undefined;
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -54,13 +57,25 @@ export class InvocationHost {
   run<T>(step: Promise<Outcome<T>>): Promise<T> {
     return drive(step, (effects) => {
       // One at a time: a step may ask for more effects than a call takes arguments (a 100,000-wide fan-out).
-      for (const e of effects) this.effects.push(e);
+      for (const e of effects) {
+        this.effects.push(e);
+        if (e.type === 'emit' && e.event.type === 'ti' && this.caller && 'instance' in this.caller && sameInstance(e.event.ti, this.caller.instance)) this.written = e.event.ti;
+      }
     });
   }
 
   /** Note that a run is active whatever the effects say (a replayed trigger finds its run, emitting nothing): {@link flush} arms the reconciler. */
   runActive(): void {
     this.activeRun = true;
+  }
+
+  /**
+   * The calling instance as the steps run here last wrote it (undefined: they wrote nothing of it). Its
+   * next action can be read from it without reading the store: whoever moves it on after that (queues
+   * it again) starts its new try itself.
+   */
+  get callerWritten(): TaskInstanceRecord | undefined {
+    return this.written;
   }
 
   /**

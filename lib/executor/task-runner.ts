@@ -18,7 +18,7 @@ import { iso } from '../model/time.ts';
 import type { DagResolver } from '../authoring/dag-resolver.ts';
 import type { TryResult } from '../core/events.ts';
 import type { TriggerRequest } from './trigger-request.ts';
-import type { DagRunRecord, LogLine, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { DagRunRecord, LogLine, RunRef, TaskInstanceRecord, TiKey, XComRecord } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from './batch-backend.ts';
@@ -139,6 +139,11 @@ export class TaskRunner {
   private readonly io: StateStore;
   /** What every try's tools call, made once per runner (a try's tools are then one small object). */
   private means: RunnerMeans | undefined;
+  /**
+   * Tries run by `run` whose result XCom is held until the try closes (written with its log, in one
+   * request): by the instance record the try runs with.
+   */
+  private readonly heldResults = new WeakMap<TaskInstanceRecord, { xcom: XComRecord | null }>();
 
   constructor(
     readonly store: StateStore,
@@ -156,13 +161,12 @@ export class TaskRunner {
    * `onMarked` is called once the instance is running because of this call.
    */
   private async begin(key: TiKey, tryNumber: number, start: boolean | 'or-running', onMarked?: (before: TaskInstanceRecord) => void): Promise<Step | null> {
-    const before = await this.io.getTaskInstance(key);
+    // Everything is read before the instance is marked running (in one request), so that fewer store
+    // calls can fail between marking it and running its code.
+    const { ti: before, run } = await this.io.getTaskInstanceAndRun(key);
     if (!before || before.tryNumber !== tryNumber) return null;
     const mark = before.state === 'queued' && start !== false;
     if (!mark && (before.state !== 'running' || start === true)) return null;
-    // Everything is read before the instance is marked running, so that fewer store calls can fail
-    // between marking it and running its code.
-    const run = await this.io.getRun(key);
     const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
     let ti: TaskInstanceRecord = before;
     if (mark) {
@@ -182,10 +186,14 @@ export class TaskRunner {
       if (result?.kind === 'failure') write('error', formatError(result.error));
       else if (result?.kind === 'skip') write('info', `skipped: ${result.reason}`);
       else if (result?.kind === 'success') write('info', 'done: success');
-      // Kept until written: a close that failed and is called again writes them then.
-      if (lines.length) {
-        await this.io.appendLog(key, tryNumber, lines);
+      // Kept until written: a close that failed and is called again writes them then. A result the
+      // try's code stored (held back by `run`) goes with them, in one request.
+      const held = this.heldResults.get(ti);
+      const xcoms = held?.xcom ? [held.xcom] : [];
+      if (lines.length || xcoms.length) {
+        await this.io.putTryOutput({ xcoms, logs: lines.length ? [{ key, tryNumber, lines }] : [] });
         lines.length = 0;
+        if (held) held.xcom = null;
       }
     };
     if (!run || !dag || !dag.taskIndex.has(key.taskId)) {
@@ -227,17 +235,22 @@ export class TaskRunner {
   }
 
   /**
-   * Returns null when the instance was not queued for this try (a duplicate start): nothing ran. An error
+   * Returns null when the instance was not queued for this try (a duplicate start): nothing ran. `seen`,
+   * when given, gets the instance as this call marked it running and its run (for the scheduler's
+   * `handleTryResult` in the same process, which then need not read them again). An error
    * of the task's code (or of its input, its result) ends the try as a failure; a store failure that
    * outlasts its retries is thrown as a {@link TryInfrastructureError} instead (the task is not at fault).
    */
-  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal): Promise<TryResult | null> {
+  async run(key: TiKey, tryNumber: number, cancel?: AbortSignal, seen?: { ti?: TaskInstanceRecord; run?: DagRunRecord }): Promise<TryResult | null> {
     let before: TaskInstanceRecord | null = null;
     const progress: TryProgress = { codeStarted: false };
     try {
       const step = await this.begin(key, tryNumber, true, (b) => (before = b));
       if (!step) return null;
       const { ti, run, dag, spec, write } = step;
+      if (seen && run) Object.assign(seen, { ti, run });
+      // The result the code stores is written when the try closes, with its log.
+      this.heldResults.set(ti, { xcom: null });
       let result: TryResult;
       if (!run || !dag || !spec) {
         result = tryFailure(new NonRetriableError(`DAG run '${key.runId}' of DAG '${key.dagId}' or its DAG is not available`));
@@ -600,7 +613,10 @@ export class TaskRunner {
   private async storeResult(ti: TaskInstanceRecord, value: unknown): Promise<void> {
     const v = value === undefined ? null : value;
     checkJson(v);
-    await this.io.putXCom({ dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v });
+    const x = { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, key: 'return_value', value: v };
+    const held = this.heldResults.get(ti);
+    if (held) held.xcom = x;
+    else await this.io.putXCom(x);
   }
 
   private async input(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<unknown> {

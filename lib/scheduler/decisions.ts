@@ -13,9 +13,9 @@ import type { TerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import { newTaskInstance, tiKeyOf, type DagRunRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
 import { finalizeIfDone, finalizeRun } from './run-end.ts';
-import { releaseSlots } from './slots.ts';
+import { slotReleases, wakeWaiters } from './slots.ts';
 import type { Step } from './step.ts';
-import { queueInstance } from './tries.ts';
+import { queueInstance, queueInstances } from './tries.ts';
 import { queueWave } from './waves.ts';
 
 /** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
@@ -68,24 +68,64 @@ export async function decide(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, 
     if (why !== null) return settleTerminal(s, dag, run, t, 'skipped', why, priorTries, priorHistory);
   }
   if (t.mapping) return expand(s, dag, run, t, priorTries, priorHistory);
-  if (!(await s.store.claimDecision(run, t.taskId, 'scheduled'))) {
-    // Settled already: by a concurrent call, or by this one whose instance was then not created (a
-    // lost write, a process that died): finish what the decision started.
-    const now = (await s.store.getTaskStates(run, [t.taskId]))[0];
-    if (now?.decision === 'scheduled' && !(await s.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) await completeDecision(s, dag, run, t, now);
-    return;
-  }
+  if (!(await s.store.claimDecision(run, t.taskId, 'scheduled'))) return settledAlready(s, dag, run, t);
   const ti = newTi(dag, run, t, -1, priorTries, priorHistory);
   await s.store.createTaskInstances([ti]);
   s.emitTi(ti);
   await queueInstance(s, dag, ti);
 }
 
+/**
+ * A claim to schedule `t` refused: settled already, by a concurrent call, or by this one whose instance
+ * was then not created (a lost write, a process that died): finish what the decision started.
+ */
+async function settledAlready(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
+  const now = (await s.store.getTaskStates(run, [t.taskId]))[0];
+  if (now?.decision === 'scheduled' && !(await s.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: t.taskId, mapIndex: -1 }))) await completeDecision(s, dag, run, t, now);
+}
+
+/**
+ * `decide` for several tasks, in order, with their task states as read. Consecutive tasks that simply
+ * run (an unmapped task whose rule says run, in a run never cleared) are settled, created and queued
+ * together: their claims, their instances and their slots each in a few requests.
+ */
+export async function decideAll(s: Step, dag: Dag, run: DagRunRecord, tasks: readonly TaskSpec[], recs: readonly (TaskStateRecord | undefined)[]): Promise<void> {
+  let batch: { t: TaskSpec; rec: TaskStateRecord | undefined }[] = [];
+  const flush = async () => {
+    const b = batch;
+    batch = [];
+    if (b.length === 1) return decide(s, dag, run, b[0]!.t, b[0]!.rec);
+    if (b.length === 0) return;
+    const claimed = await s.store.claimDecisions(run, b.map((x) => x.t.taskId), 'scheduled');
+    const tis: TaskInstanceRecord[] = [];
+    for (let i = 0; i < b.length; i++) {
+      const { t, rec } = b[i]!;
+      if (claimed[i]) tis.push(newTi(dag, run, t, -1, rec?.priorTries ?? 0, rec?.priorHistory));
+      else await settledAlready(s, dag, run, t);
+    }
+    await s.store.createTaskInstances(tis);
+    for (const ti of tis) s.emitTi(ti);
+    await queueInstances(s, dag, tis);
+  };
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i]!;
+    const rec = recs[i];
+    if (rec?.decision) continue;
+    if (!t.mapping && (run.clearNumber ?? 0) === 0 && evaluateTriggerRule(t.triggerRule, counts(dag, t, rec), t.upstream.length) === 'run') {
+      batch.push({ t, rec });
+      continue;
+    }
+    await flush();
+    await decide(s, dag, run, t, rec);
+  }
+  await flush();
+}
+
 /** Let `t`'s downstream tasks decide on their tallies as the store has them, then end the run if nothing is pending. */
 export async function decideDownstream(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<void> {
   if (run.state !== 'running') return;
   const states = await s.store.getTaskStates(run, t.downstream);
-  for (let i = 0; i < t.downstream.length; i++) await decide(s, dag, run, dag.task(t.downstream[i]!), states[i]);
+  await decideAll(s, dag, run, t.downstream.map((d) => dag.task(d)), states);
   await finalizeIfDone(s, run);
 }
 
@@ -221,13 +261,15 @@ export async function finish(
   holder?: string,
 ): Promise<boolean> {
   const t = dag.task(key.taskId);
-  const res = await s.store.finishTaskInstance({ key: tiKeyOf(key), expect, ...(create ? { create } : {}), state, patch, downstream: t.downstream });
+  // The slots go back with the finish itself (one step of the store).
+  const release = holder === undefined ? undefined : slotReleases(dag, t, holder);
+  const res = await s.store.finishTaskInstance({ key: tiKeyOf(key), expect, ...(create ? { create } : {}), state, patch, downstream: t.downstream, ...(release ? { release } : {}) });
   if (!res) return false;
   s.emitTi(res.ti);
-  if (holder !== undefined) await releaseSlots(s, dag, t, holder);
-  const run = await s.store.getRun(key);
+  if (release) for (const name of res.waiters ?? release.map((r) => r.name)) await wakeWaiters(s, name);
+  const run = res.run ?? (await s.store.getRun(key));
   if (!run || run.state !== 'running') return true;
-  for (let i = 0; i < t.downstream.length; i++) await decide(s, dag, run, dag.task(t.downstream[i]!), res.downstream[i]);
+  await decideAll(s, dag, run, t.downstream.map((d) => dag.task(d)), res.downstream);
   // The run as read after the finish: its pending count is final when the finish brought it to 0.
   if (res.pending === 0) await finalizeRun(s, run);
   return true;

@@ -9,7 +9,7 @@ import { RunExistsError } from '../errors.ts';
 import { iso } from '../model/time.ts';
 import type { TriggerRequest } from '../executor/trigger-request.ts';
 import { pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type RunRef } from '../store/records.ts';
-import { decide } from './decisions.ts';
+import { decideAll } from './decisions.ts';
 import { resumeTasks } from './reconcile.ts';
 import { finalizeIfDone, finalizeRun, guarded } from './run-end.ts';
 import { DEFAULT_BACKFILL_MAX_ACTIVE_RUNS, runHolder, runSemaphore } from './slots.ts';
@@ -175,7 +175,8 @@ async function startRun(s: Step, ref: RunRef): Promise<boolean> {
     await finalizeIfDone(s, run);
     return true;
   }
-  for (const t of dag.spec.tasks) if (t.upstream.length === 0) await decide(s, dag, run, t, undefined);
+  const roots = dag.spec.tasks.filter((t) => t.upstream.length === 0);
+  await decideAll(s, dag, run, roots, roots.map(() => undefined));
   return true;
 }
 

@@ -13,11 +13,12 @@ import { failRun, guarded, stopRun } from './run-end.ts';
 import { checkBackfill, recoverRunSlots, reopenRun, startQueuedRuns, triggerRun, type TriggerRequest } from './runs.ts';
 import { isArrayTask, Step, type SchedulerEnv } from './step.ts';
 import { onTimer } from './timers.ts';
-import { resumeDeferred, tryResult } from './tries.ts';
+import { resumeDeferred, tryResult, type TrySeen } from './tries.ts';
 import { arrayResult } from './waves.ts';
 
 export { generateRunId, type TriggerRequest } from './runs.ts';
 export type { ReconcileReport } from './reconcile.ts';
+export type { TrySeen } from './tries.ts';
 export { DEFAULT_BACKFILL_MAX_ACTIVE_RUNS, runHolder, runSemaphore, tiHolder, waveHolder } from './slots.ts';
 
 export interface SchedulerOptions {
@@ -145,9 +146,12 @@ export class Scheduler {
    * that finds the try already moved (a replay, or a first delivery whose process died or whose write
    * reported an error after it applied) finishes what follows that move: slots given back, downstream
    * tasks decided, the run finalised, a retry timer armed. Each of those steps is idempotent.
+   *
+   * `seen`: the instance and its run as the try's runner in this process left them (`TaskRunner.run`'s
+   * `seen`), used instead of reading them again. Default: both are read.
    */
-  handleTryResult(key: TiKey, tryNumber: number, result: TryResult): Promise<Outcome<void>> {
-    return this.runStep(key, undefined, (s) => tryResult(s, key, tryNumber, result));
+  handleTryResult(key: TiKey, tryNumber: number, result: TryResult, seen?: TrySeen): Promise<Outcome<void>> {
+    return this.runStep(key, undefined, (s) => tryResult(s, key, tryNumber, result, seen));
   }
 
   /** Put a deferred instance back in the queue to continue its try (a poke, a finished job or run). */

@@ -7,6 +7,7 @@ import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../authoring/options.ts';
 import type { ArrayRef } from '../core/arrays.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { DagRunRecord, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { SlotRelease } from '../store/state-store.ts';
 import type { Step } from './step.ts';
 import { queueInstance } from './tries.ts';
 import { groupInstances } from './waves.ts';
@@ -92,16 +93,57 @@ export async function takeSlots(s: Step, dag: Dag, t: TaskSpec, holder: string, 
   return { taken: false, error: null };
 }
 
+/**
+ * What a holder of the task's limits gives back: the units `limits` takes, named without reading the
+ * pool (a release is conditional on what the holder holds, so one that took nothing gives nothing back).
+ */
+export function slotReleases(dag: Dag, t: TaskSpec, holder: string): SlotRelease[] {
+  const out: SlotRelease[] = [
+    { name: `dag:${dag.dagId}`, n: 1, holder },
+    { name: `pool:${t.pool}`, n: t.poolSlots, holder },
+  ];
+  if (t.maxActiveTisPerDag !== null) out.push({ name: `task:${dag.dagId}:${t.taskId}`, n: 1, holder });
+  return out;
+}
+
+/** Holders one conditional update takes units for (an update expression holds at most 4 KB). */
+const HOLDERS_PER_UPDATE = 50;
+
+/**
+ * Take the slots of many instances' next tries at once: per limit, one update for up to
+ * HOLDERS_PER_UPDATE holders, all or nothing. False when a limit refused or a pool cannot be used: then
+ * the caller takes them one by one (`takeSlots`), which finds the units already taken here (a holder's
+ * units are taken once) and gives them back when another limit refuses.
+ */
+export async function takeSlotsMany(s: Step, dag: Dag, tis: readonly TaskInstanceRecord[]): Promise<boolean> {
+  const byName = new Map<string, { limit: number; takes: { holder: string; n: number }[] }>();
+  for (const ti of tis) {
+    const all = await limits(s, dag, dag.task(ti.taskId));
+    if (typeof all === 'string') return false;
+    const holder = tiHolder(ti, ti.tryNumber + 1);
+    for (const l of all) {
+      let e = byName.get(l.name);
+      if (!e) byName.set(l.name, (e = { limit: l.limit, takes: [] }));
+      e.takes.push({ holder, n: l.n });
+    }
+  }
+  for (const [name, { limit, takes }] of byName) {
+    for (let i = 0; i < takes.length; i += HOLDERS_PER_UPDATE) {
+      if (!(await s.store.tryAcquireMany(name, limit, takes.slice(i, i + HOLDERS_PER_UPDATE)))) return false;
+    }
+  }
+  return true;
+}
+
 /** Give back what `holder` holds of the task's limits (nothing if it holds none) and wake their waiters. */
 export async function releaseSlots(s: Step, dag: Dag, t: TaskSpec, holder: string): Promise<void> {
-  const all = await limits(s, dag, t);
-  if (typeof all === 'string') return;
-  for (const l of all) await s.store.release(l.name, l.n, holder);
-  for (const l of all) await wakeWaiters(s, l.name);
+  const waited: string[] = [];
+  for (const r of slotReleases(dag, t, holder)) if (await s.store.release(r.name, r.n, r.holder)) waited.push(r.name);
+  for (const name of waited) await wakeWaiters(s, name);
 }
 
 /** Queue the instances waiting on `name` while it has room (entries that no longer wait are dropped). */
-async function wakeWaiters(s: Step, name: string): Promise<void> {
+export async function wakeWaiters(s: Step, name: string): Promise<void> {
   for (;;) {
     const key = await s.store.dequeueWaiter(name);
     if (!key) return;

@@ -13,7 +13,7 @@ import { historyWithCurrentTry, tiKeyOf, type DagRunRecord, type TaskInstanceRec
 import { taskCallback } from './callbacks.ts';
 import { decideDownstream, finish, skipForShortCircuit, skipNotFollowed } from './decisions.ts';
 import { guarded } from './run-end.ts';
-import { releaseSlots, takeSlots, tiHolder } from './slots.ts';
+import { releaseSlots, takeSlots, takeSlotsMany, tiHolder } from './slots.ts';
 import type { Step } from './step.ts';
 import { queueWave } from './waves.ts';
 
@@ -38,27 +38,65 @@ export async function queueInstance(s: Step, dag: Dag, ti: TaskInstanceRecord): 
     return;
   }
   const queuedAt = iso(s.now());
-  let queued = await s.store.updateTaskInstance(
-    ti,
-    { states: ['scheduled'], tryNumber: ti.tryNumber },
-    ti.resume
-      ? { state: 'queued', resume: false, queuedAt }
-      : { state: 'queued', tryNumber: nextTry, queuedAt, startDate: null, endDate: null, externalId: null, firstPokeAt: null, pokeCount: 0 },
-  );
-  if (!queued) {
-    // Queued already for this try (by a concurrent call holding the same slots, or by this call's write
-    // that reported an error after it applied): it keeps the slots, and a dispatch is idempotent.
-    // Otherwise the slots go back.
-    const now = await s.store.getTaskInstance(ti);
-    if (now?.state !== 'queued' || now.tryNumber !== nextTry) {
-      if (now?.state !== 'running' || now.tryNumber !== nextTry) await releaseSlots(s, dag, t, holder);
-      return;
-    }
-    queued = now;
+  const queued =
+    (await s.store.updateTaskInstance(
+      ti,
+      { states: ['scheduled'], tryNumber: ti.tryNumber },
+      ti.resume
+        ? { state: 'queued', resume: false, queuedAt }
+        : { state: 'queued', tryNumber: nextTry, queuedAt, startDate: null, endDate: null, externalId: null, firstPokeAt: null, pokeCount: 0 },
+    )) ?? (await queuedElsewhere(s, dag, t, ti, nextTry));
+  if (queued) dispatchQueued(s, dag, t, ti, queued);
+}
+
+/**
+ * `queueInstance` for instances created together (scheduled, before their first try): their slots are
+ * taken in a few updates and they are queued in bulk; those that cannot go that way (an empty task, an
+ * array task's, a refused limit) are queued one by one.
+ */
+export async function queueInstances(s: Step, dag: Dag, tis: readonly TaskInstanceRecord[]): Promise<void> {
+  const bulk: TaskInstanceRecord[] = [];
+  const single: TaskInstanceRecord[] = [];
+  for (const ti of tis) {
+    const t = dag.task(ti.taskId);
+    if (ti.state !== 'scheduled' || ti.resume || t.kind === 'empty' || (s.isArrayTask(t) && ti.mapIndex >= 0)) single.push(ti);
+    else bulk.push(ti);
   }
+  if (bulk.length < 2 || !(await takeSlotsMany(s, dag, bulk))) {
+    for (const ti of tis) await queueInstance(s, dag, ti);
+    return;
+  }
+  const queuedAt = iso(s.now());
+  const patches = bulk.map((ti) => ({ state: 'queued' as const, tryNumber: ti.tryNumber + 1, queuedAt, startDate: null, endDate: null, externalId: null, firstPokeAt: null, pokeCount: 0 }));
+  const applied = await s.store.updateTaskInstances(bulk.map((ti, i) => ({ key: tiKeyOf(ti), expect: { states: ['scheduled'], tryNumber: ti.tryNumber }, patch: patches[i]! })));
+  for (let i = 0; i < bulk.length; i++) {
+    const ti = bulk[i]!;
+    const t = dag.task(ti.taskId);
+    // The instance as written: the one read, moved by its patch (the move was conditional on its state and try).
+    const queued = applied[i] ? { ...ti, ...patches[i]! } : await queuedElsewhere(s, dag, t, ti, ti.tryNumber + 1);
+    if (queued) dispatchQueued(s, dag, t, ti, queued);
+  }
+  for (const ti of single) await queueInstance(s, dag, ti);
+}
+
+/**
+ * An instance whose move to queued for `nextTry` did not apply, holding that try's slots: queued
+ * already for this try (by a concurrent call holding the same slots, or by this call's write that
+ * reported an error after it applied) it keeps them, and a dispatch is idempotent; otherwise the slots
+ * go back (unless it is running that try). The instance to dispatch, or undefined.
+ */
+async function queuedElsewhere(s: Step, dag: Dag, t: TaskSpec, ti: TiKey, nextTry: number): Promise<TaskInstanceRecord | undefined> {
+  const now = await s.store.getTaskInstance(ti);
+  if (now?.state === 'queued' && now.tryNumber === nextTry) return now;
+  if (now?.state !== 'running' || now.tryNumber !== nextTry) await releaseSlots(s, dag, t, tiHolder(ti, nextTry));
+  return undefined;
+}
+
+/** Tell of an instance queued for its try and dispatch it (a Batch job's runnable check armed with a new try). */
+function dispatchQueued(s: Step, dag: Dag, t: TaskSpec, before: TaskInstanceRecord, queued: TaskInstanceRecord): void {
   s.emitTi(queued);
   s.dispatch(queued, dag);
-  if (t.kind === 'batch' && t.batch.runnableTimeoutMs !== null && !ti.resume) {
+  if (t.kind === 'batch' && t.batch.runnableTimeoutMs !== null && !before.resume) {
     s.timer(s.now() + t.batch.runnableTimeoutMs, {
       type: 'runnable_check',
       key: tiKeyOf(queued),
@@ -70,20 +108,31 @@ export async function queueInstance(s: Step, dag: Dag, ti: TaskInstanceRecord): 
 }
 
 /**
+ * An instance (running a try) and its run as the try's runner in the same process last read or wrote
+ * them: the report of the try uses them instead of reading them again. Every move it makes is
+ * conditional on the instance's state and try all the same, and a refused move reads both again.
+ */
+export interface TrySeen {
+  ti: TaskInstanceRecord;
+  run: DagRunRecord;
+}
+
+const sameInstance = (a: TiKey, b: TiKey) => a.dagId === b.dagId && a.runId === b.runId && a.taskId === b.taskId && a.mapIndex === b.mapIndex;
+
+/**
  * A try ended. Idempotent: only the first report for (instance, try) while it runs moves it; a report
  * that finds the try already moved (a replay, or a first delivery whose process died or whose write
  * reported an error after it applied) finishes what follows that move: slots given back, downstream
  * tasks decided, the run finalised, a retry timer armed. Each of those steps is idempotent.
  */
-export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: TryResult): Promise<void> {
-  const run = await s.store.getRun(key);
+export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: TryResult, seen?: TrySeen): Promise<void> {
+  const { run, ti: current } = seen && sameInstance(seen.ti, key) ? seen : await s.store.getTaskInstanceAndRun(key);
   if (!run) return;
   const dag = s.dagOf(run);
   const t = dag.task(key.taskId);
   const now = s.now();
   const expect = { states: ['running' as const], tryNumber };
   const holder = tiHolder(key, tryNumber);
-  const current = await s.store.getTaskInstance(key);
   if (!current || current.tryNumber !== tryNumber) return;
   if (current.state !== 'running') return afterTryMoved(s, dag, run, t, current);
   const durationMs = current.startDate ? now - Date.parse(current.startDate) : null;
@@ -109,7 +158,7 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
       // The patch is conditional on this try running, so the history read with it is the one it replaces.
       const history = historyWithCurrentTry({ ...current, ...ended }, 'failed');
       const ti = await s.store.updateTaskInstance(key, expect, { state: 'up_for_retry', ...ended, nextAt: iso(at), ...(history ? { history } : {}) });
-      if (!ti) return afterTryMovedByOther(s, dag, run, t, key, tryNumber);
+      if (!ti) return afterTryMovedByOther(s, dag, t, key, tryNumber);
       s.emitTi(ti);
       await releaseSlots(s, dag, t, holder);
       await taskCallback(s, dag, t, 'onRetry', key, tryNumber, formatError(result.error));
@@ -122,7 +171,7 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
         nextAt: result.until === null ? null : iso(result.until),
         ...(result.externalId !== undefined ? { externalId: result.externalId } : {}),
       });
-      if (!ti) return afterTryMovedByOther(s, dag, run, t, key, tryNumber);
+      if (!ti) return afterTryMovedByOther(s, dag, t, key, tryNumber);
       s.emitTi(ti);
       await releaseSlots(s, dag, t, holder);
       if (result.until !== null) s.timer(result.until, { type: 'resume', key: tiKeyOf(key), tryNumber });
@@ -135,13 +184,13 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
 /** Finish a running try in a terminal state; then (or when it finished already) what follows. */
 async function finishTry(s: Step, dag: Dag, t: TaskSpec, key: TiKey, expect: { states: TaskInstanceRecord['state'][]; tryNumber: number }, state: TerminalTiState, patch: Partial<TaskInstanceRecord>, holder: string): Promise<void> {
   if (await finish(s, dag, key, expect, state, patch, undefined, holder)) return;
-  const run = await s.store.getRun(key);
-  if (run) await afterTryMovedByOther(s, dag, run, t, key, expect.tryNumber);
+  await afterTryMovedByOther(s, dag, t, key, expect.tryNumber);
 }
 
-async function afterTryMovedByOther(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, key: TiKey, tryNumber: number): Promise<void> {
-  const now = await s.store.getTaskInstance(key);
-  if (now && now.tryNumber === tryNumber && now.state !== 'running') await afterTryMoved(s, dag, run, t, now);
+/** A move of a running try refused: read the instance and its run again, and finish what followed the move. */
+async function afterTryMovedByOther(s: Step, dag: Dag, t: TaskSpec, key: TiKey, tryNumber: number): Promise<void> {
+  const { ti: now, run } = await s.store.getTaskInstanceAndRun(key);
+  if (run && now && now.tryNumber === tryNumber && now.state !== 'running') await afterTryMoved(s, dag, run, t, now);
 }
 
 /**

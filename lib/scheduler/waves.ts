@@ -12,7 +12,7 @@ import { iso } from '../model/time.ts';
 import { historyWithCurrentTry, tiKeyOf, type DagRunRecord, type TaskInstanceRecord } from '../store/records.ts';
 import type { BulkFinishResult, FinishRequest, TiUpdate } from '../store/state-store.ts';
 import { taskCallback } from './callbacks.ts';
-import { decide, decideDownstream } from './decisions.ts';
+import { decideAll, decideDownstream } from './decisions.ts';
 import { finalizeRun } from './run-end.ts';
 import { releaseSlots, takeSlots, waveHolder } from './slots.ts';
 import type { Step } from './step.ts';
@@ -96,7 +96,7 @@ async function finishMany(
 async function afterBulkFinish(s: Step, dag: Dag, array: ArrayRef, t: TaskSpec, result: BulkFinishResult): Promise<void> {
   const run = await s.store.getRun(array);
   if (!run || run.state !== 'running') return;
-  for (let i = 0; i < t.downstream.length; i++) await decide(s, dag, run, dag.task(t.downstream[i]!), result.downstream[i]);
+  await decideAll(s, dag, run, t.downstream.map((d) => dag.task(d)), result.downstream);
   if (result.pending === 0) await finalizeRun(s, run);
 }
 

@@ -71,6 +71,11 @@ export interface FanOut {
   /** The claim: the anchor's conditional write, carrying `cursor` (attributes to SET) when not null. */
   claim(cursor: Item | null): TxItem;
   first: TxItem[];
+  /**
+   * Items of `first` left out when their condition fails (the first transaction is then sent again
+   * without them), instead of failing the fan-out. Default: none.
+   */
+  optional?: ReadonlySet<TxItem>;
   last: TxItem[];
   targets: TxItem[];
   /** Whether an anchor found after a refused claim was claimed for this same outcome. */
@@ -143,7 +148,14 @@ export class Transactor {
     const n = f.targets.length;
     const c0 = plan[0]!;
     const cursor = plan.length > 1 ? { [FAN_DONE]: 1, [FAN_CHUNKS]: plan.length, [FAN_TARGETS]: n } : null;
-    const res = await this.write([f.claim(cursor), ...f.first, ...f.targets.slice(c0.from, c0.to), ...(c0.last ? f.last : [])]);
+    let first = f.first;
+    let res: TxOutcome;
+    for (;;) {
+      res = await this.write([f.claim(cursor), ...first, ...f.targets.slice(c0.from, c0.to), ...(c0.last ? f.last : [])]);
+      const dropped = !res.ok && res.failed >= 1 && res.failed <= first.length ? first[res.failed - 1]! : undefined;
+      if (dropped === undefined || !f.optional?.has(dropped)) break;
+      first = first.filter((x) => x !== dropped);
+    }
     let next: number;
     if (res.ok) {
       if (plan.length === 1) return true;

@@ -104,6 +104,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A semaphore item's attribute naming a holder of units: `h:<holder>`, its value the units held. */
 const HOLDER_PREFIX = 'h:';
+/** A semaphore item's count of queued waiters (absent: none was ever queued). */
+const WAITING = 'waiting';
+
+/**
+ * Whether a semaphore item counts waiters queued. The item may be as a refused write returns it, not
+ * converted by the document client (`{ N: '2' }`).
+ */
+function hasWaiters(item: Item | undefined): boolean {
+  const w = item?.[WAITING];
+  const n = typeof w === 'object' && w !== null && 'N' in w ? w.N : w;
+  return Number(n ?? 0) > 0;
+}
 
 function isConditionFailed(e: unknown): boolean {
   return e instanceof Error && e.name === 'ConditionalCheckFailedException';
@@ -448,6 +460,32 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
+  /** Conditional updates in transactions of up to 100 (a lone one: a plain UpdateItem). */
+  async claimDecisions(run: RunRef, taskIds: readonly string[], decision: 'scheduled' | TerminalTiState): Promise<boolean[]> {
+    const applied = new Array<boolean>(taskIds.length).fill(false);
+    const seen = new Set<string>();
+    const writes: TxWrite[] = [];
+    taskIds.forEach((taskId, index) => {
+      if (seen.has(taskId)) return;
+      seen.add(taskId);
+      const e = new Expr();
+      const key = keys.taskState(run, taskId);
+      writes.push(
+        txWrite(index, key, {
+          Update: {
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: updateExpression({ set: e.set({ [DECISION]: decision, dagId: run.dagId, runId: run.runId, taskId, type: ItemType.taskState }) }),
+            ConditionExpression: `attribute_not_exists(${e.name(DECISION)})`,
+            ...e.params(),
+          },
+        }),
+      );
+    });
+    await this.writeChunks(writes, MAX_TRANSACTION_ITEMS, applied);
+    return applied;
+  }
+
   async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`claimExpansion: count must be an integer >= 1, got ${count}`);
     const anchorKey = keys.taskState(run, taskId);
@@ -532,6 +570,16 @@ export class DynamoDbStateStore implements StateStore {
     await this.writeChunks(writes, MAX_TRANSACTION_ITEMS, []);
   }
 
+  /** One BatchGetItem of both items. */
+  async getTaskInstanceAndRun(key: TiKey): Promise<{ ti: TaskInstanceRecord | undefined; run: DagRunRecord | undefined }> {
+    const tiKey = keys.taskInstance(key, key.taskId, key.mapIndex);
+    const runKey = keys.run(key);
+    const found = await this.batchGet([tiKey, runKey]);
+    const ti = found.get(keyId(tiKey));
+    const run = found.get(keyId(runKey));
+    return { ti: ti ? itemToTi(ti) : undefined, run: run ? itemToRun(run) : undefined };
+  }
+
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
     const item = await this.get(keys.taskInstance(key, key.taskId, key.mapIndex));
     return item ? itemToTi(item) : undefined;
@@ -578,7 +626,10 @@ export class DynamoDbStateStore implements StateStore {
     const tiKey = keys.taskInstance(req.key, taskId, mapIndex);
     const runKey = keys.run(req.key);
     const dsKeys = req.downstream.map((d) => keys.taskState(req.key, d));
-    const found = await this.batchGet([tiKey, runKey, ...dsKeys]);
+    const releases = req.release ?? [];
+    // The semaphores given back are read with the rest: their waiter counts say whom to wake.
+    const semKeys = releases.map((r) => keys.semaphore(r.name));
+    const found = await this.batchGet([tiKey, runKey, ...dsKeys, ...semKeys]);
     const ti = found.get(keyId(tiKey));
     const run = found.get(keyId(runKey));
     if (!ti || !run) throw new Error(`DynamoDB store: task instance or run '${runId}' of DAG '${dagId}' vanished after finishing ${taskId}[${mapIndex}]`);
@@ -586,6 +637,8 @@ export class DynamoDbStateStore implements StateStore {
       ti: itemToTi(ti),
       pending: Number(run.pending),
       downstream: req.downstream.map((d, i) => itemToTaskState(found.get(keyId(dsKeys[i]!)) ?? { dagId, runId, taskId: d })),
+      run: itemToRun(run),
+      waiters: releases.filter((_, i) => hasWaiters(found.get(keyId(semKeys[i]!)))).map((r) => r.name),
     };
   }
 
@@ -594,14 +647,30 @@ export class DynamoDbStateStore implements StateStore {
     const run = req.key;
     const { taskId } = run;
     if (req.expect === 'absent' ? !req.create : !satisfiable(req.expect)) return false;
+    const releases = (req.release ?? []).map((r) => this.releaseItem(r.name, r.n, r.holder));
     return this.tx.fanOut({
       anchorKey: keys.taskInstance(run, taskId, req.key.mapIndex),
       claim: (cursor) => this.finishClaim(req, cursor),
-      first: [this.taskStateAdd(run, taskId, (e) => [`${e.name(selfAttr(req.state))} ${e.value(1)}`])],
+      first: [this.taskStateAdd(run, taskId, (e) => [`${e.name(selfAttr(req.state))} ${e.value(1)}`]), ...releases],
+      optional: new Set(releases),
       last: [this.runPendingAdd(run, -1)],
       targets: this.countedTargets(run, req.downstream, (e, n) => [`${e.name(upstreamAttr(req.state))} ${e.value(n)}`]),
       sameOutcome: (a) => a.state === req.state,
     });
+  }
+
+  /** A release as a transaction item: conditional on the holder holding `n` units. */
+  private releaseItem(name: string, n: number, holder: string): TxItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.semaphore(name),
+        UpdateExpression: 'ADD #used :minus REMOVE #h',
+        ConditionExpression: '#h = :n',
+        ExpressionAttributeNames: { '#used': 'used', '#h': `${HOLDER_PREFIX}${holder}` },
+        ExpressionAttributeValues: { ':minus': -n, ':n': n },
+      },
+    };
   }
 
   /**
@@ -1131,14 +1200,28 @@ export class DynamoDbStateStore implements StateStore {
 
   /** BatchWriteItem in chunks of 25 (unprocessed items sent again with backoff); values as `putXCom`. */
   async putXComs(xs: readonly XComRecord[]): Promise<void> {
-    // The last put of a key wins (BatchWriteItem refuses a key twice in one request).
+    await this.batchPutAll(await this.xcomItems(xs));
+  }
+
+  /** The items of XComs put together: the last put of a key wins (BatchWriteItem refuses a key twice in one request). */
+  private xcomItems(xs: readonly XComRecord[]): Promise<Item[]> {
     const byKey = new Map<string, XComRecord>();
     for (const x of xs) {
       const id = keyId(keys.xcom(x, x.taskId, x.key, x.mapIndex));
       byKey.delete(id);
       byKey.set(id, x);
     }
-    const items = await this.map([...byKey.values()], (x) => this.xcomItem(x));
+    return this.map([...byKey.values()], (x) => this.xcomItem(x));
+  }
+
+  /** The XComs' and the logs' items in BatchWriteItem requests of 25 (a try's result and log: one request). */
+  async putTryOutput(out: { xcoms: readonly XComRecord[]; logs: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[] }): Promise<void> {
+    const items = [...(await this.xcomItems(out.xcoms)), ...out.logs.flatMap((e) => this.logItems(e.key, e.tryNumber, e.lines))];
+    await this.batchPutAll(items);
+  }
+
+  /** Plain puts of `items` (distinct keys) in BatchWriteItem requests of 25, concurrently. */
+  private async batchPutAll(items: Item[]): Promise<void> {
     const chunks: Item[][] = [];
     for (let i = 0; i < items.length; i += MAX_BATCH_WRITE_ITEMS) chunks.push(items.slice(i, i + MAX_BATCH_WRITE_ITEMS));
     await this.each(chunks, (chunk) => this.batchPut(chunk));
@@ -1408,6 +1491,42 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
+  /**
+   * One conditional update for every holder: `used + total <= limit` and none of the `h:<holder>`
+   * attributes there yet. Callers keep `takes` short (an update expression holds at most 4 KB).
+   */
+  async tryAcquireMany(name: string, limit: number, takes: readonly { holder: string; n: number }[]): Promise<boolean> {
+    const total = takes.reduce((a, t) => a + t.n, 0);
+    if (takes.length === 0) return true;
+    if (limit - total < 0 || new Set(takes.map((t) => t.holder)).size !== takes.length) return false;
+    const names: Record<string, string> = { '#used': 'used', '#type': 'type' };
+    const values: Record<string, unknown> = { ':n': total, ':max': limit - total, ':type': ItemType.semaphore };
+    const sets: string[] = ['#type = :type'];
+    const absent: string[] = [];
+    takes.forEach((t, i) => {
+      names[`#h${i}`] = `${HOLDER_PREFIX}${t.holder}`;
+      values[`:h${i}`] = t.n;
+      sets.push(`#h${i} = :h${i}`);
+      absent.push(`attribute_not_exists(#h${i})`);
+    });
+    try {
+      await this.write(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.semaphore(name),
+          UpdateExpression: `ADD #used :n SET ${sets.join(', ')}`,
+          ConditionExpression: `(attribute_not_exists(#used) OR #used <= :max) AND ${absent.join(' AND ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw e;
+    }
+  }
+
   async semaphoreHolders(name: string): Promise<Map<string, number>> {
     const item = await this.get(keys.semaphore(name));
     const out = new Map<string, number>();
@@ -1430,44 +1549,59 @@ export class DynamoDbStateStore implements StateStore {
     return Number(attrs?.n);
   }
 
-  /** Give back the `n` units `holder` holds: one conditional update (`h:<holder> = n`); nothing when it holds none. */
-  async release(name: string, n: number, holder: string): Promise<void> {
+  /**
+   * Give back the `n` units `holder` holds: one conditional update (`h:<holder> = n`); nothing when it
+   * holds none. The semaphore's waiter count comes back with it (the item as written, or as found).
+   */
+  async release(name: string, n: number, holder: string): Promise<boolean> {
     try {
-      await this.write(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.semaphore(name),
-          UpdateExpression: 'ADD #used :minus REMOVE #h',
-          ConditionExpression: '#h = :n',
-          ExpressionAttributeNames: { '#used': 'used', '#h': `${HOLDER_PREFIX}${holder}` },
-          ExpressionAttributeValues: { ':minus': -n, ':n': n },
-        }),
-      );
+      const item = await this.write(new UpdateCommand({ ...this.releaseItem(name, n, holder).Update!, ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return hasWaiters(item);
     } catch (e) {
       if (!isConditionFailed(e)) throw e;
+      // Refused (the holder holds none): the item as found, if there is one, says whether any wait.
+      return hasWaiters((e as { Item?: Item }).Item);
     }
   }
 
-  /** A waiter item sorted by enqueue time (ms) then a per-process sequence. */
+  /**
+   * A waiter item sorted by enqueue time (ms) then a per-process sequence, put in one transaction with
+   * 1 added to the semaphore's waiter count (`waiting`), which a release reads to know whether to look.
+   */
   async enqueueWaiter(name: string, key: TiKey): Promise<void> {
     const ms = (lastWaiterMs = Math.max(lastWaiterMs, Date.now()));
-    await this.write(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          [PK]: prefixes.waiterPartition(name),
-          [SK]: `${String(ms).padStart(15, '0')}#${uniqueSuffix()}`,
-          type: ItemType.waiter,
-          dagId: key.dagId,
-          runId: key.runId,
-          taskId: key.taskId,
-          mapIndex: key.mapIndex,
-        },
-      }),
-    );
+    const item = {
+      [PK]: prefixes.waiterPartition(name),
+      [SK]: `${String(ms).padStart(15, '0')}#${uniqueSuffix()}`,
+      type: ItemType.waiter,
+      dagId: key.dagId,
+      runId: key.runId,
+      taskId: key.taskId,
+      mapIndex: key.mapIndex,
+    };
+    const res = await this.tx.write([{ Put: { TableName: this.tableName, Item: item } }, this.waitingAdd(name, 1, false)]);
+    if (!res.ok) throw new Error(`DynamoDB store: queueing a waiter of semaphore '${name}' was refused (item ${res.failed})`);
   }
 
-  /** The oldest waiter: Query Limit 1, then a conditional delete (another taker makes us look again). */
+  /** The semaphore's waiter count changed by `delta` (`positive`: only while it is above 0). */
+  private waitingAdd(name: string, delta: number, positive: boolean): TxItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.semaphore(name),
+        UpdateExpression: 'ADD #w :d SET #type = :type',
+        ...(positive ? { ConditionExpression: '#w > :zero' } : {}),
+        ExpressionAttributeNames: { '#w': WAITING, '#type': 'type' },
+        ExpressionAttributeValues: { ':d': delta, ':type': ItemType.semaphore, ...(positive ? { ':zero': 0 } : {}) },
+      },
+    };
+  }
+
+  /**
+   * The oldest waiter: Query Limit 1, then its conditional delete with 1 taken from the semaphore's
+   * waiter count, in one transaction (another taker makes us look again). A count already at 0 (a
+   * waiter queued before counts were kept) is left alone.
+   */
   async dequeueWaiter(name: string): Promise<TiKey | undefined> {
     for (;;) {
       const res = await this.doc.send(
@@ -1482,19 +1616,22 @@ export class DynamoDbStateStore implements StateStore {
       );
       const head: Item | undefined = res.Items?.[0];
       if (!head) return undefined;
-      try {
-        await this.write(
-          new DeleteCommand({
-            TableName: this.tableName,
-            Key: { [PK]: head[PK], [SK]: head[SK] },
-            ConditionExpression: 'attribute_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': PK },
-          }),
-        );
-        return { dagId: String(head.dagId), runId: String(head.runId), taskId: String(head.taskId), mapIndex: Number(head.mapIndex) };
-      } catch (e) {
-        if (!isConditionFailed(e)) throw e;
+      const del = {
+        TableName: this.tableName,
+        Key: { [PK]: head[PK], [SK]: head[SK] },
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+      };
+      let taken = await this.tx.write([{ Delete: del }, this.waitingAdd(name, -1, true)]);
+      if (!taken.ok && taken.failed === 1) {
+        try {
+          await this.write(new DeleteCommand(del));
+          taken = { ok: true };
+        } catch (e) {
+          if (!isConditionFailed(e)) throw e;
+        }
       }
+      if (taken.ok) return { dagId: String(head.dagId), runId: String(head.runId), taskId: String(head.taskId), mapIndex: Number(head.mapIndex) };
     }
   }
 }

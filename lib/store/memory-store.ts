@@ -1,4 +1,4 @@
-import type { RunState } from '../model/states.ts';
+import type { RunState, TerminalTiState } from '../model/states.ts';
 import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runKeyText, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
@@ -152,6 +152,12 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
+  async claimDecisions(run: RunRef, taskIds: readonly string[], decision: 'scheduled' | TerminalTiState): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const t of taskIds) out.push(await this.claimDecision(run, t, decision));
+    return out;
+  }
+
   async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
     const p = this.part(run);
     const s = this.ts(p, taskId);
@@ -173,6 +179,10 @@ export class MemoryStateStore implements StateStore {
       if (p.tis.has(tiId(ti))) continue;
       putTi(p, frozenTi(ti));
     }
+  }
+
+  async getTaskInstanceAndRun(key: TiKey): Promise<{ ti: TaskInstanceRecord | undefined; run: DagRunRecord | undefined }> {
+    return { ti: await this.getTaskInstance(key), run: await this.getRun(key) };
   }
 
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
@@ -221,7 +231,9 @@ export class MemoryStateStore implements StateStore {
       downstream.push(copyTaskState(s));
     }
     p.run = Object.freeze({ ...p.run, pending: p.run.pending - 1 });
-    return { ti, pending: p.run.pending, downstream };
+    const waiters: string[] = [];
+    for (const r of req.release ?? []) if (this.releaseNow(r.name, r.n, r.holder)) waiters.push(r.name);
+    return { ti, pending: p.run.pending, downstream, run: p.run, waiters };
   }
 
   async listTaskInstanceRange(run: RunRef, taskId: string, from: number, to: number): Promise<TaskInstanceRecord[]> {
@@ -433,6 +445,11 @@ export class MemoryStateStore implements StateStore {
     return structuredClone(this.pipeline.get(scope) ?? []);
   }
 
+  async putTryOutput(out: { xcoms: readonly XComRecord[]; logs: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[] }): Promise<void> {
+    if (out.xcoms.length) await this.putXComs(out.xcoms);
+    if (out.logs.length) await this.appendLogs(out.logs);
+  }
+
   async appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void> {
     for (const e of entries) await this.appendLog(e.key, e.tryNumber, e.lines);
   }
@@ -492,12 +509,29 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
-  async release(name: string, n: number, holder: string): Promise<void> {
+  async tryAcquireMany(name: string, limit: number, takes: readonly { holder: string; n: number }[]): Promise<boolean> {
     const sem = this.semaphores.get(name);
-    if (sem?.holders.get(holder) !== n) return;
-    sem.holders.delete(holder);
-    sem.used -= n;
-    if (sem.holders.size === 0) this.semaphores.delete(name);
+    const total = takes.reduce((a, t) => a + t.n, 0);
+    if ((sem?.used ?? 0) + total > limit || new Set(takes.map((t) => t.holder)).size !== takes.length) return false;
+    if (sem && takes.some((t) => sem.holders.has(t.holder))) return false;
+    for (const t of takes) await this.tryAcquire(name, t.n, limit, t.holder);
+    return true;
+  }
+
+  async release(name: string, n: number, holder: string): Promise<boolean> {
+    return this.releaseNow(name, n, holder);
+  }
+
+  /** `release`, synchronously: whether the semaphore has waiters queued. */
+  private releaseNow(name: string, n: number, holder: string): boolean {
+    const sem = this.semaphores.get(name);
+    if (sem?.holders.get(holder) === n) {
+      sem.holders.delete(holder);
+      sem.used -= n;
+      if (sem.holders.size === 0) this.semaphores.delete(name);
+    }
+    const w = this.waiters.get(name);
+    return !!w && w.head < w.q.length;
   }
 
   async semaphoreHolders(name: string): Promise<Map<string, number>> {

@@ -71,6 +71,12 @@ export class ResilientStateStore {
         const [now] = await s.getTaskStates(ref as RunRef, [taskId as string]);
         return now?.decision === decision;
       },
+      claimDecisions: async ([ref, taskIds, decision]: unknown[], claimed: unknown) => {
+        const flags = [...(claimed as boolean[])];
+        if (flags.every(Boolean)) return flags;
+        const now = await s.getTaskStates(ref as RunRef, taskIds as string[]);
+        return flags.map((f, i) => f || now[i]?.decision === decision);
+      },
       claimExpansion: async ([ref, taskId, count]: unknown[], claimed: unknown) => {
         if (claimed) return claimed;
         const [now] = await s.getTaskStates(ref as RunRef, [taskId as string]);

@@ -756,6 +756,7 @@ function statements(db: DatabaseSync) {
     deleteHolders: p('DELETE FROM semaphore_holders WHERE name = ?'),
     countUp: p('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value'),
     enqueue: p('INSERT INTO waiters (name, dag_id, run_id, task_id, map_index) VALUES (?, ?, ?, ?, ?)'),
+    hasWaiter: p('SELECT 1 AS one FROM waiters WHERE name = ? LIMIT 1'),
     dequeue: p('DELETE FROM waiters WHERE seq = (SELECT seq FROM waiters WHERE name = ? ORDER BY seq LIMIT 1) RETURNING dag_id, run_id, task_id, map_index'),
   } satisfies Record<string, StatementSync | StatementSync[]>;
 }
@@ -876,6 +877,13 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
+  async claimDecisions(run: RunRef, taskIds: readonly string[], decision: 'scheduled' | TerminalTiState): Promise<boolean[]> {
+    return this.tx(() => {
+      this.requireRun(run);
+      return taskIds.map((t) => Number(this.q.claimDecision.run(run.dagId, run.runId, t, decision).changes) === 1);
+    });
+  }
+
   async claimExpansion(run: RunRef, taskId: string, count: number, downstream: readonly string[]): Promise<boolean> {
     return this.tx(() => {
       this.requireRun(run);
@@ -894,6 +902,10 @@ export class SqliteStateStore implements StateStore {
       for (const run of uniqueRuns(tis)) this.requireRun(run);
       for (const ti of tis) this.q.insertTi.run(...tiInsertParams(ti));
     });
+  }
+
+  async getTaskInstanceAndRun(key: TiKey): Promise<{ ti: TaskInstanceRecord | undefined; run: DagRunRecord | undefined }> {
+    return { ti: await this.getTaskInstance(key), run: await this.getRun(key) };
   }
 
   async getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined> {
@@ -942,7 +954,8 @@ export class SqliteStateStore implements StateStore {
       // One by one, as the memory store: a downstream task listed twice shows 1 then 2.
       const downstream = req.downstream.map((d) => taskStateFromRow(this.q.addUpstream.get(run.dagId, run.runId, d, ...one)!));
       const pending = num(this.q.addPending.get(-1, run.dagId, run.runId)!, 'pending');
-      return { ti, pending, downstream };
+      const waiters = (req.release ?? []).filter((r) => this.releaseNow(r.name, r.n, r.holder)).map((r) => r.name);
+      return { ti, pending, downstream, waiters };
     });
   }
 
@@ -1126,6 +1139,11 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
+  async putTryOutput(out: { xcoms: readonly XComRecord[]; logs: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[] }): Promise<void> {
+    if (out.xcoms.length) await this.putXComs(out.xcoms);
+    if (out.logs.length) await this.appendLogs(out.logs);
+  }
+
   async appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void> {
     if (entries.length === 0) return;
     this.tx(() => {
@@ -1250,10 +1268,28 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
-  async release(name: string, n: number, holder: string): Promise<void> {
-    this.tx(() => {
-      if (Number(this.q.removeHolder.run(name, holder, n).changes) > 0) this.q.release.run(n, name);
+  async tryAcquireMany(name: string, limit: number, takes: readonly { holder: string; n: number }[]): Promise<boolean> {
+    return this.tx(() => {
+      if (new Set(takes.map((t) => t.holder)).size !== takes.length) return false;
+      if (takes.some((t) => this.q.holderUnits.get(name, t.holder))) return false;
+      const row = this.q.semaphoreUsed.get(name);
+      const used = row ? num(row, 'used') : 0;
+      const total = takes.reduce((a, t) => a + t.n, 0);
+      if (used + total > limit) return false;
+      this.q.setSemaphore.run(name, used + total);
+      for (const t of takes) this.q.addHolder.run(name, t.holder, t.n);
+      return true;
     });
+  }
+
+  async release(name: string, n: number, holder: string): Promise<boolean> {
+    return this.tx(() => this.releaseNow(name, n, holder));
+  }
+
+  /** `release` inside a transaction: whether the semaphore has waiters queued. */
+  private releaseNow(name: string, n: number, holder: string): boolean {
+    if (Number(this.q.removeHolder.run(name, holder, n).changes) > 0) this.q.release.run(n, name);
+    return this.q.hasWaiter.get(name) !== undefined;
   }
 
   async semaphoreHolders(name: string): Promise<Map<string, number>> {

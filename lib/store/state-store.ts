@@ -19,6 +19,13 @@ export interface TiExpectation {
   tryNumber?: number;
 }
 
+/** Units of a counting semaphore a holder gives back (see {@link StateStore.release}). */
+export interface SlotRelease {
+  name: string;
+  n: number;
+  holder: string;
+}
+
 export interface FinishRequest {
   /** The instance to finish. If `create` is set, it must not exist yet and is created in `state`. */
   key: TiKey;
@@ -28,6 +35,11 @@ export interface FinishRequest {
   patch: Partial<TaskInstanceRecord>;
   /** Direct downstream task ids whose upstream tally this outcome counts in. */
   downstream: readonly string[];
+  /**
+   * Units given back in the same step as the finish, each as {@link StateStore.release} (nothing for a
+   * holder that holds none). Only `finishTaskInstance` takes them. Default: none.
+   */
+  release?: readonly SlotRelease[];
 }
 
 export interface FinishResult {
@@ -36,6 +48,13 @@ export interface FinishResult {
   pending: number;
   /** Downstream task states after the tally was updated, in the order of `downstream`. */
   downstream: TaskStateRecord[];
+  /** The run as read after the finish, when the store read it anyway (undefined: not read). */
+  run?: DagRunRecord;
+  /**
+   * Of the request's `release` names, those that may have waiters queued (as `release` returns it);
+   * undefined: not known, every one may.
+   */
+  waiters?: readonly string[];
 }
 
 /** One conditional transition of many (see {@link StateStore.updateTaskInstances}). */
@@ -130,6 +149,11 @@ export interface StateStore {
   /** Settle a task's decision exactly once; false if it was already settled. */
   claimDecision(run: RunRef, taskId: string, decision: 'scheduled' | TerminalTiState): Promise<boolean>;
   /**
+   * `claimDecision` for many tasks of one run at once (in fewer requests): per task, in order, whether
+   * this call settled it.
+   */
+  claimDecisions(run: RunRef, taskIds: readonly string[], decision: 'scheduled' | TerminalTiState): Promise<boolean[]>;
+  /**
    * Settle a mapped task as expanded into `count` (>= 1) instances, exactly once: announce them to the
    * downstream tallies and add `count - 1` to the run's pending count. False if already settled.
    */
@@ -140,6 +164,8 @@ export interface StateStore {
   createTaskInstances(tis: readonly TaskInstanceRecord[]): Promise<void>;
   /** Records returned are the caller's to read, never to change: they may be shared (and frozen). */
   getTaskInstance(key: TiKey): Promise<TaskInstanceRecord | undefined>;
+  /** An instance and its run, read together (one request where the store can). */
+  getTaskInstanceAndRun(key: TiKey): Promise<{ ti: TaskInstanceRecord | undefined; run: DagRunRecord | undefined }>;
   /** Instances of a run (a query on the run), optionally of one task, by task then map index. */
   listTaskInstances(run: RunRef, taskId?: string): Promise<TaskInstanceRecord[]>;
   /** Conditional transition between non-terminal states; undefined if the condition failed. */
@@ -166,6 +192,11 @@ export interface StateStore {
   putXComs(xs: readonly XComRecord[]): Promise<void>;
   /** Append to the logs of many tries at once (short logs: an array job's children). */
   appendLogs(entries: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[]): Promise<void>;
+  /**
+   * What a try leaves when it ends, in as few requests as the store can: `putXComs(xcoms)` and
+   * `appendLogs(logs)` together (neither waits for the other; each is idempotent as those are).
+   */
+  putTryOutput(out: { xcoms: readonly XComRecord[]; logs: readonly { key: TiKey; tryNumber: number; lines: readonly LogLine[] }[] }): Promise<void>;
 
   // Clearing (undoing finishes) ----------------------------------------------------------------------
   /**
@@ -245,8 +276,18 @@ export interface StateStore {
    * first attempt applied).
    */
   tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean>;
-  /** Give back the `n` units `holder` holds; nothing when it holds none (idempotent). */
-  release(name: string, n: number, holder: string): Promise<void>;
+  /**
+   * `tryAcquire` for many holders at once, all or nothing: their units (`n` each) are taken if `limit`
+   * allows them all and none of them holds units of it yet; false otherwise, and nothing is taken (the
+   * caller then takes them one by one, which finds those that hold units already).
+   */
+  tryAcquireMany(name: string, limit: number, takes: readonly { holder: string; n: number }[]): Promise<boolean>;
+  /**
+   * Give back the `n` units `holder` holds; nothing when it holds none (idempotent). Returns whether
+   * the semaphore may have waiters queued (false only when none was queued as the call applied, so a
+   * waiter queued before it is never missed).
+   */
+  release(name: string, n: number, holder: string): Promise<boolean>;
   /** Who holds units of a semaphore, and how many each (the reconcile frees a holder that is gone). */
   semaphoreHolders(name: string): Promise<Map<string, number>>;
   /** Add 1 to a named counter and return its new value (1 the first time): an attempt counter. */
