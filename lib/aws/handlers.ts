@@ -10,6 +10,7 @@ import { childOutcomes, failedWave, groupBounds, type ArrayRef } from '../core/a
 import { runRefOf, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { InvocationHost } from './invocation-host.ts';
+import { itemListOutput } from './item-list.ts';
 import { nextFromInstance, nextFromWave, type LifecycleCaller } from '../core/lifecycle.ts';
 import type { LifecycleNext } from './lifecycle.ts';
 import type { AwsServices } from './services.ts';
@@ -24,8 +25,6 @@ import {
   type BatchJobDetail,
   type BatchJobOutcome,
   type BatchPrepareOutput,
-  ITEM_LISTS_FOLDER,
-  ITEMS_INLINE_MAX_BYTES,
   type IteratePrepareOutput,
   type SchedulerRequest as ContractSchedulerRequest,
   type SensorPokeRequest,
@@ -171,18 +170,8 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
         const r = await runner.prepareIteration(req.key, req.tryNumber);
         if (r === null) return { items: null, itemsObject: null, result: null };
         if ('result' in r) return { items: null, itemsObject: null, result: r.result };
-        // A list too long for the state goes to S3, where the Distributed Map's ItemReader reads it.
-        const list = JSON.stringify(r.items);
-        const blobs = svc.blobs;
-        const inlineMax = blobs?.itemsInlineMaxBytes ?? ITEMS_INLINE_MAX_BYTES;
-        const bytes = Buffer.byteLength(list, 'utf8');
-        if (bytes <= inlineMax) return { items: r.items, itemsObject: null, result: null };
-        if (!blobs) {
-          throw new Error(`${r.items.length} items (${bytes} bytes of JSON) are too many for the state (at most ${inlineMax} bytes inline) and no bucket is configured for them (BUCKET_NAME)`);
-        }
-        const dir = `${ITEM_LISTS_FOLDER}/${req.key.dagId}/${req.key.runId}/${req.key.taskId}/${req.key.mapIndex}/try-${req.tryNumber}`;
-        const at = await blobs.put(`${dir}/items.json`, list);
-        return { items: null, itemsObject: { Bucket: at.Bucket, Key: at.Key, ResultsPrefix: `${at.Key.slice(0, -'items.json'.length)}results` }, result: null };
+        // A list too long for the state, or for the execution's history, goes to S3 (a Distributed Map).
+        return await itemListOutput(req.key, req.tryNumber, r, svc.blobs);
       }
       case 'item':
         await runner.runItem(req.key, req.tryNumber, req.index, ('itemTry' in req ? req.itemTry : undefined) ?? null, signal);

@@ -423,8 +423,11 @@ export class TaskRunner {
     };
   }
 
-  /** Start an iteration try: the item indexes still to run (items done in earlier tries are kept). */
-  async prepareIteration(key: TiKey, tryNumber: number): Promise<{ items: number[] } | { result: TryResult } | null> {
+  /**
+   * Start an iteration try: the item indexes still to run (items done in earlier tries are kept), and the
+   * task's `itemRetries` (how many history events each item may cost its Map).
+   */
+  async prepareIteration(key: TiKey, tryNumber: number): Promise<{ items: number[]; itemRetries: number } | { result: TryResult } | null> {
     const step = await this.begin(key, tryNumber, 'or-running');
     if (!step) return null;
     const { ti, run, dag, spec, write } = step;
@@ -437,7 +440,7 @@ export class TaskRunner {
       for (let i = 0; i < n; i++) if (!done.has(i)) items.push(i);
       write('info', `starting try ${tryNumber} of ${ti.maxTries}: ${n} items, ${done.size} kept from earlier tries, ${items.length} to run`);
       await step.close(null);
-      return { items };
+      return { items, itemRetries: spec.iterate.itemRetries };
     } catch (e) {
       const result = this.failure(e);
       await step.close(result);
