@@ -3,6 +3,7 @@ import { ConfigurationError, errorMessage } from '../errors.ts';
 import { errorInfoOf } from '../error-info.ts';
 import type { BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
 import { InputResolver } from '../executor/resolve.ts';
+import { ItemTryCache } from '../executor/item-try-cache.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
 import { timerTiKey, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type ReconcileReport } from '../scheduler/scheduler.ts';
@@ -141,6 +142,14 @@ export async function handleTrigger(ev: TriggerEvent, svc: AwsServices): Promise
 
 export type TaskRunnerRequest = ContractTaskRunnerRequest | SensorPokeRequest | { mode: 'item'; key: TiKey; tryNumber: number; index: number; itemTry?: number };
 
+/** What the items of an iteration try share, per container (its services). */
+const itemTries = new WeakMap<AwsServices, ItemTryCache>();
+function itemTriesOf(svc: AwsServices): ItemTryCache {
+  let c = itemTries.get(svc);
+  if (!c) itemTries.set(svc, (c = new ItemTryCache()));
+  return c;
+}
+
 /**
  * The task runner function (and the sensor-poke function, `mode: 'poke'`): one step of a try, answering
  * as lib/compiler/contract.ts says. `signal` fires before the Lambda's own timeout.
@@ -150,7 +159,7 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
   const runner = new TaskRunner(
     svc.store,
     svc.dags,
-    { now: svc.now ?? Date.now, triggerRun: (r) => host.run(s.triggerRun(r)), batch: svc.batch },
+    { now: svc.now ?? Date.now, triggerRun: (r) => host.run(s.triggerRun(r)), batch: svc.batch, itemTries: itemTriesOf(svc) },
     s.resolver,
   );
   try {
