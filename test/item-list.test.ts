@@ -1,15 +1,19 @@
 // Where an iteration try's item list goes: inline (the lifecycle's Map, in its own execution's history)
 // or to S3 (a Distributed Map of child executions), by the bytes of the list AND by the history events
-// its inline Map could spend.
+// its inline Map could spend; and which kind of child execution the Distributed Map runs an item in.
 import { describe, expect, it } from 'vitest';
 import { handleTaskRunnerRequest, handleTrigger, type AwsServices } from '../lib/aws/handlers.ts';
 import { inlineItemsHistoryEvents, itemListPlacement, maxInlineItems } from '../lib/aws/item-list.ts';
 import type { BlobStore } from '../lib/aws/services.ts';
 import { ITEMS_INLINE_MAX_BYTES, ITEMS_INLINE_MAX_HISTORY_EVENTS, type IteratePrepareOutput } from '../lib/compiler/contract.ts';
-import { estimateHistoryEvents, HISTORY_EVENT_LIMIT } from '../lib/compiler/workflow-type.ts';
+import { compileTaskLifecycle } from '../lib/compiler/compile.ts';
+import { ITEM_EXPRESS_MAX_SECONDS, itemExecutionType, itemWorstSeconds } from '../lib/compiler/iterate-lifecycle.ts';
+import { estimateHistoryEvents, EXPRESS_MAX_TRY_SECONDS, HISTORY_EVENT_LIMIT } from '../lib/compiler/workflow-type.ts';
 import { LocalBatch } from '../lib/executor/local-batch.ts';
 import { dag, task } from '../lib/index.ts';
+import type { TaskSpec } from '../lib/model/spec.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
+import { taskSpec } from './support/task-spec.ts';
 
 /** The JSON bytes of the list of indexes 0..n-1. */
 const bytesOf = (n: number) => Buffer.byteLength(JSON.stringify(Array.from({ length: n }, (_, i) => i)), 'utf8');
@@ -120,5 +124,37 @@ describe('iterate_prepare', () => {
     await expect(prepare(2220, 0, undefined)).rejects.toThrow(
       "task 'items' of DAG 'iter_budget' (run 'r', try 1): its 2220 items cannot run inline (an inline Map of 2220 items with itemRetries 0 could spend 20007 history events, over the 20000 a try may spend of its execution's history) and no bucket is configured for their list (BUCKET_NAME)",
     );
+  });
+});
+
+describe('the child executions of an iteration in a Distributed Map', () => {
+  const spec = (executionTimeoutMs: number | null, itemRetries: number) =>
+    taskSpec({ taskId: 't', kind: 'task', executionTimeoutMs, iterate: { mapping: { mode: 'single', source: [1], partial: null }, concurrency: 10, itemRetries } });
+
+  it("are Express when an item's every attempt and retry delay fit in 120 s of Express's 5 minutes", () => {
+    expect(ITEM_EXPRESS_MAX_SECONDS).toBe(EXPRESS_MAX_TRY_SECONDS);
+    expect(itemWorstSeconds(spec(120_000, 0))).toBe(120);
+    expect(itemExecutionType(spec(120_000, 0))).toBe('EXPRESS');
+    expect(itemExecutionType(spec(120_001, 0))).toBe('STANDARD');
+    // 3 attempts of 38 s and the delays 1 s and 2 s: 117 s; of 39 s: 120 s; of 40 s: 123 s.
+    expect(itemWorstSeconds(spec(39_000, 2))).toBe(120);
+    expect(itemExecutionType(spec(39_000, 2))).toBe('EXPRESS');
+    expect(itemExecutionType(spec(40_000, 2))).toBe('STANDARD');
+    // Delays double up to a minute: 1 + 2 + 4 + 8 + 16 + 32 + 60 + 60.
+    expect(itemWorstSeconds(spec(1000, 8))).toBe(9 + 183);
+  });
+
+  it('are Standard without an executionTimeout (an item may run for 15 minutes)', () => {
+    expect(itemWorstSeconds(spec(null, 0))).toBeNull();
+    expect(itemExecutionType(spec(null, 0))).toBe('STANDARD');
+  });
+
+  it('are what the compiled ItemsFromS3 Map runs', () => {
+    const processor = (s: TaskSpec) => {
+      const map = compileTaskLifecycle(s, { taskRunnerArn: 'arn:aws:lambda:us-east-1:1:function:r', schedulerArn: 'arn:aws:lambda:us-east-1:1:function:s', sensorPokeArn: 'arn:aws:lambda:us-east-1:1:function:p' }).definition.States['ItemsFromS3'];
+      return map?.Type === 'Map' ? map.ItemProcessor.ProcessorConfig : null;
+    };
+    expect(processor(spec(10_000, 1))).toStrictEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' });
+    expect(processor(spec(null, 1))).toStrictEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
   });
 });

@@ -10,6 +10,37 @@ export const ITEM_RETRY_INTERVAL_SECONDS = 1;
 export const ITEM_RETRY_MAX_DELAY_SECONDS = 60;
 
 /**
+ * The longest an item may take to run in an Express child execution: `EXPRESS_MAX_TRY_SECONDS`
+ * (workflow-type.ts, which this file cannot import without a cycle) of Express's 300 s.
+ */
+export const ITEM_EXPRESS_MAX_SECONDS = 120;
+
+/**
+ * The longest one item can take in its child execution: every attempt (`itemRetries` + 1) at the
+ * executionTimeout, with the retry delays between them. Null without an executionTimeout.
+ */
+export function itemWorstSeconds(spec: TaskSpec & { iterate: IterateSpec }): number | null {
+  const timeout = timeoutSeconds(spec.executionTimeoutMs);
+  if (timeout === null) return null;
+  let delays = 0;
+  for (let k = 0; k < spec.iterate.itemRetries; k++) delays += Math.min(ITEM_RETRY_INTERVAL_SECONDS * 2 ** k, ITEM_RETRY_MAX_DELAY_SECONDS);
+  return (spec.iterate.itemRetries + 1) * timeout + delays;
+}
+
+/**
+ * The child executions of an iteration's Distributed Map. EXPRESS when an item's worst case
+ * ({@link itemWorstSeconds}) is within {@link ITEM_EXPRESS_MAX_SECONDS} of an Express execution's 5
+ * minutes, the rest left to the Lambda service's retries: $1.00 per million executions plus duration, about
+ * $0.12 per 100,000 short items, where a Standard child costs its transitions (about 3 at $0.025 per 1,000:
+ * $7.50 per 100,000). An Express child runs at least once: an item may run twice (its result is written
+ * again). Otherwise STANDARD (no executionTimeout: an item may run for Lambda's 15 minutes).
+ */
+export function itemExecutionType(spec: TaskSpec & { iterate: IterateSpec }): 'STANDARD' | 'EXPRESS' {
+  const worst = itemWorstSeconds(spec);
+  return worst !== null && worst <= ITEM_EXPRESS_MAX_SECONDS ? 'EXPRESS' : 'STANDARD';
+}
+
+/**
  * The states of one item (an iteration of a Map): `run` invokes the task runner `item` with a Retry of
  * `itemRetries` on `States.TaskFailed`, not on `NonRetriableError`, and a Catch that records the failure
  * (`failed`) instead of failing the Map.
@@ -65,8 +96,8 @@ const ITEM_SELECTOR = { 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'index.$
  *
  * A list of indexes too long for the state (`itemsObject`: a JSON array in S3, see
  * `ITEMS_INLINE_MAX_BYTES`) goes to `ItemsFromS3` instead: a Distributed Map whose `ItemReader` reads the
- * list, running the same item states (`RunS3Item`, `S3ItemFailed`) as child Standard executions with
- * the same `ItemSelector` and `MaxConcurrency`, and whose `ResultWriter` writes the children's outputs
+ * list, running the same item states (`RunS3Item`, `S3ItemFailed`) as child executions (Express when an
+ * item's worst case fits, {@link itemExecutionType}) with the same `ItemSelector` and `MaxConcurrency`, and whose `ResultWriter` writes the children's outputs
  * under `itemsObject.ResultsPrefix` in S3: the Map's result is only the manifest's location (kept at
  * `$.try.results`), never the item outputs (each item's result is stored by the `item` handler anyway).
  * Returns the first state's id.
@@ -80,7 +111,7 @@ export function buildIterateLifecycle(
 ): string {
   const item = itemStates(graph, spec, taskRunnerArn, { run: STATE.runItem, failed: STATE.itemFailed });
   const s3Item = itemStates(graph, spec, taskRunnerArn, { run: STATE.runS3Item, failed: STATE.s3ItemFailed });
-  const distributed: ProcessorConfig = { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' };
+  const distributed: ProcessorConfig = { Mode: 'DISTRIBUTED', ExecutionType: itemExecutionType(spec) };
   const processorConfig: ProcessorConfig = mode === 'inline' ? { Mode: 'INLINE' } : distributed;
 
   addPrepareStates(graph, {
