@@ -11,7 +11,7 @@ import { ITEM_EXPRESS_MAX_SECONDS, itemExecutionType, itemWorstSeconds } from '.
 import { estimateHistoryEvents, EXPRESS_MAX_TRY_SECONDS, HISTORY_EVENT_LIMIT } from '../lib/compiler/workflow-type.ts';
 import { LocalBatch } from '../lib/executor/local-batch.ts';
 import { dag, task } from '../lib/index.ts';
-import type { TaskSpec } from '../lib/model/spec.ts';
+import type { IterateSpec, TaskSpec } from '../lib/model/spec.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import { taskSpec } from './support/task-spec.ts';
 
@@ -128,8 +128,10 @@ describe('iterate_prepare', () => {
 });
 
 describe('the child executions of an iteration in a Distributed Map', () => {
-  const spec = (executionTimeoutMs: number | null, itemRetries: number) =>
-    taskSpec({ taskId: 't', kind: 'task', executionTimeoutMs, iterate: { mapping: { mode: 'single', source: [1], partial: null }, concurrency: 10, itemRetries } });
+  const spec = (executionTimeoutMs: number | null, itemRetries: number): TaskSpec & { iterate: IterateSpec } => {
+    const iterate: IterateSpec = { mapping: { mode: 'single', source: [1], partial: null }, concurrency: 10, itemRetries };
+    return { ...taskSpec({ taskId: 't', kind: 'task', executionTimeoutMs, iterate }), iterate };
+  };
 
   it("are Express when an item's every attempt and retry delay fit in 120 s of Express's 5 minutes", () => {
     expect(ITEM_EXPRESS_MAX_SECONDS).toBe(EXPRESS_MAX_TRY_SECONDS);
