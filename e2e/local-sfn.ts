@@ -60,6 +60,8 @@ export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
 export const START_EXECUTION = 'arn:aws:states:::states:startExecution';
 /** The local resource a Distributed Map state is rewritten into (see the file header). */
 export const DISTRIBUTED_MAP = 'harness:distributed-map';
+/** The rewritten Distributed Map Task's TimeoutSeconds: about 24 days, the longest a Node timer waits (2^31 - 1 ms). */
+const MAP_TASK_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 const S3_GET_OBJECT = 'arn:aws:states:::s3:getObject';
 const S3_PUT_OBJECT = 'arn:aws:states:::s3:putObject';
 
@@ -248,6 +250,9 @@ export class LocalStepFunctions {
         ...(writer ? { writer: writer.Parameters } : {}),
       },
       ...pick('ResultSelector', 'ResultPath', 'OutputPath', 'Retry', 'Catch', 'Next', 'End'),
+      // A Map state has no timeout, but aws-local-stepfunctions gives a Task without TimeoutSeconds 60 s
+      // of real time (a Map Run of 10,000 children takes longer): the longest a Node timer can wait.
+      TimeoutSeconds: MAP_TASK_TIMEOUT_SECONDS,
     };
     return {
       state,

@@ -3,6 +3,7 @@ import { ConfigurationError, errorMessage } from '../errors.ts';
 import { errorInfoOf } from '../error-info.ts';
 import type { BatchJobStatus, BatchSubmission } from '../executor/batch-backend.ts';
 import { InputResolver } from '../executor/resolve.ts';
+import { ItemTryCache } from '../executor/item-try-cache.ts';
 import { TaskRunner } from '../executor/task-runner.ts';
 import { timerTiKey, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { Scheduler, type ReconcileReport, type TrySeen } from '../scheduler/scheduler.ts';
@@ -13,6 +14,7 @@ import { InvocationHost } from './invocation-host.ts';
 import { parseReconcilerLoop, ReconcilerFlag, reconcilerRound } from './reconciler.ts';
 import type { ReconcilerLoop, ReconcilerReply } from '../compiler/reconciler.ts';
 import { DynamoDbStateStore } from '../store/dynamodb-store.ts';
+import { itemListOutput } from './item-list.ts';
 import { nextFromInstance, nextFromWave, type LifecycleCaller } from '../core/lifecycle.ts';
 import type { LifecycleNext } from './lifecycle.ts';
 import type { AwsServices } from './services.ts';
@@ -27,8 +29,6 @@ import {
   type BatchJobDetail,
   type BatchJobOutcome,
   type BatchPrepareOutput,
-  ITEM_LISTS_FOLDER,
-  ITEMS_INLINE_MAX_BYTES,
   type IteratePrepareOutput,
   type SchedulerRequest as ContractSchedulerRequest,
   type SensorPokeRequest,
@@ -186,6 +186,14 @@ function lifecycleCallerOf(svc: AwsServices, key: TiKey): LifecycleCaller | null
   return svc.dags.getDag(key.dagId)?.taskIndex.get(key.taskId)?.kind === 'sensor' ? { instance: key } : null;
 }
 
+/** What the items of an iteration try share, per container (its services). */
+const itemTries = new WeakMap<AwsServices, ItemTryCache>();
+function itemTriesOf(svc: AwsServices): ItemTryCache {
+  let c = itemTries.get(svc);
+  if (!c) itemTries.set(svc, (c = new ItemTryCache()));
+  return c;
+}
+
 /**
  * The task runner function (and the sensor-poke function, `mode: 'poke'`): one step of a try, answering
  * as lib/compiler/contract.ts says. A step that ends the try reports it to the scheduler in the same
@@ -198,7 +206,7 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
   const runner = new TaskRunner(
     svc.store,
     svc.dags,
-    { now: svc.now ?? Date.now, triggerRun: (r) => host.run(s.triggerRun(r)), batch: svc.batch },
+    { now: svc.now ?? Date.now, triggerRun: (r) => host.run(s.triggerRun(r)), batch: svc.batch, itemTries: itemTriesOf(svc) },
     s.resolver,
   );
   /** Report a try's result (null: nothing ran here) and carry out what the scheduler decided. */
@@ -237,18 +245,8 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
           await report(req.key, req.tryNumber, r.result);
           return { items: null, itemsObject: null };
         }
-        // A list too long for the state goes to S3, where the Distributed Map's ItemReader reads it.
-        const list = JSON.stringify(r.items);
-        const blobs = svc.blobs;
-        const inlineMax = blobs?.itemsInlineMaxBytes ?? ITEMS_INLINE_MAX_BYTES;
-        const bytes = Buffer.byteLength(list, 'utf8');
-        if (bytes <= inlineMax) return { items: r.items, itemsObject: null };
-        if (!blobs) {
-          throw new Error(`${r.items.length} items (${bytes} bytes of JSON) are too many for the state (at most ${inlineMax} bytes inline) and no bucket is configured for them (BUCKET_NAME)`);
-        }
-        const dir = `${ITEM_LISTS_FOLDER}/${req.key.dagId}/${req.key.runId}/${req.key.taskId}/${req.key.mapIndex}/try-${req.tryNumber}`;
-        const at = await blobs.put(`${dir}/items.json`, list);
-        return { items: null, itemsObject: { Bucket: at.Bucket, Key: at.Key, ResultsPrefix: `${at.Key.slice(0, -'items.json'.length)}results` } };
+        // A list too long for the state, or for the execution's history, goes to S3 (a Distributed Map).
+        return await itemListOutput(req.key, req.tryNumber, r, svc.blobs);
       }
       case 'item':
         await runner.runItem(req.key, req.tryNumber, req.index, ('itemTry' in req ? req.itemTry : undefined) ?? null, signal);

@@ -58,6 +58,11 @@ export interface BlobStore {
   put(key: string, body: string): Promise<{ Bucket: string; Key: string }>;
   /** An item list whose JSON is longer than this many bytes goes to S3. Default `ITEMS_INLINE_MAX_BYTES` (contract.ts). */
   itemsInlineMaxBytes?: number;
+  /**
+   * An item list whose inline Map could spend more history events than this goes to S3 (lib/aws/item-list.ts).
+   * Default `ITEMS_INLINE_MAX_HISTORY_EVENTS` (contract.ts).
+   */
+  itemsInlineMaxHistoryEvents?: number;
 }
 
 

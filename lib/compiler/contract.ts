@@ -250,15 +250,28 @@ export const ITEM_LISTS_FOLDER = '_item-lists';
  * Largest item list (bytes of its JSON) that `iterate_prepare` returns inline. A state's input and
  * output are capped at 256 KB: 200 KB leaves room for the rest of the execution's state (key, try,
  * scheduler reply). A longer list goes to S3 as `itemsObject` and runs in a Distributed Map whose
- * `ItemReader` reads it (at about 6 bytes an index, from some 30,000 items on).
+ * `ItemReader` reads it (at about 6 bytes an index, from some 30,000 items on). The history budget
+ * ({@link ITEMS_INLINE_MAX_HISTORY_EVENTS}) sends a list to S3 long before that.
  */
 export const ITEMS_INLINE_MAX_BYTES = 200 * 1024;
 
 /**
+ * History events that one try of an iteration may spend in its lifecycle's own (Standard) execution
+ * when its items run inline: 20,000 of the 25,000 a Standard execution holds, the rest a margin for what
+ * the estimate leaves out (the Lambda service's retries of throttled invocations, 3 events each). The
+ * estimate counts every item at its worst (all its `itemRetries` used, then failed for good): 27 events
+ * plus 9 per item without item retries, 3 more per item retry, so at most 2,219 items inline with
+ * `itemRetries: 0`, 1,331 with 2 (`itemListPlacement` in lib/aws/item-list.ts). More items go to S3 and
+ * run in a Distributed Map, whose items are child executions with histories of their own.
+ */
+export const ITEMS_INLINE_MAX_HISTORY_EVENTS = 20_000;
+
+/**
  * What `iterate_prepare` returns: the item indexes still to run (inline in `items`, or as a JSON array in
- * the S3 object `itemsObject` when their JSON is over {@link ITEMS_INLINE_MAX_BYTES}), or neither when
- * there is nothing to run (the runner reported the try's result, or the try is not running here). Both
- * fields present, at least one of them null.
+ * the S3 object `itemsObject` when their JSON is over {@link ITEMS_INLINE_MAX_BYTES} or their inline Map
+ * would spend more than {@link ITEMS_INLINE_MAX_HISTORY_EVENTS} of the execution's history), or neither
+ * when there is nothing to run (the runner reported the try's result, or the try is not running here).
+ * Both fields present, at least one of them null.
  */
 export type IteratePrepareOutput = { items: number[]; itemsObject: null } | { items: null; itemsObject: ItemsObject } | { items: null; itemsObject: null };
 

@@ -24,6 +24,7 @@ import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { BatchBackend, BatchJobStatus, BatchSubmission } from './batch-backend.ts';
 import { infrastructureStore, throughInfrastructure, TryInfrastructureError } from './infrastructure.ts';
 import { checkJson } from './json-value.ts';
+import type { ItemTryCache } from './item-try-cache.ts';
 import { TaskContextImpl, type LogWriter } from './task-context.ts';
 import { mappingItem, mappingLength, type InputResolver, type ResolvedMapping } from './resolve.ts';
 import { kindRunner, type TryOf, type TryTools } from './kinds/index.ts';
@@ -50,6 +51,11 @@ export interface RunnerServices {
   settle?(): Promise<void>;
   /** Runs the code of tries elsewhere (a worker thread per try); without it, in this process. */
   isolation?: TryIsolation;
+  /**
+   * What the items of an iteration try share, kept across calls (a Lambda container's): each item then
+   * reads only its instance, not the run and the item list again. Default: none (each item reads them).
+   */
+  itemTries?: ItemTryCache;
 }
 
 /** How far a try got (set as it goes): whether any of its task's code has been called. */
@@ -160,10 +166,17 @@ export class TaskRunner {
    * try's log (written to the store by `close`). Null when the instance is not in that state: a duplicate.
    * `onMarked` is called once the instance is running because of this call.
    */
-  private async begin(key: TiKey, tryNumber: number, start: boolean | 'or-running', onMarked?: (before: TaskInstanceRecord) => void): Promise<Step | null> {
-    // Everything is read before the instance is marked running (in one request), so that fewer store
-    // calls can fail between marking it and running its code.
-    const { ti: before, run } = await this.io.getTaskInstanceAndRun(key);
+  private async begin(
+    key: TiKey,
+    tryNumber: number,
+    start: boolean | 'or-running',
+    onMarked?: (before: TaskInstanceRecord) => void,
+    readRun?: () => Promise<DagRunRecord | undefined>,
+  ): Promise<Step | null> {
+    // Everything is read before the instance is marked running (in one request, or the instance alone
+    // when the run comes from what the try's items share), so that fewer store calls can fail between
+    // marking it and running its code.
+    const { ti: before, run } = readRun ? { ti: await this.io.getTaskInstance(key), run: await readRun() } : await this.io.getTaskInstanceAndRun(key);
     if (!before || before.tryNumber !== tryNumber) return null;
     const mark = before.state === 'queued' && start !== false;
     if (!mark && (before.state !== 'running' || start === true)) return null;
@@ -436,8 +449,11 @@ export class TaskRunner {
     };
   }
 
-  /** Start an iteration try: the item indexes still to run (items done in earlier tries are kept). */
-  async prepareIteration(key: TiKey, tryNumber: number): Promise<{ items: number[] } | { result: TryResult } | null> {
+  /**
+   * Start an iteration try: the item indexes still to run (items done in earlier tries are kept), and the
+   * task's `itemRetries` (how many history events each item may cost its Map).
+   */
+  async prepareIteration(key: TiKey, tryNumber: number): Promise<{ items: number[]; itemRetries: number } | { result: TryResult } | null> {
     const step = await this.begin(key, tryNumber, 'or-running');
     if (!step) return null;
     const { ti, run, dag, spec, write } = step;
@@ -450,7 +466,7 @@ export class TaskRunner {
       for (let i = 0; i < n; i++) if (!done.has(i)) items.push(i);
       write('info', `starting try ${tryNumber} of ${ti.maxTries}: ${n} items, ${done.size} kept from earlier tries, ${items.length} to run`);
       await step.close(null);
-      return { items };
+      return { items, itemRetries: spec.iterate.itemRetries };
     } catch (e) {
       const result = this.failure(e);
       await step.close(result);
@@ -463,14 +479,17 @@ export class TaskRunner {
    * so that the Map state's Retry (itemRetries) applies; a NonRetriableError keeps its name.
    */
   async runItem(key: TiKey, tryNumber: number, index: number, itemTry: number | null, cancel?: AbortSignal): Promise<void> {
-    const step = await this.begin(key, tryNumber, false);
+    const shared = this.services.itemTries;
+    const step = await this.begin(key, tryNumber, false, undefined, shared ? () => shared.run(key, tryNumber, () => this.io.getRun(key)) : undefined);
     if (!step) throw new NonRetriableError(`task instance ${key.taskId}[${key.mapIndex}] is not running try ${tryNumber}`);
     const { ti, run, dag, spec, write } = step;
     // The Map state's Retry resends the same payload: count this item's attempts in the store.
     itemTry ??= await this.io.countUp(`item:${key.dagId}:${key.runId}:${key.taskId}:${key.mapIndex}:${tryNumber}:${index}`);
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const r = await this.mappingLists(dag, run, spec.taskId, spec.iterate.mapping);
+      const mapping = spec.iterate.mapping;
+      const lists = () => this.mappingLists(dag, run, spec.taskId, mapping);
+      const r = shared ? await shared.lists(key, tryNumber, lists) : await lists();
       const fn = dag.runtime.get(spec.taskId)!.callable!;
       const value = await inTry(write, () =>
         this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, { index, tryNumber: itemTry }), mappingItem(r, index)))),

@@ -6,7 +6,7 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { ITEM_LISTS_FOLDER } from '../../lib/compiler/contract.ts';
-import { FakeClock, LocalRunner } from '../../lib/index.ts';
+import { dag, FakeClock, LocalRunner } from '../../lib/index.ts';
 import type { Harness } from '../../e2e/harness.ts';
 import { outcome, reportFromStore } from '../../e2e/run-report.ts';
 import { useHarness } from './use-harness.ts';
@@ -107,4 +107,58 @@ describe('iteration_vs_mapping on the local cloud, its item list in S3 (Distribu
     expect(succeeded.map((r) => Number(r.Output)).sort((a, b) => a - b)).toStrictEqual(indexes);
     expect(h().errors).toStrictEqual([]);
   });
+});
+
+/** Items of the wide iteration (`AIRLESS_E2E_WIDE_ITEMS` to try another count). */
+const WIDE_ITEMS = Number(process.env['AIRLESS_E2E_WIDE_ITEMS'] ?? 100_000);
+
+/**
+ * An iteration of WIDE_ITEMS trivial items (their executionTimeout short enough for Express children),
+ * and a task that reads all their results. The harness measures a Task's TimeoutSeconds in real time, and
+ * an item's real time is about `concurrency` times the harness's time per item (a few ms): 200 at once
+ * keep it far from the executionTimeout on a busy machine.
+ */
+const wide = dag({ dagId: 'iterate_wide', params: { items: { type: 'integer', minimum: 1, default: WIDE_ITEMS } } }, ({ task }) => {
+  const list = task('list', ({ params }): number[] => Array.from({ length: params.items }, (_, i) => i));
+  const doubled = task('double', (_ctx, x: number) => 2 * x, { executionTimeout: '50s' }).iterate(list, { concurrency: 200, itemRetries: 1 });
+  task('check', (_ctx, ys: number[]) => ({ n: ys.length, sum: ys.reduce((a, b) => a + b, 0) }))(doubled);
+});
+
+describe(`an iteration of ${WIDE_ITEMS} items on the local cloud: a Distributed Map of Express children`, () => {
+  // The DAG is the test's own, so the harness calls the lib/aws cores of the functions (functions/ bundle
+  // the airless-dags module's DAGs).
+  const h = useHarness({ handlers: 'core', dags: [wide] });
+
+  it('succeeds with every item result stored, in order; each item reads only its instance', async () => {
+    const started = performance.now();
+    const run = await h().run({ dagId: 'iterate_wide', runId: 'e2e__wide' });
+    const seconds = (performance.now() - started) / 1000;
+    expect(run.state).toBe('success');
+    const values = (await h().store.getXCom(run, 'double', -1, 'return_value'))?.value as number[];
+    expect(values).toHaveLength(WIDE_ITEMS);
+    expect(values.every((v, i) => v === 2 * i)).toBe(true);
+    expect((await h().store.getXCom(run, 'check', -1, 'return_value'))?.value).toStrictEqual({ n: WIDE_ITEMS, sum: WIDE_ITEMS * (WIDE_ITEMS - 1) });
+
+    // Over the inline history budget: the list went to S3, each item a child execution of the Distributed Map.
+    const lifecycle = h().naming.lifecycle('iterate');
+    const executions = h().sfn.executionsOf(lifecycle).filter((e) => e.input.includes('e2e__wide'));
+    expect(executions.map((e) => e.path)).toStrictEqual([['Prepare', 'CheckPrepared', 'ItemsFromS3', 'Complete']]);
+    const children = h().sfn.executionsOf(`${lifecycle}/ItemsFromS3`).filter((c) => c.input.includes('e2e__wide'));
+    expect(children).toHaveLength(WIDE_ITEMS);
+    const unlike = children.filter((c) => c.status !== 'SUCCEEDED' || c.output !== String((JSON.parse(c.input) as { index: number }).index));
+    expect(unlike.slice(0, 5).map((c) => ({ type: c.type, status: c.status, input: c.input, output: c.output, error: c.error, cause: c.cause }))).toStrictEqual([]);
+
+    // Each item read its instance, not the run or the item list again: one GetItem per item, a few more for the try.
+    const key = { dagId: 'iterate_wide', runId: 'e2e__wide', taskId: 'double', mapIndex: -1 };
+    const counts = h().meter.sum((k) => k !== null && k.taskId === key.taskId && k.runId === key.runId);
+    expect(counts.ddbByOperation['GetItem']).toBeLessThan(WIDE_ITEMS + 50);
+    // Figures (a benchmark's, not asserted): wall time, requests per item, the results' Query pages.
+    const perItem = (n: number | undefined) => ((n ?? 0) / WIDE_ITEMS).toFixed(3);
+    console.log(
+      `${WIDE_ITEMS} items: ${seconds.toFixed(1)} s (${((seconds * 1e6) / WIDE_ITEMS).toFixed(0)} µs per item); per item: ` +
+        `GetItem ${perItem(counts.ddbByOperation['GetItem'])}, UpdateItem ${perItem(counts.ddbByOperation['UpdateItem'])}, PutItem ${perItem(counts.ddbByOperation['PutItem'])}; ` +
+        `Query ${counts.ddbByOperation['Query'] ?? 0} in all; rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`,
+    );
+    expect(h().errors).toStrictEqual([]);
+  }, 3_600_000);
 });
