@@ -206,8 +206,11 @@ const SENSOR_EXPECTED = {
   },
 };
 
+const START_EXECUTION = 'arn:${Partition}:states:::states:startExecution';
+
+/** Express: prepares the job and starts the `batch_job` execution, named as this one, that waits for it. */
 const BATCH_EXPECTED = {
-  Comment: 'airless Batch lifecycle: prepare, batch:submitJob.sync, complete',
+  Comment: 'airless Batch lifecycle: prepare the job, start the batch_job execution that waits for it',
   StartAt: 'Prepare',
   States: {
     Prepare: {
@@ -225,20 +228,43 @@ const BATCH_EXPECTED = {
       Type: 'Choice',
       Comment: 'Nothing to submit (the runner reported the try): done',
       Choices: [{ Variable: '$.try.submit', IsNull: true, Next: 'Done' }],
-      Default: 'Submit',
+      Default: 'StartJob',
     },
     Done: { Type: 'Succeed' },
+    StartJob: {
+      Type: 'Task',
+      Comment: 'Start the Standard execution that submits the job and waits for it',
+      Resource: START_EXECUTION,
+      Parameters: {
+        StateMachineArn: '${BatchJobMachineArn}',
+        'Name.$': '$$.Execution.Name',
+        Input: { 'key.$': '$.key', 'dagId.$': '$.dagId', 'tryNumber.$': '$.tryNumber', 'submit.$': '$.try.submit' },
+      },
+      ResultPath: null,
+      Catch: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], ResultPath: null, Next: 'Done' }, CATCH_ALL_TO_TRY_FAILED],
+      End: true,
+    },
+    TryFailed: TRY_FAILED,
+    Report: FINAL_REPORT,
+  },
+};
+
+/** Standard: started by `batch` with `{ key, dagId, tryNumber, submit }`; submits the job, waits for it (.sync), completes the try. */
+const BATCH_JOB_EXPECTED = {
+  Comment: 'airless Batch job: batch:submitJob.sync, then complete and report the try',
+  StartAt: 'Submit',
+  States: {
     Submit: {
       Type: 'Task',
       Comment: 'Submit the job and wait for it to end',
       Resource: 'arn:${Partition}:states:::batch:submitJob.sync',
       Parameters: {
-        'JobName.$': '$.try.submit.JobName',
-        'JobQueue.$': '$.try.submit.JobQueue',
-        'JobDefinition.$': '$.try.submit.JobDefinition',
-        'ContainerOverrides.$': '$.try.submit.ContainerOverrides',
-        'ArrayProperties.$': '$.try.submit.ArrayProperties',
-        'Timeout.$': '$.try.submit.Timeout',
+        'JobName.$': '$.submit.JobName',
+        'JobQueue.$': '$.submit.JobQueue',
+        'JobDefinition.$': '$.submit.JobDefinition',
+        'ContainerOverrides.$': '$.submit.ContainerOverrides',
+        'ArrayProperties.$': '$.submit.ArrayProperties',
+        'Timeout.$': '$.submit.Timeout',
       },
       ResultPath: '$.job',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'Complete' }],
@@ -495,10 +521,23 @@ describe('the shared lifecycle machines: the full ASL of each', () => {
     expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'a sensor waits between pokes, up to its timeout' });
   });
 
-  it('batch (Standard): Prepare → CheckPrepared (nothing to submit: Done) → Submit (.sync, the job\'s Timeout from the input) → Complete (End)', () => {
+  it('batch (Express): Prepare → CheckPrepared (nothing to submit: Done) → StartJob (the batch_job execution, named as this one, with the job) (End)', () => {
     const c = compileLifecycleMachine('batch', OPTIONS);
     expect(c.definition).toStrictEqual(BATCH_EXPECTED);
     expect(JSON.stringify(c.definition)).toBe(JSON.stringify(BATCH_EXPECTED));
+    expect(c.workflowType).toStrictEqual({ type: 'EXPRESS', reason: 'it prepares a Batch job and starts the batch_job execution that waits for it: nothing waits here' });
+    // The deployment may name the batch_job machine itself; nothing else changes.
+    const named = compileLifecycleMachine('batch', { ...OPTIONS, batchJobMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:BatchJob' });
+    expect(named.definition).toStrictEqual(
+      JSON.parse(JSON.stringify(BATCH_EXPECTED).replace('${BatchJobMachineArn}', 'arn:aws:states:eu-west-1:123456789012:stateMachine:BatchJob')),
+    );
+  });
+
+  it('batch_job (Standard): Submit (.sync, the job\'s Timeout from the input; any error to Complete) → Complete (End)', () => {
+    const c = compileLifecycleMachine('batch_job', OPTIONS);
+    expect(c.definition).toStrictEqual(BATCH_JOB_EXPECTED);
+    expect(JSON.stringify(c.definition)).toBe(JSON.stringify(BATCH_JOB_EXPECTED));
+    expect(c.machine).toBe('batch_job');
     expect(c.workflowType).toStrictEqual({ type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' });
   });
 
@@ -531,11 +570,14 @@ describe('the shared lifecycle machines: the full ASL of each', () => {
   });
 
   it('compileLifecycleMachines: the fixed set, in LIFECYCLE_MACHINES order (no .sync Batch machine in poll mode), each as compileLifecycleMachine gives it', () => {
-    expect(LIFECYCLE_MACHINES).toStrictEqual(['try', 'sensor', 'batch', 'iterate', 'batch_array']);
+    expect(LIFECYCLE_MACHINES).toStrictEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
+    // Poll mode runs a single Batch job on the try machine: neither `batch` nor the `batch_job` it starts is deployed.
     expect(deployedMachines({ batchWatch: 'poll' })).toStrictEqual(['try', 'sensor', 'iterate', 'batch_array']);
+    expect(deployedMachines({ batchWatch: 'sync' })).toStrictEqual(LIFECYCLE_MACHINES);
+    expect(deployedMachines()).toStrictEqual(LIFECYCLE_MACHINES);
     for (const options of EVERY_MODE) {
       const all = compileLifecycleMachines(options);
-      expect(all.map((c) => c.machine)).toStrictEqual(options.batchWatch === 'poll' ? LIFECYCLE_MACHINES.filter((m) => m !== 'batch') : LIFECYCLE_MACHINES);
+      expect(all.map((c) => c.machine)).toStrictEqual(options.batchWatch === 'poll' ? ['try', 'sensor', 'iterate', 'batch_array'] : LIFECYCLE_MACHINES);
       for (const c of all) expect(c).toStrictEqual(compileLifecycleMachine(c.machine, options));
     }
   });
@@ -567,15 +609,21 @@ describe('the partition', () => {
     expect(PARTITION).toBe('${Partition}');
   });
 
-  it('withPartition substitutes every placeholder (aws unless told), and leaves the rest, the function ARNs included, as they were', () => {
-    const c = compileLifecycleMachine('batch', OPTIONS);
-    const aws = withPartition(c.definition);
+  it('withPartition substitutes every placeholder (aws unless told), and leaves the rest, the function ARNs and the batch_job machine\'s ARN included, as they were', () => {
+    const toAws = (expected: unknown): unknown => JSON.parse(JSON.stringify(expected).replaceAll('arn:${Partition}:', 'arn:aws:'));
+    const batch = compileLifecycleMachine('batch', OPTIONS);
+    const aws = withPartition(batch.definition);
     expect(JSON.stringify(aws)).not.toContain('${Partition}');
-    expect(aws).toStrictEqual(JSON.parse(JSON.stringify(BATCH_EXPECTED).replaceAll('arn:${Partition}:', 'arn:aws:')));
-    expect(aws.States['Submit']).toMatchObject({ Resource: 'arn:aws:states:::batch:submitJob.sync' });
-    expect(withPartition(c.definition, 'aws-cn').States['Prepare']).toMatchObject({ Resource: 'arn:aws-cn:states:::lambda:invoke', Parameters: { FunctionName: RUNNER } });
-    // The compiled definition itself is left as it was.
-    expect(c.definition).toStrictEqual(BATCH_EXPECTED);
+    expect(aws).toStrictEqual(toAws(BATCH_EXPECTED));
+    // `${BatchJobMachineArn}` is another substitution, the deployment's: withPartition leaves it.
+    expect(aws.States['StartJob']).toMatchObject({ Resource: 'arn:aws:states:::states:startExecution', Parameters: { StateMachineArn: '${BatchJobMachineArn}' } });
+    expect(withPartition(batch.definition, 'aws-cn').States['Prepare']).toMatchObject({ Resource: 'arn:aws-cn:states:::lambda:invoke', Parameters: { FunctionName: RUNNER } });
+    const job = compileLifecycleMachine('batch_job', OPTIONS);
+    expect(withPartition(job.definition)).toStrictEqual(toAws(BATCH_JOB_EXPECTED));
+    expect(withPartition(job.definition, 'aws-us-gov').States['Submit']).toMatchObject({ Resource: 'arn:aws-us-gov:states:::batch:submitJob.sync' });
+    // The compiled definitions themselves are left as they were.
+    expect(batch.definition).toStrictEqual(BATCH_EXPECTED);
+    expect(job.definition).toStrictEqual(BATCH_JOB_EXPECTED);
   });
 });
 
@@ -778,7 +826,8 @@ describe('Standard or Express', () => {
     expect(MACHINE_WORKFLOW_TYPE).toStrictEqual({
       try: { type: 'EXPRESS', reason: 'one invocation runs the try and reports it; nothing waits in the execution' },
       sensor: { type: 'STANDARD', reason: 'a sensor waits between pokes, up to its timeout' },
-      batch: { type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' },
+      batch: { type: 'EXPRESS', reason: 'it prepares a Batch job and starts the batch_job execution that waits for it: nothing waits here' },
+      batch_job: { type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' },
       iterate: { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' },
       batch_array: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
     });
@@ -811,7 +860,7 @@ describe('Standard or Express', () => {
     expect(estimateHistoryEvents('sensor', { loops: 1 })).toBe(39);
     expect(estimateHistoryEvents('sensor', { loops: 1086 })).toBeLessThanOrEqual(25_000);
     expect(estimateHistoryEvents('sensor', { loops: 1087 })).toBeGreaterThan(25_000);
-    expect(estimateHistoryEvents('batch')).toBe(29);
+    expect(estimateHistoryEvents('batch')).toBe(13);
     expect(estimateHistoryEvents('iterate', { items: 3000 })).toBe(21_027);
   });
 });
@@ -1095,48 +1144,110 @@ describe('the machines run on aws-local-stepfunctions', () => {
 
   const JOB = { JobName: 'reduce-1', JobQueue: 'q', JobDefinition: 'd', ContainerOverrides: { Command: ['run'] }, ArrayProperties: {}, Timeout: { AttemptDurationSeconds: 3600 } };
 
-  it('batch: the job with its Timeout is submitted and waited for; Complete gets the job (or the caught error) and ends the execution', async () => {
+  /** The name the scheduler gave the `batch` execution (the dispatch's name), in its context object. */
+  const DISPATCH = { Execution: { Name: 'etl-reduce-1-abc123' } };
+
+  it('batch: the job is prepared and the batch_job execution started, named as this execution, with the key, the try and the job; nothing waits here', async () => {
     const { definition } = compileLifecycleMachine('batch', OPTIONS);
     const input = lifecycleInput(batchTask);
+    const run = await runLocally(
+      definition,
+      input,
+      { Prepare: () => ({ Payload: { submit: JOB } }), StartJob: () => ({ ExecutionArn: 'arn:aws:states:eu-west-1:123456789012:execution:BatchJob:etl-reduce-1-abc123', StartDate: '2026-01-01T00:00:00Z' }) },
+      {},
+      DISPATCH,
+    );
+    expect(run.path).toStrictEqual(['Prepare', 'CheckPrepared', 'StartJob']);
+    expect(run.calls).toStrictEqual([
+      { state: 'Prepare', payload: { mode: 'batch_prepare', key: input.key, tryNumber: 1 } },
+      {
+        state: 'StartJob',
+        payload: { StateMachineArn: '${BatchJobMachineArn}', Name: 'etl-reduce-1-abc123', Input: { key: input.key, dagId: 'etl', tryNumber: 1, submit: JOB } },
+      },
+    ]);
+    // ResultPath null: the started execution's ARN is dropped; the execution ends with the start.
+    expect(run.output).toStrictEqual({ ...input, try: { submit: JOB } });
+  });
+
+  it('batch: nothing to submit (the runner reported the try) ends at Done and starts nothing; a failed Prepare or StartJob is reported', async () => {
+    const { definition } = compileLifecycleMachine('batch', OPTIONS);
+    const input = lifecycleInput(batchTask);
+    const none = await runLocally(definition, input, { Prepare: () => ({ Payload: { submit: null } }) }, {}, DISPATCH);
+    expect(none.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Done']);
+    expect(none.calls.map((c) => c.state)).toStrictEqual(['Prepare']);
+    const failures: [string, Record<string, Handler>, string[], string][] = [
+      [
+        'Prepare',
+        {
+          Prepare: () => {
+            throw lambdaError('Error', 'store unreachable');
+          },
+        },
+        ['Prepare', 'TryFailed', 'Report'],
+        'Error: store unreachable',
+      ],
+      [
+        'StartJob',
+        {
+          Prepare: () => ({ Payload: { submit: JOB } }),
+          StartJob: () => {
+            throw lambdaError('StepFunctions.StateMachineDoesNotExistException', 'State Machine Does Not Exist');
+          },
+        },
+        ['Prepare', 'CheckPrepared', 'StartJob', 'TryFailed', 'Report'],
+        'StepFunctions.StateMachineDoesNotExistException: State Machine Does Not Exist',
+      ],
+    ];
+    for (const [failing, handlers, path, error] of failures) {
+      const run = await runLocally(definition, input, { ...handlers, Report: () => DONE }, {}, DISPATCH);
+      expect(run.path, failing).toStrictEqual(path);
+      expect(run.calls.at(-1), failing).toStrictEqual({ state: 'Report', payload: { type: 'try_finished', key: input.key, tryNumber: 1, result: { kind: 'failure', error, retriable: true } } });
+    }
+  });
+
+  /** The input the `batch` execution starts `batch_job` with (its StartJob's `Input`, as run above). */
+  async function batchJobInput(): Promise<any> {
+    const { definition } = compileLifecycleMachine('batch', OPTIONS);
+    const run = await runLocally(definition, lifecycleInput(batchTask), { Prepare: () => ({ Payload: { submit: JOB } }), StartJob: () => ({}) }, {}, DISPATCH);
+    const started = run.calls.find((c) => c.state === 'StartJob')?.payload;
+    return started.Input;
+  }
+
+  it('batch_job: the job with its Timeout is submitted and waited for; Complete gets the job (or the caught error) and ends the execution', async () => {
+    const { definition } = compileLifecycleMachine('batch_job', OPTIONS);
+    const input = await batchJobInput();
+    expect(input).toStrictEqual({ key: { ...KEY, taskId: 'reduce' }, dagId: 'etl', tryNumber: 1, submit: JOB });
     for (const outcome of ['SUCCEEDED', 'FAILED'] as const) {
       const run = await runLocally(definition, input, {
-        Prepare: () => ({ Payload: { submit: JOB } }),
         Submit: (p) => {
           if (outcome === 'FAILED') throw lambdaError('States.TaskFailed', JSON.stringify({ JobId: 'j-1', JobName: p.JobName, Status: 'FAILED' }));
           return { JobId: 'j-1', JobName: p.JobName, Status: 'SUCCEEDED' };
         },
         Complete: () => DONE,
       });
-      expect(run.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Submit', 'Complete']);
-      expect(run.calls.map((c) => c.state)).toStrictEqual(['Prepare', 'Submit', 'Complete']);
-      expect(run.calls[0]?.payload).toStrictEqual({ mode: 'batch_prepare', key: input.key, tryNumber: 1 });
-      expect(run.calls[1]?.payload).toStrictEqual(JOB);
-      expect(run.calls[2]?.payload).toStrictEqual({
-        mode: 'batch_complete',
-        key: input.key,
-        tryNumber: 1,
-        job:
-          outcome === 'SUCCEEDED'
-            ? { JobId: 'j-1', JobName: 'reduce-1', Status: 'SUCCEEDED' }
-            : { Error: 'States.TaskFailed', Cause: JSON.stringify({ JobId: 'j-1', JobName: 'reduce-1', Status: 'FAILED' }) },
-      });
+      expect(run.path).toStrictEqual(['Submit', 'Complete']);
+      expect(run.calls.map((c) => c.state)).toStrictEqual(['Submit', 'Complete']);
+      expect(run.calls[0]?.payload).toStrictEqual(JOB);
+      const job =
+        outcome === 'SUCCEEDED'
+          ? { JobId: 'j-1', JobName: 'reduce-1', Status: 'SUCCEEDED' }
+          : { Error: 'States.TaskFailed', Cause: JSON.stringify({ JobId: 'j-1', JobName: 'reduce-1', Status: 'FAILED' }) };
+      expect(run.calls[1]?.payload).toStrictEqual({ mode: 'batch_complete', key: input.key, tryNumber: 1, job });
+      expect(run.output).toStrictEqual({ ...input, job });
     }
   });
 
-  it('batch: nothing to submit (the runner reported the try) ends at Done; a failed Complete invocation is reported', async () => {
-    const { definition } = compileLifecycleMachine('batch', OPTIONS);
-    const input = lifecycleInput(batchTask);
-    const none = await runLocally(definition, input, { Prepare: () => ({ Payload: { submit: null } }) });
-    expect(none.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Done']);
+  it('batch_job: a failed Complete invocation is reported, and the execution ends', async () => {
+    const { definition } = compileLifecycleMachine('batch_job', OPTIONS);
+    const input = await batchJobInput();
     const crashed = await runLocally(definition, input, {
-      Prepare: () => ({ Payload: { submit: JOB } }),
       Submit: () => ({ JobId: 'j-1', JobName: 'reduce-1', Status: 'SUCCEEDED' }),
       Complete: () => {
         throw lambdaError('Error', 'store unreachable');
       },
       Report: () => DONE,
     });
-    expect(crashed.path).toStrictEqual(['Prepare', 'CheckPrepared', 'Submit', 'Complete', 'TryFailed', 'Report']);
+    expect(crashed.path).toStrictEqual(['Submit', 'Complete', 'TryFailed', 'Report']);
     expect(crashed.calls.at(-1)?.payload).toStrictEqual({
       type: 'try_finished',
       key: input.key,

@@ -9,9 +9,7 @@ import { ITEMS_INLINE_MAX_BYTES, ITEMS_INLINE_MAX_HISTORY_EVENTS, type IteratePr
 import { estimateHistoryEvents, HISTORY_EVENT_LIMIT } from '../lib/compiler/workflow-type.ts';
 import { LocalBatch } from '../lib/executor/local-batch.ts';
 import { dag, task } from '../lib/index.ts';
-import type { IterateSpec, TaskSpec } from '../lib/model/spec.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import { taskSpec } from './support/task-spec.ts';
 
 /** The JSON bytes of the list of indexes 0..n-1. */
 const bytesOf = (n: number) => Buffer.byteLength(JSON.stringify(Array.from({ length: n }, (_, i) => i)), 'utf8');

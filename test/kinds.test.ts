@@ -135,8 +135,15 @@ describe('IAM declared by the integrations, per machine', () => {
     expect(compileLifecycleMachine('try', { ...OPTIONS, batchWatch: 'poll' }).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}')]);
   });
 
-  it('batch (.sync) also submits, describes and stops jobs and keeps the EventBridge rule of .sync', () => {
-    expect(compileLifecycleMachine('batch', OPTIONS).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}'), ...SUBMIT_JOB_SYNC]);
+  it('batch invokes the task runner and the scheduler and starts batch_job executions, on that machine alone: nothing of Batch', () => {
+    const startBatchJob = (arn: string) => ({ actions: ['states:StartExecution'], resources: [{ arn }] });
+    expect(compileLifecycleMachine('batch', OPTIONS).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}'), startBatchJob('${BatchJobMachineArn}')]);
+    const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:BatchJob';
+    expect(compileLifecycleMachine('batch', { ...OPTIONS, batchJobMachineArn: arn }).statements).toStrictEqual([invoke('${TaskRunnerArn}', '${SchedulerArn}'), startBatchJob(arn)]);
+  });
+
+  it('batch_job (.sync) submits, describes and stops jobs and keeps the EventBridge rule of .sync, and invokes the task runner and the scheduler', () => {
+    expect(compileLifecycleMachine('batch_job', OPTIONS).statements).toStrictEqual([...SUBMIT_JOB_SYNC, invoke('${TaskRunnerArn}', '${SchedulerArn}')]);
   });
 
   it('iterate: its Distributed Map over an S3 item list starts and watches executions of its own state machine and reads and writes the item objects, in both modes', () => {
@@ -159,7 +166,7 @@ describe('IAM declared by the integrations, per machine', () => {
   });
 
   it('the machines whose statements name their own state machine (so their role cannot be shared) are those with a Distributed Map', () => {
-    const naming = (['try', 'sensor', 'batch', 'iterate', 'batch_array'] as const).filter((m) => compileLifecycleMachine(m, OPTIONS).statements.some(namesOwnStateMachine));
+    const naming = (['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'] as const).filter((m) => compileLifecycleMachine(m, OPTIONS).statements.some(namesOwnStateMachine));
     expect(naming).toStrictEqual(['iterate', 'batch_array']);
   });
 

@@ -27,7 +27,8 @@ export function buildBatchMachine(graph: StateGraph, taskRunnerArn: string, sche
       namePath: '$$.Execution.Name',
       input: { 'key.$': '$.key', 'dagId.$': '$.dagId', 'tryNumber.$': '$.tryNumber', 'submit.$': '$.try.submit' },
       resultPath: null,
-      catch: tryCatchers(false),
+      // A replay of this (at-least-once) execution after the job's execution ended: it started it already.
+      catch: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], ResultPath: null, Next: STATE.done }, ...tryCatchers(false)],
       next: null,
     }),
   );

@@ -67,6 +67,17 @@ export interface LifecycleInput {
 export type { NextAction } from '../core/lifecycle.ts';
 
 /**
+ * Input of a `batch_job` execution (a single Batch job's wait), started by the task's `batch` execution
+ * under that execution's own name: the job it prepared, with its `Timeout`.
+ */
+export interface BatchJobInput {
+  key: TiKey;
+  dagId: string;
+  tryNumber: number;
+  submit: SubmitJobParameters & { Timeout: { AttemptDurationSeconds?: number } };
+}
+
+/**
  * Input of an array group's wave loop (a mapped Batch task submitted as array jobs; see
  * lib/core/arrays.ts): one child execution of the fan-out ({@link ArrayFanoutInput}) per group, started
  * for its first wave. Each wave runs `Prepare` (`array_prepare`) → `Submit` (sync: `batch:submitJob.sync`

@@ -39,7 +39,7 @@ export const HISTORY_EVENTS = {
  *
  * - lambda, sensor, batch_poll: 16 + 23 per loop (RunTry, Report, Decide, then WaitUntil, Timer, Decide,
  *   NextTry, RunTry, Report, Decide per loop): the limit is reached after about 1,086 loops.
- * - batch: 29 + 36 per loop.
+ * - batch: 13 (its batch_job execution: Submit, Complete; a retry is a new execution).
  * - iterate: 27 + 7 per item, and per loop 34 + 7 per item: keep a try under about 3,000 items inline.
  * - batch_array: one group's child execution in sync mode (the fan-out's own execution has a few events
  *   whatever the number of groups): 24 + 31 per loop (a wave, after a retry delay).
@@ -59,10 +59,9 @@ export function estimateHistoryEvents(lifecycle: LifecycleKind, counts: { loops?
       const tryEvents = e.task + tail;
       return e.execution + tryEvents + e.flow + loops * (wake + tryEvents);
     }
-    case 'batch': {
-      const tryEvents = e.task + e.flow + e.syncTask + e.task + tail;
-      return e.execution + tryEvents + e.flow + loops * (wake + tryEvents);
-    }
+    case 'batch':
+      // The batch_job execution (the batch machine before it is Express): Submit, Complete. No loop in it.
+      return e.execution + e.syncTask + e.task;
     case 'batch_array': {
       const tryEvents = e.task + e.flow + e.syncTask + tail;
       return e.execution + tryEvents + e.flow + loops * (wake + tryEvents);

@@ -124,7 +124,7 @@ const wide = dag({ dagId: 'iterate_wide', params: { items: { type: 'integer', mi
   task('check', (_ctx, ys: number[]) => ({ n: ys.length, sum: ys.reduce((a, b) => a + b, 0) }))(doubled);
 });
 
-describe(`an iteration of ${WIDE_ITEMS} items on the local cloud: a Distributed Map of Express children`, () => {
+describe(`an iteration of ${WIDE_ITEMS} items on the local cloud: a Distributed Map of child executions`, () => {
   // The DAG is the test's own, so the harness calls the lib/aws cores of the functions (functions/ bundle
   // the airless-dags module's DAGs).
   const h = useHarness({ handlers: 'core', dags: [wide] });
