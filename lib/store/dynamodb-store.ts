@@ -104,6 +104,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A semaphore item's attribute naming a holder of units: `h:<holder>`, its value the units held. */
 const HOLDER_PREFIX = 'h:';
+/** How many of the oldest waiters a dequeue chooses from (at random), so that takers at once spread out. */
+const DEQUEUE_WINDOW = 16;
+
 /** A semaphore item's count of queued waiters (absent: none was ever queued). */
 const WAITING = 'waiting';
 
@@ -1598,11 +1601,15 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /**
-   * The oldest waiter: Query Limit 1, then its conditional delete with 1 taken from the semaphore's
-   * waiter count, in one transaction (another taker makes us look again). A count already at 0 (a
-   * waiter queued before counts were kept) is left alone.
+   * The oldest waiter (under contention, one of the oldest): Query the first {@link DEQUEUE_WINDOW}
+   * waiters and take the first; once another taker is seen to have taken one, from a random place among them, each by a conditional delete with 1 taken from the semaphore's waiter count in one
+   * transaction (another taker had it: the next). Many takers at once (every finished try wakes a waiter)
+   * then rarely reach for the same item: from the head alone, each would find it taken by one of them
+   * and query again, as many rounds as takers. A count already at 0 (a waiter queued before counts were
+   * kept) is left alone.
    */
   async dequeueWaiter(name: string): Promise<TiKey | undefined> {
+    let contended = false;
     for (;;) {
       const res = await this.doc.send(
         new QueryCommand({
@@ -1611,27 +1618,33 @@ export class DynamoDbStateStore implements StateStore {
           ExpressionAttributeNames: { '#pk': PK },
           ExpressionAttributeValues: { ':pk': prefixes.waiterPartition(name) },
           ConsistentRead: true,
-          Limit: 1,
+          Limit: DEQUEUE_WINDOW,
         }),
       );
-      const head: Item | undefined = res.Items?.[0];
-      if (!head) return undefined;
-      const del = {
-        TableName: this.tableName,
-        Key: { [PK]: head[PK], [SK]: head[SK] },
-        ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': PK },
-      };
-      let taken = await this.tx.write([{ Delete: del }, this.waitingAdd(name, -1, true)]);
-      if (!taken.ok && taken.failed === 1) {
-        try {
-          await this.write(new DeleteCommand(del));
-          taken = { ok: true };
-        } catch (e) {
-          if (!isConditionFailed(e)) throw e;
+      const items: Item[] = res.Items ?? [];
+      if (!items.length) return undefined;
+      // The oldest first; once another taker was seen, from a random place among the oldest.
+      const start = contended ? Math.floor(Math.random() * items.length) : 0;
+      for (let k = 0; k < items.length; k++) {
+        const head = items[(start + k) % items.length]!;
+        const del = {
+          TableName: this.tableName,
+          Key: { [PK]: head[PK], [SK]: head[SK] },
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        };
+        let taken = await this.tx.write([{ Delete: del }, this.waitingAdd(name, -1, true)]);
+        if (!taken.ok && taken.failed === 1) {
+          try {
+            await this.write(new DeleteCommand(del));
+            taken = { ok: true };
+          } catch (e) {
+            if (!isConditionFailed(e)) throw e;
+          }
         }
+        if (taken.ok) return { dagId: String(head.dagId), runId: String(head.runId), taskId: String(head.taskId), mapIndex: Number(head.mapIndex) };
+        contended = true;
       }
-      if (taken.ok) return { dagId: String(head.dagId), runId: String(head.runId), taskId: String(head.taskId), mapIndex: Number(head.mapIndex) };
     }
   }
 }
