@@ -3,6 +3,7 @@ import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aw
 import { describe, expect, it } from 'vitest';
 import { eventBridgeCron, eventBridgeSchedule, ScheduleExpressionError } from '../cdk/schedule-expression.ts';
 import { compileTimer } from '../cdk/timer-definition.ts';
+import { withPartition } from '../lib/compiler/integrations.ts';
 import { parseSchedule } from '../lib/model/schedule.ts';
 
 // asl-validator is CommonJS without types: `validator(definition) → {isValid, errorsText}`.
@@ -60,7 +61,7 @@ describe('the timer state machine', () => {
         Deliver: {
           Type: 'Task',
           Comment: 'Hand the event to the scheduler; whatever it starts, it starts anew',
-          Resource: 'arn:aws:states:::lambda:invoke',
+          Resource: 'arn:${Partition}:states:::lambda:invoke',
           Parameters: { FunctionName: SCHEDULER, Payload: { type: 'timer', 'event.$': '$.event', standalone: true } },
           ResultPath: null,
           Retry: [
@@ -78,7 +79,7 @@ describe('the timer state machine', () => {
         Done: { Type: 'Succeed' },
       },
     });
-    const r = aslValidator(structuredClone(definition));
+    const r = aslValidator(structuredClone(withPartition(definition)));
     expect(r.isValid ? 'valid' : r.errorsText('\n')).toBe('valid');
     expect(() => compileTimer({ schedulerArn: '' })).toThrow(/schedulerArn/);
   });
@@ -86,7 +87,7 @@ describe('the timer state machine', () => {
   it('runs on aws-local-stepfunctions: the scheduler gets the event once', async () => {
     const event = { type: 'retry', key: { dagId: 'd', runId: 'r', taskId: 't', mapIndex: -1 }, tryNumber: 1 };
     const calls: unknown[] = [];
-    const sm = new StateMachine(definition as unknown as LocalDefinition, { validationOptions: { checkArn: false } });
+    const sm = new StateMachine(withPartition(definition) as unknown as LocalDefinition, { validationOptions: { checkArn: false } });
     const ex = sm.run({ at: '2026-01-01T00:05:00Z', event }, {
       overrides: {
         taskResourceLocalHandlers: {

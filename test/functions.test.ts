@@ -149,22 +149,24 @@ const stateOf = async (k: TiKey) => {
 };
 
 describe('the functions, invoked as Lambda invokes them', () => {
-  it('trigger creates a run; task-runner runs its tries; scheduler answers try_finished and starts what follows', async () => {
+  it('trigger creates a run; task-runner runs each try and reports it in the same invocation, starting what follows', async () => {
     const out = await trigger({ dagId: 'fn_basic', runId: 'basic-1' }, lambdaContext('trigger'));
     expect(out.runs.map((r) => [r.runId, r.state])).toEqual([['basic-1', 'running']]);
     expect(takeStarted()).toEqual(['a#1']);
 
-    const ra = (await taskRunner({ mode: 'run', key: key('basic-1', 'a'), tryNumber: 1 }, lambdaContext('task-runner'))) as TryResult;
-    expect(ra).toEqual({ kind: 'success' });
-    expect(await scheduler({ type: 'try_finished', key: key('basic-1', 'a'), tryNumber: 1, result: ra }, lambdaContext('scheduler'))).toEqual({ action: 'done' });
+    expect(await taskRunner({ mode: 'run', key: key('basic-1', 'a'), tryNumber: 1 }, lambdaContext('task-runner'))).toEqual({ action: 'done' });
+    expect(await stateOf(key('basic-1', 'a'))).toBe('success#1');
     expect(takeStarted()).toEqual(['b#1']);
-    // A replayed report changes nothing and gets the same reply.
-    expect(await scheduler({ type: 'try_finished', key: key('basic-1', 'a'), tryNumber: 1, result: ra }, lambdaContext('scheduler'))).toEqual({ action: 'done' });
+    // A duplicate start of the try runs nothing and starts nothing.
+    expect(await taskRunner({ mode: 'run', key: key('basic-1', 'a'), tryNumber: 1 }, lambdaContext('task-runner'))).toEqual({ action: 'done' });
+    expect(takeStarted()).toEqual([]);
+    // A machine's Report of a failed invocation of a try already reported changes nothing.
+    const failure: TryResult = { kind: 'failure', error: { name: 'Lambda.Unknown', message: 'the invocation failed' }, retriable: true };
+    expect(await scheduler({ type: 'try_finished', key: key('basic-1', 'a'), tryNumber: 1, result: failure }, lambdaContext('scheduler'))).toEqual({ action: 'done' });
+    expect(await stateOf(key('basic-1', 'a'))).toBe('success#1');
     expect(takeStarted()).toEqual([]);
 
-    const rb = (await taskRunner({ mode: 'run', key: key('basic-1', 'b'), tryNumber: 1 }, lambdaContext('task-runner'))) as TryResult;
-    expect(rb).toEqual({ kind: 'success' });
-    await scheduler({ type: 'try_finished', key: key('basic-1', 'b'), tryNumber: 1, result: rb }, lambdaContext('scheduler'));
+    expect(await taskRunner({ mode: 'run', key: key('basic-1', 'b'), tryNumber: 1 }, lambdaContext('task-runner'))).toEqual({ action: 'done' });
     expect((await store.getXCom(run('basic-1'), 'b', -1, 'return_value'))?.value).toBe(21);
     expect((await store.getRun(run('basic-1')))?.state).toBe('success');
   });
@@ -193,45 +195,38 @@ describe('the functions, invoked as Lambda invokes them', () => {
     expect(early).toMatchObject({ runs: [], skipped: expect.stringMatching(/before the DAG's startDate/) });
   });
 
-  it('sensor-poke pokes; not yet is a wait the scheduler replies; the timer brings the next poke', async () => {
+  it('sensor-poke pokes and reports the poke; not yet is a wait it replies; the timer brings the next poke', async () => {
     await trigger({ dagId: 'fn_waits', runId: 'waits-1' }, lambdaContext('trigger'));
     expect(takeStarted().sort()).toEqual(['job#1', 'ready#1']);
     const k = key('waits-1', 'ready');
-    const r1 = (await sensorPoke({ mode: 'poke', key: k, tryNumber: 1 }, lambdaContext('sensor-poke'))) as TryResult;
-    expect(r1).toMatchObject({ kind: 'defer' });
-    const next = (await scheduler({ type: 'try_finished', key: k, tryNumber: 1, result: r1 }, lambdaContext('scheduler'))) as LifecycleNext;
+    const next = (await sensorPoke({ mode: 'poke', key: k, tryNumber: 1 }, lambdaContext('sensor-poke'))) as LifecycleNext;
     expect(next).toMatchObject({ action: 'wait', event: { type: 'resume', key: k, tryNumber: 1 } });
+    expect(await stateOf(k)).toBe('deferred#1');
     if (next.action !== 'wait') throw new Error('expected a wait');
     expect(await scheduler({ type: 'timer', event: next.event }, lambdaContext('scheduler'))).toEqual({ action: 'run', tryNumber: 1 });
-    const r2 = (await sensorPoke({ mode: 'poke', key: k, tryNumber: 1 }, lambdaContext('sensor-poke'))) as TryResult;
-    expect(r2).toEqual({ kind: 'success' });
-    expect(await scheduler({ type: 'try_finished', key: k, tryNumber: 1, result: r2 }, lambdaContext('scheduler'))).toEqual({ action: 'done' });
+    expect(await sensorPoke({ mode: 'poke', key: k, tryNumber: 1 }, lambdaContext('sensor-poke'))).toEqual({ action: 'done' });
     expect(await stateOf(k)).toBe('success#1');
     await expect(sensorPoke({ mode: 'run', key: k, tryNumber: 1 }, lambdaContext('sensor-poke'))).rejects.toThrow(/only pokes/);
   });
 
   it('a Batch job in poll mode: task-runner submits and defers, describe-jobs resumes it when the job ends', async () => {
     const k = key('waits-1', 'job');
-    const r1 = (await taskRunner({ mode: 'run', key: k, tryNumber: 1 }, lambdaContext('task-runner'))) as TryResult;
-    expect(r1).toEqual({ kind: 'defer', until: null, externalId: 'job-1' });
+    // The try submits the job and reports its deferral in the same invocation.
+    expect(await taskRunner({ mode: 'run', key: k, tryNumber: 1 }, lambdaContext('task-runner'))).toEqual({ action: 'done' });
+    expect(await stateOf(k)).toBe('deferred#1');
     expect(batchCalls.splice(0)).toEqual(['ListJobs', 'SubmitJob fn_waits-job-waits-1-try1 {"command":["solve"],"environment":[{"name":"MODE","value":"fast"}]}']);
     expect(watchersStarted).toEqual(['job-1']);
 
-    // The job ended before the try reported its deferral: the watcher keeps it for the next round.
+    // A round while the job runs keeps it for the next; once it ended, the round resumes the try.
+    const running = await describeJobs({ jobIds: ['job-1'], intervalSeconds: 30, startedAt: new Date().toISOString() }, lambdaContext('describe-jobs'));
+    expect(running).toEqual({ pending: ['job-1'], finished: [], intervalSeconds: 30, continueAsNew: false });
     jobs.get('job-1')!.status = 'SUCCEEDED';
-    const early = await describeJobs({ jobIds: ['job-1'], intervalSeconds: 30, startedAt: new Date().toISOString() }, lambdaContext('describe-jobs'));
-    expect(early).toEqual({ pending: ['job-1'], finished: [], intervalSeconds: 30, continueAsNew: false });
-
-    expect(await scheduler({ type: 'try_finished', key: k, tryNumber: 1, result: r1 }, lambdaContext('scheduler'))).toEqual({ action: 'done' });
-    expect(await stateOf(k)).toBe('deferred#1');
     const round = await describeJobs({ jobIds: ['job-1'], intervalSeconds: 30, startedAt: new Date().toISOString() }, lambdaContext('describe-jobs'));
     expect(round).toEqual({ pending: [], finished: [{ jobId: 'job-1', status: 'SUCCEEDED' }], intervalSeconds: 30, continueAsNew: false });
     expect(batchCalls.splice(0)).toEqual(['DescribeJobs job-1', 'DescribeJobs job-1']);
     // Resumed: a new lifecycle continues the same try, which reads the job's outcome.
     expect(takeStarted()).toEqual(['job#1']);
-    const r2 = (await taskRunner({ mode: 'run', key: k, tryNumber: 1 }, lambdaContext('task-runner'))) as TryResult;
-    expect(r2).toEqual({ kind: 'success' });
-    await scheduler({ type: 'try_finished', key: k, tryNumber: 1, result: r2 }, lambdaContext('scheduler'));
+    expect(await taskRunner({ mode: 'run', key: k, tryNumber: 1 }, lambdaContext('task-runner'))).toEqual({ action: 'done' });
     expect((await store.getXCom(run('waits-1'), 'job', -1, 'return_value'))?.value).toMatchObject({ jobId: 'job-1', status: 'SUCCEEDED' });
     expect((await store.getRun(run('waits-1')))?.state).toBe('success');
   });
@@ -239,8 +234,9 @@ describe('the functions, invoked as Lambda invokes them', () => {
   it('the try\'s signal fires before the Lambda timeout: a task that stops reports a TaskTimeoutError, one that does not is cut off', async () => {
     await trigger({ dagId: 'fn_slow', runId: 'slow-1' }, lambdaContext('trigger'));
     expect(takeStarted().sort()).toEqual(['respectful#1', 'stubborn#1']);
-    const respectful = (await taskRunner({ mode: 'run', key: key('slow-1', 'respectful'), tryNumber: 1 }, lambdaContext('task-runner', 2_700))) as TryResult;
-    expect(respectful).toMatchObject({ kind: 'failure', retriable: true, error: { name: 'TaskTimeoutError', message: expect.stringMatching(/^the function reached its timeout/) } });
+    // Reported in the same invocation: the instance holds the TaskTimeoutError.
+    expect(await taskRunner({ mode: 'run', key: key('slow-1', 'respectful'), tryNumber: 1 }, lambdaContext('task-runner', 2_700))).toEqual({ action: 'done' });
+    expect((await store.getTaskInstance(key('slow-1', 'respectful')))?.error).toMatchObject({ name: 'TaskTimeoutError', message: expect.stringMatching(/^the function reached its timeout/) });
     expect((await store.getLog(key('slow-1', 'respectful'), 1)).map((l) => l.message).join('\n')).toMatch(/TaskTimeoutError/);
     // Answered with the TaskTimeoutError itself (the lifecycle's Catch fails the try with it) before Lambda would kill it.
     await expect(taskRunner({ mode: 'run', key: key('slow-1', 'stubborn'), tryNumber: 1 }, lambdaContext('task-runner', 2_700))).rejects.toMatchObject({ name: 'TaskTimeoutError' });
