@@ -81,13 +81,14 @@ async function nextOfWave(store: StateStore, array: ArrayRef, tryNumber: number)
 export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServices): Promise<LifecycleNext | { reconciled: ReconcileReport[] } | ReconcilerReply> {
   switch (req.type) {
     case 'try_finished': {
-      const { scheduler: s, host } = scheduler(svc, lifecycleCallerOf(svc, req.key));
-      // The compiled TryFailed and TryTimedOut states write a failure's error as "Error: Cause" text.
+      const caller = lifecycleCallerOf(svc, req.key);
+      const { scheduler: s, host } = scheduler(svc, caller);
+      // The compiled TryFailed state writes a failure's error as "Error: Cause" text.
       const result = req.result?.kind === 'failure' ? { ...req.result, error: errorInfoOf(req.result.error) } : req.result;
       if (result) await host.run(s.handleTryResult(req.key, req.tryNumber, result));
       const next = await host.flush();
       if (next) return next;
-      if (!lifecycleCallerOf(svc, req.key)) return DONE;
+      if (!caller) return DONE;
       // The instance as this invocation wrote it, if it did: no read needed.
       const written = host.callerWritten;
       return written ? nextFromInstance(written) : nextOfInstance(svc.store, req.key);

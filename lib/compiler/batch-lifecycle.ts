@@ -28,11 +28,11 @@ export function buildBatchMachine(graph: StateGraph, taskRunnerArn: string, sche
       input: { 'key.$': '$.key', 'dagId.$': '$.dagId', 'tryNumber.$': '$.tryNumber', 'submit.$': '$.try.submit' },
       resultPath: null,
       // A replay of this (at-least-once) execution after the job's execution ended: it started it already.
-      catch: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], ResultPath: null, Next: STATE.done }, ...tryCatchers(false)],
+      catch: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], ResultPath: null, Next: STATE.done }, ...tryCatchers()],
       next: null,
     }),
   );
-  addTryFailureStates(graph, false);
+  addTryFailureStates(graph);
   addFinalReport(graph, schedulerArn);
   return STATE.prepare;
 }
@@ -64,11 +64,11 @@ export function buildBatchJobMachine(graph: StateGraph, taskRunnerArn: string, s
       functionName: taskRunnerArn,
       payload: { mode: 'batch_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber', 'job.$': '$.job' },
       resultPath: null,
-      catch: tryCatchers(false),
+      catch: tryCatchers(),
       next: null,
     }),
   );
-  addTryFailureStates(graph, false);
+  addTryFailureStates(graph);
   addFinalReport(graph, schedulerArn);
   return STATE.submit;
 }

@@ -168,11 +168,11 @@ export function buildIterateMachine(graph: StateGraph, taskRunnerArn: string, sc
       functionName: taskRunnerArn,
       payload: { mode: 'iterate_complete', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
       resultPath: null,
-      catch: tryCatchers(false),
+      catch: tryCatchers(),
       next: null,
     }),
   );
-  addTryFailureStates(graph, false);
+  addTryFailureStates(graph);
   addFinalReport(graph, schedulerArn);
   return STATE.prepare;
 }

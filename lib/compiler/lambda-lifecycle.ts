@@ -18,11 +18,11 @@ export function buildTryMachine(graph: StateGraph, taskRunnerArn: string, schedu
       functionName: taskRunnerArn,
       payload: { mode: 'run', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
       resultPath: null,
-      catch: tryCatchers(false),
+      catch: tryCatchers(),
       next: null,
     }),
   );
-  addTryFailureStates(graph, false);
+  addTryFailureStates(graph);
   addFinalReport(graph, schedulerArn);
   return STATE.runTry;
 }
@@ -43,11 +43,11 @@ export function buildSensorMachine(graph: StateGraph, sensorPokeArn: string, sch
       payload: { mode: 'poke', 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
       resultSelector: { 'next.$': '$.Payload' },
       resultPath: '$.scheduler',
-      catch: tryCatchers(false),
+      catch: tryCatchers(),
       next: STATE.decide,
     }),
   );
-  addTryFailureStates(graph, false);
+  addTryFailureStates(graph);
   addSchedulerLoop(graph, schedulerArn, STATE.runTry);
   return STATE.runTry;
 }

@@ -28,7 +28,6 @@ export const STATE = {
   polled: 'Polled',
   complete: 'Complete',
   tryFailed: 'TryFailed',
-  tryTimedOut: 'TryTimedOut',
   report: 'Report',
   decide: 'Decide',
   nextTry: 'NextTry',
@@ -41,27 +40,17 @@ export const STATE = {
 /** The error name of the Fail state reached when the scheduler replies with an unknown action. */
 export const CONTRACT_ERROR = 'AirlessContractError';
 
-/** Seconds for a Task's `TimeoutSeconds` from an executionTimeout in ms (null: no timeout). */
-export function timeoutSeconds(executionTimeoutMs: number | null): number | null {
-  return executionTimeoutMs === null ? null : Math.max(1, Math.ceil(executionTimeoutMs / 1000));
+/** Catchers of a step of a try: any error goes to `TryFailed`, landing at `$.error`. */
+export function tryCatchers(): Catcher[] {
+  return [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.tryFailed }];
 }
 
 /**
- * Catchers of a step of a try: a timeout becomes `TryTimedOut` (when the step has a timeout), any other
- * error `TryFailed`. The error lands at `$.error`.
+ * `TryFailed`: a Pass that writes a failed TryResult at `$.try.result`, retriable (the scheduler still
+ * applies the task's retries), then reports it. (A try's executionTimeout is the task runner's and Batch's
+ * to enforce, so no step of a try has a `TimeoutSeconds` of its own.)
  */
-export function tryCatchers(timeout: boolean): Catcher[] {
-  return [
-    ...(timeout ? [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: STATE.tryTimedOut }] : []),
-    { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.tryFailed },
-  ];
-}
-
-/**
- * `TryFailed` (and `TryTimedOut` when the try has a timeout): a Pass that writes a failed TryResult at
- * `$.try.result`, retriable (the scheduler still applies the task's retries), then reports it.
- */
-export function addTryFailureStates(graph: StateGraph, timeout: boolean): void {
+export function addTryFailureStates(graph: StateGraph): void {
   graph.add(
     STATE.tryFailed,
     passState({
@@ -77,23 +66,6 @@ export function addTryFailureStates(graph: StateGraph, timeout: boolean): void {
       next: STATE.report,
     }),
   );
-  if (timeout) {
-    graph.add(
-      STATE.tryTimedOut,
-      passState({
-        comment: 'TimeoutSeconds elapsed: the try failed with a TaskTimeoutError',
-        parameters: {
-          result: {
-            kind: 'failure',
-            error: 'TaskTimeoutError: execution timeout: the try ran longer than its TimeoutSeconds (States.Timeout)',
-            retriable: true,
-          },
-        },
-        resultPath: '$.try',
-        next: STATE.report,
-      }),
-    );
-  }
 }
 
 /**
@@ -221,7 +193,7 @@ export function addPrepareStates(
       payload: { mode: o.mode, 'key.$': '$.key', 'tryNumber.$': '$.tryNumber' },
       resultSelector: Object.fromEntries(fields.map((f) => [`${f}.$`, `$.Payload.${f}`])),
       resultPath: '$.try',
-      catch: tryCatchers(false),
+      catch: tryCatchers(),
       next: STATE.checkPrepared,
     }),
   );
