@@ -175,9 +175,10 @@ const FUNCTION_DEFAULTS: Record<FunctionName, { memorySize: number; timeout: Dur
 
 /**
  * The deployed shape of airless for a folder of DAGs: the table (run state), the bucket (large values),
- * the functions (thin handlers over lib/, the DAGs bundled in), one state machine per task lifecycle (as
- * lib/compiler compiles it), the timer and the Batch watcher state machines, one EventBridge Scheduler
- * schedule per scheduled DAG, the periodic reconcile, and least-privilege IAM between them.
+ * the functions (thin handlers over lib/, the DAGs bundled in), the fixed set of lifecycle state machines
+ * (one per lifecycle shape, as lib/compiler compiles them, whatever the DAGs), the timer and the Batch
+ * watcher state machines, one EventBridge Scheduler schedule per scheduled DAG, the reconcile loop (only
+ * while runs are active), and least-privilege IAM between them.
  */
 export class AirlessStack extends Stack {
   readonly table: dynamodb.Table;
