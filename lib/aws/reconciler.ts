@@ -30,7 +30,7 @@
  * listings is seen in one of them.
  */
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   DEFAULT_RECONCILE_INTERVAL_SECONDS,
   RECONCILER_ROUNDS_PER_EXECUTION,
@@ -39,6 +39,7 @@ import {
   type ReconcilerLoop,
   type ReconcilerReply,
 } from '../compiler/reconciler.ts';
+import { isConditionFailed } from '../store/dynamodb-store.ts';
 import { retryTransient } from '../store/retry.ts';
 import { PK, SK } from '../store/table-design.ts';
 
@@ -79,9 +80,6 @@ function stateOf(item: Record<string, unknown> | undefined): ReconcilerFlagState
   };
 }
 
-function conditionFailed(e: unknown): boolean {
-  return e instanceof Error && e.name === 'ConditionalCheckFailedException';
-}
 
 /** The flag item's reads and writes (each one request; transient errors retried with backoff). */
 export class ReconcilerFlag {
@@ -116,6 +114,20 @@ export class ReconcilerFlag {
    * Arm epoch `seen.epoch + 1`, if the flag is still as `seen` had it (disarmed, or armed at that epoch
    * with that deadline: a lost loop). Returns the flag armed, or null when another host changed it first.
    */
+  /**
+   * One conditional update of the flag item (transient errors retried): its attributes after it (with
+   * `ReturnValues: 'ALL_NEW'`), or null when its condition was false.
+   */
+  private async update(input: Omit<UpdateCommandInput, 'TableName' | 'Key'>): Promise<Record<string, unknown> | null> {
+    try {
+      const out = await retryTransient(() => this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: RECONCILER_FLAG_KEY, ...input })));
+      return out.Attributes ?? {};
+    } catch (e) {
+      if (isConditionFailed(e)) return null;
+      throw e;
+    }
+  }
+
   async arm(seen: ReconcilerFlagState, at: { now: number; intervalSeconds: number }): Promise<ReconcilerFlagState | null> {
     const condition =
       seen.epoch === 0 && !seen.armed
@@ -123,81 +135,48 @@ export class ReconcilerFlag {
         : seen.armed
           ? '#armed = :true AND #epoch = :epoch AND #deadline = :deadline'
           : '#armed = :false AND #epoch = :epoch';
-    try {
-      const out = await retryTransient(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: RECONCILER_FLAG_KEY,
-            UpdateExpression: 'SET #armed = :true, #epoch = :next, armedAt = :now, startSeq = :seq, intervalSeconds = :interval, #rounds = :zero, #deadline = :newDeadline',
-            ConditionExpression: condition,
-            ExpressionAttributeNames: { '#armed': 'armed', '#epoch': 'epoch', '#rounds': 'rounds', '#deadline': 'deadline' },
-            ExpressionAttributeValues: {
-              ':true': true,
-              ':next': seen.epoch + 1,
-              ':now': at.now,
-              ':seq': seen.seq,
-              ':interval': at.intervalSeconds,
-              ':zero': 0,
-              ':newDeadline': at.now + lostAfterMs(at.intervalSeconds),
-              ...(condition.includes(':epoch') ? { ':epoch': seen.epoch } : {}),
-              ...(condition.includes(':false') ? { ':false': false } : {}),
-              ...(condition.includes(':deadline') ? { ':deadline': seen.deadline } : {}),
-            },
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      );
-      return stateOf(out.Attributes);
-    } catch (e) {
-      if (conditionFailed(e)) return null;
-      throw e;
-    }
+    const out = await this.update({
+      UpdateExpression: 'SET #armed = :true, #epoch = :next, armedAt = :now, startSeq = :seq, intervalSeconds = :interval, #rounds = :zero, #deadline = :newDeadline',
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { '#armed': 'armed', '#epoch': 'epoch', '#rounds': 'rounds', '#deadline': 'deadline' },
+      ExpressionAttributeValues: {
+        ':true': true,
+        ':next': seen.epoch + 1,
+        ':now': at.now,
+        ':seq': seen.seq,
+        ':interval': at.intervalSeconds,
+        ':zero': 0,
+        ':newDeadline': at.now + lostAfterMs(at.intervalSeconds),
+        ...(condition.includes(':epoch') ? { ':epoch': seen.epoch } : {}),
+        ...(condition.includes(':false') ? { ':false': false } : {}),
+        ...(condition.includes(':deadline') ? { ':deadline': seen.deadline } : {}),
+      },
+      ReturnValues: 'ALL_NEW',
+    });
+    return out && stateOf(out);
   }
 
   /** Count a round of the loop of `epoch` and move its deadline; null when the flag is not armed at that epoch. */
   async round(epoch: number, deadline: number): Promise<ReconcilerFlagState | null> {
-    try {
-      const out = await retryTransient(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: RECONCILER_FLAG_KEY,
-            UpdateExpression: 'SET #rounds = #rounds + :one, #deadline = :deadline',
-            ConditionExpression: '#armed = :true AND #epoch = :epoch',
-            ExpressionAttributeNames: { '#armed': 'armed', '#epoch': 'epoch', '#rounds': 'rounds', '#deadline': 'deadline' },
-            ExpressionAttributeValues: { ':one': 1, ':deadline': deadline, ':true': true, ':epoch': epoch },
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      );
-      return stateOf(out.Attributes);
-    } catch (e) {
-      if (conditionFailed(e)) return null;
-      throw e;
-    }
+    const out = await this.update({
+      UpdateExpression: 'SET #rounds = #rounds + :one, #deadline = :deadline',
+      ConditionExpression: '#armed = :true AND #epoch = :epoch',
+      ExpressionAttributeNames: { '#armed': 'armed', '#epoch': 'epoch', '#rounds': 'rounds', '#deadline': 'deadline' },
+      ExpressionAttributeValues: { ':one': 1, ':deadline': deadline, ':true': true, ':epoch': epoch },
+      ReturnValues: 'ALL_NEW',
+    });
+    return out && stateOf(out);
   }
 
   /** Disarm the loop of `epoch` if no arm call came since `seq`. Returns whether it did. */
   async disarm(epoch: number, seq: number): Promise<boolean> {
-    try {
-      await retryTransient(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: RECONCILER_FLAG_KEY,
-            UpdateExpression: 'SET #armed = :false',
-            ConditionExpression: '#armed = :true AND #epoch = :epoch AND #seq = :seq',
-            ExpressionAttributeNames: { '#armed': 'armed', '#epoch': 'epoch', '#seq': 'seq' },
-            ExpressionAttributeValues: { ':false': false, ':true': true, ':epoch': epoch, ':seq': seq },
-          }),
-        ),
-      );
-      return true;
-    } catch (e) {
-      if (conditionFailed(e)) return false;
-      throw e;
-    }
+    const out = await this.update({
+      UpdateExpression: 'SET #armed = :false',
+      ConditionExpression: '#armed = :true AND #epoch = :epoch AND #seq = :seq',
+      ExpressionAttributeNames: { '#armed': 'armed', '#epoch': 'epoch', '#seq': 'seq' },
+      ExpressionAttributeValues: { ':false': false, ':true': true, ':epoch': epoch, ':seq': seq },
+    });
+    return out !== null;
   }
 }
 

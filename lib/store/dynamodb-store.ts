@@ -120,7 +120,8 @@ function hasWaiters(item: Item | undefined): boolean {
   return Number(n ?? 0) > 0;
 }
 
-function isConditionFailed(e: unknown): boolean {
+/** Whether a DynamoDB write was refused by its condition. */
+export function isConditionFailed(e: unknown): boolean {
   return e instanceof Error && e.name === 'ConditionalCheckFailedException';
 }
 
