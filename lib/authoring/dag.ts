@@ -125,6 +125,15 @@ export class Dag {
   withFileloc(fileloc: string): Dag {
     return new Dag({ ...this.spec, fileloc }, this.runtime, this.callbacks);
   }
+  /** This DAG as the code of `bundle` (a bundle hash) defines it: its version names that code. */
+  withBundle(bundle: string): Dag {
+    return new Dag({ ...this.spec, bundle, version: versionOf(this.spec.structureHash, bundle) }, this.runtime, this.callbacks);
+  }
+}
+
+/** The version of a DAG whose structure hashes to `structureHash`, built by the code of `bundle`. */
+export function versionOf(structureHash: string, bundle: string | null): string {
+  return bundle === null ? structureHash : sha256(`${structureHash}:${bundle}`).slice(0, 16);
 }
 
 export function isDag(v: unknown): v is Dag {
@@ -259,7 +268,8 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
     tasks,
     groups: b.groups.map((g) => ({ groupId: g.groupId, parentGroupId: g.parentGroupId, tooltip: g.tooltip, taskIds: g.taskIds })),
   };
-  const spec: DagSpec = { ...body, fileloc: null, version: sha256(canonicalJson(body)).slice(0, 16) };
+  const structureHash = sha256(canonicalJson(body)).slice(0, 16);
+  const spec: DagSpec = { ...body, fileloc: null, structureHash, bundle: null, version: structureHash };
   const runtime = new Map<string, TaskRuntime>();
   for (const d of b.tasks.values()) {
     runtime.set(d.taskId, {

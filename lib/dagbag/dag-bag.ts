@@ -3,6 +3,8 @@ import { pathToFileURL } from 'node:url';
 import { isDag, type Dag } from '../authoring/dag.ts';
 import { DagImportError } from '../errors.ts';
 import type { DagResolver } from '../authoring/dag-resolver.ts';
+import { bundleUnchanged, collectBundle, type CollectedBundle } from './bundle.ts';
+import type { LocalBundleStore } from './bundle-store.ts';
 import { checkDagsFolder } from './dags-folder.ts';
 import { dagIdOf, describeImportError, type DagFileImportError } from './import-error.ts';
 import { scanDagsFolder } from './scan.ts';
@@ -67,6 +69,13 @@ export interface LoadDagBagOptions {
    * reads the files again (see `lib/standalone/fresh-import.ts`).
    */
   importModule?: (fileUrl: string) => Promise<Record<string, unknown>>;
+  /**
+   * Where each file's bundle is kept (content-addressed), so that a run of its version can load it after
+   * the file changed or the process restarted. Default: none (versions are computed, nothing is kept).
+   */
+  bundles?: LocalBundleStore;
+  /** The time bundles are kept at (ms since the epoch). Default `Date.now()`. */
+  now?: () => number;
 }
 
 const defaultImport = async (fileUrl: string): Promise<Record<string, unknown>> => (await import(fileUrl)) as Record<string, unknown>;
@@ -97,8 +106,18 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
   for (const file of files) {
     const abs = path.join(root, ...file.split('/'));
     let found: { name: string; value: unknown }[];
+    let bundle: CollectedBundle;
     try {
+      // The code first, then the import: what is imported is the bundle's code only if no file of it
+      // changed in between (checked below), so a version always names the code that ran.
+      // A file esbuild cannot follow is imported all the same: its import error (a syntax error, a missing
+      // module) is the one the user knows; if it imports, the bundle's error is reported.
+      const collected = await collectBundle(abs, root).then((b) => ({ b }), (e: unknown) => ({ e }));
       const ns = await importModule(pathToFileURL(abs).href);
+      if ('e' in collected) throw collected.e;
+      bundle = collected.b;
+      options.bundles?.put(bundle, new Date((options.now ?? Date.now)()).toISOString());
+      if (!bundleUnchanged(bundle)) throw new DagImportError('it (or a module it imports) changed while it was loaded; it is loaded again when the folder is', { file });
       // Inside the try: reading an export can throw too (a binding not initialised, in an import cycle).
       found = candidates(ns);
     } catch (e) {
@@ -128,7 +147,7 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
         errorDagIds.set(err, dag.dagId);
         continue;
       }
-      const located = dag.withFileloc(file);
+      const located = dag.withFileloc(file).withBundle(bundle.manifest.hash);
       owner.set(dag.dagId, { file, dag });
       dags.push(located);
     }

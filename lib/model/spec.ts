@@ -1,7 +1,8 @@
 import type { RunState, TriggerRule } from './states.ts';
 
 /**
- * The serialisable form of a DAG: what a DAG file compiles to. Its content hash is the DAG version.
+ * The serialisable form of a DAG: what a DAG file compiles to. Its content hash is the structure's
+ * identity (`structureHash`); the DAG version names the code too (`version`, from the bundle of the file).
  * Task callables are not part of it; they stay in the {@link Dag} object that holds the spec.
  */
 export interface DagSpec {
@@ -23,7 +24,17 @@ export interface DagSpec {
   /** Tasks in definition order. */
   tasks: TaskSpec[];
   groups: TaskGroupSpec[];
-  /** sha256 of the canonical JSON of everything above. */
+  /** sha256 of the canonical JSON of everything above (first 16 hex digits): the structure's identity. */
+  structureHash: string;
+  /**
+   * The content hash of the DAG file's code (the file, the local modules it imports, the packages' versions:
+   * lib/dagbag/bundle.ts), when the DAG was loaded from a file; null for a DAG built in code.
+   */
+  bundle: string | null;
+  /**
+   * The DAG version a run records and runs on: the structure hash and the bundle hashed together (first 16
+   * hex digits of sha256 of `<structureHash>:<bundle>`); the structure hash alone when there is no bundle.
+   */
   version: string;
 }
 

@@ -38,6 +38,12 @@ export interface DagRunRecord {
    * undecided tasks when it starts again, and re-checks branch and short-circuit skips.
    */
   clearNumber?: number;
+  /**
+   * The versions the runs its triggerDag tasks start run on: each DAG reachable from this run's DAG through
+   * triggerDag tasks (transitively) → its version when the top-level run was created (a child run inherits
+   * its parent's). Absent (or null): none pinned, a child runs on its DAG's current version.
+   */
+  pinnedVersions?: Record<string, string> | null;
 }
 
 export { pipelineScopeOf, runKeyText, runRefOf, sameRun, sameTi, tiKeyOf, type ParentRef, type RunRef, type TiKey } from '../model/keys.ts';
@@ -213,13 +219,35 @@ export interface LogLine {
 /** A DAG as the deployment knows it: its current version and whether it is paused. */
 export interface DagRecord {
   dagId: string;
-  /** The spec's content hash last seen. */
+  /** The DAG's current version (the latest loaded or deployed; DagSpec.version). */
   version: string;
   paused: boolean;
   fileloc: string | null;
   /** ISO-8601 of the last change. */
   updatedAt: string;
 }
+
+/**
+ * One version of a DAG (DagSpec.version), as first registered: what a run records as its `dagVersion` and
+ * runs on. Its code is the bundle `bundle` (lib/dagbag/bundle.ts), kept while a run may need it.
+ */
+export interface DagVersionRecord {
+  dagId: string;
+  version: string;
+  /** The structure's identity (DagSpec.structureHash). */
+  structureHash: string;
+  /** The content hash of its code (DagSpec.bundle); null for a DAG built in code. */
+  bundle: string | null;
+  /** Its file, relative to the DAGs folder. */
+  fileloc: string | null;
+  /** ISO-8601 of when it was first registered. */
+  createdAt: string;
+  /** ISO-8601 of when its code was pruned (no run can load it any more); null while it is kept. */
+  prunedAt: string | null;
+}
+
+/** What registering a version gives: a {@link DagVersionRecord} but its times. */
+export type DagVersionEntry = Pick<DagVersionRecord, 'dagId' | 'version' | 'structureHash' | 'bundle' | 'fileloc'>;
 
 /** What a backfill does with a logical date that already has a run (Airflow's reprocess behaviour). */
 export type ReprocessBehavior = 'none' | 'failed' | 'completed';

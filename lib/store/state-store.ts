@@ -3,6 +3,8 @@ import type {
   BackfillRecord,
   DagRecord,
   DagRunRecord,
+  DagVersionEntry,
+  DagVersionRecord,
   LogLine,
   PipelineSave,
   PoolRecord,
@@ -227,7 +229,7 @@ export interface StateStore {
    * pipeline-context saves of the scope it owns (a top-level run). Undefined if there is no such run.
    */
   deleteRun(run: RunRef): Promise<DeletedRun | undefined>;
-  /** Delete a DAG's registry record and its backfill records. */
+  /** Delete a DAG's registry record, its version records and its backfill records. */
   deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }>;
   /** Delete counting semaphores (and their waiter queues) outright, whatever units they hold. */
   deleteSemaphores(names: readonly string[]): Promise<void>;
@@ -261,8 +263,18 @@ export interface StateStore {
 
   // DAG registry ------------------------------------------------------------------------------------
   getDagRecord(dagId: string): Promise<DagRecord | undefined>;
-  /** Record the DAG's current version (created unpaused if new; the paused flag is kept otherwise). */
-  registerDagVersion(dagId: string, version: string, fileloc: string | null, at: string): Promise<DagRecord>;
+  /**
+   * Record the DAG's current version (its DAG record created unpaused if new; the paused flag is kept
+   * otherwise), and the version's record if it has none yet (created at `at`; an existing one is kept as
+   * it is, but a pruned version registered again is kept again: its `prunedAt` is cleared).
+   */
+  registerDagVersion(entry: DagVersionEntry, at: string): Promise<DagRecord>;
+  /** One version of a DAG. */
+  getDagVersion(dagId: string, version: string): Promise<DagVersionRecord | undefined>;
+  /** Every version of a DAG ever registered, oldest first (by `createdAt`, then version). */
+  listDagVersions(dagId: string): Promise<DagVersionRecord[]>;
+  /** Mark a version's code pruned at `at` (a no-op for a version with no record). */
+  markDagVersionPruned(dagId: string, version: string, at: string): Promise<void>;
   /** Pause or unpause a DAG (creating its record if needed). */
   setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord>;
 

@@ -66,6 +66,8 @@ function graphSpec(dagId: string, tasks: readonly Schemas['Task'][]): DagSpec {
     docs: null,
     tasks: taskSpecs,
     groups: [...groups].map(([groupId, parentGroupId]) => ({ groupId, parentGroupId, tooltip: null, taskIds: tasks.filter((t) => t.group_id === groupId).map((t) => t.task_id) })),
+    structureHash: '',
+    bundle: null,
     version: '',
   };
 }
