@@ -50,6 +50,12 @@ export interface ClearOptions {
    * @default false
    */
   dryRun?: boolean;
+  /**
+   * Rerun the cleared tasks on the DAG's latest version (the run's version becomes it), as Airflow 3's
+   * `run_on_latest_version`; otherwise they rerun on the run's own version.
+   * @default false
+   */
+  runOnLatestVersion?: boolean;
 }
 
 /** An instance cleared (or, in a dry run, that would be). */
