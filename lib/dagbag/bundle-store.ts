@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BundleManifest, CollectedBundle } from './bundle.ts';
+import type { BundleSource } from './bundle-source.ts';
 
 /** A bundle's manifest as a bundle store keeps it: where its files came from too. */
 export interface StoredManifest extends BundleManifest {
@@ -21,7 +22,7 @@ const HASH = /^[0-9a-f]{64}$/;
  * (`registerSnapshotResolution` resolves the packages it imports from the origin). A bundle is written
  * into a folder of its own, then renamed into place: a bundle folder is whole or absent.
  */
-export class LocalBundleStore {
+export class LocalBundleStore implements BundleSource {
   constructor(
     /** The folder (absolute); created on the first write. */
     readonly dir: string,
@@ -39,7 +40,7 @@ export class LocalBundleStore {
   /** Keep a bundle (nothing is written when it is kept already, but its origin is brought up to date). Returns its manifest. */
   put(b: CollectedBundle, at: string): StoredManifest {
     const dest = this.folder(b.manifest.hash);
-    const kept = this.manifest(b.manifest.hash);
+    const kept = this.manifestSync(b.manifest.hash);
     if (kept) {
       if (kept.origin !== b.root) {
         const moved = { ...kept, origin: b.root };
@@ -71,7 +72,15 @@ export class LocalBundleStore {
     return manifest;
   }
 
-  manifest(hash: string): StoredManifest | undefined {
+  manifest(hash: string): Promise<StoredManifest | undefined> {
+    return Promise.resolve(this.manifestSync(hash));
+  }
+
+  readFile(hash: string, file: string): Promise<Buffer | undefined> {
+    return Promise.resolve(this.readFileSync(hash, file));
+  }
+
+  manifestSync(hash: string): StoredManifest | undefined {
     if (!HASH.test(hash)) return undefined;
     try {
       return JSON.parse(readFileSync(path.join(this.dir, hash, 'manifest.json'), 'utf8')) as StoredManifest;
@@ -82,13 +91,13 @@ export class LocalBundleStore {
 
   /** The `file:` URL of a kept bundle's DAG file. */
   entryUrl(hash: string): string | undefined {
-    const m = this.manifest(hash);
+    const m = this.manifestSync(hash);
     return m ? pathToFileURL(path.join(this.folder(hash), 'src', ...m.entry.split('/'))).href : undefined;
   }
 
   /** One source file of a kept bundle, by its path in the manifest; undefined when it is not one. */
-  readFile(hash: string, file: string): Buffer | undefined {
-    const m = this.manifest(hash);
+  readFileSync(hash: string, file: string): Buffer | undefined {
+    const m = this.manifestSync(hash);
     if (!m?.files.some((f) => f.path === file)) return undefined;
     return readFileSync(path.join(this.folder(hash), 'src', ...file.split('/')));
   }

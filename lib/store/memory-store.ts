@@ -1,5 +1,5 @@
 import type { RunState, TerminalTiState } from '../model/states.ts';
-import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runKeyText, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
+import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runKeyText, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionEntry, type DagVersionRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
@@ -70,6 +70,8 @@ export class MemoryStateStore implements StateStore {
   private readonly pipeline = new Map<string, PipelineSave[]>();
   private readonly pools = new Map<string, PoolRecord>();
   private readonly dagRecords = new Map<string, DagRecord>();
+  /** dagId → version → its record. */
+  private readonly dagVersions = new Map<string, Map<string, DagVersionRecord>>();
   /** Semaphores: units held, by holder. */
   private readonly semaphores = new Map<string, { used: number; holders: Map<string, number> }>();
   private readonly counters = new Map<string, number>();
@@ -343,6 +345,7 @@ export class MemoryStateStore implements StateStore {
 
   async deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }> {
     const dagRecord = this.dagRecords.delete(dagId);
+    this.dagVersions.delete(dagId);
     const backfills = this.backfills.get(dagId)?.size ?? 0;
     this.backfills.delete(dagId);
     return { dagRecord, backfills };
@@ -472,11 +475,33 @@ export class MemoryStateStore implements StateStore {
     return r ? { ...r } : undefined;
   }
 
-  async registerDagVersion(dagId: string, version: string, fileloc: string | null, at: string): Promise<DagRecord> {
+  async registerDagVersion(entry: DagVersionEntry, at: string): Promise<DagRecord> {
+    const { dagId, version, fileloc } = entry;
     const prev = this.dagRecords.get(dagId);
     const next = { dagId, version, paused: prev?.paused ?? false, fileloc, updatedAt: at };
     this.dagRecords.set(dagId, next);
+    let versions = this.dagVersions.get(dagId);
+    if (!versions) this.dagVersions.set(dagId, (versions = new Map()));
+    const kept = versions.get(version);
+    if (!kept) versions.set(version, { ...entry, createdAt: at, prunedAt: null });
+    else if (kept.prunedAt !== null) kept.prunedAt = null;
     return { ...next };
+  }
+
+  async getDagVersion(dagId: string, version: string): Promise<DagVersionRecord | undefined> {
+    const v = this.dagVersions.get(dagId)?.get(version);
+    return v ? { ...v } : undefined;
+  }
+
+  async listDagVersions(dagId: string): Promise<DagVersionRecord[]> {
+    return [...(this.dagVersions.get(dagId)?.values() ?? [])]
+      .map((v) => ({ ...v }))
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  }
+
+  async markDagVersionPruned(dagId: string, version: string, at: string): Promise<void> {
+    const v = this.dagVersions.get(dagId)?.get(version);
+    if (v) v.prunedAt = at;
   }
 
   async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {
