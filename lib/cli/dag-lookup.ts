@@ -1,4 +1,5 @@
 import type { Dag } from '../authoring/dag.ts';
+import { bundlesDir, LocalBundleStore } from '../dagbag/bundle-store.ts';
 import { loadDagBag, type DagBag } from '../dagbag/dag-bag.ts';
 import { resolveDagsFolder } from '../dagbag/dags-folder.ts';
 import { displayPath } from './format.ts';
@@ -10,9 +11,13 @@ export interface GlobalOptions {
   dagsFolder?: string;
 }
 
-/** Load the DAG bag of `--dags-folder`, `AIRLESS_DAGS_FOLDER` or `./dags`; what DAG files print goes to stderr. */
-export function loadBag(term: Terminal, options: GlobalOptions): Promise<DagBag> {
-  return term.divertStdout(() => loadDagBag(resolveDagsFolder(options.dagsFolder)));
+/**
+ * Load the DAG bag of `--dags-folder`, `AIRLESS_DAGS_FOLDER` or `./dags`; what DAG files print goes to
+ * stderr. With `home`, each DAG file's bundle is kept under `<home>/bundles` (what runs then run on).
+ */
+export function loadBag(term: Terminal, options: GlobalOptions, home?: string): Promise<DagBag> {
+  const bundles = home === undefined ? undefined : new LocalBundleStore(bundlesDir(home));
+  return term.divertStdout(() => loadDagBag(resolveDagsFolder(options.dagsFolder), bundles ? { bundles } : {}));
 }
 
 function indent(text: string): string {

@@ -12,6 +12,11 @@ export interface StoredManifest extends BundleManifest {
   storedAt: string;
 }
 
+/** Where a home folder keeps its bundles: `<home>/bundles`. */
+export function bundlesDir(home: string): string {
+  return path.join(home, 'bundles');
+}
+
 /** A bundle's folder name: its full hash. */
 const HASH = /^[0-9a-f]{64}$/;
 

@@ -49,7 +49,7 @@ export class DagBag implements DagResolver {
 }
 
 /** The values of a module that may be DAGs: every export, the items of exported arrays, and (for a CommonJS module) the fields of `module.exports`. */
-function candidates(ns: Record<string, unknown>): { name: string; value: unknown }[] {
+export function candidates(ns: Record<string, unknown>): { name: string; value: unknown }[] {
   const out: { name: string; value: unknown }[] = [];
   const add = (name: string, value: unknown, depth: number) => {
     if (isDag(value)) out.push({ name, value });

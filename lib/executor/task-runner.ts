@@ -15,7 +15,7 @@ import { arraySizeFor, groupBounds, waveJobName, type ArrayRef } from '../core/a
 import type { BatchTaskSpec, MappingSpec, TaskSpec } from '../model/spec.ts';
 import { formatError, serializeError } from '../error-info.ts';
 import { iso } from '../model/time.ts';
-import type { DagResolver } from '../authoring/dag-resolver.ts';
+import { dagAtVersion, type DagResolver } from '../authoring/dag-resolver.ts';
 import type { TryResult } from '../core/events.ts';
 import type { TriggerRequest } from './trigger-request.ts';
 import type { DagRunRecord, LogLine, RunRef, TaskInstanceRecord, TiKey, XComRecord } from '../store/records.ts';
@@ -180,7 +180,7 @@ export class TaskRunner {
     if (!before || before.tryNumber !== tryNumber) return null;
     const mark = before.state === 'queued' && start !== false;
     if (!mark && (before.state !== 'running' || start === true)) return null;
-    const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
+    const dag = run ? await this.dagOfRun(run) : undefined;
     let ti: TaskInstanceRecord = before;
     if (mark) {
       const marked = await this.markRunning(key, tryNumber, before, start === 'or-running');
@@ -213,6 +213,18 @@ export class TaskRunner {
       return { ti, run: null, dag: null, spec: null, write, close };
     }
     return { ti, run, dag, spec: dag.task(key.taskId), write, close };
+  }
+
+  /**
+   * The run's version of its DAG (loaded if it is not in memory); undefined when it cannot be had, and the
+   * try then runs no code (the scheduler fails the run with a DagVersionUnavailableError saying why).
+   */
+  private async dagOfRun(run: DagRunRecord): Promise<Dag | undefined> {
+    try {
+      return await dagAtVersion(this.dags, run.dagId, run.dagVersion);
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -367,7 +379,7 @@ export class TaskRunner {
     );
     if (tis.length === 0) return null;
     const run = await this.io.getRun(array);
-    const dag = run ? this.dags.getDag(run.dagId, run.dagVersion) : undefined;
+    const dag = run ? await this.dagOfRun(run) : undefined;
     const jobName = waveJobName(run?.dagId ?? '', array, tryNumber);
     // Child i is the wave's i-th instance by map index; each records its number (`<job name>#<i>`).
     const queued = tis.map((ti, i) => ({ ti, i })).filter(({ ti }) => ti.state === 'queued');

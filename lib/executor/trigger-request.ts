@@ -28,4 +28,11 @@ export interface TriggerRequest {
    * @default false (idempotent)
    */
   exclusive?: boolean;
+  /**
+   * The DAG version to run (a triggered run: the one its parent run pinned for this DAG). Default: the
+   * DAG's current version.
+   */
+  dagVersion?: string;
+  /** The versions the new run's own triggers pin (a triggered run: its parent's). Default: pinned now, from the current versions. */
+  pinnedVersions?: Record<string, string> | null;
 }

@@ -8,10 +8,17 @@ import type { DagRunRecord, LogLine, TaskInstanceRecord } from '../store/records
 
 /** What the worker gets at start (`workerData`). */
 export interface TryWorkerData {
-  /** The DAG file (absolute path). */
+  /** The DAG file (absolute path), as the try's log names it. */
   file: string;
+  /**
+   * What the worker imports: the `file:` URL of the run's version's DAG file as its bundle was kept (the
+   * code of that version, whatever the DAG file holds now), else of the DAG file.
+   */
+  url: string;
+  /** The bundle `url` is a file of (the DAG is that bundle's version); null: the DAG file itself. */
+  bundle: string | null;
   dagId: string;
-  /** The run's `dagVersion`: the file must define this version of the DAG. */
+  /** The run's `dagVersion`: what is imported must define this version of the DAG. */
   version: string;
   taskId: string;
   run: DagRunRecord;

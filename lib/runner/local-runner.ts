@@ -1,5 +1,6 @@
 import type { Dag } from '../authoring/dag.ts';
 import { isDag } from '../authoring/dag.ts';
+import { dagAtVersion } from '../authoring/dag-resolver.ts';
 import { DagNotFoundError, errorMessage, failureInfo, LostTryError, TryNotStartedError } from '../errors.ts';
 import { resolveParams } from '../core/params.ts';
 import { childOutcomes, failedWave } from '../core/arrays.ts';
@@ -384,13 +385,19 @@ export class LocalRunner {
     }
   }
 
+  /** A run's DAG to show it by: its own version if it can be had, else the current one. */
+  private async shownDag(run: DagRunRecord): Promise<Dag | undefined> {
+    const own = await dagAtVersion(this.dags, run.dagId, run.dagVersion).catch(() => undefined);
+    return own ?? this.dags.getDag(run.dagId);
+  }
+
   /** The runs `run` triggered, in the order they were created (from the store when this runner no longer keeps them). */
   private async childrenOf(run: RunRef): Promise<RunRef[]> {
     const id = runKeyText(run);
     const kept = this.children.get(id);
     if (kept || this.liveRuns.has(id) || this.parents.has(id)) return kept ?? [];
     const rec = await this.store.getRun(runRefOf(run));
-    const dag = rec ? this.dags.getDag(rec.dagId, rec.dagVersion) : undefined;
+    const dag = rec ? await this.shownDag(rec) : undefined;
     if (!dag) return [];
     const targets = new Set(dag.spec.tasks.flatMap((t) => (t.triggerDag ? [t.triggerDag.triggerDagId] : [])));
     const found: DagRunRecord[] = [];
@@ -723,7 +730,7 @@ export class LocalRunner {
     const run = await this.store.getRun(runRefOf(ref));
     if (!run) throw new Error(`no run '${ref.runId}' of DAG '${ref.dagId}'`);
     const { runId } = run;
-    const dag = this.dags.getDag(run.dagId, run.dagVersion);
+    const dag = await this.shownDag(run);
     const tis = await this.store.listTaskInstances(run);
     const byTask = new Map<string, TaskInstanceRecord[]>();
     for (const ti of tis) {

@@ -5,10 +5,10 @@
  * port. A crash of the task's code here (an uncaught exception, an unhandled rejection) fails the try
  * with that error; a hang or a blown heap is the runner's to handle (it terminates this thread).
  */
-import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isDag, type Dag } from '../authoring/dag.ts';
 import { errorMessage } from '../errors.ts';
+import { registerSnapshotResolution } from '../dagbag/snapshot-import.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner, type TryProgress } from '../executor/task-runner.ts';
 import { TryInfrastructureError } from '../executor/infrastructure.ts';
@@ -100,7 +100,10 @@ const batch: BatchBackend = { submit: notUsed('Batch'), describe: notUsed('Batch
 async function main(): Promise<void> {
   let dag: Dag | undefined;
   try {
-    dag = findDag((await import(pathToFileURL(data.file).href)) as Record<string, unknown>, data.dagId);
+    // A kept bundle's files import their packages from where the DAG file is (the snapshot hook).
+    if (data.bundle !== null) registerSnapshotResolution();
+    dag = findDag((await import(data.url)) as Record<string, unknown>, data.dagId);
+    if (dag && data.bundle !== null) dag = dag.withBundle(data.bundle);
   } catch (e) {
     post({ type: 'unavailable', reason: `its DAG file ${data.file} fails to load now (${errorMessage(e)})`, mismatch: false });
     return;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Dag } from '../authoring/dag.ts';
 import { TaskCrashedError, TaskOutOfMemoryError, TaskTimeoutError } from '../errors.ts';
@@ -30,6 +31,12 @@ export interface WorkerIsolationOptions {
    * @default the runner's DAG resolver's `folder` (a DagBag's, the standalone's)
    */
   dagsFolder?: string;
+  /**
+   * Where the versions' bundles are kept (the standalone's `<home>/bundles`): a try's worker imports its
+   * run's version from there. Default: none (the worker imports the DAG file as it is now and runs it
+   * only if it still defines the run's version).
+   */
+  bundles?: { entryUrl(bundle: string): string | undefined };
 }
 
 export const DEFAULT_MAX_HEAP_MB = 1024;
@@ -102,8 +109,12 @@ export class WorkerIsolation implements TryIsolation {
     if (dag.spec.fileloc === null || folder === undefined) return Promise.resolve(inProcess(`DAG '${dag.dagId}' was not loaded from a DAGs folder`));
     const file = path.resolve(folder, dag.spec.fileloc);
     if (this.stale.has(dag)) return Promise.resolve(inProcess(`its DAG file ${file} no longer defines version ${run.dagVersion} of DAG '${dag.dagId}', which this run uses`));
+    // The run's version's code as it was kept, when it was: an edit of the file since changes nothing.
+    const kept = dag.spec.bundle !== null ? this.options.bundles?.entryUrl(dag.spec.bundle) : undefined;
     const data: TryWorkerData = {
       file,
+      url: kept ?? pathToFileURL(file).href,
+      bundle: kept !== undefined ? dag.spec.bundle : null,
       dagId: dag.dagId,
       version: run.dagVersion,
       taskId: spec.taskId,

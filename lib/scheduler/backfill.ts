@@ -10,7 +10,7 @@ import type { StateStore } from '../store/state-store.ts';
 import { clearRun } from './clear.ts';
 import type { Outcome } from './effects.ts';
 import { loadedDag, OperationError } from './operation-error.ts';
-import { checkBackfill, startQueuedRuns } from './runs.ts';
+import { checkBackfill, pinVersions, startQueuedRuns, versionEntryOf } from './runs.ts';
 import type { Scheduler } from './scheduler.ts';
 import { DEFAULT_BACKFILL_MAX_ACTIVE_RUNS } from './slots.ts';
 import type { Step } from './step.ts';
@@ -166,7 +166,8 @@ async function backfill(s: Step, options: BackfillOptions): Promise<BackfillResu
     counts: count(plan),
   };
   if (!(await store.createBackfill(record))) throw new OperationError(`backfill id ${backfillId} is taken`, { dagId });
-  if ((await store.getDagRecord(dagId))?.version !== spec.version) await store.registerDagVersion(dagId, spec.version, spec.fileloc, nowIso);
+  if ((await store.getDagRecord(dagId))?.version !== spec.version) await store.registerDagVersion(versionEntryOf(dag), nowIso);
+  const pinned = pinVersions(s, dag);
 
   for (const d of plan) {
     if (d.action === 'create') {
@@ -187,6 +188,7 @@ async function backfill(s: Step, options: BackfillOptions): Promise<BackfillResu
         pipelineScope: pipelineScopeOf({ dagId, runId: d.runId! }),
         note: null,
         backfillId,
+        ...(pinned ? { pinnedVersions: pinned } : {}),
       };
       if (await store.createRun(run)) s.emitRun(run);
       else Object.assign(d, { action: 'skip', reason: 'in flight' });

@@ -3,6 +3,7 @@
 
 import type { Dag } from '../authoring/dag.ts';
 import { groupOf } from '../core/arrays.ts';
+import { DagVersionUnavailableError } from '../errors.ts';
 import { isTerminalRunState, isTerminalTiState, type RunState, type TerminalTiState, type TiState } from '../model/states.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { DagRunRecord, TaskInstanceRecord } from '../store/records.ts';
@@ -125,12 +126,29 @@ export function clearTaskInstances(scheduler: Scheduler, options: ClearOptions):
   return scheduler.step((s) => clearRun(s, options, {}));
 }
 
+/** The run's own version of its DAG; an OperationError naming the version and the way out when its code cannot be had. */
+async function versionToRerun(s: Step, run: DagRunRecord): Promise<Dag> {
+  try {
+    return await s.dagOf(run);
+  } catch (e) {
+    if (!(e instanceof DagVersionUnavailableError)) throw e;
+    throw new OperationError(
+      `the run's DAG version ${run.dagVersion} cannot be loaded (its code is no longer kept), so its tasks cannot rerun on it; clear with runOnLatestVersion (--run-on-latest-version) to rerun them on the latest version`,
+      { dagId: run.dagId },
+    );
+  }
+}
+
 /** Clearing, with what a backfill adopting a run adds: a patch for the reopened run, and not starting it yet. */
 export async function clearRun(s: Step, options: ClearOptions, internal: { runPatch?: Partial<DagRunRecord>; start?: boolean }): Promise<ClearResult> {
   const { store } = s;
-  const dag = loadedDag(s, options.dagId);
-  const run = await store.getRun({ dagId: dag.dagId, runId: options.runId });
-  if (!run) throw new OperationError(`no run '${options.runId}' of DAG '${dag.dagId}'`, { dagId: options.dagId });
+  const latest = loadedDag(s, options.dagId);
+  const run = await store.getRun({ dagId: latest.dagId, runId: options.runId });
+  if (!run) throw new OperationError(`no run '${options.runId}' of DAG '${latest.dagId}'`, { dagId: options.dagId });
+  const onLatest = options.runOnLatestVersion ?? false;
+  // The version the cleared tasks rerun on, had before anything is written: one whose code cannot be had
+  // refuses the clear.
+  const dag = onLatest ? latest : await versionToRerun(s, run);
   const unknown = (options.taskIds ?? []).filter((id) => !dag.spec.tasks.some((t) => t.taskId === id));
   if (unknown.length) throw new OperationError(`no task ${unknown.map((id) => `'${id}'`).join(', ')} in the DAG`, { dagId: dag.dagId });
 
@@ -147,7 +165,7 @@ export async function clearRun(s: Step, options: ClearOptions, internal: { runPa
   if (options.dryRun || cleared.length === 0) return result;
 
   // Counted first: a cleared run re-checks branch skips when it decides (see Scheduler.decide).
-  await store.updateRun(run, null, { clearNumber: (run.clearNumber ?? 0) + 1 });
+  await store.updateRun(run, null, { clearNumber: (run.clearNumber ?? 0) + 1, ...(onLatest ? { dagVersion: latest.spec.version } : {}) });
   await store.deleteTaskResults(cleared.map((c) => ({ dagId: run.dagId, runId: run.runId, taskId: c.taskId, mapIndex: c.mapIndex })));
   const done: ClearedInstance[] = [];
   for (const plan of plans) {
@@ -178,12 +196,12 @@ export async function clearRun(s: Step, options: ClearOptions, internal: { runPa
   const ref = { dagId: run.dagId, runId: run.runId };
   let now = await store.getRun(ref);
   if (now && isTerminalRunState(now.state)) {
-    await reopenRun(s, ref, internal.runPatch ?? {}, internal.start ?? true);
+    await reopenRun(s, ref, internal.runPatch ?? {}, internal.start ?? true, onLatest);
   } else if (now?.state === 'running') {
     await guarded(s, ref, () => resumeRun(s, ref), undefined);
     // It ended meanwhile (a finish that saw nothing pending just before these resets): run it again.
     now = await store.getRun(ref);
-    if (now && isTerminalRunState(now.state) && now.pending > 0) await reopenRun(s, ref, internal.runPatch ?? {}, internal.start ?? true);
+    if (now && isTerminalRunState(now.state) && now.pending > 0) await reopenRun(s, ref, internal.runPatch ?? {}, internal.start ?? true, onLatest);
   }
   result.runState.after = (await store.getRun(ref))?.state ?? result.runState.after;
   return result;

@@ -50,7 +50,7 @@ export async function reconcile(s: Step, ref: RunRef, options: ReconcileOptions)
     return report;
   }
   if (run.state !== 'running') return report;
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   const now = s.now();
   const specs = dag.spec.tasks;
   const states = await s.store.getTaskStates(run, specs.map((t) => t.taskId));
@@ -139,7 +139,7 @@ export async function reconcile(s: Step, ref: RunRef, options: ReconcileOptions)
 export async function resumeRun(s: Step, ref: RunRef): Promise<void> {
   const run = await s.store.getRun(ref);
   if (run?.state !== 'running') return;
-  await resumeTasks(s, s.dagOf(run), run);
+  await resumeTasks(s, await s.dagOf(run), run);
   await finalizeIfDone(s, run);
 }
 

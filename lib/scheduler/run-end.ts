@@ -6,6 +6,7 @@
 import type { Dag } from '../authoring/dag.ts';
 import { groupOf } from '../core/arrays.ts';
 import { runOutcome } from '../core/run-outcome.ts';
+import { dagAtVersion } from '../authoring/dag-resolver.ts';
 import { DagVersionUnavailableError } from '../errors.ts';
 import { isTerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
@@ -41,7 +42,7 @@ export async function finalizeIfDone(s: Step, ref: RunRef): Promise<void> {
 export async function finalizeRun(s: Step, run: DagRunRecord): Promise<void> {
   // pending > 0: instances were cleared after the caller saw it reach 0; the run goes on.
   if (run.state !== 'running' || run.pending > 0) return;
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   const states = await s.store.getTaskStates(run, leavesOf(dag));
   const state = runOutcome(states.map((x) => x?.self ?? { failed: 0, upstream_failed: 0 }));
   await endRun(s, run, state, null);
@@ -100,7 +101,7 @@ interface EndHow {
  */
 async function endRun(s: Step, run: DagRunRecord, state: 'success' | 'failed', note: string | null, how: EndHow = {}): Promise<void> {
   // The run's DAG when its version is loaded (a run failed because it is not has no callbacks to call).
-  const dag = how.skipUnfinished ? s.dagOf(run) : loadedVersion(s, run);
+  const dag = how.skipUnfinished ? await s.dagOf(run) : await loadedVersion(s, run);
   const ended = await s.store.updateRun(runRefOf(run), ['running', 'queued'], { state, endDate: iso(s.now()), note });
   if (!ended) {
     const now = await s.store.getRun(run);
@@ -119,9 +120,8 @@ async function endRun(s: Step, run: DagRunRecord, state: 'success' | 'failed', n
   await afterRunEnded(s, ended);
 }
 
-function loadedVersion(s: Step, run: DagRunRecord): Dag | undefined {
-  const found = s.env.dags.getDag(run.dagId, run.dagVersion);
-  return found?.spec.version === run.dagVersion ? found : undefined;
+function loadedVersion(s: Step, run: DagRunRecord): Promise<Dag | undefined> {
+  return dagAtVersion(s.env.dags, run.dagId, run.dagVersion);
 }
 
 /**

@@ -8,7 +8,7 @@ import { resolveParams } from '../core/params.ts';
 import { RunExistsError } from '../errors.ts';
 import { iso } from '../model/time.ts';
 import type { TriggerRequest } from '../executor/trigger-request.ts';
-import { pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type RunRef } from '../store/records.ts';
+import { pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type DagVersionEntry, type RunRef } from '../store/records.ts';
 import { decideAll } from './decisions.ts';
 import { resumeTasks } from './reconcile.ts';
 import { finalizeIfDone, finalizeRun, guarded } from './run-end.ts';
@@ -33,7 +33,7 @@ export function generateRunId(runType: RunType, at: string): string {
 
 /** See `Scheduler.triggerRun`. */
 export async function triggerRun(s: Step, req: TriggerRequest): Promise<DagRunRecord> {
-  const dag = s.dag(req.dagId);
+  const dag = req.dagVersion !== undefined ? await s.dagAt(req.dagId, req.dagVersion) : s.dag(req.dagId);
   if (req.runId !== undefined || req.logicalDate !== undefined) return createRun(s, dag, req, req.runId);
   // Named by neither: a new id, drawn again in the (about 1 in 10^14) case another trigger drew it too.
   const logicalDate = iso(s.now());
@@ -71,14 +71,19 @@ async function createRun(s: Step, dag: Dag, req: TriggerRequest, id: string | un
     pipelineScope: req.pipelineScope ?? pipelineScopeOf({ dagId: dag.dagId, runId }),
     note: null,
   };
+  const pinned = req.pinnedVersions !== undefined ? req.pinnedVersions : pinVersions(s, dag);
+  if (pinned) run.pinnedVersions = pinned;
   if (!(await s.store.createRun(run))) {
     const existing = (await s.store.getRun(run))!;
     if (req.exclusive) throw new RunExistsError(`run '${runId}' of DAG '${dag.dagId}' exists already (${existing.state})`, { dagId: dag.dagId });
     return existing;
   }
-  // Keep the DAG registry's version current (the paused flag lives there too).
-  const registered = await s.store.getDagRecord(dag.dagId);
-  if (registered?.version !== dag.spec.version) await s.store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, iso(now));
+  // Keep the DAG registry's version current (the paused flag lives there too); a run of an older version
+  // (a triggered run on its pinned version) changes nothing there.
+  if (s.env.dags.getDag(dag.dagId) === dag) {
+    const registered = await s.store.getDagRecord(dag.dagId);
+    if (registered?.version !== dag.spec.version) await s.store.registerDagVersion(versionEntryOf(dag), iso(now));
+  }
   s.emitRun(run);
   await startQueuedRuns(s, dag.dagId, runId);
   return (await s.store.getRun(run))!;
@@ -163,7 +168,7 @@ async function startRun(s: Step, ref: RunRef): Promise<boolean> {
   const run = await s.store.updateRun(ref, ['queued'], { state: 'running', startDate: iso(now) });
   if (!run) return false;
   s.emitRun(run);
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   if (dag.spec.dagrunTimeoutMs !== null) s.timer(now + dag.spec.dagrunTimeoutMs, { type: 'run_timeout', ...runRefOf(run) });
   if (dag.spec.tasks.length === 0) {
     await finalizeRun(s, run);
@@ -181,16 +186,43 @@ async function startRun(s: Step, ref: RunRef): Promise<boolean> {
 }
 
 /** See `Scheduler.reopenRun`. */
-export async function reopenRun(s: Step, ref: RunRef, patch: Partial<DagRunRecord>, start: boolean): Promise<DagRunRecord | undefined> {
+export async function reopenRun(s: Step, ref: RunRef, patch: Partial<DagRunRecord>, start: boolean, onLatest = false): Promise<DagRunRecord | undefined> {
   const now = iso(s.now());
   const current = await s.store.getRun(ref);
   if (!current) return undefined;
-  // It runs the DAG's current code: its version is the current one.
-  const dagVersion = s.dag(current.dagId).spec.version;
+  // It reruns on its own version (its code loaded now, so that a version that cannot be had refuses the
+  // clear instead of failing the run), or on the latest when asked (Airflow 3's run_on_latest_version).
+  const dagVersion = onLatest ? s.dag(current.dagId).spec.version : (await s.dagAt(current.dagId, current.dagVersion)).spec.version;
   const run = await s.store.updateRun(current, ['success', 'failed'], { ...patch, dagVersion, state: 'queued', queuedAt: now, startDate: null, endDate: null, note: null });
   if (!run) return undefined;
   await s.store.reviveRun?.(runRefOf(run));
   s.emitRun(run);
   if (start) await startQueuedRuns(s, run.dagId);
   return (await s.store.getRun(run)) ?? run;
+}
+
+/**
+ * The versions a new top-level run of `dag` pins for the runs its triggerDag tasks start: every DAG
+ * reachable through triggerDag tasks (transitively) at its current version. Null when it triggers none
+ * (nothing is stored).
+ */
+export function pinVersions(s: Step, dag: Dag): Record<string, string> | null {
+  const pinned: Record<string, string> = {};
+  const visit = (d: Dag) => {
+    for (const t of d.spec.tasks) {
+      const target = t.triggerDag?.triggerDagId;
+      if (target === undefined || target in pinned) continue;
+      const child = s.env.dags.getDag(target);
+      if (!child) continue;
+      pinned[target] = child.spec.version;
+      visit(child);
+    }
+  };
+  visit(dag);
+  return Object.keys(pinned).length === 0 ? null : pinned;
+}
+
+/** What registering a DAG's version records. */
+export function versionEntryOf(dag: Dag): DagVersionEntry {
+  return { dagId: dag.dagId, version: dag.spec.version, structureHash: dag.spec.structureHash, bundle: dag.spec.bundle, fileloc: dag.spec.fileloc };
 }

@@ -151,7 +151,7 @@ export async function wakeWaiters(s: Step, name: string): Promise<void> {
     if (!ti || ti.state !== 'scheduled') continue; // stale entry
     const run = await s.store.getRun(ti);
     if (!run || run.state !== 'running') continue;
-    await queueInstance(s, s.dagOf(run), ti);
+    await queueInstance(s, await s.dagOf(run), ti);
     const after = await s.store.getTaskInstance(key);
     if (after?.state === 'scheduled') return; // still no room
   }

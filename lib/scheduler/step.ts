@@ -3,6 +3,7 @@
 // the Step of the call they serve; the Scheduler class (scheduler.ts) opens one Step per entry point.
 
 import type { Dag } from '../authoring/dag.ts';
+import { dagAtVersion } from '../authoring/dag-resolver.ts';
 import type { ArrayWave, TimerEvent } from '../core/events.ts';
 import { DagNotFoundError, DagVersionUnavailableError } from '../errors.ts';
 import type { InputResolver } from '../executor/resolve.ts';
@@ -46,24 +47,29 @@ export class Step {
     return this.env.now();
   }
 
-  /**
-   * The DAG `dagId`; with `version` (a run's dagVersion), exactly that version: a DagVersionUnavailableError
-   * when the resolver does not have it (the DAG file changed, or is gone, since the run started), which
-   * the entry points turn into the run's failure with a note (`guarded` in run-end.ts).
-   */
-  dag(dagId: string, version?: string): Dag {
-    const d = this.env.dags.getDag(dagId, version);
-    if (version !== undefined && d?.spec.version !== version) {
-      const now = d ? `it is now version ${d.spec.version}` : 'no version of it is loaded now';
-      throw new DagVersionUnavailableError(`the run's DAG version ${version} is not loaded (the DAG file changed or failed to load since the run started; ${now}), so the run cannot go on`, { dagId });
-    }
+  /** The DAG `dagId` at its current version (new runs, lookups by id): a DagNotFoundError when none is loaded. */
+  dag(dagId: string): Dag {
+    const d = this.env.dags.getDag(dagId);
     if (!d) throw new DagNotFoundError(`no DAG '${dagId}' is loaded`, { dagId });
     return d;
   }
 
+  /**
+   * The DAG `dagId` at exactly `version` (a run's dagVersion), loaded by the resolver if it is not in
+   * memory: a DagVersionUnavailableError when it cannot be had (its code was never kept, or was pruned),
+   * which the entry points turn into the run's failure with a note (`guarded` in run-end.ts).
+   */
+  async dagAt(dagId: string, version: string): Promise<Dag> {
+    const d = await dagAtVersion(this.env.dags, dagId, version);
+    if (d) return d;
+    const current = this.env.dags.getDag(dagId);
+    const now = current ? `it is now version ${current.spec.version}` : 'no version of it is loaded now';
+    throw new DagVersionUnavailableError(`the run's DAG version ${version} is not loaded and its code cannot be loaded (${now}), so the run cannot go on`, { dagId });
+  }
+
   /** The DAG of a run, at the run's version. */
-  dagOf(run: DagRunRecord): Dag {
-    return this.dag(run.dagId, run.dagVersion);
+  dagOf(run: DagRunRecord): Promise<Dag> {
+    return this.dagAt(run.dagId, run.dagVersion);
   }
 
   /** A pool, read once per step. */

@@ -17,7 +17,7 @@ export async function onTimer(s: Step, event: TimerEvent): Promise<void> {
       s.emitTi(ti);
       const run = await s.store.getRun(ti);
       if (run?.state !== 'running') return;
-      return queueInstance(s, s.dagOf(run), ti);
+      return queueInstance(s, await s.dagOf(run), ti);
     }
     case 'resume':
       return resumeDeferred(s, event.key, event.tryNumber);
@@ -34,7 +34,7 @@ export async function onTimer(s: Step, event: TimerEvent): Promise<void> {
 async function timeoutRun(s: Step, ref: RunRef): Promise<void> {
   const run = await s.store.getRun({ dagId: ref.dagId, runId: ref.runId });
   if (!run || run.state !== 'running') return;
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   // A timer of an earlier start (the run was cleared and started again since) is not this start's.
   const limit = dag.spec.dagrunTimeoutMs;
   if (limit !== null && run.startDate !== null && s.now() - Date.parse(run.startDate) < limit) return;
@@ -45,7 +45,7 @@ async function timeoutRun(s: Step, ref: RunRef): Promise<void> {
 async function checkRunnable(s: Step, event: Extract<TimerEvent, { type: 'runnable_check' }>): Promise<void> {
   const run = await s.store.getRun(timerRun(event));
   if (!run || run.state !== 'running') return;
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   let stillRunning: boolean;
   if (event.array) stillRunning = (await groupInstances(s, event.array)).some((ti) => ti.state === 'running' && ti.tryNumber === event.tryNumber);
   else {

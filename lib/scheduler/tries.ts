@@ -128,7 +128,7 @@ const sameInstance = (a: TiKey, b: TiKey) => a.dagId === b.dagId && a.runId === 
 export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: TryResult, seen?: TrySeen): Promise<void> {
   const { run, ti: current } = seen && sameInstance(seen.ti, key) ? seen : await s.store.getTaskInstanceAndRun(key);
   if (!run) return;
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   const t = dag.task(key.taskId);
   const now = s.now();
   const expect = { states: ['running' as const], tryNumber };
@@ -248,7 +248,7 @@ export function resumeDeferred(s: Step, key: TiKey, tryNumber: number): Promise<
 async function resumeDeferredTry(s: Step, key: TiKey, tryNumber: number): Promise<void> {
   const run = await s.store.getRun(key);
   if (!run) return;
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   const ti = await s.store.updateTaskInstance(key, { states: ['deferred'], tryNumber }, { state: 'scheduled', resume: true, nextAt: null });
   if (!ti) return;
   s.emitTi(ti);

@@ -104,7 +104,7 @@ async function afterBulkFinish(s: Step, dag: Dag, array: ArrayRef, t: TaskSpec, 
 export async function arrayResult(s: Step, array: ArrayRef, tryNumber: number, outcomes: readonly ChildOutcome[]): Promise<void> {
   const run = await s.store.getRun(array);
   if (!run) return;
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   const t = dag.task(array.taskId);
   const byIndex = new Map(outcomes.map((o) => [o.mapIndex, o]));
   const group = await groupInstances(s, array);
@@ -199,7 +199,7 @@ async function afterWave(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, arra
 export async function retryWave(s: Step, array: ArrayRef, tryNumber: number): Promise<void> {
   const run = await s.store.getRun(array);
   if (!run || run.state !== 'running') return;
-  const dag = s.dagOf(run);
+  const dag = await s.dagOf(run);
   const t = dag.task(array.taskId);
   const waiting = (await groupInstances(s, array)).filter((ti) => ti.state === 'up_for_retry' && ti.tryNumber === tryNumber);
   if (waiting.length === 0) return;

@@ -1,7 +1,10 @@
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Dag } from '../authoring/dag.ts';
+import type { LocalBundleStore } from '../dagbag/bundle-store.ts';
 import { loadDagBag, type DagBag } from '../dagbag/dag-bag.ts';
+import type { VersionLoader } from '../dagbag/version-loader.ts';
+import { versionEntryOf } from '../scheduler/runs.ts';
 import type { DagFileImportError } from '../dagbag/import-error.ts';
 import { errorMessage } from '../errors.ts';
 import type { DagResolver } from '../scheduler/host.ts';
@@ -18,17 +21,31 @@ export type DagChange =
 /**
  * The DAGs of a folder that is loaded again as it changes: the latest bag (what the API lists and new runs
  * use) and every version of every DAG loaded by this process, so that a run goes on with the version it
- * started with (`getDag(dagId, run.dagVersion)`). A version loaded again (its file's code changed, not its
- * structure) is replaced by the newer code. Serves as the runner's DagResolver and the API's `dags`.
+ * started with (`getDag(dagId, run.dagVersion)`), and, with a {@link VersionLoader}, any version whose
+ * bundle is kept (`loadVersion`: after a restart, or a change this process never loaded). Serves as the runner's DagResolver and the API's `dags`.
  */
 export class VersionedDags implements DagResolver {
   private bag: DagBag;
   /** dagId → version → the DAG. */
   private readonly versions = new Map<string, Map<string, Dag>>();
 
-  constructor(bag: DagBag) {
+  constructor(
+    bag: DagBag,
+    /** Loads versions this process has not loaded (from the kept bundles). Absent: only those in memory exist. */
+    private readonly loader?: VersionLoader,
+  ) {
     this.bag = bag;
     this.remember(bag);
+  }
+
+  /** A version not in memory, loaded from its kept bundle (and kept in memory from then on). */
+  async loadVersion(dagId: string, version: string): Promise<Dag | undefined> {
+    const kept = this.versions.get(dagId)?.get(version);
+    if (kept) return kept;
+    if (!this.loader) return undefined;
+    const dag = await this.loader.load(dagId, version);
+    this.keep(dag);
+    return dag;
   }
 
   /** The latest bag loaded. */
@@ -88,11 +105,13 @@ export class VersionedDags implements DagResolver {
   }
 
   private remember(bag: DagBag): void {
-    for (const dag of bag.dags) {
-      let byVersion = this.versions.get(dag.dagId);
-      if (!byVersion) this.versions.set(dag.dagId, (byVersion = new Map<string, Dag>()));
-      byVersion.set(dag.spec.version, dag);
-    }
+    for (const dag of bag.dags) this.keep(dag);
+  }
+
+  private keep(dag: Dag): void {
+    let byVersion = this.versions.get(dag.dagId);
+    if (!byVersion) this.versions.set(dag.dagId, (byVersion = new Map<string, Dag>()));
+    byVersion.set(dag.spec.version, dag);
   }
 }
 
@@ -108,8 +127,10 @@ export interface DagReloaderOptions {
   warn: (line: string) => void;
   /** How long the folder must stay quiet before it is loaded again (ms). Default 300. */
   debounceMs?: number;
-  /** Loads the folder. Default: `loadDagBag` with a {@link freshImporter} per load. */
+  /** Loads the folder. Default: `loadDagBag` with a {@link freshImporter} per load, keeping bundles in `bundles`. */
   load?(folder: string): Promise<DagBag>;
+  /** Where the default load keeps each file's bundle. Default: none. */
+  bundles?: LocalBundleStore;
 }
 
 /** A path changed under the DAGs folder that is not a DAG's concern: dot-files and folders (editors' swap files), packages. */
@@ -187,7 +208,8 @@ export class DagReloader {
     const prefix = `airless standalone: reloaded ${shown.length === 0 ? displayPath(folder) : shown.length > 3 ? `${shown.slice(0, 3).join(', ')} and ${shown.length - 3} more` : shown.join(', ')}`;
     let bag: DagBag;
     try {
-      bag = await (this.options.load ?? ((f: string) => loadDagBag(f, { importModule: freshImporter() })))(folder);
+      const bundles = this.options.bundles;
+      bag = await (this.options.load ?? ((f: string) => loadDagBag(f, { importModule: freshImporter(), ...(bundles ? { bundles } : {}), now: () => this.options.now() })))(folder);
     } catch (e) {
       warn(`airless standalone: reloading ${displayPath(folder)} failed: ${errorMessage(e)}; the DAGs loaded before are kept`);
       return;
@@ -201,7 +223,7 @@ export class DagReloader {
       for (const dag of bag.dags) {
         const old = before.getDag(dag.dagId);
         if (!old || old.spec.version !== dag.spec.version || old.spec.fileloc !== dag.spec.fileloc) {
-          await this.options.store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, at);
+          await this.options.store.registerDagVersion(versionEntryOf(dag), at);
         }
       }
     } catch (e) {

@@ -1,4 +1,5 @@
 import { groupOf, type ChildOutcome } from '../core/arrays.ts';
+import { dagAtVersion } from '../authoring/dag-resolver.ts';
 import type { LocalRunner } from '../runner/local-runner.ts';
 import { errorMessage, failureInfo, StandaloneInterruptedError, StandaloneResumeError } from '../errors.ts';
 import { tiKeyOf, type TryResult } from '../scheduler/host.ts';
@@ -52,14 +53,15 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
   const runs = [...(await store.listRunsByState('running')), ...(await store.listRunsByState('queued'))];
   for (const run of runs) {
     report.runs++;
-    const found = dags.getDag(run.dagId, run.dagVersion);
-    if (found && found.spec.version !== run.dagVersion) {
-      // Its DAG file changed since the run started (tasks added, removed or renamed): the scheduler fails
-      // it with a note naming the version it needs (DagVersionUnavailableError), counters untouched.
+    // Its own version: in memory, or loaded from the bundle kept when it was first loaded (its DAG file
+    // changed, or this is a new process).
+    const dag = await dagAtVersion(dags, run.dagId, run.dagVersion).catch(() => undefined);
+    if (!dag && dags.getDag(run.dagId)) {
+      // Its version's code cannot be had (never kept, or pruned): the scheduler fails it with a note naming
+      // the version it needs (DagVersionUnavailableError), counters untouched.
       report.reconciled.push(await runner.drive((s) => s.reconcileRun(run, { staleMs: 0 })));
       continue;
     }
-    const dag = found;
     if (!dag) {
       // Its DAG file is gone or fails to import: nothing can run it (the scheduler needs the DAG even to
       // fail it). Say so on the run, never drop it; it stays in the store, as do its task instances.

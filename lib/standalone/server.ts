@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { createApiApp } from '../api/app.ts';
 import { builtUiDir } from '../api/serve-ui.ts';
 import type { DagBag } from '../dagbag/dag-bag.ts';
+import { bundlesDir, LocalBundleStore } from '../dagbag/bundle-store.ts';
+import { localVersionLoader } from '../dagbag/version-loader.ts';
+import { versionEntryOf } from '../scheduler/runs.ts';
 import { AirlessError, errorMessage } from '../errors.ts';
 import { isTerminalRunState } from '../model/states.ts';
 import { LogFileWriter } from './log-files.ts';
@@ -151,10 +154,13 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   }
   const logs = new LogFileWriter(home, { warn: (msg) => warn(`airless standalone: warning: ${msg}`) });
   const running = new Set<string>();
-  const dags = new VersionedDags(bag);
+  // Every version's code is kept under <home>/bundles: a run goes on with its own version after its DAG
+  // file changed or the server restarted.
+  const bundles = new LocalBundleStore(bundlesDir(home));
+  const dags = new VersionedDags(bag, localVersionLoader(store, bundles));
   // Each try of task code runs in a worker thread of its own: a crash, a hang past its timeout or a heap
   // blow-up fails that try, and the server goes on serving.
-  const runner = new LocalRunner({ dags, store, isolation: 'worker' });
+  const runner = new LocalRunner({ dags, store, isolation: { mode: 'worker', bundles } });
   const startedAt = runner.clock.now();
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {
@@ -181,7 +187,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   };
   try {
     const at = new Date(startedAt).toISOString();
-    for (const dag of bag.dags) await store.registerDagVersion(dag.dagId, dag.spec.version, dag.spec.fileloc, at);
+    for (const dag of bag.dags) await store.registerDagVersion(versionEntryOf(dag), at);
     const resumed = await resumeRuns(runner, dags, startedAt, { dagIds: dags.current.dags.map((d) => d.dagId) });
     const schedule = new ScheduleLoop({
       store,
@@ -197,6 +203,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         dagChanged: (dagId) => schedule.refresh(dagId),
         dags,
         withScheduler: (fn) => fn(runner.driven),
+        bundles,
         nextRun: (dagId) => schedule.nextRun(dagId),
       },
       auth: { mode: 'token', token },
@@ -226,6 +233,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         loop: schedule,
         now: () => runner.clock.now(),
         warn,
+        bundles,
         ...(options.reloadDebounceMs === undefined ? {} : { debounceMs: options.reloadDebounceMs }),
       });
       reloader.start();

@@ -64,11 +64,11 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   const json = o.json === true;
   if (json) term.reserveStdout();
   const conf = parseConf(o.conf);
-  const bag = await loadBag(term, o);
+  const home = airlessHome();
+  const bag = await loadBag(term, o, home);
   const dag = requireDag(bag, dagId);
   for (const w of missingTriggered(bag, dag)) await term.err(`${w}\n`);
 
-  const home = airlessHome();
   const p = palette(!json && useColor(term.stdout));
   const tracker = new RunTracker();
   const logs = new LogFileWriter(home);

@@ -29,8 +29,8 @@ export function parsePort(value: string): number {
  * resumes). Exit 2 when another server runs on the same home or the port is taken.
  */
 export async function standalone(term: Terminal, o: StandaloneCommandOptions): Promise<number> {
-  const bag = await loadBag(term, o);
   const home = defaultAirlessHome();
+  const bag = await loadBag(term, o, home);
   let server;
   try {
     server = await startStandalone({ bag, home, port: o.port ?? 8080, host: o.host ?? '127.0.0.1', warn: (line) => void term.stderr.write(`${line}\n`) });

@@ -51,6 +51,9 @@ export const triggerDagRunner: KindRunner<TriggerDagTaskSpec> = {
       runType: 'triggered',
       parent: { dagId: dag.dagId, runId: run.runId, taskId: spec.taskId, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber },
       pipelineScope: run.pipelineScope,
+      // The child runs on the version its top-level run pinned (the code of the same load or deploy).
+      ...(run.pinnedVersions?.[spec.triggerDag.triggerDagId] !== undefined ? { dagVersion: run.pinnedVersions[spec.triggerDag.triggerDagId] } : {}),
+      ...(run.pinnedVersions ? { pinnedVersions: run.pinnedVersions } : {}),
     });
     tools.write('info', `triggered '${t.triggerDagId}' run ${child.runId} with conf ${JSON.stringify(conf)}`);
     if (!t.waitForCompletion) {
