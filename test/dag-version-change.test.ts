@@ -62,7 +62,7 @@ describe('a DAG edited under a run in flight, then a restart', () => {
       const old = await storeB.getRun({ dagId: 'edited', runId: 'old' });
       expect(old?.state).toBe('failed');
       expect(old?.note).toBe(
-        `DagVersionUnavailableError: DAG 'edited': the run's DAG version ${v1.spec.version} is not loaded (the DAG file changed or failed to load since the run started; it is now version ${v2.spec.version}), so the run cannot go on`,
+        `DagVersionUnavailableError: DAG 'edited': the run's DAG version ${v1.spec.version} is not loaded and its code cannot be loaded (it is now version ${v2.spec.version}), so the run cannot go on`,
       );
       // Counters as they were: t2 still counted pending (it never finished), nothing below zero.
       expect(old?.pending).toBeGreaterThan(0);

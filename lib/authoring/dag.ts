@@ -102,6 +102,9 @@ export interface TaskRuntime {
   onSuccess: TaskCallback | null;
 }
 
+/** The files of a DAG's bundle: absolute path → sha256 of the bytes loaded. */
+export type DagCodeFiles = readonly { file: string; sha256: string }[];
+
 /** A DAG: its serialisable spec plus the task code. */
 export class Dag {
   readonly [DAG_BRAND] = true;
@@ -110,6 +113,11 @@ export class Dag {
     readonly spec: DagSpec,
     readonly runtime: Map<string, TaskRuntime>,
     readonly callbacks: { onSuccess: DagRunCallback | null; onFailure: DagRunCallback | null },
+    /**
+     * The files of its bundle as they were when it was loaded (absolute paths and sha256): whether the DAG
+     * file on disk is still this version's code can be checked by hashing them again. Null when unknown.
+     */
+    readonly code: DagCodeFiles | null = null,
   ) {
     this.taskIndex = new Map(spec.tasks.map((t) => [t.taskId, t]));
   }
@@ -123,11 +131,11 @@ export class Dag {
   }
   /** Set where the DAG was loaded from (recomputes nothing: fileloc is not part of the version). */
   withFileloc(fileloc: string): Dag {
-    return new Dag({ ...this.spec, fileloc }, this.runtime, this.callbacks);
+    return new Dag({ ...this.spec, fileloc }, this.runtime, this.callbacks, this.code);
   }
   /** This DAG as the code of `bundle` (a bundle hash) defines it: its version names that code. */
-  withBundle(bundle: string): Dag {
-    return new Dag({ ...this.spec, bundle, version: versionOf(this.spec.structureHash, bundle) }, this.runtime, this.callbacks);
+  withBundle(bundle: string, code: DagCodeFiles | null = null): Dag {
+    return new Dag({ ...this.spec, bundle, version: versionOf(this.spec.structureHash, bundle) }, this.runtime, this.callbacks, code);
   }
 }
 

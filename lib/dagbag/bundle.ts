@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { DagImportError, errorMessage } from '../errors.ts';
-import { canonicalJson, sha256 } from '../model/hash.ts';
+import { canonicalJson, sha256, sha256Bytes } from '../model/hash.ts';
 
 /** One source file of a bundle. */
 export interface BundleFile {
@@ -182,10 +181,6 @@ export function bundleHash(b: Pick<BundleManifest, 'entry' | 'files' | 'packages
   return sha256(canonicalJson({ entry: b.entry, files: b.files.map((f) => [f.path, f.sha256]), packages: b.packages, moduleType: b.moduleType }));
 }
 
-/** sha256 (hex) of bytes. */
-export function sha256Bytes(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /**
  * Whether the files of a bundle, read again from `root`, still hash as collected: a DAG file imported after

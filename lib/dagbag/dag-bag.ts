@@ -147,7 +147,8 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
         errorDagIds.set(err, dag.dagId);
         continue;
       }
-      const located = dag.withFileloc(file).withBundle(bundle.manifest.hash);
+      const code = bundle.manifest.files.map((f) => ({ file: path.join(bundle.root, ...f.path.split('/')), sha256: f.sha256 }));
+      const located = dag.withFileloc(file).withBundle(bundle.manifest.hash, code);
       owner.set(dag.dagId, { file, dag });
       dags.push(located);
     }

@@ -15,8 +15,12 @@ export interface TryWorkerData {
    * code of that version, whatever the DAG file holds now), else of the DAG file.
    */
   url: string;
-  /** The bundle `url` is a file of (the DAG is that bundle's version); null: the DAG file itself. */
+  /** The run's version's bundle (DagSpec.bundle); null for a DAG loaded with no bundle. */
   bundle: string | null;
+  /** Whether `url` is the kept bundle's file; false: the DAG file, whose bundle's files must still hash as `code` says. */
+  kept: boolean;
+  /** The files of the version's bundle as they were loaded (Dag.code); null: unknown. */
+  code: readonly { file: string; sha256: string }[] | null;
   dagId: string;
   /** The run's `dagVersion`: what is imported must define this version of the DAG. */
   version: string;

@@ -5,9 +5,11 @@
  * port. A crash of the task's code here (an uncaught exception, an unhandled rejection) fails the try
  * with that error; a hang or a blown heap is the runner's to handle (it terminates this thread).
  */
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isDag, type Dag } from '../authoring/dag.ts';
 import { errorMessage } from '../errors.ts';
+import { sha256Bytes } from '../model/hash.ts';
 import { registerSnapshotResolution } from '../dagbag/snapshot-import.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner, type TryProgress } from '../executor/task-runner.ts';
@@ -94,6 +96,15 @@ function findDag(ns: Record<string, unknown>, dagId: string): Dag | undefined {
   return (seen as Dag[]).find((d) => d.dagId === dagId);
 }
 
+/** sha256 of a file's bytes; null when it cannot be read. */
+function sha256OfFile(file: string): string | null {
+  try {
+    return sha256Bytes(readFileSync(file));
+  } catch {
+    return null;
+  }
+}
+
 const notUsed = (what: string) => () => Promise.reject(new Error(`${what} is not available in an isolated try`));
 const batch: BatchBackend = { submit: notUsed('Batch'), describe: notUsed('Batch') };
 
@@ -101,7 +112,13 @@ async function main(): Promise<void> {
   let dag: Dag | undefined;
   try {
     // A kept bundle's files import their packages from where the DAG file is (the snapshot hook).
-    if (data.bundle !== null) registerSnapshotResolution();
+    if (data.kept) registerSnapshotResolution();
+    // The DAG file as it is now is the run's version only if the files of its bundle hash as they did.
+    const changed = !data.kept && data.code !== null && data.code.some((f) => sha256OfFile(f.file) !== f.sha256);
+    if (changed) {
+      post({ type: 'unavailable', reason: `its DAG file ${data.file} (or a module it imports) changed since version ${data.version} of DAG '${data.dagId}', which this run uses, was loaded`, mismatch: true });
+      return;
+    }
     dag = findDag((await import(data.url)) as Record<string, unknown>, data.dagId);
     if (dag && data.bundle !== null) dag = dag.withBundle(data.bundle);
   } catch (e) {

@@ -114,7 +114,9 @@ export class WorkerIsolation implements TryIsolation {
     const data: TryWorkerData = {
       file,
       url: kept ?? pathToFileURL(file).href,
-      bundle: kept !== undefined ? dag.spec.bundle : null,
+      bundle: dag.spec.bundle,
+      kept: kept !== undefined,
+      code: dag.code,
       dagId: dag.dagId,
       version: run.dagVersion,
       taskId: spec.taskId,
