@@ -1,44 +1,23 @@
 // The DAG version routes (list, one version with its code's manifest, one file's source) and the clear
 // option run_on_latest_version, on the real app over a MemoryStateStore: versions registered as a loader
-// registers them, their code collected from a temp DAG folder into a LocalBundleStore.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+// registers them, their code collected from a temp DAG folder into a LocalBundleStore (api-versions-fixture.ts).
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiApp } from '../lib/api/app.ts';
-import type { ApiBackend } from '../lib/api/backend.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
-import { collectBundle } from '../lib/dagbag/bundle.ts';
-import { LocalBundleStore } from '../lib/dagbag/bundle-store.ts';
-import { DagBag } from '../lib/dagbag/dag-bag.ts';
-import { dag, task } from '../lib/index.ts';
-import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import { fakeRunner } from './helpers.ts';
+import type { LocalBundleStore } from '../lib/dagbag/bundle-store.ts';
+import type { MemoryStateStore } from '../lib/store/memory-store.ts';
+import { FLOW_V1, FLOW_V2, HELPER, versionedFixture, type VersionedFixture } from './api-versions-fixture.ts';
 
 const TOKEN = 'versions-token-0123456789';
-const HELPER = "export const greeting = (name: string) => `hello ${name}`;\n";
-const FLOW_V1 = "import { dag, task } from 'airless';\nimport { greeting } from './_helpers.ts';\n\nexport default dag({ dagId: 'versioned' }, () => {\n  task('greet', () => greeting('one'));\n});\n";
-const FLOW_V2 = FLOW_V1.replace("task('greet', () => greeting('one'));", "const g = task('greet', () => greeting('two'));\n  task('after', () => 2).after(g);");
 
-/** The DAG as each file defines it, built in code here, named by its bundle as a loader names it. */
-const defineV1 = () => dag({ dagId: 'versioned' }, () => void task('greet', () => 'hello one'));
-const defineV2 = () =>
-  dag({ dagId: 'versioned' }, () => {
-    const g = task('greet', () => 'hello two');
-    task('after', () => 2).after(g);
-  });
-
-const entry = (d: Dag) => ({ dagId: d.dagId, version: d.spec.version, structureHash: d.spec.structureHash, bundle: d.spec.bundle, fileloc: d.spec.fileloc });
-
-let dir: string;
+let fx: VersionedFixture;
 let app: FastifyInstance;
 let bundles: LocalBundleStore;
 let store: MemoryStateStore;
+let v0: Dag;
 let v1: Dag;
 let v2: Dag;
-/** A built-in-code version (no bundle), registered first: its code is never available. */
-let v0: Dag;
 /** The bodies of the clear requests, as validated (defaults applied). */
 const clearBodies: Record<string, unknown>[] = [];
 
@@ -48,44 +27,9 @@ async function call(method: 'GET' | 'POST', url: string, body?: unknown): Promis
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'airless-api-versions-'));
-  const dags = path.join(dir, 'dags');
-  bundles = new LocalBundleStore(path.join(dir, 'home', 'bundles'));
-  mkdirSync(dags);
-  writeFileSync(path.join(dir, 'package.json'), '{"private": true, "type": "module"}\n');
-  writeFileSync(path.join(dags, '_helpers.ts'), HELPER);
-  writeFileSync(path.join(dags, 'flow.ts'), FLOW_V1);
-  const b1 = await collectBundle(path.join(dags, 'flow.ts'), dags);
-  bundles.put(b1, '2026-01-01T00:00:00.000Z');
-  writeFileSync(path.join(dags, 'flow.ts'), FLOW_V2);
-  const b2 = await collectBundle(path.join(dags, 'flow.ts'), dags);
-  bundles.put(b2, '2026-01-02T00:00:00.000Z');
-  expect(b2.manifest.hash).not.toBe(b1.manifest.hash);
-
-  v0 = defineV1().withFileloc('flow.ts');
-  v1 = defineV1().withFileloc('flow.ts').withBundle(b1.manifest.hash);
-  v2 = defineV2().withFileloc('flow.ts').withBundle(b2.manifest.hash);
-  store = new MemoryStateStore();
-  await store.registerDagVersion(entry(v0), '2025-12-31T00:00:00.000Z');
-  // Two runs on v1, then the file changes: one run on v2 (each runner sees the DAG as it was then).
-  await store.registerDagVersion(entry(v1), '2026-01-01T00:00:00.000Z');
-  const old = fakeRunner([v1], { store, captureConsole: false });
-  await old.run({ dagId: 'versioned', runId: 'r1' });
-  await old.run({ dagId: 'versioned', runId: 'r2' });
-  old.close();
-  await store.registerDagVersion(entry(v2), '2026-01-02T00:00:00.000Z');
-  const runner = fakeRunner([v2], { store, captureConsole: false });
-  await runner.run({ dagId: 'versioned', runId: 'r3' });
-
-  const other = dag({ dagId: 'unversioned' }, () => void task('t', () => 1));
-  const backend: ApiBackend = {
-    store,
-    dags: new DagBag(dags, [v2, other].sort((a, b) => a.dagId.localeCompare(b.dagId)), []),
-    withScheduler: (fn) => fn(runner.driven),
-    bundles,
-    now: () => new Date(runner.clock.now()),
-  };
-  app = await createApiApp({ backend, auth: { mode: 'token', token: TOKEN } });
+  fx = await versionedFixture();
+  ({ store, bundles, v0, v1, v2 } = fx);
+  app = await createApiApp({ backend: fx.backend, auth: { mode: 'token', token: TOKEN } });
   app.addHook('preHandler', async (request) => {
     if (request.url.endsWith('/clearTaskInstances')) clearBodies.push({ ...(request.body as Record<string, unknown>) });
   });
@@ -93,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  rmSync(dir, { recursive: true, force: true });
+  fx?.close();
 });
 
 describe('GET /api/v2/dags/{dag_id}/dagVersions', () => {
