@@ -13,6 +13,7 @@ import { errorHandler, frameworkErrorHandler } from './error-handler.ts';
 import { logSerializers, REDACTED, REDACTED_LOG_PATHS } from './redact.ts';
 import { dagRunRoutes } from './routes/dag-runs.ts';
 import { dagRoutes } from './routes/dags.ts';
+import { dagVersionRoutes } from './routes/dag-versions.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { taskInstanceRoutes } from './routes/task-instances.ts';
 import { serveUi } from './serve-ui.ts';
@@ -89,7 +90,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'airless REST API', version: API_VERSION, description: "Airflow's /api/v2 where it fits: DAGs, runs, task instances, logs, XCom, clear, import errors, backfills and the pipeline context." },
+      info: { title: 'airless REST API', version: API_VERSION, description: "Airflow's /api/v2 where it fits: DAGs, runs, task instances, logs, XCom, clear, import errors, backfills, DAG versions and their code, and the pipeline context." },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The API token (standalone); deployed, requests are signed with SigV4 instead.' } } },
       security: [{ bearer: [] }],
     },
@@ -104,6 +105,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   const ctx = { app, backend };
   dagRoutes(ctx);
   dagRunRoutes(ctx);
+  dagVersionRoutes(ctx);
   taskInstanceRoutes(ctx);
   operationRoutes(ctx);
 

@@ -1,4 +1,5 @@
 import type { Dag } from '../authoring/dag.ts';
+import type { BundleSource } from '../dagbag/bundle-source.ts';
 import type { DagFileImportError } from '../dagbag/import-error.ts';
 import type { DagResolver } from '../scheduler/host.ts';
 import type { Driven } from '../scheduler/effects.ts';
@@ -27,6 +28,12 @@ export interface ApiBackend {
   dagChanged?(dagId: string): Promise<void>;
   /** The next scheduled run's logical date of a DAG (null if none), as the schedule loop will fire it. Absent: always null. */
   nextRun?(dagId: string): Promise<string | null>;
+  /**
+   * Where the code of DAG versions is read (the local bundle store; deployed, the stack's bucket): the
+   * `dagVersions` routes serve a version's files from it. Absent: no version's code is available (its
+   * `files` are null and its sources 404).
+   */
+  bundles?: BundleSource;
   /** The time (default: the system clock). */
   now?(): Date;
 }

@@ -6,8 +6,9 @@ import { scheduleText } from '../model/schedule.ts';
 import type { RunState } from '../model/states.ts';
 import type { BackfillDate, ClearResult } from '../scheduler/operations.ts';
 import type { components } from './openapi-types.ts';
-import { errorNote, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type TaskInstanceRecord, type XComRecord } from '../store/records.ts';
+import { errorNote, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionRecord, type LogLine, type TaskInstanceRecord, type XComRecord } from '../store/records.ts';
 import type { ErrorInfo } from '../error-info.ts';
+import type { BundleManifest } from '../dagbag/bundle.ts';
 
 /** The API's objects, generated from its OpenAPI document: the mappers below must produce them. */
 type Schemas = components['schemas'];
@@ -123,6 +124,33 @@ export function toDagRun(r: DagRunRecord) {
     note: r.note,
     backfill_id: r.backfillId ?? null,
     triggered_by_parent: r.parent ? { dag_id: r.parent.dagId, dag_run_id: r.parent.runId, task_id: r.parent.taskId } : null,
+    dag_version: r.dagVersion,
+  };
+}
+
+/** A DAG version as listed: its number among the DAG's versions (1-based, oldest first), its runs, whether it is current. */
+export function toDagVersion(v: DagVersionRecord, context: { versionNumber: number; runs: number; current: string | undefined }): Schemas['DagVersion'] {
+  return {
+    version: v.version,
+    version_number: context.versionNumber,
+    dag_id: v.dagId,
+    structure_hash: v.structureHash,
+    bundle: v.bundle,
+    fileloc: v.fileloc,
+    created_at: v.createdAt,
+    pruned_at: v.prunedAt,
+    runs: context.runs,
+    is_current: v.version === context.current,
+  };
+}
+
+/** A DAG version with its code's manifest (files, entry, packages), or nulls when its code is not available. */
+export function toDagVersionDetail(v: Schemas['DagVersion'], manifest: BundleManifest | undefined): Schemas['DagVersionDetail'] {
+  return {
+    ...v,
+    files: manifest ? manifest.files.map((f) => ({ path: f.path, bytes: f.bytes, sha256: f.sha256 })) : null,
+    entry: manifest?.entry ?? null,
+    packages: manifest ? { ...manifest.packages } : null,
   };
 }
 

@@ -153,6 +153,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/dags/{dag_id}/dagVersions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a DAG's versions
+         * @description Every version of the DAG ever registered, oldest first, with the number of its runs on each.
+         */
+        get: operations["get_dag_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/dags/{dag_id}/dagVersions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a DAG version
+         * @description The version and its code's manifest (files, entry, packages); `files` is null when its code is not available.
+         */
+        get: operations["get_dag_version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/dags/{dag_id}/dagVersions/{version}/source": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A file of a DAG version's code
+         * @description One file of the version's code, as UTF-8 text; 404 when the version's code is not available or it holds no such file.
+         */
+        get: operations["get_dag_version_source"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances": {
         parameters: {
             query?: never;
@@ -289,7 +349,7 @@ export interface paths {
         put?: never;
         /**
          * Clear task instances of a run (rerun them)
-         * @description dry_run (default true, as Airflow) says what would be cleared and changes nothing.
+         * @description dry_run (default true, as Airflow) says what would be cleared and changes nothing; run_on_latest_version (default false) reruns them on the DAG's latest version.
          */
         post: operations["post_clear_task_instances"];
         delete?: never;
@@ -477,6 +537,8 @@ export interface components {
                 dag_run_id: string;
                 task_id: string;
             } | null;
+            /** @description The DAG version the run runs on (see the DAG's dagVersions). */
+            dag_version: string;
         };
         /** @description How a try ended when not in success: its error, or why it was skipped. */
         TaskError: {
@@ -616,6 +678,73 @@ export interface components {
                 skipped: number;
             };
         };
+        DagVersion: {
+            /** @description The version id (DagSpec.version): what a run records as its dag_version. */
+            version: string;
+            /** @description 1-based position among the DAG's versions, oldest first. */
+            version_number: number;
+            dag_id: string;
+            /** @description The structure's identity (tasks, dependencies, settings). */
+            structure_hash: string;
+            /** @description The content hash of the version's code (its DAG file and the modules it imports); null for a DAG built in code. */
+            bundle: string | null;
+            /** @description Its file, relative to the DAGs folder. */
+            fileloc: string | null;
+            /**
+             * Format: date-time
+             * @description When the version was first seen.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When its code was pruned (no run can load it any more); null while kept.
+             */
+            pruned_at: string | null;
+            /** @description How many of the DAG's runs run on this version. */
+            runs: number;
+            /** @description Whether it is the DAG's current version (the latest loaded or deployed). */
+            is_current: boolean;
+        };
+        DagVersionDetail: {
+            /** @description The version id (DagSpec.version): what a run records as its dag_version. */
+            version: string;
+            /** @description 1-based position among the DAG's versions, oldest first. */
+            version_number: number;
+            dag_id: string;
+            /** @description The structure's identity (tasks, dependencies, settings). */
+            structure_hash: string;
+            /** @description The content hash of the version's code (its DAG file and the modules it imports); null for a DAG built in code. */
+            bundle: string | null;
+            /** @description Its file, relative to the DAGs folder. */
+            fileloc: string | null;
+            /**
+             * Format: date-time
+             * @description When the version was first seen.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When its code was pruned (no run can load it any more); null while kept.
+             */
+            pruned_at: string | null;
+            /** @description How many of the DAG's runs run on this version. */
+            runs: number;
+            /** @description Whether it is the DAG's current version (the latest loaded or deployed). */
+            is_current: boolean;
+            /** @description The version's source files, sorted by path; null when its code is not available (not kept, pruned, or the server keeps no code). */
+            files: {
+                /** @description The file, relative to the bundle's root, '/'-separated. */
+                path: string;
+                bytes: number;
+                sha256: string;
+            }[] | null;
+            /** @description The DAG file among `files`; null when the code is not available. */
+            entry: string | null;
+            /** @description Each package the code imports → its installed version (null: not found); null when the code is not available. */
+            packages: {
+                [key: string]: string | null;
+            } | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -695,7 +824,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -762,7 +891,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -827,7 +956,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -900,7 +1029,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -970,7 +1099,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1038,7 +1167,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1113,7 +1242,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1193,7 +1322,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1261,7 +1390,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1340,7 +1469,220 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_dag_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        dag_versions: components["schemas"]["DagVersion"][];
+                        total_entries: number;
+                    };
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_dag_version: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DagVersionDetail"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_dag_version_source: {
+        parameters: {
+            query: {
+                /** @description The file's path, as the version's `files` list it. */
+                path: string;
+            };
+            header?: never;
+            path: {
+                dag_id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        path: string;
+                        /** @description The file as UTF-8 text. */
+                        content: string;
+                    };
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1411,7 +1753,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1480,7 +1822,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1552,7 +1894,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1622,7 +1964,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1703,7 +2045,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1778,7 +2120,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1850,7 +2192,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1899,6 +2241,11 @@ export interface operations {
                     include_upstream?: boolean;
                     /** @default true */
                     dry_run?: boolean;
+                    /**
+                     * @description Rerun the cleared tasks on the DAG's latest version (the run's version becomes it), as Airflow 3; otherwise on the run's own version.
+                     * @default false
+                     */
+                    run_on_latest_version?: boolean;
                 };
             };
         };
@@ -1951,7 +2298,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2028,7 +2375,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2100,7 +2447,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2186,7 +2533,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2284,7 +2631,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2353,7 +2700,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
-            /** @description The DAG, run, task instance, try, XCom or backfill named does not exist. */
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;

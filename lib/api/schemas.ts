@@ -124,6 +124,7 @@ const dagRun = object(
     note: nullableStr,
     backfill_id: nullableStr,
     triggered_by_parent: { anyOf: [parentRef, { type: 'null' }] },
+    dag_version: { ...str, description: 'The DAG version the run runs on (see the DAG\'s dagVersions).' },
   },
   { id: 'DAGRun' },
 );
@@ -206,8 +207,35 @@ const backfill = object(
   { id: 'Backfill' },
 );
 
+const dagVersionProperties = {
+  version: { ...str, description: 'The version id (DagSpec.version): what a run records as its dag_version.' },
+  version_number: { ...int, description: "1-based position among the DAG's versions, oldest first." },
+  dag_id: str,
+  structure_hash: { ...str, description: "The structure's identity (tasks, dependencies, settings)." },
+  bundle: { ...nullableStr, description: "The content hash of the version's code (its DAG file and the modules it imports); null for a DAG built in code." },
+  fileloc: { ...nullableStr, description: 'Its file, relative to the DAGs folder.' },
+  created_at: { ...dateTime, description: 'When the version was first seen.' },
+  pruned_at: { ...nullableDateTime, description: 'When its code was pruned (no run can load it any more); null while kept.' },
+  runs: { ...int, description: "How many of the DAG's runs run on this version." },
+  is_current: { ...bool, description: "Whether it is the DAG's current version (the latest loaded or deployed)." },
+};
+
+const dagVersion = object(dagVersionProperties, { id: 'DagVersion' });
+
+const bundleFile = object({ path: { ...str, description: "The file, relative to the bundle's root, '/'-separated." }, bytes: int, sha256: str });
+
+const dagVersionDetail = object(
+  {
+    ...dagVersionProperties,
+    files: { anyOf: [{ type: 'array', items: bundleFile }, { type: 'null' }], description: "The version's source files, sorted by path; null when its code is not available (not kept, pruned, or the server keeps no code)." },
+    entry: { ...nullableStr, description: 'The DAG file among `files`; null when the code is not available.' },
+    packages: { anyOf: [{ type: 'object', additionalProperties: nullableStr }, { type: 'null' }], description: 'Each package the code imports → its installed version (null: not found); null when the code is not available.' },
+  },
+  { id: 'DagVersionDetail' },
+);
+
 /** Schemas added to the app with `addSchema` (the document's components), referenced as `<$id>#`. */
-export const SHARED_SCHEMAS = [httpError, dag, dagDetail, task, dagRun, taskError, taskInstance, taskInstanceDetail, xcomEntry, backfill];
+export const SHARED_SCHEMAS = [httpError, dag, dagDetail, task, dagRun, taskError, taskInstance, taskInstanceDetail, xcomEntry, backfill, dagVersion, dagVersionDetail];
 
 // Responses ---------------------------------------------------------------------------------------------
 
@@ -215,7 +243,7 @@ const error = (description: string) => ({ description, ...ref('HTTPError') });
 const errors = {
   400: error('Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit).'),
   401: error('Missing or wrong bearer token.'),
-  404: error('The DAG, run, task instance, try, XCom or backfill named does not exist.'),
+  404: error('The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist.'),
   409: error('Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running.'),
   500: error('Internal error (logged by the server; no detail is sent).'),
 };
@@ -240,6 +268,7 @@ export const P = {
   log: params('dag_id', 'dag_run_id', 'task_id', 'try_number'),
   xcom: params('dag_id', 'dag_run_id', 'task_id', 'xcom_key'),
   backfill: params('backfill_id'),
+  dagVersion: params('dag_id', 'version'),
 };
 
 // Queries -----------------------------------------------------------------------------------------------
@@ -270,6 +299,7 @@ export const Q = {
   xcomList: query({ map_index: { type: 'integer', minimum: -1, description: 'Only this map index (default: every map index).' } }),
   backfills: query({ dag_id: namedId, ...page }),
   backfill: query({ dag_id: namedId }),
+  versionSource: { ...query({ path: { ...namedId, description: "The file's path, as the version's `files` list it." } }), required: ['path'] },
 };
 export const REQUIRED_DAG_ID_QUERY = { ...Q.backfill, required: ['dag_id'] } as const;
 
@@ -295,8 +325,9 @@ export const B = {
       include_downstream: bool,
       include_upstream: bool,
       dry_run: { type: 'boolean', default: true },
+      run_on_latest_version: { type: 'boolean', default: false, description: "Rerun the cleared tasks on the DAG's latest version (the run's version becomes it), as Airflow 3; otherwise on the run's own version." },
     },
-    { optional: ['task_ids', 'map_indexes', 'only_failed', 'include_downstream', 'include_upstream', 'dry_run'] },
+    { optional: ['task_ids', 'map_indexes', 'only_failed', 'include_downstream', 'include_upstream', 'dry_run', 'run_on_latest_version'] },
   ),
   backfill: backfillBody,
 };
@@ -328,5 +359,8 @@ export const R = {
     'backfills',
     object({ logical_date: dateTime, action: { type: 'string', enum: ['create', 'clear', 'skip'] }, dag_run_id: nullableStr, existing_state: { type: ['string', 'null'], enum: [...RUN_STATES, null] }, reason: nullableStr }),
   ),
+  dagVersions: list('dag_versions', ref('DagVersion')),
+  dagVersion: ref('DagVersionDetail'),
+  versionSource: object({ path: str, content: { ...str, description: 'The file as UTF-8 text.' } }),
   pipelineContext: object({ scope: str, saves: { type: 'array', items: object({ stage: str, dag_id: str, run_id: str, task_id: str, saved_at: dateTime, data: anyJson }) } }),
 };

@@ -6,6 +6,7 @@ import { backfillCreate, REPROCESS_BEHAVIORS, type BackfillCreateOptions } from 
 import { dagsDelete, type DeleteOptions } from './commands/dags-delete.ts';
 import { dagsList, dagsListImportErrors, type ListOptions } from './commands/dags-list.ts';
 import { dagsListRuns, type ListRunsOptions } from './commands/dags-list-runs.ts';
+import { dagsVersions, type VersionsOptions } from './commands/dags-versions.ts';
 import { dagsSetPaused, type PauseOptions } from './commands/dags-pause.ts';
 import { parsePort, standalone, type StandaloneCommandOptions } from './commands/standalone.ts';
 import { dagsShow } from './commands/dags-show.ts';
@@ -95,6 +96,12 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--json', 'print a JSON array of the API\'s DAGRun objects')
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsListRuns(term, dagId, cmd.optsWithGlobals<ListRunsOptions>())));
   dags
+    .command('versions')
+    .description("list the DAG's versions on the server, oldest first: first seen, runs, code bundle (kept or pruned), the current one (*)")
+    .argument('<dagId>')
+    .option('--json', "print the API's DagVersion list ({dag_versions, total_entries})")
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsVersions(term, dagId, cmd.optsWithGlobals<VersionsOptions>())));
+  dags
     .command('trigger')
     .description('create a run on the server (--wait: follow it and exit 0 if it succeeded, 1 if it failed)')
     .argument('<dagId>')
@@ -161,6 +168,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--downstream', 'also the tasks downstream of those chosen')
     .option('--upstream', 'also the tasks upstream of those chosen')
     .option('--dry-run', 'show what would be cleared; change nothing')
+    .option('--run-on-latest-version', "rerun them on the DAG's latest version (the run's version becomes it); default: on the run's own version")
     .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
     .option('--json', "print the API's clear result")
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await tasksClear(term, dagId, cmd.optsWithGlobals<TasksClearOptions>())));

@@ -56,6 +56,9 @@ export type LogLine = ResponseOf<'/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/tas
 export type XcomEntry = ResponseOf<'/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries', 'get'>['xcom_entries'][number];
 export type ClearResult = ResponseOf<'/api/v2/dags/{dag_id}/clearTaskInstances', 'post'>;
 export type ImportError = ResponseOf<'/api/v2/importErrors', 'get'>['import_errors'][number];
+export type DagVersion = ResponseOf<'/api/v2/dags/{dag_id}/dagVersions', 'get'>['dag_versions'][number];
+export type DagVersionDetail = ResponseOf<'/api/v2/dags/{dag_id}/dagVersions/{version}', 'get'>;
+export type VersionFile = NonNullable<DagVersionDetail['files']>[number];
 export type PipelineContext = ResponseOf<'/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/pipelineContext', 'get'>;
 
 /**

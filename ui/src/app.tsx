@@ -14,6 +14,9 @@ import { RunDetails } from './pages/run-details.tsx';
 import { TaskInstanceDetails } from './pages/task-instance-details.tsx';
 import { TokenPrompt } from './pages/token-prompt.tsx';
 import { TriggerForm } from './pages/trigger-form.tsx';
+import { CodeView } from './pages/code-view.tsx';
+import { VersionDiff } from './pages/version-diff.tsx';
+import { VersionsPage } from './pages/versions-page.tsx';
 import { getToken, onTokenChange, setToken } from './token.ts';
 
 function Layout() {
@@ -65,6 +68,9 @@ const router = createHashRouter([
         children: [
           { element: <GridPanel />, children: detailRoutes() },
           { path: 'graph', element: <GraphPanel />, children: detailRoutes() },
+          { path: 'versions', element: <VersionsPage /> },
+          { path: 'versions/diff', element: <VersionDiff /> },
+          { path: 'versions/:version', element: <CodeView /> },
         ],
       },
     ],

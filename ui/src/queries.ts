@@ -2,7 +2,7 @@
  * The queries the pages share, with their keys in one place so a mutation (trigger, clear, pause) can
  * invalidate what it changed. Run and task-instance queries refresh every ~2 s while a shown run is live.
  */
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQueries, useQuery } from '@tanstack/react-query';
 import { call, client, type DagRun, type TaskInstance } from './api.ts';
 import { isLive, LIVE_REFRESH_MS } from './states.ts';
 
@@ -14,6 +14,9 @@ export const keys = {
   run: (dagId: string, runId: string) => ['runs', dagId, runId] as const,
   tis: (dagId: string, runId: string) => ['tis', dagId, runId] as const,
   importErrors: ['importErrors'] as const,
+  versions: (dagId: string) => ['versions', dagId] as const,
+  version: (dagId: string, version: string) => ['versions', dagId, version] as const,
+  source: (dagId: string, version: string, path: string) => ['versions', dagId, version, 'source', path] as const,
 };
 
 export function useDags() {
@@ -83,4 +86,41 @@ export function useImportErrors() {
     queryKey: keys.importErrors,
     queryFn: () => call(client.GET('/api/v2/importErrors')),
   });
+}
+
+/** The DAG's versions, oldest first (a new one appears when the DAG file changes: refreshed with the runs). */
+export function useDagVersions(dagId: string) {
+  return useQuery({
+    queryKey: keys.versions(dagId),
+    queryFn: () => call(client.GET('/api/v2/dags/{dag_id}/dagVersions', { params: { path: { dag_id: dagId } } })),
+  });
+}
+
+/** One version with its code's files (null when the code is not available); '' fetches nothing. */
+export function useDagVersion(dagId: string, version: string) {
+  return useQuery({
+    queryKey: keys.version(dagId, version),
+    queryFn: () => call(client.GET('/api/v2/dags/{dag_id}/dagVersions/{version}', { params: { path: { dag_id: dagId, version } } })),
+    enabled: version !== '',
+  });
+}
+
+function sourceQuery(dagId: string, version: string, path: string) {
+  return {
+    queryKey: keys.source(dagId, version, path),
+    queryFn: () => call(client.GET('/api/v2/dags/{dag_id}/dagVersions/{version}/source', { params: { path: { dag_id: dagId, version }, query: { path } } })),
+    enabled: version !== '' && path !== '',
+    // A version's code never changes.
+    staleTime: Infinity,
+  };
+}
+
+/** One file of a version's code; '' for either fetches nothing. */
+export function useVersionSource(dagId: string, version: string, path: string) {
+  return useQuery(sourceQuery(dagId, version, path));
+}
+
+/** Several files, each of one version ('' version or path: not fetched). */
+export function useVersionSources(dagId: string, files: readonly { version: string; path: string }[]) {
+  return useQueries({ queries: files.map((f) => sourceQuery(dagId, f.version, f.path)) });
 }

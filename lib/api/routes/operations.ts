@@ -15,6 +15,7 @@ interface ClearBody {
   include_downstream?: boolean;
   include_upstream?: boolean;
   dry_run: boolean;
+  run_on_latest_version: boolean;
 }
 
 interface BackfillBody {
@@ -32,7 +33,7 @@ export function operationRoutes({ app, backend }: RouteContext): void {
     {
       schema: {
         summary: 'Clear task instances of a run (rerun them)',
-        description: 'dry_run (default true, as Airflow) says what would be cleared and changes nothing.',
+        description: "dry_run (default true, as Airflow) says what would be cleared and changes nothing; run_on_latest_version (default false) reruns them on the DAG's latest version.",
         tags: ['TaskInstance'],
         operationId: 'post_clear_task_instances',
         params: P.dag,
@@ -61,6 +62,7 @@ export function operationRoutes({ app, backend }: RouteContext): void {
           downstream: b.include_downstream ?? false,
           upstream: b.include_upstream ?? false,
           dryRun: b.dry_run,
+          runOnLatestVersion: b.run_on_latest_version,
         })),
       );
       return toClearResult(result);

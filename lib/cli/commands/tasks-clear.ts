@@ -22,6 +22,8 @@ export interface TasksClearOptions extends RemoteOptions {
   upstream?: boolean;
   /** Show what would be cleared and change nothing. Default false. */
   dryRun?: boolean;
+  /** Rerun the cleared tasks on the DAG's latest version (the run's version becomes it). Default false: on the run's own version. */
+  runOnLatestVersion?: boolean;
   /** Do not ask for confirmation. Default false (ask on a terminal; refuse without one). */
   yes?: boolean;
   /** Print the API's clear result as JSON. Default false. */
@@ -86,6 +88,7 @@ export async function tasksClear(term: Terminal, dagId: string, o: TasksClearOpt
     only_failed: o.onlyFailed === true,
     include_downstream: o.downstream === true,
     include_upstream: o.upstream === true,
+    run_on_latest_version: o.runOnLatestVersion === true,
   };
   const clear = (dryRun: boolean) => ok(remote, remote.api.POST('/api/v2/dags/{dag_id}/clearTaskInstances', { params: { path: { dag_id: dagId } }, body: { ...body, dry_run: dryRun } }));
   const p = palette(!json && useColor(term.stdout));
@@ -97,7 +100,7 @@ export async function tasksClear(term: Terminal, dagId: string, o: TasksClearOpt
   if (o.yes !== true) {
     await term.err(`${render(preview, p, true)}\n`);
     const n = preview.task_instances.length;
-    if (!(await confirm(term, `Clear these ${n} task instance${n > 1 ? 's' : ''} of run ${o.runId}?`, o.yes))) {
+    if (!(await confirm(term, `Clear these ${n} task instance${n > 1 ? 's' : ''} of run ${o.runId}${o.runOnLatestVersion === true ? " (to rerun on the DAG's latest version)" : ''}?`, o.yes))) {
       await term.err('Cancelled, nothing cleared\n');
       return EXIT.failed;
     }

@@ -18,18 +18,20 @@ interface ClearProps {
 }
 
 /**
- * "Clear" as Airflow's: options (only failed, downstream), a dry run listing what would be cleared, then
+ * "Clear" as Airflow's: options (only failed, downstream, run on the latest version), a dry run listing what would be cleared, then
  * confirm. Cleared instances run again with the next try number.
  */
 export function ClearButton({ dagId, runId, taskId, mapIndex, label, onlyFailedDefault = false }: ClearProps) {
   const [open, setOpen] = useState(false);
   const [onlyFailed, setOnlyFailed] = useState(onlyFailedDefault);
   const [downstream, setDownstream] = useState(false);
+  const [latestVersion, setLatestVersion] = useState(false);
   const queryClient = useQueryClient();
   const body = {
     dag_run_id: runId,
     only_failed: onlyFailed,
     include_downstream: downstream,
+    run_on_latest_version: latestVersion,
     ...(taskId === undefined ? {} : { task_ids: [taskId] }),
     ...(mapIndex === undefined || mapIndex < 0 ? {} : { map_indexes: [mapIndex] }),
   };
@@ -70,6 +72,9 @@ export function ClearButton({ dagId, runId, taskId, mapIndex, label, onlyFailedD
         </label>
         <label>
           <input type="checkbox" checked={downstream} onChange={(e) => setDownstream(e.target.checked)} data-testid="clear-downstream" /> Downstream
+        </label>
+        <label title="Rerun the cleared tasks on the DAG's latest version (the run's version becomes it); otherwise on the run's own version">
+          <input type="checkbox" checked={latestVersion} onChange={(e) => setLatestVersion(e.target.checked)} data-testid="clear-latest-version" /> Run on latest version
         </label>
       </div>
       <ErrorBox error={preview.error ?? confirm.error} />

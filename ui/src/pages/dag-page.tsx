@@ -1,4 +1,4 @@
-import { Link, NavLink, Outlet } from 'react-router';
+import { Link, NavLink, Outlet, useLocation } from 'react-router';
 import { ErrorBox } from '../components/error-box.tsx';
 import { PauseToggle } from '../components/pause-toggle.tsx';
 import { useDagId, useViewBase } from '../dag-view.ts';
@@ -11,6 +11,7 @@ export function DagPage() {
   const dag = useDag(dagId);
   const base = `/dags/${encodeURIComponent(dagId)}`;
   const viewBase = useViewBase();
+  const inVersions = useLocation().pathname.startsWith(`${base}/versions`);
   return (
     <section className="dag-page" data-testid="dag-page">
       <div className="dag-header">
@@ -30,11 +31,14 @@ export function DagPage() {
       {dag.data?.description && <p className="muted">{dag.data.description}</p>}
       <ErrorBox error={dag.error} />
       <nav className="tabs" role="tablist">
-        <NavLink to={base} end={false} className={({ isActive }) => (isActive && viewBase === base ? 'active' : '')} data-testid="tab-grid">
+        <NavLink to={base} end={false} className={({ isActive }) => (isActive && viewBase === base && !inVersions ? 'active' : '')} data-testid="tab-grid">
           Grid
         </NavLink>
         <NavLink to={`${base}/graph`} data-testid="tab-graph">
           Graph
+        </NavLink>
+        <NavLink to={`${base}/versions`} data-testid="tab-versions">
+          Versions
         </NavLink>
       </nav>
       <Outlet />

@@ -7,7 +7,8 @@ import { StateSquare } from '../components/state-badge.tsx';
 import { runPath, tiPath, topologicalOrder, useDagId, useSelection, useViewBase } from '../dag-view.ts';
 import { durationBetween, formatDuration } from '../format.ts';
 import { stateColor, summaryState } from '../states.ts';
-import { taskInstancesQuery, useRuns, useTasks } from '../queries.ts';
+import { taskInstancesQuery, useDagVersions, useRuns, useTasks } from '../queries.ts';
+import { versionLabel } from '../versions.ts';
 
 /** How many runs the grid shows (the newest, oldest on the left as Airflow's grid). */
 const GRID_RUNS = 14;
@@ -55,6 +56,7 @@ export function GridPanel() {
   const selection = useSelection();
   const tasks = useTasks(dagId);
   const runs = useRuns(dagId, GRID_RUNS);
+  const versions = useDagVersions(dagId).data?.dag_versions;
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
   const columns = [...(runs.data?.dag_runs ?? [])].reverse();
   const tiQueries = useQueries({ queries: columns.map((r) => taskInstancesQuery(dagId, r.dag_run_id, r.state)) });
@@ -80,20 +82,35 @@ export function GridPanel() {
           <thead>
             <tr>
               <th className="grid-task-head">Task</th>
-              {columns.map((r, i) => (
-                <th key={r.dag_run_id} className={`grid-run${selection.runId === r.dag_run_id ? ' selected' : ''}`}>
-                  <Link
-                    to={runPath(base, r.dag_run_id)}
-                    data-testid="grid-run"
-                    data-run-id={r.dag_run_id}
-                    data-state={r.state}
-                    title={`${r.dag_run_id}\n${r.state} · ${formatDuration(durations[i])}`}
-                    aria-label={`run ${r.dag_run_id}: ${r.state}`}
-                  >
-                    <span className="run-bar" style={{ background: stateColor(r.state), height: `${Math.max(6, Math.round((40 * (durations[i] ?? 0)) / longest))}px` }} />
-                  </Link>
-                </th>
-              ))}
+              {columns.map((r, i) => {
+                // A run on another version than the run before it (to its left) is marked.
+                const previous = columns[i - 1];
+                const changed = previous !== undefined && previous.dag_version !== r.dag_version;
+                const version = versionLabel(r.dag_version, versions);
+                return (
+                  <th key={r.dag_run_id} className={`grid-run${selection.runId === r.dag_run_id ? ' selected' : ''}${changed ? ' version-changed' : ''}`}>
+                    <span
+                      className={`version-marker${changed ? ' changed' : ''}`}
+                      data-testid={changed ? 'grid-version-change' : undefined}
+                      data-run-id={r.dag_run_id}
+                      title={changed ? `new version: ${version} (was ${versionLabel(previous.dag_version, versions)})` : version}
+                    >
+                      {changed ? '◆' : ''}
+                    </span>
+                    <Link
+                      to={runPath(base, r.dag_run_id)}
+                      data-testid="grid-run"
+                      data-run-id={r.dag_run_id}
+                      data-state={r.state}
+                      data-version={r.dag_version}
+                      title={`${r.dag_run_id}\n${r.state} · ${formatDuration(durations[i])}\nversion ${version}`}
+                      aria-label={`run ${r.dag_run_id}: ${r.state}, version ${version}`}
+                    >
+                      <span className="run-bar" style={{ background: stateColor(r.state), height: `${Math.max(6, Math.round((40 * (durations[i] ?? 0)) / longest))}px` }} />
+                    </Link>
+                  </th>
+                );
+              })}
             </tr>
           </thead>
           <tbody>

@@ -5,7 +5,8 @@ import { PipelineContextView } from '../components/pipeline-context.tsx';
 import { StateBadge } from '../components/state-badge.tsx';
 import { tiPath, useDagId, useViewBase } from '../dag-view.ts';
 import { durationBetween, formatDate, formatDuration, json } from '../format.ts';
-import { useRun, useTaskInstances } from '../queries.ts';
+import { useDagVersions, useRun, useTaskInstances } from '../queries.ts';
+import { codePath, versionLabel } from '../versions.ts';
 
 /** A run: its state, dates, conf and note, its task instances, its pipeline context. */
 export function RunDetails() {
@@ -14,6 +15,7 @@ export function RunDetails() {
   const runId = useParams()['runId'] ?? '';
   const run = useRun(dagId, runId);
   const tis = useTaskInstances(dagId, runId, run.data?.state);
+  const versions = useDagVersions(dagId).data?.dag_versions;
   if (run.error) return <ErrorBox error={run.error} />;
   const r = run.data;
   if (r === undefined) return <p className="muted">Loading…</p>;
@@ -43,6 +45,13 @@ export function RunDetails() {
         </dd>
         <dt>Duration</dt>
         <dd>{formatDuration(durationBetween(r.start_date, r.end_date))}</dd>
+        <dt>Version</dt>
+        <dd data-testid="run-version" data-version={r.dag_version}>
+          <Link to={codePath(dagId, r.dag_version)} data-testid="run-version-link" title={r.dag_version}>
+            {versionLabel(r.dag_version, versions)}
+          </Link>
+          {versions?.find((v) => v.version === r.dag_version)?.is_current === false && <span className="muted small"> (not the current version)</span>}
+        </dd>
         {r.triggered_by_parent && (
           <>
             <dt>Triggered by</dt>
