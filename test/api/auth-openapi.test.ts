@@ -23,6 +23,9 @@ const ROUTES: [method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string][] = [
   ['GET', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}'],
   ['GET', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries'],
   ['GET', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries/{xcom_key}'],
+  ['GET', '/api/v2/dags/{dag_id}/dagVersions'],
+  ['GET', '/api/v2/dags/{dag_id}/dagVersions/{version}'],
+  ['GET', '/api/v2/dags/{dag_id}/dagVersions/{version}/source'],
   ['POST', '/api/v2/dags/{dag_id}/clearTaskInstances'],
   ['GET', '/api/v2/importErrors'],
   ['GET', '/api/v2/backfills'],
@@ -31,7 +34,7 @@ const ROUTES: [method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string][] = [
   ['GET', '/api/v2/backfills/{backfill_id}'],
   ['GET', '/api/v2/monitor/health'],
 ];
-const SAMPLE: Record<string, string> = { dag_id: 'api_flow', task_id: 'square', dag_run_id: 'r1', map_index: '0', try_number: '1', xcom_key: 'return_value', backfill_id: '1' };
+const SAMPLE: Record<string, string> = { dag_id: 'api_flow', task_id: 'square', dag_run_id: 'r1', map_index: '0', try_number: '1', xcom_key: 'return_value', backfill_id: '1', version: '0123456789abcdef' };
 const url = (path: string) => path.replace(/\{(\w+)\}/g, (_, name: string) => SAMPLE[name]!);
 
 let h: Harness;
@@ -80,7 +83,7 @@ describe('OpenAPI document', () => {
     expect(a.json.openapi).toBe('3.1.0');
     const served = Object.entries(a.json.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     expect(served.sort()).toEqual(ROUTES.map(([m, p]) => `${m} ${p}`).sort());
-    expect(Object.keys(a.json.components.schemas).sort()).toEqual(['Backfill', 'DAG', 'DAGDetail', 'DAGRun', 'HTTPError', 'Task', 'TaskError', 'TaskInstance', 'TaskInstanceDetail', 'XComEntry']);
+    expect(Object.keys(a.json.components.schemas).sort()).toEqual(['Backfill', 'DAG', 'DAGDetail', 'DAGRun', 'DagVersion', 'DagVersionDetail', 'HTTPError', 'Task', 'TaskError', 'TaskInstance', 'TaskInstanceDetail', 'XComEntry']);
     expect(a.json.paths['/api/v2/monitor/health'].get.security).toEqual([]);
     expect(a.json.security).toEqual([{ bearer: [] }]);
   });
