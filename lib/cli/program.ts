@@ -8,7 +8,7 @@ import { dagsList, dagsListImportErrors, type ListOptions } from './commands/dag
 import { dagsListRuns, type ListRunsOptions } from './commands/dags-list-runs.ts';
 import { dagsVersions, type VersionsOptions } from './commands/dags-versions.ts';
 import { dagsSetPaused, type PauseOptions } from './commands/dags-pause.ts';
-import { parsePort, standalone, type StandaloneCommandOptions } from './commands/standalone.ts';
+import { parseCount, parsePort, standalone, type StandaloneCommandOptions } from './commands/standalone.ts';
 import { dagsShow } from './commands/dags-show.ts';
 import { dagsTest, type DagsTestOptions } from './commands/dags-test.ts';
 import { dagsTrigger, type TriggerOptions } from './commands/dags-trigger.ts';
@@ -191,6 +191,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .description('run the scheduler, the REST API and the web UI in this process (state in $AIRLESS_HOME/airless.db); Ctrl-C stops')
     .option('--port <port>', 'TCP port (0: a free one)', parsePort, 8080)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--keep-versions <n>', "how many of each DAG's newest versions keep their code beside those runs use (older ones are pruned)", parseCount)
     .action(async (_o: unknown, cmd: Command) => setExit(await standalone(term, cmd.optsWithGlobals<StandaloneCommandOptions>())));
   program
     .command('ui')

@@ -7,6 +7,7 @@ import { builtUiDir } from '../api/serve-ui.ts';
 import type { DagBag } from '../dagbag/dag-bag.ts';
 import { bundlesDir, LocalBundleStore } from '../dagbag/bundle-store.ts';
 import { localVersionLoader } from '../dagbag/version-loader.ts';
+import { pruneVersions } from '../scheduler/prune-versions.ts';
 import { versionEntryOf } from '../scheduler/runs.ts';
 import { AirlessError, errorMessage } from '../errors.ts';
 import { isTerminalRunState } from '../model/states.ts';
@@ -51,6 +52,12 @@ export interface StandaloneOptions {
   reloadDebounceMs?: number;
   /** Lines for the user (errors of the scheduler, of log files, reloads of the DAGs folder). Default: stderr. */
   warn?: (line: string) => void;
+  /**
+   * How many of each DAG's newest versions keep their code under `<home>/bundles` beside the current one
+   * and those active runs use; older ones are pruned at start and whenever a run ends (`pruneVersions`).
+   * @default DEFAULT_VERSIONS_RETAINED (10)
+   */
+  versionsRetained?: number;
 }
 
 /** A running standalone server. */
@@ -163,10 +170,38 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   const runner = new LocalRunner({ dags, store, isolation: { mode: 'worker', bundles } });
   const startedAt = runner.clock.now();
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
+  // The code of versions no run needs any more is pruned, one pruning at a time, after the start and
+  // whenever a run ends.
+  let pruning: Promise<void> = Promise.resolve();
+  let pruningStopped = false;
+  const prune = () => {
+    pruning = pruning.then(async () => {
+      if (pruningStopped) return;
+      try {
+        const current = dags.current.dags;
+        const report = await pruneVersions({
+          store,
+          dagIds: current.map((d) => d.dagId),
+          current: new Map(current.map((d) => [d.dagId, d.spec.version])),
+          deleteBundle: (b) => Promise.resolve(bundles.delete(b)),
+          ...(options.versionsRetained === undefined ? {} : { retain: options.versionsRetained }),
+          now: new Date(runner.clock.now()).toISOString(),
+        });
+        if (report.pruned.length) {
+          warn(`airless standalone: pruned the code of ${report.pruned.length} DAG version${report.pruned.length === 1 ? '' : 's'} no run uses (${report.pruned.map((v) => `${v.dagId} ${v.version}`).join(', ')})`);
+        }
+      } catch (e) {
+        warn(`airless standalone: pruning DAG versions failed: ${errorMessage(e)}`);
+      }
+    });
+  };
   runner.on((e) => {
     if (e.type === 'run') {
       // Its tries' buffered lines are written now that it has ended.
-      if (isTerminalRunState(e.run.state)) logs.flush();
+      if (isTerminalRunState(e.run.state)) {
+        logs.flush();
+        prune();
+      }
     } else if (e.type === 'ti') {
       // A running try is what writes log lines.
       const id = `${e.ti.dagId}\u0000${e.ti.runId}\u0000${e.ti.taskId}\u0000${e.ti.mapIndex}`;
@@ -180,6 +215,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   let loop: ScheduleLoop | null = null;
   let reloader: DagReloader | null = null;
   const release = () => {
+    pruningStopped = true;
     runner.close();
     logs.close();
     store.close();
@@ -189,6 +225,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     const at = new Date(startedAt).toISOString();
     for (const dag of bag.dags) await store.registerDagVersion(versionEntryOf(dag), at);
     const resumed = await resumeRuns(runner, dags, startedAt, { dagIds: dags.current.dags.map((d) => d.dagId) });
+    prune();
     const schedule = new ScheduleLoop({
       store,
       dags: bag.dags,
@@ -252,6 +289,8 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
       while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       // Nothing they set off meanwhile starts (the runner is closed); let their reports settle.
       await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, Math.max(100, deadline - Date.now())).unref())]);
+      pruningStopped = true;
+      await pruning;
       logs.close(); // a log file that cannot be written was reported when it happened
       store.close();
       rmSync(infoFile, { force: true });

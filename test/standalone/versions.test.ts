@@ -46,8 +46,8 @@ interface Server {
   exit: Promise<number | null>;
 }
 
-function start(): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/airless.js'), '--dags-folder', DAGS, 'standalone', '--port', '0'], {
+function start(...extra: string[]): Promise<Server> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/airless.js'), '--dags-folder', DAGS, 'standalone', '--port', '0', ...extra], {
     cwd: ROOT,
     env: { ...process.env, AIRLESS_HOME: HOME, AIRLESS_API_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -177,5 +177,23 @@ describe('a run keeps its DAG version (a helper module edited, the server restar
     expect(readFileSync(path.join(HOME, 'bundles', all[0]!.bundle!, 'src', 'dags', 'lib', '_code.ts'), 'utf8')).toBe(helper('v1'));
     s2.child.kill('SIGTERM');
     await s2.exit;
+
+    // Keeping no old versions: at start, the code of v1 and v2 (no run is active) is pruned, v3's is kept.
+    const s3 = await start('--keep-versions', '0');
+    await until('the pruning', () => (/pruned the code of 2 DAG versions no run uses/.test(s3.stderr()) ? true : undefined));
+    const bundles = readdirSync(path.join(HOME, 'bundles')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    expect(bundles).toEqual([all[2]!.bundle]);
+    const store = new SqliteStateStore({ path: sqliteDatabasePath(HOME) });
+    try {
+      expect((await store.listDagVersions('ledger')).map((v) => v.prunedAt !== null)).toEqual([true, true, false]);
+    } finally {
+      store.close();
+    }
+    // Clearing r1 now cannot rerun it on v1: the API refuses and says how.
+    const refused = await api(s3, '/api/v2/dags/ledger/clearTaskInstances', { method: 'POST', body: JSON.stringify({ dag_run_id: 'r1', dry_run: false }) });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('--run-on-latest-version');
+    s3.child.kill('SIGTERM');
+    await s3.exit;
   }, 120_000);
 });

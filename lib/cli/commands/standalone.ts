@@ -12,6 +12,15 @@ export interface StandaloneCommandOptions extends GlobalOptions {
   port?: number;
   /** Interface to listen on. Default 127.0.0.1. */
   host?: string;
+  /** How many of each DAG's newest versions keep their code (`versionsRetained`). Default 10. */
+  keepVersions?: number;
+}
+
+/** A `--keep-versions` value: a whole number >= 0. */
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--keep-versions: expected a whole number >= 0, got '${value}'`);
+  return n;
 }
 
 /** The `--port` value: an integer in 0..65535. */
@@ -33,7 +42,14 @@ export async function standalone(term: Terminal, o: StandaloneCommandOptions): P
   const bag = await loadBag(term, o, home);
   let server;
   try {
-    server = await startStandalone({ bag, home, port: o.port ?? 8080, host: o.host ?? '127.0.0.1', warn: (line) => void term.stderr.write(`${line}\n`) });
+    server = await startStandalone({
+      bag,
+      home,
+      port: o.port ?? 8080,
+      host: o.host ?? '127.0.0.1',
+      warn: (line) => void term.stderr.write(`${line}\n`),
+      ...(o.keepVersions === undefined ? {} : { versionsRetained: o.keepVersions }),
+    });
   } catch (e) {
     if (e instanceof Error && e.name === 'StandaloneStartError') throw new UsageError(errorMessage(e));
     throw e;
