@@ -113,8 +113,9 @@ describe('DAG versions in the web UI', () => {
     const marker = page.locator('[data-testid="grid-version-change"]');
     await expect.poll(() => marker.count()).toBe(1);
     expect(await marker.getAttribute('data-run-id')).toBe('after_edit');
-    expect(await page.locator('[data-testid="grid-run"][data-run-id="after_edit"]').getAttribute('title')).toContain(`version v2 · ${v2.slice(0, 8)}`);
-    expect(await page.locator('[data-testid="grid-run"][data-run-id="before_edit"]').getAttribute('title')).toContain(`version v1 · ${v1.slice(0, 8)}`);
+    // The numbers come with the versions' list, which may land after the runs.
+    await expect.poll(() => page.locator('[data-testid="grid-run"][data-run-id="after_edit"]').getAttribute('title')).toContain(`version v2 · ${v2.slice(0, 8)}`);
+    await expect.poll(() => page.locator('[data-testid="grid-run"][data-run-id="before_edit"]').getAttribute('title')).toContain(`version v1 · ${v1.slice(0, 8)}`);
     await shot(page, 'grid');
   });
 
