@@ -11,12 +11,13 @@ import type { CostScenario } from '../e2e/cost.ts';
 import type { FaultsScenario } from '../e2e/faults/bench.ts';
 import type { ApiLoadScenario } from './load/api-load.ts';
 import type { DeployScaleScenario } from './deploy-scale/bench.ts';
+import type { VersionsScenario } from './versions.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 
-async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario> {
+async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
   // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
   if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
@@ -26,6 +27,8 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   if (name === 'api-load') return (await import('./load/api-load.ts')).runApiLoadScenario();
   // The stack synthesized for generated DAGs at several sizes, against AWS quotas: figures per size.
   if (name === 'deploy-scale') return (await import('./deploy-scale/bench.ts')).runDeployScaleScenario();
+  // What keeping a DAG version costs: bytes per version and collect/load times for the examples.
+  if (name === 'versions') return (await import('./versions.ts')).runVersionsScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   if (!gc) process.stderr.write('bench: warning: run with --expose-gc so that each phase starts from a collected heap\n');
 
