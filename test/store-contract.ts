@@ -4,7 +4,7 @@ import { FakeClock } from '../lib/runner/clock.ts';
 import { LocalRunner, type RunReport } from '../lib/runner/local-runner.ts';
 import { clearTaskInstances } from '../lib/scheduler/operations.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import { pipelineScopeOf, type BackfillRecord, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
+import { pipelineScopeOf, type BackfillRecord, type DagRunRecord, type DagVersionEntry, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../lib/store/records.ts';
 import type { FinishRequest, ResetRequest, StateStore, TiUpdate } from '../lib/store/state-store.ts';
 import type { TerminalTiState } from '../lib/model/states.ts';
 import { cut, parseErrorText as err, serializeError, summarizeError, type ErrorInfo } from '../lib/error-info.ts';
@@ -192,6 +192,16 @@ function thrownError(): ErrorInfo {
 
 export function describeStoreContract(name: string, makeStore: () => Promise<StateStore> | StateStore, options: ContractOptions = {}): void {
   describe(`StateStore contract: ${name}`, () => {
+    /** A version entry of a DAG: its structure hash and bundle derived from the version. */
+    const entry = (dagId: string, version: string, fileloc: string | null, over: Partial<DagVersionEntry> = {}): DagVersionEntry => ({
+      dagId,
+      version,
+      structureHash: `s-${version}`,
+      bundle: `b-${version}`,
+      fileloc,
+      ...over,
+    });
+
     // ---------------------------------------------------------------------------------------------
     describe('structured errors', () => {
       it("an instance's error (name, message, stack, cause chain) and its history's errors come back as written", async () => {
@@ -1251,11 +1261,78 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       it('registers versions, keeps the paused flag across versions, and pauses an unknown DAG', async () => {
         const s = await makeStore();
         expect(await s.getDagRecord('reg')).toBeUndefined();
-        expect(await s.registerDagVersion('reg', 'v1', 'reg.ts', at(1))).toEqual({ dagId: 'reg', version: 'v1', paused: false, fileloc: 'reg.ts', updatedAt: at(1) });
+        expect(await s.registerDagVersion(entry('reg', 'v1', 'reg.ts'), at(1))).toEqual({ dagId: 'reg', version: 'v1', paused: false, fileloc: 'reg.ts', updatedAt: at(1) });
         expect(await s.setDagPaused('reg', true, at(2))).toEqual({ dagId: 'reg', version: 'v1', paused: true, fileloc: 'reg.ts', updatedAt: at(2) });
-        expect(await s.registerDagVersion('reg', 'v2', 'reg.ts', at(3))).toEqual({ dagId: 'reg', version: 'v2', paused: true, fileloc: 'reg.ts', updatedAt: at(3) });
+        expect(await s.registerDagVersion(entry('reg', 'v2', 'reg.ts'), at(3))).toEqual({ dagId: 'reg', version: 'v2', paused: true, fileloc: 'reg.ts', updatedAt: at(3) });
         expect(await s.getDagRecord('reg')).toEqual({ dagId: 'reg', version: 'v2', paused: true, fileloc: 'reg.ts', updatedAt: at(3) });
         expect(await s.setDagPaused('other', true, at(4))).toEqual({ dagId: 'other', version: '', paused: true, fileloc: null, updatedAt: at(4) });
+      });
+
+      it('version records: the first registration is kept, the current version moves, listed oldest first', async () => {
+        const s = await makeStore();
+        const dagId = uid('dag');
+        expect(await s.listDagVersions(dagId)).toEqual([]);
+        expect(await s.getDagVersion(dagId, 'v1')).toBeUndefined();
+        await s.registerDagVersion(entry(dagId, 'v1', 'd.ts'), at(1));
+        const v1 = { dagId, version: 'v1', structureHash: 's-v1', bundle: 'b-v1', fileloc: 'd.ts', createdAt: at(1), prunedAt: null };
+        expect(await s.getDagVersion(dagId, 'v1')).toEqual(v1);
+        // A code-built DAG's version: no bundle, no file.
+        expect(await s.registerDagVersion(entry(dagId, 'v2', null, { bundle: null }), at(2))).toMatchObject({ version: 'v2', fileloc: null, updatedAt: at(2) });
+        const v2 = { dagId, version: 'v2', structureHash: 's-v2', bundle: null, fileloc: null, createdAt: at(2), prunedAt: null };
+        // Registered again (another file, even other hashes): the record stays as first registered; the DAG's current version moves.
+        expect(await s.registerDagVersion(entry(dagId, 'v1', 'moved.ts', { structureHash: 'x', bundle: 'y' }), at(3))).toEqual({ dagId, version: 'v1', paused: false, fileloc: 'moved.ts', updatedAt: at(3) });
+        expect(await s.getDagRecord(dagId)).toMatchObject({ version: 'v1', fileloc: 'moved.ts' });
+        expect(await s.getDagVersion(dagId, 'v1')).toEqual(v1);
+        // Oldest first by createdAt, then by version when created at the same time.
+        await s.registerDagVersion(entry(dagId, 'v0', 'd.ts'), at(2));
+        const v0 = { dagId, version: 'v0', structureHash: 's-v0', bundle: 'b-v0', fileloc: 'd.ts', createdAt: at(2), prunedAt: null };
+        expect(await s.listDagVersions(dagId)).toEqual([v1, v0, v2]);
+        // Per DAG: another DAG's versions are apart, even of the same name.
+        await s.registerDagVersion(entry(`${dagId}_other`, 'v1', null), at(9));
+        expect(await s.listDagVersions(dagId)).toEqual([v1, v0, v2]);
+        expect((await s.getDagVersion(`${dagId}_other`, 'v1'))?.createdAt).toBe(at(9));
+        // What is returned is the caller's.
+        const got = (await s.getDagVersion(dagId, 'v1'))!;
+        try {
+          got.prunedAt = 'changed';
+        } catch (e) {
+          expect(e).toBeInstanceOf(TypeError); // frozen
+        }
+        expect(await s.getDagVersion(dagId, 'v1')).toEqual(v1);
+      });
+
+      it('markDagVersionPruned marks one version; registering it again keeps it again; an unknown version stays unknown', async () => {
+        const s = await makeStore();
+        const dagId = uid('dag');
+        await s.registerDagVersion(entry(dagId, 'v1', 'd.ts'), at(1));
+        await s.registerDagVersion(entry(dagId, 'v2', 'd.ts'), at(2));
+        await s.markDagVersionPruned(dagId, 'v1', at(5));
+        expect(await s.getDagVersion(dagId, 'v1')).toMatchObject({ createdAt: at(1), prunedAt: at(5) });
+        expect((await s.getDagVersion(dagId, 'v2'))?.prunedAt).toBeNull();
+        expect((await s.listDagVersions(dagId)).map((v) => [v.version, v.prunedAt])).toEqual([
+          ['v1', at(5)],
+          ['v2', null],
+        ]);
+        // A no-op for a version (or a DAG) with no record.
+        await s.markDagVersionPruned(dagId, 'never', at(6));
+        await s.markDagVersionPruned(uid('dag'), 'v1', at(6));
+        expect(await s.getDagVersion(dagId, 'never')).toBeUndefined();
+        expect(await s.listDagVersions(dagId)).toHaveLength(2);
+        // Registered again: kept again, first registration unchanged; the DAG record keeps its paused flag.
+        await s.setDagPaused(dagId, true, at(6));
+        expect(await s.registerDagVersion(entry(dagId, 'v1', 'd.ts'), at(7))).toEqual({ dagId, version: 'v1', paused: true, fileloc: 'd.ts', updatedAt: at(7) });
+        expect(await s.getDagVersion(dagId, 'v1')).toEqual({ dagId, version: 'v1', structureHash: 's-v1', bundle: 'b-v1', fileloc: 'd.ts', createdAt: at(1), prunedAt: null });
+        // Registering a version that is not pruned changes nothing of it.
+        await s.registerDagVersion(entry(dagId, 'v1', 'd.ts'), at(8));
+        expect((await s.getDagVersion(dagId, 'v1'))?.prunedAt).toBeNull();
+      });
+
+      it('concurrent registrations of one new version: one record, as first registered', async () => {
+        const s = await makeStore();
+        const dagId = uid('dag');
+        await Promise.all([1, 2, 3, 4].map(() => s.registerDagVersion(entry(dagId, 'v1', 'd.ts'), at(1))));
+        expect(await s.listDagVersions(dagId)).toEqual([{ dagId, version: 'v1', structureHash: 's-v1', bundle: 'b-v1', fileloc: 'd.ts', createdAt: at(1), prunedAt: null }]);
+        expect(await s.getDagRecord(dagId)).toMatchObject({ version: 'v1', paused: false });
       });
     });
 
@@ -1689,15 +1766,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       it('deleteDagRecord deletes the DAG record and its backfills; deleteSemaphores resets counters and drops waiters', async () => {
         const s = await makeStore();
         const dagId = uid('dag');
-        await s.registerDagVersion(dagId, 'v1', null, at(0));
-        await s.registerDagVersion(`${dagId}_other`, 'v1', null, at(0));
+        await s.registerDagVersion(entry(dagId, 'v1', null), at(0));
+        await s.registerDagVersion(entry(dagId, 'v2', null), at(1));
+        await s.registerDagVersion(entry(`${dagId}_other`, 'v1', null), at(0));
         for (const id of ['1', '2']) expect(await s.createBackfill(backfill(dagId, id))).toBe(true);
         expect(await s.createBackfill(backfill(`${dagId}_other`, '3'))).toBe(true);
         expect(await s.deleteDagRecord(dagId)).toEqual({ dagRecord: true, backfills: 2 });
         expect(await s.getDagRecord(dagId)).toBeUndefined();
+        expect(await s.listDagVersions(dagId)).toEqual([]);
+        expect(await s.getDagVersion(dagId, 'v1')).toBeUndefined();
         expect(await s.listBackfills(dagId)).toEqual([]);
         expect(await s.deleteDagRecord(dagId)).toEqual({ dagRecord: false, backfills: 0 });
         expect(await s.getDagRecord(`${dagId}_other`)).toBeDefined();
+        expect((await s.listDagVersions(`${dagId}_other`)).map((v) => v.version)).toEqual(['v1']);
         expect(await s.listBackfills(`${dagId}_other`)).toHaveLength(1);
 
         const sem = uid('sem');
@@ -1725,6 +1806,40 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.getBackfill(dagId, '9')).toEqual(done);
         expect(await s.updateBackfill(dagId, 'nope', null, { state: 'completed' })).toBeUndefined();
         expect(await s.listBackfills(uid('dag'))).toEqual([]);
+      });
+
+      it("runs keep their pinned versions through create, get, update and listings; a run without them has none; they are the caller's", async () => {
+        const s = await makeStore();
+        const pins = { contract_dag: 'v1', child_dag: 'abc123', 'grand.child-dag': 'v9' };
+        const pinned = makeRun({ pinnedVersions: { ...pins } });
+        const none = makeRun();
+        const nulled = makeRun({ pinnedVersions: null });
+        for (const r of [pinned, none, nulled]) expect(await s.createRun(r)).toBe(true);
+        expect(await s.getRun(pinned)).toEqual(pinned);
+        expect((await s.getRun(none))?.pinnedVersions ?? null).toBeNull();
+        expect((await s.getRun(nulled))?.pinnedVersions ?? null).toBeNull();
+        // The caller's object is copied in: changing it later changes nothing stored.
+        pinned.pinnedVersions!.child_dag = 'changed';
+        expect((await s.getRun(pinned))?.pinnedVersions).toEqual(pins);
+        // ...and out: changing what was returned changes nothing stored either.
+        const got = (await s.getRun(pinned))!;
+        try {
+          got.pinnedVersions!.child_dag = 'changed';
+        } catch (e) {
+          expect(e).toBeInstanceOf(TypeError); // frozen
+        }
+        expect((await s.getRun(pinned))?.pinnedVersions).toEqual(pins);
+        // Kept across updates of other fields; set, replaced and cleared by an update.
+        expect((await s.updateRun(pinned, null, { note: 'n', state: 'success' }))?.pinnedVersions).toEqual(pins);
+        expect((await s.listRuns({ dagId: pinned.dagId, states: ['success'] })).find((r) => r.runId === pinned.runId)?.pinnedVersions).toEqual(pins);
+        expect((await s.listRunsByState('success')).find((r) => r.dagId === pinned.dagId && r.runId === pinned.runId)?.pinnedVersions).toEqual(pins);
+        const set = await s.updateRun(none, ['running'], { pinnedVersions: { other: 'v2' } });
+        expect(set?.pinnedVersions).toEqual({ other: 'v2' });
+        expect((await s.getRun(none))?.pinnedVersions).toEqual({ other: 'v2' });
+        expect((await s.updateRun(none, null, { pinnedVersions: {} }))?.pinnedVersions).toEqual({});
+        expect((await s.getRun(none))?.pinnedVersions).toEqual({});
+        expect((await s.updateRun(pinned, null, { pinnedVersions: null }))?.pinnedVersions ?? null).toBeNull();
+        expect((await s.getRun(pinned))?.pinnedVersions ?? null).toBeNull();
       });
 
       it('runs keep their backfill id and clear count; a run without them has neither', async () => {

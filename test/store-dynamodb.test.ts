@@ -139,6 +139,38 @@ describe('DynamoDbStateStore on DynamoDB Local: specifics', () => {
     await expect(store.getRun({ dagId: 'bad#dag', runId: 'x' })).rejects.toThrow(RangeError);
   });
 
+  it('version records are items of the DAG partition (VERSION#<version>), written by two updates, the version first', async () => {
+    const store = await newStore();
+    const entry = { dagId: 'vd', version: 'a/b#c', structureHash: 'sh', bundle: null, fileloc: 'vd.ts' };
+    const { sent } = await counted(() => store.registerDagVersion(entry, T0));
+    expect(sent).toEqual({ UpdateItem: 2 });
+    expect(keys.dagVersion('vd', 'a/b#c')).toEqual({ PK: 'DAG#vd', SK: 'VERSION#a%2Fb%23c' });
+    expect(await rawItem(store, keys.dagVersion('vd', 'a/b#c'))).toMatchObject({ type: 'dagVersion', ...entry, createdAt: T0 });
+    expect(await store.getDagVersion('vd', 'a/b#c')).toEqual({ ...entry, createdAt: T0, prunedAt: null });
+    // The version's record first: a DAG record whose write failed still finds its version when registered again.
+    const failing = new DynamoDbStateStore({
+      tableName: store.tableName,
+      client: interceptingClient((cmd) => (cmd instanceof UpdateCommand && (cmd.input.Key as Record<string, string>).SK === 'META' ? new Error('simulated crash') : undefined)),
+    });
+    await expect(failing.registerDagVersion({ ...entry, version: 'v2' }, '2026-01-02T00:00:00.000Z')).rejects.toThrow('simulated crash');
+    expect((await store.getDagRecord('vd'))?.version).toBe('a/b#c');
+    expect((await store.getDagVersion('vd', 'v2'))?.createdAt).toBe('2026-01-02T00:00:00.000Z');
+    await store.registerDagVersion({ ...entry, version: 'v2' }, '2026-01-03T00:00:00.000Z');
+    expect((await store.getDagRecord('vd'))?.version).toBe('v2');
+    expect((await store.getDagVersion('vd', 'v2'))?.createdAt).toBe('2026-01-02T00:00:00.000Z');
+  });
+
+  it("a run item without pinnedVersions (an older version's) reads without it; pinned versions are a map attribute", async () => {
+    const store = await newStore();
+    const pinned = { ...run('pinned'), pinnedVersions: { d: 'v', other: 'w' } };
+    await store.createRun(pinned);
+    expect((await rawItem(store, keys.run(pinned)))?.pinnedVersions).toEqual({ d: 'v', other: 'w' });
+    await doc.send(new UpdateCommand({ TableName: store.tableName, Key: keys.run(pinned), UpdateExpression: 'REMOVE pinnedVersions' }));
+    const got = await store.getRun(pinned);
+    expect(got && 'pinnedVersions' in got).toBe(false);
+    expect(await store.getRun(pinned)).toEqual(run('pinned'));
+  });
+
   it('large values go to S3: the item holds only a pointer, reads follow it', async () => {
     const store = await newStore();
     const r = run('large-1');

@@ -508,6 +508,259 @@ describe('SqliteStateStore: migrating a schema version 3 file (runs keyed by run
   });
 });
 
+/**
+ * The schema as version 4 wrote it (copied, not derived from the code): no DAG version records, and runs
+ * without pinned versions.
+ */
+const SCHEMA_V4 = `
+CREATE TABLE schema_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+-- A rowid table: the rowid is the creation order, the last tie-breaker of the run listings.
+CREATE TABLE runs (
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  run_type TEXT NOT NULL,
+  conf TEXT NOT NULL,
+  params TEXT NOT NULL,
+  logical_date TEXT NOT NULL,
+  queued_at TEXT NOT NULL,
+  start_date TEXT,
+  end_date TEXT,
+  dag_version TEXT NOT NULL,
+  pending INTEGER NOT NULL,
+  parent TEXT,
+  pipeline_scope TEXT NOT NULL,
+  note TEXT,
+  backfill_id TEXT,
+  clear_number INTEGER,
+  PRIMARY KEY (dag_id, run_id)
+);
+CREATE INDEX runs_by_dag ON runs (dag_id, logical_date, queued_at);
+CREATE INDEX runs_by_state ON runs (state, queued_at);
+
+CREATE TABLE task_states (
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  up_success INTEGER NOT NULL DEFAULT 0,
+  up_failed INTEGER NOT NULL DEFAULT 0,
+  up_skipped INTEGER NOT NULL DEFAULT 0,
+  up_upstream_failed INTEGER NOT NULL DEFAULT 0,
+  up_removed INTEGER NOT NULL DEFAULT 0,
+  upstream_added_total INTEGER NOT NULL DEFAULT 0,
+  upstream_expanded INTEGER NOT NULL DEFAULT 0,
+  self_success INTEGER NOT NULL DEFAULT 0,
+  self_failed INTEGER NOT NULL DEFAULT 0,
+  self_skipped INTEGER NOT NULL DEFAULT 0,
+  self_upstream_failed INTEGER NOT NULL DEFAULT 0,
+  self_removed INTEGER NOT NULL DEFAULT 0,
+  decision TEXT,
+  map_count INTEGER,
+  prior_tries INTEGER NOT NULL DEFAULT 0,
+  prior_history TEXT,
+  PRIMARY KEY (dag_id, run_id, task_id)
+) WITHOUT ROWID;
+
+CREATE TABLE task_instances (
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  try_number INTEGER NOT NULL,
+  max_tries INTEGER NOT NULL,
+  queued_at TEXT,
+  start_date TEXT,
+  end_date TEXT,
+  next_at TEXT,
+  first_poke_at TEXT,
+  poke_count INTEGER NOT NULL,
+  duration_ms REAL,
+  error TEXT,
+  external_id TEXT,
+  resume INTEGER NOT NULL,
+  history TEXT,
+  PRIMARY KEY (dag_id, run_id, task_id, map_index)
+) WITHOUT ROWID;
+
+CREATE TABLE xcoms (
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (dag_id, run_id, task_id, key, map_index)
+);
+
+CREATE TABLE item_results (
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  item_index INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (dag_id, run_id, task_id, map_index, item_index)
+);
+
+CREATE TABLE log_lines (
+  seq INTEGER PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL,
+  try_number INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  level TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX log_lines_by_try ON log_lines (dag_id, run_id, task_id, map_index, try_number, seq);
+
+-- seq (the rowid) only grows: a new row gets max + 1, so per name it is the order of arrival (FIFO).
+CREATE TABLE waiters (
+  seq INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL
+);
+CREATE INDEX waiters_by_name ON waiters (name, seq);
+CREATE TABLE pipeline_saves (
+  seq INTEGER PRIMARY KEY,
+  scope TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  time TEXT NOT NULL,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX pipeline_saves_by_scope ON pipeline_saves (scope, seq);
+
+CREATE TABLE dags (
+  dag_id TEXT NOT NULL PRIMARY KEY,
+  version TEXT NOT NULL,
+  paused INTEGER NOT NULL,
+  fileloc TEXT,
+  updated_at TEXT NOT NULL
+);
+
+-- A rowid table: listPools returns pools in the order they were first put.
+CREATE TABLE pools (
+  name TEXT NOT NULL PRIMARY KEY,
+  slots INTEGER NOT NULL,
+  description TEXT NOT NULL
+);
+
+CREATE TABLE semaphores (
+  name TEXT NOT NULL PRIMARY KEY,
+  used INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE semaphore_holders (
+  name TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (name, holder)
+) WITHOUT ROWID;;
+
+CREATE TABLE counters (
+  name TEXT NOT NULL PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE backfills (
+  dag_id TEXT NOT NULL,
+  backfill_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (dag_id, backfill_id)
+) WITHOUT ROWID;;
+`;
+
+/** A file written by schema version 4: its DDL, then `rows` (SQL), at version 4. */
+function v4File(rows: string): string {
+  const path = newPath();
+  mkdirSync(dirname(path), { recursive: true });
+  const raw = new DatabaseSync(path);
+  try {
+    raw.exec('PRAGMA journal_mode = WAL');
+    raw.exec(SCHEMA_V4);
+    raw.exec(`INSERT INTO schema_version (id, version, updated_at) VALUES (1, 4, '2026-01-01T00:00:00.000Z');`);
+    raw.exec(rows);
+  } finally {
+    raw.close();
+  }
+  return path;
+}
+
+const V4_ROWS = `
+  INSERT INTO runs (dag_id, run_id, state, run_type, conf, params, logical_date, queued_at, start_date, end_date, dag_version, pending, parent, pipeline_scope, note, backfill_id, clear_number) VALUES
+    ('a', 'r1', 'running', 'manual', '{"x":1}', '{}', '${at(0)}', '${at(0)}', '${at(0)}', NULL, 'v1', 2, NULL, 'a/r1', NULL, NULL, NULL),
+    ('b', 'c1', 'success', 'triggered', '{}', '{}', '${at(1)}', '${at(1)}', '${at(1)}', '${at(2)}', 'v1', 0, '{"dagId":"a","runId":"r1","taskId":"t","mapIndex":-1,"tryNumber":1}', 'a/r1', 'noted', '7', 2);
+  INSERT INTO task_instances (dag_id, run_id, task_id, map_index, state, try_number, max_tries, queued_at, start_date, end_date, next_at, first_poke_at, poke_count, duration_ms, error, external_id, resume, history) VALUES
+    ('a', 'r1', 't', -1, 'running', 1, 2, NULL, '${at(0)}', NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, NULL);
+  INSERT INTO dags (dag_id, version, paused, fileloc, updated_at) VALUES ('a', 'v1', 1, 'a.ts', '${at(0)}'), ('b', 'v1', 0, NULL, '${at(0)}');
+  INSERT INTO backfills (dag_id, backfill_id, created_at, record) VALUES ('a', '7', '${at(0)}', '{"backfillId":"7","dagId":"a"}');
+`;
+
+describe('SqliteStateStore: migrating a schema version 4 file (no DAG version records, no pinned versions)', () => {
+  it('adds the version table and the pinned versions column, and keeps runs, instances, DAGs and backfills', async () => {
+    const path = v4File(V4_ROWS);
+    const s = open(path);
+    const check = new DatabaseSync(path);
+    try {
+      expect(check.prepare('SELECT version FROM schema_version').get()?.version).toBe(SQLITE_SCHEMA_VERSION);
+      expect(check.prepare("SELECT name FROM pragma_table_info('runs') WHERE name = 'pinned_versions'").get()?.name).toBe('pinned_versions');
+      const pk = check.prepare("SELECT name FROM pragma_table_info('dag_versions') WHERE pk > 0 ORDER BY pk").all().map((r) => r.name);
+      expect(pk).toEqual(['dag_id', 'version']);
+    } finally {
+      check.close();
+    }
+    // Runs as they were, without pinned versions.
+    const r1 = (await s.getRun({ dagId: 'a', runId: 'r1' }))!;
+    expect(r1).toMatchObject({ dagId: 'a', runId: 'r1', state: 'running', conf: { x: 1 }, pending: 2, parent: null, pipelineScope: 'a/r1', dagVersion: 'v1' });
+    expect('pinnedVersions' in r1).toBe(false);
+    expect(await s.getRun({ dagId: 'b', runId: 'c1' })).toMatchObject({ parent: { dagId: 'a', runId: 'r1' }, note: 'noted', backfillId: '7', clearNumber: 2 });
+    expect((await s.listRuns({ dagId: 'a' })).map((r) => r.runId)).toEqual(['r1']);
+    expect((await s.getTaskInstance({ dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 }))?.state).toBe('running');
+    // DAG records as they were; no version records until a version is registered.
+    expect(await s.getDagRecord('a')).toEqual({ dagId: 'a', version: 'v1', paused: true, fileloc: 'a.ts', updatedAt: at(0) });
+    expect(await s.listDagVersions('a')).toEqual([]);
+    expect(await s.getDagVersion('a', 'v1')).toBeUndefined();
+    expect((await s.listBackfills('a')).map((b) => b.backfillId)).toEqual(['7']);
+    // The new records work on the migrated file.
+    expect(await s.registerDagVersion({ dagId: 'a', version: 'v2', structureHash: 's2', bundle: 'b2', fileloc: 'a.ts' }, at(5))).toEqual({ dagId: 'a', version: 'v2', paused: true, fileloc: 'a.ts', updatedAt: at(5) });
+    expect(await s.listDagVersions('a')).toEqual([{ dagId: 'a', version: 'v2', structureHash: 's2', bundle: 'b2', fileloc: 'a.ts', createdAt: at(5), prunedAt: null }]);
+    expect((await s.updateRun({ dagId: 'a', runId: 'r1' }, null, { pinnedVersions: { b: 'v1' } }))?.pinnedVersions).toEqual({ b: 'v1' });
+    s.close();
+    // Opened again: nothing more to migrate, what was written is there.
+    const again = open(path);
+    expect((await again.getRun({ dagId: 'a', runId: 'r1' }))?.pinnedVersions).toEqual({ b: 'v1' });
+    expect((await again.getDagVersion('a', 'v2'))?.createdAt).toBe(at(5));
+  });
+
+  it('a new file and a migrated one have the same tables and columns, in the same order', () => {
+    const fresh = open();
+    const migrated = open(v4File(''));
+    const layout = (path: string) => {
+      const raw = new DatabaseSync(path);
+      try {
+        const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => String(r.name));
+        return tables.map((t) => [t, raw.prepare(`SELECT name, type, "notnull", pk FROM pragma_table_info('${t}')`).all()]);
+      } finally {
+        raw.close();
+      }
+    };
+    expect(layout(migrated.path)).toEqual(layout(fresh.path));
+  });
+});
+
 // -------------------------------------------------------------------------------------------------
 
 describe('SqliteStateStore: durability', () => {
@@ -515,7 +768,7 @@ describe('SqliteStateStore: durability', () => {
     const path = newPath();
     const runId = 'durable-run';
     const s = open(path);
-    const run = makeRun(runId, { pending: 5 });
+    const run = makeRun(runId, { pending: 5, pinnedVersions: { child_dag: 'v3' } });
     await s.createRun(run);
     await s.updateRun(ref(runId), ['running'], { note: 'noted' });
     await s.createRun(makeRun('durable-queued', { state: 'queued', queuedAt: at(3) }));
@@ -535,7 +788,7 @@ describe('SqliteStateStore: durability', () => {
     await s.appendLog(key(runId, 'a'), 1, lines);
     await s.appendLogs([{ key: key(runId, 'm', 2), tryNumber: 1, lines: [lines[0]!] }]);
     await s.appendPipelineSave(runId, { stage: 's1', time: at(1), data: { qa: 0.9 }, dagId: 'sqlite_dag', runId, taskId: 'a' });
-    await s.registerDagVersion('sqlite_dag', 'v7', 'dags/sqlite_dag.ts', at(1));
+    await s.registerDagVersion({ dagId: 'sqlite_dag', version: 'v7', structureHash: 's7', bundle: 'b7', fileloc: 'dags/sqlite_dag.ts' }, at(1));
     await s.setDagPaused('sqlite_dag', true, at(2));
     await s.putPool({ name: 'narrow', slots: 2, description: 'two at a time' });
     await s.putPool({ name: 'default_pool', slots: 128, description: '' });
@@ -558,6 +811,7 @@ describe('SqliteStateStore: durability', () => {
       logM: await x.getLog(key(runId, 'm', 2), 1),
       saves: await x.listPipelineSaves(runId),
       dag: await x.getDagRecord('sqlite_dag'),
+      versions: await x.listDagVersions('sqlite_dag'),
       pools: await x.listPools(),
     });
     const before = await snapshot(s);
@@ -842,6 +1096,8 @@ describe('SqliteStateStore: the same answers as MemoryStateStore on edge cases',
     await rec(() => s.listRunsByState('queued'));
     await rec(() => s.updateRun(ref('r1'), null, { conf: { replaced: [1, { x: null }] }, note: 'n' }));
     await rec(() => s.updateRun(ref('r1'), ['queued'], { state: 'running', parent: null }));
+    await rec(() => s.updateRun(ref('r1'), null, { pinnedVersions: { child: 'v3', other: 'v1' } }));
+    await rec(() => s.createRun(makeRun('pinned', { dagId: 'parity', pinnedVersions: { parity: 'v1' } })));
     // A run that does not exist: writes refuse it (logs are dropped), reads find nothing.
     await rec(() => s.claimDecision(ref('nope'), 't', 'scheduled'));
     await rec(() => s.claimExpansion(ref('nope'), 't', 2, ['d']));
@@ -883,7 +1139,13 @@ describe('SqliteStateStore: the same answers as MemoryStateStore on edge cases',
     for (const p of [{ name: 'z', slots: 1, description: '' }, { name: 'a', slots: 2, description: 'x' }, { name: 'z', slots: 3, description: 'again' }]) await rec(() => s.putPool(p));
     await rec(() => s.listPools());
     await rec(() => s.setDagPaused('fresh_dag', true, at(1)));
-    await rec(() => s.registerDagVersion('fresh_dag', 'v1', null, at(2)));
+    await rec(() => s.registerDagVersion({ dagId: 'fresh_dag', version: 'v1', structureHash: 's1', bundle: null, fileloc: null }, at(2)));
+    await rec(() => s.markDagVersionPruned('fresh_dag', 'v1', at(3)));
+    await rec(() => s.markDagVersionPruned('fresh_dag', 'never', at(3)));
+    await rec(() => s.registerDagVersion({ dagId: 'fresh_dag', version: 'v2', structureHash: 's2', bundle: 'b2', fileloc: 'f.ts' }, at(2)));
+    await rec(() => s.registerDagVersion({ dagId: 'fresh_dag', version: 'v1', structureHash: 'other', bundle: 'other', fileloc: 'other.ts' }, at(4)));
+    await rec(() => s.listDagVersions('fresh_dag'));
+    await rec(() => s.getDagVersion('fresh_dag', 'v1'));
     await rec(() => s.setDagPaused('fresh_dag', false, at(3)));
     // Semaphores, counters and waiters of several names, interleaved.
     await rec(() => s.tryAcquire('x', 3, 2, 'h'));

@@ -16,7 +16,7 @@ export const WRITE_METHODS: ReadonlySet<string> = new Set([
   'createRun', 'updateRun', 'expireRun', 'reviveRun', 'claimDecision', 'claimExpansion', 'createTaskInstances', 'updateTaskInstance',
   'finishTaskInstance', 'updateTaskInstances', 'finishTaskInstances', 'putXComs', 'appendLogs', 'resetTaskInstances', 'withdrawExpansion',
   'deleteTaskResults', 'deleteRun', 'deleteDagRecord', 'deleteSemaphores', 'createBackfill', 'updateBackfill', 'putXCom', 'putItemResult',
-  'appendPipelineSave', 'appendLog', 'registerDagVersion', 'setDagPaused', 'putPool', 'tryAcquire', 'release', 'countUp', 'enqueueWaiter',
+  'appendPipelineSave', 'appendLog', 'registerDagVersion', 'markDagVersionPruned', 'setDagPaused', 'putPool', 'tryAcquire', 'release', 'countUp', 'enqueueWaiter',
   'dequeueWaiter',
 ]);
 

@@ -15,6 +15,7 @@ export const ItemType = {
   pipeline: 'pipeline',
   pool: 'pool',
   dag: 'dag',
+  dagVersion: 'dagVersion',
   counter: 'counter',
   semaphore: 'sem',
   waiter: 'waiter',
@@ -105,9 +106,13 @@ const RUN_FIELD_SET: Record<keyof DagRunRecord, true> = {
   note: true,
   backfillId: true,
   clearNumber: true,
+  pinnedVersions: true,
 };
-/** Optional run fields: left out of the record when null (or 0), as a run that never had them. */
-const OPTIONAL_RUN_FIELDS = new Set<keyof DagRunRecord>(['backfillId', 'clearNumber']);
+/**
+ * Optional run fields: left out of the record when null (or 0), as a run that never had them.
+ * `pinnedVersions` is a map attribute (DAG id → version: strings, which DynamoDB keeps as they are).
+ */
+const OPTIONAL_RUN_FIELDS = new Set<keyof DagRunRecord>(['backfillId', 'clearNumber', 'pinnedVersions']);
 export const RUN_FIELDS = Object.keys(RUN_FIELD_SET) as (keyof DagRunRecord)[];
 /** conf and params are kept as JSON text: any JSON survives (DynamoDB numbers and maps do not take all). */
 const JSON_RUN_FIELDS = new Set<keyof DagRunRecord>(['conf', 'params', 'parent']);

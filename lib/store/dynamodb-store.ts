@@ -35,7 +35,7 @@ import {
 } from './dynamodb-items.ts';
 import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, MAX_TRANSACTION_ITEMS, Transactor, type TxItem } from './dynamodb-fanout.ts';
 import type { LargeValueStore } from './large-values.ts';
-import { backfillOrder, historyWithCurrentTry, pipelineScopeOf, runKeyText, runRefOf, type BackfillRecord, type DagRecord, type DagRunRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
+import { backfillOrder, historyWithCurrentTry, pipelineScopeOf, runKeyText, runRefOf, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionEntry, type DagVersionRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
@@ -1143,7 +1143,7 @@ export class DynamoDbStateStore implements StateStore {
     return out;
   }
 
-  /** One Query of the DAG's partition (its record and its backfills) and BatchWriteItem deletes. */
+  /** One Query of the DAG's partition (its record, its version records and its backfills) and BatchWriteItem deletes. */
   async deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }> {
     const items = await this.queryPrefix(prefixes.dagPartition(dagId), null, { ProjectionExpression: '#k1, #k2', ExpressionAttributeNames: { '#k1': PK, '#k2': SK } });
     await this.batchDelete(items.map((i) => ({ [PK]: i[PK], [SK]: i[SK] })));
@@ -1417,8 +1417,48 @@ export class DynamoDbStateStore implements StateStore {
     return item ? this.dagRecordOf(item) : undefined;
   }
 
-  /** One UpdateItem: sets the version, keeps `paused` (false when the record is new). */
-  async registerDagVersion(dagId: string, version: string, fileloc: string | null, at: string): Promise<DagRecord> {
+  private dagVersionOf(item: Item): DagVersionRecord {
+    return {
+      dagId: String(item.dagId),
+      version: String(item.version),
+      structureHash: textOrEmpty(item.structureHash),
+      bundle: typeof item.bundle === 'string' ? item.bundle : null,
+      fileloc: typeof item.fileloc === 'string' ? item.fileloc : null,
+      createdAt: textOrEmpty(item.createdAt),
+      prunedAt: typeof item.prunedAt === 'string' ? item.prunedAt : null,
+    };
+  }
+
+  /**
+   * Two UpdateItems, the version's record first, then the DAG record (sets the version, keeps `paused`:
+   * false when the record is new). Not a transaction: each write is unconditional and idempotent (the
+   * version's fields are set only where absent, `if_not_exists`, and `prunedAt` is removed), so a call
+   * that fails between them is completed by calling again, and nothing is ever refused by a conflict
+   * with another writer (a transaction would be, and costs twice the write capacity, and cannot return
+   * the DAG record). In that order, a DAG record's current version always has its version record.
+   */
+  async registerDagVersion(entry: DagVersionEntry, at: string): Promise<DagRecord> {
+    const { dagId, version, structureHash, bundle, fileloc } = entry;
+    await this.write(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.dagVersion(dagId, version),
+        UpdateExpression:
+          'SET #type = :type, #dagId = :dagId, #version = :version, #structureHash = if_not_exists(#structureHash, :structureHash), ' +
+          '#bundle = if_not_exists(#bundle, :bundle), #fileloc = if_not_exists(#fileloc, :fileloc), #createdAt = if_not_exists(#createdAt, :at) REMOVE #prunedAt',
+        ExpressionAttributeNames: {
+          '#type': 'type',
+          '#dagId': 'dagId',
+          '#version': 'version',
+          '#structureHash': 'structureHash',
+          '#bundle': 'bundle',
+          '#fileloc': 'fileloc',
+          '#createdAt': 'createdAt',
+          '#prunedAt': 'prunedAt',
+        },
+        ExpressionAttributeValues: { ':type': ItemType.dagVersion, ':dagId': dagId, ':version': version, ':structureHash': structureHash, ':bundle': bundle, ':fileloc': fileloc, ':at': at },
+      }),
+    );
     const attrs = await this.write(
       new UpdateCommand({
         TableName: this.tableName,
@@ -1430,6 +1470,37 @@ export class DynamoDbStateStore implements StateStore {
       }),
     );
     return this.dagRecordOf(attrs!);
+  }
+
+  async getDagVersion(dagId: string, version: string): Promise<DagVersionRecord | undefined> {
+    const item = await this.get(keys.dagVersion(dagId, version));
+    return item ? this.dagVersionOf(item) : undefined;
+  }
+
+  /** One Query of the DAG's version records (a DAG has few), sorted here by `createdAt`, then version. */
+  async listDagVersions(dagId: string): Promise<DagVersionRecord[]> {
+    const items = await this.queryPrefix(prefixes.dagPartition(dagId), prefixes.dagVersions);
+    return items
+      .map((i) => this.dagVersionOf(i))
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  }
+
+  /** One UpdateItem, conditional on the record existing (a version with none stays without). */
+  async markDagVersionPruned(dagId: string, version: string, at: string): Promise<void> {
+    try {
+      await this.write(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.dagVersion(dagId, version),
+          UpdateExpression: 'SET #prunedAt = :at',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#prunedAt': 'prunedAt', '#pk': PK },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailed(e)) throw e;
+    }
   }
 
   async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {

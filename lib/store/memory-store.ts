@@ -481,7 +481,7 @@ export class MemoryStateStore implements StateStore {
     const next = { dagId, version, paused: prev?.paused ?? false, fileloc, updatedAt: at };
     this.dagRecords.set(dagId, next);
     let versions = this.dagVersions.get(dagId);
-    if (!versions) this.dagVersions.set(dagId, (versions = new Map()));
+    if (!versions) this.dagVersions.set(dagId, (versions = new Map<string, DagVersionRecord>()));
     const kept = versions.get(version);
     if (!kept) versions.set(version, { ...entry, createdAt: at, prunedAt: null });
     else if (kept.prunedAt !== null) kept.prunedAt = null;

@@ -14,6 +14,8 @@ import {
   type BackfillRecord,
   type DagRecord,
   type DagRunRecord,
+  type DagVersionEntry,
+  type DagVersionRecord,
   type LogLine,
   pipelineScopeOf,
   runKeyText,
@@ -77,7 +79,7 @@ import type {
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 4;
+export const SQLITE_SCHEMA_VERSION = 5;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -330,6 +332,29 @@ function migrate3to4(db: DatabaseSync): void {
   for (const t of old) db.exec(`DROP TABLE ${t}_v3`);
 }
 
+/** The versions of each DAG (schema version 5): one row per version ever registered, keyed by DAG and version. */
+const DAG_VERSIONS_TABLE = `CREATE TABLE dag_versions (
+  dag_id TEXT NOT NULL,
+  version TEXT NOT NULL,
+  structure_hash TEXT NOT NULL,
+  bundle TEXT,
+  fileloc TEXT,
+  created_at TEXT NOT NULL,
+  pruned_at TEXT,
+  PRIMARY KEY (dag_id, version)
+) WITHOUT ROWID;`;
+
+/**
+ * From schema version 4 to 5: DAG version records, and the versions a run pins for the runs its
+ * triggerDag tasks start (JSON text of `{ dagId: version }`, NULL for none). A new database gets the same
+ * statements after version 4's tables, so a migrated file and a new one have the same columns in the same
+ * order.
+ */
+const MIGRATE_4_TO_5 = `
+ALTER TABLE runs ADD COLUMN pinned_versions TEXT;
+${DAG_VERSIONS_TABLE}
+`;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -377,10 +402,11 @@ CREATE TABLE counters (
 ) WITHOUT ROWID;
 
 ${BACKFILLS_TABLE}
+${MIGRATE_4_TO_5}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills'];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions'];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -431,6 +457,7 @@ const RUN_COLUMNS: { readonly [K in keyof DagRunRecord]-?: readonly [column: str
   note: ['note'],
   backfillId: ['backfill_id'],
   clearNumber: ['clear_number'],
+  pinnedVersions: ['pinned_versions', 'json'],
 };
 const RUN_FIELDS = Object.keys(RUN_COLUMNS) as (keyof DagRunRecord)[];
 const RUN_VALUE_FIELDS = RUN_FIELDS.filter((f) => f !== 'dagId' && f !== 'runId');
@@ -570,12 +597,26 @@ function runFromRow(row: Row): DagRunRecord {
     // Optional fields: absent rather than null/0 (a run record of a plain run has neither).
     ...optional('backfillId', strOrNull(row, 'backfill_id')),
     ...optional('clearNumber', numOrNull(row, 'clear_number') || null),
+    ...optional('pinnedVersions', pinnedFromColumn(row)),
   };
 }
 
+/** A run's pinned versions column (JSON text of `{ dagId: version }`, or NULL for none). */
+function pinnedFromColumn(row: Row): Record<string, string> | null {
+  const text = strOrNull(row, 'pinned_versions');
+  if (text === null) return null;
+  const v: unknown = JSON.parse(text);
+  if (v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw corrupt('pinned_versions', v);
+  return v as Record<string, string>;
+}
+
+/** JSON run fields stored as NULL when null or absent (the others are always JSON text). */
+const NULLABLE_JSON_RUN_FIELDS: ReadonlySet<keyof DagRunRecord> = new Set(['parent', 'pinnedVersions']);
+
 function runValue(run: DagRunRecord, f: keyof DagRunRecord): SQLInputValue {
   const v = run[f];
-  if (RUN_COLUMNS[f][1] === 'json') return v === null && f === 'parent' ? null : json(v);
+  if (RUN_COLUMNS[f][1] === 'json') return (v === null || v === undefined) && NULLABLE_JSON_RUN_FIELDS.has(f) ? null : json(v);
   return sqlValue(v);
 }
 
@@ -607,6 +648,18 @@ function taskStateFromRow(row: Row): TaskStateRecord {
 
 function dagFromRow(row: Row): DagRecord {
   return { dagId: str(row, 'dag_id'), version: str(row, 'version'), paused: num(row, 'paused') !== 0, fileloc: strOrNull(row, 'fileloc'), updatedAt: str(row, 'updated_at') };
+}
+
+function dagVersionFromRow(row: Row): DagVersionRecord {
+  return {
+    dagId: str(row, 'dag_id'),
+    version: str(row, 'version'),
+    structureHash: str(row, 'structure_hash'),
+    bundle: strOrNull(row, 'bundle'),
+    fileloc: strOrNull(row, 'fileloc'),
+    createdAt: str(row, 'created_at'),
+    prunedAt: strOrNull(row, 'pruned_at'),
+  };
 }
 
 function poolFromRow(row: Row): PoolRecord {
@@ -729,6 +782,15 @@ function statements(db: DatabaseSync) {
       `INSERT INTO dags (dag_id, version, paused, fileloc, updated_at) VALUES (?, ?, 0, ?, ?)
        ON CONFLICT (dag_id) DO UPDATE SET version = excluded.version, fileloc = excluded.fileloc, updated_at = excluded.updated_at RETURNING *`,
     ),
+    // A version registered again keeps its record as first registered, but is kept again (not pruned).
+    registerVersion: p(
+      `INSERT INTO dag_versions (dag_id, version, structure_hash, bundle, fileloc, created_at, pruned_at) VALUES (?, ?, ?, ?, ?, ?, NULL)
+       ON CONFLICT (dag_id, version) DO UPDATE SET pruned_at = NULL WHERE pruned_at IS NOT NULL`,
+    ),
+    getVersion: p('SELECT * FROM dag_versions WHERE dag_id = ? AND version = ?'),
+    listVersions: p('SELECT * FROM dag_versions WHERE dag_id = ? ORDER BY created_at, version'),
+    pruneVersion: p('UPDATE dag_versions SET pruned_at = ? WHERE dag_id = ? AND version = ?'),
+    deleteVersions: p('DELETE FROM dag_versions WHERE dag_id = ?'),
     pauseDag: p(
       `INSERT INTO dags (dag_id, version, paused, fileloc, updated_at) VALUES (?, '', ?, NULL, ?)
        ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at RETURNING *`,
@@ -1084,10 +1146,13 @@ export class SqliteStateStore implements StateStore {
   }
 
   async deleteDagRecord(dagId: string): Promise<{ dagRecord: boolean; backfills: number }> {
-    return this.tx(() => ({
-      dagRecord: Number(this.q.deleteDag.run(dagId).changes) > 0,
-      backfills: Number(this.q.deleteBackfills.run(dagId).changes),
-    }));
+    return this.tx(() => {
+      this.q.deleteVersions.run(dagId);
+      return {
+        dagRecord: Number(this.q.deleteDag.run(dagId).changes) > 0,
+        backfills: Number(this.q.deleteBackfills.run(dagId).changes),
+      };
+    });
   }
 
   async deleteSemaphores(names: readonly string[]): Promise<void> {
@@ -1233,8 +1298,26 @@ export class SqliteStateStore implements StateStore {
     return row ? dagFromRow(row) : undefined;
   }
 
-  async registerDagVersion(dagId: string, version: string, fileloc: string | null, at: string): Promise<DagRecord> {
-    return dagFromRow(this.q.registerDag.get(dagId, version, fileloc, at)!);
+  /** One transaction: the DAG's row (current version) and the version's row (inserted if absent). */
+  async registerDagVersion(entry: DagVersionEntry, at: string): Promise<DagRecord> {
+    const { dagId, version, structureHash, bundle, fileloc } = entry;
+    return this.tx(() => {
+      this.q.registerVersion.run(dagId, version, structureHash, bundle, fileloc, at);
+      return dagFromRow(this.q.registerDag.get(dagId, version, fileloc, at)!);
+    });
+  }
+
+  async getDagVersion(dagId: string, version: string): Promise<DagVersionRecord | undefined> {
+    const row = this.q.getVersion.get(dagId, version);
+    return row ? dagVersionFromRow(row) : undefined;
+  }
+
+  async listDagVersions(dagId: string): Promise<DagVersionRecord[]> {
+    return this.q.listVersions.all(dagId).map(dagVersionFromRow);
+  }
+
+  async markDagVersionPruned(dagId: string, version: string, at: string): Promise<void> {
+    this.q.pruneVersion.run(at, dagId, version);
   }
 
   async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {
@@ -1401,6 +1484,8 @@ function openSchema(db: DatabaseSync, path: string): void {
         db.exec(MIGRATE_2_TO_3);
         db.prepare('UPDATE schema_version SET version = 3, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
+      // Created by the migration to version 5 below.
+      if (version < 5) tables.add('dag_versions');
       // Added without a version of its own (created if missing): a file of an earlier airless gets it here.
       db.exec(SEMAPHORE_HOLDERS_TABLE);
       tables.add('semaphore_holders');
@@ -1409,6 +1494,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 4) {
         migrate3to4(db);
         db.prepare('UPDATE schema_version SET version = 4, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
+      if (version < 5) {
+        db.exec(MIGRATE_4_TO_5);
+        db.prepare('UPDATE schema_version SET version = 5, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
     }
     db.exec('COMMIT');

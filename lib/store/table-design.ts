@@ -22,6 +22,11 @@
  * | semaphore waiter| `WAIT#<name>`          | `<epoch ms>#<seq>`                               |                                        |                               |
  * | DAG record      | `DAG#<dagId>`          | `META`                                           |                                        |                               |
  * | backfill        | `DAG#<dagId>`          | `BACKFILL#<backfillId>`                          |                                        |                               |
+ * | DAG version     | `DAG#<dagId>`          | `VERSION#<version>`                              |                                        |                               |
+ *
+ * A DAG's partition holds its record, its backfills and its version records: `getDagVersion` is a GetItem,
+ * `listDagVersions` a Query on `VERSION#` (sorted by `createdAt` after it: a DAG has few versions), and
+ * `deleteDagRecord` deletes the whole partition (one Query, then batch deletes).
  *
  * Map indexes, item indexes and try numbers are zero-padded (`-` for map index -1, which sorts first),
  * so a Query on a prefix returns them in numeric order. Every item also carries `type`. Items of a
@@ -132,6 +137,7 @@ export const keys = {
   pool: (name: string) => ({ [PK]: 'POOLS', [SK]: `POOL#${name}` }),
   dag: (dagId: string) => ({ [PK]: `DAG#${dagId}`, [SK]: 'META' }),
   backfill: (dagId: string, backfillId: string) => ({ [PK]: `DAG#${dagId}`, [SK]: `BACKFILL#${freePart(backfillId)}` }),
+  dagVersion: (dagId: string, version: string) => ({ [PK]: `DAG#${dagId}`, [SK]: `VERSION#${freePart(version)}` }),
   semaphore: (name: string) => ({ [PK]: `SEM#${name}`, [SK]: 'SEM' }),
   counter: (name: string) => ({ [PK]: `CNT#${name}`, [SK]: 'CNT' }),
 } as const;
@@ -149,6 +155,7 @@ export const prefixes = {
   poolPartition: 'POOLS',
   dagPartition: (dagId: string) => `DAG#${dagId}`,
   backfills: 'BACKFILL#',
+  dagVersions: 'VERSION#',
   /** Prefixes of the items that expire after a run ends. */
   expiring: ['XC#', 'IT#', 'LOG#'] as const,
 } as const;
