@@ -34,6 +34,14 @@ export interface BundleBucketOptions {
   cacheDir?: string;
 }
 
+/** The code of a stack's DAG versions as the functions use it: served (a BundleSource), imported, pruned. */
+export interface VersionCode extends BundleSource {
+  /** Import a kept bundle's DAG module; undefined when it is not kept. */
+  importBundle(bundle: string): Promise<Record<string, unknown> | undefined>;
+  /** Delete a bundle's code; false when it was gone already. */
+  deleteBundle(bundle: string): Promise<boolean>;
+}
+
 function isMissing(e: unknown): boolean {
   const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
   return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
@@ -44,8 +52,10 @@ function isMissing(e: unknown): boolean {
  * importer of a version loader (a bundle is downloaded once per container and imported from there), and
  * the deleter of pruning.
  */
-export class BundleBucket implements BundleSource {
+export class BundleBucket implements VersionCode {
   private readonly imports = new Map<string, Promise<Record<string, unknown> | undefined>>();
+  /** Bundles this container deleted or found gone: pruning asks again every round, the bucket need not answer again. */
+  private readonly gone = new Set<string>();
   readonly cacheDir: string;
 
   constructor(private readonly options: BundleBucketOptions) {
@@ -119,12 +129,17 @@ export class BundleBucket implements BundleSource {
    * manifest, so the next pruning finds the bundle and deletes the rest). False when it was gone already.
    */
   async deleteBundle(bundle: string): Promise<boolean> {
+    if (this.gone.has(bundle)) return false;
     const m = await this.manifest(bundle);
-    if (!m) return false;
+    if (!m) {
+      this.gone.add(bundle);
+      return false;
+    }
     const del = (key: string) => this.options.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
     await Promise.all([...m.files.map((f) => del(this.key(bundle, `${BUNDLE_SOURCES}${f.path}`))), del(this.key(bundle, BUNDLE_ENTRY))]);
     await del(this.key(bundle, BUNDLE_MANIFEST));
     this.imports.delete(bundle);
+    this.gone.add(bundle);
     return true;
   }
 }

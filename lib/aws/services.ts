@@ -1,7 +1,7 @@
 import { isDag, type Dag } from '../authoring/dag.ts';
 import { s3Client } from '../clients/aws-clients.ts';
 import { VersionLoader } from '../dagbag/version-loader.ts';
-import { BundleBucket } from './bundle-bucket.ts';
+import { BundleBucket, type VersionCode } from './bundle-bucket.ts';
 import { DagImportError } from '../errors.ts';
 import type { BatchBackend } from '../executor/batch-backend.ts';
 import type { DagResolver, SchedulerEvent } from '../scheduler/host.ts';
@@ -121,7 +121,7 @@ export interface AwsServices {
   /** Arms the reconciler when a run becomes active (lib/aws/reconciler.ts). Absent: nothing is armed. */
   reconciler?: ReconcilerArming;
   /** The versions' code in the bucket (`BUNDLES_PREFIX`): loaded for runs on other versions, served by the API, pruned. Absent without a bucket. */
-  bundles?: BundleBucket;
+  bundles?: VersionCode;
   /** Loads a run's version that is not the bundled one (store's version record → the bucket's bundle). Absent without `bundles`. */
   versions?: VersionLoader;
   /** Newest versions per DAG whose code pruning keeps (`VERSIONS_RETAINED`). Default DEFAULT_VERSIONS_RETAINED. */
@@ -145,7 +145,7 @@ export interface ServiceOverrides {
   /** The DAGs (default: the resolver given to servicesFromEnv). */
   dags?: ListingDagResolver;
   /** The versions' code (default: `BUNDLES_PREFIX` of the `BUCKET_NAME` bucket, when set). */
-  bundles?: BundleBucket;
+  bundles?: VersionCode;
   /** Newest versions per DAG whose code pruning keeps (default: `VERSIONS_RETAINED`, else DEFAULT_VERSIONS_RETAINED). */
   versionsRetained?: number;
 }
@@ -318,7 +318,7 @@ export function dagResolverFromModules(modules: readonly DagModule[], options: M
       if (!loader) return undefined;
       const dag = await loader.load(id, version);
       let versions = loaded.get(id);
-      if (!versions) loaded.set(id, (versions = new Map()));
+      if (!versions) loaded.set(id, (versions = new Map<string, Dag>()));
       versions.set(version, dag);
       return dag;
     },
