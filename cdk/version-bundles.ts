@@ -104,6 +104,7 @@ export async function buildVersionBundles(folder: string, files: readonly string
       const code = await buildBundleModule(c, abs, shim);
       const tmp = `${at}.tmp-${process.pid}`;
       rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
       for (const [rel, bytes] of c.contents) {
         const target = path.join(tmp, ...BUNDLE_SOURCES.split('/').filter(Boolean), ...rel.split('/'));
         mkdirSync(path.dirname(target), { recursive: true });
