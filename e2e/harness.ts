@@ -132,7 +132,7 @@ export interface Harness {
   /** Where large values go (s3rver, or LocalStack's S3). */
   readonly s3: { client: S3Client; bucket: string; prefix: string };
   readonly dags: { getDag(id: string, version?: string): Dag | undefined; readonly dags: readonly Dag[] };
-  /** The versions' code in the bucket (its prefix is `<s3.prefix>bundles/`), as the functions see it. */
+  /** The versions' code in the bucket (under `bundles/<table>/`), as the functions see it. */
   readonly bundles: BundleBucket;
   readonly naming: StateMachineNaming;
   /** Every invocation, in order. */
@@ -171,8 +171,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = new DynamoDbStateStore({ tableName: backends.tableName, client: backends.dynamodb, largeValues });
   if (options.dags && handlerMode !== 'core') throw new Error("the harness's dags option needs handlers: 'core' (the functions bundle the airless-dags module)");
   if (options.dags && options.deployment) throw new Error("the harness's dags and deployment options exclude each other");
-  // The versions' code: uploaded at start (and at each redeploy) under the bucket's bundle prefix.
-  const bundlesPrefix = `values/${backends.tableName}/bundles/`;
+  // The versions' code: uploaded at start (and at each redeploy) under the bucket's bundle prefix (beside the
+  // store's values, not among them: tests list the store's objects).
+  const bundlesPrefix = `bundles/${backends.tableName}/`;
   let bundles!: BundleBucket;
   let deployed!: ModuleDagResolver;
   /** A deploy's functions: their own bundle cache and resolver (a new container). */
