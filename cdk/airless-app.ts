@@ -5,6 +5,7 @@ import { resolveDagsFolder } from '../lib/dagbag/dags-folder.ts';
 import { AirlessError } from '../lib/errors.ts';
 import { AirlessStack, type AirlessStackProps } from './airless-stack.ts';
 import { writeDagsModule } from './dags-module.ts';
+import { buildVersionBundles } from './version-bundles.ts';
 
 /** DAG files failed to import: the stack is not synthesized (nothing broken gets deployed). */
 export class DagBagImportErrors extends AirlessError {
@@ -12,7 +13,7 @@ export class DagBagImportErrors extends AirlessError {
 }
 
 /** Stack options from the CDK context key `airless` (cdk.json or `-c airless='{...}'`). */
-export type AirlessContext = Pick<AirlessStackProps, 'namePrefix' | 'batchWatch' | 'iterateMode' | 'batch' | 'xcomRetentionDays' | 'tracing' | 'batchWatchIntervalSeconds'>;
+export type AirlessContext = Pick<AirlessStackProps, 'namePrefix' | 'batchWatch' | 'iterateMode' | 'batch' | 'xcomRetentionDays' | 'tracing' | 'batchWatchIntervalSeconds' | 'versionsRetained'>;
 
 export interface AirlessAppOptions {
   /**
@@ -31,7 +32,7 @@ export interface AirlessAppOptions {
    */
   stackName?: string;
   /**
-   * Where the generated `airless-dags` module goes.
+   * Where the generated `airless-dags` module and the DAG files' version bundles go.
    * @default the system's temporary folder
    */
   dagsModuleDir?: string;
@@ -44,7 +45,7 @@ export interface AirlessAppOptions {
    * More stack props (they win over the context's).
    * @default the context's (`airless:*` values), else the stack's defaults
    */
-  props?: Partial<Omit<AirlessStackProps, 'dags' | 'dagsModule'>> & StackProps;
+  props?: Partial<Omit<AirlessStackProps, 'dags' | 'dagsModule' | 'versionBundles'>> & StackProps;
 }
 
 /**
@@ -61,6 +62,9 @@ export async function createAirlessApp(options: AirlessAppOptions = {}): Promise
       `${bag.importErrors.length} DAG file(s) in ${folder} failed to import; nothing was synthesized:\n${bag.importErrors.map((e) => `  - ${e.error}`).join('\n')}`,
     );
   }
+  // Each file's code as its versions will load it (the bucket's bundles), and the hash that names them.
+  const built = await buildVersionBundles(bag.folder, bag.files, options.dagsModuleDir);
+  const bundles = new Map(built.bundles.map((b) => [b.file, b.bundle]));
   const app = options.app ?? new App();
   const context = (app.node.tryGetContext('airless') ?? {}) as AirlessContext;
   const account = process.env.CDK_DEFAULT_ACCOUNT;
@@ -71,7 +75,8 @@ export async function createAirlessApp(options: AirlessAppOptions = {}): Promise
     ...context,
     ...(options.props ?? {}),
     dags: bag.dags,
-    dagsModule: writeDagsModule(bag.folder, bag.files, options.dagsModuleDir),
+    dagsModule: writeDagsModule(bag.folder, bag.files, options.dagsModuleDir, bundles),
+    versionBundles: built.dir,
   });
   if (options.nag ?? true) Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   return { app, stack };

@@ -7,13 +7,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
 import type { Construct, IConstruct } from 'constructs';
 import type { Dag } from '../lib/authoring/dag.ts';
-import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, ENV } from '../lib/aws/services.ts';
+import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, DEFAULT_BUNDLES_PREFIX, ENV } from '../lib/aws/services.ts';
+import { DEFAULT_VERSIONS_RETAINED } from '../lib/scheduler/prune-versions.ts';
 import { API_URL_OUTPUT } from '../lib/cli/stack-endpoint.ts';
 import { namePrefix, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import { compileBatchWatcher } from '../lib/compiler/batch-watcher.ts';
@@ -98,6 +100,19 @@ export interface AirlessStackProps extends StackProps {
    * DAGs from.
    */
   dagsModule: string;
+  /**
+   * The folder of the DAG files' version bundles (cdk/version-bundles.ts `buildVersionBundles`: one
+   * `<hash>/` folder per file), deployed to the bucket under `airless/bundles/` and never removed by a later
+   * deploy (runs in flight keep their code): the reconciler prunes them once no run needs them.
+   * @default none: no bundle is deployed, and a run whose version is not the bundled one cannot load it
+   */
+  versionBundles?: string;
+  /**
+   * How many of each DAG's newest versions keep their code in the bucket beside the current one and those
+   * active runs use (so clearing a recent run reruns its own code).
+   * @default DEFAULT_VERSIONS_RETAINED (10)
+   */
+  versionsRetained?: number;
   /**
    * Prefix of the state machines' names (letters, digits and '-', 56 at most).
    * @default the stack name (its first 32 letters, digits and '-') and a hash of the stack name and the
@@ -263,6 +278,8 @@ export class AirlessStack extends Stack {
       [ENV.batchWatcher]: 'true',
       [ENV.batchWatch]: batchWatch,
       [ENV.batchWatchIntervalSeconds]: String(batchWatchIntervalSeconds),
+      [ENV.bundlesPrefix]: DEFAULT_BUNDLES_PREFIX,
+      [ENV.versionsRetained]: String(props.versionsRetained ?? DEFAULT_VERSIONS_RETAINED),
       [ENV.taskRunnerTimeoutSeconds]: String((props.functions?.taskRunner?.timeout ?? FUNCTION_DEFAULTS.taskRunner.timeout).toSeconds()),
       POWERTOOLS_LOG_LEVEL: 'INFO',
       NODE_OPTIONS: '--enable-source-maps',
@@ -351,6 +368,32 @@ export class AirlessStack extends Stack {
     for (const fn of Object.values(f)) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [values] }));
     }
+    // The versions' code (airless/bundles/, under the same prefix): every function may load a run's version
+    // (GetObject above); the scheduler's reconciler rounds prune the code no run needs any more.
+    f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [this.bucket.arnForObjects(`${DEFAULT_BUNDLES_PREFIX}*`)] }));
+    if (props.versionBundles !== undefined) {
+      new s3deploy.BucketDeployment(this, 'VersionBundles', {
+        sources: [s3deploy.Source.asset(props.versionBundles)],
+        // aws-cdk-lib's IBucket declares `isWebsite` optional-present, which exactOptionalPropertyTypes refuses for its own Bucket.
+        destinationBucket: this.bucket as unknown as s3.IBucket,
+        destinationKeyPrefix: DEFAULT_BUNDLES_PREFIX,
+        // Older deploys' bundles stay: runs in flight on them load them; the reconciler prunes them.
+        prune: false,
+        retainOnDelete: true,
+      });
+      for (const child of this.node.children) {
+        if (!child.node.id.startsWith('Custom::CDKBucketDeployment')) continue;
+        NagSuppressions.addResourceSuppressions(
+          child,
+          [
+            { id: 'AwsSolutions-L1', reason: 'The CDK\'s BucketDeployment handler: its runtime is the one aws-cdk-lib ships it with.' },
+            { id: 'AwsSolutions-IAM4', reason: 'The BucketDeployment handler writes its own CloudWatch logs (AWSLambdaBasicExecutionRole).' },
+            { id: 'AwsSolutions-IAM5', reason: 'The BucketDeployment handler copies the DAG versions\' bundles from the CDK asset bucket into this stack\'s bucket: the grants aws-cdk-lib makes for it (s3:GetObject*/List*/PutObject* on those buckets\' objects).' },
+          ],
+          true,
+        );
+      }
+    }
     // Every function that runs scheduler steps dispatches lifecycles and timers: the task runner and the
     // sensor poke report their tries themselves (and start what the scheduler decided), the API triggers,
     // clears and backfills. A replayed dispatch of a Standard lifecycle checks the execution it finds, and
@@ -379,7 +422,7 @@ export class AirlessStack extends Stack {
         'Wildcards scoped to this stack: its table\'s indexes (<table>/index/*), its bucket\'s objects under the store\'s prefix (<bucket>/airless/*), and the executions of its own lifecycle state machines (<machine>:*: execution names are made at run time).',
       appliesTo: [
         { regex: '/^Resource::<Table[0-9A-F]+\\.Arn>\\/index\\/\\*$/g' },
-        { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/\\*$/g' },
+        { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/(bundles\\/)?\\*$/g' },
         stateMachineWildcard(this.naming.prefix),
       ],
     };

@@ -2,8 +2,11 @@
  * The `airless-dags` module of the e2e harness: what the CDK app generates for the function bundles
  * (cdk/dags-module.ts), written by hand here: the example DAGs of `dags/` and the harness's own DAGs of
  * `e2e/dags/`. The e2e vitest config aliases `airless-dags` to this file, so that the functions in
- * `functions/` load the same DAGs in this process as they would in their bundles.
+ * `functions/` load the same DAGs in this process as they would in their bundles. Each file's bundle hash
+ * is computed here at load (the CDK app computes it at synth), with its version bundle to upload.
  */
+import { fileURLToPath } from 'node:url';
+import { buildVersionBundles, type BuiltBundles } from '../cdk/version-bundles.ts';
 import * as batchFanout from '../dags/batch_fanout.ts';
 import * as branchingJoin from '../dags/branching_join.ts';
 import * as exampleWorkflow from '../dags/example_workflow.ts';
@@ -18,18 +21,34 @@ import * as e2eChain from './dags/e2e_chain.ts';
 import * as e2eReplay from './dags/e2e_replay.ts';
 import * as e2eRetry from './dags/e2e_retry.ts';
 
-export const dagModules: readonly { file: string; exports: Record<string, unknown> }[] = [
-  { file: 'batch_fanout.ts', exports: batchFanout },
-  { file: 'branching_join.ts', exports: branchingJoin },
-  { file: 'example_workflow.ts', exports: exampleWorkflow },
-  { file: 'iteration_vs_mapping.ts', exports: iterationVsMapping },
-  { file: 'solver.ts', exports: solver },
-  { file: 'stage_calibration.ts', exports: stageCalibration },
-  { file: 'stage_imaging.ts', exports: stageImaging },
-  { file: 'stage_import_prep.ts', exports: stageImportPrep },
-  { file: 'e2e/cost.ts', exports: cost },
-  { file: 'e2e/e2e_arrays.ts', exports: e2eArrays },
-  { file: 'e2e/e2e_chain.ts', exports: e2eChain },
-  { file: 'e2e/e2e_replay.ts', exports: e2eReplay },
-  { file: 'e2e/e2e_retry.ts', exports: e2eRetry },
+/** The harness's DAG folders and their files, as the functions' module lists them (`e2e/` files are e2e/dags/'s). */
+const FOLDERS = [
+  { folder: '../dags', prefix: '', files: ['batch_fanout.ts', 'branching_join.ts', 'example_workflow.ts', 'iteration_vs_mapping.ts', 'solver.ts', 'stage_calibration.ts', 'stage_imaging.ts', 'stage_import_prep.ts'] },
+  { folder: './dags', prefix: 'e2e/', files: ['cost.ts', 'e2e_arrays.ts', 'e2e_chain.ts', 'e2e_replay.ts', 'e2e_retry.ts'] },
+] as const;
+
+/** Each file's version bundle, built as the CDK app builds them (the harness uploads them to its bucket). */
+export const versionBundles: readonly BuiltBundles[] = await Promise.all(FOLDERS.map((f) => buildVersionBundles(fileURLToPath(new URL(f.folder, import.meta.url)), f.files)));
+
+const bundleOf = new Map(FOLDERS.flatMap((f, i) => versionBundles[i]!.bundles.map((b) => [`${f.prefix}${b.file}`, b.bundle] as const)));
+const bundle = (file: string): string => {
+  const hash = bundleOf.get(file);
+  if (hash === undefined) throw new Error(`no version bundle was built for ${file}`);
+  return hash;
+};
+
+export const dagModules: readonly { file: string; bundle: string; exports: Record<string, unknown> }[] = [
+  { file: 'batch_fanout.ts', bundle: bundle('batch_fanout.ts'), exports: batchFanout },
+  { file: 'branching_join.ts', bundle: bundle('branching_join.ts'), exports: branchingJoin },
+  { file: 'example_workflow.ts', bundle: bundle('example_workflow.ts'), exports: exampleWorkflow },
+  { file: 'iteration_vs_mapping.ts', bundle: bundle('iteration_vs_mapping.ts'), exports: iterationVsMapping },
+  { file: 'solver.ts', bundle: bundle('solver.ts'), exports: solver },
+  { file: 'stage_calibration.ts', bundle: bundle('stage_calibration.ts'), exports: stageCalibration },
+  { file: 'stage_imaging.ts', bundle: bundle('stage_imaging.ts'), exports: stageImaging },
+  { file: 'stage_import_prep.ts', bundle: bundle('stage_import_prep.ts'), exports: stageImportPrep },
+  { file: 'e2e/cost.ts', bundle: bundle('e2e/cost.ts'), exports: cost },
+  { file: 'e2e/e2e_arrays.ts', bundle: bundle('e2e/e2e_arrays.ts'), exports: e2eArrays },
+  { file: 'e2e/e2e_chain.ts', bundle: bundle('e2e/e2e_chain.ts'), exports: e2eChain },
+  { file: 'e2e/e2e_replay.ts', bundle: bundle('e2e/e2e_replay.ts'), exports: e2eReplay },
+  { file: 'e2e/e2e_retry.ts', bundle: bundle('e2e/e2e_retry.ts'), exports: e2eRetry },
 ];

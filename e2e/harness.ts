@@ -33,7 +33,14 @@ import type { DagRunRecord, RunRef, TaskInstanceRecord } from '../lib/store/reco
 import { DynamoDbStateStore } from '../lib/store/dynamodb-store.ts';
 import { S3LargeValueStore } from '../lib/store/large-values.ts';
 import type { SchedulerEvent } from '../lib/scheduler/host.ts';
-import { dagModules } from './airless-dags.ts';
+import { dagModules, versionBundles } from './airless-dags.ts';
+import { uploadBundles, type Deployment } from './deployment.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BundleBucket } from '../lib/aws/bundle-bucket.ts';
+import { VersionLoader } from '../lib/dagbag/version-loader.ts';
+import type { ListingDagResolver, ModuleDagResolver } from '../lib/aws/services.ts';
 import { openBackends, targetFromEnv, type Backends, type EmulatorEndpoints, type Target } from './backends.ts';
 import { LocalBatchApi, manifestChildItem, type BatchApiOptions } from './batch-api.ts';
 import { submitJobSync, SYNC_POLL_SECONDS } from './batch-sync.ts';
@@ -98,6 +105,19 @@ export interface HarnessOptions {
   reconciler?: boolean;
   /** Seconds between two rounds of the reconciler. Default 300. */
   reconcileIntervalSeconds?: number;
+  /**
+   * What is deployed first: the functions' DAG modules (with their bundle hashes) and the version bundles
+   * uploaded to the bucket (handlers `functions` too: the harness's resolver stands in for the bundled
+   * `airless-dags` one). Not with `dags`.
+   * @default e2e/airless-dags.ts's modules and bundles
+   */
+  deployment?: Deployment;
+  /**
+   * How many of each DAG's newest versions keep their code when a reconciler round prunes (the functions'
+   * `VERSIONS_RETAINED`).
+   * @default DEFAULT_VERSIONS_RETAINED
+   */
+  versionsRetained?: number;
 }
 
 export interface Harness {
@@ -111,7 +131,9 @@ export interface Harness {
   readonly store: DynamoDbStateStore;
   /** Where large values go (s3rver, or LocalStack's S3). */
   readonly s3: { client: S3Client; bucket: string; prefix: string };
-  readonly dags: { getDag(id: string): Dag | undefined; dags: Dag[] };
+  readonly dags: { getDag(id: string, version?: string): Dag | undefined; readonly dags: readonly Dag[] };
+  /** The versions' code in the bucket (under `bundles/<table>/`), as the functions see it. */
+  readonly bundles: BundleBucket;
   readonly naming: StateMachineNaming;
   /** Every invocation, in order. */
   readonly invocations: Invocation[];
@@ -119,6 +141,11 @@ export interface Harness {
   readonly errors: { where: string; run: RunRef | null; error: string }[];
   /** Every task instance change the scheduler reported, in order. */
   readonly tiEvents: TaskInstanceRecord[];
+  /**
+   * Deploy again: upload `deployment`'s version bundles (nothing is removed) and give the functions its DAG
+   * modules (new function code: a new container's resolver, loading other versions afresh from the bucket).
+   */
+  redeploy(deployment: Deployment): Promise<void>;
   /** Invoke the trigger function: create a run and start it. */
   trigger(ev: TriggerEvent): Promise<DagRunRecord>;
   /** Invoke the scheduler function with a reconcile request. */
@@ -143,7 +170,39 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const largeValues = new S3LargeValueStore({ bucket: backends.bucket, prefix: `values/${backends.tableName}/`, client: backends.s3 });
   const store = new DynamoDbStateStore({ tableName: backends.tableName, client: backends.dynamodb, largeValues });
   if (options.dags && handlerMode !== 'core') throw new Error("the harness's dags option needs handlers: 'core' (the functions bundle the airless-dags module)");
-  const dags = options.dags ? dagResolverFromModules([{ file: 'faults.ts', exports: Object.fromEntries(options.dags.map((d) => [d.dagId, d])) }]) : dagResolverFromModules(dagModules);
+  if (options.dags && options.deployment) throw new Error("the harness's dags and deployment options exclude each other");
+  // The versions' code: uploaded at start (and at each redeploy) under the bucket's bundle prefix (beside the
+  // store's values, not among them: tests list the store's objects).
+  const bundlesPrefix = `bundles/${backends.tableName}/`;
+  let bundles!: BundleBucket;
+  let deployed!: ModuleDagResolver;
+  /** A deploy's functions: their own bundle cache and resolver (a new container). */
+  const deploy = async (d: Deployment) => {
+    await uploadBundles(backends.s3, backends.bucket, bundlesPrefix, d);
+    const bucket = new BundleBucket({ client: backends.s3, bucket: backends.bucket, prefix: bundlesPrefix, cacheDir: mkdtempSync(path.join(tmpdir(), 'airless-e2e-bundles-')) });
+    const loader = new VersionLoader({ locate: (dagId, version) => store.getDagVersion(dagId, version), importBundle: (b) => bucket.importBundle(b) });
+    bundles = bucket;
+    deployed = dagResolverFromModules(d.modules, { versions: () => loader });
+  };
+  if (options.dags) {
+    bundles = new BundleBucket({ client: backends.s3, bucket: backends.bucket, prefix: bundlesPrefix });
+    deployed = dagResolverFromModules([{ file: 'faults.ts', exports: Object.fromEntries(options.dags.map((d) => [d.dagId, d])) }]);
+  } else await deploy(options.deployment ?? { modules: dagModules, bundles: versionBundles });
+  /** The functions' resolver: the current deploy's. */
+  const dags: ListingDagResolver & { readonly dags: readonly Dag[] } = {
+    getDag: (id, version) => deployed.getDag(id, version),
+    loadVersion: (id, version) => deployed.loadVersion(id, version),
+    get dags() {
+      return deployed.dags;
+    },
+  };
+  /** The functions' bundles: the current deploy's. */
+  const currentBundles = {
+    manifest: (b: string) => bundles.manifest(b),
+    readFile: (b: string, f: string) => bundles.readFile(b, f),
+    importBundle: (b: string) => bundles.importBundle(b),
+    deleteBundle: (b: string) => bundles.deleteBundle(b),
+  };
 
   // AWS Batch.
   // Array children run their own item of the wave's manifest in S3, as a real child reads it.
@@ -197,6 +256,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     onEvent,
     // Item lists too long for the state: in the large-value bucket, read by the Distributed Map's ItemReader.
     blobs: blobStoreOn(largeValues, options.itemsInlineMaxBytes),
+    dags,
+    bundles: currentBundles,
+    ...(options.versionsRetained !== undefined ? { versionsRetained: options.versionsRetained } : {}),
     ...(options.reconciler
       ? {
           reconciler: new ReconcilerArming({
@@ -253,6 +315,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     store,
     s3: { client: backends.s3, bucket: backends.bucket, prefix: `values/${backends.tableName}/` },
     dags,
+    get bundles(): BundleBucket {
+      return bundles;
+    },
+    redeploy: deploy,
     naming,
     invocations,
     errors,

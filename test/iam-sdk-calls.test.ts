@@ -61,6 +61,11 @@ const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => bo
     actions: ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:TerminateJob'],
     why: 'a watcher round is one DescribeJobs; its step resumes deferred instances (its host has no stopRunnable)',
   },
+  ...(['trigger', 'taskRunner', 'sensorPoke', 'describeJobs', 'api'] as const).map((fn) => ({
+    fn,
+    actions: ['s3:DeleteObject'],
+    why: 'only the reconciler\'s rounds (the scheduler) prune the versions\' code (BundleBucket.deleteBundle); the others only load it',
+  })),
   { fn: 'taskRunner', actions: ['batch:TerminateJob'], why: 'the task runner handles no timer (the only source of stopRunnable)' },
   {
     fn: 'taskRunner',
@@ -70,9 +75,13 @@ const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => bo
   },
 ];
 
-/** What a resource allowing the action must look like: the stack's table, its bucket's values, its state machines. */
+/**
+ * What a resource allowing the action must look like: the stack's table, its bucket's values (deleting: only
+ * the versions' code, airless/bundles/), its state machines.
+ */
 function resourceOf(action: string): RegExp | null {
   if (action.startsWith('dynamodb:')) return /"Table[0-9A-F]{8}"/;
+  if (action === 's3:DeleteObject') return /LargeValues[0-9A-F]{8}.*\/airless\/bundles\/\*"/;
   if (action.startsWith('s3:')) return /LargeValues[0-9A-F]{8}.*\/airless\/\*"/;
   if (action.startsWith('states:')) return /:states:/;
   return null;

@@ -5,7 +5,7 @@
 //   npx node --import tsx bench/deploy-scale/measure-size.ts <dags> <tasksPerDag>
 //
 // Run alone it prints the figures as one JSON line; under bench/deploy-scale/bench.ts it sends them over IPC.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,8 +61,13 @@ function synthesize(dags: ReturnType<typeof generateDags>, limitLifted: boolean,
     builtinCloudFormationValidation: false,
     context: { 'aws:cdk:bundling-stacks': [], ...(limitLifted ? { [STACK_RESOURCE_LIMIT_CONTEXT]: 0 } : {}) },
   });
-  // The functions are not bundled, so the DAGs module they would import is never read.
-  const stack = new AirlessStack(app, 'AirlessDeployScale', { dags, dagsModule: path.join(outdir, 'airless-dags.ts') });
+  // The functions are not bundled, so the DAGs module they would import is never read. The generated DAGs
+  // have no files, so no version bundles: an empty folder stands for them (the BucketDeployment that
+  // carries them to the bucket is as many resources, whatever they hold: +5 with its handler, role,
+  // policy and AWS CLI layer).
+  const bundles = path.join(outdir, 'version-bundles');
+  mkdirSync(bundles, { recursive: true });
+  const stack = new AirlessStack(app, 'AirlessDeployScale', { dags, dagsModule: path.join(outdir, 'airless-dags.ts'), versionBundles: bundles });
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   const t0 = performance.now();
   const assembly = app.synth();

@@ -3,14 +3,21 @@
 /// <reference path="../airless-dags.d.ts" />
 import { Logger } from '@aws-lambda-powertools/logger';
 import { dagModules } from 'airless-dags';
+import { installDagLibrary } from '../../lib/aws/dag-library-global.ts';
 import { dagResolverFromModules, servicesFromEnv, type FunctionServices, type ServiceOverrides } from '../../lib/aws/services.ts';
 import type { SchedulerEvent } from '../../lib/scheduler/host.ts';
 
 /** The function's logger (service name from `POWERTOOLS_SERVICE_NAME`, level from `POWERTOOLS_LOG_LEVEL`). */
 export const logger = new Logger();
 
-/** The bundled DAGs. */
-export const dags = dagResolverFromModules(dagModules);
+// The library the versions' bundles import as 'airless' (lib/aws/dag-library.ts): this function's own copy.
+installDagLibrary();
+
+/**
+ * The bundled DAGs, each at its bundle's version; a run on another version (an earlier deploy's) loads it
+ * from the bucket (`BUNDLES_PREFIX`) through the services' version loader.
+ */
+export const dags = dagResolverFromModules(dagModules, { versions: () => functionServices().versions });
 
 function logEvent(e: SchedulerEvent): void {
   switch (e.type) {

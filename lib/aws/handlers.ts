@@ -11,6 +11,7 @@ import { childOutcomes, failedWave, groupBounds, type ArrayRef } from '../core/a
 import { runRefOf, type DagRunRecord, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { InvocationHost } from './invocation-host.ts';
+import { pruneVersions, type PruneReport } from '../scheduler/prune-versions.ts';
 import { parseReconcilerLoop, ReconcilerFlag, reconcilerRound } from './reconciler.ts';
 import type { ReconcilerLoop, ReconcilerReply } from '../compiler/reconciler.ts';
 import { DynamoDbStateStore } from '../store/dynamodb-store.ts';
@@ -112,7 +113,12 @@ export async function handleSchedulerRequest(req: SchedulerRequest, svc: AwsServ
     case 'reconcile': {
       if (req.loop !== undefined) {
         const loop = parseReconcilerLoop(req.loop);
-        return reconcilerRound(reconcilerFlagOf(svc), loop, (svc.now ?? Date.now)(), async () => (await reconcileRuns(req, svc)).length);
+        return reconcilerRound(reconcilerFlagOf(svc), loop, (svc.now ?? Date.now)(), async () => {
+          const active = (await reconcileRuns(req, svc)).length;
+          // Once per round (never while the loop is not armed): the code of versions no run needs any more.
+          await pruneDeployedVersions(svc);
+          return active;
+        });
       }
       return { reconciled: await reconcileRuns(req, svc) };
     }
@@ -124,6 +130,32 @@ function reconcilerFlagOf(svc: AwsServices): ReconcilerFlag {
   if (svc.reconciler) return svc.reconciler.flag;
   if (svc.store instanceof DynamoDbStateStore) return new ReconcilerFlag(svc.store.doc, svc.store.tableName);
   throw new ConfigurationError("a reconciler round needs the DynamoDB store: the reconciler's flag is an item of its table");
+}
+
+/**
+ * Prune the code of the bundled DAGs' versions that no queued or running run uses, beyond the newest
+ * `versionsRetained` (lib/scheduler/prune-versions.ts): their records are marked pruned and their bundles
+ * deleted from the bucket. Nothing without the bucket's bundles or a listing resolver. A failure is
+ * reported as a scheduler event (`where: 'prune versions'`), not thrown: the round's reconcile stands and
+ * the next round prunes again.
+ */
+export async function pruneDeployedVersions(svc: AwsServices): Promise<PruneReport | null> {
+  const bundles = svc.bundles;
+  const deployed = svc.dags.dags;
+  if (!bundles || !deployed) return null;
+  try {
+    return await pruneVersions({
+      store: svc.store,
+      dagIds: deployed.map((d) => d.dagId),
+      current: new Map(deployed.map((d) => [d.dagId, d.spec.version])),
+      deleteBundle: (bundle) => bundles.deleteBundle(bundle),
+      ...(svc.versionsRetained !== undefined ? { retain: svc.versionsRetained } : {}),
+      now: new Date((svc.now ?? Date.now)()).toISOString(),
+    });
+  } catch (error) {
+    svc.onEvent?.({ type: 'error', where: 'prune versions', run: null, error });
+    return null;
+  }
 }
 
 /** Reconcile `req.runs`, or every queued or running run (queued listed first: a run starting in between is in one listing). */

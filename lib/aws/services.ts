@@ -1,4 +1,7 @@
 import { isDag, type Dag } from '../authoring/dag.ts';
+import { s3Client } from '../clients/aws-clients.ts';
+import { VersionLoader } from '../dagbag/version-loader.ts';
+import { BundleBucket, type VersionCode } from './bundle-bucket.ts';
 import { DagImportError } from '../errors.ts';
 import type { BatchBackend } from '../executor/batch-backend.ts';
 import type { DagResolver, SchedulerEvent } from '../scheduler/host.ts';
@@ -44,7 +47,22 @@ export const ENV = {
   reconcilerArn: 'RECONCILER_ARN',
   /** Seconds between two rounds of the reconciler. Default 300. */
   reconcileIntervalSeconds: 'RECONCILE_INTERVAL_SECONDS',
+  /**
+   * Key prefix (ending in '/') of the DAG versions' code in `BUCKET_NAME`: `<prefix><bundle hash>/bundle.mjs`,
+   * `manifest.json` and `src/<path>` (cdk/version-bundles.ts). A run whose version is not the bundled one
+   * loads it from there. Default `airless/bundles/` ({@link DEFAULT_BUNDLES_PREFIX}); no bucket, no versions
+   * but the bundled ones.
+   */
+  bundlesPrefix: 'BUNDLES_PREFIX',
+  /**
+   * How many of each DAG's newest versions keep their code beside the current one and those active runs
+   * use, when the reconciler prunes (once per round). Default 10 (DEFAULT_VERSIONS_RETAINED).
+   */
+  versionsRetained: 'VERSIONS_RETAINED',
 } as const;
+
+/** Default key prefix of the versions' bundles in the bucket (under the store's `airless/`). */
+export const DEFAULT_BUNDLES_PREFIX = 'airless/bundles/';
 
 /** Default seconds between two rounds of a Batch watcher. */
 export const DEFAULT_BATCH_WATCH_INTERVAL_SECONDS = 30;
@@ -102,6 +120,12 @@ export interface AwsServices {
   blobs?: BlobStore;
   /** Arms the reconciler when a run becomes active (lib/aws/reconciler.ts). Absent: nothing is armed. */
   reconciler?: ReconcilerArming;
+  /** The versions' code in the bucket (`BUNDLES_PREFIX`): loaded for runs on other versions, served by the API, pruned. Absent without a bucket. */
+  bundles?: VersionCode;
+  /** Loads a run's version that is not the bundled one (store's version record → the bucket's bundle). Absent without `bundles`. */
+  versions?: VersionLoader;
+  /** Newest versions per DAG whose code pruning keeps (`VERSIONS_RETAINED`). Default DEFAULT_VERSIONS_RETAINED. */
+  versionsRetained?: number;
 }
 
 /** The services of a function: the handler cores' {@link AwsServices}, with a Batch backend that describes many jobs at once. */
@@ -118,6 +142,12 @@ export interface ServiceOverrides {
   blobs?: BlobStore;
   /** Arms the reconciler (default: on `RECONCILER_ARN`, when set). */
   reconciler?: ReconcilerArming;
+  /** The DAGs (default: the resolver given to servicesFromEnv). */
+  dags?: ListingDagResolver;
+  /** The versions' code (default: `BUNDLES_PREFIX` of the `BUCKET_NAME` bucket, when set). */
+  bundles?: VersionCode;
+  /** Newest versions per DAG whose code pruning keeps (default: `VERSIONS_RETAINED`, else DEFAULT_VERSIONS_RETAINED). */
+  versionsRetained?: number;
 }
 
 /** The `BATCH_WATCH` mode. */
@@ -148,8 +178,11 @@ function optionalNumber(env: Env, name: string): number | undefined {
  * also answers the reconcile's `tryStopped`), and AWS Batch. Every client honours `AWS_ENDPOINT_URL` /
  * `AWS_ENDPOINT_URL_<SERVICE>`. Call once per container.
  */
-export function servicesFromEnv(dags: DagResolver, env: Env = process.env, overrides: ServiceOverrides = {}): FunctionServices {
+export function servicesFromEnv(bundledDags: DagResolver, env: Env = process.env, overrides: ServiceOverrides = {}): FunctionServices {
+  const dags = overrides.dags ?? bundledDags;
   const bucket = env[ENV.bucketName];
+  const bundles = overrides.bundles ?? (bucket ? new BundleBucket({ client: s3Client({}, env), bucket, prefix: env[ENV.bundlesPrefix] || DEFAULT_BUNDLES_PREFIX }) : undefined);
+  const versionsRetained = overrides.versionsRetained ?? optionalNumber(env, ENV.versionsRetained);
   const largeValues = bucket ? new S3LargeValueStore({ bucket }) : undefined;
   const blobs = overrides.blobs ?? (largeValues ? blobStoreOn(largeValues) : undefined);
   const store =
@@ -187,12 +220,18 @@ export function servicesFromEnv(dags: DagResolver, env: Env = process.env, overr
       ...(watcher ? { onSubmitted: (jobId: string) => sfnDispatcher().startBatchWatcher([jobId], interval) } : {}),
     });
   const reconciler = overrides.reconciler ?? reconcilerFromEnv(env, store, overrides.now);
+  const versions = bundles
+    ? new VersionLoader({ locate: (dagId, version) => store.getDagVersion(dagId, version), importBundle: (bundle) => bundles.importBundle(bundle) })
+    : undefined;
   return {
     store,
     dags,
     dispatcher,
     batch,
     ...(reconciler ? { reconciler } : {}),
+    ...(bundles ? { bundles } : {}),
+    ...(versions ? { versions } : {}),
+    ...(versionsRetained !== undefined ? { versionsRetained } : {}),
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
     ...(blobs ? { blobs } : {}),
@@ -219,30 +258,69 @@ function reconcilerFromEnv(env: Env, store: StateStore, now: (() => number) | un
 export interface DagModule {
   /** The file, relative to the DAGs folder. */
   file: string;
+  /** The hash of the file's bundle (its code: cdk/version-bundles.ts), computed at synth; null or absent: none (its DAGs have no kept code). */
+  bundle?: string | null;
   exports: Record<string, unknown>;
 }
+
+export interface ModuleDagResolverOptions {
+  /**
+   * The loader of versions not in memory (a run's version from an earlier deploy), asked for when first
+   * needed (the services that build it exist after the resolver).
+   * @default none: only the bundled versions exist
+   */
+  versions?: () => VersionLoader | undefined;
+}
+
+/** The DAGs bundled with a function, each at its bundle's version, and the older versions it loaded. */
+export type ModuleDagResolver = DagResolver & { readonly dags: Dag[]; loadVersion(dagId: string, version: string): Promise<Dag | undefined> };
 
 /**
  * The DAGs exported by the modules of a DAGs folder (as `loadDagBag` finds them: every export that is a
  * DAG, the items of exported arrays of DAGs, the fields of a default-exported object), each with its
- * file as `fileloc`. Throws a DagImportError when two modules define the same dagId.
+ * file as `fileloc` and its file's bundle (`withBundle`, which makes its version). A version that is not
+ * the bundled one is loaded by `options.versions` and kept. Throws a DagImportError when two modules
+ * define the same dagId.
  */
-export function dagResolverFromModules(modules: readonly DagModule[]): DagResolver & { dags: Dag[] } {
+export function dagResolverFromModules(modules: readonly DagModule[], options: ModuleDagResolverOptions = {}): ModuleDagResolver {
   const byId = new Map<string, Dag>();
-  const add = (file: string, v: unknown) => {
+  const add = (m: DagModule, v: unknown) => {
     if (!isDag(v)) return;
     const seen = byId.get(v.dagId);
     if (seen && seen.runtime === v.runtime) return;
-    if (seen) throw new DagImportError(`already defined in file ${seen.spec.fileloc ?? '?'}`, { file, dagId: v.dagId });
-    byId.set(v.dagId, v.withFileloc(file));
+    if (seen) throw new DagImportError(`already defined in file ${seen.spec.fileloc ?? '?'}`, { file: m.file, dagId: v.dagId });
+    const located = v.withFileloc(m.file);
+    byId.set(v.dagId, m.bundle ? located.withBundle(m.bundle) : located);
   };
   for (const m of modules) {
     for (const [name, v] of Object.entries(m.exports)) {
-      if (Array.isArray(v)) for (const item of v) add(m.file, item);
-      else if (name === 'default' && v !== null && typeof v === 'object' && !isDag(v)) for (const item of Object.values(v)) add(m.file, item);
-      else add(m.file, v);
+      if (Array.isArray(v)) for (const item of v) add(m, item);
+      else if (name === 'default' && v !== null && typeof v === 'object' && !isDag(v)) for (const item of Object.values(v)) add(m, item);
+      else add(m, v);
     }
   }
   const dags = [...byId.values()].sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
-  return { dags, getDag: (id) => byId.get(id) };
+  /** dagId → version → an older version loaded. */
+  const loaded = new Map<string, Map<string, Dag>>();
+  return {
+    dags,
+    getDag(id, version) {
+      const current = byId.get(id);
+      if (version === undefined || current?.spec.version === version) return current;
+      return loaded.get(id)?.get(version) ?? current;
+    },
+    async loadVersion(id, version) {
+      const current = byId.get(id);
+      if (current?.spec.version === version) return current;
+      const kept = loaded.get(id)?.get(version);
+      if (kept) return kept;
+      const loader = options.versions?.();
+      if (!loader) return undefined;
+      const dag = await loader.load(id, version);
+      let versions = loaded.get(id);
+      if (!versions) loaded.set(id, (versions = new Map<string, Dag>()));
+      versions.set(version, dag);
+      return dag;
+    },
+  };
 }

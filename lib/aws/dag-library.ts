@@ -1,0 +1,41 @@
+// The airless library as the version bundles of a deployed stack see it (cdk/version-bundles.ts): a
+// bundle's `import ... from 'airless'` reads this object from a global the functions set at init, so a
+// version's DAG runs on the functions' own copy of the library (one copy in the process: `instanceof
+// SkipTask` holds, and the DAG builder's stack is the one the functions' code reads).
+
+/** The global symbol the functions publish {@link DAG_LIBRARY} under (shared across realms by `Symbol.for`). */
+export const DAG_LIBRARY_SYMBOL = Symbol.for('airless.library');
+
+export { dag, isDag, Dag } from '../authoring/dag.ts';
+export { task, branch, shortCircuit, sensor, triggerDag, batchJob, empty } from '../authoring/operators.ts';
+export { taskGroup, chain } from '../authoring/group.ts';
+export {
+  AirlessError,
+  DagDefinitionError,
+  DagImportError,
+  DagCycleError,
+  DagNotFoundError,
+  RunExistsError,
+  ParamValidationError,
+  NonRetriableError,
+  SkipTask,
+  TaskTimeoutError,
+  SensorTimeoutError,
+  XComSerializationError,
+  MappingError,
+  TriggeredRunFailedError,
+  DagVersionUnavailableError,
+  StoreUnavailableError,
+  PoolError,
+  LostTryError,
+  RunnableTimeoutError,
+  ConfigurationError,
+  TryNotStartedError,
+  BatchJobFailedError,
+  StandaloneInterruptedError,
+  StandaloneResumeError,
+  TaskOutOfMemoryError,
+  TaskCrashedError,
+  UnattributedCrashError,
+} from '../errors.ts';
+export { serializeError, formatError } from '../error-info.ts';
