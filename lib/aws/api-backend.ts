@@ -29,6 +29,8 @@ export function deployedApiBackend(svc: AwsServices, bundled: { dags: readonly D
   return {
     store: svc.store,
     dags,
+    // A version's files, from the bundles the deploys put in the bucket.
+    ...(svc.bundles ? { bundles: svc.bundles } : {}),
     async withScheduler(fn) {
       const host = new InvocationHost(svc.dispatcher, null, {
         ...(svc.onEvent ? { onEvent: svc.onEvent } : {}),

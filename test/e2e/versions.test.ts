@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deploymentOfFolder, type Deployment } from '../../e2e/deployment.ts';
 import { startHarness, type Harness } from '../../e2e/harness.ts';
 import type { EmulatorEndpoints } from '../../e2e/vitest-context.ts';
+import { createApiApp } from '../../lib/api/app.ts';
+import { deployedApiBackend } from '../../lib/aws/api-backend.ts';
+import type { AwsServices } from '../../lib/aws/handlers.ts';
 import type { DagRunRecord } from '../../lib/store/records.ts';
 
 const DAG_ID = 'e2e_versions';
@@ -165,6 +168,27 @@ describe('a redeploy in the middle of a run', () => {
     expect(await exists(h().bundles.key(v2Record!.bundle!, 'bundle.mjs'))).toBe(true);
     expect(await h().bundles.manifest(v2Record!.bundle!)).toMatchObject({ hash: v2Record!.bundle, entry: expect.stringMatching(/versioned\.ts$/) });
     expect((await h().bundles.readFile(v2Record!.bundle!, (await h().bundles.manifest(v2Record!.bundle!))!.files.find((f) => f.path.endsWith('code.ts'))!.path))?.toString()).toContain('v2');
+
+    // The deployed API serves a version's files from the bucket; v1's code is gone, and it says so.
+    const noDispatch = (): Promise<never> => Promise.reject(new Error('nothing is dispatched by a GET'));
+    const services: AwsServices = {
+      store: h().store,
+      dags: h().dags,
+      dispatcher: { startLifecycle: noDispatch, startTimer: noDispatch, startArrayWaves: noDispatch },
+      batch: { submit: noDispatch, describe: noDispatch },
+      bundles: h().bundles,
+    };
+    const api = await createApiApp({ backend: deployedApiBackend(services, h().dags), auth: { mode: 'iam' } });
+    try {
+      const codeFile = (await h().bundles.manifest(v2Record!.bundle!))!.files.find((f) => f.path.endsWith('code.ts'))!.path;
+      const source = await api.inject({ method: 'GET', url: `/api/v2/dags/${DAG_ID}/dagVersions/${v2Version}/source?path=${encodeURIComponent(codeFile)}` });
+      expect(source.statusCode).toBe(200);
+      expect(source.json()).toStrictEqual({ path: codeFile, content: 'export const CODE = "v2";\n' });
+      const pruned = await api.inject({ method: 'GET', url: `/api/v2/dags/${DAG_ID}/dagVersions/${v1Version}` });
+      expect(pruned.json()).toMatchObject({ version: v1Version, pruned_at: v1Record!.prunedAt, files: null });
+    } finally {
+      await api.close();
+    }
     expect(h().errors).toEqual([]);
   });
 });
