@@ -11,6 +11,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['lib/error-info.ts'],
   ['lib/errors.ts', 'lib/clients'],
+  ['lib/public-errors.ts'],
   ['lib/model'],
   ['lib/core'],
   ['lib/authoring'],

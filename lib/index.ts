@@ -38,35 +38,7 @@ export type { Duration } from './model/duration.ts';
 export type { Schedule } from './model/schedule.ts';
 export type { DagSpec, TaskSpec, ParamSchema } from './model/spec.ts';
 export type { RunState, TiState, TriggerRule } from './model/states.ts';
-export {
-  AirlessError,
-  DagDefinitionError,
-  DagImportError,
-  DagCycleError,
-  DagNotFoundError,
-  RunExistsError,
-  ParamValidationError,
-  NonRetriableError,
-  SkipTask,
-  TaskTimeoutError,
-  SensorTimeoutError,
-  XComSerializationError,
-  MappingError,
-  TriggeredRunFailedError,
-  DagVersionUnavailableError,
-  StoreUnavailableError,
-  PoolError,
-  LostTryError,
-  RunnableTimeoutError,
-  ConfigurationError,
-  TryNotStartedError,
-  BatchJobFailedError,
-  StandaloneInterruptedError,
-  StandaloneResumeError,
-  TaskOutOfMemoryError,
-  TaskCrashedError,
-  UnattributedCrashError,
-} from './errors.ts';
+export * from './public-errors.ts';
 export { serializeError, formatError, type ErrorInfo } from './error-info.ts';
 export { LocalRunner, type LocalRunnerOptions, type RunReport, type TaskReport, type RunnerEvent, type TaskTestResult } from './runner/local-runner.ts';
 export { FakeClock, RealClock, type Clock } from './runner/clock.ts';

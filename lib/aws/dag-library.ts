@@ -9,33 +9,5 @@ export const DAG_LIBRARY_SYMBOL = Symbol.for('airless.library');
 export { dag, isDag, Dag } from '../authoring/dag.ts';
 export { task, branch, shortCircuit, sensor, triggerDag, batchJob, empty } from '../authoring/operators.ts';
 export { taskGroup, chain } from '../authoring/group.ts';
-export {
-  AirlessError,
-  DagDefinitionError,
-  DagImportError,
-  DagCycleError,
-  DagNotFoundError,
-  RunExistsError,
-  ParamValidationError,
-  NonRetriableError,
-  SkipTask,
-  TaskTimeoutError,
-  SensorTimeoutError,
-  XComSerializationError,
-  MappingError,
-  TriggeredRunFailedError,
-  DagVersionUnavailableError,
-  StoreUnavailableError,
-  PoolError,
-  LostTryError,
-  RunnableTimeoutError,
-  ConfigurationError,
-  TryNotStartedError,
-  BatchJobFailedError,
-  StandaloneInterruptedError,
-  StandaloneResumeError,
-  TaskOutOfMemoryError,
-  TaskCrashedError,
-  UnattributedCrashError,
-} from '../errors.ts';
+export * from '../public-errors.ts';
 export { serializeError, formatError } from '../error-info.ts';
