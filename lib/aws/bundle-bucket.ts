@@ -54,7 +54,7 @@ function isMissing(e: unknown): boolean {
  */
 export class BundleBucket implements VersionCode {
   private readonly imports = new Map<string, Promise<Record<string, unknown> | undefined>>();
-  /** Bundles this container deleted or found gone: pruning asks again every round, the bucket need not answer again. */
+  /** Bundles this container deleted or found gone: the bucket need not answer for them again. */
   private readonly gone = new Set<string>();
   readonly cacheDir: string;
 
@@ -126,7 +126,7 @@ export class BundleBucket implements VersionCode {
 
   /**
    * Delete a bundle's objects: its sources and bundle file, its manifest last (a failure half-way leaves the
-   * manifest, so the next pruning finds the bundle and deletes the rest). False when it was gone already.
+   * manifest, so the bundle still reads as kept, whole or not). False when it was gone already.
    */
   async deleteBundle(bundle: string): Promise<boolean> {
     if (this.gone.has(bundle)) return false;

@@ -36,9 +36,9 @@ export interface PruneReport {
  * version, no queued or running run uses it (as its own version, or pinned for the runs its triggers
  * start), and it is not among its DAG's `retain` newest versions. Its record stays (marked `prunedAt`);
  * its bundle is deleted once no kept version of these DAGs uses it (DAGs of one file share one). The
- * record is marked before the bundle goes: a version marked pruned whose bundle deletion then failed is
- * deleted at the next pruning, and a run can never be started on a version whose code is gone without
- * its record saying so.
+ * record is marked before the bundle goes, so a run can never be started on a version whose code is gone
+ * without its record saying so; a deletion that fails leaves the bundle's files behind (reported by the
+ * caller), and later prunings do not try it again.
  */
 export async function pruneVersions(options: PruneVersionsOptions): Promise<PruneReport> {
   const { store, now } = options;
@@ -67,7 +67,9 @@ export async function pruneVersions(options: PruneVersionsOptions): Promise<Prun
     }
   }
   const keptBundles = new Set(all.filter((v) => v.prunedAt === null && v.bundle !== null).map((v) => v.bundle!));
-  const gone = new Set(all.filter((v) => v.prunedAt !== null && v.bundle !== null && !keptBundles.has(v.bundle)).map((v) => v.bundle!));
+  // Only the bundles of versions pruned now: those pruned before went then (a deletion that failed leaves
+  // the bundle's files behind, never a kept version without code), so an old pruning costs nothing again.
+  const gone = new Set(report.pruned.filter((v) => v.bundle !== null && !keptBundles.has(v.bundle)).map((v) => v.bundle!));
   for (const bundle of [...gone].sort()) {
     if (await options.deleteBundle(bundle)) report.bundlesDeleted.push(bundle);
   }
