@@ -116,8 +116,8 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
       const ns = await importModule(pathToFileURL(abs).href);
       if ('e' in collected) throw collected.e;
       bundle = collected.b;
-      options.bundles?.put(bundle, new Date((options.now ?? Date.now)()).toISOString());
       if (!bundleUnchanged(bundle)) throw new DagImportError('it (or a module it imports) changed while it was loaded; it is loaded again when the folder is', { file });
+      options.bundles?.put(bundle, new Date((options.now ?? Date.now)()).toISOString());
       // Inside the try: reading an export can throw too (a binding not initialised, in an import cycle).
       found = candidates(ns);
     } catch (e) {
