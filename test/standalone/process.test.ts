@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DAGS = path.join(ROOT, 'test/fixtures/standalone');
@@ -16,34 +17,11 @@ afterAll(() => {
   rmSync(HOME, { recursive: true, force: true });
 });
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
+type Started = StandaloneProcess;
 
 /** `airless standalone --port 0` as a user runs it; resolves once it prints where it listens. */
 function start(env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/airless.js'), '--dags-folder', DAGS, 'standalone', '--port', '0'], {
-    cwd: ROOT,
-    env: { ...process.env, AIRLESS_HOME: HOME, AIRLESS_API_TOKEN: TOKEN, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /airless standalone: listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]!, stdout: () => out, stderr: () => err, exit });
-    });
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    void exit.then((code) => reject(new Error(`airless standalone exited with ${code} before listening:\n${out}\n${err}`)));
-  });
+  return startStandaloneProcess({ dags: DAGS, home: HOME, token: TOKEN, env, children });
 }
 
 async function api(url: string, p: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {

@@ -1,11 +1,12 @@
 // A DAG version is its code: a run in flight finishes on the code it started with, across an edit of a
 // helper module and a restart of the server (SIGTERM, SIGKILL), as the ledger its task code writes shows.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 import { SqliteStateStore, sqliteDatabasePath } from '../../lib/store/sqlite-store.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,32 +40,10 @@ export const ledger = dag({ dagId: 'ledger', params: { gate: { type: 'string' } 
 });
 `;
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
+type Server = StandaloneProcess;
 
-function start(...extra: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/airless.js'), '--dags-folder', DAGS, 'standalone', '--port', '0', ...extra], {
-    cwd: ROOT,
-    env: { ...process.env, AIRLESS_HOME: HOME, AIRLESS_API_TOKEN: TOKEN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /airless standalone: listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]!, stderr: () => err, exit });
-    });
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    void exit.then((code) => reject(new Error(`airless standalone exited with ${code} before listening:\n${out}\n${err}`)));
-  });
+function start(...args: string[]): Promise<Server> {
+  return startStandaloneProcess({ dags: DAGS, home: HOME, token: TOKEN, args, children });
 }
 
 async function api(s: Server, p: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
