@@ -37,18 +37,21 @@ const bundle = (file: string): string => {
   return hash;
 };
 
-export const dagModules: readonly { file: string; bundle: string; exports: Record<string, unknown> }[] = [
-  { file: 'batch_fanout.ts', bundle: bundle('batch_fanout.ts'), exports: batchFanout },
-  { file: 'branching_join.ts', bundle: bundle('branching_join.ts'), exports: branchingJoin },
-  { file: 'example_workflow.ts', bundle: bundle('example_workflow.ts'), exports: exampleWorkflow },
-  { file: 'iteration_vs_mapping.ts', bundle: bundle('iteration_vs_mapping.ts'), exports: iterationVsMapping },
-  { file: 'solver.ts', bundle: bundle('solver.ts'), exports: solver },
-  { file: 'stage_calibration.ts', bundle: bundle('stage_calibration.ts'), exports: stageCalibration },
-  { file: 'stage_imaging.ts', bundle: bundle('stage_imaging.ts'), exports: stageImaging },
-  { file: 'stage_import_prep.ts', bundle: bundle('stage_import_prep.ts'), exports: stageImportPrep },
-  { file: 'e2e/cost.ts', bundle: bundle('e2e/cost.ts'), exports: cost },
-  { file: 'e2e/e2e_arrays.ts', bundle: bundle('e2e/e2e_arrays.ts'), exports: e2eArrays },
-  { file: 'e2e/e2e_chain.ts', bundle: bundle('e2e/e2e_chain.ts'), exports: e2eChain },
-  { file: 'e2e/e2e_replay.ts', bundle: bundle('e2e/e2e_replay.ts'), exports: e2eReplay },
-  { file: 'e2e/e2e_retry.ts', bundle: bundle('e2e/e2e_retry.ts'), exports: e2eRetry },
-];
+/** The functions' DAG modules: each file with its bundle's hash and its exports. */
+export const dagModules: readonly { file: string; bundle: string; exports: Record<string, unknown> }[] = (
+  [
+    ['batch_fanout.ts', batchFanout],
+    ['branching_join.ts', branchingJoin],
+    ['example_workflow.ts', exampleWorkflow],
+    ['iteration_vs_mapping.ts', iterationVsMapping],
+    ['solver.ts', solver],
+    ['stage_calibration.ts', stageCalibration],
+    ['stage_imaging.ts', stageImaging],
+    ['stage_import_prep.ts', stageImportPrep],
+    ['e2e/cost.ts', cost],
+    ['e2e/e2e_arrays.ts', e2eArrays],
+    ['e2e/e2e_chain.ts', e2eChain],
+    ['e2e/e2e_replay.ts', e2eReplay],
+    ['e2e/e2e_retry.ts', e2eRetry],
+  ] as const
+).map(([file, exports]) => ({ file, bundle: bundle(file), exports }));
