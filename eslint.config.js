@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  * Consumers (the Lambda functions, the CDK app, the web UI, tests, examples) sit above the library.
  */
 const LAYERS = [
-  ['lib/error-info.ts'],
+  ['lib/error-info.ts', 'lib/package-root.ts'],
   ['lib/errors.ts', 'lib/clients'],
   ['lib/public-errors.ts'],
   ['lib/model'],

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The airless CLI. DAG files are TypeScript: tsx compiles them (and the library) as they load.
+// The airless CLI: the compiled library (dist/, `npm run build`). DAG files are TypeScript: tsx compiles
+// them as they load.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 // Task code's console output is attributed to its try with AsyncLocalStorage. On Node 22 and 23 that
@@ -53,7 +55,12 @@ if (reexec) {
       else process.exit(143);
     });
   }
+  const main = new URL('../dist/lib/cli/main.js', import.meta.url);
+  if (!existsSync(main)) {
+    process.stderr.write(`airless is not built (${fileURLToPath(main)} is missing): run \`npm run build\` in ${fileURLToPath(new URL('..', import.meta.url))}\n`);
+    process.exit(2);
+  }
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../lib/cli/main.ts');
+  await import(main.href);
 }

@@ -148,14 +148,15 @@ export class BatchResources extends Construct {
     const names = batchNamesOf(props.dags);
     this.tasks = names.tasks;
     const arn = (resource: string, name: string) => {
-      const value = name.startsWith('arn:') ? name : stack.formatArn({ service: 'batch', resource, resourceName: name });
+      // A token (a construct's `jobQueueArn`, `jobDefinitionArn`) is an ARN.
+      const value = name.startsWith('arn:') || Token.isUnresolved(name) ? name : stack.formatArn({ service: 'batch', resource, resourceName: name });
       const length = Token.isUnresolved(name) ? UNKNOWN_ARN_MAX : name.startsWith('arn:') ? name.length : ARN_PREFIX_MAX + resource.length + 1 + name.length;
       this.submitLengths.set(value, Math.max(length, this.submitLengths.get(value) ?? 0));
       return value;
     };
     const defArns = [...new Set([...names.jobDefinitions, ...(props.batch.jobDefinitions ?? [])])].flatMap((d) =>
       // A definition named without a revision is submitted at its latest active revision.
-      d.startsWith('arn:') || d.includes(':') ? [arn('job-definition', d)] : [arn('job-definition', d), arn('job-definition', `${d}:*`)],
+      d.startsWith('arn:') || d.includes(':') || Token.isUnresolved(d) ? [arn('job-definition', d)] : [arn('job-definition', d), arn('job-definition', `${d}:*`)],
     );
     let queueArns: string[];
     if (props.batch.mode === 'existing') {

@@ -3,17 +3,18 @@
 // the bundle-time module `airless-dags` of the functions aliased to the harness's DAGs folder module.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { SOURCE_ALIAS } from '../test/support/source-alias.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 export default defineConfig({
   root,
   resolve: {
-    alias: { 'airless-dags': fileURLToPath(new URL('./airless-dags.ts', import.meta.url)) },
+    alias: [...SOURCE_ALIAS, { find: 'airless-dags', replacement: fileURLToPath(new URL('./airless-dags.ts', import.meta.url)) }],
   },
   test: {
     include: ['test/e2e/**/*.test.ts'],
-    globalSetup: ['e2e/global-setup.ts'],
+    globalSetup: ['test/support/build-package.ts', 'e2e/global-setup.ts'],
     // The functions' Powertools logger: errors only (the harness collects scheduler errors itself).
     env: { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_SERVICE_NAME: 'airless-e2e' },
     // Safety nets against a hung emulator, not assertions: nothing here is timed.

@@ -7,7 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirlessApp } from '../cdk/airless-app.ts';
-import type { AirlessStack } from '../cdk/airless-stack.ts';
+import type { AirlessStack } from '../cdk/airless.ts';
 import { resolveStatements } from '../cdk/policy-statements.ts';
 import type { AslState, StateMachineDefinition } from '../lib/compiler/asl-types.ts';
 import { deployedMachines } from '../lib/compiler/compile.ts';
@@ -52,8 +52,8 @@ function needsOf(definition: StateMachineDefinition, name: string, stack: Airles
   const functionArn = (fn: unknown) => {
     const m = typeof fn === 'string' ? /^\$\{([A-Za-z]+)Arn\}$/.exec(fn) : null;
     if (!m) throw new Error(`FunctionName ${JSON.stringify(fn)} is not a substitution`);
-    const key = `${m[1]!.charAt(0).toLowerCase()}${m[1]!.slice(1)}` as keyof AirlessStack['functions'];
-    return text(stack.resolve(stack.functions[key].functionArn));
+    const key = `${m[1]!.charAt(0).toLowerCase()}${m[1]!.slice(1)}` as keyof AirlessStack['airless']['functions'];
+    return text(stack.resolve(stack.airless.functions[key].functionArn));
   };
   const own = (resource: string) => new RegExp(`:states:.*:${escape(resource)}"`);
   const needs: Need[] = [];
@@ -64,7 +64,7 @@ function needsOf(definition: StateMachineDefinition, name: string, stack: Airles
           needs.push({ action: 'lambda:InvokeFunction', resource: functionArn(st.Parameters?.['FunctionName']), why: st.Resource });
           break;
         case 'arn:${Partition}:states:::batch:submitJob.sync':
-          for (const r of stack.batch.submitResources) needs.push({ action: 'batch:SubmitJob', resource: text(stack.resolve(r)), why: st.Resource });
+          for (const r of stack.airless.batch.submitResources) needs.push({ action: 'batch:SubmitJob', resource: text(stack.resolve(r)), why: st.Resource });
           needs.push(
             { action: 'batch:DescribeJobs', resource: '"*"', why: st.Resource },
             { action: 'batch:TerminateJob', resource: /:batch:.*:job\/\*"/, why: st.Resource },
@@ -78,7 +78,7 @@ function needsOf(definition: StateMachineDefinition, name: string, stack: Airles
           } else {
             // The batch machine starts the batch_job machine, by its ARN.
             expect(st.Parameters?.['StateMachineArn']).toBe('${BatchJobMachineArn}');
-            needs.push({ action: 'states:StartExecution', resource: own(`stateMachine:${stack.naming.lifecycle('batch_job')}`), why: st.Resource });
+            needs.push({ action: 'states:StartExecution', resource: own(`stateMachine:${stack.airless.naming.lifecycle('batch_job')}`), why: st.Resource });
           }
           break;
         default:
@@ -131,10 +131,10 @@ describe.each([
 
   /** Every state machine of the stack with its definition, its name and its role. */
   function machines(): { name: string; definition: StateMachineDefinition; role: iam.Role }[] {
-    const out = [...stack.lifecycles].map(([machine, l]) => ({ name: stack.naming.lifecycle(machine), definition: l.compiled.definition, role: l.role }));
-    for (const [id, machine] of [['Timer', stack.timer], ['BatchWatcher', stack.batchWatcher]] as const) {
+    const out = [...stack.airless.lifecycles].map(([machine, l]) => ({ name: stack.airless.naming.lifecycle(machine), definition: l.compiled.definition, role: l.role }));
+    for (const [id, machine] of [['Timer', stack.airless.timer], ['BatchWatcher', stack.airless.batchWatcher]] as const) {
       const props = template.toJSON().Resources[stack.getLogicalId(machine.node.defaultChild as CfnElement)].Properties as { StateMachineName: string; DefinitionString: string; RoleArn: unknown };
-      const role = [...stack.declaredStatements.keys()].find((r) => text(stack.resolve(r.roleArn)) === text(props.RoleArn));
+      const role = [...stack.airless.declaredStatements.keys()].find((r) => text(stack.resolve(r.roleArn)) === text(props.RoleArn));
       if (!role) throw new Error(`no declared role for ${id}`);
       out.push({ name: props.StateMachineName, definition: JSON.parse(props.DefinitionString) as StateMachineDefinition, role });
     }
@@ -162,15 +162,15 @@ describe.each([
   });
 
   it('gives each state machine role exactly the union of what its state machines declare (besides the logging and tracing CDK adds)', () => {
-    expect(stack.declaredStatements.size).toBeGreaterThan(3);
-    for (const [role, d] of stack.declaredStatements) {
+    expect(stack.airless.declaredStatements.size).toBeGreaterThan(3);
+    for (const [role, d] of stack.airless.declaredStatements) {
       const inTemplate = statementsOf(template, stack, role).filter((s) => !addedByCdk(s));
       const declared = stack.resolve(resolveStatements(d.statements, d.context).map((s) => s.toStatementJson())) as Statement[];
       expect(grants(inTemplate), role.node.path).toEqual(grants(declared));
     }
     // Each lifecycle's declared statements are among its role's.
-    for (const [key, l] of stack.lifecycles) {
-      const declared = stack.declaredStatements.get(l.role);
+    for (const [key, l] of stack.airless.lifecycles) {
+      const declared = stack.airless.declaredStatements.get(l.role);
       expect(declared, key).toBeDefined();
       const roleGrants = grants(stack.resolve(resolveStatements(declared!.statements, declared!.context).map((s) => s.toStatementJson())) as Statement[]);
       const own = grants(stack.resolve(resolveStatements(l.compiled.statements, declared!.context).map((s) => s.toStatementJson())) as Statement[]);

@@ -4,13 +4,13 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { AirlessStack, type AirlessStackProps } from '../cdk/airless-stack.ts';
+import { AirlessStack, type AirlessStackProps } from '../cdk/airless.ts';
 import { dag, type Dag } from '../lib/index.ts';
 
 /** A stack of `dags` (bundling skipped: the functions' code is not what these tests compare). */
 function synth(dags: Dag[], stackName = 'Airless', props: Partial<AirlessStackProps> = {}): { stack: AirlessStack; template: Record<string, any> } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new AirlessStack(app, stackName, { dags, dagsModule: 'test/fixtures/no-dags-module.ts', ...props });
+  const stack = new AirlessStack(app, stackName, { dags: { specs: dags.map((d) => d.spec), dagsModule: 'test/fixtures/no-dags-module.ts' }, ...props });
   return { stack, template: Template.fromStack(stack).toJSON() as Record<string, any> };
 }
 
@@ -95,7 +95,7 @@ describe('two stacks in one account', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const dags = [dag({ dagId: 'etl' }, ({ task }) => void task('extract', () => 1))];
     const long = 'team-data-pipelines-production-eu';
-    const stacks = [`${long}-a`, `${long}-b`].map((name) => new AirlessStack(app, name, { dags, dagsModule: 'x.ts' }));
+    const stacks = [`${long}-a`, `${long}-b`].map((name) => new AirlessStack(app, name, { dags: { specs: dags.map((d) => d.spec), dagsModule: 'x.ts' } }));
     const [a, b] = stacks.map((stack) => ({ stack, template: Template.fromStack(stack).toJSON() as Record<string, any> })) as [{ stack: AirlessStack; template: Record<string, any> }, { stack: AirlessStack; template: Record<string, any> }];
     const names = (t: Record<string, any>) => physicalNames(t).map((n) => n.replace(/ \(.*\)$/, ''));
     expect(names(a.template).filter((n) => n.startsWith('AWS::StepFunctions::StateMachine'))).toHaveLength(9);
@@ -103,19 +103,19 @@ describe('two stacks in one account', () => {
     const shared = names(a.template).filter((n) => names(b.template).includes(n));
     expect(shared).toStrictEqual([]);
     // Each stack's machines carry its own prefix, and the functions find them by it.
-    expect(a.stack.naming.prefix).not.toBe(b.stack.naming.prefix);
-    expect(a.stack.naming.prefix.startsWith(long.slice(0, 32))).toBe(true);
-    const env = (x: { stack: AirlessStack; template: Record<string, any> }) => x.template['Resources'][Stack.of(x.stack).getLogicalId(x.stack.functions.scheduler.node.defaultChild as never)]['Properties']['Environment']['Variables'];
-    expect(env(a)['STATE_MACHINE_NAME_PREFIX']).toBe(a.stack.naming.prefix);
-    expect(env(b)['STATE_MACHINE_NAME_PREFIX']).toBe(b.stack.naming.prefix);
+    expect(a.stack.airless.naming.prefix).not.toBe(b.stack.airless.naming.prefix);
+    expect(a.stack.airless.naming.prefix.startsWith(long.slice(0, 32))).toBe(true);
+    const env = (x: { stack: AirlessStack; template: Record<string, any> }) => x.template['Resources'][Stack.of(x.stack).getLogicalId(x.stack.airless.functions.scheduler.node.defaultChild as never)]['Properties']['Environment']['Variables'];
+    expect(env(a)['STATE_MACHINE_NAME_PREFIX']).toBe(a.stack.airless.naming.prefix);
+    expect(env(b)['STATE_MACHINE_NAME_PREFIX']).toBe(b.stack.airless.naming.prefix);
   });
 
   it('one stack name in two apps (another construct path) gets another prefix too', () => {
     const dags = [dag({ dagId: 'etl' }, ({ task }) => void task('extract', () => 1))];
-    const a = new AirlessStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Pipelines', { dags, dagsModule: 'x.ts' });
+    const a = new AirlessStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Pipelines', { dags: { specs: dags.map((d) => d.spec), dagsModule: 'x.ts' } });
     const app2 = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const b = new AirlessStack(app2, 'PipelinesCopy', { dags, dagsModule: 'x.ts', stackName: 'Pipelines' });
+    const b = new AirlessStack(app2, 'PipelinesCopy', { dags: { specs: dags.map((d) => d.spec), dagsModule: 'x.ts' }, stackName: 'Pipelines' });
     expect(a.stackName).toBe(b.stackName);
-    expect(a.naming.prefix).not.toBe(b.naming.prefix);
+    expect(a.airless.naming.prefix).not.toBe(b.airless.naming.prefix);
   });
 });

@@ -11,7 +11,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirlessApp } from '../cdk/airless-app.ts';
-import type { AirlessStack } from '../cdk/airless-stack.ts';
+import type { AirlessStack } from '../cdk/airless.ts';
 import { dagsModuleSource } from '../cdk/dags-module.ts';
 import { buildVersionBundles, type BuiltBundles } from '../cdk/version-bundles.ts';
 import { Dag, isDag } from '../lib/authoring/dag.ts';
@@ -46,11 +46,11 @@ describe('the stack deploys the DAG files\' version bundles', () => {
     expect(p['Prune']).toBe(false);
     expect(p['RetainOnDelete']).toBe(true);
     expect(p['DestinationBucketKeyPrefix']).toBe('airless/bundles/');
-    expect(p['DestinationBucketName']).toEqual({ Ref: stack.getLogicalId(stack.bucket.node.defaultChild as never) });
+    expect(p['DestinationBucketName']).toEqual({ Ref: stack.getLogicalId(stack.airless.bucket.node.defaultChild as never) });
   });
 
   it('tells every function where the bundles are and how many versions to keep', () => {
-    for (const fn of Object.values(stack.functions)) {
+    for (const fn of Object.values(stack.airless.functions)) {
       const env = (resources[stack.getLogicalId(fn.node.defaultChild as never)]!.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
       expect(env['BUNDLES_PREFIX']).toBe('airless/bundles/');
       expect(env['VERSIONS_RETAINED']).toBe('3');
@@ -66,7 +66,7 @@ describe('the stack deploys the DAG files\' version bundles', () => {
       }
     }
     // The BucketDeployment's handler deletes nothing (prune: false); the scheduler prunes.
-    expect(deleters.map((d) => d.policy)).toEqual([expect.stringMatching(/^SchedulerServiceRoleDefaultPolicy/)]);
+    expect(deleters.map((d) => d.policy)).toEqual([expect.stringMatching(/^AirlessSchedulerServiceRoleDefaultPolicy/)]);
     expect(JSON.stringify(deleters[0]!.resource)).toMatch(/"\/airless\/bundles\/\*"\]\]\}$/);
   });
 
@@ -166,6 +166,6 @@ describe('a version bundle', () => {
 it('keeps DEFAULT_VERSIONS_RETAINED versions by default', async () => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const { stack } = await createAirlessApp({ dagsFolder: 'test/fixtures/cdk', app, stackName: 'AirlessVersionsDefault', nag: false });
-  const env = (Template.fromStack(stack).toJSON() as { Resources: Resources }).Resources[stack.getLogicalId(stack.functions.scheduler.node.defaultChild as never)]!.Properties!['Environment'] as { Variables: Record<string, unknown> };
+  const env = (Template.fromStack(stack).toJSON() as { Resources: Resources }).Resources[stack.getLogicalId(stack.airless.functions.scheduler.node.defaultChild as never)]!.Properties!['Environment'] as { Variables: Record<string, unknown> };
   expect(env.Variables['VERSIONS_RETAINED']).toBe(String(DEFAULT_VERSIONS_RETAINED));
 }, 120_000);

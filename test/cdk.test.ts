@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirlessApp, DagBagImportErrors } from '../cdk/airless-app.ts';
-import type { AirlessStack } from '../cdk/airless-stack.ts';
+import type { AirlessStack } from '../cdk/airless.ts';
 import { compileTimer } from '../cdk/timer-definition.ts';
 import { functionUrlEvent } from '../e2e/function-url.ts';
 import { loadDagBag } from '../lib/dagbag/dag-bag.ts';
@@ -56,9 +56,9 @@ type Statement = { Effect: string; Action: string | string[]; Resource: unknown 
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const resourcesOf = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
 
-/** Every statement of the policies attached to a role (by its construct path in the stack, e.g. `TaskRunner/ServiceRole`). */
+/** Every statement of the policies attached to a role (by its construct path in the Airless construct, e.g. `TaskRunner/ServiceRole`). */
 function statementsOf(template: Template, stack: AirlessStack, rolePath: string): Statement[] {
-  const role = rolePath.split('/').reduce<IConstruct>((c, id) => c.node.findChild(id), stack);
+  const role = rolePath.split('/').reduce<IConstruct>((c, id) => c.node.findChild(id), stack.airless);
   const roleId = stack.getLogicalId(role.node.defaultChild as CfnElement);
   const out: Statement[] = [];
   for (const p of [...Object.values(template.findResources('AWS::IAM::Policy')), ...Object.values(template.findResources('AWS::IAM::ManagedPolicy'))]) {
@@ -125,7 +125,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
 
   /** The stack's six functions (not the CDK's BucketDeployment handler, which carries the version bundles to the bucket). */
   const ownFunctions = () => {
-    const ids = new Set(Object.values(stack.functions).map((fn) => stack.getLogicalId(fn.node.defaultChild as CfnElement)));
+    const ids = new Set(Object.values(stack.airless.functions).map((fn) => stack.getLogicalId(fn.node.defaultChild as CfnElement)));
     return Object.fromEntries(Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) => ids.has(id)));
   };
 
@@ -168,7 +168,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_REGION: LOCAL_REGION,
       STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:`,
-      STATE_MACHINE_NAME_PREFIX: stack.naming.prefix,
+      STATE_MACHINE_NAME_PREFIX: stack.airless.naming.prefix,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
   }
@@ -187,7 +187,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
       const bag = await loadDagBag('dags');
       const roots = bag.getDag('branching_join')!.spec.tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId);
       // Every root task starts on the shared try machine, its settings in the input.
-      expect(sfn.started.map((s) => s.stateMachineArn)).toEqual(roots.map(() => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('try')}`));
+      expect(sfn.started.map((s) => s.stateMachineArn)).toEqual(roots.map(() => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.airless.naming.lifecycle('try')}`));
       expect(sfn.started.map((s) => (JSON.parse(s.input) as { key: { taskId: string } }).key.taskId).sort()).toEqual([...roots].sort());
       expect(sfn.started.map((s) => JSON.parse(s.input) as unknown)).toContainEqual({
         key: { dagId: 'branching_join', runId: 'bundle-run-1', taskId: roots[0], mapIndex: -1 },
@@ -206,7 +206,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     const sfn = await startFakeStepFunctions();
     try {
       await bundleEnvironment(ddb, sfn, 'airless-bundle-api-test');
-      const key = (template.toJSON().Resources[stack.getLogicalId(stack.functions.api.node.defaultChild as CfnElement)] as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key.replace(/\.zip$/, '');
+      const key = (template.toJSON().Resources[stack.getLogicalId(stack.airless.functions.api.node.defaultChild as CfnElement)] as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key.replace(/\.zip$/, '');
       const { handler } = (await import(pathToFileURL(path.join(outdir, `asset.${key}`, 'index.mjs')).href)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
       const context = { functionName: 'api', awsRequestId: 'req-api', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:api', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 60_000 };
       const call = async (method: string, url: string, body?: unknown) => {
@@ -224,7 +224,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
       expect(run.json).toMatchObject({ dag_run_id: 'bundle-api-1', dag_id: 'branching_join', state: 'running' });
       const bag = await loadDagBag('dags');
       const roots = bag.getDag('branching_join')!.spec.tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId);
-      expect(sfn.started.map((s) => s.stateMachineArn)).toEqual(roots.map(() => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.naming.lifecycle('try')}`));
+      expect(sfn.started.map((s) => s.stateMachineArn)).toEqual(roots.map(() => `arn:aws:states:${LOCAL_REGION}:123456789012:stateMachine:${stack.airless.naming.lifecycle('try')}`));
       // A malformed body is a 400 naming the field, through the bundle's validator too.
       const bad = await call('PATCH', '/api/v2/dags/branching_join', { is_paused: 'yes' });
       expect(bad.status).toBe(400);
@@ -238,20 +238,20 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
   it('has the fixed set of state machines whatever the DAGs: one per lifecycle shape, the timer and the Batch watcher', async () => {
     const bag = await loadDagBag('dags');
     expect(bag.dags.flatMap((d) => d.spec.tasks).length).toBeGreaterThan(10);
-    expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
+    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 6 + 3);
     // The definition is the compiler's, with the functions' ARNs and the partition substituted in.
-    const { machine, compiled } = stack.lifecycles.get('try')!;
+    const { machine, compiled } = stack.airless.lifecycles.get('try')!;
     const id = stack.getLogicalId(machine.node.defaultChild as never);
     const sm = template.toJSON().Resources[id].Properties;
-    expect(sm.StateMachineName).toBe(stack.naming.lifecycle('try'));
+    expect(sm.StateMachineName).toBe(stack.airless.naming.lifecycle('try'));
     expect(sm.StateMachineType).toBe('EXPRESS');
     expect(JSON.parse(sm.DefinitionString)).toStrictEqual(compiled.definition);
     expect(sm.DefinitionString).toContain('arn:${Partition}:states:::lambda:invoke');
     expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['BatchJobMachineArn', 'DescribeJobsArn', 'Partition', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
     expect(sm.DefinitionSubstitutions.Partition).toEqual({ Ref: 'AWS::Partition' });
     for (const [m, type] of [['sensor', 'STANDARD'], ['batch', 'EXPRESS'], ['batch_job', 'STANDARD'], ['iterate', 'STANDARD'], ['batch_array', 'STANDARD']] as const) {
-      const other = template.toJSON().Resources[stack.getLogicalId(stack.lifecycles.get(m)!.machine.node.defaultChild as never)].Properties;
+      const other = template.toJSON().Resources[stack.getLogicalId(stack.airless.lifecycles.get(m)!.machine.node.defaultChild as never)].Properties;
       expect([m, other.StateMachineType]).toEqual([m, type]);
     }
   });
@@ -259,7 +259,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
   it('has no schedule for DAGs without one, and no periodic rule: the reconcile loop runs only while runs are active', () => {
     template.resourceCountIs('AWS::Scheduler::Schedule', 0);
     template.resourceCountIs('AWS::Events::Rule', 0);
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: stack.naming.reconciler, StateMachineType: 'STANDARD' });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: stack.airless.naming.reconciler, StateMachineType: 'STANDARD' });
     // The functions that make runs active arm it (never the scheduler, which its loop invokes).
     for (const fn of ['Trigger', 'Api', 'TaskRunner']) {
       const starts = allows(statementsOf(template, stack, `${fn}/ServiceRole`), 'states:StartExecution').flatMap((st) => resourcesOf(st).map(text));
@@ -270,15 +270,15 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
 
   it('lets the task runner start exactly the stack\'s lifecycle machines and the timer (it reports tries itself, dispatching what comes next)', () => {
     const started = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution').flatMap((st) => resourcesOf(st).map(text));
-    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
+    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
     // The lifecycle machines and the timer by name, and the reconciler (it arms it: a triggerDag task starts a run).
-    expect(started).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"Reconciler/)]);
+    expect(started).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"AirlessReconciler/)]);
     for (const r of started) expect(r).not.toContain('*');
   });
 
   it('gives the array fan-out machine a role of its own: its own child executions and Batch .sync', () => {
-    const name = stack.naming.lifecycle('batch_array');
-    expect(stack.lifecycles.get('batch_array')!.compiled.workflowType.type).toBe('STANDARD');
+    const name = stack.airless.naming.lifecycle('batch_array');
+    expect(stack.airless.lifecycles.get('batch_array')!.compiled.workflowType.type).toBe('STANDARD');
     const st = statementsOf(template, stack, 'LifecycleRoleBatchArray');
     const starts = allows(st, 'states:StartExecution');
     expect(starts).toHaveLength(1);
@@ -300,7 +300,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
   });
 
   it('gives the iteration machine a role of its own: its Distributed Map over an S3 item list reads and writes only the store\'s prefix', () => {
-    const name = stack.naming.lifecycle('iterate');
+    const name = stack.airless.naming.lifecycle('iterate');
     const st = statementsOf(template, stack, 'LifecycleRoleIterate');
     expect(resourcesOf(allows(st, 'states:StartExecution')[0]!).map(text)).toEqual([expect.stringContaining(`:stateMachine:${name}"`)]);
     const s3 = allows(st, 's3:GetObject');
@@ -322,10 +322,10 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
 
   it('serves the API from a Function URL with AuthType AWS_IAM (never NONE), its URL in the ApiUrl output', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    const apiId = stack.getLogicalId(stack.functions.api.node.defaultChild as CfnElement);
+    const apiId = stack.getLogicalId(stack.airless.functions.api.node.defaultChild as CfnElement);
     template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': [apiId, 'Arn'] } });
-    const urlId = stack.getLogicalId(stack.apiUrl.node.defaultChild as CfnElement);
-    template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
+    const urlId = stack.getLogicalId(stack.airless.apiUrl.node.defaultChild as CfnElement);
+    template.hasOutput('AirlessApiUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
     // No resource policy opens the URL (or the function) to anyone: callers need IAM permission of their own.
     for (const p of Object.values(template.findResources('AWS::Lambda::Permission'))) {
       const props = (p as { Properties: { FunctionName: unknown; Principal: string; FunctionUrlAuthType?: string } }).Properties;
@@ -345,11 +345,11 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(actionsOf(s3[0]!).sort()).toEqual(['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
     expect(text(s3[0]!.Resource)).toMatch(/LargeValues.*\/airless\/\*/);
     const resources = allows(st, 'states:StartExecution').flatMap((x) => resourcesOf(x).map(text));
-    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'].map((m) => stack.naming.lifecycle(m as never)), stack.naming.timer];
-    expect(resources).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"Reconciler/)]);
+    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
+    expect(resources).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"AirlessReconciler/)]);
     // The executions of the Standard lifecycle machines (the Express try machine's cannot be described).
     expect(resourcesOf(allows(st, 'states:DescribeExecution')[0]!).map(text)).toEqual(
-      ['sensor', 'batch_job', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.naming.lifecycle(m as never)}:*"`)),
+      ['sensor', 'batch_job', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.airless.naming.lifecycle(m as never)}:*"`)),
     );
     // Nothing else: no Batch, no other service, no wildcard resource.
     const actions = st.flatMap(actionsOf);
@@ -374,7 +374,7 @@ describe('the CDK stack of the repo\'s dags/ with Batch in poll mode (bundling s
   }, 120_000);
 
   it('the fan-out polls (WaitPoll of the stack\'s interval); its role starts its own children and submits nothing; the task runner submits and describes', () => {
-    const { machine, compiled } = stack.lifecycles.get('batch_array')!;
+    const { machine, compiled } = stack.airless.lifecycles.get('batch_array')!;
     const id = stack.getLogicalId(machine.node.defaultChild as never);
     const definition = JSON.parse(template.toJSON().Resources[id].Properties.DefinitionString) as { States: { Groups: { ItemProcessor: { States: Record<string, unknown> } } } };
     expect(definition).toStrictEqual(compiled.definition);
@@ -409,20 +409,20 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
   }, 120_000);
 
   it('deploys the fixed set of lifecycle machines (the same as for any DAGs), the try machine Express with its logs', () => {
-    expect([...stack.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
+    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 6 + 3);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: stack.naming.lifecycle('try'),
+      StateMachineName: stack.airless.naming.lifecycle('try'),
       StateMachineType: 'EXPRESS',
       LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
     });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/vendedlogs/states/${stack.naming.prefix}-express` });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/vendedlogs/states/${stack.airless.naming.prefix}-express` });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: stack.naming.lifecycle('batch_job'),
+      StateMachineName: stack.airless.naming.lifecycle('batch_job'),
       StateMachineType: 'STANDARD',
     });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: stack.naming.timer,
+      StateMachineName: stack.airless.naming.timer,
       DefinitionString: JSON.stringify(compileTimer({ schedulerArn: '${SchedulerArn}' })),
     });
   });
@@ -435,7 +435,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
       FlexibleTimeWindow: { Mode: 'OFF' },
       Target: Match.objectLike({
         Input: JSON.stringify({ dagId: 'nightly_report', logicalDate: '<aws.scheduler.scheduled-time>', runType: 'scheduled' }),
-        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Trigger'), 'Arn'] },
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AirlessTrigger'), 'Arn'] },
       }),
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(15 minutes)', ScheduleExpressionTimezone: 'UTC' });
@@ -452,7 +452,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     expect(text(table[0]!.Resource)).toContain('Table');
     const started = allows(st, 'states:StartExecution').flatMap((x) => resourcesOf(x).map(text));
     expect(started.length).toBeGreaterThan(5);
-    for (const r of started) expect(r).toMatch(new RegExp(`(:stateMachine:${stack.naming.prefix}-[a-z-]+"|^\\{"Ref":"Reconciler)`));
+    for (const r of started) expect(r).toMatch(new RegExp(`(:stateMachine:${stack.airless.naming.prefix}-[a-z-]+"|^\\{"Ref":"AirlessReconciler)`));
   });
 
   it('lets the scheduler start executions only on the stack\'s state machines, each named', () => {
@@ -460,7 +460,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     expect(starts).toHaveLength(1);
     const resources = resourcesOf(starts[0]!).map(text);
     expect(resources).toHaveLength(7);
-    expect(resources.at(-1)).toContain(`:stateMachine:${stack.naming.timer}"`);
+    expect(resources.at(-1)).toContain(`:stateMachine:${stack.airless.naming.timer}"`);
     for (const r of resources) expect(r).not.toContain('*');
   });
 
@@ -545,20 +545,20 @@ describe('the CDK stack in an account and region, with Batch in poll mode, exist
     expect(text(submit[0]!.Resource)).toContain('arn:aws:batch:eu-west-1:111122223333:job-queue/other');
     expect(allows(st, 'batch:TagResource')).toHaveLength(1);
     const started = allows(st, 'states:StartExecution').flatMap((s) => resourcesOf(s).map(text));
-    expect(started).toContainEqual(expect.stringContaining(`:stateMachine:${stack.naming.batchWatcher}"`));
-    expect(started).toContainEqual(expect.stringContaining(`:stateMachine:${stack.naming.lifecycle('try')}"`));
+    expect(started).toContainEqual(expect.stringContaining(`:stateMachine:${stack.airless.naming.batchWatcher}"`));
+    expect(started).toContainEqual(expect.stringContaining(`:stateMachine:${stack.airless.naming.lifecycle('try')}"`));
     template.resourceCountIs('AWS::Batch::JobQueue', 0);
   });
 
   it('lets the given API callers invoke the Function URL (both permissions, IAM auth only), and outputs the API function', () => {
-    const apiId = stack.getLogicalId(stack.functions.api.node.defaultChild as CfnElement);
+    const apiId = stack.getLogicalId(stack.airless.functions.api.node.defaultChild as CfnElement);
     const perms = Object.values(template.findResources('AWS::Lambda::Permission'))
       .map((p) => (p as { Properties: { Action: string; FunctionName: unknown; Principal: string; FunctionUrlAuthType?: string } }).Properties)
       .filter((p) => text(p.FunctionName).includes(apiId));
     expect(perms.map((p) => p.Action).sort()).toStrictEqual(['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']);
     for (const p of perms) expect(p.Principal).toBe('arn:aws:iam::123456789012:role/airless-operators');
     expect(perms.find((p) => p.Action === 'lambda:InvokeFunctionUrl')!.FunctionUrlAuthType).toBe('AWS_IAM');
-    template.hasOutput('ApiFunctionArn', { Value: { 'Fn::GetAtt': [apiId, 'Arn'] } });
+    template.hasOutput('AirlessApiFunctionArn', { Value: { 'Fn::GetAtt': [apiId, 'Arn'] } });
   });
 
   it('traces functions and state machines, and has no unsuppressed cdk-nag AwsSolutions error', () => {

@@ -7,7 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirlessApp } from '../cdk/airless-app.ts';
-import type { AirlessStack, AirlessStackProps } from '../cdk/airless-stack.ts';
+import type { AirlessStack, AirlessStackProps } from '../cdk/airless.ts';
 import { chunkByPolicySize } from '../cdk/batch-resources.ts';
 import { applyStatements, type PolicyContext } from '../cdk/policy-statements.ts';
 import { IAM_LIMITS, limitsBroken, policyChars, rolePolicySizes, type TemplateResources } from '../cdk/policy-size.ts';
@@ -88,8 +88,8 @@ describe('SubmitJob\'s resources in managed policies', () => {
 });
 
 describe.each<[string, string, Partial<AirlessStackProps>, (stack: AirlessStack) => iam.IRole[]]>([
-  ['sync mode: the Batch lifecycle roles submit (a single job, an array fan-out)', 'IamSizeSync', {}, (stack) => [stack.lifecycles.get('batch_job')!.role, stack.lifecycles.get('batch_array')!.role]],
-  ['poll mode: the task runner submits', 'IamSizePoll', { batchWatch: 'poll' }, (stack) => [stack.functions.taskRunner.role!]],
+  ['sync mode: the Batch lifecycle roles submit (a single job, an array fan-out)', 'IamSizeSync', {}, (stack) => [stack.airless.lifecycles.get('batch_job')!.role, stack.airless.lifecycles.get('batch_array')!.role]],
+  ['poll mode: the task runner submits', 'IamSizePoll', { batchWatch: 'poll' }, (stack) => [stack.airless.functions.taskRunner.role!]],
 ])('a stack whose Batch tasks may name 100 job queue / job definition pairs (%s)', (_what, stackName, props, submitter) => {
   let stack: AirlessStack;
   let template: TemplateJson;

@@ -10,9 +10,9 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirlessApp } from '../cdk/airless-app.ts';
-import { FUNCTION_FILES, type AirlessStack, type FunctionName } from '../cdk/airless-stack.ts';
+import { FUNCTION_FILES, type AirlessStack, type FunctionName } from '../cdk/airless.ts';
 import { writeDagsModule } from '../cdk/dags-module.ts';
-import type { AirlessStackProps } from '../cdk/airless-stack.ts';
+import type { AirlessStackProps } from '../cdk/airless.ts';
 import { loadDagBag } from '../lib/dagbag/dag-bag.ts';
 import {
   actionsNeeded,
@@ -80,14 +80,14 @@ const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => bo
  * the versions' code, airless/bundles/), its state machines.
  */
 function resourceOf(action: string): RegExp | null {
-  if (action.startsWith('dynamodb:')) return /"Table[0-9A-F]{8}"/;
-  if (action === 's3:DeleteObject') return /LargeValues[0-9A-F]{8}.*\/airless\/bundles\/\*"/;
-  if (action.startsWith('s3:')) return /LargeValues[0-9A-F]{8}.*\/airless\/\*"/;
+  if (action.startsWith('dynamodb:')) return /"AirlessTable[0-9A-F]{8}"/;
+  if (action === 's3:DeleteObject') return /AirlessLargeValues[0-9A-F]{8}.*\/airless\/bundles\/\*"/;
+  if (action.startsWith('s3:')) return /AirlessLargeValues[0-9A-F]{8}.*\/airless\/\*"/;
   if (action.startsWith('states:')) return /:states:/;
   return null;
 }
 
-const roleId = (stack: AirlessStack, fn: FunctionName) => stack.getLogicalId(stack.functions[fn].role!.node.defaultChild as CfnElement);
+const roleId = (stack: AirlessStack, fn: FunctionName) => stack.getLogicalId(stack.airless.functions[fn].role!.node.defaultChild as CfnElement);
 
 describe('the SDK call walk', () => {
   it('finds commands, document-client commands and paginators of value imports, not type-only ones', () => {
@@ -140,7 +140,7 @@ describe('the SDK call walk', () => {
     // Granted (wildcards in actions count), nothing is missing.
     const granted: TemplateStatement[] = [
       { Effect: 'Allow', Action: 'batch:Terminate*', Resource: 'arn:aws:batch:eu-west-1:123456789012:job/*' },
-      { Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['LargeValues0123ABCD', 'Arn'] }, '/airless/*']] } },
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AirlessLargeValues0123ABCD', 'Arn'] }, '/airless/*']] } },
     ];
     expect(missingGrants(needed, granted, resourceOf)).toEqual([]);
   });

@@ -1,5 +1,5 @@
 // The unzipped size of each function's bundle, built with esbuild as the stack's NodejsFunction bundles
-// it (cdk/airless-stack.ts: ESM, node22, minified, a source map without sources, the AWS SDK bundled),
+// it (cdk/airless.ts: ESM, node22, minified, a source map without sources, the AWS SDK bundled),
 // with the generated DAGs as the `airless-dags` module. The generated DAGs are made by code of one size
 // whatever their number, so one build stands for every size; a team's own DAG code adds its own bytes.
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { FUNCTION_FILES } from '../../cdk/airless-stack.ts';
+import { FUNCTION_FILES } from '../../cdk/airless.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GENERATOR = fileURLToPath(new URL('./generate-dags.ts', import.meta.url));

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { AirlessStack } from '../../cdk/airless-stack.ts';
+import { AirlessStack } from '../../cdk/airless.ts';
 import { chooseWorkflowType } from '../../lib/compiler/workflow-type.ts';
 import { fail, reportResult } from '../child.ts';
 import { validateTemplate, type ValidatorReport } from './cfn-validate.ts';
@@ -67,7 +67,7 @@ function synthesize(dags: ReturnType<typeof generateDags>, limitLifted: boolean,
   // policy and AWS CLI layer).
   const bundles = path.join(outdir, 'version-bundles');
   mkdirSync(bundles, { recursive: true });
-  const stack = new AirlessStack(app, 'AirlessDeployScale', { dags, dagsModule: path.join(outdir, 'airless-dags.ts'), versionBundles: bundles });
+  const stack = new AirlessStack(app, 'AirlessDeployScale', { dags: { specs: dags.map((d) => d.spec), dagsModule: path.join(outdir, 'airless-dags.ts'), versionBundles: bundles } });
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   const t0 = performance.now();
   const assembly = app.synth();

@@ -1,13 +1,18 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { packageRoot } from '../package-root.ts';
 import { PUBLIC_ROUTE } from './auth.ts';
 
 /** The package's built web UI, `<package>/ui/dist` (`npm run build:ui`), when it has an index.html; else null. */
 export function builtUiDir(): string | null {
-  const dir = path.resolve(fileURLToPath(new URL('../../ui/dist/', import.meta.url)));
+  let dir: string;
+  try {
+    dir = path.join(packageRoot(), 'ui', 'dist');
+  } catch {
+    return null; // bundled (a Lambda function): no package around, no UI files
+  }
   return existsSync(path.join(dir, 'index.html')) ? dir : null;
 }
 

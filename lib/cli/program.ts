@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../errors.ts';
+import { packageJson } from '../package-root.ts';
 import { DAGS_FOLDER_ENV } from '../dagbag/dags-folder.ts';
 import { backfillCreate, REPROCESS_BEHAVIORS, type BackfillCreateOptions } from './commands/backfill-create.ts';
 import { dagsDelete, type DeleteOptions } from './commands/dags-delete.ts';
@@ -27,8 +27,8 @@ import { EXIT } from './usage-error.ts';
 /** The version in airless's package.json. */
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+    const { version } = packageJson() as { version?: unknown };
+    return typeof version === 'string' ? version : 'unknown';
   } catch {
     return 'unknown';
   }

@@ -7,8 +7,13 @@ import { signingFetch, type SigningFetchOptions } from '../api/sigv4.ts';
 import { baseClientConfig, type Env } from '../clients/aws-clients.ts';
 import { AirlessError } from '../errors.ts';
 
-/** The stack output that holds the API's URL (cdk/airless-stack.ts). */
+/**
+ * The stack output that holds the API's URL (cdk/airless.ts): `ApiUrl` after the construct's id (e.g.
+ * `AirlessApiUrl`), its description starting with API_URL_DESCRIPTION; a plain `ApiUrl` too.
+ */
 export const API_URL_OUTPUT = 'ApiUrl';
+/** How the description of an airless API's URL output starts. */
+export const API_URL_DESCRIPTION = 'airless REST API';
 
 const QUIET_LOGGER = { debug: () => undefined, info: () => undefined, warn: (...a: unknown[]) => console.warn(...a), error: () => undefined };
 
@@ -50,7 +55,7 @@ export async function resolveStackEndpoint(stackName: string, options: StackEndp
   const env = options.env ?? process.env;
   // The SDK's logger would print the failed call as well: the error thrown here names it (and keeps it as its cause).
   const client = new CloudFormationClient({ ...baseClientConfig(env), logger: QUIET_LOGGER, ...(options.client ?? {}) });
-  let outputs: { OutputKey?: string | undefined; OutputValue?: string | undefined }[];
+  let outputs: { OutputKey?: string | undefined; OutputValue?: string | undefined; Description?: string | undefined }[];
   try {
     const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
     const stack = out.Stacks?.[0];
@@ -66,7 +71,14 @@ export async function resolveStackEndpoint(stackName: string, options: StackEndp
   } finally {
     client.destroy();
   }
-  const url = outputs.find((o) => o.OutputKey === API_URL_OUTPUT)?.OutputValue;
+  const apis = outputs.filter((o) => o.OutputKey === API_URL_OUTPUT || (o.OutputKey?.endsWith(API_URL_OUTPUT) === true && o.Description?.startsWith(API_URL_DESCRIPTION) === true));
+  if (apis.length > 1) {
+    throw new StackEndpointError(
+      stackName,
+      `the stack holds ${apis.length} airless APIs (outputs ${apis.map((o) => o.OutputKey).join(', ')}): name one with --endpoint <its URL> instead of --stack`,
+    );
+  }
+  const url = apis[0]?.OutputValue;
   if (url === undefined || url === '') {
     const keys = outputs.map((o) => o.OutputKey).filter((k): k is string => k !== undefined);
     throw new StackEndpointError(

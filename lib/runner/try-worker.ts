@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isDag, type Dag } from '../authoring/dag.ts';
 import { errorMessage } from '../errors.ts';
 import { sha256Bytes } from '../model/hash.ts';
+import { registerLibraryResolution } from '../dagbag/library-resolution.ts';
 import { registerSnapshotResolution } from '../dagbag/snapshot-import.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { TaskRunner, type TryProgress } from '../executor/task-runner.ts';
@@ -18,6 +19,9 @@ import type { BatchBackend } from '../executor/batch-backend.ts';
 import type { LogLine } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { fromWire, toWire, type FromWorker, type ToWorker, type TryWorkerData } from './isolation-protocol.ts';
+
+// The DAG file this worker loads imports 'airless': this thread's library, as in the runner's process.
+registerLibraryResolution();
 
 const port = parentPort!;
 const data = workerData as TryWorkerData;

@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -12,11 +13,11 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
-import type { Construct, IConstruct } from 'constructs';
-import type { Dag } from '../lib/authoring/dag.ts';
+import { Construct, type IConstruct } from 'constructs';
+import type { DagSpec } from '../lib/model/spec.ts';
 import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, DEFAULT_BUNDLES_PREFIX, ENV } from '../lib/aws/services.ts';
 import { DEFAULT_VERSIONS_RETAINED } from '../lib/scheduler/prune-versions.ts';
-import { API_URL_OUTPUT } from '../lib/cli/stack-endpoint.ts';
+import { API_URL_DESCRIPTION, API_URL_OUTPUT } from '../lib/cli/stack-endpoint.ts';
 import { namePrefix, StateMachineNaming } from '../lib/aws/sfn-dispatcher.ts';
 import { compileBatchWatcher } from '../lib/compiler/batch-watcher.ts';
 import { compileLifecycleMachines, deployedMachines, type CompiledMachine } from '../lib/compiler/compile.ts';
@@ -26,6 +27,7 @@ import { mergeStatements, namesOwnStateMachine, type PolicyStatement } from '../
 import { EXPIRED_TAG } from '../lib/store/large-values.ts';
 import { PK, SK, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/store/table-design.ts';
 import { BatchResources, type AirlessBatchProps } from './batch-resources.ts';
+import { prepareDagsSync } from './prepare-dags.ts';
 import { AirlessReconciler } from './reconciler.ts';
 import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
@@ -63,7 +65,18 @@ function ownExecutionsWildcard(name: string): { regex: string } {
   return { regex: `/^Resource::arn:${ARN_PART}:states:${ARN_PART}:${ARN_PART}:execution:${name.replace(/[^A-Za-z0-9_]/g, (c) => `\\${c}`)}(:|\\/)\\*$/g` };
 }
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * Whether this module is the repository's source (`cdk/airless.ts`) or the installed package's build
+ * (`dist/cdk/airless.js`): the functions' entries are the same kind of file beside it.
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+/** The functions' entries: `functions/*.ts` of the repository, `dist/functions/*.js` of the package. */
+const FUNCTIONS_DIR = fileURLToPath(new URL('../functions/', import.meta.url));
+/**
+ * The repository's tsconfig (its `paths` make the DAGs' `'airless'` the library's source), when bundling from
+ * the source; the package's DAG files resolve `'airless'` from their project's node_modules.
+ */
+const SOURCE_TSCONFIG = FROM_SOURCE ? fileURLToPath(new URL('../tsconfig.json', import.meta.url)) : undefined;
 
 /** The functions of the stack, by the file of `functions/` that is each one's entry. */
 export const FUNCTION_FILES = {
@@ -92,48 +105,83 @@ export interface AirlessFunctionOptions {
   timeout?: Duration;
 }
 
-export interface AirlessStackProps extends StackProps {
-  /** The DAGs to deploy (a DagBag's `dags`, loaded without import errors). */
-  dags: readonly Dag[];
+/**
+ * The DAGs a construct deploys, loaded and bundled ahead (`prepareDags`): their specs, the generated
+ * `airless-dags` module the functions' bundles import them from, and the folder of their version bundles.
+ */
+export interface PreparedDags {
+  /**
+   * The DAGs folder they were loaded from (absolute).
+   * @default unknown: the project root is then found from the current directory
+   */
+  readonly folder?: string;
+  /** The DAGs' specs (a DagBag's `dags[].spec`, loaded without import errors). */
+  readonly specs: readonly DagSpec[];
   /**
    * The `airless-dags` module (cdk/dags-module.ts `writeDagsModule`) the functions' bundles import the
    * DAGs from.
    */
-  dagsModule: string;
+  readonly dagsModule: string;
   /**
    * The folder of the DAG files' version bundles (cdk/version-bundles.ts `buildVersionBundles`: one
    * `<hash>/` folder per file), deployed to the bucket under `airless/bundles/` and never removed by a later
    * deploy (runs in flight keep their code): the reconciler prunes them once no run needs them.
    * @default none: no bundle is deployed, and a run whose version is not the bundled one cannot load it
    */
-  versionBundles?: string;
+  readonly versionBundles?: string;
+}
+
+/** The props of the {@link Airless} construct. */
+export interface AirlessProps {
+  /**
+   * The folder of DAG files to deploy (relative to the current directory). It is loaded when the construct
+   * is made (in a child process: a DAG file that fails to import fails the synth with its error, and nothing
+   * is synthesized); each file's code is bundled into the functions with every npm package it imports.
+   * @default `AIRLESS_DAGS_FOLDER`, else `dags`
+   */
+  readonly dagsFolder?: string;
+  /**
+   * DAGs loaded ahead with `await prepareDags(folder)` (in this process), instead of `dagsFolder`.
+   * @default the DAGs of `dagsFolder`
+   */
+  readonly dags?: PreparedDags;
+  /**
+   * The project the DAG files belong to: esbuild resolves their packages from its `node_modules`, and its
+   * lock file keys the bundling cache.
+   * @default the nearest folder above the DAGs folder with a lock file (package-lock.json, yarn.lock,
+   * pnpm-lock.yaml, bun.lockb), else the current directory
+   */
+  readonly projectRoot?: string;
   /**
    * How many of each DAG's newest versions keep their code in the bucket beside the current one and those
    * active runs use (so clearing a recent run reruns its own code).
    * @default DEFAULT_VERSIONS_RETAINED (10)
    */
-  versionsRetained?: number;
+  readonly versionsRetained?: number;
   /**
    * Prefix of the state machines' names (letters, digits and '-', 56 at most).
    * @default the stack name (its first 32 letters, digits and '-') and a hash of the stack name and the
-   * construct's path: unique to the stack, so stacks never share a state machine or log group name
+   * construct's path: unique to the construct, so two never share a state machine or log group name
    */
-  namePrefix?: string;
+  readonly namePrefix?: string;
   /**
    * How Batch tasks wait for their job: `sync` (`batch:submitJob.sync`) or `poll` (a Batch watcher).
    * @default 'sync'
    */
-  batchWatch?: 'sync' | 'poll';
+  readonly batchWatch?: 'sync' | 'poll';
   /**
    * How iterations run their items: `inline` or `distributed` (a Distributed Map).
    * @default 'inline'
    */
-  iterateMode?: 'inline' | 'distributed';
+  readonly iterateMode?: 'inline' | 'distributed';
   /**
-   * Where Batch jobs run.
-   * @default `{ mode: 'existing' }`: the queues and definitions the DAGs name
+   * Where Batch jobs run: `{ mode: 'existing', jobQueues, jobDefinitions }` submits to queues and definitions
+   * you have (made beside this construct: the ones the DAGs' `batchJob` tasks name, and these names or ARNs,
+   * e.g. `queue.jobQueueArn`); `{ mode: 'fargate', vpc, ... }` makes a Fargate compute environment (in your
+   * VPC, or a new one) and the queues the DAGs name.
+   * @default `{ mode: 'existing' }`
    */
-  batch?: AirlessBatchProps;
+  readonly batch?: AirlessBatchProps;
   /**
    * Days a finished run's XComs, item results and logs are kept (table TTL; large values in the bucket too).
    * @default 30
@@ -179,6 +227,9 @@ export interface AirlessStackProps extends StackProps {
   apiCallers?: iam.IGrantable[];
 }
 
+/** The props of an {@link AirlessStack}: a stack of its own holding one {@link Airless} construct. */
+export interface AirlessStackProps extends StackProps, AirlessProps {}
+
 const FUNCTION_DEFAULTS: Record<FunctionName, { memorySize: number; timeout: Duration }> = {
   scheduler: { memorySize: 512, timeout: Duration.minutes(5) },
   trigger: { memorySize: 512, timeout: Duration.minutes(5) },
@@ -189,13 +240,22 @@ const FUNCTION_DEFAULTS: Record<FunctionName, { memorySize: number; timeout: Dur
 };
 
 /**
- * The deployed shape of airless for a folder of DAGs: the table (run state), the bucket (large values),
- * the functions (thin handlers over lib/, the DAGs bundled in), the fixed set of lifecycle state machines
- * (one per lifecycle shape, as lib/compiler compiles them, whatever the DAGs), the timer and the Batch
+ * airless for a folder of DAGs, in a stack of yours beside your own resources (your VPC, Batch queues,
+ * buckets):
+ *
+ * ```ts
+ * const stack = new Stack(app, 'Pipelines');
+ * new Airless(stack, 'Airless', { dagsFolder: 'dags', batch: { mode: 'existing', jobQueues: [queue.jobQueueArn] } });
+ * ```
+ *
+ * It holds the table (run state), the bucket (large values and the DAG versions' code), the functions
+ * (thin handlers over the library, the DAG files bundled in with the npm packages they import), the fixed
+ * set of lifecycle state machines (one per lifecycle shape, whatever the DAGs), the timer and the Batch
  * watcher state machines, one EventBridge Scheduler schedule per scheduled DAG, the reconcile loop (only
- * while runs are active), and least-privilege IAM between them.
+ * while runs are active), the REST API's Function URL, and least-privilege IAM between them. The stack's
+ * outputs `<id>ApiUrl` and `<id>ApiFunctionArn` name the API (`airless ... --stack <stack name>`).
  */
-export class AirlessStack extends Stack {
+export class Airless extends Construct {
   readonly table: dynamodb.Table;
   readonly bucket: s3.Bucket;
   readonly functions: Record<FunctionName, NodejsFunction>;
@@ -219,16 +279,23 @@ export class AirlessStack extends Stack {
   readonly naming: StateMachineNaming;
   readonly batch: BatchResources;
 
-  constructor(scope: Construct, id: string, props: AirlessStackProps) {
-    super(scope, id, props);
+  /** The DAGs deployed (their specs). */
+  readonly dags: readonly DagSpec[];
+
+  constructor(scope: Construct, id: string, props: AirlessProps = {}) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const dags = props.dags ?? prepareDagsSync(props.dagsFolder);
+    this.dags = dags.specs;
+    const projectRoot = projectRootOf(props.projectRoot ?? dags.folder ?? process.cwd(), props.projectRoot !== undefined);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const retentionDays = props.xcomRetentionDays ?? 30;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const batchWatch = props.batchWatch ?? 'sync';
     const batchWatchIntervalSeconds = props.batchWatchIntervalSeconds ?? DEFAULT_BATCH_WATCH_INTERVAL_SECONDS;
     const iterateMode = props.iterateMode ?? 'inline';
-    this.naming = new StateMachineNaming(props.namePrefix ?? namePrefix(this.stackName, this.node.path));
-    const specs = props.dags.map((d) => d.spec);
+    this.naming = new StateMachineNaming(props.namePrefix ?? namePrefix(stack.stackName, this.node.path));
+    const specs = this.dags;
 
     // --- Storage ------------------------------------------------------------------------------------
     this.table = new dynamodb.Table(this, 'Table', {
@@ -273,7 +340,7 @@ export class AirlessStack extends Stack {
       [ENV.tableName]: this.table.tableName,
       [ENV.bucketName]: this.bucket.bucketName,
       [ENV.xcomTtlSeconds]: String(retentionDays * 86_400),
-      [ENV.stateMachineArnPrefix]: `arn:${this.partition}:states:${this.region}:${this.account}:stateMachine:`,
+      [ENV.stateMachineArnPrefix]: `arn:${stack.partition}:states:${stack.region}:${stack.account}:stateMachine:`,
       [ENV.stateMachineNamePrefix]: this.naming.prefix,
       [ENV.batchWatcher]: 'true',
       [ENV.batchWatch]: batchWatch,
@@ -290,7 +357,7 @@ export class AirlessStack extends Stack {
       const logGroup = new logs.LogGroup(this, `${capitalize(name)}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
       const fn = new NodejsFunction(this, capitalize(name), {
         description,
-        entry: path.join(REPO_ROOT, 'functions', `${file}.ts`),
+        entry: path.join(FUNCTIONS_DIR, `${file}${FROM_SOURCE ? '.ts' : '.js'}`),
         handler: 'handler',
         runtime: FUNCTION_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
@@ -298,8 +365,8 @@ export class AirlessStack extends Stack {
         timeout: o.timeout,
         logGroup,
         tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
-        projectRoot: REPO_ROOT,
-        depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+        projectRoot: projectRoot.root,
+        depsLockFilePath: projectRoot.lockFile,
         environment: { ...environment, POWERTOOLS_SERVICE_NAME: `airless-${file}` },
         bundling: {
           format: OutputFormat.ESM,
@@ -311,10 +378,10 @@ export class AirlessStack extends Stack {
           // The AWS SDK is bundled: the versions tested are the versions deployed.
           bundleAwsSDK: true,
           externalModules: [],
-          tsconfig: path.join(REPO_ROOT, 'tsconfig.json'),
+          ...(SOURCE_TSCONFIG !== undefined ? { tsconfig: SOURCE_TSCONFIG } : {}),
           banner: "import { createRequire as __airlessRequire } from 'node:module'; const require = __airlessRequire(import.meta.url);",
           // The DAGs: the functions import 'airless-dags', which is this stack's generated module.
-          esbuildArgs: { '--alias:airless-dags': props.dagsModule },
+          esbuildArgs: { '--alias:airless-dags': dags.dagsModule },
         },
       });
       NagSuppressions.addResourceSuppressions(
@@ -342,14 +409,14 @@ export class AirlessStack extends Stack {
     const f = this.functions;
 
     // --- IAM of the functions -------------------------------------------------------------------------
-    const machineArn = (name: string) => this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const machineArn = (name: string) => stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const machines = deployedMachines({ batchWatch });
     const lifecycleArns = machines.map((m) => machineArn(this.naming.lifecycle(m)));
     const timerArn = machineArn(this.naming.timer);
     const watcherArn = machineArn(this.naming.batchWatcher);
     // The executions of the Standard lifecycle machines (the Express one's cannot be described).
     const lifecycleExecutions = machines.filter((m) => MACHINE_WORKFLOW_TYPE[m].type === 'STANDARD').map((m) =>
-      this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.naming.lifecycle(m)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.naming.lifecycle(m)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
     );
     const startExecution = (fn: NodejsFunction, resources: string[]) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources }));
@@ -371,9 +438,9 @@ export class AirlessStack extends Stack {
     // The versions' code (airless/bundles/, under the same prefix): every function may load a run's version
     // (GetObject above); the scheduler's reconciler rounds prune the code no run needs any more.
     f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [this.bucket.arnForObjects(`${DEFAULT_BUNDLES_PREFIX}*`)] }));
-    if (props.versionBundles !== undefined) {
+    if (dags.versionBundles !== undefined) {
       new s3deploy.BucketDeployment(this, 'VersionBundles', {
-        sources: [s3deploy.Source.asset(props.versionBundles)],
+        sources: [s3deploy.Source.asset(dags.versionBundles)],
         // aws-cdk-lib's IBucket declares `isWebsite` optional-present, which exactOptionalPropertyTypes refuses for its own Bucket.
         destinationBucket: this.bucket as unknown as s3.IBucket,
         destinationKeyPrefix: DEFAULT_BUNDLES_PREFIX,
@@ -381,7 +448,8 @@ export class AirlessStack extends Stack {
         prune: false,
         retainOnDelete: true,
       });
-      for (const child of this.node.children) {
+      // The BucketDeployment's handler is a singleton of the stack.
+      for (const child of stack.node.children) {
         if (!child.node.id.startsWith('Custom::CDKBucketDeployment')) continue;
         NagSuppressions.addResourceSuppressions(
           child,
@@ -413,7 +481,7 @@ export class AirlessStack extends Stack {
     const batchTasks = this.batch.tasks > 0;
     if (batchTasks) {
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
-      f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [this.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
+      f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [stack.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
     }
 
     const stackWildcards = {
@@ -421,8 +489,8 @@ export class AirlessStack extends Stack {
       reason:
         'Wildcards scoped to this stack: its table\'s indexes (<table>/index/*), its bucket\'s objects under the store\'s prefix (<bucket>/airless/*), and the executions of its own lifecycle state machines (<machine>:*: execution names are made at run time).',
       appliesTo: [
-        { regex: '/^Resource::<Table[0-9A-F]+\\.Arn>\\/index\\/\\*$/g' },
-        { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/(bundles\\/)?\\*$/g' },
+        { regex: `/^Resource::<${logicalId(this.table)}\\.Arn>\\/index\\/\\*$/g` },
+        { regex: `/^Resource::<${logicalId(this.bucket)}\\.Arn>\\/airless\\/(bundles\\/)?\\*$/g` },
         stateMachineWildcard(this.naming.prefix),
       ],
     };
@@ -442,14 +510,16 @@ export class AirlessStack extends Stack {
     // A Function URL that AWS guards with IAM: every request is signed with SigV4 by a principal allowed
     // lambda:InvokeFunctionUrl on this function (never NONE: the API triggers, clears and deletes runs).
     this.apiUrl = f.api.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    // Output keys after the construct's id (`AirlessApiUrl`), which `airless ... --stack <name>` finds.
+    const outputKey = (name: string) => `${this.node.id.replace(/[^A-Za-z0-9]/g, '')}${name}`;
     new CfnOutput(this, API_URL_OUTPUT, {
       value: this.apiUrl.url,
-      description: 'airless REST API (/api/v2): sign requests with SigV4 for service lambda (airless ... --stack <name>)',
-    });
+      description: `${API_URL_DESCRIPTION} (/api/v2): sign requests with SigV4 for service lambda (airless ... --stack <name>)`,
+    }).overrideLogicalId(outputKey(API_URL_OUTPUT));
     new CfnOutput(this, 'ApiFunctionArn', {
       value: f.api.functionArn,
-      description: 'The API function: its callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction on it',
-    });
+      description: 'The airless API function: its callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction on it',
+    }).overrideLogicalId(outputKey('ApiFunctionArn'));
     for (const caller of props.apiCallers ?? []) this.apiUrl.grantInvokeUrl(caller);
 
     // --- State machines -------------------------------------------------------------------------------
@@ -460,7 +530,7 @@ export class AirlessStack extends Stack {
       SensorPokeArn: f.sensorPoke.functionArn,
       DescribeJobsArn: f.describeJobs.functionArn,
     };
-    const definitionSubstitutions = { ...substitutions, Partition: this.partition };
+    const definitionSubstitutions = { ...substitutions, Partition: stack.partition };
     // Express executions keep no history: their events go to CloudWatch Logs instead (a name unique to the stack).
     const expressLogs = new logs.LogGroup(this, 'ExpressLifecycleLogs', {
       logGroupName: `/aws/vendedlogs/states/${this.naming.prefix}-express`,
@@ -472,9 +542,9 @@ export class AirlessStack extends Stack {
     const policyContext = (stateMachineName: string | null): PolicyContext => ({
       placeholders: {
         ...substitutions,
-        'AWS::Partition': this.partition,
-        'AWS::Region': this.region,
-        'AWS::AccountId': this.account,
+        'AWS::Partition': stack.partition,
+        'AWS::Region': stack.region,
+        'AWS::AccountId': stack.account,
         ...(stateMachineName !== null ? { StateMachineName: stateMachineName } : {}),
       },
       deployment: { batchJobQueuesAndDefinitions: this.batch.submitResources, largeValueObjects: [values] },
@@ -513,7 +583,7 @@ export class AirlessStack extends Stack {
           id: 'AwsSolutions-IAM5',
           reason:
             'A Distributed Map describes and stops the executions of its own state machine and its Map Runs\' child executions (<name>:* and <name>/*: their ids are made at run time); an ItemReader/ResultWriter reads and writes objects under the store\'s prefix of the stack\'s bucket (<bucket>/airless/*), whose keys name runs; Batch .sync needs batch:DescribeJobs, which has no resource-level permission, and TerminateJob on the jobs it submits (job/*), and submits a job definition named without a revision at its latest (job-definition/<name>:*); Express logging and X-Ray tracing take no resource (*).',
-          appliesTo: ['Resource::*', ...BATCH_WILDCARDS, ownExecutionsWildcard(name), { regex: '/^Resource::<LargeValues[0-9A-F]+\\.Arn>\\/airless\\/\\*$/g' }],
+          appliesTo: ['Resource::*', ...BATCH_WILDCARDS, ownExecutionsWildcard(name), { regex: `/^Resource::<${logicalId(this.bucket)}\\.Arn>\\/airless\\/\\*$/g` }],
         },
       ]);
       const machine = new sfn.StateMachine(this, `Lifecycle${id}`, {
@@ -564,24 +634,24 @@ export class AirlessStack extends Stack {
     this.declaredStatements = new Map([...declared].map(([role, d]) => [role, { statements: mergeStatements(d.statements), context: policyContext(d.stateMachineName) }]));
 
     // --- Schedules and the reconcile ----------------------------------------------------------------
-    for (const dag of props.dags) {
-      const s = eventBridgeSchedule(dag.spec);
+    for (const spec of this.dags) {
+      const s = eventBridgeSchedule(spec);
       if (s.kind === 'none') {
-        if (dag.spec.schedule !== null) Annotations.of(this).addWarningV2(`airless:schedule:${dag.dagId}`, `DAG '${dag.dagId}' gets no schedule: ${s.reason}`);
+        if (spec.schedule !== null) Annotations.of(this).addWarningV2(`airless:schedule:${spec.dagId}`, `DAG '${spec.dagId}' gets no schedule: ${s.reason}`);
         continue;
       }
-      const schedule = new scheduler.Schedule(this, `Schedule-${dag.dagId}`, {
-        description: `airless: triggers DAG '${dag.dagId}' (${dag.spec.schedule?.kind === 'cron' ? `${dag.spec.schedule.expression} ${dag.spec.schedule.timezone}` : s.expression})`.slice(0, 512),
+      const schedule = new scheduler.Schedule(this, `Schedule-${spec.dagId}`, {
+        description: `airless: triggers DAG '${spec.dagId}' (${spec.schedule?.kind === 'cron' ? `${spec.schedule.expression} ${spec.schedule.timezone}` : s.expression})`.slice(0, 512),
         schedule: scheduler.ScheduleExpression.expression(s.expression, TimeZone.of(s.timezone)),
         timeWindow: scheduler.TimeWindow.off(),
         target: new schedulerTargets.LambdaInvoke(f.trigger, {
           role: this.scheduleRole(),
-          input: scheduler.ScheduleTargetInput.fromObject({ dagId: dag.dagId, logicalDate: scheduler.ContextAttribute.scheduledTime, runType: 'scheduled' }),
+          input: scheduler.ScheduleTargetInput.fromObject({ dagId: spec.dagId, logicalDate: scheduler.ContextAttribute.scheduledTime, runType: 'scheduled' }),
           retryAttempts: 10,
           maxEventAge: Duration.hours(1),
         }),
       });
-      this.schedules.set(dag.dagId, schedule);
+      this.schedules.set(spec.dagId, schedule);
     }
 
     // The reconcile runs only while runs are active: the first run arms its loop, the last one's end stops
@@ -601,7 +671,7 @@ export class AirlessStack extends Stack {
   private scheduleRole(): iam.Role {
     if (this.scheduleRoleInstance) return this.scheduleRoleInstance;
     const role = new iam.Role(this, 'ScheduleRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
       description: 'airless schedules: invoke the trigger function only',
     });
     // The same grant the schedule's target adds, made here so that the suppression below finds its policy.
@@ -612,7 +682,7 @@ export class AirlessStack extends Stack {
         {
           id: 'AwsSolutions-IAM5',
           reason: 'The scheduler target grants lambda:InvokeFunction on the trigger function and its versions (<trigger>:*): the stack\'s own function only.',
-          appliesTo: [{ regex: '/^Resource::<Trigger[0-9A-F]+\\.Arn>:\\*$/g' }],
+          appliesTo: [{ regex: `/^Resource::<${logicalId(this.functions.trigger)}\\.Arn>:\\*$/g` }],
         },
       ],
       true,
@@ -650,4 +720,47 @@ function suppressStateMachine(machine: sfn.StateMachine, express: boolean, traci
         ]),
     ...(tracing ? [] : [{ id: 'AwsSolutions-SF2', reason: 'X-Ray tracing is billed per trace: off by default, on with the stack prop `tracing`.' }]),
   ]);
+}
+
+/**
+ * airless in a stack of its own: a Stack holding one {@link Airless} construct (id `Airless`), for an app
+ * that has nothing else (the repository's own `cdk/app.ts` builds the same thing from the construct).
+ */
+export class AirlessStack extends Stack {
+  readonly airless: Airless;
+
+  constructor(scope: Construct, id: string, props: AirlessStackProps = {}) {
+    super(scope, id, props);
+    this.airless = new Airless(this, 'Airless', props);
+  }
+}
+
+/** The logical id of a construct's CloudFormation resource (for cdk-nag's `appliesTo` of its ARN). */
+function logicalId(construct: IConstruct): string {
+  const resource = construct.node.defaultChild as CfnElement | undefined;
+  if (resource === undefined) throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  return Stack.of(construct).getLogicalId(resource);
+}
+
+const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb', 'bun.lock'];
+
+/**
+ * The project a folder belongs to, for bundling: the nearest folder at or above `from` that has a lock file,
+ * and that file. `exact`: `from` is the project root the user named, so its lock file must be there.
+ */
+export function projectRootOf(from: string, exact = false): { root: string; lockFile: string } {
+  let dir = path.resolve(from);
+  for (;;) {
+    const lock = LOCK_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f));
+    if (lock !== undefined) return { root: dir, lockFile: lock };
+    const parent = path.dirname(dir);
+    if (exact || parent === dir) {
+      throw new Error(
+        exact
+          ? `projectRoot ${dir} has no lock file (${LOCK_FILES.join(', ')}): run \`npm install\` there first`
+          : `no lock file (${LOCK_FILES.join(', ')}) in ${path.resolve(from)} or above it: the DAGs' project needs one to bundle its packages (run \`npm install\`), or give \`projectRoot\``,
+      );
+    }
+    dir = parent;
+  }
 }
