@@ -77,8 +77,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
-  // Plain JavaScript (a worker's boot script) and the DAG-folder fixtures (some broken on purpose) lint untyped.
-  { files: ['**/*.js', '**/*.mjs', '**/*.cjs', 'test/fixtures/**'], ...tseslint.configs.disableTypeChecked },
+  // Plain JavaScript (a worker's boot script), the DAG-folder fixtures (some broken on purpose) and the
+  // templates of `airless init` (a user's project, which imports the installed 'airless' and 'airless/cdk')
+  // lint untyped.
+  { files: ['**/*.js', '**/*.mjs', '**/*.cjs', 'test/fixtures/**', 'templates/**'], ...tseslint.configs.disableTypeChecked },
   {
     // The web UI is a browser bundle: from the library it takes the API's generated types only.
     files: ['ui/**/*.ts', 'ui/**/*.tsx'],

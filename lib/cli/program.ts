@@ -7,6 +7,7 @@ import { dagsDelete, type DeleteOptions } from './commands/dags-delete.ts';
 import { dagsList, dagsListImportErrors, type ListOptions } from './commands/dags-list.ts';
 import { dagsListRuns, type ListRunsOptions } from './commands/dags-list-runs.ts';
 import { dagsVersions, type VersionsOptions } from './commands/dags-versions.ts';
+import { airlessInit } from './commands/init.ts';
 import { dagsSetPaused, type PauseOptions } from './commands/dags-pause.ts';
 import { parseCount, parsePort, standalone, type StandaloneCommandOptions } from './commands/standalone.ts';
 import { dagsShow } from './commands/dags-show.ts';
@@ -63,6 +64,12 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
       `\nServer: the commands that act on runs talk to the airless API: --endpoint URL, --stack NAME, else the\nstandalone server this ${AIRLESS_HOME_ENV} started (\`npx airless standalone\`). dags list, list-import-errors, show\nand tasks list ask it when there is one, and read the DAGs folder otherwise.\n\nEnvironment:\n  ${DAGS_FOLDER_ENV}  the DAGs folder\n  ${AIRLESS_HOME_ENV}         where logs, the standalone's state and its api-token are (default ./.airless)\n  ${API_TOKEN_ENV}    the API's bearer token (default: the token in ${AIRLESS_HOME_ENV}/api-token)\n\nExit codes: 0 success, 1 the run or task failed (or the server failed), 2 usage error (bad arguments or --conf, unknown DAG,\nDAG import error, no server, the server refused the request).`,
     );
   const global = (cmd: Command) => cmd.optsWithGlobals<ListOptions>();
+
+  program
+    .command('init')
+    .description('create an airless project in dir (created if missing): a starter DAG and its test, a CDK app, package.json, tsconfig, VS Code launch settings; never overwrites a file (an existing package.json is completed)')
+    .argument('[dir]', 'the project folder', '.')
+    .action(async (dir: string) => setExit(await airlessInit(term, dir)));
 
   const dags = program.command('dags').description('work with DAGs');
   dags
