@@ -34,7 +34,7 @@ function ownRange(name: string): string {
   if (range === undefined) throw new Error(`airless's package.json has no range for ${name}`);
   return range;
 }
-const DEV_DEPENDENCIES = Object.fromEntries(['@types/node', 'aws-cdk', 'aws-cdk-lib', 'constructs', 'tsx', 'typescript'].map((n) => [n, ownRange(n)]));
+const DEV_DEPENDENCIES = Object.fromEntries(['@types/node', 'aws-cdk', 'aws-cdk-lib', 'cdk-nag', 'constructs', 'tsx', 'typescript'].map((n) => [n, ownRange(n)]));
 
 /** The files a new project has, besides package.json. */
 const PROJECT_FILES = ['.gitignore', '.vscode/launch.json', 'README.md', 'cdk.json', 'dags/hello.ts', 'infra/app.ts', 'test/hello.test.ts', 'tsconfig.json'];

@@ -43,7 +43,7 @@ export const PROJECT_SCRIPTS: Readonly<Record<string, string>> = {
 };
 
 /** The project's devDependencies, at the ranges airless's own package.json has for them. */
-export const PROJECT_DEV_DEPENDENCIES = ['@types/node', 'aws-cdk', 'aws-cdk-lib', 'constructs', 'tsx', 'typescript'] as const;
+export const PROJECT_DEV_DEPENDENCIES = ['@types/node', 'aws-cdk', 'aws-cdk-lib', 'cdk-nag', 'constructs', 'tsx', 'typescript'] as const;
 
 /** The Node.js versions a project runs on (airless needs 22's features). */
 const NODE_ENGINES = '>=22';
