@@ -11,7 +11,7 @@ import { deployedApiBackend } from '../lib/aws/api-backend.ts';
 import { nextScheduledInstant } from '../lib/core/schedule-dates.ts';
 import type { AwsServices } from '../lib/aws/handlers.ts';
 import type { Dispatcher } from '../lib/aws/invocation-host.ts';
-import { resolveStackEndpoint, StackEndpointError } from '../lib/cli/stack-endpoint.ts';
+import { API_URL_DESCRIPTION, resolveStackEndpoint, StackEndpointError } from '../lib/cli/stack-endpoint.ts';
 import { dag } from '../lib/index.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 
@@ -124,9 +124,16 @@ describe('signingFetch (SigV4 for a Function URL with AuthType AWS_IAM)', () => 
 
 const CFN_NS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
 
-function describeStacksXml(name: string, outputs: Record<string, string>): string {
+/** A stack's outputs: key → value, or value and description. */
+type Outputs = Record<string, string | { value: string; description: string }>;
+
+function describeStacksXml(name: string, outputs: Outputs): string {
   const members = Object.entries(outputs)
-    .map(([k, v]) => `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`)
+    .map(([k, v]) =>
+      typeof v === 'string'
+        ? `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`
+        : `<member><OutputKey>${k}</OutputKey><OutputValue>${v.value}</OutputValue><Description>${v.description}</Description></member>`,
+    )
     .join('');
   return `<DescribeStacksResponse xmlns="${CFN_NS}"><DescribeStacksResult><Stacks><member><StackName>${name}</StackName><StackId>arn:aws:cloudformation:${REGION}:123456789012:stack/${name}/1</StackId><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></DescribeStacksResponse>`;
 }
@@ -136,9 +143,16 @@ function errorXml(code: string, message: string): string {
 }
 
 describe('resolveStackEndpoint (CloudFormation DescribeStacks, query protocol)', () => {
-  const stacks: Record<string, Record<string, string>> = {
+  const apiOutput = (value: string) => ({ value, description: `${API_URL_DESCRIPTION} (/api/v2): sign requests with SigV4` });
+  const stacks: Record<string, Outputs> = {
     Airless: { ApiUrl: 'https://abcdefghij1234567890abcdefghij12.lambda-url.eu-west-1.on.aws/', TableName: 'airless-table' },
     OldAirless: { TableName: 'old-table' },
+    // A user's stack with the construct (id Pipelines) beside an API of their own.
+    DataPlatform: {
+      OrdersApiUrl: { value: 'https://orders.example.com/', description: 'the orders service' },
+      PipelinesApiUrl: apiOutput('https://zyxwvutsrq1234567890abcdefghij12.lambda-url.eu-west-1.on.aws/'),
+    },
+    TwoAirless: { AApiUrl: apiOutput('https://a.lambda-url.eu-west-1.on.aws/'), BApiUrl: apiOutput('https://b.lambda-url.eu-west-1.on.aws/') },
   };
   const requests: { action: string | null; stackName: string | null; authorization: string | undefined }[] = [];
   let endpoint: string;
@@ -199,6 +213,17 @@ describe('resolveStackEndpoint (CloudFormation DescribeStacks, query protocol)',
     const err = await resolveStackEndpoint('Nope').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StackEndpointError);
     expect((err as Error).message).toBe(`stack 'Nope': no such stack in region ${REGION} (is it deployed, and are AWS_REGION and the credentials the right ones?)`);
+  });
+
+  it("finds the construct's output (keyed after its id) in a user's stack, not another API's", async () => {
+    const got = await resolveStackEndpoint('DataPlatform');
+    expect(got.baseUrl).toBe('https://zyxwvutsrq1234567890abcdefghij12.lambda-url.eu-west-1.on.aws');
+  });
+
+  it('refuses to choose between two airless APIs of one stack, naming both', async () => {
+    const err = await resolveStackEndpoint('TwoAirless').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StackEndpointError);
+    expect((err as Error).message).toBe(`stack 'TwoAirless': the stack holds 2 airless APIs (outputs AApiUrl, BApiUrl): name one with --endpoint <its URL> instead of --stack`);
   });
 
   it('names a stack without an ApiUrl output, and lists the outputs it has', async () => {

@@ -77,7 +77,7 @@ let tarball: string;
 beforeAll(async () => {
   // npm pack runs `prepare`: a clean build of dist/ and the web UI, as for publishing.
   const packed = await ok('npm', ['pack', '--json', '--pack-destination', WORK], REPO, 600_000);
-  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string; size: number; unpackedSize: number; files: { path: string }[] }];
+  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[$/m))) as [{ filename: string; size: number; unpackedSize: number; files: { path: string }[] }];
   tarball = path.join(WORK, info.filename);
   process.stdout.write(`packed ${info.filename}: ${(info.size / 1024).toFixed(0)} KB, ${(info.unpackedSize / 1024).toFixed(0)} KB unpacked, ${info.files.length} files\n`);
   // A new folder, and the package from the tarball (the rest from the registry, or npm's cache).
@@ -100,11 +100,14 @@ describe('the npm package, installed from its tarball into a new project', () =>
     }
     expect(files.filter((f) => /^(lib|cdk|functions|test|e2e|bench|dags)\//.test(f) || /\.tsbuildinfo$/.test(f))).toStrictEqual([]);
     // The library imports without a TypeScript loader: plain Node, from the project.
-    const r = await ok(process.execPath, ['--input-type=module', '-e', "const a = await import('airless'); const c = await import('airless/cdk'); console.log(typeof a.dag, typeof a.LocalRunner, typeof c.Airless)"], PROJECT);
-    expect(r.stdout.trim()).toBe('function function function');
-    // npm publish would take it as it is: no warning, no error.
+    const r = await ok(process.execPath, ['--input-type=module', '-e', "const a = await import('airless'); console.log(typeof a.dag, typeof a.LocalRunner)"], PROJECT);
+    expect(r.stdout.trim()).toBe('function function');
+    // npm publish would take it as it is: no warning (no field auto-corrected, nothing invalid), no error.
+    // The one warning left is about this machine, which is logged in to no registry.
     const dry = await ok('npm', ['publish', '--dry-run', '--ignore-scripts', tarball], WORK);
-    expect(dry.stderr.split('\n').filter((l) => /npm (warn|error)/i.test(l))).toStrictEqual([]);
+    const warnings = dry.stderr.split('\n').filter((l) => /npm (warn|error)/i.test(l));
+    expect(warnings.filter((l) => !/requires you to be logged in to .* \(dry-run\)$/.test(l))).toStrictEqual([]);
+    expect(`${dry.stdout}${dry.stderr}`).toContain('+ airless@');
   });
 
   it('npx airless init makes a project; after npm install, its starter DAG runs, its test passes and it type-checks', async () => {
@@ -119,10 +122,20 @@ describe('the npm package, installed from its tarball into a new project', () =>
     expect(realpathSync(path.join(PROJECT, 'node_modules', 'airless')).startsWith(PROJECT)).toBe(true);
     expect(readFileSync(path.join(PROJECT, 'package-lock.json'), 'utf8')).not.toContain(REPO);
 
+    // The construct's entry imports with the CDK library the project now has (an optional peer of the package).
+    const cdk = await ok(process.execPath, ['--input-type=module', '-e', "const c = await import('airless/cdk'); console.log(typeof c.Airless, typeof c.prepareDags)"], PROJECT);
+    expect(cdk.stdout.trim()).toBe('function function');
+
     const test = await ok('npx', ['airless', 'dags', 'test', 'hello', '--json'], PROJECT);
-    const report = JSON.parse(test.stdout) as { state: string; tasks: { taskId: string; state: string; result?: unknown }[] };
+    const report = JSON.parse(test.stdout) as { state: string; tasks: { taskId: string; mapIndex: number | null; state: string }[] };
     expect(report.state).toBe('success');
-    expect(report.tasks.find((t) => t.taskId === 'summarize')?.result).toStrictEqual({ count: 3, greetings: ['Hello, Ada!', 'Hello, Grace!', 'Hello, Katherine!'] });
+    expect(report.tasks.map((t) => `${t.taskId}${t.mapIndex === null ? '' : `[${t.mapIndex}]`} ${t.state}`)).toStrictEqual([
+      'list_names success',
+      'greet[0] success',
+      'greet[1] success',
+      'greet[2] success',
+      'summarize success',
+    ]);
 
     const tests = await ok('npm', ['test'], PROJECT);
     expect(`${tests.stdout}${tests.stderr}`).toMatch(/# pass [1-9]/);
@@ -140,15 +153,20 @@ describe('the npm package, installed from its tarball into a new project', () =>
         "import { diffWords } from 'diff';",
         '',
         "export default dag({ dagId: 'changes' }, ({ task }) => {",
-        "  task('added_words', () => diffWords('the quick fox', 'the quick brown fox').filter((p) => p.added).map((p) => p.value.trim()));",
+        "  task('added_words', () => {",
+        "    const added = diffWords('the quick fox', 'the quick brown fox').filter((p) => p.added).map((p) => p.value.trim());",
+        "    if (added.join() !== 'brown') throw new Error(`diffWords found ${JSON.stringify(added)}`);",
+        '    return added;',
+        '  });',
         '});',
         '',
       ].join('\n'),
     );
     const local = await ok('npx', ['airless', 'dags', 'test', 'changes', '--json'], PROJECT);
-    const report = JSON.parse(local.stdout) as { state: string; tasks: { taskId: string; result?: unknown }[] };
+    // The task checks the package's answer itself: its success is the package working.
+    const report = JSON.parse(local.stdout) as { state: string; tasks: { taskId: string; state: string }[] };
     expect(report.state).toBe('success');
-    expect(report.tasks[0]?.result).toStrictEqual(['brown']);
+    expect(report.tasks).toMatchObject([{ taskId: 'added_words', state: 'success' }]);
 
     await ok('npx', ['cdk', 'synth', '--quiet'], PROJECT, 600_000);
     const out = path.join(PROJECT, 'cdk.out');
@@ -171,7 +189,8 @@ describe('the npm package, installed from its tarball into a new project', () =>
   });
 
   it('starts a standalone server that answers its health check', async () => {
-    const child = spawn('npx', ['airless', 'standalone', '--port', '0'], { cwd: PROJECT, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // The project's bin (what `npx airless` runs), started directly so that its own exit code is seen.
+    const child = spawn(path.join(PROJECT, 'node_modules', '.bin', 'airless'), ['standalone', '--port', '0'], { cwd: PROJECT, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     let err = '';
