@@ -42,13 +42,14 @@ interface Ran {
 /** Run a command (through the shell's PATH lookup) in `cwd`; resolves with its exit code and output. */
 function run(command: string, args: readonly string[], cwd: string, timeoutMs = 300_000): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own: the cleanup stops whatever it started too (npx starts a child).
+    const child = spawn(command, args, { cwd, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.push(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => killGroup(child), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -85,8 +86,17 @@ beforeAll(async () => {
   await ok('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], PROJECT);
 }, 900_000);
 
+/** SIGKILL a child's process group (it was started detached: the group is its own). */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+}
+
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) killGroup(c);
   if (!process.env.AIRLESS_KEEP_PACKAGE_TEST) rmSync(WORK, { recursive: true, force: true });
 });
 
@@ -182,6 +192,8 @@ describe('the npm package, installed from its tarball into a new project', () =>
     expect(map.sources.some((s) => /dags\/changes\.ts$/.test(s))).toBe(true);
     // The library bundled is the project's installed package, not anything of the repository.
     expect(map.sources.some((s) => /node_modules\/airless\/dist\/lib\//.test(s))).toBe(true);
+    // One copy of it: the DAG files' 'airless' and the handlers' own modules are the same files.
+    expect(map.sources.filter((s) => /authoring\/dag\.(js|ts)$/.test(s))).toHaveLength(1);
     const code = readFileSync(path.join(asset, 'index.mjs'), 'utf8');
     expect(code).not.toMatch(/from\s*["']diff["']|import\(["']diff["']\)/);
     expect(code).not.toContain(REPO);
@@ -190,7 +202,7 @@ describe('the npm package, installed from its tarball into a new project', () =>
 
   it('starts a standalone server that answers its health check', async () => {
     // The project's bin (what `npx airless` runs), started directly so that its own exit code is seen.
-    const child = spawn(path.join(PROJECT, 'node_modules', '.bin', 'airless'), ['standalone', '--port', '0'], { cwd: PROJECT, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(path.join(PROJECT, 'node_modules', '.bin', 'airless'), ['standalone', '--port', '0'], { cwd: PROJECT, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.push(child);
     let out = '';
     let err = '';
