@@ -22,3 +22,20 @@ export function parseIndex(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an integer >= 0.');
   return Number(value);
 }
+
+/** A `--keep-versions` value: a whole number >= 0. */
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--keep-versions: expected a whole number >= 0, got '${value}'`);
+  return n;
+}
+
+/** The `--port` value: an integer in 0..65535. */
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`--port: expected an integer from 0 to 65535, got '${value}'`);
+  return n;
+}
+
+/** `backfill create --reprocess-behavior`: what happens to dates that have a run. */
+export const REPROCESS_BEHAVIORS = ['none', 'failed', 'completed'] as const;

@@ -2,25 +2,23 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { errorMessage } from '../errors.ts';
 import { packageJson } from '../package-root.ts';
 import { DAGS_FOLDER_ENV } from '../dagbag/dags-folder.ts';
-import { backfillCreate, REPROCESS_BEHAVIORS, type BackfillCreateOptions } from './commands/backfill-create.ts';
-import { dagsDelete, type DeleteOptions } from './commands/dags-delete.ts';
-import { dagsList, dagsListImportErrors, type ListOptions } from './commands/dags-list.ts';
-import { dagsListRuns, type ListRunsOptions } from './commands/dags-list-runs.ts';
-import { dagsVersions, type VersionsOptions } from './commands/dags-versions.ts';
-import { airlessInit } from './commands/init.ts';
-import { dagsSetPaused, type PauseOptions } from './commands/dags-pause.ts';
-import { parseCount, parsePort, standalone, type StandaloneCommandOptions } from './commands/standalone.ts';
-import { dagsShow } from './commands/dags-show.ts';
-import { dagsTest, type DagsTestOptions } from './commands/dags-test.ts';
-import { dagsTrigger, type TriggerOptions } from './commands/dags-trigger.ts';
-import { tasksClear, type TasksClearOptions } from './commands/tasks-clear.ts';
-import { tasksList, type TasksListOptions } from './commands/tasks-list.ts';
-import { tasksStatesForDagRun, type StatesForDagRunOptions } from './commands/tasks-states-for-dag-run.ts';
-import { tasksTest, type TasksTestOptions } from './commands/tasks-test.ts';
-import { ui, type UiCommandOptions } from './commands/ui.ts';
-import { parseIndex } from './conf.ts';
+import type { BackfillCreateOptions } from './commands/backfill-create.ts';
+import type { DeleteOptions } from './commands/dags-delete.ts';
+import type { ListOptions } from './commands/dags-list.ts';
+import type { ListRunsOptions } from './commands/dags-list-runs.ts';
+import type { VersionsOptions } from './commands/dags-versions.ts';
+import type { PauseOptions } from './commands/dags-pause.ts';
+import type { StandaloneCommandOptions } from './commands/standalone.ts';
+import type { DagsTestOptions } from './commands/dags-test.ts';
+import type { TriggerOptions } from './commands/dags-trigger.ts';
+import type { TasksClearOptions } from './commands/tasks-clear.ts';
+import type { TasksListOptions } from './commands/tasks-list.ts';
+import type { StatesForDagRunOptions } from './commands/tasks-states-for-dag-run.ts';
+import type { TasksTestOptions } from './commands/tasks-test.ts';
+import type { UiCommandOptions } from './commands/ui.ts';
+import { parseCount, parseIndex, parsePort, REPROCESS_BEHAVIORS } from './conf.ts';
 import { ApiError } from '../api/client.ts';
-import { API_TOKEN_ENV } from './remote.ts';
+import { API_TOKEN_ENV } from '../standalone/home-files.ts';
 import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
 import { Terminal } from './terminal.ts';
 import { EXIT } from './usage-error.ts';
@@ -69,7 +67,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .command('init')
     .description('create an airless project in dir (created if missing): a starter DAG and its test, a CDK app, package.json, tsconfig, VS Code launch settings; never overwrites a file (an existing package.json is completed)')
     .argument('[dir]', 'the project folder', '.')
-    .action(async (dir: string) => setExit(await airlessInit(term, dir)));
+    .action(async (dir: string) => setExit(await (await import('./commands/init.ts')).airlessInit(term, dir)));
 
   const dags = program.command('dags').description('work with DAGs');
   dags
@@ -78,22 +76,22 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .argument('<dagId>')
     .option('--conf <json>', "the run's conf: a JSON object checked against the DAG's params")
     .option('--json', 'print only the run report, as one JSON document')
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsTest(term, dagId, cmd.optsWithGlobals<DagsTestOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-test.ts')).dagsTest(term, dagId, cmd.optsWithGlobals<DagsTestOptions>())));
   dags
     .command('list')
     .description('list the DAGs: id, file, schedule, tags, number of tasks, paused (from the server, else the DAGs folder)')
     .option('--json', 'print a JSON array of {dagId, file, schedule, tags, tasks, paused} (paused null without a server)')
-    .action(async (_o: unknown, cmd: Command) => setExit(await dagsList(term, global(cmd))));
+    .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-list.ts')).dagsList(term, global(cmd))));
   dags
     .command('list-import-errors')
     .description('list the DAG files that failed to import, and why (exit code 0 even when some did)')
     .option('--json', 'print a JSON array of {file, error}')
-    .action(async (_o: unknown, cmd: Command) => setExit(await dagsListImportErrors(term, global(cmd))));
+    .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-list.ts')).dagsListImportErrors(term, global(cmd))));
   dags
     .command('show')
     .description("print the DAG's graph as Mermaid (flowchart LR; task groups as subgraphs; mapped tasks marked [ ])")
     .argument('<dagId>')
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsShow(term, dagId, global(cmd))));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-show.ts')).dagsShow(term, dagId, global(cmd))));
   dags
     .command('list-runs')
     .description("list the DAG's runs on the server, newest first")
@@ -101,13 +99,13 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .addOption(new Option('--state <state>', 'only runs in this state').choices(['queued', 'running', 'success', 'failed']))
     .option('--limit <n>', 'at most this many runs (default 100)', parsePositive)
     .option('--json', 'print a JSON array of the API\'s DAGRun objects')
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsListRuns(term, dagId, cmd.optsWithGlobals<ListRunsOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-list-runs.ts')).dagsListRuns(term, dagId, cmd.optsWithGlobals<ListRunsOptions>())));
   dags
     .command('versions')
     .description("list the DAG's versions on the server, oldest first: first seen, runs, code bundle (kept or pruned), the current one (*)")
     .argument('<dagId>')
     .option('--json', "print the API's DagVersion list ({dag_versions, total_entries})")
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsVersions(term, dagId, cmd.optsWithGlobals<VersionsOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-versions.ts')).dagsVersions(term, dagId, cmd.optsWithGlobals<VersionsOptions>())));
   dags
     .command('trigger')
     .description('create a run on the server (--wait: follow it and exit 0 if it succeeded, 1 if it failed)')
@@ -117,25 +115,25 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--logical-date <date>', "the run's logical date, ISO-8601 (default now)")
     .option('--wait', 'follow the run until it ends and exit with its outcome')
     .option('--json', "print the API's DAGRun object (with --wait, the finished run)")
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsTrigger(term, dagId, cmd.optsWithGlobals<TriggerOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-trigger.ts')).dagsTrigger(term, dagId, cmd.optsWithGlobals<TriggerOptions>())));
   dags
     .command('pause')
     .description("pause the DAG: its schedule creates no runs (triggering still works)")
     .argument('<dagId>')
     .option('--json', "print the API's DAG object")
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsSetPaused(term, dagId, true, cmd.optsWithGlobals<PauseOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-pause.ts')).dagsSetPaused(term, dagId, true, cmd.optsWithGlobals<PauseOptions>())));
   dags
     .command('unpause')
     .description('unpause the DAG: its schedule creates runs again')
     .argument('<dagId>')
     .option('--json', "print the API's DAG object")
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsSetPaused(term, dagId, false, cmd.optsWithGlobals<PauseOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-pause.ts')).dagsSetPaused(term, dagId, false, cmd.optsWithGlobals<PauseOptions>())));
   dags
     .command('delete')
     .description("delete the DAG's runs, task instances, XComs and logs on the server (its file stays)")
     .argument('<dagId>')
     .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await dagsDelete(term, dagId, cmd.optsWithGlobals<DeleteOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-delete.ts')).dagsDelete(term, dagId, cmd.optsWithGlobals<DeleteOptions>())));
 
   const tasks = program.command('tasks').description('work with tasks');
   tasks
@@ -147,14 +145,14 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--map-index <n>', 'the instance of a mapped task (default 0)', parseIndex)
     .option('--json', 'print only the result, as one JSON document')
     .action(async (dagId: string, taskId: string, _o: unknown, cmd: Command) =>
-      setExit(await tasksTest(term, dagId, taskId, cmd.optsWithGlobals<TasksTestOptions>())),
+      setExit(await (await import('./commands/tasks-test.ts')).tasksTest(term, dagId, taskId, cmd.optsWithGlobals<TasksTestOptions>())),
     );
   tasks
     .command('list')
     .description("list the DAG's tasks: operator, trigger rule, retries, downstream tasks")
     .argument('<dagId>')
     .option('--json', "print a JSON array of the API's Task objects")
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await tasksList(term, dagId, cmd.optsWithGlobals<TasksListOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/tasks-list.ts')).tasksList(term, dagId, cmd.optsWithGlobals<TasksListOptions>())));
   tasks
     .command('states-for-dag-run')
     .description('list the task instances of a run on the server: state, try, times, last error')
@@ -162,7 +160,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .argument('<runId>')
     .option('--json', "print a JSON array of the API's TaskInstance objects")
     .action(async (dagId: string, runId: string, _o: unknown, cmd: Command) =>
-      setExit(await tasksStatesForDagRun(term, dagId, runId, cmd.optsWithGlobals<StatesForDagRunOptions>())),
+      setExit(await (await import('./commands/tasks-states-for-dag-run.ts')).tasksStatesForDagRun(term, dagId, runId, cmd.optsWithGlobals<StatesForDagRunOptions>())),
     );
   tasks
     .command('clear')
@@ -178,7 +176,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--run-on-latest-version', "rerun them on the DAG's latest version (the run's version becomes it); default: on the run's own version")
     .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
     .option('--json', "print the API's clear result")
-    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await tasksClear(term, dagId, cmd.optsWithGlobals<TasksClearOptions>())));
+    .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/tasks-clear.ts')).tasksClear(term, dagId, cmd.optsWithGlobals<TasksClearOptions>())));
 
   const backfill = program.command('backfill').description('runs for past logical dates of a DAG\'s schedule');
   backfill
@@ -192,14 +190,14 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--conf <json>', "every run's conf: a JSON object checked against the DAG's params")
     .option('--dry-run', 'list the logical dates and what would happen to each; create nothing')
     .option('--json', "print the API's Backfill object (with --dry-run, the dates)")
-    .action(async (_o: unknown, cmd: Command) => setExit(await backfillCreate(term, cmd.optsWithGlobals<BackfillCreateOptions>())));
+    .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/backfill-create.ts')).backfillCreate(term, cmd.optsWithGlobals<BackfillCreateOptions>())));
   program
     .command('standalone')
     .description('run the scheduler, the REST API and the web UI in this process (state in $AIRLESS_HOME/airless.db); Ctrl-C stops')
     .option('--port <port>', 'TCP port (0: a free one)', parsePort, 8080)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--keep-versions <n>', "how many of each DAG's newest versions keep their code beside those runs use (older ones are pruned)", parseCount)
-    .action(async (_o: unknown, cmd: Command) => setExit(await standalone(term, cmd.optsWithGlobals<StandaloneCommandOptions>())));
+    .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/standalone.ts')).standalone(term, cmd.optsWithGlobals<StandaloneCommandOptions>())));
   program
     .command('ui')
     .description('serve the web UI on this machine in front of a deployed stack (--stack NAME) or an API (--endpoint URL), forwarding its requests signed with your AWS credentials; Ctrl-C stops')
@@ -207,7 +205,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--sigv4', 'sign the requests to --endpoint with SigV4 (implied for a Lambda Function URL)')
     .option('--token <token>', "the local token the browser must send (default: a new random one at each start)")
-    .action(async (_o: unknown, cmd: Command) => setExit(await ui(term, cmd.optsWithGlobals<UiCommandOptions>())));
+    .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/ui.ts')).ui(term, cmd.optsWithGlobals<UiCommandOptions>())));
   return program;
 }
 

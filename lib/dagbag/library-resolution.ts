@@ -1,4 +1,4 @@
-import { register } from 'node:module';
+import * as nodeModule from 'node:module';
 
 /**
  * The entry of this copy of the library: `lib/index.ts` in the repository, `dist/lib/index.js` in the
@@ -28,6 +28,14 @@ let registered = false;
  */
 export function registerLibraryResolution(): void {
   if (registered) return;
-  register(`data:text/javascript,${encodeURIComponent(hooks(LIBRARY_ENTRY))}`);
   registered = true;
+  // tsx registers in-thread hooks (`module.registerHooks`, Node 22.15 and later), which run before the
+  // loader thread's: so does this one then, registered after tsx's (the last registered runs first), or
+  // tsx would map 'airless' through a tsconfig's `paths` before this hook saw it.
+  const registerHooks = (nodeModule as { registerHooks?: (hooks: { resolve: (specifier: string, context: unknown, next: (specifier: string, context: unknown) => unknown) => unknown }) => unknown }).registerHooks;
+  if (typeof registerHooks === 'function') {
+    registerHooks({ resolve: (specifier, context, next) => next(specifier === 'airless' ? LIBRARY_ENTRY : specifier, context) });
+    return;
+  }
+  nodeModule.register(`data:text/javascript,${encodeURIComponent(hooks(LIBRARY_ENTRY))}`);
 }

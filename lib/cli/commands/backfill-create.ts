@@ -7,7 +7,7 @@ import type { Terminal } from '../terminal.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 import { tableTime } from './dags-list-runs.ts';
 
-export const REPROCESS_BEHAVIORS = ['none', 'failed', 'completed'] as const;
+import type { REPROCESS_BEHAVIORS } from '../conf.ts';
 
 export interface BackfillCreateOptions extends RemoteOptions {
   dagId: string;

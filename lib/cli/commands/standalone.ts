@@ -16,20 +16,6 @@ export interface StandaloneCommandOptions extends GlobalOptions {
   keepVersions?: number;
 }
 
-/** A `--keep-versions` value: a whole number >= 0. */
-export function parseCount(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--keep-versions: expected a whole number >= 0, got '${value}'`);
-  return n;
-}
-
-/** The `--port` value: an integer in 0..65535. */
-export function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`--port: expected an integer from 0 to 65535, got '${value}'`);
-  return n;
-}
-
 /**
  * `airless standalone`: the scheduler, the REST API and the web UI in this process, state in the home
  * folder's SQLite database. Prints where it listens (a line `airless standalone: listening on <url>`),
