@@ -150,6 +150,25 @@ export function formatError(info: ErrorInfo): string {
   return `${info.name}: ${info.message}`;
 }
 
+/** A stack frame line (`    at fn (file:line:col)`). */
+const FRAME = /^\s+at /;
+
+/**
+ * The text of a failure with its traceback: `"Name: message"`, then the frames of its stack (as V8 wrote
+ * them: source-mapped to the TypeScript line when source maps are on, as the CLI has them), without Node's
+ * own internals and without the frames `hidden` says are the runner's, then each cause (`Caused by: ...`)
+ * and an AggregateError's errors the same way. Without a stack, `"Name: message"` alone.
+ */
+export function formatErrorDetail(info: ErrorInfo, hidden: (frame: string) => boolean = () => false, indent = ''): string {
+  const lines = [`${indent}${formatError(info).split('\n').join(`\n${indent}`)}`];
+  const frames = (info.data?.stack ?? '').split('\n').filter((l) => FRAME.test(l) && !/\(node:|at node:|\bnode:internal\//.test(l) && !hidden(l));
+  for (const f of frames) lines.push(`${indent}    ${f.trim()}`);
+  const cause = info.data?.cause;
+  if (cause) lines.push(`${indent}Caused by: ${formatErrorDetail(cause, hidden, indent).trimStart()}`);
+  for (const [i, e] of (info.data?.errors ?? []).entries()) lines.push(`${indent}  [${i}] ${formatErrorDetail(e, hidden, `${indent}  `).trimStart()}`);
+  return lines.join('\n');
+}
+
 /** An error name as the `"Name: message"` text starts with: an identifier, dots allowed (`States.Timeout`). */
 const NAME_PREFIX = /^([A-Za-z_$][\w$]*(?:\.[\w$]+)*): /;
 

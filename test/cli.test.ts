@@ -74,7 +74,11 @@ describe('airless dags test --json', () => {
     });
     const taskDir = path.join(HOME, 'logs', 'dag_id=cli_failing', `run_id=${doc.runId}`, 'task_id=solve');
     expect(readFileSync(path.join(taskDir, 'attempt=1.log'), 'utf8')).toContain('WARN  - attempt 1');
-    expect(readFileSync(path.join(taskDir, 'attempt=2.log'), 'utf8')).toContain('ERROR - Error: calibration diverged');
+    const log = readFileSync(path.join(taskDir, 'attempt=2.log'), 'utf8');
+    // The error with its traceback: the frame of the DAG file's line that threw (its TypeScript line), and none
+    // of the runner's own frames or Node's internals.
+    expect(log).toMatch(/ERROR - Error: calibration diverged\n {4}at .*test\/fixtures\/cli\/failing\.ts:6:11\)?\n/);
+    expect(log).not.toMatch(/dist\/lib\/|node:internal/);
   });
 
   it('shows the runs the DAG triggered, recursively, with the conf they got', async () => {
@@ -121,7 +125,7 @@ describe('airless dags test (text)', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/ cli_failing {2}solve {2}up_for_retry {2}try 1\/2 {2}Error: calibration diverged\n/);
     expect(r.stdout).toMatch(/\nsolve +failed +2 +\S+\nreport +upstream_failed +0 +-\n/);
-    expect(r.stdout).toMatch(/solve failed on try 2\/2; its log \(.*task_id=solve\/attempt=2\.log\):\n.*INFO {2}- starting try 2 of 2\n.*WARN {2}- attempt 2\n.*ERROR - Error: calibration diverged\n/);
+    expect(r.stdout).toMatch(/solve failed on try 2\/2; its log \(.*task_id=solve\/attempt=2\.log\):\n.*INFO {2}- starting try 2 of 2\n.*WARN {2}- attempt 2\n.*ERROR - Error: calibration diverged\n +at .*failing\.ts:6:11/);
   });
 });
 
@@ -257,7 +261,8 @@ describe('airless tasks test', () => {
       error: 'Error: calibration diverged',
       errorInfo: { name: 'Error', message: 'calibration diverged' },
       result: null,
-      log: ['info: starting try 1 of 1', 'warn: attempt 1', 'error: Error: calibration diverged'],
+      // The error's line carries its traceback: the DAG file's frame (its TypeScript line), not the runner's.
+      log: ['info: starting try 1 of 1', 'warn: attempt 1', `error: Error: calibration diverged\n    at task.retries (${ROOT}/test/fixtures/cli/failing.ts:6:11)`],
     });
   });
 

@@ -154,9 +154,9 @@ export function toDagVersionDetail(v: Schemas['DagVersion'], manifest: BundleMan
   };
 }
 
-/** An instance's (or a try's) error as served: name and message (its stack and causes stay in the store). */
+/** An instance's (or a try's) error as served: name, message and stack (its causes stay in the store). */
 function taskError(e: ErrorInfo | null): Schemas['TaskError'] | null {
-  return e === null ? null : { name: e.name, message: e.message };
+  return e === null ? null : { name: e.name, message: e.message, stack: e.data?.stack ?? null };
 }
 
 export function toTaskInstance(ti: TaskInstanceRecord, t: TaskSpec): TaskInstanceResponse {

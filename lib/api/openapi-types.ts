@@ -545,6 +545,8 @@ export interface components {
             /** @description The error's name, e.g. `NonRetriableError`, `TaskTimeoutError`; `SkipTask` for why a skipped instance was skipped. */
             name: string;
             message: string;
+            /** @description The error's stack trace as the try's code threw it (source-mapped to the DAG file's TypeScript lines where source maps are on, as under the CLI and the functions); null when none was kept. */
+            stack: string | null;
         };
         TaskInstance: {
             task_id: string;

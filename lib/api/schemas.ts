@@ -135,6 +135,7 @@ const taskError = object(
   {
     name: { ...str, description: "The error's name, e.g. `NonRetriableError`, `TaskTimeoutError`; `SkipTask` for why a skipped instance was skipped." },
     message: str,
+    stack: { ...nullableStr, description: "The error's stack trace as the try's code threw it (source-mapped to the DAG file's TypeScript lines where source maps are on, as under the CLI and the functions); null when none was kept." },
   },
   { id: 'TaskError', description: 'How a try ended when not in success: its error, or why it was skipped.' },
 );

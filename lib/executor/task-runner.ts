@@ -13,7 +13,7 @@ import {
 } from '../errors.ts';
 import { arraySizeFor, groupBounds, waveJobName, type ArrayRef } from '../core/arrays.ts';
 import type { BatchTaskSpec, MappingSpec, TaskSpec } from '../model/spec.ts';
-import { formatError, serializeError } from '../error-info.ts';
+import { formatErrorDetail, serializeError } from '../error-info.ts';
 import { iso } from '../model/time.ts';
 import { dagAtVersion, type DagResolver } from '../authoring/dag-resolver.ts';
 import type { TryResult } from '../core/events.ts';
@@ -106,6 +106,18 @@ interface Step {
 /** A wave ready to submit: child i is `mapIndexes[i]`. */
 export type PreparedWave = { mapIndexes: number[]; submission: BatchSubmission } | { mapIndexes: number[]; error: string };
 
+/**
+ * This library's folder (`lib/`, or `dist/lib/` built), as a URL and as a path: its frames are the runner's.
+ * None in a bundle (a Lambda function's: the DAG files are in the same file, so no frame is hidden).
+ */
+const LIBRARY_DIR = new URL('..', import.meta.url);
+const LIBRARY_PATHS = LIBRARY_DIR.protocol === 'file:' && LIBRARY_DIR.pathname.endsWith('/lib/') ? [LIBRARY_DIR.href, decodeURIComponent(LIBRARY_DIR.pathname)] : [];
+
+/** Whether a stack frame is in this library (the runner calling the task), not in the task's code. */
+function isLibraryFrame(frame: string): boolean {
+  return LIBRARY_PATHS.some((p) => frame.includes(p));
+}
+
 function sameStrings(a: string[] | null, b: string[] | null): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -196,7 +208,7 @@ export class TaskRunner {
       this.services.onLog?.(key, tryNumber, line);
     };
     const close = async (result: TryResult | null) => {
-      if (result?.kind === 'failure') write('error', formatError(result.error));
+      if (result?.kind === 'failure') write('error', formatErrorDetail(result.error, isLibraryFrame));
       else if (result?.kind === 'skip') write('info', `skipped: ${result.reason}`);
       else if (result?.kind === 'success') write('info', 'done: success');
       // Kept until written: a close that failed and is called again writes them then. A result the

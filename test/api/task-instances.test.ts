@@ -56,7 +56,8 @@ describe('taskInstances', () => {
       ['report', -1, 'upstream_failed', 0],
     ]);
     expect(r.json.task_instances[0].note).toBe('Error: calibration diverged');
-    expect(r.json.task_instances[0].error).toStrictEqual({ name: 'Error', message: 'calibration diverged' });
+    // Its stack as thrown, source-mapped to the DAG file's line that threw.
+    expect(r.json.task_instances[0].error).toStrictEqual({ name: 'Error', message: 'calibration diverged', stack: expect.stringMatching(/^Error: calibration diverged\n\s+at .*fixtures\/flaky\.ts:9:\d+/) });
     expect(r.json.task_instances[1]).toMatchObject({ note: null, error: null });
   });
 
@@ -66,11 +67,11 @@ describe('taskInstances', () => {
     expect(r.json).toMatchObject({ task_id: 'solve', state: 'failed', try_number: 2, max_tries: 2 });
     // Try 1 went up for retry: it ended failed, with its own dates and error.
     expect(r.json.tries).toStrictEqual([
-      { try_number: 1, state: 'failed', start_date: expect.any(String), end_date: expect.any(String), duration: expect.any(Number), note: 'Error: calibration diverged', error: { name: 'Error', message: 'calibration diverged' } },
-      { try_number: 2, state: 'failed', start_date: r.json.start_date, end_date: r.json.end_date, duration: r.json.duration, note: 'Error: calibration diverged', error: { name: 'Error', message: 'calibration diverged' } },
+      { try_number: 1, state: 'failed', start_date: expect.any(String), end_date: expect.any(String), duration: expect.any(Number), note: 'Error: calibration diverged', error: { name: 'Error', message: 'calibration diverged', stack: expect.stringMatching(/flaky\.ts:9:/) } },
+      { try_number: 2, state: 'failed', start_date: r.json.start_date, end_date: r.json.end_date, duration: r.json.duration, note: 'Error: calibration diverged', error: { name: 'Error', message: 'calibration diverged', stack: expect.stringMatching(/flaky\.ts:9:/) } },
     ]);
     // The instance's error, its name and message apart (its stack stays in the store).
-    expect(r.json.error).toStrictEqual({ name: 'Error', message: 'calibration diverged' });
+    expect(r.json.error).toStrictEqual({ name: 'Error', message: 'calibration diverged', stack: expect.stringMatching(/flaky\.ts:9:/) });
     expect(Date.parse(r.json.tries[0].end_date)).toBeLessThan(Date.parse(r.json.tries[1].start_date));
     const mapped = await h.call('GET', `${FLOW}/taskInstances/square/2`);
     expect(mapped.json).toMatchObject({ task_id: 'square', map_index: 2, state: 'success', tries: [{ try_number: 1, state: 'success' }] });
@@ -251,7 +252,8 @@ describe('tries of array children', () => {
       [1, 'failed'],
       [2, 'failed'],
     ]);
-    expect(failed.tries[0].error).toStrictEqual({ name: 'BatchJobFailedError', message: expect.stringMatching(/^Batch job api_arrays-job-[0-9a-f]{12}-g0-try1 child .* failed: .*exit code 7/) });
+    // An error airless makes to describe the job's end keeps no stack: it would name airless's code.
+    expect(failed.tries[0].error).toStrictEqual({ name: 'BatchJobFailedError', message: expect.stringMatching(/^Batch job api_arrays-job-[0-9a-f]{12}-g0-try1 child .* failed: .*exit code 7/), stack: null });
     expect(failed.tries[0].note).toBe(`BatchJobFailedError: ${failed.tries[0].error.message}`);
     expect(failed.tries[0].end_date).toEqual(expect.any(String));
     expect((await t.call('GET', `${base}/0`)).json.tries.map((x: any) => [x.try_number, x.state])).toEqual([[1, 'success']]);
