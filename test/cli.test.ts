@@ -210,7 +210,35 @@ describe('airless dags list, list-import-errors, show', () => {
     expect(errors).toHaveLength(1);
     expect(Object.keys(errors[0]!)).toStrictEqual(['file', 'error']);
     expect(errors[0]!.file).toBe('broken.ts');
-    expect(errors[0]!.error).toMatch(/^file broken\.ts: DagCycleError: DAG 'cli_broken': cycle detected: a -> b -> a\n {4}at broken\.ts:\d+:\d+$/);
+    expect(errors[0]!.error).toMatch(/^file broken\.ts: DagCycleError: DAG 'cli_broken': cycle detected: a -> b -> a\n {4}at broken\.ts:3:16\n/);
+    // A code frame of that line, the column marked.
+    expect(errors[0]!.error).toContain("> 3 | export default dag({ dagId: 'cli_broken' }, () => {\n    |                ^\n");
+  });
+
+  it('a syntax error and an import of a name that is not exported: file:line:col and a code frame; dags test shows it whole', async () => {
+    const r = await airless(['dags', 'list-import-errors', '--json', '--dags-folder', 'test/fixtures/import-places']);
+    expect(r.code).toBe(0);
+    const errors = JSON.parse(r.stdout) as { file: string; error: string }[];
+    expect(errors.map((e) => e.file)).toStrictEqual(['syntax.ts', 'wrong-import.ts']);
+    expect(errors[0]!.error).toBe(
+      [
+        'file syntax.ts: SyntaxError: Unexpected ";"',
+        '    at syntax.ts:5:33',
+        '',
+        '  3 |',
+        "  4 | export default dag({ dagId: 'syntax_error' }, ({ task }) => {",
+        "> 5 |   task('a', () => { return (1 + ; });",
+        '    |                                 ^',
+        '  6 | });',
+        '  7 |',
+      ].join('\n'),
+    );
+    expect(errors[1]!.error).toMatch(/^file wrong-import\.ts: SyntaxError: The requested module 'airless' does not provide an export named 'nosuch'\n {4}at wrong-import\.ts:2:15\n/);
+    expect(errors[1]!.error).toContain("> 2 | import { dag, nosuch } from 'airless';\n    |               ^");
+    // dags test of the DAG whose file it is: the whole error, not its first line.
+    const test = await airless(['dags', 'test', 'syntax_error', '--dags-folder', 'test/fixtures/import-places']);
+    expect(test.code).toBe(2);
+    expect(test.stderr).toContain("> 5 |   task('a', () => { return (1 + ; });");
   });
 
   it('dags show: Mermaid with groups as subgraphs, mapped tasks marked, Mermaid-safe ids and the edges', async () => {

@@ -90,7 +90,8 @@ describe('loadDagBag on a folder of good and bad DAG files', () => {
   it('an error thrown at import names the file and the line it was thrown at', () => {
     const e = errorOf(bag, 'bad-throws.ts');
     expect(e).toMatch(/^file bad-throws\.ts: TypeError: Cannot read properties of undefined \(reading 'channels'\)/);
-    expect(e).toMatch(/\n {4}at bad-throws\.ts:7:\d+$/);
+    expect(e).toMatch(/\n {4}at bad-throws\.ts:7:\d+\n/);
+    expect(e).toContain("> 7 |   empty(`channels_${settings['radio']!.channels}`);");
   });
 
   it('a dagId defined in two files: the second file gets the error, naming the first; its other DAGs load', () => {

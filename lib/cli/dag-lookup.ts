@@ -45,8 +45,11 @@ export function requireDag(bag: DagBag, dagId: string): Dag {
   let msg = `no DAG '${dagId}' in ${folder} (${known})`;
   if (bag.importErrors.length) {
     const n = bag.importErrors.length;
-    const firstLines = bag.importErrors.map((e) => indent(e.error.split('\n')[0] ?? ''));
-    msg += `\n${n} file${n > 1 ? 's' : ''} failed to import (one may define it; see airless dags list-import-errors):\n${firstLines.join('\n')}`;
+    // In full (its place and code frame) when there are few, or when a file is named as the DAG.
+    const stem = (file: string) => file.replace(/^.*\//, '').replace(/\.[^.]+$/, '');
+    const likely = (e: { file: string }) => n <= 3 || stem(e.file) === dagId;
+    const shown = bag.importErrors.map((e) => indent(likely(e) ? e.error : (e.error.split('\n')[0] ?? '')));
+    msg += `\n${n} file${n > 1 ? 's' : ''} failed to import (one may define it; see airless dags list-import-errors):\n${shown.join('\n')}`;
   }
   throw new UsageError(msg);
 }
