@@ -41,7 +41,7 @@ const layerZones = LAYERS.flatMap((layer, i) => {
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.airless/**', 'scratch/**', 'cdk.out/**', 'eslint.config.js', 'bin/**', 'ui/dist/**', 'dist/**', 'test/browser/screenshots/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', '.airless/**', 'scratch/**', 'cdk.out/**', 'eslint.config.js', 'bin/**', 'ui/dist/**', 'dist/**', 'test/fixtures/import-places/**', 'test/browser/screenshots/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     files: ['**/*.ts', '**/*.tsx'],

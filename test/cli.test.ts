@@ -129,6 +129,36 @@ describe('airless dags test (text)', () => {
   });
 });
 
+describe('airless dags test: live log lines, --quiet, --skip-waits', () => {
+  it("prints each try's log lines as they come, after the task, its map index and the try; --skip-waits skips the hour's retry delay", async () => {
+    const r = await airless(['dags', 'test', 'hour_retry', '--skip-waits', '--dags-folder', 'test/fixtures/cli-live']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    // console.log of task code, attributed to its try; the traceback of the failed try under its error line.
+    expect(at(/^\d\d:\d\d:\d\d\.\d{3} {2}hour_retry {2}flaky {2}try 1 {2}INFO {3}hello from try 1$/)).toBeGreaterThan(-1);
+    const error = at(/ {2}flaky {2}try 1 {2}ERROR {2}Error: first try fails$/);
+    expect(error).toBeGreaterThan(-1);
+    expect(lines[error + 1]).toMatch(/^ {4}at .*cli-live\/hour_retry\.ts:7:\d+\)?$/);
+    expect(at(/ {2}flaky {2}try 2 {2}INFO {3}hello from try 2$/)).toBeGreaterThan(error);
+    expect(at(/ {2}mapped\[1\] {2}try 1 {2}INFO {3}item 2$/)).toBeGreaterThan(-1);
+    // The hour passed on the run's clock: the second try started an hour after the first ended.
+    const time = (l: string) => l.slice(0, 12);
+    const firstEnd = time(lines[error]!);
+    const secondStart = time(lines[at(/ {2}flaky {2}try 2 {2}INFO {3}starting try 2/)]!);
+    const ms = (t: string) => Date.parse(`1970-01-01T${t}Z`);
+    expect((ms(secondStart) - ms(firstEnd) + 86_400_000) % 86_400_000).toBeGreaterThanOrEqual(3_600_000);
+    expect(r.stdout).toContain('(--skip-waits: 1h of waits skipped)');
+  });
+
+  it('--quiet prints the state changes and the summary, not the log lines', async () => {
+    const r = await airless(['dags', 'test', 'hour_retry', '--skip-waits', '--quiet', '--dags-folder', 'test/fixtures/cli-live']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/ {2}try \d {2}(INFO|ERROR) /);
+    expect(r.stdout).toMatch(/ {2}hour_retry {2}flaky {2}success {2}try 2\/2\n/);
+  });
+});
+
 describe('airless dags test: usage errors exit 2', () => {
   it('conf that fails the params schema names the param; nothing on stdout in --json mode', async () => {
     const r = await withFixtures('dags', 'test', 'cli_basic', '--conf', '{"n": 0}', '--json');

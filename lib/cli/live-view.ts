@@ -71,6 +71,15 @@ export class LiveView {
     this.dirty = true;
   }
 
+  /** Print lines above the view (they stay, as in a scrolling log), then draw the view below them. */
+  print(text: string): void {
+    let out = `${cursor.up(this.drawn)}${cursor.clearDown}`;
+    for (const l of text.split('\n')) out += `${l}\x1b[K\n`;
+    this.out.write(out);
+    this.drawn = 0;
+    this.draw();
+  }
+
   /** Draw the final state, leave it on screen and give the cursor back. */
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);

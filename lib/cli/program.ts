@@ -76,6 +76,8 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .argument('<dagId>')
     .option('--conf <json>', "the run's conf: a JSON object checked against the DAG's params")
     .option('--json', 'print only the run report, as one JSON document')
+    .option('-q, --quiet', "do not print the tries' log lines as they are written (task, map index and try before each)")
+    .option('--skip-waits', 'skip retry delays, sensor poke intervals and deferred waits: time jumps ahead when only they are left')
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-test.ts')).dagsTest(term, dagId, cmd.optsWithGlobals<DagsTestOptions>())));
   dags
     .command('list')

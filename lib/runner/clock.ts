@@ -137,3 +137,62 @@ export class FakeClock implements Clock {
     return top;
   }
 }
+
+/** A clock the runner moves on to its next timer when nothing is in flight (FakeClock, SkippingClock). */
+export interface SkipsAhead {
+  /** Jump to the earliest timer and fire every timer due then. False if there is none. */
+  advanceToNext(): boolean;
+}
+
+/** Whether a clock skips ahead when the runner is idle. */
+export function skipsAhead(clock: Clock): clock is Clock & SkipsAhead {
+  return typeof (clock as Partial<SkipsAhead>).advanceToNext === 'function';
+}
+
+/**
+ * Real time that skips the waits (`airless dags test --skip-waits`): time passes as on the wall clock while
+ * work is in flight (a task's own duration, its timeout), and when the runner is idle with only timers
+ * pending (a retry delay, a sensor's poke interval, a deferred wait) it jumps to the next one. Its time is
+ * the wall clock's plus the waits skipped so far.
+ */
+export class SkippingClock implements Clock, SkipsAhead {
+  /** Milliseconds skipped so far. */
+  private skipped = 0;
+  private readonly timers = new Set<{ at: number; fn: () => void; handle: NodeJS.Timeout | null }>();
+
+  now(): number {
+    return Date.now() + this.skipped;
+  }
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+  /** Milliseconds of waits skipped so far. */
+  get skippedMs(): number {
+    return this.skipped;
+  }
+  setTimer(at: number, fn: () => void): () => void {
+    const timer = { at, fn, handle: null as NodeJS.Timeout | null };
+    this.timers.add(timer);
+    // It also fires on time when it comes due while work is in flight (setTimeout caps at about 24.8 days).
+    const delay = at - this.now();
+    if (delay < 2_000_000_000) timer.handle = setTimeout(() => this.fire(timer), Math.max(0, delay));
+    return () => {
+      if (timer.handle !== null) clearTimeout(timer.handle);
+      this.timers.delete(timer);
+    };
+  }
+  advanceToNext(): boolean {
+    let next: { at: number } | null = null;
+    for (const t of this.timers) if (next === null || t.at < next.at) next = t;
+    if (next === null) return false;
+    this.skipped += Math.max(0, next.at - this.now());
+    const now = this.now();
+    for (const t of [...this.timers].sort((a, b) => a.at - b.at)) if (t.at <= now) this.fire(t);
+    return true;
+  }
+  private fire(timer: { fn: () => void; handle: NodeJS.Timeout | null }): void {
+    if (!this.timers.delete(timer as never)) return;
+    if (timer.handle !== null) clearTimeout(timer.handle);
+    timer.fn();
+  }
+}

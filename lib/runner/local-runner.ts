@@ -18,7 +18,7 @@ import { MemoryStateStore } from '../store/memory-store.ts';
 import { newTaskInstance, pipelineScopeOf, runKeyText, runRefOf, sameRun, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { StateStore } from '../store/state-store.ts';
-import { FakeClock, RealClock, type Clock } from './clock.ts';
+import { FakeClock, RealClock, skipsAhead, type Clock } from './clock.ts';
 import { GuardedTry, guardTries } from './crash-guard.ts';
 import { WorkerIsolation, type WorkerIsolationOptions } from './worker-isolation.ts';
 
@@ -223,7 +223,8 @@ export class LocalRunner {
             {
               store: this.store,
               now: () => this.clock.now(),
-              realClock: this.clock instanceof RealClock,
+              // A FakeClock's time stands still while a try runs; the others' passes.
+              realClock: !(this.clock instanceof FakeClock),
               captureConsole,
               retry: retryNumbers,
               dagsFolder: () => {
@@ -434,7 +435,7 @@ export class LocalRunner {
     setImmediate(() => {
       this.idleCheck = false;
       if (this.inflight > 0) return;
-      if (this.clock instanceof FakeClock && this.clock.advanceToNext()) {
+      if (skipsAhead(this.clock) && this.clock.advanceToNext()) {
         if (this.inflight === 0) this.scheduleIdleCheck();
         return;
       }

@@ -2,6 +2,7 @@ import type { Dag } from '../../authoring/dag.ts';
 import type { DagBag } from '../../dagbag/dag-bag.ts';
 import { errorMessage } from '../../errors.ts';
 import { LocalRunner, type RunReport } from '../../runner/local-runner.ts';
+import { RealClock, SkippingClock } from '../../runner/clock.ts';
 import { palette, useColor } from '../ansi.ts';
 import { parseConf } from '../conf.ts';
 import { loadBag, requireDag, type GlobalOptions } from '../dag-lookup.ts';
@@ -10,7 +11,7 @@ import { airlessHome, LogFileWriter, runLogDir } from '../../standalone/log-file
 import { RunTracker } from '../run-tracker.ts';
 import { displayPath } from '../format.ts';
 import { renderRunSummary } from '../run-summary.ts';
-import { stateChangeLine } from '../state-lines.ts';
+import { stateChangeLine, tryLogLine } from '../state-lines.ts';
 import type { Terminal } from '../terminal.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
@@ -19,6 +20,10 @@ export interface DagsTestOptions extends GlobalOptions {
   conf?: string;
   /** Print only the run report, as one JSON document. Default false. */
   json?: boolean;
+  /** Do not print the tries' log lines as they are written. Default false. */
+  quiet?: boolean;
+  /** Skip retry delays, sensor intervals and deferred waits (a time-skipping clock). Default false. */
+  skipWaits?: boolean;
 }
 
 /** A ParamValidationError, even from another copy of the library. */
@@ -74,18 +79,27 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   const logs = new LogFileWriter(home);
   const view = !json && term.interactive ? new LiveView(tracker, bag, term.stdout, p) : null;
   const deferredErrors: string[] = [];
-  const runner = new LocalRunner({ dags: bag });
+  const clock = o.skipWaits === true ? new SkippingClock() : new RealClock();
+  const runner = new LocalRunner({ dags: bag, clock });
+  const showLogs = !json && o.quiet !== true;
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {
     const change = tracker.handle(e);
-    if (e.type === 'log') logs.add(e.key, e.tryNumber, e.line);
+    if (e.type === 'log') {
+      logs.add(e.key, e.tryNumber, e.line);
+      if (showLogs) {
+        const text = tryLogLine(e.key, e.tryNumber, e.line, p);
+        if (view) view.print(text);
+        else term.stdout.write(`${text}\n`);
+      }
+    }
     if (e.type === 'error') {
       const msg = `internal error in ${e.where}${e.run ? ` (run ${e.run.runId} of DAG ${e.run.dagId})` : ''}: ${errorMessage(e.error)}`;
       if (view) deferredErrors.push(msg);
       else term.stderr.write(`${msg}\n`);
     }
     if (view) view.changed();
-    else if (change && !json) term.stdout.write(`${stateChangeLine(change, p)}\n`);
+    else if (change && !json) term.stdout.write(`${stateChangeLine(change, p, clock.now())}\n`);
   });
 
   const onSigint = () => {
@@ -119,5 +133,14 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
     const dirs = runTree(report).map((r) => `  ${displayPath(runLogDir(home, r.dagId, r.runId))}`);
     await term.out(`\n${summary}\n\nLogs (one file per try):\n${dirs.join('\n')}\n`);
   }
+  if (clock instanceof SkippingClock && clock.skippedMs > 0 && !json) await term.out(`(--skip-waits: ${formatSkipped(clock.skippedMs)} of waits skipped)\n`);
   return report.state === 'success' ? EXIT.ok : EXIT.failed;
+}
+
+/** A duration skipped, in the largest units that say it (`2h 5m`, `20s`, `350ms`). */
+function formatSkipped(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1000);
+  const parts = [[Math.floor(s / 86_400), 'd'], [Math.floor((s % 86_400) / 3600), 'h'], [Math.floor((s % 3600) / 60), 'm'], [s % 60, 's']] as const;
+  return parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join(' ');
 }
