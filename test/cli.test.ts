@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -150,6 +150,39 @@ describe('airless dags test: live log lines, --quiet, --skip-waits', () => {
     expect((ms(secondStart) - ms(firstEnd) + 86_400_000) % 86_400_000).toBeGreaterThanOrEqual(3_600_000);
     expect(r.stdout).toContain('(--skip-waits: 1h of waits skipped)');
   });
+
+  it('--inspect waits for a debugger before loading the DAGs, says how to attach, and runs once one has attached', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, AIRLESS_HOME: HOME, NO_COLOR: '1' };
+    delete env['AIRLESS_DAGS_FOLDER'];
+    const child = spawn(NODE, ['bin/airless.js', 'dags', 'test', 'hour_retry', '--skip-waits', '--quiet', '--inspect', '127.0.0.1:0', '--dags-folder', 'test/fixtures/cli-live'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let socket: WebSocket | null = null;
+    let answered = false;
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      const url = /^ {2}(ws:\/\/\S+)$/m.exec(stderr)?.[1];
+      if (url !== undefined && socket === null) {
+        // Nothing has run yet: the DAG's tasks start only after the debugger says "run".
+        expect(stdout).toBe('');
+        socket = new WebSocket(url);
+        socket.onopen = () => socket!.send(JSON.stringify({ id: 1, method: 'Runtime.runIfWaitingForDebugger' }));
+        socket.onmessage = (m) => {
+          if (String(m.data).includes('"id":1')) answered = true;
+        };
+      }
+      // At exit, Node waits for the attached debugger to go.
+      if (stderr.includes('Waiting for the debugger to disconnect')) socket?.close();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, stderr).toBe(0);
+    expect(answered).toBe(true);
+    expect(stderr).toMatch(/Waiting for a debugger on 127\.0\.0\.1:\d+ \(the DAG's code loads once one is attached\):/);
+    expect(stderr).toMatch(/VS Code: Run and Debug > "Attach" to port \d+/);
+    expect(stderr).toMatch(/Chrome: {2}open chrome:\/\/inspect/);
+    expect(stdout).toMatch(/DAG hour_retry {2}run \S+ {2}success/);
+  }, 60_000);
 
   it('--quiet prints the state changes and the summary, not the log lines', async () => {
     const r = await airless(['dags', 'test', 'hour_retry', '--skip-waits', '--quiet', '--dags-folder', 'test/fixtures/cli-live']);

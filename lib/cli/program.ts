@@ -78,6 +78,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--json', 'print only the run report, as one JSON document')
     .option('-q, --quiet', "do not print the tries' log lines as they are written (task, map index and try before each)")
     .option('--skip-waits', 'skip retry delays, sensor poke intervals and deferred waits: time jumps ahead when only they are left')
+    .option('--inspect [host:port]', 'wait for a debugger (VS Code, Chrome) before loading the DAGs, and say how to attach (default 127.0.0.1:9229)')
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-test.ts')).dagsTest(term, dagId, cmd.optsWithGlobals<DagsTestOptions>())));
   dags
     .command('list')

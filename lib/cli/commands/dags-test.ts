@@ -24,6 +24,41 @@ export interface DagsTestOptions extends GlobalOptions {
   quiet?: boolean;
   /** Skip retry delays, sensor intervals and deferred waits (a time-skipping clock). Default false. */
   skipWaits?: boolean;
+  /** Open the inspector (`true`: 127.0.0.1:9229, or `[host:]port`) and wait for a debugger before loading the DAGs. */
+  inspect?: boolean | string;
+}
+
+/** `--inspect [host:]port` as the inspector takes it (port 0: a free one). */
+export function parseInspect(value: boolean | string): { host: string; port: number } {
+  if (value === true) return { host: '127.0.0.1', port: 9229 };
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d+)$/.exec(String(value));
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`--inspect: expected [host:]port, e.g. 9229 or 127.0.0.1:9229, got '${String(value)}'`);
+  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/**
+ * Open the inspector and wait until a debugger attaches, saying how to attach: VS Code (the "attach"
+ * configuration, or the JavaScript Debug Terminal) and Chrome (chrome://inspect, or the DevTools URL).
+ * The DAG files load after it: source maps are on, so breakpoints set in their TypeScript bind.
+ */
+async function waitForDebugger(term: Terminal, where: { host: string; port: number }): Promise<void> {
+  const inspector = await import('node:inspector');
+  inspector.open(where.port, where.host, false);
+  const url = inspector.url();
+  if (url === undefined) throw new UsageError(`--inspect: the inspector did not open on ${where.host}:${where.port}`);
+  const { hostname: host, port } = new URL(url);
+  await term.err(
+    [
+      `Waiting for a debugger on ${host}:${port} (the DAG's code loads once one is attached):`,
+      `  VS Code: Run and Debug > "Attach" to port ${port} (launch.json: { "type": "node", "request": "attach", "port": ${port} }),`,
+      `           or run this command in a JavaScript Debug Terminal instead`,
+      `  Chrome:  open chrome://inspect and click "inspect" under Remote Target, or open`,
+      `           devtools://devtools/bundled/js_app.html?ws=${url.replace(/^ws:\/\//, '')}`,
+      `  ${url}`,
+      '',
+    ].join('\n'),
+  );
+  inspector.waitForDebugger();
 }
 
 /** A ParamValidationError, even from another copy of the library. */
@@ -69,6 +104,7 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   const json = o.json === true;
   if (json) term.reserveStdout();
   const conf = parseConf(o.conf);
+  if (o.inspect !== undefined && o.inspect !== false) await waitForDebugger(term, parseInspect(o.inspect));
   const home = airlessHome();
   const bag = await loadBag(term, o, home);
   const dag = requireDag(bag, dagId);
