@@ -53,7 +53,7 @@ export function DurationChart() {
       <p className="muted small">
         Run durations, oldest on the left{mean === null ? '' : ` · mean ${formatDuration(mean)}`} · the lighter part of a bar is the time the run was queued.
       </p>
-      <svg className="duration-chart" data-testid="duration-chart" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`durations of the ${bars.length} runs shown`}>
+      <svg className="duration-chart" data-testid="duration-chart" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="group" aria-label={`durations of the ${bars.length} runs shown`}>
         {ticks.map((t) => (
           <g key={t}>
             <line x1={LEFT} x2={width} y1={y(t)} y2={y(t)} className="chart-gridline" />

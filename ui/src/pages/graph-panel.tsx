@@ -216,7 +216,7 @@ export function GraphPanel() {
           </button>
         </div>
         <div ref={boxRef} className="graph-box" style={{ height: `${boxHeight}px` }} onPointerDown={onPointerDown} data-testid="graph-box">
-          <svg width="100%" height="100%" className="graph" data-testid="graph" role="img" aria-label={`graph of ${dagId}`}>
+          <svg width="100%" height="100%" className="graph" data-testid="graph" role="group" aria-label={`graph of ${dagId}`}>
             <defs>
               <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
                 <path d="M 0 0 L 10 5 L 0 10 z" className="graph-arrow" />

@@ -107,7 +107,11 @@ interface CellProps {
   selected: boolean;
 }
 
-function Cell({ run, taskId, instances, mapIndex, base, selected }: CellProps) {
+/**
+ * A cell: a plain hash link rather than a router Link (thousands of Links would each re-render on every
+ * navigation); memoised, so a run's instances arriving re-render only that run's cells.
+ */
+const Cell = memo(function Cell({ run, taskId, instances, mapIndex, base, selected }: CellProps) {
   const mapped = instances.filter((ti) => ti.map_index >= 0);
   const one = mapIndex === null ? (mapped.length > 0 ? null : instances.find((ti) => ti.map_index === -1)) : mapped.find((ti) => ti.map_index === mapIndex);
   const state = one !== undefined && one !== null ? one.state : mapIndex === null && mapped.length > 0 ? summaryState(mapped.map((ti) => ti.state)) : null;
@@ -115,8 +119,8 @@ function Cell({ run, taskId, instances, mapIndex, base, selected }: CellProps) {
   const label = mapIndex === null && mapped.length > 0 ? `${taskId}: ${mapped.length} mapped, ${state ?? 'no status'}` : `${taskId}: ${state ?? 'no status'}`;
   return (
     <td className={`grid-cell${selected ? ' selected' : ''}`}>
-      <Link
-        to={mapIndex === null && mapped.length > 0 ? runPath(base, run.dag_run_id) : target}
+      <a
+        href={`#${mapIndex === null && mapped.length > 0 ? runPath(base, run.dag_run_id) : target}`}
         data-testid="grid-cell"
         data-task-id={taskId}
         data-run-id={run.dag_run_id}
@@ -126,17 +130,17 @@ function Cell({ run, taskId, instances, mapIndex, base, selected }: CellProps) {
         title={label}
       >
         <StateSquare state={state} />
-      </Link>
+      </a>
     </td>
   );
-}
+});
 
 interface RowProps {
   task: Task;
   depth: number;
   columns: readonly DagRun[];
-  /** Per column: that run's instances by task id (undefined while loading). */
-  indexes: readonly (Map<string, TaskInstance[]> | undefined)[];
+  /** Per column: this task's instances in that run (NONE while loading or when it has none). */
+  own: readonly (readonly TaskInstance[])[];
   base: string;
   /** The selected run when the selected instance is of this task (else null): only that row re-renders. */
   selectedRunId: string | null;
@@ -146,8 +150,7 @@ interface RowProps {
 }
 
 /** A task's row (and, expanded, one row per map index); re-renders only when its inputs change. */
-const TaskRows = memo(function TaskRows({ task, depth, columns, indexes, base, selectedRunId, selectedMapIndex, expanded, onToggle }: RowProps) {
-  const own = indexes.map((index) => index?.get(task.task_id) ?? NONE);
+const TaskRows = memo(function TaskRows({ task, depth, columns, own, base, selectedRunId, selectedMapIndex, expanded, onToggle }: RowProps) {
   const mapIndexes = new Set<number>();
   for (const list of own) for (const ti of list) if (ti.map_index >= 0) mapIndexes.add(ti.map_index);
   const latestCount = (own.at(-1) ?? NONE).filter((ti) => ti.map_index >= 0).length;
@@ -192,20 +195,21 @@ const TaskRows = memo(function TaskRows({ task, depth, columns, indexes, base, s
           ))}
     </>
   );
-});
+}, sameProps);
 
 interface GroupRowProps {
   group: TaskGroupNode;
   depth: number;
   columns: readonly DagRun[];
-  indexes: readonly (Map<string, TaskInstance[]> | undefined)[];
+  /** Per column: the group's summary state in that run. */
+  states: readonly (string | null)[];
   base: string;
   collapsed: boolean;
   onToggle: (groupId: string) => void;
 }
 
 /** A task group's row: its toggle, and per run the most telling state of all its tasks' instances. */
-const GroupRow = memo(function GroupRow({ group, depth, columns, indexes, base, collapsed, onToggle }: GroupRowProps) {
+const GroupRow = memo(function GroupRow({ group, depth, columns, states, base, collapsed, onToggle }: GroupRowProps) {
   return (
     <tr className="grid-group-row" data-testid="grid-group-row" data-group-id={group.groupId}>
       <th className="grid-task grid-group" style={{ paddingLeft: `${depth * 1.1}rem` }}>
@@ -214,22 +218,19 @@ const GroupRow = memo(function GroupRow({ group, depth, columns, indexes, base, 
         </button>
       </th>
       {columns.map((r, i) => {
-        const index = indexes[i];
-        const states: (string | null)[] = [];
-        for (const id of group.taskIds) for (const ti of index?.get(id) ?? NONE) states.push(ti.state);
-        const state = summaryState(states);
+        const state = states[i] ?? null;
         const label = `group ${group.groupId}: ${state ?? 'no status'}`;
         return (
           <td key={r.dag_run_id} className="grid-cell">
-            <Link to={runPath(base, r.dag_run_id)} data-testid="grid-group-cell" data-group-id={group.groupId} data-run-id={r.dag_run_id} data-state={state ?? 'none'} aria-label={label} title={label}>
+            <a href={`#${runPath(base, r.dag_run_id)}`} data-testid="grid-group-cell" data-group-id={group.groupId} data-run-id={r.dag_run_id} data-state={state ?? 'none'} aria-label={label} title={label}>
               <StateSquare state={state} />
-            </Link>
+            </a>
           </td>
         );
       })}
     </tr>
   );
-});
+}, sameProps);
 
 /** Why the grid (or the chart) has no column: no run at all, none matching the filters, or a page past the end. */
 export function NoRuns({ total }: { total: number }) {
@@ -238,12 +239,15 @@ export function NoRuns({ total }: { total: number }) {
   return <p className="muted" data-testid="no-runs">{total > 0 ? 'No runs on this page.' : filtered ? 'No runs match the filters.' : 'No runs yet: trigger one.'}</p>;
 }
 
-/** The same array while its elements are the same (so memoised rows keep their props). */
-function useStableArray<T>(next: readonly T[]): readonly T[] {
-  const ref = useRef(next);
-  const prev = ref.current;
-  if (prev.length !== next.length || prev.some((x, i) => x !== next[i])) ref.current = next;
-  return ref.current;
+/** Props equal prop by prop, arrays element by element (the rows' per-column lists are new arrays each render). */
+function sameProps<P extends object>(a: P, b: P): boolean {
+  for (const key of Object.keys(a) as (keyof P)[]) {
+    const x = a[key];
+    const y = b[key];
+    if (x === y) continue;
+    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length || x.some((v, i) => v !== y[i])) return false;
+  }
+  return true;
 }
 
 /**
@@ -263,13 +267,11 @@ export function GridPanel() {
   const tiQueries = useQueries({ queries: columns.map((r) => taskInstancesQuery(dagId, r.dag_run_id, r.state)) });
   // A query's placeholder (its previous data) stands in only for the same run (its key changes with the
   // run's state), never for another run that took its place in the page.
-  const indexes = useStableArray(
-    tiQueries.map((q, i) => {
-      const tis = q.data?.task_instances;
-      const foreign = q.isPlaceholderData && tis !== undefined && tis.length > 0 && tis[0]?.dag_run_id !== columns[i]?.dag_run_id;
-      return foreign ? undefined : indexByTask(tis);
-    }),
-  );
+  const indexes = tiQueries.map((q, i) => {
+    const tis = q.data?.task_instances;
+    const foreign = q.isPlaceholderData && tis !== undefined && tis.length > 0 && tis[0]?.dag_run_id !== columns[i]?.dag_run_id;
+    return foreign ? undefined : indexByTask(tis);
+  });
   const tree = useMemo(() => taskTree(tasks.data?.tasks ?? []), [tasks.data]);
   const rows = useMemo(() => visibleRows(tree.roots, collapsed), [tree, collapsed]);
   // Run bars are as tall as the run is long, relative to the longest shown (as Airflow's grid).
@@ -299,9 +301,13 @@ export function GridPanel() {
 
   // Mark each commit of a complete page (every run's instances in), for the grid's benchmark.
   const complete = tasks.isSuccess && runs.isSuccess && !runs.isPlaceholderData && tiQueries.every((q) => !q.isPlaceholderData) && indexes.every((x) => x !== undefined);
+  const renderedKey = useRef<unknown[]>([]);
   useLayoutEffect(() => {
-    if (complete) performance.mark(GRID_RENDERED_MARK, { detail: { runs: columns.length, rows: rows.length } });
-  }, [complete, columns, indexes, rows]);
+    const key = [columns, rows, ...indexes];
+    if (!complete || sameProps(key, renderedKey.current)) return;
+    renderedKey.current = key;
+    performance.mark(GRID_RENDERED_MARK, { detail: { runs: columns.length, rows: rows.length } });
+  });
 
   return (
     <div className="split">
@@ -356,7 +362,11 @@ export function GridPanel() {
                   group={row.group}
                   depth={row.depth}
                   columns={columns}
-                  indexes={indexes}
+                  states={indexes.map((index) => {
+                    const states: (string | null)[] = [];
+                    for (const id of row.group.taskIds) for (const ti of index?.get(id) ?? NONE) states.push(ti.state);
+                    return summaryState(states);
+                  })}
                   base={base}
                   collapsed={collapsed.has(row.group.groupId)}
                   onToggle={toggleGroup}
@@ -367,7 +377,7 @@ export function GridPanel() {
                   task={row.task}
                   depth={row.depth}
                   columns={columns}
-                  indexes={indexes}
+                  own={indexes.map((index) => index?.get(row.task.task_id) ?? NONE)}
                   base={base}
                   selectedRunId={selection.taskId === row.task.task_id ? selection.runId : null}
                   selectedMapIndex={selection.taskId === row.task.task_id ? selection.mapIndex : null}
