@@ -101,7 +101,7 @@ export interface paths {
         };
         /**
          * List DAG runs
-         * @description Runs of a DAG, or of every DAG with dag_id '~'; newest logical date first by default.
+         * @description Runs of a DAG, or of every DAG with dag_id '~'; newest logical date first by default; filtered by state and run_type (each repeatable).
          */
         get: operations["get_dag_runs"];
         put?: never;
@@ -1204,6 +1204,8 @@ export interface operations {
                 limit?: number;
                 offset?: number;
                 state?: ("queued" | "running" | "success" | "failed")[];
+                /** @description Only runs of these types (default: every type). */
+                run_type?: ("manual" | "scheduled" | "backfill" | "triggered")[];
                 order_by?: "logical_date" | "-logical_date" | "queued_at" | "-queued_at" | "start_date" | "-start_date" | "end_date" | "-end_date" | "dag_run_id" | "-dag_run_id";
             };
             header?: never;

@@ -19,6 +19,9 @@ export const MAX_DEPTH_KEYWORD = 'x-max-depth';
 /** How deeply a conf may nest (the conf object itself is level 1). */
 export const CONF_MAX_DEPTH = 64;
 
+/** How a run came to be (lib/authoring/context.ts RunType). */
+export const RUN_TYPES = ['manual', 'scheduled', 'backfill', 'triggered'] as const;
+
 const str = { type: 'string' } as const;
 const int = { type: 'integer' } as const;
 const bool = { type: 'boolean' } as const;
@@ -119,7 +122,7 @@ const dagRun = object(
     start_date: nullableDateTime,
     end_date: nullableDateTime,
     state: { type: 'string', enum: RUN_STATES },
-    run_type: { type: 'string', enum: ['manual', 'scheduled', 'backfill', 'triggered'] },
+    run_type: { type: 'string', enum: RUN_TYPES },
     conf: jsonObject,
     note: nullableStr,
     backfill_id: nullableStr,
@@ -293,6 +296,7 @@ export const Q = {
   dagRuns: query({
     ...page,
     state: { type: 'array', items: { type: 'string', enum: RUN_STATES } },
+    run_type: { type: 'array', items: { type: 'string', enum: RUN_TYPES }, description: 'Only runs of these types (default: every type).' },
     order_by: { type: 'string', enum: RUN_ORDER, default: '-logical_date' },
   }),
   page: query(page),

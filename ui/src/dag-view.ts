@@ -1,4 +1,5 @@
 /** Where the DAG page is: its DAG, its view (grid or graph) and the run/task selected in its side panel. */
+import { createContext, useContext } from 'react';
 import { useLocation, useMatches, useParams } from 'react-router';
 import type { Task } from './api.ts';
 
@@ -58,4 +59,124 @@ export function topologicalOrder(tasks: readonly Task[]): Task[] {
     }
   }
   return out;
+}
+
+/** A task group of the DAG (from its tasks' `group_id`), nested by its dotted id, with its tasks. */
+export interface TaskGroupNode {
+  groupId: string;
+  /** The last segment of the id (the id itself when the group is not prefixed by its parent's). */
+  label: string;
+  /** Nesting depth: 0 for a top-level group. */
+  depth: number;
+  /** Its own tasks and sub-groups, in the order the grid shows them. */
+  children: (TaskGroupNode | Task)[];
+  /** Every task inside, at any depth. */
+  taskIds: string[];
+}
+
+/** A row of the grid (or a line of the Gantt's task list): a group header or a task, with its depth. */
+export type TreeRow = { kind: 'group'; group: TaskGroupNode; depth: number } | { kind: 'task'; task: Task; depth: number };
+
+/** The parent of a group: the longest other group whose id prefixes it with a dot (null: top level). */
+function parentGroup(groupId: string, known: ReadonlySet<string>): string | null {
+  let cut = groupId.lastIndexOf('.');
+  while (cut > 0) {
+    const candidate = groupId.slice(0, cut);
+    if (known.has(candidate)) return candidate;
+    cut = groupId.lastIndexOf('.', cut - 1);
+  }
+  return null;
+}
+
+/**
+ * The DAG's tasks as a tree of groups, in topological order: a group takes the place of its first task in
+ * that order, and keeps all its members together. Returns the top-level items and every group by id.
+ */
+export function taskTree(tasks: readonly Task[]): { roots: (TaskGroupNode | Task)[]; groups: Map<string, TaskGroupNode> } {
+  const known = new Set<string>();
+  for (const t of tasks) {
+    // A group declared inside another (prefixed ids) also implies its parents.
+    let g = t.group_id;
+    while (g !== null && g !== '' && !known.has(g)) {
+      known.add(g);
+      const cut = g.lastIndexOf('.');
+      g = cut > 0 ? g.slice(0, cut) : null;
+    }
+  }
+  const groups = new Map<string, TaskGroupNode>();
+  const nodeOf = (groupId: string): TaskGroupNode => {
+    let node = groups.get(groupId);
+    if (node === undefined) {
+      const parent = parentGroup(groupId, known);
+      const depth = parent === null ? 0 : nodeOf(parent).depth + 1;
+      node = { groupId, label: parent === null ? groupId : groupId.slice(parent.length + 1), depth, children: [], taskIds: [] };
+      groups.set(groupId, node);
+    }
+    return node;
+  };
+  const roots: (TaskGroupNode | Task)[] = [];
+  const placed = new Set<string>();
+  for (const task of topologicalOrder(tasks)) {
+    let child: TaskGroupNode | Task = task;
+    let groupId = task.group_id;
+    while (groupId !== null && groupId !== '') {
+      const node = nodeOf(groupId);
+      node.taskIds.push(task.task_id);
+      if (!node.children.includes(child)) node.children.push(child);
+      child = node;
+      groupId = parentGroup(groupId, known);
+    }
+    const key = 'task_id' in child ? `t:${child.task_id}` : `g:${child.groupId}`;
+    if (!placed.has(key)) {
+      placed.add(key);
+      roots.push(child);
+    }
+  }
+  return { roots, groups };
+}
+
+/** The visible rows of a task tree: a collapsed group shows as its header only. */
+export function visibleRows(roots: readonly (TaskGroupNode | Task)[], collapsed: ReadonlySet<string>): TreeRow[] {
+  const out: TreeRow[] = [];
+  const walk = (items: readonly (TaskGroupNode | Task)[], depth: number) => {
+    for (const item of items) {
+      if ('task_id' in item) out.push({ kind: 'task', task: item, depth });
+      else {
+        out.push({ kind: 'group', group: item, depth });
+        if (!collapsed.has(item.groupId)) walk(item.children, depth + 1);
+      }
+    }
+  };
+  walk(roots, 0);
+  return out;
+}
+
+/** A compact local date for a column header: `12-07 14:03`. */
+export function compactDate(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+/** Which page of a DAG's runs the grid and the duration chart show, and the filters on them. */
+export interface RunsView {
+  /** How many runs a page holds. */
+  pageSize: number;
+  /** Runs skipped from the newest: 0 is the newest page. */
+  offset: number;
+  /** Only runs in this state ('' for every state). */
+  state: string;
+  /** Only runs of this type ('' for every type). */
+  runType: string;
+}
+
+export const DEFAULT_RUNS_VIEW: RunsView = { pageSize: 25, offset: 0, state: '', runType: '' };
+
+/** The DAG page's runs view, shared by its grid and duration chart (set by DagPage). */
+export const RunsViewContext = createContext<{ view: RunsView; setView: (next: RunsView) => void }>({ view: DEFAULT_RUNS_VIEW, setView: () => undefined });
+
+export function useRunsView(): { view: RunsView; setView: (next: RunsView) => void } {
+  return useContext(RunsViewContext);
 }

@@ -124,3 +124,40 @@ export function useVersionSource(dagId: string, version: string, path: string) {
 export function useVersionSources(dagId: string, files: readonly { version: string; path: string }[]) {
   return useQueries({ queries: files.map((f) => sourceQuery(dagId, f.version, f.path)) });
 }
+
+/** Which runs of a DAG: a page (newest first) and the filters, as the grid and the duration chart ask. */
+export interface RunsPageQuery {
+  limit: number;
+  offset: number;
+  /** Only runs in this state ('' for any). */
+  state: string;
+  /** Only runs of this type ('' for any). */
+  runType: string;
+}
+
+/**
+ * One page of a DAG's runs, newest first, filtered by state and run type; the previous page stays shown
+ * while the next loads, and the page refreshes while one of its runs is live.
+ */
+export function useRunsPage(dagId: string, q: RunsPageQuery) {
+  return useQuery({
+    queryKey: [...keys.runs(dagId), 'page', q.limit, q.offset, q.state, q.runType],
+    queryFn: () =>
+      call(
+        client.GET('/api/v2/dags/{dag_id}/dagRuns', {
+          params: {
+            path: { dag_id: dagId },
+            query: {
+              limit: q.limit,
+              offset: q.offset,
+              ...(q.state === '' ? {} : { state: [q.state as DagRun['state']] }),
+              ...(q.runType === '' ? {} : { run_type: [q.runType as DagRun['run_type']] }),
+            },
+          },
+        }),
+      ),
+    // The page before stays shown while the next loads (not another DAG's).
+    placeholderData: (previous, previousQuery) => (previousQuery?.queryKey[1] === dagId ? previous : undefined),
+    refetchInterval: (query) => (query.state.data?.dag_runs.some((r: DagRun) => isLive(r.state)) === true ? LIVE_REFRESH_MS : false),
+  });
+}

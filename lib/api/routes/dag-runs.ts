@@ -1,5 +1,6 @@
 /** DAG runs: list (of a DAG, or of every DAG with `~`), trigger, get; a run's pipeline context. */
 import { resolveParams } from '../../core/params.ts';
+import type { RunType } from '../../authoring/context.ts';
 import type { RunState } from '../../model/states.ts';
 import type { DagRunRecord } from '../../store/records.ts';
 import { HttpError } from '../http-error.ts';
@@ -37,12 +38,12 @@ interface TriggerBody {
 }
 
 export function dagRunRoutes({ app, backend }: RouteContext): void {
-  app.get<{ Params: { dag_id: string }; Querystring: Page & { state?: RunState[]; order_by: RunOrder } }>(
+  app.get<{ Params: { dag_id: string }; Querystring: Page & { state?: RunState[]; run_type?: RunType[]; order_by: RunOrder } }>(
     '/api/v2/dags/:dag_id/dagRuns',
     {
       schema: {
         summary: 'List DAG runs',
-        description: "Runs of a DAG, or of every DAG with dag_id '~'; newest logical date first by default.",
+        description: "Runs of a DAG, or of every DAG with dag_id '~'; newest logical date first by default; filtered by state and run_type (each repeatable).",
         tags: ['DagRun'],
         operationId: 'get_dag_runs',
         params: P.dag,
@@ -55,7 +56,11 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
       const q = request.query;
       const dagIds = dag_id === '~' ? backend.dags.dagIds : [findDag(backend, dag_id).dagId];
       const runs: DagRunRecord[] = [];
-      for (const id of dagIds) runs.push(...(await backend.store.listRuns({ dagId: id, ...(q.state?.length ? { states: q.state } : {}) })));
+      const types = q.run_type?.length ? new Set<RunType>(q.run_type) : null;
+      for (const id of dagIds) {
+        const found = await backend.store.listRuns({ dagId: id, ...(q.state?.length ? { states: q.state } : {}) });
+        runs.push(...(types === null ? found : found.filter((r) => types.has(r.runType))));
+      }
       const { items, total } = paginate(sortRuns(runs, q.order_by), q);
       return { dag_runs: items.map(toDagRun), total_entries: total };
     },

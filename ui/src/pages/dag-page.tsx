@@ -1,17 +1,32 @@
-import { Link, NavLink, Outlet, useLocation } from 'react-router';
+import { useMemo, useState } from 'react';
+import { Link, NavLink, Outlet, useLocation, useSearchParams } from 'react-router';
 import { ErrorBox } from '../components/error-box.tsx';
 import { PauseToggle } from '../components/pause-toggle.tsx';
-import { useDagId, useViewBase } from '../dag-view.ts';
+import { DEFAULT_RUNS_VIEW, RunsViewContext, useDagId, useViewBase, type RunsView } from '../dag-view.ts';
 import { formatDate } from '../format.ts';
 import { useDag } from '../queries.ts';
+import { DurationChart } from './duration-chart.tsx';
 
-/** A DAG: its header (pause, schedule, trigger), the grid or graph view, and a side panel. */
+/** The search parameter that shows the run-duration chart in place of the grid (`?view=durations`). */
+const VIEW_PARAM = 'view';
+
+/**
+ * A DAG: its header (pause, schedule, trigger), the grid, graph or run-duration view, and a side panel.
+ * The page of runs and its filters are kept here, so the grid and the duration chart show the same runs.
+ */
 export function DagPage() {
   const dagId = useDagId();
   const dag = useDag(dagId);
   const base = `/dags/${encodeURIComponent(dagId)}`;
   const viewBase = useViewBase();
   const inVersions = useLocation().pathname.startsWith(`${base}/versions`);
+  const [search] = useSearchParams();
+  const durations = search.get(VIEW_PARAM) === 'durations' && !inVersions && viewBase === base;
+  const [views, setViews] = useState<ReadonlyMap<string, RunsView>>(new Map());
+  const runsView = useMemo(
+    () => ({ view: views.get(dagId) ?? DEFAULT_RUNS_VIEW, setView: (next: RunsView) => setViews((prev) => new Map(prev).set(dagId, next)) }),
+    [views, dagId],
+  );
   return (
     <section className="dag-page" data-testid="dag-page">
       <div className="dag-header">
@@ -30,18 +45,21 @@ export function DagPage() {
       </div>
       {dag.data?.description && <p className="muted">{dag.data.description}</p>}
       <ErrorBox error={dag.error} />
-      <nav className="tabs" role="tablist">
-        <NavLink to={base} end={false} className={({ isActive }) => (isActive && viewBase === base && !inVersions ? 'active' : '')} data-testid="tab-grid">
+      <nav className="tabs" aria-label="DAG views">
+        <NavLink to={base} end={false} className={({ isActive }) => (isActive && viewBase === base && !inVersions && !durations ? 'active' : '')} data-testid="tab-grid">
           Grid
         </NavLink>
         <NavLink to={`${base}/graph`} data-testid="tab-graph">
           Graph
         </NavLink>
+        <Link to={`${base}?${VIEW_PARAM}=durations`} className={durations ? 'active' : ''} data-testid="tab-durations">
+          Run durations
+        </Link>
         <NavLink to={`${base}/versions`} data-testid="tab-versions">
           Versions
         </NavLink>
       </nav>
-      <Outlet />
+      <RunsViewContext.Provider value={runsView}>{durations ? <DurationChart /> : <Outlet />}</RunsViewContext.Provider>
     </section>
   );
 }
