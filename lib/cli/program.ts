@@ -146,6 +146,8 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .argument('<taskId>')
     .option('--conf <json>', "the run's conf: a JSON object checked against the DAG's params")
     .option('--map-index <n>', 'the instance of a mapped task (default 0)', parseIndex)
+    .option('--input <json>', "the task's input as JSON (its argument; a mapped instance's item), instead of its upstreams' results")
+    .option('--from-run <runId>', "read its upstreams' results (XComs) from this run of the DAG on the server (--endpoint, --stack, else the standalone)")
     .option('--json', 'print only the result, as one JSON document')
     .action(async (dagId: string, taskId: string, _o: unknown, cmd: Command) =>
       setExit(await (await import('./commands/tasks-test.ts')).tasksTest(term, dagId, taskId, cmd.optsWithGlobals<TasksTestOptions>())),

@@ -56,6 +56,11 @@ export interface RunnerServices {
    * reads only its instance, not the run and the item list again. Default: none (each item reads them).
    */
   itemTries?: ItemTryCache;
+  /**
+   * The input of an instance given from outside instead of resolved from its upstreams' XComs (`tasks test
+   * --input`): `{ value }` for such an instance, undefined for the others.
+   */
+  givenInput?(ti: TiKey): { value: unknown } | undefined;
 }
 
 /** How far a try got (set as it goes): whether any of its task's code has been called. */
@@ -663,6 +668,8 @@ export class TaskRunner {
   }
 
   private async input(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<unknown> {
+    const given = this.services.givenInput?.(ti);
+    if (given) return given.value;
     if (spec.mapping) {
       const r = await this.mappingLists(dag, run, spec.taskId, spec.mapping);
       if (ti.mapIndex < 0 || ti.mapIndex >= mappingLength(r)) throw new NonRetriableError(`map index ${ti.mapIndex} is out of range`);

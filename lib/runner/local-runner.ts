@@ -184,6 +184,8 @@ export class LocalRunner {
   private inflight = 0;
   /** Set by {@link close}: nothing more starts. */
   private closed = false;
+  /** The inputs given to `testTask` (`tasks test --input`), by DAG and test run. */
+  private readonly givenInputs = new Map<string, { value: unknown }>();
   private idleCheck = false;
   private readonly idleWaiters: (() => void)[] = [];
   // By run (`runKeyText`): waiters, the runs it triggered (and its parent), its timers, who follows it.
@@ -276,6 +278,7 @@ export class LocalRunner {
         // With crashes guarded, what task code leaves unhandled is reported before its result counts.
         ...(guard ? { settle: () => new Promise<void>((r) => setImmediate(r)) } : {}),
         ...(this.workers ? { isolation: this.workers } : {}),
+        givenInput: (ti) => (ti.runId.startsWith('test__') ? this.givenInputs.get(`${ti.dagId}\u0000${ti.runId}`) : undefined),
       },
       resolver,
     );
@@ -756,7 +759,16 @@ export class LocalRunner {
    * from this runner's store if present. A sensor is poked on the runner's clock until done. Returns the
    * try's outcome, its result and its log.
    */
-  async testTask(req: { dagId: string; taskId: string; conf?: Record<string, unknown>; mapIndex?: number }): Promise<TaskTestResult> {
+  async testTask(req: {
+    dagId: string;
+    taskId: string;
+    conf?: Record<string, unknown>;
+    mapIndex?: number;
+    /** The task's input (its argument; a mapped instance's item), instead of resolving it from XComs. */
+    input?: { value: unknown };
+    /** XComs of the test run before the try: its upstreams' results (e.g. copied from an earlier run). */
+    xcoms?: readonly { taskId: string; mapIndex: number; key: string; value: unknown }[];
+  }): Promise<TaskTestResult> {
     const dag = this.dags.getDag(req.dagId);
     if (!dag) throw new DagNotFoundError(`no DAG '${req.dagId}'`, { dagId: req.dagId });
     const spec = dag.task(req.taskId);
@@ -773,6 +785,8 @@ export class LocalRunner {
     await this.store.createTaskInstances([
       newTaskInstance({ ...key, maxTries: 1, state: 'queued', tryNumber: 1, queuedAt: new Date(now).toISOString() }),
     ]);
+    if (req.xcoms?.length) await this.store.putXComs(req.xcoms.map((x) => ({ ...run, ...x })));
+    if (req.input) this.givenInputs.set(`${run.dagId}\u0000${runId}`, req.input);
     let result = await this.runTry(key, 1);
     while (result?.kind === 'defer') {
       await this.store.updateTaskInstance(key, { states: ['running'], tryNumber: 1 }, { state: 'queued', ...(result.externalId ? { externalId: result.externalId } : {}) });
@@ -792,6 +806,7 @@ export class LocalRunner {
     await this.store.updateRun(run, null, { state: result?.kind === 'failure' ? 'failed' : 'success', endDate: new Date(this.clock.now()).toISOString() });
     this.scheduler.resolver.forget(run);
     this.batch.forgetRun(run);
+    this.givenInputs.delete(`${run.dagId}\u0000${runId}`);
     return { runId, outcome: result ?? { kind: 'failure', error: failureInfo(new TryNotStartedError('the task did not start')), retriable: false }, value: xcom?.value ?? null, log };
   }
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { cli, useStandalone } from './harness.ts';
+import { cli, DAGS, useStandalone } from './harness.ts';
 
 // `airless tasks ...` and `airless backfill create` against a real standalone process.
 const suite = useStandalone();
@@ -153,5 +153,41 @@ describe('backfill create', () => {
     const badConf = await remote('backfill', 'create', '--dag-id', 'remote_daily', '--from-date', day(2), '--to-date', day(1), '--conf', '{"x": 1}', '--dry-run');
     expect(badConf.code).toBe(2);
     expect(badConf.stderr).toMatch(/^error: .*'x'/);
+  });
+});
+
+describe('tasks test: its input given (--input), or its upstreams\' results read from a run on the server (--from-run)', () => {
+  beforeAll(async () => {
+    vi.stubEnv('AIRLESS_API_TOKEN', suite.server().token);
+    const r = await remote('dags', 'trigger', 'remote_greet', '--run-id', 'greet_ada', '--conf', '{"name": "Ada"}', '--wait');
+    expect(r.code).toBe(0);
+  });
+  const test = (...args: string[]) => cli(['tasks', 'test', 'remote_greet', 'repeat', '--json', '--dags-folder', DAGS, ...args]);
+
+  it("--from-run: the task reads what its upstream returned in that run; alone, it reads nothing", async () => {
+    const from = await test('--from-run', 'greet_ada', '--endpoint', suite.server().url);
+    expect(from.code, from.stderr).toBe(0);
+    expect(JSON.parse(from.stdout)).toMatchObject({ state: 'success', result: ['hello Ada', 'hello Ada'] });
+    const alone = await test();
+    expect(JSON.parse(alone.stdout)).toMatchObject({ state: 'success', result: [null, null] });
+  });
+
+  it('--input: the task gets that value as its input', async () => {
+    const r = await test('--input', '"hi there"');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ state: 'success', result: ['hi there', 'hi there'] });
+  });
+
+  it('refuses input that is not JSON, a run the server does not have, and both options at once', async () => {
+    const bad = await test('--input', 'hi');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/invalid --input: not JSON/);
+    const missing = await test('--from-run', 'no_such_run', '--endpoint', suite.server().url);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--from-run: the server (");
+    expect(missing.stderr).toContain("has no run 'no_such_run' of DAG 'remote_greet'");
+    const both = await test('--input', '1', '--from-run', 'greet_ada');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--input and --from-run: give one');
   });
 });
