@@ -25,7 +25,7 @@ export interface AxeViolation {
 /** axe-core's violations of impact serious or critical on the page as it is now. */
 export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
   if (!(await page.evaluate("typeof window.axe === 'object'"))) await page.addScriptTag({ path: AXE_SCRIPT });
-  const result = (await page.evaluate("window.axe.run(document, { resultTypes: ['violations'] })")) as { violations: AxeViolation[] };
+  const result = await page.evaluate<{ violations: AxeViolation[] }>("window.axe.run(document, { resultTypes: ['violations'] })");
   return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 

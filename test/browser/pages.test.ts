@@ -239,7 +239,7 @@ describe('pages', () => {
     const dates = page.getByTestId('dry-run-date');
     await page.getByTestId('backfill-dry-run').waitFor();
     // The same values, from the API: the page shows what the API says.
-    const [from, to] = (await page.evaluate("[new Date('2026-03-01T00:00').toISOString(), new Date('2026-03-03T00:00').toISOString()]")) as [string, string];
+    const [from, to] = await page.evaluate<[string, string]>("[new Date('2026-03-01T00:00').toISOString(), new Date('2026-03-03T00:00').toISOString()]");
     const expected = (await api(server, 'POST', '/api/v2/backfills/dry_run', { dag_id: 'pages_flow', from_date: from, to_date: to, max_active_runs: 2 })).json;
     expect(expected.total_entries).toBeGreaterThanOrEqual(2);
     expect(await dates.count()).toBe(expected.total_entries);

@@ -179,7 +179,9 @@ export function TaskInstanceDetails() {
             <tr key={`${x.key}[${x.map_index}]`} data-testid="xcom-entry" data-key={x.key}>
               <th className="mono">{x.key}</th>
               <td>
-                <pre className="json">{json(x.value)}</pre>
+                <pre className="json" tabIndex={0}>
+                  {json(x.value)}
+                </pre>
               </td>
             </tr>
           ))}
