@@ -300,6 +300,8 @@ describe('pages', () => {
     await shot(page, 'dark-dag-list');
     await page.goto(`${server.url}/#/dags/pages_flow/runs/${RUN}/tasks/boom/-1`);
     await page.getByTestId('ti-error').waitFor();
+    await page.getByTestId('ti-log').getByText('calibration table missing').waitFor();
+    await page.locator('[data-testid="grid-cell"][data-task-id="boom"][data-state="failed"]').first().waitFor();
     await shot(page, 'dark-task-error');
     await page.goto(`${server.url}/#/dags/pages_flow/backfills`);
     await page.getByTestId('backfill-row').first().waitFor();

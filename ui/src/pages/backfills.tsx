@@ -27,9 +27,9 @@ interface BackfillBody {
 }
 
 const REPROCESS: readonly { value: Reprocess; label: string }[] = [
-  { value: 'none', label: 'none: only dates without a run' },
-  { value: 'failed', label: 'failed: also rerun failed runs' },
-  { value: 'completed', label: 'completed: rerun every finished run' },
+  { value: 'none', label: 'none (new dates only)' },
+  { value: 'failed', label: 'failed (rerun failed)' },
+  { value: 'completed', label: 'completed (rerun all)' },
 ];
 
 /** A <input type="datetime-local"> value (the browser's time zone) as an ISO instant; null when empty or invalid. */
