@@ -5,6 +5,8 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { createHashRouter, NavLink, Outlet, RouterProvider, type RouteObject } from 'react-router';
+import { ThemeToggle, useTheme } from './components/theme-toggle.tsx';
+import { Backfills } from './pages/backfills.tsx';
 import { DagList } from './pages/dag-list.tsx';
 import { DagPage } from './pages/dag-page.tsx';
 import { GridPanel } from './pages/grid-panel.tsx';
@@ -26,7 +28,7 @@ function Layout() {
         <NavLink to="/" className="brand">
           airless
         </NavLink>
-        <nav>
+        <nav aria-label="Main">
           <NavLink to="/" end data-testid="nav-dags">
             DAGs
           </NavLink>
@@ -34,6 +36,7 @@ function Layout() {
             Import errors
           </NavLink>
         </nav>
+        <ThemeToggle />
         <button type="button" className="link-button" onClick={() => setToken(null)} data-testid="sign-out">
           Forget token
         </button>
@@ -68,6 +71,7 @@ const router = createHashRouter([
         children: [
           { element: <GridPanel />, children: detailRoutes() },
           { path: 'graph', element: <GraphPanel />, children: detailRoutes() },
+          { path: 'backfills', element: <Backfills /> },
           { path: 'versions', element: <VersionsPage /> },
           { path: 'versions/diff', element: <VersionDiff /> },
           { path: 'versions/:version', element: <CodeView /> },
@@ -80,6 +84,8 @@ const router = createHashRouter([
 export function App() {
   const [token, setTokenState] = useState(getToken);
   const queryClient = useQueryClient();
+  // Applies the theme on every page, the token prompt included (the toggle is in the top bar).
+  useTheme();
   useEffect(
     () =>
       onTokenChange((next) => {

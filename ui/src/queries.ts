@@ -3,8 +3,52 @@
  * invalidate what it changed. Run and task-instance queries refresh every ~2 s while a shown run is live.
  */
 import { keepPreviousData, useQueries, useQuery } from '@tanstack/react-query';
-import { call, client, type DagRun, type TaskInstance } from './api.ts';
+import { call, client, type DagRun, type ResponseOf, type TaskInstance } from './api.ts';
 import { isLive, LIVE_REFRESH_MS } from './states.ts';
+
+/** A backfill as the API gives it. */
+export type Backfill = ResponseOf<'/api/v2/backfills', 'get'>['backfills'][number];
+
+/** The DAG list's query of a DAG's latest runs: the same key and refresh as `useRuns(dagId, limit)`, so they share it. */
+function recentRunsQuery(dagId: string, limit: number) {
+  return {
+    queryKey: [...keys.runs(dagId), limit],
+    queryFn: () => call(client.GET('/api/v2/dags/{dag_id}/dagRuns', { params: { path: { dag_id: dagId }, query: { limit } } })),
+    refetchInterval: (q: { state: { data?: { dag_runs: DagRun[] } | undefined } }) =>
+      q.state.data?.dag_runs.some((r: DagRun) => isLive(r.state)) === true ? LIVE_REFRESH_MS : false,
+  };
+}
+
+/** The latest runs (newest first) of each of several DAGs, in their order. */
+export function useRecentRunsOf(dagIds: readonly string[], limit = 10) {
+  return useQueries({ queries: dagIds.map((id) => recentRunsQuery(id, limit)) });
+}
+
+/** A DAG's backfills; refreshed while one is running. */
+export function useBackfills(dagId: string) {
+  return useQuery({
+    queryKey: backfillKeys.list(dagId),
+    queryFn: () => call(client.GET('/api/v2/backfills', { params: { query: { dag_id: dagId, limit: 1000 } } })),
+    refetchInterval: (q) => (q.state.data?.backfills.some((b: Backfill) => b.state === 'running') === true ? LIVE_REFRESH_MS : false),
+  });
+}
+
+/** The DAG's runs of its backfills (the newest 1000 runs, filtered), refreshed while one of them is live. */
+export function useBackfillRuns(dagId: string, live: boolean) {
+  return useQuery({
+    queryKey: backfillKeys.runs(dagId),
+    queryFn: async () => {
+      const page = await call(client.GET('/api/v2/dags/{dag_id}/dagRuns', { params: { path: { dag_id: dagId }, query: { limit: 1000 } } }));
+      return page.dag_runs.filter((r) => r.backfill_id !== null && r.backfill_id !== undefined);
+    },
+    refetchInterval: (q) => (live || q.state.data?.some((r) => isLive(r.state)) === true ? LIVE_REFRESH_MS : false),
+  });
+}
+
+export const backfillKeys = {
+  list: (dagId: string) => ['backfills', dagId] as const,
+  runs: (dagId: string) => ['backfills', dagId, 'runs'] as const,
+};
 
 export const keys = {
   dags: ['dags'] as const,

@@ -29,7 +29,7 @@ export function lineDiffRows(before: string, after: string): DiffRow[] {
 export function LineDiff({ path, before, after }: { path: string; before: string; after: string }) {
   const rows = lineDiffRows(before, after);
   return (
-    <div className="source" data-testid="line-diff" data-path={path}>
+    <div className="source" data-testid="line-diff" data-path={path} tabIndex={0} role="region" aria-label={`changes of ${path}`}>
       <table className="code diff">
         <tbody>
           {rows.map((r, i) => (

@@ -37,7 +37,9 @@ export function PipelineContextView({ dagId, runId, runState }: { dagId: string;
                     {s.dag_id}.{s.task_id} · {formatDate(s.saved_at)}
                   </span>
                 </div>
-                <pre className="json">{json(s.data)}</pre>
+                <pre className="json" tabIndex={0}>
+                  {json(s.data)}
+                </pre>
               </li>
             ))}
           </ol>

@@ -2,7 +2,7 @@
 export function SourceView({ path, content }: { path: string; content: string }) {
   const lines = content.replace(/\n$/, '').split('\n');
   return (
-    <div className="source" data-testid="source-view" data-path={path}>
+    <div className="source" data-testid="source-view" data-path={path} tabIndex={0} role="region" aria-label={`source of ${path}`}>
       <table className="code">
         <tbody>
           {lines.map((line, i) => (

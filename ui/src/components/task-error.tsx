@@ -27,7 +27,7 @@ export function TaskErrorView({ error, testId }: { error: TaskError; testId: str
       <span className="task-error-name" data-testid={`${testId}-name`}>
         {error.name}
       </span>
-      <pre className="task-error-message" data-testid={`${testId}-message`}>
+      <pre className="task-error-message" data-testid={`${testId}-message`} tabIndex={0}>
         {error.message}
       </pre>
     </div>

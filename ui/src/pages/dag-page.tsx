@@ -39,6 +39,7 @@ export function DagPage() {
           </span>
         )}
         <span className="spacer" />
+        <Link to={`${base}/backfills`} className="button" data-testid="backfills-link">Backfills</Link>
         <Link to={`${viewBase}/trigger`} className="button primary" data-testid="trigger-button">
           ▶ Trigger
         </Link>

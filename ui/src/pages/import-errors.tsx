@@ -17,7 +17,9 @@ export function ImportErrors() {
               <span className="mono">{e.filename}</span>
               <span className="muted small">{formatDate(e.timestamp)}</span>
             </div>
-            <pre className="log">{e.stack_trace}</pre>
+            <pre className="log" tabIndex={0} aria-label={`error of ${e.filename}`}>
+              {e.stack_trace}
+            </pre>
           </li>
         ))}
       </ul>

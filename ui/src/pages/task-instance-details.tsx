@@ -4,6 +4,7 @@ import { Link, useParams } from 'react-router';
 import { call, client, type TaskError } from '../api.ts';
 import { ClearButton } from '../components/clear-dialog.tsx';
 import { ErrorBox } from '../components/error-box.tsx';
+import { logFileName, LogView } from '../components/log-view.tsx';
 import { StateBadge } from '../components/state-badge.tsx';
 import { errorText, isSkipReason, TaskErrorView } from '../components/task-error.tsx';
 import { dagViewBase, runPath, useDagId, useViewBase } from '../dag-view.ts';
@@ -11,7 +12,8 @@ import { formatDate, formatDuration, json } from '../format.ts';
 import { useTasks } from '../queries.ts';
 import { isLive, LIVE_REFRESH_MS } from '../states.ts';
 
-function LogView({ path, tryNumber, live, state }: { path: { dag_id: string; dag_run_id: string; task_id: string }; tryNumber: number; live: boolean; state: string | null }) {
+/** The log of one try, fetched (again while the instance is live), searchable, filterable and downloadable. */
+function TryLog({ path, tryNumber, live, state }: { path: { dag_id: string; dag_run_id: string; task_id: string }; tryNumber: number; live: boolean; state: string | null }) {
   const mapIndex = useParams()['mapIndex'] ?? '-1';
   const log = useQuery({
     // The instance's state in the key: fetched once more when it changes (the end of a try writes its last lines).
@@ -25,17 +27,11 @@ function LogView({ path, tryNumber, live, state }: { path: { dag_id: string; dag
     placeholderData: keepPreviousData,
     refetchInterval: live ? LIVE_REFRESH_MS : false,
   });
+  const fileName = logFileName([path.dag_id, path.dag_run_id, path.task_id, ...(Number(mapIndex) >= 0 ? [mapIndex] : []), `try-${tryNumber}`]);
   return (
     <>
       <ErrorBox error={log.error} />
-      <pre className="log" data-testid="ti-log" data-try-number={tryNumber}>
-        {log.data?.content.length === 0 && <span className="muted">(no log lines)</span>}
-        {log.data?.content.map((line, i) => (
-          <div key={i} className={`log-line level-${line.level}`}>
-            <span className="muted">{line.timestamp}</span> <span className="level">{line.level.toUpperCase()}</span> {line.event}
-          </div>
-        ))}
-      </pre>
+      <LogView lines={log.data?.content} fileName={fileName} tryNumber={tryNumber} />
     </>
   );
 }
@@ -173,7 +169,7 @@ export function TaskInstanceDetails() {
           <span className="muted">Try {shownTry} ended with</span> <TaskErrorView error={shownTryError} testId="try-error" />
         </div>
       )}
-      {shownTry === null ? <p className="muted">Not run yet.</p> : <LogView path={path} tryNumber={shownTry} live={live} state={t.state} />}
+      {shownTry === null ? <p className="muted">Not run yet.</p> : <TryLog path={path} tryNumber={shownTry} live={live} state={t.state} />}
       <h3>XCom</h3>
       <ErrorBox error={xcom.error} />
       {xcom.data?.total_entries === 0 && <p className="muted">No XCom.</p>}
@@ -183,7 +179,9 @@ export function TaskInstanceDetails() {
             <tr key={`${x.key}[${x.map_index}]`} data-testid="xcom-entry" data-key={x.key}>
               <th className="mono">{x.key}</th>
               <td>
-                <pre className="json">{json(x.value)}</pre>
+                <pre className="json" tabIndex={0}>
+                  {json(x.value)}
+                </pre>
               </td>
             </tr>
           ))}

@@ -1,0 +1,167 @@
+/**
+ * Accessibility of every page, in light and in dark mode: axe-core run over the DAG list, a DAG's grid,
+ * graph, versions and code, a run's details, a task instance with its error and log, the trigger form,
+ * the import errors, the backfills, and the token prompt, asserting no violation of impact serious or
+ * critical (contrast, names of buttons and inputs, roles, labels...). A real standalone server on a
+ * DAGs folder of this test's own: a DAG with params, a schedule, a failing task and a log; a broken file.
+ */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeViolations, seriousViolations } from './a11y.ts';
+import { api, type Browser, launchBrowser, REPO, screenshots, type Standalone, startStandalone } from './harness.ts';
+
+const FLOW = `import { dag, task } from 'airless';
+
+export default dag(
+  {
+    dagId: 'a11y_flow',
+    description: 'Calibrates a night of visibilities',
+    schedule: '@daily',
+    startDate: '2026-01-01',
+    tags: ['radio', 'calibration'],
+    params: { nchan: { type: 'integer', minimum: 1, default: 4, description: 'Channels of the cube' }, flag: { type: 'boolean', default: false } },
+  },
+  () => {
+    const chatty = task('chatty', (ctx) => {
+      ctx.log.info('reading visibilities');
+      ctx.log.warn('antenna 7 flagged');
+      ctx.log.error('phase jump in spw 3');
+      return { channels: 4 };
+    });
+    task('boom', () => {
+      throw new Error('calibration table missing');
+    }).after(chatty);
+  },
+);
+`;
+const BROKEN = `import { dag, task } from 'airless';
+
+export default dag({ dagId: 'a11y_broken' }, () => {
+  task('a', () => 1).after('b');
+  task('b', () => 1).after('a');
+});
+`;
+
+const RUN = 'a11y_run';
+let tmp: string;
+let server: Standalone;
+let browser: Browser;
+let page: Page;
+let version = '';
+const shot = screenshots('a11y');
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server output:\n${server.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'airless-browser-a11y-'));
+  const dags = path.join(tmp, 'dags');
+  mkdirSync(dags);
+  writeFileSync(path.join(tmp, 'package.json'), '{ "private": true, "type": "module" }\n');
+  mkdirSync(path.join(tmp, 'node_modules'));
+  symlinkSync(REPO, path.join(tmp, 'node_modules', 'airless'));
+  writeFileSync(path.join(dags, 'a11y_flow.ts'), FLOW);
+  writeFileSync(path.join(dags, 'a11y_broken.ts'), BROKEN);
+  server = await startStandalone({ dagsFolder: dags });
+  browser = await launchBrowser();
+  page = browser.page;
+  await until('a11y_flow loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_flow')).status === 200 ? true : undefined));
+  const triggered = await api(server, 'POST', '/api/v2/dags/a11y_flow/dagRuns', { dag_run_id: RUN });
+  expect(triggered.status, JSON.stringify(triggered.json)).toBe(200);
+  await until('the run to fail', async () => ((await api(server, 'GET', `/api/v2/dags/a11y_flow/dagRuns/${RUN}`)).json.state === 'failed' ? true : undefined));
+  version = (await api(server, 'GET', '/api/v2/dags/a11y_flow')).json.dag_version as string;
+  const from = '2026-03-01T00:00:00Z';
+  expect((await api(server, 'POST', '/api/v2/backfills', { dag_id: 'a11y_flow', from_date: from, to_date: '2026-03-02T00:00:00Z' })).status).toBe(200);
+  await page.goto(server.link);
+  await page.getByTestId('dag-list').waitFor();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Each page: where it is, and what shows that it is fully drawn. */
+const PAGES: { name: string; route: () => string; ready: (p: Page) => Promise<void> }[] = [
+  { name: 'DAG list', route: () => '/', ready: (p) => p.getByTestId('last-runs-a11y_flow').locator('[data-state="failed"]').first().waitFor() },
+  { name: 'DAG grid', route: () => '/dags/a11y_flow', ready: (p) => p.locator('[data-testid="grid-cell"][data-task-id="boom"]').first().waitFor() },
+  { name: 'DAG graph', route: () => '/dags/a11y_flow/graph', ready: (p) => p.getByTestId('graph-node').first().waitFor() },
+  { name: 'DAG versions', route: () => '/dags/a11y_flow/versions', ready: (p) => p.getByTestId('version-row').first().waitFor() },
+  { name: 'DAG code', route: () => `/dags/a11y_flow/versions/${encodeURIComponent(version)}`, ready: (p) => p.getByTestId('source-view').waitFor() },
+  { name: 'run details', route: () => `/dags/a11y_flow/runs/${RUN}`, ready: (p) => p.getByTestId('run-details').waitFor() },
+  {
+    name: 'task instance with its error and log',
+    route: () => `/dags/a11y_flow/runs/${RUN}/tasks/boom/-1`,
+    ready: async (p) => {
+      await p.getByTestId('ti-error').waitFor();
+      await p.getByTestId('ti-log').locator('.log-line').first().waitFor();
+    },
+  },
+  {
+    name: 'task instance log searched',
+    route: () => `/dags/a11y_flow/runs/${RUN}/tasks/chatty/-1`,
+    ready: async (p) => {
+      await p.getByTestId('ti-log').getByText('phase jump').waitFor();
+      await p.getByTestId('log-search').fill('a');
+      await p.getByTestId('log-match-current').waitFor();
+    },
+  },
+  { name: 'trigger form', route: () => '/dags/a11y_flow/trigger', ready: (p) => p.locator('#root_nchan').waitFor() },
+  { name: 'import errors', route: () => '/import-errors', ready: (p) => p.getByTestId('import-error').first().waitFor() },
+  {
+    name: 'backfills with a dry run',
+    route: () => '/dags/a11y_flow/backfills',
+    ready: async (p) => {
+      await p.getByTestId('backfill-row').first().waitFor();
+      await p.getByTestId('backfill-from').fill('2026-04-01T00:00');
+      await p.getByTestId('backfill-to').fill('2026-04-02T00:00');
+      await p.getByTestId('backfill-dry-run-button').click();
+      await p.getByTestId('backfill-dry-run').waitFor();
+    },
+  },
+];
+
+for (const theme of ['light', 'dark'] as const) {
+  describe(`${theme} mode`, () => {
+    beforeAll(async () => {
+      await page.evaluate(`localStorage.setItem('airless.theme', '${theme}')`);
+      await page.reload();
+      await page.getByTestId('dag-list').waitFor();
+    });
+
+    for (const p of PAGES) {
+      it(`${p.name}: no serious or critical violation`, async () => {
+        await page.goto(`${server.url}/#${p.route()}`);
+        await p.ready(page);
+        expect(await page.evaluate('document.documentElement.dataset.theme')).toBe(theme);
+        const violations = await seriousViolations(page);
+        if (violations.length > 0) await shot(page, `${theme}-${p.name.replace(/\W+/g, '-')}`);
+        expect(violations, `${p.name} (${theme}):\n${describeViolations(violations)}`).toEqual([]);
+      });
+    }
+
+    it('token prompt: no serious or critical violation', async () => {
+      await page.goto(`${server.url}/#/`);
+      await page.evaluate("localStorage.setItem('airless.apiToken', 'wrong-token')");
+      await page.reload();
+      await page.getByTestId('token-prompt').waitFor();
+      expect(await page.evaluate('document.documentElement.dataset.theme')).toBe(theme);
+      const violations = await seriousViolations(page);
+      await page.evaluate(`localStorage.setItem('airless.apiToken', '${server.token}')`);
+      await page.reload();
+      await page.getByTestId('dag-list').waitFor();
+      expect(violations, `token prompt (${theme}):\n${describeViolations(violations)}`).toEqual([]);
+    });
+  });
+}
