@@ -211,6 +211,8 @@ describe('web UI on a standalone server', () => {
     await page.getByTestId('ti-log').getByText('simulated failure in import_ms').waitFor();
     expect(await page.getByTestId('ti-error-name').textContent()).toBe('Error');
     expect(await page.getByTestId('ti-error-message').textContent()).toMatch(/^simulated failure in import_ms \(try 3 of 3/);
+    // Its traceback: the frames of the DAG's own code, at their TypeScript lines.
+    expect(await page.getByTestId('ti-error-stack').textContent()).toMatch(/Traceback[\s\S]*dags\/_pipeline_sim\.ts:\d+:\d+/);
     await page.locator('[data-testid="ti-try"][data-try-number="1"]').click();
     await page.getByTestId('ti-log').getByText('(try 1 of 3').waitFor();
     // An earlier try's error, with the log of that try: from the instance's history.

@@ -20,7 +20,7 @@ export const STATE_COLORS: Readonly<Record<string, string>> = {
 
 /** The colour of a state; null (no instance yet) is white with an outline. */
 export function stateColor(state: string | null | undefined): string {
-  return (state === null || state === undefined ? undefined : STATE_COLORS[state]) ?? 'white';
+  return (state === null || state === undefined ? undefined : STATE_COLORS[state]) ?? 'var(--surface, white)';
 }
 
 const LIVE = new Set(['queued', 'running', 'scheduled', 'up_for_retry', 'up_for_reschedule', 'deferred', 'restarting']);

@@ -13,7 +13,18 @@ export function errorText(error: TaskError): string {
   return isSkipReason(error) ? error.message : `${error.name}: ${error.message}`;
 }
 
-/** A task instance's (or a try's) error, its name apart from its message; a skip's reason as plain text. */
+/**
+ * The frames of an error's stack (`at fn (file:line:col)`, source-mapped to the DAG file's TypeScript where
+ * the try ran with source maps), without Node's internals.
+ */
+export function stackFrames(error: TaskError): string[] {
+  return (error.stack ?? '')
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l) && !/\(node:|at node:/.test(l))
+    .map((l) => l.trim());
+}
+
+/** A task instance's (or a try's) error, its name apart from its message, its traceback; a skip's reason as plain text. */
 export function TaskErrorView({ error, testId }: { error: TaskError; testId: string }) {
   if (isSkipReason(error)) {
     return (
@@ -22,6 +33,7 @@ export function TaskErrorView({ error, testId }: { error: TaskError; testId: str
       </div>
     );
   }
+  const frames = stackFrames(error);
   return (
     <div className="task-error" role="alert" data-testid={testId} data-error-name={error.name}>
       <span className="task-error-name" data-testid={`${testId}-name`}>
@@ -30,6 +42,12 @@ export function TaskErrorView({ error, testId }: { error: TaskError; testId: str
       <pre className="task-error-message" data-testid={`${testId}-message`} tabIndex={0}>
         {error.message}
       </pre>
+      {frames.length > 0 && (
+        <details className="task-error-stack" data-testid={`${testId}-stack`} open>
+          <summary>Traceback</summary>
+          <pre tabIndex={0}>{frames.join('\n')}</pre>
+        </details>
+      )}
     </div>
   );
 }

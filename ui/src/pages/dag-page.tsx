@@ -19,7 +19,9 @@ export function DagPage() {
   const dag = useDag(dagId);
   const base = `/dags/${encodeURIComponent(dagId)}`;
   const viewBase = useViewBase();
-  const inVersions = useLocation().pathname.startsWith(`${base}/versions`);
+  const path = useLocation().pathname;
+  const inVersions = path.startsWith(`${base}/versions`);
+  const inBackfills = path.startsWith(`${base}/backfills`);
   const [search] = useSearchParams();
   const durations = search.get(VIEW_PARAM) === 'durations' && !inVersions && viewBase === base;
   const [views, setViews] = useState<ReadonlyMap<string, RunsView>>(new Map());
@@ -47,7 +49,7 @@ export function DagPage() {
       {dag.data?.description && <p className="muted">{dag.data.description}</p>}
       <ErrorBox error={dag.error} />
       <nav className="tabs" aria-label="DAG views">
-        <NavLink to={base} end={false} className={({ isActive }) => (isActive && viewBase === base && !inVersions && !durations ? 'active' : '')} data-testid="tab-grid">
+        <NavLink to={base} end={false} className={({ isActive }) => (isActive && viewBase === base && !inVersions && !inBackfills && !durations ? 'active' : '')} data-testid="tab-grid">
           Grid
         </NavLink>
         <NavLink to={`${base}/graph`} data-testid="tab-graph">
