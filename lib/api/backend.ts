@@ -12,6 +12,10 @@ export type ApiDags = DagResolver & {
   dags: readonly Dag[];
   /** Import errors known to concern a DAG (DagBag has it); absent: none are attributed. */
   importErrorsFor?(dagId: string): readonly DagFileImportError[];
+  /** DAGs whose file fails to import now, as last loaded: listed, with their runs, never triggered. Absent: none. */
+  broken?(): readonly Dag[];
+  /** One of {@link broken}, by id. */
+  brokenDag?(dagId: string): Dag | undefined;
 };
 
 /** What the API's routes act on: the same for the standalone server and the deployed function. */

@@ -7,7 +7,8 @@ import { HttpError } from './http-error.ts';
 import type { DagState } from './mappers.ts';
 
 export function findDag(backend: ApiBackend, dagId: string, field = 'params.dag_id'): Dag {
-  const dag = backend.dags.getDag(dagId);
+  // A DAG whose file fails to import now is found as last loaded (its runs, tasks and error are served).
+  const dag = backend.dags.getDag(dagId) ?? backend.dags.brokenDag?.(dagId);
   if (!dag) throw new HttpError(404, `DAG '${dagId}' not found (DAGs: ${backend.dags.dagIds.join(', ') || 'none'})`, field, { dagId });
   return dag;
 }
@@ -39,3 +40,16 @@ export async function dagState(backend: ApiBackend, dag: Dag): Promise<DagState>
   return { record, nextRun, hasImportErrors: (backend.dags.importErrorsFor?.(dag.dagId).length ?? 0) > 0 };
 }
 
+/**
+ * Refuse to act (trigger, backfill) on a DAG whose file fails to import now: 409, naming the file's error.
+ */
+export function requireLoaded(backend: ApiBackend, dag: Dag): void {
+  if (backend.dags.getDag(dag.dagId)) return;
+  const errors = backend.dags.importErrorsFor?.(dag.dagId) ?? [];
+  throw new HttpError(
+    409,
+    `DAG '${dag.dagId}' cannot run: its file ${dag.spec.fileloc ?? '?'} fails to import (fix it; its runs are kept):\n${errors.map((e) => e.error).join('\n')}`,
+    'params.dag_id',
+    { dagId: dag.dagId },
+  );
+}

@@ -26,6 +26,11 @@ export type DagChange =
  */
 export class VersionedDags implements DagResolver {
   private bag: DagBag;
+  /**
+   * DAGs whose file fails to import now, as they were last loaded, with their file's errors: they stay
+   * listed (with their runs and the error) as Airflow keeps a broken DAG, and cannot be triggered.
+   */
+  private readonly brokenDags = new Map<string, { dag: Dag; errors: readonly DagFileImportError[] }>();
   /** dagId → version → the DAG. */
   private readonly versions = new Map<string, Map<string, Dag>>();
 
@@ -72,7 +77,17 @@ export class VersionedDags implements DagResolver {
   }
 
   importErrorsFor(dagId: string): DagFileImportError[] {
-    return this.bag.importErrorsFor(dagId);
+    return [...this.bag.importErrorsFor(dagId), ...(this.brokenDags.get(dagId)?.errors ?? [])];
+  }
+
+  /** The DAGs whose file fails to import now, as last loaded (sorted by dagId). */
+  broken(): readonly Dag[] {
+    return [...this.brokenDags.values()].map((b) => b.dag).sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
+  }
+
+  /** A DAG whose file fails to import now, as last loaded; undefined if it is not broken. */
+  brokenDag(dagId: string): Dag | undefined {
+    return this.brokenDags.get(dagId)?.dag;
   }
 
   /** The DAG at `version` if this process loaded it, else the latest one (undefined if its file is gone). */
@@ -94,6 +109,15 @@ export class VersionedDags implements DagResolver {
     const before = this.bag;
     this.remember(next);
     this.bag = next;
+    // A DAG gone because its file fails to import stays, broken, as last loaded; one whose file loads (or
+    // is gone) again is no longer broken.
+    const lastLoaded = new Map<string, Dag>([...[...this.brokenDags.values()].map((b) => [b.dag.dagId, b.dag] as const), ...before.dags.map((d) => [d.dagId, d] as const)]);
+    this.brokenDags.clear();
+    for (const [dagId, dag] of lastLoaded) {
+      if (next.getDag(dagId)) continue;
+      const errors = next.importErrors.filter((e) => dag.spec.fileloc !== null && e.file === dag.spec.fileloc);
+      if (errors.length) this.brokenDags.set(dagId, { dag, errors });
+    }
     const changes: DagChange[] = [];
     for (const dag of next.dags) {
       const old = before.getDag(dag.dagId);

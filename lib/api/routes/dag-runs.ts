@@ -4,7 +4,7 @@ import type { RunType } from '../../authoring/context.ts';
 import type { RunState } from '../../model/states.ts';
 import type { DagRunRecord } from '../../store/records.ts';
 import { HttpError } from '../http-error.ts';
-import { findDag, findRun } from '../lookup.ts';
+import { findDag, findRun, requireLoaded } from '../lookup.ts';
 import { toDagRun, toPipelineSave } from '../mappers.ts';
 import { B, P, Q, R, responses, type RUN_ORDER } from '../schemas.ts';
 import { paginate, type Page, type RouteContext } from './context.ts';
@@ -81,6 +81,7 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
     },
     async (request) => {
       const dag = findDag(backend, request.params.dag_id);
+      requireLoaded(backend, dag);
       const body = request.body;
       // Conf first: a bad conf is refused whatever the run id.
       resolveParams(dag.spec.params, body.conf ?? {}, { dagId: dag.dagId });

@@ -17,7 +17,8 @@ export function dagRoutes({ app, backend }: RouteContext): void {
       const q = request.query;
       const pattern = q.dag_id_pattern;
       const dags = [];
-      for (const dag of backend.dags.dags) {
+      const all = [...backend.dags.dags, ...(backend.dags.broken?.() ?? [])].sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
+      for (const dag of all) {
         if (pattern !== undefined && !likeMatches(pattern, dag.dagId)) continue;
         if (q.tags?.length && !dag.spec.tags.some((t) => q.tags!.includes(t))) continue;
         const d = toDag(dag, await dagState(backend, dag));

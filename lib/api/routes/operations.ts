@@ -2,7 +2,7 @@
 import { clearTaskInstances, createBackfill, listBackfills, OperationError } from '../../scheduler/operations.ts';
 import type { ReprocessBehavior } from '../../store/records.ts';
 import { HttpError } from '../http-error.ts';
-import { findDag, findRun } from '../lookup.ts';
+import { findDag, findRun, requireLoaded } from '../lookup.ts';
 import { toBackfill, toBackfillDate, toClearResult } from '../mappers.ts';
 import { B, P, Q, R, REQUIRED_DAG_ID_QUERY, responses } from '../schemas.ts';
 import { paginate, type Page, type RouteContext } from './context.ts';
@@ -104,6 +104,7 @@ export function operationRoutes({ app, backend }: RouteContext): void {
     { schema: { summary: 'Create a backfill', tags: ['Backfill'], operationId: 'create_backfill', body: B.backfill, response: responses(R.backfill) } },
     async (request) => {
       const dag = findDag(backend, request.body.dag_id, 'body.dag_id');
+      requireLoaded(backend, dag);
       const result = await backend
         .withScheduler(({ scheduler, run }) => run(createBackfill(scheduler, backfillOptions(request.body, false))))
         .catch((e: unknown) => {

@@ -22,6 +22,8 @@ export interface DagListEntry {
   tasks: number;
   /** Whether the server has the DAG paused; null when the answer is the DAGs folder's (no server). */
   paused: boolean | null;
+  /** The server lists it although its file fails to import now (its last loaded version); absent otherwise. */
+  importError?: true;
 }
 
 /** Items per page when the CLI reads a whole listing. */
@@ -56,7 +58,7 @@ async function listFromServer(remote: Remote): Promise<{ entries: DagListEntry[]
   const entries = await Promise.all(
     dags.map(async (d): Promise<DagListEntry> => {
       const tasks = await ok(remote, remote.api.GET('/api/v2/dags/{dag_id}/tasks', { params: { path: { dag_id: d.dag_id } } }));
-      return { dagId: d.dag_id, file: d.fileloc, schedule: d.timetable_summary, tags: d.tags, tasks: tasks.total_entries, paused: d.is_paused };
+      return { dagId: d.dag_id, file: d.fileloc, schedule: d.timetable_summary, tags: d.tags, tasks: tasks.total_entries, paused: d.is_paused, ...(d.has_import_errors ? { importError: true as const } : {}) };
     }),
   );
   const errors = await ok(remote, remote.api.GET('/api/v2/importErrors', { params: { query: { limit: 1 } } }));
@@ -88,7 +90,7 @@ export async function dagsList(term: Terminal, o: ListOptions): Promise<number> 
   } else {
     const p = palette(useColor(term.stdout));
     const paused = (e: DagListEntry) => (e.paused === null ? '-' : e.paused ? p.yellow('yes') : 'no');
-    const rows = entries.map((e) => [p.bold(e.dagId), e.file ?? '', e.schedule ?? 'None', e.tags.join(', '), `${e.tasks}`, paused(e)]);
+    const rows = entries.map((e) => [`${p.bold(e.dagId)}${e.importError ? ` ${p.red('(import error)')}` : ''}`, e.file ?? '', e.schedule ?? 'None', e.tags.join(', '), `${e.tasks}`, paused(e)]);
     await term.out(`${renderTable(['dag_id', 'file', 'schedule', 'tags', 'tasks', 'paused'], rows, { alignRight: [4] })}\n`);
   }
   await importErrorsHint(term, importErrors);

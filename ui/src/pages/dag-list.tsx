@@ -82,6 +82,11 @@ function DagRow({ dag, runs, runsError }: { dag: Dag; runs: readonly DagRun[]; r
         <Link to={`/dags/${encodeURIComponent(dag.dag_id)}`} className="dag-link">
           {dag.dag_display_name}
         </Link>
+        {dag.has_import_errors && (
+          <Link to="/import-errors" className="tag import-error-tag" data-testid={`dag-import-error-${dag.dag_id}`} title="Its file fails to import: it is shown as last loaded and cannot run">
+            import error
+          </Link>
+        )}
         {dag.description !== null && dag.description !== '' && <div className="muted small">{dag.description}</div>}
         <div>
           {dag.tags.map((t) => (
