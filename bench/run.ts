@@ -9,6 +9,7 @@
 //   npm run -s bench -- --only deploy-scale         (the stack synthesized for generated DAGs, against AWS quotas)
 //   npm run -s bench -- --only versions             (bytes per kept DAG version, bundle collect and load times)
 //   npm run -s bench -- --only package              (what npm pack ships, and the compiled CLI's start)
+//   npm run -s bench -- --only cli                  (npx airless --version, dags list, dags test of a trivial DAG)
 //   npm run -s bench -- --only ui-grid              (the web UI's grid, 200 runs x 100 tasks, in Chromium)
 //
 // Exits 1 if a scenario failed (its run did not succeed, or crashed, or timed out); the document then
@@ -25,6 +26,7 @@ import type { DeployScaleScenario } from './deploy-scale/bench.ts';
 import { deployScaleTable } from './deploy-scale/report.ts';
 import { versionsTable, type VersionsScenario } from './versions.ts';
 import { packageTable, type PackageScenario } from './package.ts';
+import { cliTable, type CliScenario } from './cli.ts';
 import { uiGridTable, type UiGridScenario } from './ui-grid.ts';
 import { placement } from './batch/affinity.ts';
 import { BATCH_SYSTEMS, type BatchScenarioResult, type BatchSystem } from './batch/result.ts';
@@ -39,7 +41,7 @@ const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repe
                   npm itself prints a banner on stdout first unless run as 'npm run -s bench'
   --out FILE      also write the JSON document to FILE
   --only a,b      run only these scenarios (${SCENARIOS.map((s) => s.name).join(', ')};
-                  only when named: cost, faults, api-load, deploy-scale, versions, package, ui-grid, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
+                  only when named: cost, faults, api-load, deploy-scale, versions, package, cli, ui-grid, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
   --repeat N      run each scenario N times (fresh process each) and keep the run with the median wallMs
   --timeout S     kill a scenario that runs longer than S seconds (default 600; 3600 per system of a batch scenario;
                   7200 for faults and deploy-scale)
@@ -92,7 +94,7 @@ function options() {
   }
   // 'cost' (the deployed shape's cost per task, e2e/cost.ts) and the batch scenarios (minutes each) run
   // only when named with --only.
-  const optIn = ['cost', 'faults', 'api-load', 'deploy-scale', 'versions', 'package', 'ui-grid', ...BATCH_SCENARIOS.map((s) => s.name)];
+  const optIn = ['cost', 'faults', 'api-load', 'deploy-scale', 'versions', 'package', 'cli', 'ui-grid', ...BATCH_SCENARIOS.map((s) => s.name)];
   const known = new Set([...SCENARIOS.map((s) => s.name), ...optIn]);
   const only = parsed.only === undefined ? null : parsed.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of only ?? []) if (!known.has(n)) usage(`unknown scenario '${n}'`);
@@ -292,6 +294,7 @@ async function main(): Promise<number> {
   const scales: DeployScaleScenario[] = [];
   const versions: VersionsScenario[] = [];
   const packages: PackageScenario[] = [];
+  const clis: CliScenario[] = [];
   const grids: UiGridScenario[] = [];
   const batch: BatchScenarioResult[] = [];
   const failures: Failure[] = [];
@@ -323,6 +326,7 @@ async function main(): Promise<number> {
       'deploy-scale': { what: ' (the stack synthesized for generated DAGs, one size at a time)', timeoutMs: o.faultsTimeoutMs, keep: (r) => scales.push(r as DeployScaleScenario) },
       versions: { what: ' (a version of each example DAG file kept and loaded)', timeoutMs: o.timeoutMs, keep: (r) => versions.push(r as VersionsScenario) },
       package: { what: ' (npm pack --dry-run after a build)', timeoutMs: o.timeoutMs, keep: (r) => packages.push(r as PackageScenario) },
+      cli: { what: ' (commands from a project\'s shell, 10 runs each)', timeoutMs: o.timeoutMs, keep: (r) => clis.push(r as CliScenario) },
       'ui-grid': { what: ' (the built UI in Chromium against a fake API: 200 runs x 100 tasks)', timeoutMs: o.timeoutMs, keep: (r) => grids.push(r as UiGridScenario) },
     };
     const figures = own[name];
@@ -378,6 +382,7 @@ async function main(): Promise<number> {
     for (const d of scales) process.stdout.write(deployScaleTable(d));
     for (const v of versions) process.stdout.write(versionsTable(v));
     for (const p of packages) process.stdout.write(packageTable(p));
+    for (const c of clis) process.stdout.write(cliTable(c));
     for (const g of grids) process.stdout.write(uiGridTable(g));
     for (const c of costs) {
       process.stdout.write('\ncost per task instance (deployed shape, local cloud):\n');

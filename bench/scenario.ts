@@ -13,13 +13,14 @@ import type { ApiLoadScenario } from './load/api-load.ts';
 import type { DeployScaleScenario } from './deploy-scale/bench.ts';
 import type { VersionsScenario } from './versions.ts';
 import type { PackageScenario } from './package.ts';
+import type { CliScenario } from './cli.ts';
 import type { UiGridScenario } from './ui-grid.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 
-async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | UiGridScenario> {
+async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | CliScenario | UiGridScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
   // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
   if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
@@ -33,6 +34,8 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   if (name === 'versions') return (await import('./versions.ts')).runVersionsScenario();
   // What npm pack ships, and the compiled CLI's start.
   if (name === 'package') return (await import('./package.ts')).runPackageScenario();
+  // The CLI's commands as a user's shell runs them.
+  if (name === 'cli') return (await import('./cli.ts')).runCliScenario();
   // The web UI's grid in Chromium against a fake API: 200 runs x 100 tasks, data in to grid committed.
   if (name === 'ui-grid') return (await import('./ui-grid.ts')).runUiGridScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
