@@ -13,12 +13,13 @@ import type { ApiLoadScenario } from './load/api-load.ts';
 import type { DeployScaleScenario } from './deploy-scale/bench.ts';
 import type { VersionsScenario } from './versions.ts';
 import type { PackageScenario } from './package.ts';
+import type { TypecheckScenario } from './typecheck.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 
-async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario> {
+async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | TypecheckScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
   // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
   if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
@@ -30,6 +31,8 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   if (name === 'deploy-scale') return (await import('./deploy-scale/bench.ts')).runDeployScaleScenario();
   // What keeping a DAG version costs: bytes per version and collect/load times for the examples.
   if (name === 'versions') return (await import('./versions.ts')).runVersionsScenario();
+  // Type checking the DAG files of dags/: cold, and the standalone's warm re-check after one file is touched.
+  if (name === 'typecheck') return (await import('./typecheck.ts')).runTypecheckScenario();
   // What npm pack ships, and the compiled CLI's start.
   if (name === 'package') return (await import('./package.ts')).runPackageScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
