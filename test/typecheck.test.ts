@@ -5,6 +5,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDagBag } from '../lib/dagbag/dag-bag.ts';
 import { DagTypeChecker } from '../lib/dagbag/typecheck.ts';
+import { FakeClock } from '../lib/runner/clock.ts';
+import { DagReloader, VersionedDags } from '../lib/standalone/dag-reloader.ts';
+import { ScheduleLoop } from '../lib/standalone/schedule-loop.ts';
+import { fakeRunner } from './helpers.ts';
 
 // The DAG files are written at test time into folders of their own: files with deliberate type errors
 // cannot live under test/, which the repository's own `tsc -p tsconfig.json` checks.
@@ -133,6 +137,35 @@ describe('the warm checker (the standalone reloader keeps one)', () => {
     const fixed = await loadDagBag(dir, { typecheck: checker, importModule: async (url) => (await import(`${url}?v=2`)) as Record<string, unknown> });
     expect(fixed.dagIds).toEqual(['good', 'other']);
     expect(fixed.importErrors).toEqual([]);
+  });
+
+  it("the standalone's reloader re-checks with the checker of the bag the server started with", async () => {
+    const dir = folderWith({ 'good.ts': GOOD });
+    const bag = await loadDagBag(dir);
+    const checker = bag.typeChecker!;
+    const first = checker.program!;
+    const dags = new VersionedDags(bag);
+    const runner = fakeRunner([...bag.dags]);
+    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    const loop = new ScheduleLoop({ store: runner.store, dags: dags.dags, clock, trigger: (req) => runner.trigger(req) });
+    const lines: string[] = [];
+    const reloader = new DagReloader({ dags, store: runner.store, loop, now: () => clock.now(), warn: (l) => lines.push(l) });
+    try {
+      writeFileSync(path.join(dir, 'good.ts'), GOOD.replace('() => 1', '(): string => 1'));
+      await reloader.reload(['good.ts']);
+      expect(dags.dagIds).toEqual([]);
+      expect(dags.importErrors.map((e) => e.error.split('\n')[0])).toEqual(["good.ts:3:29 - error TS2322: Type 'number' is not assignable to type 'string'."]);
+      expect(dags.current.typeChecker).toBe(checker);
+      expect(checker.program).not.toBe(first);
+      expect(lines.at(-1)).toMatch(/: 1 import error \(airless dags list-import-errors\)$/);
+      writeFileSync(path.join(dir, 'good.ts'), GOOD.replace('() => 1', '(): number => 2'));
+      await reloader.reload(['good.ts']);
+      expect(dags.dagIds).toEqual(['good']);
+      expect(dags.importErrors).toEqual([]);
+    } finally {
+      await reloader.stop();
+      await loop.stop();
+    }
   });
 
   it('skips JavaScript DAG files', () => {
