@@ -11,6 +11,7 @@
 //   npm run -s bench -- --only package              (what npm pack ships, and the compiled CLI's start)
 //   npm run -s bench -- --only cli                  (npx airless --version, dags list, dags test of a trivial DAG)
 //   npm run -s bench -- --only ui-grid              (the web UI's grid, 200 runs x 100 tasks, in Chromium)
+//   npm run -s bench -- --only typecheck            (type checking dags/: cold, and warm after one file is touched)
 //
 // Exits 1 if a scenario failed (its run did not succeed, or crashed, or timed out); the document then
 // lists it under "failures". Targets missed do not change the exit code: they are figures, not tests.
@@ -28,6 +29,7 @@ import { versionsTable, type VersionsScenario } from './versions.ts';
 import { packageTable, type PackageScenario } from './package.ts';
 import { cliTable, type CliScenario } from './cli.ts';
 import { uiGridTable, type UiGridScenario } from './ui-grid.ts';
+import { typecheckTable, type TypecheckScenario } from './typecheck.ts';
 import { placement } from './batch/affinity.ts';
 import { BATCH_SYSTEMS, type BatchScenarioResult, type BatchSystem } from './batch/result.ts';
 import { BATCH_SCENARIOS, batchScenarioByName, defaultScale, parseScales } from './batch/scenarios.ts';
@@ -41,7 +43,7 @@ const HELP = `usage: npm run bench -- [--json] [--out FILE] [--only a,b] [--repe
                   npm itself prints a banner on stdout first unless run as 'npm run -s bench'
   --out FILE      also write the JSON document to FILE
   --only a,b      run only these scenarios (${SCENARIOS.map((s) => s.name).join(', ')};
-                  only when named: cost, faults, api-load, deploy-scale, versions, package, cli, ui-grid, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
+                  only when named: cost, faults, api-load, deploy-scale, versions, package, cli, ui-grid, typecheck, ${BATCH_SCENARIOS.map((s) => s.name).join(', ')})
   --repeat N      run each scenario N times (fresh process each) and keep the run with the median wallMs
   --timeout S     kill a scenario that runs longer than S seconds (default 600; 3600 per system of a batch scenario;
                   7200 for faults and deploy-scale)
@@ -94,7 +96,7 @@ function options() {
   }
   // 'cost' (the deployed shape's cost per task, e2e/cost.ts) and the batch scenarios (minutes each) run
   // only when named with --only.
-  const optIn = ['cost', 'faults', 'api-load', 'deploy-scale', 'versions', 'package', 'cli', 'ui-grid', ...BATCH_SCENARIOS.map((s) => s.name)];
+  const optIn = ['cost', 'faults', 'api-load', 'deploy-scale', 'versions', 'package', 'cli', 'ui-grid', 'typecheck', ...BATCH_SCENARIOS.map((s) => s.name)];
   const known = new Set([...SCENARIOS.map((s) => s.name), ...optIn]);
   const only = parsed.only === undefined ? null : parsed.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of only ?? []) if (!known.has(n)) usage(`unknown scenario '${n}'`);
@@ -296,6 +298,7 @@ async function main(): Promise<number> {
   const packages: PackageScenario[] = [];
   const clis: CliScenario[] = [];
   const grids: UiGridScenario[] = [];
+  const typechecks: TypecheckScenario[] = [];
   const batch: BatchScenarioResult[] = [];
   const failures: Failure[] = [];
   for (const name of o.names) {
@@ -328,6 +331,7 @@ async function main(): Promise<number> {
       package: { what: ' (npm pack --dry-run after a build)', timeoutMs: o.timeoutMs, keep: (r) => packages.push(r as PackageScenario) },
       cli: { what: ' (commands from a project\'s shell, 10 runs each)', timeoutMs: o.timeoutMs, keep: (r) => clis.push(r as CliScenario) },
       'ui-grid': { what: ' (the built UI in Chromium against a fake API: 200 runs x 100 tasks)', timeoutMs: o.timeoutMs, keep: (r) => grids.push(r as UiGridScenario) },
+      typecheck: { what: ' (the DAG files of dags/ type checked, cold and warm)', timeoutMs: o.timeoutMs, keep: (r) => typechecks.push(r as TypecheckScenario) },
     };
     const figures = own[name];
     if (figures) {
@@ -355,11 +359,11 @@ async function main(): Promise<number> {
       failures.push({ name, error });
     }
   }
-  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && loads.length === 0 && scales.length === 0 && versions.length === 0 && packages.length === 0 && grids.length === 0 && o.names.every((n) => batchScenarioByName(n));
+  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && loads.length === 0 && scales.length === 0 && versions.length === 0 && packages.length === 0 && clis.length === 0 && grids.length === 0 && typechecks.length === 0 && o.names.every((n) => batchScenarioByName(n));
   const standardTargets = onlyBatch ? [] : evaluateTargets(results);
   const batchTargets = evaluateBatchTargets(batch);
   const doc = {
-    scenarios: [...results, ...costs, ...faults, ...loads, ...scales, ...versions, ...packages, ...grids, ...batch],
+    scenarios: [...results, ...costs, ...faults, ...loads, ...scales, ...versions, ...packages, ...clis, ...grids, ...typechecks, ...batch],
     targets: [...standardTargets, ...batchTargets],
     node: process.version,
     nodeArgs: [...RUNTIME_FLAGS, ...o.nodeArgs],
@@ -384,6 +388,7 @@ async function main(): Promise<number> {
     for (const p of packages) process.stdout.write(packageTable(p));
     for (const c of clis) process.stdout.write(cliTable(c));
     for (const g of grids) process.stdout.write(uiGridTable(g));
+    for (const t of typechecks) process.stdout.write(typecheckTable(t));
     for (const c of costs) {
       process.stdout.write('\ncost per task instance (deployed shape, local cloud):\n');
       for (const p of c.perTask) process.stdout.write(`  ${p.kind.padEnd(6)}  DynamoDB reads ${p.ddbReads}, writes ${p.ddbWrites}; Lambda invocations ${p.lambdaInvocations}; transitions ${p.transitions}; Batch calls ${p.batchCalls}; $${p.usdPer1k} per 1,000\n`);

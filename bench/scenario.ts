@@ -15,12 +15,13 @@ import type { VersionsScenario } from './versions.ts';
 import type { PackageScenario } from './package.ts';
 import type { CliScenario } from './cli.ts';
 import type { UiGridScenario } from './ui-grid.ts';
+import type { TypecheckScenario } from './typecheck.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 
-async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | CliScenario | UiGridScenario> {
+async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | CliScenario | UiGridScenario | TypecheckScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
   // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
   if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
@@ -38,6 +39,8 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   if (name === 'cli') return (await import('./cli.ts')).runCliScenario();
   // The web UI's grid in Chromium against a fake API: 200 runs x 100 tasks, data in to grid committed.
   if (name === 'ui-grid') return (await import('./ui-grid.ts')).runUiGridScenario();
+  // Type checking of the DAG files: cold, and warm after a file is touched.
+  if (name === 'typecheck') return (await import('./typecheck.ts')).runTypecheckScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   if (!gc) process.stderr.write('bench: warning: run with --expose-gc so that each phase starts from a collected heap\n');
 

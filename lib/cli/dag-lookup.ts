@@ -9,15 +9,18 @@ import { UsageError } from './usage-error.ts';
 /** Options every command takes. */
 export interface GlobalOptions {
   dagsFolder?: string;
+  /** `--no-typecheck` (false): load the DAG files without type checking them. Default: check, unless `AIRLESS_NO_TYPECHECK=1`. */
+  typecheck?: boolean;
 }
 
 /**
  * Load the DAG bag of `--dags-folder`, `AIRLESS_DAGS_FOLDER` or `./dags`; what DAG files print goes to
- * stderr. With `home`, each DAG file's bundle is kept under `<home>/bundles` (what runs then run on).
+ * stderr. The DAG files are type checked unless `--no-typecheck` (or `AIRLESS_NO_TYPECHECK=1`). With `home`, each DAG file's bundle is kept under `<home>/bundles` (what runs then run on).
  */
 export function loadBag(term: Terminal, options: GlobalOptions, home?: string): Promise<DagBag> {
   const bundles = home === undefined ? undefined : new LocalBundleStore(bundlesDir(home));
-  return term.divertStdout(() => loadDagBag(resolveDagsFolder(options.dagsFolder), bundles ? { bundles } : {}));
+  const warn = (line: string) => void term.stderr.write(`${line}\n`);
+  return term.divertStdout(() => loadDagBag(resolveDagsFolder(options.dagsFolder), { ...(bundles ? { bundles } : {}), ...(options.typecheck === false ? { typecheck: false } : {}), warn }));
 }
 
 function indent(text: string): string {

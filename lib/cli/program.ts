@@ -17,6 +17,7 @@ import type { StatesForDagRunOptions } from './commands/tasks-states-for-dag-run
 import type { TasksTestOptions } from './commands/tasks-test.ts';
 import type { UiCommandOptions } from './commands/ui.ts';
 import { parseCount, parseIndex, parsePort, REPROCESS_BEHAVIORS } from './conf.ts';
+import { NO_TYPECHECK_ENV } from '../dagbag/typecheck.ts';
 import { ApiError } from '../api/client.ts';
 import { API_TOKEN_ENV } from '../standalone/home-files.ts';
 import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
@@ -48,6 +49,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .description('Airflow-style DAGs in TypeScript, run locally (and deployed to AWS)')
     .addOption(new Option('--dags-folder <dir>', `the DAGs folder (default: $${DAGS_FOLDER_ENV}, else ./dags)`))
     .addOption(new Option('--endpoint <url>', 'the airless API to talk to, e.g. http://127.0.0.1:8080 (default: the running standalone)').conflicts('stack'))
+    .addOption(new Option('--no-typecheck', `load the DAG files without type checking them (also $${NO_TYPECHECK_ENV}=1); by default a file with type errors is an import error`))
     .addOption(new Option('--stack <name>', "a deployed stack: its API (CloudFormation output ApiUrl), requests signed with the AWS credentials"))
     .version(packageVersion(), '-V, --version')
     .configureHelp({ showGlobalOptions: true })
@@ -59,7 +61,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     })
     .addHelpText(
       'after',
-      `\nServer: the commands that act on runs talk to the airless API: --endpoint URL, --stack NAME, else the\nstandalone server this ${AIRLESS_HOME_ENV} started (\`npx airless standalone\`). dags list, list-import-errors, show\nand tasks list ask it when there is one, and read the DAGs folder otherwise.\n\nEnvironment:\n  ${DAGS_FOLDER_ENV}  the DAGs folder\n  ${AIRLESS_HOME_ENV}         where logs, the standalone's state and its api-token are (default ./.airless)\n  ${API_TOKEN_ENV}    the API's bearer token (default: the token in ${AIRLESS_HOME_ENV}/api-token)\n\nExit codes: 0 success, 1 the run or task failed (or the server failed), 2 usage error (bad arguments or --conf, unknown DAG,\nDAG import error, no server, the server refused the request).`,
+      `\nServer: the commands that act on runs talk to the airless API: --endpoint URL, --stack NAME, else the\nstandalone server this ${AIRLESS_HOME_ENV} started (\`npx airless standalone\`). dags list, list-import-errors, show\nand tasks list ask it when there is one, and read the DAGs folder otherwise.\n\nEnvironment:\n  ${DAGS_FOLDER_ENV}  the DAGs folder\n  ${AIRLESS_HOME_ENV}         where logs, the standalone's state and its api-token are (default ./.airless)\n  ${NO_TYPECHECK_ENV}  1: load the DAG files without type checking them (--no-typecheck)\n  ${API_TOKEN_ENV}    the API's bearer token (default: the token in ${AIRLESS_HOME_ENV}/api-token)\n\nExit codes: 0 success, 1 the run or task failed (or the server failed), 2 usage error (bad arguments or --conf, unknown DAG,\nDAG import error, no server, the server refused the request).`,
     );
   const global = (cmd: Command) => cmd.optsWithGlobals<ListOptions>();
 

@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isDag, type Dag } from '../authoring/dag.ts';
-import { DagImportError } from '../errors.ts';
+import { DagImportError, errorMessage } from '../errors.ts';
 import type { DagResolver } from '../authoring/dag-resolver.ts';
 import { bundleUnchanged, collectBundle, type CollectedBundle } from './bundle.ts';
 import type { LocalBundleStore } from './bundle-store.ts';
 import { checkDagsFolder } from './dags-folder.ts';
 import { dagIdOf, describeImportError, type DagFileImportError } from './import-error.ts';
 import { scanDagsFolder } from './scan.ts';
+import { DagTypeChecker, NO_TYPECHECK_ENV, typecheckByDefault } from './typecheck.ts';
 
 /**
  * The DAGs of a folder, as `loadDagBag` found them, and the files that failed to import. A DagBag is a
@@ -25,8 +26,18 @@ export class DagBag implements DagResolver {
     /** The DAG files found, relative to the folder, sorted. */
     readonly files: readonly string[] = [],
     private readonly errorDagIds: ReadonlyMap<DagFileImportError, string> = new Map(),
+    /**
+     * The checker that type checked the DAG files before they were imported; null when they were not. The
+     * standalone's reloader goes on with it (its program is warm) and checks as this load did.
+     */
+    readonly typeChecker: DagTypeChecker | null = null,
   ) {
     this.byId = new Map(dags.map((d) => [d.dagId, d]));
+  }
+
+  /** Whether the DAG files were type checked before they were imported. */
+  get typechecked(): boolean {
+    return this.typeChecker !== null;
   }
 
   getDag(dagId: string): Dag | undefined {
@@ -76,6 +87,16 @@ export interface LoadDagBagOptions {
   bundles?: LocalBundleStore;
   /** The time bundles are kept at (ms since the epoch). Default `Date.now()`. */
   now?: () => number;
+  /**
+   * Type check the DAG files (TypeScript only) before importing them: a file with type errors (its own, or
+   * those of a module of the project it imports) is not imported, and its import error lists them, one
+   * `file:line:col - error TS2339: message` line each. `true` checks with a new {@link DagTypeChecker};
+   * give one to reuse its last program (a reload after an edit re-checks only what changed).
+   * Default: `true`, unless the environment has `AIRLESS_NO_TYPECHECK=1`.
+   */
+  typecheck?: boolean | DagTypeChecker;
+  /** Where a warning goes (no TypeScript found: the files are loaded unchecked). Default: stderr. */
+  warn?: (line: string) => void;
 }
 
 const defaultImport = async (fileUrl: string): Promise<Record<string, unknown>> => (await import(fileUrl)) as Record<string, unknown>;
@@ -85,6 +106,9 @@ const defaultImport = async (fileUrl: string): Promise<Record<string, unknown>> 
  * not `node_modules`, dot-directories, `*.d.ts`, `*.test.*`, `*.spec.*`, nor helper files whose name
  * starts with `_`) is imported on its own with `options.importModule` (default `import()`). Every exported value that is a DAG (a default
  * export too, and the items of an exported array of DAGs) joins the bag, with its file as `fileloc`.
+ *
+ * TypeScript DAG files are type checked first (see `options.typecheck`): a file with type errors is not
+ * imported, its import error lists them.
  *
  * Nothing a file does hides another file: a syntax error, a missing module, an error thrown at import
  * (a DagDefinitionError for a cycle, a duplicate task id, a bad schedule...) is recorded for that file
@@ -103,8 +127,23 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
   const errors: DagFileImportError[] = [...unreadable];
   const errorDagIds = new Map<DagFileImportError, string>();
   const owner = new Map<string, { file: string; dag: Dag }>();
+  const typecheck = options.typecheck ?? typecheckByDefault();
+  const checker = typecheck === false ? null : typecheck === true ? new DagTypeChecker(root, options.warn ? { warn: options.warn } : {}) : typecheck;
+  let typeErrors: ReadonlyMap<string, readonly string[]> = new Map();
+  try {
+    if (checker) typeErrors = checker.check(files).byFile;
+  } catch (e) {
+    // The compiler failing is no reason not to load the DAGs: they are loaded unchecked.
+    (options.warn ?? ((line: string) => void process.stderr.write(`${line}\n`)))(`airless: type checking ${root} failed (${errorMessage(e)}); its DAG files are loaded unchecked`);
+  }
   for (const file of files) {
     const abs = path.join(root, ...file.split('/'));
+    const typeError = typeErrors.get(file);
+    if (typeError) {
+      // Not imported: code that does not type check does not run.
+      errors.push({ file, error: `${typeError.join('\n')}\n${new DagImportError(`${typeError.length === 1 ? 'a type error' : `${typeError.length} type errors`}; the file is not loaded (--no-typecheck or ${NO_TYPECHECK_ENV}=1 loads it unchecked)`, { file }).message}` });
+      continue;
+    }
     let found: { name: string; value: unknown }[];
     let bundle: CollectedBundle;
     try {
@@ -154,5 +193,5 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
     }
   }
   dags.sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
-  return new DagBag(root, dags, errors, files, errorDagIds);
+  return new DagBag(root, dags, errors, files, errorDagIds, checker);
 }

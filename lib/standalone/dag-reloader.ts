@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Dag } from '../authoring/dag.ts';
 import type { LocalBundleStore } from '../dagbag/bundle-store.ts';
 import { loadDagBag, type DagBag } from '../dagbag/dag-bag.ts';
+import { DagTypeChecker } from '../dagbag/typecheck.ts';
 import type { VersionLoader } from '../dagbag/version-loader.ts';
 import { versionEntryOf } from '../scheduler/runs.ts';
 import type { DagFileImportError } from '../dagbag/import-error.ts';
@@ -155,6 +156,12 @@ export interface DagReloaderOptions {
   load?(folder: string): Promise<DagBag>;
   /** Where the default load keeps each file's bundle. Default: none. */
   bundles?: LocalBundleStore;
+  /**
+   * Whether the default load type checks the DAG files. It keeps one {@link DagTypeChecker} for the folder,
+   * so a reload after an edit re-checks only the files the edit affects. Default: as the bag the server
+   * started with was loaded (`DagBag.typechecked`).
+   */
+  typecheck?: boolean;
 }
 
 /** A path changed under the DAGs folder that is not a DAG's concern: dot-files and folders (editors' swap files), packages. */
@@ -178,8 +185,19 @@ export class DagReloader {
   private readonly changed = new Set<string>();
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The warm type checker of the folder (its last program), made at the first load that checks. */
+  private checker: DagTypeChecker | null = null;
 
   constructor(private readonly options: DagReloaderOptions) {}
+
+  /** What the default load passes as `typecheck`: the folder's warm checker (the one of the bag the server started with, if any), or false. */
+  private typecheck(folder: string): DagTypeChecker | false {
+    const current = this.options.dags.current;
+    if (!(this.options.typecheck ?? current.typechecked)) return false;
+    const root = path.resolve(folder);
+    if (this.checker?.folder !== root) this.checker = current.typeChecker?.folder === root ? current.typeChecker : new DagTypeChecker(root, { warn: this.options.warn });
+    return this.checker;
+  }
 
   /** Start watching. */
   start(): void {
@@ -233,7 +251,9 @@ export class DagReloader {
     let bag: DagBag;
     try {
       const bundles = this.options.bundles;
-      bag = await (this.options.load ?? ((f: string) => loadDagBag(f, { importModule: freshImporter(), ...(bundles ? { bundles } : {}), now: () => this.options.now() })))(folder);
+      bag = this.options.load
+        ? await this.options.load(folder)
+        : await loadDagBag(folder, { importModule: freshImporter(), ...(bundles ? { bundles } : {}), now: () => this.options.now(), typecheck: this.typecheck(folder), warn });
     } catch (e) {
       warn(`airless standalone: reloading ${displayPath(folder)} failed: ${errorMessage(e)}; the DAGs loaded before are kept`);
       return;
