@@ -2,6 +2,8 @@ import type { Dag } from '../authoring/dag.ts';
 import { bundlesDir, LocalBundleStore } from '../dagbag/bundle-store.ts';
 import { loadDagBag, type DagBag } from '../dagbag/dag-bag.ts';
 import { resolveDagsFolder } from '../dagbag/dags-folder.ts';
+import path from 'node:path';
+import { airlessHome } from '../standalone/log-files.ts';
 import { displayPath } from './format.ts';
 import type { Terminal } from './terminal.ts';
 import { UsageError } from './usage-error.ts';
@@ -15,12 +17,14 @@ export interface GlobalOptions {
 
 /**
  * Load the DAG bag of `--dags-folder`, `AIRLESS_DAGS_FOLDER` or `./dags`; what DAG files print goes to
- * stderr. The DAG files are type checked unless `--no-typecheck` (or `AIRLESS_NO_TYPECHECK=1`). With `home`, each DAG file's bundle is kept under `<home>/bundles` (what runs then run on).
+ * stderr. The DAG files are type checked unless `--no-typecheck` (or `AIRLESS_NO_TYPECHECK=1`), but not
+ * again when their code checked clean before (`<home>/typecheck-clean.json`). With `home`, each DAG file's
+ * bundle is kept under `<home>/bundles` (what runs then run on).
  */
 export function loadBag(term: Terminal, options: GlobalOptions, home?: string): Promise<DagBag> {
   const bundles = home === undefined ? undefined : new LocalBundleStore(bundlesDir(home));
   const warn = (line: string) => void term.stderr.write(`${line}\n`);
-  return term.divertStdout(() => loadDagBag(resolveDagsFolder(options.dagsFolder), { ...(bundles ? { bundles } : {}), ...(options.typecheck === false ? { typecheck: false } : {}), warn }));
+  return term.divertStdout(() => loadDagBag(resolveDagsFolder(options.dagsFolder), { ...(bundles ? { bundles } : {}), ...(options.typecheck === false ? { typecheck: false } : {}), typecheckCache: path.join(home ?? airlessHome(), 'typecheck-clean.json'), warn }));
 }
 
 function indent(text: string): string {

@@ -9,6 +9,7 @@ import { checkDagsFolder } from './dags-folder.ts';
 import { dagIdOf, describeImportError, type DagFileImportError } from './import-error.ts';
 import { scanDagsFolder } from './scan.ts';
 import { DagTypeChecker, NO_TYPECHECK_ENV, typecheckByDefault } from './typecheck.ts';
+import { TypecheckCache, typecheckContext } from './typecheck-cache.ts';
 
 /**
  * The DAGs of a folder, as `loadDagBag` found them, and the files that failed to import. A DagBag is a
@@ -97,6 +98,11 @@ export interface LoadDagBagOptions {
   typecheck?: boolean | DagTypeChecker;
   /** Where a warning goes (no TypeScript found: the files are loaded unchecked). Default: stderr. */
   warn?: (line: string) => void;
+  /**
+   * A file keeping which DAG files' code type checked clean (a {@link TypecheckCache}): when every file's
+   * code is there, nothing is checked. Default: none (every load checks).
+   */
+  typecheckCache?: string;
 }
 
 const defaultImport = async (fileUrl: string): Promise<Record<string, unknown>> => (await import(fileUrl)) as Record<string, unknown>;
@@ -130,8 +136,24 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
   const typecheck = options.typecheck ?? typecheckByDefault();
   const checker = typecheck === false ? null : typecheck === true ? new DagTypeChecker(root, options.warn ? { warn: options.warn } : {}) : typecheck;
   let typeErrors: ReadonlyMap<string, readonly string[]> = new Map();
+  // Each file's code, collected once, before it is checked or imported.
+  const collecting = new Map(files.map((file) => [file, collectBundle(path.join(root, ...file.split('/')), root).then((b) => ({ b }), (e: unknown) => ({ e }))] as const));
   try {
-    if (checker) typeErrors = checker.check(files).byFile;
+    if (checker) {
+      // Code that checked clean before (in the same context) is not checked again.
+      const cache = options.typecheckCache !== undefined ? new TypecheckCache(options.typecheckCache) : null;
+      const context = cache ? typecheckContext(root) : '';
+      const keys = new Map<string, string | null>();
+      for (const file of files) {
+        const c = await collecting.get(file)!;
+        keys.set(file, 'b' in c ? TypecheckCache.key(c.b.manifest.hash, context) : null);
+      }
+      const known = cache !== null && [...keys.values()].every((k) => k !== null && cache.has(k));
+      if (!known) {
+        typeErrors = checker.check(files).byFile;
+        cache?.add(files.filter((f) => !typeErrors.has(f)).map((f) => keys.get(f)).filter((k): k is string => k !== null && k !== undefined));
+      }
+    }
   } catch (e) {
     // The compiler failing is no reason not to load the DAGs: they are loaded unchecked.
     (options.warn ?? ((line: string) => void process.stderr.write(`${line}\n`)))(`airless: type checking ${root} failed (${errorMessage(e)}); its DAG files are loaded unchecked`);
@@ -151,7 +173,7 @@ export async function loadDagBag(folder: string, options: LoadDagBagOptions = {}
       // changed in between (checked below), so a version always names the code that ran.
       // A file esbuild cannot follow is imported all the same: its import error (a syntax error, a missing
       // module) is the one the user knows; if it imports, the bundle's error is reported.
-      const collected = await collectBundle(abs, root).then((b) => ({ b }), (e: unknown) => ({ e }));
+      const collected = await collecting.get(file)!;
       const ns = await importModule(pathToFileURL(abs).href);
       if ('e' in collected) throw collected.e;
       bundle = collected.b;
