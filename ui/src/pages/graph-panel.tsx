@@ -261,7 +261,7 @@ export function GraphPanel() {
                       if (drag.current?.moved !== true) open();
                     }}
                     role="button"
-                    aria-label={`${task.task_id}: ${s.state ?? 'no status'}`}
+                    // Named by its content (its title, label and state), so the name is what is seen.
                     tabIndex={0}
                     onKeyDown={(e) => {
                       if (e.key === 'Enter') open();

@@ -342,7 +342,7 @@ export function GridPanel() {
                       data-run-type={r.run_type}
                       data-version={r.dag_version}
                       title={`${r.dag_run_id}\n${r.run_type} · ${formatDate(r.logical_date)}\n${r.state} · ${formatDuration(durations[i])}\nversion ${version}`}
-                      aria-label={`run ${r.dag_run_id}: ${r.state}, version ${version}`}
+                      aria-label={`${compactDate(r.logical_date)} run ${r.dag_run_id}: ${r.state}, version ${version}`}
                     >
                       <span className="run-date" data-testid="grid-run-date">
                         {compactDate(r.logical_date)}
