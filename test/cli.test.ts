@@ -279,7 +279,8 @@ describe('airless dags list, list-import-errors, show', () => {
   });
 
   it('a syntax error and an import of a name that is not exported: file:line:col and a code frame; dags test shows it whole', async () => {
-    const r = await airless(['dags', 'list-import-errors', '--json', '--dags-folder', 'test/fixtures/import-places']);
+    // Unchecked: the type check would report the missing export first (TS2305), as the next test shows.
+    const r = await airless(['dags', 'list-import-errors', '--json', '--no-typecheck', '--dags-folder', 'test/fixtures/import-places']);
     expect(r.code).toBe(0);
     const errors = JSON.parse(r.stdout) as { file: string; error: string }[];
     expect(errors.map((e) => e.file)).toStrictEqual(['syntax.ts', 'wrong-import.ts']);
@@ -302,6 +303,13 @@ describe('airless dags list, list-import-errors, show', () => {
     const test = await airless(['dags', 'test', 'syntax_error', '--dags-folder', 'test/fixtures/import-places']);
     expect(test.code).toBe(2);
     expect(test.stderr).toContain("> 5 |   task('a', () => { return (1 + ; });");
+  });
+
+  it('type checked, the import of a name that is not exported is a type error, with its place', async () => {
+    const r = await airless(['dags', 'list-import-errors', '--json', '--dags-folder', 'test/fixtures/import-places']);
+    expect(r.code).toBe(0);
+    const errors = JSON.parse(r.stdout) as { file: string; error: string }[];
+    expect(errors.find((e) => e.file === 'wrong-import.ts')!.error).toMatch(/^wrong-import\.ts:2:15 - error TS2305: Module '"airless"' has no exported member 'nosuch'\./);
   });
 
   it('dags show: Mermaid with groups as subgraphs, mapped tasks marked, Mermaid-safe ids and the edges', async () => {

@@ -232,7 +232,8 @@ describe('example_workflow', () => {
     expect(errorText(ti?.error)).toBe('Error: simulated failure in import_ms (try 3 of 3, failure_rate 1)');
     for (const tryNumber of [1, 2, 3]) {
       const log = await runner.store.getLog(key, tryNumber);
-      expect(log.at(-1)).toMatchObject({ level: 'error', message: `Error: simulated failure in import_ms (try ${tryNumber} of 3, failure_rate 1)` });
+      // The error, then its traceback: the frame of the example's code that threw, at its TypeScript line.
+      expect(log.at(-1)).toMatchObject({ level: 'error', message: expect.stringMatching(new RegExp(`^Error: simulated failure in import_ms \\(try ${tryNumber} of 3, failure_rate 1\\)\\n {4}at .*dags/_pipeline_sim\\.ts:\\d+:\\d+`)) });
     }
     expect(await runner.store.listPipelineSaves(`${report.dagId}/${report.runId}`)).toEqual([]);
   });
@@ -392,7 +393,7 @@ describe('iteration_vs_mapping', () => {
       'item 3 try 1 failed: Error: sky-model lookup for NGC253-p04 timed out (simulated); retrying',
     ]);
     const mappedLog = await runner.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'estimate_noise_mapped', mapIndex: 3 }, 1);
-    expect(mappedLog.at(-1)).toMatchObject({ level: 'error', message: 'Error: sky-model lookup for NGC253-p04 timed out (simulated)' });
+    expect(mappedLog.at(-1)).toMatchObject({ level: 'error', message: expect.stringMatching(/^Error: sky-model lookup for NGC253-p04 timed out \(simulated\)\n {4}at /) });
   });
 });
 

@@ -115,7 +115,10 @@ describe("worker isolation: a try's crash, hang or heap is its own", () => {
       steady: { state: 'success', errors: [], value: 'steady' },
       after: { state: 'success', errors: [], value: 'steady!' },
     });
-    expect(messages(await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'rejects', mapIndex: -1 }, 2))).toEqual(['info starting try 2 of 2', 'error Error: x']);
+    const log = messages(await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'rejects', mapIndex: -1 }, 2));
+    expect(log.map((m) => m.split('\n')[0])).toEqual(['info starting try 2 of 2', 'error Error: x']);
+    // The error's line carries the traceback of the task's code (the DAG file's frame, in the worker).
+    expect(log[1]).toMatch(/\n {4}at .*crashes\.ts:\d+:\d+/);
     expect(r.errors).toEqual([]);
     expect(r.bookkeeping).toEqual(zero);
   });

@@ -26,14 +26,15 @@ afterAll(() => {
 const helper = (code: string) => `export const CODE = '${code}';\n`;
 
 // Every task (the sensor's every poke too) writes `<run> <task> <code>` to the ledger. The sensor holds
-// the run until the run's gate file exists.
+// the run until the run's gate file exists. A SIGKILL can land while a poke runs (a try cut short fails with
+// StandaloneInterruptedError at the restart): the sensor's retries carry it on, on the same version.
 const DAG = `import { appendFileSync, existsSync } from 'node:fs';
 import { dag, task, sensor } from 'airless';
 import { CODE } from './lib/_code.ts';
 const mark = (run: string, t: string) => appendFileSync(${JSON.stringify(LEDGER)}, run + ' ' + t + ' ' + CODE + '\\n');
 export const ledger = dag({ dagId: 'ledger', params: { gate: { type: 'string' } } }, () => {
   const first = task('first', ({ runId }) => { mark(runId, 'first'); return CODE; });
-  const gate = sensor('gate', ({ runId, params }) => { mark(runId, 'gate'); return existsSync(params.gate); }, { pokeInterval: '1s' });
+  const gate = sensor('gate', ({ runId, params }) => { mark(runId, 'gate'); return existsSync(params.gate); }, { pokeInterval: '1s', retries: 2, retryDelay: '1s' });
   const last = task('last', ({ runId }) => { mark(runId, 'last'); return CODE; });
   gate.after(first);
   last.after(gate);
