@@ -2,7 +2,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Dag } from '../authoring/dag.ts';
 import type { LocalBundleStore } from '../dagbag/bundle-store.ts';
-import { loadDagBag, type DagBag } from '../dagbag/dag-bag.ts';
+import { candidates, loadDagBag, type DagBag } from '../dagbag/dag-bag.ts';
+import { importSnapshot } from '../dagbag/snapshot-import.ts';
 import { DagTypeChecker } from '../dagbag/typecheck.ts';
 import type { VersionLoader } from '../dagbag/version-loader.ts';
 import { versionEntryOf } from '../scheduler/runs.ts';
@@ -84,6 +85,43 @@ export class VersionedDags implements DagResolver {
   /** The DAGs whose file fails to import now, as last loaded (sorted by dagId). */
   broken(): readonly Dag[] {
     return [...this.brokenDags.values()].map((b) => b.dag).sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
+  }
+
+  /**
+   * At a start, the DAGs whose file fails to import were never loaded by this process: take each broken
+   * file's newest kept bundle (its code when it last loaded, under the home's bundle store) and keep its DAGs
+   * as broken, those `known` says have a history here (runs, a registry record). A bundle that fails to
+   * import too is passed over.
+   */
+  async recoverBroken(bundles: LocalBundleStore, known: (dagId: string) => Promise<boolean>): Promise<void> {
+    const files = new Set(this.bag.importErrors.map((e) => e.file));
+    if (files.size === 0) return;
+    const newest = new Map<string, { hash: string; storedAt: string; manifest: NonNullable<ReturnType<LocalBundleStore['manifestSync']>> }>();
+    for (const hash of bundles.list()) {
+      const m = bundles.manifestSync(hash);
+      if (!m || m.origin !== this.bag.folder || !files.has(m.entry)) continue;
+      const seen = newest.get(m.entry);
+      if (!seen || seen.storedAt < m.storedAt) newest.set(m.entry, { hash, storedAt: m.storedAt, manifest: m });
+    }
+    for (const [file, { hash, manifest }] of newest) {
+      const url = bundles.entryUrl(hash);
+      if (url === undefined) continue;
+      let ns: Record<string, unknown>;
+      try {
+        ns = await importSnapshot(url, hash);
+      } catch {
+        continue;
+      }
+      const code = manifest.files.map((f) => ({ file: path.join(manifest.origin, ...f.path.split('/')), sha256: f.sha256 }));
+      const errors = this.bag.importErrors.filter((e) => e.file === file);
+      for (const { value } of candidates(ns)) {
+        const dag = value as Dag;
+        if (this.bag.getDag(dag.dagId) || this.brokenDags.has(dag.dagId) || !(await known(dag.dagId))) continue;
+        const located = dag.withFileloc(file).withBundle(hash, code);
+        this.keep(located);
+        this.brokenDags.set(located.dagId, { dag: located, errors });
+      }
+    }
   }
 
   /** A DAG whose file fails to import now, as last loaded; undefined if it is not broken. */

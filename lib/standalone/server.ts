@@ -165,6 +165,9 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   // file changed or the server restarted.
   const bundles = new LocalBundleStore(bundlesDir(home));
   const dags = new VersionedDags(bag, localVersionLoader(store, bundles));
+  // A DAG whose file fails to import at this start stays listed (with its runs and the error) from its
+  // last kept code, when it has a history here.
+  await dags.recoverBroken(bundles, async (dagId) => (await store.listDagVersions(dagId)).length > 0);
   // Each try of task code runs in a worker thread of its own: a crash, a hang past its timeout or a heap
   // blow-up fails that try, and the server goes on serving.
   const runner = new LocalRunner({ dags, store, isolation: { mode: 'worker', bundles } });

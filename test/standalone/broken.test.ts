@@ -38,8 +38,9 @@ it('keeps a DAG whose file breaks, with its runs and its error; refuses to trigg
   symlinkSync(ROOT, path.join(DAGS, 'node_modules', 'airless'));
   writeFileSync(path.join(DAGS, 'fragile.ts'), GOOD);
   const server = await startStandaloneProcess({ dags: DAGS, home: path.join(TMP, 'home'), token: TOKEN, children });
+  let base = server.url;
   const api = async (p: string, init: RequestInit = {}) => {
-    const res = await fetch(`${server.url}${p}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+    const res = await fetch(`${base}${p}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
     return { status: res.status, body: (await res.json()) as any };
   };
   const trigger = (runId: string) => api('/api/v2/dags/fragile/dagRuns', { method: 'POST', body: JSON.stringify({ dag_run_id: runId }) });
@@ -61,6 +62,17 @@ it('keeps a DAG whose file breaks, with its runs and its error; refuses to trigg
   const refused = await trigger('during');
   expect(refused.status).toBe(409);
   expect(refused.body.detail).toMatch(/^DAG 'fragile' cannot run: its file fragile\.ts fails to import \(fix it; its runs are kept\):\nfile fragile\.ts: SyntaxError: Unexpected "\)"\n {4}at fragile\.ts:2:\d+/);
+
+  // Across a restart too: the server starts with the file broken and shows the DAG from its last kept code.
+  server.child.kill('SIGTERM');
+  await server.exit;
+  const again = await startStandaloneProcess({ dags: DAGS, home: path.join(TMP, 'home'), token: TOKEN, children });
+  const apiAgain = async (p: string) => (await (await fetch(`${again.url}${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+  expect((await apiAgain('/api/v2/dags')).dags.map((d: { dag_id: string; has_import_errors: boolean }) => [d.dag_id, d.has_import_errors])).toStrictEqual([['fragile', true]]);
+  expect((await apiAgain('/api/v2/dags/fragile/dagRuns')).dag_runs.map((r: { dag_run_id: string }) => r.dag_run_id)).toStrictEqual(['before']);
+  const refusedAgain = await fetch(`${again.url}/api/v2/dags/fragile/dagRuns`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ dag_run_id: 'during' }) });
+  expect(refusedAgain.status).toBe(409);
+  base = again.url;
 
   writeFileSync(path.join(DAGS, 'fragile.ts'), GOOD);
   await until('the DAG to load again', async () => {
