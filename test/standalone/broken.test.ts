@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
-import { startStandaloneProcess } from '../support/standalone-process.ts';
+import { startStandaloneProcess, until } from '../support/standalone-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TMP = mkdtempSync(path.join(tmpdir(), 'airless-broken-'));
@@ -22,15 +22,6 @@ afterAll(() => {
 const GOOD = `import { dag } from 'airless';\nexport default dag({ dagId: 'fragile' }, ({ task }) => { task('work', () => 42); });\n`;
 const BROKEN = `import { dag } from 'airless';\nexport default dag({ dagId: 'fragile' }, ({ task }) => { task('work', () => (42 + ); });\n`;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 it('keeps a DAG whose file breaks, with its runs and its error; refuses to trigger it until the file is fixed', async () => {
   mkdirSync(path.join(DAGS, 'node_modules'), { recursive: true });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
+import { startStandaloneProcess, until, type StandaloneProcess } from '../support/standalone-process.ts';
 import { SqliteStateStore, sqliteDatabasePath } from '../../lib/store/sqlite-store.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,15 +52,6 @@ async function api(s: Server, p: string, init: RequestInit = {}): Promise<{ stat
   return { status: res.status, body: res.status === 204 ? null : await res.json() };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The ledger's lines of one run: `<task> <code>`. */
 function ledgerOf(runId: string): string[] {

@@ -52,3 +52,14 @@ export function startStandaloneProcess(o: StandaloneProcessOptions): Promise<Sta
     void exit.then((code) => reject(new Error(`airless standalone exited with ${code} before listening:\n${out}\n${err}`)));
   });
 }
+
+/** Poll `probe` every 100 ms until it gives a value (not undefined); fails after `ms`, naming `what`. */
+export async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
