@@ -1,6 +1,9 @@
 // The Airless construct as a user adds it to a CDK app of theirs: in their own stack, beside their own
 // resources (a VPC, a Batch compute environment and job queue), the DAGs folder given by path and loaded
 // by the construct itself (in a child process: a constructor cannot wait), two of them in one stack.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as batch from 'aws-cdk-lib/aws-batch';
@@ -103,6 +106,20 @@ describe('the Airless construct and a broken DAGs folder', () => {
     const message = (error as Error).message;
     expect(message).toMatch(/DAG file\(s\) in .*test\/fixtures\/dagbag failed to import; nothing was synthesized/);
     for (const file of ['bad-cycle.ts', 'bad-missing-module.ts', 'bad-throws.ts']) expect(message).toContain(file);
+  }, 120_000);
+
+  it('fails on a type error in a DAG file, with its file:line:col and the compiler\'s message (synth type checks)', () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'airless-cdk-typecheck-'));
+    try {
+      writeFileSync(
+        path.join(folder, 'typo.ts'),
+        "import { dag } from 'airless';\n\nexport default dag({ dagId: 'typo', params: { n: { type: 'integer', default: 1 } } }, ({ task }) => {\n  task('t', ({ params }) => params.nn);\n});\n",
+      );
+      const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Typo');
+      expect(() => new Airless(stack, 'Pipelines', { dagsFolder: folder })).toThrow(/typo\.ts:4:36 - error TS2339: Property 'nn' does not exist/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('names a DAGs folder that does not exist', () => {
