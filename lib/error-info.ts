@@ -156,12 +156,16 @@ const FRAME = /^\s+at /;
 /**
  * The text of a failure with its traceback: `"Name: message"`, then the frames of its stack (as V8 wrote
  * them: source-mapped to the TypeScript line when source maps are on, as the CLI has them), without Node's
- * own internals and without the frames `hidden` says are the runner's, then each cause (`Caused by: ...`)
- * and an AggregateError's errors the same way. Without a stack, `"Name: message"` alone.
+ * own internals and without the frames `hidden` says are the runner's (none at all when the error was thrown
+ * by the runner), then each cause (`Caused by: ...`) and an AggregateError's errors the same way. Without a
+ * stack, `"Name: message"` alone.
  */
 export function formatErrorDetail(info: ErrorInfo, hidden: (frame: string) => boolean = () => false, indent = ''): string {
   const lines = [`${indent}${formatError(info).split('\n').join(`\n${indent}`)}`];
-  const frames = (info.data?.stack ?? '').split('\n').filter((l) => FRAME.test(l) && !/\(node:|at node:|\bnode:internal\//.test(l) && !hidden(l));
+  const own = (info.data?.stack ?? '').split('\n').filter((l) => FRAME.test(l) && !/\(node:|at node:|\bnode:internal\//.test(l));
+  // An error thrown by the runner itself (its first frame is the runner's: a Batch job that failed, a
+  // timeout) describes how the try ended: its frames are no traceback of the task's code.
+  const frames = own.length > 0 && hidden(own[0]!) ? [] : own.filter((l) => !hidden(l));
   for (const f of frames) lines.push(`${indent}    ${f.trim()}`);
   const cause = info.data?.cause;
   if (cause) lines.push(`${indent}Caused by: ${formatErrorDetail(cause, hidden, indent).trimStart()}`);

@@ -7,6 +7,7 @@ import {
   cut,
   errorInfoOf,
   formatError,
+  formatErrorDetail,
   MESSAGE_MAX,
   NESTED_ERRORS_MAX,
   NESTED_MAX,
@@ -181,5 +182,33 @@ describe('runtime error classes', () => {
       if (key === 'DagCycleError') continue; // its constructor takes the cycle
       expect(new Class('m').name).toBe(key);
     }
+  });
+});
+
+describe('formatErrorDetail: the text of a failure with its traceback', () => {
+  const runner = (frame: string) => frame.includes('/airless/lib/');
+  const stackOf = (head: string, ...frames: string[]) => [head, ...frames.map((f) => `    at ${f}`)].join('\n');
+
+  it("keeps the task code's frames, drops the runner's and Node's, and adds the cause", () => {
+    const info: ErrorInfo = {
+      name: 'TypeError',
+      message: 'bad value',
+      data: {
+        stack: stackOf('TypeError: bad value', 'parse (/project/dags/_helpers.ts:4:11)', 'fn (/project/dags/etl.ts:9:3)', 'TaskRunner.run (/airless/lib/executor/task-runner.ts:300:5)', 'process.processTicksAndRejections (node:internal/process/task_queues:105:5)'),
+        cause: { name: 'Error', message: 'root', data: { stack: stackOf('Error: root', 'read (/project/dags/_helpers.ts:2:9)') } },
+      },
+    };
+    expect(formatErrorDetail(info, runner)).toBe(
+      ['TypeError: bad value', '    at parse (/project/dags/_helpers.ts:4:11)', '    at fn (/project/dags/etl.ts:9:3)', 'Caused by: Error: root', '    at read (/project/dags/_helpers.ts:2:9)'].join('\n'),
+    );
+  });
+
+  it("shows no frame of an error the runner itself threw (its first frame is the runner's)", () => {
+    const info: ErrorInfo = { name: 'BatchJobFailedError', message: 'job failed', data: { stack: stackOf('BatchJobFailedError: job failed', 'runBatch (/airless/lib/executor/kinds/batch.ts:80:11)', 'handler (/project/e2e/harness.ts:12:5)') } };
+    expect(formatErrorDetail(info, runner)).toBe('BatchJobFailedError: job failed');
+  });
+
+  it('without a stack: the name and the message', () => {
+    expect(formatErrorDetail({ name: 'Error', message: 'x' })).toBe('Error: x');
   });
 });
