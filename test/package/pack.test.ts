@@ -19,12 +19,14 @@ const children: ChildProcess[] = [];
 
 /**
  * The environment of a user's shell: this Node first on the PATH (the system's may be older), none of the
- * repository's node_modules/.bin, no npm_* variable of the `npm test` that runs this, no AIRLESS_* setting.
+ * repository's node_modules/.bin, no npm_* variable of the `npm test` that runs this, no AIRLESS_* setting,
+ * no NODE_ENV.
  */
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(npm_|NODE_OPTIONS$|NODE_PATH$|AIRLESS_|INIT_CWD$|VITEST|TSX_)/i.test(k)) continue;
+    // NODE_ENV too: vitest sets it to 'test', which would make `npm pack`'s UI build a development build.
+    if (/^(npm_|NODE_OPTIONS$|NODE_PATH$|NODE_ENV$|AIRLESS_|INIT_CWD$|VITEST|TSX_)/i.test(k)) continue;
     env[k] = v;
   }
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d !== '' && !path.resolve(d).startsWith(REPO));
