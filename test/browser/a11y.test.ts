@@ -5,13 +5,11 @@
  * critical (contrast, names of buttons and inputs, roles, labels...). A real standalone server on a
  * DAGs folder of this test's own: a DAG with params, a schedule, a failing task and a log; a broken file.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeViolations, seriousViolations } from './a11y.ts';
-import { api, type Browser, launchBrowser, REPO, screenshots, type Standalone, startStandalone } from './harness.ts';
+import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject } from './harness.ts';
 
 const FLOW = `import { dag, task } from 'airless';
 
@@ -64,14 +62,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(tmpdir(), 'airless-browser-a11y-'));
-  const dags = path.join(tmp, 'dags');
-  mkdirSync(dags);
-  writeFileSync(path.join(tmp, 'package.json'), '{ "private": true, "type": "module" }\n');
-  mkdirSync(path.join(tmp, 'node_modules'));
-  symlinkSync(REPO, path.join(tmp, 'node_modules', 'airless'));
-  writeFileSync(path.join(dags, 'a11y_flow.ts'), FLOW);
-  writeFileSync(path.join(dags, 'a11y_broken.ts'), BROKEN);
+  // A project of its own: its files are ES modules importing this checkout as 'airless'.
+  const project = tempProject('airless-browser-a11y-', { 'a11y_flow.ts': FLOW, 'a11y_broken.ts': BROKEN });
+  tmp = project.dir;
+  const dags = project.dags;
   server = await startStandalone({ dagsFolder: dags });
   browser = await launchBrowser();
   page = browser.page;

@@ -3,7 +3,7 @@
  * AIRLESS_HOME, the DAGs folder given), Debian's Chromium driven by playwright-core, and screenshots.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -23,6 +23,21 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/**
+ * A project of its own in a new temporary folder (`prefix`): ES modules, this checkout linked as its
+ * `airless` package, and a `dags/` folder holding `files` (name → source). Returns the folder and its DAGs folder.
+ */
+export function tempProject(prefix: string, files: Record<string, string>): { dir: string; dags: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const dags = path.join(dir, 'dags');
+  mkdirSync(dags);
+  writeFileSync(path.join(dir, 'package.json'), '{ "private": true, "type": "module" }\n');
+  mkdirSync(path.join(dir, 'node_modules'));
+  symlinkSync(REPO, path.join(dir, 'node_modules', 'airless'));
+  for (const [name, source] of Object.entries(files)) writeFileSync(path.join(dags, name), source);
+  return { dir, dags };
+}
 
 export interface Standalone {
   /** Base URL, e.g. http://127.0.0.1:41234 */

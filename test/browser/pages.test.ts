@@ -5,12 +5,10 @@
  * the clear dialog without internal columns, the backfills page (dry run, create, progress) and dark mode
  * (the system's preference until picked, remembered). Screenshots of each step go to test/browser/screenshots/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type Browser, launchBrowser, REPO, screenshots, type Standalone, startStandalone } from './harness.ts';
+import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject } from './harness.ts';
 
 /** pages_flow, in a file whose name is not its id (the search looks in files too). */
 const FLOW = `import { dag, task } from 'airless';
@@ -65,15 +63,10 @@ function shownDags(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(tmpdir(), 'airless-browser-pages-'));
-  const dags = path.join(tmp, 'dags');
-  mkdirSync(dags);
   // A project of its own: its files are ES modules importing this checkout as 'airless'.
-  writeFileSync(path.join(tmp, 'package.json'), '{ "private": true, "type": "module" }\n');
-  mkdirSync(path.join(tmp, 'node_modules'));
-  symlinkSync(REPO, path.join(tmp, 'node_modules', 'airless'));
-  writeFileSync(path.join(dags, 'night_calibration.ts'), FLOW);
-  writeFileSync(path.join(dags, 'pages_other.ts'), OTHER);
+  const project = tempProject('airless-browser-pages-', { 'night_calibration.ts': FLOW, 'pages_other.ts': OTHER });
+  tmp = project.dir;
+  const dags = project.dags;
   server = await startStandalone({ dagsFolder: dags });
   browser = await launchBrowser();
   page = browser.page;
