@@ -38,6 +38,23 @@ function indexByTask(tis: readonly TaskInstance[] | undefined): Map<string, Task
 
 const NONE: readonly TaskInstance[] = [];
 
+/** A filter of the runs: one of `options`, or any (''). */
+function RunFilter({ label, value, options, onChange, testId }: { label: string; value: string; options: readonly string[]; onChange: (value: string) => void; testId: string }) {
+  return (
+    <label className="small">
+      {label}{' '}
+      <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
+        <option value="">any</option>
+        {options.map((s) => (
+          <option key={s} value={s}>
+            {s}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 /** The paging and filter controls over a DAG's runs (shared by the grid and the duration chart). */
 export function RunsPager({ total, shown, loading }: { total: number | undefined; shown: number; loading: boolean }) {
   const { view, setView } = useRunsView();
@@ -56,28 +73,8 @@ export function RunsPager({ total, shown, loading }: { total: number | undefined
         {total === undefined ? 'loading…' : `runs ${from}–${to} of ${total}`}
         {loading ? ' …' : ''}
       </span>
-      <label className="small">
-        State{' '}
-        <select value={view.state} onChange={(e) => set({ state: e.target.value, offset: 0 })} data-testid="filter-state">
-          <option value="">any</option>
-          {RUN_STATE_OPTIONS.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label className="small">
-        Run type{' '}
-        <select value={view.runType} onChange={(e) => set({ runType: e.target.value, offset: 0 })} data-testid="filter-run-type">
-          <option value="">any</option>
-          {RUN_TYPE_OPTIONS.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </label>
+      <RunFilter label="State" value={view.state} options={RUN_STATE_OPTIONS} onChange={(state) => set({ state, offset: 0 })} testId="filter-state" />
+      <RunFilter label="Run type" value={view.runType} options={RUN_TYPE_OPTIONS} onChange={(runType) => set({ runType, offset: 0 })} testId="filter-run-type" />
       <label className="small">
         Per page{' '}
         <select value={view.pageSize} onChange={(e) => set({ pageSize: Number(e.target.value), offset: 0 })} data-testid="filter-page-size">
