@@ -77,6 +77,11 @@ function makeTasks(): Task[] {
     pool: 'default_pool',
     doc_md: null,
     trigger_dag_id: null,
+    is_setup: false,
+    is_teardown: false,
+    on_failure_fail_dagrun: false,
+    depends_on_past: false,
+    wait_for_downstream: false,
   }));
 }
 

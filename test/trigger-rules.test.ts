@@ -25,6 +25,9 @@ function oracle(rule: TriggerRule, ups: Up[]): RuleVerdict {
       return all('failed', 'upstream_failed') ? 'run' : 'wait';
     case 'all_done':
       return done ? 'run' : 'wait';
+    // With no upstream setup among them (the oracle's upstreams are work tasks), as all_done.
+    case 'all_done_setup_success':
+      return done ? 'run' : 'wait';
     case 'all_done_min_one_success':
       if (any('skipped')) return 'skipped';
       if (!done) return 'wait';

@@ -53,6 +53,8 @@ export function toDag(dag: Dag, state: DagState): DagResponse {
     next_dagrun_logical_date: state.nextRun,
     last_parsed_time: null,
     dag_version: s.version,
+    max_consecutive_failed_dag_runs: s.maxConsecutiveFailedDagRuns ?? 0,
+    paused_reason: state.record?.paused ? (state.record.pausedReason ?? null) : null,
   };
 }
 
@@ -107,6 +109,11 @@ export function toTask(t: TaskSpec) {
     pool: t.pool,
     doc_md: t.doc,
     trigger_dag_id: t.triggerDag?.triggerDagId ?? null,
+    is_setup: t.setup === true,
+    is_teardown: t.teardown === true,
+    on_failure_fail_dagrun: t.onFailureFailDagrun === true,
+    depends_on_past: t.dependsOnPast === true,
+    wait_for_downstream: t.waitForDownstream === true,
   };
 }
 

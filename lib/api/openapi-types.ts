@@ -455,6 +455,10 @@ export interface components {
             /** Format: date-time */
             last_parsed_time: string | null;
             dag_version: string;
+            /** @description Pause the DAG when this many of its latest runs failed in a row; 0: never. */
+            max_consecutive_failed_dag_runs: number;
+            /** @description Why the DAG is paused when airless paused it (e.g. 'auto-paused after 3 consecutive failed runs'); null when not paused or paused by a user. */
+            paused_reason: string | null;
         };
         DAGDetail: {
             dag_id: string;
@@ -474,6 +478,10 @@ export interface components {
             /** Format: date-time */
             last_parsed_time: string | null;
             dag_version: string;
+            /** @description Pause the DAG when this many of its latest runs failed in a row; 0: never. */
+            max_consecutive_failed_dag_runs: number;
+            /** @description Why the DAG is paused when airless paused it (e.g. 'auto-paused after 3 consecutive failed runs'); null when not paused or paused by a user. */
+            paused_reason: string | null;
             /** @description Each param's JSON Schema, with its default. */
             params: {
                 [key: string]: {
@@ -501,7 +509,7 @@ export interface components {
              */
             operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty";
             /** @enum {string} */
-            trigger_rule: "all_success" | "all_failed" | "all_done" | "all_done_min_one_success" | "one_success" | "one_failed" | "one_done" | "none_failed" | "none_failed_min_one_success" | "none_skipped" | "all_skipped" | "always";
+            trigger_rule: "all_success" | "all_failed" | "all_done" | "all_done_min_one_success" | "one_success" | "one_failed" | "one_done" | "none_failed" | "none_failed_min_one_success" | "none_skipped" | "all_skipped" | "always" | "all_done_setup_success";
             retries: number;
             downstream_task_ids: string[];
             upstream_task_ids: string[];
@@ -511,6 +519,16 @@ export interface components {
             doc_md: string | null;
             /** @description The DAG a triggerDag task triggers (its instance's external_id is the triggered run's id); null for any other task. */
             trigger_dag_id: string | null;
+            /** @description A setup task (Airflow's as_setup()). */
+            is_setup: boolean;
+            /** @description A teardown task (Airflow's as_teardown()): runs when its setups succeeded, whatever its work tasks did. */
+            is_teardown: boolean;
+            /** @description A teardown whose failure fails the run. */
+            on_failure_fail_dagrun: boolean;
+            /** @description Runs only when its instance in the previous run (by logical date) succeeded or was skipped. */
+            depends_on_past: boolean;
+            /** @description With depends_on_past: also waits for the previous run's instances of its direct downstream tasks. */
+            wait_for_downstream: boolean;
         };
         DAGRun: {
             dag_run_id: string;

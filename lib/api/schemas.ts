@@ -70,6 +70,8 @@ const dagProperties = {
   next_dagrun_logical_date: nullableDateTime,
   last_parsed_time: nullableDateTime,
   dag_version: str,
+  max_consecutive_failed_dag_runs: { type: 'integer', description: 'Pause the DAG when this many of its latest runs failed in a row; 0: never.' },
+  paused_reason: { ...nullableStr, description: "Why the DAG is paused when airless paused it (e.g. 'auto-paused after 3 consecutive failed runs'); null when not paused or paused by a user." },
 };
 
 const httpError = object(
@@ -107,6 +109,11 @@ const task = object(
     pool: str,
     doc_md: nullableStr,
     trigger_dag_id: { ...nullableStr, description: 'The DAG a triggerDag task triggers (its instance\'s external_id is the triggered run\'s id); null for any other task.' },
+    is_setup: { ...bool, description: 'A setup task (Airflow\'s as_setup()).' },
+    is_teardown: { ...bool, description: 'A teardown task (Airflow\'s as_teardown()): runs when its setups succeeded, whatever its work tasks did.' },
+    on_failure_fail_dagrun: { ...bool, description: 'A teardown whose failure fails the run.' },
+    depends_on_past: { ...bool, description: 'Runs only when its instance in the previous run (by logical date) succeeded or was skipped.' },
+    wait_for_downstream: { ...bool, description: 'With depends_on_past: also waits for the previous run\'s instances of its direct downstream tasks.' },
   },
   { id: 'Task' },
 );

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { DagDefinitionError } from '../errors.ts';
 import type { InputTemplate, IterateSpec, MappingSpec, TaskKindFields } from '../model/spec.ts';
+import type { GraphNode } from '../core/setup-teardown.ts';
 import type { TaskOptions } from './options.ts';
 import { isXComArg, toTemplate, XCOM_ARG, type Resolvable, type XComArg } from './xcom-arg.ts';
 
@@ -89,6 +90,18 @@ export class DagBuilder {
     d.upstream.add(up);
   }
 
+  /** A declared task as the graph rules of lib/core/setup-teardown.ts read it. */
+  graphNode(id: string): GraphNode {
+    const d = this.tasks.get(id)!;
+    return {
+      taskId: id,
+      upstream: [...d.upstream],
+      downstream: [...d.downstream],
+      ...(d.options.setup ? { setup: true as const } : {}),
+      ...(d.options.teardown ? { teardown: true as const } : {}),
+    };
+  }
+
   /** Turn an input value into a template and add an edge from every upstream it references. */
   template(draft: TaskDraft, value: unknown, path: string): InputTemplate {
     const refs = new Set<string>();
@@ -140,6 +153,26 @@ export interface TaskNode<R> extends XComArg<R> {
   before(...downstream: DependencyTarget[]): this;
   /** Reference a value this task pushed under another key with `ctx.xcomPush`. */
   xcom<T = unknown>(key: string): XComArg<T>;
+  /** Make this a setup task (Airflow's `as_setup()`; same as the option `setup: true`). */
+  asSetup(): this;
+  /**
+   * Make this a teardown task (Airflow's `as_teardown()`; same as the option `teardown: true`), drawing an
+   * edge from each of `setups` to it.
+   */
+  asTeardown(options?: AsTeardownOptions): this;
+}
+
+export interface AsTeardownOptions {
+  /**
+   * The setup tasks this teardown tears down: each is made a setup and drawn upstream of the teardown.
+   * @default none (only the edges drawn otherwise)
+   */
+  setups?: DependencyTarget;
+  /**
+   * The teardown's failure fails the run.
+   * @default false
+   */
+  onFailureFailDagrun?: boolean;
 }
 
 export interface IterateOptions {
@@ -256,6 +289,25 @@ export function makeHandle<I, R>(builder: DagBuilder, draft: TaskDraft): TaskHan
     },
     xcom(key: string) {
       return { [XCOM_ARG]: true, taskId: id, key };
+    },
+    asSetup() {
+      draft.options = { ...draft.options, setup: true };
+      return handle;
+    },
+    asTeardown(options: AsTeardownOptions = {}) {
+      if (typeof options !== 'object' || options === null) builder.fail(`${id}.asTeardown: expected an options object`, id);
+      for (const k of Object.keys(options)) {
+        if (k !== 'setups' && k !== 'onFailureFailDagrun') builder.fail(`unknown option '${k}' for asTeardown (known: setups, onFailureFailDagrun)`, id);
+      }
+      draft.options = { ...draft.options, teardown: true, ...(options.onFailureFailDagrun !== undefined ? { onFailureFailDagrun: options.onFailureFailDagrun } : {}) };
+      if (options.setups !== undefined) {
+        for (const u of targetIds(builder, [options.setups], 'leaves')) {
+          const up = builder.tasks.get(u);
+          if (up) up.options = { ...up.options, setup: true };
+          builder.addEdge(u, id);
+        }
+      }
+      return handle;
     },
     expand(arg: unknown) {
       bindOnce(builder, draft, '.expand()');

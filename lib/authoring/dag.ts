@@ -76,6 +76,12 @@ export interface DagOptions<PS extends Record<string, ParamSchema> = Record<stri
    */
   docs?: string;
   /**
+   * Pause the DAG when its latest this many runs all failed (Airflow's max_consecutive_failed_dag_runs):
+   * the DAG record is paused with a reason the API and the UI show; unpausing clears it. 0: never.
+   * @default 0
+   */
+  maxConsecutiveFailedDagRuns?: number;
+  /**
    * Called when a run succeeds.
    * @default none
    */
@@ -89,7 +95,7 @@ export interface DagOptions<PS extends Record<string, ParamSchema> = Record<stri
 
 const DAG_OPTION_KEYS = [
   'dagId', 'description', 'schedule', 'startDate', 'endDate', 'catchup', 'params', 'defaultArgs', 'maxActiveRuns',
-  'maxActiveTasks', 'dagrunTimeout', 'tags', 'docs', 'onSuccess', 'onFailure',
+  'maxActiveTasks', 'dagrunTimeout', 'tags', 'docs', 'onSuccess', 'onFailure', 'maxConsecutiveFailedDagRuns',
 ];
 
 const DAG_BRAND = Symbol.for('airless.Dag');
@@ -185,6 +191,9 @@ export function dag<const PS extends Record<string, ParamSchema> = Record<string
     if (!(TASK_OPTION_KEYS as readonly string[]).includes(k)) {
       throw new DagDefinitionError(`unknown option '${k}' (known: ${TASK_OPTION_KEYS.join(', ')})`, { ...loc, field: `defaultArgs.${k}` });
     }
+    if (k === 'setup' || k === 'teardown' || k === 'onFailureFailDagrun') {
+      throw new DagDefinitionError(`'${k}' is a task's own option, not a default for every task`, { ...loc, field: `defaultArgs.${k}` });
+    }
   }
   const builder = new DagBuilder(dagId, options.defaultArgs ?? {});
   const stack = builderStack();
@@ -225,6 +234,7 @@ function taskSpec(b: DagBuilder, d: TaskDraft): TaskSpec {
   for (const cb of ['onFailure', 'onRetry', 'onSuccess'] as const) {
     if (o[cb] !== undefined && typeof o[cb] !== 'function') throw new DagDefinitionError(`expected a function`, loc(cb));
   }
+  const flags = semanticFlags(b, d);
   return {
     ...d.own,
     taskId: d.taskId,
@@ -244,7 +254,31 @@ function taskSpec(b: DagBuilder, d: TaskDraft): TaskSpec {
     mapping: d.mapping,
     iterate: d.iterate,
     doc: o.doc ?? null,
+    ...flags,
+    ...(flags.teardown ? { triggerRule: 'all_done_setup_success' as const } : {}),
   };
+}
+
+type SemanticFlags = Pick<TaskSpec, 'setup' | 'teardown' | 'onFailureFailDagrun' | 'dependsOnPast' | 'waitForDownstream' | 'ignoreFirstDependsOnPast'>;
+
+/** The setup/teardown and depends-on-past flags of a task, checked; only those set are present. */
+function semanticFlags(b: DagBuilder, d: TaskDraft): SemanticFlags {
+  const o = d.options;
+  const loc = (field: string): ErrorLocation => ({ dagId: b.dagId, taskId: d.taskId, field });
+  const names = ['setup', 'teardown', 'onFailureFailDagrun', 'dependsOnPast', 'waitForDownstream', 'ignoreFirstDependsOnPast'] as const;
+  for (const k of names) if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new DagDefinitionError(`expected true or false, got ${JSON.stringify(o[k])}`, loc(k));
+  if (o.setup && o.teardown) throw new DagDefinitionError('a task cannot be both a setup and a teardown', loc('teardown'));
+  if (o.onFailureFailDagrun && !o.teardown) throw new DagDefinitionError('onFailureFailDagrun applies to a teardown task only (set teardown: true or call .asTeardown())', loc('onFailureFailDagrun'));
+  if (o.teardown && d.mapping) throw new DagDefinitionError('a teardown task cannot be mapped', loc('teardown'));
+  const f: SemanticFlags = {};
+  if (o.setup) f.setup = true;
+  if (o.teardown) f.teardown = true;
+  if (o.onFailureFailDagrun) f.onFailureFailDagrun = true;
+  // As in Airflow, wait_for_downstream implies depends_on_past.
+  if (o.dependsOnPast || o.waitForDownstream) f.dependsOnPast = true;
+  if (o.waitForDownstream) f.waitForDownstream = true;
+  if (f.dependsOnPast && o.ignoreFirstDependsOnPast) f.ignoreFirstDependsOnPast = true;
+  return f;
 }
 
 function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: DagOptions<PS>): Dag {
@@ -271,6 +305,7 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
     maxActiveRuns: positiveInt(options.maxActiveRuns ?? 16, { ...loc, field: 'maxActiveRuns' }),
     maxActiveTasks: positiveInt(options.maxActiveTasks ?? 16, { ...loc, field: 'maxActiveTasks' }),
     dagrunTimeoutMs: options.dagrunTimeout === undefined ? null : toMs(options.dagrunTimeout, { ...loc, field: 'dagrunTimeout' }),
+    ...(options.maxConsecutiveFailedDagRuns ? { maxConsecutiveFailedDagRuns: positiveInt(options.maxConsecutiveFailedDagRuns, { ...loc, field: 'maxConsecutiveFailedDagRuns' }) } : {}),
     tags: options.tags ?? [],
     docs: options.docs ?? null,
     tasks,

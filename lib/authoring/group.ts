@@ -1,5 +1,6 @@
 import { currentBuilder, targetIds, type DependencyTarget, type GroupDraft, type TaskGroupRef } from './builder.ts';
 import { TASK_OPTION_KEYS, type TaskOptions } from './options.ts';
+import { groupLeaves } from '../core/setup-teardown.ts';
 
 export interface TaskGroupOptions {
   /**
@@ -67,7 +68,8 @@ export function taskGroup<T>(
     groupId: fullId,
     result,
     roots: () => draft.taskIds.filter((id) => ![...b.tasks.get(id)!.upstream].some(inGroup)),
-    leaves: () => draft.taskIds.filter((id) => ![...b.tasks.get(id)!.downstream].some(inGroup)),
+    // A teardown is not a leaf: its nearest work tasks are (as Airflow's TaskGroup.get_leaves).
+    leaves: () => groupLeaves(draft.taskIds, (id) => b.graphNode(id)),
     after(...ups) {
       const roots = handle.roots();
       for (const u of targetIds(b, ups, 'leaves')) for (const r of roots) b.addEdge(u, r);

@@ -69,6 +69,42 @@ export interface TaskOptions {
    * @default none
    */
   doc?: string;
+  /**
+   * A setup task (Airflow's `as_setup()`): creates what its work tasks use; its teardowns run whenever it
+   * succeeded. Same as `.asSetup()` on the handle.
+   * @default false
+   */
+  setup?: boolean;
+  /**
+   * A teardown task (Airflow's `as_teardown()`): runs when every upstream is done and at least one of its
+   * direct upstream setups succeeded (trigger rule `all_done_setup_success`, whatever `triggerRule` says),
+   * and its failure does not fail the run. Draw the edge from its setups (`.asTeardown({ setups })` does).
+   * @default false
+   */
+  teardown?: boolean;
+  /**
+   * For a teardown: its failure (or upstream_failed) fails the run, as any leaf's would.
+   * @default false
+   */
+  onFailureFailDagrun?: boolean;
+  /**
+   * Run only when this task's instance in the DAG's previous run (by logical date) succeeded or was
+   * skipped, or there is no previous run; until then the instance waits, undecided.
+   * @default false
+   */
+  dependsOnPast?: boolean;
+  /**
+   * Also wait until the previous run's instances of this task's direct downstream tasks succeeded or were
+   * skipped. Implies `dependsOnPast`.
+   * @default false
+   */
+  waitForDownstream?: boolean;
+  /**
+   * With `dependsOnPast`: when no earlier run has an instance of this task (e.g. the task is new), run
+   * without looking back.
+   * @default false
+   */
+  ignoreFirstDependsOnPast?: boolean;
 }
 
 export const TASK_OPTION_KEYS = [
@@ -85,6 +121,12 @@ export const TASK_OPTION_KEYS = [
   'onRetry',
   'onSuccess',
   'doc',
+  'setup',
+  'teardown',
+  'onFailureFailDagrun',
+  'dependsOnPast',
+  'waitForDownstream',
+  'ignoreFirstDependsOnPast',
 ] as const satisfies readonly (keyof TaskOptions)[];
 
 export const DEFAULT_POOL = 'default_pool';

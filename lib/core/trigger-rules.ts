@@ -14,6 +14,19 @@ export interface UpstreamCounts {
   total: number;
   /** Upstream tasks whose number of instances is not known yet (mapped tasks not yet expanded). */
   unknownTasks: number;
+  /**
+   * For `all_done_setup_success`: the instances of the direct upstream setup tasks that ended, by state
+   * (Airflow's upstream_setup / success_setup / skipped_setup). Absent: no upstream setup.
+   */
+  setups?: SetupCounts;
+}
+
+/** The ended instances of a teardown's direct upstream setup tasks. */
+export interface SetupCounts {
+  /** Instances ended (once every upstream is done, all of the setups' instances). */
+  done: number;
+  success: number;
+  skipped: number;
 }
 
 export function emptyCounts(): UpstreamCounts {
@@ -75,6 +88,12 @@ export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts, upstre
     }
     case 'all_done':
       break;
+    case 'all_done_setup_success': {
+      const st = c.setups;
+      if (upstreamDone && st && st.done > 0 && st.skipped >= st.done) return 'skipped';
+      if (upstreamDone && st && st.done > 0 && st.success === 0) return 'upstream_failed';
+      break;
+    }
   }
 
   // Then: whether the rule is met.
@@ -97,6 +116,9 @@ export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts, upstre
       break;
     case 'all_done':
       met = upstreamDone;
+      break;
+    case 'all_done_setup_success':
+      met = upstreamDone && (!c.setups || c.setups.done === 0 || c.setups.success > 0);
       break;
     case 'none_failed':
     case 'none_failed_min_one_success':

@@ -19,6 +19,8 @@ export interface DagSpec {
   maxActiveRuns: number;
   maxActiveTasks: number;
   dagrunTimeoutMs: number | null;
+  /** Pause the DAG when this many of its latest runs failed in a row; present only when set (> 0). */
+  maxConsecutiveFailedDagRuns?: number;
   tags: string[];
   docs: string | null;
   /** Tasks in definition order. */
@@ -103,6 +105,20 @@ export interface TaskSpecBase {
   /** Dynamic task iteration: every item inside one task instance (only a `task` runs its items). */
   iterate: IterateSpec | null;
   doc: string | null;
+  // The fields below are present only when set (true), so the spec (and the version hash) of a DAG that
+  // uses none of them is as it was before they existed.
+  /** A setup task (Airflow's `as_setup()`): its teardowns run whenever it succeeded. */
+  setup?: true;
+  /** A teardown task (Airflow's `as_teardown()`): trigger rule `all_done_setup_success`; ignored for the run's state. */
+  teardown?: true;
+  /** A teardown whose failure fails the run (Airflow's `on_failure_fail_dagrun`). */
+  onFailureFailDagrun?: true;
+  /** Run only when this task succeeded or was skipped in the DAG's previous run (by logical date). */
+  dependsOnPast?: true;
+  /** With dependsOnPast: also wait for the previous run's instances of this task's direct downstream tasks. */
+  waitForDownstream?: true;
+  /** With dependsOnPast: the task's first instance (no earlier run has one) runs without looking back. */
+  ignoreFirstDependsOnPast?: true;
 }
 
 /** A short-circuit's option. */

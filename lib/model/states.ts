@@ -43,5 +43,7 @@ export const TRIGGER_RULES = [
   'none_skipped',
   'all_skipped',
   'always',
+  /** A teardown's rule (Airflow 2.7): every upstream done, and at least one direct upstream setup succeeded. */
+  'all_done_setup_success',
 ] as const;
 export type TriggerRule = (typeof TRIGGER_RULES)[number];

@@ -1407,6 +1407,7 @@ export class DynamoDbStateStore implements StateStore {
       dagId: String(item.dagId),
       version: textOrEmpty(item.version),
       paused: item.paused === true,
+      ...(typeof item.pausedReason === 'string' ? { pausedReason: item.pausedReason } : {}),
       fileloc: typeof item.fileloc === 'string' ? item.fileloc : null,
       updatedAt: textOrEmpty(item.updatedAt),
     };
@@ -1503,14 +1504,14 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
-  async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {
+  async setDagPaused(dagId: string, paused: boolean, at: string, reason?: string | null): Promise<DagRecord> {
     const attrs = await this.write(
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.dag(dagId),
-        UpdateExpression: 'SET #type = :type, dagId = :dagId, paused = :paused, updatedAt = :at, version = if_not_exists(version, :empty)',
+        UpdateExpression: 'SET #type = :type, dagId = :dagId, paused = :paused, updatedAt = :at, version = if_not_exists(version, :empty), pausedReason = :reason',
         ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: { ':type': ItemType.dag, ':dagId': dagId, ':paused': paused, ':at': at, ':empty': '' },
+        ExpressionAttributeValues: { ':type': ItemType.dag, ':dagId': dagId, ':paused': paused, ':at': at, ':empty': '', ':reason': paused ? (reason ?? null) : null },
         ReturnValues: 'ALL_NEW',
       }),
     );

@@ -478,7 +478,7 @@ export class MemoryStateStore implements StateStore {
   async registerDagVersion(entry: DagVersionEntry, at: string): Promise<DagRecord> {
     const { dagId, version, fileloc } = entry;
     const prev = this.dagRecords.get(dagId);
-    const next = { dagId, version, paused: prev?.paused ?? false, fileloc, updatedAt: at };
+    const next: DagRecord = { dagId, version, paused: prev?.paused ?? false, ...(prev?.pausedReason ? { pausedReason: prev.pausedReason } : {}), fileloc, updatedAt: at };
     this.dagRecords.set(dagId, next);
     let versions = this.dagVersions.get(dagId);
     if (!versions) this.dagVersions.set(dagId, (versions = new Map<string, DagVersionRecord>()));
@@ -504,9 +504,9 @@ export class MemoryStateStore implements StateStore {
     if (v) v.prunedAt = at;
   }
 
-  async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {
+  async setDagPaused(dagId: string, paused: boolean, at: string, reason?: string | null): Promise<DagRecord> {
     const prev = this.dagRecords.get(dagId);
-    const next = { dagId, version: prev?.version ?? '', fileloc: prev?.fileloc ?? null, paused, updatedAt: at };
+    const next: DagRecord = { dagId, version: prev?.version ?? '', fileloc: prev?.fileloc ?? null, paused, ...(paused && reason ? { pausedReason: reason } : {}), updatedAt: at };
     this.dagRecords.set(dagId, next);
     return { ...next };
   }

@@ -222,6 +222,11 @@ export interface DagRecord {
   /** The DAG's current version (the latest loaded or deployed; DagSpec.version). */
   version: string;
   paused: boolean;
+  /**
+   * Why airless paused the DAG (e.g. `auto-paused after 3 consecutive failed runs`); absent or null when
+   * it is not paused or a user paused it. Unpausing clears it.
+   */
+  pausedReason?: string | null;
   fileloc: string | null;
   /** ISO-8601 of the last change. */
   updatedAt: string;

@@ -79,7 +79,7 @@ import type {
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 5;
+export const SQLITE_SCHEMA_VERSION = 6;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -355,6 +355,14 @@ ALTER TABLE runs ADD COLUMN pinned_versions TEXT;
 ${DAG_VERSIONS_TABLE}
 `;
 
+/**
+ * From schema version 5 to 6: why airless paused a DAG (`max_consecutive_failed_dag_runs`), NULL when it is
+ * not paused or a user paused it. A new database gets it after version 5's statements.
+ */
+const MIGRATE_5_TO_6 = `
+ALTER TABLE dags ADD COLUMN paused_reason TEXT;
+`;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -403,6 +411,7 @@ CREATE TABLE counters (
 
 ${BACKFILLS_TABLE}
 ${MIGRATE_4_TO_5}
+${MIGRATE_5_TO_6}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
@@ -647,7 +656,8 @@ function taskStateFromRow(row: Row): TaskStateRecord {
 }
 
 function dagFromRow(row: Row): DagRecord {
-  return { dagId: str(row, 'dag_id'), version: str(row, 'version'), paused: num(row, 'paused') !== 0, fileloc: strOrNull(row, 'fileloc'), updatedAt: str(row, 'updated_at') };
+  const pausedReason = strOrNull(row, 'paused_reason');
+  return { dagId: str(row, 'dag_id'), version: str(row, 'version'), paused: num(row, 'paused') !== 0, ...(pausedReason !== null ? { pausedReason } : {}), fileloc: strOrNull(row, 'fileloc'), updatedAt: str(row, 'updated_at') };
 }
 
 function dagVersionFromRow(row: Row): DagVersionRecord {
@@ -792,8 +802,8 @@ function statements(db: DatabaseSync) {
     pruneVersion: p('UPDATE dag_versions SET pruned_at = ? WHERE dag_id = ? AND version = ?'),
     deleteVersions: p('DELETE FROM dag_versions WHERE dag_id = ?'),
     pauseDag: p(
-      `INSERT INTO dags (dag_id, version, paused, fileloc, updated_at) VALUES (?, '', ?, NULL, ?)
-       ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at RETURNING *`,
+      `INSERT INTO dags (dag_id, version, paused, fileloc, updated_at, paused_reason) VALUES (?, '', ?, NULL, ?, ?)
+       ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at, paused_reason = excluded.paused_reason RETURNING *`,
     ),
 
     putPool: p('INSERT INTO pools (name, slots, description) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, description = excluded.description'),
@@ -1320,8 +1330,8 @@ export class SqliteStateStore implements StateStore {
     this.q.pruneVersion.run(at, dagId, version);
   }
 
-  async setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord> {
-    return dagFromRow(this.q.pauseDag.get(dagId, paused ? 1 : 0, at)!);
+  async setDagPaused(dagId: string, paused: boolean, at: string, reason?: string | null): Promise<DagRecord> {
+    return dagFromRow(this.q.pauseDag.get(dagId, paused ? 1 : 0, at, paused ? (reason ?? null) : null)!);
   }
 
   // Pools and concurrency limits ---------------------------------------------------------------------
@@ -1498,6 +1508,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 5) {
         db.exec(MIGRATE_4_TO_5);
         db.prepare('UPDATE schema_version SET version = 5, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
+      if (version < 6) {
+        db.exec(MIGRATE_5_TO_6);
+        db.prepare('UPDATE schema_version SET version = 6, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
     }
     db.exec('COMMIT');

@@ -275,8 +275,11 @@ export interface StateStore {
   listDagVersions(dagId: string): Promise<DagVersionRecord[]>;
   /** Mark a version's code pruned at `at` (a no-op for a version with no record). */
   markDagVersionPruned(dagId: string, version: string, at: string): Promise<void>;
-  /** Pause or unpause a DAG (creating its record if needed). */
-  setDagPaused(dagId: string, paused: boolean, at: string): Promise<DagRecord>;
+  /**
+   * Pause or unpause a DAG (creating its record if needed). `reason`: why airless paused it (kept while
+   * paused; unpausing, or a pause without a reason, clears it).
+   */
+  setDagPaused(dagId: string, paused: boolean, at: string, reason?: string | null): Promise<DagRecord>;
 
   // Pools and concurrency limits ---------------------------------------------------------------------
   putPool(pool: PoolRecord): Promise<void>;
