@@ -18,7 +18,7 @@ export interface UpstreamCounts {
    * For `all_done_setup_success`: the instances of the direct upstream setup tasks that ended, by state
    * (Airflow's upstream_setup / success_setup / skipped_setup). Absent: no upstream setup.
    */
-  setups?: SetupCounts;
+  setups?: SetupCounts | undefined;
 }
 
 /** The ended instances of a teardown's direct upstream setup tasks. */

@@ -3,6 +3,7 @@
 
 import type { Dag } from '../authoring/dag.ts';
 import { groupOf } from '../core/arrays.ts';
+import { setupsAndTeardownsToClear } from '../core/setup-teardown.ts';
 import { DagVersionUnavailableError } from '../errors.ts';
 import { isTerminalRunState, isTerminalTiState, type RunState, type TerminalTiState, type TiState } from '../model/states.ts';
 import type { TaskSpec } from '../model/spec.ts';
@@ -220,6 +221,8 @@ function planClear(s: Step, dag: Dag, tis: readonly TaskInstanceRecord[], option
   const selected = new Set(base);
   if (options.downstream) for (const id of reachable(dag, base, (t) => t.downstream)) selected.add(id);
   if (options.upstream) for (const id of reachable(dag, base, (t) => t.upstream)) selected.add(id);
+  // With each task, its relevant setups and their teardowns (Airflow 2.7's clear of setup/teardown).
+  for (const id of [...selected]) for (const x of setupsAndTeardownsToClear(id, (i) => dag.task(i))) selected.add(x);
 
   const skipped: SkippedInstance[] = [];
   const skip = (ti: TaskInstanceRecord, reason: string) => skipped.push({ taskId: ti.taskId, mapIndex: ti.mapIndex, state: ti.state, reason });

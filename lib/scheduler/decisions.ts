@@ -12,6 +12,8 @@ import type { TaskSpec } from '../model/spec.ts';
 import type { TerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import { newTaskInstance, tiKeyOf, type DagRunRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
+import { dependentsOnPast, pastDependsMet, wakeNextRun } from './past-depends.ts';
+import { setupCounts } from './setups.ts';
 import { finalizeIfDone, finalizeRun } from './run-end.ts';
 import { slotReleases, wakeWaiters } from './slots.ts';
 import type { Step } from './step.ts';
@@ -56,8 +58,14 @@ function counts(dag: Dag, t: TaskSpec, rec: TaskStateRecord | undefined): Upstre
 /** Evaluate a task's trigger rule and settle it (once) if the rule says so. */
 export async function decide(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, rec: TaskStateRecord | undefined): Promise<void> {
   if (rec?.decision) return;
-  const verdict = evaluateTriggerRule(t.triggerRule, counts(dag, t, rec), t.upstream.length);
+  let verdict = evaluateTriggerRule(t.triggerRule, counts(dag, t, rec), t.upstream.length);
   if (verdict === 'wait') return;
+  // A teardown: what its direct upstream setups did, read once its other upstreams let it go on.
+  if (t.triggerRule === 'all_done_setup_success') verdict = evaluateTriggerRule(t.triggerRule, { ...counts(dag, t, rec), setups: await setupCounts(s, dag, run, t) }, t.upstream.length);
+  if (verdict === 'wait') return;
+  // depends_on_past: neither run nor skipped until the previous run's instance allows (Airflow waits for
+  // past depends before skipping too); woken by that instance's finish (wakeNextRun).
+  if ((verdict === 'run' || verdict === 'skipped') && !(await pastDependsMet(s, run, t))) return;
   const priorTries = rec?.priorTries ?? 0;
   const priorHistory = rec?.priorHistory;
   if (verdict !== 'run') return settleTerminal(s, dag, run, t, verdict, null, priorTries, priorHistory);
@@ -111,7 +119,7 @@ export async function decideAll(s: Step, dag: Dag, run: DagRunRecord, tasks: rea
     const t = tasks[i]!;
     const rec = recs[i];
     if (rec?.decision) continue;
-    if (!t.mapping && (run.clearNumber ?? 0) === 0 && evaluateTriggerRule(t.triggerRule, counts(dag, t, rec), t.upstream.length) === 'run') {
+    if (!t.mapping && !t.dependsOnPast && t.triggerRule !== 'all_done_setup_success' && (run.clearNumber ?? 0) === 0 && evaluateTriggerRule(t.triggerRule, counts(dag, t, rec), t.upstream.length) === 'run') {
       batch.push({ t, rec });
       continue;
     }
@@ -272,6 +280,7 @@ export async function finish(
   await decideAll(s, dag, run, t.downstream.map((d) => dag.task(d)), res.downstream);
   // The run as read after the finish: its pending count is final when the finish brought it to 0.
   if (res.pending === 0) await finalizeRun(s, run);
+  if (dependentsOnPast(dag, t.taskId).length > 0) await wakeNextRun(s, dag, run, [t.taskId]);
   return true;
 }
 

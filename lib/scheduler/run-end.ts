@@ -6,12 +6,15 @@
 import type { Dag } from '../authoring/dag.ts';
 import { groupOf } from '../core/arrays.ts';
 import { runOutcome } from '../core/run-outcome.ts';
+import { effectiveLeaves } from '../core/setup-teardown.ts';
 import { dagAtVersion } from '../authoring/dag-resolver.ts';
 import { DagVersionUnavailableError } from '../errors.ts';
 import { isTerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import { runRefOf, tiKeyOf, type DagRunRecord, type RunRef, type TaskInstanceRecord } from '../store/records.ts';
+import { pauseIfFailingInARow } from './auto-pause.ts';
 import { dagCallback } from './callbacks.ts';
+import { wakeNextRun } from './past-depends.ts';
 import { checkBackfill, startQueuedRuns } from './runs.ts';
 import { releaseSlots, runHolder, runSemaphore, tiHolder, waveHolder } from './slots.ts';
 import type { Step } from './step.ts';
@@ -52,7 +55,8 @@ const leaves = new WeakMap<Dag, string[]>();
 
 function leavesOf(dag: Dag): string[] {
   let l = leaves.get(dag);
-  if (!l) leaves.set(dag, (l = dag.spec.tasks.filter((t) => t.downstream.length === 0).map((t) => t.taskId)));
+  // Teardowns do not count (unless onFailureFailDagrun): Airflow's leaves for the run's state.
+  if (!l) leaves.set(dag, (l = effectiveLeaves(dag.spec.tasks, (id) => dag.task(id))));
   return l;
 }
 
@@ -166,6 +170,12 @@ async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord): Promise<voi
 async function afterRunEnded(s: Step, run: DagRunRecord): Promise<void> {
   if (run.endDate) await s.store.expireRun?.(runRefOf(run), run.endDate);
   await s.store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
+  const latest = s.env.dags.getDag(run.dagId);
+  if (latest) {
+    await pauseIfFailingInARow(s, latest, run);
+    // The next run's tasks that depend on this one's instances (some may have been skipped in bulk).
+    await wakeNextRun(s, latest, run);
+  }
   // A run failed because no version of its DAG is loaded any more has no queued runs to start.
   if (s.env.dags.getDag(run.dagId)) await startQueuedRuns(s, run.dagId);
   if (run.backfillId) await checkBackfill(s, run.dagId, run.backfillId);
