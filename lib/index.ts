@@ -19,7 +19,7 @@ export {
   type PokeResult,
 } from './authoring/operators.ts';
 export { taskGroup, chain, type TaskGroupOptions, type TaskGroupHandle } from './authoring/group.ts';
-export type { TaskHandle, TaskNode, IterateOptions, DependencyTarget } from './authoring/builder.ts';
+export type { TaskHandle, TaskNode, IterateOptions, DependencyTarget, AsTeardownOptions } from './authoring/builder.ts';
 export type { XComArg, Resolvable } from './authoring/xcom-arg.ts';
 export type { TaskOptions } from './authoring/options.ts';
 export type {
