@@ -36,11 +36,9 @@ export async function pastDependsMet(s: Step, run: DagRunRecord, t: TaskSpec): P
   if (!prev) return true;
   const tis = await s.store.listTaskInstances(prev, t.taskId);
   if (tis.length === 0) {
-    if (!t.ignoreFirstDependsOnPast) return false;
-    // The task's first instance (no earlier run has one) does not look back.
-    const earlier = runs.slice(0, runs.indexOf(runs.find((r) => r.runId === run.runId)!));
-    for (const r of earlier) if ((await s.store.listTaskInstances(r, t.taskId)).length > 0) return false;
-    return true;
+    // The previous run has not decided it yet (its finish will wake this run), or that run's version has no
+    // such task: then only ignoreFirstDependsOnPast lets it go (Airflow waits otherwise).
+    return t.ignoreFirstDependsOnPast === true && !(await versionHasTask(s, prev, t.taskId));
   }
   if (!tis.every(passed)) return false;
   if (!t.waitForDownstream) return true;
@@ -49,6 +47,15 @@ export async function pastDependsMet(s: Step, run: DagRunRecord, t: TaskSpec): P
     if (down.length === 0 || !down.every(passed)) return false;
   }
   return true;
+}
+
+/** Whether the run's DAG version has the task (assumed so when that version cannot be loaded). */
+async function versionHasTask(s: Step, run: DagRunRecord, taskId: string): Promise<boolean> {
+  try {
+    return (await s.dagOf(run)).taskIndex.has(taskId);
+  } catch {
+    return true;
+  }
 }
 
 /** Tasks of `dag` whose past dependency is on `taskId`'s instances: itself, and its upstreams that wait for their downstream. */
