@@ -1268,6 +1268,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.setDagPaused('other', true, at(4))).toEqual({ dagId: 'other', version: '', paused: true, fileloc: null, updatedAt: at(4) });
       });
 
+      it("a pause's reason is kept across versions while paused; unpausing, or a pause without one, clears it", async () => {
+        const s = await makeStore();
+        const dagId = uid('dag');
+        await s.registerDagVersion(entry(dagId, 'v1', 'p.ts'), at(1));
+        const why = 'auto-paused after 3 consecutive failed runs';
+        expect(await s.setDagPaused(dagId, true, at(2), why)).toEqual({ dagId, version: 'v1', paused: true, pausedReason: why, fileloc: 'p.ts', updatedAt: at(2) });
+        expect((await s.registerDagVersion(entry(dagId, 'v2', 'p.ts'), at(3))).pausedReason).toBe(why);
+        expect((await s.getDagRecord(dagId))?.pausedReason).toBe(why);
+        expect(await s.setDagPaused(dagId, false, at(4))).toEqual({ dagId, version: 'v2', paused: false, fileloc: 'p.ts', updatedAt: at(4) });
+        await s.setDagPaused(dagId, true, at(5), why);
+        expect(await s.setDagPaused(dagId, true, at(6))).toEqual({ dagId, version: 'v2', paused: true, fileloc: 'p.ts', updatedAt: at(6) });
+      });
+
       it('version records: the first registration is kept, the current version moves, listed oldest first', async () => {
         const s = await makeStore();
         const dagId = uid('dag');

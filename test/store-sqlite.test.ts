@@ -717,6 +717,8 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     try {
       expect(check.prepare('SELECT version FROM schema_version').get()?.version).toBe(SQLITE_SCHEMA_VERSION);
       expect(check.prepare("SELECT name FROM pragma_table_info('runs') WHERE name = 'pinned_versions'").get()?.name).toBe('pinned_versions');
+      // Schema 6: why airless paused a DAG.
+      expect(check.prepare("SELECT name FROM pragma_table_info('dags') WHERE name = 'paused_reason'").get()?.name).toBe('paused_reason');
       const pk = check.prepare("SELECT name FROM pragma_table_info('dag_versions') WHERE pk > 0 ORDER BY pk").all().map((r) => r.name);
       expect(pk).toEqual(['dag_id', 'version']);
     } finally {
@@ -738,11 +740,15 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     expect(await s.registerDagVersion({ dagId: 'a', version: 'v2', structureHash: 's2', bundle: 'b2', fileloc: 'a.ts' }, at(5))).toEqual({ dagId: 'a', version: 'v2', paused: true, fileloc: 'a.ts', updatedAt: at(5) });
     expect(await s.listDagVersions('a')).toEqual([{ dagId: 'a', version: 'v2', structureHash: 's2', bundle: 'b2', fileloc: 'a.ts', createdAt: at(5), prunedAt: null }]);
     expect((await s.updateRun({ dagId: 'a', runId: 'r1' }, null, { pinnedVersions: { b: 'v1' } }))?.pinnedVersions).toEqual({ b: 'v1' });
+    expect((await s.setDagPaused('b', true, at(6), 'auto-paused after 2 consecutive failed runs')).pausedReason).toBe('auto-paused after 2 consecutive failed runs');
     s.close();
     // Opened again: nothing more to migrate, what was written is there.
     const again = open(path);
     expect((await again.getRun({ dagId: 'a', runId: 'r1' }))?.pinnedVersions).toEqual({ b: 'v1' });
     expect((await again.getDagVersion('a', 'v2'))?.createdAt).toBe(at(5));
+    expect((await again.getDagRecord('b'))?.pausedReason).toBe('auto-paused after 2 consecutive failed runs');
+    // Unpausing clears the reason.
+    expect('pausedReason' in (await again.setDagPaused('b', false, at(7)))).toBe(false);
   });
 
   it('a new file and a migrated one have the same tables and columns, in the same order', () => {

@@ -27,6 +27,8 @@
  * A DAG's partition holds its record, its backfills and its version records: `getDagVersion` is a GetItem,
  * `listDagVersions` a Query on `VERSION#` (sorted by `createdAt` after it: a DAG has few versions), and
  * `deleteDagRecord` deletes the whole partition (one Query, then batch deletes).
+ * The DAG record's `pausedReason` (a string, or null) says why airless paused it (max_consecutive_failed_dag_runs);
+ * every pause and unpause sets it, registering a version leaves it.
  *
  * Map indexes, item indexes and try numbers are zero-padded (`-` for map index -1, which sorts first),
  * so a Query on a prefix returns them in numeric order. Every item also carries `type`. Items of a
