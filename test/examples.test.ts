@@ -10,10 +10,11 @@ import { solver, type CubeQa } from '../dags/solver.ts';
 import { stageCalibration, type CalibrationQa } from '../dags/stage_calibration.ts';
 import { stageImaging, type ImagingQa } from '../dags/stage_imaging.ts';
 import { stageImportPrep, type ImportPrepQa } from '../dags/stage_import_prep.ts';
+import { setupTeardown } from '../dags/setup_teardown.ts';
 import type { SolverResult } from '../dags/_deconvolution.ts';
 import { errorText } from './helpers.ts';
 
-const ALL_DAGS: Dag[] = [exampleWorkflow, stageImportPrep, stageCalibration, stageImaging, solver, batchFanout, iterationVsMapping, branchingJoin];
+const ALL_DAGS: Dag[] = [exampleWorkflow, stageImportPrep, stageCalibration, stageImaging, solver, batchFanout, iterationVsMapping, branchingJoin, setupTeardown];
 
 function newRunner(): { runner: LocalRunner; clock: FakeClock } {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
@@ -443,5 +444,23 @@ describe('branching_join', () => {
       archived: [image.image],
       location: `s3://archive/NGC253/${report.runId}/`,
     });
+  });
+});
+
+describe('setup_teardown', () => {
+  it('creates the workspace, images in it and releases it', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'setup_teardown', runId: 'st1' });
+    expect(report.state).toBe('success');
+    expect(states(report)).toEqual({ create_workspace: 'success/1', stage_visibilities: 'success/1', image_channels: 'success/1', release_workspace: 'success/1' });
+    expect(await xcom(runner, report, 'release_workspace')).toEqual({ released: '/scratch/st1' });
+  });
+
+  it('imaging fails: the workspace is released all the same and the run fails', async () => {
+    const { runner } = newRunner();
+    const report = await runner.run({ dagId: 'setup_teardown', runId: 'st2', conf: { fail_imaging: true } });
+    expect(report.state).toBe('failed');
+    expect(states(report)).toEqual({ create_workspace: 'success/1', stage_visibilities: 'success/1', image_channels: 'failed/1', release_workspace: 'success/1' });
+    expect(errorText((await runner.store.getTaskInstance({ dagId: 'setup_teardown', runId: 'st2', taskId: 'image_channels', mapIndex: -1 }))?.error)).toBe('Error: imaging /scratch/st2/NGC253.ms failed: out of scratch space');
   });
 });
