@@ -5,6 +5,7 @@ import { PauseToggle } from '../components/pause-toggle.tsx';
 import { StateSquare } from '../components/state-badge.tsx';
 import { formatDate } from '../format.ts';
 import { useDags, useImportErrors, useRecentRunsOf } from '../queries.ts';
+import { PausedReasonTag } from '../components/setup-teardown.tsx';
 
 /** The last-run states the list filters on. */
 const LAST_RUN_STATES = ['failed', 'running', 'success'] as const;
@@ -87,6 +88,7 @@ function DagRow({ dag, runs, runsError }: { dag: Dag; runs: readonly DagRun[]; r
             import error
           </Link>
         )}
+        <PausedReasonTag dag={dag} />
         {dag.description !== null && dag.description !== '' && <div className="muted small">{dag.description}</div>}
         <div>
           {dag.tags.map((t) => (

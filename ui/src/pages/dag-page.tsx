@@ -6,6 +6,7 @@ import { DEFAULT_RUNS_VIEW, RunsViewContext, useDagId, useViewBase, type RunsVie
 import { formatDate } from '../format.ts';
 import { useDag } from '../queries.ts';
 import { DurationChart } from './duration-chart.tsx';
+import { PausedReasonTag } from '../components/setup-teardown.tsx';
 
 /** The search parameter that shows the run-duration chart in place of the grid (`?view=durations`). */
 const VIEW_PARAM = 'view';
@@ -34,6 +35,7 @@ export function DagPage() {
       <div className="dag-header">
         {dag.data && <PauseToggle dagId={dagId} isPaused={dag.data.is_paused} />}
         <h1 data-testid="dag-title">{dag.data?.dag_display_name ?? dagId}</h1>
+        {dag.data && <PausedReasonTag dag={dag.data} />}
         {dag.data && (
           <span className="muted small">
             schedule <span className="mono">{dag.data.timetable_summary ?? 'None'}</span> · next run{' '}

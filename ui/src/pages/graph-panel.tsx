@@ -7,6 +7,7 @@ import { runPath, taskTree, tiPath, useDagId, useSelection, useViewBase } from '
 import { useRuns, useTaskInstances, useTasks } from '../queries.ts';
 import { stateColor, summaryState } from '../states.ts';
 import '../charts.css';
+import { SetupTeardownTspan } from '../components/setup-teardown.tsx';
 
 const NODE_W = 190;
 const NODE_H = 40;
@@ -273,6 +274,7 @@ export function GraphPanel() {
                     <text x={16} y={17} className="graph-label">
                       {label}
                       {s.count > 0 ? ` [${s.count}]` : ''}
+                      <SetupTeardownTspan task={task} />
                     </text>
                     <text x={16} y={32} className="graph-sub">
                       {task.operator_name}

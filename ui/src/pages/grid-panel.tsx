@@ -10,6 +10,7 @@ import { stateColor, summaryState } from '../states.ts';
 import { taskInstancesQuery, useDagVersions, useRunsPage, useTasks } from '../queries.ts';
 import { versionLabel } from '../versions.ts';
 import '../charts.css';
+import { SetupTeardownMarker } from '../components/setup-teardown.tsx';
 
 /** Every run state and run type the API knows, for the filters (a missing one fails to compile). */
 const RUN_STATE_OPTIONS = Object.keys({ queued: 1, running: 1, success: 1, failed: 1 } satisfies Record<DagRun['state'], 1>);
@@ -176,6 +177,7 @@ const TaskRows = memo(function TaskRows({ task, depth, columns, own, base, selec
           ) : (
             label
           )}
+          <SetupTeardownMarker task={task} />
         </th>
         {cells(null)}
       </tr>
