@@ -318,4 +318,46 @@ describe('grid, graph, Gantt and duration chart on a standalone server', () => {
     await page.getByTestId('tab-grid').click();
     await expectGridRuns(older.runs);
   });
+
+  it('marks setup (↗) and teardown (↘) tasks in the grid and the graph, and shows why the DAG was auto-paused', async () => {
+    const ST = 'grid_setup_teardown';
+    const tasks = await api(server, 'GET', `/api/v2/dags/${ST}/tasks`);
+    expect(tasks.json.tasks.map((t: { task_id: string; is_setup: boolean; is_teardown: boolean; trigger_rule: string }) => [t.task_id, t.is_setup, t.is_teardown, t.trigger_rule])).toEqual([
+      ['create', true, false, 'all_success'],
+      ['work', false, false, 'all_success'],
+      ['remove', false, true, 'all_done_setup_success'],
+    ]);
+    await trigger(ST, { dag_run_id: 'st_1', logical_date: '2026-11-03T10:00:00Z' });
+    // The failed run pauses the DAG (one failed run in a row is its limit).
+    await expect.poll(async () => (await api(server, 'GET', `/api/v2/dags/${ST}`)).json.paused_reason, { timeout: 60_000 }).toBe('auto-paused after 1 consecutive failed run');
+    expect((await apiRuns(ST, '')).runs.map((r) => [r.dag_run_id, r.state])).toEqual([['st_1', 'failed']]);
+    const tis = await api(server, 'GET', `/api/v2/dags/${ST}/dagRuns/st_1/taskInstances`);
+    expect(tis.json.task_instances.map((t: { task_id: string; state: string }) => [t.task_id, t.state]).sort()).toEqual([
+      ['create', 'success'],
+      ['remove', 'success'],
+      ['work', 'failed'],
+    ]);
+
+    await page.goto(`${server.url}/#/dags/${ST}`);
+    await page.getByTestId(`dag-paused-reason-${ST}`).waitFor();
+    expect(await page.getByTestId(`dag-paused-reason-${ST}`).textContent()).toBe('auto-paused after 1 consecutive failed run');
+    await expectGridRuns([{ dag_run_id: 'st_1' }] as ApiRun[]);
+    const markers = (scope: string) => page.locator(`${scope} [data-testid="setup-teardown-marker"]`).evaluateAll((els) => els.map((e) => [e.closest('[data-task-id]')?.getAttribute('data-task-id'), e.getAttribute('data-kind'), e.textContent?.trim()]));
+    expect(await markers('[data-testid="grid-row"]')).toEqual([
+      ['create', 'setup', '↗'],
+      ['remove', 'teardown', '↘'],
+    ]);
+    await shot(page, 'setup-teardown-grid');
+    await page.getByTestId('tab-graph').click();
+    await expect.poll(() => page.getByTestId('graph-node').count()).toBe(3);
+    expect(await markers('[data-testid="graph-node"]')).toEqual([
+      ['create', 'setup', '↗'],
+      ['remove', 'teardown', '↘'],
+    ]);
+    await shot(page, 'setup-teardown-graph');
+    // The DAG list shows the reason too; unpausing clears it.
+    await page.goto(server.link);
+    await page.getByTestId(`dag-paused-reason-${ST}`).waitFor();
+    expect((await api(server, 'PATCH', `/api/v2/dags/${ST}`, { is_paused: false })).json).toMatchObject({ is_paused: false, paused_reason: null });
+  });
 });
