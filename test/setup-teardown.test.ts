@@ -131,6 +131,12 @@ describe.each(STORES)('setup and teardown runs (%s)', (_name, makeStore) => {
     expect(report.state).toBe('failed');
   });
 
+  it("work fails under a teardown with onFailureFailDagrun: the run's state is the teardown's (Airflow's leaves: the work is not one)", async () => {
+    const { report } = await runOf(lifecycle('st_work_fails_counted_teardown', 'work', { onFailureFailDagrun: true }));
+    expect(states(report)).toEqual({ create: 'success', work: 'failed', delete: 'success' });
+    expect(report.state).toBe('success');
+  });
+
   it('nothing fails: everything succeeds', async () => {
     const { report } = await runOf(lifecycle('st_ok', null));
     expect(states(report)).toEqual({ create: 'success', work: 'success', delete: 'success' });

@@ -81,9 +81,9 @@ function mixes(): Up[][] {
 
 describe('trigger rules: every rule against every mix of upstream states', () => {
   const cases = TRIGGER_RULES.flatMap((rule) => mixes().map((ups) => ({ rule, ups, expected: oracle(rule, ups) })));
-  it('covers all 12 rules and 55 mixes of 1 to 3 upstreams', () => {
-    expect(TRIGGER_RULES).toHaveLength(12);
-    expect(cases).toHaveLength(12 * 55);
+  it('covers all 13 rules and 55 mixes of 1 to 3 upstreams', () => {
+    expect(TRIGGER_RULES).toHaveLength(13);
+    expect(cases).toHaveLength(13 * 55);
   });
   it.each(cases)('$rule with [$ups] -> $expected', ({ rule, ups, expected }) => {
     expect(evaluateTriggerRule(rule, countsOf(ups), ups.length)).toBe(expected);

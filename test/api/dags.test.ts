@@ -32,6 +32,8 @@ describe('GET /api/v2/dags', () => {
       next_dagrun_logical_date: null,
       last_parsed_time: null,
       dag_version: expect.any(String),
+      max_consecutive_failed_dag_runs: 0,
+      paused_reason: null,
     });
   });
 
@@ -116,6 +118,11 @@ describe('tasks', () => {
       pool: 'default_pool',
       doc_md: null,
       trigger_dag_id: null,
+      is_setup: false,
+      is_teardown: false,
+      on_failure_fail_dagrun: false,
+      depends_on_past: false,
+      wait_for_downstream: false,
     });
   });
 

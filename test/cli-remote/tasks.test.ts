@@ -25,8 +25,8 @@ describe('tasks list', () => {
     const json = await remote('tasks', 'list', 'remote_greet', '--json');
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toStrictEqual([
-      { task_id: 'hello', task_display_name: 'hello', operator_name: 'task', trigger_rule: 'all_success', retries: 0, downstream_task_ids: ['repeat'], upstream_task_ids: [], is_mapped: false, group_id: null, pool: 'default_pool', doc_md: null, trigger_dag_id: null },
-      { task_id: 'repeat', task_display_name: 'repeat', operator_name: 'task', trigger_rule: 'all_success', retries: 0, downstream_task_ids: [], upstream_task_ids: ['hello'], is_mapped: false, group_id: null, pool: 'default_pool', doc_md: null, trigger_dag_id: null },
+      { task_id: 'hello', task_display_name: 'hello', operator_name: 'task', trigger_rule: 'all_success', retries: 0, downstream_task_ids: ['repeat'], upstream_task_ids: [], is_mapped: false, group_id: null, pool: 'default_pool', doc_md: null, trigger_dag_id: null, is_setup: false, is_teardown: false, on_failure_fail_dagrun: false, depends_on_past: false, wait_for_downstream: false },
+      { task_id: 'repeat', task_display_name: 'repeat', operator_name: 'task', trigger_rule: 'all_success', retries: 0, downstream_task_ids: [], upstream_task_ids: ['hello'], is_mapped: false, group_id: null, pool: 'default_pool', doc_md: null, trigger_dag_id: null, is_setup: false, is_teardown: false, on_failure_fail_dagrun: false, depends_on_past: false, wait_for_downstream: false },
     ]);
     const text = await remote('tasks', 'list', 'remote_flaky');
     expect(text.stdout).toBe(
