@@ -77,7 +77,7 @@ describe('DAG definition errors name the DAG, the task and the field', () => {
   });
   it('an unknown trigger rule', () => {
     expect(msg(() => dag({ dagId: 'tr' }, () => { task('a', () => 1, { triggerRule: 'all_succes' as never }); }))).toBe(
-      `DagDefinitionError: DAG 'tr', task 'a', field 'triggerRule': unknown trigger rule 'all_succes' (known: all_success, all_failed, all_done, all_done_min_one_success, one_success, one_failed, one_done, none_failed, none_failed_min_one_success, none_skipped, all_skipped, always)`,
+      `DagDefinitionError: DAG 'tr', task 'a', field 'triggerRule': unknown trigger rule 'all_succes' (known: all_success, all_failed, all_done, all_done_min_one_success, one_success, one_failed, one_done, none_failed, none_failed_min_one_success, none_skipped, all_skipped, always, all_done_setup_success)`,
     );
   });
   it('bad schedules', () => {
