@@ -116,6 +116,32 @@ describe.each(STORES)('depends_on_past (%s)', (_name, makeStore) => {
   });
 });
 
+describe.each(STORES)('ignoreFirstDependsOnPast (%s)', (_name, makeStore) => {
+  it("a task new in this version runs when the previous run's version had no such task; without the option it waits", async () => {
+    const v1 = dag({ dagId: 'dop_first' }, () => void task('a', () => 1));
+    const v2 = dag({ dagId: 'dop_first' }, () => {
+      task('a', () => 1);
+      task({ taskId: 'x', dependsOnPast: true, ignoreFirstDependsOnPast: true }, () => 'x');
+      task({ taskId: 'y', dependsOnPast: true }, () => 'y');
+    });
+    let current = v1;
+    const r = fakeRunner([], {
+      store: makeStore(),
+      captureConsole: false,
+      dags: { getDag: (dagId, version) => (dagId !== 'dop_first' ? undefined : version === v1.spec.version ? v1 : version === v2.spec.version ? v2 : current) },
+    });
+    expect(states(await r.run({ dagId: 'dop_first', runId: 'r1', logicalDate: D1 }))).toEqual({ a: 'success' });
+    current = v2;
+    const second = await r.trigger({ dagId: 'dop_first', runId: 'r2', logicalDate: D2 });
+    await r.idle();
+    expect((await r.store.getRun(second))?.state).toBe('running');
+    expect((await r.store.listTaskInstances(second)).map((t) => [t.taskId, t.state])).toEqual([
+      ['a', 'success'],
+      ['x', 'success'],
+    ]);
+  });
+});
+
 describe.each(STORES)('max_consecutive_failed_dag_runs (%s)', (_name, makeStore) => {
   it('pauses the DAG, with its reason, when the latest N runs failed; unpausing clears it', async () => {
     let fails = true;
