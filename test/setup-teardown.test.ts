@@ -7,6 +7,7 @@ import { clearTaskInstances } from '../lib/scheduler/operations.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
+import type { RunnerEvent } from '../lib/runner/local-runner.ts';
 import { fakeRunner, states, tries } from './helpers.ts';
 
 const sqlite: SqliteStateStore[] = [];
@@ -169,6 +170,58 @@ describe.each(STORES)('setup and teardown runs (%s)', (_name, makeStore) => {
     expect(states(report)).toEqual({ 'outer.inner.up': 'success', 'outer.inner.w': 'failed', 'outer.inner.down': 'success', after: 'upstream_failed' });
     expect(report.state).toBe('failed');
     expect(order).toEqual(['up', 'w', 'down']);
+  });
+
+  it("an indirect setup that failed makes a work task upstream_failed whatever its own rule (Airflow's setup constraint)", async () => {
+    const d = dag({ dagId: 'st_indirect_fail' }, () => {
+      const s1 = task('s1', fail('s1')).asSetup();
+      const w1 = task('w1', () => 1);
+      const w2 = task({ taskId: 'w2', triggerRule: 'all_done' }, () => 2);
+      const t1 = task('t1', () => 3);
+      chain(s1, w1, w2, t1.asTeardown({ setups: s1 }));
+    });
+    const r = fakeRunner([d], { store: makeStore(), captureConsole: false });
+    const report = await r.run({ dagId: 'st_indirect_fail' });
+    expect(states(report)).toEqual({ s1: 'failed', w1: 'upstream_failed', w2: 'upstream_failed', t1: 'upstream_failed' });
+    expect(report.state).toBe('failed');
+  });
+
+  it('a work task whose own upstreams are done waits for its indirect setup to succeed, and runs when it has', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    const d = dag({ dagId: 'st_indirect_wait' }, () => {
+      const s1 = task('s1', async () => {
+        await gate;
+        order.push('s1');
+      }).asSetup();
+      const x = task('x', () => void order.push('x'));
+      // w1 runs on x alone (one_success), while the setup is still running.
+      const w1 = task({ taskId: 'w1', triggerRule: 'one_success' }, () => void order.push('w1')).after(s1, x);
+      const w2 = task('w2', () => void order.push('w2')).after(w1);
+      const t1 = task('t1', () => void order.push('t1'));
+      chain(w2, t1.asTeardown({ setups: s1 }));
+    });
+    expect(d.task('w2').upstream).toEqual(['w1']);
+    // Once the step that finished w1 is over (it decided w1's downstream), see whether w2 has an instance,
+    // then let the setup go.
+    let w2Then: string[] | undefined;
+    const onEvent = (e: RunnerEvent) => {
+      if (e.type === 'ti' && e.ti.taskId === 'w1' && e.ti.state === 'success') {
+        setImmediate(() => {
+          void r.store.listTaskInstances(e.ti, 'w2').then((tis) => {
+            w2Then = tis.map((ti) => ti.state);
+            release();
+          });
+        });
+      }
+    };
+    const r = fakeRunner([d], { store: makeStore(), captureConsole: false, onEvent });
+    const report = await r.run({ dagId: 'st_indirect_wait' });
+    expect(report.state).toBe('success');
+    // w2 waited, undecided, for s1 although its only upstream, w1, had succeeded.
+    expect(w2Then).toEqual([]);
+    expect(order).toEqual(['x', 'w1', 's1', 'w2', 't1']);
   });
 
   it('clearing the work task clears its setup and teardown too: all three run again', async () => {

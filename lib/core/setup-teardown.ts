@@ -92,3 +92,21 @@ export function groupLeaves(ids: readonly string[], task: TaskOf): string[] {
   }
   return out;
 }
+
+/**
+ * The setups a task waits for besides its direct upstreams (Airflow's relevant indirect setups, checked by
+ * its `_evaluate_setup_constraint`): the setups among `setupsAndTeardownsToClear` that are not direct
+ * upstreams. None for a teardown.
+ */
+export function indirectSetups(taskId: string, task: TaskOf): string[] {
+  const t = task(taskId);
+  if (t.teardown) return [];
+  return setupsAndTeardownsToClear(taskId, task).filter((id) => task(id).setup && !t.upstream.includes(id));
+}
+
+/** What a task's indirect setups allow (their ended instances, by state, against how many they have). */
+export function indirectSetupVerdict(c: { total: number; success: number; failed: number; skipped: number; upstream_failed: number }): 'ok' | 'wait' | 'skipped' | 'upstream_failed' {
+  if (c.failed > 0 || c.upstream_failed > 0) return 'upstream_failed';
+  if (c.skipped > 0) return 'skipped';
+  return c.success >= c.total ? 'ok' : 'wait';
+}

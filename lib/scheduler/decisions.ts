@@ -13,7 +13,7 @@ import type { TerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import { newTaskInstance, tiKeyOf, type DagRunRecord, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary } from '../store/records.ts';
 import { dependentsOnPast, pastDependsMet, wakeNextRun } from './past-depends.ts';
-import { setupCounts } from './setups.ts';
+import { hasIndirectSetups, indirectDependents, indirectSetupsAllow, setupCounts } from './setups.ts';
 import { finalizeIfDone, finalizeRun } from './run-end.ts';
 import { slotReleases, wakeWaiters } from './slots.ts';
 import type { Step } from './step.ts';
@@ -63,6 +63,13 @@ export async function decide(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, 
   // A teardown: what its direct upstream setups did, read once its other upstreams let it go on.
   if (t.triggerRule === 'all_done_setup_success') verdict = evaluateTriggerRule(t.triggerRule, { ...counts(dag, t, rec), setups: await setupCounts(s, dag, run, t) }, t.upstream.length);
   if (verdict === 'wait') return;
+  // Airflow's setup constraint: a relevant indirect setup that failed or was skipped settles the task so;
+  // one not yet succeeded keeps it waiting (its end decides the task again: `finish`).
+  if (hasIndirectSetups(dag, t)) {
+    const allow = await indirectSetupsAllow(s, dag, run, t);
+    if (allow === 'upstream_failed' || allow === 'skipped') verdict = allow;
+    else if (allow === 'wait' && verdict === 'run') return;
+  }
   // depends_on_past: neither run nor skipped until the previous run's instance allows (Airflow waits for
   // past depends before skipping too); woken by that instance's finish (wakeNextRun).
   if ((verdict === 'run' || verdict === 'skipped') && !(await pastDependsMet(s, run, t))) return;
@@ -119,7 +126,7 @@ export async function decideAll(s: Step, dag: Dag, run: DagRunRecord, tasks: rea
     const t = tasks[i]!;
     const rec = recs[i];
     if (rec?.decision) continue;
-    if (!t.mapping && !t.dependsOnPast && t.triggerRule !== 'all_done_setup_success' && (run.clearNumber ?? 0) === 0 && evaluateTriggerRule(t.triggerRule, counts(dag, t, rec), t.upstream.length) === 'run') {
+    if (!t.mapping && !t.dependsOnPast && t.triggerRule !== 'all_done_setup_success' && !hasIndirectSetups(dag, t) && (run.clearNumber ?? 0) === 0 && evaluateTriggerRule(t.triggerRule, counts(dag, t, rec), t.upstream.length) === 'run') {
       batch.push({ t, rec });
       continue;
     }
@@ -280,6 +287,10 @@ export async function finish(
   await decideAll(s, dag, run, t.downstream.map((d) => dag.task(d)), res.downstream);
   // The run as read after the finish: its pending count is final when the finish brought it to 0.
   if (res.pending === 0) await finalizeRun(s, run);
+  if (t.setup && res.pending > 0) {
+    const waiting = indirectDependents(dag, t.taskId);
+    if (waiting.length) await decideAll(s, dag, run, waiting, await s.store.getTaskStates(run, waiting.map((w) => w.taskId)));
+  }
   if (dependentsOnPast(dag, t.taskId).length > 0) await wakeNextRun(s, dag, run, [t.taskId]);
   return true;
 }
