@@ -16,7 +16,7 @@ export function SetupTeardownMarker({ task }: { task: Pick<Task, 'task_id' | 'is
   const kind = kindOf(task);
   if (kind === null) return null;
   return (
-    <span className="setup-teardown-marker" data-testid="setup-teardown-marker" data-kind={kind} title={`${kind} task`} aria-label={`${kind} task`}>
+    <span className="setup-teardown-marker" data-testid="setup-teardown-marker" data-kind={kind} title={`${kind} task`} role="img" aria-label={`${kind} task`}>
       {setupTeardownArrow(task)}
     </span>
   );
