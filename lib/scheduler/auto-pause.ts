@@ -12,7 +12,10 @@ export function autoPauseReason(n: number): string {
   return `auto-paused after ${n} consecutive failed run${n === 1 ? '' : 's'}`;
 }
 
-/** After `run` ended: pause its DAG when its latest `maxConsecutiveFailedDagRuns` runs all failed. Idempotent. */
+/**
+ * After `run` ended: pause its DAG when its latest `maxConsecutiveFailedDagRuns` runs all failed. Idempotent,
+ * and a replay of an old end does not pause again a DAG whose record changed after that end.
+ */
 export async function pauseIfFailingInARow(s: Step, dag: Dag, run: DagRunRecord): Promise<void> {
   const n = dag.spec.maxConsecutiveFailedDagRuns ?? 0;
   if (n <= 0 || run.state !== 'failed') return;
@@ -22,5 +25,7 @@ export async function pauseIfFailingInARow(s: Step, dag: Dag, run: DagRunRecord)
   if (!latest.every((r) => r.state === 'failed')) return;
   const rec = await s.store.getDagRecord(dag.dagId);
   if (rec?.paused) return;
+  // A replay of the run's end after the DAG record changed (e.g. a user unpaused it since) changes nothing.
+  if (rec && run.endDate !== null && rec.updatedAt > run.endDate) return;
   await s.store.setDagPaused(dag.dagId, true, iso(s.now()), autoPauseReason(n));
 }
