@@ -224,6 +224,24 @@ describe.each(STORES)('setup and teardown runs (%s)', (_name, makeStore) => {
     expect(order).toEqual(['x', 'w1', 's1', 'w2', 't1']);
   });
 
+  it('a mapped setup: the teardown runs when one of its instances succeeded (counted per instance, as Airflow)', async () => {
+    const d = dag({ dagId: 'st_mapped_setup' }, () => {
+      const nodes = task('nodes', (_c, n: number) => {
+        if (n === 2) throw new Error('node 2 fails');
+        return `node-${n}`;
+      })
+        .expand([1, 2, 3])
+        .asSetup();
+      const work = task('work', () => 'w');
+      const down = task('down', () => 'd');
+      chain(nodes, work, down.asTeardown({ setups: nodes }));
+    });
+    const r = fakeRunner([d], { store: makeStore(), captureConsole: false });
+    const report = await r.run({ dagId: 'st_mapped_setup' });
+    expect(states(report)).toEqual({ 'nodes[0]': 'success', 'nodes[1]': 'failed', 'nodes[2]': 'success', work: 'upstream_failed', down: 'success' });
+    expect(report.state).toBe('failed');
+  });
+
   it('clearing the work task clears its setup and teardown too: all three run again', async () => {
     let failWork = true;
     const d = dag({ dagId: 'st_clear' }, () => {

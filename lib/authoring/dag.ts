@@ -269,7 +269,6 @@ function semanticFlags(b: DagBuilder, d: TaskDraft): SemanticFlags {
   for (const k of names) if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new DagDefinitionError(`expected true or false, got ${JSON.stringify(o[k])}`, loc(k));
   if (o.setup && o.teardown) throw new DagDefinitionError('a task cannot be both a setup and a teardown', loc('teardown'));
   if (o.onFailureFailDagrun && !o.teardown) throw new DagDefinitionError('onFailureFailDagrun applies to a teardown task only (set teardown: true or call .asTeardown())', loc('onFailureFailDagrun'));
-  if (o.teardown && d.mapping) throw new DagDefinitionError('a teardown task cannot be mapped', loc('teardown'));
   const f: SemanticFlags = {};
   if (o.setup) f.setup = true;
   if (o.teardown) f.teardown = true;
