@@ -8,7 +8,7 @@ import type { ArrayRef } from '../core/arrays.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { DagRunRecord, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { SlotRelease } from '../store/state-store.ts';
-import { missingPoolMessage, poolLimit, UNLIMITED_POOL_SLOTS } from './pool-rules.ts';
+import { missingPoolMessage, poolLimit } from './pool-rules.ts';
 import type { Step } from './step.ts';
 import { queueInstance } from './tries.ts';
 import { groupInstances } from './waves.ts';
@@ -50,7 +50,8 @@ async function limits(s: Step, dag: Dag, t: TaskSpec): Promise<Limit[] | string>
     await s.putPool(pool);
   }
   if (!pool) return missingPoolMessage(t.pool);
-  if (pool.slots !== UNLIMITED_POOL_SLOTS && t.poolSlots > pool.slots) return `task needs ${t.poolSlots} slots but pool '${pool.name}' has only ${pool.slots}`;
+  // A pool of 0 slots is closed: its tasks wait (for it to be given slots) rather than fail.
+  if (pool.slots > 0 && t.poolSlots > pool.slots) return `task needs ${t.poolSlots} slots but pool '${pool.name}' has only ${pool.slots}`;
   const out = [
     { name: `dag:${dag.dagId}`, n: 1, limit: dag.spec.maxActiveTasks },
     { name: `pool:${pool.name}`, n: t.poolSlots, limit: poolLimit(pool.slots) },
