@@ -8,6 +8,7 @@ import type { ListOptions } from './commands/dags-list.ts';
 import type { ListRunsOptions } from './commands/dags-list-runs.ts';
 import type { VersionsOptions } from './commands/dags-versions.ts';
 import type { PauseOptions } from './commands/dags-pause.ts';
+import type { PoolsOptions, PoolsSetOptions } from './commands/pools.ts';
 import type { StandaloneCommandOptions } from './commands/standalone.ts';
 import type { DagsTestOptions } from './commands/dags-test.ts';
 import type { TriggerOptions } from './commands/dags-trigger.ts';
@@ -198,6 +199,43 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--dry-run', 'list the logical dates and what would happen to each; create nothing')
     .option('--json', "print the API's Backfill object (with --dry-run, the dates)")
     .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/backfill-create.ts')).backfillCreate(term, cmd.optsWithGlobals<BackfillCreateOptions>())));
+  const pools = program.command('pools').description('pools on the server: named slot limits that tasks take (`pool`, `poolSlots`) while queued or running');
+  const poolsCmd = async () => import('./commands/pools.ts');
+  pools
+    .command('set')
+    .description('create the pool, or change its slots (a pool shrunk below what tries hold lets them finish and starts none until fewer do)')
+    .argument('<name>')
+    .argument('<slots>', 'an integer >= 0 (0: no task of it starts), or -1 for unlimited')
+    .option('--description <text>', "the pool's description (default: kept when it exists, else none)")
+    .option('--json', "print the API's Pool object")
+    .action(async (name: string, slots: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsSet(term, name, slots, cmd.optsWithGlobals<PoolsSetOptions>())));
+  pools
+    .command('get')
+    .description('show a pool: slots, and how many running and queued tries hold')
+    .argument('<name>')
+    .option('--json', "print the API's Pool object")
+    .action(async (name: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsGet(term, name, cmd.optsWithGlobals<PoolsOptions>())));
+  pools
+    .command('list')
+    .description('list the pools (default_pool first): slots, and how many running and queued tries hold')
+    .option('--json', "print a JSON array of the API's Pool objects")
+    .action(async (_o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsList(term, cmd.optsWithGlobals<PoolsOptions>())));
+  pools
+    .command('delete')
+    .description('delete a pool (not default_pool, nor one whose slots tries hold); tasks waiting for it fail')
+    .argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsDelete(term, name, cmd.optsWithGlobals<PoolsOptions>())));
+  pools
+    .command('import')
+    .description('create or change the pools of a JSON file, as Airflow\'s: { "<name>": { "slots": 4, "description": "..." } }')
+    .argument('<file>')
+    .option('--json', "print a JSON array of the API's Pool objects")
+    .action(async (file: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsImport(term, file, cmd.optsWithGlobals<PoolsOptions>())));
+  pools
+    .command('export')
+    .description("write every pool to a JSON file, as Airflow's (pools import reads it)")
+    .argument('<file>')
+    .action(async (file: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsExport(term, file, cmd.optsWithGlobals<PoolsOptions>())));
   program
     .command('standalone')
     .description('run the scheduler, the REST API and the web UI in this process (state in $AIRLESS_HOME/airless.db); Ctrl-C stops')
