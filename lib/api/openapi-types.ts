@@ -529,7 +529,7 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
-            /** @description The params as one JSON Schema object (type object, properties, required, additionalProperties false): what conf must satisfy. */
+            /** @description The params as one JSON Schema object (type object, properties, required; additionalProperties false when the DAG has strictConf, else true: other conf keys are kept in the run's conf): what conf must satisfy. */
             params_schema: {
                 [key: string]: unknown;
             };
@@ -1358,7 +1358,7 @@ export interface operations {
                     dag_run_id?: string;
                     /** Format: date-time */
                     logical_date?: string | null;
-                    /** @description Values of the DAG's params (validated against their JSON Schemas). */
+                    /** @description Values of the DAG's params (validated against their JSON Schemas), and other keys, kept in the run's conf unless the DAG has strictConf. */
                     conf?: {
                         [key: string]: unknown;
                     };

@@ -775,7 +775,7 @@ export class LocalRunner {
     if (!dag) throw new DagNotFoundError(`no DAG '${req.dagId}'`, { dagId: req.dagId });
     const spec = dag.task(req.taskId);
     const now = this.clock.now();
-    const params = resolveParams(dag.spec.params, req.conf ?? {}, { dagId: dag.dagId });
+    const params = resolveParams(dag.spec.params, req.conf ?? {}, { dagId: dag.dagId }, dag.spec.strictConf === true);
     const runId = `test__${new Date(now).toISOString()}__${spec.taskId}`;
     const run = { dagId: dag.dagId, runId };
     await this.store.createRun({
