@@ -32,6 +32,7 @@ import { AirlessReconciler } from './reconciler.ts';
 import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
 import { compileTimerMachine } from './timer-definition.ts';
+import { AirlessPools, type AirlessPoolProps } from './pools.ts';
 
 /** What the store does to the table (lib/store/dynamodb-store.ts): no Scan, no streams, no table management. */
 export const TABLE_ACTIONS = [
@@ -225,6 +226,13 @@ export interface AirlessProps {
    * @default []
    */
   apiCallers?: iam.IGrantable[];
+  /**
+   * Pools by name, written to the table at deploy (when declared, or when their slots or description change
+   * here; a pool removed from here is deleted, but default_pool, which always exists). Between deploys,
+   * `airless pools set --stack NAME` changes them. E.g. `{ api_throttle: { slots: 4, description: 'vendor API' } }`.
+   * @default {} (default_pool alone, 128 slots)
+   */
+  pools?: Record<string, AirlessPoolProps>;
 }
 
 /** The props of an {@link AirlessStack}: a stack of its own holding one {@link Airless} construct. */
@@ -312,6 +320,7 @@ export class Airless extends Construct {
       const [pk, sk] = g.KeySchema;
       this.table.addGlobalSecondaryIndex({ indexName: g.IndexName, partitionKey: attr(pk.AttributeName), sortKey: attr(sk.AttributeName), projectionType: dynamodb.ProjectionType.ALL });
     }
+    if (props.pools !== undefined && Object.keys(props.pools).length > 0) new AirlessPools(this, 'Pools', this.table, props.pools);
 
     this.bucket = new s3.Bucket(this, 'LargeValues', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,

@@ -256,8 +256,17 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     }
   });
 
-  it('has no schedule for DAGs without one, and no periodic rule: the reconcile loop runs only while runs are active', () => {
-    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  it('schedules the scheduled example DAG in its timezone, and no other; no periodic rule: the reconcile loop runs only while runs are active', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 6 * * ? *)',
+      ScheduleExpressionTimezone: 'Australia/Perth',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: Match.objectLike({
+        Input: JSON.stringify({ dagId: 'nightly_calibrator_check', logicalDate: '<aws.scheduler.scheduled-time>', runType: 'scheduled' }),
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AirlessTrigger'), 'Arn'] },
+      }),
+    });
     template.resourceCountIs('AWS::Events::Rule', 0);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: stack.airless.naming.reconciler, StateMachineType: 'STANDARD' });
     // The functions that make runs active arm it (never the scheduler, which its loop invokes).

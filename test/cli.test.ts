@@ -200,10 +200,10 @@ describe('airless dags test: usage errors exit 2', () => {
     expect(r.stderr).toContain("error: invalid --conf: ParamValidationError: DAG 'cli_basic', field 'params.n': param 'n' = 0 is invalid: value must be >= 1");
   });
 
-  it('conf keys that are not params are refused', async () => {
-    const r = await withFixtures('dags', 'test', 'cli_basic', '--conf', '{"nchan": 4}');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("field 'conf.nchan': conf key 'nchan' is not a param of this DAG (params: n)");
+  it('conf keys that are not params are kept in the conf (the DAG has no strictConf), params still checked', async () => {
+    const r = await withFixtures('dags', 'test', 'cli_basic', '--conf', '{"n": 1, "nchan": 4}', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ dagId: 'cli_basic', state: 'success' });
   });
 
   it('conf that is not JSON, or not an object', async () => {

@@ -10,6 +10,7 @@ const solver = dag(
       failure_rate: { type: 'number', default: 0.1, minimum: 0, maximum: 1 },
       mode: { type: 'string', enum: ['fast', 'accurate'], default: 'fast' },
     },
+    strictConf: true,
   },
   ({ task }) => {
     task('show', (ctx) => ({ nchan: ctx.params.nchan + 0, rate: ctx.params.failure_rate, mode: ctx.params.mode }));
@@ -37,6 +38,22 @@ describe('params', () => {
     expect(err).toBeInstanceOf(ParamValidationError);
     expect((err as Error).message).toBe(message);
     expect(await r.store.getRun({ dagId: 'params_dag', runId: 'x' })).toBeUndefined();
+  });
+
+  it('without strictConf, conf keys that are not params are kept in the conf (ctx.conf) and left out of ctx.params', async () => {
+    const loose = dag({ dagId: 'loose_conf', params: { nchan: { type: 'integer', default: 10, minimum: 1 } } }, ({ task }) => {
+      task('show', (ctx) => ({ params: ctx.params, conf: ctx.conf }));
+    });
+    expect(loose.spec.strictConf).toBeUndefined();
+    const r = fakeRunner([loose]);
+    const run = await r.run({ dagId: 'loose_conf', conf: { nchan: 3, calibrator: '3C286' } });
+    expect(run.state).toBe('success');
+    expect((await r.store.getXCom(run, 'show', -1, 'return_value'))?.value).toEqual({ params: { nchan: 3 }, conf: { nchan: 3, calibrator: '3C286' } });
+    // Params are still validated.
+    const err = await r.trigger({ dagId: 'loose_conf', conf: { nchan: 0, calibrator: 'x' } }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`DAG 'loose_conf', field 'params.nchan': param 'nchan' = 0 is invalid: value must be >= 1`);
+    // strictConf is part of the structure (its hash), absent when not set.
+    expect(solver.spec.strictConf).toBe(true);
   });
 
   it('a param default that fails its own schema is a definition error', () => {

@@ -6,6 +6,8 @@ import { batchFanout, type FanoutSummary } from '../dags/batch_fanout.ts';
 import { branchingJoin, type RestoredImage } from '../dags/branching_join.ts';
 import { exampleWorkflow, type WorkflowSummary } from '../dags/example_workflow.ts';
 import { iterationVsMapping, type NoiseEstimate } from '../dags/iteration_vs_mapping.ts';
+import { nightlyCalibratorCheck, type FluxCheck, type NightlyReport } from '../dags/nightly_calibrator_check.ts';
+import { nextScheduleTime } from '../lib/model/schedule.ts';
 import { solver, type CubeQa } from '../dags/solver.ts';
 import { stageCalibration, type CalibrationQa } from '../dags/stage_calibration.ts';
 import { stageImaging, type ImagingQa } from '../dags/stage_imaging.ts';
@@ -14,7 +16,7 @@ import { setupTeardown } from '../dags/setup_teardown.ts';
 import type { SolverResult } from '../dags/_deconvolution.ts';
 import { errorText } from './helpers.ts';
 
-const ALL_DAGS: Dag[] = [exampleWorkflow, stageImportPrep, stageCalibration, stageImaging, solver, batchFanout, iterationVsMapping, branchingJoin, setupTeardown];
+const ALL_DAGS: Dag[] = [exampleWorkflow, stageImportPrep, stageCalibration, stageImaging, solver, batchFanout, iterationVsMapping, branchingJoin, setupTeardown, nightlyCalibratorCheck];
 
 function newRunner(): { runner: LocalRunner; clock: FakeClock } {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
@@ -462,5 +464,24 @@ describe('setup_teardown', () => {
     expect(report.state).toBe('failed');
     expect(states(report)).toEqual({ create_workspace: 'success/1', stage_visibilities: 'success/1', image_channels: 'failed/1', release_workspace: 'success/1' });
     expect(errorText((await runner.store.getTaskInstance({ dagId: 'setup_teardown', runId: 'st2', taskId: 'image_channels', mapIndex: -1 }))?.error)).toBe('Error: imaging /scratch/st2/NGC253.ms failed: out of scratch space');
+  });
+});
+
+describe('nightly_calibrator_check', () => {
+  it('is scheduled at 06:00 Perth time: 22:00 UTC the day before', () => {
+    const spec = nightlyCalibratorCheck.spec;
+    expect(spec.schedule).toStrictEqual({ kind: 'cron', expression: '0 6 * * *', timezone: 'Australia/Perth' });
+    expect(nextScheduleTime(spec.schedule!, new Date('2026-03-01T00:00:00Z'), new Date(spec.startDate!))?.toISOString()).toBe('2026-03-01T22:00:00.000Z');
+  });
+
+  it("a run checks the night of its logical date: all within 5% on 2 March; 3C138 7% high on the 15th", async () => {
+    const { runner } = newRunner();
+    const good = await runner.run({ dagId: 'nightly_calibrator_check', logicalDate: '2026-03-01T22:00:00Z', runType: 'scheduled' });
+    expect(good.state).toBe('success');
+    expect(states(good)).toEqual({ list_calibrators: 'success/1', ...mapped('check_flux', 3, 'success/1'), nightly_report: 'success/1' });
+    expect(await xcom<NightlyReport>(runner, good, 'nightly_report')).toEqual({ night: '2026-03-02', checked: 3, failed: [] });
+    const drift = await runner.run({ dagId: 'nightly_calibrator_check', logicalDate: '2026-03-14T22:00:00Z', runType: 'scheduled' });
+    expect(await xcom<NightlyReport>(runner, drift, 'nightly_report')).toEqual({ night: '2026-03-15', checked: 3, failed: ['3C138'] });
+    expect(await xcom<FluxCheck>(runner, drift, 'check_flux', 1)).toEqual({ source: '3C138', night: '2026-03-15', offsetPercent: 7, ok: false });
   });
 });

@@ -1364,6 +1364,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           { name: a, slots: 3, description: 'three' },
           { name: b, slots: 5, description: '' },
         ]);
+        expect(await s.deletePool(a)).toBe(true);
+        expect(await s.deletePool(a)).toBe(false);
+        expect(await s.getPool(a)).toBeUndefined();
+        expect((await s.listPools()).map((p) => p.name).filter((n) => n === a || n === b)).toEqual([b]);
       });
 
       it('tryAcquire takes units per holder up to the limit; release gives back what a holder holds', async () => {

@@ -15,6 +15,7 @@ import { dagRunRoutes } from './routes/dag-runs.ts';
 import { dagRoutes } from './routes/dags.ts';
 import { dagVersionRoutes } from './routes/dag-versions.ts';
 import { operationRoutes } from './routes/operations.ts';
+import { poolRoutes } from './routes/pools.ts';
 import { taskInstanceRoutes } from './routes/task-instances.ts';
 import { serveUi } from './serve-ui.ts';
 import { ID_MAX_LENGTH, MAX_DEPTH_KEYWORD, R, responses, SHARED_SCHEMAS } from './schemas.ts';
@@ -108,6 +109,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   dagVersionRoutes(ctx);
   taskInstanceRoutes(ctx);
   operationRoutes(ctx);
+  poolRoutes(ctx);
 
   const openapi = async () => app.swagger();
   const docSchema = { hide: true, response: responses({ type: 'object', additionalProperties: true }) };

@@ -58,10 +58,10 @@ export function toDag(dag: Dag, state: DagState): DagResponse {
   };
 }
 
-/** The DAG's params as one JSON Schema object: what a run's conf must satisfy. */
-export function paramsSchema(params: Record<string, ParamSchema>): Record<string, unknown> {
+/** The DAG's params as one JSON Schema object: what a run's conf must satisfy (other keys only unless `strict`). */
+export function paramsSchema(params: Record<string, ParamSchema>, strict = true): Record<string, unknown> {
   const required = Object.entries(params).filter(([, p]) => !('default' in p)).map(([name]) => name);
-  return { type: 'object', properties: params, ...(required.length ? { required } : {}), additionalProperties: false };
+  return { type: 'object', properties: params, ...(required.length ? { required } : {}), additionalProperties: !strict };
 }
 
 export function toDagDetail(dag: Dag, state: DagState) {
@@ -69,7 +69,7 @@ export function toDagDetail(dag: Dag, state: DagState) {
   return {
     ...toDag(dag, state),
     params: s.params,
-    params_schema: paramsSchema(s.params),
+    params_schema: paramsSchema(s.params, s.strictConf === true),
     catchup: s.catchup,
     start_date: s.startDate,
     end_date: s.endDate,

@@ -427,6 +427,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List pools
+         * @description default_pool first, then in the order they were created.
+         */
+        get: operations["get_pools"];
+        put?: never;
+        /**
+         * Create a pool
+         * @description 409 when a pool of that name exists (change it with PATCH).
+         */
+        post: operations["post_pool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/pools/{pool_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a pool */
+        get: operations["get_pool"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a pool
+         * @description default_pool cannot be deleted (400); a pool whose slots tries hold cannot either (409: wait for them, setting its slots to 0 so that no new one starts). Instances waiting for its slots fail with a PoolError.
+         */
+        delete: operations["delete_pool"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a pool's slots or description
+         * @description Fields left out are kept. Growing it queues the instances waiting for its slots; shrinking it below what tries hold lets them finish and starts no new one until enough came back.
+         */
+        patch: operations["patch_pool"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -488,7 +537,7 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
-            /** @description The params as one JSON Schema object (type object, properties, required, additionalProperties false): what conf must satisfy. */
+            /** @description The params as one JSON Schema object (type object, properties, required; additionalProperties false when the DAG has strictConf, else true: other conf keys are kept in the run's conf): what conf must satisfy. */
             params_schema: {
                 [key: string]: unknown;
             };
@@ -764,6 +813,25 @@ export interface components {
             packages: {
                 [key: string]: string | null;
             } | null;
+        };
+        /** @description A pool and what its slots are used for now. A try takes its task's poolSlots when it is queued and gives them back when it ends; a deferred instance holds none. */
+        Pool: {
+            name: string;
+            /** @description -1: unlimited. */
+            slots: number;
+            description: string | null;
+            /** @description Always false: deferred instances give their slots back while they wait. */
+            include_deferred: boolean;
+            /** @description Slots held by queued and running tries (and Batch array waves). */
+            occupied_slots: number;
+            /** @description Slots held by running tries and by Batch array waves in flight. */
+            running_slots: number;
+            /** @description Slots held by queued tries (taken, not yet started). */
+            queued_slots: number;
+            /** @description Always 0 (see include_deferred). */
+            deferred_slots: number;
+            /** @description slots − occupied_slots (0 when the pool was shrunk below what is held); -1 for an unlimited pool. */
+            open_slots: number;
         };
     };
     responses: never;
@@ -1308,7 +1376,7 @@ export interface operations {
                     dag_run_id?: string;
                     /** Format: date-time */
                     logical_date?: string | null;
-                    /** @description Values of the DAG's params (validated against their JSON Schemas). */
+                    /** @description Values of the DAG's params (validated against their JSON Schemas), and other keys, kept in the run's conf unless the DAG has strictConf. */
                     conf?: {
                         [key: string]: unknown;
                     };
@@ -2702,6 +2770,376 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Backfill"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_pools: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                /** @description Part of the name; '%' matches any text and '_' one character (SQL LIKE, as Airflow), case-insensitively. */
+                pool_name_pattern?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        pools: components["schemas"]["Pool"][];
+                        total_entries: number;
+                    };
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    post_pool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Letters, digits, '_', '.' and '-'. */
+                    name: string;
+                    /** @description How many slots tasks of the pool may hold at once; -1: unlimited; 0: none starts. */
+                    slots: number;
+                    description?: string | null;
+                    /**
+                     * @description Only false is supported.
+                     * @enum {boolean}
+                     */
+                    include_deferred?: false;
+                };
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pool"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_pool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Letters, digits, '_', '.' and '-'. */
+                pool_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pool"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    delete_pool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Letters, digits, '_', '.' and '-'. */
+                pool_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    patch_pool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Letters, digits, '_', '.' and '-'. */
+                pool_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The pool's name; when given, it must be the path's (a pool cannot be renamed). */
+                    name?: string;
+                    /** @description How many slots tasks of the pool may hold at once; -1: unlimited; 0: none starts. */
+                    slots?: number;
+                    description?: string | null;
+                    /**
+                     * @description Only false is supported.
+                     * @enum {boolean}
+                     */
+                    include_deferred?: false;
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pool"];
                 };
             };
             /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */

@@ -85,7 +85,7 @@ const dagDetail = object(
   {
     ...dagProperties,
     params: { type: 'object', additionalProperties: jsonObject, description: "Each param's JSON Schema, with its default." },
-    params_schema: { ...jsonObject, description: 'The params as one JSON Schema object (type object, properties, required, additionalProperties false): what conf must satisfy.' },
+    params_schema: { ...jsonObject, description: 'The params as one JSON Schema object (type object, properties, required; additionalProperties false when the DAG has strictConf, else true: other conf keys are kept in the run\'s conf): what conf must satisfy.' },
     catchup: bool,
     start_date: nullableDateTime,
     end_date: nullableDateTime,
@@ -323,7 +323,7 @@ export const B = {
     {
       dag_run_id: { type: 'string', minLength: 1, maxLength: ID_LEN, pattern: '^[A-Za-z0-9_.:+~-]+$' },
       logical_date: nullableDateTime,
-      conf: { ...confObject, description: "Values of the DAG's params (validated against their JSON Schemas)." },
+      conf: { ...confObject, description: "Values of the DAG's params (validated against their JSON Schemas), and other keys, kept in the run's conf unless the DAG has strictConf." },
       note: nullableStr,
     },
     { optional: ['dag_run_id', 'logical_date', 'conf', 'note'] },

@@ -42,9 +42,15 @@ export interface DagOptions<PS extends Record<string, ParamSchema> = Record<stri
   catchup?: boolean;
   /**
    * One JSON Schema per param, each with a default; conf given at trigger overrides and is validated.
-   * @default {} (no params: conf keys are refused)
+   * @default {} (no params)
    */
   params?: PS;
+  /**
+   * Refuse a conf key that is not a param (a typo is then an error naming it). When false, as in Airflow,
+   * such keys are kept in the run's conf (`ctx.conf`) and `ctx.params` holds the params alone.
+   * @default false
+   */
+  strictConf?: boolean;
   /**
    * Options applied to every task of the DAG (a task's own options win).
    * @default {}
@@ -95,7 +101,7 @@ export interface DagOptions<PS extends Record<string, ParamSchema> = Record<stri
 
 const DAG_OPTION_KEYS = [
   'dagId', 'description', 'schedule', 'startDate', 'endDate', 'catchup', 'params', 'defaultArgs', 'maxActiveRuns',
-  'maxActiveTasks', 'dagrunTimeout', 'tags', 'docs', 'onSuccess', 'onFailure', 'maxConsecutiveFailedDagRuns',
+  'maxActiveTasks', 'dagrunTimeout', 'tags', 'docs', 'onSuccess', 'onFailure', 'maxConsecutiveFailedDagRuns', 'strictConf',
 ];
 
 const DAG_BRAND = Symbol.for('airless.Dag');
@@ -309,6 +315,8 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
     docs: options.docs ?? null,
     tasks,
     groups: b.groups.map((g) => ({ groupId: g.groupId, parentGroupId: g.parentGroupId, tooltip: g.tooltip, taskIds: g.taskIds })),
+    // Only when set: the structure hash of a DAG without it is what it was before the option existed.
+    ...(options.strictConf === true ? { strictConf: true } : {}),
   };
   const structureHash = sha256(canonicalJson(body)).slice(0, 16);
   const spec: DagSpec = { ...body, fileloc: null, structureHash, bundle: null, version: structureHash };

@@ -8,6 +8,7 @@ import type { ListOptions } from './commands/dags-list.ts';
 import type { ListRunsOptions } from './commands/dags-list-runs.ts';
 import type { VersionsOptions } from './commands/dags-versions.ts';
 import type { PauseOptions } from './commands/dags-pause.ts';
+import type { PoolsOptions, PoolsSetOptions } from './commands/pools.ts';
 import type { StandaloneCommandOptions } from './commands/standalone.ts';
 import type { DagsTestOptions } from './commands/dags-test.ts';
 import type { TriggerOptions } from './commands/dags-trigger.ts';
@@ -21,6 +22,7 @@ import { NO_TYPECHECK_ENV } from '../dagbag/typecheck.ts';
 import { ApiError } from '../api/client.ts';
 import { API_TOKEN_ENV } from '../standalone/home-files.ts';
 import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
+import { collectPool } from './test-pools.ts';
 import { Terminal } from './terminal.ts';
 import { EXIT } from './usage-error.ts';
 
@@ -81,6 +83,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('-q, --quiet', "do not print the tries' log lines as they are written (task, map index and try before each)")
     .option('--skip-waits', 'skip retry delays, sensor poke intervals and deferred waits: time jumps ahead when only they are left')
     .option('--inspect [host:port]', 'wait for a debugger (VS Code, Chrome) before loading the DAGs, and say how to attach (default 127.0.0.1:9229)')
+    .option('--pool <name=slots>', 'run with this pool (repeatable); pools not given are unlimited, default_pool has 128 slots', collectPool)
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-test.ts')).dagsTest(term, dagId, cmd.optsWithGlobals<DagsTestOptions>())));
   dags
     .command('list')
@@ -198,6 +201,43 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--dry-run', 'list the logical dates and what would happen to each; create nothing')
     .option('--json', "print the API's Backfill object (with --dry-run, the dates)")
     .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/backfill-create.ts')).backfillCreate(term, cmd.optsWithGlobals<BackfillCreateOptions>())));
+  const pools = program.command('pools').description('pools on the server: named slot limits that tasks take (`pool`, `poolSlots`) while queued or running');
+  const poolsCmd = async () => import('./commands/pools.ts');
+  pools
+    .command('set')
+    .description('create the pool, or change its slots (a pool shrunk below what tries hold lets them finish and starts none until fewer do)')
+    .argument('<name>')
+    .argument('<slots>', 'an integer >= 0 (0: no task of it starts), or -1 for unlimited')
+    .option('--description <text>', "the pool's description (default: kept when it exists, else none)")
+    .option('--json', "print the API's Pool object")
+    .action(async (name: string, slots: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsSet(term, name, slots, cmd.optsWithGlobals<PoolsSetOptions>())));
+  pools
+    .command('get')
+    .description('show a pool: slots, and how many running and queued tries hold')
+    .argument('<name>')
+    .option('--json', "print the API's Pool object")
+    .action(async (name: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsGet(term, name, cmd.optsWithGlobals<PoolsOptions>())));
+  pools
+    .command('list')
+    .description('list the pools (default_pool first): slots, and how many running and queued tries hold')
+    .option('--json', "print a JSON array of the API's Pool objects")
+    .action(async (_o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsList(term, cmd.optsWithGlobals<PoolsOptions>())));
+  pools
+    .command('delete')
+    .description('delete a pool (not default_pool, nor one whose slots tries hold); tasks waiting for it fail')
+    .argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsDelete(term, name, cmd.optsWithGlobals<PoolsOptions>())));
+  pools
+    .command('import')
+    .description('create or change the pools of a JSON file, as Airflow\'s: { "<name>": { "slots": 4, "description": "..." } }')
+    .argument('<file>')
+    .option('--json', "print a JSON array of the API's Pool objects")
+    .action(async (file: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsImport(term, file, cmd.optsWithGlobals<PoolsOptions>())));
+  pools
+    .command('export')
+    .description("write every pool to a JSON file, as Airflow's (pools import reads it)")
+    .argument('<file>')
+    .action(async (file: string, _o: unknown, cmd: Command) => setExit(await (await poolsCmd()).poolsExport(term, file, cmd.optsWithGlobals<PoolsOptions>())));
   program
     .command('standalone')
     .description('run the scheduler, the REST API and the web UI in this process (state in $AIRLESS_HOME/airless.db); Ctrl-C stops')

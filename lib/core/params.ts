@@ -38,19 +38,21 @@ export function checkParamSchemas(params: Record<string, ParamSchema>, loc: Erro
 
 /**
  * The params a run sees: each param's default, overridden by the conf given at trigger, each value
- * validated against its schema. Conf keys that are not params are refused (a typo would otherwise be lost).
+ * validated against its schema. Conf keys that are not params stay in the conf (as in Airflow) unless
+ * `strict` (the DAG's strictConf), which refuses them, naming the first (a typo would otherwise be lost).
  */
 export function resolveParams(
   params: Record<string, ParamSchema>,
   conf: Record<string, unknown>,
   loc: ErrorLocation,
+  strict = false,
 ): Record<string, unknown> {
   if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) {
     throw new ParamValidationError(`conf must be a JSON object, got ${Array.isArray(conf) ? 'an array' : typeof conf}`, loc);
   }
   // Own keys only: a conf key named like an Object.prototype member ('toString') is no param.
   const unknown = Object.keys(conf).filter((k) => !Object.hasOwn(params, k));
-  if (unknown.length) {
+  if (strict && unknown.length) {
     const known = Object.keys(params);
     throw new ParamValidationError(
       `conf key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a param of this DAG (params: ${known.length ? known.join(', ') : 'none'})`,

@@ -16,6 +16,8 @@ export interface DagSpec {
   endDate: string | null;
   catchup: boolean;
   params: Record<string, ParamSchema>;
+  /** Conf keys that are not params are refused (DagOptions.strictConf); absent: they are kept in the conf. */
+  strictConf?: boolean;
   maxActiveRuns: number;
   maxActiveTasks: number;
   dagrunTimeoutMs: number | null;

@@ -21,6 +21,7 @@ import type { StateStore } from '../store/state-store.ts';
 import { FakeClock, RealClock, skipsAhead, type Clock } from './clock.ts';
 import { GuardedTry, guardTries } from './crash-guard.ts';
 import { WorkerIsolation, type WorkerIsolationOptions } from './worker-isolation.ts';
+import { poolNameProblem, poolSlotsProblem } from '../scheduler/pool-rules.ts';
 
 export type RunnerEvent = SchedulerEvent | { type: 'log'; key: TiKey; tryNumber: number; line: LogLine };
 
@@ -39,7 +40,7 @@ export interface LocalRunnerOptions {
    */
   clock?: Clock;
   /**
-   * Pools by name: slots. 'default_pool' has 128 unless given.
+   * Pools by name: slots (an integer >= 0, or -1 for unlimited). 'default_pool' has 128 unless given.
    * @default {} ('default_pool' alone, 128 slots)
    */
   pools?: Record<string, number>;
@@ -288,7 +289,8 @@ export class LocalRunner {
   private readonly poolsReady: Promise<void>;
   private async setPools(pools: Record<string, number>): Promise<void> {
     for (const [name, slots] of Object.entries(pools)) {
-      if (!Number.isInteger(slots) || slots < 1) throw new Error(`pool '${name}': slots must be an integer >= 1, got ${slots}`);
+      const problem = poolNameProblem(name) ?? poolSlotsProblem(slots);
+      if (problem !== null) throw new Error(`pool '${name}': ${problem}`);
       await this.store.putPool({ name, slots, description: '' });
     }
   }
@@ -773,7 +775,7 @@ export class LocalRunner {
     if (!dag) throw new DagNotFoundError(`no DAG '${req.dagId}'`, { dagId: req.dagId });
     const spec = dag.task(req.taskId);
     const now = this.clock.now();
-    const params = resolveParams(dag.spec.params, req.conf ?? {}, { dagId: dag.dagId });
+    const params = resolveParams(dag.spec.params, req.conf ?? {}, { dagId: dag.dagId }, dag.spec.strictConf === true);
     const runId = `test__${new Date(now).toISOString()}__${spec.taskId}`;
     const run = { dagId: dag.dagId, runId };
     await this.store.createRun({

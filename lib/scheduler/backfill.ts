@@ -120,7 +120,7 @@ async function backfill(s: Step, options: BackfillOptions): Promise<BackfillResu
   const now = s.now();
   if (from.getTime() >= now && to.getTime() >= now) throw new OperationError('a backfill cannot be run for future dates', { dagId });
   const conf = options.conf ?? {};
-  const params = resolveParams(spec.params, conf, { dagId });
+  const params = resolveParams(spec.params, conf, { dagId }, spec.strictConf === true);
 
   // The schedule's logical dates in [from, to] that are past (a run is due once its logical date has come).
   const start = spec.startDate ? new Date(spec.startDate) : null;

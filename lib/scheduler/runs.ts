@@ -49,7 +49,7 @@ export async function triggerRun(s: Step, req: TriggerRequest): Promise<DagRunRe
 /** A trigger with the run id given (default `<runType>__<logicalDate>`): the run created, or the DAG's run found with that id. */
 async function createRun(s: Step, dag: Dag, req: TriggerRequest, id: string | undefined): Promise<DagRunRecord> {
   const conf = req.conf ?? {};
-  const params = resolveParams(dag.spec.params, conf, { dagId: dag.dagId });
+  const params = resolveParams(dag.spec.params, conf, { dagId: dag.dagId }, dag.spec.strictConf === true);
   const now = s.now();
   const logical = req.logicalDate === undefined ? iso(now) : new Date(req.logicalDate).toISOString();
   const runType = req.runType ?? 'manual';

@@ -8,6 +8,7 @@ import type { ArrayRef } from '../core/arrays.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import type { DagRunRecord, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { SlotRelease } from '../store/state-store.ts';
+import { missingPoolMessage, poolLimit } from './pool-rules.ts';
 import type { Step } from './step.ts';
 import { queueInstance } from './tries.ts';
 import { groupInstances } from './waves.ts';
@@ -48,11 +49,12 @@ async function limits(s: Step, dag: Dag, t: TaskSpec): Promise<Limit[] | string>
     pool = { name: DEFAULT_POOL, slots: DEFAULT_POOL_SLOTS, description: 'Default pool' };
     await s.putPool(pool);
   }
-  if (!pool) return `pool '${t.pool}' does not exist (define it with the runner's pools option or 'airless pools set')`;
-  if (t.poolSlots > pool.slots) return `task needs ${t.poolSlots} slots but pool '${pool.name}' has only ${pool.slots}`;
+  if (!pool) return missingPoolMessage(t.pool);
+  // A pool of 0 slots is closed: its tasks wait (for it to be given slots) rather than fail.
+  if (pool.slots > 0 && t.poolSlots > pool.slots) return `task needs ${t.poolSlots} slots but pool '${pool.name}' has only ${pool.slots}`;
   const out = [
     { name: `dag:${dag.dagId}`, n: 1, limit: dag.spec.maxActiveTasks },
-    { name: `pool:${pool.name}`, n: t.poolSlots, limit: pool.slots },
+    { name: `pool:${pool.name}`, n: t.poolSlots, limit: poolLimit(pool.slots) },
   ];
   if (t.maxActiveTisPerDag !== null) out.push({ name: `task:${dag.dagId}:${t.taskId}`, n: 1, limit: t.maxActiveTisPerDag });
   return out;

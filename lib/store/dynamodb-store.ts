@@ -1532,6 +1532,11 @@ export class DynamoDbStateStore implements StateStore {
     return item ? { name: String(item.name), slots: Number(item.slots), description: textOrEmpty(item.description) } : undefined;
   }
 
+  async deletePool(name: string): Promise<boolean> {
+    const old = await this.write(new DeleteCommand({ TableName: this.tableName, Key: keys.pool(name), ReturnValues: 'ALL_OLD' }));
+    return old !== undefined;
+  }
+
   async listPools(): Promise<PoolRecord[]> {
     const items = await this.queryPrefix(prefixes.poolPartition, 'POOL#');
     return items.map((item) => ({ name: String(item.name), slots: Number(item.slots), description: textOrEmpty(item.description) }));

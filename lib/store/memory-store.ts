@@ -520,6 +520,10 @@ export class MemoryStateStore implements StateStore {
     return p ? { ...p } : undefined;
   }
 
+  async deletePool(name: string): Promise<boolean> {
+    return this.pools.delete(name);
+  }
+
   async listPools(): Promise<PoolRecord[]> {
     return [...this.pools.values()].map((p) => ({ ...p }));
   }

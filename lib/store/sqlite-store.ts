@@ -809,6 +809,7 @@ function statements(db: DatabaseSync) {
     putPool: p('INSERT INTO pools (name, slots, description) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, description = excluded.description'),
     getPool: p('SELECT * FROM pools WHERE name = ?'),
     listPools: p('SELECT * FROM pools ORDER BY rowid'),
+    deletePool: p('DELETE FROM pools WHERE name = ?'),
 
     deleteDag: p('DELETE FROM dags WHERE dag_id = ?'),
     deleteBackfills: p('DELETE FROM backfills WHERE dag_id = ?'),
@@ -1347,6 +1348,10 @@ export class SqliteStateStore implements StateStore {
 
   async listPools(): Promise<PoolRecord[]> {
     return this.q.listPools.all().map(poolFromRow);
+  }
+
+  async deletePool(name: string): Promise<boolean> {
+    return this.q.deletePool.run(name).changes > 0;
   }
 
   async tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean> {

@@ -285,6 +285,8 @@ export interface StateStore {
   putPool(pool: PoolRecord): Promise<void>;
   getPool(name: string): Promise<PoolRecord | undefined>;
   listPools(): Promise<PoolRecord[]>;
+  /** Delete a pool; whether it existed. Its semaphore, holders and waiters are not touched. */
+  deletePool(name: string): Promise<boolean>;
   /**
    * Take `n` units of a counting semaphore for `holder` if `limit` allows; false otherwise. Idempotent per
    * holder: true, and nothing more taken, when `holder` holds units of it already (a retried call whose

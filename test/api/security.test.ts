@@ -70,7 +70,7 @@ function pathVariants(plain: string): [name: string, target: string][] {
   ];
 }
 
-const SAMPLE: Record<string, string> = { dag_id: 'api_flow', dag_run_id: 'r1', task_id: 'total', map_index: '0', try_number: '1', xcom_key: 'return_value', backfill_id: '1', version: '0123456789abcdef', path: 'flow.ts' };
+const SAMPLE: Record<string, string> = { dag_id: 'api_flow', dag_run_id: 'r1', task_id: 'total', map_index: '0', try_number: '1', xcom_key: 'return_value', backfill_id: '1', version: '0123456789abcdef', path: 'flow.ts', pool_name: 'default_pool' };
 const RANGE = { dag_id: 'api_daily', from_date: '2025-12-20T00:00:00Z', to_date: '2025-12-22T23:00:00Z' };
 /** What a request without the token tries to do: each would change something if it were let through. */
 const ATTEMPT: Record<string, unknown> = {
@@ -79,6 +79,8 @@ const ATTEMPT: Record<string, unknown> = {
   post_clear_task_instances: { dag_run_id: 'r1', dry_run: false },
   create_backfill: RANGE,
   create_backfill_dry_run: RANGE,
+  post_pool: { name: 'bypass', slots: 1 },
+  patch_pool: { slots: 0 },
 };
 /** With the token: bodies whose answer is the same however often they are sent. */
 const REPEATABLE: Record<string, unknown> = {
@@ -87,6 +89,8 @@ const REPEATABLE: Record<string, unknown> = {
   post_clear_task_instances: { dag_run_id: 'r1' },
   create_backfill: { ...RANGE, max_active_runs: 0 },
   create_backfill_dry_run: RANGE,
+  post_pool: { name: 'default_pool', slots: 1 },
+  patch_pool: {},
 };
 
 interface Route {
@@ -102,7 +106,7 @@ describe('authentication follows the route that matched, however its path is spe
 
   /** What a token-holding client sees of the state a request could change. */
   const snapshot = async () =>
-    Promise.all(['/api/v2/dags/api_flow', '/api/v2/dags/~/dagRuns', '/api/v2/dags/api_flow/dagRuns/r1/taskInstances', '/api/v2/backfills?dag_id=api_daily'].map((u) => h.call('GET', u)));
+    Promise.all(['/api/v2/dags/api_flow', '/api/v2/dags/~/dagRuns', '/api/v2/dags/api_flow/dagRuns/r1/taskInstances', '/api/v2/backfills?dag_id=api_daily', '/api/v2/pools'].map((u) => h.call('GET', u)));
 
   beforeAll(async () => {
     h = await harness();
@@ -129,7 +133,7 @@ describe('authentication follows the route that matched, however its path is spe
   });
 
   it('covers every route of the OpenAPI document', () => {
-    expect(routes.length).toBe(29);
+    expect(routes.length).toBe(34);
     expect(routes.filter((r) => r.isPublic).map((r) => `${r.method} ${r.url}`)).toStrictEqual(['GET /api/v2/monitor/health']);
   });
 

@@ -114,6 +114,15 @@ const PAGES: { name: string; route: () => string; ready: (p: Page) => Promise<vo
   { name: 'trigger form', route: () => '/dags/a11y_flow/trigger', ready: (p) => p.locator('#root_nchan').waitFor() },
   { name: 'import errors', route: () => '/import-errors', ready: (p) => p.getByTestId('import-error').first().waitFor() },
   {
+    name: 'pools with the new pool form',
+    route: () => '/pools',
+    ready: async (p) => {
+      await p.getByTestId('pool-row').first().waitFor();
+      await p.getByTestId('pool-new').click();
+      await p.getByTestId('pool-form').waitFor();
+    },
+  },
+  {
     name: 'backfills with a dry run',
     route: () => '/dags/a11y_flow/backfills',
     ready: async (p) => {

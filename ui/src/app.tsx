@@ -12,6 +12,7 @@ import { DagPage } from './pages/dag-page.tsx';
 import { GridPanel } from './pages/grid-panel.tsx';
 import { GraphPanel } from './pages/graph-panel.tsx';
 import { ImportErrors } from './pages/import-errors.tsx';
+import { Pools } from './pages/pools.tsx';
 import { RunDetails } from './pages/run-details.tsx';
 import { TaskInstanceDetails } from './pages/task-instance-details.tsx';
 import { TokenPrompt } from './pages/token-prompt.tsx';
@@ -34,6 +35,9 @@ function Layout() {
           </NavLink>
           <NavLink to="/import-errors" data-testid="nav-import-errors">
             Import errors
+          </NavLink>
+          <NavLink to="/pools" data-testid="nav-pools">
+            Pools
           </NavLink>
         </nav>
         <ThemeToggle />
@@ -65,6 +69,7 @@ const router = createHashRouter([
     children: [
       { index: true, element: <DagList /> },
       { path: 'import-errors', element: <ImportErrors /> },
+      { path: 'pools', element: <Pools /> },
       {
         path: 'dags/:dagId',
         element: <DagPage />,

@@ -84,7 +84,7 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
       requireLoaded(backend, dag);
       const body = request.body;
       // Conf first: a bad conf is refused whatever the run id.
-      resolveParams(dag.spec.params, body.conf ?? {}, { dagId: dag.dagId });
+      resolveParams(dag.spec.params, body.conf ?? {}, { dagId: dag.dagId }, dag.spec.strictConf === true);
       const run = await backend.withScheduler(async ({ scheduler, run: step }) => {
         // Named by the request (its id, or `manual__<logical date>` from its logical date): 409 when the
         // DAG has a run with that id. Else the scheduler gives the run a new id.

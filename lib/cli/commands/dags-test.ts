@@ -12,6 +12,7 @@ import { RunTracker } from '../run-tracker.ts';
 import { displayPath } from '../format.ts';
 import { renderRunSummary } from '../run-summary.ts';
 import { stateChangeLine, tryLogLine } from '../state-lines.ts';
+import { testPools } from '../test-pools.ts';
 import type { Terminal } from '../terminal.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
@@ -26,6 +27,11 @@ export interface DagsTestOptions extends GlobalOptions {
   skipWaits?: boolean;
   /** Open the inspector (`true`: 127.0.0.1:9229, or `[host:]port`) and wait for a debugger before loading the DAGs. */
   inspect?: boolean | string;
+  /**
+   * Pools by name: slots (`--pool NAME=SLOTS`, repeatable). Default: default_pool with 128 slots, and every
+   * other pool a task names unlimited.
+   */
+  pool?: Record<string, number>;
 }
 
 /** `--inspect [host:]port` as the inspector takes it (port 0: a free one). */
@@ -109,6 +115,8 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   const bag = await loadBag(term, o, home);
   const dag = requireDag(bag, dagId);
   for (const w of missingTriggered(bag, dag)) await term.err(`${w}\n`);
+  const { pools, notes } = testPools(bag, o.pool ?? {});
+  for (const n of notes) await term.err(`${n}\n`);
 
   const p = palette(!json && useColor(term.stdout));
   const tracker = new RunTracker();
@@ -116,7 +124,7 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   const view = !json && term.interactive ? new LiveView(tracker, bag, term.stdout, p) : null;
   const deferredErrors: string[] = [];
   const clock = o.skipWaits === true ? new SkippingClock() : new RealClock();
-  const runner = new LocalRunner({ dags: bag, clock });
+  const runner = new LocalRunner({ dags: bag, clock, pools });
   const showLogs = !json && o.quiet !== true;
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {
