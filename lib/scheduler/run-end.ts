@@ -8,7 +8,7 @@ import { groupOf } from '../core/arrays.ts';
 import { runOutcome } from '../core/run-outcome.ts';
 import { dagAtVersion } from '../authoring/dag-resolver.ts';
 import { DagVersionUnavailableError } from '../errors.ts';
-import { isTerminalTiState } from '../model/states.ts';
+import { isTerminalTiState, type TerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import { runRefOf, tiKeyOf, type DagRunRecord, type RunRef, type TaskInstanceRecord } from '../store/records.ts';
 import { dagCallback } from './callbacks.ts';
@@ -92,6 +92,28 @@ interface EndHow {
   cancel?: boolean;
   /** Skip its unfinished instances (needs the run's DAG version). */
   skipUnfinished?: boolean;
+  /** With `skipUnfinished`: the state each unfinished instance ends in instead of skipped. */
+  endStateOf?: (ti: TaskInstanceRecord) => TerminalTiState;
+  /** With `cancel`: why (the aborted tries fail with it). */
+  reason?: string;
+  /** With `skipUnfinished`: after the instances, settle the tasks not decided yet (see lib/scheduler/mark.ts). */
+  settleUndecided?: (dag: Dag, ended: DagRunRecord) => Promise<void>;
+}
+
+/**
+ * End a queued or running run as marked (see lib/scheduler/mark.ts): in `state`, its work in flight
+ * cancelled with `reason`, each unfinished instance ended in `endStateOf(ti)`, then its undecided tasks
+ * settled. False when it was not queued or running (nothing done).
+ */
+export async function endRunMarked(
+  s: Step,
+  run: DagRunRecord,
+  state: 'success' | 'failed',
+  reason: string,
+  endStateOf: (ti: TaskInstanceRecord) => TerminalTiState,
+  settleUndecided: (dag: Dag, ended: DagRunRecord) => Promise<void>,
+): Promise<void> {
+  await guarded(s, run, () => endRun(s, run, state, run.note, { cancel: true, skipUnfinished: true, endStateOf, reason, settleUndecided }), undefined);
 }
 
 /**
@@ -111,8 +133,9 @@ async function endRun(s: Step, run: DagRunRecord, state: 'success' | 'failed', n
     }
     return;
   }
-  if (how.cancel) s.cancelRun(ended);
-  if (how.skipUnfinished && dag) await skipUnfinished(s, dag, ended);
+  if (how.cancel) s.cancelRun(ended, how.reason);
+  if (how.skipUnfinished && dag) await skipUnfinished(s, dag, ended, how.endStateOf);
+  if (how.settleUndecided && dag) await how.settleUndecided(dag, ended);
   s.env.resolver.forget(ended);
   s.emitRun(ended);
   if (dag) await dagCallback(s, dag, ended, state);
@@ -129,7 +152,7 @@ function loadedVersion(s: Step, run: DagRunRecord): Promise<Dag | undefined> {
  * (so that clearing them later takes back exactly what was counted), one bulk call per task; those that
  * were queued or running give back their slots (an array wave's once for the wave).
  */
-async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord): Promise<void> {
+async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord, endStateOf: (ti: TaskInstanceRecord) => TerminalTiState = () => 'skipped'): Promise<void> {
   const unfinished = new Map<string, TaskInstanceRecord[]>();
   for (const ti of await s.store.listTaskInstances(runRefOf(run))) {
     if (isTerminalTiState(ti.state)) continue;
@@ -142,12 +165,12 @@ async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord): Promise<voi
   for (const [taskId, tis] of unfinished) {
     const t = dag.task(taskId);
     const res = await s.store.finishTaskInstances(
-      tis.map((ti) => ({ key: tiKeyOf(ti), expect: { states: [ti.state], tryNumber: ti.tryNumber }, state: 'skipped', patch: { endDate }, downstream: t.downstream })),
+      tis.map((ti) => ({ key: tiKeyOf(ti), expect: { states: [ti.state], tryNumber: ti.tryNumber }, state: endStateOf(ti), patch: { endDate }, downstream: t.downstream })),
     );
     for (let i = 0; i < tis.length; i++) {
       const ti = tis[i]!;
       if (!res.applied[i]) continue;
-      s.emitTi({ ...ti, state: 'skipped', endDate });
+      s.emitTi({ ...ti, state: endStateOf(ti), endDate });
       if (ti.state !== 'queued' && ti.state !== 'running') continue;
       if (!s.isArrayTask(t)) {
         await releaseSlots(s, dag, t, tiHolder(ti, ti.tryNumber));

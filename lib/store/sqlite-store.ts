@@ -79,7 +79,7 @@ import type {
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 5;
+export const SQLITE_SCHEMA_VERSION = 6;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -355,6 +355,14 @@ ALTER TABLE runs ADD COLUMN pinned_versions TEXT;
 ${DAG_VERSIONS_TABLE}
 `;
 
+/**
+ * From schema version 5 to 6: a task instance's note (`TaskInstanceRecord.note`). Applied to a new
+ * file's schema too, after version 5's statements.
+ */
+const MIGRATE_5_TO_6 = `
+ALTER TABLE task_instances ADD COLUMN note TEXT;
+`;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -403,6 +411,7 @@ CREATE TABLE counters (
 
 ${BACKFILLS_TABLE}
 ${MIGRATE_4_TO_5}
+${MIGRATE_5_TO_6}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
@@ -433,6 +442,7 @@ const TI_COLUMNS: { readonly [K in keyof TaskInstanceRecord]-?: string } = {
   externalId: 'external_id',
   resume: 'resume',
   history: 'history',
+  note: 'note',
 };
 const TI_KEY_FIELDS = ['dagId', 'runId', 'taskId', 'mapIndex'] as const;
 const TI_FIELDS = Object.keys(TI_COLUMNS) as (keyof TaskInstanceRecord)[];
@@ -535,6 +545,7 @@ function tiFromRow(row: Row): TaskInstanceRecord {
     externalId: strOrNull(row, 'external_id'),
     resume: num(row, 'resume') !== 0,
     ...optional('history', historyFromColumn(row, 'history')),
+    ...optional('note', strOrNull(row, 'note')),
   };
 }
 
@@ -1498,6 +1509,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 5) {
         db.exec(MIGRATE_4_TO_5);
         db.prepare('UPDATE schema_version SET version = 5, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
+      if (version < 6) {
+        db.exec(MIGRATE_5_TO_6);
+        db.prepare('UPDATE schema_version SET version = 6, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
     }
     db.exec('COMMIT');
