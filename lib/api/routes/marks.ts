@@ -1,6 +1,6 @@
 /** Marking runs and task instances, and their notes (Airflow 3's PATCH dagRun and PATCH taskInstance). */
 import type { Dag } from '../../authoring/dag.ts';
-import { markRunState, markTaskInstances, setRunNote, setTaskInstanceNote, type RunMarkState, type TiMarkState } from '../../scheduler/operations.ts';
+import { markRunState, markTaskInstances, OperationError, setRunNote, setTaskInstanceNote, type RunMarkState, type TiMarkState } from '../../scheduler/operations.ts';
 import type { DagRunRecord } from '../../store/records.ts';
 import type { ApiBackend } from '../backend.ts';
 import { HttpError } from '../http-error.ts';
@@ -58,7 +58,12 @@ export function markRoutes({ app, backend }: RouteContext): void {
       const ref = { dagId: run.dagId, runId: run.runId };
       await backend.withScheduler(async ({ scheduler, run: step }) => {
         if (note !== undefined) await step(setRunNote(scheduler, ref, note));
-        if (state !== undefined) await step(markRunState(scheduler, { ...ref, state }));
+        if (state !== undefined) {
+          await step(markRunState(scheduler, { ...ref, state })).catch((e: unknown) => {
+            // The run's state does not allow it (a running run queued): a conflict, as Airflow answers.
+            throw e instanceof OperationError ? new HttpError(409, e.message, 'body.state', { dagId: run.dagId }) : e;
+          });
+        }
       });
       return toDagRun((await backend.store.getRun(ref)) ?? run);
     },
