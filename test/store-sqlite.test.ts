@@ -717,6 +717,8 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     try {
       expect(check.prepare('SELECT version FROM schema_version').get()?.version).toBe(SQLITE_SCHEMA_VERSION);
       expect(check.prepare("SELECT name FROM pragma_table_info('runs') WHERE name = 'pinned_versions'").get()?.name).toBe('pinned_versions');
+      // Version 6: a task instance's note.
+      expect(check.prepare("SELECT name FROM pragma_table_info('task_instances') WHERE name = 'note'").get()?.name).toBe('note');
       const pk = check.prepare("SELECT name FROM pragma_table_info('dag_versions') WHERE pk > 0 ORDER BY pk").all().map((r) => r.name);
       expect(pk).toEqual(['dag_id', 'version']);
     } finally {
@@ -728,7 +730,10 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     expect('pinnedVersions' in r1).toBe(false);
     expect(await s.getRun({ dagId: 'b', runId: 'c1' })).toMatchObject({ parent: { dagId: 'a', runId: 'r1' }, note: 'noted', backfillId: '7', clearNumber: 2 });
     expect((await s.listRuns({ dagId: 'a' })).map((r) => r.runId)).toEqual(['r1']);
-    expect((await s.getTaskInstance({ dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 }))?.state).toBe('running');
+    const migratedTi = (await s.getTaskInstance({ dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 }))!;
+    expect(migratedTi.state).toBe('running');
+    expect('note' in migratedTi).toBe(false);
+    expect((await s.updateTaskInstance(migratedTi, { states: ['running'], tryNumber: 1 }, { note: 'looked at' }))?.note).toBe('looked at');
     // DAG records as they were; no version records until a version is registered.
     expect(await s.getDagRecord('a')).toEqual({ dagId: 'a', version: 'v1', paused: true, fileloc: 'a.ts', updatedAt: at(0) });
     expect(await s.listDagVersions('a')).toEqual([]);
@@ -743,6 +748,7 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     const again = open(path);
     expect((await again.getRun({ dagId: 'a', runId: 'r1' }))?.pinnedVersions).toEqual({ b: 'v1' });
     expect((await again.getDagVersion('a', 'v2'))?.createdAt).toBe(at(5));
+    expect((await again.getTaskInstance({ dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 }))?.note).toBe('looked at');
   });
 
   it('a new file and a migrated one have the same tables and columns, in the same order', () => {
