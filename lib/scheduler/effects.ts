@@ -36,6 +36,11 @@ export type Effect =
       reason?: string;
       /** Only the running tries of these instances (a task instance marked). Default: every try of the run. */
       only?: readonly { key: TiKey; tryNumber: number }[];
+      /**
+       * The instances whose work was in flight, as they were before the stop (queued, running, deferred):
+       * a deployed host stops their lifecycle executions and terminates their Batch jobs. Default: none known.
+       */
+      inFlight?: readonly TaskInstanceRecord[];
     }
   /** Tell the host's listeners (live views, logs, metrics) of a change or of an error the step absorbed. */
   | { type: 'emit'; event: SchedulerEvent };

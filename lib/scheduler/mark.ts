@@ -291,7 +291,7 @@ async function markOne(s: Step, p: Planned, state: TiMarkState): Promise<boolean
   }
   const holds = (ti.state === 'queued' || ti.state === 'running') && !s.isArrayTask(t);
   const moved = await finish(s, dag, ti, { states: [ti.state], tryNumber: ti.tryNumber }, state, patch, undefined, holds ? tiHolder(ti, ti.tryNumber) : undefined);
-  if (moved && (ti.state === 'running' || ti.state === 'queued' || ti.state === 'deferred')) s.cancelRun(run, `the task instance was marked ${state}`, [{ key: tiKeyOf(ti), tryNumber: ti.tryNumber }]);
+  if (moved && (ti.state === 'running' || ti.state === 'queued' || ti.state === 'deferred')) s.cancelRun(run, `the task instance was marked ${state}`, [{ key: tiKeyOf(ti), tryNumber: ti.tryNumber }], [ti]);
   return moved;
 }
 

@@ -133,8 +133,12 @@ async function endRun(s: Step, run: DagRunRecord, state: 'success' | 'failed', n
     }
     return;
   }
-  if (how.cancel) s.cancelRun(ended, how.reason);
-  if (how.skipUnfinished && dag) await skipUnfinished(s, dag, ended, how.endStateOf);
+  // The cancel goes with the instances that were in flight (a deployed host stops their executions and jobs).
+  if (how.cancel && !(how.skipUnfinished && dag)) s.cancelRun(ended, how.reason);
+  if (how.skipUnfinished && dag) {
+    const inFlight = await skipUnfinished(s, dag, ended, how.endStateOf);
+    if (how.cancel) s.cancelRun(ended, how.reason, undefined, inFlight);
+  }
   if (how.settleUndecided && dag) await how.settleUndecided(dag, ended);
   s.env.resolver.forget(ended);
   s.emitRun(ended);
@@ -152,7 +156,8 @@ function loadedVersion(s: Step, run: DagRunRecord): Promise<Dag | undefined> {
  * (so that clearing them later takes back exactly what was counted), one bulk call per task; those that
  * were queued or running give back their slots (an array wave's once for the wave).
  */
-async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord, endStateOf: (ti: TaskInstanceRecord) => TerminalTiState = () => 'skipped'): Promise<void> {
+async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord, endStateOf: (ti: TaskInstanceRecord) => TerminalTiState = () => 'skipped'): Promise<TaskInstanceRecord[]> {
+  const inFlight: TaskInstanceRecord[] = [];
   const unfinished = new Map<string, TaskInstanceRecord[]>();
   for (const ti of await s.store.listTaskInstances(runRefOf(run))) {
     if (isTerminalTiState(ti.state)) continue;
@@ -171,6 +176,7 @@ async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord, endStateOf: 
       const ti = tis[i]!;
       if (!res.applied[i]) continue;
       s.emitTi({ ...ti, state: endStateOf(ti), endDate });
+      if (ti.state === 'queued' || ti.state === 'running' || ti.state === 'deferred') inFlight.push(ti);
       if (ti.state !== 'queued' && ti.state !== 'running') continue;
       if (!s.isArrayTask(t)) {
         await releaseSlots(s, dag, t, tiHolder(ti, ti.tryNumber));
@@ -183,6 +189,7 @@ async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord, endStateOf: 
       await releaseSlots(s, dag, t, waveHolder(array, ti.tryNumber));
     }
   }
+  return inFlight;
 }
 
 /** Let the run's data expire after the store's retention, and give its maxActiveRuns unit to a queued run. */

@@ -106,8 +106,8 @@ export class Step {
     this.effects.push({ type: 'stopRunnable', jobQueue, jobName, reason });
   }
 
-  cancelRun(run: RunRef, reason?: string, only?: readonly { key: TiKey; tryNumber: number }[]): void {
-    this.effects.push({ type: 'cancelRun', run: { dagId: run.dagId, runId: run.runId }, ...(reason !== undefined ? { reason } : {}), ...(only ? { only } : {}) });
+  cancelRun(run: RunRef, reason?: string, only?: readonly { key: TiKey; tryNumber: number }[], inFlight?: readonly TaskInstanceRecord[]): void {
+    this.effects.push({ type: 'cancelRun', run: { dagId: run.dagId, runId: run.runId }, ...(reason !== undefined ? { reason } : {}), ...(only ? { only } : {}), ...(inFlight?.length ? { inFlight } : {}) });
   }
 
   emitTi(ti: TaskInstanceRecord | undefined): void {
