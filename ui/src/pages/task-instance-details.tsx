@@ -147,7 +147,7 @@ export function TaskInstanceDetails() {
       </dl>
       {!live && <ClearButton dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} label="Clear task instance" />}
       <TiMarkButton dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} />
-      <h3>Note</h3>
+      <h3>Notes</h3>
       {/* The API's note is the instance's last error as text when it has no note of its own. */}
       <NoteEditor key={tiKey} dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} note={t.note !== null && (t.error === null || t.note !== errorText(t.error)) ? t.note : null} />
       <h3>Log</h3>
