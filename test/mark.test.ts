@@ -184,6 +184,27 @@ describe.each(STORES)('marking task instances (%s)', (_name, makeStore) => {
     expect((await r.drive((s) => markTaskInstances(s, { dagId: 'mk_down', runId: first.runId, taskId: 'a', state: 'success', downstream: true }))).marked).toEqual([]);
   });
 
+  it('a failed instance marked success alone: its failed downstream is cleared and runs, the finished run runs again and succeeds', async () => {
+    const ran: string[] = [];
+    const d = dag({ dagId: 'mk_resume' }, () => {
+      const a = task('a', () => {
+        throw new Error('a fails');
+      });
+      const b = task('b', () => (ran.push('b'), 'b')).after(a);
+      task('c', () => (ran.push('c'), 'c')).after(b);
+    });
+    const r = runner(makeStore, [d]);
+    const first = await r.run({ dagId: 'mk_resume' });
+    expect(states(first)).toEqual({ a: 'failed', b: 'upstream_failed', c: 'upstream_failed' });
+    const res = await r.drive((s) => markTaskInstances(s, { dagId: 'mk_resume', runId: first.runId, taskId: 'a', state: 'success' }));
+    expect(res.marked.map((m) => [m.taskId, m.state])).toEqual([['a', 'failed']]);
+    const ended = await r.waitForRun(first);
+    expect(ended.state).toBe('success');
+    expect(states(await r.report(first))).toEqual({ a: 'success', b: 'success', c: 'success' });
+    expect(ran).toEqual(['b', 'c']);
+    expect(tries(await r.report(first))).toEqual({ a: 1, b: 1, c: 1 });
+  });
+
   it('upstream, past and future reach the same tasks in the other runs; bad requests name what is wrong', async () => {
     const d = dag({ dagId: 'mk_span' }, () => {
       const a = task('a', () => 1);

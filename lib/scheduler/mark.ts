@@ -19,7 +19,9 @@
 // is aborted, its slots given back); a finished one has its old state uncounted and the new one counted,
 // so the downstream tallies are right; a task not decided yet is settled in the state. In a running
 // run, the downstream tasks then decide on their trigger rules as after any finish (a task downstream of
-// an instance marked success gets scheduled, once), and the run ends when nothing is pending.
+// an instance marked success gets scheduled, once), and the run ends when nothing is pending. Then, as
+// Airflow's set_task_instance_state, the failed and upstream_failed tasks downstream of the task (those
+// not marked) are cleared in each run marked, so they run on from the new state (a finished run runs again).
 
 import type { Dag } from '../authoring/dag.ts';
 import { skipInfo } from '../errors.ts';
@@ -28,6 +30,7 @@ import type { TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
 import { runRefOf, tiKeyOf, type DagRunRecord, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import { finish, settleTerminal } from './decisions.ts';
+import { clearRun } from './clear.ts';
 import type { Outcome } from './effects.ts';
 import { loadedDag, OperationError } from './operation-error.ts';
 import { endRunMarked, guarded } from './run-end.ts';
@@ -265,6 +268,14 @@ async function markTis(s: Step, options: MarkTaskInstancesOptions): Promise<Mark
 
   const done: MarkedInstance[] = [];
   for (const p of plan) if (await markOne(s, p, options.state)) done.push(marked(p));
+  // As Airflow's set_task_instance_state: the failed and upstream_failed tasks downstream of the task are
+  // cleared (those marked left out), so that they run on from the new state; a finished run runs again.
+  const resume = [...reachable(dag, options.taskId, (t) => t.downstream)].filter((id) => !taskIds.has(id));
+  if (resume.length > 0) {
+    for (const runId of new Set(done.map((m) => m.runId))) {
+      await clearRun(s, { dagId: dag.dagId, runId, taskIds: resume, onlyFailed: true }, {});
+    }
+  }
   return { dryRun: false, marked: done };
 }
 
