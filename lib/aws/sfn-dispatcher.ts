@@ -284,14 +284,19 @@ export class SfnDispatcher implements Dispatcher {
     if (machine === null) return [];
     const stateMachineArn = this.machineArn(machine);
     const stopped: string[] = [];
-    for (let n = 0; n <= MAX_REDISPATCHES; n++) {
-      const name = lifecycleExecutionName(ti, n);
-      try {
-        await this.client.send(new StopExecutionCommand({ executionArn: executionArn(stateMachineArn, name), error: 'airless.Stopped', cause: cause.slice(0, 32_000) }));
-        stopped.push(name);
-      } catch (e) {
-        if (errorName(e) === 'ExecutionDoesNotExist') break;
-        throw e;
+    // The queued version that named the execution: the instance as it is (a try queued to continue keeps
+    // its start), or, for a try that started since it was queued, before its start.
+    const versions = ti.startDate === null ? [ti] : [ti, { ...ti, startDate: null }];
+    for (const version of versions) {
+      for (let n = 0; n <= MAX_REDISPATCHES; n++) {
+        const name = lifecycleExecutionName(version, n);
+        try {
+          await this.client.send(new StopExecutionCommand({ executionArn: executionArn(stateMachineArn, name), error: 'airless.Stopped', cause: cause.slice(0, 32_000) }));
+          stopped.push(name);
+        } catch (e) {
+          if (errorName(e) === 'ExecutionDoesNotExist') break;
+          throw e;
+        }
       }
     }
     return stopped;
