@@ -492,6 +492,13 @@ export class Airless extends Construct {
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs', 'batch:DescribeJobs'], resources: ['*'] }));
       f.scheduler.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [stack.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
     }
+    // Stopping a run (its dagrunTimeout: the scheduler; marking it failed or success, or an instance: the
+    // API) stops its instances' lifecycle executions and terminates their Batch jobs (lib/aws/stop-tries.ts).
+    for (const fn of [f.scheduler, f.api]) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: lifecycleExecutions }));
+    if (batchTasks) {
+      f.api.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs'], resources: ['*'] }));
+      f.api.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [stack.formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
+    }
 
     const stackWildcards = {
       id: 'AwsSolutions-IAM5',

@@ -6,7 +6,7 @@
  * job that failed throws `States.TaskFailed` with the detail as JSON in its cause; an error of the API
  * throws `Batch.<error name>`.
  */
-import { DescribeJobsCommand, SubmitJobCommand, type BatchClient, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
+import { DescribeJobsCommand, SubmitJobCommand, TerminateJobCommand, type BatchClient, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
 import type { HarnessClock } from './harness-clock.ts';
 
 /**
@@ -40,6 +40,8 @@ export interface SubmitJobSyncOptions {
   clock: HarnessClock;
   /** Default {@link SYNC_POLL_SECONDS}. */
   pollSeconds?: number;
+  /** Fires when the execution is stopped: the job is terminated (as Step Functions does) and the wait ends. */
+  signal?: AbortSignal;
 }
 
 /** Run `batch:submitJob.sync` with the Task state's evaluated parameters. */
@@ -58,6 +60,10 @@ export async function submitJobSync(parameters: unknown, o: SubmitJobSyncOptions
   const pollMs = (o.pollSeconds ?? SYNC_POLL_SECONDS) * 1000;
   for (;;) {
     await o.clock.sleepUntil(o.clock.now() + pollMs, true);
+    if (o.signal?.aborted) {
+      await o.client.send(new TerminateJobCommand({ jobId, reason: 'Step Functions execution stopped' }));
+      throw new StatesError('States.Aborted', `the execution was stopped; job ${jobId} terminated`);
+    }
     let job;
     try {
       job = (await o.client.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0];

@@ -224,7 +224,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     meter,
     lambda,
     region: backends.region,
-    submitJobSync: (p) => submitJobSync(p, { client: syncClient, clock, pollSeconds: SYNC_POLL_SECONDS }),
+    submitJobSync: (p, signal) => submitJobSync(p, { client: syncClient, clock, pollSeconds: SYNC_POLL_SECONDS, ...(signal ? { signal } : {}) }),
     s3: backends.s3,
   });
   const sfnEndpoint = await sfn.listen();

@@ -150,7 +150,8 @@ export interface LocalStepFunctionsOptions {
   meter: Meter;
   lambda: LocalLambda;
   /** `batch:submitJob.sync` with a Task state's evaluated parameters. */
-  submitJobSync(parameters: unknown): Promise<unknown>;
+  /** `signal` fires when the execution is stopped (StopExecution): Step Functions then terminates the job. */
+  submitJobSync(parameters: unknown, signal?: AbortSignal): Promise<unknown>;
   /** S3, for Distributed Maps' `ItemReader` and `ResultWriter`. */
   s3?: S3Client;
   region?: string;
@@ -164,6 +165,8 @@ export class LocalStepFunctions {
   private readonly machines = new Map<string, Registered>();
   /** Every execution, by ARN, in the order started. */
   readonly executions = new Map<string, ExecutionRecord>();
+  /** How to stop each running Standard execution (StopExecution), by ARN. */
+  private readonly stoppers = new Map<string, { controller: AbortController; abort: () => void }>();
   /**
    * Sees every StartExecution request: return `'drop'` to lose it (the caller is told the execution
    * started; nothing runs): a lost event.
@@ -331,6 +334,25 @@ export class LocalStepFunctions {
     };
   }
 
+  /**
+   * StopExecution (Standard executions, as in Step Functions): a running execution ends ABORTED with
+   * `error` and `cause`; its `.sync` Batch wait terminates its job. A finished one is left as it is.
+   */
+  stopExecution(executionArn: string, error: string | undefined, cause: string | undefined): { stopDate: number } {
+    const e = this.executions.get(executionArn);
+    if (!e || e.type === 'EXPRESS') throw new SfnServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    const stop = this.stoppers.get(executionArn);
+    if (e.status === 'RUNNING' && stop) {
+      this.stoppers.delete(executionArn);
+      e.status = 'ABORTED';
+      e.error = error ?? null;
+      e.cause = cause ?? null;
+      stop.controller.abort(new Error(cause ?? 'stopped'));
+      stop.abort();
+    }
+    return { stopDate: e.stopDate ?? this.o.clock.now() };
+  }
+
   /** Executions of a state machine (by name), in the order started. */
   executionsOf(stateMachineName: string): ExecutionRecord[] {
     return [...this.executions.values()].filter((e) => e.stateMachineName === stateMachineName);
@@ -472,12 +494,16 @@ export class LocalStepFunctions {
         }
       }
     });
+    if (sm.type === 'STANDARD') this.stoppers.set(executionArn, { controller: new AbortController(), abort: () => execution.abort() });
     void execution.result.then(
       (output) => {
+        if (rec.status === 'ABORTED') return;
         rec.status = 'SUCCEEDED';
         rec.output = JSON.stringify(output);
       },
       (e: unknown) => {
+        // Stopped by StopExecution: its record says so already.
+        if (rec.status === 'ABORTED') return;
         const cause = (e as { cause?: unknown }).cause;
         const err = cause instanceof Error ? cause : e instanceof Error ? e : new Error(String(e));
         rec.status = err.name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
@@ -487,6 +513,7 @@ export class LocalStepFunctions {
     )
       .then(() => events)
       .finally(() => {
+        this.stoppers.delete(executionArn);
         rec.stopDate = clock.now();
         release();
         settle();
@@ -627,7 +654,7 @@ export class LocalStepFunctions {
         return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
       }
       case BATCH_SUBMIT_JOB_SYNC:
-        return this.o.submitJobSync(p);
+        return this.o.submitJobSync(p, this.stoppers.get(executionArn)?.controller.signal);
       case START_EXECUTION: {
         const input = JSON.stringify(p?.Input ?? {});
         const r = this.startExecution({ stateMachineArn: String(p?.StateMachineArn), input, ...(p?.Name ? { name: String(p.Name) } : {}) });
@@ -676,6 +703,10 @@ export class LocalStepFunctions {
         }
         case 'DescribeExecution':
           return reply(200, this.describeExecution(String(body['executionArn'])));
+        case 'StopExecution': {
+          const r = this.stopExecution(String(body['executionArn']), typeof body['error'] === 'string' ? body['error'] : undefined, typeof body['cause'] === 'string' ? body['cause'] : undefined);
+          return reply(200, { stopDate: r.stopDate / 1000 });
+        }
         default:
           return reply(400, { __type: 'UnknownOperationException', message: `${op || target} is not an operation of the local Step Functions` });
       }

@@ -54,7 +54,18 @@ const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => bo
     why: 'without Batch tasks there is no runnableTimeout to enforce (stopRunnable) and no array wave to settle (waveResult)',
   },
   { fn: 'trigger', actions: BATCH_ALL, why: 'a trigger creates a run and starts its first lifecycles: its step handles no timer (the only source of stopRunnable) and no Batch outcome' },
-  { fn: 'api', actions: BATCH_ALL, why: 'the API\'s operations (trigger, clear, mark, delete) handle no timer and no Batch outcome' },
+  { fn: 'api', actions: ['batch:SubmitJob', 'batch:TagResource', 'batch:DescribeJobs'], why: 'the API\'s operations (trigger, clear, mark, delete) handle no timer and no Batch outcome' },
+  {
+    fn: 'api',
+    actions: ['batch:ListJobs', 'batch:TerminateJob'],
+    when: (f) => !f.batchTasks,
+    why: 'without Batch tasks a stopped run or a marked instance has no job to terminate (lib/aws/stop-tries.ts)',
+  },
+  ...(['trigger', 'taskRunner', 'sensorPoke', 'describeJobs'] as const).map((fn) => ({
+    fn,
+    actions: ['states:StopExecution'],
+    why: 'only a stop (a dagrunTimeout: the scheduler; a mark or a forced delete: the API) stops lifecycle executions (lib/aws/stop-tries.ts)',
+  })),
   { fn: 'sensorPoke', actions: BATCH_ALL, why: 'a poke runs a sensor, never a Batch task' },
   {
     fn: 'describeJobs',

@@ -574,6 +574,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         expect(await s.getTaskInstance(key(run, 'a', 0))).toBeUndefined();
       });
 
+      it('a note is kept through transitions and a finish, changed, and removed with null (absent until written)', async () => {
+        const s = await makeStore();
+        const run = makeRun();
+        await s.createRun(run);
+        await s.createTaskInstances([makeTi(run, 'a')]);
+        expect('note' in (await s.getTaskInstance(key(run, 'a')))!).toBe(false);
+        expect((await s.updateTaskInstance(key(run, 'a'), { states: ['scheduled'] }, { note: 'looked at' }))?.note).toBe('looked at');
+        await s.updateTaskInstance(key(run, 'a'), { states: ['scheduled'] }, { state: 'running', tryNumber: 1 });
+        await s.finishTaskInstance({ key: key(run, 'a'), expect: { states: ['running'], tryNumber: 1 }, state: 'success', patch: {}, downstream: [] });
+        expect(await s.getTaskInstance(key(run, 'a'))).toMatchObject({ state: 'success', note: 'looked at' });
+        expect((await s.listTaskInstances(run))[0]?.note).toBe('looked at');
+        await s.updateTaskInstance(key(run, 'a'), { states: ['success'], tryNumber: 1 }, { note: 'changed' });
+        expect((await s.getTaskInstance(key(run, 'a')))?.note).toBe('changed');
+        await s.updateTaskInstance(key(run, 'a'), { states: ['success'], tryNumber: 1 }, { note: null });
+        expect((await s.getTaskInstance(key(run, 'a')))?.note ?? null).toBeNull();
+      });
+
       it('listTaskInstances: by task id then map index (past 9, 10, 100); one task alone, not its namesakes', async () => {
         const s = await makeStore();
         const run = makeRun();

@@ -719,6 +719,8 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
       expect(check.prepare("SELECT name FROM pragma_table_info('runs') WHERE name = 'pinned_versions'").get()?.name).toBe('pinned_versions');
       // Schema 6: why airless paused a DAG.
       expect(check.prepare("SELECT name FROM pragma_table_info('dags') WHERE name = 'paused_reason'").get()?.name).toBe('paused_reason');
+      // Version 6: a task instance's note.
+      expect(check.prepare("SELECT name FROM pragma_table_info('task_instances') WHERE name = 'note'").get()?.name).toBe('note');
       const pk = check.prepare("SELECT name FROM pragma_table_info('dag_versions') WHERE pk > 0 ORDER BY pk").all().map((r) => r.name);
       expect(pk).toEqual(['dag_id', 'version']);
     } finally {
@@ -730,7 +732,10 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     expect('pinnedVersions' in r1).toBe(false);
     expect(await s.getRun({ dagId: 'b', runId: 'c1' })).toMatchObject({ parent: { dagId: 'a', runId: 'r1' }, note: 'noted', backfillId: '7', clearNumber: 2 });
     expect((await s.listRuns({ dagId: 'a' })).map((r) => r.runId)).toEqual(['r1']);
-    expect((await s.getTaskInstance({ dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 }))?.state).toBe('running');
+    const migratedTi = (await s.getTaskInstance({ dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 }))!;
+    expect(migratedTi.state).toBe('running');
+    expect('note' in migratedTi).toBe(false);
+    expect((await s.updateTaskInstance(migratedTi, { states: ['running'], tryNumber: 1 }, { note: 'looked at' }))?.note).toBe('looked at');
     // DAG records as they were; no version records until a version is registered.
     expect(await s.getDagRecord('a')).toEqual({ dagId: 'a', version: 'v1', paused: true, fileloc: 'a.ts', updatedAt: at(0) });
     expect(await s.listDagVersions('a')).toEqual([]);
@@ -749,6 +754,7 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     expect((await again.getDagRecord('b'))?.pausedReason).toBe('auto-paused after 2 consecutive failed runs');
     // Unpausing clears the reason.
     expect('pausedReason' in (await again.setDagPaused('b', false, at(7)))).toBe(false);
+    expect((await again.getTaskInstance({ dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 }))?.note).toBe('looked at');
   });
 
   it('a new file and a migrated one have the same tables and columns, in the same order', () => {

@@ -14,6 +14,7 @@ import { logSerializers, REDACTED, REDACTED_LOG_PATHS } from './redact.ts';
 import { dagRunRoutes } from './routes/dag-runs.ts';
 import { dagRoutes } from './routes/dags.ts';
 import { dagVersionRoutes } from './routes/dag-versions.ts';
+import { markRoutes } from './routes/marks.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { poolRoutes } from './routes/pools.ts';
 import { taskInstanceRoutes } from './routes/task-instances.ts';
@@ -110,6 +111,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   taskInstanceRoutes(ctx);
   operationRoutes(ctx);
   poolRoutes(ctx);
+  markRoutes(ctx);
 
   const openapi = async () => app.swagger();
   const docSchema = { hide: true, response: responses({ type: 'object', additionalProperties: true }) };

@@ -181,7 +181,7 @@ export function toTaskInstance(ti: TaskInstanceRecord, t: TaskSpec): TaskInstanc
     duration: ti.durationMs === null ? null : ti.durationMs / 1000,
     operator_name: operatorName(t),
     pool: t.pool,
-    note: errorNote(ti.error),
+    note: ti.note ?? errorNote(ti.error),
     error: taskError(ti.error),
     next_at: ti.nextAt,
     external_id: ti.externalId,

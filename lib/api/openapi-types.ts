@@ -130,7 +130,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Mark a DAG run (success, failed: stop it; queued) or set its note
+         * @description state failed stops a queued or running run: its running tries are aborted and fail, its other unfinished instances and undecided tasks are skipped. success ends it with every unfinished instance success. 409 when the run cannot take the state (a running run cannot be queued).
+         */
+        patch: operations["patch_dag_run"];
         trace?: never;
     };
     "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/pipelineContext": {
@@ -247,7 +251,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Mark a task instance (every map index), or set its note
+         * @description new_state marks the instance and, with include_upstream/include_downstream/include_past/include_future, the same or related tasks; an unfinished one finishes (a running try is aborted), a finished one changes state with the downstream tallies kept right, a task not decided yet is settled; in a running run the downstream tasks then decide as after any finish. dry_run lists what would be marked. The response lists the instances marked (dry_run: as they are now).
+         */
+        patch: operations["patch_task_instance"];
         trace?: never;
     };
     "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/listMapped": {
@@ -281,7 +289,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Mark one map index of a task instance, or set its note
+         * @description new_state marks the instance and, with include_upstream/include_downstream/include_past/include_future, the same or related tasks; an unfinished one finishes (a running try is aborted), a finished one changes state with the downstream tallies kept right, a task not decided yet is settled; in a running run the downstream tasks then decide as after any finish. dry_run lists what would be marked. The response lists the instances marked (dry_run: as they are now).
+         */
+        patch: operations["patch_mapped_task_instance"];
         trace?: never;
     };
     "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}": {
@@ -642,7 +654,7 @@ export interface components {
              */
             operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty";
             pool: string;
-            /** @description The last error as text, "Name: message" (a skipped instance's: why it was skipped). */
+            /** @description The note written on the instance (PATCH with note); when it has none, its last error as text, "Name: message" (a skipped instance's: why it was skipped). */
             note: string | null;
             /** @description The last error (or why it was skipped), with its name and message apart. */
             error: components["schemas"]["TaskError"] | null;
@@ -681,7 +693,7 @@ export interface components {
              */
             operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty";
             pool: string;
-            /** @description The last error as text, "Name: message" (a skipped instance's: why it was skipped). */
+            /** @description The note written on the instance (PATCH with note); when it has none, its last error as text, "Name: message" (a skipped instance's: why it was skipped). */
             note: string | null;
             /** @description The last error (or why it was skipped), with its name and message apart. */
             error: components["schemas"]["TaskError"] | null;
@@ -1509,6 +1521,86 @@ export interface operations {
             };
         };
     };
+    patch_dag_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                dag_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description failed stops a queued or running run (its running tries aborted and failed, the rest skipped); success ends it with every unfinished instance success; queued runs a finished run again as it is. A finished run marked the other way changes state only.
+                     * @enum {string}
+                     */
+                    state?: "success" | "failed" | "queued";
+                    /** @description The run's note (null removes it). */
+                    note?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DAGRun"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
     get_pipeline_context: {
         parameters: {
             query?: never;
@@ -1941,6 +2033,109 @@ export interface operations {
             };
         };
     };
+    patch_task_instance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                dag_run_id: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Mark the instance (every map index of the task unless one is named in the path) and those included in this state; a running try is aborted.
+                     * @enum {string}
+                     */
+                    new_state?: "success" | "failed" | "skipped";
+                    /** @description The instance's note (null removes it); with a map index in the path, that instance's. */
+                    note?: string | null;
+                    /** @default false */
+                    include_upstream?: boolean;
+                    /** @default false */
+                    include_downstream?: boolean;
+                    /**
+                     * @description The same tasks in runs with a later logical date.
+                     * @default false
+                     */
+                    include_future?: boolean;
+                    /**
+                     * @description The same tasks in runs with an earlier logical date.
+                     * @default false
+                     */
+                    include_past?: boolean;
+                    /**
+                     * @description List what new_state would mark (as they are now); change nothing.
+                     * @default false
+                     */
+                    dry_run?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        task_instances: components["schemas"]["TaskInstance"][];
+                        total_entries: number;
+                    };
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
     get_mapped_task_instances: {
         parameters: {
             query?: never;
@@ -2034,6 +2229,110 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskInstanceDetail"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    patch_mapped_task_instance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                dag_run_id: string;
+                task_id: string;
+                map_index: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Mark the instance (every map index of the task unless one is named in the path) and those included in this state; a running try is aborted.
+                     * @enum {string}
+                     */
+                    new_state?: "success" | "failed" | "skipped";
+                    /** @description The instance's note (null removes it); with a map index in the path, that instance's. */
+                    note?: string | null;
+                    /** @default false */
+                    include_upstream?: boolean;
+                    /** @default false */
+                    include_downstream?: boolean;
+                    /**
+                     * @description The same tasks in runs with a later logical date.
+                     * @default false
+                     */
+                    include_future?: boolean;
+                    /**
+                     * @description The same tasks in runs with an earlier logical date.
+                     * @default false
+                     */
+                    include_past?: boolean;
+                    /**
+                     * @description List what new_state would mark (as they are now); change nothing.
+                     * @default false
+                     */
+                    dry_run?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        task_instances: components["schemas"]["TaskInstance"][];
+                        total_entries: number;
+                    };
                 };
             };
             /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */

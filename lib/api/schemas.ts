@@ -165,7 +165,7 @@ const tiProperties = {
   duration: { type: ['number', 'null'], description: 'Seconds.' },
   operator_name: operatorName,
   pool: str,
-  note: { ...nullableStr, description: 'The last error as text, "Name: message" (a skipped instance\'s: why it was skipped).' },
+  note: { ...nullableStr, description: 'The note written on the instance (PATCH with note); when it has none, its last error as text, "Name: message" (a skipped instance\'s: why it was skipped).' },
   error: { ...nullableTaskError, description: 'The last error (or why it was skipped), with its name and message apart.' },
   next_at: { ...nullableDateTime, description: 'When an up_for_retry or deferred instance is due.' },
   external_id: { ...nullableStr, description: "A triggered run's id or a Batch job's id." },
@@ -342,6 +342,31 @@ export const B = {
     { optional: ['task_ids', 'map_indexes', 'only_failed', 'include_downstream', 'include_upstream', 'dry_run', 'run_on_latest_version'] },
   ),
   backfill: backfillBody,
+  patchDagRun: {
+    ...object(
+      {
+        state: { type: 'string', enum: ['success', 'failed', 'queued'], description: "failed stops a queued or running run (its running tries aborted and failed, the rest skipped); success ends it with every unfinished instance success; queued runs a finished run again as it is. A finished run marked the other way changes state only." },
+        note: { ...nullableStr, maxLength: 1000, description: "The run's note (null removes it)." },
+      },
+      { optional: ['state', 'note'] },
+    ),
+    minProperties: 1,
+  },
+  patchTaskInstance: {
+    ...object(
+      {
+        new_state: { type: 'string', enum: ['success', 'failed', 'skipped'], description: 'Mark the instance (every map index of the task unless one is named in the path) and those included in this state; a running try is aborted.' },
+        note: { ...nullableStr, maxLength: 1000, description: "The instance's note (null removes it); with a map index in the path, that instance's." },
+        include_upstream: { type: 'boolean', default: false },
+        include_downstream: { type: 'boolean', default: false },
+        include_future: { type: 'boolean', default: false, description: 'The same tasks in runs with a later logical date.' },
+        include_past: { type: 'boolean', default: false, description: 'The same tasks in runs with an earlier logical date.' },
+        dry_run: { type: 'boolean', default: false, description: 'List what new_state would mark (as they are now); change nothing.' },
+      },
+      { optional: ['new_state', 'note', 'include_upstream', 'include_downstream', 'include_future', 'include_past', 'dry_run'] },
+    ),
+    minProperties: 1,
+  },
 };
 
 // Response bodies ---------------------------------------------------------------------------------------

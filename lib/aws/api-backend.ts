@@ -35,6 +35,7 @@ export function deployedApiBackend(svc: AwsServices, bundled: { dags: readonly D
       const host = new InvocationHost(svc.dispatcher, null, {
         ...(svc.onEvent ? { onEvent: svc.onEvent } : {}),
         ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
+        ...(svc.stopTries ? { stopTries: svc.stopTries } : {}),
         // A trigger, a clear or a backfill that makes a run queued arms the reconciler.
         ...(svc.reconciler ? { armReconciler: () => svc.reconciler!.arm() } : {}),
       });

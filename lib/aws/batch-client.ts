@@ -218,6 +218,22 @@ export class AwsBatchBackend implements BatchBackend, BatchJobDescriber {
    *
    * A child that starts between the listing and its TerminateJob is terminated while it runs.
    */
+  /**
+   * Terminate a job that has not ended (a stopped run's, a marked instance's): the job `jobId` when known,
+   * else every job named `jobName` in `jobQueue` that has not ended. Returns how many it terminated.
+   */
+  async terminateJob(job: { jobId?: string | null; jobQueue?: string | null; jobName?: string | null }, reason: string): Promise<number> {
+    const ids = new Set<string>();
+    if (job.jobId) ids.add(job.jobId);
+    else if (job.jobQueue && job.jobName) {
+      for await (const page of paginateListJobs({ client: this.client }, { jobQueue: job.jobQueue, filters: [{ name: 'JOB_NAME', values: [job.jobName] }] })) {
+        for (const j of page.jobSummaryList ?? []) if (j.jobId && j.status !== 'SUCCEEDED' && j.status !== 'FAILED') ids.add(j.jobId);
+      }
+    }
+    for (const jobId of ids) await this.client.send(new TerminateJobCommand({ jobId, reason: reason.slice(0, 1000) }));
+    return ids.size;
+  }
+
   async stopRunnable(jobQueue: string | null, jobName: string, reason: string): Promise<number> {
     if (!jobQueue) throw new Error(`stopRunnable of '${jobName}' needs the job queue`);
     const jobs: JobSummary[] = [];

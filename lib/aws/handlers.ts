@@ -45,6 +45,7 @@ function scheduler(svc: AwsServices, caller: LifecycleCaller | null): { schedule
   const host = new InvocationHost(svc.dispatcher, caller, {
     ...(svc.onEvent ? { onEvent: svc.onEvent } : {}),
     ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
+    ...(svc.stopTries ? { stopTries: svc.stopTries } : {}),
     ...(svc.reconciler ? { armReconciler: () => svc.reconciler!.arm() } : {}),
   });
   return { scheduler: new Scheduler(svc.store, svc.dags, { now: svc.now ?? Date.now, arrays: true, resolver: new InputResolver(svc.store) }), host };

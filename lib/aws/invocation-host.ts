@@ -27,6 +27,8 @@ export interface InvocationHostOptions {
    * run queued (created or reopened) or {@link InvocationHost.runActive} was called. Absent: nothing to arm.
    */
   armReconciler?: () => Promise<unknown>;
+  /** Stop the work in flight of a stopped run's (or a marked instance's) instances. Absent: a cancel is dropped. */
+  stopTries?: (tis: readonly TaskInstanceRecord[], reason: string) => Promise<unknown>;
 }
 
 /** Whether a step's effects made a run active: every way a run becomes queued (created, reopened) says so. */
@@ -112,7 +114,8 @@ export class InvocationHost {
           if (this.options.stopRunnable) starts.push(this.options.stopRunnable(e.jobQueue, e.jobName, e.reason).then(() => undefined));
           break;
         case 'cancelRun':
-          // Deployed, a stopped run's executions find it ended at their next report; nothing to abort here.
+          // Its instances' executions and Batch jobs are stopped; a late report finds them moved.
+          if (this.options.stopTries && e.inFlight?.length) starts.push(this.options.stopTries(e.inFlight, e.reason ?? 'the run was stopped: dagrun timeout').then(() => undefined));
           break;
         case 'emit':
           this.options.onEvent?.(e.event);

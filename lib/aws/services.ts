@@ -14,6 +14,7 @@ import type { Env } from '../clients/aws-clients.ts';
 import type { Dispatcher } from './invocation-host.ts';
 import { expressTryLimitSeconds, SfnDispatcher, sfnClient, StateMachineNaming } from './sfn-dispatcher.ts';
 import { ReconcilerArming, ReconcilerFlag, sfnReconcilerStarter } from './reconciler.ts';
+import { stopTries } from './stop-tries.ts';
 
 /**
  * The environment variables the functions read (the CDK stack sets them). Only `TABLE_NAME` and the
@@ -113,6 +114,11 @@ export interface AwsServices {
   onEvent?: (e: SchedulerEvent) => void;
   /** Whether a running instance's try has stopped without a result (its lifecycle execution ended). */
   tryStopped?: (ti: TaskInstanceRecord) => Promise<string | null>;
+  /**
+   * Stop the work in flight of instances of a stopped run or a marked instance: their lifecycle executions
+   * and Batch jobs (lib/aws/stop-tries.ts). Absent: nothing is stopped (their reports find them moved).
+   */
+  stopTries?: (tis: readonly TaskInstanceRecord[], reason: string) => Promise<unknown>;
   /**
    * Objects for the state machines: a function has them when a bucket is configured (`BUCKET_NAME`) or
    * given as an override. Without them, item lists too long for the state and array manifests are refused.
@@ -237,6 +243,11 @@ export function servicesFromEnv(bundledDags: DagResolver, env: Env = process.env
     ...(blobs ? { blobs } : {}),
     // Only the Step Functions dispatcher can tell whether a lifecycle execution has ended.
     ...(dispatcher instanceof SfnDispatcher ? { tryStopped: (ti) => dispatcher.tryStopped(ti) } : {}),
+    stopTries: (tis, reason) =>
+      stopTries({ dags, sfn: dispatcher instanceof SfnDispatcher ? dispatcher : null, batch: batch instanceof AwsBatchBackend ? batch : null }, tis, reason).then((r) => {
+        for (const error of r.errors) console.warn(`airless: ${error}`);
+        return r;
+      }),
   };
 }
 

@@ -2,6 +2,7 @@ import {
   DescribeExecutionCommand,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
   type DescribeExecutionCommandOutput,
   type SFNClientConfig,
 } from '@aws-sdk/client-sfn';
@@ -265,6 +266,40 @@ export class SfnDispatcher implements Dispatcher {
     } catch (e) {
       if (errorName(e) !== 'ExecutionAlreadyExists') throw e;
     }
+  }
+
+  /**
+   * Stop the lifecycle executions of an instance's try that is in flight (a run stopped or marked, an
+   * instance marked): every execution of its queued version (`-r<n>` redispatches included) on its Standard
+   * machine, with `cause`; for a Batch task, its `batch_job` execution (a `.sync` wait's stop terminates
+   * the job it waits on). Express executions cannot be stopped (they end within minutes, and their report
+   * finds the instance moved). Returns the names of the executions stopped.
+   */
+  async stopLifecycle(ti: TaskInstanceRecord, cause: string): Promise<string[]> {
+    const dag = this.dags.getDag(ti.dagId);
+    const spec = dag?.taskIndex.get(ti.taskId);
+    if (!dag || !spec) return [];
+    const lifecycle = this.lifecycleOf(spec);
+    const machine: LifecycleMachine | null = lifecycle.machine === 'batch' ? 'batch_job' : lifecycle.workflowType.type === 'EXPRESS' ? null : lifecycle.machine;
+    if (machine === null) return [];
+    const stateMachineArn = this.machineArn(machine);
+    const stopped: string[] = [];
+    // The queued version that named the execution: the instance as it is (a try queued to continue keeps
+    // its start), or, for a try that started since it was queued, before its start.
+    const versions = ti.startDate === null ? [ti] : [ti, { ...ti, startDate: null }];
+    for (const version of versions) {
+      for (let n = 0; n <= MAX_REDISPATCHES; n++) {
+        const name = lifecycleExecutionName(version, n);
+        try {
+          await this.client.send(new StopExecutionCommand({ executionArn: executionArn(stateMachineArn, name), error: 'airless.Stopped', cause: cause.slice(0, 32_000) }));
+          stopped.push(name);
+        } catch (e) {
+          if (errorName(e) === 'ExecutionDoesNotExist') break;
+          throw e;
+        }
+      }
+    }
+    return stopped;
   }
 
   /**

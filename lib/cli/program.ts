@@ -12,6 +12,7 @@ import type { PoolsOptions, PoolsSetOptions } from './commands/pools.ts';
 import type { StandaloneCommandOptions } from './commands/standalone.ts';
 import type { DagsTestOptions } from './commands/dags-test.ts';
 import type { TriggerOptions } from './commands/dags-trigger.ts';
+import type { SetRunStateOptions, TasksSetStateOptions } from './commands/marks.ts';
 import type { TasksClearOptions } from './commands/tasks-clear.ts';
 import type { TasksListOptions } from './commands/tasks-list.ts';
 import type { StatesForDagRunOptions } from './commands/tasks-states-for-dag-run.ts';
@@ -142,6 +143,18 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .argument('<dagId>')
     .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-delete.ts')).dagsDelete(term, dagId, cmd.optsWithGlobals<DeleteOptions>())));
+  dags
+    .command('set-run-state')
+    .description('mark a run on the server success or failed (failed stops a running run: its running tries are aborted), or queue a finished one again')
+    .argument('<dagId>')
+    .argument('<runId>')
+    .argument('<state>', 'success, failed or queued')
+    .option('--note <text>', "also set the run's note")
+    .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
+    .option('--json', "print the API's DAGRun object")
+    .action(async (dagId: string, runId: string, state: string, _o: unknown, cmd: Command) =>
+      setExit(await (await import('./commands/marks.ts')).dagsSetRunState(term, dagId, runId, state, cmd.optsWithGlobals<SetRunStateOptions>())),
+    );
 
   const tasks = program.command('tasks').description('work with tasks');
   tasks
@@ -187,6 +200,25 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
     .option('--json', "print the API's clear result")
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/tasks-clear.ts')).tasksClear(term, dagId, cmd.optsWithGlobals<TasksClearOptions>())));
+  tasks
+    .command('set-state')
+    .description('mark a task instance of a run on the server success, failed or skipped (a running try is aborted); in a running run its downstream tasks go on')
+    .argument('<dagId>')
+    .argument('<runId>')
+    .argument('<taskId>')
+    .argument('<state>', 'success, failed or skipped')
+    .option('--map-index <n>', 'only this instance of a mapped task (default: every instance)', parseIndex)
+    .option('--upstream', 'also the tasks upstream of it')
+    .option('--downstream', 'also the tasks downstream of it')
+    .option('--future', 'also the same tasks in runs with a later logical date')
+    .option('--past', 'also the same tasks in runs with an earlier logical date')
+    .option('--dry-run', 'show what would be marked; change nothing')
+    .option('--note <text>', "also set the instance's note")
+    .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
+    .option('--json', "print the API's list of the task instances marked")
+    .action(async (dagId: string, runId: string, taskId: string, state: string, _o: unknown, cmd: Command) =>
+      setExit(await (await import('./commands/marks.ts')).tasksSetState(term, dagId, runId, taskId, state, cmd.optsWithGlobals<TasksSetStateOptions>())),
+    );
 
   const backfill = program.command('backfill').description('runs for past logical dates of a DAG\'s schedule');
   backfill

@@ -474,6 +474,11 @@ export class LocalRunner {
     for (const t of this.tries) if (run === undefined || sameRun(t.key, run)) t.controller.abort(reason);
   }
 
+  /** Abort one running try with `reason` (a task instance marked while it ran). */
+  private abortTry(reason: unknown, key: TiKey, tryNumber: number): void {
+    for (const t of this.tries) if (t.tryNumber === tryNumber && sameRun(t.key, key) && t.key.taskId === key.taskId && t.key.mapIndex === key.mapIndex) t.controller.abort(reason);
+  }
+
   private tryRunning(key: TiKey, tryNumber: number): boolean {
     for (const t of this.tries) if (t.tryNumber === tryNumber && sameRun(t.key, key) && t.key.taskId === key.taskId && t.key.mapIndex === key.mapIndex) return true;
     return false;
@@ -499,7 +504,8 @@ export class LocalRunner {
           void this.track(null, `stopping Batch job ${e.jobName}`, () => this.batch.stopRunnable(e.jobQueue, e.jobName, e.reason));
           break;
         case 'cancelRun':
-          this.abortTries(new Error('the run was stopped: dagrun timeout'), e.run);
+          if (e.only) for (const o of e.only) this.abortTry(new Error(e.reason ?? 'the task instance was marked'), o.key, o.tryNumber);
+          else this.abortTries(new Error(e.reason ?? 'the run was stopped: dagrun timeout'), e.run);
           break;
         case 'emit':
           this.emit(e.event);

@@ -7,7 +7,7 @@
 
 import type { Dag } from '../authoring/dag.ts';
 import type { ArrayWave, TimerEvent } from '../core/events.ts';
-import type { RunRef, TaskInstanceRecord } from '../store/records.ts';
+import type { RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { SchedulerEvent } from './host.ts';
 import type { Scheduler } from './scheduler.ts';
 
@@ -29,7 +29,19 @@ export type Effect =
   /** Terminate what is still RUNNABLE of the Batch job `jobName` (every RUNNABLE child of an array) with `reason`. */
   | { type: 'stopRunnable'; jobQueue: string | null; jobName: string; reason: string }
   /** Stop the work in flight of a run that ended early (a dagrun timeout, a stop, a failure). */
-  | { type: 'cancelRun'; run: RunRef }
+  | {
+      type: 'cancelRun';
+      run: RunRef;
+      /** Why (the aborted tries fail with it). Default: a dagrun timeout. */
+      reason?: string;
+      /** Only the running tries of these instances (a task instance marked). Default: every try of the run. */
+      only?: readonly { key: TiKey; tryNumber: number }[];
+      /**
+       * The instances whose work was in flight, as they were before the stop (queued, running, deferred):
+       * a deployed host stops their lifecycle executions and terminates their Batch jobs. Default: none known.
+       */
+      inFlight?: readonly TaskInstanceRecord[];
+    }
   /** Tell the host's listeners (live views, logs, metrics) of a change or of an error the step absorbed. */
   | { type: 'emit'; event: SchedulerEvent };
 

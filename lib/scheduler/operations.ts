@@ -42,3 +42,4 @@ export { OperationError } from './operation-error.ts';
 export { clearTaskInstances, type ClearedInstance, type ClearOptions, type ClearResult, type SkippedInstance } from './clear.ts';
 export { deleteDag, setDagPaused, type DeleteDagOptions, type DeleteDagResult } from './dag-ops.ts';
 export { createBackfill, listBackfillRuns, listBackfills, MAX_BACKFILL_DATES, type BackfillDate, type BackfillOptions, type BackfillResult } from './backfill.ts';
+export { markRunState, markTaskInstances, RUN_MARK_STATES, setRunNote, setTaskInstanceNote, TI_MARK_STATES, type MarkedInstance, type MarkRunOptions, type MarkRunResult, type MarkTaskInstancesOptions, type MarkTaskInstancesResult, type RunMarkState, type TiMarkState } from './mark.ts';

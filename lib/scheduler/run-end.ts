@@ -9,7 +9,7 @@ import { runOutcome } from '../core/run-outcome.ts';
 import { effectiveLeaves } from '../core/setup-teardown.ts';
 import { dagAtVersion } from '../authoring/dag-resolver.ts';
 import { DagVersionUnavailableError } from '../errors.ts';
-import { isTerminalTiState } from '../model/states.ts';
+import { isTerminalTiState, type TerminalTiState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import { runRefOf, tiKeyOf, type DagRunRecord, type RunRef, type TaskInstanceRecord } from '../store/records.ts';
 import { pauseIfFailingInARow } from './auto-pause.ts';
@@ -96,6 +96,28 @@ interface EndHow {
   cancel?: boolean;
   /** Skip its unfinished instances (needs the run's DAG version). */
   skipUnfinished?: boolean;
+  /** With `skipUnfinished`: the state each unfinished instance ends in instead of skipped. */
+  endStateOf?: (ti: TaskInstanceRecord) => TerminalTiState;
+  /** With `cancel`: why (the aborted tries fail with it). */
+  reason?: string;
+  /** With `skipUnfinished`: after the instances, settle the tasks not decided yet (see lib/scheduler/mark.ts). */
+  settleUndecided?: (dag: Dag, ended: DagRunRecord) => Promise<void>;
+}
+
+/**
+ * End a queued or running run as marked (see lib/scheduler/mark.ts): in `state`, its work in flight
+ * cancelled with `reason`, each unfinished instance ended in `endStateOf(ti)`, then its undecided tasks
+ * settled. False when it was not queued or running (nothing done).
+ */
+export async function endRunMarked(
+  s: Step,
+  run: DagRunRecord,
+  state: 'success' | 'failed',
+  reason: string,
+  endStateOf: (ti: TaskInstanceRecord) => TerminalTiState,
+  settleUndecided: (dag: Dag, ended: DagRunRecord) => Promise<void>,
+): Promise<void> {
+  await guarded(s, run, () => endRun(s, run, state, run.note, { cancel: true, skipUnfinished: true, endStateOf, reason, settleUndecided }), undefined);
 }
 
 /**
@@ -115,8 +137,13 @@ async function endRun(s: Step, run: DagRunRecord, state: 'success' | 'failed', n
     }
     return;
   }
-  if (how.cancel) s.cancelRun(ended);
-  if (how.skipUnfinished && dag) await skipUnfinished(s, dag, ended);
+  // The cancel goes with the instances that were in flight (a deployed host stops their executions and jobs).
+  if (how.cancel && !(how.skipUnfinished && dag)) s.cancelRun(ended, how.reason);
+  if (how.skipUnfinished && dag) {
+    const inFlight = await skipUnfinished(s, dag, ended, how.endStateOf);
+    if (how.cancel) s.cancelRun(ended, how.reason, undefined, inFlight);
+  }
+  if (how.settleUndecided && dag) await how.settleUndecided(dag, ended);
   s.env.resolver.forget(ended);
   s.emitRun(ended);
   if (dag) await dagCallback(s, dag, ended, state);
@@ -133,7 +160,8 @@ function loadedVersion(s: Step, run: DagRunRecord): Promise<Dag | undefined> {
  * (so that clearing them later takes back exactly what was counted), one bulk call per task; those that
  * were queued or running give back their slots (an array wave's once for the wave).
  */
-async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord): Promise<void> {
+async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord, endStateOf: (ti: TaskInstanceRecord) => TerminalTiState = () => 'skipped'): Promise<TaskInstanceRecord[]> {
+  const inFlight: TaskInstanceRecord[] = [];
   const unfinished = new Map<string, TaskInstanceRecord[]>();
   for (const ti of await s.store.listTaskInstances(runRefOf(run))) {
     if (isTerminalTiState(ti.state)) continue;
@@ -146,12 +174,13 @@ async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord): Promise<voi
   for (const [taskId, tis] of unfinished) {
     const t = dag.task(taskId);
     const res = await s.store.finishTaskInstances(
-      tis.map((ti) => ({ key: tiKeyOf(ti), expect: { states: [ti.state], tryNumber: ti.tryNumber }, state: 'skipped', patch: { endDate }, downstream: t.downstream })),
+      tis.map((ti) => ({ key: tiKeyOf(ti), expect: { states: [ti.state], tryNumber: ti.tryNumber }, state: endStateOf(ti), patch: { endDate }, downstream: t.downstream })),
     );
     for (let i = 0; i < tis.length; i++) {
       const ti = tis[i]!;
       if (!res.applied[i]) continue;
-      s.emitTi({ ...ti, state: 'skipped', endDate });
+      s.emitTi({ ...ti, state: endStateOf(ti), endDate });
+      if (ti.state === 'queued' || ti.state === 'running' || ti.state === 'deferred') inFlight.push(ti);
       if (ti.state !== 'queued' && ti.state !== 'running') continue;
       if (!s.isArrayTask(t)) {
         await releaseSlots(s, dag, t, tiHolder(ti, ti.tryNumber));
@@ -164,6 +193,7 @@ async function skipUnfinished(s: Step, dag: Dag, run: DagRunRecord): Promise<voi
       await releaseSlots(s, dag, t, waveHolder(array, ti.tryNumber));
     }
   }
+  return inFlight;
 }
 
 /** Let the run's data expire after the store's retention, and give its maxActiveRuns unit to a queued run. */

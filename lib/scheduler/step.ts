@@ -8,7 +8,7 @@ import type { ArrayWave, TimerEvent } from '../core/events.ts';
 import { DagNotFoundError, DagVersionUnavailableError } from '../errors.ts';
 import type { InputResolver } from '../executor/resolve.ts';
 import type { TaskSpec } from '../model/spec.ts';
-import type { DagRunRecord, PoolRecord, RunRef, TaskInstanceRecord } from '../store/records.ts';
+import type { DagRunRecord, PoolRecord, RunRef, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { StateStore } from '../store/state-store.ts';
 import type { Effect } from './effects.ts';
 import type { DagResolver } from './host.ts';
@@ -106,8 +106,8 @@ export class Step {
     this.effects.push({ type: 'stopRunnable', jobQueue, jobName, reason });
   }
 
-  cancelRun(run: RunRef): void {
-    this.effects.push({ type: 'cancelRun', run: { dagId: run.dagId, runId: run.runId } });
+  cancelRun(run: RunRef, reason?: string, only?: readonly { key: TiKey; tryNumber: number }[], inFlight?: readonly TaskInstanceRecord[]): void {
+    this.effects.push({ type: 'cancelRun', run: { dagId: run.dagId, runId: run.runId }, ...(reason !== undefined ? { reason } : {}), ...(only ? { only } : {}), ...(inFlight?.length ? { inFlight } : {}) });
   }
 
   emitTi(ti: TaskInstanceRecord | undefined): void {

@@ -44,9 +44,10 @@ const TI_FIELD_SET: Record<keyof TaskInstanceRecord, true> = {
   externalId: true,
   resume: true,
   history: true,
+  note: true,
 };
 /** Optional instance fields: an attribute only when given (a list of maps), absent from the record otherwise. */
-const OPTIONAL_TI_FIELDS = new Set<keyof TaskInstanceRecord>(['history']);
+const OPTIONAL_TI_FIELDS = new Set<keyof TaskInstanceRecord>(['history', 'note']);
 export const TI_FIELDS = Object.keys(TI_FIELD_SET) as (keyof TaskInstanceRecord)[];
 /** Fields a transition may change (the identity stays). */
 export const TI_MUTABLE_FIELDS = TI_FIELDS.filter((f) => f !== 'dagId' && f !== 'runId' && f !== 'taskId' && f !== 'mapIndex');

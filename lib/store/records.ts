@@ -77,6 +77,11 @@ export interface TaskInstanceRecord extends TiKey {
    * clear resets the instance; at most {@link TRY_HISTORY_MAX} (the latest). Absent: none.
    */
   history?: TrySummary[];
+  /**
+   * A note someone wrote on the instance (Airflow's task instance note: the UI's and the API's `note`),
+   * kept across tries and clears. Absent (or null): none.
+   */
+  note?: string | null;
 }
 
 /** How one earlier try of a task instance ended. */

@@ -357,10 +357,12 @@ ${DAG_VERSIONS_TABLE}
 
 /**
  * From schema version 5 to 6: why airless paused a DAG (`max_consecutive_failed_dag_runs`), NULL when it is
- * not paused or a user paused it. A new database gets it after version 5's statements.
+ * not paused or a user paused it; and a task instance's note (`TaskInstanceRecord.note`). A new database
+ * gets them after version 5's statements.
  */
 const MIGRATE_5_TO_6 = `
 ALTER TABLE dags ADD COLUMN paused_reason TEXT;
+ALTER TABLE task_instances ADD COLUMN note TEXT;
 `;
 
 const SCHEMA = `
@@ -442,6 +444,7 @@ const TI_COLUMNS: { readonly [K in keyof TaskInstanceRecord]-?: string } = {
   externalId: 'external_id',
   resume: 'resume',
   history: 'history',
+  note: 'note',
 };
 const TI_KEY_FIELDS = ['dagId', 'runId', 'taskId', 'mapIndex'] as const;
 const TI_FIELDS = Object.keys(TI_COLUMNS) as (keyof TaskInstanceRecord)[];
@@ -544,6 +547,7 @@ function tiFromRow(row: Row): TaskInstanceRecord {
     externalId: strOrNull(row, 'external_id'),
     resume: num(row, 'resume') !== 0,
     ...optional('history', historyFromColumn(row, 'history')),
+    ...optional('note', strOrNull(row, 'note')),
   };
 }
 

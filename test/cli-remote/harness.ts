@@ -24,12 +24,12 @@ export interface Standalone {
   stop: () => Promise<void>;
 }
 
-export async function startStandalone(): Promise<Standalone> {
+export async function startStandalone(dagsFolder = DAGS): Promise<Standalone> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'airless-cli-remote-'));
   const env: NodeJS.ProcessEnv = { ...process.env, AIRLESS_HOME: home, NO_COLOR: '1', AIRLESS_NO_REEXEC: '1' };
   delete env['AIRLESS_API_TOKEN'];
   delete env['FORCE_COLOR'];
-  const child = spawn(NODE, ['bin/airless.js', 'standalone', '--port', '0', '--dags-folder', DAGS], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, ['bin/airless.js', 'standalone', '--port', '0', '--dags-folder', dagsFolder], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -91,11 +91,11 @@ export async function cli(argv: readonly string[], options: { tty?: boolean } = 
  * AIRLESS_HOME for the CLI (so nothing is found unless pointed at). Each test starts with
  * `AIRLESS_API_TOKEN` set to the server's token (`withToken`, the default) or unset, and without colours.
  */
-export function useStandalone(options: { withToken?: boolean; env?: Record<string, string> } = {}): { server: () => Standalone; emptyHome: () => string } {
+export function useStandalone(options: { withToken?: boolean; env?: Record<string, string>; dagsFolder?: string } = {}): { server: () => Standalone; emptyHome: () => string } {
   let server: Standalone | undefined;
   let emptyHome: string | undefined;
   beforeAll(async () => {
-    server = await startStandalone();
+    server = await startStandalone(options.dagsFolder);
     emptyHome = mkdtempSync(path.join(os.tmpdir(), 'airless-cli-empty-'));
   });
   afterAll(async () => {

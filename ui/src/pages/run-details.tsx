@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { ClearButton } from '../components/clear-dialog.tsx';
+import { NoteEditor, RunMarkButtons } from '../components/mark-dialog.tsx';
 import { ErrorBox } from '../components/error-box.tsx';
 import { PipelineContextView } from '../components/pipeline-context.tsx';
 import { StateBadge } from '../components/state-badge.tsx';
@@ -94,16 +95,15 @@ export function RunDetails() {
                 </dd>
               </>
             )}
-            {r.note !== null && r.note !== '' && (
-              <>
-                <dt>Note</dt>
-                <dd>{r.note}</dd>
-              </>
-            )}
+            <dt>Note</dt>
+            <dd data-testid="run-note">
+              <NoteEditor key={r.dag_run_id} dagId={dagId} runId={r.dag_run_id} note={r.note !== '' ? r.note : null} />
+            </dd>
           </dl>
           <h3>Conf</h3>
           <pre className="json" data-testid="run-conf">{json(r.conf)}</pre>
           {failed.length > 0 && <ClearButton dagId={dagId} runId={r.dag_run_id} label="Clear failed tasks" onlyFailedDefault />}
+          <RunMarkButtons dagId={dagId} runId={r.dag_run_id} state={r.state} />
           <h3>Task instances</h3>
           <ErrorBox error={tis.error} />
           <table className="table compact" data-testid="run-task-instances">

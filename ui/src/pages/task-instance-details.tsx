@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { call, client, type TaskError } from '../api.ts';
 import { ClearButton } from '../components/clear-dialog.tsx';
+import { NoteEditor, TiMarkButton } from '../components/mark-dialog.tsx';
 import { ErrorBox } from '../components/error-box.tsx';
 import { logFileName, LogView } from '../components/log-view.tsx';
 import { StateBadge } from '../components/state-badge.tsx';
@@ -145,6 +146,10 @@ export function TaskInstanceDetails() {
         )}
       </dl>
       {!live && <ClearButton dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} label="Clear task instance" />}
+      <TiMarkButton dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} />
+      <h3>Notes</h3>
+      {/* The API's note is the instance's last error as text when it has no note of its own. */}
+      <NoteEditor key={tiKey} dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} note={t.note !== null && (t.error === null || t.note !== errorText(t.error)) ? t.note : null} />
       <h3>Log</h3>
       <div className="tabs small" role="tablist" data-testid="ti-tries">
         {tries.map((tr) => (

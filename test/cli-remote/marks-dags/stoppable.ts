@@ -1,0 +1,15 @@
+import { dag, task } from 'airless';
+
+/** A try that runs until it is aborted, and logs the reason its signal fired with: what a stop must reach. */
+export default dag({ dagId: 'remote_stoppable', tags: ['fixture'] }, () => {
+  const long = task('long', (ctx) => {
+    ctx.log.info('long started');
+    return new Promise<never>((_, reject) => {
+      ctx.signal.addEventListener('abort', () => {
+        ctx.log.info(`aborted: ${(ctx.signal.reason as Error).message}`);
+        reject(ctx.signal.reason as Error);
+      });
+    });
+  });
+  task('after', () => 'after').after(long);
+});

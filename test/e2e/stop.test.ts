@@ -1,0 +1,85 @@
+// A run stopped in the deployed shape, on the local cloud, by its dagrunTimeout and through the API
+// function (PATCH state failed): its Batch job's lifecycle execution (batch_job, waiting with
+// batch:submitJob.sync) is stopped with StopExecution and the job terminated in the local Batch API, so
+// nothing keeps running (and billing) after the run failed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFunctionUrl, type FunctionUrlHandler, type LocalFunctionUrl } from '../../e2e/function-url.ts';
+import { createApiClient, unwrap, type ApiClient } from '../../lib/api/client.ts';
+import { signingFetch } from '../../lib/api/sigv4.ts';
+import { useHarness } from './use-harness.ts';
+
+const SIX_HOURS = 6 * 3600 * 1000;
+/** The API-stopped run's job has started: the clock is held (no time passes) until the stop is made. */
+let startedApiJob: (release: () => void) => void = () => undefined;
+const apiJobStarted = new Promise<() => void>((resolve) => (startedApiJob = resolve));
+const h = useHarness({
+  batch: {
+    behaviour: (job) => {
+      if (job.jobName.includes('stop_api')) startedApiJob(h().clock.hold());
+      return { kind: 'simulate', durationMs: job.jobName.startsWith('e2e_stop') ? SIX_HOURS : 1000, exitCode: 0 };
+    },
+  },
+});
+const REGION = 'eu-west-1';
+const CALLER = { accessKeyId: 'AKIDSTOPE2E', secretAccessKey: 'stop-e2e-secret' };
+let url: LocalFunctionUrl;
+let api: ApiClient;
+beforeAll(async () => {
+  const { handler } = (await import('../../functions/api.ts')) as unknown as { handler: FunctionUrlHandler };
+  url = await startFunctionUrl({ handler, region: REGION, credentials: { [CALLER.accessKeyId]: CALLER.secretAccessKey } });
+  api = createApiClient({ baseUrl: url.url, fetch: signingFetch({ credentials: CALLER, region: REGION }) });
+});
+afterAll(async () => {
+  await url?.close();
+});
+
+describe('e2e_stop: a dagrunTimeout stops the run\'s work in flight', () => {
+  it('fails the run at the timeout, stops the Batch lifecycle execution and terminates the job', async () => {
+    const runId = 'e2e__stop_timeout';
+    const run = await h().run({ dagId: 'e2e_stop', runId });
+    expect(run.state).toBe('failed');
+    expect(run.note).toMatch(/^dagrun timeout/);
+    const tis = await h().store.listTaskInstances(run);
+    expect(tis.map((t) => [t.taskId, t.state])).toStrictEqual([['long_job', 'skipped']]);
+
+    // The job: submitted once, terminated long before its six hours.
+    const jobs = h().batchApi.submitted.filter((j) => j.jobName.startsWith('e2e_stop'));
+    expect(jobs).toHaveLength(1);
+    const status = h().batchApi.status(jobs[0]!.jobId);
+    expect(status?.status).toBe('FAILED');
+    // Terminated by the scheduler's stop (by the try's job name), before the stopped .sync wait would.
+    expect(status?.statusReason).toBe('the run was stopped: dagrun timeout');
+    expect(Date.parse(run.endDate!) - Date.parse(run.startDate!)).toBeLessThan(SIX_HOURS);
+
+    // Its lifecycle execution was stopped (ABORTED with airless's error), not left waiting on the job.
+    const executions = h().sfn.executionsOf(h().naming.lifecycle('batch_job')).filter((e) => e.key?.runId === runId);
+    expect(executions.map((e) => [e.status, e.error])).toStrictEqual([['ABORTED', 'airless.Stopped']]);
+    expect(executions[0]!.cause).toMatch(/dagrun timeout/);
+    expect(h().errors).toStrictEqual([]);
+  });
+});
+
+describe('e2e_stop: PATCH state failed through the API function stops the run\'s work in flight', () => {
+  it('fails the run, stops the Batch lifecycle execution and terminates the running job', async () => {
+    const runId = 'e2e__stop_api';
+    await h().trigger({ dagId: 'e2e_stop', runId });
+    const release = await apiJobStarted;
+    let run;
+    try {
+      run = unwrap(await api.PATCH('/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}', { params: { path: { dag_id: 'e2e_stop', dag_run_id: runId } }, body: { state: 'failed' } }));
+    } finally {
+      release();
+    }
+    expect(run.state).toBe('failed');
+    await h().settle();
+    const ti = await h().store.getTaskInstance({ dagId: 'e2e_stop', runId, taskId: 'long_job', mapIndex: -1 });
+    expect(ti?.state).toBe('failed');
+    const jobs = h().batchApi.submitted.filter((j) => j.jobName.includes('stop_api'));
+    expect(jobs).toHaveLength(1);
+    // Terminated by the API's stop, or by the stopped execution's .sync wait (as Step Functions does), whichever came first.
+    expect(h().batchApi.status(jobs[0]!.jobId)).toMatchObject({ status: 'FAILED', statusReason: expect.stringMatching(/^(the run was marked failed|Step Functions execution stopped)$/) });
+    const executions = h().sfn.executionsOf(h().naming.lifecycle('batch_job')).filter((e) => e.key?.runId === runId);
+    expect(executions.map((e) => [e.status, e.error, e.cause])).toStrictEqual([['ABORTED', 'airless.Stopped', 'the run was marked failed']]);
+    expect((await h().store.getRun({ dagId: 'e2e_stop', runId }))?.state).toBe('failed');
+  });
+});
