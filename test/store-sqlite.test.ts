@@ -743,6 +743,21 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     const again = open(path);
     expect((await again.getRun({ dagId: 'a', runId: 'r1' }))?.pinnedVersions).toEqual({ b: 'v1' });
     expect((await again.getDagVersion('a', 'v2'))?.createdAt).toBe(at(5));
+    again.close();
+  });
+
+  it('migrating on to version 6 adds variables and connections, empty and usable', async () => {
+    const path = v4File(V4_ROWS);
+    const s = open(path);
+    expect(await s.listVariables()).toEqual([]);
+    expect(await s.listConnections()).toEqual([]);
+    await s.putVariable({ key: 'k', value: 'v', description: null });
+    await s.putConnection({ connectionId: 'c', connType: 'http', host: 'h', login: null, password: 'pw', schema: null, port: 80, extra: null, description: null });
+    s.close();
+    const again = open(path);
+    expect(await again.getVariable('k')).toEqual({ key: 'k', value: 'v', description: null });
+    expect((await again.getConnection('c'))?.password).toBe('pw');
+    expect((await again.getRun({ dagId: 'a', runId: 'r1' }))?.state).toBe('running');
   });
 
   it('a new file and a migrated one have the same tables and columns, in the same order', () => {

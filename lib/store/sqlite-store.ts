@@ -42,6 +42,8 @@ import type {
   TiExpectation,
   TiUpdate,
 } from './state-store.ts';
+import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
+import { SECRETS_TABLES_SQL, SqliteSecrets } from '../secrets/sqlite-secrets.ts';
 
 /**
  * The durable local store of `airless standalone`: every record in one SQLite database file
@@ -79,7 +81,7 @@ import type {
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 5;
+export const SQLITE_SCHEMA_VERSION = 6;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -355,6 +357,12 @@ ALTER TABLE runs ADD COLUMN pinned_versions TEXT;
 ${DAG_VERSIONS_TABLE}
 `;
 
+/**
+ * From schema version 5 to 6: variables and connections (lib/secrets/sqlite-secrets.ts). A new database
+ * gets the same statements after version 5's.
+ */
+const MIGRATE_5_TO_6 = SECRETS_TABLES_SQL;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -403,10 +411,11 @@ CREATE TABLE counters (
 
 ${BACKFILLS_TABLE}
 ${MIGRATE_4_TO_5}
+${MIGRATE_5_TO_6}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions'];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections'];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -841,6 +850,7 @@ export class SqliteStateStore implements StateStore {
   readonly busyRetry: RetryOptions;
   private readonly db: DatabaseSync;
   private readonly q: Statements;
+  private secretsQ: SqliteSecrets | undefined;
 
   constructor(options: SqliteStateStoreOptions) {
     this.path = options.path;
@@ -1339,6 +1349,44 @@ export class SqliteStateStore implements StateStore {
     return this.q.listPools.all().map(poolFromRow);
   }
 
+  // Variables and connections ------------------------------------------------------------------------
+
+  private get secrets(): SqliteSecrets {
+    return (this.secretsQ ??= new SqliteSecrets(this.db));
+  }
+
+  async putVariable(variable: VariableRecord): Promise<void> {
+    this.secrets.putVariable(variable);
+  }
+
+  async getVariable(key: string): Promise<VariableRecord | undefined> {
+    return this.secrets.getVariable(key);
+  }
+
+  async listVariables(): Promise<VariableRecord[]> {
+    return this.secrets.listVariables();
+  }
+
+  async deleteVariable(key: string): Promise<boolean> {
+    return this.secrets.deleteVariable(key);
+  }
+
+  async putConnection(connection: ConnectionRecord): Promise<void> {
+    this.secrets.putConnection(connection);
+  }
+
+  async getConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
+    return this.secrets.getConnection(connectionId);
+  }
+
+  async listConnections(): Promise<ConnectionRecord[]> {
+    return this.secrets.listConnections();
+  }
+
+  async deleteConnection(connectionId: string): Promise<boolean> {
+    return this.secrets.deleteConnection(connectionId);
+  }
+
   async tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean> {
     return this.tx(() => {
       if (this.q.holderUnits.get(name, holder)) return true;
@@ -1486,6 +1534,8 @@ function openSchema(db: DatabaseSync, path: string): void {
       }
       // Created by the migration to version 5 below.
       if (version < 5) tables.add('dag_versions');
+      // Created by the migration to version 6 below.
+      if (version < 6) tables.add('variables').add('connections');
       // Added without a version of its own (created if missing): a file of an earlier airless gets it here.
       db.exec(SEMAPHORE_HOLDERS_TABLE);
       tables.add('semaphore_holders');
@@ -1498,6 +1548,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 5) {
         db.exec(MIGRATE_4_TO_5);
         db.prepare('UPDATE schema_version SET version = 5, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
+      if (version < 6) {
+        db.exec(MIGRATE_5_TO_6);
+        db.prepare('UPDATE schema_version SET version = 6, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
     }
     db.exec('COMMIT');
