@@ -149,3 +149,13 @@ export function secretsBackendFromEnv(env: Env = process.env): SecretsBackend | 
     env,
   );
 }
+
+let fromEnv: { backend: SecretsBackend | undefined } | undefined;
+
+/**
+ * This process's backend, as `secretsBackendFromEnv` configures it: made once, so its cache of values
+ * (and Powertools') lasts across the tries a process runs (a warm Lambda's invocations).
+ */
+export function processSecretsBackend(): SecretsBackend | undefined {
+  return (fromEnv ??= { backend: secretsBackendFromEnv() }).backend;
+}
