@@ -16,6 +16,7 @@ import { dagRoutes } from './routes/dags.ts';
 import { dagVersionRoutes } from './routes/dag-versions.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { taskInstanceRoutes } from './routes/task-instances.ts';
+import { secretsRoutes } from './routes/secrets.ts';
 import { serveUi } from './serve-ui.ts';
 import { ID_MAX_LENGTH, MAX_DEPTH_KEYWORD, R, responses, SHARED_SCHEMAS } from './schemas.ts';
 
@@ -108,6 +109,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   dagVersionRoutes(ctx);
   taskInstanceRoutes(ctx);
   operationRoutes(ctx);
+  secretsRoutes(ctx);
 
   const openapi = async () => app.swagger();
   const docSchema = { hide: true, response: responses({ type: 'object', additionalProperties: true }) };

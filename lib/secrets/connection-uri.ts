@@ -149,7 +149,7 @@ export function parseConnectionUri(uri: string): ConnectionFields {
   let extra: string | null = null;
   if (parts.query) {
     const query = parseQuery(parts.query);
-    extra = EXTRA_KEY in query ? query[EXTRA_KEY]! : JSON.stringify(query);
+    extra = EXTRA_KEY in query ? query[EXTRA_KEY] : JSON.stringify(query);
   }
   return {
     connType: normalizeConnType(first.scheme),
