@@ -1760,7 +1760,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 }
 
-const textOrNull = (v: unknown): string | null => (v === undefined || v === null ? null : String(v));
+const textOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : v === undefined || v === null ? null : JSON.stringify(v));
 
 function variableOf(item: Record<string, unknown>): VariableRecord {
   return { key: String(item.key), value: String(item.value), description: textOrNull(item.description) };
