@@ -32,6 +32,7 @@ import { AirlessReconciler } from './reconciler.ts';
 import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
 import { compileTimerMachine } from './timer-definition.ts';
+import { grantSecrets, type AirlessSecretsProps } from './secrets.ts';
 
 /** What the store does to the table (lib/store/dynamodb-store.ts): no Scan, no streams, no table management. */
 export const TABLE_ACTIONS = [
@@ -225,6 +226,13 @@ export interface AirlessProps {
    * @default []
    */
   apiCallers?: iam.IGrantable[];
+  /**
+   * A secrets backend (SSM Parameter Store or Secrets Manager, under prefixes) where tasks read variables
+   * and connections, after their environment and before the table; the task functions may read those
+   * prefixes only.
+   * @default none: tasks read their environment and the table (managed through the API and the CLI)
+   */
+  secrets?: AirlessSecretsProps;
 }
 
 /** The props of an {@link AirlessStack}: a stack of its own holding one {@link Airless} construct. */
@@ -407,6 +415,8 @@ export class Airless extends Construct {
       api: makeFunction('api', 'airless REST API (/api/v2) behind a Function URL with IAM auth'),
     };
     const f = this.functions;
+    // Task code (the task runner's tries, the sensors' pokes) reads the secrets backend.
+    if (props.secrets) grantSecrets([f.taskRunner, f.sensorPoke], props.secrets);
 
     // --- IAM of the functions -------------------------------------------------------------------------
     const machineArn = (name: string) => stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });

@@ -3,3 +3,4 @@
 export { Airless, AirlessStack, projectRootOf, type AirlessProps, type AirlessStackProps, type PreparedDags, type AirlessFunctionOptions, type FunctionName, FUNCTION_RUNTIME } from './airless.ts';
 export { prepareDags, DagBagImportErrors, type PreparedFolder } from './prepare-dags.ts';
 export type { AirlessBatchProps } from './batch-resources.ts';
+export type { AirlessSecretsProps } from './secrets.ts';
