@@ -3,7 +3,7 @@
  * environment, before the table). The task functions get the backend's configuration as environment
  * variables (lib/secrets/backends.ts reads them) and read access to the two prefixes only.
  */
-import type { Duration} from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
