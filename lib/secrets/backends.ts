@@ -8,7 +8,8 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { baseClientConfig, type Env } from '../clients/aws-clients.ts';
+import type { Logger } from '@smithy/types';
+import { baseClientConfig, endpointFromEnv, type Env } from '../clients/aws-clients.ts';
 
 /** A place holding variables and connections as text: a variable's value; a connection's URI or JSON. */
 export interface SecretsBackend {
@@ -58,6 +59,9 @@ export const SECRETS_ENV = {
   connectionsPrefix: 'AIRLESS_SECRETS_CONNECTIONS_PREFIX',
   maxAge: 'AIRLESS_SECRETS_MAX_AGE',
 } as const;
+
+/** As SDK_LOGGER (no `info`: the SDK then builds no entry per request), without the error lines. */
+const QUIET_LOGGER = { debug: () => undefined, warn: (...a: unknown[]) => console.warn(...a), error: () => undefined } as unknown as Logger;
 
 const NOT_FOUND = new Set(['ParameterNotFound', 'ResourceNotFoundException']);
 
@@ -126,11 +130,18 @@ export function secretsBackend(options: SecretsBackendOptions, env: Env = proces
   const prefixes = { variables: options.variablesPrefix ?? defaults.variables, connections: options.connectionsPrefix ?? defaults.connections };
   const maxAge = options.maxAge ?? DEFAULT_MAX_AGE;
   if (!Number.isFinite(maxAge) || maxAge < 0) throw new Error(`secrets backend maxAge must be a number of seconds >= 0, got ${String(options.maxAge)}`);
+  // The endpoint as the SDK would resolve it from `env` (AWS_ENDPOINT_URL_SSM / _SECRETS_MANAGER / AWS_ENDPOINT_URL).
+  const config = (serviceId: string) => {
+    const endpoint = endpointFromEnv(serviceId, env);
+    // No SDK error log: a missing name is an answer here (the next place is looked at), and any other
+    // failure is thrown with the name it was reading.
+    return { ...baseClientConfig(env), logger: QUIET_LOGGER, ...(endpoint ? { endpoint } : {}) };
+  };
   if (options.backend === 'ssm') {
-    const provider = new SSMProvider({ awsSdkV3Client: new SSMClient(baseClientConfig(env)) });
+    const provider = new SSMProvider({ awsSdkV3Client: new SSMClient(config('SSM')) });
     return new ParameterBackend(provider, 'SSM parameter', prefixes, maxAge, true);
   }
-  const provider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(baseClientConfig(env)) });
+  const provider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(config('Secrets Manager')) });
   return new ParameterBackend(provider, 'Secrets Manager secret', prefixes, maxAge, false);
 }
 
