@@ -93,6 +93,9 @@ describe('the secrets masker', () => {
     const m = new SecretsMasker();
     m.add('a.b*c(d)');
     expect(m.redact('a.b*c(d) aXb*c(d)')).toBe('*** aXb*c(d)');
+    // As a connection URI writes it (Airflow's quote: ! ' ( ) * encoded too).
+    m.add("it's!(x)");
+    expect(m.redact("postgres://u:it%27s%21%28x%29@h it's!(x)")).toBe('postgres://u:***@h ***');
   });
 
   it("knows Airflow's sensitive key names", () => {

@@ -5,6 +5,8 @@
  * worker thread has its own and masks its lines before it sends them, the host masks them again.
  */
 
+import { quote } from './connection-uri.ts';
+
 /** Values shorter than this are not masked (masking `1` or `yes` would make every log unreadable). Airflow's default is 5. */
 export const MIN_MASKED_LENGTH = 5;
 
@@ -25,12 +27,12 @@ export class SecretsMasker {
   private pattern: RegExp | null = null;
 
   /**
-   * Register a secret: a string (and its percent-encoded form, as it appears in URIs), or every string
+   * Register a secret: a string (and its percent-encoded forms, as they appear in URIs: `encodeURIComponent`'s and Airflow's `get_uri`'s), or every string
    * inside an object or array. Strings shorter than {@link MIN_MASKED_LENGTH} are skipped.
    */
   add(secret: unknown): void {
     if (typeof secret === 'string') {
-      for (const v of [secret, encodeURIComponent(secret)]) {
+      for (const v of [secret, encodeURIComponent(secret), quote(secret)]) {
         if (v.length >= MIN_MASKED_LENGTH && !this.values.has(v)) {
           this.values.add(v);
           this.pattern = null;
