@@ -12,6 +12,8 @@ import { DagPage } from './pages/dag-page.tsx';
 import { GridPanel } from './pages/grid-panel.tsx';
 import { GraphPanel } from './pages/graph-panel.tsx';
 import { ImportErrors } from './pages/import-errors.tsx';
+import { Variables } from './pages/variables.tsx';
+import { Connections } from './pages/connections.tsx';
 import { RunDetails } from './pages/run-details.tsx';
 import { TaskInstanceDetails } from './pages/task-instance-details.tsx';
 import { TokenPrompt } from './pages/token-prompt.tsx';
@@ -34,6 +36,12 @@ function Layout() {
           </NavLink>
           <NavLink to="/import-errors" data-testid="nav-import-errors">
             Import errors
+          </NavLink>
+          <NavLink to="/variables" data-testid="nav-variables">
+            Variables
+          </NavLink>
+          <NavLink to="/connections" data-testid="nav-connections">
+            Connections
           </NavLink>
         </nav>
         <ThemeToggle />
@@ -65,6 +73,8 @@ const router = createHashRouter([
     children: [
       { index: true, element: <DagList /> },
       { path: 'import-errors', element: <ImportErrors /> },
+      { path: 'variables', element: <Variables /> },
+      { path: 'connections', element: <Connections /> },
       {
         path: 'dags/:dagId',
         element: <DagPage />,
