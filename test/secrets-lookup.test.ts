@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SecretsBackend } from '../lib/secrets/backends.ts';
 import { ConnectionNotFoundError, InvalidSecretError, VariableNotFoundError } from '../lib/secrets/errors.ts';
 import { connectionsApi, SecretLookup, variablesApi } from '../lib/secrets/lookup.ts';
-import { isSensitiveKey, SecretsMasker } from '../lib/secrets/masker.ts';
+import { isSensitiveKey, maskConsole, SecretsMasker } from '../lib/secrets/masker.ts';
 import { MemoryStateStore } from '../lib/store/memory-store.ts';
 
 /** A backend over a map (what the SSM and Secrets Manager backends do, minus the service). */
@@ -107,5 +107,24 @@ describe('the secrets masker', () => {
     const m = new SecretsMasker();
     m.addSensitiveFields({ region: 'eu-west-1', aws_secret_access_key: 'AKIAxyz987', nested: { token: 'tok-123456' } });
     expect(m.redact('eu-west-1 AKIAxyz987 tok-123456')).toBe('eu-west-1 *** ***');
+  });
+});
+
+describe('maskConsole (a deployed function\'s console, which goes to CloudWatch Logs)', () => {
+  it('redacts strings and the JSON of objects once a secret is known; passes everything through before', () => {
+    const written: unknown[][] = [];
+    const fake = { log: (...a: unknown[]) => written.push(['log', ...a]), info: () => {}, debug: () => {}, warn: () => {}, error: (...a: unknown[]) => written.push(['error', ...a]) } as unknown as Console;
+    const m = new SecretsMasker();
+    maskConsole(fake, m);
+    maskConsole(fake, m);
+    const obj = { password: 'pw-console-1' };
+    fake.log('before', obj);
+    m.add('pw-console-1');
+    fake.log('connecting with pw-console-1', obj, 42);
+    fake.error(new Error('auth failed for pw-console-1'));
+    expect(written[0]).toStrictEqual(['log', 'before', obj]);
+    expect(written[1]).toStrictEqual(['log', 'connecting with ***', '{"password":"***"}', 42]);
+    expect(written[2]![0]).toBe('error');
+    expect(written[2]![1]).toMatch(/^Error: auth failed for \*\*\*\n {4}at /);
   });
 });

@@ -81,3 +81,34 @@ export class SecretsMasker {
 
 /** This process's (or worker thread's) masker. */
 export const secretsMasker = new SecretsMasker();
+
+const maskedConsoles = new WeakSet<object>();
+
+/**
+ * Mask the secrets in what task code writes with `console` outside a try's log: a deployed function's
+ * console goes straight to CloudWatch Logs (locally, the runner captures it into the try's log, which is
+ * masked). Strings are redacted; other values are written as their JSON, redacted, once a secret is
+ * known. Idempotent per console.
+ */
+export function maskConsole(target: Console = console, masker: SecretsMasker = secretsMasker): void {
+  if (maskedConsoles.has(target)) return;
+  maskedConsoles.add(target);
+  const methods = ['log', 'info', 'debug', 'warn', 'error'] as const;
+  for (const method of methods) {
+    const original = target[method].bind(target);
+    target[method] = (...args: unknown[]) => {
+      if (masker.size === 0) return original(...args);
+      original(
+        ...args.map((a) => {
+          if (typeof a === 'string') return masker.redact(a);
+          if (typeof a !== 'object' || a === null) return a;
+          try {
+            return masker.redact(a instanceof Error ? (a.stack ?? String(a)) : JSON.stringify(a));
+          } catch {
+            return a;
+          }
+        }),
+      );
+    };
+  }
+}
