@@ -4,10 +4,6 @@
  * prefix, read through Powertools Parameters (its providers cache each value for `maxAge` seconds), with
  * clients built as every airless client is, so `AWS_ENDPOINT_URL` points them at an emulator.
  */
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { Logger } from '@smithy/types';
 import { baseClientConfig, endpointFromEnv, type Env } from '../clients/aws-clients.ts';
 
@@ -80,9 +76,11 @@ interface Provider {
 class ParameterBackend implements SecretsBackend {
   /** Names found missing, and when: a miss is cached as long as a value is. */
   private readonly misses = new Map<string, number>();
+  private provider: Promise<Provider> | null = null;
 
   constructor(
-    private readonly provider: Provider,
+    /** The provider, made on the first read (the SDK clients are loaded only by a process that reads). */
+    private readonly makeProvider: () => Promise<Provider>,
     private readonly what: string,
     private readonly prefixes: { variables: string; connections: string },
     private readonly maxAge: number,
@@ -110,7 +108,8 @@ class ParameterBackend implements SecretsBackend {
     const missed = this.misses.get(name);
     if (missed !== undefined && this.now() - missed < this.maxAge * 1000) return undefined;
     try {
-      const v = await this.provider.get(name, { maxAge: this.maxAge, ...(this.decrypt ? { decrypt: true } : {}) });
+      this.provider ??= this.makeProvider();
+      const v = await (await this.provider).get(name, { maxAge: this.maxAge, ...(this.decrypt ? { decrypt: true } : {}) });
       if (v === undefined) return undefined;
       return typeof v === 'string' ? v : new TextDecoder().decode(v as Uint8Array);
     } catch (e) {
@@ -138,11 +137,17 @@ export function secretsBackend(options: SecretsBackendOptions, env: Env = proces
     return { ...baseClientConfig(env), logger: QUIET_LOGGER, ...(endpoint ? { endpoint } : {}) };
   };
   if (options.backend === 'ssm') {
-    const provider = new SSMProvider({ awsSdkV3Client: new SSMClient(config('SSM')) });
-    return new ParameterBackend(provider, 'SSM parameter', prefixes, maxAge, true);
+    const ssm = async (): Promise<Provider> => {
+      const [{ SSMClient }, { SSMProvider }] = await Promise.all([import('@aws-sdk/client-ssm'), import('@aws-lambda-powertools/parameters/ssm')]);
+      return new SSMProvider({ awsSdkV3Client: new SSMClient(config('SSM')) });
+    };
+    return new ParameterBackend(ssm, 'SSM parameter', prefixes, maxAge, true);
   }
-  const provider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(config('Secrets Manager')) });
-  return new ParameterBackend(provider, 'Secrets Manager secret', prefixes, maxAge, false);
+  const secretsManager = async (): Promise<Provider> => {
+    const [{ SecretsManagerClient }, { SecretsProvider }] = await Promise.all([import('@aws-sdk/client-secrets-manager'), import('@aws-lambda-powertools/parameters/secrets')]);
+    return new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(config('Secrets Manager')) });
+  };
+  return new ParameterBackend(secretsManager, 'Secrets Manager secret', prefixes, maxAge, false);
 }
 
 /** The backend the environment configures (`AIRLESS_SECRETS_BACKEND` and its prefixes); none when it is unset. */
