@@ -33,6 +33,7 @@ import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
 import { compileTimerMachine } from './timer-definition.ts';
 import { AirlessPools, type AirlessPoolProps } from './pools.ts';
+import { grantSecrets, type AirlessSecretsProps } from './secrets.ts';
 
 /** What the store does to the table (lib/store/dynamodb-store.ts): no Scan, no streams, no table management. */
 export const TABLE_ACTIONS = [
@@ -233,6 +234,13 @@ export interface AirlessProps {
    * @default {} (default_pool alone, 128 slots)
    */
   pools?: Record<string, AirlessPoolProps>;
+  /**
+   * A secrets backend (SSM Parameter Store or Secrets Manager, under prefixes) where tasks read variables
+   * and connections, after their environment and before the table; the task functions may read those
+   * prefixes only.
+   * @default none: tasks read their environment and the table (managed through the API and the CLI)
+   */
+  secrets?: AirlessSecretsProps;
 }
 
 /** The props of an {@link AirlessStack}: a stack of its own holding one {@link Airless} construct. */
@@ -416,6 +424,8 @@ export class Airless extends Construct {
       api: makeFunction('api', 'airless REST API (/api/v2) behind a Function URL with IAM auth'),
     };
     const f = this.functions;
+    // Task code (the task runner's tries, the sensors' pokes) reads the secrets backend.
+    if (props.secrets) grantSecrets([f.taskRunner, f.sensorPoke], props.secrets);
 
     // --- IAM of the functions -------------------------------------------------------------------------
     const machineArn = (name: string) => stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });

@@ -4,3 +4,4 @@ export { Airless, AirlessStack, projectRootOf, type AirlessProps, type AirlessSt
 export { prepareDags, DagBagImportErrors, type PreparedFolder } from './prepare-dags.ts';
 export type { AirlessBatchProps } from './batch-resources.ts';
 export { PoolPropsError, type AirlessPoolProps } from './pools.ts';
+export type { AirlessSecretsProps } from './secrets.ts';

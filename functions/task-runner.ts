@@ -8,6 +8,10 @@ import middy from '@middy/core';
 import { handleTaskRunnerRequest, type TaskRunnerRequest } from '../lib/aws/handlers.ts';
 import { earlyTimeout } from './shared/early-timeout.ts';
 import { functionServices, logger } from './shared/runtime.ts';
+import { maskConsole } from '../lib/secrets/masker.ts';
+
+// What task code writes to the console reaches CloudWatch Logs with its secrets masked (lib/secrets/masker.ts).
+maskConsole();
 
 const timeout = earlyTimeout();
 

@@ -62,3 +62,10 @@ export {
   type BackfillResult,
 } from './scheduler/operations.ts';
 export { createApiClient, ApiError, type ApiClient } from './api/client.ts';
+// Variables, connections and secrets (ctx.variables, ctx.connections).
+export { Connection } from './secrets/connection.ts';
+export { VariableNotFoundError, ConnectionNotFoundError, InvalidSecretError } from './secrets/errors.ts';
+export { parseConnectionUri, connectionUri } from './secrets/connection-uri.ts';
+export type { VariablesApi, ConnectionsApi } from './secrets/lookup.ts';
+export type { VariableRecord, ConnectionRecord } from './secrets/records.ts';
+export type { SecretsBackendKind, SecretsBackendOptions } from './secrets/backends.ts';

@@ -1951,5 +1951,46 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         }
       });
     });
+
+    // ---------------------------------------------------------------------------------------------
+    describe('variables and connections', () => {
+      it('put, get, list (by key), replace and delete variables; any characters in a key', async () => {
+        const s = await makeStore();
+        const p = uid('var');
+        const [a, b] = [`${p}/a#1 ü`, `${p}/b`];
+        expect(await s.getVariable(a)).toBeUndefined();
+        await s.putVariable({ key: b, value: '{"x":[1]}', description: 'json' });
+        await s.putVariable({ key: a, value: 'one', description: null });
+        const mine = async () => (await s.listVariables()).filter((v) => v.key.startsWith(p));
+        expect(await mine()).toStrictEqual([
+          { key: a, value: 'one', description: null },
+          { key: b, value: '{"x":[1]}', description: 'json' },
+        ]);
+        await s.putVariable({ key: a, value: 'two', description: 'replaced' });
+        expect(await s.getVariable(a)).toStrictEqual({ key: a, value: 'two', description: 'replaced' });
+        expect(await s.deleteVariable(a)).toBe(true);
+        expect(await s.deleteVariable(a)).toBe(false);
+        expect(await s.getVariable(a)).toBeUndefined();
+        expect((await mine()).map((v) => v.key)).toStrictEqual([b]);
+      });
+
+      it('put, get, list (by id), replace and delete connections, every field kept', async () => {
+        const s = await makeStore();
+        const p = uid('conn');
+        const full = { connectionId: `${p}-db`, connType: 'postgres', host: 'db.example.com', login: 'ana', password: 'p@ss:word/1', schema: 'analytics', port: 5432, extra: '{"sslmode":"require"}', description: 'warehouse' };
+        const bare = { connectionId: `${p}-api`, connType: 'http', host: null, login: null, password: null, schema: null, port: null, extra: null, description: null };
+        await s.putConnection(full);
+        await s.putConnection(bare);
+        expect(await s.getConnection(full.connectionId)).toStrictEqual(full);
+        const mine = async () => (await s.listConnections()).filter((c) => c.connectionId.startsWith(p));
+        expect(await mine()).toStrictEqual([bare, full]);
+        await s.putConnection({ ...full, password: null, port: 6543 });
+        expect(await s.getConnection(full.connectionId)).toStrictEqual({ ...full, password: null, port: 6543 });
+        expect(await s.deleteConnection(full.connectionId)).toBe(true);
+        expect(await s.deleteConnection(full.connectionId)).toBe(false);
+        expect(await s.getConnection(full.connectionId)).toBeUndefined();
+        expect(await mine()).toStrictEqual([bare]);
+      });
+    });
   });
 }

@@ -755,6 +755,21 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     // Unpausing clears the reason.
     expect('pausedReason' in (await again.setDagPaused('b', false, at(7)))).toBe(false);
     expect((await again.getTaskInstance({ dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 }))?.note).toBe('looked at');
+    again.close();
+  });
+
+  it('migrating on to version 6 adds variables and connections, empty and usable', async () => {
+    const path = v4File(V4_ROWS);
+    const s = open(path);
+    expect(await s.listVariables()).toEqual([]);
+    expect(await s.listConnections()).toEqual([]);
+    await s.putVariable({ key: 'k', value: 'v', description: null });
+    await s.putConnection({ connectionId: 'c', connType: 'http', host: 'h', login: null, password: 'pw', schema: null, port: 80, extra: null, description: null });
+    s.close();
+    const again = open(path);
+    expect(await again.getVariable('k')).toEqual({ key: 'k', value: 'v', description: null });
+    expect((await again.getConnection('c'))?.password).toBe('pw');
+    expect((await again.getRun({ dagId: 'a', runId: 'r1' }))?.state).toBe('running');
   });
 
   it('a new file and a migrated one have the same tables and columns, in the same order', () => {

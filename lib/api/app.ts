@@ -18,6 +18,7 @@ import { markRoutes } from './routes/marks.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { poolRoutes } from './routes/pools.ts';
 import { taskInstanceRoutes } from './routes/task-instances.ts';
+import { secretsRoutes } from './routes/secrets.ts';
 import { serveUi } from './serve-ui.ts';
 import { ID_MAX_LENGTH, MAX_DEPTH_KEYWORD, R, responses, SHARED_SCHEMAS } from './schemas.ts';
 
@@ -112,6 +113,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   operationRoutes(ctx);
   poolRoutes(ctx);
   markRoutes(ctx);
+  secretsRoutes(ctx);
 
   const openapi = async () => app.swagger();
   const docSchema = { hide: true, response: responses({ type: 'object', additionalProperties: true }) };

@@ -1,4 +1,5 @@
 import type { RunState } from '../model/states.ts';
+import type { ConnectionsApi, VariablesApi } from '../secrets/lookup.ts';
 
 /** What a task's code receives as its first argument. */
 export interface TaskContext<P = Record<string, any>> {
@@ -28,6 +29,16 @@ export interface TaskContext<P = Record<string, any>> {
   readonly pipeline: PipelineContextApi;
   /** Inside `.iterate()`: which item this call handles. */
   readonly item: { readonly index: number; readonly tryNumber: number } | null;
+  /**
+   * Variables (Airflow's `Variable.get`): `AIRLESS_VAR_<KEY>`, then the secrets backend, then the store.
+   * A sensitive one's value (its key says password, secret, token...) shows as `***` in the task's log.
+   */
+  readonly variables: VariablesApi;
+  /**
+   * Connections (Airflow's `get_connection`): `AIRLESS_CONN_<ID>`, then the secrets backend, then the
+   * store. Its password shows as `***` in the task's log.
+   */
+  readonly connections: ConnectionsApi;
 }
 
 export type RunType = 'manual' | 'scheduled' | 'backfill' | 'triggered';

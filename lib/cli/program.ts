@@ -25,6 +25,7 @@ import { API_TOKEN_ENV } from '../standalone/home-files.ts';
 import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
 import { collectPool } from './test-pools.ts';
 import { Terminal } from './terminal.ts';
+import { registerSecretsCommands } from './secrets-commands.ts';
 import { EXIT } from './usage-error.ts';
 
 /** The version in airless's package.json. */
@@ -285,6 +286,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--sigv4', 'sign the requests to --endpoint with SigV4 (implied for a Lambda Function URL)')
     .option('--token <token>', "the local token the browser must send (default: a new random one at each start)")
     .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/ui.ts')).ui(term, cmd.optsWithGlobals<UiCommandOptions>())));
+  registerSecretsCommands(program, term, setExit);
   return program;
 }
 

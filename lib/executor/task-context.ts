@@ -5,6 +5,8 @@ import type { DagRunRecord, LogLine, TaskInstanceRecord } from '../store/records
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { checkJson } from './json-value.ts';
+import { processSecretsBackend } from '../secrets/backends.ts';
+import { connectionsApi, SecretLookup, variablesApi, type ConnectionsApi, type VariablesApi } from '../secrets/lookup.ts';
 
 export type LogWriter = (level: LogLine['level'], message: string) => void;
 
@@ -40,6 +42,7 @@ export class TaskContextImpl implements TaskContext {
   readonly conf: Readonly<Record<string, unknown>>;
   private logger: TaskLogger | null = null;
   private pipelineApi: PipelineContextApi | null = null;
+  private secretLookup: SecretLookup | null = null;
 
   constructor(
     private readonly store: StateStore,
@@ -75,6 +78,26 @@ export class TaskContextImpl implements TaskContext {
       warn: (m, ...a) => w('warn', formatArgs(m, a)),
       error: (m, ...a) => w('error', formatArgs(m, a)),
     });
+  }
+
+  /** Environment, then the process's secrets backend, then the store (each store call retried as the pipeline's are). */
+  private get lookup(): SecretLookup {
+    const { store, retry } = this;
+    return (this.secretLookup ??= new SecretLookup({
+      backend: processSecretsBackend(),
+      store: {
+        getVariable: (key) => retryTransient(() => store.getVariable(key), retry),
+        getConnection: (id) => retryTransient(() => store.getConnection(id), retry),
+      },
+    }));
+  }
+
+  get variables(): VariablesApi {
+    return variablesApi(this.lookup);
+  }
+
+  get connections(): ConnectionsApi {
+    return connectionsApi(this.lookup);
   }
 
   get pipeline(): PipelineContextApi {

@@ -26,6 +26,7 @@ import { infrastructureStore, throughInfrastructure, TryInfrastructureError } fr
 import { checkJson } from './json-value.ts';
 import type { ItemTryCache } from './item-try-cache.ts';
 import { TaskContextImpl, type LogWriter } from './task-context.ts';
+import { secretsMasker } from '../secrets/masker.ts';
 import { mappingItem, mappingLength, type InputResolver, type ResolvedMapping } from './resolve.ts';
 import { kindRunner, type TryOf, type TryTools } from './kinds/index.ts';
 import { batchOutcome, batchSubmission } from './kinds/batch.ts';
@@ -207,7 +208,9 @@ export class TaskRunner {
       this.services.onState?.(ti);
     }
     const lines: LogLine[] = [];
-    const write = (level: LogLine['level'], message: string) => {
+    const write = (level: LogLine['level'], text: string) => {
+      // Secrets the try read (lib/secrets/masker.ts) never reach its log.
+      const message = secretsMasker.redact(text);
       const line = { time: iso(this.services.now()), level, message };
       lines.push(line);
       this.services.onLog?.(key, tryNumber, line);

@@ -126,4 +126,6 @@ export const ISOLATED_STORE_METHODS = new Set([
   'listItemResults',
   'appendPipelineSave',
   'listPipelineSaves',
+  'getVariable',
+  'getConnection',
 ]);

@@ -17,6 +17,7 @@ import { TaskRunner, type TryProgress } from '../executor/task-runner.ts';
 import { TryInfrastructureError } from '../executor/infrastructure.ts';
 import type { BatchBackend } from '../executor/batch-backend.ts';
 import type { LogLine } from '../store/records.ts';
+import { secretsMasker } from '../secrets/masker.ts';
 import type { StateStore } from '../store/state-store.ts';
 import { fromWire, toWire, type FromWorker, type ToWorker, type TryWorkerData } from './isolation-protocol.ts';
 
@@ -36,7 +37,8 @@ const crash = (e: unknown) => {
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
 
-const write = (level: LogLine['level'], message: string) => post({ type: 'log', level, message });
+// Secrets this thread read are masked here: the runner's masker does not know them.
+const write = (level: LogLine['level'], message: string) => post({ type: 'log', level, message: secretsMasker.redact(message) });
 
 if (data.captureConsole) {
   const levels = { log: 'info', info: 'info', debug: 'info', warn: 'warn', error: 'error' } as const;

@@ -20,6 +20,8 @@ export const ItemType = {
   semaphore: 'sem',
   waiter: 'waiter',
   backfill: 'backfill',
+  variable: 'variable',
+  connection: 'connection',
 } as const;
 
 // Task instances -------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, MAX_TRANSACTION_ITEMS, Transactor, t
 import type { LargeValueStore } from './large-values.ts';
 import { backfillOrder, historyWithCurrentTry, pipelineScopeOf, runKeyText, runRefOf, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionEntry, type DagVersionRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
+import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
   freePart,
@@ -1542,6 +1543,44 @@ export class DynamoDbStateStore implements StateStore {
     return items.map((item) => ({ name: String(item.name), slots: Number(item.slots), description: textOrEmpty(item.description) }));
   }
 
+  // Variables and connections: one partition each (lib/store/table-design.ts).
+
+  async putVariable(variable: VariableRecord): Promise<void> {
+    await this.write(new PutCommand({ TableName: this.tableName, Item: { ...keys.variable(variable.key), type: ItemType.variable, ...variable } }));
+  }
+
+  async getVariable(key: string): Promise<VariableRecord | undefined> {
+    const item = await this.get(keys.variable(key));
+    return item ? variableOf(item) : undefined;
+  }
+
+  async listVariables(): Promise<VariableRecord[]> {
+    return (await this.queryPrefix(prefixes.variablePartition, 'VAR#')).map(variableOf).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async deleteVariable(key: string): Promise<boolean> {
+    const old = await this.write(new DeleteCommand({ TableName: this.tableName, Key: keys.variable(key), ReturnValues: 'ALL_OLD' }));
+    return old !== undefined;
+  }
+
+  async putConnection(connection: ConnectionRecord): Promise<void> {
+    await this.write(new PutCommand({ TableName: this.tableName, Item: { ...keys.connection(connection.connectionId), type: ItemType.connection, ...connection } }));
+  }
+
+  async getConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
+    const item = await this.get(keys.connection(connectionId));
+    return item ? connectionOf(item) : undefined;
+  }
+
+  async listConnections(): Promise<ConnectionRecord[]> {
+    return (await this.queryPrefix(prefixes.connectionPartition, 'CONN#')).map(connectionOf).sort((a, b) => (a.connectionId < b.connectionId ? -1 : a.connectionId > b.connectionId ? 1 : 0));
+  }
+
+  async deleteConnection(connectionId: string): Promise<boolean> {
+    const old = await this.write(new DeleteCommand({ TableName: this.tableName, Key: keys.connection(connectionId), ReturnValues: 'ALL_OLD' }));
+    return old !== undefined;
+  }
+
   /**
    * One conditional update: `used + n <= limit` and no attribute `h:<holder>` yet, adding `n` to `used`
    * and setting `h:<holder>` to `n` (a holder is an attribute of the semaphore's item, so the first
@@ -1725,4 +1764,24 @@ export class DynamoDbStateStore implements StateStore {
       }
     }
   }
+}
+
+const textOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : v === undefined || v === null ? null : JSON.stringify(v));
+
+function variableOf(item: Record<string, unknown>): VariableRecord {
+  return { key: String(item.key), value: String(item.value), description: textOrNull(item.description) };
+}
+
+function connectionOf(item: Record<string, unknown>): ConnectionRecord {
+  return {
+    connectionId: String(item.connectionId),
+    connType: String(item.connType),
+    host: textOrNull(item.host),
+    login: textOrNull(item.login),
+    password: textOrNull(item.password),
+    schema: textOrNull(item.schema),
+    port: item.port === undefined || item.port === null ? null : Number(item.port),
+    extra: textOrNull(item.extra),
+    description: textOrNull(item.description),
+  };
 }

@@ -1,6 +1,7 @@
 import type { RunState, TerminalTiState } from '../model/states.ts';
 import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runKeyText, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionEntry, type DagVersionRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
+import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
 function taskState(run: RunRef, taskId: string): TaskStateRecord {
@@ -588,5 +589,43 @@ export class MemoryStateStore implements StateStore {
       w.head = 0;
     }
     return k;
+  }
+
+  // Variables and connections ------------------------------------------------------------------------
+  private readonly variables = new Map<string, VariableRecord>();
+  private readonly connections = new Map<string, ConnectionRecord>();
+
+  async putVariable(variable: VariableRecord): Promise<void> {
+    this.variables.set(variable.key, { ...variable });
+  }
+
+  async getVariable(key: string): Promise<VariableRecord | undefined> {
+    const v = this.variables.get(key);
+    return v && { ...v };
+  }
+
+  async listVariables(): Promise<VariableRecord[]> {
+    return [...this.variables.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((v) => ({ ...v }));
+  }
+
+  async deleteVariable(key: string): Promise<boolean> {
+    return this.variables.delete(key);
+  }
+
+  async putConnection(connection: ConnectionRecord): Promise<void> {
+    this.connections.set(connection.connectionId, { ...connection });
+  }
+
+  async getConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
+    const c = this.connections.get(connectionId);
+    return c && { ...c };
+  }
+
+  async listConnections(): Promise<ConnectionRecord[]> {
+    return [...this.connections.values()].sort((a, b) => (a.connectionId < b.connectionId ? -1 : a.connectionId > b.connectionId ? 1 : 0)).map((c) => ({ ...c }));
+  }
+
+  async deleteConnection(connectionId: string): Promise<boolean> {
+    return this.connections.delete(connectionId);
   }
 }

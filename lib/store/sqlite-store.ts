@@ -42,6 +42,8 @@ import type {
   TiExpectation,
   TiUpdate,
 } from './state-store.ts';
+import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
+import { SECRETS_TABLES_SQL, SqliteSecrets } from '../secrets/sqlite-secrets.ts';
 
 /**
  * The durable local store of `airless standalone`: every record in one SQLite database file
@@ -358,12 +360,12 @@ ${DAG_VERSIONS_TABLE}
 /**
  * From schema version 5 to 6: why airless paused a DAG (`max_consecutive_failed_dag_runs`), NULL when it is
  * not paused or a user paused it; and a task instance's note (`TaskInstanceRecord.note`). A new database
- * gets them after version 5's statements.
+ * gets them after version 5's statements. Also variables and connections (lib/secrets/sqlite-secrets.ts).
  */
 const MIGRATE_5_TO_6 = `
 ALTER TABLE dags ADD COLUMN paused_reason TEXT;
 ALTER TABLE task_instances ADD COLUMN note TEXT;
-`;
+${SECRETS_TABLES_SQL}`;
 
 const SCHEMA = `
 CREATE TABLE schema_version (
@@ -417,7 +419,7 @@ ${MIGRATE_5_TO_6}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions'];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections'];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -856,6 +858,7 @@ export class SqliteStateStore implements StateStore {
   readonly busyRetry: RetryOptions;
   private readonly db: DatabaseSync;
   private readonly q: Statements;
+  private secretsQ: SqliteSecrets | undefined;
 
   constructor(options: SqliteStateStoreOptions) {
     this.path = options.path;
@@ -1358,6 +1361,44 @@ export class SqliteStateStore implements StateStore {
     return this.q.deletePool.run(name).changes > 0;
   }
 
+  // Variables and connections ------------------------------------------------------------------------
+
+  private get secrets(): SqliteSecrets {
+    return (this.secretsQ ??= new SqliteSecrets(this.db));
+  }
+
+  async putVariable(variable: VariableRecord): Promise<void> {
+    this.secrets.putVariable(variable);
+  }
+
+  async getVariable(key: string): Promise<VariableRecord | undefined> {
+    return this.secrets.getVariable(key);
+  }
+
+  async listVariables(): Promise<VariableRecord[]> {
+    return this.secrets.listVariables();
+  }
+
+  async deleteVariable(key: string): Promise<boolean> {
+    return this.secrets.deleteVariable(key);
+  }
+
+  async putConnection(connection: ConnectionRecord): Promise<void> {
+    this.secrets.putConnection(connection);
+  }
+
+  async getConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
+    return this.secrets.getConnection(connectionId);
+  }
+
+  async listConnections(): Promise<ConnectionRecord[]> {
+    return this.secrets.listConnections();
+  }
+
+  async deleteConnection(connectionId: string): Promise<boolean> {
+    return this.secrets.deleteConnection(connectionId);
+  }
+
   async tryAcquire(name: string, n: number, limit: number, holder: string): Promise<boolean> {
     return this.tx(() => {
       if (this.q.holderUnits.get(name, holder)) return true;
@@ -1505,6 +1546,8 @@ function openSchema(db: DatabaseSync, path: string): void {
       }
       // Created by the migration to version 5 below.
       if (version < 5) tables.add('dag_versions');
+      // Created by the migration to version 6 below.
+      if (version < 6) tables.add('variables').add('connections');
       // Added without a version of its own (created if missing): a file of an earlier airless gets it here.
       db.exec(SEMAPHORE_HOLDERS_TABLE);
       tables.add('semaphore_holders');

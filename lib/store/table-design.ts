@@ -23,12 +23,19 @@
  * | DAG record      | `DAG#<dagId>`          | `META`                                           |                                        |                               |
  * | backfill        | `DAG#<dagId>`          | `BACKFILL#<backfillId>`                          |                                        |                               |
  * | DAG version     | `DAG#<dagId>`          | `VERSION#<version>`                              |                                        |                               |
+ * | variable        | `VARIABLES`            | `VAR#<key>`                                      |                                        |                               |
+ * | connection      | `CONNECTIONS`          | `CONN#<connectionId>`                            |                                        |                               |
  *
  * A DAG's partition holds its record, its backfills and its version records: `getDagVersion` is a GetItem,
  * `listDagVersions` a Query on `VERSION#` (sorted by `createdAt` after it: a DAG has few versions), and
  * `deleteDagRecord` deletes the whole partition (one Query, then batch deletes).
  * The DAG record's `pausedReason` (a string, or null) says why airless paused it (max_consecutive_failed_dag_runs);
  * every pause and unpause sets it, registering a version leaves it.
+ *
+ * Variables and connections (lib/secrets) each have one partition, as pools do: a list is one Query, a
+ * get one GetItem; keys and connection ids are URI-encoded in the sort key. A connection's password is
+ * stored as the table stores everything (encrypted at rest); deployed tasks read a secrets backend (SSM,
+ * Secrets Manager) before the store, which is where production secrets belong.
  *
  * Map indexes, item indexes and try numbers are zero-padded (`-` for map index -1, which sorts first),
  * so a Query on a prefix returns them in numeric order. Every item also carries `type`. Items of a
@@ -142,6 +149,8 @@ export const keys = {
   dagVersion: (dagId: string, version: string) => ({ [PK]: `DAG#${dagId}`, [SK]: `VERSION#${freePart(version)}` }),
   semaphore: (name: string) => ({ [PK]: `SEM#${name}`, [SK]: 'SEM' }),
   counter: (name: string) => ({ [PK]: `CNT#${name}`, [SK]: 'CNT' }),
+  variable: (key: string) => ({ [PK]: 'VARIABLES', [SK]: `VAR#${freePart(key)}` }),
+  connection: (connectionId: string) => ({ [PK]: 'CONNECTIONS', [SK]: `CONN#${freePart(connectionId)}` }),
 } as const;
 
 /** Sort-key prefixes for queries inside a partition. */
@@ -158,6 +167,8 @@ export const prefixes = {
   dagPartition: (dagId: string) => `DAG#${dagId}`,
   backfills: 'BACKFILL#',
   dagVersions: 'VERSION#',
+  variablePartition: 'VARIABLES',
+  connectionPartition: 'CONNECTIONS',
   /** Prefixes of the items that expire after a run ends. */
   expiring: ['XC#', 'IT#', 'LOG#'] as const,
 } as const;

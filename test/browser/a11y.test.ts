@@ -113,6 +113,8 @@ const PAGES: { name: string; route: () => string; ready: (p: Page) => Promise<vo
   },
   { name: 'trigger form', route: () => '/dags/a11y_flow/trigger', ready: (p) => p.locator('#root_nchan').waitFor() },
   { name: 'import errors', route: () => '/import-errors', ready: (p) => p.getByTestId('import-error').first().waitFor() },
+  { name: 'variables', route: () => '/variables', ready: (p) => p.getByTestId('variable-form').waitFor() },
+  { name: 'connections', route: () => '/connections', ready: (p) => p.getByTestId('connection-form').waitFor() },
   {
     name: 'pools with the new pool form',
     route: () => '/pools',

@@ -13,6 +13,8 @@ import { GridPanel } from './pages/grid-panel.tsx';
 import { GraphPanel } from './pages/graph-panel.tsx';
 import { ImportErrors } from './pages/import-errors.tsx';
 import { Pools } from './pages/pools.tsx';
+import { Variables } from './pages/variables.tsx';
+import { Connections } from './pages/connections.tsx';
 import { RunDetails } from './pages/run-details.tsx';
 import { TaskInstanceDetails } from './pages/task-instance-details.tsx';
 import { TokenPrompt } from './pages/token-prompt.tsx';
@@ -38,6 +40,12 @@ function Layout() {
           </NavLink>
           <NavLink to="/pools" data-testid="nav-pools">
             Pools
+          </NavLink>
+          <NavLink to="/variables" data-testid="nav-variables">
+            Variables
+          </NavLink>
+          <NavLink to="/connections" data-testid="nav-connections">
+            Connections
           </NavLink>
         </nav>
         <ThemeToggle />
@@ -70,6 +78,8 @@ const router = createHashRouter([
       { index: true, element: <DagList /> },
       { path: 'import-errors', element: <ImportErrors /> },
       { path: 'pools', element: <Pools /> },
+      { path: 'variables', element: <Variables /> },
+      { path: 'connections', element: <Connections /> },
       {
         path: 'dags/:dagId',
         element: <DagPage />,
