@@ -527,8 +527,9 @@ export class Airless extends Construct {
       appliesTo: ['Resource::*', ...BATCH_WILDCARDS],
     };
     const stackAndBatchWildcards = { ...stackWildcards, appliesTo: [...stackWildcards.appliesTo, ...batchWildcards.appliesTo], reason: `${stackWildcards.reason} ${batchWildcards.reason}` };
-    for (const fn of [f.trigger, f.sensorPoke, f.api]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
-    NagSuppressions.addResourceSuppressions(f.scheduler, [batchTasks ? stackAndBatchWildcards : stackWildcards], true);
+    for (const fn of [f.trigger, f.sensorPoke]) NagSuppressions.addResourceSuppressions(fn, [stackWildcards], true);
+    // The scheduler and the API function stop Batch jobs (ListJobs: no resource-level permission).
+    for (const fn of [f.scheduler, f.api]) NagSuppressions.addResourceSuppressions(fn, [batchTasks ? stackAndBatchWildcards : stackWildcards], true);
     if (props.tracing) for (const fn of Object.values(f)) suppressXRay(fn);
     for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [stackAndBatchWildcards], true);
 
