@@ -73,10 +73,11 @@ export class NotifyApi {
   private query(form: URLSearchParams, res: ServerResponse): void {
     const action = form.get('Action');
     const requestId = randomUUID();
-    const error = (status: number, code: string, message: string) =>
+    const error = (status: number, code: string, message: string): void => {
       res
         .writeHead(status, { 'content-type': 'text/xml' })
         .end(`<ErrorResponse xmlns="${SNS_NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
+    };
     if (action !== 'Publish') return error(400, 'InvalidAction', `action ${action} is not supported here`);
     const failure = this.failures.get('Publish');
     if (failure) {

@@ -23,13 +23,16 @@ export interface DeadlineContext extends DagRunInfo {
 
 export type DeadlineCallback = (ctx: DeadlineContext) => void | Promise<void>;
 
+/** `'dagrun_queued_at'`, `'dagrun_logical_date'`, or a fixed instant: a Date, or an ISO-8601 string (`2026-06-01T00:00:00Z`). */
+export type DeadlineReference = 'dagrun_queued_at' | 'dagrun_logical_date' | Date | `${number}-${number}-${number}${string}`;
+
 /** A deadline alert: when a run has not ended by `reference` + `interval`, `callback` runs once. */
 export interface DeadlineOption {
   /**
    * What the deadline is measured from: when the run was queued (`'dagrun_queued_at'`), its logical date
    * (`'dagrun_logical_date'`), or a fixed instant (a Date or an ISO-8601 string) for every run.
    */
-  reference: 'dagrun_queued_at' | 'dagrun_logical_date' | Date | string;
+  reference: DeadlineReference;
   /** How long after the reference the run must have ended (e.g. '30m', '1h', or milliseconds). */
   interval: Duration;
   /** Run once when the deadline is missed: a function, a notifier, or a list of them (in order). */

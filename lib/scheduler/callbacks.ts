@@ -10,7 +10,7 @@ import type { Step } from './step.ts';
 const runsRead = new WeakMap<Step, Map<string, Promise<DagRunRecord | undefined>>>();
 function runOf(s: Step, key: TiKey): Promise<DagRunRecord | undefined> {
   let m = runsRead.get(s);
-  if (!m) runsRead.set(s, (m = new Map()));
+  if (!m) runsRead.set(s, (m = new Map<string, Promise<DagRunRecord | undefined>>()));
   const id = `${key.dagId}\u0000${key.runId}`;
   let p = m.get(id);
   if (!p) m.set(id, (p = s.store.getRun(runRefOf(key))));
