@@ -3,7 +3,6 @@
 // are checked when the DAG file loads; what one fails to send is reported like a callback's error and
 // never fails the run.
 
-import { sesV2Client, snsClient } from '../clients/notify-clients.ts';
 import { MessageTemplate, type NotificationContext, type TemplateScope } from '../core/notify-template.ts';
 import { DagDefinitionError, type ErrorLocation } from '../errors.ts';
 import type { NotifierTarget } from '../model/notify-spec.ts';
@@ -90,14 +89,9 @@ export function snsNotifier(o: SnsNotifierOptions): Notifier {
   const subject = template('snsNotifier', 'subject', o.subject);
   const message = template('snsNotifier', 'message', o.message);
   return notifier('sns', { kind: 'sns', topicArn: o.topicArn }, [subject, message], async (ctx) => {
-    const { PublishCommand } = await import('@aws-sdk/client-sns');
-    const client = await snsClient({ region });
-    try {
-      const s = subject?.render(ctx).replace(/\s+/g, ' ').slice(0, 100);
-      await client.send(new PublishCommand({ TopicArn: o.topicArn, Message: message ? message.render(ctx) : defaultMessage(ctx), ...(s ? { Subject: s } : {}) }));
-    } finally {
-      client.destroy();
-    }
+    const { publishToTopic } = await import('../clients/notify-send.ts');
+    const s = subject?.render(ctx).replace(/\s+/g, ' ').slice(0, 100);
+    await publishToTopic({ topicArn: o.topicArn, region, message: message ? message.render(ctx) : defaultMessage(ctx), subject: s || null });
   });
 }
 
@@ -212,18 +206,7 @@ export function sesNotifier(o: SesNotifierOptions): Notifier {
   const subject = template('sesNotifier', 'subject', o.subject ?? 'airless: {{ dag_id }} {{ run_id }} {{ event }}')!;
   const body = template('sesNotifier', 'body', o.body);
   return notifier('ses', { kind: 'ses', from: o.from }, [subject, body], async (ctx) => {
-    const { SendEmailCommand } = await import('@aws-sdk/client-sesv2');
-    const client = await sesV2Client();
-    try {
-      await client.send(
-        new SendEmailCommand({
-          FromEmailAddress: o.from,
-          Destination: { ToAddresses: [...to] },
-          Content: { Simple: { Subject: { Data: subject.render(ctx), Charset: 'UTF-8' }, Body: { Text: { Data: body ? body.render(ctx) : defaultMessage(ctx), Charset: 'UTF-8' } } } },
-        }),
-      );
-    } finally {
-      client.destroy();
-    }
+    const { sendEmail } = await import('../clients/notify-send.ts');
+    await sendEmail({ from: o.from, to, subject: subject.render(ctx), body: body ? body.render(ctx) : defaultMessage(ctx) });
   });
 }
