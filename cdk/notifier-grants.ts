@@ -3,7 +3,7 @@
 // identity), both read from the DAG specs (`notifierTargets`). Granted to the functions that run scheduler
 // steps, where callbacks and deadline alerts run. Nothing when no DAG notifies.
 
-import { Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { DagSpec } from '../lib/model/spec.ts';
 
@@ -16,11 +16,12 @@ export function notifierResources(stack: Stack, specs: readonly DagSpec[]): { to
       if (t.kind === 'sns') topics.add(t.topicArn);
       else {
         const domain = t.from.slice(t.from.lastIndexOf('@') + 1);
-        for (const id of [t.from, domain]) identities.add(stack.formatArn({ service: 'ses', resource: 'identity', resourceName: id }));
+        identities.add(t.from);
+        identities.add(domain);
       }
     }
   }
-  return { topics: [...topics].sort(), identities: [...identities].sort() };
+  return { topics: [...topics].sort(), identities: [...identities].sort().map((id) => stack.formatArn({ service: 'ses', resource: 'identity', resourceName: id })) };
 }
 
 /** Grant `grantees` what the DAGs' notifiers send. */
