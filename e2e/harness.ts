@@ -50,6 +50,7 @@ import { coreFunctions, loadFunctions, type HandlerMode } from './handlers.ts';
 import { LocalLambda, type Invocation } from './local-lambda.ts';
 import { LocalStepFunctions } from './local-sfn.ts';
 import { Meter } from './meter.ts';
+import { NotifyApi } from './notify-api.ts';
 
 /** Credentials for the harness's own endpoints (they check no signature). */
 const LOCAL_KEYS = { accessKeyId: 'e2e', secretAccessKey: 'e2e' };
@@ -128,6 +129,8 @@ export interface Harness {
   readonly lambda: LocalLambda;
   readonly sfn: LocalStepFunctions;
   readonly batchApi: LocalBatchApi;
+  /** The local SNS (Publish) and SESv2 (SendEmail) endpoint the notifiers of the DAGs send to. */
+  readonly notifyApi: NotifyApi;
   readonly store: DynamoDbStateStore;
   /** Where large values go (s3rver, or LocalStack's S3). */
   readonly s3: { client: S3Client; bucket: string; prefix: string };
@@ -216,6 +219,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   const syncClient = newBatchClient();
   const handlerBatchClient = newBatchClient();
+
+  // SNS and SES for the DAGs' notifiers: the functions' clients read the endpoint from the environment.
+  const notifyApi = new NotifyApi();
+  const notifyEndpoint = await notifyApi.listen();
+  process.env['AWS_ENDPOINT_URL_SNS'] = notifyEndpoint;
+  process.env['AWS_ENDPOINT_URL_SESV2'] = notifyEndpoint;
+  process.env['AWS_ACCESS_KEY_ID'] ??= LOCAL_KEYS.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] ??= LOCAL_KEYS.secretAccessKey;
 
   // Lambda and Step Functions.
   const lambda = new LocalLambda({ meter, clock, region: backends.region });
@@ -312,6 +323,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (!batchApi) throw new Error(`the harness's Batch API runs elsewhere (${batchEndpoint})`);
       return batchApi;
     },
+    notifyApi,
     store,
     s3: { client: backends.s3, bucket: backends.bucket, prefix: `values/${backends.tableName}/` },
     dags,
@@ -342,7 +354,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await clock.idle();
-      await Promise.all([sfn.close(), batchApi?.close()]);
+      await Promise.all([sfn.close(), batchApi?.close(), notifyApi.close()]);
       syncClient.destroy();
       handlerBatchClient.destroy();
       await backends.close();

@@ -102,6 +102,8 @@ const SERVICE_PREFIX: Readonly<Record<string, string>> = {
   '@aws-sdk/client-batch': 'batch',
   '@aws-sdk/client-lambda': 'lambda',
   '@aws-sdk/client-cloudformation': 'cloudformation',
+  '@aws-sdk/client-sns': 'sns',
+  '@aws-sdk/client-sesv2': 'ses',
 };
 
 /** Item actions a transaction is authorized by: IAM has no TransactWriteItems action, each item's action is checked. */
