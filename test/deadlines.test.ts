@@ -10,6 +10,7 @@ import { FakeClock } from '../lib/runner/clock.ts';
 import { LocalRunner, type RunnerEvent } from '../lib/runner/local-runner.ts';
 import { resumeRuns } from '../lib/standalone/resume.ts';
 import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
+import { harness } from './api/harness.ts';
 import { fakeRunner } from './helpers.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -182,4 +183,25 @@ describe('deadline alerts across a standalone restart', () => {
       expect(calls).toHaveLength(1);
     });
   }
+});
+
+describe("a run's deadlines in the API", () => {
+  it('GET dagRuns/{id} gives each deadline, when it falls and whether the run missed it', async () => {
+    const d = slowDag('api_deadlines', 30, [
+      { reference: 'dagrun_queued_at', interval: '10m', callback: () => undefined },
+      { reference: 'dagrun_logical_date', interval: '1d', callback: () => undefined },
+    ]);
+    const h = await harness([d]);
+    await h.runner.run({ dagId: 'api_deadlines', runId: 'r1', logicalDate: '2026-01-01T00:00:00.000Z' });
+    const got = await h.call('GET', '/api/v2/dags/api_deadlines/dagRuns/r1');
+    expect(got.status).toBe(200);
+    expect(got.json.deadlines).toStrictEqual([
+      { at: '2026-01-01T00:10:00.000Z', reference: 'dagrun_queued_at', interval: '10m', missed: true },
+      { at: '2026-01-02T00:00:00.000Z', reference: 'dagrun_logical_date', interval: '1d', missed: false },
+    ]);
+    // Listings leave the field out.
+    const list = await h.call('GET', '/api/v2/dags/api_deadlines/dagRuns');
+    expect(list.json.dag_runs[0].deadlines).toBeUndefined();
+    await h.app.close();
+  });
 });
