@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dag } from '../lib/authoring/dag.ts';
 import { sesNotifier, snsNotifier, webhookNotifier } from '../lib/authoring/notifiers.ts';
 import { task } from '../lib/authoring/operators.ts';
+import { taskGroup } from '../lib/authoring/group.ts';
 import { MessageTemplate, type NotificationContext } from '../lib/core/notify-template.ts';
 import { DagDefinitionError } from '../lib/errors.ts';
 import type { RunnerEvent } from '../lib/runner/local-runner.ts';
@@ -78,6 +79,21 @@ describe('notifier options', () => {
     const plain = dag({ dagId: 'd' }, () => void task('a', () => 1));
     expect('notifierTargets' in plain.spec).toBe(false);
     expect('deadlines' in plain.spec).toBe(false);
+  });
+});
+
+describe('notifiers in defaultArgs', () => {
+  it("apply to every task of the DAG or the group, and their targets are the DAG's", () => {
+    const topicArn = 'arn:aws:sns:us-east-1:123456789012:t';
+    const n = snsNotifier({ topicArn });
+    const d = dag({ dagId: 'x', defaultArgs: { onFailure: n } }, () => {
+      task('a', () => 1);
+      taskGroup('g', { defaultArgs: { onRetry: [n, () => undefined] } }, () => void task('b', () => 1));
+    });
+    expect(d.spec.notifierTargets).toEqual([{ kind: 'sns', topicArn }]);
+    expect(typeof d.runtime.get('a')!.onFailure).toBe('function');
+    expect(typeof d.runtime.get('g.b')!.onRetry).toBe('function');
+    expect(d.runtime.get('a')!.onRetry).toBeNull();
   });
 });
 
