@@ -351,9 +351,11 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(resourcesOf(allows(st, 'states:DescribeExecution')[0]!).map(text)).toEqual(
       ['sensor', 'batch_job', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.airless.naming.lifecycle(m as never)}:*"`)),
     );
+    // sns:Publish on the topic of observation_alerts' notifiers (a callback or a deadline alert may run in any step).
+    expect(allows(st, 'sns:Publish').flatMap((x) => resourcesOf(x).map(text))).toEqual(['"arn:aws:sns:us-east-1:123456789012:airless-alerts"']);
     // Nothing else: no Batch, no other service, no wildcard resource.
     const actions = st.flatMap(actionsOf);
-    expect(actions.filter((a) => !/^(dynamodb|s3|states):/.test(a))).toEqual([]);
+    expect(actions.filter((a) => !/^(dynamodb|s3|states):/.test(a) && a !== 'sns:Publish')).toEqual([]);
     expect([...new Set(actions.filter((a) => a.startsWith('states:')))].sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
     for (const s of st) expect(resourcesOf(s).map(text)).not.toContain('"*"');
   });
