@@ -51,6 +51,8 @@ import { LocalLambda, type Invocation } from './local-lambda.ts';
 import { LocalStepFunctions } from './local-sfn.ts';
 import { Meter } from './meter.ts';
 import { NotifyApi } from './notify-api.ts';
+import { LocalSchedulerApi } from './scheduler-api.ts';
+import { DeadlineSchedules, schedulerClient } from '../lib/aws/deadline-schedules.ts';
 
 /** Credentials for the harness's own endpoints (they check no signature). */
 const LOCAL_KEYS = { accessKeyId: 'e2e', secretAccessKey: 'e2e' };
@@ -69,6 +71,9 @@ export const NAME_PREFIX = 'airless-e2e';
 
 /** The name the harness deploys the reconciler state machine under. */
 export const RECONCILER_NAME = `${NAME_PREFIX}-reconciler`;
+
+/** The schedule group of the deadline schedules (cdk/deadline-schedules.ts creates the stack's). */
+export const DEADLINE_SCHEDULE_GROUP = `${NAME_PREFIX}-deadlines`;
 
 export interface HarnessOptions {
   /** `functions` (default): the middy handlers of functions/; `core`: the lib/aws cores they wrap. */
@@ -131,6 +136,8 @@ export interface Harness {
   readonly batchApi: LocalBatchApi;
   /** The local SNS (Publish) and SESv2 (SendEmail) endpoint the notifiers of the DAGs send to. */
   readonly notifyApi: NotifyApi;
+  /** The local EventBridge Scheduler: the runs' deadline schedules, fired on the harness clock. */
+  readonly schedulerApi: LocalSchedulerApi;
   readonly store: DynamoDbStateStore;
   /** Where large values go (s3rver, or LocalStack's S3). */
   readonly s3: { client: S3Client; bucket: string; prefix: string };
@@ -230,6 +237,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   // Lambda and Step Functions.
   const lambda = new LocalLambda({ meter, clock, region: backends.region });
+
+  // EventBridge Scheduler for the runs' deadlines: a due schedule invokes its target, the scheduler function.
+  const schedulerApi = new LocalSchedulerApi({ clock, region: backends.region, invoke: (arn, input) => lambda.invoke(arn, input) });
+  const schedulerEndpoint = await schedulerApi.listen();
+  const deadlineSchedules = new DeadlineSchedules({
+    client: schedulerClient({ endpoint: schedulerEndpoint, region: backends.region, credentials: LOCAL_KEYS }),
+    groupName: DEADLINE_SCHEDULE_GROUP,
+    roleArn: `arn:aws:iam::000000000000:role/${NAME_PREFIX}-deadline-scheduler`,
+    targetArn: `arn:aws:lambda:${backends.region}:000000000000:function:${FUNCTION_NAMES.scheduler}`,
+    now: () => clock.now(),
+  });
   const sfn = new LocalStepFunctions({
     clock,
     meter,
@@ -269,6 +287,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     blobs: blobStoreOn(largeValues, options.itemsInlineMaxBytes),
     dags,
     bundles: currentBundles,
+    deadlineSchedules,
     ...(options.versionsRetained !== undefined ? { versionsRetained: options.versionsRetained } : {}),
     ...(options.reconciler
       ? {
@@ -324,6 +343,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       return batchApi;
     },
     notifyApi,
+    schedulerApi,
     store,
     s3: { client: backends.s3, bucket: backends.bucket, prefix: `values/${backends.tableName}/` },
     dags,
@@ -354,7 +374,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await clock.idle();
-      await Promise.all([sfn.close(), batchApi?.close(), notifyApi.close()]);
+      await Promise.all([sfn.close(), batchApi?.close(), notifyApi.close(), schedulerApi.close()]);
       syncClient.destroy();
       handlerBatchClient.destroy();
       await backends.close();
