@@ -126,8 +126,13 @@ export const DEADLINE_SCHEDULE_ENV = {
   groupName: 'DEADLINE_SCHEDULE_GROUP',
   /** The Scheduler execution role's ARN (required with the group). */
   roleArn: 'DEADLINE_SCHEDULE_ROLE_ARN',
-  /** The ARN of the function that takes timer events (required with the group). */
+  /** The ARN of the function that takes timer events (with the group: this, or the next). */
   targetArn: 'DEADLINE_SCHEDULE_TARGET_ARN',
+  /**
+   * `arn:<partition>:lambda:<region>:<account>:function:`: in the function that takes timer events itself
+   * (its own ARN cannot be in its own environment), whose ARN is this and `AWS_LAMBDA_FUNCTION_NAME`.
+   */
+  functionArnPrefix: 'DEADLINE_SCHEDULE_FUNCTION_ARN_PREFIX',
 } as const;
 
 /** Deadline schedules from {@link DEADLINE_SCHEDULE_ENV}; undefined when no group is set. */
@@ -136,14 +141,16 @@ export function deadlineSchedulesFromEnv(env: Env, now?: () => number): Deadline
   if (groupName === undefined || groupName === '') return undefined;
   const need = (name: string): string => {
     const v = env[name];
-    if (v === undefined || v === '') throw new Error(`environment variable ${name} is not set (${DEADLINE_SCHEDULE_ENV.groupName} is)`);
+    if (v === undefined || v === '') {
+      throw new Error(`environment variable ${name} is not set (${DEADLINE_SCHEDULE_ENV.groupName} is, and needs ${DEADLINE_SCHEDULE_ENV.roleArn} and ${DEADLINE_SCHEDULE_ENV.targetArn} or ${DEADLINE_SCHEDULE_ENV.functionArnPrefix})`);
+    }
     return v;
   };
   return new DeadlineSchedules({
     client: schedulerClient({}, env),
     groupName,
     roleArn: need(DEADLINE_SCHEDULE_ENV.roleArn),
-    targetArn: need(DEADLINE_SCHEDULE_ENV.targetArn),
+    targetArn: env[DEADLINE_SCHEDULE_ENV.targetArn] || `${need(DEADLINE_SCHEDULE_ENV.functionArnPrefix)}${need('AWS_LAMBDA_FUNCTION_NAME')}`,
     ...(now ? { now } : {}),
   });
 }
