@@ -353,9 +353,16 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     );
     // sns:Publish on the topic of observation_alerts' notifiers (a callback or a deadline alert may run in any step).
     expect(allows(st, 'sns:Publish').flatMap((x) => resourcesOf(x).map(text))).toEqual(['"arn:aws:sns:us-east-1:123456789012:airless-alerts"']);
+    // observation_alerts' deadline: schedules in the stack's deadline group, passing the Scheduler role (a trigger arms them).
+    expect(allows(st, 'scheduler:CreateSchedule').flatMap((x) => [...actionsOf(x), ...resourcesOf(x).map(text)])).toEqual([
+      'scheduler:CreateSchedule',
+      'scheduler:DeleteSchedule',
+      expect.stringMatching(/:scheduler:.*:schedule\/[A-Za-z0-9-]+-deadlines\/\*"/),
+    ]);
+    expect(allows(st, 'iam:PassRole').flatMap((x) => resourcesOf(x).map(text))).toEqual([expect.stringMatching(/^\{"Fn::GetAtt":\["AirlessDeadlineSchedulesRole[0-9A-F]{8}","Arn"\]\}$/)]);
     // Nothing else: no Batch, no other service, no wildcard resource.
     const actions = st.flatMap(actionsOf);
-    expect(actions.filter((a) => !/^(dynamodb|s3|states):/.test(a) && a !== 'sns:Publish')).toEqual([]);
+    expect(actions.filter((a) => !/^(dynamodb|s3|states|scheduler):/.test(a) && a !== 'sns:Publish' && a !== 'iam:PassRole')).toEqual([]);
     expect([...new Set(actions.filter((a) => a.startsWith('states:')))].sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
     for (const s of st) expect(resourcesOf(s).map(text)).not.toContain('"*"');
   });
