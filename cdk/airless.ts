@@ -29,6 +29,8 @@ import { PK, SK, TABLE_GLOBAL_SECONDARY_INDEXES, TTL_ATTRIBUTE } from '../lib/st
 import { BatchResources, type AirlessBatchProps } from './batch-resources.ts';
 import { prepareDagsSync } from './prepare-dags.ts';
 import { AirlessReconciler } from './reconciler.ts';
+import { grantNotifiers } from './notifier-grants.ts';
+import { declaresDeadlines, DeadlineSchedules } from './deadline-schedules.ts';
 import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
 import { compileTimerMachine } from './timer-definition.ts';
@@ -290,6 +292,8 @@ export class Airless extends Construct {
    */
   readonly declaredStatements: ReadonlyMap<iam.Role, { statements: PolicyStatement[]; context: PolicyContext }>;
   readonly schedules = new Map<string, scheduler.Schedule>();
+  /** The deadline alerts' schedule group and Scheduler role; undefined when no DAG declares a deadline. */
+  readonly deadlineSchedules: DeadlineSchedules | undefined;
   /** The reconcile loop, armed while runs are active. */
   readonly reconciler: AirlessReconciler;
   readonly naming: StateMachineNaming;
@@ -447,6 +451,16 @@ export class Airless extends Construct {
       resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
     });
     for (const fn of [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api]) fn.addToRolePolicy(tableAccess);
+    // The DAGs' notifiers (callbacks and deadline alerts run in any function that runs a scheduler step).
+    grantNotifiers(stack, specs, [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api]);
+    // Deadline alerts: one-time EventBridge Scheduler schedules that invoke the scheduler function.
+    if (declaresDeadlines(specs)) {
+      this.deadlineSchedules = new DeadlineSchedules(this, 'DeadlineSchedules', {
+        groupName: `${this.naming.prefix}-deadlines`,
+        target: f.scheduler,
+        grantees: [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api],
+      });
+    }
     // XCom and pipeline-context values too large for an item, under the store's prefix (S3LargeValueStore).
     const values = this.bucket.arnForObjects(`${LARGE_VALUE_PREFIX}/*`);
     // Every function holds the store: any of them may put a large value (the trigger and the API a conf

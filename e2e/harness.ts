@@ -50,6 +50,9 @@ import { coreFunctions, loadFunctions, type HandlerMode } from './handlers.ts';
 import { LocalLambda, type Invocation } from './local-lambda.ts';
 import { LocalStepFunctions } from './local-sfn.ts';
 import { Meter } from './meter.ts';
+import { NotifyApi } from './notify-api.ts';
+import { LocalSchedulerApi } from './scheduler-api.ts';
+import { DeadlineSchedules, schedulerClient } from '../lib/aws/deadline-schedules.ts';
 
 /** Credentials for the harness's own endpoints (they check no signature). */
 const LOCAL_KEYS = { accessKeyId: 'e2e', secretAccessKey: 'e2e' };
@@ -68,6 +71,9 @@ export const NAME_PREFIX = 'airless-e2e';
 
 /** The name the harness deploys the reconciler state machine under. */
 export const RECONCILER_NAME = `${NAME_PREFIX}-reconciler`;
+
+/** The schedule group of the deadline schedules (cdk/deadline-schedules.ts creates the stack's). */
+export const DEADLINE_SCHEDULE_GROUP = `${NAME_PREFIX}-deadlines`;
 
 export interface HarnessOptions {
   /** `functions` (default): the middy handlers of functions/; `core`: the lib/aws cores they wrap. */
@@ -128,6 +134,10 @@ export interface Harness {
   readonly lambda: LocalLambda;
   readonly sfn: LocalStepFunctions;
   readonly batchApi: LocalBatchApi;
+  /** The local SNS (Publish) and SESv2 (SendEmail) endpoint the notifiers of the DAGs send to. */
+  readonly notifyApi: NotifyApi;
+  /** The local EventBridge Scheduler: the runs' deadline schedules, fired on the harness clock. */
+  readonly schedulerApi: LocalSchedulerApi;
   readonly store: DynamoDbStateStore;
   /** Where large values go (s3rver, or LocalStack's S3). */
   readonly s3: { client: S3Client; bucket: string; prefix: string };
@@ -217,8 +227,27 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const syncClient = newBatchClient();
   const handlerBatchClient = newBatchClient();
 
+  // SNS and SES for the DAGs' notifiers: the functions' clients read the endpoint from the environment.
+  const notifyApi = new NotifyApi();
+  const notifyEndpoint = await notifyApi.listen();
+  process.env['AWS_ENDPOINT_URL_SNS'] = notifyEndpoint;
+  process.env['AWS_ENDPOINT_URL_SESV2'] = notifyEndpoint;
+  process.env['AWS_ACCESS_KEY_ID'] ??= LOCAL_KEYS.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] ??= LOCAL_KEYS.secretAccessKey;
+
   // Lambda and Step Functions.
   const lambda = new LocalLambda({ meter, clock, region: backends.region });
+
+  // EventBridge Scheduler for the runs' deadlines: a due schedule invokes its target, the scheduler function.
+  const schedulerApi = new LocalSchedulerApi({ clock, region: backends.region, invoke: (arn, input) => lambda.invoke(arn, input) });
+  const schedulerEndpoint = await schedulerApi.listen();
+  const deadlineSchedules = new DeadlineSchedules({
+    client: schedulerClient({ endpoint: schedulerEndpoint, region: backends.region, credentials: LOCAL_KEYS }),
+    groupName: DEADLINE_SCHEDULE_GROUP,
+    roleArn: `arn:aws:iam::000000000000:role/${NAME_PREFIX}-deadline-scheduler`,
+    targetArn: `arn:aws:lambda:${backends.region}:000000000000:function:${FUNCTION_NAMES.scheduler}`,
+    now: () => clock.now(),
+  });
   const sfn = new LocalStepFunctions({
     clock,
     meter,
@@ -258,6 +287,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     blobs: blobStoreOn(largeValues, options.itemsInlineMaxBytes),
     dags,
     bundles: currentBundles,
+    deadlineSchedules,
     ...(options.versionsRetained !== undefined ? { versionsRetained: options.versionsRetained } : {}),
     ...(options.reconciler
       ? {
@@ -312,6 +342,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (!batchApi) throw new Error(`the harness's Batch API runs elsewhere (${batchEndpoint})`);
       return batchApi;
     },
+    notifyApi,
+    schedulerApi,
     store,
     s3: { client: backends.s3, bucket: backends.bucket, prefix: `values/${backends.tableName}/` },
     dags,
@@ -342,7 +374,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await clock.idle();
-      await Promise.all([sfn.close(), batchApi?.close()]);
+      await Promise.all([sfn.close(), batchApi?.close(), notifyApi.close(), schedulerApi.close()]);
       syncClient.destroy();
       handlerBatchClient.destroy();
       await backends.close();

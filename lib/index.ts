@@ -22,6 +22,19 @@ export { taskGroup, chain, type TaskGroupOptions, type TaskGroupHandle } from '.
 export type { TaskHandle, TaskNode, IterateOptions, DependencyTarget, AsTeardownOptions } from './authoring/builder.ts';
 export type { XComArg, Resolvable } from './authoring/xcom-arg.ts';
 export type { TaskOptions } from './authoring/options.ts';
+export {
+  snsNotifier,
+  webhookNotifier,
+  sesNotifier,
+  isNotifier,
+  type Notifier,
+  type NotificationContext,
+  type SnsNotifierOptions,
+  type WebhookNotifierOptions,
+  type SesNotifierOptions,
+} from './authoring/notifiers.ts';
+export { NotifierError, type TaskCallbackOption, type DagRunCallbackOption } from './authoring/callback-list.ts';
+export type { DeadlineOption, DeadlineCallback, DeadlineContext } from './authoring/deadline-option.ts';
 export type {
   TaskContext,
   TaskLogger,

@@ -360,10 +360,19 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(resourcesOf(allows(st, 'states:DescribeExecution')[0]!).map(text)).toEqual(
       ['sensor', 'batch_job', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.airless.naming.lifecycle(m as never)}:*"`)),
     );
+    // sns:Publish on the topic of observation_alerts' notifiers (a callback or a deadline alert may run in any step).
+    expect(allows(st, 'sns:Publish').flatMap((x) => resourcesOf(x).map(text))).toEqual(['"arn:aws:sns:us-east-1:123456789012:airless-alerts"']);
+    // observation_alerts' deadline: schedules in the stack's deadline group, passing the Scheduler role (a trigger arms them).
+    expect(allows(st, 'scheduler:CreateSchedule').flatMap((x) => [...actionsOf(x), ...resourcesOf(x).map(text)])).toEqual([
+      'scheduler:CreateSchedule',
+      'scheduler:DeleteSchedule',
+      expect.stringMatching(/:scheduler:.*:schedule\/[A-Za-z0-9-]+-deadlines\/\*"/),
+    ]);
+    expect(allows(st, 'iam:PassRole').flatMap((x) => resourcesOf(x).map(text))).toEqual([expect.stringMatching(/^\{"Fn::GetAtt":\["AirlessDeadlineSchedulesRole[0-9A-F]{8}","Arn"\]\}$/)]);
     // Stopping a run (a mark): StopExecution on the lifecycle executions, and its Batch jobs terminated (ListJobs
     // finds a try's job by name and has no resource-level permission: its only wildcard resource).
     const actions = st.flatMap(actionsOf);
-    expect([...new Set(actions.filter((a) => !/^(dynamodb|s3|states):/.test(a)))].sort()).toEqual(['batch:ListJobs', 'batch:TerminateJob']);
+    expect([...new Set(actions.filter((a) => !/^(dynamodb|s3|states|scheduler):/.test(a)))].sort()).toEqual(['batch:ListJobs', 'batch:TerminateJob', 'iam:PassRole', 'sns:Publish']);
     expect([...new Set(actions.filter((a) => a.startsWith('states:')))].sort()).toEqual(['states:DescribeExecution', 'states:StartExecution', 'states:StopExecution']);
     for (const s of st) if (!actionsOf(s).every((a) => a === 'batch:ListJobs')) expect(resourcesOf(s).map(text)).not.toContain('"*"');
   });

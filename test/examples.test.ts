@@ -14,6 +14,11 @@ import { stageImaging, type ImagingQa } from '../dags/stage_imaging.ts';
 import { stageImportPrep, type ImportPrepQa } from '../dags/stage_import_prep.ts';
 import { setupTeardown } from '../dags/setup_teardown.ts';
 import type { SolverResult } from '../dags/_deconvolution.ts';
+import { observationAlerts } from '../dags/observation_alerts.ts';
+import { NotifyApi } from '../e2e/notify-api.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { errorText } from './helpers.ts';
 
 const ALL_DAGS: Dag[] = [exampleWorkflow, stageImportPrep, stageCalibration, stageImaging, solver, batchFanout, iterationVsMapping, branchingJoin, setupTeardown, nightlyCalibratorCheck];
@@ -483,5 +488,52 @@ describe('nightly_calibrator_check', () => {
     const drift = await runner.run({ dagId: 'nightly_calibrator_check', logicalDate: '2026-03-14T22:00:00Z', runType: 'scheduled' });
     expect(await xcom<NightlyReport>(runner, drift, 'nightly_report')).toEqual({ night: '2026-03-15', checked: 3, failed: ['3C138'] });
     expect(await xcom<FluxCheck>(runner, drift, 'check_flux', 1)).toEqual({ source: '3C138', night: '2026-03-15', offsetPercent: 7, ok: false });
+  });
+});
+
+describe('observation_alerts', () => {
+  const api = new NotifyApi();
+  const slack: unknown[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      slack.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      res.end('ok');
+    });
+  });
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    process.env.AWS_ENDPOINT_URL_SNS = await api.listen();
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    process.env.SLACK_WEBHOOK_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T0/B0/x`;
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await api.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('in time and healthy: no message at all', async () => {
+    const runner = new LocalRunner({ dags: [observationAlerts], clock: new FakeClock(Date.UTC(2026, 0, 1)) });
+    const report = await runner.run({ dagId: 'observation_alerts', runId: 'on_time' });
+    expect(states(report)).toEqual({ wait_for_observation: 'success/1', check_quality: 'success/1' });
+    await runner.idle();
+    expect(api.published).toEqual([]);
+    expect(slack).toEqual([]);
+  });
+
+  it('late and failing: the deadline alert once, the task failure to Slack, the run failure to the topic', async () => {
+    const runner = new LocalRunner({ dags: [observationAlerts], clock: new FakeClock(Date.UTC(2026, 0, 1)) });
+    const report = await runner.run({ dagId: 'observation_alerts', runId: 'late', conf: { arrives_after_polls: 15, max_rfi_fraction: 0.01 } });
+    expect(states(report)).toEqual({ wait_for_observation: 'success/1', check_quality: 'failed/1' });
+    const topicArn = 'arn:aws:sns:us-east-1:123456789012:airless-alerts';
+    expect(api.published).toEqual([
+      { topicArn, subject: '[airless] observation_alerts is late', message: 'observation_alerts run late has not finished by 2026-01-01T02:00:00.000Z (dagrun_queued_at + 2h)' },
+      { topicArn, subject: '[airless] observation_alerts failed', message: 'observation_alerts run late (logical date 2026-01-01T00:00:00.000Z) failed' },
+    ]);
+    expect(slack).toEqual([{ text: ':red_circle: observation_alerts late: check_quality failed: Error: obs-late: 5% of the data is flagged for RFI' }]);
   });
 });

@@ -36,6 +36,11 @@ interface Facts {
   batchTasks: boolean;
   pollsBatch: boolean;
   triggersDags: boolean;
+  /** Some DAG has an snsNotifier / a sesNotifier. */
+  notifiesSns: boolean;
+  notifiesSes: boolean;
+  /** Some DAG declares a deadline (its alerts are EventBridge Scheduler schedules). */
+  deadlines: boolean;
 }
 
 const BATCH_ALL = ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:DescribeJobs', 'batch:TerminateJob'];
@@ -78,6 +83,14 @@ const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => bo
     why: 'only the reconciler\'s rounds (the scheduler) prune the versions\' code (BundleBucket.deleteBundle); the others only load it',
   })),
   { fn: 'taskRunner', actions: ['batch:TerminateJob'], why: 'the task runner handles no timer (the only source of stopRunnable)' },
+  ...FUNCTIONS.map((fn) => ({ fn, actions: ['sns:Publish'], when: (f: Facts) => !f.notifiesSns, why: 'no DAG has an snsNotifier: the notifiers\' code is in every bundle, but nothing publishes' })),
+  ...FUNCTIONS.map((fn) => ({ fn, actions: ['ses:SendEmail'], when: (f: Facts) => !f.notifiesSes, why: 'no DAG has a sesNotifier: the notifiers\' code is in every bundle, but nothing sends email' })),
+  ...FUNCTIONS.map((fn) => ({
+    fn,
+    actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'iam:PassRole'],
+    when: (f: Facts) => !f.deadlines,
+    why: 'no DAG declares a deadline: the deadline schedules\' code is in every bundle, but no schedule is made',
+  })),
   {
     fn: 'taskRunner',
     actions: ['batch:SubmitJob', 'batch:TagResource', 'batch:ListJobs', 'batch:DescribeJobs'],
@@ -95,6 +108,12 @@ function resourceOf(action: string): RegExp | null {
   if (action === 's3:DeleteObject') return /AirlessLargeValues[0-9A-F]{8}.*\/airless\/bundles\/\*"/;
   if (action.startsWith('s3:')) return /AirlessLargeValues[0-9A-F]{8}.*\/airless\/\*"/;
   if (action.startsWith('states:')) return /:states:/;
+  // The DAGs' notifiers: the topics and SES identities they name (cdk/notifier-grants.ts).
+  if (action === 'sns:Publish') return /^"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+"$/;
+  if (action === 'ses:SendEmail') return /:ses:.*:identity\//;
+  // Deadline schedules (cdk/deadline-schedules.ts): the stack's own group; the role Scheduler assumes.
+  if (action.startsWith('scheduler:')) return /:scheduler:.*:schedule\/[A-Za-z0-9-]+-deadlines\/\*"/;
+  if (action === 'iam:PassRole') return /^\{"Fn::GetAtt":\["AirlessDeadlineSchedulesRole[0-9A-F]{8}","Arn"\]\}$/;
   return null;
 }
 
@@ -174,7 +193,15 @@ describe.each<[string, string, string, Partial<AirlessStackProps>]>([
     const bag = await loadDagBag(folder);
     const tasks = bag.dags.flatMap((d) => d.spec.tasks);
     const batchTasks = tasks.some((t) => t.kind === 'batch');
-    facts = { batchTasks, pollsBatch: batchTasks && props.batchWatch === 'poll', triggersDags: tasks.some((t) => t.kind === 'trigger_dag') };
+    const targets = bag.dags.flatMap((d) => d.spec.notifierTargets ?? []);
+    facts = {
+      batchTasks,
+      pollsBatch: batchTasks && props.batchWatch === 'poll',
+      triggersDags: tasks.some((t) => t.kind === 'trigger_dag'),
+      notifiesSns: targets.some((t) => t.kind === 'sns'),
+      notifiesSes: targets.some((t) => t.kind === 'ses'),
+      deadlines: bag.dags.some((d) => (d.spec.deadlines?.length ?? 0) > 0),
+    };
     const dagsModule = writeDagsModule(bag.folder, bag.files);
     for (const fn of FUNCTIONS) {
       const files = await reachableFiles(ROOT, `functions/${FUNCTION_FILES[fn]}.ts`, dagsModule);

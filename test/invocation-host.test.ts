@@ -95,3 +95,39 @@ describe('InvocationHost', () => {
     expect(armed).toBe(2);
   });
 });
+
+describe('InvocationHost with deadline schedules', () => {
+  const deadline = { type: 'deadline' as const, dagId: 'host', runId: 'r', index: 0 };
+  function deadlines(armed: boolean) {
+    const arms: number[] = [];
+    const ended: string[] = [];
+    return { arms, ended, arm: async (at: number) => (arms.push(at), armed), runEnded: async (run: DagRunRecord) => void ended.push(`${run.runId}:${run.state}`) };
+  }
+  const run = (state: DagRunRecord['state']) => ({ dagId: 'host', runId: 'r', state }) as DagRunRecord;
+
+  it("arms a deadline timer as a schedule; every other timer stays a timer execution; an ended run's schedules are dropped", async () => {
+    const rec = recording();
+    const dl = deadlines(true);
+    const host = new InvocationHost(rec, null, { deadlines: dl });
+    await host.run(step([
+      { type: 'timer', at: 5_000, event: deadline },
+      { type: 'timer', at: 6_000, event: { type: 'run_timeout', dagId: 'host', runId: 'r' } },
+      { type: 'emit', event: { type: 'run', run: run('running') } },
+      { type: 'emit', event: { type: 'run', run: run('failed') } },
+    ]));
+    await host.flush();
+    expect(dl.arms).toEqual([5_000]);
+    expect(rec.timers).toEqual([6_000]);
+    expect(dl.ended).toEqual(['r:failed']);
+  });
+
+  it('starts a timer execution for a deadline the schedules did not arm (already due)', async () => {
+    const rec = recording();
+    const dl = deadlines(false);
+    const host = new InvocationHost(rec, null, { deadlines: dl });
+    await host.run(step([{ type: 'timer', at: 5_000, event: deadline }]));
+    await host.flush();
+    expect(dl.arms).toEqual([5_000]);
+    expect(rec.timers).toEqual([5_000]);
+  });
+});

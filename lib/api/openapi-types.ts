@@ -704,6 +704,15 @@ export interface components {
             } | null;
             /** @description The DAG version the run runs on (see the DAG's dagVersions). */
             dag_version: string;
+            /** @description The DAG's deadline alerts for this run (only when one run is read): when each falls, and whether the run missed it (it had not ended by then). */
+            deadlines?: {
+                /** Format: date-time */
+                at: string;
+                /** @description dagrun_queued_at, dagrun_logical_date, or a fixed instant */
+                reference: string;
+                interval: string;
+                missed: boolean;
+            }[];
         };
         /** @description How a try ended when not in success: its error, or why it was skipped. */
         TaskError: {

@@ -135,8 +135,13 @@ const dagRun = object(
     backfill_id: nullableStr,
     triggered_by_parent: { anyOf: [parentRef, { type: 'null' }] },
     dag_version: { ...str, description: 'The DAG version the run runs on (see the DAG\'s dagVersions).' },
+    deadlines: {
+      type: 'array',
+      description: "The DAG's deadline alerts for this run (only when one run is read): when each falls, and whether the run missed it (it had not ended by then).",
+      items: object({ at: dateTime, reference: { ...str, description: 'dagrun_queued_at, dagrun_logical_date, or a fixed instant' }, interval: str, missed: bool }),
+    },
   },
-  { id: 'DAGRun' },
+  { id: 'DAGRun', optional: ['deadlines'] },
 );
 
 const tiState = { type: ['string', 'null'], enum: [...TI_STATES, null] } as const;

@@ -78,6 +78,8 @@ export interface DagRunInfo {
   state: RunState;
   conf: Record<string, unknown>;
   logicalDate: Date;
+  /** Why the run failed, when not a task (e.g. a dagrun timeout); null otherwise. */
+  note?: string | null;
 }
 
 /** What task callbacks receive. */
@@ -88,6 +90,10 @@ export interface TaskCallbackContext {
   mapIndex: number | null;
   tryNumber: number;
   error: string | null;
+  /** The run's logical date. */
+  logicalDate?: Date;
+  /** The run's conf. */
+  conf?: Record<string, unknown>;
 }
 
 export type TaskCallback = (ctx: TaskCallbackContext) => void | Promise<void>;

@@ -8,6 +8,8 @@ import type { DagSpec, ParamSchema, TaskSpec } from '../model/spec.ts';
 import { TRIGGER_RULES } from '../model/states.ts';
 import { builderStack, DagBuilder, type TaskDraft } from './builder.ts';
 import type { DagRunCallback, TaskCallback } from './context.ts';
+import { dagCallbackOf, NotifierTargets, taskCallbackOf, type DagRunCallbackOption } from './callback-list.ts';
+import { parseDeadlines, type DeadlineCallback, type DeadlineOption } from './deadline-option.ts';
 import { chain, taskGroup } from './group.ts';
 import { batchJob, branch, empty, sensor, shortCircuit, task, triggerDag } from './operators.ts';
 import { DEFAULT_POOL, DEFAULT_RETRY_DELAY_MS, TASK_OPTION_KEYS, type TaskOptions } from './options.ts';
@@ -88,20 +90,26 @@ export interface DagOptions<PS extends Record<string, ParamSchema> = Record<stri
    */
   maxConsecutiveFailedDagRuns?: number;
   /**
-   * Called when a run succeeds.
+   * Called when a run succeeds: a function, a notifier (snsNotifier, webhookNotifier, sesNotifier), or a list of them.
    * @default none
    */
-  onSuccess?: DagRunCallback;
+  onSuccess?: DagRunCallbackOption;
   /**
-   * Called when a run fails.
+   * Called when a run fails: a function, a notifier, or a list of them.
    * @default none
    */
-  onFailure?: DagRunCallback;
+  onFailure?: DagRunCallbackOption;
+  /**
+   * Deadline alerts (one or a list): when a run has not ended by its reference + interval, the callback
+   * runs once with the run.
+   * @default none
+   */
+  deadline?: DeadlineOption | readonly DeadlineOption[];
 }
 
 const DAG_OPTION_KEYS = [
   'dagId', 'description', 'schedule', 'startDate', 'endDate', 'catchup', 'params', 'defaultArgs', 'maxActiveRuns',
-  'maxActiveTasks', 'dagrunTimeout', 'tags', 'docs', 'onSuccess', 'onFailure', 'maxConsecutiveFailedDagRuns', 'strictConf',
+  'maxActiveTasks', 'dagrunTimeout', 'tags', 'docs', 'onSuccess', 'onFailure', 'maxConsecutiveFailedDagRuns', 'strictConf', 'deadline',
 ];
 
 const DAG_BRAND = Symbol.for('airless.Dag');
@@ -124,7 +132,7 @@ export class Dag {
   constructor(
     readonly spec: DagSpec,
     readonly runtime: Map<string, TaskRuntime>,
-    readonly callbacks: { onSuccess: DagRunCallback | null; onFailure: DagRunCallback | null },
+    readonly callbacks: { onSuccess: DagRunCallback | null; onFailure: DagRunCallback | null; deadlines?: readonly DeadlineCallback[] },
     /**
      * The files of its bundle as they were when it was loaded (absolute paths and sha256): whether the DAG
      * file on disk is still this version's code can be checked by hashing them again. Null when unknown.
@@ -237,9 +245,6 @@ function taskSpec(b: DagBuilder, d: TaskDraft): TaskSpec {
       { dagId: b.dagId, taskId: d.taskId },
     );
   }
-  for (const cb of ['onFailure', 'onRetry', 'onSuccess'] as const) {
-    if (o[cb] !== undefined && typeof o[cb] !== 'function') throw new DagDefinitionError(`expected a function`, loc(cb));
-  }
   const flags = semanticFlags(b, d);
   return {
     ...d.own,
@@ -297,6 +302,14 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
     throw new DagDefinitionError('catchup needs a startDate', { ...loc, field: 'startDate' });
   }
   const tasks = [...b.tasks.values()].map((d) => taskSpec(b, d));
+  const targets = new NotifierTargets();
+  const taskCallbacks = new Map([...b.tasks.values()].map((d) => {
+    const at: ErrorLocation = { dagId: b.dagId, taskId: d.taskId };
+    return [d.taskId, { onFailure: taskCallbackOf(d.options.onFailure, 'onFailure', at, targets), onRetry: taskCallbackOf(d.options.onRetry, 'onRetry', at, targets), onSuccess: taskCallbackOf(d.options.onSuccess, 'onSuccess', at, targets) }];
+  }));
+  const onSuccess = dagCallbackOf(options.onSuccess, 'onSuccess', loc, targets);
+  const onFailure = dagCallbackOf(options.onFailure, 'onFailure', loc, targets);
+  const deadlines = parseDeadlines(options.deadline, loc, targets);
   const cycle = findCycle(b.tasks.keys(), (id) => b.tasks.get(id)!.downstream);
   if (cycle) throw new DagCycleError(cycle, loc);
   const body = {
@@ -317,6 +330,9 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
     groups: b.groups.map((g) => ({ groupId: g.groupId, parentGroupId: g.parentGroupId, tooltip: g.tooltip, taskIds: g.taskIds })),
     // Only when set: the structure hash of a DAG without it is what it was before the option existed.
     ...(options.strictConf === true ? { strictConf: true } : {}),
+    // Only when there are some, so a DAG without notifiers or deadlines keeps its structure hash.
+    ...(targets.list.length > 0 ? { notifierTargets: targets.list } : {}),
+    ...(deadlines.specs.length > 0 ? { deadlines: deadlines.specs } : {}),
   };
   const structureHash = sha256(canonicalJson(body)).slice(0, 16);
   const spec: DagSpec = { ...body, fileloc: null, structureHash, bundle: null, version: structureHash };
@@ -324,10 +340,8 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
   for (const d of b.tasks.values()) {
     runtime.set(d.taskId, {
       callable: d.callable,
-      onFailure: d.options.onFailure ?? null,
-      onRetry: d.options.onRetry ?? null,
-      onSuccess: d.options.onSuccess ?? null,
+      ...taskCallbacks.get(d.taskId)!,
     });
   }
-  return new Dag(spec, runtime, { onSuccess: options.onSuccess ?? null, onFailure: options.onFailure ?? null });
+  return new Dag(spec, runtime, { onSuccess, onFailure, ...(deadlines.callbacks.length > 0 ? { deadlines: deadlines.callbacks } : {}) });
 }

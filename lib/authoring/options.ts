@@ -1,6 +1,6 @@
 import type { Duration } from '../model/duration.ts';
 import type { TriggerRule } from '../model/states.ts';
-import type { TaskCallback } from './context.ts';
+import type { TaskCallbackOption } from './callback-list.ts';
 
 /** Options every task accepts; a DAG's or a task group's `defaultArgs` set them for many tasks at once. */
 export interface TaskOptions {
@@ -50,20 +50,20 @@ export interface TaskOptions {
    */
   maxActiveTisPerDag?: number;
   /**
-   * Called when a try fails for good (no retry left).
+   * Called when a try fails for good (no retry left): a function, a notifier (snsNotifier, webhookNotifier, sesNotifier), or a list of them.
    * @default none
    */
-  onFailure?: TaskCallback;
+  onFailure?: TaskCallbackOption;
   /**
-   * Called when a try fails and the task will be retried.
+   * Called when a try fails and the task will be retried: a function, a notifier (snsNotifier, webhookNotifier, sesNotifier), or a list of them.
    * @default none
    */
-  onRetry?: TaskCallback;
+  onRetry?: TaskCallbackOption;
   /**
-   * Called when the task succeeds.
+   * Called when the task succeeds: a function, a notifier (snsNotifier, webhookNotifier, sesNotifier), or a list of them.
    * @default none
    */
-  onSuccess?: TaskCallback;
+  onSuccess?: TaskCallbackOption;
   /**
    * Markdown shown with the task.
    * @default none

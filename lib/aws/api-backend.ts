@@ -38,6 +38,7 @@ export function deployedApiBackend(svc: AwsServices, bundled: { dags: readonly D
         ...(svc.stopTries ? { stopTries: svc.stopTries } : {}),
         // A trigger, a clear or a backfill that makes a run queued arms the reconciler.
         ...(svc.reconciler ? { armReconciler: () => svc.reconciler!.arm() } : {}),
+        ...(svc.deadlines ? { deadlines: svc.deadlines } : {}),
       });
       const scheduler = new Scheduler(svc.store, svc.dags, { now, arrays: true, resolver: new InputResolver(svc.store) });
       let result: Awaited<ReturnType<typeof fn>>;

@@ -27,7 +27,7 @@ export async function handleDescribeJobs(req: DescribeJobsRequest, svc: AwsServi
   const now = svc.now ?? Date.now;
   const interval = Math.min(WATCHER_MAX_INTERVAL_SECONDS, Math.max(WATCHER_MIN_INTERVAL_SECONDS, Math.round(Number(req.intervalSeconds) || WATCHER_MIN_INTERVAL_SECONDS)));
   const jobs = await batch.describeJobs(jobIds);
-  const host = new InvocationHost(svc.dispatcher, null, svc.onEvent ? { onEvent: svc.onEvent } : {});
+  const host = new InvocationHost(svc.dispatcher, null, { ...(svc.onEvent ? { onEvent: svc.onEvent } : {}), ...(svc.deadlines ? { deadlines: svc.deadlines } : {}) });
   const scheduler = new Scheduler(svc.store, svc.dags, { now, arrays: true, resolver: new InputResolver(svc.store) });
   const pending: string[] = [];
   const finished: DescribeJobsOutput['finished'] = [];

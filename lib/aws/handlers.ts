@@ -47,6 +47,7 @@ function scheduler(svc: AwsServices, caller: LifecycleCaller | null): { schedule
     ...(batch.stopRunnable ? { stopRunnable: (q: string | null, name: string, reason: string) => batch.stopRunnable!(q, name, reason) } : {}),
     ...(svc.stopTries ? { stopTries: svc.stopTries } : {}),
     ...(svc.reconciler ? { armReconciler: () => svc.reconciler!.arm() } : {}),
+    ...(svc.deadlines ? { deadlines: svc.deadlines } : {}),
   });
   return { scheduler: new Scheduler(svc.store, svc.dags, { now: svc.now ?? Date.now, arrays: true, resolver: new InputResolver(svc.store) }), host };
 }

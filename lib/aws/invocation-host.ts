@@ -3,7 +3,7 @@ import { MAX_LOOPS_PER_EXECUTION } from '../compiler/contract.ts';
 import { lifecycleNext, type LifecycleCaller, type NextAction } from '../core/lifecycle.ts';
 import { drive, type Effect, type Outcome } from '../scheduler/effects.ts';
 import type { ArrayWave, SchedulerEvent, TimerEvent } from '../scheduler/host.ts';
-import type { TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.ts';
 
 const sameInstance = (a: TiKey, b: TiKey) => a.dagId === b.dagId && a.runId === b.runId && a.taskId === b.taskId && a.mapIndex === b.mapIndex;
 
@@ -29,6 +29,19 @@ export interface InvocationHostOptions {
   armReconciler?: () => Promise<unknown>;
   /** Stop the work in flight of a stopped run's (or a marked instance's) instances. Absent: a cancel is dropped. */
   stopTries?: (tis: readonly TaskInstanceRecord[], reason: string) => Promise<unknown>;
+  /**
+   * Deadline timers as one-time EventBridge Scheduler schedules (lib/aws/deadline-schedules.ts). Absent:
+   * a deadline timer is a timer execution like any other.
+   */
+  deadlines?: DeadlineTimers;
+}
+
+/** Where a deployed host arms a run's deadline timers, and drops them when the run ends. */
+export interface DeadlineTimers {
+  /** Arm a deadline timer; false when it was not (a deadline already due: the host starts a timer execution). */
+  arm(at: number, event: Extract<TimerEvent, { type: 'deadline' }>): Promise<boolean>;
+  /** The run ended: drop its deadline timers still to come. */
+  runEnded(run: DagRunRecord): Promise<void>;
 }
 
 /** Whether a step's effects made a run active: every way a run becomes queued (created, reopened) says so. */
@@ -107,9 +120,13 @@ export class InvocationHost {
           else waves.set(k, { waves: [e.wave], dag: e.dag });
           break;
         }
-        case 'timer':
-          starts.push(this.dispatcher.startTimer(e.at, e.event));
+        case 'timer': {
+          const deadlines = this.options.deadlines;
+          const event = e.event;
+          if (deadlines && event.type === 'deadline') starts.push(deadlines.arm(e.at, event).then((armed) => (armed ? undefined : this.dispatcher.startTimer(e.at, event))));
+          else starts.push(this.dispatcher.startTimer(e.at, e.event));
           break;
+        }
         case 'stopRunnable':
           if (this.options.stopRunnable) starts.push(this.options.stopRunnable(e.jobQueue, e.jobName, e.reason).then(() => undefined));
           break;
@@ -119,6 +136,9 @@ export class InvocationHost {
           break;
         case 'emit':
           this.options.onEvent?.(e.event);
+          if (this.options.deadlines && e.event.type === 'run' && (e.event.run.state === 'success' || e.event.run.state === 'failed')) {
+            starts.push(this.options.deadlines.runEnded(e.event.run));
+          }
           break;
       }
     }

@@ -15,6 +15,8 @@ import type { Dispatcher } from './invocation-host.ts';
 import { expressTryLimitSeconds, SfnDispatcher, sfnClient, StateMachineNaming } from './sfn-dispatcher.ts';
 import { ReconcilerArming, ReconcilerFlag, sfnReconcilerStarter } from './reconciler.ts';
 import { stopTries } from './stop-tries.ts';
+import { deadlineSchedulesFromEnv, deadlineTimersOn, type DeadlineSchedules } from './deadline-schedules.ts';
+import type { DeadlineTimers } from './invocation-host.ts';
 
 /**
  * The environment variables the functions read (the CDK stack sets them). Only `TABLE_NAME` and the
@@ -132,6 +134,8 @@ export interface AwsServices {
   versions?: VersionLoader;
   /** Newest versions per DAG whose code pruning keeps (`VERSIONS_RETAINED`). Default DEFAULT_VERSIONS_RETAINED. */
   versionsRetained?: number;
+  /** Deadline timers as one-time EventBridge Scheduler schedules (`DEADLINE_SCHEDULE_GROUP`). Absent: timer executions. */
+  deadlines?: DeadlineTimers;
 }
 
 /** The services of a function: the handler cores' {@link AwsServices}, with a Batch backend that describes many jobs at once. */
@@ -154,6 +158,8 @@ export interface ServiceOverrides {
   bundles?: VersionCode;
   /** Newest versions per DAG whose code pruning keeps (default: `VERSIONS_RETAINED`, else DEFAULT_VERSIONS_RETAINED). */
   versionsRetained?: number;
+  /** Deadline schedules (default: on `DEADLINE_SCHEDULE_GROUP`, when set; none: deadlines are timer executions). */
+  deadlineSchedules?: DeadlineSchedules;
 }
 
 /** The `BATCH_WATCH` mode. */
@@ -226,6 +232,7 @@ export function servicesFromEnv(bundledDags: DagResolver, env: Env = process.env
       ...(watcher ? { onSubmitted: (jobId: string) => sfnDispatcher().startBatchWatcher([jobId], interval) } : {}),
     });
   const reconciler = overrides.reconciler ?? reconcilerFromEnv(env, store, overrides.now);
+  const deadlineSchedules = overrides.deadlineSchedules ?? deadlineSchedulesFromEnv(env, overrides.now);
   const versions = bundles
     ? new VersionLoader({ locate: (dagId, version) => store.getDagVersion(dagId, version), importBundle: (bundle) => bundles.importBundle(bundle) })
     : undefined;
@@ -238,6 +245,7 @@ export function servicesFromEnv(bundledDags: DagResolver, env: Env = process.env
     ...(bundles ? { bundles } : {}),
     ...(versions ? { versions } : {}),
     ...(versionsRetained !== undefined ? { versionsRetained } : {}),
+    ...(deadlineSchedules ? { deadlines: deadlineTimersOn(deadlineSchedules, dags, overrides.onEvent) } : {}),
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
     ...(blobs ? { blobs } : {}),

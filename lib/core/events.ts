@@ -16,7 +16,9 @@ export type TimerEvent =
    * A Batch job (or an array wave) submitted for try `tryNumber` may still be RUNNABLE past its task's
    * runnableTimeout: stop what has not started. `array` for a wave, `key` for a plain job.
    */
-  | { type: 'runnable_check'; array?: ArrayRef; key?: TiKey; tryNumber: number; jobName: string; jobQueue: string | null };
+  | { type: 'runnable_check'; array?: ArrayRef; key?: TiKey; tryNumber: number; jobName: string; jobQueue: string | null }
+  /** Deadline `index` of the run's DAG (its `deadlines`) is due: run its callback if the run has not ended. */
+  | { type: 'deadline'; dagId: string; runId: string; index: number };
 
 /** A wave of an array group, ready to submit as one Batch array job: its queued instances at `tryNumber`. */
 export interface ArrayWave {
@@ -39,6 +41,7 @@ export type TryResult =
 export function timerRun(e: TimerEvent): RunRef {
   switch (e.type) {
     case 'run_timeout':
+    case 'deadline':
       return { dagId: e.dagId, runId: e.runId };
     case 'array_retry':
       return { dagId: e.array.dagId, runId: e.array.runId };

@@ -1,3 +1,4 @@
+import type { DeadlineSpec, NotifierTarget } from './notify-spec.ts';
 import type { RunState, TriggerRule } from './states.ts';
 
 /**
@@ -28,6 +29,10 @@ export interface DagSpec {
   /** Tasks in definition order. */
   tasks: TaskSpec[];
   groups: TaskGroupSpec[];
+  /** Where the DAG's notifiers send (for IAM); absent when none does (a webhook is not listed). */
+  notifierTargets?: NotifierTarget[];
+  /** Deadline alerts; absent when none. */
+  deadlines?: DeadlineSpec[];
   /** sha256 of the canonical JSON of everything above (first 16 hex digits): the structure's identity. */
   structureHash: string;
   /**

@@ -9,6 +9,7 @@ import { RunExistsError } from '../errors.ts';
 import { iso } from '../model/time.ts';
 import type { TriggerRequest } from '../executor/trigger-request.ts';
 import { pipelineScopeOf, runRefOf, type BackfillRecord, type DagRunRecord, type DagVersionEntry, type RunRef } from '../store/records.ts';
+import { armDeadlines } from './deadlines.ts';
 import { decideAll } from './decisions.ts';
 import { resumeTasks } from './reconcile.ts';
 import { finalizeIfDone, finalizeRun, guarded } from './run-end.ts';
@@ -85,6 +86,7 @@ async function createRun(s: Step, dag: Dag, req: TriggerRequest, id: string | un
     if (registered?.version !== dag.spec.version) await s.store.registerDagVersion(versionEntryOf(dag), iso(now));
   }
   s.emitRun(run);
+  armDeadlines(s, dag, run);
   await startQueuedRuns(s, dag.dagId, runId);
   return (await s.store.getRun(run))!;
 }

@@ -4,6 +4,7 @@ import type { TimerEvent } from '../core/events.ts';
 import { timerRun } from '../core/events.ts';
 import { errorMessage, RunnableTimeoutError } from '../errors.ts';
 import type { RunRef } from '../store/records.ts';
+import { onDeadline } from './deadlines.ts';
 import { stopRunning } from './run-end.ts';
 import type { Step } from './step.ts';
 import { queueInstance, resumeDeferred } from './tries.ts';
@@ -27,6 +28,8 @@ export async function onTimer(s: Step, event: TimerEvent): Promise<void> {
       return retryWave(s, event.array, event.tryNumber);
     case 'runnable_check':
       return checkRunnable(s, event);
+    case 'deadline':
+      return onDeadline(s, event);
   }
 }
 

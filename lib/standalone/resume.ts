@@ -5,6 +5,7 @@ import { errorMessage, failureInfo, StandaloneInterruptedError, StandaloneResume
 import { tiKeyOf, type TryResult } from '../scheduler/host.ts';
 import { runHolder, runSemaphore, type ReconcileReport } from '../scheduler/scheduler.ts';
 import type { DagResolver } from '../scheduler/host.ts';
+import { deadlineTimers } from '../scheduler/deadlines.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
 
 export { StandaloneInterruptedError };
@@ -70,6 +71,11 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
       // A running run held a unit of its maxActiveRuns semaphore: give it back, or the DAG, once loaded again, could run one run fewer.
       if (failed && run.state === 'running') await store.release(runSemaphore(run.dagId, run.backfillId ?? null), 1, runHolder(run));
       continue;
+    }
+    // Deadlines are computed again from the run's dates; one that fired already does not fire again.
+    for (const t of deadlineTimers(dag, run)) {
+      runner.arm(t.at, t.event);
+      report.rearmed++;
     }
     if (run.state === 'running') {
       if (dag.spec.dagrunTimeoutMs !== null && run.startDate !== null) {

@@ -102,6 +102,9 @@ const SERVICE_PREFIX: Readonly<Record<string, string>> = {
   '@aws-sdk/client-batch': 'batch',
   '@aws-sdk/client-lambda': 'lambda',
   '@aws-sdk/client-cloudformation': 'cloudformation',
+  '@aws-sdk/client-sns': 'sns',
+  '@aws-sdk/client-sesv2': 'ses',
+  '@aws-sdk/client-scheduler': 'scheduler',
 };
 
 /** Item actions a transaction is authorized by: IAM has no TransactWriteItems action, each item's action is checked. */
@@ -124,6 +127,8 @@ const DOCUMENT_COMMANDS: Readonly<Record<string, readonly string[]>> = {
 /** Actions a call needs beyond its own: SubmitJob tags the job it creates (tag on create needs TagResource). */
 const IMPLIED: Readonly<Record<string, readonly string[]>> = {
   'batch:SubmitJob': ['batch:TagResource'],
+  // A schedule's target names the role Scheduler assumes: the caller passes it.
+  'scheduler:CreateSchedule': ['iam:PassRole'],
 };
 
 /** The IAM actions an SDK call needs. Throws on a client or document command this table does not know. */

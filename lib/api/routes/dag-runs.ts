@@ -6,6 +6,7 @@ import type { DagRunRecord } from '../../store/records.ts';
 import { HttpError } from '../http-error.ts';
 import { findDag, findRun, requireLoaded } from '../lookup.ts';
 import { toDagRun, toPipelineSave } from '../mappers.ts';
+import { runDeadlines } from '../../core/deadlines.ts';
 import { B, P, Q, R, responses, type RUN_ORDER } from '../schemas.ts';
 import { paginate, type Page, type RouteContext } from './context.ts';
 
@@ -107,7 +108,12 @@ export function dagRunRoutes({ app, backend }: RouteContext): void {
   app.get<{ Params: { dag_id: string; dag_run_id: string } }>(
     '/api/v2/dags/:dag_id/dagRuns/:dag_run_id',
     { schema: { summary: 'Get a DAG run', tags: ['DagRun'], operationId: 'get_dag_run', params: P.run, response: responses(R.dagRun) } },
-    async (request) => toDagRun(await findRun(backend, findDag(backend, request.params.dag_id), request.params.dag_run_id)),
+    async (request) => {
+      const dag = findDag(backend, request.params.dag_id);
+      const run = await findRun(backend, dag, request.params.dag_run_id);
+      const now = backend.now?.().getTime() ?? Date.now();
+      return { ...toDagRun(run), deadlines: runDeadlines(dag.spec.deadlines, run, now) };
+    },
   );
 
   app.get<{ Params: { dag_id: string; dag_run_id: string } }>(
