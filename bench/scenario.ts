@@ -16,12 +16,13 @@ import type { PackageScenario } from './package.ts';
 import type { CliScenario } from './cli.ts';
 import type { UiGridScenario } from './ui-grid.ts';
 import type { TypecheckScenario } from './typecheck.ts';
+import type { SecretsScenario } from './secrets.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 
-async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | CliScenario | UiGridScenario | TypecheckScenario> {
+async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | CliScenario | UiGridScenario | TypecheckScenario | SecretsScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
   // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
   if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
@@ -41,6 +42,8 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   if (name === 'ui-grid') return (await import('./ui-grid.ts')).runUiGridScenario();
   // Type checking of the DAG files: cold, and warm after a file is touched.
   if (name === 'typecheck') return (await import('./typecheck.ts')).runTypecheckScenario();
+  // Reading a connection through the SSM backend (cold, cached), and the secrets masker per log line.
+  if (name === 'secrets') return (await import('./secrets.ts')).runSecretsScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   if (!gc) process.stderr.write('bench: warning: run with --expose-gc so that each phase starts from a collected heap\n');
 
