@@ -83,3 +83,30 @@ describe('e2e_stop: PATCH state failed through the API function stops the run\'s
     expect((await h().store.getRun({ dagId: 'e2e_stop', runId }))?.state).toBe('failed');
   });
 });
+
+describe('e2e_stop_array: a dagrunTimeout terminates the run\'s Batch array job', () => {
+  it('fails the run at the timeout and terminates the array job, every child with it; the wave\'s execution ends', async () => {
+    const runId = 'e2e__stop_array';
+    const run = await h().run({ dagId: 'e2e_stop_array', runId });
+    expect(run.state).toBe('failed');
+    expect(run.note).toMatch(/^dagrun timeout/);
+    expect(Date.parse(run.endDate!) - Date.parse(run.startDate!)).toBeLessThan(SIX_HOURS);
+    const tis = await h().store.listTaskInstances(run);
+    expect(tis.filter((t) => t.taskId === 'solve').map((t) => t.state)).toStrictEqual(['skipped', 'skipped', 'skipped']);
+
+    // One array job of three children, terminated whole by the scheduler's stop (found by the wave's job name).
+    const jobs = h().batchApi.submitted.filter((j) => j.jobName.startsWith('e2e_stop_array-solve'));
+    expect(jobs.map((j) => j.arraySize)).toStrictEqual([3]);
+    const parent = jobs[0]!.jobId;
+    expect(h().batchApi.status(parent)).toMatchObject({ status: 'FAILED', statusReason: 'the run was stopped: dagrun timeout' });
+    expect([0, 1, 2].map((i) => h().batchApi.status(`${parent}:${i}`))).toStrictEqual(
+      [0, 1, 2].map(() => ({ status: 'FAILED', exitCode: null, statusReason: 'the run was stopped: dagrun timeout' })),
+    );
+    expect(h().batchApi.calls['TerminateJob']).toBeGreaterThanOrEqual(1);
+
+    // The wave's lifecycle (the fan-out's Distributed Map child) saw its job end, reported, and ended: nothing waits on.
+    const fanouts = h().sfn.executionsOf(h().naming.lifecycle('batch_array')).filter((e) => e.input.includes(runId));
+    expect(fanouts.map((e) => e.status)).toStrictEqual(['SUCCEEDED']);
+    expect(h().errors).toStrictEqual([]);
+  });
+});
