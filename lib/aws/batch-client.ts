@@ -234,6 +234,24 @@ export class AwsBatchBackend implements BatchBackend, BatchJobDescriber {
     return ids.size;
   }
 
+  /**
+   * Terminate an array wave's job, found by its (deterministic) name in its queue: the whole job (every
+   * unfinished child with it) when `childIndexes` is null, else only those children (a wave of one is a
+   * plain job: the job). Returns how many jobs or children it terminated.
+   */
+  async terminateWave(jobQueue: string, jobName: string, childIndexes: readonly number[] | null, reason: string): Promise<number> {
+    let n = 0;
+    for await (const page of paginateListJobs({ client: this.client }, { jobQueue, filters: [{ name: 'JOB_NAME', values: [jobName] }] })) {
+      for (const j of page.jobSummaryList ?? []) {
+        if (!j.jobId || j.jobName !== jobName || j.status === 'SUCCEEDED' || j.status === 'FAILED') continue;
+        const ids = childIndexes === null || !j.arrayProperties?.size ? [j.jobId] : childIndexes.map((i) => `${j.jobId}:${i}`);
+        for (const jobId of ids) await this.client.send(new TerminateJobCommand({ jobId, reason: reason.slice(0, 1000) }));
+        n += ids.length;
+      }
+    }
+    return n;
+  }
+
   async stopRunnable(jobQueue: string | null, jobName: string, reason: string): Promise<number> {
     if (!jobQueue) throw new Error(`stopRunnable of '${jobName}' needs the job queue`);
     const jobs: JobSummary[] = [];

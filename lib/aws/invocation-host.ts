@@ -4,6 +4,7 @@ import { lifecycleNext, type LifecycleCaller, type NextAction } from '../core/li
 import { drive, type Effect, type Outcome } from '../scheduler/effects.ts';
 import type { ArrayWave, SchedulerEvent, TimerEvent } from '../scheduler/host.ts';
 import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.ts';
+import type { StopScope } from './stop-tries.ts';
 
 const sameInstance = (a: TiKey, b: TiKey) => a.dagId === b.dagId && a.runId === b.runId && a.taskId === b.taskId && a.mapIndex === b.mapIndex;
 
@@ -27,8 +28,8 @@ export interface InvocationHostOptions {
    * run queued (created or reopened) or {@link InvocationHost.runActive} was called. Absent: nothing to arm.
    */
   armReconciler?: () => Promise<unknown>;
-  /** Stop the work in flight of a stopped run's (or a marked instance's) instances. Absent: a cancel is dropped. */
-  stopTries?: (tis: readonly TaskInstanceRecord[], reason: string) => Promise<unknown>;
+  /** Stop the work in flight of a stopped run's (or a marked instance's) instances (`scope`: the whole run, or the marked instances only; default run). Absent: a cancel is dropped. */
+  stopTries?: (tis: readonly TaskInstanceRecord[], reason: string, scope?: StopScope) => Promise<unknown>;
   /**
    * Deadline timers as one-time EventBridge Scheduler schedules (lib/aws/deadline-schedules.ts). Absent:
    * a deadline timer is a timer execution like any other.
@@ -132,7 +133,7 @@ export class InvocationHost {
           break;
         case 'cancelRun':
           // Its instances' executions and Batch jobs are stopped; a late report finds them moved.
-          if (this.options.stopTries && e.inFlight?.length) starts.push(this.options.stopTries(e.inFlight, e.reason ?? 'the run was stopped: dagrun timeout').then(() => undefined));
+          if (this.options.stopTries && e.inFlight?.length) starts.push(this.options.stopTries(e.inFlight, e.reason ?? 'the run was stopped: dagrun timeout', e.only ? 'instances' : 'run').then(() => undefined));
           break;
         case 'emit':
           this.options.onEvent?.(e.event);

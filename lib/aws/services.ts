@@ -14,7 +14,7 @@ import type { Env } from '../clients/aws-clients.ts';
 import type { Dispatcher } from './invocation-host.ts';
 import { expressTryLimitSeconds, SfnDispatcher, sfnClient, StateMachineNaming } from './sfn-dispatcher.ts';
 import { ReconcilerArming, ReconcilerFlag, sfnReconcilerStarter } from './reconciler.ts';
-import { stopTries } from './stop-tries.ts';
+import { stopTries, type StopScope } from './stop-tries.ts';
 import { deadlineSchedulesFromEnv, deadlineTimersOn, type DeadlineSchedules } from './deadline-schedules.ts';
 import type { DeadlineTimers } from './invocation-host.ts';
 
@@ -120,7 +120,7 @@ export interface AwsServices {
    * Stop the work in flight of instances of a stopped run or a marked instance: their lifecycle executions
    * and Batch jobs (lib/aws/stop-tries.ts). Absent: nothing is stopped (their reports find them moved).
    */
-  stopTries?: (tis: readonly TaskInstanceRecord[], reason: string) => Promise<unknown>;
+  stopTries?: (tis: readonly TaskInstanceRecord[], reason: string, scope?: StopScope) => Promise<unknown>;
   /**
    * Objects for the state machines: a function has them when a bucket is configured (`BUCKET_NAME`) or
    * given as an override. Without them, item lists too long for the state and array manifests are refused.
@@ -251,8 +251,8 @@ export function servicesFromEnv(bundledDags: DagResolver, env: Env = process.env
     ...(blobs ? { blobs } : {}),
     // Only the Step Functions dispatcher can tell whether a lifecycle execution has ended.
     ...(dispatcher instanceof SfnDispatcher ? { tryStopped: (ti) => dispatcher.tryStopped(ti) } : {}),
-    stopTries: (tis, reason) =>
-      stopTries({ dags, sfn: dispatcher instanceof SfnDispatcher ? dispatcher : null, batch: batch instanceof AwsBatchBackend ? batch : null }, tis, reason).then((r) => {
+    stopTries: (tis, reason, scope) =>
+      stopTries({ dags, sfn: dispatcher instanceof SfnDispatcher ? dispatcher : null, batch: batch instanceof AwsBatchBackend ? batch : null }, tis, reason, scope).then((r) => {
         for (const error of r.errors) console.warn(`airless: ${error}`);
         return r;
       }),

@@ -3,7 +3,7 @@
 // are stopped (StopExecution) and their Batch jobs terminated (TerminateJob). Their late reports, if any,
 // find the instances moved already and change nothing (every finish is conditional on the running try).
 
-import { batchJobName } from '../core/arrays.ts';
+import { batchJobName, groupOf, waveJobName } from '../core/arrays.ts';
 import { errorMessage } from '../errors.ts';
 import type { DagResolver } from '../scheduler/host.ts';
 import type { TaskInstanceRecord } from '../store/records.ts';
@@ -18,16 +18,65 @@ export interface StopReport {
 }
 
 /**
+ * What a stop covers: `run` (the run was stopped: each array wave of `tis` is terminated whole, its
+ * parent job with every child) or `instances` (instances were marked: only their own children of a wave
+ * are terminated, the wave's other children run on).
+ */
+export type StopScope = 'run' | 'instances';
+
+/** A wave's children to stop: the wave's job name and queue, and the child indexes of its members (recorded by `array_prepare`). */
+interface WaveStop {
+  jobQueue: string;
+  jobName: string;
+  children: number[];
+  what: string;
+}
+
+/**
  * Stop the work in flight of `tis` (as they were before the stop: their queued version names their
  * lifecycle executions): their Standard lifecycle executions, and the Batch jobs of Batch tasks (the job
  * id recorded on a deferred instance, else the job the try submits by its default name in its queue).
- * Array children are stopped with their wave (the wave's Batch array job, by its children's job ids).
+ * Array children (a mapped Batch task run as array jobs) are stopped with their wave: its array job,
+ * found by the wave's deterministic job name (`waveJobName`, which `array_prepare` records on each member
+ * with its child index, a conditional write) in the task's queue, is terminated whole (`scope` `run`:
+ * Batch terminates its children) or child by child (`instances`). The wave's lifecycle (a Distributed Map
+ * child execution, not addressable by a name airless knows) then ends by itself: its wait sees the job
+ * fail, and its report finds the instances moved.
  */
-export async function stopTries(deps: { dags: DagResolver; sfn: SfnDispatcher | null; batch: AwsBatchBackend | null }, tis: readonly TaskInstanceRecord[], reason: string): Promise<StopReport> {
+export async function stopTries(
+  deps: { dags: DagResolver; sfn: SfnDispatcher | null; batch: AwsBatchBackend | null },
+  tis: readonly TaskInstanceRecord[],
+  reason: string,
+  scope: StopScope = 'run',
+): Promise<StopReport> {
   const report: StopReport = { executions: [], jobs: 0, errors: [] };
   const what = (ti: TaskInstanceRecord) => `${ti.dagId}/${ti.runId}/${ti.taskId}${ti.mapIndex >= 0 ? `[${ti.mapIndex}]` : ''} try ${ti.tryNumber}`;
+  const waves = new Map<string, WaveStop>();
+  const single = tis.filter((ti) => {
+    const spec = deps.dags.getDag(ti.dagId)?.taskIndex.get(ti.taskId);
+    if (spec?.kind !== 'batch' || !spec.batch.array || spec.mapping === null || ti.mapIndex < 0) return true;
+    // An array child: its wave's job (no lifecycle execution of its own).
+    if (!deps.batch || !spec.batch.jobQueue) return false;
+    const jobName = waveJobName(ti.dagId, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, group: groupOf(ti.mapIndex) }, ti.tryNumber);
+    const m = /#(\d+)$/.exec(ti.externalId ?? '');
+    const wave = waves.get(jobName) ?? { jobQueue: spec.batch.jobQueue, jobName, children: [], what: `${ti.dagId}/${ti.runId}/${ti.taskId} wave ${jobName}` };
+    waves.set(jobName, wave);
+    if (m) wave.children.push(Number(m[1]));
+    return false;
+  });
   await Promise.all(
-    tis.map(async (ti) => {
+    [...waves.values()].map(async (w) => {
+      // Marked instances not prepared yet have no child: nothing of theirs runs (the wave will not submit them).
+      if (scope === 'instances' && w.children.length === 0) return;
+      try {
+        report.jobs += await deps.batch!.terminateWave(w.jobQueue, w.jobName, scope === 'run' ? null : w.children, reason);
+      } catch (e) {
+        report.errors.push(`terminating the Batch array job of ${w.what}: ${errorMessage(e)}`);
+      }
+    }),
+  );
+  await Promise.all(
+    single.map(async (ti) => {
       const spec = deps.dags.getDag(ti.dagId)?.taskIndex.get(ti.taskId);
       if (deps.sfn) {
         try {

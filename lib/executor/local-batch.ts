@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import type { WaveResult } from '../core/arrays.ts';
 import type { BatchBackend, BatchJobStatus, BatchOwner, BatchSubmission } from './batch-backend.ts';
-import type { RunRef } from '../store/records.ts';
+import type { RunRef, TiKey } from '../store/records.ts';
 
 interface Job {
   status: BatchJobStatus;
@@ -10,6 +10,10 @@ interface Job {
   queue: string | null;
   /** Still waiting to start (RUNNABLE): `stopRunnable` may end it. */
   waiting: boolean;
+  /** Its child processes running, by child index (0 for a plain job). */
+  procs: Map<number, ChildProcess>;
+  /** Why it was stopped (its run stopped, its instance marked), when it was. */
+  stopReason: string | null;
 }
 
 export interface LocalBatchOptions {
@@ -54,6 +58,8 @@ export class LocalBatch implements BatchBackend {
       owner,
       queue: job.jobQueue,
       waiting: runnableMs > 0,
+      procs: new Map(),
+      stopReason: null,
     };
     this.jobs.set(jobId, rec);
     this.byOwner.set(ownerKey, jobId);
@@ -106,7 +112,7 @@ export class LocalBatch implements BatchBackend {
     );
     const all = Promise.all(runs).then((codes) => {
       const failed = codes.find((c) => c !== 0);
-      const reason = failed === undefined ? null : failed === null ? timedOut : `Essential container in task exited (exit code ${failed})`;
+      const reason = failed === undefined ? null : rec.stopReason ?? (failed === null ? timedOut : `Essential container in task exited (exit code ${failed})`);
       this.end(rec, failed ?? 0, job.arraySize ? codes : null, reason);
     });
     void (this.o.track ? this.o.track(all) : all);
@@ -120,6 +126,7 @@ export class LocalBatch implements BatchBackend {
       const env: NodeJS.ProcessEnv = { ...process.env, ...job.environment, ...own, AWS_BATCH_JOB_ID: index === null ? jobId : `${jobId}:${index}` };
       if (index !== null) env['AWS_BATCH_JOB_ARRAY_INDEX'] = String(index);
       const child = spawn(cmd!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      rec.procs.set(index ?? 0, child);
       const add = (b: Buffer) => {
         if (rec.status.output.length < max) rec.status.output += (index === null ? '' : `[${index}] `) + b.toString('utf8');
       };
@@ -139,12 +146,14 @@ export class LocalBatch implements BatchBackend {
         : null;
       child.on('close', (code) => {
         if (timer) clearTimeout(timer);
+        rec.procs.delete(index ?? 0);
         resolve(killed ? null : code);
       });
     });
   }
 
   private end(rec: Job, exitCode: number | null, childExitCodes: (number | null)[] | null, reason: string | null): void {
+    if (rec.status.status === 'SUCCEEDED' || rec.status.status === 'FAILED') return; // stopped already
     rec.waiting = false;
     rec.status = { ...rec.status, status: reason === null ? 'SUCCEEDED' : 'FAILED', exitCode, childExitCodes, reason };
     this.o.onDone(rec.owner, rec.status);
@@ -179,6 +188,51 @@ export class LocalBatch implements BatchBackend {
       const size = j.owner.wave?.mapIndexes.length ?? 1;
       this.end(j, null, size > 1 ? Array.from({ length: size }, () => null) : null, reason);
       stopped += size;
+    }
+    return stopped;
+  }
+
+  /**
+   * Stop the jobs of a stopped run, or (`only`) of a marked instance's try, as TerminateJob does
+   * deployed: their child processes are killed (SIGKILL), a job still waiting to start or simulated ends
+   * at once, each FAILED with `reason`. An array wave is stopped whole for its run; for a marked instance,
+   * only that instance's child process is killed (its wave's other children run on). Returns how many
+   * jobs or children it stopped. Their end is reported as any end (`onDone`): it finds the instances
+   * moved already and changes nothing.
+   */
+  stop(run: RunRef, reason: string, only?: { key: TiKey; tryNumber: number }): number {
+    let stopped = 0;
+    for (const [jobId, j] of this.jobs) {
+      const k = j.owner.key;
+      if (k.dagId !== run.dagId || k.runId !== run.runId || this.isDone(jobId)) continue;
+      if (only && (k.taskId !== only.key.taskId || j.owner.tryNumber !== only.tryNumber)) continue;
+      const wave = j.owner.wave;
+      if (only && wave) {
+        const child = wave.mapIndexes.indexOf(only.key.mapIndex);
+        const proc = j.procs.get(child);
+        if (child < 0 || !proc) continue; // a simulated child is no process: it ends with its wave
+        let m = this.childReasons.get(jobId);
+        if (!m) this.childReasons.set(jobId, (m = new Map<number, string>()));
+        m.set(child, reason);
+        proc.kill('SIGKILL');
+        stopped++;
+        continue;
+      }
+      if (only && k.mapIndex !== only.key.mapIndex) continue;
+      j.stopReason = reason;
+      const size = wave?.mapIndexes.length ?? 1;
+      if (j.procs.size > 0) {
+        if (size > 1) {
+          let m = this.childReasons.get(jobId);
+          if (!m) this.childReasons.set(jobId, (m = new Map<number, string>()));
+          for (const child of j.procs.keys()) if (!m.has(child)) m.set(child, reason); // a child marked (and killed) first keeps its reason
+        }
+        for (const proc of j.procs.values()) proc.kill('SIGKILL');
+      } else {
+        // Waiting to start, or simulated: nothing runs; it ends now.
+        this.end(j, null, size > 1 ? Array.from({ length: size }, () => null) : null, reason);
+      }
+      stopped++;
     }
     return stopped;
   }

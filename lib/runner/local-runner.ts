@@ -506,6 +506,9 @@ export class LocalRunner {
         case 'cancelRun':
           if (e.only) for (const o of e.only) this.abortTry(new Error(e.reason ?? 'the task instance was marked'), o.key, o.tryNumber);
           else this.abortTries(new Error(e.reason ?? 'the run was stopped: dagrun timeout'), e.run);
+          // Its Batch jobs (child processes here) are killed, as TerminateJob does deployed.
+          if (e.only) for (const o of e.only) this.batch.stop(e.run, e.reason ?? 'the task instance was marked', o);
+          else this.batch.stop(e.run, e.reason ?? 'the run was stopped: dagrun timeout');
           break;
         case 'emit':
           this.emit(e.event);
