@@ -1,28 +1,10 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dag, SkipTask, task } from '../lib/index.ts';
 import { autoPauseReason } from '../lib/scheduler/auto-pause.ts';
 import { clearTaskInstances, setDagPaused } from '../lib/scheduler/operations.ts';
-import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
-import type { StateStore } from '../lib/store/state-store.ts';
-import { fakeRunner, states } from './helpers.ts';
+import { fakeRunner, localStores, states } from './helpers.ts';
 
-const sqlite: SqliteStateStore[] = [];
-afterAll(() => {
-  for (const s of sqlite) s.close();
-});
-
-const STORES: [string, () => StateStore][] = [
-  ['memory store', () => new MemoryStateStore()],
-  [
-    'SQLite store',
-    () => {
-      const s = new SqliteStateStore({ path: ':memory:' });
-      sqlite.push(s);
-      return s;
-    },
-  ],
-];
+const STORES = localStores();
 
 const D1 = '2026-01-01T00:00:00.000Z';
 const D2 = '2026-01-02T00:00:00.000Z';

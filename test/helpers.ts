@@ -3,6 +3,32 @@ import { LocalRunner, type LocalRunnerOptions, type RunReport } from '../lib/run
 import type { Dag } from '../lib/authoring/dag.ts';
 import type { ErrorInfo } from '../lib/error-info.ts';
 import { errorNote } from '../lib/store/records.ts';
+import { MemoryStateStore } from '../lib/store/memory-store.ts';
+import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
+import type { StateStore } from '../lib/store/state-store.ts';
+import { afterAll } from 'vitest';
+
+/**
+ * The local stores, for `describe.each`: a new memory store, or a new private in-memory SQLite store (closed
+ * after the file's tests).
+ */
+export function localStores(): [string, () => StateStore][] {
+  const sqlite: SqliteStateStore[] = [];
+  afterAll(() => {
+    for (const s of sqlite) s.close();
+  });
+  return [
+    ['memory store', () => new MemoryStateStore()],
+    [
+      'SQLite store',
+      () => {
+        const s = new SqliteStateStore({ path: ':memory:' });
+        sqlite.push(s);
+        return s;
+      },
+    ],
+  ];
+}
 
 /** A runner on a time-skipping fake clock, with generous pools unless told otherwise. */
 export function fakeRunner(dags: Dag[], options: Partial<LocalRunnerOptions> = {}): LocalRunner & { clock: FakeClock } {

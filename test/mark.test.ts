@@ -1,30 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dag, sensor, task } from '../lib/index.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import type { TaskContext } from '../lib/authoring/context.ts';
 import type { RunnerEvent } from '../lib/runner/local-runner.ts';
 import { markRunState, markTaskInstances, OperationError, setRunNote, setTaskInstanceNote, type MarkTaskInstancesResult } from '../lib/scheduler/operations.ts';
-import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
-import { fakeRunner, states, tries } from './helpers.ts';
+import { fakeRunner, localStores, states, tries } from './helpers.ts';
 
-const sqlite: SqliteStateStore[] = [];
-afterAll(() => {
-  for (const s of sqlite) s.close();
-});
-
-const STORES: [string, () => StateStore][] = [
-  ['memory store', () => new MemoryStateStore()],
-  [
-    'SQLite store',
-    () => {
-      const s = new SqliteStateStore({ path: ':memory:' });
-      sqlite.push(s);
-      return s;
-    },
-  ],
-];
+const STORES = localStores();
 
 function runner(makeStore: () => StateStore, dags: Dag[]) {
   const runEvents: { runId: string; state: string }[] = [];

@@ -1,31 +1,14 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { batchJob, dag, sensor, task } from '../lib/index.ts';
 import type { BatchJobResult } from '../lib/authoring/operators.ts';
 import type { Dag } from '../lib/authoring/dag.ts';
 import type { RunnerEvent } from '../lib/runner/local-runner.ts';
 import { clearTaskInstances, createBackfill, deleteDag, listBackfillRuns, listBackfills, OperationError, setDagPaused, type ClearResult, type DeleteDagResult } from '../lib/scheduler/operations.ts';
-import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
 import type { RunRef } from '../lib/store/records.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
-import { fakeRunner, states, tries } from './helpers.ts';
+import { fakeRunner, localStores, states, tries } from './helpers.ts';
 
-const sqlite: SqliteStateStore[] = [];
-afterAll(() => {
-  for (const s of sqlite) s.close();
-});
-
-const STORES: [string, () => StateStore][] = [
-  ['memory store', () => new MemoryStateStore()],
-  [
-    'SQLite store',
-    () => {
-      const s = new SqliteStateStore({ path: ':memory:' });
-      sqlite.push(s);
-      return s;
-    },
-  ],
-];
+const STORES = localStores();
 
 /** A fake-clock runner on a new store of the kind, recording the run events (for "ended once"). */
 function runner(makeStore: () => StateStore, dags: Dag[], options: { pools?: Record<string, number> } = {}) {

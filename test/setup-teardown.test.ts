@@ -1,31 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chain, dag, empty, task, taskGroup } from '../lib/index.ts';
 import { effectiveLeaves, groupLeaves, setupsAndTeardownsToClear } from '../lib/core/setup-teardown.ts';
 import { evaluateTriggerRule, type UpstreamCounts } from '../lib/core/trigger-rules.ts';
 import { DagDefinitionError } from '../lib/errors.ts';
 import { clearTaskInstances } from '../lib/scheduler/operations.ts';
-import { MemoryStateStore } from '../lib/store/memory-store.ts';
-import { SqliteStateStore } from '../lib/store/sqlite-store.ts';
-import type { StateStore } from '../lib/store/state-store.ts';
 import type { RunnerEvent } from '../lib/runner/local-runner.ts';
-import { fakeRunner, states, tries } from './helpers.ts';
+import { fakeRunner, localStores, states, tries } from './helpers.ts';
 
-const sqlite: SqliteStateStore[] = [];
-afterAll(() => {
-  for (const s of sqlite) s.close();
-});
-
-const STORES: [string, () => StateStore][] = [
-  ['memory store', () => new MemoryStateStore()],
-  [
-    'SQLite store',
-    () => {
-      const s = new SqliteStateStore({ path: ':memory:' });
-      sqlite.push(s);
-      return s;
-    },
-  ],
-];
+const STORES = localStores();
 
 const fail = (what: string) => () => {
   throw new Error(`${what} fails`);
