@@ -21,11 +21,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ARRAY_MANIFEST_ENV, type ArrayManifest } from '../lib/compiler/contract.ts';
 import { REAL_TIME, type HarnessClock } from './harness-clock.ts';
-import { listenOnLoopback } from './loopback-server.ts';
+import { LoopbackEndpoint } from './loopback-server.ts';
 
 /** A job as submitted (the SDK's SubmitJob input, camelCase). */
 export interface SubmittedJob {
@@ -248,7 +248,7 @@ class EndHeap {
 
 const less = (x: EndEntry, y: EndEntry) => x.at < y.at || (x.at === y.at && x.seq < y.seq);
 
-export class LocalBatchApi {
+export class LocalBatchApi extends LoopbackEndpoint {
   private readonly clock: HarnessClock;
   private readonly behaviour: (job: SubmittedJob, childIndex: number | null) => JobBehaviour;
   private readonly failOnce: ((job: SubmittedJob, childIndex: number | null) => string | null) | undefined;
@@ -279,7 +279,6 @@ export class LocalBatchApi {
   private readonly drops: ((operation: string, body: any) => boolean)[] = [];
   private readonly region: string;
   private readonly accountId: string;
-  private server: Server | null = null;
   /** Requests served, by operation (SubmitJob, DescribeJobs, ListJobs, TerminateJob, CancelJob), throttled ones included. */
   readonly calls: Record<string, number> = {};
   /** Requests refused with TooManyRequestsException, by operation. */
@@ -288,9 +287,9 @@ export class LocalBatchApi {
   readonly submitted: SubmittedJob[] = [];
   /** How many times each job or child started, by {@link BatchApiOptions.startKey}: more than 1 means it ran twice. */
   readonly starts = new Map<string, number>();
-  endpoint = '';
 
   constructor(options: BatchApiOptions = {}) {
+    super();
     this.clock = options.clock ?? REAL_TIME;
     this.behaviour = options.behaviour ?? defaultBehaviour;
     this.failOnce = options.failOnce;
@@ -307,19 +306,10 @@ export class LocalBatchApi {
     this.accountId = options.accountId ?? '000000000000';
   }
 
-  /** Listen on a free port of 127.0.0.1; resolves with the endpoint (http://127.0.0.1:port). */
-  async listen(): Promise<string> {
-    const { server, endpoint } = await listenOnLoopback((req, res) => this.serve(req, res));
-    this.server = server;
-    this.endpoint = endpoint;
-    return endpoint;
-  }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     for (const p of this.processes) p.kill('SIGKILL');
-    const s = this.server;
-    this.server = null;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    await super.close();
   }
 
   /**
@@ -368,7 +358,7 @@ export class LocalBatchApi {
     return rec && rec.job.arraySize !== null ? rec.units[Number(m[2])] : undefined;
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const ops: Record<string, (body: any) => unknown> = {

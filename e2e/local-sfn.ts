@@ -44,7 +44,7 @@
  *   event log).
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { StateMachineDefinition } from '../lib/compiler/asl-types.ts';
@@ -53,7 +53,7 @@ import type { HarnessClock } from './harness-clock.ts';
 import type { LocalLambda } from './local-lambda.ts';
 import { StatesError } from './batch-sync.ts';
 import { keyOfPayload, type Meter } from './meter.ts';
-import { listenOnLoopback } from './loopback-server.ts';
+import { LoopbackEndpoint } from './loopback-server.ts';
 
 export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
@@ -160,7 +160,7 @@ export interface LocalStepFunctionsOptions {
 
 const NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
 
-export class LocalStepFunctions {
+export class LocalStepFunctions extends LoopbackEndpoint {
   readonly arnPrefix: string;
   private readonly machines = new Map<string, Registered>();
   /** Every execution, by ARN, in the order started. */
@@ -174,10 +174,9 @@ export class LocalStepFunctions {
   onStartExecution: ((req: { stateMachineName: string; name: string; input: unknown }) => 'drop' | void) | null = null;
   /** StartExecution requests dropped by {@link onStartExecution}. */
   readonly dropped: { stateMachineName: string; name: string; input: unknown }[] = [];
-  private server: Server | null = null;
-  endpoint = '';
 
   constructor(private readonly o: LocalStepFunctionsOptions) {
+    super();
     this.arnPrefix = `arn:aws:states:${o.region ?? 'us-east-1'}:${o.accountId ?? '000000000000'}:stateMachine:`;
   }
 
@@ -665,22 +664,9 @@ export class LocalStepFunctions {
     }
   }
 
-  /** Listen on a free port of 127.0.0.1 (the Step Functions API, awsJson1_0). */
-  async listen(): Promise<string> {
-    const { server, endpoint } = await listenOnLoopback((req, res) => this.serve(req, res));
-    this.server = server;
-    this.endpoint = endpoint;
-    return endpoint;
-  }
 
-  /** Stop listening; executions still running are left to end (nothing new can start them). */
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const reply = (status: number, body: unknown) => {

@@ -14,3 +14,30 @@ export async function listenOnLoopback(handle: (req: IncomingMessage, res: Serve
   });
   return { server, endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
+
+/**
+ * A local AWS endpoint of the harness: one HTTP server on a free port of 127.0.0.1 whose requests go to
+ * `serve`. The real SDK clients reach it through `AWS_ENDPOINT_URL_<SERVICE>` = `endpoint`.
+ */
+export abstract class LoopbackEndpoint {
+  private server: Server | null = null;
+  /** `http://127.0.0.1:<port>` once listening; '' before. */
+  endpoint = '';
+
+  protected abstract serve(req: IncomingMessage, res: ServerResponse): Promise<void>;
+
+  /** Listen on a free port of 127.0.0.1; resolves with the endpoint. */
+  async listen(): Promise<string> {
+    const { server, endpoint } = await listenOnLoopback((req, res) => this.serve(req, res));
+    this.server = server;
+    this.endpoint = endpoint;
+    return endpoint;
+  }
+
+  /** Stop listening (idempotent). */
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}

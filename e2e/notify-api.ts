@@ -6,8 +6,8 @@
  * next request of an operation answer an error as AWS would (to test that a notifier's failure is reported).
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { listenOnLoopback } from './loopback-server.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackEndpoint } from './loopback-server.ts';
 
 /** An SNS Publish as received. */
 export interface PublishedMessage {
@@ -30,34 +30,21 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-export class NotifyApi {
+export class NotifyApi extends LoopbackEndpoint {
   readonly published: PublishedMessage[] = [];
   readonly emails: SentEmail[] = [];
   /** Topics that exist (Publish to another answers NotFound); null: every topic exists. */
   topics: Set<string> | null = null;
-  endpoint = '';
-  private server: Server | null = null;
   private readonly failures = new Map<string, { status: number; code: string; message: string }>();
 
-  async listen(): Promise<string> {
-    const { server, endpoint } = await listenOnLoopback((req, res) => this.serve(req, res));
-    this.server = server;
-    this.endpoint = endpoint;
-    return endpoint;
-  }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
 
   /** The next `operation` ('Publish' or 'SendEmail') answers this error. */
   failNext(operation: 'Publish' | 'SendEmail', status: number, code: string, message: string): void {
     this.failures.set(operation, { status, code, message });
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');

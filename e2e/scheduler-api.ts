@@ -7,9 +7,9 @@
  * process with the schedule's Input (`invoke`), then the schedule is deleted (ActionAfterCompletion DELETE).
  * Every schedule created, fired and deleted is kept in `history`, in order.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REAL_TIME, type HarnessClock } from './harness-clock.ts';
-import { listenOnLoopback } from './loopback-server.ts';
+import { LoopbackEndpoint } from './loopback-server.ts';
 
 /** A schedule as created. */
 export interface LocalSchedule {
@@ -47,16 +47,15 @@ class ApiError extends Error {
   }
 }
 
-export class LocalSchedulerApi {
+export class LocalSchedulerApi extends LoopbackEndpoint {
   readonly history: ScheduleHistoryEntry[] = [];
   /** Invocations of a target that failed (none is expected). */
   readonly failures: string[] = [];
-  endpoint = '';
   private readonly schedules = new Map<string, LocalSchedule>();
-  private server: Server | null = null;
   private readonly clock: HarnessClock;
 
   constructor(private readonly o: SchedulerApiOptions) {
+    super();
     this.clock = o.clock ?? REAL_TIME;
   }
 
@@ -65,20 +64,9 @@ export class LocalSchedulerApi {
     return [...this.schedules.values()];
   }
 
-  async listen(): Promise<string> {
-    const { server, endpoint } = await listenOnLoopback((req, res) => this.serve(req, res));
-    this.server = server;
-    this.endpoint = endpoint;
-    return endpoint;
-  }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');

@@ -9,8 +9,8 @@
  * `ResourceExistsException`), in their `__type` form. Every call is recorded in {@link calls}.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { listenOnLoopback } from './loopback-server.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackEndpoint } from './loopback-server.ts';
 
 interface Parameter {
   name: string;
@@ -45,34 +45,21 @@ export interface SecretsApiOptions {
   accountId?: string;
 }
 
-export class LocalSecretsApi {
+export class LocalSecretsApi extends LoopbackEndpoint {
   private readonly parameters = new Map<string, Parameter>();
   private readonly secrets = new Map<string, Secret>();
-  private server: Server | null = null;
   private readonly region: string;
   private readonly accountId: string;
   /** Every call: the operation (`AmazonSSM.GetParameter`, `secretsmanager.GetSecretValue`...) and the name(s) it asked for. */
   readonly calls: { operation: string; names: string[] }[] = [];
-  endpoint = '';
 
   constructor(options: SecretsApiOptions = {}) {
+    super();
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '000000000000';
   }
 
-  /** Listen on a free port of 127.0.0.1; resolves with the endpoint. */
-  async listen(): Promise<string> {
-    const { server, endpoint } = await listenOnLoopback((req, res) => this.serve(req, res));
-    this.server = server;
-    this.endpoint = endpoint;
-    return endpoint;
-  }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
 
   /** Create or overwrite a parameter (as PutParameter with Overwrite). */
   putParameter(name: string, value: string, type: Parameter['type'] = 'SecureString'): void {
@@ -156,7 +143,7 @@ export class LocalSecretsApi {
     }
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const operation = String(req.headers['x-amz-target'] ?? '');
