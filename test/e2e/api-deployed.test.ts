@@ -3,11 +3,12 @@
 // local Step Functions) behind a local Function URL that checks SigV4 as AWS_IAM does, called through
 // the typed client with the signing fetch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { receive, startFunctionUrl, type FunctionUrlHandler, type LocalFunctionUrl } from '../../e2e/function-url.ts';
+import { receive, type LocalFunctionUrl } from '../../e2e/function-url.ts';
 import { listenOnLoopback } from '../../e2e/loopback-server.ts';
 import { createApiClient, unwrap, type ApiClient } from '../../lib/api/client.ts';
 import { signingFetch } from '../../lib/api/sigv4.ts';
 import { resolveStackEndpoint } from '../../lib/cli/stack-endpoint.ts';
+import { startDeployedApi } from './deployed-api.ts';
 import { useHarness } from './use-harness.ts';
 
 const h = useHarness();
@@ -20,9 +21,7 @@ describe('the API function behind a Function URL with AuthType AWS_IAM, on the l
   let api: ApiClient;
 
   beforeAll(async () => {
-    const { handler } = (await import('../../functions/api.ts')) as unknown as { handler: FunctionUrlHandler };
-    url = await startFunctionUrl({ handler, region: REGION, credentials: { [CALLER.accessKeyId]: CALLER.secretAccessKey } });
-    api = createApiClient({ baseUrl: url.url, fetch: signingFetch({ credentials: CALLER, region: REGION }) });
+    ({ url, api } = await startDeployedApi(CALLER, REGION));
   });
   afterAll(async () => {
     await url?.close();

@@ -1,9 +1,9 @@
 // Pools through the deployed API function (functions/api.ts on the DynamoDB store, behind a local
 // Function URL checking SigV4), as `airless pools ... --stack` reaches them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFunctionUrl, type FunctionUrlHandler, type LocalFunctionUrl } from '../../e2e/function-url.ts';
-import { createApiClient, unwrap, type ApiClient } from '../../lib/api/client.ts';
-import { signingFetch } from '../../lib/api/sigv4.ts';
+import type { LocalFunctionUrl } from '../../e2e/function-url.ts';
+import { unwrap, type ApiClient } from '../../lib/api/client.ts';
+import { startDeployedApi } from './deployed-api.ts';
 import { useHarness } from './use-harness.ts';
 
 useHarness();
@@ -16,9 +16,7 @@ describe('pools through the deployed API function, on the local cloud', () => {
   let api: ApiClient;
 
   beforeAll(async () => {
-    const { handler } = (await import('../../functions/api.ts')) as unknown as { handler: FunctionUrlHandler };
-    url = await startFunctionUrl({ handler, region: REGION, credentials: { [CALLER.accessKeyId]: CALLER.secretAccessKey } });
-    api = createApiClient({ baseUrl: url.url, fetch: signingFetch({ credentials: CALLER, region: REGION }) });
+    ({ url, api } = await startDeployedApi(CALLER, REGION));
   });
   afterAll(async () => {
     await url?.close();

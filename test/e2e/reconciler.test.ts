@@ -2,13 +2,13 @@
 // do), its loop reconciles every active run each round on the harness's skipping clock, and it ends once no
 // run is left. An idle stack makes no request at all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFunctionUrl, type FunctionUrlHandler, type LocalFunctionUrl } from '../../e2e/function-url.ts';
+import type { LocalFunctionUrl } from '../../e2e/function-url.ts';
 import { RECONCILER_NAME } from '../../e2e/harness.ts';
-import { createApiClient, unwrap, type ApiClient } from '../../lib/api/client.ts';
-import { signingFetch } from '../../lib/api/sigv4.ts';
+import { unwrap, type ApiClient } from '../../lib/api/client.ts';
 import type { ExecutionRecord } from '../../e2e/local-sfn.ts';
 import { reconcilerExecutionName, type ReconcilerInput } from '../../lib/compiler/reconciler.ts';
 import { ReconcilerFlag } from '../../lib/aws/reconciler.ts';
+import { startDeployedApi } from './deployed-api.ts';
 import { useHarness } from './use-harness.ts';
 
 const h = useHarness({ reconciler: true });
@@ -138,9 +138,7 @@ describe('the API arms it when it makes a run active', () => {
   let api: ApiClient;
 
   beforeAll(async () => {
-    const { handler } = (await import('../../functions/api.ts')) as unknown as { handler: FunctionUrlHandler };
-    url = await startFunctionUrl({ handler, region: REGION, credentials: { [CALLER.accessKeyId]: CALLER.secretAccessKey } });
-    api = createApiClient({ baseUrl: url.url, fetch: signingFetch({ credentials: CALLER, region: REGION }) });
+    ({ url, api } = await startDeployedApi(CALLER, REGION));
   });
   afterAll(async () => {
     await url?.close();

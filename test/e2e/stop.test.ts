@@ -3,9 +3,9 @@
 // batch:submitJob.sync) is stopped with StopExecution and the job terminated in the local Batch API, so
 // nothing keeps running (and billing) after the run failed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFunctionUrl, type FunctionUrlHandler, type LocalFunctionUrl } from '../../e2e/function-url.ts';
-import { createApiClient, unwrap, type ApiClient } from '../../lib/api/client.ts';
-import { signingFetch } from '../../lib/api/sigv4.ts';
+import type { LocalFunctionUrl } from '../../e2e/function-url.ts';
+import { unwrap, type ApiClient } from '../../lib/api/client.ts';
+import { startDeployedApi } from './deployed-api.ts';
 import { useHarness } from './use-harness.ts';
 
 const SIX_HOURS = 6 * 3600 * 1000;
@@ -37,9 +37,7 @@ const CALLER = { accessKeyId: 'AKIDSTOPE2E', secretAccessKey: 'stop-e2e-secret' 
 let url: LocalFunctionUrl;
 let api: ApiClient;
 beforeAll(async () => {
-  const { handler } = (await import('../../functions/api.ts')) as unknown as { handler: FunctionUrlHandler };
-  url = await startFunctionUrl({ handler, region: REGION, credentials: { [CALLER.accessKeyId]: CALLER.secretAccessKey } });
-  api = createApiClient({ baseUrl: url.url, fetch: signingFetch({ credentials: CALLER, region: REGION }) });
+  ({ url, api } = await startDeployedApi(CALLER, REGION));
 });
 afterAll(async () => {
   await url?.close();
