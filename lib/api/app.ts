@@ -8,6 +8,7 @@ import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { authHook, PUBLIC_ROUTE } from './auth.ts';
+import { assetRoutes } from './routes/assets.ts';
 import type { ApiOptions } from './backend.ts';
 import { errorHandler, frameworkErrorHandler } from './error-handler.ts';
 import { logSerializers, REDACTED, REDACTED_LOG_PATHS } from './redact.ts';
@@ -114,6 +115,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   poolRoutes(ctx);
   markRoutes(ctx);
   secretsRoutes(ctx);
+  assetRoutes(ctx);
 
   const openapi = async () => app.swagger();
   const docSchema = { hide: true, response: responses({ type: 'object', additionalProperties: true }) };

@@ -9,6 +9,7 @@ import type { components } from './openapi-types.ts';
 import { errorNote, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionRecord, type LogLine, type TaskInstanceRecord, type XComRecord } from '../store/records.ts';
 import type { ErrorInfo } from '../error-info.ts';
 import type { BundleManifest } from '../dagbag/bundle.ts';
+import { dagAssetExpression } from './asset-view.ts';
 
 /** The API's objects, generated from its OpenAPI document: the mappers below must produce them. */
 type Schemas = components['schemas'];
@@ -27,6 +28,10 @@ export function scheduleDescription(s: ScheduleSpec | null): string | null {
       return `Every ${s.expression.replace(/^rate\((.*)\)$/, '$1')}`;
     case 'cron':
       return `Cron '${s.expression}' (${s.timezone})`;
+    case 'assets':
+      return 'On asset events (asset_expression)';
+    case 'assets_or_time':
+      return `On asset events (asset_expression), or ${scheduleDescription(s.time)?.replace(/^./, (c) => c.toLowerCase()) ?? ''}`;
   }
 }
 
@@ -55,6 +60,7 @@ export function toDag(dag: Dag, state: DagState): DagResponse {
     dag_version: s.version,
     max_consecutive_failed_dag_runs: s.maxConsecutiveFailedDagRuns ?? 0,
     paused_reason: state.record?.paused ? (state.record.pausedReason ?? null) : null,
+    asset_expression: dagAssetExpression(dag),
   };
 }
 

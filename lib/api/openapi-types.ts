@@ -574,6 +574,107 @@ export interface paths {
         patch: operations["patch_connection"];
         trace?: never;
     };
+    "/api/v2/assets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List assets
+         * @description The assets the loaded DAGs declare (their schedules and their tasks' outlets) and those the store knows by an event, by uri.
+         */
+        get: operations["get_assets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/assets/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List asset events
+         * @description Events of every asset, or of one (asset_id), or recorded by a DAG, run or task; oldest first unless order_by is -timestamp.
+         */
+        get: operations["get_asset_events"];
+        put?: never;
+        /**
+         * Create an asset event
+         * @description Records an event of the asset (asset_id, or uri: an asset no DAG declares is recorded too) as a task's success would: the DAGs scheduled on it whose condition it completes get a run (created_dagruns). 201; 200 with the first event when dedupe_key was seen before.
+         */
+        post: operations["create_asset_event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/assets/{asset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an asset */
+        get: operations["get_asset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/assets/{asset_id}/materialize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Materialize an asset
+         * @description Triggers a run (manual, the params' defaults as conf) of the one DAG that produces the asset (a task of it has the asset among its outlets); 409 naming them when no DAG or several do.
+         */
+        post: operations["materialize_asset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/upstreamAssetEvents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The asset events that triggered a run
+         * @description The events an asset-triggered run was created by (ctx.triggeringAssetEvents); empty for another run.
+         */
+        get: operations["get_upstream_asset_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -606,6 +707,10 @@ export interface components {
             max_consecutive_failed_dag_runs: number;
             /** @description Why the DAG is paused when airless paused it (e.g. 'auto-paused after 3 consecutive failed runs'); null when not paused or paused by a user. */
             paused_reason: string | null;
+            /** @description The asset condition of a DAG scheduled on assets, as Airflow gives it: {"all": [...]}, {"any": [...]}, {"asset": {uri, name, group, id}}; null for any other schedule. */
+            asset_expression: {
+                [key: string]: unknown;
+            } | null;
         };
         DAGDetail: {
             dag_id: string;
@@ -629,6 +734,10 @@ export interface components {
             max_consecutive_failed_dag_runs: number;
             /** @description Why the DAG is paused when airless paused it (e.g. 'auto-paused after 3 consecutive failed runs'); null when not paused or paused by a user. */
             paused_reason: string | null;
+            /** @description The asset condition of a DAG scheduled on assets, as Airflow gives it: {"all": [...]}, {"any": [...]}, {"asset": {uri, name, group, id}}; null for any other schedule. */
+            asset_expression: {
+                [key: string]: unknown;
+            } | null;
             /** @description Each param's JSON Schema, with its default. */
             params: {
                 [key: string]: {
@@ -691,7 +800,7 @@ export interface components {
             /** @enum {string} */
             state: "queued" | "running" | "success" | "failed";
             /** @enum {string} */
-            run_type: "manual" | "scheduled" | "backfill" | "triggered";
+            run_type: "manual" | "scheduled" | "backfill" | "triggered" | "asset_triggered";
             conf: {
                 [key: string]: unknown;
             };
@@ -960,6 +1069,83 @@ export interface components {
             password: string | null;
             /** @description Text, usually a JSON object; sensitive fields' values masked in a response. */
             extra: string | null;
+        };
+        /** @description An asset: declared by the loaded DAGs (a schedule or a task's outlets name it), or known to the store by an event. */
+        Asset: {
+            /** @description The asset's id: the first 16 hex characters of the sha256 of its uri. */
+            id: string;
+            name: string;
+            uri: string;
+            group: string;
+            extra: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @description When the store first recorded the asset (its first event); null while only a loaded DAG declares it.
+             */
+            created_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the store last changed the asset; null while only a loaded DAG declares it.
+             */
+            updated_at: string | null;
+            /** @description The loaded DAGs whose schedule names the asset. */
+            consuming_dags: {
+                dag_id: string;
+            }[];
+            /** @description The tasks of loaded DAGs that have the asset among their outlets (their success records an event). */
+            producing_tasks: {
+                dag_id: string;
+                task_id: string;
+            }[];
+            watchers: ({
+                /** @enum {string} */
+                kind: "s3" | "sqs" | "eventbridge" | "file";
+            } & {
+                [key: string]: unknown;
+            })[];
+            /** @description Its latest event; null when it has none. */
+            last_asset_event: {
+                id: string;
+                /** Format: date-time */
+                timestamp: string;
+            } | null;
+        };
+        AssetEvent: {
+            /** @description Unique; sorts by time. */
+            id: string;
+            asset_id: string;
+            uri: string;
+            name: string;
+            group: string;
+            extra: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description What recorded it: a task's success (its outlets), a request to the API, or a watcher (s3, sqs, eventbridge, file).
+             * @enum {string}
+             */
+            source_kind: "task" | "api" | "watcher";
+            /** @description The DAG of the task that recorded it; null for another source. */
+            source_dag_id: string | null;
+            source_run_id: string | null;
+            source_task_id: string | null;
+            /** @description -1 for a task that is not mapped, or another source. */
+            source_map_index: number;
+            /** @description More about the source: the API's {user}, a watcher's {watcher, ...} (bucket and key, message id, event id, path), a task's {try_number}. */
+            source_detail: {
+                [key: string]: unknown;
+            };
+            /** @description The runs of consuming DAGs this event completed the condition of. */
+            created_dagruns: {
+                dag_id: string;
+                run_id: string;
+                /** @description The run's state now; null when the run was deleted. */
+                state: string | null;
+            }[];
+            /** Format: date-time */
+            timestamp: string;
         };
     };
     responses: never;
@@ -1419,7 +1605,7 @@ export interface operations {
                 offset?: number;
                 state?: ("queued" | "running" | "success" | "failed")[];
                 /** @description Only runs of these types (default: every type). */
-                run_type?: ("manual" | "scheduled" | "backfill" | "triggered")[];
+                run_type?: ("manual" | "scheduled" | "backfill" | "triggered" | "asset_triggered")[];
                 order_by?: "logical_date" | "-logical_date" | "queued_at" | "-queued_at" | "start_date" | "-start_date" | "end_date" | "-end_date" | "dag_run_id" | "-dag_run_id";
             };
             header?: never;
@@ -4279,6 +4465,457 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Connection"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_assets: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                /** @description Part of the uri; '%' matches any text and '_' one character (SQL LIKE, as Airflow), case-insensitively. */
+                uri_pattern?: string;
+                /** @description Part of the name, as uri_pattern. */
+                name_pattern?: string;
+                /** @description Only assets these DAGs consume or produce. */
+                dag_ids?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        assets: components["schemas"]["Asset"][];
+                        total_entries: number;
+                    };
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_asset_events: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                /** @description The asset's id: the first 16 hex characters of the sha256 of its uri. */
+                asset_id?: string;
+                source_dag_id?: string;
+                source_run_id?: string;
+                source_task_id?: string;
+                /** @description 'timestamp': oldest first (Airflow's default); '-timestamp': newest first. */
+                order_by?: "timestamp" | "-timestamp";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        asset_events: components["schemas"]["AssetEvent"][];
+                        total_entries: number;
+                    };
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    create_asset_event: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The asset (one the server knows); give this or uri. */
+                    asset_id?: string;
+                    /** @description The asset's uri (one no DAG declares is recorded too, and starts nothing); give this or asset_id. */
+                    uri?: string;
+                    /** @description Metadata of the event (a consumer run reads it in ctx.triggeringAssetEvents). */
+                    extra?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description An event sent again with the same key records nothing more (the first is answered, 200 instead of 201). Default: a new key per request. */
+                    dedupe_key?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description An event with this dedupe_key was recorded before: that event, nothing recorded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetEvent"];
+                };
+            };
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetEvent"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_asset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The asset's id: the first 16 hex characters of the sha256 of its uri. */
+                asset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Asset"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    materialize_asset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The asset's id: the first 16 hex characters of the sha256 of its uri. */
+                asset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DAGRun"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_upstream_asset_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                dag_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        asset_events: components["schemas"]["AssetEvent"][];
+                        total_entries: number;
+                    };
                 };
             };
             /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */

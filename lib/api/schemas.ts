@@ -20,7 +20,7 @@ export const MAX_DEPTH_KEYWORD = 'x-max-depth';
 export const CONF_MAX_DEPTH = 64;
 
 /** How a run came to be (lib/authoring/context.ts RunType). */
-export const RUN_TYPES = ['manual', 'scheduled', 'backfill', 'triggered'] as const;
+export const RUN_TYPES = ['manual', 'scheduled', 'backfill', 'triggered', 'asset_triggered'] as const;
 
 const str = { type: 'string' } as const;
 const int = { type: 'integer' } as const;
@@ -72,6 +72,7 @@ const dagProperties = {
   dag_version: str,
   max_consecutive_failed_dag_runs: { type: 'integer', description: 'Pause the DAG when this many of its latest runs failed in a row; 0: never.' },
   paused_reason: { ...nullableStr, description: "Why the DAG is paused when airless paused it (e.g. 'auto-paused after 3 consecutive failed runs'); null when not paused or paused by a user." },
+  asset_expression: { anyOf: [jsonObject, { type: 'null' }], description: 'The asset condition of a DAG scheduled on assets, as Airflow gives it: {"all": [...]}, {"any": [...]}, {"asset": {uri, name, group, id}}; null for any other schedule.' },
 };
 
 const httpError = object(
