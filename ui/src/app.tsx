@@ -6,6 +6,9 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { createHashRouter, NavLink, Outlet, RouterProvider, type RouteObject } from 'react-router';
 import { ThemeToggle, useTheme } from './components/theme-toggle.tsx';
+import { AssetDetails } from './pages/asset-details.tsx';
+import { AssetGraph } from './pages/asset-graph.tsx';
+import { Assets } from './pages/assets.tsx';
 import { Backfills } from './pages/backfills.tsx';
 import { DagList } from './pages/dag-list.tsx';
 import { DagPage } from './pages/dag-page.tsx';
@@ -34,6 +37,9 @@ function Layout() {
         <nav aria-label="Main">
           <NavLink to="/" end data-testid="nav-dags">
             DAGs
+          </NavLink>
+          <NavLink to="/assets" data-testid="nav-assets">
+            Assets
           </NavLink>
           <NavLink to="/import-errors" data-testid="nav-import-errors">
             Import errors
@@ -77,6 +83,9 @@ const router = createHashRouter([
     children: [
       { index: true, element: <DagList /> },
       { path: 'import-errors', element: <ImportErrors /> },
+      { path: 'assets', element: <Assets /> },
+      { path: 'assets/graph', element: <AssetGraph /> },
+      { path: 'assets/:assetId', element: <AssetDetails /> },
       { path: 'pools', element: <Pools /> },
       { path: 'variables', element: <Variables /> },
       { path: 'connections', element: <Connections /> },

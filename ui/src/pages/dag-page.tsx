@@ -7,6 +7,7 @@ import { formatDate } from '../format.ts';
 import { useDag } from '../queries.ts';
 import { DurationChart } from './duration-chart.tsx';
 import { PausedReasonTag } from '../components/setup-teardown.tsx';
+import { AssetExpression } from '../components/asset-expression.tsx';
 
 /** The search parameter that shows the run-duration chart in place of the grid (`?view=durations`). */
 const VIEW_PARAM = 'view';
@@ -38,7 +39,14 @@ export function DagPage() {
         {dag.data && <PausedReasonTag dag={dag.data} />}
         {dag.data && (
           <span className="muted small">
-            schedule <span className="mono">{dag.data.timetable_summary ?? 'None'}</span> · next run{' '}
+            schedule <span className="mono">{dag.data.timetable_summary ?? 'None'}</span>
+            {dag.data.asset_expression !== null && (
+              <>
+                {' '}
+                on <AssetExpression expression={dag.data.asset_expression} />
+              </>
+            )}{' '}
+            · next run{' '}
             {formatDate(dag.data.next_dagrun_logical_date)}
           </span>
         )}

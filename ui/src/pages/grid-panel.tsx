@@ -14,7 +14,7 @@ import { SetupTeardownMarker } from '../components/setup-teardown.tsx';
 
 /** Every run state and run type the API knows, for the filters (a missing one fails to compile). */
 const RUN_STATE_OPTIONS = Object.keys({ queued: 1, running: 1, success: 1, failed: 1 } satisfies Record<DagRun['state'], 1>);
-const RUN_TYPE_OPTIONS = Object.keys({ manual: 1, scheduled: 1, backfill: 1, triggered: 1 } satisfies Record<DagRun['run_type'], 1>);
+const RUN_TYPE_OPTIONS = Object.keys({ manual: 1, scheduled: 1, backfill: 1, triggered: 1, asset_triggered: 1 } satisfies Record<DagRun['run_type'], 1>);
 const PAGE_SIZES = [25, 50, 100];
 
 /** The performance mark the grid sets each time it commits a complete page (bench/ui-grid.ts reads it). */

@@ -10,6 +10,7 @@ import { durationBetween, formatDate, formatDuration, json } from '../format.ts'
 import { useDagVersions, useRun, useTaskInstances } from '../queries.ts';
 import { codePath, versionLabel } from '../versions.ts';
 import { GanttChart } from './gantt-panel.tsx';
+import { UpstreamAssetEvents } from '../components/upstream-asset-events.tsx';
 
 type RunTab = 'details' | 'gantt';
 const RUN_TABS: readonly { id: RunTab; label: string }[] = [
@@ -100,6 +101,7 @@ export function RunDetails() {
               <NoteEditor key={r.dag_run_id} dagId={dagId} runId={r.dag_run_id} note={r.note !== '' ? r.note : null} />
             </dd>
           </dl>
+          {r.run_type === 'asset_triggered' && <UpstreamAssetEvents dagId={dagId} runId={r.dag_run_id} />}
           <h3>Conf</h3>
           <pre className="json" data-testid="run-conf">{json(r.conf)}</pre>
           {failed.length > 0 && <ClearButton dagId={dagId} runId={r.dag_run_id} label="Clear failed tasks" onlyFailedDefault />}
