@@ -26,6 +26,7 @@ import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
 import { collectPool } from './test-pools.ts';
 import { Terminal } from './terminal.ts';
 import { registerSecretsCommands } from './secrets-commands.ts';
+import { registerAssetsCommands } from './assets-commands.ts';
 import { EXIT } from './usage-error.ts';
 
 /** The version in airless's package.json. */
@@ -287,6 +288,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--token <token>', "the local token the browser must send (default: a new random one at each start)")
     .action(async (_o: unknown, cmd: Command) => setExit(await (await import('./commands/ui.ts')).ui(term, cmd.optsWithGlobals<UiCommandOptions>())));
   registerSecretsCommands(program, term, setExit);
+  registerAssetsCommands(program, term, setExit);
   return program;
 }
 
