@@ -70,7 +70,7 @@ function pathVariants(plain: string): [name: string, target: string][] {
   ];
 }
 
-const SAMPLE: Record<string, string> = { dag_id: 'api_flow', dag_run_id: 'r1', task_id: 'total', map_index: '0', try_number: '1', xcom_key: 'return_value', backfill_id: '1', version: '0123456789abcdef', path: 'flow.ts', pool_name: 'default_pool' };
+const SAMPLE: Record<string, string> = { dag_id: 'api_flow', dag_run_id: 'r1', task_id: 'total', map_index: '0', try_number: '1', xcom_key: 'return_value', backfill_id: '1', version: '0123456789abcdef', path: 'flow.ts', pool_name: 'default_pool', asset_id: '0123456789abcdef' };
 const RANGE = { dag_id: 'api_daily', from_date: '2025-12-20T00:00:00Z', to_date: '2025-12-22T23:00:00Z' };
 /** What a request without the token tries to do: each would change something if it were let through. */
 const ATTEMPT: Record<string, unknown> = {
@@ -81,6 +81,7 @@ const ATTEMPT: Record<string, unknown> = {
   create_backfill_dry_run: RANGE,
   post_pool: { name: 'bypass', slots: 1 },
   patch_pool: { slots: 0 },
+  create_asset_event: { uri: 's3://bypass/x' },
 };
 /** With the token: bodies whose answer is the same however often they are sent. */
 const REPEATABLE: Record<string, unknown> = {
@@ -133,7 +134,7 @@ describe('authentication follows the route that matched, however its path is spe
   });
 
   it('covers every route of the OpenAPI document', () => {
-    expect(routes.length).toBe(47);
+    expect(routes.length).toBe(53);
     expect(routes.filter((r) => r.isPublic).map((r) => `${r.method} ${r.url}`)).toStrictEqual(['GET /api/v2/monitor/health']);
   });
 
