@@ -1,13 +1,16 @@
 /**
  * Accessibility of every page, in light and in dark mode: axe-core run over the DAG list, a DAG's grid,
  * graph, versions and code, a run's details, a task instance with its error and log, the trigger form,
- * the import errors, the backfills, and the token prompt, asserting no violation of impact serious or
+ * the import errors, the backfills, the assets (list, details with events, graph, an asset-triggered run, a DAG
+ * scheduled on assets), and the token prompt, asserting no violation of impact serious or
  * critical (contrast, names of buttons and inputs, roles, labels...). A real standalone server on a
- * DAGs folder of this test's own: a DAG with params, a schedule, a failing task and a log; a broken file.
+ * DAGs folder of this test's own: a DAG with params, a schedule, a failing task and a log; a broken file;
+ * a producer and a consumer of assets.
  */
 import { rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assetId } from '../../lib/model/asset.ts';
 import { describeViolations, seriousViolations } from './a11y.ts';
 import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject } from './harness.ts';
 
@@ -43,7 +46,23 @@ export default dag({ dagId: 'a11y_broken' }, () => {
 });
 `;
 
+const ASSETS = `import { asset, dag, task } from 'airless';
+
+const raw = asset('s3://a11y-lake/raw.csv', { name: 'raw', group: 'lake' });
+const approved = asset('s3://a11y-lake/approved');
+
+export const producer = dag({ dagId: 'a11y_producer' }, () => {
+  task('extract', () => 1, { outlets: [raw] });
+});
+
+export const consumer = dag({ dagId: 'a11y_consumer', schedule: raw.and(approved) }, () => {
+  task('load', () => 1);
+});
+`;
+const RAW_ASSET = 's3://a11y-lake/raw.csv';
+
 const RUN = 'a11y_run';
+let assetRun = '';
 let tmp: string;
 let server: Standalone;
 let browser: Browser;
@@ -63,7 +82,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 
 beforeAll(async () => {
   // A project of its own: its files are ES modules importing this checkout as 'airless'.
-  const project = tempProject('airless-browser-a11y-', { 'a11y_flow.ts': FLOW, 'a11y_broken.ts': BROKEN });
+  const project = tempProject('airless-browser-a11y-', { 'a11y_flow.ts': FLOW, 'a11y_broken.ts': BROKEN, 'a11y_assets.ts': ASSETS });
   tmp = project.dir;
   const dags = project.dags;
   server = await startStandalone({ dagsFolder: dags });
@@ -76,6 +95,11 @@ beforeAll(async () => {
   version = (await api(server, 'GET', '/api/v2/dags/a11y_flow')).json.dag_version as string;
   const from = '2026-03-01T00:00:00Z';
   expect((await api(server, 'POST', '/api/v2/backfills', { dag_id: 'a11y_flow', from_date: from, to_date: '2026-03-02T00:00:00Z' })).status).toBe(200);
+  await until('a11y_consumer loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_consumer')).status === 200 ? true : undefined));
+  expect((await api(server, 'POST', '/api/v2/assets/events', { uri: 's3://a11y-lake/approved', extra: { by: 'qa' } })).status).toBe(201);
+  const event = await api(server, 'POST', '/api/v2/assets/events', { uri: RAW_ASSET, extra: { rows: 3 } });
+  expect(event.status, JSON.stringify(event.json)).toBe(201);
+  assetRun = event.json.created_dagruns[0].run_id as string;
   await page.goto(server.link);
   await page.getByTestId('dag-list').waitFor();
 });
@@ -124,6 +148,11 @@ const PAGES: { name: string; route: () => string; ready: (p: Page) => Promise<vo
       await p.getByTestId('pool-form').waitFor();
     },
   },
+  { name: 'assets', route: () => '/assets', ready: (p) => p.getByTestId('asset-row').first().waitFor() },
+  { name: 'asset details with its events', route: () => `/assets/${assetId(RAW_ASSET)}`, ready: (p) => p.getByTestId('asset-event').first().waitFor() },
+  { name: 'asset graph', route: () => '/assets/graph', ready: (p) => p.locator('[data-kind="gate"]').first().waitFor() },
+  { name: 'asset-triggered run details', route: () => `/dags/a11y_consumer/runs/${assetRun}`, ready: (p) => p.getByTestId('upstream-asset-events-table').waitFor() },
+  { name: 'DAG scheduled on assets', route: () => '/dags/a11y_consumer', ready: (p) => p.getByTestId('asset-expression').waitFor() },
   {
     name: 'backfills with a dry run',
     route: () => '/dags/a11y_flow/backfills',

@@ -1,7 +1,7 @@
 import { asset, dag, task } from 'airless';
 
 /** A producer whose task records an event of `raw`, and a consumer scheduled on raw and (clean or backup). */
-export const raw = asset('s3://remote-lake/raw.csv', { name: 'raw', group: 'lake' });
+const raw = asset('s3://remote-lake/raw.csv', { name: 'raw', group: 'lake' });
 const clean = asset('s3://remote-lake/clean.parquet');
 const backup = asset('file:///remote-backup/clean.parquet');
 
