@@ -16,13 +16,13 @@ const namedId = { type: 'string', minLength: 1, maxLength: ID_MAX_LENGTH } as co
 export const ASSET_URI_MAX_LENGTH = 1500;
 /** An asset's id as the API names it: the first 16 hex characters of sha256(uri). */
 export const ASSET_ID_PATTERN = '^[0-9a-f]{16}$';
-/** What an asset uri must look like (Airflow's rule): a scheme, then no whitespace. */
-export const ASSET_URI_PATTERN = '^[A-Za-z][A-Za-z0-9+.-]*:\\S+$';
+/** What an asset uri must look like (Airflow's rule, lib/model/asset.ts checkAssetUri): a scheme and '://', no whitespace. */
+export const ASSET_URI_PATTERN = '^[A-Za-z][A-Za-z0-9+.-]*://\\S*$';
 /** The longest dedupe key a request may give. */
 export const DEDUPE_KEY_MAX_LENGTH = 1024;
 
 const assetId = { type: 'string', pattern: ASSET_ID_PATTERN, description: "The asset's id: the first 16 hex characters of the sha256 of its uri." } as const;
-const assetUri = { type: 'string', minLength: 1, maxLength: ASSET_URI_MAX_LENGTH, pattern: ASSET_URI_PATTERN, description: "The asset's uri: a scheme, then no whitespace (s3://bucket/key, file:///data/x.csv)." } as const;
+const assetUri = { type: 'string', minLength: 1, maxLength: ASSET_URI_MAX_LENGTH, pattern: ASSET_URI_PATTERN, description: "The asset's uri: a scheme and '://', no whitespace (s3://bucket/key, file:///data/x.csv)." } as const;
 
 function object(properties: Record<string, unknown>, options: { optional?: readonly string[]; id?: string; description?: string } = {}) {
   const optional = new Set(options.optional ?? []);

@@ -4,8 +4,8 @@
  * Computed from the DAGs' specs, so the standalone and the deployed function give the same view.
  */
 import type { Dag } from '../authoring/dag.ts';
-import { assetId, type AssetConditionSpec, type AssetSpec, type AssetWatcherSpec } from '../model/asset.ts';
-import type { ScheduleSpec } from '../model/spec.ts';
+import { assetId, conditionUris, type AssetConditionSpec, type AssetSpec, type AssetWatcherSpec } from '../model/asset.ts';
+import { assetCondition } from '../model/spec.ts';
 import type { AssetRecord } from '../store/records.ts';
 
 /** One asset: its declaration (when a loaded DAG declares it) and who consumes and produces it. */
@@ -22,20 +22,6 @@ export interface AssetView {
   producingTasks: { dagId: string; taskId: string }[];
   /** The store's record; null when only a loaded DAG declares it. */
   record: AssetRecord | null;
-}
-
-/** The asset condition of a schedule on assets; null for any other schedule. */
-export function scheduleCondition(schedule: ScheduleSpec | null): AssetConditionSpec | null {
-  if (schedule === null) return null;
-  return schedule.kind === 'assets' || schedule.kind === 'assets_or_time' ? schedule.condition : null;
-}
-
-/** Every uri a condition names, in order of appearance, once each. */
-export function conditionUris(c: AssetConditionSpec, out: string[] = []): string[] {
-  if ('asset' in c) {
-    if (!out.includes(c.asset)) out.push(c.asset);
-  } else for (const child of 'and' in c ? c.and : c.or) conditionUris(child, out);
-  return out;
 }
 
 /** An asset named only by its uri: Airflow's defaults (name = uri, group 'asset'). */
@@ -72,7 +58,7 @@ export function assetViews(dags: readonly Dag[], records: readonly AssetRecord[]
         Object.assign(v, { ...fromSpec(a), watchers: [...(a.watchers ?? [])] });
       } else for (const w of a.watchers ?? []) if (!v.watchers.some((x) => JSON.stringify(x) === JSON.stringify(w))) v.watchers.push(w);
     }
-    const condition = scheduleCondition(spec.schedule);
+    const condition = assetCondition(spec.schedule);
     if (condition !== null) for (const uri of conditionUris(condition)) view(uri).consumingDags.push(spec.dagId);
     for (const t of spec.tasks) for (const uri of t.outlets ?? []) view(uri).producingTasks.push({ dagId: spec.dagId, taskId: t.taskId });
   }
@@ -101,7 +87,7 @@ export function assetExpression(c: AssetConditionSpec, declared: ReadonlyMap<str
 
 /** A DAG's asset_expression (null unless it is scheduled on assets). */
 export function dagAssetExpression(dag: Dag): Record<string, unknown> | null {
-  const condition = scheduleCondition(dag.spec.schedule);
+  const condition = assetCondition(dag.spec.schedule);
   if (condition === null) return null;
   return assetExpression(condition, new Map((dag.spec.assets ?? []).map((a) => [a.uri, a])));
 }

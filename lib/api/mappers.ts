@@ -28,10 +28,6 @@ export function scheduleDescription(s: ScheduleSpec | null): string | null {
       return `Every ${s.expression.replace(/^rate\((.*)\)$/, '$1')}`;
     case 'cron':
       return `Cron '${s.expression}' (${s.timezone})`;
-    case 'assets':
-      return 'On asset events (asset_expression)';
-    case 'assets_or_time':
-      return `On asset events (asset_expression), or ${scheduleDescription(s.time)?.replace(/^./, (c) => c.toLowerCase()) ?? ''}`;
   }
 }
 

@@ -235,6 +235,8 @@ describe('POST /api/v2/assets/events', () => {
     expect(noScheme.json.field).toBe('body.uri');
     const spaces = await h.call('POST', '/api/v2/assets/events', { uri: 's3://lake/a b' });
     expect(spaces.json.field).toBe('body.uri');
+    const reserved = await h.call('POST', '/api/v2/assets/events', { uri: 'airflow://x' });
+    expect(reserved).toStrictEqual({ status: 400, json: { detail: "body.uri: asset uri 'airflow://x': the scheme 'airflow' is reserved", field: 'body.uri' } });
     const extra = await h.call('POST', '/api/v2/assets/events', { uri: RAW, extra: [1] });
     expect(extra).toStrictEqual({ status: 400, json: { detail: 'body.extra must be object', field: 'body.extra' } });
     const typo = await h.call('POST', '/api/v2/assets/events', { uri: RAW, extras: {} });

@@ -5,6 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolveParams } from '../../core/params.ts';
+import { DagDefinitionError } from '../../errors.ts';
+import { checkAssetUri } from '../../model/asset.ts';
 import type { AssetEventRecord } from '../../store/records.ts';
 import type { ApiBackend } from '../backend.ts';
 import { HttpError } from '../http-error.ts';
@@ -106,6 +108,16 @@ function findAsset(views: readonly AssetView[], id: string, field: string): Asse
   return v;
 }
 
+/** Airflow's rules for a uri given in a request (a reserved scheme...): a 400 naming body.uri. */
+function checkUri(uri: string): void {
+  try {
+    checkAssetUri(uri, {});
+  } catch (e) {
+    if (e instanceof DagDefinitionError) throw new HttpError(400, `body.uri: ${e.message}`, 'body.uri');
+    throw e;
+  }
+}
+
 interface EventsQuery extends Page {
   asset_id?: string;
   source_dag_id?: string;
@@ -202,6 +214,7 @@ export function assetRoutes({ app, backend }: RouteContext): void {
       const b = request.body;
       if (b.asset_id !== undefined && b.uri !== undefined) throw new HttpError(400, 'give body.asset_id or body.uri, not both', 'body.uri');
       if (b.asset_id === undefined && b.uri === undefined) throw new HttpError(400, 'give body.asset_id (an asset the server knows) or body.uri', 'body.asset_id');
+      if (b.uri !== undefined) checkUri(b.uri);
       const views = await allAssets(backend);
       const uri = b.uri ?? findAsset(views, b.asset_id!, 'body.asset_id').uri;
       const { event, duplicate } = await backend.withScheduler(({ scheduler, run }) =>
