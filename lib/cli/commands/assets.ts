@@ -178,9 +178,10 @@ export async function assetsCreateEvent(term: Terminal, asset: string, o: Create
   const extra = parseExtra(o.extra);
   const remote = await requireRemote(o);
   const body = { ...(target.uri !== null ? { uri: target.uri } : { asset_id: target.id }), extra, ...(o.dedupeKey !== undefined ? { dedupe_key: o.dedupeKey } : {}) };
-  const { data, error, response } = await remote.api.POST('/api/v2/assets/events', { body });
+  const request = remote.api.POST('/api/v2/assets/events', { body });
+  const event = await ok(remote, request);
   // 201: recorded; 200: the dedupe key was seen before (the first event is answered).
-  const event = await ok(remote, Promise.resolve({ data, error, response }));
+  const { response } = await request;
   if (o.json) {
     await term.out(`${JSON.stringify(event)}\n`);
     return EXIT.ok;
