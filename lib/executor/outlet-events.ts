@@ -14,7 +14,7 @@ const extras = new WeakMap<TaskInstanceRecord, Map<string, OutletEventAccessor>>
 /** The accessor of one outlet of the try: the same object every time it is asked for. */
 export function outletAccessor(ti: TaskInstanceRecord, uri: string): OutletEventAccessor {
   let m = extras.get(ti);
-  if (!m) extras.set(ti, (m = new Map()));
+  if (!m) extras.set(ti, (m = new Map<string, OutletEventAccessor>()));
   let a = m.get(uri);
   if (!a) m.set(uri, (a = { extra: {} }));
   return a;

@@ -27,8 +27,8 @@ function assetOf(item: Item): AssetRecord {
   return {
     uri: String(item.uri),
     assetId: String(item.assetId),
-    name: String(item.name ?? item.uri),
-    group: String(item.group ?? 'asset'),
+    name: typeof item.name === 'string' ? item.name : String(item.uri),
+    group: typeof item.group === 'string' ? item.group : 'asset',
     extra: typeof item.extra === 'string' ? (JSON.parse(item.extra) as Record<string, unknown>) : {},
     createdAt: String(item.createdAt),
     updatedAt: String(item.updatedAt),

@@ -62,7 +62,7 @@ export class MemoryAssets implements AssetStore {
 
   async queueAssetEvent(entry: AssetQueueEntry): Promise<void> {
     let q = this.queues.get(entry.dagId);
-    if (!q) this.queues.set(entry.dagId, (q = new Map()));
+    if (!q) this.queues.set(entry.dagId, (q = new Map<string, AssetQueueEntry>()));
     if (!q.has(entry.eventId)) q.set(entry.eventId, { ...entry });
   }
 
