@@ -205,8 +205,8 @@ export function fileWatcher(): AssetWatcher {
     let path: string;
     try {
       path = fileURLToPath(uri);
-    } catch (e) {
-      throw new Error(`'${uri}' is not an absolute file uri (file:///path/to/file): ${(e as Error).message}`);
+    } catch {
+      throw new Error(`'${uri}' is not an absolute file uri (file:///path/to/file)`);
     }
     return { kind: 'file', path };
   });
