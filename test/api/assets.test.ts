@@ -125,7 +125,10 @@ describe('materialize, and the events a success records', () => {
     const r = await h.call('GET', '/api/v2/assets/events');
     expect(r.status).toBe(200);
     expect(r.json.total_entries).toBe(2);
-    const [first, second] = r.json.asset_events;
+    // The fake clock stands still: both events have one timestamp, so they are told apart by uri.
+    const byUri = (uri: string) => (r.json.asset_events as { uri: string }[]).find((e) => e.uri === uri) as Record<string, any>;
+    const first = byUri(RAW);
+    const second = byUri(CLEAN);
     const cleanerRun = (await runsOf('asset_cleaner'))[0]!.dag_run_id;
     const consumerRun = (await runsOf('asset_consumer'))[0]!.dag_run_id;
     expect(first).toMatchObject({
@@ -140,11 +143,18 @@ describe('materialize, and the events a success records', () => {
       source_task_id: 'extract',
       source_map_index: -1,
       source_detail: { try_number: 1 },
-      created_dagruns: [{ dag_id: 'asset_cleaner', run_id: cleanerRun, state: 'success' }],
+      // Each run an event took part in: the cleaner's (raw alone) and the consumer's (raw, then clean).
+      created_dagruns: [
+        { dag_id: 'asset_cleaner', run_id: cleanerRun, state: 'success' },
+        { dag_id: 'asset_consumer', run_id: consumerRun, state: 'success' },
+      ],
     });
     expect(second).toMatchObject({ uri: CLEAN, source_dag_id: 'asset_cleaner', source_run_id: cleanerRun, created_dagruns: [{ dag_id: 'asset_consumer', run_id: consumerRun, state: 'success' }] });
+    const oldest = await h.call('GET', '/api/v2/assets/events?limit=1');
     const newest = await h.call('GET', '/api/v2/assets/events?order_by=-timestamp&limit=1');
-    expect(newest.json).toMatchObject({ total_entries: 2, asset_events: [{ uri: CLEAN }] });
+    expect(newest.json.total_entries).toBe(2);
+    expect([oldest.json.asset_events[0].id, newest.json.asset_events[0].id].sort()).toStrictEqual([first.id, second.id].sort());
+    expect(newest.json.asset_events[0].id > oldest.json.asset_events[0].id).toBe(true);
     const bySource = await h.call('GET', `/api/v2/assets/events?source_dag_id=asset_producer&source_run_id=${producerRun}&source_task_id=extract`);
     expect(bySource.json.asset_events.map((e: { uri: string }) => e.uri)).toStrictEqual([RAW]);
     const byAsset = await h.call('GET', `/api/v2/assets/events?asset_id=${assetId(CLEAN)}`);
@@ -193,12 +203,13 @@ describe('POST /api/v2/assets/events', () => {
   it('records an event by asset id: with the backup queued, raw completes the consumer again (and starts the cleaner)', async () => {
     const r = await h.call('POST', '/api/v2/assets/events', { asset_id: assetId(RAW) });
     expect(r.status).toBe(201);
-    const created = (r.json.created_dagruns as { dag_id: string }[]).map((x) => x.dag_id).sort();
-    expect(created).toStrictEqual(['asset_cleaner', 'asset_consumer']);
+    const created = r.json.created_dagruns as { dag_id: string; run_id: string }[];
+    expect(created.map((x) => x.dag_id).sort()).toStrictEqual(['asset_cleaner', 'asset_consumer']);
     await h.idle();
     const consumed = await runsOf('asset_consumer');
     expect(consumed.map((x) => x.state)).toStrictEqual(['success', 'success']);
-    const up = await h.call('GET', `/api/v2/dags/asset_consumer/dagRuns/${consumed[1]!.dag_run_id}/upstreamAssetEvents`);
+    const second = created.find((x) => x.dag_id === 'asset_consumer')!.run_id;
+    const up = await h.call('GET', `/api/v2/dags/asset_consumer/dagRuns/${second}/upstreamAssetEvents`);
     expect(up.json.asset_events.map((e: { uri: string; source_kind: string }) => [e.uri, e.source_kind]).sort()).toStrictEqual([
       [BACKUP, 'api'],
       [RAW, 'api'],
