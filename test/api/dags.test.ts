@@ -34,6 +34,7 @@ describe('GET /api/v2/dags', () => {
       dag_version: expect.any(String),
       max_consecutive_failed_dag_runs: 0,
       paused_reason: null,
+      asset_expression: null,
     });
   });
 
