@@ -110,6 +110,12 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Waits for `drawn`, with the pointer moved to the page's corner (over nothing). */
+async function away(p: Page, drawn: Promise<void>): Promise<void> {
+  await p.mouse.move(0, 0);
+  await drawn;
+}
+
 /** Each page: where it is, and what shows that it is fully drawn. */
 const PAGES: { name: string; route: () => string; ready: (p: Page) => Promise<void> }[] = [
   { name: 'DAG list', route: () => '/', ready: (p) => p.getByTestId('last-runs-a11y_flow').locator('[data-state="failed"]').first().waitFor() },
@@ -148,11 +154,12 @@ const PAGES: { name: string; route: () => string; ready: (p: Page) => Promise<vo
       await p.getByTestId('pool-form').waitFor();
     },
   },
-  { name: 'assets', route: () => '/assets', ready: (p) => p.getByTestId('asset-row').first().waitFor() },
-  { name: 'asset details with its events', route: () => `/assets/${assetId(RAW_ASSET)}`, ready: (p) => p.getByTestId('asset-event').first().waitFor() },
-  { name: 'asset graph', route: () => '/assets/graph', ready: (p) => p.locator('[data-kind="gate"]').first().waitFor() },
-  { name: 'asset-triggered run details', route: () => `/dags/a11y_consumer/runs/${assetRun}`, ready: (p) => p.getByTestId('upstream-asset-events-table').waitFor() },
-  { name: 'DAG scheduled on assets', route: () => '/dags/a11y_consumer', ready: (p) => p.getByTestId('asset-expression').waitFor() },
+  // The pointer is moved away first: the click of the page before (pools) leaves it where a button of these pages shows hovered.
+  { name: 'assets', route: () => '/assets', ready: (p) => away(p, p.getByTestId('asset-row').first().waitFor()) },
+  { name: 'asset details with its events', route: () => `/assets/${assetId(RAW_ASSET)}`, ready: (p) => away(p, p.getByTestId('asset-event').first().waitFor()) },
+  { name: 'asset graph', route: () => '/assets/graph', ready: (p) => away(p, p.locator('[data-kind="gate"]').first().waitFor()) },
+  { name: 'asset-triggered run details', route: () => `/dags/a11y_consumer/runs/${assetRun}`, ready: (p) => away(p, p.getByTestId('upstream-asset-events-table').waitFor()) },
+  { name: 'DAG scheduled on assets', route: () => '/dags/a11y_consumer', ready: (p) => away(p, p.getByTestId('asset-expression').waitFor()) },
   {
     name: 'backfills with a dry run',
     route: () => '/dags/a11y_flow/backfills',

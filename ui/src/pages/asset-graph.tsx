@@ -11,7 +11,7 @@ import '../charts.css';
 import '../assets.css';
 
 const DAG_W = 180;
-const ASSET_W = 200;
+const ASSET_W = 230;
 const NODE_H = 40;
 const GATE_W = 46;
 const GATE_H = 26;
@@ -191,18 +191,18 @@ export function AssetGraph() {
                 data-node-id={node.id}
                 data-kind={node.kind}
                 {...(to === null
-                  ? { role: 'img', 'aria-label': `${node.label} gate` }
+                  ? {}
                   : {
+                      // Named by its content (its title and labels), so the name is what is seen.
                       role: 'link',
                       tabIndex: 0,
-                      'aria-label': `${node.kind === 'dag' ? 'DAG' : 'asset'} ${node.label}`,
                       onClick: open,
                       onKeyDown: (e: React.KeyboardEvent) => {
                         if (e.key === 'Enter') open();
                       },
                     })}
               >
-                <title>{node.kind === 'asset' ? node.key : node.label}</title>
+                <title>{node.kind === 'asset' ? `${node.label} (${node.key})` : node.kind === 'dag' ? `DAG ${node.label}` : node.label === 'and' ? 'and: all of its inputs' : 'or: any of its inputs'}</title>
                 {node.kind === 'gate' ? (
                   <>
                     <rect width={width} height={height} rx={height / 2} className="asset-gate-box" />
@@ -214,7 +214,7 @@ export function AssetGraph() {
                   <>
                     <rect width={width} height={height} rx={node.kind === 'asset' ? 14 : 6} className="graph-node-box" strokeWidth={focusAsset !== undefined && node.key === focusAsset.uri ? 3 : 1.5} />
                     <text x={12} y={17} className="graph-label">
-                      {node.label.length > 28 ? `${node.label.slice(0, 27)}…` : node.label}
+                      {node.label.length > 30 ? `${node.label.slice(0, 29)}…` : node.label}
                     </text>
                     <text x={12} y={32} className="graph-sub">
                       {node.sub}
