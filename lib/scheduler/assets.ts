@@ -57,8 +57,12 @@ export async function recordAssetEvent(s: Step, input: AssetEventInput): Promise
   const { applied, event } = await s.store.putAssetEvent(e);
   const runs: RunRef[] = [];
   for (const dag of consumersOf(s, event.uri)) {
-    // Consumed by a run of this DAG already (a delivery seen again after its first one completed).
-    if (event.createdRuns.some((r) => r.dagId === dag.dagId)) continue;
+    // Consumed by a run of this DAG already (a delivery seen again): finish what that run's creation left.
+    const done = event.createdRuns.find((r) => r.dagId === dag.dagId);
+    if (done) {
+      await completeAssetRun(s, done);
+      continue;
+    }
     await s.store.queueAssetEvent({ dagId: dag.dagId, uri: event.uri, eventId: event.id, timestamp: event.timestamp });
     const run = await createAssetRun(s, dag);
     if (run) runs.push(run);
@@ -93,9 +97,18 @@ export async function createAssetRun(s: Step, dag: Dag): Promise<RunRef | null> 
     triggeringAssetEvents: events.map((e) => ({ ...e, createdRuns: [] })),
   });
   const ref = { dagId: run.dagId, runId: run.runId };
-  for (const e of events) await s.store.addAssetEventRuns(e.id, [ref]);
-  await s.store.consumeAssetQueue(dag.dagId, ids);
+  await completeAssetRun(s, ref, run.triggeringAssetEvents?.map((e) => e.id) ?? ids);
   return ref;
+}
+
+/**
+ * After an asset-triggered run was created: its events name it, and they leave its DAG's queue (both
+ * idempotent, done again by a delivery that finds an event naming the run already).
+ */
+async function completeAssetRun(s: Step, ref: RunRef, eventIds?: readonly string[]): Promise<void> {
+  const ids = eventIds ?? (await s.store.getRun(ref))?.triggeringAssetEvents?.map((e) => e.id) ?? [];
+  for (const id of ids) await s.store.addAssetEventRuns(id, [ref]);
+  await s.store.consumeAssetQueue(ref.dagId, ids);
 }
 
 /**
