@@ -2,7 +2,7 @@
 // producer's success recording events that start the consumers, events created through the API (deduplicated),
 // materialize, a run's upstream asset events, and the refusals naming what was wrong.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asset, dag, task } from '../../lib/index.ts';
+import { asset, dag, s3Watcher, sqsWatcher, task } from '../../lib/index.ts';
 import { assetId } from '../../lib/model/asset.ts';
 import { harness, type Harness } from './harness.ts';
 
@@ -10,11 +10,13 @@ const RAW = 's3://lake/raw.csv';
 const CLEAN = 's3://lake/clean.parquet';
 const BACKUP = 'file:///backup/clean.parquet';
 const SHARED = 's3://lake/shared';
+const LANDING = 's3://lake/landing/';
 
 const raw = asset(RAW, { name: 'raw', group: 'lake', extra: { owner: 'ingest' } });
 const clean = asset(CLEAN);
 const backup = asset(BACKUP);
 const shared = asset(SHARED);
+const landing = asset(LANDING, { watchers: [s3Watcher(), sqsWatcher({ queueArn: 'arn:aws:sqs:eu-west-1:123456789012:landing' })] });
 
 const producer = dag({ dagId: 'asset_producer' }, () => {
   task(
@@ -35,13 +37,16 @@ const consumer = dag({ dagId: 'asset_consumer', schedule: raw.and(clean.or(backu
 const twinA = dag({ dagId: 'asset_twin_a' }, () => {
   task('write', () => 1, { outlets: [shared] });
 });
+const watched = dag({ dagId: 'asset_watched', schedule: landing }, () => {
+  task('load', () => 1);
+});
 const twinB = dag({ dagId: 'asset_twin_b' }, () => {
   task('write', () => 1, { outlets: [shared] });
 });
 
 let h: Harness;
 beforeAll(async () => {
-  h = await harness([producer, cleaner, consumer, twinA, twinB]);
+  h = await harness([producer, cleaner, consumer, twinA, twinB, watched]);
 });
 afterAll(async () => {
   await h.app.close();
@@ -54,9 +59,9 @@ describe('/api/v2/assets', () => {
   it('lists the assets the DAGs declare, with their producing tasks and consuming DAGs', async () => {
     const r = await h.call('GET', '/api/v2/assets');
     expect(r.status).toBe(200);
-    expect(r.json.total_entries).toBe(4);
+    expect(r.json.total_entries).toBe(5);
     const byUri = Object.fromEntries((r.json.assets as { uri: string }[]).map((a) => [a.uri, a]));
-    expect(Object.keys(byUri)).toStrictEqual([BACKUP, CLEAN, RAW, SHARED]);
+    expect(Object.keys(byUri)).toStrictEqual([BACKUP, CLEAN, LANDING, RAW, SHARED]);
     expect(byUri[RAW]).toMatchObject({
       id: assetId(RAW),
       name: 'raw',
@@ -68,6 +73,13 @@ describe('/api/v2/assets', () => {
       last_asset_event: null,
     });
     expect(byUri[BACKUP]).toMatchObject({ name: BACKUP, group: 'asset', consuming_dags: [{ dag_id: 'asset_consumer' }], producing_tasks: [] });
+    expect(byUri[LANDING]).toMatchObject({
+      consuming_dags: [{ dag_id: 'asset_watched' }],
+      watchers: [
+        { kind: 's3', bucket: 'lake', prefix: 'landing/' },
+        { kind: 'sqs', queue_arn: 'arn:aws:sqs:eu-west-1:123456789012:landing' },
+      ],
+    });
     expect(byUri[SHARED]).toMatchObject({ producing_tasks: [{ dag_id: 'asset_twin_a', task_id: 'write' }, { dag_id: 'asset_twin_b', task_id: 'write' }], consuming_dags: [] });
   });
 
@@ -77,7 +89,7 @@ describe('/api/v2/assets', () => {
     const byDag = await h.call('GET', '/api/v2/assets?dag_ids=asset_cleaner');
     expect(byDag.json.assets.map((a: { uri: string }) => a.uri)).toStrictEqual([CLEAN, RAW]);
     const page = await h.call('GET', '/api/v2/assets?limit=1&offset=1');
-    expect(page.json).toMatchObject({ total_entries: 4, assets: [{ uri: CLEAN }] });
+    expect(page.json).toMatchObject({ total_entries: 5, assets: [{ uri: CLEAN }] });
   });
 
   it('gets one asset by id; an unknown or malformed id is refused', async () => {
