@@ -184,6 +184,8 @@ describe('materialize, and the events a success records', () => {
       [CLEAN, 'task'],
       [RAW, 'task'],
     ]);
+    // As stored now: each names the consumer run it created (the run's own copies predate that).
+    for (const e of r.json.asset_events) expect(e.created_dagruns).toContainEqual({ dag_id: 'asset_consumer', run_id: consumerRun, state: 'success' });
     expect((await h.call('GET', `/api/v2/dags/asset_producer/dagRuns/${producerRun}/upstreamAssetEvents`)).json).toStrictEqual({ asset_events: [], total_entries: 0 });
     expect((await h.call('GET', '/api/v2/dags/asset_producer/dagRuns/nope/upstreamAssetEvents')).status).toBe(404);
   });

@@ -106,6 +106,7 @@ describe('the assets pages', () => {
     await upstream.first().waitFor();
     expect(await upstream.count()).toBe(1);
     expect(await upstream.first().getAttribute('data-source-kind')).toBe('task');
+    await upstream.first().locator(`[data-testid="created-run"][data-run-id="${consumerRun}"]`).waitFor();
     await until('the consumer run to succeed', async () => ((await runsOf('browser_consumer'))[0]?.state === 'success' ? true : undefined));
     await shot(page, 'consumer-run');
   });
@@ -134,6 +135,7 @@ describe('the assets pages', () => {
     const expression = page.getByTestId('asset-expression');
     await expression.waitFor();
     expect(await expression.textContent()).toBe('raw and s3://browser-lake/approved');
+    expect(await page.getByTestId('asset-schedule').textContent()).toBe('on assets raw and s3://browser-lake/approved');
     expect(await expression.getByTestId('asset-expression-asset').evaluateAll((els) => els.map((e) => e.getAttribute('data-uri')))).toStrictEqual([RAW, APPROVED]);
     await page.getByTestId('filter-run-type').selectOption('asset_triggered');
     await page.locator('[data-testid="grid-run"][data-run-type="asset_triggered"]').first().waitFor();

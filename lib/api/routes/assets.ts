@@ -275,7 +275,8 @@ export function assetRoutes({ app, backend }: RouteContext): void {
       const events = run.triggeringAssetEvents ?? [];
       const toEvent = eventMapper(backend, await allAssets(backend));
       const asset_events = [];
-      for (const e of events) asset_events.push(await toEvent(e));
+      // The run keeps copies made when it was created: the event as stored now also names the runs created since.
+      for (const e of events) asset_events.push(await toEvent((await backend.store.getAssetEvent(e.id)) ?? e));
       return { asset_events, total_entries: events.length };
     },
   );

@@ -9,6 +9,11 @@ import { DurationChart } from './duration-chart.tsx';
 import { PausedReasonTag } from '../components/setup-teardown.tsx';
 import { AssetExpression } from '../components/asset-expression.tsx';
 
+/** The time part of an assets-or-time schedule's summary (`0 0 * * * or assets(...)`); null for assets alone. */
+function assetTimePart(summary: string | null): string | null {
+  return /^(.+?) or assets\(/.exec(summary ?? '')?.[1] ?? null;
+}
+
 /** The search parameter that shows the run-duration chart in place of the grid (`?view=durations`). */
 const VIEW_PARAM = 'view';
 
@@ -39,12 +44,18 @@ export function DagPage() {
         {dag.data && <PausedReasonTag dag={dag.data} />}
         {dag.data && (
           <span className="muted small">
-            schedule <span className="mono">{dag.data.timetable_summary ?? 'None'}</span>
-            {dag.data.asset_expression !== null && (
-              <>
-                {' '}
-                on <AssetExpression expression={dag.data.asset_expression} />
-              </>
+            schedule{' '}
+            {dag.data.asset_expression === null ? (
+              <span className="mono">{dag.data.timetable_summary ?? 'None'}</span>
+            ) : (
+              <span title={dag.data.timetable_summary ?? undefined} data-testid="asset-schedule">
+                {assetTimePart(dag.data.timetable_summary) !== null && (
+                  <>
+                    <span className="mono">{assetTimePart(dag.data.timetable_summary)}</span> or{' '}
+                  </>
+                )}
+                on assets <AssetExpression expression={dag.data.asset_expression} />
+              </span>
             )}{' '}
             · next run{' '}
             {formatDate(dag.data.next_dagrun_logical_date)}
