@@ -30,8 +30,8 @@ dag({ dagId: 'types_outlets' }, ({ task, empty, sensor }) => {
       assertType<IsEqual<typeof accessor, OutletEventAccessor>>();
       accessor.extra = { rows: 1 };
       assertType<IsEqual<typeof ctx.triggeringAssetEvents, Readonly<Record<string, readonly AssetEvent[]>>>>();
-      const first = ctx.triggeringAssetEvents['s3://lake/a']?.[0];
-      assertType<IsEqual<typeof first, AssetEvent | undefined>>();
+      const _first = ctx.triggeringAssetEvents['s3://lake/a']?.[0];
+      assertType<IsEqual<typeof _first, AssetEvent | undefined>>();
       // @ts-expect-error outletEvents takes an asset, not its uri
       ctx.outletEvents('s3://lake/a');
     },
