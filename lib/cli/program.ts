@@ -26,6 +26,7 @@ import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
 import { collectPool } from './test-pools.ts';
 import { Terminal } from './terminal.ts';
 import { registerSecretsCommands } from './secrets-commands.ts';
+import { registerHitlCommands } from './hitl-commands.ts';
 import { EXIT } from './usage-error.ts';
 
 /** The version in airless's package.json. */
@@ -220,6 +221,8 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .action(async (dagId: string, runId: string, taskId: string, state: string, _o: unknown, cmd: Command) =>
       setExit(await (await import('./commands/marks.ts')).tasksSetState(term, dagId, runId, taskId, state, cmd.optsWithGlobals<TasksSetStateOptions>())),
     );
+
+  registerHitlCommands(tasks, term, setExit);
 
   const backfill = program.command('backfill').description('runs for past logical dates of a DAG\'s schedule');
   backfill
