@@ -208,4 +208,19 @@ describe.each(localStores())('human-in-the-loop tasks on the %s', (_name, makeSt
     expect((await r.store.getHitlRequest({ dagId: 'release', runId: 'r1', taskId: 'approve', mapIndex: -1 }))).toMatchObject({ tryNumber: 2, response: { chosenOptions: ['Reject'], respondedBy: 'bo' } });
     r.close();
   });
+
+  it('the reconcile resumes a try whose answer was stored but whose resume was lost', async () => {
+    const r = fakeRunner([releaseDag()], { store: makeStore() });
+    await r.trigger({ dagId: 'release', runId: 'r1' });
+    await r.idle();
+    const key = { dagId: 'release', runId: 'r1', taskId: 'approve', mapIndex: -1 };
+    // The answer written as respondHitl writes it, and then nothing (the process died before the resume).
+    expect((await r.store.respondHitl(key, 1, { chosenOptions: ['Approve'], paramsInput: {}, respondedBy: 'ana', respondedAt: new Date(T0).toISOString(), timedOut: false })).applied).toBe(true);
+    expect((await r.store.getTaskInstance(key))?.state).toBe('deferred');
+    const report = await r.driven.run(r.scheduler.reconcileRun({ dagId: 'release', runId: 'r1' }, { staleMs: 60_000 }));
+    expect(report.resumed).toBe(1);
+    const run = await r.waitForRun({ dagId: 'release', runId: 'r1' });
+    expect(states(await r.report(run))).toStrictEqual({ approve: 'success', ship: 'success', after_ship: 'success' });
+    r.close();
+  });
 });
