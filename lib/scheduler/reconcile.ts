@@ -12,6 +12,7 @@ import { freeLostSlots } from './slots.ts';
 import type { Step } from './step.ts';
 import { onTimer } from './timers.ts';
 import { queueInstance, resumeDeferred, tryResult } from './tries.ts';
+import { resumeIfAnswered } from './hitl.ts';
 import { groupInstances, queueWave, retryWave } from './waves.ts';
 
 /** What a reconcile pass found and repaired. */
@@ -112,6 +113,11 @@ export async function reconcile(s: Step, ref: RunRef, options: ReconcileOptions)
       if (due) {
         await resumeDeferred(s, ti, ti.tryNumber);
         report.timersDelivered++;
+      } else if (t.kind === 'hitl') {
+        // Answered, but the resume that follows the answer was lost (a process that died between them).
+        const before = s.effects.length;
+        await resumeIfAnswered(s, ti, ti.tryNumber);
+        if (s.effects.length > before) report.resumed++;
       } else if (ti.nextAt === null && ti.externalId && t.kind === 'trigger_dag') {
         const child = await s.store.getRun({ dagId: t.triggerDag.triggerDagId, runId: ti.externalId });
         if (child && (child.state === 'success' || child.state === 'failed')) {

@@ -93,7 +93,8 @@ export async function resumeRuns(runner: LocalRunner, dags: DagResolver, started
           else runner.arm(Date.parse(ti.nextAt!), { type: 'retry', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
           report.rearmed++;
         } else if (ti.state === 'deferred' && future) {
-          runner.arm(Date.parse(ti.nextAt!), { type: 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
+          // A human-in-the-loop request's wait ends at its timeout (which takes the defaults).
+          runner.arm(Date.parse(ti.nextAt!), { type: t.kind === 'hitl' ? 'hitl_timeout' : 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
           report.rearmed++;
         } else if (isArray && (ti.state === 'running' || ti.state === 'deferred')) {
           const id = `${ti.taskId}\u0000${groupOf(ti.mapIndex)}\u0000${ti.tryNumber}`;

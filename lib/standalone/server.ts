@@ -3,6 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createApiApp } from '../api/app.ts';
+import { apiUser } from './api-user.ts';
 import { builtUiDir } from '../api/serve-ui.ts';
 import type { DagBag } from '../dagbag/dag-bag.ts';
 import { bundlesDir, LocalBundleStore } from '../dagbag/bundle-store.ts';
@@ -253,7 +254,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         bundles,
         nextRun: (dagId) => schedule.nextRun(dagId),
       },
-      auth: { mode: 'token', token },
+      auth: { mode: 'token', token, user: apiUser(options.env) },
       uiDir: options.uiDir === undefined ? builtUiDir() : options.uiDir,
     });
     app = api;
@@ -338,3 +339,4 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     throw e;
   }
 }
+

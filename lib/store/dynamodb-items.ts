@@ -27,6 +27,8 @@ export const ItemType = {
   assetEventOfAsset: 'assetEventOfAsset',
   assetEventDedupe: 'assetEventDedupe',
   assetQueueEntry: 'assetQueue',
+  hitl: 'hitl',
+  hitlPointer: 'hitlPointer',
 } as const;
 
 // Task instances -------------------------------------------------------------------------------------

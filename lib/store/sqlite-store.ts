@@ -48,6 +48,8 @@ import { ASSET_TABLES, ASSET_TABLES_SQL, SqliteAssets } from './sqlite-assets.ts
 import type { AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
 import { pageAssetEvents } from './asset-store.ts';
 import type { AssetEventRecord, AssetRecord } from '../model/asset.ts';
+import type { HitlQuery, HitlRecord, HitlRespondResult, HitlResponse } from './hitl-records.ts';
+import { HITL_TABLE_SQL, SqliteHitl } from './sqlite-hitl.ts';
 
 /**
  * The durable local store of `airless standalone`: every record in one SQLite database file
@@ -85,7 +87,7 @@ import type { AssetEventRecord, AssetRecord } from '../model/asset.ts';
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 7;
+export const SQLITE_SCHEMA_VERSION = 8;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -378,6 +380,12 @@ ${SECRETS_TABLES_SQL}`;
  */
 const MIGRATE_6_TO_7 = ASSET_TABLES_SQL;
 
+/**
+ * From schema version 7 to 8: human-in-the-loop requests (lib/store/sqlite-hitl.ts). A new database gets
+ * the table after version 7's statements.
+ */
+const MIGRATE_7_TO_8 = HITL_TABLE_SQL;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -428,10 +436,11 @@ ${BACKFILLS_TABLE}
 ${MIGRATE_4_TO_5}
 ${MIGRATE_5_TO_6}
 ${MIGRATE_6_TO_7}
+${MIGRATE_7_TO_8}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections', ...ASSET_TABLES];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections', ...ASSET_TABLES, 'hitl_requests'];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -883,6 +892,7 @@ export class SqliteStateStore implements StateStore {
   private readonly db: DatabaseSync;
   private readonly q: Statements;
   private secretsQ: SqliteSecrets | undefined;
+  private hitlQ: SqliteHitl | undefined;
 
   constructor(options: SqliteStateStoreOptions) {
     this.path = options.path;
@@ -1182,6 +1192,7 @@ export class SqliteStateStore implements StateStore {
         pipelineSaves: owned ? n(this.q.countSaves, scope) : 0,
       };
       for (const st of this.q.deleteRunRows) st.run(dagId, runId);
+      this.hitl.deleteRun(dagId, runId);
       if (owned) this.q.deleteSaves.run(scope);
       return out;
     });
@@ -1432,6 +1443,32 @@ export class SqliteStateStore implements StateStore {
     this.assetsPart.consumeAssetQueue(dagId, eventIds);
   }
 
+  // Human-in-the-loop requests ------------------------------------------------------------------------
+
+  private get hitl(): SqliteHitl {
+    return (this.hitlQ ??= new SqliteHitl(this.db));
+  }
+
+  async putHitlRequest(rec: HitlRecord): Promise<boolean> {
+    return this.hitl.put(rec);
+  }
+
+  async setHitlTaskToken(ti: TiKey, tryNumber: number, token: string): Promise<boolean> {
+    return this.hitl.setToken(ti, tryNumber, token);
+  }
+
+  async respondHitl(ti: TiKey, tryNumber: number, response: HitlResponse): Promise<HitlRespondResult> {
+    return this.tx(() => this.hitl.respond(ti, tryNumber, response));
+  }
+
+  async getHitlRequest(ti: TiKey): Promise<HitlRecord | undefined> {
+    return this.hitl.get(ti);
+  }
+
+  async listHitlRequests(q: HitlQuery): Promise<{ records: HitlRecord[]; total: number }> {
+    return this.hitl.list(q);
+  }
+
   // Variables and connections ------------------------------------------------------------------------
 
   private get secrets(): SqliteSecrets {
@@ -1621,6 +1658,8 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 6) tables.add('variables').add('connections');
       // Created by the migration to version 7 below.
       if (version < 7) for (const t of ASSET_TABLES) tables.add(t);
+      // Created by the migration to version 8 below.
+      if (version < 8) tables.add('hitl_requests');
       // Added without a version of its own (created if missing): a file of an earlier airless gets it here.
       db.exec(SEMAPHORE_HOLDERS_TABLE);
       tables.add('semaphore_holders');
@@ -1641,6 +1680,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 7) {
         db.exec(MIGRATE_6_TO_7);
         db.prepare('UPDATE schema_version SET version = 7, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
+      if (version < 8) {
+        db.exec(MIGRATE_7_TO_8);
+        db.prepare('UPDATE schema_version SET version = 8, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
     }
     db.exec('COMMIT');
