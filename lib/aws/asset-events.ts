@@ -208,7 +208,7 @@ export function sqsAssetEvents(record: SQSRecord, watched: WatchedAssets): Asset
   const keyOf = keysFor(record.messageId, uris);
   return uris.map((uri) => ({
     uri,
-    extra: extra as Record<string, unknown>,
+    extra,
     source: { kind: 'watcher', watcher: 'sqs', detail: { messageId: record.messageId, queueArn: record.eventSourceARN, ...(record.attributes.MessageGroupId ? { messageGroupId: record.attributes.MessageGroupId } : {}) } },
     dedupeKey: keyOf(uri),
     ...at,

@@ -137,8 +137,8 @@ function matchesField(matchers: readonly unknown[], present: boolean, value: unk
 function matchesValue(m: unknown, v: unknown): boolean {
   if (isScalar(m)) return m === v;
   if (!isObject(m)) return false;
-  const [op] = Object.keys(m);
-  const arg = m[op!];
+  const op = Object.keys(m)[0] ?? '';
+  const arg = m[op];
   switch (op) {
     case 'prefix':
     case 'suffix': {
