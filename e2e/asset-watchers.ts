@@ -23,6 +23,7 @@ import { AssetWatchers, type WatcherSpecs } from '../cdk/asset-watchers.ts';
 import type { EventBridgeEnvelope } from '../lib/aws/asset-events.ts';
 import { checkEventPattern, matchesEventPattern, type EventPattern } from '../lib/core/event-pattern.ts';
 import type { Harness } from './harness.ts';
+import type { LambdaHandler } from './local-lambda.ts';
 
 /** The name the harness deploys the asset-events function under. */
 export const ASSET_EVENTS_FUNCTION = 'airless-e2e-asset-events';
@@ -98,7 +99,7 @@ export class LocalAssetWatchers {
   static async start(h: Harness): Promise<LocalAssetWatchers> {
     if (h.handlerMode !== 'functions') throw new Error('the asset watchers run the asset-events function of functions/: the harness needs handlers: functions (the e2e config)');
     const { handler } = await import('../functions/asset-events.ts');
-    h.lambda.register(ASSET_EVENTS_FUNCTION, handler as (e: unknown, c: never) => Promise<unknown>);
+    h.lambda.register(ASSET_EVENTS_FUNCTION, handler as LambdaHandler);
     return new LocalAssetWatchers(h, synthesizeWatchers(h.dags.dags.map((d) => d.spec)));
   }
 
