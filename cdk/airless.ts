@@ -14,7 +14,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
 import { Construct, type IConstruct } from 'constructs';
-import type { DagSpec } from '../lib/model/spec.ts';
+import { timeSchedule, type DagSpec } from '../lib/model/spec.ts';
 import { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, DEFAULT_BUNDLES_PREFIX, ENV } from '../lib/aws/services.ts';
 import { DEFAULT_VERSIONS_RETAINED } from '../lib/scheduler/prune-versions.ts';
 import { API_URL_DESCRIPTION, API_URL_OUTPUT } from '../lib/cli/stack-endpoint.ts';
@@ -705,11 +705,12 @@ export class Airless extends Construct {
     for (const spec of this.dags) {
       const s = eventBridgeSchedule(spec);
       if (s.kind === 'none') {
-        if (spec.schedule !== null) Annotations.of(this).addWarningV2(`airless:schedule:${spec.dagId}`, `DAG '${spec.dagId}' gets no schedule: ${s.reason}`);
+        if (timeSchedule(spec.schedule) !== null) Annotations.of(this).addWarningV2(`airless:schedule:${spec.dagId}`, `DAG '${spec.dagId}' gets no schedule: ${s.reason}`);
         continue;
       }
+      const time = timeSchedule(spec.schedule);
       const schedule = new scheduler.Schedule(this, `Schedule-${spec.dagId}`, {
-        description: `airless: triggers DAG '${spec.dagId}' (${spec.schedule?.kind === 'cron' ? `${spec.schedule.expression} ${spec.schedule.timezone}` : s.expression})`.slice(0, 512),
+        description: `airless: triggers DAG '${spec.dagId}' (${time?.kind === 'cron' ? `${time.expression} ${time.timezone}` : s.expression})`.slice(0, 512),
         schedule: scheduler.ScheduleExpression.expression(s.expression, TimeZone.of(s.timezone)),
         timeWindow: scheduler.TimeWindow.off(),
         target: new schedulerTargets.LambdaInvoke(f.trigger, {

@@ -1,5 +1,5 @@
 import { AirlessError } from '../lib/errors.ts';
-import type { DagSpec, ScheduleSpec } from '../lib/model/spec.ts';
+import { timeSchedule, type DagSpec, type ScheduleSpec } from '../lib/model/spec.ts';
 
 /** What an EventBridge Scheduler schedule gets for a DAG's schedule. */
 export type EventBridgeSchedule =
@@ -109,8 +109,10 @@ export function eventBridgeAt(date: Date): string {
  * nothing to schedule: trigger the run by hand), no schedule is none.
  */
 export function eventBridgeSchedule(dag: Pick<DagSpec, 'dagId' | 'schedule' | 'startDate'>, now: Date = new Date()): EventBridgeSchedule {
-  const s: ScheduleSpec | null = dag.schedule;
   const what = `DAG '${dag.dagId}', field 'schedule'`;
+  if (dag.schedule?.kind === 'assets') return { kind: 'none', reason: 'the DAG is scheduled on assets only' };
+  // An assets-or-time schedule is scheduled on its time part, as a cron or rate schedule is.
+  const s: ScheduleSpec | null = timeSchedule(dag.schedule);
   if (s === null) return { kind: 'none', reason: 'the DAG has no schedule' };
   switch (s.kind) {
     case 'cron':

@@ -82,3 +82,24 @@ export { parseConnectionUri, connectionUri } from './secrets/connection-uri.ts';
 export type { VariablesApi, ConnectionsApi } from './secrets/lookup.ts';
 export type { VariableRecord, ConnectionRecord } from './secrets/records.ts';
 export type { SecretsBackendKind, SecretsBackendOptions } from './secrets/backends.ts';
+export {
+  asset,
+  and,
+  or,
+  assetOrTime,
+  s3Watcher,
+  sqsWatcher,
+  eventBridgeWatcher,
+  fileWatcher,
+  Asset,
+  AssetCondition,
+  type AssetOptions,
+  type AssetOrTime,
+  type AssetOrTimeOptions,
+  type AssetWatcher,
+  type SqsWatcherOptions,
+  type EventBridgeWatcherOptions,
+} from './authoring/assets.ts';
+export { assetId, type AssetSpec, type AssetConditionSpec, type AssetWatcherSpec, type AssetEvent, type AssetEventRecord, type AssetRecord, type AssetEventSource } from './model/asset.ts';
+export type { OutletEventAccessor } from './authoring/context.ts';
+export type { AssetEventInput, RecordedAssetEvent } from './scheduler/assets.ts';

@@ -9,6 +9,7 @@ import type { FinishRequest, ResetRequest, StateStore, TiUpdate } from '../lib/s
 import type { TerminalTiState } from '../lib/model/states.ts';
 import { cut, parseErrorText as err, serializeError, summarizeError, type ErrorInfo } from '../lib/error-info.ts';
 import { NonRetriableError } from '../lib/errors.ts';
+import { describeAssetStoreContract } from './store-contract-assets.ts';
 
 /**
  * The behaviour every StateStore must have, as one suite: `describeStoreContract(name, makeStore)` runs it
@@ -1951,6 +1952,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         }
       });
     });
+
+    describeAssetStoreContract(makeStore);
 
     // ---------------------------------------------------------------------------------------------
     describe('variables and connections', () => {

@@ -772,6 +772,24 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     expect((await again.getRun({ dagId: 'a', runId: 'r1' }))?.state).toBe('running');
   });
 
+  it('migrating on to version 7 adds assets, asset events and consumer queues, empty and usable; old runs have no triggering events', async () => {
+    const path = v4File(V4_ROWS);
+    const s = open(path);
+    expect(await s.listAssets()).toEqual([]);
+    expect(await s.listAssetEvents({ limit: 10 })).toEqual({ events: [], total: 0 });
+    const e = { id: '2026-01-01T00:00:00.000Z_0badcafe', uri: 's3://b/k', assetId: 'x', extra: {}, timestamp: '2026-01-01T00:00:00.000Z', source: { kind: 'api' as const, user: null }, dedupeKey: 'k', createdRuns: [] };
+    expect((await s.putAssetEvent(e)).applied).toBe(true);
+    await s.queueAssetEvent({ dagId: 'a', uri: e.uri, eventId: e.id, timestamp: e.timestamp });
+    s.close();
+    const again = open(path);
+    expect((await again.putAssetEvent(e)).applied).toBe(false);
+    expect(await again.listAssetQueue('a')).toHaveLength(1);
+    const run = await again.getRun({ dagId: 'a', runId: 'r1' });
+    expect(run?.state).toBe('running');
+    expect(run && 'triggeringAssetEvents' in run).toBe(false);
+    again.close();
+  });
+
   it('a new file and a migrated one have the same tables and columns, in the same order', () => {
     const fresh = open();
     const migrated = open(v4File(''));

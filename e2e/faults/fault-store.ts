@@ -17,7 +17,7 @@ export const WRITE_METHODS: ReadonlySet<string> = new Set([
   'finishTaskInstance', 'updateTaskInstances', 'finishTaskInstances', 'putXComs', 'appendLogs', 'resetTaskInstances', 'withdrawExpansion',
   'deleteTaskResults', 'deleteRun', 'deleteDagRecord', 'deleteSemaphores', 'createBackfill', 'updateBackfill', 'putXCom', 'putItemResult',
   'appendPipelineSave', 'appendLog', 'registerDagVersion', 'markDagVersionPruned', 'setDagPaused', 'putPool', 'tryAcquire', 'release', 'countUp', 'enqueueWaiter',
-  'dequeueWaiter',
+  'dequeueWaiter', 'putAssetEvent', 'addAssetEventRuns', 'upsertAsset', 'queueAssetEvent', 'consumeAssetQueue',
 ]);
 
 /** A transient store failure, as a network error or a throttle would be: retryable. */

@@ -59,7 +59,7 @@ export function proxyTarget(store: StateStore): CaseTarget {
 
 export function faultDagResolver(dags: readonly Dag[] = faultDags): DagResolver {
   const byId = new Map(dags.map((d) => [d.dagId, d]));
-  return { getDag: (id) => byId.get(id) };
+  return { getDag: (id) => byId.get(id), dags };
 }
 
 /** What driving a case did. */

@@ -3,6 +3,7 @@ import type { Dag } from '../authoring/dag.ts';
 import type { PipelineSave } from '../authoring/context.ts';
 import type { ParamSchema, ScheduleSpec, TaskKind, TaskSpec } from '../model/spec.ts';
 import { scheduleText } from '../model/schedule.ts';
+import { assetConditionText } from '../model/asset.ts';
 import type { RunState } from '../model/states.ts';
 import type { BackfillDate, ClearResult } from '../scheduler/operations.ts';
 import type { components } from './openapi-types.ts';
@@ -27,6 +28,10 @@ export function scheduleDescription(s: ScheduleSpec | null): string | null {
       return `Every ${s.expression.replace(/^rate\((.*)\)$/, '$1')}`;
     case 'cron':
       return `Cron '${s.expression}' (${s.timezone})`;
+    case 'assets':
+      return `Triggered by assets: ${assetConditionText(s.condition)}`;
+    case 'assets_or_time':
+      return `${scheduleDescription(s.time)}, or triggered by assets: ${assetConditionText(s.condition)}`;
   }
 }
 

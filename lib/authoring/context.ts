@@ -1,4 +1,6 @@
+import type { AssetEvent } from '../model/asset.ts';
 import type { RunState } from '../model/states.ts';
+import type { Asset } from './assets.ts';
 import type { ConnectionsApi, VariablesApi } from '../secrets/lookup.ts';
 
 /** What a task's code receives as its first argument. */
@@ -39,9 +41,25 @@ export interface TaskContext<P = Record<string, any>> {
    * store. Its password shows as `***` in the task's log.
    */
   readonly connections: ConnectionsApi;
+  /**
+   * The event this try's success records for one of the task's `outlets`: set its `extra` (plain JSON)
+   * to give the event metadata (Airflow's `outlet_events[asset].extra`).
+   */
+  outletEvents(asset: Asset): OutletEventAccessor;
+  /**
+   * The asset events that triggered this run (an `asset_triggered` run), by asset uri, oldest first;
+   * an empty object for any other run.
+   */
+  readonly triggeringAssetEvents: Readonly<Record<string, readonly AssetEvent[]>>;
 }
 
-export type RunType = 'manual' | 'scheduled' | 'backfill' | 'triggered';
+/** What a task gives the event of one of its outlets (`ctx.outletEvents(asset)`). */
+export interface OutletEventAccessor {
+  /** Metadata of the event (plain JSON), recorded when the try succeeds. @default {} */
+  extra: Record<string, unknown>;
+}
+
+export type RunType = 'manual' | 'scheduled' | 'backfill' | 'triggered' | 'asset_triggered';
 
 export interface TaskLogger {
   info(message: string, ...args: unknown[]): void;

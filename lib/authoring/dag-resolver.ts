@@ -14,6 +14,11 @@ export interface DagResolver {
    * (never kept, or pruned). Absent: only the versions in memory exist.
    */
   loadVersion?(dagId: string, version: string): Promise<Dag | undefined>;
+  /**
+   * Every DAG it has, at its current version: the scheduler finds the DAGs scheduled on an asset among
+   * them. Absent: none is found (an asset event then starts no run).
+   */
+  readonly dags?: readonly Dag[];
 }
 
 /** The DAG `dagId` at exactly `version`: from memory, else loaded by the resolver; undefined when it cannot be had. */

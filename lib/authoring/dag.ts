@@ -3,7 +3,8 @@ import { checkParamSchemas, type ParamValues } from '../core/params.ts';
 import { toMs, type Duration } from '../model/duration.ts';
 import { findCycle } from '../model/graph.ts';
 import { canonicalJson, sha256 } from '../model/hash.ts';
-import { parseSchedule, type Schedule } from '../model/schedule.ts';
+import type { Schedule } from '../model/schedule.ts';
+import { AssetCollector, parseDagSchedule, parseOutlets, type AssetCondition, type AssetOrTime } from './assets.ts';
 import type { DagSpec, ParamSchema, TaskSpec } from '../model/spec.ts';
 import { TRIGGER_RULES } from '../model/states.ts';
 import { builderStack, DagBuilder, type TaskDraft } from './builder.ts';
@@ -23,10 +24,11 @@ export interface DagOptions<PS extends Record<string, ParamSchema> = Record<stri
    */
   description?: string;
   /**
-   * When runs are created: cron, preset, rate(...), { cron, timezone }, or null.
+   * When runs are created: cron, preset, rate(...), { cron, timezone }, or null; an asset condition
+   * (`asset(...)`, `a.and(b.or(c))`: a run whenever it holds); or `assetOrTime({ schedule, assets })`.
    * @default null (trigger only)
    */
-  schedule?: Schedule;
+  schedule?: Schedule | AssetCondition | AssetOrTime;
   /**
    * First logical date a schedule may produce. Required with a schedule.
    * @default none
@@ -205,7 +207,7 @@ export function dag<const PS extends Record<string, ParamSchema> = Record<string
     if (!(TASK_OPTION_KEYS as readonly string[]).includes(k)) {
       throw new DagDefinitionError(`unknown option '${k}' (known: ${TASK_OPTION_KEYS.join(', ')})`, { ...loc, field: `defaultArgs.${k}` });
     }
-    if (k === 'setup' || k === 'teardown' || k === 'onFailureFailDagrun') {
+    if (k === 'setup' || k === 'teardown' || k === 'onFailureFailDagrun' || k === 'outlets') {
       throw new DagDefinitionError(`'${k}' is a task's own option, not a default for every task`, { ...loc, field: `defaultArgs.${k}` });
     }
   }
@@ -232,7 +234,7 @@ function positiveInt(v: unknown, loc: ErrorLocation, min = 1): number {
   return v;
 }
 
-function taskSpec(b: DagBuilder, d: TaskDraft): TaskSpec {
+function taskSpec(b: DagBuilder, d: TaskDraft, assets: AssetCollector): TaskSpec {
   const o = d.options;
   const loc = (field: string): ErrorLocation => ({ dagId: b.dagId, taskId: d.taskId, field });
   const triggerRule = o.triggerRule ?? 'all_success';
@@ -246,6 +248,7 @@ function taskSpec(b: DagBuilder, d: TaskDraft): TaskSpec {
     );
   }
   const flags = semanticFlags(b, d);
+  const outlets = parseOutlets(o.outlets, assets, { dagId: b.dagId, taskId: d.taskId });
   return {
     ...d.own,
     taskId: d.taskId,
@@ -267,6 +270,8 @@ function taskSpec(b: DagBuilder, d: TaskDraft): TaskSpec {
     doc: o.doc ?? null,
     ...flags,
     ...(flags.teardown ? { triggerRule: 'all_done_setup_success' as const } : {}),
+    // Only when set, so a task without outlets keeps its spec (and the DAG its hash).
+    ...(outlets ? { outlets } : {}),
   };
 }
 
@@ -296,12 +301,14 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
   const params = (options.params ?? {}) as Record<string, ParamSchema>;
   if (typeof params !== 'object' || Array.isArray(params)) throw new DagDefinitionError('params must be an object of JSON Schemas', { ...loc, field: 'params' });
   checkParamSchemas(params, loc);
-  const schedule = parseSchedule(options.schedule, loc);
+  const assets = new AssetCollector();
+  const schedule = parseDagSchedule(options.schedule, assets, loc);
   const startDate = date(options.startDate, { ...loc, field: 'startDate' });
   if (schedule && schedule.kind !== 'once' && startDate === null && options.catchup) {
     throw new DagDefinitionError('catchup needs a startDate', { ...loc, field: 'startDate' });
   }
-  const tasks = [...b.tasks.values()].map((d) => taskSpec(b, d));
+  const tasks = [...b.tasks.values()].map((d) => taskSpec(b, d, assets));
+  const assetSpecs = assets.specs();
   const targets = new NotifierTargets();
   const taskCallbacks = new Map([...b.tasks.values()].map((d) => {
     const at: ErrorLocation = { dagId: b.dagId, taskId: d.taskId };
@@ -333,6 +340,7 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
     // Only when there are some, so a DAG without notifiers or deadlines keeps its structure hash.
     ...(targets.list.length > 0 ? { notifierTargets: targets.list } : {}),
     ...(deadlines.specs.length > 0 ? { deadlines: deadlines.specs } : {}),
+    ...(assetSpecs ? { assets: assetSpecs } : {}),
   };
   const structureHash = sha256(canonicalJson(body)).slice(0, 16);
   const spec: DagSpec = { ...body, fileloc: null, structureHash, bundle: null, version: structureHash };

@@ -1,5 +1,6 @@
 import type { Duration } from '../model/duration.ts';
 import type { TriggerRule } from '../model/states.ts';
+import type { Asset } from './assets.ts';
 import type { TaskCallbackOption } from './callback-list.ts';
 
 /** Options every task accepts; a DAG's or a task group's `defaultArgs` set them for many tasks at once. */
@@ -105,6 +106,12 @@ export interface TaskOptions {
    * @default false
    */
   ignoreFirstDependsOnPast?: boolean;
+  /**
+   * Assets this task updates: each success of the task records an event of each (with the extra the
+   * task's code gave `ctx.outletEvents(asset).extra`), which starts the DAGs scheduled on them.
+   * @default none
+   */
+  outlets?: readonly Asset[];
 }
 
 export const TASK_OPTION_KEYS = [
@@ -127,6 +134,7 @@ export const TASK_OPTION_KEYS = [
   'dependsOnPast',
   'waitForDownstream',
   'ignoreFirstDependsOnPast',
+  'outlets',
 ] as const satisfies readonly (keyof TaskOptions)[];
 
 export const DEFAULT_POOL = 'default_pool';

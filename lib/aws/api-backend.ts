@@ -2,6 +2,7 @@ import type { Dag } from '../authoring/dag.ts';
 import type { ApiBackend, ApiDags } from '../api/backend.ts';
 import { InputResolver } from '../executor/resolve.ts';
 import { nextScheduledInstant } from '../core/schedule-dates.ts';
+import { timeSchedule } from '../model/spec.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';
 import type { AwsServices } from './handlers.ts';
 import { InvocationHost } from './invocation-host.ts';
@@ -59,8 +60,9 @@ export function deployedApiBackend(svc: AwsServices, bundled: { dags: readonly D
     },
     async nextRun(dagId) {
       const dag = bundled.getDag(dagId);
-      if (!dag?.spec.schedule) return null;
-      const hasScheduledRun = dag.spec.schedule.kind === 'once' && (await svc.store.listRuns({ dagId })).some((r) => r.runType === 'scheduled');
+      const time = timeSchedule(dag?.spec.schedule);
+      if (!dag || !time) return null;
+      const hasScheduledRun = time.kind === 'once' && (await svc.store.listRuns({ dagId })).some((r) => r.runType === 'scheduled');
       return nextScheduledInstant(dag.spec, new Date(now()), hasScheduledRun)?.toISOString() ?? null;
     },
     now: () => new Date(now()),

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { nextScheduleTime } from '../model/schedule.ts';
-import type { ScheduleSpec } from '../model/spec.ts';
+import { timeSchedule, type ScheduleSpec } from '../model/spec.ts';
 
 /** Most runs one scheduled trigger creates when catching up (the next trigger continues from the last). */
 export const MAX_CATCHUP_RUNS = 500;
@@ -39,6 +39,10 @@ export function latestScheduleTime(schedule: ScheduleSpec, at: Date, startDate: 
     }
     case 'cron':
       return new Cron(schedule.expression, { timezone: schedule.timezone, paused: true }).previousRuns(1, new Date(at.getTime() + 1))[0] ?? null;
+    case 'assets':
+      return null;
+    case 'assets_or_time':
+      return latestScheduleTime(schedule.time, at, startDate);
   }
 }
 
@@ -70,14 +74,16 @@ export function scheduledRunDates(
   if (Number.isNaN(firedAt.getTime())) throw new TypeError(`DAG '${dag.dagId}': the fire time is not a date`);
   const start = dag.startDate ? new Date(dag.startDate) : null;
   let logical = firedAt;
-  if (dag.schedule?.kind === 'rate') logical = latestScheduleTime(dag.schedule, firedAt, start)!;
+  // An assets-or-time schedule fires on its time part.
+  const schedule = timeSchedule(dag.schedule);
+  if (schedule?.kind === 'rate') logical = latestScheduleTime(schedule, firedAt, start)!;
   if (start && logical < start) return { dates: [], skipped: `logical date ${logical.toISOString()} is before the DAG's startDate ${dag.startDate}` };
   if (dag.endDate && logical > new Date(dag.endDate)) return { dates: [], skipped: `logical date ${logical.toISOString()} is after the DAG's endDate ${dag.endDate}` };
   const dates: Date[] = [];
-  if (dag.catchup && dag.schedule && dag.schedule.kind !== 'once') {
+  if (dag.catchup && schedule && schedule.kind !== 'once') {
     let t: Date | null = latestScheduledBefore(runs, logical) ?? (start ? new Date(start.getTime() - 1) : null);
     while (t !== null && dates.length < max) {
-      t = nextScheduleTime(dag.schedule, t, start);
+      t = nextScheduleTime(schedule, t, start);
       if (t === null || t >= logical) break;
       dates.push(t);
     }
@@ -94,7 +100,7 @@ export function scheduledRunDates(
  * `@once`: its startDate, unless it has a scheduled run already (`hasScheduledRun`) or that has passed.
  */
 export function nextScheduledInstant(spec: ScheduleFields, now: Date, hasScheduledRun: boolean): Date | null {
-  const schedule = spec.schedule;
+  const schedule = timeSchedule(spec.schedule);
   if (!schedule) return null;
   const start = spec.startDate ? new Date(spec.startDate) : null;
   if (schedule.kind === 'once') return !hasScheduledRun && start !== null && start > now ? start : null;

@@ -1,5 +1,8 @@
 import type { Dag } from '../authoring/dag.ts';
-import type { PipelineContextApi, PipelineState, RunType, TaskContext, TaskLogger } from '../authoring/context.ts';
+import type { OutletEventAccessor, PipelineContextApi, PipelineState, RunType, TaskContext, TaskLogger } from '../authoring/context.ts';
+import { isAsset, type Asset } from '../authoring/assets.ts';
+import type { AssetEvent } from '../model/asset.ts';
+import { outletAccessor } from './outlet-events.ts';
 import { iso } from '../model/time.ts';
 import type { DagRunRecord, LogLine, TaskInstanceRecord } from '../store/records.ts';
 import { retryTransient, type RetryOptions } from '../store/retry.ts';
@@ -126,6 +129,21 @@ export class TaskContextImpl implements TaskContext {
       return (await retryTransient(() => this.store.listXComs(this.run, taskId, key), this.retry)).map((x) => x.value) as T;
     }
     return (await retryTransient(() => this.store.getXCom(this.run, taskId, options?.mapIndex ?? -1, key), this.retry))?.value as T | undefined;
+  }
+
+  outletEvents(asset: Asset): OutletEventAccessor {
+    if (!isAsset(asset)) throw new Error(`ctx.outletEvents: expected an asset (made by asset()), got ${JSON.stringify(asset)}`);
+    const outlets = this.dag.taskIndex.get(this.ti.taskId)?.outlets ?? [];
+    if (!outlets.includes(asset.uri)) {
+      throw new Error(`ctx.outletEvents: '${asset.uri}' is not an outlet of task '${this.ti.taskId}' (its outlets: ${outlets.length ? outlets.join(', ') : 'none'})`);
+    }
+    return outletAccessor(this.ti, asset.uri);
+  }
+
+  get triggeringAssetEvents(): Readonly<Record<string, readonly AssetEvent[]>> {
+    const out: Record<string, AssetEvent[]> = {};
+    for (const e of this.run.triggeringAssetEvents ?? []) (out[e.uri] ??= []).push(e);
+    return out;
   }
 
   async xcomPush(key: string, value: unknown): Promise<void> {

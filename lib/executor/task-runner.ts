@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { OUTLET_EVENTS_XCOM_KEY, takeOutletExtras } from './outlet-events.ts';
 import type { Dag } from '../authoring/dag.ts';
 import type { TaskContext } from '../authoring/context.ts';
 import {
@@ -668,6 +669,9 @@ export class TaskRunner {
     const held = this.heldResults.get(ti);
     if (held) held.xcom = x;
     else await this.io.putXCom(x);
+    // What the code gave its outlets' events (ctx.outletEvents), read by the scheduler on success.
+    const outlets = takeOutletExtras(ti);
+    if (outlets) await this.io.putXCom({ ...x, key: OUTLET_EVENTS_XCOM_KEY, value: outlets });
   }
 
   private async input(dag: Dag, run: DagRunRecord, spec: TaskSpec, ti: TaskInstanceRecord): Promise<unknown> {

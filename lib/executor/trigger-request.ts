@@ -1,5 +1,5 @@
 import type { RunType } from '../authoring/context.ts';
-import type { ParentRef } from '../store/records.ts';
+import type { AssetEventRecord, ParentRef } from '../store/records.ts';
 
 /**
  * A request to start a run: what `Scheduler.triggerRun` takes, and what a task that triggers a DAG asks
@@ -35,4 +35,6 @@ export interface TriggerRequest {
   dagVersion?: string;
   /** The versions the new run's own triggers pin (a triggered run: its parent's). Default: pinned now, from the current versions. */
   pinnedVersions?: Record<string, string> | null;
+  /** The asset events that create the run (an `asset_triggered` run); kept on it. Default: none. */
+  triggeringAssetEvents?: AssetEventRecord[];
 }

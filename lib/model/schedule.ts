@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { DagDefinitionError, type ErrorLocation } from '../errors.ts';
+import { assetConditionText } from './asset.ts';
 import type { ScheduleSpec } from './spec.ts';
 
 /**
@@ -90,10 +91,17 @@ export function nextScheduleTime(spec: ScheduleSpec, after: Date, startDate: Dat
     }
     case 'cron':
       return new Cron(spec.expression, { timezone: spec.timezone, paused: true }).nextRun(after) ?? null;
+    case 'assets':
+      return null;
+    case 'assets_or_time':
+      return nextScheduleTime(spec.time, after, startDate);
   }
 }
 
-/** The schedule as written ('0 2 * * *', 'rate(5 minutes)', '@once'; a cron's timezone when not UTC), null when triggered only. */
+/**
+ * The schedule as written ('0 2 * * *', 'rate(5 minutes)', '@once'; a cron's timezone when not UTC; assets as
+ * `assets(a & (b | c))`, assets or time as `<time> or assets(...)`), null when triggered only.
+ */
 export function scheduleText(s: ScheduleSpec | null): string | null {
   if (s === null) return null;
   switch (s.kind) {
@@ -103,5 +111,9 @@ export function scheduleText(s: ScheduleSpec | null): string | null {
       return s.expression;
     case 'cron':
       return s.timezone === 'UTC' ? s.expression : `${s.expression} (${s.timezone})`;
+    case 'assets':
+      return `assets(${assetConditionText(s.condition)})`;
+    case 'assets_or_time':
+      return `${scheduleText(s.time)} or assets(${assetConditionText(s.condition)})`;
   }
 }

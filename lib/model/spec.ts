@@ -1,3 +1,4 @@
+import type { AssetConditionSpec, AssetSpec } from './asset.ts';
 import type { DeadlineSpec, NotifierTarget } from './notify-spec.ts';
 import type { RunState, TriggerRule } from './states.ts';
 
@@ -33,6 +34,11 @@ export interface DagSpec {
   notifierTargets?: NotifierTarget[];
   /** Deadline alerts; absent when none. */
   deadlines?: DeadlineSpec[];
+  /**
+   * Every asset the DAG names (its schedule's and its tasks' outlets), sorted by uri; absent when it names
+   * none (so the spec of a DAG without assets keeps its hash).
+   */
+  assets?: AssetSpec[];
   /** sha256 of the canonical JSON of everything above (first 16 hex digits): the structure's identity. */
   structureHash: string;
   /**
@@ -50,7 +56,34 @@ export interface DagSpec {
 export type ScheduleSpec =
   | { kind: 'cron'; expression: string; timezone: string }
   | { kind: 'rate'; everyMs: number; expression: string }
-  | { kind: 'once' };
+  | { kind: 'once' }
+  /** Runs when the condition over assets holds (Airflow's data-aware scheduling). */
+  | { kind: 'assets'; condition: AssetConditionSpec }
+  /** Airflow's AssetOrTimeSchedule: runs on the time schedule and when the condition holds. */
+  | { kind: 'assets_or_time'; condition: AssetConditionSpec; time: TimeScheduleSpec };
+
+/** The schedules that fire at instants of time (what EventBridge Scheduler and the schedule loop fire). */
+export type TimeScheduleSpec = Extract<ScheduleSpec, { kind: 'cron' | 'rate' | 'once' }>;
+
+/** The time part of a schedule (an assets-or-time schedule's time; null for assets alone or none). */
+export function timeSchedule(s: ScheduleSpec | null | undefined): TimeScheduleSpec | null {
+  if (!s) return null;
+  switch (s.kind) {
+    case 'cron':
+    case 'rate':
+    case 'once':
+      return s;
+    case 'assets':
+      return null;
+    case 'assets_or_time':
+      return s.time;
+  }
+}
+
+/** The asset condition of a schedule (null when it waits for no asset). */
+export function assetCondition(s: ScheduleSpec | null | undefined): AssetConditionSpec | null {
+  return s && (s.kind === 'assets' || s.kind === 'assets_or_time') ? s.condition : null;
+}
 
 /** A JSON Schema for one param, with its default. */
 export interface ParamSchema {
@@ -126,6 +159,8 @@ export interface TaskSpecBase {
   waitForDownstream?: true;
   /** With dependsOnPast: the task's first instance (no earlier run has one) runs without looking back. */
   ignoreFirstDependsOnPast?: true;
+  /** The assets (uris) each success of this task records an event of; absent when none. */
+  outlets?: string[];
 }
 
 /** A short-circuit's option. */

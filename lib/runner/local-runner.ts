@@ -1,4 +1,6 @@
 import type { Dag } from '../authoring/dag.ts';
+import { randomUUID } from 'node:crypto';
+import type { AssetEventInput, RecordedAssetEvent } from '../scheduler/assets.ts';
 import { isDag } from '../authoring/dag.ts';
 import { dagAtVersion } from '../authoring/dag-resolver.ts';
 import { DagNotFoundError, errorMessage, failureInfo, LostTryError, TryNotStartedError } from '../errors.ts';
@@ -148,6 +150,9 @@ class DagList implements DagResolver {
   }
   getDag(dagId: string): Dag | undefined {
     return this.byId.get(dagId);
+  }
+  get dags(): Dag[] {
+    return [...this.byId.values()];
   }
 }
 
@@ -688,6 +693,23 @@ export class LocalRunner {
     this.inflight++;
     try {
       return await this.drive((s) => s.triggerRun(req));
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0) this.scheduleIdleCheck();
+    }
+  }
+
+  /**
+   * Record an asset event (a test, `dags test --asset-event`, the standalone's file watcher, the API): the
+   * runs of the DAGs scheduled on the asset whose condition it completes are created and start here.
+   * `dedupeKey` defaults to a new key (every call is a new event).
+   */
+  async recordAssetEvent(input: Omit<AssetEventInput, 'dedupeKey' | 'source'> & Partial<Pick<AssetEventInput, 'dedupeKey' | 'source'>>): Promise<RecordedAssetEvent> {
+    await this.poolsReady;
+    this.inflight++;
+    try {
+      const full: AssetEventInput = { ...input, source: input.source ?? { kind: 'api', user: null }, dedupeKey: input.dedupeKey ?? `local:${randomUUID()}` };
+      return await this.drive((s) => s.recordAssetEvent(full));
     } finally {
       this.inflight--;
       if (this.inflight === 0) this.scheduleIdleCheck();

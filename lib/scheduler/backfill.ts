@@ -2,6 +2,7 @@
 
 import { resolveParams } from '../core/params.ts';
 import { nextScheduleTime } from '../model/schedule.ts';
+import { timeSchedule } from '../model/spec.ts';
 import type { RunState } from '../model/states.ts';
 import { iso } from '../model/time.ts';
 import type { BackfillRecord, DagRunRecord, ReprocessBehavior } from '../store/records.ts';
@@ -107,8 +108,10 @@ async function backfill(s: Step, options: BackfillOptions): Promise<BackfillResu
   const dag = loadedDag(s, options.dagId);
   const dagId = dag.dagId;
   const spec = dag.spec;
-  if (!spec.schedule || spec.schedule.kind === 'once') {
-    throw new OperationError(`the DAG has ${spec.schedule ? "the '@once' schedule" : 'no schedule'}: a backfill needs a periodic schedule`, { dagId, field: 'schedule' });
+  // An assets-or-time schedule is backfilled on its time part.
+  const schedule = timeSchedule(spec.schedule);
+  if (!schedule || schedule.kind === 'once') {
+    throw new OperationError(`the DAG has ${schedule ? "the '@once' schedule" : spec.schedule ? 'no time schedule (only assets)' : 'no schedule'}: a backfill needs a periodic schedule`, { dagId, field: 'schedule' });
   }
   const behavior = options.reprocessBehavior ?? 'none';
   if (!['none', 'failed', 'completed'].includes(behavior)) throw new OperationError(`reprocessBehavior must be 'none', 'failed' or 'completed', got '${String(behavior)}'`, { dagId });
@@ -125,7 +128,7 @@ async function backfill(s: Step, options: BackfillOptions): Promise<BackfillResu
   // The schedule's logical dates in [from, to] that are past (a run is due once its logical date has come).
   const start = spec.startDate ? new Date(spec.startDate) : null;
   const dates: Date[] = [];
-  for (let t = nextScheduleTime(spec.schedule, new Date(from.getTime() - 1), start); t !== null && t <= to && t.getTime() < now; t = nextScheduleTime(spec.schedule, t, start)) {
+  for (let t = nextScheduleTime(schedule, new Date(from.getTime() - 1), start); t !== null && t <= to && t.getTime() < now; t = nextScheduleTime(schedule, t, start)) {
     if (dates.length >= MAX_BACKFILL_DATES) throw new OperationError(`more than ${MAX_BACKFILL_DATES} logical dates between ${from.toISOString()} and ${to.toISOString()}: backfill a shorter range`, { dagId });
     dates.push(t);
   }

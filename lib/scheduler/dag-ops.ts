@@ -8,6 +8,7 @@ import type { Outcome } from './effects.ts';
 import { OperationError } from './operation-error.ts';
 import { stopRun } from './run-end.ts';
 import { startQueuedRuns } from './runs.ts';
+import { createAssetRun } from './assets.ts';
 import type { Scheduler } from './scheduler.ts';
 import { runSemaphore } from './slots.ts';
 import type { Step } from './step.ts';
@@ -116,6 +117,9 @@ export function setDagPaused(scheduler: Scheduler, dagId: string, paused: boolea
   return scheduler.step(async (s) => {
     const rec = await s.store.setDagPaused(dagId, paused, iso(s.now()));
     if (!paused && s.env.dags.getDag(dagId)) await startQueuedRuns(s, dagId);
+    // A paused consumer kept its asset queue: its run is created now if its condition holds.
+    const dag = paused ? undefined : s.env.dags.getDag(dagId);
+    if (dag) await createAssetRun(s, dag);
     return rec;
   });
 }

@@ -19,6 +19,7 @@ import { slotReleases, wakeWaiters } from './slots.ts';
 import type { Step } from './step.ts';
 import { queueInstance, queueInstances } from './tries.ts';
 import { queueWave } from './waves.ts';
+import { recordOutlets } from './assets.ts';
 
 /** Static upstream shape of a task: how many upstream instances are known from the spec alone. */
 interface StaticUpstream {
@@ -282,6 +283,8 @@ export async function finish(
   if (!res) return false;
   s.emitTi(res.ti);
   if (release) for (const name of res.waiters ?? release.map((r) => r.name)) await wakeWaiters(s, name);
+  // The events of its outlets, in the same step as the finish (a replay records them: afterTryMoved).
+  if (state === 'success') await recordOutlets(s, t, res.ti);
   const run = res.run ?? (await s.store.getRun(key));
   if (!run || run.state !== 'running') return true;
   await decideAll(s, dag, run, t.downstream.map((d) => dag.task(d)), res.downstream);

@@ -74,6 +74,7 @@ async function createRun(s: Step, dag: Dag, req: TriggerRequest, id: string | un
   };
   const pinned = req.pinnedVersions !== undefined ? req.pinnedVersions : pinVersions(s, dag);
   if (pinned) run.pinnedVersions = pinned;
+  if (req.triggeringAssetEvents?.length) run.triggeringAssetEvents = req.triggeringAssetEvents;
   if (!(await s.store.createRun(run))) {
     const existing = (await s.store.getRun(run))!;
     if (req.exclusive) throw new RunExistsError(`run '${runId}' of DAG '${dag.dagId}' exists already (${existing.state})`, { dagId: dag.dagId });

@@ -15,10 +15,12 @@ import { isArrayTask, Step, type SchedulerEnv } from './step.ts';
 import { onTimer } from './timers.ts';
 import { resumeDeferred, tryResult, type TrySeen } from './tries.ts';
 import { arrayResult } from './waves.ts';
+import { recordAssetEvent, type AssetEventInput, type RecordedAssetEvent } from './assets.ts';
 
 export { generateRunId, type TriggerRequest } from './runs.ts';
 export type { ReconcileReport } from './reconcile.ts';
 export type { TrySeen } from './tries.ts';
+export type { AssetEventInput, RecordedAssetEvent } from './assets.ts';
 export { DEFAULT_BACKFILL_MAX_ACTIVE_RUNS, runHolder, runSemaphore, tiHolder, waveHolder } from './slots.ts';
 
 export interface SchedulerOptions {
@@ -204,6 +206,17 @@ export class Scheduler {
   reconcileRun(ref: RunRef, options: ReconcileOptions): Promise<Outcome<ReconcileReport>> {
     const { dagId, runId } = ref;
     return this.runStep({ dagId, runId }, emptyReport(ref), (s) => reconcile(s, { dagId, runId }, options));
+  }
+
+  /**
+   * An asset was updated (a watcher saw it, the API was told, a task's outlet): record the event, exactly
+   * once per `dedupeKey`; queue it for every loaded DAG whose schedule names its uri; and for each of those
+   * whose condition now holds over its queue, create one `asset_triggered` run with the queued events and
+   * consume the queue. A delivery seen again finishes what an interrupted first one left (no second run,
+   * no lost run). An unknown uri is recorded (its asset record created) and starts nothing.
+   */
+  recordAssetEvent(input: AssetEventInput): Promise<Outcome<RecordedAssetEvent>> {
+    return this.step((s) => recordAssetEvent(s, input));
   }
 
   /** Whether a task's map indexes go to Batch as array jobs (the host must be able to start waves). */

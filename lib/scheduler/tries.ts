@@ -16,6 +16,7 @@ import { guarded } from './run-end.ts';
 import { releaseSlots, takeSlots, takeSlotsMany, tiHolder } from './slots.ts';
 import type { Step } from './step.ts';
 import { queueWave } from './waves.ts';
+import { recordOutlets } from './assets.ts';
 
 /** Take slots and queue the instance for its try; or leave it scheduled, waiting for a slot. */
 export async function queueInstance(s: Step, dag: Dag, ti: TaskInstanceRecord): Promise<void> {
@@ -207,6 +208,8 @@ async function afterTryMoved(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, 
     case 'skipped':
     case 'upstream_failed':
       await releaseSlots(s, dag, t, holder);
+      // A first delivery that died between the finish and its outlets' events: recorded now (once per key).
+      await recordOutlets(s, t, ti);
       return decideDownstream(s, dag, run, t);
     case 'up_for_retry':
       await releaseSlots(s, dag, t, holder);

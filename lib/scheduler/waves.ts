@@ -2,6 +2,7 @@
 // (lib/core/arrays.ts). A wave holds one unit of each slot limit (it is one submission), whatever its
 // size; its instances move together, in bulk, and each child's outcome settles its own instance.
 
+import { recordOutlets } from './assets.ts';
 import type { Dag } from '../authoring/dag.ts';
 import { groupBounds, waveJobName, type ArrayRef, type ChildOutcome } from '../core/arrays.ts';
 import { decideAfterFailure } from '../core/retry.ts';
@@ -89,6 +90,8 @@ async function finishMany(
     moved.push(done);
     s.emitTi(done);
   });
+  // Each child that succeeded records its outlets' events (as a mapped task's instances do).
+  if (state === 'success') for (const done of moved) await recordOutlets(s, t, done);
   return { moved, result };
 }
 

@@ -1,7 +1,7 @@
 import type { Dag } from '../authoring/dag.ts';
 import { latestScheduledBefore, latestScheduleTime, MAX_CATCHUP_RUNS, nextScheduledInstant, scheduledRunDates } from '../core/schedule-dates.ts';
 import { errorMessage } from '../errors.ts';
-import type { DagSpec } from '../model/spec.ts';
+import { timeSchedule, type DagSpec } from '../model/spec.ts';
 import type { Clock } from '../runner/clock.ts';
 import type { TriggerRequest } from '../scheduler/scheduler.ts';
 import type { DagRunRecord } from '../store/records.ts';
@@ -45,7 +45,7 @@ function latestScheduled(runs: readonly DagRunRecord[]): Date | null {
  * startDate/endDate), or null. `@once` is due at its startDate (at once without one) until it has run.
  */
 export function latestDueInstant(spec: DagSpec, now: Date, hasScheduledRun: boolean): Date | null {
-  const schedule = spec.schedule;
+  const schedule = timeSchedule(spec.schedule);
   if (!schedule) return null;
   const start = spec.startDate ? new Date(spec.startDate) : null;
   if (schedule.kind === 'once') {
@@ -78,7 +78,7 @@ export class ScheduleLoop {
 
   constructor(private readonly options: ScheduleLoopOptions) {
     for (const dag of options.dags) {
-      if (dag.spec.schedule) this.slots.set(dag.dagId, { dag, cancel: null, armed: null, chain: Promise.resolve(), removed: false });
+      if (timeSchedule(dag.spec.schedule)) this.slots.set(dag.dagId, { dag, cancel: null, armed: null, chain: Promise.resolve(), removed: false });
     }
   }
 
@@ -88,7 +88,7 @@ export class ScheduleLoop {
    * others keep their timer and fire the new definition. Resolves once the refreshes have ended.
    */
   async setDags(dags: readonly Dag[]): Promise<void> {
-    const next = new Map(dags.filter((d) => d.spec.schedule).map((d) => [d.dagId, d]));
+    const next = new Map(dags.filter((d) => timeSchedule(d.spec.schedule)).map((d) => [d.dagId, d]));
     const refresh: string[] = [];
     for (const [dagId, slot] of this.slots) {
       if (next.has(dagId)) continue;
@@ -207,7 +207,7 @@ export class ScheduleLoop {
     const { dag } = slot;
     const now = new Date(this.options.clock.now());
     // `@once` has fired (or cannot) once something is due or done: nothing to arm past that.
-    const next = dag.spec.schedule?.kind === 'once' ? nextScheduledInstant(dag.spec, now, latestDueInstant(dag.spec, now, false) !== null) : nextScheduledInstant(dag.spec, now, false);
+    const next = timeSchedule(dag.spec.schedule)?.kind === 'once' ? nextScheduledInstant(dag.spec, now, latestDueInstant(dag.spec, now, false) !== null) : nextScheduledInstant(dag.spec, now, false);
     if (next === null) return;
     slot.armed = next;
     slot.cancel = this.options.clock.setTimer(next.getTime(), () => {

@@ -22,6 +22,11 @@ export const ItemType = {
   backfill: 'backfill',
   variable: 'variable',
   connection: 'connection',
+  asset: 'asset',
+  assetEvent: 'assetEvent',
+  assetEventOfAsset: 'assetEventOfAsset',
+  assetEventDedupe: 'assetEventDedupe',
+  assetQueueEntry: 'assetQueue',
 } as const;
 
 // Task instances -------------------------------------------------------------------------------------
@@ -110,15 +115,16 @@ const RUN_FIELD_SET: Record<keyof DagRunRecord, true> = {
   backfillId: true,
   clearNumber: true,
   pinnedVersions: true,
+  triggeringAssetEvents: true,
 };
 /**
  * Optional run fields: left out of the record when null (or 0), as a run that never had them.
  * `pinnedVersions` is a map attribute (DAG id → version: strings, which DynamoDB keeps as they are).
  */
-const OPTIONAL_RUN_FIELDS = new Set<keyof DagRunRecord>(['backfillId', 'clearNumber', 'pinnedVersions']);
+const OPTIONAL_RUN_FIELDS = new Set<keyof DagRunRecord>(['backfillId', 'clearNumber', 'pinnedVersions', 'triggeringAssetEvents']);
 export const RUN_FIELDS = Object.keys(RUN_FIELD_SET) as (keyof DagRunRecord)[];
 /** conf and params are kept as JSON text: any JSON survives (DynamoDB numbers and maps do not take all). */
-const JSON_RUN_FIELDS = new Set<keyof DagRunRecord>(['conf', 'params', 'parent']);
+const JSON_RUN_FIELDS = new Set<keyof DagRunRecord>(['conf', 'params', 'parent', 'triggeringAssetEvents']);
 
 export function runAttributes(run: DagRunRecord): Item {
   const out: Item = {};
@@ -131,7 +137,9 @@ export function itemToRun(item: Item): DagRunRecord {
   for (const f of RUN_FIELDS) {
     const v = item[f] ?? null;
     if (OPTIONAL_RUN_FIELDS.has(f) && (v === null || v === 0)) continue;
-    out[f] = JSON_RUN_FIELDS.has(f) && typeof v === 'string' ? JSON.parse(v) : v;
+    const value: unknown = JSON_RUN_FIELDS.has(f) && typeof v === 'string' ? JSON.parse(v) : v;
+    if (OPTIONAL_RUN_FIELDS.has(f) && value === null) continue;
+    out[f] = value;
   }
   return out as unknown as DagRunRecord;
 }

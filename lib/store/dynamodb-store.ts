@@ -38,6 +38,9 @@ import type { LargeValueStore } from './large-values.ts';
 import { backfillOrder, historyWithCurrentTry, pipelineScopeOf, runKeyText, runRefOf, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionEntry, type DagVersionRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
+import { DynamoDbAssets } from './dynamodb-assets.ts';
+import type { AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
+import type { AssetEventRecord, AssetRecord } from '../model/asset.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
   freePart,
@@ -1541,6 +1544,43 @@ export class DynamoDbStateStore implements StateStore {
   async listPools(): Promise<PoolRecord[]> {
     const items = await this.queryPrefix(prefixes.poolPartition, 'POOL#');
     return items.map((item) => ({ name: String(item.name), slots: Number(item.slots), description: textOrEmpty(item.description) }));
+  }
+
+  // Assets (lib/store/dynamodb-assets.ts, keyed as lib/store/table-design.ts documents).
+
+  private assetsQ: DynamoDbAssets | undefined;
+  private get assetsPart(): DynamoDbAssets {
+    return (this.assetsQ ??= new DynamoDbAssets(this.doc, this.tableName, this.tx));
+  }
+  putAssetEvent(e: AssetEventRecord): Promise<{ applied: boolean; event: AssetEventRecord }> {
+    return this.assetsPart.putAssetEvent(e);
+  }
+  getAssetEvent(id: string): Promise<AssetEventRecord | null> {
+    return this.assetsPart.getAssetEvent(id);
+  }
+  listAssetEvents(q: AssetEventQuery): Promise<{ events: AssetEventRecord[]; total: number }> {
+    return this.assetsPart.listAssetEvents(q);
+  }
+  addAssetEventRuns(id: string, runs: readonly RunRef[]): Promise<void> {
+    return this.assetsPart.addAssetEventRuns(id, runs);
+  }
+  upsertAsset(a: Pick<AssetRecord, 'uri' | 'name' | 'group' | 'extra'>, at: string): Promise<AssetRecord> {
+    return this.assetsPart.upsertAsset(a, at);
+  }
+  getAsset(uri: string): Promise<AssetRecord | null> {
+    return this.assetsPart.getAsset(uri);
+  }
+  listAssets(): Promise<AssetRecord[]> {
+    return this.assetsPart.listAssets();
+  }
+  queueAssetEvent(entry: AssetQueueEntry): Promise<void> {
+    return this.assetsPart.queueAssetEvent(entry);
+  }
+  listAssetQueue(dagId: string): Promise<AssetQueueEntry[]> {
+    return this.assetsPart.listAssetQueue(dagId);
+  }
+  consumeAssetQueue(dagId: string, eventIds: readonly string[]): Promise<void> {
+    return this.assetsPart.consumeAssetQueue(dagId, eventIds);
   }
 
   // Variables and connections: one partition each (lib/store/table-design.ts).

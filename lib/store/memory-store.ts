@@ -2,6 +2,9 @@ import type { RunState, TerminalTiState } from '../model/states.ts';
 import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runKeyText, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionEntry, type DagVersionRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
+import { MemoryAssets } from './memory-assets.ts';
+import type { AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
+import type { AssetEventRecord, AssetRecord } from '../model/asset.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
 function taskState(run: RunRef, taskId: string): TaskStateRecord {
@@ -627,5 +630,38 @@ export class MemoryStateStore implements StateStore {
 
   async deleteConnection(connectionId: string): Promise<boolean> {
     return this.connections.delete(connectionId);
+  }
+
+  // Assets (asset-store.ts) -------------------------------------------------------------------------
+  private readonly assetsPart = new MemoryAssets();
+  putAssetEvent(e: AssetEventRecord): Promise<{ applied: boolean; event: AssetEventRecord }> {
+    return this.assetsPart.putAssetEvent(e);
+  }
+  getAssetEvent(id: string): Promise<AssetEventRecord | null> {
+    return this.assetsPart.getAssetEvent(id);
+  }
+  listAssetEvents(q: AssetEventQuery): Promise<{ events: AssetEventRecord[]; total: number }> {
+    return this.assetsPart.listAssetEvents(q);
+  }
+  addAssetEventRuns(id: string, runs: readonly RunRef[]): Promise<void> {
+    return this.assetsPart.addAssetEventRuns(id, runs);
+  }
+  upsertAsset(a: Pick<AssetRecord, 'uri' | 'name' | 'group' | 'extra'>, at: string): Promise<AssetRecord> {
+    return this.assetsPart.upsertAsset(a, at);
+  }
+  getAsset(uri: string): Promise<AssetRecord | null> {
+    return this.assetsPart.getAsset(uri);
+  }
+  listAssets(): Promise<AssetRecord[]> {
+    return this.assetsPart.listAssets();
+  }
+  queueAssetEvent(entry: AssetQueueEntry): Promise<void> {
+    return this.assetsPart.queueAssetEvent(entry);
+  }
+  listAssetQueue(dagId: string): Promise<AssetQueueEntry[]> {
+    return this.assetsPart.listAssetQueue(dagId);
+  }
+  consumeAssetQueue(dagId: string, eventIds: readonly string[]): Promise<void> {
+    return this.assetsPart.consumeAssetQueue(dagId, eventIds);
   }
 }

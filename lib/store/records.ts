@@ -44,7 +44,12 @@ export interface DagRunRecord {
    * its parent's). Absent (or null): none pinned, a child runs on its DAG's current version.
    */
   pinnedVersions?: Record<string, string> | null;
+  /** The asset events that created this run (an `asset_triggered` run), copies, oldest first. Absent: none. */
+  triggeringAssetEvents?: AssetEventRecord[] | null;
 }
+
+export type { AssetEventRecord, AssetRecord, AssetEventSource } from '../model/asset.ts';
+import type { AssetEventRecord } from '../model/asset.ts';
 
 export { pipelineScopeOf, runKeyText, runRefOf, sameRun, sameTi, tiKeyOf, type ParentRef, type RunRef, type TiKey } from '../model/keys.ts';
 import type { ParentRef, RunRef, TiKey } from '../model/keys.ts';

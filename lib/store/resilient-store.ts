@@ -55,6 +55,11 @@ export class ResilientStateStore {
     const s = this.inner;
     const ti = (key: TiKey) => s.getTaskInstance(key);
     return {
+      // An event recorded by the attempt that failed: its retry finds its own event under its key.
+      putAssetEvent: async ([e]: unknown[], result: unknown) => {
+        const r = result as { applied: boolean; event: { id: string } };
+        return !r.applied && r.event.id === (e as { id: string }).id ? { ...r, applied: true } : r;
+      },
       createRun: async ([run]: unknown[], created: unknown) => {
         if (created) return created;
         const r = run as DagRunRecord;

@@ -44,6 +44,10 @@ import type {
 } from './state-store.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
 import { SECRETS_TABLES_SQL, SqliteSecrets } from '../secrets/sqlite-secrets.ts';
+import { ASSET_TABLES, ASSET_TABLES_SQL, SqliteAssets } from './sqlite-assets.ts';
+import type { AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
+import { pageAssetEvents } from './asset-store.ts';
+import type { AssetEventRecord, AssetRecord } from '../model/asset.ts';
 
 /**
  * The durable local store of `airless standalone`: every record in one SQLite database file
@@ -81,7 +85,7 @@ import { SECRETS_TABLES_SQL, SqliteSecrets } from '../secrets/sqlite-secrets.ts'
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 6;
+export const SQLITE_SCHEMA_VERSION = 7;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -367,6 +371,13 @@ ALTER TABLE dags ADD COLUMN paused_reason TEXT;
 ALTER TABLE task_instances ADD COLUMN note TEXT;
 ${SECRETS_TABLES_SQL}`;
 
+/**
+ * From schema version 6 to 7: assets, their events and the consumer DAGs' queues (lib/store/sqlite-assets.ts),
+ * and the events that created an asset-triggered run (`runs.triggering_asset_events`, JSON, NULL for none).
+ * A new database gets them after version 6's statements.
+ */
+const MIGRATE_6_TO_7 = ASSET_TABLES_SQL;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -416,10 +427,11 @@ CREATE TABLE counters (
 ${BACKFILLS_TABLE}
 ${MIGRATE_4_TO_5}
 ${MIGRATE_5_TO_6}
+${MIGRATE_6_TO_7}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections'];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections', ...ASSET_TABLES];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -472,6 +484,7 @@ const RUN_COLUMNS: { readonly [K in keyof DagRunRecord]-?: readonly [column: str
   backfillId: ['backfill_id'],
   clearNumber: ['clear_number'],
   pinnedVersions: ['pinned_versions', 'json'],
+  triggeringAssetEvents: ['triggering_asset_events', 'json'],
 };
 const RUN_FIELDS = Object.keys(RUN_COLUMNS) as (keyof DagRunRecord)[];
 const RUN_VALUE_FIELDS = RUN_FIELDS.filter((f) => f !== 'dagId' && f !== 'runId');
@@ -613,7 +626,18 @@ function runFromRow(row: Row): DagRunRecord {
     ...optional('backfillId', strOrNull(row, 'backfill_id')),
     ...optional('clearNumber', numOrNull(row, 'clear_number') || null),
     ...optional('pinnedVersions', pinnedFromColumn(row)),
+    ...optional('triggeringAssetEvents', triggeringFromColumn(row)),
   };
+}
+
+/** A run's triggering asset events column (JSON text of a list, or NULL for none). */
+function triggeringFromColumn(row: Row): AssetEventRecord[] | null {
+  const text = strOrNull(row, 'triggering_asset_events');
+  if (text === null) return null;
+  const v: unknown = JSON.parse(text);
+  if (v === null) return null;
+  if (!Array.isArray(v)) throw corrupt('triggering_asset_events', v);
+  return v as AssetEventRecord[];
 }
 
 /** A run's pinned versions column (JSON text of `{ dagId: version }`, or NULL for none). */
@@ -627,7 +651,7 @@ function pinnedFromColumn(row: Row): Record<string, string> | null {
 }
 
 /** JSON run fields stored as NULL when null or absent (the others are always JSON text). */
-const NULLABLE_JSON_RUN_FIELDS: ReadonlySet<keyof DagRunRecord> = new Set(['parent', 'pinnedVersions']);
+const NULLABLE_JSON_RUN_FIELDS: ReadonlySet<keyof DagRunRecord> = new Set(['parent', 'pinnedVersions', 'triggeringAssetEvents']);
 
 function runValue(run: DagRunRecord, f: keyof DagRunRecord): SQLInputValue {
   const v = run[f];
@@ -1361,6 +1385,53 @@ export class SqliteStateStore implements StateStore {
     return this.q.deletePool.run(name).changes > 0;
   }
 
+  // Assets (asset-store.ts) -------------------------------------------------------------------------
+
+  private assetsQ: SqliteAssets | undefined;
+  private get assetsPart(): SqliteAssets {
+    return (this.assetsQ ??= new SqliteAssets(this.db, (fn) => this.tx(fn)));
+  }
+
+  async putAssetEvent(e: AssetEventRecord): Promise<{ applied: boolean; event: AssetEventRecord }> {
+    return this.assetsPart.putAssetEvent(e);
+  }
+
+  async getAssetEvent(id: string): Promise<AssetEventRecord | null> {
+    return this.assetsPart.getAssetEvent(id);
+  }
+
+  async listAssetEvents(q: AssetEventQuery): Promise<{ events: AssetEventRecord[]; total: number }> {
+    return pageAssetEvents(this.assetsPart.listAssetEvents(q), q);
+  }
+
+  async addAssetEventRuns(id: string, runs: readonly RunRef[]): Promise<void> {
+    this.assetsPart.addAssetEventRuns(id, runs);
+  }
+
+  async upsertAsset(a: Pick<AssetRecord, 'uri' | 'name' | 'group' | 'extra'>, at: string): Promise<AssetRecord> {
+    return this.assetsPart.upsertAsset(a, at);
+  }
+
+  async getAsset(uri: string): Promise<AssetRecord | null> {
+    return this.assetsPart.getAsset(uri);
+  }
+
+  async listAssets(): Promise<AssetRecord[]> {
+    return this.assetsPart.listAssets();
+  }
+
+  async queueAssetEvent(entry: AssetQueueEntry): Promise<void> {
+    this.assetsPart.queueAssetEvent(entry);
+  }
+
+  async listAssetQueue(dagId: string): Promise<AssetQueueEntry[]> {
+    return this.assetsPart.listAssetQueue(dagId);
+  }
+
+  async consumeAssetQueue(dagId: string, eventIds: readonly string[]): Promise<void> {
+    this.assetsPart.consumeAssetQueue(dagId, eventIds);
+  }
+
   // Variables and connections ------------------------------------------------------------------------
 
   private get secrets(): SqliteSecrets {
@@ -1548,6 +1619,8 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 5) tables.add('dag_versions');
       // Created by the migration to version 6 below.
       if (version < 6) tables.add('variables').add('connections');
+      // Created by the migration to version 7 below.
+      if (version < 7) for (const t of ASSET_TABLES) tables.add(t);
       // Added without a version of its own (created if missing): a file of an earlier airless gets it here.
       db.exec(SEMAPHORE_HOLDERS_TABLE);
       tables.add('semaphore_holders');
@@ -1564,6 +1637,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 6) {
         db.exec(MIGRATE_5_TO_6);
         db.prepare('UPDATE schema_version SET version = 6, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
+      if (version < 7) {
+        db.exec(MIGRATE_6_TO_7);
+        db.prepare('UPDATE schema_version SET version = 7, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
     }
     db.exec('COMMIT');

@@ -15,6 +15,7 @@ import type {
   XComRecord,
 } from './records.ts';
 import type { SecretsStore } from '../secrets/records.ts';
+import type { AssetStore } from './asset-store.ts';
 
 /** Condition on a task instance for a transition: its current state (and try) must match. */
 export interface TiExpectation {
@@ -130,8 +131,8 @@ export interface DeletedRun {
  * two DAGs can each have a run `scheduled__2026-01-01T00:00:00.000Z`); a task instance by its
  * {@link TiKey} (the run's identity, task and map index).
  */
-/** Variables and connections are part of every store (lib/secrets/records.ts). */
-export interface StateStore extends SecretsStore {
+/** Variables and connections are part of every store (lib/secrets/records.ts); assets too (asset-store.ts). */
+export interface StateStore extends SecretsStore, AssetStore {
   // Runs -------------------------------------------------------------------------------------------
   /** Create a run; false if its DAG has a run with that id. */
   createRun(run: DagRunRecord): Promise<boolean>;

@@ -25,6 +25,20 @@
  * | DAG version     | `DAG#<dagId>`          | `VERSION#<version>`                              |                                        |                               |
  * | variable        | `VARIABLES`            | `VAR#<key>`                                      |                                        |                               |
  * | connection      | `CONNECTIONS`          | `CONN#<connectionId>`                            |                                        |                               |
+ * | asset           | `ASSETS`               | `ASSET#<assetId>`                                |                                        |                               |
+ * | asset event     | `ASSETEVENTS`          | `EV#<eventId>`                                   |                                        |                               |
+ * | asset's event   | `ASSETEV#<assetId>`    | `EV#<eventId>`                                   |                                        |                               |
+ * | event dedupe key| `AEDEDUPE#<sha256(key)>` | `DEDUPE`                                       |                                        |                               |
+ * | consumer queue  | `ASSETQ#<dagId>`       | `EV#<eventId>`                                   |                                        |                               |
+ *
+ * Assets (lib/store/dynamodb-assets.ts): one partition holds every asset (`listAssets` is a Query) and one
+ * every event (event ids start with their ISO timestamp, so a Query reads them by time, either way); an
+ * asset's partition indexes its events (ids only, the events read with BatchGetItem). An event is put in
+ * one transaction with its dedupe key item (conditional on absence: a delivery seen again cancels it, and
+ * the key item names the event first recorded), its asset's index item and its asset's record (created if
+ * missing); the asset's `lastEventId` then moves to it, conditional on being older. A run an event created
+ * is added to its `createdRunKeys` string set (ADD: idempotent). A consumer DAG's queue (Airflow's
+ * AssetDagRunQueue) is a partition of the events it has not consumed: queueing is a put, consuming deletes.
  *
  * A DAG's partition holds its record, its backfills and its version records: `getDagVersion` is a GetItem,
  * `listDagVersions` a Query on `VERSION#` (sorted by `createdAt` after it: a DAG has few versions), and
@@ -151,6 +165,12 @@ export const keys = {
   counter: (name: string) => ({ [PK]: `CNT#${name}`, [SK]: 'CNT' }),
   variable: (key: string) => ({ [PK]: 'VARIABLES', [SK]: `VAR#${freePart(key)}` }),
   connection: (connectionId: string) => ({ [PK]: 'CONNECTIONS', [SK]: `CONN#${freePart(connectionId)}` }),
+  asset: (assetId: string) => ({ [PK]: 'ASSETS', [SK]: `ASSET#${assetId}` }),
+  assetEvent: (eventId: string) => ({ [PK]: 'ASSETEVENTS', [SK]: `EV#${freePart(eventId)}` }),
+  assetEventOfAsset: (assetId: string, eventId: string) => ({ [PK]: `ASSETEV#${assetId}`, [SK]: `EV#${freePart(eventId)}` }),
+  /** `keyHash`: sha256 (hex) of the event's dedupe key (a key of any length fits). */
+  assetEventDedupe: (keyHash: string) => ({ [PK]: `AEDEDUPE#${keyHash}`, [SK]: 'DEDUPE' }),
+  assetQueueEntry: (dagId: string, eventId: string) => ({ [PK]: `ASSETQ#${dagIdPart(dagId)}`, [SK]: `EV#${freePart(eventId)}` }),
 } as const;
 
 /** Sort-key prefixes for queries inside a partition. */
@@ -169,6 +189,10 @@ export const prefixes = {
   dagVersions: 'VERSION#',
   variablePartition: 'VARIABLES',
   connectionPartition: 'CONNECTIONS',
+  assetPartition: 'ASSETS',
+  assetEventPartition: 'ASSETEVENTS',
+  eventsOfAssetPartition: (assetId: string) => `ASSETEV#${assetId}`,
+  assetQueuePartition: (dagId: string) => `ASSETQ#${dagIdPart(dagId)}`,
   /** Prefixes of the items that expire after a run ends. */
   expiring: ['XC#', 'IT#', 'LOG#'] as const,
 } as const;

@@ -1,0 +1,126 @@
+// Assets: an event recorded (exactly once per dedupe key), queued for every DAG whose schedule names its
+// asset, and a run created for a consumer DAG whose condition holds over its queue (Airflow's
+// AssetDagRunQueue); a task's success records an event per outlet. Every step is idempotent: a delivery
+// seen again finishes what an interrupted first delivery left, and starts no second run.
+
+import type { Dag } from '../authoring/dag.ts';
+import { OUTLET_EVENTS_XCOM_KEY } from '../executor/outlet-events.ts';
+import { assetEventId, assetId, conditionUris, evaluateAssetCondition, taskOutletDedupeKey, uriScheme, type AssetEventRecord, type AssetEventSource } from '../model/asset.ts';
+import { sha256 } from '../model/hash.ts';
+import { assetCondition, type TaskSpec } from '../model/spec.ts';
+import { iso } from '../model/time.ts';
+import type { RunRef, TaskInstanceRecord } from '../store/records.ts';
+import { OperationError } from './operation-error.ts';
+import { triggerRun } from './runs.ts';
+import type { Step } from './step.ts';
+
+/** What `Scheduler.recordAssetEvent` takes. */
+export interface AssetEventInput {
+  /** The asset's uri (a scheme and no spaces). */
+  uri: string;
+  /** Metadata of the event (plain JSON). @default {} */
+  extra?: Record<string, unknown>;
+  source: AssetEventSource;
+  /** A delivery seen twice (same key) records one event and starts its runs once. */
+  dedupeKey: string;
+  /** ISO-8601. @default now */
+  timestamp?: string;
+}
+
+/** What recording an event did. */
+export interface RecordedAssetEvent {
+  /** The event as stored (the first one recorded with its dedupe key when this was a duplicate). */
+  event: AssetEventRecord;
+  /** The dedupe key had been seen: nothing new was recorded (what the first delivery left was finished). */
+  duplicate: boolean;
+  /** The consumer runs this call created (or found created by an interrupted first delivery). */
+  runs: RunRef[];
+}
+
+/** The DAGs the scheduler can see whose schedule names `uri` (their current versions). */
+export function consumersOf(s: Step, uri: string): Dag[] {
+  return (s.env.dags.dags ?? []).filter((d) => {
+    const c = assetCondition(d.spec.schedule);
+    return c !== null && conditionUris(c).includes(uri);
+  });
+}
+
+/** See `Scheduler.recordAssetEvent`. */
+export async function recordAssetEvent(s: Step, input: AssetEventInput): Promise<RecordedAssetEvent> {
+  const { uri, dedupeKey } = input;
+  if (typeof uri !== 'string' || uriScheme(uri) === null || /\s/.test(uri)) throw new OperationError(`asset uri ${JSON.stringify(uri)} is invalid: it needs a scheme (s3://, file://...) and no whitespace`, { field: 'uri' });
+  if (typeof dedupeKey !== 'string' || dedupeKey.length === 0) throw new OperationError('an asset event needs a non-empty dedupe key', { field: 'dedupeKey' });
+  const extra = input.extra ?? {};
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new OperationError(`an asset event's extra must be a JSON object, got ${JSON.stringify(extra)}`, { field: 'extra' });
+  const timestamp = input.timestamp === undefined ? iso(s.now()) : new Date(input.timestamp).toISOString();
+  const e: AssetEventRecord = { id: assetEventId(timestamp, dedupeKey), uri, assetId: assetId(uri), extra, timestamp, source: input.source, dedupeKey, createdRuns: [] };
+  const { applied, event } = await s.store.putAssetEvent(e);
+  const runs: RunRef[] = [];
+  for (const dag of consumersOf(s, event.uri)) {
+    // Consumed by a run of this DAG already (a delivery seen again): finish what that run's creation left.
+    const done = event.createdRuns.find((r) => r.dagId === dag.dagId);
+    if (done) {
+      await completeAssetRun(s, done);
+      continue;
+    }
+    await s.store.queueAssetEvent({ dagId: dag.dagId, uri: event.uri, eventId: event.id, timestamp: event.timestamp });
+    const run = await createAssetRun(s, dag);
+    if (run) runs.push(run);
+  }
+  const now = runs.length > 0 || !applied ? await s.store.getAssetEvent(event.id) : null;
+  return { event: now ?? event, duplicate: !applied, runs };
+}
+
+/**
+ * A consumer DAG's queue evaluated: when its condition holds over the uris queued (each asset counts
+ * once it has an event since the DAG's last asset-triggered run), one run is created with the queued
+ * events (`asset_triggered`, through the usual run creation: maxActiveRuns applies), the events name the
+ * run, and the queue is consumed. A paused DAG keeps its queue (its run is created when it is unpaused).
+ * The run id is a function of the events, so a step that died after creating the run creates no second
+ * one when it is done again. Returns the run, or null.
+ */
+export async function createAssetRun(s: Step, dag: Dag): Promise<RunRef | null> {
+  const condition = assetCondition(dag.spec.schedule);
+  if (condition === null) return null;
+  const queue = await s.store.listAssetQueue(dag.dagId);
+  if (queue.length === 0 || !evaluateAssetCondition(condition, new Set(queue.map((q) => q.uri)))) return null;
+  if ((await s.store.getDagRecord(dag.dagId))?.paused) return null;
+  const ids = queue.map((q) => q.eventId).sort();
+  const events = (await Promise.all(ids.map((id) => s.store.getAssetEvent(id)))).filter((e): e is AssetEventRecord => e !== null);
+  const latest = queue.reduce((t, q) => (q.timestamp > t ? q.timestamp : t), queue[0]!.timestamp);
+  const runId = `asset_triggered__${latest}_${sha256(ids.join('\n')).slice(0, 8)}`;
+  const run = await triggerRun(s, {
+    dagId: dag.dagId,
+    runId,
+    logicalDate: latest,
+    runType: 'asset_triggered',
+    triggeringAssetEvents: events.map((e) => ({ ...e, createdRuns: [] })),
+  });
+  const ref = { dagId: run.dagId, runId: run.runId };
+  await completeAssetRun(s, ref, run.triggeringAssetEvents?.map((e) => e.id) ?? ids);
+  return ref;
+}
+
+/**
+ * After an asset-triggered run was created: its events name it, and they leave its DAG's queue (both
+ * idempotent, done again by a delivery that finds an event naming the run already).
+ */
+async function completeAssetRun(s: Step, ref: RunRef, eventIds?: readonly string[]): Promise<void> {
+  const ids = eventIds ?? (await s.store.getRun(ref))?.triggeringAssetEvents?.map((e) => e.id) ?? [];
+  for (const id of ids) await s.store.addAssetEventRuns(id, [ref]);
+  await s.store.consumeAssetQueue(ref.dagId, ids);
+}
+
+/**
+ * A task instance succeeded: record an event of each of its outlets (with the extra its code gave
+ * `ctx.outletEvents`), deduplicated per instance, try and asset, so a replay records none twice.
+ */
+export async function recordOutlets(s: Step, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
+  if (!t.outlets?.length || ti.state !== 'success') return;
+  const given = (await s.store.getXCom(ti, ti.taskId, ti.mapIndex, OUTLET_EVENTS_XCOM_KEY))?.value;
+  const extras = typeof given === 'object' && given !== null ? (given as Record<string, Record<string, unknown>>) : {};
+  const source: AssetEventSource = { kind: 'task', dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber };
+  for (const uri of t.outlets) {
+    await recordAssetEvent(s, { uri, extra: extras[uri] ?? {}, source, dedupeKey: taskOutletDedupeKey(ti, ti.tryNumber, uri), timestamp: ti.endDate ?? iso(s.now()) });
+  }
+}
