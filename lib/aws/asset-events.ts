@@ -16,8 +16,8 @@
 import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { checkEventPattern, matchesEventPattern, type EventPattern } from '../core/event-pattern.ts';
-import type { AssetEventRecord, AssetEventSource, AssetSpec } from '../model/asset.ts';
-import type { Outcome } from '../scheduler/effects.ts';
+import type { AssetSpec } from '../model/asset.ts';
+import type { AssetEventInput } from '../scheduler/assets.ts';
 import type { RunRef } from '../store/records.ts';
 import { scheduler } from './handlers.ts';
 import type { AwsServices } from './services.ts';
@@ -90,15 +90,7 @@ export function watchedAssets(specs: readonly { dagId: string; assets?: readonly
   return out;
 }
 
-/** One asset event to record: the input of `Scheduler.recordAssetEvent`. */
-export interface AssetEventInput {
-  uri: string;
-  extra: Record<string, unknown>;
-  source: AssetEventSource;
-  dedupeKey: string;
-  /** ISO-8601: when AWS says the event happened (the event's `time`, the message's `SentTimestamp`). */
-  timestamp?: string;
-}
+export type { AssetEventInput } from '../scheduler/assets.ts';
 
 /** An EventBridge event as a rule's Lambda target receives it. */
 export interface EventBridgeEnvelope {
@@ -215,18 +207,6 @@ export function sqsAssetEvents(record: SQSRecord, watched: WatchedAssets): Asset
   }));
 }
 
-/** What `Scheduler.recordAssetEvent` gives back. */
-export interface RecordedAssetEvent {
-  event: AssetEventRecord;
-  duplicate: boolean;
-  runs: RunRef[];
-}
-
-/** The scheduler's step that records an asset event (Scheduler.recordAssetEvent). */
-interface AssetEventRecorder {
-  recordAssetEvent(input: AssetEventInput): Promise<Outcome<RecordedAssetEvent>>;
-}
-
 /** What the function did with an EventBridge event. */
 export interface AssetEventsReport {
   /** Each asset event, recorded now or found recorded (`duplicate`), with the runs it started. */
@@ -254,10 +234,9 @@ export interface AssetEventsOptions {
 export async function handleAssetEvents(event: unknown, svc: AwsServices, options: AssetEventsOptions = {}): Promise<AssetEventsReport | SQSBatchResponse> {
   const watched = watchedAssets((svc.dags.dags ?? []).map((d) => d.spec));
   const { scheduler: s, host } = scheduler(svc, null);
-  const recorder = s as unknown as AssetEventRecorder;
   const recorded: AssetEventsReport['recorded'] = [];
   const record = async (input: AssetEventInput) => {
-    const r = await host.run(recorder.recordAssetEvent(input));
+    const r = await host.run(s.recordAssetEvent(input));
     // A replay may find its runs made by a first delivery that died before arming the reconciler.
     if (r.runs.length > 0) host.runActive();
     const entry = { uri: input.uri, eventId: r.event.id, duplicate: r.duplicate, runs: r.runs };
