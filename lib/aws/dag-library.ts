@@ -13,3 +13,5 @@ export { snsNotifier, webhookNotifier, sesNotifier, isNotifier } from '../author
 export { NotifierError } from '../authoring/callback-list.ts';
 export * from '../public-errors.ts';
 export { serializeError, formatError } from '../error-info.ts';
+export { asset, and, or, assetOrTime, s3Watcher, sqsWatcher, eventBridgeWatcher, fileWatcher, Asset, AssetCondition } from '../authoring/assets.ts';
+export { assetId } from '../model/asset.ts';

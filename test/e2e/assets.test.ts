@@ -40,6 +40,31 @@ const runsOf = async (dagId: string) => (await h().store.listRuns({ dagId })).so
 const readResult = async (dagId: string, runId: string) => (await h().store.getXCom({ dagId, runId }, 'read', -1, 'return_value'))?.value;
 
 describe('assets deployed', () => {
+  it("a producer's outlets start the consumer on a & (b | c) in the task runner's own invocation; c then waits for a", async () => {
+    const producer = await h().run({ dagId: 'e2e_asset_producer', runId: 'produce_1' });
+    expect(producer.state).toBe('success');
+    await h().settle();
+    let runs = await runsOf('e2e_asset_consumer');
+    expect(runs.map((r) => [r.runType, r.state])).toStrictEqual([['asset_triggered', 'success']]);
+    expect(await readResult('e2e_asset_consumer', runs[0]!.runId)).toStrictEqual({ 'e2e://assets/a': [{ rows: 3 }], 'e2e://assets/b': [{}] });
+    // Nothing but the producer's own task-runner steps started it: no trigger or scheduler invocation names the consumer.
+    const named = h().invocations.filter((c) => c.functionName !== 'airless-e2e-task-runner' && JSON.stringify(c.payload).includes('"e2e_asset_consumer"'));
+    expect(named.filter((c) => !JSON.stringify(c.payload).includes('"runId":"asset_triggered__'))).toStrictEqual([]);
+    // c alone: b | c holds, a has had no event since the last run: no run.
+    expect((await h().run({ dagId: 'e2e_asset_c_producer', runId: 'produce_c' })).state).toBe('success');
+    await h().settle();
+    expect(await runsOf('e2e_asset_consumer')).toHaveLength(1);
+    expect((await h().run({ dagId: 'e2e_asset_producer', runId: 'produce_2' })).state).toBe('success');
+    await h().settle();
+    runs = await runsOf('e2e_asset_consumer');
+    expect(runs.map((r) => r.state)).toStrictEqual(['success', 'success']);
+    // The second run starts as soon as make_a's event completes a & c (Airflow's queue: c was waiting); b's event waits for the next a.
+    const second = runs.find((r) => (r.triggeringAssetEvents ?? []).some((e) => e.uri === 'e2e://assets/c'))!;
+    expect(await readResult('e2e_asset_consumer', second.runId)).toStrictEqual({ 'e2e://assets/a': [{ rows: 3 }], 'e2e://assets/c': [{}] });
+    expect((await h().store.listAssetQueue('e2e_asset_consumer')).map((q) => q.uri)).toStrictEqual(['e2e://assets/b']);
+    expect(h().errors).toStrictEqual([]);
+  });
+
   it('synthesizes one rule per S3 and EventBridge watcher and one SQS mapping, from the deployed DAGs', async () => {
     const { rules, queues } = await w();
     expect(rules.map((r) => [r.eventBusName, r.eventPattern])).toStrictEqual(
