@@ -142,3 +142,43 @@ describe('asset watchers construct', () => {
     expect(errors.map((e) => `${e.id}: ${JSON.stringify(e.entry.data).slice(0, 300)}`)).toStrictEqual([]);
   });
 });
+
+describe('the Airless construct with asset watchers', () => {
+  it('makes the asset-events function only when a DAG has a deployed watcher, with the trigger\'s grants, arming the reconciler, cdk-nag clean', async () => {
+    const { Airless } = await import('../cdk/airless.ts');
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Watched', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const airless = new Airless(stack, 'Airless', { dagsFolder: 'test/fixtures/cdk-assets', batch: { mode: 'existing' } });
+    Aspects.of(app).add(new AwsSolutionsChecks());
+    const template = Template.fromStack(stack);
+    const fn = airless.assetWatchers!.function;
+    const fnId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
+    const roleId = stack.getLogicalId(fn.role!.node.defaultChild as CfnElement);
+    // The watchers of the fixture: an S3 rule, an EventBridge rule on its bus, an SQS mapping.
+    const rules = Object.values(template.findResources('AWS::Events::Rule')) as Rule[];
+    expect(rules.map((r) => r.Properties.EventBusName ?? 'default').sort()).toStrictEqual(['default', 'telescope']);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: 'arn:aws:sqs:eu-west-1:123456789012:instrument-alerts', FunctionName: { Ref: fnId } });
+    const fnResource = template.findResources('AWS::Lambda::Function')[fnId] as { Properties: { Timeout: number; Environment: { Variables: Record<string, unknown> } } };
+    expect(fnResource.Properties.Timeout).toBe(30);
+    expect(Object.keys(fnResource.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['TABLE_NAME', 'BUCKET_NAME', 'STATE_MACHINE_NAME_PREFIX', 'RECONCILER_ARN']));
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => {
+      const props = (p as { Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties;
+      return props.Roles.some((r) => r.Ref === roleId) ? props.PolicyDocument.Statement : [];
+    });
+    const actions = new Set(statements.flatMap((s) => [s.Action].flat()));
+    for (const a of ['dynamodb:PutItem', 'dynamodb:Query', 's3:GetObject', 'states:StartExecution', 'states:DescribeExecution', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:SendMessage']) expect(actions.has(a), a).toBe(true);
+    for (const a of ['states:StopExecution', 's3:DeleteObject', 'batch:SubmitJob', 'batch:TerminateJob', 'dynamodb:Scan']) expect(actions.has(a), a).toBe(false);
+    const started = statements.filter((s) => [s.Action].flat().includes('states:StartExecution')).flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r));
+    expect(started.some((r) => r.includes('Reconciler'))).toBe(true);
+    const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    expect(errors.map((e) => `${e.id}: ${JSON.stringify(e.entry.data).slice(0, 300)}`)).toStrictEqual([]);
+
+    const plainApp = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const plainStack = new Stack(plainApp, 'Plain', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const plain = new Airless(plainStack, 'Airless', { dagsFolder: 'test/fixtures/cdk', batch: { mode: 'existing' } });
+    expect(plain.assetWatchers).toBeUndefined();
+    const plainTemplate = Template.fromStack(plainStack);
+    plainTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    plainTemplate.resourceCountIs('AWS::SQS::Queue', 0);
+  }, 180_000);
+});
