@@ -7,6 +7,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { buildVersionBundles, type BuiltBundles } from '../cdk/version-bundles.ts';
+import * as assetConsumer from '../dags/asset_consumer.ts';
+import * as assetOrTime from '../dags/asset_or_time.ts';
+import * as assetProducer from '../dags/asset_producer.ts';
 import * as batchFanout from '../dags/batch_fanout.ts';
 import * as branchingJoin from '../dags/branching_join.ts';
 import * as exampleWorkflow from '../dags/example_workflow.ts';
@@ -28,8 +31,8 @@ import * as e2eSecrets from './dags/e2e_secrets.ts';
 
 /** The harness's DAG folders and their files, as the functions' module lists them (`e2e/` files are e2e/dags/'s). */
 const FOLDERS = [
-  { folder: '../dags', prefix: '', files: ['batch_fanout.ts', 'branching_join.ts', 'example_workflow.ts', 'iteration_vs_mapping.ts', 'setup_teardown.ts', 'solver.ts', 'stage_calibration.ts', 'stage_imaging.ts', 'stage_import_prep.ts'] },
-  { folder: './dags', prefix: 'e2e/', files: ['cost.ts', 'e2e_arrays.ts', 'e2e_assets.ts', 'e2e_chain.ts', 'e2e_deadline.ts', 'e2e_replay.ts', 'e2e_retry.ts', 'e2e_stop.ts', 'e2e_secrets.ts'] },
+  { folder: '../dags', prefix: '', files: ['asset_consumer.ts', 'asset_or_time.ts', 'asset_producer.ts', 'batch_fanout.ts', 'branching_join.ts', 'example_workflow.ts', 'iteration_vs_mapping.ts', 'setup_teardown.ts', 'solver.ts', 'stage_calibration.ts', 'stage_imaging.ts', 'stage_import_prep.ts'] },
+  { folder: './dags', prefix: 'e2e/', files: ['cost.ts', 'e2e_arrays.ts', 'e2e_assets.ts', 'e2e_chain.ts', 'e2e_deadline.ts', 'e2e_replay.ts', 'e2e_retry.ts', 'e2e_secrets.ts', 'e2e_stop.ts'] },
 ] as const;
 
 /** Each file's version bundle, built as the CDK app builds them (the harness uploads them to its bucket). */
@@ -45,6 +48,9 @@ const bundle = (file: string): string => {
 /** The functions' DAG modules: each file with its bundle's hash and its exports. */
 export const dagModules: readonly { file: string; bundle: string; exports: Record<string, unknown> }[] = (
   [
+    ['asset_consumer.ts', assetConsumer],
+    ['asset_or_time.ts', assetOrTime],
+    ['asset_producer.ts', assetProducer],
     ['batch_fanout.ts', batchFanout],
     ['branching_join.ts', branchingJoin],
     ['example_workflow.ts', exampleWorkflow],

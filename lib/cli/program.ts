@@ -24,6 +24,7 @@ import { ApiError } from '../api/client.ts';
 import { API_TOKEN_ENV } from '../standalone/home-files.ts';
 import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
 import { collectPool } from './test-pools.ts';
+import { collectAssetEvent } from './asset-event-option.ts';
 import { Terminal } from './terminal.ts';
 import { registerSecretsCommands } from './secrets-commands.ts';
 import { EXIT } from './usage-error.ts';
@@ -86,6 +87,7 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--skip-waits', 'skip retry delays, sensor poke intervals and deferred waits: time jumps ahead when only they are left')
     .option('--inspect [host:port]', 'wait for a debugger (VS Code, Chrome) before loading the DAGs, and say how to attach (default 127.0.0.1:9229)')
     .option('--pool <name=slots>', 'run with this pool (repeatable); pools not given are unlimited, default_pool has 128 slots', collectPool)
+    .option('--asset-event <uri[=extraJSON]>', 'run as an asset-triggered run with this asset event (repeatable): ctx.triggeringAssetEvents has them', collectAssetEvent)
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-test.ts')).dagsTest(term, dagId, cmd.optsWithGlobals<DagsTestOptions>())));
   dags
     .command('list')

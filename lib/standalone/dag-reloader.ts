@@ -200,6 +200,8 @@ export interface DagReloaderOptions {
    * started with was loaded (`DagBag.typechecked`).
    */
   typecheck?: boolean;
+  /** Told of the DAGs after each reload (after the schedule loop): the file-asset watcher re-arms. Default: nothing. */
+  onReload?(dags: readonly Dag[]): void;
 }
 
 /** A path changed under the DAGs folder that is not a DAG's concern: dot-files and folders (editors' swap files), packages. */
@@ -312,6 +314,7 @@ export class DagReloader {
       warn(`${prefix}: registering the new DAG versions failed: ${errorMessage(e)}`);
     }
     await this.options.loop.setDags(bag.dags);
+    this.options.onReload?.(bag.dags);
     for (const c of changes) {
       if (c.kind === 'added') lines.push(`DAG '${c.dagId}' added (version ${c.version})`);
       else if (c.kind === 'changed') lines.push(`DAG '${c.dagId}' changed (version ${c.from}→${c.to})`);

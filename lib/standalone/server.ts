@@ -17,6 +17,7 @@ import { sqliteDatabasePath, SqliteStateStore } from '../store/sqlite-store.ts';
 import { INTERRUPTED_TRY, resumeRuns, StandaloneInterruptedError, type ResumeReport } from './resume.ts';
 import { DagReloader, VersionedDags } from './dag-reloader.ts';
 import { ScheduleLoop } from './schedule-loop.ts';
+import { AssetFileWatcher } from './asset-file-watcher.ts';
 import { API_TOKEN_FILE, mkdirPrivate, pidAlive, readApiToken, securePrivateTree, STANDALONE_FILE, writePrivateFile, type StandaloneInfo } from './home-files.ts';
 import { LOCK_FILE, lockHome, type HomeLock } from './home-lock.ts';
 
@@ -50,6 +51,11 @@ export interface StandaloneOptions {
   watch?: boolean;
   /** How long the DAGs folder must stay quiet after a change before it is loaded again (ms). Default 300. */
   reloadDebounceMs?: number;
+  /**
+   * How long a file of a `fileWatcher()` asset must stay unchanged before its event is recorded (ms).
+   * @default 200
+   */
+  assetDebounceMs?: number;
   /** Lines for the user (errors of the scheduler, of log files, reloads of the DAGs folder). Default: stderr. */
   warn?: (line: string) => void;
   /**
@@ -217,6 +223,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   let app: FastifyInstance | null = null;
   let loop: ScheduleLoop | null = null;
   let reloader: DagReloader | null = null;
+  const files = new AssetFileWatcher({ record: (input) => runner.recordAssetEvent(input), warn, ...(options.assetDebounceMs === undefined ? {} : { debounceMs: options.assetDebounceMs }) });
   const release = () => {
     pruningStopped = true;
     runner.close();
@@ -266,6 +273,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     const info: StandaloneInfo = { url, pid: process.pid, startedAt: new Date().toISOString() };
     writePrivateFile(infoFile, `${JSON.stringify(info, null, 2)}\n`);
     await schedule.start();
+    files.setDags(dags.current.dags);
     if (options.watch ?? true) {
       reloader = new DagReloader({
         dags,
@@ -275,6 +283,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         warn,
         bundles,
         ...(options.reloadDebounceMs === undefined ? {} : { debounceMs: options.reloadDebounceMs }),
+        onReload: (loaded) => files.setDags(loaded),
       });
       reloader.start();
     }
@@ -284,6 +293,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     const graceMs = options.graceMs ?? 5000;
     const stop = async () => {
       await watching?.stop();
+      await files.stop();
       await api.close();
       await schedule.stop();
       runner.close(new StandaloneInterruptedError(INTERRUPTED_TRY));
@@ -321,6 +331,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     };
   } catch (e) {
     await reloader?.stop();
+    await files.stop();
     await app?.close();
     await loop?.stop();
     release();

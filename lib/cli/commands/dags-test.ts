@@ -15,6 +15,7 @@ import { stateChangeLine, tryLogLine } from '../state-lines.ts';
 import { testPools } from '../test-pools.ts';
 import type { Terminal } from '../terminal.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
+import { assetEventsOf, type AssetEventOption } from '../asset-event-option.ts';
 
 export interface DagsTestOptions extends GlobalOptions {
   /** The run's conf, as JSON. Default '{}'. */
@@ -32,6 +33,11 @@ export interface DagsTestOptions extends GlobalOptions {
    * other pool a task names unlimited.
    */
   pool?: Record<string, number>;
+  /**
+   * Asset events (`--asset-event uri[=extraJSON]`, repeatable): the run is an `asset_triggered` run with
+   * them as its triggering events. Default: none (a manual run).
+   */
+  assetEvent?: AssetEventOption[];
 }
 
 /** `--inspect [host:]port` as the inspector takes it (port 0: a free one). */
@@ -157,7 +163,14 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   view?.start();
   let report: RunReport;
   try {
-    report = await runner.run({ dagId, conf });
+    if (o.assetEvent?.length) {
+      // Recorded in the test's store (so the run's events can be looked up), then the run they trigger.
+      const events = assetEventsOf(o.assetEvent, new Date(clock.now()).toISOString());
+      for (const e of events) await runner.store.putAssetEvent(e);
+      report = await runner.run({ dagId, conf, runType: 'asset_triggered', triggeringAssetEvents: events });
+    } else {
+      report = await runner.run({ dagId, conf });
+    }
   } catch (e) {
     if (isParamError(e)) throw new UsageError(`invalid --conf: ${errorMessage(e)}`);
     throw e;
