@@ -65,6 +65,18 @@ describe('assets deployed', () => {
     expect(h().errors).toStrictEqual([]);
   });
 
+  it("the example DAGs: asset_producer's run starts asset_consumer on calibrated & (rfiFlags | skyModel)", async () => {
+    expect((await h().run({ dagId: 'asset_producer', runId: 'example_1' })).state).toBe('success');
+    await h().settle();
+    const runs = await runsOf('asset_consumer');
+    expect(runs.map((r) => [r.runType, r.state])).toStrictEqual([['asset_triggered', 'success']]);
+    const plan = (await h().store.getXCom(runs[0]!, 'plan_imaging', -1, 'return_value'))?.value as { scans: number; inputs: string[] };
+    expect(plan.scans).toBe(12);
+    expect(plan.inputs).toHaveLength(2);
+    expect(plan.inputs).toContain('s3://airless-example/visibilities/calibrated.ms');
+    expect(h().errors).toStrictEqual([]);
+  });
+
   it('synthesizes one rule per S3 and EventBridge watcher and one SQS mapping, from the deployed DAGs', async () => {
     const { rules, queues } = await w();
     expect(rules.map((r) => [r.eventBusName, r.eventPattern])).toStrictEqual(
