@@ -256,8 +256,13 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     }
   });
 
-  it('schedules the scheduled example DAG in its timezone, and no other; no periodic rule: the reconcile loop runs only while runs are active', () => {
-    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+  it('schedules the scheduled example DAGs in their timezones (an assets-or-time DAG on its time part), and no other; no periodic rule: the reconcile loop runs only while runs are active', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 6 * * ? *)',
+      ScheduleExpressionTimezone: 'UTC',
+      Target: Match.objectLike({ Input: JSON.stringify({ dagId: 'asset_or_time', logicalDate: '<aws.scheduler.scheduled-time>', runType: 'scheduled' }) }),
+    });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 6 * * ? *)',
       ScheduleExpressionTimezone: 'Australia/Perth',
