@@ -35,6 +35,7 @@ import { applyStatements, type PolicyContext } from './policy-statements.ts';
 import { eventBridgeSchedule } from './schedule-expression.ts';
 import { compileTimerMachine } from './timer-definition.ts';
 import { AirlessPools, type AirlessPoolProps } from './pools.ts';
+import { AssetWatchers, hasDeployedWatchers } from './asset-watchers.ts';
 import { grantSecrets, type AirlessSecretsProps } from './secrets.ts';
 
 /** What the store does to the table (lib/store/dynamodb-store.ts): no Scan, no streams, no table management. */
@@ -92,6 +93,8 @@ export const FUNCTION_FILES = {
   api: 'api',
 } as const;
 export type FunctionName = keyof typeof FUNCTION_FILES;
+/** The asset-events function's entry: made only when a DAG's asset has an S3, SQS or EventBridge watcher (cdk/asset-watchers.ts). */
+export const ASSET_EVENTS_FUNCTION_FILE = 'asset-events';
 
 /** The runtime of every function: Node.js 22, the Node the project and its tests run on. */
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -104,7 +107,8 @@ export interface AirlessFunctionOptions {
   memorySize?: number;
   /**
    * Timeout of the function.
-   * @default task runner 15 minutes, sensor poke and scheduler and trigger 5 minutes, describe-jobs and api 1 minute
+   * @default task runner 15 minutes, sensor poke and scheduler and trigger 5 minutes, describe-jobs and api 1 minute,
+   * asset events 30 seconds (an SQS watcher's queue needs a visibility timeout at least that long)
    */
   timeout?: Duration;
 }
@@ -221,7 +225,7 @@ export interface AirlessProps {
    * Memory and timeout per function.
    * @default each function's own (see {@link AirlessFunctionOptions})
    */
-  functions?: Partial<Record<FunctionName, AirlessFunctionOptions>>;
+  functions?: Partial<Record<FunctionName | 'assetEvents', AirlessFunctionOptions>>;
   /**
    * Principals allowed to call the REST API (its Function URL checks IAM: they get lambda:InvokeFunctionUrl
    * and lambda:InvokeFunction on the API function). Without them, give your users' roles those two
@@ -243,18 +247,25 @@ export interface AirlessProps {
    * @default none: tasks read their environment and the table (managed through the API and the CLI)
    */
   secrets?: AirlessSecretsProps;
+  /**
+   * Buckets of your stack that the DAGs' S3 asset watchers watch: the construct turns their EventBridge
+   * notifications on. A watched bucket not given here needs them on already (`eventBridgeEnabled: true`).
+   * @default []
+   */
+  assetBuckets?: s3.IBucket[];
 }
 
 /** The props of an {@link AirlessStack}: a stack of its own holding one {@link Airless} construct. */
 export interface AirlessStackProps extends StackProps, AirlessProps {}
 
-const FUNCTION_DEFAULTS: Record<FunctionName, { memorySize: number; timeout: Duration }> = {
+const FUNCTION_DEFAULTS: Record<FunctionName | 'assetEvents', { memorySize: number; timeout: Duration }> = {
   scheduler: { memorySize: 512, timeout: Duration.minutes(5) },
   trigger: { memorySize: 512, timeout: Duration.minutes(5) },
   taskRunner: { memorySize: 1024, timeout: Duration.minutes(15) },
   sensorPoke: { memorySize: 1024, timeout: Duration.minutes(5) },
   describeJobs: { memorySize: 512, timeout: Duration.minutes(1) },
   api: { memorySize: 512, timeout: Duration.minutes(1) },
+  assetEvents: { memorySize: 512, timeout: Duration.seconds(30) },
 };
 
 /**
@@ -277,6 +288,8 @@ export class Airless extends Construct {
   readonly table: dynamodb.Table;
   readonly bucket: s3.Bucket;
   readonly functions: Record<FunctionName, NodejsFunction>;
+  /** The asset-events function and the watchers' rules and queues; undefined when no DAG's asset has a deployed watcher. */
+  readonly assetWatchers: { function: NodejsFunction; watchers: AssetWatchers } | undefined;
   /** The REST API's Function URL (AuthType AWS_IAM: callers sign with SigV4 and need lambda:InvokeFunctionUrl on it). */
   readonly apiUrl: lambda.FunctionUrl;
   /**
@@ -372,8 +385,8 @@ export class Airless extends Construct {
       POWERTOOLS_LOG_LEVEL: 'INFO',
       NODE_OPTIONS: '--enable-source-maps',
     };
-    const makeFunction = (name: FunctionName, description: string): NodejsFunction => {
-      const file = FUNCTION_FILES[name];
+    const makeFunction = (name: FunctionName | 'assetEvents', description: string): NodejsFunction => {
+      const file = name === 'assetEvents' ? ASSET_EVENTS_FUNCTION_FILE : FUNCTION_FILES[name];
       const o = { ...FUNCTION_DEFAULTS[name], ...(props.functions?.[name] ?? {}) };
       const logGroup = new logs.LogGroup(this, `${capitalize(name)}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
       const fn = new NodejsFunction(this, capitalize(name), {
@@ -428,6 +441,8 @@ export class Airless extends Construct {
       api: makeFunction('api', 'airless REST API (/api/v2) behind a Function URL with IAM auth'),
     };
     const f = this.functions;
+    // Assets' watchers (S3 through EventBridge, EventBridge rules, SQS): a function of their own, only when some DAG has one.
+    const assetEvents = hasDeployedWatchers(specs) ? makeFunction('assetEvents', 'airless asset events: S3, EventBridge and SQS deliveries of the assets\' watchers') : undefined;
     // Task code (the task runner's tries, the sensors' pokes) reads the secrets backend.
     if (props.secrets) grantSecrets([f.taskRunner, f.sensorPoke], props.secrets);
 
@@ -458,7 +473,7 @@ export class Airless extends Construct {
       this.deadlineSchedules = new DeadlineSchedules(this, 'DeadlineSchedules', {
         groupName: `${this.naming.prefix}-deadlines`,
         target: f.scheduler,
-        grantees: [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api],
+        grantees: [f.scheduler, f.trigger, f.taskRunner, f.sensorPoke, f.describeJobs, f.api, ...(assetEvents ? [assetEvents] : [])],
       });
     }
     // XCom and pipeline-context values too large for an item, under the store's prefix (S3LargeValueStore).
@@ -546,6 +561,18 @@ export class Airless extends Construct {
     for (const fn of [f.scheduler, f.api]) NagSuppressions.addResourceSuppressions(fn, [batchTasks ? stackAndBatchWildcards : stackWildcards], true);
     if (props.tracing) for (const fn of Object.values(f)) suppressXRay(fn);
     for (const fn of [f.taskRunner, f.describeJobs]) NagSuppressions.addResourceSuppressions(fn, [stackAndBatchWildcards], true);
+
+    // The asset-events function runs scheduler steps as the trigger does (asset events start consumer runs).
+    if (assetEvents) {
+      assetEvents.addToRolePolicy(tableAccess);
+      grantNotifiers(stack, specs, [assetEvents]);
+      assetEvents.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [values] }));
+      startExecution(assetEvents, [...lifecycleArns, timerArn]);
+      assetEvents.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: lifecycleExecutions }));
+      NagSuppressions.addResourceSuppressions(assetEvents, [stackWildcards], true);
+      const watchers = new AssetWatchers(this, 'AssetWatchers', { specs, handler: assetEvents, ...(props.assetBuckets ? { buckets: props.assetBuckets } : {}) });
+      this.assetWatchers = { function: assetEvents, watchers };
+    } else this.assetWatchers = undefined;
 
     // --- The REST API ---------------------------------------------------------------------------------
     // A Function URL that AWS guards with IAM: every request is signed with SigV4 by a principal allowed
@@ -700,7 +727,7 @@ export class Airless extends Construct {
     // it (cdk/reconciler.ts); an idle stack makes no request. The functions that make runs active arm it.
     this.reconciler = new AirlessReconciler(this, 'Reconciler', {
       scheduler: f.scheduler,
-      armers: [f.trigger, f.api, f.taskRunner],
+      armers: [f.trigger, f.api, f.taskRunner, f.sensorPoke, ...(assetEvents ? [assetEvents] : [])],
       stateMachineName: this.naming.reconciler,
       ...(props.reconcileInterval ? { interval: props.reconcileInterval } : {}),
       tracing: props.tracing ?? false,

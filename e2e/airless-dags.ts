@@ -22,6 +22,7 @@ import * as stageImaging from '../dags/stage_imaging.ts';
 import * as stageImportPrep from '../dags/stage_import_prep.ts';
 import * as cost from './dags/cost.ts';
 import * as e2eArrays from './dags/e2e_arrays.ts';
+import * as e2eAssets from './dags/e2e_assets.ts';
 import * as e2eChain from './dags/e2e_chain.ts';
 import * as e2eDeadline from './dags/e2e_deadline.ts';
 import * as e2eReplay from './dags/e2e_replay.ts';
@@ -32,7 +33,7 @@ import * as e2eSecrets from './dags/e2e_secrets.ts';
 /** The harness's DAG folders and their files, as the functions' module lists them (`e2e/` files are e2e/dags/'s). */
 const FOLDERS = [
   { folder: '../dags', prefix: '', files: ['asset_consumer.ts', 'asset_or_time.ts', 'asset_producer.ts', 'batch_fanout.ts', 'branching_join.ts', 'example_workflow.ts', 'iteration_vs_mapping.ts', 'release_approval.ts', 'setup_teardown.ts', 'solver.ts', 'stage_calibration.ts', 'stage_imaging.ts', 'stage_import_prep.ts'] },
-  { folder: './dags', prefix: 'e2e/', files: ['cost.ts', 'e2e_arrays.ts', 'e2e_chain.ts', 'e2e_deadline.ts', 'e2e_replay.ts', 'e2e_retry.ts', 'e2e_stop.ts', 'e2e_secrets.ts'] },
+  { folder: './dags', prefix: 'e2e/', files: ['cost.ts', 'e2e_arrays.ts', 'e2e_assets.ts', 'e2e_chain.ts', 'e2e_deadline.ts', 'e2e_replay.ts', 'e2e_retry.ts', 'e2e_secrets.ts', 'e2e_stop.ts'] },
 ] as const;
 
 /** Each file's version bundle, built as the CDK app builds them (the harness uploads them to its bucket). */
@@ -63,6 +64,7 @@ export const dagModules: readonly { file: string; bundle: string; exports: Recor
     ['stage_import_prep.ts', stageImportPrep],
     ['e2e/cost.ts', cost],
     ['e2e/e2e_arrays.ts', e2eArrays],
+    ['e2e/e2e_assets.ts', e2eAssets],
     ['e2e/e2e_chain.ts', e2eChain],
     ['e2e/e2e_deadline.ts', e2eDeadline],
     ['e2e/e2e_replay.ts', e2eReplay],

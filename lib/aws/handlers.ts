@@ -40,7 +40,7 @@ import {
 export type { AwsServices } from './services.ts';
 
 /** A scheduler for one invocation, and the host that carries out its effects for the lifecycle that called. */
-function scheduler(svc: AwsServices, caller: LifecycleCaller | null): { scheduler: Scheduler; host: InvocationHost } {
+export function scheduler(svc: AwsServices, caller: LifecycleCaller | null): { scheduler: Scheduler; host: InvocationHost } {
   const batch = svc.batch;
   const host = new InvocationHost(svc.dispatcher, caller, {
     ...(svc.onEvent ? { onEvent: svc.onEvent } : {}),

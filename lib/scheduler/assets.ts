@@ -11,7 +11,7 @@ import { assetCondition, type TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
 import type { RunRef, TaskInstanceRecord } from '../store/records.ts';
 import { OperationError } from './operation-error.ts';
-import { triggerRun } from './runs.ts';
+import { startQueuedRuns, triggerRun } from './runs.ts';
 import type { Step } from './step.ts';
 
 /** What `Scheduler.recordAssetEvent` takes. */
@@ -109,6 +109,9 @@ async function completeAssetRun(s: Step, ref: RunRef, eventIds?: readonly string
   const ids = eventIds ?? (await s.store.getRun(ref))?.triggeringAssetEvents?.map((e) => e.id) ?? [];
   for (const id of ids) await s.store.addAssetEventRuns(id, [ref]);
   await s.store.consumeAssetQueue(ref.dagId, ids);
+  // A run found queued (the step that created it died before starting it: a delivery seen again) starts
+  // now, as far as maxActiveRuns lets it, rather than at the reconcile's next round.
+  if ((await s.store.getRun(ref))?.state === 'queued') await startQueuedRuns(s, ref.dagId);
 }
 
 /**
