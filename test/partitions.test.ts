@@ -7,6 +7,7 @@ import type { TaskContext } from '../lib/authoring/context.ts';
 import { clearTaskInstances } from '../lib/scheduler/operations.ts';
 import type { RunRef } from '../lib/store/records.ts';
 import { errorText, fakeRunner, states, tries } from './helpers.ts';
+import { partitionedIteration, type FileStats } from '../dags/partitioned_iteration.ts';
 
 const out = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex = -1) => (await r.store.getXCom(run, taskId, mapIndex, 'return_value'))?.value;
 const errorOf = async (r: ReturnType<typeof fakeRunner>, run: RunRef, taskId: string, mapIndex: number) =>
@@ -59,7 +60,7 @@ describe('partitioned iteration: authoring', () => {
     expect(fails(() => void (batchJob('b', { jobQueue: 'q' }) as any).expand(['a']).iterate(() => [{}]))).toBe(
       "DAG 'p_bad', task 'b': b.iterate: only a task() can iterate over its partitions' items, not a batch",
     );
-    expect(fails(() => void task('t', (_c, x: number) => x).expand<string>(['a']).iterate({ x: 3 as never }))).toBe(
+    expect(fails(() => void task('t', (_c, x: number) => x).expand<string>(['a']).iterate({ x: 3 } as never))).toBe(
       "DAG 'p_bad', task 't': t.iterate.x: expected a function of the partition, a list of lists (one per partition) or an upstream result, got number",
     );
     expect(fails(() => void task('t', (_c, x: number) => x).expand<string>(['a']).iterate(() => [1], { concurency: 2 } as never))).toBe(
@@ -284,5 +285,20 @@ describe('partitioned iteration: running', () => {
       for (let i = 0; i < N; i++) if ((m * N + i) % 97 === 0) fails = true;
       expect([m, t[`item[${m}]`]]).toEqual([m, fails ? 2 : 1]);
     }
+  });
+});
+
+describe('partitioned_iteration (dags/)', () => {
+  it("flags each night's files inside the night's instance, retrying the flaky file in place", async () => {
+    const r = fakeRunner([partitionedIteration], { captureConsole: false });
+    const report = await r.run({ dagId: 'partitioned_iteration', conf: { nights: 3, filesPerNight: 5 } });
+    expect(report.state).toBe('success');
+    expect(states(report)).toEqual({ list_nights: 'success', 'flag_files[0]': 'success', 'flag_files[1]': 'success', 'flag_files[2]': 'success', summarise: 'success' });
+    expect(tries(report)).toMatchObject({ 'flag_files[0]': 1, 'flag_files[1]': 1, 'flag_files[2]': 1 });
+    const night1 = (await out(r, report, 'flag_files', 1)) as FileStats[];
+    expect(night1.map((f) => f.file)).toEqual([0, 1, 2, 3, 4].map((i) => `2026-01-02/scan00${i}.ms`));
+    const log = await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 'flag_files', mapIndex: 1 }, 1);
+    expect(log.map((l) => l.message)).toContain('item 2 try 1 failed: Error: reading 2026-01-02/scan002.ms timed out (simulated); retrying');
+    expect(await out(r, report, 'summarise')).toMatchObject({ nights: 3, files: 15 });
   });
 });

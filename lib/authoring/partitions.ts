@@ -28,7 +28,7 @@ export interface PartitionedTask<P, I, R, M = Record<never, never>> {
   /** Each item is the task's whole input. */
   iterate(items: PartitionItems<P, I>, options?: IterateOptions): TaskNode<R[][]>;
   /** Named lists of items per partition (cross product within the partition); the input is `{...partition, ...fields}`. */
-  iterate(kwargs: { [K in keyof ItemFields<I, M>]: PartitionItems<P, ItemFields<I, M>[K]> }, options?: IterateOptions): TaskNode<R[][]>;
+  iterate(kwargs: I extends Record<string, unknown> ? { [K in keyof ItemFields<I, M>]: PartitionItems<P, ItemFields<I, M>[K]> } : never, options?: IterateOptions): TaskNode<R[][]>;
   /** Each item is an object of input fields; the input is `{...partition, ...item}` (the partition's fields when it is an object of them). */
   iterateKwargs(items: PartitionItems<P, ItemFields<I, M>>, options?: IterateOptions): TaskNode<R[][]>;
 }
