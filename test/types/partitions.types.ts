@@ -14,9 +14,9 @@ dag({ dagId: 'types_partitions' }, () => {
   const reduce = task('reduce', (_ctx, file: string) => file.length);
 
   // Items as a function of the partition (typed by the named partition type); results: one list per partition.
-  const perNight = reduce.expand<Night>(nights).iterate((n, ctx) => {
+  const perNight = reduce.expand<Night>(nights).iterate((n, _ctx) => {
     assertType<IsEqual<typeof n, Night>>();
-    assertType<IsEqual<typeof ctx, TaskContext>>();
+    assertType<IsEqual<typeof _ctx, TaskContext>>();
     return Array.from({ length: n.files }, (_, i) => `${n.night}/${i}.ms`);
   });
   assertType<IsEqual<typeof perNight, TaskNode<number[][]>>>();
@@ -45,11 +45,11 @@ dag({ dagId: 'types_partitions' }, () => {
 
   // Kwargs: the item's fields complete the partition's (and the fixed ones).
   const image = task('image', (_ctx, i: { site: string; night: string; file: string }) => `${i.site}${i.night}${i.file}`);
-  const imaged = image
+  const _imaged = image
     .partial({ site: 'alma' })
     .expandKwargs<{ night: string }>([{ night: 'n1' }])
     .iterateKwargs((p) => [{ file: `${p.night}.ms` }]);
-  assertType<IsEqual<typeof imaged, TaskNode<string[][]>>>();
+  assertType<IsEqual<typeof _imaged, TaskNode<string[][]>>>();
   image.expandKwargs<{ site: string; night: string }>([{ site: 's', night: 'n' }]).iterate({ file: (p) => [p.night] });
   image.expandKwargs<{ site: string; night: string }>([{ site: 's', night: 'n' }]).iterate({ file: [['a'], ['b']] });
   // @ts-expect-error an item field of the wrong type
