@@ -579,15 +579,18 @@ export class TaskRunner {
    */
   private iterationItems(dag: Dag, run: DagRunRecord, spec: TaskSpec & { iterate: IterateSpec }, ti: TaskInstanceRecord, write: LogWriter): Promise<ResolvedMapping> {
     if (!spec.iterate.partitioned) return this.mappingLists(dag, run, spec.taskId, spec.iterate.mapping);
-    return partitionMapping({
-      dag,
-      spec,
-      ti,
-      io: this.io,
-      mappingLists: (m) => this.mappingLists(dag, run, spec.taskId, m),
-      resolve: (t) => this.resolveInput(dag, run, t),
-      context: () => this.context(dag, run, ti, new AbortController().signal, write, null),
-    });
+    // Under the task's executionTimeout: the items function is the task's code.
+    return this.withTimeout(spec, undefined, (signal) =>
+      partitionMapping({
+        dag,
+        spec,
+        ti,
+        io: this.io,
+        mappingLists: (m) => this.mappingLists(dag, run, spec.taskId, m),
+        resolve: (t) => this.resolveInput(dag, run, t),
+        context: () => this.context(dag, run, ti, signal, write, null),
+      }),
+    );
   }
 
   /** How a step ends for an error: the task's failure (or skip); an infrastructure failure is thrown on. */
