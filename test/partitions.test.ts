@@ -197,6 +197,27 @@ describe('partitioned iteration: running', () => {
     expect(log1.at(-1)?.message).toBe('Error: 1 of 8 items failed (first: item 3: Error: item 3 of 1 failed); 7 done are kept for the next try');
   });
 
+  it('an items function that throws fails its instance; the retry calls it again (nothing was kept)', async () => {
+    let calls = 0;
+    const d = dag({ dagId: 'p_fn_throws', defaultArgs: { retries: 1, retryDelay: '1m' } }, () => {
+      task('t', (_c: TaskContext, x: number) => x * 2)
+        .expand<string>(['a', 'b'])
+        .iterate((p) => {
+          calls++;
+          if (p === 'b' && calls <= 2) throw new Error(`listing ${p} failed`);
+          return [1, 2];
+        });
+    });
+    const r = fakeRunner([d]);
+    const report = await r.run({ dagId: 'p_fn_throws' });
+    expect(report.state).toBe('success');
+    expect(tries(report)).toEqual({ 't[0]': 1, 't[1]': 2 });
+    expect(calls).toBe(3);
+    const log1 = await r.store.getLog({ dagId: report.dagId, runId: report.runId, taskId: 't', mapIndex: 1 }, 1);
+    expect(log1.at(-1)?.message).toMatch(/^Error: listing b failed\n    at /);
+    expect(await out(r, report, 't', 1)).toEqual([2, 4]);
+  });
+
   it('clearing one instance runs that partition again (its items function too) and leaves the others', async () => {
     const ledger = new Map<string, number>();
     const d = dag({ dagId: 'p_clear' }, () => {
