@@ -6,6 +6,8 @@
 // - `mapping`: P instances, `.expand(partitions)` (one item each).
 // Figures: median wall time, items per second, and per item: store requests (local), DynamoDB requests,
 // state transitions, Lambda invocations and executions (local cloud), as e2e/cost.ts meters them.
+// Items in flight at once: 200 in both iterations (10 instances x 20, and 200 in the one instance), as the
+// e2e wide iteration test runs them (the local engine gives an item's Task 60 s of real time).
 // Sizes: AIRLESS_BENCH_PARTITIONS=PxN (default 100x1000); repeats: AIRLESS_BENCH_REPEAT (default 3 local, 1 cloud).
 import { startEmulators } from '../e2e/backends.ts';
 import { startHarness } from '../e2e/harness.ts';
@@ -48,9 +50,9 @@ function dagsFor(p: number, n: number): Record<PartitionsShape, { dag: Dag; item
   return {
     partitioned: {
       items: p * n,
-      dag: dag({ dagId: 'bench_partitioned', maxActiveTasks: 100 }, ({ task }) => {
+      dag: dag({ dagId: 'bench_partitioned', maxActiveTasks: 10 }, ({ task }) => {
         const parts = task('parts', () => range(p));
-        const t = task('work', (_c, x: number) => x + 1, { executionTimeout: '50s' }).expand<number>(parts).iterate(() => range(n), { concurrency: 50 });
+        const t = task('work', (_c, x: number) => x + 1, { executionTimeout: '50s' }).expand<number>(parts).iterate(() => range(n), { concurrency: 20 });
         task('count', (_c, xs: number[][]) => xs.reduce((a, l) => a + l.length, 0))(t);
       }),
     },
