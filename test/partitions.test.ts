@@ -266,6 +266,24 @@ describe('partitioned iteration: running', () => {
     ]);
   });
 
+  it('named lists of partitions (cross product, fixed fields too) iterate named lists of items', async () => {
+    type In = { site: string; night: string; band: string; file: string };
+    const d = dag({ dagId: 'p_named' }, () => {
+      const t = task('t', (ctx: TaskContext, i: In) => `${ctx.mapIndex}:${i.site}/${i.night}/${i.band}/${i.file}`)
+        .partial({ site: 'alma' })
+        .expand<{ night: string; band: string }>({ night: ['n1', 'n2'], band: ['L'] })
+        .iterate({ file: (p) => [`${p.night}${p.band}.ms`, 'x.ms'] });
+      task('collect', (_c, xs: string[][]) => xs)(t);
+    });
+    const r = fakeRunner([d]);
+    const report = await r.run({ dagId: 'p_named' });
+    expect(report.state).toBe('success');
+    expect(await out(r, report, 'collect')).toEqual([
+      ['0:alma/n1/L/n1L.ms', '0:alma/n1/L/x.ms'],
+      ['1:alma/n2/L/n2L.ms', '1:alma/n2/L/x.ms'],
+    ]);
+  });
+
   it('100 partitions x 1,000 items: failing items retried alone, every result in order', async () => {
     const P = 100;
     const N = 1_000;

@@ -192,6 +192,12 @@ export interface IterateOptions {
 }
 
 export interface PartialTask<Rest, R> {
+  /**
+   * Partitioned iteration over named lists: one instance per combination (a partition: the fixed fields
+   * and one value of each list), then `.iterate(...)` gives each partition's items. Name the partition
+   * type: `.partial({ site }).expand<{ night: string }>({ night: nights })`.
+   */
+  expand<P extends Record<string, unknown> = never>(kwargs: NoInfer<{ [K in keyof P]: Resolvable<P[K][]> }>): PartitionedTask<P, Rest, R, P>;
   /** One task instance per combination of the lists' items (cross product). */
   expand(kwargs: { [K in keyof Rest]: Resolvable<Rest[K][]> }): TaskNode<R[]>;
   /** One task instance per object in the list; its fields complete the input. */
@@ -220,6 +226,8 @@ export interface TaskHandle<I, R> extends TaskNode<R> {
    * partition type: `.expand<Night>(nights).iterate((night) => filesOf(night))`.
    */
   expand<P = never>(partitions: Resolvable<NoInfer<P>[]>): PartitionedTask<P, I, R>;
+  /** Partitioned iteration over named lists (cross product): each partition is an object of one value of each. */
+  expand<P extends Record<string, unknown> = never>(kwargs: NoInfer<{ [K in keyof P]: Resolvable<P[K][]> }>): PartitionedTask<P, I, R, P>;
   /** Dynamic task mapping over named lists (cross product); the input is an object of them. */
   expand(kwargs: I extends Record<string, unknown> ? { [K in keyof I]: Resolvable<I[K][]> } : never): TaskNode<R[]>;
   expandKwargs(items: Resolvable<I[]>): TaskNode<R[]>;

@@ -52,6 +52,12 @@ dag({ dagId: 'types_partitions' }, () => {
   assertType<IsEqual<typeof _imaged, TaskNode<string[][]>>>();
   image.expandKwargs<{ site: string; night: string }>([{ site: 's', night: 'n' }]).iterate({ file: (p) => [p.night] });
   image.expandKwargs<{ site: string; night: string }>([{ site: 's', night: 'n' }]).iterate({ file: [['a'], ['b']] });
+  // Named lists of partitions (cross product), with fixed fields too.
+  const _named = image.partial({ site: 'alma' }).expand<{ night: string }>({ night: ['n1', 'n2'] }).iterate({ file: (p) => [`${p.night}.ms`] });
+  assertType<IsEqual<typeof _named, TaskNode<string[][]>>>();
+  image.expand<{ site: string; night: string }>({ site: ['s'], night: task('ns', () => ['n']) }).iterateKwargs(() => [{ file: 'f' }]);
+  // @ts-expect-error a named list of another type than named
+  image.expand<{ site: string; night: string }>({ site: [1], night: ['n'] });
   // @ts-expect-error an item field of the wrong type
   image.expandKwargs<{ site: string; night: string }>([{ site: 's', night: 'n' }]).iterateKwargs(() => [{ file: 1 }]);
   // @ts-expect-error a field the input does not have
