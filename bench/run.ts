@@ -13,6 +13,7 @@
 //   npm run -s bench -- --only ui-grid              (the web UI's grid, 200 runs x 100 tasks, in Chromium)
 //   npm run -s bench -- --only typecheck            (type checking dags/: cold, and warm after one file is touched)
 //   npm run -s bench -- --only secrets              (a connection read through the SSM backend, cold and cached; the masker per log line)
+//   npm run -s bench -- --only partitions           (100 partitions x 1,000 items, beside iteration of 100,000 and mapping of 100)
 //
 // Exits 1 if a scenario failed (its run did not succeed, or crashed, or timed out); the document then
 // lists it under "failures". Targets missed do not change the exit code: they are figures, not tests.
@@ -32,6 +33,7 @@ import { cliTable, type CliScenario } from './cli.ts';
 import { uiGridTable, type UiGridScenario } from './ui-grid.ts';
 import { typecheckTable, type TypecheckScenario } from './typecheck.ts';
 import { secretsTable, type SecretsScenario } from './secrets.ts';
+import { partitionsTable, type PartitionsScenario } from './partitions.ts';
 import { placement } from './batch/affinity.ts';
 import { BATCH_SYSTEMS, type BatchScenarioResult, type BatchSystem } from './batch/result.ts';
 import { BATCH_SCENARIOS, batchScenarioByName, defaultScale, parseScales } from './batch/scenarios.ts';
@@ -98,7 +100,7 @@ function options() {
   }
   // 'cost' (the deployed shape's cost per task, e2e/cost.ts) and the batch scenarios (minutes each) run
   // only when named with --only.
-  const optIn = ['cost', 'faults', 'api-load', 'deploy-scale', 'versions', 'package', 'cli', 'ui-grid', 'typecheck', 'secrets', ...BATCH_SCENARIOS.map((s) => s.name)];
+  const optIn = ['cost', 'faults', 'api-load', 'deploy-scale', 'versions', 'package', 'cli', 'ui-grid', 'typecheck', 'secrets', 'partitions', ...BATCH_SCENARIOS.map((s) => s.name)];
   const known = new Set([...SCENARIOS.map((s) => s.name), ...optIn]);
   const only = parsed.only === undefined ? null : parsed.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of only ?? []) if (!known.has(n)) usage(`unknown scenario '${n}'`);
@@ -302,6 +304,7 @@ async function main(): Promise<number> {
   const grids: UiGridScenario[] = [];
   const typechecks: TypecheckScenario[] = [];
   const secretss: SecretsScenario[] = [];
+  const partitionss: PartitionsScenario[] = [];
   const batch: BatchScenarioResult[] = [];
   const failures: Failure[] = [];
   for (const name of o.names) {
@@ -336,6 +339,7 @@ async function main(): Promise<number> {
       'ui-grid': { what: ' (the built UI in Chromium against a fake API: 200 runs x 100 tasks)', timeoutMs: o.timeoutMs, keep: (r) => grids.push(r as UiGridScenario) },
       typecheck: { what: ' (the DAG files of dags/ type checked, cold and warm)', timeoutMs: o.timeoutMs, keep: (r) => typechecks.push(r as TypecheckScenario) },
       secrets: { what: ' (connections read through the SSM backend; the masker per log line)', timeoutMs: o.timeoutMs, keep: (r) => secretss.push(r as SecretsScenario) },
+      partitions: { what: ' (partitioned iteration, plain iteration and mapping, locally and on the local cloud)', timeoutMs: o.faultsTimeoutMs, keep: (r) => partitionss.push(r as PartitionsScenario) },
     };
     const figures = own[name];
     if (figures) {
@@ -363,11 +367,11 @@ async function main(): Promise<number> {
       failures.push({ name, error });
     }
   }
-  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && loads.length === 0 && scales.length === 0 && versions.length === 0 && packages.length === 0 && clis.length === 0 && grids.length === 0 && typechecks.length === 0 && secretss.length === 0 && o.names.every((n) => batchScenarioByName(n));
+  const onlyBatch = results.length === 0 && costs.length === 0 && faults.length === 0 && loads.length === 0 && scales.length === 0 && versions.length === 0 && packages.length === 0 && clis.length === 0 && grids.length === 0 && typechecks.length === 0 && secretss.length === 0 && partitionss.length === 0 && o.names.every((n) => batchScenarioByName(n));
   const standardTargets = onlyBatch ? [] : evaluateTargets(results);
   const batchTargets = evaluateBatchTargets(batch);
   const doc = {
-    scenarios: [...results, ...costs, ...faults, ...loads, ...scales, ...versions, ...packages, ...clis, ...grids, ...typechecks, ...secretss, ...batch],
+    scenarios: [...results, ...costs, ...faults, ...loads, ...scales, ...versions, ...packages, ...clis, ...grids, ...typechecks, ...secretss, ...partitionss, ...batch],
     targets: [...standardTargets, ...batchTargets],
     node: process.version,
     nodeArgs: [...RUNTIME_FLAGS, ...o.nodeArgs],
@@ -394,6 +398,7 @@ async function main(): Promise<number> {
     for (const g of grids) process.stdout.write(uiGridTable(g));
     for (const t of typechecks) process.stdout.write(typecheckTable(t));
     for (const t of secretss) process.stdout.write(secretsTable(t));
+    for (const t of partitionss) process.stdout.write(partitionsTable(t));
     for (const c of costs) {
       process.stdout.write('\ncost per task instance (deployed shape, local cloud):\n');
       for (const p of c.perTask) process.stdout.write(`  ${p.kind.padEnd(6)}  DynamoDB reads ${p.ddbReads}, writes ${p.ddbWrites}; Lambda invocations ${p.lambdaInvocations}; transitions ${p.transitions}; Batch calls ${p.batchCalls}; $${p.usdPer1k} per 1,000\n`);

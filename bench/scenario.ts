@@ -17,12 +17,13 @@ import type { CliScenario } from './cli.ts';
 import type { UiGridScenario } from './ui-grid.ts';
 import type { TypecheckScenario } from './typecheck.ts';
 import type { SecretsScenario } from './secrets.ts';
+import type { PartitionsScenario } from './partitions.ts';
 import { DEFAULT_POOL_SLOTS, SCENARIOS, scenarioByName } from './scenarios.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 
-async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | CliScenario | UiGridScenario | TypecheckScenario | SecretsScenario> {
+async function main(name: string): Promise<ScenarioResult | CostScenario | FaultsScenario | ApiLoadScenario | DeployScaleScenario | VersionsScenario | PackageScenario | CliScenario | UiGridScenario | TypecheckScenario | SecretsScenario | PartitionsScenario> {
   // The deployed shape's cost per task instance, on the local cloud (DynamoDB Local, s3rver, the compiled ASL).
   // Loaded only here: the local cloud's modules (AWS SDK, emulators) must not weigh on the other scenarios' RSS.
   if (name === 'cost') return (await import('../e2e/cost.ts')).runCostScenario();
@@ -44,6 +45,8 @@ async function main(name: string): Promise<ScenarioResult | CostScenario | Fault
   if (name === 'typecheck') return (await import('./typecheck.ts')).runTypecheckScenario();
   // Reading a connection through the SSM backend (cold, cached), and the secrets masker per log line.
   if (name === 'secrets') return (await import('./secrets.ts')).runSecretsScenario();
+  // Partitioned iteration beside plain iteration and mapping, locally and on the local cloud.
+  if (name === 'partitions') return (await import('./partitions.ts')).runPartitionsScenario();
   const scenario = scenarioByName(name) ?? fail(`unknown scenario '${name}' (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   if (!gc) process.stderr.write('bench: warning: run with --expose-gc so that each phase starts from a collected heap\n');
 

@@ -3,6 +3,7 @@ import { DagDefinitionError } from '../errors.ts';
 import type { InputTemplate, IterateSpec, MappingSpec, TaskKindFields } from '../model/spec.ts';
 import type { GraphNode } from '../core/setup-teardown.ts';
 import type { TaskOptions } from './options.ts';
+import { partitionedIterate, type PartitionedTask, type PartitionItemsFunction } from './partitions.ts';
 import { isXComArg, toTemplate, XCOM_ARG, type Resolvable, type XComArg } from './xcom-arg.ts';
 
 /** A task as it is being declared, before the DAG is finished. */
@@ -22,6 +23,8 @@ export interface TaskDraft {
   callable: ((ctx: any, input: any) => unknown) | null;
   /** The callable declares an input parameter, so the task must be given one. */
   expectsInput: boolean;
+  /** A partitioned iteration's item functions, by field ('' for a single list); absent when none. */
+  partitionItems?: Record<string, PartitionItemsFunction>;
 }
 
 export interface GroupDraft {
@@ -189,10 +192,22 @@ export interface IterateOptions {
 }
 
 export interface PartialTask<Rest, R> {
+  /**
+   * Partitioned iteration over named lists: one instance per combination (a partition: the fixed fields
+   * and one value of each list), then `.iterate(...)` gives each partition's items. Name the partition
+   * type: `.partial({ site }).expand<{ night: string }>({ night: nights })`.
+   */
+  expand<P extends Record<string, unknown> = never>(kwargs: NoInfer<{ [K in keyof P]: Resolvable<P[K][]> }>): PartitionedTask<P, Rest, R, P>;
   /** One task instance per combination of the lists' items (cross product). */
   expand(kwargs: { [K in keyof Rest]: Resolvable<Rest[K][]> }): TaskNode<R[]>;
   /** One task instance per object in the list; its fields complete the input. */
   expandKwargs(items: Resolvable<Rest[]>): TaskNode<R[]>;
+  /**
+   * Partitioned iteration: one instance per partition (an object of input fields, with the fixed ones),
+   * then `.iterate(...)` / `.iterateKwargs(...)` gives each partition's items. Name the partition type:
+   * `.partial({ ... }).expandKwargs<Night>(nights)`.
+   */
+  expandKwargs<P = never>(partitions: Resolvable<NoInfer<P>[]>): PartitionedTask<P, Rest, R, P>;
   /** Every combination inside one task instance, `concurrency` at a time. */
   iterate(kwargs: { [K in keyof Rest]: Resolvable<Rest[K][]> }, options?: IterateOptions): TaskNode<R[]>;
   iterateKwargs(items: Resolvable<Rest[]>, options?: IterateOptions): TaskNode<R[]>;
@@ -205,9 +220,22 @@ export interface TaskHandle<I, R> extends TaskNode<R> {
   (input: Resolvable<I>): TaskNode<R>;
   /** Dynamic task mapping: one task instance per item of the list. */
   expand(items: Resolvable<I[]>): TaskNode<R[]>;
+  /**
+   * Partitioned iteration: one task instance per partition, each iterating its own partition's items
+   * (then `.iterate(items)`, a function of the partition or one list of items per partition). Name the
+   * partition type: `.expand<Night>(nights).iterate((night) => filesOf(night))`.
+   */
+  expand<P = never>(partitions: Resolvable<NoInfer<P>[]>): PartitionedTask<P, I, R>;
+  /** Partitioned iteration over named lists (cross product): each partition is an object of one value of each. */
+  expand<P extends Record<string, unknown> = never>(kwargs: NoInfer<{ [K in keyof P]: Resolvable<P[K][]> }>): PartitionedTask<P, I, R, P>;
   /** Dynamic task mapping over named lists (cross product); the input is an object of them. */
   expand(kwargs: I extends Record<string, unknown> ? { [K in keyof I]: Resolvable<I[K][]> } : never): TaskNode<R[]>;
   expandKwargs(items: Resolvable<I[]>): TaskNode<R[]>;
+  /**
+   * Partitioned iteration over objects of input fields: each item's input is `{...partition, ...item}`.
+   * Name the partition type: `.expandKwargs<{ night: string }>(nights).iterateKwargs(...)`.
+   */
+  expandKwargs<P = never>(partitions: Resolvable<NoInfer<P>[]>): PartitionedTask<P, I, R, P>;
   /** Fix some fields of the input; map over the rest. */
   partial<const P extends Partial<I>>(fixed: { [K in keyof P]: Resolvable<P[K]> }): PartialTask<Omit<I, keyof P>, R>;
   /** Dynamic task iteration: every item inside this one task instance. */
@@ -256,6 +284,26 @@ function mappingOf(builder: DagBuilder, draft: TaskDraft, arg: unknown, partial:
     expand[k] = builder.template(draft, v, `${path}.${k}`);
   }
   return { mode: 'product', expand, partial: partialT };
+}
+
+/** `.expand()` after `.iterate()`: the partitions come first. */
+function expandAfterIterate(builder: DagBuilder, draft: TaskDraft, how: string): void {
+  if (draft.iterate !== null) {
+    builder.fail(`task '${draft.taskId}' already iterates; ${how} cannot come after .iterate(): a partitioned task maps over its partitions first, .expand(partitions).iterate(items)`, draft.taskId);
+  }
+}
+
+/** `.iterate()` on a task mapped by `.expand()` (and not iterating yet): each instance iterates its partition. */
+function partitioned(draft: TaskDraft): boolean {
+  return draft.mapping !== null && draft.iterate === null && draft.input === null;
+}
+
+function noFunctionItems(builder: DagBuilder, draft: TaskDraft, arg: unknown, path: string): void {
+  const isFn = (v: unknown) => typeof v === 'function' && !isXComArg(v);
+  const fns = isFn(arg) || (typeof arg === 'object' && arg !== null && !isXComArg(arg) && Object.values(arg).some(isFn));
+  if (fns && draft.mapping === null && !draft.bound) {
+    builder.fail(`${path}: items given as a function of the partition need partitions first: .expand(partitions).iterate(items)`, draft.taskId);
+  }
 }
 
 function iterateOf(builder: DagBuilder, draft: TaskDraft, mapping: MappingSpec, options: IterateOptions | undefined): IterateSpec {
@@ -310,21 +358,33 @@ export function makeHandle<I, R>(builder: DagBuilder, draft: TaskDraft): TaskHan
       return handle;
     },
     expand(arg: unknown) {
+      expandAfterIterate(builder, draft, '.expand()');
       bindOnce(builder, draft, '.expand()');
       draft.mapping = mappingOf(builder, draft, arg, null, false, `${id}.expand`);
       return handle;
     },
     expandKwargs(arg: unknown) {
+      expandAfterIterate(builder, draft, '.expandKwargs()');
       bindOnce(builder, draft, '.expandKwargs()');
       draft.mapping = mappingOf(builder, draft, arg, null, true, `${id}.expandKwargs`);
       return handle;
     },
     iterate(arg: unknown, options?: IterateOptions) {
+      if (partitioned(draft)) {
+        draft.iterate = partitionedIterate(builder, draft, arg, false, options, `${id}.iterate`);
+        return handle;
+      }
+      noFunctionItems(builder, draft, arg, `${id}.iterate`);
       bindOnce(builder, draft, '.iterate()');
       draft.iterate = iterateOf(builder, draft, mappingOf(builder, draft, arg, null, false, `${id}.iterate`), options);
       return handle;
     },
     iterateKwargs(arg: unknown, options?: IterateOptions) {
+      if (partitioned(draft)) {
+        draft.iterate = partitionedIterate(builder, draft, arg, true, options, `${id}.iterateKwargs`);
+        return handle;
+      }
+      noFunctionItems(builder, draft, arg, `${id}.iterateKwargs`);
       bindOnce(builder, draft, '.iterateKwargs()');
       draft.iterate = iterateOf(builder, draft, mappingOf(builder, draft, arg, null, true, `${id}.iterateKwargs`), options);
       return handle;
@@ -335,11 +395,13 @@ export function makeHandle<I, R>(builder: DagBuilder, draft: TaskDraft): TaskHan
       }
       return {
         expand(arg: unknown) {
+          expandAfterIterate(builder, draft, '.partial().expand()');
           bindOnce(builder, draft, '.partial().expand()');
           draft.mapping = mappingOf(builder, draft, arg, fixed, false, `${id}.expand`);
           return handle;
         },
         expandKwargs(arg: unknown) {
+          expandAfterIterate(builder, draft, '.partial().expandKwargs()');
           bindOnce(builder, draft, '.partial().expandKwargs()');
           draft.mapping = mappingOf(builder, draft, arg, fixed, true, `${id}.expandKwargs`);
           return handle;

@@ -31,6 +31,8 @@ export interface TaskContext<P = Record<string, any>> {
   readonly pipeline: PipelineContextApi;
   /** Inside `.iterate()`: which item this call handles. */
   readonly item: { readonly index: number; readonly tryNumber: number } | null;
+  /** Inside a partitioned iteration (`.expand(partitions).iterate(items)`): this instance's partition; undefined otherwise. */
+  readonly partition?: unknown;
   /**
    * Variables (Airflow's `Variable.get`): `AIRLESS_VAR_<KEY>`, then the secrets backend, then the store.
    * A sensitive one's value (its key says password, secret, token...) shows as `***` in the task's log.

@@ -123,6 +123,8 @@ export interface TaskRuntime {
   onFailure: TaskCallback | null;
   onRetry: TaskCallback | null;
   onSuccess: TaskCallback | null;
+  /** A partitioned iteration's item functions, by field ('' for a single list); absent when none. */
+  partitionItems?: Readonly<Record<string, (partition: any, ctx: any) => unknown>>;
 }
 
 /** The files of a DAG's bundle: absolute path → sha256 of the bytes loaded. */
@@ -353,6 +355,7 @@ function finish<PS extends Record<string, ParamSchema>>(b: DagBuilder, options: 
     runtime.set(d.taskId, {
       callable: d.callable,
       ...taskCallbacks.get(d.taskId)!,
+      ...(d.partitionItems ? { partitionItems: d.partitionItems } : {}),
     });
   }
   return new Dag(spec, runtime, { onSuccess, onFailure, ...(deadlines.callbacks.length > 0 ? { deadlines: deadlines.callbacks } : {}) });

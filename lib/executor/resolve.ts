@@ -84,6 +84,8 @@ export interface ResolvedMapping {
   lists: unknown[][];
   keys: string[];
   partial: Record<string, unknown>;
+  /** A partitioned iteration's items: the instance's partition (lib/executor/partition-items.ts). */
+  partition?: unknown;
 }
 
 /** Number of items: the list's length, or the product of the lists' lengths. */

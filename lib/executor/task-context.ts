@@ -43,6 +43,8 @@ export class TaskContextImpl implements TaskContext {
   readonly runType: RunType;
   readonly params: Record<string, any>;
   readonly conf: Readonly<Record<string, unknown>>;
+  /** A partitioned iteration's partition, set by whoever runs its items (lib/executor/partition-items.ts). */
+  partition?: unknown;
   private logger: TaskLogger | null = null;
   private pipelineApi: PipelineContextApi | null = null;
   private secretLookup: SecretLookup | null = null;

@@ -13,7 +13,7 @@ import {
   TaskTimeoutError,
 } from '../errors.ts';
 import { arraySizeFor, groupBounds, waveJobName, type ArrayRef } from '../core/arrays.ts';
-import type { BatchTaskSpec, MappingSpec, TaskSpec } from '../model/spec.ts';
+import type { BatchTaskSpec, IterateSpec, MappingSpec, TaskSpec } from '../model/spec.ts';
 import { formatErrorDetail, serializeError } from '../error-info.ts';
 import { iso } from '../model/time.ts';
 import { dagAtVersion, type DagResolver } from '../authoring/dag-resolver.ts';
@@ -29,6 +29,7 @@ import type { ItemTryCache } from './item-try-cache.ts';
 import { TaskContextImpl, type LogWriter } from './task-context.ts';
 import { secretsMasker } from '../secrets/masker.ts';
 import { mappingItem, mappingLength, type InputResolver, type ResolvedMapping } from './resolve.ts';
+import { partitionMapping, withPartition } from './partition-items.ts';
 import { kindRunner, type TryOf, type TryTools } from './kinds/index.ts';
 import { batchOutcome, batchSubmission } from './kinds/batch.ts';
 
@@ -492,7 +493,7 @@ export class TaskRunner {
     const { ti, run, dag, spec, write } = step;
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const r = await this.mappingLists(dag, run, spec.taskId, spec.iterate.mapping);
+      const r = await this.iterationItems(dag, run, { ...spec, iterate: spec.iterate }, ti, write);
       const n = mappingLength(r);
       const done = await this.io.listItemResults(ti);
       const items: number[] = [];
@@ -520,12 +521,15 @@ export class TaskRunner {
     itemTry ??= await this.io.countUp(`item:${key.dagId}:${key.runId}:${key.taskId}:${key.mapIndex}:${tryNumber}:${index}`);
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const mapping = spec.iterate.mapping;
-      const lists = () => this.mappingLists(dag, run, spec.taskId, mapping);
+      const it = spec.iterate;
+      const lists = () => this.iterationItems(dag, run, { ...spec, iterate: it }, ti, write);
       const r = shared ? await shared.lists(key, tryNumber, lists) : await lists();
       const fn = dag.runtime.get(spec.taskId)!.callable!;
       const value = await inTry(write, () =>
-        this.withTimeout(spec, cancel, (signal) => Promise.resolve(fn(this.context(dag, run, ti, signal, write, { index, tryNumber: itemTry }), mappingItem(r, index)))),
+        this.withTimeout(spec, cancel, (signal) => {
+          const ctx = this.context(dag, run, ti, signal, write, { index, tryNumber: itemTry });
+          return Promise.resolve(fn(it.partitioned ? withPartition(ctx, r.partition) : ctx, mappingItem(r, index)));
+        }),
       );
       const v = value === undefined ? null : value;
       checkJson(v, `item ${index} result`);
@@ -548,11 +552,11 @@ export class TaskRunner {
   async completeIteration(key: TiKey, tryNumber: number): Promise<TryResult | null> {
     const step = await this.begin(key, tryNumber, false);
     if (!step) return null;
-    const { ti, run, dag, spec } = step;
+    const { ti, run, dag, spec, write } = step;
     let result: TryResult;
     try {
       if (!run || !dag || !spec?.iterate) throw new NonRetriableError(`task '${key.taskId}' does not iterate`);
-      const n = mappingLength(await this.mappingLists(dag, run, spec.taskId, spec.iterate.mapping));
+      const n = mappingLength(await this.iterationItems(dag, run, { ...spec, iterate: spec.iterate }, ti, write));
       const done = await this.io.listItemResults(ti);
       const missing: number[] = [];
       for (let i = 0; i < n; i++) if (!done.has(i)) missing.push(i);
@@ -568,6 +572,26 @@ export class TaskRunner {
     }
     await step.close(result);
     return result;
+  }
+
+  /**
+   * The items an iteration try runs: the mapping's, or, partitioned, the instance's own partition's
+   * (lib/executor/partition-items.ts: its items function runs at most once per instance, in prepare).
+   */
+  private iterationItems(dag: Dag, run: DagRunRecord, spec: TaskSpec & { iterate: IterateSpec }, ti: TaskInstanceRecord, write: LogWriter): Promise<ResolvedMapping> {
+    if (!spec.iterate.partitioned) return this.mappingLists(dag, run, spec.taskId, spec.iterate.mapping);
+    // Under the task's executionTimeout: the items function is the task's code.
+    return this.withTimeout(spec, undefined, (signal) =>
+      partitionMapping({
+        dag,
+        spec,
+        ti,
+        io: this.io,
+        mappingLists: (m) => this.mappingLists(dag, run, spec.taskId, m),
+        resolve: (t) => this.resolveInput(dag, run, t),
+        context: () => this.context(dag, run, ti, signal, write, null),
+      }),
+    );
   }
 
   /** How a step ends for an error: the task's failure (or skip); an infrastructure failure is thrown on. */

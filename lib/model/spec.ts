@@ -121,6 +121,18 @@ export interface IterateSpec {
   concurrency: number;
   /** Extra tries per item within one try of the task. */
   itemRetries: number;
+  /**
+   * Partitioned iteration (the task is mapped too): each instance iterates its own partition's items. A
+   * source of `mapping` is then either a list with one list of items per partition (`items[mapIndex]`), or
+   * a {@link PartitionItemsRef} naming a function of the DAG's runtime that gives a partition's items.
+   * Present only when set, so the spec of a plain iteration is as it was.
+   */
+  partitioned?: true;
+}
+
+/** In a partitioned iteration's mapping: the items come from a function of the DAG's runtime (`field`: '' or the named list). */
+export interface PartitionItemsRef {
+  $partitionItems: string;
 }
 
 /** The fields every task spec has, whatever its kind. */

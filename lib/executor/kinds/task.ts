@@ -3,16 +3,23 @@ import type { IterateSpec, PlainTaskSpec } from '../../model/spec.ts';
 import type { TryResult } from '../../core/events.ts';
 import type { TryInfrastructureError } from '../infrastructure.ts';
 import { checkJson } from '../json-value.ts';
-import { mappingItem, mappingLength } from '../resolve.ts';
+import { mappingItem, mappingLength, type ResolvedMapping } from '../resolve.ts';
+import { partitionMapping, withPartition } from '../partition-items.ts';
 import { callCode, type KindRunner, type TryOf, type TryTools } from './kind-runner.ts';
 
 /**
  * Dynamic task iteration: every item inside this one instance, `concurrency` at a time, each retried
  * `itemRetries` times within the try; items done in earlier tries are kept (not run again).
  */
-async function iterate({ ti }: TryOf<PlainTaskSpec>, it: IterateSpec, tools: TryTools): Promise<TryResult> {
+async function iterate({ dag, spec, ti }: TryOf<PlainTaskSpec>, it: IterateSpec, tools: TryTools): Promise<TryResult> {
   const { write } = tools;
-  const r = await tools.mappingLists(it.mapping);
+  let r: ResolvedMapping;
+  if (it.partitioned) {
+    // The partition's items (its items function runs under the try's timeout, once: what it gave is kept).
+    r = await tools.underTimeout((signal) =>
+      partitionMapping({ dag, spec: { ...spec, iterate: it }, ti, io: tools.io, mappingLists: (m) => tools.mappingLists(m), resolve: (t) => tools.resolve(t), context: () => tools.context(signal, null) }),
+    );
+  } else r = await tools.mappingLists(it.mapping);
   const n = mappingLength(r);
   const done = await tools.io.listItemResults(ti);
   const todo: number[] = [];
@@ -31,7 +38,8 @@ async function iterate({ ti }: TryOf<PlainTaskSpec>, it: IterateSpec, tools: Try
         for (let attempt = 1; ; attempt++) {
           let value: unknown;
           try {
-            const v = await fn(tools.context(signal, { index, tryNumber: attempt }), item);
+            const ctx = tools.context(signal, { index, tryNumber: attempt });
+            const v = await fn(it.partitioned ? withPartition(ctx, r.partition) : ctx, item);
             value = v === undefined ? null : v;
             checkJson(value, `item ${index} result`);
           } catch (e) {
