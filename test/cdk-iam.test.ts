@@ -61,6 +61,7 @@ function needsOf(definition: StateMachineDefinition, name: string, stack: Airles
     if (st.Type === 'Task') {
       switch (st.Resource) {
         case 'arn:${Partition}:states:::lambda:invoke':
+        case 'arn:${Partition}:states:::lambda:invoke.waitForTaskToken':
           needs.push({ action: 'lambda:InvokeFunction', resource: functionArn(st.Parameters?.['FunctionName']), why: st.Resource });
           break;
         case 'arn:${Partition}:states:::batch:submitJob.sync':
