@@ -7,7 +7,7 @@
  *
  * Input ({@link LifecycleInput}): `{ "key": {runId, taskId, mapIndex}, "dagId", "tryNumber", "settings" }`,
  * started by the scheduler when it dispatches a queued task instance, on the shared machine of the task's
- * lifecycle (`try`, `sensor`, `batch`, `iterate`), the task's own settings in `settings`.
+ * lifecycle (`try`, `sensor`, `batch`, `iterate`, `hitl`), the task's own settings in `settings`.
  *
  * Its state data (JSONPath), which the handlers never see whole:
  * - `$.key`, `$.dagId`, `$.tryNumber`: the input; `$.tryNumber` is replaced by each `run` action.
@@ -18,6 +18,8 @@
  * - `$.job`: a Batch job's `.sync` output, or the error that ended the wait for it.
  * - `$.error`: the last caught error, `{ "Error", "Cause" }`.
  * - `$.scheduler.next`: the scheduler's last reply.
+ * - `$.try.wait` (`hitl`): how long to wait for the answer ({@link HitlPrepareOutput}); `$.answer`: what
+ *   SendTaskSuccess sent back.
  *
  * ## A mapped Batch task's array fan-out execution
  *
