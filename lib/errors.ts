@@ -215,3 +215,13 @@ export function skipInfo(reason: string): ErrorInfo {
 export function errorMessage(e: unknown): string {
   return formatError(serializeError(e, { stack: false }));
 }
+
+/** A human-in-the-loop task's timeout passed with no answer and no defaults to take. */
+export class HitlTimeoutError extends Error {
+  override name = 'HitlTimeoutError';
+}
+
+/** An approval was rejected and its task fails on a reject (`failOnReject`). */
+export class HitlRejectedError extends Error {
+  override name = 'HitlRejectedError';
+}

@@ -18,6 +18,7 @@ export {
   type BatchJobResult,
   type PokeResult,
 } from './authoring/operators.ts';
+export { approval, hitlChoice, hitlForm, HITL_MAX_TIMEOUT_MS, type HitlAnswer, type HitlCommonOptions, type ApprovalOptions, type HitlChoiceOptions, type HitlFormOptions } from './authoring/hitl.ts';
 export { taskGroup, chain, type TaskGroupOptions, type TaskGroupHandle } from './authoring/group.ts';
 export type { TaskHandle, TaskNode, IterateOptions, DependencyTarget, AsTeardownOptions } from './authoring/builder.ts';
 export type { XComArg, Resolvable } from './authoring/xcom-arg.ts';

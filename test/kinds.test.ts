@@ -14,10 +14,10 @@ import { mapTask, S3_GET_OBJECT } from '../lib/compiler/integrations.ts';
 import { resolveResource, resolveStatements } from '../cdk/policy-statements.ts';
 import { taskSpec } from './support/task-spec.ts';
 
-const KINDS: TaskKind[] = ['task', 'branch', 'short_circuit', 'sensor', 'batch', 'trigger_dag', 'empty'];
+const KINDS: TaskKind[] = ['task', 'branch', 'short_circuit', 'sensor', 'batch', 'trigger_dag', 'empty', 'hitl'];
 
 /** A DAG with one task of every kind. */
-const everyKind = dag({ dagId: 'every_kind' }, ({ task, branch, shortCircuit, sensor, batchJob, triggerDag, empty }) => {
+const everyKind = dag({ dagId: 'every_kind' }, ({ task, branch, shortCircuit, sensor, batchJob, triggerDag, empty, hitlChoice }) => {
   const a = task('task', () => 1);
   const b = branch('branch', () => null);
   const c = shortCircuit('short_circuit', () => true);
@@ -25,18 +25,19 @@ const everyKind = dag({ dagId: 'every_kind' }, ({ task, branch, shortCircuit, se
   const e = batchJob('batch', { jobQueue: 'q', jobDefinition: 'd', command: ['echo'] });
   const f = triggerDag('trigger_dag', { triggerDagId: 'other' });
   const g = empty('empty');
+  const h = hitlChoice('hitl', { subject: 'pick', options: ['a', 'b'] });
   a.before(b);
   b.before(c);
-  c.before(d, e, f, g);
+  c.before(d, e, f, g, h);
 });
 
-const OWN: Record<TaskKind, keyof KindFields | null> = { task: null, branch: null, short_circuit: 'shortCircuit', sensor: 'sensor', batch: 'batch', trigger_dag: 'triggerDag', empty: null };
+const OWN: Record<TaskKind, keyof KindFields | null> = { task: null, branch: null, short_circuit: 'shortCircuit', sensor: 'sensor', batch: 'batch', trigger_dag: 'triggerDag', empty: null, hitl: 'hitl' };
 
 describe('TaskSpec, discriminated on kind', () => {
   it('every spec carries every kind field: its own set, the others null (one JSON shape, so the DAG version is unchanged)', () => {
     expect(everyKind.spec.tasks.map((t) => t.kind).sort()).toEqual([...KINDS].sort());
     for (const t of everyKind.spec.tasks) {
-      for (const field of ['sensor', 'triggerDag', 'batch', 'shortCircuit'] as const) {
+      for (const field of ['sensor', 'triggerDag', 'batch', 'shortCircuit', 'hitl'] as const) {
         expect(t[field] === null, `${t.kind}.${field}`).toBe(OWN[t.kind] !== field);
       }
     }
@@ -90,6 +91,8 @@ describe('one module per kind', () => {
       batch: 'batch',
       trigger_dag: 'lambda',
       empty: 'none',
+      // Until the deployed `hitl` machine exists: one invocation per step of a try.
+      hitl: 'lambda',
     });
   });
 
@@ -102,6 +105,7 @@ describe('one module per kind', () => {
       sensor: 'sensor',
       batch: 'batch',
       trigger_dag: 'try',
+      hitl: 'try',
     });
     expect(taskLifecycle(everyKind.task('batch'), { batchWatch: 'poll' }).machine).toBe('try');
   });

@@ -33,6 +33,8 @@ function asked(effects: readonly Effect[]): string[] {
         return [`stop ${e.jobName}`];
       case 'cancelRun':
         return [`cancel ${e.run.runId}`];
+      case 'sendTaskSuccess':
+        return [`send task success ${e.token}`];
       case 'emit':
         return [];
     }

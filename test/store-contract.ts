@@ -9,6 +9,7 @@ import type { FinishRequest, ResetRequest, StateStore, TiUpdate } from '../lib/s
 import type { TerminalTiState } from '../lib/model/states.ts';
 import { cut, parseErrorText as err, serializeError, summarizeError, type ErrorInfo } from '../lib/error-info.ts';
 import { NonRetriableError } from '../lib/errors.ts';
+import { describeHitlContract } from './store-contract-hitl.ts';
 
 /**
  * The behaviour every StateStore must have, as one suite: `describeStoreContract(name, makeStore)` runs it
@@ -1953,6 +1954,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
     });
 
     // ---------------------------------------------------------------------------------------------
+    describeHitlContract(makeStore);
+
     describe('variables and connections', () => {
       it('put, get, list (by key), replace and delete variables; any characters in a key', async () => {
         const s = await makeStore();

@@ -772,6 +772,20 @@ describe('SqliteStateStore: migrating a schema version 4 file (no DAG version re
     expect((await again.getRun({ dagId: 'a', runId: 'r1' }))?.state).toBe('running');
   });
 
+  it('migrating on to version 7 adds human-in-the-loop requests, empty and usable', async () => {
+    const path = v4File(V4_ROWS);
+    const s = open(path);
+    const ti = { dagId: 'a', runId: 'r1', taskId: 't', mapIndex: -1 };
+    expect(await s.listHitlRequests({ limit: 10 })).toEqual({ records: [], total: 0 });
+    const rec = { ...ti, tryNumber: 1, subject: 's', body: null, options: ['OK'], multiple: false, defaults: null, params: null, assignedTo: [], createdAt: at(3), timeoutAt: null, taskToken: null, response: null };
+    expect(await s.putHitlRequest(rec)).toBe(true);
+    s.close();
+    const again = open(path);
+    expect(await again.getHitlRequest(ti)).toEqual(rec);
+    expect((await again.listHitlRequests({ pending: true, limit: 10 })).total).toBe(1);
+    again.close();
+  });
+
   it('a new file and a migrated one have the same tables and columns, in the same order', () => {
     const fresh = open();
     const migrated = open(v4File(''));

@@ -19,6 +19,7 @@ import { operationRoutes } from './routes/operations.ts';
 import { poolRoutes } from './routes/pools.ts';
 import { taskInstanceRoutes } from './routes/task-instances.ts';
 import { secretsRoutes } from './routes/secrets.ts';
+import { hitlRoutes } from './routes/hitl.ts';
 import { serveUi } from './serve-ui.ts';
 import { ID_MAX_LENGTH, MAX_DEPTH_KEYWORD, R, responses, SHARED_SCHEMAS } from './schemas.ts';
 
@@ -114,6 +115,7 @@ export async function createApiApp(options: ApiOptions): Promise<FastifyInstance
   poolRoutes(ctx);
   markRoutes(ctx);
   secretsRoutes(ctx);
+  hitlRoutes(ctx, auth);
 
   const openapi = async () => app.swagger();
   const docSchema = { hide: true, response: responses({ type: 'object', additionalProperties: true }) };

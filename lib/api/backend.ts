@@ -45,7 +45,15 @@ export interface ApiBackend {
 /** Who may call the API. */
 export type ApiAuth =
   /** Every route but health needs `Authorization: Bearer <token>`. */
-  | { mode: 'token'; token: string }
+  | {
+      mode: 'token';
+      token: string;
+      /**
+       * The user the token stands for: who answers human-in-the-loop requests through this API.
+       * @default none (the caller is unknown: only requests assigned to nobody can be answered)
+       */
+      user?: string;
+    }
   /** AWS checked SigV4 before the request arrived (a Function URL with AuthType AWS_IAM): no check here. */
   | { mode: 'iam' };
 

@@ -7,7 +7,7 @@ import { AirlessError, type ErrorLocation } from '../errors.ts';
 export class HttpError extends AirlessError {
   override name = 'HttpError';
   constructor(
-    readonly statusCode: 400 | 401 | 404 | 409,
+    readonly statusCode: 400 | 401 | 403 | 404 | 409,
     detail: string,
     readonly field: string | null = null,
     location: ErrorLocation = {},

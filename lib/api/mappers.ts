@@ -79,7 +79,7 @@ export function toDagDetail(dag: Dag, state: DagState) {
 }
 
 /** The authoring function that declared a task. */
-export type OperatorName = 'task' | 'branch' | 'shortCircuit' | 'sensor' | 'batchJob' | 'triggerDag' | 'empty';
+export type OperatorName = 'task' | 'branch' | 'shortCircuit' | 'sensor' | 'batchJob' | 'triggerDag' | 'empty' | 'approval' | 'hitlChoice' | 'hitlForm';
 
 const OPERATOR: Record<TaskKind, OperatorName> = {
   task: 'task',
@@ -89,9 +89,13 @@ const OPERATOR: Record<TaskKind, OperatorName> = {
   batch: 'batchJob',
   trigger_dag: 'triggerDag',
   empty: 'empty',
+  hitl: 'hitlChoice',
 };
 
+const HITL_OPERATOR = { approval: 'approval', choice: 'hitlChoice', form: 'hitlForm' } as const;
+
 export function operatorName(t: TaskSpec): OperatorName {
+  if (t.kind === 'hitl') return HITL_OPERATOR[t.hitl.mode];
   return OPERATOR[t.kind];
 }
 

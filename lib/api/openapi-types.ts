@@ -574,6 +574,74 @@ export interface paths {
         patch: operations["patch_connection"];
         trace?: never;
     };
+    "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/hitlDetails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List human-in-the-loop requests
+         * @description Newest first. '~' as dag_id or dag_run_id lists every DAG's or every run's; state=pending lists those waiting for an answer.
+         */
+        get: operations["get_hitl_details"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/hitlDetails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the human-in-the-loop request of a task instance
+         * @description The latest try's request.
+         */
+        get: operations["get_hitl_detail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Answer the human-in-the-loop request of a task instance
+         * @description The caller is who answers. 400 names a bad option or field (body.chosen_options, body.params_input.<field>); 403: the caller is not among the assigned users; 409: answered already (saying by whom and when) or no longer waiting.
+         */
+        patch: operations["update_hitl_detail"];
+        trace?: never;
+    };
+    "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/hitlDetails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the human-in-the-loop request of a task instance (by map index)
+         * @description The latest try's request.
+         */
+        get: operations["get_mapped_ti_hitl_detail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Answer the human-in-the-loop request of a task instance (by map index)
+         * @description The caller is who answers. 400 names a bad option or field (body.chosen_options, body.params_input.<field>); 403: the caller is not among the assigned users; 409: answered already (saying by whom and when) or no longer waiting.
+         */
+        patch: operations["update_mapped_ti_hitl_detail"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -654,7 +722,7 @@ export interface components {
              * @description The authoring function that declared the task.
              * @enum {string}
              */
-            operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty";
+            operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty" | "approval" | "hitlChoice" | "hitlForm";
             /** @enum {string} */
             trigger_rule: "all_success" | "all_failed" | "all_done" | "all_done_min_one_success" | "one_success" | "one_failed" | "one_done" | "none_failed" | "none_failed_min_one_success" | "none_skipped" | "all_skipped" | "always" | "all_done_setup_success";
             retries: number;
@@ -747,7 +815,7 @@ export interface components {
              * @description The authoring function that declared the task.
              * @enum {string}
              */
-            operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty";
+            operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty" | "approval" | "hitlChoice" | "hitlForm";
             pool: string;
             /** @description The note written on the instance (PATCH with note); when it has none, its last error as text, "Name: message" (a skipped instance's: why it was skipped). */
             note: string | null;
@@ -786,7 +854,7 @@ export interface components {
              * @description The authoring function that declared the task.
              * @enum {string}
              */
-            operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty";
+            operator_name: "task" | "branch" | "shortCircuit" | "sensor" | "batchJob" | "triggerDag" | "empty" | "approval" | "hitlChoice" | "hitlForm";
             pool: string;
             /** @description The note written on the instance (PATCH with note); when it has none, its last error as text, "Name: message" (a skipped instance's: why it was skipped). */
             note: string | null;
@@ -960,6 +1028,47 @@ export interface components {
             password: string | null;
             /** @description Text, usually a JSON object; sensitive fields' values masked in a response. */
             extra: string | null;
+        };
+        /** @description A human-in-the-loop request of one try of a task instance, and its answer once given (or taken at the timeout). */
+        HITLDetail: {
+            dag_id: string;
+            dag_run_id: string;
+            task_id: string;
+            map_index: number;
+            try_number: number;
+            /** @description Rendered when the request was made. */
+            subject: string;
+            /** @description Markdown. */
+            body: string | null;
+            options: string[];
+            /** @description Whether several options may be chosen. */
+            multiple: boolean;
+            /** @description What the timeout takes; null: a timeout fails the try. */
+            defaults: string[] | null;
+            /** @description A form's fields: a JSON Schema per field, with its default. */
+            params: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            } | null;
+            /** @description Who may answer; empty: anyone. */
+            assigned_users: {
+                id: string;
+            }[];
+            created_at: string;
+            timeout_at: string | null;
+            response_received: boolean;
+            chosen_options: string[] | null;
+            params_input: {
+                [key: string]: unknown;
+            } | null;
+            /** @description null at a timeout, or when the caller was not known. */
+            responded_by_user: {
+                id: string;
+            } | null;
+            responded_at: string | null;
+            /** @description The answer is the defaults, taken when the timeout passed (not in Airflow). */
+            timed_out: boolean;
         };
     };
     responses: never;
@@ -4292,6 +4401,402 @@ export interface operations {
             };
             /** @description Missing or wrong bearer token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_hitl_details: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                /** @description Only requests waiting for an answer, or only those answered. Default: both. */
+                state?: "pending" | "responded";
+            };
+            header?: never;
+            path: {
+                /** @description A DAG id, or '~' for every DAG. */
+                dag_id: string;
+                /** @description A run id, or '~' for every run. */
+                dag_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hitl_details: components["schemas"]["HITLDetail"][];
+                        total_entries: number;
+                    };
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_hitl_detail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                dag_run_id: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HITLDetail"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    update_hitl_detail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                dag_run_id: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The options chosen (one unless the request allows several). */
+                    chosen_options: string[];
+                    /** @description A form's values; a field not given takes its default. */
+                    params_input?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HITLDetail"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The caller may not answer this request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    get_mapped_ti_hitl_detail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                dag_run_id: string;
+                task_id: string;
+                map_index: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HITLDetail"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The DAG, run, task instance, try, XCom, backfill, DAG version or file named does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Conflict: the run id exists, a run is still queued or running, a backfill of the DAG is running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Internal error (logged by the server; no detail is sent). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    update_mapped_ti_hitl_detail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_id: string;
+                dag_run_id: string;
+                task_id: string;
+                map_index: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The options chosen (one unless the request allows several). */
+                    chosen_options: string[];
+                    /** @description A form's values; a field not given takes its default. */
+                    params_input?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HITLDetail"];
+                };
+            };
+            /** @description Invalid request: `field` names the offending input (e.g. body.conf.n, query.limit). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The caller may not answer this request. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

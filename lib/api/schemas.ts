@@ -53,7 +53,7 @@ const list = (key: string, item: unknown) => object({ [key]: { type: 'array', it
 
 // Shared (components) -----------------------------------------------------------------------------------
 
-const operatorName = { type: 'string', enum: ['task', 'branch', 'shortCircuit', 'sensor', 'batchJob', 'triggerDag', 'empty'], description: 'The authoring function that declared the task.' } as const;
+const operatorName = { type: 'string', enum: ['task', 'branch', 'shortCircuit', 'sensor', 'batchJob', 'triggerDag', 'empty', 'approval', 'hitlChoice', 'hitlForm'], description: 'The authoring function that declared the task.' } as const;
 
 const dagProperties = {
   dag_id: str,

@@ -12,6 +12,7 @@ import { dagCallbackOf, NotifierTargets, taskCallbackOf, type DagRunCallbackOpti
 import { parseDeadlines, type DeadlineCallback, type DeadlineOption } from './deadline-option.ts';
 import { chain, taskGroup } from './group.ts';
 import { batchJob, branch, empty, sensor, shortCircuit, task, triggerDag } from './operators.ts';
+import { approval, hitlChoice, hitlForm } from './hitl.ts';
 import { DEFAULT_POOL, DEFAULT_RETRY_DELAY_MS, TASK_OPTION_KEYS, type TaskOptions } from './options.ts';
 
 export interface DagOptions<PS extends Record<string, ParamSchema> = Record<string, ParamSchema>> {
@@ -179,9 +180,12 @@ export interface DagApi<P> {
   empty: typeof empty;
   taskGroup: typeof taskGroup;
   chain: typeof chain;
+  approval: typeof approval;
+  hitlChoice: typeof hitlChoice;
+  hitlForm: typeof hitlForm;
 }
 
-const API = { task, branch, shortCircuit, sensor, batchJob, triggerDag, empty, taskGroup, chain };
+const API = { task, branch, shortCircuit, sensor, batchJob, triggerDag, empty, taskGroup, chain, approval, hitlChoice, hitlForm };
 
 /**
  * Define a DAG. Inside `build`, declare tasks with `task()`, `sensor()`, ... (imported, or taken from

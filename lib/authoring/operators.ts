@@ -28,9 +28,9 @@ function checkKeys(draftId: string, what: string, given: object, allowed: readon
 }
 
 /** The kind fields of a kind whose own field is the given one (or none), the others null. */
-const NO_KIND_FIELDS = { sensor: null, triggerDag: null, batch: null, shortCircuit: null } as const;
+export const NO_KIND_FIELDS = { sensor: null, triggerDag: null, batch: null, shortCircuit: null, hitl: null } as const;
 
-function declare(what: string, taskId: string, options: TaskOptions, own: TaskKindFields, callable: TaskDraft['callable']): TaskDraft {
+export function declare(what: string, taskId: string, options: TaskOptions, own: TaskKindFields, callable: TaskDraft['callable']): TaskDraft {
   const b = currentBuilder(what);
   const id = b.qualify(taskId);
   return b.addTask({

@@ -16,6 +16,11 @@ export interface Dispatcher {
   startTimer(at: number, event: TimerEvent): Promise<void>;
   /** Start waves of array groups of one task (one fan-out execution, idempotent for the same waves). */
   startArrayWaves(waves: readonly ArrayWave[], dag: Dag): Promise<void>;
+  /**
+   * Hand a human-in-the-loop answer to the `.waitForTaskToken` state waiting on `token` (Step Functions'
+   * SendTaskSuccess). Absent: such an effect fails the flush with an error saying so.
+   */
+  sendTaskSuccess?(token: string, output: string): Promise<void>;
 }
 
 export interface InvocationHostOptions {
@@ -134,6 +139,9 @@ export class InvocationHost {
         case 'cancelRun':
           // Its instances' executions and Batch jobs are stopped; a late report finds them moved.
           if (this.options.stopTries && e.inFlight?.length) starts.push(this.options.stopTries(e.inFlight, e.reason ?? 'the run was stopped: dagrun timeout', e.only ? 'instances' : 'run').then(() => undefined));
+          break;
+        case 'sendTaskSuccess':
+          starts.push(this.dispatcher.sendTaskSuccess ? this.dispatcher.sendTaskSuccess(e.token, e.output) : Promise.reject(new Error('this host cannot hand a human-in-the-loop answer to its wait: its dispatcher has no sendTaskSuccess')));
           break;
         case 'emit':
           this.options.onEvent?.(e.event);

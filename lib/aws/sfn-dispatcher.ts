@@ -1,5 +1,6 @@
 import {
   DescribeExecutionCommand,
+  SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
@@ -206,6 +207,19 @@ export class SfnDispatcher implements Dispatcher {
 
   get batchWatcherArn(): string {
     return this.arnPrefix + this.naming.batchWatcher;
+  }
+
+  /**
+   * Hand a human-in-the-loop answer to the `.waitForTaskToken` state waiting on `token`. A token whose wait
+   * has ended already (`TaskTimedOut`: answered before, by a replay of this call, or timed out) is left
+   * alone: the answer is in the store either way, and the wait's own end decides.
+   */
+  async sendTaskSuccess(token: string, output: string): Promise<void> {
+    try {
+      await this.client.send(new SendTaskSuccessCommand({ taskToken: token, output }));
+    } catch (e) {
+      if (errorName(e) !== 'TaskTimedOut') throw e;
+    }
   }
 
   /**

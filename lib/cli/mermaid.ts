@@ -47,6 +47,8 @@ function node(id: string, t: TaskSpec): string {
       return `${id}(${l})`;
     case 'task':
       return `${id}[${l}]`;
+    case 'hitl':
+      return `${id}[/${l}\\]`;
   }
 }
 

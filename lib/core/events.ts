@@ -18,7 +18,9 @@ export type TimerEvent =
    */
   | { type: 'runnable_check'; array?: ArrayRef; key?: TiKey; tryNumber: number; jobName: string; jobQueue: string | null }
   /** Deadline `index` of the run's DAG (its `deadlines`) is due: run its callback if the run has not ended. */
-  | { type: 'deadline'; dagId: string; runId: string; index: number };
+  | { type: 'deadline'; dagId: string; runId: string; index: number }
+  /** A human-in-the-loop request's timeout (try `tryNumber`'s) is due: take its defaults, or fail the try. */
+  | { type: 'hitl_timeout'; key: TiKey; tryNumber: number };
 
 /** A wave of an array group, ready to submit as one Batch array job: its queued instances at `tryNumber`. */
 export interface ArrayWave {
@@ -52,11 +54,12 @@ export function timerRun(e: TimerEvent): RunRef {
     }
     case 'retry':
     case 'resume':
+    case 'hitl_timeout':
       return { dagId: e.key.dagId, runId: e.key.runId };
   }
 }
 
 /** The task instance a timer event is for (null: a run's, or an array group's). */
 export function timerTiKey(e: TimerEvent): TiKey | null {
-  return e.type === 'retry' || e.type === 'resume' ? e.key : null;
+  return e.type === 'retry' || e.type === 'resume' || e.type === 'hitl_timeout' ? e.key : null;
 }

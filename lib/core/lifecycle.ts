@@ -24,7 +24,7 @@ export type LifecycleEffect =
   | { type: 'dispatch'; ti: TiKey & { tryNumber: number; pokeCount: number }; anew?: boolean }
   | { type: 'dispatchWave'; wave: { array: ArrayRef; tryNumber: number } }
   | { type: 'timer'; at: number; event: TimerEvent }
-  | { type: 'stopRunnable' | 'cancelRun' | 'emit' };
+  | { type: 'stopRunnable' | 'cancelRun' | 'emit' | 'sendTaskSuccess' };
 
 export interface LifecycleOptions {
   /**
@@ -65,6 +65,7 @@ function claim(caller: LifecycleCaller, effect: LifecycleEffect, options: Lifecy
     case 'stopRunnable':
     case 'cancelRun':
     case 'emit':
+    case 'sendTaskSuccess':
       return null;
   }
 }

@@ -61,7 +61,7 @@ export interface ParamSchema {
   [keyword: string]: unknown;
 }
 
-export type TaskKind = 'task' | 'branch' | 'short_circuit' | 'sensor' | 'batch' | 'trigger_dag' | 'empty';
+export type TaskKind = 'task' | 'branch' | 'short_circuit' | 'sensor' | 'batch' | 'trigger_dag' | 'empty' | 'hitl';
 
 /**
  * An input template: JSON where references to upstream results are `{"$xcom": {taskId, key}}`.
@@ -142,6 +142,7 @@ export interface KindFields {
   triggerDag: TriggerDagSpec | null;
   batch: BatchSpec | null;
   shortCircuit: ShortCircuitSpec | null;
+  hitl: HitlSpec | null;
 }
 
 export type KindFieldName = keyof KindFields;
@@ -165,9 +166,11 @@ export type BatchTaskSpec = KindSpec<'batch', { batch: BatchSpec }>;
 export type TriggerDagTaskSpec = KindSpec<'trigger_dag', { triggerDag: TriggerDagSpec }>;
 /** `empty()`: runs nothing. */
 export type EmptyTaskSpec = KindSpec<'empty'>;
+/** `approval()`, `hitlChoice()`, `hitlForm()`: a person answers (Airflow's HITL operators). */
+export type HitlTaskSpec = KindSpec<'hitl', { hitl: HitlSpec }>;
 
 /** A task of a DAG, discriminated on `kind`: narrow on it to reach the kind's own field. */
-export type TaskSpec = PlainTaskSpec | BranchTaskSpec | ShortCircuitTaskSpec | SensorTaskSpec | BatchTaskSpec | TriggerDagTaskSpec | EmptyTaskSpec;
+export type TaskSpec = PlainTaskSpec | BranchTaskSpec | ShortCircuitTaskSpec | SensorTaskSpec | BatchTaskSpec | TriggerDagTaskSpec | EmptyTaskSpec | HitlTaskSpec;
 
 /** The spec of one kind of task. */
 export type TaskSpecOf<K extends TaskKind> = Extract<TaskSpec, { kind: K }>;
@@ -185,6 +188,31 @@ export interface TaskGroupSpec {
   parentGroupId: string | null;
   tooltip: string | null;
   taskIds: string[];
+}
+
+/**
+ * A human-in-the-loop task (Airflow 3.1's HITLOperator and its kin): it asks a person to approve, choose
+ * or fill a form, and waits (deferred) holding nothing.
+ */
+export interface HitlSpec {
+  mode: 'approval' | 'choice' | 'form';
+  /** `{{ }}` templates as notifiers use (lib/core/notify-template.ts), rendered when the request is made. */
+  subject: string;
+  body: string | null;
+  /** approval: ['Approve', 'Reject']; form: ['OK']. */
+  options: string[];
+  /** Whether several options may be chosen (choice). */
+  multiple: boolean;
+  /** What a timeout takes; null: a timeout fails the try. */
+  defaults: string[] | null;
+  /** A form's fields (a JSON Schema per field, with its default); null: none. */
+  params: Record<string, ParamSchema> | null;
+  /** How long to wait for an answer; null: for ever (deployed: up to Step Functions' 1 year). */
+  timeoutMs: number | null;
+  /** Users allowed to answer; empty: anyone. */
+  assignedTo: string[];
+  /** approval: 'Reject' fails the task instead of skipping the downstream tasks (present only when set). */
+  failOnReject?: true;
 }
 
 export interface SensorSpec {

@@ -13,6 +13,8 @@ import { currentTry, TaskRunner } from '../executor/task-runner.ts';
 import { lifecycleNext, type LifecycleCaller } from '../core/lifecycle.ts';
 import { timerRun, type ArrayWave, type DagResolver, type SchedulerEvent, type TimerEvent, type TryResult } from '../scheduler/host.ts';
 import { drive, effectsLeftBy, type Driven, type Effect, type Outcome } from '../scheduler/effects.ts';
+import type { HitlAnswerInput } from '../scheduler/hitl.ts';
+import type { HitlRecord } from '../store/hitl-records.ts';
 import { Scheduler, type TriggerRequest } from '../scheduler/scheduler.ts';
 import { MemoryStateStore } from '../store/memory-store.ts';
 import { newTaskInstance, pipelineScopeOf, runKeyText, runRefOf, sameRun, type DagRunRecord, type LogLine, type RunRef, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
@@ -513,6 +515,10 @@ export class LocalRunner {
         case 'emit':
           this.emit(e.event);
           break;
+        case 'sendTaskSuccess':
+          // Only a deployed wait has a task token: a local request never holds one.
+          this.emit({ type: 'error', run: null, error: new Error('a sendTaskSuccess effect reached the local runner (a human-in-the-loop request holds a task token, which only a deployed wait has): the answer is stored, but nothing waits on that token here'), where: 'human-in-the-loop answer' });
+          break;
       }
     }
   }
@@ -688,6 +694,21 @@ export class LocalRunner {
     this.inflight++;
     try {
       return await this.drive((s) => s.triggerRun(req));
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0) this.scheduleIdleCheck();
+    }
+  }
+
+  /**
+   * Answer a human-in-the-loop request (`Scheduler.respondHitl`), counted as work in flight: a FakeClock
+   * does not skip to the request's timeout while the answer is being stored (call it from a listener that
+   * sees the instance deferred, and the answer wins over the timeout).
+   */
+  async respondHitl(key: TiKey, answer: HitlAnswerInput): Promise<HitlRecord> {
+    this.inflight++;
+    try {
+      return await this.drive((s) => s.respondHitl(key, answer));
     } finally {
       this.inflight--;
       if (this.inflight === 0) this.scheduleIdleCheck();

@@ -17,6 +17,7 @@ import { hasIndirectSetups, indirectDependents, indirectSetupsAllow, setupCounts
 import { finalizeIfDone, finalizeRun } from './run-end.ts';
 import { slotReleases, wakeWaiters } from './slots.ts';
 import type { Step } from './step.ts';
+import { isRejection } from '../core/hitl.ts';
 import { queueInstance, queueInstances } from './tries.ts';
 import { queueWave } from './waves.ts';
 
@@ -185,13 +186,15 @@ export async function completeDecision(s: Step, dag: Dag, run: DagRunRecord, t: 
 /** Why a direct branch or short-circuit upstream, done, skipped `t` (its recorded result), or null. */
 async function skippedByUpstream(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec): Promise<string | null> {
   for (const u of t.upstream) {
-    const kind = dag.task(u).kind;
-    if (kind !== 'branch' && kind !== 'short_circuit') continue;
+    const ut = dag.task(u);
+    const kind = ut.kind;
+    if (kind !== 'branch' && kind !== 'short_circuit' && kind !== 'hitl') continue;
     const ti = await s.store.getTaskInstance({ dagId: run.dagId, runId: run.runId, taskId: u, mapIndex: -1 });
     if (ti?.state !== 'success') continue;
     const chosen = (await s.store.getXCom(run, u, -1, 'return_value'))?.value;
     if (kind === 'branch' && Array.isArray(chosen) && !chosen.includes(t.taskId)) return `not chosen by branch '${u}'`;
     if (kind === 'short_circuit' && chosen === false) return `short-circuited by '${u}'`;
+    if (ut.kind === 'hitl' && rejected(ut.hitl, chosen)) return `short-circuited by '${u}'`;
   }
   return null;
 }
@@ -325,4 +328,10 @@ export async function skipForShortCircuit(s: Step, dag: Dag, run: DagRunRecord, 
     if (all.has(spec.taskId) && (await s.store.claimDecision(run, spec.taskId, 'skipped'))) claimed.push(spec);
   }
   for (const spec of claimed) await finishSettled(s, dag, run, spec, 'skipped', `short-circuited by '${t.taskId}'`);
+}
+
+/** Whether a hitl upstream's result (its answer) is an approval's reject. */
+function rejected(spec: { mode: string; options: readonly string[] }, answer: unknown): boolean {
+  const chosen = (answer as { chosenOptions?: unknown } | null)?.chosenOptions;
+  return Array.isArray(chosen) && isRejection(spec, { chosenOptions: chosen as string[] });
 }

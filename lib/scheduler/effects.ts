@@ -42,6 +42,11 @@ export type Effect =
        */
       inFlight?: readonly TaskInstanceRecord[];
     }
+  /**
+   * Deployed only: hand a human-in-the-loop answer to the `.waitForTaskToken` state waiting on `token`
+   * (Step Functions' SendTaskSuccess with `output`, JSON text). A local host never gets one.
+   */
+  | { type: 'sendTaskSuccess'; token: string; output: string }
   /** Tell the host's listeners (live views, logs, metrics) of a change or of an error the step absorbed. */
   | { type: 'emit'; event: SchedulerEvent };
 

@@ -13,6 +13,8 @@ import { failRun, guarded, stopRun } from './run-end.ts';
 import { checkBackfill, recoverRunSlots, reopenRun, startQueuedRuns, triggerRun, type TriggerRequest } from './runs.ts';
 import { isArrayTask, Step, type SchedulerEnv } from './step.ts';
 import { onTimer } from './timers.ts';
+import { respondHitl, type HitlAnswerInput } from './hitl.ts';
+import type { HitlRecord } from '../store/hitl-records.ts';
 import { resumeDeferred, tryResult, type TrySeen } from './tries.ts';
 import { arrayResult } from './waves.ts';
 
@@ -157,6 +159,17 @@ export class Scheduler {
   /** Put a deferred instance back in the queue to continue its try (a poke, a finished job or run). */
   resumeDeferred(key: TiKey, tryNumber: number): Promise<Outcome<void>> {
     return this.step((s) => resumeDeferred(s, key, tryNumber));
+  }
+
+  /**
+   * Answer a human-in-the-loop request (the latest try's of the instance): checked against its options and
+   * form fields (a `HitlResponseError` 400 naming the field), its assignees (403), and its state (404 no
+   * request; 409 answered already, naming who and when, or no longer waiting). Stored exactly once; then
+   * the deferred try resumes (locally), or, when the request holds a deployed wait's task token, a
+   * `sendTaskSuccess` effect hands the answer to it. The request as answered.
+   */
+  respondHitl(key: TiKey, answer: HitlAnswerInput): Promise<Outcome<HitlRecord>> {
+    return this.step((s) => respondHitl(s, key, answer));
   }
 
   /** A timer the scheduler asked for is due. */

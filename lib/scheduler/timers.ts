@@ -5,6 +5,7 @@ import { timerRun } from '../core/events.ts';
 import { errorMessage, RunnableTimeoutError } from '../errors.ts';
 import type { RunRef } from '../store/records.ts';
 import { onDeadline } from './deadlines.ts';
+import { hitlTimeout } from './hitl.ts';
 import { stopRunning } from './run-end.ts';
 import type { Step } from './step.ts';
 import { queueInstance, resumeDeferred } from './tries.ts';
@@ -30,6 +31,8 @@ export async function onTimer(s: Step, event: TimerEvent): Promise<void> {
       return checkRunnable(s, event);
     case 'deadline':
       return onDeadline(s, event);
+    case 'hitl_timeout':
+      return hitlTimeout(s, event);
   }
 }
 

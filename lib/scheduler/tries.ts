@@ -2,7 +2,7 @@
 
 import type { Dag } from '../authoring/dag.ts';
 import { batchJobName, groupOf } from '../core/arrays.ts';
-import type { TryResult } from '../core/events.ts';
+import type { TimerEvent, TryResult } from '../core/events.ts';
 import { failureInfo, PoolError, skipInfo } from '../errors.ts';
 import { formatError } from '../error-info.ts';
 import { decideAfterFailure } from '../core/retry.ts';
@@ -12,6 +12,7 @@ import { iso } from '../model/time.ts';
 import { historyWithCurrentTry, tiKeyOf, type DagRunRecord, type TaskInstanceRecord, type TiKey } from '../store/records.ts';
 import { taskCallback } from './callbacks.ts';
 import { decideDownstream, finish, skipForShortCircuit, skipNotFollowed } from './decisions.ts';
+import { resumeIfAnswered } from './hitl.ts';
 import { guarded } from './run-end.ts';
 import { releaseSlots, takeSlots, takeSlotsMany, tiHolder } from './slots.ts';
 import type { Step } from './step.ts';
@@ -174,8 +175,8 @@ export async function tryResult(s: Step, key: TiKey, tryNumber: number, result: 
       if (!ti) return afterTryMovedByOther(s, dag, t, key, tryNumber);
       s.emitTi(ti);
       await releaseSlots(s, dag, t, holder);
-      if (result.until !== null) s.timer(result.until, { type: 'resume', key: tiKeyOf(key), tryNumber });
-      else await resumeIfExternalDone(s, t, ti);
+      if (result.until !== null) s.timer(result.until, deferTimer(t, key, tryNumber));
+      if (result.until === null || t.kind === 'hitl') await resumeIfExternalDone(s, t, ti);
       return;
     }
   }
@@ -214,8 +215,8 @@ async function afterTryMoved(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, 
       return;
     case 'deferred':
       await releaseSlots(s, dag, t, holder);
-      if (ti.nextAt !== null) s.timer(Date.parse(ti.nextAt), { type: 'resume', key: tiKeyOf(ti), tryNumber: ti.tryNumber });
-      else await resumeIfExternalDone(s, t, ti);
+      if (ti.nextAt !== null) s.timer(Date.parse(ti.nextAt), deferTimer(t, ti, ti.tryNumber));
+      if (ti.nextAt === null || t.kind === 'hitl') await resumeIfExternalDone(s, t, ti);
       return;
     case 'scheduled':
     case 'queued':
@@ -226,12 +227,19 @@ async function afterTryMoved(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, 
   }
 }
 
+/** The timer of a try deferred until a time: a hitl request's timeout, else the try's resume. */
+function deferTimer(t: TaskSpec, key: TiKey, tryNumber: number): TimerEvent {
+  return t.kind === 'hitl' ? { type: 'hitl_timeout', key: tiKeyOf(key), tryNumber } : { type: 'resume', key: tiKeyOf(key), tryNumber };
+}
+
 /** A deferred instance waiting on an external end that may have happened before it deferred: resume it then. */
 async function resumeIfExternalDone(s: Step, t: TaskSpec, ti: TaskInstanceRecord): Promise<void> {
   if (t.kind === 'trigger_dag' && ti.externalId) {
     // The triggered run may have ended before we deferred: then nobody else will wake us.
     const child = await s.store.getRun({ dagId: t.triggerDag.triggerDagId, runId: ti.externalId });
     if (child && (child.state === 'success' || child.state === 'failed')) await resumeDeferred(s, ti, ti.tryNumber);
+  } else if (t.kind === 'hitl') {
+    await resumeIfAnswered(s, ti, ti.tryNumber);
   } else if (t.kind === 'batch' && ti.externalId && (await s.env.externalDone?.('batch', ti.externalId))) {
     await resumeDeferred(s, ti, ti.tryNumber);
   }

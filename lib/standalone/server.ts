@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -246,7 +247,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         bundles,
         nextRun: (dagId) => schedule.nextRun(dagId),
       },
-      auth: { mode: 'token', token },
+      auth: { mode: 'token', token, user: apiUser(options.env) },
       uiDir: options.uiDir === undefined ? builtUiDir() : options.uiDir,
     });
     app = api;
@@ -325,5 +326,19 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     await loop?.stop();
     release();
     throw e;
+  }
+}
+
+/**
+ * Who the API token stands for (who answers human-in-the-loop requests): `AIRLESS_API_USER` if set, else
+ * the operating system's user running the server.
+ */
+export function apiUser(env: NodeJS.ProcessEnv = process.env): string {
+  const given = env.AIRLESS_API_USER?.trim();
+  if (given) return given;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'airless';
   }
 }

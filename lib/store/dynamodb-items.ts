@@ -22,6 +22,8 @@ export const ItemType = {
   backfill: 'backfill',
   variable: 'variable',
   connection: 'connection',
+  hitl: 'hitl',
+  hitlPointer: 'hitlPointer',
 } as const;
 
 // Task instances -------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ import { FAN_CHUNKS, FAN_DONE, FAN_TARGETS, MAX_TRANSACTION_ITEMS, Transactor, t
 import type { LargeValueStore } from './large-values.ts';
 import { backfillOrder, historyWithCurrentTry, pipelineScopeOf, runKeyText, runRefOf, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionEntry, type DagVersionRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type TrySummary, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
+import { DynamoDbHitl } from './dynamodb-hitl.ts';
+import type { HitlQuery, HitlRecord, HitlRespondResult, HitlResponse } from './hitl-records.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
@@ -221,6 +223,7 @@ export class DynamoDbStateStore implements StateStore {
   readonly xcomTtlSeconds: number | undefined;
   private readonly concurrency: number;
   private readonly tx: Transactor;
+  private readonly hitl: DynamoDbHitl;
 
   constructor(options: DynamoDbStateStoreOptions) {
     this.tableName = options.tableName;
@@ -231,6 +234,7 @@ export class DynamoDbStateStore implements StateStore {
     this.xcomTtlSeconds = options.xcomTtlSeconds;
     this.concurrency = options.concurrency ?? 16;
     this.tx = new Transactor(this.doc, this.tableName);
+    this.hitl = new DynamoDbHitl(this.doc, this.tableName, this.tx, (pk, prefix, extra) => this.queryPrefix(pk, prefix, extra), (k) => this.batchGet(k));
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -1130,6 +1134,7 @@ export class DynamoDbStateStore implements StateStore {
       else if (sk.startsWith('LOG#')) logs.add(sk.split('#').slice(0, 4).join('#'));
     }
     out.logs = logs.size;
+    doomed.push(...(await this.hitl.pointersOfRun(run)));
     if (run.pipelineScope === pipelineScopeOf(run)) {
       const saves = await this.queryPrefix(prefixes.pipelinePartition(run.pipelineScope), null, projection);
       out.pipelineSaves = saves.length;
@@ -1541,6 +1546,28 @@ export class DynamoDbStateStore implements StateStore {
   async listPools(): Promise<PoolRecord[]> {
     const items = await this.queryPrefix(prefixes.poolPartition, 'POOL#');
     return items.map((item) => ({ name: String(item.name), slots: Number(item.slots), description: textOrEmpty(item.description) }));
+  }
+
+  // Human-in-the-loop requests (lib/store/dynamodb-hitl.ts).
+
+  async putHitlRequest(rec: HitlRecord): Promise<boolean> {
+    return this.hitl.put(rec);
+  }
+
+  async setHitlTaskToken(ti: TiKey, tryNumber: number, token: string): Promise<boolean> {
+    return this.hitl.setToken(ti, tryNumber, token);
+  }
+
+  async respondHitl(ti: TiKey, tryNumber: number, response: HitlResponse): Promise<HitlRespondResult> {
+    return this.hitl.respond(ti, tryNumber, response);
+  }
+
+  async getHitlRequest(ti: TiKey): Promise<HitlRecord | undefined> {
+    return this.hitl.latest(ti);
+  }
+
+  async listHitlRequests(q: HitlQuery): Promise<{ records: HitlRecord[]; total: number }> {
+    return this.hitl.list(q);
   }
 
   // Variables and connections: one partition each (lib/store/table-design.ts).

@@ -2,6 +2,7 @@ import type { RunState, TerminalTiState } from '../model/states.ts';
 import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runKeyText, type BackfillRecord, type DagRecord, type DagRunRecord, type DagVersionEntry, type DagVersionRecord, type LogLine, type PipelineSave, type PoolRecord, type RunRef, type TaskInstanceRecord, type TaskStateRecord, type TiKey, type XComRecord } from './records.ts';
 import { oneTaskOf } from './bulk-requests.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
+import type { HitlQuery, HitlRecord, HitlRespondResult, HitlResponse } from './hitl-records.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
 function taskState(run: RunRef, taskId: string): TaskStateRecord {
@@ -79,6 +80,8 @@ export class MemoryStateStore implements StateStore {
   private readonly waiters = new Map<string, { q: TiKey[]; head: number }>();
   /** Backfills by DAG, by id. */
   private readonly backfills = new Map<string, Map<string, BackfillRecord>>();
+  /** Human-in-the-loop requests by `runKeyText`, then instance and try (`<task>\0<map index>\0<try>`). */
+  private readonly hitl = new Map<string, Map<string, HitlRecord>>();
 
   private find(run: RunRef): RunPartition | undefined {
     return this.runs.get(runKeyText(run));
@@ -340,6 +343,7 @@ export class MemoryStateStore implements StateStore {
       this.pipeline.delete(scope);
     }
     this.runs.delete(runKeyText(p.run));
+    this.hitl.delete(runKeyText(p.run));
     this.runsByDag.get(dagId)?.delete(runId);
     return { dagId, runId, taskInstances: p.tis.size, xcoms: p.xcoms.size, itemResults, logs: p.logs.size, pipelineSaves };
   }
@@ -512,6 +516,58 @@ export class MemoryStateStore implements StateStore {
     return { ...next };
   }
 
+  // Human-in-the-loop requests -----------------------------------------------------------------------
+
+  async putHitlRequest(rec: HitlRecord): Promise<boolean> {
+    let m = this.hitl.get(runKeyText(rec));
+    if (!m) this.hitl.set(runKeyText(rec), (m = new Map<string, HitlRecord>()));
+    const id = `${tiId(rec)}\u0000${rec.tryNumber}`;
+    if (m.has(id)) return false;
+    m.set(id, deepFreeze(structuredClone({ ...rec })));
+    return true;
+  }
+
+  async setHitlTaskToken(ti: TiKey, tryNumber: number, token: string): Promise<boolean> {
+    const m = this.hitl.get(runKeyText(ti));
+    const id = `${tiId(ti)}\u0000${tryNumber}`;
+    const rec = m?.get(id);
+    if (!m || !rec || rec.response !== null) return false;
+    m.set(id, deepFreeze({ ...rec, taskToken: token }));
+    return true;
+  }
+
+  async respondHitl(ti: TiKey, tryNumber: number, response: HitlResponse): Promise<HitlRespondResult> {
+    const m = this.hitl.get(runKeyText(ti));
+    const id = `${tiId(ti)}\u0000${tryNumber}`;
+    const rec = m?.get(id);
+    if (!m || !rec || rec.response !== null) return { applied: false, record: rec };
+    const now = deepFreeze({ ...rec, response: structuredClone(response) });
+    m.set(id, now);
+    return { applied: true, record: now };
+  }
+
+  async getHitlRequest(ti: TiKey): Promise<HitlRecord | undefined> {
+    let latest: HitlRecord | undefined;
+    for (const r of this.hitl.get(runKeyText(ti))?.values() ?? []) {
+      if (r.taskId === ti.taskId && r.mapIndex === ti.mapIndex && (!latest || r.tryNumber > latest.tryNumber)) latest = r;
+    }
+    return latest;
+  }
+
+  async listHitlRequests(q: HitlQuery): Promise<{ records: HitlRecord[]; total: number }> {
+    const all: HitlRecord[] = [];
+    for (const m of this.hitl.values()) {
+      for (const r of m.values()) {
+        if (q.pending !== undefined && (r.response === null) !== q.pending) continue;
+        if (q.dagId !== undefined && (r.dagId !== q.dagId || (q.runId !== undefined && r.runId !== q.runId))) continue;
+        all.push(r);
+      }
+    }
+    all.sort(newestFirst);
+    const from = q.offset ?? 0;
+    return { records: all.slice(from, from + q.limit), total: all.length };
+  }
+
   async putPool(pool: PoolRecord): Promise<void> {
     this.pools.set(pool.name, { ...pool });
   }
@@ -628,4 +684,12 @@ export class MemoryStateStore implements StateStore {
   async deleteConnection(connectionId: string): Promise<boolean> {
     return this.connections.delete(connectionId);
   }
+}
+
+/** Requests newest first: by creation time, then DAG, run, task, map index and try, all descending. */
+function newestFirst(a: HitlRecord, b: HitlRecord): number {
+  const ka = [a.createdAt, a.dagId, a.runId, a.taskId];
+  const kb = [b.createdAt, b.dagId, b.runId, b.taskId];
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? 1 : -1;
+  return b.mapIndex - a.mapIndex || b.tryNumber - a.tryNumber;
 }

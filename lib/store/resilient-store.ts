@@ -1,6 +1,7 @@
 import type { DagRunRecord, RunRef, TaskInstanceRecord, TaskStateRecord, TiKey } from './records.ts';
 import { canonicalJson } from '../model/hash.ts';
 import { isTransientStoreError, retryTransient, type RetryOptions } from './retry.ts';
+import type { HitlRecord, HitlRespondResult } from './hitl-records.ts';
 import type { BulkFinishResult, BulkResetResult, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
 
 /**
@@ -124,6 +125,23 @@ export class ResilientStateStore {
         if (!flags) return res;
         const run = await s.getRun(list[0]!.key);
         return { applied: flags, pending: run?.pending ?? res.pending } satisfies BulkResetResult;
+      },
+      putHitlRequest: async ([rec]: unknown[], created: unknown) => {
+        if (created) return created;
+        const r = rec as HitlRecord;
+        const now = await s.getHitlRequest(r);
+        return !!now && now.tryNumber === r.tryNumber && now.createdAt === r.createdAt;
+      },
+      setHitlTaskToken: async ([key, tryNumber, token]: unknown[], set: unknown) => {
+        if (set) return set;
+        const now = await s.getHitlRequest(key as TiKey);
+        return !!now && now.tryNumber === tryNumber && now.taskToken === token;
+      },
+      respondHitl: async ([, tryNumber, response]: unknown[], result: unknown) => {
+        const r = result as HitlRespondResult;
+        const rec = r.record;
+        if (r.applied || !rec || rec.tryNumber !== tryNumber || !rec.response) return r;
+        return { applied: canonicalJson(rec.response) === canonicalJson(response), record: rec } satisfies HitlRespondResult;
       },
     };
   }

@@ -44,6 +44,8 @@ import type {
 } from './state-store.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
 import { SECRETS_TABLES_SQL, SqliteSecrets } from '../secrets/sqlite-secrets.ts';
+import type { HitlQuery, HitlRecord, HitlRespondResult, HitlResponse } from './hitl-records.ts';
+import { HITL_TABLE_SQL, SqliteHitl } from './sqlite-hitl.ts';
 
 /**
  * The durable local store of `airless standalone`: every record in one SQLite database file
@@ -81,7 +83,7 @@ import { SECRETS_TABLES_SQL, SqliteSecrets } from '../secrets/sqlite-secrets.ts'
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 6;
+export const SQLITE_SCHEMA_VERSION = 7;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -367,6 +369,12 @@ ALTER TABLE dags ADD COLUMN paused_reason TEXT;
 ALTER TABLE task_instances ADD COLUMN note TEXT;
 ${SECRETS_TABLES_SQL}`;
 
+/**
+ * From schema version 6 to 7: human-in-the-loop requests (lib/store/sqlite-hitl.ts). A new database gets
+ * the table after version 6's statements.
+ */
+const MIGRATE_6_TO_7 = HITL_TABLE_SQL;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -416,10 +424,11 @@ CREATE TABLE counters (
 ${BACKFILLS_TABLE}
 ${MIGRATE_4_TO_5}
 ${MIGRATE_5_TO_6}
+${MIGRATE_6_TO_7}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections'];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections', 'hitl_requests'];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -859,6 +868,7 @@ export class SqliteStateStore implements StateStore {
   private readonly db: DatabaseSync;
   private readonly q: Statements;
   private secretsQ: SqliteSecrets | undefined;
+  private hitlQ: SqliteHitl | undefined;
 
   constructor(options: SqliteStateStoreOptions) {
     this.path = options.path;
@@ -1158,6 +1168,7 @@ export class SqliteStateStore implements StateStore {
         pipelineSaves: owned ? n(this.q.countSaves, scope) : 0,
       };
       for (const st of this.q.deleteRunRows) st.run(dagId, runId);
+      this.hitl.deleteRun(dagId, runId);
       if (owned) this.q.deleteSaves.run(scope);
       return out;
     });
@@ -1361,6 +1372,32 @@ export class SqliteStateStore implements StateStore {
     return this.q.deletePool.run(name).changes > 0;
   }
 
+  // Human-in-the-loop requests ------------------------------------------------------------------------
+
+  private get hitl(): SqliteHitl {
+    return (this.hitlQ ??= new SqliteHitl(this.db));
+  }
+
+  async putHitlRequest(rec: HitlRecord): Promise<boolean> {
+    return this.hitl.put(rec);
+  }
+
+  async setHitlTaskToken(ti: TiKey, tryNumber: number, token: string): Promise<boolean> {
+    return this.hitl.setToken(ti, tryNumber, token);
+  }
+
+  async respondHitl(ti: TiKey, tryNumber: number, response: HitlResponse): Promise<HitlRespondResult> {
+    return this.tx(() => this.hitl.respond(ti, tryNumber, response));
+  }
+
+  async getHitlRequest(ti: TiKey): Promise<HitlRecord | undefined> {
+    return this.hitl.get(ti);
+  }
+
+  async listHitlRequests(q: HitlQuery): Promise<{ records: HitlRecord[]; total: number }> {
+    return this.hitl.list(q);
+  }
+
   // Variables and connections ------------------------------------------------------------------------
 
   private get secrets(): SqliteSecrets {
@@ -1548,6 +1585,8 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 5) tables.add('dag_versions');
       // Created by the migration to version 6 below.
       if (version < 6) tables.add('variables').add('connections');
+      // Created by the migration to version 7 below.
+      if (version < 7) tables.add('hitl_requests');
       // Added without a version of its own (created if missing): a file of an earlier airless gets it here.
       db.exec(SEMAPHORE_HOLDERS_TABLE);
       tables.add('semaphore_holders');
@@ -1564,6 +1603,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 6) {
         db.exec(MIGRATE_5_TO_6);
         db.prepare('UPDATE schema_version SET version = 6, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
+      if (version < 7) {
+        db.exec(MIGRATE_6_TO_7);
+        db.prepare('UPDATE schema_version SET version = 7, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
     }
     db.exec('COMMIT');

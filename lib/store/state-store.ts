@@ -15,6 +15,7 @@ import type {
   XComRecord,
 } from './records.ts';
 import type { SecretsStore } from '../secrets/records.ts';
+import type { HitlStore } from './hitl-records.ts';
 
 /** Condition on a task instance for a transition: its current state (and try) must match. */
 export interface TiExpectation {
@@ -131,7 +132,7 @@ export interface DeletedRun {
  * {@link TiKey} (the run's identity, task and map index).
  */
 /** Variables and connections are part of every store (lib/secrets/records.ts). */
-export interface StateStore extends SecretsStore {
+export interface StateStore extends SecretsStore, HitlStore {
   // Runs -------------------------------------------------------------------------------------------
   /** Create a run; false if its DAG has a run with that id. */
   createRun(run: DagRunRecord): Promise<boolean>;

@@ -25,6 +25,10 @@
  * | DAG version     | `DAG#<dagId>`          | `VERSION#<version>`                              |                                        |                               |
  * | variable        | `VARIABLES`            | `VAR#<key>`                                      |                                        |                               |
  * | connection      | `CONNECTIONS`          | `CONN#<connectionId>`                            |                                        |                               |
+ * | HITL request    | `RUN#<dagId>#<runId>`  | `HITL#<taskId>#<mapIndex>#<try>`                 |                                        |                               |
+ * | HITL pending    | `HITL_PENDING`         | `<createdAt>#<dagId>#<runId>#<taskId>#<mapIndex>#<try>` |                                  |                               |
+ * | HITL by DAG     | `HITL_DAG#<dagId>`     | `<createdAt>#<runId>#<taskId>#<mapIndex>#<try>`  |                                        |                               |
+ * | HITL, every one | `HITL_ALL`             | `<createdAt>#<dagId>#<runId>#<taskId>#<mapIndex>#<try>` |                                  |                               |
  *
  * A DAG's partition holds its record, its backfills and its version records: `getDagVersion` is a GetItem,
  * `listDagVersions` a Query on `VERSION#` (sorted by `createdAt` after it: a DAG has few versions), and
@@ -36,6 +40,14 @@
  * get one GetItem; keys and connection ids are URI-encoded in the sort key. A connection's password is
  * stored as the table stores everything (encrypted at rest); deployed tasks read a secrets backend (SSM,
  * Secrets Manager) before the store, which is where production secrets belong.
+ *
+ * Human-in-the-loop requests: one item per try of a hitl instance, beside the instance in its run's
+ * partition (`getHitlRequest` is one Query on `HITL#<taskId>#<mapIndex>#`, newest try first). Listing across
+ * runs reads pointer items (the request's key in `rpk`/`rsk`, with `dagId` and `runId`), newest first by
+ * `createdAt`: `HITL_PENDING` while a request has no answer (deleted in the transaction that stores the
+ * answer, so the pending list is one Query of that partition and a BatchGetItem of the page),
+ * `HITL_DAG#<dagId>` and `HITL_ALL` for every request. Run ids are URI-encoded in pointer keys. The
+ * request and its pointers are written in one transaction; deleting a run deletes its pointers.
  *
  * Map indexes, item indexes and try numbers are zero-padded (`-` for map index -1, which sorts first),
  * so a Query on a prefix returns them in numeric order. Every item also carries `type`. Items of a
@@ -151,6 +163,26 @@ export const keys = {
   counter: (name: string) => ({ [PK]: `CNT#${name}`, [SK]: 'CNT' }),
   variable: (key: string) => ({ [PK]: 'VARIABLES', [SK]: `VAR#${freePart(key)}` }),
   connection: (connectionId: string) => ({ [PK]: 'CONNECTIONS', [SK]: `CONN#${freePart(connectionId)}` }),
+} as const;
+
+/** A task instance's identity (as `TiKey` in records.ts). */
+interface TiIdentity extends RunIdentity {
+  taskId: string;
+  mapIndex: number;
+}
+
+const hitlTail = (ti: TiIdentity, tryNumber: number) => `${ti.taskId}#${mapIndexPart(ti.mapIndex)}#${String(tryNumber).padStart(5, '0')}`;
+
+/** Keys of human-in-the-loop requests and their pointer items. */
+export const hitlKeys = {
+  request: (ti: TiIdentity, tryNumber: number) => ({ [PK]: runPartition(ti), [SK]: `HITL#${hitlTail(ti, tryNumber)}` }),
+  tiPrefix: (ti: TiIdentity) => `HITL#${ti.taskId}#${mapIndexPart(ti.mapIndex)}#`,
+  pendingPartition: 'HITL_PENDING',
+  allPartition: 'HITL_ALL',
+  dagPartition: (dagId: string) => `HITL_DAG#${dagIdPart(dagId)}`,
+  pending: (ti: TiIdentity, tryNumber: number, createdAt: string) => ({ [PK]: 'HITL_PENDING', [SK]: `${createdAt}#${dagIdPart(ti.dagId)}#${freePart(ti.runId)}#${hitlTail(ti, tryNumber)}` }),
+  all: (ti: TiIdentity, tryNumber: number, createdAt: string) => ({ [PK]: 'HITL_ALL', [SK]: `${createdAt}#${dagIdPart(ti.dagId)}#${freePart(ti.runId)}#${hitlTail(ti, tryNumber)}` }),
+  byDag: (ti: TiIdentity, tryNumber: number, createdAt: string) => ({ [PK]: `HITL_DAG#${dagIdPart(ti.dagId)}`, [SK]: `${createdAt}#${freePart(ti.runId)}#${hitlTail(ti, tryNumber)}` }),
 } as const;
 
 /** Sort-key prefixes for queries inside a partition. */

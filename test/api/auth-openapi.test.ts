@@ -51,6 +51,11 @@ const ROUTES: [method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string][] = [
   ['GET', '/api/v2/connections/{connection_id}'],
   ['PATCH', '/api/v2/connections/{connection_id}'],
   ['DELETE', '/api/v2/connections/{connection_id}'],
+  ['GET', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/hitlDetails'],
+  ['GET', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/hitlDetails'],
+  ['PATCH', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/hitlDetails'],
+  ['GET', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/hitlDetails'],
+  ['PATCH', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/hitlDetails'],
 ];
 const SAMPLE: Record<string, string> = { dag_id: 'api_flow', task_id: 'square', dag_run_id: 'r1', map_index: '0', try_number: '1', xcom_key: 'return_value', backfill_id: '1', version: '0123456789abcdef', pool_name: 'default_pool', variable_key: 'k', connection_id: 'c' };
 const url = (path: string) => path.replace(/\{(\w+)\}/g, (_, name: string) => SAMPLE[name]!);
@@ -101,7 +106,7 @@ describe('OpenAPI document', () => {
     expect(a.json.openapi).toBe('3.1.0');
     const served = Object.entries(a.json.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     expect(served.sort()).toEqual(ROUTES.map(([m, p]) => `${m} ${p}`).sort());
-    expect(Object.keys(a.json.components.schemas).sort()).toEqual(['Backfill', 'Connection', 'DAG', 'DAGDetail', 'DAGRun', 'DagVersion', 'DagVersionDetail', 'HTTPError', 'Pool', 'Task', 'TaskError', 'TaskInstance', 'TaskInstanceDetail', 'Variable', 'XComEntry']);
+    expect(Object.keys(a.json.components.schemas).sort()).toEqual(['Backfill', 'Connection', 'DAG', 'DAGDetail', 'DAGRun', 'DagVersion', 'DagVersionDetail', 'HITLDetail', 'HTTPError', 'Pool', 'Task', 'TaskError', 'TaskInstance', 'TaskInstanceDetail', 'Variable', 'XComEntry']);
     expect(a.json.paths['/api/v2/monitor/health'].get.security).toEqual([]);
     expect(a.json.security).toEqual([{ bearer: [] }]);
   });

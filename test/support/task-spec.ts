@@ -1,7 +1,7 @@
 import type { KindFieldName, KindFields, TaskKind, TaskSpecBase, TaskSpecOf } from '../../lib/model/spec.ts';
 
 /** The kinds with a field of their own. */
-const OWN_FIELD: Partial<Record<TaskKind, KindFieldName>> = { sensor: 'sensor', batch: 'batch', trigger_dag: 'triggerDag', short_circuit: 'shortCircuit' };
+const OWN_FIELD: Partial<Record<TaskKind, KindFieldName>> = { sensor: 'sensor', batch: 'batch', trigger_dag: 'triggerDag', short_circuit: 'shortCircuit', hitl: 'hitl' };
 
 /**
  * A task spec as `dag()` would give it (defaults of every option), with the given fields. A kind with a
@@ -30,6 +30,7 @@ export function taskSpec<K extends TaskKind>(spec: Partial<TaskSpecBase & KindFi
     triggerDag: null,
     batch: null,
     shortCircuit: null,
+    hitl: null,
     doc: null,
     ...spec,
   } as TaskSpecOf<K>;

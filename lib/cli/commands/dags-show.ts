@@ -13,6 +13,9 @@ const KINDS: Record<Schemas['Task']['operator_name'], TaskKind> = {
   batchJob: 'batch',
   triggerDag: 'trigger_dag',
   empty: 'empty',
+  approval: 'hitl',
+  hitlChoice: 'hitl',
+  hitlForm: 'hitl',
 };
 
 /** The graph part of a DAG's spec from the API's tasks (what Mermaid needs: kinds, groups, edges, mapping). */
@@ -47,6 +50,7 @@ function graphSpec(dagId: string, tasks: readonly Schemas['Task'][]): DagSpec {
       triggerDag: null,
       batch: null,
       shortCircuit: null,
+      hitl: null,
       doc: t.doc_md,
     }) as TaskSpec,
   );

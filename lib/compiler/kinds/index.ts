@@ -2,6 +2,7 @@ import type { TaskSpec } from '../../model/spec.ts';
 import { batchCompiler } from './batch.ts';
 import { branchCompiler } from './branch.ts';
 import { emptyCompiler } from './empty.ts';
+import { hitlCompiler } from './hitl.ts';
 import type { KindCompiler, KindCompilers } from './kind-compiler.ts';
 import { sensorCompiler } from './sensor.ts';
 import { shortCircuitCompiler } from './short-circuit.ts';
@@ -17,6 +18,7 @@ export const KIND_COMPILERS: KindCompilers = {
   batch: batchCompiler,
   trigger_dag: triggerDagCompiler,
   empty: emptyCompiler,
+  hitl: hitlCompiler,
 };
 
 /**

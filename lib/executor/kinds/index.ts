@@ -2,6 +2,7 @@ import type { TaskSpec } from '../../model/spec.ts';
 import { batchRunner } from './batch.ts';
 import { branchRunner } from './branch.ts';
 import { emptyRunner } from './empty.ts';
+import { hitlRunner } from './hitl.ts';
 import type { KindRunner, KindRunners } from './kind-runner.ts';
 import { sensorRunner } from './sensor.ts';
 import { shortCircuitRunner } from './short-circuit.ts';
@@ -17,6 +18,7 @@ export const KIND_RUNNERS: KindRunners = {
   batch: batchRunner,
   trigger_dag: triggerDagRunner,
   empty: emptyRunner,
+  hitl: hitlRunner,
 };
 
 /**
