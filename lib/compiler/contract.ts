@@ -302,7 +302,7 @@ export type IteratePrepareOutput = { items: number[]; itemsObject: null } | { it
 /**
  * What `hitl_prepare` returns: how long the `hitl` machine waits for the answer (`TimeoutSecondsPath`:
  * whole seconds until the request's timeout, rounded up; without one, or past it, `HITL_MAX_WAIT_SECONDS`,
- * a day short of a Standard execution's year), or `wait: null` when there is nothing to wait for (the try
+ * an hour short of a Standard execution's year), or `wait: null` when there is nothing to wait for (the try
  * ended in that step, answered before it deferred or failed, and was reported).
  */
 export interface HitlPrepareOutput {

@@ -5,10 +5,12 @@ import { choiceState, succeedState } from './states.ts';
 
 /**
  * The longest a `hitl` execution waits for an answer, seconds: a Standard execution lasts at most a year
- * (365 days), and the steps before and after the wait need a little of it, so the wait ends a day
- * earlier. A request without a timeout waits this long; one with a longer timeout is capped to it.
+ * (365 days), and the steps before and after the wait need a little of it (their Lambda service retries
+ * take minutes at worst), so the wait ends an hour earlier. A request without a timeout waits this long,
+ * then fails as a timeout without defaults does; one whose timeout is later (the authoring allows 365
+ * days) is capped to it.
  */
-export const HITL_MAX_WAIT_SECONDS = 364 * 24 * 3600;
+export const HITL_MAX_WAIT_SECONDS = 365 * 24 * 3600 - 3600;
 
 /** State ids of the `hitl` machine (beside the shared ones of lifecycle-states.ts). */
 export const HITL_STATE = {
