@@ -7,7 +7,7 @@
 import { approval, dag, hitlForm } from 'airless';
 
 export const e2eHitlApproval = dag({ dagId: 'e2e_hitl_approval', description: 'An approval before shipping' }, ({ task }) => {
-  const approve = approval('approve', { subject: 'Ship run {{ runId }}?', body: 'The calibration passed QA.', timeout: '1h', defaultOption: 'Approve' });
+  const approve = approval('approve', { subject: 'Ship run {{ run_id }}?', body: 'The calibration passed QA.', timeout: '1h', defaultOption: 'Approve' });
   task('ship', () => 'shipped').after(approve);
 });
 

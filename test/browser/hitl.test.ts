@@ -13,7 +13,7 @@ import { api, type Browser, launchBrowser, screenshots, type Standalone, startSt
 const SHIP = `import { approval, dag, task } from 'airless';
 
 export default dag({ dagId: 'hitl_ship' }, () => {
-  const approve = approval('approve', { subject: 'Ship the cube of {{ runId }}?' });
+  const approve = approval('approve', { subject: 'Ship the cube of {{ run_id }}?' });
   task('ship', () => 'shipped').after(approve);
 });
 `;
