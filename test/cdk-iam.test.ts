@@ -157,8 +157,8 @@ describe.each([
     // (Poll mode deploys no .sync Batch machine, and its fan-out submits through the task runner.)
     expect([...checked].sort()).toEqual(
       stackName === 'IamSync'
-        ? ['Distributed Map', 'ItemReader', 'ResultWriter', 'arn:${Partition}:states:::batch:submitJob.sync', 'arn:${Partition}:states:::lambda:invoke', 'arn:${Partition}:states:::states:startExecution']
-        : ['Distributed Map', 'ItemReader', 'ResultWriter', 'arn:${Partition}:states:::lambda:invoke', 'arn:${Partition}:states:::states:startExecution'],
+        ? ['Distributed Map', 'ItemReader', 'ResultWriter', 'arn:${Partition}:states:::batch:submitJob.sync', 'arn:${Partition}:states:::lambda:invoke', 'arn:${Partition}:states:::lambda:invoke.waitForTaskToken', 'arn:${Partition}:states:::states:startExecution']
+        : ['Distributed Map', 'ItemReader', 'ResultWriter', 'arn:${Partition}:states:::lambda:invoke', 'arn:${Partition}:states:::lambda:invoke.waitForTaskToken', 'arn:${Partition}:states:::states:startExecution'],
     );
   });
 

@@ -478,7 +478,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     const starts = allows(statementsOf(template, stack, 'Scheduler/ServiceRole'), 'states:StartExecution');
     expect(starts).toHaveLength(1);
     const resources = resourcesOf(starts[0]!).map(text);
-    expect(resources).toHaveLength(7);
+    expect(resources).toHaveLength(8);
     expect(resources.at(-1)).toContain(`:stateMachine:${stack.airless.naming.timer}"`);
     for (const r of resources) expect(r).not.toContain('*');
   });
