@@ -24,7 +24,7 @@ export default dag({ dagId: 'hitl_imaging' }, () => {
     subject: 'Imaging settings',
     params: { channels: { type: 'integer', minimum: 1, maximum: 4096, default: 64, description: 'Channels of the cube' } },
   });
-  task('image', (_ctx, answer) => 'imaging ' + answer.paramsInput.channels + ' channels')(settings);
+  task('image', (_ctx, answer: { paramsInput: Record<string, unknown> }) => \`imaging \${String(answer.paramsInput['channels'])} channels\`)(settings);
 });
 `;
 
@@ -52,7 +52,11 @@ beforeAll(async () => {
   server = await startStandalone({ dagsFolder: project.dags });
   browser = await launchBrowser();
   page = browser.page;
-  await until('the DAGs loaded', async () => ((await api(server, 'GET', '/api/v2/dags/hitl_ship')).status === 200 && (await api(server, 'GET', '/api/v2/dags/hitl_imaging')).status === 200 ? true : undefined));
+  await until('the DAGs loaded', async () => ((await api(server, 'GET', '/api/v2/dags/hitl_ship')).status === 200 && (await api(server, 'GET', '/api/v2/dags/hitl_imaging')).status === 200 ? true : undefined)).catch(
+    async (e: unknown) => {
+      throw new Error(`${String(e)}\nimport errors: ${JSON.stringify((await api(server, 'GET', '/api/v2/importErrors')).json)}`);
+    },
+  );
   expect((await api(server, 'POST', '/api/v2/dags/hitl_ship/dagRuns', { dag_run_id: 'ship_1' })).status).toBe(200);
   expect((await api(server, 'POST', '/api/v2/dags/hitl_imaging/dagRuns', { dag_run_id: 'imaging_1' })).status).toBe(200);
   await until('both requests pending', async () => ((await pendingCount()) === 2 ? true : undefined));
