@@ -11,6 +11,7 @@ import * as batchFanout from '../dags/batch_fanout.ts';
 import * as branchingJoin from '../dags/branching_join.ts';
 import * as exampleWorkflow from '../dags/example_workflow.ts';
 import * as iterationVsMapping from '../dags/iteration_vs_mapping.ts';
+import * as releaseApproval from '../dags/release_approval.ts';
 import * as setupTeardown from '../dags/setup_teardown.ts';
 import * as solver from '../dags/solver.ts';
 import * as stageCalibration from '../dags/stage_calibration.ts';
@@ -28,7 +29,7 @@ import * as e2eHitl from './dags/e2e_hitl.ts';
 
 /** The harness's DAG folders and their files, as the functions' module lists them (`e2e/` files are e2e/dags/'s). */
 const FOLDERS = [
-  { folder: '../dags', prefix: '', files: ['batch_fanout.ts', 'branching_join.ts', 'example_workflow.ts', 'iteration_vs_mapping.ts', 'setup_teardown.ts', 'solver.ts', 'stage_calibration.ts', 'stage_imaging.ts', 'stage_import_prep.ts'] },
+  { folder: '../dags', prefix: '', files: ['batch_fanout.ts', 'branching_join.ts', 'example_workflow.ts', 'iteration_vs_mapping.ts', 'release_approval.ts', 'setup_teardown.ts', 'solver.ts', 'stage_calibration.ts', 'stage_imaging.ts', 'stage_import_prep.ts'] },
   { folder: './dags', prefix: 'e2e/', files: ['cost.ts', 'e2e_arrays.ts', 'e2e_chain.ts', 'e2e_deadline.ts', 'e2e_replay.ts', 'e2e_retry.ts', 'e2e_stop.ts', 'e2e_secrets.ts', 'e2e_hitl.ts'] },
 ] as const;
 
@@ -49,6 +50,7 @@ export const dagModules: readonly { file: string; bundle: string; exports: Recor
     ['branching_join.ts', branchingJoin],
     ['example_workflow.ts', exampleWorkflow],
     ['iteration_vs_mapping.ts', iterationVsMapping],
+    ['release_approval.ts', releaseApproval],
     ['setup_teardown.ts', setupTeardown],
     ['solver.ts', solver],
     ['stage_calibration.ts', stageCalibration],

@@ -26,6 +26,7 @@ import { AIRLESS_HOME_ENV } from '../standalone/log-files.ts';
 import { collectPool } from './test-pools.ts';
 import { Terminal } from './terminal.ts';
 import { registerSecretsCommands } from './secrets-commands.ts';
+import { registerHitlCommands } from './hitl-commands.ts';
 import { EXIT } from './usage-error.ts';
 
 /** The version in airless's package.json. */
@@ -86,6 +87,8 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .option('--skip-waits', 'skip retry delays, sensor poke intervals and deferred waits: time jumps ahead when only they are left')
     .option('--inspect [host:port]', 'wait for a debugger (VS Code, Chrome) before loading the DAGs, and say how to attach (default 127.0.0.1:9229)')
     .option('--pool <name=slots>', 'run with this pool (repeatable); pools not given are unlimited, default_pool has 128 slots', collectPool)
+    .option('--respond <task=option>', "answer a human-in-the-loop task (repeatable; several options: TASK=A,B); without it a terminal asks, and with --skip-waits a timeout takes its default", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--respond-input <task.field=value>', "a form field's value for --respond (repeatable; JSON, else text)", (v: string, prev: string[] = []) => [...prev, v])
     .action(async (dagId: string, _o: unknown, cmd: Command) => setExit(await (await import('./commands/dags-test.ts')).dagsTest(term, dagId, cmd.optsWithGlobals<DagsTestOptions>())));
   dags
     .command('list')
@@ -220,6 +223,8 @@ export function buildProgram(term: Terminal, setExit: (code: number) => void): C
     .action(async (dagId: string, runId: string, taskId: string, state: string, _o: unknown, cmd: Command) =>
       setExit(await (await import('./commands/marks.ts')).tasksSetState(term, dagId, runId, taskId, state, cmd.optsWithGlobals<TasksSetStateOptions>())),
     );
+
+  registerHitlCommands(tasks, term, setExit);
 
   const backfill = program.command('backfill').description('runs for past logical dates of a DAG\'s schedule');
   backfill

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createApiApp } from '../api/app.ts';
+import { apiUser } from './api-user.ts';
 import { builtUiDir } from '../api/serve-ui.ts';
 import type { DagBag } from '../dagbag/dag-bag.ts';
 import { bundlesDir, LocalBundleStore } from '../dagbag/bundle-store.ts';
@@ -329,16 +329,3 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   }
 }
 
-/**
- * Who the API token stands for (who answers human-in-the-loop requests): `AIRLESS_API_USER` if set, else
- * the operating system's user running the server.
- */
-export function apiUser(env: NodeJS.ProcessEnv = process.env): string {
-  const given = env.AIRLESS_API_USER?.trim();
-  if (given) return given;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'airless';
-  }
-}

@@ -15,6 +15,7 @@ import { stateChangeLine, tryLogLine } from '../state-lines.ts';
 import { testPools } from '../test-pools.ts';
 import type { Terminal } from '../terminal.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
+import { HitlResponder, parseGivenAnswers } from '../dags-test-hitl.ts';
 
 export interface DagsTestOptions extends GlobalOptions {
   /** The run's conf, as JSON. Default '{}'. */
@@ -32,6 +33,10 @@ export interface DagsTestOptions extends GlobalOptions {
    * other pool a task names unlimited.
    */
   pool?: Record<string, number>;
+  /** Answers to human-in-the-loop tasks: `TASK=OPTION[,OPTION]` (repeatable). Default: ask on a terminal. */
+  respond?: string[];
+  /** A form's values: `TASK.FIELD=VALUE` (repeatable; a JSON value, else text). Default: none. */
+  respondInput?: string[];
 }
 
 /** `--inspect [host:]port` as the inspector takes it (port 0: a free one). */
@@ -110,6 +115,7 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   const json = o.json === true;
   if (json) term.reserveStdout();
   const conf = parseConf(o.conf);
+  const given = parseGivenAnswers(o.respond, o.respondInput);
   if (o.inspect !== undefined && o.inspect !== false) await waitForDebugger(term, parseInspect(o.inspect));
   const home = airlessHome();
   const bag = await loadBag(term, o, home);
@@ -126,6 +132,16 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   const clock = o.skipWaits === true ? new SkippingClock() : new RealClock();
   const runner = new LocalRunner({ dags: bag, clock, pools });
   const showLogs = !json && o.quiet !== true;
+  const hitl = new HitlResponder({
+    runner,
+    dags: bag,
+    term,
+    given,
+    prompt: !json && process.stdin.isTTY === true && term.stderr.isTTY === true,
+    skipWaits: o.skipWaits === true,
+    print: (text) => (view ? view.print(text) : term.stderr.write(`${text}\n`)),
+  });
+  runner.on(hitl.handle);
   // Never `console` in here: a 'log' event is delivered inside the task's try, whose console is captured.
   runner.on((e) => {
     const change = tracker.handle(e);
@@ -158,6 +174,7 @@ export async function dagsTest(term: Terminal, dagId: string, o: DagsTestOptions
   let report: RunReport;
   try {
     report = await runner.run({ dagId, conf });
+    await hitl.settled();
   } catch (e) {
     if (isParamError(e)) throw new UsageError(`invalid --conf: ${errorMessage(e)}`);
     throw e;

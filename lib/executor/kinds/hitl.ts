@@ -17,7 +17,8 @@ export function hitlRequestOf(spec: HitlTaskSpec, run: DagRunRecord, ti: TaskIns
     runId: run.runId,
     logicalDate: run.logicalDate,
     state: ti.state,
-    conf: run.conf,
+    // `{{ conf.<key> }}` sees the run's params (defaults filled in) over its conf.
+    conf: { ...run.conf, ...run.params },
     exception: null,
     ti: { taskId: ti.taskId, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber },
     deadline: null,
