@@ -518,6 +518,11 @@ export class Airless extends Construct {
       startExecution(fn, [...lifecycleArns, timerArn]);
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: lifecycleExecutions }));
     }
+    // A human-in-the-loop answer (the API) hands the answer to the hitl machine's waiting state, and the
+    // task runner's hitl_token sends its token back at once when the answer came before it.
+    const hitlMachine = this.naming.lifecycle('hitl');
+    const hitlWaits = [machineArn(hitlMachine), stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${hitlMachine}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })];
+    for (const fn of [f.api, f.taskRunner]) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: hitlWaits }));
     // The task runner submits a Batch job in poll mode (its watcher starts).
     const pollsBatch = batchWatch === 'poll' && this.batch.tasks > 0;
     if (pollsBatch) startExecution(f.taskRunner, [watcherArn]);

@@ -30,11 +30,12 @@ import * as e2eReplay from './dags/e2e_replay.ts';
 import * as e2eRetry from './dags/e2e_retry.ts';
 import * as e2eStop from './dags/e2e_stop.ts';
 import * as e2eSecrets from './dags/e2e_secrets.ts';
+import * as e2eHitl from './dags/e2e_hitl.ts';
 
 /** The harness's DAG folders and their files, as the functions' module lists them (`e2e/` files are e2e/dags/'s). */
 const FOLDERS = [
   { folder: '../dags', prefix: '', files: ['asset_consumer.ts', 'asset_or_time.ts', 'asset_producer.ts', 'batch_fanout.ts', 'branching_join.ts', 'example_workflow.ts', 'iteration_vs_mapping.ts', 'partitioned_iteration.ts', 'release_approval.ts', 'setup_teardown.ts', 'solver.ts', 'stage_calibration.ts', 'stage_imaging.ts', 'stage_import_prep.ts'] },
-  { folder: './dags', prefix: 'e2e/', files: ['cost.ts', 'e2e_arrays.ts', 'e2e_assets.ts', 'e2e_chain.ts', 'e2e_deadline.ts', 'e2e_replay.ts', 'e2e_retry.ts', 'e2e_secrets.ts', 'e2e_stop.ts'] },
+  { folder: './dags', prefix: 'e2e/', files: ['cost.ts', 'e2e_arrays.ts', 'e2e_assets.ts', 'e2e_chain.ts', 'e2e_deadline.ts', 'e2e_hitl.ts', 'e2e_replay.ts', 'e2e_retry.ts', 'e2e_secrets.ts', 'e2e_stop.ts'] },
 ] as const;
 
 /** Each file's version bundle, built as the CDK app builds them (the harness uploads them to its bucket). */
@@ -73,5 +74,6 @@ export const dagModules: readonly { file: string; bundle: string; exports: Recor
     ['e2e/e2e_retry.ts', e2eRetry],
     ['e2e/e2e_stop.ts', e2eStop],
     ['e2e/e2e_secrets.ts', e2eSecrets],
+    ['e2e/e2e_hitl.ts', e2eHitl],
   ] as const
 ).map(([file, exports]) => ({ file, bundle: bundle(file), exports }));

@@ -56,10 +56,11 @@ export class SkippingClock {
 
   /**
    * Resolve at `at` (harness time). `holding`: the caller holds the clock (it runs inside an execution);
-   * it lets go while it sleeps and holds again when it wakes, before anything else can run.
+   * it lets go while it sleeps and holds again when it wakes, before anything else can run. `signal`:
+   * resolve when it aborts instead, the sleeper removed (the clock no longer skips to its time).
    */
-  sleepUntil(at: number, holding = false): Promise<void> {
-    if (at <= this.now()) return Promise.resolve();
+  sleepUntil(at: number, holding = false, signal?: AbortSignal): Promise<void> {
+    if (at <= this.now() || signal?.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const s: Sleeper = {
         at,
@@ -77,6 +78,18 @@ export class SkippingClock {
       if (ms <= MAX_TIMEOUT_MS) s.timer = setTimeout(() => s.wake(), ms);
       this.sleepers.add(s);
       if (holding) this.holders--;
+      // Aborted: gone without waking (it was never due), holding again as a woken sleeper would.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          if (!this.sleepers.delete(s)) return;
+          clearTimeout(s.timer);
+          if (holding) this.holders++;
+          this.scheduleCheck();
+          resolve();
+        },
+        { once: true },
+      );
       this.scheduleCheck();
     });
   }

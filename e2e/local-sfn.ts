@@ -8,6 +8,16 @@
  *   function of the harness's Lambda service (`{FunctionName, Payload}` in, `{Payload, StatusCode}` out);
  *   `batch:submitJob.sync` is supplied by the harness (batch-sync.ts); `states:startExecution` starts an
  *   execution here.
+ * - `lambda:invoke.waitForTaskToken` (which aws-local-stepfunctions does not run): the Task's Parameters
+ *   are rewritten so that the state's `$$.Task.Token` reaches the harness, which makes a token per state
+ *   entry (per attempt), invokes the function with it, then waits, the execution letting go of the clock,
+ *   for `SendTaskSuccess` (its output is the state's result), `SendTaskFailure` (the state fails with its
+ *   error and cause) or `SendTaskHeartbeat` on this endpoint, as the real client-sfn sends them. Its
+ *   `TimeoutSeconds`/`TimeoutSecondsPath` and `HeartbeatSeconds`/`HeartbeatSecondsPath` pass on the
+ *   harness clock (it skips to them when nothing else is in flight) and end the wait with `States.Timeout`
+ *   (Step Functions' `States.HeartbeatTimeout` is also a `States.Timeout`, which is what the engine can
+ *   match). A token sent back once, or whose wait ended, is refused as Step Functions does
+ *   (`TaskTimedOut`); one never issued is `TaskDoesNotExist`, a malformed one `InvalidToken`.
  * - Wait states: aws-local-stepfunctions' `waitTimeOverrides` make them take 0 ms; the wait itself
  *   happens on the harness's skipping clock (clock.ts), at the start of the Task that follows the Wait:
  *   that Task runs once the clock has reached the Wait's time (which it jumps to when nothing else is in
@@ -58,6 +68,33 @@ import { LoopbackEndpoint } from './loopback-server.ts';
 export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
 export const START_EXECUTION = 'arn:aws:states:::states:startExecution';
+export const LAMBDA_INVOKE_WAIT_FOR_TASK_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+/** In a rewritten waitForTaskToken Task's Parameters: where the state's task token goes. */
+const TASK_TOKEN_PLACEHOLDER = 'harness:task-token';
+/** Fields of a rewritten waitForTaskToken Task's Parameters carrying its timeouts (evaluated as its paths are). */
+const TIMEOUT_FIELD = 'harness:timeoutSeconds';
+const HEARTBEAT_FIELD = 'harness:heartbeatSeconds';
+/** The engine's own (real-time) timeout of a waitForTaskToken Task: never reached (under setTimeout's 24.8 days); the harness times it on its clock. */
+const ENGINE_TIMEOUT_SECONDS = 2_000_000;
+const TOKEN_PREFIX = 'AQB';
+
+/** A waitForTaskToken Task waiting for its token to come back. */
+interface PendingTask {
+  token: string;
+  executionArn: string;
+  stateName: string;
+  lastBeat: number;
+  outcome: { ok: true; output: unknown } | { ok: false; error: string; cause: string } | null;
+  wake: () => void;
+}
+
+/** A SendTask* call the endpoint received, and whether it was taken. */
+export interface TaskTokenCall {
+  op: 'SendTaskSuccess' | 'SendTaskFailure' | 'SendTaskHeartbeat';
+  taskToken: string;
+  /** The error type returned, or null when the call was taken. */
+  refused: string | null;
+}
 /** The local resource a Distributed Map state is rewritten into (see the file header). */
 export const DISTRIBUTED_MAP = 'harness:distributed-map';
 /** The rewritten Distributed Map Task's TimeoutSeconds: about 24 days, the longest a Node timer waits (2^31 - 1 ms). */
@@ -174,6 +211,13 @@ export class LocalStepFunctions extends LoopbackEndpoint {
   onStartExecution: ((req: { stateMachineName: string; name: string; input: unknown }) => 'drop' | void) | null = null;
   /** StartExecution requests dropped by {@link onStartExecution}. */
   readonly dropped: { stateMachineName: string; name: string; input: unknown }[] = [];
+  /** waitForTaskToken Tasks waiting for their token, by token. */
+  private readonly pendingTasks = new Map<string, PendingTask>();
+  /** Tokens issued whose wait has ended (sent back, timed out, the execution stopped). */
+  private readonly closedTokens = new Set<string>();
+  private readonly waitingListeners: { stateName: string | null; resolve: (t: { token: string; executionArn: string; stateName: string }) => void }[] = [];
+  /** Every SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat received, in order. */
+  readonly taskTokenCalls: TaskTokenCall[] = [];
 
   constructor(private readonly o: LocalStepFunctionsOptions) {
     super();
@@ -201,6 +245,7 @@ export class LocalStepFunctions extends LoopbackEndpoint {
         }
         const s = states[stateName];
         if (s.Type === 'Wait') waits.set(stateName, s as Record<string, unknown>);
+        if (s.Type === 'Task' && s.Resource === LAMBDA_INVOKE_WAIT_FOR_TASK_TOKEN) rewriteCallbackTask(s as Record<string, unknown>);
         if (s.Type === 'Task') tasks.set(stateName, String(s.Resource));
         if (Array.isArray(s.Retry) && s.Retry.length) retried.set(stateName, s.Retry as Retrier[]);
         const nested = s.ItemProcessor ?? s.Iterator;
@@ -451,7 +496,9 @@ export class LocalStepFunctions extends LoopbackEndpoint {
           const out =
             resource === DISTRIBUTED_MAP
               ? await meter.run(key, () => this.distributedMap(sm, stateName, parameters, { ...context, State: { Name: stateName } }, releasedWhile))
-              : await meter.run(key, () => this.integration(resource, stateName, parameters, executionArn));
+              : resource === LAMBDA_INVOKE_WAIT_FOR_TASK_TOKEN
+                ? await meter.run(key, () => this.waitForTaskToken(stateName, parameters, executionArn, releasedWhile))
+                : await meter.run(key, () => this.integration(resource, stateName, parameters, executionArn));
           retrying.delete(stateName);
           return out;
         } catch (e) {
@@ -646,6 +693,115 @@ export class LocalStepFunctions extends LoopbackEndpoint {
     return this.o.s3;
   }
 
+  /**
+   * A `lambda:invoke.waitForTaskToken` Task (rewritten, see {@link rewriteCallbackTask}): a new token, the
+   * function invoked with it (its error fails the state, as the Lambda integration's does), then the wait,
+   * the execution letting go of the clock, until the token comes back or a timeout passes on the clock.
+   */
+  private async waitForTaskToken(stateName: string, p: Record<string, unknown>, executionArn: string, releasedWhile: <T>(fn: () => Promise<T>) => Promise<T>): Promise<unknown> {
+    const { [TIMEOUT_FIELD]: timeout, [HEARTBEAT_FIELD]: heartbeat, ...params } = p;
+    const seconds = (v: unknown, what: string): number | null => {
+      if (v === undefined) return null;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new StatesError('States.Runtime', `${what} of Task state '${stateName}' must be a whole number >= 1, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const timeoutSeconds = seconds(timeout, 'TimeoutSeconds');
+    const heartbeatSeconds = seconds(heartbeat, 'HeartbeatSeconds');
+    const clock = this.o.clock;
+    const token = TOKEN_PREFIX + Buffer.from(JSON.stringify({ executionArn, stateName, id: randomUUID() })).toString('base64');
+    const pending: PendingTask = { token, executionArn, stateName, lastBeat: clock.now(), outcome: null, wake: () => undefined };
+    // Registered before the invocation: the function may send its token back before it returns.
+    this.pendingTasks.set(token, pending);
+    const stop = this.stoppers.get(executionArn)?.controller.signal;
+    try {
+      const withToken = replaceToken(params, token) as { FunctionName?: unknown; Payload?: unknown };
+      await this.o.lambda.invoke(String(withToken.FunctionName), withToken.Payload);
+      for (const l of this.waitingListeners.splice(0)) {
+        if (l.stateName === null || l.stateName === stateName) l.resolve({ token, executionArn, stateName });
+        else this.waitingListeners.push(l);
+      }
+      const deadline = timeoutSeconds === null ? null : clock.now() + timeoutSeconds * 1000;
+      return await releasedWhile(async () => {
+        for (;;) {
+          if (pending.outcome) {
+            if (pending.outcome.ok) return pending.outcome.output;
+            throw new StatesError(pending.outcome.error, pending.outcome.cause);
+          }
+          if (stop?.aborted) throw new StatesError('States.Runtime', 'the execution was stopped');
+          const beatDue = heartbeatSeconds === null ? null : pending.lastBeat + heartbeatSeconds * 1000;
+          const now = clock.now();
+          if (deadline !== null && now >= deadline) throw new StatesError('States.Timeout', `no SendTaskSuccess or SendTaskFailure for Task state '${stateName}' within its TimeoutSeconds (${timeoutSeconds ?? ''})`);
+          if (beatDue !== null && now >= beatDue) throw new StatesError('States.Timeout', `no SendTaskHeartbeat for Task state '${stateName}' within its HeartbeatSeconds (${heartbeatSeconds ?? ''}): States.HeartbeatTimeout`);
+          const woken = new AbortController();
+          pending.wake = () => woken.abort();
+          const onStop = () => woken.abort();
+          stop?.addEventListener('abort', onStop, { once: true });
+          const until = [deadline, beatDue].filter((t): t is number => t !== null);
+          try {
+            if (until.length === 0) await new Promise<void>((resolve) => woken.signal.addEventListener('abort', () => resolve(), { once: true }));
+            else await clock.sleepUntil(Math.min(...until), false, woken.signal);
+          } finally {
+            stop?.removeEventListener('abort', onStop);
+          }
+        }
+      });
+    } finally {
+      this.pendingTasks.delete(token);
+      this.closedTokens.add(token);
+    }
+  }
+
+  /** Resolves once a waitForTaskToken Task (of `stateName`, or any) has invoked its function and waits for its token. */
+  nextTaskWaiting(stateName: string | null = null): Promise<{ token: string; executionArn: string; stateName: string }> {
+    return new Promise((resolve) => this.waitingListeners.push({ stateName, resolve }));
+  }
+
+  /** The waitForTaskToken Tasks waiting now. */
+  tasksWaiting(): { token: string; executionArn: string; stateName: string }[] {
+    return [...this.pendingTasks.values()].map(({ token, executionArn, stateName }) => ({ token, executionArn, stateName }));
+  }
+
+  /** SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat, as Step Functions answers them. */
+  sendTask(op: TaskTokenCall['op'], body: Record<string, unknown>): Record<string, never> {
+    const taskToken = typeof body['taskToken'] === 'string' ? body['taskToken'] : '';
+    try {
+      const pending = this.pendingTasks.get(taskToken);
+      if (!pending) {
+        if (this.closedTokens.has(taskToken)) throw new SfnServiceError('TaskTimedOut', "Task Timed Out: 'Provided task does not exist anymore'");
+        if (!taskToken.startsWith(TOKEN_PREFIX) || taskToken.length < 16) throw new SfnServiceError('InvalidToken', `Invalid Token: '${taskToken.slice(0, 40)}'`);
+        throw new SfnServiceError('TaskDoesNotExist', 'Task Does Not Exist');
+      }
+      switch (op) {
+        case 'SendTaskSuccess': {
+          let output: unknown;
+          try {
+            output = JSON.parse(String(body['output']));
+          } catch {
+            throw new SfnServiceError('InvalidOutput', 'Invalid Output: not JSON');
+          }
+          pending.outcome = { ok: true, output };
+          break;
+        }
+        case 'SendTaskFailure':
+          pending.outcome = { ok: false, error: typeof body['error'] === 'string' ? body['error'] : '', cause: typeof body['cause'] === 'string' ? body['cause'] : '' };
+          break;
+        case 'SendTaskHeartbeat':
+          pending.lastBeat = this.o.clock.now();
+          break;
+      }
+      if (pending.outcome) {
+        this.pendingTasks.delete(taskToken);
+        this.closedTokens.add(taskToken);
+      }
+      pending.wake();
+      this.taskTokenCalls.push({ op, taskToken, refused: null });
+      return {};
+    } catch (e) {
+      this.taskTokenCalls.push({ op, taskToken, refused: e instanceof SfnServiceError ? e.type : 'InternalFailure' });
+      throw e;
+    }
+  }
+
   private async integration(resource: string, stateName: string, p: any, executionArn: string): Promise<unknown> {
     switch (resource) {
       case LAMBDA_INVOKE: {
@@ -689,6 +845,10 @@ export class LocalStepFunctions extends LoopbackEndpoint {
         }
         case 'DescribeExecution':
           return reply(200, this.describeExecution(String(body['executionArn'])));
+        case 'SendTaskSuccess':
+        case 'SendTaskFailure':
+        case 'SendTaskHeartbeat':
+          return reply(200, this.sendTask(op, body));
         case 'StopExecution': {
           const r = this.stopExecution(String(body['executionArn']), typeof body['error'] === 'string' ? body['error'] : undefined, typeof body['cause'] === 'string' ? body['cause'] : undefined);
           return reply(200, { stopDate: r.stopDate / 1000 });
@@ -701,6 +861,40 @@ export class LocalStepFunctions extends LoopbackEndpoint {
       return reply(500, { __type: 'InternalFailure', message: e instanceof Error ? e.message : String(e) });
     }
   }
+}
+
+/**
+ * Rewrite a `lambda:invoke.waitForTaskToken` Task state (in the runnable copy) for the harness: every
+ * `"<field>.$": "$$.Task.Token"` of its Parameters becomes a placeholder the harness fills with the token
+ * it makes (the engine has no task token), its timeouts become Parameters fields (evaluated as its
+ * paths are: on the state's input), and the engine's own real-time timeout is set out of reach.
+ */
+function rewriteCallbackTask(state: Record<string, unknown>): void {
+  const swap = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(swap);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => (k.endsWith('.$') && x === '$$.Task.Token' ? [k.slice(0, -2), TASK_TOKEN_PLACEHOLDER] : [k, swap(x)])));
+  };
+  const params = swap(state['Parameters'] ?? {}) as Record<string, unknown>;
+  for (const [field, fixed, path] of [
+    [TIMEOUT_FIELD, 'TimeoutSeconds', 'TimeoutSecondsPath'],
+    [HEARTBEAT_FIELD, 'HeartbeatSeconds', 'HeartbeatSecondsPath'],
+  ] as const) {
+    if (typeof state[fixed] === 'number') params[field] = state[fixed];
+    if (typeof state[path] === 'string') params[`${field}.$`] = state[path];
+    delete state[fixed];
+    delete state[path];
+  }
+  state['Parameters'] = params;
+  state['TimeoutSeconds'] = ENGINE_TIMEOUT_SECONDS;
+}
+
+/** A value with the task token placeholder replaced by `token`. */
+function replaceToken(v: unknown, token: string): unknown {
+  if (v === TASK_TOKEN_PLACEHOLDER) return token;
+  if (Array.isArray(v)) return v.map((x) => replaceToken(x, token));
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replaceToken(x, token)]));
 }
 
 /** A value at a simple JSONPath (`$`, `$.a.b`, `$.a[0].b`). */

@@ -80,16 +80,29 @@ export class ScaledClock implements SettlingClock {
    * Resolve once job time has reached `at` (never earlier: a timer that fires a fraction of a
    * millisecond early is re-armed). `holding`: the caller holds the clock and lets go while it sleeps.
    */
-  sleepUntil(at: number, holding = false): Promise<void> {
-    if (at <= this.now()) return Promise.resolve();
+  sleepUntil(at: number, holding = false, signal?: AbortSignal): Promise<void> {
+    if (at <= this.now() || signal?.aborted) return Promise.resolve();
     if (holding) this.holders--;
     const sleeper = { at };
     this.sleeping.add(sleeper);
     return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      signal?.addEventListener(
+        'abort',
+        () => {
+          if (!this.sleeping.delete(sleeper)) return;
+          clearTimeout(timer);
+          if (holding) this.holders++;
+          else this.scheduleCheck();
+          resolve();
+        },
+        { once: true },
+      );
       const arm = () => {
+        if (!this.sleeping.has(sleeper)) return;
         const left = at - this.now();
         if (left > 0) {
-          setTimeout(arm, Math.min(MAX_TIMEOUT_MS, Math.max(1, Math.ceil(left / this.scale))));
+          timer = setTimeout(arm, Math.min(MAX_TIMEOUT_MS, Math.max(1, Math.ceil(left / this.scale))));
           return;
         }
         this.sleeping.delete(sleeper);

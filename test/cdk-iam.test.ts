@@ -61,6 +61,7 @@ function needsOf(definition: StateMachineDefinition, name: string, stack: Airles
     if (st.Type === 'Task') {
       switch (st.Resource) {
         case 'arn:${Partition}:states:::lambda:invoke':
+        case 'arn:${Partition}:states:::lambda:invoke.waitForTaskToken':
           needs.push({ action: 'lambda:InvokeFunction', resource: functionArn(st.Parameters?.['FunctionName']), why: st.Resource });
           break;
         case 'arn:${Partition}:states:::batch:submitJob.sync':
@@ -156,8 +157,8 @@ describe.each([
     // (Poll mode deploys no .sync Batch machine, and its fan-out submits through the task runner.)
     expect([...checked].sort()).toEqual(
       stackName === 'IamSync'
-        ? ['Distributed Map', 'ItemReader', 'ResultWriter', 'arn:${Partition}:states:::batch:submitJob.sync', 'arn:${Partition}:states:::lambda:invoke', 'arn:${Partition}:states:::states:startExecution']
-        : ['Distributed Map', 'ItemReader', 'ResultWriter', 'arn:${Partition}:states:::lambda:invoke', 'arn:${Partition}:states:::states:startExecution'],
+        ? ['Distributed Map', 'ItemReader', 'ResultWriter', 'arn:${Partition}:states:::batch:submitJob.sync', 'arn:${Partition}:states:::lambda:invoke', 'arn:${Partition}:states:::lambda:invoke.waitForTaskToken', 'arn:${Partition}:states:::states:startExecution']
+        : ['Distributed Map', 'ItemReader', 'ResultWriter', 'arn:${Partition}:states:::lambda:invoke', 'arn:${Partition}:states:::lambda:invoke.waitForTaskToken', 'arn:${Partition}:states:::states:startExecution'],
     );
   });
 

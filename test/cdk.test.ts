@@ -238,8 +238,8 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
   it('has the fixed set of state machines whatever the DAGs: one per lifecycle shape, the timer and the Batch watcher', async () => {
     const bag = await loadDagBag('dags');
     expect(bag.dags.flatMap((d) => d.spec.tasks).length).toBeGreaterThan(10);
-    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 6 + 3);
+    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl']);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 7 + 3);
     // The definition is the compiler's, with the functions' ARNs and the partition substituted in.
     const { machine, compiled } = stack.airless.lifecycles.get('try')!;
     const id = stack.getLogicalId(machine.node.defaultChild as never);
@@ -284,7 +284,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
 
   it('lets the task runner start exactly the stack\'s lifecycle machines and the timer (it reports tries itself, dispatching what comes next)', () => {
     const started = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution').flatMap((st) => resourcesOf(st).map(text));
-    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
+    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
     // The lifecycle machines and the timer by name, and the reconciler (it arms it: a triggerDag task starts a run).
     expect(started).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"AirlessReconciler/)]);
     for (const r of started) expect(r).not.toContain('*');
@@ -359,11 +359,11 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(actionsOf(s3[0]!).sort()).toEqual(['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
     expect(text(s3[0]!.Resource)).toMatch(/LargeValues.*\/airless\/\*/);
     const resources = allows(st, 'states:StartExecution').flatMap((x) => resourcesOf(x).map(text));
-    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
+    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
     expect(resources).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"AirlessReconciler/)]);
     // The executions of the Standard lifecycle machines (the Express try machine's cannot be described).
     expect(resourcesOf(allows(st, 'states:DescribeExecution')[0]!).map(text)).toEqual(
-      ['sensor', 'batch_job', 'iterate', 'batch_array'].map((m) => expect.stringContaining(`:execution:${stack.airless.naming.lifecycle(m as never)}:*"`)),
+      ['sensor', 'batch_job', 'iterate', 'batch_array', 'hitl'].map((m) => expect.stringContaining(`:execution:${stack.airless.naming.lifecycle(m as never)}:*"`)),
     );
     // sns:Publish on the topic of observation_alerts' notifiers (a callback or a deadline alert may run in any step).
     expect(allows(st, 'sns:Publish').flatMap((x) => resourcesOf(x).map(text))).toEqual(['"arn:aws:sns:us-east-1:123456789012:airless-alerts"']);
@@ -433,8 +433,8 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
   }, 120_000);
 
   it('deploys the fixed set of lifecycle machines (the same as for any DAGs), the try machine Express with its logs', () => {
-    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 6 + 3);
+    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl']);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 7 + 3);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineName: stack.airless.naming.lifecycle('try'),
       StateMachineType: 'EXPRESS',
@@ -483,7 +483,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     const starts = allows(statementsOf(template, stack, 'Scheduler/ServiceRole'), 'states:StartExecution');
     expect(starts).toHaveLength(1);
     const resources = resourcesOf(starts[0]!).map(text);
-    expect(resources).toHaveLength(7);
+    expect(resources).toHaveLength(8);
     expect(resources.at(-1)).toContain(`:stateMachine:${stack.airless.naming.timer}"`);
     for (const r of resources) expect(r).not.toContain('*');
   });

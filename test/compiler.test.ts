@@ -570,14 +570,14 @@ describe('the shared lifecycle machines: the full ASL of each', () => {
   });
 
   it('compileLifecycleMachines: the fixed set, in LIFECYCLE_MACHINES order (no .sync Batch machine in poll mode), each as compileLifecycleMachine gives it', () => {
-    expect(LIFECYCLE_MACHINES).toStrictEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array']);
+    expect(LIFECYCLE_MACHINES).toStrictEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl']);
     // Poll mode runs a single Batch job on the try machine: neither `batch` nor the `batch_job` it starts is deployed.
-    expect(deployedMachines({ batchWatch: 'poll' })).toStrictEqual(['try', 'sensor', 'iterate', 'batch_array']);
+    expect(deployedMachines({ batchWatch: 'poll' })).toStrictEqual(['try', 'sensor', 'iterate', 'batch_array', 'hitl']);
     expect(deployedMachines({ batchWatch: 'sync' })).toStrictEqual(LIFECYCLE_MACHINES);
     expect(deployedMachines()).toStrictEqual(LIFECYCLE_MACHINES);
     for (const options of EVERY_MODE) {
       const all = compileLifecycleMachines(options);
-      expect(all.map((c) => c.machine)).toStrictEqual(options.batchWatch === 'poll' ? ['try', 'sensor', 'iterate', 'batch_array'] : LIFECYCLE_MACHINES);
+      expect(all.map((c) => c.machine)).toStrictEqual(options.batchWatch === 'poll' ? ['try', 'sensor', 'iterate', 'batch_array', 'hitl'] : LIFECYCLE_MACHINES);
       for (const c of all) expect(c).toStrictEqual(compileLifecycleMachine(c.machine, options));
     }
   });
@@ -602,6 +602,7 @@ describe('the partition', () => {
     expect([...all].sort()).toStrictEqual([
       'arn:${Partition}:states:::batch:submitJob.sync',
       'arn:${Partition}:states:::lambda:invoke',
+      'arn:${Partition}:states:::lambda:invoke.waitForTaskToken',
       'arn:${Partition}:states:::s3:getObject',
       'arn:${Partition}:states:::s3:putObject',
       'arn:${Partition}:states:::states:startExecution',
@@ -679,8 +680,10 @@ describe('nothing of a task or a DAG is in a definition', () => {
         collect(c.definition);
       }
     }
-    for (const fixed of ['TimeoutSeconds', 'TimeoutSecondsPath', 'HeartbeatSeconds', 'HeartbeatSecondsPath', 'MaxConcurrency']) expect(keys.has(fixed), fixed).toBe(false);
+    for (const fixed of ['TimeoutSeconds', 'HeartbeatSeconds', 'HeartbeatSecondsPath', 'MaxConcurrency']) expect(keys.has(fixed), fixed).toBe(false);
     expect(keys.has('MaxConcurrencyPath')).toBe(true);
+    // The one timeout is a try's own data: how long the hitl machine waits for an answer, from its Prepare's reply.
+    expect(keys.has('TimeoutSecondsPath')).toBe(true);
     // A task's retries are the scheduler's: the only Retry fields are those of the Lambda service, of an
     // idempotent handler and of a throttled Batch submission.
     expect([...retriers].map((r) => JSON.parse(r))).toStrictEqual([LAMBDA_SERVICE_RETRY, HANDLER_RETRY, BATCH_THROTTLING_RETRY]);
@@ -830,6 +833,7 @@ describe('Standard or Express', () => {
       batch_job: { type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' },
       iterate: { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' },
       batch_array: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
+      hitl: { type: 'STANDARD', reason: "a person's answer is waited for with .waitForTaskToken (which Express does not support), for up to a year" },
     });
   });
 

@@ -83,6 +83,11 @@ const NOT_CALLED: { fn: FunctionName; actions: string[]; when?: (f: Facts) => bo
     why: 'only the reconciler\'s rounds (the scheduler) prune the versions\' code (BundleBucket.deleteBundle); the others only load it',
   })),
   { fn: 'taskRunner', actions: ['batch:TerminateJob'], why: 'the task runner handles no timer (the only source of stopRunnable)' },
+  ...(['scheduler', 'trigger', 'sensorPoke', 'describeJobs'] as const).map((fn) => ({
+    fn,
+    actions: ['states:SendTaskSuccess'],
+    why: 'only an answer to a human-in-the-loop request (the API) or a token stored after it (the task runner\'s hitl_token) sends a hitl wait\'s token back',
+  })),
   ...FUNCTIONS.map((fn) => ({ fn, actions: ['sns:Publish'], when: (f: Facts) => !f.notifiesSns, why: 'no DAG has an snsNotifier: the notifiers\' code is in every bundle, but nothing publishes' })),
   ...FUNCTIONS.map((fn) => ({ fn, actions: ['ses:SendEmail'], when: (f: Facts) => !f.notifiesSes, why: 'no DAG has a sesNotifier: the notifiers\' code is in every bundle, but nothing sends email' })),
   ...FUNCTIONS.map((fn) => ({

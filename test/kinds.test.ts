@@ -91,8 +91,7 @@ describe('one module per kind', () => {
       batch: 'batch',
       trigger_dag: 'lambda',
       empty: 'none',
-      // Until the deployed `hitl` machine exists: one invocation per step of a try.
-      hitl: 'lambda',
+      hitl: 'hitl',
     });
   });
 
@@ -105,7 +104,7 @@ describe('one module per kind', () => {
       sensor: 'sensor',
       batch: 'batch',
       trigger_dag: 'try',
-      hitl: 'try',
+      hitl: 'hitl',
     });
     expect(taskLifecycle(everyKind.task('batch'), { batchWatch: 'poll' }).machine).toBe('try');
   });

@@ -9,6 +9,7 @@ export const DAG_LIBRARY_SYMBOL = Symbol.for('airless.library');
 export { dag, isDag, Dag } from '../authoring/dag.ts';
 export { task, branch, shortCircuit, sensor, triggerDag, batchJob, empty } from '../authoring/operators.ts';
 export { taskGroup, chain } from '../authoring/group.ts';
+export { approval, hitlChoice, hitlForm } from '../authoring/hitl.ts';
 export { snsNotifier, webhookNotifier, sesNotifier, isNotifier } from '../authoring/notifiers.ts';
 export { NotifierError } from '../authoring/callback-list.ts';
 export * from '../public-errors.ts';

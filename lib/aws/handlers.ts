@@ -16,6 +16,7 @@ import { parseReconcilerLoop, ReconcilerFlag, reconcilerRound } from './reconcil
 import type { ReconcilerLoop, ReconcilerReply } from '../compiler/reconciler.ts';
 import { DynamoDbStateStore } from '../store/dynamodb-store.ts';
 import { itemListOutput } from './item-list.ts';
+import { handleHitlStep } from './hitl-steps.ts';
 import { nextFromInstance, nextFromWave, type LifecycleCaller } from '../core/lifecycle.ts';
 import type { LifecycleNext } from './lifecycle.ts';
 import type { AwsServices } from './services.ts';
@@ -30,6 +31,7 @@ import {
   type BatchJobDetail,
   type BatchJobOutcome,
   type BatchPrepareOutput,
+  type HitlPrepareOutput,
   type IteratePrepareOutput,
   type SchedulerRequest as ContractSchedulerRequest,
   type SensorPokeRequest,
@@ -235,7 +237,11 @@ function itemTriesOf(svc: AwsServices): ItemTryCache {
  * invocation (no second invocation, no second read of the instance) and returns the lifecycle's next
  * action. `signal` fires before the Lambda's own timeout.
  */
-export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsServices, signal?: AbortSignal): Promise<LifecycleNext | BatchPrepareOutput | IteratePrepareOutput | ArrayPrepareOutput | ArraySubmitOutput | ArrayPollOutput | { index: number }> {
+export async function handleTaskRunnerRequest(
+  req: TaskRunnerRequest,
+  svc: AwsServices,
+  signal?: AbortSignal,
+): Promise<LifecycleNext | BatchPrepareOutput | IteratePrepareOutput | ArrayPrepareOutput | ArraySubmitOutput | ArrayPollOutput | HitlPrepareOutput | { index: number }> {
   const caller = 'key' in req ? lifecycleCallerOf(svc, req.key) : null;
   const { scheduler: s, host } = scheduler(svc, caller);
   const runner = new TaskRunner(
@@ -302,6 +308,11 @@ export async function handleTaskRunnerRequest(req: TaskRunnerRequest, svc: AwsSe
         const detail: BatchJobDetail = { JobId: st.jobId, JobName: st.jobName, Status: st.status, ...(st.reason ? { StatusReason: st.reason } : {}) };
         return { done: true, job: st.status === 'SUCCEEDED' ? detail : { Error: 'States.TaskFailed', Cause: JSON.stringify(detail) } };
       }
+      case 'hitl_prepare':
+      case 'hitl_token':
+      case 'hitl_complete':
+      case 'hitl_timeout':
+        return await handleHitlStep(req, { svc, runner, scheduler, report, now: svc.now ?? Date.now, ...(signal ? { signal } : {}) });
     }
   } finally {
     await host.flush();

@@ -5,6 +5,7 @@ import { buildBatchJobMachine, buildBatchMachine } from './batch-lifecycle.ts';
 import { AslCompileError } from './compile-error.ts';
 import type { CompileOptions } from './compile-options.ts';
 import type { PolicyStatement } from './iam.ts';
+import { buildHitlMachine } from './hitl-lifecycle.ts';
 import { buildIterateMachine, itemRetryDelays } from './iterate-lifecycle.ts';
 import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
 import { buildSensorMachine, buildTryMachine } from './lambda-lifecycle.ts';
@@ -82,6 +83,7 @@ const MACHINE_COMMENT: Record<LifecycleMachine, string> = {
   batch_job: 'airless Batch job: batch:submitJob.sync, then complete and report the try',
   iterate: 'airless iteration lifecycle: prepare, a Map over the items, complete',
   batch_array: 'airless Batch array lifecycle: a Distributed Map over the groups of a mapped Batch task, each running its waves',
+  hitl: 'airless human-in-the-loop lifecycle: write the request, wait for the answer\'s task token (or the timeout), complete',
 };
 
 /**
@@ -116,6 +118,9 @@ export function compileLifecycleMachine(machine: LifecycleMachine, options: Comp
         batchWatch: options.batchWatch ?? 'sync',
         ...(options.batchWatchIntervalSeconds !== undefined ? { batchWatchIntervalSeconds: options.batchWatchIntervalSeconds } : {}),
       });
+      break;
+    case 'hitl':
+      startAt = buildHitlMachine(graph, options.taskRunnerArn, options.schedulerArn);
       break;
   }
   return {

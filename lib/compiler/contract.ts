@@ -7,7 +7,7 @@
  *
  * Input ({@link LifecycleInput}): `{ "key": {runId, taskId, mapIndex}, "dagId", "tryNumber", "settings" }`,
  * started by the scheduler when it dispatches a queued task instance, on the shared machine of the task's
- * lifecycle (`try`, `sensor`, `batch`, `iterate`), the task's own settings in `settings`.
+ * lifecycle (`try`, `sensor`, `batch`, `iterate`, `hitl`), the task's own settings in `settings`.
  *
  * Its state data (JSONPath), which the handlers never see whole:
  * - `$.key`, `$.dagId`, `$.tryNumber`: the input; `$.tryNumber` is replaced by each `run` action.
@@ -18,6 +18,8 @@
  * - `$.job`: a Batch job's `.sync` output, or the error that ended the wait for it.
  * - `$.error`: the last caught error, `{ "Error", "Cause" }`.
  * - `$.scheduler.next`: the scheduler's last reply.
+ * - `$.try.wait` (`hitl`): how long to wait for the answer ({@link HitlPrepareOutput}); `$.answer`: what
+ *   SendTaskSuccess sent back.
  *
  * ## A mapped Batch task's array fan-out execution
  *
@@ -188,6 +190,13 @@ export type SchedulerRequest =
  *   loop (itemRetries) applies; an error named `NonRetriableError` is not retried.
  * - `iterate_complete`: success with every item's result, or a failure naming the
  *   items without one.
+ * - `hitl_prepare` → {@link HitlPrepareOutput}: the try of a human-in-the-loop task runs (its request
+ *   written, the instance deferred), reported.
+ * - `hitl_token` (invoked by `lambda:invoke.waitForTaskToken`): store `token` on the try's request; when
+ *   the request was answered already, send it back at once (SendTaskSuccess). Returns `done`.
+ * - `hitl_complete` / `hitl_timeout`: the deferred try resumes with the answer (the state got its
+ *   token back) or with what the timeout takes (the defaults, or none: the try fails), and runs to its
+ *   end, reported.
  */
 export type TaskRunnerRequest =
   | { mode: 'run'; key: TiKey; tryNumber: number }
@@ -198,7 +207,11 @@ export type TaskRunnerRequest =
   | { mode: 'array_poll'; array: ArrayRef; tryNumber: number; jobId: string }
   | { mode: 'iterate_prepare'; key: TiKey; tryNumber: number }
   | { mode: 'item'; key: TiKey; tryNumber: number; index: number }
-  | { mode: 'iterate_complete'; key: TiKey; tryNumber: number };
+  | { mode: 'iterate_complete'; key: TiKey; tryNumber: number }
+  | { mode: 'hitl_prepare'; key: TiKey; tryNumber: number }
+  | { mode: 'hitl_token'; key: TiKey; tryNumber: number; token: string }
+  | { mode: 'hitl_complete'; key: TiKey; tryNumber: number }
+  | { mode: 'hitl_timeout'; key: TiKey; tryNumber: number };
 
 /**
  * Request to the sensor-poke function: one poke (not yet → `defer`), reported to the scheduler in the same
@@ -285,6 +298,16 @@ export const ITEMS_INLINE_MAX_HISTORY_EVENTS = 20_000;
  * Both fields present, at least one of them null.
  */
 export type IteratePrepareOutput = { items: number[]; itemsObject: null } | { items: null; itemsObject: ItemsObject } | { items: null; itemsObject: null };
+
+/**
+ * What `hitl_prepare` returns: how long the `hitl` machine waits for the answer (`TimeoutSecondsPath`:
+ * whole seconds until the request's timeout, rounded up; without one, or past it, `HITL_MAX_WAIT_SECONDS`,
+ * an hour short of a Standard execution's year), or `wait: null` when there is nothing to wait for (the try
+ * ended in that step, answered before it deferred or failed, and was reported).
+ */
+export interface HitlPrepareOutput {
+  wait: { timeoutSeconds: number } | null;
+}
 
 /** An error as a `Catch` delivers it. */
 export interface CaughtError {

@@ -18,6 +18,8 @@ import { mapState, taskState, type MapProps, type Next, type TaskProps } from '.
 export const PARTITION = '${Partition}';
 
 export const LAMBDA_INVOKE = `arn:${PARTITION}:states:::lambda:invoke`;
+/** Invoke a function with the state's task token (`$$.Task.Token`) and wait until someone sends it back. */
+export const LAMBDA_INVOKE_WAIT_FOR_TASK_TOKEN = `arn:${PARTITION}:states:::lambda:invoke.waitForTaskToken`;
 export const BATCH_SUBMIT_JOB_SYNC = `arn:${PARTITION}:states:::batch:submitJob.sync`;
 /** A Distributed Map's `ItemReader` resource: a JSON array in an S3 object. */
 export const S3_GET_OBJECT = `arn:${PARTITION}:states:::s3:getObject`;
@@ -114,6 +116,29 @@ export function invokeLambda(p: InvokeProps): WithPolicy<TaskState> {
     ...(p.resultSelector !== undefined ? { resultSelector: p.resultSelector } : {}),
     ...(p.resultPath !== undefined ? { resultPath: p.resultPath } : {}),
     ...(p.outputPath !== undefined ? { outputPath: p.outputPath } : {}),
+    retry: [lambdaServiceRetry(), ...(p.retry ?? [])],
+    ...(p.catch !== undefined ? { catch: p.catch } : {}),
+    next: p.next,
+  });
+  return { state, statements: [{ actions: ['lambda:InvokeFunction'], resources: [{ arn: p.functionName }] }] };
+}
+
+/**
+ * A `lambda:invoke.waitForTaskToken` Task: invokes the function with `payload` (which must carry
+ * `$$.Task.Token`), then waits, holding nothing, until `SendTaskSuccess` (its output is the state's
+ * result), `SendTaskFailure` (the state fails with its error) or the state's timeout (`States.Timeout`).
+ * Retried on Lambda service errors. The state machine's role needs only `lambda:InvokeFunction` on the
+ * function: whoever sends the token back needs `states:SendTaskSuccess` / `states:SendTaskFailure`.
+ */
+export function invokeLambdaWaitForTaskToken(p: Omit<InvokeProps, 'resultSelector' | 'outputPath'>): WithPolicy<TaskState> {
+  if (!JSON.stringify(p.payload).includes('"$$.Task.Token"')) throw new AslCompileError(`a waitForTaskToken invocation of '${p.functionName}' must carry $$.Task.Token in its payload, or nothing can send it back`);
+  const state = taskState({
+    ...(p.comment !== undefined ? { comment: p.comment } : {}),
+    resource: LAMBDA_INVOKE_WAIT_FOR_TASK_TOKEN,
+    parameters: { FunctionName: p.functionName, Payload: p.payload },
+    ...(p.timeoutSeconds !== undefined ? { timeoutSeconds: p.timeoutSeconds } : {}),
+    ...(p.timeoutSecondsPath !== undefined ? { timeoutSecondsPath: p.timeoutSecondsPath } : {}),
+    ...(p.resultPath !== undefined ? { resultPath: p.resultPath } : {}),
     retry: [lambdaServiceRetry(), ...(p.retry ?? [])],
     ...(p.catch !== undefined ? { catch: p.catch } : {}),
     next: p.next,

@@ -6,10 +6,10 @@ import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
  * The shared lifecycle state machines of a deployment, one per lifecycle shape: every task runs on one of
  * them (the `try` machine serves `lambda` and `batch_poll` lifecycles), its own settings in the input.
  */
-export type LifecycleMachine = 'try' | 'sensor' | 'batch' | 'batch_job' | 'iterate' | 'batch_array';
+export type LifecycleMachine = 'try' | 'sensor' | 'batch' | 'batch_job' | 'iterate' | 'batch_array' | 'hitl';
 
 /** Every lifecycle machine, in the order a deployment declares them. */
-export const LIFECYCLE_MACHINES: readonly LifecycleMachine[] = ['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array'];
+export const LIFECYCLE_MACHINES: readonly LifecycleMachine[] = ['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl'];
 
 /** Step Functions' limit on a Standard execution's history. */
 export const HISTORY_EVENT_LIMIT = 25_000;
@@ -43,6 +43,8 @@ export const HISTORY_EVENTS = {
  * - iterate: 27 + 7 per item, and per loop 34 + 7 per item: keep a try under about 3,000 items inline.
  * - batch_array: one group's child execution in sync mode (the fan-out's own execution has a few events
  *   whatever the number of groups): 24 + 31 per loop (a wave, after a retry delay).
+ * - hitl: 19 (Prepare, CheckPrepared, WaitForAnswer, Complete or TimedOut; a retry is a new execution),
+ *   however long the wait.
  */
 export function estimateHistoryEvents(lifecycle: LifecycleKind, counts: { loops?: number; items?: number } = {}): number {
   const loops = counts.loops ?? 0;
@@ -66,6 +68,9 @@ export function estimateHistoryEvents(lifecycle: LifecycleKind, counts: { loops?
       const tryEvents = e.task + e.flow + e.syncTask + tail;
       return e.execution + tryEvents + e.flow + loops * (wake + tryEvents);
     }
+    case 'hitl':
+      // Prepare, CheckPrepared, WaitForAnswer, then Complete or TimedOut.
+      return e.execution + e.task + e.flow + e.task + e.task;
     case 'iterate': {
       const tryEvents = e.task + e.flow + e.map + items * (e.mapIteration + e.task) + e.task + tail;
       return e.execution + tryEvents + e.flow + loops * (wake + tryEvents);
@@ -95,7 +100,8 @@ export interface WorkflowTypeChoice {
  * 25,000 events ({@link estimateHistoryEvents}): the machines that wait. A sensor waits between pokes (past
  * `MAX_LOOPS_PER_EXECUTION` loops the scheduler continues it as new); a Batch job is waited for with
  * `.sync` (`batch_job`); an iteration runs its items for as long as they take (an inline Map adds 7 events per item:
- * `iterate_prepare` sends a list too long for the history to a Distributed Map).
+ * `iterate_prepare` sends a list too long for the history to a Distributed Map); a human-in-the-loop task waits
+ * for its answer with `.waitForTaskToken` (`hitl`), holding no Lambda, for as long as its timeout (a year at most).
  */
 export const MACHINE_WORKFLOW_TYPE: Record<LifecycleMachine, WorkflowTypeChoice> = {
   try: { type: 'EXPRESS', reason: 'one invocation runs the try and reports it; nothing waits in the execution' },
@@ -104,6 +110,7 @@ export const MACHINE_WORKFLOW_TYPE: Record<LifecycleMachine, WorkflowTypeChoice>
   batch_job: { type: 'STANDARD', reason: 'a Batch job is waited for with .sync, which Express does not support' },
   iterate: { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' },
   batch_array: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
+  hitl: { type: 'STANDARD', reason: 'a person\'s answer is waited for with .waitForTaskToken (which Express does not support), for up to a year' },
 };
 
 /** The shared machine a lifecycle runs on (null: an `empty` task runs nothing). */
@@ -116,6 +123,7 @@ export function machineOf(lifecycle: LifecycleKind): LifecycleMachine | null {
     case 'batch':
     case 'iterate':
     case 'batch_array':
+    case 'hitl':
       return lifecycle;
     case 'none':
       return null;

@@ -2,7 +2,7 @@
  * Accessibility of every page, in light and in dark mode: axe-core run over the DAG list, a DAG's grid,
  * graph, versions and code, a run's details, a task instance with its error and log, the trigger form,
  * the import errors, the backfills, the assets (list, details with events, graph, an asset-triggered run, a DAG
- * scheduled on assets), and the token prompt, asserting no violation of impact serious or
+ * scheduled on assets), the human-in-the-loop requests and a task's answer form, and the token prompt, asserting no violation of impact serious or
  * critical (contrast, names of buttons and inputs, roles, labels...). A real standalone server on a
  * DAGs folder of this test's own: a DAG with params, a schedule, a failing task and a log; a broken file;
  * a producer and a consumer of assets.
@@ -60,6 +60,14 @@ export const consumer = dag({ dagId: 'a11y_consumer', schedule: raw.and(approved
 });
 `;
 const RAW_ASSET = 's3://a11y-lake/raw.csv';
+const HITL = `import { approval, dag, hitlChoice, hitlForm } from 'airless';
+
+export default dag({ dagId: 'a11y_hitl' }, () => {
+  approval('sign_off', { subject: 'Sign off the calibration?', body: 'Phases are flat across the band.' });
+  hitlForm('settings', { subject: 'Imaging settings', params: { channels: { type: 'integer', minimum: 1, default: 64, description: 'Channels of the cube' }, weighting: { type: 'string', enum: ['natural', 'uniform', 'briggs'], default: 'briggs' } } });
+  hitlChoice('bands', { subject: 'Which bands?', options: ['L', 'S', 'C'], multiple: true });
+});
+`;
 
 const RUN = 'a11y_run';
 let assetRun = '';
@@ -82,7 +90,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 
 beforeAll(async () => {
   // A project of its own: its files are ES modules importing this checkout as 'airless'.
-  const project = tempProject('airless-browser-a11y-', { 'a11y_flow.ts': FLOW, 'a11y_broken.ts': BROKEN, 'a11y_assets.ts': ASSETS });
+  const project = tempProject('airless-browser-a11y-', { 'a11y_flow.ts': FLOW, 'a11y_broken.ts': BROKEN, 'a11y_assets.ts': ASSETS, 'a11y_hitl.ts': HITL });
   tmp = project.dir;
   const dags = project.dags;
   server = await startStandalone({ dagsFolder: dags });
@@ -93,6 +101,10 @@ beforeAll(async () => {
   expect(triggered.status, JSON.stringify(triggered.json)).toBe(200);
   await until('the run to fail', async () => ((await api(server, 'GET', `/api/v2/dags/a11y_flow/dagRuns/${RUN}`)).json.state === 'failed' ? true : undefined));
   version = (await api(server, 'GET', '/api/v2/dags/a11y_flow')).json.dag_version as string;
+  // Human-in-the-loop requests waiting for an answer: an approval, a form and a multiple choice.
+  await until('a11y_hitl loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_hitl')).status === 200 ? true : undefined));
+  expect((await api(server, 'POST', '/api/v2/dags/a11y_hitl/dagRuns', { dag_run_id: RUN })).status).toBe(200);
+  await until('the three requests pending', async () => ((await api(server, 'GET', `/api/v2/dags/a11y_hitl/dagRuns/${RUN}/hitlDetails?state=pending`)).json.total_entries === 3 ? true : undefined));
   const from = '2026-03-01T00:00:00Z';
   expect((await api(server, 'POST', '/api/v2/backfills', { dag_id: 'a11y_flow', from_date: from, to_date: '2026-03-02T00:00:00Z' })).status).toBe(200);
   await until('a11y_consumer loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_consumer')).status === 200 ? true : undefined));
@@ -142,6 +154,8 @@ const PAGES: { name: string; route: () => string; ready: (p: Page) => Promise<vo
     },
   },
   { name: 'trigger form', route: () => '/dags/a11y_flow/trigger', ready: (p) => p.locator('#root_nchan').waitFor() },
+  { name: 'human-in-the-loop requests with their answer forms', route: () => '/requests', ready: (p) => p.getByTestId('hitl-request').nth(2).locator('[data-testid="hitl-form"]').waitFor() },
+  { name: 'task instance with a request form', route: () => `/dags/a11y_hitl/runs/${RUN}/tasks/settings/-1`, ready: (p) => p.getByTestId('ti-details').getByTestId('hitl-form').locator('#root_channels').waitFor() },
   { name: 'import errors', route: () => '/import-errors', ready: (p) => p.getByTestId('import-error').first().waitFor() },
   { name: 'variables', route: () => '/variables', ready: (p) => p.getByTestId('variable-form').waitFor() },
   { name: 'connections', route: () => '/connections', ready: (p) => p.getByTestId('connection-form').waitFor() },

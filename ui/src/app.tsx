@@ -14,6 +14,7 @@ import { DagList } from './pages/dag-list.tsx';
 import { DagPage } from './pages/dag-page.tsx';
 import { GridPanel } from './pages/grid-panel.tsx';
 import { GraphPanel } from './pages/graph-panel.tsx';
+import { HitlRequests, PendingHitlCount } from './pages/hitl.tsx';
 import { ImportErrors } from './pages/import-errors.tsx';
 import { Pools } from './pages/pools.tsx';
 import { Variables } from './pages/variables.tsx';
@@ -53,6 +54,9 @@ function Layout() {
           <NavLink to="/connections" data-testid="nav-connections">
             Connections
           </NavLink>
+          <NavLink to="/requests" data-testid="nav-requests">
+            Requests <PendingHitlCount />
+          </NavLink>
         </nav>
         <ThemeToggle />
         <button type="button" className="link-button" onClick={() => setToken(null)} data-testid="sign-out">
@@ -89,6 +93,7 @@ const router = createHashRouter([
       { path: 'pools', element: <Pools /> },
       { path: 'variables', element: <Variables /> },
       { path: 'connections', element: <Connections /> },
+      { path: 'requests', element: <HitlRequests /> },
       {
         path: 'dags/:dagId',
         element: <DagPage />,

@@ -11,9 +11,10 @@ import type { CompileOptions } from '../compile-options.ts';
  *   a Distributed Map over its groups, each child execution running its group's waves (prepare, the
  *   array job with `.sync` or polled, report), in both watch modes.
  * - `iterate`: prepare, a Map state over the items, complete.
+ * - `hitl`: a human-in-the-loop task: prepare (the request), wait for the answer's task token, complete.
  * - `none`: an `empty` task, which the scheduler settles without running anything.
  */
-export type LifecycleKind = 'lambda' | 'sensor' | 'batch' | 'batch_poll' | 'batch_array' | 'iterate' | 'none';
+export type LifecycleKind = 'lambda' | 'sensor' | 'batch' | 'batch_poll' | 'batch_array' | 'iterate' | 'hitl' | 'none';
 
 /** What the compiler needs to know of a task kind (one module per kind in this folder; the table is `index.ts`). */
 export interface KindCompiler<S extends TaskSpec> {

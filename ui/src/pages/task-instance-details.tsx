@@ -10,6 +10,8 @@ import { StateBadge } from '../components/state-badge.tsx';
 import { errorText, isSkipReason, TaskErrorView } from '../components/task-error.tsx';
 import { dagViewBase, runPath, useDagId, useViewBase } from '../dag-view.ts';
 import { formatDate, formatDuration, json } from '../format.ts';
+import { HitlRequest } from '../components/hitl-answer.tsx';
+import { HITL_OPERATORS, useTiHitl } from '../hitl-api.ts';
 import { useTasks } from '../queries.ts';
 import { isLive, LIVE_REFRESH_MS } from '../states.ts';
 
@@ -83,6 +85,9 @@ export function TaskInstanceDetails() {
   const tasks = useTasks(dagId);
   const triggerDagId = tasks.data?.tasks.find((x) => x.task_id === taskId)?.trigger_dag_id ?? null;
   const graph = base !== dagViewBase(dagId, false);
+  // A task that asks a person: its request and the answer form.
+  const asks = ti.data !== undefined && HITL_OPERATORS.has(ti.data.operator_name);
+  const hitl = useTiHitl(dagId, runId, taskId, mapIndex, asks, live);
   if (ti.error) return <ErrorBox error={ti.error} />;
   const t = ti.data;
   if (t === undefined) return <p className="muted">Loading…</p>;
@@ -145,6 +150,12 @@ export function TaskInstanceDetails() {
           </>
         )}
       </dl>
+      {asks && hitl.data !== undefined && (
+        <>
+          <h3>Request</h3>
+          <HitlRequest detail={hitl.data} />
+        </>
+      )}
       {!live && <ClearButton dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} label="Clear task instance" />}
       <TiMarkButton dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} />
       <h3>Notes</h3>

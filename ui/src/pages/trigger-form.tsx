@@ -1,25 +1,16 @@
 import Form from '@rjsf/core';
-import type { ErrorSchema, RJSFSchema } from '@rjsf/utils';
+import type { RJSFSchema } from '@rjsf/utils';
 import validator from '@rjsf/validator-ajv8';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { ApiError, call, client } from '../api.ts';
 import { ErrorBox } from '../components/error-box.tsx';
+import { errorSchemaFor } from '../components/params-form.tsx';
 import { runPath, useDagId, useViewBase } from '../dag-view.ts';
 import { keys, useDag } from '../queries.ts';
 
 type Conf = Record<string, unknown>;
-
-/** The API's `field` (`body.conf.nchan`, `body.conf.a.b`) as rjsf's error schema, so the message sits under its input. */
-function errorSchemaFor(error: ApiError): ErrorSchema<Conf> | null {
-  const prefix = 'body.conf.';
-  if (error.field === null || !error.field.startsWith(prefix)) return null;
-  const path = error.field.slice(prefix.length).split('.');
-  let leaf: Record<string, unknown> = { __errors: [error.detail] };
-  for (const key of path.reverse()) leaf = { [key]: leaf };
-  return leaf as ErrorSchema<Conf>;
-}
 
 /**
  * Trigger a DAG run: a form generated from the DAG's params JSON Schema (defaults filled, validated inline
@@ -44,7 +35,7 @@ export function TriggerForm() {
     },
   });
   const apiError = trigger.error instanceof ApiError ? trigger.error : null;
-  const fieldErrors = apiError === null ? null : errorSchemaFor(apiError);
+  const fieldErrors = apiError === null ? null : errorSchemaFor<Conf>(apiError, 'body.conf.');
   const runIdError = apiError !== null && apiError.field === 'body.dag_run_id' ? apiError.detail : null;
 
   if (dag.error) return <ErrorBox error={dag.error} />;
