@@ -8,6 +8,7 @@ import type { PolicyStatement } from './iam.ts';
 import { buildIterateMachine, itemRetryDelays } from './iterate-lifecycle.ts';
 import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
 import { buildSensorMachine, buildTryMachine } from './lambda-lifecycle.ts';
+import { buildPartitionsMachine } from './partitions-lifecycle.ts';
 import { StateGraph } from './state-graph.ts';
 import { LIFECYCLE_MACHINES, MACHINE_WORKFLOW_TYPE, machineOf, type LifecycleMachine, type WorkflowTypeChoice } from './workflow-type.ts';
 
@@ -44,6 +45,9 @@ export function lifecycleSettings(spec: TaskSpec): LifecycleSettings {
  * deployment resolves (its ARN: `arn:<partition>:states:<region>:<account>:stateMachine:<name>`).
  */
 export const BATCH_JOB_MACHINE_ARN = '${BatchJobMachineArn}';
+
+/** The `partitions` machine's reference to the `iterate` machine it starts (a definition substitution, as {@link BATCH_JOB_MACHINE_ARN}). */
+export const ITERATE_MACHINE_ARN = '${IterateMachineArn}';
 
 /** One shared lifecycle state machine, compiled. */
 export interface CompiledMachine {
@@ -82,6 +86,7 @@ const MACHINE_COMMENT: Record<LifecycleMachine, string> = {
   batch_job: 'airless Batch job: batch:submitJob.sync, then complete and report the try',
   iterate: 'airless iteration lifecycle: prepare, a Map over the items, complete',
   batch_array: 'airless Batch array lifecycle: a Distributed Map over the groups of a mapped Batch task, each running its waves',
+  partitions: "airless partitioned iteration: a Distributed Map over a partitioned task's instances, each child starting that instance's iterate execution",
 };
 
 /**
@@ -116,6 +121,9 @@ export function compileLifecycleMachine(machine: LifecycleMachine, options: Comp
         batchWatch: options.batchWatch ?? 'sync',
         ...(options.batchWatchIntervalSeconds !== undefined ? { batchWatchIntervalSeconds: options.batchWatchIntervalSeconds } : {}),
       });
+      break;
+    case 'partitions':
+      startAt = buildPartitionsMachine(graph, options.iterateMachineArn ?? ITERATE_MACHINE_ARN);
       break;
   }
   return {
