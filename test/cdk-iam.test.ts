@@ -76,9 +76,10 @@ function needsOf(definition: StateMachineDefinition, name: string, stack: Airles
           if (st.Parameters?.['StateMachineArn.$'] === '$$.StateMachine.Id') {
             needs.push({ action: 'states:StartExecution', resource: own(`stateMachine:${name}`), why: st.Resource });
           } else {
-            // The batch machine starts the batch_job machine, by its ARN.
-            expect(st.Parameters?.['StateMachineArn']).toBe('${BatchJobMachineArn}');
-            needs.push({ action: 'states:StartExecution', resource: own(`stateMachine:${stack.airless.naming.lifecycle('batch_job')}`), why: st.Resource });
+            // The batch machine starts the batch_job machine, and the partitions machine the iterate machine, by its ARN.
+            const target = ({ '${BatchJobMachineArn}': 'batch_job', '${IterateMachineArn}': 'iterate' } as const)[String(st.Parameters?.['StateMachineArn']) as '${BatchJobMachineArn}'];
+            expect(target, `StateMachineArn ${String(st.Parameters?.['StateMachineArn'])}`).toBeDefined();
+            needs.push({ action: 'states:StartExecution', resource: own(`stateMachine:${stack.airless.naming.lifecycle(target)}`), why: st.Resource });
           }
           break;
         default:

@@ -248,7 +248,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(sm.StateMachineType).toBe('EXPRESS');
     expect(JSON.parse(sm.DefinitionString)).toStrictEqual(compiled.definition);
     expect(sm.DefinitionString).toContain('arn:${Partition}:states:::lambda:invoke');
-    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['BatchJobMachineArn', 'DescribeJobsArn', 'Partition', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
+    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['BatchJobMachineArn', 'DescribeJobsArn', 'IterateMachineArn', 'Partition', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
     expect(sm.DefinitionSubstitutions.Partition).toEqual({ Ref: 'AWS::Partition' });
     for (const [m, type] of [['sensor', 'STANDARD'], ['batch', 'EXPRESS'], ['batch_job', 'STANDARD'], ['iterate', 'STANDARD'], ['batch_array', 'STANDARD']] as const) {
       const other = template.toJSON().Resources[stack.getLogicalId(stack.airless.lifecycles.get(m)!.machine.node.defaultChild as never)].Properties;
