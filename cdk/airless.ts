@@ -598,6 +598,7 @@ export class Airless extends Construct {
     // --- State machines -------------------------------------------------------------------------------
     const substitutions = {
       BatchJobMachineArn: machineArn(this.naming.lifecycle('batch_job')),
+      IterateMachineArn: machineArn(this.naming.lifecycle('iterate')),
       TaskRunnerArn: f.taskRunner.functionArn,
       SchedulerArn: f.scheduler.functionArn,
       SensorPokeArn: f.sensorPoke.functionArn,

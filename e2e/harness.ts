@@ -321,6 +321,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     schedulerArn: arns.scheduler,
     sensorPokeArn: arns.sensorPoke,
     batchJobMachineArn: `${sfn.arnPrefix}${naming.lifecycle('batch_job')}`,
+    iterateMachineArn: `${sfn.arnPrefix}${naming.lifecycle('iterate')}`,
     batchWatch,
   };
   // A fixed set, whatever the DAGs: each task's execution names its machine and carries its settings.

@@ -812,7 +812,14 @@ export class LocalStepFunctions extends LoopbackEndpoint {
         return this.o.submitJobSync(p, this.stoppers.get(executionArn)?.controller.signal);
       case START_EXECUTION: {
         const input = JSON.stringify(p?.Input ?? {});
-        const r = this.startExecution({ stateMachineArn: String(p?.StateMachineArn), input, ...(p?.Name ? { name: String(p.Name) } : {}) });
+        let r: { executionArn: string; startDate: number };
+        try {
+          r = this.startExecution({ stateMachineArn: String(p?.StateMachineArn), input, ...(p?.Name ? { name: String(p.Name) } : {}) });
+        } catch (e) {
+          // As Step Functions names an API error of the integration: `StepFunctions.<Type>Exception`.
+          if (e instanceof SfnServiceError) throw new StatesError(`StepFunctions.${e.type}${e.type.endsWith('Exception') ? '' : 'Exception'}`, e.message);
+          throw e;
+        }
         return { ExecutionArn: r.executionArn, StartDate: new Date(r.startDate).toISOString() };
       }
       default:

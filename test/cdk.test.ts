@@ -238,8 +238,8 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
   it('has the fixed set of state machines whatever the DAGs: one per lifecycle shape, the timer and the Batch watcher', async () => {
     const bag = await loadDagBag('dags');
     expect(bag.dags.flatMap((d) => d.spec.tasks).length).toBeGreaterThan(10);
-    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl']);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 7 + 3);
+    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl', 'partitions']);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 8 + 3);
     // The definition is the compiler's, with the functions' ARNs and the partition substituted in.
     const { machine, compiled } = stack.airless.lifecycles.get('try')!;
     const id = stack.getLogicalId(machine.node.defaultChild as never);
@@ -248,9 +248,9 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(sm.StateMachineType).toBe('EXPRESS');
     expect(JSON.parse(sm.DefinitionString)).toStrictEqual(compiled.definition);
     expect(sm.DefinitionString).toContain('arn:${Partition}:states:::lambda:invoke');
-    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['BatchJobMachineArn', 'DescribeJobsArn', 'Partition', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
+    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(['BatchJobMachineArn', 'DescribeJobsArn', 'IterateMachineArn', 'Partition', 'SchedulerArn', 'SensorPokeArn', 'TaskRunnerArn']);
     expect(sm.DefinitionSubstitutions.Partition).toEqual({ Ref: 'AWS::Partition' });
-    for (const [m, type] of [['sensor', 'STANDARD'], ['batch', 'EXPRESS'], ['batch_job', 'STANDARD'], ['iterate', 'STANDARD'], ['batch_array', 'STANDARD']] as const) {
+    for (const [m, type] of [['sensor', 'STANDARD'], ['batch', 'EXPRESS'], ['batch_job', 'STANDARD'], ['iterate', 'STANDARD'], ['batch_array', 'STANDARD'], ['partitions', 'STANDARD']] as const) {
       const other = template.toJSON().Resources[stack.getLogicalId(stack.airless.lifecycles.get(m)!.machine.node.defaultChild as never)].Properties;
       expect([m, other.StateMachineType]).toEqual([m, type]);
     }
@@ -284,10 +284,26 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
 
   it('lets the task runner start exactly the stack\'s lifecycle machines and the timer (it reports tries itself, dispatching what comes next)', () => {
     const started = allows(statementsOf(template, stack, 'TaskRunner/ServiceRole'), 'states:StartExecution').flatMap((st) => resourcesOf(st).map(text));
-    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
+    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl', 'partitions'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
     // The lifecycle machines and the timer by name, and the reconciler (it arms it: a triggerDag task starts a run).
     expect(started).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"AirlessReconciler/)]);
     for (const r of started) expect(r).not.toContain('*');
+  });
+
+  it("gives the partitions machine a role of its own: StartExecution on the iterate machine and its own, its own child executions, nothing else", () => {
+    const name = stack.airless.naming.lifecycle('partitions');
+    expect(stack.airless.lifecycles.get('partitions')!.compiled.workflowType.type).toBe('STANDARD');
+    const st = statementsOf(template, stack, 'LifecycleRolePartitions');
+    const starts = allows(st, 'states:StartExecution');
+    const started = starts.flatMap((x) => resourcesOf(x).map(text));
+    expect(started).toHaveLength(2);
+    expect(started.filter((r) => r.includes(`:stateMachine:${stack.airless.naming.lifecycle('iterate')}"`))).toHaveLength(1);
+    expect(started.filter((r) => r.includes(`:stateMachine:${name}"`))).toHaveLength(1);
+    const describes = allows(st, 'states:DescribeExecution');
+    expect(describes).toHaveLength(1);
+    expect(resourcesOf(describes[0]!).map(text)).toEqual([expect.stringContaining(`:execution:${name}:*"`), expect.stringContaining(`:execution:${name}/*"`)]);
+    expect(allows(st, 'lambda:InvokeFunction')).toEqual([]);
+    expect(allows(st, 's3:GetObject')).toEqual([]);
   });
 
   it('gives the array fan-out machine a role of its own: its own child executions and Batch .sync', () => {
@@ -359,11 +375,11 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     expect(actionsOf(s3[0]!).sort()).toEqual(['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
     expect(text(s3[0]!.Resource)).toMatch(/LargeValues.*\/airless\/\*/);
     const resources = allows(st, 'states:StartExecution').flatMap((x) => resourcesOf(x).map(text));
-    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
+    const names = [...['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl', 'partitions'].map((m) => stack.airless.naming.lifecycle(m as never)), stack.airless.naming.timer];
     expect(resources).toEqual([...names.map((n) => expect.stringContaining(`:stateMachine:${n}"`)), expect.stringMatching(/^\{"Ref":"AirlessReconciler/)]);
     // The executions of the Standard lifecycle machines (the Express try machine's cannot be described).
     expect(resourcesOf(allows(st, 'states:DescribeExecution')[0]!).map(text)).toEqual(
-      ['sensor', 'batch_job', 'iterate', 'batch_array', 'hitl'].map((m) => expect.stringContaining(`:execution:${stack.airless.naming.lifecycle(m as never)}:*"`)),
+      ['sensor', 'batch_job', 'iterate', 'batch_array', 'hitl', 'partitions'].map((m) => expect.stringContaining(`:execution:${stack.airless.naming.lifecycle(m as never)}:*"`)),
     );
     // sns:Publish on the topic of observation_alerts' notifiers (a callback or a deadline alert may run in any step).
     expect(allows(st, 'sns:Publish').flatMap((x) => resourcesOf(x).map(text))).toEqual(['"arn:aws:sns:us-east-1:123456789012:airless-alerts"']);
@@ -433,8 +449,8 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
   }, 120_000);
 
   it('deploys the fixed set of lifecycle machines (the same as for any DAGs), the try machine Express with its logs', () => {
-    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl']);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 7 + 3);
+    expect([...stack.airless.lifecycles.keys()]).toEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl', 'partitions']);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 8 + 3);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineName: stack.airless.naming.lifecycle('try'),
       StateMachineType: 'EXPRESS',

@@ -99,6 +99,13 @@ const LAMBDA_SERVICE_RETRY = {
   JitterStrategy: 'FULL',
 };
 
+const START_EXECUTION_RETRY = {
+  ErrorEquals: ['StepFunctions.SdkClientException', 'StepFunctions.AWSStepFunctionsException', 'StepFunctions.ThrottlingException'],
+  IntervalSeconds: 1,
+  MaxAttempts: 6,
+  BackoffRate: 2,
+  JitterStrategy: 'FULL',
+};
 const HANDLER_RETRY = { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' };
 
 /** Batch throttled SubmitJob: the job was not created, so submitting again is safe. */
@@ -570,14 +577,14 @@ describe('the shared lifecycle machines: the full ASL of each', () => {
   });
 
   it('compileLifecycleMachines: the fixed set, in LIFECYCLE_MACHINES order (no .sync Batch machine in poll mode), each as compileLifecycleMachine gives it', () => {
-    expect(LIFECYCLE_MACHINES).toStrictEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl']);
+    expect(LIFECYCLE_MACHINES).toStrictEqual(['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl', 'partitions']);
     // Poll mode runs a single Batch job on the try machine: neither `batch` nor the `batch_job` it starts is deployed.
-    expect(deployedMachines({ batchWatch: 'poll' })).toStrictEqual(['try', 'sensor', 'iterate', 'batch_array', 'hitl']);
+    expect(deployedMachines({ batchWatch: 'poll' })).toStrictEqual(['try', 'sensor', 'iterate', 'batch_array', 'hitl', 'partitions']);
     expect(deployedMachines({ batchWatch: 'sync' })).toStrictEqual(LIFECYCLE_MACHINES);
     expect(deployedMachines()).toStrictEqual(LIFECYCLE_MACHINES);
     for (const options of EVERY_MODE) {
       const all = compileLifecycleMachines(options);
-      expect(all.map((c) => c.machine)).toStrictEqual(options.batchWatch === 'poll' ? ['try', 'sensor', 'iterate', 'batch_array', 'hitl'] : LIFECYCLE_MACHINES);
+      expect(all.map((c) => c.machine)).toStrictEqual(options.batchWatch === 'poll' ? ['try', 'sensor', 'iterate', 'batch_array', 'hitl', 'partitions'] : LIFECYCLE_MACHINES);
       for (const c of all) expect(c).toStrictEqual(compileLifecycleMachine(c.machine, options));
     }
   });
@@ -686,13 +693,15 @@ describe('nothing of a task or a DAG is in a definition', () => {
     expect(keys.has('TimeoutSecondsPath')).toBe(true);
     // A task's retries are the scheduler's: the only Retry fields are those of the Lambda service, of an
     // idempotent handler and of a throttled Batch submission.
-    expect([...retriers].map((r) => JSON.parse(r))).toStrictEqual([LAMBDA_SERVICE_RETRY, HANDLER_RETRY, BATCH_THROTTLING_RETRY]);
+    // (and of a throttled StartExecution: the partitions machine's).
+    expect([...retriers].map((r) => JSON.parse(r))).toStrictEqual([LAMBDA_SERVICE_RETRY, HANDLER_RETRY, BATCH_THROTTLING_RETRY, START_EXECUTION_RETRY]);
   });
 
   it('the settings the machines read ($.settings.<field>) are exactly the fields every task\'s settings have (a path to a missing field fails the execution)', () => {
     const strings = new Set<string>();
     for (const o of EVERY_MODE) for (const c of compileLifecycleMachines(o)) walk(c.definition, new Set(), strings);
-    const read = [...strings].filter((s) => s.startsWith('$.settings')).sort();
+    // The partitions machine passes the whole settings on to each partition's iterate execution ('$.settings').
+    const read = [...strings].filter((s) => s.startsWith('$.settings.')).sort();
     expect(read).toStrictEqual(['$.settings.concurrency', '$.settings.itemRetries', '$.settings.itemRetryDelays', '$.settings.maxConcurrency']);
     for (const spec of [extract, sensor, batchTask, arrayTask, iterated, taskSpec({ taskId: 'e', kind: 'empty' })]) {
       expect(Object.keys(lifecycleSettings(spec)).map((f) => `$.settings.${f}`).sort(), spec.taskId).toStrictEqual(read);
@@ -834,6 +843,7 @@ describe('Standard or Express', () => {
       iterate: { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' },
       batch_array: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
       hitl: { type: 'STANDARD', reason: "a person's answer is waited for with .waitForTaskToken (which Express does not support), for up to a year" },
+      partitions: { type: 'STANDARD', reason: "its Distributed Map, which starts each partition's iterate execution, runs only in a Standard workflow" },
     });
   });
 

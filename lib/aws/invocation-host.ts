@@ -2,6 +2,7 @@ import type { Dag } from '../authoring/dag.ts';
 import { MAX_LOOPS_PER_EXECUTION } from '../compiler/contract.ts';
 import { lifecycleNext, type LifecycleCaller, type NextAction } from '../core/lifecycle.ts';
 import { drive, type Effect, type Outcome } from '../scheduler/effects.ts';
+import type { TaskSpec } from '../model/spec.ts';
 import type { ArrayWave, SchedulerEvent, TimerEvent } from '../scheduler/host.ts';
 import type { DagRunRecord, TaskInstanceRecord, TiKey } from '../store/records.ts';
 import type { StopScope } from './stop-tries.ts';
@@ -21,6 +22,17 @@ export interface Dispatcher {
    * SendTaskSuccess). Absent: such an effect fails the flush with an error saying so.
    */
   sendTaskSuccess?(token: string, output: string): Promise<void>;
+  /**
+   * Start the lifecycles of several instances of one partitioned task of one run (one `partitions`
+   * fan-out execution, idempotent for the same queued versions). Absent: each is started by
+   * {@link startLifecycle}.
+   */
+  startPartitions?(tis: readonly TaskInstanceRecord[], dag: Dag): Promise<void>;
+}
+
+/** Whether a task is a partitioned iteration (`.expand(partitions).iterate(items)`): mapped, and iterating inside each instance. */
+export function isPartitionedTask(spec: TaskSpec): boolean {
+  return spec.kind === 'task' && spec.mapping !== null && spec.iterate !== null;
 }
 
 export interface InvocationHostOptions {
@@ -114,11 +126,21 @@ export class InvocationHost {
     const { next, rest } = lifecycleNext(this.caller, effects, { continueAsNewEvery: MAX_LOOPS_PER_EXECUTION });
     // Waves of one task start together: one fan-out execution per task.
     const waves = new Map<string, { waves: ArrayWave[]; dag: Dag }>();
+    // Instances of one partitioned task of one run start together: one `partitions` execution (a single one: its own).
+    const partitions = new Map<string, { tis: TaskInstanceRecord[]; dag: Dag }>();
     for (const e of rest) {
       switch (e.type) {
-        case 'dispatch':
-          starts.push(this.dispatcher.startLifecycle(e.ti, e.dag));
+        case 'dispatch': {
+          const spec = e.dag.taskIndex.get(e.ti.taskId);
+          if (this.dispatcher.startPartitions && spec && isPartitionedTask(spec)) {
+            // The instances of one partitioned task of one run start together: one `partitions` execution.
+            const k = `${e.ti.dagId}\u0000${e.ti.runId}\u0000${e.ti.taskId}`;
+            const entry = partitions.get(k);
+            if (entry) entry.tis.push(e.ti);
+            else partitions.set(k, { tis: [e.ti], dag: e.dag });
+          } else starts.push(this.dispatcher.startLifecycle(e.ti, e.dag));
           break;
+        }
         case 'dispatchWave': {
           const k = `${e.wave.array.dagId}\u0000${e.wave.array.runId}\u0000${e.wave.array.taskId}`;
           const entry = waves.get(k);
@@ -152,6 +174,9 @@ export class InvocationHost {
       }
     }
     for (const { waves: w, dag } of waves.values()) starts.push(this.dispatcher.startArrayWaves(w, dag));
+    for (const { tis, dag } of partitions.values()) {
+      starts.push(tis.length === 1 ? this.dispatcher.startLifecycle(tis[0]!, dag) : this.dispatcher.startPartitions!(tis, dag));
+    }
     await Promise.all(starts);
     return next;
   }

@@ -12,6 +12,7 @@ import { aslTimestamp, type ArrayFanoutInput, type BatchWatcherInput, type Lifec
 import { taskLifecycle, type TaskLifecycle } from '../compiler/compile.ts';
 import { LAMBDA_SERVICE_RETRY_WORST_SECONDS } from '../compiler/integrations.ts';
 import { LIFECYCLE_MACHINES, type LifecycleMachine } from '../compiler/workflow-type.ts';
+import { PARTITIONS_PER_EXECUTION, type PartitionsInput } from '../compiler/partitions-lifecycle.ts';
 import type { TaskSpec } from '../model/spec.ts';
 import { canonicalJson, sha256 } from '../model/hash.ts';
 import type { ArrayWave, DagResolver, TimerEvent } from '../scheduler/host.ts';
@@ -104,6 +105,18 @@ export function arrayExecutionName(waves: readonly ArrayWave[]): string {
   const first = w[0]!;
   const h = hash(w.map((x) => [x.array.runId, x.array.taskId, x.array.group, x.tryNumber]), 16);
   const readable = `${clean(first.array.taskId)}-g${first.array.group}${w.length > 1 ? `+${w.length - 1}` : ''}-t${first.tryNumber}`;
+  return `${readable.slice(0, SFN_NAME_MAX - h.length - 1)}-${h}`;
+}
+
+/**
+ * The execution name of a `partitions` fan-out: the same for the same queued versions of the same
+ * instances (a hash of their lifecycle execution names), so a replayed dispatch starts nothing twice.
+ */
+export function partitionsExecutionName(tis: readonly TaskInstanceRecord[]): string {
+  const sorted = [...tis].sort((a, b) => a.mapIndex - b.mapIndex);
+  const first = sorted[0]!;
+  const h = hash([first.runId, first.taskId, sorted.map((ti) => lifecycleExecutionName(ti))], 16);
+  const readable = `${clean(first.taskId)}-p${first.mapIndex}${sorted.length > 1 ? `+${sorted.length - 1}` : ''}-t${first.tryNumber}`;
   return `${readable.slice(0, SFN_NAME_MAX - h.length - 1)}-${h}`;
 }
 
@@ -260,6 +273,45 @@ export class SfnDispatcher implements Dispatcher {
     const lifecycle = this.lifecycleOf(dag.task(waves[0]!.array.taskId));
     const input: ArrayFanoutInput = { waves: waves.map((w) => ({ array: w.array, dagId: dag.dagId, tryNumber: w.tryNumber })), settings: lifecycle.settings };
     await this.startOnce(this.machineArn(lifecycle.machine), arrayExecutionName(waves), input);
+  }
+
+  /**
+   * Start the `iterate` lifecycles of instances of one partitioned task of one run (dispatched by one
+   * scheduler step) through the `partitions` machine: one execution per {@link PARTITIONS_PER_EXECUTION}
+   * instances (map-index order), whose Distributed Map starts each instance's `iterate` execution under
+   * {@link lifecycleExecutionName} with the input {@link startLifecycle} would give it. A single instance
+   * is started directly. Named by {@link partitionsExecutionName}: a replay starts nothing more.
+   */
+  async startPartitions(tis: readonly TaskInstanceRecord[], dag: Dag): Promise<void> {
+    if (tis.length === 0) return;
+    if (tis.length === 1) return this.startLifecycle(tis[0]!, dag);
+    const first = tis[0]!;
+    for (const ti of tis) {
+      if (ti.dagId !== first.dagId || ti.runId !== first.runId || ti.taskId !== first.taskId) {
+        throw new Error(`startPartitions: instances of one task of one run only (got ${first.dagId}/${first.runId}/${first.taskId} and ${ti.dagId}/${ti.runId}/${ti.taskId})`);
+      }
+    }
+    const spec = dag.task(first.taskId);
+    const lifecycle = this.lifecycleOf(spec);
+    if (lifecycle.machine !== 'iterate' || spec.mapping === null) throw new Error(`startPartitions: task ${dag.dagId}.${first.taskId} is not a partitioned iteration (its lifecycle is ${lifecycle.machine})`);
+    const sorted = [...tis].sort((a, b) => a.mapIndex - b.mapIndex);
+    const starts: Promise<void>[] = [];
+    for (let i = 0; i < sorted.length; i += PARTITIONS_PER_EXECUTION) {
+      const chunk = sorted.slice(i, i + PARTITIONS_PER_EXECUTION);
+      if (chunk.length === 1) {
+        starts.push(this.startLifecycle(chunk[0]!, dag));
+        continue;
+      }
+      const input: PartitionsInput = {
+        dagId: dag.dagId,
+        runId: first.runId,
+        taskId: first.taskId,
+        settings: lifecycle.settings,
+        instances: chunk.map((ti) => ({ name: lifecycleExecutionName(ti), mapIndex: ti.mapIndex, tryNumber: ti.tryNumber })),
+      };
+      starts.push(this.startOnce(this.machineArn('partitions'), partitionsExecutionName(chunk), input));
+    }
+    await Promise.all(starts);
   }
 
   /** Start a timer execution: wait until `at`, then `{type: 'timer', event, standalone: true}` to the scheduler. */

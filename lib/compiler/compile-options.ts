@@ -12,6 +12,11 @@ export interface CompileOptions {
    */
   batchJobMachineArn?: string;
   /**
+   * ARN of the `iterate` state machine, which the `partitions` machine starts (one execution per partition).
+   * @default the definition substitution `${IterateMachineArn}`
+   */
+  iterateMachineArn?: string;
+  /**
    * How a Batch task waits for its job. `sync` (default): `batch:submitJob.sync`, Step Functions waits.
    * `poll`: the task runner submits the job and defers; a Batch watcher execution
    * ({@link compileBatchWatcher}) polls DescribeJobs for up to 100 jobs at a time.

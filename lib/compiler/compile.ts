@@ -9,6 +9,7 @@ import { buildHitlMachine } from './hitl-lifecycle.ts';
 import { buildIterateMachine, itemRetryDelays } from './iterate-lifecycle.ts';
 import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
 import { buildSensorMachine, buildTryMachine } from './lambda-lifecycle.ts';
+import { buildPartitionsMachine } from './partitions-lifecycle.ts';
 import { StateGraph } from './state-graph.ts';
 import { LIFECYCLE_MACHINES, MACHINE_WORKFLOW_TYPE, machineOf, type LifecycleMachine, type WorkflowTypeChoice } from './workflow-type.ts';
 
@@ -45,6 +46,9 @@ export function lifecycleSettings(spec: TaskSpec): LifecycleSettings {
  * deployment resolves (its ARN: `arn:<partition>:states:<region>:<account>:stateMachine:<name>`).
  */
 export const BATCH_JOB_MACHINE_ARN = '${BatchJobMachineArn}';
+
+/** The `partitions` machine's reference to the `iterate` machine it starts (a definition substitution, as {@link BATCH_JOB_MACHINE_ARN}). */
+export const ITERATE_MACHINE_ARN = '${IterateMachineArn}';
 
 /** One shared lifecycle state machine, compiled. */
 export interface CompiledMachine {
@@ -84,6 +88,7 @@ const MACHINE_COMMENT: Record<LifecycleMachine, string> = {
   iterate: 'airless iteration lifecycle: prepare, a Map over the items, complete',
   batch_array: 'airless Batch array lifecycle: a Distributed Map over the groups of a mapped Batch task, each running its waves',
   hitl: 'airless human-in-the-loop lifecycle: write the request, wait for the answer\'s task token (or the timeout), complete',
+  partitions: "airless partitioned iteration: a Distributed Map over a partitioned task's instances, each child starting that instance's iterate execution",
 };
 
 /**
@@ -121,6 +126,9 @@ export function compileLifecycleMachine(machine: LifecycleMachine, options: Comp
       break;
     case 'hitl':
       startAt = buildHitlMachine(graph, options.taskRunnerArn, options.schedulerArn);
+      break;
+    case 'partitions':
+      startAt = buildPartitionsMachine(graph, options.iterateMachineArn ?? ITERATE_MACHINE_ARN);
       break;
   }
   return {

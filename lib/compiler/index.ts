@@ -13,6 +13,7 @@ export {
 export { compileBatchWatcher, type BatchWatcherOptions, type CompiledBatchWatcher } from './batch-watcher.ts';
 export { DEFAULT_BATCH_WATCH_INTERVAL_SECONDS, type CompileOptions } from './compile-options.ts';
 export { ARRAY_FINISHED_REPORT, arrayMaxConcurrency, DISTRIBUTED_MAP_MAX_CONCURRENCY } from './array-lifecycle.ts';
+export { buildPartitionsMachine, PARTITIONS_PER_EXECUTION, type PartitionsInput, type PartitionsInstance } from './partitions-lifecycle.ts';
 export { lifecycleOf, type LifecycleKind } from './lifecycle-kind.ts';
 export {
   chooseWorkflowType,

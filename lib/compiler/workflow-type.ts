@@ -6,10 +6,10 @@ import { kindCompiler, type LifecycleKind } from './kinds/index.ts';
  * The shared lifecycle state machines of a deployment, one per lifecycle shape: every task runs on one of
  * them (the `try` machine serves `lambda` and `batch_poll` lifecycles), its own settings in the input.
  */
-export type LifecycleMachine = 'try' | 'sensor' | 'batch' | 'batch_job' | 'iterate' | 'batch_array' | 'hitl';
+export type LifecycleMachine = 'try' | 'sensor' | 'batch' | 'batch_job' | 'iterate' | 'batch_array' | 'hitl' | 'partitions';
 
 /** Every lifecycle machine, in the order a deployment declares them. */
-export const LIFECYCLE_MACHINES: readonly LifecycleMachine[] = ['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl'];
+export const LIFECYCLE_MACHINES: readonly LifecycleMachine[] = ['try', 'sensor', 'batch', 'batch_job', 'iterate', 'batch_array', 'hitl', 'partitions'];
 
 /** Step Functions' limit on a Standard execution's history. */
 export const HISTORY_EVENT_LIMIT = 25_000;
@@ -111,6 +111,7 @@ export const MACHINE_WORKFLOW_TYPE: Record<LifecycleMachine, WorkflowTypeChoice>
   iterate: { type: 'STANDARD', reason: 'an iteration runs its items for as long as they take' },
   batch_array: { type: 'STANDARD', reason: 'array jobs are waited for with .sync or polled, for hours' },
   hitl: { type: 'STANDARD', reason: 'a person\'s answer is waited for with .waitForTaskToken (which Express does not support), for up to a year' },
+  partitions: { type: 'STANDARD', reason: "its Distributed Map, which starts each partition's iterate execution, runs only in a Standard workflow" },
 };
 
 /** The shared machine a lifecycle runs on (null: an `empty` task runs nothing). */
