@@ -61,7 +61,7 @@ describe('GET /api/v2/dags/{dag_id}/dagRuns?run_type=', () => {
   });
 
   it("refuses a run type that does not exist, naming the parameter", async () => {
-    const r = await h.call('GET', '/api/v2/dags/api_daily/dagRuns?run_type=asset_triggered');
+    const r = await h.call('GET', '/api/v2/dags/api_daily/dagRuns?run_type=dataset_triggered');
     expect(r.status).toBe(400);
     expect(r.json.field).toBe('query.run_type[0]');
   });

@@ -67,7 +67,7 @@ describe('a redeploy after a DAG change', () => {
         .filter(([, r]) => r['Type'] === 'AWS::StepFunctions::StateMachine')
         .map(([id, r]) => [id, r['Properties']['StateMachineName'], r['Properties']['StateMachineType'], r['Properties']['DefinitionString']]);
     expect(machines(b.template)).toStrictEqual(machines(a.template));
-    expect(machines(a.template)).toHaveLength(6 + 3);
+    expect(machines(a.template)).toHaveLength(8 + 3);
     expect(Object.keys(strip(b.template)['Resources']).sort()).toStrictEqual(Object.keys(strip(a.template)['Resources']).sort());
     // What differs is in place: the IAM policies of the roles that reach Batch (its first task), and with
     // them their suppressions and the functions' DependsOn; never a state machine, a role, the table, the
@@ -98,7 +98,7 @@ describe('two stacks in one account', () => {
     const stacks = [`${long}-a`, `${long}-b`].map((name) => new AirlessStack(app, name, { dags: { specs: dags.map((d) => d.spec), dagsModule: 'x.ts' } }));
     const [a, b] = stacks.map((stack) => ({ stack, template: Template.fromStack(stack).toJSON() as Record<string, any> })) as [{ stack: AirlessStack; template: Record<string, any> }, { stack: AirlessStack; template: Record<string, any> }];
     const names = (t: Record<string, any>) => physicalNames(t).map((n) => n.replace(/ \(.*\)$/, ''));
-    expect(names(a.template).filter((n) => n.startsWith('AWS::StepFunctions::StateMachine'))).toHaveLength(9);
+    expect(names(a.template).filter((n) => n.startsWith('AWS::StepFunctions::StateMachine'))).toHaveLength(11);
     expect(names(a.template).some((n) => n.startsWith('AWS::Logs::LogGroup /aws/vendedlogs/states/'))).toBe(true);
     const shared = names(a.template).filter((n) => names(b.template).includes(n));
     expect(shared).toStrictEqual([]);

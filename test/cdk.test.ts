@@ -394,7 +394,7 @@ describe('the CDK stack of the repo\'s dags/ (bundled)', () => {
     // finds a try's job by name and has no resource-level permission: its only wildcard resource).
     const actions = st.flatMap(actionsOf);
     expect([...new Set(actions.filter((a) => !/^(dynamodb|s3|states|scheduler):/.test(a)))].sort()).toEqual(['batch:ListJobs', 'batch:TerminateJob', 'iam:PassRole', 'sns:Publish']);
-    expect([...new Set(actions.filter((a) => a.startsWith('states:')))].sort()).toEqual(['states:DescribeExecution', 'states:StartExecution', 'states:StopExecution']);
+    expect([...new Set(actions.filter((a) => a.startsWith('states:')))].sort()).toEqual(['states:DescribeExecution', 'states:SendTaskSuccess', 'states:StartExecution', 'states:StopExecution']);
     for (const s of st) if (!actionsOf(s).every((a) => a === 'batch:ListJobs')) expect(resourcesOf(s).map(text)).not.toContain('"*"');
   });
 
@@ -499,7 +499,7 @@ describe('the CDK stack of a folder with scheduled DAGs (bundling skipped)', () 
     const starts = allows(statementsOf(template, stack, 'Scheduler/ServiceRole'), 'states:StartExecution');
     expect(starts).toHaveLength(1);
     const resources = resourcesOf(starts[0]!).map(text);
-    expect(resources).toHaveLength(8);
+    expect(resources).toHaveLength(9);
     expect(resources.at(-1)).toContain(`:stateMachine:${stack.airless.naming.timer}"`);
     for (const r of resources) expect(r).not.toContain('*');
   });

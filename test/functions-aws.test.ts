@@ -102,6 +102,8 @@ describe('state machine and execution names', () => {
       'Airless-1a2b3c4d-batch-job',
       'Airless-1a2b3c4d-iterate',
       'Airless-1a2b3c4d-batch-array',
+      'Airless-1a2b3c4d-hitl',
+      'Airless-1a2b3c4d-partitions',
       'Airless-1a2b3c4d-timer',
       'Airless-1a2b3c4d-batch-watcher',
       'Airless-1a2b3c4d-reconciler',
