@@ -186,6 +186,26 @@ describe('the deployed handlers, driven as the lifecycle state machines drive th
     expect(errorText(ti?.error)).toBe('Error: Batch job batch_fail-job-r2-try2 (j) failed: Essential container in task exited');
   });
 
+  it('a Batch try prepared twice (its Express machine started again by a repeated dispatch) resolves the same job and logs its start once', async () => {
+    const d = dag({ dagId: 'batch_twice' }, () => {
+      batchJob('job', { jobQueue: 'q', jobDefinition: 'jd', command: ['run', '--all'] });
+    });
+    const w = world([d]);
+    await handleTrigger({ dagId: 'batch_twice', runId: 'r3' }, w.svc);
+    const key = { dagId: 'batch_twice', runId: 'r3', taskId: 'job', mapIndex: -1 };
+    const first = (await handleTaskRunnerRequest({ mode: 'batch_prepare', key, tryNumber: 1 }, w.svc)) as BatchPrepareOutput;
+    const second = (await handleTaskRunnerRequest({ mode: 'batch_prepare', key, tryNumber: 1 }, w.svc)) as BatchPrepareOutput;
+    expect(first.submit?.JobName).toBe('batch_twice-job-r3-try1');
+    expect(second).toStrictEqual(first);
+    expect((await w.svc.store.getLog(key, 1)).map((l) => l.message)).toStrictEqual([
+      'starting try 1 of 1',
+      'submitting Batch job batch_twice-job-r3-try1: run --all',
+    ]);
+    const job = { JobId: 'j', JobName: 'batch_twice-job-r3-try1', Status: 'SUCCEEDED', Container: { ExitCode: 0 } };
+    await handleTaskRunnerRequest({ mode: 'batch_complete', key, tryNumber: 1, job }, w.svc);
+    expect(await tiStates(w.svc, { dagId: 'batch_twice', runId: 'r3' })).toEqual({ job: 'success/1' });
+  });
+
   it('a lost lifecycle start is repaired by the reconcile; reconciling again changes nothing', async () => {
     const d = dag({ dagId: 'lost' }, () => {
       const a = task('a', () => 1);

@@ -104,6 +104,28 @@ export function describeAssetStoreContract(makeStore: () => Promise<StateStore> 
       expect(await s.listAssetQueue(dagId)).toStrictEqual([z]);
     });
 
+    it("a consumer DAG's claim: none at first, conditional on the claim count, marked done at its own count only", async () => {
+      const s = await makeStore();
+      const dagId = uid('claimer');
+      expect(await s.getAssetClaim(dagId)).toStrictEqual({ dagId, seq: 0, runId: null, eventIds: [], done: true });
+      const first = await s.claimAssetQueue(dagId, 0, 'run-1', ['e1', 'e2']);
+      expect(first).toStrictEqual({ dagId, seq: 1, runId: 'run-1', eventIds: ['e1', 'e2'], done: false });
+      expect(await s.getAssetClaim(dagId)).toStrictEqual(first);
+      // Two deliveries that read count 0: the second is refused, and changes nothing.
+      expect(await s.claimAssetQueue(dagId, 0, 'run-other', ['e1'])).toBeNull();
+      expect(await s.claimAssetQueue(dagId, 2, 'run-other', ['e1'])).toBeNull();
+      expect(await s.getAssetClaim(dagId)).toStrictEqual(first);
+      await s.finishAssetClaim(dagId, 1);
+      await s.finishAssetClaim(dagId, 1);
+      expect(await s.getAssetClaim(dagId)).toStrictEqual({ ...first, done: true });
+      const second = await s.claimAssetQueue(dagId, 1, 'run-2', ['e3']);
+      expect(second).toStrictEqual({ dagId, seq: 2, runId: 'run-2', eventIds: ['e3'], done: false });
+      // Finishing an older claim does not finish the newer one.
+      await s.finishAssetClaim(dagId, 1);
+      expect(await s.getAssetClaim(dagId)).toStrictEqual(second);
+      expect(await s.getAssetClaim(`${dagId}-other`)).toStrictEqual({ dagId: `${dagId}-other`, seq: 0, runId: null, eventIds: [], done: true });
+    });
+
     it("keeps a run's triggering asset events (absent on other runs)", async () => {
       const s = await makeStore();
       const e = event(`s3://b/${uid('trig')}`, uid('k'), '2026-01-01T00:00:00.000Z');

@@ -17,7 +17,7 @@ export const WRITE_METHODS: ReadonlySet<string> = new Set([
   'finishTaskInstance', 'updateTaskInstances', 'finishTaskInstances', 'putXComs', 'appendLogs', 'resetTaskInstances', 'withdrawExpansion',
   'deleteTaskResults', 'deleteRun', 'deleteDagRecord', 'deleteSemaphores', 'createBackfill', 'updateBackfill', 'putXCom', 'putItemResult',
   'appendPipelineSave', 'appendLog', 'registerDagVersion', 'markDagVersionPruned', 'setDagPaused', 'putPool', 'tryAcquire', 'release', 'countUp', 'enqueueWaiter',
-  'dequeueWaiter', 'putAssetEvent', 'addAssetEventRuns', 'upsertAsset', 'queueAssetEvent', 'consumeAssetQueue',
+  'dequeueWaiter', 'putAssetEvent', 'addAssetEventRuns', 'upsertAsset', 'queueAssetEvent', 'consumeAssetQueue', 'claimAssetQueue', 'finishAssetClaim',
 ]);
 
 /** A transient store failure, as a network error or a throttle would be: retryable. */

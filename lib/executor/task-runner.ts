@@ -107,6 +107,8 @@ interface Step {
   run: DagRunRecord | null;
   dag: Dag | null;
   spec: TaskSpec | null;
+  /** Whether this step marked the instance running (false: it continues a try already running). */
+  marked: boolean;
   write: LogWriter;
   close(result: TryResult | null): Promise<void>;
 }
@@ -232,9 +234,9 @@ export class TaskRunner {
       }
     };
     if (!run || !dag || !dag.taskIndex.has(key.taskId)) {
-      return { ti, run: null, dag: null, spec: null, write, close };
+      return { ti, run: null, dag: null, spec: null, marked: mark, write, close };
     }
-    return { ti, run, dag, spec: dag.task(key.taskId), write, close };
+    return { ti, run, dag, spec: dag.task(key.taskId), marked: mark, write, close };
   }
 
   /**
@@ -361,10 +363,13 @@ export class TaskRunner {
     const { ti, run, dag, spec, write } = step;
     try {
       if (!run || !dag || spec?.kind !== 'batch') throw new NonRetriableError(`task '${key.taskId}' is not a Batch job of an available DAG run`);
-      write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
+      // The `batch` machine is Express: a dispatch delivered again starts it again under the same name,
+      // and this prepare then finds the try running. It resolves the same job; the try's log says so once.
+      const first = step.marked || (await this.io.getLog(key, tryNumber)).length === 0;
+      if (first) write('info', `starting try ${tryNumber} of ${ti.maxTries}`);
       const t = { dag, run, spec, ti };
       const submission = await batchSubmission(t, this.tools(t, write, undefined));
-      write('info', `submitting Batch job ${submission.jobName}${submission.command ? `: ${submission.command.join(' ')}` : ''}`);
+      if (first) write('info', `submitting Batch job ${submission.jobName}${submission.command ? `: ${submission.command.join(' ')}` : ''}`);
       await step.close(null);
       return { submission };
     } catch (e) {

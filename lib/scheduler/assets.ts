@@ -9,6 +9,7 @@ import { assetEventId, assetId, conditionUris, evaluateAssetCondition, taskOutle
 import { sha256 } from '../model/hash.ts';
 import { assetCondition, type TaskSpec } from '../model/spec.ts';
 import { iso } from '../model/time.ts';
+import type { AssetClaim } from '../store/asset-store.ts';
 import type { RunRef, TaskInstanceRecord } from '../store/records.ts';
 import { OperationError } from './operation-error.ts';
 import { startQueuedRuns, triggerRun } from './runs.ts';
@@ -64,7 +65,7 @@ export async function recordAssetEvent(s: Step, input: AssetEventInput): Promise
       continue;
     }
     await s.store.queueAssetEvent({ dagId: dag.dagId, uri: event.uri, eventId: event.id, timestamp: event.timestamp });
-    const run = await createAssetRun(s, dag);
+    const run = await createAssetRun(s, dag, event.id);
     if (run) runs.push(run);
   }
   const now = runs.length > 0 || !applied ? await s.store.getAssetEvent(event.id) : null;
@@ -72,32 +73,67 @@ export async function recordAssetEvent(s: Step, input: AssetEventInput): Promise
 }
 
 /**
- * A consumer DAG's queue evaluated: when its condition holds over the uris queued (each asset counts
- * once it has an event since the DAG's last asset-triggered run), one run is created with the queued
- * events (`asset_triggered`, through the usual run creation: maxActiveRuns applies), the events name the
- * run, and the queue is consumed. A paused DAG keeps its queue (its run is created when it is unpaused).
- * The run id is a function of the events, so a step that died after creating the run creates no second
- * one when it is done again. Returns the run, or null.
+ * How many times one delivery reads a consumer's queue again after another delivery claimed it first.
+ * Each refusal means another claim succeeded; past this the delivery fails, to be delivered again, its
+ * event still queued.
  */
-export async function createAssetRun(s: Step, dag: Dag): Promise<RunRef | null> {
+const MAX_CLAIM_ROUNDS = 50;
+
+/**
+ * A consumer DAG's queue evaluated: when its condition holds over the uris queued (each asset counts
+ * once it has an event since the DAG's last asset-triggered run), the queued events are claimed for one
+ * run (store `claimAssetQueue`, conditional on the DAG's claim count, so two deliveries evaluating the
+ * same queue at once create one run between them), which is created with them (`asset_triggered`,
+ * through the usual run creation: maxActiveRuns applies); the events then name the run and leave the
+ * queue. A claim left unfinished (its delivery died, or is at work) is finished first, by whoever finds
+ * it. A paused DAG keeps its queue (its run is created when it is unpaused). The run id is a function of
+ * the events, so finishing a claim twice creates one run. Returns the run this call claimed, else the run
+ * of a claim it finished that took `eventId`, else null.
+ */
+export async function createAssetRun(s: Step, dag: Dag, eventId?: string): Promise<RunRef | null> {
   const condition = assetCondition(dag.spec.schedule);
   if (condition === null) return null;
-  const queue = await s.store.listAssetQueue(dag.dagId);
-  if (queue.length === 0 || !evaluateAssetCondition(condition, new Set(queue.map((q) => q.uri)))) return null;
-  if ((await s.store.getDagRecord(dag.dagId))?.paused) return null;
-  const ids = queue.map((q) => q.eventId).sort();
-  const events = (await Promise.all(ids.map((id) => s.store.getAssetEvent(id)))).filter((e): e is AssetEventRecord => e !== null);
-  const latest = queue.reduce((t, q) => (q.timestamp > t ? q.timestamp : t), queue[0]!.timestamp);
-  const runId = `asset_triggered__${latest}_${sha256(ids.join('\n')).slice(0, 8)}`;
+  let finished: RunRef | null = null;
+  for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
+    const claim = await s.store.getAssetClaim(dag.dagId);
+    if (!claim.done) {
+      const ref = await finishAssetClaim(s, dag, claim);
+      if (eventId !== undefined && claim.eventIds.includes(eventId)) finished = ref;
+    }
+    const queue = await s.store.listAssetQueue(dag.dagId);
+    if (queue.length === 0) return finished;
+    const events = new Map((await Promise.all(queue.map((q) => s.store.getAssetEvent(q.eventId)))).filter((e): e is AssetEventRecord => e !== null).map((e) => [e.id, e]));
+    // An event that created a run of this DAG already, queued again by a delivery that read it before
+    // that run named it, is not this DAG's to take again.
+    const stale = queue.filter((q) => events.get(q.eventId)?.createdRuns.some((r) => r.dagId === dag.dagId));
+    if (stale.length > 0) await s.store.consumeAssetQueue(dag.dagId, stale.map((q) => q.eventId));
+    const open = queue.filter((q) => !stale.includes(q) && events.has(q.eventId));
+    if (open.length === 0 || !evaluateAssetCondition(condition, new Set(open.map((q) => q.uri)))) return finished;
+    if ((await s.store.getDagRecord(dag.dagId))?.paused) return finished;
+    const ids = open.map((q) => q.eventId).sort();
+    const latest = open.reduce((t, q) => (q.timestamp > t ? q.timestamp : t), open[0]!.timestamp);
+    const runId = `asset_triggered__${latest}_${sha256(ids.join('\n')).slice(0, 8)}`;
+    const mine = await s.store.claimAssetQueue(dag.dagId, claim.seq, runId, ids);
+    // Another delivery claimed the queue since it was read: finish its claim, then read the queue again.
+    if (mine) return finishAssetClaim(s, dag, mine);
+  }
+  throw new Error(`DAG '${dag.dagId}': its asset queue was claimed by other deliveries ${MAX_CLAIM_ROUNDS} times while this one evaluated it; the event stays queued for the next delivery`);
+}
+
+/** A claim's run created (or found), its events naming it and out of the queue, the claim marked done. */
+async function finishAssetClaim(s: Step, dag: Dag, claim: AssetClaim): Promise<RunRef> {
+  const events = (await Promise.all(claim.eventIds.map((id) => s.store.getAssetEvent(id)))).filter((e): e is AssetEventRecord => e !== null);
+  const latest = events.reduce((t, e) => (e.timestamp > t ? e.timestamp : t), events[0]?.timestamp ?? iso(s.now()));
   const run = await triggerRun(s, {
     dagId: dag.dagId,
-    runId,
+    runId: claim.runId!,
     logicalDate: latest,
     runType: 'asset_triggered',
     triggeringAssetEvents: events.map((e) => ({ ...e, createdRuns: [] })),
   });
   const ref = { dagId: run.dagId, runId: run.runId };
-  await completeAssetRun(s, ref, run.triggeringAssetEvents?.map((e) => e.id) ?? ids);
+  await completeAssetRun(s, ref, run.triggeringAssetEvents?.map((e) => e.id) ?? claim.eventIds);
+  await s.store.finishAssetClaim(dag.dagId, claim.seq);
   return ref;
 }
 

@@ -30,6 +30,27 @@ export interface AssetQueueEntry {
   timestamp: string;
 }
 
+/**
+ * A consumer DAG's claim on its queue: the run its asset condition creates and the queued events it takes.
+ * `seq` counts the DAG's claims (0: none yet). A claim is conditional on the `seq` read before the queue,
+ * so of two deliveries that evaluated the same queue one claims it and the other, refused, reads it again
+ * after finishing the first one's claim. A claim is finished (`done`) once its run exists, its events name
+ * the run and they left the queue; a claim found not done (its delivery died, or is still at work) is
+ * finished by whoever finds it, every step being idempotent.
+ */
+export interface AssetClaim {
+  dagId: string;
+  seq: number;
+  /** The run the claim creates (null before the DAG's first claim). */
+  runId: string | null;
+  /** The queued events it takes, sorted. */
+  eventIds: string[];
+  done: boolean;
+}
+
+/** The claim of a DAG that has made none. */
+export const noAssetClaim = (dagId: string): AssetClaim => ({ dagId, seq: 0, runId: null, eventIds: [], done: true });
+
 export interface AssetStore {
   /**
    * Record an event, conditional on its dedupe key being unseen: `applied` true and the event as given;
@@ -57,6 +78,15 @@ export interface AssetStore {
   listAssetQueue(dagId: string): Promise<AssetQueueEntry[]>;
   /** Take these events out of a consumer DAG's queue (those not in it are ignored); events queued since stay. */
   consumeAssetQueue(dagId: string, eventIds: readonly string[]): Promise<void>;
+  /** A consumer DAG's latest claim ({@link noAssetClaim} when it made none). */
+  getAssetClaim(dagId: string): Promise<AssetClaim>;
+  /**
+   * Claim events of a consumer DAG's queue for a run, conditional on its claim count still being
+   * `expectSeq`: the new claim (`seq` = expectSeq + 1, not done), or null when another claim came first.
+   */
+  claimAssetQueue(dagId: string, expectSeq: number, runId: string, eventIds: readonly string[]): Promise<AssetClaim | null>;
+  /** Mark claim `seq` done (nothing when the DAG's claim count has moved past it, or it is done already). */
+  finishAssetClaim(dagId: string, seq: number): Promise<void>;
 }
 
 /** Events of a list matching a query's filters (what every store applies after reading its keys). */

@@ -5,7 +5,7 @@ import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, U
 import { assetId, type AssetEventRecord, type AssetRecord } from '../model/asset.ts';
 import { sha256 } from '../model/hash.ts';
 import type { RunRef } from '../model/keys.ts';
-import { matchesAssetEventQuery, pageAssetEvents, type AssetEventQuery, type AssetQueueEntry, type AssetStore } from './asset-store.ts';
+import { matchesAssetEventQuery, noAssetClaim, pageAssetEvents, type AssetClaim, type AssetEventQuery, type AssetQueueEntry, type AssetStore } from './asset-store.ts';
 import type { Transactor } from './dynamodb-fanout.ts';
 import { ItemType, type Item } from './dynamodb-items.ts';
 import { keys, PK, prefixes } from './table-design.ts';
@@ -193,5 +193,47 @@ export class DynamoDbAssets implements AssetStore {
 
   async consumeAssetQueue(dagId: string, eventIds: readonly string[]): Promise<void> {
     for (const id of eventIds) await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: keys.assetQueueEntry(dagId, id) }));
+  }
+
+  async getAssetClaim(dagId: string): Promise<AssetClaim> {
+    const item = await this.get(keys.assetClaim(dagId));
+    if (!item) return noAssetClaim(dagId);
+    return { dagId, seq: Number(item.seq), runId: String(item.runId), eventIds: (item.eventIds as string[] | undefined) ?? [], done: item.done === true };
+  }
+
+  async claimAssetQueue(dagId: string, expectSeq: number, runId: string, eventIds: readonly string[]): Promise<AssetClaim | null> {
+    const claim: AssetClaim = { dagId, seq: expectSeq + 1, runId, eventIds: [...eventIds], done: false };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.assetClaim(dagId), type: ItemType.assetClaim, ...claim },
+          ...(expectSeq === 0
+            ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PK } }
+            : { ConditionExpression: '#seq = :expect', ExpressionAttributeNames: { '#seq': 'seq' }, ExpressionAttributeValues: { ':expect': expectSeq } }),
+        }),
+      );
+    } catch (err) {
+      if (err instanceof Error && err.name === 'ConditionalCheckFailedException') return null;
+      throw err;
+    }
+    return claim;
+  }
+
+  async finishAssetClaim(dagId: string, seq: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.assetClaim(dagId),
+          UpdateExpression: 'SET #done = :t',
+          ConditionExpression: '#seq = :seq',
+          ExpressionAttributeNames: { '#done': 'done', '#seq': 'seq' },
+          ExpressionAttributeValues: { ':t': true, ':seq': seq },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'ConditionalCheckFailedException')) throw err;
+    }
   }
 }

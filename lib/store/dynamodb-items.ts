@@ -27,6 +27,7 @@ export const ItemType = {
   assetEventOfAsset: 'assetEventOfAsset',
   assetEventDedupe: 'assetEventDedupe',
   assetQueueEntry: 'assetQueue',
+  assetClaim: 'assetClaim',
   hitl: 'hitl',
   hitlPointer: 'hitlPointer',
 } as const;

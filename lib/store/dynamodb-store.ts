@@ -41,7 +41,7 @@ import { DynamoDbHitl } from './dynamodb-hitl.ts';
 import type { HitlQuery, HitlRecord, HitlRespondResult, HitlResponse } from './hitl-records.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
 import { DynamoDbAssets } from './dynamodb-assets.ts';
-import type { AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
+import type { AssetClaim, AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
 import type { AssetEventRecord, AssetRecord } from '../model/asset.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, TiUpdate, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation } from './state-store.ts';
 import {
@@ -1586,6 +1586,15 @@ export class DynamoDbStateStore implements StateStore {
   }
   consumeAssetQueue(dagId: string, eventIds: readonly string[]): Promise<void> {
     return this.assetsPart.consumeAssetQueue(dagId, eventIds);
+  }
+  getAssetClaim(dagId: string): Promise<AssetClaim> {
+    return this.assetsPart.getAssetClaim(dagId);
+  }
+  claimAssetQueue(dagId: string, expectSeq: number, runId: string, eventIds: readonly string[]): Promise<AssetClaim | null> {
+    return this.assetsPart.claimAssetQueue(dagId, expectSeq, runId, eventIds);
+  }
+  finishAssetClaim(dagId: string, seq: number): Promise<void> {
+    return this.assetsPart.finishAssetClaim(dagId, seq);
   }
 
   // Human-in-the-loop requests (lib/store/dynamodb-hitl.ts).

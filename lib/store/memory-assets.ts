@@ -2,7 +2,7 @@
 
 import { assetId, type AssetEventRecord, type AssetRecord } from '../model/asset.ts';
 import type { RunRef } from '../model/keys.ts';
-import { matchesAssetEventQuery, pageAssetEvents, type AssetEventQuery, type AssetQueueEntry, type AssetStore } from './asset-store.ts';
+import { matchesAssetEventQuery, noAssetClaim, pageAssetEvents, type AssetClaim, type AssetEventQuery, type AssetQueueEntry, type AssetStore } from './asset-store.ts';
 
 const copy = <T>(v: T): T => structuredClone(v);
 
@@ -13,6 +13,8 @@ export class MemoryAssets implements AssetStore {
   private readonly dedupe = new Map<string, string>();
   /** consumer DAG → event id → entry. */
   private readonly queues = new Map<string, Map<string, AssetQueueEntry>>();
+  /** consumer DAG → its latest claim. */
+  private readonly claims = new Map<string, AssetClaim>();
 
   async putAssetEvent(e: AssetEventRecord): Promise<{ applied: boolean; event: AssetEventRecord }> {
     const seen = this.dedupe.get(e.dedupeKey);
@@ -74,5 +76,21 @@ export class MemoryAssets implements AssetStore {
     const q = this.queues.get(dagId);
     if (!q) return;
     for (const id of eventIds) q.delete(id);
+  }
+
+  async getAssetClaim(dagId: string): Promise<AssetClaim> {
+    return copy(this.claims.get(dagId) ?? noAssetClaim(dagId));
+  }
+
+  async claimAssetQueue(dagId: string, expectSeq: number, runId: string, eventIds: readonly string[]): Promise<AssetClaim | null> {
+    if ((this.claims.get(dagId)?.seq ?? 0) !== expectSeq) return null;
+    const claim: AssetClaim = { dagId, seq: expectSeq + 1, runId, eventIds: [...eventIds], done: false };
+    this.claims.set(dagId, claim);
+    return copy(claim);
+  }
+
+  async finishAssetClaim(dagId: string, seq: number): Promise<void> {
+    const c = this.claims.get(dagId);
+    if (c?.seq === seq) c.done = true;
   }
 }

@@ -3,7 +3,7 @@ import { backfillOrder, emptyTally, historyWithCurrentTry, pipelineScopeOf, runK
 import { oneTaskOf } from './bulk-requests.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
 import { MemoryAssets } from './memory-assets.ts';
-import type { AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
+import type { AssetClaim, AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
 import type { AssetEventRecord, AssetRecord } from '../model/asset.ts';
 import type { HitlQuery, HitlRecord, HitlRespondResult, HitlResponse } from './hitl-records.ts';
 import type { BulkFinishResult, BulkResetResult, DeletedRun, FinishRequest, FinishResult, ResetRequest, StateStore, TiExpectation, TiUpdate } from './state-store.ts';
@@ -719,6 +719,15 @@ export class MemoryStateStore implements StateStore {
   }
   consumeAssetQueue(dagId: string, eventIds: readonly string[]): Promise<void> {
     return this.assetsPart.consumeAssetQueue(dagId, eventIds);
+  }
+  getAssetClaim(dagId: string): Promise<AssetClaim> {
+    return this.assetsPart.getAssetClaim(dagId);
+  }
+  claimAssetQueue(dagId: string, expectSeq: number, runId: string, eventIds: readonly string[]): Promise<AssetClaim | null> {
+    return this.assetsPart.claimAssetQueue(dagId, expectSeq, runId, eventIds);
+  }
+  finishAssetClaim(dagId: string, seq: number): Promise<void> {
+    return this.assetsPart.finishAssetClaim(dagId, seq);
   }
 }
 

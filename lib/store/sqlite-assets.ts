@@ -5,7 +5,7 @@
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { assetId, type AssetEventRecord, type AssetRecord } from '../model/asset.ts';
 import type { RunRef } from '../model/keys.ts';
-import { matchesAssetEventQuery, type AssetEventQuery, type AssetQueueEntry } from './asset-store.ts';
+import { matchesAssetEventQuery, noAssetClaim, type AssetClaim, type AssetEventQuery, type AssetQueueEntry } from './asset-store.ts';
 
 /**
  * Schema version 7: assets (by uri), their events (the dedupe key unique, so a delivery seen twice is
@@ -47,6 +47,20 @@ ALTER TABLE runs ADD COLUMN triggering_asset_events TEXT;
 
 /** The tables version 7 adds (the store checks a file has them all). */
 export const ASSET_TABLES = ['assets', 'asset_events', 'asset_queue'];
+
+/**
+ * Schema version 9: each consumer DAG's latest claim on its queue (asset-store.ts `AssetClaim`; the event
+ * ids as a JSON array).
+ */
+export const ASSET_CLAIMS_TABLE_SQL = `
+CREATE TABLE asset_claims (
+  dag_id TEXT NOT NULL PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  run_id TEXT NOT NULL,
+  event_ids TEXT NOT NULL,
+  done INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
 
 type Row = Record<string, SQLOutputValue>;
 
@@ -91,6 +105,10 @@ export class SqliteAssets {
       queue: p('INSERT INTO asset_queue (dag_id, event_id, uri, timestamp) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       listQueue: p('SELECT * FROM asset_queue WHERE dag_id = ? ORDER BY event_id'),
       consume: p('DELETE FROM asset_queue WHERE dag_id = ? AND event_id = ?'),
+      getClaim: p('SELECT * FROM asset_claims WHERE dag_id = ?'),
+      putClaim: p(`INSERT INTO asset_claims (dag_id, seq, run_id, event_ids, done) VALUES (?, ?, ?, ?, 0)
+        ON CONFLICT (dag_id) DO UPDATE SET seq = excluded.seq, run_id = excluded.run_id, event_ids = excluded.event_ids, done = 0`),
+      finishClaim: p('UPDATE asset_claims SET done = 1 WHERE dag_id = ? AND seq = ?'),
     };
   }
 
@@ -155,5 +173,24 @@ export class SqliteAssets {
     this.tx(() => {
       for (const id of eventIds) this.q.consume!.run(dagId, id);
     });
+  }
+
+  getAssetClaim(dagId: string): AssetClaim {
+    const r = this.q.getClaim!.get(dagId);
+    if (!r) return noAssetClaim(dagId);
+    return { dagId, seq: Number(r.seq), runId: String(r.run_id), eventIds: JSON.parse(String(r.event_ids)) as string[], done: Number(r.done) === 1 };
+  }
+
+  claimAssetQueue(dagId: string, expectSeq: number, runId: string, eventIds: readonly string[]): AssetClaim | null {
+    return this.tx(() => {
+      const seq = this.q.getClaim!.get(dagId)?.seq ?? 0;
+      if (Number(seq) !== expectSeq) return null;
+      this.q.putClaim!.run(dagId, expectSeq + 1, runId, JSON.stringify(eventIds));
+      return { dagId, seq: expectSeq + 1, runId, eventIds: [...eventIds], done: false };
+    });
+  }
+
+  finishAssetClaim(dagId: string, seq: number): void {
+    this.q.finishClaim!.run(dagId, seq);
   }
 }

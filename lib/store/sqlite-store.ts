@@ -44,8 +44,8 @@ import type {
 } from './state-store.ts';
 import type { ConnectionRecord, VariableRecord } from '../secrets/records.ts';
 import { SECRETS_TABLES_SQL, SqliteSecrets } from '../secrets/sqlite-secrets.ts';
-import { ASSET_TABLES, ASSET_TABLES_SQL, SqliteAssets } from './sqlite-assets.ts';
-import type { AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
+import { ASSET_CLAIMS_TABLE_SQL, ASSET_TABLES, ASSET_TABLES_SQL, SqliteAssets } from './sqlite-assets.ts';
+import type { AssetClaim, AssetEventQuery, AssetQueueEntry } from './asset-store.ts';
 import { pageAssetEvents } from './asset-store.ts';
 import type { AssetEventRecord, AssetRecord } from '../model/asset.ts';
 import type { HitlQuery, HitlRecord, HitlRespondResult, HitlResponse } from './hitl-records.ts';
@@ -87,7 +87,7 @@ import { HITL_TABLE_SQL, SqliteHitl } from './sqlite-hitl.ts';
  */
 
 /** The schema this code writes and reads. Bump it (and add a migration in `openSchema`) on any change. */
-export const SQLITE_SCHEMA_VERSION = 8;
+export const SQLITE_SCHEMA_VERSION = 9;
 
 /** The database file's name in the airless home folder. */
 export const SQLITE_DATABASE_FILE = 'airless.db';
@@ -386,6 +386,12 @@ const MIGRATE_6_TO_7 = ASSET_TABLES_SQL;
  */
 const MIGRATE_7_TO_8 = HITL_TABLE_SQL;
 
+/**
+ * From schema version 8 to 9: each consumer DAG's claim on its asset queue (lib/store/sqlite-assets.ts). A
+ * new database gets the table after version 8's statements.
+ */
+const MIGRATE_8_TO_9 = ASSET_CLAIMS_TABLE_SQL;
+
 const SCHEMA = `
 CREATE TABLE schema_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -437,10 +443,11 @@ ${MIGRATE_4_TO_5}
 ${MIGRATE_5_TO_6}
 ${MIGRATE_6_TO_7}
 ${MIGRATE_7_TO_8}
+${MIGRATE_8_TO_9}
 `;
 
 /** Every airless table: a database holding other tables and none of these is not ours to write in. */
-const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections', ...ASSET_TABLES, 'hitl_requests'];
+const TABLES = ['schema_version', 'runs', 'task_states', 'task_instances', 'xcoms', 'item_results', 'log_lines', 'pipeline_saves', 'dags', 'pools', 'semaphores', 'semaphore_holders', 'counters', 'waiters', 'backfills', 'dag_versions', 'variables', 'connections', ...ASSET_TABLES, 'hitl_requests', 'asset_claims'];
 
 // -------------------------------------------------------------------------------------------------
 // Rows <-> records
@@ -1443,6 +1450,18 @@ export class SqliteStateStore implements StateStore {
     this.assetsPart.consumeAssetQueue(dagId, eventIds);
   }
 
+  async getAssetClaim(dagId: string): Promise<AssetClaim> {
+    return this.assetsPart.getAssetClaim(dagId);
+  }
+
+  async claimAssetQueue(dagId: string, expectSeq: number, runId: string, eventIds: readonly string[]): Promise<AssetClaim | null> {
+    return this.assetsPart.claimAssetQueue(dagId, expectSeq, runId, eventIds);
+  }
+
+  async finishAssetClaim(dagId: string, seq: number): Promise<void> {
+    this.assetsPart.finishAssetClaim(dagId, seq);
+  }
+
   // Human-in-the-loop requests ------------------------------------------------------------------------
 
   private get hitl(): SqliteHitl {
@@ -1660,6 +1679,8 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 7) for (const t of ASSET_TABLES) tables.add(t);
       // Created by the migration to version 8 below.
       if (version < 8) tables.add('hitl_requests');
+      // Created by the migration to version 9 below.
+      if (version < 9) tables.add('asset_claims');
       // Added without a version of its own (created if missing): a file of an earlier airless gets it here.
       db.exec(SEMAPHORE_HOLDERS_TABLE);
       tables.add('semaphore_holders');
@@ -1684,6 +1705,10 @@ function openSchema(db: DatabaseSync, path: string): void {
       if (version < 8) {
         db.exec(MIGRATE_7_TO_8);
         db.prepare('UPDATE schema_version SET version = 8, updated_at = ? WHERE id = 1').run(new Date().toISOString());
+      }
+      if (version < 9) {
+        db.exec(MIGRATE_8_TO_9);
+        db.prepare('UPDATE schema_version SET version = 9, updated_at = ? WHERE id = 1').run(new Date().toISOString());
       }
     }
     db.exec('COMMIT');

@@ -30,6 +30,11 @@
  * | asset's event   | `ASSETEV#<assetId>`    | `EV#<eventId>`                                   |                                        |                               |
  * | event dedupe key| `AEDEDUPE#<sha256(key)>` | `DEDUPE`                                       |                                        |                               |
  * | consumer queue  | `ASSETQ#<dagId>`       | `EV#<eventId>`                                   |                                        |                               |
+ * | queue claim     | `ASSETCLAIM#<dagId>`   | `CLAIM`                                          |                                        |                               |
+ * | HITL request    | `RUN#<dagId>#<runId>`  | `HITL#<taskId>#<mapIndex>#<try>`                 |                                        |                               |
+ * | HITL pending    | `HITL_PENDING`         | `<createdAt>#<dagId>#<runId>#<taskId>#<mapIndex>#<try>` |                                  |                               |
+ * | HITL by DAG     | `HITL_DAG#<dagId>`     | `<createdAt>#<runId>#<taskId>#<mapIndex>#<try>`  |                                        |                               |
+ * | HITL, every one | `HITL_ALL`             | `<createdAt>#<dagId>#<runId>#<taskId>#<mapIndex>#<try>` |                                  |                               |
  *
  * Assets (lib/store/dynamodb-assets.ts): one partition holds every asset (`listAssets` is a Query) and one
  * every event (event ids start with their ISO timestamp, so a Query reads them by time, either way); an
@@ -39,10 +44,8 @@
  * missing); the asset's `lastEventId` then moves to it, conditional on being older. A run an event created
  * is added to its `createdRunKeys` string set (ADD: idempotent). A consumer DAG's queue (Airflow's
  * AssetDagRunQueue) is a partition of the events it has not consumed: queueing is a put, consuming deletes.
- * | HITL request    | `RUN#<dagId>#<runId>`  | `HITL#<taskId>#<mapIndex>#<try>`                 |                                        |                               |
- * | HITL pending    | `HITL_PENDING`         | `<createdAt>#<dagId>#<runId>#<taskId>#<mapIndex>#<try>` |                                  |                               |
- * | HITL by DAG     | `HITL_DAG#<dagId>`     | `<createdAt>#<runId>#<taskId>#<mapIndex>#<try>`  |                                        |                               |
- * | HITL, every one | `HITL_ALL`             | `<createdAt>#<dagId>#<runId>#<taskId>#<mapIndex>#<try>` |                                  |                               |
+ * Its claim item (asset-store.ts `AssetClaim`) is put conditional on the claim count read before the
+ * queue (or on absence, for the first), and marked done conditional on it.
  *
  * A DAG's partition holds its record, its backfills and its version records: `getDagVersion` is a GetItem,
  * `listDagVersions` a Query on `VERSION#` (sorted by `createdAt` after it: a DAG has few versions), and
@@ -183,6 +186,7 @@ export const keys = {
   /** `keyHash`: sha256 (hex) of the event's dedupe key (a key of any length fits). */
   assetEventDedupe: (keyHash: string) => ({ [PK]: `AEDEDUPE#${keyHash}`, [SK]: 'DEDUPE' }),
   assetQueueEntry: (dagId: string, eventId: string) => ({ [PK]: `ASSETQ#${dagIdPart(dagId)}`, [SK]: `EV#${freePart(eventId)}` }),
+  assetClaim: (dagId: string) => ({ [PK]: `ASSETCLAIM#${dagIdPart(dagId)}`, [SK]: 'CLAIM' }),
 } as const;
 
 /** A task instance's identity (as `TiKey` in records.ts). */
