@@ -90,8 +90,6 @@ async function finishMany(
     moved.push(done);
     s.emitTi(done);
   });
-  // Each child that succeeded records its outlets' events (as a mapped task's instances do).
-  if (state === 'success') for (const done of moved) await recordOutlets(s, t, done);
   return { moved, result };
 }
 
@@ -151,6 +149,7 @@ export async function arrayResult(s: Step, array: ArrayRef, tryNumber: number, o
   const a = await finishMany(s, dag, t, ok, 'success', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: null, externalId: ti.externalId }), ['running']);
   moved += a.moved.length;
   last = a.result ?? last;
+  await recordWaveOutlets(s, t, array, tryNumber);
   const errors = new Map(failed.map((f) => [f.ti.mapIndex, f.error]));
   const b = await finishMany(s, dag, t, failed.map((f) => f.ti), 'failed', (ti) => ({ endDate: nowIso, durationMs: duration(ti), error: failureInfo(new BatchJobFailedError(errors.get(ti.mapIndex) ?? 'failed')), externalId: ti.externalId }), ['running']);
   moved += b.moved.length;
@@ -192,10 +191,21 @@ async function afterWave(s: Step, dag: Dag, run: DagRunRecord, t: TaskSpec, arra
   const ofWave = group.filter((ti) => ti.tryNumber === tryNumber);
   if (ofWave.length === 0 || ofWave.some((ti) => ti.state === 'queued')) return;
   await releaseSlots(s, dag, t, waveHolder(array, tryNumber));
+  await recordWaveOutlets(s, t, array, tryNumber, ofWave);
   let retryAt = 0;
   for (const ti of ofWave) if (ti.state === 'up_for_retry' && ti.nextAt !== null) retryAt = Math.max(retryAt, Date.parse(ti.nextAt));
   if (retryAt > 0) s.timer(retryAt, { type: 'array_retry', array, tryNumber });
   await decideDownstream(s, dag, run, t);
+}
+
+/**
+ * Each child of the wave that succeeded records its outlets' events (as a mapped task's instances do),
+ * once per key: done by every delivery of the wave's report, so a replay records what a first delivery
+ * that stopped part way (between the children's finish and their events) did not.
+ */
+async function recordWaveOutlets(s: Step, t: TaskSpec, array: ArrayRef, tryNumber: number, group?: readonly TaskInstanceRecord[]): Promise<void> {
+  if (!t.outlets?.length) return;
+  for (const ti of group ?? (await groupInstances(s, array))) if (ti.state === 'success' && ti.tryNumber === tryNumber) await recordOutlets(s, t, ti);
 }
 
 /** The failed children of a wave are due: queue them as the group's next wave. */
