@@ -4,7 +4,8 @@
 // its time part.
 import { describe, expect, it } from 'vitest';
 import { and, asset, assetOrTime, dag, FakeClock, LocalRunner, or, type AssetEvent } from '../lib/index.ts';
-import { setDagPaused } from '../lib/scheduler/operations.ts';
+import { deleteDag, setDagPaused } from '../lib/scheduler/operations.ts';
+import { versionEntryOf } from '../lib/scheduler/runs.ts';
 import { scheduledRunDates } from '../lib/core/schedule-dates.ts';
 import { localStores } from './helpers.ts';
 
@@ -86,6 +87,24 @@ describe.each(localStores())('asset-triggered runs (%s)', (_name, makeStore) => 
     await r.recordAssetEvent({ uri: 's3://lake/b', dedupeKey: 'b-1' });
     await r.idle();
     expect(await r.store.listRuns({ dagId: 'asset_consumer_t' })).toHaveLength(1);
+    r.close();
+  });
+
+  it("deleting a consumer DAG empties its queue: registered again, it waits for a new a", async () => {
+    const r = runner(makeStore());
+    await r.recordAssetEvent({ uri: 's3://lake/a', dedupeKey: 'a-old' });
+    await r.idle();
+    expect(await r.store.listAssetQueue('asset_consumer_t')).toHaveLength(1);
+    await r.store.registerDagVersion(versionEntryOf(consumer), new Date(T0).toISOString());
+    await deleteDag(r.store, 'asset_consumer_t');
+    expect(await r.store.listAssetQueue('asset_consumer_t')).toEqual([]);
+    await r.recordAssetEvent({ uri: 's3://lake/b', dedupeKey: 'b-new' });
+    await r.idle();
+    expect(await r.store.listRuns({ dagId: 'asset_consumer_t' })).toEqual([]);
+    await r.recordAssetEvent({ uri: 's3://lake/a', dedupeKey: 'a-new' });
+    await r.idle();
+    const runs = await r.store.listRuns({ dagId: 'asset_consumer_t' });
+    expect(runs.map((x) => x.triggeringAssetEvents!.map((e) => e.dedupeKey).sort())).toEqual([['a-new', 'b-new']]);
     r.close();
   });
 

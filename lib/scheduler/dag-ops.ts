@@ -41,7 +41,7 @@ export interface DeleteDagResult {
 
 /**
  * Delete every run of a DAG with its task instances, XComs, item results, logs and pipeline context,
- * its backfills, its registry record and its concurrency counters (Airflow's `airflow dags delete`,
+ * its backfills, its registry record, its concurrency counters and its queue of asset events (Airflow's `airflow dags delete`,
  * which refuses while task instances run). Refused while a run is queued or running unless `force`.
  * The DAG's code is not touched: a DAG still in the DAGs folder registers again on its next run.
  */
@@ -93,6 +93,10 @@ async function deleteDagWith(store: StateStore, dagId: string, options: DeleteDa
     result.totals.logs += d.logs;
     result.totals.pipelineSaves += d.pipelineSaves;
   }
+  // The asset events queued for it (Airflow's AssetDagRunQueue rows go with their DAG): a DAG of that id
+  // registered again starts from an empty queue.
+  const queued = await store.listAssetQueue(dagId);
+  if (queued.length) await store.consumeAssetQueue(dagId, queued.map((q) => q.eventId));
   const deleted = await store.deleteDagRecord(dagId);
   result.dagRecord = deleted.dagRecord;
   result.backfills = deleted.backfills;
