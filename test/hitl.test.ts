@@ -6,6 +6,7 @@ import { tiKeyOf, type TiKey } from '../lib/model/keys.ts';
 import type { LocalRunner } from '../lib/runner/local-runner.ts';
 import type { HitlAnswerInput } from '../lib/scheduler/hitl.ts';
 import { HitlResponseError } from '../lib/scheduler/hitl.ts';
+import { markTaskInstances } from '../lib/scheduler/operations.ts';
 import type { HitlRecord } from '../lib/store/hitl-records.ts';
 import { errorText, fakeRunner, localStores, states, tries } from './helpers.ts';
 
@@ -103,6 +104,30 @@ describe.each(localStores())('human-in-the-loop tasks on the %s', (_name, makeSt
     expect((await r.store.getHitlRequest(key))?.response).toStrictEqual({ chosenOptions: ['Approve'], paramsInput: {}, respondedBy: null, respondedAt: at, timedOut: true });
     expect((await r.store.getXCom(report, 'ship', -1, 'return_value'))?.value).toBe('shipped by nobody (Approve)');
     await expect(r.respondHitl(key, { chosenOptions: ['Reject'], user: 'ana' })).rejects.toMatchObject({ status: 409, message: `task 'approve' of run 'r1' of DAG 'release' was the timeout took the defaults at ${at}` });
+    r.close();
+  });
+
+  it('an instance marked success while it waits: its timeout takes nothing, the request closes saying why', async () => {
+    const r = fakeRunner([releaseDag({ timeout: '2h', defaultOption: 'Approve' })], { store: makeStore() });
+    // Marked as a person would, when the instance is seen deferred.
+    const marking: { done: Promise<unknown> | null } = { done: null };
+    r.on((e) => {
+      if (e.type === 'ti' && e.ti.taskId === 'approve' && e.ti.state === 'deferred') marking.done ??= r.drive((s) => markTaskInstances(s, { dagId: 'release', runId: 'r1', taskId: 'approve', state: 'success' }));
+    });
+    const key = { dagId: 'release', runId: 'r1', taskId: 'approve', mapIndex: -1 };
+    const report = await r.run({ dagId: 'release', runId: 'r1' });
+    expect(marking.done).not.toBeNull();
+    await marking.done;
+    // The request's timeout: locally a run's timers go when it ends; deployed, the hitl machine's wait
+    // times out by itself and delivers it, as here.
+    r.clock.advance(2 * 3_600_000);
+    await r.drive((s) => s.onTimer({ type: 'hitl_timeout', key, tryNumber: 1 }));
+    // Marked, the instance has no answer to pass on (ship, which takes it, fails as without an XCom).
+    expect(states(report).approve).toBe('success');
+    const at = new Date(T0 + 2 * 3_600_000).toISOString();
+    expect((await r.store.getHitlRequest(key))?.response).toStrictEqual({ chosenOptions: [], paramsInput: {}, respondedBy: null, respondedAt: at, timedOut: false, closed: 'its task instance is success' });
+    expect((await r.store.listHitlRequests({ pending: true, limit: 10 })).total).toBe(0);
+    await expect(r.respondHitl(key, { chosenOptions: ['Reject'], user: 'ana' })).rejects.toMatchObject({ status: 409, message: `task 'approve' of run 'r1' of DAG 'release' was closed without an answer at ${at} (its task instance is success)` });
     r.close();
   });
 

@@ -37,10 +37,11 @@ export const hitlDetailSchema = {
     responded_by_user: { anyOf: [user, { type: 'null' }], description: 'null at a timeout, or when the caller was not known.' },
     responded_at: nullableStr,
     timed_out: { type: 'boolean', description: 'The answer is the defaults, taken when the timeout passed (not in Airflow).' },
+    closed_reason: { ...nullableStr, description: 'Closed without an answer: its task instance stopped waiting (marked, cleared, ended with its run), and why (not in Airflow).' },
   },
   required: [
     'dag_id', 'dag_run_id', 'task_id', 'map_index', 'try_number', 'subject', 'body', 'options', 'multiple', 'defaults', 'params', 'assigned_users',
-    'created_at', 'timeout_at', 'response_received', 'chosen_options', 'params_input', 'responded_by_user', 'responded_at', 'timed_out',
+    'created_at', 'timeout_at', 'response_received', 'chosen_options', 'params_input', 'responded_by_user', 'responded_at', 'timed_out', 'closed_reason',
   ],
   additionalProperties: false,
 } as const;

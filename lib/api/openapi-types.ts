@@ -1255,6 +1255,8 @@ export interface components {
             responded_at: string | null;
             /** @description The answer is the defaults, taken when the timeout passed (not in Airflow). */
             timed_out: boolean;
+            /** @description Closed without an answer: its task instance stopped waiting (marked, cleared, ended with its run), and why (not in Airflow). */
+            closed_reason: string | null;
         };
     };
     responses: never;

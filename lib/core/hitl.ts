@@ -21,6 +21,11 @@ export interface HitlResponse {
   /** ISO-8601 instant. */
   respondedAt: string;
   timedOut: boolean;
+  /**
+   * Set when the request closed without an answer, saying why: its instance stopped waiting for it
+   * (marked, cleared, failed with its run). Such a response is never a task's result.
+   */
+  closed?: string;
 }
 
 /** Why an answer is refused: the field at fault (`chosen_options`, `params_input.<name>`) and what is wrong. */
@@ -91,6 +96,11 @@ export function mayAnswer(q: Pick<HitlQuestion, 'assignedTo'>, user: string | nu
 export function timeoutResponse(q: HitlQuestion, at: string): HitlResponse {
   const paramsInput = q.defaults === null ? {} : Object.fromEntries(Object.entries(q.params ?? {}).map(([k, s]) => [k, structuredClone(s.default) ?? null]));
   return { chosenOptions: q.defaults === null ? [] : [...q.defaults], paramsInput, respondedBy: null, respondedAt: at, timedOut: true };
+}
+
+/** What closes a request whose instance stopped waiting for it: no answer, the reason why. */
+export function closedResponse(reason: string, at: string): HitlResponse {
+  return { chosenOptions: [], paramsInput: {}, respondedBy: null, respondedAt: at, timedOut: false, closed: reason };
 }
 
 /** Whether an approval's answer rejects (its second option chosen). */

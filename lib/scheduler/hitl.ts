@@ -3,11 +3,13 @@
 // then let the deferred try go on: locally it is resumed (`resumeDeferred`); deployed, when the request
 // holds its wait's task token, a `sendTaskSuccess` effect hands the answer to the waiting state machine.
 
-import { checkHitlAnswer, mayAnswer, timeoutResponse, type HitlResponse } from '../core/hitl.ts';
+import { checkHitlAnswer, closedResponse, mayAnswer, timeoutResponse, type HitlResponse } from '../core/hitl.ts';
 import type { TimerEvent } from '../core/events.ts';
 import { tiKeyOf, type TiKey } from '../model/keys.ts';
 import { iso } from '../model/time.ts';
 import type { HitlRecord } from '../store/hitl-records.ts';
+import type { TaskInstanceRecord } from '../store/records.ts';
+import type { StateStore } from '../store/state-store.ts';
 import { OperationError } from './operation-error.ts';
 import type { Step } from './step.ts';
 import { resumeDeferred } from './tries.ts';
@@ -39,6 +41,7 @@ const where = (k: TiKey) => `task '${k.taskId}'${k.mapIndex >= 0 ? ` [${k.mapInd
 
 /** Who gave the stored answer, and when, in words. */
 export function answeredBy(r: HitlResponse): string {
+  if (r.closed !== undefined) return `closed without an answer at ${r.respondedAt} (${r.closed})`;
   return r.timedOut ? `the timeout took ${r.chosenOptions.length ? 'the defaults' : 'no answer'} at ${r.respondedAt}` : `answered by ${r.respondedBy ?? 'an unknown user'} at ${r.respondedAt}`;
 }
 
@@ -54,6 +57,9 @@ export async function respondHitl(s: Step, key: TiKey, answer: HitlAnswerInput):
   if (!rec || !ti) throw new HitlResponseError(404, `${where(key)} has no human-in-the-loop request`);
   if (rec.response) throw new HitlResponseError(409, `${where(key)} was ${answeredBy(rec.response)}`);
   if (ti.tryNumber !== rec.tryNumber || (ti.state !== 'deferred' && ti.state !== 'running')) {
+    // Finished with that try: the request closes, leaving the pending list.
+    const why = stoppedWaiting(rec, ti);
+    if (why !== null) await s.store.respondHitl(key, rec.tryNumber, closedResponse(why, iso(s.now())));
     throw new HitlResponseError(409, `${where(key)} is not waiting for an answer (it is ${ti.state}, try ${ti.tryNumber}; the request is try ${rec.tryNumber}'s)`);
   }
   if (!mayAnswer(rec, answer.user)) {
@@ -91,7 +97,9 @@ export async function hitlTimeout(s: Step, event: Extract<TimerEvent, { type: 'h
       s.timer(Date.parse(rec.timeoutAt), event);
       return;
     }
-    await s.store.respondHitl(event.key, event.tryNumber, timeoutResponse(rec, iso(s.now())));
+    // An instance that stopped waiting (marked, cleared...) takes nothing: the request just closes.
+    const why = stoppedWaiting(rec, await s.store.getTaskInstance(event.key));
+    await s.store.respondHitl(event.key, event.tryNumber, why === null ? timeoutResponse(rec, iso(s.now())) : closedResponse(why, iso(s.now())));
   }
   await resumeDeferred(s, event.key, event.tryNumber);
 }
@@ -100,4 +108,32 @@ export async function hitlTimeout(s: Step, event: Extract<TimerEvent, { type: 'h
 export async function resumeIfAnswered(s: Step, key: TiKey, tryNumber: number): Promise<void> {
   const rec = await s.store.getHitlRequest(key);
   if (rec?.tryNumber === tryNumber && rec.response !== null) await resumeDeferred(s, key, tryNumber);
+}
+
+/**
+ * Why a request's instance will never take its answer (null while it may): it is at a later try, or it
+ * finished the request's try (marked, failed or skipped with its run, up for retry, removed), or it is gone.
+ */
+export function stoppedWaiting(rec: HitlRecord, ti: TaskInstanceRecord | undefined): string | null {
+  if (!ti) return 'its task instance no longer exists';
+  if (ti.tryNumber !== rec.tryNumber) return `its task instance is at try ${ti.tryNumber} (${ti.state})`;
+  if (['success', 'failed', 'skipped', 'upstream_failed', 'removed', 'up_for_retry'].includes(ti.state)) return `its task instance is ${ti.state}`;
+  return null;
+}
+
+/**
+ * Close the unanswered requests among `records` whose instances stopped waiting for them (whatever moved
+ * the instance: a mark, a clear, its run's end), so that they leave the pending list and say why. The
+ * listing and reading of requests do this as they go, so no path that moves an instance has to. Each close
+ * is conditional on no answer (an answer stored first wins). Returns how many it closed.
+ */
+export async function closeStaleHitlRequests(store: StateStore, records: readonly HitlRecord[], now: number): Promise<number> {
+  const open = records.filter((r) => r.response === null);
+  const tis = await Promise.all(open.map((r) => store.getTaskInstance(tiKeyOf(r))));
+  let closed = 0;
+  for (const [i, rec] of open.entries()) {
+    const why = stoppedWaiting(rec, tis[i]);
+    if (why !== null && (await store.respondHitl(tiKeyOf(rec), rec.tryNumber, closedResponse(why, iso(now)))).applied) closed++;
+  }
+  return closed;
 }

@@ -18,7 +18,7 @@ const form = dag({ dagId: 'api_form' }, () => {
 });
 
 const runner = fakeRunner([release, form]);
-const backend: ApiBackend = { store: runner.store, dags: { getDag: (id) => [release, form].find((d) => d.dagId === id), dagIds: ['api_form', 'api_release'] } as ApiBackend['dags'], withScheduler: (fn) => fn(runner.driven) };
+const backend: ApiBackend = { store: runner.store, dags: { getDag: (id) => [release, form].find((d) => d.dagId === id), dagIds: ['api_form', 'api_release'] } as ApiBackend['dags'], withScheduler: (fn) => fn(runner.driven), now: () => new Date(Date.UTC(2026, 0, 1)) };
 let ana: FastifyInstance;
 let eve: FastifyInstance;
 let nobody: FastifyInstance;
@@ -74,6 +74,7 @@ describe('hitlDetails', () => {
           responded_by_user: null,
           responded_at: null,
           timed_out: false,
+          closed_reason: null,
         },
       ],
       total_entries: 1,
@@ -133,5 +134,33 @@ describe('hitlDetails', () => {
     expect(none).toStrictEqual({ status: 404, json: { detail: "task 'ship' of run 'r2' of DAG 'api_release' has no human-in-the-loop request", field: 'params.task_id' } });
     expect((await call(ana, 'GET', url('api_release', 'r2', '/taskInstances/approve/0/hitlDetails'))).status).toBe(404);
     expect((await call(ana, 'GET', url('api_release', 'r2', '/taskInstances/approve/-1/hitlDetails'))).json.task_id).toBe('approve');
+  });
+
+  it('a waiting instance marked success: its request closes (off the pending list, saying why) and an answer is a 409', async () => {
+    expect((await call(ana, 'POST', '/api/v2/dags/api_release/dagRuns', { dag_run_id: 'r3' })).status).toBe(200);
+    await runner.idle();
+    const pending = async () => (await call(ana, 'GET', '/api/v2/dags/~/dagRuns/~/hitlDetails?state=pending')).json.hitl_details.map((d: { dag_run_id: string }) => d.dag_run_id).sort();
+    expect(await pending()).toStrictEqual(['r2', 'r3']);
+    const marked = await call(ana, 'PATCH', url('api_release', 'r3', '/taskInstances/approve'), { new_state: 'success' });
+    expect(marked.status).toBe(200);
+    // Listed, it is closed as it is seen: gone from the pending list, among the others with its reason.
+    const listed = await call(ana, 'GET', '/api/v2/dags/~/dagRuns/~/hitlDetails?state=pending');
+    expect(listed.json).toMatchObject({ total_entries: 1, hitl_details: [{ dag_run_id: 'r2' }] });
+    const closed = await call(ana, 'GET', url('api_release', 'r3', '/taskInstances/approve/hitlDetails'));
+    expect(closed.json).toMatchObject({ response_received: false, chosen_options: [], closed_reason: 'its task instance is success', responded_at: T0 });
+    expect(await call(ana, 'PATCH', url('api_release', 'r3', '/taskInstances/approve/hitlDetails'), { chosen_options: ['Approve'] })).toStrictEqual({
+      status: 409,
+      json: { detail: `task 'approve' of run 'r3' of DAG 'api_release' was closed without an answer at ${T0} (its task instance is success)`, field: null },
+    });
+  });
+
+  it('an answer to a request whose instance was marked (not yet listed) closes it and is a 409', async () => {
+    expect((await call(ana, 'POST', '/api/v2/dags/api_release/dagRuns', { dag_run_id: 'r4' })).status).toBe(200);
+    await runner.idle();
+    expect((await call(ana, 'PATCH', url('api_release', 'r4', '/taskInstances/approve'), { new_state: 'failed' })).status).toBe(200);
+    const ti = { dagId: 'api_release', runId: 'r4', taskId: 'approve', mapIndex: -1 };
+    await expect(runner.respondHitl(ti, { chosenOptions: ['Approve'], user: 'ana' })).rejects.toMatchObject({ status: 409, message: "task 'approve' of run 'r4' of DAG 'api_release' is not waiting for an answer (it is failed, try 1; the request is try 1's)" });
+    expect((await runner.store.getHitlRequest(ti))?.response).toStrictEqual({ chosenOptions: [], paramsInput: {}, respondedBy: null, respondedAt: T0, timedOut: false, closed: 'its task instance is failed' });
+    expect((await runner.store.listHitlRequests({ pending: true, limit: 10 })).records.map((r) => r.runId)).toStrictEqual(['r2']);
   });
 });

@@ -4,7 +4,7 @@
  * already). The user who answers is the API's caller (`callerOf`).
  */
 import type { FastifyRequest } from 'fastify';
-import { HitlResponseError } from '../../scheduler/hitl.ts';
+import { closeStaleHitlRequests, HitlResponseError } from '../../scheduler/hitl.ts';
 import type { HitlRecord } from '../../store/hitl-records.ts';
 import type { ApiAuth } from '../backend.ts';
 import { hitlDetailList, hitlDetailRef, hitlDetailSchema, hitlListParams, hitlListQuery, hitlPatchBody, hitlTiMappedParams, hitlTiParams } from '../hitl-schemas.ts';
@@ -31,12 +31,13 @@ export function toHitlDetail(r: HitlRecord) {
     assigned_users: r.assignedTo.map((id) => ({ id })),
     created_at: r.createdAt,
     timeout_at: r.timeoutAt,
-    response_received: a !== null,
+    response_received: a !== null && a.closed === undefined,
     chosen_options: a?.chosenOptions ?? null,
     params_input: a?.paramsInput ?? null,
     responded_by_user: a?.respondedBy ? { id: a.respondedBy } : null,
     responded_at: a?.respondedAt ?? null,
     timed_out: a?.timedOut ?? false,
+    closed_reason: a?.closed ?? null,
   };
 }
 
@@ -91,19 +92,25 @@ export function hitlRoutes({ app, backend }: RouteContext, auth: ApiAuth): void 
         const dag = findDag(backend, dagId);
         if (runId !== '~') await findRun(backend, dag, runId);
       }
-      if (dagId === '~' && runId !== '~') {
-        // One run id in every DAG: the store lists by DAG, so filter (run ids are per DAG).
-        const all = (await backend.store.listHitlRequests({ ...pending, limit: Number.MAX_SAFE_INTEGER })).records.filter((r) => r.runId === runId);
-        return { hitl_details: all.slice(q.offset, q.offset + q.limit).map(toHitlDetail), total_entries: all.length };
-      }
-      const { records, total } = await backend.store.listHitlRequests({
-        ...pending,
-        ...(dagId !== '~' ? { dagId } : {}),
-        ...(dagId !== '~' && runId !== '~' ? { runId } : {}),
-        limit: q.limit,
-        offset: q.offset,
-      });
-      return { hitl_details: records.map(toHitlDetail), total_entries: total };
+      // Requests whose instances stopped waiting are closed as they are listed, then listed again (they
+      // leave the pending list); a few rounds at most, since each round closes what its page showed.
+      const list = async () => {
+        if (dagId === '~' && runId !== '~') {
+          // One run id in every DAG: the store lists by DAG, so filter (run ids are per DAG).
+          const all = (await backend.store.listHitlRequests({ ...pending, limit: Number.MAX_SAFE_INTEGER })).records.filter((r) => r.runId === runId);
+          return { records: all.slice(q.offset, q.offset + q.limit), total: all.length };
+        }
+        return backend.store.listHitlRequests({
+          ...pending,
+          ...(dagId !== '~' ? { dagId } : {}),
+          ...(dagId !== '~' && runId !== '~' ? { runId } : {}),
+          limit: q.limit,
+          offset: q.offset,
+        });
+      };
+      let page = await list();
+      for (let round = 0; round < 5 && (await closeStaleHitlRequests(backend.store, page.records, backend.now?.().getTime() ?? Date.now())) > 0; round++) page = await list();
+      return { hitl_details: page.records.map(toHitlDetail), total_entries: page.total };
     },
   );
 
@@ -114,6 +121,7 @@ export function hitlRoutes({ app, backend }: RouteContext, auth: ApiAuth): void 
     const mapIndex = p.map_index ?? -1;
     const rec = await backend.store.getHitlRequest({ dagId: run.dagId, runId: run.runId, taskId: p.task_id, mapIndex });
     if (!rec) throw new HttpError(404, `task '${p.task_id}'${mapIndex >= 0 ? ` [${mapIndex}]` : ''} of run '${run.runId}' of DAG '${run.dagId}' has no human-in-the-loop request`, 'params.task_id', { dagId: run.dagId, taskId: p.task_id });
+    if ((await closeStaleHitlRequests(backend.store, [rec], backend.now?.().getTime() ?? Date.now())) > 0) return (await backend.store.getHitlRequest(rec)) ?? rec;
     return rec;
   };
 

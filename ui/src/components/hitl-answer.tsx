@@ -3,7 +3,7 @@
  * rjsf from the request's params (as the trigger form renders a DAG's params), and the options as buttons
  * (one click answers) or, when several may be chosen, as checkboxes with a submit button. The API's
  * refusal is shown under what it names: a field of the form, or the options. An answered request shows
- * the answer.
+ * the answer; a closed one (its instance stopped waiting) says why.
  */
 import Form from '@rjsf/core';
 import type { RJSFSchema } from '@rjsf/utils';
@@ -166,7 +166,15 @@ export function HitlRequest({ detail, showTask = false }: { detail: HitlDetail; 
         {assigned.length > 0 && <> · for {assigned.join(', ')}</>}
         {detail.defaults !== null && <> · default {detail.defaults.join(', ')}</>}
       </p>
-      {detail.response_received ? <Answer detail={detail} /> : <AnswerForm detail={detail} />}
+      {detail.closed_reason !== null ? (
+        <p className="hitl-closed muted" data-testid="hitl-closed">
+          Closed without an answer {formatDate(detail.responded_at)}: {detail.closed_reason}
+        </p>
+      ) : detail.response_received ? (
+        <Answer detail={detail} />
+      ) : (
+        <AnswerForm detail={detail} />
+      )}
     </section>
   );
 }
