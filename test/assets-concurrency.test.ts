@@ -1,14 +1,19 @@
 // Different asset events for one consumer DAG delivered at the same time, each by its own scheduler (as
 // concurrent Lambda invocations are), on a store whose every call takes a random while, so that the
-// deliveries read the consumer's queue at different moments: each event is taken by at most one run,
-// every run's events satisfy the condition, and what stays queued does not.
-import { describe, expect, it } from 'vitest';
+// deliveries read the consumer's queue at different moments (on DynamoDB Local, the requests interleave
+// as they will): each event is taken by at most one run, every run's events satisfy the condition, and
+// what stays queued does not.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoDbDocumentClient } from '../lib/clients/aws-clients.ts';
+import { createTable } from '../lib/store/create-table.ts';
+import { DynamoDbStateStore } from '../lib/store/dynamodb-store.ts';
 import { asset, dag } from '../lib/index.ts';
 import { evaluateAssetCondition } from '../lib/model/asset.ts';
 import { assetCondition } from '../lib/model/spec.ts';
 import { Scheduler } from '../lib/scheduler/scheduler.ts';
 import type { StateStore } from '../lib/store/state-store.ts';
 import { localStores } from './helpers.ts';
+import { startDynamoDbLocal, type DynamoDbLocal } from './support/dynamodb-local.ts';
 
 const a = asset('s3://lake/conc-a');
 const b = asset('s3://lake/conc-b');
@@ -92,4 +97,30 @@ describe.each(localStores())('asset events for one consumer at once (%s)', (_nam
     expect(runsOfEither).toBeLessThan(20 * 30);
     expect(runsOfEither).toBeGreaterThan(20);
   });
+});
+
+describe('asset events for one consumer at once (DynamoDB Local)', () => {
+  let ddb: DynamoDbLocal;
+  let tables = 0;
+  beforeAll(async () => {
+    ddb = await startDynamoDbLocal();
+  }, 120_000);
+  afterAll(async () => {
+    await ddb?.stop();
+  });
+
+  it('20 events of a and b, delivered at once, twice over: no event starts two runs of either consumer', async () => {
+    const doc = dynamoDbDocumentClient(ddb.client);
+    let runsOfEither = 0;
+    for (let seed = 1; seed <= 2; seed++) {
+      const tableName = `airless-conc-${tables++}`;
+      await createTable(ddb.client, tableName);
+      const base = new DynamoDbStateStore({ tableName, client: doc });
+      await deliverAtOnce(base, seed, 20);
+      runsOfEither += await expectEachEventTakenOnce(base, 'conc_either', 20, `seed ${seed}, a | b`);
+      await expectEachEventTakenOnce(base, 'conc_both', 20, `seed ${seed}, a & b`);
+      expect(await base.listAssetQueue('conc_either'), `seed ${seed}`).toEqual([]);
+    }
+    expect(runsOfEither).toBeLessThan(2 * 20);
+  }, 120_000);
 });
