@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, useStandalone } from './harness.ts';
@@ -29,6 +30,9 @@ const logText = async (runId: string) => ((await api(`/api/v2/dags/remote_stoppa
 async function triggerRunning(runId: string): Promise<void> {
   expect((await remote('dags', 'trigger', 'remote_stoppable', '--run-id', runId)).code).toBe(0);
   await until(() => ti(runId, 'long'), (x: { state: string | null }) => x.state === 'running');
+  // Running is set before the try's worker runs its code: a stop before then finds no code to abort. The
+  // code says it listens for the abort with a file in the server's home.
+  await until(async () => existsSync(path.join(suite.server().home, `started-${runId}`)), (x) => x);
 }
 
 describe('dags set-run-state', () => {
