@@ -3,12 +3,16 @@
  * running try's signal fires, its instance fails, the rest is skipped), a note written on the run, and a
  * failed task instance marked success from its panel after a dry-run preview (its downstream then runs).
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject } from './harness.ts';
 
-const STOPPABLE = `import { dag, task } from 'airless';
+// The try says it listens for the abort with a file in the server's home (its log shows once it ends).
+const STOPPABLE = `import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dag, task } from 'airless';
 
 export default dag({ dagId: 'marks_stop' }, () => {
   const long = task('long', (ctx) => new Promise((_, reject) => {
@@ -16,6 +20,7 @@ export default dag({ dagId: 'marks_stop' }, () => {
       ctx.log.info('aborted: ' + ctx.signal.reason.message);
       reject(ctx.signal.reason);
     });
+    writeFileSync(join(process.env.AIRLESS_HOME ?? '.', 'started-' + ctx.runId), '');
   }));
   task('after', () => 'after').after(long);
 });
@@ -68,6 +73,8 @@ describe('marking from the UI', () => {
   it('stops a running run from its page after confirming, and writes a note on it', async () => {
     expect((await api(server, 'POST', '/api/v2/dags/marks_stop/dagRuns', { dag_run_id: 'stop_me' })).status).toBe(200);
     await until('long running', async () => ((await tiState('marks_stop', 'stop_me', 'long')) === 'running' ? true : undefined));
+    // Running is set before the try's worker runs its code: stopped before then, there is no code to abort.
+    await until('long listening', async () => (existsSync(join(server.home, 'started-stop_me')) ? true : undefined));
     await page.goto(`${server.url}/#/dags/marks_stop/runs/stop_me`);
     await page.getByTestId('run-details').and(page.locator('[data-state="running"]')).waitFor();
     await page.getByTestId('run-mark-failed').click();
