@@ -96,8 +96,12 @@ describe.each(localStores())('asset-triggered runs (%s)', (_name, makeStore) => 
     await r.idle();
     expect(await r.store.listAssetQueue('asset_consumer_t')).toHaveLength(1);
     await r.store.registerDagVersion(versionEntryOf(consumer), new Date(T0).toISOString());
+    // A claim some delivery made and did not finish (it died) goes too.
+    const claim = await r.store.getAssetClaim('asset_consumer_t');
+    expect(await r.store.claimAssetQueue('asset_consumer_t', claim.seq, 'asset_triggered__left', ['some-event'])).not.toBeNull();
     await deleteDag(r.store, 'asset_consumer_t');
     expect(await r.store.listAssetQueue('asset_consumer_t')).toEqual([]);
+    expect((await r.store.getAssetClaim('asset_consumer_t')).done).toBe(true);
     await r.recordAssetEvent({ uri: 's3://lake/b', dedupeKey: 'b-new' });
     await r.idle();
     expect(await r.store.listRuns({ dagId: 'asset_consumer_t' })).toEqual([]);

@@ -97,6 +97,9 @@ async function deleteDagWith(store: StateStore, dagId: string, options: DeleteDa
   // registered again starts from an empty queue.
   const queued = await store.listAssetQueue(dagId);
   if (queued.length) await store.consumeAssetQueue(dagId, queued.map((q) => q.eventId));
+  // A claim of its queue left unfinished would create a run of the deleted DAG's events: it is closed.
+  const claim = await store.getAssetClaim(dagId);
+  if (!claim.done) await store.finishAssetClaim(dagId, claim.seq);
   const deleted = await store.deleteDagRecord(dagId);
   result.dagRecord = deleted.dagRecord;
   result.backfills = deleted.backfills;
