@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assetId } from '../../lib/model/asset.ts';
 import { describeViolations, seriousViolations } from './a11y.ts';
-import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject } from './harness.ts';
+import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject, until } from './harness.ts';
 
 const FLOW = `import { dag, task } from 'airless';
 
@@ -78,16 +78,6 @@ let page: Page;
 let version = '';
 const shot = screenshots('a11y');
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server output:\n${server.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 beforeAll(async () => {
   // A project of its own: its files are ES modules importing this checkout as 'airless'.
   const project = tempProject('airless-browser-a11y-', { 'a11y_flow.ts': FLOW, 'a11y_broken.ts': BROKEN, 'a11y_assets.ts': ASSETS, 'a11y_hitl.ts': HITL });
@@ -96,18 +86,18 @@ beforeAll(async () => {
   server = await startStandalone({ dagsFolder: dags });
   browser = await launchBrowser();
   page = browser.page;
-  await until('a11y_flow loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_flow')).status === 200 ? true : undefined));
+  await until(server, 'a11y_flow loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_flow')).status === 200 ? true : undefined));
   const triggered = await api(server, 'POST', '/api/v2/dags/a11y_flow/dagRuns', { dag_run_id: RUN });
   expect(triggered.status, JSON.stringify(triggered.json)).toBe(200);
-  await until('the run to fail', async () => ((await api(server, 'GET', `/api/v2/dags/a11y_flow/dagRuns/${RUN}`)).json.state === 'failed' ? true : undefined));
+  await until(server, 'the run to fail', async () => ((await api(server, 'GET', `/api/v2/dags/a11y_flow/dagRuns/${RUN}`)).json.state === 'failed' ? true : undefined));
   version = (await api(server, 'GET', '/api/v2/dags/a11y_flow')).json.dag_version as string;
   // Human-in-the-loop requests waiting for an answer: an approval, a form and a multiple choice.
-  await until('a11y_hitl loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_hitl')).status === 200 ? true : undefined));
+  await until(server, 'a11y_hitl loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_hitl')).status === 200 ? true : undefined));
   expect((await api(server, 'POST', '/api/v2/dags/a11y_hitl/dagRuns', { dag_run_id: RUN })).status).toBe(200);
-  await until('the three requests pending', async () => ((await api(server, 'GET', `/api/v2/dags/a11y_hitl/dagRuns/${RUN}/hitlDetails?state=pending`)).json.total_entries === 3 ? true : undefined));
+  await until(server, 'the three requests pending', async () => ((await api(server, 'GET', `/api/v2/dags/a11y_hitl/dagRuns/${RUN}/hitlDetails?state=pending`)).json.total_entries === 3 ? true : undefined));
   const from = '2026-03-01T00:00:00Z';
   expect((await api(server, 'POST', '/api/v2/backfills', { dag_id: 'a11y_flow', from_date: from, to_date: '2026-03-02T00:00:00Z' })).status).toBe(200);
-  await until('a11y_consumer loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_consumer')).status === 200 ? true : undefined));
+  await until(server, 'a11y_consumer loaded', async () => ((await api(server, 'GET', '/api/v2/dags/a11y_consumer')).status === 200 ? true : undefined));
   expect((await api(server, 'POST', '/api/v2/assets/events', { uri: 's3://a11y-lake/approved', extra: { by: 'qa' } })).status).toBe(201);
   const event = await api(server, 'POST', '/api/v2/assets/events', { uri: RAW_ASSET, extra: { rows: 3 } });
   expect(event.status, JSON.stringify(event.json)).toBe(201);

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assetId } from '../../lib/model/asset.ts';
-import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject } from './harness.ts';
+import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject, until } from './harness.ts';
 
 const LAKE = `import { asset, dag, task } from 'airless';
 
@@ -39,15 +39,6 @@ let browser: Browser;
 let page: Page;
 const shot = screenshots('assets');
 
-/** Polls `probe` until it gives a value (the server works in its own process). */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, tries = 300): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`never happened: ${what}; server output:\n${server.output()}`);
-}
 const runsOf = async (dagId: string) => (await api(server, 'GET', `/api/v2/dags/${dagId}/dagRuns`)).json.dag_runs as { dag_run_id: string; state: string; run_type: string }[];
 const row = (uri: string) => page.locator(`[data-testid="asset-row"][data-uri="${uri}"]`);
 
@@ -57,7 +48,7 @@ beforeAll(async () => {
   server = await startStandalone({ dagsFolder: project.dags });
   browser = await launchBrowser();
   page = browser.page;
-  await until('the DAGs loaded', async () => ((await api(server, 'GET', '/api/v2/dags/browser_gated')).status === 200 ? true : undefined));
+  await until(server, 'the DAGs loaded', async () => ((await api(server, 'GET', '/api/v2/dags/browser_gated')).status === 200 ? true : undefined));
   await page.goto(server.link);
   await page.getByTestId('dag-list').waitFor();
 });
@@ -107,7 +98,7 @@ describe('the assets pages', () => {
     expect(await upstream.count()).toBe(1);
     expect(await upstream.first().getAttribute('data-source-kind')).toBe('task');
     await upstream.first().locator(`[data-testid="created-run"][data-run-id="${consumerRun}"]`).waitFor();
-    await until('the consumer run to succeed', async () => ((await runsOf('browser_consumer'))[0]?.state === 'success' ? true : undefined));
+    await until(server, 'the consumer run to succeed', async () => ((await runsOf('browser_consumer'))[0]?.state === 'success' ? true : undefined));
     await shot(page, 'consumer-run');
   });
 
@@ -125,7 +116,7 @@ describe('the assets pages', () => {
     await event.waitFor();
     expect(JSON.parse((await event.getByTestId('event-extra').textContent())!)).toStrictEqual({ by: 'qa' });
     await event.locator('[data-testid="created-run"][data-dag-id="browser_gated"]').waitFor();
-    const runs = await until('the gated run', async () => ((await runsOf('browser_gated')).length === 1 ? runsOf('browser_gated') : undefined));
+    const runs = await until(server, 'the gated run', async () => ((await runsOf('browser_gated')).length === 1 ? runsOf('browser_gated') : undefined));
     expect(runs[0]!.run_type).toBe('asset_triggered');
     await shot(page, 'event-created');
   });

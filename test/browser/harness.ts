@@ -148,3 +148,17 @@ export async function api(server: Standalone, method: string, route: string, bod
   const text = await res.text();
   return { status: res.status, json: text === '' ? null : JSON.parse(text) };
 }
+
+/**
+ * Polls `probe` until it gives a value (the server works in its own process); past `ms`, fails naming
+ * `what`, with the server's output.
+ */
+export async function until<T>(server: Standalone, what: string, probe: () => Promise<T | undefined>, options: { ms?: number; intervalMs?: number } = {}): Promise<T> {
+  const deadline = Date.now() + (options.ms ?? 60_000);
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server output:\n${server.output()}`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
+  }
+}

@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject } from './harness.ts';
+import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject, until } from './harness.ts';
 
 const SHIP = `import { approval, dag, task } from 'airless';
 
@@ -34,15 +34,6 @@ let browser: Browser;
 let page: Page;
 const shot = screenshots('hitl');
 
-/** Polls `probe` until it gives a value (the server works in its own process). */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, tries = 300): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`never happened: ${what}; server output:\n${server.output()}`);
-}
 const tiState = async (dagId: string, runId: string, taskId: string) => (await api(server, 'GET', `/api/v2/dags/${dagId}/dagRuns/${runId}/taskInstances/${taskId}`)).json.state as string | null;
 const pendingCount = async () => (await api(server, 'GET', '/api/v2/dags/~/dagRuns/~/hitlDetails?state=pending')).json.total_entries as number;
 
@@ -52,14 +43,14 @@ beforeAll(async () => {
   server = await startStandalone({ dagsFolder: project.dags });
   browser = await launchBrowser();
   page = browser.page;
-  await until('the DAGs loaded', async () => ((await api(server, 'GET', '/api/v2/dags/hitl_ship')).status === 200 && (await api(server, 'GET', '/api/v2/dags/hitl_imaging')).status === 200 ? true : undefined)).catch(
+  await until(server, 'the DAGs loaded', async () => ((await api(server, 'GET', '/api/v2/dags/hitl_ship')).status === 200 && (await api(server, 'GET', '/api/v2/dags/hitl_imaging')).status === 200 ? true : undefined)).catch(
     async (e: unknown) => {
       throw new Error(`${String(e)}\nimport errors: ${JSON.stringify((await api(server, 'GET', '/api/v2/importErrors')).json)}`);
     },
   );
   expect((await api(server, 'POST', '/api/v2/dags/hitl_ship/dagRuns', { dag_run_id: 'ship_1' })).status).toBe(200);
   expect((await api(server, 'POST', '/api/v2/dags/hitl_imaging/dagRuns', { dag_run_id: 'imaging_1' })).status).toBe(200);
-  await until('both requests pending', async () => ((await pendingCount()) === 2 ? true : undefined));
+  await until(server, 'both requests pending', async () => ((await pendingCount()) === 2 ? true : undefined));
   await page.goto(server.link);
   await page.getByTestId('dag-list').waitFor();
 });
@@ -80,7 +71,7 @@ describe('answering human-in-the-loop requests from the UI', () => {
     expect(await request.getByTestId('hitl-option').evaluateAll((bs) => bs.map((b) => b.textContent))).toEqual(['Approve', 'Reject']);
     await shot(page, 'requests-pending');
     await request.locator('[data-testid="hitl-option"][data-option="Approve"]').click();
-    await until('ship to succeed', async () => ((await tiState('hitl_ship', 'ship_1', 'ship')) === 'success' ? true : undefined));
+    await until(server, 'ship to succeed', async () => ((await tiState('hitl_ship', 'ship_1', 'ship')) === 'success' ? true : undefined));
     expect(await tiState('hitl_ship', 'ship_1', 'approve')).toBe('success');
     // Gone from the pending list, and the count with it.
     await page.locator('[data-testid="hitl-request"][data-dag-id="hitl_ship"]').waitFor({ state: 'detached' });
@@ -99,7 +90,7 @@ describe('answering human-in-the-loop requests from the UI', () => {
     await shot(page, 'form-invalid');
     await channels.fill('128');
     await form.locator('[data-testid="hitl-option"][data-option="OK"]').click();
-    await until('image to succeed', async () => ((await tiState('hitl_imaging', 'imaging_1', 'image')) === 'success' ? true : undefined));
+    await until(server, 'image to succeed', async () => ((await tiState('hitl_imaging', 'imaging_1', 'image')) === 'success' ? true : undefined));
     const xcom = await api(server, 'GET', '/api/v2/dags/hitl_imaging/dagRuns/imaging_1/taskInstances/image/xcomEntries/return_value');
     expect(xcom.json.value).toBe('imaging 128 channels');
     // The page shows the answer in place of the form.

@@ -7,7 +7,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject } from './harness.ts';
+import { api, type Browser, launchBrowser, screenshots, type Standalone, startStandalone, tempProject, until } from './harness.ts';
 
 // The try says it listens for the abort with a file in the server's home (its log shows once it ends).
 const STOPPABLE = `import { writeFileSync } from 'node:fs';
@@ -41,15 +41,6 @@ let browser: Browser;
 let page: Page;
 const shot = screenshots('marks');
 
-/** Polls `probe` until it gives a value (the server works in its own process). */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, tries = 300): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`never happened: ${what}; server output:\n${server.output()}`);
-}
 const tiState = async (dagId: string, runId: string, taskId: string) => (await api(server, 'GET', `/api/v2/dags/${dagId}/dagRuns/${runId}/taskInstances/${taskId}`)).json.state as string | null;
 
 beforeAll(async () => {
@@ -58,7 +49,7 @@ beforeAll(async () => {
   server = await startStandalone({ dagsFolder: project.dags });
   browser = await launchBrowser();
   page = browser.page;
-  await until('the DAGs loaded', async () => ((await api(server, 'GET', '/api/v2/dags/marks_chain')).status === 200 && (await api(server, 'GET', '/api/v2/dags/marks_stop')).status === 200 ? true : undefined));
+  await until(server, 'the DAGs loaded', async () => ((await api(server, 'GET', '/api/v2/dags/marks_chain')).status === 200 && (await api(server, 'GET', '/api/v2/dags/marks_stop')).status === 200 ? true : undefined));
   await page.goto(server.link);
   await page.getByTestId('dag-list').waitFor();
 });
@@ -72,9 +63,9 @@ afterAll(async () => {
 describe('marking from the UI', () => {
   it('stops a running run from its page after confirming, and writes a note on it', async () => {
     expect((await api(server, 'POST', '/api/v2/dags/marks_stop/dagRuns', { dag_run_id: 'stop_me' })).status).toBe(200);
-    await until('long running', async () => ((await tiState('marks_stop', 'stop_me', 'long')) === 'running' ? true : undefined));
+    await until(server, 'long running', async () => ((await tiState('marks_stop', 'stop_me', 'long')) === 'running' ? true : undefined));
     // Running is set before the try's worker runs its code: stopped before then, there is no code to abort.
-    await until('long listening', async () => (existsSync(join(server.home, 'started-stop_me')) ? true : undefined));
+    await until(server, 'long listening', async () => (existsSync(join(server.home, 'started-stop_me')) ? true : undefined));
     await page.goto(`${server.url}/#/dags/marks_stop/runs/stop_me`);
     await page.getByTestId('run-details').and(page.locator('[data-state="running"]')).waitFor();
     await page.getByTestId('run-mark-failed').click();
@@ -85,7 +76,7 @@ describe('marking from the UI', () => {
     await page.getByTestId('run-details').and(page.locator('[data-state="failed"]')).waitFor();
     expect(await tiState('marks_stop', 'stop_me', 'long')).toBe('failed');
     expect(await tiState('marks_stop', 'stop_me', 'after')).toBe('skipped');
-    await until('the try saw its abort', async () => {
+    await until(server, 'the try saw its abort', async () => {
       const log = (await api(server, 'GET', '/api/v2/dags/marks_stop/dagRuns/stop_me/taskInstances/long/logs/1')).json as { content: { event: string }[] };
       return log.content.some((l) => l.event.includes('aborted: the run was marked failed')) ? true : undefined;
     });
@@ -99,7 +90,7 @@ describe('marking from the UI', () => {
 
   it('marks a failed task instance success from its panel, after a dry-run preview listing its downstream', async () => {
     expect((await api(server, 'POST', '/api/v2/dags/marks_chain/dagRuns', { dag_run_id: 'chain_1' })).status).toBe(200);
-    await until('the run failed', async () => ((await api(server, 'GET', '/api/v2/dags/marks_chain/dagRuns/chain_1')).json.state === 'failed' ? true : undefined));
+    await until(server, 'the run failed', async () => ((await api(server, 'GET', '/api/v2/dags/marks_chain/dagRuns/chain_1')).json.state === 'failed' ? true : undefined));
     await page.goto(`${server.url}/#/dags/marks_chain/runs/chain_1/tasks/a/-1`);
     await page.getByTestId('ti-details').and(page.locator('[data-state="failed"]')).waitFor();
     await page.getByTestId('ti-mark-button').click();

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type Browser, launchBrowser, REPO, screenshots, type Standalone, startStandalone } from './harness.ts';
+import { api, type Browser, launchBrowser, REPO, screenshots, type Standalone, startStandalone, until } from './harness.ts';
+
+/** This file's waits: 30 s, polled every 100 ms. */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => until(server, what, probe, { ms: 30_000, intervalMs: 100 });
 
 const DAG_ID = 'browser_versions';
 const HELPER = "export const greeting = (name: string): string => `hello ${name}`;\n";
@@ -37,17 +40,6 @@ let browser: Browser;
 let page: Page;
 const shot = screenshots('versions');
 
-/** Polls `probe` until it gives a value (the server reloads and runs on its own time). */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server output:\n${server.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function currentVersion(): Promise<string | undefined> {
   const r = await api(server, 'GET', `/api/v2/dags/${DAG_ID}`);
   return r.status === 200 ? (r.json.dag_version as string) : undefined;
@@ -57,7 +49,7 @@ async function currentVersion(): Promise<string | undefined> {
 async function runToSuccess(runId: string): Promise<{ dag_version: string }> {
   const triggered = await api(server, 'POST', `/api/v2/dags/${DAG_ID}/dagRuns`, { dag_run_id: runId });
   expect(triggered.status, JSON.stringify(triggered.json)).toBe(200);
-  return until(`run ${runId}`, async () => {
+  return waitFor(`run ${runId}`, async () => {
     const r = (await api(server, 'GET', `/api/v2/dags/${DAG_ID}/dagRuns/${runId}`)).json as { state: string; dag_version: string };
     if (r.state === 'failed') throw new Error(`run ${runId} failed; server output:\n${server.output()}`);
     return r.state === 'success' ? r : undefined;
@@ -90,10 +82,10 @@ describe('DAG versions in the web UI', () => {
   let v2 = '';
 
   it('a run, the DAG file edited, a run on the new version', async () => {
-    v1 = await until('the DAG to load', currentVersion);
+    v1 = await waitFor('the DAG to load', currentVersion);
     expect((await runToSuccess('before_edit')).dag_version).toBe(v1);
     writeFileSync(path.join(dags, 'versions_flow.ts'), FLOW_V2);
-    v2 = await until('the edited DAG to load', async () => {
+    v2 = await waitFor('the edited DAG to load', async () => {
       const v = await currentVersion();
       return v !== undefined && v !== v1 ? v : undefined;
     });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assetId } from '../../lib/model/asset.ts';
-import { cli, useStandalone } from './harness.ts';
+import { cli, useStandalone, until } from './harness.ts';
 
 // `airless assets ...` against a real standalone process (its SQLite store and its scheduler), pointed at with --endpoint.
 const suite = useStandalone({ dagsFolder: path.join(import.meta.dirname, 'assets-dags') });
@@ -14,17 +14,6 @@ const BACKUP = 'file:///remote-backup/clean.parquet';
 async function api(urlPath: string): Promise<any> {
   const r = await fetch(`${suite.server().url}${urlPath}`, { headers: { authorization: `Bearer ${suite.server().token}` } });
   return r.json();
-}
-
-/** Ask again until `check` holds on what `read` gives (the standalone works in its own process). */
-async function until<T>(read: () => Promise<T>, check: (v: T) => boolean): Promise<T> {
-  let last: T;
-  for (let i = 0; i < 600; i++) {
-    last = await read();
-    if (check(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never happened; last seen: ${JSON.stringify(last!)}`);
 }
 
 const consumerRuns = () => api('/api/v2/dags/remote_lake_consumer/dagRuns?order_by=queued_at') as Promise<{ dag_runs: { dag_run_id: string; state: string; run_type: string }[] }>;

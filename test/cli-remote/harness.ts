@@ -112,3 +112,13 @@ export function useStandalone(options: { withToken?: boolean; env?: Record<strin
   return { server: () => server!, emptyHome: () => emptyHome! };
 }
 
+/** Ask again until `check` holds on what `read` gives (the standalone works in its own process): 30 s, every 50 ms. */
+export async function until<T>(read: () => Promise<T>, check: (v: T) => boolean): Promise<T> {
+  let last: T;
+  for (let i = 0; i < 600; i++) {
+    last = await read();
+    if (check(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never happened; last seen: ${JSON.stringify(last!)}`);
+}

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, useStandalone } from './harness.ts';
+import { cli, useStandalone, until } from './harness.ts';
 
 // `airless tasks pending` and `airless tasks respond` against a real standalone process (SQLite store): the
 // answer, given as the server's token user (AIRLESS_API_USER), resumes the deferred task.
@@ -11,17 +11,6 @@ const remote = (...args: string[]) => cli([...args, '--endpoint', suite.server()
 async function api(urlPath: string): Promise<any> {
   const r = await fetch(`${suite.server().url}${urlPath}`, { headers: { authorization: `Bearer ${suite.server().token}` } });
   return r.json();
-}
-
-/** Ask again until `check` holds on what `read` gives (the standalone works in its own process). */
-async function until<T>(read: () => Promise<T>, check: (v: T) => boolean): Promise<T> {
-  let last: T;
-  for (let i = 0; i < 600; i++) {
-    last = await read();
-    if (check(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never happened; last seen: ${JSON.stringify(last!)}`);
 }
 
 const state = async (runId: string, taskId: string) => ((await api(`/api/v2/dags/remote_release/dagRuns/${runId}/taskInstances/${taskId}`)) as { state: string | null }).state;
