@@ -101,7 +101,9 @@ export async function createAssetRun(s: Step, dag: Dag, eventId?: string): Promi
       if (eventId !== undefined && claim.eventIds.includes(eventId)) finished = ref;
     }
     const queue = await s.store.listAssetQueue(dag.dagId);
-    if (queue.length === 0) return finished;
+    // and/or over the assets present: what the whole queue does not satisfy, no part of it does, so the
+    // queue's events are read only when a run may follow.
+    if (queue.length === 0 || !evaluateAssetCondition(condition, new Set(queue.map((q) => q.uri)))) return finished;
     const events = new Map((await Promise.all(queue.map((q) => s.store.getAssetEvent(q.eventId)))).filter((e): e is AssetEventRecord => e !== null).map((e) => [e.id, e]));
     // An event that created a run of this DAG already, queued again by a delivery that read it before
     // that run named it, is not this DAG's to take again.
